@@ -1,0 +1,54 @@
+# rabbitllm build: library (build/librabbitllm.a), CLI (build/rabbitllm), tests (build/tests/*).
+# `make` builds; `make check` runs every test (release + ASan/UBSan builds); `make demo` runs the example.
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2
+CFLAGS  ?=
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(OPT) -g -pthread -Iinclude -Isrc $(EXTRA_CFLAGS)
+LDLIBS  += -lcjson -lpcre2-8 -lutf8proc -lm -pthread
+CLI_LDLIBS = -lreadline
+
+LIB_SRC  := $(shell find src -name '*.c' ! -path 'src/cli/*' | sort)
+CLI_SRC  := $(shell find src/cli -name '*.c' | sort)
+TEST_SRC := $(shell find tests -name 'test_*.c' | sort)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+all: $(BUILD)/rabbitllm $(TEST_BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/librabbitllm.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/rabbitllm: $(CLI_OBJ) $(BUILD)/librabbitllm.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/librabbitllm.a $(LDLIBS) $(CLI_LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/librabbitllm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/librabbitllm.a $(LDLIBS)
+
+deps:
+	@sh scripts/deps.sh
+
+# The whole suite: release build, then the ASan+UBSan build of the same tests.
+check: deps
+	$(MAKE) all
+	sh tests/run.sh $(BUILD)
+	$(MAKE) all BUILD=build-asan OPT=-O1 EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+	ASAN_OPTIONS=detect_leaks=1 RL_SANITIZED=1 sh tests/run.sh build-asan
+
+demo: deps
+	$(MAKE) $(BUILD)/rabbitllm
+	$(BUILD)/rabbitllm run ../shared/fixtures/stories260K --ids 1,403,407,261,378,490,1378 -n 32 --temp 0
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all deps check demo clean
+-include $(DEPS)

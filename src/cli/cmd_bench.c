@@ -1,0 +1,4 @@
+/* CLI subcommand(s): cmd_bench (stub until implemented). */
+#include "cli/commands.h"
+#include <stdio.h>
+int cmd_bench(int argc, char **argv) { (void)argc; fprintf(stderr, "%s: not implemented yet\n", argv[0]); return 2; }

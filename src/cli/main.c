@@ -1,0 +1,33 @@
+/* rabbitllm CLI entry point: dispatches to the subcommands declared in commands.h. */
+#include "cli/commands.h"
+#include <stdio.h>
+#include <string.h>
+
+static const struct { const char *name; int (*fn)(int, char **); const char *help; } CMDS[] = {
+    {"run", cmd_run, "run MODEL_DIR (--ids 1,2,3 | -p TEXT) [-n N] [--temp T] ...  generate"},
+    {"chat", cmd_chat, "chat MODEL_DIR                     interactive chat"},
+    {"info", cmd_info, "info MODEL_DIR [--ctx N]           model description and memory plan"},
+    {"tokenize", cmd_tokenize, "tokenize MODEL_DIR (TEXT | --jsonl)  text to token ids"},
+    {"detokenize", cmd_detokenize, "detokenize MODEL_DIR --jsonl        token ids to text"},
+    {"template", cmd_template, "template MODEL_DIR --jsonl          render the chat template"},
+    {"synth", cmd_synth, "synth CONFIG_JSON OUT_DIR [--dtype bf16] [--shard-size 2G] [--seed N]"},
+    {"bench", cmd_bench, "bench MODEL_DIR [-n 8]              streaming speed vs disk and memory"},
+    {"bench-tokenizer", cmd_bench_tokenizer, "bench-tokenizer MODEL_DIR FILE      tokenizer speed"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: rabbitllm COMMAND ...\n");
+    for (size_t i = 0; i < sizeof CMDS / sizeof CMDS[0]; i++) fprintf(f, "  %s\n", CMDS[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof CMDS / sizeof CMDS[0]; i++)
+        if (!strcmp(argv[1], CMDS[i].name)) return CMDS[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "rabbitllm: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
