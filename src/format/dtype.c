@@ -1,0 +1,51 @@
+/* dtype table and half-precision conversions (see dtype.h). */
+#include "format/dtype.h"
+#include <string.h>
+
+const rl_dtype_info RL_DTYPES[RL_DT_COUNT] = {
+    [RL_DT_F32] = {"F32", 4},  [RL_DT_F16] = {"F16", 2}, [RL_DT_BF16] = {"BF16", 2},
+    [RL_DT_F64] = {"F64", 8},  [RL_DT_I64] = {"I64", 8}, [RL_DT_I32] = {"I32", 4},
+    [RL_DT_I16] = {"I16", 2},  [RL_DT_I8] = {"I8", 1},   [RL_DT_U8] = {"U8", 1},
+    [RL_DT_BOOL] = {"BOOL", 1},
+};
+
+int rl_dtype_from_name(const char *name) {
+    for (int i = 0; i < RL_DT_COUNT; i++)
+        if (!strcmp(RL_DTYPES[i].st_name, name)) return i;
+    return -1;
+}
+
+float rl_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
+    if (exp == 0) {
+        if (man == 0) u = sign;
+        else { /* subnormal: normalise */
+            exp = 127 - 15 + 1;
+            while (!(man & 0x400)) { man <<= 1; exp--; }
+            u = sign | (exp << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (exp == 31) u = sign | 0x7f800000u | (man << 13);
+    else u = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    union { uint32_t u; float f; } v = { .u = u };
+    return v.f;
+}
+
+uint16_t rl_f32_to_f16(float f) {
+    union { uint32_t u; float f; } v = { .f = f };
+    uint32_t u = v.u, sign = (u >> 16) & 0x8000;
+    int32_t exp = (int32_t)((u >> 23) & 0xff) - 127 + 15;
+    uint32_t man = u & 0x7fffff;
+    if (((u >> 23) & 0xff) == 0xff) return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
+    if (exp >= 31) return (uint16_t)(sign | 0x7c00);
+    if (exp <= 0) {
+        if (exp < -10) return (uint16_t)sign;
+        man |= 0x800000;
+        uint32_t shift = (uint32_t)(14 - exp);
+        uint32_t half = man >> shift, rem = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1))) half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = sign | ((uint32_t)exp << 10) | (man >> 13), rem = man & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++;
+    return (uint16_t)half;
+}
