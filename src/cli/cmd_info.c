@@ -1,4 +1,90 @@
-/* CLI subcommand(s): cmd_info (stub until implemented). */
+/* `rabbitllm info MODEL_DIR [--ctx N]`: the normalized model description and the memory plan. */
 #include "cli/commands.h"
+#include "format/checkpoint.h"
+#include "io/stage.h"
+#include "model/config.h"
+#include "util/err.h"
 #include <stdio.h>
-int cmd_info(int argc, char **argv) { (void)argc; fprintf(stderr, "%s: not implemented yet\n", argv[0]); return 2; }
+#include <stdlib.h>
+#include <string.h>
+
+static const char *scaling_name(rl_rope_scaling s) {
+    static const char *n[] = {"none", "linear", "dynamic", "llama3", "yarn", "longrope"};
+    return n[s];
+}
+
+static void mb(char *out, size_t cap, double b) {
+    if (b >= 1e9) snprintf(out, cap, "%.2f GB", b / 1e9);
+    else snprintf(out, cap, "%.2f MB", b / 1e6);
+}
+
+int cmd_info(int argc, char **argv) {
+    const char *dir = NULL;
+    int ctx = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--ctx") && i + 1 < argc) ctx = atoi(argv[++i]);
+        else if (argv[i][0] == '-') { fprintf(stderr, "error: unknown option '%s'\n", argv[i]); return 2; }
+        else dir = argv[i];
+    }
+    if (!dir) { fprintf(stderr, "usage: rabbitllm info MODEL_DIR [--ctx N]\n"); return 2; }
+    rl_model_desc *d = malloc(sizeof *d);
+    rl_checkpoint *ck = NULL;
+    rl_stage *st = NULL;
+    int n = 0;
+    if (!d || rl_config_load(dir, d) || !(ck = rl_ckpt_open(dir)) || rl_stages_build(d, ck, 0, &st, &n)) {
+        fprintf(stderr, "error: %s\n", d ? rl_errmsg() : "out of memory");
+        rl_ckpt_close(ck); free(d);
+        return 1;
+    }
+    if (ctx <= 0) ctx = d->max_pos < 4096 ? d->max_pos : 4096;
+    printf("family          %s (%s, model_type %s)\n", d->family, d->arch, d->model_type);
+    printf("layers          %d\nhidden          %d\nheads           %d (kv %d, head_dim %d)%s\n", d->n_layers, d->hidden,
+           d->n_heads, d->n_kv_heads, d->head_dim, d->n_kv_heads < d->n_heads ? " GQA" : "");
+    printf("intermediate    %d\nvocab           %d\nmax positions   %d\n", d->intermediate, d->vocab, d->max_pos);
+    printf("norm            %s eps %g%s%s%s\n", d->norm == RL_NORM_RMS ? "RMSNorm" : "LayerNorm", d->norm_eps,
+           d->norm_one_plus ? " (1+w)" : "", d->qk_norm ? ", q/k norm" : "", d->post_norms ? ", post norms" : "");
+    for (int r = 0; r < d->n_ropes; r++) {
+        const rl_rope *ro = &d->ropes[r];
+        printf("rope%s           theta %g, %d rotary dims, %s pairs, scaling %s", d->n_ropes > 1 ? (r ? "[1]" : "[0]") : "   ",
+               ro->theta, ro->rot_dims, ro->pairing == RL_ROPE_NEOX ? "rotate-half" : ro->pairing == RL_ROPE_GPTJ ? "interleaved" : "no",
+               scaling_name(ro->scaling));
+        if (ro->scaling != RL_RS_NONE) printf(" (factor %g, original max positions %g)", ro->factor, ro->orig_max_pos);
+        printf("\n");
+    }
+    printf("attention       scale %g%s%s", d->attn_scale, d->qkv_bias ? ", qkv bias" : "", d->o_bias ? ", o bias" : "");
+    if (d->attn_softcap > 0) printf(", softcap %g", d->attn_softcap);
+    printf("\n");
+    int nsl = 0;
+    for (int l = 0; l < d->n_layers; l++) nsl += d->layers[l].kind == RL_LAYER_SLIDING;
+    if (nsl) {
+        printf("sliding window  ");
+        int first = 1;
+        for (int l = 0; l < d->n_layers; l++)
+            if (d->layers[l].kind == RL_LAYER_SLIDING) { printf("%s%d", first ? "" : ",", l); first = 0; }
+        printf(" (window %d)\n", d->layers[0].kind == RL_LAYER_SLIDING ? d->layers[0].window : d->layers[d->n_layers - 1].window);
+    }
+    printf("mlp             %s %s%s\n", d->mlp_gated ? "gated" : "plain",
+           d->act == RL_ACT_SILU ? "SiLU" : d->act == RL_ACT_GELU_TANH ? "GELU(tanh)" : "GELU", d->mlp_bias ? ", bias" : "");
+    printf("embedding       %s%s", d->tied ? "tied to lm_head" : "separate lm_head", d->emb_scale != 1 ? ", scaled" : "");
+    if (d->final_softcap > 0) printf(", final softcap %g", d->final_softcap);
+    printf("\neos ids         ");
+    for (int i = 0; i < d->n_eos; i++) printf("%s%d", i ? "," : "", d->eos_ids[i]);
+    printf("%s\n", d->n_eos ? "" : "(none)");
+
+    uint64_t total = 0, largest = 0, layers = 0;
+    for (int i = 0; i < rl_ckpt_n_files(ck); i++) total += rl_ckpt_file_size(ck, i);
+    for (int i = 0; i < n; i++) {
+        if (st[i].bytes > largest) largest = st[i].bytes;
+        if (st[i].kind == RL_STAGE_LAYER) layers += st[i].bytes;
+    }
+    double kv = 2.0 * d->n_layers * (double)ctx * d->n_kv_heads * d->head_dim * 4;
+    char a[32], b[32], c[32], e[32], f[32];
+    mb(a, sizeof a, (double)total); mb(b, sizeof b, (double)layers / d->n_layers); mb(c, sizeof c, (double)largest);
+    mb(e, sizeof e, kv); mb(f, sizeof f, 2.0 * (double)largest + kv);
+    printf("\nmemory plan\n  checkpoint      %s in %d file(s)\n  bytes per layer %s (largest stage %s; lm_head streamed in %d chunks)\n",
+           a, rl_ckpt_n_files(ck), b, c, n - d->n_layers);
+    printf("  resident        final norm (%d floats); embedding rows gathered per token\n", d->hidden);
+    printf("  KV cache        %s for a context of %d tokens (f32)\n  streaming peak  ~%s + activations (2 stage slots + KV cache)\n", e, ctx, f);
+    free(st); rl_ckpt_close(ck); free(d);
+    return 0;
+}

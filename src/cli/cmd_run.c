@@ -1,4 +1,76 @@
-/* CLI subcommand(s): cmd_run (stub until implemented). */
+/* `rabbitllm run`: generate from token ids (--ids) or text (-p); prints ids or streams text. */
 #include "cli/commands.h"
+#include "cli/opts.h"
+#include "cli/profile.h"
+#include "gen/generate.h"
 #include <stdio.h>
-int cmd_run(int argc, char **argv) { (void)argc; fprintf(stderr, "%s: not implemented yet\n", argv[0]); return 2; }
+#include <stdlib.h>
+#include <string.h>
+
+/* Parses "1,2,3" into a malloc'd array. -1 on a bad list. */
+static int parse_ids(const char *s, int32_t **out, int *n) {
+    int cap = 16, k = 0;
+    int32_t *v = malloc((size_t)cap * sizeof *v);
+    const char *p = s;
+    while (v && *p) {
+        char *end;
+        long x = strtol(p, &end, 10);
+        if (end == p || x < 0 || x > 0x7fffffff) { free(v); return -1; }
+        if (k == cap) { int32_t *nv = realloc(v, (size_t)(cap *= 2) * sizeof *v); if (!nv) { free(v); return -1; } v = nv; }
+        v[k++] = (int32_t)x;
+        p = end;
+        while (*p == ' ') p++;
+        if (*p == ',') p++;
+        else if (*p) { free(v); return -1; }
+    }
+    if (!v || !k) { free(v); return -1; }
+    *out = v; *n = k;
+    return 0;
+}
+
+static int dump_rows(void *ctx, const float *rows, int n, int vocab) {
+    return fwrite(rows, sizeof(float), (size_t)n * vocab, (FILE *)ctx) != (size_t)n * vocab;
+}
+
+int cmd_run(int argc, char **argv) {
+    rl_cli_opts o;
+    if (rl_cli_parse(argc, argv, &o)) return 2;
+    if (!o.ids) { fprintf(stderr, "error: run needs --ids 1,2,3 (text prompts with -p come with the tokenizer)\n"); return 2; }
+    int32_t *prompt = NULL;
+    int n_prompt = 0;
+    if (parse_ids(o.ids, &prompt, &n_prompt)) { fprintf(stderr, "error: --ids must be a comma-separated list of token ids\n"); return 2; }
+    rl_model *m = rl_model_open(o.model_dir, &o.model);
+    if (!m) { fprintf(stderr, "error: %s\n", rl_last_error()); free(prompt); return 1; }
+
+    char tmp[4200] = "";
+    FILE *df = NULL;
+    if (o.dump_logits) {
+        snprintf(tmp, sizeof tmp, "%s.tmp", o.dump_logits);
+        if (!(df = fopen(tmp, "wb"))) { fprintf(stderr, "error: %s: cannot create\n", tmp); rl_model_close(m); free(prompt); return 1; }
+    }
+    int32_t *out = malloc(((size_t)o.n_new + 1) * sizeof *out);
+    rl_gen_opts g = {.max_new = o.n_new, .sampling = o.sampling, .ignore_eos = o.ignore_eos,
+                     .on_logits = df ? dump_rows : NULL, .ctx = df};
+    int n_out = 0, rc = 0;
+    rl_gen_stats st;
+    if (o.profile) rl_profile_reset(m);
+    if (!out || rl_generate(m, prompt, n_prompt, &g, out, &n_out, &st)) {
+        fprintf(stderr, "error: %s\n", out ? rl_last_error() : "out of memory");
+        rc = 1;
+    } else {
+        for (int i = 0; i < n_out; i++) printf("%s%d", i ? "," : "", out[i]);
+        printf("\n");
+        fprintf(stderr, "%d prompt tokens in %.3f s (%.1f tok/s), %d generated in %.3f s (%.2f tok/s)\n",
+                st.n_prompt, st.prefill_s, st.prefill_s > 0 ? st.n_prompt / st.prefill_s : 0,
+                st.n_gen, st.decode_s, st.decode_s > 0 && st.n_gen > 1 ? (st.n_gen - 1) / st.decode_s : 0);
+        if (o.profile) rl_profile_print(m, stderr);
+    }
+    if (df) {
+        if (fclose(df) != 0 && !rc) { fprintf(stderr, "error: %s: write failed\n", tmp); rc = 1; }
+        if (!rc && rename(tmp, o.dump_logits)) { fprintf(stderr, "error: %s: cannot rename\n", o.dump_logits); rc = 1; }
+        if (rc) remove(tmp);
+    }
+    free(out); free(prompt);
+    rl_model_close(m);
+    return rc;
+}

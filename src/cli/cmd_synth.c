@@ -1,4 +1,50 @@
-/* CLI subcommand(s): cmd_synth (stub until implemented). */
+/* `rabbitllm synth CONFIG_JSON OUT_DIR [--dtype bf16] [--shard-size 2G] [--seed N]`. */
 #include "cli/commands.h"
+#include "model/synth.h"
+#include "util/err.h"
 #include <stdio.h>
-int cmd_synth(int argc, char **argv) { (void)argc; fprintf(stderr, "%s: not implemented yet\n", argv[0]); return 2; }
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int parse_size(const char *s, uint64_t *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v <= 0) return -1;
+    double mul = 1;
+    if (*end == 'K' || *end == 'k') mul = 1e3, end++;
+    else if (*end == 'M' || *end == 'm') mul = 1e6, end++;
+    else if (*end == 'G' || *end == 'g') mul = 1e9, end++;
+    if (*end == 'B' || *end == 'b') end++;
+    if (*end) return -1;
+    *out = (uint64_t)(v * mul);
+    return 0;
+}
+
+int cmd_synth(int argc, char **argv) {
+    const char *cfg = NULL, *out = NULL;
+    rl_synth_opts o = {RL_DT_BF16, 2000000000ull, 0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--dtype") && v) {
+            i++;
+            if (!strcasecmp(v, "bf16")) o.dtype = RL_DT_BF16;
+            else if (!strcasecmp(v, "f16")) o.dtype = RL_DT_F16;
+            else if (!strcasecmp(v, "f32")) o.dtype = RL_DT_F32;
+            else { fprintf(stderr, "error: --dtype must be bf16, f16 or f32\n"); return 2; }
+        } else if (!strcmp(a, "--shard-size") && v) {
+            i++;
+            if (parse_size(v, &o.shard_bytes)) { fprintf(stderr, "error: bad --shard-size '%s' (e.g. 2G, 500M)\n", v); return 2; }
+        } else if (!strcmp(a, "--seed") && v) {
+            i++;
+            o.seed = strtoull(v, NULL, 10);
+        } else if (a[0] == '-') { fprintf(stderr, "error: unknown option '%s'\n", a); return 2; }
+        else if (!cfg) cfg = a;
+        else if (!out) out = a;
+        else { fprintf(stderr, "error: unexpected argument '%s'\n", a); return 2; }
+    }
+    if (!cfg || !out) { fprintf(stderr, "usage: rabbitllm synth CONFIG_JSON OUT_DIR [--dtype bf16] [--shard-size 2G] [--seed N]\n"); return 2; }
+    if (rl_synth_write(cfg, out, &o)) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; }
+    fprintf(stderr, "wrote %s\n", out);
+    return 0;
+}

@@ -1,6 +1,187 @@
-/* CLI subcommand(s): cmd_tokenize,cmd_detokenize,cmd_bench_tokenizer (stub until implemented). */
+/* CLI subcommands tokenize, detokenize and bench-tokenizer (text <-> ids through the tokenizer
+ * facade; JSON-lines mode for tools, one output line per input line, flushed). */
 #include "cli/commands.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/tok_jsonl.h"
+#include "util/err.h"
+#include "util/fileio.h"
 #include <stdio.h>
-int cmd_tokenize(int argc, char **argv) { (void)argc; fprintf(stderr, "%s: not implemented yet\n", argv[0]); return 2; }
-int cmd_detokenize(int argc, char **argv) { (void)argc; fprintf(stderr, "%s: not implemented yet\n", argv[0]); return 2; }
-int cmd_bench_tokenizer(int argc, char **argv) { (void)argc; fprintf(stderr, "%s: not implemented yet\n", argv[0]); return 2; }
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static rl_tokenizer *load_or_die(const char *cmd, const char *dir) {
+    rl_tokenizer *t = rl_tok_load(dir);
+    if (!t) fprintf(stderr, "%s: %s\n", cmd, rl_errmsg());
+    return t;
+}
+
+/* Writes {"error": msg} so that the output stays line-aligned with the input. */
+static void put_error_line(const char *cmd, size_t lineno, const char *msg) {
+    char *b = NULL; size_t n = 0, cap = 0;
+    fprintf(stderr, "%s: line %zu: %s\n", cmd, lineno, msg);
+    if (!rl_jsonl_put_string(&b, &n, &cap, msg, strlen(msg))) printf("{\"error\": %.*s}\n", (int)n, b);
+    free(b);
+    fflush(stdout);
+}
+
+static int jsonl_loop(const char *cmd, rl_tokenizer *t, int encode) {
+    char *line = NULL, *out = NULL;
+    size_t lcap = 0, ocap = 0, lineno = 0;
+    ssize_t len;
+    int bad = 0;
+    while ((len = getline(&line, &lcap, stdin)) >= 0) {
+        lineno++;
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+        if (!len) continue;
+        rl_jsonl_req r;
+        if (rl_jsonl_parse(line, (size_t)len, &r)) { put_error_line(cmd, lineno, rl_errmsg()); bad = 1; continue; }
+        size_t on = 0;
+        int st = 0;
+        if (encode) {
+            int32_t *ids = NULL; size_t n = 0;
+            if (!r.has_text) st = rl_err("missing \"text\"");
+            else st = rl_tok_encode(t, r.text, r.text_len, r.add_special != 0, &ids, &n);
+            if (!st) {
+                /* ids as text: at most 12 bytes each */
+                size_t need = 16 + n * 12;
+                if (need > ocap) { char *o = realloc(out, need); if (!o) { st = rl_err("out of memory"); } else { out = o; ocap = need; } }
+                if (!st) {
+                    on = (size_t)sprintf(out, "{\"ids\": [");
+                    for (size_t i = 0; i < n; i++) on += (size_t)sprintf(out + on, i ? ", %d" : "%d", ids[i]);
+                    on += (size_t)sprintf(out + on, "]}\n");
+                }
+            }
+            free(ids);
+        } else {
+            char *text = NULL; size_t tl = 0;
+            if (!r.has_ids) st = rl_err("missing \"ids\"");
+            else st = rl_tok_decode(t, r.ids, r.n_ids, r.skip_special > 0, &text, &tl);
+            if (!st) {
+                static const char pre[] = "{\"text\": ";
+                if (ocap < sizeof pre) { char *o = realloc(out, 64); if (!o) st = rl_err("out of memory"); else { out = o; ocap = 64; } }
+                if (!st) { memcpy(out, pre, sizeof pre - 1); on = sizeof pre - 1; }
+                if (!st && rl_jsonl_put_string(&out, &on, &ocap, text, tl)) st = -1;
+                if (!st && on + 3 > ocap) { char *o = realloc(out, on + 3); if (!o) st = rl_err("out of memory"); else { out = o; ocap = on + 3; } }
+                if (!st) { memcpy(out + on, "}\n", 2); on += 2; }
+            }
+            free(text);
+        }
+        rl_jsonl_req_free(&r);
+        if (st) { put_error_line(cmd, lineno, rl_errmsg()); bad = 1; continue; }
+        fwrite(out, 1, on, stdout);
+        fflush(stdout);
+    }
+    free(line); free(out);
+    return bad ? 1 : 0;
+}
+
+int cmd_tokenize(int argc, char **argv) {
+    const char *dir = NULL, *text = NULL;
+    int jsonl = 0, special = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--jsonl")) jsonl = 1;
+        else if (!strcmp(argv[i], "--no-special")) special = 0;
+        else if (!dir) dir = argv[i];
+        else if (!text) text = argv[i];
+        else { fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0], argv[i]); return 2; }
+    }
+    if (!dir || (!jsonl && !text)) {
+        fprintf(stderr, "usage: %s MODEL_DIR (TEXT [--no-special] | --jsonl)\n", argv[0]);
+        return 2;
+    }
+    rl_tokenizer *t = load_or_die(argv[0], dir);
+    if (!t) return 1;
+    int rc = 0;
+    if (jsonl) rc = jsonl_loop(argv[0], t, 1);
+    else {
+        int32_t *ids; size_t n;
+        if (rl_tok_encode(t, text, strlen(text), special, &ids, &n)) { fprintf(stderr, "%s: %s\n", argv[0], rl_errmsg()); rc = 1; }
+        else {
+            for (size_t i = 0; i < n; i++) printf(i ? ",%d" : "%d", ids[i]);
+            printf("\n");
+            free(ids);
+        }
+    }
+    rl_tok_free(t);
+    return rc;
+}
+
+int cmd_detokenize(int argc, char **argv) {
+    const char *dir = NULL, *list = NULL;
+    int jsonl = 0, skip = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--jsonl")) jsonl = 1;
+        else if (!strcmp(argv[i], "--skip-special")) skip = 1;
+        else if (!dir) dir = argv[i];
+        else if (!list) list = argv[i];
+        else { fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0], argv[i]); return 2; }
+    }
+    if (!dir || (!jsonl && !list)) {
+        fprintf(stderr, "usage: %s MODEL_DIR (IDS [--skip-special] | --jsonl)   IDS: comma-separated\n", argv[0]);
+        return 2;
+    }
+    rl_tokenizer *t = load_or_die(argv[0], dir);
+    if (!t) return 1;
+    int rc = 0;
+    if (jsonl) rc = jsonl_loop(argv[0], t, 0);
+    else {
+        size_t cap = strlen(list) / 2 + 2, n = 0;
+        int32_t *ids = malloc(cap * sizeof *ids);
+        const char *p = list;
+        while (ids && *p) {
+            char *end;
+            long v = strtol(p, &end, 10);
+            if (end == p || v < -2147483647L || v > 2147483647L) { fprintf(stderr, "%s: bad id list '%s'\n", argv[0], list); rc = 2; break; }
+            ids[n++] = (int32_t)v;
+            p = *end == ',' ? end + 1 : end;
+            if (*end && *end != ',') { fprintf(stderr, "%s: bad id list '%s'\n", argv[0], list); rc = 2; break; }
+        }
+        char *text; size_t tl;
+        if (!rc && ids && rl_tok_decode(t, ids, n, skip, &text, &tl)) { fprintf(stderr, "%s: %s\n", argv[0], rl_errmsg()); rc = 1; }
+        else if (!rc && ids) { fwrite(text, 1, tl, stdout); printf("\n"); free(text); }
+        free(ids);
+    }
+    rl_tok_free(t);
+    return rc;
+}
+
+int cmd_bench_tokenizer(int argc, char **argv) {
+    if (argc < 3) { fprintf(stderr, "usage: %s MODEL_DIR FILE [--repeat N]\n", argv[0]); return 2; }
+    int reps = 3;
+    if (argc >= 5 && !strcmp(argv[3], "--repeat")) reps = atoi(argv[4]) > 0 ? atoi(argv[4]) : 1;
+    size_t len;
+    char *txt = rl_read_file(argv[2], &len);
+    if (!txt) { fprintf(stderr, "%s: %s\n", argv[0], rl_errmsg()); return 1; }
+    double t0 = now();
+    rl_tokenizer *t = load_or_die(argv[0], argv[1]);
+    if (!t) { free(txt); return 1; }
+    double t1 = now();
+    printf("load: %.3f s\n", t1 - t0);
+    int rc = 0;
+    double best = 1e30;
+    for (int r = 0; r <= reps; r++) {
+        int32_t *ids; size_t n;
+        double a = now();
+        if (rl_tok_encode(t, txt, len, 0, &ids, &n)) { fprintf(stderr, "%s: %s\n", argv[0], rl_errmsg()); rc = 1; break; }
+        double s = now() - a;
+        double b0 = now();
+        char *back; size_t bl;
+        int dst = rl_tok_decode(t, ids, n, 0, &back, &bl);
+        double ds = now() - b0;
+        if (!dst) free(back);
+        free(ids);
+        printf("%s: %zu bytes -> %zu tokens in %.3f s: %.2f MB/s, %.0f tokens/s (decode %.3f s)\n",
+               r == 0 ? "encode cold" : "encode warm", len, n, s, len / s / 1e6, n / s, ds);
+        if (r > 0 && s < best) best = s;
+    }
+    rl_tok_free(t);
+    free(txt);
+    return rc;
+}

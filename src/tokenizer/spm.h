@@ -10,9 +10,14 @@ typedef struct rl_spm rl_spm;
 /* Loads a tokenizer.model file. NULL + rl_err (naming the file) on failure. */
 rl_spm *rl_spm_load(const char *path);
 void rl_spm_free(rl_spm *s);
-/* Encodes UTF-8 text; add_bos prepends the BOS id. *ids is malloc'd (caller frees). 0 / -1. */
+/* Encodes UTF-8 text as sentencepiece 0.1.97 EncodeAsIds does (text such as "<s>" is never a
+ * control token); add_bos prepends the BOS id (an error if the model has no CONTROL bos piece).
+ * *ids is malloc'd (caller frees). 0 / -1. */
 int rl_spm_encode(const rl_spm *s, const char *text, size_t len, int add_bos, int32_t **ids, size_t *n_ids);
-/* Decodes ids to UTF-8 text; *text is malloc'd and NUL-terminated (caller frees). 0 / -1. */
+/* Decodes ids to UTF-8 text as sentencepiece DecodeIds does (<unk> -> unk_surface " \u2047 ", byte
+ * pieces assembled, invalid bytes -> U+FFFD, first leading space dropped). skip_special = 1 drops
+ * CONTROL pieces as sentencepiece does; 0 writes their piece text ("<s> Hello"). Ids out of range
+ * are an error. *text is malloc'd and NUL-terminated (caller frees); len may be NULL. 0 / -1. */
 int rl_spm_decode(const rl_spm *s, const int32_t *ids, size_t n, int skip_special, char **text, size_t *len);
 size_t rl_spm_vocab_size(const rl_spm *s);
 /* Id of a piece, or -1. */
@@ -21,5 +26,8 @@ int rl_spm_piece_id(const rl_spm *s, const char *piece);
 const char *rl_spm_id_to_piece(const rl_spm *s, int id);
 int rl_spm_bos_id(const rl_spm *s);
 int rl_spm_eos_id(const rl_spm *s);
+int rl_spm_unk_id(const rl_spm *s);
+/* 1 if id is a CONTROL piece (<s>, </s>, ...), else 0. */
+int rl_spm_is_control(const rl_spm *s, int id);
 
 #endif

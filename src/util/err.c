@@ -14,13 +14,17 @@ int rl_err(const char *fmt, ...) {
 }
 
 int rl_err_prefix(const char *fmt, ...) {
-    char pre[512], old[1024];
+    char old[sizeof g_msg];
+    memcpy(old, g_msg, sizeof old);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(pre, sizeof pre, fmt, ap);
+    int n = vsnprintf(g_msg, sizeof g_msg, fmt, ap);
     va_end(ap);
-    memcpy(old, g_msg, sizeof old);
-    snprintf(g_msg, sizeof g_msg, "%s%s", pre, old);
+    if (n >= 0 && (size_t)n < sizeof g_msg) {
+        size_t room = sizeof g_msg - (size_t)n - 1, k = strlen(old);
+        memcpy(g_msg + n, old, k < room ? k : room);
+        g_msg[n + (k < room ? k : room)] = 0;
+    }
     return -1;
 }
 

@@ -1,0 +1,62 @@
+/* rabbitllm public C API: open a HuggingFace checkpoint directory and run it layer by layer
+ * (weights streamed from the safetensors files, two layers resident), with a KV cache.
+ *
+ * Ownership: every object returned by *_open / *_new is freed by its *_close / *_free.
+ * Errors: functions return NULL or -1 and leave a message (naming the file and the problem)
+ * readable with rl_last_error() on the same thread. */
+#ifndef RABBITLLM_H
+#define RABBITLLM_H
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rl_model rl_model;
+
+typedef struct {
+    int n_threads;   /* compute threads; 0 = all online CPUs */
+    int ctx;         /* context length in tokens; 0 = min(max_position_embeddings, 4096) */
+    int max_batch;   /* most tokens per sweep (prefill chunk); 0 = 256 */
+} rl_model_opts;
+
+/* The last error message of this thread ("" if none). */
+const char *rl_last_error(void);
+
+/* Opens MODEL_DIR (config.json, safetensors single or sharded). opts may be NULL. */
+rl_model *rl_model_open(const char *model_dir, const rl_model_opts *opts);
+void rl_model_close(rl_model *m);
+
+int rl_model_vocab(const rl_model *m);     /* logits per row */
+int rl_model_ctx(const rl_model *m);       /* context length */
+int rl_model_pos(const rl_model *m);       /* tokens in the KV cache */
+/* 1 if id is one of the model's eos ids (config.json / generation_config.json). */
+int rl_model_is_eos(const rl_model *m, int32_t id);
+
+/* Runs tokens[0..n) at positions pos..pos+n-1 through the model, appending them to the KV
+ * cache (prefill in sweeps of up to max_batch tokens). logits (may be NULL) receives, if
+ * all_rows, n rows of vocab floats (one per token), else one row for the last token.
+ * -1 + error: token id out of range, context exceeded, read error. */
+int rl_model_eval(rl_model *m, const int32_t *tokens, int n, float *logits, int all_rows);
+
+/* Drops the KV cache after position pos (0 = empty), e.g. to reuse a shared prompt prefix. */
+void rl_model_rewind(rl_model *m, int pos);
+
+/* Sampling parameters; temperature 0 = greedy. */
+typedef struct {
+    float temperature;        /* 0 = greedy */
+    int top_k;                /* 0 = off */
+    float top_p;              /* 1 = off */
+    float min_p;              /* 0 = off */
+    float repetition_penalty; /* 1 = off */
+    uint64_t seed;
+} rl_sampling;
+
+/* Default sampling (greedy). */
+rl_sampling rl_sampling_default(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

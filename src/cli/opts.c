@@ -1,0 +1,52 @@
+/* Shared flag parsing for run / chat / bench (see opts.h). */
+#include "cli/opts.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int num(const char *flag, const char *v, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double x = v ? strtod(v, &end) : 0;
+    if (!v || errno || *end || end == v || x < lo || x > hi) {
+        fprintf(stderr, "error: %s needs a number in [%g, %g], got '%s'\n", flag, lo, hi, v ? v : "");
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->sampling = rl_sampling_default();
+    o->n_new = 64;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double x;
+#define NUM(lo, hi) do { if (num(a, v, lo, hi, &x)) return -1; i++; } while (0)
+        if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { NUM(0, 1e9); o->n_new = (int)x; }
+        else if (!strcmp(a, "--temp") || !strcmp(a, "--temperature")) { NUM(0, 100); o->sampling.temperature = (float)x; }
+        else if (!strcmp(a, "--top-k")) { NUM(0, 1e9); o->sampling.top_k = (int)x; }
+        else if (!strcmp(a, "--top-p")) { NUM(0, 1); o->sampling.top_p = (float)x; }
+        else if (!strcmp(a, "--min-p")) { NUM(0, 1); o->sampling.min_p = (float)x; }
+        else if (!strcmp(a, "--repeat-penalty") || !strcmp(a, "--repetition-penalty")) { NUM(0.01, 100); o->sampling.repetition_penalty = (float)x; }
+        else if (!strcmp(a, "--seed")) { NUM(0, 1.8e19); o->sampling.seed = (uint64_t)x; }
+        else if (!strcmp(a, "--ctx")) { NUM(1, 1 << 30); o->model.ctx = (int)x; }
+        else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) { NUM(0, 4096); o->model.n_threads = (int)x; }
+        else if (!strcmp(a, "--batch")) { NUM(1, 65536); o->model.max_batch = (int)x; }
+        else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = 1;
+        else if (!strcmp(a, "--profile")) o->profile = 1;
+        else if (!strcmp(a, "--raw")) o->raw = 1;
+        else if (!strcmp(a, "--ids") && v) { o->ids = v; i++; }
+        else if ((!strcmp(a, "-p") || !strcmp(a, "--prompt")) && v) { o->prompt = v; i++; }
+        else if (!strcmp(a, "--system") && v) { o->system = v; i++; }
+        else if (!strcmp(a, "--dump-logits") && v) { o->dump_logits = v; i++; }
+        else if (a[0] == '-' && a[1]) { fprintf(stderr, "error: unknown or incomplete option '%s'\n", a); return -1; }
+        else if (!o->model_dir) o->model_dir = a;
+        else { fprintf(stderr, "error: unexpected argument '%s'\n", a); return -1; }
+#undef NUM
+    }
+    if (!o->model_dir) { fprintf(stderr, "error: missing MODEL_DIR\n"); return -1; }
+    return 0;
+}

@@ -1,0 +1,211 @@
+/* The engine: opens a model (config, checkpoint index, stages, loader, arenas) and runs sweeps:
+ * embedding -> every layer streamed from disk -> final norm -> lm_head in chunks. */
+#include "engine/model.h"
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/ops.h"
+#include "model/config.h"
+#include "model/rope.h"
+#include "util/err.h"
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *rl_last_error(void) { return rl_errmsg(); }
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static float *falloc(size_t n) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, (n ? n : 1) * sizeof(float))) return NULL;
+    return p; /* not touched here: pages of the KV cache are only committed as it fills */
+}
+
+/* Reads a small whole-model vector tensor into a new f32 buffer of n floats. */
+static float *load_vec(rl_model *m, rl_global_role r, int n, int required) {
+    const rl_tensor_info *t = rl_global_tensor(&m->d, m->ck, r);
+    if (!t) {
+        if (required) rl_err("%s: missing tensor %s", m->dir, m->d.gname[r]);
+        return NULL;
+    }
+    if (t->ndim != 1 || t->shape[0] != n) { rl_err("%s: tensor %s: expected shape [%d]", m->dir, t->name, n); return NULL; }
+    void *raw = malloc(t->nbytes);
+    float *f = falloc((size_t)n);
+    if (!raw || !f || rl_ckpt_read(m->ck, t, raw)) { free(raw); free(f); return NULL; }
+    rl_convert_to_f32(f, raw, t->dtype, n);
+    free(raw);
+    return f;
+}
+
+void rl_model_close(rl_model *m) {
+    if (!m) return;
+    rl_loader_free(m->ld);
+    rl_pool_free(m->pool);
+    rl_ckpt_close(m->ck);
+    free(m->stages);
+    free(m->final_norm); free(m->final_norm_b);
+    free(m->kc); free(m->vc);
+    free(m->x); free(m->xb); free(m->q); free(m->k); free(m->v); free(m->att); free(m->o);
+    free(m->hb); free(m->hb2); free(m->wv); free(m->rope_cos); free(m->rope_sin);
+    free(m->attn_scratch); free(m->head_tmp); free(m->emb_row); free(m->posv);
+    free(m->compute_s);
+    free(m);
+}
+
+rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
+    rl_model_opts o = opts ? *opts : (rl_model_opts){0};
+    rl_model *m = calloc(1, sizeof *m);
+    if (!m) { rl_err("out of memory"); return NULL; }
+    snprintf(m->dir, sizeof m->dir, "%s", dir);
+    if (rl_config_load(dir, &m->d)) goto fail;
+    rl_model_desc *d = &m->d;
+    if (!(m->ck = rl_ckpt_open(dir))) goto fail;
+    if (rl_stages_build(d, m->ck, 0, &m->stages, &m->n_stages)) goto fail;
+    m->embed = rl_global_tensor(d, m->ck, G_EMBED);
+    if (!m->embed) { rl_err("%s: missing tensor %s", dir, d->gname[G_EMBED]); goto fail; }
+    if (m->embed->ndim != 2 || m->embed->shape[0] != d->vocab || m->embed->shape[1] != d->hidden) {
+        rl_err("%s: tensor %s: expected shape [%d, %d] from config.json", dir, m->embed->name, d->vocab, d->hidden);
+        goto fail;
+    }
+    if (!(m->final_norm = load_vec(m, G_FINAL_NORM, d->hidden, 1))) goto fail;
+    if (d->norm == RL_NORM_LAYER) m->final_norm_b = load_vec(m, G_FINAL_NORM_B, d->hidden, 0);
+
+    m->ctx = o.ctx > 0 ? o.ctx : (d->max_pos < 4096 ? d->max_pos : 4096);
+    m->max_T = o.max_batch > 0 ? o.max_batch : 256;
+    if (m->max_T > m->ctx) m->max_T = m->ctx;
+    m->kv_dim = d->n_kv_heads * d->head_dim;
+    if (!(m->pool = rl_pool_new(o.n_threads))) goto fail;
+
+    size_t T = (size_t)m->max_T, H = (size_t)d->hidden, qd = (size_t)d->n_heads * d->head_dim, kvd = (size_t)m->kv_dim;
+    size_t I = (size_t)d->intermediate, L = (size_t)d->n_layers;
+    size_t wstride = H > I ? H : I;
+    if (qd + 2 * kvd > wstride) wstride = qd + 2 * kvd;
+    int head_rows = 0;
+    for (int i = d->n_layers; i < m->n_stages; i++)
+        if (m->stages[i].row1 - m->stages[i].row0 > head_rows) head_rows = m->stages[i].row1 - m->stages[i].row0;
+    m->kc = falloc(L * m->ctx * kvd);
+    m->vc = falloc(L * m->ctx * kvd);
+    m->x = falloc(T * H); m->xb = falloc(T * H); m->o = falloc(T * H);
+    m->q = falloc(T * qd); m->att = falloc(T * qd);
+    m->k = falloc(T * kvd); m->v = falloc(T * kvd);
+    m->hb = falloc(T * I); m->hb2 = falloc(T * I);
+    m->wv = falloc(3 * wstride);
+    m->rope_cos = falloc(2 * T * (RL_MAX_ROPE_FACTORS / 2));
+    m->rope_sin = falloc(2 * T * (RL_MAX_ROPE_FACTORS / 2));
+    m->attn_scratch = falloc(rl_attention_scratch_floats(rl_pool_size(m->pool), m->ctx));
+    m->head_tmp = falloc(T * (size_t)head_rows);
+    m->emb_row = malloc(m->embed->nbytes / (size_t)d->vocab);
+    m->posv = malloc(T * sizeof(int));
+    m->compute_s = calloc((size_t)m->n_stages, sizeof(double));
+    if (!m->kc || !m->vc || !m->x || !m->xb || !m->o || !m->q || !m->att || !m->k || !m->v || !m->hb || !m->hb2 ||
+        !m->wv || !m->rope_cos || !m->rope_sin || !m->attn_scratch || !m->head_tmp || !m->emb_row || !m->posv || !m->compute_s) {
+        rl_err("%s: out of memory for the KV cache (%d tokens) and activations", dir, m->ctx);
+        goto fail;
+    }
+    if (!(m->ld = rl_loader_new(m->ck, m->stages, m->n_stages))) goto fail;
+    return m;
+fail:
+    rl_model_close(m);
+    return NULL;
+}
+
+int rl_model_vocab(const rl_model *m) { return m->d.vocab; }
+int rl_model_ctx(const rl_model *m) { return m->ctx; }
+int rl_model_pos(const rl_model *m) { return m->pos; }
+void rl_model_rewind(rl_model *m, int pos) { if (pos >= 0 && pos < m->pos) m->pos = pos; }
+int rl_model_is_eos(const rl_model *m, int32_t id) {
+    for (int i = 0; i < m->d.n_eos; i++) if (m->d.eos_ids[i] == id) return 1;
+    return 0;
+}
+
+/* Embedding rows for T tokens into m->x (rows gathered from disk). */
+static int embed(rl_model *m, const int32_t *tok, int T) {
+    const rl_tensor_info *e = m->embed;
+    size_t rb = e->nbytes / (size_t)m->d.vocab;
+    int fd = rl_ckpt_fd(m->ck, e->file);
+    for (int t = 0; t < T; t++) {
+        size_t done = 0;
+        uint64_t off = e->offset + (uint64_t)tok[t] * rb;
+        while (done < rb) {
+            ssize_t g = pread(fd, m->emb_row + done, rb - done, (off_t)(off + done));
+            if (g < 0 && errno == EINTR) continue;
+            if (g <= 0) return rl_err("%s: cannot read embedding row %d", rl_ckpt_path(m->ck, e->file), tok[t]);
+            done += (size_t)g;
+        }
+        float *x = m->x + (size_t)t * m->d.hidden;
+        rl_convert_to_f32(x, m->emb_row, e->dtype, m->d.hidden);
+        if (m->d.emb_scale != 1.0f) rl_scale(x, m->d.emb_scale, m->d.hidden);
+    }
+    return 0;
+}
+
+/* One sweep over T <= max_T tokens at m->pos. Writes logits rows (all T or the last). */
+static int sweep(rl_model *m, const int32_t *tok, int T, float *logits, int all_rows) {
+    const rl_model_desc *d = &m->d;
+    int pos0 = m->pos;
+    if (embed(m, tok, T)) return -1;
+    for (int t = 0; t < T; t++) m->posv[t] = pos0 + t;
+    for (int r = 0; r < d->n_ropes; r++) {
+        size_t off = (size_t)m->max_T * (RL_MAX_ROPE_FACTORS / 2) * r;
+        rl_rope_table(&d->ropes[r], m->posv, T, pos0 + T, m->rope_cos + off, m->rope_sin + off);
+    }
+    for (int l = 0; l < d->n_layers; l++) {
+        const uint8_t *buf = rl_loader_acquire(m->ld, l);
+        if (!buf) return -1;
+        double t0 = now_s();
+        int rc = rl_block_forward(m, l, buf, T, pos0);
+        m->compute_s[l] += now_s() - t0;
+        rl_loader_release(m->ld, l);
+        if (rc) return -1;
+    }
+    /* final norm on the rows that need logits */
+    int r0 = all_rows ? 0 : T - 1, nr = all_rows ? T : 1;
+    float *xn = m->xb + (size_t)r0 * d->hidden, *xs = m->x + (size_t)r0 * d->hidden;
+    if (d->norm == RL_NORM_LAYER) rl_layernorm(xn, xs, m->final_norm, m->final_norm_b, nr, d->hidden, d->norm_eps);
+    else rl_rmsnorm(xn, xs, m->final_norm, nr, d->hidden, d->norm_eps, d->norm_one_plus);
+    for (int s = d->n_layers; logits && s < m->n_stages; s++) {
+        const rl_stage *st = &m->stages[s];
+        const uint8_t *buf = rl_loader_acquire(m->ld, s);
+        if (!buf) return -1;
+        double t0 = now_s();
+        int rows = st->row1 - st->row0;
+        rl_matmul(m->pool, m->head_tmp, xn, buf + st->off[0], st->t[0]->dtype, NULL, nr, d->hidden, rows);
+        for (int t = 0; t < nr; t++)
+            memcpy(logits + (size_t)t * d->vocab + st->row0, m->head_tmp + (size_t)t * rows, (size_t)rows * sizeof(float));
+        m->compute_s[s] += now_s() - t0;
+        rl_loader_release(m->ld, s);
+    }
+    if (logits && d->final_softcap > 0) {
+        float c = d->final_softcap;
+        for (size_t i = 0; i < (size_t)nr * d->vocab; i++) logits[i] = c * tanhf(logits[i] / c);
+    }
+    m->pos += T;
+    return 0;
+}
+
+int rl_model_eval(rl_model *m, const int32_t *tok, int n, float *logits, int all_rows) {
+    if (n <= 0) return rl_err("eval: no tokens");
+    if (m->pos + n > m->ctx)
+        return rl_err("%s: %d tokens at position %d exceed the context of %d tokens (use --ctx to raise it, up to %d)",
+                      m->dir, n, m->pos, m->ctx, m->d.max_pos);
+    for (int i = 0; i < n; i++)
+        if (tok[i] < 0 || tok[i] >= m->d.vocab)
+            return rl_err("%s: token id %d is outside the model's vocabulary (0..%d)", m->dir, tok[i], m->d.vocab - 1);
+    for (int i = 0; i < n; i += m->max_T) {
+        int T = n - i < m->max_T ? n - i : m->max_T;
+        int last = i + T == n;
+        float *lg = NULL;
+        if (logits && all_rows) lg = logits + (size_t)i * m->d.vocab;
+        else if (logits && last) lg = logits;
+        if (sweep(m, tok + i, T, lg, all_rows)) return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,30 @@
+/* The generation loop: prefill the prompt in one sweep (or chunks), then one sweep per new
+ * token, sampling each, stopping on eos ids, the token budget, a callback, or the context. */
+#ifndef RL_GENERATE_H
+#define RL_GENERATE_H
+#include "rabbitllm.h"
+
+typedef struct {
+    int max_new;               /* most tokens to generate */
+    rl_sampling sampling;
+    int ignore_eos;            /* keep going past eos ids */
+    const int32_t *stop_ids;   /* extra stop ids (end-of-turn tokens), may be NULL */
+    int n_stop;
+    /* called with each generated token; return nonzero to stop after it */
+    int (*on_token)(void *ctx, int32_t tok);
+    /* called with logits rows as computed: the prompt's rows, then one per fed-back token */
+    int (*on_logits)(void *ctx, const float *rows, int n_rows, int vocab);
+    void *ctx;
+} rl_gen_opts;
+
+typedef struct {
+    int n_prompt, n_gen;
+    double prefill_s, decode_s;
+    int stopped_by_eos;
+} rl_gen_stats;
+
+/* Generates after prompt[0..n) (appended to the model's KV cache at its current position).
+ * out receives up to max_new ids; *n_out their count. 0 / -1 + rl_err. */
+int rl_generate(rl_model *m, const int32_t *prompt, int n, const rl_gen_opts *o, int32_t *out, int *n_out, rl_gen_stats *st);
+
+#endif

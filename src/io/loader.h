@@ -1,0 +1,37 @@
+/* The layer loader: a background thread that reads the next stage of the sweep into a free
+ * slot (one of two fixed, aligned buffers sized to the largest stage) while the current stage
+ * computes. Stages are read in cyclic order, so after the last stage of a sweep it already
+ * prefetches the first of the next. */
+#ifndef RL_LOADER_H
+#define RL_LOADER_H
+#include "io/stage.h"
+
+typedef struct rl_loader rl_loader;
+
+typedef struct {
+    uint64_t bytes;     /* bytes read */
+    double read_s;      /* time the loader spent in pread */
+    double wait_s;      /* time the consumer waited for a stage */
+} rl_load_stats;
+
+/* Starts the loader over stages[0..n) (not copied: must outlive it). Allocates the two slots.
+ * NULL + rl_err on failure. */
+rl_loader *rl_loader_new(const rl_checkpoint *ck, const rl_stage *stages, int n);
+/* Stops the thread and frees the slots. */
+void rl_loader_free(rl_loader *L);
+/* Waits until stage s is loaded and returns its buffer (valid until rl_loader_release(L, s)).
+ * If s is not the stage being prefetched, the loader restarts from s. NULL + rl_err on a read
+ * error (naming the file). */
+const uint8_t *rl_loader_acquire(rl_loader *L, int s);
+/* Gives stage s's slot back for prefetching. */
+void rl_loader_release(rl_loader *L, int s);
+/* Per-stage statistics since the last reset (array of n). */
+const rl_load_stats *rl_loader_stats(const rl_loader *L);
+void rl_loader_reset_stats(rl_loader *L);
+/* Bytes of each slot. */
+size_t rl_loader_slot_bytes(const rl_loader *L);
+/* Pauses prefetching (e.g. before the page cache is dropped for a cold measurement): waits
+ * for a read in flight, empties both slots. The next acquire restarts the loader. */
+void rl_loader_pause(rl_loader *L);
+
+#endif

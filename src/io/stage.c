@@ -1,0 +1,127 @@
+/* Builds the per-sweep stage list (layers, head chunks) with coalesced byte ranges (see stage.h). */
+#include "io/stage.h"
+#include "model/weights.h"
+#include "util/err.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const rl_tensor_info *rl_global_tensor(const rl_model_desc *d, const rl_checkpoint *ck, rl_global_role r) {
+    if (r == G_LM_HEAD && d->tied) r = G_EMBED;
+    const char *n = d->gname[r];
+    return (n && *n) ? rl_ckpt_find(ck, n) : NULL;
+}
+
+static int check_shape(const rl_tensor_info *t, int64_t rows, int64_t cols, const char *dir) {
+    if (!rows) return 0;
+    int ok = cols ? (t->ndim == 2 && t->shape[0] == rows && t->shape[1] == cols)
+                  : (t->ndim == 1 && t->shape[0] == rows);
+    if (t->dtype != RL_DT_F32 && t->dtype != RL_DT_F16 && t->dtype != RL_DT_BF16)
+        return rl_err("%s: tensor %s has dtype %s; weights must be F32, F16 or BF16", dir, t->name, RL_DTYPES[t->dtype].st_name);
+    if (ok) return 0;
+    if (cols) return rl_err("%s: tensor %s has shape [%lld, %lld], expected [%lld, %lld] from config.json", dir, t->name,
+                            (long long)t->shape[0], (long long)(t->ndim > 1 ? t->shape[1] : 0), (long long)rows, (long long)cols);
+    return rl_err("%s: tensor %s has shape [%lld%s], expected [%lld] from config.json", dir, t->name,
+                  (long long)t->shape[0], t->ndim > 1 ? ", ..." : "", (long long)rows);
+}
+
+static int cmp_range(const void *a, const void *b) {
+    const rl_read_range *x = a, *y = b;
+    if (x->file != y->file) return x->file - y->file;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Sorts a stage's tensor ranges, merges adjacent/overlapping ones, lays them out in the buffer
+ * (64-byte aligned starts) and fills off[]. */
+static void layout_stage(rl_stage *s, int n_roles) {
+    rl_read_range tmp[RL_STAGE_MAX_RANGES];
+    int role_of[RL_STAGE_MAX_RANGES], n = 0;
+    for (int r = 0; r < n_roles; r++)
+        if (s->t[r]) {
+            tmp[n] = (rl_read_range){s->t[r]->file, s->t[r]->offset, s->t[r]->nbytes, 0};
+            if (s->kind == RL_STAGE_HEAD) {
+                uint64_t rb = s->t[r]->nbytes / (uint64_t)s->t[r]->shape[0];
+                tmp[n].off += rb * (uint64_t)s->row0;
+                tmp[n].len = rb * (uint64_t)(s->row1 - s->row0);
+            }
+            role_of[n++] = r;
+        }
+    (void)role_of;
+    qsort(tmp, (size_t)n, sizeof tmp[0], cmp_range);
+    s->n_ranges = 0;
+    size_t pos = 0;
+    for (int i = 0; i < n; i++) {
+        rl_read_range *last = s->n_ranges ? &s->ranges[s->n_ranges - 1] : NULL;
+        if (last && last->file == tmp[i].file && tmp[i].off <= last->off + last->len) {
+            uint64_t end = tmp[i].off + tmp[i].len;
+            if (end > last->off + last->len) { pos += end - (last->off + last->len); last->len = end - last->off; }
+            continue;
+        }
+        pos = (pos + 63) & ~(size_t)63;
+        s->ranges[s->n_ranges++] = (rl_read_range){tmp[i].file, tmp[i].off, tmp[i].len, pos};
+        pos += tmp[i].len;
+    }
+    s->bytes = (pos + 63) & ~(size_t)63;
+    for (int r = 0; r < n_roles; r++) {
+        if (!s->t[r]) continue;
+        uint64_t off = s->t[r]->offset;
+        if (s->kind == RL_STAGE_HEAD) off += s->t[r]->nbytes / (uint64_t)s->t[r]->shape[0] * (uint64_t)s->row0;
+        for (int i = 0; i < s->n_ranges; i++) {
+            const rl_read_range *g = &s->ranges[i];
+            if (g->file == s->t[r]->file && off >= g->off && off < g->off + g->len) { s->off[r] = g->buf_off + (off - g->off); break; }
+        }
+    }
+}
+
+int rl_stages_build(const rl_model_desc *d, const rl_checkpoint *ck, size_t head_chunk_max, rl_stage **out, int *n_out) {
+    const char *dir = rl_ckpt_path(ck, 0);
+    const rl_tensor_info *head = rl_global_tensor(d, ck, G_LM_HEAD);
+    if (!head) return rl_err("%s: missing tensor %s%s", dir, d->tied ? d->gname[G_EMBED] : d->gname[G_LM_HEAD],
+                             d->tied ? "" : " (config.json says tie_word_embeddings false)");
+    if (check_shape(head, d->vocab, d->hidden, dir)) return -1;
+    rl_stage *st = calloc((size_t)d->n_layers + 1024, sizeof *st);
+    if (!st) return rl_err("out of memory");
+    size_t largest = 0;
+    for (int l = 0; l < d->n_layers; l++) {
+        rl_stage *s = &st[l];
+        s->kind = RL_STAGE_LAYER;
+        s->layer = l;
+        for (int r = 0; r < W_COUNT; r++) {
+            if (!rl_role_needed(d, r)) continue;
+            char name[256];
+            if (!d->wname[r]) { free(st); return rl_err("%s: family %s has no tensor name for a needed weight (role %d)", dir, d->family, r); }
+            snprintf(name, sizeof name, d->wname[r], l);
+            const rl_tensor_info *t = rl_ckpt_find(ck, name);
+            if (!t) {
+                if (d->w_optional & (1ull << r)) continue;
+                free(st);
+                return rl_err("%s: missing tensor %s", dir, name);
+            }
+            int64_t rows, cols;
+            rl_role_shape(d, r, &rows, &cols);
+            if (check_shape(t, rows, cols, dir)) { free(st); return -1; }
+            s->t[r] = t;
+        }
+        layout_stage(s, W_COUNT);
+        if (s->bytes > largest) largest = s->bytes;
+    }
+    /* head chunks: rows of the (possibly tied) head, each chunk <= the largest layer */
+    size_t cap = head_chunk_max ? head_chunk_max : largest;
+    uint64_t row_bytes = head->nbytes / (uint64_t)d->vocab;
+    int rows_per = (int)(cap / row_bytes);
+    if (rows_per < 16) rows_per = 16;
+    if ((d->vocab + rows_per - 1) / rows_per > 1024) rows_per = (d->vocab + 1023) / 1024;
+    int n = d->n_layers;
+    for (int r0 = 0; r0 < d->vocab; r0 += rows_per) {
+        rl_stage *s = &st[n++];
+        memset(s, 0, sizeof *s);
+        s->kind = RL_STAGE_HEAD;
+        s->row0 = r0;
+        s->row1 = r0 + rows_per < d->vocab ? r0 + rows_per : d->vocab;
+        s->t[0] = head;
+        layout_stage(s, 1);
+    }
+    *out = st;
+    *n_out = n;
+    return 0;
+}

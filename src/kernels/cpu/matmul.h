@@ -1,0 +1,30 @@
+/* Dense matmul over F32/F16/BF16 weights plus small SIMD vector helpers (runtime-dispatched). */
+#ifndef RL_MATMUL_H
+#define RL_MATMUL_H
+#include "format/dtype.h"
+#include "kernels/cpu/threadpool.h"
+#include <stdint.h>
+
+/* y[t*out + o] = bias[o] + sum_i x[t*in + i] * W[o*in + i] for t < T, o < out.
+ * W: row-major [out][in] in wtype (RL_DT_F32, RL_DT_F16 or RL_DT_BF16), read in place (only
+ * cache-sized tiles are converted to f32). x [T][in], y [T][out], bias [out] are f32; bias may be
+ * NULL; y must not alias x. Accumulates in f32. Threads over output rows (and token blocks) on p
+ * (NULL: single-threaded). All buffers are owned by the caller. An unsupported wtype fills y
+ * with NaN. */
+void rl_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtype wtype, const float *bias,
+               int T, int in, int out);
+
+/* sum_i a[i]*b[i] over n f32 values (f32 accumulation, SIMD). */
+float rl_dot_f32(const float *a, const float *b, int n);
+
+/* y[i] += a * x[i] for i < n (SIMD). */
+void rl_axpy_f32(float *y, float a, const float *x, int n);
+
+/* dst[i] = (float)src[i] for n elements of type t (F32, F16, BF16, F64; other types give 0).
+ * Meant for small tensors (norm weights, biases); dst is caller-owned, n floats. */
+void rl_convert_to_f32(float *dst, const void *src, rl_dtype t, int64_t n);
+
+/* Name of the SIMD path in use: "avx512", "avx2" or "scalar" (RL_SIMD env var forces one). */
+const char *rl_simd_name(void);
+
+#endif

@@ -1,0 +1,21 @@
+/* Portable scalar instantiation of the kernel template (mm_tmpl.h). */
+#include "format/dtype.h"
+#include <stdint.h>
+
+#define SFX(n) n##_scalar
+#define SFX_NAME "scalar"
+#define TGT
+#define V float
+#define VW 1
+#define MR 4
+#define NR 4
+#define V_ZERO() 0.0f
+#define V_LOAD(p) (*(p))
+#define V_STORE(p, v) (*(p) = (v))
+#define V_ADD(a, b) ((a) + (b))
+#define V_FMA(a, b, c) ((a) * (b) + (c))
+#define V_SET1(s) (s)
+#define V_HSUM(v) (v)
+#define V_LOAD_BF16(p) rl_bf16_to_f32(*(p))
+#define V_LOAD_F16(p) rl_f16_to_f32(*(p))
+#include "kernels/cpu/mm_tmpl.h"

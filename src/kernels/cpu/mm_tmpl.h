@@ -1,0 +1,217 @@
+/* Kernel template instantiated once per instruction set (mm_scalar.c, mm_avx2.c, mm_avx512.c).
+ * The includer defines: SFX(name), TGT (function attributes), V (vector type), VW (lanes),
+ * V_ZERO(), V_LOAD(p), V_STORE(p,v), V_ADD(a,b), V_FMA(a,b,c) = a*b+c, V_SET1(s), V_HSUM(v),
+ * V_LOAD_BF16(p), V_LOAD_F16(p) (VW halves -> f32), MR (tokens) and NR (rows) of the
+ * register-blocked micro-kernel. Not a public header. */
+#include "kernels/cpu/simd.h"
+#include <string.h>
+
+#define REP4(M) M(0) M(1) M(2) M(3)               /* compile-time unrolling helpers */
+#define REP4_2(M, a) M(a, 0) M(a, 1) M(a, 2) M(a, 3)
+#ifndef KC
+#define KC 1024          /* reduction block (floats) of a converted weight tile */
+#endif
+#ifndef MM_PACK_F32
+#define MM_PACK_F32 1    /* copy f32 tiles too: contiguous tile rows beat strided reads */
+#endif
+#ifndef OB
+#define OB (4 * NR)      /* weight rows per converted tile */
+#endif
+
+#define W_LOAD(dt, w, i) ((dt) == RL_DT_F32 ? V_LOAD((const float *)(w) + (i)) \
+                          : (dt) == RL_DT_BF16 ? V_LOAD_BF16((const uint16_t *)(w) + (i)) \
+                          : V_LOAD_F16((const uint16_t *)(w) + (i)))
+
+static inline float SFX(w_scalar)(rl_dtype dt, const void *w, int64_t i) {
+    if (dt == RL_DT_F32) return ((const float *)w)[i];
+    if (dt == RL_DT_BF16) return rl_bf16_to_f32(((const uint16_t *)w)[i]);
+    return rl_f16_to_f32(((const uint16_t *)w)[i]);
+}
+
+TGT static void SFX(cvt)(float *dst, const void *src, rl_dtype t, int64_t n) {
+    int64_t i = 0;
+    if (t == RL_DT_F32) { memcpy(dst, src, (size_t)n * sizeof(float)); return; }
+    const uint16_t *s = src;
+    if (t == RL_DT_BF16) {
+        for (; i + VW <= n; i += VW) V_STORE(dst + i, V_LOAD_BF16(s + i));
+        for (; i < n; i++) dst[i] = rl_bf16_to_f32(s[i]);
+    } else {
+        for (; i + VW <= n; i += VW) V_STORE(dst + i, V_LOAD_F16(s + i));
+        for (; i < n; i++) dst[i] = rl_f16_to_f32(s[i]);
+    }
+}
+
+TGT static float SFX(dot)(const float *a, const float *b, int n) {
+    V s0 = V_ZERO(), s1 = V_ZERO();
+    int i = 0;
+    for (; i + 2 * VW <= n; i += 2 * VW) {
+        s0 = V_FMA(V_LOAD(a + i), V_LOAD(b + i), s0);
+        s1 = V_FMA(V_LOAD(a + i + VW), V_LOAD(b + i + VW), s1);
+    }
+    for (; i + VW <= n; i += VW) s0 = V_FMA(V_LOAD(a + i), V_LOAD(b + i), s0);
+    float s = V_HSUM(V_ADD(s0, s1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+TGT static void SFX(axpy)(float *y, float a, const float *x, int n) {
+    V av = V_SET1(a);
+    int i = 0;
+    for (; i + VW <= n; i += VW) V_STORE(y + i, V_FMA(av, V_LOAD(x + i), V_LOAD(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+/* GEMV-style: NR_ (<= 4) rows of W (type dt, read in place) against one token x; writes bias+dot. */
+TGT static inline __attribute__((always_inline)) void
+SFX(gemv_rows)(int NR_, rl_dtype dt, const float *x, const void *w, int64_t ldw, int in,
+               float *y, const float *bias) {
+    V acc[4];
+#define GV_Z(j) if ((j) < NR_) acc[j] = V_ZERO();
+    REP4(GV_Z)
+    int k = 0;
+    for (; k + VW <= in; k += VW) {
+        V xv = V_LOAD(x + k);
+#define GV_F(j) if ((j) < NR_) acc[j] = V_FMA(xv, W_LOAD(dt, w, (j) * ldw + k), acc[j]);
+        REP4(GV_F)
+    }
+#define GV_S(j) if ((j) < NR_) { \
+        float s = V_HSUM(acc[j]); \
+        for (int kk = k; kk < in; kk++) s += x[kk] * SFX(w_scalar)(dt, w, (j) * ldw + kk); \
+        y[j] = s + (bias ? bias[j] : 0.0f); }
+    REP4(GV_S)
+#undef GV_Z
+#undef GV_F
+#undef GV_S
+}
+
+TGT static inline __attribute__((always_inline)) void
+SFX(gemv_dt)(rl_dtype dt, const rl_mm_args *a, int t0, int t1, int o0, int o1) {
+    size_t es = RL_DTYPES[dt].size;
+    int o = o0;
+    for (; o + 4 <= o1; o += 4) {
+        const void *w = (const char *)a->w + (size_t)o * a->in * es;
+        for (int t = t0; t < t1; t++)
+            SFX(gemv_rows)(4, dt, a->x + (size_t)t * a->in, w, a->in, a->in,
+                           a->y + (size_t)t * a->out + o, a->bias ? a->bias + o : NULL);
+    }
+    for (; o < o1; o++) {
+        const void *w = (const char *)a->w + (size_t)o * a->in * es;
+        for (int t = t0; t < t1; t++)
+            SFX(gemv_rows)(1, dt, a->x + (size_t)t * a->in, w, a->in, a->in,
+                           a->y + (size_t)t * a->out + o, a->bias ? a->bias + o : NULL);
+    }
+}
+
+TGT static void SFX(gemv)(const rl_mm_args *a, int t0, int t1, int o0, int o1) {
+    switch (a->wtype) {
+    case RL_DT_F32: SFX(gemv_dt)(RL_DT_F32, a, t0, t1, o0, o1); break;
+    case RL_DT_BF16: SFX(gemv_dt)(RL_DT_BF16, a, t0, t1, o0, o1); break;
+    default: SFX(gemv_dt)(RL_DT_F16, a, t0, t1, o0, o1); break;
+    }
+}
+
+/* Micro-kernel: MR_ (<= 4) tokens x NR_ (<= 4) rows over kc reduction elements of f32 x (stride
+ * ldx) and f32 W tile (stride ldw). first: y = bias + sum (bias may be NULL), else y += sum.
+ * Loops over i/j are spelled out with REP4 so the accumulators live in registers. */
+TGT static inline __attribute__((always_inline)) void
+SFX(mk)(int MR_, int NR_, const float *x, int64_t ldx, const float *w, int64_t ldw, float *y,
+        int64_t ldy, int kc, int first, const float *bias) {
+    V acc[4][4], wv[4];
+#define MK_Z2(i, j) if ((i) < MR_ && (j) < NR_) acc[i][j] = V_ZERO();
+#define MK_Z(i) REP4_2(MK_Z2, i)
+    REP4(MK_Z)
+    int k = 0;
+    for (; k + VW <= kc; k += VW) {
+#define MK_W(j) if ((j) < NR_) wv[j] = V_LOAD(w + (j) * ldw + k);
+        REP4(MK_W)
+#define MK_F2(i, j) if ((i) < MR_ && (j) < NR_) acc[i][j] = V_FMA(xv, wv[j], acc[i][j]);
+#define MK_F(i) if ((i) < MR_) { V xv = V_LOAD(x + (i) * ldx + k); REP4_2(MK_F2, i) }
+        REP4(MK_F)
+    }
+#define MK_S2(i, j) if ((i) < MR_ && (j) < NR_) { \
+        float s = V_HSUM(acc[i][j]); \
+        for (int kk = k; kk < kc; kk++) s += x[(i) * ldx + kk] * w[(j) * ldw + kk]; \
+        float *d = y + (i) * ldy + (j); \
+        if (first) *d = s + (bias ? bias[j] : 0.0f); \
+        else *d += s; }
+#define MK_S(i) REP4_2(MK_S2, i)
+    REP4(MK_S)
+#undef MK_Z2
+#undef MK_Z
+#undef MK_W
+#undef MK_F2
+#undef MK_F
+#undef MK_S2
+#undef MK_S
+}
+
+TGT static void SFX(mk_full)(const float *x, int64_t ldx, const float *w, int64_t ldw, float *y,
+                             int64_t ldy, int kc, int first, const float *bias) {
+    SFX(mk)(MR, NR, x, ldx, w, ldw, y, ldy, kc, first, bias);
+}
+TGT static void SFX(mk_m1)(const float *x, int64_t ldx, const float *w, int64_t ldw, float *y,
+                           int64_t ldy, int kc, int first, const float *bias) {
+    SFX(mk)(MR, 1, x, ldx, w, ldw, y, ldy, kc, first, bias);
+}
+TGT static void SFX(mk_1n)(const float *x, int64_t ldx, const float *w, int64_t ldw, float *y,
+                           int64_t ldy, int kc, int first, const float *bias) {
+    SFX(mk)(1, NR, x, ldx, w, ldw, y, ldy, kc, first, bias);
+}
+TGT static void SFX(mk_11)(const float *x, int64_t ldx, const float *w, int64_t ldw, float *y,
+                           int64_t ldy, int kc, int first, const float *bias) {
+    SFX(mk)(1, 1, x, ldx, w, ldw, y, ldy, kc, first, bias);
+}
+
+/* GEMM-style: per KC x OB weight tile (converted to f32 once), all tokens [t0,t1). */
+TGT static void SFX(gemm)(const rl_mm_args *a, int t0, int t1, int o0, int o1) {
+    float buf[OB * KC] __attribute__((aligned(64)));
+    const int in = a->in, out = a->out;
+    const size_t es = RL_DTYPES[a->wtype].size;
+    for (int k0 = 0; k0 < in; k0 += KC) {
+        int kc = in - k0 < KC ? in - k0 : KC, first = k0 == 0;
+        for (int ob = o0; ob < o1; ob += OB) {
+            int nb = o1 - ob < OB ? o1 - ob : OB;
+            const float *wp;
+            int64_t ldw;
+            if (a->wtype == RL_DT_F32 && !MM_PACK_F32) {
+                wp = (const float *)a->w + (size_t)ob * in + k0;
+                ldw = in;
+            } else {
+                for (int r = 0; r < nb; r++)
+                    SFX(cvt)(buf + (size_t)r * KC, (const char *)a->w + ((size_t)(ob + r) * in + k0) * es,
+                             a->wtype, kc);
+                wp = buf;
+                ldw = KC;
+            }
+            const float *bias = first && a->bias ? a->bias + ob : NULL;
+            int t = t0;
+            for (; t + MR <= t1; t += MR) {
+                const float *x = a->x + (size_t)t * in + k0;
+                float *y = a->y + (size_t)t * out + ob;
+                int j = 0;
+                for (; j + NR <= nb; j += NR)
+                    SFX(mk_full)(x, in, wp + j * ldw, ldw, y + j, out, kc, first, bias ? bias + j : NULL);
+                for (; j < nb; j++)
+                    SFX(mk_m1)(x, in, wp + j * ldw, ldw, y + j, out, kc, first, bias ? bias + j : NULL);
+            }
+            for (; t < t1; t++) {
+                const float *x = a->x + (size_t)t * in + k0;
+                float *y = a->y + (size_t)t * out + ob;
+                int j = 0;
+                for (; j + NR <= nb; j += NR)
+                    SFX(mk_1n)(x, in, wp + j * ldw, ldw, y + j, out, kc, first, bias ? bias + j : NULL);
+                for (; j < nb; j++)
+                    SFX(mk_11)(x, in, wp + j * ldw, ldw, y + j, out, kc, first, bias ? bias + j : NULL);
+            }
+        }
+    }
+}
+
+const rl_simd_impl SFX(rl_simd) = {
+    .name = SFX_NAME,
+    .gemv = SFX(gemv),
+    .gemm = SFX(gemm),
+    .dot = SFX(dot),
+    .axpy = SFX(axpy),
+    .cvt = SFX(cvt),
+};

@@ -1,0 +1,63 @@
+/* Runtime SIMD dispatch: CPU feature detection, the RL_SIMD override and rl_simd_name. */
+#include "kernels/cpu/simd.h"
+#include "kernels/cpu/matmul.h"
+#include <stdatomic.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+#include <stdlib.h>
+#include <string.h>
+
+static _Atomic(const rl_simd_impl *) g_impl;
+
+static const rl_simd_impl *by_name(const char *name) {
+    if (!strcmp(name, "scalar")) return &rl_simd_scalar;
+    if (!strcmp(name, "avx2")) return &rl_simd_avx2;
+    if (!strcmp(name, "avx512")) return &rl_simd_avx512;
+    return NULL;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* F16C via CPUID leaf 1 (clang's __builtin_cpu_supports does not know "f16c"). */
+static int has_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
+
+int rl_simd_supported(const char *name) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
+    if (!strcmp(name, "avx512")) return avx2 && __builtin_cpu_supports("avx512f");
+    if (!strcmp(name, "avx2")) return avx2;
+#endif
+    return !strcmp(name, "scalar");
+}
+
+static const rl_simd_impl *detect(void) {
+    const char *env = getenv("RL_SIMD");
+    if (env && *env && by_name(env) && rl_simd_supported(env)) return by_name(env);
+    if (rl_simd_supported("avx512")) return &rl_simd_avx512;
+    if (rl_simd_supported("avx2")) return &rl_simd_avx2;
+    return &rl_simd_scalar;
+}
+
+const rl_simd_impl *rl_simd(void) {
+    const rl_simd_impl *s = atomic_load_explicit(&g_impl, memory_order_acquire);
+    if (!s) {
+        s = detect();
+        atomic_store_explicit(&g_impl, s, memory_order_release);
+    }
+    return s;
+}
+
+int rl_simd_force(const char *name) {
+    if (!name) { atomic_store(&g_impl, detect()); return 0; }
+    const rl_simd_impl *s = by_name(name);
+    if (!s || !rl_simd_supported(name)) return -1;
+    atomic_store(&g_impl, s);
+    return 0;
+}
+
+const char *rl_simd_name(void) { return rl_simd()->name; }

@@ -1,0 +1,43 @@
+/* Runtime SIMD dispatch: picks AVX-512F, AVX2+FMA+F16C or scalar kernels once per process
+ * (RL_SIMD=scalar|avx2|avx512 overrides); internal to src/kernels/cpu. */
+#ifndef RL_SIMD_H
+#define RL_SIMD_H
+#include "format/dtype.h"
+#include <stdint.h>
+
+/* Arguments of one matmul call (see rl_matmul in matmul.h). */
+typedef struct {
+    float *y;
+    const float *x;
+    const void *w;
+    rl_dtype wtype;
+    const float *bias;
+    int T, in, out;
+} rl_mm_args;
+
+/* One instruction-set implementation of the kernels. */
+typedef struct {
+    const char *name;
+    /* y[t0..t1) x [o0..o1) of the matmul, streaming W rows directly (small T). */
+    void (*gemv)(const rl_mm_args *a, int t0, int t1, int o0, int o1);
+    /* Same result, converting W tiles to f32 once and reusing them for many tokens (large T). */
+    void (*gemm)(const rl_mm_args *a, int t0, int t1, int o0, int o1);
+    float (*dot)(const float *a, const float *b, int n);
+    void (*axpy)(float *y, float a, const float *x, int n);
+    void (*cvt)(float *dst, const void *src, rl_dtype t, int64_t n);
+} rl_simd_impl;
+
+extern const rl_simd_impl rl_simd_scalar, rl_simd_avx2, rl_simd_avx512;
+
+/* The implementation in use (chosen on first call). */
+const rl_simd_impl *rl_simd(void);
+
+/* Forces a path by name ("scalar", "avx2", "avx512") or NULL for the automatic choice.
+ * Returns 0, or -1 (and keeps the current one) if the name is unknown or the CPU lacks it.
+ * For tests; not meant to be called while kernels run on other threads. */
+int rl_simd_force(const char *name);
+
+/* Whether the CPU can run the named path. */
+int rl_simd_supported(const char *name);
+
+#endif

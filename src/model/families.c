@@ -1,0 +1,104 @@
+/* The family table: Llama, Mistral, Qwen2/2.5, Qwen3 — each a normalizer and a name map. */
+#include "model/family.h"
+#include "util/err.h"
+#include "util/json.h"
+#include <stdio.h>
+#include <string.h>
+
+
+/* HF Llama-style names shared by most families. */
+static void llama_names(rl_model_desc *d) {
+    d->wname[W_ATTN_NORM] = "model.layers.%d.input_layernorm.weight";
+    d->wname[W_Q] = "model.layers.%d.self_attn.q_proj.weight";
+    d->wname[W_K] = "model.layers.%d.self_attn.k_proj.weight";
+    d->wname[W_V] = "model.layers.%d.self_attn.v_proj.weight";
+    d->wname[W_O] = "model.layers.%d.self_attn.o_proj.weight";
+    d->wname[W_Q_B] = "model.layers.%d.self_attn.q_proj.bias";
+    d->wname[W_K_B] = "model.layers.%d.self_attn.k_proj.bias";
+    d->wname[W_V_B] = "model.layers.%d.self_attn.v_proj.bias";
+    d->wname[W_O_B] = "model.layers.%d.self_attn.o_proj.bias";
+    d->wname[W_Q_NORM] = "model.layers.%d.self_attn.q_norm.weight";
+    d->wname[W_K_NORM] = "model.layers.%d.self_attn.k_norm.weight";
+    d->wname[W_MLP_NORM] = "model.layers.%d.post_attention_layernorm.weight";
+    d->wname[W_GATE] = "model.layers.%d.mlp.gate_proj.weight";
+    d->wname[W_UP] = "model.layers.%d.mlp.up_proj.weight";
+    d->wname[W_DOWN] = "model.layers.%d.mlp.down_proj.weight";
+    d->wname[W_UP_B] = "model.layers.%d.mlp.up_proj.bias";
+    d->wname[W_DOWN_B] = "model.layers.%d.mlp.down_proj.bias";
+    d->gname[G_EMBED] = "model.embed_tokens.weight";
+    d->gname[G_FINAL_NORM] = "model.norm.weight";
+    d->gname[G_LM_HEAD] = "lm_head.weight";
+}
+
+/* Llama / Mistral: attention_bias and mlp_bias flags; Mistral's sliding_window on every layer. */
+static int norm_llama(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    llama_names(d);
+    int ab, mb;
+    if (rl_json_bool(cfg, "attention_bias", 0, &ab, file) || rl_json_bool(cfg, "mlp_bias", 0, &mb, file)) return -1;
+    d->qkv_bias = d->o_bias = ab;
+    d->mlp_bias = mb;
+    return 0;
+}
+
+static int norm_mistral(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    if (norm_llama(d, cfg, file)) return -1;
+    long long w;
+    if (rl_json_int(cfg, "sliding_window", 0, &w, file)) return -1;
+    for (int l = 0; l < d->n_layers; l++)
+        if (w > 0) { d->layers[l].kind = RL_LAYER_SLIDING; d->layers[l].window = (int)w; }
+    return 0;
+}
+
+/* Qwen2/2.5: q/k/v biases; the sliding window applies only with use_sliding_window, from
+ * layer max_window_layers on (as transformers' Qwen2 does). */
+static int norm_qwen2(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    llama_names(d);
+    d->qkv_bias = 1;
+    int use_sw;
+    long long w, mwl;
+    if (rl_json_bool(cfg, "use_sliding_window", 0, &use_sw, file) ||
+        rl_json_int(cfg, "sliding_window", 0, &w, file) ||
+        rl_json_int(cfg, "max_window_layers", d->n_layers, &mwl, file)) return -1;
+    if (use_sw && w > 0)
+        for (int l = (int)mwl; l < d->n_layers; l++) { d->layers[l].kind = RL_LAYER_SLIDING; d->layers[l].window = (int)w; }
+    return 0;
+}
+
+/* Qwen3: per-head q/k RMSNorm, optional attention_bias, same sliding rule as Qwen2. */
+static int norm_qwen3(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    if (norm_qwen2(d, cfg, file)) return -1;
+    int ab;
+    if (rl_json_bool(cfg, "attention_bias", 0, &ab, file)) return -1;
+    d->qkv_bias = d->o_bias = ab;
+    d->qk_norm = 1;
+    return 0;
+}
+
+static const rl_family FAMILIES[] = {
+    {"llama", {"LlamaForCausalLM", NULL}, 0, norm_llama},
+    {"mistral", {"MistralForCausalLM", NULL}, 0, norm_mistral},
+    {"qwen2", {"Qwen2ForCausalLM", NULL}, 0, norm_qwen2},
+    {"qwen3", {"Qwen3ForCausalLM", NULL}, 0, norm_qwen3},
+};
+#define N_FAMILIES (sizeof FAMILIES / sizeof FAMILIES[0])
+
+const rl_family *rl_family_find(const char *arch, const char *model_type) {
+    for (size_t i = 0; i < N_FAMILIES; i++)
+        for (int j = 0; arch && FAMILIES[i].archs[j]; j++)
+            if (!strcmp(arch, FAMILIES[i].archs[j])) return &FAMILIES[i];
+    if (!arch && model_type)
+        for (size_t i = 0; i < N_FAMILIES; i++)
+            if (!strcmp(model_type, FAMILIES[i].name)) return &FAMILIES[i];
+    return NULL;
+}
+
+void rl_family_list(char *buf, size_t cap) {
+    size_t n = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < N_FAMILIES; i++)
+        for (int j = 0; FAMILIES[i].archs[j]; j++) {
+            int w = snprintf(buf + n, cap - n, "%s%s", n ? ", " : "", FAMILIES[i].archs[j]);
+            if (w < 0 || (size_t)w >= cap - n) return;
+            n += (size_t)w;
+        }
+}

@@ -1,0 +1,22 @@
+/* Model families: each is a config normalizer plus a tensor-name map that fill the one model
+ * description (desc.h). Adding a family = adding a table entry in families.c. */
+#ifndef RL_FAMILY_H
+#define RL_FAMILY_H
+#include "model/desc.h"
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+typedef struct rl_family {
+    const char *name;
+    const char *archs[6];        /* HF architectures names this family covers (NULL-terminated) */
+    int default_tied;            /* tie_word_embeddings default when the config omits it */
+    /* Family-specific normalisation after the generic keys are read. 0 / -1 + rl_err. */
+    int (*normalize)(rl_model_desc *d, const cJSON *cfg, const char *file);
+} rl_family;
+
+/* Family for an architecture name (or model_type when arch is NULL/unknown); NULL if none. */
+const rl_family *rl_family_find(const char *arch, const char *model_type);
+/* Comma-separated list of supported architectures, for error messages. */
+void rl_family_list(char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,186 @@
+/* Rotary embeddings: config parsing, scaled inverse frequencies, tables and rotation (see rope.h).
+ * The scaling rules follow transformers' modeling_rope_utils. */
+#include "model/rope.h"
+#include "util/err.h"
+#include "util/json.h"
+#include <math.h>
+#include <string.h>
+
+static int read_factor_list(const cJSON *sc, const char *key, double *out, int want, int *n, const char *file) {
+    const cJSON *a = rl_json_get(sc, key);
+    if (!a || !cJSON_IsArray(a)) return rl_err("%s: rope scaling \"%s\" must be a list", file, key);
+    int k = cJSON_GetArraySize(a);
+    if (k != want) return rl_err("%s: rope scaling \"%s\" has %d values, expected rotary dims/2 = %d", file, key, k, want);
+    for (int i = 0; i < k; i++) {
+        const cJSON *v = cJSON_GetArrayItem(a, i);
+        if (!cJSON_IsNumber(v)) return rl_err("%s: rope scaling \"%s\"[%d] is not a number", file, key, i);
+        out[i] = v->valuedouble;
+    }
+    *n = k;
+    return 0;
+}
+
+int rl_rope_parse(const cJSON *cfg, const cJSON *params, rl_rope *r, double max_pos, const char *file) {
+    const cJSON *sc = params;
+    double theta = 10000.0;
+    if (!sc) {
+        sc = rl_json_get(cfg, "rope_parameters");
+        if (sc && !cJSON_IsObject(sc)) return rl_err("%s: \"rope_parameters\" must be an object", file);
+        if (!sc) {
+            if (rl_json_num(cfg, "rope_theta", 10000.0, &theta, file)) return -1;
+            sc = rl_json_get(cfg, "rope_scaling");
+            if (sc && !cJSON_IsObject(sc)) return rl_err("%s: \"rope_scaling\" must be an object", file);
+        }
+    }
+    if (sc && rl_json_num(sc, "rope_theta", theta, &theta, file)) return -1;
+    r->theta = theta;
+    r->max_pos = max_pos;
+    r->scaling = RL_RS_NONE;
+    r->factor = 1.0;
+    if (!sc) return 0;
+
+    const char *type = NULL;
+    if (rl_json_str(sc, "rope_type", NULL, &type, file)) return -1;
+    if (!type && rl_json_str(sc, "type", NULL, &type, file)) return -1;
+    if (!type || !strcmp(type, "default")) return 0;
+    if (rl_json_num(sc, "factor", 1.0, &r->factor, file)) return -1;
+    if (rl_json_num(sc, "original_max_position_embeddings", 0, &r->orig_max_pos, file)) return -1;
+    if (r->orig_max_pos == 0 && rl_json_num(cfg, "original_max_position_embeddings", 0, &r->orig_max_pos, file)) return -1;
+    if (rl_json_num(sc, "attention_factor", 0, &r->attn_factor, file)) return -1;
+    if (!strcmp(type, "linear")) {
+        r->scaling = RL_RS_LINEAR;
+    } else if (!strcmp(type, "dynamic")) {
+        r->scaling = RL_RS_DYNAMIC;
+        if (r->orig_max_pos == 0) r->orig_max_pos = max_pos;
+    } else if (!strcmp(type, "llama3")) {
+        r->scaling = RL_RS_LLAMA3;
+        if (rl_json_num(sc, "low_freq_factor", 1.0, &r->low_freq_factor, file) ||
+            rl_json_num(sc, "high_freq_factor", 4.0, &r->high_freq_factor, file)) return -1;
+        if (r->orig_max_pos <= 0) return rl_err("%s: llama3 rope scaling needs original_max_position_embeddings", file);
+        if (r->high_freq_factor <= r->low_freq_factor) return rl_err("%s: llama3 rope scaling: high_freq_factor must exceed low_freq_factor", file);
+    } else if (!strcmp(type, "yarn")) {
+        r->scaling = RL_RS_YARN;
+        if (rl_json_num(sc, "beta_fast", 32, &r->beta_fast, file) ||
+            rl_json_num(sc, "beta_slow", 1, &r->beta_slow, file) ||
+            rl_json_num(sc, "mscale", 0, &r->mscale, file) ||
+            rl_json_num(sc, "mscale_all_dim", 0, &r->mscale_all_dim, file)) return -1;
+        if (r->orig_max_pos <= 0) r->orig_max_pos = max_pos;
+    } else if (!strcmp(type, "longrope") || !strcmp(type, "su")) {
+        r->scaling = RL_RS_LONGROPE;
+        int half = r->rot_dims / 2;
+        if (half > RL_MAX_ROPE_FACTORS / 2) return rl_err("%s: rotary dims too large for longrope", file);
+        if (read_factor_list(sc, "short_factor", r->short_factor, half, &r->n_short, file) ||
+            read_factor_list(sc, "long_factor", r->long_factor, half, &r->n_long, file)) return -1;
+        if (r->orig_max_pos <= 0) return rl_err("%s: longrope needs original_max_position_embeddings", file);
+    } else {
+        return rl_err("%s: unsupported rope scaling type \"%s\" (supported: default, linear, dynamic, llama3, yarn, longrope)", file, type);
+    }
+    return 0;
+}
+
+static double yarn_get_mscale(double scale, double m) {
+    return scale <= 1.0 ? 1.0 : 0.1 * m * log(scale) + 1.0;
+}
+
+void rl_rope_inv_freq(const rl_rope *r, int seq_len, float *inv, float *mult) {
+    int half = r->rot_dims / 2, dim = r->rot_dims;
+    double base = r->theta;
+    *mult = 1.0f;
+    if (r->scaling == RL_RS_DYNAMIC && seq_len > r->orig_max_pos) {
+        double f = r->factor;
+        base = base * pow((f * seq_len / r->orig_max_pos) - (f - 1), (double)dim / (dim - 2));
+    }
+    for (int i = 0; i < half; i++) {
+        /* transformers computes base ** (arange(0, dim, 2) / dim) in float32, then 1/x */
+        float e = (float)(2 * i) / (float)dim;
+        float f = 1.0f / powf((float)base, e);
+        inv[i] = f;
+    }
+    switch (r->scaling) {
+    case RL_RS_LINEAR:
+        for (int i = 0; i < half; i++) inv[i] = (float)(inv[i] / r->factor);
+        break;
+    case RL_RS_LLAMA3: {
+        double lo_wl = r->orig_max_pos / r->low_freq_factor, hi_wl = r->orig_max_pos / r->high_freq_factor;
+        for (int i = 0; i < half; i++) {
+            double f = inv[i], wl = 2 * M_PI / f;
+            if (wl < hi_wl) continue;
+            if (wl > lo_wl) { inv[i] = (float)(f / r->factor); continue; }
+            double s = (r->orig_max_pos / wl - r->low_freq_factor) / (r->high_freq_factor - r->low_freq_factor);
+            inv[i] = (float)((1 - s) * f / r->factor + s * f);
+        }
+        break;
+    }
+    case RL_RS_YARN: {
+        double f = r->factor, om = r->orig_max_pos;
+        double att;
+        if (r->attn_factor > 0) att = r->attn_factor;
+        else if (r->mscale != 0 && r->mscale_all_dim != 0)
+            att = yarn_get_mscale(f, r->mscale) / yarn_get_mscale(f, r->mscale_all_dim);
+        else att = yarn_get_mscale(f, 1.0);
+        double lo = floor(dim * log(om / (r->beta_fast * 2 * M_PI)) / (2 * log(r->theta)));
+        double hi = ceil(dim * log(om / (r->beta_slow * 2 * M_PI)) / (2 * log(r->theta)));
+        if (lo < 0) lo = 0;
+        if (hi > dim - 1) hi = dim - 1;
+        if (lo == hi) hi += 0.001;
+        for (int i = 0; i < half; i++) {
+            double extrap = inv[i], interp = inv[i] / f;
+            double ramp = (i - lo) / (hi - lo);
+            ramp = ramp < 0 ? 0 : ramp > 1 ? 1 : ramp;
+            double ext_factor = 1 - ramp;
+            inv[i] = (float)(interp * (1 - ext_factor) + extrap * ext_factor);
+        }
+        *mult = (float)att;
+        break;
+    }
+    case RL_RS_LONGROPE: {
+        const double *fac = seq_len > r->orig_max_pos ? r->long_factor : r->short_factor;
+        for (int i = 0; i < half; i++) inv[i] = (float)(inv[i] / fac[i]);
+        double att = r->attn_factor;
+        if (att <= 0) {
+            double s = r->max_pos / r->orig_max_pos;
+            att = s <= 1.0 ? 1.0 : sqrt(1 + log(s) / log(r->orig_max_pos));
+        }
+        *mult = (float)att;
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+void rl_rope_table(const rl_rope *r, const int *pos, int T, int seq_len, float *cos_out, float *sin_out) {
+    int half = r->rot_dims / 2;
+    float inv[RL_MAX_ROPE_FACTORS / 2], mult;
+    rl_rope_inv_freq(r, seq_len, inv, &mult);
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < half; i++) {
+            float a = (float)pos[t] * inv[i];
+            cos_out[t * half + i] = cosf(a) * mult;
+            sin_out[t * half + i] = sinf(a) * mult;
+        }
+}
+
+void rl_rope_apply(const rl_rope *r, float *x, int T, int n_heads, int head_dim, const float *cos_t, const float *sin_t) {
+    int half = r->rot_dims / 2;
+    if (r->pairing == RL_ROPE_NONE || half == 0) return;
+    for (int t = 0; t < T; t++) {
+        const float *c = cos_t + t * half, *s = sin_t + t * half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((size_t)t * n_heads + h) * head_dim;
+            if (r->pairing == RL_ROPE_NEOX) {
+                for (int i = 0; i < half; i++) {
+                    float a = v[i], b = v[i + half];
+                    v[i] = a * c[i] - b * s[i];
+                    v[i + half] = b * c[i] + a * s[i];
+                }
+            } else {
+                for (int i = 0; i < half; i++) {
+                    float a = v[2 * i], b = v[2 * i + 1];
+                    v[2 * i] = a * c[i] - b * s[i];
+                    v[2 * i + 1] = b * c[i] + a * s[i];
+                }
+            }
+        }
+    }
+}

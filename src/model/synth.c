@@ -1,0 +1,125 @@
+/* Synthetic checkpoint writer (see synth.h). */
+#include "model/synth.h"
+#include "format/st_writer.h"
+#include "model/config.h"
+#include "model/weights.h"
+#include "util/err.h"
+#include "util/fileio.h"
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+    char name[160];
+    int64_t rows, cols;   /* cols 0 = vector */
+    int kind;             /* 0 linear, 1 norm, 2 bias, 3 embedding */
+} tspec;
+
+static uint64_t rng_next(uint64_t *s) {
+    *s ^= *s >> 12; *s ^= *s << 25; *s ^= *s >> 27;
+    return *s * 2685821657736338717ull;
+}
+
+/* Approximately normal: sum of 4 uniforms (Irwin-Hall), scaled to unit variance. */
+static float gauss(uint64_t *s) {
+    uint64_t r = rng_next(s);
+    float a = (float)(r & 0xffff), b = (float)((r >> 16) & 0xffff), c = (float)((r >> 32) & 0xffff), d = (float)(r >> 48);
+    return ((a + b + c + d) / 65536.0f - 2.0f) * 1.7320508f;
+}
+
+static void put(void *dst, size_t i, float v, rl_dtype dt) {
+    if (dt == RL_DT_F32) ((float *)dst)[i] = v;
+    else if (dt == RL_DT_BF16) ((uint16_t *)dst)[i] = rl_f32_to_bf16(v);
+    else ((uint16_t *)dst)[i] = rl_f32_to_f16(v);
+}
+
+static int write_tensor(rl_st_writer *w, const tspec *t, rl_dtype dt, uint64_t *rng, void *buf, size_t buf_elems) {
+    int64_t n = t->rows * (t->cols ? t->cols : 1);
+    float sd = t->kind == 0 ? 1.0f / sqrtf((float)t->cols) : t->kind == 3 ? 0.05f : 0.02f;
+    float mean = t->kind == 1 ? 1.0f : 0.0f;
+    for (int64_t i = 0; i < n;) {
+        size_t k = (size_t)(n - i) < buf_elems ? (size_t)(n - i) : buf_elems;
+        for (size_t j = 0; j < k; j++) put(buf, j, mean + sd * gauss(rng), dt);
+        if (rl_st_writer_write(w, buf, k * RL_DTYPES[dt].size)) return -1;
+        i += (int64_t)k;
+    }
+    return 0;
+}
+
+int rl_synth_write(const char *config_path, const char *out_dir, const rl_synth_opts *o) {
+    char path[4096];
+    size_t len;
+    char *cfg = rl_read_file(config_path, &len);
+    if (!cfg) return -1;
+    if (mkdir(out_dir, 0755) && errno != EEXIST) { free(cfg); return rl_err("%s: cannot create directory: %s", out_dir, strerror(errno)); }
+    if (rl_path_join(path, sizeof path, out_dir, "config.json") || rl_write_file_atomic(path, cfg, len)) { free(cfg); return -1; }
+    free(cfg);
+    rl_model_desc *d = malloc(sizeof *d);
+    if (!d) return rl_err("out of memory");
+    if (rl_config_load(out_dir, d)) { free(d); return -1; }
+
+    /* tensor list in file order: embedding, layers, final norm, head */
+    int cap = 8 + d->n_layers * W_COUNT, n = 0;
+    tspec *ts = calloc((size_t)cap, sizeof *ts);
+    if (!ts) { free(d); return rl_err("out of memory"); }
+    snprintf(ts[n].name, sizeof ts[n].name, "%s", d->gname[G_EMBED]); ts[n].rows = d->vocab; ts[n].cols = d->hidden; ts[n++].kind = 3;
+    for (int l = 0; l < d->n_layers; l++)
+        for (int r = 0; r < W_COUNT; r++) {
+            if (!rl_role_needed(d, r)) continue;
+            tspec *t = &ts[n++];
+            snprintf(t->name, sizeof t->name, d->wname[r], l);
+            rl_role_shape(d, r, &t->rows, &t->cols);
+            int is_norm = r == W_ATTN_NORM || r == W_MLP_NORM || r == W_Q_NORM || r == W_K_NORM || r == W_POST_ATTN_NORM || r == W_POST_MLP_NORM;
+            t->kind = t->cols ? 0 : is_norm ? 1 : 2;
+        }
+    snprintf(ts[n].name, sizeof ts[n].name, "%s", d->gname[G_FINAL_NORM]); ts[n].rows = d->hidden; ts[n++].kind = 1;
+    if (!d->tied) { snprintf(ts[n].name, sizeof ts[n].name, "%s", d->gname[G_LM_HEAD]); ts[n].rows = d->vocab; ts[n].cols = d->hidden; ts[n++].kind = 0; }
+
+    size_t esz = RL_DTYPES[o->dtype].size, buf_elems = 1 << 20;
+    void *buf = malloc(buf_elems * esz);
+    const char **names = calloc((size_t)n, sizeof *names), **shards = calloc((size_t)n, sizeof *shards);
+    char (*shard_names)[64] = calloc((size_t)n, 64);
+    rl_st_spec *specs = calloc((size_t)n, sizeof *specs);
+    uint64_t rng = o->seed * 0x9E3779B97F4A7C15ull + 1, total = 0;
+    int rc = -1;
+    if (!buf || !names || !shards || !shard_names || !specs) { rl_err("out of memory"); goto done; }
+    /* group tensors into shards */
+    int n_shards = 0, *shard_of = calloc((size_t)n, sizeof(int));
+    if (!shard_of) { rl_err("out of memory"); goto done; }
+    uint64_t acc = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t b = (uint64_t)(ts[i].rows * (ts[i].cols ? ts[i].cols : 1)) * esz;
+        if (i == 0 || (o->shard_bytes && acc + b > o->shard_bytes && acc > 0)) { n_shards++; acc = 0; }
+        acc += b; total += b;
+        shard_of[i] = n_shards - 1;
+    }
+    for (int s = 0, i = 0; s < n_shards; s++) {
+        int i0 = i, k = 0;
+        while (i < n && shard_of[i] == s) {
+            specs[k] = (rl_st_spec){.name = ts[i].name, .dtype = o->dtype, .ndim = ts[i].cols ? 2 : 1};
+            specs[k].shape[0] = ts[i].rows;
+            specs[k].shape[1] = ts[i].cols;
+            k++; i++;
+        }
+        if (n_shards == 1) snprintf(shard_names[s], 64, "model.safetensors");
+        else snprintf(shard_names[s], 64, "model-%05d-of-%05d.safetensors", s + 1, n_shards);
+        if (rl_path_join(path, sizeof path, out_dir, shard_names[s])) { free(shard_of); goto done; }
+        rl_st_writer *w = rl_st_writer_open(path, k, specs, NULL);
+        if (!w) { free(shard_of); goto done; }
+        for (int j = i0; j < i; j++) {
+            if (write_tensor(w, &ts[j], o->dtype, &rng, buf, buf_elems)) { rl_st_writer_abort(w); free(shard_of); goto done; }
+            names[j] = ts[j].name;
+            shards[j] = shard_names[s];
+        }
+        if (rl_st_writer_close(w)) { free(shard_of); goto done; }
+    }
+    free(shard_of);
+    if (n_shards > 1 && rl_st_write_index(out_dir, total, n, names, shards)) goto done;
+    rc = 0;
+done:
+    free(buf); free(names); free(shards); free(shard_names); free(specs); free(ts); free(d);
+    return rc;
+}

@@ -1,0 +1,19 @@
+/* Synthetic checkpoints: writes a full-size HF-style checkpoint with random weights for any
+ * supported config (for tests and benchmarks), shard by shard in bounded memory. */
+#ifndef RL_SYNTH_H
+#define RL_SYNTH_H
+#include "format/dtype.h"
+#include <stdint.h>
+
+typedef struct {
+    rl_dtype dtype;          /* F32, F16 or BF16 */
+    uint64_t shard_bytes;    /* most bytes per shard (0 = one file) */
+    uint64_t seed;
+} rl_synth_opts;
+
+/* Copies config_path to out_dir/config.json (creating out_dir) and writes the weights:
+ * linear weights ~ N(0, 1/fan_in), norms 1 + 0.02 N, biases 0.02 N, embeddings N(0, 0.02... ).
+ * Files are written under temporary names and renamed when complete. 0 / -1 + rl_err. */
+int rl_synth_write(const char *config_path, const char *out_dir, const rl_synth_opts *o);
+
+#endif
