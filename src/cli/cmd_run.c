@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "cli/profile.h"
+#include "cli/textgen.h"
 #include "gen/generate.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,10 +33,40 @@ static int dump_rows(void *ctx, const float *rows, int n, int vocab) {
     return fwrite(rows, sizeof(float), (size_t)n * vocab, (FILE *)ctx) != (size_t)n * vocab;
 }
 
+/* run -p: prompt text through the chat template (or raw), streamed answer on stdout. */
+static int run_text(const rl_cli_opts *o) {
+    rl_textgen g;
+    if (rl_textgen_open(&g, o)) { fprintf(stderr, "error: %s\n", rl_last_error()); return 1; }
+    cJSON *msgs = cJSON_CreateArray();
+    if (o->system) {
+        cJSON *s = cJSON_CreateObject();
+        cJSON_AddStringToObject(s, "role", "system");
+        cJSON_AddStringToObject(s, "content", o->system);
+        cJSON_AddItemToArray(msgs, s);
+    }
+    cJSON *u = cJSON_CreateObject();
+    cJSON_AddStringToObject(u, "role", "user");
+    cJSON_AddStringToObject(u, "content", o->prompt);
+    cJSON_AddItemToArray(msgs, u);
+    int32_t *ids = NULL;
+    int n = 0, rc = 0;
+    if (rl_textgen_prompt(&g, msgs, o->prompt, &ids, &n) ||
+        rl_textgen_generate(&g, ids, n, ids, n, NULL, NULL, NULL, NULL)) {
+        fprintf(stderr, "error: %s\n", rl_last_error());
+        rc = 1;
+    } else if (o->profile) rl_profile_print(g.m, stderr);
+    free(ids);
+    cJSON_Delete(msgs);
+    rl_textgen_close(&g);
+    return rc;
+}
+
 int cmd_run(int argc, char **argv) {
     rl_cli_opts o;
     if (rl_cli_parse(argc, argv, &o)) return 2;
-    if (!o.ids) { fprintf(stderr, "error: run needs --ids 1,2,3 (text prompts with -p come with the tokenizer)\n"); return 2; }
+    if (o.prompt && o.ids) { fprintf(stderr, "error: give either --ids or -p, not both\n"); return 2; }
+    if (o.prompt) return run_text(&o);
+    if (!o.ids) { fprintf(stderr, "error: run needs --ids 1,2,3 or -p TEXT\n"); return 2; }
     int32_t *prompt = NULL;
     int n_prompt = 0;
     if (parse_ids(o.ids, &prompt, &n_prompt)) { fprintf(stderr, "error: --ids must be a comma-separated list of token ids\n"); return 2; }
