@@ -54,6 +54,27 @@ static int cmp_desc(const void *a, const void *b, void *ctx) {
     return (x < y) - (x > y);
 }
 
+/* Moves the k largest-logit ids of idx[0..n) to the front (a size-k min-heap); returns k. */
+static int select_top(int32_t *idx, int n, int k, const float *l) {
+    for (int i = 1; i < k; i++) /* heapify the first k (min at root) */
+        for (int c = i; c > 0 && l[idx[(c - 1) / 2]] > l[idx[c]]; c = (c - 1) / 2) {
+            int32_t t = idx[c]; idx[c] = idx[(c - 1) / 2]; idx[(c - 1) / 2] = t;
+        }
+    for (int i = k; i < n; i++) {
+        if (l[idx[i]] <= l[idx[0]]) continue;
+        idx[0] = idx[i];
+        for (int c = 0;;) { /* sift down */
+            int a = 2 * c + 1, b = a + 1, m = c;
+            if (a < k && l[idx[a]] < l[idx[m]]) m = a;
+            if (b < k && l[idx[b]] < l[idx[m]]) m = b;
+            if (m == c) break;
+            int32_t t = idx[c]; idx[c] = idx[m]; idx[m] = t;
+            c = m;
+        }
+    }
+    return k;
+}
+
 int32_t rl_sampler_pick(rl_sampler *s, float *lg, const int32_t *hist, int nh) {
     int V = s->vocab;
     if (s->p.repetition_penalty != 1.0f && s->p.repetition_penalty > 0) {
@@ -69,12 +90,22 @@ int32_t rl_sampler_pick(rl_sampler *s, float *lg, const int32_t *hist, int nh) {
     if (s->p.temperature <= 0) return argmax(lg, V);
 
     float inv_t = 1.0f / s->p.temperature;
+    float mx = -INFINITY;
+    for (int i = 0; i < V; i++) { lg[i] *= inv_t; if (lg[i] > mx) mx = lg[i]; }
+    /* Candidates: only tokens that can survive top-p / min-p need sorting. A token with
+     * probability at or below (1 - top_p) / V can never be inside the nucleus, and one below
+     * min_p * p_max is cut by min-p; with neither set every token stays. */
+    double z = 0;
+    for (int i = 0; i < V; i++) z += exp((double)(lg[i] - mx));
+    double cut = 0;
+    /* (after top-k renormalisation that bound no longer holds, so it is used without top-k) */
+    if (s->p.top_p > 0 && s->p.top_p < 1.0f && s->p.top_k <= 0) cut = (1.0 - s->p.top_p) / V;
+    if (s->p.min_p > 0 && s->p.min_p / z > cut) cut = s->p.min_p / z; /* p_max = 1 / z */
+    float lcut = cut > 0 ? mx + (float)log(cut * z) - 1e-3f : -INFINITY; /* conservative */
     int n = 0;
-    for (int i = 0; i < V; i++) { lg[i] *= inv_t; s->idx[n++] = i; }
-    /* candidates sorted by logit (top-k first cuts the sort when set) */
+    for (int i = 0; i < V; i++) if (lg[i] >= lcut) s->idx[n++] = i;
+    if (s->p.top_k > 0 && s->p.top_k < n) n = select_top(s->idx, n, s->p.top_k, lg);
     qsort_r(s->idx, (size_t)n, sizeof *s->idx, cmp_desc, lg);
-    if (s->p.top_k > 0 && s->p.top_k < n) n = s->p.top_k;
-    float mx = lg[s->idx[0]];
     double sum = 0;
     for (int i = 0; i < n; i++) { s->prob[i] = expf(lg[s->idx[i]] - mx); sum += s->prob[i]; }
     for (int i = 0; i < n; i++) s->prob[i] = (float)(s->prob[i] / sum);
