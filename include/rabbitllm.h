@@ -40,7 +40,10 @@ int rl_model_is_eos(const rl_model *m, int32_t id);
  * -1 + error: token id out of range, context exceeded, read error. */
 int rl_model_eval(rl_model *m, const int32_t *tokens, int n, float *logits, int all_rows);
 
-/* Drops the KV cache after position pos (0 = empty), e.g. to reuse a shared prompt prefix. */
+/* Drops the KV cache after position pos (0 = empty), e.g. to reuse a shared prompt prefix.
+ * Hybrid models (Qwen3.5 linear-attention layers) cannot rewind their recurrent state: the next
+ * rl_model_eval re-prefills tokens 0..pos from the model's token history first (exact, one extra
+ * prefill of the kept prefix; pos 0 is just a reset). */
 void rl_model_rewind(rl_model *m, int pos);
 
 /* Sampling parameters; temperature 0 = greedy. */

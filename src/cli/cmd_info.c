@@ -3,6 +3,7 @@
 #include "format/checkpoint.h"
 #include "io/stage.h"
 #include "model/config.h"
+#include "model/moe_config.h"
 #include "util/err.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,16 @@ static const char *scaling_name(rl_rope_scaling s) {
 static void mb(char *out, size_t cap, double b) {
     if (b >= 1e9) snprintf(out, cap, "%.2f GB", b / 1e9);
     else snprintf(out, cap, "%.2f MB", b / 1e6);
+}
+
+/* The block's shape: sequential or parallel, fused tensors and how they split, context limit. */
+static void print_block_features(const rl_model_desc *d) {
+    printf("block           %s", d->parallel_block ? "parallel (attention and MLP on one normed input)" : "sequential");
+    if (d->post_norms) printf(", post-attention and post-MLP norms");
+    if (d->wname[W_QKV]) printf(", fused qkv%s", d->qkv_grouped ? " (grouped per kv head)" : "");
+    if (d->wname[W_GATE_UP]) printf(", fused gate_up");
+    printf("\n");
+    if (d->ctx_exact_max > 0) printf("context limit   %d tokens (beyond it %s)\n", d->ctx_exact_max, d->ctx_exact_why);
 }
 
 int cmd_info(int argc, char **argv) {
@@ -45,10 +56,18 @@ int cmd_info(int argc, char **argv) {
            d->norm_one_plus ? " (1+w)" : "", d->qk_norm ? ", q/k norm" : "", d->post_norms ? ", post norms" : "");
     for (int r = 0; r < d->n_ropes; r++) {
         const rl_rope *ro = &d->ropes[r];
-        printf("rope%s           theta %g, %d rotary dims, %s pairs, scaling %s", d->n_ropes > 1 ? (r ? "[1]" : "[0]") : "   ",
+        printf("%-16stheta %g, %d rotary dims, %s pairs, scaling %s", d->n_ropes > 1 ? (r ? "rope[1]" : "rope[0]") : "rope",
                ro->theta, ro->rot_dims, ro->pairing == RL_ROPE_NEOX ? "rotate-half" : ro->pairing == RL_ROPE_GPTJ ? "interleaved" : "no",
                scaling_name(ro->scaling));
-        if (ro->scaling != RL_RS_NONE) printf(" (factor %g, original max positions %g)", ro->factor, ro->orig_max_pos);
+        if (ro->scaling != RL_RS_NONE) printf(" (factor %g", ro->factor);
+        if (ro->scaling != RL_RS_NONE && ro->orig_max_pos > 0) printf(", original max positions %g", ro->orig_max_pos);
+        if (ro->scaling != RL_RS_NONE) printf(")");
+        if (ro->rot_dims < d->head_dim) printf(", partial rotary %d/%d", ro->rot_dims, d->head_dim);
+        if (d->n_ropes > 1) { /* which layers use it */
+            printf(", layers ");
+            for (int l = 0, first = 1; l < d->n_layers; l++)
+                if (d->layers[l].rope == r) { printf("%s%d", first ? "" : ",", l); first = 0; }
+        }
         printf("\n");
     }
     printf("attention       scale %g%s%s", d->attn_scale, d->qkv_bias ? ", qkv bias" : "", d->o_bias ? ", o bias" : "");
@@ -63,9 +82,25 @@ int cmd_info(int argc, char **argv) {
             if (d->layers[l].kind == RL_LAYER_SLIDING) { printf("%s%d", first ? "" : ",", l); first = 0; }
         printf(" (window %d)\n", d->layers[0].kind == RL_LAYER_SLIDING ? d->layers[0].window : d->layers[d->n_layers - 1].window);
     }
+    int nlin = 0; /* hybrid models: Gated DeltaNet layers (deltanet.c) keep a fixed state, no KV cache */
+    for (int l = 0; l < d->n_layers; l++) nlin += d->layers[l].kind == RL_LAYER_LINEAR;
+    if (nlin) {
+        printf("linear attn     Gated DeltaNet on layers ");
+        for (int l = 0, first = 1; l < d->n_layers; l++)
+            if (d->layers[l].kind == RL_LAYER_LINEAR) { printf("%s%d", first ? "" : ",", l); first = 0; }
+        printf(" (%d key heads x %d, %d value heads x %d, conv %d)%s\n", d->lin_k_heads, d->lin_k_dim, d->lin_v_heads,
+               d->lin_v_dim, d->lin_conv_k, d->attn_out_gate ? "; full attention output gated" : "");
+    }
     printf("mlp             %s %s%s\n", d->mlp_gated ? "gated" : "plain",
            d->act == RL_ACT_SILU ? "SiLU" : d->act == RL_ACT_GELU_TANH ? "GELU(tanh)" : "GELU", d->mlp_bias ? ", bias" : "");
-    printf("embedding       %s%s", d->tied ? "tied to lm_head" : "separate lm_head", d->emb_scale != 1 ? ", scaled" : "");
+    print_block_features(d);
+    char moe_line[512]; /* MoE routing and MLA dimensions (moe_config.c) */
+    rl_moe_describe(d, moe_line, sizeof moe_line);
+    if (moe_line[0]) printf("%-16s%s\n", d->n_experts > 0 ? (d->mla ? "mla / moe" : "moe") : "mla", moe_line);
+    printf("embedding       %s", d->tied ? "tied to lm_head" : "separate lm_head");
+    if (d->emb_scale != 1) printf(", scaled by %g", d->emb_scale);
+    if (d->head_bias) printf(", lm_head bias");
+    if (d->head_norm_rows) printf(", NormHead (lm_head rows L2-normalised)");
     if (d->final_softcap > 0) printf(", final softcap %g", d->final_softcap);
     printf("\neos ids         ");
     for (int i = 0; i < d->n_eos; i++) printf("%s%d", i ? "," : "", d->eos_ids[i]);
@@ -77,13 +112,24 @@ int cmd_info(int argc, char **argv) {
         if (st[i].bytes > largest) largest = st[i].bytes;
         if (st[i].kind == RL_STAGE_LAYER) layers += st[i].bytes;
     }
-    double kv = 2.0 * d->n_layers * (double)ctx * d->n_kv_heads * d->head_dim * 4;
+    double kv = 2.0 * (d->n_layers - nlin) * (double)ctx * d->n_kv_heads * d->head_dim * 4;
+    double lin_state = nlin * 4.0 * ((double)d->lin_v_heads * d->lin_k_dim * d->lin_v_dim +
+                                     (d->lin_conv_k - 1.0) * (2.0 * d->lin_k_heads * d->lin_k_dim + (double)d->lin_v_heads * d->lin_v_dim));
+    kv += lin_state;
     char a[32], b[32], c[32], e[32], f[32];
     mb(a, sizeof a, (double)total); mb(b, sizeof b, (double)layers / d->n_layers); mb(c, sizeof c, (double)largest);
     mb(e, sizeof e, kv); mb(f, sizeof f, 2.0 * (double)largest + kv);
     printf("\nmemory plan\n  checkpoint      %s in %d file(s)\n  bytes per layer %s (largest stage %s; lm_head streamed in %d chunks)\n",
            a, rl_ckpt_n_files(ck), b, c, n - d->n_layers);
     printf("  resident        final norm (%d floats); embedding rows gathered per token\n", d->hidden);
+    if (d->n_experts > 0)
+        printf("  experts         not in the stages: per sweep only the routed experts (top-%d of %d per token) are read\n",
+               d->n_experts_used, d->n_experts);
+    if (nlin) {
+        char ls[32];
+        mb(ls, sizeof ls, lin_state);
+        printf("  linear state    %s (recurrent + conv state of %d layers, fixed size; counted with the KV cache below)\n", ls, nlin);
+    }
     printf("  KV cache        %s for a context of %d tokens (f32)\n  streaming peak  ~%s + activations (2 stage slots + KV cache)\n", e, ctx, f);
     free(st); rl_ckpt_close(ck); free(d);
     return 0;

@@ -1,26 +1,45 @@
 /* Prints the streaming profile collected by the loader and the engine (see profile.h). */
 #include "cli/profile.h"
 #include "engine/model.h"
+#include "engine/moe.h"
 #include <string.h>
 
 void rl_profile_reset(rl_model *m) {
     rl_loader_reset_stats(m->ld);
     memset(m->compute_s, 0, (size_t)m->n_stages * sizeof(double));
+    rl_moe_reset_stats(m);
 }
 
 void rl_profile_print(const rl_model *m, FILE *f) {
     const rl_load_stats *ls = rl_loader_stats(m->ld);
     double tb = 0, tr = 0, tw = 0, tc = 0;
-    fprintf(f, "%-10s %12s %10s %10s %10s %9s\n", "stage", "bytes read", "read ms", "wait ms", "compute ms", "read GB/s");
+    /* MoE layers: "bytes read" includes the routed experts read (also shown apart, with the wait
+     * for them and the layer's expert bytes on disk) */
+    int moe = m->moe != NULL;
+    double te = 0, tew = 0, tet = 0;
+    fprintf(f, "%-10s %12s %10s %10s %10s %9s", "stage", "bytes read", "read ms", "wait ms", "compute ms", "read GB/s");
+    if (moe) fprintf(f, " %14s %13s %14s", "expert bytes", "expert wait", "experts total");
+    fprintf(f, "\n");
     for (int s = 0; s < m->n_stages; s++) {
         const rl_stage *st = &m->stages[s];
         char name[32];
         if (st->kind == RL_STAGE_LAYER) snprintf(name, sizeof name, "layer %d", st->layer);
         else snprintf(name, sizeof name, "head %d", s - m->d.n_layers);
         double gbs = ls[s].read_s > 0 ? ls[s].bytes / ls[s].read_s / 1e9 : 0;
-        fprintf(f, "%-10s %12llu %10.2f %10.2f %10.2f %9.2f\n", name, (unsigned long long)ls[s].bytes,
+        int is_l = st->kind == RL_STAGE_LAYER;
+        uint64_t eb = moe && is_l ? rl_moe_layer_bytes(m, st->layer) : 0;
+        fprintf(f, "%-10s %12llu %10.2f %10.2f %10.2f %9.2f", name, (unsigned long long)(ls[s].bytes + eb),
                 ls[s].read_s * 1e3, ls[s].wait_s * 1e3, m->compute_s[s] * 1e3, gbs);
-        tb += (double)ls[s].bytes; tr += ls[s].read_s; tw += ls[s].wait_s; tc += m->compute_s[s];
+        if (moe && is_l) {
+            double ew = rl_moe_layer_wait_s(m, st->layer);
+            uint64_t et = rl_moe_layer_total_bytes(m, st->layer);
+            fprintf(f, " %14llu %10.2f ms %14llu", (unsigned long long)eb, ew * 1e3, (unsigned long long)et);
+            te += (double)eb; tew += ew; tet += (double)et;
+        }
+        fprintf(f, "\n");
+        tb += (double)(ls[s].bytes + eb); tr += ls[s].read_s; tw += ls[s].wait_s; tc += m->compute_s[s];
     }
-    fprintf(f, "%-10s %12.0f %10.2f %10.2f %10.2f %9.2f\n", "total", tb, tr * 1e3, tw * 1e3, tc * 1e3, tr > 0 ? tb / tr / 1e9 : 0);
+    fprintf(f, "%-10s %12.0f %10.2f %10.2f %10.2f %9.2f", "total", tb, tr * 1e3, tw * 1e3, tc * 1e3, tr > 0 ? (tb - te) / tr / 1e9 : 0);
+    if (moe) fprintf(f, " %14.0f %10.2f ms %14.0f", te, tew * 1e3, tet);
+    fprintf(f, "\n");
 }

@@ -1,6 +1,10 @@
 /* The one decoder block: reads the model description and runs attention + MLP for T tokens,
  * whatever the family. Weights are views into the loaded layer image. */
 #include "engine/model.h"
+#include "engine/dense_ext.h"
+#include "engine/deltanet.h"
+#include "engine/mla.h"
+#include "engine/moe.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/ops.h"
@@ -47,7 +51,19 @@ int rl_block_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
 
     /* --- attention --- */
     norm(m, m->xb, m->x, vec(w0, W(s, buf, W_ATTN_NORM), H), vec(w1, W(s, buf, W_ATTN_NORM_B), H), T, H);
-    if (s->t[W_QKV]) {
+    if (ld->kind == RL_LAYER_LINEAR) { /* Gated DeltaNet token mixer instead of attention (deltanet.c) */
+        if (rl_deltanet_forward(m, l, buf, T)) return -1;
+        goto mixer_done;
+    }
+    if (d->mla) { /* multi-head latent attention (mla.c): output to m->o */
+        if (rl_mla_forward(m, l, buf, T, pos0)) return -1;
+        goto mixer_done;
+    }
+    if (s->t[W_QKV] && d->qkv_grouped) { /* InternLM2: per kv head [q..q, k, v] rows */
+        wview f = W(s, buf, W_QKV);
+        rl_matmul(m->pool, m->qkv_tmp, m->xb, f.p, f.dt, vec(w2, W(s, buf, W_QKV_B), qd + 2 * kvd), T, H, qd + 2 * kvd);
+        rl_qkv_grouped_split(m->qkv_tmp, T, nkv, nh / nkv, hd, m->q, m->k, m->v);
+    } else if (s->t[W_QKV]) {
         wview f = W(s, buf, W_QKV);
         const float *b = vec(w2, W(s, buf, W_QKV_B), qd + 2 * kvd);
         rl_matmul(m->pool, m->q, m->xb, rows(f, 0, H), f.dt, b, T, H, qd);
@@ -55,7 +71,11 @@ int rl_block_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
         rl_matmul(m->pool, m->v, m->xb, rows(f, qd + kvd, H), f.dt, b ? b + qd + kvd : NULL, T, H, kvd);
     } else {
         wview wq = W(s, buf, W_Q), wk = W(s, buf, W_K), wvv = W(s, buf, W_V);
-        rl_matmul(m->pool, m->q, m->xb, wq.p, wq.dt, vec(w2, W(s, buf, W_Q_B), qd), T, H, qd);
+        if (d->attn_out_gate) { /* q_proj rows per head: [query, gate] (deltanet.c) */
+            rl_matmul(m->pool, m->qgate, m->xb, wq.p, wq.dt, NULL, T, H, 2 * qd);
+            rl_qgate_split(m, T);
+        } else
+            rl_matmul(m->pool, m->q, m->xb, wq.p, wq.dt, vec(w2, W(s, buf, W_Q_B), qd), T, H, qd);
         rl_matmul(m->pool, m->k, m->xb, wk.p, wk.dt, vec(w2, W(s, buf, W_K_B), kvd), T, H, kvd);
         rl_matmul(m->pool, m->v, m->xb, wvv.p, wvv.dt, vec(w2, W(s, buf, W_V_B), kvd), T, H, kvd);
     }
@@ -67,18 +87,25 @@ int rl_block_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
     rl_rope_apply(rope, m->q, T, nh, hd, m->rope_cos + rt, m->rope_sin + rt);
     rl_rope_apply(rope, m->k, T, nkv, hd, m->rope_cos + rt, m->rope_sin + rt);
 
-    float *kc = m->kc + (size_t)l * m->ctx * kvd, *vc = m->vc + (size_t)l * m->ctx * kvd;
+    float *kc = m->kc + (size_t)m->kv_slot[l] * m->ctx * kvd, *vc = m->vc + (size_t)m->kv_slot[l] * m->ctx * kvd;
     memcpy(kc + (size_t)pos0 * kvd, m->k, (size_t)T * kvd * sizeof(float));
     memcpy(vc + (size_t)pos0 * kvd, m->v, (size_t)T * kvd * sizeof(float));
     rl_attention(m->pool, m->att, m->q, kc, vc, T, pos0, nh, nkv, hd, hd, d->attn_scale, d->attn_softcap,
                  ld->kind == RL_LAYER_SLIDING ? ld->window : 0, m->attn_scratch);
+    if (d->attn_out_gate) rl_qgate_apply(m, T); /* output * sigmoid(gate) */
     wview wo = W(s, buf, W_O);
     rl_matmul(m->pool, m->o, m->att, wo.p, wo.dt, vec(w2, W(s, buf, W_O_B), H), T, qd, H);
+mixer_done:
     if (d->post_norms) rl_rmsnorm(m->o, m->o, vec(w0, W(s, buf, W_POST_ATTN_NORM), H), T, H, d->norm_eps, d->norm_one_plus);
     rl_add(m->x, m->o, (int64_t)T * H);
 
-    /* --- MLP --- */
-    norm(m, m->xb, m->x, vec(w0, W(s, buf, W_MLP_NORM), H), vec(w1, W(s, buf, W_MLP_NORM_B), H), T, H);
+    /* --- MLP --- (parallel block: on the same normed input xb, still intact) */
+    if (!d->parallel_block)
+        norm(m, m->xb, m->x, vec(w0, W(s, buf, W_MLP_NORM), H), vec(w1, W(s, buf, W_MLP_NORM_B), H), T, H);
+    if (d->n_experts > 0 && d->layer_moe[l]) { /* mixture of experts (moe.c): output to m->o */
+        if (rl_moe_forward(m, l, buf, m->xb, m->o, T)) return -1;
+        goto mlp_done;
+    }
     if (s->t[W_GATE_UP]) {
         wview f = W(s, buf, W_GATE_UP);
         rl_matmul(m->pool, m->hb, m->xb, rows(f, 0, H), f.dt, NULL, T, H, I);
@@ -105,6 +132,7 @@ int rl_block_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
     }
     wview wd = W(s, buf, W_DOWN);
     rl_matmul(m->pool, m->o, m->hb, wd.p, wd.dt, vec(w2, W(s, buf, W_DOWN_B), H), T, I, H);
+mlp_done:
     if (d->post_norms) rl_rmsnorm(m->o, m->o, vec(w0, W(s, buf, W_POST_MLP_NORM), H), T, H, d->norm_eps, d->norm_one_plus);
     rl_add(m->x, m->o, (int64_t)T * H);
     return 0;

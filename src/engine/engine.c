@@ -1,6 +1,10 @@
 /* The engine: opens a model (config, checkpoint index, stages, loader, arenas) and runs sweeps:
  * embedding -> every layer streamed from disk -> final norm -> lm_head in chunks. */
 #include "engine/model.h"
+#include "engine/dense_ext.h"
+#include "engine/deltanet.h"
+#include "engine/mla.h"
+#include "engine/moe.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/ops.h"
@@ -57,6 +61,9 @@ void rl_model_close(rl_model *m) {
     free(m->hb); free(m->hb2); free(m->wv); free(m->rope_cos); free(m->rope_sin);
     free(m->attn_scratch); free(m->head_tmp); free(m->emb_row); free(m->posv);
     free(m->compute_s);
+    free(m->qkv_tmp); free(m->lm_head_b);
+    rl_hybrid_close(m);
+    rl_moe_close(m); rl_mla_close(m);
     free(m);
 }
 
@@ -77,22 +84,31 @@ rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
     }
     if (!(m->final_norm = load_vec(m, G_FINAL_NORM, d->hidden, 1))) goto fail;
     if (d->norm == RL_NORM_LAYER) m->final_norm_b = load_vec(m, G_FINAL_NORM_B, d->hidden, 0);
+    if (d->head_bias && !(m->lm_head_b = load_vec(m, G_LM_HEAD_B, d->vocab, 1))) goto fail;
 
     m->ctx = o.ctx > 0 ? o.ctx : (d->max_pos < 4096 ? d->max_pos : 4096);
     m->max_T = o.max_batch > 0 ? o.max_batch : 256;
     if (m->max_T > m->ctx) m->max_T = m->ctx;
+    if (d->ctx_exact_max > 0 && m->ctx > d->ctx_exact_max) {
+        rl_err("%s: a context of %d tokens exceeds %d, beyond which %s (not implemented); use --ctx %d or less",
+               dir, m->ctx, d->ctx_exact_max, d->ctx_exact_why, d->ctx_exact_max);
+        goto fail;
+    }
     m->kv_dim = d->n_kv_heads * d->head_dim;
     if (!(m->pool = rl_pool_new(o.n_threads))) goto fail;
 
     size_t T = (size_t)m->max_T, H = (size_t)d->hidden, qd = (size_t)d->n_heads * d->head_dim, kvd = (size_t)m->kv_dim;
-    size_t I = (size_t)d->intermediate, L = (size_t)d->n_layers;
+    size_t I = (size_t)d->intermediate;
     size_t wstride = H > I ? H : I;
     if (qd + 2 * kvd > wstride) wstride = qd + 2 * kvd;
     int head_rows = 0;
     for (int i = d->n_layers; i < m->n_stages; i++)
         if (m->stages[i].row1 - m->stages[i].row0 > head_rows) head_rows = m->stages[i].row1 - m->stages[i].row0;
-    m->kc = falloc(L * m->ctx * kvd);
-    m->vc = falloc(L * m->ctx * kvd);
+    /* hybrid models: linear-attention layers keep a fixed-size state instead of a KV cache */
+    int n_kvl;
+    if (rl_hybrid_open(m, &n_kvl)) goto fail;
+    m->kc = falloc((size_t)n_kvl * m->ctx * kvd);
+    m->vc = falloc((size_t)n_kvl * m->ctx * kvd);
     m->x = falloc(T * H); m->xb = falloc(T * H); m->o = falloc(T * H);
     m->q = falloc(T * qd); m->att = falloc(T * qd);
     m->k = falloc(T * kvd); m->v = falloc(T * kvd);
@@ -105,11 +121,13 @@ rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
     m->emb_row = malloc(m->embed->nbytes / (size_t)d->vocab);
     m->posv = malloc(T * sizeof(int));
     m->compute_s = calloc((size_t)m->n_stages, sizeof(double));
+    if (d->qkv_grouped && !(m->qkv_tmp = falloc(T * (qd + 2 * kvd)))) { rl_err("%s: out of memory", dir); goto fail; }
     if (!m->kc || !m->vc || !m->x || !m->xb || !m->o || !m->q || !m->att || !m->k || !m->v || !m->hb || !m->hb2 ||
         !m->wv || !m->rope_cos || !m->rope_sin || !m->attn_scratch || !m->head_tmp || !m->emb_row || !m->posv || !m->compute_s) {
         rl_err("%s: out of memory for the KV cache (%d tokens) and activations", dir, m->ctx);
         goto fail;
     }
+    if (rl_moe_open(m) || rl_mla_open(m)) goto fail; /* MoE experts / MLA scratch (moe.c, mla.c) */
     if (!(m->ld = rl_loader_new(m->ck, m->stages, m->n_stages))) goto fail;
     return m;
 fail:
@@ -120,7 +138,11 @@ fail:
 int rl_model_vocab(const rl_model *m) { return m->d.vocab; }
 int rl_model_ctx(const rl_model *m) { return m->ctx; }
 int rl_model_pos(const rl_model *m) { return m->pos; }
-void rl_model_rewind(rl_model *m, int pos) { if (pos >= 0 && pos < m->pos) m->pos = pos; }
+/* Hybrid models (recurrent state, not rewindable) rebuild the kept prefix on the next eval. */
+void rl_model_rewind(rl_model *m, int pos) {
+    if (m->n_lin) rl_hybrid_rewind(m, pos);
+    else if (pos >= 0 && pos < m->pos) m->pos = pos;
+}
 int rl_model_is_eos(const rl_model *m, int32_t id) {
     for (int i = 0; i < m->d.n_eos; i++) if (m->d.eos_ids[i] == id) return 1;
     return 0;
@@ -177,7 +199,14 @@ static int sweep(rl_model *m, const int32_t *tok, int T, float *logits, int all_
         if (!buf) return -1;
         double t0 = now_s();
         int rows = st->row1 - st->row0;
-        rl_matmul(m->pool, m->head_tmp, xn, buf + st->off[0], st->t[0]->dtype, NULL, nr, d->hidden, rows);
+        if (d->head_norm_rows) { /* NormHead: unit-norm rows; the bias (if any) after it */
+            rl_matmul(m->pool, m->head_tmp, xn, buf + st->off[0], st->t[0]->dtype, NULL, nr, d->hidden, rows);
+            rl_head_normalize(m->head_tmp, nr, rows, buf + st->off[0], st->t[0]->dtype, d->hidden, m->wv);
+            if (m->lm_head_b)
+                for (int t = 0; t < nr; t++) rl_add(m->head_tmp + (size_t)t * rows, m->lm_head_b + st->row0, rows);
+        } else
+            rl_matmul(m->pool, m->head_tmp, xn, buf + st->off[0], st->t[0]->dtype,
+                      m->lm_head_b ? m->lm_head_b + st->row0 : NULL, nr, d->hidden, rows);
         for (int t = 0; t < nr; t++)
             memcpy(logits + (size_t)t * d->vocab + st->row0, m->head_tmp + (size_t)t * rows, (size_t)rows * sizeof(float));
         m->compute_s[s] += now_s() - t0;
@@ -199,6 +228,7 @@ int rl_model_eval(rl_model *m, const int32_t *tok, int n, float *logits, int all
     for (int i = 0; i < n; i++)
         if (tok[i] < 0 || tok[i] >= m->d.vocab)
             return rl_err("%s: token id %d is outside the model's vocabulary (0..%d)", m->dir, tok[i], m->d.vocab - 1);
+    if (m->n_lin && rl_hybrid_prepare(m, tok, n)) return -1; /* pending rewind; token history */
     for (int i = 0; i < n; i += m->max_T) {
         int T = n - i < m->max_T ? n - i : m->max_T;
         int last = i + T == n;

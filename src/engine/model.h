@@ -40,6 +40,30 @@ struct rl_model {
 
     int profile;              /* collect per-stage compute time */
     double *compute_s;        /* per stage */
+
+    /* --- dense families (dense_ext.c; NULL unless the description asks) --- */
+    float *qkv_tmp;           /* grouped fused qkv output before the split (T, q+2kv) (qkv_grouped) */
+    float *lm_head_b;         /* resident lm_head bias (vocab) (head_bias) */
+
+    /* --- hybrid linear attention (deltanet.c; all NULL/0 for models without RL_LAYER_LINEAR) --- */
+    int n_lin;                /* linear-attention (Gated DeltaNet) layers */
+    int *lin_slot;            /* (n_layers) index into the state arrays, -1 for attention layers */
+    int *kv_slot;             /* (n_layers) index into kc/vc, -1 for linear layers (no KV cache) */
+    float *lin_state;         /* recurrent state (n_lin, lin_v_heads, lin_k_dim, lin_v_dim) */
+    float *conv_state;        /* last lin_conv_k-1 conv inputs (n_lin, lin_conv_k-1, conv_dim) */
+    float *dn_in;             /* conv input: state rows then in_proj_qkv rows (lin_conv_k-1+T, conv_dim) */
+    float *dn_conv;           /* conv + SiLU output: q, k, v per token (T, conv_dim) */
+    float *dn_z;              /* in_proj_z output gate (T, lin_v_heads*lin_v_dim) */
+    float *dn_b, *dn_a;       /* in_proj_b / in_proj_a (T, lin_v_heads) */
+    float *dn_core;           /* recurrence output, gated-normed (T, lin_v_heads*lin_v_dim) */
+    float *dn_w;              /* f32 copies: conv weight (conv_dim*k), A_log, dt_bias (v heads), norm (v dim) */
+    float *qgate;             /* gated attention: q_proj output (T, 2*n_heads*head_dim), then the gate (T, qd) */
+    int32_t *hist;            /* (ctx) token ids fed so far, to rebuild the state after a rewind */
+    int replay;               /* 1: a rewind is pending; the next eval re-prefills hist[0..pos) first */
+
+    /* --- MoE and MLA (moe.c, mla.c; NULL for models without MoE layers / MLA) --- */
+    struct rl_moe_state *moe; /* router scratch, expert table, expert reader */
+    struct rl_mla_state *mla; /* MLA scratch and the DSA indexer's key cache */
 };
 
 /* Runs one decoder layer on m->x (T tokens at pos0); weights are views into buf. */

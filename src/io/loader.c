@@ -2,6 +2,7 @@
 #include "io/loader.h"
 #include "util/err.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,14 @@ static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Asks the kernel to start reading stage s into the page cache (asynchronous readahead), so the
+ * disk queue stays busy while the loader copies the stage before it. Costs no process memory. */
+static void hint_stage(rl_loader *L, int s) {
+    const rl_stage *st = &L->st[s];
+    for (int i = 0; i < st->n_ranges; i++)
+        posix_fadvise(rl_ckpt_fd(L->ck, st->ranges[i].file), (off_t)st->ranges[i].off, (off_t)st->ranges[i].len, POSIX_FADV_WILLNEED);
 }
 
 /* Reads all ranges of stage s into buf; returns 0 or -1 with msg filled. */
@@ -88,6 +97,7 @@ static void *loader_main(void *arg) {
         sl->state = SLOT_LOADING;
         pthread_mutex_unlock(&L->mu);
         double t0 = now_s();
+        hint_stage(L, (s + 1) % L->n);
         int rc = read_stage(L, s, sl->buf, sl->err, sizeof sl->err);
         double dt = now_s() - t0;
         pthread_mutex_lock(&L->mu);

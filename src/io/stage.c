@@ -6,10 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Tensor by name, trying the description's alternative name prefix (name_alt) when missing. */
+static const rl_tensor_info *find_named(const rl_model_desc *d, const rl_checkpoint *ck, const char *name) {
+    const rl_tensor_info *t = rl_ckpt_find(ck, name);
+    size_t k = d->name_alt[0] ? strlen(d->name_alt[0]) : 0;
+    if (t || !k || strncmp(name, d->name_alt[0], k)) return t;
+    char alt[320];
+    if (snprintf(alt, sizeof alt, "%s%s", d->name_alt[1], name + k) >= (int)sizeof alt) return NULL;
+    return rl_ckpt_find(ck, alt);
+}
+
 const rl_tensor_info *rl_global_tensor(const rl_model_desc *d, const rl_checkpoint *ck, rl_global_role r) {
     if (r == G_LM_HEAD && d->tied) r = G_EMBED;
     const char *n = d->gname[r];
-    return (n && *n) ? rl_ckpt_find(ck, n) : NULL;
+    return (n && *n) ? find_named(d, ck, n) : NULL;
 }
 
 static int check_shape(const rl_tensor_info *t, int64_t rows, int64_t cols, const char *dir) {
@@ -87,11 +97,11 @@ int rl_stages_build(const rl_model_desc *d, const rl_checkpoint *ck, size_t head
         s->kind = RL_STAGE_LAYER;
         s->layer = l;
         for (int r = 0; r < W_COUNT; r++) {
-            if (!rl_role_needed(d, r)) continue;
+            if (!rl_role_needed_layer(d, l, r)) continue;
             char name[256];
             if (!d->wname[r]) { free(st); return rl_err("%s: family %s has no tensor name for a needed weight (role %d)", dir, d->family, r); }
             snprintf(name, sizeof name, d->wname[r], l);
-            const rl_tensor_info *t = rl_ckpt_find(ck, name);
+            const rl_tensor_info *t = find_named(d, ck, name);
             if (!t) {
                 if (d->w_optional & (1ull << r)) continue;
                 free(st);

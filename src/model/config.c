@@ -2,6 +2,7 @@
  * then the family's own normalizer (families.c). */
 #include "model/config.h"
 #include "model/family.h"
+#include "model/fam_dense.h"
 #include "model/rope.h"
 #include "util/err.h"
 #include "util/fileio.h"
@@ -39,6 +40,13 @@ static int req_int(const cJSON *c, const char *key, int *out, const char *file) 
     return 0;
 }
 
+/* The family's name for a generic key when the config lacks the generic one (ChatGLM's
+ * num_layers for num_hidden_layers, ...; the table is rl_family_key_alias in fam_glm.c). */
+static const char *key_of(const rl_family *fam, const cJSON *c, const char *key) {
+    const char *alt = rl_json_get(c, key) ? NULL : rl_family_key_alias(fam->name, key);
+    return alt && rl_json_get(c, alt) ? alt : key;
+}
+
 static int load_desc(rl_model_desc *d, const cJSON *root, const char *file) {
     const cJSON *cfg = rl_json_get(root, "text_config");
     if (cfg && !cJSON_IsObject(cfg)) return rl_err("%s: \"text_config\" must be an object", file);
@@ -63,9 +71,9 @@ static int load_desc(rl_model_desc *d, const cJSON *root, const char *file) {
     snprintf(d->arch, sizeof d->arch, "%s", arch ? arch : "");
     snprintf(d->model_type, sizeof d->model_type, "%s", mt ? mt : "");
 
-    if (req_int(cfg, "hidden_size", &d->hidden, file) || req_int(cfg, "num_hidden_layers", &d->n_layers, file) ||
-        req_int(cfg, "num_attention_heads", &d->n_heads, file) || req_int(cfg, "intermediate_size", &d->intermediate, file) ||
-        req_int(cfg, "vocab_size", &d->vocab, file)) return -1;
+    if (req_int(cfg, "hidden_size", &d->hidden, file) || req_int(cfg, key_of(fam, cfg, "num_hidden_layers"), &d->n_layers, file) ||
+        req_int(cfg, "num_attention_heads", &d->n_heads, file) || req_int(cfg, key_of(fam, cfg, "intermediate_size"), &d->intermediate, file) ||
+        req_int(cfg, key_of(fam, cfg, "vocab_size"), &d->vocab, file)) return -1;
     if (d->n_layers > RL_MAX_LAYERS) return rl_err("%s: %d layers exceed the supported %d", file, d->n_layers, RL_MAX_LAYERS);
     long long v;
     if (rl_json_int(cfg, "num_key_value_heads", d->n_heads, &v, file)) return -1;

@@ -11,7 +11,8 @@
 
 typedef enum { RL_NORM_RMS = 0, RL_NORM_LAYER } rl_norm_kind;
 typedef enum { RL_ACT_SILU = 0, RL_ACT_GELU_TANH, RL_ACT_GELU_ERF } rl_act_kind;
-typedef enum { RL_LAYER_FULL = 0, RL_LAYER_SLIDING } rl_layer_kind;
+typedef enum { RL_LAYER_FULL = 0, RL_LAYER_SLIDING,
+               RL_LAYER_LINEAR /* Gated DeltaNet (Qwen3.5): fixed-size recurrent state, no KV cache */ } rl_layer_kind;
 typedef enum { RL_ROPE_NEOX = 0, /* rotate_half: pairs (i, i + rot/2) */
                RL_ROPE_GPTJ,     /* interleaved pairs (2i, 2i+1) */
                RL_ROPE_NONE } rl_rope_pairing;
@@ -51,6 +52,32 @@ typedef enum {
     W_GATE, W_UP, W_DOWN, W_UP_B, W_DOWN_B,
     W_GATE_UP,               /* fused gate rows then up rows */
     W_POST_MLP_NORM,
+    /* Gated DeltaNet linear attention (RL_LAYER_LINEAR layers only; src/engine/deltanet.c) */
+    W_LIN_QKV,               /* in_proj_qkv [2*lin_k_heads*lin_k_dim + lin_v_heads*lin_v_dim, hidden]: q, k, v rows */
+    W_LIN_Z,                 /* in_proj_z [lin_v_heads*lin_v_dim, hidden]: output gate */
+    W_LIN_B,                 /* in_proj_b [lin_v_heads, hidden]: beta = sigmoid(b) */
+    W_LIN_A,                 /* in_proj_a [lin_v_heads, hidden]: decay input */
+    W_LIN_CONV,              /* conv1d.weight [conv_dim, 1, lin_conv_k]: depthwise causal conv */
+    W_LIN_A_LOG,             /* A_log [lin_v_heads] */
+    W_LIN_DT_BIAS,           /* dt_bias [lin_v_heads] */
+    W_LIN_NORM,              /* gated RMSNorm weight [lin_v_dim] (plain w) */
+    W_LIN_OUT,               /* out_proj [hidden, lin_v_heads*lin_v_dim] */
+    /* MoE (layers with layer_moe[l]; src/engine/moe.c) and MLA / DSA (d->mla; src/engine/mla.c) */
+    W_MOE_ROUTER,            /* router gate.weight [n_experts, hidden] */
+    W_MOE_ROUTER_BIAS,       /* e_score_correction_bias [n_experts] (noaux_tc; usually F32) */
+    W_SHX_GATE, W_SHX_UP,    /* shared expert gate/up [moe_shared_inter, hidden] */
+    W_SHX_DOWN,              /* shared expert down [hidden, moe_shared_inter] */
+    W_SHX_GATE_W,            /* shared_expert_gate [1, hidden]: output x sigmoid(.) */
+    W_MLA_Q_A,               /* q_a_proj [q_lora_rank, hidden] */
+    W_MLA_Q_A_NORM,          /* q_a_layernorm [q_lora_rank] */
+    W_MLA_Q_B,               /* q_b_proj [heads*(qk_nope+qk_rope), q_lora_rank] */
+    W_MLA_KV_A,              /* kv_a_proj_with_mqa [kv_lora_rank+qk_rope, hidden] */
+    W_MLA_KV_A_NORM,         /* kv_a_layernorm [kv_lora_rank] */
+    W_MLA_KV_B,              /* kv_b_proj [heads*(qk_nope+v_head), kv_lora_rank] */
+    W_IDX_Q_B,               /* indexer.wq_b [idx_heads*idx_head_dim, q_lora_rank] */
+    W_IDX_K,                 /* indexer.wk [idx_head_dim, hidden] */
+    W_IDX_K_NORM, W_IDX_K_NORM_B, /* indexer.k_norm LayerNorm weight, bias [idx_head_dim] */
+    W_IDX_W,                 /* indexer.weights_proj [idx_heads, hidden] */
     W_COUNT
 } rl_weight_role;
 
@@ -101,6 +128,50 @@ typedef struct {
     const char *wname[W_COUNT];
     const char *gname[G_COUNT];
     uint64_t w_optional;     /* bit per rl_weight_role (1ull << role): missing tensor allowed */
+
+    /* --- hybrid linear attention (Qwen3.5 Gated DeltaNet; fam_qwen35.c, deltanet.c) --- */
+    int attn_out_gate;       /* full attention: q_proj rows per head are [query(hd), gate(hd)];
+                                the attention output is multiplied by sigmoid(gate) before o_proj */
+    int lin_k_heads, lin_v_heads;   /* linear-attention key / value heads (value head j reads
+                                       key head j / (lin_v_heads / lin_k_heads)) */
+    int lin_k_dim, lin_v_dim;       /* their head dims */
+    int lin_conv_k;                 /* depthwise causal conv kernel size (linear_conv_kernel_dim) */
+
+    /* --- dense families (Gemma, Phi, GLM, InternLM2, Baichuan, Qwen v1, ChatGLM; fam_*.c, dense_ext.c) --- */
+    int parallel_block;      /* attention and MLP both read the one normed input (no W_MLP_NORM);
+                                x += attn(n(x)) + mlp(n(x)) (Phi-2) */
+    int qkv_grouped;         /* fused W_QKV rows grouped per kv head: [q * (heads/kv_heads), k, v]
+                                (InternLM2 wqkv) instead of [all q, all k, all v] */
+    int head_norm_rows;      /* lm_head rows are L2-normalised before use (Baichuan 2 NormHead) */
+    int head_bias;           /* lm_head has a bias [vocab] (G_LM_HEAD_B) (Phi-2) */
+    int ctx_exact_max;       /* > 0: positions beyond this need math we do not implement (Qwen v1
+                                dynamic NTK / logn attention); opening a longer context is an error */
+    char ctx_exact_why[96];  /* names that math, for the error */
+    const char *name_alt[2]; /* tensor-name fallback: a missing name starting with name_alt[0] is
+                                looked up with that prefix replaced by name_alt[1] (Gemma 3 multimodal) */
+
+    /* --- MoE and MLA (moe_config.c, fam_moe*.c, src/engine/moe.c, mla.c) --- */
+    int n_experts;           /* routed experts of a MoE layer (0 = no MoE) */
+    int n_experts_used;      /* top-k experts per token */
+    int moe_inter;           /* routed expert intermediate size */
+    int moe_shared_inter;    /* shared expert intermediate size (0 = no shared expert) */
+    int moe_shared_gate;     /* shared expert output x sigmoid(shared_expert_gate . x) (Qwen2-MoE) */
+    int moe_sigmoid;         /* scores = sigmoid(logits) (else softmax over all experts) */
+    int moe_norm_topk;       /* top-k weights renormalised to sum 1 */
+    float moe_scale;         /* routed_scaling_factor applied to the top-k weights (1 = none) */
+    int moe_n_group, moe_topk_group; /* group-limited routing: keep experts of the best topk_group of n_group groups */
+    int moe_group_top2;      /* group score = sum of its top-2 scores (noaux_tc), else its max */
+    int moe_bias;            /* e_score_correction_bias added to scores for the choice only (noaux_tc) */
+    int moe_fused;           /* experts stored as [E, 2*moe_inter, hidden] gate_up and [E, hidden, moe_inter] down */
+    const char *ename[3];    /* expert tensors gate, up, down: formats with %d layer, %d expert;
+                                fused: ename[0] gate_up and ename[2] down with %d layer only */
+    unsigned char layer_moe[RL_MAX_LAYERS]; /* 1 = layer l's MLP is the MoE (else the dense MLP) */
+    int mla;                 /* DeepSeek multi-head latent attention: head_dim = qk_nope + qk_rope,
+                                n_kv_heads = n_heads, ropes[].rot_dims = qk_rope (the last dims of a head) */
+    int q_lora_rank;         /* 0 = plain q_proj */
+    int kv_lora_rank, qk_nope_dim, qk_rope_dim, v_head_dim;
+    int idx_heads, idx_head_dim, idx_topk; /* DSA lightning indexer (GLM-5); idx_heads 0 = none */
+    rl_rope_pairing idx_pairing;           /* indexer rope pairing ([rope | nope] layout) */
 } rl_model_desc;
 
 #endif

@@ -1,5 +1,8 @@
 /* The family table: Llama, Mistral, Qwen2/2.5, Qwen3 — each a normalizer and a name map. */
 #include "model/family.h"
+#include "model/fam_dense.h"
+#include "model/fam_qwen35.h"
+#include "model/fam_moe.h"
 #include "util/err.h"
 #include "util/json.h"
 #include <stdio.h>
@@ -79,6 +82,27 @@ static const rl_family FAMILIES[] = {
     {"mistral", {"MistralForCausalLM", NULL}, 0, norm_mistral},
     {"qwen2", {"Qwen2ForCausalLM", NULL}, 0, norm_qwen2},
     {"qwen3", {"Qwen3ForCausalLM", NULL}, 0, norm_qwen3},
+    {"gemma", {"GemmaForCausalLM", NULL}, 1, rl_norm_gemma}, /* fam_gemma.c */
+    {"gemma2", {"Gemma2ForCausalLM", NULL}, 1, rl_norm_gemma2}, /* fam_gemma.c */
+    {"gemma3", {"Gemma3ForCausalLM", "Gemma3ForConditionalGeneration", NULL}, 1, rl_norm_gemma3}, /* fam_gemma.c */
+    {"phi", {"PhiForCausalLM", NULL}, 0, rl_norm_phi}, /* fam_phi.c */
+    {"phi3", {"Phi3ForCausalLM", NULL}, 0, rl_norm_phi3}, /* fam_phi.c */
+    {"glm", {"GlmForCausalLM", NULL}, 0, rl_norm_glm}, /* fam_glm.c */
+    {"glm4", {"Glm4ForCausalLM", NULL}, 0, rl_norm_glm4}, /* fam_glm.c */
+    {"chatglm", {"ChatGLMModel", "ChatGLMForConditionalGeneration", NULL}, 0, rl_norm_chatglm}, /* fam_glm.c */
+    {"internlm2", {"InternLM2ForCausalLM", NULL}, 0, rl_norm_internlm2}, /* fam_internlm.c */
+    {"baichuan", {"BaichuanForCausalLM", "BaiChuanForCausalLM", NULL}, 0, rl_norm_baichuan}, /* fam_baichuan.c */
+    {"qwen", {"QWenLMHeadModel", NULL}, 0, rl_norm_qwen1}, /* fam_qwen1.c */
+    {"qwen3_5", {"Qwen3_5ForCausalLM", "Qwen3_5ForConditionalGeneration", NULL}, 0, rl_norm_qwen35}, /* fam_qwen35.c */
+    {"qwen3_5_moe", {"Qwen3_5MoeForCausalLM", NULL}, 0, rl_norm_qwen35_moe}, /* fam_moe.c: qwen3_5 + MoE */
+    {"mixtral", {"MixtralForCausalLM", NULL}, 0, rl_norm_mixtral}, /* fam_moe.c */
+    {"qwen2_moe", {"Qwen2MoeForCausalLM", NULL}, 0, rl_norm_qwen2_moe}, /* fam_moe.c */
+    {"qwen3_moe", {"Qwen3MoeForCausalLM", NULL}, 0, rl_norm_qwen3_moe}, /* fam_moe.c */
+    {"glm4_moe", {"Glm4MoeForCausalLM", NULL}, 0, rl_norm_glm4_moe}, /* fam_moe.c */
+    {"exaone_moe", {"ExaoneMoeForCausalLM", NULL}, 0, rl_norm_exaone_moe}, /* fam_moe.c */
+    {"deepseek_v2", {"DeepseekV2ForCausalLM", NULL}, 0, rl_norm_deepseek}, /* fam_deepseek.c */
+    {"deepseek_v3", {"DeepseekV3ForCausalLM", NULL}, 0, rl_norm_deepseek}, /* fam_deepseek.c */
+    {"glm_moe_dsa", {"GlmMoeDsaForCausalLM", NULL}, 0, rl_norm_glm_moe_dsa}, /* fam_deepseek.c */
 };
 #define N_FAMILIES (sizeof FAMILIES / sizeof FAMILIES[0])
 

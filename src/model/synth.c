@@ -3,6 +3,7 @@
 #include "format/st_writer.h"
 #include "model/config.h"
 #include "model/weights.h"
+#include "model/weights_moe.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include <errno.h>
@@ -62,19 +63,29 @@ int rl_synth_write(const char *config_path, const char *out_dir, const rl_synth_
     if (rl_config_load(out_dir, d)) { free(d); return -1; }
 
     /* tensor list in file order: embedding, layers, final norm, head */
-    int cap = 8 + d->n_layers * W_COUNT, n = 0;
+    int cap = 8 + d->n_layers * W_COUNT + d->n_layers * d->n_experts * 3, n = 0; /* + routed experts */
+    if (d->n_experts > 0 && d->moe_fused) { free(d); return rl_err("synth: fused expert tensors (3-D) are not supported"); }
     tspec *ts = calloc((size_t)cap, sizeof *ts);
     if (!ts) { free(d); return rl_err("out of memory"); }
     snprintf(ts[n].name, sizeof ts[n].name, "%s", d->gname[G_EMBED]); ts[n].rows = d->vocab; ts[n].cols = d->hidden; ts[n++].kind = 3;
-    for (int l = 0; l < d->n_layers; l++)
+    for (int l = 0; l < d->n_layers; l++) {
         for (int r = 0; r < W_COUNT; r++) {
-            if (!rl_role_needed(d, r)) continue;
+            if (!rl_role_needed_layer(d, l, r)) continue;
             tspec *t = &ts[n++];
             snprintf(t->name, sizeof t->name, d->wname[r], l);
             rl_role_shape(d, r, &t->rows, &t->cols);
-            int is_norm = r == W_ATTN_NORM || r == W_MLP_NORM || r == W_Q_NORM || r == W_K_NORM || r == W_POST_ATTN_NORM || r == W_POST_MLP_NORM;
+            int is_norm = r == W_ATTN_NORM || r == W_MLP_NORM || r == W_Q_NORM || r == W_K_NORM || r == W_POST_ATTN_NORM || r == W_POST_MLP_NORM ||
+                          r == W_MLA_Q_A_NORM || r == W_MLA_KV_A_NORM || r == W_IDX_K_NORM;
             t->kind = t->cols ? 0 : is_norm ? 1 : 2;
         }
+        if (d->n_experts > 0 && d->layer_moe[l]) /* routed experts (weights_moe.c) */
+            for (int e = 0; e < d->n_experts; e++)
+                for (int k = 0; k < 3; k++) {
+                    tspec *x = &ts[n];
+                    if (rl_moe_expert_name(d, l, e, k, x->name, sizeof x->name, &x->rows, &x->cols)) { free(ts); free(d); return rl_err("synth: expert name too long"); }
+                    if (x->name[0]) { x->kind = 0; n++; }
+                }
+    }
     snprintf(ts[n].name, sizeof ts[n].name, "%s", d->gname[G_FINAL_NORM]); ts[n].rows = d->hidden; ts[n++].kind = 1;
     if (!d->tied) { snprintf(ts[n].name, sizeof ts[n].name, "%s", d->gname[G_LM_HEAD]); ts[n].rows = d->vocab; ts[n].cols = d->hidden; ts[n++].kind = 0; }
 

@@ -1,5 +1,6 @@
 /* Which tensors a layer of a described model has, and their expected shapes. */
 #include "model/weights.h"
+#include "model/weights_moe.h"
 #include <stddef.h>
 
 /* Expected shape of a layer role (rows, cols); cols 0 = 1-D tensor of `rows`. rows 0 = unchecked. */
@@ -9,7 +10,7 @@ void rl_role_shape(const rl_model_desc *d, int r, int64_t *rows, int64_t *cols) 
     switch (r) {
     case W_ATTN_NORM: case W_ATTN_NORM_B: case W_MLP_NORM: case W_MLP_NORM_B:
     case W_POST_ATTN_NORM: case W_POST_MLP_NORM: case W_O_B: case W_DOWN_B: *rows = H; break;
-    case W_Q: *rows = q; *cols = H; break;
+    case W_Q: *rows = d->attn_out_gate ? 2 * q : q; *cols = H; break; /* gated: [query, gate] per head */
     case W_K: case W_V: *rows = kv; *cols = H; break;
     case W_O: *rows = H; *cols = q; break;
     case W_Q_B: *rows = q; break;
@@ -21,16 +22,26 @@ void rl_role_shape(const rl_model_desc *d, int r, int64_t *rows, int64_t *cols) 
     case W_UP_B: *rows = I; break;
     case W_DOWN: *rows = H; *cols = I; break;
     case W_GATE_UP: *rows = 2 * I; *cols = H; break;
+    /* Gated DeltaNet (conv1d.weight is 3-D [conv_dim, 1, k]: checked by rl_deltanet_check) */
+    case W_LIN_QKV: *rows = 2 * (int64_t)d->lin_k_heads * d->lin_k_dim + (int64_t)d->lin_v_heads * d->lin_v_dim; *cols = H; break;
+    case W_LIN_Z: *rows = (int64_t)d->lin_v_heads * d->lin_v_dim; *cols = H; break;
+    case W_LIN_B: case W_LIN_A: *rows = d->lin_v_heads; *cols = H; break;
+    case W_LIN_A_LOG: case W_LIN_DT_BIAS: *rows = d->lin_v_heads; break;
+    case W_LIN_NORM: *rows = d->lin_v_dim; break;
+    case W_LIN_OUT: *rows = H; *cols = (int64_t)d->lin_v_heads * d->lin_v_dim; break;
     default: break;
     }
+    rl_moe_role_shape(d, r, rows, cols); /* MoE / MLA roles (and MLA's o_proj width) */
 }
 
 /* Which roles a layer needs, given the description. */
 int rl_role_needed(const rl_model_desc *d, int r) {
     int fused_qkv = d->wname[W_QKV] != NULL, fused_gu = d->wname[W_GATE_UP] != NULL;
     switch (r) {
-    case W_ATTN_NORM: case W_O: case W_MLP_NORM: case W_DOWN: return 1;
-    case W_ATTN_NORM_B: case W_MLP_NORM_B: return d->norm == RL_NORM_LAYER;
+    case W_ATTN_NORM: case W_O: case W_DOWN: return 1;
+    case W_MLP_NORM: return !d->parallel_block; /* parallel block: one norm feeds both */
+    case W_ATTN_NORM_B: return d->norm == RL_NORM_LAYER;
+    case W_MLP_NORM_B: return d->norm == RL_NORM_LAYER && !d->parallel_block;
     case W_Q: case W_K: case W_V: return !fused_qkv;
     case W_Q_B: case W_K_B: case W_V_B: return !fused_qkv && d->qkv_bias;
     case W_QKV: return fused_qkv;
@@ -46,3 +57,18 @@ int rl_role_needed(const rl_model_desc *d, int r) {
     }
 }
 
+/* Per-layer view: linear-attention (Gated DeltaNet) layers have the W_LIN_* roles instead of
+ * the attention projections; every other layer has no W_LIN_* role. */
+int rl_role_needed_layer(const rl_model_desc *d, int l, int r) {
+    int lin = d->layers[l].kind == RL_LAYER_LINEAR;
+    if (r >= W_LIN_QKV && r <= W_LIN_OUT) return lin;
+    if (lin)
+        switch (r) {
+        case W_Q: case W_Q_B: case W_K: case W_K_B: case W_V: case W_V_B: case W_O: case W_O_B:
+        case W_QKV: case W_QKV_B: case W_Q_NORM: case W_K_NORM: return 0;
+        default: break;
+        }
+    int moe = rl_moe_role_needed(d, l, r); /* MoE vs dense MLP layers, MLA attention: -1 = no opinion */
+    if (moe >= 0) return moe;
+    return rl_role_needed(d, r);
+}

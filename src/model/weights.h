@@ -9,5 +9,7 @@
 void rl_role_shape(const rl_model_desc *d, int r, int64_t *rows, int64_t *cols);
 /* 1 if a layer of this model has role r. */
 int rl_role_needed(const rl_model_desc *d, int r);
+/* 1 if layer l has role r (rl_role_needed refined by the layer's kind: linear-attention layers). */
+int rl_role_needed_layer(const rl_model_desc *d, int l, int r);
 
 #endif

@@ -7,7 +7,17 @@
 #include <math.h>
 
 static const char *FIXTURES[] = {"llama", "llama_f32", "llama_f16", "llama_v5rope", "qwen2", "qwen2_v5rope",
-                                 "qwen3", "qwen3_sharded", "mistral", "stories260K", NULL};
+                                 "qwen3", "qwen3_sharded", "mistral", "stories260K",
+                                 /* dense families (fam_gemma.c, fam_phi.c, fam_glm.c, fam_internlm.c, fam_qwen1.c) */
+                                 "gemma2", "gemma3", "gemma3_mm", "phi", "phi3", "phi3_longrope", "internlm2", "chatglm",
+                                 "qwen", "glm4",
+                                 /* MoE and MLA (fam_moe.c, fam_deepseek.c; moe.c, mla.c) */
+                                 "mixtral", "qwen3_moe", "qwen2_moe", "glm4_moe", "exaone_moe",
+                                 "deepseek_v2", "deepseek_v3", "glm_moe_dsa",
+                                 /* hybrid linear attention (fam_qwen35.c; deltanet.c) */
+                                 "qwen3_5",
+                                 /* hybrid + MoE (fam_moe.c rl_norm_qwen35_moe: deltanet.c + moe.c) */
+                                 "qwen3_5_moe", NULL};
 
 static int ids_of(const cJSON *g, const char *key, int32_t *out, int cap) {
     const cJSON *a = cJSON_GetObjectItem(g, key), *v;
@@ -115,6 +125,45 @@ static void test_chunked_prefill(void) {
     rl_model_close(a); rl_model_close(b);
 }
 
+/* Hybrid (Qwen3.5 Gated DeltaNet) state: prefill in sweeps of 5 tokens (the conv and recurrent
+ * state carry across sweeps), decode, rewind (the state is rebuilt from the token history) and
+ * rewind to 0 all give the logits of one fresh full prefill. */
+static void test_hybrid_state(void) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/qwen3_5", t_shared());
+    rl_model_opts o = {.max_batch = 5};
+    rl_model *a = rl_model_open(dir, &o), *b = rl_model_open(dir, NULL);
+    CHECK(a && b, "open: %s", rl_last_error());
+    if (!a || !b) { rl_model_close(a); rl_model_close(b); return; }
+    int V = rl_model_vocab(a);
+    int32_t seq[24];
+    for (int i = 0; i < 24; i++) seq[i] = (int32_t)((i * 37 + 11) % V);
+    float *la = malloc((size_t)V * 24 * sizeof(float)), *lb = malloc((size_t)V * 24 * sizeof(float));
+    CHECK(rl_model_eval(b, seq, 24, lb, 1) == 0, "full: %s", rl_last_error());
+    CHECK(rl_model_eval(a, seq, 17, la, 1) == 0, "chunked prefill: %s", rl_last_error());
+    double w = 0;
+    for (size_t i = 0; i < (size_t)V * 17; i++) w = fmax(w, fabs(la[i] - lb[i]));
+    CHECK(w < 1e-4, "chunked prefill differs by %g", w);
+    for (int i = 17; i < 24; i++) CHECK(rl_model_eval(a, &seq[i], 1, la, 0) == 0, "decode");
+    w = 0;
+    for (int i = 0; i < V; i++) w = fmax(w, fabs(la[i] - lb[(size_t)23 * V + i]));
+    CHECK(w < 1e-4, "cache vs recompute differ by %g", w);
+    rl_model_rewind(a, 12);
+    CHECK(rl_model_pos(a) == 12, "rewind pos %d", rl_model_pos(a));
+    CHECK(rl_model_eval(a, &seq[12], 12, la, 1) == 0, "replay: %s", rl_last_error());
+    w = 0;
+    for (size_t i = 0; i < (size_t)V * 12; i++) w = fmax(w, fabs(la[i] - lb[(size_t)12 * V + i]));
+    CHECK(w < 1e-4, "rewind replay differs by %g", w);
+    rl_model_rewind(a, 0);
+    CHECK(rl_model_pos(a) == 0, "rewind to 0");
+    CHECK(rl_model_eval(a, seq, 3, la, 1) == 0, "restart: %s", rl_last_error());
+    w = 0;
+    for (size_t i = 0; i < (size_t)V * 3; i++) w = fmax(w, fabs(la[i] - lb[i]));
+    CHECK(w < 1e-4, "rewind to 0 differs by %g", w);
+    free(la); free(lb);
+    rl_model_close(a); rl_model_close(b);
+}
+
 static void test_errors(void) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/fixtures/llama", t_shared());
@@ -138,6 +187,7 @@ int main(void) {
     RUN(test_fixtures);
     RUN(test_cache_equals_recompute);
     RUN(test_chunked_prefill);
+    RUN(test_hybrid_state);
     RUN(test_errors);
     TEST_END();
 }

@@ -1,0 +1,127 @@
+/* MoE families on standard attention: Mixtral, Qwen2-MoE, Qwen3-MoE, GLM-4.5 (glm4_moe),
+ * EXAONE-MoE. Each is the shared MoE parse (moe_config.c) plus its names and attention flags. */
+#include "model/fam_moe.h"
+#include "model/moe_config.h"
+#include "model/fam_qwen35.h"
+#include "util/err.h"
+#include "util/json.h"
+#include <string.h>
+
+static void set_window_all(rl_model_desc *d, long long w, int from) {
+    if (w > 0)
+        for (int l = from; l < d->n_layers; l++) { d->layers[l].kind = RL_LAYER_SLIDING; d->layers[l].window = (int)w; }
+}
+
+/* Mixtral: block_sparse_moe with w1 (gate), w3 (up), w2 (down); softmax top-k, always renormalised. */
+int rl_norm_mixtral(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    rl_moe_names_llama(d, 0);
+    d->wname[W_MOE_ROUTER] = "model.layers.%d.block_sparse_moe.gate.weight";
+    d->ename[0] = "model.layers.%d.block_sparse_moe.experts.%d.w1.weight";
+    d->ename[1] = "model.layers.%d.block_sparse_moe.experts.%d.w3.weight";
+    d->ename[2] = "model.layers.%d.block_sparse_moe.experts.%d.w2.weight";
+    if (rl_moe_parse(d, cfg, file, 1, 0)) return -1;
+    d->moe_norm_topk = 1;
+    d->moe_shared_inter = 0;
+    for (int l = 0; l < d->n_layers; l++) d->layer_moe[l] = 1;
+    long long w;
+    if (rl_json_int(cfg, "sliding_window", 0, &w, file)) return -1;
+    set_window_all(d, w, 0);
+    return 0;
+}
+
+/* Qwen2-MoE / Qwen3-MoE: llama names, the Qwen MoE block (moe_config.c), Qwen2's sliding rule. */
+static int qwen_moe(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    rl_moe_names_llama(d, 0);
+    if (rl_moe_setup_qwen(d, cfg, file, 0, 0)) return -1;
+    int use_sw;
+    long long w, mwl;
+    if (rl_json_bool(cfg, "use_sliding_window", 0, &use_sw, file) || rl_json_int(cfg, "sliding_window", 0, &w, file) ||
+        rl_json_int(cfg, "max_window_layers", d->n_layers, &mwl, file)) return -1;
+    if (use_sw) set_window_all(d, w, (int)mwl);
+    return 0;
+}
+
+int rl_norm_qwen2_moe(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    if (qwen_moe(d, cfg, file)) return -1;
+    d->qkv_bias = 1;
+    return 0;
+}
+
+int rl_norm_qwen3_moe(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    if (qwen_moe(d, cfg, file)) return -1;
+    int ab;
+    if (rl_json_bool(cfg, "attention_bias", 0, &ab, file)) return -1;
+    d->qkv_bias = d->o_bias = ab;
+    d->qk_norm = 1;
+    return 0;
+}
+
+/* GLM-4.5 / 4.6 (glm4_moe): q/k/v bias (attention_bias), optional q/k norm, partial NeoX rope
+ * (config.c), sigmoid noaux_tc routing, first_k_dense_replace dense layers. */
+int rl_norm_glm4_moe(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    rl_moe_names_llama(d, 0);
+    if (rl_moe_parse(d, cfg, file, 1, 1) || rl_moe_mark_layers(d, cfg, file)) return -1;
+    int ab, qkn;
+    if (rl_json_bool(cfg, "attention_bias", 0, &ab, file) || rl_json_bool(cfg, "use_qk_norm", 0, &qkn, file)) return -1;
+    d->qkv_bias = ab;
+    d->qk_norm = qkn;
+    return 0;
+}
+
+/* EXAONE-MoE (K-EXAONE): q/k RMSNorm, sliding layers with RoPE and global layers without
+ * (NoPE) when a sliding window is set, DeepSeek-V3 style routing with the correction bias at
+ * mlp.e_score_correction_bias. */
+int rl_norm_exaone_moe(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    rl_moe_names_llama(d, 0);
+    d->wname[W_MOE_ROUTER_BIAS] = "model.layers.%d.mlp.e_score_correction_bias";
+    if (rl_moe_parse(d, cfg, file, 1, 1) || rl_moe_mark_layers(d, cfg, file)) return -1;
+    d->qk_norm = 1;
+    long long w;
+    if (rl_json_int(cfg, "sliding_window", 0, &w, file)) return -1;
+    if (w <= 0) return 0;
+    const cJSON *lt = rl_json_get(cfg, "layer_types"), *sp = rl_json_get(cfg, "sliding_window_pattern");
+    const char *pat = sp && cJSON_IsString(sp) ? sp->valuestring : NULL;
+    if (!lt && !pat) {
+        /* an integer pattern (default 4): every pat-th layer is global */
+        long long every;
+        if (rl_json_int(cfg, "sliding_window_pattern", 4, &every, file)) return -1;
+        if (every <= 0) return rl_err("%s: sliding_window_pattern must be positive", file);
+        for (int l = 0; l < d->n_layers; l++) d->layers[l].kind = (l + 1) % every ? RL_LAYER_SLIDING : RL_LAYER_FULL;
+        d->layers[d->n_layers - 1].kind = RL_LAYER_FULL;
+    } else if (lt) {
+        if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != d->n_layers)
+            return rl_err("%s: \"layer_types\" must be a list of %d entries", file, d->n_layers);
+        for (int l = 0; l < d->n_layers; l++) {
+            const cJSON *v = cJSON_GetArrayItem(lt, l);
+            if (!cJSON_IsString(v)) return rl_err("%s: \"layer_types\"[%d] is not a string", file, l);
+            if (!strcmp(v->valuestring, "sliding_attention")) d->layers[l].kind = RL_LAYER_SLIDING;
+            else if (!strcmp(v->valuestring, "full_attention")) d->layers[l].kind = RL_LAYER_FULL;
+            else return rl_err("%s: unsupported layer type \"%s\"", file, v->valuestring);
+        }
+    } else {
+        size_t n = pat ? strlen(pat) : 0;
+        if (!n) return rl_err("%s: sliding_window_pattern is empty", file);
+        for (int l = 0; l < d->n_layers; l++) {
+            char c = pat[l % n];
+            if (c != 'L' && c != 'G') return rl_err("%s: sliding_window_pattern \"%s\" must hold only L and G", file, pat);
+            d->layers[l].kind = c == 'L' ? RL_LAYER_SLIDING : RL_LAYER_FULL;
+        }
+        d->layers[d->n_layers - 1].kind = RL_LAYER_FULL; /* the last layer is always global */
+    }
+    /* global layers: no RoPE (a second rope config with no rotation) */
+    d->n_ropes = 2;
+    d->ropes[1] = d->ropes[0];
+    d->ropes[1].pairing = RL_ROPE_NONE;
+    for (int l = 0; l < d->n_layers; l++) {
+        if (d->layers[l].kind == RL_LAYER_SLIDING) { d->layers[l].window = (int)w; d->layers[l].rope = 0; }
+        else d->layers[l].rope = 1;
+    }
+    return 0;
+}
+
+/* Qwen3.5-MoE (text): the Qwen3.5 hybrid stack (fam_qwen35.c) with the Qwen MoE block in every
+ * layer: fused experts, top-k renormalised by default, sigmoid-gated shared expert. */
+int rl_norm_qwen35_moe(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    if (rl_norm_qwen35(d, cfg, file)) return -1;
+    return rl_moe_setup_qwen(d, cfg, file, 1, 1);
+}

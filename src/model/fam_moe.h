@@ -1,0 +1,16 @@
+/* Normalizers of the MoE and MLA families (fam_moe.c, fam_deepseek.c), registered in families.c. */
+#ifndef RL_FAM_MOE_H
+#define RL_FAM_MOE_H
+#include "model/desc.h"
+#include <cjson/cJSON.h>
+
+int rl_norm_mixtral(rl_model_desc *d, const cJSON *cfg, const char *file);
+int rl_norm_qwen2_moe(rl_model_desc *d, const cJSON *cfg, const char *file);
+int rl_norm_qwen3_moe(rl_model_desc *d, const cJSON *cfg, const char *file);
+int rl_norm_glm4_moe(rl_model_desc *d, const cJSON *cfg, const char *file);
+int rl_norm_exaone_moe(rl_model_desc *d, const cJSON *cfg, const char *file);
+int rl_norm_deepseek(rl_model_desc *d, const cJSON *cfg, const char *file);   /* V2, V3 */
+int rl_norm_glm_moe_dsa(rl_model_desc *d, const cJSON *cfg, const char *file); /* GLM-5 */
+int rl_norm_qwen35_moe(rl_model_desc *d, const cJSON *cfg, const char *file); /* Qwen3.5-MoE: qwen3_5 + MoE */
+
+#endif
