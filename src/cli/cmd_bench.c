@@ -4,6 +4,8 @@
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "engine/model.h"
+#include "util/fileio.h"
+#include "util/timer.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,12 +13,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* Drops every checkpoint file from the page cache. */
 static void evict(rl_model *m) {
@@ -30,22 +26,15 @@ static void evict(rl_model *m) {
 /* Reads every stage's byte ranges in order into one buffer, as a plain sequential reader would.
  * Returns seconds, or -1 on a read error. */
 static double read_all(rl_model *m, uint8_t *buf, uint64_t *bytes) {
-    double t0 = now_s();
+    double t0 = rl_now_s();
     *bytes = 0;
     for (int s = 0; s < m->n_stages; s++)
         for (int r = 0; r < m->stages[s].n_ranges; r++) {
             const rl_read_range *g = &m->stages[s].ranges[r];
-            int fd = rl_ckpt_fd(m->ck, g->file);
-            uint64_t done = 0;
-            while (done < g->len) {
-                ssize_t k = pread(fd, buf + g->buf_off + done, (size_t)(g->len - done), (off_t)(g->off + done));
-                if (k < 0 && errno == EINTR) continue;
-                if (k <= 0) return -1;
-                done += (uint64_t)k;
-            }
+            if (rl_pread_full(rl_ckpt_fd(m->ck, g->file), buf + g->buf_off, g->len, g->off, rl_ckpt_path(m->ck, g->file))) return -1;
             *bytes += g->len;
         }
-    return now_s() - t0;
+    return rl_now_s() - t0;
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -80,9 +69,9 @@ int cmd_bench(int argc, char **argv) {
     double cold = 0;
     for (int i = 0; i < n; i++) {
         evict(m);
-        double t0 = now_s();
+        double t0 = rl_now_s();
         if (rl_model_eval(m, &prompt[4 + i], 1, lg, 0)) goto err;
-        cold += now_s() - t0;
+        cold += rl_now_s() - t0;
     }
     cold /= n;
     printf("(a) cold decode   %8.3f s/token   disk limit (cold sequential read of the same %.1f MB) %8.3f s   ratio %.2f  (%.2f GB/s vs %.2f GB/s)\n",
@@ -96,18 +85,18 @@ int cmd_bench(int argc, char **argv) {
     }
     rl_model_rewind(m, 0);
     if (rl_model_eval(m, prompt, 4, lg, 0)) goto err;
-    double t0 = now_s();
+    double t0 = rl_now_s();
     for (int i = 0; i < n; i++) if (rl_model_eval(m, &prompt[4 + i], 1, lg, 0)) goto err;
-    double warm = (now_s() - t0) / n;
+    double warm = (rl_now_s() - t0) / n;
     printf("(b) warm decode   %8.3f s/token   memory limit (page cache -> buffer, same bytes) %8.3f s   ratio %.2f\n",
            warm, mem, warm / mem);
 
     /* (c) prefill of a 128-token prompt (warm) */
     rl_model_rewind(m, 0);
     int P = 128 < m->ctx ? 128 : m->ctx;
-    t0 = now_s();
+    t0 = rl_now_s();
     if (rl_model_eval(m, prompt, P, lg, 0)) goto err;
-    double pf = now_s() - t0;
+    double pf = rl_now_s() - t0;
     printf("(c) prefill       %8.1f tokens/s (%d tokens in %.3f s; %.1f x the warm per-token sweep rate)\n",
            P / pf, P, pf, (P / pf) * warm);
     rc = 0;

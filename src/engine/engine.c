@@ -11,6 +11,8 @@
 #include "model/config.h"
 #include "model/rope.h"
 #include "util/err.h"
+#include "util/fileio.h"
+#include "util/timer.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,12 +22,6 @@
 #include <unistd.h>
 
 const char *rl_last_error(void) { return rl_errmsg(); }
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static float *falloc(size_t n) {
     void *p = NULL;
@@ -154,14 +150,8 @@ static int embed(rl_model *m, const int32_t *tok, int T) {
     size_t rb = e->nbytes / (size_t)m->d.vocab;
     int fd = rl_ckpt_fd(m->ck, e->file);
     for (int t = 0; t < T; t++) {
-        size_t done = 0;
-        uint64_t off = e->offset + (uint64_t)tok[t] * rb;
-        while (done < rb) {
-            ssize_t g = pread(fd, m->emb_row + done, rb - done, (off_t)(off + done));
-            if (g < 0 && errno == EINTR) continue;
-            if (g <= 0) return rl_err("%s: cannot read embedding row %d", rl_ckpt_path(m->ck, e->file), tok[t]);
-            done += (size_t)g;
-        }
+        if (rl_pread_full(fd, m->emb_row, rb, e->offset + (uint64_t)tok[t] * rb, rl_ckpt_path(m->ck, e->file)))
+            return rl_err_prefix("embedding row %d: ", tok[t]);
         float *x = m->x + (size_t)t * m->d.hidden;
         rl_convert_to_f32(x, m->emb_row, e->dtype, m->d.hidden);
         if (m->d.emb_scale != 1.0f) rl_scale(x, m->d.emb_scale, m->d.hidden);
@@ -182,9 +172,9 @@ static int sweep(rl_model *m, const int32_t *tok, int T, float *logits, int all_
     for (int l = 0; l < d->n_layers; l++) {
         const uint8_t *buf = rl_loader_acquire(m->ld, l);
         if (!buf) return -1;
-        double t0 = now_s();
+        double t0 = rl_now_s();
         int rc = rl_block_forward(m, l, buf, T, pos0);
-        m->compute_s[l] += now_s() - t0;
+        m->compute_s[l] += rl_now_s() - t0;
         rl_loader_release(m->ld, l);
         if (rc) return -1;
     }
@@ -197,7 +187,7 @@ static int sweep(rl_model *m, const int32_t *tok, int T, float *logits, int all_
         const rl_stage *st = &m->stages[s];
         const uint8_t *buf = rl_loader_acquire(m->ld, s);
         if (!buf) return -1;
-        double t0 = now_s();
+        double t0 = rl_now_s();
         int rows = st->row1 - st->row0;
         if (d->head_norm_rows) { /* NormHead: unit-norm rows; the bias (if any) after it */
             rl_matmul(m->pool, m->head_tmp, xn, buf + st->off[0], st->t[0]->dtype, NULL, nr, d->hidden, rows);
@@ -209,7 +199,7 @@ static int sweep(rl_model *m, const int32_t *tok, int T, float *logits, int all_
                       m->lm_head_b ? m->lm_head_b + st->row0 : NULL, nr, d->hidden, rows);
         for (int t = 0; t < nr; t++)
             memcpy(logits + (size_t)t * d->vocab + st->row0, m->head_tmp + (size_t)t * rows, (size_t)rows * sizeof(float));
-        m->compute_s[s] += now_s() - t0;
+        m->compute_s[s] += rl_now_s() - t0;
         rl_loader_release(m->ld, s);
     }
     if (logits && d->final_softcap > 0) {

@@ -2,15 +2,10 @@
 #include "gen/generate.h"
 #include "gen/sampler.h"
 #include "util/err.h"
+#include "util/timer.h"
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 int rl_generate(rl_model *m, const int32_t *prompt, int n, const rl_gen_opts *o, int32_t *out, int *n_out, rl_gen_stats *st) {
     int V = rl_model_vocab(m), rc = -1;
@@ -24,12 +19,12 @@ int rl_generate(rl_model *m, const int32_t *prompt, int n, const rl_gen_opts *o,
     if (!lg || !hist || !s) { rl_err("out of memory"); goto done; }
     memcpy(hist, prompt, (size_t)n * sizeof(int32_t));
     int nh = n;
-    double t0 = now_s();
+    double t0 = rl_now_s();
     if (rl_model_eval(m, prompt, n, lg, all)) goto done;
-    if (st) { st->n_prompt = n; st->prefill_s = now_s() - t0; }
+    if (st) { st->n_prompt = n; st->prefill_s = rl_now_s() - t0; }
     if (all && o->on_logits(o->ctx, lg, n, V)) { rl_err("cannot write logits"); goto done; }
     float *last = lg + (size_t)(all ? n - 1 : 0) * V;
-    t0 = now_s();
+    t0 = rl_now_s();
     for (int i = 0; i < o->max_new; i++) {
         int32_t tok = rl_sampler_pick(s, last, hist, nh);
         out[(*n_out)++] = tok;
@@ -47,7 +42,7 @@ int rl_generate(rl_model *m, const int32_t *prompt, int n, const rl_gen_opts *o,
         last = lg;
         if (all && o->on_logits(o->ctx, lg, 1, V)) { rl_err("cannot write logits"); goto done; }
     }
-    if (st) { st->n_gen = *n_out; st->decode_s = now_s() - t0; }
+    if (st) { st->n_gen = *n_out; st->decode_s = rl_now_s() - t0; }
     rc = 0;
 done:
     free(lg); free(hist);

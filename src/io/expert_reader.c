@@ -1,6 +1,8 @@
 /* Double-buffered background reader of expert byte ranges (see expert_reader.h). */
 #include "io/expert_reader.h"
 #include "util/err.h"
+#include "util/fileio.h"
+#include "util/timer.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -27,27 +29,12 @@ struct rl_expert_reader {
     pthread_cond_t cv;
 };
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static int read_batch(rl_expert_reader *x, const rl_xr_batch *b, uint8_t *buf, char *msg, size_t cap) {
     for (int i = 0; i < b->n_ranges; i++) {
         const rl_xr_range *r = &b->ranges[i];
-        int fd = rl_ckpt_fd(x->ck, r->file);
-        uint64_t done = 0;
-        while (done < r->len) {
-            size_t want = r->len - done > (1u << 30) ? (1u << 30) : (size_t)(r->len - done);
-            ssize_t got = pread(fd, buf + r->buf_off + done, want, (off_t)(r->off + done));
-            if (got < 0 && errno == EINTR) continue;
-            if (got <= 0) {
-                snprintf(msg, cap, "%s: expert read failed at offset %llu: %s", rl_ckpt_path(x->ck, r->file),
-                         (unsigned long long)(r->off + done), got < 0 ? strerror(errno) : "unexpected end of file (truncated?)");
-                return -1;
-            }
-            done += (uint64_t)got;
+        if (rl_pread_full(rl_ckpt_fd(x->ck, r->file), buf + r->buf_off, r->len, r->off, rl_ckpt_path(x->ck, r->file))) {
+            snprintf(msg, cap, "experts: %s", rl_errmsg());
+            return -1;
         }
     }
     return 0;
@@ -66,9 +53,9 @@ static void *xr_main(void *arg) {
         uint8_t *buf = x->buf[i % 2];
         char msg[512];
         pthread_mutex_unlock(&x->mu);
-        double t0 = now_s();
+        double t0 = rl_now_s();
         int rc = read_batch(x, b, buf, msg, sizeof msg);
-        double dt = now_s() - t0;
+        double dt = rl_now_s() - t0;
         pthread_mutex_lock(&x->mu);
         x->read_s += dt;
         if (rc) { x->failed = i; snprintf(x->err, sizeof x->err, "%s", msg); x->done_upto = x->n; }
@@ -127,14 +114,14 @@ void rl_xr_start(rl_expert_reader *x, const rl_xr_batch *batches, int n) {
 }
 
 const uint8_t *rl_xr_wait(rl_expert_reader *x, int i, double *wait_s) {
-    double t0 = now_s();
+    double t0 = rl_now_s();
     const uint8_t *out = NULL;
     pthread_mutex_lock(&x->mu);
     while (x->done_upto <= i) pthread_cond_wait(&x->cv, &x->mu);
     if (x->failed >= 0 && x->failed <= i) rl_err("%s", x->err);
     else out = x->buf[i % 2];
     pthread_mutex_unlock(&x->mu);
-    if (wait_s) *wait_s += now_s() - t0;
+    if (wait_s) *wait_s += rl_now_s() - t0;
     return out;
 }
 

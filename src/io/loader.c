@@ -1,6 +1,8 @@
 /* Double-buffered background stage loader (see loader.h). */
 #include "io/loader.h"
 #include "util/err.h"
+#include "util/fileio.h"
+#include "util/timer.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -34,12 +36,6 @@ struct rl_loader {
     rl_load_stats *stats;
 };
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* Asks the kernel to start reading stage s into the page cache (asynchronous readahead), so the
  * disk queue stays busy while the loader copies the stage before it. Costs no process memory. */
 static void hint_stage(rl_loader *L, int s) {
@@ -53,18 +49,9 @@ static int read_stage(rl_loader *L, int s, uint8_t *buf, char *msg, size_t cap) 
     const rl_stage *st = &L->st[s];
     for (int i = 0; i < st->n_ranges; i++) {
         const rl_read_range *r = &st->ranges[i];
-        int fd = rl_ckpt_fd(L->ck, r->file);
-        uint64_t done = 0;
-        while (done < r->len) {
-            size_t want = r->len - done > (1u << 30) ? (1u << 30) : (size_t)(r->len - done);
-            ssize_t got = pread(fd, buf + r->buf_off + done, want, (off_t)(r->off + done));
-            if (got < 0 && errno == EINTR) continue;
-            if (got <= 0) {
-                snprintf(msg, cap, "%s: read failed at offset %llu: %s", rl_ckpt_path(L->ck, r->file),
-                         (unsigned long long)(r->off + done), got < 0 ? strerror(errno) : "unexpected end of file (truncated?)");
-                return -1;
-            }
-            done += (uint64_t)got;
+        if (rl_pread_full(rl_ckpt_fd(L->ck, r->file), buf + r->buf_off, r->len, r->off, rl_ckpt_path(L->ck, r->file))) {
+            snprintf(msg, cap, "%s", rl_errmsg());
+            return -1;
         }
     }
     return 0;
@@ -96,10 +83,10 @@ static void *loader_main(void *arg) {
         sl->stage = s;
         sl->state = SLOT_LOADING;
         pthread_mutex_unlock(&L->mu);
-        double t0 = now_s();
+        double t0 = rl_now_s();
         hint_stage(L, (s + 1) % L->n);
         int rc = read_stage(L, s, sl->buf, sl->err, sizeof sl->err);
-        double dt = now_s() - t0;
+        double dt = rl_now_s() - t0;
         pthread_mutex_lock(&L->mu);
         L->stats[s].read_s += dt;
         L->stats[s].bytes += L->st[s].bytes;
@@ -153,7 +140,7 @@ void rl_loader_free(rl_loader *L) {
 }
 
 const uint8_t *rl_loader_acquire(rl_loader *L, int s) {
-    double t0 = now_s();
+    double t0 = rl_now_s();
     const uint8_t *out = NULL;
     pthread_mutex_lock(&L->mu);
     for (;;) {
@@ -179,7 +166,7 @@ const uint8_t *rl_loader_acquire(rl_loader *L, int s) {
         }
         pthread_cond_wait(&L->cv, &L->mu);
     }
-    L->stats[s].wait_s += now_s() - t0;
+    L->stats[s].wait_s += rl_now_s() - t0;
     pthread_mutex_unlock(&L->mu);
     return out;
 }

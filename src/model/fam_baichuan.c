@@ -4,6 +4,7 @@
  * The 13B models use ALiBi instead of RoPE (their configs have no max_position_embeddings):
  * a clear error. */
 #include "model/fam_dense.h"
+#include "model/family.h"
 #include "util/err.h"
 #include "util/json.h"
 #include <string.h>
@@ -11,16 +12,8 @@
 int rl_norm_baichuan(rl_model_desc *d, const cJSON *cfg, const char *file) {
     if (!rl_json_get(cfg, "max_position_embeddings"))
         return rl_err("%s: this Baichuan model uses ALiBi position biases (13B; no max_position_embeddings), which are not supported", file);
-    d->wname[W_ATTN_NORM] = "model.layers.%d.input_layernorm.weight";
+    rl_family_llama_names(d);
     d->wname[W_QKV] = "model.layers.%d.self_attn.W_pack.weight";
-    d->wname[W_O] = "model.layers.%d.self_attn.o_proj.weight";
-    d->wname[W_MLP_NORM] = "model.layers.%d.post_attention_layernorm.weight";
-    d->wname[W_GATE] = "model.layers.%d.mlp.gate_proj.weight";
-    d->wname[W_UP] = "model.layers.%d.mlp.up_proj.weight";
-    d->wname[W_DOWN] = "model.layers.%d.mlp.down_proj.weight";
-    d->gname[G_EMBED] = "model.embed_tokens.weight";
-    d->gname[G_FINAL_NORM] = "model.norm.weight";
-    d->gname[G_LM_HEAD] = "lm_head.weight";
     d->head_norm_rows = strcmp(d->arch, "BaiChuanForCausalLM") != 0; /* Baichuan 2: NormHead */
     return 0;
 }

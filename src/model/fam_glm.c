@@ -6,6 +6,7 @@
  * fused SwiGLU dense_h_to_4h, padded_vocab_size; the stored rotary_pos_emb.inv_freq buffer is
  * never read, as HF's forward recomputes it). Also the generic-key alias table config.c uses. */
 #include "model/fam_dense.h"
+#include "model/family.h"
 #include "util/err.h"
 #include "util/json.h"
 #include <math.h>
@@ -24,20 +25,8 @@ const char *rl_family_key_alias(const char *family, const char *key) {
 }
 
 static void glm_names(rl_model_desc *d) {
-    d->wname[W_ATTN_NORM] = "model.layers.%d.input_layernorm.weight";
-    d->wname[W_Q] = "model.layers.%d.self_attn.q_proj.weight";
-    d->wname[W_K] = "model.layers.%d.self_attn.k_proj.weight";
-    d->wname[W_V] = "model.layers.%d.self_attn.v_proj.weight";
-    d->wname[W_O] = "model.layers.%d.self_attn.o_proj.weight";
-    d->wname[W_Q_B] = "model.layers.%d.self_attn.q_proj.bias";
-    d->wname[W_K_B] = "model.layers.%d.self_attn.k_proj.bias";
-    d->wname[W_V_B] = "model.layers.%d.self_attn.v_proj.bias";
-    d->wname[W_MLP_NORM] = "model.layers.%d.post_attention_layernorm.weight";
+    rl_family_llama_names(d);
     d->wname[W_GATE_UP] = "model.layers.%d.mlp.gate_up_proj.weight";
-    d->wname[W_DOWN] = "model.layers.%d.mlp.down_proj.weight";
-    d->gname[G_EMBED] = "model.embed_tokens.weight";
-    d->gname[G_FINAL_NORM] = "model.norm.weight";
-    d->gname[G_LM_HEAD] = "lm_head.weight";
 }
 
 /* GLM (HF): attention_bias on q/k/v only; partial rotary (config.c read partial_rotary_factor)

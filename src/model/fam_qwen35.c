@@ -5,22 +5,13 @@
  * (all three position components equal), so one rope config serves every full-attention layer.
  * mtp.* tensors (multi-token prediction) are never named, hence never loaded. */
 #include "model/fam_qwen35.h"
+#include "model/family.h"
 #include "util/err.h"
 #include "util/json.h"
 #include <string.h>
 
 static void qwen35_names(rl_model_desc *d) {
-    d->wname[W_ATTN_NORM] = "model.layers.%d.input_layernorm.weight";
-    d->wname[W_Q] = "model.layers.%d.self_attn.q_proj.weight";
-    d->wname[W_K] = "model.layers.%d.self_attn.k_proj.weight";
-    d->wname[W_V] = "model.layers.%d.self_attn.v_proj.weight";
-    d->wname[W_O] = "model.layers.%d.self_attn.o_proj.weight";
-    d->wname[W_Q_NORM] = "model.layers.%d.self_attn.q_norm.weight";
-    d->wname[W_K_NORM] = "model.layers.%d.self_attn.k_norm.weight";
-    d->wname[W_MLP_NORM] = "model.layers.%d.post_attention_layernorm.weight";
-    d->wname[W_GATE] = "model.layers.%d.mlp.gate_proj.weight";
-    d->wname[W_UP] = "model.layers.%d.mlp.up_proj.weight";
-    d->wname[W_DOWN] = "model.layers.%d.mlp.down_proj.weight";
+    rl_family_llama_names(d);
     d->wname[W_LIN_QKV] = "model.layers.%d.linear_attn.in_proj_qkv.weight";
     d->wname[W_LIN_Z] = "model.layers.%d.linear_attn.in_proj_z.weight";
     d->wname[W_LIN_B] = "model.layers.%d.linear_attn.in_proj_b.weight";

@@ -10,7 +10,7 @@
 
 
 /* HF Llama-style names shared by most families. */
-static void llama_names(rl_model_desc *d) {
+void rl_family_llama_names(rl_model_desc *d) {
     d->wname[W_ATTN_NORM] = "model.layers.%d.input_layernorm.weight";
     d->wname[W_Q] = "model.layers.%d.self_attn.q_proj.weight";
     d->wname[W_K] = "model.layers.%d.self_attn.k_proj.weight";
@@ -35,7 +35,7 @@ static void llama_names(rl_model_desc *d) {
 
 /* Llama / Mistral: attention_bias and mlp_bias flags; Mistral's sliding_window on every layer. */
 static int norm_llama(rl_model_desc *d, const cJSON *cfg, const char *file) {
-    llama_names(d);
+    rl_family_llama_names(d);
     int ab, mb;
     if (rl_json_bool(cfg, "attention_bias", 0, &ab, file) || rl_json_bool(cfg, "mlp_bias", 0, &mb, file)) return -1;
     d->qkv_bias = d->o_bias = ab;
@@ -55,7 +55,7 @@ static int norm_mistral(rl_model_desc *d, const cJSON *cfg, const char *file) {
 /* Qwen2/2.5: q/k/v biases; the sliding window applies only with use_sliding_window, from
  * layer max_window_layers on (as transformers' Qwen2 does). */
 static int norm_qwen2(rl_model_desc *d, const cJSON *cfg, const char *file) {
-    llama_names(d);
+    rl_family_llama_names(d);
     d->qkv_bias = 1;
     int use_sw;
     long long w, mwl;

@@ -14,6 +14,10 @@ typedef struct rl_family {
     int (*normalize)(rl_model_desc *d, const cJSON *cfg, const char *file);
 } rl_family;
 
+/* Sets the HF Llama-style tensor names (model.layers.%d.self_attn.q_proj.weight, ...), which
+ * most families share; a family's normalizer then overrides what differs. */
+void rl_family_llama_names(rl_model_desc *d);
+
 /* Family for an architecture name (or model_type when arch is NULL/unknown); NULL if none. */
 const rl_family *rl_family_find(const char *arch, const char *model_type);
 /* Comma-separated list of supported architectures, for error messages. */

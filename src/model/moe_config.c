@@ -1,5 +1,6 @@
 /* MoE / MLA config keys and name maps shared by the MoE families (see moe_config.h). */
 #include "model/moe_config.h"
+#include "model/family.h"
 #include "util/err.h"
 #include "util/json.h"
 #include <stdio.h>
@@ -84,24 +85,7 @@ int rl_moe_mark_layers(rl_model_desc *d, const cJSON *cfg, const char *file) {
 static void moe_names_only(rl_model_desc *d, int fused);
 
 void rl_moe_names_llama(rl_model_desc *d, int fused) {
-    d->wname[W_ATTN_NORM] = "model.layers.%d.input_layernorm.weight";
-    d->wname[W_Q] = "model.layers.%d.self_attn.q_proj.weight";
-    d->wname[W_K] = "model.layers.%d.self_attn.k_proj.weight";
-    d->wname[W_V] = "model.layers.%d.self_attn.v_proj.weight";
-    d->wname[W_O] = "model.layers.%d.self_attn.o_proj.weight";
-    d->wname[W_Q_B] = "model.layers.%d.self_attn.q_proj.bias";
-    d->wname[W_K_B] = "model.layers.%d.self_attn.k_proj.bias";
-    d->wname[W_V_B] = "model.layers.%d.self_attn.v_proj.bias";
-    d->wname[W_O_B] = "model.layers.%d.self_attn.o_proj.bias";
-    d->wname[W_Q_NORM] = "model.layers.%d.self_attn.q_norm.weight";
-    d->wname[W_K_NORM] = "model.layers.%d.self_attn.k_norm.weight";
-    d->wname[W_MLP_NORM] = "model.layers.%d.post_attention_layernorm.weight";
-    d->wname[W_GATE] = "model.layers.%d.mlp.gate_proj.weight";
-    d->wname[W_UP] = "model.layers.%d.mlp.up_proj.weight";
-    d->wname[W_DOWN] = "model.layers.%d.mlp.down_proj.weight";
-    d->gname[G_EMBED] = "model.embed_tokens.weight";
-    d->gname[G_FINAL_NORM] = "model.norm.weight";
-    d->gname[G_LM_HEAD] = "lm_head.weight";
+    rl_family_llama_names(d);
     moe_names_only(d, fused);
 }
 

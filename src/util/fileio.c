@@ -52,3 +52,17 @@ int rl_file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
+
+int rl_pread_full(int fd, void *buf, size_t len, uint64_t off, const char *path) {
+    size_t done = 0;
+    while (done < len) {
+        size_t want = len - done > (1u << 30) ? (1u << 30) : len - done;
+        ssize_t got = pread(fd, (char *)buf + done, want, (off_t)(off + done));
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0)
+            return rl_err("%s: read failed at offset %llu: %s", path, (unsigned long long)(off + done),
+                          got < 0 ? strerror(errno) : "unexpected end of file (truncated?)");
+        done += (size_t)got;
+    }
+    return 0;
+}
