@@ -47,6 +47,9 @@ static void hint_stage(rl_loader *L, int s) {
 /* Reads all ranges of stage s into buf; returns 0 or -1 with msg filled. */
 static int read_stage(rl_loader *L, int s, uint8_t *buf, char *msg, size_t cap) {
     const rl_stage *st = &L->st[s];
+    /* queue the whole stage's I/O at once (asynchronous readahead), then copy it in order */
+    for (int i = 0; i < st->n_ranges; i++)
+        posix_fadvise(rl_ckpt_fd(L->ck, st->ranges[i].file), (off_t)st->ranges[i].off, (off_t)st->ranges[i].len, POSIX_FADV_WILLNEED);
     for (int i = 0; i < st->n_ranges; i++) {
         const rl_read_range *r = &st->ranges[i];
         if (rl_pread_full(rl_ckpt_fd(L->ck, r->file), buf + r->buf_off, r->len, r->off, rl_ckpt_path(L->ck, r->file))) {
