@@ -19,6 +19,8 @@ typedef struct {
     int n_threads;   /* compute threads; 0 = all online CPUs */
     int ctx;         /* context length in tokens; 0 = min(max_position_embeddings, 4096) */
     int max_batch;   /* most tokens per sweep (prefill chunk); 0 = 256 */
+    size_t mem_budget; /* bytes of weights to keep resident in RAM instead of re-reading them
+                          every sweep (spread evenly over the layers); 0 = stream everything */
 } rl_model_opts;
 
 /* The last error message of this thread ("" if none). */

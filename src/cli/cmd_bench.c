@@ -43,6 +43,7 @@ int cmd_bench(int argc, char **argv) {
     int n = argc > 0 && o.n_new != 64 ? o.n_new : 8;
     if (n < 1) n = 1;
     o.model.ctx = o.model.ctx ? o.model.ctx : 512;
+    o.model.mem_budget = 0; /* measure streaming: nothing resident */
     rl_model *m = rl_model_open(o.model_dir, &o.model);
     if (!m) { fprintf(stderr, "error: %s\n", rl_last_error()); return 1; }
     int V = rl_model_vocab(m);

@@ -1,25 +1,12 @@
 /* `rabbitllm synth CONFIG_JSON OUT_DIR [--dtype bf16] [--shard-size 2G] [--seed N]`. */
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "model/synth.h"
 #include "util/err.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static int parse_size(const char *s, uint64_t *out) {
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || v <= 0) return -1;
-    double mul = 1;
-    if (*end == 'K' || *end == 'k') mul = 1e3, end++;
-    else if (*end == 'M' || *end == 'm') mul = 1e6, end++;
-    else if (*end == 'G' || *end == 'g') mul = 1e9, end++;
-    if (*end == 'B' || *end == 'b') end++;
-    if (*end) return -1;
-    *out = (uint64_t)(v * mul);
-    return 0;
-}
 
 int cmd_synth(int argc, char **argv) {
     const char *cfg = NULL, *out = NULL;
@@ -34,7 +21,7 @@ int cmd_synth(int argc, char **argv) {
             else { fprintf(stderr, "error: --dtype must be bf16, f16 or f32\n"); return 2; }
         } else if (!strcmp(a, "--shard-size") && v) {
             i++;
-            if (parse_size(v, &o.shard_bytes)) { fprintf(stderr, "error: bad --shard-size '%s' (e.g. 2G, 500M)\n", v); return 2; }
+            if (rl_cli_parse_size(v, &o.shard_bytes) || !o.shard_bytes) { fprintf(stderr, "error: bad --shard-size '%s' (e.g. 2G, 500M)\n", v); return 2; }
         } else if (!strcmp(a, "--seed") && v) {
             i++;
             o.seed = strtoull(v, NULL, 10);

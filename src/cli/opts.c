@@ -17,10 +17,38 @@ static int num(const char *flag, const char *v, double lo, double hi, double *ou
     return 0;
 }
 
+int rl_cli_parse_size(const char *s, uint64_t *out) {
+    char *end;
+    double v = s ? strtod(s, &end) : 0;
+    if (!s || end == s || v < 0) return -1;
+    double mul = 1;
+    if (*end == 'K' || *end == 'k') mul = 1e3, end++;
+    else if (*end == 'M' || *end == 'm') mul = 1e6, end++;
+    else if (*end == 'G' || *end == 'g') mul = 1e9, end++;
+    else if (*end == 'T' || *end == 't') mul = 1e12, end++;
+    if (*end == 'B' || *end == 'b') end++;
+    if (*end) return -1;
+    *out = (uint64_t)(v * mul);
+    return 0;
+}
+
+/* Half of MemAvailable from /proc/meminfo (0 if unknown). */
+static size_t auto_budget(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+    fclose(f);
+    return (size_t)(kb * 1024 / 2);
+}
+
 int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
     memset(o, 0, sizeof *o);
     o->sampling = rl_sampling_default();
     o->n_new = 64;
+    o->model.mem_budget = auto_budget();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double x;
@@ -35,6 +63,13 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
         else if (!strcmp(a, "--ctx")) { NUM(1, 1 << 30); o->model.ctx = (int)x; }
         else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) { NUM(0, 4096); o->model.n_threads = (int)x; }
         else if (!strcmp(a, "--batch")) { NUM(1, 65536); o->model.max_batch = (int)x; }
+        else if (!strcmp(a, "--mem-budget") && v) {
+            uint64_t b;
+            i++;
+            if (!strcmp(v, "auto")) o->model.mem_budget = auto_budget();
+            else if (rl_cli_parse_size(v, &b)) { fprintf(stderr, "error: --mem-budget needs a size (e.g. 4G, 500M, 0) or auto, got '%s'\n", v); return -1; }
+            else o->model.mem_budget = (size_t)b;
+        }
         else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = 1;
         else if (!strcmp(a, "--profile")) o->profile = 1;
         else if (!strcmp(a, "--raw")) o->raw = 1;

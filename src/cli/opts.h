@@ -17,6 +17,9 @@ typedef struct {
     const char *dump_logits;
 } rl_cli_opts;
 
+/* Parses a size such as 4G, 500M, 64K or 1234 (decimal units). 0 / -1. */
+int rl_cli_parse_size(const char *s, uint64_t *out);
+
 /* Parses argv[1..] (argv[0] is the subcommand). Returns 0, or -1 after printing the problem
  * to stderr. Unknown flags are errors. */
 int rl_cli_parse(int argc, char **argv, rl_cli_opts *o);

@@ -23,8 +23,8 @@ void rl_profile_print(const rl_model *m, FILE *f) {
     for (int s = 0; s < m->n_stages; s++) {
         const rl_stage *st = &m->stages[s];
         char name[32];
-        if (st->kind == RL_STAGE_LAYER) snprintf(name, sizeof name, "layer %d", st->layer);
-        else snprintf(name, sizeof name, "head %d", s - m->d.n_layers);
+        if (st->kind == RL_STAGE_LAYER) snprintf(name, sizeof name, "layer %d%s", st->layer, rl_loader_is_resident(m->ld, s) ? "*" : "");
+        else snprintf(name, sizeof name, "head %d%s", s - m->d.n_layers, rl_loader_is_resident(m->ld, s) ? "*" : "");
         double gbs = ls[s].read_s > 0 ? ls[s].bytes / ls[s].read_s / 1e9 : 0;
         int is_l = st->kind == RL_STAGE_LAYER;
         uint64_t eb = moe && is_l ? rl_moe_layer_bytes(m, st->layer) : 0;
@@ -42,4 +42,7 @@ void rl_profile_print(const rl_model *m, FILE *f) {
     fprintf(f, "%-10s %12.0f %10.2f %10.2f %10.2f %9.2f", "total", tb, tr * 1e3, tw * 1e3, tc * 1e3, tr > 0 ? (tb - te) / tr / 1e9 : 0);
     if (moe) fprintf(f, " %14.0f %10.2f ms %14.0f", te, tew * 1e3, tet);
     fprintf(f, "\n");
+    int nres;
+    size_t rb = rl_loader_resident_bytes(m->ld, &nres);
+    if (nres) fprintf(f, "* resident: %d of %d stages, %.1f MB kept in memory (read once; --mem-budget)\n", nres, m->n_stages, rb / 1e6);
 }

@@ -124,7 +124,7 @@ rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
         goto fail;
     }
     if (rl_moe_open(m) || rl_mla_open(m)) goto fail; /* MoE experts / MLA scratch (moe.c, mla.c) */
-    if (!(m->ld = rl_loader_new(m->ck, m->stages, m->n_stages))) goto fail;
+    if (!(m->ld = rl_loader_new(m->ck, m->stages, m->n_stages, o.mem_budget))) goto fail;
     return m;
 fail:
     rl_model_close(m);

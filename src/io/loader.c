@@ -1,23 +1,23 @@
-/* Double-buffered background stage loader (see loader.h). */
+/* Background stage loader (see loader.h): streamed stages go through two fixed slots (double
+ * buffering); resident stages, chosen at start within a memory budget, are read once into
+ * buffers of their own and stay. */
 #include "io/loader.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/timer.h"
-#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 enum { SLOT_FREE, SLOT_LOADING, SLOT_READY, SLOT_IN_USE, SLOT_ERROR };
 
+/* A buffer a stage is read into: one of the two streaming slots, or a resident stage's own. */
 typedef struct {
     uint8_t *buf;
-    int stage;
-    int state;
+    int stage;           /* slots: stage held (-1 = none); resident: its stage */
+    int state;           /* SLOT_*; a resident buffer is never freed once READY */
     char err[512];
 } slot;
 
@@ -27,7 +27,10 @@ struct rl_loader {
     int n;
     size_t slot_bytes;
     slot slots[2];
-    int next;            /* next stage to prefetch */
+    slot *res;           /* (n) resident buffers; res[s].buf NULL = stage s is streamed */
+    size_t res_bytes;
+    int n_res;
+    int next;            /* next stage to consider for prefetching */
     int running;         /* 0 = paused */
     int quit;
     pthread_t th;
@@ -35,14 +38,6 @@ struct rl_loader {
     pthread_cond_t cv;
     rl_load_stats *stats;
 };
-
-/* Asks the kernel to start reading stage s into the page cache (asynchronous readahead), so the
- * disk queue stays busy while the loader copies the stage before it. Costs no process memory. */
-static void hint_stage(rl_loader *L, int s) {
-    const rl_stage *st = &L->st[s];
-    for (int i = 0; i < st->n_ranges; i++)
-        posix_fadvise(rl_ckpt_fd(L->ck, st->ranges[i].file), (off_t)st->ranges[i].off, (off_t)st->ranges[i].len, POSIX_FADV_WILLNEED);
-}
 
 /* Reads all ranges of stage s into buf; returns 0 or -1 with msg filled. */
 static int read_stage(rl_loader *L, int s, uint8_t *buf, char *msg, size_t cap) {
@@ -60,34 +55,43 @@ static int read_stage(rl_loader *L, int s, uint8_t *buf, char *msg, size_t cap) 
     return 0;
 }
 
+/* 1 if one of the two slots holds stage s (in any state but free). */
+static int in_slot(const rl_loader *L, int s) {
+    for (int i = 0; i < 2; i++) if (L->slots[i].state != SLOT_FREE && L->slots[i].stage == s) return 1;
+    return 0;
+}
+
+/* The next piece of work in sweep order from L->next: a resident stage not read yet, or a
+ * streamed stage not in a slot when a slot is free. Returns its buffer (stage in *s), or NULL
+ * when there is nothing to do now. Called with the lock held. */
+static slot *pick_work(rl_loader *L, int *s) {
+    for (int tries = 0; tries < L->n; tries++) {
+        int k = L->next;
+        if (L->res[k].buf) {
+            if (L->res[k].state == SLOT_FREE) { *s = k; return &L->res[k]; }
+        } else if (!in_slot(L, k)) {
+            for (int i = 0; i < 2; i++)
+                if (L->slots[i].state == SLOT_FREE) { *s = k; return &L->slots[i]; }
+            return NULL; /* the next streamed stage waits for a slot */
+        }
+        L->next = (k + 1) % L->n;
+    }
+    return NULL;
+}
+
 static void *loader_main(void *arg) {
     rl_loader *L = arg;
     pthread_mutex_lock(&L->mu);
     for (;;) {
-        int k = -1;
-        while (!L->quit) {
-            if (L->running) {
-                for (int i = 0; i < 2; i++) if (L->slots[i].state == SLOT_FREE) { k = i; break; }
-                /* don't load a stage twice: skip stages already held by the other slot */
-                for (int tries = 0; k >= 0 && tries < 2; tries++) {
-                    int other = L->slots[1 - k].stage;
-                    if (L->slots[1 - k].state == SLOT_FREE || other != L->next) break;
-                    L->next = (L->next + 1) % L->n;
-                }
-                if (k >= 0 && (L->slots[1 - k].state == SLOT_FREE || L->slots[1 - k].stage != L->next)) break;
-                k = -1;
-            }
-            pthread_cond_wait(&L->cv, &L->mu);
-        }
+        slot *sl = NULL;
+        int s = -1;
+        while (!L->quit && !(L->running && (sl = pick_work(L, &s)))) pthread_cond_wait(&L->cv, &L->mu);
         if (L->quit) break;
-        int s = L->next;
         L->next = (s + 1) % L->n;
-        slot *sl = &L->slots[k];
         sl->stage = s;
         sl->state = SLOT_LOADING;
         pthread_mutex_unlock(&L->mu);
         double t0 = rl_now_s();
-        hint_stage(L, (s + 1) % L->n);
         int rc = read_stage(L, s, sl->buf, sl->err, sizeof sl->err);
         double dt = rl_now_s() - t0;
         pthread_mutex_lock(&L->mu);
@@ -101,19 +105,49 @@ static void *loader_main(void *arg) {
     return NULL;
 }
 
-rl_loader *rl_loader_new(const rl_checkpoint *ck, const rl_stage *stages, int n) {
+/* Marks stages resident within budget, spread evenly over the sweep so that computing a
+ * resident stage overlaps the read of the next streamed one. */
+static void choose_resident(rl_loader *L, size_t budget) {
+    size_t total = 0;
+    for (int i = 0; i < L->n; i++) total += L->st[i].bytes;
+    if (!budget || !total) return;
+    double f = budget >= total ? 1.0 : (double)budget / (double)total;
+    double acc = 0;
+    for (int i = 0; i < L->n; i++) {
+        acc += f;
+        if (acc < 1.0 - 1e-9 || L->res_bytes + L->st[i].bytes > budget) continue;
+        acc -= 1.0;
+        uint8_t *b = NULL;
+        if (posix_memalign((void **)&b, 4096, L->st[i].bytes ? L->st[i].bytes : 64)) break; /* keep what we have */
+        L->res[i] = (slot){b, i, SLOT_FREE, ""};
+        L->res_bytes += L->st[i].bytes;
+        L->n_res++;
+    }
+}
+
+static void loader_free_bufs(rl_loader *L) {
+    free(L->slots[0].buf); free(L->slots[1].buf);
+    if (L->res) for (int i = 0; i < L->n; i++) free(L->res[i].buf);
+    free(L->res);
+    free(L->stats);
+}
+
+rl_loader *rl_loader_new(const rl_checkpoint *ck, const rl_stage *stages, int n, size_t budget) {
     rl_loader *L = calloc(1, sizeof *L);
     if (!L) { rl_err("out of memory"); return NULL; }
     L->ck = ck; L->st = stages; L->n = n;
-    for (int i = 0; i < n; i++) if (stages[i].bytes > L->slot_bytes) L->slot_bytes = stages[i].bytes;
     L->stats = calloc((size_t)n, sizeof *L->stats);
+    L->res = calloc((size_t)n, sizeof *L->res);
+    if (!L->stats || !L->res) { loader_free_bufs(L); free(L); rl_err("out of memory"); return NULL; }
+    choose_resident(L, budget);
+    for (int i = 0; i < n; i++) if (!L->res[i].buf && stages[i].bytes > L->slot_bytes) L->slot_bytes = stages[i].bytes;
     for (int i = 0; i < 2; i++) {
         L->slots[i].stage = -1;
         if (posix_memalign((void **)&L->slots[i].buf, 4096, L->slot_bytes ? L->slot_bytes : 64)) L->slots[i].buf = NULL;
     }
-    if (!L->stats || !L->slots[0].buf || !L->slots[1].buf) {
+    if (!L->slots[0].buf || !L->slots[1].buf) {
         rl_err("out of memory allocating two layer slots of %zu bytes", L->slot_bytes);
-        free(L->stats); free(L->slots[0].buf); free(L->slots[1].buf); free(L);
+        loader_free_bufs(L); free(L);
         return NULL;
     }
     pthread_mutex_init(&L->mu, NULL);
@@ -122,7 +156,7 @@ rl_loader *rl_loader_new(const rl_checkpoint *ck, const rl_stage *stages, int n)
     if (pthread_create(&L->th, NULL, loader_main, L)) {
         rl_err("cannot start the loader thread");
         pthread_mutex_destroy(&L->mu); pthread_cond_destroy(&L->cv);
-        free(L->stats); free(L->slots[0].buf); free(L->slots[1].buf); free(L);
+        loader_free_bufs(L); free(L);
         return NULL;
     }
     return L;
@@ -137,8 +171,7 @@ void rl_loader_free(rl_loader *L) {
     pthread_join(L->th, NULL);
     pthread_mutex_destroy(&L->mu);
     pthread_cond_destroy(&L->cv);
-    free(L->slots[0].buf); free(L->slots[1].buf);
-    free(L->stats);
+    loader_free_bufs(L);
     free(L);
 }
 
@@ -147,17 +180,21 @@ const uint8_t *rl_loader_acquire(rl_loader *L, int s) {
     const uint8_t *out = NULL;
     pthread_mutex_lock(&L->mu);
     for (;;) {
-        int found = -1;
-        for (int i = 0; i < 2; i++) if (L->slots[i].stage == s && L->slots[i].state != SLOT_FREE) found = i;
-        if (found >= 0) {
-            slot *sl = &L->slots[found];
-            if (sl->state == SLOT_READY) { sl->state = SLOT_IN_USE; out = sl->buf; break; }
+        slot *sl = NULL;
+        if (L->res[s].buf) sl = L->res[s].state != SLOT_FREE ? &L->res[s] : NULL;
+        else for (int i = 0; i < 2; i++) if (L->slots[i].stage == s && L->slots[i].state != SLOT_FREE) sl = &L->slots[i];
+        if (sl) {
+            if (sl->state == SLOT_READY) { if (!L->res[s].buf) sl->state = SLOT_IN_USE; out = sl->buf; break; }
             if (sl->state == SLOT_ERROR) {
                 rl_err("%s", sl->err);
-                sl->state = SLOT_FREE; sl->stage = -1;
+                sl->state = SLOT_FREE;
+                if (!L->res[s].buf) sl->stage = -1;
                 break;
             }
             if (sl->state == SLOT_IN_USE) { rl_err("loader: stage %d acquired twice", s); break; }
+        } else if (L->res[s].buf) {
+            /* a resident stage not read yet: make it the loader's next piece of work */
+            L->next = s; L->running = 1; pthread_cond_broadcast(&L->cv);
         } else {
             /* not prefetched: drop ready slots holding other stages and restart from s */
             int busy = 0;
@@ -188,6 +225,7 @@ void rl_loader_pause(rl_loader *L) {
     for (;;) {
         int busy = 0;
         for (int i = 0; i < 2; i++) if (L->slots[i].state == SLOT_LOADING) busy = 1;
+        for (int i = 0; i < L->n; i++) if (L->res[i].buf && L->res[i].state == SLOT_LOADING) busy = 1;
         if (!busy) break;
         pthread_cond_wait(&L->cv, &L->mu);
     }
@@ -203,3 +241,8 @@ void rl_loader_reset_stats(rl_loader *L) {
     pthread_mutex_unlock(&L->mu);
 }
 size_t rl_loader_slot_bytes(const rl_loader *L) { return L->slot_bytes; }
+size_t rl_loader_resident_bytes(const rl_loader *L, int *n_stages) {
+    if (n_stages) *n_stages = L->n_res;
+    return L->res_bytes;
+}
+int rl_loader_is_resident(const rl_loader *L, int s) { return L->res[s].buf != NULL; }

@@ -1,7 +1,8 @@
 /* The layer loader: a background thread that reads the next stage of the sweep into a free
- * slot (one of two fixed, aligned buffers sized to the largest stage) while the current stage
- * computes. Stages are read in cyclic order, so after the last stage of a sweep it already
- * prefetches the first of the next. */
+ * slot (one of two fixed, aligned buffers sized to the largest streamed stage) while the current
+ * stage computes. Stages are read in cyclic order, so after the last stage of a sweep it already
+ * prefetches the first of the next. Within a memory budget, some stages (spread evenly over
+ * the sweep) are resident instead: read once into buffers of their own and kept. */
 #ifndef RL_LOADER_H
 #define RL_LOADER_H
 #include "io/stage.h"
@@ -14,12 +15,13 @@ typedef struct {
     double wait_s;      /* time the consumer waited for a stage */
 } rl_load_stats;
 
-/* Starts the loader over stages[0..n) (not copied: must outlive it). Allocates the two slots.
- * NULL + rl_err on failure. */
-rl_loader *rl_loader_new(const rl_checkpoint *ck, const rl_stage *stages, int n);
+/* Starts the loader over stages[0..n) (not copied: must outlive it). Keeps stages resident up
+ * to `budget` bytes (0 = stream everything) and allocates the two slots. NULL + rl_err. */
+rl_loader *rl_loader_new(const rl_checkpoint *ck, const rl_stage *stages, int n, size_t budget);
 /* Stops the thread and frees the slots. */
 void rl_loader_free(rl_loader *L);
-/* Waits until stage s is loaded and returns its buffer (valid until rl_loader_release(L, s)).
+/* Waits until stage s is loaded and returns its buffer (valid until rl_loader_release(L, s);
+ * a resident stage's buffer stays valid).
  * If s is not the stage being prefetched, the loader restarts from s. NULL + rl_err on a read
  * error (naming the file). */
 const uint8_t *rl_loader_acquire(rl_loader *L, int s);
@@ -30,6 +32,10 @@ const rl_load_stats *rl_loader_stats(const rl_loader *L);
 void rl_loader_reset_stats(rl_loader *L);
 /* Bytes of each slot. */
 size_t rl_loader_slot_bytes(const rl_loader *L);
+/* Bytes kept resident, and (optional) how many stages. */
+size_t rl_loader_resident_bytes(const rl_loader *L, int *n_stages);
+/* 1 if stage s is resident. */
+int rl_loader_is_resident(const rl_loader *L, int s);
 /* Pauses prefetching (e.g. before the page cache is dropped for a cold measurement): waits
  * for a read in flight, empties both slots. The next acquire restarts the loader. */
 void rl_loader_pause(rl_loader *L);

@@ -2,6 +2,7 @@
  * row within 1e-3 absolute, greedy ids identical. */
 #include "test.h"
 #include "rabbitllm.h"
+#include "engine/model.h"
 #include "util/json.h"
 #include "util/fileio.h"
 #include <math.h>
@@ -164,6 +165,41 @@ static void test_hybrid_state(void) {
     rl_model_close(a); rl_model_close(b);
 }
 
+/* Keeping some or all stages resident (memory budget) gives the same logits as streaming. */
+static void test_resident_budget(void) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/qwen3_moe", t_shared());
+    rl_model_opts half = {.mem_budget = 1}, all = {.mem_budget = (size_t)1 << 40};
+    rl_model *a = rl_model_open(dir, NULL), *c = rl_model_open(dir, &all);
+    CHECK(a && c, "open: %s", rl_last_error());
+    if (!a || !c) { rl_model_close(a); rl_model_close(c); return; }
+    size_t total = 0;
+    for (int i = 0; i < a->n_stages; i++) total += a->stages[i].bytes;
+    half.mem_budget = total / 2;
+    rl_model *b = rl_model_open(dir, &half);
+    CHECK(b != NULL, "open half: %s", rl_last_error());
+    if (!b) { rl_model_close(a); rl_model_close(c); return; }
+    int nb, nc;
+    size_t rb = rl_loader_resident_bytes(b->ld, &nb), rc = rl_loader_resident_bytes(c->ld, &nc);
+    CHECK(nb > 0 && nb < b->n_stages && rb <= half.mem_budget, "half resident: %d stages, %zu bytes", nb, rb);
+    CHECK(nc == c->n_stages && rc == total, "all resident: %d of %d", nc, c->n_stages);
+    CHECK(rl_loader_resident_bytes(a->ld, &nb) == 0 && nb == 0, "budget 0 streams everything");
+    int V = rl_model_vocab(a);
+    float *la = malloc((size_t)V * 12 * sizeof(float)), *lb = malloc((size_t)V * 12 * sizeof(float)), *lc = malloc((size_t)V * 12 * sizeof(float));
+    int32_t seq[12];
+    for (int i = 0; i < 12; i++) seq[i] = (int32_t)((i * 41 + 5) % V);
+    int same = 1;
+    for (int round = 0; round < 3; round++) { /* prefill, then decode steps over several sweeps */
+        int n = round == 0 ? 8 : 1, p = round == 0 ? 0 : 7 + round;
+        CHECK(rl_model_eval(a, seq + p, n, la, 1) == 0 && rl_model_eval(b, seq + p, n, lb, 1) == 0 &&
+              rl_model_eval(c, seq + p, n, lc, 1) == 0, "eval: %s", rl_last_error());
+        same &= !memcmp(la, lb, (size_t)V * n * sizeof(float)) && !memcmp(la, lc, (size_t)V * n * sizeof(float));
+    }
+    CHECK(same, "resident stages change the logits");
+    free(la); free(lb); free(lc);
+    rl_model_close(a); rl_model_close(b); rl_model_close(c);
+}
+
 static void test_errors(void) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/fixtures/llama", t_shared());
@@ -188,6 +224,7 @@ int main(void) {
     RUN(test_cache_equals_recompute);
     RUN(test_chunked_prefill);
     RUN(test_hybrid_state);
+    RUN(test_resident_budget);
     RUN(test_errors);
     TEST_END();
 }
