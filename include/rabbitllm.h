@@ -47,6 +47,9 @@ int rl_model_eval(rl_model *m, const int32_t *tokens, int n, float *logits, int 
  * rl_model_eval re-prefills tokens 0..pos from the model's token history first (exact, one extra
  * prefill of the kept prefix; pos 0 is just a reset). */
 void rl_model_rewind(rl_model *m, int pos);
+/* 1 if rewinding is free (a KV cache is truncated); 0 for models with recurrent layers, where a
+ * rewind replays the kept prefix on the next eval. */
+int rl_model_rewind_is_cheap(const rl_model *m);
 
 /* Sampling parameters; temperature 0 = greedy. */
 typedef struct {

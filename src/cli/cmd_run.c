@@ -80,7 +80,7 @@ int cmd_run(int argc, char **argv) {
         if (!(df = fopen(tmp, "wb"))) { fprintf(stderr, "error: %s: cannot create\n", tmp); rl_model_close(m); free(prompt); return 1; }
     }
     int32_t *out = malloc(((size_t)o.n_new + 1) * sizeof *out);
-    rl_gen_opts g = {.max_new = o.n_new, .sampling = o.sampling, .ignore_eos = o.ignore_eos,
+    rl_gen_opts g = {.max_new = o.n_new, .sampling = o.sampling, .ignore_eos = o.ignore_eos, .draft = o.draft,
                      .on_logits = df ? dump_rows : NULL, .ctx = df};
     int n_out = 0, rc = 0;
     rl_gen_stats st;
@@ -91,9 +91,11 @@ int cmd_run(int argc, char **argv) {
     } else {
         for (int i = 0; i < n_out; i++) printf("%s%d", i ? "," : "", out[i]);
         printf("\n");
-        fprintf(stderr, "%d prompt tokens in %.3f s (%.1f tok/s), %d generated in %.3f s (%.2f tok/s)\n",
+        fprintf(stderr, "%d prompt tokens in %.3f s (%.1f tok/s), %d generated in %.3f s (%.2f tok/s, %d sweeps",
                 st.n_prompt, st.prefill_s, st.prefill_s > 0 ? st.n_prompt / st.prefill_s : 0,
-                st.n_gen, st.decode_s, st.decode_s > 0 && st.n_gen > 1 ? (st.n_gen - 1) / st.decode_s : 0);
+                st.n_gen, st.decode_s, st.decode_s > 0 && st.n_gen > 1 ? (st.n_gen - 1) / st.decode_s : 0, st.sweeps);
+        if (st.drafted) fprintf(stderr, ", %d of %d draft tokens accepted", st.accepted, st.drafted);
+        fprintf(stderr, ")\n");
         if (o.profile) rl_profile_print(m, stderr);
     }
     if (df) {

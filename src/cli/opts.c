@@ -63,6 +63,7 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
         else if (!strcmp(a, "--ctx")) { NUM(1, 1 << 30); o->model.ctx = (int)x; }
         else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) { NUM(0, 4096); o->model.n_threads = (int)x; }
         else if (!strcmp(a, "--batch")) { NUM(1, 65536); o->model.max_batch = (int)x; }
+        else if (!strcmp(a, "--draft")) { NUM(0, 32); o->draft = (int)x; }
         else if (!strcmp(a, "--mem-budget") && v) {
             uint64_t b;
             i++;

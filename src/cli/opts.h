@@ -8,6 +8,7 @@ typedef struct {
     rl_model_opts model;
     rl_sampling sampling;
     int n_new;              /* -n */
+    int draft;              /* --draft: speculative tokens per sweep (prompt lookup) */
     int ignore_eos;
     int profile;
     const char *ids;        /* --ids */

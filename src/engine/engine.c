@@ -139,6 +139,7 @@ void rl_model_rewind(rl_model *m, int pos) {
     if (m->n_lin) rl_hybrid_rewind(m, pos);
     else if (pos >= 0 && pos < m->pos) m->pos = pos;
 }
+int rl_model_rewind_is_cheap(const rl_model *m) { return m->n_lin == 0; }
 int rl_model_is_eos(const rl_model *m, int32_t id) {
     for (int i = 0; i < m->d.n_eos; i++) if (m->d.eos_ids[i] == id) return 1;
     return 0;

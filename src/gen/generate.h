@@ -1,5 +1,9 @@
 /* The generation loop: prefill the prompt in one sweep (or chunks), then one sweep per new
- * token, sampling each, stopping on eos ids, the token budget, a callback, or the context. */
+ * token, sampling each, stopping on eos ids, the token budget, a callback, or the context.
+ * With speculation (draft > 0), each sweep also verifies up to `draft` tokens proposed by
+ * prompt lookup (the continuation of the latest earlier occurrence of the last n-gram), so one
+ * sweep can yield several tokens; acceptance follows speculative sampling, so the output
+ * distribution is unchanged (greedy output is identical). */
 #ifndef RL_GENERATE_H
 #define RL_GENERATE_H
 #include "rabbitllm.h"
@@ -10,6 +14,7 @@ typedef struct {
     int ignore_eos;            /* keep going past eos ids */
     const int32_t *stop_ids;   /* extra stop ids (end-of-turn tokens), may be NULL */
     int n_stop;
+    int draft;                 /* most draft tokens verified per sweep (0 = off) */
     /* called with each generated token; return nonzero to stop after it */
     int (*on_token)(void *ctx, int32_t tok);
     /* called with logits rows as computed: the prompt's rows, then one per fed-back token */
@@ -21,6 +26,8 @@ typedef struct {
     int n_prompt, n_gen;
     double prefill_s, decode_s;
     int stopped_by_eos;
+    int sweeps;                /* decode sweeps run */
+    int drafted, accepted;     /* speculative tokens proposed / accepted */
 } rl_gen_stats;
 
 /* Generates after prompt[0..n) (appended to the model's KV cache at its current position).
