@@ -19,6 +19,8 @@ typedef struct {
     int n_threads;   /* compute threads; 0 = all online CPUs */
     int ctx;         /* context length in tokens; 0 = min(max_position_embeddings, 4096) */
     int max_batch;   /* most tokens per sweep (prefill chunk); 0 = 256 */
+    int n_seq;         /* sequences that can run together (batching); 0 = 1. Each has its own KV
+                          cache of ctx tokens. */
     size_t mem_budget; /* bytes of weights to keep resident in RAM instead of re-reading them
                           every sweep (spread evenly over the layers); 0 = stream everything */
 } rl_model_opts;
@@ -50,6 +52,20 @@ void rl_model_rewind(rl_model *m, int pos);
 /* 1 if rewinding is free (a KV cache is truncated); 0 for models with recurrent layers, where a
  * rewind replays the kept prefix on the next eval. */
 int rl_model_rewind_is_cheap(const rl_model *m);
+
+/* Batching: several sequences (0 .. n_seq-1, opts.n_seq at open) share each sweep, so one read
+ * of the weights serves them all. Each item's tokens are appended to its own sequence's cache
+ * (the single-sequence calls above act on sequence 0). logits (may be NULL) receives one row
+ * per item: the logits after its last token. Items must name distinct sequences. */
+typedef struct {
+    int seq;                  /* sequence index */
+    const int32_t *tokens;    /* tokens to append */
+    int n;                    /* how many (>= 1) */
+} rl_batch_item;
+int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, float *logits);
+int rl_model_n_seq(const rl_model *m);
+int rl_model_seq_pos(const rl_model *m, int seq);        /* tokens in sequence seq's cache */
+void rl_model_seq_rewind(rl_model *m, int seq, int pos); /* as rl_model_rewind, for one sequence */
 
 /* Sampling parameters; temperature 0 = greedy. */
 typedef struct {

@@ -8,27 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Parses "1,2,3" into a malloc'd array. -1 on a bad list. */
-static int parse_ids(const char *s, int32_t **out, int *n) {
-    int cap = 16, k = 0;
-    int32_t *v = malloc((size_t)cap * sizeof *v);
-    const char *p = s;
-    while (v && *p) {
-        char *end;
-        long x = strtol(p, &end, 10);
-        if (end == p || x < 0 || x > 0x7fffffff) { free(v); return -1; }
-        if (k == cap) { int32_t *nv = realloc(v, (size_t)(cap *= 2) * sizeof *v); if (!nv) { free(v); return -1; } v = nv; }
-        v[k++] = (int32_t)x;
-        p = end;
-        while (*p == ' ') p++;
-        if (*p == ',') p++;
-        else if (*p) { free(v); return -1; }
-    }
-    if (!v || !k) { free(v); return -1; }
-    *out = v; *n = k;
-    return 0;
-}
-
 static int dump_rows(void *ctx, const float *rows, int n, int vocab) {
     return fwrite(rows, sizeof(float), (size_t)n * vocab, (FILE *)ctx) != (size_t)n * vocab;
 }
@@ -65,11 +44,12 @@ int cmd_run(int argc, char **argv) {
     rl_cli_opts o;
     if (rl_cli_parse(argc, argv, &o)) return 2;
     if (o.prompt && o.ids) { fprintf(stderr, "error: give either --ids or -p, not both\n"); return 2; }
+    if (o.ids_file || o.prompts) return rl_run_batch(&o);
     if (o.prompt) return run_text(&o);
     if (!o.ids) { fprintf(stderr, "error: run needs --ids 1,2,3 or -p TEXT\n"); return 2; }
     int32_t *prompt = NULL;
     int n_prompt = 0;
-    if (parse_ids(o.ids, &prompt, &n_prompt)) { fprintf(stderr, "error: --ids must be a comma-separated list of token ids\n"); return 2; }
+    if (rl_cli_parse_ids(o.ids, &prompt, &n_prompt)) { fprintf(stderr, "error: --ids must be a comma-separated list of token ids\n"); return 2; }
     rl_model *m = rl_model_open(o.model_dir, &o.model);
     if (!m) { fprintf(stderr, "error: %s\n", rl_last_error()); free(prompt); return 1; }
 

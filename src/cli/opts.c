@@ -32,6 +32,27 @@ int rl_cli_parse_size(const char *s, uint64_t *out) {
     return 0;
 }
 
+/* Parses "1,2,3" into a malloc'd array. -1 on a bad list. */
+int rl_cli_parse_ids(const char *s, int32_t **out, int *n) {
+    int cap = 16, k = 0;
+    int32_t *v = malloc((size_t)cap * sizeof *v);
+    const char *p = s;
+    while (v && *p) {
+        char *end;
+        long x = strtol(p, &end, 10);
+        if (end == p || x < 0 || x > 0x7fffffff) { free(v); return -1; }
+        if (k == cap) { int32_t *nv = realloc(v, (size_t)(cap *= 2) * sizeof *v); if (!nv) { free(v); return -1; } v = nv; }
+        v[k++] = (int32_t)x;
+        p = end;
+        while (*p == ' ') p++;
+        if (*p == ',') p++;
+        else if (*p) { free(v); return -1; }
+    }
+    if (!v || !k) { free(v); return -1; }
+    *out = v; *n = k;
+    return 0;
+}
+
 /* Half of MemAvailable from /proc/meminfo (0 if unknown). */
 static size_t auto_budget(void) {
     FILE *f = fopen("/proc/meminfo", "r");
@@ -64,6 +85,9 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
         else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) { NUM(0, 4096); o->model.n_threads = (int)x; }
         else if (!strcmp(a, "--batch")) { NUM(1, 65536); o->model.max_batch = (int)x; }
         else if (!strcmp(a, "--draft")) { NUM(0, 32); o->draft = (int)x; }
+        else if (!strcmp(a, "--parallel")) { NUM(1, 4096); o->parallel = (int)x; }
+        else if (!strcmp(a, "--ids-file") && v) { o->ids_file = v; i++; }
+        else if (!strcmp(a, "--prompts") && v) { o->prompts = v; i++; }
         else if (!strcmp(a, "--mem-budget") && v) {
             uint64_t b;
             i++;

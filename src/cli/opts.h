@@ -16,10 +16,18 @@ typedef struct {
     const char *system;     /* --system */
     int raw;                /* --raw */
     const char *dump_logits;
+    const char *ids_file;   /* --ids-file: one prompt of ids per line (batched) */
+    const char *prompts;    /* --prompts: one text prompt per line (batched) */
+    int parallel;           /* --parallel: sequences per batch */
 } rl_cli_opts;
 
 /* Parses a size such as 4G, 500M, 64K or 1234 (decimal units). 0 / -1. */
 int rl_cli_parse_size(const char *s, uint64_t *out);
+
+/* Parses "1,2,3" into a malloc'd array (caller frees). 0 / -1 on a bad list. */
+int rl_cli_parse_ids(const char *s, int32_t **out, int *n);
+/* `run --ids-file` / `run --prompts`: many prompts, batched (cmd_run_batch.c). Exit status. */
+int rl_run_batch(const rl_cli_opts *o);
 
 /* Parses argv[1..] (argv[0] is the subcommand). Returns 0, or -1 after printing the problem
  * to stderr. Unknown flags are errors. */

@@ -87,11 +87,16 @@ int rl_block_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
     rl_rope_apply(rope, m->q, T, nh, hd, m->rope_cos + rt, m->rope_sin + rt);
     rl_rope_apply(rope, m->k, T, nkv, hd, m->rope_cos + rt, m->rope_sin + rt);
 
-    float *kc = m->kc + (size_t)m->kv_slot[l] * m->ctx * kvd, *vc = m->vc + (size_t)m->kv_slot[l] * m->ctx * kvd;
-    memcpy(kc + (size_t)pos0 * kvd, m->k, (size_t)T * kvd * sizeof(float));
-    memcpy(vc + (size_t)pos0 * kvd, m->v, (size_t)T * kvd * sizeof(float));
-    rl_attention(m->pool, m->att, m->q, kc, vc, T, pos0, nh, nkv, hd, hd, d->attn_scale, d->attn_softcap,
-                 ld->kind == RL_LAYER_SLIDING ? ld->window : 0, m->attn_scratch);
+    /* each sequence's rows: append to its KV cache, attend over its own past */
+    for (int g = 0; g < m->n_seg; g++) {
+        const rl_segment *sg = &m->seg[g];
+        float *kc = rl_kv_keys(m, m->kv_slot[l], sg->seq), *vc = rl_kv_values(m, m->kv_slot[l], sg->seq);
+        memcpy(kc + (size_t)sg->pos0 * kvd, m->k + (size_t)sg->row0 * kvd, (size_t)sg->n * kvd * sizeof(float));
+        memcpy(vc + (size_t)sg->pos0 * kvd, m->v + (size_t)sg->row0 * kvd, (size_t)sg->n * kvd * sizeof(float));
+        rl_attention(m->pool, m->att + (size_t)sg->row0 * qd, m->q + (size_t)sg->row0 * qd, kc, vc, sg->n, sg->pos0,
+                     nh, nkv, hd, hd, d->attn_scale, d->attn_softcap, ld->kind == RL_LAYER_SLIDING ? ld->window : 0,
+                     m->attn_scratch);
+    }
     if (d->attn_out_gate) rl_qgate_apply(m, T); /* output * sigmoid(gate) */
     wview wo = W(s, buf, W_O);
     rl_matmul(m->pool, m->o, m->att, wo.p, wo.dt, vec(w2, W(s, buf, W_O_B), H), T, qd, H);

@@ -89,25 +89,25 @@ static void hybrid_reset(rl_model *m) {
 }
 
 void rl_hybrid_rewind(rl_model *m, int pos) {
-    if (pos < 0 || pos >= m->pos) return;
-    m->pos = pos;
+    if (pos < 0 || pos >= m->seq_pos[0]) return;
+    m->seq_pos[0] = pos;
     m->replay = 1;
 }
 
 int rl_hybrid_prepare(rl_model *m, const int32_t *tok, int n) {
     if (m->replay) {
-        int keep = m->pos;
+        int keep = m->seq_pos[0];
         m->replay = 0;
-        m->pos = 0;
+        m->seq_pos[0] = 0;
         hybrid_reset(m);
         /* re-prefill the kept prefix (its KV rows are rewritten with the same values) */
         if (keep > 0 && rl_model_eval(m, m->hist, keep, NULL, 0)) {
             hybrid_reset(m);
-            m->pos = 0;
+            m->seq_pos[0] = 0;
             return -1;
         }
     }
-    if (tok != m->hist + m->pos) memcpy(m->hist + m->pos, tok, (size_t)n * sizeof(int32_t));
+    if (tok != m->hist + m->seq_pos[0]) memcpy(m->hist + m->seq_pos[0], tok, (size_t)n * sizeof(int32_t));
     return 0;
 }
 

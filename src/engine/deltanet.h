@@ -13,7 +13,7 @@ int rl_hybrid_open(rl_model *m, int *n_kv_layers);
 /* Frees what rl_hybrid_open allocated (safe on a partly opened model). */
 void rl_hybrid_close(rl_model *m);
 
-/* Called by rl_model_eval before running tokens[0..n) at m->pos (hybrid models only): runs a
+/* Called by rl_model_eval before running tokens[0..n) at m->seq_pos[0] (hybrid models only): runs a
  * pending rewind (zeroes the state and re-prefills the kept prefix hist[0..pos) without
  * logits), then records tokens in the history. 0 / -1 + rl_err (then the state is empty, pos 0). */
 int rl_hybrid_prepare(rl_model *m, const int32_t *tokens, int n);

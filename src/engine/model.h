@@ -9,6 +9,9 @@
 #include "kernels/cpu/threadpool.h"
 #include "model/desc.h"
 
+/* Rows [row0, row0 + n) of a sweep belong to sequence seq, at positions pos0... */
+typedef struct { int seq, row0, n, pos0; } rl_segment;
+
 struct rl_model {
     char dir[4096];
     rl_model_desc d;
@@ -20,9 +23,17 @@ struct rl_model {
     const rl_tensor_info *embed;
     float *final_norm, *final_norm_b; /* resident, f32 (hidden) */
 
-    int ctx, max_T, pos;
+    int ctx, max_T;
+    int n_seq;                /* sequences sharing the model, each with its own KV cache region */
+    int *seq_pos;             /* (n_seq) tokens in each sequence's cache */
     int kv_dim;               /* n_kv_heads * head_dim */
-    float *kc, *vc;           /* KV cache (n_layers, ctx, kv_dim) */
+    float *kc, *vc;           /* KV cache (KV layers, n_seq, ctx, kv_dim) */
+    int n_seg;                /* the current sweep's rows, grouped by sequence */
+    rl_segment *seg;          /* (max_T) */
+    int *out_rows;            /* (max_T) rows of the sweep that need logits */
+    int *out_item;            /* (max_T) batch item of each of those rows */
+    int32_t *batch_tok;       /* (max_T) tokens of a batched sweep */
+    float *batch_logits;      /* (min(n_seq, max_T), vocab) logits of a batched sweep */
 
     /* activations (max_T rows) */
     float *x;                 /* residual stream (T, hidden) */
@@ -66,7 +77,16 @@ struct rl_model {
     struct rl_mla_state *mla; /* MLA scratch and the DSA indexer's key cache */
 };
 
-/* Runs one decoder layer on m->x (T tokens at pos0); weights are views into buf. */
+/* Runs one decoder layer on m->x (T rows, grouped by sequence in m->seg; pos0 is the first
+ * segment's position, the only one for single-sequence paths); weights are views into buf. */
 int rl_block_forward(rl_model *m, int layer, const uint8_t *buf, int T, int pos0);
+
+/* Keys / values of sequence seq in KV layer slot `slot` ((ctx, kv_dim) each). */
+static inline float *rl_kv_keys(const rl_model *m, int slot, int seq) {
+    return m->kc + ((size_t)slot * m->n_seq + seq) * m->ctx * m->kv_dim;
+}
+static inline float *rl_kv_values(const rl_model *m, int slot, int seq) {
+    return m->vc + ((size_t)slot * m->n_seq + seq) * m->ctx * m->kv_dim;
+}
 
 #endif
