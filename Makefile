@@ -6,10 +6,10 @@ OPT     ?= -O2
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(OPT) -g -pthread -Iinclude -Isrc $(EXTRA_CFLAGS)
 LDLIBS  += -lcjson -lpcre2-8 -lutf8proc -lm -pthread
-CLI_LDLIBS = -lreadline
+CLI_LDLIBS = -lreadline -lmicrohttpd
 
-LIB_SRC  := $(shell find src -name '*.c' ! -path 'src/cli/*' | sort)
-CLI_SRC  := $(shell find src/cli -name '*.c' | sort)
+LIB_SRC  := $(shell find src -name '*.c' ! -path 'src/cli/*' ! -path 'src/server/*' | sort)
+CLI_SRC  := $(shell find src/cli src/server -name '*.c' | sort)
 TEST_SRC := $(shell find tests -name 'test_*.c' | sort)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)

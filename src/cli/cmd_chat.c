@@ -46,8 +46,7 @@ int cmd_chat(int argc, char **argv) {
 
     cJSON *msgs = cJSON_CreateArray();
     if (o.system) add_msg(msgs, "system", o.system);
-    int cap = rl_model_ctx(g.m) + 1, n_cache = 0;          /* tokens in the KV cache */
-    int32_t *cache = malloc((size_t)cap * sizeof *cache);
+    int cap = rl_model_ctx(g.m) + 1;
     char *raw = strdup("");                                 /* conversation text without a template */
     int rc = 0;
     if (tty) fprintf(stderr, "chat with %s — /reset to start over, /exit to quit, Ctrl-C stops an answer\n", o.model_dir);
@@ -60,8 +59,7 @@ int cmd_chat(int argc, char **argv) {
             cJSON_Delete(msgs);
             msgs = cJSON_CreateArray();
             if (o.system) add_msg(msgs, "system", o.system);
-            rl_model_rewind(g.m, 0);
-            n_cache = 0;
+            rl_textgen_reset(&g);
             raw[0] = 0;
             fprintf(stderr, "[conversation reset]\n");
             free(line);
@@ -84,25 +82,17 @@ int cmd_chat(int argc, char **argv) {
             continue;
         }
         /* reuse the longest prefix already in the cache (at least one token must be evaluated) */
-        int common = 0;
-        while (common < n_cache && common < n - 1 && cache[common] == ids[common]) common++;
-        rl_model_rewind(g.m, common);
-        n_cache = common;
+        int common = rl_textgen_reuse_prefix(&g, ids, n);
         if (n >= cap) { fprintf(stderr, "error: the conversation (%d tokens) exceeds the context (%d); /reset to start over\n", n, cap - 1); free(ids); continue; }
         if (rl_textgen_generate(&g, ids, n, ids + common, n - common, &g_interrupt, &answer, &gen, &n_gen)) {
             fprintf(stderr, "error: %s\n", rl_last_error());
-            rl_model_rewind(g.m, 0);
-            n_cache = 0;
+            rl_textgen_reset(&g);
             free(ids);
             continue;
         }
         printf("\n");
         fflush(stdout);
-        /* the cache now holds the prompt and every generated token but the last */
-        memcpy(cache, ids, (size_t)n * sizeof *cache);
-        n_cache = n;
-        for (int i = 0; i + 1 < n_gen && n_cache < cap; i++) cache[n_cache++] = gen[i];
-        if (n_cache != rl_model_pos(g.m)) { rl_model_rewind(g.m, 0); n_cache = 0; }
+        rl_textgen_commit(&g, ids, n, gen, n_gen);
         add_msg(msgs, "assistant", answer ? answer : "");
         rl = strlen(raw);
         size_t al = answer ? strlen(answer) : 0;
@@ -110,7 +100,7 @@ int cmd_chat(int argc, char **argv) {
         if (nraw) { raw = nraw; memcpy(raw + rl, answer ? answer : "", al); raw[rl + al] = 0; }
         free(answer); free(gen); free(ids);
     }
-    free(cache); free(raw);
+    free(raw);
     cJSON_Delete(msgs);
     rl_textgen_close(&g);
     return rc;

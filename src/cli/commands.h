@@ -12,5 +12,6 @@ int cmd_detokenize(int argc, char **argv);     /* cmd_tokenize.c: ids -> text */
 int cmd_bench_tokenizer(int argc, char **argv);/* cmd_tokenize.c: tokenizer speed */
 int cmd_template(int argc, char **argv);       /* cmd_template.c: render chat templates */
 int cmd_chat(int argc, char **argv);           /* cmd_chat.c: interactive chat loop */
+int cmd_serve(int argc, char **argv);          /* cmd_serve.c: OpenAI-compatible HTTP server */
 
 #endif

@@ -6,6 +6,7 @@
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } CMDS[] = {
     {"run", cmd_run, "run MODEL_DIR (--ids 1,2,3 | -p TEXT) [-n N] [--temp T] ...  generate"},
     {"chat", cmd_chat, "chat MODEL_DIR                     interactive chat"},
+    {"serve", cmd_serve, "serve MODEL_DIR [--host H] [--port P]  OpenAI-compatible HTTP server"},
     {"info", cmd_info, "info MODEL_DIR [--ctx N]           model description and memory plan"},
     {"tokenize", cmd_tokenize, "tokenize MODEL_DIR (TEXT | --jsonl)  text to token ids"},
     {"detokenize", cmd_detokenize, "detokenize MODEL_DIR --jsonl        token ids to text"},

@@ -1,7 +1,6 @@
-/* Text front end shared by run -p and chat (see textgen.h). */
+/* Text front end shared by run -p, chat and serve (see textgen.h). */
 #include "cli/textgen.h"
 #include "gen/detok_stream.h"
-#include "gen/generate.h"
 #include "util/err.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,10 @@ int rl_textgen_open(rl_textgen *g, const rl_cli_opts *o) {
     g->o = o;
     if (!(g->tok = rl_tok_load(o->model_dir))) return -1;
     if (!(g->m = rl_model_open(o->model_dir, &o->model))) { rl_textgen_close(g); return -1; }
+    if (!(g->cache = malloc(((size_t)rl_model_ctx(g->m) + 1) * sizeof *g->cache))) {
+        rl_textgen_close(g);
+        return rl_err("out of memory");
+    }
     if (!o->raw) {
         int found = 0;
         g->tmpl = rl_chat_template_load(o->model_dir, &found);
@@ -35,70 +38,180 @@ void rl_textgen_close(rl_textgen *g) {
     rl_model_close(g->m);
     rl_tok_free(g->tok);
     rl_chat_template_free(g->tmpl);
+    free(g->cache);
     memset(g, 0, sizeof *g);
 }
 
-int rl_textgen_prompt(rl_textgen *g, const cJSON *messages, const char *raw, int32_t **ids, int *n) {
+int rl_textgen_prompt_ex(rl_textgen *g, const cJSON *messages, const cJSON *extra, const char *raw, int32_t **ids, int *n) {
     size_t nn = 0;
     int rc;
+    *ids = NULL;
     if (g->tmpl && messages) {
         char *text = NULL;
-        if (rl_chat_template_render(g->tmpl, messages, 1, NULL, &text)) return rl_err_prefix("chat template: ");
+        if (rl_chat_template_render(g->tmpl, messages, 1, extra, &text)) return rl_err_prefix("chat template: ");
         rc = rl_tok_encode(g->tok, text, strlen(text), 0, ids, &nn);
         free(text);
     } else {
+        if (!raw) return rl_err("no prompt text");
         rc = rl_tok_encode(g->tok, raw, strlen(raw), 1, ids, &nn);
     }
     *n = (int)nn;
     return rc;
 }
 
+int rl_textgen_prompt(rl_textgen *g, const cJSON *messages, const char *raw, int32_t **ids, int *n) {
+    return rl_textgen_prompt_ex(g, messages, NULL, raw, ids, n);
+}
+
+int rl_textgen_reuse_prefix(rl_textgen *g, const int32_t *ids, int n) {
+    int common = 0;
+    while (common < g->n_cache && common < n - 1 && g->cache[common] == ids[common]) common++;
+    rl_model_rewind(g->m, common);
+    g->n_cache = common;
+    return common;
+}
+
+void rl_textgen_commit(rl_textgen *g, const int32_t *ids, int n, const int32_t *gen, int n_gen) {
+    int cap = rl_model_ctx(g->m) + 1;
+    g->n_cache = 0;
+    if (n > cap) { rl_textgen_reset(g); return; }
+    memcpy(g->cache, ids, (size_t)n * sizeof *g->cache);
+    g->n_cache = n;
+    for (int i = 0; i + 1 < n_gen && g->n_cache < cap; i++) g->cache[g->n_cache++] = gen[i];
+    if (g->n_cache != rl_model_pos(g->m)) rl_textgen_reset(g);
+}
+
+void rl_textgen_reset(rl_textgen *g) {
+    rl_model_rewind(g->m, 0);
+    g->n_cache = 0;
+}
+
 typedef struct {
     rl_detok_stream *ds;
-    volatile sig_atomic_t *interrupt;
-    int failed;
+    const rl_textgen_params *p;
+    size_t complete;   /* bytes of the text known complete (whole characters) */
+    size_t emitted;    /* bytes handed to on_text */
+    size_t cut;        /* where a stop string starts, or SIZE_MAX */
+    int failed, cancelled;
 } stream_ctx;
+
+/* Hands text[emitted..end) to on_text; 1 if it asks to stop. */
+static int emit(stream_ctx *c, const char *text, size_t end) {
+    int stop = 0;
+    if (end > c->emitted && c->p->on_text) stop = c->p->on_text(c->p->ctx, text + c->emitted, end - c->emitted);
+    if (end > c->emitted) c->emitted = end;
+    if (stop) c->cancelled = 1;
+    return stop;
+}
+
+/* Looks for a stop string in the complete text and emits what can no longer become one.
+ * Returns 1 when generation should stop (a stop string was found or on_text said stop). */
+static int advance(stream_ctx *c) {
+    size_t tl;
+    const char *t = rl_detok_stream_text(c->ds, &tl);
+    size_t end = c->complete < tl ? c->complete : tl;
+    if (end < c->emitted) end = c->emitted;
+    const rl_textgen_params *p = c->p;
+    if (!p->n_stop_strings) return emit(c, t, end);
+    /* a stop string can only start at or after emitted: any earlier start was held back */
+    size_t best = SIZE_MAX;
+    for (int i = 0; i < p->n_stop_strings; i++) {
+        size_t sl = strlen(p->stop_strings[i]);
+        if (!sl || end - c->emitted < sl) continue;
+        const char *f = memmem(t + c->emitted, end - c->emitted, p->stop_strings[i], sl);
+        if (f && (size_t)(f - t) < best) best = (size_t)(f - t);
+    }
+    if (best != SIZE_MAX) { c->cut = best; emit(c, t, best); return 1; }
+    /* hold back the longest tail that is the start of a stop string */
+    size_t hold = 0;
+    for (int i = 0; i < p->n_stop_strings; i++) {
+        size_t sl = strlen(p->stop_strings[i]);
+        for (size_t k = sl ? sl - 1 : 0; k > hold; k--)
+            if (k <= end - c->emitted && !memcmp(t + end - k, p->stop_strings[i], k)) { hold = k; break; }
+    }
+    size_t safe = end - hold;
+    while (safe > c->emitted && ((unsigned char)t[safe] & 0xC0) == 0x80) safe--;
+    return emit(c, t, safe);
+}
 
 static int on_token(void *arg, int32_t tok) {
     stream_ctx *c = arg;
-    const char *p;
+    const char *piece;
     size_t len;
-    if (rl_detok_stream_push(c->ds, tok, &p, &len)) { c->failed = 1; return 1; }
-    if (len) { fwrite(p, 1, len, stdout); fflush(stdout); }
-    return c->interrupt && *c->interrupt;
+    if (rl_detok_stream_push(c->ds, tok, &piece, &len)) { c->failed = 1; return 1; }
+    c->complete += len;
+    if (advance(c)) return 1;
+    if (c->p->interrupt && *c->p->interrupt) { c->cancelled = 1; return 1; }
+    return 0;
+}
+
+int rl_textgen_run(rl_textgen *g, const int32_t *context, int n_context, const int32_t *new_ids, int n_new,
+                   const rl_textgen_params *p, rl_textgen_result *r) {
+    memset(r, 0, sizeof *r);
+    int max_new = p->max_new > 0 ? p->max_new : 0;
+    int32_t *out = malloc(((size_t)max_new + 1) * sizeof *out);
+    stream_ctx sc = {.ds = rl_detok_stream_new(g->tok, context, n_context), .p = p, .cut = SIZE_MAX};
+    if (!out || !sc.ds) { free(out); rl_detok_stream_free(sc.ds); return rl_err("out of memory"); }
+    rl_gen_opts go = {.max_new = max_new, .sampling = p->sampling, .ignore_eos = p->ignore_eos, .draft = p->draft,
+                      .stop_ids = g->stop, .n_stop = g->n_stop, .on_token = on_token, .ctx = &sc};
+    int n_out = 0;
+    int rc = rl_generate(g->m, new_ids, n_new, &go, out, &n_out, &r->st);
+    if (!rc && sc.failed) rc = -1;
+    if (!rc) {
+        if (sc.cut == SIZE_MAX) {
+            const char *piece;
+            size_t len;
+            rl_detok_stream_finish(sc.ds, &piece, &len);
+            sc.complete += len;
+            if (!advance(&sc) && sc.cut == SIZE_MAX) {   /* the end: nothing more can complete a stop string */
+                size_t tl;
+                const char *t = rl_detok_stream_text(sc.ds, &tl);
+                emit(&sc, t, tl);
+            }
+        }
+        size_t tl;
+        const char *t = rl_detok_stream_text(sc.ds, &tl);
+        if (sc.cut != SIZE_MAX && sc.cut < tl) tl = sc.cut;
+        r->text = strndup(t, tl);
+        r->ids = out; out = NULL;
+        r->n_ids = n_out;
+        r->finish = sc.cut != SIZE_MAX || r->st.stopped_by_eos ? RL_FINISH_STOP
+                  : sc.cancelled ? RL_FINISH_CANCELLED : RL_FINISH_LENGTH;
+        if (!r->text) { rl_textgen_result_free(r); rc = rl_err("out of memory"); }
+    }
+    free(out);
+    rl_detok_stream_free(sc.ds);
+    return rc;
+}
+
+void rl_textgen_result_free(rl_textgen_result *r) {
+    free(r->text); free(r->ids);
+    memset(r, 0, sizeof *r);
+}
+
+static int to_stdout(void *ctx, const char *piece, size_t len) {
+    (void)ctx;
+    fwrite(piece, 1, len, stdout);
+    fflush(stdout);
+    return 0;
 }
 
 int rl_textgen_generate(rl_textgen *g, const int32_t *context, int n_context, const int32_t *new_ids, int n_new,
                         volatile sig_atomic_t *interrupt, char **answer, int32_t **gen_ids, int *n_gen) {
     const rl_cli_opts *o = g->o;
-    int32_t *out = malloc(((size_t)o->n_new + 1) * sizeof *out);
-    stream_ctx sc = {rl_detok_stream_new(g->tok, context, n_context), interrupt, 0};
-    if (!out || !sc.ds) { free(out); rl_detok_stream_free(sc.ds); return rl_err("out of memory"); }
-    rl_gen_opts go = {.max_new = o->n_new, .sampling = o->sampling, .ignore_eos = o->ignore_eos,
-                      .stop_ids = g->stop, .n_stop = g->n_stop, .on_token = on_token, .ctx = &sc};
-    int n_out = 0;
-    rl_gen_stats st;
-    int rc = rl_generate(g->m, new_ids, n_new, &go, out, &n_out, &st);
-    if (!rc && sc.failed) rc = -1;
-    if (!rc) {
-        const char *p;
-        size_t len;
-        rl_detok_stream_finish(sc.ds, &p, &len);
-        if (len) fwrite(p, 1, len, stdout);
-        fflush(stdout);
-        fprintf(stderr, "\n[%d prompt tokens, %.1f tok/s prefill; %d generated, %.2f tok/s decode%s]\n",
-                st.n_prompt, st.prefill_s > 0 ? st.n_prompt / st.prefill_s : 0.0, st.n_gen,
-                st.decode_s > 0 && st.n_gen > 1 ? (st.n_gen - 1) / st.decode_s : 0.0,
-                interrupt && *interrupt ? ", interrupted" : "");
-        if (answer) {
-            size_t tl;
-            const char *t = rl_detok_stream_text(sc.ds, &tl);
-            *answer = strndup(t, tl);
-        }
-        if (gen_ids) { *gen_ids = out; out = NULL; }
-        if (n_gen) *n_gen = n_out;
-    }
-    free(out);
-    rl_detok_stream_free(sc.ds);
-    return rc;
+    rl_textgen_params p = {.max_new = o->n_new, .sampling = o->sampling, .ignore_eos = o->ignore_eos, .draft = o->draft,
+                           .on_text = to_stdout, .interrupt = interrupt};
+    rl_textgen_result r;
+    if (rl_textgen_run(g, context, n_context, new_ids, n_new, &p, &r)) return -1;
+    fflush(stdout);
+    const rl_gen_stats *st = &r.st;
+    fprintf(stderr, "\n[%d prompt tokens, %.1f tok/s prefill; %d generated, %.2f tok/s decode%s]\n",
+            st->n_prompt, st->prefill_s > 0 ? st->n_prompt / st->prefill_s : 0.0, st->n_gen,
+            st->decode_s > 0 && st->n_gen > 1 ? (st->n_gen - 1) / st->decode_s : 0.0,
+            interrupt && *interrupt ? ", interrupted" : "");
+    if (answer) { *answer = r.text; r.text = NULL; }
+    if (gen_ids) { *gen_ids = r.ids; r.ids = NULL; }
+    if (n_gen) *n_gen = r.n_ids;
+    rl_textgen_result_free(&r);
+    return 0;
 }

@@ -1,8 +1,10 @@
-/* The text front end shared by `run -p` and `chat`: tokenizer + chat template of a model,
- * prompt building (template or raw), stop tokens, and streamed generation to stdout. */
+/* The text front end shared by `run -p`, `chat` and `serve`: tokenizer + chat template of a
+ * model, prompt building (template or raw), stop tokens and stop strings, KV-cache prefix reuse
+ * between requests, and generation streamed as text pieces (to stdout, or to any callback). */
 #ifndef RL_CLI_TEXTGEN_H
 #define RL_CLI_TEXTGEN_H
 #include "cli/opts.h"
+#include "gen/generate.h"
 #include "tokenizer/tokenizer.h"
 #include "template/chat_template.h"
 #include <signal.h>
@@ -14,18 +16,60 @@ typedef struct {
     int32_t stop[16];         /* end-of-turn / eos token ids from the tokenizer */
     int n_stop;
     const rl_cli_opts *o;
+    int32_t *cache;           /* token ids in the KV cache, as tracked by reuse_prefix / commit */
+    int n_cache;
 } rl_textgen;
 
 /* Opens model, tokenizer and template (a model without a template is noted on stderr). 0 / -1. */
 int rl_textgen_open(rl_textgen *g, const rl_cli_opts *o);
 void rl_textgen_close(rl_textgen *g);
 /* Builds prompt ids: the template rendered over messages with a generation prompt (encoded
- * without adding special tokens again), or raw text encoded with the tokenizer's special
- * tokens. *ids malloc'd. 0 / -1 + rl_err. */
+ * without adding special tokens again; extra: template variables such as tools, may be NULL),
+ * or raw text encoded with the tokenizer's special tokens. *ids malloc'd. 0 / -1 + rl_err. */
+int rl_textgen_prompt_ex(rl_textgen *g, const cJSON *messages, const cJSON *extra, const char *raw_text, int32_t **ids, int *n);
 int rl_textgen_prompt(rl_textgen *g, const cJSON *messages, const char *raw_text, int32_t **ids, int *n);
-/* Generates after new_ids (appended to the KV cache), streaming the text to stdout; stops on
- * eos / end-of-turn ids, -n, the context, or *interrupt. *answer (malloc'd) gets the text,
- * gen_ids/n_gen (optional, malloc'd) the generated ids. Prints a summary line to stderr. */
+
+/* KV-cache prefix reuse: rewinds the model to the longest common prefix of the tracked cache
+ * and ids[0..n) (at most n - 1 tokens, one must be evaluated) and returns its length. */
+int rl_textgen_reuse_prefix(rl_textgen *g, const int32_t *ids, int n);
+/* After a generation on prompt ids[0..n): the cache now holds the prompt and every generated
+ * token but the last; a mismatch with the model's position resets the cache. */
+void rl_textgen_commit(rl_textgen *g, const int32_t *ids, int n, const int32_t *gen, int n_gen);
+/* Empties the KV cache. */
+void rl_textgen_reset(rl_textgen *g);
+
+enum { RL_FINISH_LENGTH = 0, RL_FINISH_STOP = 1, RL_FINISH_CANCELLED = 2 };
+
+typedef struct {
+    int max_new;
+    rl_sampling sampling;
+    int ignore_eos;
+    int draft;                         /* speculative tokens per sweep (0 = off) */
+    const char *const *stop_strings;   /* generation stops when the text contains one; it is cut */
+    int n_stop_strings;
+    /* each new piece of text (stop-string prefixes held back until decided); nonzero = stop */
+    int (*on_text)(void *ctx, const char *piece, size_t len);
+    void *ctx;
+    volatile sig_atomic_t *interrupt;  /* checked after each token, may be NULL */
+} rl_textgen_params;
+
+typedef struct {
+    char *text;        /* malloc'd answer, a stop string cut off */
+    int32_t *ids;      /* malloc'd generated ids */
+    int n_ids;
+    int finish;        /* RL_FINISH_* */
+    rl_gen_stats st;
+} rl_textgen_result;
+
+/* Generates after new_ids (appended to the KV cache); context: the whole prompt (its tail
+ * gives word boundaries). Stops on eos / end-of-turn ids, max_new, the context, a stop string,
+ * on_text or *interrupt. 0 / -1 + rl_err; *r is filled on success (free with _result_free). */
+int rl_textgen_run(rl_textgen *g, const int32_t *context, int n_context, const int32_t *new_ids, int n_new,
+                   const rl_textgen_params *p, rl_textgen_result *r);
+void rl_textgen_result_free(rl_textgen_result *r);
+
+/* The CLI form: parameters from the options, text streamed to stdout, a summary line to stderr.
+ * *answer (malloc'd) gets the text, gen_ids/n_gen (optional, malloc'd) the generated ids. */
 int rl_textgen_generate(rl_textgen *g, const int32_t *context, int n_context, const int32_t *new_ids, int n_new,
                         volatile sig_atomic_t *interrupt, char **answer, int32_t **gen_ids, int *n_gen);
 

@@ -1,0 +1,79 @@
+/* `rabbitllm serve MODEL_DIR [--host H] [--port P] [--model-name NAME] [flags]`: an
+ * OpenAI-compatible HTTP server (src/server/) over one model. Generation flags set the defaults
+ * of requests; -n caps requests that give no max_tokens (default: up to the context). */
+#include "cli/commands.h"
+#include "cli/textgen.h"
+#include "server/server.h"
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_BODY (8u << 20)
+
+int cmd_serve(int argc, char **argv) {
+    rl_server_opts so = {.host = "127.0.0.1", .port = 8080, .max_body = MAX_BODY};
+    int n_given = 0;
+    char **rest = malloc(((size_t)argc + 1) * sizeof *rest);
+    if (!rest) { fprintf(stderr, "error: out of memory\n"); return 1; }
+    int nr = 0;
+    for (int i = 0; i < argc; i++) {     /* take out the server's own flags, the rest are shared */
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (i > 0 && (!strcmp(a, "--host") || !strcmp(a, "--port") || !strcmp(a, "--model-name"))) {
+            if (!v || !*v) { fprintf(stderr, "error: %s needs a value\n", a); free(rest); return 2; }
+            if (!strcmp(a, "--host")) so.host = v;
+            else if (!strcmp(a, "--model-name")) so.model_name = v;
+            else {
+                char *end;
+                long p = strtol(v, &end, 10);
+                if (*end || p < 0 || p > 65535) { fprintf(stderr, "error: --port needs a number in [0, 65535], got '%s'\n", v); free(rest); return 2; }
+                so.port = (int)p;
+            }
+            i++;
+            continue;
+        }
+        if (i > 0 && (!strcmp(a, "-n") || !strcmp(a, "--n-predict"))) n_given = 1;
+        if (i > 0 && !strcmp(a, "--seed")) so.seed_given = 1;
+        rest[nr++] = argv[i];
+    }
+    rest[nr] = NULL;
+    rl_cli_opts o;
+    if (rl_cli_parse(nr, rest, &o)) { free(rest); return 2; }
+    if (o.prompt || o.ids || o.raw || o.dump_logits) {
+        fprintf(stderr, "error: serve takes no -p / --ids / --raw / --dump-logits (prompts come with the requests)\n");
+        free(rest);
+        return 2;
+    }
+    so.default_max_tokens = n_given ? o.n_new : 0;
+    if (n_given && o.n_new < 1) { fprintf(stderr, "error: -n must be at least 1 for serve\n"); free(rest); return 2; }
+    char name[512];
+    if (!so.model_name) {                /* the directory's basename */
+        size_t l = strlen(o.model_dir);
+        while (l > 1 && o.model_dir[l - 1] == '/') l--;
+        size_t b = l;
+        while (b > 0 && o.model_dir[b - 1] != '/') b--;
+        snprintf(name, sizeof name, "%.*s", (int)(l - b), o.model_dir + b);
+        so.model_name = name;
+    }
+
+    /* SIGINT / SIGTERM are awaited by the server's main loop: block them before any thread starts */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rl_textgen g;
+    int rc = 0;
+    if (rl_textgen_open(&g, &o)) {
+        fprintf(stderr, "error: %s\n", rl_last_error());
+        rc = 1;
+    } else {
+        if (rl_server_run(&g, &so, &stop)) rc = 1;
+        rl_textgen_close(&g);
+    }
+    free(rest);
+    return rc;
+}

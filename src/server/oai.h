@@ -1,0 +1,47 @@
+/* OpenAI API shapes for `rabbitllm serve`: parsing and validating the bodies of
+ * /v1/chat/completions and /v1/completions, and building the JSON of responses, stream chunks
+ * (chat.completion.chunk / text_completion), errors and the model list. No HTTP here. */
+#ifndef RL_SERVER_OAI_H
+#define RL_SERVER_OAI_H
+#include "rabbitllm.h"
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#define RL_OAI_MAX_STOP 16
+
+typedef enum { RL_OAI_CHAT, RL_OAI_COMPLETION } rl_oai_kind;
+
+typedef struct {
+    rl_oai_kind kind;
+    cJSON *root;              /* the parsed body */
+    cJSON *messages;          /* chat: a copy with text content parts joined into strings */
+    cJSON *extra;             /* chat: template variables (tools, chat_template_kwargs), or NULL */
+    const char *prompt;       /* completion: the raw text (inside root) */
+    int max_tokens;           /* -1: not given */
+    rl_sampling sampling;     /* the server's defaults overridden by the request */
+    int has_seed;
+    const char *stop[RL_OAI_MAX_STOP];   /* inside root */
+    int n_stop;
+    int stream, include_usage;
+} rl_oai_request;
+
+/* Parses body[0..len) as a request of kind, starting from the sampling defaults def. Returns 0,
+ * or -1 with a message in err and *param naming the offending field (NULL for the body). */
+int rl_oai_parse(rl_oai_kind kind, const char *body, size_t len, const rl_sampling *def, rl_oai_request *r,
+                 char *err, size_t errsz, const char **param);
+void rl_oai_request_free(rl_oai_request *r);
+
+/* The JSON texts below are malloc'd (NULL only when out of memory). */
+/* {"error": {"message", "type", "param", "code"}} */
+char *rl_oai_error_json(const char *message, const char *type, const char *param, const char *code);
+/* {"object": "list", "data": [model]}, or the model object alone if single */
+char *rl_oai_models_json(const char *model, long created, int single);
+/* chat.completion / text_completion with choices[0] and usage. */
+char *rl_oai_response_json(rl_oai_kind kind, const char *id, const char *model, long created, const char *text,
+                           const char *finish, int n_prompt, int n_gen);
+/* One stream chunk: role (chat's first chunk) and/or text[0..len) (may be NULL), finish (NULL:
+ * null); usage nonzero: instead the usage chunk with empty choices (stream_options.include_usage). */
+char *rl_oai_chunk_json(rl_oai_kind kind, const char *id, const char *model, long created, const char *role,
+                        const char *text, size_t len, const char *finish, int n_prompt, int n_gen, int usage);
+
+#endif
