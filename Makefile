@@ -5,7 +5,7 @@ BUILD   ?= build
 OPT     ?= -O2
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(OPT) -g -pthread -Iinclude -Isrc $(EXTRA_CFLAGS)
-LDLIBS  += -lcjson -lpcre2-8 -lutf8proc -lm -pthread
+LDLIBS  += -lcjson -lpcre2-8 -lutf8proc -lcurl -lm -pthread
 CLI_LDLIBS = -lreadline -lmicrohttpd
 
 LIB_SRC  := $(shell find src -name '*.c' ! -path 'src/cli/*' ! -path 'src/server/*' | sort)

@@ -1,6 +1,7 @@
 /* `rabbitllm info MODEL_DIR [--ctx N]`: the normalized model description and the memory plan. */
 #include "cli/commands.h"
 #include "format/checkpoint.h"
+#include "hub/hub.h"
 #include "io/stage.h"
 #include "model/config.h"
 #include "model/moe_config.h"
@@ -38,6 +39,7 @@ int cmd_info(int argc, char **argv) {
         else dir = argv[i];
     }
     if (!dir) { fprintf(stderr, "usage: rabbitllm info MODEL_DIR [--ctx N]\n"); return 2; }
+    if (!(dir = rl_hub_model_dir(dir))) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; } /* or org/name[@rev] */
     rl_model_desc *d = malloc(sizeof *d);
     rl_checkpoint *ck = NULL;
     rl_stage *st = NULL;

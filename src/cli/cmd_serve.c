@@ -48,12 +48,12 @@ int cmd_serve(int argc, char **argv) {
     so.default_max_tokens = n_given ? o.n_new : 0;
     if (n_given && o.n_new < 1) { fprintf(stderr, "error: -n must be at least 1 for serve\n"); free(rest); return 2; }
     char name[512];
-    if (!so.model_name) {                /* the directory's basename */
-        size_t l = strlen(o.model_dir);
-        while (l > 1 && o.model_dir[l - 1] == '/') l--;
+    if (!so.model_name) {                /* the basename of MODEL as given */
+        size_t l = strlen(o.model_ref);
+        while (l > 1 && o.model_ref[l - 1] == '/') l--;
         size_t b = l;
-        while (b > 0 && o.model_dir[b - 1] != '/') b--;
-        snprintf(name, sizeof name, "%.*s", (int)(l - b), o.model_dir + b);
+        while (b > 0 && o.model_ref[b - 1] != '/') b--;
+        snprintf(name, sizeof name, "%.*s", (int)(l - b), o.model_ref + b);
         so.model_name = name;
     }
 

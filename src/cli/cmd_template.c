@@ -4,6 +4,7 @@
  *   rabbitllm template MODEL_DIR           one such JSON object (or a bare messages array) on stdin ->
  *                                          the rendered text on stdout */
 #include "cli/commands.h"
+#include "hub/hub.h"
 #include "template/chat_template.h"
 #include "util/err.h"
 #include <stdio.h>
@@ -80,6 +81,7 @@ int cmd_template(int argc, char **argv) {
         else { usage(); return 2; }
     }
     if (!dir) { usage(); return 2; }
+    if (!(dir = rl_hub_model_dir(dir))) { fprintf(stderr, "template: %s\n", rl_errmsg()); return 1; } /* or org/name[@rev] */
     int found = 0;
     rl_chat_template *t = rl_chat_template_load(dir, &found);
     if (!t) { fprintf(stderr, "template: %s\n", rl_errmsg()); return 1; }

@@ -1,6 +1,7 @@
 /* CLI subcommands tokenize, detokenize and bench-tokenizer (text <-> ids through the tokenizer
  * facade; JSON-lines mode for tools, one output line per input line, flushed). */
 #include "cli/commands.h"
+#include "hub/hub.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tok_jsonl.h"
 #include "util/err.h"
@@ -17,7 +18,8 @@ static double now(void) {
 }
 
 static rl_tokenizer *load_or_die(const char *cmd, const char *dir) {
-    rl_tokenizer *t = rl_tok_load(dir);
+    const char *path = rl_hub_model_dir(dir);   /* a directory or org/name[@rev] */
+    rl_tokenizer *t = path ? rl_tok_load(path) : NULL;
     if (!t) fprintf(stderr, "%s: %s\n", cmd, rl_errmsg());
     return t;
 }

@@ -13,5 +13,7 @@ int cmd_bench_tokenizer(int argc, char **argv);/* cmd_tokenize.c: tokenizer spee
 int cmd_template(int argc, char **argv);       /* cmd_template.c: render chat templates */
 int cmd_chat(int argc, char **argv);           /* cmd_chat.c: interactive chat loop */
 int cmd_serve(int argc, char **argv);          /* cmd_serve.c: OpenAI-compatible HTTP server */
+int cmd_quantize(int argc, char **argv);       /* cmd_quant.c: write the quantized layer cache */
+int cmd_download(int argc, char **argv);       /* cmd_download.c: fetch a model into the Hugging Face cache */
 
 #endif

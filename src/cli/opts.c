@@ -1,5 +1,9 @@
 /* Shared flag parsing for run / chat / bench (see opts.h). */
 #include "cli/opts.h"
+#include "hub/hub.h"
+#include "quant/qcache.h"
+#include <limits.h>
+#include "util/err.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +69,23 @@ static size_t auto_budget(void) {
     return (size_t)(kb * 1024 / 2);
 }
 
+/* --quant: points model_dir at the quantized cache, building it first when absent or stale. */
+static int use_quant_cache(rl_cli_opts *o) {
+    static char dir[PATH_MAX];
+    int fr = -1;
+    if (rl_qcache_default_dir(o->model_dir, o->quant, dir, sizeof dir) == 0) fr = rl_qcache_fresh(o->model_dir, o->quant, dir);
+    if (fr < 0) { fprintf(stderr, "error: --quant: %s\n", rl_errmsg()); return -1; }
+    if (!fr) {
+        fprintf(stderr, "quantizing %s to %d bits into %s (%s; one-time)...\n", o->model_dir, o->quant, dir, rl_errmsg());
+        rl_qcache_stats st;
+        if (rl_qcache_build(o->model_dir, o->quant, dir, &st)) { fprintf(stderr, "error: --quant: %s\n", rl_errmsg()); return -1; }
+        fprintf(stderr, "quantized %d tensors (%d copied): %.1f MB -> %.1f MB\n", st.n_quantized, st.n_copied,
+                st.src_bytes / 1e6, st.out_bytes / 1e6);
+    }
+    o->model_dir = dir;
+    return 0;
+}
+
 int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
     memset(o, 0, sizeof *o);
     o->sampling = rl_sampling_default();
@@ -86,6 +107,7 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
         else if (!strcmp(a, "--batch")) { NUM(1, 65536); o->model.max_batch = (int)x; }
         else if (!strcmp(a, "--draft")) { NUM(0, 32); o->draft = (int)x; }
         else if (!strcmp(a, "--parallel")) { NUM(1, 4096); o->parallel = (int)x; }
+        else if (!strcmp(a, "--quant")) { NUM(4, 8); o->quant = (int)x; if (o->quant != 8 && o->quant != 4) { fprintf(stderr, "error: --quant must be 8 or 4\n"); return -1; } }
         else if (!strcmp(a, "--ids-file") && v) { o->ids_file = v; i++; }
         else if (!strcmp(a, "--prompts") && v) { o->prompts = v; i++; }
         else if (!strcmp(a, "--mem-budget") && v) {
@@ -108,5 +130,8 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
 #undef NUM
     }
     if (!o->model_dir) { fprintf(stderr, "error: missing MODEL_DIR\n"); return -1; }
+    o->model_ref = o->model_dir;   /* a directory, or a hub id resolved in the HF cache (src/hub/) */
+    if (!(o->model_dir = rl_hub_model_dir(o->model_ref))) { fprintf(stderr, "error: %s\n", rl_errmsg()); return -1; }
+    if (o->quant && use_quant_cache(o)) return -1;
     return 0;
 }

@@ -4,7 +4,8 @@
 #include "rabbitllm.h"
 
 typedef struct {
-    const char *model_dir;
+    const char *model_dir;  /* the directory: MODEL as given, or a hub id org/name[@rev] resolved in the HF cache */
+    const char *model_ref;  /* MODEL as given */
     rl_model_opts model;
     rl_sampling sampling;
     int n_new;              /* -n */
@@ -19,6 +20,7 @@ typedef struct {
     const char *ids_file;   /* --ids-file: one prompt of ids per line (batched) */
     const char *prompts;    /* --prompts: one text prompt per line (batched) */
     int parallel;           /* --parallel: sequences per batch */
+    int quant;              /* --quant 8|4: run from the quantized layer cache (src/quant/qcache.h), 0 = off */
 } rl_cli_opts;
 
 /* Parses a size such as 4G, 500M, 64K or 1234 (decimal units). 0 / -1. */

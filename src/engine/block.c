@@ -30,7 +30,7 @@ static const float *vec(float *dst, wview w, int64_t n) {
 
 /* Row view: rows [r0, ...) of a 2-D weight with `cols` columns. */
 static const void *rows(wview w, int64_t r0, int64_t cols) {
-    return (const uint8_t *)w.p + (size_t)(r0 * cols) * RL_DTYPES[w.dt].size;
+    return (const uint8_t *)w.p + (size_t)r0 * rl_dtype_row_bytes(w.dt, cols);
 }
 
 static void norm(const rl_model *m, float *out, const float *x, const float *w, const float *b, int T, int n) {

@@ -21,7 +21,7 @@ void rl_qkv_grouped_split(const float *qkv, int T, int nkv, int group, int hd, f
 }
 
 void rl_head_normalize(float *out, int T, int rows, const void *w, rl_dtype dt, int cols, float *tmp) {
-    size_t rb = (size_t)cols * RL_DTYPES[dt].size;
+    size_t rb = rl_dtype_row_bytes(dt, cols);
     for (int r = 0; r < rows; r++) {
         rl_convert_to_f32(tmp, (const uint8_t *)w + (size_t)r * rb, dt, cols);
         double ss = 0;

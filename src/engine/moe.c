@@ -62,9 +62,9 @@ static int resolve_layer(rl_model *m, int l) {
             if (!name[0]) continue;
             const rl_tensor_info *t = rl_ckpt_find(m->ck, name);
             if (!t) return rl_err("%s: missing tensor %s", dir, name);
-            if (t->dtype != RL_DT_F32 && t->dtype != RL_DT_F16 && t->dtype != RL_DT_BF16)
-                return rl_err("%s: tensor %s has dtype %s; experts must be F32, F16 or BF16", dir, t->name, RL_DTYPES[t->dtype].st_name);
-            uint64_t slice = (uint64_t)rows * (uint64_t)cols * RL_DTYPES[t->dtype].size;
+            if (!rl_dtype_is_weight(t->dtype))
+                return rl_err("%s: tensor %s has dtype %s; experts must be F32, F16, BF16, Q8_0 or Q4_1", dir, t->name, RL_DTYPES[t->dtype].st_name);
+            uint64_t slice = (uint64_t)rows * rl_dtype_row_bytes(t->dtype, cols);
             if (d->moe_fused) {
                 if (t->ndim != 3 || t->shape[0] != S->E || t->shape[1] != rows || t->shape[2] != cols)
                     return rl_err("%s: tensor %s: expected shape [%d, %lld, %lld] from config.json", dir, t->name, S->E, (long long)rows, (long long)cols);
@@ -312,7 +312,7 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
             const float *wt = S->w_of + S->start[e];
             for (int r = 0; r < n; r++) memcpy(S->xe + (size_t)r * H, xn + (size_t)tk[r] * H, (size_t)H * sizeof(float));
             const uint8_t *pg = xb + S->t_off[j * 3 + 0], *pd = xb + S->t_off[j * 3 + 2];
-            const uint8_t *pu = d->moe_fused ? pg + (size_t)I * H * RL_DTYPES[x->dt[0]].size : xb + S->t_off[j * 3 + 1];
+            const uint8_t *pu = d->moe_fused ? pg + (size_t)I * rl_dtype_row_bytes(x->dt[0], H) : xb + S->t_off[j * 3 + 1];
             rl_dtype du = d->moe_fused ? x->dt[0] : x->dt[1];
             if (expert_mlp(m, S, pg, x->dt[0], pu, du, pd, x->dt[2], S->xe, n, I, S->y)) { rl_xr_finish(S->xr); return -1; }
             for (int r = 0; r < n; r++) rl_axpy_f32(out + (size_t)tk[r] * H, wt[r], S->y + (size_t)r * H, H);

@@ -3,11 +3,22 @@
 #include <string.h>
 
 const rl_dtype_info RL_DTYPES[RL_DT_COUNT] = {
-    [RL_DT_F32] = {"F32", 4},  [RL_DT_F16] = {"F16", 2}, [RL_DT_BF16] = {"BF16", 2},
-    [RL_DT_F64] = {"F64", 8},  [RL_DT_I64] = {"I64", 8}, [RL_DT_I32] = {"I32", 4},
-    [RL_DT_I16] = {"I16", 2},  [RL_DT_I8] = {"I8", 1},   [RL_DT_U8] = {"U8", 1},
-    [RL_DT_BOOL] = {"BOOL", 1},
+    [RL_DT_F32] = {"F32", 4, 1, 4},    [RL_DT_F16] = {"F16", 2, 1, 2}, [RL_DT_BF16] = {"BF16", 2, 1, 2},
+    [RL_DT_F64] = {"F64", 8, 1, 8},    [RL_DT_I64] = {"I64", 8, 1, 8}, [RL_DT_I32] = {"I32", 4, 1, 4},
+    [RL_DT_I16] = {"I16", 2, 1, 2},    [RL_DT_I8] = {"I8", 1, 1, 1},   [RL_DT_U8] = {"U8", 1, 1, 1},
+    [RL_DT_BOOL] = {"BOOL", 1, 1, 1},
+    [RL_DT_Q8_0] = {"Q8_0", 0, RL_QBLOCK, 2 + RL_QBLOCK},
+    [RL_DT_Q4_1] = {"Q4_1", 0, RL_QBLOCK, 4 + RL_QBLOCK / 2},
 };
+
+int rl_dtype_nbytes(rl_dtype t, int ndim, const int64_t *shape, uint64_t *out) {
+    const rl_dtype_info *d = &RL_DTYPES[t];
+    uint64_t count = 1;
+    for (int k = 0; k < ndim; k++)
+        if (shape[k] < 0 || __builtin_mul_overflow(count, (uint64_t)shape[k], &count)) return -1;
+    if (d->block > 1 && (ndim < 1 || shape[ndim - 1] % d->block)) return -1;
+    return __builtin_mul_overflow(count / (uint64_t)d->block, (uint64_t)d->block_bytes, out) ? -1 : 0;
+}
 
 int rl_dtype_from_name(const char *name) {
     for (int i = 0; i < RL_DT_COUNT; i++)

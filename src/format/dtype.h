@@ -1,4 +1,7 @@
-/* Tensor element types as stored in checkpoints, and a table of their names and sizes. */
+/* Tensor element types as stored in checkpoints, and a table of their names and sizes.
+ * Besides plain element types there are block-quantized types (rabbitllm's layer cache,
+ * src/quant/): a tensor's last dimension is cut into blocks of `block` items stored in
+ * `block_bytes` bytes each; all size math goes through the table (rl_dtype_row_bytes). */
 #ifndef RL_DTYPE_H
 #define RL_DTYPE_H
 #include <stddef.h>
@@ -15,15 +18,37 @@ typedef enum {
     RL_DT_I8,
     RL_DT_U8,
     RL_DT_BOOL,
+    RL_DT_Q8_0,  /* blocks of 32: f16 scale d, 32 x int8 q; value = d * q (34 bytes) */
+    RL_DT_Q4_1,  /* blocks of 32: f16 scale d, f16 min m, 16 bytes of nibbles; byte j holds item j
+                  * (low nibble) and item j + 16 (high nibble); value = d * q + m (20 bytes) */
     RL_DT_COUNT
 } rl_dtype;
 
 typedef struct {
     const char *st_name; /* safetensors header name, e.g. "BF16" */
-    size_t size;         /* bytes per element */
+    size_t size;         /* bytes per element; 0 for block types (use block / block_bytes) */
+    int block;           /* items per block: 1 for plain types, 32 for Q8_0 / Q4_1 */
+    size_t block_bytes;  /* bytes per block (= size for plain types) */
 } rl_dtype_info;
 
 extern const rl_dtype_info RL_DTYPES[RL_DT_COUNT];
+
+#define RL_QBLOCK 32 /* items per block of the quantized types */
+
+/* 1 for block-quantized types (Q8_0, Q4_1). */
+static inline int rl_dtype_is_block(rl_dtype t) { return (unsigned)t < RL_DT_COUNT && RL_DTYPES[t].block > 1; }
+/* 1 for the types the matmul kernels take as weights: F32, F16, BF16, Q8_0, Q4_1. */
+static inline int rl_dtype_is_weight(rl_dtype t) {
+    return t == RL_DT_F32 || t == RL_DT_F16 || t == RL_DT_BF16 || t == RL_DT_Q8_0 || t == RL_DT_Q4_1;
+}
+/* Bytes of n consecutive items starting at a block boundary (n a multiple of the block size for
+ * block types; a row of a 2-D tensor, or the first n items of one). */
+static inline size_t rl_dtype_row_bytes(rl_dtype t, int64_t n) {
+    return (size_t)(n / RL_DTYPES[t].block) * RL_DTYPES[t].block_bytes;
+}
+/* Bytes of a tensor of this type and shape into *out. Returns 0, or -1 if the size overflows or
+ * (block types) the shape has no dims or its last dim is not a multiple of the block size. */
+int rl_dtype_nbytes(rl_dtype t, int ndim, const int64_t *shape, uint64_t *out);
 
 /* Looks up a safetensors dtype name; returns the dtype or -1 if unknown. */
 int rl_dtype_from_name(const char *name);

@@ -86,7 +86,10 @@ static int parse_entry(const char *path, const cJSON *e, uint64_t data_start, ui
     }
     t->ndim = nd;
     uint64_t want;
-    if (__builtin_mul_overflow(count, (uint64_t)RL_DTYPES[d].size, &want))
+    if (RL_DTYPES[d].block > 1 && (nd < 1 || t->shape[nd - 1] % RL_DTYPES[d].block))
+        return rl_err("%s: tensor '%s': dtype %s needs a last dim that is a multiple of %d", path, nm,
+                      RL_DTYPES[d].st_name, RL_DTYPES[d].block);
+    if (rl_dtype_nbytes((rl_dtype)d, nd, t->shape, &want))
         return rl_err("%s: tensor '%s': shape byte size overflows", path, nm);
 
     const cJSON *of = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");

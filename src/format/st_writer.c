@@ -99,10 +99,10 @@ static int build_header(const char *path, int n, const rl_st_spec *specs,
             return rl_err("%s: tensor '%s': bad dtype %d", path, s->name, (int)s->dtype);
         if (s->ndim < 0 || s->ndim > RL_MAX_DIMS)
             return rl_err("%s: tensor '%s': bad ndim %d", path, s->name, s->ndim);
-        uint64_t nb = RL_DTYPES[s->dtype].size;
-        for (int k = 0; k < s->ndim; k++)
-            if (s->shape[k] < 0 || __builtin_mul_overflow(nb, (uint64_t)s->shape[k], &nb))
-                return rl_err("%s: tensor '%s': bad or overflowing shape", path, s->name);
+        uint64_t nb;
+        if (rl_dtype_nbytes(s->dtype, s->ndim, s->shape, &nb))
+            return rl_err("%s: tensor '%s': bad or overflowing shape for %s", path, s->name,
+                          RL_DTYPES[s->dtype].st_name);
         if (b->len > 1) sb_put(b, ",", 1);
         sb_json_str(b, s->name);
         sb_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", RL_DTYPES[s->dtype].st_name);

@@ -26,8 +26,9 @@ static int check_shape(const rl_tensor_info *t, int64_t rows, int64_t cols, cons
     if (!rows) return 0;
     int ok = cols ? (t->ndim == 2 && t->shape[0] == rows && t->shape[1] == cols)
                   : (t->ndim == 1 && t->shape[0] == rows);
-    if (t->dtype != RL_DT_F32 && t->dtype != RL_DT_F16 && t->dtype != RL_DT_BF16)
-        return rl_err("%s: tensor %s has dtype %s; weights must be F32, F16 or BF16", dir, t->name, RL_DTYPES[t->dtype].st_name);
+    if (!rl_dtype_is_weight(t->dtype) || (!cols && rl_dtype_is_block(t->dtype)))
+        return rl_err("%s: tensor %s has dtype %s; weights must be F32, F16 or BF16%s", dir, t->name, RL_DTYPES[t->dtype].st_name,
+                      cols ? " (or Q8_0 / Q4_1)" : "");
     if (ok) return 0;
     if (cols) return rl_err("%s: tensor %s has shape [%lld, %lld], expected [%lld, %lld] from config.json", dir, t->name,
                             (long long)t->shape[0], (long long)(t->ndim > 1 ? t->shape[1] : 0), (long long)rows, (long long)cols);

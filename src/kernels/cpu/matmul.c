@@ -32,7 +32,7 @@ static void mm_work(void *ctx, int64_t b, int64_t e, int tid) {
 void rl_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtype wtype, const float *bias,
                int T, int in, int out) {
     if (T <= 0 || out <= 0) return;
-    if (wtype != RL_DT_F32 && wtype != RL_DT_F16 && wtype != RL_DT_BF16) {
+    if (!rl_dtype_is_weight(wtype) || (rl_dtype_is_block(wtype) && in % RL_DTYPES[wtype].block)) {
         for (int64_t i = 0; i < (int64_t)T * out; i++) y[i] = NAN;
         return;
     }
@@ -64,7 +64,7 @@ void rl_axpy_f32(float *y, float a, const float *x, int n) { rl_simd()->axpy(y, 
 
 void rl_convert_to_f32(float *dst, const void *src, rl_dtype t, int64_t n) {
     if (n <= 0) return;
-    if (t == RL_DT_F32 || t == RL_DT_F16 || t == RL_DT_BF16) { rl_simd()->cvt(dst, src, t, n); return; }
+    if (rl_dtype_is_weight(t)) { rl_simd()->cvt(dst, src, t, n); return; } /* blocks: whole ones */
     if (t == RL_DT_F64) {
         for (int64_t i = 0; i < n; i++) dst[i] = (float)((const double *)src)[i];
         return;

@@ -1,4 +1,5 @@
-/* Dense matmul over F32/F16/BF16 weights plus small SIMD vector helpers (runtime-dispatched). */
+/* Dense matmul over F32/F16/BF16 and block-quantized Q8_0/Q4_1 weights plus small SIMD vector
+ * helpers (runtime-dispatched). */
 #ifndef RL_MATMUL_H
 #define RL_MATMUL_H
 #include "format/dtype.h"
@@ -6,8 +7,9 @@
 #include <stdint.h>
 
 /* y[t*out + o] = bias[o] + sum_i x[t*in + i] * W[o*in + i] for t < T, o < out.
- * W: row-major [out][in] in wtype (RL_DT_F32, RL_DT_F16 or RL_DT_BF16), read in place (only
- * cache-sized tiles are converted to f32). x [T][in], y [T][out], bias [out] are f32; bias may be
+ * W: row-major [out][in] in wtype (RL_DT_F32, RL_DT_F16, RL_DT_BF16, or the block-quantized
+ * RL_DT_Q8_0 / RL_DT_Q4_1 with in a multiple of their block, each row rl_dtype_row_bytes(wtype,
+ * in) bytes), read in place (only cache-sized tiles are converted to f32). x [T][in], y [T][out], bias [out] are f32; bias may be
  * NULL; y must not alias x. Accumulates in f32. Threads over output rows (and token blocks) on p
  * (NULL: single-threaded). All buffers are owned by the caller. An unsupported wtype fills y
  * with NaN. */
@@ -20,7 +22,8 @@ float rl_dot_f32(const float *a, const float *b, int n);
 /* y[i] += a * x[i] for i < n (SIMD). */
 void rl_axpy_f32(float *y, float a, const float *x, int n);
 
-/* dst[i] = (float)src[i] for n elements of type t (F32, F16, BF16, F64; other types give 0).
+/* dst[i] = (float)src[i] for n elements of type t (F32, F16, BF16, F64, and Q8_0 / Q4_1 from a
+ * block boundary: whole blocks dequantized, a partial last block gives 0; other types give 0).
  * Meant for small tensors (norm weights, biases); dst is caller-owned, n floats. */
 void rl_convert_to_f32(float *dst, const void *src, rl_dtype t, int64_t n);
 

@@ -22,6 +22,11 @@
 #define V_LOAD_BF16(p) _mm256_castsi256_ps(_mm256_slli_epi32( \
     _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))), 16))
 #define V_LOAD_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
+#define V_LOAD_I8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p))))
+#define V_LOAD_U8_(p) _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p)))
+#define V_LOAD_U4LO(p) _mm256_cvtepi32_ps(_mm256_and_si256(V_LOAD_U8_(p), _mm256_set1_epi32(15)))
+#define V_LOAD_U4HI(p) _mm256_cvtepi32_ps(_mm256_srli_epi32(V_LOAD_U8_(p), 4))
+#define H2F(h) _cvtsh_ss(h)
 
 TGT static inline float hsum_avx2(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

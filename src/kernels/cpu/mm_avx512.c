@@ -22,6 +22,11 @@
 #define V_LOAD_BF16(p) _mm512_castsi512_ps(_mm512_slli_epi32( \
     _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(p))), 16))
 #define V_LOAD_F16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(p)))
+#define V_LOAD_I8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))))
+#define V_LOAD_U8_(p) _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p)))
+#define V_LOAD_U4LO(p) _mm512_cvtepi32_ps(_mm512_and_si512(V_LOAD_U8_(p), _mm512_set1_epi32(15)))
+#define V_LOAD_U4HI(p) _mm512_cvtepi32_ps(_mm512_srli_epi32(V_LOAD_U8_(p), 4))
+#define H2F(h) _cvtsh_ss(h)
 #include "kernels/cpu/mm_tmpl.h"
 #else
 const rl_simd_impl rl_simd_avx512 = {0};

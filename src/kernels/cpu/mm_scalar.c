@@ -18,4 +18,8 @@
 #define V_HSUM(v) (v)
 #define V_LOAD_BF16(p) rl_bf16_to_f32(*(p))
 #define V_LOAD_F16(p) rl_f16_to_f32(*(p))
+#define V_LOAD_I8(p) ((float)*(const int8_t *)(p))
+#define V_LOAD_U4LO(p) ((float)(*(p) & 15))
+#define V_LOAD_U4HI(p) ((float)(*(p) >> 4))
+#define H2F(h) rl_f16_to_f32(h)
 #include "kernels/cpu/mm_tmpl.h"

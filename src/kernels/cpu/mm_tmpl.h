@@ -1,8 +1,11 @@
 /* Kernel template instantiated once per instruction set (mm_scalar.c, mm_avx2.c, mm_avx512.c).
  * The includer defines: SFX(name), TGT (function attributes), V (vector type), VW (lanes),
  * V_ZERO(), V_LOAD(p), V_STORE(p,v), V_ADD(a,b), V_FMA(a,b,c) = a*b+c, V_SET1(s), V_HSUM(v),
- * V_LOAD_BF16(p), V_LOAD_F16(p) (VW halves -> f32), MR (tokens) and NR (rows) of the
- * register-blocked micro-kernel. Not a public header. */
+ * V_LOAD_BF16(p), V_LOAD_F16(p) (VW halves -> f32), V_LOAD_I8(p) (VW int8 -> f32),
+ * V_LOAD_U4LO(p) / V_LOAD_U4HI(p) (low / high nibbles of VW bytes -> f32), H2F(h) (one f16 bits
+ * -> float), MR (tokens) and NR (rows) of the register-blocked micro-kernel. Block-quantized
+ * weights (Q8_0, Q4_1; dtype.h): GEMV dequantizes in registers (per block: sum x*q, times the
+ * scale, plus min * sum x), GEMM dequantizes tiles to f32 in cvt. Not a public header. */
 #include "kernels/cpu/simd.h"
 #include <string.h>
 
@@ -28,9 +31,36 @@ static inline float SFX(w_scalar)(rl_dtype dt, const void *w, int64_t i) {
     return rl_f16_to_f32(((const uint16_t *)w)[i]);
 }
 
+/* f16 scale / min stored at p (blocks are only 2-byte aligned at best: read bytewise). */
+TGT static inline float SFX(half_at)(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, sizeof h);
+    return H2F(h);
+}
+
+/* Dequantizes n items (whole blocks; a partial last block is zero-filled) of Q8_0 / Q4_1. */
+TGT static void SFX(dequant)(float *dst, const uint8_t *src, rl_dtype t, int64_t n) {
+    const size_t bb = RL_DTYPES[t].block_bytes;
+    int64_t nb = n / RL_QBLOCK;
+    for (int64_t b = 0; b < nb; b++, src += bb, dst += RL_QBLOCK) {
+        V d = V_SET1(SFX(half_at)(src));
+        if (t == RL_DT_Q8_0) {
+            for (int i = 0; i < RL_QBLOCK; i += VW) V_STORE(dst + i, V_FMA(d, V_LOAD_I8(src + 2 + i), V_ZERO()));
+        } else {
+            V m = V_SET1(SFX(half_at)(src + 2));
+            for (int i = 0; i < RL_QBLOCK / 2; i += VW) {
+                V_STORE(dst + i, V_FMA(d, V_LOAD_U4LO(src + 4 + i), m));
+                V_STORE(dst + i + RL_QBLOCK / 2, V_FMA(d, V_LOAD_U4HI(src + 4 + i), m));
+            }
+        }
+    }
+    if (n > nb * RL_QBLOCK) memset(dst, 0, (size_t)(n - nb * RL_QBLOCK) * sizeof(float));
+}
+
 TGT static void SFX(cvt)(float *dst, const void *src, rl_dtype t, int64_t n) {
     int64_t i = 0;
     if (t == RL_DT_F32) { memcpy(dst, src, (size_t)n * sizeof(float)); return; }
+    if (t == RL_DT_Q8_0 || t == RL_DT_Q4_1) { SFX(dequant)(dst, src, t, n); return; }
     const uint16_t *s = src;
     if (t == RL_DT_BF16) {
         for (; i + VW <= n; i += VW) V_STORE(dst + i, V_LOAD_BF16(s + i));
@@ -102,8 +132,66 @@ SFX(gemv_dt)(rl_dtype dt, const rl_mm_args *a, int t0, int t1, int o0, int o1) {
     }
 }
 
+/* GEMV over block-quantized W: NR_ (<= 4) rows (ldw bytes apart) against one token x
+ * (in a multiple of RL_QBLOCK); writes bias + dot. The x block stays in registers for all rows. */
+TGT static inline __attribute__((always_inline)) void
+SFX(gemv_rows_q)(int NR_, rl_dtype dt, const float *x, const uint8_t *w, size_t ldw, int in,
+                 float *y, const float *bias) {
+    const size_t bb = dt == RL_DT_Q8_0 ? 2 + RL_QBLOCK : 4 + RL_QBLOCK / 2;
+    V acc[4];
+#define GQ_Z(j) if ((j) < NR_) acc[j] = V_ZERO();
+    REP4(GQ_Z)
+    const int nb = in / RL_QBLOCK;
+    for (int b = 0; b < nb; b++) {
+        const float *xb = x + (size_t)b * RL_QBLOCK;
+        V xs = V_ZERO();
+        if (dt == RL_DT_Q4_1)
+            for (int i = 0; i < RL_QBLOCK; i += VW) xs = V_ADD(xs, V_LOAD(xb + i));
+#define GQ_F(j) if ((j) < NR_) { \
+            const uint8_t *blk = w + (j) * ldw + (size_t)b * bb; \
+            V p = V_ZERO(); \
+            if (dt == RL_DT_Q8_0) { \
+                for (int i = 0; i < RL_QBLOCK; i += VW) p = V_FMA(V_LOAD(xb + i), V_LOAD_I8(blk + 2 + i), p); \
+                acc[j] = V_FMA(p, V_SET1(SFX(half_at)(blk)), acc[j]); \
+            } else { \
+                for (int i = 0; i < RL_QBLOCK / 2; i += VW) { \
+                    p = V_FMA(V_LOAD(xb + i), V_LOAD_U4LO(blk + 4 + i), p); \
+                    p = V_FMA(V_LOAD(xb + i + RL_QBLOCK / 2), V_LOAD_U4HI(blk + 4 + i), p); \
+                } \
+                acc[j] = V_FMA(p, V_SET1(SFX(half_at)(blk)), acc[j]); \
+                acc[j] = V_FMA(xs, V_SET1(SFX(half_at)(blk + 2)), acc[j]); \
+            } }
+        REP4(GQ_F)
+    }
+#define GQ_S(j) if ((j) < NR_) y[j] = V_HSUM(acc[j]) + (bias ? bias[j] : 0.0f);
+    REP4(GQ_S)
+#undef GQ_Z
+#undef GQ_F
+#undef GQ_S
+}
+
+TGT static inline __attribute__((always_inline)) void
+SFX(gemv_q)(rl_dtype dt, const rl_mm_args *a, int t0, int t1, int o0, int o1) {
+    const size_t rb = rl_dtype_row_bytes(dt, a->in);
+    int o = o0;
+    for (; o + 4 <= o1; o += 4) {
+        const uint8_t *w = (const uint8_t *)a->w + (size_t)o * rb;
+        for (int t = t0; t < t1; t++)
+            SFX(gemv_rows_q)(4, dt, a->x + (size_t)t * a->in, w, rb, a->in,
+                             a->y + (size_t)t * a->out + o, a->bias ? a->bias + o : NULL);
+    }
+    for (; o < o1; o++) {
+        const uint8_t *w = (const uint8_t *)a->w + (size_t)o * rb;
+        for (int t = t0; t < t1; t++)
+            SFX(gemv_rows_q)(1, dt, a->x + (size_t)t * a->in, w, rb, a->in,
+                             a->y + (size_t)t * a->out + o, a->bias ? a->bias + o : NULL);
+    }
+}
+
 TGT static void SFX(gemv)(const rl_mm_args *a, int t0, int t1, int o0, int o1) {
     switch (a->wtype) {
+    case RL_DT_Q8_0: SFX(gemv_q)(RL_DT_Q8_0, a, t0, t1, o0, o1); break;
+    case RL_DT_Q4_1: SFX(gemv_q)(RL_DT_Q4_1, a, t0, t1, o0, o1); break;
     case RL_DT_F32: SFX(gemv_dt)(RL_DT_F32, a, t0, t1, o0, o1); break;
     case RL_DT_BF16: SFX(gemv_dt)(RL_DT_BF16, a, t0, t1, o0, o1); break;
     default: SFX(gemv_dt)(RL_DT_F16, a, t0, t1, o0, o1); break;
@@ -166,7 +254,7 @@ TGT static void SFX(mk_11)(const float *x, int64_t ldx, const float *w, int64_t 
 TGT static void SFX(gemm)(const rl_mm_args *a, int t0, int t1, int o0, int o1) {
     float buf[OB * KC] __attribute__((aligned(64)));
     const int in = a->in, out = a->out;
-    const size_t es = RL_DTYPES[a->wtype].size;
+    const size_t rb = rl_dtype_row_bytes(a->wtype, in); /* bytes per W row */
     for (int k0 = 0; k0 < in; k0 += KC) {
         int kc = in - k0 < KC ? in - k0 : KC, first = k0 == 0;
         for (int ob = o0; ob < o1; ob += OB) {
@@ -178,7 +266,8 @@ TGT static void SFX(gemm)(const rl_mm_args *a, int t0, int t1, int o0, int o1) {
                 ldw = in;
             } else {
                 for (int r = 0; r < nb; r++)
-                    SFX(cvt)(buf + (size_t)r * KC, (const char *)a->w + ((size_t)(ob + r) * in + k0) * es,
+                    SFX(cvt)(buf + (size_t)r * KC,
+                             (const char *)a->w + (size_t)(ob + r) * rb + rl_dtype_row_bytes(a->wtype, k0),
                              a->wtype, kc);
                 wp = buf;
                 ldw = KC;

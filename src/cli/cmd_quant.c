@@ -1,0 +1,48 @@
+/* `rabbitllm quantize MODEL_DIR [--bits 8|4] [--out DIR] [--force]`: writes the quantized layer
+ * cache (src/quant/qcache.h) that `run/chat/serve/bench --quant 8|4` use; prints its path. */
+#include "cli/commands.h"
+#include "hub/hub.h"
+#include "quant/qcache.h"
+#include "util/err.h"
+#include "util/timer.h"
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cmd_quantize(int argc, char **argv) {
+    const char *model = NULL, *out = NULL;
+    int bits = 8, force = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--bits") && v) {
+            bits = atoi(v);
+            i++;
+            if (bits != 8 && bits != 4) { fprintf(stderr, "error: --bits must be 8 or 4\n"); return 2; }
+        } else if (!strcmp(a, "--out") && v) { out = v; i++; }
+        else if (!strcmp(a, "--force")) force = 1;
+        else if (a[0] == '-') { fprintf(stderr, "error: unknown or incomplete option '%s'\n", a); return 2; }
+        else if (!model) model = a;
+        else { fprintf(stderr, "error: unexpected argument '%s'\n", a); return 2; }
+    }
+    if (!model) { fprintf(stderr, "usage: rabbitllm quantize MODEL_DIR [--bits 8|4] [--out DIR] [--force]\n"); return 2; }
+    const char *dir_in = rl_hub_model_dir(model);
+    if (!dir_in) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; }
+    char dir[PATH_MAX];
+    if (out) snprintf(dir, sizeof dir, "%s", out);
+    else if (rl_qcache_default_dir(dir_in, bits, dir, sizeof dir)) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; }
+    int fr = force ? 0 : rl_qcache_fresh(dir_in, bits, dir);
+    if (fr < 0) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; }
+    if (fr) {
+        fprintf(stderr, "%s is up to date\n", dir);
+        printf("%s\n", dir);
+        return 0;
+    }
+    double t0 = rl_now_s();
+    rl_qcache_stats st;
+    if (rl_qcache_build(dir_in, bits, dir, &st)) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; }
+    fprintf(stderr, "quantized %d tensors to %d bits (%d copied as they were): %.1f MB -> %.1f MB in %.1f s\n",
+            st.n_quantized, bits, st.n_copied, st.src_bytes / 1e6, st.out_bytes / 1e6, rl_now_s() - t0);
+    printf("%s\n", dir);
+    return 0;
+}

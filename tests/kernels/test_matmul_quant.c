@@ -1,0 +1,153 @@
+/* Tests rl_matmul and rl_convert_to_f32 on block-quantized weights (Q8_0, Q4_1) on every SIMD
+ * path this CPU has, GEMV (T < 4) and tiled GEMM (T >= 4) regimes, odd out / T, several K blocks
+ * with a tail, against a double-precision reference over the dequantized weights
+ * (rl_dequantize_row_ref); also the quantizers' round-trip error and their error cases. */
+#include "test.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/simd.h"
+#include "quant/quantize.h"
+#include "util/err.h"
+#include <math.h>
+#include <stdint.h>
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static float frand(void) { /* uniform in [-1, 1) */
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (float)((rng >> 40) * (1.0 / (1 << 23)) - 1.0);
+}
+
+static const char *PATHS[] = {"scalar", "avx2", "avx512"};
+
+/* |min| of the block holding item i of a Q4_1 row (0 for Q8_0): the kernels add min * sum(x)
+ * separately, so rounding scales with |x| * |min| too. */
+static double block_min_abs(rl_dtype dt, const uint8_t *row, int i) {
+    if (dt != RL_DT_Q4_1) return 0;
+    uint16_t h;
+    memcpy(&h, row + (size_t)(i / RL_QBLOCK) * RL_DTYPES[dt].block_bytes + 2, 2);
+    return fabs(rl_f16_to_f32(h));
+}
+
+static int check_case(rl_pool *p, rl_dtype dt, int T, int in, int out, int with_bias) {
+    size_t rb = rl_dtype_row_bytes(dt, in);
+    float *x = malloc(sizeof(float) * (size_t)T * in), *wf = malloc(sizeof(float) * (size_t)out * in);
+    float *src = malloc(sizeof(float) * (size_t)in);
+    uint8_t *w = malloc(rb * (size_t)out);
+    float *b = malloc(sizeof(float) * (size_t)out), *y = malloc(sizeof(float) * (size_t)T * out);
+    for (int64_t i = 0; i < (int64_t)T * in; i++) x[i] = frand();
+    for (int o = 0; o < out; o++) {
+        float sc = 0.01f + (float)(o % 7); /* rows of different scale; some with an offset */
+        for (int i = 0; i < in; i++) src[i] = sc * frand() + (o % 3 == 1 ? 0.5f * sc : 0.0f);
+        CHECK(rl_quantize_row(dt, src, w + (size_t)o * rb, in) == 0, "quantize: %s", rl_errmsg());
+        rl_dequantize_row_ref(dt, w + (size_t)o * rb, wf + (size_t)o * in, in);
+    }
+    for (int o = 0; o < out; o++) b[o] = frand();
+    for (int64_t i = 0; i < (int64_t)T * out; i++) y[i] = 1e30f; /* must be overwritten */
+    rl_matmul(p, y, x, w, dt, with_bias ? b : NULL, T, in, out);
+    int bad = 0;
+    for (int t = 0; t < T && !bad; t++)
+        for (int o = 0; o < out && !bad; o++) {
+            double s = with_bias ? b[o] : 0, mag = fabs(s);
+            for (int i = 0; i < in; i++) {
+                double xv = x[(size_t)t * in + i], pr = xv * wf[(size_t)o * in + i];
+                s += pr;
+                mag += fabs(pr) + fabs(xv) * block_min_abs(dt, w + (size_t)o * rb, i);
+            }
+            double got = y[(size_t)t * out + o];
+            if (!(fabs(got - s) <= 1e-5 * mag + 1e-6)) {
+                CHECK(0, "%s %s T=%d in=%d out=%d bias=%d threads=%d: y[%d][%d]=%g want %g",
+                      rl_simd_name(), RL_DTYPES[dt].st_name, T, in, out, with_bias, rl_pool_size(p), t, o, got, s);
+                bad = 1;
+            }
+        }
+    /* rl_convert_to_f32 dequantizes exactly like the reference (d*q is exact; one rounding of + m) */
+    float *cv = malloc(sizeof(float) * (size_t)in);
+    rl_convert_to_f32(cv, w, dt, in);
+    CHECK(!memcmp(cv, wf, sizeof(float) * (size_t)in), "%s %s: rl_convert_to_f32 differs from the reference",
+          rl_simd_name(), RL_DTYPES[dt].st_name);
+    free(cv);
+    free(x); free(wf); free(src); free(w); free(b); free(y);
+    return !bad;
+}
+
+static void test_matmul_quant(void) {
+    rl_pool *p = rl_pool_new(3);
+    CHECK(p != NULL, "pool");
+    static const int INS[] = {32, 96, 1056}, TS[] = {1, 2, 3, 4, 17, 64}, OUTS[] = {1, 13, 100};
+    static const rl_dtype DTS[] = {RL_DT_Q8_0, RL_DT_Q4_1};
+    for (int pi = 0; pi < 3; pi++) {
+        if (rl_simd_force(PATHS[pi]) != 0) { fprintf(stderr, "  (skip %s: not supported)\n", PATHS[pi]); continue; }
+        for (int di = 0; di < 2; di++) {
+            for (int ii = 0; ii < 3; ii++)
+                for (int ti = 0; ti < 6; ti++)
+                    for (int oi = 0; oi < 3; oi++)
+                        check_case((ti + oi + ii) % 2 ? p : NULL, DTS[di], TS[ti], INS[ii], OUTS[oi], (ti + oi) % 2);
+            check_case(p, DTS[di], 70, 2080, 203, 1); /* several K blocks, row and token blocks */
+            check_case(p, DTS[di], 3, 2080, 203, 0);
+        }
+        fprintf(stderr, "  %s ok\n", PATHS[pi]);
+    }
+    rl_simd_force(NULL);
+    rl_pool_free(p);
+}
+
+/* Round trip error of the quantizers: Q8_0 within d/2 (+ f16 scale rounding), Q4_1 within d/2. */
+static void test_quantize_roundtrip(void) {
+    enum { N = 4096 };
+    static float x[N], r[N];
+    static uint8_t q[N * 2];
+    for (int i = 0; i < N; i++) x[i] = (i % 64 < 32 ? 0.02f : 3.0f) * frand() + (i % 96 < 32 ? 1.0f : 0.0f);
+    CHECK(rl_quantize_row(RL_DT_Q8_0, x, q, N) == 0, "q8: %s", rl_errmsg());
+    rl_dequantize_row_ref(RL_DT_Q8_0, q, r, N);
+    for (int b = 0; b < N; b += RL_QBLOCK) {
+        double amax = 0, err = 0;
+        for (int i = b; i < b + RL_QBLOCK; i++) { amax = fmax(amax, fabs(x[i])); err = fmax(err, fabs(x[i] - r[i])); }
+        CHECK(err <= amax / 127 * 0.502 + 1e-7, "q8 block %d: err %g amax %g", b / RL_QBLOCK, err, amax);
+    }
+    CHECK(rl_quantize_row(RL_DT_Q4_1, x, q, N) == 0, "q4: %s", rl_errmsg());
+    rl_dequantize_row_ref(RL_DT_Q4_1, q, r, N);
+    for (int b = 0; b < N; b += RL_QBLOCK) {
+        double mn = 1e30, mx = -1e30, err = 0;
+        for (int i = b; i < b + RL_QBLOCK; i++) { mn = fmin(mn, x[i]); mx = fmax(mx, x[i]); err = fmax(err, fabs(x[i] - r[i])); }
+        CHECK(err <= (mx - mn) / 15 * 0.51 + fabs(mn) * 1e-3 + 1e-7, "q4 block %d: err %g range %g", b / RL_QBLOCK, err, mx - mn);
+    }
+    /* constant and zero blocks are exact */
+    for (int i = 0; i < 64; i++) x[i] = i < 32 ? 0.0f : 0.25f;
+    CHECK(rl_quantize_row(RL_DT_Q4_1, x, q, 64) == 0, "q4 const");
+    rl_dequantize_row_ref(RL_DT_Q4_1, q, r, 64);
+    CHECK(!memcmp(x, r, 64 * sizeof(float)), "q4 constant blocks");
+    CHECK(rl_quantize_row(RL_DT_Q8_0, x, q, 64) == 0, "q8 const");
+    rl_dequantize_row_ref(RL_DT_Q8_0, q, r, 64);
+    CHECK(!memcmp(x, r, 32 * sizeof(float)) && fabsf(r[40] - 0.25f) < 1e-4f, "q8 zero / constant blocks");
+    /* errors */
+    x[5] = NAN;
+    CHECK(rl_quantize_row(RL_DT_Q8_0, x, q, 32) == -1 && strstr(rl_errmsg(), "non-finite"), "nan: %s", rl_errmsg());
+    x[5] = 1e9f;
+    CHECK(rl_quantize_row(RL_DT_Q8_0, x, q, 32) == -1 && strstr(rl_errmsg(), "f16"), "huge: %s", rl_errmsg());
+    CHECK(rl_quantize_row(RL_DT_Q8_0, x, q, 33) == -1, "n not a multiple of 32");
+    CHECK(rl_quantize_row(RL_DT_BF16, x, q, 32) == -1, "not a block type");
+}
+
+/* Unsupported shapes: in not a multiple of the block fills NaN (like an unknown dtype). */
+static void test_quant_edge(void) {
+    float x[40] = {0}, y[2] = {0, 0};
+    uint8_t w[200] = {0};
+    rl_matmul(NULL, y, x, w, RL_DT_Q8_0, NULL, 1, 40, 2);
+    CHECK(isnan(y[0]) && isnan(y[1]), "in=40 Q8_0 must give NaN");
+    uint64_t nb;
+    int64_t sh[2] = {3, 64};
+    CHECK(rl_dtype_nbytes(RL_DT_Q8_0, 2, sh, &nb) == 0 && nb == 3 * 2 * 34, "Q8_0 nbytes %llu", (unsigned long long)nb);
+    CHECK(rl_dtype_nbytes(RL_DT_Q4_1, 2, sh, &nb) == 0 && nb == 3 * 2 * 20, "Q4_1 nbytes");
+    CHECK(rl_dtype_nbytes(RL_DT_BF16, 2, sh, &nb) == 0 && nb == 3 * 64 * 2, "BF16 nbytes");
+    sh[1] = 48;
+    CHECK(rl_dtype_nbytes(RL_DT_Q8_0, 2, sh, &nb) == -1, "last dim 48 must fail");
+    CHECK(rl_dtype_nbytes(RL_DT_Q8_0, 0, sh, &nb) == -1, "scalar block tensor must fail");
+    CHECK(rl_dtype_row_bytes(RL_DT_Q4_1, 64) == 40 && rl_dtype_row_bytes(RL_DT_F32, 5) == 20, "row bytes");
+    CHECK(rl_dtype_from_name("Q8_0") == RL_DT_Q8_0 && rl_dtype_from_name("Q4_1") == RL_DT_Q4_1, "names");
+}
+
+int main(void) {
+    RUN(test_quant_edge);
+    RUN(test_quantize_roundtrip);
+    RUN(test_matmul_quant);
+    TEST_END();
+}
