@@ -23,18 +23,31 @@ static void evict(rl_model *m) {
     }
 }
 
-/* Reads every stage's byte ranges in order into one buffer, as a plain sequential reader would.
+/* Reads every stage's byte ranges in order into one buffer, as a plain sequential reader would
+ * (readahead: also ask the kernel to read each range ahead first, the fastest reader we know).
  * Returns seconds, or -1 on a read error. */
-static double read_all(rl_model *m, uint8_t *buf, uint64_t *bytes) {
+static double read_all(rl_model *m, uint8_t *buf, uint64_t *bytes, int readahead) {
     double t0 = rl_now_s();
     *bytes = 0;
     for (int s = 0; s < m->n_stages; s++)
         for (int r = 0; r < m->stages[s].n_ranges; r++) {
             const rl_read_range *g = &m->stages[s].ranges[r];
+            if (readahead) posix_fadvise(rl_ckpt_fd(m->ck, g->file), (off_t)g->off, (off_t)g->len, POSIX_FADV_WILLNEED);
             if (rl_pread_full(rl_ckpt_fd(m->ck, g->file), buf + g->buf_off, g->len, g->off, rl_ckpt_path(m->ck, g->file))) return -1;
             *bytes += g->len;
         }
     return rl_now_s() - t0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of v[0..n) (sorts v). */
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -57,45 +70,49 @@ int cmd_bench(int argc, char **argv) {
     printf("model %s: %d layers, %d stages, slot %.1f MB, %d threads\n", o.model_dir, m->d.n_layers, m->n_stages,
            rl_loader_slot_bytes(m->ld) / 1e6, rl_pool_size(m->pool));
 
-    /* (a) cold: the disk limit, then decode with the cache dropped before every token */
-    double disk = 0;
-    for (int i = 0; i < 2; i++) {
-        evict(m);
-        double t = read_all(m, buf, &bytes);
-        if (t < 0) { fprintf(stderr, "error: read failed\n"); goto done; }
-        disk = i == 0 || t < disk ? t : disk;
-    }
+    /* (a) cold: for each token, a sequential read of the same bytes with the page cache dropped
+     * (plain, and with readahead: the disk limit is the faster of the two), then one decode
+     * sweep with the cache dropped again; interleaved so all see the same disk, compared by
+     * their medians. */
     rl_model_rewind(m, 0);
     if (rl_model_eval(m, prompt, 4, lg, 0)) goto err;
-    double cold = 0;
+    double tdisk[64], tra[64], tcold[64];
+    if (n > 64) n = 64;
     for (int i = 0; i < n; i++) {
+        evict(m);
+        tdisk[i] = read_all(m, buf, &bytes, 0);
+        evict(m);
+        tra[i] = read_all(m, buf, &bytes, 1);
+        if (tdisk[i] < 0 || tra[i] < 0) { fprintf(stderr, "error: read failed\n"); goto done; }
         evict(m);
         double t0 = rl_now_s();
         if (rl_model_eval(m, &prompt[4 + i], 1, lg, 0)) goto err;
-        cold += rl_now_s() - t0;
+        tcold[i] = rl_now_s() - t0;
     }
-    cold /= n;
-    printf("(a) cold decode   %8.3f s/token   disk limit (cold sequential read of the same %.1f MB) %8.3f s   ratio %.2f  (%.2f GB/s vs %.2f GB/s)\n",
-           cold, bytes / 1e6, disk, cold / disk, bytes / cold / 1e9, bytes / disk / 1e9);
+    double plain = median(tdisk, n), ra = median(tra, n), cold = median(tcold, n), disk = plain < ra ? plain : ra;
+    printf("(a) cold decode   %8.3f s/token   disk limit (cold sequential read of the same %.1f MB) %8.3f s   ratio %.2f  (%.2f GB/s vs %.2f GB/s; plain read %.3f s, with readahead %.3f s; medians of %d)\n",
+           cold, bytes / 1e6, disk, cold / disk, bytes / cold / 1e9, bytes / disk / 1e9, plain, ra, n);
 
-    /* (b) warm: everything in the page cache */
-    double mem = 0;
-    for (int i = 0; i < 3; i++) {
-        double t = read_all(m, buf, &bytes);
-        mem = i == 0 || t < mem ? t : mem;
-    }
+    /* (b) warm: everything in the page cache; reads of the same bytes into a buffer (the memory
+     * limit) interleaved with decode sweeps, compared by their medians */
+    if (read_all(m, buf, &bytes, 0) < 0) { fprintf(stderr, "error: read failed\n"); goto done; }
     rl_model_rewind(m, 0);
     if (rl_model_eval(m, prompt, 4, lg, 0)) goto err;
-    double t0 = rl_now_s();
-    for (int i = 0; i < n; i++) if (rl_model_eval(m, &prompt[4 + i], 1, lg, 0)) goto err;
-    double warm = (rl_now_s() - t0) / n;
+    double tmem[64], twarm[64];
+    for (int i = 0; i < n; i++) {
+        tmem[i] = read_all(m, buf, &bytes, 0);
+        double t0 = rl_now_s();
+        if (rl_model_eval(m, &prompt[4 + i], 1, lg, 0)) goto err;
+        twarm[i] = rl_now_s() - t0;
+    }
+    double mem = median(tmem, n), warm = median(twarm, n);
     printf("(b) warm decode   %8.3f s/token   memory limit (page cache -> buffer, same bytes) %8.3f s   ratio %.2f\n",
            warm, mem, warm / mem);
 
     /* (c) prefill of a 128-token prompt (warm) */
     rl_model_rewind(m, 0);
     int P = 128 < m->ctx ? 128 : m->ctx;
-    t0 = rl_now_s();
+    double t0 = rl_now_s();
     if (rl_model_eval(m, prompt, P, lg, 0)) goto err;
     double pf = rl_now_s() - t0;
     printf("(c) prefill       %8.1f tokens/s (%d tokens in %.3f s; %.1f x the warm per-token sweep rate)\n",

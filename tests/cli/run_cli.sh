@@ -52,4 +52,7 @@ grep -q "KV cache" "$T/info" && grep -q "head_dim 32" "$T/info" || fail "info ou
 "$BIN" synth "$SH/fixtures/qwen2/config.json" "$T/syn" --dtype bf16 --shard-size 100K --seed 3 2>/dev/null || fail "synth"
 [ -f "$T/syn/model.safetensors.index.json" ] || fail "synth did not shard"
 "$BIN" run "$T/syn" --ids 1,2 -n 2 --ignore-eos >/dev/null 2>"$T/err" || fail "synth model runs: $(cat "$T/err")"
+# bench runs and reports its three measurements with ratios
+"$BIN" bench "$SH/fixtures/qwen2" -n 2 >"$T/bench" 2>"$T/err" || fail "bench: $(cat "$T/err")"
+grep -q "^(a) cold decode .*ratio" "$T/bench" && grep -q "^(b) warm decode .*ratio" "$T/bench" && grep -q "^(c) prefill" "$T/bench" || fail "bench output: $(cat "$T/bench")"
 echo ok
