@@ -45,7 +45,8 @@ check: deps
 
 demo: deps
 	$(MAKE) $(BUILD)/rabbitllm
-	$(BUILD)/rabbitllm run ../shared/fixtures/stories260K --ids 1,403,407,261,378,490,1378 -n 32 --temp 0
+	$(BUILD)/rabbitllm run ../shared/fixtures/stories260K --ids 1,403,407,261,378 -n 32 --temp 0
+	$(BUILD)/rabbitllm run ../shared/fixtures/stories260K -p "Once upon a time" -n 64 --temp 0
 
 clean:
 	rm -rf build build-asan
