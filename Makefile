@@ -16,6 +16,22 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
+# Optional CUDA matmul offload (src/kernels/cuda/): `make CUDA=1` compiles the .cu files with nvcc
+# and links cuBLAS + the CUDA runtime; without it nothing needs nvcc (stub.c keeps the symbols).
+ifeq ($(CUDA),1)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc))
+NVCC      ?= $(CUDA_HOME)/bin/nvcc
+CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+CU_SRC    := $(shell find src -name '*.cu' | sort)
+LIB_OBJ   += $(CU_SRC:%.cu=$(BUILD)/obj/%.cu.o)
+CFLAGS    += -DRL_CUDA_BUILD
+LDLIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+
+$(BUILD)/obj/%.cu.o: %.cu src/kernels/cuda/cuda.h
+	@mkdir -p $(dir $@)
+	$(NVCC) -O3 -std=c++17 $(CUDA_ARCH) -Iinclude -Isrc -Xcompiler -Wall -c $< -o $@
+endif
+
 all: $(BUILD)/rabbitllm $(TEST_BIN)
 
 $(BUILD)/obj/%.o: %.c
