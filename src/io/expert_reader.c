@@ -1,5 +1,7 @@
-/* Double-buffered background reader of expert byte ranges (see expert_reader.h). */
+/* Double-buffered background reader of expert byte ranges (see expert_reader.h). With the CUDA
+ * offload active, both buffers are registered with it (see kernels/cuda/cuda.h). */
 #include "io/expert_reader.h"
+#include "kernels/cuda/cuda.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/timer.h"
@@ -53,6 +55,7 @@ static void *xr_main(void *arg) {
         uint8_t *buf = x->buf[i % 2];
         char msg[512];
         pthread_mutex_unlock(&x->mu);
+        rl_cuda_invalidate(buf);
         double t0 = rl_now_s();
         int rc = read_batch(x, b, buf, msg, sizeof msg);
         double dt = rl_now_s() - t0;
@@ -79,12 +82,14 @@ rl_expert_reader *rl_xr_new(const rl_checkpoint *ck, size_t buf_bytes) {
         free(x->buf[0]); free(x->buf[1]); free(x);
         return NULL;
     }
+    for (int i = 0; i < 2; i++) rl_cuda_register(x->buf[i], buf_bytes);
     pthread_mutex_init(&x->mu, NULL);
     pthread_cond_init(&x->cv, NULL);
     if (pthread_create(&x->th, NULL, xr_main, x)) {
         rl_err("cannot start the expert reader thread");
         pthread_mutex_destroy(&x->mu); pthread_cond_destroy(&x->cv);
-        free(x->buf[0]); free(x->buf[1]); free(x);
+        for (int i = 0; i < 2; i++) { rl_cuda_unregister(x->buf[i]); free(x->buf[i]); }
+        free(x);
         return NULL;
     }
     return x;
@@ -99,7 +104,7 @@ void rl_xr_free(rl_expert_reader *x) {
     pthread_join(x->th, NULL);
     pthread_mutex_destroy(&x->mu);
     pthread_cond_destroy(&x->cv);
-    free(x->buf[0]); free(x->buf[1]);
+    for (int i = 0; i < 2; i++) { rl_cuda_unregister(x->buf[i]); free(x->buf[i]); }
     free(x);
 }
 

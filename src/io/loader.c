@@ -1,7 +1,9 @@
 /* Background stage loader (see loader.h): streamed stages go through two fixed slots (double
  * buffering); resident stages, chosen at start within a memory budget, are read once into
- * buffers of their own and stay. */
+ * buffers of their own and stay. With the CUDA offload active, every buffer is registered with
+ * it (pinned, device copy; see kernels/cuda/cuda.h) and invalidated before it is read into. */
 #include "io/loader.h"
+#include "kernels/cuda/cuda.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/timer.h"
@@ -91,6 +93,7 @@ static void *loader_main(void *arg) {
         sl->stage = s;
         sl->state = SLOT_LOADING;
         pthread_mutex_unlock(&L->mu);
+        rl_cuda_invalidate(sl->buf); /* its device copy (if any) is stale from here on */
         double t0 = rl_now_s();
         int rc = read_stage(L, s, sl->buf, sl->err, sizeof sl->err);
         double dt = rl_now_s() - t0;
@@ -120,14 +123,15 @@ static void choose_resident(rl_loader *L, size_t budget) {
         uint8_t *b = NULL;
         if (posix_memalign((void **)&b, 4096, L->st[i].bytes ? L->st[i].bytes : 64)) break; /* keep what we have */
         L->res[i] = (slot){b, i, SLOT_FREE, ""};
+        rl_cuda_register(b, L->st[i].bytes);
         L->res_bytes += L->st[i].bytes;
         L->n_res++;
     }
 }
 
 static void loader_free_bufs(rl_loader *L) {
-    free(L->slots[0].buf); free(L->slots[1].buf);
-    if (L->res) for (int i = 0; i < L->n; i++) free(L->res[i].buf);
+    for (int i = 0; i < 2; i++) { rl_cuda_unregister(L->slots[i].buf); free(L->slots[i].buf); }
+    if (L->res) for (int i = 0; i < L->n; i++) { rl_cuda_unregister(L->res[i].buf); free(L->res[i].buf); }
     free(L->res);
     free(L->stats);
 }
@@ -144,6 +148,7 @@ rl_loader *rl_loader_new(const rl_checkpoint *ck, const rl_stage *stages, int n,
     for (int i = 0; i < 2; i++) {
         L->slots[i].stage = -1;
         if (posix_memalign((void **)&L->slots[i].buf, 4096, L->slot_bytes ? L->slot_bytes : 64)) L->slots[i].buf = NULL;
+        else rl_cuda_register(L->slots[i].buf, L->slot_bytes);
     }
     if (!L->slots[0].buf || !L->slots[1].buf) {
         rl_err("out of memory allocating two layer slots of %zu bytes", L->slot_bytes);

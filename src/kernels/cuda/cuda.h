@@ -1,5 +1,7 @@
 /* Optional CUDA offload of large rl_matmul calls. Built in with `make CUDA=1` (backend in
- * src/kernels/cuda/matmul.cu, cuBLAS SGEMM on weights dequantized on the device); otherwise a C
+ * src/kernels/cuda/matmul.cu: BF16 weights in cuBLAS GemmEx against the activations split in two
+ * BF16 halves with f32 accumulation; F32 weights in SGEMM; F16 / Q8_0 / Q4_1 dequantized to f32
+ * on the device, then SGEMM); otherwise a C
  * stub (stub.c) keeps the symbols and every call stays on the CPU. The offload is asked for with
  * the RL_CUDA environment variable (any value but "0") or rl_cuda_request(1) (the CLI's --gpu),
  * and runs only when a device is present. The first request decides and prints one line to
@@ -26,6 +28,19 @@ int rl_cuda_active(void);
 int rl_cuda_matmul(float *y, const float *x, const void *w, rl_dtype wtype, const float *bias, int T, int in,
                    int out, int force);
 
+/* Weight buffers (the loader's two slots and resident stage buffers, the MoE expert reader's
+ * buffers). When the offload is active, rl_cuda_register pins [p, p + n) with cudaHostRegister (so
+ * uploads run at full PCIe speed) and lets the backend keep a device copy of the whole buffer:
+ * the first offloaded matmul whose weight lies in it uploads the whole buffer (its own weight
+ * first, the rest overlapping that product), and later matmuls reading it reuse the copy.
+ * rl_cuda_invalidate(p) must be called before the contents of a registered buffer change (the
+ * next use uploads again); rl_cuda_unregister(p) before it is freed. All three are no-ops for
+ * unknown pointers, when the offload is off, and in builds without CUDA; failures (no pinning,
+ * no device memory for the copy) only make the calls fall back to per-call uploads. */
+void rl_cuda_register(void *p, size_t n);
+void rl_cuda_invalidate(const void *p);
+void rl_cuda_unregister(void *p);
+
 /* One line naming the path matmuls take: "cpu", "cpu (CUDA unavailable: ...)" or
  * "cuda (DEVICE), N of M matmul calls offloaded" (M: calls that reached the size check). */
 const char *rl_cuda_describe(char *buf, size_t n);
@@ -35,5 +50,10 @@ const char *rl_cuda_describe(char *buf, size_t n);
 int rl_cudab_init(char *name, size_t name_n, char *err, size_t err_n);
 int rl_cudab_matmul(float *y, const float *x, const void *w, int wtype, size_t wbytes, const float *bias, int T,
                     int in, int out, char *err, size_t err_n);
+int rl_cudab_register(void *p, size_t n, char *err, size_t err_n);
+int rl_cudab_invalidate(const void *p, char *err, size_t err_n);
+void rl_cudab_unregister(void *p);
+/* Backend counters for rl_cuda_describe ("" if none). */
+void rl_cudab_note(char *buf, size_t n);
 
 #endif

@@ -43,6 +43,13 @@ static int active_locked(void) {
     return init_state > 0;
 }
 
+/* Under mu: an error from the backend turns the offload off for good. */
+static void fail_locked(const char *err) {
+    init_state = -1;
+    snprintf(why_off, sizeof why_off, "CUDA error, offload off from here on: %s", err);
+    fprintf(stderr, "rabbitllm: matmul path: cpu (%s)\n", why_off);
+}
+
 void rl_cuda_request(int on) {
     pthread_mutex_lock(&mu);
     __atomic_store_n(&requested, on != 0, __ATOMIC_RELAXED);
@@ -76,9 +83,7 @@ int rl_cuda_matmul(float *y, const float *x, const void *w, rl_dtype wtype, cons
                 n_offloaded++;
                 rc = 0;
             } else {
-                init_state = -1;
-                snprintf(why_off, sizeof why_off, "CUDA error, offload off from here on: %s", err);
-                fprintf(stderr, "rabbitllm: matmul path: cpu (%s)\n", why_off);
+                fail_locked(err);
             }
         }
     }
@@ -86,14 +91,43 @@ int rl_cuda_matmul(float *y, const float *x, const void *w, rl_dtype wtype, cons
     return rc;
 }
 
-const char *rl_cuda_describe(char *buf, size_t n) {
+void rl_cuda_register(void *p, size_t n) {
+    if (!p || !n) return;
+    int r = __atomic_load_n(&requested, __ATOMIC_RELAXED);
+    if (r == 0 || (r < 0 && !env_wants())) return;
     pthread_mutex_lock(&mu);
+    char err[400] = "";
+    /* a failure here (no pinning) only costs speed: the buffer stays unknown to the backend */
+    if (active_locked() && rl_cudab_register(p, n, err, sizeof err) && getenv("RL_CUDA_VERBOSE"))
+        fprintf(stderr, "rabbitllm: cuda: buffer of %zu bytes not pinned: %s\n", n, err);
+    pthread_mutex_unlock(&mu);
+}
+
+void rl_cuda_invalidate(const void *p) {
+    if (!p) return;
+    pthread_mutex_lock(&mu);
+    char err[400] = "";
+    if (init_state > 0 && rl_cudab_invalidate(p, err, sizeof err)) fail_locked(err);
+    pthread_mutex_unlock(&mu);
+}
+
+void rl_cuda_unregister(void *p) {
+    if (!p) return;
+    pthread_mutex_lock(&mu);
+    if (init_state != 0) rl_cudab_unregister(p); /* also after an error: the pages stay pinned otherwise */
+    pthread_mutex_unlock(&mu);
+}
+
+const char *rl_cuda_describe(char *buf, size_t n) {
+    char note[256];
+    pthread_mutex_lock(&mu);
+    rl_cudab_note(note, sizeof note);
     if (requested < 0) __atomic_store_n(&requested, env_wants(), __ATOMIC_RELAXED);
     if (!requested || init_state == 0) snprintf(buf, n, "cpu");
     else if (init_state < 0 && !n_offloaded) snprintf(buf, n, "cpu (%s)", why_off);
     else if (init_state < 0) snprintf(buf, n, "cpu (%s; %llu matmul calls offloaded before)", why_off, n_offloaded);
-    else snprintf(buf, n, "cuda (%s), %llu of %llu matmul calls offloaded (T >= %d, out*in >= %lld)", dev_name,
-                  n_offloaded, n_seen, min_t, min_elems);
+    else snprintf(buf, n, "cuda (%s), %llu of %llu matmul calls offloaded (T >= %d, out*in >= %lld)%s%s", dev_name,
+                  n_offloaded, n_seen, min_t, min_elems, *note ? "; " : "", note);
     pthread_mutex_unlock(&mu);
     return buf;
 }

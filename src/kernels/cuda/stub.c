@@ -16,6 +16,14 @@ int rl_cudab_matmul(float *y, const float *x, const void *w, int wtype, size_t w
     snprintf(err, err_n, "no CUDA support");
     return -1;
 }
+int rl_cudab_register(void *p, size_t n, char *err, size_t err_n) {
+    (void)p; (void)n;
+    snprintf(err, err_n, "no CUDA support");
+    return -1;
+}
+int rl_cudab_invalidate(const void *p, char *err, size_t err_n) { (void)p; (void)err; (void)err_n; return 0; }
+void rl_cudab_unregister(void *p) { (void)p; }
+void rl_cudab_note(char *buf, size_t n) { if (n) buf[0] = 0; }
 #else
 typedef int rl_cuda_stub_unused; /* the real backend is matmul.cu */
 #endif
