@@ -1,5 +1,6 @@
 # rabbitllm build: library (build/librabbitllm.a), CLI (build/rabbitllm), tests (build/tests/*).
-# `make` builds; `make check` runs every test (release + ASan/UBSan builds); `make demo` runs the example.
+# `make` builds; `make check` runs every test (release + ASan/UBSan builds) and a warning-free clang
+# build; `make demo` runs the example.
 CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O2
@@ -58,6 +59,7 @@ check: deps
 	sh tests/run.sh $(BUILD)
 	$(MAKE) all BUILD=build-asan OPT=-O1 EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 	ASAN_OPTIONS=detect_leaks=1 RL_SANITIZED=1 sh tests/run.sh build-asan
+	$(MAKE) all CC=clang BUILD=build-clang EXTRA_CFLAGS=-Werror   # -Wall -Wextra clean with clang too
 
 demo: deps
 	$(MAKE) $(BUILD)/rabbitllm
