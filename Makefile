@@ -55,11 +55,11 @@ deps:
 
 # The whole suite: release build, then the ASan+UBSan build of the same tests.
 check: deps
+	$(MAKE) all CC=clang BUILD=build-clang EXTRA_CFLAGS=-Werror   # -Wall -Wextra clean with clang too
 	$(MAKE) all
 	sh tests/run.sh $(BUILD)
 	$(MAKE) all BUILD=build-asan OPT=-O1 EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 	ASAN_OPTIONS=detect_leaks=1 RL_SANITIZED=1 sh tests/run.sh build-asan
-	$(MAKE) all CC=clang BUILD=build-clang EXTRA_CFLAGS=-Werror   # -Wall -Wextra clean with clang too
 
 demo: deps
 	$(MAKE) $(BUILD)/rabbitllm
