@@ -75,6 +75,7 @@ int cmd_run(int argc, char **argv) {
                 st.n_prompt, st.prefill_s, st.prefill_s > 0 ? st.n_prompt / st.prefill_s : 0,
                 st.n_gen, st.decode_s, st.decode_s > 0 && st.n_gen > 1 ? (st.n_gen - 1) / st.decode_s : 0, st.sweeps);
         if (st.drafted) fprintf(stderr, ", %d of %d draft tokens accepted", st.accepted, st.drafted);
+        if (st.ctx_full) fprintf(stderr, ", stopped: context full (--ctx)");
         fprintf(stderr, ")\n");
         if (o.profile) rl_profile_print(m, stderr);
     }

@@ -205,10 +205,11 @@ int rl_textgen_generate(rl_textgen *g, const int32_t *context, int n_context, co
     if (rl_textgen_run(g, context, n_context, new_ids, n_new, &p, &r)) return -1;
     fflush(stdout);
     const rl_gen_stats *st = &r.st;
-    fprintf(stderr, "\n[%d prompt tokens, %.1f tok/s prefill; %d generated, %.2f tok/s decode%s]\n",
+    fprintf(stderr, "\n[%d prompt tokens, %.1f tok/s prefill; %d generated, %.2f tok/s decode%s%s]\n",
             st->n_prompt, st->prefill_s > 0 ? st->n_prompt / st->prefill_s : 0.0, st->n_gen,
             st->decode_s > 0 && st->n_gen > 1 ? (st->n_gen - 1) / st->decode_s : 0.0,
-            interrupt && *interrupt ? ", interrupted" : "");
+            interrupt && *interrupt ? ", interrupted" : "",
+            st->ctx_full ? ", stopped: context full (--ctx)" : "");
     if (answer) { *answer = r.text; r.text = NULL; }
     if (gen_ids) { *gen_ids = r.ids; r.ids = NULL; }
     if (n_gen) *n_gen = r.n_ids;

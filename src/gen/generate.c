@@ -65,7 +65,7 @@ int rl_generate(rl_model *m, const int32_t *prompt, int n, const rl_gen_opts *o,
     t0 = rl_now_s();
     while (!emit(m, o, tok, out, n_out, hist, &nh, st)) {
         int room = rl_model_ctx(m) - rl_model_pos(m);
-        if (room <= 0) break; /* context full: stop cleanly */
+        if (room <= 0) { st->ctx_full = 1; break; } /* context full: stop cleanly */
         int kmax = K < o->max_new - *n_out ? K : o->max_new - *n_out;
         if (kmax > room - 1) kmax = room - 1;
         int k = kmax > 0 ? propose(hist, nh, kmax, feed + 1) : 0;

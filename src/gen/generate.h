@@ -27,6 +27,7 @@ typedef struct {
     double prefill_s, decode_s;
     int stopped_by_eos;
     int sweeps;                /* decode sweeps run */
+    int ctx_full;              /* stopped because the context was full */
     int drafted, accepted;     /* speculative tokens proposed / accepted */
 } rl_gen_stats;
 
