@@ -17,7 +17,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
-# Optional CUDA matmul offload (src/kernels/cuda/): `make CUDA=1` compiles the .cu files with nvcc
+# Optional CUDA matmul offload (src/backend/cuda/): `make CUDA=1` compiles the .cu files with nvcc
 # and links cuBLAS + the CUDA runtime; without it nothing needs nvcc (stub.c keeps the symbols).
 ifeq ($(CUDA),1)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc))
@@ -28,7 +28,7 @@ LIB_OBJ   += $(CU_SRC:%.cu=$(BUILD)/obj/%.cu.o)
 CFLAGS    += -DRL_CUDA_BUILD
 LDLIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
 
-$(BUILD)/obj/%.cu.o: %.cu src/kernels/cuda/cuda.h
+$(BUILD)/obj/%.cu.o: %.cu src/backend/cuda/cuda.h
 	@mkdir -p $(dir $@)
 	$(NVCC) -O3 -std=c++17 $(CUDA_ARCH) -Iinclude -Isrc -Xcompiler -Wall -c $< -o $@
 endif

@@ -3,7 +3,7 @@
  * Build: make build/librabbitllm.a && cc -std=c11 -D_GNU_SOURCE -O2 -pthread -Isrc \
  *          -o build/bench_matmul bench/bench_matmul.c build/librabbitllm.a -lm
  * Run:   build/bench_matmul [threads (0 = all CPUs)] [out] [in]   (RL_SIMD=scalar|avx2|avx512 to force) */
-#include "kernels/cpu/matmul.h"
+#include "backend/cpu/matmul.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>

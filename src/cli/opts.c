@@ -1,7 +1,7 @@
 /* Shared flag parsing for run / chat / bench (see opts.h). */
 #include "cli/opts.h"
 #include "hub/hub.h"
-#include "kernels/cuda/cuda.h"
+#include "backend/cuda/cuda.h"
 #include "quant/qcache.h"
 #include <limits.h>
 #include "util/err.h"

@@ -2,7 +2,7 @@
 #include "cli/profile.h"
 #include "engine/model.h"
 #include "engine/moe.h"
-#include "kernels/cuda/cuda.h"
+#include "backend/cuda/cuda.h"
 #include <string.h>
 
 void rl_profile_reset(rl_model *m) {

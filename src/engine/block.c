@@ -5,9 +5,9 @@
 #include "engine/deltanet.h"
 #include "engine/mla.h"
 #include "engine/moe.h"
-#include "kernels/cpu/attention.h"
-#include "kernels/cpu/matmul.h"
-#include "kernels/cpu/ops.h"
+#include "backend/cpu/attention.h"
+#include "backend/cpu/matmul.h"
+#include "backend/cpu/ops.h"
 #include "model/rope.h"
 #include "util/err.h"
 #include <string.h>

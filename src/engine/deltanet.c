@@ -8,7 +8,7 @@
  *   out = out_proj( RMSNorm_w(o) * SiLU(z) )  (norm per head, plain weight).
  * Prefill runs the recurrence token by token (exact, no chunking); the heads run in parallel. */
 #include "engine/deltanet.h"
-#include "kernels/cpu/matmul.h"
+#include "backend/cpu/matmul.h"
 #include "util/err.h"
 #include <math.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * qkv layout and Baichuan 2's row-normalised lm_head (NormHead). No allocation: callers pass
  * buffers sized at open. */
 #include "engine/dense_ext.h"
-#include "kernels/cpu/matmul.h"
+#include "backend/cpu/matmul.h"
 #include <math.h>
 #include <string.h>
 

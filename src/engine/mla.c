@@ -8,9 +8,9 @@
  * a query at position i attends to all j <= i when i + 1 <= index_topk, else to the
  * index_topk keys with the highest scores. */
 #include "engine/mla.h"
-#include "kernels/cpu/attention.h"
-#include "kernels/cpu/matmul.h"
-#include "kernels/cpu/ops.h"
+#include "backend/cpu/attention.h"
+#include "backend/cpu/matmul.h"
+#include "backend/cpu/ops.h"
 #include "model/rope.h"
 #include "util/err.h"
 #include <math.h>

@@ -6,7 +6,7 @@
 #include "format/checkpoint.h"
 #include "io/loader.h"
 #include "io/stage.h"
-#include "kernels/cpu/threadpool.h"
+#include "backend/cpu/threadpool.h"
 #include "model/desc.h"
 
 /* Rows [row0, row0 + n) of a sweep belong to sequence seq, at positions pos0... */

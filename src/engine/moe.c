@@ -5,8 +5,8 @@
  * open for max_T tokens. */
 #include "engine/moe.h"
 #include "io/expert_reader.h"
-#include "kernels/cpu/matmul.h"
-#include "kernels/cpu/ops.h"
+#include "backend/cpu/matmul.h"
+#include "backend/cpu/ops.h"
 #include "model/weights_moe.h"
 #include "util/err.h"
 #include <math.h>

@@ -1,7 +1,7 @@
 /* Double-buffered background reader of expert byte ranges (see expert_reader.h). With the CUDA
- * offload active, both buffers are registered with it (see kernels/cuda/cuda.h). */
+ * offload active, both buffers are registered with it (see backend/cuda/cuda.h). */
 #include "io/expert_reader.h"
-#include "kernels/cuda/cuda.h"
+#include "backend/cuda/cuda.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/timer.h"

@@ -1,9 +1,9 @@
 /* Background stage loader (see loader.h): streamed stages go through two fixed slots (double
  * buffering); resident stages, chosen at start within a memory budget, are read once into
  * buffers of their own and stay. With the CUDA offload active, every buffer is registered with
- * it (pinned, device copy; see kernels/cuda/cuda.h) and invalidated before it is read into. */
+ * it (pinned, device copy; see backend/cuda/cuda.h) and invalidated before it is read into. */
 #include "io/loader.h"
-#include "kernels/cuda/cuda.h"
+#include "backend/cuda/cuda.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/timer.h"

@@ -4,7 +4,7 @@
 #include "format/checkpoint.h"
 #include "format/st_writer.h"
 #include "io/stage.h"
-#include "kernels/cpu/matmul.h"
+#include "backend/cpu/matmul.h"
 #include "model/config.h"
 #include "model/weights_moe.h"
 #include "quant/quantize.h"

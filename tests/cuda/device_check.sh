@@ -2,7 +2,7 @@
 # Device check of the optional CUDA matmul offload (make CUDA=1). Skips (exit 0, "skipped") unless
 # nvcc and a working NVIDIA GPU are present, so tests/run.sh can run it anywhere. On a GPU
 # machine: builds with CUDA=1 into build-gpu, runs the GPU-vs-CPU matmul test for every weight
-# type (tests/kernels/test_cuda_matmul.c), runs the qwen2 fixture with and without RL_CUDA=1
+# type (tests/backend/test_cuda_matmul.c), runs the qwen2 fixture with and without RL_CUDA=1
 # (every matmul offloaded) and compares the logits (max |d| / max |logit| <= 1e-3), then times a
 # 128-token prefill of a synthetic Qwen2.5-0.5B (bf16) with `rabbitllm bench` on CPU and GPU.
 # Env: RL_GPU_BUILD (build dir, default build-gpu), RL_GPU_PREBUILT (a CUDA=1 build dir used if the
@@ -23,13 +23,13 @@ PRE=${RL_GPU_PREBUILT:-build-gpu-prebuilt}
 if ! make -j"$J" CUDA=1 BUILD="$B" >"/tmp/rl_gpu_build.log" 2>&1; then
   echo "build failed:"; grep -E "error|Error" /tmp/rl_gpu_build.log | head -n 20
   # a CUDA=1 build made elsewhere, if one was copied here (RL_GPU_PREBUILT)
-  if [ -x "$PRE/rabbitllm" ] && [ -x "$PRE/tests/kernels/test_cuda_matmul" ]; then echo "using the prebuilt $PRE"; B=$PRE
+  if [ -x "$PRE/rabbitllm" ] && [ -x "$PRE/tests/backend/test_cuda_matmul" ]; then echo "using the prebuilt $PRE"; B=$PRE
     [ -d "$PRE/lib" ] && export LD_LIBRARY_PATH="$PRE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; else exit 1; fi
 fi
 BIN="$B/rabbitllm"
 
 echo "== GPU vs CPU matmul (all weight types, odd sizes)"
-if RL_CUDA=1 "$B/tests/kernels/test_cuda_matmul" 2>/tmp/rl_gpu_test.log; then :; else fail=1; tail -n 20 /tmp/rl_gpu_test.log; fi
+if RL_CUDA=1 "$B/tests/backend/test_cuda_matmul" 2>/tmp/rl_gpu_test.log; then :; else fail=1; tail -n 20 /tmp/rl_gpu_test.log; fi
 grep -q "skipped" /tmp/rl_gpu_test.log 2>/dev/null && { echo "GPU not usable by the CUDA runtime:"; cat /tmp/rl_gpu_test.log; fail=1; }
 head -n 3 /tmp/rl_gpu_test.log
 

@@ -2,7 +2,7 @@
  * layer runs with peak RSS under 3 x largest layer + KV cache + activations + 64 MB. */
 #include "test.h"
 #include "engine/model.h"
-#include "kernels/cpu/attention.h"
+#include "backend/cpu/attention.h"
 #include "model/synth.h"
 #include "util/fileio.h"
 #include <sys/resource.h>

@@ -1,4 +1,4 @@
-/* Tests the optional CUDA matmul offload (src/kernels/cuda/). On a machine without a usable
+/* Tests the optional CUDA matmul offload (src/backend/cuda/). On a machine without a usable
  * device (or a build without CUDA=1) it checks the fallback: the offload reports itself off,
  * rl_cuda_matmul declines (returns -1, y untouched) and rl_matmul still computes on the CPU.
  * With a device (make CUDA=1, tests/cuda/device_check.sh) it compares GPU and CPU results for
@@ -7,8 +7,8 @@
  * the device) buffer, including a rewrite after rl_cuda_invalidate, and times one prefill-sized
  * product both ways. */
 #include "test.h"
-#include "kernels/cpu/matmul.h"
-#include "kernels/cuda/cuda.h"
+#include "backend/cpu/matmul.h"
+#include "backend/cuda/cuda.h"
 #include "quant/quantize.h"
 #include "util/timer.h"
 #include <math.h>

@@ -6,7 +6,7 @@
  * -> float), MR (tokens) and NR (rows) of the register-blocked micro-kernel. Block-quantized
  * weights (Q8_0, Q4_1; dtype.h): GEMV dequantizes in registers (per block: sum x*q, times the
  * scale, plus min * sum x), GEMM dequantizes tiles to f32 in cvt. Not a public header. */
-#include "kernels/cpu/simd.h"
+#include "backend/cpu/simd.h"
 #include <string.h>
 
 #define REP4(M) M(0) M(1) M(2) M(3)               /* compile-time unrolling helpers */

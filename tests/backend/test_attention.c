@@ -1,9 +1,9 @@
 /* Tests rl_attention against a double-precision reference: MHA and GQA, sliding window,
  * softcap, T > 1 with pos0 > 0, v_dim != head_dim, with and without threads, every SIMD path. */
 #include "test.h"
-#include "kernels/cpu/attention.h"
-#include "kernels/cpu/matmul.h"
-#include "kernels/cpu/simd.h"
+#include "backend/cpu/attention.h"
+#include "backend/cpu/matmul.h"
+#include "backend/cpu/simd.h"
 #include <math.h>
 #include <stdint.h>
 

@@ -1,7 +1,7 @@
 /* Tests the thread pool: every item visited exactly once, thread_idx range, grain, n=0, NULL
  * pool, nested calls, and many back-to-back jobs. */
 #include "test.h"
-#include "kernels/cpu/threadpool.h"
+#include "backend/cpu/threadpool.h"
 #include <stdatomic.h>
 #include <stdint.h>
 

@@ -22,4 +22,4 @@
 #define V_LOAD_U4LO(p) ((float)(*(p) & 15))
 #define V_LOAD_U4HI(p) ((float)(*(p) >> 4))
 #define H2F(h) rl_f16_to_f32(h)
-#include "kernels/cpu/mm_tmpl.h"
+#include "backend/cpu/mm_tmpl.h"

@@ -1,7 +1,7 @@
 /* AVX-512F instantiation of the kernel template (mm_tmpl.h); selected at run time. */
 #include "format/dtype.h"
 #include <stdint.h>
-#include "kernels/cpu/simd.h"
+#include "backend/cpu/simd.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
@@ -27,7 +27,7 @@
 #define V_LOAD_U4LO(p) _mm512_cvtepi32_ps(_mm512_and_si512(V_LOAD_U8_(p), _mm512_set1_epi32(15)))
 #define V_LOAD_U4HI(p) _mm512_cvtepi32_ps(_mm512_srli_epi32(V_LOAD_U8_(p), 4))
 #define H2F(h) _cvtsh_ss(h)
-#include "kernels/cpu/mm_tmpl.h"
+#include "backend/cpu/mm_tmpl.h"
 #else
 const rl_simd_impl rl_simd_avx512 = {0};
 #endif

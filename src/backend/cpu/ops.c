@@ -1,5 +1,5 @@
 /* Elementwise and per-row f32 operations (see ops.h); plain C the compiler vectorises. */
-#include "kernels/cpu/ops.h"
+#include "backend/cpu/ops.h"
 #include <math.h>
 
 void rl_rmsnorm(float *out, const float *x, const float *w, int T, int n, float eps, int one_plus) {

@@ -3,7 +3,7 @@
 #ifndef RL_MATMUL_H
 #define RL_MATMUL_H
 #include "format/dtype.h"
-#include "kernels/cpu/threadpool.h"
+#include "backend/cpu/threadpool.h"
 #include <stdint.h>
 
 /* y[t*out + o] = bias[o] + sum_i x[t*in + i] * W[o*in + i] for t < T, o < out.

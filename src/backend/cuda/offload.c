@@ -1,6 +1,6 @@
 /* Policy of the optional CUDA matmul offload (see cuda.h): when to ask the backend, the one-line
  * notes on stderr, and the permanent fallback to the CPU after an error. */
-#include "kernels/cuda/cuda.h"
+#include "backend/cuda/cuda.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

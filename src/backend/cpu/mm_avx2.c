@@ -1,7 +1,7 @@
 /* AVX2+FMA+F16C instantiation of the kernel template (mm_tmpl.h); selected at run time. */
 #include "format/dtype.h"
 #include <stdint.h>
-#include "kernels/cpu/simd.h"
+#include "backend/cpu/simd.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
@@ -34,7 +34,7 @@ TGT static inline float hsum_avx2(__m256 v) {
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
-#include "kernels/cpu/mm_tmpl.h"
+#include "backend/cpu/mm_tmpl.h"
 #else
 /* Not x86: never selected (rl_simd_supported says no). */
 const rl_simd_impl rl_simd_avx2 = {0};

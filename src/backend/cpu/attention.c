@@ -1,7 +1,7 @@
 /* Causal attention: one work item per (query token, head); scores in per-thread scratch, softmax
  * in f32 with max subtraction, then a weighted sum of value rows. */
-#include "kernels/cpu/attention.h"
-#include "kernels/cpu/matmul.h"
+#include "backend/cpu/attention.h"
+#include "backend/cpu/matmul.h"
 #include <math.h>
 #include <string.h>
 

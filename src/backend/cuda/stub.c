@@ -1,6 +1,6 @@
 /* CUDA backend stub for builds without `make CUDA=1`: reports the backend as not built in, so
  * every matmul stays on the CPU. */
-#include "kernels/cuda/cuda.h"
+#include "backend/cuda/cuda.h"
 #include <stdio.h>
 
 #ifndef RL_CUDA_BUILD

@@ -1,6 +1,6 @@
 /* Tests the elementwise/per-row ops (ops.h) against double-precision references. */
 #include "test.h"
-#include "kernels/cpu/ops.h"
+#include "backend/cpu/ops.h"
 #include <math.h>
 #include <stdint.h>
 

@@ -1,7 +1,7 @@
 /* Causal multi-head attention (GQA, sliding window, logit softcap) over an f32 KV cache. */
 #ifndef RL_ATTENTION_H
 #define RL_ATTENTION_H
-#include "kernels/cpu/threadpool.h"
+#include "backend/cpu/threadpool.h"
 #include <stdint.h>
 
 /* Floats of scratch rl_attention needs for a pool of n_threads (rl_pool_size(p); 1 for NULL)

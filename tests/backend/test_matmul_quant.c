@@ -3,8 +3,8 @@
  * with a tail, against a double-precision reference over the dequantized weights
  * (rl_dequantize_row_ref); also the quantizers' round-trip error and their error cases. */
 #include "test.h"
-#include "kernels/cpu/matmul.h"
-#include "kernels/cpu/simd.h"
+#include "backend/cpu/matmul.h"
+#include "backend/cpu/simd.h"
 #include "quant/quantize.h"
 #include "util/err.h"
 #include <math.h>

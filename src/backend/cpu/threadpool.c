@@ -1,6 +1,6 @@
 /* Thread pool: persistent pthread workers woken per job via a generation counter; they spin
  * briefly before sleeping on a condition variable. Chunks are claimed with an atomic counter. */
-#include "kernels/cpu/threadpool.h"
+#include "backend/cpu/threadpool.h"
 #include "util/err.h"
 #include <pthread.h>
 #include <stdatomic.h>

@@ -1,5 +1,5 @@
 /* Optional CUDA offload of large rl_matmul calls. Built in with `make CUDA=1` (backend in
- * src/kernels/cuda/matmul.cu: BF16 weights in cuBLAS GemmEx against the activations split in two
+ * src/backend/cuda/matmul.cu: BF16 weights in cuBLAS GemmEx against the activations split in two
  * BF16 halves with f32 accumulation; F32 weights in SGEMM; F16 / Q8_0 / Q4_1 dequantized to f32
  * on the device, then SGEMM); otherwise a C
  * stub (stub.c) keeps the symbols and every call stays on the CPU. The offload is asked for with

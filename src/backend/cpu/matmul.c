@@ -1,9 +1,9 @@
 /* rl_matmul driver: splits the output into (token block x row block) work items for the thread
  * pool and runs the dispatched GEMV (few tokens) or tiled GEMM (many tokens) kernel on each;
  * also the dispatched vector helpers. */
-#include "kernels/cpu/matmul.h"
-#include "kernels/cpu/simd.h"
-#include "kernels/cuda/cuda.h"
+#include "backend/cpu/matmul.h"
+#include "backend/cpu/simd.h"
+#include "backend/cuda/cuda.h"
 #include <math.h>
 #include <string.h>
 

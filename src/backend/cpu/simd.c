@@ -1,6 +1,6 @@
 /* Runtime SIMD dispatch: CPU feature detection, the RL_SIMD override and rl_simd_name. */
-#include "kernels/cpu/simd.h"
-#include "kernels/cpu/matmul.h"
+#include "backend/cpu/simd.h"
+#include "backend/cpu/matmul.h"
 #include <stdatomic.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>

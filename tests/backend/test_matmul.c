@@ -1,8 +1,8 @@
 /* Tests rl_matmul (every dtype, every SIMD path this CPU has, odd sizes, with/without threads
  * and bias), rl_dot_f32, rl_axpy_f32 and rl_convert_to_f32 against double-precision references. */
 #include "test.h"
-#include "kernels/cpu/matmul.h"
-#include "kernels/cpu/simd.h"
+#include "backend/cpu/matmul.h"
+#include "backend/cpu/simd.h"
 #include <math.h>
 #include <stdint.h>
 
