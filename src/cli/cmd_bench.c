@@ -67,8 +67,8 @@ int cmd_bench(int argc, char **argv) {
     if (!lg || !buf || !prompt) { fprintf(stderr, "error: out of memory\n"); goto done; }
     for (int i = 0; i < 128; i++) prompt[i] = (int32_t)((i * 7919 + 13) % V);
     uint64_t bytes = 0;
-    printf("model %s: %d layers, %d stages, slot %.1f MB, %d threads\n", o.model_dir, m->d.n_layers, m->n_stages,
-           rl_loader_slot_bytes(m->ld) / 1e6, rl_pool_size(m->pool));
+    printf("model %s: %d layers, %d stages, slot %.1f MB, backend %s\n", o.model_dir, m->d.n_layers, m->n_stages,
+           rl_loader_slot_bytes(m->ld) / 1e6, m->be->ops->describe(m->be));
 
     /* (a) cold: for each token, a sequential read of the same bytes with the page cache dropped
      * (plain, and with readahead: the disk limit is the faster of the two), then one decode

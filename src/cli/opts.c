@@ -1,7 +1,6 @@
 /* Shared flag parsing for run / chat / bench (see opts.h). */
 #include "cli/opts.h"
 #include "hub/hub.h"
-#include "backend/cuda/cuda.h"
 #include "quant/qcache.h"
 #include <limits.h>
 #include "util/err.h"
@@ -120,7 +119,9 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
         }
         else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = 1;
         else if (!strcmp(a, "--profile")) o->profile = 1;
-        else if (!strcmp(a, "--gpu")) rl_cuda_request(1); /* CUDA matmul offload (make CUDA=1) */
+        else if (!strcmp(a, "--gpu")) o->model.backend = "cuda"; /* short for --backend cuda */
+        else if (!strcmp(a, "--backend") && v) { o->model.backend = v; i++; }
+        else if (!strcmp(a, "--trace") && v) { o->trace = v; i++; }
         else if (!strcmp(a, "--raw")) o->raw = 1;
         else if (!strcmp(a, "--ids") && v) { o->ids = v; i++; }
         else if ((!strcmp(a, "-p") || !strcmp(a, "--prompt")) && v) { o->prompt = v; i++; }

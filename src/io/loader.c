@@ -1,9 +1,9 @@
 /* Background stage loader (see loader.h): streamed stages go through two fixed slots (double
  * buffering); resident stages, chosen at start within a memory budget, are read once into
- * buffers of their own and stay. With the CUDA offload active, every buffer is registered with
- * it (pinned, device copy; see backend/cuda/cuda.h) and invalidated before it is read into. */
+ * buffers of their own and stay. Buffers come from the backend's host memory (io/hostmem.h:
+ * pinned for a GPU) and are invalidated before they are read into. */
 #include "io/loader.h"
-#include "backend/cuda/cuda.h"
+#include "io/residency.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/timer.h"
@@ -25,6 +25,7 @@ typedef struct {
 
 struct rl_loader {
     const rl_checkpoint *ck;
+    const rl_host_mem *hm;
     const rl_stage *st;
     int n;
     size_t slot_bytes;
@@ -93,7 +94,7 @@ static void *loader_main(void *arg) {
         sl->stage = s;
         sl->state = SLOT_LOADING;
         pthread_mutex_unlock(&L->mu);
-        rl_cuda_invalidate(sl->buf); /* its device copy (if any) is stale from here on */
+        rl_hm_invalidate(L->hm, sl->buf); /* its device copy (if any) is stale from here on */
         double t0 = rl_now_s();
         int rc = read_stage(L, s, sl->buf, sl->err, sizeof sl->err);
         double dt = rl_now_s() - t0;
@@ -108,38 +109,34 @@ static void *loader_main(void *arg) {
     return NULL;
 }
 
-/* Marks stages resident within budget, spread evenly over the sweep so that computing a
- * resident stage overlaps the read of the next streamed one. */
+/* Allocates the resident stages' buffers (rl_stages_resident says which). */
 static void choose_resident(rl_loader *L, size_t budget) {
-    size_t total = 0;
-    for (int i = 0; i < L->n; i++) total += L->st[i].bytes;
-    if (!budget || !total) return;
-    double f = budget >= total ? 1.0 : (double)budget / (double)total;
-    double acc = 0;
+    unsigned char *is_res = calloc((size_t)L->n + 1, 1);
+    if (!is_res) return; /* stream everything */
+    rl_stages_resident(L->st, L->n, budget, is_res, NULL);
     for (int i = 0; i < L->n; i++) {
-        acc += f;
-        if (acc < 1.0 - 1e-9 || L->res_bytes + L->st[i].bytes > budget) continue;
-        acc -= 1.0;
-        uint8_t *b = NULL;
-        if (posix_memalign((void **)&b, 4096, L->st[i].bytes ? L->st[i].bytes : 64)) break; /* keep what we have */
+        if (!is_res[i]) continue;
+        uint8_t *b = rl_hm_alloc(L->hm, L->st[i].bytes);
+        if (!b) break; /* keep what we have */
         L->res[i] = (slot){b, i, SLOT_FREE, ""};
-        rl_cuda_register(b, L->st[i].bytes);
         L->res_bytes += L->st[i].bytes;
         L->n_res++;
     }
+    free(is_res);
 }
 
 static void loader_free_bufs(rl_loader *L) {
-    for (int i = 0; i < 2; i++) { rl_cuda_unregister(L->slots[i].buf); free(L->slots[i].buf); }
-    if (L->res) for (int i = 0; i < L->n; i++) { rl_cuda_unregister(L->res[i].buf); free(L->res[i].buf); }
+    for (int i = 0; i < 2; i++) rl_hm_free(L->hm, L->slots[i].buf);
+    if (L->res) for (int i = 0; i < L->n; i++) rl_hm_free(L->hm, L->res[i].buf);
     free(L->res);
     free(L->stats);
 }
 
-rl_loader *rl_loader_new(const rl_checkpoint *ck, const rl_stage *stages, int n, size_t budget) {
+rl_loader *rl_loader_new(const rl_checkpoint *ck, const rl_stage *stages, int n, size_t budget,
+                         const rl_host_mem *hm) {
     rl_loader *L = calloc(1, sizeof *L);
     if (!L) { rl_err("out of memory"); return NULL; }
-    L->ck = ck; L->st = stages; L->n = n;
+    L->ck = ck; L->st = stages; L->n = n; L->hm = hm;
     L->stats = calloc((size_t)n, sizeof *L->stats);
     L->res = calloc((size_t)n, sizeof *L->res);
     if (!L->stats || !L->res) { loader_free_bufs(L); free(L); rl_err("out of memory"); return NULL; }
@@ -147,8 +144,7 @@ rl_loader *rl_loader_new(const rl_checkpoint *ck, const rl_stage *stages, int n,
     for (int i = 0; i < n; i++) if (!L->res[i].buf && stages[i].bytes > L->slot_bytes) L->slot_bytes = stages[i].bytes;
     for (int i = 0; i < 2; i++) {
         L->slots[i].stage = -1;
-        if (posix_memalign((void **)&L->slots[i].buf, 4096, L->slot_bytes ? L->slot_bytes : 64)) L->slots[i].buf = NULL;
-        else rl_cuda_register(L->slots[i].buf, L->slot_bytes);
+        L->slots[i].buf = rl_hm_alloc(L->hm, L->slot_bytes);
     }
     if (!L->slots[0].buf || !L->slots[1].buf) {
         rl_err("out of memory allocating two layer slots of %zu bytes", L->slot_bytes);

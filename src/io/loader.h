@@ -5,6 +5,7 @@
  * the sweep) are resident instead: read once into buffers of their own and kept. */
 #ifndef RL_LOADER_H
 #define RL_LOADER_H
+#include "io/hostmem.h"
 #include "io/stage.h"
 
 typedef struct rl_loader rl_loader;
@@ -16,8 +17,10 @@ typedef struct {
 } rl_load_stats;
 
 /* Starts the loader over stages[0..n) (not copied: must outlive it). Keeps stages resident up
- * to `budget` bytes (0 = stream everything) and allocates the two slots. NULL + rl_err. */
-rl_loader *rl_loader_new(const rl_checkpoint *ck, const rl_stage *stages, int n, size_t budget);
+ * to `budget` bytes (0 = stream everything) and allocates the two slots, all from hm (NULL:
+ * plain host memory; must outlive the loader). NULL + rl_err. */
+rl_loader *rl_loader_new(const rl_checkpoint *ck, const rl_stage *stages, int n, size_t budget,
+                         const rl_host_mem *hm);
 /* Stops the thread and frees the slots. */
 void rl_loader_free(rl_loader *L);
 /* Waits until stage s is loaded and returns its buffer (valid until rl_loader_release(L, s);
