@@ -16,6 +16,7 @@ rl_backend *rl_backend_open(const char *name, int n_threads) {
     if (!name || !*name) name = getenv("RL_BACKEND");
     if (!name || !*name) name = "cpu";
     if (!strcmp(name, "cpu")) return rl_backend_cpu_open(n_threads);
+    if (!strcmp(name, "cpu-staged")) return rl_backend_staged_open(n_threads); /* testing the device paths */
     if (!strcmp(name, "cuda")) {
 #ifdef RL_CUDA_BUILD
         return rl_backend_cuda_open(n_threads);

@@ -163,6 +163,9 @@ const char *rl_backend_available(void);
 /* The CPU backend (also the base that other backends fall back to per op: rl_cpu_ops). */
 extern const rl_backend_ops rl_cpu_ops;
 rl_backend *rl_backend_cpu_open(int n_threads);
+/* "cpu-staged": CPU kernels behind device-style memory (host_shared 0, device addresses that
+ * fault if the caller dereferences them): tests the engine's device paths without a GPU. */
+rl_backend *rl_backend_staged_open(int n_threads);
 /* The CUDA backend (make CUDA=1); NULL + rl_err where there is no usable device. */
 rl_backend *rl_backend_cuda_open(int n_threads);
 
