@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "format/checkpoint.h"
 #include "hub/hub.h"
+#include "io/budget.h"
 #include "io/stage.h"
 #include "model/config.h"
 #include "model/moe_config.h"
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *scaling_name(rl_rope_scaling s) {
     static const char *n[] = {"none", "linear", "dynamic", "llama3", "yarn", "longrope"};
@@ -133,6 +135,15 @@ int cmd_info(int argc, char **argv) {
         printf("  linear state    %s (recurrent + conv state of %d layers, fixed size; counted with the KV cache below)\n", ls, nlin);
     }
     printf("  KV cache        %s for a context of %d tokens (f32)\n  streaming peak  ~%s + activations (2 stage slots + KV cache)\n", e, ctx, f);
+    /* the default budget (--mem-budget auto) decided as `run` would, before any weight is read */
+    rl_budget_in bi = {.request = RL_BUDGET_AUTO};
+    rl_budget_sizes(d, st, n, ctx, 1, 0, (int)sysconf(_SC_NPROCESSORS_ONLN), &bi);
+    rl_budget bd;
+    int rc = rl_budget_decide(&bi, NULL, &bd);
+    char line[1400];
+    rl_budget_describe(&bd, bi.weights, line, sizeof line);
+    printf("  memory budget   %s\n  plan fits       %s\n", line, rc ? "no" : "yes");
+    if (rc) fprintf(stderr, "error: %s: %s\n", dir, rl_errmsg());
     free(st); rl_ckpt_close(ck); free(d);
-    return 0;
+    return rc ? 1 : 0;
 }

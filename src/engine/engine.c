@@ -142,7 +142,12 @@ rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
         goto fail;
     }
     if (rl_moe_open(m) || rl_mla_open(m)) goto fail; /* MoE experts / MLA scratch (moe.c, mla.c) */
-    if (!(m->ld = rl_loader_new(m->ck, m->stages, m->n_stages, o.mem_budget))) goto fail;
+    /* the memory budget (io/budget.h): what may stay resident under the real limit */
+    rl_budget_in bi = {.request = o.mem_budget};
+    rl_budget_sizes(d, m->stages, m->n_stages, m->ctx, m->n_seq, m->max_T, rl_pool_size(m->pool), &bi);
+    if (rl_budget_decide(&bi, NULL, &m->budget)) { rl_err_prefix("%s: ", dir); goto fail; }
+    rl_loader_opts lo = {(size_t)m->budget.resident, !m->budget.cache_streamed};
+    if (!(m->ld = rl_loader_new_opts(m->ck, m->stages, m->n_stages, &lo))) goto fail;
     return m;
 fail:
     rl_model_close(m);

@@ -4,6 +4,7 @@
 #define RL_ENGINE_MODEL_H
 #include "rabbitllm.h"
 #include "format/checkpoint.h"
+#include "io/budget.h"
 #include "io/loader.h"
 #include "io/stage.h"
 #include "backend/cpu/threadpool.h"
@@ -19,6 +20,7 @@ struct rl_model {
     rl_stage *stages;         /* n_layers layer stages, then head chunks */
     int n_stages;
     rl_loader *ld;
+    rl_budget budget;         /* the memory budget decision (limit found, where from, resident bytes) */
     rl_pool *pool;
     const rl_tensor_info *embed;
     float *final_norm, *final_norm_b; /* resident, f32 (hidden) */
