@@ -22,10 +22,13 @@ typedef struct {
     int n_seq;         /* sequences that can run together (batching); 0 = 1. Each has its own KV
                           cache of ctx tokens. */
     size_t mem_budget; /* bytes of weights to keep resident in RAM instead of re-reading them
-                          every sweep (spread evenly over the layers); 0 = stream everything */
+                          every sweep (spread evenly over the layers); 0 = stream everything;
+                          RL_MEM_BUDGET_AUTO = what the process may really use (MemAvailable and
+                          its cgroup limit) less the KV cache, activations, slots and a margin */
     const char *backend; /* compute backend: "cpu", "cuda", "vulkan"; NULL = $RL_BACKEND, else
                           "cpu". One not built in (or without a device) is an error at open. */
 } rl_model_opts;
+#define RL_MEM_BUDGET_AUTO ((size_t)-1)
 
 /* The last error message of this thread ("" if none). */
 const char *rl_last_error(void);

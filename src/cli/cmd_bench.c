@@ -1,7 +1,9 @@
 /* `rabbitllm bench MODEL_DIR [-n 8]`: streaming decode speed against the limits measured on the
  * same files in the same run: (a) cold decode vs a cold sequential read of the same bytes (disk),
- * (b) warm decode vs reading the same bytes from the page cache (memory), (c) prefill tokens/s. */
+ * (b) warm decode vs reading the same bytes from the page cache (memory), (c) prefill tokens/s,
+ * (d) a cold first sweep with half the weights resident (read at open) vs a streaming one. */
 #include "cli/commands.h"
+#include "cli/bench_budget.h"
 #include "cli/opts.h"
 #include "engine/model.h"
 #include "util/fileio.h"
@@ -117,6 +119,7 @@ int cmd_bench(int argc, char **argv) {
     double pf = rl_now_s() - t0;
     printf("(c) prefill       %8.1f tokens/s (%d tokens in %.3f s; %.1f x the warm per-token sweep rate)\n",
            P / pf, P, pf, (P / pf) * warm);
+    if (rl_bench_first_sweep(m, &o.model, n < 5 ? n : 5, stdout)) goto err; /* (d) bench_budget.c */
     rc = 0;
     goto done;
 err:

@@ -138,22 +138,29 @@ static int plan_model(rl_model *m, size_t budget) {
     rl_plan_add(p, "backend scratch", RL_MEM_DEVICE, m->be->ops->scratch_bytes(m->be, m->ctx, m->max_T), (void **)&m->scratch);
     if (rl_moe_plan(m) || rl_mla_plan(m) || rl_dn_plan(m)) return -1;
 
-    /* host staging: the loader's slots and resident stages, embedding rows, logits */
-    size_t slot = 0, res = 0;
-    int n_res = rl_stages_resident(m->stages, m->n_stages, budget, NULL, &res);
-    for (int i = 0; i < m->n_stages; i++) if (m->stages[i].bytes > slot) slot = m->stages[i].bytes;
+    /* host staging besides the weights: embedding rows, logits */
+    rl_plan_add(p, "embedding rows (staging)", RL_MEM_HOST, T * emb_rb, NULL);
+    rl_plan_add(p, "logits rows", RL_MEM_HOST, (size_t)(m->n_seq < m->max_T ? m->n_seq : m->max_T) * d->vocab * F, NULL);
+
+    /* the budget (io/budget.h): what may stay resident beside everything above, under the real
+     * limit; then the loader's host buffers (two slots unless everything is resident) */
+    size_t slot = 0, weights = 0, res = 0;
+    for (int i = 0; i < m->n_stages; i++) { weights += m->stages[i].bytes; if (m->stages[i].bytes > slot) slot = m->stages[i].bytes; }
+    uint64_t kvb = (uint64_t)m->kv.n_layers * m->kv.n_seq * m->kv.ctx * (m->kv.k_width + m->kv.v_width) * F;
+    rl_budget_in bi = {.request = budget, .weights = weights, .largest = slot, .kv = shared ? kvb : 0};
+    bi.act = (shared ? p->device_bytes - kvb : 0) + p->host_bytes; /* device memory of a GPU is not the host's */
+    m->plan_fits = rl_budget_decide(&bi, NULL, &m->budget) == 0;
+    int n_res = rl_stages_resident(m->stages, m->n_stages, m->budget.resident, NULL, &res);
     if (!shared) rl_plan_add(p, "layer slots on device (2)", RL_MEM_DEVICE, 2 * slot, NULL);
     rl_plan_add(p, "layer slots (2)", RL_MEM_HOST, n_res == m->n_stages ? 0 : 2 * slot, NULL);
     rl_plan_add(p, "resident stages", RL_MEM_HOST, res, NULL);
-    rl_plan_add(p, "embedding rows (staging)", RL_MEM_HOST, T * emb_rb, NULL);
-    rl_plan_add(p, "logits rows", RL_MEM_HOST, (size_t)(m->n_seq < m->max_T ? m->n_seq : m->max_T) * d->vocab * F, NULL);
     if (p->overflow) return rl_err("memory plan: too many entries");
-    return 0;
+    return m->plan_fits ? 0 : rl_err_prefix("%s: ", m->dir);
 }
 
 /* The part of open shared with rl_model_print_plan: description, checkpoint, stages, sizes,
  * backend and the plan. */
-static rl_model *open_plan(const char *dir, const rl_model_opts *opts) {
+static rl_model *open_plan(const char *dir, const rl_model_opts *opts, int for_info) {
     rl_model_opts o = opts ? *opts : (rl_model_opts){0};
     rl_model *m = calloc(1, sizeof *m);
     if (!m) { rl_err("out of memory"); return NULL; }
@@ -192,7 +199,7 @@ static rl_model *open_plan(const char *dir, const rl_model_opts *opts) {
                 goto fail;
             }
         }
-    if (plan_model(m, o.mem_budget)) goto fail;
+    if (plan_model(m, o.mem_budget) && !(for_info && !m->plan_fits)) goto fail;
     return m;
 fail:
     rl_model_close(m);
@@ -200,16 +207,22 @@ fail:
 }
 
 int rl_model_print_plan(const char *dir, const rl_model_opts *opts, FILE *f) {
-    rl_model *m = open_plan(dir, opts);
+    rl_model *m = open_plan(dir, opts, 1);
     if (!m) return -1;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", rl_errmsg());
     rl_plan_print(&m->plan, m->be->ops->describe(m->be), f);
+    char line[1400];
+    rl_budget_describe(&m->budget, m->budget.resident, line, sizeof line);
+    fprintf(f, "  memory budget: %s\n  plan fits: %s\n", line, m->plan_fits ? "yes" : "no");
+    int fits = m->plan_fits;
     rl_model_close(m);
+    if (!fits) return rl_err("%s", msg);
     return 0;
 }
 
 rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
-    rl_model_opts o = opts ? *opts : (rl_model_opts){0};
-    rl_model *m = open_plan(dir, opts);
+    rl_model *m = open_plan(dir, opts, 0);
     if (!m) return NULL;
     rl_model_desc *d = &m->d;
     rl_backend *be = m->be;
@@ -249,7 +262,8 @@ rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
     if (d->head_bias && load_vec(m, G_LM_HEAD_B, d->vocab, 1, m->lm_head_b)) goto fail;
     m->hm = (rl_host_mem){hm_alloc, hm_free, hm_invalidate, be};
     if (rl_dn_open(m) || rl_moe_open(m) || rl_mla_open(m)) goto fail;
-    if (!(m->ld = rl_loader_new(m->ck, m->stages, m->n_stages, o.mem_budget, &m->hm))) goto fail;
+    rl_loader_opts lo = {(size_t)m->budget.resident, !m->budget.cache_streamed, &m->hm};
+    if (!(m->ld = rl_loader_new_opts(m->ck, m->stages, m->n_stages, &lo))) goto fail;
     return m;
 fail:
     rl_model_close(m);

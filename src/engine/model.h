@@ -8,6 +8,7 @@
 #include "engine/kvcache.h"
 #include "engine/plan.h"
 #include "format/checkpoint.h"
+#include "io/budget.h"
 #include "io/loader.h"
 #include "io/stage.h"
 #include "model/desc.h"
@@ -26,6 +27,8 @@ struct rl_model {
     rl_backend *be;
     rl_host_mem hm;           /* the backend's host memory, for the loader and the expert reader */
     rl_plan plan;
+    rl_budget budget;         /* the memory budget decision (limit found, where from, resident bytes) */
+    int plan_fits;            /* 0: the plan does not fit what the process may use (rl_errmsg then) */
     void *arena;              /* the backend arena holding every device entry of the plan */
     const rl_tensor_info *embed;
     float *final_norm, *final_norm_b; /* (device) f32 (hidden) */
