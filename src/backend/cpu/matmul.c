@@ -57,7 +57,7 @@ void rl_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtype wty
     }
     j.n_rb = (out + j.rows - 1) / j.rows;
     int64_t n_items = (int64_t)((T + j.tb - 1) / j.tb) * j.n_rb;
-    rl_pool_for(p, n_items, 1, mm_work, &j);
+    rl_pool_for_work(p, n_items, 1, (int64_t)T * in * out, mm_work, &j);
 }
 
 float rl_dot_f32(const float *a, const float *b, int n) { return rl_simd()->dot(a, b, n); }
