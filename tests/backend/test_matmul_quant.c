@@ -61,7 +61,7 @@ static int check_case(rl_pool *p, rl_dtype dt, int T, int in, int out, int with_
                 double xv = x[(size_t)t * in + i], pr = xv * wf[(size_t)o * in + i];
                 s += pr;
                 mag += fabs(pr) + fabs(xv) * block_min_abs(dt, w + (size_t)o * rb, i);
-                qbound += xq.d[i / RL_QBLOCK] * 0.5 * fabs(wf[(size_t)o * in + i]);
+                qbound += xq.ds[2 * (i / RL_QBLOCK)] * 0.5 * fabs(wf[(size_t)o * in + i]);
             }
             double got = y[(size_t)t * out + o];
             if (qint) {
@@ -168,11 +168,11 @@ static void test_qrow_quantize(void) {
     for (int b = 0; b < N / RL_QBLOCK; b++) {
         double amax = 0, sum = 0;
         for (int i = b * 32; i < b * 32 + 32; i++) { amax = fmax(amax, fabs(x[i])); sum += x[i]; }
-        CHECK(fabs(q.d[b] - amax / 127) <= 1e-6 * amax, "block %d: d %g amax %g", b, q.d[b], amax);
-        CHECK(fabs(q.s[b] - sum) <= 1e-5 * 32 * amax + 1e-12, "block %d: s %g want %g", b, q.s[b], sum);
+        CHECK(fabs(q.ds[2 * b] - amax / 127) <= 1e-6 * amax, "block %d: d %g amax %g", b, q.ds[2 * b], amax);
+        CHECK(fabs(q.ds[2 * b + 1] - sum) <= 1e-5 * 32 * amax + 1e-12, "block %d: s %g want %g", b, q.ds[2 * b + 1], sum);
         for (int i = b * 32; i < b * 32 + 32; i++) {
             CHECK(q.q[i] >= -127 && q.q[i] <= 127, "q range");
-            CHECK(fabs(x[i] - q.d[b] * q.q[i]) <= q.d[b] * 0.5001 + 1e-12, "item %d: %g vs %g", i, x[i], q.d[b] * q.q[i]);
+            CHECK(fabs(x[i] - q.ds[2 * b] * q.q[i]) <= q.ds[2 * b] * 0.5001 + 1e-12, "item %d: %g vs %g", i, x[i], q.ds[2 * b] * q.q[i]);
         }
     }
 }

@@ -26,12 +26,12 @@ QTGT static inline float QSFX(hsum)(__m256 v) {
 QTGT static inline __attribute__((always_inline)) void
 QSFX(rows)(int NR_, rl_dtype wt, const uint8_t *w, size_t rb, int nb, rl_qrow x, float *y, const float *bias) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    float m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+    __m128 m0 = _mm_setzero_ps(), m1 = m0, m2 = m0, m3 = m0; /* lane 1: sum of mw * s (Q4_1) */
     const __m128i m4 = _mm_set1_epi8(15);
     if (wt == RL_DT_Q8_0) {
         for (int b = 0; b < nb; b++) {
             const __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(x.q + (size_t)b * 32));
-            const float dx = x.d[b];
+            const float dx = x.ds[2 * b];
 #define Q8ROW(j) if ((j) < NR_) { \
                 const uint8_t *wb = w + (j) * rb + (size_t)b * 34; \
                 __m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)(wb + 2)); \
@@ -43,19 +43,23 @@ QSFX(rows)(int NR_, rl_dtype wt, const uint8_t *w, size_t rb, int nb, rl_qrow x,
     } else {
         for (int b = 0; b < nb; b++) {
             const __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(x.q + (size_t)b * 32));
-            const float dx = x.d[b], sx = x.s[b];
+            const __m128 xds = _mm_castpd_ps(_mm_load_sd((const double *)(const void *)(x.ds + 2 * b)));
 #define Q4ROW(j) if ((j) < NR_) { \
                 const uint8_t *wb = w + (j) * rb + (size_t)b * 20; \
+                int32_t hdr; \
+                memcpy(&hdr, wb, 4); \
+                __m128 sc = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(hdr)), xds); /* dw*d, mw*s */ \
+                m##j = _mm_add_ps(m##j, sc); \
                 __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)(wb + 4)); \
                 __m256i qv = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), m4), _mm_and_si128(raw, m4)); \
                 __m256i i = I32DOT(qv, xv); \
-                a##j = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_set1_ps(QSFX(h2f)(wb) * dx), a##j); \
-                m##j += QSFX(h2f)(wb + 2) * sx; }
+                a##j = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_broadcastss_ps(sc), a##j); }
             QREP4(Q4ROW)
 #undef Q4ROW
         }
     }
-#define QSTORE(j) if ((j) < NR_) y[j] = QSFX(hsum)(a##j) + m##j + (bias ? bias[j] : 0.0f);
+#define QSTORE(j) if ((j) < NR_) \
+        y[j] = QSFX(hsum)(a##j) + _mm_cvtss_f32(_mm_shuffle_ps(m##j, m##j, 1)) + (bias ? bias[j] : 0.0f);
     QREP4(QSTORE)
 #undef QSTORE
 #undef QREP4

@@ -7,7 +7,7 @@
 rl_qrow rl_qrow_quantize(void *buf, const float *x, int64_t n) {
     int64_t nb = n / RL_QBLOCK;
     int8_t *q = buf;
-    float *d = (float *)((char *)buf + ((size_t)n + 3) / 4 * 4), *s = d + nb;
+    float *ds = (float *)((char *)buf + n); /* n is a multiple of 32: stays 8-byte aligned */
     for (int64_t b = 0; b < nb; b++) {
         const float *xb = x + b * RL_QBLOCK;
         float amax = 0, sum = 0;
@@ -22,10 +22,10 @@ rl_qrow rl_qrow_quantize(void *buf, const float *x, int64_t n) {
             v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
             q[b * RL_QBLOCK + i] = (int8_t)nearbyintf(v == v ? v : 0.0f);
         }
-        d[b] = db;
-        s[b] = sum;
+        ds[2 * b] = db;
+        ds[2 * b + 1] = sum;
     }
-    return (rl_qrow){q, d, s};
+    return (rl_qrow){q, ds};
 }
 
 static float half_at(const uint8_t *p) {
@@ -42,11 +42,11 @@ float rl_qdot_ref(rl_dtype wt, const uint8_t *w, rl_qrow x, int64_t n) {
         int32_t isum = 0;
         if (wt == RL_DT_Q8_0) {
             for (int i = 0; i < RL_QBLOCK; i++) isum += (int32_t)(int8_t)w[2 + i] * xq[i];
-            acc += (float)isum * (half_at(w) * x.d[b]);
+            acc += (float)isum * (half_at(w) * x.ds[2 * b]);
         } else {
             for (int i = 0; i < RL_QBLOCK / 2; i++)
                 isum += (w[4 + i] & 15) * xq[i] + (w[4 + i] >> 4) * xq[i + RL_QBLOCK / 2];
-            acc += (float)isum * (half_at(w) * x.d[b]) + half_at(w + 2) * x.s[b];
+            acc += (float)isum * (half_at(w) * x.ds[2 * b]) + half_at(w + 2) * x.ds[2 * b + 1];
         }
     }
     return acc;

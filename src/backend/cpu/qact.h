@@ -7,17 +7,19 @@
 #include <stdint.h>
 
 /* One activation row of n items (n a multiple of RL_QBLOCK), quantised per block b:
- * x[i] ~ d[b] * q[i] with d[b] = max|x| / 127 over the block, q = round-to-nearest-even of
- * x / d[b] (so |q| <= 127); s[b] is the exact f32 sum of the block's x (for Q4_1's min term). */
+ * x[i] ~ d * q[i] with d = ds[2b] = max|x| / 127 over the block, q = round-to-nearest-even of
+ * x / d (so |q| <= 127); s = ds[2b+1] is the f32 sum of the block's x (for Q4_1's min term).
+ * d and s sit side by side so one 8-byte load brings both. */
 typedef struct {
     const int8_t *q;
-    const float *d, *s;
+    const float *ds;
 } rl_qrow;
 
-/* Bytes one quantised row of n items takes in a buffer (q, then d, then s; 4-byte aligned). */
+/* Bytes one quantised row of n items takes in a buffer (q, then the (d, s) pairs; 8-byte aligned
+ * when the buffer is). */
 static inline size_t rl_qrow_bytes(int64_t n) { return (size_t)n + 2 * sizeof(float) * (size_t)(n / RL_QBLOCK); }
 
-/* Quantises x[0..n) into buf (rl_qrow_bytes(n) bytes, 4-byte aligned); returns the row view. */
+/* Quantises x[0..n) into buf (rl_qrow_bytes(n) bytes, 8-byte aligned); returns the row view. */
 rl_qrow rl_qrow_quantize(void *buf, const float *x, int64_t n);
 
 /* Exact reference of what every integer kernel computes for one weight row w (Q8_0 or Q4_1, n
