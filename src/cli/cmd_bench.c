@@ -1,10 +1,12 @@
 /* `rabbitllm bench MODEL_DIR [-n 8]`: streaming decode speed against the limits measured on the
  * same files in the same run: (a) cold decode vs a cold sequential read of the same bytes (disk),
  * (b) warm decode vs reading the same bytes from the page cache (memory), (c) prefill tokens/s,
- * (d) a cold first sweep with half the weights resident (read at open) vs a streaming one. */
+ * (d) a cold first sweep with half the weights resident (read at open) vs a streaming one.
+ * `--resident` measures compute speed with every weight in RAM instead (bench_resident.c). */
 #include "cli/commands.h"
 #include "cli/bench_budget.h"
 #include "cli/opts.h"
+#include "cli/bench_resident.h"
 #include "engine/model.h"
 #include "util/fileio.h"
 #include "util/timer.h"
@@ -54,9 +56,15 @@ static double median(double *v, int n) {
 
 int cmd_bench(int argc, char **argv) {
     rl_cli_opts o;
+    int resident = 0, k = 0;
+    for (int i = 0; i < argc; i++) /* --resident is bench's own flag: take it out before parsing */
+        if (i > 0 && !strcmp(argv[i], "--resident")) resident = 1;
+        else argv[k++] = argv[i];
+    argc = k;
     if (rl_cli_parse(argc, argv, &o)) return 2;
     int n = argc > 0 && o.n_new != 64 ? o.n_new : 8;
     if (n < 1) n = 1;
+    if (resident) return rl_bench_resident(&o, n);
     o.model.ctx = o.model.ctx ? o.model.ctx : 512;
     o.model.mem_budget = 0; /* measure streaming: nothing resident */
     rl_model *m = rl_model_open(o.model_dir, &o.model);
