@@ -1,6 +1,6 @@
 # rabbitllm build: library (build/librabbitllm.a), CLI (build/rabbitllm), tests (build/tests/*).
 # `make` builds; `make check` runs every test (release + ASan/UBSan builds) and a warning-free clang
-# build; `make demo` runs the example.
+# build; `make demo` streams text from the bundled models/stories260K (MIT, 1.2 MB).
 CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O2
@@ -63,8 +63,8 @@ check: deps
 
 demo: deps
 	$(MAKE) $(BUILD)/rabbitllm
-	$(BUILD)/rabbitllm run ../shared/fixtures/stories260K --ids 1,403,407,261,378 -n 32 --temp 0
-	$(BUILD)/rabbitllm run ../shared/fixtures/stories260K -p "Once upon a time" -n 64 --temp 0
+	$(BUILD)/rabbitllm run models/stories260K -p "Once upon a time" -n 64 --temp 0
+	$(BUILD)/rabbitllm run models/stories260K -p "The little dog" -n 96 --temp 0.8 --seed 7
 
 clean:
 	rm -rf build build-asan
