@@ -101,6 +101,131 @@ typedef struct {
 /* Default sampling (greedy). Any thread. */
 RL_API rl_sampling rl_sampling_default(void);
 
+/* ---- Text: tokenizer, chat template, generation sessions ----
+ * Memory returned through char ** / int32_t ** out-parameters is malloc'd by the library and
+ * freed with rl_release. MODEL arguments are a model directory or a Hugging Face hub id
+ * "org/name[@revision]" already in the local cache (never downloaded here). */
+
+/* Frees memory the library returned (texts, id arrays). NULL is fine. Any thread. */
+RL_API void rl_release(void *p);
+
+typedef struct rl_tokenizer rl_tokenizer;
+
+/* The tokenizer of MODEL (tokenizer.json, else tokenizer.model; tokenizer_config.json). */
+RL_API rl_tokenizer *rl_tokenizer_open(const char *model);
+RL_API void rl_tokenizer_close(rl_tokenizer *t);
+/* Vocabulary size including added tokens (max id + 1). */
+RL_API int rl_tokenizer_vocab(const rl_tokenizer *t);
+/* UTF-8 text[0..len) to ids (*ids for rl_release, *n their count). add_special: 1 adds the model's
+ * special tokens (BOS, ...) as HF's add_special_tokens=True; special-token text in the input is
+ * always parsed as those tokens. -1 + error on invalid UTF-8. */
+RL_API int rl_tokenize(const rl_tokenizer *t, const char *text, size_t len, int add_special, int32_t **ids, int *n);
+/* ids to UTF-8 text (NUL-terminated, *len bytes, for rl_release); skip_special drops special tokens.
+ * -1 + error on an id outside the vocabulary. */
+RL_API int rl_detokenize(const rl_tokenizer *t, const int32_t *ids, int n, int skip_special, char **text, size_t *len);
+/* The text of one token decoded alone (special tokens included), for rl_release. -1 on a bad id. */
+RL_API int rl_token_to_piece(const rl_tokenizer *t, int32_t id, char **piece, size_t *len);
+/* The id of an exact token text (added or vocabulary token), -1 if none. */
+RL_API int rl_token_id(const rl_tokenizer *t, const char *token_text);
+
+typedef struct rl_chat_template rl_chat_template;
+
+/* The chat template of MODEL (chat_template.jinja, chat_template.json or tokenizer_config.json).
+ * NULL + error if it has none or it does not parse. */
+RL_API rl_chat_template *rl_chat_template_open(const char *model);
+RL_API void rl_chat_template_close(rl_chat_template *t);
+/* Renders messages_json (a JSON array of {"role", "content", ...}) as transformers'
+ * apply_chat_template does; extra_json (may be NULL) is an object of further template variables
+ * ("tools", ...). *out for rl_release. -1 + error: bad JSON, or the template's own error message. */
+RL_API int rl_chat_template_apply(const rl_chat_template *t, const char *messages_json, int add_generation_prompt,
+                                  const char *extra_json, char **out);
+
+/* A session: a model with its tokenizer and chat template, generating text. It keeps the token
+ * ids of its KV cache, so a prompt that extends the previous one (the next turn of a chat, the
+ * same system prompt) evaluates only the new tokens. One thread at a time, except
+ * rl_session_cancel. */
+typedef struct rl_session rl_session;
+
+typedef struct {
+    rl_model_opts model;   /* as for rl_model_open */
+    int raw;               /* 1: ignore the chat template (rl_session_chat then fails) */
+} rl_session_opts;
+
+/* Opens MODEL (opts may be NULL: defaults). NULL + error naming the file and the problem. */
+RL_API rl_session *rl_session_open(const char *model, const rl_session_opts *opts);
+RL_API void rl_session_close(rl_session *s);
+/* The session's model (for rl_model_eval etc.; the session's KV-cache tracking assumes it is
+ * only moved through the session: call rl_session_reset after using it directly). */
+RL_API rl_model *rl_session_model(rl_session *s);
+RL_API const rl_tokenizer *rl_session_tokenizer(const rl_session *s);
+/* The chat template, NULL if the model has none (or opts.raw). */
+RL_API const rl_chat_template *rl_session_template(const rl_session *s);
+
+/* Why a generation ended. */
+enum { RL_FINISH_LENGTH = 0, RL_FINISH_STOP = 1, RL_FINISH_CANCELLED = 2 };
+
+typedef struct {
+    int max_tokens;               /* most new tokens; 0 = up to the context */
+    rl_sampling sampling;
+    int ignore_eos;               /* keep going past eos / end-of-turn tokens */
+    int draft;                    /* speculative tokens verified per sweep (prompt lookup); 0 = off */
+    const char *const *stop;      /* stop strings: the text ends before the first one found */
+    int n_stop;
+    /* Called with each new piece of text: complete UTF-8 characters only, a possible stop string
+     * held back until decided; the pieces concatenate to the whole answer. Nonzero = stop
+     * (finish RL_FINISH_CANCELLED). May be NULL. */
+    int (*on_text)(void *user, const char *piece, size_t len);
+    void *user;
+    const volatile int *cancel;   /* generation stops once *cancel is nonzero (e.g. set by a signal handler); may be NULL */
+} rl_gen_params;
+
+/* max_tokens 0, greedy, no stop strings, no callback. Any thread. */
+RL_API rl_gen_params rl_gen_params_default(void);
+
+typedef struct {
+    int finish;                   /* RL_FINISH_* */
+    int ctx_full;                 /* 1 if it stopped because the context was full */
+    int n_prompt;                 /* prompt tokens */
+    int n_reused;                 /* of them already in the KV cache (not evaluated again) */
+    int n_gen;                    /* tokens generated */
+    double prefill_s, decode_s;   /* seconds evaluating the prompt / generating */
+    int drafted, accepted;        /* speculative tokens proposed / accepted */
+} rl_gen_info;
+
+/* Prompt ids (for rl_release): messages_json (a JSON array of messages, extra_json template
+ * variables or NULL) rendered through the chat template with the generation prompt and encoded
+ * without adding special tokens again; or, when messages_json is NULL, text encoded with the
+ * special tokens. -1 + error: no template for messages, bad JSON, template error. */
+RL_API int rl_session_prompt(rl_session *s, const char *messages_json, const char *extra_json, const char *text,
+                             int32_t **ids, int *n);
+/* Generates after prompt ids[0..n) (1 <= n < context), reusing the longest prefix already in
+ * the KV cache. Stops on eos / end-of-turn tokens, max_tokens, the context, a stop string,
+ * on_text, *cancel or rl_session_cancel. *text (may be NULL; for rl_release) gets the answer
+ * without a stop string; info (may be NULL) the counts and timing. 0 / -1 + error. */
+RL_API int rl_session_generate_ids(rl_session *s, const int32_t *ids, int n, const rl_gen_params *p, char **text,
+                                   rl_gen_info *info);
+/* Raw text in (special tokens added, no template), the answer out. p may be NULL (defaults). */
+RL_API int rl_session_generate(rl_session *s, const char *prompt, const rl_gen_params *p, char **text, rl_gen_info *info);
+
+typedef struct {
+    const char *role;             /* "system", "user", "assistant", ... */
+    const char *content;
+} rl_chat_message;
+
+/* A chat turn: messages[0..n) through the chat template (-1 + error if the model has none). */
+RL_API int rl_session_chat(rl_session *s, const rl_chat_message *messages, int n, const rl_gen_params *p, char **text,
+                           rl_gen_info *info);
+/* The same with messages as JSON (tool calls, content parts) and extra template variables
+ * (extra_json: an object, e.g. {"tools": [...]}, or NULL). */
+RL_API int rl_session_chat_json(rl_session *s, const char *messages_json, const char *extra_json, const rl_gen_params *p,
+                                char **text, rl_gen_info *info);
+/* Stops the generation in progress after its current token (RL_FINISH_CANCELLED), or the next
+ * one if none is running; cleared when that generation returns. Any thread, and
+ * async-signal-safe. */
+RL_API void rl_session_cancel(rl_session *s);
+/* Empties the KV cache (the next prompt is evaluated from its start). 0 / -1. */
+RL_API int rl_session_reset(rl_session *s);
+
 #ifdef __cplusplus
 }
 #endif
