@@ -2,8 +2,8 @@
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "cli/profile.h"
+#include "cli/clitext.h"
 #include "cli/trace.h"
-#include "cli/textgen.h"
 #include "gen/generate.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,30 +15,25 @@ static int dump_rows(void *ctx, const float *rows, int n, int vocab) {
 
 /* run -p: prompt text through the chat template (or raw), streamed answer on stdout. */
 static int run_text(const rl_cli_opts *o) {
-    rl_textgen g;
-    if (rl_textgen_open(&g, o)) { fprintf(stderr, "error: %s\n", rl_last_error()); return 1; }
-    cJSON *msgs = cJSON_CreateArray();
-    if (o->system) {
-        cJSON *s = cJSON_CreateObject();
-        cJSON_AddStringToObject(s, "role", "system");
-        cJSON_AddStringToObject(s, "content", o->system);
-        cJSON_AddItemToArray(msgs, s);
+    rl_session *s = rl_cli_session_open(o);
+    if (!s) return 1;
+    rl_chat_message msgs[2];
+    int n = 0;
+    if (o->system) msgs[n++] = (rl_chat_message){"system", o->system};
+    msgs[n++] = (rl_chat_message){"user", o->prompt};
+    rl_gen_params p = rl_cli_gen_params(o);
+    p.on_text = rl_cli_to_stdout;
+    rl_gen_info in;
+    int rc = rl_session_template(s) ? rl_session_chat(s, msgs, n, &p, NULL, &in)
+                                    : rl_session_generate(s, o->prompt, &p, NULL, &in);
+    fflush(stdout);
+    if (rc) fprintf(stderr, "error: %s\n", rl_last_error());
+    else {
+        rl_cli_print_summary(stderr, &in);
+        if (o->profile) rl_profile_print(rl_session_model(s), stderr);
     }
-    cJSON *u = cJSON_CreateObject();
-    cJSON_AddStringToObject(u, "role", "user");
-    cJSON_AddStringToObject(u, "content", o->prompt);
-    cJSON_AddItemToArray(msgs, u);
-    int32_t *ids = NULL;
-    int n = 0, rc = 0;
-    if (rl_textgen_prompt(&g, msgs, o->prompt, &ids, &n) ||
-        rl_textgen_generate(&g, ids, n, ids, n, NULL, NULL, NULL, NULL)) {
-        fprintf(stderr, "error: %s\n", rl_last_error());
-        rc = 1;
-    } else if (o->profile) rl_profile_print(g.m, stderr);
-    free(ids);
-    cJSON_Delete(msgs);
-    rl_textgen_close(&g);
-    return rc;
+    rl_session_close(s);
+    return rc ? 1 : 0;
 }
 
 int cmd_run(int argc, char **argv) {

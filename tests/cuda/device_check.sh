@@ -1,5 +1,5 @@
 #!/bin/sh
-# Device check of the optional CUDA matmul offload (make CUDA=1). Skips (exit 0, "skipped") unless
+# Device check of the optional CUDA matmul offload (make CUDA=1). Skips (exit 77, "skipped") unless
 # nvcc and a working NVIDIA GPU are present, so tests/run.sh can run it anywhere. On a GPU
 # machine: builds with CUDA=1 into build-gpu, runs the GPU-vs-CPU matmul test for every weight
 # type (tests/backend/test_cuda_matmul.c), runs the qwen2 fixture with and without RL_BACKEND=cuda
@@ -9,8 +9,8 @@
 # build fails here, default build-gpu-prebuilt), RL_SHARED (default ../shared).
 cd "$(dirname "$0")/../.." || exit 1
 NVCC=$(command -v nvcc 2>/dev/null || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; })
-if [ -z "$NVCC" ]; then echo "skipped: no nvcc"; exit 0; fi
-if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then echo "skipped: no NVIDIA GPU"; exit 0; fi
+if [ -z "$NVCC" ]; then echo "skipped: no nvcc"; exit 77; fi
+if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then echo "skipped: no NVIDIA GPU"; exit 77; fi
 B=${RL_GPU_BUILD:-build-gpu}
 SH=${RL_SHARED:-../shared}
 fail=0

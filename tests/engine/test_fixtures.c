@@ -238,11 +238,11 @@ static void test_errors(void) {
 }
 
 int main(void) {
-    RUN(test_fixtures);
-    RUN(test_cache_equals_recompute);
-    RUN(test_chunked_prefill);
-    RUN(test_hybrid_state);
-    RUN(test_resident_budget);
-    RUN(test_errors);
+    RUN_SHARED(test_fixtures);
+    RUN_SHARED(test_cache_equals_recompute);
+    RUN_SHARED(test_chunked_prefill);
+    RUN_SHARED(test_hybrid_state);
+    RUN_SHARED(test_resident_budget);
+    RUN_SHARED(test_errors);
     TEST_END();
 }
