@@ -380,6 +380,8 @@ static int sweep(rl_model *m, const int32_t *tok, int T, const int *out_rows, in
         const uint8_t *buf = rl_weights_on_device(m, hbuf, m->stages[l].bytes, l);
         double t0 = rl_now_s();
         int rc = buf ? rl_block_forward(m, l, buf, T) : -1;
+        /* a device copy of the host slot must have been consumed before the slot goes back */
+        if (!rc && !m->be->ops->host_shared) rc = m->be->ops->wait(m->be, m->be->ops->fence(m->be));
         if (!rc) rc = m->be->ops->status(m->be);
         m->compute_s[l] += rl_now_s() - t0;
         rl_loader_release(m->ld, l);

@@ -4,6 +4,7 @@
  * first batch is read, then each batch's experts run on the rows routed to them (gathered and
  * scattered on the backend). No allocation per call: everything is in the memory plan. */
 #include "engine/moe.h"
+#include "io/coalesce.h"
 #include "io/expert_reader.h"
 #include "model/weights_moe.h"
 #include "util/err.h"
@@ -198,8 +199,9 @@ static int group_by_expert(struct rl_moe_state *S, int T) {
     return n_need;
 }
 
-/* Lays the needed experts out in nb batches of `per` (each expert's tensors one read when they
- * are adjacent in the file); returns the bytes to read. */
+/* Lays the needed experts out in nb batches of `per`, each expert at its own slot of the batch
+ * buffer with its tensors coalesced into as few reads as possible (io/coalesce.h); returns the
+ * bytes to read. */
 static uint64_t plan_batches(struct rl_moe_state *S, int l, int n_need, int nb, int per) {
     int nr = 0;
     uint64_t bytes = 0;
@@ -209,27 +211,13 @@ static uint64_t plan_batches(struct rl_moe_state *S, int l, int n_need, int nb, 
         uint64_t bb = 0;
         for (int j = b * per; j < n_need && j < (b + 1) * per; j++) {
             const expert_loc *x = &S->loc[(size_t)l * S->E + S->needed[j]];
-            size_t pos = (size_t)(j - b * per) * S->ex_bytes;
-            int order[3] = {0, 1, 2}, n = 0; /* its tensors in file order */
-            for (int k = 0; k < 3; k++) if (x->len[k]) order[n++] = k;
-            for (int a = 0; a < n; a++)
-                for (int c = a + 1; c < n; c++)
-                    if (x->file[order[c]] < x->file[order[a]] || (x->file[order[c]] == x->file[order[a]] && x->off[order[c]] < x->off[order[a]])) {
-                        int tmp = order[a]; order[a] = order[c]; order[c] = tmp;
-                    }
-            for (int a = 0; a < n; a++) {
-                int k = order[a];
-                rl_xr_range *last = nr > r0 ? &S->ranges[nr - 1] : NULL;
-                if (a > 0 && last && last->file == x->file[k] && last->off + last->len == x->off[k]) {
-                    S->t_off[j * 3 + k] = last->buf_off + last->len; /* continues the previous read */
-                    last->len += x->len[k];
-                } else {
-                    S->ranges[nr++] = (rl_xr_range){x->file[k], x->off[k], x->len[k], pos};
-                    S->t_off[j * 3 + k] = pos;
-                }
-                pos = ALIGN64(S->t_off[j * 3 + k] + x->len[k]);
-                bb += x->len[k];
-            }
+            rl_span sp[3];
+            size_t so[3], end;
+            int kk[3], n = 0;
+            for (int k = 0; k < 3; k++)
+                if (x->len[k]) { sp[n] = (rl_span){x->file[k], x->off[k], x->len[k]}; kk[n++] = k; bb += x->len[k]; }
+            nr += rl_coalesce(sp, n, (size_t)(j - b * per) * S->ex_bytes, S->ranges + nr, so, &end);
+            for (int i = 0; i < n; i++) S->t_off[j * 3 + kk[i]] = so[i];
         }
         S->batches[b].n_ranges = nr - r0;
         S->batches[b].bytes = bb;
