@@ -53,7 +53,8 @@ _ON_TEXT = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes
 
 class _ModelOpts(ctypes.Structure):
     _fields_ = [("n_threads", ctypes.c_int), ("ctx", ctypes.c_int), ("max_batch", ctypes.c_int),
-                ("n_seq", ctypes.c_int), ("mem_budget", ctypes.c_size_t)]
+                ("n_seq", ctypes.c_int), ("mem_budget", ctypes.c_size_t), ("kv_type", ctypes.c_char_p),
+                ("backend", ctypes.c_char_p)]  # must mirror rl_model_opts in include/rabbitllm.h
 
 
 class _SessionOpts(ctypes.Structure):
@@ -130,8 +131,11 @@ class Model:
     """A model with its tokenizer and chat template (an rl_session). Not for use from several
     threads at once, except that a stream() may be abandoned or cancel() called from anywhere."""
 
-    def __init__(self, path, threads=0, ctx=0, max_batch=0, mem_budget=0, raw=False):
-        opts = _SessionOpts(_ModelOpts(int(threads), int(ctx), int(max_batch), 1, int(mem_budget)), 1 if raw else 0)
+    def __init__(self, path, threads=0, ctx=0, max_batch=0, mem_budget=0, raw=False, kv_type=None, backend=None):
+        self._kv_type = kv_type.encode() if kv_type else None  # kept alive while the struct points at them
+        self._backend = backend.encode() if backend else None
+        opts = _SessionOpts(_ModelOpts(int(threads), int(ctx), int(max_batch), 1, int(mem_budget), self._kv_type,
+                                       self._backend), 1 if raw else 0)
         self._s = _session_open(os.fsencode(path), ctypes.byref(opts))
         if not self._s:
             raise _error("cannot open %s" % path)

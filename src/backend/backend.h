@@ -53,6 +53,17 @@ typedef struct {
     const float *ik;         /* (>= pos0 + T, idx_dim) indexer key cache */
 } rl_dsa_args;
 
+/* One layer's KV cache for one sequence, in backend memory: keys (k_width floats of every KV
+ * head per position) and values (v_width), stored as dt (F32, F16, BF16 or Q8_0 blocks of 32
+ * along the row; widths are multiples of 32 for Q8_0). Position j is row j, or row j % ring for
+ * a ring (sliding-window layers keep ring = window + tokens per sweep - 1 rows). */
+typedef struct {
+    void *k, *v;
+    rl_dtype dt;
+    int ring;                /* 0: linear */
+    int k_width, v_width;
+} rl_kv_view;
+
 typedef struct {
     const char *name;        /* "cpu", "cuda", ... */
     int host_shared;         /* 1: device pointers are host pointers (weights used in place) */
@@ -107,6 +118,13 @@ typedef struct {
      * (<= 0 off). kc (>= pos0+T, n_kv, head_dim), vc (.., n_kv, v_dim), out (T, n_head, v_dim). */
     void (*attention)(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T, int pos0,
                       int n_head, int n_kv, int head_dim, int v_dim, float scale, float softcap, int window);
+    /* Optional (NULL where a backend keeps only f32 linear caches; the engine then uses those):
+     * kv_store writes n positions pos0.. of f32 keys k (n, k_width) and values v (n, v_width)
+     * into the cache, converted to its dtype, wrapping in a ring; attention_kv is `attention`
+     * over such a cache (reading the compact rows directly, no conversion of the whole cache). */
+    void (*kv_store)(rl_backend *be, const rl_kv_view *kv, int pos0, const float *k, const float *v, int n);
+    void (*attention_kv)(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, int T, int pos0,
+                         int n_head, int n_kv, int head_dim, int v_dim, float scale, float softcap, int window);
     /* DSA attention (see rl_dsa_args); q/kc (.., n_head, head_dim), vc (.., n_head, v_dim). */
     void (*dsa_attention)(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T,
                           int pos0, int n_head, int head_dim, int v_dim, float scale, const rl_dsa_args *a);

@@ -37,6 +37,7 @@ struct rl_model {
     int ctx, max_T;
     int n_seq;                /* sequences sharing the model, each with its own KV cache region */
     rl_kvcache kv;
+    rl_dtype kv_dt;           /* KV cache storage type (--kv-type) */
     int n_seg;                /* the current sweep's rows, grouped by sequence */
     rl_segment *seg;          /* (max_T) */
     int *out_rows;            /* (max_T) rows of the sweep that need logits */
