@@ -78,7 +78,7 @@ typedef struct {
 
 #define ARENA_BYTES ((size_t)48 << 20)
 #define MAX_CTX 128
-#define MAX_T 64
+#define MAX_T 80
 
 static dev *D, *C; /* the backend under test; the cpu backend (NULL when D is the cpu) */
 
@@ -321,23 +321,24 @@ static void run_matmul(dev *d, float *y, const float *x, const uint8_t *w, rl_dt
     d->o->matmul(d->be, dy, dx, dw, t, db, T, in, out);
     down(d, y, dy, (size_t)T * out * sizeof(float));
 }
-/* matmul: every supported weight dtype, in = 32 k (blocks) or odd, odd out, T 1/3/17/40, bias on/off. */
+/* matmul: every supported weight dtype, in = 32 k (blocks) or odd, odd out, T 1/3/17/40, bias
+ * on/off; and one product past the CPU kernel's blockings (in > 1024, T > 64, out > 96). */
 static void test_matmul(void) {
-    static const int TS[] = {1, 3, 17, 40};
-    static const int OUTS[] = {37, 131};
+    static const int TS[] = {1, 3, 17, 40, 67};
+    static const int KS[] = {2, 10, 33}, OUTS[] = {37, 131, 101};
     for (size_t k = 0; k < sizeof WDT / sizeof WDT[0]; k++) {
         rl_dtype t = WDT[k];
         if (!D->o->supports(D->be, t)) continue;
-        for (int ii = 0; ii < 2; ii++) {
-            int in = odd_in(t, ii ? 10 : 2), out = OUTS[ii];
+        for (int ii = 0; ii < 3; ii++) {
+            int in = odd_in(t, KS[ii]), out = OUTS[ii];
             size_t rb = rl_dtype_row_bytes(t, in);
             uint8_t *w = make_w(t, out, in);
             double *wv = Hd((size_t)out * in), *wa = Hd((size_t)out * in);
             for (int o = 0; o < out; o++)
                 for (int i = 0; i < in; i++) wv[(size_t)o * in + i] = w_item(t, w + (size_t)o * rb, i, &wa[(size_t)o * in + i]);
             float *b = rand_f((size_t)out, 1);
-            for (int ti = 0; ti < 4; ti++)
-                for (int bias = 0; bias < 2; bias++) {
+            for (int ti = ii == 2 ? 4 : 0; ti < (ii == 2 ? 5 : 4); ti++)
+                for (int bias = ii == 2; bias < 2; bias++) {
                     int T = TS[ti];
                     size_t mark_d = D->used, mark_c = C ? C->used : 0;
                     float *x = rand_f((size_t)T * in, 1), *y = Hf((size_t)T * out), *yc = C ? Hf((size_t)T * out) : NULL;
@@ -458,6 +459,28 @@ static void test_rope(void) {
         }
 }
 
+/* The k largest of v[0..n) with ok[i] set (ok NULL: all) into out, ties to the lower index
+ * (repeated argmax). Returns the distance from the k-th value to the nearest different value:
+ * the margin below which f32 rounding on a backend could change the choice (exactly equal
+ * values come from identical inputs and stay equal). 0 if fewer than k are eligible. */
+static double top_k(const double *v, const int *ok, int n, int k, int *out) {
+    static char used[RL_MOE_MAX_EXPERTS];
+    if (n > RL_MOE_MAX_EXPERTS) return 0;
+    memset(used, 0, (size_t)n);
+    for (int j = 0; j < k; j++) {
+        int best = -1;
+        for (int i = 0; i < n; i++)
+            if ((!ok || ok[i]) && !used[i] && (best < 0 || v[i] > v[best])) best = i;
+        if (best < 0) return 0;
+        out[j] = best;
+        used[best] = 1;
+    }
+    double vk = v[out[k - 1]], gap = INFINITY;
+    for (int i = 0; i < n; i++)
+        if ((!ok || ok[i]) && v[i] != vk && fabs(v[i] - vk) < gap) gap = fabs(v[i] - vk);
+    return gap;
+}
+
 /* ---------- attention ---------- */
 
 typedef struct { int T, pos0; } seq_shape;
@@ -504,7 +527,7 @@ static void run_att(dev *d, float **res, float *const *q, float *const *kc, floa
 }
 static void test_attention(void) {
     static const int GQA[][2] = {{4, 4}, {4, 2}, {8, 2}, {4, 1}};
-    static const seq_shape SEQS[][3] = {{{1, 0}, {1, 9}, {1, 100}}, {{3, 0}, {17, 5}, {1, 40}}, {{40, 0}, {3, 60}, {17, 23}}};
+    static const seq_shape SEQS[][3] = {{{1, 0}, {1, 9}, {1, 127}}, {{3, 0}, {17, 5}, {1, 40}}, {{40, 0}, {3, 60}, {17, 23}}};
     for (int g = 0; g < 4; g++)
         for (int win = 0; win < 2; win++)
             for (int cap = 0; cap < 2; cap++) {
@@ -534,15 +557,16 @@ static void test_attention(void) {
             }
 }
 
-/* DSA attention: queries whose key count is below, equal to and above topk. The index scores of
- * the test data keep a gap of >= 1e-4 at the top-k boundary (regenerated otherwise), so the
- * selection cannot depend on rounding. */
+/* DSA attention: queries whose key count is below, equal to and above topk; one case with exact
+ * ties of the index score (tie rule: lowest positions). The test data keeps distinct index
+ * scores >= 1e-4 from the top-k boundary (regenerated otherwise), so the selection cannot
+ * depend on rounding. */
 typedef struct { int T, pos0, nh, hd, vd, ih, ihd, topk; } dsa_shape;
 
 static double dsa_ref(double *out, const float *q, const float *kc, const float *vc, const float *iq, const float *iw,
                       const float *ik, const dsa_shape *S, float scale) {
     int ctx = S->pos0 + S->T;
-    double *sc = Hd((size_t)ctx), *srt = Hd((size_t)ctx), *p = Hd((size_t)ctx), min_gap = INFINITY;
+    double *sc = Hd((size_t)ctx), *p = Hd((size_t)ctx), min_gap = INFINITY;
     int *sel = H(sizeof(int) * (size_t)ctx);
     for (int t = 0; t < S->T; t++) {
         int n = S->pos0 + t + 1, ns = 0;
@@ -554,13 +578,12 @@ static double dsa_ref(double *out, const float *q, const float *kc, const float 
                 d /= sqrt((double)S->ihd);
                 v += iw[(size_t)t * S->ih + h] * (d > 0 ? d : 0);
             }
-            sc[j] = srt[j] = v;
+            sc[j] = v;
         }
         if (n > S->topk) {
-            for (int a = 1; a < n; a++) { double v = srt[a]; int b = a - 1; while (b >= 0 && srt[b] < v) { srt[b + 1] = srt[b]; b--; } srt[b + 1] = v; }
-            double kth = srt[S->topk - 1], gap = kth - srt[S->topk];
+            double gap = top_k(sc, NULL, n, S->topk, sel);
             if (gap < min_gap) min_gap = gap;
-            for (int j = 0; j < n; j++) if (sc[j] >= kth && ns < S->topk) sel[ns++] = j;
+            ns = S->topk;
         } else
             for (int j = 0; j < n; j++) sel[ns++] = j;
         for (int h = 0; h < S->nh; h++) {
@@ -592,8 +615,8 @@ static void run_dsa(dev *d, float *res, const float *q, const float *kc, const f
     down(d, res, o, (size_t)S->T * S->nh * S->vd * sizeof(float));
 }
 static void test_dsa(void) {
-    static const dsa_shape SH[] = {{6, 0, 3, 24, 16, 2, 16, 8}, {9, 4, 3, 24, 16, 2, 16, 8}, {1, 70, 2, 32, 32, 3, 16, 16},
-                                   {5, 30, 4, 20, 12, 2, 8, 31}};
+    static const dsa_shape SH[] = {{6, 0, 3, 24, 16, 2, 16, 8}, {9, 4, 3, 24, 16, 2, 16, 8}, {1, 127, 2, 32, 32, 3, 16, 16},
+                                   {5, 30, 4, 20, 12, 2, 8, 31}, {4, 10, 2, 16, 16, 2, 16, 5}};
     for (size_t c = 0; c < sizeof SH / sizeof SH[0]; c++) {
         const dsa_shape *S = &SH[c];
         int ctx = S->pos0 + S->T;
@@ -606,6 +629,8 @@ static void test_dsa(void) {
             iq = rand_f((size_t)S->T * S->ih * S->ihd, 1);
             iw = rand_f((size_t)S->T * S->ih, 1);
             ik = rand_f((size_t)ctx * S->ihd, 1);
+            if (c == 4) /* keys repeat with period 3: exact ties, broken by the lowest positions */
+                for (int j = 3; j < ctx; j++) memcpy(ik + (size_t)j * S->ihd, ik + (size_t)(j % 3) * S->ihd, sizeof(float) * (size_t)S->ihd);
             if (dsa_ref(ref, q, kc, vc, iq, iw, ik, S, scale) >= 1e-4) break;
             CHECK(tries < 20, "no DSA test data without near-ties");
             if (tries >= 20) return;
@@ -785,44 +810,38 @@ static void test_gather_scatter(void) {
 
 /* ---------- MoE routing ---------- */
 
-typedef struct { rl_route_params p; int with_bias, T; } route_case;
+typedef struct { rl_route_params p; int with_bias, T, ties; } route_case;
 
 /* Reference routing of one token (scores in sc, chosen experts / weights sorted by expert id);
- * returns the smallest gap at a decision boundary (group choice, top-k). */
+ * returns the margin of its decisions (group choice, top-k; see top_k). */
 static double route_ref(const float *logit, const float *bias, const rl_route_params *p, double *sc, int *idx, double *w) {
     int E = p->n_experts, K = p->top_k, G = p->n_group > 1 ? p->n_group : 1, per = E / G;
-    double mx = -INFINITY, sum = 0, ch[RL_MOE_MAX_EXPERTS], gs[64], gap = INFINITY;
-    int keep[64];
+    static double ch[RL_MOE_MAX_EXPERTS];
+    static int ok[RL_MOE_MAX_EXPERTS];
+    double mx = -INFINITY, sum = 0, gs[64], gap = INFINITY;
+    int gsel[64];
     for (int e = 0; e < E; e++) if (logit[e] > mx) mx = logit[e];
     for (int e = 0; e < E; e++) {
         sc[e] = p->sigmoid ? 1 / (1 + exp(-(double)logit[e])) : exp(logit[e] - mx);
         sum += sc[e];
     }
     if (!p->sigmoid) for (int e = 0; e < E; e++) sc[e] /= sum;
-    for (int e = 0; e < E; e++) ch[e] = sc[e] + (bias ? bias[e] : 0);
-    for (int g = 0; g < G; g++) keep[g] = 1;
-    if (G > 1 && p->topk_group < G) {
+    for (int e = 0; e < E; e++) { ch[e] = sc[e] + (bias ? bias[e] : 0); ok[e] = 1; }
+    if (G > 1 && p->topk_group < G) { /* group score: its max, or the sum of its top 2 */
         for (int g = 0; g < G; g++) {
-            double a = -INFINITY, b = -INFINITY;
-            for (int i = 0; i < per; i++) { double v = ch[g * per + i]; if (v > a) { b = a; a = v; } else if (v > b) b = v; }
-            gs[g] = p->group_top2 ? a + b : a;
+            int t2[2];
+            top_k(ch + g * per, NULL, per, p->group_top2 ? 2 : 1, t2); /* which of near-equals: no matter */
+            gs[g] = p->group_top2 ? ch[g * per + t2[0]] + ch[g * per + t2[1]] : ch[g * per + t2[0]];
         }
-        double srt[64];
-        memcpy(srt, gs, sizeof(double) * (size_t)G);
-        for (int a = 1; a < G; a++) { double v = srt[a]; int b = a - 1; while (b >= 0 && srt[b] < v) { srt[b + 1] = srt[b]; b--; } srt[b + 1] = v; }
-        gap = srt[p->topk_group - 1] - srt[p->topk_group];
-        for (int g = 0; g < G; g++) keep[g] = gs[g] >= srt[p->topk_group - 1];
+        double g1 = top_k(gs, NULL, G, p->topk_group, gsel);
+        if (g1 < gap) gap = g1;
+        for (int e = 0; e < E; e++) ok[e] = 0;
+        for (int j = 0; j < p->topk_group; j++) for (int i = 0; i < per; i++) ok[gsel[j] * per + i] = 1;
     }
-    double cand[RL_MOE_MAX_EXPERTS] = {0};
-    int nc = 0;
-    for (int e = 0; e < E; e++) if (keep[e / per]) cand[nc++] = ch[e];
-    if (nc < K) return 0; /* not a valid configuration */
-    for (int a = 1; a < nc; a++) { double v = cand[a]; int b = a - 1; while (b >= 0 && cand[b] < v) { cand[b + 1] = cand[b]; b--; } cand[b + 1] = v; }
-    if (nc > K && cand[K - 1] - cand[K] < gap) gap = cand[K - 1] - cand[K];
-    double tot = 0;
-    int n = 0;
-    for (int e = 0; e < E && n < K; e++)
-        if (keep[e / per] && ch[e] >= cand[K - 1]) { idx[n] = e; w[n] = sc[e]; tot += sc[e]; n++; }
+    double g3 = top_k(ch, ok, E, K, idx), tot = 0;
+    if (g3 < gap) gap = g3;
+    for (int a = 1; a < K; a++) { int v = idx[a], b = a - 1; while (b >= 0 && idx[b] > v) { idx[b + 1] = idx[b]; b--; } idx[b + 1] = v; }
+    for (int j = 0; j < K; j++) tot += w[j] = sc[idx[j]];
     for (int j = 0; j < K; j++) w[j] = (p->norm_topk ? w[j] / tot : w[j]) * p->scale;
     return gap;
 }
@@ -846,14 +865,16 @@ static void sort_choice(int32_t *idx, float *w, int K) {
 }
 static void test_moe_route(void) {
     static const route_case RC[] = {
-        {{8, 2, 0, 1, 1, 0, 1, 1.0f}, 0, 17},      /* Mixtral / Qwen: softmax, renormalised */
-        {{60, 4, 0, 1, 1, 0, 0, 1.0f}, 0, 3},      /* Qwen2-MoE: softmax, not renormalised */
-        {{128, 8, 0, 0, 0, 0, 1, 1.0f}, 0, 5},     /* Qwen3-MoE (n_group 0) */
-        {{64, 6, 1, 8, 3, 1, 1, 2.5f}, 1, 17},     /* DeepSeek-V3: sigmoid, bias, top-2 groups */
-        {{32, 3, 0, 8, 3, 0, 0, 1.5f}, 0, 3},      /* DeepSeek-V2: softmax, group max */
-        {{16, 4, 1, 4, 4, 1, 1, 1.0f}, 1, 1},      /* topk_group == n_group: groups off */
-        {{16, 1, 1, 1, 1, 0, 1, 1.0f}, 0, 3},      /* sigmoid, top-1 renormalised */
-        {{32, 4, 1, 4, 1, 0, 0, 0.7f}, 1, 3},      /* one group kept (max), bias, scale */
+        {{8, 2, 0, 1, 1, 0, 1, 1.0f}, 0, 17, 0},      /* Mixtral / Qwen: softmax, renormalised */
+        {{60, 4, 0, 1, 1, 0, 0, 1.0f}, 0, 3, 0},      /* Qwen2-MoE: softmax, not renormalised */
+        {{128, 8, 0, 0, 0, 0, 1, 1.0f}, 0, 5, 0},     /* Qwen3-MoE (n_group 0) */
+        {{64, 6, 1, 8, 3, 1, 1, 2.5f}, 1, 17, 0},     /* DeepSeek-V3: sigmoid, bias, top-2 groups */
+        {{32, 3, 0, 8, 3, 0, 0, 1.5f}, 0, 3, 0},      /* DeepSeek-V2: softmax, group max */
+        {{16, 4, 1, 4, 4, 1, 1, 1.0f}, 1, 1, 0},      /* topk_group == n_group: groups off */
+        {{16, 1, 1, 1, 1, 0, 1, 1.0f}, 0, 3, 0},      /* sigmoid, top-1 renormalised */
+        {{32, 4, 1, 4, 1, 0, 0, 0.7f}, 1, 3, 0},      /* one group kept (max), bias, scale */
+        {{16, 3, 0, 4, 2, 1, 1, 1.0f}, 0, 3, 1},      /* exact ties (equal logit pairs): lower id wins */
+        {{12, 5, 1, 1, 1, 0, 0, 1.0f}, 0, 2, 1},      /* ties split at the k-th choice */
     };
     for (size_t c = 0; c < sizeof RC / sizeof RC[0]; c++) {
         const rl_route_params *p = &RC[c].p;
@@ -865,7 +886,7 @@ static void test_moe_route(void) {
             for (int tries = 0;; tries++) { /* a token without near-ties */
                 int ix[64];
                 float *l = logits + (size_t)t * E;
-                for (int e = 0; e < E; e++) l[e] = 3 * frand();
+                for (int e = 0; e < E; e++) l[e] = RC[c].ties && (e & 1) ? l[e - 1] : 3 * frand();
                 if (route_ref(l, bias, p, sref + (size_t)t * E, ix, wref + (size_t)t * K) >= 1e-4) {
                     for (int j = 0; j < K; j++) iref[(size_t)t * K + j] = ix[j];
                     break;
@@ -1012,23 +1033,50 @@ static void close_dev(dev *d) {
 
 static void test_status(void) { CHECK(D->o->status(D->be) == 0, "%s: %s", D->name, rl_errmsg()); }
 
+/* 1 if name is in the comma-separated list. */
+static int listed(const char *list, const char *name) {
+    size_t l = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)); p += l)
+        if ((p == list || p[-1] == ' ' || p[-1] == ',') && (p[l] == 0 || p[l] == ',')) return 1;
+    return 0;
+}
+
 int main(void) {
-    static const char *NAMES[] = {"cpu", "cpu-staged", "cuda", "vulkan"};
+    /* the names this suite knows, then any other name the build lists */
+    char names[16][32], skipped[512] = "";
+    int nn = 0;
+    static const char *KNOWN[] = {"cpu", "cpu-staged", "cuda", "vulkan"};
+    for (int i = 0; i < 4; i++) snprintf(names[nn++], sizeof names[0], "%s", KNOWN[i]);
+    const char *av = rl_backend_available();
+    for (const char *p = av; *p && nn < 16;) {
+        size_t l = strcspn(p, ", ");
+        if (l) {
+            snprintf(names[nn], sizeof names[0], "%.*s", (int)l, p);
+            int dup = 0;
+            for (int i = 0; i < nn; i++) dup |= !strcmp(names[i], names[nn]);
+            if (!dup) nn++;
+        }
+        p += l + (p[l] != 0);
+    }
     static dev cpu, other;
     if (open_dev(&cpu, "cpu")) {
         fprintf(stderr, "cannot open the cpu backend: %s\n", rl_errmsg());
         printf("RESULT 0 1\n");
         return 1;
     }
-    char skipped[256] = "";
-    for (size_t b = 0; b < sizeof NAMES / sizeof NAMES[0]; b++) {
+    for (int b = 0; b < nn; b++) {
         if (b == 0) { D = &cpu; C = NULL; }
-        else if (open_dev(&other, NAMES[b])) {
-            fprintf(stderr, "  (%s: %s)\n", NAMES[b], rl_errmsg());
-            snprintf(skipped + strlen(skipped), sizeof skipped - strlen(skipped), "%s%s", *skipped ? ", " : "", NAMES[b]);
+        else if (open_dev(&other, names[b])) { /* not built in, or built in without a usable device */
+            fprintf(stderr, "  (%s: %s)\n", names[b], rl_errmsg());
+            snprintf(skipped + strlen(skipped), sizeof skipped - strlen(skipped), "%s%s%s", *skipped ? ", " : "",
+                     names[b], listed(av, names[b]) ? " (built in, not usable here)" : "");
             continue;
         } else { D = &other; C = &cpu; }
-        fprintf(stderr, "backend %s: %s (host_shared %d)\n", D->name, D->o->describe(D->be), D->o->host_shared);
+        fprintf(stderr, "backend %s: %s (host_shared %d; matmul dtypes:", D->name, D->o->describe(D->be), D->o->host_shared);
+        for (size_t k = 0; k < sizeof WDT / sizeof WDT[0]; k++)
+            if (D->o->supports(D->be, WDT[k])) fprintf(stderr, " %s", dt_name(WDT[k]));
+            else CHECK(D != &cpu, "the cpu backend must support %s", dt_name(WDT[k]));
+        fprintf(stderr, ")\n");
         n_stats = 0;
         rng = 0x2545f4914f6cdd1dull; /* the same inputs on every backend */
         RUN_ON(test_updown);
@@ -1055,6 +1103,6 @@ int main(void) {
         if (D != &cpu) close_dev(D);
     }
     close_dev(&cpu);
-    fprintf(stderr, "backends not built in (skipped): %s\n", *skipped ? skipped : "none");
+    fprintf(stderr, "backends skipped: %s\n", *skipped ? skipped : "none");
     TEST_END();
 }
