@@ -380,11 +380,11 @@ static void test_norms(void) {
     static const int NS[] = {1, 67, 1003};
     for (int ni = 0; ni < 3; ni++)
         for (int kind = 0; kind < 2; kind++)
-            for (int v = 0; v < 4; v++) {
-                int n = NS[ni], T = ni == 2 ? 3 : 5, inplace = v == 3;
+            for (int v = 0; v < 5; v++) { /* w (+b) / 1 + w (no b) / no w / in place / no w, no b, in place */
+                int n = NS[ni], T = ni == 2 ? 3 : 5, inplace = v >= 3;
                 float *x = rand_f((size_t)T * n, 3), *w = rand_f((size_t)n, 1), *b = rand_f((size_t)n, 1);
                 for (int i = 0; i < T * n; i++) x[i] += kind ? 0.7f : 0; /* layernorm: a mean to remove */
-                const float *wp = v == 2 ? NULL : w, *bp = kind && v != 1 ? b : NULL;
+                const float *wp = v == 2 || v == 4 ? NULL : w, *bp = kind && v != 1 && v != 4 ? b : NULL;
                 int one_plus = kind == 0 && v == 1;
                 float *got = Hf((size_t)T * n), *cpu = C ? Hf((size_t)T * n) : NULL;
                 run_norm(D, got, x, wp, bp, T, n, kind, one_plus, inplace);
