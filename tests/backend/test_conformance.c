@@ -1,5 +1,6 @@
 /* Backend conformance suite: every op of rl_backend_ops (backend.h) on every backend this build
- * has ("cpu", "cpu-staged", "cuda", "vulkan"; the ones not built in are named and skipped), on
+ * has ("cpu", "cpu-staged", "cuda", "vulkan" and whatever rl_backend_available() lists; the ones
+ * that do not open are named and skipped), on
  * random inputs with odd sizes, compared with (a) a plain scalar reference written here (double
  * accumulation) and (b) for backends other than cpu, the cpu backend's result on the same
  * inputs. Device memory is touched only through upload / download (a backend's device pointers
@@ -19,7 +20,14 @@
  *                             data has no near-ties (gap >= 1e-4) so rounding cannot flip a choice
  *   matmul             1e-5   mag = |bias| + sum_i |x_i| (|w_i| or, for Q4_1, |d q_i| + |m|): f32
  *                             accumulation in any order (error <= ~sqrt(in) 2^-24 of mag); Q4_1
- *                             kernels may add m * sum(x) separately, hence |m| in mag
+ *                             kernels may add m * sum(x) separately, hence |m| in mag. With Q8_0 /
+ *                             Q4_1 weights a call may instead quantise x per block of 32 to int8
+ *                             (the cpu does for T < 4, see quant_act): then it must match that
+ *                             reference (b + sum xq d q + x m) to 1e-5 of its own magnitude;
+ *                             reported as matmul/DT/i8act
+ *   matmul.mixed       1      only vs cpu when one of the two used int8 activations and the other
+ *                             f32: |difference| / (sum_i (d_x/2) |d q_i| + 1e-5 (both mags)): the exact
+ *                             bound of the activation rounding
  *   rmsnorm, layernorm 1e-5   f32 rows scaled by a double-summed norm, ~3 roundings
  *   rope               1e-6   a c - b s in f32 with the same (input) tables: 2-3 roundings
  *   softcap,           1e-6   one transcendental (tanhf / expf / erff, <= 2 ulp) and 2-4
@@ -110,7 +118,7 @@ static void down(dev *d, void *h, const void *p, size_t n) {
 typedef struct { const char *op; double tol; } tol_row;
 static const tol_row TOLS[] = {
     {"updown", 0}, {"zero", 0}, {"copy2d", 0}, {"gather_rows", 0}, {"convert", 0}, {"add", 0}, {"scale", 0},
-    {"moe_route.idx", 0}, {"matmul", 1e-5}, {"rmsnorm", 1e-5}, {"layernorm", 1e-5}, {"rope", 1e-6},
+    {"moe_route.idx", 0}, {"matmul", 1e-5}, {"matmul.mixed", 1}, {"rmsnorm", 1e-5}, {"layernorm", 1e-5}, {"rope", 1e-6},
     {"softcap", 1e-6}, {"sigmoid_mul", 1e-6}, {"act_mul", 1e-6}, {"row_norm_div", 1e-6}, {"row_gate", 1e-5},
     {"moe_route.w", 1e-5}, {"moe_route.scores", 1e-5}, {"scatter_add_rows", 1e-6}, {"attention", 1e-5},
     {"dsa_attention", 1e-5}, {"dn_conv", 1e-5}, {"dn_recur", 1e-5},
@@ -138,27 +146,39 @@ static op_stat *stat_of(const char *op) {
     return s;
 }
 
+/* max_i |got[i] - ref[i]| / mag[i] (mag NULL: 1 + |ref[i]|), its index in *wi; NaN counts as inf. */
+static double max_err(const float *got, const double *ref, const double *mag, size_t n, size_t *wi) {
+    double worst = 0;
+    *wi = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - ref[i]) / (mag ? mag[i] : 1 + fabs(ref[i]));
+        if (isnan(e)) e = INFINITY;
+        if (e > worst) { worst = e; *wi = i; }
+    }
+    return worst;
+}
+/* Records an error of D's result (vs the reference, or vs_cpu) and checks it against the op's tolerance. */
+static void judge(const char *op, const char *what, int vs_cpu, double worst, size_t wi, double got, double want) {
+    op_stat *s = stat_of(op);
+    double *mx = vs_cpu ? &s->cpu_max : &s->ref_max;
+    if (worst > *mx) *mx = worst;
+    if (!(worst <= s->tol))
+        CHECK(0, "%s %s (%s) vs %s: err %.3g > tol %.3g at [%zu]: got %.9g want %.9g", D->name, op, what,
+              vs_cpu ? "cpu" : "reference", worst, s->tol, wi, got, want);
+}
 /* Compares D's result with the reference and, when cpu is not NULL, with the cpu backend's
- * (same magnitudes: mag[i], or 1 + |ref[i]|). NaN counts as an infinite error. */
+ * (same magnitudes: mag[i], or 1 + |ref[i]|). */
 static void cmp(const char *op, const char *what, const float *got, const float *cpu, const double *ref,
                 const double *mag, size_t n) {
-    op_stat *s = stat_of(op);
-    s->n += (long)n;
-    for (int k = 0; k < (cpu ? 2 : 1); k++) {
-        double worst = 0;
-        size_t wi = 0;
-        for (size_t i = 0; i < n; i++) {
-            double want = k ? (double)cpu[i] : ref[i], m = mag ? mag[i] : 1 + fabs(ref[i]);
-            double e = fabs((double)got[i] - want) / m;
-            if (isnan(e)) e = INFINITY;
-            if (e > worst) { worst = e; wi = i; }
-        }
-        double *mx = k ? &s->cpu_max : &s->ref_max;
-        if (worst > *mx) *mx = worst;
-        if (!(worst <= s->tol))
-            CHECK(0, "%s %s (%s) vs %s: err %.3g > tol %.3g at [%zu]: got %.9g want %.9g", D->name, op, what,
-                  k ? "cpu" : "reference", worst, s->tol, wi, (double)got[wi], k ? (double)cpu[wi] : ref[wi]);
-    }
+    size_t wi;
+    double e = max_err(got, ref, mag, n, &wi);
+    judge(op, what, 0, e, wi, got[wi], ref[wi]);
+    stat_of(op)->n += (long)n;
+    if (!cpu) return;
+    double *md = Hd(n), *cd = Hd(n);
+    for (size_t i = 0; i < n; i++) { md[i] = mag ? mag[i] : 1 + fabs(ref[i]); cd[i] = cpu[i]; }
+    e = max_err(got, cd, md, n, &wi);
+    judge(op, what, 1, e, wi, got[wi], cd[wi]);
 }
 /* Exact byte comparison (also counted as an op with err 0 or inf). */
 static void cmp_bytes(const char *op, const char *what, const void *got, const void *want, size_t n) {
@@ -321,45 +341,123 @@ static void run_matmul(dev *d, float *y, const float *x, const uint8_t *w, rl_dt
     d->o->matmul(d->be, dy, dx, dw, t, db, T, in, out);
     down(d, y, dy, (size_t)T * out * sizeof(float));
 }
+/* Block-type weight item i as its parts d q and the block's m (0 for Q8_0). */
+static void w_parts(rl_dtype t, const uint8_t *row, int i, double *dq, double *m) {
+    const uint8_t *b = row + (size_t)(i / RL_QBLOCK) * RL_DTYPES[t].block_bytes;
+    int j = i % RL_QBLOCK;
+    if (t == RL_DT_Q8_0) { *dq = half_to_d(b) * (int8_t)b[2 + j]; *m = 0; return; }
+    *dq = half_to_d(b) * (j < 16 ? b[4 + j] & 15 : b[4 + j - 16] >> 4);
+    *m = half_to_d(b + 2);
+}
+/* The int8 activations a backend may use with Q8_0 / Q4_1 weights (the cpu does for T < 4;
+ * src/backend/cpu/qact.h): per block of 32, amax = max|x|, d = amax / 127, q = round-to-nearest-
+ * even of x * (127 / amax), all in f32; xq = d q. half[b] = d / 2 bounds |x - xq| in block b. */
+static void quant_act(const float *x, int n, double *xq, double *half) {
+    for (int b0 = 0; b0 < n; b0 += RL_QBLOCK) {
+        float amax = 0;
+        for (int i = 0; i < RL_QBLOCK; i++) { float a = fabsf(x[b0 + i]); amax = a > amax ? a : amax; }
+        float d = amax / 127.0f, id = amax > 0 ? 127.0f / amax : 0.0f;
+        for (int i = 0; i < RL_QBLOCK; i++) {
+            float v = x[b0 + i] * id;
+            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+            xq[b0 + i] = (double)d * nearbyintf(v);
+        }
+        half[b0 / RL_QBLOCK] = d / 2.0;
+    }
+}
+
+/* References of one matmul call: f32 activations (ref_f, mag_f) and, for block types, int8
+ * activations (ref_q = b + sum_i xq_i d q_i + x_i m_i, mag_q) with qb = the bound on their
+ * difference, sum_i half_b(i) |d q_i|. */
+typedef struct { double *ref_f, *mag_f, *ref_q, *mag_q, *qb; } mm_refs;
+
+static mm_refs mm_reference(rl_dtype t, const uint8_t *w, const float *x, const float *bias, int T, int in, int out) {
+    size_t rb = rl_dtype_row_bytes(t, in), n = (size_t)T * out;
+    int blk = rl_dtype_is_block(t);
+    mm_refs r = {Hd(n), Hd(n), Hd(n), Hd(n), Hd(n)};
+    double *xq = Hd((size_t)in), *half = Hd((size_t)in / RL_QBLOCK + 1);
+    for (int tt = 0; tt < T; tt++) {
+        const float *xr = x + (size_t)tt * in;
+        if (blk) quant_act(xr, in, xq, half);
+        for (int o = 0; o < out; o++) {
+            const uint8_t *row = w + (size_t)o * rb;
+            double b0 = bias ? bias[o] : 0, sf = b0, mf = fabs(b0), sq = b0, mq = fabs(b0), qb = 0;
+            for (int i = 0; i < in; i++) {
+                double a, v = w_item(t, row, i, &a);
+                sf += xr[i] * v;
+                mf += fabs(xr[i]) * a;
+                if (blk) {
+                    double dq, m;
+                    w_parts(t, row, i, &dq, &m);
+                    sq += xq[i] * dq + xr[i] * m;
+                    mq += fabs(xq[i] * dq) + fabs(xr[i] * m);
+                    qb += half[i / RL_QBLOCK] * fabs(dq);
+                }
+            }
+            size_t k = (size_t)tt * out + o;
+            r.ref_f[k] = sf; r.mag_f[k] = mf + 1e-30;
+            r.ref_q[k] = sq; r.mag_q[k] = mq + 1e-30; r.qb[k] = qb;
+        }
+    }
+    return r;
+}
+/* Which semantics a result matches within tol: 0 f32 activations, 1 int8 activations, -1 none. */
+static int mm_semantics(const float *y, const mm_refs *r, int blk, size_t n, double tol, double *ef, double *eq,
+                        size_t *wf, size_t *wq) {
+    *ef = max_err(y, r->ref_f, r->mag_f, n, wf);
+    *eq = blk ? max_err(y, r->ref_q, r->mag_q, n, wq) : INFINITY;
+    return *ef <= tol ? 0 : *eq <= tol ? 1 : -1;
+}
+
 /* matmul: every supported weight dtype, in = 32 k (blocks) or odd, odd out, T 1/3/17/40, bias
- * on/off; and one product past the CPU kernel's blockings (in > 1024, T > 64, out > 96). */
+ * on/off; and one product past the CPU kernel's blockings (in > 1024, T > 64, out > 96). With
+ * Q8_0 / Q4_1 weights a call may use f32 or int8 activations (recorded as matmul/DT/i8act); a
+ * backend and the cpu that chose differently must agree within the quantisation bound qb. */
 static void test_matmul(void) {
     static const int TS[] = {1, 3, 17, 40, 67};
     static const int KS[] = {2, 10, 33}, OUTS[] = {37, 131, 101};
+    double tol = tol_of("matmul");
     for (size_t k = 0; k < sizeof WDT / sizeof WDT[0]; k++) {
         rl_dtype t = WDT[k];
         if (!D->o->supports(D->be, t)) continue;
+        int blk = rl_dtype_is_block(t);
         for (int ii = 0; ii < 3; ii++) {
             int in = odd_in(t, KS[ii]), out = OUTS[ii];
-            size_t rb = rl_dtype_row_bytes(t, in);
             uint8_t *w = make_w(t, out, in);
-            double *wv = Hd((size_t)out * in), *wa = Hd((size_t)out * in);
-            for (int o = 0; o < out; o++)
-                for (int i = 0; i < in; i++) wv[(size_t)o * in + i] = w_item(t, w + (size_t)o * rb, i, &wa[(size_t)o * in + i]);
             float *b = rand_f((size_t)out, 1);
             for (int ti = ii == 2 ? 4 : 0; ti < (ii == 2 ? 5 : 4); ti++)
                 for (int bias = ii == 2; bias < 2; bias++) {
                     int T = TS[ti];
-                    size_t mark_d = D->used, mark_c = C ? C->used : 0;
-                    float *x = rand_f((size_t)T * in, 1), *y = Hf((size_t)T * out), *yc = C ? Hf((size_t)T * out) : NULL;
+                    size_t n = (size_t)T * out, mark_d = D->used, mark_c = C ? C->used : 0, wf, wq;
+                    float *x = rand_f((size_t)T * in, 1), *y = Hf(n), *yc = C ? Hf(n) : NULL;
                     run_matmul(D, y, x, w, t, bias ? b : NULL, T, in, out);
                     if (C) run_matmul(C, yc, x, w, t, bias ? b : NULL, T, in, out);
-                    double *ref = Hd((size_t)T * out), *mag = Hd((size_t)T * out);
-                    for (int tt = 0; tt < T; tt++)
-                        for (int o = 0; o < out; o++) {
-                            double s = bias ? b[o] : 0, m = fabs(s);
-                            for (int i = 0; i < in; i++) {
-                                double xv = x[(size_t)tt * in + i];
-                                s += xv * wv[(size_t)o * in + i];
-                                m += fabs(xv) * wa[(size_t)o * in + i];
-                            }
-                            ref[(size_t)tt * out + o] = s;
-                            mag[(size_t)tt * out + o] = m + 1e-30;
-                        }
-                    char op[32], what[64];
-                    snprintf(op, sizeof op, "matmul/%s", dt_name(t));
+                    mm_refs r = mm_reference(t, w, x, bias ? b : NULL, T, in, out);
+                    char op[40], what[64];
                     snprintf(what, sizeof what, "T=%d in=%d out=%d bias=%d", T, in, out, bias);
-                    cmp(op, what, y, yc, ref, mag, (size_t)T * out);
+                    double ef, eq;
+                    int sem = mm_semantics(y, &r, blk, n, tol, &ef, &eq, &wf, &wq);
+                    snprintf(op, sizeof op, "matmul/%s%s", dt_name(t), sem == 1 ? "/i8act" : "");
+                    if (sem == 1) judge(op, what, 0, eq, wq, y[wq], r.ref_q[wq]);
+                    else judge(op, what, 0, ef, wf, y[wf], r.ref_f[wf]);
+                    if (sem < 0 && blk)
+                        CHECK(0, "%s %s (%s): matches neither f32 activations (err %.3g) nor int8 (err %.3g)", D->name,
+                              op, what, ef, eq);
+                    if (C && sem >= 0) {
+                        double cf, cq;
+                        size_t ci;
+                        int csem = mm_semantics(yc, &r, blk, n, tol, &cf, &cq, &wf, &wq);
+                        double *cd = to_d(yc, n), *mm = Hd(n);
+                        if (csem == sem) {
+                            double e = max_err(y, cd, sem ? r.mag_q : r.mag_f, n, &ci);
+                            judge(op, what, 1, e, ci, y[ci], cd[ci]);
+                        } else { /* one used int8 activations, the other f32: |difference| <= qb */
+                            for (size_t i = 0; i < n; i++) mm[i] = r.qb[i] + tol * (r.mag_f[i] + r.mag_q[i]);
+                            snprintf(op, sizeof op, "matmul.mixed/%s", dt_name(t));
+                            double e = max_err(y, cd, mm, n, &ci);
+                            judge(op, what, 1, e, ci, y[ci], cd[ci]);
+                        }
+                    }
                     D->used = mark_d;
                     if (C) C->used = mark_c;
                 }
