@@ -1166,8 +1166,10 @@ int main(void) {
         if (b == 0) { D = &cpu; C = NULL; }
         else if (open_dev(&other, names[b])) { /* not built in, or built in without a usable device */
             fprintf(stderr, "  (%s: %s)\n", names[b], rl_errmsg());
+            int built = listed(av, names[b]); /* built in without a device here: counted as skipped */
+            t_skipped += built;
             snprintf(skipped + strlen(skipped), sizeof skipped - strlen(skipped), "%s%s%s", *skipped ? ", " : "",
-                     names[b], listed(av, names[b]) ? " (built in, not usable here)" : "");
+                     names[b], built ? " (built in, no usable device: skipped)" : " (not built in)");
             continue;
         } else { D = &other; C = &cpu; }
         fprintf(stderr, "backend %s: %s (host_shared %d; matmul dtypes:", D->name, D->o->describe(D->be), D->o->host_shared);
