@@ -38,6 +38,8 @@
  *   moe_route w/scores 1e-5   softmax with expf and a double sum; renormalise, scale
  *   scatter_add_rows   1e-6   mag = 1 + |dst| + sum |w src|: one multiply-add per row
  *   attention, dsa     1e-5   f32 dots of head_dim, expf, f32 weighted sum of v rows
+ *   attention_kv       1e-5   the same, against the reference on the cache's own rounding of
+ *                             keys / values (f16, bf16, q8_0 round trip on the host), ring or not
  *   dn_conv            1e-5   f32 sum of conv_k products, SiLU
  *   dn_recur           1e-5   f32 recurrence (decay < 1, l2-normalised q / k keep it contractive)
  *                             over up to 8 tokens, gated RMSNorm; also two calls (state carried)
@@ -120,7 +122,7 @@ static const tol_row TOLS[] = {
     {"updown", 0}, {"zero", 0}, {"copy2d", 0}, {"gather_rows", 0}, {"convert", 0}, {"add", 0}, {"scale", 0},
     {"moe_route.idx", 0}, {"matmul", 1e-5}, {"matmul.mixed", 1}, {"rmsnorm", 1e-5}, {"layernorm", 1e-5}, {"rope", 1e-6},
     {"softcap", 1e-6}, {"sigmoid_mul", 1e-6}, {"act_mul", 1e-6}, {"row_norm_div", 1e-6}, {"row_gate", 1e-5},
-    {"moe_route.w", 1e-5}, {"moe_route.scores", 1e-5}, {"scatter_add_rows", 1e-6}, {"attention", 1e-5},
+    {"moe_route.w", 1e-5}, {"moe_route.scores", 1e-5}, {"scatter_add_rows", 1e-6}, {"attention", 1e-5}, {"attention_kv", 1e-5},
     {"dsa_attention", 1e-5}, {"dn_conv", 1e-5}, {"dn_recur", 1e-5},
 };
 
@@ -655,6 +657,55 @@ static void test_attention(void) {
             }
 }
 
+/* kv_store + attention_kv: positions 0..pos0+T-1 stored in sweeps of up to T rows (a ring of
+ * window + T - 1 rows wraps), then T queries at pos0; every cache dtype. */
+static void round_trip(rl_dtype t, float *x, int n) {
+    if (t == RL_DT_F32) return;
+    uint8_t buf[4096];
+    if (t == RL_DT_F16) for (int i = 0; i < n; i++) x[i] = rl_f16_to_f32(rl_f32_to_f16(x[i]));
+    else if (t == RL_DT_BF16) for (int i = 0; i < n; i++) x[i] = rl_bf16_to_f32(rl_f32_to_bf16(x[i]));
+    else if (rl_quantize_row(t, x, buf, n) == 0) rl_dequantize_row_ref(t, buf, x, n);
+}
+static void run_att_kv(dev *d, float *res, const float *q, const float *kc, const float *vc, rl_dtype t, int ring, int T,
+                       int pos0, const att_shape *a) {
+    int kw = a->nkv * a->hd, vw = a->nkv * a->vd, rows = ring ? ring : pos0 + T;
+    rl_kv_view kv = {dalloc(d, rl_dtype_row_bytes(t, kw) * (size_t)rows), dalloc(d, rl_dtype_row_bytes(t, vw) * (size_t)rows),
+                     t, ring, kw, vw};
+    for (int p = 0; p < pos0 + T; p += T) { /* sweeps of up to T positions */
+        int n = pos0 + T - p < T ? pos0 + T - p : T;
+        d->o->kv_store(d->be, &kv, p, upf(d, kc + (size_t)p * kw, (size_t)n * kw), upf(d, vc + (size_t)p * vw, (size_t)n * vw), n);
+    }
+    float *o = dout(d, (size_t)T * a->nh * a->vd);
+    d->o->attention_kv(d->be, o, upf(d, q, (size_t)T * a->nh * a->hd), &kv, T, pos0, a->nh, a->nkv, a->hd, a->vd, a->scale,
+                       a->softcap, a->window);
+    down(d, res, o, (size_t)T * a->nh * a->vd * sizeof(float));
+}
+static void test_attention_kv(void) {
+    if (!D->o->attention_kv || !D->o->kv_store) { fprintf(stderr, "  (no attention_kv: f32 linear caches only)\n"); return; }
+    static const rl_dtype KT[] = {RL_DT_F32, RL_DT_F16, RL_DT_BF16, RL_DT_Q8_0};
+    for (int k = 0; k < 4; k++)
+        for (int ring = 0; ring < 2; ring++)
+            for (int cap = 0; cap < 2; cap++) {
+                att_shape a = {8, 2, 64, 32, ring || k == 3 ? 7 : 0, cap ? 1.5f : 0.0f, 0.125f};
+                int T = 5, pos0 = 23 + k, ctx = pos0 + T, R = ring ? a.window + T - 1 : 0;
+                float *q = rand_f((size_t)T * a.nh * a.hd, 2.5f);
+                float *kc = rand_f((size_t)ctx * a.nkv * a.hd, 1), *vc = rand_f((size_t)ctx * a.nkv * a.vd, 1);
+                float *got = Hf((size_t)T * a.nh * a.vd), *cpu = C ? Hf((size_t)T * a.nh * a.vd) : NULL;
+                run_att_kv(D, got, q, kc, vc, KT[k], R, T, pos0, &a);
+                if (C) run_att_kv(C, cpu, q, kc, vc, KT[k], R, T, pos0, &a);
+                for (int p = 0; p < ctx; p++) { /* the cache's rounding of every row */
+                    round_trip(KT[k], kc + (size_t)p * a.nkv * a.hd, a.nkv * a.hd);
+                    round_trip(KT[k], vc + (size_t)p * a.nkv * a.vd, a.nkv * a.vd);
+                }
+                size_t n = (size_t)T * a.nh * a.vd;
+                double *ref = Hd(n);
+                att_ref(ref, q, kc, vc, T, pos0, &a);
+                char what[96];
+                snprintf(what, sizeof what, "%s ring %d window %d softcap %g", dt_name(KT[k]), R, a.window, (double)a.softcap);
+                cmp("attention_kv", what, got, cpu, ref, NULL, n);
+            }
+}
+
 /* DSA attention: queries whose key count is below, equal to and above topk; one case with exact
  * ties of the index score (tie rule: lowest positions). The test data keeps distinct index
  * scores >= 1e-4 from the top-k boundary (regenerated otherwise), so the selection cannot
@@ -1186,6 +1237,7 @@ int main(void) {
         RUN_ON(test_norms);
         RUN_ON(test_rope);
         RUN_ON(test_attention);
+        RUN_ON(test_attention_kv);
         RUN_ON(test_dsa);
         RUN_ON(test_elementwise);
         RUN_ON(test_row_norm_div);
