@@ -105,6 +105,9 @@ typedef struct {
      * T < 4: both results are accepted (tests/backend/test_conformance.c, matmul.mixed). */
     void (*matmul)(rl_backend *be, float *y, const float *x, const void *w, rl_dtype wdt, const float *bias,
                    int T, int in, int out);
+    /* Optional (MLA's absorbed attention): y[t][o] = sum_i x[t][i] W[i][o], W (in, out) of dtype
+     * wdt read row by row (the transpose of matmul's use of W); f32 accumulation. */
+    void (*matmul_t)(rl_backend *be, float *y, const float *x, const void *w, rl_dtype wdt, int T, int in, int out);
     /* dst[i] = (float)src[i], n values of dtype dt (small vectors, embedding rows): a weight dtype
      * of supports(), src at a block boundary and n a whole number of blocks for block types. */
     void (*convert)(rl_backend *be, float *dst, const void *src, rl_dtype dt, int64_t n);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 static size_t kb_row(const rl_kvcache *kv) { return rl_dtype_row_bytes(kv->dt, kv->k_width); }
-static size_t vb_row(const rl_kvcache *kv) { return rl_dtype_row_bytes(kv->dt, kv->v_width); }
+static size_t vb_row(const rl_kvcache *kv) { return kv->v_shared ? 0 : rl_dtype_row_bytes(kv->dt, kv->v_width); }
 static int rows_of(const rl_kvcache *kv, int l) { return kv->ring[l] ? kv->ring[l] : kv->ctx; }
 
 int rl_kv_type_parse(const char *s) {
@@ -39,12 +39,22 @@ int rl_kv_plan(rl_kvcache *kv, rl_plan *p, int n_layers, const int *window, int 
         else { kv->off[l] = full; full += k; fullv += v; n_full++; }
     }
     /* value offsets are the key offsets scaled by the width ratio: same row counts */
-    snprintf(kv->name_full, sizeof kv->name_full, "kv cache %s: %d full layers x %d rows", RL_DTYPES[dt].st_name, n_full, ctx);
+    snprintf(kv->name_full, sizeof kv->name_full, "kv cache %s: %d full layers x %d rows%s", RL_DTYPES[dt].st_name, n_full, ctx,
+             kv->v_shared ? " (latent)" : "");
     snprintf(kv->name_slid, sizeof kv->name_slid, "kv cache %s: %d sliding layers x ring %d", RL_DTYPES[dt].st_name, n_slid, ring_max);
     rl_plan_add(p, kv->name_full, RL_MEM_DEVICE, full + fullv, (void **)&kv->kf);
     rl_plan_add(p, kv->name_slid, RL_MEM_DEVICE, slid + slidv, (void **)&kv->ks);
     rl_plan_add(p, "kv cache: token history", RL_MEM_HOST, (size_t)n_seq * ctx * sizeof(int32_t) + (size_t)n_seq * sizeof(int), NULL);
     return 0;
+}
+
+int rl_kv_plan_shared(rl_kvcache *kv, rl_plan *p, int n_layers, int n_seq, int ctx, int max_T, int width, rl_dtype dt) {
+    int *win = calloc((size_t)n_layers + 1, sizeof(int));
+    if (!win) return rl_err("out of memory");
+    kv->v_shared = 1;
+    int rc = rl_kv_plan(kv, p, n_layers, win, n_seq, ctx, max_T, width, width, dt, 0);
+    free(win);
+    return rc;
 }
 
 int rl_kv_init_host(rl_kvcache *kv) {
@@ -78,6 +88,7 @@ rl_kv_view rl_kv_layer(const rl_kvcache *kv, int l, int seq) {
     size_t ko = kv->off[l] + (size_t)seq * rows * kb;
     size_t vo = kv->off[l] / kb * vb + (size_t)seq * rows * vb; /* off counts key rows of earlier layers */
     uint8_t *K = kv->ring[l] ? kv->ks : kv->kf, *V = kv->ring[l] ? kv->vs : kv->vf;
+    if (kv->v_shared) return (rl_kv_view){K + ko, K + ko, kv->dt, kv->ring[l], kv->k_width, kv->k_width};
     return (rl_kv_view){K + ko, V + vo, kv->dt, kv->ring[l], kv->k_width, kv->v_width};
 }
 

@@ -12,6 +12,7 @@ typedef struct {
     int n_layers;            /* layers with a KV cache */
     int n_seq, ctx, max_T;
     int k_width, v_width;    /* floats per position (all heads) */
+    int v_shared;            /* 1: values are the keys' rows (MLA's latent: no value block) */
     rl_dtype dt;             /* storage type */
     int *ring;               /* (n_layers) 0: linear (ctx rows), else ring rows */
     size_t *off;             /* (n_layers) byte offset of the layer in its kind's key / value block */
@@ -27,6 +28,8 @@ typedef struct {
  * Host positions and history come from rl_kv_init_host. 0 / -1 + rl_err (bad dtype). */
 int rl_kv_plan(rl_kvcache *kv, rl_plan *p, int n_layers, const int *window, int n_seq, int ctx, int max_T,
                int k_width, int v_width, rl_dtype dt, int ring_ok);
+/* MLA's latent cache: one row of `width` floats per position, read as keys and as values. */
+int rl_kv_plan_shared(rl_kvcache *kv, rl_plan *p, int n_layers, int n_seq, int ctx, int max_T, int width, rl_dtype dt);
 int rl_kv_init_host(rl_kvcache *kv);
 void rl_kv_free(rl_kvcache *kv);
 /* Bytes of keys + values of all KV layers (what the plan holds). */

@@ -38,6 +38,7 @@ struct rl_model {
     int n_seq;                /* sequences sharing the model, each with its own KV cache region */
     rl_kvcache kv;
     rl_dtype kv_dt;           /* KV cache storage type (--kv-type) */
+    int mla_latent;           /* MLA caches the latent and runs the absorbed attention (mla.c) */
     int n_seg;                /* the current sweep's rows, grouped by sequence */
     rl_segment *seg;          /* (max_T) */
     int *out_rows;            /* (max_T) rows of the sweep that need logits */

@@ -38,6 +38,7 @@
  *   moe_route w/scores 1e-5   softmax with expf and a double sum; renormalise, scale
  *   scatter_add_rows   1e-6   mag = 1 + |dst| + sum |w src|: one multiply-add per row
  *   attention, dsa     1e-5   f32 dots of head_dim, expf, f32 weighted sum of v rows
+ *   matmul_t           1e-5   as matmul (f32 products of exactly decoded weights, f32 sums)
  *   attention_kv       1e-5   the same, against the reference on the cache's own rounding of
  *                             keys / values (f16, bf16, q8_0 round trip on the host), ring or not
  *   dn_conv            1e-5   f32 sum of conv_k products, SiLU
@@ -122,7 +123,7 @@ static const tol_row TOLS[] = {
     {"updown", 0}, {"zero", 0}, {"copy2d", 0}, {"gather_rows", 0}, {"convert", 0}, {"add", 0}, {"scale", 0},
     {"moe_route.idx", 0}, {"matmul", 1e-5}, {"matmul.mixed", 1}, {"rmsnorm", 1e-5}, {"layernorm", 1e-5}, {"rope", 1e-6},
     {"softcap", 1e-6}, {"sigmoid_mul", 1e-6}, {"act_mul", 1e-6}, {"row_norm_div", 1e-6}, {"row_gate", 1e-5},
-    {"moe_route.w", 1e-5}, {"moe_route.scores", 1e-5}, {"scatter_add_rows", 1e-6}, {"attention", 1e-5}, {"attention_kv", 1e-5},
+    {"moe_route.w", 1e-5}, {"moe_route.scores", 1e-5}, {"scatter_add_rows", 1e-6}, {"attention", 1e-5}, {"attention_kv", 1e-5}, {"matmul_t", 1e-5},
     {"dsa_attention", 1e-5}, {"dn_conv", 1e-5}, {"dn_recur", 1e-5},
 };
 
@@ -464,6 +465,40 @@ static void test_matmul(void) {
                     if (C) C->used = mark_c;
                 }
         }
+    }
+}
+
+/* matmul_t (MLA's absorbed queries): y = x W with W (in, out) row-major, every dtype. */
+static void run_matmul_t(dev *d, float *y, const float *x, const uint8_t *w, size_t wbytes, rl_dtype t, int T, int in, int out) {
+    float *dy = dout(d, (size_t)T * out);
+    d->o->matmul_t(d->be, dy, upf(d, x, (size_t)T * in), up(d, w, wbytes), t, T, in, out);
+    down(d, y, dy, (size_t)T * out * sizeof(float));
+}
+static void test_matmul_t(void) {
+    if (!D->o->matmul_t) { fprintf(stderr, "  (no matmul_t: MLA runs expanded)\n"); return; }
+    for (size_t k = 0; k < sizeof WDT / sizeof WDT[0]; k++) {
+        rl_dtype t = WDT[k];
+        if (!D->o->supports(D->be, t)) continue;
+        int in = 19, out = rl_dtype_is_block(t) ? 288 : 291, T = 5; /* out past one 256-column block */
+        uint8_t *w = make_w(t, in, out);
+        float *x = rand_f((size_t)T * in, 1), *y = Hf((size_t)T * out), *yc = C ? Hf((size_t)T * out) : NULL;
+        run_matmul_t(D, y, x, w, (size_t)in * rl_dtype_row_bytes(t, out), t, T, in, out);
+        if (C) run_matmul_t(C, yc, x, w, (size_t)in * rl_dtype_row_bytes(t, out), t, T, in, out);
+        double *ref = Hd((size_t)T * out), *mag = Hd((size_t)T * out);
+        for (int tt = 0; tt < T; tt++)
+            for (int o = 0; o < out; o++) {
+                double acc = 0, m = 0;
+                for (int i = 0; i < in; i++) {
+                    double wv = w_item(t, w + (size_t)i * rl_dtype_row_bytes(t, out), o, NULL);
+                    acc += (double)x[(size_t)tt * in + i] * wv;
+                    m += fabs((double)x[(size_t)tt * in + i] * wv);
+                }
+                ref[(size_t)tt * out + o] = acc;
+                mag[(size_t)tt * out + o] = m;
+            }
+        char what[64];
+        snprintf(what, sizeof what, "%s T=%d in=%d out=%d", dt_name(t), T, in, out);
+        cmp("matmul_t", what, y, yc, ref, mag, (size_t)T * out);
     }
 }
 
@@ -1234,6 +1269,7 @@ int main(void) {
         RUN_ON(test_zero_copy2d);
         RUN_ON(test_convert);
         RUN_ON(test_matmul);
+        RUN_ON(test_matmul_t);
         RUN_ON(test_norms);
         RUN_ON(test_rope);
         RUN_ON(test_attention);

@@ -82,7 +82,7 @@ void rl_attention_kv_cpu(rl_pool *p, float *out, const float *q, const rl_kv_vie
                          int n_kv, int head_dim, int v_dim, float scale, float softcap, int window, float *scratch,
                          int max_ctx) {
     if (T <= 0 || n_head <= 0 || n_kv <= 0) return;
-    if (kv->dt == RL_DT_F32 && !kv->ring) {
+    if (kv->dt == RL_DT_F32 && !kv->ring && kv->k_width == n_kv * head_dim && kv->v_width == n_kv * v_dim) {
         rl_attention(p, out, q, kv->k, kv->v, T, pos0, n_head, n_kv, head_dim, v_dim, scale, softcap, window, scratch);
         return;
     }

@@ -86,6 +86,9 @@ static void cpu_matmul(rl_backend *be, float *y, const float *x, const void *w, 
                        int in, int out) {
     rl_matmul(P(be), y, x, w, wdt, bias, T, in, out);
 }
+static void cpu_matmul_t(rl_backend *be, float *y, const float *x, const void *w, rl_dtype dt, int T, int in, int out) {
+    rl_matmul_t(P(be), y, x, w, dt, T, in, out);
+}
 static void cpu_convert(rl_backend *be, float *dst, const void *src, rl_dtype dt, int64_t n) {
     (void)be;
     rl_convert_to_f32(dst, src, dt, n);
@@ -174,7 +177,7 @@ const rl_backend_ops rl_cpu_ops = {
     .host_alloc = cpu_host_alloc, .host_free = cpu_host_free, .host_invalidate = cpu_host_invalidate,
     .upload = cpu_upload, .download = cpu_download, .fence = cpu_fence, .wait = cpu_wait, .status = cpu_status,
     .scratch_bytes = cpu_scratch_bytes, .set_scratch = cpu_set_scratch,
-    .matmul = cpu_matmul, .convert = cpu_convert, .rmsnorm = cpu_rmsnorm, .layernorm = cpu_layernorm,
+    .matmul = cpu_matmul, .matmul_t = cpu_matmul_t, .convert = cpu_convert, .rmsnorm = cpu_rmsnorm, .layernorm = cpu_layernorm,
     .rope = cpu_rope, .attention = cpu_attention, .kv_store = cpu_kv_store, .attention_kv = cpu_attention_kv, .dsa_attention = cpu_dsa_attention, .zero = cpu_zero, .copy2d = cpu_copy2d,
     .add = cpu_add, .scale = cpu_scale, .softcap = cpu_softcap, .sigmoid_mul = cpu_sigmoid_mul,
     .act_mul = cpu_act_mul, .row_norm_div = cpu_row_norm_div, .row_gate = cpu_row_gate,
