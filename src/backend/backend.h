@@ -51,6 +51,9 @@ typedef struct {
     const float *iq;         /* (T, idx_heads, idx_dim) indexer queries */
     const float *iw;         /* (T, idx_heads) head weights */
     const float *ik;         /* (>= pos0 + T, idx_dim) indexer key cache */
+    int n_kv;                /* key/value heads (0: one per query head); query head h reads kv head h / (n_head / n_kv) */
+    int k_stride, v_stride;  /* floats from one position's keys / values to the next (0: n_kv * head_dim / v_dim);
+                                MLA's latent rows: n_kv 1, both strides the row width, values = the rows' first v_dim */
 } rl_dsa_args;
 
 /* One layer's KV cache for one sequence, in backend memory: keys (k_width floats of every KV
@@ -134,7 +137,8 @@ typedef struct {
     void (*kv_store)(rl_backend *be, const rl_kv_view *kv, int pos0, const float *k, const float *v, int n);
     void (*attention_kv)(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, int T, int pos0,
                          int n_head, int n_kv, int head_dim, int v_dim, float scale, float softcap, int window);
-    /* DSA attention (see rl_dsa_args); q/kc (.., n_head, head_dim), vc (.., n_head, v_dim). */
+    /* DSA attention (see rl_dsa_args); q (T, n_head, head_dim); kc / vc f32 rows of the kv heads
+     * (.., n_kv, head_dim) / (.., n_kv, v_dim), or strided as rl_dsa_args says. */
     void (*dsa_attention)(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T,
                           int pos0, int n_head, int head_dim, int v_dim, float scale, const rl_dsa_args *a);
     /* dst[0..n) = 0 (bytes). */

@@ -137,11 +137,12 @@ static int plan_model(rl_model *m, size_t budget) {
     int compact = m->be->ops->attention_kv && m->be->ops->kv_store;
     /* MLA: the latent cache (normed c | rotated k_pe per token, absorbed attention) where the
      * backend can; the expanded per-head f32 cache otherwise and with the DSA indexer */
-    m->mla_latent = d->mla && compact && m->be->ops->matmul_t && d->idx_heads <= 0;
-    if (d->mla && !m->mla_latent) compact = 0;
+    m->mla_latent = d->mla && compact && m->be->ops->matmul_t;
+    if (d->mla && (!m->mla_latent || d->idx_heads > 0)) compact = 0; /* DSA attention reads f32 rows */
     if (!compact && m->kv_dt != RL_DT_F32) return rl_err("%s: --kv-type %s needs a backend with compact KV caches%s", m->dir,
-                                                         RL_DTYPES[m->kv_dt].st_name, d->mla ? " and an MLA model without DSA" : "");
-    int rc = m->mla_latent ? rl_kv_plan_shared(&m->kv, p, n_kvl, m->n_seq, m->ctx, m->max_T, d->kv_lora_rank + d->qk_rope_dim, m->kv_dt)
+                                                         RL_DTYPES[m->kv_dt].st_name, d->mla ? " (and no DSA indexer for MLA)" : "");
+    int rc = m->mla_latent ? rl_kv_plan_shared(&m->kv, p, n_kvl, m->n_seq, m->ctx, m->max_T, d->kv_lora_rank + d->qk_rope_dim,
+                                               compact ? m->kv_dt : RL_DT_F32)
            : d->mla ? rl_kv_plan(&m->kv, p, n_kvl, win, m->n_seq, m->ctx, m->max_T, d->n_heads * d->head_dim, d->n_heads * d->v_head_dim, RL_DT_F32, 0)
            : rl_kv_plan(&m->kv, p, n_kvl, win, m->n_seq, m->ctx, m->max_T, (int)kvd, (int)kvd, m->kv_dt, compact);
     if (rc) return rl_err_prefix("%s: ", m->dir);
@@ -231,7 +232,7 @@ static rl_model *open_plan_kv(const char *dir, const rl_model_opts *opts) {
     for (int i = 0; i < 3; i++) {
         rl_model_close(m);
         if (!(m = open_plan(dir, opts, order[i])) || m->plan_fits) return m;
-        if (!m->be->ops->attention_kv || (m->d.mla && !m->mla_latent)) return m; /* nothing smaller to try */
+        if (!m->be->ops->attention_kv || (m->d.mla && (!m->mla_latent || m->d.idx_heads > 0))) return m; /* nothing smaller */
     }
     return m;
 }

@@ -78,7 +78,8 @@ int rl_mla_open(rl_model *m) {
 /* The absorbed form (DeepSeek's own inference): per head, scores q_nope . k_nope_j =
  * (W_UK^T q_nope) . c_j and outputs W_UV (sum_j p_j c_j), so the cache holds only c_j and k_pe_j;
  * W_UK / W_UV are head h's rows of kv_b_proj ([k_nope | v] per head, kv_lora_rank columns). */
-static void latent_attention(rl_model *m, struct rl_mla_state *S, const void *wkvb, rl_dtype dt, int l, int T, int pos0) {
+static void latent_attention(rl_model *m, struct rl_mla_state *S, const void *wkvb, rl_dtype dt, int l, int T, int pos0,
+                             rl_dsa_args *dsa) {
     const rl_model_desc *d = &m->d;
     rl_backend *be = m->be;
     int nh = d->n_heads, qk = d->head_dim, nope = d->qk_nope_dim, rope = d->qk_rope_dim, vd = d->v_head_dim;
@@ -94,7 +95,11 @@ static void latent_attention(rl_model *m, struct rl_mla_state *S, const void *wk
         be->ops->copy2d(be, S->qabs + (size_t)h * W, (size_t)nh * W * F, S->tb, (size_t)kvl * F, (size_t)kvl * F, T);
     }
     /* one shared key/value head over the latent rows (MQA): outputs in the latent */
-    be->ops->attention_kv(be, S->olat, S->qabs, &kv, T, pos0, nh, 1, W, kvl, d->attn_scale, 0.0f, 0);
+    if (dsa) { /* the indexer's top-k keys (an f32 cache: kv.dt is F32 with DSA) */
+        dsa->n_kv = 1; dsa->k_stride = W; dsa->v_stride = W;
+        be->ops->dsa_attention(be, S->olat, S->qabs, kv.k, kv.v, T, pos0, nh, W, kvl, d->attn_scale, dsa);
+    } else
+        be->ops->attention_kv(be, S->olat, S->qabs, &kv, T, pos0, nh, 1, W, kvl, d->attn_scale, 0.0f, 0);
     /* values: W_UV_h (sum_j p_j c_j) per head into the attention output (T, heads, v_head) */
     for (int h = 0; h < nh; h++) {
         be->ops->copy2d(be, S->ta, (size_t)kvl * F, S->olat + (size_t)h * kvl, (size_t)nh * kvl * F, (size_t)kvl * F, T);
@@ -110,6 +115,27 @@ void rl_mla_close(rl_model *m) {
 }
 
 #define WT(r) (buf + s->off[r]), s->t[r]->dtype
+
+/* The DSA indexer of layer l: its queries, keys (appended to its own compact cache) and head
+ * weights for T tokens at pos0; returns the arguments of dsa_attention. */
+static rl_dsa_args indexer(rl_model *m, struct rl_mla_state *S, const rl_stage *s, const uint8_t *buf, int l, int T, int pos0) {
+    const rl_model_desc *d = &m->d;
+    rl_backend *be = m->be;
+    int H = d->hidden, ql = d->q_lora_rank, ih = d->idx_heads, ihd = d->idx_head_dim;
+    size_t rt = (size_t)m->max_T * (RL_MAX_ROPE_FACTORS / 2) * (size_t)d->layers[l].rope;
+    const float *cs = m->rope_cos + rt, *sn = m->rope_sin + rt;
+    float *ikc = S->ikc + (size_t)l * m->ctx * ihd, *ik = ikc + (size_t)pos0 * ihd;
+    be->ops->matmul(be, S->iq, S->qa, WT(W_IDX_Q_B), NULL, T, ql, ih * ihd);
+    be->ops->rope(be, &S->irope, S->iq, T, ih, ihd, cs, sn);
+    be->ops->matmul(be, ik, m->xb, WT(W_IDX_K), NULL, T, H, ihd);
+    const float *nw = rl_vec_f32(m, S->vw, WT(W_IDX_K_NORM), ihd);
+    const float *nb = rl_vec_f32(m, S->vw + ihd, WT(W_IDX_K_NORM_B), ihd);
+    be->ops->layernorm(be, ik, ik, nw, nb, T, ihd, 1e-6f);
+    be->ops->rope(be, &S->irope, ik, T, 1, ihd, cs, sn);
+    be->ops->matmul(be, S->iw, m->xb, WT(W_IDX_W), NULL, T, H, ih);
+    be->ops->scale(be, S->iw, 1.0f / sqrtf((float)ih), (int64_t)T * ih);
+    return (rl_dsa_args){ih, ihd, d->idx_topk, S->iq, S->iw, ikc, 0, 0, 0};
+}
 
 int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
     const rl_model_desc *d = &m->d;
@@ -143,7 +169,9 @@ int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
     if (m->mla_latent) { /* cache rows [c | k_pe], absorbed attention */
         be->ops->copy2d(be, S->lat, (size_t)kw * F, S->ckv, (size_t)kvl * F, (size_t)kvl * F, T);
         be->ops->copy2d(be, S->lat + kvl, (size_t)kw * F, S->kva + kvl, (size_t)kw * F, (size_t)rope * F, T);
-        latent_attention(m, S, buf + s->off[W_MLA_KV_B], s->t[W_MLA_KV_B]->dtype, l, T, pos0);
+        rl_dsa_args a, *dsa = NULL;
+        if (d->idx_heads > 0) { a = indexer(m, S, s, buf, l, T, pos0); dsa = &a; }
+        latent_attention(m, S, buf + s->off[W_MLA_KV_B], s->t[W_MLA_KV_B]->dtype, l, T, pos0, dsa);
         RL_TRACE(m, l, "attn_out", m->att, T, nh * vd);
         be->ops->matmul(be, m->o, m->att, WT(W_O), NULL, T, nh * vd, H);
         return 0;
@@ -161,18 +189,7 @@ int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
     if (d->idx_heads <= 0) {
         be->ops->attention(be, m->att, m->q, kc, vc, T, pos0, nh, nh, qk, vd, d->attn_scale, 0.0f, 0);
     } else {
-        int ih = d->idx_heads, ihd = d->idx_head_dim;
-        float *ikc = S->ikc + (size_t)l * m->ctx * ihd, *ik = ikc + (size_t)pos0 * ihd;
-        be->ops->matmul(be, S->iq, S->qa, WT(W_IDX_Q_B), NULL, T, ql, ih * ihd);
-        be->ops->rope(be, &S->irope, S->iq, T, ih, ihd, cs, sn);
-        be->ops->matmul(be, ik, m->xb, WT(W_IDX_K), NULL, T, H, ihd);
-        const float *nw = rl_vec_f32(m, S->vw, WT(W_IDX_K_NORM), ihd);
-        const float *nb = rl_vec_f32(m, S->vw + ihd, WT(W_IDX_K_NORM_B), ihd);
-        be->ops->layernorm(be, ik, ik, nw, nb, T, ihd, 1e-6f);
-        be->ops->rope(be, &S->irope, ik, T, 1, ihd, cs, sn);
-        be->ops->matmul(be, S->iw, m->xb, WT(W_IDX_W), NULL, T, H, ih);
-        be->ops->scale(be, S->iw, 1.0f / sqrtf((float)ih), (int64_t)T * ih);
-        rl_dsa_args a = {ih, ihd, d->idx_topk, S->iq, S->iw, ikc};
+        rl_dsa_args a = indexer(m, S, s, buf, l, T, pos0);
         be->ops->dsa_attention(be, m->att, m->q, kc, vc, T, pos0, nh, qk, vd, d->attn_scale, &a);
     }
     RL_TRACE(m, l, "attn_out", m->att, T, nh * vd);

@@ -792,7 +792,7 @@ static void run_dsa(dev *d, float *res, const float *q, const float *kc, const f
                     const float *iw, const float *ik, const dsa_shape *S, float scale) {
     int ctx = S->pos0 + S->T;
     rl_dsa_args a = {S->ih, S->ihd, S->topk, upf(d, iq, (size_t)S->T * S->ih * S->ihd), upf(d, iw, (size_t)S->T * S->ih),
-                     upf(d, ik, (size_t)ctx * S->ihd)};
+                     upf(d, ik, (size_t)ctx * S->ihd), 0, 0, 0};
     float *dq = upf(d, q, (size_t)S->T * S->nh * S->hd), *dk = upf(d, kc, (size_t)ctx * S->nh * S->hd);
     float *dv = upf(d, vc, (size_t)ctx * S->nh * S->vd), *o = dout(d, (size_t)S->T * S->nh * S->vd);
     d->o->dsa_attention(d->be, o, dq, dk, dv, S->T, S->pos0, S->nh, S->hd, S->vd, scale, &a);
