@@ -9,11 +9,11 @@
 /* A weight view of a layer role: pointer into the layer image and its dtype. */
 typedef struct { const void *p; rl_dtype dt; int present; } wview;
 
-static wview W(const rl_stage *s, const uint8_t *buf, int role) {
-    wview w = {0, RL_DT_F32, 0};
-    if (s->t[role]) { w.p = buf + s->off[role]; w.dt = s->t[role]->dtype; w.present = 1; }
-    return w;
+static wview Wm(rl_model *m, const rl_stage *s, const uint8_t *buf, int role) {
+    rl_wref r = rl_stage_weight(m, s, buf, role);
+    return (wview){r.p, r.dt, r.p != NULL};
 }
+#define W(s, buf, role) Wm(m, s, buf, role)
 
 /* Small vector weight as f32 into dst (n floats); NULL if absent. */
 static const float *vec(rl_model *m, float *dst, wview w, int64_t n) {

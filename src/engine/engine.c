@@ -37,6 +37,12 @@ const uint8_t *rl_weights_on_device(rl_model *m, const uint8_t *host, size_t byt
     return dst;
 }
 
+rl_wref rl_stage_weight(rl_model *m, const rl_stage *s, const uint8_t *buf, int role) {
+    (void)m;
+    if (!s->t[role]) return (rl_wref){NULL, RL_DT_F32};
+    return (rl_wref){buf + s->off[role], s->t[role]->dtype};
+}
+
 void rl_trace(rl_model *m, int layer, const char *name, const float *dev, int rows, int cols) {
     size_t n = (size_t)rows * cols;
     if (n > m->trace_cap || m->be->ops->download(m->be, m->trace_buf, dev, n * sizeof(float))) return;
@@ -388,8 +394,9 @@ static int head(rl_model *m, const int *out_rows, int nr, float *logits) {
         if (!buf) { rl_loader_release(m->ld, s); return -1; }
         double t0 = rl_now_s();
         int rows = st->row1 - st->row0;
-        const void *w = buf + st->off[0];
-        rl_dtype dt = st->t[0]->dtype;
+        rl_wref hw = rl_stage_weight(m, st, buf, 0);
+        const void *w = hw.p;
+        rl_dtype dt = hw.dt;
         if (d->head_norm_rows) { /* NormHead: unit-norm rows; the bias (if any) after it */
             be->ops->matmul(be, m->head_tmp, xn, w, dt, NULL, nr, d->hidden, rows);
             be->ops->row_norm_div(be, m->head_tmp, nr, rows, w, dt, d->hidden);

@@ -114,7 +114,7 @@ void rl_mla_close(rl_model *m) {
     m->mla = NULL;
 }
 
-#define WT(r) (buf + s->off[r]), s->t[r]->dtype
+#define WT(r) rl_stage_weight(m, s, buf, r).p, rl_stage_weight(m, s, buf, r).dt
 
 /* The DSA indexer of layer l: its queries, keys (appended to its own compact cache) and head
  * weights for T tokens at pos0; returns the arguments of dsa_attention. */
@@ -171,7 +171,7 @@ int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
         be->ops->copy2d(be, S->lat + kvl, (size_t)kw * F, S->kva + kvl, (size_t)kw * F, (size_t)rope * F, T);
         rl_dsa_args a, *dsa = NULL;
         if (d->idx_heads > 0) { a = indexer(m, S, s, buf, l, T, pos0); dsa = &a; }
-        latent_attention(m, S, buf + s->off[W_MLA_KV_B], s->t[W_MLA_KV_B]->dtype, l, T, pos0, dsa);
+        latent_attention(m, S, WT(W_MLA_KV_B), l, T, pos0, dsa);
         RL_TRACE(m, l, "attn_out", m->att, T, nh * vd);
         be->ops->matmul(be, m->o, m->att, WT(W_O), NULL, T, nh * vd, H);
         return 0;
