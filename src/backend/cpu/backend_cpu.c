@@ -118,6 +118,10 @@ static void cpu_attention_kv(rl_backend *be, float *out, const float *q, const r
                              int nkv, int hd, int vd, float scale, float softcap, int window) {
     rl_attention_kv_cpu(P(be), out, q, kv, T, pos0, nh, nkv, hd, vd, scale, softcap, window, I(be)->scratch, I(be)->max_ctx);
 }
+static void cpu_attention_tree(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, const int32_t *parent,
+                               int T, int pos0, int nh, int nkv, int hd, int vd, float scale, float softcap) {
+    rl_attention_tree_cpu(P(be), out, q, kv, parent, T, pos0, nh, nkv, hd, vd, scale, softcap, I(be)->scratch, I(be)->max_ctx);
+}
 static void cpu_dsa_attention(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T,
                               int pos0, int nh, int hd, int vd, float scale, const rl_dsa_args *a) {
     rl_dsa_attention(P(be), out, q, kc, vc, T, pos0, nh, hd, vd, scale, a, I(be)->scratch, I(be)->max_ctx);
@@ -178,7 +182,7 @@ const rl_backend_ops rl_cpu_ops = {
     .upload = cpu_upload, .download = cpu_download, .fence = cpu_fence, .wait = cpu_wait, .status = cpu_status,
     .scratch_bytes = cpu_scratch_bytes, .set_scratch = cpu_set_scratch,
     .matmul = cpu_matmul, .matmul_t = cpu_matmul_t, .convert = cpu_convert, .rmsnorm = cpu_rmsnorm, .layernorm = cpu_layernorm,
-    .rope = cpu_rope, .attention = cpu_attention, .kv_store = cpu_kv_store, .attention_kv = cpu_attention_kv, .dsa_attention = cpu_dsa_attention, .zero = cpu_zero, .copy2d = cpu_copy2d,
+    .rope = cpu_rope, .attention = cpu_attention, .kv_store = cpu_kv_store, .attention_kv = cpu_attention_kv, .attention_tree = cpu_attention_tree, .dsa_attention = cpu_dsa_attention, .zero = cpu_zero, .copy2d = cpu_copy2d,
     .add = cpu_add, .scale = cpu_scale, .softcap = cpu_softcap, .sigmoid_mul = cpu_sigmoid_mul,
     .act_mul = cpu_act_mul, .row_norm_div = cpu_row_norm_div, .row_gate = cpu_row_gate,
     .moe_route = cpu_moe_route, .gather_rows = cpu_gather_rows, .scatter_add_rows = cpu_scatter_add_rows,
