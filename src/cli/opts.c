@@ -94,6 +94,8 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
         else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) { NUM(0, 4096); o->model.n_threads = (int)x; }
         else if (!strcmp(a, "--batch")) { NUM(1, 65536); o->model.max_batch = (int)x; }
         else if (!strcmp(a, "--draft")) { NUM(0, 32); o->draft = (int)x; }
+        else if (!strcmp(a, "--draft-model") && v) { o->draft_model = v; i++; }
+        else if (!strcmp(a, "--draft-tokens")) { NUM(1, 256); o->draft_tokens = (int)x; }
         else if (!strcmp(a, "--parallel")) { NUM(1, 4096); o->parallel = (int)x; }
         else if (!strcmp(a, "--quant")) { NUM(4, 8); o->quant = (int)x; if (o->quant != 8 && o->quant != 4) { fprintf(stderr, "error: --quant must be 8 or 4\n"); return -1; } }
         else if (!strcmp(a, "--ids-file") && v) { o->ids_file = v; i++; }
