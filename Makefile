@@ -66,6 +66,12 @@ $(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/librabbitllm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/librabbitllm.a $(LDLIBS)
 
+# Kernel microbenchmarks (not part of `all`): build/bench_matmul.
+bench: $(BUILD)/bench_matmul
+
+$(BUILD)/bench_matmul: bench/bench_matmul.c $(BUILD)/librabbitllm.a
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/librabbitllm.a $(LDLIBS)
+
 deps:
 	@sh scripts/deps.sh
 

@@ -43,8 +43,13 @@ typedef struct {
     int n_seq;         /* sequences that can run together (batching); 0 = 1. Each has its own KV
                           cache of ctx tokens. */
     size_t mem_budget; /* bytes of weights to keep resident in RAM instead of re-reading them
-                          every sweep (spread evenly over the layers); 0 = stream everything */
+                          every sweep (spread evenly over the layers); 0 = stream everything;
+                          RL_MEM_BUDGET_AUTO = what the process may really use (MemAvailable and
+                          its cgroup limit) less the KV cache, activations, slots and a margin */
+    const char *backend; /* compute backend: "cpu", "cuda", "vulkan"; NULL = $RL_BACKEND, else
+                          "cpu". One not built in (or without a device) is an error at open. */
 } rl_model_opts;
+#define RL_MEM_BUDGET_AUTO ((size_t)-1)
 
 /* The last error message of this thread ("" if none). Any thread (each has its own). */
 RL_API const char *rl_last_error(void);
@@ -69,7 +74,7 @@ RL_API int rl_model_eval(rl_model *m, const int32_t *tokens, int n, float *logit
  * Hybrid models (Qwen3.5 linear-attention layers) cannot rewind their recurrent state: the next
  * rl_model_eval re-prefills tokens 0..pos from the model's token history first (exact, one extra
  * prefill of the kept prefix; pos 0 is just a reset). */
-RL_API void rl_model_rewind(rl_model *m, int pos);
+RL_API int rl_model_rewind(rl_model *m, int pos);  /* 0, or -1 + error if pos is outside 0..current */
 /* 1 if rewinding is free (a KV cache is truncated); 0 for models with recurrent layers, where a
  * rewind replays the kept prefix on the next eval. */
 RL_API int rl_model_rewind_is_cheap(const rl_model *m);
@@ -86,7 +91,18 @@ typedef struct {
 RL_API int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, float *logits);
 RL_API int rl_model_n_seq(const rl_model *m);
 RL_API int rl_model_seq_pos(const rl_model *m, int seq);        /* tokens in sequence seq's cache */
-RL_API void rl_model_seq_rewind(rl_model *m, int seq, int pos); /* as rl_model_rewind, for one sequence */
+RL_API int rl_model_seq_rewind(rl_model *m, int seq, int pos);  /* as rl_model_rewind, for one sequence */
+/* Length of the common prefix of sequence 0's cached tokens and tok[0..n) (prefix reuse: rewind
+ * to it and feed only the rest). */
+RL_API int rl_model_common_prefix(const rl_model *m, const int32_t *tok, int n);
+
+/* Trace hook (debugging, comparing backends layer by layer): after each named intermediate of a
+ * sweep (embed; per layer attn_norm, q, k, v, attn_out, mixer_out, ffn_norm, moe_scores, ffn_out,
+ * layer_out, dn_conv, dn_core; final_norm with layer = n_layers) fn gets its values as host
+ * floats, rows x cols (rows = tokens of the sweep), valid during the call. NULL turns it off.
+ * Tracing downloads every intermediate: slow. Not thread-safe with a concurrent eval. 0 / -1. */
+typedef void (*rl_trace_fn)(void *user, int layer, const char *name, const float *data, int rows, int cols);
+RL_API int rl_model_set_trace(rl_model *m, rl_trace_fn fn, void *user);
 
 /* Sampling parameters; temperature 0 = greedy. */
 typedef struct {

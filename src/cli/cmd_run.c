@@ -3,6 +3,7 @@
 #include "cli/opts.h"
 #include "cli/profile.h"
 #include "cli/clitext.h"
+#include "cli/trace.h"
 #include "gen/generate.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,8 @@ int cmd_run(int argc, char **argv) {
     if (rl_cli_parse_ids(o.ids, &prompt, &n_prompt)) { fprintf(stderr, "error: --ids must be a comma-separated list of token ids\n"); return 2; }
     rl_model *m = rl_model_open(o.model_dir, &o.model);
     if (!m) { fprintf(stderr, "error: %s\n", rl_last_error()); free(prompt); return 1; }
+    FILE *tf = NULL;
+    if (o.trace && !(tf = rl_cli_trace_open(m, o.trace))) { rl_model_close(m); free(prompt); return 1; }
 
     char tmp[4200] = "";
     FILE *df = NULL;
@@ -74,6 +77,7 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, ")\n");
         if (o.profile) rl_profile_print(m, stderr);
     }
+    if (rl_cli_trace_close(m, tf) && !rc) { fprintf(stderr, "error: %s: write failed\n", o.trace); rc = 1; }
     if (df) {
         if (fclose(df) != 0 && !rc) { fprintf(stderr, "error: %s: write failed\n", tmp); rc = 1; }
         if (!rc && rename(tmp, o.dump_logits)) { fprintf(stderr, "error: %s: cannot rename\n", o.dump_logits); rc = 1; }
