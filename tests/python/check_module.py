@@ -28,9 +28,27 @@ def golden(path):
         check(m.last_info["generated_tokens"] == g["max_new_tokens"] and m.last_info["finish"] == "length", str(m.last_info))
 
 
+def layout(path):
+    """The ctypes mirrors match the C structs field by field."""
+    mine = rabbitllm._struct_layout()
+    seen = set()
+    for line in open(path):
+        name, size, *fields = line.split()
+        seen.add(name)
+        py_size, py_fields = mine[name]
+        check(int(size) == py_size, "%s: sizeof %s in C, %d in Python" % (name, size, py_size))
+        c_fields = dict(f.split("=") for f in fields)
+        check(set(c_fields) == set(py_fields), "%s fields: C %s, Python %s" % (name, sorted(c_fields), sorted(py_fields)))
+        for f, off in c_fields.items():
+            check(int(off) == py_fields[f], "%s.%s at %s in C, %d in Python" % (name, f, off, py_fields[f]))
+    check(seen == set(mine), "structs checked: %s" % sorted(seen))
+
+
 def basics():
+    if os.environ.get("RL_C_LAYOUT"):
+        layout(os.environ["RL_C_LAYOUT"])
     check(rabbitllm.version().count(".") == 2, "version")
-    m = rabbitllm.Model(MODEL, threads=1, ctx=256)
+    m = rabbitllm.Model(MODEL, threads=1, ctx=256, mem_budget=0, backend="cpu")
     check(m.vocab_size == 512 and m.context_length == 256 and not m.has_chat_template, "properties")
     ids = m.tokenize("Once upon a time")
     check(ids[0] == 1 and m.tokenize("Once upon a time", add_special_tokens=False) == ids[1:], "tokenize %s" % ids)
@@ -62,7 +80,8 @@ def basics():
     for bad, frag in ((lambda: rabbitllm.Model("/nonexistent/model"), "/nonexistent/model"),
                       (lambda: m.chat([{"role": "user", "content": "hi"}]), "chat template"),
                       (lambda: m.detokenize([1, 99999]), "99999"),
-                      (lambda: m.eval([100000]), "")):
+                      (lambda: m.eval([100000]), ""),
+                      (lambda: rabbitllm.Model(MODEL, backend="no-such-backend"), "no-such-backend")):
         try:
             bad()
         except rabbitllm.Error as e:
