@@ -97,9 +97,37 @@ def basics():
         check(False, "closed model usable")
 
 
+def chat():
+    """A copy of stories260K with a small chat template: chat, streamed chat, tools passed through."""
+    import shutil
+    import tempfile
+    d = tempfile.mkdtemp()
+    try:
+        for f in os.listdir(MODEL):
+            if f.endswith(".json") or f.endswith(".safetensors"):
+                shutil.copy(os.path.join(MODEL, f), d)
+        with open(os.path.join(d, "chat_template.jinja"), "w") as f:
+            f.write("{% if tools %}tools: {{ tools | length }}\n{% endif %}{% for m in messages %}{{ m.role }}: "
+                    "{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}")
+        with rabbitllm.Model(d) as m:
+            check(m.has_chat_template, "template found")
+            msgs = [{"role": "user", "content": "Once upon a time"}]
+            check(m.apply_chat_template(msgs) == "user: Once upon a time\nassistant:", "rendered")
+            check(m.apply_chat_template(msgs, tools=[{"a": 1}]).startswith("tools: 1\n"), "tools passed to the template")
+            a = m.chat(msgs, max_tokens=16)
+            n = len(m.tokenize("user: Once upon a time\nassistant:", add_special_tokens=False))
+            check(m.last_info["prompt_tokens"] == n, "chat prompt = template rendered: %s vs %d" % (m.last_info, n))
+            check("".join(m.chat(msgs, max_tokens=16, stream=True)) == a, "streamed chat equals chat")
+            m.chat(msgs, max_tokens=4, tools=[{"a": 1}])
+            check(m.last_info["prompt_tokens"] > n, "tools reach the prompt")
+    finally:
+        shutil.rmtree(d)
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--golden":
         golden(sys.argv[2])
     else:
         basics()
+        chat()
     print("ok")
