@@ -46,6 +46,8 @@ typedef struct {
                           every sweep (spread evenly over the layers); 0 = stream everything;
                           RL_MEM_BUDGET_AUTO = what the process may really use (MemAvailable and
                           its cgroup limit) less the KV cache, activations, slots and a margin */
+    const char *kv_type; /* KV cache storage: "f32", "f16", "bf16", "q8_0"; NULL / "auto" = the most
+                          exact whose memory plan fits: f32, else bf16, else q8_0 */
     const char *backend; /* compute backend: "cpu", "cuda", "vulkan"; NULL = $RL_BACKEND, else
                           "cpu". One not built in (or without a device) is an error at open. */
 } rl_model_opts;

@@ -109,6 +109,7 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
         else if (!strcmp(a, "--profile")) o->profile = 1;
         else if (!strcmp(a, "--gpu")) o->model.backend = "cuda"; /* short for --backend cuda */
         else if (!strcmp(a, "--backend") && v) { o->model.backend = v; i++; }
+        else if (!strcmp(a, "--kv-type") && v) { o->model.kv_type = v; i++; }
         else if (!strcmp(a, "--trace") && v) { o->trace = v; i++; }
         else if (!strcmp(a, "--raw")) o->raw = 1;
         else if (!strcmp(a, "--ids") && v) { o->ids = v; i++; }

@@ -37,6 +37,12 @@ const uint8_t *rl_weights_on_device(rl_model *m, const uint8_t *host, size_t byt
     return dst;
 }
 
+rl_wref rl_stage_weight(rl_model *m, const rl_stage *s, const uint8_t *buf, int role) {
+    (void)m;
+    if (!s->t[role]) return (rl_wref){NULL, RL_DT_F32};
+    return (rl_wref){buf + s->off[role], s->t[role]->dtype};
+}
+
 void rl_trace(rl_model *m, int layer, const char *name, const float *dev, int rows, int cols) {
     size_t n = (size_t)rows * cols;
     if (n > m->trace_cap || m->be->ops->download(m->be, m->trace_buf, dev, n * sizeof(float))) return;
@@ -87,7 +93,7 @@ void rl_model_close(rl_model *m) {
     if (m->be && m->emb_raw) m->be->ops->host_free(m->be, m->emb_raw);
     rl_backend_close(m->be);
     rl_ckpt_close(m->ck);
-    rl_kv_free_host(&m->kv);
+    rl_kv_free(&m->kv);
     free(m->stages);
     free(m->seg); free(m->out_rows); free(m->out_item); free(m->batch_tok); free(m->batch_logits);
     free(m->posv); free(m->rope_host); free(m->compute_s); free(m->trace_buf);
@@ -131,10 +137,21 @@ static int plan_model(rl_model *m, size_t budget) {
         rl_plan_add(p, "gated q_proj output", RL_MEM_DEVICE, T * 2 * qd * F, (void **)&m->qgate);
         rl_plan_add(p, "attention gates", RL_MEM_DEVICE, T * qd * F, (void **)&m->gate);
     }
-    int n_kvl = 0;
-    for (int l = 0; l < d->n_layers; l++) n_kvl += d->layers[l].kind != RL_LAYER_LINEAR;
-    if (d->mla) rl_kv_plan(&m->kv, p, n_kvl, m->n_seq, m->ctx, d->n_heads * d->head_dim, d->n_heads * d->v_head_dim);
-    else rl_kv_plan(&m->kv, p, n_kvl, m->n_seq, m->ctx, (int)kvd, (int)kvd);
+    int n_kvl = 0, win[RL_MAX_LAYERS];
+    for (int l = 0; l < d->n_layers; l++)
+        if (d->layers[l].kind != RL_LAYER_LINEAR) win[n_kvl++] = d->layers[l].kind == RL_LAYER_SLIDING ? d->layers[l].window : 0;
+    int compact = m->be->ops->attention_kv && m->be->ops->kv_store;
+    /* MLA: the latent cache (normed c | rotated k_pe per token, absorbed attention) where the
+     * backend can; the expanded per-head f32 cache otherwise and with the DSA indexer */
+    m->mla_latent = d->mla && compact && m->be->ops->matmul_t;
+    if (d->mla && (!m->mla_latent || d->idx_heads > 0)) compact = 0; /* DSA attention reads f32 rows */
+    if (!compact && m->kv_dt != RL_DT_F32) return rl_err("%s: --kv-type %s needs a backend with compact KV caches%s", m->dir,
+                                                         RL_DTYPES[m->kv_dt].st_name, d->mla ? " (and no DSA indexer for MLA)" : "");
+    int rc = m->mla_latent ? rl_kv_plan_shared(&m->kv, p, n_kvl, m->n_seq, m->ctx, m->max_T, d->kv_lora_rank + d->qk_rope_dim,
+                                               compact ? m->kv_dt : RL_DT_F32)
+           : d->mla ? rl_kv_plan(&m->kv, p, n_kvl, win, m->n_seq, m->ctx, m->max_T, d->n_heads * d->head_dim, d->n_heads * d->v_head_dim, RL_DT_F32, 0)
+           : rl_kv_plan(&m->kv, p, n_kvl, win, m->n_seq, m->ctx, m->max_T, (int)kvd, (int)kvd, m->kv_dt, compact);
+    if (rc) return rl_err_prefix("%s: ", m->dir);
     rl_plan_add(p, "backend scratch", RL_MEM_DEVICE, m->be->ops->scratch_bytes(m->be, m->ctx, m->max_T), (void **)&m->scratch);
     if (rl_moe_plan(m) || rl_mla_plan(m) || rl_dn_plan(m)) return -1;
 
@@ -146,7 +163,7 @@ static int plan_model(rl_model *m, size_t budget) {
      * limit; then the loader's host buffers (two slots unless everything is resident) */
     size_t slot = 0, weights = 0, res = 0;
     for (int i = 0; i < m->n_stages; i++) { weights += m->stages[i].bytes; if (m->stages[i].bytes > slot) slot = m->stages[i].bytes; }
-    uint64_t kvb = (uint64_t)m->kv.n_layers * m->kv.n_seq * m->kv.ctx * (m->kv.k_width + m->kv.v_width) * F;
+    uint64_t kvb = rl_kv_bytes(&m->kv);
     rl_budget_in bi = {.request = budget, .weights = weights, .largest = slot, .kv = shared ? kvb : 0};
     bi.act = (shared ? p->device_bytes - kvb : 0) + p->host_bytes; /* device memory of a GPU is not the host's */
     m->plan_fits = rl_budget_decide(&bi, NULL, &m->budget) == 0;
@@ -160,7 +177,7 @@ static int plan_model(rl_model *m, size_t budget) {
 
 /* The part of open shared with rl_model_print_plan: description, checkpoint, stages, sizes,
  * backend and the plan. */
-static rl_model *open_plan(const char *dir, const rl_model_opts *opts, int for_info) {
+static rl_model *open_plan(const char *dir, const rl_model_opts *opts, rl_dtype kv_dt) {
     rl_model_opts o = opts ? *opts : (rl_model_opts){0};
     rl_model *m = calloc(1, sizeof *m);
     if (!m) { rl_err("out of memory"); return NULL; }
@@ -190,6 +207,7 @@ static rl_model *open_plan(const char *dir, const rl_model_opts *opts, int for_i
             goto fail;
         }
     if (!(m->be = rl_backend_open(o.backend, o.n_threads))) goto fail;
+    m->kv_dt = kv_dt;
     for (int s = 0; s < m->n_stages; s++)
         for (int r = 0; r < W_COUNT; r++) {
             const rl_tensor_info *t = m->stages[s].t[r];
@@ -199,15 +217,34 @@ static rl_model *open_plan(const char *dir, const rl_model_opts *opts, int for_i
                 goto fail;
             }
         }
-    if (plan_model(m, o.mem_budget) && !(for_info && !m->plan_fits)) goto fail;
+    m->plan_fits = 1; /* plan_model clears it when only the budget fails */
+    if (plan_model(m, o.mem_budget) && m->plan_fits) goto fail; /* a plan that does not fit is the caller's call */
     return m;
 fail:
     rl_model_close(m);
     return NULL;
 }
 
+/* Opens the plan with the KV type asked for, or (auto) the most exact one whose plan fits:
+ * f32, else bf16, else q8_0. Returns the model with plan_fits set (0: none fits, message in
+ * rl_errmsg), or NULL + rl_err. */
+static rl_model *open_plan_kv(const char *dir, const rl_model_opts *opts) {
+    const char *req = opts ? opts->kv_type : NULL;
+    int t = rl_kv_type_parse(req);
+    if (t == -2) { rl_err("unknown KV type '%s' (use f32, f16, bf16, q8_0 or auto)", req); return NULL; }
+    if (t >= 0) return open_plan(dir, opts, (rl_dtype)t);
+    static const rl_dtype order[] = {RL_DT_F32, RL_DT_BF16, RL_DT_Q8_0};
+    rl_model *m = NULL;
+    for (int i = 0; i < 3; i++) {
+        rl_model_close(m);
+        if (!(m = open_plan(dir, opts, order[i])) || m->plan_fits) return m;
+        if (!m->be->ops->attention_kv || (m->d.mla && (!m->mla_latent || m->d.idx_heads > 0))) return m; /* nothing smaller */
+    }
+    return m;
+}
+
 int rl_model_print_plan(const char *dir, const rl_model_opts *opts, FILE *f) {
-    rl_model *m = open_plan(dir, opts, 1);
+    rl_model *m = open_plan_kv(dir, opts);
     if (!m) return -1;
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", rl_errmsg());
@@ -222,8 +259,9 @@ int rl_model_print_plan(const char *dir, const rl_model_opts *opts, FILE *f) {
 }
 
 rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
-    rl_model *m = open_plan(dir, opts, 0);
+    rl_model *m = open_plan_kv(dir, opts);
     if (!m) return NULL;
+    if (!m->plan_fits) goto fail;
     rl_model_desc *d = &m->d;
     rl_backend *be = m->be;
     size_t T = (size_t)m->max_T;
@@ -280,8 +318,16 @@ int rl_model_seq_pos(const rl_model *m, int seq) { return seq >= 0 && seq < m->n
  * eval rebuilds the state by replaying the kept prefix from the token history. */
 int rl_model_seq_rewind(rl_model *m, int seq, int pos) {
     int cur = seq >= 0 && seq < m->n_seq ? m->kv.pos[seq] : 0;
-    if (rl_kv_truncate(&m->kv, seq, pos)) return -1;
-    if (m->n_lin && pos < cur) m->replay = 1;
+    int rc = rl_kv_truncate(&m->kv, seq, pos);
+    if (rc < 0) return -1;
+    if ((m->n_lin && pos < cur) || rc == 1) { /* recurrent state, or ring rows the prefix still needs */
+        if (seq != 0) {
+            m->kv.pos[seq] = 0;
+            return rl_err("%s: sequence %d: rewinding more than %d tokens of a sliding-window cache needs a replay, "
+                          "which only sequence 0 has; the sequence was reset", m->dir, seq, m->max_T);
+        }
+        m->replay = 1;
+    }
     return 0;
 }
 int rl_model_rewind(rl_model *m, int pos) { return rl_model_seq_rewind(m, 0, pos); }
@@ -348,8 +394,9 @@ static int head(rl_model *m, const int *out_rows, int nr, float *logits) {
         if (!buf) { rl_loader_release(m->ld, s); return -1; }
         double t0 = rl_now_s();
         int rows = st->row1 - st->row0;
-        const void *w = buf + st->off[0];
-        rl_dtype dt = st->t[0]->dtype;
+        rl_wref hw = rl_stage_weight(m, st, buf, 0);
+        const void *w = hw.p;
+        rl_dtype dt = hw.dt;
         if (d->head_norm_rows) { /* NormHead: unit-norm rows; the bias (if any) after it */
             be->ops->matmul(be, m->head_tmp, xn, w, dt, NULL, nr, d->hidden, rows);
             be->ops->row_norm_div(be, m->head_tmp, nr, rows, w, dt, d->hidden);
@@ -380,6 +427,8 @@ static int sweep(rl_model *m, const int32_t *tok, int T, const int *out_rows, in
         const uint8_t *buf = rl_weights_on_device(m, hbuf, m->stages[l].bytes, l);
         double t0 = rl_now_s();
         int rc = buf ? rl_block_forward(m, l, buf, T) : -1;
+        /* a device copy of the host slot must have been consumed before the slot goes back */
+        if (!rc && !m->be->ops->host_shared) rc = m->be->ops->wait(m->be, m->be->ops->fence(m->be));
         if (!rc) rc = m->be->ops->status(m->be);
         m->compute_s[l] += rl_now_s() - t0;
         rl_loader_release(m->ld, l);

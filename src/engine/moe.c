@@ -4,6 +4,7 @@
  * first batch is read, then each batch's experts run on the rows routed to them (gathered and
  * scattered on the backend). No allocation per call: everything is in the memory plan. */
 #include "engine/moe.h"
+#include "io/coalesce.h"
 #include "io/expert_reader.h"
 #include "model/weights_moe.h"
 #include "util/err.h"
@@ -198,8 +199,9 @@ static int group_by_expert(struct rl_moe_state *S, int T) {
     return n_need;
 }
 
-/* Lays the needed experts out in nb batches of `per` (each expert's tensors one read when they
- * are adjacent in the file); returns the bytes to read. */
+/* Lays the needed experts out in nb batches of `per`, each expert at its own slot of the batch
+ * buffer with its tensors coalesced into as few reads as possible (io/coalesce.h); returns the
+ * bytes to read. */
 static uint64_t plan_batches(struct rl_moe_state *S, int l, int n_need, int nb, int per) {
     int nr = 0;
     uint64_t bytes = 0;
@@ -209,27 +211,13 @@ static uint64_t plan_batches(struct rl_moe_state *S, int l, int n_need, int nb, 
         uint64_t bb = 0;
         for (int j = b * per; j < n_need && j < (b + 1) * per; j++) {
             const expert_loc *x = &S->loc[(size_t)l * S->E + S->needed[j]];
-            size_t pos = (size_t)(j - b * per) * S->ex_bytes;
-            int order[3] = {0, 1, 2}, n = 0; /* its tensors in file order */
-            for (int k = 0; k < 3; k++) if (x->len[k]) order[n++] = k;
-            for (int a = 0; a < n; a++)
-                for (int c = a + 1; c < n; c++)
-                    if (x->file[order[c]] < x->file[order[a]] || (x->file[order[c]] == x->file[order[a]] && x->off[order[c]] < x->off[order[a]])) {
-                        int tmp = order[a]; order[a] = order[c]; order[c] = tmp;
-                    }
-            for (int a = 0; a < n; a++) {
-                int k = order[a];
-                rl_xr_range *last = nr > r0 ? &S->ranges[nr - 1] : NULL;
-                if (a > 0 && last && last->file == x->file[k] && last->off + last->len == x->off[k]) {
-                    S->t_off[j * 3 + k] = last->buf_off + last->len; /* continues the previous read */
-                    last->len += x->len[k];
-                } else {
-                    S->ranges[nr++] = (rl_xr_range){x->file[k], x->off[k], x->len[k], pos};
-                    S->t_off[j * 3 + k] = pos;
-                }
-                pos = ALIGN64(S->t_off[j * 3 + k] + x->len[k]);
-                bb += x->len[k];
-            }
+            rl_span sp[3];
+            size_t so[3], end;
+            int kk[3], n = 0;
+            for (int k = 0; k < 3; k++)
+                if (x->len[k]) { sp[n] = (rl_span){x->file[k], x->off[k], x->len[k]}; kk[n++] = k; bb += x->len[k]; }
+            nr += rl_coalesce(sp, n, (size_t)(j - b * per) * S->ex_bytes, S->ranges + nr, so, &end);
+            for (int i = 0; i < n; i++) S->t_off[j * 3 + kk[i]] = so[i];
         }
         S->batches[b].n_ranges = nr - r0;
         S->batches[b].bytes = bb;
@@ -248,9 +236,9 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
     int E = S->E, K = S->k, H = S->H, I = S->I;
 
     /* router on the backend; the choices come back to pick the experts to read */
-    be->ops->matmul(be, S->logits, xn, buf + s->off[W_MOE_ROUTER], s->t[W_MOE_ROUTER]->dtype, NULL, T, H, E);
-    const float *bias = NULL;
-    if (s->t[W_MOE_ROUTER_BIAS]) bias = rl_vec_f32(m, S->vb, buf + s->off[W_MOE_ROUTER_BIAS], s->t[W_MOE_ROUTER_BIAS]->dtype, E);
+    rl_wref wr = rl_stage_weight(m, s, buf, W_MOE_ROUTER), wb = rl_stage_weight(m, s, buf, W_MOE_ROUTER_BIAS);
+    be->ops->matmul(be, S->logits, xn, wr.p, wr.dt, NULL, T, H, E);
+    const float *bias = wb.p ? rl_vec_f32(m, S->vb, wb.p, wb.dt, E) : NULL;
     be->ops->moe_route(be, S->logits, bias, T, &S->rp, S->d_idx, S->d_w);
     RL_TRACE(m, l, "moe_scores", S->logits, T, E);
     if (be->ops->download(be, S->top_idx, S->d_idx, (size_t)T * K * sizeof(int32_t)) ||
@@ -271,11 +259,10 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
 
     /* shared expert while the first batch is read */
     if (s->t[W_SHX_DOWN]) {
-        const rl_tensor_info *tg = s->t[W_SHX_GATE], *tu = s->t[W_SHX_UP], *td = s->t[W_SHX_DOWN];
-        expert_mlp(m, S, buf + s->off[W_SHX_GATE], tg->dtype, buf + s->off[W_SHX_UP], tu->dtype,
-                   buf + s->off[W_SHX_DOWN], td->dtype, xn, T, S->Is, out);
-        if (s->t[W_SHX_GATE_W])
-            be->ops->row_gate(be, out, xn, rl_vec_f32(m, S->vb + E, buf + s->off[W_SHX_GATE_W], s->t[W_SHX_GATE_W]->dtype, H), T, H);
+        rl_wref g = rl_stage_weight(m, s, buf, W_SHX_GATE), u = rl_stage_weight(m, s, buf, W_SHX_UP);
+        rl_wref dn = rl_stage_weight(m, s, buf, W_SHX_DOWN), gw = rl_stage_weight(m, s, buf, W_SHX_GATE_W);
+        expert_mlp(m, S, g.p, g.dt, u.p, u.dt, dn.p, dn.dt, xn, T, S->Is, out);
+        if (gw.p) be->ops->row_gate(be, out, xn, rl_vec_f32(m, S->vb + E, gw.p, gw.dt, H), T, H);
     } else
         be->ops->zero(be, out, (size_t)T * H * sizeof(float));
 

@@ -4,17 +4,14 @@
 #ifndef RL_EXPERT_READER_H
 #define RL_EXPERT_READER_H
 #include "format/checkpoint.h"
+#include "io/coalesce.h"
 #include "io/hostmem.h"
 #include <stddef.h>
 #include <stdint.h>
 
 #define RL_XR_MAX_RANGES 3   /* ranges of one expert (gate, up, down) */
 
-typedef struct {
-    int file;
-    uint64_t off, len;       /* bytes in the checkpoint file */
-    size_t buf_off;          /* destination in the batch buffer */
-} rl_xr_range;
+typedef rl_read_range rl_xr_range; /* bytes of a checkpoint file and where they land in the batch buffer */
 
 /* One batch: experts whose ranges land in one buffer. ranges points into caller memory that
  * stays valid until the batch is released. */
