@@ -85,8 +85,10 @@ check: deps
 
 demo: deps
 	$(MAKE) $(BUILD)/rabbitllm
-	$(BUILD)/rabbitllm run models/stories260K -p "Once upon a time" -n 64 --temp 0
-	$(BUILD)/rabbitllm run models/stories260K -p "The little dog" -n 96 --temp 0.8 --seed 7
+	@printf '\n$$ $(BUILD)/rabbitllm run models/stories260K --raw -p "Once upon a time" -n 64 --temp 0\nOnce upon a time'
+	@$(BUILD)/rabbitllm run models/stories260K --raw -p "Once upon a time" -n 64 --temp 0
+	@printf '\n$$ $(BUILD)/rabbitllm run models/stories260K --raw -p "The little dog" -n 96 --temp 0.8 --seed 7\nThe little dog'
+	@$(BUILD)/rabbitllm run models/stories260K --raw -p "The little dog" -n 96 --temp 0.8 --seed 7
 
 # Installs the CLI, header, both libraries (the .so with its soname link), rabbitllm.pc and the
 # man page under $(DESTDIR)$(PREFIX); `make uninstall` removes exactly those files.
