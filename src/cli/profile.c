@@ -51,6 +51,9 @@ void rl_profile_print(const rl_model *m, FILE *f) {
     for (int s = 0; s < m->n_stages; s++) wt += m->stages[s].bytes;
     rl_budget_describe(&m->budget, wt, bd, sizeof bd);
     fprintf(f, "memory budget: %s\n", bd);
+    if (rl_loader_drops_page_cache(m->ld))
+        fprintf(f, "page cache: kept out; %.1f MB read with O_DIRECT since open, the rest read and dropped\n",
+                rl_loader_direct_bytes(m->ld) / 1e6);
     char path[1024];
     fprintf(f, "matmul path: %s\n", rl_cuda_describe(path, sizeof path));
 }

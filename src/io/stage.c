@@ -43,13 +43,16 @@ static int cmp_range(const void *a, const void *b) {
 }
 
 /* Sorts a stage's tensor ranges, merges adjacent/overlapping ones, lays them out in the buffer
- * (64-byte aligned starts) and fills off[]. */
+ * and fills off[]. A range whose file offset is 8-byte aligned (safetensors aligns its data
+ * to 8) is placed at the same offset modulo RL_DIO_ALIGN with its widened extent to itself, so
+ * it can be read with O_DIRECT straight into place (its tensors keep their file alignment, at
+ * least 8 bytes); any other range starts 64-byte aligned. */
 static void layout_stage(rl_stage *s, int n_roles) {
     rl_read_range tmp[RL_STAGE_MAX_RANGES];
     int role_of[RL_STAGE_MAX_RANGES], n = 0;
     for (int r = 0; r < n_roles; r++)
         if (s->t[r]) {
-            tmp[n] = (rl_read_range){s->t[r]->file, s->t[r]->offset, s->t[r]->nbytes, 0};
+            tmp[n] = (rl_read_range){s->t[r]->file, s->t[r]->offset, s->t[r]->nbytes, 0, 0};
             if (s->kind == RL_STAGE_HEAD) {
                 uint64_t rb = s->t[r]->nbytes / (uint64_t)s->t[r]->shape[0];
                 tmp[n].off += rb * (uint64_t)s->row0;
@@ -60,17 +63,28 @@ static void layout_stage(rl_stage *s, int n_roles) {
     (void)role_of;
     qsort(tmp, (size_t)n, sizeof tmp[0], cmp_range);
     s->n_ranges = 0;
-    size_t pos = 0;
     for (int i = 0; i < n; i++) {
         rl_read_range *last = s->n_ranges ? &s->ranges[s->n_ranges - 1] : NULL;
         if (last && last->file == tmp[i].file && tmp[i].off <= last->off + last->len) {
             uint64_t end = tmp[i].off + tmp[i].len;
-            if (end > last->off + last->len) { pos += end - (last->off + last->len); last->len = end - last->off; }
+            if (end > last->off + last->len) last->len = end - last->off;
             continue;
         }
-        pos = (pos + 63) & ~(size_t)63;
-        s->ranges[s->n_ranges++] = (rl_read_range){tmp[i].file, tmp[i].off, tmp[i].len, pos};
-        pos += tmp[i].len;
+        s->ranges[s->n_ranges++] = (rl_read_range){tmp[i].file, tmp[i].off, tmp[i].len, 0, 0};
+    }
+    const size_t A = RL_DIO_ALIGN;
+    size_t pos = 0;
+    for (int i = 0; i < s->n_ranges; i++) {
+        rl_read_range *g = &s->ranges[i];
+        if (g->off % 8 == 0) {
+            size_t head = (size_t)(g->off % A), start = (pos + A - 1) / A * A;
+            g->buf_off = start + head;
+            g->dio = 1;
+            pos = start + (head + (size_t)g->len + A - 1) / A * A;
+        } else {
+            g->buf_off = (pos + 63) & ~(size_t)63;
+            pos = g->buf_off + (size_t)g->len;
+        }
     }
     s->bytes = (pos + 63) & ~(size_t)63;
     for (int r = 0; r < n_roles; r++) {
