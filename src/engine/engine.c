@@ -103,6 +103,11 @@ rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
         goto fail;
     }
     if (!(m->pool = rl_pool_new(o.n_threads))) goto fail;
+    /* the memory budget (io/budget.h): what may stay resident under the real limit, decided
+     * before the KV cache and activations are allocated and any layer is read */
+    rl_budget_in bi = {.request = o.mem_budget};
+    rl_budget_sizes(d, m->stages, m->n_stages, m->ctx, m->n_seq, m->max_T, rl_pool_size(m->pool), &bi);
+    if (rl_budget_decide(&bi, NULL, &m->budget)) { rl_err_prefix("%s: ", dir); goto fail; }
 
     size_t T = (size_t)m->max_T, H = (size_t)d->hidden, qd = (size_t)d->n_heads * d->head_dim, kvd = (size_t)m->kv_dim;
     size_t I = (size_t)d->intermediate;
@@ -142,10 +147,6 @@ rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
         goto fail;
     }
     if (rl_moe_open(m) || rl_mla_open(m)) goto fail; /* MoE experts / MLA scratch (moe.c, mla.c) */
-    /* the memory budget (io/budget.h): what may stay resident under the real limit */
-    rl_budget_in bi = {.request = o.mem_budget};
-    rl_budget_sizes(d, m->stages, m->n_stages, m->ctx, m->n_seq, m->max_T, rl_pool_size(m->pool), &bi);
-    if (rl_budget_decide(&bi, NULL, &m->budget)) { rl_err_prefix("%s: ", dir); goto fail; }
     rl_loader_opts lo = {(size_t)m->budget.resident, !m->budget.cache_streamed};
     if (!(m->ld = rl_loader_new_opts(m->ck, m->stages, m->n_stages, &lo))) goto fail;
     return m;
