@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { SLOT_FREE, SLOT_LOADING, SLOT_READY, SLOT_IN_USE, SLOT_ERROR };
 
@@ -37,6 +38,7 @@ struct rl_loader {
     size_t res_bytes;
     int n_res;
     int drop;            /* 1: keep stages out of the page cache (O_DIRECT, else drop after the read) */
+    int populated;       /* read_resident: stages [0, populated) have their buffers committed */
     uint64_t dio_bytes;  /* bytes read with O_DIRECT so far */
     int *dio_fd;         /* (checkpoint files) O_DIRECT descriptors when drop; -1 = not possible */
     int next;            /* next stage to consider for prefetching */
@@ -101,22 +103,33 @@ static int read_stage(rl_loader *L, int s, uint8_t *buf, char *msg, size_t cap) 
     return 0;
 }
 
-/* A large weight buffer: 2 MiB aligned with transparent huge pages asked for, and its pages
- * populated up front (one call instead of a fault per 4 KiB page while the read copies into
- * it, which made first reads into fresh buffers 4-20x slower than into reused ones). Freed
- * with free(). NULL when out of memory. */
+/* A large weight buffer, 2 MiB aligned (transparent huge pages are not asked for: with
+ * defrag on madvise, compaction made committing them ~4x slower than 4 KiB pages here).
+ * Freed with free(). NULL when out of memory. */
 static uint8_t *big_alloc(size_t n) {
     size_t align = n >= (1u << 21) ? (1u << 21) : 4096;
     void *p = NULL;
     if (posix_memalign(&p, align, n ? n : 64)) return NULL;
-    size_t len = (n + 4095) & ~(size_t)4095;
-#ifdef MADV_HUGEPAGE
-    if (align > 4096) madvise(p, len, MADV_HUGEPAGE);
-#endif
-#ifdef MADV_POPULATE_WRITE
-    madvise(p, len, MADV_POPULATE_WRITE); /* best effort (Linux >= 5.14) */
-#endif
     return p;
+}
+
+/* Commits the pages of a fresh buffer (page-aligned p): one call, else a write per page. */
+static void populate(void *p, size_t n) {
+#ifdef MADV_POPULATE_WRITE
+    if (!madvise(p, (n + 4095) & ~(size_t)4095, MADV_POPULATE_WRITE)) return;
+#endif
+    for (size_t i = 0; i < n; i += 4096) ((volatile uint8_t *)p)[i] = 0;
+}
+
+/* Helper thread of read_resident: commits the resident buffers in sweep order, publishing how
+ * many stages are done in L->populated. */
+static void *populate_main(void *arg) {
+    rl_loader *L = arg;
+    for (int s = 0; s < L->n; s++) {
+        if (L->res[s].buf) populate(L->res[s].buf, L->st[s].bytes);
+        __atomic_store_n(&L->populated, s + 1, __ATOMIC_RELEASE);
+    }
+    return NULL;
 }
 
 /* 1 if one of the two slots holds stage s (in any state but free). */
@@ -203,16 +216,29 @@ static void loader_free_bufs(rl_loader *L) {
 /* Reads every resident stage now, in order (at open, before any compute competes for the
  * CPUs and memory bandwidth). 0, or -1 with rl_err naming the file. */
 static int read_resident(rl_loader *L) {
-    for (int s = 0; s < L->n; s++) {
+    if (!L->n_res) return 0;
+    /* Committing fresh memory costs about as much as reading it from disk (page faults, and
+     * in a VM the host backing each page): a helper thread commits buffer i+1 while buffer i
+     * is read, so the two overlap and the read runs at streaming speed. */
+    pthread_t th;
+    int helper = pthread_create(&th, NULL, populate_main, L) == 0;
+    if (!helper) populate_main(L);
+    int rc = 0;
+    for (int s = 0; s < L->n && !rc; s++) {
         slot *sl = &L->res[s];
         if (!sl->buf) continue;
+        while (__atomic_load_n(&L->populated, __ATOMIC_ACQUIRE) <= s) {
+            struct timespec ts = {0, 100000};
+            nanosleep(&ts, NULL);
+        }
         double t0 = rl_now_s();
-        if (read_stage(L, s, sl->buf, sl->err, sizeof sl->err)) return rl_err("%s", sl->err);
+        if (read_stage(L, s, sl->buf, sl->err, sizeof sl->err)) { rc = rl_err("%s", sl->err); break; }
         L->stats[s].read_s += rl_now_s() - t0;
         L->stats[s].bytes += L->st[s].bytes;
         sl->state = SLOT_READY;
     }
-    return 0;
+    if (helper) pthread_join(th, NULL);
+    return rc;
 }
 
 rl_loader *rl_loader_new(const rl_checkpoint *ck, const rl_stage *stages, int n, size_t budget) {
