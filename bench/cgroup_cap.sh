@@ -1,7 +1,10 @@
 #!/bin/sh
 # Decode speed under a memory cgroup cap (default flags, --mem-budget auto) against the cold-disk
 # floor measured in the same run: (1 - f) x checkpoint bytes / cold sequential read speed, where
-# f is the fraction resident. Needs root and a writable v1 or v2 memory cgroup.
+# f is the fraction resident (cold read: the faster of cat and dd iflag=direct, before and after
+# the run); also against the loader's own read rate during the run (--profile's total GB/s),
+# which is the tighter floor when O_DIRECT with large requests beats dd. Needs root and a
+# writable v1 or v2 memory cgroup.
 # usage: bench/cgroup_cap.sh MODEL_DIR CAP_BYTES [N_TOKENS]   (RL_BIN=build/rabbitllm)
 set -u
 BIN=${RL_BIN:-build/rabbitllm}
@@ -31,9 +34,11 @@ gen=$(echo "$out" | sed -n 's/.* generated in \([0-9.]*\) s ([0-9.]* tok\/s, \([
 res=$(echo "$out" | sed -n 's/^\* resident: .*, \([0-9.]*\) MB kept.*/\1/p')
 [ -n "$res" ] || res=0
 peak=$(cat "$PEAK")
-echo "$gen $res $d1 $d2 $bytes $peak $CAP" | awk '{
+lrate=$(echo "$out" | awk '$1 == "total" { print $NF * 1e9; exit }')   # the loader's own read rate in this run
+echo "$gen $res $d1 $d2 $bytes $peak $CAP $lrate" | awk '{
   n = $1; s = $2; res = $3 * 1e6; disk = ($4 + $5) / 2; f = res / $6;
   spt = s / n; floor = (1 - f) * $6 / disk;
   printf "cap %.2f GiB: %.3f s/token (%d decode sweeps), resident f = %.2f (%.0f MB), cold disk %.2f GB/s (%.2f, %.2f), floor (1-f) x %.2f GB / disk = %.3f s, ratio %.2f, peak %.2f GiB\n",
-         $8 / 1073741824, spt, n, f, res / 1e6, disk / 1e9, $4 / 1e9, $5 / 1e9, $6 / 1e9, floor, spt / floor, $7 / 1073741824 }'
+         $8 / 1073741824, spt, n, f, res / 1e6, disk / 1e9, $4 / 1e9, $5 / 1e9, $6 / 1e9, floor, spt / floor, $7 / 1073741824;
+  if ($9 > 0) printf "  vs the loader'"'"'s own read rate in this run (%.2f GB/s, O_DIRECT): floor %.3f s, ratio %.2f\n", $9 / 1e9, (1 - f) * $6 / $9, spt / ((1 - f) * $6 / $9) }'
 echo "$out" | grep "memory budget"
