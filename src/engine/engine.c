@@ -252,7 +252,7 @@ int rl_model_print_plan(const char *dir, const rl_model_opts *opts, FILE *f) {
     rl_plan_print(&m->plan, m->be->ops->describe(m->be), f);
     char line[1400];
     rl_budget_describe(&m->budget, m->budget.resident, line, sizeof line);
-    fprintf(f, "  memory budget: %s\n  plan fits: %s\n", line, m->plan_fits ? "yes" : "no");
+    fprintf(f, "  memory budget   %s\n  plan fits       %s\n", line, m->plan_fits ? "yes" : "no");
     int fits = m->plan_fits;
     rl_model_close(m);
     if (!fits) return rl_err("%s", msg);

@@ -44,22 +44,15 @@ static void *cpu_arena_new(rl_backend *be, size_t bytes) {
 }
 static void cpu_arena_free(rl_backend *be, void *a, size_t bytes) { (void)be; if (a) munmap(a, bytes ? bytes : 1); }
 
-/* Host buffers for layer images: 2 MiB aligned with transparent huge pages asked for, and
- * their pages populated up front (one call instead of a fault per 4 KiB page while the read
- * copies into it, which made first reads into fresh buffers 4-20x slower than into reused
- * ones). Freed with free(). */
+/* Host buffers for layer images: 2 MiB aligned for large ones (4 KiB otherwise: O_DIRECT
+ * reads land in them). Transparent huge pages are not asked for: with defrag on madvise,
+ * compaction made committing them ~4x slower than 4 KiB pages; the loader commits resident
+ * buffers itself before reading into them. Freed with free(). */
 static void *cpu_host_alloc(rl_backend *be, size_t n) {
     (void)be;
     size_t align = n >= (1u << 21) ? (1u << 21) : 4096;
     void *p = NULL;
     if (posix_memalign(&p, align, n ? n : 64)) { rl_err("out of memory (%zu bytes)", n); return NULL; }
-    size_t len = (n + 4095) & ~(size_t)4095;
-#ifdef MADV_HUGEPAGE
-    if (align > 4096) madvise(p, len, MADV_HUGEPAGE);
-#endif
-#ifdef MADV_POPULATE_WRITE
-    madvise(p, len, MADV_POPULATE_WRITE); /* best effort (Linux >= 5.14) */
-#endif
     return p;
 }
 static void cpu_host_free(rl_backend *be, void *p) { (void)be; free(p); }
