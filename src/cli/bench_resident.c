@@ -50,8 +50,17 @@ static int time_prefill(rl_model *m, const int32_t *prompt, int P, int reps, flo
     return 0;
 }
 
-int rl_bench_resident(rl_cli_opts *o, int n) {
-    enum { P_LONG = 2048, P_SHORT = 128 };
+int rl_bench_resident(rl_cli_opts *o, int n, const char *pp) {
+    int PS[8], n_pp = 0, P_LONG = 128; /* the prompt also feeds the decode tokens */
+    for (const char *s = pp; *s && n_pp < 8;) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 1 || v > 1 << 20) { fprintf(stderr, "error: --pp: bad list '%s'\n", pp); return 2; }
+        PS[n_pp++] = (int)v;
+        if ((int)v > P_LONG) P_LONG = (int)v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') { fprintf(stderr, "error: --pp: bad list '%s'\n", pp); return 2; }
+    }
     if (n > 64) n = 64;
     int need = P_LONG + 8;
     if (o->model.ctx < need) o->model.ctx = need;
@@ -86,12 +95,12 @@ int rl_bench_resident(rl_cli_opts *o, int n) {
            1 / dec, bytes / dec / 1e9, bytes / dec / mbw, mbw / 1e9, 2 * elems / dec / 1e9, n);
     fflush(stdout);
 
-    static const int PS[2] = {P_SHORT, P_LONG};
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < n_pp; k++) {
         double tp;
-        if (time_prefill(m, prompt, PS[k], k ? 1 : 3, lg, &tp)) goto err;
+        int reps = PS[k] <= 512 ? 3 : 1;
+        if (time_prefill(m, prompt, PS[k], reps, lg, &tp)) goto err;
         printf("prefill %4d    %8.1f tokens/s  %6.1f GFLOP/s (weights only)  (%.3f s%s)\n", PS[k], PS[k] / tp,
-               2 * elems * PS[k] / tp / 1e9, tp, k ? "" : ", median of 3");
+               2 * elems * PS[k] / tp / 1e9, tp, reps > 1 ? ", median of 3" : "");
         fflush(stdout);
     }
     rc = 0;

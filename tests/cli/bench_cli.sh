@@ -1,0 +1,19 @@
+#!/bin/sh
+# `bench MODEL --resident`: prints decode and each requested prefill figure with their units and
+# the memory bandwidth it compares against; bad --pp lists are refused.
+set -u
+BIN=${RL_BIN:-build/rabbitllm}
+SH=${RL_SHARED:-../shared}
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+S="$SH/fixtures/stories260K"
+
+"$BIN" bench "$S" --resident -n 3 --pp 16,40 >"$T/out" 2>"$T/err" || fail "bench --resident: $(cat "$T/err")"
+grep -q '^model .*(resident)' "$T/out" || fail "no model line: $(cat "$T/out")"
+grep -Eq '^decode +[0-9.]+ tokens/s +[0-9.]+ GB/s of weights \([0-9.]+ of the memory read bandwidth [0-9.]+ GB/s\)' "$T/out" ||
+  fail "decode line: $(cat "$T/out")"
+grep -Eq '^prefill +16 +[0-9.]+ tokens/s' "$T/out" && grep -Eq '^prefill +40 +[0-9.]+ tokens/s' "$T/out" ||
+  fail "prefill lines: $(cat "$T/out")"
+"$BIN" bench "$S" --resident --pp 12,x >/dev/null 2>"$T/err" && fail "--pp 12,x accepted"
+grep -q "bad list" "$T/err" || fail "--pp error message: $(cat "$T/err")"
+echo ok
