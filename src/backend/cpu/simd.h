@@ -41,7 +41,7 @@ const rl_simd_impl *rl_simd(void);
  * For tests; not meant to be called while kernels run on other threads. */
 int rl_simd_force(const char *name);
 
-/* Whether the CPU can run the named path. */
+/* Whether the CPU can run the named path ("avx512bf16": the --compute bf16 GEMM's instructions). */
 int rl_simd_supported(const char *name);
 
 #endif
