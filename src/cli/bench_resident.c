@@ -68,14 +68,15 @@ int rl_bench_resident(rl_cli_opts *o, int n, const char *pp) {
     rl_model *m = rl_model_open(o->model_dir, &o->model);
     if (!m) { fprintf(stderr, "error: %s\n", rl_last_error()); return 1; }
     int V = rl_model_vocab(m), rc = 1;
+    rl_pool *pool = rl_pool_new(o->model.n_threads); /* the bandwidth probe's threads, as many as the backend's */
     float *lg = malloc((size_t)V * sizeof(float));
     int32_t *prompt = malloc(P_LONG * sizeof(int32_t));
-    if (!lg || !prompt) { fprintf(stderr, "error: out of memory\n"); goto done; }
+    if (!lg || !prompt || !pool) { fprintf(stderr, "error: out of memory\n"); goto done; }
     for (int i = 0; i < P_LONG; i++) prompt[i] = (int32_t)((i * 7919 + 13) % V);
     double bytes, elems;
     sweep_size(m, &bytes, &elems);
     printf("model %s (resident): %d layers, %.1f MB of weights read per sweep, %.0f M weight elements, %d threads\n",
-           o->model_dir, m->d.n_layers, bytes / 1e6, elems / 1e6, rl_pool_size(m->pool));
+           o->model_dir, m->d.n_layers, bytes / 1e6, elems / 1e6, rl_pool_size(pool));
     fflush(stdout);
 
     /* load everything (first sweeps read the weights), then decode interleaved with bandwidth
@@ -84,7 +85,7 @@ int rl_bench_resident(rl_cli_opts *o, int n, const char *pp) {
     if (rl_model_eval(m, prompt, 4, lg, 0) || rl_model_eval(m, prompt + 4, 1, lg, 0)) goto err;
     double td[64], bw[64];
     for (int i = 0; i < n; i++) {
-        bw[i] = rl_membw_read(m->pool, (size_t)256 << 20, 0.0);
+        bw[i] = rl_membw_read(pool, (size_t)256 << 20, 0.0);
         if (bw[i] <= 0) { fprintf(stderr, "error: %s\n", rl_last_error()); goto done; }
         double t0 = rl_now_s();
         if (rl_model_eval(m, &prompt[5 + i], 1, lg, 0)) goto err;
@@ -110,6 +111,7 @@ err:
 done:
     free(lg);
     free(prompt);
+    rl_pool_free(pool);
     rl_model_close(m);
     return rc;
 }

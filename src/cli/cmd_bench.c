@@ -1,8 +1,10 @@
 /* `rabbitllm bench MODEL_DIR [-n 8]`: streaming decode speed against the limits measured on the
  * same files in the same run: (a) cold decode vs a cold sequential read of the same bytes (disk),
- * (b) warm decode vs reading the same bytes from the page cache (memory), (c) prefill tokens/s.
+ * (b) warm decode vs reading the same bytes from the page cache (memory), (c) prefill tokens/s,
+ * (d) a cold first sweep with half the weights resident (read at open) vs a streaming one.
  * `--resident` measures compute speed with every weight in RAM instead (bench_resident.c). */
 #include "cli/commands.h"
+#include "cli/bench_budget.h"
 #include "cli/opts.h"
 #include "cli/bench_resident.h"
 #include "engine/model.h"
@@ -77,8 +79,8 @@ int cmd_bench(int argc, char **argv) {
     if (!lg || !buf || !prompt) { fprintf(stderr, "error: out of memory\n"); goto done; }
     for (int i = 0; i < 128; i++) prompt[i] = (int32_t)((i * 7919 + 13) % V);
     uint64_t bytes = 0;
-    printf("model %s: %d layers, %d stages, slot %.1f MB, %d threads\n", o.model_dir, m->d.n_layers, m->n_stages,
-           rl_loader_slot_bytes(m->ld) / 1e6, rl_pool_size(m->pool));
+    printf("model %s: %d layers, %d stages, slot %.1f MB, backend %s\n", o.model_dir, m->d.n_layers, m->n_stages,
+           rl_loader_slot_bytes(m->ld) / 1e6, m->be->ops->describe(m->be));
 
     /* (a) cold: for each token, a sequential read of the same bytes with the page cache dropped
      * (plain, and with readahead: the disk limit is the faster of the two), then one decode
@@ -127,6 +129,7 @@ int cmd_bench(int argc, char **argv) {
     double pf = rl_now_s() - t0;
     printf("(c) prefill       %8.1f tokens/s (%d tokens in %.3f s; %.1f x the warm per-token sweep rate)\n",
            P / pf, P, pf, (P / pf) * warm);
+    if (rl_bench_first_sweep(m, &o.model, n < 5 ? n : 5, stdout)) goto err; /* (d) bench_budget.c */
     rc = 0;
     goto done;
 err:

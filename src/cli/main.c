@@ -1,5 +1,6 @@
 /* rabbitllm CLI entry point: dispatches to the subcommands declared in commands.h. */
 #include "cli/commands.h"
+#include "rabbitllm.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -19,11 +20,12 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: rabbitllm COMMAND ...\n");
+    fprintf(f, "usage: rabbitllm COMMAND ...   (rabbitllm --version; man rabbitllm)\n");
     for (size_t i = 0; i < sizeof CMDS / sizeof CMDS[0]; i++) fprintf(f, "  %s\n", CMDS[i].help);
 }
 
 int main(int argc, char **argv) {
+    if (argc == 2 && !strcmp(argv[1], "--version")) { printf("rabbitllm %s\n", rl_version()); return 0; }
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -20,6 +20,7 @@ typedef struct {
     const char *ids_file;   /* --ids-file: one prompt of ids per line (batched) */
     const char *prompts;    /* --prompts: one text prompt per line (batched) */
     int parallel;           /* --parallel: sequences per batch */
+    const char *trace;      /* --trace FILE: every layer's intermediates (rl_model_set_trace) */
     int quant;              /* --quant 8|4: run from the quantized layer cache (src/quant/qcache.h), 0 = off */
 } rl_cli_opts;
 

@@ -4,6 +4,7 @@
 #ifndef RL_EXPERT_READER_H
 #define RL_EXPERT_READER_H
 #include "format/checkpoint.h"
+#include "io/hostmem.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,8 +26,9 @@ typedef struct {
 
 typedef struct rl_expert_reader rl_expert_reader;
 
-/* Starts the reader thread with two buffers of buf_bytes each. NULL + rl_err on failure. */
-rl_expert_reader *rl_xr_new(const rl_checkpoint *ck, size_t buf_bytes);
+/* Starts the reader thread with two buffers of buf_bytes each from hm (NULL: plain host
+ * memory). NULL + rl_err on failure. */
+rl_expert_reader *rl_xr_new(const rl_checkpoint *ck, size_t buf_bytes, const rl_host_mem *hm);
 void rl_xr_free(rl_expert_reader *x);
 /* Queues batches[0..n) (not copied: must stay valid until the last is released) and returns
  * at once; the thread reads them in order, at most two ahead of the consumer. */

@@ -46,7 +46,7 @@ static int cmp_range(const void *a, const void *b) {
  * (64-byte aligned starts) and fills off[]. */
 static void layout_stage(rl_stage *s, int n_roles) {
     rl_read_range tmp[RL_STAGE_MAX_RANGES];
-    int role_of[RL_STAGE_MAX_RANGES], n = 0;
+    int n = 0;
     for (int r = 0; r < n_roles; r++)
         if (s->t[r]) {
             tmp[n] = (rl_read_range){s->t[r]->file, s->t[r]->offset, s->t[r]->nbytes, 0};
@@ -55,9 +55,8 @@ static void layout_stage(rl_stage *s, int n_roles) {
                 tmp[n].off += rb * (uint64_t)s->row0;
                 tmp[n].len = rb * (uint64_t)(s->row1 - s->row0);
             }
-            role_of[n++] = r;
+            n++;
         }
-    (void)role_of;
     qsort(tmp, (size_t)n, sizeof tmp[0], cmp_range);
     s->n_ranges = 0;
     size_t pos = 0;

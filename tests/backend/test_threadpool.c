@@ -81,11 +81,16 @@ static void tid_fn(void *ctx, int64_t b, int64_t e, int tid) {
     atomic_fetch_add(&total, e - b);
     atomic_fetch_or(&tid_seen, 1 << tid);
 }
+/* records the executing thread's index in the caller's own word (no sharing between threads) */
+static void own_tid_fn(void *ctx, int64_t b, int64_t e, int tid) {
+    (void)b; (void)e;
+    *(int *)ctx |= 1 << tid;
+}
 static void nested_work_fn(void *ctx, int64_t b, int64_t e, int tid) {
     for (int64_t i = b; i < e; i++) {
-        atomic_store(&tid_seen, 0);
-        rl_pool_for_work((rl_pool *)ctx, 4, 1, 10, tid_fn, NULL); /* small: inline, same index */
-        if (atomic_load(&tid_seen) != (1 << tid)) atomic_store(&tid_seen, -1000000);
+        int seen = 0;
+        rl_pool_for_work((rl_pool *)ctx, 4, 1, 10, own_tid_fn, &seen); /* small: inline, same index */
+        if (seen != (1 << tid)) atomic_store(&tid_seen, -1000000);
     }
 }
 
@@ -102,6 +107,7 @@ static void test_pool_for_work(void) {
     for (int r = 0; r < 2000; r++) rl_pool_for_work(p, 64, 1, RL_POOL_MIN_WORK, add_fn, NULL);
     CHECK(atomic_load(&total) == 128000, "big jobs total %lld", (long long)atomic_load(&total));
     atomic_store(&total, 0);
+    atomic_store(&tid_seen, 0);
     rl_pool_for(p, 2, 1, nested_work_fn, p);
     CHECK(atomic_load(&tid_seen) >= 0, "nested small job ran on another thread's index");
     rl_pool_free(p);

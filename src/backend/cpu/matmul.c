@@ -6,7 +6,6 @@
 #include "backend/cpu/mm_bf16.h"
 #include <stdatomic.h>
 #include <stdlib.h>
-#include "backend/cuda/cuda.h"
 #include <math.h>
 #include <string.h>
 
@@ -65,7 +64,6 @@ void rl_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtype wty
             for (int o = 0; o < out; o++) y[(size_t)t * out + o] = bias ? bias[o] : 0.0f;
         return;
     }
-    if (rl_cuda_matmul(y, x, w, wtype, bias, T, in, out, 0) == 0) return; /* optional GPU offload */
     mm_job j = {.s = rl_simd(), .a = {y, x, w, wtype, bias, T, in, out}};
     j.gemm = T >= GEMM_MIN_T;
     if (j.gemm) {
