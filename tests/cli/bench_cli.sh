@@ -1,6 +1,6 @@
 #!/bin/sh
 # `bench MODEL --resident`: prints decode and each requested prefill figure with their units and
-# the memory bandwidth it compares against; bad --pp lists are refused.
+# the memory bandwidth it compares against; bad --pp lists are refused. Also `--compute`.
 set -u
 BIN=${RL_BIN:-build/rabbitllm}
 SH=${RL_SHARED:-../shared}
@@ -16,4 +16,10 @@ grep -Eq '^prefill +16 +[0-9.]+ tokens/s' "$T/out" && grep -Eq '^prefill +40 +[0
   fail "prefill lines: $(cat "$T/out")"
 "$BIN" bench "$S" --resident --pp 12,x >/dev/null 2>"$T/err" && fail "--pp 12,x accepted"
 grep -q "bad list" "$T/err" || fail "--pp error message: $(cat "$T/err")"
+# --compute: f32 weights are unaffected by bf16 compute; bad values are refused
+a=$("$BIN" run "$S" --ids 1,403,407,261,378 -n 8 --temp 0 2>/dev/null) || fail "run"
+b=$("$BIN" run "$S" --ids 1,403,407,261,378 -n 8 --temp 0 --compute bf16 2>/dev/null) || fail "run --compute bf16"
+[ "$a" = "$b" ] || fail "--compute bf16 changed an F32 model's output: $a vs $b"
+"$BIN" run "$S" --ids 1 -n 1 --compute f16 >/dev/null 2>"$T/err" && fail "--compute f16 accepted"
+grep -q "must be f32 or bf16" "$T/err" || fail "--compute error: $(cat "$T/err")"
 echo ok
