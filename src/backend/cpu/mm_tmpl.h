@@ -100,8 +100,14 @@ SFX(gemv_rows)(int NR_, rl_dtype dt, const float *x, const void *w, int64_t ldw,
 #define GV_Z(j) if ((j) < NR_) acc[j] = V_ZERO();
     REP4(GV_Z)
     int k = 0;
+    const size_t es = RL_DTYPES[dt].size;
+    /* the NR_ rows are short interleaved streams the hardware prefetcher does not get ahead of:
+     * each step prefetches its share of the next NR_ rows (never faults past the end of W) */
+    const char *pf = (const char *)w + (size_t)NR_ * ldw * es;
     for (; k + VW <= in; k += VW) {
         V xv = V_LOAD(x + k);
+        if (VW > 1)
+            for (size_t off = 0; off < (size_t)NR_ * VW * es; off += 64) __builtin_prefetch(pf + (size_t)k * NR_ * es + off);
 #define GV_F(j) if ((j) < NR_) acc[j] = V_FMA(xv, W_LOAD(dt, w, (j) * ldw + k), acc[j]);
         REP4(GV_F)
     }
