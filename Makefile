@@ -66,10 +66,11 @@ $(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/librabbitllm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/librabbitllm.a $(LDLIBS)
 
-# Kernel microbenchmarks (not part of `all`): build/bench_matmul.
-bench: $(BUILD)/bench_matmul
+# Benchmark tools (not part of `all`): build/bench_matmul (kernel microbenchmark), build/st2gguf
+# (safetensors -> GGUF for bench/vs-llama-cpp.sh).
+bench: $(BUILD)/bench_matmul $(BUILD)/st2gguf
 
-$(BUILD)/bench_matmul: bench/bench_matmul.c $(BUILD)/librabbitllm.a
+$(BUILD)/bench_matmul $(BUILD)/st2gguf: $(BUILD)/%: bench/%.c $(BUILD)/librabbitllm.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/librabbitllm.a $(LDLIBS)
 
 deps:
