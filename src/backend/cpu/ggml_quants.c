@@ -8,6 +8,9 @@
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/gq_internal.h"
 #include <math.h>
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF /* ggml's rounding steps, not fused ones (gcc does not fuse in C11 mode) */
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,6 +137,8 @@ float rl_ggml_vec_dot(rl_dtype t, const void *wrow, const void *act, int n) {
 
 /* ---- matmul driver ---- */
 
+
+
 typedef void (*rows_fn)(const gq_job *, int64_t, int64_t);
 typedef struct { const gq_job *j; rows_fn rows; } gq_task;
 
@@ -157,7 +162,11 @@ void rl_ggml_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtyp
         if (!xr) { for (size_t i = 0; i < (size_t)T * out; i++) y[i] = NAN; return; }
         for (size_t i = 0; i < n; i++)
             xr[i] = t == RL_DT_GF16 ? rl_f16_to_f32(rl_f32_to_f16(x[i])) : rl_bf16_to_f32(rl_f32_to_bf16(x[i]));
-        rl_matmul(p, y, xr, w, t == RL_DT_GF16 ? RL_DT_F16 : RL_DT_BF16, bias, T, in, out);
+        if (T >= 2 && in % 16 == 0) /* ggml: llamafile tinyBLAS, 16 f32 lanes of FMAs (what rl_matmul does) */
+            rl_matmul(p, y, xr, w, t == RL_DT_GF16 ? RL_DT_F16 : RL_DT_BF16, bias, T, in, out);
+        else
+            (!strcmp(rl_simd_name(), "avx512") ? rl_gq_half_rows_avx512 : !strcmp(rl_simd_name(), "avx2") ? rl_gq_half_rows_avx2
+                                                                                                   : rl_gq_half_rows_scalar)(y, xr, w, t, bias, T, in, out);
         free(xr);
         return;
     }

@@ -32,6 +32,7 @@ static TGT inline void gq_idot16x2(const int8_t *a, const int8_t *q, int *s0, in
     *s1 = gq_hsum128(_mm256_extracti128_si256(s, 1));
 }
 #define GQ_IDOT32(a, q) gq_idot32((a), (q))
+#define GQ_LANES8(a, q, p) _mm256_storeu_si256((__m256i *)(p), gq_dot8x4((a), (q)))
 #define GQ_H2F(h) _cvtsh_ss(h)
 
 static TGT inline void gq_nib16(const uint8_t *p, int8_t *a, int off) {
@@ -59,5 +60,8 @@ static TGT inline void gq_nib32(const uint8_t *p, int8_t *a) {
 /* not x86: the dispatcher never selects this path */
 void rl_gq_decode_avx2(rl_dtype t, const uint8_t *b, gq_blk *o) { rl_gq_decode_scalar(t, b, o); }
 float rl_gq_block_dot_avx2(gq_info ti, const gq_blk *b, const uint8_t *act) { return rl_gq_block_dot_scalar(ti, b, act); }
+void rl_gq_half_rows_avx2(float *y, const float *xr, const void *w, rl_dtype t, const float *bias, int T, int in, int out) {
+    rl_gq_half_rows_scalar(y, xr, w, t, bias, T, in, out);
+}
 void rl_gq_rows_avx2(const gq_job *j, int64_t o0, int64_t o1) { rl_gq_rows_scalar(j, o0, o1); }
 #endif

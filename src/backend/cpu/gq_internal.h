@@ -45,9 +45,12 @@ typedef struct {
 #define GQ_DECL(sfx) \
     void rl_gq_decode_##sfx(rl_dtype t, const uint8_t *b, gq_blk *o); \
     float rl_gq_block_dot_##sfx(gq_info ti, const gq_blk *b, const uint8_t *act); \
-    void rl_gq_rows_##sfx(const gq_job *j, int64_t o0, int64_t o1);
+    void rl_gq_rows_##sfx(const gq_job *j, int64_t o0, int64_t o1); \
+    /* F16 / BF16 rows in ggml's vec_dot order; xr already rounded to the weight type */ \
+    void rl_gq_half_rows_##sfx(float *y, const float *xr, const void *w, rl_dtype t, const float *bias, int T, int in, int out);
 GQ_DECL(scalar)
 GQ_DECL(avx2)
 GQ_DECL(avx512)
+
 
 #endif

@@ -5,6 +5,9 @@
  * integer, then scaled in f32 as ggml does (see ggml_quants.h). */
 #include "backend/cpu/gq_internal.h"
 #include <math.h>
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF /* ggml's rounding steps, not fused ones (gcc does not fuse in C11 mode) */
+#endif
 #include <string.h>
 
 static const int8_t SFX(IQ4NL)[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
@@ -227,7 +230,54 @@ static TGT inline void dec1_q5_0(const uint8_t *p, gq_blk *o) { dec_q5_0(p, o); 
 static TGT inline void dec1_q5_1(const uint8_t *p, gq_blk *o) { dec_q5_1(p, o); }
 static TGT inline void dec1_iq4_nl(const uint8_t *p, gq_blk *o) { dec_iq4_nl(p, o); }
 
+/* Types with Q8_0 activations, summed in ggml-cpu's order (its x86 build: AVX-512 / AVX2):
+ * - lanes (Q8_0, Q5_0, and Q4_0 / IQ4_NL rows not repacked): 8 f32 lanes, lane l holding items
+ *   4l..4l+3 of every block, lane = fma(dw * dx, lane int sum, lane) block after block, then
+ *   ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)) (llamafile tinyBLAS / ggml_vec_dot_*_q8_0);
+ * - single (Q4_0 / IQ4_NL when the output rows are a multiple of 8, which ggml repacks 8x8):
+ *   acc = fma(block int sum, dw * dx, acc). */
+static TGT inline float hsum8(const float a[8]) { return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7])); }
+
+#define ROWS_Q80(DEC)                                                                                      \
+    for (int64_t o = o0; o < o1; o++) {                                                                    \
+        const uint8_t *wr = j->w + (size_t)o * j->w_rb;                                                    \
+        for (int t0 = 0; t0 < j->T; t0 += TCHUNK) {                                                        \
+            int t1 = t0 + TCHUNK < j->T ? t0 + TCHUNK : j->T;                                              \
+            memset(acc, 0, sizeof acc);                                                                    \
+            for (int k = 0; k < nb; k++) {                                                                 \
+                DEC(wr + (size_t)k * j->bb, &b);                                                           \
+                for (int t = t0; t < t1; t++) {                                                            \
+                    const uint8_t *a = j->act + (size_t)t * j->a_rb + (size_t)k * j->ab;                   \
+                    float d = b.d * h2f(a), *c = acc[t - t0];                                              \
+                    if (single) {                                                                          \
+                        c[0] = fmaf((float)GQ_IDOT32(b.a, (const int8_t *)(a + 2)), d, c[0]);              \
+                    } else {                                                                               \
+                        int32_t p[8];                                                                      \
+                        GQ_LANES8(b.a, (const int8_t *)(a + 2), p);                                        \
+                        for (int l = 0; l < 8; l++) c[l] = fmaf(d, (float)p[l], c[l]);                     \
+                    }                                                                                      \
+                }                                                                                          \
+            }                                                                                              \
+            for (int t = t0; t < t1; t++)                                                                  \
+                j->y[(size_t)t * j->out + o] = (single ? acc[t - t0][0] : hsum8(acc[t - t0])) + (j->bias ? j->bias[o] : 0.0f); \
+        }                                                                                                  \
+    }
+
+static TGT void rows_q80(const gq_job *j, int64_t o0, int64_t o1) {
+    int nb = j->in / GQ_QK;
+    int single = (j->t == RL_DT_Q4_0 || j->t == RL_DT_IQ4_NL) && j->out % 8 == 0;
+    float acc[TCHUNK][8];
+    gq_blk b;
+    switch (j->t) {
+    case RL_DT_GQ8_0: ROWS_Q80(dec_q8_0) break;
+    case RL_DT_Q4_0: ROWS_Q80(dec_q4_0) break;
+    case RL_DT_Q5_0: ROWS_Q80(dec_q5_0) break;
+    default: ROWS_Q80(dec_iq4_nl) break;
+    }
+}
+
 TGT void SFX(rl_gq_rows)(const gq_job *j, int64_t o0, int64_t o1) {
+    if (j->ti.act == GQ_ACT_Q8_0) { rows_q80(j, o0, o1); return; }
     int nb = j->in / j->ti.n;
     float acc[TCHUNK];
     gq_blk b;
@@ -248,4 +298,45 @@ TGT void SFX(rl_gq_rows)(const gq_job *j, int64_t o0, int64_t o1) {
     case RL_DT_Q5_K: ROWS_OF(dec_q5_K, dot_qk, k32) break;
     default: break;
     }
+}
+
+static TGT inline float hsum16(const float c[16]) { /* _mm512_reduce_add_ps */
+    return (((c[0] + c[8]) + (c[4] + c[12])) + ((c[2] + c[10]) + (c[6] + c[14]))) +
+           (((c[1] + c[9]) + (c[5] + c[13])) + ((c[3] + c[11]) + (c[7] + c[15])));
+}
+
+/* F16 / BF16 weights where ggml uses its vec_dot (one token, or rows not a multiple of 16):
+ * ggml_vec_dot_f16 (4 x 16 lanes of FMAs over runs of 64, folded 0+2, 1+3, 0+1, reduced, the tail
+ * added in double) and ggml_vec_dot_bf16 (2 x 16 lanes of products added over runs of 32, each
+ * reduced into a double, the tail added in double), as ggml-cpu's AVX-512 build computes them. */
+TGT void SFX(rl_gq_half_rows)(float *y, const float *xr, const void *w, rl_dtype t, const float *bias, int T, int in, int out) {
+    const uint16_t *wh = w;
+    for (int tt = 0; tt < T; tt++)
+        for (int o = 0; o < out; o++) {
+            const uint16_t *wr = wh + (size_t)o * in;
+            const float *x = xr + (size_t)tt * in;
+            double sum = 0;
+            int i = 0;
+            if (t == RL_DT_GF16) {
+                float c[4][16] = {{0}};
+                for (; i + 64 <= in; i += 64)
+                    for (int k = 0; k < 4; k++)
+                        for (int l = 0; l < 16; l++) c[k][l] = fmaf(GQ_H2F(wr[i + 16 * k + l]), x[i + 16 * k + l], c[k][l]);
+                for (int l = 0; l < 16; l++) { c[0][l] += c[2][l]; c[1][l] += c[3][l]; }
+                for (int l = 0; l < 16; l++) c[0][l] += c[1][l];
+                sum = (double)hsum16(c[0]);
+                for (; i < in; i++) sum += (double)(GQ_H2F(wr[i]) * x[i]);
+            } else {
+                float c1[16] = {0}, c2[16] = {0};
+                for (; i + 32 <= in; i += 32)
+                    for (int l = 0; l < 16; l++) {
+                        c1[l] = rl_bf16_to_f32(wr[i + l]) * x[i + l] + c1[l];
+                        c2[l] = rl_bf16_to_f32(wr[i + 16 + l]) * x[i + 16 + l] + c2[l];
+                    }
+                sum += (double)hsum16(c1);
+                sum += (double)hsum16(c2);
+                for (; i < in; i++) sum += (double)(rl_bf16_to_f32(wr[i]) * x[i]);
+            }
+            y[(size_t)tt * out + o] = (float)sum + (bias ? bias[o] : 0.0f);
+        }
 }
