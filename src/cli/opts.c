@@ -1,7 +1,6 @@
 /* Shared flag parsing for run / chat / bench (see opts.h). */
 #include "cli/opts.h"
 #include "hub/hub.h"
-#include "backend/cuda/cuda.h"
 #include "quant/qcache.h"
 #include <limits.h>
 #include "util/err.h"
@@ -58,18 +57,6 @@ int rl_cli_parse_ids(const char *s, int32_t **out, int *n) {
     return 0;
 }
 
-/* Half of MemAvailable from /proc/meminfo (0 if unknown). */
-static size_t auto_budget(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (!f) return 0;
-    char line[256];
-    unsigned long long kb = 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
-    fclose(f);
-    return (size_t)(kb * 1024 / 2);
-}
-
 /* --quant: points model_dir at the quantized cache, building it first when absent or stale. */
 static int use_quant_cache(rl_cli_opts *o) {
     static char dir[PATH_MAX];
@@ -91,7 +78,7 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
     memset(o, 0, sizeof *o);
     o->sampling = rl_sampling_default();
     o->n_new = 64;
-    o->model.mem_budget = auto_budget();
+    o->model.mem_budget = RL_MEM_BUDGET_AUTO; /* decided at open (io/budget.h) */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double x;
@@ -107,6 +94,8 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
         else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) { NUM(0, 4096); o->model.n_threads = (int)x; }
         else if (!strcmp(a, "--batch")) { NUM(1, 65536); o->model.max_batch = (int)x; }
         else if (!strcmp(a, "--draft")) { NUM(0, 32); o->draft = (int)x; }
+        else if (!strcmp(a, "--draft-model") && v) { o->draft_model = v; i++; }
+        else if (!strcmp(a, "--draft-tokens")) { NUM(1, 256); o->draft_tokens = (int)x; }
         else if (!strcmp(a, "--parallel")) { NUM(1, 4096); o->parallel = (int)x; }
         else if (!strcmp(a, "--quant")) { NUM(4, 8); o->quant = (int)x; if (o->quant != 8 && o->quant != 4) { fprintf(stderr, "error: --quant must be 8 or 4\n"); return -1; } }
         else if (!strcmp(a, "--ids-file") && v) { o->ids_file = v; i++; }
@@ -114,13 +103,16 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
         else if (!strcmp(a, "--mem-budget") && v) {
             uint64_t b;
             i++;
-            if (!strcmp(v, "auto")) o->model.mem_budget = auto_budget();
+            if (!strcmp(v, "auto")) o->model.mem_budget = RL_MEM_BUDGET_AUTO;
             else if (rl_cli_parse_size(v, &b)) { fprintf(stderr, "error: --mem-budget needs a size (e.g. 4G, 500M, 0) or auto, got '%s'\n", v); return -1; }
             else o->model.mem_budget = (size_t)b;
         }
         else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = 1;
         else if (!strcmp(a, "--profile")) o->profile = 1;
-        else if (!strcmp(a, "--gpu")) rl_cuda_request(1); /* CUDA matmul offload (make CUDA=1) */
+        else if (!strcmp(a, "--gpu")) o->model.backend = "cuda"; /* short for --backend cuda */
+        else if (!strcmp(a, "--backend") && v) { o->model.backend = v; i++; }
+        else if (!strcmp(a, "--kv-type") && v) { o->model.kv_type = v; i++; }
+        else if (!strcmp(a, "--trace") && v) { o->trace = v; i++; }
         else if (!strcmp(a, "--raw")) o->raw = 1;
         else if (!strcmp(a, "--ids") && v) { o->ids = v; i++; }
         else if ((!strcmp(a, "-p") || !strcmp(a, "--prompt")) && v) { o->prompt = v; i++; }

@@ -2,7 +2,6 @@
 #include "cli/profile.h"
 #include "engine/model.h"
 #include "engine/moe.h"
-#include "backend/cuda/cuda.h"
 #include <string.h>
 
 void rl_profile_reset(rl_model *m) {
@@ -46,6 +45,8 @@ void rl_profile_print(const rl_model *m, FILE *f) {
     int nres;
     size_t rb = rl_loader_resident_bytes(m->ld, &nres);
     if (nres) fprintf(f, "* resident: %d of %d stages, %.1f MB kept in memory (read once; --mem-budget)\n", nres, m->n_stages, rb / 1e6);
-    char path[1024];
-    fprintf(f, "matmul path: %s\n", rl_cuda_describe(path, sizeof path));
+    char bd[1400];
+    rl_budget_describe(&m->budget, m->budget.resident < rb ? rb : m->budget.resident, bd, sizeof bd);
+    fprintf(f, "memory budget: %s\n", bd);
+    fprintf(f, "backend: %s\n", m->be->ops->describe(m->be));
 }

@@ -1,14 +1,17 @@
 /* Background stage loader (see loader.h): streamed stages go through two fixed slots (double
- * buffering); resident stages, chosen at start within a memory budget, are read once into
- * buffers of their own and stay. With the CUDA offload active, every buffer is registered with
- * it (pinned, device copy; see backend/cuda/cuda.h) and invalidated before it is read into. */
+ * buffering); resident stages, chosen at start within a memory budget, are read once at open
+ * into buffers of their own (huge pages, populated before the read) and stay. Under a memory
+ * cap, the page cache of what was read is dropped right after each read. Buffers come from the
+ * backend's host memory (io/hostmem.h: huge pages on the CPU, pinned for a GPU) and are
+ * invalidated before they are read into. */
 #include "io/loader.h"
-#include "backend/cuda/cuda.h"
+#include "io/residency.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/timer.h"
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,7 @@ typedef struct {
 
 struct rl_loader {
     const rl_checkpoint *ck;
+    const rl_host_mem *hm;
     const rl_stage *st;
     int n;
     size_t slot_bytes;
@@ -32,6 +36,7 @@ struct rl_loader {
     slot *res;           /* (n) resident buffers; res[s].buf NULL = stage s is streamed */
     size_t res_bytes;
     int n_res;
+    int drop;            /* 1: drop the page cache of each stage after reading it */
     int next;            /* next stage to consider for prefetching */
     int running;         /* 0 = paused */
     int quit;
@@ -49,10 +54,14 @@ static int read_stage(rl_loader *L, int s, uint8_t *buf, char *msg, size_t cap) 
         posix_fadvise(rl_ckpt_fd(L->ck, st->ranges[i].file), (off_t)st->ranges[i].off, (off_t)st->ranges[i].len, POSIX_FADV_WILLNEED);
     for (int i = 0; i < st->n_ranges; i++) {
         const rl_read_range *r = &st->ranges[i];
-        if (rl_pread_full(rl_ckpt_fd(L->ck, r->file), buf + r->buf_off, r->len, r->off, rl_ckpt_path(L->ck, r->file))) {
+        int fd = rl_ckpt_fd(L->ck, r->file);
+        if (rl_pread_full(fd, buf + r->buf_off, r->len, r->off, rl_ckpt_path(L->ck, r->file))) {
             snprintf(msg, cap, "%s", rl_errmsg());
             return -1;
         }
+        /* the page cache is charged to the cgroup like the resident set: under a cap, give
+         * these pages back now instead of letting them push out what must stay */
+        if (L->drop) posix_fadvise(fd, (off_t)r->off, (off_t)r->len, POSIX_FADV_DONTNEED);
     }
     return 0;
 }
@@ -93,7 +102,7 @@ static void *loader_main(void *arg) {
         sl->stage = s;
         sl->state = SLOT_LOADING;
         pthread_mutex_unlock(&L->mu);
-        rl_cuda_invalidate(sl->buf); /* its device copy (if any) is stale from here on */
+        rl_hm_invalidate(L->hm, sl->buf); /* its device copy (if any) is stale from here on */
         double t0 = rl_now_s();
         int rc = read_stage(L, s, sl->buf, sl->err, sizeof sl->err);
         double dt = rl_now_s() - t0;
@@ -108,38 +117,54 @@ static void *loader_main(void *arg) {
     return NULL;
 }
 
-/* Marks stages resident within budget, spread evenly over the sweep so that computing a
- * resident stage overlaps the read of the next streamed one. */
+/* Allocates the resident stages' buffers (rl_stages_resident says which). */
 static void choose_resident(rl_loader *L, size_t budget) {
-    size_t total = 0;
-    for (int i = 0; i < L->n; i++) total += L->st[i].bytes;
-    if (!budget || !total) return;
-    double f = budget >= total ? 1.0 : (double)budget / (double)total;
-    double acc = 0;
+    unsigned char *is_res = calloc((size_t)L->n + 1, 1);
+    if (!is_res) return; /* stream everything */
+    rl_stages_resident(L->st, L->n, budget, is_res, NULL);
     for (int i = 0; i < L->n; i++) {
-        acc += f;
-        if (acc < 1.0 - 1e-9 || L->res_bytes + L->st[i].bytes > budget) continue;
-        acc -= 1.0;
-        uint8_t *b = NULL;
-        if (posix_memalign((void **)&b, 4096, L->st[i].bytes ? L->st[i].bytes : 64)) break; /* keep what we have */
+        if (!is_res[i]) continue;
+        uint8_t *b = rl_hm_alloc(L->hm, L->st[i].bytes);
+        if (!b) break; /* keep what we have */
         L->res[i] = (slot){b, i, SLOT_FREE, ""};
-        rl_cuda_register(b, L->st[i].bytes);
         L->res_bytes += L->st[i].bytes;
         L->n_res++;
     }
+    free(is_res);
 }
 
 static void loader_free_bufs(rl_loader *L) {
-    for (int i = 0; i < 2; i++) { rl_cuda_unregister(L->slots[i].buf); free(L->slots[i].buf); }
-    if (L->res) for (int i = 0; i < L->n; i++) { rl_cuda_unregister(L->res[i].buf); free(L->res[i].buf); }
+    for (int i = 0; i < 2; i++) rl_hm_free(L->hm, L->slots[i].buf);
+    if (L->res) for (int i = 0; i < L->n; i++) rl_hm_free(L->hm, L->res[i].buf);
     free(L->res);
     free(L->stats);
 }
 
+/* Reads every resident stage now, in order (at open, before any compute competes for the
+ * CPUs and memory bandwidth). 0, or -1 with rl_err naming the file. */
+static int read_resident(rl_loader *L) {
+    for (int s = 0; s < L->n; s++) {
+        slot *sl = &L->res[s];
+        if (!sl->buf) continue;
+        double t0 = rl_now_s();
+        if (read_stage(L, s, sl->buf, sl->err, sizeof sl->err)) return rl_err("%s", sl->err);
+        L->stats[s].read_s += rl_now_s() - t0;
+        L->stats[s].bytes += L->st[s].bytes;
+        sl->state = SLOT_READY;
+    }
+    return 0;
+}
+
 rl_loader *rl_loader_new(const rl_checkpoint *ck, const rl_stage *stages, int n, size_t budget) {
+    rl_loader_opts o = {budget, 0, NULL};
+    return rl_loader_new_opts(ck, stages, n, &o);
+}
+
+rl_loader *rl_loader_new_opts(const rl_checkpoint *ck, const rl_stage *stages, int n, const rl_loader_opts *o) {
+    size_t budget = o->budget;
     rl_loader *L = calloc(1, sizeof *L);
     if (!L) { rl_err("out of memory"); return NULL; }
-    L->ck = ck; L->st = stages; L->n = n;
+    L->ck = ck; L->st = stages; L->n = n; L->drop = o->drop_page_cache; L->hm = o->hm;
     L->stats = calloc((size_t)n, sizeof *L->stats);
     L->res = calloc((size_t)n, sizeof *L->res);
     if (!L->stats || !L->res) { loader_free_bufs(L); free(L); rl_err("out of memory"); return NULL; }
@@ -147,14 +172,14 @@ rl_loader *rl_loader_new(const rl_checkpoint *ck, const rl_stage *stages, int n,
     for (int i = 0; i < n; i++) if (!L->res[i].buf && stages[i].bytes > L->slot_bytes) L->slot_bytes = stages[i].bytes;
     for (int i = 0; i < 2; i++) {
         L->slots[i].stage = -1;
-        if (posix_memalign((void **)&L->slots[i].buf, 4096, L->slot_bytes ? L->slot_bytes : 64)) L->slots[i].buf = NULL;
-        else rl_cuda_register(L->slots[i].buf, L->slot_bytes);
+        L->slots[i].buf = rl_hm_alloc(L->hm, L->slot_bytes); /* checked below */
     }
     if (!L->slots[0].buf || !L->slots[1].buf) {
         rl_err("out of memory allocating two layer slots of %zu bytes", L->slot_bytes);
         loader_free_bufs(L); free(L);
         return NULL;
     }
+    if (read_resident(L)) { loader_free_bufs(L); free(L); return NULL; }
     pthread_mutex_init(&L->mu, NULL);
     pthread_cond_init(&L->cv, NULL);
     L->running = 1;

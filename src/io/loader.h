@@ -2,9 +2,10 @@
  * slot (one of two fixed, aligned buffers sized to the largest streamed stage) while the current
  * stage computes. Stages are read in cyclic order, so after the last stage of a sweep it already
  * prefetches the first of the next. Within a memory budget, some stages (spread evenly over
- * the sweep) are resident instead: read once into buffers of their own and kept. */
+ * the sweep) are resident instead: read once at open into buffers of their own and kept. */
 #ifndef RL_LOADER_H
 #define RL_LOADER_H
+#include "io/hostmem.h"
 #include "io/stage.h"
 
 typedef struct rl_loader rl_loader;
@@ -15,8 +16,19 @@ typedef struct {
     double wait_s;      /* time the consumer waited for a stage */
 } rl_load_stats;
 
+typedef struct {
+    size_t budget;        /* bytes of stages to keep resident (0 = stream everything) */
+    int drop_page_cache;  /* 1: drop each stage's pages from the page cache right after reading
+                             it (under a memory cap, where the page cache is charged too) */
+    const rl_host_mem *hm; /* where the slots and resident buffers come from (NULL: plain host
+                             memory); must outlive the loader */
+} rl_loader_opts;
+
 /* Starts the loader over stages[0..n) (not copied: must outlive it). Keeps stages resident up
- * to `budget` bytes (0 = stream everything) and allocates the two slots. NULL + rl_err. */
+ * to o->budget bytes, reading them all now (a read error fails here), and allocates the two
+ * slots. NULL + rl_err. */
+rl_loader *rl_loader_new_opts(const rl_checkpoint *ck, const rl_stage *stages, int n, const rl_loader_opts *o);
+/* Same with {budget, keep the page cache, plain host memory}. */
 rl_loader *rl_loader_new(const rl_checkpoint *ck, const rl_stage *stages, int n, size_t budget);
 /* Stops the thread and frees the slots. */
 void rl_loader_free(rl_loader *L);

@@ -4,17 +4,13 @@
 #ifndef RL_STAGE_H
 #define RL_STAGE_H
 #include "format/checkpoint.h"
+#include "io/coalesce.h"
 #include "model/desc.h"
 #include <stddef.h>
 #include <stdint.h>
 
 #define RL_STAGE_MAX_RANGES (W_COUNT + 1)
 
-typedef struct {
-    int file;          /* checkpoint file index */
-    uint64_t off, len; /* byte range in that file */
-    size_t buf_off;    /* where it lands in the stage buffer */
-} rl_read_range;
 
 typedef enum { RL_STAGE_LAYER = 0, RL_STAGE_HEAD } rl_stage_kind;
 

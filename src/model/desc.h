@@ -141,7 +141,7 @@ typedef struct {
     int lin_k_dim, lin_v_dim;       /* their head dims */
     int lin_conv_k;                 /* depthwise causal conv kernel size (linear_conv_kernel_dim) */
 
-    /* --- dense families (Gemma, Phi, GLM, InternLM2, Baichuan, Qwen v1, ChatGLM; fam_*.c, dense_ext.c) --- */
+    /* --- dense families (Gemma, Phi, GLM, InternLM2, Baichuan, Qwen v1, ChatGLM; fam_*.c; the block reads them) --- */
     int parallel_block;      /* attention and MLP both read the one normed input (no W_MLP_NORM);
                                 x += attn(n(x)) + mlp(n(x)) (Phi-2) */
     int qkv_grouped;         /* fused W_QKV rows grouped per kv head: [q * (heads/kv_heads), k, v]

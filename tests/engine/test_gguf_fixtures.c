@@ -107,6 +107,6 @@ static void test_gguf_fixtures(void) {
 }
 
 int main(void) {
-    RUN(test_gguf_fixtures);
+    RUN_SHARED(test_gguf_fixtures);
     TEST_END();
 }
