@@ -53,8 +53,8 @@ static void test_unsupported(void) {
 }
 
 int main(void) {
-    RUN(test_llama);
-    RUN(test_families);
-    RUN(test_unsupported);
+    RUN_SHARED(test_llama);
+    RUN_SHARED(test_families);
+    RUN_SHARED(test_unsupported);
     TEST_END();
 }

@@ -5,6 +5,7 @@
 # tensors; every encode / decode / chat golden of ../shared/tokenizers must match through it.
 BIN=${RL_BIN:-build/rabbitllm}
 SH=${RL_SHARED:-../shared}
+[ -d "$SH" ] || { echo "skipped: needs $SH"; exit 77; }
 fail() { echo "FAIL: $*"; exit 1; }
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
