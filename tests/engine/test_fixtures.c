@@ -3,6 +3,7 @@
 #include "test.h"
 #include "rabbitllm.h"
 #include "engine/model.h"
+#include "backend/backend.h"
 #include "util/json.h"
 #include "util/fileio.h"
 #include <dirent.h>
@@ -94,10 +95,19 @@ static void test_fixtures(void) {
     }
     closedir(dp);
     CHECK(n >= 30, "only %d fixtures under %s", n, root);
+    int have_gpu = 0; /* vulkan built in but no device (no ICD): named and left out */
+#ifdef RL_VULKAN_BUILD
+    if (!getenv("RL_SANITIZED")) {
+        rl_backend *vk = rl_backend_open("vulkan", 1);
+        if (vk) have_gpu = 1;
+        else fprintf(stderr, "  vulkan fixtures skipped: %s\n", rl_last_error());
+        rl_backend_close(vk);
+    }
+#endif
     for (int i = 0; i < n; i++) {
         for (int b = 0; BACKENDS[b]; b++) {
             int gpu = !strcmp(BACKENDS[b], "vulkan");
-            if (gpu && getenv("RL_SANITIZED")) continue; /* lavapipe is slow under ASan */
+            if (gpu && !have_gpu) continue; /* lavapipe is slow under ASan: release build only */
             check_fixture(names[i], BACKENDS[b], 0);
             if (gpu) check_fixture(names[i], BACKENDS[b], (size_t)1 << 40);
         }

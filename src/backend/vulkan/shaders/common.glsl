@@ -98,9 +98,14 @@ float wval(U32 w, uint b, uint dt, uint i) {
     return f16v(rd_u16(w, bb)) * float(q) + f16v(rd_u16(w, bb + 2u));
 }
 
-float tanh_s(float x) { // tanh without overflow for large |x|
-    float e = exp(-2.0 * abs(x));
-    float t = (1.0 - e) / (1.0 + e);
+float tanh_s(float x) { // odd polynomial near 0 (no cancellation), 1 - 2 / (e^2|x| + 1) beyond
+    float a = abs(x), t;
+    if (a < 0.625) {
+        float z = x * x;
+        return ((((-5.70498872745e-3 * z + 2.06390887954e-2) * z - 5.37397155531e-2) * z + 1.33314422036e-1) * z -
+                3.33332819422e-1) * z * x + x;
+    }
+    t = a > 44.0 ? 1.0 : 1.0 - 2.0 / (exp(2.0 * a) + 1.0);
     return x < 0.0 ? -t : t;
 }
 float sigm(float x) { return 1.0 / (1.0 + exp(-x)); }
