@@ -109,8 +109,9 @@ float tanh_s(float x) { // odd polynomial near 0 (no cancellation), 1 - 2 / (e^2
     return x < 0.0 ? -t : t;
 }
 float sigm(float x) { return 1.0 / (1.0 + exp(-x)); }
-float erf_s(float x) { // Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7)
-    float a = abs(x), t = 1.0 / (1.0 + 0.3275911 * a);
-    float y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
-    return x < 0.0 ? -y : y;
+float erfc_p(float z) { // erfc for z >= 0 with relative error < 1.2e-7 (Chebyshev fit, Numerical Recipes)
+    float t = 1.0 / (1.0 + 0.5 * z);
+    return t * exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+               t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
 }
+float erf_s(float x) { return x >= 0.0 ? 1.0 - erfc_p(x) : erfc_p(-x) - 1.0; }
