@@ -2,7 +2,9 @@
  * (RL_VULKAN_DEVICE=N, else the first discrete GPU, else the first device), one compute queue,
  * the compute pipelines (SPIR-V embedded at build time, created on first use; the variant with
  * subgroup reductions where the device has subgroup arithmetic in compute shaders), and buffers
- * with device addresses. Created on the first open, destroyed at exit. */
+ * with device addresses. Created on the first open (pipelines are compiled once per process);
+ * the device is destroyed at exit, the instance kept (destroying it unloads the driver, and
+ * lavapipe leaves an allocation that LeakSanitizer then reports from an unloaded module). */
 #include "backend/vulkan/vk_internal.h"
 #include "util/err.h"
 #include <stdio.h>
@@ -19,15 +21,12 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static void dev_destroy(void) {
     vk_dev *d = g_dev;
     if (!d) return;
-    g_dev = NULL;
     vkDeviceWaitIdle(d->dev);
     for (int i = 0; i < VKP_COUNT; i++) if (d->pipe[i]) vkDestroyPipeline(d->dev, d->pipe[i], NULL);
     if (d->layout) vkDestroyPipelineLayout(d->dev, d->layout, NULL);
     vkDestroyDevice(d->dev, NULL);
-    vkDestroyInstance(d->inst, NULL);
-    pthread_mutex_destroy(&d->qlock);
-    pthread_mutex_destroy(&d->plock);
-    free(d);
+    d->dev = VK_NULL_HANDLE;
+    memset(d->pipe, 0, sizeof d->pipe);
 }
 
 /* 1 if the device has what the backend needs (Vulkan 1.2, device addresses, timeline semaphores,
