@@ -137,6 +137,46 @@ static void test_matmul_convert(void) {
     CHECK(VK->ops->status(VK) == 0, "status: %s", rl_last_error());
 }
 
+/* GGUF weight types against the cpu's ggml numerics (activations rounded to f16 / bf16 or
+ * quantised to Q8_0 / Q8_1 blocks, integer block dots): 1e-5 of sum |x w| */
+static void test_matmul_gguf(void) {
+    const rl_dtype dts[] = {RL_DT_GF16, RL_DT_GBF16, RL_DT_GQ8_0, RL_DT_GQ4_1, RL_DT_Q4_0, RL_DT_IQ4_NL};
+    const rl_dtype lay[] = {RL_DT_F16, RL_DT_BF16, RL_DT_Q8_0, RL_DT_Q4_1, RL_DT_Q8_0, RL_DT_Q8_0};
+    for (int di = 0; di < 6; di++)
+        for (int T = 1; T <= 5; T += 4) {
+            reset();
+            rl_dtype dt = dts[di];
+            int in = 160, out = 3001;
+            size_t rb = rl_dtype_row_bytes(dt, in);
+            /* random blocks: the Q8_0 generator's bytes make valid Q4_0 / IQ4_NL blocks of 18 bytes */
+            uint8_t *w = weights(lay[di], out, in);
+            if (dt == RL_DT_Q4_0 || dt == RL_DT_IQ4_NL)
+                for (int b = 0; b < out * in / 32; b++) memmove(w + (size_t)b * 18, w + (size_t)b * 34, 18);
+            float *x = rnd((size_t)T * in, 2), *y = malloc((size_t)T * out * 4), *wf = malloc((size_t)out * in * 4);
+            rl_cpu_ops.matmul(CPU, y, x, w, dt, NULL, T, in, out);
+            rl_cpu_ops.convert(CPU, wf, w, dt, (int64_t)out * in);
+            float *wd = dev(w, rb * out), *xd = dev(x, (size_t)T * in * 4), *yd = dev(NULL, (size_t)T * out * 4);
+            CHECK(VK->ops->supports(VK, dt), "%s supported", RL_DTYPES[dt].st_name);
+            VK->ops->matmul(VK, yd, xd, wd, dt, NULL, T, in, out);
+            float *g = down(yd, (size_t)T * out);
+            double worst = 0;
+            for (int t = 0; t < T; t++)
+                for (int o = 0; o < out; o++) {
+                    double mag = 1e-6;
+                    for (int i = 0; i < in; i++) mag += fabs((double)x[t * in + i] * wf[(size_t)o * in + i]);
+                    double e = fabs((double)g[t * out + o] - y[t * out + o]) / mag;
+                    if (e > worst) worst = e;
+                }
+            CHECK(worst <= 1e-5, "matmul %s T=%d: err %.3g of sum |x w|", RL_DTYPES[dt].st_name, T, worst);
+            fprintf(stderr, "  matmul %-21s max err %.3g of sum|xw| (tol 1e-05)\n", RL_DTYPES[dt].st_name, worst);
+            float *cd = dev(NULL, (size_t)out * in * 4);
+            VK->ops->convert(VK, cd, wd, dt, (int64_t)out * in);
+            float *cv = down(cd, (size_t)out * in);
+            cmp("convert (gguf)", cv, wf, (size_t)out * in, 0);
+            free(w); free(x); free(y); free(wf); free(g); free(cv);
+        }
+}
+
 static void test_norms_rope(void) {
     reset();
     int T = 5, n = 203;
@@ -349,6 +389,7 @@ int main(void) {
     if (!arena) { fprintf(stderr, "arena: %s\n", rl_last_error()); return 1; }
     VK->ops->set_scratch(VK, arena + arena_bytes, 256, 32);
     RUN(test_matmul_convert);
+    RUN(test_matmul_gguf);
     RUN(test_norms_rope);
     RUN(test_attention);
     RUN(test_elementwise_copies);

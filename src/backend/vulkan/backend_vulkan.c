@@ -1,7 +1,8 @@
 /* The vulkan backend: every op of rl_backend_ops as a compute shader (shaders/NAME.comp, SPIR-V
  * embedded at build time) on device-local memory; push constants carry device addresses and
  * sizes. Weights F32 / F16 / BF16 / Q8_0 / Q4_1 are decoded inside the shaders (f32 accumulation);
- * the GGUF types are not supported (rl_model_open then refuses the model with a message). */
+ * of the GGUF types (ggml-cpu numerics) F16, BF16, Q8_0, Q4_1, Q4_0 and IQ4_NL too, the k-quants
+ * not (rl_model_open then refuses such a model with a message naming the tensor). */
 #include "backend/vulkan/vk_internal.h"
 #include "util/err.h"
 #include <stdlib.h>
@@ -34,6 +35,8 @@ static int dt_code(rl_dtype dt) {
     case RL_DT_BF16: case RL_DT_GBF16: return 2;
     case RL_DT_Q8_0: case RL_DT_GQ8_0: return 10;
     case RL_DT_Q4_1: case RL_DT_GQ4_1: return 11;
+    case RL_DT_Q4_0: return 16;
+    case RL_DT_IQ4_NL: return 24;
     default: return -1;
     }
 }
@@ -41,7 +44,17 @@ static int dt_code(rl_dtype dt) {
 static const char *vk_describe(rl_backend *be) { (void)be; return rl_vk_describe(); }
 static int vk_supports(rl_backend *be, rl_dtype dt) {
     (void)be;
-    return dt == RL_DT_F32 || dt == RL_DT_F16 || dt == RL_DT_BF16 || dt == RL_DT_Q8_0 || dt == RL_DT_Q4_1;
+    return dt_code(dt) >= 0;
+}
+/* matmul activation mode of the GGUF types (see shaders/matmul.comp) */
+static uint32_t gguf_mode(rl_dtype dt) {
+    switch (dt) {
+    case RL_DT_GF16: return 1;
+    case RL_DT_GBF16: return 2;
+    case RL_DT_GQ8_0: case RL_DT_Q4_0: case RL_DT_IQ4_NL: return 3;
+    case RL_DT_GQ4_1: return 4;
+    default: return 0;
+    }
 }
 static uint64_t vk_fence(rl_backend *be) { return rl_vk_flush(V(be)); }
 static int vk_wait(rl_backend *be, uint64_t f) { return rl_vk_wait(V(be), f); }
@@ -66,9 +79,9 @@ static void vk_matmul(rl_backend *be, float *y, const float *x, const void *w, r
     for (int o0 = 0; o0 < out; o0 += per) {
         int n = out - o0 < per ? out - o0 : per;
         uint64_t wa = A(w) + (uint64_t)o0 * rb;
-        struct { uint64_t y, x, w, b; uint32_t woff, dt, T, in, out, ld, rb, has_b; } pc = {
+        struct { uint64_t y, x, w, b; uint32_t woff, dt, T, in, out, ld, rb, has_b, gm; } pc = {
             A(y) + 4ull * o0, A(x), wa & ~3ull, bias ? A(bias) + 4ull * o0 : A(x), (uint32_t)(wa & 3), (uint32_t)code,
-            (uint32_t)T, (uint32_t)in, (uint32_t)n, (uint32_t)out, (uint32_t)rb, bias != NULL};
+            (uint32_t)T, (uint32_t)in, (uint32_t)n, (uint32_t)out, (uint32_t)rb, bias != NULL, gguf_mode(dt)};
         DISPATCH_N(v, VKP_MATMUL, pc, (uint64_t)n, (uint32_t)((T + 7) / 8));
     }
 }

@@ -18,6 +18,8 @@ layout(buffer_reference, std430, buffer_reference_align = 4) buffer I32 { int v[
 #define DT_BF16 2u
 #define DT_Q8_0 10u
 #define DT_Q4_1 11u
+#define DT_Q4_0 16u
+#define DT_IQ4_NL 24u
 #define NEG_BIG -3.0e38
 
 uint lid() { return gl_LocalInvocationID.x; }
@@ -81,21 +83,54 @@ uint rd_u32(U32 w, uint b) {
 }
 float f16v(uint h) { return unpackHalf2x16(h).x; }
 float bf16v(uint h) { return uintBitsToFloat(h << 16); }
+const int IQ4NL[16] = int[16](-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+uint blk_bytes(uint dt) { return dt == DT_Q8_0 ? 34u : dt == DT_Q4_1 ? 20u : 18u; }
+// integer item j (0..31) of a 32-block at byte bb: Q8_0 q, Q4_1 nibble, Q4_0 nibble - 8, IQ4_NL table
+int blk_q(U32 w, uint bb, uint dt, uint j) {
+    if (dt == DT_Q8_0) return int(rd_byte(w, bb + 2u + j) << 24) >> 24;
+    uint by = rd_byte(w, bb + (dt == DT_Q4_1 ? 4u : 2u) + (j & 15u));
+    uint q = j < 16u ? (by & 15u) : (by >> 4);
+    if (dt == DT_Q4_1) return int(q);
+    if (dt == DT_Q4_0) return int(q) - 8;
+    return IQ4NL[q];
+}
 // element i of a row of dtype dt that starts at byte b
 float wval(U32 w, uint b, uint dt, uint i) {
     if (dt == DT_F32) return uintBitsToFloat(rd_u32(w, b + 4u * i));
     if (dt == DT_F16) return f16v(rd_u16(w, b + 2u * i));
     if (dt == DT_BF16) return bf16v(rd_u16(w, b + 2u * i));
-    uint blk = i >> 5, j = i & 31u;
-    if (dt == DT_Q8_0) {
-        uint bb = b + blk * 34u;
-        int q = int(rd_byte(w, bb + 2u + j) << 24) >> 24;
-        return f16v(rd_u16(w, bb)) * float(q);
+    uint bb = b + (i >> 5) * blk_bytes(dt);
+    float q = float(blk_q(w, bb, dt, i & 31u)), d = f16v(rd_u16(w, bb));
+    return dt == DT_Q4_1 ? d * q + f16v(rd_u16(w, bb + 2u)) : d * q;
+}
+
+// f32 -> f16 bits, round to nearest even (as rl_f32_to_f16)
+uint f2h(float f) {
+    uint x = floatBitsToUint(f), s = (x >> 16) & 0x8000u, a = x & 0x7fffffffu;
+    if (a >= 0x7f800000u) return s | (a > 0x7f800000u ? 0x7e00u : 0x7c00u);
+    if (a >= 0x477ff000u) return s | 0x7c00u;
+    if (a < 0x38800000u) {
+        if (a < 0x33000000u) return s;
+        uint m = (a & 0x7fffffu) | 0x800000u, sh = 126u - (a >> 23);
+        uint h = m >> sh, rem = m & ((1u << sh) - 1u), mid = 1u << (sh - 1u);
+        if (rem > mid || (rem == mid && (h & 1u) != 0u)) h++;
+        return s | h;
     }
-    uint bb = b + blk * 20u; // Q4_1
-    uint by = rd_byte(w, bb + 4u + (j & 15u));
-    uint q = j < 16u ? (by & 15u) : (by >> 4);
-    return f16v(rd_u16(w, bb)) * float(q) + f16v(rd_u16(w, bb + 2u));
+    uint h = (a - 0x38000000u) >> 13, rem = a & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u) != 0u)) h++;
+    return s | h;
+}
+float round_f16(float f) { return f16v(f2h(f)); }
+float round_bf16(float f) { // as rl_f32_to_bf16
+    uint u = floatBitsToUint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return uintBitsToFloat(((u >> 16) | 0x40u) << 16);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return uintBitsToFloat((u >> 16) << 16);
+}
+// a / b correctly rounded (one fma correction of the reciprocal's quotient)
+float div_rn(float a, float b) {
+    precise float y = 1.0 / b, q = a * y, r = fma(-q, b, a);
+    return fma(r, y, q);
 }
 
 float tanh_s(float x) { // odd polynomial near 0 (no cancellation), 1 - 2 / (e^2|x| + 1) beyond

@@ -1,10 +1,13 @@
 #version 450
 // y[t][o] = bias[o] + sum_i x[t][i] W[o][i]: one workgroup per output row o and tile of TT
 // tokens (z); threads split the row (whole 32-blocks for quantised weights), f32 accumulation.
+// gm (GGUF weights, ggml-cpu numerics): 1 / 2 activations rounded to f16 / bf16; 3 / 4 each
+// activation block quantised to Q8_0 / Q8_1 (scale 127 / amax, round half to even, f16 scale)
+// and multiplied in integers: (dw dx) sum q qx (+ m sx for Q8_1).
 #include "common.glsl"
 layout(push_constant) uniform P {
     F32 y; F32 x; U32 w; F32 bias;
-    uint woff, dt, T, in_, out_, ld, rb, has_bias;
+    uint woff, dt, T, in_, out_, ld, rb, has_bias, gm;
 } p;
 #define TT 8
 void main() {
@@ -15,36 +18,51 @@ void main() {
     float acc[TT];
     for (uint k = 0; k < TT; k++) acc[k] = 0.0;
     uint rowb = p.woff + o * p.rb;
-    if (p.dt == DT_Q8_0 || p.dt == DT_Q4_1) {
+    if (p.gm >= 3u) {
+        uint bbytes = blk_bytes(p.dt);
         for (uint blk = lid(); blk < p.in_ / 32u; blk += WG) {
-            if (p.dt == DT_Q8_0) {
-                uint bb = rowb + blk * 34u;
-                float d = f16v(rd_u16(p.w, bb));
+            uint bb = rowb + blk * bbytes;
+            float dw = f16v(rd_u16(p.w, bb));
+            for (uint k = 0; k < nt; k++) {
+                uint xb = (t0 + k) * p.in_ + blk * 32u;
+                float amax = 0.0;
+                for (uint j = 0; j < 32u; j++) amax = max(amax, abs(p.x.v[xb + j]));
+                float d = div_rn(amax, 127.0), id = amax != 0.0 ? div_rn(127.0, amax) : 0.0;
+                int isum = 0, qsum = 0;
                 for (uint j = 0; j < 32u; j++) {
-                    float wv = d * float(int(rd_byte(p.w, bb + 2u + j) << 24) >> 24);
-                    uint xi = blk * 32u + j;
-                    for (uint k = 0; k < nt; k++) acc[k] += wv * p.x.v[(t0 + k) * p.in_ + xi];
+                    int qx = int(roundEven(p.x.v[xb + j] * id));
+                    isum += qx * blk_q(p.w, bb, p.dt, j);
+                    qsum += qx;
                 }
-            } else {
-                uint bb = rowb + blk * 20u;
-                float d = f16v(rd_u16(p.w, bb)), m = f16v(rd_u16(p.w, bb + 2u));
-                for (uint j = 0; j < 16u; j++) {
-                    uint by = rd_byte(p.w, bb + 4u + j);
-                    float w0 = d * float(by & 15u) + m, w1 = d * float(by >> 4) + m;
-                    uint xi = blk * 32u + j;
-                    for (uint k = 0; k < nt; k++)
-                        acc[k] += w0 * p.x.v[(t0 + k) * p.in_ + xi] + w1 * p.x.v[(t0 + k) * p.in_ + xi + 16u];
-                }
+                float v = (dw * round_f16(d)) * float(isum);
+                if (p.gm == 4u) v += f16v(rd_u16(p.w, bb + 2u)) * round_f16(d * float(qsum));
+                acc[k] += v;
+            }
+        }
+    } else if (p.dt == DT_Q8_0 || p.dt == DT_Q4_1 || p.dt == DT_Q4_0 || p.dt == DT_IQ4_NL) {
+        uint bbytes = blk_bytes(p.dt);
+        for (uint blk = lid(); blk < p.in_ / 32u; blk += WG) {
+            uint bb = rowb + blk * bbytes;
+            float d = f16v(rd_u16(p.w, bb)), m = p.dt == DT_Q4_1 ? f16v(rd_u16(p.w, bb + 2u)) : 0.0;
+            for (uint j = 0; j < 32u; j++) {
+                float wv = d * float(blk_q(p.w, bb, p.dt, j)) + m;
+                uint xi = blk * 32u + j;
+                for (uint k = 0; k < nt; k++) acc[k] += wv * p.x.v[(t0 + k) * p.in_ + xi];
             }
         }
     } else {
         for (uint i = lid(); i < p.in_; i += WG) {
             float wv = wval(p.w, rowb, p.dt, i);
-            for (uint k = 0; k < nt; k++) acc[k] += wv * p.x.v[(t0 + k) * p.in_ + i];
+            for (uint k = 0; k < nt; k++) {
+                float xv = p.x.v[(t0 + k) * p.in_ + i];
+                if (p.gm == 1u) xv = round_f16(xv);
+                else if (p.gm == 2u) xv = round_bf16(xv);
+                acc[k] += wv * xv;
+            }
         }
     }
-    for (uint k = 0; k < TT; k++) {
+    for (uint k = 0; k < nt; k++) { // nt is the same for the whole workgroup
         float s = wg_sum(acc[k]);
-        if (lid() == 0u && k < nt) p.y.v[(t0 + k) * p.ld + o] = s + (p.has_bias != 0u ? p.bias.v[o] : 0.0);
+        if (lid() == 0u) p.y.v[(t0 + k) * p.ld + o] = s + (p.has_bias != 0u ? p.bias.v[o] : 0.0);
     }
 }
