@@ -65,11 +65,11 @@ $(BUILD)/obj/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/spv/%_0.h: src/backend/vulkan/shaders/%.comp src/backend/vulkan/shaders/common.glsl
+$(BUILD)/spv/%_0.h: src/backend/vulkan/shaders/%.comp $(wildcard src/backend/vulkan/shaders/*.glsl)
 	@mkdir -p $(dir $@)
 	glslc --target-env=vulkan1.2 -O -DSG=0 -mfmt=c -o $@ $<
 
-$(BUILD)/spv/%_1.h: src/backend/vulkan/shaders/%.comp src/backend/vulkan/shaders/common.glsl
+$(BUILD)/spv/%_1.h: src/backend/vulkan/shaders/%.comp $(wildcard src/backend/vulkan/shaders/*.glsl)
 	@mkdir -p $(dir $@)
 	glslc --target-env=vulkan1.2 -O -DSG=1 -mfmt=c -o $@ $<
 

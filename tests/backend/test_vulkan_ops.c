@@ -143,7 +143,7 @@ static void test_matmul_gguf(void) {
     const rl_dtype dts[] = {RL_DT_GF16, RL_DT_GBF16, RL_DT_GQ8_0, RL_DT_GQ4_1, RL_DT_Q4_0, RL_DT_IQ4_NL};
     const rl_dtype lay[] = {RL_DT_F16, RL_DT_BF16, RL_DT_Q8_0, RL_DT_Q4_1, RL_DT_Q8_0, RL_DT_Q8_0};
     for (int di = 0; di < 6; di++)
-        for (int T = 1; T <= 5; T += 4) {
+        for (int T = 1; T <= 21; T += 4 + 10 * (T > 1)) {
             reset();
             rl_dtype dt = dts[di];
             int in = 160, out = 3001;

@@ -101,7 +101,7 @@ typedef struct { uint64_t o, x, w, b; uint32_t n, mode, has_w, has_b, one_plus; 
 static void vk_rmsnorm(rl_backend *be, float *out, const float *x, const float *w, int T, int n, float eps, int op) {
     if (T <= 0 || n <= 0) return;
     norm_pc pc = {A(out), A(x), w ? A(w) : A(x), A(x), (uint32_t)n, 0, w != NULL, 0, op != 0, eps};
-    DISPATCH_N(V(be), VKP_NORM, pc, (uint64_t)T, 1);
+    DISPATCH_N(V(be), V(be)->d->f64 ? VKP_NORM64 : VKP_NORM, pc, (uint64_t)T, 1);
 }
 static void vk_layernorm(rl_backend *be, float *out, const float *x, const float *w, const float *b, int T, int n,
                          float eps) {

@@ -100,13 +100,21 @@ static int dev_create(vk_dev *d) {
     float prio = 1.0f;
     VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, .queueFamilyIndex = d->qfam,
                                    .queueCount = 1, .pQueuePriorities = &prio};
+    VkPhysicalDeviceFeatures have;
+    vkGetPhysicalDeviceFeatures(d->phys, &have);
+    d->f64 = have.shaderFloat64 == VK_TRUE;
+    VkPhysicalDeviceFeatures want = {.shaderFloat64 = have.shaderFloat64};
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
                                             .bufferDeviceAddress = VK_TRUE, .timelineSemaphore = VK_TRUE};
     VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .pNext = &f12, .queueCreateInfoCount = 1,
-                              .pQueueCreateInfos = &qci};
+                              .pQueueCreateInfos = &qci, .pEnabledFeatures = &want};
     if ((r = vkCreateDevice(d->phys, &dci, NULL, &d->dev)) != VK_SUCCESS)
         return rl_err("vulkan: cannot create the device on %s (VkResult %d)", d->props.deviceName, r);
     vkGetDeviceQueue(d->dev, d->qfam, 0, &d->queue);
+    if (d->f64) {
+        size_t l = strlen(d->desc);
+        snprintf(d->desc + l - 1, sizeof d->desc - l + 1, ", f64 norm sums)");
+    }
     VkPushConstantRange pcr = {VK_SHADER_STAGE_COMPUTE_BIT, 0, VK_PUSH_BYTES};
     VkPipelineLayoutCreateInfo lci = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, .pushConstantRangeCount = 1,
                                       .pPushConstantRanges = &pcr};

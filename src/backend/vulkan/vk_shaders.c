@@ -76,6 +76,12 @@ static const uint32_t dn_conv_0[] =
 static const uint32_t dn_conv_1[] =
 #include "dn_conv_1.h"
     ;
+static const uint32_t norm64_0[] =
+#include "norm64_0.h"
+    ;
+static const uint32_t norm64_1[] =
+#include "norm64_1.h"
+    ;
 static const uint32_t dn_recur_0[] =
 #include "dn_recur_0.h"
     ;
@@ -99,6 +105,7 @@ static const spv SPVS[VKP_COUNT] = {
     E(gather),
     E(dn_conv),
     E(dn_recur),
+    E(norm64),
 };
 
 const uint32_t *rl_vk_spv(vk_pipe_id id, int sg, size_t *bytes) {

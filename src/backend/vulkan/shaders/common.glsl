@@ -127,10 +127,25 @@ float round_bf16(float f) { // as rl_f32_to_bf16
     u += 0x7fffu + ((u >> 16) & 1u);
     return uintBitsToFloat((u >> 16) << 16);
 }
-// a / b correctly rounded (one fma correction of the reciprocal's quotient)
+// a / b correctly rounded for finite positive a, b (the quotient or a neighbour, whichever leaves
+// the smallest exact residual a - q b: Dekker's product, no reliance on a fused fma)
+float resid(float a, float q, float b) {
+    precise float cq = 4097.0 * q, qh = cq - (cq - q), ql = q - qh;
+    precise float cb = 4097.0 * b, bh = cb - (cb - b), bl = b - bh;
+    precise float pr = q * b, e = ((qh * bh - pr) + qh * bl + ql * bh) + ql * bl;
+    precise float r = (a - pr) - e;
+    return abs(r);
+}
 float div_rn(float a, float b) {
-    precise float y = 1.0 / b, q = a * y, r = fma(-q, b, a);
-    return fma(r, y, q);
+    float q = a / b;
+    if (!(a > 0.0) || !(b > 0.0) || isinf(q) || q < 1e-30 || q > 1e30) return q;
+    float best = q, rb = resid(a, q, b);
+    for (int k = -1; k <= 1; k += 2) {
+        float c = uintBitsToFloat(uint(int(floatBitsToUint(q)) + k));
+        float rc = resid(a, c, b);
+        if (rc < rb) { best = c; rb = rc; }
+    }
+    return best;
 }
 
 float tanh_s(float x) { // odd polynomial near 0 (no cancellation), 1 - 2 / (e^2|x| + 1) beyond
