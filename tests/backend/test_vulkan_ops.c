@@ -90,7 +90,8 @@ static void test_matmul_convert(void) {
         for (int ti = 0; ti < 4; ti++) {
             reset();
             rl_dtype dt = dts[di];
-            int T = Ts[ti], in = dt >= RL_DT_Q8_0 ? 96 : 37 + ti, out = 45 + ti;
+            /* rows up to 256 take the thread-per-row path, longer ones the workgroup-per-row one */
+            int T = Ts[ti], in = (dt >= RL_DT_Q8_0 ? 96 : 37 + ti) + (ti >= 2 ? 320 : 0), out = 45 + ti;
             size_t rb = rl_dtype_row_bytes(dt, in);
             /* odd byte offsets of the weights inside a layer image */
             uint8_t *w = weights(dt, out, in), *wd = (uint8_t *)dev(NULL, rb * out + 8) + (dt == RL_DT_F32 ? 4 : 2);
@@ -146,7 +147,7 @@ static void test_matmul_gguf(void) {
         for (int T = 1; T <= 21; T += 4 + 10 * (T > 1)) {
             reset();
             rl_dtype dt = dts[di];
-            int in = 160, out = 3001;
+            int in = T > 1 ? 416 : 160, out = 3001;
             size_t rb = rl_dtype_row_bytes(dt, in);
             /* random blocks: the Q8_0 generator's bytes make valid Q4_0 / IQ4_NL blocks of 18 bytes */
             uint8_t *w = weights(lay[di], out, in);

@@ -126,7 +126,10 @@ static void test_gguf_fixtures(void) {
             int gap = known_gap(names[i]), before = t_case_failed;
             t_case_failed = 0;
             if (check_fixture(root, names[i], backends[b])) { t_case_failed = before; continue; }
-            if (gap) {
+            if (gap && b) { /* the cpu's known gaps: reported on vulkan, not asserted either way */
+                fprintf(stderr, "  %s [%s]: known gap of the cpu (%s here)\n", names[i], backends[b], t_case_failed ? "open" : "matches");
+                t_case_failed = 0;
+            } else if (gap) {
                 fprintf(stderr, "  %s: known gap (%s)\n", names[i], t_case_failed ? "still open" : "NOW MATCHES: remove it from KNOWN_GAPS");
                 t_case_failed = !t_case_failed;
             }

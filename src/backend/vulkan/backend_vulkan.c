@@ -20,6 +20,7 @@ const char *rl_vk_describe(void);
 #define DSA_ROWS 8     /* query tokens per DSA dispatch (scratch: 2 rows of max_ctx floats each) */
 #define MAX_VD 512     /* value dims of attention (8 per thread) */
 #define MAX_DN_HD 1024 /* Gated DeltaNet head dims */
+#define SMALL_IN 256   /* matmul rows up to this long: a thread per output row (no reduction) */
 
 static vk_be *V(rl_backend *be) { return be->impl; }
 static uint64_t A(const void *p) { return (uint64_t)(uintptr_t)p; }
@@ -79,10 +80,10 @@ static void vk_matmul(rl_backend *be, float *y, const float *x, const void *w, r
     for (int o0 = 0; o0 < out; o0 += per) {
         int n = out - o0 < per ? out - o0 : per;
         uint64_t wa = A(w) + (uint64_t)o0 * rb;
-        struct { uint64_t y, x, w, b; uint32_t woff, dt, T, in, out, ld, rb, has_b, gm; } pc = {
+        struct { uint64_t y, x, w, b; uint32_t woff, dt, T, in, out, ld, rb, has_b, gm, small; } pc = {
             A(y) + 4ull * o0, A(x), wa & ~3ull, bias ? A(bias) + 4ull * o0 : A(x), (uint32_t)(wa & 3), (uint32_t)code,
-            (uint32_t)T, (uint32_t)in, (uint32_t)n, (uint32_t)out, (uint32_t)rb, bias != NULL, gguf_mode(dt)};
-        DISPATCH_N(v, VKP_MATMUL, pc, (uint64_t)n, (uint32_t)((T + 7) / 8));
+            (uint32_t)T, (uint32_t)in, (uint32_t)n, (uint32_t)out, (uint32_t)rb, bias != NULL, gguf_mode(dt), in <= SMALL_IN};
+        DISPATCH_N(v, VKP_MATMUL, pc, pc.small ? GROUPS(n) : (uint64_t)n, (uint32_t)((T + 7) / 8));
     }
 }
 
