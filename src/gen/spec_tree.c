@@ -134,6 +134,11 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
     memcpy(hist, prompt, (size_t)n * sizeof(int32_t));
     int nh = n;
     double t0 = rl_now_s();
+    { /* the draft's cache follows the target's (a session may have rewound the target) */
+        const int32_t *th;
+        int P0 = rl_model_tokens(m, &th), keep = rl_model_common_prefix(dm, th, P0);
+        if (rl_model_rewind(dm, keep) || (keep < P0 && rl_model_eval(dm, th + keep, P0 - keep, NULL, 0))) goto done;
+    }
     if (rl_model_eval(m, prompt, n, all ? pl : row, all) || rl_model_eval(dm, prompt, n, NULL, 0)) goto done;
     st->n_prompt = n;
     st->prefill_s = rl_now_s() - t0;
@@ -199,5 +204,25 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
 done:
     free(T.tl); free(T.dl); free(T.prob); free(T.c); free(hist); free(dpend); free(row); free(pl);
     rl_sampler_free(s);
+    return rc;
+}
+
+int rl_draft_check(const char *target_dir, const rl_model *target, const char *draft_dir, const rl_model *draft) {
+    int V = rl_model_vocab(target);
+    if (rl_model_vocab(draft) != V)
+        return rl_err("draft model %s: vocabulary of %d tokens, the target %s has %d", draft_dir, rl_model_vocab(draft),
+                      target_dir, V);
+    rl_tokenizer *a = rl_tokenizer_open(target_dir), *b = rl_tokenizer_open(draft_dir);
+    int rc = 0;
+    for (int id = 0; a && b && id < V && !rc; id++) {
+        char *pa = NULL, *pb = NULL;
+        size_t la = 0, lb = 0;
+        int ea = rl_token_to_piece(a, id, &pa, &la), eb = rl_token_to_piece(b, id, &pb, &lb);
+        if (ea != eb || (!ea && (la != lb || memcmp(pa, pb, la))))
+            rc = rl_err("draft model %s: token %d is \"%.*s\" there but \"%.*s\" in the target %s", draft_dir, id,
+                        (int)(eb ? 0 : lb), eb ? "" : pb, (int)(ea ? 0 : la), ea ? "" : pa, target_dir);
+        rl_release(pa); rl_release(pb);
+    }
+    rl_tokenizer_close(a); rl_tokenizer_close(b);
     return rc;
 }
