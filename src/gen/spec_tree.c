@@ -38,6 +38,7 @@ typedef struct {
     double rate[N_BUDGETS];   /* tokens/s measured per budget (EMA, 0 = not tried) */
     int uses[N_BUDGETS];
     int bi;                   /* current budget index */
+    int top;                  /* the largest budget's index (draft_fixed) */
     double draft_s, target_s;
 } tree_ctx;
 
@@ -94,11 +95,14 @@ static int grow(tree_ctx *T, int32_t root, int budget) {
     return n;
 }
 
-/* The budget for the next sweep: the best measured one, with occasional tries of neighbours. */
+/* The budget for the next sweep: the best measured one; sweep 1 measures no drafting (budget
+ * 1) once, and every 8th sweep tries a neighbour of the best, so the choice follows the
+ * acceptance as it changes and falls to no drafting when drafting does not pay. */
 static int choose(tree_ctx *T, int sweeps) {
+    if (sweeps == 1 && !T->uses[0]) return 0;
     int best = T->bi;
     for (int i = 0; i < N_BUDGETS && (1 << i) <= T->nmax; i++)
-        if (T->rate[i] > T->rate[best]) best = i;
+        if (T->uses[i] && T->rate[i] > T->rate[best]) best = i;
     if (sweeps % 8 == 7) { /* explore a neighbour of the best */
         int up = best + 1, down = best - 1;
         if (up < N_BUDGETS && (1 << up) <= T->nmax && (!T->uses[up] || down < 0)) best = up;
@@ -131,6 +135,7 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
     float *pl = all ? malloc((size_t)n * V * sizeof(float)) : NULL;
     if (!T.tl || !T.dl || !T.prob || !T.c || !hist || !dpend || !row || !s || (all && !pl)) { rl_err("out of memory"); goto done; }
     for (T.bi = 0; (2 << T.bi) <= (T.nmax < 16 ? T.nmax : 16); T.bi++) {} /* start at min(16, max) */
+    for (T.top = 0; (2 << T.top) <= T.nmax; T.top++) {}
     memcpy(hist, prompt, (size_t)n * sizeof(int32_t));
     int nh = n;
     double t0 = rl_now_s();
@@ -149,7 +154,7 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
     while (!emit(m, o, tok, out, n_out, hist, &nh, st)) {
         int room = rl_model_ctx(m) - rl_model_pos(m), droom = rl_model_ctx(dm) - rl_model_pos(dm) - ndp;
         if (room <= 0 || droom <= 0) { st->ctx_full = 1; break; }
-        T.bi = choose(&T, st->sweeps);
+        T.bi = o->draft_fixed ? T.top : choose(&T, st->sweeps);
         int budget = 1 << T.bi, left = o->max_new - *n_out;
         if (budget > room) budget = room;
         if (budget > droom) budget = droom;
