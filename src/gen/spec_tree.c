@@ -39,6 +39,7 @@ typedef struct {
     int uses[N_BUDGETS];
     int bi;                   /* current budget index */
     int top;                  /* the largest budget's index (draft_fixed) */
+    int spine;                /* the deepest node of the draft's greedy path in the tree */
     double draft_s, target_s;
 } tree_ctx;
 
@@ -61,6 +62,7 @@ static int has_child(const tree_ctx *T, int n, int u, int32_t t) {
 static int grow(tree_ctx *T, int32_t root, int budget) {
     int n = 1, V = T->V;
     T->tok[0] = root; T->par[0] = -1; T->cum[0] = 1.0;
+    T->spine = 0;
     while (n < budget) {
         double t0 = rl_now_s();
         if (rl_model_eval_tree(T->dm, T->tok, T->par, n, T->dl)) return -1;
@@ -78,16 +80,25 @@ static int grow(tree_ctx *T, int32_t root, int budget) {
             }
         }
         /* a round deepens the tree by at most one level: adding a few nodes per round (at most
-         * doubling) lets a confident draft build deep paths within the budget */
+         * doubling) lets a confident draft build deep paths within the budget. The first pick of
+         * a round extends the spine (the draft's own greedy path, from the deepest spine node),
+         * so the path a draft that agrees with the target would take is always in the tree. */
         int add = budget / 8 > 2 ? budget / 8 : 2;
         if (add > n) add = n;
         if (add > budget - n) add = budget - n;
+        int sb = -1;
+        for (int i = 0; i < nc; i++)
+            if (T->c[i].parent == T->spine && (sb < 0 || T->c[i].cum > T->c[sb].cum)) sb = i;
         for (int a = 0; a < add && nc > 0; a++) {
             int b = 0;
             for (int i = 1; i < nc; i++) if (T->c[i].cum > T->c[b].cum) b = i;
+            if (a == 0 && sb >= 0) b = sb;
+            if (b == sb) T->spine = n;
             T->tok[n] = T->c[b].tok; T->par[n] = T->c[b].parent; T->cum[n] = T->c[b].cum;
             n++;
             T->c[b] = T->c[--nc];
+            if (sb == nc) sb = b; /* the spine candidate moved into the freed place */
+            else if (b == sb) sb = -1;
         }
         T->draft_s += rl_now_s() - t0;
         if (!nc && n < budget) break;
@@ -96,14 +107,14 @@ static int grow(tree_ctx *T, int32_t root, int budget) {
 }
 
 /* The budget for the next sweep: the best measured one; sweep 1 measures no drafting (budget
- * 1) once, and every 8th sweep tries a neighbour of the best, so the choice follows the
+ * 1) once, and every 4th sweep tries a neighbour of the best, so the choice follows the
  * acceptance as it changes and falls to no drafting when drafting does not pay. */
 static int choose(tree_ctx *T, int sweeps) {
     if (sweeps == 1 && !T->uses[0]) return 0;
     int best = T->bi;
     for (int i = 0; i < N_BUDGETS && (1 << i) <= T->nmax; i++)
         if (T->uses[i] && T->rate[i] > T->rate[best]) best = i;
-    if (sweeps % 8 == 7) { /* explore a neighbour of the best */
+    if (sweeps % 4 == 3) { /* explore a neighbour of the best */
         int up = best + 1, down = best - 1;
         if (up < N_BUDGETS && (1 << up) <= T->nmax && (!T->uses[up] || down < 0)) best = up;
         else if (down >= 0) best = down;
@@ -134,7 +145,7 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
     int all = o->on_logits != NULL;
     float *pl = all ? malloc((size_t)n * V * sizeof(float)) : NULL;
     if (!T.tl || !T.dl || !T.prob || !T.c || !hist || !dpend || !row || !s || (all && !pl)) { rl_err("out of memory"); goto done; }
-    for (T.bi = 0; (2 << T.bi) <= (T.nmax < 16 ? T.nmax : 16); T.bi++) {} /* start at min(16, max) */
+    for (T.bi = 0; (2 << T.bi) <= (T.nmax < 4 ? T.nmax : 4); T.bi++) {} /* start at min(4, max) */
     for (T.top = 0; (2 << T.top) <= T.nmax; T.top++) {}
     memcpy(hist, prompt, (size_t)n * sizeof(int32_t));
     int nh = n;
