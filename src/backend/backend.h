@@ -51,7 +51,21 @@ typedef struct {
     const float *iq;         /* (T, idx_heads, idx_dim) indexer queries */
     const float *iw;         /* (T, idx_heads) head weights */
     const float *ik;         /* (>= pos0 + T, idx_dim) indexer key cache */
+    int n_kv;                /* key/value heads (0: one per query head); query head h reads kv head h / (n_head / n_kv) */
+    int k_stride, v_stride;  /* floats from one position's keys / values to the next (0: n_kv * head_dim / v_dim);
+                                MLA's latent rows: n_kv 1, both strides the row width, values = the rows' first v_dim */
 } rl_dsa_args;
+
+/* One layer's KV cache for one sequence, in backend memory: keys (k_width floats of every KV
+ * head per position) and values (v_width), stored as dt (F32, F16, BF16 or Q8_0 blocks of 32
+ * along the row; widths are multiples of 32 for Q8_0). Position j is row j, or row j % ring for
+ * a ring (sliding-window layers keep ring = window + tokens per sweep - 1 rows). */
+typedef struct {
+    void *k, *v;
+    rl_dtype dt;
+    int ring;                /* 0: linear */
+    int k_width, v_width;
+} rl_kv_view;
 
 typedef struct {
     const char *name;        /* "cpu", "cuda", ... */
@@ -88,18 +102,27 @@ typedef struct {
 
     /* --- ops --- */
     /* y[t][o] = bias[o] + sum_i x[t][i] W[o][i]; W (out, in) of dtype wdt; bias may be NULL.
-     * f32 accumulation; y must not alias x. */
+     * f32 accumulation; y must not alias x. For the 8/4-bit block types (Q8_0, Q4_1) a backend
+     * may instead quantise each activation row per 32-block to int8 (d = amax / 127,
+     * q = nearbyintf(x * (127 / amax)) in f32) and use integer dot products, as the cpu does for
+     * T < 4: both results are accepted (tests/backend/test_conformance.c, matmul.mixed). */
     void (*matmul)(rl_backend *be, float *y, const float *x, const void *w, rl_dtype wdt, const float *bias,
                    int T, int in, int out);
-    /* dst[i] = (float)src[i], n values of dtype dt (small vectors, embedding rows). */
+    /* Optional (MLA's absorbed attention): y[t][o] = sum_i x[t][i] W[i][o], W (in, out) of dtype
+     * wdt read row by row (the transpose of matmul's use of W); f32 accumulation. */
+    void (*matmul_t)(rl_backend *be, float *y, const float *x, const void *w, rl_dtype wdt, int T, int in, int out);
+    /* dst[i] = (float)src[i], n values of dtype dt (small vectors, embedding rows): a weight dtype
+     * of supports(), src at a block boundary and n a whole number of blocks for block types. */
     void (*convert)(rl_backend *be, float *dst, const void *src, rl_dtype dt, int64_t n);
     /* RMS norm of T rows of n: x / sqrt(mean(x^2) + eps) * (w or 1 + w); w may be NULL; out may
      * alias x. Layer norm: (x - mean) / sqrt(var + eps) * w + b (w, b may be NULL). */
     void (*rmsnorm)(rl_backend *be, float *out, const float *x, const float *w, int T, int n, float eps, int one_plus);
     void (*layernorm)(rl_backend *be, float *out, const float *x, const float *w, const float *b, int T, int n,
                       float eps);
-    /* Rotary embedding in place: T rows of `stride` floats, n_heads heads head_dim apart, the
-     * first rot_dims of each rotated by (cos, sin) tables (T, rot_dims/2) made by rl_rope_table. */
+    /* Rotary embedding in place: T rows of n_heads * head_dim floats (n_heads heads head_dim
+     * apart; x may point into a wider row, e.g. past MLA's non-rotary part, with head_dim as the
+     * stride), the first rot_dims of each head rotated by (cos, sin) tables (T, rot_dims/2) made by
+     * rl_rope_table. */
     void (*rope)(rl_backend *be, const rl_rope *r, float *x, int T, int n_heads, int head_dim, const float *cos_t,
                  const float *sin_t);
     /* Causal attention for T queries at positions pos0.. over a KV cache (see
@@ -107,7 +130,21 @@ typedef struct {
      * (<= 0 off). kc (>= pos0+T, n_kv, head_dim), vc (.., n_kv, v_dim), out (T, n_head, v_dim). */
     void (*attention)(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T, int pos0,
                       int n_head, int n_kv, int head_dim, int v_dim, float scale, float softcap, int window);
-    /* DSA attention (see rl_dsa_args); q/kc (.., n_head, head_dim), vc (.., n_head, v_dim). */
+    /* Optional (NULL where a backend keeps only f32 linear caches; the engine then uses those):
+     * kv_store writes n positions pos0.. of f32 keys k (n, k_width) and values v (n, v_width)
+     * into the cache, converted to its dtype, wrapping in a ring; attention_kv is `attention`
+     * over such a cache (reading the compact rows directly, no conversion of the whole cache). */
+    void (*kv_store)(rl_backend *be, const rl_kv_view *kv, int pos0, const float *k, const float *v, int n);
+    void (*attention_kv)(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, int T, int pos0,
+                         int n_head, int n_kv, int head_dim, int v_dim, float scale, float softcap, int window);
+    /* Optional (token-tree verification): attention_kv for T tree nodes stored at rows pos0.. of
+     * a linear cache, where node t sees the keys [0, pos0) and the rows pos0 + a of its
+     * ancestors a and itself (parent (T) device ints, parent[t] < t, -1 for the tree's root
+     * nodes), in the order root to t; no window. */
+    void (*attention_tree)(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, const int32_t *parent, int T,
+                           int pos0, int n_head, int n_kv, int head_dim, int v_dim, float scale, float softcap);
+    /* DSA attention (see rl_dsa_args); q (T, n_head, head_dim); kc / vc f32 rows of the kv heads
+     * (.., n_kv, head_dim) / (.., n_kv, v_dim), or strided as rl_dsa_args says. */
     void (*dsa_attention)(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T,
                           int pos0, int n_head, int head_dim, int v_dim, float scale, const rl_dsa_args *a);
     /* dst[0..n) = 0 (bytes). */
@@ -128,10 +165,12 @@ typedef struct {
     /* out[t] *= sigmoid(x[t] . g) for T rows of n (shared-expert gate; g f32 (n)). */
     void (*row_gate)(rl_backend *be, float *out, const float *x, const float *g, int T, int n);
     /* MoE router: logits (T, E) become scores; idx/w (T, top_k) the chosen experts and weights
-     * (ties: the lower expert id); bias (E) only steers the choice. idx and w are device memory. */
+     * (ties: the lower expert id; the order of the k choices of a token is free — the engine
+     * treats them as a set); bias (E) only steers the choice. idx and w are device memory. */
     void (*moe_route)(rl_backend *be, float *logits, const float *bias, int T, const rl_route_params *p,
                       int32_t *idx, float *w);
-    /* dst[r] = src[rows[r]] (n_rows rows of n floats); rows is device memory. */
+    /* dst[r] = src[rows[r]] (n_rows rows of n floats); rows is device memory. scatter: the rows
+     * of one call are distinct (no atomics needed); later calls may hit the same rows. */
     void (*gather_rows)(rl_backend *be, float *dst, const float *src, const int32_t *rows, int n_rows, int n);
     /* dst[rows[r]] += w[r] * src[r]; rows and w device memory. */
     void (*scatter_add_rows)(rl_backend *be, float *dst, const float *src, const int32_t *rows, const float *w,

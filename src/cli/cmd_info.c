@@ -1,4 +1,4 @@
-/* `rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto]`: the normalized model description and the memory plan. */
+/* `rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--kv-type T]`: the normalized model description and the memory plan. */
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "engine/model.h"
@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const char *scaling_name(rl_rope_scaling s) {
-    static const char *n[] = {"none", "linear", "dynamic", "llama3", "yarn", "longrope"};
+    static const char *n[] = {"none", "linear", "dynamic", "llama3", "yarn", "longrope", "per-pair factors (GGUF rope_freqs)"};
     return n[s];
 }
 
@@ -39,6 +39,7 @@ int cmd_info(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--ctx") && i + 1 < argc) ctx = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--backend") && i + 1 < argc) mo.backend = argv[++i];
+        else if (!strcmp(argv[i], "--kv-type") && i + 1 < argc) mo.kv_type = argv[++i];
         else if (!strcmp(argv[i], "--parallel") && i + 1 < argc) mo.n_seq = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) mo.max_batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--mem-budget") && i + 1 < argc) {
@@ -51,7 +52,7 @@ int cmd_info(int argc, char **argv) {
         else if (argv[i][0] == '-') { fprintf(stderr, "error: unknown option '%s'\n", argv[i]); return 2; }
         else dir = argv[i];
     }
-    if (!dir) { fprintf(stderr, "usage: rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto]\n"); return 2; }
+    if (!dir) { fprintf(stderr, "usage: rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--kv-type T]\n"); return 2; }
     if (!(dir = rl_hub_model_dir(dir))) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; } /* or org/name[@rev] */
     rl_model_desc *d = malloc(sizeof *d);
     rl_checkpoint *ck = NULL;

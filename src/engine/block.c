@@ -9,11 +9,11 @@
 /* A weight view of a layer role: pointer into the layer image and its dtype. */
 typedef struct { const void *p; rl_dtype dt; int present; } wview;
 
-static wview W(const rl_stage *s, const uint8_t *buf, int role) {
-    wview w = {0, RL_DT_F32, 0};
-    if (s->t[role]) { w.p = buf + s->off[role]; w.dt = s->t[role]->dtype; w.present = 1; }
-    return w;
+static wview Wm(rl_model *m, const rl_stage *s, const uint8_t *buf, int role) {
+    rl_wref r = rl_stage_weight(m, s, buf, role);
+    return (wview){r.p, r.dt, r.p != NULL};
 }
+#define W(s, buf, role) Wm(m, s, buf, role)
 
 /* Small vector weight as f32 into dst (n floats); NULL if absent. */
 static const float *vec(rl_model *m, float *dst, wview w, int64_t n) {
@@ -87,13 +87,26 @@ static void attention(rl_model *m, int l, const rl_stage *s, const uint8_t *buf,
     RL_TRACE(m, l, "q", m->q, T, qd);
     RL_TRACE(m, l, "k", m->k, T, kvd);
     RL_TRACE(m, l, "v", m->v, T, kvd);
+    int slot = m->kv_slot[l], window = ld->kind == RL_LAYER_SLIDING ? ld->window : 0;
     for (int g = 0; g < m->n_seg; g++) {
         const rl_segment *sg = &m->seg[g];
-        int slot = m->kv_slot[l];
-        rl_kv_append(&m->kv, be, slot, sg->seq, sg->pos0, m->k + (size_t)sg->row0 * kvd, m->v + (size_t)sg->row0 * kvd, sg->n);
-        be->ops->attention(be, m->att + (size_t)sg->row0 * qd, m->q + (size_t)sg->row0 * qd,
-                           rl_kv_k(&m->kv, slot, sg->seq), rl_kv_v(&m->kv, slot, sg->seq), sg->n, sg->pos0, nh, nkv,
-                           hd, hd, d->attn_scale, d->attn_softcap, ld->kind == RL_LAYER_SLIDING ? ld->window : 0);
+        rl_kv_view kv = rl_kv_layer(&m->kv, slot, sg->seq);
+        const float *k = m->k + (size_t)sg->row0 * kvd, *v = m->v + (size_t)sg->row0 * kvd;
+        float *out = m->att + (size_t)sg->row0 * qd;
+        const float *q = m->q + (size_t)sg->row0 * qd;
+        if (m->tree_parent) { /* token-tree verification: each node sees the prefix and its ancestors */
+            be->ops->kv_store(be, &kv, sg->pos0, k, v, sg->n);
+            be->ops->attention_tree(be, out, q, &kv, m->tree_parent_dev, sg->n, sg->pos0, nh, nkv, hd, hd, d->attn_scale,
+                                    d->attn_softcap);
+        } else if (be->ops->attention_kv) { /* compact / ring caches */
+            be->ops->kv_store(be, &kv, sg->pos0, k, v, sg->n);
+            be->ops->attention_kv(be, out, q, &kv, sg->n, sg->pos0, nh, nkv, hd, hd, d->attn_scale, d->attn_softcap, window);
+        } else { /* f32 linear caches */
+            size_t rb = (size_t)kvd * sizeof(float);
+            be->ops->copy2d(be, (float *)kv.k + (size_t)sg->pos0 * kvd, rb, k, rb, rb, sg->n);
+            be->ops->copy2d(be, (float *)kv.v + (size_t)sg->pos0 * kvd, rb, v, rb, rb, sg->n);
+            be->ops->attention(be, out, q, kv.k, kv.v, sg->n, sg->pos0, nh, nkv, hd, hd, d->attn_scale, d->attn_softcap, window);
+        }
     }
     if (d->attn_out_gate) rl_qgate_apply(m, T); /* output * sigmoid(gate) */
     RL_TRACE(m, l, "attn_out", m->att, T, qd);

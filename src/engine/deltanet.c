@@ -105,7 +105,7 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     int H = d->hidden, nv = d->lin_v_heads, dk = d->lin_k_dim, dv = d->lin_v_dim, K = d->lin_conv_k, C = conv_dim(d);
     int VD = nv * dv;
     size_t CB = (size_t)C * sizeof(float);
-#define DN_T(role) (buf + s->off[role]), s->t[role]->dtype
+#define DN_T(role) rl_stage_weight(m, s, buf, role).p, rl_stage_weight(m, s, buf, role).dt
     float *wconv = S->w, *a_log = wconv + (size_t)C * K, *dt_bias = a_log + nv, *norm_w = dt_bias + nv;
     be->ops->convert(be, wconv, DN_T(W_LIN_CONV), (int64_t)C * K);
     be->ops->convert(be, a_log, DN_T(W_LIN_A_LOG), nv);

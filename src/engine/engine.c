@@ -37,6 +37,12 @@ const uint8_t *rl_weights_on_device(rl_model *m, const uint8_t *host, size_t byt
     return dst;
 }
 
+rl_wref rl_stage_weight(rl_model *m, const rl_stage *s, const uint8_t *buf, int role) {
+    (void)m;
+    if (!s->t[role]) return (rl_wref){NULL, RL_DT_F32};
+    return (rl_wref){buf + s->off[role], s->t[role]->dtype};
+}
+
 void rl_trace(rl_model *m, int layer, const char *name, const float *dev, int rows, int cols) {
     size_t n = (size_t)rows * cols;
     if (n > m->trace_cap || m->be->ops->download(m->be, m->trace_buf, dev, n * sizeof(float))) return;
@@ -87,10 +93,10 @@ void rl_model_close(rl_model *m) {
     if (m->be && m->emb_raw) m->be->ops->host_free(m->be, m->emb_raw);
     rl_backend_close(m->be);
     rl_ckpt_close(m->ck);
-    rl_kv_free_host(&m->kv);
+    rl_kv_free(&m->kv);
     free(m->stages);
     free(m->seg); free(m->out_rows); free(m->out_item); free(m->batch_tok); free(m->batch_logits);
-    free(m->posv); free(m->rope_host); free(m->compute_s); free(m->trace_buf);
+    free(m->posv); free(m->rope_host); free(m->compute_s); free(m->trace_buf); free(m->tree_tok); free(m->tree_par);
     free(m);
 }
 
@@ -131,10 +137,22 @@ static int plan_model(rl_model *m, size_t budget) {
         rl_plan_add(p, "gated q_proj output", RL_MEM_DEVICE, T * 2 * qd * F, (void **)&m->qgate);
         rl_plan_add(p, "attention gates", RL_MEM_DEVICE, T * qd * F, (void **)&m->gate);
     }
-    int n_kvl = 0;
-    for (int l = 0; l < d->n_layers; l++) n_kvl += d->layers[l].kind != RL_LAYER_LINEAR;
-    if (d->mla) rl_kv_plan(&m->kv, p, n_kvl, m->n_seq, m->ctx, d->n_heads * d->head_dim, d->n_heads * d->v_head_dim);
-    else rl_kv_plan(&m->kv, p, n_kvl, m->n_seq, m->ctx, (int)kvd, (int)kvd);
+    int n_kvl = 0, win[RL_MAX_LAYERS];
+    for (int l = 0; l < d->n_layers; l++)
+        if (d->layers[l].kind != RL_LAYER_LINEAR) win[n_kvl++] = d->layers[l].kind == RL_LAYER_SLIDING ? d->layers[l].window : 0;
+    int compact = m->be->ops->attention_kv && m->be->ops->kv_store;
+    /* MLA: the latent cache (normed c | rotated k_pe per token, absorbed attention) where the
+     * backend can; the expanded per-head f32 cache otherwise and with the DSA indexer */
+    m->mla_latent = d->mla && compact && m->be->ops->matmul_t;
+    if (d->mla && (!m->mla_latent || d->idx_heads > 0)) compact = 0; /* DSA attention reads f32 rows */
+    if (!compact && m->kv_dt != RL_DT_F32) return rl_err("%s: --kv-type %s needs a backend with compact KV caches%s", m->dir,
+                                                         RL_DTYPES[m->kv_dt].st_name, d->mla ? " (and no DSA indexer for MLA)" : "");
+    int rc = m->mla_latent ? rl_kv_plan_shared(&m->kv, p, n_kvl, m->n_seq, m->ctx, m->max_T, d->kv_lora_rank + d->qk_rope_dim,
+                                               compact ? m->kv_dt : RL_DT_F32)
+           : d->mla ? rl_kv_plan(&m->kv, p, n_kvl, win, m->n_seq, m->ctx, m->max_T, d->n_heads * d->head_dim, d->n_heads * d->v_head_dim, RL_DT_F32, 0)
+           : rl_kv_plan(&m->kv, p, n_kvl, win, m->n_seq, m->ctx, m->max_T, (int)kvd, (int)kvd, m->kv_dt, compact);
+    if (rc) return rl_err_prefix("%s: ", m->dir);
+    if (m->be->ops->attention_tree) rl_plan_add(p, "tree parents", RL_MEM_DEVICE, T * sizeof(int32_t), (void **)&m->tree_parent_dev);
     rl_plan_add(p, "backend scratch", RL_MEM_DEVICE, m->be->ops->scratch_bytes(m->be, m->ctx, m->max_T), (void **)&m->scratch);
     if (rl_moe_plan(m) || rl_mla_plan(m) || rl_dn_plan(m)) return -1;
 
@@ -146,7 +164,7 @@ static int plan_model(rl_model *m, size_t budget) {
      * limit; then the loader's host buffers (two slots unless everything is resident) */
     size_t slot = 0, weights = 0, res = 0;
     for (int i = 0; i < m->n_stages; i++) { weights += m->stages[i].bytes; if (m->stages[i].bytes > slot) slot = m->stages[i].bytes; }
-    uint64_t kvb = (uint64_t)m->kv.n_layers * m->kv.n_seq * m->kv.ctx * (m->kv.k_width + m->kv.v_width) * F;
+    uint64_t kvb = rl_kv_bytes(&m->kv);
     rl_budget_in bi = {.request = budget, .weights = weights, .largest = slot, .kv = shared ? kvb : 0};
     bi.act = (shared ? p->device_bytes - kvb : 0) + p->host_bytes; /* device memory of a GPU is not the host's */
     m->plan_fits = rl_budget_decide(&bi, NULL, &m->budget) == 0;
@@ -160,7 +178,7 @@ static int plan_model(rl_model *m, size_t budget) {
 
 /* The part of open shared with rl_model_print_plan: description, checkpoint, stages, sizes,
  * backend and the plan. */
-static rl_model *open_plan(const char *dir, const rl_model_opts *opts, int for_info) {
+static rl_model *open_plan(const char *dir, const rl_model_opts *opts, rl_dtype kv_dt) {
     rl_model_opts o = opts ? *opts : (rl_model_opts){0};
     rl_model *m = calloc(1, sizeof *m);
     if (!m) { rl_err("out of memory"); return NULL; }
@@ -190,6 +208,7 @@ static rl_model *open_plan(const char *dir, const rl_model_opts *opts, int for_i
             goto fail;
         }
     if (!(m->be = rl_backend_open(o.backend, o.n_threads))) goto fail;
+    m->kv_dt = kv_dt;
     for (int s = 0; s < m->n_stages; s++)
         for (int r = 0; r < W_COUNT; r++) {
             const rl_tensor_info *t = m->stages[s].t[r];
@@ -199,22 +218,41 @@ static rl_model *open_plan(const char *dir, const rl_model_opts *opts, int for_i
                 goto fail;
             }
         }
-    if (plan_model(m, o.mem_budget) && !(for_info && !m->plan_fits)) goto fail;
+    m->plan_fits = 1; /* plan_model clears it when only the budget fails */
+    if (plan_model(m, o.mem_budget) && m->plan_fits) goto fail; /* a plan that does not fit is the caller's call */
     return m;
 fail:
     rl_model_close(m);
     return NULL;
 }
 
+/* Opens the plan with the KV type asked for, or (auto) the most exact one whose plan fits:
+ * f32, else bf16, else q8_0. Returns the model with plan_fits set (0: none fits, message in
+ * rl_errmsg), or NULL + rl_err. */
+static rl_model *open_plan_kv(const char *dir, const rl_model_opts *opts) {
+    const char *req = opts ? opts->kv_type : NULL;
+    int t = rl_kv_type_parse(req);
+    if (t == -2) { rl_err("unknown KV type '%s' (use f32, f16, bf16, q8_0 or auto)", req); return NULL; }
+    if (t >= 0) return open_plan(dir, opts, (rl_dtype)t);
+    static const rl_dtype order[] = {RL_DT_F32, RL_DT_BF16, RL_DT_Q8_0};
+    rl_model *m = NULL;
+    for (int i = 0; i < 3; i++) {
+        rl_model_close(m);
+        if (!(m = open_plan(dir, opts, order[i])) || m->plan_fits) return m;
+        if (!m->be->ops->attention_kv || (m->d.mla && (!m->mla_latent || m->d.idx_heads > 0))) return m; /* nothing smaller */
+    }
+    return m;
+}
+
 int rl_model_print_plan(const char *dir, const rl_model_opts *opts, FILE *f) {
-    rl_model *m = open_plan(dir, opts, 1);
+    rl_model *m = open_plan_kv(dir, opts);
     if (!m) return -1;
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", rl_errmsg());
     rl_plan_print(&m->plan, m->be->ops->describe(m->be), f);
     char line[1400];
     rl_budget_describe(&m->budget, m->budget.resident, line, sizeof line);
-    fprintf(f, "  memory budget: %s\n  plan fits: %s\n", line, m->plan_fits ? "yes" : "no");
+    fprintf(f, "  memory budget   %s\n  plan fits       %s\n", line, m->plan_fits ? "yes" : "no");
     int fits = m->plan_fits;
     rl_model_close(m);
     if (!fits) return rl_err("%s", msg);
@@ -222,8 +260,9 @@ int rl_model_print_plan(const char *dir, const rl_model_opts *opts, FILE *f) {
 }
 
 rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
-    rl_model *m = open_plan(dir, opts, 0);
+    rl_model *m = open_plan_kv(dir, opts);
     if (!m) return NULL;
+    if (!m->plan_fits) goto fail;
     rl_model_desc *d = &m->d;
     rl_backend *be = m->be;
     size_t T = (size_t)m->max_T;
@@ -244,10 +283,12 @@ rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
     m->batch_tok = malloc(T * sizeof(int32_t));
     m->batch_logits = malloc((size_t)(m->n_seq < m->max_T ? m->n_seq : m->max_T) * d->vocab * sizeof(float));
     m->posv = malloc(T * sizeof(int));
+    m->tree_tok = malloc(T * sizeof(int32_t));
+    m->tree_par = malloc(T * sizeof(int32_t));
     m->rope_host = malloc(2 * (size_t)d->n_ropes * T * ROPE_ROW * sizeof(float) + 1);
     m->emb_raw = be->ops->host_alloc(be, T * emb_rb);
     m->compute_s = calloc((size_t)m->n_stages, sizeof(double));
-    if (!m->seg || !m->out_rows || !m->out_item || !m->batch_tok || !m->batch_logits || !m->posv || !m->rope_host ||
+    if (!m->seg || !m->out_rows || !m->out_item || !m->batch_tok || !m->batch_logits || !m->posv || !m->rope_host || !m->tree_tok || !m->tree_par ||
         !m->emb_raw || !m->compute_s || rl_kv_init_host(&m->kv)) {
         rl_err("%s: out of memory for the sweep buffers", dir);
         goto fail;
@@ -280,8 +321,16 @@ int rl_model_seq_pos(const rl_model *m, int seq) { return seq >= 0 && seq < m->n
  * eval rebuilds the state by replaying the kept prefix from the token history. */
 int rl_model_seq_rewind(rl_model *m, int seq, int pos) {
     int cur = seq >= 0 && seq < m->n_seq ? m->kv.pos[seq] : 0;
-    if (rl_kv_truncate(&m->kv, seq, pos)) return -1;
-    if (m->n_lin && pos < cur) m->replay = 1;
+    int rc = rl_kv_truncate(&m->kv, seq, pos);
+    if (rc < 0) return -1;
+    if ((m->n_lin && pos < cur) || rc == 1) { /* recurrent state, or ring rows the prefix still needs */
+        if (seq != 0) {
+            m->kv.pos[seq] = 0;
+            return rl_err("%s: sequence %d: rewinding more than %d tokens of a sliding-window cache needs a replay, "
+                          "which only sequence 0 has; the sequence was reset", m->dir, seq, m->max_T);
+        }
+        m->replay = 1;
+    }
     return 0;
 }
 int rl_model_rewind(rl_model *m, int pos) { return rl_model_seq_rewind(m, 0, pos); }
@@ -317,10 +366,19 @@ static int rope_tables(rl_model *m) {
     float *hc = m->rope_host, *hs = m->rope_host + nf;
     for (int g = 0; g < m->n_seg; g++) {
         const rl_segment *sg = &m->seg[g];
+        int end = sg->pos0 + sg->n;
         for (int t = 0; t < sg->n; t++) m->posv[sg->row0 + t] = sg->pos0 + t;
+        if (m->tree_parent) { /* tree nodes: position = prefix length + depth */
+            end = sg->pos0;
+            for (int t = 0; t < sg->n; t++) {
+                int p = m->tree_parent[t];
+                m->posv[t] = p < 0 ? sg->pos0 : m->posv[p] + 1;
+                if (m->posv[t] + 1 > end) end = m->posv[t] + 1;
+            }
+        }
         for (int r = 0; r < d->n_ropes; r++) {
             size_t off = per * r + (size_t)sg->row0 * (d->ropes[r].rot_dims / 2);
-            rl_rope_table(&d->ropes[r], m->posv + sg->row0, sg->n, sg->pos0 + sg->n, hc + off, hs + off);
+            rl_rope_table(&d->ropes[r], m->posv + sg->row0, sg->n, end, hc + off, hs + off);
         }
     }
     rl_backend *be = m->be;
@@ -348,8 +406,9 @@ static int head(rl_model *m, const int *out_rows, int nr, float *logits) {
         if (!buf) { rl_loader_release(m->ld, s); return -1; }
         double t0 = rl_now_s();
         int rows = st->row1 - st->row0;
-        const void *w = buf + st->off[0];
-        rl_dtype dt = st->t[0]->dtype;
+        rl_wref hw = rl_stage_weight(m, st, buf, 0);
+        const void *w = hw.p;
+        rl_dtype dt = hw.dt;
         if (d->head_norm_rows) { /* NormHead: unit-norm rows; the bias (if any) after it */
             be->ops->matmul(be, m->head_tmp, xn, w, dt, NULL, nr, d->hidden, rows);
             be->ops->row_norm_div(be, m->head_tmp, nr, rows, w, dt, d->hidden);
@@ -372,7 +431,8 @@ static int head(rl_model *m, const int *out_rows, int nr, float *logits) {
  * for the rows out_rows[0..n_out) go to logits (n_out rows of vocab, host). */
 static int sweep(rl_model *m, const int32_t *tok, int T, const int *out_rows, int n_out, float *logits) {
     const rl_model_desc *d = &m->d;
-    for (int g = 0; g < m->n_seg; g++) rl_kv_record(&m->kv, m->seg[g].seq, tok + m->seg[g].row0, m->seg[g].n);
+    if (!m->tree_parent)
+        for (int g = 0; g < m->n_seg; g++) rl_kv_record(&m->kv, m->seg[g].seq, tok + m->seg[g].row0, m->seg[g].n);
     if (embed(m, tok, T) || rope_tables(m)) return -1;
     for (int l = 0; l < d->n_layers; l++) {
         const uint8_t *hbuf = rl_loader_acquire(m->ld, l);
@@ -475,4 +535,65 @@ int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, fl
             memcpy(logits + (size_t)m->out_item[r] * m->d.vocab, m->batch_logits + (size_t)r * m->d.vocab, (size_t)m->d.vocab * sizeof(float));
     }
     return 0;
+}
+
+/* --- token trees (speculative decoding) --- */
+
+int rl_model_tree_ok(const rl_model *m) {
+    if (!m->be->ops->attention_tree || m->d.mla || m->n_lin || m->n_seq != 1) return 0;
+    for (int l = 0; l < m->kv.n_layers; l++) if (m->kv.ring[l]) return 0;
+    for (int l = 0; l < m->d.n_layers; l++) if (m->d.layers[l].kind == RL_LAYER_SLIDING) return 0;
+    return 1;
+}
+
+int rl_model_eval_tree(rl_model *m, const int32_t *tok, const int32_t *parent, int n, float *logits) {
+    if (!rl_model_tree_ok(m))
+        return rl_err("%s: token trees need a backend with tree attention and a model without MLA, recurrent or "
+                      "sliding-window layers (use a chain: rl_model_eval)", m->dir);
+    int cap = m->max_T < RL_TREE_MAX ? m->max_T : RL_TREE_MAX;
+    if (n > cap) return rl_err("eval_tree: %d nodes exceed the %d a sweep can hold", n, cap);
+    if (check_tokens(m, 0, tok, n)) return -1;
+    for (int i = 0; i < n; i++)
+        if (parent[i] < -1 || parent[i] >= i) return rl_err("eval_tree: node %d has parent %d (must be -1 or an earlier node)", i, parent[i]);
+    if (m->replay && replay(m)) return -1;
+    int P = m->kv.pos[0];
+    rl_backend *be = m->be;
+    if (be->ops->upload(be, m->tree_parent_dev, parent, (size_t)n * sizeof(int32_t)) || be->ops->wait(be, be->ops->fence(be)))
+        return -1;
+    memcpy(m->tree_tok, tok, (size_t)n * sizeof(int32_t));
+    memcpy(m->tree_par, parent, (size_t)n * sizeof(int32_t));
+    m->tree_parent = m->tree_par; /* read by rope_tables (positions) during this sweep only */
+    m->n_seg = 1;
+    m->seg[0] = (rl_segment){0, 0, n, P};
+    for (int r = 0; r < n; r++) m->out_rows[r] = r;
+    int rc = sweep(m, tok, n, m->out_rows, logits ? n : 0, logits);
+    m->tree_parent = NULL;
+    m->kv.pos[0] = P; /* nothing is kept until rl_model_tree_commit */
+    m->tree_n = rc ? 0 : n;
+    m->tree_pos = P;
+    return rc;
+}
+
+int rl_model_tree_commit(rl_model *m, const int32_t *nodes, int k) {
+    if (!m->tree_n || m->kv.pos[0] != m->tree_pos) return rl_err("tree_commit: no tree evaluated at this position");
+    for (int i = 0; i < k; i++)
+        if (nodes[i] < 0 || nodes[i] >= m->tree_n || m->tree_par[nodes[i]] != (i ? nodes[i - 1] : -1))
+            return rl_err("tree_commit: node %d is not the child of the path's previous node in the last tree", nodes[i]);
+    if (m->tree_pos + k > m->ctx) return rl_err("tree_commit: past the context");
+    rl_backend *be = m->be;
+    int P = m->tree_pos;
+    /* rows P + nodes[i] -> P + i, ascending (a source is never an earlier destination) */
+    for (int l = 0; l < m->kv.n_layers; l++) {
+        rl_kv_view kv = rl_kv_layer(&m->kv, l, 0);
+        size_t kb = rl_dtype_row_bytes(kv.dt, kv.k_width), vb = rl_dtype_row_bytes(kv.dt, kv.v_width);
+        for (int i = 0; i < k; i++) {
+            if (nodes[i] == i) continue;
+            be->ops->copy2d(be, (uint8_t *)kv.k + (size_t)(P + i) * kb, kb, (uint8_t *)kv.k + (size_t)(P + nodes[i]) * kb, kb, kb, 1);
+            if (kv.v != kv.k) be->ops->copy2d(be, (uint8_t *)kv.v + (size_t)(P + i) * vb, vb, (uint8_t *)kv.v + (size_t)(P + nodes[i]) * vb, vb, vb, 1);
+        }
+    }
+    for (int i = 0; i < k; i++) m->kv.hist[P + i] = m->tree_tok[nodes[i]];
+    m->kv.pos[0] = P + k;
+    m->tree_n = 0;
+    return be->ops->status(be);
 }

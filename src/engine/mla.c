@@ -22,6 +22,11 @@ struct rl_mla_state {      /* all device memory */
     float *ikc;    /* DSA: (n_layers, ctx, idx_head_dim) indexer key cache */
     float *iq;     /* (T, idx_heads * idx_head_dim) */
     float *iw;     /* (T, idx_heads) head weights */
+    /* latent cache / absorbed attention (m->mla_latent) */
+    float *lat;    /* (T, kv_lora_rank + qk_rope) cache rows: [normed c | rotated k_pe] */
+    float *qabs;   /* (T, heads, kv_lora_rank + qk_rope) queries: [q_nope W_UK | q_pe] */
+    float *olat;   /* (T, heads, kv_lora_rank) attention output in the latent */
+    float *ta, *tb; /* (T, max(qk_nope, kv_lora_rank, v_head)) per-head staging */
     rl_rope irope; /* indexer rope (same frequencies, its own pairing) */
 };
 
@@ -40,6 +45,15 @@ int rl_mla_plan(rl_model *m) {
     rl_plan_add(p, "mla latent", RL_MEM_DEVICE, T * (size_t)d->kv_lora_rank * F, (void **)&S->ckv);
     rl_plan_add(p, "mla kv_b output", RL_MEM_DEVICE, T * nh * (size_t)(d->qk_nope_dim + d->v_head_dim) * F, (void **)&S->kvb);
     rl_plan_add(p, "mla small weights", RL_MEM_DEVICE, 2 * vmax * F, (void **)&S->vw);
+    if (m->mla_latent) {
+        size_t W = (size_t)(d->kv_lora_rank + d->qk_rope_dim), tw = (size_t)d->kv_lora_rank;
+        if ((size_t)d->qk_nope_dim > tw) tw = (size_t)d->qk_nope_dim;
+        if ((size_t)d->v_head_dim > tw) tw = (size_t)d->v_head_dim;
+        rl_plan_add(p, "mla latent rows", RL_MEM_DEVICE, T * W * F, (void **)&S->lat);
+        rl_plan_add(p, "mla absorbed queries", RL_MEM_DEVICE, T * nh * W * F, (void **)&S->qabs);
+        rl_plan_add(p, "mla latent attention output", RL_MEM_DEVICE, T * nh * (size_t)d->kv_lora_rank * F, (void **)&S->olat);
+        rl_plan_add(p, "mla per-head staging", RL_MEM_DEVICE, 2 * T * tw * F, (void **)&S->ta);
+    }
     if (d->idx_heads > 0) {
         rl_plan_add(p, "dsa indexer key cache", RL_MEM_DEVICE, (size_t)d->n_layers * m->ctx * (size_t)d->idx_head_dim * F, (void **)&S->ikc);
         rl_plan_add(p, "dsa indexer queries", RL_MEM_DEVICE, T * (size_t)d->idx_heads * d->idx_head_dim * F, (void **)&S->iq);
@@ -50,7 +64,49 @@ int rl_mla_plan(rl_model *m) {
     return 0;
 }
 
-int rl_mla_open(rl_model *m) { (void)m; return 0; }
+int rl_mla_open(rl_model *m) {
+    struct rl_mla_state *S = m->mla;
+    if (S && S->ta) {
+        size_t tw = (size_t)m->d.kv_lora_rank;
+        if ((size_t)m->d.qk_nope_dim > tw) tw = (size_t)m->d.qk_nope_dim;
+        if ((size_t)m->d.v_head_dim > tw) tw = (size_t)m->d.v_head_dim;
+        S->tb = S->ta + (size_t)m->max_T * tw;
+    }
+    return 0;
+}
+
+/* The absorbed form (DeepSeek's own inference): per head, scores q_nope . k_nope_j =
+ * (W_UK^T q_nope) . c_j and outputs W_UV (sum_j p_j c_j), so the cache holds only c_j and k_pe_j;
+ * W_UK / W_UV are head h's rows of kv_b_proj ([k_nope | v] per head, kv_lora_rank columns). */
+static void latent_attention(rl_model *m, struct rl_mla_state *S, const void *wkvb, rl_dtype dt, int l, int T, int pos0,
+                             rl_dsa_args *dsa) {
+    const rl_model_desc *d = &m->d;
+    rl_backend *be = m->be;
+    int nh = d->n_heads, qk = d->head_dim, nope = d->qk_nope_dim, rope = d->qk_rope_dim, vd = d->v_head_dim;
+    int kvl = d->kv_lora_rank, W = kvl + rope, kvbw = nope + vd;
+    size_t F = sizeof(float), rb = rl_dtype_row_bytes(dt, kvl);
+    rl_kv_view kv = rl_kv_layer(&m->kv, m->kv_slot[l], 0);
+    be->ops->kv_store(be, &kv, pos0, S->lat, S->lat, T);
+    /* queries: [q_nope_h W_UK_h | q_pe_h] per head */
+    be->ops->copy2d(be, S->qabs + kvl, (size_t)W * F, m->q + nope, (size_t)qk * F, (size_t)rope * F, T * nh);
+    for (int h = 0; h < nh; h++) {
+        be->ops->copy2d(be, S->ta, (size_t)nope * F, m->q + (size_t)h * qk, (size_t)nh * qk * F, (size_t)nope * F, T);
+        be->ops->matmul_t(be, S->tb, S->ta, (const uint8_t *)wkvb + (size_t)h * kvbw * rb, dt, T, nope, kvl);
+        be->ops->copy2d(be, S->qabs + (size_t)h * W, (size_t)nh * W * F, S->tb, (size_t)kvl * F, (size_t)kvl * F, T);
+    }
+    /* one shared key/value head over the latent rows (MQA): outputs in the latent */
+    if (dsa) { /* the indexer's top-k keys (an f32 cache: kv.dt is F32 with DSA) */
+        dsa->n_kv = 1; dsa->k_stride = W; dsa->v_stride = W;
+        be->ops->dsa_attention(be, S->olat, S->qabs, kv.k, kv.v, T, pos0, nh, W, kvl, d->attn_scale, dsa);
+    } else
+        be->ops->attention_kv(be, S->olat, S->qabs, &kv, T, pos0, nh, 1, W, kvl, d->attn_scale, 0.0f, 0);
+    /* values: W_UV_h (sum_j p_j c_j) per head into the attention output (T, heads, v_head) */
+    for (int h = 0; h < nh; h++) {
+        be->ops->copy2d(be, S->ta, (size_t)kvl * F, S->olat + (size_t)h * kvl, (size_t)nh * kvl * F, (size_t)kvl * F, T);
+        be->ops->matmul(be, S->tb, S->ta, (const uint8_t *)wkvb + ((size_t)h * kvbw + nope) * rb, dt, NULL, T, kvl, vd);
+        be->ops->copy2d(be, m->att + (size_t)h * vd, (size_t)nh * vd * F, S->tb, (size_t)vd * F, (size_t)vd * F, T);
+    }
+}
 
 void rl_mla_close(rl_model *m) {
     if (!m) return;
@@ -58,7 +114,28 @@ void rl_mla_close(rl_model *m) {
     m->mla = NULL;
 }
 
-#define WT(r) (buf + s->off[r]), s->t[r]->dtype
+#define WT(r) rl_stage_weight(m, s, buf, r).p, rl_stage_weight(m, s, buf, r).dt
+
+/* The DSA indexer of layer l: its queries, keys (appended to its own compact cache) and head
+ * weights for T tokens at pos0; returns the arguments of dsa_attention. */
+static rl_dsa_args indexer(rl_model *m, struct rl_mla_state *S, const rl_stage *s, const uint8_t *buf, int l, int T, int pos0) {
+    const rl_model_desc *d = &m->d;
+    rl_backend *be = m->be;
+    int H = d->hidden, ql = d->q_lora_rank, ih = d->idx_heads, ihd = d->idx_head_dim;
+    size_t rt = (size_t)m->max_T * (RL_MAX_ROPE_FACTORS / 2) * (size_t)d->layers[l].rope;
+    const float *cs = m->rope_cos + rt, *sn = m->rope_sin + rt;
+    float *ikc = S->ikc + (size_t)l * m->ctx * ihd, *ik = ikc + (size_t)pos0 * ihd;
+    be->ops->matmul(be, S->iq, S->qa, WT(W_IDX_Q_B), NULL, T, ql, ih * ihd);
+    be->ops->rope(be, &S->irope, S->iq, T, ih, ihd, cs, sn);
+    be->ops->matmul(be, ik, m->xb, WT(W_IDX_K), NULL, T, H, ihd);
+    const float *nw = rl_vec_f32(m, S->vw, WT(W_IDX_K_NORM), ihd);
+    const float *nb = rl_vec_f32(m, S->vw + ihd, WT(W_IDX_K_NORM_B), ihd);
+    be->ops->layernorm(be, ik, ik, nw, nb, T, ihd, 1e-6f);
+    be->ops->rope(be, &S->irope, ik, T, 1, ihd, cs, sn);
+    be->ops->matmul(be, S->iw, m->xb, WT(W_IDX_W), NULL, T, H, ih);
+    be->ops->scale(be, S->iw, 1.0f / sqrtf((float)ih), (int64_t)T * ih);
+    return (rl_dsa_args){ih, ihd, d->idx_topk, S->iq, S->iw, ikc, 0, 0, 0};
+}
 
 int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
     const rl_model_desc *d = &m->d;
@@ -89,6 +166,16 @@ int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
     be->ops->rmsnorm(be, S->ckv, S->ckv, rl_vec_f32(m, S->vw, WT(W_MLA_KV_A_NORM), kvl), T, kvl, d->norm_eps, 0);
     be->ops->rope(be, rp, S->kva + kvl, T, 1, kw, cs, sn);
     int kvbw = nope + vd;
+    if (m->mla_latent) { /* cache rows [c | k_pe], absorbed attention */
+        be->ops->copy2d(be, S->lat, (size_t)kw * F, S->ckv, (size_t)kvl * F, (size_t)kvl * F, T);
+        be->ops->copy2d(be, S->lat + kvl, (size_t)kw * F, S->kva + kvl, (size_t)kw * F, (size_t)rope * F, T);
+        rl_dsa_args a, *dsa = NULL;
+        if (d->idx_heads > 0) { a = indexer(m, S, s, buf, l, T, pos0); dsa = &a; }
+        latent_attention(m, S, WT(W_MLA_KV_B), l, T, pos0, dsa);
+        RL_TRACE(m, l, "attn_out", m->att, T, nh * vd);
+        be->ops->matmul(be, m->o, m->att, WT(W_O), NULL, T, nh * vd, H);
+        return 0;
+    }
     be->ops->matmul(be, S->kvb, S->ckv, WT(W_MLA_KV_B), NULL, T, kvl, nh * kvbw);
     /* expanded per-head keys [k_nope | k_pe] and values appended to the cache */
     float *kc = rl_kv_k(&m->kv, m->kv_slot[l], 0), *vc = rl_kv_v(&m->kv, m->kv_slot[l], 0);
@@ -102,18 +189,7 @@ int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
     if (d->idx_heads <= 0) {
         be->ops->attention(be, m->att, m->q, kc, vc, T, pos0, nh, nh, qk, vd, d->attn_scale, 0.0f, 0);
     } else {
-        int ih = d->idx_heads, ihd = d->idx_head_dim;
-        float *ikc = S->ikc + (size_t)l * m->ctx * ihd, *ik = ikc + (size_t)pos0 * ihd;
-        be->ops->matmul(be, S->iq, S->qa, WT(W_IDX_Q_B), NULL, T, ql, ih * ihd);
-        be->ops->rope(be, &S->irope, S->iq, T, ih, ihd, cs, sn);
-        be->ops->matmul(be, ik, m->xb, WT(W_IDX_K), NULL, T, H, ihd);
-        const float *nw = rl_vec_f32(m, S->vw, WT(W_IDX_K_NORM), ihd);
-        const float *nb = rl_vec_f32(m, S->vw + ihd, WT(W_IDX_K_NORM_B), ihd);
-        be->ops->layernorm(be, ik, ik, nw, nb, T, ihd, 1e-6f);
-        be->ops->rope(be, &S->irope, ik, T, 1, ihd, cs, sn);
-        be->ops->matmul(be, S->iw, m->xb, WT(W_IDX_W), NULL, T, H, ih);
-        be->ops->scale(be, S->iw, 1.0f / sqrtf((float)ih), (int64_t)T * ih);
-        rl_dsa_args a = {ih, ihd, d->idx_topk, S->iq, S->iw, ikc};
+        rl_dsa_args a = indexer(m, S, s, buf, l, T, pos0);
         be->ops->dsa_attention(be, m->att, m->q, kc, vc, T, pos0, nh, qk, vd, d->attn_scale, &a);
     }
     RL_TRACE(m, l, "attn_out", m->att, T, nh * vd);

@@ -37,6 +37,8 @@ struct rl_model {
     int ctx, max_T;
     int n_seq;                /* sequences sharing the model, each with its own KV cache region */
     rl_kvcache kv;
+    rl_dtype kv_dt;           /* KV cache storage type (--kv-type) */
+    int mla_latent;           /* MLA caches the latent and runs the absorbed attention (mla.c) */
     int n_seg;                /* the current sweep's rows, grouped by sequence */
     rl_segment *seg;          /* (max_T) */
     int *out_rows;            /* (max_T) rows of the sweep that need logits */
@@ -63,6 +65,13 @@ struct rl_model {
     float *gate;              /* its gates (T, qd) */
     float *scratch;           /* the backend's own scratch (attention) */
     uint8_t *wslot[2];        /* device copies of streamed stages (NULL if host_shared) */
+
+    /* token-tree verification (rl_model_eval_tree): the current / last tree sweep */
+    int32_t *tree_parent;     /* host (max_T) parents of the sweep's rows; NULL outside a tree sweep */
+    int32_t *tree_parent_dev; /* device (max_T) */
+    int32_t *tree_tok;        /* host (max_T) the last tree's tokens, for rl_model_tree_commit */
+    int32_t *tree_par;        /* host (max_T) the last tree's parents */
+    int tree_n, tree_pos;     /* the last tree's nodes and position (tree_n 0: none pending) */
 
     int profile;              /* collect per-stage compute time */
     double *compute_s;        /* per stage */
@@ -92,6 +101,12 @@ int rl_block_forward(rl_model *m, int layer, const uint8_t *w, int T);
 /* A layer image (or expert batch) the loader read into host memory, as backend memory: the
  * host buffer itself for host_shared backends, else uploaded into device slot `slot`. */
 const uint8_t *rl_weights_on_device(rl_model *m, const uint8_t *host, size_t bytes, int slot);
+
+/* A stage role's weight as an op operand: its bytes in backend memory and its dtype (p NULL when
+ * the role has no tensor). The one place where a stage tensor becomes an operand: formats whose
+ * weights are several tensors (scales, zeros) hook in here. */
+typedef struct { const void *p; rl_dtype dt; } rl_wref;
+rl_wref rl_stage_weight(rl_model *m, const rl_stage *s, const uint8_t *buf, int role);
 
 /* Trace of an intermediate (rows x cols floats of device memory) when a hook is set. */
 void rl_trace(rl_model *m, int layer, const char *name, const float *dev, int rows, int cols);

@@ -216,7 +216,7 @@ static uint64_t plan_batches(struct rl_moe_state *S, int l, int n_need, int nb, 
             int kk[3], n = 0;
             for (int k = 0; k < 3; k++)
                 if (x->len[k]) { sp[n] = (rl_span){x->file[k], x->off[k], x->len[k]}; kk[n++] = k; bb += x->len[k]; }
-            nr += rl_coalesce(sp, n, (size_t)(j - b * per) * S->ex_bytes, S->ranges + nr, so, &end);
+            nr += rl_coalesce(sp, n, (size_t)(j - b * per) * S->ex_bytes, S->ranges + nr, so, &end, 0);
             for (int i = 0; i < n; i++) S->t_off[j * 3 + kk[i]] = so[i];
         }
         S->batches[b].n_ranges = nr - r0;
@@ -236,9 +236,9 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
     int E = S->E, K = S->k, H = S->H, I = S->I;
 
     /* router on the backend; the choices come back to pick the experts to read */
-    be->ops->matmul(be, S->logits, xn, buf + s->off[W_MOE_ROUTER], s->t[W_MOE_ROUTER]->dtype, NULL, T, H, E);
-    const float *bias = NULL;
-    if (s->t[W_MOE_ROUTER_BIAS]) bias = rl_vec_f32(m, S->vb, buf + s->off[W_MOE_ROUTER_BIAS], s->t[W_MOE_ROUTER_BIAS]->dtype, E);
+    rl_wref wr = rl_stage_weight(m, s, buf, W_MOE_ROUTER), wb = rl_stage_weight(m, s, buf, W_MOE_ROUTER_BIAS);
+    be->ops->matmul(be, S->logits, xn, wr.p, wr.dt, NULL, T, H, E);
+    const float *bias = wb.p ? rl_vec_f32(m, S->vb, wb.p, wb.dt, E) : NULL;
     be->ops->moe_route(be, S->logits, bias, T, &S->rp, S->d_idx, S->d_w);
     RL_TRACE(m, l, "moe_scores", S->logits, T, E);
     if (be->ops->download(be, S->top_idx, S->d_idx, (size_t)T * K * sizeof(int32_t)) ||
@@ -259,11 +259,10 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
 
     /* shared expert while the first batch is read */
     if (s->t[W_SHX_DOWN]) {
-        const rl_tensor_info *tg = s->t[W_SHX_GATE], *tu = s->t[W_SHX_UP], *td = s->t[W_SHX_DOWN];
-        expert_mlp(m, S, buf + s->off[W_SHX_GATE], tg->dtype, buf + s->off[W_SHX_UP], tu->dtype,
-                   buf + s->off[W_SHX_DOWN], td->dtype, xn, T, S->Is, out);
-        if (s->t[W_SHX_GATE_W])
-            be->ops->row_gate(be, out, xn, rl_vec_f32(m, S->vb + E, buf + s->off[W_SHX_GATE_W], s->t[W_SHX_GATE_W]->dtype, H), T, H);
+        rl_wref g = rl_stage_weight(m, s, buf, W_SHX_GATE), u = rl_stage_weight(m, s, buf, W_SHX_UP);
+        rl_wref dn = rl_stage_weight(m, s, buf, W_SHX_DOWN), gw = rl_stage_weight(m, s, buf, W_SHX_GATE_W);
+        expert_mlp(m, S, g.p, g.dt, u.p, u.dt, dn.p, dn.dt, xn, T, S->Is, out);
+        if (gw.p) be->ops->row_gate(be, out, xn, rl_vec_f32(m, S->vb + E, gw.p, gw.dt, H), T, H);
     } else
         be->ops->zero(be, out, (size_t)T * H * sizeof(float));
 

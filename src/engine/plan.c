@@ -1,5 +1,6 @@
 /* The memory plan table (see plan.h). */
 #include "engine/plan.h"
+#include <string.h>
 
 void rl_plan_add(rl_plan *p, const char *name, rl_mem_where where, size_t bytes, void **dst) {
     if (p->n >= RL_PLAN_MAX) { p->overflow = 1; return; }
@@ -26,15 +27,17 @@ static void human(char *b, size_t n, size_t v) {
 
 void rl_plan_print(const rl_plan *p, const char *backend, FILE *f) {
     char h[32];
-    fprintf(f, "memory plan (backend %s):\n  %-28s %-7s %16s\n", backend, "buffer", "where", "bytes");
+    int w = 28;
+    for (int i = 0; i < p->n; i++) if (p->e[i].bytes && (int)strlen(p->e[i].name) > w) w = (int)strlen(p->e[i].name);
+    fprintf(f, "memory plan (backend %s):\n  %-*s %-7s %16s\n", backend, w, "buffer", "where", "bytes");
     for (int i = 0; i < p->n; i++) {
         if (!p->e[i].bytes) continue;
         human(h, sizeof h, p->e[i].bytes);
-        fprintf(f, "  %-28s %-7s %16zu  (%s)\n", p->e[i].name, p->e[i].where == RL_MEM_DEVICE ? "device" : "host",
+        fprintf(f, "  %-*s %-7s %16zu  (%s)\n", w, p->e[i].name, p->e[i].where == RL_MEM_DEVICE ? "device" : "host",
                 p->e[i].bytes, h);
     }
     human(h, sizeof h, p->device_bytes);
-    fprintf(f, "  %-28s %-7s %16zu  (%s)\n", "total", "device", p->device_bytes, h);
+    fprintf(f, "  %-*s %-7s %16zu  (%s)\n", w, "total", "device", p->device_bytes, h);
     human(h, sizeof h, p->host_bytes);
-    fprintf(f, "  %-28s %-7s %16zu  (%s)\n", "total", "host", p->host_bytes, h);
+    fprintf(f, "  %-*s %-7s %16zu  (%s)\n", w, "total", "host", p->host_bytes, h);
 }

@@ -3,6 +3,7 @@
  * place; arenas are anonymous mappings whose pages are committed as they are first written. */
 #include "backend/backend.h"
 #include "backend/cpu/attention.h"
+#include "backend/cpu/attention_kv.h"
 #include "backend/cpu/deltanet.h"
 #include "backend/cpu/dsa.h"
 #include "backend/cpu/matmul.h"
@@ -43,22 +44,15 @@ static void *cpu_arena_new(rl_backend *be, size_t bytes) {
 }
 static void cpu_arena_free(rl_backend *be, void *a, size_t bytes) { (void)be; if (a) munmap(a, bytes ? bytes : 1); }
 
-/* Host buffers for layer images: 2 MiB aligned with transparent huge pages asked for, and
- * their pages populated up front (one call instead of a fault per 4 KiB page while the read
- * copies into it, which made first reads into fresh buffers 4-20x slower than into reused
- * ones). Freed with free(). */
+/* Host buffers for layer images: 2 MiB aligned for large ones (4 KiB otherwise: O_DIRECT
+ * reads land in them). Transparent huge pages are not asked for: with defrag on madvise,
+ * compaction made committing them ~4x slower than 4 KiB pages; the loader commits resident
+ * buffers itself before reading into them. Freed with free(). */
 static void *cpu_host_alloc(rl_backend *be, size_t n) {
     (void)be;
     size_t align = n >= (1u << 21) ? (1u << 21) : 4096;
     void *p = NULL;
     if (posix_memalign(&p, align, n ? n : 64)) { rl_err("out of memory (%zu bytes)", n); return NULL; }
-    size_t len = (n + 4095) & ~(size_t)4095;
-#ifdef MADV_HUGEPAGE
-    if (align > 4096) madvise(p, len, MADV_HUGEPAGE);
-#endif
-#ifdef MADV_POPULATE_WRITE
-    madvise(p, len, MADV_POPULATE_WRITE); /* best effort (Linux >= 5.14) */
-#endif
     return p;
 }
 static void cpu_host_free(rl_backend *be, void *p) { (void)be; free(p); }
@@ -85,6 +79,9 @@ static void cpu_matmul(rl_backend *be, float *y, const float *x, const void *w, 
                        int in, int out) {
     rl_matmul(P(be), y, x, w, wdt, bias, T, in, out);
 }
+static void cpu_matmul_t(rl_backend *be, float *y, const float *x, const void *w, rl_dtype dt, int T, int in, int out) {
+    rl_matmul_t(P(be), y, x, w, dt, T, in, out);
+}
 static void cpu_convert(rl_backend *be, float *dst, const void *src, rl_dtype dt, int64_t n) {
     (void)be;
     rl_convert_to_f32(dst, src, dt, n);
@@ -105,6 +102,18 @@ static void cpu_rope(rl_backend *be, const rl_rope *r, float *x, int T, int nh, 
 static void cpu_attention(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T,
                           int pos0, int nh, int nkv, int hd, int vd, float scale, float softcap, int window) {
     rl_attention(P(be), out, q, kc, vc, T, pos0, nh, nkv, hd, vd, scale, softcap, window, I(be)->scratch);
+}
+static void cpu_kv_store(rl_backend *be, const rl_kv_view *kv, int pos0, const float *k, const float *v, int n) {
+    (void)be;
+    rl_kv_store_cpu(kv, pos0, k, v, n);
+}
+static void cpu_attention_kv(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, int T, int pos0, int nh,
+                             int nkv, int hd, int vd, float scale, float softcap, int window) {
+    rl_attention_kv_cpu(P(be), out, q, kv, T, pos0, nh, nkv, hd, vd, scale, softcap, window, I(be)->scratch, I(be)->max_ctx);
+}
+static void cpu_attention_tree(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, const int32_t *parent,
+                               int T, int pos0, int nh, int nkv, int hd, int vd, float scale, float softcap) {
+    rl_attention_tree_cpu(P(be), out, q, kv, parent, T, pos0, nh, nkv, hd, vd, scale, softcap, I(be)->scratch, I(be)->max_ctx);
 }
 static void cpu_dsa_attention(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T,
                               int pos0, int nh, int hd, int vd, float scale, const rl_dsa_args *a) {
@@ -165,8 +174,8 @@ const rl_backend_ops rl_cpu_ops = {
     .host_alloc = cpu_host_alloc, .host_free = cpu_host_free, .host_invalidate = cpu_host_invalidate,
     .upload = cpu_upload, .download = cpu_download, .fence = cpu_fence, .wait = cpu_wait, .status = cpu_status,
     .scratch_bytes = cpu_scratch_bytes, .set_scratch = cpu_set_scratch,
-    .matmul = cpu_matmul, .convert = cpu_convert, .rmsnorm = cpu_rmsnorm, .layernorm = cpu_layernorm,
-    .rope = cpu_rope, .attention = cpu_attention, .dsa_attention = cpu_dsa_attention, .zero = cpu_zero, .copy2d = cpu_copy2d,
+    .matmul = cpu_matmul, .matmul_t = cpu_matmul_t, .convert = cpu_convert, .rmsnorm = cpu_rmsnorm, .layernorm = cpu_layernorm,
+    .rope = cpu_rope, .attention = cpu_attention, .kv_store = cpu_kv_store, .attention_kv = cpu_attention_kv, .attention_tree = cpu_attention_tree, .dsa_attention = cpu_dsa_attention, .zero = cpu_zero, .copy2d = cpu_copy2d,
     .add = cpu_add, .scale = cpu_scale, .softcap = cpu_softcap, .sigmoid_mul = cpu_sigmoid_mul,
     .act_mul = cpu_act_mul, .row_norm_div = cpu_row_norm_div, .row_gate = cpu_row_gate,
     .moe_route = cpu_moe_route, .gather_rows = cpu_gather_rows, .scatter_add_rows = cpu_scatter_add_rows,

@@ -29,6 +29,9 @@ static void st_set_scratch(rl_backend *be, void *s, int c, int t) { rl_cpu_ops.s
 static void st_matmul(rl_backend *be, float *y, const float *x, const void *w, rl_dtype dt, const float *b, int T, int in, int out) {
     rl_cpu_ops.matmul(be, RF(y), RF(x), R(w), dt, RF(b), T, in, out);
 }
+static void st_matmul_t(rl_backend *be, float *y, const float *x, const void *w, rl_dtype dt, int T, int in, int out) {
+    rl_cpu_ops.matmul_t(be, RF(y), RF(x), R(w), dt, T, in, out);
+}
 static void st_convert(rl_backend *be, float *d, const void *s, rl_dtype dt, int64_t n) { rl_cpu_ops.convert(be, RF(d), R(s), dt, n); }
 static void st_rmsnorm(rl_backend *be, float *o, const float *x, const float *w, int T, int n, float e, int op) {
     rl_cpu_ops.rmsnorm(be, RF(o), RF(x), RF(w), T, n, e, op);
@@ -48,6 +51,23 @@ static void st_dsa(rl_backend *be, float *o, const float *q, const float *k, con
     rl_dsa_args b = *a;
     b.iq = RF(a->iq); b.iw = RF(a->iw); b.ik = RF(a->ik);
     rl_cpu_ops.dsa_attention(be, RF(o), RF(q), RF(k), RF(v), T, p0, nh, hd, vd, sc, &b);
+}
+static void st_kv_store(rl_backend *be, const rl_kv_view *kv, int p0, const float *k, const float *v, int n) {
+    rl_kv_view r = *kv;
+    r.k = R(kv->k); r.v = R(kv->v);
+    rl_cpu_ops.kv_store(be, &r, p0, RF(k), RF(v), n);
+}
+static void st_attention_kv(rl_backend *be, float *o, const float *q, const rl_kv_view *kv, int T, int p0, int nh, int nkv,
+                            int hd, int vd, float sc, float cap, int win) {
+    rl_kv_view r = *kv;
+    r.k = R(kv->k); r.v = R(kv->v);
+    rl_cpu_ops.attention_kv(be, RF(o), RF(q), &r, T, p0, nh, nkv, hd, vd, sc, cap, win);
+}
+static void st_attention_tree(rl_backend *be, float *o, const float *q, const rl_kv_view *kv, const int32_t *par, int T,
+                              int p0, int nh, int nkv, int hd, int vd, float sc, float cap) {
+    rl_kv_view r = *kv;
+    r.k = R(kv->k); r.v = R(kv->v);
+    rl_cpu_ops.attention_tree(be, RF(o), RF(q), &r, (const int32_t *)R(par), T, p0, nh, nkv, hd, vd, sc, cap);
 }
 static void st_zero(rl_backend *be, void *d, size_t n) { rl_cpu_ops.zero(be, R(d), n); }
 static void st_copy2d(rl_backend *be, void *d, size_t ds, const void *s, size_t ss, size_t rb, int rows) {
@@ -90,9 +110,9 @@ rl_backend *rl_backend_staged_open(int n_threads) {
     staged_ops.describe = st_describe;
     staged_ops.arena_new = st_arena_new; staged_ops.arena_free = st_arena_free;
     staged_ops.upload = st_upload; staged_ops.download = st_download; staged_ops.set_scratch = st_set_scratch;
-    staged_ops.matmul = st_matmul; staged_ops.convert = st_convert; staged_ops.rmsnorm = st_rmsnorm;
+    staged_ops.matmul = st_matmul; staged_ops.matmul_t = st_matmul_t; staged_ops.convert = st_convert; staged_ops.rmsnorm = st_rmsnorm;
     staged_ops.layernorm = st_layernorm; staged_ops.rope = st_rope; staged_ops.attention = st_attention;
-    staged_ops.dsa_attention = st_dsa; staged_ops.zero = st_zero; staged_ops.copy2d = st_copy2d;
+    staged_ops.dsa_attention = st_dsa; staged_ops.kv_store = st_kv_store; staged_ops.attention_kv = st_attention_kv; staged_ops.attention_tree = st_attention_tree; staged_ops.zero = st_zero; staged_ops.copy2d = st_copy2d;
     staged_ops.add = st_add; staged_ops.scale = st_scale; staged_ops.softcap = st_softcap;
     staged_ops.sigmoid_mul = st_sigmoid_mul; staged_ops.act_mul = st_act_mul; staged_ops.row_norm_div = st_row_norm_div;
     staged_ops.row_gate = st_row_gate; staged_ops.moe_route = st_moe_route; staged_ops.gather_rows = st_gather;

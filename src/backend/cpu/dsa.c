@@ -61,12 +61,16 @@ static void dsa_work(void *ctx, int64_t b, int64_t e, int tid) {
             for (int x = 1; x < ns; x++) { int v = sel[x], z = x - 1; while (z >= 0 && sel[z] > v) { sel[z + 1] = sel[z]; z--; } sel[z + 1] = v; }
         }
         int cnt = ns ? ns : n;
+        int nkv = A->n_kv > 0 ? A->n_kv : J->nh, grp = J->nh / nkv;
+        size_t ks = A->k_stride > 0 ? (size_t)A->k_stride : (size_t)nkv * J->qk;
+        size_t vs = A->v_stride > 0 ? (size_t)A->v_stride : (size_t)nkv * J->vd;
         for (int h = 0; h < J->nh; h++) {
+            int kvh = h / grp;
             const float *qv = J->q + ((size_t)t * J->nh + h) * J->qk;
             float mx = -INFINITY;
             for (int x = 0; x < cnt; x++) {
                 int j = ns ? sel[x] : x;
-                float v = J->scale * rl_dot_f32(qv, J->kc + ((size_t)j * J->nh + h) * J->qk, J->qk);
+                float v = J->scale * rl_dot_f32(qv, J->kc + (size_t)j * ks + (size_t)kvh * J->qk, J->qk);
                 s[x] = v;
                 if (v > mx) mx = v;
             }
@@ -77,7 +81,7 @@ static void dsa_work(void *ctx, int64_t b, int64_t e, int tid) {
             memset(o, 0, (size_t)J->vd * sizeof(float));
             for (int x = 0; x < cnt; x++) {
                 int j = ns ? sel[x] : x;
-                rl_axpy_f32(o, s[x] * inv, J->vc + ((size_t)j * J->nh + h) * J->vd, J->vd);
+                rl_axpy_f32(o, s[x] * inv, J->vc + (size_t)j * vs + (size_t)kvh * J->vd, J->vd);
             }
         }
     }

@@ -67,3 +67,33 @@ void rl_gather_rows(float *dst, const float *src, const int32_t *rows, int n_row
 void rl_scatter_add_rows(float *dst, const float *src, const int32_t *rows, const float *w, int n_rows, int n) {
     for (int r = 0; r < n_rows; r++) rl_axpy_f32(dst + (size_t)rows[r] * n, w[r], src + (size_t)r * n, n);
 }
+
+typedef struct {
+    float *y;
+    const float *x;
+    const void *w;
+    rl_dtype dt;
+    int T, in, out;
+} mt_job;
+
+#define MT_COLS 256 /* columns per work item: one converted W row chunk on the stack */
+
+static void mt_work(void *ctx, int64_t b, int64_t e, int tid) {
+    (void)tid;
+    const mt_job *j = ctx;
+    size_t rb = rl_dtype_row_bytes(j->dt, j->out);
+    float tmp[MT_COLS];
+    for (int64_t c = b; c < e; c++) {
+        int o0 = (int)c * MT_COLS, n = j->out - o0 < MT_COLS ? j->out - o0 : MT_COLS;
+        for (int t = 0; t < j->T; t++) memset(j->y + (size_t)t * j->out + o0, 0, (size_t)n * sizeof(float));
+        for (int i = 0; i < j->in; i++) {
+            rl_convert_to_f32(tmp, (const uint8_t *)j->w + (size_t)i * rb + rl_dtype_row_bytes(j->dt, o0), j->dt, n);
+            for (int t = 0; t < j->T; t++) rl_axpy_f32(j->y + (size_t)t * j->out + o0, j->x[(size_t)t * j->in + i], tmp, n);
+        }
+    }
+}
+
+void rl_matmul_t(rl_pool *p, float *y, const float *x, const void *w, rl_dtype dt, int T, int in, int out) {
+    mt_job j = {y, x, w, dt, T, in, out};
+    rl_pool_for(p, (out + MT_COLS - 1) / MT_COLS, 1, mt_work, &j);
+}

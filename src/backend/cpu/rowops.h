@@ -21,4 +21,8 @@ void rl_row_gate(float *out, const float *x, const float *g, int T, int n);
 void rl_gather_rows(float *dst, const float *src, const int32_t *rows, int n_rows, int n);
 void rl_scatter_add_rows(float *dst, const float *src, const int32_t *rows, const float *w, int n_rows, int n);
 
+/* y[t][o] = sum_i x[t][i] W[i][o] (W: in rows of out values, dtype dt); threads over column
+ * blocks of y. */
+void rl_matmul_t(rl_pool *p, float *y, const float *x, const void *w, rl_dtype dt, int T, int in, int out);
+
 #endif
