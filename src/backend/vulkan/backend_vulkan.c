@@ -142,14 +142,17 @@ static void vk_dsa(rl_backend *be, float *out, const float *q, const float *kc, 
                    v->max_ctx, vd);
         return;
     }
+    int nkv = a->n_kv > 0 ? a->n_kv : nh;
+    if (nh % nkv) { rl_vk_fail(v, "vulkan: DSA attention with %d heads over %d kv heads", nh, nkv); return; }
+    uint32_t ks = (uint32_t)(a->k_stride > 0 ? a->k_stride : nkv * hd), vs = (uint32_t)(a->v_stride > 0 ? a->v_stride : nkv * vd);
     for (int t0 = 0; t0 < T; t0 += DSA_ROWS) {
         int n = T - t0 < DSA_ROWS ? T - t0 : DSA_ROWS;
         struct {
             uint64_t o, q, k, v, iq, iw, ik, scr;
-            uint32_t t0, pos0, nh, hd, vd, ih, ihd, topk, ctx; float scale;
+            uint32_t t0, pos0, nh, hd, vd, ih, ihd, topk, ctx; float scale; uint32_t nkv, ks, vs;
         } pc = {A(out), A(q), A(kc), A(vc), A(a->iq), A(a->iw), A(a->ik), A(v->scratch), (uint32_t)t0, (uint32_t)pos0,
                 (uint32_t)nh, (uint32_t)hd, (uint32_t)vd, (uint32_t)a->idx_heads, (uint32_t)a->idx_dim, (uint32_t)a->topk,
-                (uint32_t)v->max_ctx, scale};
+                (uint32_t)v->max_ctx, scale, (uint32_t)nkv, ks, vs};
         rl_vk_dispatch(v, VKP_DSA, &pc, sizeof pc, (uint32_t)n, 1, 1);
     }
 }

@@ -1,11 +1,12 @@
 #version 450
 // DSA attention, one workgroup per query token t = t0 + wg: index scores of keys 0..i into
 // scratch, the top-K keys (value descending, then position ascending, as the CPU) flagged, then
-// per head an online-softmax attention over the flagged keys (all keys while i + 1 <= K).
+// per head an online-softmax attention over the flagged keys (all keys while i + 1 <= K);
+// query head h reads kv head h / (nh / nkv), key / value rows ks / vs floats apart.
 #include "common.glsl"
 layout(push_constant) uniform P {
     F32 o; F32 q; F32 k; F32 v; F32 iq; F32 iw; F32 ik; F32 scr;
-    uint t0, pos0, nh, hd, vd, ih, ihd, topk, ctx; float scale;
+    uint t0, pos0, nh, hd, vd, ih, ihd, topk, ctx; float scale; uint nkv, ks, vs;
 } p;
 #define MAXK 8
 shared float pj_[WG];
@@ -42,7 +43,7 @@ void main() {
         barrier();
     }
     for (uint h = 0; h < p.nh; h++) {
-        uint qb = (t * p.nh + h) * p.hd;
+        uint qb = (t * p.nh + h) * p.hd, kvh = h / (p.nh / p.nkv);
         float m = NEG_BIG, l = 0.0, acc[MAXK];
         for (uint k = 0; k < MAXK; k++) acc[k] = 0.0;
         for (int c0 = 0; c0 < n; c0 += WG) {
@@ -50,7 +51,7 @@ void main() {
             bool use = j < n && (!sel || p.scr.v[fb + uint(j)] != 0.0);
             float s = NEG_BIG;
             if (use) {
-                uint kb = (uint(j) * p.nh + h) * p.hd;
+                uint kb = uint(j) * p.ks + kvh * p.hd;
                 float d = 0.0;
                 for (uint e = 0; e < p.hd; e++) d += p.q.v[qb + e] * p.k.v[kb + e];
                 s = d * p.scale;
@@ -66,7 +67,7 @@ void main() {
                 if (d < p.vd) {
                     float a = acc[k] * corr;
                     for (int jj = 0; jj < nj; jj++)
-                        if (pj_[jj] != 0.0) a += pj_[jj] * p.v.v[(uint(c0 + jj) * p.nh + h) * p.vd + d];
+                        if (pj_[jj] != 0.0) a += pj_[jj] * p.v.v[uint(c0 + jj) * p.vs + kvh * p.vd + d];
                     acc[k] = a;
                 }
             }
