@@ -62,8 +62,6 @@ static int int_role(const rl_checkpoint *ck, const char *base, int64_t rows, int
     const rl_tensor_info *s = find_sfx(ck, base, ".scales", n2, sizeof n2);
     if (!s) return rl_err("%s: missing tensor %s (%s scales)", dir, n2, fmt);
     if (want(s, dir, "scales", RL_DT_F16, G, rows)) return -1;
-    if (find_sfx(ck, base, ".bias", n2, sizeof n2))
-        return rl_err("%s: tensor %s: a bias on a %s-quantized linear is not supported yet", dir, n2, fmt);
     q->dt = gptq ? RL_DT_GPTQ : RL_DT_AWQ;
     q->aux[0] = s;
     q->aux[1] = z;
