@@ -29,7 +29,9 @@ typedef struct rl_backend rl_backend;
  * RL_DT_BNB4; format/dtype.h): for these, matmul's `w` is a pointer to this HOST descriptor,
  * whose pointer fields are backend (device) pointers into the layer image. The engine fills it
  * (rl_stage_weight); only backends whose supports() lists the type ever see one. The weight it
- * describes is W[out][in] with rows = out, cols = in. */
+ * describes is W[out][in] with rows = out, cols = in. The descriptor lives only until the engine's
+ * next call for the same role: a backend reads it during the matmul call (an asynchronous one
+ * copies what it needs then). matmul_t and convert never take these types. */
 typedef struct {
     const void *data;      /* FP8: F8_E4M3 [out, in]; GPTQ: qweight; AWQ: qweight; BNB4: U8 codes [out*in/2] */
     const void *scales;    /* FP8: weight_scale_inv; GPTQ/AWQ: F16 scales [G, out]; BNB4: absmax [n/blocksize] */

@@ -108,6 +108,13 @@ static void test_gptq(void) {
             double e = run_cmp(&q, RL_DT_GPTQ, gptq_w, T);
             CHECK(e < 1e-5, "gptq %d-bit %dx%d group %d T=%d: rel err %g", bits, out, in, group, T, e);
         }
+        float *dq = malloc(sizeof(float) * (size_t)out * in); /* the direct (untabulated) decoder, exact */
+        rl_hfq_dequant(&q, RL_DT_GPTQ, 0, out, 0, in, dq);
+        int nbad = 0;
+        for (int o = 0; o < out; o++)
+            for (int i = 0; i < in; i++) nbad += (double)dq[(size_t)o * in + i] != gptq_w(&q, o, i);
+        CHECK(nbad == 0, "rl_hfq_dequant gptq: %d weights differ", nbad);
+        free(dq);
         gi[3] = G; /* corrupt: NaN, not a read past the scales */
         float x[128] = {0}, y[64];
         rl_matmul(pool, y, x, &q, RL_DT_GPTQ, NULL, 1, in, out);
@@ -138,6 +145,13 @@ static void test_awq(void) {
     for (int k = 0; k < G * (out / 8); k++) qz[k] = (int32_t)urand();
     for (int k = 0; k < G * out; k++) sc[k] = rl_f32_to_f16(0.002f * (float)(1 + urand() % 50));
     rl_qweight q = {.data = qw, .scales = sc, .zeros = qz, .rows = out, .cols = in, .bits = 4, .group = group, .ngroups = G};
+    float *dq = malloc(sizeof(float) * (size_t)out * in);
+    rl_hfq_dequant(&q, RL_DT_AWQ, 0, out, 0, in, dq);
+    int bad = 0;
+    for (int o = 0; o < out; o++)
+        for (int i = 0; i < in; i++) bad += (double)dq[(size_t)o * in + i] != awq_w(&q, o, i);
+    CHECK(bad == 0, "rl_hfq_dequant awq: %d weights differ", bad);
+    free(dq);
     for (int T = 1; T <= 7; T += 6) {
         double e = run_cmp(&q, RL_DT_AWQ, awq_w, T);
         CHECK(e < 1e-5, "awq %dx%d T=%d: rel err %g", out, in, T, e);

@@ -8,6 +8,7 @@
 #include "backend/cpu/simd.h"
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 static float fp8_lut[256];
@@ -115,6 +116,52 @@ void rl_hfq_dequant(const rl_qweight *q, rl_dtype dt, int o0, int no, int i0, in
     }
 }
 
+/* GPTQ / AWQ with the (scale, zero) of rows [o0, o0 + no) for every group decoded once per row
+ * block (sf, zi: ngroups x no): the same values as deq_gptq / deq_awq, fewer conversions. */
+static void deq_int_tab(const rl_qweight *q, rl_dtype dt, int o0, int no, int i0, int ni, float *dst, const float *sf, const int *zi) {
+    static const int rev[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+    const uint32_t *qw = q->data;
+    const int32_t *gi = q->g_idx;
+    int bits = q->bits, pf = 32 / bits, out = q->rows;
+    uint32_t mask = (1u << bits) - 1;
+    for (int j = 0; j < ni; j++) {
+        int i = i0 + j, g = dt == RL_DT_GPTQ ? gi[i] : i / q->group;
+        if (g < 0 || g >= q->ngroups) {
+            for (int r = 0; r < no; r++) dst[(size_t)r * ni + j] = NAN;
+            continue;
+        }
+        const float *s = sf + (size_t)g * no;
+        const int *z = zi + (size_t)g * no;
+        if (dt == RL_DT_GPTQ) {
+            const uint32_t *wrow = qw + (size_t)(i / pf) * out + o0;
+            int sh = bits * (i % pf);
+            for (int r = 0; r < no; r++) dst[(size_t)r * ni + j] = s[r] * (float)((int)((wrow[r] >> sh) & mask) - z[r]);
+        } else {
+            const uint32_t *wrow = qw + (size_t)i * (out / 8);
+            for (int r = 0; r < no; r++) {
+                int o = o0 + r;
+                dst[(size_t)r * ni + j] = s[r] * (float)((int)((wrow[o / 8] >> (4 * rev[o % 8])) & 15) - z[r]);
+            }
+        }
+    }
+}
+
+/* Fills the tables of deq_int_tab for rows [o0, o0 + no). */
+static void int_tables(const rl_qweight *q, rl_dtype dt, int o0, int no, float *sf, int *zi) {
+    static const int rev[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+    const uint32_t *qz = q->zeros;
+    const uint16_t *sc = q->scales;
+    int bits = q->bits, pf = 32 / bits, out = q->rows;
+    uint32_t mask = (1u << bits) - 1;
+    for (int g = 0; g < q->ngroups; g++)
+        for (int r = 0; r < no; r++) {
+            int o = o0 + r;
+            sf[(size_t)g * no + r] = rl_f16_to_f32(sc[(size_t)g * out + o]);
+            if (dt == RL_DT_GPTQ) zi[(size_t)g * no + r] = (int)((qz[(size_t)g * (out / pf) + o / pf] >> (bits * (o % pf))) & mask) + 1;
+            else zi[(size_t)g * no + r] = (int)((qz[(size_t)g * (out / 8) + o / 8] >> (4 * rev[o % 8])) & 15);
+        }
+}
+
 #define HFQ_ROWS 16  /* output rows per work item */
 #define HFQ_K 512    /* input columns per dequantised tile */
 
@@ -131,13 +178,19 @@ static void hfq_work(void *ctx, int64_t b, int64_t e, int tid) {
     (void)tid;
     const hfq_job *j = ctx;
     _Alignas(64) float tile[HFQ_ROWS * HFQ_K];
+    int tab = j->dt == RL_DT_GPTQ || j->dt == RL_DT_AWQ;
+    float *sf = tab ? malloc(sizeof(float) * (size_t)j->q->ngroups * HFQ_ROWS) : NULL;
+    int *zi = tab ? malloc(sizeof(int) * (size_t)j->q->ngroups * HFQ_ROWS) : NULL;
+    if (!sf || !zi) tab = 0; /* out of memory: the direct path */
     for (int64_t it = b; it < e; it++) {
         int o0 = (int)it * HFQ_ROWS, no = j->out - o0 < HFQ_ROWS ? j->out - o0 : HFQ_ROWS;
         for (int t = 0; t < j->T; t++)
             for (int r = 0; r < no; r++) j->y[(size_t)t * j->out + o0 + r] = j->bias ? j->bias[o0 + r] : 0.0f;
         for (int i0 = 0; i0 < j->in; i0 += HFQ_K) {
             int ni = j->in - i0 < HFQ_K ? j->in - i0 : HFQ_K;
-            rl_hfq_dequant(j->q, j->dt, o0, no, i0, ni, tile);
+            if (tab && i0 == 0) int_tables(j->q, j->dt, o0, no, sf, zi);
+            if (tab) deq_int_tab(j->q, j->dt, o0, no, i0, ni, tile, sf, zi);
+            else rl_hfq_dequant(j->q, j->dt, o0, no, i0, ni, tile);
             for (int t = 0; t < j->T; t++) {
                 const float *xt = j->x + (size_t)t * j->in + i0;
                 float *yt = j->y + (size_t)t * j->out + o0;
@@ -145,6 +198,8 @@ static void hfq_work(void *ctx, int64_t b, int64_t e, int tid) {
             }
         }
     }
+    free(sf);
+    free(zi);
 }
 
 void rl_hfq_matmul(rl_pool *p, float *y, const float *x, const rl_qweight *q, rl_dtype dt, const float *bias,
