@@ -3,11 +3,12 @@
  * weight element by element straight from the format description (../shared/fixtures-quant
  * README), on odd shapes: partial FP8 blocks in both directions, BF16 / F16 / F32 scales, a
  * partial last GPTQ group with a permuted (act-order) g_idx, 8-bit GPTQ, partial absmax and
- * nested blocks; GEMV and GEMM token counts. Also: a corrupt g_idx gives NaN, never a read out
+ * nested blocks; GEMV and GEMM token counts; the dispatched SIMD paths and the scalar ones. Also: a corrupt g_idx gives NaN, never a read out
  * of bounds, and a descriptor of another shape is refused. */
 #include "test.h"
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/hfq.h"
+#include "backend/cpu/simd.h"
 #include <math.h>
 #include <stdint.h>
 
@@ -77,6 +78,17 @@ static void test_fp8(void) {
         }
         free(w); free(sf); free(sh);
     }
+    uint8_t codes[16] = {0x01, 0x81, 0x08, 0x7e, 0xfe, 0x38, 0, 0x80, 1, 2, 3, 4, 5, 6, 7, 0x7f}; /* 0x7f: NaN */
+    float one = 1.0f, x[16], y[2];
+    for (int i = 0; i < 16; i++) x[i] = 1.0f;
+    rl_qweight q = {.data = codes, .scales = &one, .scale_dt = RL_DT_F32, .rows = 1, .cols = 16, .bits = 8, .blk_r = 128, .blk_c = 128};
+    rl_matmul(pool, y, x, &q, RL_DT_FP8_BLK, NULL, 1, 16, 1);
+    CHECK(isnan(y[0]), "an e4m3 NaN code gives NaN");
+    q.cols = 15;
+    rl_matmul(pool, y, x, &q, RL_DT_FP8_BLK, NULL, 1, 15, 1);
+    double want = 0;
+    for (int i = 0; i < 15; i++) want += e4m3_ref(codes[i]);
+    CHECK(fabs(y[0] - want) < 1e-6, "subnormal, signed and extreme codes: %g vs %g", y[0], want);
 }
 
 static double gptq_w(const rl_qweight *q, int o, int i) {
@@ -206,10 +218,16 @@ static void test_e4m3(void) {
 int main(void) {
     pool = rl_pool_new(3);
     RUN(test_e4m3);
-    RUN(test_fp8);
-    RUN(test_gptq);
-    RUN(test_awq);
-    RUN(test_bnb4);
+    const char *def = rl_simd()->name;
+    for (int k = 0; k < 2; k++) { /* the dispatched (AVX2) paths, then the scalar ones */
+        if (k && rl_simd_force("scalar")) break;
+        fprintf(stderr, "  path %s\n", rl_simd()->name);
+        RUN(test_fp8);
+        RUN(test_gptq);
+        RUN(test_awq);
+        RUN(test_bnb4);
+    }
+    rl_simd_force(def);
     rl_pool_free(pool);
     TEST_END();
 }

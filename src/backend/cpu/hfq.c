@@ -6,6 +6,7 @@
  *   BNB4: w[k] = quant_map[nibble k] * absmax[k / 64], absmax optionally double-quantised. */
 #include "backend/cpu/hfq.h"
 #include "backend/cpu/simd.h"
+#include "backend/cpu/hfq_simd.h"
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -23,8 +24,11 @@ static inline float scale_at(const void *s, rl_dtype dt, size_t k) {
     }
 }
 
+static int use_simd(void) { return strcmp(rl_simd()->name, "scalar") != 0; }
+
 static void deq_fp8(const rl_qweight *q, int o0, int no, int i0, int ni, float *dst) {
     pthread_once(&fp8_once, fp8_init);
+    int simd = use_simd();
     const uint8_t *w = q->data;
     size_t sc = (size_t)(q->cols + q->blk_c - 1) / (size_t)q->blk_c;
     for (int r = 0; r < no; r++) {
@@ -36,6 +40,7 @@ static void deq_fp8(const rl_qweight *q, int o0, int no, int i0, int ni, float *
             int i = i0 + j, end = (i / q->blk_c + 1) * q->blk_c - i0;
             if (end > ni) end = ni;
             float s = scale_at(q->scales, q->scale_dt, srow + (size_t)(i / q->blk_c));
+            if (simd) { rl_hfq_fp8_row_avx2(row + i0 + j, s, end - j, d + j); j = end; }
             for (; j < end; j++) d[j] = fp8_lut[row[i0 + j]] * s;
         }
     }
@@ -182,6 +187,7 @@ static void hfq_work(void *ctx, int64_t b, int64_t e, int tid) {
     float *sf = tab ? malloc(sizeof(float) * (size_t)j->q->ngroups * HFQ_ROWS) : NULL;
     int *zi = tab ? malloc(sizeof(int) * (size_t)j->q->ngroups * HFQ_ROWS) : NULL;
     if (!sf || !zi) tab = 0; /* out of memory: the direct path */
+    int simd = use_simd();
     for (int64_t it = b; it < e; it++) {
         int o0 = (int)it * HFQ_ROWS, no = j->out - o0 < HFQ_ROWS ? j->out - o0 : HFQ_ROWS;
         for (int t = 0; t < j->T; t++)
@@ -189,6 +195,11 @@ static void hfq_work(void *ctx, int64_t b, int64_t e, int tid) {
         for (int i0 = 0; i0 < j->in; i0 += HFQ_K) {
             int ni = j->in - i0 < HFQ_K ? j->in - i0 : HFQ_K;
             if (tab && i0 == 0) int_tables(j->q, j->dt, o0, no, sf, zi);
+            if (tab && simd && no == HFQ_ROWS) { /* column-major tile, FMA accumulation */
+                rl_hfq_int_cols_avx2(j->q, j->dt == RL_DT_AWQ, o0, i0, ni, sf, zi, tile);
+                for (int t = 0; t < j->T; t++) rl_hfq_cols_acc_avx2(j->x + (size_t)t * j->in + i0, tile, ni, j->y + (size_t)t * j->out + o0);
+                continue;
+            }
             if (tab) deq_int_tab(j->q, j->dt, o0, no, i0, ni, tile, sf, zi);
             else rl_hfq_dequant(j->q, j->dt, o0, no, i0, ni, tile);
             for (int t = 0; t < j->T; t++) {
