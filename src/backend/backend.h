@@ -25,6 +25,29 @@
 
 typedef struct rl_backend rl_backend;
 
+/* Operand of the composite HF quantized dtypes (RL_DT_FP8_BLK, RL_DT_GPTQ, RL_DT_AWQ,
+ * RL_DT_BNB4; format/dtype.h): for these, matmul's `w` is a pointer to this HOST descriptor,
+ * whose pointer fields are backend (device) pointers into the layer image. The engine fills it
+ * (rl_stage_weight); only backends whose supports() lists the type ever see one. The weight it
+ * describes is W[out][in] with rows = out, cols = in. The descriptor lives only until the engine's
+ * next call for the same role: a backend reads it during the matmul call (an asynchronous one
+ * copies what it needs then). matmul_t and convert never take these types. */
+typedef struct {
+    const void *data;      /* FP8: F8_E4M3 [out, in]; GPTQ: qweight; AWQ: qweight; BNB4: U8 codes [out*in/2] */
+    const void *scales;    /* FP8: weight_scale_inv; GPTQ/AWQ: F16 scales [G, out]; BNB4: absmax [n/blocksize] */
+    const void *zeros;     /* GPTQ/AWQ: qzeros; BNB4 double quant: nested_absmax (F32) */
+    const void *g_idx;     /* GPTQ: I32 [in]; BNB4: quant_map F32 [16] */
+    const void *map2;      /* BNB4 double quant: nested_quant_map F32 [256] */
+    rl_dtype scale_dt;     /* FP8: F32 / BF16 / F16 scales; BNB4: F32 absmax, or U8 (double quant) */
+    int rows, cols;        /* out, in */
+    int bits;              /* GPTQ: 4 or 8; AWQ: 4; BNB4: 4; FP8: 8 */
+    int group;             /* GPTQ / AWQ: inputs per group (G = ceil(in / group)); BNB4: blocksize */
+    int ngroups;           /* GPTQ: rows of scales / qzeros (g_idx values must be below it) */
+    int blk_r, blk_c;      /* FP8: weight_block_size */
+    int nested_block;      /* BNB4 double quant: absmax values per nested block */
+    float nested_offset;   /* BNB4 double quant: added to every dequantised absmax */
+} rl_qweight;
+
 #define RL_MOE_MAX_EXPERTS 4096 /* routing scratch per token lives on the stack */
 
 /* MoE routing parameters (from the model description). */

@@ -38,8 +38,11 @@ const uint8_t *rl_weights_on_device(rl_model *m, const uint8_t *host, size_t byt
 }
 
 rl_wref rl_stage_weight(rl_model *m, const rl_stage *s, const uint8_t *buf, int role) {
-    (void)m;
     if (!s->t[role]) return (rl_wref){NULL, RL_DT_F32};
+    if (s->q && s->q[role].dt) { /* composite: a host descriptor of device pointers into the image */
+        rl_stage_qweight(&s->q[role], buf + s->off[role], buf, &m->qw[role]);
+        return (rl_wref){&m->qw[role], s->q[role].dt};
+    }
     return (rl_wref){buf + s->off[role], s->t[role]->dtype};
 }
 
@@ -144,6 +147,8 @@ static int plan_model(rl_model *m, size_t budget) {
     /* MLA: the latent cache (normed c | rotated k_pe per token, absorbed attention) where the
      * backend can; the expanded per-head f32 cache otherwise and with the DSA indexer */
     m->mla_latent = d->mla && compact && m->be->ops->matmul_t;
+    for (int l = 0; l < d->n_layers && m->mla_latent; l++) /* absorbed attention takes row views of kv_b: plain dtypes only */
+        if (m->stages[l].q && m->stages[l].q[W_MLA_KV_B].dt) m->mla_latent = 0;
     if (d->mla && (!m->mla_latent || d->idx_heads > 0)) compact = 0; /* DSA attention reads f32 rows */
     if (!compact && m->kv_dt != RL_DT_F32) return rl_err("%s: --kv-type %s needs a backend with compact KV caches%s", m->dir,
                                                          RL_DTYPES[m->kv_dt].st_name, d->mla ? " (and no DSA indexer for MLA)" : "");
@@ -212,9 +217,10 @@ static rl_model *open_plan(const char *dir, const rl_model_opts *opts, rl_dtype 
     for (int s = 0; s < m->n_stages; s++)
         for (int r = 0; r < W_COUNT; r++) {
             const rl_tensor_info *t = m->stages[s].t[r];
-            if (t && t->ndim == 2 && !m->be->ops->supports(m->be, t->dtype) && rl_dtype_is_weight(t->dtype)) {
-                rl_err("%s: tensor %s: dtype %s is not supported by backend %s", dir, t->name,
-                       RL_DTYPES[t->dtype].st_name, m->be->ops->name);
+            rl_dtype dt = t && m->stages[s].q && m->stages[s].q[r].dt ? m->stages[s].q[r].dt : t ? t->dtype : RL_DT_F32;
+            if (t && (t->ndim == 2 || rl_dtype_is_composite(dt)) && !m->be->ops->supports(m->be, dt) && rl_dtype_is_weight(dt)) {
+                rl_err("%s: tensor %s: %s weights are not supported by backend %s", dir, t->name,
+                       RL_DTYPES[dt].st_name, m->be->ops->name);
                 goto fail;
             }
         }

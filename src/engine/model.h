@@ -22,6 +22,7 @@ struct rl_model {
     rl_model_desc d;
     rl_checkpoint *ck;
     rl_stage *stages;         /* n_layers layer stages, then head chunks */
+    rl_qweight qw[W_COUNT];    /* operands of the composite (pre-quantized) roles of the layer being run (rl_stage_weight) */
     int n_stages;
     rl_loader *ld;
     rl_backend *be;

@@ -15,15 +15,20 @@
 
 #define ALIGN64(x) (((x) + 63) & ~(size_t)63)
 
+/* Pieces of one expert: tensor k (0 gate (fused: gate_up), 1 up (fused: unused), 2 down) is
+ * piece k * XA, and a composite (pre-quantized) tensor's extra tensors are pieces k * XA + 1 + a. */
+#define XA (1 + RL_QAUX)
+#define XP (3 * XA)
 typedef struct {
-    int file[3];
-    uint64_t off[3], len[3];  /* k: 0 gate (fused: gate_up), 1 up (fused: unused), 2 down */
-    rl_dtype dt[3];
+    int file[XP];
+    uint64_t off[XP], len[XP];
+    rl_dtype dt[3];           /* composite dtype where the checkpoint is pre-quantized */
 } expert_loc;
 
 struct rl_moe_state {
     int E, k, I, Is, H, max_T, n_layers;
     expert_loc *loc;          /* (n_layers, E); only MoE layers filled */
+    rl_stage_qrole *qt;       /* (n_layers, 3): composite expert tensors' format (aux presence, params) */
     size_t ex_bytes;          /* buffer bytes of one expert (aligned pieces) */
     int per_batch;            /* experts per reader buffer */
     rl_expert_reader *xr;
@@ -35,9 +40,9 @@ struct rl_moe_state {
     int32_t *tok_of;          /* (max_T*k) token of each assignment, grouped by expert */
     float *w_of;              /* (max_T*k) its weight */
     int *needed;              /* (E) experts used this call, ascending */
-    rl_xr_range *ranges;      /* (E*3) */
+    rl_xr_range *ranges;      /* (E*XP) */
     rl_xr_batch *batches;     /* (E) */
-    size_t *t_off;            /* (E*3) tensor k of needed[j] at t_off[j*3+k] in its batch buffer */
+    size_t *t_off;            /* (E*XP) piece k of needed[j] at t_off[j*XP+k] in its batch buffer */
     /* device */
     float *logits;            /* (max_T, E) router logits, then scores */
     int32_t *d_idx;           /* (max_T, k) */
@@ -62,30 +67,50 @@ static int resolve_layer(rl_model *m, int l) {
         for (int k = 0; k < 3; k++) {
             char name[320];
             int64_t rows, cols;
-            x->len[k] = 0;
+            x->len[k * XA] = 0;
             if (rl_moe_expert_name(d, l, e, k, name, sizeof name, &rows, &cols)) return rl_err("%s: expert tensor name too long", dir);
             if (!name[0]) continue;
-            const rl_tensor_info *t = rl_ckpt_find(m->ck, name);
-            if (!t) return rl_err("%s: missing tensor %s", dir, name);
+            const rl_tensor_info *t = NULL;
+            rl_stage_qrole q;
+            int qr = d->moe_fused ? 0 : rl_stage_quant_role(d, m->ck, name, rows, cols, dir, &t, &q);
+            if (qr < 0) return -1;
+            x->dt[k] = t ? q.dt : RL_DT_F32;
+            if (qr && !m->be->ops->supports(m->be, q.dt))
+                return rl_err("%s: tensor %s: %s weights are not supported by backend %s", dir, name, RL_DTYPES[q.dt].st_name, m->be->ops->name);
+            if (qr) { /* pre-quantized expert: its codes and extra tensors are pieces of the expert */
+                rl_stage_qrole *qt = &S->qt[(size_t)l * 3 + k];
+                if (e == 0) *qt = q;
+                for (int a = 0; a < RL_QAUX; a++) {
+                    if (!q.aux[a] != !qt->aux[a] || q.dt != qt->dt) return rl_err("%s: tensor %s: quantized differently from expert 0", dir, name);
+                    x->file[k * XA + 1 + a] = q.aux[a] ? q.aux[a]->file : 0;
+                    x->off[k * XA + 1 + a] = q.aux[a] ? q.aux[a]->offset : 0;
+                    x->len[k * XA + 1 + a] = q.aux[a] ? q.aux[a]->nbytes : 0;
+                }
+                x->file[k * XA] = t->file;
+                x->off[k * XA] = t->offset;
+                x->len[k * XA] = t->nbytes;
+                continue;
+            }
+            if (!(t = rl_ckpt_find(m->ck, name))) return rl_err("%s: missing tensor %s", dir, name);
             if (!rl_dtype_is_weight(t->dtype))
                 return rl_err("%s: tensor %s has dtype %s; experts must be F32, F16, BF16, Q8_0 or Q4_1", dir, t->name, RL_DTYPES[t->dtype].st_name);
             uint64_t slice = (uint64_t)rows * rl_dtype_row_bytes(t->dtype, cols);
             if (d->moe_fused) {
                 if (t->ndim != 3 || t->shape[0] != S->E || t->shape[1] != rows || t->shape[2] != cols)
                     return rl_err("%s: tensor %s: expected shape [%d, %lld, %lld] from config.json", dir, t->name, S->E, (long long)rows, (long long)cols);
-                x->off[k] = t->offset + slice * (uint64_t)e;
+                x->off[k * XA] = t->offset + slice * (uint64_t)e;
             } else {
                 if (t->ndim != 2 || t->shape[0] != rows || t->shape[1] != cols)
                     return rl_err("%s: tensor %s: expected shape [%lld, %lld] from config.json", dir, t->name, (long long)rows, (long long)cols);
-                x->off[k] = t->offset;
+                x->off[k * XA] = t->offset;
             }
-            x->file[k] = t->file;
-            x->len[k] = slice;
+            x->file[k * XA] = t->file;
+            x->len[k * XA] = slice;
             x->dt[k] = t->dtype;
         }
-        size_t need = ALIGN64(x->len[0]) + ALIGN64(x->len[1]) + ALIGN64(x->len[2]) + 64;
+        size_t need = 64;
+        for (int p = 0; p < XP; p++) { need += ALIGN64(x->len[p]); S->total[l] += x->len[p]; }
         if (need > S->ex_bytes) S->ex_bytes = need;
-        S->total[l] += x->len[0] + x->len[1] + x->len[2];
     }
     return 0;
 }
@@ -107,10 +132,11 @@ int rl_moe_plan(rl_model *m) {
     size_t E = (size_t)S->E, T = (size_t)m->max_T, H = (size_t)S->H, K = (size_t)S->k, F = sizeof(float);
     size_t Imax = (size_t)(S->I > S->Is ? S->I : S->Is);
     S->loc = zalloc((size_t)d->n_layers * E * sizeof *S->loc);
+    S->qt = zalloc((size_t)d->n_layers * 3 * sizeof *S->qt);
     S->bytes = zalloc((size_t)d->n_layers * sizeof *S->bytes);
     S->total = zalloc((size_t)d->n_layers * sizeof *S->total);
     S->wait = zalloc((size_t)d->n_layers * sizeof *S->wait);
-    if (!S->loc || !S->bytes || !S->total || !S->wait) return rl_err("out of memory");
+    if (!S->loc || !S->qt || !S->bytes || !S->total || !S->wait) return rl_err("out of memory");
     for (int l = 0; l < d->n_layers; l++)
         if (d->layer_moe[l] && resolve_layer(m, l)) return -1;
     /* experts per buffer: the top-k of one token at least, and ~64 MiB worth when experts are small */
@@ -125,9 +151,9 @@ int rl_moe_plan(rl_model *m) {
     S->tok_of = zalloc(T * K * sizeof(int32_t));
     S->w_of = zalloc(T * K * sizeof(float));
     S->needed = zalloc(E * sizeof(int));
-    S->ranges = zalloc(E * 3 * sizeof *S->ranges);
+    S->ranges = zalloc(E * XP * sizeof *S->ranges);
     S->batches = zalloc(E * sizeof *S->batches);
-    S->t_off = zalloc(E * 3 * sizeof(size_t));
+    S->t_off = zalloc(E * XP * sizeof(size_t));
     if (!S->top_idx || !S->top_w || !S->cnt || !S->start || !S->tok_of || !S->w_of || !S->needed || !S->ranges ||
         !S->batches || !S->t_off)
         return rl_err("%s: out of memory for the MoE scratch", m->dir);
@@ -161,7 +187,7 @@ void rl_moe_close(rl_model *m) {
     struct rl_moe_state *S = m ? m->moe : NULL;
     if (!S) return;
     rl_xr_free(S->xr);
-    free(S->loc); free(S->bytes); free(S->total); free(S->wait);
+    free(S->loc); free(S->qt); free(S->bytes); free(S->total); free(S->wait);
     free(S->top_idx); free(S->top_w); free(S->cnt); free(S->start);
     free(S->tok_of); free(S->w_of); free(S->needed); free(S->ranges); free(S->batches); free(S->t_off);
     free(S);
@@ -211,13 +237,13 @@ static uint64_t plan_batches(struct rl_moe_state *S, int l, int n_need, int nb, 
         uint64_t bb = 0;
         for (int j = b * per; j < n_need && j < (b + 1) * per; j++) {
             const expert_loc *x = &S->loc[(size_t)l * S->E + S->needed[j]];
-            rl_span sp[3];
-            size_t so[3], end;
-            int kk[3], n = 0;
-            for (int k = 0; k < 3; k++)
+            rl_span sp[XP];
+            size_t so[XP], end;
+            int kk[XP], n = 0;
+            for (int k = 0; k < XP; k++)
                 if (x->len[k]) { sp[n] = (rl_span){x->file[k], x->off[k], x->len[k]}; kk[n++] = k; bb += x->len[k]; }
             nr += rl_coalesce(sp, n, (size_t)(j - b * per) * S->ex_bytes, S->ranges + nr, so, &end, 0);
-            for (int i = 0; i < n; i++) S->t_off[j * 3 + kk[i]] = so[i];
+            for (int i = 0; i < n; i++) S->t_off[j * XP + kk[i]] = so[i];
         }
         S->batches[b].n_ranges = nr - r0;
         S->batches[b].bytes = bb;
@@ -279,9 +305,18 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
             int e = S->needed[j], n = S->start[e + 1] - S->start[e];
             const expert_loc *x = &S->loc[(size_t)l * E + e];
             be->ops->gather_rows(be, S->xe, xn, S->d_tok + S->start[e], n, H);
-            const uint8_t *pg = xb + S->t_off[j * 3 + 0], *pd = xb + S->t_off[j * 3 + 2];
-            const uint8_t *pu = d->moe_fused ? pg + (size_t)I * rl_dtype_row_bytes(x->dt[0], H) : xb + S->t_off[j * 3 + 1];
+            const void *pg = xb + S->t_off[j * XP + 0], *pd = xb + S->t_off[j * XP + 2 * XA];
+            const void *pu = d->moe_fused ? (const uint8_t *)pg + (size_t)I * rl_dtype_row_bytes(x->dt[0], H) : xb + S->t_off[j * XP + XA];
             rl_dtype du = d->moe_fused ? x->dt[0] : x->dt[1];
+            rl_qweight qw[3]; /* composite experts: host descriptors of the batch's device pointers */
+            const void **pp[3] = {&pg, &pu, &pd};
+            for (int k = 0; k < 3; k++)
+                if (rl_dtype_is_composite(x->dt[k])) {
+                    rl_stage_qrole q = S->qt[(size_t)l * 3 + k];
+                    for (int a = 0; a < RL_QAUX; a++) q.aux_off[a] = S->t_off[j * XP + k * XA + 1 + a];
+                    rl_stage_qweight(&q, xb + S->t_off[j * XP + k * XA], xb, &qw[k]);
+                    *pp[k] = &qw[k];
+                }
             expert_mlp(m, S, pg, x->dt[0], pu, du, pd, x->dt[2], S->xe, n, I, S->y);
             be->ops->scatter_add_rows(be, out, S->y, S->d_tok + S->start[e], S->d_wof + S->start[e], n, H);
         }

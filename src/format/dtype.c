@@ -17,6 +17,10 @@ const rl_dtype_info RL_DTYPES[RL_DT_COUNT] = {
     [RL_DT_Q3_K] = {"gguf:Q3_K", 0, 256, 110},   [RL_DT_Q4_K] = {"gguf:Q4_K", 0, 256, 144},
     [RL_DT_Q5_K] = {"gguf:Q5_K", 0, 256, 176},   [RL_DT_Q6_K] = {"gguf:Q6_K", 0, 256, 210},
     [RL_DT_IQ4_NL] = {"gguf:IQ4_NL", 0, 32, 18},
+    [RL_DT_F8_E4M3] = {"F8_E4M3", 1, 1, 1},
+    /* composite HF types: names no safetensors header uses; size 0, never laid out by the table */
+    [RL_DT_FP8_BLK] = {"hf:fp8-block", 0, 1, 0},  [RL_DT_GPTQ] = {"hf:gptq", 0, 1, 0},
+    [RL_DT_AWQ] = {"hf:awq", 0, 1, 0},            [RL_DT_BNB4] = {"hf:bnb-4bit", 0, 1, 0},
 };
 
 int rl_dtype_nbytes(rl_dtype t, int ndim, const int64_t *shape, uint64_t *out) {
@@ -67,4 +71,19 @@ uint16_t rl_f32_to_f16(float f) {
     uint32_t half = sign | ((uint32_t)exp << 10) | (man >> 13), rem = man & 0x1fff;
     if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++;
     return (uint16_t)half;
+}
+
+float rl_f8e4m3_to_f32(uint8_t b) {
+    uint32_t sign = (uint32_t)(b & 0x80) << 24, exp = (b >> 3) & 0xf, man = b & 7, u;
+    if (exp == 0xf && man == 7) u = sign | 0x7fc00000u; /* NaN */
+    else if (exp == 0) {
+        if (!man) u = sign;
+        else { /* subnormal: man * 2^-9 */
+            int e = -6;
+            while (!(man & 8)) { man <<= 1; e--; }
+            u = sign | ((uint32_t)(e + 127) << 23) | ((man & 7) << 20);
+        }
+    } else u = sign | ((exp - 7 + 127) << 23) | (man << 20);
+    union { uint32_t u; float f; } v = { .u = u };
+    return v.f;
 }

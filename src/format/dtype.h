@@ -37,6 +37,15 @@ typedef enum {
     RL_DT_Q5_K,
     RL_DT_Q6_K,
     RL_DT_IQ4_NL, /* blocks of 32: f16 d, nibbles indexing a fixed non-linear table */
+    /* HuggingFace pre-quantized formats (src/backend/cpu/hfq*.c). RL_DT_F8_E4M3 is the plain
+     * element type of a safetensors "F8_E4M3" tensor. The composite types below are a linear
+     * role whose weight is several tensors: as an operand, `w` is a host descriptor
+     * (rl_qweight, backend/backend.h), never a pointer to the packed bytes. */
+    RL_DT_F8_E4M3,
+    RL_DT_FP8_BLK, /* F8_E4M3 weight [out, in] x weight_scale_inv [ceil(out/b0), ceil(in/b1)] */
+    RL_DT_GPTQ,    /* qweight I32 [in/pf, out], qzeros I32 [G, out/pf] (v1: +1), scales F16 [G, out], g_idx I32 [in] */
+    RL_DT_AWQ,     /* qweight I32 [in, out/8] (AWQ nibble order), qzeros I32 [in/g, out/8], scales F16 [in/g, out] */
+    RL_DT_BNB4,    /* bitsandbytes 4-bit (NF4 / FP4): codes U8 [n/2], absmax per 64 (F32, or U8 double-quantised) */
     RL_DT_COUNT
 } rl_dtype;
 
@@ -54,11 +63,13 @@ extern const rl_dtype_info RL_DTYPES[RL_DT_COUNT];
 /* 1 for block-quantized types (Q8_0, Q4_1 and the GGUF block types). */
 static inline int rl_dtype_is_block(rl_dtype t) { return (unsigned)t < RL_DT_COUNT && RL_DTYPES[t].block > 1; }
 /* 1 for the GGUF types (ggml-cpu numerics, see above). */
-static inline int rl_dtype_is_ggml(rl_dtype t) { return t >= RL_DT_GF16 && t < RL_DT_COUNT; }
+static inline int rl_dtype_is_ggml(rl_dtype t) { return t >= RL_DT_GF16 && t <= RL_DT_IQ4_NL; }
+/* 1 for the composite HF quantized types (the operand is an rl_qweight descriptor). */
+static inline int rl_dtype_is_composite(rl_dtype t) { return t >= RL_DT_FP8_BLK && t <= RL_DT_BNB4; }
 /* 1 for the types the matmul kernels take as weights: F32, F16, BF16, Q8_0, Q4_1 and the GGUF types. */
 static inline int rl_dtype_is_weight(rl_dtype t) {
     return t == RL_DT_F32 || t == RL_DT_F16 || t == RL_DT_BF16 || t == RL_DT_Q8_0 || t == RL_DT_Q4_1 ||
-           rl_dtype_is_ggml(t);
+           rl_dtype_is_ggml(t) || rl_dtype_is_composite(t);
 }
 /* Bytes of n consecutive items starting at a block boundary (n a multiple of the block size for
  * block types; a row of a 2-D tensor, or the first n items of one). */
@@ -84,6 +95,7 @@ static inline uint16_t rl_f32_to_bf16(float f) { /* round to nearest even; NaN k
     return (uint16_t)(v.u >> 16);
 }
 float rl_f16_to_f32(uint16_t h);
+float rl_f8e4m3_to_f32(uint8_t b); /* float8_e4m3fn: bias 7, no inf, 0x7f / 0xff NaN */
 uint16_t rl_f32_to_f16(float f);
 
 #endif

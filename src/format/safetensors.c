@@ -14,7 +14,7 @@
 
 /* safetensors dtypes we recognise but cannot compute with yet (named in the message). */
 static const char *const UNSUPPORTED_DTYPES[] = {
-    "F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "U16", "U32", "U64", "C64",
+    "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "U16", "U32", "U64", "C64",
 };
 
 /* Reads exactly len bytes at off. Returns bytes read (< len only at end of file) or -1. */

@@ -38,9 +38,9 @@ static int check_shape(const rl_tensor_info *t, int64_t rows, int64_t cols, cons
 
 /* Lays a stage's tensors out in its buffer (io/coalesce.h) and fills ranges and off[]. */
 static void layout_stage(rl_stage *s, int n_roles) {
-    rl_span sp[W_COUNT];
-    size_t so[W_COUNT];
-    int role_of[W_COUNT], n = 0;
+    rl_span sp[RL_COALESCE_MAX];
+    size_t so[RL_COALESCE_MAX];
+    int role_of[RL_COALESCE_MAX], n = 0;
     for (int r = 0; r < n_roles; r++)
         if (s->t[r]) {
             sp[n] = (rl_span){s->t[r]->file, s->t[r]->offset, s->t[r]->nbytes};
@@ -50,9 +50,16 @@ static void layout_stage(rl_stage *s, int n_roles) {
                 sp[n].len = rb * (uint64_t)(s->row1 - s->row0);
             }
             role_of[n++] = r;
+            for (int k = 0; s->q && k < RL_QAUX && n < RL_COALESCE_MAX; k++) /* composite: its extra tensors */
+                if (s->q[r].aux[k]) {
+                    sp[n] = (rl_span){s->q[r].aux[k]->file, s->q[r].aux[k]->offset, s->q[r].aux[k]->nbytes};
+                    role_of[n++] = -1 - (r * RL_QAUX + k);
+                }
         }
     s->n_ranges = rl_coalesce(sp, n, 0, s->ranges, so, &s->bytes, 1); /* O_DIRECT-ready layout */
-    for (int i = 0; i < n; i++) s->off[role_of[i]] = so[i];
+    for (int i = 0; i < n; i++)
+        if (role_of[i] >= 0) s->off[role_of[i]] = so[i];
+        else s->q[(-1 - role_of[i]) / RL_QAUX].aux_off[(-1 - role_of[i]) % RL_QAUX] = so[i];
 }
 
 int rl_stages_build(const rl_model_desc *d, const rl_checkpoint *ck, size_t head_chunk_max, rl_stage **out, int *n_out) {
@@ -61,7 +68,8 @@ int rl_stages_build(const rl_model_desc *d, const rl_checkpoint *ck, size_t head
     if (!head) return rl_err("%s: missing tensor %s%s", dir, d->tied ? d->gname[G_EMBED] : d->gname[G_LM_HEAD],
                              d->tied ? "" : " (config.json says tie_word_embeddings false)");
     if (check_shape(head, d->vocab, d->hidden, dir)) return -1;
-    rl_stage *st = calloc((size_t)d->n_layers + 1024, sizeof *st);
+    size_t n_alloc = (size_t)d->n_layers + 1024, nq = d->quant.method ? (size_t)d->n_layers * W_COUNT : 0;
+    rl_stage *st = calloc(1, n_alloc * sizeof *st + nq * sizeof(rl_stage_qrole)); /* stages, then composite roles */
     if (!st) return rl_err("out of memory");
     size_t largest = 0;
     for (int l = 0; l < d->n_layers; l++) {
@@ -73,15 +81,20 @@ int rl_stages_build(const rl_model_desc *d, const rl_checkpoint *ck, size_t head
             char name[256];
             if (!d->wname[r]) { free(st); return rl_err("%s: family %s has no tensor name for a needed weight (role %d)", dir, d->family, r); }
             snprintf(name, sizeof name, d->wname[r], l);
-            const rl_tensor_info *t = find_named(d, ck, name);
+            int64_t rows, cols;
+            rl_role_shape(d, r, &rows, &cols);
+            const rl_tensor_info *t = NULL;
+            if (nq && !s->q) s->q = (rl_stage_qrole *)(st + n_alloc) + (size_t)l * W_COUNT;
+            int qr = nq && cols ? rl_stage_quant_role(d, ck, name, rows, cols, dir, &t, &s->q[r]) : 0;
+            if (qr > 0 && (r == W_QKV || r == W_GATE_UP)) qr = rl_err("%s: tensor %s: fused quantized projections are not supported yet", dir, t->name);
+            if (qr < 0) { free(st); return -1; }
+            if (!qr) t = find_named(d, ck, name);
             if (!t) {
                 if (d->w_optional & (1ull << r)) continue;
                 free(st);
                 return rl_err("%s: missing tensor %s", dir, name);
             }
-            int64_t rows, cols;
-            rl_role_shape(d, r, &rows, &cols);
-            if (check_shape(t, rows, cols, dir)) { free(st); return -1; }
+            if (!qr && check_shape(t, rows, cols, dir)) { free(st); return -1; }
             s->t[r] = t;
         }
         layout_stage(s, W_COUNT);

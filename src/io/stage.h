@@ -5,11 +5,12 @@
 #define RL_STAGE_H
 #include "format/checkpoint.h"
 #include "io/coalesce.h"
+#include "io/stage_quant.h"
 #include "model/desc.h"
 #include <stddef.h>
 #include <stdint.h>
 
-#define RL_STAGE_MAX_RANGES (W_COUNT + 1)
+#define RL_STAGE_MAX_RANGES RL_COALESCE_MAX /* composite roles add tensors (stage_quant.h) */
 
 
 typedef enum { RL_STAGE_LAYER = 0, RL_STAGE_HEAD } rl_stage_kind;
@@ -23,6 +24,9 @@ typedef struct {
     size_t bytes;                       /* buffer bytes needed */
     const rl_tensor_info *t[W_COUNT];   /* layer tensors by role (NULL = absent); head: t[0] */
     size_t off[W_COUNT];                /* offset of each tensor's first byte in the buffer */
+    rl_stage_qrole *q;                  /* layer of a pre-quantized checkpoint: W_COUNT entries, the
+                                           composite roles' extra tensors (q[r].dt != 0); else NULL.
+                                           Lives in the stages' allocation (one free) */
 } rl_stage;
 
 /* Builds the stages for every layer and the head of a model. Resolves each role's tensor name,

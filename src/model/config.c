@@ -9,6 +9,7 @@
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/json.h"
+#include "model/quant_config.h"
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -150,6 +151,7 @@ int rl_config_load(const char *model_dir, rl_model_desc *d) {
     cJSON *root = rl_json_load(path);
     if (!root) return -1;
     int rc = cJSON_IsObject(root) ? rl_config_from_json(d, root, path) : rl_err("%s: top level must be a JSON object", path);
+    if (!rc) rc = rl_quant_config_load(model_dir, root, path, &d->quant);
     cJSON_Delete(root);
     if (rc) return -1;
 

@@ -38,6 +38,18 @@ typedef struct {
                                 (RL_RS_FACTORS); no other scaling */
 } rl_rope;
 
+/* Pre-quantized HF checkpoints (quantization_config; model/quant_config.c). */
+typedef enum { RL_QM_NONE = 0, RL_QM_FP8, RL_QM_GPTQ, RL_QM_AWQ, RL_QM_BNB4 } rl_quant_method;
+typedef struct {
+    rl_quant_method method;
+    int bits;                /* GPTQ 4 / 8, AWQ 4, BNB4 4 */
+    int group;               /* GPTQ / AWQ group_size */
+    int desc_act, sym;       /* GPTQ (informational: g_idx is always read) */
+    int block[2];            /* FP8 weight_block_size */
+    int double_quant;        /* bnb_4bit_use_double_quant */
+    char type[16];           /* bnb_4bit_quant_type ("nf4" / "fp4"); FP8 "fmt" */
+} rl_quant_desc;
+
 /* Per-layer properties. */
 typedef struct {
     rl_layer_kind kind;
@@ -176,6 +188,7 @@ typedef struct {
     int kv_lora_rank, qk_nope_dim, qk_rope_dim, v_head_dim;
     int idx_heads, idx_head_dim, idx_topk; /* DSA lightning indexer (GLM-5); idx_heads 0 = none */
     rl_rope_pairing idx_pairing;           /* indexer rope pairing ([rope | nope] layout) */
+    rl_quant_desc quant;     /* pre-quantized checkpoint format (method RL_QM_NONE = plain weights) */
 } rl_model_desc;
 
 #endif

@@ -9,6 +9,10 @@ typedef struct {
     rl_dtype dtype;          /* F32, F16 or BF16 */
     uint64_t shard_bytes;    /* most bytes per shard (0 = one file) */
     uint64_t seed;
+    int quant;               /* rl_quant_method: RL_QM_FP8 / RL_QM_GPTQ write the linear weights in that
+                                pre-quantized form (model/synth_quant.h); others stay `dtype` */
+    int dequant_f32;         /* with quant: instead write a plain F32 checkpoint of the same model, every
+                                quantized weight holding its exact dequantised values (for tests) */
 } rl_synth_opts;
 
 /* Copies config_path to out_dir/config.json (creating out_dir) and writes the weights:

@@ -172,6 +172,10 @@ static int plan(const char *dir, const rl_checkpoint *ck, int bits, rl_dtype *wa
     int n = rl_ckpt_n_tensors(ck), n_st = 0, rc = -1;
     rl_stage *st = NULL;
     if (rl_config_load(dir, d) || rl_stages_build(d, ck, 0, &st, &n_st)) goto out;
+    if (d->quant.method) { /* its packed tensors are not plain matrices; it streams as it is */
+        rl_err("%s: the checkpoint is already quantized (quantization_config); run it as it is, without quantize / --quant", dir);
+        goto out;
+    }
     rl_dtype q = bits == 8 ? RL_DT_Q8_0 : RL_DT_Q4_1;
     for (int i = 0; i < n; i++) want[i] = rl_ckpt_tensor(ck, i)->dtype;
 #define MARK(t, dt) do { const rl_tensor_info *t_ = (t); \

@@ -28,7 +28,7 @@ static int make_model(const char *name, const char *scaling, char *out, size_t c
              "\"tie_word_embeddings\":true%s%s}", *scaling ? ",\"rope_scaling\":" : "", scaling);
     snprintf(in, sizeof in, "%s/%s.json", g_root, name);
     snprintf(out, cap, "%s/%s", g_root, name);
-    rl_synth_opts so = {RL_DT_F32, 0, 11};
+    rl_synth_opts so = {.dtype = RL_DT_F32, .seed = 11};
     if (rl_write_file_atomic(in, cfg, strlen(cfg)) || rl_synth_write(in, out, &so)) return -1;
     return 0;
 }

@@ -20,7 +20,7 @@ static void test_peak_rss(void) {
     snprintf(cfg, sizeof cfg, "%s/in.json", dir);
     snprintf(model, sizeof model, "%s/m", dir);
     CHECK(rl_write_file_atomic(cfg, CFG, strlen(CFG)) == 0, "write config");
-    rl_synth_opts so = {RL_DT_F32, 50000000, 7};
+    rl_synth_opts so = {.dtype = RL_DT_F32, .shard_bytes = 50000000, .seed = 7};
     CHECK(rl_synth_write(cfg, model, &so) == 0, "synth: %s", rl_last_error());
 
     int fds[2];

@@ -69,7 +69,7 @@ static void test_read_paths(void) {
     snprintf(cfg, sizeof cfg, "%s/in.json", dir);
     snprintf(model, sizeof model, "%s/m", dir);
     CHECK(rl_write_file_atomic(cfg, CFG, strlen(CFG)) == 0, "write config");
-    rl_synth_opts so = {RL_DT_BF16, 700000, 3}; /* ~0.7 MB shards: tensors straddle files */
+    rl_synth_opts so = {.dtype = RL_DT_BF16, .shard_bytes = 700000, .seed = 3}; /* ~0.7 MB shards: tensors straddle files */
     CHECK(rl_synth_write(cfg, model, &so) == 0, "synth: %s", rl_errmsg());
     rl_model_desc *d = calloc(1, sizeof *d);
     rl_checkpoint *ck = NULL;

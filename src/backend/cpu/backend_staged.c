@@ -27,6 +27,12 @@ static int st_download(rl_backend *be, void *dst, const void *src, size_t n) { (
 static void st_set_scratch(rl_backend *be, void *s, int c, int t) { rl_cpu_ops.set_scratch(be, R(s), c, t); }
 
 static void st_matmul(rl_backend *be, float *y, const float *x, const void *w, rl_dtype dt, const float *b, int T, int in, int out) {
+    if (rl_dtype_is_composite(dt)) { /* a host descriptor of device pointers (backend.h) */
+        rl_qweight q = *(const rl_qweight *)w;
+        q.data = R(q.data); q.scales = R(q.scales); q.zeros = R(q.zeros); q.g_idx = R(q.g_idx); q.map2 = R(q.map2);
+        rl_cpu_ops.matmul(be, RF(y), RF(x), &q, dt, RF(b), T, in, out);
+        return;
+    }
     rl_cpu_ops.matmul(be, RF(y), RF(x), R(w), dt, RF(b), T, in, out);
 }
 static void st_matmul_t(rl_backend *be, float *y, const float *x, const void *w, rl_dtype dt, int T, int in, int out) {

@@ -7,6 +7,7 @@
 #include "backend/cpu/mm_bf16.h"
 #include <stdatomic.h>
 #include <stdlib.h>
+#include "backend/cpu/hfq.h"
 #include <math.h>
 #include <string.h>
 
@@ -66,6 +67,7 @@ void rl_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtype wty
         return;
     }
     if (rl_dtype_is_ggml(wtype)) { rl_ggml_matmul(p, y, x, w, wtype, bias, T, in, out); return; } /* GGUF types */
+    if (rl_dtype_is_composite(wtype)) { rl_hfq_matmul(p, y, x, w, wtype, bias, T, in, out); return; } /* HF formats */
     mm_job j = {.s = rl_simd(), .a = {y, x, w, wtype, bias, T, in, out}};
     j.gemm = T >= GEMM_MIN_T;
     if (j.gemm) {
@@ -110,6 +112,10 @@ void rl_axpy_f32(float *y, float a, const float *x, int n) { rl_simd()->axpy(y, 
 void rl_convert_to_f32(float *dst, const void *src, rl_dtype t, int64_t n) {
     if (n <= 0) return;
     if (rl_dtype_is_ggml(t)) { rl_ggml_dequant(dst, src, t, n); return; }
+    if (rl_dtype_is_composite(t) || t == RL_DT_F8_E4M3) { /* never small vectors: the engine refuses them */
+        for (int64_t i = 0; i < n; i++) dst[i] = NAN;
+        return;
+    }
     if (rl_dtype_is_weight(t)) { rl_simd()->cvt(dst, src, t, n); return; } /* blocks: whole ones */
     if (t == RL_DT_F64) {
         for (int64_t i = 0; i < n; i++) dst[i] = (float)((const double *)src)[i];

@@ -1,0 +1,16 @@
+/* SIMD pieces of the HF quant matmul (hfq_avx2.c); hfq.c calls them when rl_simd() is not the
+ * scalar path (every x86-64 path above scalar has AVX2 + FMA). */
+#ifndef RL_HFQ_SIMD_H
+#define RL_HFQ_SIMD_H
+#include "backend/backend.h"
+#include <stdint.h>
+
+/* dst[j] = e4m3(codes[j]) * s, j < n. */
+void rl_hfq_fp8_row_avx2(const uint8_t *codes, float s, int n, float *dst);
+/* Column-major tile colt[j][r] = W[o0 + r][i0 + j], r < 16 (o0 + 16 <= rows), from the per-group
+ * tables sf / zi (ngroups x 16) of hfq.c; awq: AWQ layout, else GPTQ. */
+void rl_hfq_int_cols_avx2(const rl_qweight *q, int awq, int o0, int i0, int ni, const float *sf, const int *zi, float *colt);
+/* y16[r] += sum_j x[j] colt[j][r]. */
+void rl_hfq_cols_acc_avx2(const float *x, const float *colt, int ni, float *y16);
+
+#endif
