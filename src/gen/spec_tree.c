@@ -180,7 +180,7 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
         int nn = grow(&T, tok, budget);
         if (nn < 0) goto done;
         double t1 = rl_now_s();
-        if (rl_model_eval_tree(m, T.tok, T.par, nn, T.tl)) goto done;
+        if (nn == 1 ? rl_model_eval(m, T.tok, 1, T.tl, 0) : rl_model_eval_tree(m, T.tok, T.par, nn, T.tl)) goto done;
         T.target_s += rl_now_s() - t1;
         st->sweeps++;
         st->drafted += nn - 1;
@@ -204,7 +204,7 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
                 if (o->on_logits(o->ctx, T.tl + (size_t)path[i] * V, 1, V)) { rl_err("cannot write logits"); goto done; }
         int32_t ptok[RL_TREE_MAX];
         for (int i = 0; i < np; i++) ptok[i] = T.tok[path[i]];
-        if (rl_model_tree_commit(m, path, np)) goto done;
+        if (nn > 1 && rl_model_tree_commit(m, path, np)) goto done; /* a lone root went in as a plain eval */
         memcpy(dpend + ndp, ptok, (size_t)np * sizeof(int32_t));
         ndp += np;
         double dt = rl_now_s() - s0, r = np / (dt > 1e-9 ? dt : 1e-9);
