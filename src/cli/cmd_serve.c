@@ -20,10 +20,12 @@ int cmd_serve(int argc, char **argv) {
     int nr = 0;
     for (int i = 0; i < argc; i++) {     /* take out the server's own flags, the rest are shared */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (i > 0 && (!strcmp(a, "--host") || !strcmp(a, "--port") || !strcmp(a, "--model-name"))) {
+        if (i > 0 && (!strcmp(a, "--host") || !strcmp(a, "--port") || !strcmp(a, "--model-name") ||
+                      !strcmp(a, "--chat-template"))) {
             if (!v || !*v) { fprintf(stderr, "error: %s needs a value\n", a); free(rest); return 2; }
             if (!strcmp(a, "--host")) so.host = v;
             else if (!strcmp(a, "--model-name")) so.model_name = v;
+            else if (!strcmp(a, "--chat-template")) so.chat_template = v;
             else {
                 char *end;
                 long p = strtol(v, &end, 10);

@@ -2,6 +2,10 @@
  * queue and its worker thread, and server-sent-event streaming. */
 #include "server/server.h"
 #include "server/oai.h"
+#include "template/builtin.h"
+#include "template/chat_template.h"
+#include "util/err.h"
+#include "util/fileio.h"
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -43,6 +47,7 @@ typedef struct {
     pthread_cond_t idle;             /* inflight reached 0 */
     uint64_t rng;
     long started;
+    rl_chat_template *tmpl;          /* --chat-template or the ChatML fallback; NULL: the model's own */
 } server;
 
 typedef struct {                     /* one request being received */
@@ -142,8 +147,17 @@ static void set_prepared(server *s, job *j) {
 }
 
 /* The prompt ids of a request (chat: messages through the template; completion: raw text). */
-static int request_ids(rl_session *g, const rl_oai_request *q, int32_t **ids, int *n) {
+static int request_ids(server *s, const rl_oai_request *q, int32_t **ids, int *n) {
+    rl_session *g = s->g;
     if (q->kind != RL_OAI_CHAT) return rl_session_prompt(g, NULL, NULL, q->prompt, ids, n);
+    if (s->tmpl) {                       /* the server's template: render, encode without adding specials */
+        char *text = NULL;
+        *ids = NULL; *n = 0;
+        if (rl_chat_template_render(s->tmpl, q->messages, 1, q->extra, &text)) return -1;
+        int rc = rl_tokenize(rl_session_tokenizer(g), text, strlen(text), 0, ids, n);
+        free(text);
+        return rc;
+    }
     char *mj = cJSON_PrintUnformatted(q->messages), *ej = q->extra ? cJSON_PrintUnformatted(q->extra) : NULL;
     int rc = mj && (ej || !q->extra) ? rl_session_prompt(g, mj, ej, NULL, ids, n) : -1;
     if (!mj || (q->extra && !ej)) { *ids = NULL; *n = 0; }
@@ -158,11 +172,7 @@ static void process(server *s, job *j) {
     int32_t *ids = NULL;
     int n = 0, ctx = rl_model_ctx(rl_session_model(g));
     char msg[512];
-    if (q->kind == RL_OAI_CHAT && !rl_session_template(g)) {
-        job_fail(j, 400, "this model has no chat template; use /v1/completions with raw text", "messages", NULL);
-        return;
-    }
-    if (request_ids(g, q, &ids, &n)) {
+    if (request_ids(s, q, &ids, &n)) {
         job_fail(j, 400, rl_last_error(), q->kind == RL_OAI_CHAT ? "messages" : "prompt", NULL);
         free(ids);
         return;
@@ -312,6 +322,14 @@ static enum MHD_Result handle_generation(server *s, struct MHD_Connection *c, co
         free(j);
         return ret;
     }
+    const cJSON *mn = cJSON_GetObjectItemCaseSensitive(j->req.root, "model");
+    if (cJSON_IsString(mn) && strcmp(mn->valuestring, s->so->model_name)) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "The model '%.200s' does not exist (this server serves '%.200s')", mn->valuestring, s->so->model_name);
+        rl_oai_request_free(&j->req);
+        free(j);
+        return reply_error(c, 404, msg, "model", "model_not_found");
+    }
     pthread_cond_init(&j->cond, NULL);
     j->refs = 2;
     j->created = (long)time(NULL);
@@ -438,14 +456,48 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
 /* ---- start / stop ---- */
 
+/* The server's own chat template (see rl_server_opts.chat_template); 0, or -1 with a message. */
+static int setup_template(server *s) {
+    const char *want = s->so->chat_template, *src = NULL;
+    char *file = NULL;
+    if (!want && rl_session_template(s->g)) return 0;
+    if (!want) {
+        fprintf(stderr, "warning: %s has no chat template; chat requests use ChatML (--chat-template NAME|FILE chooses one)\n",
+                s->so->model_dir ? s->so->model_dir : "the model");
+        src = rl_chat_builtin_template("chatml");
+    } else if (!(src = rl_chat_builtin_template(want))) {
+        if (!(file = rl_read_file(want, NULL))) {
+            fprintf(stderr, "error: --chat-template %s: not a built-in name (", want);
+            for (int i = 0; rl_chat_builtin_name(i); i++) fprintf(stderr, "%s%s", i ? ", " : "", rl_chat_builtin_name(i));
+            fprintf(stderr, ") and not a readable file: %s\n", rl_errmsg());
+            return -1;
+        }
+        src = file;
+    }
+    cJSON *cfg = NULL;
+    if (s->so->model_dir) {              /* the model's special tokens (bos_token, ...) */
+        char path[4096];
+        snprintf(path, sizeof path, "%s/tokenizer_config.json", s->so->model_dir);
+        char *txt = rl_read_file(path, NULL);
+        cfg = txt ? cJSON_Parse(txt) : NULL;
+        free(txt);
+    }
+    s->tmpl = rl_chat_template_from_string(src, cfg);
+    cJSON_Delete(cfg);
+    free(file);
+    if (!s->tmpl) { fprintf(stderr, "error: --chat-template %s: %s\n", want ? want : "chatml", rl_errmsg()); return -1; }
+    return 0;
+}
+
 int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop) {
     server s = {.g = g, .so = so, .started = (long)time(NULL)};
     s.rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&s;
+    if (setup_template(&s)) return -1;
     char port[16];
     snprintf(port, sizeof port, "%d", so->port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai = NULL;
     int gr = getaddrinfo(so->host, port, &hints, &ai);
-    if (gr) { fprintf(stderr, "error: cannot resolve host '%s': %s\n", so->host, gai_strerror(gr)); return -1; }
+    if (gr) { fprintf(stderr, "error: cannot resolve host '%s': %s\n", so->host, gai_strerror(gr)); rl_chat_template_free(s.tmpl); return -1; }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     pthread_mutex_init(&s.lock, NULL);
@@ -455,6 +507,7 @@ int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop)
     if (pthread_create(&wt, NULL, worker, &s)) {
         freeaddrinfo(ai);
         fprintf(stderr, "error: cannot start the worker thread\n");
+        rl_chat_template_free(s.tmpl);
         return -1;
     }
     errno = 0;
@@ -501,5 +554,6 @@ int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop)
     pthread_cond_destroy(&s.idle);
     pthread_cond_destroy(&s.wake);
     pthread_mutex_destroy(&s.lock);
+    rl_chat_template_free(s.tmpl);
     return rc;
 }

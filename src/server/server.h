@@ -19,6 +19,8 @@ typedef struct {
     const char *model_dir;     /* shown when it starts */
     rl_sampling sampling;      /* request defaults */
     int ignore_eos, draft;     /* for every request */
+    const char *chat_template; /* a built-in name (chatml, llama3, ...) or a Jinja file; NULL: the
+                                  model's own, ChatML (with a warning) if it has none */
 } rl_server_opts;
 
 /* Serves session g (the public text API; only the worker thread uses it) until one of the signals in *stop arrives; the caller must have blocked them in
