@@ -178,6 +178,8 @@ RL_API rl_model *rl_session_model(rl_session *s);
 RL_API const rl_tokenizer *rl_session_tokenizer(const rl_session *s);
 /* The chat template, NULL if the model has none (or opts.raw). */
 RL_API const rl_chat_template *rl_session_template(const rl_session *s);
+/* The token ids that end a generation (eos, end-of-turn): *ids (owned by s) and their count. */
+RL_API int rl_session_stop_ids(const rl_session *s, const int32_t **ids);
 
 /* Why a generation ended. */
 enum { RL_FINISH_LENGTH = 0, RL_FINISH_STOP = 1, RL_FINISH_CANCELLED = 2 };
