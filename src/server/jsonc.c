@@ -31,7 +31,8 @@ rl_vocab_text *rl_vocab_text_new(const rl_tokenizer *tok, int vocab) {
         char *t = NULL;
         size_t tl = 0;
         pair[1] = i;
-        if (rl_detokenize(tok, pair, 2, 1, &t, &tl) || tl <= pl || memcmp(t, pre, pl) || memmem(t, tl, "\xEF\xBF\xBD", 3)) {
+        if (rl_detokenize(tok, pair, 2, 1, &t, &tl) || tl <= pl || memcmp(t, pre, pl) || memmem(t, tl, "\xEF\xBF\xBD", 3) ||
+            strlen(t) != tl) {            /* special, partial character or a NUL byte: never allowed */
             rl_release(t);
             continue;
         }
@@ -202,7 +203,7 @@ static int start_value(state *s, const node *nd, int ch) {
     if (t == T_LITS) {
         *f = (frame){.kind = F_LIT, .nd = nd, .alive = nd->n >= 64 ? ~0ull : (1ull << nd->n) - 1};
     } else if (ch == '{' && (t == T_ANY || t == T_OBJ)) {
-        *f = (frame){.kind = F_OBJ, .nd = t == T_OBJ ? nd : NULL};
+        *f = (frame){.kind = F_OBJ, .nd = t == T_OBJ && nd->n >= 0 ? nd : NULL};
         return 0;
     } else if (ch == '[' && (t == T_ANY || t == T_ARR)) {
         *f = (frame){.kind = F_ARR, .nd = t == T_ARR ? nd->items : NULL};

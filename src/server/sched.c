@@ -278,6 +278,11 @@ static int sample(rl_sched *s, slot *sl, const float *logits) {
         if (keep) memcpy(keep, row, (size_t)V * sizeof *keep);
     }
     int32_t id = rl_sampler_pick(sl->smp, row, sl->toks, sl->n_toks);
+    if (t->filter && !s->mask[id]) {     /* a zero-probability draw (rounding): the best allowed token */
+        int b = -1;
+        for (int i = 0; i < V; i++) if (s->mask[i] && (b < 0 || s->row[i] > s->row[b])) b = i;
+        id = b;
+    }
     if (!sl->n_gen) sl->ttft = now_s() - sl->t_add;
     if (keep) { logprobs(keep, V, id, t->top_logprobs, &e); free(keep); }
     if (t->filter && t->filter->accept(t->filter->user, id)) { finish(s, sl, RL_FINISH_STOP, "the output constraint failed"); return 1; }

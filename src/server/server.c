@@ -43,6 +43,7 @@ typedef struct {
     long n_req[8], n_rejected, n_cancelled, n_errors;
     rl_sched_stats st;
     int busy;
+    long step_delay_us;              /* RABBITLLM_TEST_STEP_DELAY_MS: slows each step (tests of queueing) */
 } server;
 
 typedef struct {                     /* one request being received */
@@ -356,6 +357,7 @@ static void *worker(void *arg) {
         if (s->shutdown) break;
         if (!rl_sched_n_busy(s->sched)) { pthread_cond_wait(&s->wake, &s->lock); continue; }
         pthread_mutex_unlock(&s->lock);
+        if (s->step_delay_us) usleep((useconds_t)s->step_delay_us);
         int busy = rl_sched_step(s->sched);
         pthread_mutex_lock(&s->lock);
         rl_sched_get_stats(s->sched, &s->st);
@@ -829,6 +831,8 @@ int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop)
         s.parallel = 1;
     }
     read_family(&s);
+    const char *dl = getenv("RABBITLLM_TEST_STEP_DELAY_MS");
+    if (dl && atol(dl) > 0) s.step_delay_us = atol(dl) * 1000;
     if (setup_template(&s)) return -1;
     if (!(s.sched = rl_sched_new(g, s.parallel, so->batch_tokens))) {
         fprintf(stderr, "error: %s\n", rl_last_error());
