@@ -353,6 +353,7 @@ static void *worker(void *arg) {
             pthread_mutex_unlock(&s->lock);
             admit(s, j);
             pthread_mutex_lock(&s->lock);
+            s->busy = rl_sched_n_busy(s->sched);
         }
         if (s->shutdown) break;
         if (!rl_sched_n_busy(s->sched)) { pthread_cond_wait(&s->wake, &s->lock); continue; }
