@@ -6,7 +6,7 @@
 const char rl_server_page_html[] =
     "<!DOCTYPE html>\n"
     "<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
-    "<title>rabbitllm chat</title>\n"
+    "<title>rabbitllm chat</title><link rel=\"icon\" href=\"data:,\">\n"
     "<style>\n"
     "body{margin:0;font:15px/1.45 system-ui,sans-serif;background:#f6f6f4;color:#222;display:flex;flex-direction:column;height:100vh}\n"
     "header{padding:8px 12px;background:#2d3142;color:#fff;display:flex;gap:12px;align-items:center;flex-wrap:wrap}\n"
