@@ -1,11 +1,12 @@
 #!/bin/sh
 # Installs the Debian packages rabbitllm needs to build and test, only where missing.
 set -e
-PKGS="make gcc clang libcjson-dev libpcre2-dev libutf8proc-dev libreadline-dev libmicrohttpd-dev libcurl4-openssl-dev python3 pkg-config nodejs npm chromium"
+PKGS="make gcc clang libcjson-dev libpcre2-dev libutf8proc-dev libreadline-dev libmicrohttpd-dev libcurl4-openssl-dev python3 pkg-config nodejs chromium"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+command -v npm >/dev/null 2>&1 || missing="$missing npm"   # (NodeSource's nodejs bundles it)
 if [ -n "$missing" ]; then
   echo "deps: installing$missing" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
