@@ -26,6 +26,7 @@ typedef struct {
 
 struct job {
     job *next;
+    void *srv;                       /* the server (server.c) */
     int refs;                        /* handler / stream response + worker */
     rl_oai_request req;
     char id[48];

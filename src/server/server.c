@@ -142,8 +142,6 @@ static void sse_push_locked(job *j, char *text) {
     free(text);
 }
 
-static server *g_srv_for_events;     /* the one server of the process (events carry the job only) */
-
 /* Chat logprobs entries (or the completion logprobs object) for the tokens of an event. */
 static cJSON *lp_json(server *s, rl_oai_kind kind, const rl_sched_lp *lp, int n, size_t offset) {
     const rl_tokenizer *tok = rl_session_tokenizer(s->g);
@@ -242,7 +240,7 @@ done:
 static void on_event(void *user, const rl_sched_event *e) {
     job_choice *h = user;
     job *j = h->j;
-    server *s = g_srv_for_events;
+    server *s = j->srv;
     rl_oai_request *q = &j->req;
     const char *model = s->so->model_name;
     cJSON *lp = e->n_lp && q->logprobs ? lp_json(s, q->kind, e->lp, e->n_lp, h->len) : NULL;
@@ -506,6 +504,7 @@ static enum MHD_Result handle_generation(server *s, struct MHD_Connection *c, co
         }
     }
     for (int i = 0; i < q->n; i++) { j->ch[i].j = j; j->ch[i].index = i; }
+    j->srv = s;
     j->created = (long)time(NULL);
     j->t_queued = now_s();
 
@@ -827,6 +826,7 @@ int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop)
     s.queue_cap = so->queue > 0 ? so->queue : 64;
     s.keepalive_s = so->keepalive_s > 0 ? so->keepalive_s : 15;
     s.ctx = rl_model_ctx(rl_session_model(g));
+    if (so->draft > 0) fprintf(stderr, "note: --draft is not used by serve (slots decode one token per step)\n");
     if (s.parallel > 1 && !rl_model_rewind_is_cheap(rl_session_model(g))) {
         fprintf(stderr, "note: this model has recurrent layers, which cannot be batched: serving one sequence at a time\n");
         s.parallel = 1;
@@ -840,7 +840,6 @@ int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop)
         rl_chat_template_free(s.tmpl);
         return -1;
     }
-    g_srv_for_events = &s;
     char port[16];
     snprintf(port, sizeof port, "%d", so->port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai = NULL;
@@ -908,7 +907,6 @@ int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop)
         if (ls != MHD_INVALID_SOCKET) close(ls);
     }
 out:
-    g_srv_for_events = NULL;
     pthread_cond_destroy(&s.idle);
     pthread_cond_destroy(&s.wake);
     pthread_mutex_destroy(&s.vt_lock);
