@@ -616,11 +616,25 @@ static long rss_bytes(void) {
     return rss * sysconf(_SC_PAGESIZE);
 }
 
+/* /proc/self/io: bytes read through system calls (page cache or disk) and from the disk. */
+static void io_bytes(long long *rchar, long long *disk) {
+    *rchar = *disk = 0;
+    FILE *f = fopen("/proc/self/io", "r");
+    char line[128];
+    while (f && fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "rchar: ", 7)) *rchar = atoll(line + 7);
+        else if (!strncmp(line, "read_bytes: ", 12)) *disk = atoll(line + 12);
+    }
+    if (f) fclose(f);
+}
+
 static enum MHD_Result handle_metrics(server *s, struct MHD_Connection *c) {
-    char *buf = malloc(4096);
+    long long rchar, disk;
+    io_bytes(&rchar, &disk);
+    char *buf = malloc(6144);
     if (!buf) return reply_error(s, c, 500, "out of memory", NULL, NULL);
     pthread_mutex_lock(&s->lock);
-    snprintf(buf, 4096,
+    snprintf(buf, 6144,
              "# HELP rabbitllm_requests_total Generation requests accepted or rejected, by endpoint.\n"
              "# TYPE rabbitllm_requests_total counter\n"
              "rabbitllm_requests_total{endpoint=\"chat\"} %ld\n"
@@ -645,10 +659,14 @@ static enum MHD_Result handle_metrics(server *s, struct MHD_Connection *c) {
              "# HELP rabbitllm_slots_busy Slots generating.\n# TYPE rabbitllm_slots_busy gauge\nrabbitllm_slots_busy %d\n"
              "# HELP rabbitllm_queue_depth Requests waiting for a slot.\n# TYPE rabbitllm_queue_depth gauge\nrabbitllm_queue_depth %d\n"
              "# HELP rabbitllm_queue_capacity Most requests that may wait (--queue).\n# TYPE rabbitllm_queue_capacity gauge\nrabbitllm_queue_capacity %d\n"
-             "# HELP rabbitllm_resident_memory_bytes Resident set size.\n# TYPE rabbitllm_resident_memory_bytes gauge\nrabbitllm_resident_memory_bytes %ld\n",
+             "# HELP rabbitllm_resident_memory_bytes Resident set size.\n# TYPE rabbitllm_resident_memory_bytes gauge\nrabbitllm_resident_memory_bytes %ld\n"
+             "# HELP rabbitllm_read_bytes_total Bytes the process read (weights streamed from the page cache or disk, requests); per token: divide by rabbitllm_steps_total or generated tokens.\n"
+             "# TYPE rabbitllm_read_bytes_total counter\nrabbitllm_read_bytes_total %lld\n"
+             "# HELP rabbitllm_disk_read_bytes_total Bytes read from the disk itself (/proc/self/io read_bytes).\n"
+             "# TYPE rabbitllm_disk_read_bytes_total counter\nrabbitllm_disk_read_bytes_total %lld\n",
              s->n_req[R_CHAT], s->n_req[R_COMPLETIONS], s->n_rejected, s->n_cancelled, s->n_errors, s->st.prompt_tokens,
              s->st.reused_tokens, s->st.gen_tokens, s->st.steps, s->st.busy_s, s->parallel, s->busy, s->queued, s->queue_cap,
-             rss_bytes());
+             rss_bytes(), rchar, disk);
     pthread_mutex_unlock(&s->lock);
     return reply_raw(s, c, 200, buf, "text/plain; version=0.0.4", NULL, NULL);
 }

@@ -210,6 +210,7 @@ for line in txt.splitlines():
     if line and not line.startswith("#"):
         k, v = line.rsplit(" ", 1)
         vals[k] = float(v)
+check(vals["rabbitllm_read_bytes_total"] > 0 and "rabbitllm_disk_read_bytes_total" in vals, "io metrics")
 check(vals["rabbitllm_slots"] == 4 and vals["rabbitllm_generated_tokens_total"] > 100 and vals['rabbitllm_requests_total{endpoint="chat"}'] > 10,
       "metrics %s" % vals)
 st, h, page = req("/", raw=True)
