@@ -40,7 +40,7 @@ typedef struct {
     char family[64];
     rl_sched *sched;
     /* metrics (under lock) */
-    long n_req[8], n_rejected, n_cancelled, n_errors;
+    long n_req[16], n_rejected, n_cancelled, n_errors;
     rl_sched_stats st;
     int busy;
     long step_delay_us;              /* RABBITLLM_TEST_STEP_DELAY_MS: slows each step (tests of queueing) */
