@@ -72,10 +72,11 @@ $(BUILD)/tests/server/%: tests/server/%.c tests/test.h $(BUILD)/librabbitllm.a $
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(SERVER_OBJ) $(BUILD)/librabbitllm.a $(LDLIBS) $(CLI_LDLIBS)
 
-# Kernel microbenchmarks (not part of `all`): build/bench_matmul.
-bench: $(BUILD)/bench_matmul
+# Benchmark tools (not part of `all`): build/bench_matmul (kernel microbenchmark), build/st2gguf
+# (safetensors -> GGUF for bench/vs-llama-cpp.sh).
+bench: $(BUILD)/bench_matmul $(BUILD)/st2gguf
 
-$(BUILD)/bench_matmul: bench/bench_matmul.c $(BUILD)/librabbitllm.a
+$(BUILD)/bench_matmul $(BUILD)/st2gguf: $(BUILD)/%: bench/%.c $(BUILD)/librabbitllm.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/librabbitllm.a $(LDLIBS)
 
 deps:
@@ -91,8 +92,10 @@ check: deps
 
 demo: deps
 	$(MAKE) $(BUILD)/rabbitllm
-	$(BUILD)/rabbitllm run models/stories260K -p "Once upon a time" -n 64 --temp 0
-	$(BUILD)/rabbitllm run models/stories260K -p "The little dog" -n 96 --temp 0.8 --seed 7
+	@printf '\n$$ $(BUILD)/rabbitllm run models/stories260K --raw -p "Once upon a time" -n 64 --temp 0\nOnce upon a time'
+	@$(BUILD)/rabbitllm run models/stories260K --raw -p "Once upon a time" -n 64 --temp 0
+	@printf '\n$$ $(BUILD)/rabbitllm run models/stories260K --raw -p "The little dog" -n 96 --temp 0.8 --seed 7\nThe little dog'
+	@$(BUILD)/rabbitllm run models/stories260K --raw -p "The little dog" -n 96 --temp 0.8 --seed 7
 
 # Installs the CLI, header, both libraries (the .so with its soname link), rabbitllm.pc and the
 # man page under $(DESTDIR)$(PREFIX); `make uninstall` removes exactly those files.

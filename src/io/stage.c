@@ -51,7 +51,7 @@ static void layout_stage(rl_stage *s, int n_roles) {
             }
             role_of[n++] = r;
         }
-    s->n_ranges = rl_coalesce(sp, n, 0, s->ranges, so, &s->bytes);
+    s->n_ranges = rl_coalesce(sp, n, 0, s->ranges, so, &s->bytes, 1); /* O_DIRECT-ready layout */
     for (int i = 0; i < n; i++) s->off[role_of[i]] = so[i];
 }
 

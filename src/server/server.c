@@ -436,9 +436,11 @@ static int client_gone(struct MHD_Connection *c) {
 
 /* ---- requests ---- */
 
-/* The prompt ids of a request (chat: messages through the template; completion: raw text). */
+/* The prompt ids of a request (chat: messages through the template; completion: raw text).
+ * 0, -1 (the library's message in rl_last_error) or -2 (out of memory). */
 static int request_ids(server *s, const rl_oai_request *q, int32_t **ids, int *n) {
     rl_session *g = s->g;
+    *ids = NULL; *n = 0;
     if (q->kind != RL_OAI_CHAT) return rl_session_prompt(g, NULL, NULL, q->prompt, ids, n);
     if (s->tmpl) {                       /* the server's template: render, encode without adding specials */
         char *text = NULL;
@@ -449,8 +451,7 @@ static int request_ids(server *s, const rl_oai_request *q, int32_t **ids, int *n
         return rc;
     }
     char *mj = cJSON_PrintUnformatted(q->messages), *ej = q->extra ? cJSON_PrintUnformatted(q->extra) : NULL;
-    int rc = mj && (ej || !q->extra) ? rl_session_prompt(g, mj, ej, NULL, ids, n) : -1;
-    if (!mj || (q->extra && !ej)) { *ids = NULL; *n = 0; }
+    int rc = !mj || (q->extra && !ej) ? -2 : rl_session_prompt(g, mj, ej, NULL, ids, n);
     free(mj); free(ej);
     return rc;
 }
@@ -484,7 +485,9 @@ static enum MHD_Result handle_generation(server *s, struct MHD_Connection *c, co
         snprintf(msg, sizeof msg, "'n' is %d but the server runs at most %d sequences together (--parallel)", q->n, s->parallel);
         FAIL(400, msg, "n", NULL);
     }
-    if (request_ids(s, q, &j->ids, &j->n_ids)) FAIL(400, rl_last_error(), kind == RL_OAI_CHAT ? "messages" : "prompt", NULL);
+    int prc = request_ids(s, q, &j->ids, &j->n_ids);
+    if (prc == -2) FAIL(500, "out of memory", NULL, NULL);
+    if (prc) FAIL(400, rl_last_error(), kind == RL_OAI_CHAT ? "messages" : "prompt", NULL);
     if (j->n_ids <= 0) FAIL(400, "the prompt is empty", kind == RL_OAI_CHAT ? "messages" : "prompt", NULL);
     if (j->n_ids >= s->ctx) {
         snprintf(msg, sizeof msg, "This model's maximum context length is %d tokens, but the prompt has %d tokens (and at least one must be generated)",
