@@ -1,7 +1,6 @@
 /* The JSON output constraint of jsonc.h: schema -> node tree, a copyable automaton state (a
  * stack of frames), and the per-token mask. */
 #include "server/jsonc.h"
-#include "util/err.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +16,7 @@ struct rl_vocab_text {
 rl_vocab_text *rl_vocab_text_new(const rl_tokenizer *tok, int vocab) {
     rl_vocab_text *v = calloc(1, sizeof *v);
     if (v) v->text = calloc((size_t)vocab, sizeof *v->text);
-    if (!v || !v->text) { free(v); rl_err("out of memory"); return NULL; }
+    if (!v || !v->text) { free(v); return NULL; }
     v->vocab = vocab;
     int32_t *base = NULL;
     int nb = 0;

@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 /* The text each token adds after ordinary text (special tokens and partial characters: NULL),
- * computed once per model. NULL + error. */
+ * computed once per model. NULL: out of memory, or the tokenizer failed (rl_last_error). */
 typedef struct rl_vocab_text rl_vocab_text;
 rl_vocab_text *rl_vocab_text_new(const rl_tokenizer *tok, int vocab);
 void rl_vocab_text_free(rl_vocab_text *v);

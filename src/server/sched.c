@@ -1,10 +1,9 @@
 /* Continuous batching over rl_model_eval_batch (see sched.h): slots, steps, sampling with the
  * OpenAI knobs, stop strings over the streamed text. */
 #include "server/sched.h"
-#include "gen/detok_stream.h"
-#include "gen/sampler.h"
-#include "util/err.h"
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +43,19 @@ struct rl_sched {
     rl_sched_stats st;
 };
 
+static _Thread_local char err_msg[512];
+
+const char *rl_sched_last_error(void) { return err_msg; }
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err_msg, sizeof err_msg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -52,9 +64,9 @@ static double now_s(void) {
 
 rl_sched *rl_sched_new(rl_session *g, int n_slots, int batch_tokens) {
     rl_model *m = rl_session_model(g);
-    if (n_slots < 1 || n_slots > rl_model_n_seq(m)) { rl_err("serve: %d slots but the model has %d sequences", n_slots, rl_model_n_seq(m)); return NULL; }
+    if (n_slots < 1 || n_slots > rl_model_n_seq(m)) { fail("serve: %d slots but the model has %d sequences", n_slots, rl_model_n_seq(m)); return NULL; }
     rl_sched *s = calloc(1, sizeof *s);
-    if (!s) { rl_err("out of memory"); return NULL; }
+    if (!s) { fail("out of memory"); return NULL; }
     s->g = g; s->m = m; s->tok = rl_session_tokenizer(g);
     s->n_slots = n_slots;
     s->budget = batch_tokens > 0 ? batch_tokens : 256;
@@ -71,7 +83,7 @@ rl_sched *rl_sched_new(rl_session *g, int n_slots, int batch_tokens) {
     s->mask = malloc((size_t)s->vocab);
     if (!s->slots || !s->items || !s->item_slot || !s->item_last || !s->logits || !s->row || !s->mask) {
         rl_sched_free(s);
-        rl_err("out of memory");
+        fail("out of memory");
         return NULL;
     }
     rl_session_reset(g);
@@ -108,7 +120,7 @@ static int push_tok(slot *sl, int32_t t) {
     if (sl->n_toks == sl->cap) {
         int cap = sl->cap ? sl->cap * 2 : 256;
         int32_t *n = realloc(sl->toks, (size_t)cap * sizeof *n);
-        if (!n) return rl_err("out of memory");
+        if (!n) return fail("out of memory");
         sl->toks = n; sl->cap = cap;
     }
     sl->toks[sl->n_toks++] = t;
@@ -116,7 +128,7 @@ static int push_tok(slot *sl, int32_t t) {
 }
 
 int rl_sched_add(rl_sched *s, const rl_sched_task *t) {
-    if (t->n_prompt < 1 || t->n_prompt >= s->ctx) return rl_err("serve: bad prompt length %d", t->n_prompt);
+    if (t->n_prompt < 1 || t->n_prompt >= s->ctx) return fail("serve: bad prompt length %d", t->n_prompt);
     /* the free slot sharing the longest prefix with the prompt (at most n - 1: one is evaluated) */
     int best = -1, best_common = -1;
     for (int i = 0; i < s->n_slots; i++) {
@@ -126,7 +138,7 @@ int rl_sched_add(rl_sched *s, const rl_sched_task *t) {
         while (c < sl->n_cached && c < t->n_prompt - 1 && sl->toks[c] == t->prompt[c]) c++;
         if (c > best_common) { best = i; best_common = c; }
     }
-    if (best < 0) return rl_err("serve: no free slot");
+    if (best < 0) return fail("serve: no free slot");
     slot *sl = &s->slots[best];
     if (rl_model_seq_rewind(s->m, best, best_common)) best_common = 0;
     if (rl_model_seq_pos(s->m, best) != best_common) { rl_model_seq_rewind(s->m, best, 0); best_common = 0; }
@@ -147,7 +159,7 @@ int rl_sched_add(rl_sched *s, const rl_sched_task *t) {
     sl->smp = rl_sampler_new(s->vocab, &t->sampling);
     sl->ds = rl_detok_stream_new(s->tok, t->prompt + t->n_prompt - nctx, nctx);
     sl->counts = calloc((size_t)s->vocab, sizeof *sl->counts);
-    if (!sl->smp || !sl->ds || !sl->counts) { slot_release(sl); return rl_err("out of memory"); }
+    if (!sl->smp || !sl->ds || !sl->counts) { slot_release(sl); return fail("out of memory"); }
     sl->busy = 1;
     s->st.prompt_tokens += t->n_prompt;
     s->st.reused_tokens += best_common;
@@ -323,7 +335,7 @@ int rl_sched_step(rl_sched *s) {
     for (int i = 0; i < s->n_slots; i++) {      /* decode rows first: one token each */
         slot *sl = &s->slots[i];
         if (!sl->busy || !sl->has_next) continue;
-        if (push_tok(sl, sl->next)) { finish(s, sl, RL_FINISH_STOP, rl_last_error()); continue; }
+        if (push_tok(sl, sl->next)) { finish(s, sl, RL_FINISH_STOP, err_msg); continue; }
         sl->has_next = 0;
         s->items[n] = (rl_batch_item){i, sl->toks + sl->n_cached, 1};
         s->item_slot[n] = i;

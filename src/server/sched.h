@@ -62,13 +62,16 @@ typedef struct {
 
 typedef struct rl_sched rl_sched;
 
+/* The message of the last failed rl_sched_* call of this thread. */
+const char *rl_sched_last_error(void);
+
 /* Slots over the session's model (opened with n_seq >= n_slots); batch_tokens: most tokens per
- * step (0: 256). The session's own sequence-0 tracking is reset. NULL + error. */
+ * step (0: 256). The session's own sequence-0 tracking is reset. NULL + rl_sched_last_error. */
 rl_sched *rl_sched_new(rl_session *g, int n_slots, int batch_tokens);
 void rl_sched_free(rl_sched *s);
 int rl_sched_n_free(const rl_sched *s);
 int rl_sched_n_busy(const rl_sched *s);
-/* Starts task t in a free slot (1 <= n_prompt < context). 0, or -1 + error (no free slot, OOM). */
+/* Starts task t in a free slot (1 <= n_prompt < context). 0, or -1 + rl_sched_last_error (no free slot, OOM). */
 int rl_sched_add(rl_sched *s, const rl_sched_task *t);
 /* One step over the busy slots; events go out through on_event (each task ends with done).
  * Returns the number of slots still busy. */

@@ -5,10 +5,6 @@
 #include "server/job.h"
 #include "server/page.h"
 #include "server/tools.h"
-#include "template/builtin.h"
-#include "template/chat_template.h"
-#include "util/err.h"
-#include "util/fileio.h"
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -324,7 +320,7 @@ static void admit(server *s, job *j) {
                            .cancel = &j->stop, .on_event = on_event, .user = h};
         t.sampling.seed = j->seed + (uint64_t)i;
         if (rl_sched_add(s->sched, &t)) {
-            rl_sched_event e = {.done = 1, .finish = RL_FINISH_STOP, .error = rl_last_error(), .n_prompt = j->n_ids};
+            rl_sched_event e = {.done = 1, .finish = RL_FINISH_STOP, .error = rl_sched_last_error(), .n_prompt = j->n_ids};
             on_event(h, &e);
         }
     }
@@ -443,11 +439,13 @@ static int request_ids(server *s, const rl_oai_request *q, int32_t **ids, int *n
     *ids = NULL; *n = 0;
     if (q->kind != RL_OAI_CHAT) return rl_session_prompt(g, NULL, NULL, q->prompt, ids, n);
     if (s->tmpl) {                       /* the server's template: render, encode without adding specials */
-        char *text = NULL;
-        *ids = NULL; *n = 0;
-        if (rl_chat_template_render(s->tmpl, q->messages, 1, q->extra, &text)) return -1;
-        int rc = rl_tokenize(rl_session_tokenizer(g), text, strlen(text), 0, ids, n);
-        free(text);
+        char *text = NULL, *mj = cJSON_PrintUnformatted(q->messages), *ej = q->extra ? cJSON_PrintUnformatted(q->extra) : NULL;
+        if (!mj || (q->extra && !ej)) { free(mj); free(ej); return -2; }
+        int rc = rl_chat_template_apply(s->tmpl, mj, 1, ej, &text);
+        free(mj); free(ej);
+        if (rc) return -1;
+        rc = rl_tokenize(rl_session_tokenizer(g), text, strlen(text), 0, ids, n);
+        rl_release(text);
         return rc;
     }
     char *mj = cJSON_PrintUnformatted(q->messages), *ej = q->extra ? cJSON_PrintUnformatted(q->extra) : NULL;
@@ -499,7 +497,7 @@ static enum MHD_Result handle_generation(server *s, struct MHD_Connection *c, co
     if (j->max_tokens > room) j->max_tokens = room;
     if (q->format != RL_OAI_FMT_TEXT) {
         const rl_vocab_text *vt = vocab_text(s);
-        if (!vt) FAIL(500, rl_last_error(), NULL, NULL);
+        if (!vt) FAIL(500, rl_last_error()[0] ? rl_last_error() : "out of memory", NULL, NULL);
         for (int i = 0; i < q->n; i++) {
             if (!(j->ch[i].jc = rl_jsonc_new(q->format == RL_OAI_FMT_JSON_SCHEMA ? q->schema : NULL, vt, err, sizeof err)))
                 FAIL(400, err, "response_format", NULL);
@@ -793,6 +791,31 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
 /* ---- start / stop ---- */
 
+/* The whole of file path (NUL-terminated, malloc'd), or NULL (errno set). */
+static char *read_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, k;
+    char chunk[65536];
+    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + k + 1 > cap) {
+            cap = (len + k + 1) * 2;
+            char *nb = realloc(buf, cap);
+            if (!nb) { free(buf); fclose(f); errno = ENOMEM; return NULL; }
+            buf = nb;
+        }
+        memcpy(buf + len, chunk, k);
+        len += k;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) { free(buf); errno = EIO; return NULL; }
+    if (!buf && !(buf = malloc(1))) return NULL;
+    buf[len] = 0;
+    return buf;
+}
+
 /* The server's own chat template (see rl_server_opts.chat_template); 0, or -1 with a message. */
 static int setup_template(server *s) {
     const char *want = s->so->chat_template, *src = NULL;
@@ -801,28 +824,20 @@ static int setup_template(server *s) {
     if (!want) {
         fprintf(stderr, "warning: %s has no chat template; chat requests use ChatML (--chat-template NAME|FILE chooses one)\n",
                 s->so->model_dir ? s->so->model_dir : "the model");
-        src = rl_chat_builtin_template("chatml");
-    } else if (!(src = rl_chat_builtin_template(want))) {
-        if (!(file = rl_read_file(want, NULL))) {
+        src = rl_chat_template_builtin("chatml");
+    } else if (!(src = rl_chat_template_builtin(want))) {
+        if (!(file = read_text(want))) {
+            int e = errno;
             fprintf(stderr, "error: --chat-template %s: not a built-in name (", want);
-            for (int i = 0; rl_chat_builtin_name(i); i++) fprintf(stderr, "%s%s", i ? ", " : "", rl_chat_builtin_name(i));
-            fprintf(stderr, ") and not a readable file: %s\n", rl_errmsg());
+            for (int i = 0; rl_chat_template_builtin_name(i); i++) fprintf(stderr, "%s%s", i ? ", " : "", rl_chat_template_builtin_name(i));
+            fprintf(stderr, ") and not a readable file: %s\n", strerror(e));
             return -1;
         }
         src = file;
     }
-    cJSON *cfg = NULL;
-    if (s->so->model_dir) {              /* the model's special tokens (bos_token, ...) */
-        char path[4096];
-        snprintf(path, sizeof path, "%s/tokenizer_config.json", s->so->model_dir);
-        char *txt = rl_read_file(path, NULL);
-        cfg = txt ? cJSON_Parse(txt) : NULL;
-        free(txt);
-    }
-    s->tmpl = rl_chat_template_from_string(src, cfg);
-    cJSON_Delete(cfg);
+    s->tmpl = rl_chat_template_from_source(src, s->so->model_dir);   /* the model's special tokens */
     free(file);
-    if (!s->tmpl) { fprintf(stderr, "error: --chat-template %s: %s\n", want ? want : "chatml", rl_errmsg()); return -1; }
+    if (!s->tmpl) { fprintf(stderr, "error: --chat-template %s: %s\n", want ? want : "chatml", rl_last_error()); return -1; }
     return 0;
 }
 
@@ -832,7 +847,7 @@ static void read_family(server *s) {
     if (!s->so->model_dir) return;
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", s->so->model_dir);
-    char *txt = rl_read_file(path, NULL);
+    char *txt = read_text(path);
     cJSON *cfg = txt ? cJSON_Parse(txt) : NULL;
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(cfg, "model_type");
     if (cJSON_IsString(mt)) snprintf(s->family, sizeof s->family, "%s", mt->valuestring);
@@ -857,8 +872,8 @@ int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop)
     if (dl && atol(dl) > 0) s.step_delay_us = atol(dl) * 1000;
     if (setup_template(&s)) return -1;
     if (!(s.sched = rl_sched_new(g, s.parallel, so->batch_tokens))) {
-        fprintf(stderr, "error: %s\n", rl_last_error());
-        rl_chat_template_free(s.tmpl);
+        fprintf(stderr, "error: %s\n", rl_sched_last_error());
+        rl_chat_template_close(s.tmpl);
         return -1;
     }
     char port[16];
@@ -868,7 +883,7 @@ int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop)
     if (gr) {
         fprintf(stderr, "error: cannot resolve host '%s': %s\n", so->host, gai_strerror(gr));
         rl_sched_free(s.sched);
-        rl_chat_template_free(s.tmpl);
+        rl_chat_template_close(s.tmpl);
         return -1;
     }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
@@ -934,6 +949,6 @@ out:
     pthread_mutex_destroy(&s.lock);
     rl_sched_free(s.sched);
     rl_vocab_text_free(s.vt);
-    rl_chat_template_free(s.tmpl);
+    rl_chat_template_close(s.tmpl);
     return rc;
 }

@@ -2,8 +2,15 @@
  * without one): the Jinja sources the models publish in their tokenizer_config.json -- qwen: Qwen3
  * (tools, thinking), llama3: Llama 3 / 3.1 (short form), gemma: Gemma 3, deepseek: DeepSeek-V3 (tool
  * calls), llama2: Llama-2-chat, mistral: Mistral-7B-Instruct v0.1/v0.2, phi3: Phi-3-mini-instruct,
- * chatml: the plain ChatML form. Special tokens (bos_token, ...) come from the served model. */
-#include "template/builtin.h"
+ * chatml: the plain ChatML form. Special tokens (bos_token, ...) come from the served model.
+ * Public API (rabbitllm.h): rl_chat_template_builtin, _builtin_name, _from_source. */
+#include "template/chat_template.h"
+#include "hub/hub.h"
+#include "rabbitllm.h"
+#include "util/err.h"
+#include "util/fileio.h"
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char T_CHATML[] =
@@ -185,12 +192,29 @@ static const struct { const char *name; const char *src; } BUILTIN[] = {
     {"phi3", T_PHI3},
 };
 
-const char *rl_chat_builtin_template(const char *name) {
+const char *rl_chat_template_builtin(const char *name) {
     for (size_t i = 0; i < sizeof BUILTIN / sizeof BUILTIN[0]; i++)
         if (!strcmp(BUILTIN[i].name, name)) return BUILTIN[i].src;
     return NULL;
 }
 
-const char *rl_chat_builtin_name(int i) {
+const char *rl_chat_template_builtin_name(int i) {
     return i >= 0 && (size_t)i < sizeof BUILTIN / sizeof BUILTIN[0] ? BUILTIN[i].name : NULL;
+}
+
+rl_chat_template *rl_chat_template_from_source(const char *jinja, const char *model) {
+    if (!jinja) { rl_err("rl_chat_template_from_source: no source given"); return NULL; }
+    cJSON *cfg = NULL;
+    if (model) {                         /* the special tokens of the model's tokenizer_config.json */
+        char *dir = rl_hub_resolve(model);
+        if (!dir) return NULL;
+        char *path = malloc(strlen(dir) + 32);
+        if (path) sprintf(path, "%s/tokenizer_config.json", dir);
+        char *txt = path ? rl_read_file(path, NULL) : NULL;
+        cfg = txt ? cJSON_Parse(txt) : NULL;
+        free(txt); free(path); free(dir);
+    }
+    rl_chat_template *t = rl_chat_template_from_string(jinja, cfg);
+    cJSON_Delete(cfg);
+    return t;
 }

@@ -29,4 +29,22 @@ start --parallel 4 --ctx 512
 timeout 600 python3 tests/server/features.py "$URL" || fail "feature checks"
 kill -TERM "$PID"; wait "$PID" || fail "serve exit status after SIGTERM"
 PID=""
+
+# --chat-template: an unknown name is refused at start naming the built-ins; a Jinja file is used
+"$BIN" serve models/stories260K --port 0 --chat-template nope >/dev/null 2>"$T/bad" && fail "--chat-template nope accepted"
+grep -q "not a built-in name (.*llama3.*)" "$T/bad" || fail "bad template message: $(cat "$T/bad")"
+printf '%s' "{% for m in messages %}[{{ m['role'] }}]{{ m['content'] }}{% endfor %}" >"$T/t.jinja"
+start --chat-template "$T/t.jinja"
+python3 - "$URL" <<'PY' || fail "--chat-template FILE"
+import json, sys, urllib.request
+def post(path, body):
+    r = urllib.request.Request(sys.argv[1] + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(r, timeout=60))
+r = post("/v1/chat/completions", {"messages": [{"role": "user", "content": "Once upon a time"}], "max_tokens": 4})
+want = len(post("/tokenize", {"content": "[user]Once upon a time"})["tokens"])
+assert r["usage"]["prompt_tokens"] == want, (r["usage"], want)
+PY
+grep -q "warning: .*ChatML" "$T/serr" && fail "a template given, yet the ChatML warning"
+kill -TERM "$PID"; wait "$PID" || fail "serve exit status after SIGTERM (template file)"
+PID=""
 echo ok

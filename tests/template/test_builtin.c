@@ -2,7 +2,7 @@
  * goldens of the models they stand for exactly as the models' own templates (errors where the
  * golden has rendered null); every name resolves; ChatML renders its plain form. */
 #include "test.h"
-#include "template/builtin.h"
+#include "rabbitllm.h"
 #include "template/chat_template.h"
 #include "util/err.h"
 #include "util/fileio.h"
@@ -18,7 +18,7 @@ static void check_builtin(const char *name, const char *folder) {
     char *txt = rl_read_file(path, NULL);
     CHECK(txt != NULL, "%s", rl_errmsg());
     cJSON *cfg = cfgtxt ? cJSON_Parse(cfgtxt) : NULL;
-    const char *src = rl_chat_builtin_template(name);
+    const char *src = rl_chat_template_builtin(name);
     CHECK(src != NULL, "no built-in %s", name);
     rl_chat_template *t = src && cfg ? rl_chat_template_from_string(src, cfg) : NULL;
     CHECK(t != NULL, "%s: %s", name, rl_errmsg());
@@ -55,15 +55,15 @@ static void test_deepseek(void) { check_builtin("deepseek", "deepseek_v3"); }
 static void test_names(void) {
     static const char *const want[] = {"chatml", "llama3", "llama2", "gemma", "mistral", "phi3", "qwen", "deepseek"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        const char *src = rl_chat_builtin_template(want[i]);
+        const char *src = rl_chat_template_builtin(want[i]);
         CHECK(src != NULL, "no built-in %s", want[i]);
         rl_chat_template *t = src ? rl_chat_template_from_string(src, NULL) : NULL;
         CHECK(t != NULL, "%s does not parse: %s", want[i], rl_errmsg());
         rl_chat_template_free(t);
     }
-    CHECK(rl_chat_builtin_template("nope") == NULL, "unknown name");
+    CHECK(rl_chat_template_builtin("nope") == NULL, "unknown name");
     int n = 0;
-    while (rl_chat_builtin_name(n)) n++;
+    while (rl_chat_template_builtin_name(n)) n++;
     CHECK(n == 8, "8 names, got %d", n);
 }
 
@@ -78,7 +78,7 @@ static void test_chatml_llama2_mistral_phi3(void) {
         {"phi3", "<|user|>\nHi<|end|>\n<|assistant|>\nYo<|end|>\n<|user|>\nQ<|end|>\n<|assistant|>\n"},
     };
     for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
-        rl_chat_template *t = rl_chat_template_from_string(rl_chat_builtin_template(C[i].name), cfg);
+        rl_chat_template *t = rl_chat_template_from_string(rl_chat_template_builtin(C[i].name), cfg);
         char *out = NULL;
         CHECK(t && rl_chat_template_render(t, m, 1, NULL, &out) == 0, "%s: %s", C[i].name, rl_errmsg());
         CHECK(out && !strcmp(out, C[i].want), "%s rendered '%s'", C[i].name, out ? out : "");
