@@ -10,7 +10,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(OPT) -g -pthread -fPIC -fvisib
 # What the core library needs; libcurl only for the hub downloads (src/hub/download.c, NET_SRC),
 # which are in librabbitllm.a for the CLI (a program that does not call them links without
 # -lcurl) and left out of librabbitllm.so.
-CORE_LDLIBS = -lcjson -lpcre2-8 -lutf8proc -lm -pthread $(CUDA_LDLIBS)
+CORE_LDLIBS = -lcjson -lpcre2-8 -lutf8proc -lm -pthread $(CUDA_LDLIBS) $(VK_LDLIBS)
 LDLIBS  += $(CORE_LDLIBS) -lcurl
 CLI_LDLIBS = -lreadline -lmicrohttpd
 NET_SRC := src/hub/download.c
@@ -20,7 +20,21 @@ SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 
-LIB_SRC  := $(shell find src -name '*.c' ! -path 'src/cli/*' ! -path 'src/server/*' | sort)
+# The vulkan backend (src/backend/vulkan/) is built by default where the Vulkan headers and loader
+# (libvulkan-dev) and glslc are present; VULKAN=0 leaves it out. Its shaders are compiled to
+# SPIR-V by glslc into $(BUILD)/spv/*.h (C arrays) and embedded in the library.
+ifeq ($(origin VULKAN),undefined)
+VULKAN  := $(shell pkg-config --exists vulkan 2>/dev/null && command -v glslc >/dev/null 2>&1 && echo 1 || echo 0)
+endif
+LIB_SRC  := $(shell find src -name '*.c' ! -path 'src/cli/*' ! -path 'src/server/*' ! -path 'src/backend/vulkan/*' | sort)
+ifeq ($(VULKAN),1)
+LIB_SRC  += $(sort $(wildcard src/backend/vulkan/*.c))
+CFLAGS   += -DRL_VULKAN_BUILD
+VK_LDLIBS = -lvulkan
+VK_SHADERS := $(sort $(wildcard src/backend/vulkan/shaders/*.comp))
+VK_SPV   := $(foreach s,$(VK_SHADERS),$(patsubst src/backend/vulkan/shaders/%.comp,$(BUILD)/spv/%_0.h,$(s)) \
+                                      $(patsubst src/backend/vulkan/shaders/%.comp,$(BUILD)/spv/%_1.h,$(s)))
+endif
 CLI_SRC  := $(shell find src/cli src/server -name '*.c' | sort)
 TEST_SRC := $(shell find tests -name 'test_*.c' | sort)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -50,6 +64,18 @@ all: $(BUILD)/rabbitllm $(BUILD)/librabbitllm.so $(TEST_BIN)
 $(BUILD)/obj/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/spv/%_0.h: src/backend/vulkan/shaders/%.comp $(wildcard src/backend/vulkan/shaders/*.glsl)
+	@mkdir -p $(dir $@)
+	glslc --target-env=vulkan1.2 -O -DSG=0 -mfmt=c -o $@ $<
+
+$(BUILD)/spv/%_1.h: src/backend/vulkan/shaders/%.comp $(wildcard src/backend/vulkan/shaders/*.glsl)
+	@mkdir -p $(dir $@)
+	glslc --target-env=vulkan1.2 -O -DSG=1 -mfmt=c -o $@ $<
+
+$(BUILD)/obj/src/backend/vulkan/vk_shaders.o: src/backend/vulkan/vk_shaders.c $(VK_SPV) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(BUILD)/spv -MMD -MP -c $< -o $@
 
 $(BUILD)/librabbitllm.a: $(LIB_OBJ)
 	@rm -f $@

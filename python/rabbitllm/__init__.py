@@ -70,7 +70,8 @@ class _ModelOpts(ctypes.Structure):
 
 
 class _SessionOpts(ctypes.Structure):
-    _fields_ = [("model", _ModelOpts), ("raw", ctypes.c_int)]
+    _fields_ = [("model", _ModelOpts), ("raw", ctypes.c_int), ("draft_model", ctypes.c_char_p),
+                ("draft_tokens", ctypes.c_int)]  # must mirror rl_session_opts in include/rabbitllm.h
 
 
 class _Sampling(ctypes.Structure):

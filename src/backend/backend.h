@@ -207,5 +207,8 @@ rl_backend *rl_backend_cpu_open(int n_threads);
 rl_backend *rl_backend_staged_open(int n_threads);
 /* The CUDA backend (make CUDA=1); NULL + rl_err where there is no usable device. */
 rl_backend *rl_backend_cuda_open(int n_threads);
+/* The vulkan backend (built where libvulkan-dev and glslc are present; RL_VULKAN_DEVICE=N picks
+ * the device); NULL + rl_err where there is no usable device. */
+rl_backend *rl_backend_vulkan_open(int n_threads);
 
 #endif

@@ -63,7 +63,8 @@ int cmd_run(int argc, char **argv) {
     }
     int32_t *out = malloc(((size_t)o.n_new + 1) * sizeof *out);
     rl_gen_opts g = {.max_new = o.n_new, .sampling = o.sampling, .ignore_eos = o.ignore_eos, .draft = o.draft,
-                     .on_logits = df ? dump_rows : NULL, .ctx = df, .draft_model = dm, .draft_tokens = o.draft_tokens};
+                     .on_logits = df ? dump_rows : NULL, .ctx = df, .draft_model = dm, .draft_tokens = o.draft_tokens,
+                     .draft_fixed = o.draft_fixed};
     int n_out = 0, rc = 0;
     rl_gen_stats st;
     if (o.profile) rl_profile_reset(m);

@@ -97,6 +97,7 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
         else if (!strcmp(a, "--draft")) { NUM(0, 32); o->draft = (int)x; }
         else if (!strcmp(a, "--draft-model") && v) { o->draft_model = v; i++; }
         else if (!strcmp(a, "--draft-tokens")) { NUM(1, 256); o->draft_tokens = (int)x; }
+        else if (!strcmp(a, "--draft-fixed")) o->draft_fixed = 1;
         else if (!strcmp(a, "--parallel")) { NUM(1, 4096); o->parallel = (int)x; }
         else if (!strcmp(a, "--quant")) { NUM(4, 8); o->quant = (int)x; if (o->quant != 8 && o->quant != 4) { fprintf(stderr, "error: --quant must be 8 or 4\n"); return -1; } }
         else if (!strcmp(a, "--compute") && v) { /* matmul precision over BF16 weights (matmul.h) */

@@ -335,6 +335,10 @@ int rl_model_seq_rewind(rl_model *m, int seq, int pos) {
 }
 int rl_model_rewind(rl_model *m, int pos) { return rl_model_seq_rewind(m, 0, pos); }
 int rl_model_rewind_is_cheap(const rl_model *m) { return m->n_lin == 0; }
+int rl_model_tokens(const rl_model *m, const int32_t **ids) {
+    *ids = m->kv.hist;
+    return m->kv.pos[0];
+}
 int rl_model_common_prefix(const rl_model *m, const int32_t *tok, int n) { return rl_kv_common_prefix(&m->kv, 0, tok, n); }
 int rl_model_is_eos(const rl_model *m, int32_t id) {
     for (int i = 0; i < m->d.n_eos; i++) if (m->d.eos_ids[i] == id) return 1;

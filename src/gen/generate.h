@@ -18,6 +18,7 @@ typedef struct {
     rl_model *draft_model;     /* resident draft model of the same vocabulary: token trees (spec_tree.c) */
     int draft_tokens;          /* most tree nodes per sweep with a draft model (0 = 64); the cost
                                   model picks the budget up to it */
+    int draft_fixed;           /* 1: always trees of draft_tokens nodes (no cost model; tests, benchmarks) */
     /* called with each generated token; return nonzero to stop after it */
     int (*on_token)(void *ctx, int32_t tok);
     /* called with logits rows as computed: the prompt's rows, then one per fed-back token */

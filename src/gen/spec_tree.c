@@ -38,6 +38,8 @@ typedef struct {
     double rate[N_BUDGETS];   /* tokens/s measured per budget (EMA, 0 = not tried) */
     int uses[N_BUDGETS];
     int bi;                   /* current budget index */
+    int top;                  /* the largest budget's index (draft_fixed) */
+    int spine;                /* the deepest node of the draft's greedy path in the tree */
     double draft_s, target_s;
 } tree_ctx;
 
@@ -60,6 +62,7 @@ static int has_child(const tree_ctx *T, int n, int u, int32_t t) {
 static int grow(tree_ctx *T, int32_t root, int budget) {
     int n = 1, V = T->V;
     T->tok[0] = root; T->par[0] = -1; T->cum[0] = 1.0;
+    T->spine = 0;
     while (n < budget) {
         double t0 = rl_now_s();
         if (rl_model_eval_tree(T->dm, T->tok, T->par, n, T->dl)) return -1;
@@ -77,16 +80,25 @@ static int grow(tree_ctx *T, int32_t root, int budget) {
             }
         }
         /* a round deepens the tree by at most one level: adding a few nodes per round (at most
-         * doubling) lets a confident draft build deep paths within the budget */
+         * doubling) lets a confident draft build deep paths within the budget. The first pick of
+         * a round extends the spine (the draft's own greedy path, from the deepest spine node),
+         * so the path a draft that agrees with the target would take is always in the tree. */
         int add = budget / 8 > 2 ? budget / 8 : 2;
         if (add > n) add = n;
         if (add > budget - n) add = budget - n;
+        int sb = -1;
+        for (int i = 0; i < nc; i++)
+            if (T->c[i].parent == T->spine && (sb < 0 || T->c[i].cum > T->c[sb].cum)) sb = i;
         for (int a = 0; a < add && nc > 0; a++) {
             int b = 0;
             for (int i = 1; i < nc; i++) if (T->c[i].cum > T->c[b].cum) b = i;
+            if (a == 0 && sb >= 0) b = sb;
+            if (b == sb) T->spine = n;
             T->tok[n] = T->c[b].tok; T->par[n] = T->c[b].parent; T->cum[n] = T->c[b].cum;
             n++;
             T->c[b] = T->c[--nc];
+            if (sb == nc) sb = b; /* the spine candidate moved into the freed place */
+            else if (b == sb) sb = -1;
         }
         T->draft_s += rl_now_s() - t0;
         if (!nc && n < budget) break;
@@ -94,12 +106,15 @@ static int grow(tree_ctx *T, int32_t root, int budget) {
     return n;
 }
 
-/* The budget for the next sweep: the best measured one, with occasional tries of neighbours. */
+/* The budget for the next sweep: the best measured one; sweep 1 measures no drafting (budget
+ * 1) once, and every 4th sweep tries a neighbour of the best, so the choice follows the
+ * acceptance as it changes and falls to no drafting when drafting does not pay. */
 static int choose(tree_ctx *T, int sweeps) {
+    if (sweeps == 1 && !T->uses[0]) return 0;
     int best = T->bi;
     for (int i = 0; i < N_BUDGETS && (1 << i) <= T->nmax; i++)
-        if (T->rate[i] > T->rate[best]) best = i;
-    if (sweeps % 8 == 7) { /* explore a neighbour of the best */
+        if (T->uses[i] && T->rate[i] > T->rate[best]) best = i;
+    if (sweeps % 4 == 3) { /* explore a neighbour of the best */
         int up = best + 1, down = best - 1;
         if (up < N_BUDGETS && (1 << up) <= T->nmax && (!T->uses[up] || down < 0)) best = up;
         else if (down >= 0) best = down;
@@ -130,10 +145,16 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
     int all = o->on_logits != NULL;
     float *pl = all ? malloc((size_t)n * V * sizeof(float)) : NULL;
     if (!T.tl || !T.dl || !T.prob || !T.c || !hist || !dpend || !row || !s || (all && !pl)) { rl_err("out of memory"); goto done; }
-    for (T.bi = 0; (2 << T.bi) <= (T.nmax < 16 ? T.nmax : 16); T.bi++) {} /* start at min(16, max) */
+    for (T.bi = 0; (2 << T.bi) <= (T.nmax < 4 ? T.nmax : 4); T.bi++) {} /* start at min(4, max) */
+    for (T.top = 0; (2 << T.top) <= T.nmax; T.top++) {}
     memcpy(hist, prompt, (size_t)n * sizeof(int32_t));
     int nh = n;
     double t0 = rl_now_s();
+    { /* the draft's cache follows the target's (a session may have rewound the target) */
+        const int32_t *th;
+        int P0 = rl_model_tokens(m, &th), keep = rl_model_common_prefix(dm, th, P0);
+        if (rl_model_rewind(dm, keep) || (keep < P0 && rl_model_eval(dm, th + keep, P0 - keep, NULL, 0))) goto done;
+    }
     if (rl_model_eval(m, prompt, n, all ? pl : row, all) || rl_model_eval(dm, prompt, n, NULL, 0)) goto done;
     st->n_prompt = n;
     st->prefill_s = rl_now_s() - t0;
@@ -144,7 +165,7 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
     while (!emit(m, o, tok, out, n_out, hist, &nh, st)) {
         int room = rl_model_ctx(m) - rl_model_pos(m), droom = rl_model_ctx(dm) - rl_model_pos(dm) - ndp;
         if (room <= 0 || droom <= 0) { st->ctx_full = 1; break; }
-        T.bi = choose(&T, st->sweeps);
+        T.bi = o->draft_fixed ? T.top : choose(&T, st->sweeps);
         int budget = 1 << T.bi, left = o->max_new - *n_out;
         if (budget > room) budget = room;
         if (budget > droom) budget = droom;
@@ -199,5 +220,25 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
 done:
     free(T.tl); free(T.dl); free(T.prob); free(T.c); free(hist); free(dpend); free(row); free(pl);
     rl_sampler_free(s);
+    return rc;
+}
+
+int rl_draft_check(const char *target_dir, const rl_model *target, const char *draft_dir, const rl_model *draft) {
+    int V = rl_model_vocab(target);
+    if (rl_model_vocab(draft) != V)
+        return rl_err("draft model %s: vocabulary of %d tokens, the target %s has %d", draft_dir, rl_model_vocab(draft),
+                      target_dir, V);
+    rl_tokenizer *a = rl_tokenizer_open(target_dir), *b = rl_tokenizer_open(draft_dir);
+    int rc = 0;
+    for (int id = 0; a && b && id < V && !rc; id++) {
+        char *pa = NULL, *pb = NULL;
+        size_t la = 0, lb = 0;
+        int ea = rl_token_to_piece(a, id, &pa, &la), eb = rl_token_to_piece(b, id, &pb, &lb);
+        if (ea != eb || (!ea && (la != lb || memcmp(pa, pb, la))))
+            rc = rl_err("draft model %s: token %d is \"%.*s\" there but \"%.*s\" in the target %s", draft_dir, id,
+                        (int)(eb ? 0 : lb), eb ? "" : pb, (int)(ea ? 0 : la), ea ? "" : pa, target_dir);
+        rl_release(pa); rl_release(pb);
+    }
+    rl_tokenizer_close(a); rl_tokenizer_close(b);
     return rc;
 }

@@ -4,6 +4,7 @@
 set -u
 BIN=${RL_BIN:-build/rabbitllm}
 SH=${RL_SHARED:-../shared}
+[ -d "${RL_SHARED:-../shared}" ] || { echo "skipped: needs ../shared"; exit 77; }
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 S="$SH/fixtures/stories260K"

@@ -40,7 +40,7 @@ static int gen(const char *dir, const char *draft_dir, int budget, const rl_samp
     int n = 0;
     if (m && (!draft_dir || d)) {
         if (R) { R->vocab = rl_model_vocab(m); R->cap = P + N + 8; R->n = 0; R->rows = malloc((size_t)R->cap * R->vocab * sizeof(float)); }
-        rl_gen_opts o = {.max_new = N, .sampling = *sp, .ignore_eos = 1, .draft_model = d, .draft_tokens = budget,
+        rl_gen_opts o = {.max_new = N, .sampling = *sp, .ignore_eos = 1, .draft_model = d, .draft_tokens = budget, .draft_fixed = 1,
                          .on_logits = R ? keep_rows : NULL, .ctx = R};
         CHECK(rl_generate(m, prompt, P, &o, out, &n, st) == 0, "generate: %s", rl_last_error());
         CHECK(rl_model_pos(m) == P + n - 1, "cache holds prompt + fed-back tokens: %d (want %d)", rl_model_pos(m), P + n - 1);
