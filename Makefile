@@ -92,6 +92,12 @@ $(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/librabbitllm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/librabbitllm.a $(LDLIBS)
 
+# Server unit tests also link the server's objects (they are not in the library).
+SERVER_OBJ := $(filter $(BUILD)/obj/src/server/%,$(CLI_OBJ))
+$(BUILD)/tests/server/%: tests/server/%.c tests/test.h $(BUILD)/librabbitllm.a $(SERVER_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(SERVER_OBJ) $(BUILD)/librabbitllm.a $(LDLIBS) $(CLI_LDLIBS)
+
 # Benchmark tools (not part of `all`): build/bench_matmul (kernel microbenchmark), build/st2gguf
 # (safetensors -> GGUF for bench/vs-llama-cpp.sh).
 bench: $(BUILD)/bench_matmul $(BUILD)/st2gguf

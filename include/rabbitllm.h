@@ -175,6 +175,32 @@ RL_API void rl_chat_template_close(rl_chat_template *t);
 RL_API int rl_chat_template_apply(const rl_chat_template *t, const char *messages_json, int add_generation_prompt,
                                   const char *extra_json, char **out);
 
+/* Built-in chat templates (chatml, llama3, llama2, gemma, mistral, phi3, qwen, deepseek): the Jinja
+ * source of name (NULL if there is none), the i-th name (NULL past the last). Any thread. */
+RL_API const char *rl_chat_template_builtin(const char *name);
+RL_API const char *rl_chat_template_builtin_name(int i);
+/* A template from Jinja source; MODEL (may be NULL) supplies the special tokens (bos_token, ...)
+ * of its tokenizer_config.json. NULL + error (a parse error names the line). */
+RL_API rl_chat_template *rl_chat_template_from_source(const char *jinja, const char *model);
+
+/* Token sampling for callers that run rl_model_eval_batch themselves: greedy, or temperature with
+ * top-k / top-p / min-p and a repetition penalty over history, from the seeded generator of p
+ * (same seed, same tokens). pick modifies logits in place. */
+typedef struct rl_sampler rl_sampler;
+RL_API rl_sampler *rl_sampler_new(int vocab, const rl_sampling *p);
+RL_API void rl_sampler_free(rl_sampler *s);
+RL_API int32_t rl_sampler_pick(rl_sampler *s, float *logits, const int32_t *history, int n_history);
+
+/* Streaming detokenization: generated ids in, text pieces out (complete characters only, word
+ * boundaries as a whole decode gives them; context: the last prompt ids). Pieces and text are
+ * owned by s. 0 / -1 + error. */
+typedef struct rl_detok_stream rl_detok_stream;
+RL_API rl_detok_stream *rl_detok_stream_new(const rl_tokenizer *t, const int32_t *context, int n_context);
+RL_API void rl_detok_stream_free(rl_detok_stream *s);
+RL_API int rl_detok_stream_push(rl_detok_stream *s, int32_t tok, const char **piece, size_t *len);
+RL_API int rl_detok_stream_finish(rl_detok_stream *s, const char **piece, size_t *len);
+RL_API const char *rl_detok_stream_text(const rl_detok_stream *s, size_t *len);
+
 /* A session: a model with its tokenizer and chat template, generating text. It keeps the token
  * ids of its KV cache, so a prompt that extends the previous one (the next turn of a chat, the
  * same system prompt) evaluates only the new tokens. One thread at a time, except
@@ -198,6 +224,8 @@ RL_API rl_model *rl_session_model(rl_session *s);
 RL_API const rl_tokenizer *rl_session_tokenizer(const rl_session *s);
 /* The chat template, NULL if the model has none (or opts.raw). */
 RL_API const rl_chat_template *rl_session_template(const rl_session *s);
+/* The token ids that end a generation (eos, end-of-turn): *ids (owned by s) and their count. */
+RL_API int rl_session_stop_ids(const rl_session *s, const int32_t **ids);
 
 /* Why a generation ended. */
 enum { RL_FINISH_LENGTH = 0, RL_FINISH_STOP = 1, RL_FINISH_CANCELLED = 2 };

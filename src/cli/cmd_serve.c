@@ -18,17 +18,33 @@ int cmd_serve(int argc, char **argv) {
     char **rest = malloc(((size_t)argc + 1) * sizeof *rest);
     if (!rest) { fprintf(stderr, "error: out of memory\n"); return 1; }
     int nr = 0;
+    static const char *const STR_FLAGS[] = {"--host", "--model-name", "--chat-template", "--api-key", "--cors", NULL};
+    static const char *const NUM_FLAGS[] = {"--port", "--queue", "--timeout", "--max-connections", "--sse-keepalive", "--batch-tokens", NULL};
+    int batch_tokens = 0;
     for (int i = 0; i < argc; i++) {     /* take out the server's own flags, the rest are shared */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (i > 0 && (!strcmp(a, "--host") || !strcmp(a, "--port") || !strcmp(a, "--model-name"))) {
+        int is_str = 0, is_num = 0;
+        for (int k = 0; i > 0 && STR_FLAGS[k]; k++) is_str |= !strcmp(a, STR_FLAGS[k]);
+        for (int k = 0; i > 0 && NUM_FLAGS[k]; k++) is_num |= !strcmp(a, NUM_FLAGS[k]);
+        if (is_str || is_num) {
             if (!v || !*v) { fprintf(stderr, "error: %s needs a value\n", a); free(rest); return 2; }
             if (!strcmp(a, "--host")) so.host = v;
             else if (!strcmp(a, "--model-name")) so.model_name = v;
+            else if (!strcmp(a, "--chat-template")) so.chat_template = v;
+            else if (!strcmp(a, "--api-key")) so.api_key = v;
+            else if (!strcmp(a, "--cors")) so.cors = v;
             else {
                 char *end;
                 long p = strtol(v, &end, 10);
-                if (*end || p < 0 || p > 65535) { fprintf(stderr, "error: --port needs a number in [0, 65535], got '%s'\n", v); free(rest); return 2; }
-                so.port = (int)p;
+                long hi = !strcmp(a, "--port") ? 65535 : 1000000;
+                long lo = !strcmp(a, "--port") ? 0 : 1;
+                if (*end || p < lo || p > hi) { fprintf(stderr, "error: %s needs a number in [%ld, %ld], got '%s'\n", a, lo, hi, v); free(rest); return 2; }
+                if (!strcmp(a, "--port")) so.port = (int)p;
+                else if (!strcmp(a, "--queue")) so.queue = (int)p;
+                else if (!strcmp(a, "--timeout")) so.timeout_s = (int)p;
+                else if (!strcmp(a, "--max-connections")) so.max_connections = (int)p;
+                else if (!strcmp(a, "--sse-keepalive")) so.keepalive_s = (int)p;
+                else batch_tokens = (int)p;
             }
             i++;
             continue;
@@ -65,6 +81,11 @@ int cmd_serve(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (!so.api_key) so.api_key = getenv("RABBITLLM_API_KEY");
+    so.parallel = o.parallel > 0 ? o.parallel : 4;
+    o.model.n_seq = so.parallel;
+    so.batch_tokens = batch_tokens;
+    if (batch_tokens && (!o.model.max_batch || o.model.max_batch < batch_tokens)) o.model.max_batch = batch_tokens;
     so.model_dir = o.model_dir;
     so.sampling = o.sampling;
     so.ignore_eos = o.ignore_eos;

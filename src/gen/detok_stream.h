@@ -4,6 +4,7 @@
  * as a whole decode would give them. The pieces concatenate to decode(generated in context). */
 #ifndef RL_DETOK_STREAM_H
 #define RL_DETOK_STREAM_H
+#include "rabbitllm.h"
 #include "tokenizer/tokenizer.h"
 
 typedef struct rl_detok_stream rl_detok_stream;

@@ -41,6 +41,7 @@ void rl_session_close(rl_session *s) {
 rl_model *rl_session_model(rl_session *s) { return s->g.m; }
 const rl_tokenizer *rl_session_tokenizer(const rl_session *s) { return s->g.tok; }
 const rl_chat_template *rl_session_template(const rl_session *s) { return s->g.tmpl; }
+int rl_session_stop_ids(const rl_session *s, const int32_t **ids) { *ids = s->g.stop; return s->g.n_stop; }
 void rl_session_cancel(rl_session *s) { atomic_store(&s->cancel, 1); }
 
 int rl_session_reset(rl_session *s) {

@@ -2,6 +2,7 @@
 #include "server/oai.h"
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,8 +144,63 @@ int rl_oai_parse(rl_oai_kind kind, const char *body, size_t len, const rl_sampli
     if ((k = get_num(r->root, "seed", -9.2e18, 1.8e19, 1, &x)) < 0)
         return fail(err, errsz, param, "seed", "'seed' must be an integer");
     if (k) { r->sampling.seed = x < 0 ? (uint64_t)(int64_t)x : (uint64_t)x; r->has_seed = 1; }
-    if ((k = get_num(r->root, "n", 1, 1, 1, &x)) < 0)
-        return fail(err, errsz, param, "n", "only 'n': 1 is supported");
+    r->n = 1;
+    if ((k = get_num(r->root, "n", 1, RL_OAI_MAX_N, 1, &x)) < 0)
+        return fail(err, errsz, param, "n", "'n' must be an integer in [1, %d]", RL_OAI_MAX_N);
+    if (k) r->n = (int)x;
+    if ((k = get_num(r->root, "presence_penalty", -2, 2, 0, &x)) < 0)
+        return fail(err, errsz, param, "presence_penalty", "'presence_penalty' must be a number in [-2, 2]");
+    if (k) r->presence = (float)x;
+    if ((k = get_num(r->root, "frequency_penalty", -2, 2, 0, &x)) < 0)
+        return fail(err, errsz, param, "frequency_penalty", "'frequency_penalty' must be a number in [-2, 2]");
+    if (k) r->frequency = (float)x;
+    const cJSON *lb = cJSON_GetObjectItemCaseSensitive(r->root, "logit_bias"), *b;
+    if (lb && !cJSON_IsNull(lb)) {
+        if (!cJSON_IsObject(lb)) return fail(err, errsz, param, "logit_bias", "'logit_bias' must be an object of token id -> bias");
+        cJSON_ArrayForEach(b, lb) {
+            char *end = NULL;
+            long id = strtol(b->string, &end, 10);
+            if (!*b->string || *end || id < 0 || id > INT32_MAX || !cJSON_IsNumber(b) || b->valuedouble < -100 || b->valuedouble > 100)
+                return fail(err, errsz, param, "logit_bias", "'logit_bias' keys must be token ids and values numbers in [-100, 100]");
+            if (r->n_bias == RL_OAI_MAX_BIAS) return fail(err, errsz, param, "logit_bias", "at most %d logit_bias entries", RL_OAI_MAX_BIAS);
+            r->bias_id[r->n_bias] = (int32_t)id;
+            r->bias[r->n_bias++] = (float)b->valuedouble;
+        }
+    }
+    const cJSON *lp = cJSON_GetObjectItemCaseSensitive(r->root, "logprobs");
+    if (kind == RL_OAI_CHAT) {
+        if (lp && !cJSON_IsNull(lp) && !cJSON_IsBool(lp)) return fail(err, errsz, param, "logprobs", "'logprobs' must be a boolean");
+        r->logprobs = cJSON_IsTrue(lp);
+        if ((k = get_num(r->root, "top_logprobs", 0, 20, 1, &x)) < 0)
+            return fail(err, errsz, param, "top_logprobs", "'top_logprobs' must be an integer in [0, 20]");
+        if (k && !r->logprobs) return fail(err, errsz, param, "top_logprobs", "'top_logprobs' needs 'logprobs': true");
+        if (k) r->top_logprobs = (int)x;
+    } else {
+        if ((k = get_num(r->root, "logprobs", 0, 5, 1, &x)) < 0)
+            return fail(err, errsz, param, "logprobs", "'logprobs' must be an integer in [0, 5]");
+        if (k) { r->logprobs = 1; r->top_logprobs = (int)x; }
+    }
+    const cJSON *rf = cJSON_GetObjectItemCaseSensitive(r->root, "response_format");
+    if (rf && !cJSON_IsNull(rf)) {
+        const cJSON *ty = cJSON_GetObjectItemCaseSensitive(rf, "type");
+        if (!cJSON_IsObject(rf) || !cJSON_IsString(ty))
+            return fail(err, errsz, param, "response_format", "'response_format' must be an object with a string 'type'");
+        if (!strcmp(ty->valuestring, "json_object")) r->format = RL_OAI_FMT_JSON_OBJECT;
+        else if (!strcmp(ty->valuestring, "json_schema")) {
+            const cJSON *js = cJSON_GetObjectItemCaseSensitive(rf, "json_schema");
+            r->schema = cJSON_IsObject(js) ? cJSON_GetObjectItemCaseSensitive(js, "schema") : NULL;
+            if (!cJSON_IsObject(r->schema))
+                return fail(err, errsz, param, "response_format", "'response_format.json_schema.schema' must be an object");
+            r->format = RL_OAI_FMT_JSON_SCHEMA;
+        } else if (strcmp(ty->valuestring, "text"))
+            return fail(err, errsz, param, "response_format", "'response_format.type' must be text, json_object or json_schema");
+    }
+    if (kind == RL_OAI_CHAT) {
+        const cJSON *tools = cJSON_GetObjectItemCaseSensitive(r->root, "tools");
+        const cJSON *tc = cJSON_GetObjectItemCaseSensitive(r->root, "tool_choice");
+        if (tools && !cJSON_IsNull(tools) && !cJSON_IsArray(tools)) return fail(err, errsz, param, "tools", "'tools' must be an array");
+        r->has_tools = cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0 && !(cJSON_IsString(tc) && !strcmp(tc->valuestring, "none"));
+    }
 
     const cJSON *stop = cJSON_GetObjectItemCaseSensitive(r->root, "stop");
     if (cJSON_IsString(stop)) {
@@ -195,22 +251,28 @@ char *rl_oai_error_json(const char *message, const char *type, const char *param
     return print_free(o);
 }
 
-static cJSON *model_obj(const char *model, long created) {
+static cJSON *model_obj(const char *model, long created, int ctx, const char *family) {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "id", model);
     cJSON_AddStringToObject(m, "object", "model");
     cJSON_AddNumberToObject(m, "created", (double)created);
     cJSON_AddStringToObject(m, "owned_by", "rabbitllm");
+    if (ctx > 0) cJSON_AddNumberToObject(m, "context_length", ctx);
+    if (family) cJSON_AddStringToObject(m, "family", family);
     return m;
 }
 
-char *rl_oai_models_json(const char *model, long created, int single) {
-    if (single) return print_free(model_obj(model, created));
+char *rl_oai_models_json_ex(const char *model, long created, int single, int ctx, const char *family) {
+    if (single) return print_free(model_obj(model, created, ctx, family));
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "object", "list");
     cJSON *d = cJSON_AddArrayToObject(o, "data");
-    cJSON_AddItemToArray(d, model_obj(model, created));
+    cJSON_AddItemToArray(d, model_obj(model, created, ctx, family));
     return print_free(o);
+}
+
+char *rl_oai_models_json(const char *model, long created, int single) {
+    return rl_oai_models_json_ex(model, created, single, 0, NULL);
 }
 
 static cJSON *head(rl_oai_kind kind, const char *id, const char *model, long created, int chunk) {
@@ -230,42 +292,57 @@ static void add_usage(cJSON *o, int n_prompt, int n_gen) {
     cJSON_AddNumberToObject(u, "total_tokens", n_prompt + n_gen);
 }
 
-char *rl_oai_response_json(rl_oai_kind kind, const char *id, const char *model, long created, const char *text,
-                           const char *finish, int n_prompt, int n_gen) {
-    cJSON *o = head(kind, id, model, created, 0);
-    cJSON *c = cJSON_CreateObject();
-    cJSON_AddNumberToObject(c, "index", 0);
-    if (kind == RL_OAI_CHAT) {
-        cJSON *m = cJSON_AddObjectToObject(c, "message");
-        cJSON_AddStringToObject(m, "role", "assistant");
-        cJSON_AddStringToObject(m, "content", text);
-    } else {
-        cJSON_AddStringToObject(c, "text", text);
+char *rl_oai_response_json(rl_oai_kind kind, const char *id, const char *model, long created, rl_oai_choice *ch, int n,
+                           int n_prompt, int n_gen) {
+    cJSON *o = head(kind, id, model, created, 0), *choices = cJSON_AddArrayToObject(o, "choices");
+    for (int i = 0; i < n; i++) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "index", i);
+        if (kind == RL_OAI_CHAT) {
+            cJSON *m = cJSON_AddObjectToObject(c, "message");
+            cJSON_AddStringToObject(m, "role", "assistant");
+            add_str_or_null(m, "content", ch[i].text);
+            if (ch[i].tool_calls) cJSON_AddItemToObject(m, "tool_calls", ch[i].tool_calls);
+        } else {
+            cJSON_AddStringToObject(c, "text", ch[i].text ? ch[i].text : "");
+        }
+        if (ch[i].logprobs && kind == RL_OAI_CHAT) {
+            cJSON *l = cJSON_AddObjectToObject(c, "logprobs");
+            cJSON_AddItemToObject(l, "content", ch[i].logprobs);
+        } else if (ch[i].logprobs) cJSON_AddItemToObject(c, "logprobs", ch[i].logprobs);
+        else cJSON_AddNullToObject(c, "logprobs");
+        ch[i].logprobs = ch[i].tool_calls = NULL;
+        cJSON_AddStringToObject(c, "finish_reason", ch[i].finish);
+        cJSON_AddItemToArray(choices, c);
     }
-    cJSON_AddNullToObject(c, "logprobs");
-    cJSON_AddStringToObject(c, "finish_reason", finish);
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "choices"), c);
     add_usage(o, n_prompt, n_gen);
     return print_free(o);
 }
 
-char *rl_oai_chunk_json(rl_oai_kind kind, const char *id, const char *model, long created, const char *role,
-                        const char *text, size_t len, const char *finish, int n_prompt, int n_gen, int usage) {
+char *rl_oai_chunk_json(rl_oai_kind kind, const char *id, const char *model, long created, int index, const char *role,
+                        const char *text, size_t len, cJSON *logprobs, cJSON *tool_calls, const char *finish,
+                        int n_prompt, int n_gen, int usage) {
     cJSON *o = head(kind, id, model, created, 1);
     cJSON *choices = cJSON_AddArrayToObject(o, "choices");
-    if (usage) { add_usage(o, n_prompt, n_gen); return print_free(o); }
+    if (usage) { add_usage(o, n_prompt, n_gen); cJSON_Delete(logprobs); cJSON_Delete(tool_calls); return print_free(o); }
     char *t = text ? strndup(text, len) : NULL;
-    if (text && !t) { cJSON_Delete(o); return NULL; }
+    if (text && !t) { cJSON_Delete(o); cJSON_Delete(logprobs); cJSON_Delete(tool_calls); return NULL; }
     cJSON *c = cJSON_CreateObject();
-    cJSON_AddNumberToObject(c, "index", 0);
+    cJSON_AddNumberToObject(c, "index", index);
     if (kind == RL_OAI_CHAT) {
         cJSON *d = cJSON_AddObjectToObject(c, "delta");
         if (role) cJSON_AddStringToObject(d, "role", role);
         if (t) cJSON_AddStringToObject(d, "content", t);
+        if (tool_calls) cJSON_AddItemToObject(d, "tool_calls", tool_calls);
     } else {
         cJSON_AddStringToObject(c, "text", t ? t : "");
+        cJSON_Delete(tool_calls);
     }
-    cJSON_AddNullToObject(c, "logprobs");
+    if (logprobs && kind == RL_OAI_CHAT) {
+        cJSON *l = cJSON_AddObjectToObject(c, "logprobs");
+        cJSON_AddItemToObject(l, "content", logprobs);
+    } else if (logprobs) cJSON_AddItemToObject(c, "logprobs", logprobs);
+    else cJSON_AddNullToObject(c, "logprobs");
     add_str_or_null(c, "finish_reason", finish);
     cJSON_AddItemToArray(choices, c);
     free(t);

@@ -1,8 +1,10 @@
 /* The HTTP side of `rabbitllm serve`: an OpenAI-compatible server (libmicrohttpd, one thread per
- * connection) over one opened model. Requests queue for a single worker thread that owns the
- * model (one generation at a time, the KV-cache prefix reused between requests); streamed
- * answers go out as server-sent events. Endpoints: GET /health, GET /v1/models[/ID],
- * POST /v1/chat/completions, POST /v1/completions. */
+ * connection, a connection cap and idle timeout) over one opened model. Requests are validated
+ * and tokenized in their connection's thread, then wait in a bounded queue for the worker
+ * thread, which runs up to `parallel` of them together (continuous batching, sched.h); streamed
+ * answers go out as server-sent events with keep-alive comments while queued. Endpoints: GET /
+ * (the chat page), /health, /metrics, /v1/models[/ID]; POST /v1/chat/completions,
+ * /v1/completions, /tokenize, /detokenize. See docs/SERVER.md. */
 #ifndef RL_SERVER_SERVER_H
 #define RL_SERVER_SERVER_H
 #include "rabbitllm.h"
@@ -18,7 +20,18 @@ typedef struct {
     size_t max_body;           /* request body cap in bytes (413 above) */
     const char *model_dir;     /* shown when it starts */
     rl_sampling sampling;      /* request defaults */
-    int ignore_eos, draft;     /* for every request */
+    int ignore_eos, draft;     /* for every request (draft: unused by the batched worker) */
+    const char *chat_template; /* a built-in name (chatml, llama3, ...) or a Jinja file; NULL: the
+                                  model's own, ChatML (with a warning) if it has none */
+    int parallel;              /* slots (sequences decoded together); the model has n_seq >= this */
+    int batch_tokens;          /* most tokens per step (prefill chunks + decode rows); 0: 256 */
+    int queue;                 /* most requests waiting for a slot (503 + Retry-After beyond); 0: 64 */
+    const char *api_key;       /* required as "Authorization: Bearer KEY" (NULL: none) */
+    const char *cors;          /* Access-Control-Allow-Origin value (NULL: no CORS headers) */
+    int timeout_s;             /* idle connection timeout; 0: 120 */
+    int max_connections;       /* connection cap; 0: 256 */
+    int keepalive_s;           /* SSE keep-alive comment interval; 0: 15 */
+    const char *family;        /* model family for /v1/models (may be NULL) */
 } rl_server_opts;
 
 /* Serves session g (the public text API; only the worker thread uses it) until one of the signals in *stop arrives; the caller must have blocked them in

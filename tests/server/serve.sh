@@ -3,7 +3,7 @@
 # /health and /v1/models; chat and text completions at temperature 0 equal `rabbitllm run`;
 # streamed chunks concatenate to the same text and end with [DONE]; max_tokens gives
 # finish_reason "length" and usage; stop strings cut the text; concurrent requests are served
-# one after another; bad requests get OpenAI-shaped JSON errors (400/404/405/413); SIGTERM stops it.
+# together in the slots; bad requests get OpenAI-shaped JSON errors (400/404/405/413); SIGTERM stops it.
 set -u
 BIN=${RL_BIN:-build/rabbitllm}
 T=$(mktemp -d)
@@ -163,7 +163,7 @@ st, _, b = req("/v1/chat/completions", {"model": "tiny"})
 err(st, b, 400, "missing messages")
 check(json.loads(b)["error"]["param"] == "messages", "missing messages param")
 for bad in ({"messages": "hi"}, {"messages": []}, {"messages": [1]}, {"messages": msgs, "max_tokens": -1},
-            {"messages": msgs, "temperature": "hot"}, {"messages": msgs, "stop": 3}, {"messages": msgs, "n": 2},
+            {"messages": msgs, "temperature": "hot"}, {"messages": msgs, "stop": 3}, {"messages": msgs, "n": 99},
             {"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, [1, 2]):
     st, _, b = req("/v1/chat/completions", bad)
     err(st, b, 400, "bad request %r" % (bad,))
