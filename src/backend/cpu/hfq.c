@@ -197,7 +197,10 @@ static void hfq_work(void *ctx, int64_t b, int64_t e, int tid) {
             if (tab && i0 == 0) int_tables(j->q, j->dt, o0, no, sf, zi);
             if (tab && simd && no == HFQ_ROWS) { /* column-major tile, FMA accumulation */
                 rl_hfq_int_cols_avx2(j->q, j->dt == RL_DT_AWQ, o0, i0, ni, sf, zi, tile);
-                for (int t = 0; t < j->T; t++) rl_hfq_cols_acc_avx2(j->x + (size_t)t * j->in + i0, tile, ni, j->y + (size_t)t * j->out + o0);
+                int t = 0;
+                for (; t + 4 <= j->T; t += 4)
+                    rl_hfq_cols_acc4_avx2(j->x + (size_t)t * j->in + i0, (size_t)j->in, tile, ni, j->y + (size_t)t * j->out + o0, (size_t)j->out);
+                for (; t < j->T; t++) rl_hfq_cols_acc_avx2(j->x + (size_t)t * j->in + i0, tile, ni, j->y + (size_t)t * j->out + o0);
                 continue;
             }
             if (tab) deq_int_tab(j->q, j->dt, o0, no, i0, ni, tile, sf, zi);

@@ -73,3 +73,17 @@ TGT void rl_hfq_cols_acc_avx2(const float *x, const float *colt, int ni, float *
     _mm256_storeu_ps(y16, a0);
     _mm256_storeu_ps(y16 + 8, a1);
 }
+
+TGT void rl_hfq_cols_acc4_avx2(const float *x, size_t xs, const float *colt, int ni, float *y, size_t ys) {
+    __m256 a[8];
+    for (int t = 0; t < 4; t++) { a[2 * t] = _mm256_loadu_ps(y + t * ys); a[2 * t + 1] = _mm256_loadu_ps(y + t * ys + 8); }
+    for (int j = 0; j < ni; j++) {
+        __m256 c0 = _mm256_loadu_ps(colt + (size_t)j * 16), c1 = _mm256_loadu_ps(colt + (size_t)j * 16 + 8);
+        for (int t = 0; t < 4; t++) {
+            __m256 xv = _mm256_set1_ps(x[t * xs + j]);
+            a[2 * t] = _mm256_fmadd_ps(xv, c0, a[2 * t]);
+            a[2 * t + 1] = _mm256_fmadd_ps(xv, c1, a[2 * t + 1]);
+        }
+    }
+    for (int t = 0; t < 4; t++) { _mm256_storeu_ps(y + t * ys, a[2 * t]); _mm256_storeu_ps(y + t * ys + 8, a[2 * t + 1]); }
+}

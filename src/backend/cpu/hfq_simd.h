@@ -12,5 +12,7 @@ void rl_hfq_fp8_row_avx2(const uint8_t *codes, float s, int n, float *dst);
 void rl_hfq_int_cols_avx2(const rl_qweight *q, int awq, int o0, int i0, int ni, const float *sf, const int *zi, float *colt);
 /* y16[r] += sum_j x[j] colt[j][r]. */
 void rl_hfq_cols_acc_avx2(const float *x, const float *colt, int ni, float *y16);
+/* The same for 4 tokens at once: rows x + t xs, outputs y + t ys (t < 4); same sums, same order. */
+void rl_hfq_cols_acc4_avx2(const float *x, size_t xs, const float *colt, int ni, float *y, size_t ys);
 
 #endif
