@@ -1,4 +1,5 @@
 /* `rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--kv-type T]`: the normalized model description and the memory plan. */
+#include "cli/help.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "engine/model.h"
@@ -49,7 +50,7 @@ int cmd_info(int argc, char **argv) {
             else if (rl_cli_parse_size(v, &b)) { fprintf(stderr, "error: --mem-budget needs a size or auto, got '%s'\n", v); return 2; }
             else mo.mem_budget = (size_t)b;
         }
-        else if (argv[i][0] == '-') { fprintf(stderr, "error: unknown option '%s'\n", argv[i]); return 2; }
+        else if (argv[i][0] == '-') { rl_cli_unknown_flag(argv[i]); return 2; }
         else dir = argv[i];
     }
     if (!dir) { fprintf(stderr, "usage: rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--kv-type T]\n"); return 2; }

@@ -1,5 +1,6 @@
 /* `rabbitllm quantize MODEL_DIR [--bits 8|4] [--out DIR] [--force]`: writes the quantized layer
  * cache (src/quant/qcache.h) that `run/chat/serve/bench --quant 8|4` use; prints its path. */
+#include "cli/help.h"
 #include "cli/commands.h"
 #include "hub/hub.h"
 #include "quant/qcache.h"
@@ -21,7 +22,7 @@ int cmd_quantize(int argc, char **argv) {
             if (bits != 8 && bits != 4) { fprintf(stderr, "error: --bits must be 8 or 4\n"); return 2; }
         } else if (!strcmp(a, "--out") && v) { out = v; i++; }
         else if (!strcmp(a, "--force")) force = 1;
-        else if (a[0] == '-') { fprintf(stderr, "error: unknown or incomplete option '%s'\n", a); return 2; }
+        else if (a[0] == '-') { rl_cli_unknown_flag(a); return 2; }
         else if (!model) model = a;
         else { fprintf(stderr, "error: unexpected argument '%s'\n", a); return 2; }
     }

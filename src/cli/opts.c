@@ -1,4 +1,5 @@
 /* Shared flag parsing for run / chat / bench (see opts.h). */
+#include "cli/help.h"
 #include "cli/opts.h"
 #include "hub/hub.h"
 #include "quant/qcache.h"
@@ -124,7 +125,7 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
         else if ((!strcmp(a, "-p") || !strcmp(a, "--prompt")) && v) { o->prompt = v; i++; }
         else if (!strcmp(a, "--system") && v) { o->system = v; i++; }
         else if (!strcmp(a, "--dump-logits") && v) { o->dump_logits = v; i++; }
-        else if (a[0] == '-' && a[1]) { fprintf(stderr, "error: unknown or incomplete option '%s'\n", a); return -1; }
+        else if (a[0] == '-' && a[1]) { rl_cli_unknown_flag(a); return -1; }
         else if (!o->model_dir) o->model_dir = a;
         else { fprintf(stderr, "error: unexpected argument '%s'\n", a); return -1; }
 #undef NUM

@@ -1,0 +1,21 @@
+#!/bin/sh
+# `rabbitllm CMD --help` for every command (exit 0, a usage line, flags with defaults) and the
+# nearest-flag suggestion of an unknown flag.
+set -e
+B=${RL_BIN:-build/rabbitllm}
+for c in run chat serve bench info tokenize detokenize template synth quantize bench-tokenizer download; do
+  out=$("$B" "$c" --help) || { echo "FAIL: $c --help exited $?"; exit 1; }
+  echo "$out" | grep -q "^usage: rabbitllm $c " || { echo "FAIL: $c --help: no usage line"; exit 1; }
+  echo "$out" | grep -q -- "-h, --help" || { echo "FAIL: $c --help: no flag list"; exit 1; }
+done
+"$B" run --help | grep -q -- "--temp, --temperature T .*(default: 0" || { echo "FAIL: run --help lacks --temp default"; exit 1; }
+"$B" quantize --help | grep -q -- "--bits 8|4 .*(default: 8)" || { echo "FAIL: quantize --help lacks --bits default"; exit 1; }
+set +e
+err=$("$B" run somewhere --tmep 1 2>&1); rc=$?
+[ "$rc" -eq 2 ] || { echo "FAIL: unknown flag exit $rc (want 2)"; exit 1; }
+echo "$err" | grep -q "did you mean '--temp'" || { echo "FAIL: no suggestion: $err"; exit 1; }
+err=$("$B" quantize x --bit 4 2>&1)
+echo "$err" | grep -q "did you mean '--bits'" || { echo "FAIL: no suggestion: $err"; exit 1; }
+err=$("$B" run x --zzzzzzzzzz 2>&1)
+echo "$err" | grep -q "did you mean" && { echo "FAIL: far flag got a suggestion: $err"; exit 1; }
+echo ok
