@@ -15,7 +15,7 @@ for n in $names; do
   if [ -d "$SH" ] && [ -z "$(ls -A "$c")" ]; then      # first run: seed from ../shared
     case $n in
       st_header) for f in "$SH"/fixtures/*/model*.safetensors; do
-          python3 -c 'import sys,struct;d=open(sys.argv[1],"rb").read();n=struct.unpack("<Q",d[:8])[0];sys.stdout.buffer.write(d[:8+n])' "$f" >"$c/$(echo "$f" | md5sum | cut -c1-16)"; done ;;
+          python3 -c 'import sys,struct;d=open(sys.argv[1],"rb").read();n=struct.unpack("<Q",d[:8])[0];sys.stdout.buffer.write(d[:8+n]+b"\x01")' "$f" >"$c/$(echo "$f" | md5sum | cut -c1-16)"; done ;;
       st_index) for f in "$SH"/fixtures/*/model.safetensors.index.json; do cp "$f" "$c/$(echo "$f" | md5sum | cut -c1-16)"; done ;;
       config) i=0; for f in "$SH"/fixtures/*/config.json "$SH"/configs/*/config.json; do
           i=$((i + 1)); { printf "\\$(printf %o $((i % 256)))"; cat "$f"; } >"$c/seed$i"; done ;;
@@ -24,7 +24,7 @@ for n in $names; do
       spm) cp "$SH/tokenizers/llama2_spm/tokenizer.model" "$c/llama2" 2>/dev/null ;;
       jinja) for f in "$SH"/tokenizers/*/tokenizer_config.json; do
           python3 -c 'import sys,json;t=json.load(open(sys.argv[1])).get("chat_template");t=t if isinstance(t,str) else "";sys.stdout.buffer.write(t.encode()+b"\0"+json.dumps({"messages":[{"role":"system","content":"s"},{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}],"bos_token":"<s>","eos_token":"</s>"}).encode())' "$f" >"$c/$(echo "$f" | md5sum | cut -c1-16)"; done ;;
-      gguf) for f in "$SH"/gguf/*/model.gguf; do [ "$(stat -c %s "$f")" -lt 400000 ] && cp "$f" "$c/$(echo "$f" | md5sum | cut -c1-16)"; done ;;
+      gguf) for f in "$SH"/gguf/*/model.gguf; do { head -c 32767 "$f"; printf '\001'; } >"$c/$(echo "$f" | md5sum | cut -c1-16)"; done ;;
     esac
   fi
   log="$BUILD/fuzz-$n.log"

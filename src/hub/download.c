@@ -352,7 +352,9 @@ static int download_one(ctx *c, const char *commit, const char *name) {
                 goto done;
             }
         }
+        if (rl_fsync_file(inc)) goto done;
         if (rename(inc, blob)) { rl_err("%s: cannot rename to %s: %s", inc, blob, strerror(errno)); goto done; }
+        rl_fsync_parent(blob);
         if (c->o->progress) c->o->progress(c->o->progress_ud, RL_HUB_EV_DONE, name, (uint64_t)st.st_size, (uint64_t)st.st_size);
     }
     ret = link_snapshot(c, commit, name, etag);

@@ -384,6 +384,7 @@ int rl_qcache_build(const char *model_dir, int bits, const char *out_dir, rl_qca
         goto out;
     }
     made_tmp = 0;
+    rl_fsync_parent(path);
     if (had_old) rm_flat_dir(old);
     rc = 0;
     if (stats) *stats = S;
