@@ -88,6 +88,16 @@ fuzz-build:
 fuzz: fuzz-build
 	sh scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# ThreadSanitizer build of the threaded tests (thread pool, loader prefetch, expert reader in
+# the MoE tests, server), called from .ci/run.
+TSAN_TESTS = tests/backend/test_threadpool tests/io/test_loader tests/engine/test_moe
+tsan:
+	$(MAKE) BUILD=build-tsan OPT=-O1 VULKAN=0 EXTRA_CFLAGS="-fsanitize=thread -fno-omit-frame-pointer" $(TSAN_TESTS:%=build-tsan/%) build-tsan/rabbitllm
+	@for t in $(TSAN_TESTS); do echo "tsan: $$t"; TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build-tsan/$$t >build-tsan/$$(basename $$t).log 2>&1 \
+	    || { tail -n 40 build-tsan/$$(basename $$t).log; exit 1; }; tail -n 1 build-tsan/$$(basename $$t).log; done
+	TSAN_OPTIONS=halt_on_error=1 RL_BIN=build-tsan/rabbitllm RL_BUILD=build-tsan sh tests/server/serve.sh >build-tsan/serve.log 2>&1; \
+	    rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 77 ] || { tail -n 40 build-tsan/serve.log; exit 1; }; echo "tsan: serve.sh rc $$rc"
+
 # Benchmark tools (not part of `all`): build/bench_matmul (kernel microbenchmark), build/st2gguf
 # (safetensors -> GGUF for bench/vs-llama-cpp.sh).
 bench: $(BUILD)/bench_matmul $(BUILD)/st2gguf
@@ -134,7 +144,7 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/pkgconfig/rabbitllm.pc $(DESTDIR)$(PREFIX)/share/man/man1/rabbitllm.1
 
 clean:
-	rm -rf build build-asan build-clang build-fuzz
+	rm -rf build build-asan build-clang build-fuzz build-tsan
 
-.PHONY: all deps check demo clean install uninstall fuzz fuzz-build
+.PHONY: all deps check demo clean install uninstall fuzz fuzz-build tsan
 -include $(DEPS)

@@ -47,6 +47,7 @@ static const flag_row SERVE[] = {{"--host", "H", "127.0.0.1", "address to listen
                                  GEN_FLAGS, {0}};
 static const flag_row BENCH[] = {{"--resident", "", "off", "time the resident (all in memory) path instead"},
                                  {"--pp", "LIST", "128,2048", "prefill lengths for --resident"},
+                                 {"--timeline", "FILE.svg", "", "draw one sweep: read / prefetch wait / compute per stage"},
                                  GEN_FLAGS, {0}};
 static const flag_row INFO[] = {{"--ctx", "N", "model maximum", "context length of the memory plan"},
                                 {"--backend", "NAME", "cpu", "compute backend"},
@@ -54,6 +55,7 @@ static const flag_row INFO[] = {{"--ctx", "N", "model maximum", "context length 
                                 {"--parallel", "N", "1", "sequences of the plan"},
                                 {"--batch", "N", "engine default", "prefill batch of the plan"},
                                 {"--mem-budget", "SIZE|auto", "auto", "memory for resident layers"},
+                                {"--json", "", "off", "description, memory plan and files as JSON"},
                                 {0}};
 static const flag_row TOKENIZE[] = {{"--jsonl", "", "off", "read {\"text\":...} lines from stdin"},
                                     {"--no-special", "", "off", "no special tokens (BOS...)"}, {0}};

@@ -18,4 +18,13 @@ err=$("$B" quantize x --bit 4 2>&1)
 echo "$err" | grep -q "did you mean '--bits'" || { echo "FAIL: no suggestion: $err"; exit 1; }
 err=$("$B" run x --zzzzzzzzzz 2>&1)
 echo "$err" | grep -q "did you mean" && { echo "FAIL: far flag got a suggestion: $err"; exit 1; }
+# a missing model directory says so; an offline hub miss says where it looked and that nothing is fetched
+err=$("$B" run /nonexistent/model-dir -p hi 2>&1); rc=$?
+[ "$rc" -eq 2 ] || { echo "FAIL: missing directory exit $rc (want 2)"; exit 1; }
+echo "$err" | grep -q "/nonexistent/model-dir: no such directory or file" || { echo "FAIL: missing directory: $err"; exit 1; }
+T=$(mktemp -d)
+err=$(HF_HUB_OFFLINE=1 HF_HOME="$T" "$B" run org/name -p hi 2>&1)
+rm -rf "$T"
+echo "$err" | grep -q "not in the Hugging Face cache (looked for $T/hub/models--org--name/refs/main)" || { echo "FAIL: offline: $err"; exit 1; }
+echo "$err" | grep -q "HF_HUB_OFFLINE is set, so nothing is fetched" || { echo "FAIL: offline fix: $err"; exit 1; }
 echo ok

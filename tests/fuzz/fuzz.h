@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Optional one-time setup (libFuzzer calls it before the first input; so does replay.c). */
+int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
 /* A directory private to this process (created once, reused by every input). */
 static inline const char *fz_dir(void) {

@@ -14,11 +14,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                          &param) == 0) {
             char *s = rl_oai_response_json(r.kind, "id", "m", 0, r.prompt ? r.prompt : "", "stop", 1, 1);
             free(s);
-            rl_oai_request_free(&r);
         } else {
             char *s = rl_oai_error_json(err, "invalid_request_error", param, NULL);
             free(s);
         }
+        rl_oai_request_free(&r);   /* the caller frees after a failure too (as server.c does) */
     }
     return 0;
 }

@@ -58,8 +58,15 @@ static void init(void) {
 
 static void cleanup(void) { for (int i = 0; i < n_toks; i++) rl_tok_free(toks[i]); }
 
+/* Loading the tokenizers takes seconds under ASan: done once, outside the per-input timeout. */
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc; (void)argv;
+    init();
+    atexit(cleanup);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (!n_toks) { init(); atexit(cleanup); }
     if (size < 1 || !n_toks) return 0;
     rl_tokenizer *t = toks[data[0] % n_toks];
     int32_t *ids = NULL;

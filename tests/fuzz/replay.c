@@ -49,6 +49,7 @@ static void run_path(const char *path) {
 }
 
 int main(int argc, char **argv) {
+    if (LLVMFuzzerInitialize) LLVMFuzzerInitialize(&argc, &argv);
     if (argc > 1) for (int i = 1; i < argc; i++) run_path(argv[i]);
     else {
         run_path("tests/fuzz/regress/" STR(FUZZ_NAME));
