@@ -128,7 +128,8 @@ static int parse_wordpiece(rl_tkmodel *m, const cJSON *j) {
     const char *pre = rl_tj_str(j, "continuing_subword_prefix");
     if (!(m->prefix = dupstr(pre ? pre : "##"))) return rl_err("tokenizer: out of memory");
     const cJSON *mx = cJSON_GetObjectItemCaseSensitive(j, "max_input_chars_per_word");
-    m->max_chars = cJSON_IsNumber(mx) ? (size_t)mx->valuedouble : 100;
+    /* range-checked before the conversion (negative or huge doubles do not fit a size_t) */
+    m->max_chars = !cJSON_IsNumber(mx) ? 100 : mx->valuedouble <= 0 ? 0 : mx->valuedouble >= 1e15 ? (size_t)1e15 : (size_t)mx->valuedouble;
     return 0;
 }
 
