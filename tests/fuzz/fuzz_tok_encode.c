@@ -6,13 +6,14 @@
 #include "fuzz.h"
 #include "tokenizer/tokenizer.h"
 
-static const char *const builtin[] = {
+static const char tok0[] =
     "{\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":[[\"<unk>\",0],[\"\\u2581\",-1],[\"a\",-2],[\"b\",-2],"
     "[\"ab\",-1.5],[\"\\u2581a\",-1],[\"c\",-3]],\"byte_fallback\":false},\"normalizer\":{\"type\":\"Sequence\","
     "\"normalizers\":[{\"type\":\"NFKC\"},{\"type\":\"Lowercase\"}]},\"pre_tokenizer\":{\"type\":\"Metaspace\","
     "\"replacement\":\"\\u2581\",\"prepend_scheme\":\"always\"},\"decoder\":{\"type\":\"Metaspace\","
     "\"replacement\":\"\\u2581\",\"prepend_scheme\":\"always\"},\"added_tokens\":[{\"id\":7,\"content\":\"<eos>\","
-    "\"special\":true}]}",
+    "\"special\":true}]}";
+static const char tok1[] =
     "{\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\","
     "\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"a\":3,\"##b\":4,\"ab\":5,"
     "\"c\":6,\"##c\":7}},\"normalizer\":{\"type\":\"BertNormalizer\",\"lowercase\":true,\"strip_accents\":null,"
@@ -20,10 +21,11 @@ static const char *const builtin[] = {
     "\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"[CLS]\","
     "\"type_id\":0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"[SEP]\",\"type_id\":0}}],"
     "\"special_tokens\":{\"[CLS]\":{\"id\":\"[CLS]\",\"ids\":[1],\"tokens\":[\"[CLS]\"]},\"[SEP]\":{\"id\":\"[SEP]\","
-    "\"ids\":[2],\"tokens\":[\"[SEP]\"]}}},\"decoder\":{\"type\":\"WordPiece\",\"prefix\":\"##\",\"cleanup\":true}}",
+    "\"ids\":[2],\"tokens\":[\"[SEP]\"]}}},\"decoder\":{\"type\":\"WordPiece\",\"prefix\":\"##\",\"cleanup\":true}}";
+static const char tok2[] =
     "{\"model\":{\"type\":\"WordLevel\",\"unk_token\":\"<unk>\",\"vocab\":{\"<unk>\":0,\"a\":1,\"b\":2,\"hello\":3}},"
-    "\"pre_tokenizer\":{\"type\":\"Whitespace\"}}",
-};
+    "\"pre_tokenizer\":{\"type\":\"Whitespace\"}}";
+static const char *const builtin[] = {tok0, tok1, tok2};
 
 #define MAXT 16
 static rl_tokenizer *toks[MAXT];
@@ -63,6 +65,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc; (void)argv;
     init();
     atexit(cleanup);
+    fprintf(stderr, "tok_encode: %d tokenizers loaded\n", n_toks);
     return 0;
 }
 
