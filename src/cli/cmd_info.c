@@ -119,6 +119,7 @@ int cmd_info(int argc, char **argv) {
         free(st); rl_ckpt_close(ck); free(d);
         return rc;
     }
+    printf("rabbitllm       %s\n", rl_version());
     printf("family          %s (%s, model_type %s)\n", d->family, d->arch, d->model_type);
     printf("layers          %d\nhidden          %d\nheads           %d (kv %d, head_dim %d)%s\n", d->n_layers, d->hidden,
            d->n_heads, d->n_kv_heads, d->head_dim, d->n_kv_heads < d->n_heads ? " GQA" : "");

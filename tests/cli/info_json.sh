@@ -15,4 +15,5 @@ for w in ("device", "host"):
     assert sum(b["bytes"] for b in p["buffers"] if b["where"] == w) <= p[w + "_bytes"], (w, p)
 assert j["ctx"] == 256 and j["rabbitllm_version"]
 '
+"$B" info models/stories260K | grep -Eq "^rabbitllm +[0-9]+\.[0-9]+" || { echo "FAIL: no version line in info"; exit 1; }
 echo ok
