@@ -47,3 +47,5 @@ void rl_progress_end(rl_progress *p) {
     if (p->tty && p->last > 0) { fprintf(stderr, "\r\033[K"); fflush(stderr); }
     p->last = 0;
 }
+
+void rl_progress_cb(void *ud, uint64_t done, uint64_t total) { rl_progress_update(ud, done, total); }

@@ -15,4 +15,6 @@ void rl_progress_update(rl_progress *p, uint64_t done, uint64_t total);
 void rl_progress_end(rl_progress *p);
 /* Formats the line into buf (used by update; exposed for tests). */
 void rl_progress_format(char *buf, size_t cap, const char *label, uint64_t done, uint64_t total, double rate);
+/* A rl_qcache_progress_fn-shaped callback: ud is an rl_progress. */
+void rl_progress_cb(void *ud, uint64_t done, uint64_t total);
 #endif
