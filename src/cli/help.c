@@ -20,7 +20,7 @@ typedef struct { const char *flag, *value, *def, *help; } flag_row;
     {"--top-k", "K", "0 (off)", "keep the K most likely tokens"}, \
     {"--top-p", "P", "1 (off)", "nucleus sampling"}, \
     {"--min-p", "P", "0 (off)", "drop tokens under P x the best"}, \
-    {"--repeat-penalty", "R", "1 (off)", "repetition penalty (also --repetition-penalty)"}, \
+    {"--repeat-penalty, --repetition-penalty", "R", "1 (off)", "repetition penalty"}, \
     {"--seed", "N", "0", "sampling seed"}, \
     {"--ignore-eos", "", "off", "keep generating past end-of-sequence"}, \
     {"--ctx", "N", "model / prompt", "context length"}, \
@@ -29,7 +29,8 @@ typedef struct { const char *flag, *value, *def, *help; } flag_row;
     {"--parallel", "N", "1", "sequences decoded together"}, \
     {"--draft", "N", "0 (off)", "speculative tokens per sweep (prompt lookup)"}, \
     {"--draft-model", "DIR", "", "small model drafting tokens"}, \
-    {"--draft-tokens", "N", "engine default", "tokens the draft model proposes"}, \
+    {"--draft-tokens", "N", "64", "tree size the draft model grows"}, \
+    {"--draft-fixed", "", "off", "always trees of --draft-tokens (no cost model)"}, \
     {"--quant", "8|4", "off", "run from the quantized layer cache (built when absent or stale)"}, \
     {"--compute", "f32|bf16", "f32", "matmul precision over BF16 weights"}, \
     {"--mem-budget", "SIZE|auto", "auto", "memory for resident layers (e.g. 4G, 0)"}, \

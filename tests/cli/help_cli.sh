@@ -8,6 +8,12 @@ for c in run chat serve bench info tokenize detokenize template synth quantize b
   echo "$out" | grep -q "^usage: rabbitllm $c " || { echo "FAIL: $c --help: no usage line"; exit 1; }
   echo "$out" | grep -q -- "-h, --help" || { echo "FAIL: $c --help: no flag list"; exit 1; }
 done
+# every flag the sources parse is in some command's --help
+all=$(for c in run chat serve bench info tokenize detokenize template synth quantize bench-tokenizer download; do "$B" "$c" --help; done)
+for f in $(grep -ohE 'strcmp\((a|argv\[i\]), "--[a-z0-9-]+"' src/cli/*.c | grep -oE -- '--[a-z0-9-]+' | sort -u); do
+  case "$f" in --help|--version) continue ;; esac
+  echo "$all" | grep -qE -- "(^| )$f( |,|$)" || { echo "FAIL: $f is parsed but in no --help"; exit 1; }
+done
 "$B" run --help | grep -q -- "--temp, --temperature T .*(default: 0" || { echo "FAIL: run --help lacks --temp default"; exit 1; }
 "$B" quantize --help | grep -q -- "--bits 8|4 .*(default: 8)" || { echo "FAIL: quantize --help lacks --bits default"; exit 1; }
 set +e
