@@ -28,7 +28,7 @@ for n in $names; do
     esac
   fi
   log="$BUILD/fuzz-$n.log"
-  ASAN_OPTIONS=detect_leaks=1 "$BUILD/fuzz/$n" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -max_len=${FUZZ_MAX_LEN:-65536} \
+  ASAN_OPTIONS=detect_leaks=1 "$BUILD/fuzz/$n" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 ${FUZZ_MAX_LEN:+-max_len=$FUZZ_MAX_LEN} \
       -artifact_prefix="$BUILD/fuzz-crash/$n/" -print_final_stats=1 "$c" $seeds >"$log" 2>&1
   rc=$?
   execs=$(grep 'stat::number_of_executed_units' "$log" | awk '{print $2}')
