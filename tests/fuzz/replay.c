@@ -1,7 +1,7 @@
 /* Replays the regression corpus of one fuzz target without libFuzzer: calls
  * LLVMFuzzerTestOneInput on every file of tests/fuzz/regress/<FUZZ_NAME>/ and
  * tests/fuzz/corpus/<FUZZ_NAME>/ (or the files / directories given as arguments), so the
- * normal and ASan test builds check every input fuzzing ever found. Prints "RESULT n 0". */
+ * normal and ASan test builds check every input fuzzing ever found. Prints "RESULT 1 0". */
 #include "fuzz.h"
 #include <dirent.h>
 
@@ -58,6 +58,6 @@ int main(int argc, char **argv) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", fz_dir());
     if (system(cmd)) {}
-    printf("%s: replayed %d inputs\nRESULT %d 0\n", STR(FUZZ_NAME), n_run, n_run ? 1 : 1);
+    printf("%s: replayed %d inputs\nRESULT 1 0\n", STR(FUZZ_NAME), n_run);
     return 0;
 }
