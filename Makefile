@@ -41,6 +41,10 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 SO_OBJ    = $(filter-out $(NET_SRC:%.c=$(BUILD)/obj/%.o),$(LIB_OBJ))
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+# Fuzz targets (tests/fuzz/fuzz_NAME.c): replayed over their regression corpus by
+# $(BUILD)/tests/fuzz/replay_NAME in every test build; fuzzed by `make fuzz`.
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_REPLAY := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/replay_%)
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
 # Optional CUDA matmul offload (src/backend/cuda/): `make CUDA=1` compiles the .cu files with nvcc
@@ -59,7 +63,7 @@ $(BUILD)/obj/%.cu.o: %.cu src/backend/cuda/cuda.h
 	$(NVCC) -O3 -std=c++17 $(CUDA_ARCH) -Iinclude -Isrc -Xcompiler -Wall,-fPIC -c $< -o $@
 endif
 
-all: $(BUILD)/rabbitllm $(BUILD)/librabbitllm.so $(TEST_BIN)
+all: $(BUILD)/rabbitllm $(BUILD)/librabbitllm.so $(TEST_BIN) $(FUZZ_REPLAY)
 
 $(BUILD)/obj/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
@@ -97,6 +101,34 @@ SERVER_OBJ := $(filter $(BUILD)/obj/src/server/%,$(CLI_OBJ))
 $(BUILD)/tests/server/%: tests/server/%.c tests/test.h $(BUILD)/librabbitllm.a $(SERVER_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(SERVER_OBJ) $(BUILD)/librabbitllm.a $(LDLIBS) $(CLI_LDLIBS)
+
+FUZZ_DEPS = tests/fuzz/fuzz.h $(BUILD)/librabbitllm.a $(BUILD)/obj/src/server/oai.o
+$(BUILD)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -DFUZZ_NAME=$* -o $@ $< tests/fuzz/replay.c $(BUILD)/obj/src/server/oai.o $(BUILD)/librabbitllm.a $(LDLIBS)
+
+$(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -Itests -o $@ $< $(BUILD)/obj/src/server/oai.o $(BUILD)/librabbitllm.a $(LDLIBS)
+
+# libFuzzer (clang): builds build-fuzz/fuzz/NAME for every target and runs each for FUZZ_SECONDS
+# (scripts/fuzz.sh: seeds from tests/fuzz/corpus and ../shared, crashes saved under build-fuzz/).
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+fuzz-build:
+	$(MAKE) CC=clang BUILD=build-fuzz OPT=-O1 VULKAN=0 EXTRA_CFLAGS="$(FUZZ_FLAGS)" $(FUZZ_NAMES:%=build-fuzz/fuzz/%)
+fuzz: fuzz-build
+	sh scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# ThreadSanitizer build of the threaded tests (thread pool, loader prefetch, expert reader in
+# the MoE tests, server), called from .ci/run.
+TSAN_TESTS = tests/backend/test_threadpool tests/io/test_loader tests/engine/test_moe
+tsan:
+	$(MAKE) BUILD=build-tsan OPT=-O1 VULKAN=0 EXTRA_CFLAGS="-fsanitize=thread -fno-omit-frame-pointer" $(TSAN_TESTS:%=build-tsan/%) build-tsan/rabbitllm
+	@for t in $(TSAN_TESTS); do echo "tsan: $$t"; TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build-tsan/$$t >build-tsan/$$(basename $$t).log 2>&1 \
+	    || { tail -n 40 build-tsan/$$(basename $$t).log; exit 1; }; tail -n 1 build-tsan/$$(basename $$t).log; done
+	TSAN_OPTIONS=halt_on_error=1 RL_BIN=build-tsan/rabbitllm RL_BUILD=build-tsan sh tests/server/serve.sh >build-tsan/serve.log 2>&1; \
+	    rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 77 ] || { tail -n 40 build-tsan/serve.log; exit 1; }; echo "tsan: serve.sh rc $$rc"
 
 # Benchmark tools (not part of `all`): build/bench_matmul (kernel microbenchmark), build/st2gguf
 # (safetensors -> GGUF for bench/vs-llama-cpp.sh).
@@ -144,7 +176,7 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/pkgconfig/rabbitllm.pc $(DESTDIR)$(PREFIX)/share/man/man1/rabbitllm.1
 
 clean:
-	rm -rf build build-asan build-clang
+	rm -rf build build-asan build-clang build-fuzz build-tsan
 
-.PHONY: all deps check demo clean install uninstall
+.PHONY: all deps check demo clean install uninstall fuzz fuzz-build tsan
 -include $(DEPS)

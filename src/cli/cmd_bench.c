@@ -3,6 +3,8 @@
  * (b) warm decode vs reading the same bytes from the page cache (memory), (c) prefill tokens/s,
  * (d) a cold first sweep with half the weights resident (read at open) vs a streaming one.
  * `--resident` measures compute speed with every weight in RAM instead (bench_resident.c). */
+#include "cli/profile.h"
+#include "cli/timeline.h"
 #include "cli/commands.h"
 #include "cli/bench_budget.h"
 #include "cli/opts.h"
@@ -57,10 +59,11 @@ static double median(double *v, int n) {
 int cmd_bench(int argc, char **argv) {
     rl_cli_opts o;
     int resident = 0, k = 0;
-    const char *pp = "128,2048";
+    const char *pp = "128,2048", *timeline = NULL;
     for (int i = 0; i < argc; i++) /* --resident, --pp LIST: bench's own flags, out before parsing */
         if (i > 0 && !strcmp(argv[i], "--resident")) resident = 1;
         else if (i > 0 && i + 1 < argc && !strcmp(argv[i], "--pp")) pp = argv[++i];
+        else if (i > 0 && i + 1 < argc && !strcmp(argv[i], "--timeline")) timeline = argv[++i];
         else argv[k++] = argv[i];
     argc = k;
     if (rl_cli_parse(argc, argv, &o)) return 2;
@@ -88,6 +91,14 @@ int cmd_bench(int argc, char **argv) {
      * their medians. */
     rl_model_rewind(m, 0);
     if (rl_model_eval(m, prompt, 4, lg, 0)) goto err;
+    if (timeline) { /* --timeline: one decode sweep drawn (timeline.c) */
+        rl_profile_reset(m);
+        if (rl_model_eval(m, &prompt[4], 1, lg, 0)) goto err;
+        if (rl_timeline_svg(m, timeline)) goto done;
+        printf("timeline of one sweep written to %s\n", timeline);
+        rl_model_rewind(m, 0);
+        if (rl_model_eval(m, prompt, 4, lg, 0)) goto err;
+    }
     double tdisk[64], tra[64], tcold[64];
     if (n > 64) n = 64;
     for (int i = 0; i < n; i++) {

@@ -3,6 +3,7 @@
  * ($HF_ENDPOINT, token from $HF_TOKEN or $HF_HOME/token) into the huggingface_hub cache
  * (src/hub/), progress on stderr, the snapshot directory on stdout. */
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "hub/hub.h"
 #include "util/err.h"
 #include <stdio.h>
@@ -11,13 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct { int tty, quiet; double last; } progress;
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+typedef struct { int tty, quiet; rl_progress line; } progress;
 
 static void on_progress(void *ud, rl_hub_event ev, const char *file, uint64_t done, uint64_t total) {
     progress *p = ud;
@@ -27,16 +22,19 @@ static void on_progress(void *ud, rl_hub_event ev, const char *file, uint64_t do
     case RL_HUB_EV_CACHED: fprintf(stderr, "  %s: already in the cache (%.1f MB)\n", file, mb); break;
     case RL_HUB_EV_START:
         if (!p->tty) fprintf(stderr, "  %s: downloading (%.1f MB)\n", file, tmb);
-        p->last = 0;
+        char label[160];
+        snprintf(label, sizeof label, "  %s", file);
+        rl_progress_begin(&p->line, label, done);
         break;
-    case RL_HUB_EV_BYTES:
-        if (p->tty && now() - p->last > 0.2) {
-            p->last = now();
-            fprintf(stderr, "\r  %s: %.1f / %.1f MB (%d%%)  ", file, mb, tmb, total ? (int)(100.0 * (double)done / (double)total) : 0);
-        }
+    case RL_HUB_EV_BYTES: rl_progress_update(&p->line, done, total); break;   /* bytes, rate, ETA on a TTY */
+    case RL_HUB_EV_RETRY:
+        rl_progress_end(&p->line);
+        fprintf(stderr, "  %s: transfer broken at %.1f MB, resuming\n", file, mb);
         break;
-    case RL_HUB_EV_RETRY: fprintf(stderr, "%s  %s: transfer broken at %.1f MB, resuming\n", p->tty ? "\n" : "", file, mb); break;
-    case RL_HUB_EV_DONE: fprintf(stderr, "%s  %s: done (%.1f MB)\n", p->tty ? "\r" : "", file, mb); break;
+    case RL_HUB_EV_DONE:
+        rl_progress_end(&p->line);
+        fprintf(stderr, "  %s: done (%.1f MB)\n", file, mb);
+        break;
     }
 }
 
@@ -77,7 +75,7 @@ int cmd_download(int argc, char **argv) {
         if (revision && strcmp(revision, rev)) { fprintf(stderr, "error: two revisions given: @%s and --revision %s\n", rev, revision); free(inc); return 2; }
         revision = rev;
     }
-    progress p = {isatty(2), quiet, 0};
+    progress p = {.tty = isatty(2), .quiet = quiet};
     rl_hub_download_opts o = {.repo = repo, .revision = revision, .include = inc, .n_include = n_inc,
                               .progress = on_progress, .progress_ud = &p};
     char ep[1024];

@@ -1,4 +1,5 @@
 /* `rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--kv-type T]`: the normalized model description and the memory plan. */
+#include "cli/help.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "engine/model.h"
@@ -8,6 +9,7 @@
 #include "model/config.h"
 #include "model/moe_config.h"
 #include "util/err.h"
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +34,60 @@ static void print_block_features(const rl_model_desc *d) {
     if (d->ctx_exact_max > 0) printf("context limit   %d tokens (beyond it %s)\n", d->ctx_exact_max, d->ctx_exact_why);
 }
 
+/* info --json: description, files and memory plan as one JSON object on stdout. */
+static int info_json(const char *dir, const rl_model_desc *d, const rl_checkpoint *ck, rl_model_opts *mo, int ctx) {
+    cJSON *o = cJSON_CreateObject(), *desc = cJSON_AddObjectToObject(o, "description"), *files = cJSON_AddArrayToObject(o, "files");
+    if (!o || !desc || !files) { cJSON_Delete(o); fprintf(stderr, "error: out of memory\n"); return 1; }
+    cJSON_AddStringToObject(o, "rabbitllm_version", rl_version());
+    cJSON_AddStringToObject(o, "model", dir);
+    cJSON_AddStringToObject(desc, "family", d->family);
+    cJSON_AddStringToObject(desc, "architecture", d->arch);
+    cJSON_AddStringToObject(desc, "model_type", d->model_type);
+#define NUM(k, v) cJSON_AddNumberToObject(desc, k, (double)(v))
+    NUM("layers", d->n_layers); NUM("hidden", d->hidden); NUM("heads", d->n_heads); NUM("kv_heads", d->n_kv_heads);
+    NUM("head_dim", d->head_dim); NUM("intermediate", d->intermediate); NUM("vocab", d->vocab);
+    NUM("max_positions", d->max_pos); NUM("norm_eps", d->norm_eps); NUM("experts", d->n_experts);
+    NUM("experts_used", d->n_experts_used);
+#undef NUM
+    cJSON_AddStringToObject(desc, "norm", d->norm == RL_NORM_RMS ? "RMSNorm" : "LayerNorm");
+    cJSON_AddBoolToObject(desc, "tied_embedding", d->tied);
+    cJSON *ropes = cJSON_AddArrayToObject(desc, "rope");
+    for (int r = 0; ropes && r < d->n_ropes; r++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "theta", d->ropes[r].theta);
+        cJSON_AddNumberToObject(x, "rotary_dims", d->ropes[r].rot_dims);
+        cJSON_AddStringToObject(x, "scaling", scaling_name(d->ropes[r].scaling));
+        cJSON_AddNumberToObject(x, "factor", d->ropes[r].factor);
+        cJSON_AddItemToArray(ropes, x);
+    }
+    cJSON *eos = cJSON_AddArrayToObject(desc, "eos_ids");
+    for (int i = 0; eos && i < d->n_eos; i++) cJSON_AddItemToArray(eos, cJSON_CreateNumber(d->eos_ids[i]));
+    for (int i = 0; i < rl_ckpt_n_files(ck); i++) {
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "path", rl_ckpt_path(ck, i));
+        cJSON_AddNumberToObject(f, "bytes", (double)rl_ckpt_file_size(ck, i));
+        cJSON_AddItemToArray(files, f);
+    }
+    mo->ctx = ctx;
+    cJSON_AddNumberToObject(o, "ctx", ctx);
+    cJSON *plan = rl_model_plan_json(dir, mo);
+    if (!plan) { cJSON_Delete(o); fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; }
+    cJSON_AddItemToObject(o, "memory_plan", plan);
+    char *txt = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!txt) { fprintf(stderr, "error: out of memory\n"); return 1; }
+    printf("%s\n", txt);
+    free(txt);
+    return 0;
+}
+
 int cmd_info(int argc, char **argv) {
     const char *dir = NULL;
-    int ctx = 0;
+    int ctx = 0, json = 0;
     rl_model_opts mo = {.mem_budget = RL_MEM_BUDGET_AUTO};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--ctx") && i + 1 < argc) ctx = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--backend") && i + 1 < argc) mo.backend = argv[++i];
         else if (!strcmp(argv[i], "--kv-type") && i + 1 < argc) mo.kv_type = argv[++i];
         else if (!strcmp(argv[i], "--parallel") && i + 1 < argc) mo.n_seq = atoi(argv[++i]);
@@ -49,7 +99,7 @@ int cmd_info(int argc, char **argv) {
             else if (rl_cli_parse_size(v, &b)) { fprintf(stderr, "error: --mem-budget needs a size or auto, got '%s'\n", v); return 2; }
             else mo.mem_budget = (size_t)b;
         }
-        else if (argv[i][0] == '-') { fprintf(stderr, "error: unknown option '%s'\n", argv[i]); return 2; }
+        else if (argv[i][0] == '-') { rl_cli_unknown_flag(argv[i]); return 2; }
         else dir = argv[i];
     }
     if (!dir) { fprintf(stderr, "usage: rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--kv-type T]\n"); return 2; }
@@ -64,6 +114,12 @@ int cmd_info(int argc, char **argv) {
         return 1;
     }
     if (ctx <= 0) ctx = d->max_pos < 4096 ? d->max_pos : 4096;
+    if (json) {
+        int rc = info_json(dir, d, ck, &mo, ctx);
+        free(st); rl_ckpt_close(ck); free(d);
+        return rc;
+    }
+    printf("rabbitllm       %s\n", rl_version());
     printf("family          %s (%s, model_type %s)\n", d->family, d->arch, d->model_type);
     printf("layers          %d\nhidden          %d\nheads           %d (kv %d, head_dim %d)%s\n", d->n_layers, d->hidden,
            d->n_heads, d->n_kv_heads, d->head_dim, d->n_kv_heads < d->n_heads ? " GQA" : "");

@@ -1,5 +1,7 @@
 /* `rabbitllm quantize MODEL_DIR [--bits 8|4] [--out DIR] [--force]`: writes the quantized layer
  * cache (src/quant/qcache.h) that `run/chat/serve/bench --quant 8|4` use; prints its path. */
+#include "cli/progress.h"
+#include "cli/help.h"
 #include "cli/commands.h"
 #include "hub/hub.h"
 #include "quant/qcache.h"
@@ -21,7 +23,7 @@ int cmd_quantize(int argc, char **argv) {
             if (bits != 8 && bits != 4) { fprintf(stderr, "error: --bits must be 8 or 4\n"); return 2; }
         } else if (!strcmp(a, "--out") && v) { out = v; i++; }
         else if (!strcmp(a, "--force")) force = 1;
-        else if (a[0] == '-') { fprintf(stderr, "error: unknown or incomplete option '%s'\n", a); return 2; }
+        else if (a[0] == '-') { rl_cli_unknown_flag(a); return 2; }
         else if (!model) model = a;
         else { fprintf(stderr, "error: unexpected argument '%s'\n", a); return 2; }
     }
@@ -40,7 +42,13 @@ int cmd_quantize(int argc, char **argv) {
     }
     double t0 = rl_now_s();
     rl_qcache_stats st;
-    if (rl_qcache_build(dir_in, bits, dir, &st)) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; }
+    rl_progress pg;   /* bytes, rate, ETA on a TTY */
+    rl_progress_begin(&pg, "quantizing", 0);
+    rl_qcache_set_progress(rl_progress_cb, &pg);
+    int qrc = rl_qcache_build(dir_in, bits, dir, &st);
+    rl_qcache_set_progress(NULL, NULL);
+    rl_progress_end(&pg);
+    if (qrc) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; }
     fprintf(stderr, "quantized %d tensors to %d bits (%d copied as they were): %.1f MB -> %.1f MB in %.1f s\n",
             st.n_quantized, bits, st.n_copied, st.src_bytes / 1e6, st.out_bytes / 1e6, rl_now_s() - t0);
     printf("%s\n", dir);

@@ -1,4 +1,5 @@
 /* `rabbitllm synth CONFIG_JSON OUT_DIR [--dtype bf16|f16|f32|fp8|gptq4] [--shard-size 2G] [--seed N]`. */
+#include "cli/help.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "model/synth.h"
@@ -28,7 +29,7 @@ int cmd_synth(int argc, char **argv) {
         } else if (!strcmp(a, "--seed") && v) {
             i++;
             o.seed = strtoull(v, NULL, 10);
-        } else if (a[0] == '-') { fprintf(stderr, "error: unknown option '%s'\n", a); return 2; }
+        } else if (a[0] == '-') { rl_cli_unknown_flag(a); return 2; }
         else if (!cfg) cfg = a;
         else if (!out) out = a;
         else { fprintf(stderr, "error: unexpected argument '%s'\n", a); return 2; }

@@ -1,5 +1,6 @@
 /* rabbitllm CLI entry point: dispatches to the subcommands declared in commands.h. */
 #include "cli/commands.h"
+#include "cli/help.h"
 #include "rabbitllm.h"
 #include <stdio.h>
 #include <string.h>
@@ -31,8 +32,16 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     for (size_t i = 0; i < sizeof CMDS / sizeof CMDS[0]; i++)
-        if (!strcmp(argv[1], CMDS[i].name)) return CMDS[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "rabbitllm: unknown command '%s'\n", argv[1]);
+        if (!strcmp(argv[1], CMDS[i].name)) {
+            rl_cli_command = CMDS[i].name;
+            for (int j = 2; j < argc; j++)   /* CMD --help: from the flag table of help.c */
+                if ((!strcmp(argv[j], "--help") || !strcmp(argv[j], "-h")) && rl_cli_help(CMDS[i].name, stdout) == 0) return 0;
+            return CMDS[i].fn(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "rabbitllm: unknown command '%s'", argv[1]);
+    for (size_t i = 0, best = 99; i < sizeof CMDS / sizeof CMDS[0]; i++)
+        if (!strncmp(argv[1], CMDS[i].name, 3) && best == 99) { fprintf(stderr, "; did you mean '%s'?", CMDS[i].name); best = i; }
+    fprintf(stderr, "\n");
     usage(stderr);
     return 2;
 }

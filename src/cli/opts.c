@@ -1,4 +1,6 @@
 /* Shared flag parsing for run / chat / bench (see opts.h). */
+#include "cli/progress.h"
+#include "cli/help.h"
 #include "cli/opts.h"
 #include "hub/hub.h"
 #include "quant/qcache.h"
@@ -67,7 +69,13 @@ static int use_quant_cache(rl_cli_opts *o) {
     if (!fr) {
         fprintf(stderr, "quantizing %s to %d bits into %s (%s; one-time)...\n", o->model_dir, o->quant, dir, rl_errmsg());
         rl_qcache_stats st;
-        if (rl_qcache_build(o->model_dir, o->quant, dir, &st)) { fprintf(stderr, "error: --quant: %s\n", rl_errmsg()); return -1; }
+        rl_progress pg;   /* bytes, rate, ETA on a TTY */
+        rl_progress_begin(&pg, "quantizing", 0);
+        rl_qcache_set_progress(rl_progress_cb, &pg);
+        int qrc = rl_qcache_build(o->model_dir, o->quant, dir, &st);
+        rl_qcache_set_progress(NULL, NULL);
+        rl_progress_end(&pg);
+        if (qrc) { fprintf(stderr, "error: --quant: %s\n", rl_errmsg()); return -1; }
         fprintf(stderr, "quantized %d tensors (%d copied): %.1f MB -> %.1f MB\n", st.n_quantized, st.n_copied,
                 st.src_bytes / 1e6, st.out_bytes / 1e6);
     }
@@ -125,7 +133,7 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
         else if ((!strcmp(a, "-p") || !strcmp(a, "--prompt")) && v) { o->prompt = v; i++; }
         else if (!strcmp(a, "--system") && v) { o->system = v; i++; }
         else if (!strcmp(a, "--dump-logits") && v) { o->dump_logits = v; i++; }
-        else if (a[0] == '-' && a[1]) { fprintf(stderr, "error: unknown or incomplete option '%s'\n", a); return -1; }
+        else if (a[0] == '-' && a[1]) { rl_cli_unknown_flag(a); return -1; }
         else if (!o->model_dir) o->model_dir = a;
         else { fprintf(stderr, "error: unexpected argument '%s'\n", a); return -1; }
 #undef NUM

@@ -1,6 +1,7 @@
 /* The engine: opens a model (config, checkpoint index, stages, backend, memory plan, loader)
  * and runs sweeps: embedding -> every layer streamed from disk -> final norm -> lm_head in
  * chunks, all compute through the backend interface (backend/backend.h). */
+#include <cjson/cJSON.h>
 #include "engine/model.h"
 #include "engine/deltanet.h"
 #include "engine/mla.h"
@@ -263,6 +264,18 @@ int rl_model_print_plan(const char *dir, const rl_model_opts *opts, FILE *f) {
     rl_model_close(m);
     if (!fits) return rl_err("%s", msg);
     return 0;
+}
+
+cJSON *rl_model_plan_json(const char *dir, const rl_model_opts *opts) {
+    rl_model *m = open_plan_kv(dir, opts);
+    if (!m) return NULL;
+    cJSON *o = rl_plan_json(&m->plan, m->be->ops->describe(m->be));
+    char line[1400];
+    rl_budget_describe(&m->budget, m->budget.resident, line, sizeof line);
+    if (o) { cJSON_AddStringToObject(o, "budget", line); cJSON_AddBoolToObject(o, "fits", m->plan_fits); }
+    else rl_err("out of memory");
+    rl_model_close(m);
+    return o;
 }
 
 rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {

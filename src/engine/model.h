@@ -115,6 +115,9 @@ void rl_trace(rl_model *m, int layer, const char *name, const float *dev, int ro
 
 /* Builds the memory plan for MODEL_DIR with opts (no weight is read) and prints it to f. 0 / -1. */
 int rl_model_print_plan(const char *dir, const rl_model_opts *opts, FILE *f);
+/* The plan of rl_model_print_plan as JSON (plan.h's rl_plan_json plus "budget" and "fits");
+ * NULL + rl_err when the model cannot be planned. */
+struct cJSON *rl_model_plan_json(const char *dir, const rl_model_opts *opts);
 
 /* Small vector weight of `n` values (any dtype) as f32 in dst (device); NULL if w is NULL. */
 const float *rl_vec_f32(rl_model *m, float *dst, const void *w, rl_dtype dt, int64_t n);

@@ -1,5 +1,6 @@
 /* The memory plan table (see plan.h). */
 #include "engine/plan.h"
+#include <cjson/cJSON.h>
 #include <string.h>
 
 void rl_plan_add(rl_plan *p, const char *name, rl_mem_where where, size_t bytes, void **dst) {
@@ -40,4 +41,22 @@ void rl_plan_print(const rl_plan *p, const char *backend, FILE *f) {
     fprintf(f, "  %-*s %-7s %16zu  (%s)\n", w, "total", "device", p->device_bytes, h);
     human(h, sizeof h, p->host_bytes);
     fprintf(f, "  %-*s %-7s %16zu  (%s)\n", w, "total", "host", p->host_bytes, h);
+}
+
+cJSON *rl_plan_json(const rl_plan *p, const char *backend) {
+    cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, "buffers");
+    if (!o || !a) { cJSON_Delete(o); return NULL; }
+    cJSON_AddStringToObject(o, "backend", backend);
+    for (int i = 0; i < p->n; i++) {
+        if (!p->e[i].bytes) continue;
+        cJSON *e = cJSON_CreateObject();
+        if (!e) { cJSON_Delete(o); return NULL; }
+        cJSON_AddStringToObject(e, "name", p->e[i].name);
+        cJSON_AddStringToObject(e, "where", p->e[i].where == RL_MEM_DEVICE ? "device" : "host");
+        cJSON_AddNumberToObject(e, "bytes", (double)p->e[i].bytes);
+        cJSON_AddItemToArray(a, e);
+    }
+    cJSON_AddNumberToObject(o, "device_bytes", (double)p->device_bytes);
+    cJSON_AddNumberToObject(o, "host_bytes", (double)p->host_bytes);
+    return o;
 }

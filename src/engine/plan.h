@@ -34,5 +34,8 @@ void rl_plan_add(rl_plan *p, const char *name, rl_mem_where where, size_t bytes,
 void rl_plan_place(rl_plan *p, void *arena);
 /* Prints the table (buffer, where, bytes) and the totals. */
 void rl_plan_print(const rl_plan *p, const char *backend, FILE *f);
+/* The same as a JSON object {"backend", "buffers": [{"name", "where", "bytes"}], "device_bytes",
+ * "host_bytes"} (NULL when out of memory). The cJSON type is opaque here. */
+struct cJSON *rl_plan_json(const rl_plan *p, const char *backend);
 
 #endif

@@ -183,6 +183,7 @@ int rl_st_writer_close(rl_st_writer *w) {
         if (fclose(f) != 0) rc = rl_err("%s: write failed: %s", w->tmp, strerror(errno));
         else if (rename(w->tmp, w->path) != 0)
             rc = rl_err("%s: cannot rename %s: %s", w->path, w->tmp, strerror(errno));
+        else rl_fsync_parent(w->path);
     }
     if (rc != 0) { rl_st_writer_abort(w); return -1; }
     free(w->path);

@@ -3,6 +3,7 @@
  * (resumed with HTTP Range, verified by size and for LFS files by sha256, renamed only when
  * complete), then snapshots/<commit>/<file> symlinks and refs/<revision>. libcurl. */
 #include "hub/hub.h"
+#include "hub/hub_parse.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include <cjson/cJSON.h>
@@ -22,11 +23,6 @@
 
 #define PATH_CAP 4096
 
-/* Headers of the last response seen (reset at each status line, so after redirects: the final one). */
-typedef struct {
-    char etag[256], linked_etag[256], commit[64], location[2048], err_code[64], err_msg[512];
-    long long linked_size, content_length;
-} hdrs;
 
 typedef struct {
     const rl_hub_download_opts *o;
@@ -74,17 +70,6 @@ static int quote(char *out, size_t cap, const char *s, int keep_slash) {
     return 0;
 }
 
-/* A repo file name is safe to place under snapshots/<commit>/: relative, no "." / ".." parts. */
-static int safe_name(const char *f) {
-    if (!*f || f[0] == '/' || strchr(f, '\\')) return 0;
-    for (const char *p = f; *p;) {
-        const char *e = strchr(p, '/');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) return 0;
-        p += n + (e ? 1 : 0);
-    }
-    return 1;
-}
 
 static const char *const DEFAULT_FILES[] = {
     "config.json", "generation_config.json", "tokenizer*", "special_tokens_map.json", "added_tokens.json",
@@ -100,50 +85,13 @@ int rl_hub_wanted(const char *name, const char *const *include, int n_include) {
 
 /* ---- curl plumbing ---- */
 
-static void copy_val(char *dst, size_t cap, const char *v, size_t n, int etag) {
-    if (etag) {                                       /* W/"abc" -> abc */
-        if (n >= 2 && v[0] == 'W' && v[1] == '/') v += 2, n -= 2;
-        if (n >= 2 && v[0] == '"' && v[n - 1] == '"') v++, n -= 2;
-    }
-    if (n >= cap) n = cap - 1;
-    memcpy(dst, v, n);
-    dst[n] = 0;
-}
 
 static size_t on_header(char *buf, size_t sz, size_t nm, void *ud) {
-    hdrs *h = ud;
-    size_t n = sz * nm, k;
-    if (n >= 5 && !strncmp(buf, "HTTP/", 5)) {       /* a new response: forget the previous one's */
-        memset(h, 0, sizeof *h);
-        h->linked_size = h->content_length = -1;
-        return n;
-    }
-    const char *colon = memchr(buf, ':', n);
-    if (!colon) return n;
-    k = (size_t)(colon - buf);
-    const char *v = colon + 1, *e = buf + n;
-    while (v < e && (*v == ' ' || *v == '\t')) v++;
-    while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ')) e--;
-    size_t vn = (size_t)(e - v);
-#define IS(name) (k == sizeof name - 1 && !strncasecmp(buf, name, k))
-    if (IS("etag")) copy_val(h->etag, sizeof h->etag, v, vn, 1);
-    else if (IS("x-linked-etag")) copy_val(h->linked_etag, sizeof h->linked_etag, v, vn, 1);
-    else if (IS("x-repo-commit")) copy_val(h->commit, sizeof h->commit, v, vn, 0);
-    else if (IS("location")) copy_val(h->location, sizeof h->location, v, vn, 0);
-    else if (IS("x-error-code")) copy_val(h->err_code, sizeof h->err_code, v, vn, 0);
-    else if (IS("x-error-message")) copy_val(h->err_msg, sizeof h->err_msg, v, vn, 0);
-    else if (IS("x-linked-size") || IS("content-length")) {
-        char tmp[32];
-        copy_val(tmp, sizeof tmp, v, vn, 0);
-        long long x = atoll(tmp);
-        if (IS("x-linked-size")) h->linked_size = x;
-        else h->content_length = x;
-    }
-#undef IS
-    return n;
+    rl_hub_header_line(ud, buf, sz * nm);
+    return sz * nm;
 }
 
-static CURL *easy(ctx *c, const char *url, hdrs *h) {
+static CURL *easy(ctx *c, const char *url, rl_hub_hdrs *h) {
     CURL *cu = curl_easy_init();
     if (!cu) { rl_err("hub: curl_easy_init failed"); return NULL; }
     memset(h, 0, sizeof *h);
@@ -163,7 +111,7 @@ static CURL *easy(ctx *c, const char *url, hdrs *h) {
 }
 
 /* The error for an HTTP status: gated / bad token, missing repo / revision / file. Returns -1. */
-static int http_error(ctx *c, long st, const hdrs *h, const char *file) {
+static int http_error(ctx *c, long st, const rl_hub_hdrs *h, const char *file) {
     const char *msg = h->err_msg[0] ? h->err_msg : NULL;
     char what[512];
     if (file) snprintf(what, sizeof what, "%s (file %s, revision %s)", c->repo, file, c->rev);
@@ -193,7 +141,7 @@ typedef struct { char *p; size_t n, cap; } membuf;
 static size_t to_mem(char *d, size_t sz, size_t nm, void *ud) {
     membuf *m = ud;
     size_t n = sz * nm;
-    if (m->n + n + 1 > (64u << 20)) return 0;         /* a listing is small; refuse runaway bodies */
+    if (m->n + n + 1 > (64u << 20)) return 0;         /* a rl_hub_listing is small; refuse runaway bodies */
     if (m->n + n + 1 > m->cap) {
         size_t cap = (m->n + n + 1) * 2;
         char *p = realloc(m->p, cap);
@@ -208,18 +156,11 @@ static size_t to_mem(char *d, size_t sz, size_t nm, void *ud) {
 
 /* ---- the file list ---- */
 
-typedef struct { char **names; int n; char commit[64]; } listing;
-
-static void listing_free(listing *l) {
-    for (int i = 0; i < l->n; i++) free(l->names[i]);
-    free(l->names);
-}
-
-static int list_files(ctx *c, listing *out) {
+static int list_files(ctx *c, rl_hub_listing *out) {
     char qrev[512], url[2048], eb[CURL_ERROR_SIZE] = "";
     if (quote(qrev, sizeof qrev, c->rev, 0)) return -1;
     snprintf(url, sizeof url, "%s/api/models/%s/revision/%s", c->endpoint, c->repo, qrev);
-    hdrs h;
+    rl_hub_hdrs h;
     membuf m = {0};
     CURL *cu = easy(c, url, &h);
     if (!cu) return -1;
@@ -233,30 +174,10 @@ static int list_files(ctx *c, listing *out) {
     curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &st);
     curl_easy_cleanup(cu);
     int ret = -1;
-    cJSON *j = NULL;
     if (rc != CURLE_OK) net_error(url, rc, eb);
     else if (st != 200) http_error(c, st, &h, NULL);
-    else if (!(j = cJSON_Parse(m.p ? m.p : ""))) rl_err("%s: the answer is not JSON", url);
-    else {
-        const cJSON *sha = cJSON_GetObjectItemCaseSensitive(j, "sha"), *sib = cJSON_GetObjectItemCaseSensitive(j, "siblings"), *it;
-        if (!cJSON_IsString(sha) || !rl_hub_is_commit(sha->valuestring) || !cJSON_IsArray(sib))
-            rl_err("%s: the answer has no commit \"sha\" or no \"siblings\" list", url);
-        else {
-            snprintf(out->commit, sizeof out->commit, "%s", sha->valuestring);
-            out->names = calloc((size_t)cJSON_GetArraySize(sib) + 1, sizeof *out->names);
-            ret = out->names ? 0 : rl_err("out of memory");
-            cJSON_ArrayForEach(it, sib) {
-                const cJSON *f = cJSON_GetObjectItemCaseSensitive(it, "rfilename");
-                if (ret || !cJSON_IsString(f)) continue;
-                if (!safe_name(f->valuestring)) { ret = rl_err("%s: refusing unsafe file name '%s'", url, f->valuestring); break; }
-                if (!(out->names[out->n] = strdup(f->valuestring))) ret = rl_err("out of memory");
-                else out->n++;
-            }
-        }
-    }
-    cJSON_Delete(j);
+    else ret = rl_hub_listing_parse(m.p ? m.p : "", m.n, url, out);
     free(m.p);
-    if (ret) listing_free(out);
     return ret;
 }
 
@@ -279,7 +200,7 @@ static int file_meta(ctx *c, const char *url0, const char *name, char *etag, siz
     char url[4096], eb[CURL_ERROR_SIZE];
     snprintf(url, sizeof url, "%s", url0);
     for (int hop = 0; hop < 6; hop++) {
-        hdrs h;
+        rl_hub_hdrs h;
         CURL *cu = easy(c, url, &h);
         if (!cu) return -1;
         eb[0] = 0;
@@ -333,7 +254,7 @@ static int fetch_blob(ctx *c, const char *url, const char *name, const char *inc
         FILE *f = fopen(inc, "ab");
         if (!f) return rl_err("%s: cannot open: %s", inc, strerror(errno));
         sink s = {f, c, name, have, size >= 0 ? (uint64_t)size : 0, 0};
-        hdrs h;
+        rl_hub_hdrs h;
         CURL *cu = easy(c, url, &h);
         if (!cu) { fclose(f); return -1; }
         eb[0] = 0;
@@ -431,7 +352,9 @@ static int download_one(ctx *c, const char *commit, const char *name) {
                 goto done;
             }
         }
+        if (rl_fsync_file(inc)) goto done;
         if (rename(inc, blob)) { rl_err("%s: cannot rename to %s: %s", inc, blob, strerror(errno)); goto done; }
+        rl_fsync_parent(blob);
         if (c->o->progress) c->o->progress(c->o->progress_ud, RL_HUB_EV_DONE, name, (uint64_t)st.st_size, (uint64_t)st.st_size);
     }
     ret = link_snapshot(c, commit, name, etag);
@@ -461,7 +384,7 @@ int rl_hub_download(const rl_hub_download_opts *o, char **snapshot_dir) {
         return rl_err("%s: path too long", cache);
     if (curl_global_init(CURL_GLOBAL_DEFAULT)) return rl_err("hub: curl_global_init failed");
     int ret = -1;
-    listing l = {0};
+    rl_hub_listing l = {0};
     c.token = rl_hub_token();
     if (c.token) {
         char h[1200];
@@ -483,7 +406,7 @@ int rl_hub_download(const rl_hub_download_opts *o, char **snapshot_dir) {
     if (!(*snapshot_dir = strdup(snap))) { rl_err("out of memory"); goto out; }
     ret = 0;
 out:
-    listing_free(&l);
+    rl_hub_listing_free(&l);
     curl_slist_free_all(c.auth);
     if (c.token) { memset(c.token, 0, strlen(c.token)); free(c.token); }
     curl_global_cleanup();

@@ -158,14 +158,15 @@ char *rl_hub_cached_snapshot(const char *repo, const char *rev, const char *show
         }
         looked = snap;
     }
-    const char *why = rl_hub_offline() ? " (HF_HUB_OFFLINE is set: the network is not used)" : "";
+    /* offline, the fix is not "download" alone: the network is off on purpose */
+    const char *fix = rl_hub_offline() ? "HF_HUB_OFFLINE is set, so nothing is fetched: unset it and run" : "download it with";
     int pin = strcmp(rev, "main") != 0;
     if (looked == dir)
-        rl_err("model '%s' is neither a directory nor in the Hugging Face cache (looked for %s/refs/%s)%s; "
-               "download it with `rabbitllm download %s%s%s`", shown, dir, rev, why, repo, pin ? " --revision " : "", pin ? rev : "");
+        rl_err("model '%s' is not a directory and not in the Hugging Face cache (looked for %s/refs/%s); "
+               "%s `rabbitllm download %s%s%s`", shown, dir, rev, fix, repo, pin ? " --revision " : "", pin ? rev : "");
     else
-        rl_err("model '%s': the Hugging Face cache has no snapshot %s (looked for %s)%s; "
-               "download it with `rabbitllm download %s%s%s`", shown, commit, snap, why, repo, pin ? " --revision " : "", pin ? rev : "");
+        rl_err("model '%s': the Hugging Face cache has no snapshot %s (looked for %s); "
+               "%s `rabbitllm download %s%s%s`", shown, commit, snap, fix, repo, pin ? " --revision " : "", pin ? rev : "");
     return NULL;
 }
 
@@ -189,6 +190,13 @@ static kept_path *kept;
 const char *rl_hub_model_dir(const char *model) {
     char *p = rl_hub_resolve(model);
     if (!p) return NULL;
+    struct stat st;
+    if (stat(p, &st) != 0) {   /* say so, rather than "no tokenizer.json" later */
+        rl_err("%s: no such directory or file: give a model directory (config.json and weights), a .gguf file, "
+               "or a hub id org/name[@revision] (`rabbitllm download` fetches one)", p);
+        free(p);
+        return NULL;
+    }
     kept_path *k = malloc(sizeof *k);
     if (!k) { free(p); rl_err("out of memory"); return NULL; }
     pthread_mutex_lock(&kept_mu);

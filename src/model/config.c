@@ -24,13 +24,21 @@ static void add_eos(rl_model_desc *d, long long id) {
 static int read_eos(rl_model_desc *d, const cJSON *obj, const char *file) {
     const cJSON *e = rl_json_get(obj, "eos_token_id");
     if (!e) return 0;
-    if (cJSON_IsNumber(e)) { add_eos(d, (long long)e->valuedouble); return 0; }
+    /* range-checked before the conversion (a huge double does not fit a long long) */
+#define EOS_OK(x) ((x) >= -1 && (x) <= 2147483647.0 && (x) == (double)(long long)(x))
+    if (cJSON_IsNumber(e)) {
+        if (!EOS_OK(e->valuedouble)) return rl_err("%s: \"eos_token_id\" = %g is not a token id", file, e->valuedouble);
+        add_eos(d, (long long)e->valuedouble);
+        return 0;
+    }
     if (!cJSON_IsArray(e)) return rl_err("%s: \"eos_token_id\" must be an integer or a list", file);
     const cJSON *v;
     cJSON_ArrayForEach(v, e) {
         if (!cJSON_IsNumber(v)) return rl_err("%s: \"eos_token_id\" list holds a non-number", file);
+        if (!EOS_OK(v->valuedouble)) return rl_err("%s: \"eos_token_id\" list holds %g, not a token id", file, v->valuedouble);
         add_eos(d, (long long)v->valuedouble);
     }
+#undef EOS_OK
     return 0;
 }
 

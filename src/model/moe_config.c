@@ -123,8 +123,8 @@ int rl_moe_setup_qwen(rl_model_desc *d, const cJSON *cfg, const char *file, int 
     if (only && !cJSON_IsArray(only)) return rl_err("%s: \"mlp_only_layers\" must be a list", file);
     cJSON_ArrayForEach(v, only) {
         if (!cJSON_IsNumber(v)) return rl_err("%s: \"mlp_only_layers\" holds a non-number", file);
-        int l = (int)v->valuedouble;
-        if (l >= 0 && l < d->n_layers) d->layer_moe[l] = 0;
+        double x = v->valuedouble;   /* compared as a double: a huge value does not fit an int */
+        if (x >= 0 && x < d->n_layers) d->layer_moe[(int)x] = 0;
     }
     return 0;
 }

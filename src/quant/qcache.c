@@ -287,6 +287,11 @@ static int cmp_offset(const void *a, const void *b) {
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
+static rl_qcache_progress_fn progress_fn;
+static void *progress_ud;
+
+void rl_qcache_set_progress(rl_qcache_progress_fn fn, void *ud) { progress_fn = fn; progress_ud = ud; }
+
 int rl_qcache_build(const char *model_dir, int bits, const char *out_dir, rl_qcache_stats *stats) {
     if (bits_ok(bits)) return -1;
     char real[PATH_MAX], tmp[PATH_MAX], old[PATH_MAX], path[PATH_MAX], bs[8];
@@ -330,8 +335,9 @@ int rl_qcache_build(const char *model_dir, int bits, const char *out_dir, rl_qca
     const char *meta[] = {"format", "pt", "rabbitllm.quant.version", RL_QCACHE_VERSION, "rabbitllm.quant.bits", bs,
                           "rabbitllm.quant.source", real, "rabbitllm.quant.source_files", fp, NULL};
     long done = 0;
-    uint64_t total = 0;
+    uint64_t total = 0, all_bytes = 0;
     int n_names = 0;
+    for (int i = 0; i < n; i++) all_bytes += rl_ckpt_tensor(ck, i)->nbytes;
     for (int fi = 0; fi < nf; fi++) {
         /* this file's tensors in file order (sequential reads) */
         int k = 0;
@@ -358,6 +364,7 @@ int rl_qcache_build(const char *model_dir, int bits, const char *out_dir, rl_qca
             if (write_tensor(w, ck, t, specs[j].dtype, raw, f, qb, CHUNK_FLOATS * 4)) { rl_st_writer_abort(w); goto out; }
             done++;
             S.src_bytes += t->nbytes;
+            if (progress_fn) progress_fn(progress_ud, S.src_bytes, all_bytes);
             if (specs[j].dtype != t->dtype) S.n_quantized++; else S.n_copied++;
             names[n_names] = t->name;
             shards[n_names++] = bn;
@@ -388,6 +395,7 @@ int rl_qcache_build(const char *model_dir, int bits, const char *out_dir, rl_qca
         goto out;
     }
     made_tmp = 0;
+    rl_fsync_parent(path);
     if (had_old) rm_flat_dir(old);
     rc = 0;
     if (stats) *stats = S;

@@ -38,6 +38,10 @@ typedef struct {
 /* Writes the cache of model_dir at bits into out_dir (replacing what is there) and installs it
  * atomically. Test hook: RL_QUANT_FAIL_AFTER=N in the environment makes the write fail after
  * N tensors (nothing is installed). Returns 0 or -1 with rl_err. */
+/* Progress of rl_qcache_build (source bytes done of all), called after each tensor; NULL: none.
+ * Process-wide (the CLI's progress line). */
+typedef void (*rl_qcache_progress_fn)(void *ud, uint64_t done, uint64_t total);
+void rl_qcache_set_progress(rl_qcache_progress_fn fn, void *ud);
 int rl_qcache_build(const char *model_dir, int bits, const char *out_dir, rl_qcache_stats *st);
 
 /* Resolves the cache of model_dir at bits: out_dir, or the default when NULL; builds it when

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#define RL_MAX_ADDED_ID (1 << 22)
+
 static int trie_add(rl_trie *t, const char *s, size_t n, int32_t tok) {
     if (!n) return 0;
     if (!t->nodes) for (int i = 0; i < 256; i++) t->root[i] = -1;
@@ -71,6 +73,9 @@ int rl_added_parse(const cJSON *arr, const rl_tknorm *nm, rl_added *a) {
         const char *c = rl_tj_str(e, "content");
         if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble > 2e9 || !c)
             return rl_err("added_tokens[%zu]: needs \"id\" and \"content\"", a->n);
+        /* the id table is indexed by id: bounded (real vocabularies stay far below 4M ids) */
+        if (id->valuedouble >= RL_MAX_ADDED_ID)
+            return rl_err("added_tokens[%zu]: id %.0f is past the largest supported id %d", a->n, id->valuedouble, RL_MAX_ADDED_ID - 1);
         rl_added_tok *t = &a->toks[a->n];
         t->id = id->valueint;
         t->len = strlen(c);

@@ -196,7 +196,8 @@ int rl_tkbpe_encode(const rl_tkmodel *m, const char *w, size_t n, rl_ivec *out) 
     if (!pthread_mutex_lock(&mm->cache_mu)) {
         if (mm->cache.n >= CACHE_MAX_ENTRIES) { rl_tkmap_clear(&mm->cache); mm->cache_ids.n = 0; }
         size_t cnt = out->n - start, off = mm->cache_ids.n;
-        if (off < INT32_MAX / 2 && !rl_tkivec_push(&mm->cache_ids, (int32_t)cnt) && !rl_tkivec_append(&mm->cache_ids, out->v + start, cnt))
+        if (off < INT32_MAX / 2 && !rl_tkivec_push(&mm->cache_ids, (int32_t)cnt) &&
+            (cnt == 0 || !rl_tkivec_append(&mm->cache_ids, out->v + start, cnt)))   /* no ids: out->v may be NULL */
             rl_tkmap_put(&mm->cache, w, n, (int32_t)off);
         pthread_mutex_unlock(&mm->cache_mu);
     }

@@ -51,12 +51,16 @@ static int alloc_ids(rl_tkmodel *m, size_t cap) {
 
 static int vocab_object(rl_tkmodel *m, const cJSON *v) {
     if (!cJSON_IsObject(v)) return rl_err("model: \"vocab\" must be an object");
-    size_t cap = 0;
+    size_t cap = 0, n = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, v) {
         if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 2e9) return rl_err("model: vocab entry \"%s\" has a bad id", e->string);
         if ((size_t)e->valueint + 1 > cap) cap = (size_t)e->valueint + 1;
+        n++;
     }
+    /* ids are (nearly) dense: a few entries with a huge id would make the id tables huge (fuzzing:
+     * 193 bytes asking for 2.6 GB), so the largest id is bounded by the entry count */
+    if (cap > 4 * n + 4096) return rl_err("model: vocab ids go up to %zu for %zu entries (ids must be dense)", cap - 1, n);
     if (alloc_ids(m, cap ? cap : 1)) return -1;
     cJSON_ArrayForEach(e, v)
         if (add_token(m, e->string, strlen(e->string), e->valueint, cap)) return -1;
@@ -128,7 +132,8 @@ static int parse_wordpiece(rl_tkmodel *m, const cJSON *j) {
     const char *pre = rl_tj_str(j, "continuing_subword_prefix");
     if (!(m->prefix = dupstr(pre ? pre : "##"))) return rl_err("tokenizer: out of memory");
     const cJSON *mx = cJSON_GetObjectItemCaseSensitive(j, "max_input_chars_per_word");
-    m->max_chars = cJSON_IsNumber(mx) ? (size_t)mx->valuedouble : 100;
+    /* range-checked before the conversion (negative or huge doubles do not fit a size_t) */
+    m->max_chars = !cJSON_IsNumber(mx) ? 100 : mx->valuedouble <= 0 ? 0 : mx->valuedouble >= 1e15 ? (size_t)1e15 : (size_t)mx->valuedouble;
     return 0;
 }
 

@@ -2,6 +2,7 @@
 #include "util/fileio.h"
 #include "util/err.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +35,32 @@ int rl_write_file_atomic(const char *path, const void *buf, size_t len) {
     if (!f) return rl_err("%s: cannot create: %s", tmp, strerror(errno));
     int ok = fwrite(buf, 1, len, f) == len;
     ok &= fflush(f) == 0;
+    ok &= fsync(fileno(f)) == 0;          /* on disk before the name points at it */
     ok &= fclose(f) == 0;
     if (!ok || rename(tmp, path) != 0) {
         unlink(tmp);
         return rl_err("%s: write failed: %s", path, strerror(errno));
     }
+    rl_fsync_parent(path);
     return 0;
+}
+
+int rl_fsync_file(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return rl_err("%s: cannot open: %s", path, strerror(errno));
+    int rc = fsync(fd) == 0 || errno == EINVAL ? 0 : rl_err("%s: fsync failed: %s", path, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+void rl_fsync_parent(const char *path) {
+    char dir[4096];
+    const char *sl = strrchr(path, '/');
+    if (!sl) snprintf(dir, sizeof dir, ".");
+    else if (sl == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(sl - path), path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) { fsync(fd); close(fd); }   /* best effort: makes the rename durable */
 }
 
 int rl_path_join(char *out, size_t cap, const char *dir, const char *name) {

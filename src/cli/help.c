@@ -1,0 +1,157 @@
+/* The table of every command's arguments and flags (name, value, default, meaning), printed by
+ * `rabbitllm CMD --help` and searched for the nearest flag when one is unknown (see help.h). */
+#include "cli/help.h"
+#include <string.h>
+
+const char *rl_cli_command;
+
+typedef struct { const char *flag, *value, *def, *help; } flag_row;
+
+/* The generation flags parsed by opts.c (run, chat, serve, bench). */
+#define GEN_FLAGS \
+    {"-p, --prompt", "TEXT", "", "prompt text (chat template applied unless --raw)"}, \
+    {"--system", "TEXT", "", "system message for the chat template"}, \
+    {"--ids", "1,2,3", "", "prompt as token ids"}, \
+    {"--ids-file", "FILE", "", "prompt ids, one list per line"}, \
+    {"--prompts", "FILE", "", "batch: one prompt per line"}, \
+    {"--raw", "", "off", "no chat template"}, \
+    {"-n, --n-predict", "N", "64", "tokens to generate"}, \
+    {"--temp, --temperature", "T", "0 (greedy)", "sampling temperature"}, \
+    {"--top-k", "K", "0 (off)", "keep the K most likely tokens"}, \
+    {"--top-p", "P", "1 (off)", "nucleus sampling"}, \
+    {"--min-p", "P", "0 (off)", "drop tokens under P x the best"}, \
+    {"--repeat-penalty, --repetition-penalty", "R", "1 (off)", "repetition penalty"}, \
+    {"--seed", "N", "0", "sampling seed"}, \
+    {"--ignore-eos", "", "off", "keep generating past end-of-sequence"}, \
+    {"--ctx", "N", "model / prompt", "context length"}, \
+    {"-t, --threads", "N", "0 (all cores)", "compute threads"}, \
+    {"--batch", "N", "engine default", "largest prefill batch"}, \
+    {"--parallel", "N", "1", "sequences decoded together"}, \
+    {"--draft", "N", "0 (off)", "speculative tokens per sweep (prompt lookup)"}, \
+    {"--draft-model", "DIR", "", "small model drafting tokens"}, \
+    {"--draft-tokens", "N", "64", "tree size the draft model grows"}, \
+    {"--draft-fixed", "", "off", "always trees of --draft-tokens (no cost model)"}, \
+    {"--quant", "8|4", "off", "run from the quantized layer cache (built when absent or stale)"}, \
+    {"--compute", "f32|bf16", "f32", "matmul precision over BF16 weights"}, \
+    {"--mem-budget", "SIZE|auto", "auto", "memory for resident layers (e.g. 4G, 0)"}, \
+    {"--backend", "NAME", "cpu", "compute backend (cpu, cuda, vulkan)"}, \
+    {"--gpu", "", "off", "short for --backend cuda"}, \
+    {"--kv-type", "TYPE", "f32", "KV cache element type"}, \
+    {"--profile", "", "off", "per-stage timings on stderr"}, \
+    {"--trace", "FILE", "", "Chrome trace of the run"}, \
+    {"--dump-logits", "FILE", "", "write the last logits (f32)"}
+
+static const flag_row RUN[] = {GEN_FLAGS, {0}};
+static const flag_row SERVE[] = {{"--host", "H", "127.0.0.1", "address to listen on"},
+                                 {"--port", "P", "8080", "port to listen on"},
+                                 {"--model-name", "NAME", "the model directory", "model id in the API"},
+                                 {"--chat-template", "NAME|FILE", "the model's, else chatml", "built-in (chatml, llama3, llama2, gemma, mistral, phi3, qwen, deepseek) or a Jinja file"},
+                                 {"--api-key", "KEY", "$RABBITLLM_API_KEY", "require Authorization: Bearer KEY"},
+                                 {"--cors", "ORIGIN", "off", "allow this origin (answers OPTIONS preflight)"},
+                                 {"--queue", "N", "64", "requests waiting for a slot (503 beyond)"},
+                                 {"--timeout", "S", "120", "idle connection timeout in seconds"},
+                                 {"--max-connections", "N", "256", "connection cap"},
+                                 {"--sse-keepalive", "S", "15", "keep-alive comment interval of queued streams"},
+                                 {"--batch-tokens", "N", "256", "most tokens per step (prefill chunks + decode rows)"},
+                                 GEN_FLAGS, {0}};
+static const flag_row BENCH[] = {{"--resident", "", "off", "time the resident (all in memory) path instead"},
+                                 {"--pp", "LIST", "128,2048", "prefill lengths for --resident"},
+                                 {"--timeline", "FILE.svg", "", "draw one sweep: read / prefetch wait / compute per stage"},
+                                 GEN_FLAGS, {0}};
+static const flag_row INFO[] = {{"--ctx", "N", "model maximum", "context length of the memory plan"},
+                                {"--backend", "NAME", "cpu", "compute backend"},
+                                {"--kv-type", "TYPE", "f32", "KV cache element type"},
+                                {"--parallel", "N", "1", "sequences of the plan"},
+                                {"--batch", "N", "engine default", "prefill batch of the plan"},
+                                {"--mem-budget", "SIZE|auto", "auto", "memory for resident layers"},
+                                {"--json", "", "off", "description, memory plan and files as JSON"},
+                                {0}};
+static const flag_row TOKENIZE[] = {{"--jsonl", "", "off", "read {\"text\":...} lines from stdin"},
+                                    {"--no-special", "", "off", "no special tokens (BOS...)"}, {0}};
+static const flag_row DETOK[] = {{"--jsonl", "", "off", "read {\"ids\":[...]} lines from stdin"},
+                                 {"--skip-special", "", "off", "leave special tokens out"}, {0}};
+static const flag_row TEMPLATE[] = {{"--jsonl", "", "off", "read {\"messages\":...} lines from stdin"}, {0}};
+static const flag_row SYNTH[] = {{"--dtype", "bf16|f16|f32", "bf16", "weight type"},
+                                 {"--shard-size", "SIZE", "2G", "largest shard file"},
+                                 {"--seed", "N", "0", "random seed"}, {0}};
+static const flag_row QUANT[] = {{"--bits", "8|4", "8", "Q8_0 or Q4_1 layer matrices"},
+                                 {"--out", "DIR", "$XDG_CACHE_HOME/rabbitllm/<hash>-qBITS", "cache directory"},
+                                 {"--force", "", "off", "rebuild even when fresh"}, {0}};
+static const flag_row BTOK[] = {{"--repeat", "N", "1", "passes over FILE"}, {0}};
+static const flag_row DOWNLOAD[] = {{"--revision", "R", "main", "branch, tag or commit"},
+                                    {"--include", "PATTERN...", "config, tokenizer, template, safetensors", "extra files"},
+                                    {"-q, --quiet", "", "off", "no progress"}, {0}};
+
+static const struct { const char *cmd, *args, *what; const flag_row *flags; } CMDS[] = {
+    {"run", "MODEL (-p TEXT | --ids 1,2,3)", "generate text", RUN},
+    {"chat", "MODEL", "interactive chat", RUN},
+    {"serve", "MODEL", "OpenAI-compatible HTTP server", SERVE},
+    {"bench", "MODEL", "streaming (or resident) speed vs disk and memory", BENCH},
+    {"info", "MODEL", "model description and memory plan", INFO},
+    {"tokenize", "MODEL (TEXT | --jsonl)", "text to token ids", TOKENIZE},
+    {"detokenize", "MODEL (IDS | --jsonl)", "token ids to text", DETOK},
+    {"template", "MODEL --jsonl", "render the chat template", TEMPLATE},
+    {"synth", "CONFIG_JSON OUT_DIR", "write a random-weight checkpoint", SYNTH},
+    {"quantize", "MODEL", "write the 8/4-bit layer cache", QUANT},
+    {"bench-tokenizer", "MODEL FILE", "tokenizer speed", BTOK},
+    {"download", "org/name[@revision]", "fetch a model into the Hugging Face cache", DOWNLOAD},
+};
+
+static int find(const char *cmd) {
+    for (int i = 0; cmd && i < (int)(sizeof CMDS / sizeof *CMDS); i++)
+        if (!strcmp(CMDS[i].cmd, cmd)) return i;
+    return -1;
+}
+
+int rl_cli_help(const char *cmd, FILE *f) {
+    int c = find(cmd);
+    if (c < 0) return -1;
+    fprintf(f, "usage: rabbitllm %s %s [FLAGS]\n  %s\n", CMDS[c].cmd, CMDS[c].args, CMDS[c].what);
+    if (strstr(CMDS[c].args, "MODEL") && strncmp(CMDS[c].args, "MODEL FILE", 1) == 0)
+        fprintf(f, "  MODEL: a model directory, a .gguf file, or a hub id org/name[@revision] in the local cache\n");
+    fprintf(f, "flags:\n");
+    for (const flag_row *r = CMDS[c].flags; r->flag; r++) {
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", r->flag, *r->value ? " " : "", r->value);
+        fprintf(f, "  %-30s %s%s%s%s\n", left, r->help, *r->def ? " (default: " : "", r->def, *r->def ? ")" : "");
+    }
+    fprintf(f, "  %-30s %s\n", "-h, --help", "this help");
+    return 0;
+}
+
+static int dist(const char *a, const char *b) {
+    size_t n = strlen(a), m = strlen(b);
+    if (n > 40 || m > 40) return 99;
+    int d[41][41];
+    for (size_t i = 0; i <= n; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= m; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= n; i++)
+        for (size_t j = 1; j <= m; j++) {
+            int x = d[i - 1][j] + 1, y = d[i][j - 1] + 1, z = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            d[i][j] = x < y ? (x < z ? x : z) : (y < z ? y : z);
+        }
+    return d[n][m];
+}
+
+const char *rl_cli_suggest(const char *cmd, const char *flag) {
+    static char best[64];
+    int c = find(cmd), bd = 4;
+    if (c < 0 || !flag) return NULL;
+    for (const flag_row *r = CMDS[c].flags; r->flag; r++) {
+        char names[64];
+        snprintf(names, sizeof names, "%s", r->flag);
+        for (char *tok = strtok(names, ", "); tok; tok = strtok(NULL, ", ")) {   /* "-n, --n-predict" */
+            int d = dist(flag, tok);
+            if (strlen(flag) >= 4 && !strncmp(tok, flag, strlen(flag))) d = 1;   /* a prefix */
+            if (d < bd) { bd = d; snprintf(best, sizeof best, "%s", tok); }
+        }
+    }
+    return bd < 4 ? best : NULL;
+}
+
+void rl_cli_unknown_flag(const char *flag) {
+    const char *s = rl_cli_suggest(rl_cli_command, flag);
+    fprintf(stderr, "error: unknown or incomplete option '%s'", flag);
+    if (s) fprintf(stderr, "; did you mean '%s'?", s);
+    fprintf(stderr, " (rabbitllm %s --help lists them)\n", rl_cli_command ? rl_cli_command : "COMMAND");
+}

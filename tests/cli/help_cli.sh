@@ -1,0 +1,36 @@
+#!/bin/sh
+# `rabbitllm CMD --help` for every command (exit 0, a usage line, flags with defaults) and the
+# nearest-flag suggestion of an unknown flag.
+set -e
+B=${RL_BIN:-build/rabbitllm}
+for c in run chat serve bench info tokenize detokenize template synth quantize bench-tokenizer download; do
+  out=$("$B" "$c" --help) || { echo "FAIL: $c --help exited $?"; exit 1; }
+  echo "$out" | grep -q "^usage: rabbitllm $c " || { echo "FAIL: $c --help: no usage line"; exit 1; }
+  echo "$out" | grep -q -- "-h, --help" || { echo "FAIL: $c --help: no flag list"; exit 1; }
+done
+# every flag the sources parse is in some command's --help
+all=$(for c in run chat serve bench info tokenize detokenize template synth quantize bench-tokenizer download; do "$B" "$c" --help; done)
+for f in $(grep -ohE 'strcmp\((a|argv\[i\]), "--[a-z0-9-]+"' src/cli/*.c | grep -oE -- '--[a-z0-9-]+' | sort -u); do
+  case "$f" in --help|--version) continue ;; esac
+  echo "$all" | grep -qE -- "(^| )$f( |,|$)" || { echo "FAIL: $f is parsed but in no --help"; exit 1; }
+done
+"$B" run --help | grep -q -- "--temp, --temperature T .*(default: 0" || { echo "FAIL: run --help lacks --temp default"; exit 1; }
+"$B" quantize --help | grep -q -- "--bits 8|4 .*(default: 8)" || { echo "FAIL: quantize --help lacks --bits default"; exit 1; }
+set +e
+err=$("$B" run somewhere --tmep 1 2>&1); rc=$?
+[ "$rc" -eq 2 ] || { echo "FAIL: unknown flag exit $rc (want 2)"; exit 1; }
+echo "$err" | grep -q "did you mean '--temp'" || { echo "FAIL: no suggestion: $err"; exit 1; }
+err=$("$B" quantize x --bit 4 2>&1)
+echo "$err" | grep -q "did you mean '--bits'" || { echo "FAIL: no suggestion: $err"; exit 1; }
+err=$("$B" run x --zzzzzzzzzz 2>&1)
+echo "$err" | grep -q "did you mean" && { echo "FAIL: far flag got a suggestion: $err"; exit 1; }
+# a missing model directory says so; an offline hub miss says where it looked and that nothing is fetched
+err=$("$B" run /nonexistent/model-dir -p hi 2>&1); rc=$?
+[ "$rc" -eq 2 ] || { echo "FAIL: missing directory exit $rc (want 2)"; exit 1; }
+echo "$err" | grep -q "/nonexistent/model-dir: no such directory or file" || { echo "FAIL: missing directory: $err"; exit 1; }
+T=$(mktemp -d)
+err=$(HF_HUB_OFFLINE=1 HF_HOME="$T" "$B" run org/name -p hi 2>&1)
+rm -rf "$T"
+echo "$err" | grep -q "not in the Hugging Face cache (looked for $T/hub/models--org--name/refs/main)" || { echo "FAIL: offline: $err"; exit 1; }
+echo "$err" | grep -q "HF_HUB_OFFLINE is set, so nothing is fetched" || { echo "FAIL: offline fix: $err"; exit 1; }
+echo ok
