@@ -10,7 +10,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(OPT) -g -pthread -fPIC -fvisib
 # What the core library needs; libcurl only for the hub downloads (src/hub/download.c, NET_SRC),
 # which are in librabbitllm.a for the CLI (a program that does not call them links without
 # -lcurl) and left out of librabbitllm.so.
-CORE_LDLIBS = -lcjson -lpcre2-8 -lutf8proc -lm -pthread $(CUDA_LDLIBS)
+CORE_LDLIBS = -lcjson -lpcre2-8 -lutf8proc -lm -pthread $(CUDA_LDLIBS) $(VK_LDLIBS)
 LDLIBS  += $(CORE_LDLIBS) -lcurl
 CLI_LDLIBS = -lreadline -lmicrohttpd
 NET_SRC := src/hub/download.c
@@ -20,7 +20,21 @@ SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 
-LIB_SRC  := $(shell find src -name '*.c' ! -path 'src/cli/*' ! -path 'src/server/*' | sort)
+# The vulkan backend (src/backend/vulkan/) is built by default where the Vulkan headers and loader
+# (libvulkan-dev) and glslc are present; VULKAN=0 leaves it out. Its shaders are compiled to
+# SPIR-V by glslc into $(BUILD)/spv/*.h (C arrays) and embedded in the library.
+ifeq ($(origin VULKAN),undefined)
+VULKAN  := $(shell pkg-config --exists vulkan 2>/dev/null && command -v glslc >/dev/null 2>&1 && echo 1 || echo 0)
+endif
+LIB_SRC  := $(shell find src -name '*.c' ! -path 'src/cli/*' ! -path 'src/server/*' ! -path 'src/backend/vulkan/*' | sort)
+ifeq ($(VULKAN),1)
+LIB_SRC  += $(sort $(wildcard src/backend/vulkan/*.c))
+CFLAGS   += -DRL_VULKAN_BUILD
+VK_LDLIBS = -lvulkan
+VK_SHADERS := $(sort $(wildcard src/backend/vulkan/shaders/*.comp))
+VK_SPV   := $(foreach s,$(VK_SHADERS),$(patsubst src/backend/vulkan/shaders/%.comp,$(BUILD)/spv/%_0.h,$(s)) \
+                                      $(patsubst src/backend/vulkan/shaders/%.comp,$(BUILD)/spv/%_1.h,$(s)))
+endif
 CLI_SRC  := $(shell find src/cli src/server -name '*.c' | sort)
 TEST_SRC := $(shell find tests -name 'test_*.c' | sort)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -51,6 +65,18 @@ $(BUILD)/obj/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+$(BUILD)/spv/%_0.h: src/backend/vulkan/shaders/%.comp $(wildcard src/backend/vulkan/shaders/*.glsl)
+	@mkdir -p $(dir $@)
+	glslc --target-env=vulkan1.2 -O -DSG=0 -mfmt=c -o $@ $<
+
+$(BUILD)/spv/%_1.h: src/backend/vulkan/shaders/%.comp $(wildcard src/backend/vulkan/shaders/*.glsl)
+	@mkdir -p $(dir $@)
+	glslc --target-env=vulkan1.2 -O -DSG=1 -mfmt=c -o $@ $<
+
+$(BUILD)/obj/src/backend/vulkan/vk_shaders.o: src/backend/vulkan/vk_shaders.c $(VK_SPV) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(BUILD)/spv -MMD -MP -c $< -o $@
+
 $(BUILD)/librabbitllm.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -66,10 +92,11 @@ $(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/librabbitllm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/librabbitllm.a $(LDLIBS)
 
-# Kernel microbenchmarks (not part of `all`): build/bench_matmul.
-bench: $(BUILD)/bench_matmul
+# Benchmark tools (not part of `all`): build/bench_matmul (kernel microbenchmark), build/st2gguf
+# (safetensors -> GGUF for bench/vs-llama-cpp.sh).
+bench: $(BUILD)/bench_matmul $(BUILD)/st2gguf
 
-$(BUILD)/bench_matmul: bench/bench_matmul.c $(BUILD)/librabbitllm.a
+$(BUILD)/bench_matmul $(BUILD)/st2gguf: $(BUILD)/%: bench/%.c $(BUILD)/librabbitllm.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/librabbitllm.a $(LDLIBS)
 
 deps:
@@ -85,8 +112,10 @@ check: deps
 
 demo: deps
 	$(MAKE) $(BUILD)/rabbitllm
-	$(BUILD)/rabbitllm run models/stories260K -p "Once upon a time" -n 64 --temp 0
-	$(BUILD)/rabbitllm run models/stories260K -p "The little dog" -n 96 --temp 0.8 --seed 7
+	@printf '\n$$ $(BUILD)/rabbitllm run models/stories260K --raw -p "Once upon a time" -n 64 --temp 0\nOnce upon a time'
+	@$(BUILD)/rabbitllm run models/stories260K --raw -p "Once upon a time" -n 64 --temp 0
+	@printf '\n$$ $(BUILD)/rabbitllm run models/stories260K --raw -p "The little dog" -n 96 --temp 0.8 --seed 7\nThe little dog'
+	@$(BUILD)/rabbitllm run models/stories260K --raw -p "The little dog" -n 96 --temp 0.8 --seed 7
 
 # Installs the CLI, header, both libraries (the .so with its soname link), rabbitllm.pc and the
 # man page under $(DESTDIR)$(PREFIX); `make uninstall` removes exactly those files.

@@ -30,6 +30,45 @@ static double time_call(rl_pool *p, float *y, const float *x, const void *w, rl_
     return best;
 }
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+/* f32 FMA peak of one core: 12 independent 16-lane accumulator chains (AVX-512). */
+__attribute__((target("avx512f"))) static double fma_peak(void) {
+    __m512 m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(1e-3f);
+#define R12(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11)
+#define DECL(i) __m512 a##i = _mm512_set1_ps((float)i);
+    R12(DECL)
+    long iters = 20000000;
+    double t0 = now();
+    for (long it = 0; it < iters; it++) {
+#define STEP(i) a##i = _mm512_fmadd_ps(a##i, m, c);
+        R12(STEP)
+    }
+    double dt = now() - t0;
+    float s = 0;
+#define SUM(i) s += _mm512_reduce_add_ps(a##i);
+    R12(SUM)
+    if (s == 12345.0f) printf(" ");
+    return 12.0 * 16 * 2 * iters / dt;
+}
+/* bf16 dot-product peak (VDPBF16PS: 32 products per instruction), same shape. */
+__attribute__((target("avx512f,avx512bf16"))) static double bf16_peak(void) {
+    __m512bh m = (__m512bh)_mm512_set1_epi16(0x3f80), c = (__m512bh)_mm512_set1_epi16(0x3a83);
+    R12(DECL)
+    long iters = 20000000;
+    double t0 = now();
+    for (long it = 0; it < iters; it++) {
+#define STEPB(i) a##i = _mm512_dpbf16_ps(a##i, m, c);
+        R12(STEPB)
+    }
+    double dt = now() - t0;
+    float s = 0;
+    R12(SUM)
+    if (s == 12345.0f) printf(" ");
+    return 12.0 * 32 * 2 * iters / dt;
+}
+#endif
+
 int main(int argc, char **argv) {
     int nth = argc > 1 ? atoi(argv[1]) : 0, out = argc > 2 ? atoi(argv[2]) : 65536, in = argc > 3 ? atoi(argv[3]) : 896;
     int tp = argc > 4 ? atoi(argv[4]) : 128;
@@ -54,6 +93,11 @@ int main(int argc, char **argv) {
     double bw = rl_membw_read(p, (size_t)256 << 20, 1.0);
     printf("simd=%s threads=%d W=%dx%d  memory read bandwidth %.1f GB/s\n", rl_simd_name(), rl_pool_size(p), out, in,
            bw / 1e9);
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512f")) printf("peak (one core): f32 FMA %.1f GFLOP/s", fma_peak() / 1e9);
+    if (__builtin_cpu_supports("avx512bf16")) printf(", bf16 VDPBF16PS %.1f GFLOP/s", bf16_peak() / 1e9);
+    printf("\n");
+#endif
     static const rl_dtype DTS[] = {RL_DT_BF16, RL_DT_F16, RL_DT_F32, RL_DT_Q8_0, RL_DT_Q4_1};
     const void *WS[] = {wb, wh, wf, q8, q4};
     for (int d = 0; d < 5; d++) {

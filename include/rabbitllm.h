@@ -98,6 +98,23 @@ RL_API int rl_model_seq_rewind(rl_model *m, int seq, int pos);  /* as rl_model_r
  * to it and feed only the rest). */
 RL_API int rl_model_common_prefix(const rl_model *m, const int32_t *tok, int n);
 
+/* Token trees (speculative decoding): rl_model_eval_tree runs n candidate tokens after sequence
+ * 0's cache in one sweep, node i being a child of node parent[i] (-1: of the cache's last token;
+ * parent[i] < i), at position pos + depth, each attending to the cache and its own ancestors;
+ * logits (n rows, may be NULL) get each node's next-token logits. Nothing is kept until
+ * rl_model_tree_commit(nodes, k) appends the path nodes[0..k) (each the child of the one before,
+ * nodes[0] a root node) to the cache without recomputing it. At most 256 nodes (and --batch).
+ * rl_model_tree_ok says whether the model and backend can (no MLA, recurrent or
+ * sliding-window layers; one sequence); else verify chains with rl_model_eval. */
+#define RL_TREE_MAX 256
+RL_API int rl_model_tree_ok(const rl_model *m);
+RL_API int rl_model_eval_tree(rl_model *m, const int32_t *tokens, const int32_t *parent, int n, float *logits);
+RL_API int rl_model_tree_commit(rl_model *m, const int32_t *nodes, int k);
+
+/* The token ids in sequence 0's cache (*ids valid until the next eval or rewind); returns how
+ * many. */
+RL_API int rl_model_tokens(const rl_model *m, const int32_t **ids);
+
 /* Trace hook (debugging, comparing backends layer by layer): after each named intermediate of a
  * sweep (embed; per layer attn_norm, q, k, v, attn_out, mixer_out, ffn_norm, moe_scores, ffn_out,
  * layer_out, dn_conv, dn_core; final_norm with layer = n_layers) fn gets its values as host
@@ -167,6 +184,9 @@ typedef struct rl_session rl_session;
 typedef struct {
     rl_model_opts model;   /* as for rl_model_open */
     int raw;               /* 1: ignore the chat template (rl_session_chat then fails) */
+    const char *draft_model; /* speculative decoding with this resident draft model (same
+                              vocabulary: checked at open); NULL = none */
+    int draft_tokens;      /* most token-tree nodes per sweep with a draft model (0 = 64) */
 } rl_session_opts;
 
 /* Opens MODEL (opts may be NULL: defaults). NULL + error naming the file and the problem. */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages rabbitllm needs to build and test, only where missing.
+# libvulkan-dev, glslc and mesa-vulkan-drivers (lavapipe, a CPU Vulkan driver) build and test the vulkan backend.
 set -e
-PKGS="make gcc clang libcjson-dev libpcre2-dev libutf8proc-dev libreadline-dev libmicrohttpd-dev libcurl4-openssl-dev python3 pkg-config"
+PKGS="make gcc clang libcjson-dev libpcre2-dev libutf8proc-dev libreadline-dev libmicrohttpd-dev libcurl4-openssl-dev python3 pkg-config libvulkan-dev glslc mesa-vulkan-drivers"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -22,6 +22,15 @@ __all__ = ["Model", "Error", "version", "FINISH_LENGTH", "FINISH_STOP", "FINISH_
 FINISH_LENGTH, FINISH_STOP, FINISH_CANCELLED = 0, 1, 2
 
 
+def _struct_layout():
+    """{name: (sizeof, {field: offset})} of the mirrored structs (checked against C by the tests)."""
+    out = {}
+    for name, cls in (("rl_model_opts", _ModelOpts), ("rl_session_opts", _SessionOpts), ("rl_sampling", _Sampling),
+                      ("rl_gen_params", _GenParams), ("rl_gen_info", _GenInfo)):
+        out[name] = (ctypes.sizeof(cls), {f[0]: getattr(cls, f[0]).offset for f in cls._fields_})
+    return out
+
+
 class Error(Exception):
     """An error reported by librabbitllm (its message names the file and the problem)."""
 
@@ -47,18 +56,22 @@ def _load():
 
 
 _lib = _load()
+_MEM_BUDGET_AUTO = ctypes.c_size_t(-1).value
 _i32p = ctypes.POINTER(ctypes.c_int32)
 _ON_TEXT = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_char), ctypes.c_size_t)
 
 
+# Mirrors of the public structs of include/rabbitllm.h (tests/python/python_module.sh compares
+# their sizes and field offsets with the C compiler's).
 class _ModelOpts(ctypes.Structure):
     _fields_ = [("n_threads", ctypes.c_int), ("ctx", ctypes.c_int), ("max_batch", ctypes.c_int),
                 ("n_seq", ctypes.c_int), ("mem_budget", ctypes.c_size_t), ("kv_type", ctypes.c_char_p),
-                ("backend", ctypes.c_char_p)]  # must mirror rl_model_opts in include/rabbitllm.h
+                ("backend", ctypes.c_char_p)]
 
 
 class _SessionOpts(ctypes.Structure):
-    _fields_ = [("model", _ModelOpts), ("raw", ctypes.c_int)]
+    _fields_ = [("model", _ModelOpts), ("raw", ctypes.c_int), ("draft_model", ctypes.c_char_p),
+                ("draft_tokens", ctypes.c_int)]  # must mirror rl_session_opts in include/rabbitllm.h
 
 
 class _Sampling(ctypes.Structure):
@@ -131,11 +144,17 @@ class Model:
     """A model with its tokenizer and chat template (an rl_session). Not for use from several
     threads at once, except that a stream() may be abandoned or cancel() called from anywhere."""
 
-    def __init__(self, path, threads=0, ctx=0, max_batch=0, mem_budget=0, raw=False, kv_type=None, backend=None):
+    def __init__(self, path, threads=0, ctx=0, max_batch=0, mem_budget="auto", backend=None, raw=False, kv_type=None):
+        """path: a model directory or a cached hub id org/name[@revision]. threads 0: all CPUs;
+        ctx 0: min(max_position_embeddings, 4096); mem_budget: bytes of weights kept resident,
+        "auto" (what the process may use) or 0 (stream everything); backend: "cpu", "cuda", ...
+        (None: $RL_BACKEND, else cpu); raw: ignore the chat template; kv_type: KV cache storage
+        "f32", "f16", "bf16", "q8_0" (None: auto)."""
+        budget = _MEM_BUDGET_AUTO if mem_budget == "auto" else int(mem_budget)
         self._kv_type = kv_type.encode() if kv_type else None  # kept alive while the struct points at them
         self._backend = backend.encode() if backend else None
-        opts = _SessionOpts(_ModelOpts(int(threads), int(ctx), int(max_batch), 1, int(mem_budget), self._kv_type,
-                                       self._backend), 1 if raw else 0)
+        opts = _SessionOpts(_ModelOpts(int(threads), int(ctx), int(max_batch), 1, budget, self._kv_type, self._backend),
+                            1 if raw else 0)
         self._s = _session_open(os.fsencode(path), ctypes.byref(opts))
         if not self._s:
             raise _error("cannot open %s" % path)

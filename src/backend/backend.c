@@ -5,8 +5,12 @@
 #include <string.h>
 
 const char *rl_backend_available(void) {
-#ifdef RL_CUDA_BUILD
+#if defined(RL_CUDA_BUILD) && defined(RL_VULKAN_BUILD)
+    return "cpu, cuda, vulkan";
+#elif defined(RL_CUDA_BUILD)
     return "cpu, cuda";
+#elif defined(RL_VULKAN_BUILD)
+    return "cpu, vulkan";
 #else
     return "cpu";
 #endif
@@ -26,8 +30,13 @@ rl_backend *rl_backend_open(const char *name, int n_threads) {
 #endif
     }
     if (!strcmp(name, "vulkan")) {
-        rl_err("backend vulkan is not built in (this build has: %s)", rl_backend_available());
+#ifdef RL_VULKAN_BUILD
+        return rl_backend_vulkan_open(n_threads);
+#else
+        rl_err("backend vulkan is not built in (this build has: %s; install libvulkan-dev and glslc, then rebuild)",
+               rl_backend_available());
         return NULL;
+#endif
     }
     rl_err("unknown backend '%s' (this build has: %s)", name, rl_backend_available());
     return NULL;

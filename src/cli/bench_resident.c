@@ -1,6 +1,6 @@
 /* `bench MODEL_DIR --resident`: every weight loaded before timing (budget above the model size),
- * then decode tokens/s interleaved with passes of a memory read-bandwidth microbenchmark (the
- * limit of a decode sweep), prefill tokens/s at 128 and 2,048 tokens, and the derived GB/s (weight
+ * then decode tokens/s between passes of a memory read-bandwidth microbenchmark (the limit of a
+ * decode sweep), prefill tokens/s at 128 and 2,048 tokens, and the derived GB/s (weight
  * bytes a sweep reads / time) and GFLOP/s (2 x weight elements x tokens / time; attention not
  * counted). Medians of the repeated runs. */
 #include "cli/bench_resident.h"
@@ -50,8 +50,17 @@ static int time_prefill(rl_model *m, const int32_t *prompt, int P, int reps, flo
     return 0;
 }
 
-int rl_bench_resident(rl_cli_opts *o, int n) {
-    enum { P_LONG = 2048, P_SHORT = 128 };
+int rl_bench_resident(rl_cli_opts *o, int n, const char *pp) {
+    int PS[8], n_pp = 0, P_LONG = 128; /* the prompt also feeds the decode tokens */
+    for (const char *s = pp; *s && n_pp < 8;) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 1 || v > 1 << 20) { fprintf(stderr, "error: --pp: bad list '%s'\n", pp); return 2; }
+        PS[n_pp++] = (int)v;
+        if ((int)v > P_LONG) P_LONG = (int)v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') { fprintf(stderr, "error: --pp: bad list '%s'\n", pp); return 2; }
+    }
     if (n > 64) n = 64;
     int need = P_LONG + 8;
     if (o->model.ctx < need) o->model.ctx = need;
@@ -70,29 +79,32 @@ int rl_bench_resident(rl_cli_opts *o, int n) {
            o->model_dir, m->d.n_layers, bytes / 1e6, elems / 1e6, rl_pool_size(pool));
     fflush(stdout);
 
-    /* load everything (first sweeps read the weights), then decode interleaved with bandwidth
-     * passes over a buffer well above the last-level cache */
+    /* load everything (first sweeps read the weights); the memory read bandwidth over a buffer
+     * well above the last-level cache just before and just after the decode tokens (run back to
+     * back, as a generation does: a bandwidth pass between tokens would also flush the TLB and the
+     * page-table caches the decode relies on) */
     rl_model_rewind(m, 0);
     if (rl_model_eval(m, prompt, 4, lg, 0) || rl_model_eval(m, prompt + 4, 1, lg, 0)) goto err;
-    double td[64], bw[64];
+    double td[64], bw[2];
+    bw[0] = rl_membw_read(pool, (size_t)256 << 20, 0.5);
     for (int i = 0; i < n; i++) {
-        bw[i] = rl_membw_read(pool, (size_t)256 << 20, 0.0);
-        if (bw[i] <= 0) { fprintf(stderr, "error: %s\n", rl_last_error()); goto done; }
         double t0 = rl_now_s();
         if (rl_model_eval(m, &prompt[5 + i], 1, lg, 0)) goto err;
         td[i] = rl_now_s() - t0;
     }
-    double dec = median(td, n), mbw = median(bw, n);
+    bw[1] = rl_membw_read(pool, (size_t)256 << 20, 0.5);
+    if (bw[0] <= 0 || bw[1] <= 0) { fprintf(stderr, "error: %s\n", rl_last_error()); goto done; }
+    double dec = median(td, n), mbw = bw[0] > bw[1] ? bw[0] : bw[1];
     printf("decode          %8.2f tokens/s  %6.1f GB/s of weights (%.2f of the memory read bandwidth %.1f GB/s)  %6.1f GFLOP/s  (median of %d)\n",
            1 / dec, bytes / dec / 1e9, bytes / dec / mbw, mbw / 1e9, 2 * elems / dec / 1e9, n);
     fflush(stdout);
 
-    static const int PS[2] = {P_SHORT, P_LONG};
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < n_pp; k++) {
         double tp;
-        if (time_prefill(m, prompt, PS[k], k ? 1 : 3, lg, &tp)) goto err;
+        int reps = PS[k] <= 512 ? 3 : 1;
+        if (time_prefill(m, prompt, PS[k], reps, lg, &tp)) goto err;
         printf("prefill %4d    %8.1f tokens/s  %6.1f GFLOP/s (weights only)  (%.3f s%s)\n", PS[k], PS[k] / tp,
-               2 * elems * PS[k] / tp / 1e9, tp, k ? "" : ", median of 3");
+               2 * elems * PS[k] / tp / 1e9, tp, reps > 1 ? ", median of 3" : "");
         fflush(stdout);
     }
     rc = 0;

@@ -3,8 +3,8 @@
 #define RL_CLI_BENCH_RESIDENT_H
 #include "cli/opts.h"
 
-/* Runs the resident benchmark on the parsed options (n: decode tokens); prints to stdout.
- * Returns the process exit status. */
-int rl_bench_resident(rl_cli_opts *o, int n);
+/* Runs the resident benchmark on the parsed options (n: decode tokens; pp: comma-separated
+ * prefill lengths, e.g. "128,2048", "" for none); prints to stdout. Returns the exit status. */
+int rl_bench_resident(rl_cli_opts *o, int n, const char *pp);
 
 #endif

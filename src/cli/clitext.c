@@ -2,7 +2,7 @@
 #include "cli/clitext.h"
 
 rl_session *rl_cli_session_open(const rl_cli_opts *o) {
-    rl_session_opts so = {.model = o->model, .raw = o->raw};
+    rl_session_opts so = {.model = o->model, .raw = o->raw, .draft_model = o->draft_model, .draft_tokens = o->draft_tokens};
     rl_session *s = rl_session_open(o->model_dir, &so);
     if (!s) { fprintf(stderr, "error: %s\n", rl_last_error()); return NULL; }
     if (!o->raw && !rl_session_template(s))

@@ -57,14 +57,16 @@ static double median(double *v, int n) {
 int cmd_bench(int argc, char **argv) {
     rl_cli_opts o;
     int resident = 0, k = 0;
-    for (int i = 0; i < argc; i++) /* --resident is bench's own flag: take it out before parsing */
+    const char *pp = "128,2048";
+    for (int i = 0; i < argc; i++) /* --resident, --pp LIST: bench's own flags, out before parsing */
         if (i > 0 && !strcmp(argv[i], "--resident")) resident = 1;
+        else if (i > 0 && i + 1 < argc && !strcmp(argv[i], "--pp")) pp = argv[++i];
         else argv[k++] = argv[i];
     argc = k;
     if (rl_cli_parse(argc, argv, &o)) return 2;
     int n = argc > 0 && o.n_new != 64 ? o.n_new : 8;
     if (n < 1) n = 1;
-    if (resident) return rl_bench_resident(&o, n);
+    if (resident) return rl_bench_resident(&o, n, pp);
     o.model.ctx = o.model.ctx ? o.model.ctx : 512;
     o.model.mem_budget = 0; /* measure streaming: nothing resident */
     rl_model *m = rl_model_open(o.model_dir, &o.model);

@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const char *scaling_name(rl_rope_scaling s) {
-    static const char *n[] = {"none", "linear", "dynamic", "llama3", "yarn", "longrope"};
+    static const char *n[] = {"none", "linear", "dynamic", "llama3", "yarn", "longrope", "per-pair factors (GGUF rope_freqs)"};
     return n[s];
 }
 

@@ -4,6 +4,7 @@
 #include "cli/profile.h"
 #include "cli/clitext.h"
 #include "cli/trace.h"
+#include "cli/draft.h"
 #include "gen/generate.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,9 @@ int cmd_run(int argc, char **argv) {
     if (!m) { fprintf(stderr, "error: %s\n", rl_last_error()); free(prompt); return 1; }
     FILE *tf = NULL;
     if (o.trace && !(tf = rl_cli_trace_open(m, o.trace))) { rl_model_close(m); free(prompt); return 1; }
+    int dfail;
+    rl_model *dm = rl_cli_open_draft(&o, m, &dfail);
+    if (dfail) { rl_cli_trace_close(m, tf); rl_model_close(m); free(prompt); return 1; }
 
     char tmp[4200] = "";
     FILE *df = NULL;
@@ -59,7 +63,8 @@ int cmd_run(int argc, char **argv) {
     }
     int32_t *out = malloc(((size_t)o.n_new + 1) * sizeof *out);
     rl_gen_opts g = {.max_new = o.n_new, .sampling = o.sampling, .ignore_eos = o.ignore_eos, .draft = o.draft,
-                     .on_logits = df ? dump_rows : NULL, .ctx = df};
+                     .on_logits = df ? dump_rows : NULL, .ctx = df, .draft_model = dm, .draft_tokens = o.draft_tokens,
+                     .draft_fixed = o.draft_fixed};
     int n_out = 0, rc = 0;
     rl_gen_stats st;
     if (o.profile) rl_profile_reset(m);
@@ -72,7 +77,10 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "%d prompt tokens in %.3f s (%.1f tok/s), %d generated in %.3f s (%.2f tok/s, %d sweeps",
                 st.n_prompt, st.prefill_s, st.prefill_s > 0 ? st.n_prompt / st.prefill_s : 0,
                 st.n_gen, st.decode_s, st.decode_s > 0 && st.n_gen > 1 ? (st.n_gen - 1) / st.decode_s : 0, st.sweeps);
-        if (st.drafted) fprintf(stderr, ", %d of %d draft tokens accepted", st.accepted, st.drafted);
+        if (dm) fprintf(stderr, ", nodes/sweep %.2f accepted/sweep %.2f, draft %.3f s, target %.3f s",
+                        st.sweeps ? 1.0 + (double)st.drafted / st.sweeps : 0, st.sweeps ? (double)st.accepted / st.sweeps : 0,
+                        st.draft_s, st.target_s);
+        else if (st.drafted) fprintf(stderr, ", %d of %d draft tokens accepted", st.accepted, st.drafted);
         if (st.ctx_full) fprintf(stderr, ", stopped: context full (--ctx)");
         fprintf(stderr, ")\n");
         if (o.profile) rl_profile_print(m, stderr);
@@ -84,6 +92,7 @@ int cmd_run(int argc, char **argv) {
         if (rc) remove(tmp);
     }
     free(out); free(prompt);
+    rl_model_close(dm);
     rl_model_close(m);
     return rc;
 }

@@ -2,6 +2,7 @@
 #include "cli/opts.h"
 #include "hub/hub.h"
 #include "quant/qcache.h"
+#include "backend/cpu/matmul.h"
 #include <limits.h>
 #include "util/err.h"
 #include <errno.h>
@@ -94,8 +95,16 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
         else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) { NUM(0, 4096); o->model.n_threads = (int)x; }
         else if (!strcmp(a, "--batch")) { NUM(1, 65536); o->model.max_batch = (int)x; }
         else if (!strcmp(a, "--draft")) { NUM(0, 32); o->draft = (int)x; }
+        else if (!strcmp(a, "--draft-model") && v) { o->draft_model = v; i++; }
+        else if (!strcmp(a, "--draft-tokens")) { NUM(1, 256); o->draft_tokens = (int)x; }
+        else if (!strcmp(a, "--draft-fixed")) o->draft_fixed = 1;
         else if (!strcmp(a, "--parallel")) { NUM(1, 4096); o->parallel = (int)x; }
         else if (!strcmp(a, "--quant")) { NUM(4, 8); o->quant = (int)x; if (o->quant != 8 && o->quant != 4) { fprintf(stderr, "error: --quant must be 8 or 4\n"); return -1; } }
+        else if (!strcmp(a, "--compute") && v) { /* matmul precision over BF16 weights (matmul.h) */
+            if (strcmp(v, "bf16") && strcmp(v, "f32")) { fprintf(stderr, "error: --compute must be f32 or bf16, got '%s'\n", v); return -1; }
+            rl_matmul_set_compute(!strcmp(v, "bf16") ? RL_COMPUTE_BF16 : RL_COMPUTE_F32);
+            i++;
+        }
         else if (!strcmp(a, "--ids-file") && v) { o->ids_file = v; i++; }
         else if (!strcmp(a, "--prompts") && v) { o->prompts = v; i++; }
         else if (!strcmp(a, "--mem-budget") && v) {

@@ -10,6 +10,9 @@ typedef struct {
     rl_sampling sampling;
     int n_new;              /* -n */
     int draft;              /* --draft: speculative tokens per sweep (prompt lookup) */
+    const char *draft_model; /* --draft-model: a resident draft model (token trees) */
+    int draft_tokens;       /* --draft-tokens: most tree nodes per sweep (0 = 64; the cost model picks up to it) */
+    int draft_fixed;        /* --draft-fixed: always trees of --draft-tokens nodes (no cost model) */
     int ignore_eos;
     int profile;
     const char *ids;        /* --ids */

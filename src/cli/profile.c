@@ -46,7 +46,12 @@ void rl_profile_print(const rl_model *m, FILE *f) {
     size_t rb = rl_loader_resident_bytes(m->ld, &nres);
     if (nres) fprintf(f, "* resident: %d of %d stages, %.1f MB kept in memory (read once; --mem-budget)\n", nres, m->n_stages, rb / 1e6);
     char bd[1400];
-    rl_budget_describe(&m->budget, m->budget.resident < rb ? rb : m->budget.resident, bd, sizeof bd);
+    uint64_t wt = 0;
+    for (int s = 0; s < m->n_stages; s++) wt += m->stages[s].bytes;
+    rl_budget_describe(&m->budget, wt, bd, sizeof bd);
     fprintf(f, "memory budget: %s\n", bd);
+    if (rl_loader_drops_page_cache(m->ld))
+        fprintf(f, "page cache: kept out; %.1f MB read with O_DIRECT since open, the rest read and dropped\n",
+                rl_loader_direct_bytes(m->ld) / 1e6);
     fprintf(f, "backend: %s\n", m->be->ops->describe(m->be));
 }

@@ -94,7 +94,11 @@ static void attention(rl_model *m, int l, const rl_stage *s, const uint8_t *buf,
         const float *k = m->k + (size_t)sg->row0 * kvd, *v = m->v + (size_t)sg->row0 * kvd;
         float *out = m->att + (size_t)sg->row0 * qd;
         const float *q = m->q + (size_t)sg->row0 * qd;
-        if (be->ops->attention_kv) { /* compact / ring caches */
+        if (m->tree_parent) { /* token-tree verification: each node sees the prefix and its ancestors */
+            be->ops->kv_store(be, &kv, sg->pos0, k, v, sg->n);
+            be->ops->attention_tree(be, out, q, &kv, m->tree_parent_dev, sg->n, sg->pos0, nh, nkv, hd, hd, d->attn_scale,
+                                    d->attn_softcap);
+        } else if (be->ops->attention_kv) { /* compact / ring caches */
             be->ops->kv_store(be, &kv, sg->pos0, k, v, sg->n);
             be->ops->attention_kv(be, out, q, &kv, sg->n, sg->pos0, nh, nkv, hd, hd, d->attn_scale, d->attn_softcap, window);
         } else { /* f32 linear caches */

@@ -99,7 +99,7 @@ void rl_model_close(rl_model *m) {
     rl_kv_free(&m->kv);
     free(m->stages);
     free(m->seg); free(m->out_rows); free(m->out_item); free(m->batch_tok); free(m->batch_logits);
-    free(m->posv); free(m->rope_host); free(m->compute_s); free(m->trace_buf);
+    free(m->posv); free(m->rope_host); free(m->compute_s); free(m->trace_buf); free(m->tree_tok); free(m->tree_par);
     free(m);
 }
 
@@ -157,6 +157,7 @@ static int plan_model(rl_model *m, size_t budget) {
            : d->mla ? rl_kv_plan(&m->kv, p, n_kvl, win, m->n_seq, m->ctx, m->max_T, d->n_heads * d->head_dim, d->n_heads * d->v_head_dim, RL_DT_F32, 0)
            : rl_kv_plan(&m->kv, p, n_kvl, win, m->n_seq, m->ctx, m->max_T, (int)kvd, (int)kvd, m->kv_dt, compact);
     if (rc) return rl_err_prefix("%s: ", m->dir);
+    if (m->be->ops->attention_tree) rl_plan_add(p, "tree parents", RL_MEM_DEVICE, T * sizeof(int32_t), (void **)&m->tree_parent_dev);
     rl_plan_add(p, "backend scratch", RL_MEM_DEVICE, m->be->ops->scratch_bytes(m->be, m->ctx, m->max_T), (void **)&m->scratch);
     if (rl_moe_plan(m) || rl_mla_plan(m) || rl_dn_plan(m)) return -1;
 
@@ -257,7 +258,7 @@ int rl_model_print_plan(const char *dir, const rl_model_opts *opts, FILE *f) {
     rl_plan_print(&m->plan, m->be->ops->describe(m->be), f);
     char line[1400];
     rl_budget_describe(&m->budget, m->budget.resident, line, sizeof line);
-    fprintf(f, "  memory budget: %s\n  plan fits: %s\n", line, m->plan_fits ? "yes" : "no");
+    fprintf(f, "  memory budget   %s\n  plan fits       %s\n", line, m->plan_fits ? "yes" : "no");
     int fits = m->plan_fits;
     rl_model_close(m);
     if (!fits) return rl_err("%s", msg);
@@ -288,10 +289,12 @@ rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
     m->batch_tok = malloc(T * sizeof(int32_t));
     m->batch_logits = malloc((size_t)(m->n_seq < m->max_T ? m->n_seq : m->max_T) * d->vocab * sizeof(float));
     m->posv = malloc(T * sizeof(int));
+    m->tree_tok = malloc(T * sizeof(int32_t));
+    m->tree_par = malloc(T * sizeof(int32_t));
     m->rope_host = malloc(2 * (size_t)d->n_ropes * T * ROPE_ROW * sizeof(float) + 1);
     m->emb_raw = be->ops->host_alloc(be, T * emb_rb);
     m->compute_s = calloc((size_t)m->n_stages, sizeof(double));
-    if (!m->seg || !m->out_rows || !m->out_item || !m->batch_tok || !m->batch_logits || !m->posv || !m->rope_host ||
+    if (!m->seg || !m->out_rows || !m->out_item || !m->batch_tok || !m->batch_logits || !m->posv || !m->rope_host || !m->tree_tok || !m->tree_par ||
         !m->emb_raw || !m->compute_s || rl_kv_init_host(&m->kv)) {
         rl_err("%s: out of memory for the sweep buffers", dir);
         goto fail;
@@ -338,6 +341,10 @@ int rl_model_seq_rewind(rl_model *m, int seq, int pos) {
 }
 int rl_model_rewind(rl_model *m, int pos) { return rl_model_seq_rewind(m, 0, pos); }
 int rl_model_rewind_is_cheap(const rl_model *m) { return m->n_lin == 0; }
+int rl_model_tokens(const rl_model *m, const int32_t **ids) {
+    *ids = m->kv.hist;
+    return m->kv.pos[0];
+}
 int rl_model_common_prefix(const rl_model *m, const int32_t *tok, int n) { return rl_kv_common_prefix(&m->kv, 0, tok, n); }
 int rl_model_is_eos(const rl_model *m, int32_t id) {
     for (int i = 0; i < m->d.n_eos; i++) if (m->d.eos_ids[i] == id) return 1;
@@ -369,10 +376,19 @@ static int rope_tables(rl_model *m) {
     float *hc = m->rope_host, *hs = m->rope_host + nf;
     for (int g = 0; g < m->n_seg; g++) {
         const rl_segment *sg = &m->seg[g];
+        int end = sg->pos0 + sg->n;
         for (int t = 0; t < sg->n; t++) m->posv[sg->row0 + t] = sg->pos0 + t;
+        if (m->tree_parent) { /* tree nodes: position = prefix length + depth */
+            end = sg->pos0;
+            for (int t = 0; t < sg->n; t++) {
+                int p = m->tree_parent[t];
+                m->posv[t] = p < 0 ? sg->pos0 : m->posv[p] + 1;
+                if (m->posv[t] + 1 > end) end = m->posv[t] + 1;
+            }
+        }
         for (int r = 0; r < d->n_ropes; r++) {
             size_t off = per * r + (size_t)sg->row0 * (d->ropes[r].rot_dims / 2);
-            rl_rope_table(&d->ropes[r], m->posv + sg->row0, sg->n, sg->pos0 + sg->n, hc + off, hs + off);
+            rl_rope_table(&d->ropes[r], m->posv + sg->row0, sg->n, end, hc + off, hs + off);
         }
     }
     rl_backend *be = m->be;
@@ -425,7 +441,8 @@ static int head(rl_model *m, const int *out_rows, int nr, float *logits) {
  * for the rows out_rows[0..n_out) go to logits (n_out rows of vocab, host). */
 static int sweep(rl_model *m, const int32_t *tok, int T, const int *out_rows, int n_out, float *logits) {
     const rl_model_desc *d = &m->d;
-    for (int g = 0; g < m->n_seg; g++) rl_kv_record(&m->kv, m->seg[g].seq, tok + m->seg[g].row0, m->seg[g].n);
+    if (!m->tree_parent)
+        for (int g = 0; g < m->n_seg; g++) rl_kv_record(&m->kv, m->seg[g].seq, tok + m->seg[g].row0, m->seg[g].n);
     if (embed(m, tok, T) || rope_tables(m)) return -1;
     for (int l = 0; l < d->n_layers; l++) {
         const uint8_t *hbuf = rl_loader_acquire(m->ld, l);
@@ -528,4 +545,65 @@ int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, fl
             memcpy(logits + (size_t)m->out_item[r] * m->d.vocab, m->batch_logits + (size_t)r * m->d.vocab, (size_t)m->d.vocab * sizeof(float));
     }
     return 0;
+}
+
+/* --- token trees (speculative decoding) --- */
+
+int rl_model_tree_ok(const rl_model *m) {
+    if (!m->be->ops->attention_tree || m->d.mla || m->n_lin || m->n_seq != 1) return 0;
+    for (int l = 0; l < m->kv.n_layers; l++) if (m->kv.ring[l]) return 0;
+    for (int l = 0; l < m->d.n_layers; l++) if (m->d.layers[l].kind == RL_LAYER_SLIDING) return 0;
+    return 1;
+}
+
+int rl_model_eval_tree(rl_model *m, const int32_t *tok, const int32_t *parent, int n, float *logits) {
+    if (!rl_model_tree_ok(m))
+        return rl_err("%s: token trees need a backend with tree attention and a model without MLA, recurrent or "
+                      "sliding-window layers (use a chain: rl_model_eval)", m->dir);
+    int cap = m->max_T < RL_TREE_MAX ? m->max_T : RL_TREE_MAX;
+    if (n > cap) return rl_err("eval_tree: %d nodes exceed the %d a sweep can hold", n, cap);
+    if (check_tokens(m, 0, tok, n)) return -1;
+    for (int i = 0; i < n; i++)
+        if (parent[i] < -1 || parent[i] >= i) return rl_err("eval_tree: node %d has parent %d (must be -1 or an earlier node)", i, parent[i]);
+    if (m->replay && replay(m)) return -1;
+    int P = m->kv.pos[0];
+    rl_backend *be = m->be;
+    if (be->ops->upload(be, m->tree_parent_dev, parent, (size_t)n * sizeof(int32_t)) || be->ops->wait(be, be->ops->fence(be)))
+        return -1;
+    memcpy(m->tree_tok, tok, (size_t)n * sizeof(int32_t));
+    memcpy(m->tree_par, parent, (size_t)n * sizeof(int32_t));
+    m->tree_parent = m->tree_par; /* read by rope_tables (positions) during this sweep only */
+    m->n_seg = 1;
+    m->seg[0] = (rl_segment){0, 0, n, P};
+    for (int r = 0; r < n; r++) m->out_rows[r] = r;
+    int rc = sweep(m, tok, n, m->out_rows, logits ? n : 0, logits);
+    m->tree_parent = NULL;
+    m->kv.pos[0] = P; /* nothing is kept until rl_model_tree_commit */
+    m->tree_n = rc ? 0 : n;
+    m->tree_pos = P;
+    return rc;
+}
+
+int rl_model_tree_commit(rl_model *m, const int32_t *nodes, int k) {
+    if (!m->tree_n || m->kv.pos[0] != m->tree_pos) return rl_err("tree_commit: no tree evaluated at this position");
+    for (int i = 0; i < k; i++)
+        if (nodes[i] < 0 || nodes[i] >= m->tree_n || m->tree_par[nodes[i]] != (i ? nodes[i - 1] : -1))
+            return rl_err("tree_commit: node %d is not the child of the path's previous node in the last tree", nodes[i]);
+    if (m->tree_pos + k > m->ctx) return rl_err("tree_commit: past the context");
+    rl_backend *be = m->be;
+    int P = m->tree_pos;
+    /* rows P + nodes[i] -> P + i, ascending (a source is never an earlier destination) */
+    for (int l = 0; l < m->kv.n_layers; l++) {
+        rl_kv_view kv = rl_kv_layer(&m->kv, l, 0);
+        size_t kb = rl_dtype_row_bytes(kv.dt, kv.k_width), vb = rl_dtype_row_bytes(kv.dt, kv.v_width);
+        for (int i = 0; i < k; i++) {
+            if (nodes[i] == i) continue;
+            be->ops->copy2d(be, (uint8_t *)kv.k + (size_t)(P + i) * kb, kb, (uint8_t *)kv.k + (size_t)(P + nodes[i]) * kb, kb, kb, 1);
+            if (kv.v != kv.k) be->ops->copy2d(be, (uint8_t *)kv.v + (size_t)(P + i) * vb, vb, (uint8_t *)kv.v + (size_t)(P + nodes[i]) * vb, vb, vb, 1);
+        }
+    }
+    for (int i = 0; i < k; i++) m->kv.hist[P + i] = m->tree_tok[nodes[i]];
+    m->kv.pos[0] = P + k;
+    m->tree_n = 0;
+    return be->ops->status(be);
 }

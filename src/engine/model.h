@@ -67,6 +67,13 @@ struct rl_model {
     float *scratch;           /* the backend's own scratch (attention) */
     uint8_t *wslot[2];        /* device copies of streamed stages (NULL if host_shared) */
 
+    /* token-tree verification (rl_model_eval_tree): the current / last tree sweep */
+    int32_t *tree_parent;     /* host (max_T) parents of the sweep's rows; NULL outside a tree sweep */
+    int32_t *tree_parent_dev; /* device (max_T) */
+    int32_t *tree_tok;        /* host (max_T) the last tree's tokens, for rl_model_tree_commit */
+    int32_t *tree_par;        /* host (max_T) the last tree's parents */
+    int tree_n, tree_pos;     /* the last tree's nodes and position (tree_n 0: none pending) */
+
     int profile;              /* collect per-stage compute time */
     double *compute_s;        /* per stage */
 

@@ -242,7 +242,7 @@ static uint64_t plan_batches(struct rl_moe_state *S, int l, int n_need, int nb, 
             int kk[XP], n = 0;
             for (int k = 0; k < XP; k++)
                 if (x->len[k]) { sp[n] = (rl_span){x->file[k], x->off[k], x->len[k]}; kk[n++] = k; bb += x->len[k]; }
-            nr += rl_coalesce(sp, n, (size_t)(j - b * per) * S->ex_bytes, S->ranges + nr, so, &end);
+            nr += rl_coalesce(sp, n, (size_t)(j - b * per) * S->ex_bytes, S->ranges + nr, so, &end, 0);
             for (int i = 0; i < n; i++) S->t_off[j * XP + kk[i]] = so[i];
         }
         S->batches[b].n_ranges = nr - r0;

@@ -21,6 +21,12 @@ rl_session *rl_session_open(const char *model, const rl_session_opts *opts) {
     if (!s) { free(dir); rl_err("out of memory"); return NULL; }
     atomic_init(&s->cancel, 0);
     int rc = rl_textgen_open(&s->g, dir, opts ? &opts->model : NULL, opts ? opts->raw : 0);
+    if (!rc && opts && opts->draft_model) { /* speculative decoding with a draft model */
+        char *dd = rl_hub_resolve(opts->draft_model);
+        rc = dd ? rl_textgen_set_draft(&s->g, dir, dd, &opts->model, opts->draft_tokens) : -1;
+        free(dd);
+        if (rc) rl_textgen_close(&s->g);
+    }
     free(dir);
     if (rc) { free(s); return NULL; }
     return s;

@@ -1,5 +1,6 @@
 /* Text generation core: prompts, stop handling, prefix reuse, streamed pieces (see textgen.h). */
 #include "gen/textgen.h"
+#include "gen/spec_tree.h"
 #include "gen/detok_stream.h"
 #include "util/err.h"
 #include <stdlib.h>
@@ -31,7 +32,22 @@ int rl_textgen_open(rl_textgen *g, const char *model_dir, const rl_model_opts *m
     return 0;
 }
 
+int rl_textgen_set_draft(rl_textgen *g, const char *target_dir, const char *draft_dir, const rl_model_opts *mo,
+                         int draft_tokens) {
+    rl_model_opts o = mo ? *mo : (rl_model_opts){0};
+    o.mem_budget = RL_MEM_BUDGET_AUTO; /* resident as far as memory allows */
+    o.n_seq = 1;
+    rl_model *d = rl_model_open(draft_dir, &o);
+    if (!d) return -1;
+    if (rl_draft_check(target_dir, g->m, draft_dir, d)) { rl_model_close(d); return -1; }
+    rl_model_close(g->draft);
+    g->draft = d;
+    g->draft_tokens = draft_tokens;
+    return 0;
+}
+
 void rl_textgen_close(rl_textgen *g) {
+    rl_model_close(g->draft);
     rl_model_close(g->m);
     rl_tok_free(g->tok);
     rl_chat_template_free(g->tmpl);
@@ -150,7 +166,8 @@ int rl_textgen_run(rl_textgen *g, const int32_t *context, int n_context, const i
     stream_ctx sc = {.ds = rl_detok_stream_new(g->tok, context, n_context), .p = p, .cut = SIZE_MAX};
     if (!out || !sc.ds) { free(out); rl_detok_stream_free(sc.ds); return rl_err("out of memory"); }
     rl_gen_opts go = {.max_new = max_new, .sampling = p->sampling, .ignore_eos = p->ignore_eos, .draft = p->draft,
-                      .stop_ids = g->stop, .n_stop = g->n_stop, .on_token = on_token, .ctx = &sc};
+                      .stop_ids = g->stop, .n_stop = g->n_stop, .on_token = on_token, .ctx = &sc,
+                      .draft_model = g->draft, .draft_tokens = g->draft_tokens};
     int n_out = 0;
     int rc = rl_generate(g->m, new_ids, n_new, &go, out, &n_out, &r->st);
     if (!rc && sc.failed) rc = -1;

@@ -17,12 +17,18 @@ typedef struct {
     int n_stop;
     int32_t *cache;           /* token ids in the KV cache, as tracked by reuse_prefix / commit */
     int n_cache;
+    rl_model *draft;          /* speculative decoding's draft model (NULL: none) */
+    int draft_tokens;         /* its tree budget (0 = 64) */
 } rl_textgen;
 
 /* Opens the model of model_dir (mo may be NULL), its tokenizer and, unless raw, its chat
  * template (none: g->tmpl stays NULL, prompts go in as text). 0 / -1 + rl_err. */
 int rl_textgen_open(rl_textgen *g, const char *model_dir, const rl_model_opts *mo, int raw);
 void rl_textgen_close(rl_textgen *g);
+/* Opens the draft model of speculative decoding (same vocabulary size and token strings as the
+ * target; resident as the memory allows) for every later run. 0 / -1 + rl_err. */
+int rl_textgen_set_draft(rl_textgen *g, const char *target_dir, const char *draft_dir, const rl_model_opts *mo,
+                         int draft_tokens);
 /* Builds prompt ids: the template rendered over messages with a generation prompt (encoded
  * without adding special tokens again; extra: template variables such as tools, may be NULL),
  * or raw text encoded with the tokenizer's special tokens. *ids malloc'd. 0 / -1 + rl_err. */

@@ -1,20 +1,23 @@
 /* Background stage loader (see loader.h): streamed stages go through two fixed slots (double
  * buffering); resident stages, chosen at start within a memory budget, are read once at open
- * into buffers of their own (huge pages, populated before the read) and stay. Under a memory
- * cap, the page cache of what was read is dropped right after each read. Buffers come from the
- * backend's host memory (io/hostmem.h: huge pages on the CPU, pinned for a GPU) and are
- * invalidated before they are read into. */
+ * into buffers of their own (populated before the read) and stay. Under a memory cap, streamed
+ * stages bypass the page cache (O_DIRECT, else dropped right after each read). Buffers come from
+ * the backend's host memory (io/hostmem.h: pinned for a GPU) and are invalidated before they are
+ * read into. */
 #include "io/loader.h"
 #include "io/residency.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/timer.h"
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { SLOT_FREE, SLOT_LOADING, SLOT_READY, SLOT_IN_USE, SLOT_ERROR };
 
@@ -36,7 +39,10 @@ struct rl_loader {
     slot *res;           /* (n) resident buffers; res[s].buf NULL = stage s is streamed */
     size_t res_bytes;
     int n_res;
-    int drop;            /* 1: drop the page cache of each stage after reading it */
+    int drop;            /* 1: keep stages out of the page cache (O_DIRECT, else drop after the read) */
+    int populated;       /* read_resident: stages [0, populated) have their buffers committed */
+    uint64_t dio_bytes;  /* bytes read with O_DIRECT so far */
+    int *dio_fd;         /* (checkpoint files) O_DIRECT descriptors when drop; -1 = not possible */
     int next;            /* next stage to consider for prefetching */
     int running;         /* 0 = paused */
     int quit;
@@ -46,15 +52,48 @@ struct rl_loader {
     rl_load_stats *stats;
 };
 
-/* Reads all ranges of stage s into buf; returns 0 or -1 with msg filled. */
+/* Reads range r of a stage into buf with O_DIRECT: the range widened to RL_DIO_ALIGN on both
+ * sides, straight into place (stage.c laid it out for this). 0; 1 when the kernel refuses
+ * O_DIRECT here (the caller falls back to a buffered read); -1 with rl_err on a read error. */
+static int read_direct(rl_loader *L, const rl_read_range *r, uint8_t *buf) {
+    const uint64_t A = RL_DIO_ALIGN;
+    uint64_t a0 = r->off / A * A, need = r->off + r->len - a0, n = (need + A - 1) / A * A, got = 0;
+    uint8_t *dst = buf + r->buf_off - (r->off - a0);
+    if (!r->dio || L->dio_fd[r->file] < 0 || (uintptr_t)dst % A) return 1;
+    while (got < need) {
+        ssize_t k = pread(L->dio_fd[r->file], dst + got, (size_t)(n - got), (off_t)(a0 + got));
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0 && errno == EINVAL && !got) { L->dio_fd[r->file] = -1; return 1; } /* not supported: buffered from now on */
+        if (k < 0) return rl_err("%s: read failed at offset %llu: %s", rl_ckpt_path(L->ck, r->file), (unsigned long long)(a0 + got), strerror(errno));
+        if (k == 0) return rl_err("%s: file truncated (needed %llu bytes at offset %llu)", rl_ckpt_path(L->ck, r->file),
+                                  (unsigned long long)r->len, (unsigned long long)r->off);
+        got += (uint64_t)k;
+    }
+    __atomic_add_fetch(&L->dio_bytes, r->len, __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* Reads all ranges of stage s into buf; returns 0 or -1 with msg filled. Under a cap (drop),
+ * ranges go through O_DIRECT (no page cache at all) where the kernel allows it, else through
+ * the page cache, dropped right after. */
 static int read_stage(rl_loader *L, int s, uint8_t *buf, char *msg, size_t cap) {
     const rl_stage *st = &L->st[s];
+    char done[RL_STAGE_MAX_RANGES] = {0};
+    int rest = 0;
+    for (int i = 0; i < st->n_ranges; i++) {
+        int rc = L->drop ? read_direct(L, &st->ranges[i], buf) : 1;
+        if (rc < 0) { snprintf(msg, cap, "%s", rl_errmsg()); return -1; }
+        done[i] = rc == 0;
+        rest |= rc;
+    }
+    if (!rest) return 0;
     /* queue the whole stage's I/O at once (asynchronous readahead), then copy it in order */
     for (int i = 0; i < st->n_ranges; i++)
-        posix_fadvise(rl_ckpt_fd(L->ck, st->ranges[i].file), (off_t)st->ranges[i].off, (off_t)st->ranges[i].len, POSIX_FADV_WILLNEED);
+        if (!done[i]) posix_fadvise(rl_ckpt_fd(L->ck, st->ranges[i].file), (off_t)st->ranges[i].off, (off_t)st->ranges[i].len, POSIX_FADV_WILLNEED);
     for (int i = 0; i < st->n_ranges; i++) {
         const rl_read_range *r = &st->ranges[i];
         int fd = rl_ckpt_fd(L->ck, r->file);
+        if (done[i]) continue; /* read with O_DIRECT above */
         if (rl_pread_full(fd, buf + r->buf_off, r->len, r->off, rl_ckpt_path(L->ck, r->file))) {
             snprintf(msg, cap, "%s", rl_errmsg());
             return -1;
@@ -64,6 +103,25 @@ static int read_stage(rl_loader *L, int s, uint8_t *buf, char *msg, size_t cap) 
         if (L->drop) posix_fadvise(fd, (off_t)r->off, (off_t)r->len, POSIX_FADV_DONTNEED);
     }
     return 0;
+}
+
+/* Commits the pages of a fresh buffer (page-aligned p): one call, else a write per page. */
+static void populate(void *p, size_t n) {
+#ifdef MADV_POPULATE_WRITE
+    if (!madvise(p, (n + 4095) & ~(size_t)4095, MADV_POPULATE_WRITE)) return;
+#endif
+    for (size_t i = 0; i < n; i += 4096) ((volatile uint8_t *)p)[i] = 0;
+}
+
+/* Helper thread of read_resident: commits the resident buffers in sweep order, publishing how
+ * many stages are done in L->populated. */
+static void *populate_main(void *arg) {
+    rl_loader *L = arg;
+    for (int s = 0; s < L->n; s++) {
+        if (L->res[s].buf) populate(L->res[s].buf, L->st[s].bytes);
+        __atomic_store_n(&L->populated, s + 1, __ATOMIC_RELEASE);
+    }
+    return NULL;
 }
 
 /* 1 if one of the two slots holds stage s (in any state but free). */
@@ -138,21 +196,36 @@ static void loader_free_bufs(rl_loader *L) {
     if (L->res) for (int i = 0; i < L->n; i++) rl_hm_free(L->hm, L->res[i].buf);
     free(L->res);
     free(L->stats);
+    if (L->dio_fd) for (int i = 0; i < rl_ckpt_n_files(L->ck); i++) if (L->dio_fd[i] >= 0) close(L->dio_fd[i]);
+    free(L->dio_fd);
 }
 
 /* Reads every resident stage now, in order (at open, before any compute competes for the
  * CPUs and memory bandwidth). 0, or -1 with rl_err naming the file. */
 static int read_resident(rl_loader *L) {
-    for (int s = 0; s < L->n; s++) {
+    if (!L->n_res) return 0;
+    /* Committing fresh memory costs about as much as reading it from disk (page faults, and
+     * in a VM the host backing each page): a helper thread commits buffer i+1 while buffer i
+     * is read, so the two overlap and the read runs at streaming speed. */
+    pthread_t th;
+    int helper = pthread_create(&th, NULL, populate_main, L) == 0;
+    if (!helper) populate_main(L);
+    int rc = 0;
+    for (int s = 0; s < L->n && !rc; s++) {
         slot *sl = &L->res[s];
         if (!sl->buf) continue;
+        while (__atomic_load_n(&L->populated, __ATOMIC_ACQUIRE) <= s) {
+            struct timespec ts = {0, 100000};
+            nanosleep(&ts, NULL);
+        }
         double t0 = rl_now_s();
-        if (read_stage(L, s, sl->buf, sl->err, sizeof sl->err)) return rl_err("%s", sl->err);
+        if (read_stage(L, s, sl->buf, sl->err, sizeof sl->err)) { rc = rl_err("%s", sl->err); break; }
         L->stats[s].read_s += rl_now_s() - t0;
         L->stats[s].bytes += L->st[s].bytes;
         sl->state = SLOT_READY;
     }
-    return 0;
+    if (helper) pthread_join(th, NULL);
+    return rc;
 }
 
 rl_loader *rl_loader_new(const rl_checkpoint *ck, const rl_stage *stages, int n, size_t budget) {
@@ -167,7 +240,10 @@ rl_loader *rl_loader_new_opts(const rl_checkpoint *ck, const rl_stage *stages, i
     L->ck = ck; L->st = stages; L->n = n; L->drop = o->drop_page_cache; L->hm = o->hm;
     L->stats = calloc((size_t)n, sizeof *L->stats);
     L->res = calloc((size_t)n, sizeof *L->res);
-    if (!L->stats || !L->res) { loader_free_bufs(L); free(L); rl_err("out of memory"); return NULL; }
+    L->dio_fd = malloc((size_t)rl_ckpt_n_files(ck) * sizeof *L->dio_fd);
+    if (!L->stats || !L->res || !L->dio_fd) { free(L->dio_fd); L->dio_fd = NULL; loader_free_bufs(L); free(L); rl_err("out of memory"); return NULL; }
+    for (int i = 0; i < rl_ckpt_n_files(ck); i++) /* -1 where O_DIRECT is refused (tmpfs): buffered + dropped */
+        L->dio_fd[i] = L->drop && !getenv("RL_NO_DIRECT") ? open(rl_ckpt_path(ck, i), O_RDONLY | O_DIRECT | O_CLOEXEC) : -1;
     choose_resident(L, budget);
     for (int i = 0; i < n; i++) if (!L->res[i].buf && stages[i].bytes > L->slot_bytes) L->slot_bytes = stages[i].bytes;
     for (int i = 0; i < 2; i++) {
@@ -276,3 +352,5 @@ size_t rl_loader_resident_bytes(const rl_loader *L, int *n_stages) {
     return L->res_bytes;
 }
 int rl_loader_is_resident(const rl_loader *L, int s) { return L->res[s].buf != NULL; }
+uint64_t rl_loader_direct_bytes(const rl_loader *L) { return __atomic_load_n(&L->dio_bytes, __ATOMIC_RELAXED); }
+int rl_loader_drops_page_cache(const rl_loader *L) { return L->drop; }

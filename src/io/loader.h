@@ -46,8 +46,18 @@ void rl_loader_reset_stats(rl_loader *L);
 size_t rl_loader_slot_bytes(const rl_loader *L);
 /* Bytes kept resident, and (optional) how many stages. */
 size_t rl_loader_resident_bytes(const rl_loader *L, int *n_stages);
+/* Bytes read with O_DIRECT since the start (0 unless the page cache is dropped and the file
+ * system takes O_DIRECT; RL_NO_DIRECT=1 in the environment turns it off, for comparisons). */
+uint64_t rl_loader_direct_bytes(const rl_loader *L);
+/* 1 if stages are kept out of the page cache (rl_loader_opts.drop_page_cache). */
+int rl_loader_drops_page_cache(const rl_loader *L);
 /* 1 if stage s is resident. */
 int rl_loader_is_resident(const rl_loader *L, int s);
+/* Bytes read with O_DIRECT since the start (0 unless the page cache is dropped and the file
+ * system takes O_DIRECT; RL_NO_DIRECT=1 in the environment turns it off, for comparisons). */
+uint64_t rl_loader_direct_bytes(const rl_loader *L);
+/* 1 if stages are kept out of the page cache (rl_loader_opts.drop_page_cache). */
+int rl_loader_drops_page_cache(const rl_loader *L);
 /* Pauses prefetching (e.g. before the page cache is dropped for a cold measurement): waits
  * for a read in flight, empties both slots. The next acquire restarts the loader. */
 void rl_loader_pause(rl_loader *L);

@@ -56,7 +56,7 @@ static void layout_stage(rl_stage *s, int n_roles) {
                     role_of[n++] = -1 - (r * RL_QAUX + k);
                 }
         }
-    s->n_ranges = rl_coalesce(sp, n, 0, s->ranges, so, &s->bytes);
+    s->n_ranges = rl_coalesce(sp, n, 0, s->ranges, so, &s->bytes, 1); /* O_DIRECT-ready layout */
     for (int i = 0; i < n; i++)
         if (role_of[i] >= 0) s->off[role_of[i]] = so[i];
         else s->q[(-1 - role_of[i]) / RL_QAUX].aux_off[(-1 - role_of[i]) % RL_QAUX] = so[i];

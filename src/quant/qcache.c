@@ -2,6 +2,7 @@
  * install (see qcache.h). */
 #include "quant/qcache.h"
 #include "format/checkpoint.h"
+#include "format/gguf_find.h"
 #include "format/st_writer.h"
 #include "io/stage.h"
 #include "backend/cpu/matmul.h"
@@ -290,6 +291,9 @@ int rl_qcache_build(const char *model_dir, int bits, const char *out_dir, rl_qca
     if (bits_ok(bits)) return -1;
     char real[PATH_MAX], tmp[PATH_MAX], old[PATH_MAX], path[PATH_MAX], bs[8];
     if (!realpath(model_dir, real)) return rl_err("%s: %s", model_dir, strerror(errno));
+    if (rl_path_join(path, sizeof path, real, "config.json") == 0 && !rl_file_exists(path) &&
+        rl_gguf_find(real, tmp, sizeof tmp) > 0)
+        return rl_err("%s: a GGUF model is quantized already; quantize / --quant take a safetensors checkpoint", model_dir);
     size_t ol = strlen(out_dir);
     while (ol > 1 && out_dir[ol - 1] == '/') ol--;
     if (snprintf(tmp, sizeof tmp, "%.*s.tmp-%ld", (int)ol, out_dir, (long)getpid()) >= (int)sizeof tmp ||

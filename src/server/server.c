@@ -141,12 +141,13 @@ static void set_prepared(server *s, job *j) {
     pthread_mutex_unlock(&s->lock);
 }
 
-/* The prompt ids of a request (chat: messages through the template; completion: raw text). */
+/* The prompt ids of a request (chat: messages through the template; completion: raw text).
+ * 0, -1 (the library's message in rl_last_error) or -2 (out of memory). */
 static int request_ids(rl_session *g, const rl_oai_request *q, int32_t **ids, int *n) {
+    *ids = NULL; *n = 0;
     if (q->kind != RL_OAI_CHAT) return rl_session_prompt(g, NULL, NULL, q->prompt, ids, n);
     char *mj = cJSON_PrintUnformatted(q->messages), *ej = q->extra ? cJSON_PrintUnformatted(q->extra) : NULL;
-    int rc = mj && (ej || !q->extra) ? rl_session_prompt(g, mj, ej, NULL, ids, n) : -1;
-    if (!mj || (q->extra && !ej)) { *ids = NULL; *n = 0; }
+    int rc = !mj || (q->extra && !ej) ? -2 : rl_session_prompt(g, mj, ej, NULL, ids, n);
     free(mj); free(ej);
     return rc;
 }
@@ -162,8 +163,10 @@ static void process(server *s, job *j) {
         job_fail(j, 400, "this model has no chat template; use /v1/completions with raw text", "messages", NULL);
         return;
     }
-    if (request_ids(g, q, &ids, &n)) {
-        job_fail(j, 400, rl_last_error(), q->kind == RL_OAI_CHAT ? "messages" : "prompt", NULL);
+    int prc = request_ids(g, q, &ids, &n);
+    if (prc) {
+        if (prc == -2) job_fail(j, 500, "out of memory", NULL, NULL);
+        else job_fail(j, 400, rl_last_error(), q->kind == RL_OAI_CHAT ? "messages" : "prompt", NULL);
         free(ids);
         return;
     }

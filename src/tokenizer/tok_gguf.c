@@ -96,3 +96,96 @@ cJSON *rl_gguf_tokenizer_config(const char *path) {
     rl_gguf_free(g);
     return o;
 }
+
+/* tokenizer.ggml.pre -> the pre-tokenizer split regex and normalizer of the HF tokenizer it was
+ * converted from. */
+static const struct { const char *pre, *regex, *norm; int ignore_merges; } PRES[] = {
+    {"gpt-2", "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+", NULL, 0},
+    {"default", "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+", NULL, 0},
+    {"llama-bpe", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", NULL, 1},
+    {"llama3", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", NULL, 1},
+    {"qwen2", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", "NFC", 0},
+};
+
+static cJSON *bytelevel(void) {
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "type", "ByteLevel");
+    cJSON_AddBoolToObject(b, "add_prefix_space", 0);
+    cJSON_AddBoolToObject(b, "trim_offsets", 0);
+    cJSON_AddBoolToObject(b, "use_regex", 0);
+    return b;
+}
+
+/* The tokenizer.json object of a GGUF BPE ("gpt2") vocabulary. */
+static cJSON *bpe_json(const rl_gguf *g) {
+    const rl_gguf_kv *toks = arr(g, "tokenizer.ggml.tokens", RL_GGUF_STRING, 0);
+    if (!toks) { rl_err("%s: no tokenizer.ggml.tokens (the file carries no vocabulary)", g->path); return NULL; }
+    if (toks == (const rl_gguf_kv *)-1) return NULL;
+    const rl_gguf_kv *ty = arr(g, "tokenizer.ggml.token_type", RL_GGUF_I32, toks->arr_n);
+    const rl_gguf_kv *mg = arr(g, "tokenizer.ggml.merges", RL_GGUF_STRING, 0);
+    if (ty == (const rl_gguf_kv *)-1 || mg == (const rl_gguf_kv *)-1) return NULL;
+    if (!mg) { rl_err("%s: BPE vocabulary without tokenizer.ggml.merges", g->path); return NULL; }
+    const char *pre = rl_gguf_strv(g, "tokenizer.ggml.pre");
+    size_t k = 0;
+    while (k < sizeof PRES / sizeof *PRES && (!pre || strcmp(PRES[k].pre, pre))) k++;
+    if (!pre) k = 0; /* no pre-tokenizer named: GPT-2's */
+    if (k == sizeof PRES / sizeof *PRES) {
+        rl_err("%s: BPE pre-tokenizer \"%s\" is not supported (supported: gpt-2, default, llama-bpe, llama3, qwen2)", g->path, pre);
+        return NULL;
+    }
+    cJSON *j = cJSON_CreateObject(), *model = cJSON_AddObjectToObject(j, "model");
+    cJSON_AddStringToObject(model, "type", "BPE");
+    cJSON_AddBoolToObject(model, "byte_fallback", 0);
+    cJSON_AddBoolToObject(model, "ignore_merges", PRES[k].ignore_merges);
+    cJSON *vocab = cJSON_AddObjectToObject(model, "vocab"), *merges = cJSON_AddArrayToObject(model, "merges");
+    cJSON *added = cJSON_AddArrayToObject(j, "added_tokens");
+    for (uint64_t i = 0; i < toks->arr_n; i++) {
+        const char *s = ((const rl_gguf_str *)toks->arr)[i].s;
+        int32_t type = RL_SPM_NORMAL;
+        if (ty) memcpy(&type, (const char *)ty->arr + 4 * i, 4);
+        cJSON_AddItemToObject(vocab, s, cJSON_CreateNumber((double)i));
+        if (type == RL_SPM_CONTROL || type == RL_SPM_USER_DEFINED) {
+            cJSON *a = cJSON_CreateObject();
+            cJSON_AddNumberToObject(a, "id", (double)i);
+            cJSON_AddStringToObject(a, "content", s);
+            cJSON_AddBoolToObject(a, "single_word", 0);
+            cJSON_AddBoolToObject(a, "lstrip", 0);
+            cJSON_AddBoolToObject(a, "rstrip", 0);
+            cJSON_AddBoolToObject(a, "normalized", 0);
+            cJSON_AddBoolToObject(a, "special", type == RL_SPM_CONTROL);
+            cJSON_AddItemToArray(added, a);
+        }
+    }
+    for (uint64_t i = 0; i < mg->arr_n; i++) cJSON_AddItemToArray(merges, cJSON_CreateString(((const rl_gguf_str *)mg->arr)[i].s));
+    if (PRES[k].norm) {
+        cJSON *n = cJSON_AddObjectToObject(j, "normalizer");
+        cJSON_AddStringToObject(n, "type", PRES[k].norm);
+    } else cJSON_AddNullToObject(j, "normalizer");
+    cJSON *pt = cJSON_AddObjectToObject(j, "pre_tokenizer"), *seq = cJSON_AddArrayToObject(pt, "pretokenizers");
+    cJSON_AddStringToObject(pt, "type", "Sequence");
+    cJSON *split = cJSON_CreateObject(), *pat = cJSON_AddObjectToObject(split, "pattern");
+    cJSON_AddStringToObject(split, "type", "Split");
+    cJSON_AddStringToObject(pat, "Regex", PRES[k].regex);
+    cJSON_AddStringToObject(split, "behavior", "Isolated");
+    cJSON_AddBoolToObject(split, "invert", 0);
+    cJSON_AddItemToArray(seq, split);
+    cJSON_AddItemToArray(seq, bytelevel());
+    cJSON_AddNullToObject(j, "post_processor");
+    cJSON_AddItemToObject(j, "decoder", bytelevel());
+    return j;
+}
+
+rl_hf *rl_hf_from_gguf(const rl_gguf *g) {
+    cJSON *j = bpe_json(g);
+    if (!j) return NULL;
+    rl_hf *h = rl_hf_from_json(j, g->path);
+    cJSON_Delete(j);
+    if (!h) return NULL;
+    int64_t bos;
+    if (rl_gguf_tok_flag(g, "add_bos_token", 0) && rl_gguf_int(g, "tokenizer.ggml.bos_token_id", &bos) == 1) {
+        rl_tkpost *p = rl_tkpost_bos_eos((int32_t)bos, -1);
+        if (!p) { rl_hf_free(h); return NULL; }
+        rl_hf_set_post(h, p);
+    }
+    return h;
+}

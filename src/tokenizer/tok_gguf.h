@@ -9,6 +9,13 @@
  * naming the file (no vocabulary, mismatched array lengths, bad token types, ...). */
 rl_spm *rl_spm_from_gguf(const rl_gguf *g);
 
+/* The BPE tokenizer of a GGUF file whose tokenizer.ggml.model is "gpt2": vocabulary and merges,
+ * the pre-tokenizer regex named by tokenizer.ggml.pre (gpt-2 / default, llama-bpe / llama3, qwen2;
+ * another name is an error), byte-level decoding, added tokens from the CONTROL / USER_DEFINED
+ * types, BOS prepended when tokenizer.ggml.add_bos_token says so. NULL + rl_err. */
+#include "tokenizer/tok_hf.h"
+rl_hf *rl_hf_from_gguf(const rl_gguf *g);
+
 /* Boolean tokenizer.ggml.<key> (add_bos_token, ...), def if absent. */
 int rl_gguf_tok_flag(const rl_gguf *g, const char *key, int def);
 

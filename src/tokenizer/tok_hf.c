@@ -40,8 +40,14 @@ rl_hf *rl_hf_load(const char *path) {
         return NULL;
     }
     free(txt);
+    rl_hf *h = rl_hf_from_json(j, path);
+    cJSON_Delete(j);
+    return h;
+}
+
+rl_hf *rl_hf_from_json(const cJSON *j, const char *path) {
     rl_hf *h = calloc(1, sizeof *h);
-    if (!h) { cJSON_Delete(j); rl_err("tokenizer: out of memory"); return NULL; }
+    if (!h) { rl_err("tokenizer: out of memory"); return NULL; }
     int st = cJSON_IsObject(j) ? 0 : rl_err("top level is not a JSON object");
     if (!st) st = rl_tkmodel_parse(cJSON_GetObjectItemCaseSensitive(j, "model"), &h->model);
     if (!st) st = rl_tknorm_parse(cJSON_GetObjectItemCaseSensitive(j, "normalizer"), &h->norm);
@@ -49,7 +55,6 @@ rl_hf *rl_hf_load(const char *path) {
     if (!st) st = rl_tkpost_parse(cJSON_GetObjectItemCaseSensitive(j, "post_processor"), &h->post);
     if (!st) st = rl_tkdec_parse(cJSON_GetObjectItemCaseSensitive(j, "decoder"), &h->dec);
     if (!st) st = rl_added_parse(cJSON_GetObjectItemCaseSensitive(j, "added_tokens"), h->norm, &h->added);
-    cJSON_Delete(j);
     if (st) {
         rl_err_prefix("%s: ", path);
         rl_hf_free(h);

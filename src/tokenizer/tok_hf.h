@@ -7,6 +7,8 @@
 typedef struct rl_hf rl_hf;
 /* Parses tokenizer.json text; errors name `path`. */
 rl_hf *rl_hf_load(const char *path);
+/* Same from an already parsed tokenizer.json object (not kept); errors name `path`. */
+rl_hf *rl_hf_from_json(const cJSON *j, const char *path);
 void rl_hf_free(rl_hf *h);
 int rl_hf_encode(const rl_hf *h, const char *text, size_t len, int add_special, rl_ivec *out);
 /* Decodes ids (error for an unknown id); appends the text to out. */

@@ -97,12 +97,14 @@ rl_tokenizer *rl_tok_load(const char *dir) {
             t->spm = rl_spm_from_gguf(g);
             t->add_bos = rl_gguf_tok_flag(g, "add_bos_token", 1);
             t->add_eos = rl_gguf_tok_flag(g, "add_eos_token", 0);
+        } else if (model && !strcmp(model, "gpt2")) {
+            t->hf = rl_hf_from_gguf(g);
         } else {
             rl_err("%s: %s", path, !model || !strcmp(model, "none") ? "the file carries no vocabulary (tokenizer.ggml.model \"none\"): use --ids"
-                                                                  : "only SentencePiece (\"llama\") GGUF vocabularies are supported so far");
+                                                                  : "only SentencePiece (\"llama\") and BPE (\"gpt2\") GGUF vocabularies are supported");
         }
         rl_gguf_free(g);
-        if (!t->spm) goto fail;
+        if (!t->spm && !t->hf) goto fail;
         return t;
     }
     rl_err("%s: no tokenizer.json or tokenizer.model", dir);

@@ -97,7 +97,7 @@ static int cgroup_mount(const char *root, int v, char *mroot, char *mpoint, size
 
 /* Limit, usage and reclaimable cache of one cgroup directory; 0 if it has a finite limit. */
 static int level(int v, const char *dir, uint64_t *lim, uint64_t *use, uint64_t *rec, const char **file) {
-    char p[700];
+    char p[1200];
     uint64_t a = UINT64_MAX, b = UINT64_MAX;
     if (v == 2) {
         snprintf(p, sizeof p, "%s/memory.max", dir);
@@ -142,6 +142,8 @@ static int probe_cgroup(const char *root, int v, rl_memlimit *out) {
     while (strlen(dir) > 1 && dir[strlen(dir) - 1] == '/') dir[strlen(dir) - 1] = 0;
     int found = 0;
     uint64_t best = UINT64_MAX;
+    char leaf[1100];
+    snprintf(leaf, sizeof leaf, "%s", dir);
     for (;;) {
         uint64_t lim, use, rec;
         const char *file;
@@ -157,6 +159,22 @@ static int probe_cgroup(const char *root, int v, rl_memlimit *out) {
         char *slash = strrchr(dir, '/');
         if (strlen(dir) <= top || !slash || (size_t)(slash - dir) < top) break;
         *slash = 0;
+    }
+    /* v1: the kernel's own account of the smallest limit on the whole path, ancestors the
+     * mount does not show (a container's view) included */
+    uint64_t hl, use = 0, rec = 0;
+    char p[1200], q[1200];
+    snprintf(p, sizeof p, "%s/memory.stat", leaf);
+    snprintf(q, sizeof q, "%s/memory.usage_in_bytes", leaf);
+    if (v == 1 && !read_key(p, "hierarchical_memory_limit", 1, &hl) && hl < UNLIMITED && !read_u64(q, &use)) {
+        if (read_key(p, "total_inactive_file", 1, &rec) || rec > use) rec = 0;
+        uint64_t ws = use - rec, room = hl > ws ? hl - ws : 0;
+        if (room < best) {
+            found = 1;
+            out->cg_version = 1; out->cg_file = "memory.stat hierarchical_memory_limit"; out->cg_limit = hl;
+            out->cg_usage = use; out->cg_reclaim = rec;
+            snprintf(out->cg_dir, sizeof out->cg_dir, "%s", leaf + strlen(root));
+        }
     }
     return found;
 }

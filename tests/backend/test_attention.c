@@ -1,5 +1,6 @@
 /* Tests rl_attention against a double-precision reference: MHA and GQA, sliding window,
- * softcap, T > 1 with pos0 > 0, v_dim != head_dim, with and without threads, every SIMD path. */
+ * softcap, T > 1 with pos0 > 0, v_dim != head_dim, with and without threads, every SIMD path;
+ * decode rows and the tiled (flash-style) prefill path with its block edges. */
 #include "test.h"
 #include "backend/cpu/attention.h"
 #include "backend/cpu/matmul.h"
@@ -81,6 +82,13 @@ static void test_attention(void) {
             one(pp, 6, 3, 4, 2, 24, 24, 2.5f, 0);     /* softcap */
             one(pp, 17, 30, 8, 4, 128, 128, 30.0f, 16); /* all together */
             one(pp, 3, 0, 2, 2, 8, 8, 0, 1);          /* window 1: attends to itself only */
+            /* the tiled path (T >= 8): several query and key blocks, tails, GQA, windows, caps */
+            one(pp, 8, 0, 2, 1, 16, 16, 0, 0);
+            one(pp, 100, 70, 8, 2, 64, 64, 0, 0);
+            one(pp, 100, 70, 8, 2, 64, 48, 50.0f, 50);
+            one(pp, 33, 0, 3, 3, 33, 17, 0, 5);       /* odd dims, small window: empty key blocks */
+            one(pp, 20, 200, 4, 2, 256, 256, 0, 70);  /* largest tiled dims, window inside the cache */
+            one(pp, 10, 5, 2, 1, 300, 40, 0, 0);      /* head_dim above the tile limit: plain path */
         }
     }
     rl_simd_force(NULL);

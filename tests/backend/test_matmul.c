@@ -24,6 +24,8 @@ static void rand_weights(void *w, float *wf, rl_dtype dt, int64_t n) {
     }
 }
 
+static int g_xbf16; /* 1: the reference rounds x to bf16 (the --compute bf16 GEMM) */
+
 static int check_case(rl_pool *p, rl_dtype dt, int T, int in, int out, int with_bias) {
     float *x = malloc(sizeof(float) * (size_t)T * in), *wf = malloc(sizeof(float) * (size_t)out * in);
     void *w = malloc(4 * (size_t)out * in);
@@ -38,7 +40,9 @@ static int check_case(rl_pool *p, rl_dtype dt, int T, int in, int out, int with_
         for (int o = 0; o < out && !bad; o++) {
             double s = with_bias ? b[o] : 0, mag = fabs(s);
             for (int i = 0; i < in; i++) {
-                double pr = (double)x[(size_t)t * in + i] * wf[(size_t)o * in + i];
+                double xv = x[(size_t)t * in + i];
+                if (g_xbf16) xv = rl_bf16_to_f32(rl_f32_to_bf16((float)xv));
+                double pr = xv * wf[(size_t)o * in + i];
                 s += pr; mag += fabs(pr);
             }
             double got = y[(size_t)t * out + o];
@@ -71,6 +75,31 @@ static void test_matmul_all(void) {
         }
     }
     rl_simd_force(NULL);
+    rl_pool_free(p);
+}
+
+/* --compute bf16: BF16 weights from 4 tokens on use VDPBF16PS on bf16-rounded activations (exact
+ * products of bf16 values, f32 sums); fewer tokens and other dtypes keep f32 activations. */
+static void test_matmul_compute_bf16(void) {
+    CHECK(rl_matmul_get_compute() == RL_COMPUTE_F32, "default compute is f32");
+    if (!rl_simd_supported("avx512bf16")) { fprintf(stderr, "  (skip: no AVX512-BF16)\n"); return; }
+    rl_pool *p = rl_pool_new(2);
+    rl_matmul_set_compute(RL_COMPUTE_BF16);
+    static const int INS[] = {1, 31, 33, 1000, 2100}, TS[] = {4, 5, 17, 70}, OUTS[] = {1, 7, 100};
+    g_xbf16 = 1;
+    for (int ii = 0; ii < 5; ii++)
+        for (int ti = 0; ti < 4; ti++)
+            for (int oi = 0; oi < 3; oi++)
+                check_case((ti + oi) % 2 ? p : NULL, RL_DT_BF16, TS[ti], INS[ii], OUTS[oi], (ii + oi) % 2);
+    g_xbf16 = 0;
+    check_case(p, RL_DT_BF16, 3, 1000, 13, 1); /* decode: f32 */
+    check_case(p, RL_DT_F16, 17, 1000, 13, 1);
+    check_case(p, RL_DT_F32, 17, 1000, 13, 1);
+    rl_simd_force("avx2"); /* not an AVX-512 path: f32 */
+    check_case(p, RL_DT_BF16, 17, 1000, 13, 1);
+    rl_simd_force(NULL);
+    rl_matmul_set_compute(RL_COMPUTE_F32);
+    check_case(p, RL_DT_BF16, 17, 1000, 13, 1);
     rl_pool_free(p);
 }
 
@@ -140,5 +169,6 @@ int main(void) {
     RUN(test_vec_helpers);
     RUN(test_matmul_edge);
     RUN(test_matmul_all);
+    RUN(test_matmul_compute_bf16);
     TEST_END();
 }

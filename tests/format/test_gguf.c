@@ -186,9 +186,9 @@ static void test_malformed(void) {
 }
 
 int main(void) {
-    RUN(test_fixture_infos);
-    RUN(test_expert_views);
+    RUN_SHARED(test_fixture_infos);
+    RUN_SHARED(test_expert_views);
     RUN(test_split_names);
-    RUN(test_malformed);
+    RUN_SHARED(test_malformed);
     TEST_END();
 }

@@ -28,9 +28,27 @@ def golden(path):
         check(m.last_info["generated_tokens"] == g["max_new_tokens"] and m.last_info["finish"] == "length", str(m.last_info))
 
 
+def layout(path):
+    """The ctypes mirrors match the C structs field by field."""
+    mine = rabbitllm._struct_layout()
+    seen = set()
+    for line in open(path):
+        name, size, *fields = line.split()
+        seen.add(name)
+        py_size, py_fields = mine[name]
+        check(int(size) == py_size, "%s: sizeof %s in C, %d in Python" % (name, size, py_size))
+        c_fields = dict(f.split("=") for f in fields)
+        check(set(c_fields) == set(py_fields), "%s fields: C %s, Python %s" % (name, sorted(c_fields), sorted(py_fields)))
+        for f, off in c_fields.items():
+            check(int(off) == py_fields[f], "%s.%s at %s in C, %d in Python" % (name, f, off, py_fields[f]))
+    check(seen == set(mine), "structs checked: %s" % sorted(seen))
+
+
 def basics():
+    if os.environ.get("RL_C_LAYOUT"):
+        layout(os.environ["RL_C_LAYOUT"])
     check(rabbitllm.version().count(".") == 2, "version")
-    m = rabbitllm.Model(MODEL, threads=1, ctx=256)
+    m = rabbitllm.Model(MODEL, threads=1, ctx=256, mem_budget=0, backend="cpu")
     check(m.vocab_size == 512 and m.context_length == 256 and not m.has_chat_template, "properties")
     ids = m.tokenize("Once upon a time")
     check(ids[0] == 1 and m.tokenize("Once upon a time", add_special_tokens=False) == ids[1:], "tokenize %s" % ids)
@@ -62,7 +80,8 @@ def basics():
     for bad, frag in ((lambda: rabbitllm.Model("/nonexistent/model"), "/nonexistent/model"),
                       (lambda: m.chat([{"role": "user", "content": "hi"}]), "chat template"),
                       (lambda: m.detokenize([1, 99999]), "99999"),
-                      (lambda: m.eval([100000]), "")):
+                      (lambda: m.eval([100000]), ""),
+                      (lambda: rabbitllm.Model(MODEL, backend="no-such-backend"), "no-such-backend")):
         try:
             bad()
         except rabbitllm.Error as e:
@@ -78,9 +97,37 @@ def basics():
         check(False, "closed model usable")
 
 
+def chat():
+    """A copy of stories260K with a small chat template: chat, streamed chat, tools passed through."""
+    import shutil
+    import tempfile
+    d = tempfile.mkdtemp()
+    try:
+        for f in os.listdir(MODEL):
+            if f.endswith(".json") or f.endswith(".safetensors"):
+                shutil.copy(os.path.join(MODEL, f), d)
+        with open(os.path.join(d, "chat_template.jinja"), "w") as f:
+            f.write("{% if tools %}tools: {{ tools | length }}\n{% endif %}{% for m in messages %}{{ m.role }}: "
+                    "{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}")
+        with rabbitllm.Model(d) as m:
+            check(m.has_chat_template, "template found")
+            msgs = [{"role": "user", "content": "Once upon a time"}]
+            check(m.apply_chat_template(msgs) == "user: Once upon a time\nassistant:", "rendered")
+            check(m.apply_chat_template(msgs, tools=[{"a": 1}]).startswith("tools: 1\n"), "tools passed to the template")
+            a = m.chat(msgs, max_tokens=16)
+            n = len(m.tokenize("user: Once upon a time\nassistant:", add_special_tokens=False))
+            check(m.last_info["prompt_tokens"] == n, "chat prompt = template rendered: %s vs %d" % (m.last_info, n))
+            check("".join(m.chat(msgs, max_tokens=16, stream=True)) == a, "streamed chat equals chat")
+            m.chat(msgs, max_tokens=4, tools=[{"a": 1}])
+            check(m.last_info["prompt_tokens"] > n, "tools reach the prompt")
+    finally:
+        shutil.rmtree(d)
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--golden":
         golden(sys.argv[2])
     else:
         basics()
+        chat()
     print("ok")

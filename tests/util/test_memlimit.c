@@ -80,6 +80,19 @@ static void test_v2_container_mount(void) {
           m.cg_version, (unsigned long long)m.avail, m.cg_dir);
 }
 
+static void test_v1_hidden_ancestor(void) {
+    fresh();
+    put("proc/self/cgroup", "4:memory:/docker/x\n");
+    put("proc/self/mountinfo", "35 31 0:32 /docker/x /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n");
+    put("sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n");
+    put("sys/fs/cgroup/memory/memory.usage_in_bytes", "100000000\n");
+    put("sys/fs/cgroup/memory/memory.stat", "hierarchical_memory_limit 600000000\ntotal_inactive_file 0\n");
+    rl_memlimit m;
+    rl_memlimit_probe_in(root, &m);
+    CHECK(m.cg_version == 1 && m.cg_limit == 600000000ull && m.avail == 500000000ull, "v%d limit %llu avail %llu",
+          m.cg_version, (unsigned long long)m.cg_limit, (unsigned long long)m.avail);
+}
+
 static void test_no_cgroup(void) {
     fresh();
     put("proc/self/cgroup", "0::/user.slice\n");
@@ -116,6 +129,7 @@ int main(void) {
     RUN(test_v1_ancestor_binds);
     RUN(test_v2_namespace);
     RUN(test_v2_container_mount);
+    RUN(test_v1_hidden_ancestor);
     RUN(test_no_cgroup);
     RUN(test_budget);
     char cmd[128];

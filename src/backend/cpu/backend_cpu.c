@@ -44,22 +44,15 @@ static void *cpu_arena_new(rl_backend *be, size_t bytes) {
 }
 static void cpu_arena_free(rl_backend *be, void *a, size_t bytes) { (void)be; if (a) munmap(a, bytes ? bytes : 1); }
 
-/* Host buffers for layer images: 2 MiB aligned with transparent huge pages asked for, and
- * their pages populated up front (one call instead of a fault per 4 KiB page while the read
- * copies into it, which made first reads into fresh buffers 4-20x slower than into reused
- * ones). Freed with free(). */
+/* Host buffers for layer images: 2 MiB aligned for large ones (4 KiB otherwise: O_DIRECT
+ * reads land in them). Transparent huge pages are not asked for: with defrag on madvise,
+ * compaction made committing them ~4x slower than 4 KiB pages; the loader commits resident
+ * buffers itself before reading into them. Freed with free(). */
 static void *cpu_host_alloc(rl_backend *be, size_t n) {
     (void)be;
     size_t align = n >= (1u << 21) ? (1u << 21) : 4096;
     void *p = NULL;
     if (posix_memalign(&p, align, n ? n : 64)) { rl_err("out of memory (%zu bytes)", n); return NULL; }
-    size_t len = (n + 4095) & ~(size_t)4095;
-#ifdef MADV_HUGEPAGE
-    if (align > 4096) madvise(p, len, MADV_HUGEPAGE);
-#endif
-#ifdef MADV_POPULATE_WRITE
-    madvise(p, len, MADV_POPULATE_WRITE); /* best effort (Linux >= 5.14) */
-#endif
     return p;
 }
 static void cpu_host_free(rl_backend *be, void *p) { (void)be; free(p); }
@@ -117,6 +110,10 @@ static void cpu_kv_store(rl_backend *be, const rl_kv_view *kv, int pos0, const f
 static void cpu_attention_kv(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, int T, int pos0, int nh,
                              int nkv, int hd, int vd, float scale, float softcap, int window) {
     rl_attention_kv_cpu(P(be), out, q, kv, T, pos0, nh, nkv, hd, vd, scale, softcap, window, I(be)->scratch, I(be)->max_ctx);
+}
+static void cpu_attention_tree(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, const int32_t *parent,
+                               int T, int pos0, int nh, int nkv, int hd, int vd, float scale, float softcap) {
+    rl_attention_tree_cpu(P(be), out, q, kv, parent, T, pos0, nh, nkv, hd, vd, scale, softcap, I(be)->scratch, I(be)->max_ctx);
 }
 static void cpu_dsa_attention(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T,
                               int pos0, int nh, int hd, int vd, float scale, const rl_dsa_args *a) {
@@ -178,7 +175,7 @@ const rl_backend_ops rl_cpu_ops = {
     .upload = cpu_upload, .download = cpu_download, .fence = cpu_fence, .wait = cpu_wait, .status = cpu_status,
     .scratch_bytes = cpu_scratch_bytes, .set_scratch = cpu_set_scratch,
     .matmul = cpu_matmul, .matmul_t = cpu_matmul_t, .convert = cpu_convert, .rmsnorm = cpu_rmsnorm, .layernorm = cpu_layernorm,
-    .rope = cpu_rope, .attention = cpu_attention, .kv_store = cpu_kv_store, .attention_kv = cpu_attention_kv, .dsa_attention = cpu_dsa_attention, .zero = cpu_zero, .copy2d = cpu_copy2d,
+    .rope = cpu_rope, .attention = cpu_attention, .kv_store = cpu_kv_store, .attention_kv = cpu_attention_kv, .attention_tree = cpu_attention_tree, .dsa_attention = cpu_dsa_attention, .zero = cpu_zero, .copy2d = cpu_copy2d,
     .add = cpu_add, .scale = cpu_scale, .softcap = cpu_softcap, .sigmoid_mul = cpu_sigmoid_mul,
     .act_mul = cpu_act_mul, .row_norm_div = cpu_row_norm_div, .row_gate = cpu_row_gate,
     .moe_route = cpu_moe_route, .gather_rows = cpu_gather_rows, .scatter_add_rows = cpu_scatter_add_rows,

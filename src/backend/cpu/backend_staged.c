@@ -69,6 +69,12 @@ static void st_attention_kv(rl_backend *be, float *o, const float *q, const rl_k
     r.k = R(kv->k); r.v = R(kv->v);
     rl_cpu_ops.attention_kv(be, RF(o), RF(q), &r, T, p0, nh, nkv, hd, vd, sc, cap, win);
 }
+static void st_attention_tree(rl_backend *be, float *o, const float *q, const rl_kv_view *kv, const int32_t *par, int T,
+                              int p0, int nh, int nkv, int hd, int vd, float sc, float cap) {
+    rl_kv_view r = *kv;
+    r.k = R(kv->k); r.v = R(kv->v);
+    rl_cpu_ops.attention_tree(be, RF(o), RF(q), &r, (const int32_t *)R(par), T, p0, nh, nkv, hd, vd, sc, cap);
+}
 static void st_zero(rl_backend *be, void *d, size_t n) { rl_cpu_ops.zero(be, R(d), n); }
 static void st_copy2d(rl_backend *be, void *d, size_t ds, const void *s, size_t ss, size_t rb, int rows) {
     rl_cpu_ops.copy2d(be, R(d), ds, R(s), ss, rb, rows);
@@ -112,7 +118,7 @@ rl_backend *rl_backend_staged_open(int n_threads) {
     staged_ops.upload = st_upload; staged_ops.download = st_download; staged_ops.set_scratch = st_set_scratch;
     staged_ops.matmul = st_matmul; staged_ops.matmul_t = st_matmul_t; staged_ops.convert = st_convert; staged_ops.rmsnorm = st_rmsnorm;
     staged_ops.layernorm = st_layernorm; staged_ops.rope = st_rope; staged_ops.attention = st_attention;
-    staged_ops.dsa_attention = st_dsa; staged_ops.kv_store = st_kv_store; staged_ops.attention_kv = st_attention_kv; staged_ops.zero = st_zero; staged_ops.copy2d = st_copy2d;
+    staged_ops.dsa_attention = st_dsa; staged_ops.kv_store = st_kv_store; staged_ops.attention_kv = st_attention_kv; staged_ops.attention_tree = st_attention_tree; staged_ops.zero = st_zero; staged_ops.copy2d = st_copy2d;
     staged_ops.add = st_add; staged_ops.scale = st_scale; staged_ops.softcap = st_softcap;
     staged_ops.sigmoid_mul = st_sigmoid_mul; staged_ops.act_mul = st_act_mul; staged_ops.row_norm_div = st_row_norm_div;
     staged_ops.row_gate = st_row_gate; staged_ops.moe_route = st_moe_route; staged_ops.gather_rows = st_gather;

@@ -5,6 +5,9 @@
 #include "backend/cpu/simd.h"
 #include "backend/cpu/ggml_quants.h"
 #include "backend/cpu/hfq.h"
+#include "backend/cpu/mm_bf16.h"
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
 
@@ -20,7 +23,22 @@ typedef struct {
     rl_mm_args a;
     int gemm, tb, rows, n_rb;
     const rl_qrow *xq; /* non-NULL: integer GEMV on these quantised rows (Q8_0 / Q4_1 weights) */
+    const uint16_t *xb; /* non-NULL: bf16-compute GEMM on these bf16 activation rows */
 } mm_job;
+
+static atomic_int g_compute = -1; /* rl_compute, -1 until set or read from RL_COMPUTE */
+
+void rl_matmul_set_compute(rl_compute c) { atomic_store(&g_compute, (int)c); }
+
+rl_compute rl_matmul_get_compute(void) {
+    int c = atomic_load(&g_compute);
+    if (c < 0) {
+        const char *e = getenv("RL_COMPUTE");
+        c = e && !strcmp(e, "bf16") ? RL_COMPUTE_BF16 : RL_COMPUTE_F32;
+        atomic_store(&g_compute, c);
+    }
+    return (rl_compute)c;
+}
 
 static void mm_work(void *ctx, int64_t b, int64_t e, int tid) {
     (void)tid;
@@ -29,7 +47,8 @@ static void mm_work(void *ctx, int64_t b, int64_t e, int tid) {
         int tb = (int)(it / j->n_rb), rb = (int)(it % j->n_rb);
         int t0 = tb * j->tb, t1 = t0 + j->tb < j->a.T ? t0 + j->tb : j->a.T;
         int o0 = rb * j->rows, o1 = o0 + j->rows < j->a.out ? o0 + j->rows : j->a.out;
-        if (j->xq) j->s->qgemv(j->a.wtype, j->a.w, j->a.in, j->a.out, j->xq, j->a.y, j->a.bias, t0, t1, o0, o1);
+        if (j->xb) rl_gemm_bf16(&j->a, j->xb, t0, t1, o0, o1);
+        else if (j->xq) j->s->qgemv(j->a.wtype, j->a.w, j->a.in, j->a.out, j->xq, j->a.y, j->a.bias, t0, t1, o0, o1);
         else if (j->gemm) j->s->gemm(&j->a, t0, t1, o0, o1);
         else j->s->gemv(&j->a, t0, t1, o0, o1);
     }
@@ -71,6 +90,17 @@ void rl_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtype wty
         j.xq = xq;
         rl_pool_for_work(p, n_items, 1, (int64_t)T * in * out, mm_work, &j);
         return;
+    }
+    if (j.gemm && wtype == RL_DT_BF16 && rl_matmul_get_compute() == RL_COMPUTE_BF16 &&
+        !strncmp(j.s->name, "avx512", 6) && rl_simd_supported("avx512bf16")) {
+        uint16_t *xb = malloc((size_t)T * in * sizeof(uint16_t)); /* once per op; NULL: f32 path */
+        if (xb) {
+            rl_bf16_round_row(xb, x, (int64_t)T * in);
+            j.xb = xb;
+            rl_pool_for_work(p, n_items, 1, (int64_t)T * in * out, mm_work, &j);
+            free(xb);
+            return;
+        }
     }
     rl_pool_for_work(p, n_items, 1, (int64_t)T * in * out, mm_work, &j);
 }

@@ -19,6 +19,15 @@
 void rl_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtype wtype, const float *bias,
                int T, int in, int out);
 
+/* Precision of multi-token matmuls over BF16 weights. RL_COMPUTE_F32 (default): f32 activations,
+ * f32 products. RL_COMPUTE_BF16: from 4 tokens on, the activations are rounded to bf16 and the
+ * products run on VDPBF16PS (f32 sums) where the CPU has AVX512-BF16 (else f32, unchanged) -- what
+ * a model run in bfloat16 does; about twice the f32 throughput. Process-wide; the environment
+ * variable RL_COMPUTE=bf16 sets the initial value. Decode (T < 4) always stays f32. */
+typedef enum { RL_COMPUTE_F32 = 0, RL_COMPUTE_BF16 = 1 } rl_compute;
+void rl_matmul_set_compute(rl_compute c);
+rl_compute rl_matmul_get_compute(void);
+
 /* sum_i a[i]*b[i] over n f32 values (f32 accumulation, SIMD). */
 float rl_dot_f32(const float *a, const float *b, int n);
 

@@ -21,8 +21,17 @@ QTGT static inline float QSFX(hsum)(__m256 v) {
 }
 
 /* NR_ (<= 4) rows of W (rb bytes apart) against one quantised row; writes y[j] = bias + dot.
- * The per-row code is spelled out (QREP4) so the accumulators stay in registers. */
+ * The per-row code is spelled out (QREP4) so the accumulators stay in registers. The rows of a
+ * group are short interleaved streams the hardware prefetcher does not get ahead of, so each
+ * block step also prefetches its share of the next group (the NR_ rows after these; prefetches
+ * past the end of W never fault). */
 #define QREP4(M) M(0) M(1) M(2) M(3)
+#define QPREFETCH(bb) do { \
+        const char *pf_ = (const char *)w + NR_ * rb + (size_t)b * NR_ * (bb); \
+        _mm_prefetch(pf_, _MM_HINT_T0); \
+        _mm_prefetch(pf_ + 64, _MM_HINT_T0); \
+        if (NR_ * (bb) > 128) _mm_prefetch(pf_ + 128, _MM_HINT_T0); \
+    } while (0)
 QTGT static inline __attribute__((always_inline)) void
 QSFX(rows)(int NR_, rl_dtype wt, const uint8_t *w, size_t rb, int nb, rl_qrow x, float *y, const float *bias) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -32,6 +41,7 @@ QSFX(rows)(int NR_, rl_dtype wt, const uint8_t *w, size_t rb, int nb, rl_qrow x,
         for (int b = 0; b < nb; b++) {
             const __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(x.q + (size_t)b * 32));
             const float dx = x.ds[2 * b];
+            QPREFETCH(34);
 #define Q8ROW(j) if ((j) < NR_) { \
                 const uint8_t *wb = w + (j) * rb + (size_t)b * 34; \
                 __m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)(wb + 2)); \
@@ -44,6 +54,7 @@ QSFX(rows)(int NR_, rl_dtype wt, const uint8_t *w, size_t rb, int nb, rl_qrow x,
         for (int b = 0; b < nb; b++) {
             const __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(x.q + (size_t)b * 32));
             const __m128 xds = _mm_castpd_ps(_mm_load_sd((const double *)(const void *)(x.ds + 2 * b)));
+            QPREFETCH(20);
 #define Q4ROW(j) if ((j) < NR_) { \
                 const uint8_t *wb = w + (j) * rb + (size_t)b * 20; \
                 int32_t hdr; \
@@ -63,6 +74,7 @@ QSFX(rows)(int NR_, rl_dtype wt, const uint8_t *w, size_t rb, int nb, rl_qrow x,
     QREP4(QSTORE)
 #undef QSTORE
 #undef QREP4
+#undef QPREFETCH
 }
 
 QTGT void QSFX(rl_qgemv)(rl_dtype wt, const uint8_t *w, int in, int out, const rl_qrow *xq, float *y,

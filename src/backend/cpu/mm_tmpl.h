@@ -100,8 +100,14 @@ SFX(gemv_rows)(int NR_, rl_dtype dt, const float *x, const void *w, int64_t ldw,
 #define GV_Z(j) if ((j) < NR_) acc[j] = V_ZERO();
     REP4(GV_Z)
     int k = 0;
+    const size_t es = RL_DTYPES[dt].size;
+    /* the NR_ rows are short interleaved streams the hardware prefetcher does not get ahead of:
+     * each step prefetches its share of the next NR_ rows (never faults past the end of W) */
+    const char *pf = (const char *)w + (size_t)NR_ * ldw * es;
     for (; k + VW <= in; k += VW) {
         V xv = V_LOAD(x + k);
+        if (VW > 1)
+            for (size_t off = 0; off < (size_t)NR_ * VW * es; off += 64) __builtin_prefetch(pf + (size_t)k * NR_ * es + off);
 #define GV_F(j) if ((j) < NR_) acc[j] = V_FMA(xv, W_LOAD(dt, w, (j) * ldw + k), acc[j]);
         REP4(GV_F)
     }
@@ -297,6 +303,23 @@ TGT static void SFX(gemm)(const rl_mm_args *a, int t0, int t1, int o0, int o1) {
     }
 }
 
+/* y[i][j] (= or +=) sum_k x[i][k] * w[j][k] for i < M, j < N over K; f32 everything (the tiles
+ * of the tiled attention: scores Q K^T, and P V with V transposed). */
+TGT static void SFX(gemm_nt)(const float *x, int64_t ldx, const float *w, int64_t ldw, float *y, int64_t ldy,
+                             int M, int N, int K, int accumulate) {
+    int i = 0;
+    for (; i + MR <= M; i += MR) {
+        int j = 0;
+        for (; j + NR <= N; j += NR) SFX(mk_full)(x + i * ldx, ldx, w + j * ldw, ldw, y + i * ldy + j, ldy, K, !accumulate, NULL);
+        for (; j < N; j++) SFX(mk_m1)(x + i * ldx, ldx, w + j * ldw, ldw, y + i * ldy + j, ldy, K, !accumulate, NULL);
+    }
+    for (; i < M; i++) {
+        int j = 0;
+        for (; j + NR <= N; j += NR) SFX(mk_1n)(x + i * ldx, ldx, w + j * ldw, ldw, y + i * ldy + j, ldy, K, !accumulate, NULL);
+        for (; j < N; j++) SFX(mk_11)(x + i * ldx, ldx, w + j * ldw, ldw, y + i * ldy + j, ldy, K, !accumulate, NULL);
+    }
+}
+
 const rl_simd_impl SFX(rl_simd) = {
     .name = SFX_NAME,
     .gemv = SFX(gemv),
@@ -305,4 +328,5 @@ const rl_simd_impl SFX(rl_simd) = {
     .axpy = SFX(axpy),
     .cvt = SFX(cvt),
     .qgemv = QGEMV,
+    .gemm_nt = SFX(gemm_nt),
 };

@@ -58,6 +58,8 @@ int rl_simd_supported(const char *name) {
         return avx512 && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
     if (!strcmp(name, "avx2")) return avx2;
     if (!strcmp(name, "avxvnni")) return avx2 && has_avxvnni();
+    if (!strcmp(name, "avx512bf16")) /* not a path of its own: the --compute bf16 GEMM */
+        return avx512 && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512bf16");
 #endif
     return !strcmp(name, "scalar");
 }

@@ -28,6 +28,9 @@ typedef struct {
     void (*cvt)(float *dst, const void *src, rl_dtype t, int64_t n);
     /* Integer GEMV of Q8_0 / Q4_1 W against int8-quantised activation rows (qact.h). */
     rl_qgemv_fn qgemv;
+    /* y[i][j] (= or, if accumulate, +=) sum_k x[i][k] * w[j][k], i < M, j < N (small f32 tiles). */
+    void (*gemm_nt)(const float *x, int64_t ldx, const float *w, int64_t ldw, float *y, int64_t ldy, int M, int N,
+                    int K, int accumulate);
 } rl_simd_impl;
 
 extern const rl_simd_impl rl_simd_scalar, rl_simd_avx2, rl_simd_avx512;
@@ -41,7 +44,7 @@ const rl_simd_impl *rl_simd(void);
  * For tests; not meant to be called while kernels run on other threads. */
 int rl_simd_force(const char *name);
 
-/* Whether the CPU can run the named path. */
+/* Whether the CPU can run the named path ("avx512bf16": the --compute bf16 GEMM's instructions). */
 int rl_simd_supported(const char *name);
 
 #endif

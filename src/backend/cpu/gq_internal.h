@@ -1,0 +1,56 @@
+/* Internals of the GGUF-type kernels (ggml_quants.c and its per-ISA instantiations gq_*.c of
+ * gq_tmpl.h): the decoded-block form, activation block sizes and the row kernel entry points. */
+#ifndef RL_GQ_INTERNAL_H
+#define RL_GQ_INTERNAL_H
+#include "format/dtype.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#define GQ_QK 32
+#define GQ_QKK 256
+#define GQ_Q8_0_BYTES 34
+#define GQ_Q8_1_BYTES 36
+#define GQ_Q8_K_BYTES 292 /* f32 d, 256 int8, 16 int16 block sums */
+
+typedef enum { GQ_ACT_Q8_0, GQ_ACT_Q8_1, GQ_ACT_Q8_K } gq_act;
+
+/* A decoded weight block: value i = (d * sc[g]) * a[i] - (dmin * mn[g]), g = i / gsz. */
+typedef struct {
+    _Alignas(32) int8_t a[GQ_QKK];
+    int16_t sc[16], mn[16];
+    float d, dmin;
+} gq_blk;
+
+/* Block items, items per scale group, activation form of a GGUF block type; 0 items if t is not one. */
+typedef struct { int n, gsz; gq_act act; } gq_info;
+gq_info rl_gq_info(rl_dtype t);
+
+static inline size_t gq_act_bytes(gq_act k) {
+    return k == GQ_ACT_Q8_0 ? GQ_Q8_0_BYTES : k == GQ_ACT_Q8_1 ? GQ_Q8_1_BYTES : GQ_Q8_K_BYTES;
+}
+
+/* One matmul: weights w [out][in] of type t, activations act [T] rows already converted. */
+typedef struct {
+    rl_dtype t;
+    gq_info ti;
+    const uint8_t *w, *act;
+    size_t w_rb, a_rb, bb, ab;
+    float *y;
+    const float *bias;
+    int T, in, out;
+} gq_job;
+
+/* Per instruction set (gq_tmpl.h): decode one block, dot a decoded block with one activation
+ * block, and compute output rows [o0, o1) of a job for every token. */
+#define GQ_DECL(sfx) \
+    void rl_gq_decode_##sfx(rl_dtype t, const uint8_t *b, gq_blk *o); \
+    float rl_gq_block_dot_##sfx(gq_info ti, const gq_blk *b, const uint8_t *act); \
+    void rl_gq_rows_##sfx(const gq_job *j, int64_t o0, int64_t o1); \
+    /* F16 / BF16 rows in ggml's vec_dot order; xr already rounded to the weight type */ \
+    void rl_gq_half_rows_##sfx(float *y, const float *xr, const void *w, rl_dtype t, const float *bias, int T, int in, int out);
+GQ_DECL(scalar)
+GQ_DECL(avx2)
+GQ_DECL(avx512)
+
+
+#endif

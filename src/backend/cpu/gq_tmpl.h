@@ -1,0 +1,342 @@
+/* Kernel template for the GGUF weight types, instantiated per instruction set (gq_scalar.c,
+ * gq_avx2.c, gq_avx512.c) with SFX (name suffix), TGT (target attribute) and GQ_IDOT32 /
+ * GQ_IDOT16X2 (int8 dot products, exact in any form). Decoders turn one block into int8 items plus
+ * integer group scales / mins and f32 super scales; the dot of a block with an activation block is
+ * integer, then scaled in f32 as ggml does (see ggml_quants.h). */
+#include "backend/cpu/gq_internal.h"
+#include <math.h>
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF /* ggml's rounding steps, not fused ones (gcc does not fuse in C11 mode) */
+#endif
+#include <string.h>
+
+static const int8_t SFX(IQ4NL)[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+#define IQ4NL_VALUES SFX(IQ4NL)
+
+/* Nibble unpacking: 16 bytes -> low nibbles to a[0..16), high to a[16..32), minus off; through a
+ * 16-entry table; 32 bytes -> low nibbles to a[0..32), high to a[32..64). */
+#ifndef GQ_NIB16
+#define GQ_NIB16(p, a, off) \
+    for (int j_ = 0; j_ < 16; j_++) { (a)[j_] = (int8_t)(((p)[j_] & 0xF) - (off)); (a)[j_ + 16] = (int8_t)(((p)[j_] >> 4) - (off)); }
+#define GQ_NIB16_LUT(p, a, lut) \
+    for (int j_ = 0; j_ < 16; j_++) { (a)[j_] = (lut)[(p)[j_] & 0xF]; (a)[j_ + 16] = (lut)[(p)[j_] >> 4]; }
+#define GQ_NIB32(p, a) \
+    for (int j_ = 0; j_ < 32; j_++) { (a)[j_] = (int8_t)((p)[j_] & 0xF); (a)[j_ + 32] = (int8_t)((p)[j_] >> 4); }
+#endif
+#ifndef GQ_H2F
+#define GQ_H2F(h) rl_f16_to_f32(h)
+#endif
+static TGT inline float h2f(const uint8_t *p) { uint16_t h; memcpy(&h, p, 2); return GQ_H2F(h); }
+
+
+
+static TGT inline void dec_q8_0(const uint8_t *b, gq_blk *o) {
+    o->d = h2f(b); o->dmin = 0;
+    memcpy(o->a, b + 2, GQ_QK);
+}
+static TGT inline void dec_q4_0(const uint8_t *b, gq_blk *o) {
+    o->d = h2f(b); o->dmin = 0;
+    GQ_NIB16(b + 2, o->a, 8);
+}
+static TGT inline void dec_q4_1(const uint8_t *b, gq_blk *o) {
+    o->d = h2f(b); o->dmin = -h2f(b + 2);
+    GQ_NIB16(b + 4, o->a, 0);
+}
+static TGT inline void dec_q5(const uint8_t *qhp, const uint8_t *qs, int off, gq_blk *o) {
+    uint32_t qh;
+    memcpy(&qh, qhp, 4);
+    for (int j = 0; j < 16; j++) {
+        int h0 = (int)(((qh >> j) << 4) & 0x10), h1 = (int)((qh >> (j + 12)) & 0x10);
+        o->a[j] = (int8_t)(((qs[j] & 0xF) | h0) - off);
+        o->a[j + 16] = (int8_t)(((qs[j] >> 4) | h1) - off);
+    }
+}
+static TGT inline void dec_q5_0(const uint8_t *b, gq_blk *o) { o->d = h2f(b); o->dmin = 0; dec_q5(b + 2, b + 6, 16, o); }
+static TGT inline void dec_q5_1(const uint8_t *b, gq_blk *o) { o->d = h2f(b); o->dmin = -h2f(b + 2); dec_q5(b + 4, b + 8, 0, o); }
+static TGT inline void dec_iq4_nl(const uint8_t *b, gq_blk *o) {
+    o->d = h2f(b); o->dmin = 0;
+    GQ_NIB16_LUT(b + 2, o->a, IQ4NL_VALUES);
+}
+
+static TGT inline void dec_q2_K(const uint8_t *b, gq_blk *o) { /* scales[16] qs[64] d dmin */
+    const uint8_t *sc = b, *qs = b + 16;
+    o->d = h2f(b + 80); o->dmin = h2f(b + 82);
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < 4; j++)
+            for (int l = 0; l < 32; l++) o->a[128 * k + 32 * j + l] = (int8_t)((qs[32 * k + l] >> (2 * j)) & 3);
+    for (int g = 0; g < 16; g++) { o->sc[g] = sc[g] & 0xF; o->mn[g] = sc[g] >> 4; }
+}
+
+static TGT inline void dec_q3_K(const uint8_t *b, gq_blk *o) { /* hmask[32] qs[64] scales[12] d */
+    const uint8_t *hm = b, *qs = b + 32;
+    o->d = h2f(b + 108); o->dmin = 0;
+    for (int h = 0; h < 2; h++)
+        for (int s = 0; s < 4; s++) {
+            uint8_t m = (uint8_t)(1u << (4 * h + s));
+            for (int l = 0; l < 32; l++)
+                o->a[128 * h + 32 * s + l] = (int8_t)(((qs[32 * h + l] >> (2 * s)) & 3) - ((hm[l] & m) ? 0 : 4));
+        }
+    uint32_t aux[4];
+    memcpy(aux, b + 96, 12);
+    const uint32_t k1 = 0x03030303, k2 = 0x0f0f0f0f, tmp = aux[2];
+    aux[2] = ((aux[0] >> 4) & k2) | (((tmp >> 4) & k1) << 4);
+    aux[3] = ((aux[1] >> 4) & k2) | (((tmp >> 6) & k1) << 4);
+    aux[0] = (aux[0] & k2) | (((tmp >> 0) & k1) << 4);
+    aux[1] = (aux[1] & k2) | (((tmp >> 2) & k1) << 4);
+    int8_t s8[16];
+    memcpy(s8, aux, 16);
+    for (int g = 0; g < 16; g++) { o->sc[g] = (int16_t)(s8[g] - 32); o->mn[g] = 0; }
+}
+
+/* The 6-bit scales and mins of Q4_K / Q5_K (8 each). */
+static TGT inline void k4_scales(const uint8_t *p, gq_blk *o) {
+    uint32_t u[4];
+    memcpy(u, p, 12);
+    const uint32_t k1 = 0x3f3f3f3f, k2 = 0x0f0f0f0f, k3 = 0x03030303;
+    u[3] = ((u[2] >> 4) & k2) | (((u[1] >> 6) & k3) << 4);
+    uint32_t ua = u[1] & k1;
+    u[1] = (u[2] & k2) | (((u[0] >> 6) & k3) << 4);
+    u[2] = ua;
+    u[0] &= k1;
+    uint8_t s[16];
+    memcpy(s, u, 16);
+    for (int g = 0; g < 8; g++) { o->sc[g] = s[g]; o->mn[g] = s[8 + g]; }
+}
+
+static TGT inline void dec_q4_K(const uint8_t *b, gq_blk *o) { /* d dmin scales[12] qs[128] */
+    o->d = h2f(b); o->dmin = h2f(b + 2);
+    k4_scales(b + 4, o);
+    const uint8_t *q = b + 16;
+    for (int j = 0; j < 4; j++) GQ_NIB32(q + 32 * j, o->a + 64 * j);
+}
+
+static TGT inline void dec_q5_K(const uint8_t *b, gq_blk *o) { /* d dmin scales[12] qh[32] qs[128] */
+    o->d = h2f(b); o->dmin = h2f(b + 2);
+    k4_scales(b + 4, o);
+    const uint8_t *qh = b + 16, *q = b + 48;
+    for (int j = 0; j < 4; j++) {
+        uint8_t m0 = (uint8_t)(1u << (2 * j)), m1 = (uint8_t)(1u << (2 * j + 1));
+        for (int l = 0; l < 32; l++) {
+            o->a[64 * j + l] = (int8_t)((q[32 * j + l] & 0xF) + ((qh[l] & m0) ? 16 : 0));
+            o->a[64 * j + 32 + l] = (int8_t)((q[32 * j + l] >> 4) + ((qh[l] & m1) ? 16 : 0));
+        }
+    }
+}
+
+static TGT inline void dec_q6_K(const uint8_t *b, gq_blk *o) { /* ql[128] qh[64] scales[16] d */
+    o->d = h2f(b + 208); o->dmin = 0;
+    for (int h = 0; h < 2; h++) {
+        const uint8_t *ql = b + 64 * h, *qh = b + 128 + 32 * h;
+        int8_t *a = o->a + 128 * h;
+        for (int l = 0; l < 32; l++) {
+            a[l] = (int8_t)(((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32);
+            a[l + 32] = (int8_t)(((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32);
+            a[l + 64] = (int8_t)(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+            a[l + 96] = (int8_t)(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+        }
+    }
+    for (int g = 0; g < 16; g++) { o->sc[g] = (int8_t)b[192 + g]; o->mn[g] = 0; }
+}
+
+
+TGT void SFX(rl_gq_decode)(rl_dtype t, const uint8_t *b, gq_blk *o) {
+    switch (t) {
+    case RL_DT_GQ8_0: dec_q8_0(b, o); break;
+    case RL_DT_Q4_0: dec_q4_0(b, o); break;
+    case RL_DT_GQ4_1: dec_q4_1(b, o); break;
+    case RL_DT_Q5_0: dec_q5_0(b, o); break;
+    case RL_DT_Q5_1: dec_q5_1(b, o); break;
+    case RL_DT_IQ4_NL: dec_iq4_nl(b, o); break;
+    case RL_DT_Q2_K: dec_q2_K(b, o); break;
+    case RL_DT_Q3_K: dec_q3_K(b, o); break;
+    case RL_DT_Q4_K: dec_q4_K(b, o); break;
+    case RL_DT_Q5_K: dec_q5_K(b, o); break;
+    case RL_DT_Q6_K: dec_q6_K(b, o); break;
+    default: memset(o, 0, sizeof *o); return;
+    }
+    if (t != RL_DT_Q2_K && t != RL_DT_Q3_K && t != RL_DT_Q4_K && t != RL_DT_Q5_K && t != RL_DT_Q6_K) { o->sc[0] = 1; o->mn[0] = 1; }
+}
+
+static TGT inline float dot_q80(gq_info ti, const gq_blk *b, const uint8_t *act) {
+    (void)ti;
+    return (b->d * h2f(act)) * (float)GQ_IDOT32(b->a, (const int8_t *)(act + 2));
+}
+static TGT inline float dot_q81(gq_info ti, const gq_blk *b, const uint8_t *act) { /* d*q + m: (dx*dy)*sum + m*s, m = -dmin */
+    (void)ti;
+    return (b->d * h2f(act)) * (float)GQ_IDOT32(b->a, (const int8_t *)(act + 4)) - b->dmin * h2f(act + 2);
+}
+static TGT inline float dot_qk(gq_info ti, const gq_blk *b, const uint8_t *act) {
+    {
+        float yd;
+        memcpy(&yd, act, 4);
+        const int8_t *q = (const int8_t *)(act + 4);
+        int16_t bs[16];
+        memcpy(bs, act + 4 + GQ_QKK, sizeof bs);
+        int isum = 0, summs = 0;
+        if (ti.gsz == 32) {
+            for (int g = 0; g < 8; g++) isum += b->sc[g] * GQ_IDOT32(b->a + 32 * g, q + 32 * g);
+        } else {
+            for (int g = 0; g < 16; g += 2) {
+                int s0, s1;
+                GQ_IDOT16X2(b->a + 16 * g, q + 16 * g, &s0, &s1);
+                isum += b->sc[g] * s0 + b->sc[g + 1] * s1;
+            }
+        }
+        if (b->dmin != 0.0f)
+            for (int j = 0; j < 16; j++) summs += bs[j] * b->mn[j * 16 / ti.gsz];
+        return (b->d * yd) * (float)isum - (b->dmin * yd) * (float)summs;
+    }
+}
+
+static TGT inline float block_dot(gq_info ti, const gq_blk *b, const uint8_t *act) {
+    return ti.act == GQ_ACT_Q8_0 ? dot_q80(ti, b, act) : ti.act == GQ_ACT_Q8_1 ? dot_q81(ti, b, act) : dot_qk(ti, b, act);
+}
+
+TGT float SFX(rl_gq_block_dot)(gq_info ti, const gq_blk *b, const uint8_t *act) { return block_dot(ti, b, act); }
+
+#define TCHUNK 64 /* tokens per accumulator chunk */
+
+/* Rows [o0, o1) for one block type: each weight block is decoded once per token chunk. */
+#define ROWS_OF(DEC, DOT, TI)                                                                                   \
+    if (j->T == 1) { /* one token: the sum stays in a register */                                         \
+        for (int64_t o = o0; o < o1; o++) {                                                                \
+            const uint8_t *wr = j->w + (size_t)o * j->w_rb;                                                \
+            float s1 = 0.0f;                                                                               \
+            for (int k = 0; k < nb; k++) {                                                                 \
+                DEC(wr + (size_t)k * j->bb, &b);                                                           \
+                s1 += DOT(TI, &b, j->act + (size_t)k * j->ab);                                       \
+            }                                                                                              \
+            j->y[o] = s1 + (j->bias ? j->bias[o] : 0.0f);                                                  \
+        }                                                                                                  \
+    } else                                                                                                 \
+    for (int64_t o = o0; o < o1; o++) {                                                                    \
+        const uint8_t *wr = j->w + (size_t)o * j->w_rb;                                                    \
+        for (int t0 = 0; t0 < j->T; t0 += TCHUNK) {                                                        \
+            int t1 = t0 + TCHUNK < j->T ? t0 + TCHUNK : j->T;                                              \
+            for (int t = t0; t < t1; t++) acc[t - t0] = 0.0f;                                              \
+            for (int k = 0; k < nb; k++) {                                                                 \
+                DEC(wr + (size_t)k * j->bb, &b);                                                           \
+                for (int t = t0; t < t1; t++)                                                              \
+                    acc[t - t0] += DOT(TI, &b, j->act + (size_t)t * j->a_rb + (size_t)k * j->ab);    \
+            }                                                                                              \
+            for (int t = t0; t < t1; t++) j->y[(size_t)t * j->out + o] = acc[t - t0] + (j->bias ? j->bias[o] : 0.0f); \
+        }                                                                                                  \
+    }
+
+static TGT inline void dec1_q8_0(const uint8_t *p, gq_blk *o) { dec_q8_0(p, o); }
+static TGT inline void dec1_q4_0(const uint8_t *p, gq_blk *o) { dec_q4_0(p, o); }
+static TGT inline void dec1_q4_1(const uint8_t *p, gq_blk *o) { dec_q4_1(p, o); }
+static TGT inline void dec1_q5_0(const uint8_t *p, gq_blk *o) { dec_q5_0(p, o); }
+static TGT inline void dec1_q5_1(const uint8_t *p, gq_blk *o) { dec_q5_1(p, o); }
+static TGT inline void dec1_iq4_nl(const uint8_t *p, gq_blk *o) { dec_iq4_nl(p, o); }
+
+/* Types with Q8_0 activations, summed in ggml-cpu's order (its x86 build: AVX-512 / AVX2):
+ * - lanes (Q8_0, Q5_0, and Q4_0 / IQ4_NL rows not repacked): 8 f32 lanes, lane l holding items
+ *   4l..4l+3 of every block, lane = fma(dw * dx, lane int sum, lane) block after block, then
+ *   ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)) (llamafile tinyBLAS / ggml_vec_dot_*_q8_0);
+ * - single (Q4_0 / IQ4_NL when the output rows are a multiple of 8, which ggml repacks 8x8):
+ *   acc = fma(block int sum, dw * dx, acc). */
+static TGT inline float hsum8(const float a[8]) { return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7])); }
+
+#define ROWS_Q80(DEC)                                                                                      \
+    for (int64_t o = o0; o < o1; o++) {                                                                    \
+        const uint8_t *wr = j->w + (size_t)o * j->w_rb;                                                    \
+        for (int t0 = 0; t0 < j->T; t0 += TCHUNK) {                                                        \
+            int t1 = t0 + TCHUNK < j->T ? t0 + TCHUNK : j->T;                                              \
+            memset(acc, 0, sizeof acc);                                                                    \
+            for (int k = 0; k < nb; k++) {                                                                 \
+                DEC(wr + (size_t)k * j->bb, &b);                                                           \
+                for (int t = t0; t < t1; t++) {                                                            \
+                    const uint8_t *a = j->act + (size_t)t * j->a_rb + (size_t)k * j->ab;                   \
+                    float d = b.d * h2f(a), *c = acc[t - t0];                                              \
+                    if (single) {                                                                          \
+                        c[0] = fmaf((float)GQ_IDOT32(b.a, (const int8_t *)(a + 2)), d, c[0]);              \
+                    } else {                                                                               \
+                        int32_t p[8];                                                                      \
+                        GQ_LANES8(b.a, (const int8_t *)(a + 2), p);                                        \
+                        for (int l = 0; l < 8; l++) c[l] = fmaf(d, (float)p[l], c[l]);                     \
+                    }                                                                                      \
+                }                                                                                          \
+            }                                                                                              \
+            for (int t = t0; t < t1; t++)                                                                  \
+                j->y[(size_t)t * j->out + o] = (single ? acc[t - t0][0] : hsum8(acc[t - t0])) + (j->bias ? j->bias[o] : 0.0f); \
+        }                                                                                                  \
+    }
+
+static TGT void rows_q80(const gq_job *j, int64_t o0, int64_t o1) {
+    int nb = j->in / GQ_QK;
+    int single = (j->t == RL_DT_Q4_0 || j->t == RL_DT_IQ4_NL) && j->out % 8 == 0;
+    float acc[TCHUNK][8];
+    gq_blk b;
+    switch (j->t) {
+    case RL_DT_GQ8_0: ROWS_Q80(dec_q8_0) break;
+    case RL_DT_Q4_0: ROWS_Q80(dec_q4_0) break;
+    case RL_DT_Q5_0: ROWS_Q80(dec_q5_0) break;
+    default: ROWS_Q80(dec_iq4_nl) break;
+    }
+}
+
+TGT void SFX(rl_gq_rows)(const gq_job *j, int64_t o0, int64_t o1) {
+    if (j->ti.act == GQ_ACT_Q8_0) { rows_q80(j, o0, o1); return; }
+    int nb = j->in / j->ti.n;
+    float acc[TCHUNK];
+    gq_blk b;
+    b.sc[0] = 1; b.mn[0] = 1; /* single-scale blocks */
+    const gq_info q80 = {GQ_QK, GQ_QK, GQ_ACT_Q8_0}, q81 = {GQ_QK, GQ_QK, GQ_ACT_Q8_1};
+    const gq_info k16 = {GQ_QKK, 16, GQ_ACT_Q8_K}, k32 = {GQ_QKK, 32, GQ_ACT_Q8_K};
+    switch (j->t) {
+    case RL_DT_GQ8_0: ROWS_OF(dec1_q8_0, dot_q80, q80) break;
+    case RL_DT_Q4_0: ROWS_OF(dec1_q4_0, dot_q80, q80) break;
+    case RL_DT_Q5_0: ROWS_OF(dec1_q5_0, dot_q80, q80) break;
+    case RL_DT_IQ4_NL: ROWS_OF(dec1_iq4_nl, dot_q80, q80) break;
+    case RL_DT_GQ4_1: ROWS_OF(dec1_q4_1, dot_q81, q81) break;
+    case RL_DT_Q5_1: ROWS_OF(dec1_q5_1, dot_q81, q81) break;
+    case RL_DT_Q2_K: ROWS_OF(dec_q2_K, dot_qk, k16) break;
+    case RL_DT_Q3_K: ROWS_OF(dec_q3_K, dot_qk, k16) break;
+    case RL_DT_Q6_K: ROWS_OF(dec_q6_K, dot_qk, k16) break;
+    case RL_DT_Q4_K: ROWS_OF(dec_q4_K, dot_qk, k32) break;
+    case RL_DT_Q5_K: ROWS_OF(dec_q5_K, dot_qk, k32) break;
+    default: break;
+    }
+}
+
+static TGT inline float hsum16(const float c[16]) { /* _mm512_reduce_add_ps */
+    return (((c[0] + c[8]) + (c[4] + c[12])) + ((c[2] + c[10]) + (c[6] + c[14]))) +
+           (((c[1] + c[9]) + (c[5] + c[13])) + ((c[3] + c[11]) + (c[7] + c[15])));
+}
+
+/* F16 / BF16 weights where ggml uses its vec_dot (one token, or rows not a multiple of 16):
+ * ggml_vec_dot_f16 (4 x 16 lanes of FMAs over runs of 64, folded 0+2, 1+3, 0+1, reduced, the tail
+ * added in double) and ggml_vec_dot_bf16 (2 x 16 lanes of products added over runs of 32, each
+ * reduced into a double, the tail added in double), as ggml-cpu's AVX-512 build computes them. */
+TGT void SFX(rl_gq_half_rows)(float *y, const float *xr, const void *w, rl_dtype t, const float *bias, int T, int in, int out) {
+    const uint16_t *wh = w;
+    for (int tt = 0; tt < T; tt++)
+        for (int o = 0; o < out; o++) {
+            const uint16_t *wr = wh + (size_t)o * in;
+            const float *x = xr + (size_t)tt * in;
+            double sum = 0;
+            int i = 0;
+            if (t == RL_DT_GF16) {
+                float c[4][16] = {{0}};
+                for (; i + 64 <= in; i += 64)
+                    for (int k = 0; k < 4; k++)
+                        for (int l = 0; l < 16; l++) c[k][l] = fmaf(GQ_H2F(wr[i + 16 * k + l]), x[i + 16 * k + l], c[k][l]);
+                for (int l = 0; l < 16; l++) { c[0][l] += c[2][l]; c[1][l] += c[3][l]; }
+                for (int l = 0; l < 16; l++) c[0][l] += c[1][l];
+                sum = (double)hsum16(c[0]);
+                for (; i < in; i++) sum += (double)(GQ_H2F(wr[i]) * x[i]);
+            } else {
+                float c1[16] = {0}, c2[16] = {0};
+                for (; i + 32 <= in; i += 32)
+                    for (int l = 0; l < 16; l++) {
+                        c1[l] = rl_bf16_to_f32(wr[i + l]) * x[i + l] + c1[l];
+                        c2[l] = rl_bf16_to_f32(wr[i + 16 + l]) * x[i + 16 + l] + c2[l];
+                    }
+                sum += (double)hsum16(c1);
+                sum += (double)hsum16(c2);
+                for (; i < in; i++) sum += (double)(rl_bf16_to_f32(wr[i]) * x[i]);
+            }
+            y[(size_t)tt * out + o] = (float)sum + (bias ? bias[o] : 0.0f);
+        }
+}

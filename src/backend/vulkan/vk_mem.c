@@ -1,0 +1,118 @@
+/* Memory of the vulkan backend: arenas (device-local buffers; their device addresses are the
+ * device pointers the engine sees), host staging (host-visible, coherent, mapped buffers from
+ * host_alloc that copies read directly), upload through a 16 MiB staging ring for other host
+ * memory, and synchronous download. */
+#include "backend/vulkan/vk_internal.h"
+#include "util/err.h"
+#include <stdlib.h>
+#include <string.h>
+
+static int push_buf(vk_buf **arr, int *n, int *cap, const vk_buf *b) {
+    if (*n == *cap) {
+        int nc = *cap ? *cap * 2 : 8;
+        vk_buf *na = realloc(*arr, (size_t)nc * sizeof *na);
+        if (!na) return rl_err("out of memory");
+        *arr = na;
+        *cap = nc;
+    }
+    (*arr)[(*n)++] = *b;
+    return 0;
+}
+
+/* Everything submitted so far has finished (recording flushed first). */
+static int drain(vk_be *v) {
+    int rc = rl_vk_wait(v, rl_vk_flush(v));
+    if (!rc) v->up_used = 0;
+    return rc;
+}
+
+void *rl_vk_arena_new(rl_backend *be, size_t bytes) {
+    vk_be *v = be->impl;
+    vk_buf b;
+    if (rl_vk_buf_new(v->d, &b, bytes + 64, 0)) return NULL;
+    if (push_buf(&v->arenas, &v->n_arenas, &v->cap_arenas, &b)) { rl_vk_buf_free(v->d, &b); return NULL; }
+    return (void *)(uintptr_t)((b.addr + 63) & ~(VkDeviceAddress)63);
+}
+
+void rl_vk_arena_free(rl_backend *be, void *a, size_t bytes) {
+    (void)bytes;
+    vk_be *v = be->impl;
+    VkDeviceSize off;
+    vk_buf *b = a ? rl_vk_find(v, (uint64_t)(uintptr_t)a, 0, &off) : NULL;
+    if (!b) return;
+    drain(v);
+    rl_vk_buf_free(v->d, b);
+    *b = v->arenas[--v->n_arenas];
+}
+
+void *rl_vk_host_alloc(rl_backend *be, size_t n) {
+    vk_be *v = be->impl;
+    vk_buf b;
+    if (rl_vk_buf_new(v->d, &b, n ? n : 64, 1)) return NULL;
+    if (push_buf(&v->hosts, &v->n_hosts, &v->cap_hosts, &b)) { rl_vk_buf_free(v->d, &b); return NULL; }
+    return b.map;
+}
+
+void rl_vk_host_free(rl_backend *be, void *p) {
+    vk_be *v = be->impl;
+    for (int i = 0; p && i < v->n_hosts; i++)
+        if (v->hosts[i].map == p) {
+            drain(v); /* a copy may still read it */
+            rl_vk_buf_free(v->d, &v->hosts[i]);
+            v->hosts[i] = v->hosts[--v->n_hosts];
+            return;
+        }
+}
+
+void rl_vk_host_invalidate(rl_backend *be, const void *p) { (void)be; (void)p; }
+
+static void copy_cmd(vk_be *v, VkBuffer s, VkDeviceSize so, VkBuffer d, VkDeviceSize doff, VkDeviceSize n) {
+    VkCommandBuffer cb = rl_vk_cmd(v);
+    if (!cb) return;
+    VkBufferCopy r = {so, doff, n};
+    vkCmdCopyBuffer(cb, s, d, 1, &r);
+    rl_vk_barrier(v, cb);
+}
+
+int rl_vk_upload(rl_backend *be, void *dst, const void *src, size_t n) {
+    vk_be *v = be->impl;
+    if (v->failed) return rl_err("%s", v->err);
+    if (!n) return 0;
+    VkDeviceSize doff, hoff;
+    vk_buf *db = rl_vk_find(v, (uint64_t)(uintptr_t)dst, n, &doff);
+    if (!db) return rl_err("vulkan: upload of %zu bytes to an address outside the backend's arenas", n);
+    vk_buf *hb = rl_vk_find_host(v, src, n, &hoff);
+    if (hb) copy_cmd(v, hb->buf, hoff, db->buf, doff, n); /* read by the device later (see fence) */
+    else
+        for (size_t done = 0; done < n && !v->failed;) {
+            size_t c = n - done < VK_STAGE_BYTES ? n - done : VK_STAGE_BYTES;
+            if (v->up_used + c > VK_STAGE_BYTES && drain(v)) break;
+            memcpy((char *)v->up.map + v->up_used, (const char *)src + done, c);
+            copy_cmd(v, v->up.buf, v->up_used, db->buf, doff + done, c);
+            v->up_used += (c + 63) & ~(size_t)63;
+            done += c;
+        }
+    return v->failed ? rl_err("%s", v->err) : 0;
+}
+
+int rl_vk_download(rl_backend *be, void *dst, const void *src, size_t n) {
+    vk_be *v = be->impl;
+    if (v->failed) return rl_err("%s", v->err);
+    if (!n) return 0;
+    VkDeviceSize soff, hoff;
+    vk_buf *sb = rl_vk_find(v, (uint64_t)(uintptr_t)src, n, &soff);
+    if (!sb) return rl_err("vulkan: download of %zu bytes from an address outside the backend's arenas", n);
+    vk_buf *hb = rl_vk_find_host(v, dst, n, &hoff);
+    if (hb) {
+        copy_cmd(v, sb->buf, soff, hb->buf, hoff, n);
+        return drain(v);
+    }
+    for (size_t done = 0; done < n;) {
+        size_t c = n - done < VK_STAGE_BYTES ? n - done : VK_STAGE_BYTES;
+        copy_cmd(v, sb->buf, soff + done, v->down.buf, 0, c);
+        if (drain(v)) return -1;
+        memcpy((char *)dst + done, v->down.map, c);
+        done += c;
+    }
+    return 0;
+}
