@@ -4,10 +4,10 @@
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/simd.h"
 #include "backend/cpu/ggml_quants.h"
+#include "backend/cpu/hfq.h"
 #include "backend/cpu/mm_bf16.h"
 #include <stdatomic.h>
 #include <stdlib.h>
-#include "backend/cpu/hfq.h"
 #include <math.h>
 #include <string.h>
 
