@@ -72,9 +72,9 @@ static int read_direct(rl_loader *L, const rl_read_range *r, uint8_t *buf) {
     return 0;
 }
 
-/* Reads all ranges of stage s into buf; returns 0 or -1 with msg filled. Under a cap (drop),
- * ranges go through O_DIRECT (no page cache at all) where the kernel allows it, else through
- * the page cache, dropped right after. */
+/* Reads all ranges of stage s into buf; returns 0 or -1 with msg filled. With direct (under a
+ * cap), ranges go through O_DIRECT (no page cache at all) where the kernel allows it; the rest
+ * through the page cache, dropped right after when under a cap. */
 static int read_stage(rl_loader *L, int s, uint8_t *buf, int direct, char *msg, size_t cap) {
     const rl_stage *st = &L->st[s];
     char done[RL_STAGE_MAX_RANGES] = {0};
