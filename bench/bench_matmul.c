@@ -1,9 +1,11 @@
-/* Micro-benchmark of rl_matmul on a BF16 4864x896 weight (Qwen2-0.5B down_proj shape):
- * GB/s of weight streaming at T=1 (decode) and GFLOP/s at T=128 (prefill).
- * Build: make build/librabbitllm.a && cc -std=c11 -D_GNU_SOURCE -O2 -pthread -Isrc \
- *          -o build/bench_matmul bench/bench_matmul.c build/librabbitllm.a -lm
- * Run:   build/bench_matmul [threads (0 = all CPUs)] [out] [in]   (RL_SIMD=scalar|avx2|avx512 to force) */
+/* Micro-benchmark of rl_matmul per weight type on a matrix larger than the last-level cache:
+ * decode (T=1) GB/s of weights read, against the memory read bandwidth measured in the same
+ * run, and prefill (T=128) GFLOP/s.
+ * Build: make bench   Run: build/bench_matmul [threads (0 = all CPUs)] [out] [in]
+ * (RL_SIMD=scalar|avx2|avxvnni|avx512|avx512vnni forces a path) */
 #include "backend/cpu/matmul.h"
+#include "backend/cpu/membw.h"
+#include "quant/quantize.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -29,26 +31,44 @@ static double time_call(rl_pool *p, float *y, const float *x, const void *w, rl_
 }
 
 int main(int argc, char **argv) {
-    int nth = argc > 1 ? atoi(argv[1]) : 0, out = argc > 2 ? atoi(argv[2]) : 4864, in = argc > 3 ? atoi(argv[3]) : 896;
+    int nth = argc > 1 ? atoi(argv[1]) : 0, out = argc > 2 ? atoi(argv[2]) : 65536, in = argc > 3 ? atoi(argv[3]) : 896;
+    int tp = argc > 4 ? atoi(argv[4]) : 128;
+    if (out < 1 || in < 32 || in % 32) { fprintf(stderr, "in must be a positive multiple of 32\n"); return 1; }
     rl_pool *p = rl_pool_new(nth);
     if (!p) return 1;
     size_t nw = (size_t)out * in;
-    uint16_t *w = malloc(nw * 2);
     float *wf = malloc(nw * 4), *x = malloc(sizeof(float) * 128 * (size_t)in), *y = malloc(sizeof(float) * 128 * (size_t)out);
-    for (size_t i = 0; i < nw; i++) { wf[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f; w[i] = rl_f32_to_bf16(wf[i]); }
-    for (size_t i = 0; i < 128 * (size_t)in; i++) x[i] = (float)(i % 17) / 17.0f;
-    printf("simd=%s threads=%d W=%dx%d\n", rl_simd_name(), rl_pool_size(p), out, in);
-    static const rl_dtype DTS[] = {RL_DT_BF16, RL_DT_F16, RL_DT_F32};
-    static const char *NAMES[] = {"bf16", "f16", "f32"};
-    for (int d = 0; d < 3; d++) {
-        const void *wp = DTS[d] == RL_DT_F32 ? (const void *)wf : (const void *)w;
-        double es = DTS[d] == RL_DT_F32 ? 4 : 2;
-        double t1 = time_call(p, y, x, wp, DTS[d], 1, in, out, 1.0);
-        double t128 = time_call(p, y, x, wp, DTS[d], 128, in, out, 2.0);
-        printf("%-5s T=1:   %8.1f us  %7.1f GB/s (weights)\n", NAMES[d], t1 * 1e6, nw * es / t1 / 1e9);
-        printf("%-5s T=128: %8.1f us  %7.1f GFLOP/s\n", NAMES[d], t128 * 1e6, 2.0 * nw * 128 / t128 / 1e9);
+    uint16_t *wb = malloc(nw * 2), *wh = malloc(nw * 2);
+    uint8_t *q8 = malloc(rl_dtype_row_bytes(RL_DT_Q8_0, in) * out), *q4 = malloc(rl_dtype_row_bytes(RL_DT_Q4_1, in) * out);
+    if (!wf || !x || !y || !wb || !wh || !q8 || !q4) return 1;
+    for (size_t i = 0; i < nw; i++) {
+        wf[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+        wb[i] = rl_f32_to_bf16(wf[i]);
+        wh[i] = rl_f32_to_f16(wf[i]);
     }
-    free(w); free(wf); free(x); free(y);
+    for (int o = 0; o < out; o++) {
+        rl_quantize_row(RL_DT_Q8_0, wf + (size_t)o * in, q8 + rl_dtype_row_bytes(RL_DT_Q8_0, in) * o, in);
+        rl_quantize_row(RL_DT_Q4_1, wf + (size_t)o * in, q4 + rl_dtype_row_bytes(RL_DT_Q4_1, in) * o, in);
+    }
+    for (size_t i = 0; i < 128 * (size_t)in; i++) x[i] = (float)(i % 17) / 17.0f - 0.5f;
+    double bw = rl_membw_read(p, (size_t)256 << 20, 1.0);
+    printf("simd=%s threads=%d W=%dx%d  memory read bandwidth %.1f GB/s\n", rl_simd_name(), rl_pool_size(p), out, in,
+           bw / 1e9);
+    static const rl_dtype DTS[] = {RL_DT_BF16, RL_DT_F16, RL_DT_F32, RL_DT_Q8_0, RL_DT_Q4_1};
+    const void *WS[] = {wb, wh, wf, q8, q4};
+    for (int d = 0; d < 5; d++) {
+        double bytes = (double)rl_dtype_row_bytes(DTS[d], in) * out;
+        double t1 = time_call(p, y, x, WS[d], DTS[d], 1, in, out, 1.0);
+        printf("%-5s T=1:   %9.1f us  %6.1f GB/s  (%.2f of memory bandwidth)\n", RL_DTYPES[DTS[d]].st_name, t1 * 1e6,
+               bytes / t1 / 1e9, bytes / t1 / bw);
+        if (tp > 0) {
+            int o2 = out > 4864 ? 4864 : out; /* prefill: a cache-sized matrix, compute-bound */
+            double t128 = time_call(p, y, x, WS[d], DTS[d], tp, in, o2, 1.0);
+            printf("%-5s T=%d: %9.1f us  %6.1f GFLOP/s\n", RL_DTYPES[DTS[d]].st_name, tp, t128 * 1e6,
+                   2.0 * o2 * in * tp / t128 / 1e9);
+        }
+    }
+    free(wf); free(x); free(y); free(wb); free(wh); free(q8); free(q4);
     rl_pool_free(p);
     return 0;
 }

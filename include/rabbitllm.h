@@ -3,15 +3,36 @@
  *
  * Ownership: every object returned by *_open / *_new is freed by its *_close / *_free.
  * Errors: functions return NULL or -1 and leave a message (naming the file and the problem)
- * readable with rl_last_error() on the same thread. */
+ * readable with rl_last_error() on the same thread.
+ * Threads: the library keeps no global mutable state. An object (rl_model, and the text objects
+ * below) may be used by one thread at a time: calls on the same object must not overlap, so
+ * serialize them (e.g. a mutex, or one owning thread); distinct objects may be used from
+ * distinct threads at the same time. Exceptions are marked "any thread" (rl_version,
+ * rl_last_error, rl_sampling_default, rl_session_cancel).
+ * Linking: pkg-config --cflags --libs rabbitllm (add --static for librabbitllm.a). */
 #ifndef RABBITLLM_H
 #define RABBITLLM_H
 #include <stddef.h>
 #include <stdint.h>
 
+#define RL_VERSION_MAJOR 0
+#define RL_VERSION_MINOR 1
+#define RL_VERSION_PATCH 0
+#define RL_VERSION_STRING "0.1.0"
+
+/* Marks the exported symbols; everything else in the library is built hidden. */
+#if defined(__GNUC__) || defined(__clang__)
+#define RL_API __attribute__((visibility("default")))
+#else
+#define RL_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The library's version, "MAJOR.MINOR.PATCH" (RL_VERSION_STRING of the build). Any thread. */
+RL_API const char *rl_version(void);
 
 typedef struct rl_model rl_model;
 
@@ -25,36 +46,40 @@ typedef struct {
                           every sweep (spread evenly over the layers); 0 = stream everything;
                           RL_MEM_BUDGET_AUTO = what the process may really use (MemAvailable and
                           its cgroup limit) less the KV cache, activations, slots and a margin */
+    const char *kv_type; /* KV cache storage: "f32", "f16", "bf16", "q8_0"; NULL / "auto" = the most
+                          exact whose memory plan fits: f32, else bf16, else q8_0 */
+    const char *backend; /* compute backend: "cpu", "cuda", "vulkan"; NULL = $RL_BACKEND, else
+                          "cpu". One not built in (or without a device) is an error at open. */
 } rl_model_opts;
 #define RL_MEM_BUDGET_AUTO ((size_t)-1)
 
-/* The last error message of this thread ("" if none). */
-const char *rl_last_error(void);
+/* The last error message of this thread ("" if none). Any thread (each has its own). */
+RL_API const char *rl_last_error(void);
 
 /* Opens MODEL_DIR (config.json, safetensors single or sharded). opts may be NULL. */
-rl_model *rl_model_open(const char *model_dir, const rl_model_opts *opts);
-void rl_model_close(rl_model *m);
+RL_API rl_model *rl_model_open(const char *model_dir, const rl_model_opts *opts);
+RL_API void rl_model_close(rl_model *m);
 
-int rl_model_vocab(const rl_model *m);     /* logits per row */
-int rl_model_ctx(const rl_model *m);       /* context length */
-int rl_model_pos(const rl_model *m);       /* tokens in the KV cache */
+RL_API int rl_model_vocab(const rl_model *m);     /* logits per row */
+RL_API int rl_model_ctx(const rl_model *m);       /* context length */
+RL_API int rl_model_pos(const rl_model *m);       /* tokens in the KV cache */
 /* 1 if id is one of the model's eos ids (config.json / generation_config.json). */
-int rl_model_is_eos(const rl_model *m, int32_t id);
+RL_API int rl_model_is_eos(const rl_model *m, int32_t id);
 
 /* Runs tokens[0..n) at positions pos..pos+n-1 through the model, appending them to the KV
  * cache (prefill in sweeps of up to max_batch tokens). logits (may be NULL) receives, if
  * all_rows, n rows of vocab floats (one per token), else one row for the last token.
  * -1 + error: token id out of range, context exceeded, read error. */
-int rl_model_eval(rl_model *m, const int32_t *tokens, int n, float *logits, int all_rows);
+RL_API int rl_model_eval(rl_model *m, const int32_t *tokens, int n, float *logits, int all_rows);
 
 /* Drops the KV cache after position pos (0 = empty), e.g. to reuse a shared prompt prefix.
  * Hybrid models (Qwen3.5 linear-attention layers) cannot rewind their recurrent state: the next
  * rl_model_eval re-prefills tokens 0..pos from the model's token history first (exact, one extra
  * prefill of the kept prefix; pos 0 is just a reset). */
-void rl_model_rewind(rl_model *m, int pos);
+RL_API int rl_model_rewind(rl_model *m, int pos);  /* 0, or -1 + error if pos is outside 0..current */
 /* 1 if rewinding is free (a KV cache is truncated); 0 for models with recurrent layers, where a
  * rewind replays the kept prefix on the next eval. */
-int rl_model_rewind_is_cheap(const rl_model *m);
+RL_API int rl_model_rewind_is_cheap(const rl_model *m);
 
 /* Batching: several sequences (0 .. n_seq-1, opts.n_seq at open) share each sweep, so one read
  * of the weights serves them all. Each item's tokens are appended to its own sequence's cache
@@ -65,10 +90,34 @@ typedef struct {
     const int32_t *tokens;    /* tokens to append */
     int n;                    /* how many (>= 1) */
 } rl_batch_item;
-int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, float *logits);
-int rl_model_n_seq(const rl_model *m);
-int rl_model_seq_pos(const rl_model *m, int seq);        /* tokens in sequence seq's cache */
-void rl_model_seq_rewind(rl_model *m, int seq, int pos); /* as rl_model_rewind, for one sequence */
+RL_API int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, float *logits);
+RL_API int rl_model_n_seq(const rl_model *m);
+RL_API int rl_model_seq_pos(const rl_model *m, int seq);        /* tokens in sequence seq's cache */
+RL_API int rl_model_seq_rewind(rl_model *m, int seq, int pos);  /* as rl_model_rewind, for one sequence */
+/* Length of the common prefix of sequence 0's cached tokens and tok[0..n) (prefix reuse: rewind
+ * to it and feed only the rest). */
+RL_API int rl_model_common_prefix(const rl_model *m, const int32_t *tok, int n);
+
+/* Token trees (speculative decoding): rl_model_eval_tree runs n candidate tokens after sequence
+ * 0's cache in one sweep, node i being a child of node parent[i] (-1: of the cache's last token;
+ * parent[i] < i), at position pos + depth, each attending to the cache and its own ancestors;
+ * logits (n rows, may be NULL) get each node's next-token logits. Nothing is kept until
+ * rl_model_tree_commit(nodes, k) appends the path nodes[0..k) (each the child of the one before,
+ * nodes[0] a root node) to the cache without recomputing it. At most 256 nodes (and --batch).
+ * rl_model_tree_ok says whether the model and backend can (no MLA, recurrent or
+ * sliding-window layers; one sequence); else verify chains with rl_model_eval. */
+#define RL_TREE_MAX 256
+RL_API int rl_model_tree_ok(const rl_model *m);
+RL_API int rl_model_eval_tree(rl_model *m, const int32_t *tokens, const int32_t *parent, int n, float *logits);
+RL_API int rl_model_tree_commit(rl_model *m, const int32_t *nodes, int k);
+
+/* Trace hook (debugging, comparing backends layer by layer): after each named intermediate of a
+ * sweep (embed; per layer attn_norm, q, k, v, attn_out, mixer_out, ffn_norm, moe_scores, ffn_out,
+ * layer_out, dn_conv, dn_core; final_norm with layer = n_layers) fn gets its values as host
+ * floats, rows x cols (rows = tokens of the sweep), valid during the call. NULL turns it off.
+ * Tracing downloads every intermediate: slow. Not thread-safe with a concurrent eval. 0 / -1. */
+typedef void (*rl_trace_fn)(void *user, int layer, const char *name, const float *data, int rows, int cols);
+RL_API int rl_model_set_trace(rl_model *m, rl_trace_fn fn, void *user);
 
 /* Sampling parameters; temperature 0 = greedy. */
 typedef struct {
@@ -80,8 +129,133 @@ typedef struct {
     uint64_t seed;
 } rl_sampling;
 
-/* Default sampling (greedy). */
-rl_sampling rl_sampling_default(void);
+/* Default sampling (greedy). Any thread. */
+RL_API rl_sampling rl_sampling_default(void);
+
+/* ---- Text: tokenizer, chat template, generation sessions ----
+ * Memory returned through char ** / int32_t ** out-parameters is malloc'd by the library and
+ * freed with rl_release. MODEL arguments are a model directory or a Hugging Face hub id
+ * "org/name[@revision]" already in the local cache (never downloaded here). */
+
+/* Frees memory the library returned (texts, id arrays). NULL is fine. Any thread. */
+RL_API void rl_release(void *p);
+
+typedef struct rl_tokenizer rl_tokenizer;
+
+/* The tokenizer of MODEL (tokenizer.json, else tokenizer.model; tokenizer_config.json). */
+RL_API rl_tokenizer *rl_tokenizer_open(const char *model);
+RL_API void rl_tokenizer_close(rl_tokenizer *t);
+/* Vocabulary size including added tokens (max id + 1). */
+RL_API int rl_tokenizer_vocab(const rl_tokenizer *t);
+/* UTF-8 text[0..len) to ids (*ids for rl_release, *n their count). add_special: 1 adds the model's
+ * special tokens (BOS, ...) as HF's add_special_tokens=True; special-token text in the input is
+ * always parsed as those tokens. -1 + error on invalid UTF-8. */
+RL_API int rl_tokenize(const rl_tokenizer *t, const char *text, size_t len, int add_special, int32_t **ids, int *n);
+/* ids to UTF-8 text (NUL-terminated, *len bytes, for rl_release); skip_special drops special tokens.
+ * -1 + error on an id outside the vocabulary. */
+RL_API int rl_detokenize(const rl_tokenizer *t, const int32_t *ids, int n, int skip_special, char **text, size_t *len);
+/* The text of one token decoded alone (special tokens included), for rl_release. -1 on a bad id. */
+RL_API int rl_token_to_piece(const rl_tokenizer *t, int32_t id, char **piece, size_t *len);
+/* The id of an exact token text (added or vocabulary token), -1 if none. */
+RL_API int rl_token_id(const rl_tokenizer *t, const char *token_text);
+
+typedef struct rl_chat_template rl_chat_template;
+
+/* The chat template of MODEL (chat_template.jinja, chat_template.json or tokenizer_config.json).
+ * NULL + error if it has none or it does not parse. */
+RL_API rl_chat_template *rl_chat_template_open(const char *model);
+RL_API void rl_chat_template_close(rl_chat_template *t);
+/* Renders messages_json (a JSON array of {"role", "content", ...}) as transformers'
+ * apply_chat_template does; extra_json (may be NULL) is an object of further template variables
+ * ("tools", ...). *out for rl_release. -1 + error: bad JSON, or the template's own error message. */
+RL_API int rl_chat_template_apply(const rl_chat_template *t, const char *messages_json, int add_generation_prompt,
+                                  const char *extra_json, char **out);
+
+/* A session: a model with its tokenizer and chat template, generating text. It keeps the token
+ * ids of its KV cache, so a prompt that extends the previous one (the next turn of a chat, the
+ * same system prompt) evaluates only the new tokens. One thread at a time, except
+ * rl_session_cancel. */
+typedef struct rl_session rl_session;
+
+typedef struct {
+    rl_model_opts model;   /* as for rl_model_open */
+    int raw;               /* 1: ignore the chat template (rl_session_chat then fails) */
+} rl_session_opts;
+
+/* Opens MODEL (opts may be NULL: defaults). NULL + error naming the file and the problem. */
+RL_API rl_session *rl_session_open(const char *model, const rl_session_opts *opts);
+RL_API void rl_session_close(rl_session *s);
+/* The session's model (for rl_model_eval etc.; the session's KV-cache tracking assumes it is
+ * only moved through the session: call rl_session_reset after using it directly). */
+RL_API rl_model *rl_session_model(rl_session *s);
+RL_API const rl_tokenizer *rl_session_tokenizer(const rl_session *s);
+/* The chat template, NULL if the model has none (or opts.raw). */
+RL_API const rl_chat_template *rl_session_template(const rl_session *s);
+
+/* Why a generation ended. */
+enum { RL_FINISH_LENGTH = 0, RL_FINISH_STOP = 1, RL_FINISH_CANCELLED = 2 };
+
+typedef struct {
+    int max_tokens;               /* most new tokens; 0 = up to the context */
+    rl_sampling sampling;
+    int ignore_eos;               /* keep going past eos / end-of-turn tokens */
+    int draft;                    /* speculative tokens verified per sweep (prompt lookup); 0 = off */
+    const char *const *stop;      /* stop strings: the text ends before the first one found */
+    int n_stop;
+    /* Called with each new piece of text: complete UTF-8 characters only, a possible stop string
+     * held back until decided; the pieces concatenate to the whole answer. Nonzero = stop
+     * (finish RL_FINISH_CANCELLED). May be NULL. */
+    int (*on_text)(void *user, const char *piece, size_t len);
+    void *user;
+    const volatile int *cancel;   /* generation stops once *cancel is nonzero (e.g. set by a signal handler); may be NULL */
+} rl_gen_params;
+
+/* max_tokens 0, greedy, no stop strings, no callback. Any thread. */
+RL_API rl_gen_params rl_gen_params_default(void);
+
+typedef struct {
+    int finish;                   /* RL_FINISH_* */
+    int ctx_full;                 /* 1 if it stopped because the context was full */
+    int n_prompt;                 /* prompt tokens */
+    int n_reused;                 /* of them already in the KV cache (not evaluated again) */
+    int n_gen;                    /* tokens generated */
+    double prefill_s, decode_s;   /* seconds evaluating the prompt / generating */
+    int drafted, accepted;        /* speculative tokens proposed / accepted */
+} rl_gen_info;
+
+/* Prompt ids (for rl_release): messages_json (a JSON array of messages, extra_json template
+ * variables or NULL) rendered through the chat template with the generation prompt and encoded
+ * without adding special tokens again; or, when messages_json is NULL, text encoded with the
+ * special tokens. -1 + error: no template for messages, bad JSON, template error. */
+RL_API int rl_session_prompt(rl_session *s, const char *messages_json, const char *extra_json, const char *text,
+                             int32_t **ids, int *n);
+/* Generates after prompt ids[0..n) (1 <= n < context), reusing the longest prefix already in
+ * the KV cache. Stops on eos / end-of-turn tokens, max_tokens, the context, a stop string,
+ * on_text, *cancel or rl_session_cancel. *text (may be NULL; for rl_release) gets the answer
+ * without a stop string; info (may be NULL) the counts and timing. 0 / -1 + error. */
+RL_API int rl_session_generate_ids(rl_session *s, const int32_t *ids, int n, const rl_gen_params *p, char **text,
+                                   rl_gen_info *info);
+/* Raw text in (special tokens added, no template), the answer out. p may be NULL (defaults). */
+RL_API int rl_session_generate(rl_session *s, const char *prompt, const rl_gen_params *p, char **text, rl_gen_info *info);
+
+typedef struct {
+    const char *role;             /* "system", "user", "assistant", ... */
+    const char *content;
+} rl_chat_message;
+
+/* A chat turn: messages[0..n) through the chat template (-1 + error if the model has none). */
+RL_API int rl_session_chat(rl_session *s, const rl_chat_message *messages, int n, const rl_gen_params *p, char **text,
+                           rl_gen_info *info);
+/* The same with messages as JSON (tool calls, content parts) and extra template variables
+ * (extra_json: an object, e.g. {"tools": [...]}, or NULL). */
+RL_API int rl_session_chat_json(rl_session *s, const char *messages_json, const char *extra_json, const rl_gen_params *p,
+                                char **text, rl_gen_info *info);
+/* Stops the generation in progress after its current token (RL_FINISH_CANCELLED), or the next
+ * one if none is running; cleared when that generation returns. Any thread, and
+ * async-signal-safe. */
+RL_API void rl_session_cancel(rl_session *s);
+/* Empties the KV cache (the next prompt is evaluated from its start). 0 / -1. */
+RL_API int rl_session_reset(rl_session *s);
 
 #ifdef __cplusplus
 }

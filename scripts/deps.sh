@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages rabbitllm needs to build and test, only where missing.
 set -e
-PKGS="make gcc clang libcjson-dev libpcre2-dev libutf8proc-dev libreadline-dev libmicrohttpd-dev libcurl4-openssl-dev python3"
+PKGS="make gcc clang libcjson-dev libpcre2-dev libutf8proc-dev libreadline-dev libmicrohttpd-dev libcurl4-openssl-dev python3 pkg-config"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

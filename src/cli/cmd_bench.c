@@ -1,10 +1,12 @@
 /* `rabbitllm bench MODEL_DIR [-n 8]`: streaming decode speed against the limits measured on the
  * same files in the same run: (a) cold decode vs a cold sequential read of the same bytes (disk),
  * (b) warm decode vs reading the same bytes from the page cache (memory), (c) prefill tokens/s,
- * (d) a cold first sweep with half the weights resident (read at open) vs a streaming one. */
+ * (d) a cold first sweep with half the weights resident (read at open) vs a streaming one.
+ * `--resident` measures compute speed with every weight in RAM instead (bench_resident.c). */
 #include "cli/commands.h"
 #include "cli/bench_budget.h"
 #include "cli/opts.h"
+#include "cli/bench_resident.h"
 #include "engine/model.h"
 #include "util/fileio.h"
 #include "util/timer.h"
@@ -54,9 +56,15 @@ static double median(double *v, int n) {
 
 int cmd_bench(int argc, char **argv) {
     rl_cli_opts o;
+    int resident = 0, k = 0;
+    for (int i = 0; i < argc; i++) /* --resident is bench's own flag: take it out before parsing */
+        if (i > 0 && !strcmp(argv[i], "--resident")) resident = 1;
+        else argv[k++] = argv[i];
+    argc = k;
     if (rl_cli_parse(argc, argv, &o)) return 2;
     int n = argc > 0 && o.n_new != 64 ? o.n_new : 8;
     if (n < 1) n = 1;
+    if (resident) return rl_bench_resident(&o, n);
     o.model.ctx = o.model.ctx ? o.model.ctx : 512;
     o.model.mem_budget = 0; /* measure streaming: nothing resident */
     rl_model *m = rl_model_open(o.model_dir, &o.model);
@@ -69,8 +77,8 @@ int cmd_bench(int argc, char **argv) {
     if (!lg || !buf || !prompt) { fprintf(stderr, "error: out of memory\n"); goto done; }
     for (int i = 0; i < 128; i++) prompt[i] = (int32_t)((i * 7919 + 13) % V);
     uint64_t bytes = 0;
-    printf("model %s: %d layers, %d stages, slot %.1f MB, %d threads\n", o.model_dir, m->d.n_layers, m->n_stages,
-           rl_loader_slot_bytes(m->ld) / 1e6, rl_pool_size(m->pool));
+    printf("model %s: %d layers, %d stages, slot %.1f MB, backend %s\n", o.model_dir, m->d.n_layers, m->n_stages,
+           rl_loader_slot_bytes(m->ld) / 1e6, m->be->ops->describe(m->be));
 
     /* (a) cold: for each token, a sequential read of the same bytes with the page cache dropped
      * (plain, and with readahead: the disk limit is the faster of the two), then one decode

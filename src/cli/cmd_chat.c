@@ -2,7 +2,7 @@
  * template over the whole conversation and sends only the tokens after the longest prefix
  * already in the KV cache. /reset clears, /exit (or EOF) quits, Ctrl-C stops an answer. */
 #include "cli/commands.h"
-#include "cli/textgen.h"
+#include "cli/clitext.h"
 #include <readline/history.h>
 #include <readline/readline.h>
 #include <signal.h>
@@ -25,30 +25,53 @@ static char *read_line(int tty) {
     return line;
 }
 
-static void add_msg(cJSON *msgs, const char *role, const char *content) {
-    cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "role", role);
-    cJSON_AddStringToObject(m, "content", content);
-    cJSON_AddItemToArray(msgs, m);
+typedef struct { rl_chat_message *v; int n, cap; } msg_list;
+
+static int add_msg(msg_list *L, const char *role, const char *content) {
+    if (L->n == L->cap) {
+        rl_chat_message *nv = realloc(L->v, (size_t)(L->cap = L->cap ? L->cap * 2 : 8) * sizeof *nv);
+        if (!nv) return -1;
+        L->v = nv;
+    }
+    char *c = strdup(content);
+    if (!c) return -1;
+    L->v[L->n++] = (rl_chat_message){role, c};
+    return 0;
+}
+
+static void clear_msgs(msg_list *L, int keep) {
+    while (L->n > keep) free((char *)L->v[--L->n].content);
+}
+
+/* the conversation text of a model without a template: the turns concatenated */
+static char *raw_text(const msg_list *L, int from) {
+    size_t len = 1;
+    for (int i = from; i < L->n; i++) len += strlen(L->v[i].content);
+    char *t = malloc(len), *p = t;
+    for (int i = from; t && i < L->n; i++) { size_t l = strlen(L->v[i].content); memcpy(p, L->v[i].content, l); p += l; }
+    if (t) *p = 0;
+    return t;
 }
 
 int cmd_chat(int argc, char **argv) {
     rl_cli_opts o;
     if (rl_cli_parse(argc, argv, &o)) return 2;
     if (o.n_new == 64) o.n_new = 512;
-    rl_textgen g;
-    if (rl_textgen_open(&g, &o)) { fprintf(stderr, "error: %s\n", rl_last_error()); return 1; }
+    rl_session *s = rl_cli_session_open(&o);
+    if (!s) return 1;
     int tty = isatty(0) && isatty(1);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
 
-    cJSON *msgs = cJSON_CreateArray();
-    if (o.system) add_msg(msgs, "system", o.system);
-    int cap = rl_model_ctx(g.m) + 1;
-    char *raw = strdup("");                                 /* conversation text without a template */
-    int rc = 0;
+    int tmpl = rl_session_template(s) != NULL;
+    msg_list msgs = {0};
+    int n_sys = 0;                                   /* the system message stays on /reset */
+    if (o.system && tmpl) { if (add_msg(&msgs, "system", o.system)) { fprintf(stderr, "error: out of memory\n"); rl_session_close(s); return 1; } n_sys = 1; }
+    rl_gen_params p = rl_cli_gen_params(&o);
+    p.on_text = rl_cli_to_stdout;
+    p.cancel = &g_interrupt;
     if (tty) fprintf(stderr, "chat with %s — /reset to start over, /exit to quit, Ctrl-C stops an answer\n", o.model_dir);
     for (;;) {
         g_interrupt = 0;
@@ -56,52 +79,36 @@ int cmd_chat(int argc, char **argv) {
         if (!line) break;
         if (!strcmp(line, "/exit") || !strcmp(line, "/quit")) { free(line); break; }
         if (!strcmp(line, "/reset")) {
-            cJSON_Delete(msgs);
-            msgs = cJSON_CreateArray();
-            if (o.system) add_msg(msgs, "system", o.system);
-            rl_textgen_reset(&g);
-            raw[0] = 0;
+            clear_msgs(&msgs, n_sys);
+            rl_session_reset(s);
             fprintf(stderr, "[conversation reset]\n");
             free(line);
             continue;
         }
         if (!*line) { free(line); continue; }
         if (tty) add_history(line);
-        add_msg(msgs, "user", line);
-        size_t rl = strlen(raw), ll = strlen(line);
-        char *nraw = realloc(raw, rl + ll + 2);
-        if (nraw) { raw = nraw; memcpy(raw + rl, line, ll); raw[rl + ll] = 0; }
+        int bad = add_msg(&msgs, "user", line);
         free(line);
-
-        int32_t *ids = NULL, *gen = NULL;
-        int n = 0, n_gen = 0;
-        char *answer = NULL;
-        if (rl_textgen_prompt(&g, g.tmpl ? msgs : NULL, raw, &ids, &n)) {
-            fprintf(stderr, "error: %s\n", rl_last_error());
-            cJSON_DeleteItemFromArray(msgs, cJSON_GetArraySize(msgs) - 1);
+        if (bad) { fprintf(stderr, "error: out of memory\n"); break; }
+        char *answer = NULL, *raw = NULL;
+        rl_gen_info in;
+        int rc;
+        if (tmpl) rc = rl_session_chat(s, msgs.v, msgs.n, &p, &answer, &in);
+        else rc = (raw = raw_text(&msgs, 0)) ? rl_session_generate(s, raw, &p, &answer, &in) : -1;
+        free(raw);
+        if (rc) {
+            fprintf(stderr, "error: %s%s\n", rl_last_error(), strstr(rl_last_error(), "context") ? "; /reset to start over" : "");
+            clear_msgs(&msgs, msgs.n - 1);
             continue;
         }
-        /* reuse the longest prefix already in the cache (at least one token must be evaluated) */
-        int common = rl_textgen_reuse_prefix(&g, ids, n);
-        if (n >= cap) { fprintf(stderr, "error: the conversation (%d tokens) exceeds the context (%d); /reset to start over\n", n, cap - 1); free(ids); continue; }
-        if (rl_textgen_generate(&g, ids, n, ids + common, n - common, &g_interrupt, &answer, &gen, &n_gen)) {
-            fprintf(stderr, "error: %s\n", rl_last_error());
-            rl_textgen_reset(&g);
-            free(ids);
-            continue;
-        }
+        rl_cli_print_summary(stderr, &in);
         printf("\n");
         fflush(stdout);
-        rl_textgen_commit(&g, ids, n, gen, n_gen);
-        add_msg(msgs, "assistant", answer ? answer : "");
-        rl = strlen(raw);
-        size_t al = answer ? strlen(answer) : 0;
-        nraw = realloc(raw, rl + al + 1);
-        if (nraw) { raw = nraw; memcpy(raw + rl, answer ? answer : "", al); raw[rl + al] = 0; }
-        free(answer); free(gen); free(ids);
+        if (add_msg(&msgs, "assistant", answer ? answer : "")) { fprintf(stderr, "error: out of memory\n"); rl_release(answer); break; }
+        rl_release(answer);
     }
-    free(raw);
-    cJSON_Delete(msgs);
-    rl_textgen_close(&g);
-    return rc;
+    clear_msgs(&msgs, 0);
+    free(msgs.v);
+    rl_session_close(s);
+    return 0;
 }

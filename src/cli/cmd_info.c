@@ -1,8 +1,9 @@
-/* `rabbitllm info MODEL_DIR [--ctx N]`: the normalized model description and the memory plan. */
+/* `rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--kv-type T]`: the normalized model description and the memory plan. */
 #include "cli/commands.h"
+#include "cli/opts.h"
+#include "engine/model.h"
 #include "format/checkpoint.h"
 #include "hub/hub.h"
-#include "io/budget.h"
 #include "io/stage.h"
 #include "model/config.h"
 #include "model/moe_config.h"
@@ -10,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char *scaling_name(rl_rope_scaling s) {
     static const char *n[] = {"none", "linear", "dynamic", "llama3", "yarn", "longrope"};
@@ -35,12 +35,24 @@ static void print_block_features(const rl_model_desc *d) {
 int cmd_info(int argc, char **argv) {
     const char *dir = NULL;
     int ctx = 0;
+    rl_model_opts mo = {.mem_budget = RL_MEM_BUDGET_AUTO};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--ctx") && i + 1 < argc) ctx = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--backend") && i + 1 < argc) mo.backend = argv[++i];
+        else if (!strcmp(argv[i], "--kv-type") && i + 1 < argc) mo.kv_type = argv[++i];
+        else if (!strcmp(argv[i], "--parallel") && i + 1 < argc) mo.n_seq = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) mo.max_batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--mem-budget") && i + 1 < argc) {
+            uint64_t b;
+            const char *v = argv[++i];
+            if (!strcmp(v, "auto")) mo.mem_budget = RL_MEM_BUDGET_AUTO;
+            else if (rl_cli_parse_size(v, &b)) { fprintf(stderr, "error: --mem-budget needs a size or auto, got '%s'\n", v); return 2; }
+            else mo.mem_budget = (size_t)b;
+        }
         else if (argv[i][0] == '-') { fprintf(stderr, "error: unknown option '%s'\n", argv[i]); return 2; }
         else dir = argv[i];
     }
-    if (!dir) { fprintf(stderr, "usage: rabbitllm info MODEL_DIR [--ctx N]\n"); return 2; }
+    if (!dir) { fprintf(stderr, "usage: rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--kv-type T]\n"); return 2; }
     if (!(dir = rl_hub_model_dir(dir))) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; } /* or org/name[@rev] */
     rl_model_desc *d = malloc(sizeof *d);
     rl_checkpoint *ck = NULL;
@@ -135,15 +147,9 @@ int cmd_info(int argc, char **argv) {
         printf("  linear state    %s (recurrent + conv state of %d layers, fixed size; counted with the KV cache below)\n", ls, nlin);
     }
     printf("  KV cache        %s for a context of %d tokens (f32)\n  streaming peak  ~%s + activations (2 stage slots + KV cache)\n", e, ctx, f);
-    /* the default budget (--mem-budget auto) decided as `run` would, before any weight is read */
-    rl_budget_in bi = {.request = RL_BUDGET_AUTO};
-    rl_budget_sizes(d, st, n, ctx, 1, 0, (int)sysconf(_SC_NPROCESSORS_ONLN), &bi);
-    rl_budget bd;
-    int rc = rl_budget_decide(&bi, NULL, &bd);
-    char line[1400];
-    rl_budget_describe(&bd, bi.weights, line, sizeof line);
-    printf("  memory budget   %s\n  plan fits       %s\n", line, rc ? "no" : "yes");
-    if (rc) fprintf(stderr, "error: %s: %s\n", dir, rl_errmsg());
     free(st); rl_ckpt_close(ck); free(d);
-    return rc ? 1 : 0;
+    mo.ctx = ctx;
+    printf("\n");
+    if (rl_model_print_plan(dir, &mo, stdout)) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; }
+    return 0;
 }

@@ -2,7 +2,9 @@
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "cli/profile.h"
-#include "cli/textgen.h"
+#include "cli/clitext.h"
+#include "cli/trace.h"
+#include "cli/draft.h"
 #include "gen/generate.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,30 +16,25 @@ static int dump_rows(void *ctx, const float *rows, int n, int vocab) {
 
 /* run -p: prompt text through the chat template (or raw), streamed answer on stdout. */
 static int run_text(const rl_cli_opts *o) {
-    rl_textgen g;
-    if (rl_textgen_open(&g, o)) { fprintf(stderr, "error: %s\n", rl_last_error()); return 1; }
-    cJSON *msgs = cJSON_CreateArray();
-    if (o->system) {
-        cJSON *s = cJSON_CreateObject();
-        cJSON_AddStringToObject(s, "role", "system");
-        cJSON_AddStringToObject(s, "content", o->system);
-        cJSON_AddItemToArray(msgs, s);
+    rl_session *s = rl_cli_session_open(o);
+    if (!s) return 1;
+    rl_chat_message msgs[2];
+    int n = 0;
+    if (o->system) msgs[n++] = (rl_chat_message){"system", o->system};
+    msgs[n++] = (rl_chat_message){"user", o->prompt};
+    rl_gen_params p = rl_cli_gen_params(o);
+    p.on_text = rl_cli_to_stdout;
+    rl_gen_info in;
+    int rc = rl_session_template(s) ? rl_session_chat(s, msgs, n, &p, NULL, &in)
+                                    : rl_session_generate(s, o->prompt, &p, NULL, &in);
+    fflush(stdout);
+    if (rc) fprintf(stderr, "error: %s\n", rl_last_error());
+    else {
+        rl_cli_print_summary(stderr, &in);
+        if (o->profile) rl_profile_print(rl_session_model(s), stderr);
     }
-    cJSON *u = cJSON_CreateObject();
-    cJSON_AddStringToObject(u, "role", "user");
-    cJSON_AddStringToObject(u, "content", o->prompt);
-    cJSON_AddItemToArray(msgs, u);
-    int32_t *ids = NULL;
-    int n = 0, rc = 0;
-    if (rl_textgen_prompt(&g, msgs, o->prompt, &ids, &n) ||
-        rl_textgen_generate(&g, ids, n, ids, n, NULL, NULL, NULL, NULL)) {
-        fprintf(stderr, "error: %s\n", rl_last_error());
-        rc = 1;
-    } else if (o->profile) rl_profile_print(g.m, stderr);
-    free(ids);
-    cJSON_Delete(msgs);
-    rl_textgen_close(&g);
-    return rc;
+    rl_session_close(s);
+    return rc ? 1 : 0;
 }
 
 int cmd_run(int argc, char **argv) {
@@ -52,6 +49,11 @@ int cmd_run(int argc, char **argv) {
     if (rl_cli_parse_ids(o.ids, &prompt, &n_prompt)) { fprintf(stderr, "error: --ids must be a comma-separated list of token ids\n"); return 2; }
     rl_model *m = rl_model_open(o.model_dir, &o.model);
     if (!m) { fprintf(stderr, "error: %s\n", rl_last_error()); free(prompt); return 1; }
+    FILE *tf = NULL;
+    if (o.trace && !(tf = rl_cli_trace_open(m, o.trace))) { rl_model_close(m); free(prompt); return 1; }
+    int dfail;
+    rl_model *dm = rl_cli_open_draft(&o, m, &dfail);
+    if (dfail) { rl_cli_trace_close(m, tf); rl_model_close(m); free(prompt); return 1; }
 
     char tmp[4200] = "";
     FILE *df = NULL;
@@ -61,7 +63,7 @@ int cmd_run(int argc, char **argv) {
     }
     int32_t *out = malloc(((size_t)o.n_new + 1) * sizeof *out);
     rl_gen_opts g = {.max_new = o.n_new, .sampling = o.sampling, .ignore_eos = o.ignore_eos, .draft = o.draft,
-                     .on_logits = df ? dump_rows : NULL, .ctx = df};
+                     .on_logits = df ? dump_rows : NULL, .ctx = df, .draft_model = dm, .draft_tokens = o.draft_tokens};
     int n_out = 0, rc = 0;
     rl_gen_stats st;
     if (o.profile) rl_profile_reset(m);
@@ -74,17 +76,22 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "%d prompt tokens in %.3f s (%.1f tok/s), %d generated in %.3f s (%.2f tok/s, %d sweeps",
                 st.n_prompt, st.prefill_s, st.prefill_s > 0 ? st.n_prompt / st.prefill_s : 0,
                 st.n_gen, st.decode_s, st.decode_s > 0 && st.n_gen > 1 ? (st.n_gen - 1) / st.decode_s : 0, st.sweeps);
-        if (st.drafted) fprintf(stderr, ", %d of %d draft tokens accepted", st.accepted, st.drafted);
+        if (dm) fprintf(stderr, ", nodes/sweep %.2f accepted/sweep %.2f, draft %.3f s, target %.3f s",
+                        st.sweeps ? 1.0 + (double)st.drafted / st.sweeps : 0, st.sweeps ? (double)st.accepted / st.sweeps : 0,
+                        st.draft_s, st.target_s);
+        else if (st.drafted) fprintf(stderr, ", %d of %d draft tokens accepted", st.accepted, st.drafted);
         if (st.ctx_full) fprintf(stderr, ", stopped: context full (--ctx)");
         fprintf(stderr, ")\n");
         if (o.profile) rl_profile_print(m, stderr);
     }
+    if (rl_cli_trace_close(m, tf) && !rc) { fprintf(stderr, "error: %s: write failed\n", o.trace); rc = 1; }
     if (df) {
         if (fclose(df) != 0 && !rc) { fprintf(stderr, "error: %s: write failed\n", tmp); rc = 1; }
         if (!rc && rename(tmp, o.dump_logits)) { fprintf(stderr, "error: %s: cannot rename\n", o.dump_logits); rc = 1; }
         if (rc) remove(tmp);
     }
     free(out); free(prompt);
+    rl_model_close(dm);
     rl_model_close(m);
     return rc;
 }

@@ -3,7 +3,7 @@
  * line of ids per prompt, or a JSON line {"prompt", "text"} per text prompt. */
 #include "cli/opts.h"
 #include "cli/profile.h"
-#include "cli/textgen.h"
+#include "gen/textgen.h"
 #include "gen/batch.h"
 #include "gen/detok_stream.h"
 #include <cjson/cJSON.h>
@@ -106,10 +106,10 @@ int rl_run_batch(const rl_cli_opts *oin) {
                 goto done;
             }
         if (!(g.m = rl_model_open(o.model_dir, &o.model))) { fprintf(stderr, "error: %s\n", rl_last_error()); goto done; }
-        g.o = &o;
     } else {
-        if (rl_textgen_open(&g, &o)) { fprintf(stderr, "error: %s\n", rl_last_error()); goto done; }
+        if (rl_textgen_open(&g, o.model_dir, &o.model, o.raw)) { fprintf(stderr, "error: %s\n", rl_last_error()); goto done; }
         opened = 1;
+        if (!o.raw && !g.tmpl) fprintf(stderr, "note: %s has no chat template; sending the text as is\n", o.model_dir);
         for (int i = 0; i < n; i++) {
             cJSON *msgs = cJSON_CreateArray(), *u = cJSON_CreateObject();
             if (o.system) {

@@ -2,7 +2,7 @@
  * OpenAI-compatible HTTP server (src/server/) over one model. Generation flags set the defaults
  * of requests; -n caps requests that give no max_tokens (default: up to the context). */
 #include "cli/commands.h"
-#include "cli/textgen.h"
+#include "cli/clitext.h"
 #include "server/server.h"
 #include <pthread.h>
 #include <signal.h>
@@ -65,14 +65,16 @@ int cmd_serve(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    rl_textgen g;
+    so.model_dir = o.model_dir;
+    so.sampling = o.sampling;
+    so.ignore_eos = o.ignore_eos;
+    so.draft = o.draft;
+    rl_session *g = rl_cli_session_open(&o);
     int rc = 0;
-    if (rl_textgen_open(&g, &o)) {
-        fprintf(stderr, "error: %s\n", rl_last_error());
-        rc = 1;
-    } else {
-        if (rl_server_run(&g, &so, &stop)) rc = 1;
-        rl_textgen_close(&g);
+    if (!g) rc = 1;
+    else {
+        if (rl_server_run(g, &so, &stop)) rc = 1;
+        rl_session_close(g);
     }
     free(rest);
     return rc;

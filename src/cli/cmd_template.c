@@ -4,9 +4,9 @@
  *   rabbitllm template MODEL_DIR           one such JSON object (or a bare messages array) on stdin ->
  *                                          the rendered text on stdout */
 #include "cli/commands.h"
-#include "hub/hub.h"
-#include "template/chat_template.h"
+#include "rabbitllm.h"
 #include "util/err.h"
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +26,11 @@ static int render_req(const rl_chat_template *t, const cJSON *req, char **out) {
         extra = cJSON_GetObjectItemCaseSensitive(req, "extra");
     }
     if (!cJSON_IsArray(msgs)) return rl_err("request needs a \"messages\" array");
-    return rl_chat_template_render(t, msgs, agp, cJSON_IsObject(extra) ? extra : NULL, out);
+    char *mj = cJSON_PrintUnformatted(msgs), *ej = cJSON_IsObject(extra) ? cJSON_PrintUnformatted(extra) : NULL;
+    int rc = !mj || (cJSON_IsObject(extra) && !ej) ? rl_err("out of memory")
+                                                   : rl_chat_template_apply(t, mj, agp, ej, out);
+    free(mj); free(ej);
+    return rc;
 }
 
 static int run_jsonl(const rl_chat_template *t) {
@@ -41,7 +45,7 @@ static int run_jsonl(const rl_chat_template *t) {
         else { cJSON_AddNullToObject(res, "rendered"); cJSON_AddStringToObject(res, "error", rl_errmsg()); }
         char *s = cJSON_PrintUnformatted(res);
         if (s) { fputs(s, stdout); fputc('\n', stdout); fflush(stdout); free(s); }
-        free(out);
+        rl_release(out);
         cJSON_Delete(req);
         cJSON_Delete(res);
     }
@@ -66,7 +70,7 @@ static int run_once(const rl_chat_template *t) {
     if (!req) { fprintf(stderr, "template: stdin is not valid JSON\n"); rc = 1; }
     else if (render_req(t, req, &out)) { fprintf(stderr, "template: %s\n", rl_errmsg()); rc = 1; }
     else fputs(out, stdout);
-    free(out);
+    rl_release(out);
     cJSON_Delete(req);
     return rc;
 }
@@ -81,11 +85,9 @@ int cmd_template(int argc, char **argv) {
         else { usage(); return 2; }
     }
     if (!dir) { usage(); return 2; }
-    if (!(dir = rl_hub_model_dir(dir))) { fprintf(stderr, "template: %s\n", rl_errmsg()); return 1; } /* or org/name[@rev] */
-    int found = 0;
-    rl_chat_template *t = rl_chat_template_load(dir, &found);
-    if (!t) { fprintf(stderr, "template: %s\n", rl_errmsg()); return 1; }
+    rl_chat_template *t = rl_chat_template_open(dir);   /* a directory or org/name[@rev] */
+    if (!t) { fprintf(stderr, "template: %s\n", rl_last_error()); return 1; }
     int rc = jsonl ? run_jsonl(t) : run_once(t);
-    rl_chat_template_free(t);
+    rl_chat_template_close(t);
     return rc;
 }

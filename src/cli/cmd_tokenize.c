@@ -1,8 +1,7 @@
 /* CLI subcommands tokenize, detokenize and bench-tokenizer (text <-> ids through the tokenizer
  * facade; JSON-lines mode for tools, one output line per input line, flushed). */
 #include "cli/commands.h"
-#include "hub/hub.h"
-#include "tokenizer/tokenizer.h"
+#include "rabbitllm.h"
 #include "tokenizer/tok_jsonl.h"
 #include "util/err.h"
 #include "util/fileio.h"
@@ -18,9 +17,8 @@ static double now(void) {
 }
 
 static rl_tokenizer *load_or_die(const char *cmd, const char *dir) {
-    const char *path = rl_hub_model_dir(dir);   /* a directory or org/name[@rev] */
-    rl_tokenizer *t = path ? rl_tok_load(path) : NULL;
-    if (!t) fprintf(stderr, "%s: %s\n", cmd, rl_errmsg());
+    rl_tokenizer *t = rl_tokenizer_open(dir);   /* a directory or org/name[@rev] */
+    if (!t) fprintf(stderr, "%s: %s\n", cmd, rl_last_error());
     return t;
 }
 
@@ -47,24 +45,25 @@ static int jsonl_loop(const char *cmd, rl_tokenizer *t, int encode) {
         size_t on = 0;
         int st = 0;
         if (encode) {
-            int32_t *ids = NULL; size_t n = 0;
+            int32_t *ids = NULL; int n = 0;
             if (!r.has_text) st = rl_err("missing \"text\"");
-            else st = rl_tok_encode(t, r.text, r.text_len, r.add_special != 0, &ids, &n);
+            else st = rl_tokenize(t, r.text, r.text_len, r.add_special != 0, &ids, &n);
             if (!st) {
                 /* ids as text: at most 12 bytes each */
-                size_t need = 16 + n * 12;
+                size_t need = 16 + (size_t)n * 12;
                 if (need > ocap) { char *o = realloc(out, need); if (!o) { st = rl_err("out of memory"); } else { out = o; ocap = need; } }
                 if (!st) {
                     on = (size_t)sprintf(out, "{\"ids\": [");
-                    for (size_t i = 0; i < n; i++) on += (size_t)sprintf(out + on, i ? ", %d" : "%d", ids[i]);
+                    for (int i = 0; i < n; i++) on += (size_t)sprintf(out + on, i ? ", %d" : "%d", ids[i]);
                     on += (size_t)sprintf(out + on, "]}\n");
                 }
             }
-            free(ids);
+            rl_release(ids);
         } else {
             char *text = NULL; size_t tl = 0;
             if (!r.has_ids) st = rl_err("missing \"ids\"");
-            else st = rl_tok_decode(t, r.ids, r.n_ids, r.skip_special > 0, &text, &tl);
+            else if (r.n_ids > (size_t)INT32_MAX) st = rl_err("too many ids");
+            else st = rl_detokenize(t, r.ids, (int)r.n_ids, r.skip_special > 0, &text, &tl);
             if (!st) {
                 static const char pre[] = "{\"text\": ";
                 if (ocap < sizeof pre) { char *o = realloc(out, 64); if (!o) st = rl_err("out of memory"); else { out = o; ocap = 64; } }
@@ -73,7 +72,7 @@ static int jsonl_loop(const char *cmd, rl_tokenizer *t, int encode) {
                 if (!st && on + 3 > ocap) { char *o = realloc(out, on + 3); if (!o) st = rl_err("out of memory"); else { out = o; ocap = on + 3; } }
                 if (!st) { memcpy(out + on, "}\n", 2); on += 2; }
             }
-            free(text);
+            rl_release(text);
         }
         rl_jsonl_req_free(&r);
         if (st) { put_error_line(cmd, lineno, rl_errmsg()); bad = 1; continue; }
@@ -103,15 +102,15 @@ int cmd_tokenize(int argc, char **argv) {
     int rc = 0;
     if (jsonl) rc = jsonl_loop(argv[0], t, 1);
     else {
-        int32_t *ids; size_t n;
-        if (rl_tok_encode(t, text, strlen(text), special, &ids, &n)) { fprintf(stderr, "%s: %s\n", argv[0], rl_errmsg()); rc = 1; }
+        int32_t *ids; int n;
+        if (rl_tokenize(t, text, strlen(text), special, &ids, &n)) { fprintf(stderr, "%s: %s\n", argv[0], rl_last_error()); rc = 1; }
         else {
-            for (size_t i = 0; i < n; i++) printf(i ? ",%d" : "%d", ids[i]);
+            for (int i = 0; i < n; i++) printf(i ? ",%d" : "%d", ids[i]);
             printf("\n");
-            free(ids);
+            rl_release(ids);
         }
     }
-    rl_tok_free(t);
+    rl_tokenizer_close(t);
     return rc;
 }
 
@@ -146,11 +145,11 @@ int cmd_detokenize(int argc, char **argv) {
             if (*end && *end != ',') { fprintf(stderr, "%s: bad id list '%s'\n", argv[0], list); rc = 2; break; }
         }
         char *text; size_t tl;
-        if (!rc && ids && rl_tok_decode(t, ids, n, skip, &text, &tl)) { fprintf(stderr, "%s: %s\n", argv[0], rl_errmsg()); rc = 1; }
-        else if (!rc && ids) { fwrite(text, 1, tl, stdout); printf("\n"); free(text); }
+        if (!rc && ids && rl_detokenize(t, ids, (int)n, skip, &text, &tl)) { fprintf(stderr, "%s: %s\n", argv[0], rl_last_error()); rc = 1; }
+        else if (!rc && ids) { fwrite(text, 1, tl, stdout); printf("\n"); rl_release(text); }
         free(ids);
     }
-    rl_tok_free(t);
+    rl_tokenizer_close(t);
     return rc;
 }
 
@@ -169,21 +168,21 @@ int cmd_bench_tokenizer(int argc, char **argv) {
     int rc = 0;
     double best = 1e30;
     for (int r = 0; r <= reps; r++) {
-        int32_t *ids; size_t n;
+        int32_t *ids; int n;
         double a = now();
-        if (rl_tok_encode(t, txt, len, 0, &ids, &n)) { fprintf(stderr, "%s: %s\n", argv[0], rl_errmsg()); rc = 1; break; }
+        if (rl_tokenize(t, txt, len, 0, &ids, &n)) { fprintf(stderr, "%s: %s\n", argv[0], rl_last_error()); rc = 1; break; }
         double s = now() - a;
         double b0 = now();
         char *back; size_t bl;
-        int dst = rl_tok_decode(t, ids, n, 0, &back, &bl);
+        int dst = rl_detokenize(t, ids, n, 0, &back, &bl);
         double ds = now() - b0;
-        if (!dst) free(back);
-        free(ids);
-        printf("%s: %zu bytes -> %zu tokens in %.3f s: %.2f MB/s, %.0f tokens/s (decode %.3f s)\n",
+        if (!dst) rl_release(back);
+        rl_release(ids);
+        printf("%s: %zu bytes -> %d tokens in %.3f s: %.2f MB/s, %.0f tokens/s (decode %.3f s)\n",
                r == 0 ? "encode cold" : "encode warm", len, n, s, len / s / 1e6, n / s, ds);
         if (r > 0 && s < best) best = s;
     }
-    rl_tok_free(t);
+    rl_tokenizer_close(t);
     free(txt);
     return rc;
 }

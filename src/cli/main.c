@@ -1,5 +1,6 @@
 /* rabbitllm CLI entry point: dispatches to the subcommands declared in commands.h. */
 #include "cli/commands.h"
+#include "rabbitllm.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -12,18 +13,19 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
     {"detokenize", cmd_detokenize, "detokenize MODEL_DIR --jsonl        token ids to text"},
     {"template", cmd_template, "template MODEL_DIR --jsonl          render the chat template"},
     {"synth", cmd_synth, "synth CONFIG_JSON OUT_DIR [--dtype bf16] [--shard-size 2G] [--seed N]"},
-    {"bench", cmd_bench, "bench MODEL_DIR [-n 8]              streaming speed vs disk and memory"},
+    {"bench", cmd_bench, "bench MODEL_DIR [-n 8] [--resident]  streaming (or resident) speed vs disk and memory"},
     {"quantize", cmd_quantize, "quantize MODEL_DIR [--bits 8|4] [--out DIR]  write the 8/4-bit layer cache (run ... --quant 8|4)"},
     {"bench-tokenizer", cmd_bench_tokenizer, "bench-tokenizer MODEL_DIR FILE      tokenizer speed"},
     {"download", cmd_download, "download org/name [--revision R] [--include PAT...]  fetch into the HF cache (MODEL_DIR may then be org/name[@rev])"},
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: rabbitllm COMMAND ...\n");
+    fprintf(f, "usage: rabbitllm COMMAND ...   (rabbitllm --version; man rabbitllm)\n");
     for (size_t i = 0; i < sizeof CMDS / sizeof CMDS[0]; i++) fprintf(f, "  %s\n", CMDS[i].help);
 }
 
 int main(int argc, char **argv) {
+    if (argc == 2 && !strcmp(argv[1], "--version")) { printf("rabbitllm %s\n", rl_version()); return 0; }
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

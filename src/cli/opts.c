@@ -1,7 +1,6 @@
 /* Shared flag parsing for run / chat / bench (see opts.h). */
 #include "cli/opts.h"
 #include "hub/hub.h"
-#include "backend/cuda/cuda.h"
 #include "quant/qcache.h"
 #include <limits.h>
 #include "util/err.h"
@@ -95,6 +94,8 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
         else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) { NUM(0, 4096); o->model.n_threads = (int)x; }
         else if (!strcmp(a, "--batch")) { NUM(1, 65536); o->model.max_batch = (int)x; }
         else if (!strcmp(a, "--draft")) { NUM(0, 32); o->draft = (int)x; }
+        else if (!strcmp(a, "--draft-model") && v) { o->draft_model = v; i++; }
+        else if (!strcmp(a, "--draft-tokens")) { NUM(1, 256); o->draft_tokens = (int)x; }
         else if (!strcmp(a, "--parallel")) { NUM(1, 4096); o->parallel = (int)x; }
         else if (!strcmp(a, "--quant")) { NUM(4, 8); o->quant = (int)x; if (o->quant != 8 && o->quant != 4) { fprintf(stderr, "error: --quant must be 8 or 4\n"); return -1; } }
         else if (!strcmp(a, "--ids-file") && v) { o->ids_file = v; i++; }
@@ -108,7 +109,10 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
         }
         else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = 1;
         else if (!strcmp(a, "--profile")) o->profile = 1;
-        else if (!strcmp(a, "--gpu")) rl_cuda_request(1); /* CUDA matmul offload (make CUDA=1) */
+        else if (!strcmp(a, "--gpu")) o->model.backend = "cuda"; /* short for --backend cuda */
+        else if (!strcmp(a, "--backend") && v) { o->model.backend = v; i++; }
+        else if (!strcmp(a, "--kv-type") && v) { o->model.kv_type = v; i++; }
+        else if (!strcmp(a, "--trace") && v) { o->trace = v; i++; }
         else if (!strcmp(a, "--raw")) o->raw = 1;
         else if (!strcmp(a, "--ids") && v) { o->ids = v; i++; }
         else if ((!strcmp(a, "-p") || !strcmp(a, "--prompt")) && v) { o->prompt = v; i++; }

@@ -10,6 +10,8 @@ typedef struct {
     rl_sampling sampling;
     int n_new;              /* -n */
     int draft;              /* --draft: speculative tokens per sweep (prompt lookup) */
+    const char *draft_model; /* --draft-model: a resident draft model (token trees) */
+    int draft_tokens;       /* --draft-tokens: most tree nodes per sweep (0 = 64; the cost model picks up to it) */
     int ignore_eos;
     int profile;
     const char *ids;        /* --ids */
@@ -20,6 +22,7 @@ typedef struct {
     const char *ids_file;   /* --ids-file: one prompt of ids per line (batched) */
     const char *prompts;    /* --prompts: one text prompt per line (batched) */
     int parallel;           /* --parallel: sequences per batch */
+    const char *trace;      /* --trace FILE: every layer's intermediates (rl_model_set_trace) */
     int quant;              /* --quant 8|4: run from the quantized layer cache (src/quant/qcache.h), 0 = off */
 } rl_cli_opts;
 

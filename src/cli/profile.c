@@ -2,7 +2,6 @@
 #include "cli/profile.h"
 #include "engine/model.h"
 #include "engine/moe.h"
-#include "backend/cuda/cuda.h"
 #include <string.h>
 
 void rl_profile_reset(rl_model *m) {
@@ -56,6 +55,5 @@ void rl_profile_print(const rl_model *m, FILE *f) {
     if (rl_loader_drops_page_cache(m->ld))
         fprintf(f, "page cache: kept out; %.1f MB read with O_DIRECT since open, the rest read and dropped\n",
                 rl_loader_direct_bytes(m->ld) / 1e6);
-    char path[1024];
-    fprintf(f, "matmul path: %s\n", rl_cuda_describe(path, sizeof path));
+    fprintf(f, "backend: %s\n", m->be->ops->describe(m->be));
 }

@@ -1,31 +1,23 @@
 /* The one decoder block: reads the model description and runs attention + MLP for T tokens,
- * whatever the family. Weights are views into the loaded layer image. */
+ * whatever the family, through the backend ops. Weights are views into the layer image. */
 #include "engine/model.h"
-#include "engine/dense_ext.h"
 #include "engine/deltanet.h"
 #include "engine/mla.h"
 #include "engine/moe.h"
-#include "backend/cpu/attention.h"
-#include "backend/cpu/matmul.h"
-#include "backend/cpu/ops.h"
-#include "model/rope.h"
 #include "util/err.h"
-#include <string.h>
 
 /* A weight view of a layer role: pointer into the layer image and its dtype. */
 typedef struct { const void *p; rl_dtype dt; int present; } wview;
 
-static wview W(const rl_stage *s, const uint8_t *buf, int role) {
-    wview w = {0, RL_DT_F32, 0};
-    if (s->t[role]) { w.p = buf + s->off[role]; w.dt = s->t[role]->dtype; w.present = 1; }
-    return w;
+static wview Wm(rl_model *m, const rl_stage *s, const uint8_t *buf, int role) {
+    rl_wref r = rl_stage_weight(m, s, buf, role);
+    return (wview){r.p, r.dt, r.p != NULL};
 }
+#define W(s, buf, role) Wm(m, s, buf, role)
 
 /* Small vector weight as f32 into dst (n floats); NULL if absent. */
-static const float *vec(float *dst, wview w, int64_t n) {
-    if (!w.present) return NULL;
-    rl_convert_to_f32(dst, w.p, w.dt, n);
-    return dst;
+static const float *vec(rl_model *m, float *dst, wview w, int64_t n) {
+    return w.present ? rl_vec_f32(m, dst, w.p, w.dt, n) : NULL;
 }
 
 /* Row view: rows [r0, ...) of a 2-D weight with `cols` columns. */
@@ -33,112 +25,152 @@ static const void *rows(wview w, int64_t r0, int64_t cols) {
     return (const uint8_t *)w.p + (size_t)r0 * rl_dtype_row_bytes(w.dt, cols);
 }
 
-static void norm(const rl_model *m, float *out, const float *x, const float *w, const float *b, int T, int n) {
-    if (m->d.norm == RL_NORM_LAYER) rl_layernorm(out, x, w, b, T, n, m->d.norm_eps);
-    else rl_rmsnorm(out, x, w, T, n, m->d.norm_eps, m->d.norm_one_plus);
+static void norm(rl_model *m, float *out, const float *x, const float *w, const float *b, int T, int n) {
+    if (m->d.norm == RL_NORM_LAYER) m->be->ops->layernorm(m->be, out, x, w, b, T, n, m->d.norm_eps);
+    else m->be->ops->rmsnorm(m->be, out, x, w, T, n, m->d.norm_eps, m->d.norm_one_plus);
 }
 
-int rl_block_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
-    const rl_model_desc *d = &m->d;
-    const rl_stage *s = &m->stages[l];
-    const rl_layer_desc *ld = &d->layers[l];
-    const rl_rope *rope = &d->ropes[ld->rope];
-    int H = d->hidden, hd = d->head_dim, nh = d->n_heads, nkv = d->n_kv_heads;
-    int qd = nh * hd, kvd = nkv * hd, I = d->intermediate;
-    int wstride = m->d.hidden > I ? m->d.hidden : I;
-    if (qd + 2 * kvd > wstride) wstride = qd + 2 * kvd;
-    float *w0 = m->wv, *w1 = m->wv + wstride, *w2 = m->wv + 2 * wstride;
+/* y = x W^T + b for a weight view. */
+static void mm(rl_model *m, float *y, const float *x, const void *w, rl_dtype dt, const float *b, int T, int in, int out) {
+    m->be->ops->matmul(m->be, y, x, w, dt, b, T, in, out);
+}
 
-    /* --- attention --- */
-    norm(m, m->xb, m->x, vec(w0, W(s, buf, W_ATTN_NORM), H), vec(w1, W(s, buf, W_ATTN_NORM_B), H), T, H);
-    if (ld->kind == RL_LAYER_LINEAR) { /* Gated DeltaNet token mixer instead of attention (deltanet.c) */
-        if (rl_deltanet_forward(m, l, buf, T)) return -1;
-        goto mixer_done;
-    }
-    if (d->mla) { /* multi-head latent attention (mla.c): output to m->o */
-        if (rl_mla_forward(m, l, buf, T, pos0)) return -1;
-        goto mixer_done;
-    }
+/* q, k, v projections of the normed input (fused, grouped or separate; gated queries). */
+static void qkv(rl_model *m, const rl_stage *s, const uint8_t *buf, int T, float *w2) {
+    const rl_model_desc *d = &m->d;
+    rl_backend *be = m->be;
+    int H = d->hidden, hd = d->head_dim, nh = d->n_heads, nkv = d->n_kv_heads, qd = nh * hd, kvd = nkv * hd;
     if (s->t[W_QKV] && d->qkv_grouped) { /* InternLM2: per kv head [q..q, k, v] rows */
         wview f = W(s, buf, W_QKV);
-        rl_matmul(m->pool, m->qkv_tmp, m->xb, f.p, f.dt, vec(w2, W(s, buf, W_QKV_B), qd + 2 * kvd), T, H, qd + 2 * kvd);
-        rl_qkv_grouped_split(m->qkv_tmp, T, nkv, nh / nkv, hd, m->q, m->k, m->v);
+        int group = nh / nkv, width = qd + 2 * kvd;
+        mm(m, m->qkv_tmp, m->xb, f.p, f.dt, vec(m, w2, W(s, buf, W_QKV_B), width), T, H, width);
+        size_t F = sizeof(float), gb = (size_t)group * hd * F, hb = (size_t)hd * F, rs = (size_t)width * F;
+        for (int g = 0; g < nkv; g++) {
+            const float *src = m->qkv_tmp + (size_t)g * (group + 2) * hd;
+            be->ops->copy2d(be, m->q + (size_t)g * group * hd, (size_t)qd * F, src, rs, gb, T);
+            be->ops->copy2d(be, m->k + (size_t)g * hd, (size_t)kvd * F, src + (size_t)group * hd, rs, hb, T);
+            be->ops->copy2d(be, m->v + (size_t)g * hd, (size_t)kvd * F, src + (size_t)(group + 1) * hd, rs, hb, T);
+        }
     } else if (s->t[W_QKV]) {
         wview f = W(s, buf, W_QKV);
-        const float *b = vec(w2, W(s, buf, W_QKV_B), qd + 2 * kvd);
-        rl_matmul(m->pool, m->q, m->xb, rows(f, 0, H), f.dt, b, T, H, qd);
-        rl_matmul(m->pool, m->k, m->xb, rows(f, qd, H), f.dt, b ? b + qd : NULL, T, H, kvd);
-        rl_matmul(m->pool, m->v, m->xb, rows(f, qd + kvd, H), f.dt, b ? b + qd + kvd : NULL, T, H, kvd);
+        const float *b = vec(m, w2, W(s, buf, W_QKV_B), qd + 2 * kvd);
+        mm(m, m->q, m->xb, rows(f, 0, H), f.dt, b, T, H, qd);
+        mm(m, m->k, m->xb, rows(f, qd, H), f.dt, b ? b + qd : NULL, T, H, kvd);
+        mm(m, m->v, m->xb, rows(f, qd + kvd, H), f.dt, b ? b + qd + kvd : NULL, T, H, kvd);
     } else {
-        wview wq = W(s, buf, W_Q), wk = W(s, buf, W_K), wvv = W(s, buf, W_V);
-        if (d->attn_out_gate) { /* q_proj rows per head: [query, gate] (deltanet.c) */
-            rl_matmul(m->pool, m->qgate, m->xb, wq.p, wq.dt, NULL, T, H, 2 * qd);
+        wview wq = W(s, buf, W_Q), wk = W(s, buf, W_K), wv = W(s, buf, W_V);
+        if (d->attn_out_gate) { /* q_proj rows per head: [query, gate] */
+            mm(m, m->qgate, m->xb, wq.p, wq.dt, NULL, T, H, 2 * qd);
             rl_qgate_split(m, T);
         } else
-            rl_matmul(m->pool, m->q, m->xb, wq.p, wq.dt, vec(w2, W(s, buf, W_Q_B), qd), T, H, qd);
-        rl_matmul(m->pool, m->k, m->xb, wk.p, wk.dt, vec(w2, W(s, buf, W_K_B), kvd), T, H, kvd);
-        rl_matmul(m->pool, m->v, m->xb, wvv.p, wvv.dt, vec(w2, W(s, buf, W_V_B), kvd), T, H, kvd);
+            mm(m, m->q, m->xb, wq.p, wq.dt, vec(m, w2, W(s, buf, W_Q_B), qd), T, H, qd);
+        mm(m, m->k, m->xb, wk.p, wk.dt, vec(m, w2, W(s, buf, W_K_B), kvd), T, H, kvd);
+        mm(m, m->v, m->xb, wv.p, wv.dt, vec(m, w2, W(s, buf, W_V_B), kvd), T, H, kvd);
     }
+}
+
+/* Softmax attention (GQA, windows, soft-cap) of layer l: q/k/v of the normed input, rope, each
+ * sequence's rows appended to its cache and attending over its own past; output to m->o. */
+static void attention(rl_model *m, int l, const rl_stage *s, const uint8_t *buf, int T, float *w0, float *w2) {
+    const rl_model_desc *d = &m->d;
+    const rl_layer_desc *ld = &d->layers[l];
+    rl_backend *be = m->be;
+    int hd = d->head_dim, nh = d->n_heads, nkv = d->n_kv_heads, qd = nh * hd, kvd = nkv * hd;
+    qkv(m, s, buf, T, w2);
     if (d->qk_norm) {
-        rl_rmsnorm(m->q, m->q, vec(w0, W(s, buf, W_Q_NORM), hd), T * nh, hd, d->norm_eps, d->norm_one_plus);
-        rl_rmsnorm(m->k, m->k, vec(w0, W(s, buf, W_K_NORM), hd), T * nkv, hd, d->norm_eps, d->norm_one_plus);
+        be->ops->rmsnorm(be, m->q, m->q, vec(m, w0, W(s, buf, W_Q_NORM), hd), T * nh, hd, d->norm_eps, d->norm_one_plus);
+        be->ops->rmsnorm(be, m->k, m->k, vec(m, w0, W(s, buf, W_K_NORM), hd), T * nkv, hd, d->norm_eps, d->norm_one_plus);
     }
     size_t rt = (size_t)m->max_T * (RL_MAX_ROPE_FACTORS / 2) * (size_t)ld->rope;
-    rl_rope_apply(rope, m->q, T, nh, hd, m->rope_cos + rt, m->rope_sin + rt);
-    rl_rope_apply(rope, m->k, T, nkv, hd, m->rope_cos + rt, m->rope_sin + rt);
-
-    /* each sequence's rows: append to its KV cache, attend over its own past */
+    be->ops->rope(be, &d->ropes[ld->rope], m->q, T, nh, hd, m->rope_cos + rt, m->rope_sin + rt);
+    be->ops->rope(be, &d->ropes[ld->rope], m->k, T, nkv, hd, m->rope_cos + rt, m->rope_sin + rt);
+    RL_TRACE(m, l, "q", m->q, T, qd);
+    RL_TRACE(m, l, "k", m->k, T, kvd);
+    RL_TRACE(m, l, "v", m->v, T, kvd);
+    int slot = m->kv_slot[l], window = ld->kind == RL_LAYER_SLIDING ? ld->window : 0;
     for (int g = 0; g < m->n_seg; g++) {
         const rl_segment *sg = &m->seg[g];
-        float *kc = rl_kv_keys(m, m->kv_slot[l], sg->seq), *vc = rl_kv_values(m, m->kv_slot[l], sg->seq);
-        memcpy(kc + (size_t)sg->pos0 * kvd, m->k + (size_t)sg->row0 * kvd, (size_t)sg->n * kvd * sizeof(float));
-        memcpy(vc + (size_t)sg->pos0 * kvd, m->v + (size_t)sg->row0 * kvd, (size_t)sg->n * kvd * sizeof(float));
-        rl_attention(m->pool, m->att + (size_t)sg->row0 * qd, m->q + (size_t)sg->row0 * qd, kc, vc, sg->n, sg->pos0,
-                     nh, nkv, hd, hd, d->attn_scale, d->attn_softcap, ld->kind == RL_LAYER_SLIDING ? ld->window : 0,
-                     m->attn_scratch);
+        rl_kv_view kv = rl_kv_layer(&m->kv, slot, sg->seq);
+        const float *k = m->k + (size_t)sg->row0 * kvd, *v = m->v + (size_t)sg->row0 * kvd;
+        float *out = m->att + (size_t)sg->row0 * qd;
+        const float *q = m->q + (size_t)sg->row0 * qd;
+        if (m->tree_parent) { /* token-tree verification: each node sees the prefix and its ancestors */
+            be->ops->kv_store(be, &kv, sg->pos0, k, v, sg->n);
+            be->ops->attention_tree(be, out, q, &kv, m->tree_parent_dev, sg->n, sg->pos0, nh, nkv, hd, hd, d->attn_scale,
+                                    d->attn_softcap);
+        } else if (be->ops->attention_kv) { /* compact / ring caches */
+            be->ops->kv_store(be, &kv, sg->pos0, k, v, sg->n);
+            be->ops->attention_kv(be, out, q, &kv, sg->n, sg->pos0, nh, nkv, hd, hd, d->attn_scale, d->attn_softcap, window);
+        } else { /* f32 linear caches */
+            size_t rb = (size_t)kvd * sizeof(float);
+            be->ops->copy2d(be, (float *)kv.k + (size_t)sg->pos0 * kvd, rb, k, rb, rb, sg->n);
+            be->ops->copy2d(be, (float *)kv.v + (size_t)sg->pos0 * kvd, rb, v, rb, rb, sg->n);
+            be->ops->attention(be, out, q, kv.k, kv.v, sg->n, sg->pos0, nh, nkv, hd, hd, d->attn_scale, d->attn_softcap, window);
+        }
     }
     if (d->attn_out_gate) rl_qgate_apply(m, T); /* output * sigmoid(gate) */
+    RL_TRACE(m, l, "attn_out", m->att, T, qd);
     wview wo = W(s, buf, W_O);
-    rl_matmul(m->pool, m->o, m->att, wo.p, wo.dt, vec(w2, W(s, buf, W_O_B), H), T, qd, H);
-mixer_done:
-    if (d->post_norms) rl_rmsnorm(m->o, m->o, vec(w0, W(s, buf, W_POST_ATTN_NORM), H), T, H, d->norm_eps, d->norm_one_plus);
-    rl_add(m->x, m->o, (int64_t)T * H);
+    mm(m, m->o, m->att, wo.p, wo.dt, vec(m, w2, W(s, buf, W_O_B), d->hidden), T, qd, d->hidden);
+}
 
-    /* --- MLP --- (parallel block: on the same normed input xb, still intact) */
-    if (!d->parallel_block)
-        norm(m, m->xb, m->x, vec(w0, W(s, buf, W_MLP_NORM), H), vec(w1, W(s, buf, W_MLP_NORM_B), H), T, H);
-    if (d->n_experts > 0 && d->layer_moe[l]) { /* mixture of experts (moe.c): output to m->o */
-        if (rl_moe_forward(m, l, buf, m->xb, m->o, T)) return -1;
-        goto mlp_done;
-    }
+/* The dense MLP of layer l on m->xb, output to m->o. */
+static int mlp(rl_model *m, const rl_stage *s, const uint8_t *buf, int T, float *w2) {
+    const rl_model_desc *d = &m->d;
+    int H = d->hidden, I = d->intermediate;
     if (s->t[W_GATE_UP]) {
         wview f = W(s, buf, W_GATE_UP);
-        rl_matmul(m->pool, m->hb, m->xb, rows(f, 0, H), f.dt, NULL, T, H, I);
-        rl_matmul(m->pool, m->hb2, m->xb, rows(f, I, H), f.dt, NULL, T, H, I);
+        mm(m, m->hb, m->xb, rows(f, 0, H), f.dt, NULL, T, H, I);
+        mm(m, m->hb2, m->xb, rows(f, I, H), f.dt, NULL, T, H, I);
     } else {
         wview wu = W(s, buf, W_UP);
         if (d->mlp_gated) {
             wview wg = W(s, buf, W_GATE);
-            rl_matmul(m->pool, m->hb, m->xb, wg.p, wg.dt, NULL, T, H, I);
-            rl_matmul(m->pool, m->hb2, m->xb, wu.p, wu.dt, vec(w2, W(s, buf, W_UP_B), I), T, H, I);
-        } else {
-            rl_matmul(m->pool, m->hb, m->xb, wu.p, wu.dt, vec(w2, W(s, buf, W_UP_B), I), T, H, I);
-        }
+            mm(m, m->hb, m->xb, wg.p, wg.dt, NULL, T, H, I);
+            mm(m, m->hb2, m->xb, wu.p, wu.dt, vec(m, w2, W(s, buf, W_UP_B), I), T, H, I);
+        } else
+            mm(m, m->hb, m->xb, wu.p, wu.dt, vec(m, w2, W(s, buf, W_UP_B), I), T, H, I);
     }
-    const float *up = d->mlp_gated ? m->hb2 : NULL;
-    int64_t nI = (int64_t)T * I;
-    switch (d->act) {
-    case RL_ACT_SILU:
-        if (up) rl_silu_mul(m->hb, up, nI);
-        else return rl_err("%s: plain (ungated) SiLU MLP is not supported", m->dir);
-        break;
-    case RL_ACT_GELU_TANH: rl_gelu_tanh_mul(m->hb, up, nI); break;
-    case RL_ACT_GELU_ERF: rl_gelu_erf_mul(m->hb, up, nI); break;
-    }
+    if (d->act == RL_ACT_SILU && !d->mlp_gated) return rl_err("%s: plain (ungated) SiLU MLP is not supported", m->dir);
+    m->be->ops->act_mul(m->be, d->act, m->hb, d->mlp_gated ? m->hb2 : NULL, (int64_t)T * I);
     wview wd = W(s, buf, W_DOWN);
-    rl_matmul(m->pool, m->o, m->hb, wd.p, wd.dt, vec(w2, W(s, buf, W_DOWN_B), H), T, I, H);
-mlp_done:
-    if (d->post_norms) rl_rmsnorm(m->o, m->o, vec(w0, W(s, buf, W_POST_MLP_NORM), H), T, H, d->norm_eps, d->norm_one_plus);
-    rl_add(m->x, m->o, (int64_t)T * H);
+    mm(m, m->o, m->hb, wd.p, wd.dt, vec(m, w2, W(s, buf, W_DOWN_B), H), T, I, H);
+    return 0;
+}
+
+int rl_block_forward(rl_model *m, int l, const uint8_t *buf, int T) {
+    const rl_model_desc *d = &m->d;
+    const rl_stage *s = &m->stages[l];
+    rl_backend *be = m->be;
+    int H = d->hidden, hd = d->head_dim, I = d->intermediate;
+    int wstride = H > I ? H : I;
+    if (d->n_heads * hd + 2 * d->n_kv_heads * hd > wstride) wstride = d->n_heads * hd + 2 * d->n_kv_heads * hd;
+    float *w0 = m->wv, *w1 = m->wv + wstride, *w2 = m->wv + 2 * wstride;
+
+    /* --- token mixer --- */
+    norm(m, m->xb, m->x, vec(m, w0, W(s, buf, W_ATTN_NORM), H), vec(m, w1, W(s, buf, W_ATTN_NORM_B), H), T, H);
+    RL_TRACE(m, l, "attn_norm", m->xb, T, H);
+    if (d->layers[l].kind == RL_LAYER_LINEAR) { /* Gated DeltaNet instead of attention (deltanet.c) */
+        if (rl_deltanet_forward(m, l, buf, T)) return -1;
+    } else if (d->mla) { /* multi-head latent attention (mla.c) */
+        if (rl_mla_forward(m, l, buf, T, m->seg[0].pos0)) return -1;
+    } else
+        attention(m, l, s, buf, T, w0, w2);
+    if (d->post_norms) be->ops->rmsnorm(be, m->o, m->o, vec(m, w0, W(s, buf, W_POST_ATTN_NORM), H), T, H, d->norm_eps, d->norm_one_plus);
+    RL_TRACE(m, l, "mixer_out", m->o, T, H);
+    be->ops->add(be, m->x, m->o, (int64_t)T * H);
+
+    /* --- MLP --- (parallel block: on the same normed input xb, still intact) */
+    if (!d->parallel_block)
+        norm(m, m->xb, m->x, vec(m, w0, W(s, buf, W_MLP_NORM), H), vec(m, w1, W(s, buf, W_MLP_NORM_B), H), T, H);
+    RL_TRACE(m, l, "ffn_norm", m->xb, T, H);
+    if (d->n_experts > 0 && d->layer_moe[l]) { /* mixture of experts (moe.c) */
+        if (rl_moe_forward(m, l, buf, m->xb, m->o, T)) return -1;
+    } else if (mlp(m, s, buf, T, w2))
+        return -1;
+    if (d->post_norms) be->ops->rmsnorm(be, m->o, m->o, vec(m, w0, W(s, buf, W_POST_MLP_NORM), H), T, H, d->norm_eps, d->norm_one_plus);
+    RL_TRACE(m, l, "ffn_out", m->o, T, H);
+    be->ops->add(be, m->x, m->o, (int64_t)T * H);
+    RL_TRACE(m, l, "layer_out", m->x, T, H);
     return 0;
 }

@@ -1,75 +1,184 @@
-/* The engine: opens a model (config, checkpoint index, stages, loader, arenas) and runs sweeps:
- * embedding -> every layer streamed from disk -> final norm -> lm_head in chunks. */
+/* The engine: opens a model (config, checkpoint index, stages, backend, memory plan, loader)
+ * and runs sweeps: embedding -> every layer streamed from disk -> final norm -> lm_head in
+ * chunks, all compute through the backend interface (backend/backend.h). */
 #include "engine/model.h"
-#include "engine/dense_ext.h"
 #include "engine/deltanet.h"
 #include "engine/mla.h"
 #include "engine/moe.h"
-#include "backend/cpu/attention.h"
-#include "backend/cpu/matmul.h"
-#include "backend/cpu/ops.h"
 #include "model/config.h"
 #include "model/rope.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/timer.h"
-#include <errno.h>
-#include <math.h>
+#include "io/residency.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 const char *rl_last_error(void) { return rl_errmsg(); }
 
-static float *falloc(size_t n) {
-    void *p = NULL;
-    if (posix_memalign(&p, 64, (n ? n : 1) * sizeof(float))) return NULL;
-    return p; /* not touched here: pages of the KV cache are only committed as it fills */
+#define ROPE_ROW (RL_MAX_ROPE_FACTORS / 2)
+
+/* --- host memory for the loader, from the backend --- */
+static void *hm_alloc(void *ctx, size_t n) { rl_backend *be = ctx; return be->ops->host_alloc(be, n); }
+static void hm_free(void *ctx, void *p) { rl_backend *be = ctx; be->ops->host_free(be, p); }
+static void hm_invalidate(void *ctx, const void *p) { rl_backend *be = ctx; be->ops->host_invalidate(be, p); }
+
+const float *rl_vec_f32(rl_model *m, float *dst, const void *w, rl_dtype dt, int64_t n) {
+    if (!w) return NULL;
+    m->be->ops->convert(m->be, dst, w, dt, n);
+    return dst;
 }
 
-/* Reads a small whole-model vector tensor into a new f32 buffer of n floats. */
-static float *load_vec(rl_model *m, rl_global_role r, int n, int required) {
-    const rl_tensor_info *t = rl_global_tensor(&m->d, m->ck, r);
-    if (!t) {
-        if (required) rl_err("%s: missing tensor %s", m->dir, m->d.gname[r]);
-        return NULL;
+const uint8_t *rl_weights_on_device(rl_model *m, const uint8_t *host, size_t bytes, int slot) {
+    if (m->be->ops->host_shared) return host;
+    uint8_t *dst = m->wslot[slot & 1];
+    if (m->be->ops->upload(m->be, dst, host, bytes)) return NULL;
+    return dst;
+}
+
+rl_wref rl_stage_weight(rl_model *m, const rl_stage *s, const uint8_t *buf, int role) {
+    (void)m;
+    if (!s->t[role]) return (rl_wref){NULL, RL_DT_F32};
+    return (rl_wref){buf + s->off[role], s->t[role]->dtype};
+}
+
+void rl_trace(rl_model *m, int layer, const char *name, const float *dev, int rows, int cols) {
+    size_t n = (size_t)rows * cols;
+    if (n > m->trace_cap || m->be->ops->download(m->be, m->trace_buf, dev, n * sizeof(float))) return;
+    m->trace_fn(m->trace_ud, layer, name, m->trace_buf, rows, cols);
+}
+
+int rl_model_set_trace(rl_model *m, rl_trace_fn fn, void *ud) {
+    if (fn && !m->trace_buf) {
+        const rl_model_desc *d = &m->d;
+        size_t w = (size_t)d->hidden;
+        size_t cand[] = {(size_t)d->n_heads * d->head_dim * 2, (size_t)d->intermediate, (size_t)d->moe_inter,
+                         (size_t)d->n_experts, (size_t)d->lin_v_heads * d->lin_v_dim};
+        for (size_t i = 0; i < sizeof cand / sizeof *cand; i++) if (cand[i] > w) w = cand[i];
+        m->trace_cap = w * (size_t)m->max_T;
+        if (!(m->trace_buf = malloc(m->trace_cap * sizeof(float)))) { m->trace_cap = 0; return rl_err("out of memory for the trace buffer"); }
     }
-    if (t->ndim != 1 || t->shape[0] != n) { rl_err("%s: tensor %s: expected shape [%d]", m->dir, t->name, n); return NULL; }
+    m->trace_fn = fn;
+    m->trace_ud = ud;
+    return 0;
+}
+
+/* Reads a small whole-model vector tensor (n values) into device memory as f32. */
+static int load_vec(rl_model *m, rl_global_role r, int n, int required, float *dst) {
+    const rl_tensor_info *t = rl_global_tensor(&m->d, m->ck, r);
+    if (!t) return required ? rl_err("%s: missing tensor %s", m->dir, m->d.gname[r]) : 1;
+    if (t->ndim != 1 || t->shape[0] != n) return rl_err("%s: tensor %s: expected shape [%d]", m->dir, t->name, n);
     void *raw = malloc(t->nbytes);
-    float *f = falloc((size_t)n);
-    if (!raw || !f || rl_ckpt_read(m->ck, t, raw)) { free(raw); free(f); return NULL; }
-    rl_convert_to_f32(f, raw, t->dtype, n);
-    free(raw);
-    return f;
+    float *f = malloc((size_t)n * sizeof(float));
+    int rc = !raw || !f ? rl_err("out of memory") : rl_ckpt_read(m->ck, t, raw);
+    if (!rc) {
+        rl_backend *be = m->be;
+        if (be->ops->host_shared) be->ops->convert(be, dst, raw, t->dtype, n);
+        else { /* convert on the device from an uploaded copy */
+            rl_cpu_ops.convert(be, f, raw, t->dtype, n);
+            rc = be->ops->upload(be, dst, f, (size_t)n * sizeof(float));
+            if (!rc) rc = be->ops->wait(be, be->ops->fence(be));
+        }
+    }
+    free(raw); free(f);
+    return rc ? -1 : 0;
 }
 
 void rl_model_close(rl_model *m) {
     if (!m) return;
     rl_loader_free(m->ld);
-    rl_pool_free(m->pool);
+    rl_moe_close(m); rl_mla_close(m); rl_dn_close(m);
+    if (m->be && m->arena) m->be->ops->arena_free(m->be, m->arena, m->plan.device_bytes);
+    if (m->be && m->emb_raw) m->be->ops->host_free(m->be, m->emb_raw);
+    rl_backend_close(m->be);
     rl_ckpt_close(m->ck);
+    rl_kv_free(&m->kv);
     free(m->stages);
-    free(m->final_norm); free(m->final_norm_b);
-    free(m->kc); free(m->vc);
-    free(m->x); free(m->xb); free(m->q); free(m->k); free(m->v); free(m->att); free(m->o);
-    free(m->hb); free(m->hb2); free(m->wv); free(m->rope_cos); free(m->rope_sin);
-    free(m->attn_scratch); free(m->head_tmp); free(m->emb_row); free(m->posv);
-    free(m->compute_s);
-    free(m->seq_pos); free(m->seg); free(m->out_rows); free(m->out_item); free(m->batch_tok); free(m->batch_logits);
-    free(m->qkv_tmp); free(m->lm_head_b);
-    rl_hybrid_close(m);
-    rl_moe_close(m); rl_mla_close(m);
+    free(m->seg); free(m->out_rows); free(m->out_item); free(m->batch_tok); free(m->batch_logits);
+    free(m->posv); free(m->rope_host); free(m->compute_s); free(m->trace_buf); free(m->tree_tok); free(m->tree_par);
     free(m);
 }
 
-static int has_linear_layers(const rl_model_desc *d) {
-    for (int l = 0; l < d->n_layers; l++) if (d->layers[l].kind == RL_LAYER_LINEAR) return 1;
-    return 0;
+/* Adds the engine's own buffers to the plan (the KV cache, MoE, MLA and DeltaNet parts add
+ * theirs), with the host staging the loader will allocate for `budget`. */
+static int plan_model(rl_model *m, size_t budget) {
+    const rl_model_desc *d = &m->d;
+    rl_plan *p = &m->plan;
+    size_t T = (size_t)m->max_T, H = (size_t)d->hidden, hd = (size_t)d->head_dim;
+    size_t qd = (size_t)d->n_heads * hd, kvd = (size_t)d->n_kv_heads * hd, I = (size_t)d->intermediate;
+    size_t vd = d->mla ? (size_t)d->v_head_dim : hd, attw = (size_t)d->n_heads * (vd > hd ? vd : hd);
+    size_t wstride = H > I ? H : I, F = sizeof(float);
+    if (qd + 2 * kvd > wstride) wstride = qd + 2 * kvd;
+    int head_rows = 0;
+    for (int i = d->n_layers; i < m->n_stages; i++)
+        if (m->stages[i].row1 - m->stages[i].row0 > head_rows) head_rows = m->stages[i].row1 - m->stages[i].row0;
+    size_t emb_rb = m->embed->nbytes / (size_t)d->vocab;
+    int shared = m->be->ops->host_shared;
+
+    rl_plan_add(p, "residual x", RL_MEM_DEVICE, T * H * F, (void **)&m->x);
+    rl_plan_add(p, "normed input xb", RL_MEM_DEVICE, T * H * F, (void **)&m->xb);
+    rl_plan_add(p, "mixer/mlp output o", RL_MEM_DEVICE, T * H * F, (void **)&m->o);
+    rl_plan_add(p, "queries q", RL_MEM_DEVICE, T * qd * F, (void **)&m->q);
+    rl_plan_add(p, "keys k", RL_MEM_DEVICE, T * kvd * F, (void **)&m->k);
+    rl_plan_add(p, "values v", RL_MEM_DEVICE, T * kvd * F, (void **)&m->v);
+    rl_plan_add(p, "attention output", RL_MEM_DEVICE, T * attw * F, (void **)&m->att);
+    rl_plan_add(p, "mlp hidden x2", RL_MEM_DEVICE, T * I * F, (void **)&m->hb);
+    rl_plan_add(p, "mlp hidden (up)", RL_MEM_DEVICE, T * I * F, (void **)&m->hb2);
+    rl_plan_add(p, "small weights f32", RL_MEM_DEVICE, 3 * wstride * F, (void **)&m->wv);
+    rl_plan_add(p, "rope cos", RL_MEM_DEVICE, (size_t)d->n_ropes * T * ROPE_ROW * F, (void **)&m->rope_cos);
+    rl_plan_add(p, "rope sin", RL_MEM_DEVICE, (size_t)d->n_ropes * T * ROPE_ROW * F, (void **)&m->rope_sin);
+    rl_plan_add(p, "head chunk logits", RL_MEM_DEVICE, T * (size_t)head_rows * F, (void **)&m->head_tmp);
+    rl_plan_add(p, "final norm", RL_MEM_DEVICE, 2 * H * F, (void **)&m->final_norm);
+    rl_plan_add(p, "lm_head bias", RL_MEM_DEVICE, d->head_bias ? (size_t)d->vocab * F : 0, (void **)&m->lm_head_b);
+    if (!shared) rl_plan_add(p, "embedding rows", RL_MEM_DEVICE, T * emb_rb, (void **)&m->emb_dev);
+    if (d->qkv_grouped) rl_plan_add(p, "grouped qkv", RL_MEM_DEVICE, T * (qd + 2 * kvd) * F, (void **)&m->qkv_tmp);
+    if (d->attn_out_gate) {
+        rl_plan_add(p, "gated q_proj output", RL_MEM_DEVICE, T * 2 * qd * F, (void **)&m->qgate);
+        rl_plan_add(p, "attention gates", RL_MEM_DEVICE, T * qd * F, (void **)&m->gate);
+    }
+    int n_kvl = 0, win[RL_MAX_LAYERS];
+    for (int l = 0; l < d->n_layers; l++)
+        if (d->layers[l].kind != RL_LAYER_LINEAR) win[n_kvl++] = d->layers[l].kind == RL_LAYER_SLIDING ? d->layers[l].window : 0;
+    int compact = m->be->ops->attention_kv && m->be->ops->kv_store;
+    /* MLA: the latent cache (normed c | rotated k_pe per token, absorbed attention) where the
+     * backend can; the expanded per-head f32 cache otherwise and with the DSA indexer */
+    m->mla_latent = d->mla && compact && m->be->ops->matmul_t;
+    if (d->mla && (!m->mla_latent || d->idx_heads > 0)) compact = 0; /* DSA attention reads f32 rows */
+    if (!compact && m->kv_dt != RL_DT_F32) return rl_err("%s: --kv-type %s needs a backend with compact KV caches%s", m->dir,
+                                                         RL_DTYPES[m->kv_dt].st_name, d->mla ? " (and no DSA indexer for MLA)" : "");
+    int rc = m->mla_latent ? rl_kv_plan_shared(&m->kv, p, n_kvl, m->n_seq, m->ctx, m->max_T, d->kv_lora_rank + d->qk_rope_dim,
+                                               compact ? m->kv_dt : RL_DT_F32)
+           : d->mla ? rl_kv_plan(&m->kv, p, n_kvl, win, m->n_seq, m->ctx, m->max_T, d->n_heads * d->head_dim, d->n_heads * d->v_head_dim, RL_DT_F32, 0)
+           : rl_kv_plan(&m->kv, p, n_kvl, win, m->n_seq, m->ctx, m->max_T, (int)kvd, (int)kvd, m->kv_dt, compact);
+    if (rc) return rl_err_prefix("%s: ", m->dir);
+    if (m->be->ops->attention_tree) rl_plan_add(p, "tree parents", RL_MEM_DEVICE, T * sizeof(int32_t), (void **)&m->tree_parent_dev);
+    rl_plan_add(p, "backend scratch", RL_MEM_DEVICE, m->be->ops->scratch_bytes(m->be, m->ctx, m->max_T), (void **)&m->scratch);
+    if (rl_moe_plan(m) || rl_mla_plan(m) || rl_dn_plan(m)) return -1;
+
+    /* host staging besides the weights: embedding rows, logits */
+    rl_plan_add(p, "embedding rows (staging)", RL_MEM_HOST, T * emb_rb, NULL);
+    rl_plan_add(p, "logits rows", RL_MEM_HOST, (size_t)(m->n_seq < m->max_T ? m->n_seq : m->max_T) * d->vocab * F, NULL);
+
+    /* the budget (io/budget.h): what may stay resident beside everything above, under the real
+     * limit; then the loader's host buffers (two slots unless everything is resident) */
+    size_t slot = 0, weights = 0, res = 0;
+    for (int i = 0; i < m->n_stages; i++) { weights += m->stages[i].bytes; if (m->stages[i].bytes > slot) slot = m->stages[i].bytes; }
+    uint64_t kvb = rl_kv_bytes(&m->kv);
+    rl_budget_in bi = {.request = budget, .weights = weights, .largest = slot, .kv = shared ? kvb : 0};
+    bi.act = (shared ? p->device_bytes - kvb : 0) + p->host_bytes; /* device memory of a GPU is not the host's */
+    m->plan_fits = rl_budget_decide(&bi, NULL, &m->budget) == 0;
+    int n_res = rl_stages_resident(m->stages, m->n_stages, m->budget.resident, NULL, &res);
+    if (!shared) rl_plan_add(p, "layer slots on device (2)", RL_MEM_DEVICE, 2 * slot, NULL);
+    rl_plan_add(p, "layer slots (2)", RL_MEM_HOST, n_res == m->n_stages ? 0 : 2 * slot, NULL);
+    rl_plan_add(p, "resident stages", RL_MEM_HOST, res, NULL);
+    if (p->overflow) return rl_err("memory plan: too many entries");
+    return m->plan_fits ? 0 : rl_err_prefix("%s: ", m->dir);
 }
 
-rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
+/* The part of open shared with rl_model_print_plan: description, checkpoint, stages, sizes,
+ * backend and the plan. */
+static rl_model *open_plan(const char *dir, const rl_model_opts *opts, rl_dtype kv_dt) {
     rl_model_opts o = opts ? *opts : (rl_model_opts){0};
     rl_model *m = calloc(1, sizeof *m);
     if (!m) { rl_err("out of memory"); return NULL; }
@@ -84,10 +193,6 @@ rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
         rl_err("%s: tensor %s: expected shape [%d, %d] from config.json", dir, m->embed->name, d->vocab, d->hidden);
         goto fail;
     }
-    if (!(m->final_norm = load_vec(m, G_FINAL_NORM, d->hidden, 1))) goto fail;
-    if (d->norm == RL_NORM_LAYER) m->final_norm_b = load_vec(m, G_FINAL_NORM_B, d->hidden, 0);
-    if (d->head_bias && !(m->lm_head_b = load_vec(m, G_LM_HEAD_B, d->vocab, 1))) goto fail;
-
     m->ctx = o.ctx > 0 ? o.ctx : (d->max_pos < 4096 ? d->max_pos : 4096);
     m->max_T = o.max_batch > 0 ? o.max_batch : 256;
     if (m->max_T > m->ctx) m->max_T = m->ctx;
@@ -96,58 +201,109 @@ rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
                dir, m->ctx, d->ctx_exact_max, d->ctx_exact_why, d->ctx_exact_max);
         goto fail;
     }
-    m->kv_dim = d->n_kv_heads * d->head_dim;
     m->n_seq = o.n_seq > 0 ? o.n_seq : 1;
-    if (m->n_seq > 1 && (d->mla || has_linear_layers(d))) {
-        rl_err("%s: several sequences at once (batching) are not supported for %s yet", dir, d->family);
-        goto fail;
-    }
-    if (!(m->pool = rl_pool_new(o.n_threads))) goto fail;
-    /* the memory budget (io/budget.h): what may stay resident under the real limit, decided
-     * before the KV cache and activations are allocated and any layer is read */
-    rl_budget_in bi = {.request = o.mem_budget};
-    rl_budget_sizes(d, m->stages, m->n_stages, m->ctx, m->n_seq, m->max_T, rl_pool_size(m->pool), &bi);
-    if (rl_budget_decide(&bi, NULL, &m->budget)) { rl_err_prefix("%s: ", dir); goto fail; }
+    for (int l = 0; l < d->n_layers; l++)
+        if (m->n_seq > 1 && (d->mla || d->layers[l].kind == RL_LAYER_LINEAR)) {
+            rl_err("%s: several sequences at once (batching) are not supported for %s yet", dir, d->family);
+            goto fail;
+        }
+    if (!(m->be = rl_backend_open(o.backend, o.n_threads))) goto fail;
+    m->kv_dt = kv_dt;
+    for (int s = 0; s < m->n_stages; s++)
+        for (int r = 0; r < W_COUNT; r++) {
+            const rl_tensor_info *t = m->stages[s].t[r];
+            if (t && t->ndim == 2 && !m->be->ops->supports(m->be, t->dtype) && rl_dtype_is_weight(t->dtype)) {
+                rl_err("%s: tensor %s: dtype %s is not supported by backend %s", dir, t->name,
+                       RL_DTYPES[t->dtype].st_name, m->be->ops->name);
+                goto fail;
+            }
+        }
+    m->plan_fits = 1; /* plan_model clears it when only the budget fails */
+    if (plan_model(m, o.mem_budget) && m->plan_fits) goto fail; /* a plan that does not fit is the caller's call */
+    return m;
+fail:
+    rl_model_close(m);
+    return NULL;
+}
 
-    size_t T = (size_t)m->max_T, H = (size_t)d->hidden, qd = (size_t)d->n_heads * d->head_dim, kvd = (size_t)m->kv_dim;
-    size_t I = (size_t)d->intermediate;
-    size_t wstride = H > I ? H : I;
-    if (qd + 2 * kvd > wstride) wstride = qd + 2 * kvd;
-    int head_rows = 0;
-    for (int i = d->n_layers; i < m->n_stages; i++)
-        if (m->stages[i].row1 - m->stages[i].row0 > head_rows) head_rows = m->stages[i].row1 - m->stages[i].row0;
-    /* hybrid models: linear-attention layers keep a fixed-size state instead of a KV cache */
-    int n_kvl;
-    if (rl_hybrid_open(m, &n_kvl)) goto fail;
-    m->kc = falloc((size_t)n_kvl * m->n_seq * m->ctx * kvd);
-    m->vc = falloc((size_t)n_kvl * m->n_seq * m->ctx * kvd);
-    m->seq_pos = calloc((size_t)m->n_seq, sizeof(int));
+/* Opens the plan with the KV type asked for, or (auto) the most exact one whose plan fits:
+ * f32, else bf16, else q8_0. Returns the model with plan_fits set (0: none fits, message in
+ * rl_errmsg), or NULL + rl_err. */
+static rl_model *open_plan_kv(const char *dir, const rl_model_opts *opts) {
+    const char *req = opts ? opts->kv_type : NULL;
+    int t = rl_kv_type_parse(req);
+    if (t == -2) { rl_err("unknown KV type '%s' (use f32, f16, bf16, q8_0 or auto)", req); return NULL; }
+    if (t >= 0) return open_plan(dir, opts, (rl_dtype)t);
+    static const rl_dtype order[] = {RL_DT_F32, RL_DT_BF16, RL_DT_Q8_0};
+    rl_model *m = NULL;
+    for (int i = 0; i < 3; i++) {
+        rl_model_close(m);
+        if (!(m = open_plan(dir, opts, order[i])) || m->plan_fits) return m;
+        if (!m->be->ops->attention_kv || (m->d.mla && (!m->mla_latent || m->d.idx_heads > 0))) return m; /* nothing smaller */
+    }
+    return m;
+}
+
+int rl_model_print_plan(const char *dir, const rl_model_opts *opts, FILE *f) {
+    rl_model *m = open_plan_kv(dir, opts);
+    if (!m) return -1;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", rl_errmsg());
+    rl_plan_print(&m->plan, m->be->ops->describe(m->be), f);
+    char line[1400];
+    rl_budget_describe(&m->budget, m->budget.resident, line, sizeof line);
+    fprintf(f, "  memory budget   %s\n  plan fits       %s\n", line, m->plan_fits ? "yes" : "no");
+    int fits = m->plan_fits;
+    rl_model_close(m);
+    if (!fits) return rl_err("%s", msg);
+    return 0;
+}
+
+rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
+    rl_model *m = open_plan_kv(dir, opts);
+    if (!m) return NULL;
+    if (!m->plan_fits) goto fail;
+    rl_model_desc *d = &m->d;
+    rl_backend *be = m->be;
+    size_t T = (size_t)m->max_T;
+    if (!(m->arena = be->ops->arena_new(be, m->plan.device_bytes))) goto fail;
+    rl_plan_place(&m->plan, m->arena);
+    be->ops->set_scratch(be, m->scratch, m->ctx, m->max_T);
+    if (!be->ops->host_shared) { /* device copies of the streamed stages after the arena's last entry */
+        for (int i = 0; i < m->plan.n; i++)
+            if (!strcmp(m->plan.e[i].name, "layer slots on device (2)")) {
+                m->wslot[0] = (uint8_t *)m->arena + m->plan.e[i].off;
+                m->wslot[1] = m->wslot[0] + m->plan.e[i].bytes / 2;
+            }
+    }
+    size_t emb_rb = m->embed->nbytes / (size_t)d->vocab;
     m->seg = malloc(T * sizeof *m->seg);
     m->out_rows = malloc(T * sizeof(int));
     m->out_item = malloc(T * sizeof(int));
     m->batch_tok = malloc(T * sizeof(int32_t));
-    m->batch_logits = falloc((size_t)(m->n_seq < m->max_T ? m->n_seq : m->max_T) * d->vocab);
-    m->x = falloc(T * H); m->xb = falloc(T * H); m->o = falloc(T * H);
-    m->q = falloc(T * qd); m->att = falloc(T * qd);
-    m->k = falloc(T * kvd); m->v = falloc(T * kvd);
-    m->hb = falloc(T * I); m->hb2 = falloc(T * I);
-    m->wv = falloc(3 * wstride);
-    m->rope_cos = falloc(2 * T * (RL_MAX_ROPE_FACTORS / 2));
-    m->rope_sin = falloc(2 * T * (RL_MAX_ROPE_FACTORS / 2));
-    m->attn_scratch = falloc(rl_attention_scratch_floats(rl_pool_size(m->pool), m->ctx));
-    m->head_tmp = falloc(T * (size_t)head_rows);
-    m->emb_row = malloc(m->embed->nbytes / (size_t)d->vocab);
+    m->batch_logits = malloc((size_t)(m->n_seq < m->max_T ? m->n_seq : m->max_T) * d->vocab * sizeof(float));
     m->posv = malloc(T * sizeof(int));
+    m->tree_tok = malloc(T * sizeof(int32_t));
+    m->tree_par = malloc(T * sizeof(int32_t));
+    m->rope_host = malloc(2 * (size_t)d->n_ropes * T * ROPE_ROW * sizeof(float) + 1);
+    m->emb_raw = be->ops->host_alloc(be, T * emb_rb);
     m->compute_s = calloc((size_t)m->n_stages, sizeof(double));
-    if (d->qkv_grouped && !(m->qkv_tmp = falloc(T * (qd + 2 * kvd)))) { rl_err("%s: out of memory", dir); goto fail; }
-    if (!m->seq_pos || !m->seg || !m->out_rows || !m->out_item || !m->batch_tok || !m->batch_logits ||
-        !m->kc || !m->vc || !m->x || !m->xb || !m->o || !m->q || !m->att || !m->k || !m->v || !m->hb || !m->hb2 ||
-        !m->wv || !m->rope_cos || !m->rope_sin || !m->attn_scratch || !m->head_tmp || !m->emb_row || !m->posv || !m->compute_s) {
-        rl_err("%s: out of memory for the KV cache (%d tokens) and activations", dir, m->ctx);
+    if (!m->seg || !m->out_rows || !m->out_item || !m->batch_tok || !m->batch_logits || !m->posv || !m->rope_host || !m->tree_tok || !m->tree_par ||
+        !m->emb_raw || !m->compute_s || rl_kv_init_host(&m->kv)) {
+        rl_err("%s: out of memory for the sweep buffers", dir);
         goto fail;
     }
-    if (rl_moe_open(m) || rl_mla_open(m)) goto fail; /* MoE experts / MLA scratch (moe.c, mla.c) */
-    rl_loader_opts lo = {(size_t)m->budget.resident, !m->budget.cache_streamed};
+    if (be->ops->host_shared) m->emb_dev = m->emb_raw;
+    if (load_vec(m, G_FINAL_NORM, d->hidden, 1, m->final_norm) < 0) goto fail;
+    if (d->norm == RL_NORM_LAYER) {
+        int rc = load_vec(m, G_FINAL_NORM_B, d->hidden, 0, m->final_norm + d->hidden);
+        if (rc < 0) goto fail;
+        if (rc > 0) m->final_norm_b = NULL; else m->final_norm_b = m->final_norm + d->hidden;
+    }
+    if (d->head_bias && load_vec(m, G_LM_HEAD_B, d->vocab, 1, m->lm_head_b)) goto fail;
+    m->hm = (rl_host_mem){hm_alloc, hm_free, hm_invalidate, be};
+    if (rl_dn_open(m) || rl_moe_open(m) || rl_mla_open(m)) goto fail;
+    rl_loader_opts lo = {(size_t)m->budget.resident, !m->budget.cache_streamed, &m->hm};
     if (!(m->ld = rl_loader_new_opts(m->ck, m->stages, m->n_stages, &lo))) goto fail;
     return m;
 fail:
@@ -157,112 +313,158 @@ fail:
 
 int rl_model_vocab(const rl_model *m) { return m->d.vocab; }
 int rl_model_ctx(const rl_model *m) { return m->ctx; }
-int rl_model_pos(const rl_model *m) { return m->seq_pos[0]; }
+int rl_model_pos(const rl_model *m) { return m->kv.pos[0]; }
 int rl_model_n_seq(const rl_model *m) { return m->n_seq; }
-int rl_model_seq_pos(const rl_model *m, int seq) { return seq >= 0 && seq < m->n_seq ? m->seq_pos[seq] : -1; }
-void rl_model_seq_rewind(rl_model *m, int seq, int pos) {
-    if (seq == 0) rl_model_rewind(m, pos);
-    else if (seq > 0 && seq < m->n_seq && pos >= 0 && pos < m->seq_pos[seq]) m->seq_pos[seq] = pos;
+int rl_model_seq_pos(const rl_model *m, int seq) { return seq >= 0 && seq < m->n_seq ? m->kv.pos[seq] : -1; }
+
+/* Models with recurrent layers cannot rewind their state: the rewind is recorded and the next
+ * eval rebuilds the state by replaying the kept prefix from the token history. */
+int rl_model_seq_rewind(rl_model *m, int seq, int pos) {
+    int cur = seq >= 0 && seq < m->n_seq ? m->kv.pos[seq] : 0;
+    int rc = rl_kv_truncate(&m->kv, seq, pos);
+    if (rc < 0) return -1;
+    if ((m->n_lin && pos < cur) || rc == 1) { /* recurrent state, or ring rows the prefix still needs */
+        if (seq != 0) {
+            m->kv.pos[seq] = 0;
+            return rl_err("%s: sequence %d: rewinding more than %d tokens of a sliding-window cache needs a replay, "
+                          "which only sequence 0 has; the sequence was reset", m->dir, seq, m->max_T);
+        }
+        m->replay = 1;
+    }
+    return 0;
 }
-/* Hybrid models (recurrent state, not rewindable) rebuild the kept prefix on the next eval. */
-void rl_model_rewind(rl_model *m, int pos) {
-    if (m->n_lin) rl_hybrid_rewind(m, pos);
-    else if (pos >= 0 && pos < m->seq_pos[0]) m->seq_pos[0] = pos;
-}
+int rl_model_rewind(rl_model *m, int pos) { return rl_model_seq_rewind(m, 0, pos); }
 int rl_model_rewind_is_cheap(const rl_model *m) { return m->n_lin == 0; }
+int rl_model_common_prefix(const rl_model *m, const int32_t *tok, int n) { return rl_kv_common_prefix(&m->kv, 0, tok, n); }
 int rl_model_is_eos(const rl_model *m, int32_t id) {
     for (int i = 0; i < m->d.n_eos; i++) if (m->d.eos_ids[i] == id) return 1;
     return 0;
 }
 
-/* Embedding rows for T tokens into m->x (rows gathered from disk). */
+/* Embedding rows for T tokens into m->x (rows read from disk, converted on the backend). */
 static int embed(rl_model *m, const int32_t *tok, int T) {
     const rl_tensor_info *e = m->embed;
+    rl_backend *be = m->be;
     size_t rb = e->nbytes / (size_t)m->d.vocab;
     int fd = rl_ckpt_fd(m->ck, e->file);
-    for (int t = 0; t < T; t++) {
-        if (rl_pread_full(fd, m->emb_row, rb, e->offset + (uint64_t)tok[t] * rb, rl_ckpt_path(m->ck, e->file)))
+    for (int t = 0; t < T; t++)
+        if (rl_pread_full(fd, m->emb_raw + (size_t)t * rb, rb, e->offset + (uint64_t)tok[t] * rb, rl_ckpt_path(m->ck, e->file)))
             return rl_err_prefix("embedding row %d: ", tok[t]);
-        float *x = m->x + (size_t)t * m->d.hidden;
-        rl_convert_to_f32(x, m->emb_row, e->dtype, m->d.hidden);
-        if (m->d.emb_scale != 1.0f) rl_scale(x, m->d.emb_scale, m->d.hidden);
+    if (m->emb_dev != m->emb_raw && be->ops->upload(be, m->emb_dev, m->emb_raw, (size_t)T * rb)) return -1;
+    for (int t = 0; t < T; t++) be->ops->convert(be, m->x + (size_t)t * m->d.hidden, m->emb_dev + (size_t)t * rb, e->dtype, m->d.hidden);
+    if (m->d.emb_scale != 1.0f) be->ops->scale(be, m->x, m->d.emb_scale, (int64_t)T * m->d.hidden);
+    /* the staging rows are reused by the next sweep: the upload must have been consumed */
+    if (m->emb_dev != m->emb_raw && be->ops->wait(be, be->ops->fence(be))) return -1;
+    RL_TRACE(m, -1, "embed", m->x, T, m->d.hidden);
+    return 0;
+}
+
+/* Rope tables of the sweep's rows for every rope of the model, uploaded to rope_cos/sin. */
+static int rope_tables(rl_model *m) {
+    const rl_model_desc *d = &m->d;
+    size_t per = (size_t)m->max_T * ROPE_ROW, nf = (size_t)d->n_ropes * per;
+    float *hc = m->rope_host, *hs = m->rope_host + nf;
+    for (int g = 0; g < m->n_seg; g++) {
+        const rl_segment *sg = &m->seg[g];
+        int end = sg->pos0 + sg->n;
+        for (int t = 0; t < sg->n; t++) m->posv[sg->row0 + t] = sg->pos0 + t;
+        if (m->tree_parent) { /* tree nodes: position = prefix length + depth */
+            end = sg->pos0;
+            for (int t = 0; t < sg->n; t++) {
+                int p = m->tree_parent[t];
+                m->posv[t] = p < 0 ? sg->pos0 : m->posv[p] + 1;
+                if (m->posv[t] + 1 > end) end = m->posv[t] + 1;
+            }
+        }
+        for (int r = 0; r < d->n_ropes; r++) {
+            size_t off = per * r + (size_t)sg->row0 * (d->ropes[r].rot_dims / 2);
+            rl_rope_table(&d->ropes[r], m->posv + sg->row0, sg->n, end, hc + off, hs + off);
+        }
+    }
+    rl_backend *be = m->be;
+    if (be->ops->upload(be, m->rope_cos, hc, nf * sizeof(float)) || be->ops->upload(be, m->rope_sin, hs, nf * sizeof(float)))
+        return -1;
+    return be->ops->wait(be, be->ops->fence(be));
+}
+
+/* lm_head chunks for the rows out_rows[0..nr) into logits (nr rows of vocab, host). */
+static int head(rl_model *m, const int *out_rows, int nr, float *logits) {
+    const rl_model_desc *d = &m->d;
+    rl_backend *be = m->be;
+    float *xn = m->xb;
+    for (int i = 0; i < nr; i++) {
+        const float *xs = m->x + (size_t)out_rows[i] * d->hidden;
+        if (d->norm == RL_NORM_LAYER) be->ops->layernorm(be, xn + (size_t)i * d->hidden, xs, m->final_norm, m->final_norm_b, 1, d->hidden, d->norm_eps);
+        else be->ops->rmsnorm(be, xn + (size_t)i * d->hidden, xs, m->final_norm, 1, d->hidden, d->norm_eps, d->norm_one_plus);
+    }
+    RL_TRACE(m, d->n_layers, "final_norm", xn, nr, d->hidden);
+    for (int s = d->n_layers; s < m->n_stages; s++) {
+        const rl_stage *st = &m->stages[s];
+        const uint8_t *hbuf = rl_loader_acquire(m->ld, s);
+        if (!hbuf) return -1;
+        const uint8_t *buf = rl_weights_on_device(m, hbuf, st->bytes, s);
+        if (!buf) { rl_loader_release(m->ld, s); return -1; }
+        double t0 = rl_now_s();
+        int rows = st->row1 - st->row0;
+        rl_wref hw = rl_stage_weight(m, st, buf, 0);
+        const void *w = hw.p;
+        rl_dtype dt = hw.dt;
+        if (d->head_norm_rows) { /* NormHead: unit-norm rows; the bias (if any) after it */
+            be->ops->matmul(be, m->head_tmp, xn, w, dt, NULL, nr, d->hidden, rows);
+            be->ops->row_norm_div(be, m->head_tmp, nr, rows, w, dt, d->hidden);
+            if (m->lm_head_b)
+                for (int t = 0; t < nr; t++) be->ops->add(be, m->head_tmp + (size_t)t * rows, m->lm_head_b + st->row0, rows);
+        } else
+            be->ops->matmul(be, m->head_tmp, xn, w, dt, m->lm_head_b ? m->lm_head_b + st->row0 : NULL, nr, d->hidden, rows);
+        if (d->final_softcap > 0) be->ops->softcap(be, m->head_tmp, d->final_softcap, (int64_t)nr * rows);
+        int rc = 0;
+        for (int t = 0; t < nr && !rc; t++)
+            rc = be->ops->download(be, logits + (size_t)t * d->vocab + st->row0, m->head_tmp + (size_t)t * rows, (size_t)rows * sizeof(float));
+        m->compute_s[s] += rl_now_s() - t0;
+        rl_loader_release(m->ld, s);
+        if (rc) return -1;
     }
     return 0;
 }
 
 /* One sweep over T <= max_T rows (grouped by sequence in m->seg, set by the caller). Logits
- * for the rows out_rows[0..n_out) go to logits (n_out rows of vocab). */
+ * for the rows out_rows[0..n_out) go to logits (n_out rows of vocab, host). */
 static int sweep(rl_model *m, const int32_t *tok, int T, const int *out_rows, int n_out, float *logits) {
     const rl_model_desc *d = &m->d;
-    if (embed(m, tok, T)) return -1;
-    for (int g = 0; g < m->n_seg; g++) {
-        const rl_segment *sg = &m->seg[g];
-        for (int t = 0; t < sg->n; t++) m->posv[sg->row0 + t] = sg->pos0 + t;
-        for (int r = 0; r < d->n_ropes; r++) {
-            size_t off = (size_t)m->max_T * (RL_MAX_ROPE_FACTORS / 2) * r + (size_t)sg->row0 * (d->ropes[r].rot_dims / 2);
-            rl_rope_table(&d->ropes[r], m->posv + sg->row0, sg->n, sg->pos0 + sg->n, m->rope_cos + off, m->rope_sin + off);
-        }
-    }
+    if (!m->tree_parent)
+        for (int g = 0; g < m->n_seg; g++) rl_kv_record(&m->kv, m->seg[g].seq, tok + m->seg[g].row0, m->seg[g].n);
+    if (embed(m, tok, T) || rope_tables(m)) return -1;
     for (int l = 0; l < d->n_layers; l++) {
-        const uint8_t *buf = rl_loader_acquire(m->ld, l);
-        if (!buf) return -1;
+        const uint8_t *hbuf = rl_loader_acquire(m->ld, l);
+        if (!hbuf) return -1;
+        const uint8_t *buf = rl_weights_on_device(m, hbuf, m->stages[l].bytes, l);
         double t0 = rl_now_s();
-        int rc = rl_block_forward(m, l, buf, T, m->seg[0].pos0);
+        int rc = buf ? rl_block_forward(m, l, buf, T) : -1;
+        /* a device copy of the host slot must have been consumed before the slot goes back */
+        if (!rc && !m->be->ops->host_shared) rc = m->be->ops->wait(m->be, m->be->ops->fence(m->be));
+        if (!rc) rc = m->be->ops->status(m->be);
         m->compute_s[l] += rl_now_s() - t0;
         rl_loader_release(m->ld, l);
         if (rc) return -1;
     }
-    for (int g = 0; g < m->n_seg; g++) m->seq_pos[m->seg[g].seq] += m->seg[g].n;
+    for (int g = 0; g < m->n_seg; g++) rl_kv_advance(&m->kv, m->seg[g].seq, m->seg[g].n);
     if (!logits || !n_out) return 0;
-    /* final norm on the rows that need logits, gathered into xb rows 0..n_out-1 */
-    int nr = n_out;
-    float *xn = m->xb;
-    for (int i = 0; i < nr; i++) {
-        const float *xs = m->x + (size_t)out_rows[i] * d->hidden;
-        if (d->norm == RL_NORM_LAYER) rl_layernorm(xn + (size_t)i * d->hidden, xs, m->final_norm, m->final_norm_b, 1, d->hidden, d->norm_eps);
-        else rl_rmsnorm(xn + (size_t)i * d->hidden, xs, m->final_norm, 1, d->hidden, d->norm_eps, d->norm_one_plus);
-    }
-    for (int s = d->n_layers; s < m->n_stages; s++) {
-        const rl_stage *st = &m->stages[s];
-        const uint8_t *buf = rl_loader_acquire(m->ld, s);
-        if (!buf) return -1;
-        double t0 = rl_now_s();
-        int rows = st->row1 - st->row0;
-        if (d->head_norm_rows) { /* NormHead: unit-norm rows; the bias (if any) after it */
-            rl_matmul(m->pool, m->head_tmp, xn, buf + st->off[0], st->t[0]->dtype, NULL, nr, d->hidden, rows);
-            rl_head_normalize(m->head_tmp, nr, rows, buf + st->off[0], st->t[0]->dtype, d->hidden, m->wv);
-            if (m->lm_head_b)
-                for (int t = 0; t < nr; t++) rl_add(m->head_tmp + (size_t)t * rows, m->lm_head_b + st->row0, rows);
-        } else
-            rl_matmul(m->pool, m->head_tmp, xn, buf + st->off[0], st->t[0]->dtype,
-                      m->lm_head_b ? m->lm_head_b + st->row0 : NULL, nr, d->hidden, rows);
-        for (int t = 0; t < nr; t++)
-            memcpy(logits + (size_t)t * d->vocab + st->row0, m->head_tmp + (size_t)t * rows, (size_t)rows * sizeof(float));
-        m->compute_s[s] += rl_now_s() - t0;
-        rl_loader_release(m->ld, s);
-    }
-    if (d->final_softcap > 0) {
-        float c = d->final_softcap;
-        for (size_t i = 0; i < (size_t)nr * d->vocab; i++) logits[i] = c * tanhf(logits[i] / c);
-    }
-    return 0;
+    return head(m, out_rows, n_out, logits);
 }
 
 /* Checks that n tokens fit sequence seq's context and are in the vocabulary. */
 static int check_tokens(const rl_model *m, int seq, const int32_t *tok, int n) {
     if (n <= 0) return rl_err("eval: no tokens");
-    if (m->seq_pos[seq] + n > m->ctx)
+    if (m->kv.pos[seq] + n > m->ctx)
         return rl_err("%s: %d tokens at position %d exceed the context of %d tokens (use --ctx to raise it, up to %d)",
-                      m->dir, n, m->seq_pos[seq], m->ctx, m->d.max_pos);
+                      m->dir, n, m->kv.pos[seq], m->ctx, m->d.max_pos);
     for (int i = 0; i < n; i++)
         if (tok[i] < 0 || tok[i] >= m->d.vocab)
             return rl_err("%s: token id %d is outside the model's vocabulary (0..%d)", m->dir, tok[i], m->d.vocab - 1);
     return 0;
 }
 
-int rl_model_eval(rl_model *m, const int32_t *tok, int n, float *logits, int all_rows) {
-    if (check_tokens(m, 0, tok, n)) return -1;
-    if (m->n_lin && rl_hybrid_prepare(m, tok, n)) return -1; /* pending rewind; token history */
+static int eval_seq0(rl_model *m, const int32_t *tok, int n, float *logits, int all_rows) {
     for (int i = 0; i < n; i += m->max_T) {
         int T = n - i < m->max_T ? n - i : m->max_T;
         int last = i + T == n, n_out = 0;
@@ -271,10 +473,31 @@ int rl_model_eval(rl_model *m, const int32_t *tok, int n, float *logits, int all
         else if (logits && last) { lg = logits; n_out = 1; }
         for (int r = 0; r < n_out; r++) m->out_rows[r] = all_rows ? r : T - 1;
         m->n_seg = 1;
-        m->seg[0] = (rl_segment){0, 0, T, m->seq_pos[0]};
+        m->seg[0] = (rl_segment){0, 0, T, m->kv.pos[0]};
         if (sweep(m, tok + i, T, m->out_rows, n_out, lg)) return -1;
     }
     return 0;
+}
+
+/* A pending rewind of a model with recurrent layers: zero the state, re-prefill the kept
+ * prefix from the token history (its KV rows are rewritten with the same values). */
+static int replay(rl_model *m) {
+    int keep = m->kv.pos[0];
+    m->replay = 0;
+    m->kv.pos[0] = 0;
+    rl_dn_reset(m);
+    if (keep > 0 && eval_seq0(m, m->kv.hist, keep, NULL, 0)) {
+        rl_dn_reset(m);
+        m->kv.pos[0] = 0;
+        return -1;
+    }
+    return 0;
+}
+
+int rl_model_eval(rl_model *m, const int32_t *tok, int n, float *logits, int all_rows) {
+    if (check_tokens(m, 0, tok, n)) return -1;
+    if (m->replay && replay(m)) return -1;
+    return eval_seq0(m, tok, n, logits, all_rows);
 }
 
 int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, float *logits) {
@@ -287,6 +510,7 @@ int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, fl
         if (check_tokens(m, items[i].seq, items[i].tokens, items[i].n)) return -1;
     }
     if (m->n_lin && !(n_items == 1 && items[0].seq == 0)) return rl_err("%s: batches of sequences are not supported for this model (recurrent layers)", m->dir);
+    if (m->replay && replay(m)) return -1;
     /* fill sweeps of up to max_T rows; an item's tokens may continue into the next sweep */
     int it = 0, done = 0; /* current item and tokens of it already run */
     while (it < n_items) {
@@ -296,7 +520,7 @@ int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, fl
             const rl_batch_item *b = &items[it];
             int take = b->n - done < m->max_T - T ? b->n - done : m->max_T - T;
             memcpy(m->batch_tok + T, b->tokens + done, (size_t)take * sizeof(int32_t));
-            m->seg[m->n_seg++] = (rl_segment){b->seq, T, take, m->seq_pos[b->seq]};
+            m->seg[m->n_seg++] = (rl_segment){b->seq, T, take, m->kv.pos[b->seq]};
             T += take;
             done += take;
             if (done == b->n) {
@@ -311,4 +535,65 @@ int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, fl
             memcpy(logits + (size_t)m->out_item[r] * m->d.vocab, m->batch_logits + (size_t)r * m->d.vocab, (size_t)m->d.vocab * sizeof(float));
     }
     return 0;
+}
+
+/* --- token trees (speculative decoding) --- */
+
+int rl_model_tree_ok(const rl_model *m) {
+    if (!m->be->ops->attention_tree || m->d.mla || m->n_lin || m->n_seq != 1) return 0;
+    for (int l = 0; l < m->kv.n_layers; l++) if (m->kv.ring[l]) return 0;
+    for (int l = 0; l < m->d.n_layers; l++) if (m->d.layers[l].kind == RL_LAYER_SLIDING) return 0;
+    return 1;
+}
+
+int rl_model_eval_tree(rl_model *m, const int32_t *tok, const int32_t *parent, int n, float *logits) {
+    if (!rl_model_tree_ok(m))
+        return rl_err("%s: token trees need a backend with tree attention and a model without MLA, recurrent or "
+                      "sliding-window layers (use a chain: rl_model_eval)", m->dir);
+    int cap = m->max_T < RL_TREE_MAX ? m->max_T : RL_TREE_MAX;
+    if (n > cap) return rl_err("eval_tree: %d nodes exceed the %d a sweep can hold", n, cap);
+    if (check_tokens(m, 0, tok, n)) return -1;
+    for (int i = 0; i < n; i++)
+        if (parent[i] < -1 || parent[i] >= i) return rl_err("eval_tree: node %d has parent %d (must be -1 or an earlier node)", i, parent[i]);
+    if (m->replay && replay(m)) return -1;
+    int P = m->kv.pos[0];
+    rl_backend *be = m->be;
+    if (be->ops->upload(be, m->tree_parent_dev, parent, (size_t)n * sizeof(int32_t)) || be->ops->wait(be, be->ops->fence(be)))
+        return -1;
+    memcpy(m->tree_tok, tok, (size_t)n * sizeof(int32_t));
+    memcpy(m->tree_par, parent, (size_t)n * sizeof(int32_t));
+    m->tree_parent = m->tree_par; /* read by rope_tables (positions) during this sweep only */
+    m->n_seg = 1;
+    m->seg[0] = (rl_segment){0, 0, n, P};
+    for (int r = 0; r < n; r++) m->out_rows[r] = r;
+    int rc = sweep(m, tok, n, m->out_rows, logits ? n : 0, logits);
+    m->tree_parent = NULL;
+    m->kv.pos[0] = P; /* nothing is kept until rl_model_tree_commit */
+    m->tree_n = rc ? 0 : n;
+    m->tree_pos = P;
+    return rc;
+}
+
+int rl_model_tree_commit(rl_model *m, const int32_t *nodes, int k) {
+    if (!m->tree_n || m->kv.pos[0] != m->tree_pos) return rl_err("tree_commit: no tree evaluated at this position");
+    for (int i = 0; i < k; i++)
+        if (nodes[i] < 0 || nodes[i] >= m->tree_n || m->tree_par[nodes[i]] != (i ? nodes[i - 1] : -1))
+            return rl_err("tree_commit: node %d is not the child of the path's previous node in the last tree", nodes[i]);
+    if (m->tree_pos + k > m->ctx) return rl_err("tree_commit: past the context");
+    rl_backend *be = m->be;
+    int P = m->tree_pos;
+    /* rows P + nodes[i] -> P + i, ascending (a source is never an earlier destination) */
+    for (int l = 0; l < m->kv.n_layers; l++) {
+        rl_kv_view kv = rl_kv_layer(&m->kv, l, 0);
+        size_t kb = rl_dtype_row_bytes(kv.dt, kv.k_width), vb = rl_dtype_row_bytes(kv.dt, kv.v_width);
+        for (int i = 0; i < k; i++) {
+            if (nodes[i] == i) continue;
+            be->ops->copy2d(be, (uint8_t *)kv.k + (size_t)(P + i) * kb, kb, (uint8_t *)kv.k + (size_t)(P + nodes[i]) * kb, kb, kb, 1);
+            if (kv.v != kv.k) be->ops->copy2d(be, (uint8_t *)kv.v + (size_t)(P + i) * vb, vb, (uint8_t *)kv.v + (size_t)(P + nodes[i]) * vb, vb, vb, 1);
+        }
+    }
+    for (int i = 0; i < k; i++) m->kv.hist[P + i] = m->tree_tok[nodes[i]];
+    m->kv.pos[0] = P + k;
+    m->tree_n = 0;
+    return be->ops->status(be);
 }

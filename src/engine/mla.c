@@ -1,4 +1,4 @@
-/* Multi-head latent attention and the DSA indexer (see mla.h).
+/* Multi-head latent attention and the DSA indexer (see mla.h), through the backend.
  *   q   = q_proj(x), or q_b(rmsnorm(q_a(x)))            per head [nope | rope]
  *   kva = kv_a_proj_with_mqa(x) = [c (kv_lora_rank) | k_pe (qk_rope)]
  *   kv  = kv_b(rmsnorm(c))                               per head [k_nope | v]
@@ -6,233 +6,193 @@
  * DSA (GLM-5): index score s_j = sum_h w_h relu(q_h . k_j / sqrt(d)), w = weights_proj(x) /
  * sqrt(heads), q = wq_b(q_resid), k = layernorm(wk(x)), rope on the first qk_rope dims of each;
  * a query at position i attends to all j <= i when i + 1 <= index_topk, else to the
- * index_topk keys with the highest scores. */
+ * index_topk keys with the highest scores (the backend's dsa_attention). */
 #include "engine/mla.h"
-#include "backend/cpu/attention.h"
-#include "backend/cpu/matmul.h"
-#include "backend/cpu/ops.h"
 #include "model/rope.h"
 #include "util/err.h"
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
-struct rl_mla_state {
+struct rl_mla_state {      /* all device memory */
     float *qa;     /* (T, q_lora_rank) normed q LoRA activations (the indexer's q_resid) */
     float *kva;    /* (T, kv_lora_rank + qk_rope) */
     float *ckv;    /* (T, kv_lora_rank) normed latent */
     float *kvb;    /* (T, heads * (qk_nope + v_head)) */
     float *vw;     /* f32 vectors (norm weights, biases): 2 * max(q_lora, kv_lora, idx_head_dim) */
-    /* DSA indexer */
-    float *ikc;    /* (n_layers, ctx, idx_head_dim) indexer key cache */
+    float *ikc;    /* DSA: (n_layers, ctx, idx_head_dim) indexer key cache */
     float *iq;     /* (T, idx_heads * idx_head_dim) */
     float *iw;     /* (T, idx_heads) head weights */
-    int *sel;      /* (T, idx_topk) selected key positions, ascending */
-    int *nsel;     /* (T) count, 0 = all keys j <= i */
-    float *scr;    /* per thread: 2 * ctx floats */
-    int n_thr;
+    /* latent cache / absorbed attention (m->mla_latent) */
+    float *lat;    /* (T, kv_lora_rank + qk_rope) cache rows: [normed c | rotated k_pe] */
+    float *qabs;   /* (T, heads, kv_lora_rank + qk_rope) queries: [q_nope W_UK | q_pe] */
+    float *olat;   /* (T, heads, kv_lora_rank) attention output in the latent */
+    float *ta, *tb; /* (T, max(qk_nope, kv_lora_rank, v_head)) per-head staging */
     rl_rope irope; /* indexer rope (same frequencies, its own pairing) */
 };
 
-static void *zal(size_t n) { return calloc(n ? n : 1, 1); }
-
-int rl_mla_open(rl_model *m) {
+int rl_mla_plan(rl_model *m) {
     const rl_model_desc *d = &m->d;
     if (!d->mla) return 0;
-    struct rl_mla_state *S = zal(sizeof *S);
+    struct rl_mla_state *S = calloc(1, sizeof *S);
     if (!S) return rl_err("out of memory");
     m->mla = S;
-    size_t T = (size_t)m->max_T, nh = (size_t)d->n_heads;
+    size_t T = (size_t)m->max_T, nh = (size_t)d->n_heads, F = sizeof(float);
     size_t vmax = (size_t)(d->q_lora_rank > d->kv_lora_rank ? d->q_lora_rank : d->kv_lora_rank);
     if ((size_t)d->idx_head_dim > vmax) vmax = (size_t)d->idx_head_dim;
-    S->qa = zal(T * (size_t)(d->q_lora_rank ? d->q_lora_rank : 1) * sizeof(float));
-    S->kva = zal(T * (size_t)(d->kv_lora_rank + d->qk_rope_dim) * sizeof(float));
-    S->ckv = zal(T * (size_t)d->kv_lora_rank * sizeof(float));
-    S->kvb = zal(T * nh * (size_t)(d->qk_nope_dim + d->v_head_dim) * sizeof(float));
-    S->vw = zal(2 * vmax * sizeof(float));
-    if (!S->qa || !S->kva || !S->ckv || !S->kvb || !S->vw) return rl_err("%s: out of memory for the MLA scratch", m->dir);
+    rl_plan *p = &m->plan;
+    rl_plan_add(p, "mla q lora", RL_MEM_DEVICE, T * (size_t)d->q_lora_rank * F, (void **)&S->qa);
+    rl_plan_add(p, "mla kv_a output", RL_MEM_DEVICE, T * (size_t)(d->kv_lora_rank + d->qk_rope_dim) * F, (void **)&S->kva);
+    rl_plan_add(p, "mla latent", RL_MEM_DEVICE, T * (size_t)d->kv_lora_rank * F, (void **)&S->ckv);
+    rl_plan_add(p, "mla kv_b output", RL_MEM_DEVICE, T * nh * (size_t)(d->qk_nope_dim + d->v_head_dim) * F, (void **)&S->kvb);
+    rl_plan_add(p, "mla small weights", RL_MEM_DEVICE, 2 * vmax * F, (void **)&S->vw);
+    if (m->mla_latent) {
+        size_t W = (size_t)(d->kv_lora_rank + d->qk_rope_dim), tw = (size_t)d->kv_lora_rank;
+        if ((size_t)d->qk_nope_dim > tw) tw = (size_t)d->qk_nope_dim;
+        if ((size_t)d->v_head_dim > tw) tw = (size_t)d->v_head_dim;
+        rl_plan_add(p, "mla latent rows", RL_MEM_DEVICE, T * W * F, (void **)&S->lat);
+        rl_plan_add(p, "mla absorbed queries", RL_MEM_DEVICE, T * nh * W * F, (void **)&S->qabs);
+        rl_plan_add(p, "mla latent attention output", RL_MEM_DEVICE, T * nh * (size_t)d->kv_lora_rank * F, (void **)&S->olat);
+        rl_plan_add(p, "mla per-head staging", RL_MEM_DEVICE, 2 * T * tw * F, (void **)&S->ta);
+    }
     if (d->idx_heads > 0) {
-        S->n_thr = rl_pool_size(m->pool);
-        S->ikc = zal((size_t)d->n_layers * (size_t)m->ctx * (size_t)d->idx_head_dim * sizeof(float));
-        S->iq = zal(T * (size_t)d->idx_heads * (size_t)d->idx_head_dim * sizeof(float));
-        S->iw = zal(T * (size_t)d->idx_heads * sizeof(float));
-        S->sel = zal(T * (size_t)d->idx_topk * sizeof(int));
-        S->nsel = zal(T * sizeof(int));
-        S->scr = zal((size_t)S->n_thr * 2 * (size_t)m->ctx * sizeof(float));
-        if (!S->ikc || !S->iq || !S->iw || !S->sel || !S->nsel || !S->scr) return rl_err("%s: out of memory for the DSA indexer cache", m->dir);
+        rl_plan_add(p, "dsa indexer key cache", RL_MEM_DEVICE, (size_t)d->n_layers * m->ctx * (size_t)d->idx_head_dim * F, (void **)&S->ikc);
+        rl_plan_add(p, "dsa indexer queries", RL_MEM_DEVICE, T * (size_t)d->idx_heads * d->idx_head_dim * F, (void **)&S->iq);
+        rl_plan_add(p, "dsa indexer weights", RL_MEM_DEVICE, T * (size_t)d->idx_heads * F, (void **)&S->iw);
         S->irope = d->ropes[0];
         S->irope.pairing = d->idx_pairing;
     }
     return 0;
 }
 
+int rl_mla_open(rl_model *m) {
+    struct rl_mla_state *S = m->mla;
+    if (S && S->ta) {
+        size_t tw = (size_t)m->d.kv_lora_rank;
+        if ((size_t)m->d.qk_nope_dim > tw) tw = (size_t)m->d.qk_nope_dim;
+        if ((size_t)m->d.v_head_dim > tw) tw = (size_t)m->d.v_head_dim;
+        S->tb = S->ta + (size_t)m->max_T * tw;
+    }
+    return 0;
+}
+
+/* The absorbed form (DeepSeek's own inference): per head, scores q_nope . k_nope_j =
+ * (W_UK^T q_nope) . c_j and outputs W_UV (sum_j p_j c_j), so the cache holds only c_j and k_pe_j;
+ * W_UK / W_UV are head h's rows of kv_b_proj ([k_nope | v] per head, kv_lora_rank columns). */
+static void latent_attention(rl_model *m, struct rl_mla_state *S, const void *wkvb, rl_dtype dt, int l, int T, int pos0,
+                             rl_dsa_args *dsa) {
+    const rl_model_desc *d = &m->d;
+    rl_backend *be = m->be;
+    int nh = d->n_heads, qk = d->head_dim, nope = d->qk_nope_dim, rope = d->qk_rope_dim, vd = d->v_head_dim;
+    int kvl = d->kv_lora_rank, W = kvl + rope, kvbw = nope + vd;
+    size_t F = sizeof(float), rb = rl_dtype_row_bytes(dt, kvl);
+    rl_kv_view kv = rl_kv_layer(&m->kv, m->kv_slot[l], 0);
+    be->ops->kv_store(be, &kv, pos0, S->lat, S->lat, T);
+    /* queries: [q_nope_h W_UK_h | q_pe_h] per head */
+    be->ops->copy2d(be, S->qabs + kvl, (size_t)W * F, m->q + nope, (size_t)qk * F, (size_t)rope * F, T * nh);
+    for (int h = 0; h < nh; h++) {
+        be->ops->copy2d(be, S->ta, (size_t)nope * F, m->q + (size_t)h * qk, (size_t)nh * qk * F, (size_t)nope * F, T);
+        be->ops->matmul_t(be, S->tb, S->ta, (const uint8_t *)wkvb + (size_t)h * kvbw * rb, dt, T, nope, kvl);
+        be->ops->copy2d(be, S->qabs + (size_t)h * W, (size_t)nh * W * F, S->tb, (size_t)kvl * F, (size_t)kvl * F, T);
+    }
+    /* one shared key/value head over the latent rows (MQA): outputs in the latent */
+    if (dsa) { /* the indexer's top-k keys (an f32 cache: kv.dt is F32 with DSA) */
+        dsa->n_kv = 1; dsa->k_stride = W; dsa->v_stride = W;
+        be->ops->dsa_attention(be, S->olat, S->qabs, kv.k, kv.v, T, pos0, nh, W, kvl, d->attn_scale, dsa);
+    } else
+        be->ops->attention_kv(be, S->olat, S->qabs, &kv, T, pos0, nh, 1, W, kvl, d->attn_scale, 0.0f, 0);
+    /* values: W_UV_h (sum_j p_j c_j) per head into the attention output (T, heads, v_head) */
+    for (int h = 0; h < nh; h++) {
+        be->ops->copy2d(be, S->ta, (size_t)kvl * F, S->olat + (size_t)h * kvl, (size_t)nh * kvl * F, (size_t)kvl * F, T);
+        be->ops->matmul(be, S->tb, S->ta, (const uint8_t *)wkvb + ((size_t)h * kvbw + nope) * rb, dt, NULL, T, kvl, vd);
+        be->ops->copy2d(be, m->att + (size_t)h * vd, (size_t)nh * vd * F, S->tb, (size_t)vd * F, (size_t)vd * F, T);
+    }
+}
+
 void rl_mla_close(rl_model *m) {
-    struct rl_mla_state *S = m ? m->mla : NULL;
-    if (!S) return;
-    free(S->qa); free(S->kva); free(S->ckv); free(S->kvb); free(S->vw);
-    free(S->ikc); free(S->iq); free(S->iw); free(S->sel); free(S->nsel); free(S->scr);
-    free(S);
+    if (!m) return;
+    free(m->mla);
     m->mla = NULL;
 }
 
-static const void *wp(const rl_stage *s, const uint8_t *buf, int r) { return buf + s->off[r]; }
+#define WT(r) rl_stage_weight(m, s, buf, r).p, rl_stage_weight(m, s, buf, r).dt
 
-/* ---- DSA: key selection per query ---- */
-typedef struct {
-    const rl_model_desc *d;
-    struct rl_mla_state *S;
-    const float *ikc;   /* this layer's indexer keys (ctx, idx_head_dim) */
-    int pos0, ctx;
-} sel_job;
-
-/* k-th largest of v[0..n) (n >= k >= 1), by quickselect on a scratch copy */
-static float kth_largest(float *a, int n, int k) {
-    int lo = 0, hi = n - 1, want = k - 1;
-    while (lo < hi) {
-        float piv = a[(lo + hi) / 2];
-        int i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] > piv) i++;
-            while (a[j] < piv) j--;
-            if (i <= j) { float t = a[i]; a[i] = a[j]; a[j] = t; i++; j--; }
-        }
-        if (want <= j) hi = j;
-        else if (want >= i) lo = i;
-        else break;
-    }
-    return a[want];
-}
-
-static void sel_work(void *ctx, int64_t b, int64_t e, int tid) {
-    const sel_job *J = ctx;
-    const rl_model_desc *d = J->d;
-    struct rl_mla_state *S = J->S;
-    int nh = d->idx_heads, hd = d->idx_head_dim, K = d->idx_topk;
-    float *sc = S->scr + (size_t)tid * 2 * (size_t)J->ctx, *cp = sc + J->ctx;
-    float qs = 1.0f / sqrtf((float)hd);
-    for (int64_t t = b; t < e; t++) {
-        int i = J->pos0 + (int)t, n = i + 1;
-        if (n <= K) { S->nsel[t] = 0; continue; }
-        const float *q = S->iq + (size_t)t * nh * hd, *w = S->iw + (size_t)t * nh;
-        for (int j = 0; j < n; j++) {
-            const float *k = J->ikc + (size_t)j * hd;
-            float s = 0;
-            for (int h = 0; h < nh; h++) {
-                float v = rl_dot_f32(q + (size_t)h * hd, k, hd) * qs;
-                if (v > 0) s += v * w[h];
-            }
-            sc[j] = s;
-        }
-        memcpy(cp, sc, (size_t)n * sizeof(float));
-        float kth = kth_largest(cp, n, K);
-        int *out = S->sel + (size_t)t * K, c = 0;
-        for (int j = 0; j < n && c < K; j++) if (sc[j] > kth) out[c++] = j;
-        for (int j = 0; j < n && c < K; j++) if (sc[j] == kth) out[c++] = j; /* ties: lowest positions */
-        /* keep ascending order */
-        for (int a = 1; a < c; a++) { int v = out[a], z = a - 1; while (z >= 0 && out[z] > v) { out[z + 1] = out[z]; z--; } out[z + 1] = v; }
-        S->nsel[t] = c;
-    }
-}
-
-typedef struct {
-    const rl_model_desc *d;
-    struct rl_mla_state *S;
-    float *out;
-    const float *q, *kc, *vc;
-    int pos0, ctx;
-} att_job;
-
-/* attention of one (token, head) over its selected keys (or all j <= i) */
-static void att_work(void *ctx, int64_t b, int64_t e, int tid) {
-    const att_job *A = ctx;
-    const rl_model_desc *d = A->d;
-    int nh = d->n_heads, qk = d->head_dim, vd = d->v_head_dim, K = d->idx_topk;
-    float *s = A->S->scr + (size_t)tid * 2 * (size_t)A->ctx;
-    for (int64_t it = b; it < e; it++) {
-        int t = (int)(it / nh), h = (int)(it % nh), i = A->pos0 + t;
-        int ns = A->S->nsel[t], n = ns ? ns : i + 1;
-        const int *sel = A->S->sel + (size_t)t * K;
-        const float *qv = A->q + ((size_t)t * nh + h) * qk;
-        float mx = -INFINITY;
-        for (int a = 0; a < n; a++) {
-            int j = ns ? sel[a] : a;
-            float v = d->attn_scale * rl_dot_f32(qv, A->kc + ((size_t)j * nh + h) * qk, qk);
-            s[a] = v;
-            if (v > mx) mx = v;
-        }
-        double sum = 0;
-        for (int a = 0; a < n; a++) { s[a] = expf(s[a] - mx); sum += s[a]; }
-        float inv = (float)(1.0 / sum);
-        float *o = A->out + ((size_t)t * nh + h) * vd;
-        memset(o, 0, (size_t)vd * sizeof(float));
-        for (int a = 0; a < n; a++) {
-            int j = ns ? sel[a] : a;
-            rl_axpy_f32(o, s[a] * inv, A->vc + ((size_t)j * nh + h) * vd, vd);
-        }
-    }
+/* The DSA indexer of layer l: its queries, keys (appended to its own compact cache) and head
+ * weights for T tokens at pos0; returns the arguments of dsa_attention. */
+static rl_dsa_args indexer(rl_model *m, struct rl_mla_state *S, const rl_stage *s, const uint8_t *buf, int l, int T, int pos0) {
+    const rl_model_desc *d = &m->d;
+    rl_backend *be = m->be;
+    int H = d->hidden, ql = d->q_lora_rank, ih = d->idx_heads, ihd = d->idx_head_dim;
+    size_t rt = (size_t)m->max_T * (RL_MAX_ROPE_FACTORS / 2) * (size_t)d->layers[l].rope;
+    const float *cs = m->rope_cos + rt, *sn = m->rope_sin + rt;
+    float *ikc = S->ikc + (size_t)l * m->ctx * ihd, *ik = ikc + (size_t)pos0 * ihd;
+    be->ops->matmul(be, S->iq, S->qa, WT(W_IDX_Q_B), NULL, T, ql, ih * ihd);
+    be->ops->rope(be, &S->irope, S->iq, T, ih, ihd, cs, sn);
+    be->ops->matmul(be, ik, m->xb, WT(W_IDX_K), NULL, T, H, ihd);
+    const float *nw = rl_vec_f32(m, S->vw, WT(W_IDX_K_NORM), ihd);
+    const float *nb = rl_vec_f32(m, S->vw + ihd, WT(W_IDX_K_NORM_B), ihd);
+    be->ops->layernorm(be, ik, ik, nw, nb, T, ihd, 1e-6f);
+    be->ops->rope(be, &S->irope, ik, T, 1, ihd, cs, sn);
+    be->ops->matmul(be, S->iw, m->xb, WT(W_IDX_W), NULL, T, H, ih);
+    be->ops->scale(be, S->iw, 1.0f / sqrtf((float)ih), (int64_t)T * ih);
+    return (rl_dsa_args){ih, ihd, d->idx_topk, S->iq, S->iw, ikc, 0, 0, 0};
 }
 
 int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
     const rl_model_desc *d = &m->d;
     struct rl_mla_state *S = m->mla;
     const rl_stage *s = &m->stages[l];
+    rl_backend *be = m->be;
     int H = d->hidden, nh = d->n_heads, qk = d->head_dim, nope = d->qk_nope_dim, rope = d->qk_rope_dim;
     int vd = d->v_head_dim, ql = d->q_lora_rank, kvl = d->kv_lora_rank;
     const rl_rope *rp = &d->ropes[d->layers[l].rope];
-    size_t rt = (size_t)m->max_T * (RL_MAX_ROPE_FACTORS / 2) * (size_t)d->layers[l].rope;
+    size_t rt = (size_t)m->max_T * (RL_MAX_ROPE_FACTORS / 2) * (size_t)d->layers[l].rope, F = sizeof(float);
     const float *cs = m->rope_cos + rt, *sn = m->rope_sin + rt;
 
     /* queries */
     if (ql > 0) {
-        rl_matmul(m->pool, S->qa, m->xb, wp(s, buf, W_MLA_Q_A), s->t[W_MLA_Q_A]->dtype, NULL, T, H, ql);
-        rl_convert_to_f32(S->vw, wp(s, buf, W_MLA_Q_A_NORM), s->t[W_MLA_Q_A_NORM]->dtype, ql);
-        rl_rmsnorm(S->qa, S->qa, S->vw, T, ql, d->norm_eps, 0);
-        rl_matmul(m->pool, m->q, S->qa, wp(s, buf, W_MLA_Q_B), s->t[W_MLA_Q_B]->dtype, NULL, T, ql, nh * qk);
+        be->ops->matmul(be, S->qa, m->xb, WT(W_MLA_Q_A), NULL, T, H, ql);
+        be->ops->rmsnorm(be, S->qa, S->qa, rl_vec_f32(m, S->vw, WT(W_MLA_Q_A_NORM), ql), T, ql, d->norm_eps, 0);
+        be->ops->matmul(be, m->q, S->qa, WT(W_MLA_Q_B), NULL, T, ql, nh * qk);
     } else {
-        rl_matmul(m->pool, m->q, m->xb, wp(s, buf, W_Q), s->t[W_Q]->dtype, NULL, T, H, nh * qk);
+        be->ops->matmul(be, m->q, m->xb, WT(W_Q), NULL, T, H, nh * qk);
     }
-    rl_rope_apply(rp, m->q + nope, T, nh, qk, cs, sn);
+    be->ops->rope(be, rp, m->q + nope, T, nh, qk, cs, sn);
+    RL_TRACE(m, l, "q", m->q, T, nh * qk);
 
     /* keys and values from the latent */
     int kw = kvl + rope;
-    rl_matmul(m->pool, S->kva, m->xb, wp(s, buf, W_MLA_KV_A), s->t[W_MLA_KV_A]->dtype, NULL, T, H, kw);
-    for (int t = 0; t < T; t++) memcpy(S->ckv + (size_t)t * kvl, S->kva + (size_t)t * kw, (size_t)kvl * sizeof(float));
-    rl_convert_to_f32(S->vw, wp(s, buf, W_MLA_KV_A_NORM), s->t[W_MLA_KV_A_NORM]->dtype, kvl);
-    rl_rmsnorm(S->ckv, S->ckv, S->vw, T, kvl, d->norm_eps, 0);
-    rl_rope_apply(rp, S->kva + kvl, T, 1, kw, cs, sn);
+    be->ops->matmul(be, S->kva, m->xb, WT(W_MLA_KV_A), NULL, T, H, kw);
+    be->ops->copy2d(be, S->ckv, (size_t)kvl * F, S->kva, (size_t)kw * F, (size_t)kvl * F, T);
+    be->ops->rmsnorm(be, S->ckv, S->ckv, rl_vec_f32(m, S->vw, WT(W_MLA_KV_A_NORM), kvl), T, kvl, d->norm_eps, 0);
+    be->ops->rope(be, rp, S->kva + kvl, T, 1, kw, cs, sn);
     int kvbw = nope + vd;
-    rl_matmul(m->pool, S->kvb, S->ckv, wp(s, buf, W_MLA_KV_B), s->t[W_MLA_KV_B]->dtype, NULL, T, kvl, nh * kvbw);
-    size_t kvd = (size_t)m->kv_dim;
-    float *kc = m->kc + (size_t)m->kv_slot[l] * m->ctx * kvd, *vc = m->vc + (size_t)m->kv_slot[l] * m->ctx * kvd;
-    for (int t = 0; t < T; t++) {
-        float *krow = kc + (size_t)(pos0 + t) * nh * qk, *vrow = vc + (size_t)(pos0 + t) * nh * vd;
-        const float *src = S->kvb + (size_t)t * nh * kvbw, *pe = S->kva + (size_t)t * kw + kvl;
-        for (int h = 0; h < nh; h++) {
-            memcpy(krow + (size_t)h * qk, src + (size_t)h * kvbw, (size_t)nope * sizeof(float));
-            memcpy(krow + (size_t)h * qk + nope, pe, (size_t)rope * sizeof(float));
-            memcpy(vrow + (size_t)h * vd, src + (size_t)h * kvbw + nope, (size_t)vd * sizeof(float));
-        }
+    if (m->mla_latent) { /* cache rows [c | k_pe], absorbed attention */
+        be->ops->copy2d(be, S->lat, (size_t)kw * F, S->ckv, (size_t)kvl * F, (size_t)kvl * F, T);
+        be->ops->copy2d(be, S->lat + kvl, (size_t)kw * F, S->kva + kvl, (size_t)kw * F, (size_t)rope * F, T);
+        rl_dsa_args a, *dsa = NULL;
+        if (d->idx_heads > 0) { a = indexer(m, S, s, buf, l, T, pos0); dsa = &a; }
+        latent_attention(m, S, WT(W_MLA_KV_B), l, T, pos0, dsa);
+        RL_TRACE(m, l, "attn_out", m->att, T, nh * vd);
+        be->ops->matmul(be, m->o, m->att, WT(W_O), NULL, T, nh * vd, H);
+        return 0;
     }
+    be->ops->matmul(be, S->kvb, S->ckv, WT(W_MLA_KV_B), NULL, T, kvl, nh * kvbw);
+    /* expanded per-head keys [k_nope | k_pe] and values appended to the cache */
+    float *kc = rl_kv_k(&m->kv, m->kv_slot[l], 0), *vc = rl_kv_v(&m->kv, m->kv_slot[l], 0);
+    float *krow = kc + (size_t)pos0 * nh * qk, *vrow = vc + (size_t)pos0 * nh * vd;
+    be->ops->copy2d(be, krow, (size_t)qk * F, S->kvb, (size_t)kvbw * F, (size_t)nope * F, T * nh);
+    for (int t = 0; t < T; t++) /* the rotary part is shared by every head */
+        be->ops->copy2d(be, krow + (size_t)t * nh * qk + nope, (size_t)qk * F, S->kva + (size_t)t * kw + kvl, 0,
+                        (size_t)rope * F, nh);
+    be->ops->copy2d(be, vrow, (size_t)vd * F, S->kvb + nope, (size_t)kvbw * F, (size_t)vd * F, T * nh);
 
     if (d->idx_heads <= 0) {
-        rl_attention(m->pool, m->att, m->q, kc, vc, T, pos0, nh, nh, qk, vd, d->attn_scale, 0.0f, 0, m->attn_scratch);
+        be->ops->attention(be, m->att, m->q, kc, vc, T, pos0, nh, nh, qk, vd, d->attn_scale, 0.0f, 0);
     } else {
-        int ih = d->idx_heads, ihd = d->idx_head_dim;
-        float *ikc = S->ikc + (size_t)l * m->ctx * ihd, *ik = ikc + (size_t)pos0 * ihd;
-        rl_matmul(m->pool, S->iq, S->qa, wp(s, buf, W_IDX_Q_B), s->t[W_IDX_Q_B]->dtype, NULL, T, ql, ih * ihd);
-        rl_rope_apply(&S->irope, S->iq, T, ih, ihd, cs, sn);
-        rl_matmul(m->pool, ik, m->xb, wp(s, buf, W_IDX_K), s->t[W_IDX_K]->dtype, NULL, T, H, ihd);
-        rl_convert_to_f32(S->vw, wp(s, buf, W_IDX_K_NORM), s->t[W_IDX_K_NORM]->dtype, ihd);
-        rl_convert_to_f32(S->vw + ihd, wp(s, buf, W_IDX_K_NORM_B), s->t[W_IDX_K_NORM_B]->dtype, ihd);
-        rl_layernorm(ik, ik, S->vw, S->vw + ihd, T, ihd, 1e-6f);
-        rl_rope_apply(&S->irope, ik, T, 1, ihd, cs, sn);
-        rl_matmul(m->pool, S->iw, m->xb, wp(s, buf, W_IDX_W), s->t[W_IDX_W]->dtype, NULL, T, H, ih);
-        rl_scale(S->iw, 1.0f / sqrtf((float)ih), (int64_t)T * ih);
-        sel_job J = {d, S, ikc, pos0, m->ctx};
-        rl_pool_for(m->pool, T, 1, sel_work, &J);
-        att_job A = {d, S, m->att, m->q, kc, vc, pos0, m->ctx};
-        rl_pool_for(m->pool, (int64_t)T * nh, 1, att_work, &A);
+        rl_dsa_args a = indexer(m, S, s, buf, l, T, pos0);
+        be->ops->dsa_attention(be, m->att, m->q, kc, vc, T, pos0, nh, qk, vd, d->attn_scale, &a);
     }
-    rl_matmul(m->pool, m->o, m->att, wp(s, buf, W_O), s->t[W_O]->dtype, NULL, T, nh * vd, H);
+    RL_TRACE(m, l, "attn_out", m->att, T, nh * vd);
+    be->ops->matmul(be, m->o, m->att, WT(W_O), NULL, T, nh * vd, H);
     return 0;
 }

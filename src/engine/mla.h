@@ -1,18 +1,19 @@
 /* DeepSeek multi-head latent attention (MLA), with or without q LoRA, and GLM-5's DSA
  * lightning indexer (each query attends only to the index_topk keys the indexer scores
  * highest). The KV cache holds the expanded keys (heads x (qk_nope + qk_rope)) and values
- * (heads x v_head) in the engine's kc / vc; the indexer keeps its own key cache. */
+ * (heads x v_head); the indexer keeps its own key cache. */
 #ifndef RL_ENGINE_MLA_H
 #define RL_ENGINE_MLA_H
 #include "engine/model.h"
 
-/* At open: allocates the MLA scratch for max_T tokens and the indexer cache (n_layers, ctx,
- * index_head_dim). Nothing for models without MLA. 0 / -1 + rl_err. */
+/* At plan time: adds the MLA scratch for max_T tokens and the indexer cache (n_layers, ctx,
+ * index_head_dim) to the plan. Nothing for models without MLA. 0 / -1 + rl_err. */
+int rl_mla_plan(rl_model *m);
 int rl_mla_open(rl_model *m);
 void rl_mla_close(rl_model *m);
 
-/* MLA of layer l on the normed input m->xb (T tokens at pos0): appends to the cache and
- * writes the o_proj output (T, hidden) to m->o. 0 / -1 + rl_err. */
+/* MLA of layer l on the normed input m->xb (T tokens of sequence 0 at pos0): appends to the
+ * cache and writes the o_proj output (T, hidden) to m->o. 0 / -1 + rl_err. */
 int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0);
 
 #endif

@@ -1,14 +1,18 @@
 /* The engine's model object (internal view of rl_model): description, checkpoint, stages and
- * loader, thread pool, KV cache and activation arenas, all sized at open. */
+ * loader, the compute backend, the memory plan and the buffers it placed, the KV cache. Every
+ * float pointer marked (device) is backend memory: passed to backend ops, never dereferenced. */
 #ifndef RL_ENGINE_MODEL_H
 #define RL_ENGINE_MODEL_H
 #include "rabbitllm.h"
+#include "backend/backend.h"
+#include "engine/kvcache.h"
+#include "engine/plan.h"
 #include "format/checkpoint.h"
 #include "io/budget.h"
 #include "io/loader.h"
 #include "io/stage.h"
-#include "backend/cpu/threadpool.h"
 #include "model/desc.h"
+#include <stdio.h>
 
 /* Rows [row0, row0 + n) of a sweep belong to sequence seq, at positions pos0... */
 typedef struct { int seq, row0, n, pos0; } rl_segment;
@@ -20,75 +24,98 @@ struct rl_model {
     rl_stage *stages;         /* n_layers layer stages, then head chunks */
     int n_stages;
     rl_loader *ld;
+    rl_backend *be;
+    rl_host_mem hm;           /* the backend's host memory, for the loader and the expert reader */
+    rl_plan plan;
     rl_budget budget;         /* the memory budget decision (limit found, where from, resident bytes) */
-    rl_pool *pool;
+    int plan_fits;            /* 0: the plan does not fit what the process may use (rl_errmsg then) */
+    void *arena;              /* the backend arena holding every device entry of the plan */
     const rl_tensor_info *embed;
-    float *final_norm, *final_norm_b; /* resident, f32 (hidden) */
+    float *final_norm, *final_norm_b; /* (device) f32 (hidden) */
+    float *lm_head_b;         /* (device) lm_head bias (vocab) (head_bias) */
 
     int ctx, max_T;
     int n_seq;                /* sequences sharing the model, each with its own KV cache region */
-    int *seq_pos;             /* (n_seq) tokens in each sequence's cache */
-    int kv_dim;               /* n_kv_heads * head_dim */
-    float *kc, *vc;           /* KV cache (KV layers, n_seq, ctx, kv_dim) */
+    rl_kvcache kv;
+    rl_dtype kv_dt;           /* KV cache storage type (--kv-type) */
+    int mla_latent;           /* MLA caches the latent and runs the absorbed attention (mla.c) */
     int n_seg;                /* the current sweep's rows, grouped by sequence */
     rl_segment *seg;          /* (max_T) */
     int *out_rows;            /* (max_T) rows of the sweep that need logits */
     int *out_item;            /* (max_T) batch item of each of those rows */
     int32_t *batch_tok;       /* (max_T) tokens of a batched sweep */
-    float *batch_logits;      /* (min(n_seq, max_T), vocab) logits of a batched sweep */
+    float *batch_logits;      /* host (min(n_seq, max_T), vocab) logits of a batched sweep */
+    int *posv;                /* host (max_T) positions of the current sweep */
+    float *rope_host;         /* host staging of the rope tables (2 * n_ropes * max_T * RL_MAX_ROPE_FACTORS/2) */
+    uint8_t *emb_raw;         /* host (max_T, embedding row bytes) raw embedding rows */
 
-    /* activations (max_T rows) */
+    /* activations (device, max_T rows) */
     float *x;                 /* residual stream (T, hidden) */
     float *xb;                /* normed input (T, hidden) */
     float *q, *k, *v;         /* (T, n_heads*hd), (T, kv_dim) x2 */
-    float *att;               /* attention output (T, n_heads*hd) */
+    float *att;               /* attention output (T, n_heads*max(hd, v_hd)) */
     float *o;                 /* (T, hidden) */
     float *hb, *hb2;          /* MLP hidden (T, intermediate) x2 */
-    float *wv;                /* small weights as f32 (norms, biases): 8 * max(q+2kv, inter, hidden) */
-    float *rope_cos, *rope_sin; /* per rope: (T, rot/2) */
-    float *attn_scratch;
+    float *wv;                /* small weights as f32 (norms, biases): 3 * max(q+2kv, inter, hidden) */
+    float *rope_cos, *rope_sin; /* per rope r at r * max_T * RL_MAX_ROPE_FACTORS/2: (T, rot/2) */
     float *head_tmp;          /* (T, rows of the largest head chunk) */
-    uint8_t *emb_row;         /* one raw embedding row */
-    int *posv;                /* positions of the current sweep (T) */
+    uint8_t *emb_dev;         /* raw embedding rows on the device (max_T rows; = emb_raw if host_shared) */
+    float *qkv_tmp;           /* grouped fused qkv output before the split (T, q+2kv) (qkv_grouped) */
+    float *qgate;             /* gated attention: q_proj output (T, 2*qd) */
+    float *gate;              /* its gates (T, qd) */
+    float *scratch;           /* the backend's own scratch (attention) */
+    uint8_t *wslot[2];        /* device copies of streamed stages (NULL if host_shared) */
+
+    /* token-tree verification (rl_model_eval_tree): the current / last tree sweep */
+    int32_t *tree_parent;     /* host (max_T) parents of the sweep's rows; NULL outside a tree sweep */
+    int32_t *tree_parent_dev; /* device (max_T) */
+    int32_t *tree_tok;        /* host (max_T) the last tree's tokens, for rl_model_tree_commit */
+    int32_t *tree_par;        /* host (max_T) the last tree's parents */
+    int tree_n, tree_pos;     /* the last tree's nodes and position (tree_n 0: none pending) */
 
     int profile;              /* collect per-stage compute time */
     double *compute_s;        /* per stage */
 
-    /* --- dense families (dense_ext.c; NULL unless the description asks) --- */
-    float *qkv_tmp;           /* grouped fused qkv output before the split (T, q+2kv) (qkv_grouped) */
-    float *lm_head_b;         /* resident lm_head bias (vocab) (head_bias) */
+    /* trace hook (rl_model_set_trace): intermediates of each layer, downloaded to trace_buf */
+    rl_trace_fn trace_fn;
+    void *trace_ud;
+    float *trace_buf;         /* host (max_T * widest intermediate) */
+    size_t trace_cap;         /* floats */
 
-    /* --- hybrid linear attention (deltanet.c; all NULL/0 for models without RL_LAYER_LINEAR) --- */
+    /* --- hybrid linear attention (deltanet.c; NULL/0 for models without RL_LAYER_LINEAR) --- */
     int n_lin;                /* linear-attention (Gated DeltaNet) layers */
     int *lin_slot;            /* (n_layers) index into the state arrays, -1 for attention layers */
-    int *kv_slot;             /* (n_layers) index into kc/vc, -1 for linear layers (no KV cache) */
-    float *lin_state;         /* recurrent state (n_lin, lin_v_heads, lin_k_dim, lin_v_dim) */
-    float *conv_state;        /* last lin_conv_k-1 conv inputs (n_lin, lin_conv_k-1, conv_dim) */
-    float *dn_in;             /* conv input: state rows then in_proj_qkv rows (lin_conv_k-1+T, conv_dim) */
-    float *dn_conv;           /* conv + SiLU output: q, k, v per token (T, conv_dim) */
-    float *dn_z;              /* in_proj_z output gate (T, lin_v_heads*lin_v_dim) */
-    float *dn_b, *dn_a;       /* in_proj_b / in_proj_a (T, lin_v_heads) */
-    float *dn_core;           /* recurrence output, gated-normed (T, lin_v_heads*lin_v_dim) */
-    float *dn_w;              /* f32 copies: conv weight (conv_dim*k), A_log, dt_bias (v heads), norm (v dim) */
-    float *qgate;             /* gated attention: q_proj output (T, 2*n_heads*head_dim), then the gate (T, qd) */
-    int32_t *hist;            /* (ctx) token ids fed so far, to rebuild the state after a rewind */
-    int replay;               /* 1: a rewind is pending; the next eval re-prefills hist[0..pos) first */
+    int *kv_slot;             /* (n_layers) index into the KV cache, -1 for linear layers */
+    struct rl_dn_state *dn;   /* state and scratch */
+    int replay;               /* 1: a rewind is pending; the next eval re-prefills the kept prefix first */
 
     /* --- MoE and MLA (moe.c, mla.c; NULL for models without MoE layers / MLA) --- */
-    struct rl_moe_state *moe; /* router scratch, expert table, expert reader */
-    struct rl_mla_state *mla; /* MLA scratch and the DSA indexer's key cache */
+    struct rl_moe_state *moe;
+    struct rl_mla_state *mla;
 };
 
-/* Runs one decoder layer on m->x (T rows, grouped by sequence in m->seg; pos0 is the first
- * segment's position, the only one for single-sequence paths); weights are views into buf. */
-int rl_block_forward(rl_model *m, int layer, const uint8_t *buf, int T, int pos0);
+/* Runs one decoder layer on m->x (T rows, grouped by sequence in m->seg); w is the layer
+ * image in backend memory (weights are views into it). */
+int rl_block_forward(rl_model *m, int layer, const uint8_t *w, int T);
 
-/* Keys / values of sequence seq in KV layer slot `slot` ((ctx, kv_dim) each). */
-static inline float *rl_kv_keys(const rl_model *m, int slot, int seq) {
-    return m->kc + ((size_t)slot * m->n_seq + seq) * m->ctx * m->kv_dim;
-}
-static inline float *rl_kv_values(const rl_model *m, int slot, int seq) {
-    return m->vc + ((size_t)slot * m->n_seq + seq) * m->ctx * m->kv_dim;
-}
+/* A layer image (or expert batch) the loader read into host memory, as backend memory: the
+ * host buffer itself for host_shared backends, else uploaded into device slot `slot`. */
+const uint8_t *rl_weights_on_device(rl_model *m, const uint8_t *host, size_t bytes, int slot);
+
+/* A stage role's weight as an op operand: its bytes in backend memory and its dtype (p NULL when
+ * the role has no tensor). The one place where a stage tensor becomes an operand: formats whose
+ * weights are several tensors (scales, zeros) hook in here. */
+typedef struct { const void *p; rl_dtype dt; } rl_wref;
+rl_wref rl_stage_weight(rl_model *m, const rl_stage *s, const uint8_t *buf, int role);
+
+/* Trace of an intermediate (rows x cols floats of device memory) when a hook is set. */
+void rl_trace(rl_model *m, int layer, const char *name, const float *dev, int rows, int cols);
+#define RL_TRACE(m, l, name, p, rows, cols) do { if ((m)->trace_fn) rl_trace(m, l, name, p, rows, cols); } while (0)
+
+/* Builds the memory plan for MODEL_DIR with opts (no weight is read) and prints it to f. 0 / -1. */
+int rl_model_print_plan(const char *dir, const rl_model_opts *opts, FILE *f);
+
+/* Small vector weight of `n` values (any dtype) as f32 in dst (device); NULL if w is NULL. */
+const float *rl_vec_f32(rl_model *m, float *dst, const void *w, rl_dtype dt, int64_t n);
 
 #endif

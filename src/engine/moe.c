@@ -1,12 +1,11 @@
 /* Mixture-of-experts MLP with expert streaming (see moe.h). Per layer: the router runs on the
- * normed input, the chosen experts' byte ranges are handed to the expert reader in batches
- * (two buffers), the shared expert computes while the first batch is read, then each batch's
- * experts run on the tokens routed to them. No allocation per call: all scratch is sized at
- * open for max_T tokens. */
+ * normed input (backend ops), the chosen experts come back to the host, their byte ranges are
+ * handed to the expert reader in batches (two buffers), the shared expert computes while the
+ * first batch is read, then each batch's experts run on the rows routed to them (gathered and
+ * scattered on the backend). No allocation per call: everything is in the memory plan. */
 #include "engine/moe.h"
+#include "io/coalesce.h"
 #include "io/expert_reader.h"
-#include "backend/cpu/matmul.h"
-#include "backend/cpu/ops.h"
 #include "model/weights_moe.h"
 #include "util/err.h"
 #include <math.h>
@@ -28,20 +27,26 @@ struct rl_moe_state {
     size_t ex_bytes;          /* buffer bytes of one expert (aligned pieces) */
     int per_batch;            /* experts per reader buffer */
     rl_expert_reader *xr;
-    float *logits;            /* (max_T, E) router logits, then scores */
-    float *choice;            /* (E) scores used for the choice */
-    float *gscore;            /* (E) group scores */
-    int *top_idx;             /* (max_T, k) */
-    float *top_w;             /* (max_T, k) */
+    rl_route_params rp;
+    /* host */
+    int32_t *top_idx;         /* (max_T, k) chosen experts */
+    float *top_w;             /* (max_T, k) their weights */
     int *cnt, *start;         /* (E), (E+1) tokens per expert, prefix sums */
-    int *tok_of;              /* (max_T*k) token of each assignment, grouped by expert */
+    int32_t *tok_of;          /* (max_T*k) token of each assignment, grouped by expert */
     float *w_of;              /* (max_T*k) its weight */
     int *needed;              /* (E) experts used this call, ascending */
     rl_xr_range *ranges;      /* (E*3) */
     rl_xr_batch *batches;     /* (E) */
     size_t *t_off;            /* (E*3) tensor k of needed[j] at t_off[j*3+k] in its batch buffer */
+    /* device */
+    float *logits;            /* (max_T, E) router logits, then scores */
+    int32_t *d_idx;           /* (max_T, k) */
+    float *d_w;               /* (max_T, k) */
+    int32_t *d_tok;           /* (max_T*k) tok_of */
+    float *d_wof;             /* (max_T*k) w_of */
     float *xe, *g, *u, *y;    /* (max_T, H), (max_T, max(I, Is)) x2, (max_T, H) */
     float *vb;                /* f32 vectors: correction bias (E), shared gate weights (H) */
+    uint8_t *xdev[2];         /* device copies of the two expert batches (NULL if host_shared) */
     uint64_t *bytes, *total;  /* per layer: expert bytes read, expert bytes on disk */
     double *wait;             /* per layer: time waited for experts */
 };
@@ -85,18 +90,21 @@ static int resolve_layer(rl_model *m, int l) {
     return 0;
 }
 
-int rl_moe_open(rl_model *m) {
+int rl_moe_plan(rl_model *m) {
     const rl_model_desc *d = &m->d;
     int any = 0;
     for (int l = 0; l < d->n_layers; l++) any |= d->n_experts > 0 && d->layer_moe[l];
     if (!any) return 0;
     if (d->moe_fused && d->ename[1]) return rl_err("%s: fused experts take gate_up and down only", m->dir);
+    if (d->n_experts > RL_MOE_MAX_EXPERTS) return rl_err("%s: %d experts exceed the supported %d", m->dir, d->n_experts, RL_MOE_MAX_EXPERTS);
     struct rl_moe_state *S = zalloc(sizeof *S);
     if (!S) return rl_err("out of memory");
     m->moe = S;
     S->E = d->n_experts; S->k = d->n_experts_used; S->I = d->moe_inter; S->Is = d->moe_shared_inter;
     S->H = d->hidden; S->max_T = m->max_T; S->n_layers = d->n_layers;
-    size_t E = (size_t)S->E, T = (size_t)m->max_T, H = (size_t)S->H, K = (size_t)S->k;
+    S->rp = (rl_route_params){d->n_experts, d->n_experts_used, d->moe_sigmoid, d->moe_n_group, d->moe_topk_group,
+                              d->moe_group_top2, d->moe_norm_topk, d->moe_scale};
+    size_t E = (size_t)S->E, T = (size_t)m->max_T, H = (size_t)S->H, K = (size_t)S->k, F = sizeof(float);
     size_t Imax = (size_t)(S->I > S->Is ? S->I : S->Is);
     S->loc = zalloc((size_t)d->n_layers * E * sizeof *S->loc);
     S->bytes = zalloc((size_t)d->n_layers * sizeof *S->bytes);
@@ -110,28 +118,42 @@ int rl_moe_open(rl_model *m) {
     if (pb < K) pb = K;
     if (pb > E) pb = E;
     S->per_batch = (int)pb;
-    S->logits = zalloc(T * E * sizeof(float));
-    S->choice = zalloc(E * sizeof(float));
-    S->gscore = zalloc(E * sizeof(float));
-    S->top_idx = zalloc(T * K * sizeof(int));
+    S->top_idx = zalloc(T * K * sizeof(int32_t));
     S->top_w = zalloc(T * K * sizeof(float));
     S->cnt = zalloc(E * sizeof(int));
     S->start = zalloc((E + 1) * sizeof(int));
-    S->tok_of = zalloc(T * K * sizeof(int));
+    S->tok_of = zalloc(T * K * sizeof(int32_t));
     S->w_of = zalloc(T * K * sizeof(float));
     S->needed = zalloc(E * sizeof(int));
     S->ranges = zalloc(E * 3 * sizeof *S->ranges);
     S->batches = zalloc(E * sizeof *S->batches);
     S->t_off = zalloc(E * 3 * sizeof(size_t));
-    S->xe = zalloc(T * H * sizeof(float));
-    S->g = zalloc(T * Imax * sizeof(float));
-    S->u = zalloc(T * Imax * sizeof(float));
-    S->y = zalloc(T * H * sizeof(float));
-    S->vb = zalloc((E + H) * sizeof(float));
-    if (!S->logits || !S->choice || !S->gscore || !S->top_idx || !S->top_w || !S->cnt || !S->start || !S->tok_of ||
-        !S->w_of || !S->needed || !S->ranges || !S->batches || !S->t_off || !S->xe || !S->g || !S->u || !S->y || !S->vb)
+    if (!S->top_idx || !S->top_w || !S->cnt || !S->start || !S->tok_of || !S->w_of || !S->needed || !S->ranges ||
+        !S->batches || !S->t_off)
         return rl_err("%s: out of memory for the MoE scratch", m->dir);
-    if (!(S->xr = rl_xr_new(m->ck, pb * S->ex_bytes))) return -1;
+    rl_plan *p = &m->plan;
+    rl_plan_add(p, "moe router logits", RL_MEM_DEVICE, T * E * F, (void **)&S->logits);
+    rl_plan_add(p, "moe choices", RL_MEM_DEVICE, T * K * 4, (void **)&S->d_idx);
+    rl_plan_add(p, "moe choice weights", RL_MEM_DEVICE, T * K * F, (void **)&S->d_w);
+    rl_plan_add(p, "moe rows by expert", RL_MEM_DEVICE, T * K * 4, (void **)&S->d_tok);
+    rl_plan_add(p, "moe row weights", RL_MEM_DEVICE, T * K * F, (void **)&S->d_wof);
+    rl_plan_add(p, "moe gathered rows", RL_MEM_DEVICE, T * H * F, (void **)&S->xe);
+    rl_plan_add(p, "moe expert gate", RL_MEM_DEVICE, T * Imax * F, (void **)&S->g);
+    rl_plan_add(p, "moe expert up", RL_MEM_DEVICE, T * Imax * F, (void **)&S->u);
+    rl_plan_add(p, "moe expert output", RL_MEM_DEVICE, T * H * F, (void **)&S->y);
+    rl_plan_add(p, "moe small weights", RL_MEM_DEVICE, (E + H) * F, (void **)&S->vb);
+    if (!m->be->ops->host_shared) {
+        rl_plan_add(p, "moe expert batches on device (2)", RL_MEM_DEVICE, pb * S->ex_bytes, (void **)&S->xdev[0]);
+        rl_plan_add(p, "", RL_MEM_DEVICE, pb * S->ex_bytes, (void **)&S->xdev[1]);
+    }
+    rl_plan_add(p, "moe expert batches (2)", RL_MEM_HOST, 2 * pb * S->ex_bytes, NULL);
+    return 0;
+}
+
+int rl_moe_open(rl_model *m) {
+    struct rl_moe_state *S = m->moe;
+    if (!S) return 0;
+    if (!(S->xr = rl_xr_new(m->ck, (size_t)S->per_batch * S->ex_bytes, &m->hm))) return -1;
     return 0;
 }
 
@@ -140,95 +162,28 @@ void rl_moe_close(rl_model *m) {
     if (!S) return;
     rl_xr_free(S->xr);
     free(S->loc); free(S->bytes); free(S->total); free(S->wait);
-    free(S->logits); free(S->choice); free(S->gscore); free(S->top_idx); free(S->top_w); free(S->cnt); free(S->start);
+    free(S->top_idx); free(S->top_w); free(S->cnt); free(S->start);
     free(S->tok_of); free(S->w_of); free(S->needed); free(S->ranges); free(S->batches); free(S->t_off);
-    free(S->xe); free(S->g); free(S->u); free(S->y); free(S->vb);
     free(S);
     m->moe = NULL;
 }
 
-/* Router: fills top_idx / top_w for T tokens from the logits already in S->logits. */
-static void route(const rl_model_desc *d, struct rl_moe_state *S, const float *bias, int T) {
-    int E = S->E, K = S->k, G = d->moe_n_group, per = E / G;
-    for (int t = 0; t < T; t++) {
-        float *p = S->logits + (size_t)t * E;
-        if (d->moe_sigmoid) for (int e = 0; e < E; e++) p[e] = 1.0f / (1.0f + expf(-p[e]));
-        else rl_softmax(p, E);
-        for (int e = 0; e < E; e++) S->choice[e] = p[e] + (bias ? bias[e] : 0.0f);
-        if (G > 1 && d->moe_topk_group < G) {
-            for (int g = 0; g < G; g++) {
-                const float *c = S->choice + g * per;
-                float a = -INFINITY, b = -INFINITY; /* top-2 */
-                for (int i = 0; i < per; i++) {
-                    if (c[i] > a) { b = a; a = c[i]; } else if (c[i] > b) b = c[i];
-                }
-                S->gscore[g] = d->moe_group_top2 ? a + b : a;
-            }
-            for (int keep = 0; keep < d->moe_topk_group; keep++) { /* mark the best groups with +inf */
-                int bg = -1;
-                for (int g = 0; g < G; g++) if (S->gscore[g] != INFINITY && (bg < 0 || S->gscore[g] > S->gscore[bg])) bg = g;
-                S->gscore[bg] = INFINITY;
-            }
-            for (int g = 0; g < G; g++)
-                if (S->gscore[g] != INFINITY) for (int i = 0; i < per; i++) S->choice[g * per + i] = -INFINITY;
-        }
-        int *idx = S->top_idx + (size_t)t * K;
-        float *w = S->top_w + (size_t)t * K;
-        double sum = 0;
-        for (int j = 0; j < K; j++) {
-            int best = -1;
-            for (int e = 0; e < E; e++)
-                if (S->choice[e] != -INFINITY && (best < 0 || S->choice[e] > S->choice[best])) best = e;
-            if (best < 0) best = 0; /* all masked: cannot happen with K <= topk_group * per */
-            idx[j] = best;
-            w[j] = p[best];
-            sum += p[best];
-            S->choice[best] = -INFINITY;
-        }
-        float f = d->moe_scale;
-        for (int j = 0; j < K; j++) w[j] = (d->moe_norm_topk ? (float)(w[j] / (sum + 1e-20)) : w[j]) * f;
-    }
-}
-
 /* One expert's gated MLP on its gathered rows: y = down(act(gate x) * up x). */
-static int expert_mlp(rl_model *m, struct rl_moe_state *S, const void *wg, rl_dtype dg, const void *wu, rl_dtype du,
-                      const void *wd, rl_dtype dd, const float *x, int n, int I, float *y) {
+static void expert_mlp(rl_model *m, struct rl_moe_state *S, const void *wg, rl_dtype dg, const void *wu, rl_dtype du,
+                       const void *wd, rl_dtype dd, const float *x, int n, int I, float *y) {
+    rl_backend *be = m->be;
     int H = S->H;
-    rl_matmul(m->pool, S->g, x, wg, dg, NULL, n, H, I);
-    rl_matmul(m->pool, S->u, x, wu, du, NULL, n, H, I);
-    int64_t nI = (int64_t)n * I;
-    switch (m->d.act) {
-    case RL_ACT_SILU: rl_silu_mul(S->g, S->u, nI); break;
-    case RL_ACT_GELU_TANH: rl_gelu_tanh_mul(S->g, S->u, nI); break;
-    case RL_ACT_GELU_ERF: rl_gelu_erf_mul(S->g, S->u, nI); break;
-    default: return rl_err("%s: unsupported expert activation", m->dir);
-    }
-    rl_matmul(m->pool, y, S->g, wd, dd, NULL, n, I, H);
-    return 0;
+    be->ops->matmul(be, S->g, x, wg, dg, NULL, n, H, I);
+    be->ops->matmul(be, S->u, x, wu, du, NULL, n, H, I);
+    be->ops->act_mul(be, m->d.act, S->g, S->u, (int64_t)n * I);
+    be->ops->matmul(be, y, S->g, wd, dd, NULL, n, I, H);
 }
 
-int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, float *out, int T) {
-    const rl_model_desc *d = &m->d;
-    struct rl_moe_state *S = m->moe;
-    const rl_stage *s = &m->stages[l];
-    if (!S || !d->layer_moe[l]) return rl_err("%s: layer %d is not a MoE layer", m->dir, l);
-    if (T > S->max_T) return rl_err("moe: %d tokens exceed the %d sized at open", T, S->max_T);
-    int E = S->E, K = S->k, H = S->H, I = S->I;
-
-    /* router */
-    const rl_tensor_info *rt = s->t[W_MOE_ROUTER];
-    rl_matmul(m->pool, S->logits, xn, buf + s->off[W_MOE_ROUTER], rt->dtype, NULL, T, H, E);
-    const float *bias = NULL;
-    if (s->t[W_MOE_ROUTER_BIAS]) {
-        rl_convert_to_f32(S->vb, buf + s->off[W_MOE_ROUTER_BIAS], s->t[W_MOE_ROUTER_BIAS]->dtype, E);
-        bias = S->vb;
-    }
-    route(d, S, bias, T);
-
-    /* group the assignments by expert */
+/* Groups the T*K choices by expert (host): cnt/start/needed/tok_of/w_of; returns experts used. */
+static int group_by_expert(struct rl_moe_state *S, int T) {
+    int E = S->E, K = S->k, n_need = 0;
     memset(S->cnt, 0, (size_t)E * sizeof(int));
     for (int i = 0; i < T * K; i++) S->cnt[S->top_idx[i]]++;
-    int n_need = 0;
     S->start[0] = 0;
     for (int e = 0; e < E; e++) {
         S->start[e + 1] = S->start[e] + S->cnt[e];
@@ -241,12 +196,13 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
             S->tok_of[at] = t;
             S->w_of[at] = S->top_w[t * K + j];
         }
+    return n_need;
+}
 
-    /* batches of needed experts: at least two when possible, so reading overlaps computing */
-    int nb = (n_need + S->per_batch - 1) / S->per_batch;
-    if (nb < 2 && n_need >= 2) nb = 2;
-    int per = (n_need + nb - 1) / nb;
-    nb = (n_need + per - 1) / per;
+/* Lays the needed experts out in nb batches of `per`, each expert at its own slot of the batch
+ * buffer with its tensors coalesced into as few reads as possible (io/coalesce.h); returns the
+ * bytes to read. */
+static uint64_t plan_batches(struct rl_moe_state *S, int l, int n_need, int nb, int per) {
     int nr = 0;
     uint64_t bytes = 0;
     for (int b = 0; b < nb; b++) {
@@ -254,69 +210,83 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
         int r0 = nr;
         uint64_t bb = 0;
         for (int j = b * per; j < n_need && j < (b + 1) * per; j++) {
-            const expert_loc *x = &S->loc[(size_t)l * E + S->needed[j]];
-            size_t slot = (size_t)(j - b * per) * S->ex_bytes, pos = slot;
-            /* one read when the expert's tensors are adjacent in the file (coalesced), else one per tensor */
-            int order[3] = {0, 1, 2}, n = 0;
-            for (int k = 0; k < 3; k++) if (x->len[k]) order[n++] = k;
-            for (int a = 0; a < n; a++)
-                for (int c = a + 1; c < n; c++)
-                    if (x->file[order[c]] < x->file[order[a]] || (x->file[order[c]] == x->file[order[a]] && x->off[order[c]] < x->off[order[a]])) {
-                        int tmp = order[a]; order[a] = order[c]; order[c] = tmp;
-                    }
-            for (int a = 0; a < n; a++) {
-                int k = order[a];
-                rl_xr_range *last = nr > r0 ? &S->ranges[nr - 1] : NULL;
-                if (a > 0 && last && last->file == x->file[k] && last->off + last->len == x->off[k]) {
-                    S->t_off[j * 3 + k] = last->buf_off + last->len;
-                    last->len += x->len[k];
-                } else {
-                    S->ranges[nr++] = (rl_xr_range){x->file[k], x->off[k], x->len[k], pos};
-                    S->t_off[j * 3 + k] = pos;
-                }
-                pos = ALIGN64(S->t_off[j * 3 + k] + x->len[k]);
-                bb += x->len[k];
-            }
-            (void)slot;
+            const expert_loc *x = &S->loc[(size_t)l * S->E + S->needed[j]];
+            rl_span sp[3];
+            size_t so[3], end;
+            int kk[3], n = 0;
+            for (int k = 0; k < 3; k++)
+                if (x->len[k]) { sp[n] = (rl_span){x->file[k], x->off[k], x->len[k]}; kk[n++] = k; bb += x->len[k]; }
+            nr += rl_coalesce(sp, n, (size_t)(j - b * per) * S->ex_bytes, S->ranges + nr, so, &end, 0);
+            for (int i = 0; i < n; i++) S->t_off[j * 3 + kk[i]] = so[i];
         }
         S->batches[b].n_ranges = nr - r0;
         S->batches[b].bytes = bb;
         bytes += bb;
     }
+    return bytes;
+}
+
+int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, float *out, int T) {
+    const rl_model_desc *d = &m->d;
+    struct rl_moe_state *S = m->moe;
+    const rl_stage *s = &m->stages[l];
+    rl_backend *be = m->be;
+    if (!S || !d->layer_moe[l]) return rl_err("%s: layer %d is not a MoE layer", m->dir, l);
+    if (T > S->max_T) return rl_err("moe: %d tokens exceed the %d sized at open", T, S->max_T);
+    int E = S->E, K = S->k, H = S->H, I = S->I;
+
+    /* router on the backend; the choices come back to pick the experts to read */
+    rl_wref wr = rl_stage_weight(m, s, buf, W_MOE_ROUTER), wb = rl_stage_weight(m, s, buf, W_MOE_ROUTER_BIAS);
+    be->ops->matmul(be, S->logits, xn, wr.p, wr.dt, NULL, T, H, E);
+    const float *bias = wb.p ? rl_vec_f32(m, S->vb, wb.p, wb.dt, E) : NULL;
+    be->ops->moe_route(be, S->logits, bias, T, &S->rp, S->d_idx, S->d_w);
+    RL_TRACE(m, l, "moe_scores", S->logits, T, E);
+    if (be->ops->download(be, S->top_idx, S->d_idx, (size_t)T * K * sizeof(int32_t)) ||
+        be->ops->download(be, S->top_w, S->d_w, (size_t)T * K * sizeof(float)))
+        return -1;
+    int n_need = group_by_expert(S, T);
+    if (be->ops->upload(be, S->d_tok, S->tok_of, (size_t)T * K * sizeof(int32_t)) ||
+        be->ops->upload(be, S->d_wof, S->w_of, (size_t)T * K * sizeof(float)))
+        return -1;
+
+    /* batches of needed experts: at least two when possible, so reading overlaps computing */
+    int nb = (n_need + S->per_batch - 1) / S->per_batch;
+    if (nb < 2 && n_need >= 2) nb = 2;
+    int per = (n_need + nb - 1) / nb;
+    nb = (n_need + per - 1) / per;
+    uint64_t bytes = plan_batches(S, l, n_need, nb, per);
     rl_xr_start(S->xr, S->batches, nb);
 
     /* shared expert while the first batch is read */
     if (s->t[W_SHX_DOWN]) {
-        const rl_tensor_info *tg = s->t[W_SHX_GATE], *tu = s->t[W_SHX_UP], *td = s->t[W_SHX_DOWN];
-        if (expert_mlp(m, S, buf + s->off[W_SHX_GATE], tg->dtype, buf + s->off[W_SHX_UP], tu->dtype,
-                       buf + s->off[W_SHX_DOWN], td->dtype, xn, T, S->Is, out)) { rl_xr_finish(S->xr); return -1; }
-        if (s->t[W_SHX_GATE_W]) {
-            float *gw = S->vb + E;
-            rl_convert_to_f32(gw, buf + s->off[W_SHX_GATE_W], s->t[W_SHX_GATE_W]->dtype, H);
-            for (int t = 0; t < T; t++) {
-                float z = rl_dot_f32(xn + (size_t)t * H, gw, H), sg = 1.0f / (1.0f + expf(-z));
-                rl_scale(out + (size_t)t * H, sg, H);
-            }
-        }
+        rl_wref g = rl_stage_weight(m, s, buf, W_SHX_GATE), u = rl_stage_weight(m, s, buf, W_SHX_UP);
+        rl_wref dn = rl_stage_weight(m, s, buf, W_SHX_DOWN), gw = rl_stage_weight(m, s, buf, W_SHX_GATE_W);
+        expert_mlp(m, S, g.p, g.dt, u.p, u.dt, dn.p, dn.dt, xn, T, S->Is, out);
+        if (gw.p) be->ops->row_gate(be, out, xn, rl_vec_f32(m, S->vb + E, gw.p, gw.dt, H), T, H);
     } else
-        memset(out, 0, (size_t)T * H * sizeof(float));
+        be->ops->zero(be, out, (size_t)T * H * sizeof(float));
 
     /* routed experts, batch by batch */
     for (int b = 0; b < nb; b++) {
-        const uint8_t *xb = rl_xr_wait(S->xr, b, &S->wait[l]);
+        const uint8_t *hb = rl_xr_wait(S->xr, b, &S->wait[l]);
+        const uint8_t *xb = hb;
+        if (hb && !be->ops->host_shared) {
+            xb = S->xdev[b & 1];
+            if (be->ops->upload(be, (void *)xb, hb, (size_t)per * S->ex_bytes)) xb = NULL;
+        }
         if (!xb) { rl_xr_finish(S->xr); return -1; }
         for (int j = b * per; j < n_need && j < (b + 1) * per; j++) {
             int e = S->needed[j], n = S->start[e + 1] - S->start[e];
             const expert_loc *x = &S->loc[(size_t)l * E + e];
-            const int *tk = S->tok_of + S->start[e];
-            const float *wt = S->w_of + S->start[e];
-            for (int r = 0; r < n; r++) memcpy(S->xe + (size_t)r * H, xn + (size_t)tk[r] * H, (size_t)H * sizeof(float));
+            be->ops->gather_rows(be, S->xe, xn, S->d_tok + S->start[e], n, H);
             const uint8_t *pg = xb + S->t_off[j * 3 + 0], *pd = xb + S->t_off[j * 3 + 2];
             const uint8_t *pu = d->moe_fused ? pg + (size_t)I * rl_dtype_row_bytes(x->dt[0], H) : xb + S->t_off[j * 3 + 1];
             rl_dtype du = d->moe_fused ? x->dt[0] : x->dt[1];
-            if (expert_mlp(m, S, pg, x->dt[0], pu, du, pd, x->dt[2], S->xe, n, I, S->y)) { rl_xr_finish(S->xr); return -1; }
-            for (int r = 0; r < n; r++) rl_axpy_f32(out + (size_t)tk[r] * H, wt[r], S->y + (size_t)r * H, H);
+            expert_mlp(m, S, pg, x->dt[0], pu, du, pd, x->dt[2], S->xe, n, I, S->y);
+            be->ops->scatter_add_rows(be, out, S->y, S->d_tok + S->start[e], S->d_wof + S->start[e], n, H);
         }
+        /* the host buffer goes back to the reader: a device copy must have been consumed */
+        if (!be->ops->host_shared && be->ops->wait(be, be->ops->fence(be))) { rl_xr_finish(S->xr); return -1; }
         rl_xr_release(S->xr, b);
     }
     rl_xr_finish(S->xr);

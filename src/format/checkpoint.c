@@ -1,6 +1,8 @@
-/* Checkpoint tensor index (see checkpoint.h): finds the safetensors file(s) of a model dir,
- * checks their headers, and indexes every tensor by name in a hash table. */
+/* Checkpoint tensor index (see checkpoint.h): finds the safetensors or GGUF file(s) of a model
+ * dir, checks their headers, and indexes every tensor by name in a hash table. */
 #include "format/checkpoint.h"
+#include "format/gguf.h"
+#include "format/gguf_find.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include <cjson/cJSON.h>
@@ -20,6 +22,8 @@ struct rl_checkpoint {
     char **paths;            /* [n_files] file paths (owned) */
     int *fds;                /* [n_files] read-only fds (owned, -1 if not opened) */
     rl_st_header **hdrs;     /* [n_files] parsed headers (owned; tensor names live here) */
+    rl_gguf **ggufs;         /* [n_files] parsed GGUF headers (GGUF checkpoints; else NULL) */
+    char *names;             /* owned names of per-expert views of GGUF expert tensors */
     int n_tensors;           /* number of indexed tensors */
     rl_tensor_info *tensors; /* [n_tensors] sorted by name */
     int *slots;              /* open-addressing hash: tensor index or -1 */
@@ -65,9 +69,12 @@ static int add_file(rl_checkpoint *ck, const char *path) {
     if (f) ck->fds = f;
     rl_st_header **h = realloc(ck->hdrs, (size_t)(n + 1) * sizeof *h);
     if (h) ck->hdrs = h;
-    if (!p || !f || !h || !(ck->paths[n] = strdup(path))) return rl_err("%s: out of memory", path);
+    rl_gguf **g = realloc(ck->ggufs, (size_t)(n + 1) * sizeof *g);
+    if (g) ck->ggufs = g;
+    if (!p || !f || !h || !g || !(ck->paths[n] = strdup(path))) return rl_err("%s: out of memory", path);
     ck->fds[n] = -1;
     ck->hdrs[n] = NULL;
+    ck->ggufs[n] = NULL;
     ck->n_files = n + 1;
     return n;
 }
@@ -189,6 +196,89 @@ out:
     return rc;
 }
 
+/* ggml tensor type -> dtype (-1 if not supported). */
+static int dtype_of_ggml(uint32_t t) {
+    switch (t) {
+    case RL_GGML_F32: return RL_DT_F32;     case RL_GGML_F16: return RL_DT_GF16;
+    case RL_GGML_BF16: return RL_DT_GBF16;  case RL_GGML_Q8_0: return RL_DT_GQ8_0;
+    case RL_GGML_Q4_1: return RL_DT_GQ4_1;  case RL_GGML_Q4_0: return RL_DT_Q4_0;
+    case RL_GGML_Q5_0: return RL_DT_Q5_0;   case RL_GGML_Q5_1: return RL_DT_Q5_1;
+    case RL_GGML_Q2_K: return RL_DT_Q2_K;   case RL_GGML_Q3_K: return RL_DT_Q3_K;
+    case RL_GGML_Q4_K: return RL_DT_Q4_K;   case RL_GGML_Q5_K: return RL_DT_Q5_K;
+    case RL_GGML_Q6_K: return RL_DT_Q6_K;   case RL_GGML_IQ4_NL: return RL_DT_IQ4_NL;
+    case RL_GGML_I8: return RL_DT_I8;       case RL_GGML_I16: return RL_DT_I16;
+    case RL_GGML_I32: return RL_DT_I32;     case RL_GGML_I64: return RL_DT_I64;
+    case RL_GGML_F64: return RL_DT_F64;
+    default: return -1;
+    }
+}
+
+static int is_expert_stack(const rl_gguf_tensor *t) {
+    size_t n = strlen(t->name);
+    return t->n_dims == 3 && n > 12 && !strcmp(t->name + n - 12, "_exps.weight");
+}
+
+/* Indexes every tensor of a GGUF model (all parts of a split set). A 3-D expert stack
+ * "blk.L.ffn_X_exps.weight" [E][rows][cols] also gets one 2-D view per expert,
+ * "blk.L.ffn_X_exps.E.weight", a byte range of the stack. */
+static int load_gguf(rl_checkpoint *ck, const char *first) {
+    char path[PATH_CAP];
+    int n_parts = rl_gguf_split_part(first, 1, path, sizeof path);
+    if (n_parts < 0) return -1;
+    size_t n_info = 0, name_bytes = 0;
+    for (int i = 0; i < n_parts; i++) {
+        if (rl_gguf_split_part(first, i + 1, path, sizeof path) < 0 || add_file(ck, path) < 0) return -1;
+        ck->fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+        if (ck->fds[i] < 0)
+            return rl_err("%s: %s: %s", first, i ? "split part missing or unreadable" : "cannot open", strerror(errno));
+        if (!(ck->ggufs[i] = rl_gguf_open(path, ck->fds[i]))) return -1;
+        const rl_gguf *g = ck->ggufs[i];
+        for (int64_t k = 0; k < g->n_tensors; k++) {
+            const rl_gguf_tensor *t = &g->tensors[k];
+            n_info++;
+            if (is_expert_stack(t)) { n_info += (size_t)t->ne[2]; name_bytes += (size_t)t->ne[2] * (strlen(t->name) + 24); }
+        }
+    }
+    if (n_info > (size_t)INT32_MAX / 2) return rl_err("%s: too many tensors", first);
+    ck->tensors = calloc(n_info + 1, sizeof *ck->tensors);
+    ck->names = malloc(name_bytes + 1);
+    if (!ck->tensors || !ck->names) return rl_err("%s: out of memory", first);
+    char *np = ck->names;
+    for (int i = 0; i < n_parts; i++) {
+        const rl_gguf *g = ck->ggufs[i];
+        for (int64_t k = 0; k < g->n_tensors; k++) {
+            const rl_gguf_tensor *t = &g->tensors[k];
+            int dt = dtype_of_ggml(t->type);
+            if (dt < 0) return rl_err("%s: tensor '%s': ggml type %s (%u) is not supported", ck->paths[i], t->name,
+                                      rl_ggml_type_name(t->type), t->type);
+            rl_tensor_info *ti = &ck->tensors[ck->n_tensors++];
+            ti->name = t->name;
+            ti->dtype = (rl_dtype)dt;
+            ti->ndim = t->n_dims;
+            for (int d = 0; d < t->n_dims; d++) ti->shape[d] = t->ne[t->n_dims - 1 - d];
+            ti->file = i;
+            ti->offset = t->offset;
+            ti->nbytes = t->nbytes;
+            if (!is_expert_stack(t)) continue;
+            uint64_t slice = t->nbytes / (uint64_t)t->ne[2];
+            size_t base = strlen(t->name) - 7; /* drop ".weight" */
+            for (int64_t e = 0; e < t->ne[2]; e++) {
+                rl_tensor_info *ve = &ck->tensors[ck->n_tensors++];
+                *ve = *ti;
+                int w = snprintf(np, strlen(t->name) + 24, "%.*s.%lld.weight", (int)base, t->name, (long long)e);
+                ve->name = np;
+                np += w + 1;
+                ve->ndim = 2;
+                ve->shape[0] = t->ne[1];
+                ve->shape[1] = t->ne[0];
+                ve->offset = t->offset + (uint64_t)e * slice;
+                ve->nbytes = slice;
+            }
+        }
+    }
+    return build_index(ck, first);
+}
+
 static int ends_with(const char *s, const char *suf) {
     size_t n = strlen(s), m = strlen(suf);
     return n >= m && !strcmp(s + n - m, suf);
@@ -228,7 +318,7 @@ rl_checkpoint *rl_ckpt_open(const char *model_dir) {
     if (stat(model_dir, &st) != 0) {
         rl_err("%s: cannot open model: %s", model_dir, strerror(errno));
     } else if (S_ISREG(st.st_mode)) {
-        rc = load_single(ck, model_dir);
+        rc = rl_gguf_is_path(model_dir) ? load_gguf(ck, model_dir) : load_single(ck, model_dir);
     } else if (rl_path_join(single, sizeof single, model_dir, "model.safetensors") != 0 ||
                rl_path_join(index, sizeof index, model_dir, "model.safetensors.index.json") != 0) {
         /* rl_err set: path too long */
@@ -240,8 +330,10 @@ rl_checkpoint *rl_ckpt_open(const char *model_dir) {
         if (r > 0) rc = load_sharded(ck, model_dir, path);
     } else if ((r = find_single(model_dir, ".safetensors", path, sizeof path))) {
         if (r > 0) rc = load_single(ck, path);
+    } else if ((r = rl_gguf_find(model_dir, path, sizeof path))) {
+        if (r > 0) rc = load_gguf(ck, path);
     } else {
-        rl_err("%s: no model.safetensors, model.safetensors.index.json or *.safetensors file",
+        rl_err("%s: no model.safetensors, model.safetensors.index.json, *.safetensors or *.gguf file",
                model_dir);
     }
     if (rc != 0) { rl_ckpt_close(ck); return NULL; }
@@ -253,8 +345,11 @@ void rl_ckpt_close(rl_checkpoint *ck) {
     for (int i = 0; i < ck->n_files; i++) {
         if (ck->fds[i] >= 0) close(ck->fds[i]);
         rl_st_free(ck->hdrs[i]);
+        rl_gguf_free(ck->ggufs[i]);
         free(ck->paths[i]);
     }
+    free(ck->ggufs);
+    free(ck->names);
     free(ck->paths);
     free(ck->fds);
     free(ck->hdrs);
@@ -286,7 +381,12 @@ int rl_ckpt_fd(const rl_checkpoint *ck, int i) {
 }
 
 uint64_t rl_ckpt_file_size(const rl_checkpoint *ck, int i) {
-    return i >= 0 && i < ck->n_files ? ck->hdrs[i]->file_size : 0;
+    if (i < 0 || i >= ck->n_files) return 0;
+    return ck->hdrs[i] ? ck->hdrs[i]->file_size : ck->ggufs[i] ? ck->ggufs[i]->file_size : 0;
+}
+
+const rl_gguf *rl_ckpt_gguf(const rl_checkpoint *ck, int i) {
+    return i >= 0 && i < ck->n_files ? ck->ggufs[i] : NULL;
 }
 
 const rl_st_header *rl_ckpt_header(const rl_checkpoint *ck, int i) {

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include "format/dtype.h"
 #include "format/safetensors.h"
+#include "format/gguf.h"
 
 typedef struct {
     const char *name;            /* tensor name (owned by the checkpoint) */
@@ -21,7 +22,10 @@ typedef struct rl_checkpoint rl_checkpoint;
 
 /* Opens the checkpoint in model_dir: model.safetensors, else model.safetensors.index.json
  * ("weight_map": name -> shard file, only those names are indexed), else a single other
- * *.safetensors.index.json or *.safetensors file. model_dir may also name a .safetensors file.
+ * *.safetensors.index.json or *.safetensors file, else one GGUF model (a .gguf or a split set,
+ * format/gguf_find.h; ggml types map to the GGUF dtypes, shapes outermost first, and each expert
+ * of a 3-D "*_exps.weight" stack is also indexed as "*_exps.E.weight").
+ * model_dir may also name a .safetensors or .gguf file.
  * Every header is checked at open (so a truncated shard fails here). Returns a new checkpoint
  * (close with rl_ckpt_close) or NULL with rl_err naming the file and the problem. */
 rl_checkpoint *rl_ckpt_open(const char *model_dir);
@@ -42,7 +46,10 @@ const char *rl_ckpt_path(const rl_checkpoint *ck, int i);
 int rl_ckpt_fd(const rl_checkpoint *ck, int i);
 uint64_t rl_ckpt_file_size(const rl_checkpoint *ck, int i);
 
-/* Parsed header of file i (metadata, raw tensor list). Owned by ck. */
+/* Parsed GGUF header of file i (GGUF checkpoints: metadata, tensor infos), else NULL. Owned by ck. */
+const rl_gguf *rl_ckpt_gguf(const rl_checkpoint *ck, int i);
+
+/* Parsed safetensors header of file i (metadata, raw tensor list); NULL for GGUF. Owned by ck. */
 const rl_st_header *rl_ckpt_header(const rl_checkpoint *ck, int i);
 
 /* Reads tensor t's t->nbytes bytes into dst (caller's buffer). Returns 0, or -1 with rl_err

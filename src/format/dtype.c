@@ -9,6 +9,14 @@ const rl_dtype_info RL_DTYPES[RL_DT_COUNT] = {
     [RL_DT_BOOL] = {"BOOL", 1, 1, 1},
     [RL_DT_Q8_0] = {"Q8_0", 0, RL_QBLOCK, 2 + RL_QBLOCK},
     [RL_DT_Q4_1] = {"Q4_1", 0, RL_QBLOCK, 4 + RL_QBLOCK / 2},
+    /* GGUF types: names prefixed so that no safetensors header can claim them */
+    [RL_DT_GF16] = {"gguf:F16", 2, 1, 2},        [RL_DT_GBF16] = {"gguf:BF16", 2, 1, 2},
+    [RL_DT_GQ8_0] = {"gguf:Q8_0", 0, 32, 34},    [RL_DT_GQ4_1] = {"gguf:Q4_1", 0, 32, 20},
+    [RL_DT_Q4_0] = {"gguf:Q4_0", 0, 32, 18},     [RL_DT_Q5_0] = {"gguf:Q5_0", 0, 32, 22},
+    [RL_DT_Q5_1] = {"gguf:Q5_1", 0, 32, 24},     [RL_DT_Q2_K] = {"gguf:Q2_K", 0, 256, 84},
+    [RL_DT_Q3_K] = {"gguf:Q3_K", 0, 256, 110},   [RL_DT_Q4_K] = {"gguf:Q4_K", 0, 256, 144},
+    [RL_DT_Q5_K] = {"gguf:Q5_K", 0, 256, 176},   [RL_DT_Q6_K] = {"gguf:Q6_K", 0, 256, 210},
+    [RL_DT_IQ4_NL] = {"gguf:IQ4_NL", 0, 32, 18},
 };
 
 int rl_dtype_nbytes(rl_dtype t, int ndim, const int64_t *shape, uint64_t *out) {

@@ -21,6 +21,22 @@ typedef enum {
     RL_DT_Q8_0,  /* blocks of 32: f16 scale d, 32 x int8 q; value = d * q (34 bytes) */
     RL_DT_Q4_1,  /* blocks of 32: f16 scale d, f16 min m, 16 bytes of nibbles; byte j holds item j
                   * (low nibble) and item j + 16 (high nibble); value = d * q + m (20 bytes) */
+    /* GGUF (llama.cpp) weight types. Their matmul reproduces ggml-cpu's numerics: the activation row
+     * is first converted to the type's dot-product form (f16 / bf16 rounding, or Q8_0 / Q8_1 / Q8_K
+     * blocks) and blocks are multiplied in integers (src/backend/cpu/ggml_quants.c). */
+    RL_DT_GF16,   /* F16 weights, activations rounded to f16 */
+    RL_DT_GBF16,  /* BF16 weights, activations rounded to bf16 */
+    RL_DT_GQ8_0,  /* RL_DT_Q8_0's layout; activations as Q8_0 */
+    RL_DT_GQ4_1,  /* RL_DT_Q4_1's layout; activations as Q8_1 */
+    RL_DT_Q4_0,   /* blocks of 32: f16 d, 16 bytes of nibbles (item j low, j + 16 high); d * (q - 8) */
+    RL_DT_Q5_0,   /* blocks of 32: f16 d, 4 bytes of 5th bits, 16 bytes of nibbles; d * (q - 16) */
+    RL_DT_Q5_1,   /* blocks of 32: f16 d, f16 m, 5th bits, nibbles; d * q + m */
+    RL_DT_Q2_K,   /* ggml k-quants: super-blocks of 256 */
+    RL_DT_Q3_K,
+    RL_DT_Q4_K,
+    RL_DT_Q5_K,
+    RL_DT_Q6_K,
+    RL_DT_IQ4_NL, /* blocks of 32: f16 d, nibbles indexing a fixed non-linear table */
     RL_DT_COUNT
 } rl_dtype;
 
@@ -35,11 +51,14 @@ extern const rl_dtype_info RL_DTYPES[RL_DT_COUNT];
 
 #define RL_QBLOCK 32 /* items per block of the quantized types */
 
-/* 1 for block-quantized types (Q8_0, Q4_1). */
+/* 1 for block-quantized types (Q8_0, Q4_1 and the GGUF block types). */
 static inline int rl_dtype_is_block(rl_dtype t) { return (unsigned)t < RL_DT_COUNT && RL_DTYPES[t].block > 1; }
-/* 1 for the types the matmul kernels take as weights: F32, F16, BF16, Q8_0, Q4_1. */
+/* 1 for the GGUF types (ggml-cpu numerics, see above). */
+static inline int rl_dtype_is_ggml(rl_dtype t) { return t >= RL_DT_GF16 && t < RL_DT_COUNT; }
+/* 1 for the types the matmul kernels take as weights: F32, F16, BF16, Q8_0, Q4_1 and the GGUF types. */
 static inline int rl_dtype_is_weight(rl_dtype t) {
-    return t == RL_DT_F32 || t == RL_DT_F16 || t == RL_DT_BF16 || t == RL_DT_Q8_0 || t == RL_DT_Q4_1;
+    return t == RL_DT_F32 || t == RL_DT_F16 || t == RL_DT_BF16 || t == RL_DT_Q8_0 || t == RL_DT_Q4_1 ||
+           rl_dtype_is_ggml(t);
 }
 /* Bytes of n consecutive items starting at a block boundary (n a multiple of the block size for
  * block types; a row of a 2-D tensor, or the first n items of one). */

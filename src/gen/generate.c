@@ -1,6 +1,7 @@
 /* Generation loop (see generate.h). */
 #include "gen/generate.h"
 #include "gen/sampler.h"
+#include "gen/spec_tree.h"
 #include "util/err.h"
 #include "util/timer.h"
 #include <stdlib.h>
@@ -46,6 +47,7 @@ int rl_generate(rl_model *m, const int32_t *prompt, int n, const rl_gen_opts *o,
     *n_out = 0;
     if (n <= 0) return rl_err("empty prompt");
     if (o->max_new <= 0) return 0;
+    if (o->draft_model) return rl_generate_tree(m, prompt, n, o, out, n_out, st, emit);
     int all = o->on_logits != NULL;
     int K = o->draft > 0 && rl_model_rewind_is_cheap(m) ? (o->draft < 32 ? o->draft : 32) : 0;
     size_t rows = (size_t)(all && n > K + 1 ? n : K + 1);

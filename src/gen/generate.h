@@ -15,6 +15,9 @@ typedef struct {
     const int32_t *stop_ids;   /* extra stop ids (end-of-turn tokens), may be NULL */
     int n_stop;
     int draft;                 /* most draft tokens verified per sweep (0 = off) */
+    rl_model *draft_model;     /* resident draft model of the same vocabulary: token trees (spec_tree.c) */
+    int draft_tokens;          /* most tree nodes per sweep with a draft model (0 = 64); the cost
+                                  model picks the budget up to it */
     /* called with each generated token; return nonzero to stop after it */
     int (*on_token)(void *ctx, int32_t tok);
     /* called with logits rows as computed: the prompt's rows, then one per fed-back token */
@@ -29,6 +32,7 @@ typedef struct {
     int sweeps;                /* decode sweeps run */
     int ctx_full;              /* stopped because the context was full */
     int drafted, accepted;     /* speculative tokens proposed / accepted */
+    double draft_s, target_s;  /* with a draft model: time in the draft, in target tree sweeps */
 } rl_gen_stats;
 
 /* Generates after prompt[0..n) (appended to the model's KV cache at its current position).

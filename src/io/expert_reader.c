@@ -1,7 +1,6 @@
-/* Double-buffered background reader of expert byte ranges (see expert_reader.h). With the CUDA
- * offload active, both buffers are registered with it (see backend/cuda/cuda.h). */
+/* Double-buffered background reader of expert byte ranges (see expert_reader.h); its two
+ * buffers come from the backend's host memory (io/hostmem.h). */
 #include "io/expert_reader.h"
-#include "backend/cuda/cuda.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/timer.h"
@@ -15,6 +14,7 @@
 
 struct rl_expert_reader {
     const rl_checkpoint *ck;
+    const rl_host_mem *hm;
     uint8_t *buf[2];
     size_t buf_bytes;
     const rl_xr_batch *batches;
@@ -55,7 +55,7 @@ static void *xr_main(void *arg) {
         uint8_t *buf = x->buf[i % 2];
         char msg[512];
         pthread_mutex_unlock(&x->mu);
-        rl_cuda_invalidate(buf);
+        rl_hm_invalidate(x->hm, buf);
         double t0 = rl_now_s();
         int rc = read_batch(x, b, buf, msg, sizeof msg);
         double dt = rl_now_s() - t0;
@@ -69,26 +69,25 @@ static void *xr_main(void *arg) {
     return NULL;
 }
 
-rl_expert_reader *rl_xr_new(const rl_checkpoint *ck, size_t buf_bytes) {
+rl_expert_reader *rl_xr_new(const rl_checkpoint *ck, size_t buf_bytes, const rl_host_mem *hm) {
     rl_expert_reader *x = calloc(1, sizeof *x);
     if (!x) { rl_err("out of memory"); return NULL; }
     x->ck = ck;
+    x->hm = hm;
     x->buf_bytes = buf_bytes;
     x->failed = -1;
-    for (int i = 0; i < 2; i++)
-        if (posix_memalign((void **)&x->buf[i], 4096, buf_bytes ? buf_bytes : 64)) x->buf[i] = NULL;
+    for (int i = 0; i < 2; i++) x->buf[i] = rl_hm_alloc(hm, buf_bytes);
     if (!x->buf[0] || !x->buf[1]) {
         rl_err("out of memory allocating two expert buffers of %zu bytes", buf_bytes);
-        free(x->buf[0]); free(x->buf[1]); free(x);
+        rl_hm_free(hm, x->buf[0]); rl_hm_free(hm, x->buf[1]); free(x);
         return NULL;
     }
-    for (int i = 0; i < 2; i++) rl_cuda_register(x->buf[i], buf_bytes);
     pthread_mutex_init(&x->mu, NULL);
     pthread_cond_init(&x->cv, NULL);
     if (pthread_create(&x->th, NULL, xr_main, x)) {
         rl_err("cannot start the expert reader thread");
         pthread_mutex_destroy(&x->mu); pthread_cond_destroy(&x->cv);
-        for (int i = 0; i < 2; i++) { rl_cuda_unregister(x->buf[i]); free(x->buf[i]); }
+        for (int i = 0; i < 2; i++) rl_hm_free(hm, x->buf[i]);
         free(x);
         return NULL;
     }
@@ -104,7 +103,7 @@ void rl_xr_free(rl_expert_reader *x) {
     pthread_join(x->th, NULL);
     pthread_mutex_destroy(&x->mu);
     pthread_cond_destroy(&x->cv);
-    for (int i = 0; i < 2; i++) { rl_cuda_unregister(x->buf[i]); free(x->buf[i]); }
+    for (int i = 0; i < 2; i++) rl_hm_free(x->hm, x->buf[i]);
     free(x);
 }
 

@@ -4,16 +4,14 @@
 #ifndef RL_EXPERT_READER_H
 #define RL_EXPERT_READER_H
 #include "format/checkpoint.h"
+#include "io/coalesce.h"
+#include "io/hostmem.h"
 #include <stddef.h>
 #include <stdint.h>
 
 #define RL_XR_MAX_RANGES 3   /* ranges of one expert (gate, up, down) */
 
-typedef struct {
-    int file;
-    uint64_t off, len;       /* bytes in the checkpoint file */
-    size_t buf_off;          /* destination in the batch buffer */
-} rl_xr_range;
+typedef rl_read_range rl_xr_range; /* bytes of a checkpoint file and where they land in the batch buffer */
 
 /* One batch: experts whose ranges land in one buffer. ranges points into caller memory that
  * stays valid until the batch is released. */
@@ -25,8 +23,9 @@ typedef struct {
 
 typedef struct rl_expert_reader rl_expert_reader;
 
-/* Starts the reader thread with two buffers of buf_bytes each. NULL + rl_err on failure. */
-rl_expert_reader *rl_xr_new(const rl_checkpoint *ck, size_t buf_bytes);
+/* Starts the reader thread with two buffers of buf_bytes each from hm (NULL: plain host
+ * memory). NULL + rl_err on failure. */
+rl_expert_reader *rl_xr_new(const rl_checkpoint *ck, size_t buf_bytes, const rl_host_mem *hm);
 void rl_xr_free(rl_expert_reader *x);
 /* Queues batches[0..n) (not copied: must stay valid until the last is released) and returns
  * at once; the thread reads them in order, at most two ahead of the consumer. */

@@ -1,10 +1,11 @@
 /* Background stage loader (see loader.h): streamed stages go through two fixed slots (double
  * buffering); resident stages, chosen at start within a memory budget, are read once at open
- * into buffers of their own (huge pages, populated before the read) and stay. Under a memory
- * cap, the page cache of what was read is dropped right after each read. With the CUDA offload active, every buffer is registered with
- * it (pinned, device copy; see backend/cuda/cuda.h) and invalidated before it is read into. */
+ * into buffers of their own (populated before the read) and stay. Under a memory cap, streamed
+ * stages bypass the page cache (O_DIRECT, else dropped right after each read). Buffers come from
+ * the backend's host memory (io/hostmem.h: pinned for a GPU) and are invalidated before they are
+ * read into. */
 #include "io/loader.h"
-#include "backend/cuda/cuda.h"
+#include "io/residency.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/timer.h"
@@ -30,6 +31,7 @@ typedef struct {
 
 struct rl_loader {
     const rl_checkpoint *ck;
+    const rl_host_mem *hm;
     const rl_stage *st;
     int n;
     size_t slot_bytes;
@@ -104,16 +106,6 @@ static int read_stage(rl_loader *L, int s, uint8_t *buf, int direct, char *msg, 
     return 0;
 }
 
-/* A large weight buffer, 2 MiB aligned (transparent huge pages are not asked for: with
- * defrag on madvise, compaction made committing them ~4x slower than 4 KiB pages here).
- * Freed with free(). NULL when out of memory. */
-static uint8_t *big_alloc(size_t n) {
-    size_t align = n >= (1u << 21) ? (1u << 21) : 4096;
-    void *p = NULL;
-    if (posix_memalign(&p, align, n ? n : 64)) return NULL;
-    return p;
-}
-
 /* Commits the pages of a fresh buffer (page-aligned p): one call, else a write per page. */
 static void populate(void *p, size_t n) {
 #ifdef MADV_POPULATE_WRITE
@@ -169,7 +161,7 @@ static void *loader_main(void *arg) {
         sl->stage = s;
         sl->state = SLOT_LOADING;
         pthread_mutex_unlock(&L->mu);
-        rl_cuda_invalidate(sl->buf); /* its device copy (if any) is stale from here on */
+        rl_hm_invalidate(L->hm, sl->buf); /* its device copy (if any) is stale from here on */
         double t0 = rl_now_s();
         int rc = read_stage(L, s, sl->buf, L->drop, sl->err, sizeof sl->err);
         double dt = rl_now_s() - t0;
@@ -184,30 +176,25 @@ static void *loader_main(void *arg) {
     return NULL;
 }
 
-/* Marks stages resident within budget, spread evenly over the sweep so that computing a
- * resident stage overlaps the read of the next streamed one. */
+/* Allocates the resident stages' buffers (rl_stages_resident says which). */
 static void choose_resident(rl_loader *L, size_t budget) {
-    size_t total = 0;
-    for (int i = 0; i < L->n; i++) total += L->st[i].bytes;
-    if (!budget || !total) return;
-    double f = budget >= total ? 1.0 : (double)budget / (double)total;
-    double acc = 0;
+    unsigned char *is_res = calloc((size_t)L->n + 1, 1);
+    if (!is_res) return; /* stream everything */
+    rl_stages_resident(L->st, L->n, budget, is_res, NULL);
     for (int i = 0; i < L->n; i++) {
-        acc += f;
-        if (acc < 1.0 - 1e-9 || L->res_bytes + L->st[i].bytes > budget) continue;
-        acc -= 1.0;
-        uint8_t *b = NULL;
-        if (!(b = big_alloc(L->st[i].bytes))) break; /* keep what we have */
+        if (!is_res[i]) continue;
+        uint8_t *b = rl_hm_alloc(L->hm, L->st[i].bytes);
+        if (!b) break; /* keep what we have */
         L->res[i] = (slot){b, i, SLOT_FREE, ""};
-        rl_cuda_register(b, L->st[i].bytes);
         L->res_bytes += L->st[i].bytes;
         L->n_res++;
     }
+    free(is_res);
 }
 
 static void loader_free_bufs(rl_loader *L) {
-    for (int i = 0; i < 2; i++) { rl_cuda_unregister(L->slots[i].buf); free(L->slots[i].buf); }
-    if (L->res) for (int i = 0; i < L->n; i++) { rl_cuda_unregister(L->res[i].buf); free(L->res[i].buf); }
+    for (int i = 0; i < 2; i++) rl_hm_free(L->hm, L->slots[i].buf);
+    if (L->res) for (int i = 0; i < L->n; i++) rl_hm_free(L->hm, L->res[i].buf);
     free(L->res);
     free(L->stats);
     if (L->dio_fd) for (int i = 0; i < rl_ckpt_n_files(L->ck); i++) if (L->dio_fd[i] >= 0) close(L->dio_fd[i]);
@@ -245,7 +232,7 @@ static int read_resident(rl_loader *L) {
 }
 
 rl_loader *rl_loader_new(const rl_checkpoint *ck, const rl_stage *stages, int n, size_t budget) {
-    rl_loader_opts o = {budget, 0};
+    rl_loader_opts o = {budget, 0, NULL};
     return rl_loader_new_opts(ck, stages, n, &o);
 }
 
@@ -253,7 +240,7 @@ rl_loader *rl_loader_new_opts(const rl_checkpoint *ck, const rl_stage *stages, i
     size_t budget = o->budget;
     rl_loader *L = calloc(1, sizeof *L);
     if (!L) { rl_err("out of memory"); return NULL; }
-    L->ck = ck; L->st = stages; L->n = n; L->drop = o->drop_page_cache;
+    L->ck = ck; L->st = stages; L->n = n; L->drop = o->drop_page_cache; L->hm = o->hm;
     L->stats = calloc((size_t)n, sizeof *L->stats);
     L->res = calloc((size_t)n, sizeof *L->res);
     L->dio_fd = malloc((size_t)rl_ckpt_n_files(ck) * sizeof *L->dio_fd);
@@ -264,8 +251,7 @@ rl_loader *rl_loader_new_opts(const rl_checkpoint *ck, const rl_stage *stages, i
     for (int i = 0; i < n; i++) if (!L->res[i].buf && stages[i].bytes > L->slot_bytes) L->slot_bytes = stages[i].bytes;
     for (int i = 0; i < 2; i++) {
         L->slots[i].stage = -1;
-        if (!(L->slots[i].buf = big_alloc(L->slot_bytes))) L->slots[i].buf = NULL; /* checked below */
-        else rl_cuda_register(L->slots[i].buf, L->slot_bytes);
+        L->slots[i].buf = rl_hm_alloc(L->hm, L->slot_bytes); /* checked below */
     }
     if (!L->slots[0].buf || !L->slots[1].buf) {
         rl_err("out of memory allocating two layer slots of %zu bytes", L->slot_bytes);

@@ -5,6 +5,7 @@
  * the sweep) are resident instead: read once at open into buffers of their own and kept. */
 #ifndef RL_LOADER_H
 #define RL_LOADER_H
+#include "io/hostmem.h"
 #include "io/stage.h"
 
 typedef struct rl_loader rl_loader;
@@ -19,13 +20,15 @@ typedef struct {
     size_t budget;        /* bytes of stages to keep resident (0 = stream everything) */
     int drop_page_cache;  /* 1: drop each stage's pages from the page cache right after reading
                              it (under a memory cap, where the page cache is charged too) */
+    const rl_host_mem *hm; /* where the slots and resident buffers come from (NULL: plain host
+                             memory); must outlive the loader */
 } rl_loader_opts;
 
 /* Starts the loader over stages[0..n) (not copied: must outlive it). Keeps stages resident up
  * to o->budget bytes, reading them all now (a read error fails here), and allocates the two
  * slots. NULL + rl_err. */
 rl_loader *rl_loader_new_opts(const rl_checkpoint *ck, const rl_stage *stages, int n, const rl_loader_opts *o);
-/* Same with {budget, keep the page cache}. */
+/* Same with {budget, keep the page cache, plain host memory}. */
 rl_loader *rl_loader_new(const rl_checkpoint *ck, const rl_stage *stages, int n, size_t budget);
 /* Stops the thread and frees the slots. */
 void rl_loader_free(rl_loader *L);
@@ -43,6 +46,11 @@ void rl_loader_reset_stats(rl_loader *L);
 size_t rl_loader_slot_bytes(const rl_loader *L);
 /* Bytes kept resident, and (optional) how many stages. */
 size_t rl_loader_resident_bytes(const rl_loader *L, int *n_stages);
+/* Bytes read with O_DIRECT since the start (0 unless the page cache is dropped and the file
+ * system takes O_DIRECT; RL_NO_DIRECT=1 in the environment turns it off, for comparisons). */
+uint64_t rl_loader_direct_bytes(const rl_loader *L);
+/* 1 if stages are kept out of the page cache (rl_loader_opts.drop_page_cache). */
+int rl_loader_drops_page_cache(const rl_loader *L);
 /* 1 if stage s is resident. */
 int rl_loader_is_resident(const rl_loader *L, int s);
 /* Bytes read with O_DIRECT since the start (0 unless the page cache is dropped and the file

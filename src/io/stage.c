@@ -36,66 +36,23 @@ static int check_shape(const rl_tensor_info *t, int64_t rows, int64_t cols, cons
                   (long long)t->shape[0], t->ndim > 1 ? ", ..." : "", (long long)rows);
 }
 
-static int cmp_range(const void *a, const void *b) {
-    const rl_read_range *x = a, *y = b;
-    if (x->file != y->file) return x->file - y->file;
-    return x->off < y->off ? -1 : x->off > y->off;
-}
-
-/* Sorts a stage's tensor ranges, merges adjacent/overlapping ones, lays them out in the buffer
- * and fills off[]. A range whose file offset is 8-byte aligned (safetensors aligns its data
- * to 8) is placed at the same offset modulo RL_DIO_ALIGN with its widened extent to itself, so
- * it can be read with O_DIRECT straight into place (its tensors keep their file alignment, at
- * least 8 bytes); any other range starts 64-byte aligned. */
+/* Lays a stage's tensors out in its buffer (io/coalesce.h) and fills ranges and off[]. */
 static void layout_stage(rl_stage *s, int n_roles) {
-    rl_read_range tmp[RL_STAGE_MAX_RANGES];
-    int role_of[RL_STAGE_MAX_RANGES], n = 0;
+    rl_span sp[W_COUNT];
+    size_t so[W_COUNT];
+    int role_of[W_COUNT], n = 0;
     for (int r = 0; r < n_roles; r++)
         if (s->t[r]) {
-            tmp[n] = (rl_read_range){s->t[r]->file, s->t[r]->offset, s->t[r]->nbytes, 0, 0};
-            if (s->kind == RL_STAGE_HEAD) {
+            sp[n] = (rl_span){s->t[r]->file, s->t[r]->offset, s->t[r]->nbytes};
+            if (s->kind == RL_STAGE_HEAD) { /* rows [row0, row1) of the head */
                 uint64_t rb = s->t[r]->nbytes / (uint64_t)s->t[r]->shape[0];
-                tmp[n].off += rb * (uint64_t)s->row0;
-                tmp[n].len = rb * (uint64_t)(s->row1 - s->row0);
+                sp[n].off += rb * (uint64_t)s->row0;
+                sp[n].len = rb * (uint64_t)(s->row1 - s->row0);
             }
             role_of[n++] = r;
         }
-    (void)role_of;
-    qsort(tmp, (size_t)n, sizeof tmp[0], cmp_range);
-    s->n_ranges = 0;
-    for (int i = 0; i < n; i++) {
-        rl_read_range *last = s->n_ranges ? &s->ranges[s->n_ranges - 1] : NULL;
-        if (last && last->file == tmp[i].file && tmp[i].off <= last->off + last->len) {
-            uint64_t end = tmp[i].off + tmp[i].len;
-            if (end > last->off + last->len) last->len = end - last->off;
-            continue;
-        }
-        s->ranges[s->n_ranges++] = (rl_read_range){tmp[i].file, tmp[i].off, tmp[i].len, 0, 0};
-    }
-    const size_t A = RL_DIO_ALIGN;
-    size_t pos = 0;
-    for (int i = 0; i < s->n_ranges; i++) {
-        rl_read_range *g = &s->ranges[i];
-        if (g->off % 8 == 0) {
-            size_t head = (size_t)(g->off % A), start = (pos + A - 1) / A * A;
-            g->buf_off = start + head;
-            g->dio = 1;
-            pos = start + (head + (size_t)g->len + A - 1) / A * A;
-        } else {
-            g->buf_off = (pos + 63) & ~(size_t)63;
-            pos = g->buf_off + (size_t)g->len;
-        }
-    }
-    s->bytes = (pos + 63) & ~(size_t)63;
-    for (int r = 0; r < n_roles; r++) {
-        if (!s->t[r]) continue;
-        uint64_t off = s->t[r]->offset;
-        if (s->kind == RL_STAGE_HEAD) off += s->t[r]->nbytes / (uint64_t)s->t[r]->shape[0] * (uint64_t)s->row0;
-        for (int i = 0; i < s->n_ranges; i++) {
-            const rl_read_range *g = &s->ranges[i];
-            if (g->file == s->t[r]->file && off >= g->off && off < g->off + g->len) { s->off[r] = g->buf_off + (off - g->off); break; }
-        }
-    }
+    s->n_ranges = rl_coalesce(sp, n, 0, s->ranges, so, &s->bytes, 1); /* O_DIRECT-ready layout */
+    for (int i = 0; i < n; i++) s->off[role_of[i]] = so[i];
 }
 
 int rl_stages_build(const rl_model_desc *d, const rl_checkpoint *ck, size_t head_chunk_max, rl_stage **out, int *n_out) {

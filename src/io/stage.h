@@ -4,23 +4,13 @@
 #ifndef RL_STAGE_H
 #define RL_STAGE_H
 #include "format/checkpoint.h"
+#include "io/coalesce.h"
 #include "model/desc.h"
 #include <stddef.h>
 #include <stdint.h>
 
 #define RL_STAGE_MAX_RANGES (W_COUNT + 1)
 
-/* File offsets, lengths and buffer addresses of O_DIRECT reads are multiples of this. */
-#define RL_DIO_ALIGN 4096
-
-typedef struct {
-    int file;          /* checkpoint file index */
-    uint64_t off, len; /* byte range in that file */
-    size_t buf_off;    /* where it lands in the stage buffer */
-    int dio;           /* 1: laid out for O_DIRECT: buf_off = off (mod RL_DIO_ALIGN) and the buffer
-                          holds [off, off+len) widened to RL_DIO_ALIGN on both sides, overlapping
-                          no other range (the read may fill the widening with neighbouring bytes) */
-} rl_read_range;
 
 typedef enum { RL_STAGE_LAYER = 0, RL_STAGE_HEAD } rl_stage_kind;
 

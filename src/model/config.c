@@ -1,6 +1,8 @@
 /* config.json -> rl_model_desc: the keys every family shares (dimensions, norms, rope, eos),
  * then the family's own normalizer (families.c). */
 #include "model/config.h"
+#include "model/gguf_config.h"
+#include "format/gguf_find.h"
 #include "model/family.h"
 #include "model/fam_dense.h"
 #include "model/rope.h"
@@ -47,7 +49,7 @@ static const char *key_of(const rl_family *fam, const cJSON *c, const char *key)
     return alt && rl_json_get(c, alt) ? alt : key;
 }
 
-static int load_desc(rl_model_desc *d, const cJSON *root, const char *file) {
+int rl_config_from_json(rl_model_desc *d, const cJSON *root, const char *file) {
     const cJSON *cfg = rl_json_get(root, "text_config");
     if (cfg && !cJSON_IsObject(cfg)) return rl_err("%s: \"text_config\" must be an object", file);
     if (!cfg) cfg = root;
@@ -140,9 +142,14 @@ int rl_config_load(const char *model_dir, rl_model_desc *d) {
     char path[4096];
     memset(d, 0, sizeof *d);
     if (rl_path_join(path, sizeof path, model_dir, "config.json")) return -1;
+    if (!rl_file_exists(path)) { /* a .gguf file, or a directory holding a GGUF model */
+        char gp[4096];
+        int g = rl_gguf_find(model_dir, gp, sizeof gp);
+        if (g) return g < 0 ? -1 : rl_gguf_config(gp, d);
+    }
     cJSON *root = rl_json_load(path);
     if (!root) return -1;
-    int rc = cJSON_IsObject(root) ? load_desc(d, root, path) : rl_err("%s: top level must be a JSON object", path);
+    int rc = cJSON_IsObject(root) ? rl_config_from_json(d, root, path) : rl_err("%s: top level must be a JSON object", path);
     cJSON_Delete(root);
     if (rc) return -1;
 

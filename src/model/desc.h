@@ -16,7 +16,8 @@ typedef enum { RL_LAYER_FULL = 0, RL_LAYER_SLIDING,
 typedef enum { RL_ROPE_NEOX = 0, /* rotate_half: pairs (i, i + rot/2) */
                RL_ROPE_GPTJ,     /* interleaved pairs (2i, 2i+1) */
                RL_ROPE_NONE } rl_rope_pairing;
-typedef enum { RL_RS_NONE = 0, RL_RS_LINEAR, RL_RS_DYNAMIC, RL_RS_LLAMA3, RL_RS_YARN, RL_RS_LONGROPE } rl_rope_scaling;
+typedef enum { RL_RS_NONE = 0, RL_RS_LINEAR, RL_RS_DYNAMIC, RL_RS_LLAMA3, RL_RS_YARN, RL_RS_LONGROPE,
+               RL_RS_FACTORS /* per-pair divisors short_factor[] (GGUF rope_freqs tensor), no attention factor */ } rl_rope_scaling;
 
 /* One rotary embedding configuration (a model may have two: global and local layers). */
 typedef struct {
@@ -32,6 +33,9 @@ typedef struct {
     int n_short, n_long;     /* longrope factor counts (= rot_dims/2) */
     double short_factor[RL_MAX_ROPE_FACTORS / 2], long_factor[RL_MAX_ROPE_FACTORS / 2];
     double max_pos;          /* max_position_embeddings (longrope, dynamic) */
+    int ggml_angles;         /* angles as ggml computes them (GGUF models): theta_i = pos * s^i by repeated
+                                f32 multiplication, s = base^(-2/rot_dims), divided by short_factor[i]
+                                (RL_RS_FACTORS); no other scaling */
 } rl_rope;
 
 /* Per-layer properties. */
@@ -137,7 +141,7 @@ typedef struct {
     int lin_k_dim, lin_v_dim;       /* their head dims */
     int lin_conv_k;                 /* depthwise causal conv kernel size (linear_conv_kernel_dim) */
 
-    /* --- dense families (Gemma, Phi, GLM, InternLM2, Baichuan, Qwen v1, ChatGLM; fam_*.c, dense_ext.c) --- */
+    /* --- dense families (Gemma, Phi, GLM, InternLM2, Baichuan, Qwen v1, ChatGLM; fam_*.c; the block reads them) --- */
     int parallel_block;      /* attention and MLP both read the one normed input (no W_MLP_NORM);
                                 x += attn(n(x)) + mlp(n(x)) (Phi-2) */
     int qkv_grouped;         /* fused W_QKV rows grouped per kv head: [q * (heads/kv_heads), k, v]

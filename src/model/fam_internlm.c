@@ -1,6 +1,6 @@
 /* InternLM2 family normalizer (InternLM2ForCausalLM): tok_embeddings / attention / feed_forward /
  * output names, the packed wqkv in grouped layout (per kv head: its query heads, then k, then v;
- * split by dense_ext.c), w1 = gate, w3 = up, w2 = down; the optional "bias" flag covers wqkv and
+ * split by the block with strided copies, engine/block.c), w1 = gate, w3 = up, w2 = down; the optional "bias" flag covers wqkv and
  * wo. rope_scaling (dynamic / linear) is read by the generic rope code. */
 #include "model/fam_dense.h"
 #include "util/err.h"

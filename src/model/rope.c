@@ -144,12 +144,35 @@ void rl_rope_inv_freq(const rl_rope *r, int seq_len, float *inv, float *mult) {
         *mult = (float)att;
         break;
     }
+    case RL_RS_FACTORS:
+        for (int i = 0; i < half && i < r->n_short; i++) inv[i] = (float)(inv[i] / r->short_factor[i]);
+        break;
     default:
         break;
     }
 }
 
+/* ggml's rope cache: the angle of pair i is (pos * s^i) / ff[i], s^i by repeated f32 products. */
+static void table_ggml(const rl_rope *r, const int *pos, int T, float *cos_out, float *sin_out) {
+    int half = r->rot_dims / 2;
+    float s = powf((float)r->theta, -2.0f / (float)r->rot_dims);
+    for (int t = 0; t < T; t++) {
+        float theta = (float)pos[t];
+        for (int i = 0; i < half; i++) {
+            float ff = r->scaling == RL_RS_FACTORS && i < r->n_short ? (float)r->short_factor[i] : 1.0f;
+            float a = theta / ff;
+            cos_out[t * half + i] = cosf(a);
+            sin_out[t * half + i] = sinf(a);
+            theta *= s;
+        }
+    }
+}
+
 void rl_rope_table(const rl_rope *r, const int *pos, int T, int seq_len, float *cos_out, float *sin_out) {
+    if (r->ggml_angles && (r->scaling == RL_RS_NONE || r->scaling == RL_RS_FACTORS)) {
+        table_ggml(r, pos, T, cos_out, sin_out);
+        return;
+    }
     int half = r->rot_dims / 2;
     float inv[RL_MAX_ROPE_FACTORS / 2], mult;
     rl_rope_inv_freq(r, seq_len, inv, &mult);

@@ -33,7 +33,7 @@ struct job {
 };
 
 typedef struct {
-    rl_textgen *g;
+    rl_session *g;
     const rl_server_opts *so;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -141,19 +141,33 @@ static void set_prepared(server *s, job *j) {
     pthread_mutex_unlock(&s->lock);
 }
 
+/* The prompt ids of a request (chat: messages through the template; completion: raw text).
+ * 0, -1 (the library's message in rl_last_error) or -2 (out of memory). */
+static int request_ids(rl_session *g, const rl_oai_request *q, int32_t **ids, int *n) {
+    *ids = NULL; *n = 0;
+    if (q->kind != RL_OAI_CHAT) return rl_session_prompt(g, NULL, NULL, q->prompt, ids, n);
+    char *mj = cJSON_PrintUnformatted(q->messages), *ej = q->extra ? cJSON_PrintUnformatted(q->extra) : NULL;
+    int rc = !mj || (q->extra && !ej) ? -2 : rl_session_prompt(g, mj, ej, NULL, ids, n);
+    free(mj); free(ej);
+    return rc;
+}
+
 static void process(server *s, job *j) {
-    rl_textgen *g = s->g;
+    rl_session *g = s->g;
     rl_oai_request *q = &j->req;
     const char *model = s->so->model_name;
     int32_t *ids = NULL;
-    int n = 0, ctx = rl_model_ctx(g->m);
+    int n = 0, ctx = rl_model_ctx(rl_session_model(g));
     char msg[512];
-    if (q->kind == RL_OAI_CHAT && !g->tmpl) {
+    if (q->kind == RL_OAI_CHAT && !rl_session_template(g)) {
         job_fail(j, 400, "this model has no chat template; use /v1/completions with raw text", "messages", NULL);
         return;
     }
-    if (rl_textgen_prompt_ex(g, q->kind == RL_OAI_CHAT ? q->messages : NULL, q->extra, q->prompt, &ids, &n)) {
-        job_fail(j, 400, rl_last_error(), q->kind == RL_OAI_CHAT ? "messages" : "prompt", NULL);
+    int prc = request_ids(g, q, &ids, &n);
+    if (prc) {
+        if (prc == -2) job_fail(j, 500, "out of memory", NULL, NULL);
+        else job_fail(j, 400, rl_last_error(), q->kind == RL_OAI_CHAT ? "messages" : "prompt", NULL);
+        free(ids);
         return;
     }
     if (n <= 0) { free(ids); job_fail(j, 400, "the prompt is empty", q->kind == RL_OAI_CHAT ? "messages" : "prompt", NULL); return; }
@@ -163,26 +177,30 @@ static void process(server *s, job *j) {
         job_fail(j, 400, msg, q->kind == RL_OAI_CHAT ? "messages" : "prompt", "context_length_exceeded");
         return;
     }
-    rl_textgen_params p = {.sampling = q->sampling, .ignore_eos = g->o->ignore_eos, .draft = g->o->draft,
-                           .stop_strings = q->stop, .n_stop_strings = q->n_stop, .interrupt = &j->stop};
-    p.max_new = q->max_tokens > 0 ? q->max_tokens : s->so->default_max_tokens > 0 ? s->so->default_max_tokens : ctx - n;
-    if (p.max_new > ctx - n) p.max_new = ctx - n;
+    rl_gen_params p = rl_gen_params_default();
+    p.sampling = q->sampling;
+    p.ignore_eos = s->so->ignore_eos;
+    p.draft = s->so->draft;
+    p.stop = q->stop;
+    p.n_stop = q->n_stop;
+    p.cancel = &j->stop;
+    p.max_tokens = q->max_tokens > 0 ? q->max_tokens : s->so->default_max_tokens > 0 ? s->so->default_max_tokens : ctx - n;
+    if (p.max_tokens > ctx - n) p.max_tokens = ctx - n;
     if (!q->has_seed && !s->so->seed_given) {
         pthread_mutex_lock(&s->lock);
         p.sampling.seed = next_rand(s);
         pthread_mutex_unlock(&s->lock);
     }
     piece_ctx pc = {s, j};
-    if (q->stream) { p.on_text = on_piece; p.ctx = &pc; }
+    if (q->stream) { p.on_text = on_piece; p.user = &pc; }
     set_prepared(s, j);
     if (q->stream && q->kind == RL_OAI_CHAT)
         sse_push(s, j, rl_oai_chunk_json(q->kind, j->id, model, j->created, "assistant", "", 0, NULL, 0, 0, 0));
 
-    int reused = rl_textgen_reuse_prefix(g, ids, n);
-    rl_textgen_result r;
-    if (rl_textgen_run(g, ids, n, ids + reused, n - reused, &p, &r)) {
+    char *text = NULL;
+    rl_gen_info r;
+    if (rl_session_generate_ids(g, ids, n, &p, &text, &r)) {
         fprintf(stderr, "serve: generation failed: %s\n", rl_last_error());
-        rl_textgen_reset(g);
         if (q->stream) {
             sse_push(s, j, rl_oai_error_json(rl_last_error(), "server_error", NULL, NULL));
             sse_push(s, j, strdup("[DONE]"));
@@ -192,23 +210,22 @@ static void process(server *s, job *j) {
         free(ids);
         return;
     }
-    rl_textgen_commit(g, ids, n, r.ids, r.n_ids);
     const char *finish = r.finish == RL_FINISH_LENGTH ? "length" : "stop";
     if (q->stream) {
         sse_push(s, j, rl_oai_chunk_json(q->kind, j->id, model, j->created, NULL, NULL, 0, finish, 0, 0, 0));
-        if (q->include_usage) sse_push(s, j, rl_oai_chunk_json(q->kind, j->id, model, j->created, NULL, NULL, 0, NULL, n, r.n_ids, 1));
+        if (q->include_usage) sse_push(s, j, rl_oai_chunk_json(q->kind, j->id, model, j->created, NULL, NULL, 0, NULL, n, r.n_gen, 1));
         sse_push(s, j, strdup("[DONE]"));
     } else {
         j->status = 200;
-        j->body = rl_oai_response_json(q->kind, j->id, model, j->created, r.text, finish, n, r.n_ids);
+        j->body = rl_oai_response_json(q->kind, j->id, model, j->created, text ? text : "", finish, n, r.n_gen);
     }
-    const rl_gen_stats *st = &r.st;
+    int evaluated = n - r.n_reused;
     fprintf(stderr, "serve: %s%s: %d prompt tokens (%d reused), %.1f tok/s prefill; %d generated, %.2f tok/s; finish %s%s\n",
-            q->kind == RL_OAI_CHAT ? "chat" : "completion", q->stream ? " (stream)" : "", n, reused,
-            st->prefill_s > 0 ? st->n_prompt / st->prefill_s : 0.0, r.n_ids,
-            st->decode_s > 0 && st->n_gen > 1 ? (st->n_gen - 1) / st->decode_s : 0.0, finish,
+            q->kind == RL_OAI_CHAT ? "chat" : "completion", q->stream ? " (stream)" : "", n, r.n_reused,
+            r.prefill_s > 0 ? evaluated / r.prefill_s : 0.0, r.n_gen,
+            r.decode_s > 0 && r.n_gen > 1 ? (r.n_gen - 1) / r.decode_s : 0.0, finish,
             r.finish == RL_FINISH_CANCELLED ? " (cancelled)" : "");
-    rl_textgen_result_free(&r);
+    rl_release(text);
     free(ids);
 }
 
@@ -292,7 +309,7 @@ static enum MHD_Result handle_generation(server *s, struct MHD_Connection *c, co
     const char *param = NULL;
     job *j = calloc(1, sizeof *j);
     if (!j) return reply_error(c, 500, "out of memory", NULL, NULL);
-    if (rl_oai_parse(kind, k->body ? k->body : "", k->len, &s->g->o->sampling, &j->req, err, sizeof err, &param)) {
+    if (rl_oai_parse(kind, k->body ? k->body : "", k->len, &s->so->sampling, &j->req, err, sizeof err, &param)) {
         enum MHD_Result ret = reply_error(c, 400, err, param, NULL);
         rl_oai_request_free(&j->req);
         free(j);
@@ -424,7 +441,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
 /* ---- start / stop ---- */
 
-int rl_server_run(rl_textgen *g, const rl_server_opts *so, const sigset_t *stop) {
+int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop) {
     server s = {.g = g, .so = so, .started = (long)time(NULL)};
     s.rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&s;
     char port[16];
@@ -461,7 +478,7 @@ int rl_server_run(rl_textgen *g, const rl_server_opts *so, const sigset_t *stop)
         int bound = info ? info->port : so->port;
         int v6 = strchr(so->host, ':') != NULL;
         fprintf(stderr, "serving %s as '%s', listening on http://%s%s%s:%d (OpenAI API under /v1; Ctrl-C stops)\n",
-                g->o->model_dir, so->model_name, v6 ? "[" : "", so->host, v6 ? "]" : "", bound);
+                so->model_dir, so->model_name, v6 ? "[" : "", so->host, v6 ? "]" : "", bound);
         int sig = 0;
         while (sigwait(stop, &sig)) {}
         fprintf(stderr, "serve: signal %d, shutting down\n", sig);

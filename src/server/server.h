@@ -5,7 +5,7 @@
  * POST /v1/chat/completions, POST /v1/completions. */
 #ifndef RL_SERVER_SERVER_H
 #define RL_SERVER_SERVER_H
-#include "cli/textgen.h"
+#include "rabbitllm.h"
 #include <signal.h>
 #include <stddef.h>
 
@@ -14,14 +14,17 @@ typedef struct {
     int port;                  /* 0: any free port (the one chosen is printed) */
     const char *model_name;    /* the id /v1/models reports */
     int default_max_tokens;    /* for requests without max_tokens; 0: up to the context */
-    int seed_given;            /* requests without a seed use g->o->sampling.seed, else a fresh one */
+    int seed_given;            /* requests without a seed use sampling.seed, else a fresh one */
     size_t max_body;           /* request body cap in bytes (413 above) */
+    const char *model_dir;     /* shown when it starts */
+    rl_sampling sampling;      /* request defaults */
+    int ignore_eos, draft;     /* for every request */
 } rl_server_opts;
 
-/* Serves g until one of the signals in *stop arrives; the caller must have blocked them in
+/* Serves session g (the public text API; only the worker thread uses it) until one of the signals in *stop arrives; the caller must have blocked them in
  * every thread (they are awaited with sigwait). Prints "listening on http://HOST:PORT" to
  * stderr once ready. Returns 0 after a clean shutdown, -1 (message on stderr) if it cannot
  * start. */
-int rl_server_run(rl_textgen *g, const rl_server_opts *so, const sigset_t *stop);
+int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop);
 
 #endif

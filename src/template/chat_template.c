@@ -1,8 +1,11 @@
 /* Chat-template loader and renderer (see chat_template.h). */
 #include "template/chat_template.h"
+#include "tokenizer/tok_gguf.h"
+#include "format/gguf_find.h"
 #include "template/jinja.h"
 #include "util/err.h"
 #include "util/fileio.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +84,9 @@ rl_chat_template *rl_chat_template_load(const char *dir, int *found) {
         cfg = cJSON_Parse(txt);
         free(txt);
         if (!cfg) { rl_err("%s: invalid JSON", path); return NULL; }
+    } else {
+        int g = rl_gguf_find(dir, path, sizeof path); /* GGUF: tokenizer.chat_template and the special tokens */
+        if (g < 0 || (g > 0 && !(cfg = rl_gguf_tokenizer_config(path)))) return NULL;
     }
     rl_chat_template *t = calloc(1, sizeof *t);
     if (!t) { cJSON_Delete(cfg); rl_err("chat template: out of memory"); return NULL; }
@@ -103,7 +109,8 @@ rl_chat_template *rl_chat_template_load(const char *dir, int *found) {
     } else if (cfg) {
         const cJSON *ct = cJSON_GetObjectItemCaseSensitive(cfg, "chat_template");
         if (ct && !cJSON_IsNull(ct)) {
-            rl_path_join(path, sizeof path, dir, "tokenizer_config.json");
+            if (rl_path_join(path, sizeof path, dir, "tokenizer_config.json") == 0 && !rl_file_exists(path))
+                snprintf(path, sizeof path, "%s: tokenizer.chat_template", dir);
             rc = take_template(t, ct, path);
         }
     }

@@ -201,6 +201,17 @@ rl_spm *rl_spm_load(const char *path) {
     return s;
 }
 
+rl_spm *rl_spm_build(const char *name, const rl_spm_proto *m) {
+    rl_spm *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(name))) {
+        free(s);
+        rl_err("%s: out of memory", name);
+        return NULL;
+    }
+    if (build(s, m)) { rl_spm_free(s); return NULL; }
+    return s;
+}
+
 void rl_spm_free(rl_spm *s) {
     if (!s) return;
     if (s->pieces) free(s->pieces[0].text);

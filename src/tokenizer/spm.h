@@ -10,6 +10,10 @@ typedef struct rl_spm rl_spm;
 /* Loads a tokenizer.model file. NULL + rl_err (naming the file) on failure. */
 rl_spm *rl_spm_load(const char *path);
 void rl_spm_free(rl_spm *s);
+/* Builds a model from an already parsed ModelProto (e.g. one assembled from GGUF metadata); `name`
+ * names it in errors. m's strings are copied except unk_surface, which must outlive the model. */
+#include "tokenizer/spm_proto.h"
+rl_spm *rl_spm_build(const char *name, const rl_spm_proto *m);
 /* Encodes UTF-8 text as sentencepiece 0.1.97 EncodeAsIds does (text such as "<s>" is never a
  * control token); add_bos prepends the BOS id (an error if the model has no CONTROL bos piece).
  * *ids is malloc'd (caller frees). 0 / -1. */

@@ -5,6 +5,8 @@
 #include "tokenizer/tok_hf.h"
 #include "tokenizer/tok_cleanup.h"
 #include "tokenizer/spm.h"
+#include "tokenizer/tok_gguf.h"
+#include "format/gguf_find.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include <limits.h>
@@ -83,6 +85,24 @@ rl_tokenizer *rl_tok_load(const char *dir) {
         if (!(t->spm = rl_spm_load(path))) goto fail;
         t->add_bos = rl_tj_bool(t->config, "add_bos_token", 1);
         t->add_eos = rl_tj_bool(t->config, "add_eos_token", 0);
+        return t;
+    }
+    int gr = rl_gguf_find(dir, path, sizeof path); /* a GGUF model carries its vocabulary */
+    if (gr < 0) goto fail;
+    if (gr > 0) {
+        rl_gguf *g = rl_gguf_open(path, -1);
+        if (!g) goto fail;
+        const char *model = rl_gguf_strv(g, "tokenizer.ggml.model");
+        if (model && !strcmp(model, "llama")) {
+            t->spm = rl_spm_from_gguf(g);
+            t->add_bos = rl_gguf_tok_flag(g, "add_bos_token", 1);
+            t->add_eos = rl_gguf_tok_flag(g, "add_eos_token", 0);
+        } else {
+            rl_err("%s: %s", path, !model || !strcmp(model, "none") ? "the file carries no vocabulary (tokenizer.ggml.model \"none\"): use --ids"
+                                                                  : "only SentencePiece (\"llama\") GGUF vocabularies are supported so far");
+        }
+        rl_gguf_free(g);
+        if (!t->spm) goto fail;
         return t;
     }
     rl_err("%s: no tokenizer.json or tokenizer.model", dir);

@@ -1,10 +1,13 @@
 /* Tests rl_matmul and rl_convert_to_f32 on block-quantized weights (Q8_0, Q4_1) on every SIMD
  * path this CPU has, GEMV (T < 4) and tiled GEMM (T >= 4) regimes, odd out / T, several K blocks
  * with a tail, against a double-precision reference over the dequantized weights
- * (rl_dequantize_row_ref); also the quantizers' round-trip error and their error cases. */
+ * (rl_dequantize_row_ref) or, for decode on int8-quantised activations, against the exact integer
+ * reference (rl_qdot_ref) and within the activation-rounding bound of the f32 result; also the
+ * quantizers' round-trip error, the activation quantiser, and the error cases. */
 #include "test.h"
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/simd.h"
+#include "backend/cpu/qact.h"
 #include "quant/quantize.h"
 #include "util/err.h"
 #include <math.h>
@@ -16,7 +19,9 @@ static float frand(void) { /* uniform in [-1, 1) */
     return (float)((rng >> 40) * (1.0 / (1 << 23)) - 1.0);
 }
 
-static const char *PATHS[] = {"scalar", "avx2", "avx512"};
+static const char *PATHS[] = {"scalar", "avx2", "avxvnni", "avx512", "avx512vnni"};
+#define N_PATHS 5
+#define QACT_FALLBACK_IN 32768 /* T=3 rows of this many items exceed matmul.c's stack buffer */
 
 /* |min| of the block holding item i of a Q4_1 row (0 for Q8_0): the kernels add min * sum(x)
  * separately, so rounding scales with |x| * |min| too. */
@@ -44,21 +49,43 @@ static int check_case(rl_pool *p, rl_dtype dt, int T, int in, int out, int with_
     for (int64_t i = 0; i < (int64_t)T * out; i++) y[i] = 1e30f; /* must be overwritten */
     rl_matmul(p, y, x, w, dt, with_bias ? b : NULL, T, in, out);
     int bad = 0;
-    for (int t = 0; t < T && !bad; t++)
+    /* decode (T < 4) runs on int8-quantised activations: compare with the exact integer
+     * reference, and with the f32 result within the bound that rounding allows */
+    int qint = T < 4 && in < QACT_FALLBACK_IN;
+    void *qbuf = malloc(rl_qrow_bytes(in));
+    for (int t = 0; t < T && !bad; t++) {
+        rl_qrow xq = rl_qrow_quantize(qbuf, x + (size_t)t * in, in);
         for (int o = 0; o < out && !bad; o++) {
-            double s = with_bias ? b[o] : 0, mag = fabs(s);
+            double s = with_bias ? b[o] : 0, mag = fabs(s), qbound = 0;
             for (int i = 0; i < in; i++) {
                 double xv = x[(size_t)t * in + i], pr = xv * wf[(size_t)o * in + i];
                 s += pr;
                 mag += fabs(pr) + fabs(xv) * block_min_abs(dt, w + (size_t)o * rb, i);
+                qbound += xq.ds[2 * (i / RL_QBLOCK)] * 0.5 * fabs(wf[(size_t)o * in + i]);
             }
             double got = y[(size_t)t * out + o];
+            if (qint) {
+                double ref = rl_qdot_ref(dt, w + (size_t)o * rb, xq, in) + (with_bias ? b[o] : 0);
+                if (!(fabs(got - ref) <= 1e-5 * mag + 1e-6)) {
+                    CHECK(0, "%s %s T=%d in=%d out=%d bias=%d threads=%d: y[%d][%d]=%g want %g (integer reference)",
+                          rl_simd_name(), RL_DTYPES[dt].st_name, T, in, out, with_bias, rl_pool_size(p), t, o, got, ref);
+                    bad = 1;
+                }
+                if (!(fabs(got - s) <= qbound + 1e-5 * mag + 1e-6)) {
+                    CHECK(0, "%s %s T=%d in=%d: y[%d][%d]=%g vs f32 %g beyond the activation rounding bound %g",
+                          rl_simd_name(), RL_DTYPES[dt].st_name, T, in, t, o, got, s, qbound);
+                    bad = 1;
+                }
+                continue;
+            }
             if (!(fabs(got - s) <= 1e-5 * mag + 1e-6)) {
                 CHECK(0, "%s %s T=%d in=%d out=%d bias=%d threads=%d: y[%d][%d]=%g want %g",
                       rl_simd_name(), RL_DTYPES[dt].st_name, T, in, out, with_bias, rl_pool_size(p), t, o, got, s);
                 bad = 1;
             }
         }
+    }
+    free(qbuf);
     /* rl_convert_to_f32 dequantizes exactly like the reference (d*q is exact; one rounding of + m) */
     float *cv = malloc(sizeof(float) * (size_t)in);
     rl_convert_to_f32(cv, w, dt, in);
@@ -74,7 +101,7 @@ static void test_matmul_quant(void) {
     CHECK(p != NULL, "pool");
     static const int INS[] = {32, 96, 1056}, TS[] = {1, 2, 3, 4, 17, 64}, OUTS[] = {1, 13, 100};
     static const rl_dtype DTS[] = {RL_DT_Q8_0, RL_DT_Q4_1};
-    for (int pi = 0; pi < 3; pi++) {
+    for (int pi = 0; pi < N_PATHS; pi++) {
         if (rl_simd_force(PATHS[pi]) != 0) { fprintf(stderr, "  (skip %s: not supported)\n", PATHS[pi]); continue; }
         for (int di = 0; di < 2; di++) {
             for (int ii = 0; ii < 3; ii++)
@@ -83,6 +110,8 @@ static void test_matmul_quant(void) {
                         check_case((ti + oi + ii) % 2 ? p : NULL, DTS[di], TS[ti], INS[ii], OUTS[oi], (ti + oi) % 2);
             check_case(p, DTS[di], 70, 2080, 203, 1); /* several K blocks, row and token blocks */
             check_case(p, DTS[di], 3, 2080, 203, 0);
+            check_case(p, DTS[di], 1, 4864, 37, 1);
+            check_case(NULL, DTS[di], 3, QACT_FALLBACK_IN, 3, 1); /* too big for the stack: f32 path */
         }
         fprintf(stderr, "  %s ok\n", PATHS[pi]);
     }
@@ -127,6 +156,27 @@ static void test_quantize_roundtrip(void) {
     CHECK(rl_quantize_row(RL_DT_BF16, x, q, 32) == -1, "not a block type");
 }
 
+/* The activation quantiser: d = max|x|/127 per block, |x - d*q| <= d/2, s the block sum. */
+static void test_qrow_quantize(void) {
+    enum { N = 1024 };
+    static float x[N];
+    static unsigned char buf[N * 2];
+    for (int i = 0; i < N; i++) x[i] = (i % 96 < 32 ? 0.001f : 5.0f) * frand();
+    for (int i = 64; i < 96; i++) x[i] = 0; /* an all-zero block */
+    rl_qrow q = rl_qrow_quantize(buf, x, N);
+    CHECK(rl_qrow_bytes(N) == N + 2 * 4 * (N / 32), "qrow bytes");
+    for (int b = 0; b < N / RL_QBLOCK; b++) {
+        double amax = 0, sum = 0;
+        for (int i = b * 32; i < b * 32 + 32; i++) { amax = fmax(amax, fabs(x[i])); sum += x[i]; }
+        CHECK(fabs(q.ds[2 * b] - amax / 127) <= 1e-6 * amax, "block %d: d %g amax %g", b, q.ds[2 * b], amax);
+        CHECK(fabs(q.ds[2 * b + 1] - sum) <= 1e-5 * 32 * amax + 1e-12, "block %d: s %g want %g", b, q.ds[2 * b + 1], sum);
+        for (int i = b * 32; i < b * 32 + 32; i++) {
+            CHECK(q.q[i] >= -127 && q.q[i] <= 127, "q range");
+            CHECK(fabs(x[i] - q.ds[2 * b] * q.q[i]) <= q.ds[2 * b] * 0.5001 + 1e-12, "item %d: %g vs %g", i, x[i], q.ds[2 * b] * q.q[i]);
+        }
+    }
+}
+
 /* Unsupported shapes: in not a multiple of the block fills NaN (like an unknown dtype). */
 static void test_quant_edge(void) {
     float x[40] = {0}, y[2] = {0, 0};
@@ -148,6 +198,7 @@ static void test_quant_edge(void) {
 int main(void) {
     RUN(test_quant_edge);
     RUN(test_quantize_roundtrip);
+    RUN(test_qrow_quantize);
     RUN(test_matmul_quant);
     TEST_END();
 }

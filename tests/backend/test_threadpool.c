@@ -4,6 +4,7 @@
 #include "backend/cpu/threadpool.h"
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 typedef struct {
     atomic_int *hits;
@@ -74,8 +75,70 @@ static void test_pool_nested_and_repeat(void) {
     rl_pool_free(p);
 }
 
+static atomic_int tid_seen;
+static void tid_fn(void *ctx, int64_t b, int64_t e, int tid) {
+    (void)ctx;
+    atomic_fetch_add(&total, e - b);
+    atomic_fetch_or(&tid_seen, 1 << tid);
+}
+/* records the executing thread's index in the caller's own word (no sharing between threads) */
+static void own_tid_fn(void *ctx, int64_t b, int64_t e, int tid) {
+    (void)b; (void)e;
+    *(int *)ctx |= 1 << tid;
+}
+static void nested_work_fn(void *ctx, int64_t b, int64_t e, int tid) {
+    for (int64_t i = b; i < e; i++) {
+        int seen = 0;
+        rl_pool_for_work((rl_pool *)ctx, 4, 1, 10, own_tid_fn, &seen); /* small: inline, same index */
+        if (seen != (1 << tid)) atomic_store(&tid_seen, -1000000);
+    }
+}
+
+/* Small jobs run on the calling thread as one chunk; nested ones keep the worker's index;
+ * big ones still cover every item once. */
+static void test_pool_for_work(void) {
+    rl_pool *p = rl_pool_new(2);
+    atomic_store(&total, 0);
+    atomic_store(&tid_seen, 0);
+    rl_pool_for_work(p, 1000, 1, RL_POOL_MIN_WORK - 1, tid_fn, NULL);
+    CHECK(atomic_load(&total) == 1000 && atomic_load(&tid_seen) == 1, "small job inline on thread 0 (%d)",
+          atomic_load(&tid_seen));
+    atomic_store(&total, 0);
+    for (int r = 0; r < 2000; r++) rl_pool_for_work(p, 64, 1, RL_POOL_MIN_WORK, add_fn, NULL);
+    CHECK(atomic_load(&total) == 128000, "big jobs total %lld", (long long)atomic_load(&total));
+    atomic_store(&total, 0);
+    atomic_store(&tid_seen, 0);
+    rl_pool_for(p, 2, 1, nested_work_fn, p);
+    CHECK(atomic_load(&tid_seen) >= 0, "nested small job ran on another thread's index");
+    rl_pool_free(p);
+}
+
+static void slow_fn(void *ctx, int64_t b, int64_t e, int tid) {
+    (void)ctx; (void)tid;
+    for (int64_t i = b; i < e; i++) {
+        struct timespec ts = {0, 20000};
+        nanosleep(&ts, NULL);
+        atomic_fetch_add(&total, 1);
+    }
+}
+
+/* Jobs separated by pauses longer than the workers' spin (they go to sleep between jobs). */
+static void test_pool_sleep_wake(void) {
+    rl_pool *p = rl_pool_new(3);
+    atomic_store(&total, 0);
+    for (int r = 0; r < 30; r++) {
+        rl_pool_for(p, 16, 1, slow_fn, NULL);
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK(atomic_load(&total) == 480, "sleep/wake total %lld", (long long)atomic_load(&total));
+    rl_pool_free(p);
+}
+
 int main(void) {
     RUN(test_pool_sizes);
     RUN(test_pool_nested_and_repeat);
+    RUN(test_pool_for_work);
+    RUN(test_pool_sleep_wake);
     TEST_END();
 }

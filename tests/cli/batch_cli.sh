@@ -3,10 +3,9 @@
 # prompt gives alone (whatever --parallel groups them into).
 set -u
 BIN=${RL_BIN:-build/rabbitllm}
-SH=${RL_SHARED:-../shared}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-S="$SH/fixtures/stories260K"
+S="models/stories260K"
 
 printf '1,403,407\n\n1,403\n1,261,378,490\n' >"$T/ids.txt"
 for par in 3 2 1; do

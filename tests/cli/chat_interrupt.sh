@@ -3,7 +3,6 @@
 # line and exits cleanly. A synthetic model slow enough to interrupt, with stories260K's tokenizer.
 set -u
 BIN=${RL_BIN:-build/rabbitllm}
-SH=${RL_SHARED:-../shared}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 cat >"$T/cfg.json" <<'JSON'
@@ -12,7 +11,7 @@ cat >"$T/cfg.json" <<'JSON'
  "max_position_embeddings": 2048, "rms_norm_eps": 1e-5, "tie_word_embeddings": true, "torch_dtype": "bfloat16"}
 JSON
 "$BIN" synth "$T/cfg.json" "$T/m" --dtype bf16 2>/dev/null || fail "synth"
-cp "$SH/fixtures/stories260K/tokenizer.json" "$SH/fixtures/stories260K/tokenizer_config.json" "$T/m/"
+cp "models/stories260K/tokenizer.json" "models/stories260K/tokenizer_config.json" "$T/m/"
 chmod u+w "$T/m"/*
 mkfifo "$T/in"
 "$BIN" chat "$T/m" -n 60 --temp 0 --ignore-eos --threads 1 <"$T/in" >"$T/out" 2>"$T/err" &

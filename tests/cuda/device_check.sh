@@ -1,16 +1,16 @@
 #!/bin/sh
-# Device check of the optional CUDA matmul offload (make CUDA=1). Skips (exit 0, "skipped") unless
+# Device check of the optional CUDA matmul offload (make CUDA=1). Skips (exit 77, "skipped") unless
 # nvcc and a working NVIDIA GPU are present, so tests/run.sh can run it anywhere. On a GPU
 # machine: builds with CUDA=1 into build-gpu, runs the GPU-vs-CPU matmul test for every weight
-# type (tests/backend/test_cuda_matmul.c), runs the qwen2 fixture with and without RL_CUDA=1
+# type (tests/backend/test_cuda_matmul.c), runs the qwen2 fixture with and without RL_BACKEND=cuda
 # (every matmul offloaded) and compares the logits (max |d| / max |logit| <= 1e-3), then times a
 # 128-token prefill of a synthetic Qwen2.5-0.5B (bf16) with `rabbitllm bench` on CPU and GPU.
 # Env: RL_GPU_BUILD (build dir, default build-gpu), RL_GPU_PREBUILT (a CUDA=1 build dir used if the
 # build fails here, default build-gpu-prebuilt), RL_SHARED (default ../shared).
 cd "$(dirname "$0")/../.." || exit 1
 NVCC=$(command -v nvcc 2>/dev/null || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; })
-if [ -z "$NVCC" ]; then echo "skipped: no nvcc"; exit 0; fi
-if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then echo "skipped: no NVIDIA GPU"; exit 0; fi
+if [ -z "$NVCC" ]; then echo "skipped: no nvcc"; exit 77; fi
+if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then echo "skipped: no NVIDIA GPU"; exit 77; fi
 B=${RL_GPU_BUILD:-build-gpu}
 SH=${RL_SHARED:-../shared}
 fail=0
@@ -46,7 +46,7 @@ FX="$SH/fixtures/qwen2"
 if [ -f "$FX/config.json" ]; then
   IDS=509,214,34,301,378,133,394,39,174,166,126,329,32,223,90,464
   "$BIN" run "$FX" --ids $IDS -n 4 --temp 0 --ignore-eos --dump-logits /tmp/rl_cpu.f32 >/tmp/rl_cpu.ids 2>/tmp/rl_cpu.err || { fail=1; cat /tmp/rl_cpu.err; }
-  RL_CUDA=1 RL_CUDA_MIN_T=1 RL_CUDA_MIN_ELEMS=1 "$BIN" run "$FX" --ids $IDS -n 4 --temp 0 --ignore-eos --profile \
+  RL_BACKEND=cuda RL_CUDA_MIN_T=1 RL_CUDA_MIN_ELEMS=1 "$BIN" run "$FX" --ids $IDS -n 4 --temp 0 --ignore-eos --profile \
     --dump-logits /tmp/rl_gpu.f32 >/tmp/rl_gpu.ids 2>/tmp/rl_gpu.err || { fail=1; cat /tmp/rl_gpu.err; }
   grep -E "matmul path" /tmp/rl_gpu.err
   r=$(relerr /tmp/rl_gpu.f32 /tmp/rl_cpu.f32)
@@ -63,11 +63,11 @@ if [ -f "$CFG" ]; then
   M=/tmp/rl_q05
   [ -f "$M/config.json" ] || "$BIN" synth "$CFG" "$M" --dtype bf16 >/dev/null 2>/tmp/rl_synth.err || { cat /tmp/rl_synth.err; fail=1; }
   echo "-- cpu:"; "$BIN" bench "$M" -n 2 2>&1 | grep -E "model|prefill|decode|error"
-  echo "-- gpu (RL_CUDA=1):"; RL_CUDA=1 "$BIN" bench "$M" -n 2 2>&1 | grep -E "model|prefill|decode|matmul path|error"
+  echo "-- gpu (RL_BACKEND=cuda):"; RL_BACKEND=cuda "$BIN" bench "$M" -n 2 2>&1 | grep -E "model|prefill|decode|backend:|matmul path|error"
   echo "-- gpu run --profile (128 ids, 1 new):"
   IDS=$(awk 'BEGIN {for (i = 0; i < 128; i++) printf "%s%d", (i ? "," : ""), (i * 7919 + 13) % 151936}')
   "$BIN" run "$M" --ids "$IDS" -n 1 --temp 0 2>&1 >/dev/null | grep -E "prompt tokens" | sed 's/^/cpu: /'
-  RL_CUDA=1 "$BIN" run "$M" --ids "$IDS" -n 1 --temp 0 --profile 2>&1 >/dev/null | grep -E "prompt tokens|^total|matmul path" | sed 's/^/gpu: /'
+  RL_BACKEND=cuda "$BIN" run "$M" --ids "$IDS" -n 1 --temp 0 --profile 2>&1 >/dev/null | grep -E "prompt tokens|^total|backend:|matmul path" | sed 's/^/gpu: /'
 else
   echo "prefill part skipped: $CFG missing"
 fi

@@ -196,10 +196,10 @@ static void test_qwen1_ctx_limit(void) {
 }
 
 int main(void) {
-    RUN(test_gemma3_v5_rope);
-    RUN(test_gemma3_mm_old_names);
-    RUN(test_gemma2_default_pattern);
-    RUN(test_baichuan_normhead);
-    RUN(test_qwen1_ctx_limit);
+    RUN_SHARED(test_gemma3_v5_rope);
+    RUN_SHARED(test_gemma3_mm_old_names);
+    RUN_SHARED(test_gemma2_default_pattern);
+    RUN_SHARED(test_baichuan_normhead);
+    RUN_SHARED(test_qwen1_ctx_limit);
     TEST_END();
 }

@@ -5,20 +5,16 @@
 #include "engine/model.h"
 #include "util/json.h"
 #include "util/fileio.h"
+#include <dirent.h>
 #include <math.h>
+#include <sys/stat.h>
 
-static const char *FIXTURES[] = {"llama", "llama_f32", "llama_f16", "llama_v5rope", "qwen2", "qwen2_v5rope",
-                                 "qwen3", "qwen3_sharded", "mistral", "stories260K",
-                                 /* dense families (fam_gemma.c, fam_phi.c, fam_glm.c, fam_internlm.c, fam_qwen1.c) */
-                                 "gemma2", "gemma3", "gemma3_mm", "phi", "phi3", "phi3_longrope", "internlm2", "chatglm",
-                                 "qwen", "glm4",
-                                 /* MoE and MLA (fam_moe.c, fam_deepseek.c; moe.c, mla.c) */
-                                 "mixtral", "qwen3_moe", "qwen2_moe", "glm4_moe", "exaone_moe",
-                                 "deepseek_v2", "deepseek_v3", "glm_moe_dsa",
-                                 /* hybrid linear attention (fam_qwen35.c; deltanet.c) */
-                                 "qwen3_5",
-                                 /* hybrid + MoE (fam_moe.c rl_norm_qwen35_moe: deltanet.c + moe.c) */
-                                 "qwen3_5_moe", NULL};
+/* Fixtures whose golden cannot be met in full, and the rows it can: baichuan's golden was made
+ * by llama.cpp without RoPE for a Baichuan that is not the 32-layer 7B (HF's Baichuan 2 always
+ * applies it), so only row 0 (position 0, where RoPE is the identity) is comparable. */
+static int comparable_rows(const char *name, int rows) { return !strcmp(name, "baichuan") ? 1 : rows; }
+
+static const char *BACKENDS[] = {"cpu", "cpu-staged", NULL};
 
 static int ids_of(const cJSON *g, const char *key, int32_t *out, int cap) {
     const cJSON *a = cJSON_GetObjectItem(g, key), *v;
@@ -27,7 +23,7 @@ static int ids_of(const cJSON *g, const char *key, int32_t *out, int cap) {
     return n;
 }
 
-static void check_fixture(const char *name) {
+static void check_fixture(const char *name, const char *backend) {
     char dir[512], path[600];
     snprintf(dir, sizeof dir, "%s/fixtures/%s", t_shared(), name);
     snprintf(path, sizeof path, "%s/golden.json", dir);
@@ -40,8 +36,10 @@ static void check_fixture(const char *name) {
     snprintf(path, sizeof path, "%s/logits.f32", dir);
     size_t len;
     float *gold = (float *)rl_read_file(path, &len);
-    int rows = (int)(len / sizeof(float) / (size_t)V);
-    rl_model *m = rl_model_open(dir, NULL);
+    CHECK(gold != NULL, "%s: %s", name, rl_last_error());
+    int rows = comparable_rows(name, gold ? (int)(len / sizeof(float) / (size_t)V) : 0);
+    rl_model_opts mo = {.backend = backend};
+    rl_model *m = rl_model_open(dir, &mo);
     CHECK(m != NULL, "%s: open: %s", name, rl_last_error());
     if (!m || !gold) { cJSON_Delete(g); free(gold); rl_model_close(m); return; }
     CHECK(rl_model_vocab(m) == V, "%s: vocab", name);
@@ -66,14 +64,34 @@ static void check_fixture(const char *name) {
         last = lg;
     }
     CHECK(worst <= 1e-3, "%s: max abs diff %g", name, worst);
-    CHECK(first_bad < 0, "%s: greedy ids differ at step %d", name, first_bad);
-    fprintf(stderr, "  %s: max abs diff %.2g\n", name, worst);
+    if (rows >= P + G) CHECK(first_bad < 0, "%s: greedy ids differ at step %d", name, first_bad);
+    fprintf(stderr, "  %s [%s]: max abs diff %.2g over %d rows\n", name, backend, worst, rows);
     free(lg); free(gold); cJSON_Delete(g);
     rl_model_close(m);
 }
 
+/* Every folder of ../shared/fixtures (listed, not named here), on each backend. */
 static void test_fixtures(void) {
-    for (int i = 0; FIXTURES[i]; i++) check_fixture(FIXTURES[i]);
+    char root[512];
+    snprintf(root, sizeof root, "%s/fixtures", t_shared());
+    DIR *dp = opendir(root);
+    CHECK(dp != NULL, "cannot list %s", root);
+    if (!dp) return;
+    char *names[256];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dp)) && n < 256) {
+        char p[1024];
+        struct stat sb;
+        snprintf(p, sizeof p, "%s/%s", root, e->d_name);
+        if (e->d_name[0] != '.' && !stat(p, &sb) && S_ISDIR(sb.st_mode)) names[n++] = strdup(e->d_name);
+    }
+    closedir(dp);
+    CHECK(n >= 30, "only %d fixtures under %s", n, root);
+    for (int i = 0; i < n; i++) {
+        for (int b = 0; BACKENDS[b]; b++) check_fixture(names[i], BACKENDS[b]);
+        free(names[i]);
+    }
 }
 
 /* The cache path equals recomputing the whole sequence: logits of the last token after
@@ -220,11 +238,11 @@ static void test_errors(void) {
 }
 
 int main(void) {
-    RUN(test_fixtures);
-    RUN(test_cache_equals_recompute);
-    RUN(test_chunked_prefill);
-    RUN(test_hybrid_state);
-    RUN(test_resident_budget);
-    RUN(test_errors);
+    RUN_SHARED(test_fixtures);
+    RUN_SHARED(test_cache_equals_recompute);
+    RUN_SHARED(test_chunked_prefill);
+    RUN_SHARED(test_hybrid_state);
+    RUN_SHARED(test_resident_budget);
+    RUN_SHARED(test_errors);
     TEST_END();
 }

@@ -60,7 +60,7 @@ static void test_consistency(void) {
 }
 
 int main(void) {
-    RUN(test_decode_reads_topk);
-    RUN(test_consistency);
+    RUN_SHARED(test_decode_reads_topk);
+    RUN_SHARED(test_consistency);
     TEST_END();
 }

@@ -331,12 +331,12 @@ static void test_bad_dirs(void) {
 }
 
 int main(void) {
-    RUN(test_all_fixtures_open);
-    RUN(test_sharded_matches_single);
-    RUN(test_other_layouts);
+    RUN_SHARED(test_all_fixtures_open);
+    RUN_SHARED(test_sharded_matches_single);
+    RUN_SHARED(test_other_layouts);
     RUN(test_bad_index);
-    RUN(test_truncated_shard);
-    RUN(test_truncated_after_open);
+    RUN_SHARED(test_truncated_shard);
+    RUN_SHARED(test_truncated_after_open);
     RUN(test_bad_dirs);
     TEST_END();
 }

@@ -69,7 +69,7 @@ static void test_unsupported(void) {
 }
 
 int main(void) {
-    RUN(test_batch_equals_single);
-    RUN(test_unsupported);
+    RUN_SHARED(test_batch_equals_single);
+    RUN_SHARED(test_unsupported);
     TEST_END();
 }

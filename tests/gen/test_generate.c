@@ -91,7 +91,7 @@ static void test_budget_and_stop(void) {
 }
 
 int main(void) {
-    RUN(test_speculative_greedy_exact);
-    RUN(test_budget_and_stop);
+    RUN_SHARED(test_speculative_greedy_exact);
+    RUN_SHARED(test_budget_and_stop);
     TEST_END();
 }

@@ -8,9 +8,8 @@
 # fails its sha256; 401 (gated, bad token, token file), 404 repo / revision, network failure.
 set -u
 BIN=${RL_BIN:-build/rabbitllm}
-SH=${RL_SHARED:-../shared}
 HERE=$(dirname "$0")
-command -v python3 >/dev/null || { echo "skip: no python3"; exit 0; }
+command -v python3 >/dev/null || { echo "skipped: no python3"; exit 77; }
 T=$(mktemp -d)
 PID=""
 cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$T"; }
@@ -21,7 +20,7 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy HF_TOKEN
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
 # the fake repos
-R="$T/root"; S="$SH/fixtures/stories260K"
+R="$T/root"; S="models/stories260K"
 mkdir -p "$R/org/stories/main/onnx" "$R/org/gated/main"
 for f in config.json generation_config.json model.safetensors special_tokens_map.json tokenizer.json tokenizer_config.json; do
   cp "$S/$f" "$R/org/stories/main/"

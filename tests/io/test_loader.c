@@ -88,12 +88,12 @@ static void test_read_paths(void) {
         CHECK(dio > 0, "no range laid out for O_DIRECT");
         size_t total = 0;
         for (int s = 0; s < n; s++) total += st[s].bytes;
-        check_loader(ck, st, n, (rl_loader_opts){0, 0}, "buffered");
-        check_loader(ck, st, n, (rl_loader_opts){0, 1}, "capped (O_DIRECT)");
-        check_loader(ck, st, n, (rl_loader_opts){total / 2, 1}, "capped, half resident");
-        check_loader(ck, st, n, (rl_loader_opts){total / 2, 0}, "half resident");
+        check_loader(ck, st, n, (rl_loader_opts){0, 0, NULL}, "buffered");
+        check_loader(ck, st, n, (rl_loader_opts){0, 1, NULL}, "capped (O_DIRECT)");
+        check_loader(ck, st, n, (rl_loader_opts){total / 2, 1, NULL}, "capped, half resident");
+        check_loader(ck, st, n, (rl_loader_opts){total / 2, 0, NULL}, "half resident");
         setenv("RL_NO_DIRECT", "1", 1); /* the fallback: buffered reads, pages dropped */
-        check_loader(ck, st, n, (rl_loader_opts){total / 3, 1}, "capped, no O_DIRECT");
+        check_loader(ck, st, n, (rl_loader_opts){total / 3, 1, NULL}, "capped, no O_DIRECT");
         unsetenv("RL_NO_DIRECT");
     } else CHECK(0, "stages: %s", rl_errmsg());
     free(st);

@@ -3,11 +3,10 @@
 # reused while fresh, rebuilt when the source changes; runs from it with the copied tokenizer.
 set -u
 BIN=${RL_BIN:-build/rabbitllm}
-SH=${RL_SHARED:-../shared}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-cp -r "$SH/fixtures/stories260K" "$T/m"
+cp -r "models/stories260K" "$T/m"
 chmod -R u+w "$T/m"
 export XDG_CACHE_HOME="$T/cache"
 # quantize prints the cache dir; the default is $XDG_CACHE_HOME/rabbitllm/<hash>-q8

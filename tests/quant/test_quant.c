@@ -226,9 +226,9 @@ static void test_malformed_headers(void) {
 int main(void) {
     if (!t_mkdtemp(TMP)) { fprintf(stderr, "mkdtemp failed\n"); return 1; }
     RUN(test_malformed_headers);
-    RUN(test_fixtures_q8_q4);
-    RUN(test_stale_and_default_dir);
-    RUN(test_interrupted_write);
+    RUN_SHARED(test_fixtures_q8_q4);
+    RUN_SHARED(test_stale_and_default_dir);
+    RUN_SHARED(test_interrupted_write);
     t_rmrf(TMP);
     TEST_END();
 }

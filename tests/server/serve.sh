@@ -6,14 +6,13 @@
 # one after another; bad requests get OpenAI-shaped JSON errors (400/404/405/413); SIGTERM stops it.
 set -u
 BIN=${RL_BIN:-build/rabbitllm}
-SH=${RL_SHARED:-../shared}
 T=$(mktemp -d)
 PID=""
 cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; [ -f "$T/serr" ] && tail -n 20 "$T/serr"; exit 1; }
 
-cp -r "$SH/fixtures/stories260K" "$T/m"; chmod -R u+w "$T/m"
+cp -r "models/stories260K" "$T/m"; chmod -R u+w "$T/m"
 python3 - "$T/m/tokenizer_config.json" <<'PY'
 import json, sys
 p = sys.argv[1]; c = json.load(open(p))

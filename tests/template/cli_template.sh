@@ -4,6 +4,7 @@
 set -eu
 BIN=${RL_BIN:-build/rabbitllm}
 SHARED=${RL_SHARED:-../shared}
+[ -d "$SHARED" ] || { echo "skipped: needs $SHARED"; exit 77; }
 out=$(printf '%s\n' \
   '{"messages":[{"role":"user","content":"a"},{"role":"user","content":"b"}],"add_generation_prompt":true,"extra":{}}' \
   '{"messages":[{"role":"user","content":"hi"}],"add_generation_prompt":true,"extra":{}}' \

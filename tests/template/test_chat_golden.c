@@ -93,11 +93,11 @@ static void test_raise_in_golden_template(void) {
 }
 
 int main(void) {
-    RUN(test_qwen3);
-    RUN(test_llama3_1);
-    RUN(test_gemma3);
-    RUN(test_deepseek_v3);
+    RUN_SHARED(test_qwen3);
+    RUN_SHARED(test_llama3_1);
+    RUN_SHARED(test_gemma3);
+    RUN_SHARED(test_deepseek_v3);
     RUN(test_no_template);
-    RUN(test_raise_in_golden_template);
+    RUN_SHARED(test_raise_in_golden_template);
     TEST_END();
 }

@@ -3,6 +3,7 @@
 # tokenizers through --jsonl (via the shared check_text.py hook), plain mode, error exits.
 BIN=${RL_BIN:-build/rabbitllm}
 SH=${RL_SHARED:-../shared}
+[ -d "$SH" ] || { echo "skipped: needs $SH"; exit 77; }
 fail() { echo "FAIL: $*"; exit 1; }
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT

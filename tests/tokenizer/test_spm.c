@@ -555,15 +555,15 @@ static void test_truncated_and_corrupted(void) {
 int main(void) {
     snprintf(g_tmp, sizeof g_tmp, "/tmp/rl_spm_test_XXXXXX");
     if (!mkdtemp(g_tmp)) { perror("mkdtemp"); return 1; }
-    RUN(test_llama_basics);
-    RUN(test_llama_encode);
-    RUN(test_llama_decode);
+    RUN_SHARED(test_llama_basics);
+    RUN_SHARED(test_llama_encode);
+    RUN_SHARED(test_llama_decode);
     RUN(test_bpe_synthetic);
     RUN(test_unigram_synthetic);
     RUN(test_charsmap);
     RUN(test_byte_fallback_synthetic);
     RUN(test_invalid_models);
-    RUN(test_truncated_and_corrupted);
+    RUN_SHARED(test_truncated_and_corrupted);
     const char *names[] = { "synthetic.model", "nounk.model", "dup.model", "empty_piece.model", "bytes.model",
                             "empty.model", "junk.model", "cut.model", "biglen.model", "corrupt.model" };
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {

@@ -98,10 +98,10 @@ static void test_gemma3(void) { one(3); }
 static void test_deepseek_v3(void) { one(4); }
 
 int main(void) {
-    RUN(test_qwen3);
-    RUN(test_llama3_1);
-    RUN(test_mistral_v01);
-    RUN(test_gemma3);
-    RUN(test_deepseek_v3);
+    RUN_SHARED(test_qwen3);
+    RUN_SHARED(test_llama3_1);
+    RUN_SHARED(test_mistral_v01);
+    RUN_SHARED(test_gemma3);
+    RUN_SHARED(test_deepseek_v3);
     TEST_END();
 }

@@ -56,5 +56,6 @@ void rl_attention(rl_pool *p, float *out, const float *q, const float *kc, const
     if (T <= 0 || n_head <= 0 || n_kv <= 0) return;
     att_job a = {out, q, kc, vc, pos0, n_head, n_kv, head_dim, v_dim, window, scale, softcap, scratch,
                  rl_attention_scratch_floats(1, pos0 + T)};
-    rl_pool_for(p, (int64_t)T * n_head, 1, att_work, &a);
+    int64_t ctx = window > 0 && window < pos0 + T ? window : pos0 + T;
+    rl_pool_for_work(p, (int64_t)T * n_head, 1, (int64_t)T * n_head * ctx * (head_dim + v_dim), att_work, &a);
 }

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #define SFX(n) n##_avx2
+#define QGEMV rl_qgemv_avx2
 #define SFX_NAME "avx2"
 #define TGT __attribute__((target("avx2,fma,f16c")))
 #define V __m256

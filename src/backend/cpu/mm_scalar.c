@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #define SFX(n) n##_scalar
+#define QGEMV rl_qgemv_scalar
 #define SFX_NAME "scalar"
 #define TGT
 #define V float

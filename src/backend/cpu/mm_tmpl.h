@@ -3,7 +3,8 @@
  * V_ZERO(), V_LOAD(p), V_STORE(p,v), V_ADD(a,b), V_FMA(a,b,c) = a*b+c, V_SET1(s), V_HSUM(v),
  * V_LOAD_BF16(p), V_LOAD_F16(p) (VW halves -> f32), V_LOAD_I8(p) (VW int8 -> f32),
  * V_LOAD_U4LO(p) / V_LOAD_U4HI(p) (low / high nibbles of VW bytes -> f32), H2F(h) (one f16 bits
- * -> float), MR (tokens) and NR (rows) of the register-blocked micro-kernel. Block-quantized
+ * -> float), MR (tokens) and NR (rows) of the register-blocked micro-kernel, QGEMV (the integer
+ * Q8_0 / Q4_1 GEMV of this instruction set, qact.h). Block-quantized
  * weights (Q8_0, Q4_1; dtype.h): GEMV dequantizes in registers (per block: sum x*q, times the
  * scale, plus min * sum x), GEMM dequantizes tiles to f32 in cvt. Not a public header. */
 #include "backend/cpu/simd.h"
@@ -303,4 +304,5 @@ const rl_simd_impl SFX(rl_simd) = {
     .dot = SFX(dot),
     .axpy = SFX(axpy),
     .cvt = SFX(cvt),
+    .qgemv = QGEMV,
 };

@@ -6,9 +6,10 @@ void rl_rmsnorm(float *out, const float *x, const float *w, int T, int n, float 
     for (int t = 0; t < T; t++) {
         const float *xr = x + (int64_t)t * n;
         float *o = out + (int64_t)t * n;
-        double ss = 0;
-        for (int i = 0; i < n; i++) ss += (double)xr[i] * xr[i];
-        float scale = (float)(1.0 / sqrt(ss / n + eps));
+        double ss = 0; /* as ggml: f32 squares summed in double, mean and scale in f32 */
+        for (int i = 0; i < n; i++) ss += (double)(xr[i] * xr[i]);
+        float mean = (float)(ss / n);
+        float scale = 1.0f / sqrtf(mean + eps);
         if (!w) for (int i = 0; i < n; i++) o[i] = xr[i] * scale;
         else if (one_plus) for (int i = 0; i < n; i++) o[i] = xr[i] * scale * (1.0f + w[i]);
         else for (int i = 0; i < n; i++) o[i] = xr[i] * scale * w[i];

@@ -1,8 +1,9 @@
 /* Runtime SIMD dispatch: picks AVX-512F, AVX2+FMA+F16C or scalar kernels once per process
- * (RL_SIMD=scalar|avx2|avx512 overrides); internal to src/kernels/cpu. */
+ * (RL_SIMD=scalar|avx2|avxvnni|avx512|avx512vnni overrides); internal to src/kernels/cpu. */
 #ifndef RL_SIMD_H
 #define RL_SIMD_H
 #include "format/dtype.h"
+#include "backend/cpu/qact.h"
 #include <stdint.h>
 
 /* Arguments of one matmul call (see rl_matmul in matmul.h). */
@@ -25,6 +26,8 @@ typedef struct {
     float (*dot)(const float *a, const float *b, int n);
     void (*axpy)(float *y, float a, const float *x, int n);
     void (*cvt)(float *dst, const void *src, rl_dtype t, int64_t n);
+    /* Integer GEMV of Q8_0 / Q4_1 W against int8-quantised activation rows (qact.h). */
+    rl_qgemv_fn qgemv;
 } rl_simd_impl;
 
 extern const rl_simd_impl rl_simd_scalar, rl_simd_avx2, rl_simd_avx512;
@@ -32,7 +35,8 @@ extern const rl_simd_impl rl_simd_scalar, rl_simd_avx2, rl_simd_avx512;
 /* The implementation in use (chosen on first call). */
 const rl_simd_impl *rl_simd(void);
 
-/* Forces a path by name ("scalar", "avx2", "avx512") or NULL for the automatic choice.
+/* Forces a path by name ("scalar", "avx2", "avxvnni", "avx512", "avx512vnni"; the *vnni ones
+ * are avx2 / avx512 with VNNI integer dot products for 8/4-bit weights) or NULL for the automatic choice.
  * Returns 0, or -1 (and keeps the current one) if the name is unknown or the CPU lacks it.
  * For tests; not meant to be called while kernels run on other threads. */
 int rl_simd_force(const char *name);

@@ -27,4 +27,13 @@ typedef void (*rl_range_fn)(void *ctx, int64_t begin, int64_t end, int thread_id
  * are serialised. n <= 0 does nothing. */
 void rl_pool_for(rl_pool *p, int64_t n, int64_t grain, rl_range_fn fn, void *ctx);
 
+/* Below this much work (about multiply-adds, or bytes touched) a job runs on the calling
+ * thread: waking a worker costs more than it saves. */
+#define RL_POOL_MIN_WORK (64 * 1024)
+
+/* rl_pool_for for a job of about `work` units in total (multiply-adds or bytes touched):
+ * below RL_POOL_MIN_WORK it runs inline on the calling thread as one chunk (thread_idx 0, or the
+ * current thread's index when called from inside a job of the same pool). */
+void rl_pool_for_work(rl_pool *p, int64_t n, int64_t grain, int64_t work, rl_range_fn fn, void *ctx);
+
 #endif

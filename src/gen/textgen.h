@@ -1,13 +1,13 @@
-/* The text front end shared by `run -p`, `chat` and `serve`: tokenizer + chat template of a
- * model, prompt building (template or raw), stop tokens and stop strings, KV-cache prefix reuse
- * between requests, and generation streamed as text pieces (to stdout, or to any callback). */
-#ifndef RL_CLI_TEXTGEN_H
-#define RL_CLI_TEXTGEN_H
-#include "cli/opts.h"
+/* The text generation core behind the public session API (session.c): tokenizer + chat
+ * template of a model, prompt building (template or raw), stop tokens and stop strings,
+ * KV-cache prefix reuse between requests, and generation streamed as text pieces through a
+ * callback. Library code: nothing is printed. */
+#ifndef RL_GEN_TEXTGEN_H
+#define RL_GEN_TEXTGEN_H
 #include "gen/generate.h"
 #include "tokenizer/tokenizer.h"
 #include "template/chat_template.h"
-#include <signal.h>
+#include <stdatomic.h>
 
 typedef struct {
     rl_model *m;
@@ -15,13 +15,13 @@ typedef struct {
     rl_chat_template *tmpl;   /* NULL: raw text */
     int32_t stop[16];         /* end-of-turn / eos token ids from the tokenizer */
     int n_stop;
-    const rl_cli_opts *o;
     int32_t *cache;           /* token ids in the KV cache, as tracked by reuse_prefix / commit */
     int n_cache;
 } rl_textgen;
 
-/* Opens model, tokenizer and template (a model without a template is noted on stderr). 0 / -1. */
-int rl_textgen_open(rl_textgen *g, const rl_cli_opts *o);
+/* Opens the model of model_dir (mo may be NULL), its tokenizer and, unless raw, its chat
+ * template (none: g->tmpl stays NULL, prompts go in as text). 0 / -1 + rl_err. */
+int rl_textgen_open(rl_textgen *g, const char *model_dir, const rl_model_opts *mo, int raw);
 void rl_textgen_close(rl_textgen *g);
 /* Builds prompt ids: the template rendered over messages with a generation prompt (encoded
  * without adding special tokens again; extra: template variables such as tools, may be NULL),
@@ -38,8 +38,6 @@ void rl_textgen_commit(rl_textgen *g, const int32_t *ids, int n, const int32_t *
 /* Empties the KV cache. */
 void rl_textgen_reset(rl_textgen *g);
 
-enum { RL_FINISH_LENGTH = 0, RL_FINISH_STOP = 1, RL_FINISH_CANCELLED = 2 };
-
 typedef struct {
     int max_new;
     rl_sampling sampling;
@@ -50,14 +48,15 @@ typedef struct {
     /* each new piece of text (stop-string prefixes held back until decided); nonzero = stop */
     int (*on_text)(void *ctx, const char *piece, size_t len);
     void *ctx;
-    volatile sig_atomic_t *interrupt;  /* checked after each token, may be NULL */
+    const volatile int *interrupt;     /* stop when nonzero, checked after each token; may be NULL */
+    atomic_int *cancel;                /* the same, set from any thread; may be NULL */
 } rl_textgen_params;
 
 typedef struct {
     char *text;        /* malloc'd answer, a stop string cut off */
     int32_t *ids;      /* malloc'd generated ids */
     int n_ids;
-    int finish;        /* RL_FINISH_* */
+    int finish;        /* RL_FINISH_* (rabbitllm.h) */
     rl_gen_stats st;
 } rl_textgen_result;
 
@@ -67,10 +66,5 @@ typedef struct {
 int rl_textgen_run(rl_textgen *g, const int32_t *context, int n_context, const int32_t *new_ids, int n_new,
                    const rl_textgen_params *p, rl_textgen_result *r);
 void rl_textgen_result_free(rl_textgen_result *r);
-
-/* The CLI form: parameters from the options, text streamed to stdout, a summary line to stderr.
- * *answer (malloc'd) gets the text, gen_ids/n_gen (optional, malloc'd) the generated ids. */
-int rl_textgen_generate(rl_textgen *g, const int32_t *context, int n_context, const int32_t *new_ids, int n_new,
-                        volatile sig_atomic_t *interrupt, char **answer, int32_t **gen_ids, int *n_gen);
 
 #endif

@@ -1,8 +1,7 @@
-/* Text front end shared by run -p, chat and serve (see textgen.h). */
-#include "cli/textgen.h"
+/* Text generation core: prompts, stop handling, prefix reuse, streamed pieces (see textgen.h). */
+#include "gen/textgen.h"
 #include "gen/detok_stream.h"
 #include "util/err.h"
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,20 +9,18 @@
 static const char *END_OF_TURN[] = {"<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<end_of_turn>", "<|end|>",
                                     "<|endoftext|>", "<｜end▁of▁sentence｜>", "<|end_of_text|>", "</s>", NULL};
 
-int rl_textgen_open(rl_textgen *g, const rl_cli_opts *o) {
+int rl_textgen_open(rl_textgen *g, const char *model_dir, const rl_model_opts *mo, int raw) {
     memset(g, 0, sizeof *g);
-    g->o = o;
-    if (!(g->tok = rl_tok_load(o->model_dir))) return -1;
-    if (!(g->m = rl_model_open(o->model_dir, &o->model))) { rl_textgen_close(g); return -1; }
+    if (!(g->tok = rl_tok_load(model_dir))) return -1;
+    if (!(g->m = rl_model_open(model_dir, mo))) { rl_textgen_close(g); return -1; }
     if (!(g->cache = malloc(((size_t)rl_model_ctx(g->m) + 1) * sizeof *g->cache))) {
         rl_textgen_close(g);
         return rl_err("out of memory");
     }
-    if (!o->raw) {
+    if (!raw) {
         int found = 0;
-        g->tmpl = rl_chat_template_load(o->model_dir, &found);
+        g->tmpl = rl_chat_template_load(model_dir, &found);
         if (!g->tmpl && found) { rl_textgen_close(g); return -1; }
-        if (!g->tmpl) fprintf(stderr, "note: %s has no chat template; sending the text as is\n", o->model_dir);
     }
     const char *eos = rl_tok_config_str(g->tok, "eos_token");
     if (eos) { int id = rl_tok_token_id(g->tok, eos); if (id >= 0) g->stop[g->n_stop++] = id; }
@@ -141,7 +138,7 @@ static int on_token(void *arg, int32_t tok) {
     if (rl_detok_stream_push(c->ds, tok, &piece, &len)) { c->failed = 1; return 1; }
     c->complete += len;
     if (advance(c)) return 1;
-    if (c->p->interrupt && *c->p->interrupt) { c->cancelled = 1; return 1; }
+    if ((c->p->interrupt && *c->p->interrupt) || (c->p->cancel && atomic_load(c->p->cancel))) { c->cancelled = 1; return 1; }
     return 0;
 }
 
@@ -187,32 +184,4 @@ int rl_textgen_run(rl_textgen *g, const int32_t *context, int n_context, const i
 void rl_textgen_result_free(rl_textgen_result *r) {
     free(r->text); free(r->ids);
     memset(r, 0, sizeof *r);
-}
-
-static int to_stdout(void *ctx, const char *piece, size_t len) {
-    (void)ctx;
-    fwrite(piece, 1, len, stdout);
-    fflush(stdout);
-    return 0;
-}
-
-int rl_textgen_generate(rl_textgen *g, const int32_t *context, int n_context, const int32_t *new_ids, int n_new,
-                        volatile sig_atomic_t *interrupt, char **answer, int32_t **gen_ids, int *n_gen) {
-    const rl_cli_opts *o = g->o;
-    rl_textgen_params p = {.max_new = o->n_new, .sampling = o->sampling, .ignore_eos = o->ignore_eos, .draft = o->draft,
-                           .on_text = to_stdout, .interrupt = interrupt};
-    rl_textgen_result r;
-    if (rl_textgen_run(g, context, n_context, new_ids, n_new, &p, &r)) return -1;
-    fflush(stdout);
-    const rl_gen_stats *st = &r.st;
-    fprintf(stderr, "\n[%d prompt tokens, %.1f tok/s prefill; %d generated, %.2f tok/s decode%s%s]\n",
-            st->n_prompt, st->prefill_s > 0 ? st->n_prompt / st->prefill_s : 0.0, st->n_gen,
-            st->decode_s > 0 && st->n_gen > 1 ? (st->n_gen - 1) / st->decode_s : 0.0,
-            interrupt && *interrupt ? ", interrupted" : "",
-            st->ctx_full ? ", stopped: context full (--ctx)" : "");
-    if (answer) { *answer = r.text; r.text = NULL; }
-    if (gen_ids) { *gen_ids = r.ids; r.ids = NULL; }
-    if (n_gen) *n_gen = r.n_ids;
-    rl_textgen_result_free(&r);
-    return 0;
 }

@@ -1,0 +1,38 @@
+/* Backend selection: by name, $RL_BACKEND, or the default cpu (see backend.h). */
+#include "backend/backend.h"
+#include "util/err.h"
+#include <stdlib.h>
+#include <string.h>
+
+const char *rl_backend_available(void) {
+#ifdef RL_CUDA_BUILD
+    return "cpu, cuda";
+#else
+    return "cpu";
+#endif
+}
+
+rl_backend *rl_backend_open(const char *name, int n_threads) {
+    if (!name || !*name) name = getenv("RL_BACKEND");
+    if (!name || !*name) name = "cpu";
+    if (!strcmp(name, "cpu")) return rl_backend_cpu_open(n_threads);
+    if (!strcmp(name, "cpu-staged")) return rl_backend_staged_open(n_threads); /* testing the device paths */
+    if (!strcmp(name, "cuda")) {
+#ifdef RL_CUDA_BUILD
+        return rl_backend_cuda_open(n_threads);
+#else
+        rl_err("backend cuda is not built in (this build has: %s; rebuild with make CUDA=1)", rl_backend_available());
+        return NULL;
+#endif
+    }
+    if (!strcmp(name, "vulkan")) {
+        rl_err("backend vulkan is not built in (this build has: %s)", rl_backend_available());
+        return NULL;
+    }
+    rl_err("unknown backend '%s' (this build has: %s)", name, rl_backend_available());
+    return NULL;
+}
+
+void rl_backend_close(rl_backend *be) {
+    if (be) be->ops->close(be);
+}

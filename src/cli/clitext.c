@@ -1,0 +1,36 @@
+/* The CLI's glue to the public session API (see clitext.h). */
+#include "cli/clitext.h"
+
+rl_session *rl_cli_session_open(const rl_cli_opts *o) {
+    rl_session_opts so = {.model = o->model, .raw = o->raw};
+    rl_session *s = rl_session_open(o->model_dir, &so);
+    if (!s) { fprintf(stderr, "error: %s\n", rl_last_error()); return NULL; }
+    if (!o->raw && !rl_session_template(s))
+        fprintf(stderr, "note: %s has no chat template; sending the text as is\n", o->model_dir);
+    return s;
+}
+
+rl_gen_params rl_cli_gen_params(const rl_cli_opts *o) {
+    rl_gen_params p = rl_gen_params_default();
+    p.max_tokens = o->n_new;
+    p.sampling = o->sampling;
+    p.ignore_eos = o->ignore_eos;
+    p.draft = o->draft;
+    return p;
+}
+
+int rl_cli_to_stdout(void *user, const char *piece, size_t len) {
+    (void)user;
+    fwrite(piece, 1, len, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+void rl_cli_print_summary(FILE *f, const rl_gen_info *in) {
+    int evaluated = in->n_prompt - in->n_reused;
+    fprintf(f, "\n[%d prompt tokens, %.1f tok/s prefill; %d generated, %.2f tok/s decode%s%s]\n",
+            evaluated, in->prefill_s > 0 ? evaluated / in->prefill_s : 0.0, in->n_gen,
+            in->decode_s > 0 && in->n_gen > 1 ? (in->n_gen - 1) / in->decode_s : 0.0,
+            in->finish == RL_FINISH_CANCELLED ? ", interrupted" : "",
+            in->ctx_full ? ", stopped: context full (--ctx)" : "");
+}

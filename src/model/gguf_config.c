@@ -1,0 +1,212 @@
+/* GGUF metadata -> rl_model_desc (see gguf_config.h): builds the config.json object llama.cpp's
+ * converter read the metadata from, runs the shared config reader on it, then switches tensor
+ * names and conventions to GGUF's. */
+#include "model/gguf_config.h"
+#include "model/config.h"
+#include "format/gguf.h"
+#include "util/err.h"
+#include "util/fileio.h"
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* general.architecture -> HF architecture name (MoE variants chosen by expert_count). */
+static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } ARCHS[] = {
+    {"llama", "LlamaForCausalLM", "MixtralForCausalLM", 1},
+    {"mistral", "MistralForCausalLM", NULL, 1},
+    {"qwen2", "Qwen2ForCausalLM", NULL, 0},
+    {"qwen3", "Qwen3ForCausalLM", NULL, 0},
+    {"qwen2moe", "Qwen2MoeForCausalLM", NULL, 0},
+    {"qwen3moe", "Qwen3MoeForCausalLM", NULL, 0},
+    {"gemma", "GemmaForCausalLM", NULL, 0},
+    {"gemma2", "Gemma2ForCausalLM", NULL, 0},
+    {"phi3", "Phi3ForCausalLM", NULL, 0},
+};
+
+/* Weight role -> GGUF tensor name (format with %d = layer). */
+static const char *const ROLE_NAMES[W_COUNT] = {
+    [W_ATTN_NORM] = "blk.%d.attn_norm.weight", [W_ATTN_NORM_B] = "blk.%d.attn_norm.bias",
+    [W_Q] = "blk.%d.attn_q.weight", [W_Q_B] = "blk.%d.attn_q.bias",
+    [W_K] = "blk.%d.attn_k.weight", [W_K_B] = "blk.%d.attn_k.bias",
+    [W_V] = "blk.%d.attn_v.weight", [W_V_B] = "blk.%d.attn_v.bias",
+    [W_O] = "blk.%d.attn_output.weight", [W_O_B] = "blk.%d.attn_output.bias",
+    [W_QKV] = "blk.%d.attn_qkv.weight", [W_QKV_B] = "blk.%d.attn_qkv.bias",
+    [W_Q_NORM] = "blk.%d.attn_q_norm.weight", [W_K_NORM] = "blk.%d.attn_k_norm.weight",
+    [W_POST_ATTN_NORM] = "blk.%d.post_attention_norm.weight",
+    [W_MLP_NORM] = "blk.%d.ffn_norm.weight", [W_MLP_NORM_B] = "blk.%d.ffn_norm.bias",
+    [W_GATE] = "blk.%d.ffn_gate.weight", [W_UP] = "blk.%d.ffn_up.weight", [W_DOWN] = "blk.%d.ffn_down.weight",
+    [W_UP_B] = "blk.%d.ffn_up.bias", [W_DOWN_B] = "blk.%d.ffn_down.bias",
+    [W_GATE_UP] = "blk.%d.ffn_up.weight", /* Phi-3: gate rows then up rows in ffn_up */
+    [W_POST_MLP_NORM] = "blk.%d.post_ffw_norm.weight",
+    [W_MOE_ROUTER] = "blk.%d.ffn_gate_inp.weight", [W_MOE_ROUTER_BIAS] = "blk.%d.exp_probs_b.bias",
+    [W_SHX_GATE] = "blk.%d.ffn_gate_shexp.weight", [W_SHX_UP] = "blk.%d.ffn_up_shexp.weight",
+    [W_SHX_DOWN] = "blk.%d.ffn_down_shexp.weight", [W_SHX_GATE_W] = "blk.%d.ffn_gate_inp_shexp.weight",
+};
+static const char *const GLOBAL_NAMES[G_COUNT] = {
+    [G_EMBED] = "token_embd.weight", [G_FINAL_NORM] = "output_norm.weight", [G_FINAL_NORM_B] = "output_norm.bias",
+    [G_LM_HEAD] = "output.weight", [G_LM_HEAD_B] = "output.bias",
+};
+static const char *const EXPERT_NAMES[3] = {
+    "blk.%d.ffn_gate_exps.%d.weight", "blk.%d.ffn_up_exps.%d.weight", "blk.%d.ffn_down_exps.%d.weight"};
+
+static const rl_gguf_tensor *find_tensor(const rl_gguf *g, const char *name) {
+    for (int64_t i = 0; i < g->n_tensors; i++)
+        if (!strcmp(g->tensors[i].name, name)) return &g->tensors[i];
+    return NULL;
+}
+
+/* Copies integer key "<arch>.<suffix>" into JSON key `jk` if present. */
+static int put_int(cJSON *o, const rl_gguf *g, const char *arch, const char *suffix, const char *jk) {
+    char key[160];
+    int64_t v;
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    const rl_gguf_kv *kv = rl_gguf_get(g, key);
+    if (kv && kv->type == RL_GGUF_ARRAY)
+        return rl_err("%s: metadata '%s' varies per layer, which is not supported", g->path, key);
+    int r = rl_gguf_int(g, key, &v);
+    if (r < 0) return -1;
+    if (r && !cJSON_AddNumberToObject(o, jk, (double)v)) return rl_err("out of memory");
+    return 0;
+}
+
+static int put_num(cJSON *o, const rl_gguf *g, const char *arch, const char *suffix, const char *jk) {
+    char key[160];
+    double v;
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    int r = rl_gguf_num(g, key, &v);
+    if (r < 0) return -1;
+    if (r && !cJSON_AddNumberToObject(o, jk, v)) return rl_err("out of memory");
+    return 0;
+}
+
+static int64_t get_int(const rl_gguf *g, const char *arch, const char *suffix, int64_t def) {
+    char key[160];
+    int64_t v;
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    return rl_gguf_int(g, key, &v) == 1 ? v : def;
+}
+
+/* The config.json equivalent of the metadata. */
+static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
+    cJSON *c = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(c, "architectures");
+    if (!c || !a) { cJSON_Delete(c); rl_err("out of memory"); return NULL; }
+    cJSON_AddItemToArray(a, cJSON_CreateString(hf));
+    if (put_int(c, g, arch, "embedding_length", "hidden_size") || put_int(c, g, arch, "block_count", "num_hidden_layers") ||
+        put_int(c, g, arch, "attention.head_count", "num_attention_heads") ||
+        put_int(c, g, arch, "attention.head_count_kv", "num_key_value_heads") ||
+        put_int(c, g, arch, "feed_forward_length", "intermediate_size") ||
+        put_int(c, g, arch, "attention.key_length", "head_dim") ||
+        put_int(c, g, arch, "context_length", "max_position_embeddings") ||
+        put_num(c, g, arch, "attention.layer_norm_rms_epsilon", "rms_norm_eps") ||
+        put_num(c, g, arch, "rope.freq_base", "rope_theta") ||
+        put_int(c, g, arch, "expert_count", "num_local_experts") ||
+        put_int(c, g, arch, "expert_used_count", "num_experts_per_tok") ||
+        put_int(c, g, arch, "expert_feed_forward_length", "moe_intermediate_size") ||
+        put_int(c, g, arch, "expert_shared_feed_forward_length", "shared_expert_intermediate_size") ||
+        put_num(c, g, arch, "attn_logit_softcapping", "attn_logit_softcapping") ||
+        put_num(c, g, arch, "final_logit_softcapping", "final_logit_softcapping") ||
+        put_int(c, g, arch, "attention.sliding_window", "sliding_window")) { cJSON_Delete(c); return NULL; }
+    /* vocab: <arch>.vocab_size, else the embedding rows */
+    int64_t vocab = get_int(g, arch, "vocab_size", 0);
+    const rl_gguf_tensor *emb = find_tensor(g, "token_embd.weight");
+    if (!vocab && emb && emb->n_dims == 2) vocab = emb->ne[1];
+    if (vocab) cJSON_AddNumberToObject(c, "vocab_size", (double)vocab);
+    int64_t heads = get_int(g, arch, "attention.head_count", 0), hidden = get_int(g, arch, "embedding_length", 0);
+    int64_t hd = get_int(g, arch, "attention.key_length", heads > 0 ? hidden / heads : 0);
+    int64_t rot = get_int(g, arch, "rope.dimension_count", hd);
+    if (hd > 0 && rot > 0 && rot != hd) cJSON_AddNumberToObject(c, "partial_rotary_factor", (double)rot / (double)hd);
+    cJSON_AddBoolToObject(c, "tie_word_embeddings", find_tensor(g, "output.weight") == NULL);
+    int64_t v;
+    if (rl_gguf_int(g, "tokenizer.ggml.bos_token_id", &v) == 1) cJSON_AddNumberToObject(c, "bos_token_id", (double)v);
+    cJSON *eos = cJSON_AddArrayToObject(c, "eos_token_id");
+    if (rl_gguf_int(g, "tokenizer.ggml.eos_token_id", &v) == 1) cJSON_AddItemToArray(eos, cJSON_CreateNumber((double)v));
+    if (rl_gguf_int(g, "tokenizer.ggml.eot_token_id", &v) == 1) cJSON_AddItemToArray(eos, cJSON_CreateNumber((double)v));
+    /* rope scaling */
+    char key[160];
+    snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+    const char *st = rl_gguf_strv(g, key);
+    if (st && strcmp(st, "none")) {
+        cJSON *rs = cJSON_AddObjectToObject(c, "rope_scaling");
+        cJSON_AddStringToObject(rs, "rope_type", st);
+        if (put_num(rs, g, arch, "rope.scaling.factor", "factor") ||
+            put_int(rs, g, arch, "rope.scaling.original_context_length", "original_max_position_embeddings") ||
+            put_num(rs, g, arch, "rope.scaling.yarn_beta_fast", "beta_fast") ||
+            put_num(rs, g, arch, "rope.scaling.yarn_beta_slow", "beta_slow")) { cJSON_Delete(c); return NULL; }
+    }
+    if (!strcmp(arch, "gemma2") || !strcmp(arch, "gemma")) {
+        /* llama.cpp scales queries by 1/sqrt(head_dim), except Gemma 2 27B (46 layers): hidden/heads */
+        int64_t layers = get_int(g, arch, "block_count", 0);
+        if (!strcmp(arch, "gemma2") && layers == 46 && heads > 0)
+            cJSON_AddNumberToObject(c, "query_pre_attn_scalar", (double)(hidden / heads));
+        else if (hd > 0) cJSON_AddNumberToObject(c, "query_pre_attn_scalar", (double)hd);
+    }
+    return c;
+}
+
+/* Reads the rope_freqs tensor (F32 [rot/2]) as per-pair divisors of the inverse frequencies. */
+static int read_rope_freqs(const rl_gguf *g, const rl_gguf_tensor *t, rl_rope *r) {
+    int half = r->rot_dims / 2;
+    if (t->type != RL_GGML_F32 || t->n_dims != 1 || t->ne[0] != half || half > RL_MAX_ROPE_FACTORS / 2)
+        return rl_err("%s: tensor rope_freqs.weight must be F32 [%d] (rotary dims / 2)", g->path, half);
+    float f[RL_MAX_ROPE_FACTORS / 2];
+    int fd = open(g->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return rl_err("%s: cannot open", g->path);
+    int rc = rl_pread_full(fd, f, (size_t)half * sizeof(float), t->offset, g->path);
+    close(fd);
+    if (rc) return -1;
+    for (int i = 0; i < half; i++) {
+        if (!(f[i] > 0)) return rl_err("%s: rope_freqs.weight[%d] = %g is not positive", g->path, i, (double)f[i]);
+        r->short_factor[i] = f[i];
+    }
+    r->n_short = half;
+    r->scaling = RL_RS_FACTORS;
+    return 0;
+}
+
+int rl_gguf_config(const char *path, rl_model_desc *d) {
+    rl_gguf *g = rl_gguf_open(path, -1);
+    if (!g) return -1;
+    int rc = -1;
+    cJSON *cfg = NULL;
+    const char *arch = rl_gguf_strv(g, "general.architecture");
+    size_t k = 0;
+    if (!arch) { rl_err("%s: no general.architecture", path); goto out; }
+    while (k < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[k].gguf, arch)) k++;
+    if (k == sizeof ARCHS / sizeof *ARCHS) {
+        char list[256] = "";
+        for (size_t i = 0; i < sizeof ARCHS / sizeof *ARCHS; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", ARCHS[i].gguf);
+        rl_err("%s: GGUF architecture \"%s\" is not supported (supported: %s)", path, arch, list);
+        goto out;
+    }
+    const char *hf = ARCHS[k].hf_moe && get_int(g, arch, "expert_count", 0) > 0 ? ARCHS[k].hf_moe : ARCHS[k].hf;
+    if (!(cfg = build_config(g, arch, hf))) goto out;
+    if (rl_config_from_json(d, cfg, path)) goto out;
+    snprintf(d->dtype, sizeof d->dtype, "gguf");
+
+    /* tensor names: every role the family uses gets its GGUF name */
+    for (int r = 0; r < W_COUNT; r++) {
+        if (!d->wname[r]) continue;
+        if (!ROLE_NAMES[r]) { rl_err("%s: %s models in GGUF form are not supported yet", path, arch); goto out; }
+        d->wname[r] = ROLE_NAMES[r];
+    }
+    for (int r = 0; r < G_COUNT; r++) if (d->gname[r]) d->gname[r] = GLOBAL_NAMES[r];
+    if (d->n_experts) for (int e = 0; e < 3; e++) d->ename[e] = EXPERT_NAMES[e];
+    d->name_alt[0] = d->name_alt[1] = NULL;
+
+    /* conventions of llama.cpp's converter */
+    if (ARCHS[k].rope_interleaved)
+        for (int i = 0; i < d->n_ropes; i++) d->ropes[i].pairing = RL_ROPE_GPTJ;
+    if (d->norm_one_plus) d->norm_one_plus = 0; /* Gemma: the file stores 1 + w */
+    const rl_gguf_tensor *rf = find_tensor(g, "rope_freqs.weight");
+    if (rf && read_rope_freqs(g, rf, &d->ropes[0])) goto out;
+    for (int i = 0; i < d->n_ropes; i++) d->ropes[i].ggml_angles = 1;
+    rc = 0;
+out:
+    cJSON_Delete(cfg);
+    rl_gguf_free(g);
+    return rc;
+}

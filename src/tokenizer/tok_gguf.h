@@ -1,0 +1,20 @@
+/* Tokenizers stored in GGUF metadata (tokenizer.ggml.*): the SentencePiece vocabulary of
+ * tokenizer.ggml.model "llama" (tokens, scores, token types) as an rl_spm model. */
+#ifndef RL_TOK_GGUF_H
+#define RL_TOK_GGUF_H
+#include "format/gguf.h"
+#include "tokenizer/spm.h"
+
+/* The SentencePiece model of a GGUF file whose tokenizer.ggml.model is "llama". NULL + rl_err
+ * naming the file (no vocabulary, mismatched array lengths, bad token types, ...). */
+rl_spm *rl_spm_from_gguf(const rl_gguf *g);
+
+/* Boolean tokenizer.ggml.<key> (add_bos_token, ...), def if absent. */
+int rl_gguf_tok_flag(const rl_gguf *g, const char *key, int def);
+
+/* The tokenizer_config.json equivalent of a GGUF file's metadata: bos/eos/unk/pad token strings and
+ * tokenizer.chat_template as "chat_template" (each only if present). NULL + rl_err on error. */
+#include <cjson/cJSON.h>
+cJSON *rl_gguf_tokenizer_config(const char *path);
+
+#endif
