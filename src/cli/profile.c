@@ -44,7 +44,9 @@ void rl_profile_print(const rl_model *m, FILE *f) {
     fprintf(f, "\n");
     int nres;
     size_t rb = rl_loader_resident_bytes(m->ld, &nres);
-    if (nres) fprintf(f, "* resident: %d of %d stages, %.1f MB kept in memory (read once; --mem-budget)\n", nres, m->n_stages, rb / 1e6);
+    if (nres) fprintf(f, "* resident: %d of %d stages, %.1f MB kept in memory (read once at open in %.2f s, %.2f GB/s; --mem-budget)\n",
+                      nres, m->n_stages, rb / 1e6, rl_loader_open_read_s(m->ld),
+                      rl_loader_open_read_s(m->ld) > 0 ? rb / rl_loader_open_read_s(m->ld) / 1e9 : 0);
     char bd[1400];
     uint64_t wt = 0;
     for (int s = 0; s < m->n_stages; s++) wt += m->stages[s].bytes;

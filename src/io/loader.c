@@ -40,6 +40,7 @@ struct rl_loader {
     size_t res_bytes;
     int n_res;
     int drop;            /* 1: keep stages out of the page cache (O_DIRECT, else drop after the read) */
+    double open_read_s;  /* read_resident: seconds to commit and read every resident stage at open */
     int populated;       /* read_resident: stages [0, populated) have their buffers committed */
     uint64_t dio_bytes;  /* bytes read with O_DIRECT so far */
     int *dio_fd;         /* (checkpoint files) O_DIRECT descriptors when drop; -1 = not possible */
@@ -73,15 +74,15 @@ static int read_direct(rl_loader *L, const rl_read_range *r, uint8_t *buf) {
     return 0;
 }
 
-/* Reads all ranges of stage s into buf; returns 0 or -1 with msg filled. Under a cap (drop),
- * ranges go through O_DIRECT (no page cache at all) where the kernel allows it, else through
- * the page cache, dropped right after. */
-static int read_stage(rl_loader *L, int s, uint8_t *buf, char *msg, size_t cap) {
+/* Reads all ranges of stage s into buf; returns 0 or -1 with msg filled. With direct (under a
+ * cap), ranges go through O_DIRECT (no page cache at all) where the kernel allows it; the rest
+ * through the page cache, dropped right after when under a cap. */
+static int read_stage(rl_loader *L, int s, uint8_t *buf, int direct, char *msg, size_t cap) {
     const rl_stage *st = &L->st[s];
     char done[RL_STAGE_MAX_RANGES] = {0};
     int rest = 0;
     for (int i = 0; i < st->n_ranges; i++) {
-        int rc = L->drop ? read_direct(L, &st->ranges[i], buf) : 1;
+        int rc = direct ? read_direct(L, &st->ranges[i], buf) : 1;
         if (rc < 0) { snprintf(msg, cap, "%s", rl_errmsg()); return -1; }
         done[i] = rc == 0;
         rest |= rc;
@@ -162,7 +163,7 @@ static void *loader_main(void *arg) {
         pthread_mutex_unlock(&L->mu);
         rl_hm_invalidate(L->hm, sl->buf); /* its device copy (if any) is stale from here on */
         double t0 = rl_now_s();
-        int rc = read_stage(L, s, sl->buf, sl->err, sizeof sl->err);
+        int rc = read_stage(L, s, sl->buf, L->drop, sl->err, sizeof sl->err);
         double dt = rl_now_s() - t0;
         pthread_mutex_lock(&L->mu);
         L->stats[s].read_s += dt;
@@ -207,6 +208,7 @@ static int read_resident(rl_loader *L) {
     /* Committing fresh memory costs about as much as reading it from disk (page faults, and
      * in a VM the host backing each page): a helper thread commits buffer i+1 while buffer i
      * is read, so the two overlap and the read runs at streaming speed. */
+    double t_open = rl_now_s();
     pthread_t th;
     int helper = pthread_create(&th, NULL, populate_main, L) == 0;
     if (!helper) populate_main(L);
@@ -219,12 +221,13 @@ static int read_resident(rl_loader *L) {
             nanosleep(&ts, NULL);
         }
         double t0 = rl_now_s();
-        if (read_stage(L, s, sl->buf, sl->err, sizeof sl->err)) { rc = rl_err("%s", sl->err); break; }
+        if (read_stage(L, s, sl->buf, L->drop, sl->err, sizeof sl->err)) { rc = rl_err("%s", sl->err); break; }
         L->stats[s].read_s += rl_now_s() - t0;
         L->stats[s].bytes += L->st[s].bytes;
         sl->state = SLOT_READY;
     }
     if (helper) pthread_join(th, NULL);
+    L->open_read_s = rl_now_s() - t_open;
     return rc;
 }
 
@@ -354,3 +357,4 @@ size_t rl_loader_resident_bytes(const rl_loader *L, int *n_stages) {
 int rl_loader_is_resident(const rl_loader *L, int s) { return L->res[s].buf != NULL; }
 uint64_t rl_loader_direct_bytes(const rl_loader *L) { return __atomic_load_n(&L->dio_bytes, __ATOMIC_RELAXED); }
 int rl_loader_drops_page_cache(const rl_loader *L) { return L->drop; }
+double rl_loader_open_read_s(const rl_loader *L) { return L->open_read_s; }

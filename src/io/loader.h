@@ -56,6 +56,8 @@ int rl_loader_is_resident(const rl_loader *L, int s);
 /* Bytes read with O_DIRECT since the start (0 unless the page cache is dropped and the file
  * system takes O_DIRECT; RL_NO_DIRECT=1 in the environment turns it off, for comparisons). */
 uint64_t rl_loader_direct_bytes(const rl_loader *L);
+/* Seconds rl_loader_new spent committing and reading the resident stages (0 if none). */
+double rl_loader_open_read_s(const rl_loader *L);
 /* 1 if stages are kept out of the page cache (rl_loader_opts.drop_page_cache). */
 int rl_loader_drops_page_cache(const rl_loader *L);
 /* Pauses prefetching (e.g. before the page cache is dropped for a cold measurement): waits

@@ -38,7 +38,7 @@ static int check_shape(const rl_tensor_info *t, int64_t rows, int64_t cols, cons
 
 /* Lays a stage's tensors out in its buffer (io/coalesce.h) and fills ranges and off[]. */
 static void layout_stage(rl_stage *s, int n_roles) {
-    rl_span sp[RL_COALESCE_MAX];
+    rl_span sp[RL_COALESCE_MAX] = {{0}};
     size_t so[RL_COALESCE_MAX];
     int role_of[RL_COALESCE_MAX], n = 0;
     for (int r = 0; r < n_roles; r++)
