@@ -106,15 +106,18 @@ static int grow(tree_ctx *T, int32_t root, int budget) {
     return n;
 }
 
-/* The budget for the next sweep: the best measured one; sweep 1 measures no drafting (budget
- * 1) once, and every 4th sweep tries a neighbour of the best, so the choice follows the
- * acceptance as it changes and falls to no drafting when drafting does not pay. */
+/* The budget for the next sweep: the best measured one (sweep 0 runs without drafting), and
+ * neighbours of the best are tried now and then (every 4th sweep while drafting
+ * pays, at sweeps 2^k - 1 while it is off), so the choice follows the acceptance as it changes
+ * and falls to no drafting when drafting does not pay. */
 static int choose(tree_ctx *T, int sweeps) {
-    if (sweeps == 1 && !T->uses[0]) return 0;
     int best = T->bi;
     for (int i = 0; i < N_BUDGETS && (1 << i) <= T->nmax; i++)
         if (T->uses[i] && T->rate[i] > T->rate[best]) best = i;
-    if (sweeps % 4 == 3) { /* explore a neighbour of the best */
+    /* explore a neighbour of the best: every 4th sweep while drafting pays; while it is off,
+     * at sweeps 2^k - 1 only, so a draft that never pays costs less and less */
+    int explore = best ? sweeps % 4 == 3 : ((sweeps + 1) & sweeps) == 0;
+    if (explore) {
         int up = best + 1, down = best - 1;
         if (up < N_BUDGETS && (1 << up) <= T->nmax && (!T->uses[up] || down < 0)) best = up;
         else if (down >= 0) best = down;
@@ -145,7 +148,7 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
     int all = o->on_logits != NULL;
     float *pl = all ? malloc((size_t)n * V * sizeof(float)) : NULL;
     if (!T.tl || !T.dl || !T.prob || !T.c || !hist || !dpend || !row || !s || (all && !pl)) { rl_err("out of memory"); goto done; }
-    for (T.bi = 0; (2 << T.bi) <= (T.nmax < 4 ? T.nmax : 4); T.bi++) {} /* start at min(4, max) */
+    T.bi = 0; /* start without drafting; exploration grows the tree where it pays */
     for (T.top = 0; (2 << T.top) <= T.nmax; T.top++) {}
     memcpy(hist, prompt, (size_t)n * sizeof(int32_t));
     int nh = n;
