@@ -4,6 +4,7 @@
  * build only: RL_SANITIZED unset), every fixture runs on it too; a k-quant model, whose types
  * vulkan does not offer, is skipped there with the reason printed. */
 #include "test.h"
+#include "golden_cmp.h"
 #include "rabbitllm.h"
 #include "backend/backend.h"
 #include "util/json.h"
@@ -71,27 +72,9 @@ static int check_fixture(const char *root, const char *name, const char *backend
     CHECK(m != NULL, "%s: open: %s", name, rl_last_error());
     if (!m) { cJSON_Delete(g); free(gold); return 0; }
     CHECK(rl_model_vocab(m) == V, "%s: vocab %d, golden %d", name, rl_model_vocab(m), V);
-    float *lg = malloc((size_t)P * V * sizeof(float));
-    CHECK(rl_model_eval(m, prompt, P, lg, 1) == 0, "%s: eval: %s", name, rl_last_error());
-    double worst = 0;
-    for (int r = 0; r < P && r < rows; r++)
-        for (int i = 0; i < V; i++) worst = fmax(worst, fabs(lg[(size_t)r * V + i] - gold[(size_t)r * V + i]));
-    double prefill = worst;
-    int first_bad = -1;
-    float *last = lg + (size_t)(P - 1) * V;
-    for (int k = 0; k < G; k++) {
-        int best = 0;
-        for (int i = 1; i < V; i++) if (last[i] > last[best]) best = i;
-        if (best != greedy[k] && first_bad < 0) first_bad = k;
-        if (P + k >= rows) break;
-        CHECK(rl_model_eval(m, &greedy[k], 1, lg, 0) == 0, "%s: decode: %s", name, rl_last_error());
-        for (int i = 0; i < V; i++) worst = fmax(worst, fabs(lg[i] - gold[(size_t)(P + k) * V + i]));
-        last = lg;
-    }
-    CHECK(worst <= 1e-3, "%s: max abs diff %g (prefill %g)", name, worst, prefill);
-    CHECK(first_bad < 0, "%s: greedy ids differ at step %d", name, first_bad);
+    double worst = golden_compare(m, name, prompt, P, greedy, G, gold, rows, V);
     fprintf(stderr, "  %s%s%s%s: max abs diff %.2g\n", name, backend ? " [" : "", backend ? backend : "", backend ? "]" : "", worst);
-    free(lg); free(gold); cJSON_Delete(g);
+    free(gold); cJSON_Delete(g);
     rl_model_close(m);
     return 0;
 }

@@ -3,6 +3,7 @@
  * logits row within 1e-3 absolute and identical greedy ids, on the cpu and cpu-staged backends.
  * The fixtures are discovered by listing the folder; one without a golden fails. */
 #include "test.h"
+#include "golden_cmp.h"
 #include "rabbitllm.h"
 #include "util/json.h"
 #include "util/fileio.h"
@@ -40,30 +41,9 @@ static void check_fixture(const char *name, const char *backend) {
     CHECK(m != NULL, "%s: open: %s", name, rl_last_error());
     if (!m || !gold) { cJSON_Delete(g); free(gold); rl_model_close(m); return; }
     CHECK(rl_model_vocab(m) == V, "%s: vocab", name);
-    float *lg = malloc((size_t)P * V * sizeof(float));
-    CHECK(rl_model_eval(m, prompt, P, lg, 1) == 0, "%s: eval: %s", name, rl_last_error());
-    double worst = 0;
-    for (int r = 0; r < P && r < rows; r++)
-        for (int i = 0; i < V; i++) worst = fmax(worst, fabs(lg[(size_t)r * V + i] - gold[(size_t)r * V + i]));
-    CHECK(worst <= 1e-3, "%s: prefill max abs diff %g", name, worst);
-    /* decode: engine's own greedy choice must equal the golden, and each row must match */
-    int first_bad = -1;
-    float *last = lg + (size_t)(P - 1) * V;
-    for (int k = 0; k < G; k++) {
-        int best = 0;
-        for (int i = 1; i < V; i++) if (last[i] > last[best]) best = i;
-        if (best != greedy[k] && first_bad < 0) first_bad = k;
-        if (P + k >= rows) break;
-        CHECK(rl_model_eval(m, &greedy[k], 1, lg, 0) == 0, "%s: decode: %s", name, rl_last_error());
-        double w = 0;
-        for (int i = 0; i < V; i++) w = fmax(w, fabs(lg[i] - gold[(size_t)(P + k) * V + i]));
-        worst = fmax(worst, w);
-        last = lg;
-    }
-    CHECK(worst <= 1e-3, "%s: max abs diff %g", name, worst);
-    if (rows >= P + G) CHECK(first_bad < 0, "%s: greedy ids differ at step %d", name, first_bad);
+    double worst = golden_compare(m, name, prompt, P, greedy, G, gold, rows, V);
     fprintf(stderr, "  %s [%s]: max abs diff %.2g over %d rows\n", name, backend, worst, rows);
-    free(lg); free(gold); cJSON_Delete(g);
+    free(gold); cJSON_Delete(g);
     rl_model_close(m);
 }
 

@@ -1,0 +1,40 @@
+/* The comparison the fixture tests share (tests/engine/test_fixtures.c, test_quant_fixtures.c,
+ * test_gguf_fixtures.c): a model against a golden of logits rows (prompt rows, then one per fed
+ * greedy token): prefill of the prompt with every row compared, then the engine's own greedy choice
+ * at each step must equal the golden id while the golden's ids are fed back and each decode row
+ * compared. Every row within 1e-3 absolute; greedy ids identical. Returns the largest difference. */
+#ifndef RL_TEST_GOLDEN_CMP_H
+#define RL_TEST_GOLDEN_CMP_H
+#include "test.h"
+#include "rabbitllm.h"
+#include <math.h>
+
+static double golden_compare(rl_model *m, const char *name, const int32_t *prompt, int P, const int32_t *greedy, int G,
+                             const float *gold, int rows, int V) {
+    float *lg = malloc((size_t)P * V * sizeof(float));
+    CHECK(lg != NULL, "%s: out of memory", name);
+    if (!lg) return INFINITY;
+    CHECK(rl_model_eval(m, prompt, P, lg, 1) == 0, "%s: eval: %s", name, rl_last_error());
+    double worst = 0;
+    for (int r = 0; r < P && r < rows; r++)
+        for (int i = 0; i < V; i++) worst = fmax(worst, fabs(lg[(size_t)r * V + i] - gold[(size_t)r * V + i]));
+    double prefill = worst;
+    int first_bad = -1;
+    float *last = lg + (size_t)(P - 1) * V;
+    for (int k = 0; k < G; k++) {
+        int best = 0;
+        for (int i = 1; i < V; i++) if (last[i] > last[best]) best = i;
+        if (best != greedy[k] && first_bad < 0) first_bad = k;
+        if (P + k >= rows) break;
+        CHECK(rl_model_eval(m, &greedy[k], 1, lg, 0) == 0, "%s: decode: %s", name, rl_last_error());
+        for (int i = 0; i < V; i++) worst = fmax(worst, fabs(lg[i] - gold[(size_t)(P + k) * V + i]));
+        last = lg;
+    }
+    CHECK(prefill <= 1e-3, "%s: prefill max abs diff %g", name, prefill);
+    CHECK(worst <= 1e-3, "%s: max abs diff %g (prefill %g)", name, worst, prefill);
+    CHECK(first_bad < 0, "%s: greedy ids differ at step %d", name, first_bad);
+    free(lg);
+    return worst;
+}
+
+#endif
