@@ -38,7 +38,7 @@ typedef struct { const char *flag, *value, *def, *help; } flag_row;
     {"--gpu", "", "off", "short for --backend cuda"}, \
     {"--kv-type", "TYPE", "f32", "KV cache element type"}, \
     {"--profile", "", "off", "per-stage timings on stderr"}, \
-    {"--trace", "FILE", "", "Chrome trace of the run"}, \
+    {"--trace", "FILE", "", "every layer's intermediates as text lines (sum, abs sum, max, first values)"}, \
     {"--dump-logits", "FILE", "", "write the last logits (f32)"}
 
 static const flag_row RUN[] = {GEN_FLAGS, {0}};
@@ -71,13 +71,13 @@ static const flag_row TOKENIZE[] = {{"--jsonl", "", "off", "read {\"text\":...} 
 static const flag_row DETOK[] = {{"--jsonl", "", "off", "read {\"ids\":[...]} lines from stdin"},
                                  {"--skip-special", "", "off", "leave special tokens out"}, {0}};
 static const flag_row TEMPLATE[] = {{"--jsonl", "", "off", "read {\"messages\":...} lines from stdin"}, {0}};
-static const flag_row SYNTH[] = {{"--dtype", "bf16|f16|f32", "bf16", "weight type"},
+static const flag_row SYNTH[] = {{"--dtype", "bf16|f16|f32|fp8|gptq4", "bf16", "weight type (fp8, gptq4: linear weights pre-quantized, the rest bf16)"},
                                  {"--shard-size", "SIZE", "2G", "largest shard file"},
                                  {"--seed", "N", "0", "random seed"}, {0}};
 static const flag_row QUANT[] = {{"--bits", "8|4", "8", "Q8_0 or Q4_1 layer matrices"},
                                  {"--out", "DIR", "$XDG_CACHE_HOME/rabbitllm/<hash>-qBITS", "cache directory"},
                                  {"--force", "", "off", "rebuild even when fresh"}, {0}};
-static const flag_row BTOK[] = {{"--repeat", "N", "1", "passes over FILE"}, {0}};
+static const flag_row BTOK[] = {{"--repeat", "N", "3", "warm passes over FILE (after one cold pass)"}, {0}};
 static const flag_row DOWNLOAD[] = {{"--revision", "R", "main", "branch, tag or commit"},
                                     {"--include", "PATTERN...", "config, tokenizer, template, safetensors", "extra files"},
                                     {"-q, --quiet", "", "off", "no progress"}, {0}};
@@ -151,7 +151,8 @@ const char *rl_cli_suggest(const char *cmd, const char *flag) {
 
 void rl_cli_unknown_flag(const char *flag) {
     const char *s = rl_cli_suggest(rl_cli_command, flag);
-    fprintf(stderr, "error: unknown or incomplete option '%s'", flag);
-    if (s) fprintf(stderr, "; did you mean '%s'?", s);
+    if (s && !strcmp(s, flag)) fprintf(stderr, "error: option '%s' needs a value", flag);   /* a known flag, last */
+    else fprintf(stderr, "error: unknown or incomplete option '%s'", flag);
+    if (s && strcmp(s, flag)) fprintf(stderr, "; did you mean '%s'?", s);
     fprintf(stderr, " (rabbitllm %s --help lists them)\n", rl_cli_command ? rl_cli_command : "COMMAND");
 }

@@ -1,6 +1,7 @@
 /* rabbitllm CLI entry point: dispatches to the subcommands declared in commands.h. */
 #include "cli/commands.h"
 #include "cli/help.h"
+#include "cli/exitcode.h"
 #include "rabbitllm.h"
 #include <stdio.h>
 #include <string.h>
@@ -29,7 +30,7 @@ int main(int argc, char **argv) {
     if (argc == 2 && !strcmp(argv[1], "--version")) { printf("rabbitllm %s\n", rl_version()); return 0; }
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+        return argc < 2 ? RL_EXIT_USAGE : 0;
     }
     for (size_t i = 0; i < sizeof CMDS / sizeof CMDS[0]; i++)
         if (!strcmp(argv[1], CMDS[i].name)) {
@@ -43,5 +44,5 @@ int main(int argc, char **argv) {
         if (!strncmp(argv[1], CMDS[i].name, 3) && best == 99) { fprintf(stderr, "; did you mean '%s'?", CMDS[i].name); best = i; }
     fprintf(stderr, "\n");
     usage(stderr);
-    return 2;
+    return RL_EXIT_USAGE;
 }

@@ -221,7 +221,7 @@ static int read_resident(rl_loader *L) {
             nanosleep(&ts, NULL);
         }
         double t0 = rl_now_s();
-        if (read_stage(L, s, sl->buf, L->drop, sl->err, sizeof sl->err)) { rc = rl_err("%s", sl->err); break; }
+        if (read_stage(L, s, sl->buf, L->drop, sl->err, sizeof sl->err)) { rc = rl_err_c(RL_EC_IO, "%s", sl->err); break; }
         L->stats[s].read_s += rl_now_s() - t0;
         L->stats[s].bytes += L->st[s].bytes;
         sl->state = SLOT_READY;
@@ -295,7 +295,7 @@ const uint8_t *rl_loader_acquire(rl_loader *L, int s) {
         if (sl) {
             if (sl->state == SLOT_READY) { if (!L->res[s].buf) sl->state = SLOT_IN_USE; out = sl->buf; break; }
             if (sl->state == SLOT_ERROR) {
-                rl_err("%s", sl->err);
+                rl_err_c(RL_EC_IO, "%s", sl->err);   /* a read failure of the prefetch thread */
                 sl->state = SLOT_FREE;
                 if (!L->res[s].buf) sl->stage = -1;
                 break;

@@ -18,7 +18,7 @@ done
 "$B" quantize --help | grep -q -- "--bits 8|4 .*(default: 8)" || { echo "FAIL: quantize --help lacks --bits default"; exit 1; }
 set +e
 err=$("$B" run somewhere --tmep 1 2>&1); rc=$?
-[ "$rc" -eq 2 ] || { echo "FAIL: unknown flag exit $rc (want 2)"; exit 1; }
+[ "$rc" -eq 1 ] || { echo "FAIL: unknown flag exit $rc (want 1, usage)"; exit 1; }
 echo "$err" | grep -q "did you mean '--temp'" || { echo "FAIL: no suggestion: $err"; exit 1; }
 err=$("$B" quantize x --bit 4 2>&1)
 echo "$err" | grep -q "did you mean '--bits'" || { echo "FAIL: no suggestion: $err"; exit 1; }
@@ -26,7 +26,7 @@ err=$("$B" run x --zzzzzzzzzz 2>&1)
 echo "$err" | grep -q "did you mean" && { echo "FAIL: far flag got a suggestion: $err"; exit 1; }
 # a missing model directory says so; an offline hub miss says where it looked and that nothing is fetched
 err=$("$B" run /nonexistent/model-dir -p hi 2>&1); rc=$?
-[ "$rc" -eq 2 ] || { echo "FAIL: missing directory exit $rc (want 2)"; exit 1; }
+[ "$rc" -eq 3 ] || { echo "FAIL: missing directory exit $rc (want 3, I/O)"; exit 1; }
 echo "$err" | grep -q "/nonexistent/model-dir: no such directory or file" || { echo "FAIL: missing directory: $err"; exit 1; }
 T=$(mktemp -d)
 err=$(HF_HUB_OFFLINE=1 HF_HOME="$T" "$B" run org/name -p hi 2>&1)
