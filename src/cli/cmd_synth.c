@@ -3,6 +3,7 @@
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "cli/exitcode.h"
+#include "cli/progress.h"
 #include "model/synth.h"
 #include "model/desc.h"
 #include "util/err.h"
@@ -36,7 +37,13 @@ int cmd_synth(int argc, char **argv) {
         else { fprintf(stderr, "error: unexpected argument '%s'\n", a); return RL_EXIT_USAGE; }
     }
     if (!cfg || !out) { fprintf(stderr, "usage: rabbitllm synth CONFIG_JSON OUT_DIR [--dtype bf16|f16|f32|fp8|gptq4] [--shard-size 2G] [--seed N]\n"); return RL_EXIT_USAGE; }
-    if (rl_synth_write(cfg, out, &o)) return rl_cli_fail(NULL);
+    rl_progress pg;   /* bytes, rate, ETA on a TTY */
+    rl_progress_begin(&pg, "writing", 0);
+    o.progress = rl_progress_cb;
+    o.progress_ud = &pg;
+    int rc = rl_synth_write(cfg, out, &o);
+    rl_progress_end(&pg);
+    if (rc) return rl_cli_fail(NULL);
     fprintf(stderr, "wrote %s\n", out);
     return 0;
 }

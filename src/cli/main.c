@@ -2,6 +2,8 @@
 #include "cli/commands.h"
 #include "cli/help.h"
 #include "cli/exitcode.h"
+#include "cli/progress.h"
+#include "io/loader.h"
 #include "rabbitllm.h"
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +34,8 @@ int main(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? RL_EXIT_USAGE : 0;
     }
+    static rl_progress load_line;   /* the resident read at model open: bytes, rate, ETA on a TTY */
+    rl_loader_set_progress(rl_progress_load_cb, &load_line);
     for (size_t i = 0; i < sizeof CMDS / sizeof CMDS[0]; i++)
         if (!strcmp(argv[1], CMDS[i].name)) {
             rl_cli_command = CMDS[i].name;
