@@ -55,6 +55,7 @@ want 4 "does not fit" "$B" info "$M" --ctx 1000000000
 # 5: network / hub: a hub id not in the offline cache; a hub that does not answer
 want 5 "not in the Hugging Face cache" "$B" run org/name -p hi
 want 5 "not in the Hugging Face cache" "$B" tokenize org/name hi
+want 5 "cannot resolve host" "$B" serve "$M" --host 256.0.0.1 --port 8080
 want 5 "cannot fetch" env -u HF_HUB_OFFLINE HF_ENDPOINT=http://127.0.0.1:9 "$B" download org/name --quiet
 # 6: a backend not built into this binary
 if ! "$B" info "$M" --backend cuda >/dev/null 2>&1; then
