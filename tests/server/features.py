@@ -232,6 +232,43 @@ check(len(stc) == 1 and stc[0]["index"] == 0 and stc[0]["function"]["name"] == "
 check([ch["choices"][0]["finish_reason"] for ch in chunks if ch["choices"] and ch["choices"][0]["finish_reason"]] == ["tool_calls"], "streamed finish")
 r = chat("Once upon a time", max_tokens=10, tools=tools)
 check(r["choices"][0]["finish_reason"] in ("stop", "length") and r["choices"][0]["message"]["content"], "tools given, plain answer")
+
+# ---- tool_choice forcing a call: named, or "required" (any of the tools) ----
+TOOLS2 = tools + [{"type": "function", "function": {"name": "add", "parameters": {
+    "type": "object", "properties": {"a": {"type": "integer", "minimum": 0, "maximum": 9}, "b": {"type": "integer", "minimum": 0, "maximum": 9},
+                                     "unit": {"$ref": "#/$defs/unit"}},
+    "required": ["a", "b"], "$defs": {"unit": {"enum": ["m", "s"]}}}}}]
+PARAMS = {t["function"]["name"]: t["function"]["parameters"] for t in TOOLS2}
+
+
+def forced(tc, names, **kw):
+    ended = 0
+    for temp, seed in ((0, 0), (1.0, 3), (1.0, 5)):
+        r = chat("Once upon a time", max_tokens=300, temperature=temp, seed=seed, tools=TOOLS2, tool_choice=tc, logit_bias=CLOSERS, **kw)
+        c = r["choices"][0]
+        if c["finish_reason"] == "length": continue
+        check(c["finish_reason"] == "tool_calls" and c["message"]["content"] is None, "forced %s: %s" % (tc, r))
+        call = c["message"]["tool_calls"]
+        check(len(call) == 1 and call[0]["function"]["name"] in names, "forced %s: calls %s" % (tc, call))
+        args = json.loads(call[0]["function"]["arguments"])
+        if jsonschema: jsonschema.validate(args, PARAMS[call[0]["function"]["name"]])
+        ended += 1
+    check(ended > 0, "forced %s: no answer ended" % tc)
+    return r
+forced({"type": "function", "function": {"name": "add"}}, {"add"})
+forced({"type": "function", "function": {"name": "get_weather"}}, {"get_weather"})
+forced("required", {"add", "get_weather"})
+body = {"messages": [{"role": "user", "content": "x"}], "tools": TOOLS2, "max_tokens": 100, "logit_bias": CLOSERS,
+        "tool_choice": {"type": "function", "function": {"name": "add"}}}
+chunks = stream("/v1/chat/completions", body)
+stc = [t for ch in chunks if ch["choices"] for t in ch["choices"][0]["delta"].get("tool_calls", [])]
+fins = [ch["choices"][0]["finish_reason"] for ch in chunks if ch["choices"] and ch["choices"][0]["finish_reason"]]
+check(fins == ["length"] or (len(stc) == 1 and stc[0]["function"]["name"] == "add" and fins == ["tool_calls"]), "streamed forced call %s" % chunks[-3:])
+for bad in ({"type": "function", "function": {"name": "nope"}}, "sometimes", {"type": "function"}):
+    st, _, r = req("/v1/chat/completions", dict(body, tool_choice=bad))
+    check(st == 400 and r["error"]["param"] == "tool_choice", "bad tool_choice %s: %s" % (bad, r))
+st, _, r = req("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"})
+check(st == 400 and r["error"]["param"] == "tool_choice", "required without tools: %s" % r)
 print("tools ok")
 
 # ---- tokenize / detokenize, models, metrics, page ----
