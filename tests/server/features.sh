@@ -5,7 +5,7 @@
 # the output parses and fits); tools + a schema forcing a Llama-3.1-style call -> tool_calls in
 # the response and in streamed deltas; tool_choice naming a function or "required" (a forced call,
 # the json convention under ChatML, <tool_call> under the qwen template); /tokenize + /detokenize;
-# /v1/models context length and family; /metrics in Prometheus text format; the chat page at /.
+# /v1/models context length and family; --parallel by default from the memory plan; /metrics in Prometheus text format; the chat page at /.
 set -u
 BIN=${RL_BIN:-build/rabbitllm}
 T=$(mktemp -d)
@@ -53,6 +53,10 @@ PID=""
 # a template whose tools use <tool_call> (qwen): a forced call comes out in that convention
 start --chat-template qwen --ctx 1024
 grep -q "tool calls: hermes" "$T/serr" || fail "qwen template: not the hermes convention: $(cat "$T/serr")"
+# no --parallel: the slots come from the memory plan (16 here, the cap), also in /metrics
+grep -q "(16 slots from the memory plan" "$T/serr" || fail "default --parallel: $(cat "$T/serr")"
+python3 -c "import sys, urllib.request; m = urllib.request.urlopen(sys.argv[1] + '/metrics').read().decode(); assert '\nrabbitllm_slots 16\n' in m, m" "$URL" ||
+  fail "rabbitllm_slots in /metrics"
 python3 - "$URL" <<'PY' || fail "forced call with the qwen template"
 import json, sys, urllib.request
 tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}}}]
