@@ -53,6 +53,7 @@ static const flag_row SERVE[] = {{"--host", "H", "127.0.0.1", "address to listen
                                  {"--max-connections", "N", "256", "connection cap"},
                                  {"--sse-keepalive", "S", "15", "keep-alive comment interval of queued streams"},
                                  {"--batch-tokens", "N", "256", "most tokens per step (prefill chunks + decode rows)"},
+                                 {"--parallel", "N", "what the memory plan allows, at most 16", "slots: requests generated together"},
                                  GEN_FLAGS, {0}};
 static const flag_row BENCH[] = {{"--resident", "", "off", "time the resident (all in memory) path instead"},
                                  {"--pp", "LIST", "128,2048", "prefill lengths for --resident"},
@@ -111,6 +112,9 @@ int rl_cli_help(const char *cmd, FILE *f) {
         fprintf(f, "  MODEL: a model directory, a .gguf file, or a hub id org/name[@revision] in the local cache\n");
     fprintf(f, "flags:\n");
     for (const flag_row *r = CMDS[c].flags; r->flag; r++) {
+        int dup = 0;                     /* a command's own row comes first and hides GEN_FLAGS' */
+        for (const flag_row *e = CMDS[c].flags; e < r; e++) dup |= !strcmp(e->flag, r->flag);
+        if (dup) continue;
         char left[64];
         snprintf(left, sizeof left, "%s%s%s", r->flag, *r->value ? " " : "", r->value);
         fprintf(f, "  %-30s %s%s%s%s\n", left, r->help, *r->def ? " (default: " : "", r->def, *r->def ? ")" : "");
