@@ -5,6 +5,7 @@
 #include "cli/clitext.h"
 #include "cli/exitcode.h"
 #include "server/server.h"
+#include "server/slots.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -84,14 +85,24 @@ int cmd_serve(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     if (!so.api_key) so.api_key = getenv("RABBITLLM_API_KEY");
-    so.parallel = o.parallel > 0 ? o.parallel : 4;
-    o.model.n_seq = so.parallel;
     so.batch_tokens = batch_tokens;
     if (batch_tokens && (!o.model.max_batch || o.model.max_batch < batch_tokens)) o.model.max_batch = batch_tokens;
+    char why[160] = "";
+    so.parallel = o.parallel;
+    if (so.parallel <= 0) {              /* what the memory plan allows, at most 16 */
+        so.parallel = rl_serve_default_slots(o.model_dir, &o.model, 16, why, sizeof why);
+        if (so.parallel <= 0) so.parallel = 1;   /* the plan fails: opening says why */
+        so.parallel_why = why;
+    }
+    o.model.n_seq = so.parallel;
     so.model_dir = o.model_dir;
     so.sampling = o.sampling;
     so.ignore_eos = o.ignore_eos;
     so.draft = o.draft;
+    if (o.draft_model) {                 /* not opened: serve's batched steps do not verify drafts (docs/SERVER.md) */
+        fprintf(stderr, "note: --draft-model is not used by serve (slots decode one token per step)\n");
+        o.draft_model = NULL;
+    }
     rl_session *g = rl_cli_session_open(&o);
     int rc = 0;
     if (!g) rc = rl_cli_exit_code();

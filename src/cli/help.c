@@ -52,7 +52,6 @@ typedef struct { const char *flag, *value, *def, *help; } flag_row;
 static const flag_row RUN[] = {{"--parallel", "N", "8", "with --ids-file / --prompts: sequences decoded together"}, GEN_FLAGS, {0}};
 static const flag_row CHAT[] = {{"-n, --n-predict", "N", "512", "most tokens per answer"}, NO_PROMPT, GEN_FLAGS, {0}};
 static const flag_row SERVE[] = {{"-n, --n-predict", "N", "the request's max_tokens, else to the context", "default max_tokens"},
-                                 {"--parallel", "N", "4", "sequences decoded together (slots)"},
                                  NO_PROMPT, NOT("--system"), NOT("--raw"), NOT("--draft"),
                                  {"--host", "H", "127.0.0.1", "address to listen on"},
                                  {"--port", "P", "8080", "port to listen on"},
@@ -65,6 +64,7 @@ static const flag_row SERVE[] = {{"-n, --n-predict", "N", "the request's max_tok
                                  {"--max-connections", "N", "256", "connection cap"},
                                  {"--sse-keepalive", "S", "15", "keep-alive comment interval of queued streams"},
                                  {"--batch-tokens", "N", "256", "most tokens per step (prefill chunks + decode rows)"},
+                                 {"--parallel", "N", "what the memory plan allows, at most 16", "slots: requests generated together"},
                                  GEN_FLAGS, {0}};
 static const flag_row BENCH[] = {{"-n, --n-predict", "N", "8", "decode tokens timed (medians of N)"},
                                  {"--ctx", "N", "512", "context length"},
