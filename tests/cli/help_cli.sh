@@ -29,7 +29,7 @@ for c in run chat serve bench info tokenize detokenize template synth quantize b
 done
 # per command: a flag of no effect there is not listed; the default is the command's own
 "$B" serve --help | grep -qE -- "^  (-p, --prompt|--ids|--raw|--dump-logits) " && { echo "FAIL: serve --help lists a refused flag"; exit 1; }
-"$B" serve --help | grep -q -- "--parallel N .*(default: 4)" || { echo "FAIL: serve --parallel default"; exit 1; }
+"$B" serve --help | grep -q -- "--parallel N .*(default: what the memory plan allows, at most 16)" || { echo "FAIL: serve --parallel default"; exit 1; }
 "$B" chat --help | grep -q -- "-n, --n-predict N .*(default: 512)" || { echo "FAIL: chat -n default"; exit 1; }
 "$B" bench --help | grep -q -- "-n, --n-predict N .*(default: 8)" || { echo "FAIL: bench -n default"; exit 1; }
 "$B" run --help | grep -q -- "--temp, --temperature T .*(default: 0" || { echo "FAIL: run --help lacks --temp default"; exit 1; }
