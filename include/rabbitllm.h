@@ -65,6 +65,10 @@ RL_API int rl_model_ctx(const rl_model *m);       /* context length */
 RL_API int rl_model_pos(const rl_model *m);       /* tokens in the KV cache */
 /* 1 if id is one of the model's eos ids (config.json / generation_config.json). */
 RL_API int rl_model_is_eos(const rl_model *m, int32_t id);
+/* The memory plan rl_model_open would make for MODEL_DIR with opts, without opening the model
+ * (only the description is read): a JSON object as `info --json` shows under "plan" ("fits",
+ * "buffers": [{"name", "bytes"}], ...). Free with rl_release. NULL + error. */
+RL_API char *rl_model_plan(const char *model_dir, const rl_model_opts *opts);
 
 /* Runs tokens[0..n) at positions pos..pos+n-1 through the model, appending them to the KV
  * cache (prefill in sweeps of up to max_batch tokens). logits (may be NULL) receives, if
