@@ -65,6 +65,49 @@ int rl_devres_open(rl_model *m) {
     return 0;
 }
 
+const uint8_t *rl_devres_weights(rl_model *m, int s, rl_prefetch *pf, int *held) {
+    rl_backend *be = m->be;
+    const uint8_t *d = rl_devres_stage(m, s);
+    *held = 0;
+    if (d) return d;
+    if (pf && pf->stage == s) { /* uploaded ahead: the ops from here on wait for the copy */
+        pf->stage = -1;
+        *held = 1;
+        if (pf->ticket && be->ops->upload_join(be, pf->ticket)) { rl_loader_release(m->ld, s); *held = 0; return NULL; }
+        return m->wslot[s & 1];
+    }
+    const uint8_t *h = rl_loader_acquire(m->ld, s);
+    if (!h) return NULL;
+    *held = 1;
+    const uint8_t *buf = rl_weights_on_device(m, h, m->stages[s].bytes, s);
+    if (!buf) { rl_loader_release(m->ld, s); *held = 0; }
+    return buf;
+}
+
+int rl_devres_prefetch(rl_model *m, int s, rl_prefetch *pf) {
+    rl_backend *be = m->be;
+    if (be->ops->host_shared || !be->ops->upload_async || !be->ops->upload_join || pf->stage >= 0 ||
+        s >= m->n_stages || rl_devres_stage(m, s))
+        return 0;
+    be->ops->fence(be); /* the ops issued so far start before the host waits for the read */
+    const uint8_t *h = rl_loader_acquire(m->ld, s);
+    if (!h) return -1;
+    uint64_t t = 0;
+    if (be->ops->upload_async(be, m->wslot[s & 1], h, m->stages[s].bytes, &t)) { rl_loader_release(m->ld, s); return -1; }
+    pf->stage = s;
+    pf->ticket = t;
+    return 0;
+}
+
+void rl_devres_cancel(rl_model *m, rl_prefetch *pf) {
+    if (pf->stage < 0) return;
+    rl_backend *be = m->be;
+    if (pf->ticket) be->ops->upload_join(be, pf->ticket);
+    be->ops->wait(be, be->ops->fence(be)); /* the copy read the host slot: done before it goes back */
+    rl_loader_release(m->ld, pf->stage);
+    pf->stage = -1;
+}
+
 const uint8_t *rl_devres_stage(const rl_model *m, int s) { return m->dev_stage ? m->dev_stage[s] : NULL; }
 
 int rl_devres_count(const rl_model *m, size_t *bytes) {

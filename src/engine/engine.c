@@ -39,20 +39,6 @@ const uint8_t *rl_weights_on_device(rl_model *m, const uint8_t *host, size_t byt
     return dst;
 }
 
-/* Stage s's weights for the device: its resident copy (--gpu-mem; *held 0), else the loader's
- * host image (*held 1: rl_loader_release after the compute) uploaded into a device slot. */
-static const uint8_t *stage_weights(rl_model *m, int s, int *held) {
-    const uint8_t *d = rl_devres_stage(m, s);
-    *held = 0;
-    if (d) return d;
-    const uint8_t *h = rl_loader_acquire(m->ld, s);
-    if (!h) return NULL;
-    *held = 1;
-    const uint8_t *buf = rl_weights_on_device(m, h, m->stages[s].bytes, s);
-    if (!buf) { rl_loader_release(m->ld, s); *held = 0; }
-    return buf;
-}
-
 rl_wref rl_stage_weight(rl_model *m, const rl_stage *s, const uint8_t *buf, int role) {
     if (!s->t[role]) return (rl_wref){NULL, RL_DT_F32};
     if (s->q && s->q[role].dt) { /* composite: a host descriptor of device pointers into the image */
@@ -442,7 +428,7 @@ static int head(rl_model *m, const int *out_rows, int nr, float *logits) {
     for (int s = d->n_layers; s < m->n_stages; s++) {
         const rl_stage *st = &m->stages[s];
         int held;
-        const uint8_t *buf = stage_weights(m, s, &held);
+        const uint8_t *buf = rl_devres_weights(m, s, NULL, &held);
         if (!buf) return -1;
         double t0 = rl_now_s();
         int rows = st->row1 - st->row0;
@@ -474,18 +460,27 @@ static int sweep(rl_model *m, const int32_t *tok, int T, const int *out_rows, in
     if (!m->tree_parent)
         for (int g = 0; g < m->n_seg; g++) rl_kv_record(&m->kv, m->seg[g].seq, tok + m->seg[g].row0, m->seg[g].n);
     if (embed(m, tok, T) || rope_tables(m)) return -1;
+    rl_prefetch pf = {-1, 0};
     for (int l = 0; l < d->n_layers; l++) {
         int held;
-        const uint8_t *buf = stage_weights(m, l, &held);
-        if (!buf) return -1;
+        const uint8_t *buf = rl_devres_weights(m, l, &pf, &held);
+        if (!buf) { rl_devres_cancel(m, &pf); return -1; }
         double t0 = rl_now_s();
         int rc = rl_block_forward(m, l, buf, T);
-        /* a device copy of the host slot must have been consumed before the slot goes back */
-        if (!rc && held && !m->be->ops->host_shared) rc = m->be->ops->wait(m->be, m->be->ops->fence(m->be));
+        if (!rc && !m->be->ops->host_shared) {
+            uint64_t f = held ? m->be->ops->fence(m->be) : 0;
+            /* the next streamed layer is read and uploaded while this one computes (upload_async) */
+            double ta = rl_now_s();
+            if (l + 1 < d->n_layers) rc = rl_devres_prefetch(m, l + 1, &pf);
+            t0 += rl_now_s() - ta; /* its read is not this layer's compute */
+            /* a device copy of the host slot must have been consumed before the slot goes back */
+            int rw = held ? m->be->ops->wait(m->be, f) : 0;
+            if (!rc) rc = rw;
+        }
         if (!rc) rc = m->be->ops->status(m->be);
         m->compute_s[l] += rl_now_s() - t0;
         if (held) rl_loader_release(m->ld, l);
-        if (rc) return -1;
+        if (rc) { rl_devres_cancel(m, &pf); return -1; }
     }
     for (int g = 0; g < m->n_seg; g++) rl_kv_advance(&m->kv, m->seg[g].seq, m->seg[g].n);
     if (!logits || !n_out) return 0;

@@ -1,8 +1,9 @@
 /* Copy bandwidths of the vulkan backend, the limits the device check (tests/vulkan/
  * device_check.sh) compares streaming and resident decode with: host -> device from host_alloc
  * memory (the loader's slots) and from plain memory (through the staging ring), device ->
- * device (copy2d: read + write of the bytes) and device -> host. By default a 4 MiB check that
- * every path moves the bytes intact; RL_VK_BANDWIDTH_MB=N times N MiB (best of 3) and prints
+ * device (copy2d: read + write of the bytes) and device -> host; upload_async (the transfer
+ * queue) joined before a device copy. By default a 4 MiB check that every path moves the bytes
+ * intact; RL_VK_BANDWIDTH_MB=N times N MiB (best of 3) and prints
  * "vulkan bandwidth: ..." GB/s. Skipped where vulkan is not built in or no device opens. */
 #include "test.h"
 #include "backend/backend.h"
@@ -39,11 +40,24 @@ static void test_bandwidth(void) {
     double h2d = best_of_3(0, a, pinned, n), h2d_plain = best_of_3(0, a + n, plain, n);
     double d2h = best_of_3(2, back, a + n, n);
     CHECK(!memcmp(back, plain, n), "plain upload / download round trip");
+    /* upload_async from host_alloc memory: a ticket, and the ops after the join see the bytes */
+    for (size_t i = 0; i < n; i++) pinned[i] = (uint8_t)(i * 29 + 1);
+    uint64_t tk = 0;
+    double t0 = rl_now_s();
+    CHECK(VK->ops->upload_async(VK, a + n, pinned, n, &tk) == 0 && tk > 0, "upload_async: %s", rl_errmsg());
+    CHECK(VK->ops->upload_join(VK, tk) == 0, "upload_join: %s", rl_errmsg());
+    VK->ops->copy2d(VK, a, n, a + n, n, n, 1);
+    CHECK(VK->ops->wait(VK, VK->ops->fence(VK)) == 0, "wait: %s", rl_errmsg());
+    double h2d_async = rl_now_s() - t0;
+    CHECK(VK->ops->download(VK, back, a, n) == 0 && !memcmp(back, pinned, n), "upload_async + join + device copy");
+    for (size_t i = 0; i < n; i++) pinned[i] = (uint8_t)(i * 131 + 7);
+    CHECK(VK->ops->upload(VK, a, pinned, n) == 0, "upload: %s", rl_errmsg());
     double d2d = best_of_3(1, a + n, a, n);
     CHECK(VK->ops->download(VK, back, a + n, n) == 0 && !memcmp(back, pinned, n), "host_alloc upload + device copy");
     if (env) printf("vulkan bandwidth (%zu MiB): H2D from host_alloc %.2f GB/s, H2D from malloc %.2f GB/s, "
-                    "D2D copy %.2f GB/s (read + write %.2f), D2H %.2f GB/s\n", mb, n / h2d / 1e9, n / h2d_plain / 1e9,
-                    n / d2d / 1e9, 2 * n / d2d / 1e9, n / d2h / 1e9);
+                    "D2D copy %.2f GB/s (read + write %.2f), D2H %.2f GB/s; upload_async + join + copy %.3f s\n", mb,
+                    n / h2d / 1e9, n / h2d_plain / 1e9,
+                    n / d2d / 1e9, 2 * n / d2d / 1e9, n / d2h / 1e9, h2d_async);
     VK->ops->arena_free(VK, a, 2 * n);
     VK->ops->host_free(VK, pinned);
     free(plain); free(back);

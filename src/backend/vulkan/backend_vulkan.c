@@ -15,6 +15,8 @@ void rl_vk_host_free(rl_backend *be, void *p);
 void rl_vk_host_invalidate(rl_backend *be, const void *p);
 int rl_vk_upload(rl_backend *be, void *dst, const void *src, size_t n);
 int rl_vk_download(rl_backend *be, void *dst, const void *src, size_t n);
+int rl_vk_upload_async(rl_backend *be, void *dst, const void *src, size_t n, uint64_t *ticket);
+int rl_vk_upload_join(rl_backend *be, uint64_t ticket);
 const char *rl_vk_describe(void);
 
 #define DSA_ROWS 8     /* query tokens per DSA dispatch (scratch: 2 rows of max_ctx floats each) */
@@ -396,6 +398,7 @@ static const rl_backend_ops vk_ops = {
     .act_mul = vk_act_mul, .row_norm_div = vk_row_norm_div, .row_gate = vk_row_gate,
     .moe_route = vk_moe_route, .gather_rows = vk_gather_rows, .scatter_add_rows = vk_scatter_add_rows,
     .dn_conv = vk_dn_conv, .dn_recur = vk_dn_recur,
+    .upload_async = rl_vk_upload_async, .upload_join = rl_vk_upload_join,
 };
 
 rl_backend *rl_backend_vulkan_open(int n_threads) {
@@ -421,6 +424,16 @@ rl_backend *rl_backend_vulkan_open(int n_threads) {
     }
     VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = v->pool,
                                        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = VK_NCB};
+    /* upload_async's command buffers and timeline (on the transfer queue's family) */
+    VkCommandPoolCreateInfo tci = pci;
+    tci.queueFamilyIndex = d->tqfam;
+    VkCommandBufferAllocateInfo tai = cai;
+    if (vkCreateCommandPool(d->dev, &tci, NULL, &v->tpool) != VK_SUCCESS || (tai.commandPool = v->tpool,
+        vkAllocateCommandBuffers(d->dev, &tai, v->tcb) != VK_SUCCESS) || vkCreateSemaphore(d->dev, &sci, NULL, &v->ttl) != VK_SUCCESS) {
+        rl_err("vulkan: cannot create the transfer command buffers / timeline semaphore");
+        vk_close(be);
+        return NULL;
+    }
     if (vkAllocateCommandBuffers(d->dev, &cai, v->cb) != VK_SUCCESS) {
         rl_err("vulkan: cannot allocate command buffers");
         vk_close(be);
@@ -457,6 +470,11 @@ static void vk_close(rl_backend *be) {
                 pthread_mutex_unlock(&d->qlock);
             }
         }
+        if (v->ttl && rl_vk_wait_transfers(v) && d->tqueue != d->queue) {
+            pthread_mutex_lock(&d->tqlock);
+            vkQueueWaitIdle(d->tqueue);
+            pthread_mutex_unlock(&d->tqlock);
+        }
         for (int i = 0; i < v->n_arenas; i++) rl_vk_buf_free(d, &v->arenas[i]);
         for (int i = 0; i < v->n_hosts; i++) rl_vk_buf_free(d, &v->hosts[i]);
         rl_vk_buf_free(d, &v->up);
@@ -465,6 +483,8 @@ static void vk_close(rl_backend *be) {
         free(v->hosts);
         if (v->pool) vkDestroyCommandPool(d->dev, v->pool, NULL);
         if (v->tl) vkDestroySemaphore(d->dev, v->tl, NULL);
+        if (v->tpool) vkDestroyCommandPool(d->dev, v->tpool, NULL);
+        if (v->ttl) vkDestroySemaphore(d->dev, v->ttl, NULL);
         free(v);
     }
     free(be);
