@@ -86,7 +86,8 @@ const uint8_t *rl_devres_weights(rl_model *m, int s, rl_prefetch *pf, int *held)
 
 int rl_devres_prefetch(rl_model *m, int s, rl_prefetch *pf) {
     rl_backend *be = m->be;
-    if (be->ops->host_shared || !be->ops->upload_async || !be->ops->upload_join || pf->stage >= 0 ||
+    const char *e = getenv("RL_NO_UPLOAD_AHEAD"); /* 1: upload each layer when it is needed (comparisons) */
+    if ((e && *e && strcmp(e, "0")) || be->ops->host_shared || !be->ops->upload_async || !be->ops->upload_join || pf->stage >= 0 ||
         s >= m->n_stages || rl_devres_stage(m, s))
         return 0;
     be->ops->fence(be); /* the ops issued so far start before the host waits for the read */

@@ -3,7 +3,7 @@
  * budget the first stages in sweep order are uploaded once at open and kept on the device, the
  * rest stream through the two device layer slots; and the upload / compute overlap of streamed
  * layers (where the backend has upload_async, the next layer's image is read and uploaded
- * while this layer computes). */
+ * while this layer computes; RL_NO_UPLOAD_AHEAD=1 turns that off for comparisons). */
 #ifndef RL_ENGINE_DEVRES_H
 #define RL_ENGINE_DEVRES_H
 #include "engine/model.h"
