@@ -50,6 +50,10 @@ typedef struct {
                           exact whose memory plan fits: f32, else bf16, else q8_0 */
     const char *backend; /* compute backend: "cpu", "cuda", "vulkan"; NULL = $RL_BACKEND, else
                           "cpu". One not built in (or without a device) is an error at open. */
+    size_t gpu_mem;      /* device-memory budget of a GPU backend (cuda, vulkan): the first layers
+                          that fit beside the activations and KV cache stay on the device
+                          (uploaded once at open), the rest stream through two device slots;
+                          0 = stream every layer. Ignored by the cpu backend. */
 } rl_model_opts;
 #define RL_MEM_BUDGET_AUTO ((size_t)-1)
 
