@@ -5,8 +5,8 @@
 # interface on cuda against the CPU and the scalar references (cuda must not be skipped); (2) the
 # fixture test — every folder of ../shared/fixtures within 1e-3 of its golden on cpu, cpu-staged
 # and cuda; (3) figures: H2D bandwidth from pinned memory, then a synthetic Qwen2.5-1.5B (bf16):
-# streamed decode s/token (--mem-budget 0) on cpu and cuda with bytes per token, resident decode
-# and prefill-512 on cuda (bench --resident). Env: RL_GPU_BUILD (default build-gpu), RL_SHARED.
+# streamed decode s/token (--mem-budget 0) on cpu and cuda with bytes per token, layers kept on
+# the device (--gpu-mem), resident decode and prefill-512 on cuda (bench --resident). Env: RL_GPU_BUILD (default build-gpu), RL_SHARED.
 cd "$(dirname "$0")/../.." || exit 1
 NVCC=$(command -v nvcc 2>/dev/null || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; })
 if [ -z "$NVCC" ]; then echo "skipped: no nvcc"; exit 77; fi
@@ -47,6 +47,9 @@ if [ -f "$CFG" ]; then
     timeout 120 "$BIN" run "$M" --backend $be --ids "$IDS" -n 16 --temp 0 --ignore-eos --mem-budget 0 --profile 2>&1 >/dev/null |
       grep -E "tok/s|s/token|backend|read|error" | head -n 8
   done
+  echo "-- cuda, every layer kept on the device (--gpu-mem 12G), 16 new:"
+  timeout 120 "$BIN" run "$M" --backend cuda --gpu-mem 12G --ids "$IDS" -n 16 --temp 0 --ignore-eos --profile 2>&1 >/dev/null |
+    grep -E "tok/s|s/token|backend|gpu|error" | head -n 8
   echo "-- cuda resident (bench --resident --pp 128,512):"
   timeout 180 "$BIN" bench "$M" --backend cuda --resident --pp 128,512 2>&1 | tail -n 12
 else echo "figures skipped: $CFG missing"; fi

@@ -62,6 +62,10 @@ static int cu_upload(rl_backend *be, void *dst, const void *src, size_t n) {
 static int cu_download(rl_backend *be, void *dst, const void *src, size_t n) {
     return rlcu_download(dst, src, n) ? cu_status(be) : 0;
 }
+static int cu_upload_async(rl_backend *be, void *dst, const void *src, size_t n, uint64_t *ticket) {
+    return rlcu_upload_async(dst, src, n, ticket) ? cu_status(be) : 0;
+}
+static int cu_upload_join(rl_backend *be, uint64_t ticket) { return rlcu_upload_join(ticket) ? cu_status(be) : 0; }
 static uint64_t cu_fence(rl_backend *be) { (void)be; return rlcu_fence(); }
 static int cu_wait(rl_backend *be, uint64_t f) { return rlcu_wait(f) ? cu_status(be) : 0; }
 static size_t cu_scratch_bytes(rl_backend *be, int max_ctx, int max_T) { (void)be; return rlcu_scratch_bytes(max_ctx, max_T); }
@@ -191,6 +195,7 @@ static const rl_backend_ops cuda_ops = {
     .sigmoid_mul = cu_sigmoid_mul, .act_mul = cu_act_mul, .row_norm_div = cu_row_norm_div,
     .row_gate = cu_row_gate, .moe_route = cu_moe_route, .gather_rows = cu_gather_rows,
     .scatter_add_rows = cu_scatter_add_rows, .dn_conv = cu_dn_conv, .dn_recur = cu_dn_recur,
+    .upload_async = cu_upload_async, .upload_join = cu_upload_join,
 };
 
 rl_backend *rl_backend_cuda_open(int n_threads) {

@@ -24,6 +24,10 @@ void *rlcu_host_alloc(size_t n);        /* pinned host memory */
 void rlcu_host_free(void *p);
 int rlcu_upload(void *dst, const void *src, size_t n);
 int rlcu_download(void *dst, const void *src, size_t n);
+/* Upload on the copy stream (overlapping the ops queued before it); later ops see it once
+ * rlcu_upload_join(ticket) has made the compute stream wait for it. */
+int rlcu_upload_async(void *dst, const void *src, size_t n, uint64_t *ticket);
+int rlcu_upload_join(uint64_t ticket);
 uint64_t rlcu_fence(void);
 int rlcu_wait(uint64_t fence);
 /* Scratch the ops need (dequantised weight chunks for the GEMM, DSA scores), placed by the caller. */
