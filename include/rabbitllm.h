@@ -213,6 +213,7 @@ typedef struct {
     const char *draft_model; /* speculative decoding with this resident draft model (same
                               vocabulary: checked at open); NULL = none */
     int draft_tokens;      /* most token-tree nodes per sweep with a draft model (0 = 64) */
+    const char *draft_backend; /* the draft model's compute backend; NULL = the target's */
 } rl_session_opts;
 
 /* Opens MODEL (opts may be NULL: defaults). NULL + error naming the file and the problem. */
@@ -256,6 +257,10 @@ typedef struct {
     int n_gen;                    /* tokens generated */
     double prefill_s, decode_s;   /* seconds evaluating the prompt / generating */
     int drafted, accepted;        /* speculative tokens proposed / accepted */
+    int sweeps;                   /* decode sweeps of the model (nodes/sweep = 1 + drafted / sweeps) */
+    double draft_s;               /* with a draft model: seconds in the draft model */
+    double target_read_s;         /* with a draft model: seconds of target sweeps waiting for weights */
+    double target_compute_s;      /* with a draft model: seconds of target sweeps computing */
 } rl_gen_info;
 
 /* Prompt ids (for rl_release): messages_json (a JSON array of messages, extra_json template

@@ -71,7 +71,7 @@ class _ModelOpts(ctypes.Structure):
 
 class _SessionOpts(ctypes.Structure):
     _fields_ = [("model", _ModelOpts), ("raw", ctypes.c_int), ("draft_model", ctypes.c_char_p),
-                ("draft_tokens", ctypes.c_int)]  # must mirror rl_session_opts in include/rabbitllm.h
+                ("draft_tokens", ctypes.c_int), ("draft_backend", ctypes.c_char_p)]  # must mirror rl_session_opts in include/rabbitllm.h
 
 
 class _Sampling(ctypes.Structure):
@@ -88,7 +88,9 @@ class _GenParams(ctypes.Structure):
 class _GenInfo(ctypes.Structure):
     _fields_ = [("finish", ctypes.c_int), ("ctx_full", ctypes.c_int), ("n_prompt", ctypes.c_int),
                 ("n_reused", ctypes.c_int), ("n_gen", ctypes.c_int), ("prefill_s", ctypes.c_double),
-                ("decode_s", ctypes.c_double), ("drafted", ctypes.c_int), ("accepted", ctypes.c_int)]
+                ("decode_s", ctypes.c_double), ("drafted", ctypes.c_int), ("accepted", ctypes.c_int),
+                ("sweeps", ctypes.c_int), ("draft_s", ctypes.c_double), ("target_read_s", ctypes.c_double),
+                ("target_compute_s", ctypes.c_double)]
 
 
 def _sig(name, res, *args):

@@ -11,11 +11,16 @@
  * sweep yields 1 + the accepted path. The accepted path is committed to the target's cache
  * without recomputation (rl_model_tree_commit); the draft reads it before it drafts again.
  *
+ * Prompt-lookup candidates (rl_gen_opts.draft > 0: the continuation of the last n-gram's
+ * latest earlier occurrence) join the same tree as a path from the root, sharing the nodes the
+ * draft already proposed, on top of the draft's budget.
+ *
  * The budget follows a cost model: the measured tokens per second of each budget (an average
  * over its recent sweeps, draft time included) picks the budget; neighbours are tried now and
  * then, and a budget of 1 (the pending token alone: no drafting) wins when drafting does not pay. */
 #include "gen/spec_tree.h"
 #include "gen/sampler.h"
+#include "engine/model.h"
 #include "util/err.h"
 #include "util/timer.h"
 #include <math.h>
@@ -40,7 +45,7 @@ typedef struct {
     int bi;                   /* current budget index */
     int top;                  /* the largest budget's index (draft_fixed) */
     int spine;                /* the deepest node of the draft's greedy path in the tree */
-    double draft_s, target_s;
+    double draft_s, target_s, target_compute_s;
 } tree_ctx;
 
 /* Softmax of one logits row into prob (temperature 1: the draft's own beliefs). */
@@ -106,6 +111,30 @@ static int grow(tree_ctx *T, int32_t root, int budget) {
     return n;
 }
 
+/* Merges the prompt-lookup path look[0..k) below the root into the tree of n nodes (existing
+ * nodes shared, new ones appended, at most cap nodes in all). Returns the node count. */
+static int merge_lookup(tree_ctx *T, int n, const int32_t *look, int k, int cap) {
+    int u = 0;
+    for (int j = 0; j < k; j++) {
+        int c = -1;
+        for (int i = u + 1; i < n; i++) if (T->par[i] == u && T->tok[i] == look[j]) { c = i; break; }
+        if (c < 0) {
+            if (n >= cap) break;
+            c = n++;
+            T->tok[c] = look[j]; T->par[c] = u; T->cum[c] = 0;
+        }
+        u = c;
+    }
+    return n;
+}
+
+/* Seconds the model has spent computing (all stages) since open or the last profile reset. */
+static double compute_total(const rl_model *m) {
+    double t = 0;
+    for (int s = 0; s < m->n_stages; s++) t += m->compute_s[s];
+    return t;
+}
+
 /* The budget for the next sweep: the best measured one (sweep 0 runs without drafting), and
  * neighbours of the best are tried now and then (every 4th sweep while drafting
  * pays, at sweeps 2^k - 1 while it is off), so the choice follows the acceptance as it changes
@@ -136,6 +165,9 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
     tree_ctx T = {.m = m, .dm = dm, .V = V};
     T.nmax = o->draft_tokens > 0 ? o->draft_tokens : 64;
     if (T.nmax > RL_TREE_MAX) T.nmax = RL_TREE_MAX;
+    int sweep_cap = m->max_T < dm->max_T ? m->max_T : dm->max_T; /* --batch: rows a sweep holds */
+    if (sweep_cap > RL_TREE_MAX) sweep_cap = RL_TREE_MAX;
+    if (T.nmax > sweep_cap) T.nmax = sweep_cap;
     T.tl = malloc((size_t)RL_TREE_MAX * V * sizeof(float));
     T.dl = malloc((size_t)RL_TREE_MAX * V * sizeof(float));
     T.prob = malloc((size_t)V * sizeof(float));
@@ -182,9 +214,19 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
         }
         int nn = grow(&T, tok, budget);
         if (nn < 0) goto done;
-        double t1 = rl_now_s();
+        if (o->draft > 0) { /* prompt lookup joins the tree */
+            int32_t look[32];
+            int cap = room < droom ? room : droom, kmax = o->draft < 32 ? o->draft : 32;
+            if (cap > T.nmax + kmax) cap = T.nmax + kmax;
+            if (cap > sweep_cap) cap = sweep_cap;
+            if (kmax > left) kmax = left;
+            int k = kmax > 0 ? rl_prompt_lookup(hist, nh, kmax, look) : 0;
+            nn = merge_lookup(&T, nn, look, k, cap);
+        }
+        double t1 = rl_now_s(), c1 = compute_total(m);
         if (nn == 1 ? rl_model_eval(m, T.tok, 1, T.tl, 0) : rl_model_eval_tree(m, T.tok, T.par, nn, T.tl)) goto done;
         T.target_s += rl_now_s() - t1;
+        T.target_compute_s += compute_total(m) - c1;
         st->sweeps++;
         st->drafted += nn - 1;
         /* walk: the target's pick at each node; on to the child that has it, if any */
@@ -219,11 +261,22 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
     st->decode_s = rl_now_s() - t0;
     st->draft_s = T.draft_s;
     st->target_s = T.target_s;
+    st->target_compute_s = T.target_compute_s;
     rc = 0;
 done:
     free(T.tl); free(T.dl); free(T.prob); free(T.c); free(hist); free(dpend); free(row); free(pl);
     rl_sampler_free(s);
     return rc;
+}
+
+rl_model *rl_draft_open(const char *dir, const rl_model_opts *target_opts, const char *backend) {
+    rl_model_opts o = target_opts ? *target_opts : (rl_model_opts){0};
+    o.mem_budget = RL_MEM_BUDGET_AUTO; /* resident as far as memory allows */
+    o.n_seq = 1;
+    if (backend) o.backend = backend;
+    rl_model *d = rl_model_open(dir, &o);
+    if (!d) rl_err_prefix("draft model: ");
+    return d;
 }
 
 int rl_draft_check(const char *target_dir, const rl_model *target, const char *draft_dir, const rl_model *draft) {
