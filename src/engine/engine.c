@@ -342,6 +342,10 @@ int rl_model_seq_rewind(rl_model *m, int seq, int pos) {
     int cur = seq >= 0 && seq < m->n_seq ? m->kv.pos[seq] : 0;
     int rc = rl_kv_truncate(&m->kv, seq, pos);
     if (rc < 0) return -1;
+    /* a token tree wrote ring rows up to tree_top: rewinding more than max_T below that lost rows */
+    if (seq == 0 && m->tree_top > cur && pos > 0 && m->tree_top - pos > m->max_T)
+        for (int l = 0; l < m->kv.n_layers && rc != 1; l++) rc = m->kv.ring[l] ? 1 : rc;
+    if (seq == 0 && pos == 0) m->tree_top = 0;
     if ((m->n_lin && pos < cur) || rc == 1) { /* recurrent state, or ring rows the prefix still needs */
         if (seq != 0) {
             m->kv.pos[seq] = 0;
@@ -563,16 +567,14 @@ int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, fl
 /* --- token trees (speculative decoding) --- */
 
 int rl_model_tree_ok(const rl_model *m) {
-    if (!m->be->ops->attention_tree || m->d.mla || m->n_lin || m->n_seq != 1) return 0;
-    for (int l = 0; l < m->kv.n_layers; l++) if (m->kv.ring[l]) return 0;
-    for (int l = 0; l < m->d.n_layers; l++) if (m->d.layers[l].kind == RL_LAYER_SLIDING) return 0;
-    return 1;
+    /* sliding-window layers (linear or ring caches) are fine: attention_tree takes the window */
+    return m->be->ops->attention_tree && !m->d.mla && !m->n_lin && m->n_seq == 1;
 }
 
 int rl_model_eval_tree(rl_model *m, const int32_t *tok, const int32_t *parent, int n, float *logits) {
     if (!rl_model_tree_ok(m))
-        return rl_err("%s: token trees need a backend with tree attention and a model without MLA, recurrent or "
-                      "sliding-window layers (use a chain: rl_model_eval)", m->dir);
+        return rl_err("%s: token trees need a backend with tree attention and a model without MLA or recurrent "
+                      "layers, one sequence (use a chain: rl_model_eval)", m->dir);
     int cap = m->max_T < RL_TREE_MAX ? m->max_T : RL_TREE_MAX;
     if (n > cap) return rl_err("eval_tree: %d nodes exceed the %d a sweep can hold", n, cap);
     if (check_tokens(m, 0, tok, n)) return -1;
@@ -594,6 +596,7 @@ int rl_model_eval_tree(rl_model *m, const int32_t *tok, const int32_t *parent, i
     m->kv.pos[0] = P; /* nothing is kept until rl_model_tree_commit */
     m->tree_n = rc ? 0 : n;
     m->tree_pos = P;
+    if (P + n > m->tree_top) m->tree_top = P + n; /* ring rows written up to here (rewinds: see seq_rewind) */
     return rc;
 }
 
@@ -605,14 +608,16 @@ int rl_model_tree_commit(rl_model *m, const int32_t *nodes, int k) {
     if (m->tree_pos + k > m->ctx) return rl_err("tree_commit: past the context");
     rl_backend *be = m->be;
     int P = m->tree_pos;
-    /* rows P + nodes[i] -> P + i, ascending (a source is never an earlier destination) */
+    /* rows P + nodes[i] -> P + i, ascending (a source is never an earlier destination); ring
+     * caches modulo their rows (a tree spans fewer rows than a ring holds) */
     for (int l = 0; l < m->kv.n_layers; l++) {
         rl_kv_view kv = rl_kv_layer(&m->kv, l, 0);
         size_t kb = rl_dtype_row_bytes(kv.dt, kv.k_width), vb = rl_dtype_row_bytes(kv.dt, kv.v_width);
         for (int i = 0; i < k; i++) {
             if (nodes[i] == i) continue;
-            be->ops->copy2d(be, (uint8_t *)kv.k + (size_t)(P + i) * kb, kb, (uint8_t *)kv.k + (size_t)(P + nodes[i]) * kb, kb, kb, 1);
-            if (kv.v != kv.k) be->ops->copy2d(be, (uint8_t *)kv.v + (size_t)(P + i) * vb, vb, (uint8_t *)kv.v + (size_t)(P + nodes[i]) * vb, vb, vb, 1);
+            size_t dst = (size_t)(kv.ring ? (P + i) % kv.ring : P + i), src = (size_t)(kv.ring ? (P + nodes[i]) % kv.ring : P + nodes[i]);
+            be->ops->copy2d(be, (uint8_t *)kv.k + dst * kb, kb, (uint8_t *)kv.k + src * kb, kb, kb, 1);
+            if (kv.v != kv.k) be->ops->copy2d(be, (uint8_t *)kv.v + dst * vb, vb, (uint8_t *)kv.v + src * vb, vb, vb, 1);
         }
     }
     for (int i = 0; i < k; i++) m->kv.hist[P + i] = m->tree_tok[nodes[i]];

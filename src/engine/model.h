@@ -73,6 +73,7 @@ struct rl_model {
     int32_t *tree_tok;        /* host (max_T) the last tree's tokens, for rl_model_tree_commit */
     int32_t *tree_par;        /* host (max_T) the last tree's parents */
     int tree_n, tree_pos;     /* the last tree's nodes and position (tree_n 0: none pending) */
+    int tree_top;             /* sequence 0: the highest position + 1 a tree wrote (ring rows) */
 
     int profile;              /* collect per-stage compute time */
     double *compute_s;        /* per stage */

@@ -1,7 +1,10 @@
 /* Token trees (rl_model_eval_tree / rl_model_tree_commit) on stories260K and the llama fixture,
  * on the cpu and cpu-staged backends: every node's logits equal a plain causal run of its path
  * (prefix + ancestors + itself), and committing a path leaves the cache as if the path had been
- * evaluated normally; bad trees and commits are errors; models without tree support say so. */
+ * evaluated normally; bad trees and commits are errors; models without tree support say so.
+ * Sliding-window models (gemma2, gemma3: window 8; ring caches with a small --batch, linear
+ * caches otherwise): a long prefix and a path deeper than the window, so both the prefix and
+ * the ancestors are cut by the window; the same checks, then a rewind after the tree. */
 #include "test.h"
 #include "rabbitllm.h"
 #include <math.h>
@@ -13,9 +16,11 @@ static double max_diff(const float *a, const float *b, int n) {
     return w;
 }
 
+static int g_batch; /* max_batch of the models opened (0 = default); small: ring caches */
+
 /* Logits of the last token of prefix + path in a fresh model. */
 static int chain(const char *dir, const char *be, const int32_t *prefix, int np, const int32_t *path, int n, float *out) {
-    rl_model_opts o = {.backend = be};
+    rl_model_opts o = {.backend = be, .max_batch = g_batch};
     rl_model *m = rl_model_open(dir, &o);
     if (!m) return -1;
     int32_t all[64];
@@ -73,6 +78,74 @@ static void check_model(const char *name, const char *be) {
     rl_model_close(m);
 }
 
+/* A sliding-window model: prefix of 20, a chain of 12 nodes (deeper than the window of 8) with
+ * a branch at depth 3 and a second root; every node vs its chain, a commit of the chain's
+ * first 10 nodes then one token, and a rewind of 3 after another tree. */
+static void check_sliding(const char *name, const char *be, int batch) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/%s", t_shared(), name);
+    g_batch = batch;
+    rl_model_opts o = {.backend = be, .max_batch = batch};
+    rl_model *m = rl_model_open(dir, &o);
+    CHECK(m != NULL, "%s: open: %s", name, rl_last_error());
+    if (!m) { g_batch = 0; return; }
+    CHECK(rl_model_tree_ok(m), "%s: trees supported (sliding window)", name);
+    int V = rl_model_vocab(m);
+    enum { NP = 20, NT = 15 };
+    int32_t prefix[NP], tok[NT], par[NT];
+    for (int i = 0; i < NP; i++) prefix[i] = (int32_t)((i * 37 + 5) % V);
+    for (int i = 0; i < 12; i++) { tok[i] = (int32_t)((i * 53 + 11) % V); par[i] = i - 1; }
+    tok[12] = 3 % V; par[12] = 2;   /* a branch below depth 2 */
+    tok[13] = 9 % V; par[13] = 12;
+    tok[14] = 21 % V; par[14] = -1; /* a second root */
+    float *lg = malloc((size_t)NT * V * sizeof(float)), *ref = malloc((size_t)V * sizeof(float));
+    CHECK(rl_model_eval(m, prefix, NP, NULL, 0) == 0, "prefix: %s", rl_last_error());
+    CHECK(rl_model_eval_tree(m, tok, par, NT, lg) == 0, "%s: eval_tree: %s", name, rl_last_error());
+    double worst = 0;
+    for (int i = 0; i < NT; i++) {
+        int32_t path[NT];
+        int d = 0;
+        for (int u = i; u >= 0; u = par[u]) path[d++] = tok[u];
+        for (int x = 0; x < d / 2; x++) { int32_t t = path[x]; path[x] = path[d - 1 - x]; path[d - 1 - x] = t; }
+        CHECK(chain(dir, be, prefix, NP, path, d, ref) == 0, "chain: %s", rl_last_error());
+        worst = fmax(worst, max_diff(lg + (size_t)i * V, ref, V));
+    }
+    CHECK(worst <= 1e-4, "%s [%s, batch %d]: tree node logits vs their chains: max abs diff %g", name, be, batch, worst);
+    int32_t nodes[10], path[NP + 11];
+    for (int i = 0; i < 10; i++) nodes[i] = i;
+    CHECK(rl_model_tree_commit(m, nodes, 10) == 0 && rl_model_pos(m) == NP + 10, "commit: %s", rl_last_error());
+    int32_t next = 33 % V;
+    CHECK(rl_model_eval(m, &next, 1, lg, 0) == 0, "after commit: %s", rl_last_error());
+    memcpy(path, tok, 10 * sizeof *path);
+    path[10] = next;
+    CHECK(chain(dir, be, prefix, NP, path, 11, ref) == 0, "chain: %s", rl_last_error());
+    double w = max_diff(lg, ref, V);
+    CHECK(w <= 1e-4, "%s [%s, batch %d]: after a commit: max abs diff %g", name, be, batch, w);
+    /* another tree, nothing committed, then a rewind of 3 and a token: as the chain says */
+    CHECK(rl_model_eval_tree(m, tok, par, NT, NULL) == 0, "second tree: %s", rl_last_error());
+    CHECK(rl_model_rewind(m, NP + 8) == 0, "rewind: %s", rl_last_error());
+    CHECK(rl_model_eval(m, &next, 1, lg, 0) == 0, "after rewind: %s", rl_last_error());
+    memcpy(path, tok, 8 * sizeof *path);
+    path[8] = next;
+    CHECK(chain(dir, be, prefix, NP, path, 9, ref) == 0, "chain: %s", rl_last_error());
+    double w2 = max_diff(lg, ref, V);
+    CHECK(w2 <= 1e-4, "%s [%s, batch %d]: a rewind after a tree: max abs diff %g", name, be, batch, w2);
+    fprintf(stderr, "  %s [%s, batch %d]: tree vs chains %.2g, after commit %.2g, after rewind %.2g\n", name, be, batch,
+            worst, w, w2);
+    free(lg); free(ref);
+    rl_model_close(m);
+    g_batch = 0;
+}
+
+static void test_sliding(void) {
+    const char *be[] = {"cpu", "cpu-staged"};
+    for (int b = 0; b < 2; b++) {
+        check_sliding("gemma2", be[b], 16);  /* ring caches of 8 + 16 - 1 rows */
+        check_sliding("gemma2", be[b], 0);
+        check_sliding("gemma3", be[b], 16);
+    }
+}
+
 static void test_tree(void) {
     const char *be[] = {"cpu", "cpu-staged"};
     for (int b = 0; b < 2; b++) {
@@ -94,5 +167,6 @@ static void test_tree(void) {
 
 int main(void) {
     RUN_SHARED(test_tree);
+    RUN_SHARED(test_sliding);
     TEST_END();
 }

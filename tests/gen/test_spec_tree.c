@@ -1,7 +1,9 @@
 /* Speculative decoding with a draft model and token trees (gen/spec_tree.c):
  * - greedy output ids and the logits rows of the fed-back tokens are those of plain decoding,
  *   at several budgets, with the model itself and a 4-bit copy of it as drafts (stories260K,
- *   whose 4-bit copy is made here with `quantize`), and on llama and qwen3_moe fixtures;
+ *   whose 4-bit copy is made here with `quantize`), and on llama and qwen3_moe fixtures, and on
+ *   the sliding-window gemma2 / gemma3 fixtures (window 8: trees deeper than it; linear and ring
+ *   caches);
  * - the cache afterwards holds prompt + fed-back tokens;
  * - sampling: under one seed the ids equal plain sampling's (the target's own sampler picks
  *   every token, so the draws are the same); and statistically, over independent seeds, the
@@ -27,8 +29,11 @@ static int keep_rows(void *ctx, const float *r, int n, int vocab) {
     return 0;
 }
 
+static int g_batch; /* max_batch of the models opened (0 = default; small: ring caches for sliding layers) */
+
 static rl_model *open_dir(const char *dir) {
-    rl_model *m = rl_model_open(dir, NULL);
+    rl_model_opts mo = {.max_batch = g_batch};
+    rl_model *m = rl_model_open(dir, &mo);
     CHECK(m != NULL, "open %s: %s", dir, rl_last_error());
     return m;
 }
@@ -81,6 +86,16 @@ static void test_greedy(void) {
     check_greedy(s, g_s4, 16);
     check_greedy(l, l, 16);
     check_greedy(q, q, 16);
+    /* sliding-window models (window 8): trees deeper than the window, linear and ring caches */
+    char g2[512], g3[512];
+    snprintf(g2, sizeof g2, "%s/fixtures/gemma2", t_shared());
+    snprintf(g3, sizeof g3, "%s/fixtures/gemma3", t_shared());
+    check_greedy(g2, g2, 32);
+    check_greedy(g3, g3, 16);
+    g_batch = 32; /* ring caches of 8 + 32 - 1 rows */
+    check_greedy(g2, g2, 32);
+    check_greedy(g3, g3, 8);
+    g_batch = 0;
 }
 
 static void test_sampling(void) {
