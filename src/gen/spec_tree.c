@@ -11,6 +11,11 @@
  * sweep yields 1 + the accepted path. The accepted path is committed to the target's cache
  * without recomputation (rl_model_tree_commit); the draft reads it before it drafts again.
  *
+ * Models without token trees (MLA, a backend without tree attention) speculate with chains:
+ * the draft proposes its greedy path one token at a time (then rewinds), the target verifies
+ * it as a plain run of all its rows and rewinds to the accepted length (the same exact walk).
+ * Recurrent (hybrid) models cannot rewind cheaply: refused.
+ *
  * Prompt-lookup candidates (rl_gen_opts.draft > 0: the continuation of the last n-gram's
  * latest earlier occurrence) join the same tree as a path from the root, sharing the nodes the
  * draft already proposed, on top of the draft's budget.
@@ -45,6 +50,7 @@ typedef struct {
     int bi;                   /* current budget index */
     int top;                  /* the largest budget's index (draft_fixed) */
     int spine;                /* the deepest node of the draft's greedy path in the tree */
+    int chain_t, chain_d;     /* 1: the target verifies / the draft proposes chains, not trees */
     double draft_s, target_s, target_compute_s;
 } tree_ctx;
 
@@ -63,11 +69,30 @@ static int has_child(const tree_ctx *T, int n, int u, int32_t t) {
     return 0;
 }
 
+/* Chains: the draft's greedy path from the pending token, one plain eval per token, then the
+ * draft's cache rewound. Returns the node count (budget), -1 on an error. */
+static int grow_chain(tree_ctx *T, int budget) {
+    int n = 1, V = T->V, P = rl_model_pos(T->dm);
+    double t0 = rl_now_s();
+    while (n < budget) {
+        if (rl_model_eval(T->dm, &T->tok[n - 1], 1, T->dl, 0)) return -1;
+        int best = 0;
+        for (int i = 1; i < V; i++) if (T->dl[i] > T->dl[best]) best = i;
+        T->tok[n] = best; T->par[n] = n - 1; T->cum[n] = 0;
+        n++;
+    }
+    if (n > 1 && rl_model_rewind(T->dm, P)) return -1;
+    T->spine = n - 1;
+    T->draft_s += rl_now_s() - t0;
+    return n;
+}
+
 /* Grows the tree from the pending token to `budget` nodes; returns the node count. */
 static int grow(tree_ctx *T, int32_t root, int budget) {
     int n = 1, V = T->V;
     T->tok[0] = root; T->par[0] = -1; T->cum[0] = 1.0;
     T->spine = 0;
+    if (T->chain_d) return grow_chain(T, budget);
     while (n < budget) {
         double t0 = rl_now_s();
         if (rl_model_eval_tree(T->dm, T->tok, T->par, n, T->dl)) return -1;
@@ -112,14 +137,15 @@ static int grow(tree_ctx *T, int32_t root, int budget) {
 }
 
 /* Merges the prompt-lookup path look[0..k) below the root into the tree of n nodes (existing
- * nodes shared, new ones appended, at most cap nodes in all). Returns the node count. */
+ * nodes shared, new ones appended, at most cap nodes in all; chain mode: only where it extends
+ * the chain). Returns the node count. */
 static int merge_lookup(tree_ctx *T, int n, const int32_t *look, int k, int cap) {
     int u = 0;
     for (int j = 0; j < k; j++) {
         int c = -1;
         for (int i = u + 1; i < n; i++) if (T->par[i] == u && T->tok[i] == look[j]) { c = i; break; }
         if (c < 0) {
-            if (n >= cap) break;
+            if (n >= cap || (T->chain_t && u != n - 1)) break;
             c = n++;
             T->tok[c] = look[j]; T->par[c] = u; T->cum[c] = 0;
         }
@@ -160,9 +186,12 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
     rl_model *dm = o->draft_model;
     int V = rl_model_vocab(m), rc = -1;
     if (rl_model_vocab(dm) != V) return rl_err("draft model: vocabulary of %d tokens, the target has %d", rl_model_vocab(dm), V);
-    if (!rl_model_tree_ok(m) || !rl_model_tree_ok(dm))
-        return rl_err("draft model: token trees need both models without MLA, recurrent or sliding-window layers");
+    if (!rl_model_rewind_is_cheap(m) || !rl_model_rewind_is_cheap(dm))
+        return rl_err("draft model: speculative decoding needs %s without recurrent (linear-attention) layers",
+                      !rl_model_rewind_is_cheap(m) ? "a target" : "a draft model");
     tree_ctx T = {.m = m, .dm = dm, .V = V};
+    T.chain_t = !rl_model_tree_ok(m);              /* MLA, no tree attention: verify chains */
+    T.chain_d = T.chain_t || !rl_model_tree_ok(dm); /* the draft proposes what the target can verify */
     T.nmax = o->draft_tokens > 0 ? o->draft_tokens : 64;
     if (T.nmax > RL_TREE_MAX) T.nmax = RL_TREE_MAX;
     int sweep_cap = m->max_T < dm->max_T ? m->max_T : dm->max_T; /* --batch: rows a sweep holds */
@@ -224,7 +253,10 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
             nn = merge_lookup(&T, nn, look, k, cap);
         }
         double t1 = rl_now_s(), c1 = compute_total(m);
-        if (nn == 1 ? rl_model_eval(m, T.tok, 1, T.tl, 0) : rl_model_eval_tree(m, T.tok, T.par, nn, T.tl)) goto done;
+        int P = rl_model_pos(m);
+        if (nn == 1 ? rl_model_eval(m, T.tok, 1, T.tl, 0)
+                    : T.chain_t ? rl_model_eval(m, T.tok, nn, T.tl, 1) : rl_model_eval_tree(m, T.tok, T.par, nn, T.tl))
+            goto done;
         T.target_s += rl_now_s() - t1;
         T.target_compute_s += compute_total(m) - c1;
         st->sweeps++;
@@ -249,7 +281,8 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
                 if (o->on_logits(o->ctx, T.tl + (size_t)path[i] * V, 1, V)) { rl_err("cannot write logits"); goto done; }
         int32_t ptok[RL_TREE_MAX];
         for (int i = 0; i < np; i++) ptok[i] = T.tok[path[i]];
-        if (nn > 1 && rl_model_tree_commit(m, path, np)) goto done; /* a lone root went in as a plain eval */
+        if (nn > 1 && (T.chain_t ? rl_model_rewind(m, P + np) : rl_model_tree_commit(m, path, np)))
+            goto done; /* a lone root went in as a plain eval */
         memcpy(dpend + ndp, ptok, (size_t)np * sizeof(int32_t));
         ndp += np;
         double dt = rl_now_s() - s0, r = np / (dt > 1e-9 ? dt : 1e-9);

@@ -4,7 +4,8 @@
 # unchanged; the summary line carries `nodes/sweep X.XX accepted/sweep Y.YY` and the time split
 # (run --ids, run -p); --profile adds the draft's memory plan and the split; prompt lookup
 # (--draft K) merged into the tree cuts the sweeps on a repeating prompt with unchanged ids;
-# `bench --draft-model` reports both runs and identical greedy ids; bad combinations are refused.
+# `bench --draft-model` reports both runs and identical greedy ids; bad combinations are refused;
+# a vulkan target (no tree attention: chains) with a cpu draft, where vulkan runs here.
 set -u
 BIN=${RL_BIN:-build/rabbitllm}
 SH=${RL_SHARED:-../shared}
@@ -62,6 +63,14 @@ out=$("$BIN" run "$S" --ids $P -n 30 --ignore-eos --draft 8 --draft-model "$S" -
 "$BIN" run "$S" -p "Once upon a time" --raw -n 20 --ignore-eos --draft-model "$S" --draft-quant 4 >/dev/null 2>"$T/err" ||
   fail "run -p with a draft: $(cat "$T/err")"
 grep -Eq "$SUM" "$T/err" || fail "run -p summary: $(cat "$T/err")"
+# chains: a target on a backend without tree attention (vulkan, where this build and machine have it)
+if "$BIN" run "$S" --ids 1 -n 1 --backend vulkan >/dev/null 2>&1; then
+  plain=$("$BIN" run "$S" --ids $IDS -n 30 --ignore-eos --backend vulkan 2>/dev/null) || fail "vulkan plain run"
+  out=$("$BIN" run "$S" --ids $IDS -n 30 --ignore-eos --backend vulkan --draft-model "$S" --draft-backend cpu --draft-tokens 8 --draft-fixed 2>"$T/err") ||
+    fail "vulkan target, cpu draft: $(cat "$T/err")"
+  [ "$out" = "$plain" ] || fail "vulkan target with a cpu draft changed the greedy ids"
+  grep -Eq "$SUM" "$T/err" || fail "vulkan summary: $(cat "$T/err")"
+fi
 # bench --draft-model
 "$BIN" bench "$S" --draft-model "$S" --draft-quant 4 -n 24 --draft-fixed --draft-tokens 8 >"$T/out" 2>"$T/err" ||
   fail "bench --draft-model: $(cat "$T/err")"
