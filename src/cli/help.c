@@ -88,7 +88,7 @@ static const struct { const char *cmd, *args, *what; const flag_row *flags; } CM
     {"run", "MODEL (-p TEXT | --ids 1,2,3)", "generate text", RUN},
     {"chat", "MODEL", "interactive chat", RUN},
     {"serve", "MODEL", "OpenAI-compatible HTTP server", SERVE},
-    {"bench", "MODEL", "streaming (or resident) speed vs disk and memory", BENCH},
+    {"bench", "MODEL", "streaming (or resident) speed vs disk and memory; --draft-model: speculative vs plain decoding", BENCH},
     {"info", "MODEL", "model description and memory plan", INFO},
     {"tokenize", "MODEL (TEXT | --jsonl)", "text to token ids", TOKENIZE},
     {"detokenize", "MODEL (IDS | --jsonl)", "token ids to text", DETOK},
