@@ -90,6 +90,10 @@ int cmd_serve(int argc, char **argv) {
     so.sampling = o.sampling;
     so.ignore_eos = o.ignore_eos;
     so.draft = o.draft;
+    if (o.draft_model) { /* the batched slots decode one token per step: a draft would only take memory */
+        fprintf(stderr, "note: --draft-model is not used by serve yet (slots decode one token per step); not loaded\n");
+        o.draft_model = NULL;
+    }
     rl_session *g = rl_cli_session_open(&o);
     int rc = 0;
     if (!g) rc = 1;
