@@ -6,7 +6,7 @@
 rl_model *rl_cli_open_draft(const rl_cli_opts *o, int *failed) {
     *failed = 0;
     if (!o->draft_model) return NULL; /* resolved (hub id, --draft-quant cache) by rl_cli_parse */
-    rl_model *d = rl_draft_open(o->draft_model, &o->model, o->draft_backend);
+    rl_model *d = rl_draft_open(o->draft_model, &o->model, o->draft_backend, 1);
     if (!d) { fprintf(stderr, "error: %s\n", rl_errmsg()); *failed = 1; }
     return d;
 }

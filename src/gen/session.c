@@ -23,7 +23,7 @@ rl_session *rl_session_open(const char *model, const rl_session_opts *opts) {
     atomic_init(&s->cancel, 0);
     /* speculative decoding: the draft opens first, so the target's memory plan counts it */
     char *dd = opts && opts->draft_model ? rl_hub_resolve(opts->draft_model) : NULL;
-    rl_model *d = dd ? rl_draft_open(dd, &opts->model, opts->draft_backend) : NULL;
+    rl_model *d = dd ? rl_draft_open(dd, &opts->model, opts->draft_backend, 1) : NULL;
     int rc = opts && opts->draft_model && !d ? -1 : rl_textgen_open(&s->g, dir, opts ? &opts->model : NULL, opts ? opts->raw : 0);
     if (rc) rl_model_close(d);
     else if (d) {

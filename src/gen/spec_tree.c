@@ -208,10 +208,10 @@ done:
     return rc;
 }
 
-rl_model *rl_draft_open(const char *dir, const rl_model_opts *target_opts, const char *backend) {
+rl_model *rl_draft_open(const char *dir, const rl_model_opts *target_opts, const char *backend, int n_seq) {
     rl_model_opts o = target_opts ? *target_opts : (rl_model_opts){0};
     o.mem_budget = RL_MEM_BUDGET_AUTO; /* resident as far as memory allows */
-    o.n_seq = 1;
+    o.n_seq = n_seq > 0 ? n_seq : 1;
     if (backend) o.backend = backend;
     rl_model *d = rl_model_open(dir, &o);
     if (!d) rl_err_prefix("draft model: ");

@@ -12,9 +12,9 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
 
 /* Opens the draft model of dir: the target's options (threads, context, batch, KV type) with
  * every weight resident as far as memory allows (its own memory plan, decided before the
- * target's so the target's automatic budget counts it), one sequence, on backend (NULL: the
- * target's). NULL + rl_err. */
-rl_model *rl_draft_open(const char *dir, const rl_model_opts *target_opts, const char *backend);
+ * target's so the target's automatic budget counts it), n_seq sequences (1, or a batch's), on
+ * backend (NULL: the target's). NULL + rl_err. */
+rl_model *rl_draft_open(const char *dir, const rl_model_opts *target_opts, const char *backend, int n_seq);
 
 /* A draft model for a target: the same vocabulary size and, where both directories have a
  * tokenizer, the same token string for every id. 0 / -1 + rl_err naming the first difference. */

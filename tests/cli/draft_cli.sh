@@ -5,7 +5,7 @@
 # (run --ids, run -p); --profile adds the draft's memory plan and the split; prompt lookup
 # (--draft K) merged into the tree cuts the sweeps on a repeating prompt with unchanged ids;
 # `bench --draft-model` reports both runs and identical greedy ids; bad combinations are refused;
-# a vulkan target (no tree attention: chains) with a cpu draft, where vulkan runs here.
+# a vulkan target (no tree attention: chains) with a cpu draft, where vulkan runs here; batches.
 set -u
 BIN=${RL_BIN:-build/rabbitllm}
 SH=${RL_SHARED:-../shared}
@@ -71,6 +71,13 @@ if "$BIN" run "$S" --ids 1 -n 1 --backend vulkan >/dev/null 2>&1; then
   [ "$out" = "$plain" ] || fail "vulkan target with a cpu draft changed the greedy ids"
   grep -Eq "$SUM" "$T/err" || fail "vulkan summary: $(cat "$T/err")"
 fi
+# batches (--ids-file, --parallel): one tree per sequence in each sweep, the same ids
+printf '1,403,407\n1,40,47,61\n1,300,301\n1,261,378,432\n1,5\n' >"$T/ids"
+plain=$("$BIN" run "$S" --ids-file "$T/ids" -n 30 --ignore-eos --parallel 3 2>/dev/null) || fail "plain batch"
+out=$("$BIN" run "$S" --ids-file "$T/ids" -n 30 --ignore-eos --parallel 3 --draft-model "$S" --draft-quant 4 --draft-tokens 16 --draft-fixed 2>"$T/err") ||
+  fail "batch with a draft: $(cat "$T/err")"
+[ "$out" = "$plain" ] || fail "batch with a draft changed the greedy ids"
+grep -Eq "decode sweeps, $SUM" "$T/err" || fail "batch summary: $(cat "$T/err")"
 # bench --draft-model
 "$BIN" bench "$S" --draft-model "$S" --draft-quant 4 -n 24 --draft-fixed --draft-tokens 8 >"$T/out" 2>"$T/err" ||
   fail "bench --draft-model: $(cat "$T/err")"
