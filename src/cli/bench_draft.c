@@ -6,6 +6,7 @@
  * with greedy decoding the two outputs must be the same ids (an error otherwise). */
 #include "cli/bench_draft.h"
 #include "cli/draft.h"
+#include "cli/exitcode.h"
 #include "gen/generate.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,18 +22,18 @@ static int gen(rl_model *m, rl_model *dm, const rl_cli_opts *o, const int32_t *p
 }
 
 int rl_bench_draft(rl_cli_opts *o) {
-    int dfail, rc = 1;
-    if (o->n_new < 1) { fprintf(stderr, "error: bench --draft-model needs -n of at least 1\n"); return 2; }
+    int dfail, rc = RL_EXIT_NOMEM;
+    if (o->n_new < 1) { fprintf(stderr, "error: bench --draft-model needs -n of at least 1\n"); return RL_EXIT_USAGE; }
     rl_model *dm = rl_cli_open_draft(o, &dfail); /* first: the target's memory plan counts it */
-    if (dfail) return 1;
+    if (dfail) return rl_cli_exit_code();
     o->model.mem_budget = 0; /* measure streaming: nothing of the target resident */
     rl_model *m = rl_model_open(o->model_dir, &o->model);
-    if (!m) { fprintf(stderr, "error: %s\n", rl_last_error()); rl_model_close(dm); return 1; }
-    if (rl_cli_check_draft(o, m, dm)) { rl_model_close(m); return 1; }
+    if (!m) { rl_model_close(dm); return rl_cli_fail(NULL); }
+    if (rl_cli_check_draft(o, m, dm)) { int code = rl_cli_exit_code(); rl_model_close(m); return code; }
     int V = rl_model_vocab(m), P = 0;
     int32_t *prompt = NULL, *a = malloc((size_t)o->n_new * sizeof *a), *b = malloc((size_t)o->n_new * sizeof *b);
     if (o->ids) {
-        if (rl_cli_parse_ids(o->ids, &prompt, &P)) { fprintf(stderr, "error: --ids must be a comma-separated list of token ids\n"); rc = 2; goto done; }
+        if (rl_cli_parse_ids(o->ids, &prompt, &P)) { fprintf(stderr, "error: --ids must be a comma-separated list of token ids\n"); rc = RL_EXIT_USAGE; goto done; }
     } else if ((prompt = malloc(32 * sizeof *prompt))) { /* bench's fixed pseudo-random prompt */
         P = 32;
         for (int i = 0; i < P; i++) prompt[i] = (int32_t)((i * 7919 + 13) % V);
@@ -44,7 +45,7 @@ int rl_bench_draft(rl_cli_opts *o) {
            o->draft_model, P, o->n_new,
            o->draft_fixed ? "fixed trees (--draft-fixed)" : "tree size by the cost model");
     if (gen(m, NULL, o, prompt, P, a, &na, &sa) || gen(m, dm, o, prompt, P, b, &nb, &sb)) {
-        fprintf(stderr, "error: %s\n", rl_last_error());
+        rc = rl_cli_fail(NULL);
         goto done;
     }
     double ta = na > 1 ? sa.decode_s / (na - 1) : 0, tb = nb > 1 ? sb.decode_s / (nb - 1) : 0;
@@ -56,7 +57,7 @@ int rl_bench_draft(rl_cli_opts *o) {
     if (o->sampling.temperature <= 0) {
         int same = na == nb && !memcmp(a, b, (size_t)na * sizeof *a);
         printf("greedy ids identical: %s\n", same ? "yes" : "NO");
-        if (!same) { fprintf(stderr, "error: speculative decoding changed the greedy output\n"); goto done; }
+        if (!same) { fprintf(stderr, "error: speculative decoding changed the greedy output\n"); rc = RL_EXIT_INPUT; goto done; }
     }
     rc = 0;
 done:

@@ -1,12 +1,13 @@
 /* The CLI's glue to the public session API (see clitext.h). */
 #include "cli/clitext.h"
 #include "cli/draft.h"
+#include "cli/exitcode.h"
 
 rl_session *rl_cli_session_open(const rl_cli_opts *o) {
     rl_session_opts so = {.model = o->model, .raw = o->raw, .draft_model = o->draft_model, .draft_tokens = o->draft_tokens,
                           .draft_backend = o->draft_backend};
     rl_session *s = rl_session_open(o->model_dir, &so);
-    if (!s) { fprintf(stderr, "error: %s\n", rl_last_error()); return NULL; }
+    if (!s) { rl_cli_fail(NULL); return NULL; }   /* the caller exits with rl_cli_exit_code() */
     if (!o->raw && !rl_session_template(s))
         fprintf(stderr, "note: %s has no chat template; sending the text as is\n", o->model_dir);
     return s;

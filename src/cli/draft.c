@@ -1,5 +1,6 @@
 /* The draft model of --draft-model and the summary line's draft part (see draft.h). */
 #include "cli/draft.h"
+#include "cli/exitcode.h"
 #include "gen/spec_tree.h"
 #include "util/err.h"
 
@@ -7,13 +8,13 @@ rl_model *rl_cli_open_draft(const rl_cli_opts *o, int *failed) {
     *failed = 0;
     if (!o->draft_model) return NULL; /* resolved (hub id, --draft-quant cache) by rl_cli_parse */
     rl_model *d = rl_draft_open(o->draft_model, &o->model, o->draft_backend, 1);
-    if (!d) { fprintf(stderr, "error: %s\n", rl_errmsg()); *failed = 1; }
+    if (!d) { rl_cli_fail(NULL); *failed = 1; }
     return d;
 }
 
 int rl_cli_check_draft(const rl_cli_opts *o, const rl_model *m, rl_model *d) {
     if (!d || !rl_draft_check(o->model_dir, m, o->draft_model, d)) return 0;
-    fprintf(stderr, "error: %s\n", rl_errmsg());
+    rl_cli_fail(NULL);
     rl_model_close(d);
     return -1;
 }

@@ -7,9 +7,11 @@
 #include "cli/opts.h"
 #include <stdio.h>
 
-/* NULL when no draft model was asked for or on an error (printed; *failed set). */
+/* NULL when no draft model was asked for or on an error (printed; *failed set; the exit status
+ * is rl_cli_exit_code()). */
 rl_model *rl_cli_open_draft(const rl_cli_opts *o, int *failed);
-/* Checks d against the target m; on a mismatch prints it, closes d and returns -1. */
+/* Checks d against the target m; on a mismatch prints it, closes d and returns -1 (exit status:
+ * rl_cli_exit_code()). */
 int rl_cli_check_draft(const rl_cli_opts *o, const rl_model *m, rl_model *d);
 /* ", nodes/sweep X.XX accepted/sweep Y.YY[, draft A s, target read B s, target compute C s]"
  * (the time split when with_times): the part of the summary line tools read. */

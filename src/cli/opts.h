@@ -37,8 +37,10 @@ int rl_cli_parse_ids(const char *s, int32_t **out, int *n);
 /* `run --ids-file` / `run --prompts`: many prompts, batched (cmd_run_batch.c). Exit status. */
 int rl_run_batch(const rl_cli_opts *o);
 
-/* Parses argv[1..] (argv[0] is the subcommand). Returns 0, or -1 after printing the problem
- * to stderr. Unknown flags are errors. */
+/* Parses argv[1..] (argv[0] is the subcommand), resolves MODEL (a directory or a cached hub id)
+ * and with --quant builds the quantized cache. Returns 0, or the exit status (cli/exitcode.h:
+ * RL_EXIT_USAGE for a bad command line) after printing the problem to stderr. Unknown flags are
+ * errors. */
 int rl_cli_parse(int argc, char **argv, rl_cli_opts *o);
 
 #endif

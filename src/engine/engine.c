@@ -256,13 +256,14 @@ int rl_model_print_plan(const char *dir, const rl_model_opts *opts, FILE *f) {
     if (!m) return -1;
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", rl_errmsg());
+    rl_errclass cls = rl_errclass_get();
     rl_plan_print(&m->plan, m->be->ops->describe(m->be), f);
     char line[1400];
     rl_budget_describe(&m->budget, m->budget.resident, line, sizeof line);
     fprintf(f, "  memory budget   %s\n  plan fits       %s\n", line, m->plan_fits ? "yes" : "no");
     int fits = m->plan_fits;
     rl_model_close(m);
-    if (!fits) return rl_err("%s", msg);
+    if (!fits) return rl_err_c(cls, "%s", msg);
     return 0;
 }
 

@@ -24,6 +24,7 @@ typedef struct {
     const char *chat_template; /* a built-in name (chatml, llama3, ...) or a Jinja file; NULL: the
                                   model's own, ChatML (with a warning) if it has none */
     int parallel;              /* slots (sequences decoded together); the model has n_seq >= this */
+    const char *parallel_why;  /* how parallel was chosen, shown at start (e.g. " from the memory plan"), or NULL */
     int batch_tokens;          /* most tokens per step (prefill chunks + decode rows); 0: 256 */
     int queue;                 /* most requests waiting for a slot (503 + Retry-After beyond); 0: 64 */
     const char *api_key;       /* required as "Authorization: Bearer KEY" (NULL: none) */
