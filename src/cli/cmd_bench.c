@@ -2,7 +2,8 @@
  * same files in the same run: (a) cold decode vs a cold sequential read of the same bytes (disk),
  * (b) warm decode vs reading the same bytes from the page cache (memory), (c) prefill tokens/s,
  * (d) a cold first sweep with half the weights resident (read at open) vs a streaming one.
- * `--resident` measures compute speed with every weight in RAM instead (bench_resident.c). */
+ * `--resident` measures compute speed with every weight in RAM instead (bench_resident.c);
+ * `--draft-model` speculative decoding against plain decoding (bench_draft.c). */
 #include "cli/profile.h"
 #include "cli/timeline.h"
 #include "cli/commands.h"
@@ -10,6 +11,7 @@
 #include "cli/opts.h"
 #include "cli/exitcode.h"
 #include "cli/bench_resident.h"
+#include "cli/bench_draft.h"
 #include "engine/model.h"
 #include "util/fileio.h"
 #include "util/timer.h"
@@ -69,6 +71,7 @@ int cmd_bench(int argc, char **argv) {
     argc = k;
     int prc = rl_cli_parse(argc, argv, &o);
     if (prc) return prc;
+    if (o.draft_model) return rl_bench_draft(&o); /* --draft-model: speculative vs plain decoding */
     int n = argc > 0 && o.n_new != 64 ? o.n_new : 8;
     if (n < 1) n = 1;
     if (resident) return rl_bench_resident(&o, n, pp);

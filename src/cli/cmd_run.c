@@ -50,19 +50,20 @@ int cmd_run(int argc, char **argv) {
     int32_t *prompt = NULL;
     int n_prompt = 0;
     if (rl_cli_parse_ids(o.ids, &prompt, &n_prompt)) { fprintf(stderr, "error: --ids must be a comma-separated list of token ids\n"); return RL_EXIT_USAGE; }
-    rl_model *m = rl_model_open(o.model_dir, &o.model);
-    if (!m) { free(prompt); return rl_cli_fail(NULL); }
-    FILE *tf = NULL;
-    if (o.trace && !(tf = rl_cli_trace_open(m, o.trace))) { rl_model_close(m); free(prompt); return rl_cli_exit_code(); }
     int dfail;
-    rl_model *dm = rl_cli_open_draft(&o, m, &dfail);
-    if (dfail) { int code = rl_cli_exit_code(); rl_cli_trace_close(m, tf); rl_model_close(m); free(prompt); return code; }
+    rl_model *dm = rl_cli_open_draft(&o, &dfail); /* first: the target's memory plan counts it */
+    if (dfail) { free(prompt); return rl_cli_exit_code(); }
+    rl_model *m = rl_model_open(o.model_dir, &o.model);
+    if (!m) { rl_model_close(dm); free(prompt); return rl_cli_fail(NULL); }
+    if (rl_cli_check_draft(&o, m, dm)) { int code = rl_cli_exit_code(); rl_model_close(m); free(prompt); return code; }
+    FILE *tf = NULL;
+    if (o.trace && !(tf = rl_cli_trace_open(m, o.trace))) { rl_model_close(dm); rl_model_close(m); free(prompt); return rl_cli_exit_code(); }
 
     char tmp[4200] = "";
     FILE *df = NULL;
     if (o.dump_logits) {
         snprintf(tmp, sizeof tmp, "%s.tmp", o.dump_logits);
-        if (!(df = fopen(tmp, "wb"))) { fprintf(stderr, "error: %s: cannot create: %s\n", tmp, strerror(errno)); rl_model_close(m); free(prompt); return RL_EXIT_IO; }
+        if (!(df = fopen(tmp, "wb"))) { fprintf(stderr, "error: %s: cannot create: %s\n", tmp, strerror(errno)); rl_model_close(dm); rl_model_close(m); free(prompt); return RL_EXIT_IO; }
     }
     int32_t *out = malloc(((size_t)o.n_new + 1) * sizeof *out);
     rl_gen_opts g = {.max_new = o.n_new, .sampling = o.sampling, .ignore_eos = o.ignore_eos, .draft = o.draft,
@@ -80,13 +81,16 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "%d prompt tokens in %.3f s (%.1f tok/s), %d generated in %.3f s (%.2f tok/s, %d sweeps",
                 st.n_prompt, st.prefill_s, st.prefill_s > 0 ? st.n_prompt / st.prefill_s : 0,
                 st.n_gen, st.decode_s, st.decode_s > 0 && st.n_gen > 1 ? (st.n_gen - 1) / st.decode_s : 0, st.sweeps);
-        if (dm) fprintf(stderr, ", nodes/sweep %.2f accepted/sweep %.2f, draft %.3f s, target %.3f s",
-                        st.sweeps ? 1.0 + (double)st.drafted / st.sweeps : 0, st.sweeps ? (double)st.accepted / st.sweeps : 0,
-                        st.draft_s, st.target_s);
+        if (dm) rl_cli_draft_summary(stderr, st.sweeps, st.drafted, st.accepted, 1, st.draft_s,
+                                     st.target_s - st.target_compute_s, st.target_compute_s);
         else if (st.drafted) fprintf(stderr, ", %d of %d draft tokens accepted", st.accepted, st.drafted);
         if (st.ctx_full) fprintf(stderr, ", stopped: context full (--ctx)");
         fprintf(stderr, ")\n");
-        if (o.profile) rl_profile_print(m, stderr);
+        if (o.profile) {
+            rl_profile_print(m, stderr);
+            if (dm) rl_profile_print_draft(dm, st.sweeps, st.drafted, st.accepted, st.draft_s,
+                                           st.target_s - st.target_compute_s, st.target_compute_s, stderr);
+        }
     }
     if (rl_cli_trace_close(m, tf) && !rc) { fprintf(stderr, "error: %s: write failed\n", o.trace); rc = RL_EXIT_IO; }
     if (df) {

@@ -4,6 +4,8 @@
 #include "cli/opts.h"
 #include "cli/exitcode.h"
 #include "cli/profile.h"
+#include "cli/draft.h"
+#include "gen/spec_tree.h"
 #include "gen/textgen.h"
 #include "gen/batch.h"
 #include "gen/detok_stream.h"
@@ -49,13 +51,17 @@ static int read_lines(const char *path, char ***out, int *n) {
     return 0;
 }
 
-static int run_group(rl_textgen *g, const rl_cli_opts *o, prompt_list *L, int first, int n, int32_t **outs, int *n_outs, rl_gen_stats *tot) {
+static int run_group(rl_textgen *g, rl_model *dm, const rl_cli_opts *o, prompt_list *L, int first, int n, int32_t **outs,
+                     int *n_outs, rl_gen_stats *tot) {
     rl_batch_opts bo = {.max_new = o->n_new, .sampling = o->sampling, .ignore_eos = o->ignore_eos,
-                        .stop_ids = g ? g->stop : NULL, .n_stop = g ? g->n_stop : 0};
+                        .stop_ids = g ? g->stop : NULL, .n_stop = g ? g->n_stop : 0,
+                        .draft_model = dm, .draft_tokens = o->draft_tokens, .draft_fixed = o->draft_fixed};
     rl_gen_stats st;
     if (rl_generate_batch(g->m, (const int32_t *const *)L->ids + first, L->n_ids + first, n, &bo, outs, n_outs, &st)) return -1;
     tot->n_prompt += st.n_prompt; tot->n_gen += st.n_gen; tot->sweeps += st.sweeps;
     tot->prefill_s += st.prefill_s; tot->decode_s += st.decode_s;
+    tot->drafted += st.drafted; tot->accepted += st.accepted;
+    tot->draft_s += st.draft_s; tot->target_s += st.target_s; tot->target_compute_s += st.target_compute_s;
     for (int i = 0; i < n; i++) {
         if (!L->lines) {
             for (int j = 0; j < n_outs[i]; j++) printf("%s%d", j ? "," : "", outs[i][j]);
@@ -98,9 +104,14 @@ int rl_run_batch(const rl_cli_opts *oin) {
     rl_textgen g;
     memset(&g, 0, sizeof g);
     int opened = 0;
+    rl_model *dm = NULL; /* --draft-model: opened first (the target's memory plan counts it), a sequence per slot */
     int32_t **outs = calloc((size_t)par, sizeof *outs);
     int *n_outs = calloc((size_t)par, sizeof *n_outs);
     if (!L.ids || !L.n_ids || !outs || !n_outs) { fprintf(stderr, "error: out of memory\n"); goto done; }
+    if (o.draft_model && !(dm = rl_draft_open(o.draft_model, &o.model, o.draft_backend, par))) {
+        rc = rl_cli_fail(NULL);
+        goto done;
+    }
     if (o.ids_file) {
         for (int i = 0; i < n; i++)
             if (rl_cli_parse_ids(lines[i], &L.ids[i], &L.n_ids[i])) {
@@ -129,17 +140,22 @@ int rl_run_batch(const rl_cli_opts *oin) {
             if (r) { char what[32]; snprintf(what, sizeof what, "prompt %d", i + 1); rc = rl_cli_fail(what); goto done; }
         }
     }
+    if (dm && rl_cli_check_draft(&o, g.m, dm)) { dm = NULL; rc = rl_cli_exit_code(); goto done; }
     for (int i = 0; i < par; i++) if (!(outs[i] = malloc(((size_t)o.n_new + 1) * sizeof **outs))) { fprintf(stderr, "error: out of memory\n"); goto done; }
     rl_gen_stats tot = {0};
     for (int first = 0; first < n; first += par) {
         int k = n - first < par ? n - first : par;
-        if (run_group(&g, &o, &L, first, k, outs, n_outs, &tot)) { rc = rl_cli_fail(NULL); goto done; }
+        if (run_group(&g, dm, &o, &L, first, k, outs, n_outs, &tot)) { rc = rl_cli_fail(NULL); goto done; }
     }
-    fprintf(stderr, "%d prompts (%d in parallel): %d prompt tokens in %.3f s, %d generated in %.3f s (%.2f tok/s, %d decode sweeps)\n",
+    fprintf(stderr, "%d prompts (%d in parallel): %d prompt tokens in %.3f s, %d generated in %.3f s (%.2f tok/s, %d decode sweeps",
             n, par, tot.n_prompt, tot.prefill_s, tot.n_gen, tot.decode_s, tot.decode_s > 0 ? tot.n_gen / tot.decode_s : 0.0, tot.sweeps);
+    if (dm) rl_cli_draft_summary(stderr, tot.sweeps, tot.drafted, tot.accepted, 1, tot.draft_s, tot.target_s - tot.target_compute_s,
+                                 tot.target_compute_s);
+    fprintf(stderr, ")\n");
     if (o.profile) rl_profile_print(g.m, stderr);
     rc = 0;
 done:
+    rl_model_close(dm);
     if (opened) rl_textgen_close(&g);
     else rl_model_close(g.m);
     for (int i = 0; outs && i < par; i++) free(outs[i]);

@@ -31,10 +31,12 @@ typedef struct { const char *flag, *value, *def, *help; } flag_row;
     {"-t, --threads", "N", "0 (all cores)", "compute threads"}, \
     {"--batch", "N", "engine default", "largest prefill batch"}, \
     {"--parallel", "N", "1", "sequences decoded together"}, \
-    {"--draft", "N", "0 (off)", "speculative tokens per sweep (prompt lookup)"}, \
-    {"--draft-model", "DIR", "", "small model drafting tokens"}, \
-    {"--draft-tokens", "N", "64", "tree size the draft model grows"}, \
+    {"--draft", "N", "0 (off)", "speculative tokens per sweep (prompt lookup; with --draft-model: merged into its tree)"}, \
+    {"--draft-model", "DIR", "", "small resident model drafting token trees (same vocabulary)"}, \
+    {"--draft-tokens", "N", "64", "most tree nodes per sweep the draft model grows"}, \
     {"--draft-fixed", "", "off", "always trees of --draft-tokens (no cost model)"}, \
+    {"--draft-quant", "8|4", "off", "run the draft model from its quantized layer cache"}, \
+    {"--draft-backend", "NAME", "the target's", "compute backend of the draft model"}, \
     {"--quant", "8|4", "off", "run from the quantized layer cache (built when absent or stale)"}, \
     {"--compute", "f32|bf16", "f32", "matmul precision over BF16 weights"}, \
     {"--mem-budget", "SIZE|auto", "auto", "memory for resident layers (e.g. 4G, 0)"}, \
@@ -106,7 +108,7 @@ static const struct { const char *cmd, *args, *what; const flag_row *flags; } CM
     {"run", "MODEL (-p TEXT | --ids 1,2,3)", "generate text", RUN},
     {"chat", "MODEL", "interactive chat", CHAT},
     {"serve", "MODEL", "OpenAI-compatible HTTP server", SERVE},
-    {"bench", "MODEL", "streaming (or resident) speed vs disk and memory", BENCH},
+    {"bench", "MODEL", "streaming (or resident) speed vs disk and memory; --draft-model: speculative vs plain decoding", BENCH},
     {"info", "MODEL", "model description and memory plan", INFO},
     {"tokenize", "MODEL (TEXT | --jsonl)", "text to token ids", TOKENIZE},
     {"detokenize", "MODEL (IDS | --jsonl)", "token ids to text", DETOK},

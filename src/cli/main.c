@@ -17,7 +17,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
     {"detokenize", cmd_detokenize, "detokenize MODEL_DIR --jsonl        token ids to text"},
     {"template", cmd_template, "template MODEL_DIR --jsonl          render the chat template"},
     {"synth", cmd_synth, "synth CONFIG_JSON OUT_DIR [--dtype bf16] [--shard-size 2G] [--seed N]"},
-    {"bench", cmd_bench, "bench MODEL_DIR [-n 8] [--resident]  streaming (or resident) speed vs disk and memory"},
+    {"bench", cmd_bench, "bench MODEL_DIR [-n 8] [--resident] [--draft-model D]  streaming (or resident) speed vs disk and memory; speculative vs plain"},
     {"quantize", cmd_quantize, "quantize MODEL_DIR [--bits 8|4] [--out DIR]  write the 8/4-bit layer cache (run ... --quant 8|4)"},
     {"bench-tokenizer", cmd_bench_tokenizer, "bench-tokenizer MODEL_DIR FILE      tokenizer speed"},
     {"download", cmd_download, "download org/name [--revision R] [--include PAT...]  fetch into the HF cache (MODEL_DIR may then be org/name[@rev])"},

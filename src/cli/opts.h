@@ -13,6 +13,8 @@ typedef struct {
     const char *draft_model; /* --draft-model: a resident draft model (token trees) */
     int draft_tokens;       /* --draft-tokens: most tree nodes per sweep (0 = 64; the cost model picks up to it) */
     int draft_fixed;        /* --draft-fixed: always trees of --draft-tokens nodes (no cost model) */
+    int draft_quant;        /* --draft-quant 8|4: the draft runs from its quantized layer cache (0 = as stored) */
+    const char *draft_backend; /* --draft-backend NAME: the draft's compute backend (NULL = the target's) */
     int ignore_eos;
     int profile;
     const char *ids;        /* --ids */
