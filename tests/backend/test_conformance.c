@@ -812,23 +812,23 @@ static void tree_ref(double *o, const float *q, const float *kc, const float *vc
     }
 }
 static void run_att_tree(dev *d, float *res, const float *q, const float *kc, const float *vc, const int32_t *par,
-                         rl_dtype t, int T, int pos0, const att_shape *a) {
-    int kw = a->nkv * a->hd, vw = a->nkv * a->vd, rows = pos0 + T;
+                         rl_dtype t, int T, int pos0, const att_shape *a, int ring) {
+    int kw = a->nkv * a->hd, vw = a->nkv * a->vd, n = pos0 + T, rows = ring ? ring : n;
     rl_kv_view kv = {dalloc(d, rl_dtype_row_bytes(t, kw) * (size_t)rows), dalloc(d, rl_dtype_row_bytes(t, vw) * (size_t)rows),
-                     t, 0, kw, vw};
-    d->o->kv_store(d->be, &kv, 0, upf(d, kc, (size_t)rows * kw), upf(d, vc, (size_t)rows * vw), rows);
+                     t, ring, kw, vw};
+    d->o->kv_store(d->be, &kv, 0, upf(d, kc, (size_t)n * kw), upf(d, vc, (size_t)n * vw), n);
     float *o = dout(d, (size_t)T * a->nh * a->vd);
     d->o->attention_tree(d->be, o, upf(d, q, (size_t)T * a->nh * a->hd), &kv, up(d, par, sizeof(int32_t) * (size_t)T), T,
-                         pos0, a->nh, a->nkv, a->hd, a->vd, a->scale, a->softcap);
+                         pos0, a->nh, a->nkv, a->hd, a->vd, a->scale, a->softcap, a->window);
     down(d, res, o, (size_t)T * a->nh * a->vd * sizeof(float));
 }
 static void test_attention_tree(void) {
     if (!D->o->attention_tree) { fprintf(stderr, "  (no attention_tree: token trees are refused)\n"); return; }
     static const rl_dtype KT[] = {RL_DT_F32, RL_DT_F16, RL_DT_BF16, RL_DT_Q8_0};
     for (int k = 0; k < 4; k++)
-        for (int c = 0; c < 2; c++) {
-            att_shape a = {8, 2, 64, 32, 0, k == 1 && c == 0 ? 1.5f : 0.0f, 0.125f};
-            int T = c ? 40 : 7, pos0 = c ? 70 : 23, ctx = pos0 + T;
+        for (int c = 0; c < 4; c++) { /* c 2: a window of 6 (cuts prefix keys and deep ancestors); 3: the same in a ring */
+            att_shape a = {8, 2, 64, 32, c >= 2 ? 6 : 0, k == 1 && c == 0 ? 1.5f : 0.0f, 0.125f};
+            int T = c ? 40 : 7, pos0 = c ? 70 : 23, ctx = pos0 + T, ring = c == 3 ? a.window + T - 1 : 0;
             int32_t par[40] = {-1, 0, 0, 1, 2, 3, -1};
             for (int t = 0; c && t < T; t++) { /* a root now and then, else one of the 3 nodes before */
                 int back = (int)((frand() + 1) * 1.5f);
@@ -837,8 +837,8 @@ static void test_attention_tree(void) {
             float *q = rand_f((size_t)T * a.nh * a.hd, 2.5f);
             float *kc = rand_f((size_t)ctx * a.nkv * a.hd, 1), *vc = rand_f((size_t)ctx * a.nkv * a.vd, 1);
             float *got = Hf((size_t)T * a.nh * a.vd), *cpu = C ? Hf((size_t)T * a.nh * a.vd) : NULL;
-            run_att_tree(D, got, q, kc, vc, par, KT[k], T, pos0, &a);
-            if (C) run_att_tree(C, cpu, q, kc, vc, par, KT[k], T, pos0, &a);
+            run_att_tree(D, got, q, kc, vc, par, KT[k], T, pos0, &a, ring);
+            if (C) run_att_tree(C, cpu, q, kc, vc, par, KT[k], T, pos0, &a, ring);
             for (int p = 0; p < ctx; p++) {
                 round_trip(KT[k], kc + (size_t)p * a.nkv * a.hd, a.nkv * a.hd);
                 round_trip(KT[k], vc + (size_t)p * a.nkv * a.vd, a.nkv * a.vd);
@@ -847,7 +847,8 @@ static void test_attention_tree(void) {
             double *ref = Hd(n);
             tree_ref(ref, q, kc, vc, par, T, pos0, &a);
             char what[96];
-            snprintf(what, sizeof what, "%s %d nodes after %d softcap %g", dt_name(KT[k]), T, pos0, (double)a.softcap);
+            snprintf(what, sizeof what, "%s %d nodes after %d softcap %g window %d ring %d", dt_name(KT[k]), T, pos0,
+                     (double)a.softcap, a.window, ring);
             cmp("attention_tree", what, got, cpu, ref, NULL, n);
         }
 }

@@ -5,7 +5,7 @@
 // past the word-aligned k / v, position j in row j (ring 0) or j % ring; kv head g's keys start at
 // item g hd of a row (values g vd). tree 1: token t is node t of a token tree at rows pos0..
 // (parents par, -1 for a root) and sees the keys [0, pos0) then its ancestors' rows from the
-// root down and its own; no window.
+// root down and its own; window > 0: only the keys within window of its position pos0 + depth - 1.
 #include "common.glsl"
 layout(push_constant) uniform P {
     F32 o; F32 q; U32 k; U32 v; I32 par;
@@ -23,7 +23,7 @@ uint item_bytes(uint n) { // bytes of n items of a row (a whole number of blocks
 }
 void main() {
     uint h = gl_WorkGroupID.x, t = gl_WorkGroupID.y, kvh = h / (p.nh / p.nkv);
-    int i = int(p.pos0 + t), x0 = 0, x1 = i;
+    int i = int(p.pos0 + t), x0 = 0, x1 = i, skip = 0;
     if (p.tree != 0u) {
         if (lid() == 0u) { // the node's ancestors, root first
             int d = 0;
@@ -33,7 +33,13 @@ void main() {
             depth_ = d;
         }
         barrier();
-        x1 = int(p.pos0) + depth_ - 1;
+        int d = depth_, ii = int(p.pos0) + d - 1;
+        if (p.window > 0) { // the first d - window ancestors and the prefix before ii - window + 1 drop out
+            skip = d > p.window ? d - p.window : 0;
+            x0 = ii - p.window + 1 > 0 ? ii - p.window + 1 : 0;
+            if (x0 > int(p.pos0)) x0 = int(p.pos0);
+        }
+        x1 = int(p.pos0) + d - skip - 1;
     } else if (p.window > 0 && i - p.window + 1 > 0) x0 = i - p.window + 1;
     uint qb = (t * p.nh + h) * p.hd, kg = p.koff + item_bytes(kvh * p.hd), vg = p.voff + item_bytes(kvh * p.vd);
     float m = NEG_BIG, l = 0.0, acc[MAXK];
@@ -42,7 +48,7 @@ void main() {
         int x = c0 + int(lid());
         float s = NEG_BIG;
         if (x <= x1) {
-            int j = p.tree != 0u && x >= int(p.pos0) ? int(p.pos0) + path_[x - int(p.pos0)] : x;
+            int j = p.tree != 0u && x >= int(p.pos0) ? int(p.pos0) + path_[x - int(p.pos0) + skip] : x;
             uint r = p.ring > 0u ? uint(j) % p.ring : uint(j);
             jr_[lid()] = r;
             uint kb = kg + r * p.krb;
