@@ -67,6 +67,24 @@ __attribute__((target("avx512f,avx512bf16"))) static double bf16_peak(void) {
     if (s == 12345.0f) printf(" ");
     return 12.0 * 32 * 2 * iters / dt;
 }
+/* int8 dot-product peak (VPDPBUSD: 64 multiply-adds per instruction), same shape. */
+__attribute__((target("avx512f,avx512vnni"))) static double vnni_peak(void) {
+    __m512i m = _mm512_set1_epi8(1), c = _mm512_set1_epi8(-1);
+#define DECLI(i) __m512i a##i = _mm512_set1_epi32(i);
+    R12(DECLI)
+    long iters = 20000000;
+    double t0 = now();
+    for (long it = 0; it < iters; it++) {
+#define STEPI(i) a##i = _mm512_dpbusd_epi32(a##i, m, c);
+        R12(STEPI)
+    }
+    double dt = now() - t0;
+    long s = 0;
+#define SUMI(i) s += _mm512_reduce_add_epi32(a##i);
+    R12(SUMI)
+    if (s == 12345) printf(" ");
+    return 12.0 * 64 * 2 * iters / dt;
+}
 #endif
 
 int main(int argc, char **argv) {
@@ -96,6 +114,7 @@ int main(int argc, char **argv) {
 #if defined(__x86_64__)
     if (__builtin_cpu_supports("avx512f")) printf("peak (one core): f32 FMA %.1f GFLOP/s", fma_peak() / 1e9);
     if (__builtin_cpu_supports("avx512bf16")) printf(", bf16 VDPBF16PS %.1f GFLOP/s", bf16_peak() / 1e9);
+    if (__builtin_cpu_supports("avx512vnni")) printf(", int8 VPDPBUSD %.1f GOP/s", vnni_peak() / 1e9);
     printf("\n");
 #endif
     static const rl_dtype DTS[] = {RL_DT_BF16, RL_DT_F16, RL_DT_F32, RL_DT_Q8_0, RL_DT_Q4_1};

@@ -49,9 +49,9 @@ static int check_case(rl_pool *p, rl_dtype dt, int T, int in, int out, int with_
     for (int64_t i = 0; i < (int64_t)T * out; i++) y[i] = 1e30f; /* must be overwritten */
     rl_matmul(p, y, x, w, dt, with_bias ? b : NULL, T, in, out);
     int bad = 0;
-    /* decode (T < 4) runs on int8-quantised activations: compare with the exact integer
+    /* decode (T < 4) and sweeps (the integer GEMM) run on int8-quantised activations: compare with the exact integer
      * reference, and with the f32 result within the bound that rounding allows */
-    int qint = T < 4 && in < QACT_FALLBACK_IN;
+    int qint = T >= 4 || in < QACT_FALLBACK_IN;
     void *qbuf = malloc(rl_qrow_bytes(in));
     for (int t = 0; t < T && !bad; t++) {
         rl_qrow xq = rl_qrow_quantize(qbuf, x + (size_t)t * in, in);
@@ -195,8 +195,74 @@ static void test_quant_edge(void) {
     CHECK(rl_dtype_from_name("Q8_0") == RL_DT_Q8_0 && rl_dtype_from_name("Q4_1") == RL_DT_Q4_1, "names");
 }
 
+/* The integer kernels (GEMV and the packed GEMM of sweeps) on data where every f32 operation is
+ * exact (power-of-two scales, activations that quantise without rounding, small codes): each path
+ * must then give exactly the scalar reference, on odd out / T, tails of the token and row tiles. */
+static void put_half(uint8_t *p, float v) { uint16_t h = rl_f32_to_f16(v); memcpy(p, &h, 2); }
+
+static void check_exact(rl_pool *p, rl_dtype dt, int T, int in, int out) {
+    size_t rb = rl_dtype_row_bytes(dt, in);
+    int nb = in / RL_QBLOCK;
+    uint8_t *w = malloc(rb * (size_t)out);
+    float *x = malloc(sizeof(float) * (size_t)T * in), *y = malloc(sizeof(float) * (size_t)T * out);
+    float *bias = malloc(sizeof(float) * (size_t)out);
+    for (int o = 0; o < out; o++) {
+        bias[o] = (float)(o % 5) - 2.0f;
+        for (int b = 0; b < nb; b++) {
+            uint8_t *blk = w + (size_t)o * rb + (size_t)b * RL_DTYPES[dt].block_bytes;
+            put_half(blk, frand() < 0 ? 1.0f : 2.0f);
+            if (dt == RL_DT_Q8_0) {
+                for (int i = 0; i < 32; i++) blk[2 + i] = (uint8_t)(int8_t)((int)(frand() * 7.99f));
+            } else {
+                put_half(blk + 2, -(float)(int)((frand() + 1) * 4.0f));
+                for (int i = 0; i < 16; i++) blk[4 + i] = (uint8_t)(rng >> (8 + i) & 0xff);
+            }
+        }
+    }
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < nb; b++) {
+            float dx = frand() < 0 ? 0.5f : 1.0f;
+            float *xb = x + (size_t)t * in + (size_t)b * 32;
+            for (int i = 0; i < 32; i++) xb[i] = dx * (float)(int)(frand() * 126.99f);
+            xb[(t + b) % 32] = (b % 2 ? -127.0f : 127.0f) * dx; /* block max: scale dx exactly */
+        }
+    rl_matmul(p, y, x, w, dt, bias, T, in, out);
+    void *qbuf = malloc(rl_qrow_bytes(in));
+    int bad = 0;
+    for (int t = 0; t < T && !bad; t++) {
+        rl_qrow xq = rl_qrow_quantize(qbuf, x + (size_t)t * in, in);
+        for (int o = 0; o < out && !bad; o++) {
+            float ref = rl_qdot_ref(dt, w + (size_t)o * rb, xq, in) + bias[o];
+            if (y[(size_t)t * out + o] != ref) {
+                CHECK(0, "%s %s T=%d in=%d out=%d: y[%d][%d]=%.9g, exact reference %.9g", rl_simd_name(),
+                      RL_DTYPES[dt].st_name, T, in, out, t, o, y[(size_t)t * out + o], ref);
+                bad = 1;
+            }
+        }
+    }
+    free(qbuf); free(w); free(x); free(y); free(bias);
+}
+
+static void test_qint_exact(void) {
+    rl_pool *p = rl_pool_new(3);
+    CHECK(p != NULL, "pool");
+    static const int INS[] = {32, 96, 800, 1024}, TS[] = {1, 3, 4, 5, 7, 13, 67}, OUTS[] = {1, 17, 33, 100};
+    static const rl_dtype DTS[] = {RL_DT_Q8_0, RL_DT_Q4_1};
+    for (int pi = 0; pi < N_PATHS; pi++) {
+        if (rl_simd_force(PATHS[pi]) != 0) continue;
+        for (int di = 0; di < 2; di++)
+            for (int ii = 0; ii < 4; ii++)
+                for (int ti = 0; ti < 7; ti++)
+                    for (int oi = 0; oi < 4; oi++) check_exact((ii + ti + oi) % 2 ? p : NULL, DTS[di], TS[ti], INS[ii], OUTS[oi]);
+        fprintf(stderr, "  %s exact\n", PATHS[pi]);
+    }
+    rl_simd_force(NULL);
+    rl_pool_free(p);
+}
+
 int main(void) {
     RUN(test_quant_edge);
+    RUN(test_qint_exact);
     RUN(test_quantize_roundtrip);
     RUN(test_qrow_quantize);
     RUN(test_matmul_quant);

@@ -12,10 +12,12 @@
  * in) bytes), read in place (only cache-sized tiles are converted to f32). x [T][in], y [T][out], bias [out] are f32; bias may be
  * NULL; y must not alias x. Accumulates in f32. Threads over output rows (and token blocks) on p
  * (NULL: single-threaded). All buffers are owned by the caller. An unsupported wtype fills y
- * with NaN. With Q8_0 / Q4_1 weights and T < 4 (decode) the rows of x are first quantised per
- * block of 32 to int8 (scale max|x|/127) and the dot products run on integers (qact.h): the
- * result differs from the f32-activation one by that rounding (about 0.3 % of the dot product's
- * magnitude at worst); F32 / F16 / BF16 weights always use f32 activations. */
+ * with NaN. With Q8_0 / Q4_1 weights the rows of x are first quantised per block of 32 to int8
+ * (scale max|x|/127) and the dot products run on integers (qact.h; T < 4: the GEMV, else the
+ * packed integer GEMM of qgemm.h): the result differs from the f32-activation one by that
+ * rounding (about 0.3 % of the dot product's magnitude at worst; only if the scratch cannot be
+ * allocated does a sweep fall back to f32 activations); F32 / F16 / BF16 weights always use f32
+ * activations. */
 void rl_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtype wtype, const float *bias,
                int T, int in, int out);
 
