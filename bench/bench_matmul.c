@@ -1,9 +1,11 @@
 /* Micro-benchmark of rl_matmul per weight type on a matrix larger than the last-level cache:
  * decode (T=1) GB/s of weights read, against the memory read bandwidth measured in the same
- * run, and prefill (T=128) GFLOP/s.
+ * run, and prefill (T=128) GFLOP/s; also the HF formats FP8 (128x128 blocks, F32 scales) and
+ * GPTQ 4-bit (group 128).
  * Build: make bench   Run: build/bench_matmul [threads (0 = all CPUs)] [out] [in]
  * (RL_SIMD=scalar|avx2|avxvnni|avx512|avx512vnni forces a path) */
 #include "backend/cpu/matmul.h"
+#include "backend/backend.h"
 #include "backend/cpu/membw.h"
 #include "quant/quantize.h"
 #include <stdio.h>
@@ -131,6 +133,32 @@ int main(int argc, char **argv) {
                    2.0 * o2 * in * tp / t128 / 1e9);
         }
     }
+    /* HF pre-quantized formats: FP8 block-scaled and GPTQ-4 (random codes, realistic scales) */
+    int sr = (out + 127) / 128, sc = (in + 127) / 128, G = (in + 127) / 128;
+    uint8_t *f8 = malloc(nw);
+    float *f8s = malloc(sizeof(float) * (size_t)sr * sc);
+    int32_t *gq = malloc(nw / 2), *gz = malloc(sizeof(int32_t) * (size_t)G * (out / 8 + 1)), *gi = malloc(sizeof(int32_t) * (size_t)in);
+    uint16_t *gs = malloc(2 * (size_t)G * out);
+    if (!f8 || !f8s || !gq || !gz || !gi || !gs) return 1;
+    for (size_t i = 0; i < nw; i++) { uint8_t v = (uint8_t)((i * 2654435761u) >> 13); f8[i] = (v & 0x7f) == 0x7f ? 0x3c : v; }
+    for (int i = 0; i < sr * sc; i++) f8s[i] = 1e-3f * (float)(1 + i % 7);
+    for (size_t i = 0; i < nw / 8; i++) gq[i] = (int32_t)(i * 2654435761u);
+    for (int i = 0; i < G * (out / 8 + 1); i++) gz[i] = 0x77777777;
+    for (int i = 0; i < G * out; i++) gs[i] = rl_f32_to_f16(1e-3f * (float)(1 + i % 5));
+    for (int i = 0; i < in; i++) gi[i] = i / 128;
+    rl_qweight qf = {.data = f8, .scales = f8s, .scale_dt = RL_DT_F32, .rows = out, .cols = in, .bits = 8, .blk_r = 128, .blk_c = 128};
+    rl_qweight qg = {.data = gq, .scales = gs, .zeros = gz, .g_idx = gi, .rows = out, .cols = in, .bits = 4, .group = 128, .ngroups = G};
+    static const char *HN[] = {"FP8", "GPTQ4"};
+    const rl_qweight *HQ[] = {&qf, &qg};
+    const rl_dtype HD[] = {RL_DT_FP8_BLK, RL_DT_GPTQ};
+    for (int d = 0; d < 2; d++) {
+        if (d == 1 && in % 8) break;
+        double bytes = d ? (double)nw / 2 : (double)nw;
+        double t1 = time_call(p, y, x, HQ[d], HD[d], 1, in, out, 1.0);
+        printf("%-5s T=1:   %9.1f us  %6.1f GB/s  (%.2f of memory bandwidth)  %.1f Gweights/s\n", HN[d], t1 * 1e6,
+               bytes / t1 / 1e9, bytes / t1 / bw, (double)nw / t1 / 1e9);
+    }
+    free(f8); free(f8s); free(gq); free(gz); free(gi); free(gs);
     free(wf); free(x); free(y); free(wb); free(wh); free(q8); free(q4);
     rl_pool_free(p);
     return 0;

@@ -32,7 +32,7 @@ typedef struct { const char *flag, *value, *def, *help; } flag_row;
     {"--draft-tokens", "N", "64", "tree size the draft model grows"}, \
     {"--draft-fixed", "", "off", "always trees of --draft-tokens (no cost model)"}, \
     {"--quant", "8|4", "off", "run from the quantized layer cache (built when absent or stale)"}, \
-    {"--compute", "f32|bf16", "f32", "matmul precision over BF16 weights"}, \
+    {"--compute", "f32|bf16", "f32", "prefill precision: bf16 = BF16 weights on bf16, Q8_0 on int8 activations"}, \
     {"--mem-budget", "SIZE|auto", "auto", "memory for resident layers (e.g. 4G, 0)"}, \
     {"--backend", "NAME", "cpu", "compute backend (cpu, cuda, vulkan)"}, \
     {"--gpu", "", "off", "short for --backend cuda"}, \

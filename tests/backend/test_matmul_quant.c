@@ -25,12 +25,13 @@ static const char *PATHS[] = {"scalar", "avx2", "avxvnni", "avx512", "avx512vnni
 
 /* |min| of the block holding item i of a Q4_1 row (0 for Q8_0): the kernels add min * sum(x)
  * separately, so rounding scales with |x| * |min| too. */
-static double block_min_abs(rl_dtype dt, const uint8_t *row, int i) {
+static double block_min(rl_dtype dt, const uint8_t *row, int i) {
     if (dt != RL_DT_Q4_1) return 0;
     uint16_t h;
     memcpy(&h, row + (size_t)(i / RL_QBLOCK) * RL_DTYPES[dt].block_bytes + 2, 2);
-    return fabs(rl_f16_to_f32(h));
+    return rl_f16_to_f32(h);
 }
+static double block_min_abs(rl_dtype dt, const uint8_t *row, int i) { return fabs(block_min(dt, row, i)); }
 
 static int check_case(rl_pool *p, rl_dtype dt, int T, int in, int out, int with_bias) {
     size_t rb = rl_dtype_row_bytes(dt, in);
@@ -49,9 +50,9 @@ static int check_case(rl_pool *p, rl_dtype dt, int T, int in, int out, int with_
     for (int64_t i = 0; i < (int64_t)T * out; i++) y[i] = 1e30f; /* must be overwritten */
     rl_matmul(p, y, x, w, dt, with_bias ? b : NULL, T, in, out);
     int bad = 0;
-    /* decode (T < 4) and sweeps (the integer GEMM) run on int8-quantised activations: compare with the exact integer
+    /* decode (T < 4) and integer-GEMM sweeps (Q4_1; Q8_0 with RL_COMPUTE_BF16) run on int8-quantised activations: compare with the exact integer
      * reference, and with the f32 result within the bound that rounding allows */
-    int qint = T >= 4 || in < QACT_FALLBACK_IN;
+    int qint = T >= 4 ? dt == RL_DT_Q4_1 || rl_matmul_get_compute() == RL_COMPUTE_BF16 : in < QACT_FALLBACK_IN;
     void *qbuf = malloc(rl_qrow_bytes(in));
     for (int t = 0; t < T && !bad; t++) {
         rl_qrow xq = rl_qrow_quantize(qbuf, x + (size_t)t * in, in);
@@ -61,7 +62,8 @@ static int check_case(rl_pool *p, rl_dtype dt, int T, int in, int out, int with_
                 double xv = x[(size_t)t * in + i], pr = xv * wf[(size_t)o * in + i];
                 s += pr;
                 mag += fabs(pr) + fabs(xv) * block_min_abs(dt, w + (size_t)o * rb, i);
-                qbound += xq.ds[2 * (i / RL_QBLOCK)] * 0.5 * fabs(wf[(size_t)o * in + i]);
+                /* the min term of Q4_1 multiplies the exact block sum of x: only d * code sees x's rounding */
+                qbound += xq.ds[2 * (i / RL_QBLOCK)] * 0.5 * fabs(wf[(size_t)o * in + i] - block_min(dt, w + (size_t)o * rb, i));
             }
             double got = y[(size_t)t * out + o];
             if (qint) {
@@ -100,10 +102,11 @@ static void test_matmul_quant(void) {
     rl_pool *p = rl_pool_new(3);
     CHECK(p != NULL, "pool");
     static const int INS[] = {32, 96, 1056}, TS[] = {1, 2, 3, 4, 17, 64}, OUTS[] = {1, 13, 100};
-    static const rl_dtype DTS[] = {RL_DT_Q8_0, RL_DT_Q4_1};
+    static const rl_dtype DTS[] = {RL_DT_Q8_0, RL_DT_Q4_1, RL_DT_Q8_0};
     for (int pi = 0; pi < N_PATHS; pi++) {
         if (rl_simd_force(PATHS[pi]) != 0) { fprintf(stderr, "  (skip %s: not supported)\n", PATHS[pi]); continue; }
-        for (int di = 0; di < 2; di++) {
+        for (int di = 0; di < 3; di++) { /* Q8_0, Q4_1, Q8_0 with RL_COMPUTE_BF16 (the integer GEMM) */
+            rl_matmul_set_compute(di == 2 ? RL_COMPUTE_BF16 : RL_COMPUTE_F32);
             for (int ii = 0; ii < 3; ii++)
                 for (int ti = 0; ti < 6; ti++)
                     for (int oi = 0; oi < 3; oi++)
@@ -113,6 +116,7 @@ static void test_matmul_quant(void) {
             check_case(p, DTS[di], 1, 4864, 37, 1);
             check_case(NULL, DTS[di], 3, QACT_FALLBACK_IN, 3, 1); /* too big for the stack: f32 path */
         }
+        rl_matmul_set_compute(RL_COMPUTE_F32);
         fprintf(stderr, "  %s ok\n", PATHS[pi]);
     }
     rl_simd_force(NULL);
@@ -244,6 +248,7 @@ static void check_exact(rl_pool *p, rl_dtype dt, int T, int in, int out) {
 }
 
 static void test_qint_exact(void) {
+    rl_matmul_set_compute(RL_COMPUTE_BF16); /* Q8_0 sweeps on the integer GEMM too */
     rl_pool *p = rl_pool_new(3);
     CHECK(p != NULL, "pool");
     static const int INS[] = {32, 96, 800, 1024}, TS[] = {1, 3, 4, 5, 7, 13, 67}, OUTS[] = {1, 17, 33, 100};
@@ -256,6 +261,7 @@ static void test_qint_exact(void) {
                     for (int oi = 0; oi < 4; oi++) check_exact((ii + ti + oi) % 2 ? p : NULL, DTS[di], TS[ti], INS[ii], OUTS[oi]);
         fprintf(stderr, "  %s exact\n", PATHS[pi]);
     }
+    rl_matmul_set_compute(RL_COMPUTE_F32);
     rl_simd_force(NULL);
     rl_pool_free(p);
 }

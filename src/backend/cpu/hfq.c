@@ -216,10 +216,75 @@ static void hfq_work(void *ctx, int64_t b, int64_t e, int tid) {
     free(zi);
 }
 
+/* Decode (T <= 4) on AVX-512 F+BW: FP8 rows, or GPTQ / AWQ 64 outputs at a time, dequantised in
+ * registers (hfq_avx512.c). Items: HFQ_ROWS FP8 rows, or 64 GPTQ / AWQ outputs (the tail of out
+ * below a multiple of 64 runs on the tile path). */
+typedef struct {
+    hfq_job j;
+    int n_fused; /* GPTQ / AWQ: outputs covered by 64-wide items */
+} hfq_fused_job;
+
+static void hfq_fused_work(void *ctx, int64_t b, int64_t e, int tid) {
+    (void)tid;
+    const hfq_fused_job *f = ctx;
+    const hfq_job *j = &f->j;
+    if (j->dt == RL_DT_FP8_BLK) {
+        int o0 = (int)b * HFQ_ROWS, o1 = (int)e * HFQ_ROWS < j->out ? (int)e * HFQ_ROWS : j->out;
+        rl_hfq_fp8_gemv_avx512(j->q, j->x, j->T, o0, o1, j->y, j->bias);
+        return;
+    }
+    size_t ng = (size_t)j->q->ngroups, tab = ng * 64 * INT_NSB;
+    float *sf = malloc(sizeof(float) * tab * 2);
+    int *zi = malloc(sizeof(int) * ng * 64);
+    int nblk = f->n_fused / 64;
+    for (int64_t it = b; it < e; it++) {
+        int sb0 = (int)it * INT_NSB, nsb = nblk - sb0 < INT_NSB ? nblk - sb0 : INT_NSB, o0 = sb0 * 64;
+        if (!sf || !zi) { /* out of memory: NaN rather than a wrong result */
+            for (int t = 0; t < j->T; t++)
+                for (int r = 0; r < 64 * nsb; r++) j->y[(size_t)t * j->out + o0 + r] = NAN;
+            continue;
+        }
+        float *nsz = sf + tab;
+        for (int sb = 0; sb < nsb; sb++) {
+            float *s = sf + (size_t)sb * ng * 64, *z = nsz + (size_t)sb * ng * 64;
+            int_tables(j->q, j->dt, o0 + 64 * sb, 64, s, zi);
+            for (size_t k = 0; k < ng * 64; k++) z[k] = -s[k] * (float)zi[k];
+        }
+        rl_hfq_int_gemv_avx512(j->q, j->dt == RL_DT_AWQ, o0, nsb, sf, nsz, j->x, j->T, j->y, j->bias);
+    }
+    free(sf);
+    free(zi);
+}
+
+static int use_avx512bw(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    static int ok = -1;
+    if (ok < 0) {
+        __builtin_cpu_init();
+        ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    }
+    return ok && !strncmp(rl_simd()->name, "avx512", 6);
+#else
+    return 0;
+#endif
+}
+
 void rl_hfq_matmul(rl_pool *p, float *y, const float *x, const rl_qweight *q, rl_dtype dt, const float *bias,
                    int T, int in, int out) {
     if (!q || q->rows != out || q->cols != in) { /* a descriptor for another shape: never read it */
         for (int64_t i = 0; i < (int64_t)T * out; i++) y[i] = NAN;
+        return;
+    }
+    if (T <= 4 && use_avx512bw() && (dt == RL_DT_FP8_BLK || ((dt == RL_DT_GPTQ || dt == RL_DT_AWQ) && out >= 64))) {
+        hfq_fused_job f = {{y, x, bias, q, dt, T, in, out, rl_simd()}, 0};
+        int64_t n_items;
+        if (dt == RL_DT_FP8_BLK) n_items = (out + HFQ_ROWS - 1) / HFQ_ROWS;
+        else { f.n_fused = out / 64 * 64; n_items = (out / 64 + INT_NSB - 1) / INT_NSB; }
+        rl_pool_for_work(p, n_items, 1, (int64_t)T * in * out + (int64_t)in * out, hfq_fused_work, &f);
+        if (f.n_fused == 0 || f.n_fused == out) return;
+        /* GPTQ / AWQ outputs past the last multiple of 64: the tile path on that slice */
+        hfq_job j = {y, x, bias, q, dt, T, in, out, rl_simd()};
+        hfq_work(&j, f.n_fused / HFQ_ROWS, (out + HFQ_ROWS - 1) / HFQ_ROWS, 0);
         return;
     }
     hfq_job j = {y, x, bias, q, dt, T, in, out, rl_simd()};

@@ -129,7 +129,10 @@ void rl_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtype wty
         rl_pool_for_work(p, n_items, 1, (int64_t)T * in * out, mm_work, &j);
         return;
     }
-    if (j.gemm && rl_dtype_is_block(wtype) && qgemm_run(p, &j, x)) return;
+    /* sweeps: Q4_1 always on the integer GEMM; Q8_0 there with --compute bf16 (else f32 activations) */
+    if (j.gemm && (wtype == RL_DT_Q4_1 || (wtype == RL_DT_Q8_0 && rl_matmul_get_compute() == RL_COMPUTE_BF16)) &&
+        qgemm_run(p, &j, x))
+        return;
     if (j.gemm && wtype == RL_DT_BF16 && rl_matmul_get_compute() == RL_COMPUTE_BF16 &&
         !strncmp(j.s->name, "avx512", 6) && rl_simd_supported("avx512bf16")) {
         uint16_t *xb = malloc((size_t)T * in * sizeof(uint16_t)); /* once per op; NULL: f32 path */
