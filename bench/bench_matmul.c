@@ -157,6 +157,14 @@ int main(int argc, char **argv) {
         double t1 = time_call(p, y, x, HQ[d], HD[d], 1, in, out, 1.0);
         printf("%-5s T=1:   %9.1f us  %6.1f GB/s  (%.2f of memory bandwidth)  %.1f Gweights/s\n", HN[d], t1 * 1e6,
                bytes / t1 / 1e9, bytes / t1 / bw, (double)nw / t1 / 1e9);
+        if (tp > 0) {
+            int o2 = out > 4864 ? 4864 : out;
+            rl_qweight qs = *HQ[d];
+            qs.rows = o2;
+            if (d == 1) qs.rows = out; /* GPTQ's packed rows are out wide: keep the descriptor whole */
+            double tt = time_call(p, y, x, &qs, HD[d], tp, in, qs.rows, 1.0);
+            printf("%-5s T=%d: %9.1f us  %6.1f GFLOP/s\n", HN[d], tp, tt * 1e6, 2.0 * qs.rows * in * tp / tt / 1e9);
+        }
     }
     free(f8); free(f8s); free(gq); free(gz); free(gi); free(gs);
     free(wf); free(x); free(y); free(wb); free(wh); free(q8); free(q4);

@@ -195,7 +195,7 @@ static void hfq_work(void *ctx, int64_t b, int64_t e, int tid) {
         for (int i0 = 0; i0 < j->in; i0 += HFQ_K) {
             int ni = j->in - i0 < HFQ_K ? j->in - i0 : HFQ_K;
             if (tab && i0 == 0) int_tables(j->q, j->dt, o0, no, sf, zi);
-            if (tab && simd && no == HFQ_ROWS) { /* column-major tile, FMA accumulation */
+            if (tab && simd && no == HFQ_ROWS && j->T < 4) { /* column-major tile, FMA accumulation */
                 rl_hfq_int_cols_avx2(j->q, j->dt == RL_DT_AWQ, o0, i0, ni, sf, zi, tile);
                 int t = 0;
                 for (; t + 4 <= j->T; t += 4)
@@ -205,6 +205,10 @@ static void hfq_work(void *ctx, int64_t b, int64_t e, int tid) {
             }
             if (tab) deq_int_tab(j->q, j->dt, o0, no, i0, ni, tile, sf, zi);
             else rl_hfq_dequant(j->q, j->dt, o0, no, i0, ni, tile);
+            if (j->T >= 4) { /* a sweep: the register-tiled f32 micro-kernels on the tile */
+                j->s->gemm_nt(j->x + i0, j->in, tile, ni, j->y + o0, j->out, j->T, no, ni, 1);
+                continue;
+            }
             for (int t = 0; t < j->T; t++) {
                 const float *xt = j->x + (size_t)t * j->in + i0;
                 float *yt = j->y + (size_t)t * j->out + o0;
