@@ -197,8 +197,9 @@ static double bnb_w(const rl_qweight *q, int o, int i) {
 }
 
 static void test_bnb4(void) {
-    for (int dq = 0; dq < 2; dq++) {
-        int out = 37, in = 50, bs = 64, n = out * in, nb = (n + bs - 1) / bs, nest = 8, nn = (nb + nest - 1) / nest;
+    for (int c4 = 0; c4 < 4; c4++) { /* blocks across rows; blocks aligned with rows (the AVX-512 decode kernel) */
+        int dq = c4 % 2;
+        int out = c4 < 2 ? 37 : 21, in = c4 < 2 ? 50 : 192, bs = c4 < 2 ? 64 : (dq ? 64 : 32), n = out * in, nb = (n + bs - 1) / bs, nest = 8, nn = (nb + nest - 1) / nest;
         uint8_t *c = malloc((size_t)n / 2 + 1), *a8 = malloc((size_t)nb);
         float *af = malloc(sizeof(float) * nb), map[16], nmap[256], *na = malloc(sizeof(float) * nn);
         for (int k = 0; k < n / 2 + 1; k++) c[k] = (uint8_t)urand();
@@ -208,7 +209,7 @@ static void test_bnb4(void) {
         for (int k = 0; k < nn; k++) na[k] = 0.05f * (float)(1 + urand() % 9);
         rl_qweight q = {.data = c, .scales = dq ? (void *)a8 : (void *)af, .scale_dt = dq ? RL_DT_U8 : RL_DT_F32, .zeros = na, .g_idx = map,
                         .map2 = nmap, .rows = out, .cols = in, .bits = 4, .group = bs, .nested_block = nest, .nested_offset = 0.0371f};
-        for (int T = 1; T <= 4; T += 3) {
+        for (int T = 1; T <= 5; T += T < 4 ? 2 : 1) {
             double e = run_cmp(&q, RL_DT_BNB4, bnb_w, T);
             CHECK(e < 1e-5, "bnb4 %s %dx%d T=%d: rel err %g", dq ? "double quant" : "f32 absmax", out, in, T, e);
         }

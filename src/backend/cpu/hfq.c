@@ -220,8 +220,9 @@ static void hfq_work(void *ctx, int64_t b, int64_t e, int tid) {
     free(zi);
 }
 
-/* Decode (T <= 4) on AVX-512 F+BW: FP8 rows, or GPTQ / AWQ 64 outputs at a time, dequantised in
- * registers (hfq_avx512.c). Items: HFQ_ROWS FP8 rows, or 64 GPTQ / AWQ outputs (the tail of out
+/* Decode (T <= 4) on AVX-512 F+BW: FP8 or bitsandbytes 4-bit rows (absmax blocks aligned with
+ * the rows), or GPTQ / AWQ 256 outputs at a time, dequantised in registers (hfq_avx512.c). Items:
+ * HFQ_ROWS FP8 / BNB4 rows, or up to INT_NSB blocks of 64 GPTQ / AWQ outputs (the tail of out
  * below a multiple of 64 runs on the tile path). */
 typedef struct {
     hfq_job j;
@@ -235,6 +236,22 @@ static void hfq_fused_work(void *ctx, int64_t b, int64_t e, int tid) {
     if (j->dt == RL_DT_FP8_BLK) {
         int o0 = (int)b * HFQ_ROWS, o1 = (int)e * HFQ_ROWS < j->out ? (int)e * HFQ_ROWS : j->out;
         rl_hfq_fp8_gemv_avx512(j->q, j->x, j->T, o0, o1, j->y, j->bias);
+        return;
+    }
+    if (j->dt == RL_DT_BNB4) { /* rows whose absmax blocks start at the row (hfq_fused_ok) */
+        int o0 = (int)b * HFQ_ROWS, o1 = (int)e * HFQ_ROWS < j->out ? (int)e * HFQ_ROWS : j->out;
+        int nbr = j->in / j->q->group;
+        float *amax = malloc(sizeof(float) * (size_t)nbr);
+        for (int o = o0; o < o1; o++) {
+            if (!amax) { /* out of memory: NaN rather than a wrong result */
+                for (int t = 0; t < j->T; t++) j->y[(size_t)t * j->out + o] = NAN;
+                continue;
+            }
+            for (int k = 0; k < nbr; k++) amax[k] = bnb_absmax(j->q, (size_t)o * nbr + (size_t)k);
+            rl_hfq_bnb4_row_avx512((const uint8_t *)j->q->data + (size_t)o * j->in / 2, j->q->g_idx, amax, j->q->group,
+                                   j->in, j->x, j->T, j->y + o, (size_t)j->out, j->bias ? j->bias[o] : 0.0f);
+        }
+        free(amax);
         return;
     }
     size_t ng = (size_t)j->q->ngroups, tab = ng * 64 * INT_NSB;
@@ -279,10 +296,11 @@ void rl_hfq_matmul(rl_pool *p, float *y, const float *x, const rl_qweight *q, rl
         for (int64_t i = 0; i < (int64_t)T * out; i++) y[i] = NAN;
         return;
     }
-    if (T <= 4 && use_avx512bw() && (dt == RL_DT_FP8_BLK || ((dt == RL_DT_GPTQ || dt == RL_DT_AWQ) && out >= 64))) {
+    int bnb_ok = dt == RL_DT_BNB4 && q->group > 0 && q->group % 32 == 0 && in % q->group == 0;
+    if (T <= 4 && use_avx512bw() && (dt == RL_DT_FP8_BLK || bnb_ok || ((dt == RL_DT_GPTQ || dt == RL_DT_AWQ) && out >= 64))) {
         hfq_fused_job f = {{y, x, bias, q, dt, T, in, out, rl_simd()}, 0};
         int64_t n_items;
-        if (dt == RL_DT_FP8_BLK) n_items = (out + HFQ_ROWS - 1) / HFQ_ROWS;
+        if (dt == RL_DT_FP8_BLK || dt == RL_DT_BNB4) n_items = (out + HFQ_ROWS - 1) / HFQ_ROWS;
         else { f.n_fused = out / 64 * 64; n_items = (out / 64 + INT_NSB - 1) / INT_NSB; }
         rl_pool_for_work(p, n_items, 1, (int64_t)T * in * out + (int64_t)in * out, hfq_fused_work, &f);
         if (f.n_fused == 0 || f.n_fused == out) return;

@@ -7,7 +7,8 @@
  *   the f32 product e4m3 * s); the NaN codes 0x7f / 0xff become an f16 NaN.
  * - GPTQ / AWQ: 64 outputs of one input per step (4 vectors of 16), the code field shifted out of
  *   the packed words, w = s * q - s * z by one FMA (both products and their difference are exact:
- *   an f16 scale times a code below 256). */
+ *   an f16 scale times a code below 256).
+ * - bitsandbytes 4-bit: the quant map in one register, looked up by VPERMPS, times the absmax. */
 #include "backend/cpu/hfq_simd.h"
 #include <math.h>
 #include <string.h>
@@ -77,6 +78,45 @@ TGT void rl_hfq_fp8_gemv_avx512(const rl_qweight *q, const float *x, int T, int 
         case 3: fp8_row(3, q, o, x, xs, y, ys, b); break;
         default: fp8_row(4, q, o, x, xs, y, ys, b); break;
         }
+    }
+}
+
+/* One bitsandbytes 4-bit row (codes from an even index, blocks of `group` (a multiple of 32)
+ * codes starting at the row) against NT tokens: nibble pairs unpacked in weight order (high
+ * nibble first), the 16-entry quant map looked up by VPERMPS, times the block's absmax. */
+TGT static inline __attribute__((always_inline)) void
+bnb4_row(int NT, const uint8_t *c, const float *map, const float *amax, int group, int cols, const float *x, size_t xs,
+         float *y, size_t ys, float b) {
+    const __m512 vmap = _mm512_loadu_ps(map);
+    const __m128i m4 = _mm_set1_epi8(15);
+    __m512 acc[4][2];
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+    for (int j0 = 0, blk = 0; j0 < cols; j0 += group, blk++) {
+        const __m512 va = _mm512_set1_ps(amax[blk]);
+        for (int j = j0; j < j0 + group; j += 32) {
+            __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)(c + j / 2));
+            __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), m4), lo = _mm_and_si128(raw, m4);
+            __m512 w0 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(hi, lo)), vmap), va);
+            __m512 w1 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_unpackhi_epi8(hi, lo)), vmap), va);
+#pragma GCC unroll 4
+            for (int t = 0; t < NT; t++) {
+                acc[t][0] = _mm512_fmadd_ps(_mm512_loadu_ps(x + t * xs + j), w0, acc[t][0]);
+                acc[t][1] = _mm512_fmadd_ps(_mm512_loadu_ps(x + t * xs + j + 16), w1, acc[t][1]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) y[t * ys] = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1])) + b;
+}
+
+TGT void rl_hfq_bnb4_row_avx512(const uint8_t *codes, const float *map, const float *amax, int group, int cols,
+                                const float *x, int T, float *y, size_t ys, float bias) {
+    switch (T) {
+    case 1: bnb4_row(1, codes, map, amax, group, cols, x, (size_t)cols, y, ys, bias); break;
+    case 2: bnb4_row(2, codes, map, amax, group, cols, x, (size_t)cols, y, ys, bias); break;
+    case 3: bnb4_row(3, codes, map, amax, group, cols, x, (size_t)cols, y, ys, bias); break;
+    default: bnb4_row(4, codes, map, amax, group, cols, x, (size_t)cols, y, ys, bias); break;
     }
 }
 
@@ -165,6 +205,10 @@ TGT void rl_hfq_int_gemv_avx512(const rl_qweight *q, int awq, int o0, int nsb, c
 #else
 void rl_hfq_fp8_gemv_avx512(const rl_qweight *q, const float *x, int T, int o0, int o1, float *y, const float *bias) {
     (void)q; (void)x; (void)T; (void)o0; (void)o1; (void)y; (void)bias;
+}
+void rl_hfq_bnb4_row_avx512(const uint8_t *codes, const float *map, const float *amax, int group, int cols,
+                            const float *x, int T, float *y, size_t ys, float bias) {
+    (void)codes; (void)map; (void)amax; (void)group; (void)cols; (void)x; (void)T; (void)y; (void)ys; (void)bias;
 }
 void rl_hfq_int_gemv_avx512(const rl_qweight *q, int awq, int o0, int nsb, const float *sf, const float *nsz,
                             const float *x, int T, float *y, const float *bias) {

@@ -18,6 +18,10 @@ void rl_hfq_cols_acc4_avx2(const float *x, size_t xs, const float *colt, int ni,
 /* AVX-512 F+BW decode kernels (hfq_avx512.c; hfq.c calls them where the CPU has them), T <= 4:
  * y[t*rows + o] = bias[o] + sum_i x[t*cols + i] W[o][i] for o in [o0, o1) (FP8) ... */
 void rl_hfq_fp8_gemv_avx512(const rl_qweight *q, const float *x, int T, int o0, int o1, float *y, const float *bias);
+/* ... one bitsandbytes 4-bit row: y[t*ys] = bias + sum_j x[t*cols + j] map[code j] amax[j / group]
+ * (codes from an even index, group a multiple of 32 dividing cols) ... */
+void rl_hfq_bnb4_row_avx512(const uint8_t *codes, const float *map, const float *amax, int group, int cols,
+                            const float *x, int T, float *y, size_t ys, float bias);
 /* ... and for o in [o0, o0 + 64 nsb), nsb <= INT_NSB (GPTQ / AWQ; awq: AWQ layout), from the
  * per-group tables sf (scales) and nsz (-scale * zero): per block of 64 outputs ngroups x 64
  * floats, the blocks one after the other. */
