@@ -167,7 +167,22 @@ static void test_qrow_quantize(void) {
     static unsigned char buf[N * 2];
     for (int i = 0; i < N; i++) x[i] = (i % 96 < 32 ? 0.001f : 5.0f) * frand();
     for (int i = 64; i < 96; i++) x[i] = 0; /* an all-zero block */
+    static const float TIES[] = {127.0f, 2.5f, -3.5f, 0.5f, -0.5f, 1.5f, 126.5f, -126.5f}; /* id = 1: halves tie to even */
+    for (int i = 0; i < 8; i++) x[96 + i] = TIES[i];
+    for (int i = 104; i < 128; i++) x[i] = 0.25f * (float)(i - 116);
     rl_qrow q = rl_qrow_quantize(buf, x, N);
+    for (int b = 0; b < N / RL_QBLOCK; b++) { /* the codes are those of nearbyintf in the default mode */
+        float amax = 0;
+        for (int i = b * 32; i < b * 32 + 32; i++) amax = fabsf(x[i]) > amax ? fabsf(x[i]) : amax;
+        float id = amax > 0 ? 127.0f / amax : 0.0f;
+        for (int i = b * 32; i < b * 32 + 32; i++) {
+            float v = x[i] * id;
+            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+            CHECK(q.q[i] == (int8_t)nearbyintf(v), "item %d: code %d, nearbyintf %g", i, q.q[i], nearbyintf(v));
+        }
+    }
+    CHECK(q.q[97] == 2 && q.q[98] == -4 && q.q[99] == 0 && q.q[100] == 0 && q.q[101] == 2 && q.q[102] == 126 && q.q[103] == -126,
+          "ties to even: %d %d %d %d %d %d %d", q.q[97], q.q[98], q.q[99], q.q[100], q.q[101], q.q[102], q.q[103]);
     CHECK(rl_qrow_bytes(N) == N + 2 * 4 * (N / 32), "qrow bytes");
     for (int b = 0; b < N / RL_QBLOCK; b++) {
         double amax = 0, sum = 0;

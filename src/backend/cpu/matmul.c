@@ -59,6 +59,30 @@ static void mm_work(void *ctx, int64_t b, int64_t e, int tid) {
     }
 }
 
+/* Quantises activation rows [b, e) of a sweep (and their per-block code sums) on the pool. */
+typedef struct {
+    unsigned char *buf;
+    size_t qb;
+    const float *x;
+    int in;
+    rl_qrow *rows;
+    int32_t *sums;
+} qquant_job;
+
+static void qquant_work(void *ctx, int64_t b, int64_t e, int tid) {
+    (void)tid;
+    const qquant_job *j = ctx;
+    const int nb = j->in / RL_QBLOCK;
+    for (int64_t t = b; t < e; t++) {
+        j->rows[t] = rl_qrow_quantize(j->buf + (size_t)t * j->qb, j->x + (size_t)t * j->in, j->in);
+        for (int k = 0; k < nb; k++) {
+            int32_t s = 0;
+            for (int i = 0; i < RL_QBLOCK; i++) s += j->rows[t].q[k * RL_QBLOCK + i];
+            j->sums[(size_t)t * nb + k] = s;
+        }
+    }
+}
+
 /* Sweep over 8/4-bit weights: quantises the activation rows once, then the integer GEMM on the
  * pool. Returns 0 (nothing done: the f32 GEMM runs instead) if the scratch cannot be allocated. */
 static int qgemm_run(rl_pool *p, mm_job *j, const float *x) {
@@ -70,14 +94,8 @@ static int qgemm_run(rl_pool *p, mm_job *j, const float *x) {
     if (!buf) return 0;
     rl_qrow *rows = (rl_qrow *)(void *)(buf + rows_off);
     int32_t *sums = (int32_t *)(void *)(buf + sums_off);
-    for (int t = 0; t < T; t++) {
-        rows[t] = rl_qrow_quantize(buf + (size_t)t * qb, x + (size_t)t * in, in);
-        for (int b = 0; b < nb; b++) {
-            int32_t s = 0;
-            for (int i = 0; i < RL_QBLOCK; i++) s += rows[t].q[b * RL_QBLOCK + i];
-            sums[(size_t)t * nb + b] = s;
-        }
-    }
+    qquant_job qj = {buf, qb, x, in, rows, sums};
+    rl_pool_for_work(p, T, 1, (int64_t)T * in * 8, qquant_work, &qj);
     rl_qacts xa = {rows, sums, nb};
     j->xa = &xa;
     j->pack = buf + pack_off;
