@@ -9,6 +9,7 @@
 #include "backend/cpu/hfq_simd.h"
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,7 +196,7 @@ static void hfq_work(void *ctx, int64_t b, int64_t e, int tid) {
         for (int i0 = 0; i0 < j->in; i0 += HFQ_K) {
             int ni = j->in - i0 < HFQ_K ? j->in - i0 : HFQ_K;
             if (tab && i0 == 0) int_tables(j->q, j->dt, o0, no, sf, zi);
-            if (tab && simd && no == HFQ_ROWS && j->T < 4) { /* column-major tile, FMA accumulation */
+            if (tab && simd && no == HFQ_ROWS && j->T < 16) { /* column-major tile, FMA accumulation */
                 rl_hfq_int_cols_avx2(j->q, j->dt == RL_DT_AWQ, o0, i0, ni, sf, zi, tile);
                 int t = 0;
                 for (; t + 4 <= j->T; t += 4)
@@ -279,12 +280,14 @@ static void hfq_fused_work(void *ctx, int64_t b, int64_t e, int tid) {
 
 static int use_avx512bw(void) {
 #if defined(__x86_64__) || defined(__i386__)
-    static int ok = -1;
-    if (ok < 0) {
+    static atomic_int ok = -1;
+    int v = atomic_load_explicit(&ok, memory_order_relaxed);
+    if (v < 0) {
         __builtin_cpu_init();
-        ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+        v = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+        atomic_store_explicit(&ok, v, memory_order_relaxed);
     }
-    return ok && !strncmp(rl_simd()->name, "avx512", 6);
+    return v && !strncmp(rl_simd()->name, "avx512", 6);
 #else
     return 0;
 #endif
