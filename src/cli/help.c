@@ -38,7 +38,7 @@ typedef struct { const char *flag, *value, *def, *help; } flag_row;
     {"--draft-quant", "8|4", "off", "run the draft model from its quantized layer cache"}, \
     {"--draft-backend", "NAME", "the target's", "compute backend of the draft model"}, \
     {"--quant", "8|4", "off", "run from the quantized layer cache (built when absent or stale)"}, \
-    {"--compute", "f32|bf16", "f32", "matmul precision over BF16 weights"}, \
+    {"--compute", "f32|bf16", "f32", "prefill precision: bf16 = BF16 weights on bf16, Q8_0 on int8 activations"}, \
     {"--mem-budget", "SIZE|auto", "auto", "memory for resident layers (e.g. 4G, 0)"}, \
     {"--backend", "NAME", "cpu", "compute backend (cpu, cuda, vulkan)"}, \
     {"--gpu-mem", "SIZE", "0 (stream)", "GPU memory for layers kept on the device (e.g. 20G)"}, \
