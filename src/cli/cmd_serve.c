@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "cli/clitext.h"
 #include "cli/exitcode.h"
+#include "cli/listen_check.h"
 #include "server/server.h"
 #include "server/slots.h"
 #include <pthread.h>
@@ -66,6 +67,7 @@ int cmd_serve(int argc, char **argv) {
     }
     so.default_max_tokens = n_given ? o.n_new : 0;
     if (n_given && o.n_new < 1) { fprintf(stderr, "error: -n must be at least 1 for serve\n"); free(rest); return RL_EXIT_USAGE; }
+    if (rl_cli_check_listen(so.host, so.port)) { free(rest); return rl_cli_fail(NULL); }   /* before the model loads */
     char name[512];
     if (!so.model_name) {                /* the basename of MODEL as given */
         size_t l = strlen(o.model_ref);
@@ -107,9 +109,6 @@ int cmd_serve(int argc, char **argv) {
     int rc = 0;
     if (!g) rc = rl_cli_exit_code();
     else {
-        /* the server prints its own start failures (host, port): network (5), unless a library
-         * error on the way (the chat template: bad input) sets another class */
-        rl_errclass_set(RL_EC_NET);
         if (rl_server_run(g, &so, &stop)) rc = rl_cli_exit_code();
         rl_session_close(g);
     }

@@ -56,9 +56,20 @@ want 4 "does not fit" "$B" info "$M" --ctx 1000000000
 want 5 "not in the Hugging Face cache" "$B" run org/name -p hi
 want 5 "not in the Hugging Face cache" "$B" tokenize org/name hi
 want 5 "cannot resolve host" "$B" serve "$M" --host 256.0.0.1 --port 8080
+# a port another process listens on: refused before the model is loaded
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); print(s.getsockname()[1], flush=True); time.sleep(30)' >"$T/port" &
+LP=$!
+i=0; while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+want 5 "cannot listen on 127.0.0.1:$(cat "$T/port"): Address already in use" "$B" serve "$M" --port "$(cat "$T/port")"
+kill "$LP"; wait "$LP" 2>/dev/null
 want 5 "cannot fetch" env -u HF_HUB_OFFLINE HF_ENDPOINT=http://127.0.0.1:9 "$B" download org/name --quiet
 # 6: a backend not built into this binary
 if ! "$B" info "$M" --backend cuda >/dev/null 2>&1; then
   want 6 "backend cuda is not built in" "$B" run "$M" --ids 1 -n 1 --backend cuda
+fi
+# a device backend that is built in but cannot open its device (an out-of-range device index)
+if "$B" run "$M" --ids 1 -n 1 --backend nosuch 2>&1 | grep -q "this build has:.*vulkan"; then
+  want 6 "RL_VULKAN_DEVICE=99" env RL_VULKAN_DEVICE=99 "$B" run "$M" --ids 1 -n 1 --backend vulkan
 fi
 echo ok
