@@ -21,9 +21,12 @@ unset HF_HUB_CACHE XDG_CACHE_HOME 2>/dev/null || true
 "$B" run "$M" --ids 1,2,3 -n 2 >/dev/null 2>&1 || fail "a good run exited $?"
 # 1: usage
 want 1 "usage: rabbitllm" "$B"
-want 1 "unknown command 'rnu'" "$B" rnu
+want 1 "unknown command 'rnu'; did you mean 'run'" "$B" rnu
+want 1 "did you mean 'quantize'" "$B" quant
+want 1 "did you mean 'tokenize'" "$B" tokenise
 want 1 "did you mean '--temp'" "$B" run "$M" --tmep 1
 want 1 "needs a number" "$B" run "$M" --top-p 7
+want 1 "--ctx needs a whole number" "$B" info "$M" --ctx abc
 want 1 "missing MODEL_DIR" "$B" chat
 want 1 "did you mean '--bits'" "$B" quantize "$M" --bit 4
 want 1 "did you mean '--jsonl'" "$B" tokenize "$M" --jsonll
