@@ -50,6 +50,10 @@ typedef struct {
                           exact whose memory plan fits: f32, else bf16, else q8_0 */
     const char *backend; /* compute backend: "cpu", "cuda", "vulkan"; NULL = $RL_BACKEND, else
                           "cpu". One not built in (or without a device) is an error at open. */
+    size_t gpu_mem;      /* device-memory budget of a GPU backend (cuda, vulkan): the first layers
+                          that fit beside the activations and KV cache stay on the device
+                          (uploaded once at open), the rest stream through two device slots;
+                          0 = stream every layer. Ignored by the cpu backend. */
 } rl_model_opts;
 #define RL_MEM_BUDGET_AUTO ((size_t)-1)
 
@@ -65,6 +69,10 @@ RL_API int rl_model_ctx(const rl_model *m);       /* context length */
 RL_API int rl_model_pos(const rl_model *m);       /* tokens in the KV cache */
 /* 1 if id is one of the model's eos ids (config.json / generation_config.json). */
 RL_API int rl_model_is_eos(const rl_model *m, int32_t id);
+/* The memory plan rl_model_open would make for MODEL_DIR with opts, without opening the model
+ * (only the description is read): a JSON object as `info --json` shows under "plan" ("fits",
+ * "buffers": [{"name", "bytes"}], ...). Free with rl_release. NULL + error. */
+RL_API char *rl_model_plan(const char *model_dir, const rl_model_opts *opts);
 
 /* Runs tokens[0..n) at positions pos..pos+n-1 through the model, appending them to the KV
  * cache (prefill in sweeps of up to max_batch tokens). logits (may be NULL) receives, if

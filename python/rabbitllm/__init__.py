@@ -66,7 +66,7 @@ _ON_TEXT = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes
 class _ModelOpts(ctypes.Structure):
     _fields_ = [("n_threads", ctypes.c_int), ("ctx", ctypes.c_int), ("max_batch", ctypes.c_int),
                 ("n_seq", ctypes.c_int), ("mem_budget", ctypes.c_size_t), ("kv_type", ctypes.c_char_p),
-                ("backend", ctypes.c_char_p)]
+                ("backend", ctypes.c_char_p), ("gpu_mem", ctypes.c_size_t)]
 
 
 class _SessionOpts(ctypes.Structure):
@@ -144,16 +144,19 @@ class Model:
     """A model with its tokenizer and chat template (an rl_session). Not for use from several
     threads at once, except that a stream() may be abandoned or cancel() called from anywhere."""
 
-    def __init__(self, path, threads=0, ctx=0, max_batch=0, mem_budget="auto", backend=None, raw=False, kv_type=None):
+    def __init__(self, path, threads=0, ctx=0, max_batch=0, mem_budget="auto", backend=None, raw=False, kv_type=None,
+                 gpu_mem=0):
         """path: a model directory or a cached hub id org/name[@revision]. threads 0: all CPUs;
         ctx 0: min(max_position_embeddings, 4096); mem_budget: bytes of weights kept resident,
         "auto" (what the process may use) or 0 (stream everything); backend: "cpu", "cuda", ...
         (None: $RL_BACKEND, else cpu); raw: ignore the chat template; kv_type: KV cache storage
-        "f32", "f16", "bf16", "q8_0" (None: auto)."""
+        "f32", "f16", "bf16", "q8_0" (None: auto); gpu_mem: device-memory budget in bytes of a GPU
+        backend (layers kept on the device up to it; 0: stream every layer)."""
         budget = _MEM_BUDGET_AUTO if mem_budget == "auto" else int(mem_budget)
         self._kv_type = kv_type.encode() if kv_type else None  # kept alive while the struct points at them
         self._backend = backend.encode() if backend else None
-        opts = _SessionOpts(_ModelOpts(int(threads), int(ctx), int(max_batch), 1, budget, self._kv_type, self._backend),
+        opts = _SessionOpts(_ModelOpts(int(threads), int(ctx), int(max_batch), 1, budget, self._kv_type, self._backend,
+                                      int(gpu_mem)),
                             1 if raw else 0)
         self._s = _session_open(os.fsencode(path), ctypes.byref(opts))
         if not self._s:

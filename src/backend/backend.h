@@ -207,6 +207,16 @@ typedef struct {
     void (*dn_recur)(rl_backend *be, const rl_dn_dims *dd, float *state, const float *conv, const float *b,
                      const float *a, const float *z, const float *a_log, const float *dt_bias, const float *norm_w,
                      float *core, int T);
+
+    /* --- optional: upload / compute overlap (NULL: the engine uses upload) --- */
+    /* Starts copying n bytes of host_alloc memory src to dst (device) without holding back later
+     * ops (a transfer queue where the device has one) until upload_join(*ticket); the caller
+     * makes sure that no unfinished op uses dst (it waited for a fence after the last op reading
+     * it). *ticket 0: nothing to join (the copy was ordered as upload orders it). The host bytes
+     * must stay unchanged until a fence issued after the join has been waited for. */
+    int (*upload_async)(rl_backend *be, void *dst, const void *src, size_t n, uint64_t *ticket);
+    /* Every later op sees the copy of ticket (the device waits for it; the host does not). */
+    int (*upload_join)(rl_backend *be, uint64_t ticket);
 } rl_backend_ops;
 
 struct rl_backend {

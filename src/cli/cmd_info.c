@@ -1,4 +1,4 @@
-/* `rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--kv-type T]`: the normalized model description and the memory plan. */
+/* `rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--gpu-mem SIZE] [--kv-type T]`: the normalized model description and the memory plan. */
 #include "cli/help.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
@@ -107,6 +107,11 @@ int cmd_info(int argc, char **argv) {
         else if (!strcmp(argv[i], "--kv-type") && i + 1 < argc) mo.kv_type = argv[++i];
         else if (!strcmp(argv[i], "--parallel") && i + 1 < argc) { if (int_arg("--parallel", argv[++i], 1, 4096, &mo.n_seq)) return RL_EXIT_USAGE; }
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) { if (int_arg("--batch", argv[++i], 1, 65536, &mo.max_batch)) return RL_EXIT_USAGE; }
+        else if (!strcmp(argv[i], "--gpu-mem") && i + 1 < argc) {
+            uint64_t b;
+            if (rl_cli_parse_size(argv[++i], &b)) { fprintf(stderr, "error: --gpu-mem needs a size, got '%s'\n", argv[i]); return RL_EXIT_USAGE; }
+            mo.gpu_mem = (size_t)b;
+        }
         else if (!strcmp(argv[i], "--mem-budget") && i + 1 < argc) {
             uint64_t b;
             const char *v = argv[++i];
@@ -117,7 +122,7 @@ int cmd_info(int argc, char **argv) {
         else if (argv[i][0] == '-') { rl_cli_unknown_flag(argv[i]); return RL_EXIT_USAGE; }
         else dir = argv[i];
     }
-    if (!dir) { fprintf(stderr, "usage: rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--kv-type T]\n"); return RL_EXIT_USAGE; }
+    if (!dir) { fprintf(stderr, "usage: rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--gpu-mem SIZE] [--kv-type T]\n"); return RL_EXIT_USAGE; }
     if (!(dir = rl_hub_model_dir(dir))) return rl_cli_fail(NULL); /* or org/name[@rev] */
     rl_model_desc *d = malloc(sizeof *d);
     rl_checkpoint *ck = NULL;

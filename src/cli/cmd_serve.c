@@ -109,7 +109,9 @@ int cmd_serve(int argc, char **argv) {
     int rc = 0;
     if (!g) rc = rl_cli_exit_code();
     else {
-        if (rl_server_run(g, &so, &stop)) rc = rl_cli_exit_code();
+        /* the server prints its own start failures: the address (resolve, listen) is network (5) */
+        int sr = rl_server_run(g, &so, &stop);
+        if (sr) rc = sr == -2 ? RL_EXIT_NET : rl_cli_exit_code();
         rl_session_close(g);
     }
     free(rest);

@@ -39,6 +39,7 @@ typedef struct { const char *flag, *value, *def, *help; } flag_row;
     {"--compute", "f32|bf16", "f32", "matmul precision over BF16 weights"}, \
     {"--mem-budget", "SIZE|auto", "auto", "memory for resident layers (e.g. 4G, 0)"}, \
     {"--backend", "NAME", "cpu", "compute backend (cpu, cuda, vulkan)"}, \
+    {"--gpu-mem", "SIZE", "0 (stream)", "GPU memory for layers kept on the device (e.g. 20G)"}, \
     {"--gpu", "", "off", "short for --backend cuda"}, \
     {"--kv-type", "TYPE", "f32", "KV cache element type"}, \
     {"--profile", "", "off", "per-stage timings on stderr"}, \
@@ -82,6 +83,7 @@ static const flag_row INFO[] = {{"--ctx", "N", "model maximum", "context length 
                                 {"--parallel", "N", "1", "sequences of the plan"},
                                 {"--batch", "N", "engine default", "prefill batch of the plan"},
                                 {"--mem-budget", "SIZE|auto", "auto", "memory for resident layers"},
+                                {"--gpu-mem", "SIZE", "0 (stream)", "GPU memory for layers kept on the device"},
                                 {"--json", "", "off", "description, memory plan and files as JSON"},
                                 {0}};
 static const flag_row TOKENIZE[] = {{"--jsonl", "", "off", "read {\"text\":...} lines from stdin"},

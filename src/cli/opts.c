@@ -123,6 +123,12 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
             else if (rl_cli_parse_size(v, &b)) { fprintf(stderr, "error: --mem-budget needs a size (e.g. 4G, 500M, 0) or auto, got '%s'\n", v); return RL_EXIT_USAGE; }
             else o->model.mem_budget = (size_t)b;
         }
+        else if (!strcmp(a, "--gpu-mem") && v) {
+            uint64_t b;
+            i++;
+            if (rl_cli_parse_size(v, &b)) { fprintf(stderr, "error: --gpu-mem needs a size (e.g. 20G, 0), got '%s'\n", v); return -1; }
+            o->model.gpu_mem = (size_t)b;
+        }
         else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = 1;
         else if (!strcmp(a, "--profile")) o->profile = 1;
         else if (!strcmp(a, "--gpu")) o->model.backend = "cuda"; /* short for --backend cuda */

@@ -3,6 +3,7 @@
  * chunks, all compute through the backend interface (backend/backend.h). */
 #include <cjson/cJSON.h>
 #include "engine/model.h"
+#include "engine/devres.h"
 #include "engine/deltanet.h"
 #include "engine/mla.h"
 #include "engine/moe.h"
@@ -100,6 +101,7 @@ void rl_model_close(rl_model *m) {
     rl_kv_free(&m->kv);
     free(m->stages);
     free(m->seg); free(m->out_rows); free(m->out_item); free(m->batch_tok); free(m->batch_logits);
+    free(m->dev_off); free(m->dev_stage);
     free(m->posv); free(m->rope_host); free(m->compute_s); free(m->trace_buf); free(m->tree_tok); free(m->tree_par);
     free(m);
 }
@@ -175,7 +177,7 @@ static int plan_model(rl_model *m, size_t budget) {
     bi.act = (shared ? p->device_bytes - kvb : 0) + p->host_bytes; /* device memory of a GPU is not the host's */
     m->plan_fits = rl_budget_decide(&bi, NULL, &m->budget) == 0;
     int n_res = rl_stages_resident(m->stages, m->n_stages, m->budget.resident, NULL, &res);
-    if (!shared) rl_plan_add(p, "layer slots on device (2)", RL_MEM_DEVICE, 2 * slot, NULL);
+    if (!shared && rl_devres_plan(m, p)) return -1; /* --gpu-mem: resident stages, then the two slots */
     rl_plan_add(p, "layer slots (2)", RL_MEM_HOST, n_res == m->n_stages ? 0 : 2 * slot, NULL);
     rl_plan_add(p, "resident stages", RL_MEM_HOST, res, NULL);
     if (p->overflow) return rl_err("memory plan: too many entries");
@@ -215,6 +217,7 @@ static rl_model *open_plan(const char *dir, const rl_model_opts *opts, rl_dtype 
         }
     if (!(m->be = rl_backend_open(o.backend, o.n_threads))) goto fail;
     m->kv_dt = kv_dt;
+    m->gpu_mem = o.gpu_mem;
     for (int s = 0; s < m->n_stages; s++)
         for (int r = 0; r < W_COUNT; r++) {
             const rl_tensor_info *t = m->stages[s].t[r];
@@ -325,6 +328,7 @@ rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
     if (rl_dn_open(m) || rl_moe_open(m) || rl_mla_open(m)) goto fail;
     rl_loader_opts lo = {(size_t)m->budget.resident, !m->budget.cache_streamed, &m->hm};
     if (!(m->ld = rl_loader_new_opts(m->ck, m->stages, m->n_stages, &lo))) goto fail;
+    if (!be->ops->host_shared && rl_devres_open(m)) goto fail;
     return m;
 fail:
     rl_model_close(m);
@@ -424,10 +428,9 @@ static int head(rl_model *m, const int *out_rows, int nr, float *logits) {
     RL_TRACE(m, d->n_layers, "final_norm", xn, nr, d->hidden);
     for (int s = d->n_layers; s < m->n_stages; s++) {
         const rl_stage *st = &m->stages[s];
-        const uint8_t *hbuf = rl_loader_acquire(m->ld, s);
-        if (!hbuf) return -1;
-        const uint8_t *buf = rl_weights_on_device(m, hbuf, st->bytes, s);
-        if (!buf) { rl_loader_release(m->ld, s); return -1; }
+        int held;
+        const uint8_t *buf = rl_devres_weights(m, s, NULL, &held);
+        if (!buf) return -1;
         double t0 = rl_now_s();
         int rows = st->row1 - st->row0;
         rl_wref hw = rl_stage_weight(m, st, buf, 0);
@@ -445,7 +448,7 @@ static int head(rl_model *m, const int *out_rows, int nr, float *logits) {
         for (int t = 0; t < nr && !rc; t++)
             rc = be->ops->download(be, logits + (size_t)t * d->vocab + st->row0, m->head_tmp + (size_t)t * rows, (size_t)rows * sizeof(float));
         m->compute_s[s] += rl_now_s() - t0;
-        rl_loader_release(m->ld, s);
+        if (held) rl_loader_release(m->ld, s);
         if (rc) return -1;
     }
     return 0;
@@ -458,18 +461,27 @@ static int sweep(rl_model *m, const int32_t *tok, int T, const int *out_rows, in
     if (!m->tree_parent)
         for (int g = 0; g < m->n_seg; g++) rl_kv_record(&m->kv, m->seg[g].seq, tok + m->seg[g].row0, m->seg[g].n);
     if (embed(m, tok, T) || rope_tables(m)) return -1;
+    rl_prefetch pf = {-1, 0};
     for (int l = 0; l < d->n_layers; l++) {
-        const uint8_t *hbuf = rl_loader_acquire(m->ld, l);
-        if (!hbuf) return -1;
-        const uint8_t *buf = rl_weights_on_device(m, hbuf, m->stages[l].bytes, l);
+        int held;
+        const uint8_t *buf = rl_devres_weights(m, l, &pf, &held);
+        if (!buf) { rl_devres_cancel(m, &pf); return -1; }
         double t0 = rl_now_s();
-        int rc = buf ? rl_block_forward(m, l, buf, T) : -1;
-        /* a device copy of the host slot must have been consumed before the slot goes back */
-        if (!rc && !m->be->ops->host_shared) rc = m->be->ops->wait(m->be, m->be->ops->fence(m->be));
+        int rc = rl_block_forward(m, l, buf, T);
+        if (!rc && !m->be->ops->host_shared) {
+            uint64_t f = held ? m->be->ops->fence(m->be) : 0;
+            /* the next streamed layer is read and uploaded while this one computes (upload_async) */
+            double ta = rl_now_s();
+            if (l + 1 < d->n_layers) rc = rl_devres_prefetch(m, l + 1, &pf);
+            t0 += rl_now_s() - ta; /* its read is not this layer's compute */
+            /* a device copy of the host slot must have been consumed before the slot goes back */
+            int rw = held ? m->be->ops->wait(m->be, f) : 0;
+            if (!rc) rc = rw;
+        }
         if (!rc) rc = m->be->ops->status(m->be);
         m->compute_s[l] += rl_now_s() - t0;
-        rl_loader_release(m->ld, l);
-        if (rc) return -1;
+        if (held) rl_loader_release(m->ld, l);
+        if (rc) { rl_devres_cancel(m, &pf); return -1; }
     }
     for (int g = 0; g < m->n_seg; g++) rl_kv_advance(&m->kv, m->seg[g].seq, m->seg[g].n);
     if (!logits || !n_out) return 0;

@@ -66,6 +66,11 @@ struct rl_model {
     float *gate;              /* its gates (T, qd) */
     float *scratch;           /* the backend's own scratch (attention) */
     uint8_t *wslot[2];        /* device copies of streamed stages (NULL if host_shared) */
+    size_t gpu_mem;           /* device-memory budget (rl_model_opts.gpu_mem; engine/devres.h) */
+    size_t *dev_off;          /* (n_stages) offsets of the device-resident stages, SIZE_MAX = streamed */
+    uint8_t **dev_stage;      /* (n_stages) their device copies once uploaded, NULL = streamed */
+    int n_dev_res;            /* device-resident stages */
+    size_t dev_res_bytes;
 
     /* token-tree verification (rl_model_eval_tree): the current / last tree sweep */
     int32_t *tree_parent;     /* host (max_T) parents of the sweep's rows; NULL outside a tree sweep */

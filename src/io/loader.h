@@ -39,6 +39,9 @@ void rl_loader_free(rl_loader *L);
 const uint8_t *rl_loader_acquire(rl_loader *L, int s);
 /* Gives stage s's slot back for prefetching. */
 void rl_loader_release(rl_loader *L, int s);
+/* Stage s is never read again (its weights stay on the device, --gpu-mem): prefetching passes
+ * it over and a slot holding it is freed; acquiring it afterwards is an error. */
+void rl_loader_skip(rl_loader *L, int s);
 /* Per-stage statistics since the last reset (array of n). */
 const rl_load_stats *rl_loader_stats(const rl_loader *L);
 void rl_loader_reset_stats(rl_loader *L);

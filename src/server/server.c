@@ -915,7 +915,7 @@ int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop)
         fprintf(stderr, "error: cannot resolve host '%s': %s\n", so->host, gai_strerror(gr));
         rl_sched_free(s.sched);
         rl_chat_template_close(s.tmpl);
-        return -1;
+        return -2;
     }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
@@ -943,7 +943,7 @@ int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop)
     freeaddrinfo(ai);
     if (!d) {
         fprintf(stderr, "error: cannot listen on %s:%d%s%s\n", so->host, so->port, err ? ": " : "", err ? strerror(err) : "");
-        rc = -1;
+        rc = -2;
     } else {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
         int bound = info ? info->port : so->port;

@@ -37,8 +37,8 @@ typedef struct {
 
 /* Serves session g (the public text API; only the worker thread uses it) until one of the signals in *stop arrives; the caller must have blocked them in
  * every thread (they are awaited with sigwait). Prints "listening on http://HOST:PORT" to
- * stderr once ready. Returns 0 after a clean shutdown, -1 (message on stderr) if it cannot
- * start. */
+ * stderr once ready. Returns 0 after a clean shutdown, -2 (message on stderr) if it cannot
+ * resolve or listen on the address, -1 if it cannot start otherwise. */
 int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop);
 
 #endif

@@ -1,7 +1,6 @@
 /* `serve --parallel` from the memory plan (slots.h): a binary search over the sequence count with
- * the engine's plan (rl_model_plan_json: nothing is read but the description). */
+ * the engine's plan (rl_model_plan, public API: nothing is read but the description). */
 #include "server/slots.h"
-#include "engine/model.h"
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +11,9 @@ typedef struct { int fits, all_resident; char kv[24]; } plan_facts;
 static int facts(const char *dir, const rl_model_opts *base, int n, plan_facts *f) {
     rl_model_opts o = *base;
     o.n_seq = n;
-    cJSON *p = rl_model_plan_json(dir, &o);
+    char *text = rl_model_plan(dir, &o);
+    cJSON *p = text ? cJSON_Parse(text) : NULL;
+    rl_release(text);
     if (!p) return -1;
     memset(f, 0, sizeof *f);
     f->fits = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "fits"));

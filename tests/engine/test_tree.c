@@ -1,9 +1,12 @@
 /* Token trees (rl_model_eval_tree / rl_model_tree_commit) on stories260K and the llama fixture,
- * on the cpu and cpu-staged backends: every node's logits equal a plain causal run of its path
+ * on the cpu and cpu-staged backends (and vulkan where it is built in and a device opens, release
+ * build only: lavapipe is slow under the sanitizers): every node's logits equal a plain causal run of its path
  * (prefix + ancestors + itself), and committing a path leaves the cache as if the path had been
  * evaluated normally; bad trees and commits are errors; models without tree support say so. */
 #include "test.h"
 #include "rabbitllm.h"
+#include "backend/backend.h"
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
 
@@ -74,8 +77,17 @@ static void check_model(const char *name, const char *be) {
 }
 
 static void test_tree(void) {
-    const char *be[] = {"cpu", "cpu-staged"};
-    for (int b = 0; b < 2; b++) {
+    const char *be[] = {"cpu", "cpu-staged", "vulkan"};
+    int nb = 2;
+#ifdef RL_VULKAN_BUILD
+    if (!getenv("RL_SANITIZED")) {
+        rl_backend *vk = rl_backend_open("vulkan", 1);
+        if (vk) nb = 3;
+        else fprintf(stderr, "  vulkan skipped: %s\n", rl_last_error());
+        rl_backend_close(vk);
+    }
+#endif
+    for (int b = 0; b < nb; b++) {
         check_model("stories260K", be[b]);
         check_model("llama", be[b]);
         check_model("qwen3_moe", be[b]);
