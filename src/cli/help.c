@@ -180,6 +180,18 @@ const char *rl_cli_suggest(const char *cmd, const char *flag) {
     return bd < 4 ? best : NULL;
 }
 
+const char *rl_cli_suggest_command(const char *name) {
+    const char *best = NULL;
+    int bd = 3;
+    size_t n = name ? strlen(name) : 0;
+    for (int i = 0; n && i < (int)(sizeof CMDS / sizeof *CMDS); i++) {
+        int d = dist(name, CMDS[i].cmd);
+        if (n >= 3 && !strncmp(CMDS[i].cmd, name, n)) d = 1;   /* a prefix: "quant", "down" */
+        if (d < bd) { bd = d; best = CMDS[i].cmd; }
+    }
+    return best;
+}
+
 void rl_cli_unknown_flag(const char *flag) {
     const char *s = rl_cli_suggest(rl_cli_command, flag);
     if (s && !strcmp(s, flag)) fprintf(stderr, "error: option '%s' needs a value", flag);   /* a known flag, last */
