@@ -216,6 +216,7 @@ static rl_model *open_plan(const char *dir, const rl_model_opts *opts, rl_dtype 
             goto fail;
         }
     if (!(m->be = rl_backend_open(o.backend, o.n_threads))) goto fail;
+    m->be->numerics = m->d.numerics;
     m->kv_dt = kv_dt;
     for (int s = 0; s < m->n_stages; s++)
         for (int r = 0; r < W_COUNT; r++) {

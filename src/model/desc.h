@@ -144,6 +144,8 @@ typedef struct {
     int n_eos;
     int eos_ids[RL_MAX_EOS];
     char dtype[16];          /* declared weight dtype (torch_dtype / dtype), informational */
+    int numerics;            /* RL_NUMERICS_* (backend/backend.h) the backend is asked for: GGUF models
+                                RL_NUMERICS_GGML (llama.cpp's CPU op order) */
 
     /* tensor names: printf formats with one %d for the layer index ("" = role unused) */
     const char *wname[W_COUNT];

@@ -281,6 +281,7 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
     const rl_gguf_tensor *rf = find_tensor(g, "rope_freqs.weight");
     if (rf && read_rope_freqs(g, rf, &d->ropes[0])) goto out;
     for (int i = 0; i < d->n_ropes; i++) d->ropes[i].ggml_angles = 1;
+    d->numerics = 1; /* RL_NUMERICS_GGML */
     if (!strcmp(arch, "deepseek2") && deepseek2_finish(g, arch, d)) goto out;
     rc = 0;
 out:

@@ -208,9 +208,28 @@ void rl_rope_table(const rl_rope *r, const int *pos, int T, int seq_len, float *
         }
 }
 
+/* ggml's rotation (GGUF models): x0 cos - x1 sin and x0 sin + x1 cos with the first product fused,
+ * as ggml-cpu's compiled rope computes them. */
+static void apply_ggml(const rl_rope *r, float *x, int T, int n_heads, int head_dim, const float *cos_t, const float *sin_t) {
+    int half = r->rot_dims / 2, neox = r->pairing == RL_ROPE_NEOX;
+    for (int t = 0; t < T; t++) {
+        const float *c = cos_t + t * half, *s = sin_t + t * half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((size_t)t * n_heads + h) * head_dim;
+            for (int i = 0; i < half; i++) {
+                float *p0 = neox ? v + i : v + 2 * i, *p1 = neox ? v + i + half : v + 2 * i + 1;
+                float a = *p0, b = *p1;
+                *p0 = fmaf(a, c[i], -(b * s[i]));
+                *p1 = fmaf(a, s[i], b * c[i]);
+            }
+        }
+    }
+}
+
 void rl_rope_apply(const rl_rope *r, float *x, int T, int n_heads, int head_dim, const float *cos_t, const float *sin_t) {
     int half = r->rot_dims / 2;
     if (r->pairing == RL_ROPE_NONE || half == 0) return;
+    if (r->ggml_angles) { apply_ggml(r, x, T, n_heads, head_dim, cos_t, sin_t); return; }
     for (int t = 0; t < T; t++) {
         const float *c = cos_t + t * half, *s = sin_t + t * half;
         for (int h = 0; h < n_heads; h++) {
