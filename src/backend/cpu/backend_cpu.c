@@ -166,8 +166,8 @@ static void cpu_gather_rows(rl_backend *be, float *dst, const float *src, const 
 }
 static void cpu_scatter_add_rows(rl_backend *be, float *dst, const float *src, const int32_t *rows, const float *w,
                                  int nr, int n) {
-    (void)be;
-    rl_scatter_add_rows(dst, src, rows, w, nr, n);
+    if (be->numerics == RL_NUMERICS_GGML) rl_ggml_scatter_add_rows(dst, src, rows, w, nr, n);
+    else rl_scatter_add_rows(dst, src, rows, w, nr, n);
 }
 static void cpu_dn_conv(rl_backend *be, float *out, const float *in, const float *w, int T, int C, int K) {
     (void)be;

@@ -10,4 +10,8 @@ void rl_ggml_silu_mul(float *gate, const float *up, int64_t n);
  * sum reduced into a double, the tail through expf; x (float)(1 / sum)). */
 void rl_ggml_softmax(float *x, int n);
 
+/* dst[rows[r]] += src[r] x w[r] with the product rounded first (ggml_mul, then ggml_add of the
+ * experts' weighted outputs), not fused. */
+void rl_ggml_scatter_add_rows(float *dst, const float *src, const int32_t *rows, const float *w, int n_rows, int n);
+
 #endif
