@@ -281,7 +281,9 @@ static TGT void rows_q80(const gq_job *j, int64_t o0, int64_t o1) {
  * group scale, folded into 8 f32 lanes as fma(dy * dw, lane, acc) block after block and reduced
  * by hsum8; the mins (dmin_w x -dy times the mins-weighted block sums) per type:
  * Q2_K into the same 8 lanes first (pairs of 16-item groups), Q4_K into 4 lanes (pairs of 32-item
- * groups) reduced as (0+2)+(1+3) and added after, Q5_K into one running f32 sum (fused). */
+ * groups) reduced as (0+2)+(1+3) and added after, Q5_K into one running f32 sum (fused). Q6_K's
+ * lanes hold the unsigned 6-bit items, 32 x (scale-weighted block sums of lane pairs) taken off
+ * each lane after (ggml's AVX2 q6_K since 2026-04). */
 #ifndef GQ_REPACK_Q2K
 #define GQ_REPACK_Q2K 1
 #endif
@@ -374,15 +376,17 @@ static TGT void rows_k(const gq_job *j, int64_t o0, int64_t o1) {
                     int32_t lane[8];
                     k_lanes(&b, gsz, (const int8_t *)(a + 4), lane);
                     if (j->t == RL_DT_Q6_K) { /* unsigned 6-bit items in the lanes, 32 x the scaled block sums taken off after */
+                        static const _Alignas(32) int8_t ones[32] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                                                     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
                         const int8_t *q = (const int8_t *)(a + 4);
-                        for (int l = 0; l < 8; l++) {
-                            int32_t off = 0;
-                            for (int v = 0; v < 8; v++) {
-                                const int8_t *qq = q + 32 * v + 4 * l;
-                                off += b.sc[2 * v + (l >> 2)] * (qq[0] + qq[1] + qq[2] + qq[3]);
-                            }
-                            lane[l] += 32 * off - 32 * (b.sc[2 * l] * bs[2 * l] + b.sc[2 * l + 1] * bs[2 * l + 1]);
+                        int32_t off[8] = {0};
+                        for (int v = 0; v < 8; v++) {
+                            int32_t p4[8]; /* sums of 4 activation items per lane */
+                            GQ_LANES8(ones, q + 32 * v, p4);
+                            for (int l = 0; l < 8; l++) off[l] += b.sc[2 * v + (l >> 2)] * p4[l];
                         }
+                        for (int l = 0; l < 8; l++)
+                            lane[l] += 32 * off[l] - 32 * (b.sc[2 * l] * bs[2 * l] + b.sc[2 * l + 1] * bs[2 * l + 1]);
                     }
                     for (int l = 0; l < 8; l++) c[l] = fmaf(d, (float)lane[l], c[l]);
                 }
