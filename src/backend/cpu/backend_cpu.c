@@ -157,8 +157,7 @@ static void cpu_row_gate(rl_backend *be, float *out, const float *x, const float
 }
 static void cpu_moe_route(rl_backend *be, float *logits, const float *bias, int T, const rl_route_params *p,
                           int32_t *idx, float *w) {
-    (void)be;
-    rl_moe_route(logits, bias, T, p, idx, w);
+    rl_moe_route(logits, bias, T, p, idx, w, be->numerics == RL_NUMERICS_GGML);
 }
 static void cpu_gather_rows(rl_backend *be, float *dst, const float *src, const int32_t *rows, int nr, int n) {
     (void)be;
