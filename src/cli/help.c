@@ -71,7 +71,7 @@ static const flag_row TOKENIZE[] = {{"--jsonl", "", "off", "read {\"text\":...} 
 static const flag_row DETOK[] = {{"--jsonl", "", "off", "read {\"ids\":[...]} lines from stdin"},
                                  {"--skip-special", "", "off", "leave special tokens out"}, {0}};
 static const flag_row TEMPLATE[] = {{"--jsonl", "", "off", "read {\"messages\":...} lines from stdin"}, {0}};
-static const flag_row SYNTH[] = {{"--dtype", "bf16|f16|f32", "bf16", "weight type"},
+static const flag_row SYNTH[] = {{"--dtype", "bf16|f16|f32|fp8|fp8-channel|fp8-tensor|gptq4", "bf16", "weight type (pre-quantized forms: DeepSeek FP8 blocks, compressed-tensors FP8, GPTQ)"},
                                  {"--shard-size", "SIZE", "2G", "largest shard file"},
                                  {"--seed", "N", "0", "random seed"}, {0}};
 static const flag_row QUANT[] = {{"--bits", "8|4", "8", "Q8_0 or Q4_1 layer matrices (with --gguf: Q8_0 or Q4_0)"},
