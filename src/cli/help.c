@@ -77,7 +77,7 @@ static const flag_row SYNTH[] = {{"--dtype", "bf16|f16|f32|fp8|fp8-channel|fp8-t
 static const flag_row QUANT[] = {{"--bits", "8|4", "8", "Q8_0 or Q4_1 layer matrices (with --gguf: Q8_0 or Q4_0)"},
                                  {"--quant", "8|4", "8", "same as --bits"},
                                  {"--gguf", "OUT.gguf", "off", "write one GGUF file (llama.cpp's format) instead of the cache"},
-                                 {"--type", "f32|f16|q8_0|q4_0|q4_1", "from --bits", "GGUF matrix type (with --gguf)"},
+                                 {"--type", "f32|f16|bf16|q8_0|q4_0|q4_1", "from --bits", "GGUF matrix type (with --gguf)"},
                                  {"--out", "DIR", "$XDG_CACHE_HOME/rabbitllm/<hash>-qBITS", "cache directory"},
                                  {"--force", "", "off", "rebuild even when fresh"}, {0}};
 static const flag_row BTOK[] = {{"--repeat", "N", "1", "passes over FILE"}, {0}};

@@ -14,7 +14,7 @@ size_t rl_ggml_row_bytes(uint32_t t, int64_t n) {
     if (n <= 0) return 0;
     switch (t) {
     case RL_GGML_F32: return (size_t)n * 4;
-    case RL_GGML_F16: return (size_t)n * 2;
+    case RL_GGML_F16: case RL_GGML_BF16: return (size_t)n * 2;
     case RL_GGML_Q8_0: return n % QK ? 0 : (size_t)(n / QK) * 34;
     case RL_GGML_Q4_0: return n % QK ? 0 : (size_t)(n / QK) * 18;
     case RL_GGML_Q4_1: return n % QK ? 0 : (size_t)(n / QK) * 20;
@@ -65,6 +65,13 @@ int rl_ggml_quantize_row(uint32_t t, const float *src, void *dst, int64_t n) {
         if (!isfinite(src[i])) return rl_err("quantize: non-finite weight %g", (double)src[i]);
     uint8_t *b = dst;
     if (t == RL_GGML_F32) { memcpy(dst, src, (size_t)n * 4); return 0; }
+    if (t == RL_GGML_BF16) {
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t h = rl_f32_to_bf16(src[i]);
+            memcpy(b + 2 * i, &h, 2);
+        }
+        return 0;
+    }
     if (t == RL_GGML_F16) {
         for (int64_t i = 0; i < n; i++) {
             if (fabsf(src[i]) > 65504.0f) return rl_err("quantize: weight %g does not fit f16", (double)src[i]);

@@ -72,10 +72,10 @@ static otensor *plan_add(plan *p, const char *path) {
 
 int rl_gguf_xtype_parse(const char *s, rl_gguf_xtype *out) {
     static const struct { const char *n; rl_gguf_xtype t; } T[] = {
-        {"f32", RL_GX_F32}, {"f16", RL_GX_F16}, {"q8_0", RL_GX_Q8_0}, {"q4_0", RL_GX_Q4_0}, {"q4_1", RL_GX_Q4_1}};
+        {"f32", RL_GX_F32}, {"f16", RL_GX_F16}, {"bf16", RL_GX_BF16}, {"q8_0", RL_GX_Q8_0}, {"q4_0", RL_GX_Q4_0}, {"q4_1", RL_GX_Q4_1}};
     for (size_t i = 0; i < sizeof T / sizeof *T; i++)
         if (!strcasecmp(s, T[i].n)) { *out = T[i].t; return 0; }
-    return rl_err("GGUF type '%s' is not one of f32, f16, q8_0, q4_0, q4_1", s);
+    return rl_err("GGUF type '%s' is not one of f32, f16, bf16, q8_0, q4_0, q4_1", s);
 }
 
 static int in_list(int r, const int *l, size_t n) {
@@ -88,7 +88,7 @@ static int in_list(int r, const int *l, size_t n) {
 static uint32_t matrix_type(rl_gguf_xtype x, int64_t cols, int is_output) {
     uint32_t t = (uint32_t)x;
     if (is_output && (x == RL_GX_Q4_0 || x == RL_GX_Q4_1)) t = RL_GGML_Q8_0;
-    if (t != RL_GGML_F32 && t != RL_GGML_F16 && cols % 32) t = RL_GGML_F16;
+    if (t != RL_GGML_F32 && t != RL_GGML_F16 && t != RL_GGML_BF16 && cols % 32) t = RL_GGML_F16;
     return t;
 }
 
@@ -218,7 +218,7 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
     int window = 0;
     for (int l = 0; l < d->n_layers; l++) if (d->layers[l].window > window) window = d->layers[l].window;
     if (rl_gguf_w_str(w, "general.architecture", arch) || rl_gguf_w_str(w, "general.name", name) ||
-        rl_gguf_w_u32(w, "general.file_type", x == RL_GX_Q8_0 ? 7 : (uint32_t)x) ||
+        rl_gguf_w_u32(w, "general.file_type", x == RL_GX_Q8_0 ? 7 : x == RL_GX_BF16 ? 32 : (uint32_t)x) ||
         rl_gguf_w_u32(w, "general.quantization_version", 2) ||
         rl_gguf_w_u32(w, KEY("context_length"), (uint32_t)d->max_pos) ||
         rl_gguf_w_u32(w, KEY("embedding_length"), (uint32_t)d->hidden) ||
@@ -369,7 +369,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
         if (write_tensor(w, ck, &p.t[i], f, raw, q, &S.src_bytes)) goto out;
         S.out_bytes += rl_gguf_w_tensor_bytes(w, i);
         S.n_tensors++;
-        if (p.t[i].type != RL_GGML_F32 && p.t[i].type != RL_GGML_F16) S.n_quantized++;
+        if (p.t[i].type != RL_GGML_F32 && p.t[i].type != RL_GGML_F16 && p.t[i].type != RL_GGML_BF16) S.n_quantized++;
         if (fn) fn(ud, S.src_bytes, total);
     }
     rc = rl_gguf_w_close(w);

@@ -13,9 +13,9 @@
 #include <stdint.h>
 
 /* Output types (general.file_type): ggml numbering of the matrices' type. */
-typedef enum { RL_GX_F32 = 0, RL_GX_F16 = 1, RL_GX_Q4_0 = 2, RL_GX_Q4_1 = 3, RL_GX_Q8_0 = 8 } rl_gguf_xtype;
+typedef enum { RL_GX_F32 = 0, RL_GX_F16 = 1, RL_GX_Q4_0 = 2, RL_GX_Q4_1 = 3, RL_GX_Q8_0 = 8, RL_GX_BF16 = 30 } rl_gguf_xtype;
 
-/* Parses "f32", "f16", "q8_0", "q4_0", "q4_1" (case-insensitive). 0, or -1 + rl_err. */
+/* Parses "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1" (case-insensitive). 0, or -1 + rl_err. */
 int rl_gguf_xtype_parse(const char *s, rl_gguf_xtype *out);
 
 typedef struct {

@@ -2,8 +2,8 @@
  * - the writer: every metadata type and tensor info read back by our GGUF parser; an abandoned or
  *   incomplete file is never installed; bad declarations are errors;
  * - the ggml quantizers against a dequantised copy (per-block error bounds of each type);
- * - against llama.cpp (../shared/gguf/<family>_q8_0 / _q4_0, made by llama.cpp's converter and
- *   llama-quantize from ../shared/fixtures/<family>): the file we write from the same checkpoint
+ * - against llama.cpp (../shared/gguf/<family>_{q8_0,q4_0,f32,f16,bf16}, made by llama.cpp's
+ *   converter and llama-quantize from ../shared/fixtures/<family>): the file we write from the same checkpoint
  *   holds the same tensors (names, types, shapes, data bytes), and the engine gives it the same
  *   logits as llama.cpp's file, bit for bit;
  * - every HF fixture of a family GGUF can express, written as F32 GGUF, run against the HF golden
@@ -233,15 +233,18 @@ static void test_vs_llama_cpp(void) {
     snprintf(root, sizeof root, "%s/gguf", t_shared());
     int n = list_dir(root, names, 256), checked = 0;
     for (int i = 0; i < n; i++) {
-        size_t L = strlen(names[i]);
-        int q8 = L > 5 && !strcmp(names[i] + L - 5, "_q8_0"), q4 = L > 5 && !strcmp(names[i] + L - 5, "_q4_0");
+        static const struct { const char *sfx; rl_gguf_xtype t; } SFX[] = {
+            {"_q8_0", RL_GX_Q8_0}, {"_q4_0", RL_GX_Q4_0}, {"_f32", RL_GX_F32}, {"_f16", RL_GX_F16}, {"_bf16", RL_GX_BF16}};
+        size_t L = strlen(names[i]), k = 0, sl = 0;
+        while (k < sizeof SFX / sizeof *SFX && !(L > (sl = strlen(SFX[k].sfx)) && !strcmp(names[i] + L - sl, SFX[k].sfx))) k++;
         char fam[128], src[700], ref[900], out[700], gpath[900];
-        if ((q8 || q4) && L - 5 < sizeof fam) {
-            snprintf(fam, sizeof fam, "%.*s", (int)(L - 5), names[i]);
+        snprintf(src, sizeof src, "%s/fixtures/%.*s/config.json", t_shared(), (int)(L - sl), names[i]);
+        if (k < sizeof SFX / sizeof *SFX && L - sl < sizeof fam && rl_file_exists(src)) {
+            snprintf(fam, sizeof fam, "%.*s", (int)(L - sl), names[i]);
             snprintf(src, sizeof src, "%s/fixtures/%s", t_shared(), fam);
             snprintf(ref, sizeof ref, "%s/%s/model.gguf", root, names[i]);
             snprintf(out, sizeof out, "%s/%s.gguf", tmpdir, names[i]);
-            int rc = rl_gguf_export(src, out, q8 ? RL_GX_Q8_0 : RL_GX_Q4_0, NULL, NULL, NULL);
+            int rc = rl_gguf_export(src, out, SFX[k].t, NULL, NULL, NULL);
             if (not_exportable(fam)) {
                 CHECK(rc != 0, "%s: exported, remove it from NOT_EXPORTABLE", names[i]);
                 fprintf(stderr, "  %s: not exportable: %s\n", names[i], rl_errmsg());
@@ -250,7 +253,7 @@ static void test_vs_llama_cpp(void) {
                 /* llama.cpp's stories260K.gguf was converted by llama2.c's script (an output.weight
                  * beside the tied embedding, see ../shared/gguf/README.md): logits only, 8-bit only */
                 int stories = !strcmp(fam, "stories260K");
-                if (stories && q4) { unlink(out); free(names[i]); continue; }
+                if (stories && SFX[k].t != RL_GX_Q8_0) { unlink(out); free(names[i]); continue; }
                 if (!rc && (stories || !same_tensors(names[i], out, ref))) {
                     snprintf(gpath, sizeof gpath, "%s/%s/golden.json", root, names[i]);
                     cJSON *g = rl_json_load(gpath);
@@ -272,7 +275,7 @@ static void test_vs_llama_cpp(void) {
         }
         free(names[i]);
     }
-    CHECK(checked >= 10, "only %d llama.cpp files compared", checked);
+    CHECK(checked >= 18, "only %d llama.cpp files compared", checked);
 }
 
 static void test_f32_vs_hf_golden(void) {
