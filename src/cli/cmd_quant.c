@@ -1,10 +1,13 @@
 /* `rabbitllm quantize MODEL_DIR [--bits 8|4] [--out DIR] [--force]`: writes the quantized layer
- * cache (src/quant/qcache.h) that `run/chat/serve/bench --quant 8|4` use; prints its path. */
+ * cache (src/quant/qcache.h) that `run/chat/serve/bench --quant 8|4` use; prints its path.
+ * `rabbitllm quantize MODEL_DIR --gguf OUT.gguf [--bits 8|4 | --type T]`: writes one GGUF file
+ * (src/quant/gguf_export.h) instead; prints its path. */
 #include "cli/progress.h"
 #include "cli/exitcode.h"
 #include "cli/help.h"
 #include "cli/commands.h"
 #include "hub/hub.h"
+#include "quant/gguf_export.h"
 #include "quant/qcache.h"
 #include "util/err.h"
 #include "util/timer.h"
@@ -13,24 +16,46 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* --gguf: the model as one GGUF file. */
+static int quantize_gguf(const char *dir, const char *out, rl_gguf_xtype xt) {
+    double t0 = rl_now_s();
+    rl_gguf_export_stats st;
+    rl_progress pg;
+    rl_progress_begin(&pg, "writing GGUF", 0);
+    int rc = rl_gguf_export(dir, out, xt, &st, rl_progress_cb, &pg);
+    rl_progress_end(&pg);
+    if (rc) return rl_cli_fail(NULL);
+    fprintf(stderr, "wrote %s (%s, vocab %s): %d tensors, %d quantized: %.1f MB -> %.1f MB in %.1f s\n", out, st.arch,
+            st.vocab, st.n_tensors, st.n_quantized, st.src_bytes / 1e6, st.out_bytes / 1e6, rl_now_s() - t0);
+    printf("%s\n", out);
+    return 0;
+}
+
 int cmd_quantize(int argc, char **argv) {
-    const char *model = NULL, *out = NULL;
+    const char *model = NULL, *out = NULL, *gguf = NULL, *type = NULL;
     int bits = 8, force = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--bits") && v) {
+        if ((!strcmp(a, "--bits") || !strcmp(a, "--quant")) && v) {
             bits = atoi(v);
             i++;
             if (bits != 8 && bits != 4) { fprintf(stderr, "error: --bits must be 8 or 4\n"); return RL_EXIT_USAGE; }
         } else if (!strcmp(a, "--out") && v) { out = v; i++; }
+        else if (!strcmp(a, "--gguf") && v) { gguf = v; i++; }
+        else if (!strcmp(a, "--type") && v) { type = v; i++; }
         else if (!strcmp(a, "--force")) force = 1;
         else if (a[0] == '-') { rl_cli_unknown_flag(a); return RL_EXIT_USAGE; }
         else if (!model) model = a;
         else { fprintf(stderr, "error: unexpected argument '%s'\n", a); return RL_EXIT_USAGE; }
     }
-    if (!model) { fprintf(stderr, "usage: rabbitllm quantize MODEL_DIR [--bits 8|4] [--out DIR] [--force]\n"); return RL_EXIT_USAGE; }
+    if (!model) { fprintf(stderr, "usage: rabbitllm quantize MODEL_DIR [--bits 8|4] [--out DIR] [--force] | --gguf OUT.gguf [--bits 8|4] [--type T]\n"); return RL_EXIT_USAGE; }
+    if (type && !gguf) { fprintf(stderr, "error: --type needs --gguf\n"); return RL_EXIT_USAGE; }
+    if (gguf && out) { fprintf(stderr, "error: --out is for the layer cache; with --gguf the file is OUT.gguf\n"); return RL_EXIT_USAGE; }
+    rl_gguf_xtype xt = bits == 4 ? RL_GX_Q4_0 : RL_GX_Q8_0;
+    if (type && rl_gguf_xtype_parse(type, &xt)) { fprintf(stderr, "error: --type: %s\n", rl_errmsg()); return RL_EXIT_USAGE; }
     const char *dir_in = rl_hub_model_dir(model);
     if (!dir_in) return rl_cli_fail(NULL);
+    if (gguf) return quantize_gguf(dir_in, gguf, xt);
     char dir[PATH_MAX];
     if (out) snprintf(dir, sizeof dir, "%s", out);
     else if (rl_qcache_default_dir(dir_in, bits, dir, sizeof dir)) return rl_cli_fail(NULL);

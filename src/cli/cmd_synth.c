@@ -1,4 +1,4 @@
-/* `rabbitllm synth CONFIG_JSON OUT_DIR [--dtype bf16|f16|f32|fp8|gptq4] [--shard-size 2G] [--seed N]`. */
+/* `rabbitllm synth CONFIG_JSON OUT_DIR [--dtype bf16|f16|f32|fp8|fp8-channel|fp8-tensor|gptq4] [--shard-size 2G] [--seed N]`. */
 #include "cli/help.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
@@ -23,8 +23,10 @@ int cmd_synth(int argc, char **argv) {
             else if (!strcasecmp(v, "f16")) o.dtype = RL_DT_F16;
             else if (!strcasecmp(v, "f32")) o.dtype = RL_DT_F32;
             else if (!strcasecmp(v, "fp8")) o.quant = RL_QM_FP8;   /* FP8 block 128x128, F32 scales; the rest bf16 */
+            else if (!strcasecmp(v, "fp8-channel")) o.quant = RL_QM_CT_FP8_CHANNEL; /* compressed-tensors FP8, weight_scale [out, 1] */
+            else if (!strcasecmp(v, "fp8-tensor")) o.quant = RL_QM_CT_FP8_TENSOR;   /* compressed-tensors FP8, weight_scale [1], input_scale */
             else if (!strcasecmp(v, "gptq4")) o.quant = RL_QM_GPTQ; /* GPTQ v1 4-bit sym, group 128; the rest bf16 */
-            else { fprintf(stderr, "error: --dtype must be bf16, f16, f32, fp8 or gptq4\n"); return RL_EXIT_USAGE; }
+            else { fprintf(stderr, "error: --dtype must be bf16, f16, f32, fp8, fp8-channel, fp8-tensor or gptq4\n"); return RL_EXIT_USAGE; }
         } else if (!strcmp(a, "--shard-size") && v) {
             i++;
             if (rl_cli_parse_size(v, &o.shard_bytes) || !o.shard_bytes) { fprintf(stderr, "error: bad --shard-size '%s' (e.g. 2G, 500M)\n", v); return RL_EXIT_USAGE; }
@@ -36,7 +38,7 @@ int cmd_synth(int argc, char **argv) {
         else if (!out) out = a;
         else { fprintf(stderr, "error: unexpected argument '%s'\n", a); return RL_EXIT_USAGE; }
     }
-    if (!cfg || !out) { fprintf(stderr, "usage: rabbitllm synth CONFIG_JSON OUT_DIR [--dtype bf16|f16|f32|fp8|gptq4] [--shard-size 2G] [--seed N]\n"); return RL_EXIT_USAGE; }
+    if (!cfg || !out) { fprintf(stderr, "usage: rabbitllm synth CONFIG_JSON OUT_DIR [--dtype bf16|f16|f32|fp8|fp8-channel|fp8-tensor|gptq4] [--shard-size 2G] [--seed N]\n"); return RL_EXIT_USAGE; }
     rl_progress pg;   /* bytes, rate, ETA on a TTY */
     rl_progress_begin(&pg, "writing", 0);
     o.progress = rl_progress_cb;

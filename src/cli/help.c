@@ -93,10 +93,13 @@ static const flag_row TOKENIZE[] = {{"--jsonl", "", "off", "read {\"text\":...} 
 static const flag_row DETOK[] = {{"--jsonl", "", "off", "read {\"ids\":[...]} lines from stdin"},
                                  {"--skip-special", "", "off", "leave special tokens out"}, {0}};
 static const flag_row TEMPLATE[] = {{"--jsonl", "", "off", "read {\"messages\":...} lines from stdin"}, {0}};
-static const flag_row SYNTH[] = {{"--dtype", "bf16|f16|f32|fp8|gptq4", "bf16", "weight type (fp8, gptq4: linear weights pre-quantized, the rest bf16)"},
+static const flag_row SYNTH[] = {{"--dtype", "bf16|f16|f32|fp8|fp8-channel|fp8-tensor|gptq4", "bf16", "weight type (pre-quantized forms: DeepSeek FP8 blocks, compressed-tensors FP8, GPTQ)"},
                                  {"--shard-size", "SIZE", "2G", "largest shard file"},
                                  {"--seed", "N", "0", "random seed"}, {0}};
-static const flag_row QUANT[] = {{"--bits", "8|4", "8", "Q8_0 or Q4_1 layer matrices"},
+static const flag_row QUANT[] = {{"--bits", "8|4", "8", "Q8_0 or Q4_1 layer matrices (with --gguf: Q8_0 or Q4_0)"},
+                                 {"--quant", "8|4", "8", "same as --bits"},
+                                 {"--gguf", "OUT.gguf", "off", "write one GGUF file (llama.cpp's format) instead of the cache"},
+                                 {"--type", "f32|f16|bf16|q8_0|q4_0|q4_1", "from --bits", "GGUF matrix type (with --gguf)"},
                                  {"--out", "DIR", "$XDG_CACHE_HOME/rabbitllm/<hash>-qBITS", "cache directory"},
                                  {"--force", "", "off", "rebuild even when fresh"}, {0}};
 static const flag_row BTOK[] = {{"--repeat", "N", "3", "warm passes over FILE (after one cold pass)"}, {0}};
@@ -114,7 +117,7 @@ static const struct { const char *cmd, *args, *what; const flag_row *flags; } CM
     {"detokenize", "MODEL (IDS | --jsonl)", "token ids to text", DETOK},
     {"template", "MODEL --jsonl", "render the chat template", TEMPLATE},
     {"synth", "CONFIG_JSON OUT_DIR", "write a random-weight checkpoint", SYNTH},
-    {"quantize", "MODEL", "write the 8/4-bit layer cache", QUANT},
+    {"quantize", "MODEL", "write the 8/4-bit layer cache, or a GGUF file", QUANT},
     {"bench-tokenizer", "MODEL FILE", "tokenizer speed", BTOK},
     {"download", "org/name[@revision]", "fetch a model into the Hugging Face cache", DOWNLOAD},
 };

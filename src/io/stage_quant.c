@@ -27,12 +27,16 @@ static int fp8_role(const rl_checkpoint *ck, const char *name, int64_t rows, int
                     const rl_quant_desc *qd, const rl_tensor_info *w, rl_stage_qrole *q) {
     char n2[320];
     if (want(w, dir, "FP8 weight", RL_DT_F8_E4M3, rows, cols)) return -1;
-    const rl_tensor_info *s = find_sfx(ck, name, "_scale_inv", n2, sizeof n2);
-    if (!s) return rl_err("%s: missing tensor %s (the FP8 block scales of %s)", dir, n2, name);
-    int64_t br = qd->block[0], bc = qd->block[1], sr = (rows + br - 1) / br, sc = (cols + bc - 1) / bc;
+    const rl_tensor_info *s = find_sfx(ck, name, qd->fp8_ct ? "_scale" : "_scale_inv", n2, sizeof n2);
+    if (!s) return rl_err("%s: missing tensor %s (the FP8 %s scales of %s)", dir, n2, qd->fp8_ct ? qd->type : "block", name);
+    /* block 0 = the whole dimension (compressed-tensors per-channel / per-tensor) */
+    int64_t br = qd->block[0] ? qd->block[0] : rows, bc = qd->block[1] ? qd->block[1] : cols, sr = (rows + br - 1) / br, sc = (cols + bc - 1) / bc;
     if (s->dtype != RL_DT_F32 && s->dtype != RL_DT_BF16 && s->dtype != RL_DT_F16)
         return rl_err("%s: tensor %s has dtype %s; FP8 scales must be F32, BF16 or F16", dir, s->name, RL_DTYPES[s->dtype].st_name);
-    if (s->ndim != 2 || s->shape[0] != sr || s->shape[1] != sc)
+    /* a grid of one column may also be stored 1-D ([out] per channel; [] or [1] per tensor) */
+    int grid_ok = s->ndim == 2 ? s->shape[0] == sr && s->shape[1] == sc
+                : sc == 1 && qd->fp8_ct && (s->ndim == 1 ? s->shape[0] == sr : sr == 1 && s->ndim == 0);
+    if (!grid_ok)
         return rl_err("%s: tensor %s: the scale grid [%lld, %lld] does not cover weight %s [%lld, %lld] in %lldx%lld blocks (expected [%lld, %lld])",
                       dir, s->name, (long long)s->shape[0], (long long)(s->ndim > 1 ? s->shape[1] : 0), name, (long long)rows,
                       (long long)cols, (long long)br, (long long)bc, (long long)sr, (long long)sc);

@@ -40,13 +40,19 @@ typedef struct {
 } rl_rope;
 
 /* Pre-quantized HF checkpoints (quantization_config; model/quant_config.c). */
-typedef enum { RL_QM_NONE = 0, RL_QM_FP8, RL_QM_GPTQ, RL_QM_AWQ, RL_QM_BNB4 } rl_quant_method;
+typedef enum { RL_QM_NONE = 0, RL_QM_FP8, RL_QM_GPTQ, RL_QM_AWQ, RL_QM_BNB4,
+               /* forms `synth` writes (a loaded model says RL_QM_FP8 with fp8_ct set): compressed-tensors
+                  FP8 with per-channel / per-tensor weight_scale */
+               RL_QM_CT_FP8_CHANNEL, RL_QM_CT_FP8_TENSOR } rl_quant_method;
 typedef struct {
     rl_quant_method method;
     int bits;                /* GPTQ 4 / 8, AWQ 4, BNB4 4 */
     int group;               /* GPTQ / AWQ group_size */
     int desc_act, sym;       /* GPTQ (informational: g_idx is always read) */
-    int block[2];            /* FP8 weight_block_size */
+    int block[2];            /* FP8 weight_block_size; 0 = the whole dimension (compressed-tensors
+                                per-channel [1, 0] / per-tensor [0, 0]) */
+    int fp8_ct;              /* compressed-tensors FP8: scales are "<weight>_scale" (weight_scale,
+                                multiplied like weight_scale_inv), grid [out, 1] / [1] / blocks */
     int double_quant;        /* bnb_4bit_use_double_quant */
     char type[16];           /* bnb_4bit_quant_type ("nf4" / "fp4"); FP8 "fmt" */
 } rl_quant_desc;

@@ -187,6 +187,10 @@ static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
             put_num(rs, g, arch, "rope.scaling.yarn_beta_slow", "beta_slow")) { cJSON_Delete(c); return NULL; }
     }
     if (!strcmp(arch, "deepseek2") && deepseek2_config(c, g, arch)) { cJSON_Delete(c); return NULL; }
+    if (!strcmp(arch, "qwen3moe")) { /* llama.cpp's qwen3moe renormalises the top-k weights */
+        int64_t nw = get_int(g, arch, "expert_weights_norm", 1);
+        cJSON_AddBoolToObject(c, "norm_topk_prob", nw != 0);
+    }
     if (!strcmp(arch, "gemma2") || !strcmp(arch, "gemma")) {
         /* llama.cpp scales queries by 1/sqrt(head_dim), except Gemma 2 27B (46 layers): hidden/heads */
         int64_t layers = get_int(g, arch, "block_count", 0);
@@ -289,3 +293,6 @@ out:
     rl_gguf_free(g);
     return rc;
 }
+
+const char *rl_gguf_role_name(int role) { return role >= 0 && role < W_COUNT ? ROLE_NAMES[role] : NULL; }
+const char *rl_gguf_global_name(int role) { return role >= 0 && role < G_COUNT ? GLOBAL_NAMES[role] : NULL; }

@@ -10,4 +10,9 @@
 /* Fills *d from the GGUF file at path (the first part of a split set). 0, or -1 + rl_err. */
 int rl_gguf_config(const char *path, rl_model_desc *d);
 
+/* GGUF tensor name (printf format, %d = layer) of a layer weight role / whole-model role, or NULL
+ * when GGUF has none (the GGUF writer, src/quant/gguf_export.c, uses the same names). */
+const char *rl_gguf_role_name(int role);
+const char *rl_gguf_global_name(int role);
+
 #endif

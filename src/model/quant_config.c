@@ -7,6 +7,56 @@
 #include <stdio.h>
 #include <string.h>
 
+/* compressed-tensors (llm-compressor) FP8: "format" float-quantized / naive-quantized, every
+ * config group's "weights" scheme float 8-bit symmetric, static, strategy channel / tensor / block
+ * (block_structure [r, c]); all groups the same scheme. input_activations (static input_scale or
+ * dynamic) are accepted and not applied: activations stay f32, as for the other HF formats. */
+static int parse_ct(const cJSON *qc, rl_quant_desc *q, const char *file) {
+    const char *fmt = NULL;
+    if (rl_json_str(qc, "format", NULL, &fmt, file)) return -1;
+    if (!fmt || (strcmp(fmt, "float-quantized") && strcmp(fmt, "naive-quantized")))
+        return rl_err("%s: compressed-tensors format \"%s\" is not supported (only FP8: float-quantized, naive-quantized)", file, fmt ? fmt : "(none)");
+    const cJSON *groups = rl_json_get(qc, "config_groups"), *g;
+    if (!cJSON_IsObject(groups) || !groups->child) return rl_err("%s: compressed-tensors quantization_config needs \"config_groups\"", file);
+    int n = 0;
+    cJSON_ArrayForEach(g, groups) {
+        const cJSON *w = rl_json_get(g, "weights");
+        if (!cJSON_IsObject(w)) return rl_err("%s: config_groups.%s has no \"weights\" scheme", file, g->string);
+        const char *type = NULL, *strat = NULL;
+        long long bits;
+        int sym, dyn;
+        if (rl_json_str(w, "type", "int", &type, file) || rl_json_int(w, "num_bits", 0, &bits, file) ||
+            rl_json_str(w, "strategy", "tensor", &strat, file) || rl_json_bool(w, "symmetric", 1, &sym, file) ||
+            rl_json_bool(w, "dynamic", 0, &dyn, file)) return -1;
+        if (strcmp(type, "float") || bits != 8)
+            return rl_err("%s: config_groups.%s weights are %s %lld-bit: only float 8-bit (FP8 e4m3) compressed-tensors is supported", file, g->string, type, bits);
+        if (!sym || dyn) return rl_err("%s: config_groups.%s: %s FP8 weights are not supported", file, g->string, !sym ? "asymmetric" : "dynamic");
+        int blk[2] = {0, 0};
+        if (!strcmp(strat, "channel")) blk[0] = 1;
+        else if (!strcmp(strat, "block")) {
+            const cJSON *bs = rl_json_get(w, "block_structure");
+            for (int k = 0; k < 2; k++) {
+                const cJSON *e = cJSON_GetArrayItem(bs, k);
+                if (!cJSON_IsArray(bs) || cJSON_GetArraySize(bs) != 2 || !cJSON_IsNumber(e) || e->valuedouble < 1 || e->valuedouble > 65536 ||
+                    e->valuedouble != (int)e->valuedouble)
+                    return rl_err("%s: config_groups.%s: block strategy needs \"block_structure\" [rows, cols] of positive integers", file, g->string);
+                blk[k] = (int)e->valuedouble;
+            }
+        } else if (strcmp(strat, "tensor"))
+            return rl_err("%s: config_groups.%s: FP8 weight strategy \"%s\" is not supported (channel, tensor, block)", file, g->string, strat);
+        if (n && (blk[0] != q->block[0] || blk[1] != q->block[1]))
+            return rl_err("%s: config_groups use different FP8 weight strategies, which is not supported", file);
+        q->block[0] = blk[0];
+        q->block[1] = blk[1];
+        snprintf(q->type, sizeof q->type, "%s", strat);
+        n++;
+    }
+    q->method = RL_QM_FP8;
+    q->bits = 8;
+    q->fp8_ct = 1;
+    return 0;
+}
+
 static int parse_block(const cJSON *qc, rl_quant_desc *q, const char *file) {
     const char *m = NULL;
     if (rl_json_str(qc, "quant_method", NULL, &m, file)) return -1;
@@ -75,7 +125,8 @@ static int parse_block(const cJSON *qc, rl_quant_desc *q, const char *file) {
         if (strcmp(st, "uint8")) return rl_err("%s: bnb_4bit_quant_storage \"%s\" is not supported (only uint8)", file, st);
         return rl_json_bool(qc, "bnb_4bit_use_double_quant", 0, &q->double_quant, file);
     }
-    return rl_err("%s: quantization_config quant_method \"%s\" is not supported (fp8, gptq, awq, bitsandbytes)", file, m);
+    if (!strcmp(m, "compressed-tensors")) return parse_ct(qc, q, file);
+    return rl_err("%s: quantization_config quant_method \"%s\" is not supported (fp8, gptq, awq, bitsandbytes, compressed-tensors)", file, m);
 }
 
 int rl_quant_config_load(const char *model_dir, const cJSON *root, const char *file, rl_quant_desc *q) {

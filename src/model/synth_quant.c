@@ -16,6 +16,18 @@
 int rl_synth_qspecs(rl_quant_method m, const char *name, int64_t rows, int64_t cols, rl_st_spec *specs, char (*names)[192]) {
     size_t k = strlen(name);
     if (k < 7 || strcmp(name + k - 7, ".weight") || k + 16 > 192) return 0;
+    if (m == RL_QM_CT_FP8_CHANNEL || m == RL_QM_CT_FP8_TENSOR) { /* compressed-tensors */
+        int ch = m == RL_QM_CT_FP8_CHANNEL;
+        snprintf(names[0], 192, "%s", name);
+        snprintf(names[1], 192, "%s_scale", name);
+        specs[0] = (rl_st_spec){.name = names[0], .dtype = RL_DT_F8_E4M3, .ndim = 2, .shape = {rows, cols}};
+        specs[1] = ch ? (rl_st_spec){.name = names[1], .dtype = RL_DT_F32, .ndim = 2, .shape = {rows, 1}}
+                      : (rl_st_spec){.name = names[1], .dtype = RL_DT_F32, .ndim = 1, .shape = {1}};
+        if (ch) return 2;
+        snprintf(names[2], 192, "%.*s.input_scale", (int)(k - 7), name); /* static activation scale (not applied) */
+        specs[2] = (rl_st_spec){.name = names[2], .dtype = RL_DT_F32, .ndim = 1, .shape = {1}};
+        return 3;
+    }
     if (m == RL_QM_FP8) {
         snprintf(names[0], 192, "%s", name);
         snprintf(names[1], 192, "%s_scale_inv", name);
@@ -50,26 +62,30 @@ static uint8_t f32_to_e4m3(float v) { /* round to nearest even, saturating at 44
 
 static int put(rl_st_writer *wr, const void *p, size_t n) { return wr ? rl_st_writer_write(wr, p, n) : 0; }
 
-static int fp8_write(rl_st_writer *wr, const float *w, int64_t rows, int64_t cols, float *deq) {
-    int64_t sr = (rows + FP8_B - 1) / FP8_B, sc = (cols + FP8_B - 1) / FP8_B;
+/* FP8 with a scale per br x bc block (DeepSeek-V3 128 x 128; compressed-tensors per channel 1 x cols,
+ * per tensor rows x cols; then with its input_scale when in_scale). */
+static int fp8_write(rl_st_writer *wr, const float *w, int64_t rows, int64_t cols, float *deq, int64_t BR, int64_t BC, int in_scale) {
+    int64_t sr = (rows + BR - 1) / BR, sc = (cols + BC - 1) / BC;
     float *s = malloc(sizeof(float) * (size_t)(sr * sc));
     uint8_t *q = malloc((size_t)(rows * cols));
     if (!s || !q) { free(s); free(q); return rl_err("out of memory"); }
     for (int64_t br = 0; br < sr; br++)
         for (int64_t bc = 0; bc < sc; bc++) {
             float amax = 0;
-            for (int64_t r = br * FP8_B; r < rows && r < (br + 1) * FP8_B; r++)
-                for (int64_t c = bc * FP8_B; c < cols && c < (bc + 1) * FP8_B; c++) amax = fmaxf(amax, fabsf(w[r * cols + c]));
+            for (int64_t r = br * BR; r < rows && r < (br + 1) * BR; r++)
+                for (int64_t c = bc * BC; c < cols && c < (bc + 1) * BC; c++) amax = fmaxf(amax, fabsf(w[r * cols + c]));
             float sv = amax > 0 ? amax / 448.0f : 1.0f;
             s[br * sc + bc] = sv;
-            for (int64_t r = br * FP8_B; r < rows && r < (br + 1) * FP8_B; r++)
-                for (int64_t c = bc * FP8_B; c < cols && c < (bc + 1) * FP8_B; c++) {
+            for (int64_t r = br * BR; r < rows && r < (br + 1) * BR; r++)
+                for (int64_t c = bc * BC; c < cols && c < (bc + 1) * BC; c++) {
                     uint8_t code = f32_to_e4m3(w[r * cols + c] / sv);
                     q[r * cols + c] = code;
                     if (deq) deq[r * cols + c] = rl_f8e4m3_to_f32(code) * sv;
                 }
         }
-    int rc = put(wr, q, (size_t)(rows * cols)) || put(wr, s, sizeof(float) * (size_t)(sr * sc)) ? -1 : 0;
+    static const float input_scale = 0.0625f;
+    int rc = put(wr, q, (size_t)(rows * cols)) || put(wr, s, sizeof(float) * (size_t)(sr * sc)) ||
+             (in_scale && put(wr, &input_scale, sizeof input_scale)) ? -1 : 0;
     free(s); free(q);
     return rc;
 }
@@ -105,14 +121,39 @@ static int gptq_write(rl_st_writer *wr, const float *w, int64_t rows, int64_t co
 }
 
 int rl_synth_qwrite(rl_quant_method m, rl_st_writer *wr, const float *w, int64_t rows, int64_t cols, float *deq) {
-    return m == RL_QM_FP8 ? fp8_write(wr, w, rows, cols, deq) : gptq_write(wr, w, rows, cols, deq);
+    if (m == RL_QM_FP8) return fp8_write(wr, w, rows, cols, deq, FP8_B, FP8_B, 0);
+    if (m == RL_QM_CT_FP8_CHANNEL) return fp8_write(wr, w, rows, cols, deq, 1, cols, 0);
+    if (m == RL_QM_CT_FP8_TENSOR) return fp8_write(wr, w, rows, cols, deq, rows, cols, 1);
+    return gptq_write(wr, w, rows, cols, deq);
 }
 
 char *rl_synth_qconfig(rl_quant_method m, const char *cfg, size_t len) {
     cJSON *root = cJSON_ParseWithLength(cfg, len), *q = cJSON_CreateObject();
     if (!root || !cJSON_IsObject(root) || !q) { cJSON_Delete(root); cJSON_Delete(q); rl_err("synth: config is not a JSON object"); return NULL; }
     cJSON_DeleteItemFromObject(root, "quantization_config");
-    if (m == RL_QM_FP8) {
+    if (m == RL_QM_CT_FP8_CHANNEL || m == RL_QM_CT_FP8_TENSOR) { /* as llm-compressor writes FP8 / FP8_DYNAMIC */
+        int ch = m == RL_QM_CT_FP8_CHANNEL;
+        cJSON *gs = cJSON_AddObjectToObject(q, "config_groups"), *g = cJSON_AddObjectToObject(gs, "group_0");
+        cJSON *t = cJSON_AddArrayToObject(g, "targets"), *w = cJSON_AddObjectToObject(g, "weights"), *a = cJSON_AddObjectToObject(g, "input_activations");
+        cJSON_AddItemToArray(t, cJSON_CreateString("Linear"));
+        cJSON_AddNumberToObject(w, "num_bits", 8);
+        cJSON_AddStringToObject(w, "type", "float");
+        cJSON_AddBoolToObject(w, "symmetric", 1);
+        cJSON_AddStringToObject(w, "strategy", ch ? "channel" : "tensor");
+        cJSON_AddBoolToObject(w, "dynamic", 0);
+        cJSON_AddNullToObject(w, "group_size");
+        cJSON_AddNullToObject(w, "block_structure");
+        cJSON_AddNumberToObject(a, "num_bits", 8);
+        cJSON_AddStringToObject(a, "type", "float");
+        cJSON_AddBoolToObject(a, "symmetric", 1);
+        cJSON_AddStringToObject(a, "strategy", ch ? "token" : "tensor");
+        cJSON_AddBoolToObject(a, "dynamic", ch);
+        cJSON_AddStringToObject(q, "format", "float-quantized");
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(q, "ignore"), cJSON_CreateString("lm_head"));
+        cJSON_AddNullToObject(q, "kv_cache_scheme");
+        cJSON_AddStringToObject(q, "quant_method", "compressed-tensors");
+        cJSON_AddStringToObject(q, "quantization_status", "compressed");
+    } else if (m == RL_QM_FP8) {
         int b[2] = {FP8_B, FP8_B};
         cJSON_AddStringToObject(q, "activation_scheme", "dynamic");
         cJSON_AddStringToObject(q, "fmt", "e4m3");

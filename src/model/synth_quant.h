@@ -1,4 +1,4 @@
-/* Pre-quantized forms of synthetic checkpoints (`synth --dtype fp8 | gptq4`): which linear
+/* Pre-quantized forms of synthetic checkpoints (`synth --dtype fp8 | fp8-channel | fp8-tensor | gptq4`): which linear
  * weights are quantized, the tensors each becomes (FP8 block 128x128 with F32 scales as
  * DeepSeek-V3 ships; GPTQ v1 4-bit sym, group 128, g_idx i / 128), the quantizers, and the
  * quantization_config block. The quantizer also yields the exact dequantised values, so a

@@ -107,6 +107,12 @@ static const struct { const char *pre, *regex, *norm; int ignore_merges; } PRES[
     {"qwen2", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", "NFC", 0},
 };
 
+const char *rl_gguf_pre_for_regex(const char *regex) {
+    for (size_t k = 0; regex && k < sizeof PRES / sizeof *PRES; k++)
+        if (!strcmp(PRES[k].regex, regex)) return PRES[k].pre;
+    return NULL;
+}
+
 static cJSON *bytelevel(void) {
     cJSON *b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "type", "ByteLevel");

@@ -24,4 +24,8 @@ int rl_gguf_tok_flag(const rl_gguf *g, const char *key, int def);
 #include <cjson/cJSON.h>
 cJSON *rl_gguf_tokenizer_config(const char *path);
 
+/* The tokenizer.ggml.pre name whose pre-tokenizer split regex is `regex` (the GGUF writer's
+ * inverse of the table above), or NULL when none is. */
+const char *rl_gguf_pre_for_regex(const char *regex);
+
 #endif

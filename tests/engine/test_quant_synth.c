@@ -1,5 +1,5 @@
 /* Other instances of the pre-quantized formats than the shipped fixtures: `synth` writes a model
- * in FP8-block and GPTQ-4 form and, from the same seed, a plain F32 copy holding exactly the
+ * in FP8-block, compressed-tensors FP8 (per channel; per tensor with input_scale) and GPTQ-4 form and, from the same seed, a plain F32 copy holding exactly the
  * dequantised weights (the quantizer's own values); the engine's logits on the quantized form
  * must equal those of the F32 copy (every row, 1e-4) with the same argmax. Shapes chosen for
  * partial FP8 blocks in both directions, a partial last GPTQ group, biases beside quantized
@@ -34,7 +34,7 @@ static int make_config(const char *fixture, const char *tag, const char *const *
 
 static void check_pair(const char *cfg, const char *tag, int quant, uint64_t seed) {
     char qa[700], fb[720];
-    snprintf(qa, sizeof qa, "%s/%s_%s", tmp, tag, quant == RL_QM_FP8 ? "fp8" : "gptq4");
+    snprintf(qa, sizeof qa, "%s/%s_%s", tmp, tag, quant == RL_QM_FP8 ? "fp8" : quant == RL_QM_CT_FP8_CHANNEL ? "fp8ch" : quant == RL_QM_CT_FP8_TENSOR ? "fp8t" : "gptq4");
     snprintf(fb, sizeof fb, "%s_f32", qa);
     rl_synth_opts o = {.dtype = RL_DT_BF16, .seed = seed, .quant = quant};
     CHECK(rl_synth_write(cfg, qa, &o) == 0, "%s: synth: %s", qa, rl_errmsg());
@@ -81,12 +81,15 @@ static void test_synth_quant(void) {
     CHECK(make_config("qwen2", "qwen2_odd", qk, qv, 5, cfg, sizeof cfg) == 0, "config");
     check_pair(cfg, "qwen2_odd", RL_QM_FP8, 3);
     check_pair(cfg, "qwen2_odd", RL_QM_GPTQ, 4);
+    check_pair(cfg, "qwen2_odd", RL_QM_CT_FP8_CHANNEL, 7); /* compressed-tensors */
+    check_pair(cfg, "qwen2_odd", RL_QM_CT_FP8_TENSOR, 8);
     CHECK(make_config("llama", "llama", NULL, NULL, 0, cfg, sizeof cfg) == 0, "config");
     check_pair(cfg, "llama", RL_QM_FP8, 99);
     check_pair(cfg, "llama", RL_QM_GPTQ, 98);
     CHECK(make_config("deepseek_v3", "deepseek_v3", NULL, NULL, 0, cfg, sizeof cfg) == 0, "config");
     check_pair(cfg, "deepseek_v3", RL_QM_FP8, 5);
     check_pair(cfg, "deepseek_v3", RL_QM_GPTQ, 6);
+    check_pair(cfg, "deepseek_v3", RL_QM_CT_FP8_CHANNEL, 9);
 }
 
 int main(void) {

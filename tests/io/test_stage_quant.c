@@ -66,6 +66,13 @@ static void rename_t(cJSON *h, const char *from, const char *to) {
 #define L0 "model.layers.0.self_attn."
 static void e_fp8_grid(cJSON *h) { set_shape(h, L0 "q_proj.weight_scale_inv", 1, 4); } /* 4 scales, not [2, 2] */
 static void e_fp8_noscale(cJSON *h) { rename_t(h, L0 "q_proj.weight_scale_inv", L0 "q_proj.weight_scale_inx"); }
+/* compressed-tensors per-channel scales [out, 1] stored as [1, out] */
+static void e_ct_transposed(cJSON *h) {
+    cJSON *t = cJSON_GetObjectItem(h, L0 "q_proj.weight_scale");
+    int64_t out = (int64_t)cJSON_GetArrayItem(cJSON_GetObjectItem(t, "shape"), 0)->valuedouble;
+    set_shape(h, L0 "q_proj.weight_scale", 1, out);
+}
+static void e_ct_noscale(cJSON *h) { rename_t(h, L0 "k_proj.weight_scale", L0 "k_proj.weight_scalx"); }
 static void e_gptq_shape(cJSON *h) { set_shape(h, L0 "o_proj.qweight", 192, 24); } /* transposed */
 static void e_gptq_nozeros(cJSON *h) { rename_t(h, L0 "k_proj.qzeros", L0 "k_proj.qzeroz"); }
 static void e_gptq_scales_dt(cJSON *h) {
@@ -114,6 +121,21 @@ static void test_malformed(void) {
     snprintf(d, sizeof d, "%s/scaledt", tmp);
     CHECK(variant(gq, d, e_gptq_scales_dt, NULL, 0, 0) == 0, "variant");
     expect_fail(d, L0 "v_proj.scales", "expected F16");
+
+    /* compressed-tensors FP8: per-channel grid transposed, scale missing */
+    char ct[700];
+    snprintf(ct, sizeof ct, "%s/ct", tmp);
+    o.quant = RL_QM_CT_FP8_CHANNEL;
+    CHECK(rl_synth_write(cfg, ct, &o) == 0, "synth: %s", rl_errmsg());
+    m = rl_model_open(ct, NULL);
+    CHECK(m != NULL, "the valid compressed-tensors one opens: %s", rl_last_error());
+    rl_model_close(m);
+    snprintf(d, sizeof d, "%s/cttr", tmp);
+    CHECK(variant(ct, d, e_ct_transposed, NULL, 0, 0) == 0, "variant");
+    expect_fail(d, L0 "q_proj.weight_scale", "does not cover");
+    snprintf(d, sizeof d, "%s/ctnos", tmp);
+    CHECK(variant(ct, d, e_ct_noscale, NULL, 0, 0) == 0, "variant");
+    expect_fail(d, "missing tensor " L0 "k_proj.weight_scale", NULL);
 }
 
 /* quantization_config blocks that are not supported are refused with the key named. */
@@ -125,6 +147,12 @@ static void test_bad_config(void) {
         {"{\"quant_method\": \"fp8\", \"activation_scheme\": \"dynamic\"}", "weight_block_size"},
         {"{\"quant_method\": \"bitsandbytes\", \"load_in_8bit\": true}", "8-bit"},
         {"{\"quant_method\": \"hqq\"}", "hqq"},
+        {"{\"quant_method\": \"compressed-tensors\", \"format\": \"pack-quantized\", \"config_groups\": {}}", "pack-quantized"},
+        {"{\"quant_method\": \"compressed-tensors\", \"format\": \"float-quantized\"}", "config_groups"},
+        {"{\"quant_method\": \"compressed-tensors\", \"format\": \"float-quantized\", \"config_groups\": {\"g\": {\"weights\": "
+         "{\"type\": \"int\", \"num_bits\": 4, \"strategy\": \"group\"}}}}", "int 4-bit"},
+        {"{\"quant_method\": \"compressed-tensors\", \"format\": \"float-quantized\", \"config_groups\": {\"g\": {\"weights\": "
+         "{\"type\": \"float\", \"num_bits\": 8, \"strategy\": \"group\"}}}}", "strategy \"group\""},
     };
     char dir[700], p[760];
     snprintf(dir, sizeof dir, "%s/cfg", tmp);

@@ -1,0 +1,387 @@
+/* HF checkpoint -> GGUF file (see gguf_export.h): the tensor plan (names, types, sources, row
+ * permutation), the metadata, then the data tensor by tensor in chunks of rows. */
+#include "quant/gguf_export.h"
+#include "backend/cpu/matmul.h"
+#include "format/checkpoint.h"
+#include "format/gguf.h"
+#include "format/gguf_write.h"
+#include "model/config.h"
+#include "model/gguf_config.h"
+#include "model/weights.h"
+#include "quant/ggml_quant.h"
+#include "quant/gguf_vocab.h"
+#include "util/err.h"
+#include "util/fileio.h"
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CHUNK_FLOATS ((size_t)4 << 20) /* f32 items converted per chunk (16 MB) */
+#define MAX_EXPERTS 1024
+
+/* HF architecture -> GGUF architecture; permute: Q/K rows to llama.cpp's interleaved rope pairs. */
+static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
+    {"LlamaForCausalLM", "llama", 1}, {"MistralForCausalLM", "llama", 1}, {"MixtralForCausalLM", "llama", 1},
+    {"Qwen2ForCausalLM", "qwen2", 0}, {"Qwen3ForCausalLM", "qwen3", 0}, {"Qwen2MoeForCausalLM", "qwen2moe", 0},
+    {"Qwen3MoeForCausalLM", "qwen3moe", 0}, {"GemmaForCausalLM", "gemma", 0}, {"Gemma2ForCausalLM", "gemma2", 0},
+    {"Phi3ForCausalLM", "phi3", 0},
+};
+
+/* Layer roles written in the file's matrix type (the rest: F32). */
+static const int MATRIX_ROLES[] = {W_Q, W_K, W_V, W_O, W_QKV, W_GATE, W_UP, W_DOWN, W_GATE_UP, W_SHX_GATE, W_SHX_UP, W_SHX_DOWN};
+static const int NORM_ROLES[] = {W_ATTN_NORM, W_Q_NORM, W_K_NORM, W_POST_ATTN_NORM, W_MLP_NORM, W_POST_MLP_NORM};
+static const char *const EXPS[3] = {"blk.%d.ffn_gate_exps.weight", "blk.%d.ffn_up_exps.weight", "blk.%d.ffn_down_exps.weight"};
+
+typedef struct {
+    char name[96];
+    uint32_t type;
+    int n_dims;
+    int64_t ne[4];
+    int n_src;
+    const rl_tensor_info **src; /* sources stacked along the outermost dim (experts), or one */
+    int perm_heads;             /* > 0: rows (1-D: items) permuted per head, this many heads */
+    int plus_one;               /* Gemma norm: 1 + w */
+    float *gen;                 /* generated F32 data (rope_freqs), owned */
+} otensor;
+
+typedef struct {
+    otensor *t;
+    int n, cap;
+} plan;
+
+static void plan_free(plan *p) {
+    for (int i = 0; i < p->n; i++) { free(p->t[i].src); free(p->t[i].gen); }
+    free(p->t);
+}
+
+static otensor *plan_add(plan *p, const char *path) {
+    if (p->n == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 64;
+        otensor *t = realloc(p->t, (size_t)cap * sizeof *t);
+        if (!t) { rl_err("%s: out of memory", path); return NULL; }
+        p->t = t;
+        p->cap = cap;
+    }
+    otensor *t = &p->t[p->n++];
+    memset(t, 0, sizeof *t);
+    return t;
+}
+
+int rl_gguf_xtype_parse(const char *s, rl_gguf_xtype *out) {
+    static const struct { const char *n; rl_gguf_xtype t; } T[] = {
+        {"f32", RL_GX_F32}, {"f16", RL_GX_F16}, {"bf16", RL_GX_BF16}, {"q8_0", RL_GX_Q8_0}, {"q4_0", RL_GX_Q4_0}, {"q4_1", RL_GX_Q4_1}};
+    for (size_t i = 0; i < sizeof T / sizeof *T; i++)
+        if (!strcasecmp(s, T[i].n)) { *out = T[i].t; return 0; }
+    return rl_err("GGUF type '%s' is not one of f32, f16, bf16, q8_0, q4_0, q4_1", s);
+}
+
+static int in_list(int r, const int *l, size_t n) {
+    for (size_t i = 0; i < n; i++) if (l[i] == r) return 1;
+    return 0;
+}
+
+/* Type of a matrix of row length cols: the file's type; Q8_0 for the output matrix of 4-bit
+ * files; F16 when rows do not fill whole blocks (llama-quantize's fallback). */
+static uint32_t matrix_type(rl_gguf_xtype x, int64_t cols, int is_output) {
+    uint32_t t = (uint32_t)x;
+    if (is_output && (x == RL_GX_Q4_0 || x == RL_GX_Q4_1)) t = RL_GGML_Q8_0;
+    if (t != RL_GGML_F32 && t != RL_GGML_F16 && t != RL_GGML_BF16 && cols % 32) t = RL_GGML_F16;
+    return t;
+}
+
+/* Adds tensor `gname` from HF tensor `hf` (checked dtype); type by role. */
+static int add_src(plan *p, const rl_checkpoint *ck, const char *path, const char *gname, const char *hf, int matrix,
+                   int is_output, rl_gguf_xtype x, int perm_heads, int plus_one) {
+    const rl_tensor_info *s = rl_ckpt_find(ck, hf);
+    if (!s) return rl_err("%s: tensor '%s' is missing", path, hf);
+    if (s->dtype != RL_DT_F32 && s->dtype != RL_DT_F16 && s->dtype != RL_DT_BF16)
+        return rl_err("%s: tensor '%s' is %s: only F32 / F16 / BF16 checkpoints can be written as GGUF", path, hf, RL_DTYPES[s->dtype].st_name);
+    if (s->ndim < 1 || s->ndim > 2) return rl_err("%s: tensor '%s' has %d dims (1 or 2 expected)", path, hf, s->ndim);
+    otensor *t = plan_add(p, path);
+    if (!t || !(t->src = malloc(sizeof *t->src))) return rl_err("%s: out of memory", path);
+    snprintf(t->name, sizeof t->name, "%s", gname);
+    t->n_src = 1;
+    t->src[0] = s;
+    t->n_dims = s->ndim;
+    for (int d = 0; d < 4; d++) t->ne[d] = d < s->ndim ? s->shape[s->ndim - 1 - d] : 1;
+    t->type = matrix && s->ndim == 2 ? matrix_type(x, t->ne[0], is_output) : RL_GGML_F32;
+    if (perm_heads > 0) {
+        int64_t rows = s->ndim == 2 ? s->shape[0] : s->shape[0];
+        if (rows % perm_heads || (rows / perm_heads) % 2)
+            return rl_err("%s: tensor '%s': %lld rows do not split into %d heads of even size", path, hf, (long long)rows, perm_heads);
+        t->perm_heads = perm_heads;
+    }
+    t->plus_one = plus_one;
+    return 0;
+}
+
+/* Stacks the experts of role e (0 gate, 1 up, 2 down) of layer l into one 3-D tensor. */
+static int add_experts(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, int l, int e, rl_gguf_xtype x) {
+    otensor *t = plan_add(p, path);
+    if (!t || !(t->src = calloc((size_t)d->n_experts, sizeof *t->src))) return rl_err("%s: out of memory", path);
+    snprintf(t->name, sizeof t->name, EXPS[e], l);
+    for (int k = 0; k < d->n_experts; k++) {
+        char hf[160];
+        snprintf(hf, sizeof hf, d->ename[e], l, k);
+        const rl_tensor_info *s = rl_ckpt_find(ck, hf);
+        if (!s) return rl_err("%s: tensor '%s' is missing", path, hf);
+        if ((s->dtype != RL_DT_F32 && s->dtype != RL_DT_F16 && s->dtype != RL_DT_BF16) || s->ndim != 2)
+            return rl_err("%s: tensor '%s' must be a F32 / F16 / BF16 matrix", path, hf);
+        if (k && (s->shape[0] != t->src[0]->shape[0] || s->shape[1] != t->src[0]->shape[1]))
+            return rl_err("%s: tensor '%s': shape differs from expert 0's", path, hf);
+        t->src[k] = s;
+    }
+    t->n_src = d->n_experts;
+    t->n_dims = 3;
+    t->ne[0] = t->src[0]->shape[1];
+    t->ne[1] = t->src[0]->shape[0];
+    t->ne[2] = d->n_experts;
+    t->ne[3] = 1;
+    t->type = matrix_type(x, t->ne[0], 0);
+    return 0;
+}
+
+/* Llama 3 rope scaling as llama.cpp's converter writes it: per-pair divisors, in f32. */
+static int add_rope_freqs(plan *p, const rl_rope *r, int head_dim, const char *path) {
+    int half = head_dim / 2;
+    otensor *t = plan_add(p, path);
+    if (!t || !(t->gen = malloc((size_t)half * sizeof *t->gen))) return rl_err("%s: out of memory", path);
+    snprintf(t->name, sizeof t->name, "rope_freqs.weight");
+    t->type = RL_GGML_F32;
+    t->n_dims = 1;
+    t->ne[0] = half;
+    t->ne[1] = t->ne[2] = t->ne[3] = 1;
+    float factor = (float)r->factor, lo = (float)r->low_freq_factor, hi = (float)r->high_freq_factor;
+    float old = (float)r->orig_max_pos, lo_wl = old / lo, hi_wl = old / hi;
+    for (int i = 0; i < half; i++) {
+        float freq = 1.0f / powf((float)r->theta, (float)(2 * i) / (float)head_dim);
+        float wl = (float)(2.0 * M_PI) / freq;
+        if (wl < hi_wl) t->gen[i] = 1.0f;
+        else if (wl > lo_wl) t->gen[i] = factor;
+        else {
+            float smooth = (old / wl - lo) / (hi - lo);
+            t->gen[i] = 1.0f / ((1.0f - smooth) / factor + smooth);
+        }
+    }
+    return 0;
+}
+
+static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, rl_gguf_xtype x, int permute) {
+    char gname[96], hf[160];
+    if (d->gname[G_EMBED] && add_src(p, ck, path, "token_embd.weight", d->gname[G_EMBED], 1, d->tied, x, 0, 0)) return -1;
+    if (d->ropes[0].scaling == RL_RS_LLAMA3 && add_rope_freqs(p, &d->ropes[0], d->head_dim, path)) return -1;
+    for (int l = 0; l < d->n_layers; l++) {
+        for (int r = 0; r < W_COUNT; r++) {
+            if (!d->wname[r] || !*d->wname[r] || !rl_role_needed_layer(d, l, r)) continue;
+            const char *gn = rl_gguf_role_name(r);
+            if (!gn) return rl_err("%s: %s models cannot be written as GGUF yet (a weight with no GGUF name)", path, d->arch);
+            snprintf(hf, sizeof hf, d->wname[r], l);
+            if (!rl_ckpt_find(ck, hf) && (d->w_optional >> r & 1)) continue;
+            snprintf(gname, sizeof gname, gn, l);
+            int heads = !permute ? 0 : r == W_Q || r == W_Q_B ? d->n_heads : r == W_K || r == W_K_B ? d->n_kv_heads : 0;
+            int plus = d->norm_one_plus && in_list(r, NORM_ROLES, sizeof NORM_ROLES / sizeof *NORM_ROLES);
+            if (add_src(p, ck, path, gname, hf, in_list(r, MATRIX_ROLES, sizeof MATRIX_ROLES / sizeof *MATRIX_ROLES), 0, x, heads, plus)) return -1;
+        }
+        if (d->n_experts && d->layer_moe[l])
+            for (int e = 0; e < 3; e++) if (add_experts(p, ck, d, path, l, e, x)) return -1;
+    }
+    if (d->gname[G_FINAL_NORM] && add_src(p, ck, path, "output_norm.weight", d->gname[G_FINAL_NORM], 0, 0, x, 0, d->norm_one_plus)) return -1;
+    if (d->gname[G_FINAL_NORM_B] && add_src(p, ck, path, "output_norm.bias", d->gname[G_FINAL_NORM_B], 0, 0, x, 0, 0)) return -1;
+    if (!d->tied && d->gname[G_LM_HEAD] && add_src(p, ck, path, "output.weight", d->gname[G_LM_HEAD], 1, 1, x, 0, 0)) return -1;
+    if (d->gname[G_LM_HEAD_B] && *d->gname[G_LM_HEAD_B] && add_src(p, ck, path, "output.bias", d->gname[G_LM_HEAD_B], 0, 0, x, 0, 0)) return -1;
+    return 0;
+}
+
+/* The family's description, checked against what GGUF (and llama.cpp's architecture) can say. */
+static int check_desc(const rl_model_desc *d, const char *path) {
+    if (d->quant.method != RL_QM_NONE) return rl_err("%s: already a quantized checkpoint: only F32 / F16 / BF16 checkpoints can be written as GGUF", path);
+    if (d->moe_fused || d->mla || d->lin_k_heads || d->idx_heads) return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
+    if (d->n_experts > MAX_EXPERTS) return rl_err("%s: %d experts (at most %d)", path, d->n_experts, MAX_EXPERTS);
+    for (int i = 0; i < d->n_ropes; i++) {
+        rl_rope_scaling s = d->ropes[i].scaling;
+        if (s != RL_RS_NONE && s != RL_RS_LINEAR && s != RL_RS_YARN && s != RL_RS_LLAMA3)
+            return rl_err("%s: this rope scaling (dynamic / longrope) has no GGUF form that our reader maps", path);
+    }
+    if (d->n_ropes > 1 && (d->ropes[1].theta != d->ropes[0].theta || d->ropes[1].scaling != d->ropes[0].scaling))
+        return rl_err("%s: per-layer rope settings (local / global) cannot be written as GGUF", path);
+    return 0;
+}
+
+#define KEY(s) (snprintf(k, sizeof k, "%s.%s", arch, s), k)
+
+static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arch, const char *name, rl_gguf_xtype x) {
+    char k[160];
+    const rl_rope *r = &d->ropes[0];
+    int window = 0;
+    for (int l = 0; l < d->n_layers; l++) if (d->layers[l].window > window) window = d->layers[l].window;
+    if (rl_gguf_w_str(w, "general.architecture", arch) || rl_gguf_w_str(w, "general.name", name) ||
+        rl_gguf_w_u32(w, "general.file_type", x == RL_GX_Q8_0 ? 7 : x == RL_GX_BF16 ? 32 : (uint32_t)x) ||
+        rl_gguf_w_u32(w, "general.quantization_version", 2) ||
+        rl_gguf_w_u32(w, KEY("context_length"), (uint32_t)d->max_pos) ||
+        rl_gguf_w_u32(w, KEY("embedding_length"), (uint32_t)d->hidden) ||
+        rl_gguf_w_u32(w, KEY("block_count"), (uint32_t)d->n_layers) ||
+        rl_gguf_w_u32(w, KEY("feed_forward_length"), (uint32_t)d->intermediate) ||
+        rl_gguf_w_u32(w, KEY("attention.head_count"), (uint32_t)d->n_heads) ||
+        rl_gguf_w_u32(w, KEY("attention.head_count_kv"), (uint32_t)d->n_kv_heads) ||
+        rl_gguf_w_u32(w, KEY("attention.key_length"), (uint32_t)d->head_dim) ||
+        rl_gguf_w_u32(w, KEY("attention.value_length"), (uint32_t)d->head_dim) ||
+        rl_gguf_w_f32(w, KEY("attention.layer_norm_rms_epsilon"), d->norm_eps) ||
+        rl_gguf_w_f32(w, KEY("rope.freq_base"), (float)r->theta) ||
+        rl_gguf_w_u32(w, KEY("rope.dimension_count"), (uint32_t)r->rot_dims) ||
+        rl_gguf_w_u32(w, KEY("vocab_size"), (uint32_t)d->vocab)) return -1;
+    if (r->scaling == RL_RS_LINEAR || r->scaling == RL_RS_YARN) {
+        if (rl_gguf_w_str(w, KEY("rope.scaling.type"), r->scaling == RL_RS_LINEAR ? "linear" : "yarn") ||
+            rl_gguf_w_f32(w, KEY("rope.scaling.factor"), (float)r->factor)) return -1;
+        if (r->scaling == RL_RS_YARN &&
+            (rl_gguf_w_u32(w, KEY("rope.scaling.original_context_length"), (uint32_t)r->orig_max_pos) ||
+             rl_gguf_w_f32(w, KEY("rope.scaling.yarn_beta_fast"), (float)r->beta_fast) ||
+             rl_gguf_w_f32(w, KEY("rope.scaling.yarn_beta_slow"), (float)r->beta_slow))) return -1;
+    }
+    if (d->n_experts &&
+        (rl_gguf_w_u32(w, KEY("expert_count"), (uint32_t)d->n_experts) ||
+         rl_gguf_w_u32(w, KEY("expert_used_count"), (uint32_t)d->n_experts_used))) return -1;
+    if (d->n_experts && strcmp(arch, "llama") &&
+        (rl_gguf_w_u32(w, KEY("expert_feed_forward_length"), (uint32_t)d->moe_inter) ||
+         (d->moe_shared_inter && rl_gguf_w_u32(w, KEY("expert_shared_feed_forward_length"), (uint32_t)d->moe_shared_inter))))
+        return -1;
+    if (!strcmp(arch, "qwen3moe") && rl_gguf_w_bool(w, KEY("expert_weights_norm"), d->moe_norm_topk)) return -1;
+    if (d->attn_softcap > 0 && rl_gguf_w_f32(w, KEY("attn_logit_softcapping"), d->attn_softcap)) return -1;
+    if (d->final_softcap > 0 && rl_gguf_w_f32(w, KEY("final_logit_softcapping"), d->final_softcap)) return -1;
+    if (window > 0 && strcmp(arch, "llama") && strcmp(arch, "qwen2") && rl_gguf_w_u32(w, KEY("attention.sliding_window"), (uint32_t)window)) return -1;
+    return 0;
+}
+
+/* Source row `row` of output tensor t (permutation and expert stacking applied). */
+static void src_row(const otensor *t, int64_t row, int *si, int64_t *srow) {
+    int64_t per = t->src[0]->ndim == 2 ? t->src[0]->shape[0] : 1;
+    *si = (int)(row / per);
+    int64_t r = row % per;
+    if (t->perm_heads > 0 && t->src[0]->ndim == 2) {
+        int64_t hd = per / t->perm_heads, h = r / hd, o = r % hd;
+        r = h * hd + (o % 2) * (hd / 2) + o / 2;
+    }
+    *srow = r;
+}
+
+/* Writes tensor t's data: source rows converted to f32, adjusted, quantized, in chunks. */
+static int write_tensor(rl_gguf_writer *w, const rl_checkpoint *ck, const otensor *t, float *f, uint8_t *raw, uint8_t *q,
+                        uint64_t *src_bytes) {
+    int64_t cols = t->ne[0], rows = t->ne[1] * t->ne[2] * t->ne[3];
+    if (t->gen) return rl_gguf_w_data(w, t->gen, (size_t)cols * 4);
+    size_t rb = rl_ggml_row_bytes(t->type, cols);
+    int64_t chunk = (int64_t)(CHUNK_FLOATS / (size_t)cols);
+    if (chunk < 1) chunk = 1;
+    if (t->src[0]->ndim == 1) { /* a vector: one row, items permuted per head */
+        const rl_tensor_info *s = t->src[0];
+        float *g = f + cols;
+        if ((size_t)cols * 2 > CHUNK_FLOATS) return rl_err("%s: vector too long", s->name);
+        if (rl_ckpt_read(ck, s, raw)) return -1;
+        rl_convert_to_f32(f, raw, s->dtype, cols);
+        *src_bytes += s->nbytes;
+        if (t->perm_heads > 0) {
+            int64_t hd = cols / t->perm_heads;
+            for (int64_t o = 0; o < cols; o++) g[o] = f[(o / hd) * hd + (o % hd % 2) * (hd / 2) + o % hd / 2];
+            memcpy(f, g, (size_t)cols * 4);
+        }
+        if (t->plus_one) for (int64_t i = 0; i < cols; i++) f[i] += 1.0f;
+        if (rl_ggml_quantize_row(t->type, f, q, cols)) return rl_err_prefix("%s: ", t->name);
+        return rl_gguf_w_data(w, q, rb);
+    }
+    for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+        int64_t nr = rows - r0 < chunk ? rows - r0 : chunk;
+        for (int64_t i = 0; i < nr; i++) {
+            int si;
+            int64_t sr;
+            src_row(t, r0 + i, &si, &sr);
+            const rl_tensor_info *s = t->src[si];
+            size_t es = RL_DTYPES[s->dtype].block_bytes, srb = (size_t)cols * es;
+            if (rl_pread_full(rl_ckpt_fd(ck, s->file), raw, srb, s->offset + (uint64_t)sr * srb, rl_ckpt_path(ck, s->file))) return -1;
+            rl_convert_to_f32(f + i * cols, raw, s->dtype, cols);
+            *src_bytes += srb;
+        }
+        if (t->plus_one) for (int64_t i = 0; i < nr * cols; i++) f[i] += 1.0f;
+        for (int64_t i = 0; i < nr; i++)
+            if (rl_ggml_quantize_row(t->type, f + i * cols, q + (size_t)i * rb, cols)) return rl_err_prefix("%s: ", t->name);
+        if (rl_gguf_w_data(w, q, (size_t)nr * rb)) return -1;
+    }
+    return 0;
+}
+
+int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x, rl_gguf_export_stats *st,
+                   void (*fn)(void *ud, uint64_t done, uint64_t total), void *ud) {
+    rl_gguf_export_stats S;
+    memset(&S, 0, sizeof S);
+    rl_model_desc *d = calloc(1, sizeof *d);
+    plan p = {0};
+    rl_checkpoint *ck = NULL;
+    rl_gguf_writer *w = NULL;
+    float *f = NULL;
+    uint8_t *raw = NULL, *q = NULL;
+    int rc = -1;
+    if (!d) return rl_err("out of memory");
+    if (rl_config_load(model_dir, d) || check_desc(d, model_dir)) goto out;
+    size_t a = 0;
+    while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
+    if (a == sizeof ARCHS / sizeof *ARCHS) {
+        rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Phi-3)", model_dir, d->arch);
+        goto out;
+    }
+    if ((!strcmp(ARCHS[a].arch, "qwen3moe") && !d->moe_norm_topk) || (!strcmp(ARCHS[a].arch, "qwen2moe") && d->moe_norm_topk)) {
+        rl_err("%s: norm_topk_prob %s: llama.cpp's %s always %s the top-k weights", model_dir, d->moe_norm_topk ? "true" : "false",
+               ARCHS[a].arch, d->moe_norm_topk ? "keeps" : "renormalises");
+        goto out;
+    }
+    if (!(ck = rl_ckpt_open(model_dir))) goto out;
+    if (rl_ckpt_gguf(ck, 0)) { rl_err("%s: already a GGUF model", model_dir); goto out; }
+    if (build_plan(&p, ck, d, model_dir, x, ARCHS[a].permute)) goto out;
+    if (!(w = rl_gguf_writer_new(out_path))) goto out;
+    const char *base = strrchr(model_dir, '/');
+    char name[128];
+    snprintf(name, sizeof name, "%s", base && base[1] ? base + 1 : model_dir);
+    const char *vk = "none";
+    if (write_meta(w, d, ARCHS[a].arch, name, x) || rl_gguf_export_vocab(w, model_dir, d, &vk)) goto out;
+    snprintf(S.arch, sizeof S.arch, "%s", ARCHS[a].arch);
+    snprintf(S.vocab, sizeof S.vocab, "%s", vk);
+    uint64_t total = 0;
+    size_t max_row = 0;
+    for (int i = 0; i < p.n; i++) {
+        if (rl_gguf_w_tensor(w, p.t[i].name, p.t[i].type, p.t[i].n_dims, p.t[i].ne)) goto out;
+        for (int k = 0; k < p.t[i].n_src; k++) total += p.t[i].src[k]->nbytes;
+        size_t rb = (size_t)p.t[i].ne[0] * 4;
+        if (rb > max_row) max_row = rb;
+    }
+    size_t fl = CHUNK_FLOATS + (max_row / 4) * 2;
+    if (!(f = malloc(fl * 4)) || !(raw = malloc(max_row > CHUNK_FLOATS * 4 ? max_row : CHUNK_FLOATS * 4)) || !(q = malloc(fl * 4))) {
+        rl_err("%s: out of memory", out_path);
+        goto out;
+    }
+    if (rl_gguf_w_begin(w)) goto out;
+    const char *fail_env = getenv("RL_QUANT_FAIL_AFTER");
+    long fail_after = fail_env && *fail_env ? strtol(fail_env, NULL, 10) : -1;
+    for (int i = 0; i < p.n; i++) {
+        if (fail_after >= 0 && i >= fail_after) {
+            rl_err("%s: simulated failure after %ld tensors (RL_QUANT_FAIL_AFTER)", out_path, fail_after);
+            goto out;
+        }
+        if (write_tensor(w, ck, &p.t[i], f, raw, q, &S.src_bytes)) goto out;
+        S.out_bytes += rl_gguf_w_tensor_bytes(w, i);
+        S.n_tensors++;
+        if (p.t[i].type != RL_GGML_F32 && p.t[i].type != RL_GGML_F16 && p.t[i].type != RL_GGML_BF16) S.n_quantized++;
+        if (fn) fn(ud, S.src_bytes, total);
+    }
+    rc = rl_gguf_w_close(w);
+    w = NULL;
+out:
+    rl_gguf_w_abort(w);
+    free(f);
+    free(raw);
+    free(q);
+    plan_free(&p);
+    rl_ckpt_close(ck);
+    free(d);
+    if (!rc && st) *st = S;
+    return rc;
+}
