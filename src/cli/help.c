@@ -35,6 +35,7 @@ typedef struct { const char *flag, *value, *def, *help; } flag_row;
     {"--compute", "f32|bf16", "f32", "matmul precision over BF16 weights"}, \
     {"--mem-budget", "SIZE|auto", "auto", "memory for resident layers (e.g. 4G, 0)"}, \
     {"--backend", "NAME", "cpu", "compute backend (cpu, cuda, vulkan)"}, \
+    {"--pp-split", "A,B,...", "by bytes", "layers per rank under mpirun (make MPI=1)"}, \
     {"--gpu", "", "off", "short for --backend cuda"}, \
     {"--kv-type", "TYPE", "f32", "KV cache element type"}, \
     {"--profile", "", "off", "per-stage timings on stderr"}, \
