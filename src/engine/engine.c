@@ -584,7 +584,7 @@ int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, fl
 /* --- token trees (speculative decoding) --- */
 
 int rl_model_tree_ok(const rl_model *m) {
-    if (m->dist || !m->be->ops->attention_tree || m->d.mla || m->n_lin || m->n_seq != 1) return 0;
+    if (!m->be->ops->attention_tree || m->d.mla || m->n_lin || m->n_seq != 1) return 0;
     for (int l = 0; l < m->kv.n_layers; l++) if (m->kv.ring[l]) return 0;
     for (int l = 0; l < m->d.n_layers; l++) if (m->d.layers[l].kind == RL_LAYER_SLIDING) return 0;
     return 1;
@@ -611,6 +611,7 @@ int rl_model_eval_tree(rl_model *m, const int32_t *tok, const int32_t *parent, i
     m->seg[0] = (rl_segment){0, 0, n, P};
     for (int r = 0; r < n; r++) m->out_rows[r] = r;
     int rc = rl_model_sweep(m, tok, n, m->out_rows, logits ? n : 0, logits);
+    if (!rc && m->dist) rc = rl_dist_flush(m);
     m->tree_parent = NULL;
     m->kv.pos[0] = P; /* nothing is kept until rl_model_tree_commit */
     m->tree_n = rc ? 0 : n;
@@ -639,5 +640,6 @@ int rl_model_tree_commit(rl_model *m, const int32_t *nodes, int k) {
     for (int i = 0; i < k; i++) m->kv.hist[P + i] = m->tree_tok[nodes[i]];
     m->kv.pos[0] = P + k;
     m->tree_n = 0;
+    if (m->dist && rl_dist_tree_commit(m, nodes, k)) return -1; /* the other stages' caches too */
     return be->ops->status(be);
 }

@@ -61,7 +61,8 @@ int rl_dist_sweep_begin(rl_model *m, const int32_t *tok, int T, const int *out_r
     if (dm->rank != 0) return 0; /* the worker loop got (and forwarded) the command */
     if (dm->open_sweep) dist_pass_failure(m, dm->open_want); /* the last sweep failed on rank 0 */
     if (dm->broken) return rl_err("%s: the pipeline is out of step after an error (%s); close and reopen the model", m->dir, dm->why);
-    size_t n = (size_t)m->n_seg * 4 + (size_t)n_out + (size_t)T;
+    int tree = m->tree_parent != NULL;
+    size_t n = (size_t)m->n_seg * 4 + (size_t)n_out + (size_t)T * (tree ? 2 : 1);
     int32_t *p = malloc(n * sizeof(int32_t) + 1);
     if (!p) return rl_err("out of memory");
     size_t k = 0;
@@ -70,8 +71,9 @@ int rl_dist_sweep_begin(rl_model *m, const int32_t *tok, int T, const int *out_r
     }
     for (int i = 0; i < n_out; i++) p[k++] = out_rows[i];
     memcpy(p + k, tok, (size_t)T * sizeof(int32_t));
+    if (tree) memcpy(p + k + T, m->tree_parent, (size_t)T * sizeof(int32_t));
     int want = logits && n_out;
-    dist_cmd h = {.kind = CMD_SWEEP, .id = dm->id, .a = T, .b = m->n_seg, .c = n_out, .d = want};
+    dist_cmd h = {.kind = CMD_SWEEP, .id = dm->id, .a = T, .b = m->n_seg, .c = n_out, .d = want, .e = tree};
     int rc = dist_send_cmd(dm, &h, p, n * sizeof(int32_t));
     free(p);
     if (rc) { dm->broken = 1; snprintf(dm->why, sizeof dm->why, "%s", rl_last_error()); return -1; }
@@ -189,6 +191,13 @@ int rl_dist_rewind(rl_model *m, int seq, int pos) {
     if (dm->rank != 0) return 0;
     dist_cmd h = {.kind = CMD_REWIND, .id = dm->id, .a = seq, .b = pos};
     return dist_send_cmd(dm, &h, NULL, 0);
+}
+
+int rl_dist_tree_commit(rl_model *m, const int32_t *nodes, int k) {
+    struct rl_dist_model *dm = m->dist;
+    if (dm->rank != 0) return 0;
+    dist_cmd h = {.kind = CMD_COMMIT, .id = dm->id, .a = k};
+    return dist_send_cmd(dm, &h, nodes, (size_t)k * sizeof(int32_t));
 }
 
 int rl_dist_microbatch(const rl_model *m, int n_items) {

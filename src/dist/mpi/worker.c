@@ -14,9 +14,9 @@
 rl_model *dist_worker_open(const dist_cmd *h, const uint8_t *payload, size_t bytes);
 
 int dist_worker_sweep(rl_model *m, const dist_cmd *h, const uint8_t *payload, size_t bytes) {
-    int T = h->a, n_seg = h->b, n_out = h->c, want = h->d;
+    int T = h->a, n_seg = h->b, n_out = h->c, want = h->d, tree = h->e != 0;
     if (T < 1 || T > m->max_T || n_seg < 1 || n_seg > T || n_out < 0 || n_out > T ||
-        bytes != ((size_t)n_seg * 4 + (size_t)n_out + (size_t)T) * sizeof(int32_t))
+        bytes != ((size_t)n_seg * 4 + (size_t)n_out + (size_t)T * (tree ? 2 : 1)) * sizeof(int32_t))
         return rl_err("pipeline rank %d: malformed sweep (%d rows, %d segments)", m->dist->rank, T, n_seg);
     const int32_t *p = (const int32_t *)payload;
     if (m->replay) { /* rank 0 replays the kept prefix of a recurrent model: start from zero too */
@@ -47,6 +47,7 @@ int dist_worker_sweep(rl_model *m, const dist_cmd *h, const uint8_t *payload, si
         lg = dm->lg;
     }
     m->dist->sweeps++;
+    if (tree) return rl_model_eval_tree(m, tok, tok + T, T, lg); /* its checks, positions and cache rules */
     return rl_model_sweep(m, tok, T, m->out_rows, n_out, lg);
 }
 
@@ -99,6 +100,9 @@ int rl_dist_worker(void) {
         } else if (h.kind == CMD_REWIND) {
             if (slot >= 0 && rl_model_seq_rewind(models[slot], h.a, h.b))
                 fprintf(stderr, "rabbitllm rank %d: rewind: %s\n", rank, rl_last_error());
+        } else if (h.kind == CMD_COMMIT) {
+            if (slot >= 0 && (pn != (size_t)h.a * sizeof(int32_t) || rl_model_tree_commit(models[slot], (const int32_t *)pay, h.a)))
+                fprintf(stderr, "rabbitllm rank %d: tree commit: %s\n", rank, pn != (size_t)h.a * sizeof(int32_t) ? "malformed" : rl_last_error());
         } else if (h.kind == CMD_SWEEP) {
             if (slot < 0) { /* a model this rank failed to open: the sweep fails down the line */
                 char msg[96];
