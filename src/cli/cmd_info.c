@@ -1,7 +1,8 @@
-/* `rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--kv-type T]`: the normalized model description and the memory plan. */
+/* `rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--gpu-mem SIZE] [--kv-type T]`: the normalized model description and the memory plan. */
 #include "cli/help.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
+#include "cli/exitcode.h"
 #include "engine/model.h"
 #include "format/checkpoint.h"
 #include "hub/hub.h"
@@ -10,6 +11,7 @@
 #include "model/moe_config.h"
 #include "util/err.h"
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +39,7 @@ static void print_block_features(const rl_model_desc *d) {
 /* info --json: description, files and memory plan as one JSON object on stdout. */
 static int info_json(const char *dir, const rl_model_desc *d, const rl_checkpoint *ck, rl_model_opts *mo, int ctx) {
     cJSON *o = cJSON_CreateObject(), *desc = cJSON_AddObjectToObject(o, "description"), *files = cJSON_AddArrayToObject(o, "files");
-    if (!o || !desc || !files) { cJSON_Delete(o); fprintf(stderr, "error: out of memory\n"); return 1; }
+    if (!o || !desc || !files) { cJSON_Delete(o); fprintf(stderr, "error: out of memory\n"); return RL_EXIT_NOMEM; }
     cJSON_AddStringToObject(o, "rabbitllm_version", rl_version());
     cJSON_AddStringToObject(o, "model", dir);
     cJSON_AddStringToObject(desc, "family", d->family);
@@ -71,13 +73,26 @@ static int info_json(const char *dir, const rl_model_desc *d, const rl_checkpoin
     mo->ctx = ctx;
     cJSON_AddNumberToObject(o, "ctx", ctx);
     cJSON *plan = rl_model_plan_json(dir, mo);
-    if (!plan) { cJSON_Delete(o); fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; }
+    if (!plan) { cJSON_Delete(o); return rl_cli_fail(NULL); }
     cJSON_AddItemToObject(o, "memory_plan", plan);
     char *txt = cJSON_Print(o);
     cJSON_Delete(o);
-    if (!txt) { fprintf(stderr, "error: out of memory\n"); return 1; }
+    if (!txt) { fprintf(stderr, "error: out of memory\n"); return RL_EXIT_NOMEM; }
     printf("%s\n", txt);
     free(txt);
+    return 0;
+}
+
+/* A whole number in [lo, hi] for flag; -1 after saying what was expected. */
+static int int_arg(const char *flag, const char *v, long lo, long hi, int *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi) {
+        fprintf(stderr, "error: %s needs a whole number in [%ld, %ld], got '%s'\n", flag, lo, hi, v);
+        return -1;
+    }
+    *out = (int)x;
     return 0;
 }
 
@@ -86,32 +101,38 @@ int cmd_info(int argc, char **argv) {
     int ctx = 0, json = 0;
     rl_model_opts mo = {.mem_budget = RL_MEM_BUDGET_AUTO};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--ctx") && i + 1 < argc) ctx = atoi(argv[++i]);
+        if (!strcmp(argv[i], "--ctx") && i + 1 < argc) { if (int_arg("--ctx", argv[++i], 1, 1 << 30, &ctx)) return RL_EXIT_USAGE; }
         else if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--backend") && i + 1 < argc) mo.backend = argv[++i];
         else if (!strcmp(argv[i], "--kv-type") && i + 1 < argc) mo.kv_type = argv[++i];
-        else if (!strcmp(argv[i], "--parallel") && i + 1 < argc) mo.n_seq = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) mo.max_batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--parallel") && i + 1 < argc) { if (int_arg("--parallel", argv[++i], 1, 4096, &mo.n_seq)) return RL_EXIT_USAGE; }
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) { if (int_arg("--batch", argv[++i], 1, 65536, &mo.max_batch)) return RL_EXIT_USAGE; }
+        else if (!strcmp(argv[i], "--gpu-mem") && i + 1 < argc) {
+            uint64_t b;
+            if (rl_cli_parse_size(argv[++i], &b)) { fprintf(stderr, "error: --gpu-mem needs a size, got '%s'\n", argv[i]); return RL_EXIT_USAGE; }
+            mo.gpu_mem = (size_t)b;
+        }
         else if (!strcmp(argv[i], "--mem-budget") && i + 1 < argc) {
             uint64_t b;
             const char *v = argv[++i];
             if (!strcmp(v, "auto")) mo.mem_budget = RL_MEM_BUDGET_AUTO;
-            else if (rl_cli_parse_size(v, &b)) { fprintf(stderr, "error: --mem-budget needs a size or auto, got '%s'\n", v); return 2; }
+            else if (rl_cli_parse_size(v, &b)) { fprintf(stderr, "error: --mem-budget needs a size or auto, got '%s'\n", v); return RL_EXIT_USAGE; }
             else mo.mem_budget = (size_t)b;
         }
-        else if (argv[i][0] == '-') { rl_cli_unknown_flag(argv[i]); return 2; }
+        else if (argv[i][0] == '-') { rl_cli_unknown_flag(argv[i]); return RL_EXIT_USAGE; }
         else dir = argv[i];
     }
-    if (!dir) { fprintf(stderr, "usage: rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--kv-type T]\n"); return 2; }
-    if (!(dir = rl_hub_model_dir(dir))) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; } /* or org/name[@rev] */
+    if (!dir) { fprintf(stderr, "usage: rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--gpu-mem SIZE] [--kv-type T]\n"); return RL_EXIT_USAGE; }
+    if (!(dir = rl_hub_model_dir(dir))) return rl_cli_fail(NULL); /* or org/name[@rev] */
     rl_model_desc *d = malloc(sizeof *d);
     rl_checkpoint *ck = NULL;
     rl_stage *st = NULL;
     int n = 0;
     if (!d || rl_config_load(dir, d) || !(ck = rl_ckpt_open(dir)) || rl_stages_build(d, ck, 0, &st, &n)) {
-        fprintf(stderr, "error: %s\n", d ? rl_errmsg() : "out of memory");
+        int code = d ? rl_cli_fail(NULL) : RL_EXIT_NOMEM;
+        if (!d) fprintf(stderr, "error: out of memory\n");
         rl_ckpt_close(ck); free(d);
-        return 1;
+        return code;
     }
     if (ctx <= 0) ctx = d->max_pos < 4096 ? d->max_pos : 4096;
     if (json) {
@@ -206,6 +227,6 @@ int cmd_info(int argc, char **argv) {
     free(st); rl_ckpt_close(ck); free(d);
     mo.ctx = ctx;
     printf("\n");
-    if (rl_model_print_plan(dir, &mo, stdout)) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; }
+    if (rl_model_print_plan(dir, &mo, stdout)) return rl_cli_fail(NULL);
     return 0;
 }

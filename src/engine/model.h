@@ -66,13 +66,20 @@ struct rl_model {
     float *gate;              /* its gates (T, qd) */
     float *scratch;           /* the backend's own scratch (attention) */
     uint8_t *wslot[2];        /* device copies of streamed stages (NULL if host_shared) */
+    size_t gpu_mem;           /* device-memory budget (rl_model_opts.gpu_mem; engine/devres.h) */
+    size_t *dev_off;          /* (n_stages) offsets of the device-resident stages, SIZE_MAX = streamed */
+    uint8_t **dev_stage;      /* (n_stages) their device copies once uploaded, NULL = streamed */
+    int n_dev_res;            /* device-resident stages */
+    size_t dev_res_bytes;
 
     /* token-tree verification (rl_model_eval_tree): the current / last tree sweep */
     int32_t *tree_parent;     /* host (max_T) parents of the sweep's rows; NULL outside a tree sweep */
     int32_t *tree_parent_dev; /* device (max_T) */
-    int32_t *tree_tok;        /* host (max_T) the last tree's tokens, for rl_model_tree_commit */
-    int32_t *tree_par;        /* host (max_T) the last tree's parents */
-    int tree_n, tree_pos;     /* the last tree's nodes and position (tree_n 0: none pending) */
+    int32_t *tree_tok;        /* host (max_T) the last tree sweep's tokens, for rl_model_seq_tree_commit */
+    int32_t *tree_par;        /* host (max_T) their parents (relative to each sequence's first row) */
+    struct rl_tree_seq { int n, pos, row0, top; } *tree_seq; /* (n_seq) a sequence's pending tree: nodes
+                                 (0: none), position, first row in tree_tok; top: the highest position + 1
+                                 a tree wrote (ring rows; see rl_model_seq_rewind) */
 
     int profile;              /* collect per-stage compute time */
     double *compute_s;        /* per stage */

@@ -44,6 +44,7 @@ struct rl_loader {
     int populated;       /* read_resident: stages [0, populated) have their buffers committed */
     uint64_t dio_bytes;  /* bytes read with O_DIRECT so far */
     int *dio_fd;         /* (checkpoint files) O_DIRECT descriptors when drop; -1 = not possible */
+    unsigned char *skip; /* (n) 1: the stage lives elsewhere (on the device, rl_loader_skip): never read */
     int next;            /* next stage to consider for prefetching */
     int running;         /* 0 = paused */
     int quit;
@@ -137,7 +138,8 @@ static int in_slot(const rl_loader *L, int s) {
 static slot *pick_work(rl_loader *L, int *s) {
     for (int tries = 0; tries < L->n; tries++) {
         int k = L->next;
-        if (L->res[k].buf) {
+        if (L->skip[k]) {
+        } else if (L->res[k].buf) {
             if (L->res[k].state == SLOT_FREE) { *s = k; return &L->res[k]; }
         } else if (!in_slot(L, k)) {
             for (int i = 0; i < 2; i++)
@@ -196,10 +198,15 @@ static void loader_free_bufs(rl_loader *L) {
     for (int i = 0; i < 2; i++) rl_hm_free(L->hm, L->slots[i].buf);
     if (L->res) for (int i = 0; i < L->n; i++) rl_hm_free(L->hm, L->res[i].buf);
     free(L->res);
+    free(L->skip);
     free(L->stats);
     if (L->dio_fd) for (int i = 0; i < rl_ckpt_n_files(L->ck); i++) if (L->dio_fd[i] >= 0) close(L->dio_fd[i]);
     free(L->dio_fd);
 }
+
+static rl_loader_progress_fn progress_fn;
+static void *progress_ud;
+void rl_loader_set_progress(rl_loader_progress_fn fn, void *ud) { progress_fn = fn; progress_ud = ud; }
 
 /* Reads every resident stage now, in order (at open, before any compute competes for the
  * CPUs and memory bandwidth). 0, or -1 with rl_err naming the file. */
@@ -213,6 +220,9 @@ static int read_resident(rl_loader *L) {
     int helper = pthread_create(&th, NULL, populate_main, L) == 0;
     if (!helper) populate_main(L);
     int rc = 0;
+    uint64_t total = 0, done = 0;
+    for (int s = 0; s < L->n; s++) if (L->res[s].buf) total += L->st[s].bytes;
+    if (progress_fn) progress_fn(progress_ud, 0, total);
     for (int s = 0; s < L->n && !rc; s++) {
         slot *sl = &L->res[s];
         if (!sl->buf) continue;
@@ -221,10 +231,12 @@ static int read_resident(rl_loader *L) {
             nanosleep(&ts, NULL);
         }
         double t0 = rl_now_s();
-        if (read_stage(L, s, sl->buf, L->drop, sl->err, sizeof sl->err)) { rc = rl_err("%s", sl->err); break; }
+        if (read_stage(L, s, sl->buf, L->drop, sl->err, sizeof sl->err)) { rc = rl_err_c(RL_EC_IO, "%s", sl->err); break; }
         L->stats[s].read_s += rl_now_s() - t0;
         L->stats[s].bytes += L->st[s].bytes;
         sl->state = SLOT_READY;
+        done += L->st[s].bytes;
+        if (progress_fn) progress_fn(progress_ud, done, total);
     }
     if (helper) pthread_join(th, NULL);
     L->open_read_s = rl_now_s() - t_open;
@@ -243,8 +255,9 @@ rl_loader *rl_loader_new_opts(const rl_checkpoint *ck, const rl_stage *stages, i
     L->ck = ck; L->st = stages; L->n = n; L->drop = o->drop_page_cache; L->hm = o->hm;
     L->stats = calloc((size_t)n, sizeof *L->stats);
     L->res = calloc((size_t)n, sizeof *L->res);
+    L->skip = calloc((size_t)n + 1, 1);
     L->dio_fd = malloc((size_t)rl_ckpt_n_files(ck) * sizeof *L->dio_fd);
-    if (!L->stats || !L->res || !L->dio_fd) { free(L->dio_fd); L->dio_fd = NULL; loader_free_bufs(L); free(L); rl_err("out of memory"); return NULL; }
+    if (!L->stats || !L->res || !L->skip || !L->dio_fd) { free(L->dio_fd); L->dio_fd = NULL; loader_free_bufs(L); free(L); rl_err("out of memory"); return NULL; }
     for (int i = 0; i < rl_ckpt_n_files(ck); i++) /* -1 where O_DIRECT is refused (tmpfs): buffered + dropped */
         L->dio_fd[i] = L->drop && !getenv("RL_NO_DIRECT") ? open(rl_ckpt_path(ck, i), O_RDONLY | O_DIRECT | O_CLOEXEC) : -1;
     choose_resident(L, budget);
@@ -290,12 +303,13 @@ const uint8_t *rl_loader_acquire(rl_loader *L, int s) {
     pthread_mutex_lock(&L->mu);
     for (;;) {
         slot *sl = NULL;
+        if (L->skip[s]) { rl_err("loader: stage %d is kept on the device, not read", s); break; }
         if (L->res[s].buf) sl = L->res[s].state != SLOT_FREE ? &L->res[s] : NULL;
         else for (int i = 0; i < 2; i++) if (L->slots[i].stage == s && L->slots[i].state != SLOT_FREE) sl = &L->slots[i];
         if (sl) {
             if (sl->state == SLOT_READY) { if (!L->res[s].buf) sl->state = SLOT_IN_USE; out = sl->buf; break; }
             if (sl->state == SLOT_ERROR) {
-                rl_err("%s", sl->err);
+                rl_err_c(RL_EC_IO, "%s", sl->err);   /* a read failure of the prefetch thread */
                 sl->state = SLOT_FREE;
                 if (!L->res[s].buf) sl->stage = -1;
                 break;
@@ -318,6 +332,19 @@ const uint8_t *rl_loader_acquire(rl_loader *L, int s) {
     L->stats[s].wait_s += rl_now_s() - t0;
     pthread_mutex_unlock(&L->mu);
     return out;
+}
+
+void rl_loader_skip(rl_loader *L, int s) {
+    if (s < 0 || s >= L->n) return;
+    pthread_mutex_lock(&L->mu);
+    L->skip[s] = 1;
+    for (int i = 0; i < 2; i++) /* a prefetched copy is not needed any more */
+        if (L->slots[i].stage == s && (L->slots[i].state == SLOT_READY || L->slots[i].state == SLOT_ERROR)) {
+            L->slots[i].state = SLOT_FREE;
+            L->slots[i].stage = -1;
+        }
+    pthread_cond_broadcast(&L->cv);
+    pthread_mutex_unlock(&L->mu);
 }
 
 void rl_loader_release(rl_loader *L, int s) {

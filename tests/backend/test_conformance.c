@@ -41,6 +41,9 @@
  *   matmul_t           1e-5   as matmul (f32 products of exactly decoded weights, f32 sums)
  *   attention_kv       1e-5   the same, against the reference on the cache's own rounding of
  *                             keys / values (f16, bf16, q8_0 round trip on the host), ring or not
+ *   kv_store           0      the cache's bytes exactly as the host's conversion / quantizer writes
+ *                             them (odd row sizes, a wrapping ring, untouched rows kept)
+ *   attention_tree     1e-5   as attention_kv, each tree node over the prefix and its ancestors
  *   dn_conv            1e-5   f32 sum of conv_k products, SiLU
  *   dn_recur           1e-5   f32 recurrence (decay < 1, l2-normalised q / k keep it contractive)
  *                             over up to 8 tokens, gated RMSNorm; also two calls (state carried)
@@ -124,6 +127,7 @@ static const tol_row TOLS[] = {
     {"moe_route.idx", 0}, {"matmul", 1e-5}, {"matmul.mixed", 1}, {"rmsnorm", 1e-5}, {"layernorm", 1e-5}, {"rope", 1e-6},
     {"softcap", 1e-6}, {"sigmoid_mul", 1e-6}, {"act_mul", 1e-6}, {"row_norm_div", 1e-6}, {"row_gate", 1e-5},
     {"moe_route.w", 1e-5}, {"moe_route.scores", 1e-5}, {"scatter_add_rows", 1e-6}, {"attention", 1e-5}, {"attention_kv", 1e-5}, {"matmul_t", 1e-5},
+    {"kv_store", 0}, {"attention_tree", 1e-5},
     {"dsa_attention", 1e-5}, {"dn_conv", 1e-5}, {"dn_recur", 1e-5},
 };
 
@@ -741,6 +745,114 @@ static void test_attention_kv(void) {
             }
 }
 
+/* kv_store alone: the cache bytes after sweeps into a linear cache and a ring smaller than one
+ * sweep (later positions win), rows of widths whose byte sizes are not multiples of 4, against
+ * the host's conversions; rows no sweep wrote keep their bytes. */
+static void host_row(rl_dtype t, uint8_t *dst, const float *src, int n) {
+    if (t == RL_DT_F32) memcpy(dst, src, (size_t)n * sizeof(float));
+    else if (t == RL_DT_F16) for (int i = 0; i < n; i++) { uint16_t h = rl_f32_to_f16(src[i]); memcpy(dst + 2 * i, &h, 2); }
+    else if (t == RL_DT_BF16) for (int i = 0; i < n; i++) { uint16_t h = rl_f32_to_bf16(src[i]); memcpy(dst + 2 * i, &h, 2); }
+    else CHECK(rl_quantize_row(t, src, dst, n) == 0, "quantize: %s", rl_errmsg());
+}
+static void test_kv_store(void) {
+    if (!D->o->kv_store) { fprintf(stderr, "  (no kv_store: f32 linear caches only)\n"); return; }
+    static const rl_dtype KT[] = {RL_DT_F32, RL_DT_F16, RL_DT_BF16, RL_DT_Q8_0};
+    for (int k = 0; k < 4; k++)
+        for (int ring = 0; ring < 2; ring++) {
+            int kw = KT[k] == RL_DT_Q8_0 ? 96 : 33, vw = KT[k] == RL_DT_Q8_0 ? 32 : 7, rows = ring ? 5 : 29;
+            size_t kb = rl_dtype_row_bytes(KT[k], kw), vb = rl_dtype_row_bytes(KT[k], vw);
+            uint8_t *hk = H(kb * rows + 3), *hv = H(vb * rows + 3), *gk = H(kb * rows + 3), *gv = H(vb * rows + 3);
+            for (size_t i = 0; i < kb * rows + 3; i++) hk[i] = (uint8_t)(i * 37 + 5);
+            for (size_t i = 0; i < vb * rows + 3; i++) hv[i] = (uint8_t)(i * 11 + 3);
+            /* caches at odd byte offsets (1 and 3) past an aligned allocation */
+            uint8_t *dk = up(D, hk, kb * rows + 3), *dv = up(D, hv, vb * rows + 3);
+            rl_kv_view kv = {dk + 1, dv + 3, KT[k], ring ? rows : 0, kw, vw};
+            static const int SW[][2] = {{0, 3}, {3, 8}, {11, 1}, {12, 13}}; /* (pos0, n) */
+            for (int s = 0; s < 4; s++) {
+                int p0 = SW[s][0], n = SW[s][1];
+                float *kf = rand_f((size_t)n * kw, 3), *vf = rand_f((size_t)n * vw, 0.01f);
+                if (s == 2) for (int i = 0; i < kw; i++) kf[i] = 0; /* an all-zero block */
+                D->o->kv_store(D->be, &kv, p0, upf(D, kf, (size_t)n * kw), upf(D, vf, (size_t)n * vw), n);
+                for (int t = 0; t < n; t++) {
+                    int r = ring ? (p0 + t) % rows : p0 + t;
+                    host_row(KT[k], hk + 1 + (size_t)r * kb, kf + (size_t)t * kw, kw);
+                    host_row(KT[k], hv + 3 + (size_t)r * vb, vf + (size_t)t * vw, vw);
+                }
+            }
+            down(D, gk, dk, kb * rows + 3);
+            down(D, gv, dv, vb * rows + 3);
+            char what[64];
+            snprintf(what, sizeof what, "%s ring %d keys", dt_name(KT[k]), ring ? rows : 0);
+            cmp_bytes("kv_store", what, gk, hk, kb * rows + 3);
+            snprintf(what, sizeof what, "%s ring %d values", dt_name(KT[k]), ring ? rows : 0);
+            cmp_bytes("kv_store", what, gv, hv, vb * rows + 3);
+        }
+}
+
+/* attention_tree: a branching tree of 7 nodes (two roots) after 23 prefix positions, and a
+ * 40-node tree of random shape after 70 (its keys span several chunks of 64), every cache
+ * dtype; the reference attends each node over the prefix then its ancestors and itself. */
+static void tree_ref(double *o, const float *q, const float *kc, const float *vc, const int32_t *par, int T, int pos0,
+                     const att_shape *a) {
+    int *rows = H(sizeof(int) * (size_t)(pos0 + T));
+    float *kr = Hf((size_t)(pos0 + T) * a->nkv * a->hd), *vr = Hf((size_t)(pos0 + T) * a->nkv * a->vd);
+    double *one = Hd((size_t)a->nh * a->vd);
+    for (int t = 0; t < T; t++) {
+        int d = 0;
+        for (int u = t; u >= 0; u = par[u]) d++;
+        for (int j = 0; j < pos0; j++) rows[j] = j;
+        int x = pos0 + d;
+        for (int u = t; u >= 0; u = par[u]) rows[--x] = pos0 + u;
+        for (int j = 0; j < pos0 + d; j++) { /* the node's keys as one causal sequence; its query is the last */
+            memcpy(kr + (size_t)j * a->nkv * a->hd, kc + (size_t)rows[j] * a->nkv * a->hd, sizeof(float) * a->nkv * a->hd);
+            memcpy(vr + (size_t)j * a->nkv * a->vd, vc + (size_t)rows[j] * a->nkv * a->vd, sizeof(float) * a->nkv * a->vd);
+        }
+        att_ref(one, q + (size_t)t * a->nh * a->hd, kr, vr, 1, pos0 + d - 1, a);
+        memcpy(o + (size_t)t * a->nh * a->vd, one, sizeof(double) * a->nh * a->vd);
+    }
+}
+static void run_att_tree(dev *d, float *res, const float *q, const float *kc, const float *vc, const int32_t *par,
+                         rl_dtype t, int T, int pos0, const att_shape *a, int ring) {
+    int kw = a->nkv * a->hd, vw = a->nkv * a->vd, n = pos0 + T, rows = ring ? ring : n;
+    rl_kv_view kv = {dalloc(d, rl_dtype_row_bytes(t, kw) * (size_t)rows), dalloc(d, rl_dtype_row_bytes(t, vw) * (size_t)rows),
+                     t, ring, kw, vw};
+    d->o->kv_store(d->be, &kv, 0, upf(d, kc, (size_t)n * kw), upf(d, vc, (size_t)n * vw), n);
+    float *o = dout(d, (size_t)T * a->nh * a->vd);
+    d->o->attention_tree(d->be, o, upf(d, q, (size_t)T * a->nh * a->hd), &kv, up(d, par, sizeof(int32_t) * (size_t)T), T,
+                         pos0, a->nh, a->nkv, a->hd, a->vd, a->scale, a->softcap, a->window);
+    down(d, res, o, (size_t)T * a->nh * a->vd * sizeof(float));
+}
+static void test_attention_tree(void) {
+    if (!D->o->attention_tree) { fprintf(stderr, "  (no attention_tree: token trees are refused)\n"); return; }
+    static const rl_dtype KT[] = {RL_DT_F32, RL_DT_F16, RL_DT_BF16, RL_DT_Q8_0};
+    for (int k = 0; k < 4; k++)
+        for (int c = 0; c < 4; c++) { /* c 2: a window of 6 (cuts prefix keys and deep ancestors); 3: the same in a ring */
+            att_shape a = {8, 2, 64, 32, c >= 2 ? 6 : 0, k == 1 && c == 0 ? 1.5f : 0.0f, 0.125f};
+            int T = c ? 40 : 7, pos0 = c ? 70 : 23, ctx = pos0 + T, ring = c == 3 ? a.window + T - 1 : 0;
+            int32_t par[40] = {-1, 0, 0, 1, 2, 3, -1};
+            for (int t = 0; c && t < T; t++) { /* a root now and then, else one of the 3 nodes before */
+                int back = (int)((frand() + 1) * 1.5f);
+                par[t] = t == 0 || t % 9 == 4 ? -1 : t - 1 - (back < t ? back : t - 1);
+            }
+            float *q = rand_f((size_t)T * a.nh * a.hd, 2.5f);
+            float *kc = rand_f((size_t)ctx * a.nkv * a.hd, 1), *vc = rand_f((size_t)ctx * a.nkv * a.vd, 1);
+            float *got = Hf((size_t)T * a.nh * a.vd), *cpu = C ? Hf((size_t)T * a.nh * a.vd) : NULL;
+            run_att_tree(D, got, q, kc, vc, par, KT[k], T, pos0, &a, ring);
+            if (C) run_att_tree(C, cpu, q, kc, vc, par, KT[k], T, pos0, &a, ring);
+            for (int p = 0; p < ctx; p++) {
+                round_trip(KT[k], kc + (size_t)p * a.nkv * a.hd, a.nkv * a.hd);
+                round_trip(KT[k], vc + (size_t)p * a.nkv * a.vd, a.nkv * a.vd);
+            }
+            size_t n = (size_t)T * a.nh * a.vd;
+            double *ref = Hd(n);
+            tree_ref(ref, q, kc, vc, par, T, pos0, &a);
+            char what[96];
+            snprintf(what, sizeof what, "%s %d nodes after %d softcap %g window %d ring %d", dt_name(KT[k]), T, pos0,
+                     (double)a.softcap, a.window, ring);
+            cmp("attention_tree", what, got, cpu, ref, NULL, n);
+        }
+}
+
 /* DSA attention: queries whose key count is below, equal to and above topk; one case with exact
  * ties of the index score (tie rule: lowest positions). The test data keeps distinct index
  * scores >= 1e-4 from the top-k boundary (regenerated otherwise), so the selection cannot
@@ -1274,6 +1386,8 @@ int main(void) {
         RUN_ON(test_rope);
         RUN_ON(test_attention);
         RUN_ON(test_attention_kv);
+        RUN_ON(test_kv_store);
+        RUN_ON(test_attention_tree);
         RUN_ON(test_dsa);
         RUN_ON(test_elementwise);
         RUN_ON(test_row_norm_div);

@@ -127,42 +127,21 @@ static void test_rewind_replay(void) {
     rl_model_close(a); rl_model_close(b);
 }
 
-/* Token trees through the pipeline: each node's logits equal a chain of its path, a committed
- * path leaves every rank's cache as if the path had been evaluated. */
+/* Token trees are not run through the pipeline yet: the model says so (speculative decoding
+ * then verifies chains or refuses --draft-model with that message). */
 static void test_tree(void) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/fixtures/llama", t_shared());
     rl_model_opts o = opts1();
-    rl_model *m = rl_model_open(dir, &o), *c = rl_model_open(dir, &o);
-    CHECK(m && c, "open: %s", rl_last_error());
-    if (!m || !c) { rl_model_close(m); rl_model_close(c); return; }
-    CHECK(rl_model_tree_ok(m), "trees supported");
-    int V = rl_model_vocab(m);
-    int32_t prefix[5] = {1, 17, 99, 7, 250 % V}, tok[6] = {5, 9, 11, 13, 21, 30}, par[6] = {-1, 0, 0, 1, 2, 3};
-    float *tl = malloc((size_t)6 * V * sizeof(float)), *cl = malloc((size_t)V * sizeof(float));
-    CHECK(rl_model_eval(m, prefix, 5, NULL, 0) == 0, "prefix: %s", rl_last_error());
-    CHECK(rl_model_eval_tree(m, tok, par, 6, tl) == 0, "tree: %s", rl_last_error());
-    double w = 0;
-    for (int i = 0; i < 6; i++) { /* node i's path from the root, evaluated as a chain */
-        int32_t path[6], n = 0;
-        for (int j = i; j >= 0; j = par[j]) path[n++] = tok[j];
-        int32_t all[16];
-        memcpy(all, prefix, sizeof prefix);
-        for (int j = 0; j < n; j++) all[5 + j] = path[n - 1 - j];
-        CHECK(rl_model_rewind(c, 0) == 0 && rl_model_eval(c, all, 5 + n, cl, 0) == 0, "chain: %s", rl_last_error());
-        for (int v = 0; v < V; v++) w = fmax(w, fabs(tl[(size_t)i * V + v] - cl[v]));
-    }
-    CHECK(w < 1e-4, "tree nodes differ from chains by %g", w);
-    int32_t path[3] = {0, 1, 3};
-    CHECK(rl_model_tree_commit(m, path, 3) == 0 && rl_model_pos(m) == 8, "commit: %s", rl_last_error());
-    int32_t next = 42, all[9] = {1, 17, 99, 7, 250 % V, 5, 9, 13, 42};
-    CHECK(rl_model_eval(m, &next, 1, tl, 0) == 0, "after commit: %s", rl_last_error());
-    CHECK(rl_model_rewind(c, 0) == 0 && rl_model_eval(c, all, 9, cl, 0) == 0, "chain");
-    w = 0;
-    for (int v = 0; v < V; v++) w = fmax(w, fabs(tl[v] - cl[v]));
-    CHECK(w < 1e-4, "committed path differs from the chain by %g", w);
-    free(tl); free(cl);
-    rl_model_close(m); rl_model_close(c);
+    rl_model *m = rl_model_open(dir, &o);
+    CHECK(m != NULL, "open: %s", rl_last_error());
+    if (!m) return;
+    CHECK(!rl_model_tree_ok(m), "trees refused through the pipeline");
+    int32_t tok[2] = {5, 9}, par[2] = {-1, 0};
+    CHECK(rl_model_eval_tree(m, tok, par, 2, NULL) == -1, "eval_tree refused");
+    int32_t t = 3;
+    CHECK(rl_model_eval(m, &t, 1, NULL, 0) == 0, "eval after: %s", rl_last_error());
+    rl_model_close(m);
 }
 
 /* --pp-split puts the layers where it says, with the same logits; bad splits and errors on

@@ -6,6 +6,7 @@
  * would fault at once. Each op turns its pointer arguments back before calling the CPU op. */
 #include "backend/backend.h"
 #include "util/err.h"
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,40 @@ static void *st_arena_new(rl_backend *be, size_t n) {
 static void st_arena_free(rl_backend *be, void *a, size_t n) { rl_cpu_ops.arena_free(be, R(a), n); }
 static int st_upload(rl_backend *be, void *dst, const void *src, size_t n) { (void)be; memcpy(R(dst), src, n); return 0; }
 static int st_download(rl_backend *be, void *dst, const void *src, size_t n) { (void)be; memcpy(dst, R(src), n); return 0; }
+/* upload_async: the copy is deferred to upload_join, so an engine that used the bytes before
+ * joining (or let the host bytes change first) reads stale data in the tests. */
+#define MAX_PENDING 8
+static struct { rl_backend *be; uint64_t ticket; void *dst; const void *src; size_t n; } pending[MAX_PENDING];
+static uint64_t last_ticket;
+static pthread_mutex_t pend_lock = PTHREAD_MUTEX_INITIALIZER;
+static int st_upload_async(rl_backend *be, void *dst, const void *src, size_t n, uint64_t *ticket) {
+    pthread_mutex_lock(&pend_lock);
+    *ticket = 0;
+    for (int i = 0; i < MAX_PENDING && !*ticket; i++)
+        if (!pending[i].be) {
+            *ticket = ++last_ticket;
+            pending[i].be = be; pending[i].ticket = *ticket; pending[i].dst = R(dst); pending[i].src = src; pending[i].n = n;
+        }
+    pthread_mutex_unlock(&pend_lock);
+    if (!*ticket) memcpy(R(dst), src, n); /* table full: an ordered copy */
+    return 0;
+}
+static int st_upload_join(rl_backend *be, uint64_t ticket) {
+    pthread_mutex_lock(&pend_lock);
+    for (int i = 0; i < MAX_PENDING; i++)
+        if (pending[i].be == be && pending[i].ticket <= ticket) {
+            memcpy(pending[i].dst, pending[i].src, pending[i].n);
+            pending[i].be = NULL;
+        }
+    pthread_mutex_unlock(&pend_lock);
+    return 0;
+}
+static void st_close(rl_backend *be) {
+    pthread_mutex_lock(&pend_lock);
+    for (int i = 0; i < MAX_PENDING; i++) if (pending[i].be == be) pending[i].be = NULL;
+    pthread_mutex_unlock(&pend_lock);
+    rl_cpu_ops.close(be);
+}
 static void st_set_scratch(rl_backend *be, void *s, int c, int t) { rl_cpu_ops.set_scratch(be, R(s), c, t); }
 
 static void st_matmul(rl_backend *be, float *y, const float *x, const void *w, rl_dtype dt, const float *b, int T, int in, int out) {
@@ -70,10 +105,10 @@ static void st_attention_kv(rl_backend *be, float *o, const float *q, const rl_k
     rl_cpu_ops.attention_kv(be, RF(o), RF(q), &r, T, p0, nh, nkv, hd, vd, sc, cap, win);
 }
 static void st_attention_tree(rl_backend *be, float *o, const float *q, const rl_kv_view *kv, const int32_t *par, int T,
-                              int p0, int nh, int nkv, int hd, int vd, float sc, float cap) {
+                              int p0, int nh, int nkv, int hd, int vd, float sc, float cap, int win) {
     rl_kv_view r = *kv;
     r.k = R(kv->k); r.v = R(kv->v);
-    rl_cpu_ops.attention_tree(be, RF(o), RF(q), &r, (const int32_t *)R(par), T, p0, nh, nkv, hd, vd, sc, cap);
+    rl_cpu_ops.attention_tree(be, RF(o), RF(q), &r, (const int32_t *)R(par), T, p0, nh, nkv, hd, vd, sc, cap, win);
 }
 static void st_zero(rl_backend *be, void *d, size_t n) { rl_cpu_ops.zero(be, R(d), n); }
 static void st_copy2d(rl_backend *be, void *d, size_t ds, const void *s, size_t ss, size_t rb, int rows) {
@@ -115,6 +150,8 @@ rl_backend *rl_backend_staged_open(int n_threads) {
     staged_ops.host_shared = 0;
     staged_ops.describe = st_describe;
     staged_ops.arena_new = st_arena_new; staged_ops.arena_free = st_arena_free;
+    staged_ops.close = st_close;
+    staged_ops.upload_async = st_upload_async; staged_ops.upload_join = st_upload_join;
     staged_ops.upload = st_upload; staged_ops.download = st_download; staged_ops.set_scratch = st_set_scratch;
     staged_ops.matmul = st_matmul; staged_ops.matmul_t = st_matmul_t; staged_ops.convert = st_convert; staged_ops.rmsnorm = st_rmsnorm;
     staged_ops.layernorm = st_layernorm; staged_ops.rope = st_rope; staged_ops.attention = st_attention;

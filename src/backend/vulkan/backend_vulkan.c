@@ -15,6 +15,8 @@ void rl_vk_host_free(rl_backend *be, void *p);
 void rl_vk_host_invalidate(rl_backend *be, const void *p);
 int rl_vk_upload(rl_backend *be, void *dst, const void *src, size_t n);
 int rl_vk_download(rl_backend *be, void *dst, const void *src, size_t n);
+int rl_vk_upload_async(rl_backend *be, void *dst, const void *src, size_t n, uint64_t *ticket);
+int rl_vk_upload_join(rl_backend *be, uint64_t ticket);
 const char *rl_vk_describe(void);
 
 #define DSA_ROWS 8     /* query tokens per DSA dispatch (scratch: 2 rows of max_ctx floats each) */
@@ -87,6 +89,22 @@ static void vk_matmul(rl_backend *be, float *y, const float *x, const void *w, r
     }
 }
 
+static void vk_matmul_t(rl_backend *be, float *y, const float *x, const void *w, rl_dtype dt, int T, int in, int out) {
+    vk_be *v = V(be);
+    int code = dt_code(dt);
+    if (code < 0) {
+        rl_vk_fail(v, "vulkan: matmul_t weights of dtype %s are not supported", RL_DTYPES[dt].st_name);
+        return;
+    }
+    if (T <= 0 || out <= 0 || in <= 0) return;
+    size_t rb = rl_dtype_row_bytes(dt, out);
+    uint64_t wa = A(w);
+    if ((uint64_t)in * rb + (wa & 3) > UINT32_MAX) { rl_vk_fail(v, "vulkan: matmul_t weight of %d rows of %zu bytes is too large", in, rb); return; }
+    struct { uint64_t y, x, w; uint32_t woff, dt, T, in, out, rb; } pc = {
+        A(y), A(x), wa & ~3ull, (uint32_t)(wa & 3), (uint32_t)code, (uint32_t)T, (uint32_t)in, (uint32_t)out, (uint32_t)rb};
+    DISPATCH_N(v, VKP_MATMUL_T, pc, GROUPS(out), (uint32_t)((T + 7) / 8));
+}
+
 static void vk_convert(rl_backend *be, float *dst, const void *src, rl_dtype dt, int64_t n) {
     vk_be *v = V(be);
     int code = dt_code(dt);
@@ -119,18 +137,91 @@ static void vk_rope(rl_backend *be, const rl_rope *r, float *x, int T, int nh, i
     DISPATCH_N(V(be), VKP_ROPE, pc, GROUPS((uint64_t)T * nh * half), 1);
 }
 
-static void vk_attention(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T, int pos0,
+/* one attention dispatch over a cache of dtype dt (see shaders/attention.comp); par: tree parents */
+typedef struct { const void *k, *v; rl_dtype dt; int ring; size_t krb, vrb; } att_cache;
+static void att_dispatch(vk_be *v, float *out, const float *q, const att_cache *c, const int32_t *par, int T, int pos0,
                          int nh, int nkv, int hd, int vd, float scale, float cap, int window) {
-    vk_be *v = V(be);
     if (T <= 0 || nh <= 0 || nkv <= 0) return;
-    if (vd > MAX_VD || nh > 65535 || T > 65535 || nh % nkv) {
+    if (vd > MAX_VD || nh > 65535 || T > 65535 || nh % nkv || pos0 < 0) {
         rl_vk_fail(v, "vulkan: attention with %d heads, %d kv heads, %d value dims, %d tokens is not supported", nh, nkv, vd, T);
         return;
     }
-    struct { uint64_t o, q, k, v; uint32_t T, pos0, nh, nkv, hd, vd; float scale, cap; int32_t window; } pc = {
-        A(out), A(q), A(kc), A(vc), (uint32_t)T, (uint32_t)pos0, (uint32_t)nh, (uint32_t)nkv, (uint32_t)hd, (uint32_t)vd,
-        scale, cap, window};
+    uint32_t code = c->dt == RL_DT_F32 ? 0 : c->dt == RL_DT_F16 ? 1 : c->dt == RL_DT_BF16 ? 2 : 10;
+    uint64_t rows = c->ring ? (uint64_t)c->ring : (uint64_t)pos0 + (uint64_t)T;
+    if ((c->dt == RL_DT_Q8_0 && (hd % 32 || vd % 32)) || (code == 0 && (A(c->k) | A(c->v) | c->krb | c->vrb) % 4) ||
+        rows * (c->krb > c->vrb ? c->krb : c->vrb) + 4 > UINT32_MAX) {
+        rl_vk_fail(v, "vulkan: attention over a %s cache of %llu rows of %zu bytes (head dims %d / %d) is not supported",
+                   RL_DTYPES[c->dt].st_name, (unsigned long long)rows, c->krb, hd, vd);
+        return;
+    }
+    struct {
+        uint64_t o, q, k, v, par;
+        uint32_t T, pos0, nh, nkv, hd, vd; float scale, cap; int32_t window;
+        uint32_t dt, krb, vrb, ring, koff, voff, tree;
+    } pc = {A(out), A(q), A(c->k) & ~3ull, A(c->v) & ~3ull, par ? A(par) : A(q), (uint32_t)T, (uint32_t)pos0, (uint32_t)nh,
+            (uint32_t)nkv, (uint32_t)hd, (uint32_t)vd, scale, cap, window, code, (uint32_t)c->krb,
+            (uint32_t)c->vrb, (uint32_t)(c->ring > 0 ? c->ring : 0), (uint32_t)(A(c->k) & 3), (uint32_t)(A(c->v) & 3),
+            par != NULL};
+    _Static_assert(sizeof pc <= VK_PUSH_BYTES, "attention push constants");
     rl_vk_dispatch(v, VKP_ATTENTION, &pc, sizeof pc, (uint32_t)nh, (uint32_t)T, 1);
+}
+
+static void vk_attention(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T, int pos0,
+                         int nh, int nkv, int hd, int vd, float scale, float cap, int window) {
+    att_cache c = {kc, vc, RL_DT_F32, 0, (size_t)nkv * hd * sizeof(float), (size_t)nkv * vd * sizeof(float)};
+    att_dispatch(V(be), out, q, &c, NULL, T, pos0, nh, nkv, hd, vd, scale, cap, window);
+}
+
+static int kv_ok(vk_be *v, const rl_kv_view *kv) {
+    rl_dtype t = kv->dt;
+    if ((t != RL_DT_F32 && t != RL_DT_F16 && t != RL_DT_BF16 && t != RL_DT_Q8_0) || kv->k_width <= 0 || kv->v_width <= 0 ||
+        kv->ring < 0 || (t == RL_DT_Q8_0 && (kv->k_width % 32 || kv->v_width % 32))) {
+        rl_vk_fail(v, "vulkan: a %s KV cache of widths %d / %d is not supported", RL_DTYPES[t].st_name, kv->k_width, kv->v_width);
+        return 0;
+    }
+    return 1;
+}
+static att_cache kv_cache(const rl_kv_view *kv) {
+    att_cache c = {kv->k, kv->v, kv->dt, kv->ring, rl_dtype_row_bytes(kv->dt, kv->k_width),
+                   rl_dtype_row_bytes(kv->dt, kv->v_width)};
+    return c;
+}
+
+/* rows [r0, r0 + n) of one cache (row bytes rb, width floats) <- n f32 rows of src */
+static void store_rows(vk_be *v, void *cache, const rl_kv_view *kv, int width, int r0, const float *src, int n) {
+    size_t rb = rl_dtype_row_bytes(kv->dt, width);
+    uint64_t a = A(cache) + (uint64_t)r0 * rb, nbytes = (uint64_t)n * rb;
+    if (nbytes + 4 > UINT32_MAX) { rl_vk_fail(v, "vulkan: KV store of %llu bytes is too large", (unsigned long long)nbytes); return; }
+    struct { uint64_t d, s; uint32_t off0, rb, width, dt, nbytes; } pc = {
+        a & ~3ull, A(src), (uint32_t)(a & 3), (uint32_t)rb, (uint32_t)width, (uint32_t)dt_code(kv->dt), (uint32_t)nbytes};
+    DISPATCH_N(v, VKP_KV_STORE, pc, GROUPS((pc.off0 + nbytes + 3) / 4), 1);
+}
+static void vk_kv_store(rl_backend *be, const rl_kv_view *kv, int pos0, const float *k, const float *vv, int n) {
+    vk_be *v = V(be);
+    if (n <= 0 || !kv_ok(v, kv)) return;
+    if (kv->ring && n > kv->ring) { /* only the last ring positions stay */
+        int skip = n - kv->ring;
+        k += (size_t)skip * kv->k_width; vv += (size_t)skip * kv->v_width; pos0 += skip; n = kv->ring;
+    }
+    for (int t = 0; t < n;) { /* contiguous runs of rows (a ring wraps at most once) */
+        int r = kv->ring ? (pos0 + t) % kv->ring : pos0 + t, m = kv->ring && kv->ring - r < n - t ? kv->ring - r : n - t;
+        store_rows(v, kv->k, kv, kv->k_width, r, k + (size_t)t * kv->k_width, m);
+        store_rows(v, kv->v, kv, kv->v_width, r, vv + (size_t)t * kv->v_width, m);
+        t += m;
+    }
+}
+static void vk_attention_kv(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, int T, int pos0, int nh,
+                            int nkv, int hd, int vd, float scale, float cap, int window) {
+    if (!kv_ok(V(be), kv)) return;
+    att_cache c = kv_cache(kv);
+    att_dispatch(V(be), out, q, &c, NULL, T, pos0, nh, nkv, hd, vd, scale, cap, window);
+}
+static void vk_attention_tree(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, const int32_t *parent,
+                              int T, int pos0, int nh, int nkv, int hd, int vd, float scale, float cap, int window) {
+    vk_be *v = V(be);
+    if (!kv_ok(v, kv)) return;
+    att_cache c = kv_cache(kv);
+    att_dispatch(v, out, q, &c, parent, T, pos0, nh, nkv, hd, vd, scale, cap, window);
 }
 
 static void vk_dsa(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T, int pos0, int nh,
@@ -300,11 +391,13 @@ static const rl_backend_ops vk_ops = {
     .upload = rl_vk_upload, .download = rl_vk_download, .fence = vk_fence, .wait = vk_wait, .status = vk_status,
     .scratch_bytes = vk_scratch_bytes, .set_scratch = vk_set_scratch,
     .matmul = vk_matmul, .convert = vk_convert, .rmsnorm = vk_rmsnorm, .layernorm = vk_layernorm,
-    .rope = vk_rope, .attention = vk_attention, .dsa_attention = vk_dsa, .zero = vk_zero, .copy2d = vk_copy2d,
+    .rope = vk_rope, .attention = vk_attention, .matmul_t = vk_matmul_t,
+    .kv_store = vk_kv_store, .attention_kv = vk_attention_kv, .attention_tree = vk_attention_tree, .dsa_attention = vk_dsa, .zero = vk_zero, .copy2d = vk_copy2d,
     .add = vk_add, .scale = vk_scale, .softcap = vk_softcap, .sigmoid_mul = vk_sigmoid_mul,
     .act_mul = vk_act_mul, .row_norm_div = vk_row_norm_div, .row_gate = vk_row_gate,
     .moe_route = vk_moe_route, .gather_rows = vk_gather_rows, .scatter_add_rows = vk_scatter_add_rows,
     .dn_conv = vk_dn_conv, .dn_recur = vk_dn_recur,
+    .upload_async = rl_vk_upload_async, .upload_join = rl_vk_upload_join,
 };
 
 rl_backend *rl_backend_vulkan_open(int n_threads) {
@@ -330,6 +423,16 @@ rl_backend *rl_backend_vulkan_open(int n_threads) {
     }
     VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = v->pool,
                                        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = VK_NCB};
+    /* upload_async's command buffers and timeline (on the transfer queue's family) */
+    VkCommandPoolCreateInfo tci = pci;
+    tci.queueFamilyIndex = d->tqfam;
+    VkCommandBufferAllocateInfo tai = cai;
+    if (vkCreateCommandPool(d->dev, &tci, NULL, &v->tpool) != VK_SUCCESS || (tai.commandPool = v->tpool,
+        vkAllocateCommandBuffers(d->dev, &tai, v->tcb) != VK_SUCCESS) || vkCreateSemaphore(d->dev, &sci, NULL, &v->ttl) != VK_SUCCESS) {
+        rl_err("vulkan: cannot create the transfer command buffers / timeline semaphore");
+        vk_close(be);
+        return NULL;
+    }
     if (vkAllocateCommandBuffers(d->dev, &cai, v->cb) != VK_SUCCESS) {
         rl_err("vulkan: cannot allocate command buffers");
         vk_close(be);
@@ -366,6 +469,11 @@ static void vk_close(rl_backend *be) {
                 pthread_mutex_unlock(&d->qlock);
             }
         }
+        if (v->ttl && rl_vk_wait_transfers(v) && d->tqueue != d->queue) {
+            pthread_mutex_lock(&d->tqlock);
+            vkQueueWaitIdle(d->tqueue);
+            pthread_mutex_unlock(&d->tqlock);
+        }
         for (int i = 0; i < v->n_arenas; i++) rl_vk_buf_free(d, &v->arenas[i]);
         for (int i = 0; i < v->n_hosts; i++) rl_vk_buf_free(d, &v->hosts[i]);
         rl_vk_buf_free(d, &v->up);
@@ -374,6 +482,8 @@ static void vk_close(rl_backend *be) {
         free(v->hosts);
         if (v->pool) vkDestroyCommandPool(d->dev, v->pool, NULL);
         if (v->tl) vkDestroySemaphore(d->dev, v->tl, NULL);
+        if (v->tpool) vkDestroyCommandPool(d->dev, v->tpool, NULL);
+        if (v->ttl) vkDestroySemaphore(d->dev, v->ttl, NULL);
         free(v);
     }
     free(be);

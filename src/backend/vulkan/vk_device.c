@@ -97,20 +97,51 @@ static int dev_create(vk_dev *d) {
         snprintf(d->desc + l - 1, sizeof d->desc - l + 1, ", subgroup size %u)", d->sg_size);
     }
 
-    float prio = 1.0f;
-    VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, .queueFamilyIndex = d->qfam,
-                                   .queueCount = 1, .pQueuePriorities = &prio};
+    /* uploads made ahead (upload_async): a transfer-only queue family (a copy engine) where there
+     * is one, else a second queue of the compute family, else the compute queue itself;
+     * RL_VULKAN_NO_TRANSFER=1 forces the last */
+    uint32_t nf = 0;
+    VkQueueFamilyProperties qf[32];
+    vkGetPhysicalDeviceQueueFamilyProperties(d->phys, &nf, NULL);
+    if (nf > 32) nf = 32;
+    vkGetPhysicalDeviceQueueFamilyProperties(d->phys, &nf, qf);
+    const char *no_tq = getenv("RL_VULKAN_NO_TRANSFER");
+    int tq_mode = 0; /* 0: the compute queue, 1: a second compute-family queue, 2: another family */
+    d->tqfam = d->qfam;
+    if (!(no_tq && *no_tq && strcmp(no_tq, "0"))) {
+        for (uint32_t i = 0; i < nf && !tq_mode; i++)
+            if (i != d->qfam && (qf[i].queueFlags & VK_QUEUE_TRANSFER_BIT) &&
+                !(qf[i].queueFlags & (VK_QUEUE_COMPUTE_BIT | VK_QUEUE_GRAPHICS_BIT)) && qf[i].queueCount > 0) {
+                d->tqfam = i;
+                tq_mode = 2;
+            }
+        if (!tq_mode && d->qfam < nf && qf[d->qfam].queueCount >= 2) tq_mode = 1;
+    }
+    float prio[2] = {1.0f, 1.0f};
+    VkDeviceQueueCreateInfo qcis[2] = {
+        {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, .queueFamilyIndex = d->qfam,
+         .queueCount = tq_mode == 1 ? 2 : 1, .pQueuePriorities = prio},
+        {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, .queueFamilyIndex = d->tqfam, .queueCount = 1,
+         .pQueuePriorities = prio}};
+    {
+        size_t l = strlen(d->desc);
+        snprintf(d->desc + l - 1, sizeof d->desc - l + 1, "; uploads ahead on %s)",
+                 tq_mode == 2 ? "a transfer queue" : tq_mode == 1 ? "a second compute queue" : "the compute queue");
+    }
     VkPhysicalDeviceFeatures have;
     vkGetPhysicalDeviceFeatures(d->phys, &have);
     d->f64 = have.shaderFloat64 == VK_TRUE;
     VkPhysicalDeviceFeatures want = {.shaderFloat64 = have.shaderFloat64};
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
                                             .bufferDeviceAddress = VK_TRUE, .timelineSemaphore = VK_TRUE};
-    VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .pNext = &f12, .queueCreateInfoCount = 1,
-                              .pQueueCreateInfos = &qci, .pEnabledFeatures = &want};
+    VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .pNext = &f12,
+                              .queueCreateInfoCount = tq_mode == 2 ? 2 : 1, .pQueueCreateInfos = qcis, .pEnabledFeatures = &want};
     if ((r = vkCreateDevice(d->phys, &dci, NULL, &d->dev)) != VK_SUCCESS)
         return rl_err("vulkan: cannot create the device on %s (VkResult %d)", d->props.deviceName, r);
     vkGetDeviceQueue(d->dev, d->qfam, 0, &d->queue);
+    if (tq_mode == 2) vkGetDeviceQueue(d->dev, d->tqfam, 0, &d->tqueue);
+    else if (tq_mode == 1) vkGetDeviceQueue(d->dev, d->qfam, 1, &d->tqueue);
+    else d->tqueue = d->queue;
     if (d->f64) {
         size_t l = strlen(d->desc);
         snprintf(d->desc + l - 1, sizeof d->desc - l + 1, ", f64 norm sums)");
@@ -131,6 +162,7 @@ vk_dev *rl_vk_device(void) {
         if (!d) rl_err("out of memory");
         else {
             pthread_mutex_init(&d->qlock, NULL);
+            pthread_mutex_init(&d->tqlock, NULL);
             pthread_mutex_init(&d->plock, NULL);
             g_dev = d;
             if (dev_create(d)) {
@@ -140,6 +172,7 @@ vk_dev *rl_vk_device(void) {
                 d->dev = NULL;
                 g_dev = NULL;
                 pthread_mutex_destroy(&d->qlock);
+                pthread_mutex_destroy(&d->tqlock);
                 pthread_mutex_destroy(&d->plock);
                 free(d);
             } else atexit(dev_destroy);
@@ -192,6 +225,12 @@ int rl_vk_buf_new(vk_dev *d, vk_buf *b, size_t bytes, int host) {
                               .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
                                        VK_BUFFER_USAGE_TRANSFER_DST_BIT | VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT,
                               .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
+    uint32_t fams[2] = {d->qfam, d->tqfam};
+    if (d->tqfam != d->qfam) { /* used by the compute and the transfer queue families */
+        bci.sharingMode = VK_SHARING_MODE_CONCURRENT;
+        bci.queueFamilyIndexCount = 2;
+        bci.pQueueFamilyIndices = fams;
+    }
     VkResult r = vkCreateBuffer(d->dev, &bci, NULL, &b->buf);
     if (r != VK_SUCCESS) return rl_err("vulkan: cannot create a buffer of %zu bytes (VkResult %d)", bytes, r);
     VkMemoryRequirements req;

@@ -14,7 +14,7 @@
 /* Compute pipelines, one per shader (src/backend/vulkan/shaders/NAME.comp). */
 typedef enum {
     VKP_MATMUL, VKP_CONVERT, VKP_NORM, VKP_ROPE, VKP_ATTENTION, VKP_DSA, VKP_EW, VKP_COPY, VKP_ROWS,
-    VKP_MOE_ROUTE, VKP_GATHER, VKP_DN_CONV, VKP_DN_RECUR, VKP_NORM64, VKP_COUNT
+    VKP_MOE_ROUTE, VKP_GATHER, VKP_DN_CONV, VKP_DN_RECUR, VKP_NORM64, VKP_KV_STORE, VKP_MATMUL_T, VKP_COUNT
 } vk_pipe_id;
 
 #define VK_WG 64          /* local_size_x of every shader (shaders/common.glsl) */
@@ -27,6 +27,9 @@ typedef struct {
     VkQueue queue;
     uint32_t qfam;
     pthread_mutex_t qlock;      /* vkQueueSubmit is externally synchronised */
+    VkQueue tqueue;             /* uploads made ahead (upload_async): a transfer queue, else = queue */
+    uint32_t tqfam;
+    pthread_mutex_t tqlock;     /* its lock when it is another queue */
     pthread_mutex_t plock;      /* lazy pipeline creation */
     VkPhysicalDeviceMemoryProperties mem;
     VkPhysicalDeviceProperties props;
@@ -54,6 +57,13 @@ typedef struct {
     vk_buf *arenas; int n_arenas, cap_arenas;   /* device-local (arena_new) */
     vk_buf *hosts; int n_hosts, cap_hosts;      /* host-visible (host_alloc) */
     vk_buf up, down, zeros;     /* staging rings and a small zero buffer */
+    VkCommandPool tpool;        /* upload_async: command buffers of the transfer queue */
+    VkCommandBuffer tcb[VK_NCB];
+    uint64_t tcb_val[VK_NCB];
+    int tcur;
+    VkSemaphore ttl;            /* timeline of the transfer submissions */
+    uint64_t tsubmitted;        /* last value submitted on it */
+    uint64_t join_val, joined;  /* the next compute submission waits for ttl >= join_val */
     size_t up_used;
     float *scratch; int max_ctx, max_T;
     int failed;                 /* an earlier op failed: message in err */
@@ -74,6 +84,8 @@ void rl_vk_barrier(vk_be *v, VkCommandBuffer cb);
 /* Submits what was recorded; returns the timeline value it signals (or the last one). */
 uint64_t rl_vk_flush(vk_be *v);
 int rl_vk_wait(vk_be *v, uint64_t val);
+/* Waits until every transfer submission (upload_async) has finished. */
+int rl_vk_wait_transfers(vk_be *v);
 /* Device address -> (buffer, offset) of the arena holding [addr, addr + n); NULL if none. */
 vk_buf *rl_vk_find(vk_be *v, uint64_t addr, size_t n, VkDeviceSize *off);
 /* Host pointer -> host_alloc buffer holding [p, p + n); NULL if none. */

@@ -22,6 +22,7 @@ static int push_buf(vk_buf **arr, int *n, int *cap, const vk_buf *b) {
 /* Everything submitted so far has finished (recording flushed first). */
 static int drain(vk_be *v) {
     int rc = rl_vk_wait(v, rl_vk_flush(v));
+    if (!rc) rc = rl_vk_wait_transfers(v);
     if (!rc) v->up_used = 0;
     return rc;
 }
@@ -114,5 +115,61 @@ int rl_vk_download(rl_backend *be, void *dst, const void *src, size_t n) {
         memcpy((char *)dst + done, v->down.map, c);
         done += c;
     }
+    return 0;
+}
+
+/* upload_async: one vkCmdCopyBuffer from host_alloc memory on the transfer queue (another queue
+ * family's where the device has one), signalling the next value of the transfer timeline; the
+ * compute submission after upload_join waits for it on the device. From other host memory: an
+ * ordered upload (ticket 0). */
+int rl_vk_upload_async(rl_backend *be, void *dst, const void *src, size_t n, uint64_t *ticket) {
+    vk_be *v = be->impl;
+    *ticket = 0;
+    if (v->failed) return rl_err("%s", v->err);
+    if (!n) return 0;
+    VkDeviceSize doff, hoff;
+    vk_buf *db = rl_vk_find(v, (uint64_t)(uintptr_t)dst, n, &doff);
+    if (!db) return rl_err("vulkan: upload of %zu bytes to an address outside the backend's arenas", n);
+    vk_buf *hb = rl_vk_find_host(v, src, n, &hoff);
+    if (!hb || !v->tpool) return rl_vk_upload(be, dst, src, n);
+    int i = v->tcur;
+    VkCommandBuffer cb = v->tcb[i];
+    if (v->tcb_val[i]) { /* the buffer's previous copy */
+        VkSemaphoreWaitInfo wi = {.sType = VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, .semaphoreCount = 1,
+                                  .pSemaphores = &v->ttl, .pValues = &v->tcb_val[i]};
+        if (vkWaitSemaphores(v->d->dev, &wi, 120000000000ull) != VK_SUCCESS) {
+            rl_vk_fail(v, "vulkan: waiting for an earlier upload failed");
+            return rl_err("%s", v->err);
+        }
+    }
+    vkResetCommandBuffer(cb, 0);
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                   .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    VkBufferCopy r = {hoff, doff, n};
+    if (vkBeginCommandBuffer(cb, &bi) != VK_SUCCESS) { rl_vk_fail(v, "vulkan: cannot begin a transfer command buffer"); return rl_err("%s", v->err); }
+    vkCmdCopyBuffer(cb, hb->buf, db->buf, 1, &r);
+    if (vkEndCommandBuffer(cb) != VK_SUCCESS) { rl_vk_fail(v, "vulkan: cannot end a transfer command buffer"); return rl_err("%s", v->err); }
+    uint64_t val = v->tsubmitted + 1;
+    VkTimelineSemaphoreSubmitInfo ts = {.sType = VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO,
+                                        .signalSemaphoreValueCount = 1, .pSignalSemaphoreValues = &val};
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .pNext = &ts, .commandBufferCount = 1,
+                       .pCommandBuffers = &cb, .signalSemaphoreCount = 1, .pSignalSemaphores = &v->ttl};
+    pthread_mutex_t *lk = v->d->tqueue == v->d->queue ? &v->d->qlock : &v->d->tqlock;
+    pthread_mutex_lock(lk);
+    VkResult rr = vkQueueSubmit(v->d->tqueue, 1, &si, VK_NULL_HANDLE);
+    pthread_mutex_unlock(lk);
+    if (rr != VK_SUCCESS) { rl_vk_fail(v, "vulkan: transfer submission failed (VkResult %d)", rr); return rl_err("%s", v->err); }
+    v->tsubmitted = val;
+    v->tcb_val[i] = val;
+    v->tcur = (i + 1) % VK_NCB;
+    *ticket = val;
+    return 0;
+}
+
+int rl_vk_upload_join(rl_backend *be, uint64_t ticket) {
+    vk_be *v = be->impl;
+    if (v->failed) return rl_err("%s", v->err);
+    if (ticket > v->tsubmitted) return rl_err("vulkan: upload_join of an unknown ticket %llu", (unsigned long long)ticket);
+    if (ticket > v->join_val) v->join_val = ticket;
     return 0;
 }

@@ -32,6 +32,18 @@ int rl_vk_wait(vk_be *v, uint64_t val) {
     return 0;
 }
 
+int rl_vk_wait_transfers(vk_be *v) {
+    if (!v->tsubmitted) return 0;
+    VkSemaphoreWaitInfo wi = {.sType = VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, .semaphoreCount = 1,
+                              .pSemaphores = &v->ttl, .pValues = &v->tsubmitted};
+    VkResult r = vkWaitSemaphores(v->d->dev, &wi, WAIT_NS);
+    if (r != VK_SUCCESS) {
+        rl_vk_fail(v, "vulkan: waiting for an upload failed (VkResult %d%s)", r, r == VK_TIMEOUT ? ": timeout" : "");
+        return rl_err("%s", v->err);
+    }
+    return 0;
+}
+
 VkCommandBuffer rl_vk_cmd(vk_be *v) {
     if (v->failed) return VK_NULL_HANDLE;
     VkCommandBuffer cb = v->cb[v->cur];
@@ -63,16 +75,21 @@ uint64_t rl_vk_flush(vk_be *v) {
     VkCommandBuffer cb = v->cb[v->cur];
     v->recording = 0;
     if (vkEndCommandBuffer(cb) != VK_SUCCESS) { rl_vk_fail(v, "vulkan: cannot end a command buffer"); return v->submitted; }
-    uint64_t val = v->submitted + 1;
+    uint64_t val = v->submitted + 1, jv = v->join_val;
+    int join = jv > v->joined; /* uploads joined since the last submission: wait for them on the device */
+    VkPipelineStageFlags wst = VK_PIPELINE_STAGE_ALL_COMMANDS_BIT;
     VkTimelineSemaphoreSubmitInfo ts = {.sType = VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO,
+                                        .waitSemaphoreValueCount = join ? 1 : 0, .pWaitSemaphoreValues = &jv,
                                         .signalSemaphoreValueCount = 1, .pSignalSemaphoreValues = &val};
-    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .pNext = &ts, .commandBufferCount = 1,
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .pNext = &ts, .waitSemaphoreCount = join ? 1 : 0,
+                       .pWaitSemaphores = &v->ttl, .pWaitDstStageMask = &wst, .commandBufferCount = 1,
                        .pCommandBuffers = &cb, .signalSemaphoreCount = 1, .pSignalSemaphores = &v->tl};
     pthread_mutex_lock(&v->d->qlock);
     VkResult r = vkQueueSubmit(v->d->queue, 1, &si, VK_NULL_HANDLE);
     pthread_mutex_unlock(&v->d->qlock);
     if (r != VK_SUCCESS) { rl_vk_fail(v, "vulkan: queue submission failed (VkResult %d)", r); return v->submitted; }
     v->submitted = val;
+    if (join) v->joined = jv;
     v->cb_val[v->cur] = val;
     v->cur = (v->cur + 1) % VK_NCB;
     return val;

@@ -89,6 +89,19 @@ static const uint32_t dn_recur_1[] =
 #include "dn_recur_1.h"
     ;
 
+static const uint32_t kv_store_0[] =
+#include "kv_store_0.h"
+    ;
+static const uint32_t kv_store_1[] =
+#include "kv_store_1.h"
+    ;
+static const uint32_t matmul_t_0[] =
+#include "matmul_t_0.h"
+    ;
+static const uint32_t matmul_t_1[] =
+#include "matmul_t_1.h"
+    ;
+
 typedef struct { const uint32_t *code[2]; size_t bytes[2]; } spv;
 #define E(n) {{n##_0, n##_1}, {sizeof n##_0, sizeof n##_1}}
 static const spv SPVS[VKP_COUNT] = {
@@ -106,6 +119,8 @@ static const spv SPVS[VKP_COUNT] = {
     E(dn_conv),
     E(dn_recur),
     E(norm64),
+    E(kv_store),
+    E(matmul_t),
 };
 
 const uint32_t *rl_vk_spv(vk_pipe_id id, int sg, size_t *bytes) {

@@ -10,7 +10,7 @@
 
 typedef struct {
     int32_t n_threads, ctx, max_batch, n_seq, has_kv, has_backend;
-    uint64_t mem_budget;
+    uint64_t mem_budget, gpu_mem;
     char dir[4096], kv[64], backend[64];
     int32_t first[]; /* size + 1 layer boundaries */
 } dist_open;
@@ -48,7 +48,9 @@ rl_model *rl_dist_model_open(const char *dir, const rl_model_opts *opts) {
     if (!p || !first || !dm) { rl_err("out of memory"); goto fail; }
     if (strlen(dir) >= sizeof p->dir) { rl_err("%s: path too long", dir); goto fail; }
     if (plan_split(dir, n, first)) goto fail;
-    *p = (dist_open){o.n_threads, o.ctx, o.max_batch, o.n_seq, o.kv_type != NULL, o.backend != NULL, o.mem_budget, "", "", ""};
+    p->n_threads = o.n_threads; p->ctx = o.ctx; p->max_batch = o.max_batch; p->n_seq = o.n_seq;
+    p->has_kv = o.kv_type != NULL; p->has_backend = o.backend != NULL;
+    p->mem_budget = o.mem_budget; p->gpu_mem = o.gpu_mem;
     snprintf(p->dir, sizeof p->dir, "%s", dir);
     snprintf(p->kv, sizeof p->kv, "%s", o.kv_type ? o.kv_type : "");
     snprintf(p->backend, sizeof p->backend, "%s", o.backend ? o.backend : "");
@@ -115,8 +117,9 @@ rl_model *dist_worker_open(const dist_cmd *h, const uint8_t *payload, size_t byt
         else {
             memcpy(p, payload, bytes);
             p->dir[sizeof p->dir - 1] = p->kv[sizeof p->kv - 1] = p->backend[sizeof p->backend - 1] = 0;
-            rl_model_opts o = {p->n_threads, p->ctx, p->max_batch, p->n_seq, (size_t)p->mem_budget,
-                               p->has_kv ? p->kv : NULL, p->has_backend ? p->backend : NULL};
+            rl_model_opts o = {.n_threads = p->n_threads, .ctx = p->ctx, .max_batch = p->max_batch, .n_seq = p->n_seq,
+                               .mem_budget = (size_t)p->mem_budget, .kv_type = p->has_kv ? p->kv : NULL,
+                               .backend = p->has_backend ? p->backend : NULL, .gpu_mem = (size_t)p->gpu_mem};
             m = rl_model_open_range(p->dir, &o, p->first[r], p->first[r + 1], RL_PP_RECV | (r < n - 1 ? RL_PP_SEND : 0));
             if (m && !(m->dist = dist_state_new(h->id))) { rl_model_close(m); m = NULL; }
             free(p);

@@ -1,0 +1,117 @@
+/* Device-resident layers within the --gpu-mem budget (see devres.h). */
+#include "engine/devres.h"
+#include "io/loader.h"
+#include "util/err.h"
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define A64(n) (((n) + 63) & ~(size_t)63)
+#define MIB(n) ((double)(n) / (1 << 20))
+
+int rl_devres_plan(rl_model *m, rl_plan *p) {
+    size_t fixed = p->device_bytes, all = 0, largest = 0, res = 0, slot = 0;
+    for (int s = m->s0; s < m->s1; s++) { /* this process's stages (an MPI pipeline rank's: src/dist) */
+        all += A64(m->stages[s].bytes);
+        if (m->stages[s].bytes > largest) largest = m->stages[s].bytes;
+    }
+    free(m->dev_off);
+    m->dev_off = NULL;
+    m->n_dev_res = 0;
+    if (m->gpu_mem && m->n_stages) {
+        if (!(m->dev_off = malloc((size_t)m->n_stages * sizeof *m->dev_off))) return rl_err("out of memory");
+        for (int s = 0; s < m->n_stages; s++) m->dev_off[s] = SIZE_MAX;
+        int all_fit = fixed + all <= m->gpu_mem;
+        if (!all_fit && fixed + 2 * A64(largest) > m->gpu_mem) {
+            m->plan_fits = 0;
+            return rl_err("%s: --gpu-mem %.0f MiB is less than the %.1f MiB of device memory the activations, KV cache "
+                          "and scratch (%.1f MiB) and two layer slots (%.1f MiB) need", m->dir, MIB(m->gpu_mem),
+                          MIB(fixed + 2 * A64(largest)), MIB(fixed), MIB(2 * A64(largest)));
+        }
+        for (int s = m->s0; s < m->s1; s++) {
+            size_t b = A64(m->stages[s].bytes);
+            if (!all_fit && fixed + 2 * A64(largest) + res + b > m->gpu_mem) break;
+            m->dev_off[s] = res;
+            res += b;
+            m->n_dev_res++;
+        }
+    }
+    for (int s = m->s0; s < m->s1; s++)
+        if ((!m->dev_off || m->dev_off[s] == SIZE_MAX) && m->stages[s].bytes > slot) slot = m->stages[s].bytes;
+    m->dev_res_bytes = res;
+    rl_plan_add(p, "layers resident on device", RL_MEM_DEVICE, res, NULL);
+    rl_plan_add(p, "layer slots on device (2)", RL_MEM_DEVICE, 2 * slot, NULL);
+    return 0;
+}
+
+int rl_devres_open(rl_model *m) {
+    if (!m->n_dev_res) return 0;
+    uint8_t *base = NULL;
+    for (int i = 0; i < m->plan.n; i++)
+        if (!strcmp(m->plan.e[i].name, "layers resident on device")) base = (uint8_t *)m->arena + m->plan.e[i].off;
+    if (!base || !(m->dev_stage = calloc((size_t)m->n_stages, sizeof *m->dev_stage))) return rl_err("out of memory");
+    rl_backend *be = m->be;
+    for (int s = m->s0; s < m->s1; s++) {
+        if (m->dev_off[s] == SIZE_MAX) continue;
+        const uint8_t *h = rl_loader_acquire(m->ld, s - m->s0);
+        if (!h) return -1;
+        int rc = be->ops->upload(be, base + m->dev_off[s], h, m->stages[s].bytes);
+        if (!rc) rc = be->ops->wait(be, be->ops->fence(be)); /* the loader's slot goes back next */
+        rl_loader_release(m->ld, s - m->s0);
+        if (rc) return rl_err_prefix("%s: uploading the resident stage %d: ", m->dir, s);
+        rl_loader_skip(m->ld, s - m->s0);
+        m->dev_stage[s] = base + m->dev_off[s];
+    }
+    return 0;
+}
+
+const uint8_t *rl_devres_weights(rl_model *m, int s, rl_prefetch *pf, int *held) {
+    rl_backend *be = m->be;
+    const uint8_t *d = rl_devres_stage(m, s);
+    *held = 0;
+    if (d) return d;
+    if (pf && pf->stage == s) { /* uploaded ahead: the ops from here on wait for the copy */
+        pf->stage = -1;
+        *held = 1;
+        if (pf->ticket && be->ops->upload_join(be, pf->ticket)) { rl_loader_release(m->ld, s - m->s0); *held = 0; return NULL; }
+        return m->wslot[s & 1];
+    }
+    const uint8_t *h = rl_loader_acquire(m->ld, s - m->s0);
+    if (!h) return NULL;
+    *held = 1;
+    const uint8_t *buf = rl_weights_on_device(m, h, m->stages[s].bytes, s);
+    if (!buf) { rl_loader_release(m->ld, s - m->s0); *held = 0; }
+    return buf;
+}
+
+int rl_devres_prefetch(rl_model *m, int s, rl_prefetch *pf) {
+    rl_backend *be = m->be;
+    const char *e = getenv("RL_NO_UPLOAD_AHEAD"); /* 1: upload each layer when it is needed (comparisons) */
+    if ((e && *e && strcmp(e, "0")) || be->ops->host_shared || !be->ops->upload_async || !be->ops->upload_join || pf->stage >= 0 ||
+        s < m->s0 || s >= m->s1 || rl_devres_stage(m, s))
+        return 0;
+    be->ops->fence(be); /* the ops issued so far start before the host waits for the read */
+    const uint8_t *h = rl_loader_acquire(m->ld, s - m->s0);
+    if (!h) return -1;
+    uint64_t t = 0;
+    if (be->ops->upload_async(be, m->wslot[s & 1], h, m->stages[s].bytes, &t)) { rl_loader_release(m->ld, s - m->s0); return -1; }
+    pf->stage = s;
+    pf->ticket = t;
+    return 0;
+}
+
+void rl_devres_cancel(rl_model *m, rl_prefetch *pf) {
+    if (pf->stage < 0) return;
+    rl_backend *be = m->be;
+    if (pf->ticket) be->ops->upload_join(be, pf->ticket);
+    be->ops->wait(be, be->ops->fence(be)); /* the copy read the host slot: done before it goes back */
+    rl_loader_release(m->ld, pf->stage - m->s0);
+    pf->stage = -1;
+}
+
+const uint8_t *rl_devres_stage(const rl_model *m, int s) { return m->dev_stage ? m->dev_stage[s] : NULL; }
+
+int rl_devres_count(const rl_model *m, size_t *bytes) {
+    if (bytes) *bytes = m->dev_res_bytes;
+    return m->n_dev_res;
+}
