@@ -26,7 +26,15 @@ LIBDIR  ?= $(PREFIX)/lib
 ifeq ($(origin VULKAN),undefined)
 VULKAN  := $(shell pkg-config --exists vulkan 2>/dev/null && command -v glslc >/dev/null 2>&1 && echo 1 || echo 0)
 endif
-LIB_SRC  := $(shell find src -name '*.c' ! -path 'src/cli/*' ! -path 'src/server/*' ! -path 'src/backend/vulkan/*' | sort)
+LIB_SRC  := $(shell find src -name '*.c' ! -path 'src/cli/*' ! -path 'src/server/*' ! -path 'src/backend/vulkan/*' ! -path 'src/dist/mpi/*' | sort)
+# The MPI pipeline (src/dist/mpi/): `make MPI=1` compiles everything with mpicc (Open MPI:
+# libopenmpi-dev, openmpi-bin) and runs under `mpirun -np N build/rabbitllm ...`; without it
+# src/dist/stub.c keeps one process and nothing needs MPI.
+ifeq ($(MPI),1)
+CC       := $(or $(MPICC),mpicc)
+LIB_SRC  := $(filter-out src/dist/stub.c,$(LIB_SRC)) $(sort $(wildcard src/dist/mpi/*.c))
+CFLAGS   += -DRL_MPI_BUILD
+endif
 ifeq ($(VULKAN),1)
 LIB_SRC  += $(sort $(wildcard src/backend/vulkan/*.c))
 CFLAGS   += -DRL_VULKAN_BUILD
@@ -144,6 +152,7 @@ deps:
 check: deps
 	$(MAKE) all CC=clang BUILD=build-clang EXTRA_CFLAGS=-Werror   # -Wall -Wextra clean with clang too
 	$(MAKE) all
+	if command -v mpicc >/dev/null 2>&1; then $(MAKE) all MPI=1 BUILD=build-mpi; fi   # tests/dist/*.sh run its pipeline
 	sh tests/run.sh $(BUILD)
 	$(MAKE) all BUILD=build-asan OPT=-O1 EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 	ASAN_OPTIONS=detect_leaks=1 RL_SANITIZED=1 sh tests/run.sh build-asan

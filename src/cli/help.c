@@ -42,6 +42,7 @@ typedef struct { const char *flag, *value, *def, *help; } flag_row;
     {"--mem-budget", "SIZE|auto", "auto", "memory for resident layers (e.g. 4G, 0)"}, \
     {"--backend", "NAME", "cpu", "compute backend (cpu, cuda, vulkan)"}, \
     {"--gpu-mem", "SIZE", "0 (stream)", "GPU memory for layers kept on the device (e.g. 20G)"}, \
+    {"--pp-split", "A,B,...", "by bytes", "layers per rank under mpirun (make MPI=1)"}, \
     {"--gpu", "", "off", "short for --backend cuda"}, \
     {"--kv-type", "TYPE", "f32", "KV cache element type"}, \
     {"--profile", "", "off", "per-stage timings on stderr"}, \

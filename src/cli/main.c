@@ -5,6 +5,7 @@
 #include "cli/progress.h"
 #include "io/loader.h"
 #include "rabbitllm.h"
+#include "dist/dist.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -28,7 +29,18 @@ static void usage(FILE *f) {
     for (size_t i = 0; i < sizeof CMDS / sizeof CMDS[0]; i++) fprintf(f, "  %s\n", CMDS[i].help);
 }
 
+static int run_main(int argc, char **argv);
+
+/* Under mpirun (make MPI=1) rank 0 runs the command; the other ranks serve its pipeline. */
 int main(int argc, char **argv) {
+    if (rl_dist_init(&argc, &argv)) { fprintf(stderr, "rabbitllm: %s\n", rl_last_error()); return 1; }
+    if (rl_dist_rank() > 0) return rl_dist_worker();
+    int rc = run_main(argc, argv);
+    rl_dist_finalize();
+    return rc;
+}
+
+static int run_main(int argc, char **argv) {
     if (argc == 2 && !strcmp(argv[1], "--version")) { printf("rabbitllm %s\n", rl_version()); return 0; }
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);

@@ -1,4 +1,5 @@
 /* Shared flag parsing for run / chat / bench (see opts.h). */
+#include "dist/dist.h"
 #include "cli/progress.h"
 #include "cli/help.h"
 #include "cli/opts.h"
@@ -124,6 +125,10 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
             if (!strcmp(v, "auto")) o->model.mem_budget = RL_MEM_BUDGET_AUTO;
             else if (rl_cli_parse_size(v, &b)) { fprintf(stderr, "error: --mem-budget needs a size (e.g. 4G, 500M, 0) or auto, got '%s'\n", v); return RL_EXIT_USAGE; }
             else o->model.mem_budget = (size_t)b;
+        }
+        else if (!strcmp(a, "--pp-split") && v) { /* layers per MPI rank (src/dist) */
+            if (rl_dist_set_split(v)) { fprintf(stderr, "error: %s\n", rl_last_error()); return -1; }
+            i++;
         }
         else if (!strcmp(a, "--gpu-mem") && v) {
             uint64_t b;

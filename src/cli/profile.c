@@ -5,13 +5,15 @@
 #include <string.h>
 
 void rl_profile_reset(rl_model *m) {
-    rl_loader_reset_stats(m->ld);
+    if (m->ld) rl_loader_reset_stats(m->ld);
     memset(m->compute_s, 0, (size_t)m->n_stages * sizeof(double));
     rl_moe_reset_stats(m);
 }
 
 void rl_profile_print(const rl_model *m, FILE *f) {
-    const rl_load_stats *ls = rl_loader_stats(m->ld);
+    if (!m->ld) { fprintf(f, "no stages in this process (pipeline rank without layers)\n"); return; }
+    /* this process's stages [s0, s1): all of them, or a pipeline rank's (src/dist) */
+    const rl_load_stats *ls0 = rl_loader_stats(m->ld);
     double tb = 0, tr = 0, tw = 0, tc = 0;
     /* MoE layers: "bytes read" includes the routed experts read (also shown apart, with the wait
      * for them and the layer's expert bytes on disk) */
@@ -20,16 +22,17 @@ void rl_profile_print(const rl_model *m, FILE *f) {
     fprintf(f, "%-10s %12s %10s %10s %10s %9s", "stage", "bytes read", "read ms", "wait ms", "compute ms", "read GB/s");
     if (moe) fprintf(f, " %14s %13s %14s", "expert bytes", "expert wait", "experts total");
     fprintf(f, "\n");
-    for (int s = 0; s < m->n_stages; s++) {
+    for (int s = m->s0; s < m->s1; s++) {
         const rl_stage *st = &m->stages[s];
+        const rl_load_stats *ls = &ls0[s - m->s0];
         char name[32];
-        if (st->kind == RL_STAGE_LAYER) snprintf(name, sizeof name, "layer %d%s", st->layer, rl_loader_is_resident(m->ld, s) ? "*" : "");
-        else snprintf(name, sizeof name, "head %d%s", s - m->d.n_layers, rl_loader_is_resident(m->ld, s) ? "*" : "");
-        double gbs = ls[s].read_s > 0 ? ls[s].bytes / ls[s].read_s / 1e9 : 0;
+        if (st->kind == RL_STAGE_LAYER) snprintf(name, sizeof name, "layer %d%s", st->layer, rl_loader_is_resident(m->ld, s - m->s0) ? "*" : "");
+        else snprintf(name, sizeof name, "head %d%s", s - m->d.n_layers, rl_loader_is_resident(m->ld, s - m->s0) ? "*" : "");
+        double gbs = ls->read_s > 0 ? ls->bytes / ls->read_s / 1e9 : 0;
         int is_l = st->kind == RL_STAGE_LAYER;
         uint64_t eb = moe && is_l ? rl_moe_layer_bytes(m, st->layer) : 0;
-        fprintf(f, "%-10s %12llu %10.2f %10.2f %10.2f %9.2f", name, (unsigned long long)(ls[s].bytes + eb),
-                ls[s].read_s * 1e3, ls[s].wait_s * 1e3, m->compute_s[s] * 1e3, gbs);
+        fprintf(f, "%-10s %12llu %10.2f %10.2f %10.2f %9.2f", name, (unsigned long long)(ls->bytes + eb),
+                ls->read_s * 1e3, ls->wait_s * 1e3, m->compute_s[s] * 1e3, gbs);
         if (moe && is_l) {
             double ew = rl_moe_layer_wait_s(m, st->layer);
             uint64_t et = rl_moe_layer_total_bytes(m, st->layer);
@@ -37,7 +40,7 @@ void rl_profile_print(const rl_model *m, FILE *f) {
             te += (double)eb; tew += ew; tet += (double)et;
         }
         fprintf(f, "\n");
-        tb += (double)(ls[s].bytes + eb); tr += ls[s].read_s; tw += ls[s].wait_s; tc += m->compute_s[s];
+        tb += (double)(ls->bytes + eb); tr += ls->read_s; tw += ls->wait_s; tc += m->compute_s[s];
     }
     fprintf(f, "%-10s %12.0f %10.2f %10.2f %10.2f %9.2f", "total", tb, tr * 1e3, tw * 1e3, tc * 1e3, tr > 0 ? (tb - te) / tr / 1e9 : 0);
     if (moe) fprintf(f, " %14.0f %10.2f ms %14.0f", te, tew * 1e3, tet);
@@ -45,11 +48,11 @@ void rl_profile_print(const rl_model *m, FILE *f) {
     int nres;
     size_t rb = rl_loader_resident_bytes(m->ld, &nres);
     if (nres) fprintf(f, "* resident: %d of %d stages, %.1f MB kept in memory (read once at open in %.2f s, %.2f GB/s; --mem-budget)\n",
-                      nres, m->n_stages, rb / 1e6, rl_loader_open_read_s(m->ld),
+                      nres, m->s1 - m->s0, rb / 1e6, rl_loader_open_read_s(m->ld),
                       rl_loader_open_read_s(m->ld) > 0 ? rb / rl_loader_open_read_s(m->ld) / 1e9 : 0);
     char bd[1400];
     uint64_t wt = 0;
-    for (int s = 0; s < m->n_stages; s++) wt += m->stages[s].bytes;
+    for (int s = m->s0; s < m->s1; s++) wt += m->stages[s].bytes;
     rl_budget_describe(&m->budget, wt, bd, sizeof bd);
     fprintf(f, "memory budget: %s\n", bd);
     if (rl_loader_drops_page_cache(m->ld))

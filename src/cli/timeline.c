@@ -8,10 +8,11 @@
 #include <unistd.h>
 
 int rl_timeline_svg(const rl_model *m, const char *path) {
-    const rl_load_stats *ls = rl_loader_stats(m->ld);
-    int n = m->n_stages;
+    if (!m->ld) { fprintf(stderr, "error: --timeline: no stages in this process\n"); return -1; }
+    const rl_load_stats *ls = rl_loader_stats(m->ld); /* this process's stages [s0, s1) (src/dist) */
+    int n = m->s1 - m->s0;
     double total = 0;
-    for (int s = 0; s < n; s++) total += ls[s].wait_s + m->compute_s[s];
+    for (int s = 0; s < n; s++) total += ls[s].wait_s + m->compute_s[m->s0 + s];
     if (total <= 0) total = 1e-9;
     const double W = 900, left = 110, row = 14, top = 40;
     double H = top + row * n + 40, sx = W / total;
@@ -26,12 +27,12 @@ int rl_timeline_svg(const rl_model *m, const char *path) {
                "compute (green); * resident</text>\n", total * 1e3);
     double t = 0;
     for (int s = 0; s < n; s++) {
-        const rl_stage *st = &m->stages[s];
+        const rl_stage *st = &m->stages[m->s0 + s];
         int res = rl_loader_is_resident(m->ld, s);
         char name[48];
         if (st->kind == RL_STAGE_LAYER) snprintf(name, sizeof name, "layer %d%s", st->layer, res ? "*" : "");
-        else snprintf(name, sizeof name, "head %d%s", s - m->d.n_layers, res ? "*" : "");
-        double y = top + row * s, w0 = t, w1 = t + ls[s].wait_s, c1 = w1 + m->compute_s[s];
+        else snprintf(name, sizeof name, "head %d%s", m->s0 + s - m->d.n_layers, res ? "*" : "");
+        double y = top + row * s, w0 = t, w1 = t + ls[s].wait_s, c1 = w1 + m->compute_s[m->s0 + s];
         double r0 = w1 - ls[s].read_s;
         if (r0 < 0) r0 = 0;
         fprintf(f, "<g class=\"stage\" data-stage=\"%d\" data-resident=\"%d\">\n", s, res);
@@ -43,7 +44,7 @@ int rl_timeline_svg(const rl_model *m, const char *path) {
         fprintf(f, "  <rect class=\"wait\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"8\" fill=\"#d43b3b\"><title>wait %.3f ms</title></rect>\n",
                 left + w0 * sx, y + 5, (w1 - w0) * sx, ls[s].wait_s * 1e3);
         fprintf(f, "  <rect class=\"compute\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"8\" fill=\"%s\"><title>compute %.3f ms</title></rect>\n",
-                left + w1 * sx, y + 5, (c1 - w1) * sx, res ? "#7a7a7a" : "#3bb04a", m->compute_s[s] * 1e3);
+                left + w1 * sx, y + 5, (c1 - w1) * sx, res ? "#7a7a7a" : "#3bb04a", m->compute_s[m->s0 + s] * 1e3);
         fprintf(f, "</g>\n");
         t = c1;
     }

@@ -31,7 +31,7 @@ int rl_dn_plan(rl_model *m) {
     int nkv = 0, nlin = 0;
     for (int l = 0; l < d->n_layers; l++) {
         int lin = d->layers[l].kind == RL_LAYER_LINEAR;
-        m->kv_slot[l] = lin ? -1 : nkv++;
+        m->kv_slot[l] = lin || l < m->l0 || l >= m->l1 ? -1 : nkv++; /* this stage's layers only */
         m->lin_slot[l] = lin ? nlin++ : -1;
     }
     m->n_lin = nlin;

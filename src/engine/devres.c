@@ -11,7 +11,7 @@
 
 int rl_devres_plan(rl_model *m, rl_plan *p) {
     size_t fixed = p->device_bytes, all = 0, largest = 0, res = 0, slot = 0;
-    for (int s = 0; s < m->n_stages; s++) {
+    for (int s = m->s0; s < m->s1; s++) { /* this process's stages (an MPI pipeline rank's: src/dist) */
         all += A64(m->stages[s].bytes);
         if (m->stages[s].bytes > largest) largest = m->stages[s].bytes;
     }
@@ -28,7 +28,7 @@ int rl_devres_plan(rl_model *m, rl_plan *p) {
                           "and scratch (%.1f MiB) and two layer slots (%.1f MiB) need", m->dir, MIB(m->gpu_mem),
                           MIB(fixed + 2 * A64(largest)), MIB(fixed), MIB(2 * A64(largest)));
         }
-        for (int s = 0; s < m->n_stages; s++) {
+        for (int s = m->s0; s < m->s1; s++) {
             size_t b = A64(m->stages[s].bytes);
             if (!all_fit && fixed + 2 * A64(largest) + res + b > m->gpu_mem) break;
             m->dev_off[s] = res;
@@ -36,7 +36,7 @@ int rl_devres_plan(rl_model *m, rl_plan *p) {
             m->n_dev_res++;
         }
     }
-    for (int s = 0; s < m->n_stages; s++)
+    for (int s = m->s0; s < m->s1; s++)
         if ((!m->dev_off || m->dev_off[s] == SIZE_MAX) && m->stages[s].bytes > slot) slot = m->stages[s].bytes;
     m->dev_res_bytes = res;
     rl_plan_add(p, "layers resident on device", RL_MEM_DEVICE, res, NULL);
@@ -51,15 +51,15 @@ int rl_devres_open(rl_model *m) {
         if (!strcmp(m->plan.e[i].name, "layers resident on device")) base = (uint8_t *)m->arena + m->plan.e[i].off;
     if (!base || !(m->dev_stage = calloc((size_t)m->n_stages, sizeof *m->dev_stage))) return rl_err("out of memory");
     rl_backend *be = m->be;
-    for (int s = 0; s < m->n_stages; s++) {
+    for (int s = m->s0; s < m->s1; s++) {
         if (m->dev_off[s] == SIZE_MAX) continue;
-        const uint8_t *h = rl_loader_acquire(m->ld, s);
+        const uint8_t *h = rl_loader_acquire(m->ld, s - m->s0);
         if (!h) return -1;
         int rc = be->ops->upload(be, base + m->dev_off[s], h, m->stages[s].bytes);
         if (!rc) rc = be->ops->wait(be, be->ops->fence(be)); /* the loader's slot goes back next */
-        rl_loader_release(m->ld, s);
+        rl_loader_release(m->ld, s - m->s0);
         if (rc) return rl_err_prefix("%s: uploading the resident stage %d: ", m->dir, s);
-        rl_loader_skip(m->ld, s);
+        rl_loader_skip(m->ld, s - m->s0);
         m->dev_stage[s] = base + m->dev_off[s];
     }
     return 0;
@@ -73,14 +73,14 @@ const uint8_t *rl_devres_weights(rl_model *m, int s, rl_prefetch *pf, int *held)
     if (pf && pf->stage == s) { /* uploaded ahead: the ops from here on wait for the copy */
         pf->stage = -1;
         *held = 1;
-        if (pf->ticket && be->ops->upload_join(be, pf->ticket)) { rl_loader_release(m->ld, s); *held = 0; return NULL; }
+        if (pf->ticket && be->ops->upload_join(be, pf->ticket)) { rl_loader_release(m->ld, s - m->s0); *held = 0; return NULL; }
         return m->wslot[s & 1];
     }
-    const uint8_t *h = rl_loader_acquire(m->ld, s);
+    const uint8_t *h = rl_loader_acquire(m->ld, s - m->s0);
     if (!h) return NULL;
     *held = 1;
     const uint8_t *buf = rl_weights_on_device(m, h, m->stages[s].bytes, s);
-    if (!buf) { rl_loader_release(m->ld, s); *held = 0; }
+    if (!buf) { rl_loader_release(m->ld, s - m->s0); *held = 0; }
     return buf;
 }
 
@@ -88,13 +88,13 @@ int rl_devres_prefetch(rl_model *m, int s, rl_prefetch *pf) {
     rl_backend *be = m->be;
     const char *e = getenv("RL_NO_UPLOAD_AHEAD"); /* 1: upload each layer when it is needed (comparisons) */
     if ((e && *e && strcmp(e, "0")) || be->ops->host_shared || !be->ops->upload_async || !be->ops->upload_join || pf->stage >= 0 ||
-        s >= m->n_stages || rl_devres_stage(m, s))
+        s < m->s0 || s >= m->s1 || rl_devres_stage(m, s))
         return 0;
     be->ops->fence(be); /* the ops issued so far start before the host waits for the read */
-    const uint8_t *h = rl_loader_acquire(m->ld, s);
+    const uint8_t *h = rl_loader_acquire(m->ld, s - m->s0);
     if (!h) return -1;
     uint64_t t = 0;
-    if (be->ops->upload_async(be, m->wslot[s & 1], h, m->stages[s].bytes, &t)) { rl_loader_release(m->ld, s); return -1; }
+    if (be->ops->upload_async(be, m->wslot[s & 1], h, m->stages[s].bytes, &t)) { rl_loader_release(m->ld, s - m->s0); return -1; }
     pf->stage = s;
     pf->ticket = t;
     return 0;
@@ -105,7 +105,7 @@ void rl_devres_cancel(rl_model *m, rl_prefetch *pf) {
     rl_backend *be = m->be;
     if (pf->ticket) be->ops->upload_join(be, pf->ticket);
     be->ops->wait(be, be->ops->fence(be)); /* the copy read the host slot: done before it goes back */
-    rl_loader_release(m->ld, pf->stage);
+    rl_loader_release(m->ld, pf->stage - m->s0);
     pf->stage = -1;
 }
 

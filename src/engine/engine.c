@@ -8,6 +8,7 @@
 #include "engine/mla.h"
 #include "engine/moe.h"
 #include "model/config.h"
+#include "dist/dist.h"
 #include "model/rope.h"
 #include "util/err.h"
 #include "util/fileio.h"
@@ -92,6 +93,7 @@ static int load_vec(rl_model *m, rl_global_role r, int n, int required, float *d
 
 void rl_model_close(rl_model *m) {
     if (!m) return;
+    rl_dist_model_close(m);
     rl_loader_free(m->ld);
     rl_moe_close(m); rl_mla_close(m); rl_dn_close(m);
     if (m->be && m->arena) m->be->ops->arena_free(m->be, m->arena, m->plan.device_bytes);
@@ -144,7 +146,7 @@ static int plan_model(rl_model *m, size_t budget) {
         rl_plan_add(p, "attention gates", RL_MEM_DEVICE, T * qd * F, (void **)&m->gate);
     }
     int n_kvl = 0, win[RL_MAX_LAYERS];
-    for (int l = 0; l < d->n_layers; l++)
+    for (int l = m->l0; l < m->l1; l++) /* this stage's layers (deltanet.c numbers kv_slot alike) */
         if (d->layers[l].kind != RL_LAYER_LINEAR) win[n_kvl++] = d->layers[l].kind == RL_LAYER_SLIDING ? d->layers[l].window : 0;
     int compact = m->be->ops->attention_kv && m->be->ops->kv_store;
     /* MLA: the latent cache (normed c | rotated k_pe per token, absorbed attention) where the
@@ -173,14 +175,14 @@ static int plan_model(rl_model *m, size_t budget) {
     /* the budget (io/budget.h): what may stay resident beside everything above, under the real
      * limit; then the loader's host buffers (two slots unless everything is resident) */
     size_t slot = 0, weights = 0, res = 0;
-    for (int i = 0; i < m->n_stages; i++) { weights += m->stages[i].bytes; if (m->stages[i].bytes > slot) slot = m->stages[i].bytes; }
+    for (int i = m->s0; i < m->s1; i++) { weights += m->stages[i].bytes; if (m->stages[i].bytes > slot) slot = m->stages[i].bytes; }
     uint64_t kvb = rl_kv_bytes(&m->kv);
     rl_budget_in bi = {.request = budget, .weights = weights, .largest = slot, .kv = shared ? kvb : 0};
     bi.act = (shared ? p->device_bytes - kvb : 0) + p->host_bytes; /* device memory of a GPU is not the host's */
     m->plan_fits = rl_budget_decide(&bi, NULL, &m->budget) == 0;
-    int n_res = rl_stages_resident(m->stages, m->n_stages, m->budget.resident, NULL, &res);
+    int n_res = rl_stages_resident(m->stages + m->s0, m->s1 - m->s0, m->budget.resident, NULL, &res);
     if (!shared && rl_devres_plan(m, p)) return -1; /* --gpu-mem: resident stages, then the two slots */
-    rl_plan_add(p, "layer slots (2)", RL_MEM_HOST, n_res == m->n_stages ? 0 : 2 * slot, NULL);
+    rl_plan_add(p, "layer slots (2)", RL_MEM_HOST, n_res == m->s1 - m->s0 ? 0 : 2 * slot, NULL);
     rl_plan_add(p, "resident stages", RL_MEM_HOST, res, NULL);
     if (p->overflow) return rl_err("memory plan: too many entries");
     return m->plan_fits ? 0 : rl_err_prefix("%s: ", m->dir);
@@ -188,7 +190,7 @@ static int plan_model(rl_model *m, size_t budget) {
 
 /* The part of open shared with rl_model_print_plan: description, checkpoint, stages, sizes,
  * backend and the plan. */
-static rl_model *open_plan(const char *dir, const rl_model_opts *opts, rl_dtype kv_dt) {
+static rl_model *open_plan(const char *dir, const rl_model_opts *opts, rl_dtype kv_dt, int l0, int l1, int pp) {
     rl_model_opts o = opts ? *opts : (rl_model_opts){0};
     rl_model *m = calloc(1, sizeof *m);
     if (!m) { rl_err("out of memory"); return NULL; }
@@ -197,6 +199,10 @@ static rl_model *open_plan(const char *dir, const rl_model_opts *opts, rl_dtype 
     rl_model_desc *d = &m->d;
     if (!(m->ck = rl_ckpt_open(dir))) goto fail;
     if (rl_stages_build(d, m->ck, 0, &m->stages, &m->n_stages)) goto fail;
+    if (l0 < 0) { l0 = 0; l1 = d->n_layers; }
+    if (l0 > l1 || l1 > d->n_layers) { rl_err("%s: layer range %d..%d outside the model's %d layers", dir, l0, l1, d->n_layers); goto fail; }
+    m->l0 = l0; m->l1 = l1; m->s0 = l0; m->s1 = pp & RL_PP_SEND ? l1 : m->n_stages;
+    m->pp_recv = !!(pp & RL_PP_RECV); m->pp_send = !!(pp & RL_PP_SEND);
     m->embed = rl_global_tensor(d, m->ck, G_EMBED);
     if (!m->embed) { rl_err("%s: missing tensor %s", dir, d->gname[G_EMBED]); goto fail; }
     if (m->embed->ndim != 2 || m->embed->shape[0] != d->vocab || m->embed->shape[1] != d->hidden) {
@@ -221,7 +227,7 @@ static rl_model *open_plan(const char *dir, const rl_model_opts *opts, rl_dtype 
     m->be->numerics = m->d.numerics;
     m->kv_dt = kv_dt;
     m->gpu_mem = o.gpu_mem;
-    for (int s = 0; s < m->n_stages; s++)
+    for (int s = m->s0; s < m->s1; s++)
         for (int r = 0; r < W_COUNT; r++) {
             const rl_tensor_info *t = m->stages[s].t[r];
             rl_dtype dt = t && m->stages[s].q && m->stages[s].q[r].dt ? m->stages[s].q[r].dt : t ? t->dtype : RL_DT_F32;
@@ -242,23 +248,23 @@ fail:
 /* Opens the plan with the KV type asked for, or (auto) the most exact one whose plan fits:
  * f32, else bf16, else q8_0. Returns the model with plan_fits set (0: none fits, message in
  * rl_errmsg), or NULL + rl_err. */
-static rl_model *open_plan_kv(const char *dir, const rl_model_opts *opts) {
+static rl_model *open_plan_kv(const char *dir, const rl_model_opts *opts, int l0, int l1, int pp) {
     const char *req = opts ? opts->kv_type : NULL;
     int t = rl_kv_type_parse(req);
     if (t == -2) { rl_err("unknown KV type '%s' (use f32, f16, bf16, q8_0 or auto)", req); return NULL; }
-    if (t >= 0) return open_plan(dir, opts, (rl_dtype)t);
+    if (t >= 0) return open_plan(dir, opts, (rl_dtype)t, l0, l1, pp);
     static const rl_dtype order[] = {RL_DT_F32, RL_DT_BF16, RL_DT_Q8_0};
     rl_model *m = NULL;
     for (int i = 0; i < 3; i++) {
         rl_model_close(m);
-        if (!(m = open_plan(dir, opts, order[i])) || m->plan_fits) return m;
+        if (!(m = open_plan(dir, opts, order[i], l0, l1, pp)) || m->plan_fits) return m;
         if (!m->be->ops->attention_kv || (m->d.mla && (!m->mla_latent || m->d.idx_heads > 0))) return m; /* nothing smaller */
     }
     return m;
 }
 
 int rl_model_print_plan(const char *dir, const rl_model_opts *opts, FILE *f) {
-    rl_model *m = open_plan_kv(dir, opts);
+    rl_model *m = open_plan_kv(dir, opts, -1, -1, 0);
     if (!m) return -1;
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", rl_errmsg());
@@ -274,7 +280,7 @@ int rl_model_print_plan(const char *dir, const rl_model_opts *opts, FILE *f) {
 }
 
 cJSON *rl_model_plan_json(const char *dir, const rl_model_opts *opts) {
-    rl_model *m = open_plan_kv(dir, opts);
+    rl_model *m = open_plan_kv(dir, opts, -1, -1, 0);
     if (!m) return NULL;
     cJSON *o = rl_plan_json(&m->plan, m->be->ops->describe(m->be));
     char line[1400];
@@ -286,7 +292,12 @@ cJSON *rl_model_plan_json(const char *dir, const rl_model_opts *opts) {
 }
 
 rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
-    rl_model *m = open_plan_kv(dir, opts);
+    if (rl_dist_size() > 1) return rl_dist_model_open(dir, opts); /* a pipeline over MPI ranks */
+    return rl_model_open_range(dir, opts, -1, -1, 0);
+}
+
+rl_model *rl_model_open_range(const char *dir, const rl_model_opts *opts, int l0, int l1, int pp) {
+    rl_model *m = open_plan_kv(dir, opts, l0, l1, pp);
     if (!m) return NULL;
     if (!m->plan_fits) goto fail;
     rl_model_desc *d = &m->d;
@@ -331,7 +342,7 @@ rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
     m->hm = (rl_host_mem){hm_alloc, hm_free, hm_invalidate, be};
     if (rl_dn_open(m) || rl_moe_open(m) || rl_mla_open(m)) goto fail;
     rl_loader_opts lo = {(size_t)m->budget.resident, !m->budget.cache_streamed, &m->hm};
-    if (!(m->ld = rl_loader_new_opts(m->ck, m->stages, m->n_stages, &lo))) goto fail;
+    if (m->s1 > m->s0 && !(m->ld = rl_loader_new_opts(m->ck, m->stages + m->s0, m->s1 - m->s0, &lo))) goto fail;
     if (!be->ops->host_shared && rl_devres_open(m)) goto fail;
     return m;
 fail:
@@ -356,6 +367,7 @@ int rl_model_seq_rewind(rl_model *m, int seq, int pos) {
     if (top > cur && pos > 0 && top - pos > m->max_T)
         for (int l = 0; l < m->kv.n_layers && rc != 1; l++) rc = m->kv.ring[l] ? 1 : rc;
     if (pos == 0) m->tree_seq[seq].top = 0;
+    if (m->dist && rl_dist_rewind(m, seq, pos)) return -1; /* the other stages' caches too */
     if ((m->n_lin && pos < cur) || rc == 1) { /* recurrent state, or ring rows the prefix still needs */
         if (seq != 0) {
             m->kv.pos[seq] = 0;
@@ -457,7 +469,7 @@ static int head(rl_model *m, const int *out_rows, int nr, float *logits) {
         for (int t = 0; t < nr && !rc; t++)
             rc = be->ops->download(be, logits + (size_t)t * d->vocab + st->row0, m->head_tmp + (size_t)t * rows, (size_t)rows * sizeof(float));
         m->compute_s[s] += rl_now_s() - t0;
-        if (held) rl_loader_release(m->ld, s);
+        if (held) rl_loader_release(m->ld, s - m->s0);
         if (rc) return -1;
     }
     return 0;
@@ -465,13 +477,16 @@ static int head(rl_model *m, const int *out_rows, int nr, float *logits) {
 
 /* One sweep over T <= max_T rows (grouped by sequence in m->seg, set by the caller). Logits
  * for the rows out_rows[0..n_out) go to logits (n_out rows of vocab, host). */
-static int sweep(rl_model *m, const int32_t *tok, int T, const int *out_rows, int n_out, float *logits) {
+int rl_model_sweep(rl_model *m, const int32_t *tok, int T, const int *out_rows, int n_out, float *logits) {
     const rl_model_desc *d = &m->d;
+    /* a pipeline stage (src/dist): the first sends the sweep's rows on, the others take their
+     * input rows from the stage before and send theirs to the next; the last returns the logits */
+    if (m->dist && rl_dist_sweep_begin(m, tok, T, out_rows, n_out, logits)) return -1;
     if (!m->tree_parent)
         for (int g = 0; g < m->n_seg; g++) rl_kv_record(&m->kv, m->seg[g].seq, tok + m->seg[g].row0, m->seg[g].n);
-    if (embed(m, tok, T) || rope_tables(m)) return -1;
+    if ((m->pp_recv ? rl_dist_recv_x(m, T) : embed(m, tok, T)) || rope_tables(m)) return -1;
     rl_prefetch pf = {-1, 0};
-    for (int l = 0; l < d->n_layers; l++) {
+    for (int l = m->l0; l < m->l1; l++) {
         int held;
         const uint8_t *buf = rl_devres_weights(m, l, &pf, &held);
         if (!buf) { rl_devres_cancel(m, &pf); return -1; }
@@ -489,12 +504,13 @@ static int sweep(rl_model *m, const int32_t *tok, int T, const int *out_rows, in
         }
         if (!rc) rc = m->be->ops->status(m->be);
         m->compute_s[l] += rl_now_s() - t0;
-        if (held) rl_loader_release(m->ld, l);
+        if (held) rl_loader_release(m->ld, l - m->s0);
         if (rc) { rl_devres_cancel(m, &pf); return -1; }
     }
     for (int g = 0; g < m->n_seg; g++) rl_kv_advance(&m->kv, m->seg[g].seq, m->seg[g].n);
-    if (!logits || !n_out) return 0;
-    return head(m, out_rows, n_out, logits);
+    if (m->pp_send) return rl_dist_send_x(m, T, n_out, logits);
+    int rc = logits && n_out ? head(m, out_rows, n_out, logits) : 0;
+    return m->dist ? rl_dist_result(m, rc, n_out, logits) : rc;
 }
 
 /* Checks that n tokens fit sequence seq's context and are in the vocabulary. */
@@ -519,9 +535,9 @@ static int eval_seq0(rl_model *m, const int32_t *tok, int n, float *logits, int 
         for (int r = 0; r < n_out; r++) m->out_rows[r] = all_rows ? r : T - 1;
         m->n_seg = 1;
         m->seg[0] = (rl_segment){0, 0, T, m->kv.pos[0]};
-        if (sweep(m, tok + i, T, m->out_rows, n_out, lg)) return -1;
+        if (rl_model_sweep(m, tok + i, T, m->out_rows, n_out, lg)) return -1;
     }
-    return 0;
+    return m->dist ? rl_dist_flush(m) : 0;
 }
 
 /* A pending rewind of a model with recurrent layers: zero the state, re-prefill the kept
@@ -558,10 +574,11 @@ int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, fl
     if (m->replay && replay(m)) return -1;
     /* fill sweeps of up to max_T rows; an item's tokens may continue into the next sweep */
     int it = 0, done = 0; /* current item and tokens of it already run */
+    int per = m->dist ? rl_dist_microbatch(m, n_items) : n_items; /* items per sweep (pipeline micro-batches) */
     while (it < n_items) {
-        int T = 0, n_out = 0;
+        int T = 0, n_out = 0, it0 = it;
         m->n_seg = 0;
-        while (it < n_items && T < m->max_T) {
+        while (it < n_items && T < m->max_T && it - it0 < per) {
             const rl_batch_item *b = &items[it];
             int take = b->n - done < m->max_T - T ? b->n - done : m->max_T - T;
             memcpy(m->batch_tok + T, b->tokens + done, (size_t)take * sizeof(int32_t));
@@ -575,18 +592,23 @@ int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, fl
                 done = 0;
             }
         }
-        if (sweep(m, m->batch_tok, T, m->out_rows, logits ? n_out : 0, m->batch_logits)) return -1;
+        if (m->dist) { /* the rows land in place when the last stage sends them: items complete in order */
+            if (rl_model_sweep(m, m->batch_tok, T, m->out_rows, logits ? n_out : 0, logits && n_out ? logits + (size_t)m->out_item[0] * m->d.vocab : NULL))
+                return -1;
+            continue;
+        }
+        if (rl_model_sweep(m, m->batch_tok, T, m->out_rows, logits ? n_out : 0, m->batch_logits)) return -1;
         for (int r = 0; logits && r < n_out; r++)
             memcpy(logits + (size_t)m->out_item[r] * m->d.vocab, m->batch_logits + (size_t)r * m->d.vocab, (size_t)m->d.vocab * sizeof(float));
     }
-    return 0;
+    return m->dist ? rl_dist_flush(m) : 0;
 }
 
 /* --- token trees (speculative decoding) --- */
 
 int rl_model_tree_ok(const rl_model *m) {
     /* sliding-window layers (linear or ring caches) are fine: attention_tree takes the window */
-    return m->be->ops->attention_tree && !m->d.mla && !m->n_lin;
+    return !m->dist && m->be->ops->attention_tree && !m->d.mla && !m->n_lin; /* (not through an MPI pipeline yet) */
 }
 
 int rl_model_eval_tree_batch(rl_model *m, const rl_tree_item *items, int n_items, float *logits) {
@@ -622,7 +644,7 @@ int rl_model_eval_tree_batch(rl_model *m, const rl_tree_item *items, int n_items
         return -1;
     m->tree_parent = m->tree_par; /* read by rope_tables (positions) during this sweep only */
     for (int r = 0; r < T; r++) m->out_rows[r] = r;
-    int rc = sweep(m, m->tree_tok, T, m->out_rows, logits ? T : 0, logits);
+    int rc = rl_model_sweep(m, m->tree_tok, T, m->out_rows, logits ? T : 0, logits);
     m->tree_parent = NULL;
     for (int g = 0; g < m->n_seg; g++) { /* nothing is kept until rl_model_seq_tree_commit */
         const rl_segment *sg = &m->seg[g];

@@ -100,7 +100,22 @@ struct rl_model {
     /* --- MoE and MLA (moe.c, mla.c; NULL for models without MoE layers / MLA) --- */
     struct rl_moe_state *moe;
     struct rl_mla_state *mla;
+
+    /* --- pipeline stage (src/dist): this process runs layers [l0, l1) and stages [s0, s1)
+     * (the head chunks too unless pp_send); 0, n_layers, 0, n_stages in one process --- */
+    int l0, l1, s0, s1;
+    int pp_recv, pp_send;     /* takes its input rows from the stage before (no embedding) /
+                                 sends its rows to the next (no head) */
+    struct rl_dist_model *dist; /* the pipeline's state; NULL in one process */
 };
+
+/* Opens only layers [l0, l1) of MODEL_DIR (KV cache and resident stages of those layers only):
+ * a pipeline stage (src/dist) whose input rows come from the stage before (RL_PP_RECV; else the
+ * embedding) and whose output goes to the next (RL_PP_SEND; else the head). l0 < 0: all. */
+enum { RL_PP_RECV = 1, RL_PP_SEND = 2 };
+rl_model *rl_model_open_range(const char *dir, const rl_model_opts *opts, int l0, int l1, int pp);
+/* One sweep of the rows set in m->seg / n_seg over this process's layers (engine.c's sweep). */
+int rl_model_sweep(rl_model *m, const int32_t *tok, int T, const int *out_rows, int n_out, float *logits);
 
 /* Runs one decoder layer on m->x (T rows, grouped by sequence in m->seg); w is the layer
  * image in backend memory (weights are views into it). */

@@ -1,0 +1,21 @@
+#!/bin/sh
+# The MPI pipeline on every fixture with 2 and 3 ranks on this machine (tests/dist/
+# test_dist_fixtures.c under mpirun), from the MPI=1 build in build-mpi (make check builds it
+# where mpicc exists; RL_MPI_BUILD names another). Skipped (77) without that build, without
+# mpirun or without ../shared; run in the release pass only (Open MPI is not ASan-clean).
+B=${RL_MPI_BUILD:-build-mpi}
+T="$B/tests/dist/test_dist_fixtures"
+[ -n "$RL_SANITIZED" ] && { echo "MPI pipeline: release pass only"; exit 77; }
+[ -x "$T" ] || { echo "no MPI build ($T; make MPI=1 BUILD=$B)"; exit 77; }
+command -v mpirun >/dev/null 2>&1 || { echo "no mpirun (openmpi-bin)"; exit 77; }
+[ -d "${RL_SHARED:-../shared}" ] || { echo "no ../shared"; exit 77; }
+# as root Open MPI needs both; waiting ranks yield the CPU instead of spinning (shared cores)
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
+for np in 2 3; do
+  out=$(timeout 900 mpirun --oversubscribe -np $np "$T" 2>&1); rc=$?
+  echo "$out" | tail -n 60
+  res=$(echo "$out" | grep '^RESULT ' | tail -n 1)
+  [ "$rc" -eq 0 ] || { echo "FAIL: -np $np exited $rc"; exit 1; }
+  case "$res" in "RESULT "*" 0 0") ;; *) echo "FAIL: -np $np: $res"; exit 1 ;; esac
+  echo "ok: -np $np: $res"
+done

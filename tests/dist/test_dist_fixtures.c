@@ -1,0 +1,212 @@
+/* The MPI pipeline (src/dist) against the goldens of ../shared/fixtures: every fixture's prefill
+ * and decode logits within 1e-3, greedy ids identical, with the layers split over the ranks of
+ * mpirun (tests/dist/mpi_fixtures.sh runs it with -np 2 and -np 3); batched sequences in
+ * micro-batches, rewinds and replays, chunked prefill, --pp-split and errors from other ranks.
+ * Outside mpirun, or in a build without MPI=1, everything is skipped. */
+#include "test.h"
+#include "engine/golden_cmp.h"
+#include "rabbitllm.h"
+#include "dist/dist.h"
+#include "engine/model.h"
+#include "util/json.h"
+#include "util/fileio.h"
+#include <dirent.h>
+#include <math.h>
+
+static int ids_of(const cJSON *g, const char *key, int32_t *out, int cap) {
+    const cJSON *a = cJSON_GetObjectItem(g, key), *v;
+    int n = 0;
+    cJSON_ArrayForEach(v, a) if (n < cap) out[n++] = (int32_t)v->valuedouble;
+    return n;
+}
+
+static rl_model_opts opts1(void) { return (rl_model_opts){.n_threads = 1}; }
+
+static void check_fixture(const char *name) {
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/fixtures/%s", t_shared(), name);
+    snprintf(path, sizeof path, "%s/golden.json", dir);
+    cJSON *g = rl_json_load(path);
+    CHECK(g != NULL, "%s: %s", name, rl_last_error());
+    if (!g) return;
+    int32_t prompt[512], greedy[512];
+    int P = ids_of(g, "prompt_ids", prompt, 512), G = ids_of(g, "greedy_ids", greedy, 512);
+    int V = (int)cJSON_GetObjectItem(g, "n_vocab")->valuedouble;
+    snprintf(path, sizeof path, "%s/logits.f32", dir);
+    size_t len;
+    float *gold = (float *)rl_read_file(path, &len);
+    CHECK(gold != NULL, "%s: %s", name, rl_last_error());
+    int rows = gold ? (int)(len / sizeof(float) / (size_t)V) : 0;
+    rl_model_opts mo = opts1();
+    rl_model *m = rl_model_open(dir, &mo);
+    CHECK(m != NULL, "%s: open: %s", name, rl_last_error());
+    if (m) CHECK(m->dist != NULL && m->l0 == 0 && m->l1 <= m->d.n_layers, "%s: not a pipeline (layers %d..%d)", name, m->l0, m->l1);
+    if (!m || !gold) { cJSON_Delete(g); free(gold); rl_model_close(m); return; }
+    double worst = golden_compare(m, name, prompt, P, greedy, G, gold, rows, V);
+    fprintf(stderr, "  %s [%d ranks, rank 0 layers 0..%d of %d]: max abs diff %.2g over %d rows\n", name, rl_dist_size(), m->l1,
+            m->d.n_layers, worst, rows);
+    /* the same prompt in three sequences of one batch (micro-batches over the ranks): each
+     * item's logits are the golden's last prompt row */
+    rl_model_close(m);
+    rl_model_opts bo = opts1();
+    bo.n_seq = 3;
+    m = rl_model_open(dir, &bo);
+    if (m) { /* models that cannot batch (recurrent, MLA) say so at open */
+        rl_batch_item it[3] = {{0, prompt, P}, {1, prompt, P}, {2, prompt, P}};
+        float *lg = malloc((size_t)3 * V * sizeof(float));
+        CHECK(rl_model_eval_batch(m, it, 3, lg) == 0, "%s: batch: %s", name, rl_last_error());
+        double w = 0;
+        for (int s = 0; s < 3; s++)
+            for (int i = 0; i < V; i++) w = fmax(w, fabs(lg[(size_t)s * V + i] - gold[(size_t)(P - 1) * V + i]));
+        CHECK(w <= 1e-3, "%s: batched max abs diff %g", name, w);
+        free(lg);
+    }
+    rl_model_close(m);
+    free(gold); cJSON_Delete(g);
+}
+
+/* Every folder of ../shared/fixtures (listed, not named here). */
+static void test_fixtures(void) {
+    char root[512];
+    snprintf(root, sizeof root, "%s/fixtures", t_shared());
+    DIR *dp = opendir(root);
+    CHECK(dp != NULL, "cannot list %s", root);
+    if (!dp) return;
+    char *names[256];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dp)) && n < 256) {
+        char p[1024];
+        struct stat sb;
+        snprintf(p, sizeof p, "%s/%s", root, e->d_name);
+        if (e->d_name[0] != '.' && !stat(p, &sb) && S_ISDIR(sb.st_mode)) names[n++] = strdup(e->d_name);
+    }
+    closedir(dp);
+    CHECK(n >= 30, "only %d fixtures under %s", n, root);
+    const char *only = getenv("RL_DIST_ONLY"); /* one fixture (debugging) */
+    for (int i = 0; i < n; i++) {
+        if (!only || !strcmp(only, names[i])) check_fixture(names[i]);
+        free(names[i]);
+    }
+}
+
+/* Hybrid (recurrent) state across the ranks: prefill in sweeps of 5 (overlapping over the
+ * ranks), decode, rewind with replay, rewind to 0 — each equal to one full prefill. */
+static void test_rewind_replay(void) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/qwen3_5", t_shared());
+    rl_model_opts o = opts1(), f = opts1();
+    o.max_batch = 5;
+    rl_model *a = rl_model_open(dir, &o), *b = rl_model_open(dir, &f);
+    CHECK(a && b, "open: %s", rl_last_error());
+    if (!a || !b) { rl_model_close(a); rl_model_close(b); return; }
+    int V = rl_model_vocab(a);
+    int32_t seq[24];
+    for (int i = 0; i < 24; i++) seq[i] = (int32_t)((i * 37 + 11) % V);
+    float *la = malloc((size_t)V * 24 * sizeof(float)), *lb = malloc((size_t)V * 24 * sizeof(float));
+    CHECK(rl_model_eval(b, seq, 24, lb, 1) == 0, "full: %s", rl_last_error());
+    CHECK(rl_model_eval(a, seq, 17, la, 1) == 0, "chunked: %s", rl_last_error());
+    double w = 0;
+    for (size_t i = 0; i < (size_t)V * 17; i++) w = fmax(w, fabs(la[i] - lb[i]));
+    CHECK(w < 1e-4, "chunked prefill differs by %g", w);
+    for (int i = 17; i < 24; i++) CHECK(rl_model_eval(a, &seq[i], 1, la, 0) == 0, "decode");
+    w = 0;
+    for (int i = 0; i < V; i++) w = fmax(w, fabs(la[i] - lb[(size_t)23 * V + i]));
+    CHECK(w < 1e-4, "decode differs by %g", w);
+    CHECK(rl_model_rewind(a, 12) == 0 && rl_model_pos(a) == 12, "rewind");
+    CHECK(rl_model_eval(a, &seq[12], 12, la, 1) == 0, "replay: %s", rl_last_error());
+    w = 0;
+    for (size_t i = 0; i < (size_t)V * 12; i++) w = fmax(w, fabs(la[i] - lb[(size_t)12 * V + i]));
+    CHECK(w < 1e-4, "rewind replay differs by %g", w);
+    CHECK(rl_model_rewind(a, 0) == 0, "rewind to 0");
+    CHECK(rl_model_eval(a, seq, 3, la, 1) == 0, "restart: %s", rl_last_error());
+    w = 0;
+    for (size_t i = 0; i < (size_t)V * 3; i++) w = fmax(w, fabs(la[i] - lb[i]));
+    CHECK(w < 1e-4, "rewind to 0 differs by %g", w);
+    free(la); free(lb);
+    rl_model_close(a); rl_model_close(b);
+}
+
+/* Token trees are not run through the pipeline yet: the model says so (speculative decoding
+ * then verifies chains or refuses --draft-model with that message). */
+static void test_tree(void) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/llama", t_shared());
+    rl_model_opts o = opts1();
+    rl_model *m = rl_model_open(dir, &o);
+    CHECK(m != NULL, "open: %s", rl_last_error());
+    if (!m) return;
+    CHECK(!rl_model_tree_ok(m), "trees refused through the pipeline");
+    int32_t tok[2] = {5, 9}, par[2] = {-1, 0};
+    CHECK(rl_model_eval_tree(m, tok, par, 2, NULL) == -1, "eval_tree refused");
+    int32_t t = 3;
+    CHECK(rl_model_eval(m, &t, 1, NULL, 0) == 0, "eval after: %s", rl_last_error());
+    rl_model_close(m);
+}
+
+/* --pp-split puts the layers where it says, with the same logits; bad splits and errors on
+ * the other ranks come back as errors, and the next model works again. */
+static void test_split_and_errors(void) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/gemma3", t_shared()); /* 6 layers */
+    int n = rl_dist_size();
+    rl_model_opts o = opts1();
+    rl_model *a = rl_model_open(dir, &o);
+    CHECK(a != NULL, "open: %s", rl_last_error());
+    char spec[64] = "";
+    for (int r = 0; r < n; r++) snprintf(spec + strlen(spec), sizeof spec - strlen(spec), "%s%d", r ? "," : "", r == n - 1 ? 6 - (n - 1) : 1);
+    CHECK(rl_dist_set_split(spec) == 0, "set split");
+    rl_model *b = rl_model_open(dir, &o);
+    CHECK(b != NULL && b->l1 == 1, "split %s: %s", spec, b ? "rank 0 layers" : rl_last_error());
+    if (a && b) {
+        int V = rl_model_vocab(a);
+        int32_t seq[9] = {1, 5, 9, 13, 17, 21, 25, 29, 33};
+        float *la = malloc((size_t)V * 9 * sizeof(float)), *lb = malloc((size_t)V * 9 * sizeof(float));
+        CHECK(rl_model_eval(a, seq, 9, la, 1) == 0 && rl_model_eval(b, seq, 9, lb, 1) == 0, "eval: %s", rl_last_error());
+        double w = 0;
+        for (size_t i = 0; i < (size_t)V * 9; i++) w = fmax(w, fabs(la[i] - lb[i]));
+        CHECK(w < 1e-5, "split %s changes the logits by %g", spec, w);
+        free(la); free(lb);
+    }
+    rl_model_close(b);
+    snprintf(spec, sizeof spec, "%s", n == 2 ? "1,2" : "1,1"); /* sums to fewer than 6 layers */
+    rl_dist_set_split(spec);
+    CHECK(rl_model_open(dir, &o) == NULL && strstr(rl_last_error(), "--pp-split"), "bad split: %s", rl_last_error());
+    rl_dist_set_split(NULL);
+    rl_model_close(a);
+    /* a budget no rank can plan fails everywhere; the message names a rank */
+    rl_model_opts big = opts1();
+    big.ctx = 1 << 28;
+    rl_model *c = rl_model_open(dir, &big);
+    CHECK(c == NULL && strstr(rl_last_error(), "rank "), "open error: %s", c ? "opened" : rl_last_error());
+    rl_model_close(c);
+    rl_model *d = rl_model_open(dir, &o);
+    CHECK(d != NULL, "open after a failed open: %s", rl_last_error());
+    if (d) {
+        int32_t bad = 1 << 30;
+        CHECK(rl_model_eval(d, &bad, 1, NULL, 0) == -1, "bad token");
+        int32_t t = 3;
+        float *lg = malloc((size_t)rl_model_vocab(d) * sizeof(float));
+        CHECK(rl_model_eval(d, &t, 1, lg, 0) == 0, "eval after an error: %s", rl_last_error());
+        free(lg);
+    }
+    rl_model_close(d);
+}
+
+int main(int argc, char **argv) {
+    if (!rl_dist_built() || rl_dist_init(&argc, &argv) || rl_dist_size() < 2) {
+        fprintf(stderr, "skip: %s\n", rl_dist_built() ? "not under mpirun with 2 or more ranks" : "built without MPI=1");
+        rl_dist_finalize();
+        printf("RESULT 0 0 1\n");
+        return 0;
+    }
+    if (rl_dist_rank() > 0) return rl_dist_worker();
+    RUN_SHARED(test_fixtures);
+    if (!getenv("RL_DIST_ONLY")) {
+        RUN_SHARED(test_rewind_replay);
+        RUN_SHARED(test_tree);
+        RUN_SHARED(test_split_and_errors);
+    }
+    rl_dist_finalize();
+    TEST_END();
+}
