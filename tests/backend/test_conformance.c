@@ -761,12 +761,14 @@ static void test_kv_store(void) {
         for (int ring = 0; ring < 2; ring++) {
             int kw = KT[k] == RL_DT_Q8_0 ? 96 : 33, vw = KT[k] == RL_DT_Q8_0 ? 32 : 7, rows = ring ? 5 : 29;
             size_t kb = rl_dtype_row_bytes(KT[k], kw), vb = rl_dtype_row_bytes(KT[k], vw);
-            uint8_t *hk = H(kb * rows + 3), *hv = H(vb * rows + 3), *gk = H(kb * rows + 3), *gv = H(vb * rows + 3);
-            for (size_t i = 0; i < kb * rows + 3; i++) hk[i] = (uint8_t)(i * 37 + 5);
-            for (size_t i = 0; i < vb * rows + 3; i++) hv[i] = (uint8_t)(i * 11 + 3);
-            /* caches at odd byte offsets (1 and 3) past an aligned allocation */
-            uint8_t *dk = up(D, hk, kb * rows + 3), *dv = up(D, hv, vb * rows + 3);
-            rl_kv_view kv = {dk + 1, dv + 3, KT[k], ring ? rows : 0, kw, vw};
+            size_t nk = kb * rows + 12, nv = vb * rows + 12;
+            uint8_t *hk = H(nk), *hv = H(nv), *gk = H(nk), *gv = H(nv);
+            for (size_t i = 0; i < nk; i++) hk[i] = (uint8_t)(i * 37 + 5);
+            for (size_t i = 0; i < nv; i++) hv[i] = (uint8_t)(i * 11 + 3);
+            /* caches 4 and 12 bytes past an aligned allocation (rows of 66 or 102 bytes then start
+             * inside words: a word shared by two rows, or by a row and bytes no sweep writes) */
+            uint8_t *dk = up(D, hk, nk), *dv = up(D, hv, nv);
+            rl_kv_view kv = {dk + 4, dv + 12, KT[k], ring ? rows : 0, kw, vw};
             static const int SW[][2] = {{0, 3}, {3, 8}, {11, 1}, {12, 13}}; /* (pos0, n) */
             for (int s = 0; s < 4; s++) {
                 int p0 = SW[s][0], n = SW[s][1];
@@ -775,17 +777,17 @@ static void test_kv_store(void) {
                 D->o->kv_store(D->be, &kv, p0, upf(D, kf, (size_t)n * kw), upf(D, vf, (size_t)n * vw), n);
                 for (int t = 0; t < n; t++) {
                     int r = ring ? (p0 + t) % rows : p0 + t;
-                    host_row(KT[k], hk + 1 + (size_t)r * kb, kf + (size_t)t * kw, kw);
-                    host_row(KT[k], hv + 3 + (size_t)r * vb, vf + (size_t)t * vw, vw);
+                    host_row(KT[k], hk + 4 + (size_t)r * kb, kf + (size_t)t * kw, kw);
+                    host_row(KT[k], hv + 12 + (size_t)r * vb, vf + (size_t)t * vw, vw);
                 }
             }
-            down(D, gk, dk, kb * rows + 3);
-            down(D, gv, dv, vb * rows + 3);
+            down(D, gk, dk, nk);
+            down(D, gv, dv, nv);
             char what[64];
             snprintf(what, sizeof what, "%s ring %d keys", dt_name(KT[k]), ring ? rows : 0);
-            cmp_bytes("kv_store", what, gk, hk, kb * rows + 3);
+            cmp_bytes("kv_store", what, gk, hk, nk);
             snprintf(what, sizeof what, "%s ring %d values", dt_name(KT[k]), ring ? rows : 0);
-            cmp_bytes("kv_store", what, gv, hv, vb * rows + 3);
+            cmp_bytes("kv_store", what, gv, hv, nv);
         }
 }
 
