@@ -47,8 +47,8 @@ FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz
 FUZZ_REPLAY := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/replay_%)
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
-# Optional CUDA matmul offload (src/backend/cuda/): `make CUDA=1` compiles the .cu files with nvcc
-# and links cuBLAS + the CUDA runtime; without it nothing needs nvcc (stub.c keeps the symbols).
+# Optional CUDA backend (src/backend/cuda/): `make CUDA=1` compiles the .cu files with nvcc and
+# links cuBLAS + the CUDA runtime; without it nothing needs nvcc (backend "cuda" is then not built).
 ifeq ($(CUDA),1)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc))
 NVCC      ?= $(CUDA_HOME)/bin/nvcc
@@ -58,7 +58,7 @@ LIB_OBJ   += $(CU_SRC:%.cu=$(BUILD)/obj/%.cu.o)
 CFLAGS    += -DRL_CUDA_BUILD
 CUDA_LDLIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
 
-$(BUILD)/obj/%.cu.o: %.cu src/backend/cuda/cuda.h
+$(BUILD)/obj/%.cu.o: %.cu src/backend/cuda/cu_api.h src/backend/cuda/cu_common.cuh
 	@mkdir -p $(dir $@)
 	$(NVCC) -O3 -std=c++17 $(CUDA_ARCH) -Iinclude -Isrc -Xcompiler -Wall,-fPIC -c $< -o $@
 endif

@@ -69,6 +69,10 @@ RL_API int rl_model_ctx(const rl_model *m);       /* context length */
 RL_API int rl_model_pos(const rl_model *m);       /* tokens in the KV cache */
 /* 1 if id is one of the model's eos ids (config.json / generation_config.json). */
 RL_API int rl_model_is_eos(const rl_model *m, int32_t id);
+/* The memory plan rl_model_open would make for MODEL_DIR with opts, without opening the model
+ * (only the description is read): a JSON object as `info --json` shows under "plan" ("fits",
+ * "buffers": [{"name", "bytes"}], ...). Free with rl_release. NULL + error. */
+RL_API char *rl_model_plan(const char *model_dir, const rl_model_opts *opts);
 
 /* Runs tokens[0..n) at positions pos..pos+n-1 through the model, appending them to the KV
  * cache (prefill in sweeps of up to max_batch tokens). logits (may be NULL) receives, if
@@ -104,16 +108,27 @@ RL_API int rl_model_common_prefix(const rl_model *m, const int32_t *tok, int n);
 
 /* Token trees (speculative decoding): rl_model_eval_tree runs n candidate tokens after sequence
  * 0's cache in one sweep, node i being a child of node parent[i] (-1: of the cache's last token;
- * parent[i] < i), at position pos + depth, each attending to the cache and its own ancestors;
- * logits (n rows, may be NULL) get each node's next-token logits. Nothing is kept until
- * rl_model_tree_commit(nodes, k) appends the path nodes[0..k) (each the child of the one before,
- * nodes[0] a root node) to the cache without recomputing it. At most 256 nodes (and --batch).
- * rl_model_tree_ok says whether the model and backend can (no MLA, recurrent or
- * sliding-window layers; one sequence); else verify chains with rl_model_eval. */
+ * parent[i] < i), at position pos + depth, each attending to the cache and its own ancestors
+ * (within the window on sliding-window layers); logits (n rows, may be NULL) get each node's
+ * next-token logits. Nothing is kept until rl_model_tree_commit(nodes, k) appends the path
+ * nodes[0..k) (each the child of the one before, nodes[0] a root node) to the cache without
+ * recomputing it; a later tree sweep drops trees not committed. At most 256 nodes (and --batch)
+ * per sweep. rl_model_eval_tree_batch runs one tree per item (distinct sequences) in one sweep,
+ * logits in item order (sum of n rows); rl_model_seq_tree_commit commits sequence seq's.
+ * rl_model_tree_ok says whether the model and backend can (no MLA or recurrent layers, a
+ * backend with tree attention); else verify chains with rl_model_eval. */
 #define RL_TREE_MAX 256
+typedef struct {
+    int seq;                  /* sequence index */
+    const int32_t *tokens;    /* n nodes */
+    const int32_t *parent;    /* n parents (-1 or an earlier node of this item) */
+    int n;
+} rl_tree_item;
 RL_API int rl_model_tree_ok(const rl_model *m);
 RL_API int rl_model_eval_tree(rl_model *m, const int32_t *tokens, const int32_t *parent, int n, float *logits);
 RL_API int rl_model_tree_commit(rl_model *m, const int32_t *nodes, int k);
+RL_API int rl_model_eval_tree_batch(rl_model *m, const rl_tree_item *items, int n_items, float *logits);
+RL_API int rl_model_seq_tree_commit(rl_model *m, int seq, const int32_t *nodes, int k);
 
 /* The token ids in sequence 0's cache (*ids valid until the next eval or rewind); returns how
  * many. */
@@ -217,6 +232,7 @@ typedef struct {
     const char *draft_model; /* speculative decoding with this resident draft model (same
                               vocabulary: checked at open); NULL = none */
     int draft_tokens;      /* most token-tree nodes per sweep with a draft model (0 = 64) */
+    const char *draft_backend; /* the draft model's compute backend; NULL = the target's */
 } rl_session_opts;
 
 /* Opens MODEL (opts may be NULL: defaults). NULL + error naming the file and the problem. */
@@ -260,6 +276,10 @@ typedef struct {
     int n_gen;                    /* tokens generated */
     double prefill_s, decode_s;   /* seconds evaluating the prompt / generating */
     int drafted, accepted;        /* speculative tokens proposed / accepted */
+    int sweeps;                   /* decode sweeps of the model (nodes/sweep = 1 + drafted / sweeps) */
+    double draft_s;               /* with a draft model: seconds in the draft model */
+    double target_read_s;         /* with a draft model: seconds of target sweeps waiting for weights */
+    double target_compute_s;      /* with a draft model: seconds of target sweeps computing */
 } rl_gen_info;
 
 /* Prompt ids (for rl_release): messages_json (a JSON array of messages, extra_json template

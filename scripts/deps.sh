@@ -3,7 +3,7 @@
 # libvulkan-dev, glslc and mesa-vulkan-drivers (lavapipe, a CPU Vulkan driver) build and test the vulkan backend;
 # nodejs (with npm) and chromium run the server's openai-check and chat-page tests.
 set -e
-PKGS="make gcc clang libcjson-dev libpcre2-dev libutf8proc-dev libreadline-dev libmicrohttpd-dev libcurl4-openssl-dev python3 pkg-config libvulkan-dev glslc mesa-vulkan-drivers nodejs chromium"
+PKGS="make gcc clang libcjson-dev libpcre2-dev libutf8proc-dev libreadline-dev libmicrohttpd-dev libcurl4-openssl-dev python3 python3-jsonschema pkg-config libvulkan-dev glslc mesa-vulkan-drivers nodejs chromium"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

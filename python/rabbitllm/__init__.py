@@ -71,7 +71,7 @@ class _ModelOpts(ctypes.Structure):
 
 class _SessionOpts(ctypes.Structure):
     _fields_ = [("model", _ModelOpts), ("raw", ctypes.c_int), ("draft_model", ctypes.c_char_p),
-                ("draft_tokens", ctypes.c_int)]  # must mirror rl_session_opts in include/rabbitllm.h
+                ("draft_tokens", ctypes.c_int), ("draft_backend", ctypes.c_char_p)]  # must mirror rl_session_opts in include/rabbitllm.h
 
 
 class _Sampling(ctypes.Structure):
@@ -88,7 +88,9 @@ class _GenParams(ctypes.Structure):
 class _GenInfo(ctypes.Structure):
     _fields_ = [("finish", ctypes.c_int), ("ctx_full", ctypes.c_int), ("n_prompt", ctypes.c_int),
                 ("n_reused", ctypes.c_int), ("n_gen", ctypes.c_int), ("prefill_s", ctypes.c_double),
-                ("decode_s", ctypes.c_double), ("drafted", ctypes.c_int), ("accepted", ctypes.c_int)]
+                ("decode_s", ctypes.c_double), ("drafted", ctypes.c_int), ("accepted", ctypes.c_int),
+                ("sweeps", ctypes.c_int), ("draft_s", ctypes.c_double), ("target_read_s", ctypes.c_double),
+                ("target_compute_s", ctypes.c_double)]
 
 
 def _sig(name, res, *args):
@@ -145,19 +147,24 @@ class Model:
     threads at once, except that a stream() may be abandoned or cancel() called from anywhere."""
 
     def __init__(self, path, threads=0, ctx=0, max_batch=0, mem_budget="auto", backend=None, raw=False, kv_type=None,
-                 gpu_mem=0):
+                 gpu_mem=0, draft_model=None, draft_tokens=0, draft_backend=None):
         """path: a model directory or a cached hub id org/name[@revision]. threads 0: all CPUs;
         ctx 0: min(max_position_embeddings, 4096); mem_budget: bytes of weights kept resident,
         "auto" (what the process may use) or 0 (stream everything); backend: "cpu", "cuda", ...
         (None: $RL_BACKEND, else cpu); raw: ignore the chat template; kv_type: KV cache storage
         "f32", "f16", "bf16", "q8_0" (None: auto); gpu_mem: device-memory budget in bytes of a GPU
-        backend (layers kept on the device up to it; 0: stream every layer)."""
+        backend (layers kept on the device up to it; 0: stream every layer). draft_model: speculative
+        decoding with this resident draft model of the same vocabulary (token trees of up to
+        draft_tokens nodes, 0 = 64; on draft_backend, None = the model's backend); output ids are
+        those of plain decoding."""
         budget = _MEM_BUDGET_AUTO if mem_budget == "auto" else int(mem_budget)
         self._kv_type = kv_type.encode() if kv_type else None  # kept alive while the struct points at them
         self._backend = backend.encode() if backend else None
+        self._draft = os.fsencode(draft_model) if draft_model else None
+        self._draft_backend = draft_backend.encode() if draft_backend else None
         opts = _SessionOpts(_ModelOpts(int(threads), int(ctx), int(max_batch), 1, budget, self._kv_type, self._backend,
                                       int(gpu_mem)),
-                            1 if raw else 0)
+                            1 if raw else 0, self._draft, int(draft_tokens), self._draft_backend)
         self._s = _session_open(os.fsencode(path), ctypes.byref(opts))
         if not self._s:
             raise _error("cannot open %s" % path)
@@ -268,7 +275,10 @@ class Model:
             raise _error("generation")
         self.last_info = {"finish": ("length", "stop", "cancelled")[info.finish], "ctx_full": bool(info.ctx_full),
                           "prompt_tokens": info.n_prompt, "reused_tokens": info.n_reused,
-                          "generated_tokens": info.n_gen, "prefill_s": info.prefill_s, "decode_s": info.decode_s}
+                          "generated_tokens": info.n_gen, "prefill_s": info.prefill_s, "decode_s": info.decode_s,
+                          "sweeps": info.sweeps, "drafted": info.drafted, "accepted": info.accepted,
+                          "draft_s": info.draft_s, "target_read_s": info.target_read_s,
+                          "target_compute_s": info.target_compute_s}
         return _take_text(text)
 
     def generate(self, prompt, max_tokens=0, temperature=0.0, top_k=0, top_p=1.0, min_p=0.0, repetition_penalty=1.0,

@@ -25,7 +25,7 @@ rl_backend *rl_backend_open(const char *name, int n_threads) {
 #ifdef RL_CUDA_BUILD
         return rl_backend_cuda_open(n_threads);
 #else
-        rl_err("backend cuda is not built in (this build has: %s; rebuild with make CUDA=1)", rl_backend_available());
+        rl_err_c(RL_EC_DEVICE, "backend cuda is not built in (this build has: %s; rebuild with make CUDA=1)", rl_backend_available());
         return NULL;
 #endif
     }
@@ -33,7 +33,7 @@ rl_backend *rl_backend_open(const char *name, int n_threads) {
 #ifdef RL_VULKAN_BUILD
         return rl_backend_vulkan_open(n_threads);
 #else
-        rl_err("backend vulkan is not built in (this build has: %s; install libvulkan-dev and glslc, then rebuild)",
+        rl_err_c(RL_EC_DEVICE, "backend vulkan is not built in (this build has: %s; install libvulkan-dev and glslc, then rebuild)",
                rl_backend_available());
         return NULL;
 #endif

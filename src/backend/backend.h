@@ -160,12 +160,14 @@ typedef struct {
     void (*kv_store)(rl_backend *be, const rl_kv_view *kv, int pos0, const float *k, const float *v, int n);
     void (*attention_kv)(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, int T, int pos0,
                          int n_head, int n_kv, int head_dim, int v_dim, float scale, float softcap, int window);
-    /* Optional (token-tree verification): attention_kv for T tree nodes stored at rows pos0.. of
-     * a linear cache, where node t sees the keys [0, pos0) and the rows pos0 + a of its
-     * ancestors a and itself (parent (T) device ints, parent[t] < t, -1 for the tree's root
-     * nodes), in the order root to t; no window. */
+    /* Optional (token-tree verification): attention_kv for T tree nodes stored at rows pos0..
+     * (ring rows modulo kv->ring), where node t, at position pos0 + its depth d, sees the keys
+     * [0, pos0) and the rows pos0 + a of its ancestors a and itself (parent (T) device ints,
+     * parent[t] < t, -1 for the tree's root nodes), in the order root to t; window > 0: only
+     * the keys whose position is within window of pos0 + d. */
     void (*attention_tree)(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, const int32_t *parent, int T,
-                           int pos0, int n_head, int n_kv, int head_dim, int v_dim, float scale, float softcap);
+                           int pos0, int n_head, int n_kv, int head_dim, int v_dim, float scale, float softcap,
+                           int window);
     /* DSA attention (see rl_dsa_args); q (T, n_head, head_dim); kc / vc f32 rows of the kv heads
      * (.., n_kv, head_dim) / (.., n_kv, v_dim), or strided as rl_dsa_args says. */
     void (*dsa_attention)(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T,

@@ -4,6 +4,7 @@
  * bytes a sweep reads / time) and GFLOP/s (2 x weight elements x tokens / time; attention not
  * counted). Medians of the repeated runs. */
 #include "cli/bench_resident.h"
+#include "cli/exitcode.h"
 #include "backend/cpu/membw.h"
 #include "engine/model.h"
 #include "util/timer.h"
@@ -55,19 +56,19 @@ int rl_bench_resident(rl_cli_opts *o, int n, const char *pp) {
     for (const char *s = pp; *s && n_pp < 8;) {
         char *end;
         long v = strtol(s, &end, 10);
-        if (end == s || v < 1 || v > 1 << 20) { fprintf(stderr, "error: --pp: bad list '%s'\n", pp); return 2; }
+        if (end == s || v < 1 || v > 1 << 20) { fprintf(stderr, "error: --pp: bad list '%s'\n", pp); return RL_EXIT_USAGE; }
         PS[n_pp++] = (int)v;
         if ((int)v > P_LONG) P_LONG = (int)v;
         s = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',') { fprintf(stderr, "error: --pp: bad list '%s'\n", pp); return 2; }
+        if (*end && *end != ',') { fprintf(stderr, "error: --pp: bad list '%s'\n", pp); return RL_EXIT_USAGE; }
     }
     if (n > 64) n = 64;
     int need = P_LONG + 8;
     if (o->model.ctx < need) o->model.ctx = need;
     o->model.mem_budget = (size_t)1 << 50; /* everything resident */
     rl_model *m = rl_model_open(o->model_dir, &o->model);
-    if (!m) { fprintf(stderr, "error: %s\n", rl_last_error()); return 1; }
-    int V = rl_model_vocab(m), rc = 1;
+    if (!m) return rl_cli_fail(NULL);
+    int V = rl_model_vocab(m), rc = RL_EXIT_NOMEM;
     rl_pool *pool = rl_pool_new(o->model.n_threads); /* the bandwidth probe's threads, as many as the backend's */
     float *lg = malloc((size_t)V * sizeof(float));
     int32_t *prompt = malloc(P_LONG * sizeof(int32_t));
@@ -93,7 +94,7 @@ int rl_bench_resident(rl_cli_opts *o, int n, const char *pp) {
         td[i] = rl_now_s() - t0;
     }
     bw[1] = rl_membw_read(pool, (size_t)256 << 20, 0.5);
-    if (bw[0] <= 0 || bw[1] <= 0) { fprintf(stderr, "error: %s\n", rl_last_error()); goto done; }
+    if (bw[0] <= 0 || bw[1] <= 0) { rc = rl_cli_fail(NULL); goto done; }
     double dec = median(td, n), mbw = bw[0] > bw[1] ? bw[0] : bw[1];
     printf("decode          %8.2f tokens/s  %6.1f GB/s of weights (%.2f of the memory read bandwidth %.1f GB/s)  %6.1f GFLOP/s  (median of %d)\n",
            1 / dec, bytes / dec / 1e9, bytes / dec / mbw, mbw / 1e9, 2 * elems / dec / 1e9, n);
@@ -110,7 +111,7 @@ int rl_bench_resident(rl_cli_opts *o, int n, const char *pp) {
     rc = 0;
     goto done;
 err:
-    fprintf(stderr, "error: %s\n", rl_last_error());
+    rc = rl_cli_fail(NULL);
 done:
     free(lg);
     free(prompt);

@@ -2,13 +2,16 @@
  * same files in the same run: (a) cold decode vs a cold sequential read of the same bytes (disk),
  * (b) warm decode vs reading the same bytes from the page cache (memory), (c) prefill tokens/s,
  * (d) a cold first sweep with half the weights resident (read at open) vs a streaming one.
- * `--resident` measures compute speed with every weight in RAM instead (bench_resident.c). */
+ * `--resident` measures compute speed with every weight in RAM instead (bench_resident.c);
+ * `--draft-model` speculative decoding against plain decoding (bench_draft.c). */
 #include "cli/profile.h"
 #include "cli/timeline.h"
 #include "cli/commands.h"
 #include "cli/bench_budget.h"
 #include "cli/opts.h"
+#include "cli/exitcode.h"
 #include "cli/bench_resident.h"
+#include "cli/bench_draft.h"
 #include "engine/model.h"
 #include "util/fileio.h"
 #include "util/timer.h"
@@ -66,20 +69,23 @@ int cmd_bench(int argc, char **argv) {
         else if (i > 0 && i + 1 < argc && !strcmp(argv[i], "--timeline")) timeline = argv[++i];
         else argv[k++] = argv[i];
     argc = k;
-    if (rl_cli_parse(argc, argv, &o)) return 2;
+    int prc = rl_cli_parse(argc, argv, &o);
+    if (prc) return prc;
+    if (o.draft_model) return rl_bench_draft(&o); /* --draft-model: speculative vs plain decoding */
     int n = argc > 0 && o.n_new != 64 ? o.n_new : 8;
     if (n < 1) n = 1;
     if (resident) return rl_bench_resident(&o, n, pp);
     o.model.ctx = o.model.ctx ? o.model.ctx : 512;
     o.model.mem_budget = 0; /* measure streaming: nothing resident */
     rl_model *m = rl_model_open(o.model_dir, &o.model);
-    if (!m) { fprintf(stderr, "error: %s\n", rl_last_error()); return 1; }
+    if (!m) return rl_cli_fail(NULL);
     int V = rl_model_vocab(m);
     float *lg = malloc((size_t)V * sizeof(float));
     uint8_t *buf = malloc(rl_loader_slot_bytes(m->ld));
     int32_t *prompt = malloc(128 * sizeof(int32_t));
-    int rc = 1;
+    int rc = RL_EXIT_NOMEM;
     if (!lg || !buf || !prompt) { fprintf(stderr, "error: out of memory\n"); goto done; }
+    rc = RL_EXIT_IO;   /* the failures below that do not go through err: are reads and writes */
     for (int i = 0; i < 128; i++) prompt[i] = (int32_t)((i * 7919 + 13) % V);
     uint64_t bytes = 0;
     printf("model %s: %d layers, %d stages, slot %.1f MB, backend %s\n", o.model_dir, m->d.n_layers, m->n_stages,
@@ -144,7 +150,7 @@ int cmd_bench(int argc, char **argv) {
     rc = 0;
     goto done;
 err:
-    fprintf(stderr, "error: %s\n", rl_last_error());
+    rc = rl_cli_fail(NULL);
 done:
     free(lg); free(buf); free(prompt);
     rl_model_close(m);

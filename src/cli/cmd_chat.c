@@ -3,6 +3,7 @@
  * already in the KV cache. /reset clears, /exit (or EOF) quits, Ctrl-C stops an answer. */
 #include "cli/commands.h"
 #include "cli/clitext.h"
+#include "cli/exitcode.h"
 #include <readline/history.h>
 #include <readline/readline.h>
 #include <signal.h>
@@ -55,10 +56,11 @@ static char *raw_text(const msg_list *L, int from) {
 
 int cmd_chat(int argc, char **argv) {
     rl_cli_opts o;
-    if (rl_cli_parse(argc, argv, &o)) return 2;
+    int prc = rl_cli_parse(argc, argv, &o);
+    if (prc) return prc;
     if (o.n_new == 64) o.n_new = 512;
     rl_session *s = rl_cli_session_open(&o);
-    if (!s) return 1;
+    if (!s) return rl_cli_exit_code();
     int tty = isatty(0) && isatty(1);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -67,8 +69,9 @@ int cmd_chat(int argc, char **argv) {
 
     int tmpl = rl_session_template(s) != NULL;
     msg_list msgs = {0};
+    int code = RL_EXIT_OK;
     int n_sys = 0;                                   /* the system message stays on /reset */
-    if (o.system && tmpl) { if (add_msg(&msgs, "system", o.system)) { fprintf(stderr, "error: out of memory\n"); rl_session_close(s); return 1; } n_sys = 1; }
+    if (o.system && tmpl) { if (add_msg(&msgs, "system", o.system)) { fprintf(stderr, "error: out of memory\n"); rl_session_close(s); return RL_EXIT_NOMEM; } n_sys = 1; }
     rl_gen_params p = rl_cli_gen_params(&o);
     p.on_text = rl_cli_to_stdout;
     p.cancel = &g_interrupt;
@@ -89,7 +92,7 @@ int cmd_chat(int argc, char **argv) {
         if (tty) add_history(line);
         int bad = add_msg(&msgs, "user", line);
         free(line);
-        if (bad) { fprintf(stderr, "error: out of memory\n"); break; }
+        if (bad) { fprintf(stderr, "error: out of memory\n"); code = RL_EXIT_NOMEM; break; }
         char *answer = NULL, *raw = NULL;
         rl_gen_info in;
         int rc;
@@ -104,11 +107,11 @@ int cmd_chat(int argc, char **argv) {
         rl_cli_print_summary(stderr, &in);
         printf("\n");
         fflush(stdout);
-        if (add_msg(&msgs, "assistant", answer ? answer : "")) { fprintf(stderr, "error: out of memory\n"); rl_release(answer); break; }
+        if (add_msg(&msgs, "assistant", answer ? answer : "")) { fprintf(stderr, "error: out of memory\n"); rl_release(answer); code = RL_EXIT_NOMEM; break; }
         rl_release(answer);
     }
     clear_msgs(&msgs, 0);
     free(msgs.v);
     rl_session_close(s);
-    return 0;
+    return code;
 }

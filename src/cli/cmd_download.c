@@ -4,6 +4,8 @@
  * (src/hub/), progress on stderr, the snapshot directory on stdout. */
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "cli/exitcode.h"
+#include "cli/help.h"
 #include "hub/hub.h"
 #include "util/err.h"
 #include <stdio.h>
@@ -49,7 +51,7 @@ int cmd_download(int argc, char **argv) {
     const char *repo_arg = NULL, *revision = NULL;
     int quiet = 0, n_inc = 0;
     const char **inc = calloc((size_t)argc + 1, sizeof *inc);
-    if (!inc) { fprintf(stderr, "error: out of memory\n"); return 1; }
+    if (!inc) { fprintf(stderr, "error: out of memory\n"); return RL_EXIT_NOMEM; }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); free(inc); return 0; }
@@ -58,21 +60,21 @@ int cmd_download(int argc, char **argv) {
         else if (!strcmp(a, "--include")) {
             int k = 0;
             while (i + 1 < argc && argv[i + 1][0] != '-') inc[n_inc++] = argv[++i], k++;
-            if (!k) { fprintf(stderr, "error: --include needs at least one pattern\n"); free(inc); return 2; }
+            if (!k) { fprintf(stderr, "error: --include needs at least one pattern\n"); free(inc); return RL_EXIT_USAGE; }
         }
-        else if (a[0] == '-') { fprintf(stderr, "error: unknown or incomplete option '%s'\n", a); usage(stderr); free(inc); return 2; }
+        else if (a[0] == '-') { rl_cli_unknown_flag(a); free(inc); return RL_EXIT_USAGE; }
         else if (!repo_arg) repo_arg = a;
-        else { fprintf(stderr, "error: unexpected argument '%s'\n", a); free(inc); return 2; }
+        else { fprintf(stderr, "error: unexpected argument '%s'\n", a); free(inc); return RL_EXIT_USAGE; }
     }
     char repo[256], rev[256];
     if (!repo_arg || !rl_hub_parse_id(repo_arg, repo, sizeof repo, rev, sizeof rev)) {
         if (repo_arg) fprintf(stderr, "error: '%s' is not a hub repo id (org/name[@revision])\n", repo_arg);
         usage(stderr);
         free(inc);
-        return 2;
+        return RL_EXIT_USAGE;
     }
     if (strchr(repo_arg, '@')) {
-        if (revision && strcmp(revision, rev)) { fprintf(stderr, "error: two revisions given: @%s and --revision %s\n", rev, revision); free(inc); return 2; }
+        if (revision && strcmp(revision, rev)) { fprintf(stderr, "error: two revisions given: @%s and --revision %s\n", rev, revision); free(inc); return RL_EXIT_USAGE; }
         revision = rev;
     }
     progress p = {.tty = isatty(2), .quiet = quiet};
@@ -84,7 +86,7 @@ int cmd_download(int argc, char **argv) {
     char *snap = NULL;
     int rc = rl_hub_download(&o, &snap);
     free(inc);
-    if (rc) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; }
+    if (rc) return rl_cli_fail(NULL);
     printf("%s\n", snap);
     free(snap);
     return 0;

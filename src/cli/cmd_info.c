@@ -2,6 +2,7 @@
 #include "cli/help.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
+#include "cli/exitcode.h"
 #include "engine/model.h"
 #include "format/checkpoint.h"
 #include "hub/hub.h"
@@ -37,7 +38,7 @@ static void print_block_features(const rl_model_desc *d) {
 /* info --json: description, files and memory plan as one JSON object on stdout. */
 static int info_json(const char *dir, const rl_model_desc *d, const rl_checkpoint *ck, rl_model_opts *mo, int ctx) {
     cJSON *o = cJSON_CreateObject(), *desc = cJSON_AddObjectToObject(o, "description"), *files = cJSON_AddArrayToObject(o, "files");
-    if (!o || !desc || !files) { cJSON_Delete(o); fprintf(stderr, "error: out of memory\n"); return 1; }
+    if (!o || !desc || !files) { cJSON_Delete(o); fprintf(stderr, "error: out of memory\n"); return RL_EXIT_NOMEM; }
     cJSON_AddStringToObject(o, "rabbitllm_version", rl_version());
     cJSON_AddStringToObject(o, "model", dir);
     cJSON_AddStringToObject(desc, "family", d->family);
@@ -71,11 +72,11 @@ static int info_json(const char *dir, const rl_model_desc *d, const rl_checkpoin
     mo->ctx = ctx;
     cJSON_AddNumberToObject(o, "ctx", ctx);
     cJSON *plan = rl_model_plan_json(dir, mo);
-    if (!plan) { cJSON_Delete(o); fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; }
+    if (!plan) { cJSON_Delete(o); return rl_cli_fail(NULL); }
     cJSON_AddItemToObject(o, "memory_plan", plan);
     char *txt = cJSON_Print(o);
     cJSON_Delete(o);
-    if (!txt) { fprintf(stderr, "error: out of memory\n"); return 1; }
+    if (!txt) { fprintf(stderr, "error: out of memory\n"); return RL_EXIT_NOMEM; }
     printf("%s\n", txt);
     free(txt);
     return 0;
@@ -94,29 +95,30 @@ int cmd_info(int argc, char **argv) {
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) mo.max_batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--gpu-mem") && i + 1 < argc) {
             uint64_t b;
-            if (rl_cli_parse_size(argv[++i], &b)) { fprintf(stderr, "error: --gpu-mem needs a size, got '%s'\n", argv[i]); return 2; }
+            if (rl_cli_parse_size(argv[++i], &b)) { fprintf(stderr, "error: --gpu-mem needs a size, got '%s'\n", argv[i]); return RL_EXIT_USAGE; }
             mo.gpu_mem = (size_t)b;
         }
         else if (!strcmp(argv[i], "--mem-budget") && i + 1 < argc) {
             uint64_t b;
             const char *v = argv[++i];
             if (!strcmp(v, "auto")) mo.mem_budget = RL_MEM_BUDGET_AUTO;
-            else if (rl_cli_parse_size(v, &b)) { fprintf(stderr, "error: --mem-budget needs a size or auto, got '%s'\n", v); return 2; }
+            else if (rl_cli_parse_size(v, &b)) { fprintf(stderr, "error: --mem-budget needs a size or auto, got '%s'\n", v); return RL_EXIT_USAGE; }
             else mo.mem_budget = (size_t)b;
         }
-        else if (argv[i][0] == '-') { rl_cli_unknown_flag(argv[i]); return 2; }
+        else if (argv[i][0] == '-') { rl_cli_unknown_flag(argv[i]); return RL_EXIT_USAGE; }
         else dir = argv[i];
     }
-    if (!dir) { fprintf(stderr, "usage: rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--gpu-mem SIZE] [--kv-type T]\n"); return 2; }
-    if (!(dir = rl_hub_model_dir(dir))) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; } /* or org/name[@rev] */
+    if (!dir) { fprintf(stderr, "usage: rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--gpu-mem SIZE] [--kv-type T]\n"); return RL_EXIT_USAGE; }
+    if (!(dir = rl_hub_model_dir(dir))) return rl_cli_fail(NULL); /* or org/name[@rev] */
     rl_model_desc *d = malloc(sizeof *d);
     rl_checkpoint *ck = NULL;
     rl_stage *st = NULL;
     int n = 0;
     if (!d || rl_config_load(dir, d) || !(ck = rl_ckpt_open(dir)) || rl_stages_build(d, ck, 0, &st, &n)) {
-        fprintf(stderr, "error: %s\n", d ? rl_errmsg() : "out of memory");
+        int code = d ? rl_cli_fail(NULL) : RL_EXIT_NOMEM;
+        if (!d) fprintf(stderr, "error: out of memory\n");
         rl_ckpt_close(ck); free(d);
-        return 1;
+        return code;
     }
     if (ctx <= 0) ctx = d->max_pos < 4096 ? d->max_pos : 4096;
     if (json) {
@@ -211,6 +213,6 @@ int cmd_info(int argc, char **argv) {
     free(st); rl_ckpt_close(ck); free(d);
     mo.ctx = ctx;
     printf("\n");
-    if (rl_model_print_plan(dir, &mo, stdout)) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; }
+    if (rl_model_print_plan(dir, &mo, stdout)) return rl_cli_fail(NULL);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* `rabbitllm quantize MODEL_DIR [--bits 8|4] [--out DIR] [--force]`: writes the quantized layer
  * cache (src/quant/qcache.h) that `run/chat/serve/bench --quant 8|4` use; prints its path. */
 #include "cli/progress.h"
+#include "cli/exitcode.h"
 #include "cli/help.h"
 #include "cli/commands.h"
 #include "hub/hub.h"
@@ -20,21 +21,21 @@ int cmd_quantize(int argc, char **argv) {
         if (!strcmp(a, "--bits") && v) {
             bits = atoi(v);
             i++;
-            if (bits != 8 && bits != 4) { fprintf(stderr, "error: --bits must be 8 or 4\n"); return 2; }
+            if (bits != 8 && bits != 4) { fprintf(stderr, "error: --bits must be 8 or 4\n"); return RL_EXIT_USAGE; }
         } else if (!strcmp(a, "--out") && v) { out = v; i++; }
         else if (!strcmp(a, "--force")) force = 1;
-        else if (a[0] == '-') { rl_cli_unknown_flag(a); return 2; }
+        else if (a[0] == '-') { rl_cli_unknown_flag(a); return RL_EXIT_USAGE; }
         else if (!model) model = a;
-        else { fprintf(stderr, "error: unexpected argument '%s'\n", a); return 2; }
+        else { fprintf(stderr, "error: unexpected argument '%s'\n", a); return RL_EXIT_USAGE; }
     }
-    if (!model) { fprintf(stderr, "usage: rabbitllm quantize MODEL_DIR [--bits 8|4] [--out DIR] [--force]\n"); return 2; }
+    if (!model) { fprintf(stderr, "usage: rabbitllm quantize MODEL_DIR [--bits 8|4] [--out DIR] [--force]\n"); return RL_EXIT_USAGE; }
     const char *dir_in = rl_hub_model_dir(model);
-    if (!dir_in) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; }
+    if (!dir_in) return rl_cli_fail(NULL);
     char dir[PATH_MAX];
     if (out) snprintf(dir, sizeof dir, "%s", out);
-    else if (rl_qcache_default_dir(dir_in, bits, dir, sizeof dir)) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; }
+    else if (rl_qcache_default_dir(dir_in, bits, dir, sizeof dir)) return rl_cli_fail(NULL);
     int fr = force ? 0 : rl_qcache_fresh(dir_in, bits, dir);
-    if (fr < 0) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; }
+    if (fr < 0) return rl_cli_fail(NULL);
     if (fr) {
         fprintf(stderr, "%s is up to date\n", dir);
         printf("%s\n", dir);
@@ -48,7 +49,7 @@ int cmd_quantize(int argc, char **argv) {
     int qrc = rl_qcache_build(dir_in, bits, dir, &st);
     rl_qcache_set_progress(NULL, NULL);
     rl_progress_end(&pg);
-    if (qrc) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; }
+    if (qrc) return rl_cli_fail(NULL);
     fprintf(stderr, "quantized %d tensors to %d bits (%d copied as they were): %.1f MB -> %.1f MB in %.1f s\n",
             st.n_quantized, bits, st.n_copied, st.src_bytes / 1e6, st.out_bytes / 1e6, rl_now_s() - t0);
     printf("%s\n", dir);

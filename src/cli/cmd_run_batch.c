@@ -2,11 +2,15 @@
  * N sequences per sweep (one read of the weights serves them all). Output in input order: a
  * line of ids per prompt, or a JSON line {"prompt", "text"} per text prompt. */
 #include "cli/opts.h"
+#include "cli/exitcode.h"
 #include "cli/profile.h"
+#include "cli/draft.h"
+#include "gen/spec_tree.h"
 #include "gen/textgen.h"
 #include "gen/batch.h"
 #include "gen/detok_stream.h"
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +30,7 @@ static void list_free(prompt_list *L) {
 /* Reads the non-empty lines of a file. */
 static int read_lines(const char *path, char ***out, int *n) {
     FILE *f = fopen(path, "r");
-    if (!f) { fprintf(stderr, "error: %s: cannot open\n", path); return -1; }
+    if (!f) { fprintf(stderr, "error: %s: cannot open: %s\n", path, strerror(errno)); return -1; }
     char *line = NULL, **v = NULL;
     size_t cap = 0;
     ssize_t len;
@@ -47,13 +51,17 @@ static int read_lines(const char *path, char ***out, int *n) {
     return 0;
 }
 
-static int run_group(rl_textgen *g, const rl_cli_opts *o, prompt_list *L, int first, int n, int32_t **outs, int *n_outs, rl_gen_stats *tot) {
+static int run_group(rl_textgen *g, rl_model *dm, const rl_cli_opts *o, prompt_list *L, int first, int n, int32_t **outs,
+                     int *n_outs, rl_gen_stats *tot) {
     rl_batch_opts bo = {.max_new = o->n_new, .sampling = o->sampling, .ignore_eos = o->ignore_eos,
-                        .stop_ids = g ? g->stop : NULL, .n_stop = g ? g->n_stop : 0};
+                        .stop_ids = g ? g->stop : NULL, .n_stop = g ? g->n_stop : 0,
+                        .draft_model = dm, .draft_tokens = o->draft_tokens, .draft_fixed = o->draft_fixed};
     rl_gen_stats st;
     if (rl_generate_batch(g->m, (const int32_t *const *)L->ids + first, L->n_ids + first, n, &bo, outs, n_outs, &st)) return -1;
     tot->n_prompt += st.n_prompt; tot->n_gen += st.n_gen; tot->sweeps += st.sweeps;
     tot->prefill_s += st.prefill_s; tot->decode_s += st.decode_s;
+    tot->drafted += st.drafted; tot->accepted += st.accepted;
+    tot->draft_s += st.draft_s; tot->target_s += st.target_s; tot->target_compute_s += st.target_compute_s;
     for (int i = 0; i < n; i++) {
         if (!L->lines) {
             for (int j = 0; j < n_outs[i]; j++) printf("%s%d", j ? "," : "", outs[i][j]);
@@ -83,9 +91,9 @@ int rl_run_batch(const rl_cli_opts *oin) {
     rl_cli_opts o = *oin;
     prompt_list L = {0};
     char **lines = NULL;
-    int n = 0, rc = 1;
-    if (read_lines(o.ids_file ? o.ids_file : o.prompts, &lines, &n)) return 1;
-    if (!n) { fprintf(stderr, "error: %s: no prompts\n", o.ids_file ? o.ids_file : o.prompts); free(lines); return 1; }
+    int n = 0, rc = RL_EXIT_NOMEM;
+    if (read_lines(o.ids_file ? o.ids_file : o.prompts, &lines, &n)) return RL_EXIT_IO;
+    if (!n) { fprintf(stderr, "error: %s: no prompts\n", o.ids_file ? o.ids_file : o.prompts); free(lines); return RL_EXIT_INPUT; }
     int par = o.parallel > 0 ? o.parallel : 8;
     if (par > n) par = n;
     o.model.n_seq = par;
@@ -96,18 +104,24 @@ int rl_run_batch(const rl_cli_opts *oin) {
     rl_textgen g;
     memset(&g, 0, sizeof g);
     int opened = 0;
+    rl_model *dm = NULL; /* --draft-model: opened first (the target's memory plan counts it), a sequence per slot */
     int32_t **outs = calloc((size_t)par, sizeof *outs);
     int *n_outs = calloc((size_t)par, sizeof *n_outs);
     if (!L.ids || !L.n_ids || !outs || !n_outs) { fprintf(stderr, "error: out of memory\n"); goto done; }
+    if (o.draft_model && !(dm = rl_draft_open(o.draft_model, &o.model, o.draft_backend, par))) {
+        rc = rl_cli_fail(NULL);
+        goto done;
+    }
     if (o.ids_file) {
         for (int i = 0; i < n; i++)
             if (rl_cli_parse_ids(lines[i], &L.ids[i], &L.n_ids[i])) {
                 fprintf(stderr, "error: %s: line %d is not a comma-separated list of token ids\n", o.ids_file, i + 1);
+                rc = RL_EXIT_INPUT;
                 goto done;
             }
-        if (!(g.m = rl_model_open(o.model_dir, &o.model))) { fprintf(stderr, "error: %s\n", rl_last_error()); goto done; }
+        if (!(g.m = rl_model_open(o.model_dir, &o.model))) { rc = rl_cli_fail(NULL); goto done; }
     } else {
-        if (rl_textgen_open(&g, o.model_dir, &o.model, o.raw)) { fprintf(stderr, "error: %s\n", rl_last_error()); goto done; }
+        if (rl_textgen_open(&g, o.model_dir, &o.model, o.raw)) { rc = rl_cli_fail(NULL); goto done; }
         opened = 1;
         if (!o.raw && !g.tmpl) fprintf(stderr, "note: %s has no chat template; sending the text as is\n", o.model_dir);
         for (int i = 0; i < n; i++) {
@@ -123,20 +137,25 @@ int rl_run_batch(const rl_cli_opts *oin) {
             cJSON_AddItemToArray(msgs, u);
             int r = rl_textgen_prompt(&g, msgs, lines[i], &L.ids[i], &L.n_ids[i]);
             cJSON_Delete(msgs);
-            if (r) { fprintf(stderr, "error: prompt %d: %s\n", i + 1, rl_last_error()); goto done; }
+            if (r) { char what[32]; snprintf(what, sizeof what, "prompt %d", i + 1); rc = rl_cli_fail(what); goto done; }
         }
     }
-    for (int i = 0; i < par; i++) if (!(outs[i] = malloc(((size_t)o.n_new + 1) * sizeof **outs))) goto done;
+    if (dm && rl_cli_check_draft(&o, g.m, dm)) { dm = NULL; rc = rl_cli_exit_code(); goto done; }
+    for (int i = 0; i < par; i++) if (!(outs[i] = malloc(((size_t)o.n_new + 1) * sizeof **outs))) { fprintf(stderr, "error: out of memory\n"); goto done; }
     rl_gen_stats tot = {0};
     for (int first = 0; first < n; first += par) {
         int k = n - first < par ? n - first : par;
-        if (run_group(&g, &o, &L, first, k, outs, n_outs, &tot)) { fprintf(stderr, "error: %s\n", rl_last_error()); goto done; }
+        if (run_group(&g, dm, &o, &L, first, k, outs, n_outs, &tot)) { rc = rl_cli_fail(NULL); goto done; }
     }
-    fprintf(stderr, "%d prompts (%d in parallel): %d prompt tokens in %.3f s, %d generated in %.3f s (%.2f tok/s, %d decode sweeps)\n",
+    fprintf(stderr, "%d prompts (%d in parallel): %d prompt tokens in %.3f s, %d generated in %.3f s (%.2f tok/s, %d decode sweeps",
             n, par, tot.n_prompt, tot.prefill_s, tot.n_gen, tot.decode_s, tot.decode_s > 0 ? tot.n_gen / tot.decode_s : 0.0, tot.sweeps);
+    if (dm) rl_cli_draft_summary(stderr, tot.sweeps, tot.drafted, tot.accepted, 1, tot.draft_s, tot.target_s - tot.target_compute_s,
+                                 tot.target_compute_s);
+    fprintf(stderr, ")\n");
     if (o.profile) rl_profile_print(g.m, stderr);
     rc = 0;
 done:
+    rl_model_close(dm);
     if (opened) rl_textgen_close(&g);
     else rl_model_close(g.m);
     for (int i = 0; outs && i < par; i++) free(outs[i]);

@@ -3,7 +3,9 @@
  * of requests; -n caps requests that give no max_tokens (default: up to the context). */
 #include "cli/commands.h"
 #include "cli/clitext.h"
+#include "cli/exitcode.h"
 #include "server/server.h"
+#include "server/slots.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,7 +18,7 @@ int cmd_serve(int argc, char **argv) {
     rl_server_opts so = {.host = "127.0.0.1", .port = 8080, .max_body = MAX_BODY};
     int n_given = 0;
     char **rest = malloc(((size_t)argc + 1) * sizeof *rest);
-    if (!rest) { fprintf(stderr, "error: out of memory\n"); return 1; }
+    if (!rest) { fprintf(stderr, "error: out of memory\n"); return RL_EXIT_NOMEM; }
     int nr = 0;
     static const char *const STR_FLAGS[] = {"--host", "--model-name", "--chat-template", "--api-key", "--cors", NULL};
     static const char *const NUM_FLAGS[] = {"--port", "--queue", "--timeout", "--max-connections", "--sse-keepalive", "--batch-tokens", NULL};
@@ -27,7 +29,7 @@ int cmd_serve(int argc, char **argv) {
         for (int k = 0; i > 0 && STR_FLAGS[k]; k++) is_str |= !strcmp(a, STR_FLAGS[k]);
         for (int k = 0; i > 0 && NUM_FLAGS[k]; k++) is_num |= !strcmp(a, NUM_FLAGS[k]);
         if (is_str || is_num) {
-            if (!v || !*v) { fprintf(stderr, "error: %s needs a value\n", a); free(rest); return 2; }
+            if (!v || !*v) { fprintf(stderr, "error: %s needs a value\n", a); free(rest); return RL_EXIT_USAGE; }
             if (!strcmp(a, "--host")) so.host = v;
             else if (!strcmp(a, "--model-name")) so.model_name = v;
             else if (!strcmp(a, "--chat-template")) so.chat_template = v;
@@ -38,7 +40,7 @@ int cmd_serve(int argc, char **argv) {
                 long p = strtol(v, &end, 10);
                 long hi = !strcmp(a, "--port") ? 65535 : 1000000;
                 long lo = !strcmp(a, "--port") ? 0 : 1;
-                if (*end || p < lo || p > hi) { fprintf(stderr, "error: %s needs a number in [%ld, %ld], got '%s'\n", a, lo, hi, v); free(rest); return 2; }
+                if (*end || p < lo || p > hi) { fprintf(stderr, "error: %s needs a number in [%ld, %ld], got '%s'\n", a, lo, hi, v); free(rest); return RL_EXIT_USAGE; }
                 if (!strcmp(a, "--port")) so.port = (int)p;
                 else if (!strcmp(a, "--queue")) so.queue = (int)p;
                 else if (!strcmp(a, "--timeout")) so.timeout_s = (int)p;
@@ -55,14 +57,15 @@ int cmd_serve(int argc, char **argv) {
     }
     rest[nr] = NULL;
     rl_cli_opts o;
-    if (rl_cli_parse(nr, rest, &o)) { free(rest); return 2; }
+    int prc = rl_cli_parse(nr, rest, &o);
+    if (prc) { free(rest); return prc; }
     if (o.prompt || o.ids || o.raw || o.dump_logits) {
         fprintf(stderr, "error: serve takes no -p / --ids / --raw / --dump-logits (prompts come with the requests)\n");
         free(rest);
-        return 2;
+        return RL_EXIT_USAGE;
     }
     so.default_max_tokens = n_given ? o.n_new : 0;
-    if (n_given && o.n_new < 1) { fprintf(stderr, "error: -n must be at least 1 for serve\n"); free(rest); return 2; }
+    if (n_given && o.n_new < 1) { fprintf(stderr, "error: -n must be at least 1 for serve\n"); free(rest); return RL_EXIT_USAGE; }
     char name[512];
     if (!so.model_name) {                /* the basename of MODEL as given */
         size_t l = strlen(o.model_ref);
@@ -82,19 +85,31 @@ int cmd_serve(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     if (!so.api_key) so.api_key = getenv("RABBITLLM_API_KEY");
-    so.parallel = o.parallel > 0 ? o.parallel : 4;
-    o.model.n_seq = so.parallel;
     so.batch_tokens = batch_tokens;
     if (batch_tokens && (!o.model.max_batch || o.model.max_batch < batch_tokens)) o.model.max_batch = batch_tokens;
+    char why[160] = "";
+    so.parallel = o.parallel;
+    if (so.parallel <= 0) {              /* what the memory plan allows, at most 16 */
+        so.parallel = rl_serve_default_slots(o.model_dir, &o.model, 16, why, sizeof why);
+        if (so.parallel <= 0) so.parallel = 1;   /* the plan fails: opening says why */
+        so.parallel_why = why;
+    }
+    o.model.n_seq = so.parallel;
     so.model_dir = o.model_dir;
     so.sampling = o.sampling;
     so.ignore_eos = o.ignore_eos;
     so.draft = o.draft;
+    if (o.draft_model) {                 /* not opened: serve's batched steps do not verify drafts (docs/SERVER.md) */
+        fprintf(stderr, "note: --draft-model is not used by serve (slots decode one token per step)\n");
+        o.draft_model = NULL;
+    }
     rl_session *g = rl_cli_session_open(&o);
     int rc = 0;
-    if (!g) rc = 1;
+    if (!g) rc = rl_cli_exit_code();
     else {
-        if (rl_server_run(g, &so, &stop)) rc = 1;
+        /* the server prints its own start failures: the address (resolve, listen) is network (5) */
+        int sr = rl_server_run(g, &so, &stop);
+        if (sr) rc = sr == -2 ? RL_EXIT_NET : rl_cli_exit_code();
         rl_session_close(g);
     }
     free(rest);

@@ -2,6 +2,8 @@
 #include "cli/help.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
+#include "cli/exitcode.h"
+#include "cli/progress.h"
 #include "model/synth.h"
 #include "model/desc.h"
 #include "util/err.h"
@@ -22,20 +24,26 @@ int cmd_synth(int argc, char **argv) {
             else if (!strcasecmp(v, "f32")) o.dtype = RL_DT_F32;
             else if (!strcasecmp(v, "fp8")) o.quant = RL_QM_FP8;   /* FP8 block 128x128, F32 scales; the rest bf16 */
             else if (!strcasecmp(v, "gptq4")) o.quant = RL_QM_GPTQ; /* GPTQ v1 4-bit sym, group 128; the rest bf16 */
-            else { fprintf(stderr, "error: --dtype must be bf16, f16, f32, fp8 or gptq4\n"); return 2; }
+            else { fprintf(stderr, "error: --dtype must be bf16, f16, f32, fp8 or gptq4\n"); return RL_EXIT_USAGE; }
         } else if (!strcmp(a, "--shard-size") && v) {
             i++;
-            if (rl_cli_parse_size(v, &o.shard_bytes) || !o.shard_bytes) { fprintf(stderr, "error: bad --shard-size '%s' (e.g. 2G, 500M)\n", v); return 2; }
+            if (rl_cli_parse_size(v, &o.shard_bytes) || !o.shard_bytes) { fprintf(stderr, "error: bad --shard-size '%s' (e.g. 2G, 500M)\n", v); return RL_EXIT_USAGE; }
         } else if (!strcmp(a, "--seed") && v) {
             i++;
             o.seed = strtoull(v, NULL, 10);
-        } else if (a[0] == '-') { rl_cli_unknown_flag(a); return 2; }
+        } else if (a[0] == '-') { rl_cli_unknown_flag(a); return RL_EXIT_USAGE; }
         else if (!cfg) cfg = a;
         else if (!out) out = a;
-        else { fprintf(stderr, "error: unexpected argument '%s'\n", a); return 2; }
+        else { fprintf(stderr, "error: unexpected argument '%s'\n", a); return RL_EXIT_USAGE; }
     }
-    if (!cfg || !out) { fprintf(stderr, "usage: rabbitllm synth CONFIG_JSON OUT_DIR [--dtype bf16|f16|f32|fp8|gptq4] [--shard-size 2G] [--seed N]\n"); return 2; }
-    if (rl_synth_write(cfg, out, &o)) { fprintf(stderr, "error: %s\n", rl_errmsg()); return 1; }
+    if (!cfg || !out) { fprintf(stderr, "usage: rabbitllm synth CONFIG_JSON OUT_DIR [--dtype bf16|f16|f32|fp8|gptq4] [--shard-size 2G] [--seed N]\n"); return RL_EXIT_USAGE; }
+    rl_progress pg;   /* bytes, rate, ETA on a TTY */
+    rl_progress_begin(&pg, "writing", 0);
+    o.progress = rl_progress_cb;
+    o.progress_ud = &pg;
+    int rc = rl_synth_write(cfg, out, &o);
+    rl_progress_end(&pg);
+    if (rc) return rl_cli_fail(NULL);
     fprintf(stderr, "wrote %s\n", out);
     return 0;
 }

@@ -4,6 +4,8 @@
  *   rabbitllm template MODEL_DIR           one such JSON object (or a bare messages array) on stdin ->
  *                                          the rendered text on stdout */
 #include "cli/commands.h"
+#include "cli/exitcode.h"
+#include "cli/help.h"
 #include "rabbitllm.h"
 #include "util/err.h"
 #include <cjson/cJSON.h>
@@ -56,19 +58,19 @@ static int run_jsonl(const rl_chat_template *t) {
 static int run_once(const rl_chat_template *t) {
     size_t len = 0, cap = 1 << 16;
     char *buf = malloc(cap);
-    if (!buf) { fprintf(stderr, "template: out of memory\n"); return 1; }
+    if (!buf) { fprintf(stderr, "error: template: out of memory\n"); return RL_EXIT_NOMEM; }
     size_t r;
     while ((r = fread(buf + len, 1, cap - len - 1, stdin)) > 0) {
         len += r;
-        if (cap - len < 2) { char *nb = realloc(buf, cap *= 2); if (!nb) { free(buf); return 1; } buf = nb; }
+        if (cap - len < 2) { char *nb = realloc(buf, cap *= 2); if (!nb) { free(buf); fprintf(stderr, "error: template: out of memory\n"); return RL_EXIT_NOMEM; } buf = nb; }
     }
     buf[len] = 0;
     cJSON *req = cJSON_Parse(buf);
     free(buf);
     char *out = NULL;
     int rc = 0;
-    if (!req) { fprintf(stderr, "template: stdin is not valid JSON\n"); rc = 1; }
-    else if (render_req(t, req, &out)) { fprintf(stderr, "template: %s\n", rl_errmsg()); rc = 1; }
+    if (!req) { fprintf(stderr, "error: template: stdin is not valid JSON\n"); rc = RL_EXIT_INPUT; }
+    else if (render_req(t, req, &out)) rc = rl_cli_fail("template");
     else fputs(out, stdout);
     rl_release(out);
     cJSON_Delete(req);
@@ -81,12 +83,13 @@ int cmd_template(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--jsonl")) jsonl = 1;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { usage(); return 0; }
-        else if (!dir && argv[i][0] != '-') dir = argv[i];
-        else { usage(); return 2; }
+        else if (argv[i][0] == '-') { rl_cli_unknown_flag(argv[i]); return RL_EXIT_USAGE; }
+        else if (!dir) dir = argv[i];
+        else { fprintf(stderr, "error: unexpected argument '%s'\n", argv[i]); return RL_EXIT_USAGE; }
     }
-    if (!dir) { usage(); return 2; }
+    if (!dir) { usage(); return RL_EXIT_USAGE; }
     rl_chat_template *t = rl_chat_template_open(dir);   /* a directory or org/name[@rev] */
-    if (!t) { fprintf(stderr, "template: %s\n", rl_last_error()); return 1; }
+    if (!t) return rl_cli_fail("template");
     int rc = jsonl ? run_jsonl(t) : run_once(t);
     rl_chat_template_close(t);
     return rc;

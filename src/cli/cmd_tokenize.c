@@ -1,6 +1,8 @@
 /* CLI subcommands tokenize, detokenize and bench-tokenizer (text <-> ids through the tokenizer
  * facade; JSON-lines mode for tools, one output line per input line, flushed). */
 #include "cli/commands.h"
+#include "cli/exitcode.h"
+#include "cli/help.h"
 #include "rabbitllm.h"
 #include "tokenizer/tok_jsonl.h"
 #include "util/err.h"
@@ -18,7 +20,7 @@ static double now(void) {
 
 static rl_tokenizer *load_or_die(const char *cmd, const char *dir) {
     rl_tokenizer *t = rl_tokenizer_open(dir);   /* a directory or org/name[@rev] */
-    if (!t) fprintf(stderr, "%s: %s\n", cmd, rl_last_error());
+    if (!t) rl_cli_fail(cmd);   /* the caller exits with rl_cli_exit_code() */
     return t;
 }
 
@@ -80,7 +82,7 @@ static int jsonl_loop(const char *cmd, rl_tokenizer *t, int encode) {
         fflush(stdout);
     }
     free(line); free(out);
-    return bad ? 1 : 0;
+    return bad ? RL_EXIT_INPUT : 0;   /* each bad line has its {"error": ...} line */
 }
 
 int cmd_tokenize(int argc, char **argv) {
@@ -89,21 +91,22 @@ int cmd_tokenize(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--jsonl")) jsonl = 1;
         else if (!strcmp(argv[i], "--no-special")) special = 0;
+        else if (!strncmp(argv[i], "--", 2)) { rl_cli_unknown_flag(argv[i]); return RL_EXIT_USAGE; }
         else if (!dir) dir = argv[i];
         else if (!text) text = argv[i];
-        else { fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0], argv[i]); return 2; }
+        else { fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0], argv[i]); return RL_EXIT_USAGE; }
     }
     if (!dir || (!jsonl && !text)) {
         fprintf(stderr, "usage: %s MODEL_DIR (TEXT [--no-special] | --jsonl)\n", argv[0]);
-        return 2;
+        return RL_EXIT_USAGE;
     }
     rl_tokenizer *t = load_or_die(argv[0], dir);
-    if (!t) return 1;
+    if (!t) return rl_cli_exit_code();
     int rc = 0;
     if (jsonl) rc = jsonl_loop(argv[0], t, 1);
     else {
         int32_t *ids; int n;
-        if (rl_tokenize(t, text, strlen(text), special, &ids, &n)) { fprintf(stderr, "%s: %s\n", argv[0], rl_last_error()); rc = 1; }
+        if (rl_tokenize(t, text, strlen(text), special, &ids, &n)) rc = rl_cli_fail(argv[0]);
         else {
             for (int i = 0; i < n; i++) printf(i ? ",%d" : "%d", ids[i]);
             printf("\n");
@@ -120,16 +123,17 @@ int cmd_detokenize(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--jsonl")) jsonl = 1;
         else if (!strcmp(argv[i], "--skip-special")) skip = 1;
+        else if (!strncmp(argv[i], "--", 2)) { rl_cli_unknown_flag(argv[i]); return RL_EXIT_USAGE; }
         else if (!dir) dir = argv[i];
         else if (!list) list = argv[i];
-        else { fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0], argv[i]); return 2; }
+        else { fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0], argv[i]); return RL_EXIT_USAGE; }
     }
     if (!dir || (!jsonl && !list)) {
         fprintf(stderr, "usage: %s MODEL_DIR (IDS [--skip-special] | --jsonl)   IDS: comma-separated\n", argv[0]);
-        return 2;
+        return RL_EXIT_USAGE;
     }
     rl_tokenizer *t = load_or_die(argv[0], dir);
-    if (!t) return 1;
+    if (!t) return rl_cli_exit_code();
     int rc = 0;
     if (jsonl) rc = jsonl_loop(argv[0], t, 0);
     else {
@@ -139,14 +143,15 @@ int cmd_detokenize(int argc, char **argv) {
         while (ids && *p) {
             char *end;
             long v = strtol(p, &end, 10);
-            if (end == p || v < -2147483647L || v > 2147483647L) { fprintf(stderr, "%s: bad id list '%s'\n", argv[0], list); rc = 2; break; }
+            if (end == p || v < -2147483647L || v > 2147483647L) { fprintf(stderr, "%s: bad id list '%s'\n", argv[0], list); rc = RL_EXIT_USAGE; break; }
             ids[n++] = (int32_t)v;
             p = *end == ',' ? end + 1 : end;
-            if (*end && *end != ',') { fprintf(stderr, "%s: bad id list '%s'\n", argv[0], list); rc = 2; break; }
+            if (*end && *end != ',') { fprintf(stderr, "%s: bad id list '%s'\n", argv[0], list); rc = RL_EXIT_USAGE; break; }
         }
         char *text; size_t tl;
-        if (!rc && ids && rl_detokenize(t, ids, (int)n, skip, &text, &tl)) { fprintf(stderr, "%s: %s\n", argv[0], rl_last_error()); rc = 1; }
+        if (!rc && ids && rl_detokenize(t, ids, (int)n, skip, &text, &tl)) rc = rl_cli_fail(argv[0]);
         else if (!rc && ids) { fwrite(text, 1, tl, stdout); printf("\n"); rl_release(text); }
+        if (!ids) { fprintf(stderr, "%s: out of memory\n", argv[0]); rc = RL_EXIT_NOMEM; }
         free(ids);
     }
     rl_tokenizer_close(t);
@@ -154,15 +159,25 @@ int cmd_detokenize(int argc, char **argv) {
 }
 
 int cmd_bench_tokenizer(int argc, char **argv) {
-    if (argc < 3) { fprintf(stderr, "usage: %s MODEL_DIR FILE [--repeat N]\n", argv[0]); return 2; }
     int reps = 3;
-    if (argc >= 5 && !strcmp(argv[3], "--repeat")) reps = atoi(argv[4]) > 0 ? atoi(argv[4]) : 1;
+    const char *pos[2] = {0};
+    for (int i = 1, k = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--repeat") && i + 1 < argc) {
+            char *end;
+            long r = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || r < 1 || r > 1000000) { fprintf(stderr, "error: --repeat needs a number in [1, 1000000], got '%s'\n", argv[i]); return RL_EXIT_USAGE; }
+            reps = (int)r;
+        } else if (!strncmp(argv[i], "--", 2)) { rl_cli_unknown_flag(argv[i]); return RL_EXIT_USAGE; }
+        else if (k < 2) pos[k++] = argv[i];
+        else { fprintf(stderr, "error: unexpected argument '%s'\n", argv[i]); return RL_EXIT_USAGE; }
+    }
+    if (!pos[1]) { fprintf(stderr, "usage: %s MODEL_DIR FILE [--repeat N]\n", argv[0]); return RL_EXIT_USAGE; }
     size_t len;
-    char *txt = rl_read_file(argv[2], &len);
-    if (!txt) { fprintf(stderr, "%s: %s\n", argv[0], rl_errmsg()); return 1; }
+    char *txt = rl_read_file(pos[1], &len);
+    if (!txt) return rl_cli_fail(argv[0]);
     double t0 = now();
-    rl_tokenizer *t = load_or_die(argv[0], argv[1]);
-    if (!t) { free(txt); return 1; }
+    rl_tokenizer *t = load_or_die(argv[0], pos[0]);
+    if (!t) { free(txt); return rl_cli_exit_code(); }
     double t1 = now();
     printf("load: %.3f s\n", t1 - t0);
     int rc = 0;
@@ -170,7 +185,7 @@ int cmd_bench_tokenizer(int argc, char **argv) {
     for (int r = 0; r <= reps; r++) {
         int32_t *ids; int n;
         double a = now();
-        if (rl_tokenize(t, txt, len, 0, &ids, &n)) { fprintf(stderr, "%s: %s\n", argv[0], rl_last_error()); rc = 1; break; }
+        if (rl_tokenize(t, txt, len, 0, &ids, &n)) { rc = rl_cli_fail(argv[0]); break; }
         double s = now() - a;
         double b0 = now();
         char *back; size_t bl;

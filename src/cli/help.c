@@ -5,7 +5,11 @@
 
 const char *rl_cli_command;
 
+/* A command's table: its own rows first; a later row of the same flag (from GEN_FLAGS) is not
+ * printed, so an own row overrides a shared one (its default); an own row with help NULL (NOT)
+ * leaves a shared flag out of the command (parsed, but of no effect there). */
 typedef struct { const char *flag, *value, *def, *help; } flag_row;
+#define NOT(f) {f, NULL, NULL, NULL}
 
 /* The generation flags parsed by opts.c (run, chat, serve, bench). */
 #define GEN_FLAGS \
@@ -27,10 +31,12 @@ typedef struct { const char *flag, *value, *def, *help; } flag_row;
     {"-t, --threads", "N", "0 (all cores)", "compute threads"}, \
     {"--batch", "N", "engine default", "largest prefill batch"}, \
     {"--parallel", "N", "1", "sequences decoded together"}, \
-    {"--draft", "N", "0 (off)", "speculative tokens per sweep (prompt lookup)"}, \
-    {"--draft-model", "DIR", "", "small model drafting tokens"}, \
-    {"--draft-tokens", "N", "64", "tree size the draft model grows"}, \
+    {"--draft", "N", "0 (off)", "speculative tokens per sweep (prompt lookup; with --draft-model: merged into its tree)"}, \
+    {"--draft-model", "DIR", "", "small resident model drafting token trees (same vocabulary)"}, \
+    {"--draft-tokens", "N", "64", "most tree nodes per sweep the draft model grows"}, \
     {"--draft-fixed", "", "off", "always trees of --draft-tokens (no cost model)"}, \
+    {"--draft-quant", "8|4", "off", "run the draft model from its quantized layer cache"}, \
+    {"--draft-backend", "NAME", "the target's", "compute backend of the draft model"}, \
     {"--quant", "8|4", "off", "run from the quantized layer cache (built when absent or stale)"}, \
     {"--compute", "f32|bf16", "f32", "matmul precision over BF16 weights"}, \
     {"--mem-budget", "SIZE|auto", "auto", "memory for resident layers (e.g. 4G, 0)"}, \
@@ -39,11 +45,18 @@ typedef struct { const char *flag, *value, *def, *help; } flag_row;
     {"--gpu", "", "off", "short for --backend cuda"}, \
     {"--kv-type", "TYPE", "f32", "KV cache element type"}, \
     {"--profile", "", "off", "per-stage timings on stderr"}, \
-    {"--trace", "FILE", "", "Chrome trace of the run"}, \
+    {"--trace", "FILE", "", "every layer's intermediates as text lines (sum, abs sum, max, first values)"}, \
     {"--dump-logits", "FILE", "", "write the last logits (f32)"}
 
-static const flag_row RUN[] = {GEN_FLAGS, {0}};
-static const flag_row SERVE[] = {{"--host", "H", "127.0.0.1", "address to listen on"},
+/* what a conversation or a server does not use: prompts come from stdin or the requests */
+#define NO_PROMPT NOT("-p, --prompt"), NOT("--ids"), NOT("--ids-file"), NOT("--prompts"), NOT("--dump-logits"), \
+    NOT("--trace"), NOT("--profile"), NOT("--draft-fixed")
+
+static const flag_row RUN[] = {{"--parallel", "N", "8", "with --ids-file / --prompts: sequences decoded together"}, GEN_FLAGS, {0}};
+static const flag_row CHAT[] = {{"-n, --n-predict", "N", "512", "most tokens per answer"}, NO_PROMPT, GEN_FLAGS, {0}};
+static const flag_row SERVE[] = {{"-n, --n-predict", "N", "the request's max_tokens, else to the context", "default max_tokens"},
+                                 NO_PROMPT, NOT("--system"), NOT("--raw"), NOT("--draft"),
+                                 {"--host", "H", "127.0.0.1", "address to listen on"},
                                  {"--port", "P", "8080", "port to listen on"},
                                  {"--model-name", "NAME", "the model directory", "model id in the API"},
                                  {"--chat-template", "NAME|FILE", "the model's, else chatml", "built-in (chatml, llama3, llama2, gemma, mistral, phi3, qwen, deepseek) or a Jinja file"},
@@ -54,8 +67,15 @@ static const flag_row SERVE[] = {{"--host", "H", "127.0.0.1", "address to listen
                                  {"--max-connections", "N", "256", "connection cap"},
                                  {"--sse-keepalive", "S", "15", "keep-alive comment interval of queued streams"},
                                  {"--batch-tokens", "N", "256", "most tokens per step (prefill chunks + decode rows)"},
+                                 {"--parallel", "N", "what the memory plan allows, at most 16", "slots: requests generated together"},
                                  GEN_FLAGS, {0}};
-static const flag_row BENCH[] = {{"--resident", "", "off", "time the resident (all in memory) path instead"},
+static const flag_row BENCH[] = {{"-n, --n-predict", "N", "8", "decode tokens timed (medians of N)"},
+                                 {"--ctx", "N", "512", "context length"},
+                                 NOT("--mem-budget"),   /* fixed by the mode: all streamed, or (--resident) all resident */
+                                 NO_PROMPT, NOT("--system"), NOT("--raw"), NOT("--temp, --temperature"), NOT("--top-k"),
+                                 NOT("--top-p"), NOT("--min-p"), NOT("--repeat-penalty, --repetition-penalty"), NOT("--seed"),
+                                 NOT("--ignore-eos"), NOT("--parallel"),
+                                 {"--resident", "", "off", "time the resident (all in memory) path instead"},
                                  {"--pp", "LIST", "128,2048", "prefill lengths for --resident"},
                                  {"--timeline", "FILE.svg", "", "draw one sweep: read / prefetch wait / compute per stage"},
                                  GEN_FLAGS, {0}};
@@ -73,22 +93,22 @@ static const flag_row TOKENIZE[] = {{"--jsonl", "", "off", "read {\"text\":...} 
 static const flag_row DETOK[] = {{"--jsonl", "", "off", "read {\"ids\":[...]} lines from stdin"},
                                  {"--skip-special", "", "off", "leave special tokens out"}, {0}};
 static const flag_row TEMPLATE[] = {{"--jsonl", "", "off", "read {\"messages\":...} lines from stdin"}, {0}};
-static const flag_row SYNTH[] = {{"--dtype", "bf16|f16|f32", "bf16", "weight type"},
+static const flag_row SYNTH[] = {{"--dtype", "bf16|f16|f32|fp8|gptq4", "bf16", "weight type (fp8, gptq4: linear weights pre-quantized, the rest bf16)"},
                                  {"--shard-size", "SIZE", "2G", "largest shard file"},
                                  {"--seed", "N", "0", "random seed"}, {0}};
 static const flag_row QUANT[] = {{"--bits", "8|4", "8", "Q8_0 or Q4_1 layer matrices"},
                                  {"--out", "DIR", "$XDG_CACHE_HOME/rabbitllm/<hash>-qBITS", "cache directory"},
                                  {"--force", "", "off", "rebuild even when fresh"}, {0}};
-static const flag_row BTOK[] = {{"--repeat", "N", "1", "passes over FILE"}, {0}};
+static const flag_row BTOK[] = {{"--repeat", "N", "3", "warm passes over FILE (after one cold pass)"}, {0}};
 static const flag_row DOWNLOAD[] = {{"--revision", "R", "main", "branch, tag or commit"},
                                     {"--include", "PATTERN...", "config, tokenizer, template, safetensors", "extra files"},
                                     {"-q, --quiet", "", "off", "no progress"}, {0}};
 
 static const struct { const char *cmd, *args, *what; const flag_row *flags; } CMDS[] = {
     {"run", "MODEL (-p TEXT | --ids 1,2,3)", "generate text", RUN},
-    {"chat", "MODEL", "interactive chat", RUN},
+    {"chat", "MODEL", "interactive chat", CHAT},
     {"serve", "MODEL", "OpenAI-compatible HTTP server", SERVE},
-    {"bench", "MODEL", "streaming (or resident) speed vs disk and memory", BENCH},
+    {"bench", "MODEL", "streaming (or resident) speed vs disk and memory; --draft-model: speculative vs plain decoding", BENCH},
     {"info", "MODEL", "model description and memory plan", INFO},
     {"tokenize", "MODEL (TEXT | --jsonl)", "text to token ids", TOKENIZE},
     {"detokenize", "MODEL (IDS | --jsonl)", "token ids to text", DETOK},
@@ -98,6 +118,13 @@ static const struct { const char *cmd, *args, *what; const flag_row *flags; } CM
     {"bench-tokenizer", "MODEL FILE", "tokenizer speed", BTOK},
     {"download", "org/name[@revision]", "fetch a model into the Hugging Face cache", DOWNLOAD},
 };
+
+/* 0 for a NOT row and for a row whose flag an earlier row of the table already had */
+static int shown(const flag_row *tab, const flag_row *r) {
+    if (!r->help) return 0;
+    for (const flag_row *e = tab; e < r; e++) if (!strcmp(e->flag, r->flag)) return 0;
+    return 1;
+}
 
 static int find(const char *cmd) {
     for (int i = 0; cmd && i < (int)(sizeof CMDS / sizeof *CMDS); i++)
@@ -113,9 +140,10 @@ int rl_cli_help(const char *cmd, FILE *f) {
         fprintf(f, "  MODEL: a model directory, a .gguf file, or a hub id org/name[@revision] in the local cache\n");
     fprintf(f, "flags:\n");
     for (const flag_row *r = CMDS[c].flags; r->flag; r++) {
+        if (!shown(CMDS[c].flags, r)) continue;
         char left[64];
         snprintf(left, sizeof left, "%s%s%s", r->flag, *r->value ? " " : "", r->value);
-        fprintf(f, "  %-30s %s%s%s%s\n", left, r->help, *r->def ? " (default: " : "", r->def, *r->def ? ")" : "");
+        fprintf(f, "  %-30s %s (default: %s)\n", left, r->help, *r->def ? r->def : "none");
     }
     fprintf(f, "  %-30s %s\n", "-h, --help", "this help");
     return 0;
@@ -140,6 +168,7 @@ const char *rl_cli_suggest(const char *cmd, const char *flag) {
     int c = find(cmd), bd = 4;
     if (c < 0 || !flag) return NULL;
     for (const flag_row *r = CMDS[c].flags; r->flag; r++) {
+        if (!r->help) continue;
         char names[64];
         snprintf(names, sizeof names, "%s", r->flag);
         for (char *tok = strtok(names, ", "); tok; tok = strtok(NULL, ", ")) {   /* "-n, --n-predict" */
@@ -153,7 +182,8 @@ const char *rl_cli_suggest(const char *cmd, const char *flag) {
 
 void rl_cli_unknown_flag(const char *flag) {
     const char *s = rl_cli_suggest(rl_cli_command, flag);
-    fprintf(stderr, "error: unknown or incomplete option '%s'", flag);
-    if (s) fprintf(stderr, "; did you mean '%s'?", s);
+    if (s && !strcmp(s, flag)) fprintf(stderr, "error: option '%s' needs a value", flag);   /* a known flag, last */
+    else fprintf(stderr, "error: unknown or incomplete option '%s'", flag);
+    if (s && strcmp(s, flag)) fprintf(stderr, "; did you mean '%s'?", s);
     fprintf(stderr, " (rabbitllm %s --help lists them)\n", rl_cli_command ? rl_cli_command : "COMMAND");
 }

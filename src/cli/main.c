@@ -1,6 +1,9 @@
 /* rabbitllm CLI entry point: dispatches to the subcommands declared in commands.h. */
 #include "cli/commands.h"
 #include "cli/help.h"
+#include "cli/exitcode.h"
+#include "cli/progress.h"
+#include "io/loader.h"
 #include "rabbitllm.h"
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +17,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
     {"detokenize", cmd_detokenize, "detokenize MODEL_DIR --jsonl        token ids to text"},
     {"template", cmd_template, "template MODEL_DIR --jsonl          render the chat template"},
     {"synth", cmd_synth, "synth CONFIG_JSON OUT_DIR [--dtype bf16] [--shard-size 2G] [--seed N]"},
-    {"bench", cmd_bench, "bench MODEL_DIR [-n 8] [--resident]  streaming (or resident) speed vs disk and memory"},
+    {"bench", cmd_bench, "bench MODEL_DIR [-n 8] [--resident] [--draft-model D]  streaming (or resident) speed vs disk and memory; speculative vs plain"},
     {"quantize", cmd_quantize, "quantize MODEL_DIR [--bits 8|4] [--out DIR]  write the 8/4-bit layer cache (run ... --quant 8|4)"},
     {"bench-tokenizer", cmd_bench_tokenizer, "bench-tokenizer MODEL_DIR FILE      tokenizer speed"},
     {"download", cmd_download, "download org/name [--revision R] [--include PAT...]  fetch into the HF cache (MODEL_DIR may then be org/name[@rev])"},
@@ -29,8 +32,10 @@ int main(int argc, char **argv) {
     if (argc == 2 && !strcmp(argv[1], "--version")) { printf("rabbitllm %s\n", rl_version()); return 0; }
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+        return argc < 2 ? RL_EXIT_USAGE : 0;
     }
+    static rl_progress load_line;   /* the resident read at model open: bytes, rate, ETA on a TTY */
+    rl_loader_set_progress(rl_progress_load_cb, &load_line);
     for (size_t i = 0; i < sizeof CMDS / sizeof CMDS[0]; i++)
         if (!strcmp(argv[1], CMDS[i].name)) {
             rl_cli_command = CMDS[i].name;
@@ -43,5 +48,5 @@ int main(int argc, char **argv) {
         if (!strncmp(argv[1], CMDS[i].name, 3) && best == 99) { fprintf(stderr, "; did you mean '%s'?", CMDS[i].name); best = i; }
     fprintf(stderr, "\n");
     usage(stderr);
-    return 2;
+    return RL_EXIT_USAGE;
 }

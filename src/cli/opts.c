@@ -2,6 +2,7 @@
 #include "cli/progress.h"
 #include "cli/help.h"
 #include "cli/opts.h"
+#include "cli/exitcode.h"
 #include "hub/hub.h"
 #include "quant/qcache.h"
 #include "backend/cpu/matmul.h"
@@ -60,26 +61,26 @@ int rl_cli_parse_ids(const char *s, int32_t **out, int *n) {
     return 0;
 }
 
-/* --quant: points model_dir at the quantized cache, building it first when absent or stale. */
-static int use_quant_cache(rl_cli_opts *o) {
-    static char dir[PATH_MAX];
+/* --quant / --draft-quant: points *model_dir at the quantized cache of it at bits (dir: static
+ * storage of the caller), building it first when absent or stale. */
+static int use_quant_cache(const char **model_dir, int bits, char *dir, size_t cap, const char *flag) {
     int fr = -1;
-    if (rl_qcache_default_dir(o->model_dir, o->quant, dir, sizeof dir) == 0) fr = rl_qcache_fresh(o->model_dir, o->quant, dir);
-    if (fr < 0) { fprintf(stderr, "error: --quant: %s\n", rl_errmsg()); return -1; }
+    if (rl_qcache_default_dir(*model_dir, bits, dir, cap) == 0) fr = rl_qcache_fresh(*model_dir, bits, dir);
+    if (fr < 0) return rl_cli_fail(flag);
     if (!fr) {
-        fprintf(stderr, "quantizing %s to %d bits into %s (%s; one-time)...\n", o->model_dir, o->quant, dir, rl_errmsg());
+        fprintf(stderr, "quantizing %s to %d bits into %s (%s; one-time)...\n", *model_dir, bits, dir, rl_errmsg());
         rl_qcache_stats st;
         rl_progress pg;   /* bytes, rate, ETA on a TTY */
         rl_progress_begin(&pg, "quantizing", 0);
         rl_qcache_set_progress(rl_progress_cb, &pg);
-        int qrc = rl_qcache_build(o->model_dir, o->quant, dir, &st);
+        int qrc = rl_qcache_build(*model_dir, bits, dir, &st);
         rl_qcache_set_progress(NULL, NULL);
         rl_progress_end(&pg);
-        if (qrc) { fprintf(stderr, "error: --quant: %s\n", rl_errmsg()); return -1; }
+        if (qrc) return rl_cli_fail(flag);
         fprintf(stderr, "quantized %d tensors (%d copied): %.1f MB -> %.1f MB\n", st.n_quantized, st.n_copied,
                 st.src_bytes / 1e6, st.out_bytes / 1e6);
     }
-    o->model_dir = dir;
+    *model_dir = dir;
     return 0;
 }
 
@@ -91,7 +92,7 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double x;
-#define NUM(lo, hi) do { if (num(a, v, lo, hi, &x)) return -1; i++; } while (0)
+#define NUM(lo, hi) do { if (num(a, v, lo, hi, &x)) return RL_EXIT_USAGE; i++; } while (0)
         if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { NUM(0, 1e9); o->n_new = (int)x; }
         else if (!strcmp(a, "--temp") || !strcmp(a, "--temperature")) { NUM(0, 100); o->sampling.temperature = (float)x; }
         else if (!strcmp(a, "--top-k")) { NUM(0, 1e9); o->sampling.top_k = (int)x; }
@@ -106,10 +107,12 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
         else if (!strcmp(a, "--draft-model") && v) { o->draft_model = v; i++; }
         else if (!strcmp(a, "--draft-tokens")) { NUM(1, 256); o->draft_tokens = (int)x; }
         else if (!strcmp(a, "--draft-fixed")) o->draft_fixed = 1;
+        else if (!strcmp(a, "--draft-quant")) { NUM(4, 8); o->draft_quant = (int)x; if (x != 8 && x != 4) { fprintf(stderr, "error: --draft-quant must be 8 or 4\n"); return RL_EXIT_USAGE; } }
+        else if (!strcmp(a, "--draft-backend") && v) { o->draft_backend = v; i++; }
         else if (!strcmp(a, "--parallel")) { NUM(1, 4096); o->parallel = (int)x; }
-        else if (!strcmp(a, "--quant")) { NUM(4, 8); o->quant = (int)x; if (o->quant != 8 && o->quant != 4) { fprintf(stderr, "error: --quant must be 8 or 4\n"); return -1; } }
+        else if (!strcmp(a, "--quant")) { NUM(4, 8); o->quant = (int)x; if (o->quant != 8 && o->quant != 4) { fprintf(stderr, "error: --quant must be 8 or 4\n"); return RL_EXIT_USAGE; } }
         else if (!strcmp(a, "--compute") && v) { /* matmul precision over BF16 weights (matmul.h) */
-            if (strcmp(v, "bf16") && strcmp(v, "f32")) { fprintf(stderr, "error: --compute must be f32 or bf16, got '%s'\n", v); return -1; }
+            if (strcmp(v, "bf16") && strcmp(v, "f32")) { fprintf(stderr, "error: --compute must be f32 or bf16, got '%s'\n", v); return RL_EXIT_USAGE; }
             rl_matmul_set_compute(!strcmp(v, "bf16") ? RL_COMPUTE_BF16 : RL_COMPUTE_F32);
             i++;
         }
@@ -119,7 +122,7 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
             uint64_t b;
             i++;
             if (!strcmp(v, "auto")) o->model.mem_budget = RL_MEM_BUDGET_AUTO;
-            else if (rl_cli_parse_size(v, &b)) { fprintf(stderr, "error: --mem-budget needs a size (e.g. 4G, 500M, 0) or auto, got '%s'\n", v); return -1; }
+            else if (rl_cli_parse_size(v, &b)) { fprintf(stderr, "error: --mem-budget needs a size (e.g. 4G, 500M, 0) or auto, got '%s'\n", v); return RL_EXIT_USAGE; }
             else o->model.mem_budget = (size_t)b;
         }
         else if (!strcmp(a, "--gpu-mem") && v) {
@@ -139,14 +142,24 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
         else if ((!strcmp(a, "-p") || !strcmp(a, "--prompt")) && v) { o->prompt = v; i++; }
         else if (!strcmp(a, "--system") && v) { o->system = v; i++; }
         else if (!strcmp(a, "--dump-logits") && v) { o->dump_logits = v; i++; }
-        else if (a[0] == '-' && a[1]) { rl_cli_unknown_flag(a); return -1; }
+        else if (a[0] == '-' && a[1]) { rl_cli_unknown_flag(a); return RL_EXIT_USAGE; }
         else if (!o->model_dir) o->model_dir = a;
-        else { fprintf(stderr, "error: unexpected argument '%s'\n", a); return -1; }
+        else { fprintf(stderr, "error: unexpected argument '%s'\n", a); return RL_EXIT_USAGE; }
 #undef NUM
     }
-    if (!o->model_dir) { fprintf(stderr, "error: missing MODEL_DIR\n"); return -1; }
+    if (!o->model_dir) { fprintf(stderr, "error: missing MODEL_DIR\n"); return RL_EXIT_USAGE; }
     o->model_ref = o->model_dir;   /* a directory, or a hub id resolved in the HF cache (src/hub/) */
-    if (!(o->model_dir = rl_hub_model_dir(o->model_ref))) { fprintf(stderr, "error: %s\n", rl_errmsg()); return -1; }
-    if (o->quant && use_quant_cache(o)) return -1;
+    if (!(o->model_dir = rl_hub_model_dir(o->model_ref))) return rl_cli_fail(NULL);
+    static char qdir[PATH_MAX], dqdir[PATH_MAX];
+    int rc = o->quant ? use_quant_cache(&o->model_dir, o->quant, qdir, sizeof qdir, "--quant") : 0;
+    if (rc) return rc;
+    if ((o->draft_quant || o->draft_backend) && !o->draft_model) {
+        fprintf(stderr, "error: --draft-quant and --draft-backend need --draft-model\n");
+        return RL_EXIT_USAGE;
+    }
+    if (o->draft_model) { /* a hub id resolves to its directory here, then to its quantized cache */
+        if (!(o->draft_model = rl_hub_model_dir(o->draft_model))) return rl_cli_fail("--draft-model");
+        if (o->draft_quant) return use_quant_cache(&o->draft_model, o->draft_quant, dqdir, sizeof dqdir, "--draft-quant");
+    }
     return 0;
 }

@@ -13,6 +13,8 @@ typedef struct {
     const char *draft_model; /* --draft-model: a resident draft model (token trees) */
     int draft_tokens;       /* --draft-tokens: most tree nodes per sweep (0 = 64; the cost model picks up to it) */
     int draft_fixed;        /* --draft-fixed: always trees of --draft-tokens nodes (no cost model) */
+    int draft_quant;        /* --draft-quant 8|4: the draft runs from its quantized layer cache (0 = as stored) */
+    const char *draft_backend; /* --draft-backend NAME: the draft's compute backend (NULL = the target's) */
     int ignore_eos;
     int profile;
     const char *ids;        /* --ids */
@@ -35,8 +37,10 @@ int rl_cli_parse_ids(const char *s, int32_t **out, int *n);
 /* `run --ids-file` / `run --prompts`: many prompts, batched (cmd_run_batch.c). Exit status. */
 int rl_run_batch(const rl_cli_opts *o);
 
-/* Parses argv[1..] (argv[0] is the subcommand). Returns 0, or -1 after printing the problem
- * to stderr. Unknown flags are errors. */
+/* Parses argv[1..] (argv[0] is the subcommand), resolves MODEL (a directory or a cached hub id)
+ * and with --quant builds the quantized cache. Returns 0, or the exit status (cli/exitcode.h:
+ * RL_EXIT_USAGE for a bad command line) after printing the problem to stderr. Unknown flags are
+ * errors. */
 int rl_cli_parse(int argc, char **argv, rl_cli_opts *o);
 
 #endif

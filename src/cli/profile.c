@@ -57,3 +57,21 @@ void rl_profile_print(const rl_model *m, FILE *f) {
                 rl_loader_direct_bytes(m->ld) / 1e6);
     fprintf(f, "backend: %s\n", m->be->ops->describe(m->be));
 }
+
+void rl_profile_print_draft(const rl_model *dm, int sweeps, int drafted, int accepted, double draft_s, double read_s,
+                            double compute_s, FILE *f) {
+    int nres;
+    size_t rb = rl_loader_resident_bytes(dm->ld, &nres);
+    uint64_t wt = 0;
+    for (int s = 0; s < dm->n_stages; s++) wt += dm->stages[s].bytes;
+    char bd[1400];
+    rl_budget_describe(&dm->budget, wt, bd, sizeof bd);
+    fprintf(f, "draft model: %d of %d stages resident, %.1f MB of %.1f MB (memory budget: %s); backend: %s\n", nres,
+            dm->n_stages, rb / 1e6, wt / 1e6, bd, dm->be->ops->describe(dm->be));
+    double tot = draft_s + (read_s > 0 ? read_s : 0) + compute_s;
+    fprintf(f, "speculative decoding: %d sweeps, nodes/sweep %.2f accepted/sweep %.2f; time draft %.3f s (%.0f %%), "
+               "target read %.3f s (%.0f %%), target compute %.3f s (%.0f %%)\n",
+            sweeps, sweeps ? 1.0 + (double)drafted / sweeps : 0, sweeps ? (double)accepted / sweeps : 0, draft_s,
+            tot > 0 ? 100 * draft_s / tot : 0, read_s > 0 ? read_s : 0, tot > 0 && read_s > 0 ? 100 * read_s / tot : 0,
+            compute_s, tot > 0 ? 100 * compute_s / tot : 0);
+}

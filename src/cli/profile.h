@@ -7,5 +7,10 @@
 
 void rl_profile_reset(rl_model *m);
 void rl_profile_print(const rl_model *m, FILE *f);
+/* With a draft model (speculative decoding): the draft's memory plan and backend, and per sweep
+ * of the target the tree nodes, accepted tokens and the time split (draft, target read, target
+ * compute). */
+void rl_profile_print_draft(const rl_model *dm, int sweeps, int drafted, int accepted, double draft_s, double read_s,
+                            double compute_s, FILE *f);
 
 #endif

@@ -11,6 +11,8 @@ static double now(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static rl_progress *drawn;   /* the line on the terminal now, if any (the CLI's main thread) */
+
 void rl_progress_begin(rl_progress *p, const char *label, uint64_t base) {
     p->tty = isatty(STDERR_FILENO);
     p->t0 = now();
@@ -41,11 +43,24 @@ void rl_progress_update(rl_progress *p, uint64_t done, uint64_t total) {
     rl_progress_format(line, sizeof line, p->label, done, total, rate);
     fprintf(stderr, "\r\033[K%s", line);   /* \033[K: clear the rest, no residue of a longer line */
     fflush(stderr);
+    drawn = p;
 }
 
 void rl_progress_end(rl_progress *p) {
     if (p->tty && p->last > 0) { fprintf(stderr, "\r\033[K"); fflush(stderr); }
     p->last = 0;
+    if (drawn == p) drawn = NULL;
+}
+
+void rl_progress_clear(void) {
+    if (drawn) rl_progress_end(drawn);
+}
+
+void rl_progress_load_cb(void *ud, uint64_t done, uint64_t total) {
+    rl_progress *p = ud;
+    if (done == 0) rl_progress_begin(p, "loading", 0);
+    rl_progress_update(p, done, total);
+    if (done >= total) rl_progress_end(p);
 }
 
 void rl_progress_cb(void *ud, uint64_t done, uint64_t total) { rl_progress_update(ud, done, total); }

@@ -17,4 +17,9 @@ void rl_progress_end(rl_progress *p);
 void rl_progress_format(char *buf, size_t cap, const char *label, uint64_t done, uint64_t total, double rate);
 /* A rl_qcache_progress_fn-shaped callback: ud is an rl_progress. */
 void rl_progress_cb(void *ud, uint64_t done, uint64_t total);
+/* Same, for work that reports done = 0 first and done = total last (the loader's resident read):
+ * begins the line (label "loading") at 0 and erases it at total. */
+void rl_progress_load_cb(void *ud, uint64_t done, uint64_t total);
+/* Erases whatever line is drawn now (before an error message; nothing if none). */
+void rl_progress_clear(void);
 #endif

@@ -1,5 +1,7 @@
 /* The --trace writer (see trace.h). */
 #include "cli/trace.h"
+#include "cli/exitcode.h"
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 
@@ -21,8 +23,8 @@ static void on_trace(void *u, int layer, const char *name, const float *x, int r
 
 FILE *rl_cli_trace_open(rl_model *m, const char *path) {
     FILE *f = fopen(path, "w");
-    if (!f) { fprintf(stderr, "error: %s: cannot create the trace file\n", path); return NULL; }
-    if (rl_model_set_trace(m, on_trace, f)) { fprintf(stderr, "error: %s\n", rl_last_error()); fclose(f); return NULL; }
+    if (!f) { rl_err("%s: cannot create the trace file: %s", path, strerror(errno)); rl_cli_fail(NULL); return NULL; }
+    if (rl_model_set_trace(m, on_trace, f)) { rl_cli_fail(NULL); fclose(f); return NULL; }
     return f;
 }
 

@@ -96,8 +96,8 @@ static void attention(rl_model *m, int l, const rl_stage *s, const uint8_t *buf,
         const float *q = m->q + (size_t)sg->row0 * qd;
         if (m->tree_parent) { /* token-tree verification: each node sees the prefix and its ancestors */
             be->ops->kv_store(be, &kv, sg->pos0, k, v, sg->n);
-            be->ops->attention_tree(be, out, q, &kv, m->tree_parent_dev, sg->n, sg->pos0, nh, nkv, hd, hd, d->attn_scale,
-                                    d->attn_softcap);
+            be->ops->attention_tree(be, out, q, &kv, m->tree_parent_dev + sg->row0, sg->n, sg->pos0, nh, nkv, hd, hd, d->attn_scale,
+                                    d->attn_softcap, window);
         } else if (be->ops->attention_kv) { /* compact / ring caches */
             be->ops->kv_store(be, &kv, sg->pos0, k, v, sg->n);
             be->ops->attention_kv(be, out, q, &kv, sg->n, sg->pos0, nh, nkv, hd, hd, d->attn_scale, d->attn_softcap, window);

@@ -103,7 +103,7 @@ void rl_model_close(rl_model *m) {
     free(m->stages);
     free(m->seg); free(m->out_rows); free(m->out_item); free(m->batch_tok); free(m->batch_logits);
     free(m->dev_off);
-    free(m->posv); free(m->rope_host); free(m->compute_s); free(m->trace_buf); free(m->tree_tok); free(m->tree_par);
+    free(m->posv); free(m->rope_host); free(m->compute_s); free(m->trace_buf); free(m->tree_tok); free(m->tree_par); free(m->tree_seq);
     free(m);
 }
 
@@ -260,13 +260,14 @@ int rl_model_print_plan(const char *dir, const rl_model_opts *opts, FILE *f) {
     if (!m) return -1;
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", rl_errmsg());
+    rl_errclass cls = rl_errclass_get();
     rl_plan_print(&m->plan, m->be->ops->describe(m->be), f);
     char line[1400];
     rl_budget_describe(&m->budget, m->budget.resident, line, sizeof line);
     fprintf(f, "  memory budget   %s\n  plan fits       %s\n", line, m->plan_fits ? "yes" : "no");
     int fits = m->plan_fits;
     rl_model_close(m);
-    if (!fits) return rl_err("%s", msg);
+    if (!fits) return rl_err_c(cls, "%s", msg);
     return 0;
 }
 
@@ -308,10 +309,11 @@ rl_model *rl_model_open(const char *dir, const rl_model_opts *opts) {
     m->posv = malloc(T * sizeof(int));
     m->tree_tok = malloc(T * sizeof(int32_t));
     m->tree_par = malloc(T * sizeof(int32_t));
+    m->tree_seq = calloc((size_t)m->n_seq, sizeof *m->tree_seq);
     m->rope_host = malloc(2 * (size_t)d->n_ropes * T * ROPE_ROW * sizeof(float) + 1);
     m->emb_raw = be->ops->host_alloc(be, T * emb_rb);
     m->compute_s = calloc((size_t)m->n_stages, sizeof(double));
-    if (!m->seg || !m->out_rows || !m->out_item || !m->batch_tok || !m->batch_logits || !m->posv || !m->rope_host || !m->tree_tok || !m->tree_par ||
+    if (!m->seg || !m->out_rows || !m->out_item || !m->batch_tok || !m->batch_logits || !m->posv || !m->rope_host || !m->tree_tok || !m->tree_par || !m->tree_seq ||
         !m->emb_raw || !m->compute_s || rl_kv_init_host(&m->kv)) {
         rl_err("%s: out of memory for the sweep buffers", dir);
         goto fail;
@@ -347,6 +349,11 @@ int rl_model_seq_rewind(rl_model *m, int seq, int pos) {
     int cur = seq >= 0 && seq < m->n_seq ? m->kv.pos[seq] : 0;
     int rc = rl_kv_truncate(&m->kv, seq, pos);
     if (rc < 0) return -1;
+    /* a token tree wrote ring rows up to its top: rewinding more than max_T below that lost rows */
+    int top = m->tree_seq[seq].top;
+    if (top > cur && pos > 0 && top - pos > m->max_T)
+        for (int l = 0; l < m->kv.n_layers && rc != 1; l++) rc = m->kv.ring[l] ? 1 : rc;
+    if (pos == 0) m->tree_seq[seq].top = 0;
     if ((m->n_lin && pos < cur) || rc == 1) { /* recurrent state, or ring rows the prefix still needs */
         if (seq != 0) {
             m->kv.pos[seq] = 0;
@@ -399,9 +406,9 @@ static int rope_tables(rl_model *m) {
         if (m->tree_parent) { /* tree nodes: position = prefix length + depth */
             end = sg->pos0;
             for (int t = 0; t < sg->n; t++) {
-                int p = m->tree_parent[t];
-                m->posv[t] = p < 0 ? sg->pos0 : m->posv[p] + 1;
-                if (m->posv[t] + 1 > end) end = m->posv[t] + 1;
+                int p = m->tree_parent[sg->row0 + t], *pv = m->posv + sg->row0; /* parents relative to the segment */
+                pv[t] = p < 0 ? sg->pos0 : pv[p] + 1;
+                if (pv[t] + 1 > end) end = pv[t] + 1;
             }
         }
         for (int r = 0; r < d->n_ropes; r++) {
@@ -576,60 +583,88 @@ int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, fl
 /* --- token trees (speculative decoding) --- */
 
 int rl_model_tree_ok(const rl_model *m) {
-    if (!m->be->ops->attention_tree || m->d.mla || m->n_lin || m->n_seq != 1) return 0;
-    for (int l = 0; l < m->kv.n_layers; l++) if (m->kv.ring[l]) return 0;
-    for (int l = 0; l < m->d.n_layers; l++) if (m->d.layers[l].kind == RL_LAYER_SLIDING) return 0;
-    return 1;
+    /* sliding-window layers (linear or ring caches) are fine: attention_tree takes the window */
+    return m->be->ops->attention_tree && !m->d.mla && !m->n_lin;
 }
 
-int rl_model_eval_tree(rl_model *m, const int32_t *tok, const int32_t *parent, int n, float *logits) {
+int rl_model_eval_tree_batch(rl_model *m, const rl_tree_item *items, int n_items, float *logits) {
     if (!rl_model_tree_ok(m))
-        return rl_err("%s: token trees need a backend with tree attention and a model without MLA, recurrent or "
-                      "sliding-window layers (use a chain: rl_model_eval)", m->dir);
-    int cap = m->max_T < RL_TREE_MAX ? m->max_T : RL_TREE_MAX;
-    if (n > cap) return rl_err("eval_tree: %d nodes exceed the %d a sweep can hold", n, cap);
-    if (check_tokens(m, 0, tok, n)) return -1;
-    for (int i = 0; i < n; i++)
-        if (parent[i] < -1 || parent[i] >= i) return rl_err("eval_tree: node %d has parent %d (must be -1 or an earlier node)", i, parent[i]);
+        return rl_err("%s: token trees need a backend with tree attention and a model without MLA or recurrent "
+                      "layers (use a chain: rl_model_eval)", m->dir);
+    if (n_items <= 0) return rl_err("eval_tree: no trees");
+    int cap = m->max_T < RL_TREE_MAX ? m->max_T : RL_TREE_MAX, T = 0;
+    for (int i = 0; i < n_items; i++) {
+        const rl_tree_item *it = &items[i];
+        if (it->seq < 0 || it->seq >= m->n_seq)
+            return rl_err("%s: sequence %d out of range (the model was opened for %d)", m->dir, it->seq, m->n_seq);
+        for (int j = 0; j < i; j++)
+            if (items[j].seq == it->seq) return rl_err("eval_tree: sequence %d appears twice in one sweep", it->seq);
+        if (it->n <= 0 || it->n > cap - T) return rl_err("eval_tree: %d nodes in all exceed the %d a sweep can hold", T + it->n, cap);
+        if (check_tokens(m, it->seq, it->tokens, it->n)) return -1;
+        for (int t = 0; t < it->n; t++)
+            if (it->parent[t] < -1 || it->parent[t] >= t)
+                return rl_err("eval_tree: node %d has parent %d (must be -1 or an earlier node)", t, it->parent[t]);
+        T += it->n;
+    }
     if (m->replay && replay(m)) return -1;
-    int P = m->kv.pos[0];
+    for (int s = 0; s < m->n_seq; s++) m->tree_seq[s].n = 0; /* a new tree sweep drops pending trees */
+    m->n_seg = 0;
+    for (int i = 0, r0 = 0; i < n_items; r0 += items[i].n, i++) {
+        const rl_tree_item *it = &items[i];
+        memcpy(m->tree_tok + r0, it->tokens, (size_t)it->n * sizeof(int32_t));
+        memcpy(m->tree_par + r0, it->parent, (size_t)it->n * sizeof(int32_t));
+        m->seg[m->n_seg++] = (rl_segment){it->seq, r0, it->n, m->kv.pos[it->seq]};
+    }
     rl_backend *be = m->be;
-    if (be->ops->upload(be, m->tree_parent_dev, parent, (size_t)n * sizeof(int32_t)) || be->ops->wait(be, be->ops->fence(be)))
+    if (be->ops->upload(be, m->tree_parent_dev, m->tree_par, (size_t)T * sizeof(int32_t)) || be->ops->wait(be, be->ops->fence(be)))
         return -1;
-    memcpy(m->tree_tok, tok, (size_t)n * sizeof(int32_t));
-    memcpy(m->tree_par, parent, (size_t)n * sizeof(int32_t));
     m->tree_parent = m->tree_par; /* read by rope_tables (positions) during this sweep only */
-    m->n_seg = 1;
-    m->seg[0] = (rl_segment){0, 0, n, P};
-    for (int r = 0; r < n; r++) m->out_rows[r] = r;
-    int rc = sweep(m, tok, n, m->out_rows, logits ? n : 0, logits);
+    for (int r = 0; r < T; r++) m->out_rows[r] = r;
+    int rc = sweep(m, m->tree_tok, T, m->out_rows, logits ? T : 0, logits);
     m->tree_parent = NULL;
-    m->kv.pos[0] = P; /* nothing is kept until rl_model_tree_commit */
-    m->tree_n = rc ? 0 : n;
-    m->tree_pos = P;
+    for (int g = 0; g < m->n_seg; g++) { /* nothing is kept until rl_model_seq_tree_commit */
+        const rl_segment *sg = &m->seg[g];
+        struct rl_tree_seq *ts = &m->tree_seq[sg->seq];
+        m->kv.pos[sg->seq] = sg->pos0;
+        *ts = (struct rl_tree_seq){rc ? 0 : sg->n, sg->pos0, sg->row0, ts->top};
+        if (sg->pos0 + sg->n > ts->top) ts->top = sg->pos0 + sg->n; /* ring rows written up to here */
+    }
     return rc;
 }
 
-int rl_model_tree_commit(rl_model *m, const int32_t *nodes, int k) {
-    if (!m->tree_n || m->kv.pos[0] != m->tree_pos) return rl_err("tree_commit: no tree evaluated at this position");
+int rl_model_eval_tree(rl_model *m, const int32_t *tok, const int32_t *parent, int n, float *logits) {
+    rl_tree_item it = {0, tok, parent, n};
+    return rl_model_eval_tree_batch(m, &it, 1, logits);
+}
+
+int rl_model_seq_tree_commit(rl_model *m, int seq, const int32_t *nodes, int k) {
+    if (seq < 0 || seq >= m->n_seq) return rl_err("tree_commit: sequence %d out of range (0..%d)", seq, m->n_seq - 1);
+    struct rl_tree_seq *ts = &m->tree_seq[seq];
+    if (!ts->n || m->kv.pos[seq] != ts->pos) return rl_err("tree_commit: no tree evaluated at this position");
+    const int32_t *par = m->tree_par + ts->row0, *tok = m->tree_tok + ts->row0;
     for (int i = 0; i < k; i++)
-        if (nodes[i] < 0 || nodes[i] >= m->tree_n || m->tree_par[nodes[i]] != (i ? nodes[i - 1] : -1))
+        if (nodes[i] < 0 || nodes[i] >= ts->n || par[nodes[i]] != (i ? nodes[i - 1] : -1))
             return rl_err("tree_commit: node %d is not the child of the path's previous node in the last tree", nodes[i]);
-    if (m->tree_pos + k > m->ctx) return rl_err("tree_commit: past the context");
+    if (ts->pos + k > m->ctx) return rl_err("tree_commit: past the context");
     rl_backend *be = m->be;
-    int P = m->tree_pos;
-    /* rows P + nodes[i] -> P + i, ascending (a source is never an earlier destination) */
+    int P = ts->pos;
+    /* rows P + nodes[i] -> P + i, ascending (a source is never an earlier destination); ring
+     * caches modulo their rows (a tree spans fewer rows than a ring holds) */
     for (int l = 0; l < m->kv.n_layers; l++) {
-        rl_kv_view kv = rl_kv_layer(&m->kv, l, 0);
+        rl_kv_view kv = rl_kv_layer(&m->kv, l, seq);
         size_t kb = rl_dtype_row_bytes(kv.dt, kv.k_width), vb = rl_dtype_row_bytes(kv.dt, kv.v_width);
         for (int i = 0; i < k; i++) {
             if (nodes[i] == i) continue;
-            be->ops->copy2d(be, (uint8_t *)kv.k + (size_t)(P + i) * kb, kb, (uint8_t *)kv.k + (size_t)(P + nodes[i]) * kb, kb, kb, 1);
-            if (kv.v != kv.k) be->ops->copy2d(be, (uint8_t *)kv.v + (size_t)(P + i) * vb, vb, (uint8_t *)kv.v + (size_t)(P + nodes[i]) * vb, vb, vb, 1);
+            size_t dst = (size_t)(kv.ring ? (P + i) % kv.ring : P + i), src = (size_t)(kv.ring ? (P + nodes[i]) % kv.ring : P + nodes[i]);
+            be->ops->copy2d(be, (uint8_t *)kv.k + dst * kb, kb, (uint8_t *)kv.k + src * kb, kb, kb, 1);
+            if (kv.v != kv.k) be->ops->copy2d(be, (uint8_t *)kv.v + dst * vb, vb, (uint8_t *)kv.v + src * vb, vb, vb, 1);
         }
     }
-    for (int i = 0; i < k; i++) m->kv.hist[P + i] = m->tree_tok[nodes[i]];
-    m->kv.pos[0] = P + k;
-    m->tree_n = 0;
+    int32_t *hist = m->kv.hist + (size_t)seq * m->ctx;
+    for (int i = 0; i < k; i++) hist[P + i] = tok[nodes[i]];
+    m->kv.pos[seq] = P + k;
+    ts->n = 0;
     return be->ops->status(be);
 }
+
+int rl_model_tree_commit(rl_model *m, const int32_t *nodes, int k) { return rl_model_seq_tree_commit(m, 0, nodes, k); }

@@ -75,9 +75,11 @@ struct rl_model {
     /* token-tree verification (rl_model_eval_tree): the current / last tree sweep */
     int32_t *tree_parent;     /* host (max_T) parents of the sweep's rows; NULL outside a tree sweep */
     int32_t *tree_parent_dev; /* device (max_T) */
-    int32_t *tree_tok;        /* host (max_T) the last tree's tokens, for rl_model_tree_commit */
-    int32_t *tree_par;        /* host (max_T) the last tree's parents */
-    int tree_n, tree_pos;     /* the last tree's nodes and position (tree_n 0: none pending) */
+    int32_t *tree_tok;        /* host (max_T) the last tree sweep's tokens, for rl_model_seq_tree_commit */
+    int32_t *tree_par;        /* host (max_T) their parents (relative to each sequence's first row) */
+    struct rl_tree_seq { int n, pos, row0, top; } *tree_seq; /* (n_seq) a sequence's pending tree: nodes
+                                 (0: none), position, first row in tree_tok; top: the highest position + 1
+                                 a tree wrote (ring rows; see rl_model_seq_rewind) */
 
     int profile;              /* collect per-stage compute time */
     double *compute_s;        /* per stage */

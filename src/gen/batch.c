@@ -1,6 +1,7 @@
 /* Batched generation (see batch.h). */
 #include "gen/batch.h"
 #include "gen/sampler.h"
+#include "gen/spec_batch.h"
 #include "util/err.h"
 #include "util/timer.h"
 #include <stdlib.h>
@@ -20,6 +21,7 @@ int rl_generate_batch(rl_model *m, const int32_t *const *prompts, const int *n_p
         n_outs[i] = 0;
         rl_model_seq_rewind(m, i, 0);
     }
+    if (o->draft_model) return rl_generate_batch_tree(m, prompts, n_prompt, n, o, outs, n_outs, st); /* spec_batch.c */
     float *lg = malloc((size_t)n * V * sizeof(float));
     rl_batch_item *items = malloc((size_t)n * sizeof *items);
     int32_t **hist = calloc((size_t)n, sizeof *hist), *last = malloc((size_t)n * sizeof *last);

@@ -14,6 +14,11 @@ typedef struct {
     /* called with each generated token of sequence seq; return nonzero to stop that sequence */
     int (*on_token)(void *ctx, int seq, int32_t tok);
     void *ctx;
+    /* speculative decoding (spec_batch.c): a resident draft model opened with n_seq >= n; each
+     * sweep of the target verifies one token tree per sequence (budget draft_tokens, 0 = 64,
+     * shared by the sequences within a sweep's rows; the cost model picks it unless draft_fixed) */
+    rl_model *draft_model;
+    int draft_tokens, draft_fixed;
 } rl_batch_opts;
 
 /* Generates for prompts[0..n) (lengths n_prompt[i]) in sequences 0..n-1 of m (opened with

@@ -8,9 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-/* Prompt lookup: the tokens that followed the latest earlier occurrence of the last g tokens
- * of h (g = 3, 2, 1), at most kmax of them, into d. Returns how many. */
-static int propose(const int32_t *h, int nh, int kmax, int32_t *d) {
+int rl_prompt_lookup(const int32_t *h, int nh, int kmax, int32_t *d) {
     int lo = nh > 4096 ? nh - 4096 : 0;
     for (int g = 3; g >= 1; g--) {
         if (nh < g + 1) continue;
@@ -70,7 +68,7 @@ int rl_generate(rl_model *m, const int32_t *prompt, int n, const rl_gen_opts *o,
         if (room <= 0) { st->ctx_full = 1; break; } /* context full: stop cleanly */
         int kmax = K < o->max_new - *n_out ? K : o->max_new - *n_out;
         if (kmax > room - 1) kmax = room - 1;
-        int k = kmax > 0 ? propose(hist, nh, kmax, feed + 1) : 0;
+        int k = kmax > 0 ? rl_prompt_lookup(hist, nh, kmax, feed + 1) : 0;
         feed[0] = tok;
         int pos0 = rl_model_pos(m);
         if (rl_model_eval(m, feed, k + 1, lg, k > 0)) goto done;

@@ -14,7 +14,8 @@ typedef struct {
     int ignore_eos;            /* keep going past eos ids */
     const int32_t *stop_ids;   /* extra stop ids (end-of-turn tokens), may be NULL */
     int n_stop;
-    int draft;                 /* most draft tokens verified per sweep (0 = off) */
+    int draft;                 /* most draft tokens verified per sweep (0 = off); with a draft
+                                  model: prompt-lookup candidates merged into each tree */
     rl_model *draft_model;     /* resident draft model of the same vocabulary: token trees (spec_tree.c) */
     int draft_tokens;          /* most tree nodes per sweep with a draft model (0 = 64); the cost
                                   model picks the budget up to it */
@@ -34,7 +35,12 @@ typedef struct {
     int ctx_full;              /* stopped because the context was full */
     int drafted, accepted;     /* speculative tokens proposed / accepted */
     double draft_s, target_s;  /* with a draft model: time in the draft, in target tree sweeps */
+    double target_compute_s;   /* of target_s, computing (the rest: waiting for weights to be read) */
 } rl_gen_stats;
+
+/* Prompt lookup: the tokens that followed the latest earlier occurrence of the last g tokens
+ * of h (g = 3, 2, 1), at most kmax of them, into d. Returns how many. */
+int rl_prompt_lookup(const int32_t *h, int nh, int kmax, int32_t *d);
 
 /* Generates after prompt[0..n) (appended to the model's KV cache at its current position).
  * out receives up to max_new ids; *n_out their count. 0 / -1 + rl_err. */

@@ -1,6 +1,7 @@
 /* The public text API of include/rabbitllm.h: sessions (model + tokenizer + chat template,
  * generation with prefix reuse, streamed pieces, cancellation) over gen/textgen.h. */
 #include "gen/textgen.h"
+#include "gen/spec_tree.h"
 #include "hub/hub.h"
 #include "util/err.h"
 #include <cjson/cJSON.h>
@@ -20,13 +21,16 @@ rl_session *rl_session_open(const char *model, const rl_session_opts *opts) {
     rl_session *s = calloc(1, sizeof *s);
     if (!s) { free(dir); rl_err("out of memory"); return NULL; }
     atomic_init(&s->cancel, 0);
-    int rc = rl_textgen_open(&s->g, dir, opts ? &opts->model : NULL, opts ? opts->raw : 0);
-    if (!rc && opts && opts->draft_model) { /* speculative decoding with a draft model */
-        char *dd = rl_hub_resolve(opts->draft_model);
-        rc = dd ? rl_textgen_set_draft(&s->g, dir, dd, &opts->model, opts->draft_tokens) : -1;
-        free(dd);
+    /* speculative decoding: the draft opens first, so the target's memory plan counts it */
+    char *dd = opts && opts->draft_model ? rl_hub_resolve(opts->draft_model) : NULL;
+    rl_model *d = dd ? rl_draft_open(dd, &opts->model, opts->draft_backend, 1) : NULL;
+    int rc = opts && opts->draft_model && !d ? -1 : rl_textgen_open(&s->g, dir, opts ? &opts->model : NULL, opts ? opts->raw : 0);
+    if (rc) rl_model_close(d);
+    else if (d) {
+        rc = rl_textgen_set_draft(&s->g, dir, dd, d, opts->draft_tokens);
         if (rc) rl_textgen_close(&s->g);
     }
+    free(dd);
     free(dir);
     if (rc) { free(s); return NULL; }
     return s;
@@ -109,7 +113,10 @@ int rl_session_generate_ids(rl_session *s, const int32_t *ids, int n, const rl_g
             rl_textgen_commit(&s->g, ids, n, r.ids, r.n_ids);
             if (info) *info = (rl_gen_info){.finish = r.finish, .ctx_full = r.st.ctx_full, .n_prompt = n,
                                             .n_reused = reused, .n_gen = r.n_ids, .prefill_s = r.st.prefill_s,
-                                            .decode_s = r.st.decode_s, .drafted = r.st.drafted, .accepted = r.st.accepted};
+                                            .decode_s = r.st.decode_s, .drafted = r.st.drafted, .accepted = r.st.accepted,
+                                            .sweeps = r.st.sweeps, .draft_s = r.st.draft_s,
+                                            .target_read_s = r.st.target_s - r.st.target_compute_s,
+                                            .target_compute_s = r.st.target_compute_s};
             if (text) { *text = r.text; r.text = NULL; }
             rl_textgen_result_free(&r);
             rc = 0;

@@ -32,13 +32,7 @@ int rl_textgen_open(rl_textgen *g, const char *model_dir, const rl_model_opts *m
     return 0;
 }
 
-int rl_textgen_set_draft(rl_textgen *g, const char *target_dir, const char *draft_dir, const rl_model_opts *mo,
-                         int draft_tokens) {
-    rl_model_opts o = mo ? *mo : (rl_model_opts){0};
-    o.mem_budget = RL_MEM_BUDGET_AUTO; /* resident as far as memory allows */
-    o.n_seq = 1;
-    rl_model *d = rl_model_open(draft_dir, &o);
-    if (!d) return -1;
+int rl_textgen_set_draft(rl_textgen *g, const char *target_dir, const char *draft_dir, rl_model *d, int draft_tokens) {
     if (rl_draft_check(target_dir, g->m, draft_dir, d)) { rl_model_close(d); return -1; }
     rl_model_close(g->draft);
     g->draft = d;

@@ -25,10 +25,10 @@ typedef struct {
  * template (none: g->tmpl stays NULL, prompts go in as text). 0 / -1 + rl_err. */
 int rl_textgen_open(rl_textgen *g, const char *model_dir, const rl_model_opts *mo, int raw);
 void rl_textgen_close(rl_textgen *g);
-/* Opens the draft model of speculative decoding (same vocabulary size and token strings as the
- * target; resident as the memory allows) for every later run. 0 / -1 + rl_err. */
-int rl_textgen_set_draft(rl_textgen *g, const char *target_dir, const char *draft_dir, const rl_model_opts *mo,
-                         int draft_tokens);
+/* Sets d (opened by rl_draft_open from draft_dir; owned by g from now on, closed on failure)
+ * as the draft model of speculative decoding for every later run, after checking it has the
+ * target's vocabulary (size and token strings). 0 / -1 + rl_err. */
+int rl_textgen_set_draft(rl_textgen *g, const char *target_dir, const char *draft_dir, rl_model *d, int draft_tokens);
 /* Builds prompt ids: the template rendered over messages with a generation prompt (encoded
  * without adding special tokens again; extra: template variables such as tools, may be NULL),
  * or raw text encoded with the tokenizer's special tokens. *ids malloc'd. 0 / -1 + rl_err. */

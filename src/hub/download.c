@@ -117,23 +117,24 @@ static int http_error(ctx *c, long st, const rl_hub_hdrs *h, const char *file) {
     if (file) snprintf(what, sizeof what, "%s (file %s, revision %s)", c->repo, file, c->rev);
     else snprintf(what, sizeof what, "%s (revision %s)", c->repo, c->rev);
     if (st == 401)
-        return rl_err("401 Unauthorized for %s: the repo is gated or private, or does not exist%s%s%s; %s", what,
+        return rl_err_c(RL_EC_NET, "401 Unauthorized for %s: the repo is gated or private, or does not exist%s%s%s; %s", what,
                       msg ? " (" : "", msg ? msg : "", msg ? ")" : "",
                       c->token ? "the token (HF_TOKEN or the token file) was refused: check it"
                                : "no token given: set HF_TOKEN or write one to $HF_HOME/token");
     if (st == 403)
-        return rl_err("403 Forbidden for %s: access not granted%s%s%s (a gated repo: request access on its hub page with the "
+        return rl_err_c(RL_EC_NET, "403 Forbidden for %s: access not granted%s%s%s (a gated repo: request access on its hub page with the "
                       "token's account; or the token lacks read permission)", what, msg ? " (" : "", msg ? msg : "", msg ? ")" : "");
     if (st == 404) {
-        if (!strcasecmp(h->err_code, "RevisionNotFound")) return rl_err("404: revision '%s' not found in %s", c->rev, c->repo);
-        if (!strcasecmp(h->err_code, "EntryNotFound") || file) return rl_err("404: file not found: %s", what);
-        return rl_err("404: repository %s not found (check the name, or the revision '%s')", c->repo, c->rev);
+        if (!strcasecmp(h->err_code, "RevisionNotFound")) return rl_err_c(RL_EC_NET, "404: revision '%s' not found in %s", c->rev, c->repo);
+        if (!strcasecmp(h->err_code, "EntryNotFound") || file) return rl_err_c(RL_EC_NET, "404: file not found: %s", what);
+        return rl_err_c(RL_EC_NET, "404: repository %s not found (check the name, or the revision '%s')", c->repo, c->rev);
     }
-    return rl_err("HTTP %ld for %s%s%s%s", st, what, msg ? ": " : "", msg ? msg : "", "");
+    return rl_err_c(RL_EC_NET, "HTTP %ld for %s%s%s%s", st, what, msg ? ": " : "", msg ? msg : "", "");
 }
 
 static int net_error(const char *url, CURLcode rc, const char *eb) {
-    return rl_err("cannot fetch %s: %s", url, eb && *eb ? eb : curl_easy_strerror(rc));
+    return rl_err_c(RL_EC_NET, "cannot fetch %s: %s (check the network, or HF_ENDPOINT; models already in the cache run "
+                    "without it)", url, eb && *eb ? eb : curl_easy_strerror(rc));
 }
 
 typedef struct { char *p; size_t n, cap; } membuf;
@@ -220,14 +221,14 @@ static int file_meta(ctx *c, const char *url0, const char *name, char *etag, siz
             continue;
         }
         const char *e = h.linked_etag[0] ? h.linked_etag : h.etag;
-        if (!*e) return rl_err("%s: the hub sent no ETag for %s", url0, name);
-        if (strchr(e, '/') || e[0] == '.' || strlen(e) >= ecap) return rl_err("%s: unusable ETag '%s'", url0, e);
+        if (!*e) return rl_err_c(RL_EC_NET, "%s: the hub sent no ETag for %s", url0, name);
+        if (strchr(e, '/') || e[0] == '.' || strlen(e) >= ecap) return rl_err_c(RL_EC_NET, "%s: unusable ETag '%s'", url0, e);
         snprintf(etag, ecap, "%s", e);
         *lfs = h.linked_etag[0] != 0;
         *size = h.linked_size >= 0 ? h.linked_size : (st < 300 ? h.content_length : -1);
         return 0;
     }
-    return rl_err("%s: too many redirects", url0);
+    return rl_err_c(RL_EC_NET, "%s: too many redirects", url0);
 }
 
 static int is_sha256(const char *s) {
@@ -284,9 +285,9 @@ static int fetch_blob(ctx *c, const char *url, const char *name, const char *inc
             continue;
         }
         if (size >= 0)
-            return rl_err("download of %s interrupted after %llu of %lld bytes (%s); run the same command again to resume",
+            return rl_err_c(RL_EC_NET, "download of %s interrupted after %llu of %lld bytes (%s); run the same command again to resume",
                           name, (unsigned long long)s.have, size, eb[0] ? eb : curl_easy_strerror(rc));
-        return rl_err("download of %s failed after %llu bytes (%s); run the same command again to resume", name,
+        return rl_err_c(RL_EC_NET, "download of %s failed after %llu bytes (%s); run the same command again to resume", name,
                       (unsigned long long)s.have, eb[0] ? eb : curl_easy_strerror(rc));
     }
 }
@@ -339,7 +340,7 @@ static int download_one(ctx *c, const char *commit, const char *name) {
         if (stat(inc, &st)) { rl_err("%s: %s", inc, strerror(errno)); goto done; }
         if (size >= 0 && st.st_size != size) {
             unlink(inc);
-            rl_err("%s: size mismatch (got %lld bytes, the hub says %lld); the partial file was removed, run again",
+            rl_err_c(RL_EC_NET, "%s: size mismatch (got %lld bytes, the hub says %lld); the partial file was removed, run again",
                    name, (long long)st.st_size, size);
             goto done;
         }
@@ -348,7 +349,7 @@ static int download_one(ctx *c, const char *commit, const char *name) {
             if (rl_hub_sha256_file(inc, hex)) goto done;
             if (strcasecmp(hex, etag)) {
                 unlink(inc);
-                rl_err("%s: sha256 mismatch (got %s, the hub says %s); the corrupt download was removed", name, hex, etag);
+                rl_err_c(RL_EC_NET, "%s: sha256 mismatch (got %s, the hub says %s); the corrupt download was removed", name, hex, etag);
                 goto done;
             }
         }

@@ -162,10 +162,10 @@ char *rl_hub_cached_snapshot(const char *repo, const char *rev, const char *show
     const char *fix = rl_hub_offline() ? "HF_HUB_OFFLINE is set, so nothing is fetched: unset it and run" : "download it with";
     int pin = strcmp(rev, "main") != 0;
     if (looked == dir)
-        rl_err("model '%s' is not a directory and not in the Hugging Face cache (looked for %s/refs/%s); "
+        rl_err_c(RL_EC_NET, "model '%s' is not a directory and not in the Hugging Face cache (looked for %s/refs/%s); "
                "%s `rabbitllm download %s%s%s`", shown, dir, rev, fix, repo, pin ? " --revision " : "", pin ? rev : "");
     else
-        rl_err("model '%s': the Hugging Face cache has no snapshot %s (looked for %s); "
+        rl_err_c(RL_EC_NET, "model '%s': the Hugging Face cache has no snapshot %s (looked for %s); "
                "%s `rabbitllm download %s%s%s`", shown, commit, snap, fix, repo, pin ? " --revision " : "", pin ? rev : "");
     return NULL;
 }
@@ -192,7 +192,7 @@ const char *rl_hub_model_dir(const char *model) {
     if (!p) return NULL;
     struct stat st;
     if (stat(p, &st) != 0) {   /* say so, rather than "no tokenizer.json" later */
-        rl_err("%s: no such directory or file: give a model directory (config.json and weights), a .gguf file, "
+        rl_err_c(RL_EC_IO, "%s: no such directory or file: give a model directory (config.json and weights), a .gguf file, "
                "or a hub id org/name[@revision] (`rabbitllm download` fetches one)", p);
         free(p);
         return NULL;

@@ -46,7 +46,7 @@ int rl_budget_decide(const rl_budget_in *in, const rl_memlimit *lim, rl_budget *
         }
         if (stream_need > usable) {
             gb(a, sizeof a, stream_need); gb(b, sizeof b, in->kv); gb(c, sizeof c, usable); gb(d, sizeof d, out->margin);
-            return rl_err("the memory plan does not fit: streaming needs %s (2 layer slots + 1 in the page cache + KV cache %s"
+            return rl_err_c(RL_EC_NOMEM, "the memory plan does not fit: streaming needs %s (2 layer slots + 1 in the page cache + KV cache %s"
                           " + activations) but the process may use %s (%s, margin %s kept free); use a smaller --ctx or --batch",
                           a, b, c, out->lim.source, d);
         }
@@ -59,7 +59,7 @@ int rl_budget_decide(const rl_budget_in *in, const rl_memlimit *lim, rl_budget *
     if (out->all_resident) out->need = base;
     if (out->resident + out->need > avail) {
         gb(a, sizeof a, out->resident); gb(b, sizeof b, out->need); gb(c, sizeof c, avail);
-        return rl_err("the memory plan does not fit: --mem-budget %s of resident weights + %s of slots, KV cache and"
+        return rl_err_c(RL_EC_NOMEM, "the memory plan does not fit: --mem-budget %s of resident weights + %s of slots, KV cache and"
                       " activations exceed the %s the process may use (%s); use a smaller --mem-budget, --ctx or --batch, or auto",
                       a, b, c, out->lim.source);
     }

@@ -204,6 +204,10 @@ static void loader_free_bufs(rl_loader *L) {
     free(L->dio_fd);
 }
 
+static rl_loader_progress_fn progress_fn;
+static void *progress_ud;
+void rl_loader_set_progress(rl_loader_progress_fn fn, void *ud) { progress_fn = fn; progress_ud = ud; }
+
 /* Reads every resident stage now, in order (at open, before any compute competes for the
  * CPUs and memory bandwidth). 0, or -1 with rl_err naming the file. */
 static int read_resident(rl_loader *L) {
@@ -216,6 +220,9 @@ static int read_resident(rl_loader *L) {
     int helper = pthread_create(&th, NULL, populate_main, L) == 0;
     if (!helper) populate_main(L);
     int rc = 0;
+    uint64_t total = 0, done = 0;
+    for (int s = 0; s < L->n; s++) if (L->res[s].buf) total += L->st[s].bytes;
+    if (progress_fn) progress_fn(progress_ud, 0, total);
     for (int s = 0; s < L->n && !rc; s++) {
         slot *sl = &L->res[s];
         if (!sl->buf) continue;
@@ -224,10 +231,12 @@ static int read_resident(rl_loader *L) {
             nanosleep(&ts, NULL);
         }
         double t0 = rl_now_s();
-        if (read_stage(L, s, sl->buf, L->drop, sl->err, sizeof sl->err)) { rc = rl_err("%s", sl->err); break; }
+        if (read_stage(L, s, sl->buf, L->drop, sl->err, sizeof sl->err)) { rc = rl_err_c(RL_EC_IO, "%s", sl->err); break; }
         L->stats[s].read_s += rl_now_s() - t0;
         L->stats[s].bytes += L->st[s].bytes;
         sl->state = SLOT_READY;
+        done += L->st[s].bytes;
+        if (progress_fn) progress_fn(progress_ud, done, total);
     }
     if (helper) pthread_join(th, NULL);
     L->open_read_s = rl_now_s() - t_open;
@@ -300,7 +309,7 @@ const uint8_t *rl_loader_acquire(rl_loader *L, int s) {
         if (sl) {
             if (sl->state == SLOT_READY) { if (!L->res[s].buf) sl->state = SLOT_IN_USE; out = sl->buf; break; }
             if (sl->state == SLOT_ERROR) {
-                rl_err("%s", sl->err);
+                rl_err_c(RL_EC_IO, "%s", sl->err);   /* a read failure of the prefetch thread */
                 sl->state = SLOT_FREE;
                 if (!L->res[s].buf) sl->stage = -1;
                 break;

@@ -59,6 +59,11 @@ int rl_loader_is_resident(const rl_loader *L, int s);
 /* Bytes read with O_DIRECT since the start (0 unless the page cache is dropped and the file
  * system takes O_DIRECT; RL_NO_DIRECT=1 in the environment turns it off, for comparisons). */
 uint64_t rl_loader_direct_bytes(const rl_loader *L);
+/* Progress of the resident read at open (the CLI's progress line): fn(ud, done, total) with
+ * bytes, done = 0 first and done = total last (or not, on a read error). Process-wide, like
+ * rl_qcache_set_progress; set it from one thread before opening models (NULL: off). */
+typedef void (*rl_loader_progress_fn)(void *ud, uint64_t done, uint64_t total);
+void rl_loader_set_progress(rl_loader_progress_fn fn, void *ud);
 /* Seconds rl_loader_new spent committing and reading the resident stages (0 if none). */
 double rl_loader_open_read_s(const rl_loader *L);
 /* 1 if stages are kept out of the page cache (rl_loader_opts.drop_page_cache). */

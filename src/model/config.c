@@ -125,6 +125,7 @@ int rl_config_from_json(rl_model_desc *d, const cJSON *root, const char *file) {
     if (rl_json_num(cfg, "partial_rotary_factor", 1.0, &prf, file)) return -1;
     const cJSON *rp = rl_json_get(cfg, "rope_parameters");
     if (rp && rl_json_num(rp, "partial_rotary_factor", prf, &prf, file)) return -1;
+    if (!(prf > 0 && prf <= 1)) return rl_err("%s: partial_rotary_factor %g is not in (0, 1]", file, prf);
     d->n_ropes = 1;
     d->ropes[0].rot_dims = (int)(d->head_dim * prf);
     d->ropes[0].rot_dims -= d->ropes[0].rot_dims % 2;

@@ -161,6 +161,8 @@ int rl_synth_write(const char *config_path, const char *out_dir, const rl_synth_
         shard_of[i] = n_shards - 1;
     }
     (void)esz;
+    uint64_t done = 0;
+    if (o->progress) o->progress(o->progress_ud, 0, total);
     for (int s = 0, i = 0; s < n_shards; s++) {
         int i0 = i;
         while (i < n && shard_of[i] == s) i++;
@@ -170,8 +172,14 @@ int rl_synth_write(const char *config_path, const char *out_dir, const rl_synth_
         int sp0 = ts[i0].s0, sp1 = ts[i - 1].s0 + ts[i - 1].ns;
         rl_st_writer *w = rl_st_writer_open(path, sp1 - sp0, specs + sp0, NULL);
         if (!w) { free(shard_of); goto done; }
-        for (int j = i0; j < i; j++)
+        for (int j = i0; j < i; j++) {
             if (write_tensor(w, &ts[j], o, &rng, buf, buf_elems)) { rl_st_writer_abort(w); free(shard_of); goto done; }
+            for (int k = 0; k < ts[j].ns; k++) {
+                uint64_t sb;
+                if (!rl_dtype_nbytes(specs[ts[j].s0 + k].dtype, specs[ts[j].s0 + k].ndim, specs[ts[j].s0 + k].shape, &sb)) done += sb;
+            }
+            if (o->progress) o->progress(o->progress_ud, done, total);
+        }
         for (int k = sp0; k < sp1; k++) { names[k] = specs[k].name; shards[k] = shard_names[s]; }
         if (rl_st_writer_close(w)) { free(shard_of); goto done; }
     }

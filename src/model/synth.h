@@ -13,6 +13,8 @@ typedef struct {
                                 pre-quantized form (model/synth_quant.h); others stay `dtype` */
     int dequant_f32;         /* with quant: instead write a plain F32 checkpoint of the same model, every
                                 quantized weight holding its exact dequantised values (for tests) */
+    void (*progress)(void *ud, uint64_t done, uint64_t total); /* optional: bytes written after each tensor */
+    void *progress_ud;
 } rl_synth_opts;
 
 /* Copies config_path to out_dir/config.json (creating out_dir) and writes the weights:

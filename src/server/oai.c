@@ -84,8 +84,13 @@ static int parse_messages(rl_oai_request *r, char *err, size_t errsz, const char
         if (!(r->extra = cJSON_IsObject(kw) ? cJSON_Duplicate(kw, 1) : cJSON_CreateObject()))
             return fail(err, errsz, param, NULL, "out of memory");
         if (tools && !cJSON_IsNull(tools)) {
+            const cJSON *tc = cJSON_GetObjectItemCaseSensitive(r->root, "tool_choice");
             cJSON_DeleteItemFromObjectCaseSensitive(r->extra, "tools");
             cJSON_AddItemToObject(r->extra, "tools", cJSON_Duplicate(tools, 1));
+            if (tc && !cJSON_IsNull(tc)) {   /* templates that read it (the parse below checks its shape) */
+                cJSON_DeleteItemFromObjectCaseSensitive(r->extra, "tool_choice");
+                cJSON_AddItemToObject(r->extra, "tool_choice", cJSON_Duplicate(tc, 1));
+            }
         }
     }
     return 0;
@@ -200,6 +205,22 @@ int rl_oai_parse(rl_oai_kind kind, const char *body, size_t len, const rl_sampli
         const cJSON *tc = cJSON_GetObjectItemCaseSensitive(r->root, "tool_choice");
         if (tools && !cJSON_IsNull(tools) && !cJSON_IsArray(tools)) return fail(err, errsz, param, "tools", "'tools' must be an array");
         r->has_tools = cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0 && !(cJSON_IsString(tc) && !strcmp(tc->valuestring, "none"));
+        if (cJSON_IsString(tc)) {
+            if (strcmp(tc->valuestring, "none") && strcmp(tc->valuestring, "auto") && strcmp(tc->valuestring, "required"))
+                return fail(err, errsz, param, "tool_choice", "'tool_choice' must be none, auto, required or {\"type\": \"function\", \"function\": {\"name\"}}");
+            r->tool_force = !strcmp(tc->valuestring, "required");
+        } else if (cJSON_IsObject(tc)) {
+            const cJSON *f = cJSON_GetObjectItemCaseSensitive(tc, "function");
+            const cJSON *nm = cJSON_GetObjectItemCaseSensitive(f, "name");
+            if (!cJSON_IsString(nm)) return fail(err, errsz, param, "tool_choice", "'tool_choice.function.name' must be a string");
+            r->tool_force = 1;
+            r->tool_name = nm->valuestring;
+        } else if (tc && !cJSON_IsNull(tc)) {
+            return fail(err, errsz, param, "tool_choice", "'tool_choice' must be a string or an object");
+        }
+        if (r->tool_force && !r->has_tools) return fail(err, errsz, param, "tool_choice", "'tool_choice' forces a call but no tools are given");
+        if (r->tool_force && r->format != RL_OAI_FMT_TEXT)
+            return fail(err, errsz, param, "tool_choice", "a forced tool call and response_format json cannot be combined");
     }
 
     const cJSON *stop = cJSON_GetObjectItemCaseSensitive(r->root, "stop");

@@ -17,7 +17,7 @@ typedef struct {
     rl_oai_kind kind;
     cJSON *root;              /* the parsed body */
     cJSON *messages;          /* chat: a copy with text content parts joined into strings */
-    cJSON *extra;             /* chat: template variables (tools, chat_template_kwargs), or NULL */
+    cJSON *extra;             /* chat: template variables (tools, tool_choice, chat_template_kwargs), or NULL */
     const char *prompt;       /* completion: the raw text (inside root) */
     int max_tokens;           /* -1: not given */
     rl_sampling sampling;     /* the server's defaults overridden by the request */
@@ -34,6 +34,8 @@ typedef struct {
     int format;                            /* RL_OAI_FMT_* (response_format) */
     const cJSON *schema;                   /* json_schema: the schema (inside root) */
     int has_tools;                         /* tools given (and tool_choice not "none") */
+    int tool_force;                        /* tool_choice "required" or naming a function: the answer is one call */
+    const char *tool_name;                 /* the function tool_choice names (inside root), else NULL */
 } rl_oai_request;
 
 enum { RL_OAI_FMT_TEXT = 0, RL_OAI_FMT_JSON_OBJECT, RL_OAI_FMT_JSON_SCHEMA };

@@ -4,6 +4,7 @@
 #include "server/server.h"
 #include "server/job.h"
 #include "server/page.h"
+#include "server/toolforce.h"
 #include "server/tools.h"
 #include <errno.h>
 #include <microhttpd.h>
@@ -34,6 +35,7 @@ typedef struct {
     rl_vocab_text *vt;               /* token texts for constrained JSON (made on first use) */
     pthread_mutex_t vt_lock;
     char family[64];
+    rl_tools_style tool_style;       /* the template's tool-call convention (forced calls) */
     rl_sched *sched;
     /* metrics (under lock) */
     long n_req[16], n_rejected, n_cancelled, n_errors;
@@ -495,6 +497,15 @@ static enum MHD_Result handle_generation(server *s, struct MHD_Connection *c, co
     int room = s->ctx - j->n_ids;
     j->max_tokens = q->max_tokens > 0 ? q->max_tokens : s->so->default_max_tokens > 0 ? s->so->default_max_tokens : room;
     if (j->max_tokens > room) j->max_tokens = room;
+    if (q->tool_force) {                 /* the answer is one call in the template's convention */
+        const rl_vocab_text *vt = vocab_text(s);
+        if (!vt) FAIL(500, rl_last_error()[0] ? rl_last_error() : "out of memory", NULL, NULL);
+        const cJSON *tools = cJSON_GetObjectItemCaseSensitive(q->root, "tools");
+        for (int i = 0; i < q->n; i++) {
+            if (!(j->ch[i].jc = rl_toolforce_new(tools, q->tool_name, s->tool_style, vt, err, sizeof err))) FAIL(400, err, "tool_choice", NULL);
+            j->ch[i].filt = (rl_sched_filter){rl_jsonc_allowed, rl_jsonc_accept, j->ch[i].jc};
+        }
+    }
     if (q->format != RL_OAI_FMT_TEXT) {
         const rl_vocab_text *vt = vocab_text(s);
         if (!vt) FAIL(500, rl_last_error()[0] ? rl_last_error() : "out of memory", NULL, NULL);
@@ -841,6 +852,25 @@ static int setup_template(server *s) {
     return 0;
 }
 
+/* The tool-call convention of the chat template: rendered probes (the tool instructions, an
+ * assistant turn with a call) searched for the markers (toolforce.h). */
+static void probe_tool_style(server *s) {
+    const rl_chat_template *t = s->tmpl ? s->tmpl : rl_session_template(s->g);
+    static const char TOOLS[] = "{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"probe\", \"description\": \"a probe\", "
+                                "\"parameters\": {\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"integer\"}}}}}]}";
+    static const char *const MSGS[] = {
+        "[{\"role\": \"user\", \"content\": \"hi\"}]",
+        "[{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": null, \"tool_calls\": [{\"id\": \"call_1\", "
+        "\"type\": \"function\", \"function\": {\"name\": \"probe\", \"arguments\": {\"a\": 1}}}]}, "
+        "{\"role\": \"tool\", \"tool_call_id\": \"call_1\", \"content\": \"1\"}]"};
+    s->tool_style = RL_TOOLS_JSON;
+    for (int i = 0; t && i < 2 && s->tool_style == RL_TOOLS_JSON; i++) {
+        char *out = NULL;
+        if (!rl_chat_template_apply(t, MSGS[i], 1, TOOLS, &out)) s->tool_style = rl_tools_style_of(out);
+        rl_release(out);                 /* a template that refuses a probe: the next one, else json */
+    }
+}
+
 /* config.json's model_type, for /v1/models. */
 static void read_family(server *s) {
     if (s->so->family) { snprintf(s->family, sizeof s->family, "%s", s->so->family); return; }
@@ -871,6 +901,7 @@ int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop)
     const char *dl = getenv("RABBITLLM_TEST_STEP_DELAY_MS");
     if (dl && atol(dl) > 0) s.step_delay_us = atol(dl) * 1000;
     if (setup_template(&s)) return -1;
+    probe_tool_style(&s);
     if (!(s.sched = rl_sched_new(g, s.parallel, so->batch_tokens))) {
         fprintf(stderr, "error: %s\n", rl_sched_last_error());
         rl_chat_template_close(s.tmpl);
@@ -884,7 +915,7 @@ int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop)
         fprintf(stderr, "error: cannot resolve host '%s': %s\n", so->host, gai_strerror(gr));
         rl_sched_free(s.sched);
         rl_chat_template_close(s.tmpl);
-        return -1;
+        return -2;
     }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
@@ -912,13 +943,14 @@ int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop)
     freeaddrinfo(ai);
     if (!d) {
         fprintf(stderr, "error: cannot listen on %s:%d%s%s\n", so->host, so->port, err ? ": " : "", err ? strerror(err) : "");
-        rc = -1;
+        rc = -2;
     } else {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
         int bound = info ? info->port : so->port;
         int v6 = strchr(so->host, ':') != NULL;
-        fprintf(stderr, "serving %s as '%s' (%d slot%s, context %d), listening on http://%s%s%s:%d (chat page at /, OpenAI API under /v1; Ctrl-C stops)\n",
-                so->model_dir, so->model_name, s.parallel, s.parallel == 1 ? "" : "s", s.ctx, v6 ? "[" : "", so->host, v6 ? "]" : "", bound);
+        fprintf(stderr, "serving %s as '%s' (%d slot%s%s, context %d, tool calls: %s), listening on http://%s%s%s:%d (chat page at /, OpenAI API under /v1; Ctrl-C stops)\n",
+                so->model_dir, so->model_name, s.parallel, s.parallel == 1 ? "" : "s", so->parallel_why ? so->parallel_why : "", s.ctx,
+                rl_tools_style_name(s.tool_style), v6 ? "[" : "", so->host, v6 ? "]" : "", bound);
         int sig = 0;
         while (sigwait(stop, &sig)) {}
         fprintf(stderr, "serve: signal %d, shutting down\n", sig);

@@ -24,6 +24,7 @@ typedef struct {
     const char *chat_template; /* a built-in name (chatml, llama3, ...) or a Jinja file; NULL: the
                                   model's own, ChatML (with a warning) if it has none */
     int parallel;              /* slots (sequences decoded together); the model has n_seq >= this */
+    const char *parallel_why;  /* how parallel was chosen, shown at start (e.g. " from the memory plan"), or NULL */
     int batch_tokens;          /* most tokens per step (prefill chunks + decode rows); 0: 256 */
     int queue;                 /* most requests waiting for a slot (503 + Retry-After beyond); 0: 64 */
     const char *api_key;       /* required as "Authorization: Bearer KEY" (NULL: none) */
@@ -36,8 +37,8 @@ typedef struct {
 
 /* Serves session g (the public text API; only the worker thread uses it) until one of the signals in *stop arrives; the caller must have blocked them in
  * every thread (they are awaited with sigwait). Prints "listening on http://HOST:PORT" to
- * stderr once ready. Returns 0 after a clean shutdown, -1 (message on stderr) if it cannot
- * start. */
+ * stderr once ready. Returns 0 after a clean shutdown, -2 (message on stderr) if it cannot
+ * resolve or listen on the address, -1 if it cannot start otherwise. */
 int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop);
 
 #endif

@@ -26,7 +26,10 @@ rl_regex *rl_tkre_new(const char *pat, size_t n) {
     }
     if (rl_tkbuf_put(&b, "", 0)) goto oom;
     int ec; PCRE2_SIZE eo;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)b.p, b.n, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
+    /* MATCH_INVALID_UTF: a subject with invalid UTF-8 (a normalizer's replacement text may put
+     * such bytes in) is matched safely, invalid sequences never matching, without a UTF check of
+     * the whole subject at every match call */
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR)b.p, b.n, PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &ec, &eo, NULL);
     if (!code) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(ec, msg, sizeof msg);
@@ -59,7 +62,7 @@ int rl_tkre_find(const rl_regex *re, const char *s, size_t n, rl_svec *out) {
     size_t last_end = (size_t)-1;
     int st = 0;
     while (pos <= n) {
-        int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, pos, PCRE2_NO_UTF_CHECK, md, NULL);
+        int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, pos, 0, md, NULL);
         if (rc == PCRE2_ERROR_NOMATCH) break;
         if (rc < 0) { st = rl_err("regex match failed (PCRE2 error %d)", rc); break; }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);

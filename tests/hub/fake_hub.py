@@ -8,6 +8,8 @@ ROOT/<org>/<name>/TOKEN           makes the repo gated: requests need "Authoriza
 ROOT/FLAKY                        (read per request) GET bodies stop after that many bytes and the
                                   connection is closed
 ROOT/CORRUPT                      (read per request) the CDN serves LFS files with one byte changed
+ROOT/SLOW                         (read per request) GET bodies go out in 16 KiB pieces, each after that
+                                  many milliseconds (a transfer slow enough to be killed mid-file)
 
 Routes, as the hub answers them:
   GET  /api/models/<org>/<name>/revision/<rev>   {"id", "sha", "siblings": [{"rfilename"}]}
@@ -24,6 +26,7 @@ import json
 import os
 import sys
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -130,6 +133,13 @@ class Hub(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(2)
+            return
+        slow = flag("SLOW")
+        if slow is not None:
+            for i in range(0, len(chunk), 16384):
+                time.sleep(int(slow) / 1000.0)    # before each piece: a small file is slowed too
+                self.wfile.write(chunk[i:i + 16384])
+                self.wfile.flush()
             return
         self.wfile.write(chunk)
 

@@ -76,6 +76,12 @@ def basics():
     rows = m.eval(ids, all_rows=True)
     check(len(rows) == len(ids) and len(rows[0]) == 512, "eval all rows")
     check(m.generate("Once upon a time", max_tokens=24) == a, "generate after eval")
+    # speculative decoding with a draft model (the model itself): the same text, fewer sweeps
+    with rabbitllm.Model(MODEL, threads=1, ctx=256, mem_budget=0, backend="cpu", draft_model=MODEL, draft_tokens=16,
+                         draft_backend="cpu") as d:
+        check(d.generate("Once upon a time", max_tokens=24) == a, "draft model: same greedy text")
+        i = d.last_info
+        check(i["sweeps"] > 0 and i["accepted"] >= 0 and i["target_compute_s"] > 0, "draft model info: %s" % i)
     # errors raise with the library's message
     for bad, frag in ((lambda: rabbitllm.Model("/nonexistent/model"), "/nonexistent/model"),
                       (lambda: m.chat([{"role": "user", "content": "hi"}]), "chat template"),

@@ -150,32 +150,70 @@ def constrained(rf, ok, what):
             v = json.loads(txt)
         except ValueError:
             check(False, "%s at %s: not JSON: %r" % (what, temp, txt))
-        check(ok(v), "%s: %r" % (what, txt))
+        try:
+            good, why = ok(v), ""
+        except Exception as e:         # a jsonschema.ValidationError, or a predicate's KeyError
+            good, why = False, str(e)
+        check(good, "%s: %r %s" % (what, txt, why))
         ended += 1
     check(ended > 0, "%s: no answer ended" % what)
 constrained({"type": "json_object"}, lambda v: isinstance(v, dict), "json_object")
+try:                                   # python3-jsonschema (scripts/deps.sh) validates every answer
+    import jsonschema
+except ImportError:
+    jsonschema = None
+    print("note: no python3-jsonschema: answers checked by the hand-written predicates only")
+TREE = {"$defs": {"node": {"type": "object", "properties": {"v": {"type": "integer", "minimum": 0, "maximum": 99},
+                                                            "kids": {"type": "array", "items": {"$ref": "#/$defs/node"}, "maxItems": 2}},
+                           "required": ["v", "kids"], "additionalProperties": False}}, "$ref": "#/$defs/node"}
 schemas = [
     ({"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}}, "required": ["name", "age"]},
      lambda v: set(v) == {"name", "age"} and isinstance(v["name"], str) and isinstance(v["age"], int) and not isinstance(v["age"], bool)),
-    ({"type": "object", "properties": {"color": {"enum": ["red", "green", "blue"]}, "ok": {"type": "boolean"}, "none": {"type": "null"}}},
+    ({"type": "object", "properties": {"color": {"enum": ["red", "green", "blue"]}, "ok": {"type": "boolean"}, "none": {"type": "null"}},
+      "required": ["color", "ok", "none"]},
      lambda v: v["color"] in ("red", "green", "blue") and isinstance(v["ok"], bool) and v["none"] is None and len(v) == 3),
     ({"type": "object", "properties": {"score": {"type": "number"}, "tags": {"type": "array", "items": {"type": "string"}},
-                                       "pos": {"type": "object", "properties": {"x": {"type": "integer"}, "y": {"type": "integer"}}}}},
+                                       "pos": {"type": "object", "properties": {"x": {"type": "integer"}, "y": {"type": "integer"}}, "required": ["x", "y"]}},
+      "required": ["score", "tags", "pos"]},
      lambda v: isinstance(v["score"], (int, float)) and all(isinstance(t, str) for t in v["tags"]) and set(v["pos"]) == {"x", "y"}),
-    ({"type": "object", "properties": {"items": {"type": "array", "items": {"enum": [1, 2, 3]}}, "const": {"const": "yes"}}},
+    ({"type": "object", "properties": {"items": {"type": "array", "items": {"enum": [1, 2, 3]}}, "const": {"const": "yes"}}, "required": ["items", "const"]},
      lambda v: all(i in (1, 2, 3) for i in v["items"]) and v["const"] == "yes"),
+    # optional properties, additionalProperties, lengths, counts, ranges, any-type enum / const
+    ({"type": "object", "properties": {"id": {"type": "integer", "minimum": 1, "maximum": 500}, "nick": {"type": "string", "minLength": 2, "maxLength": 6},
+                                       "ratio": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                                       "mode": {"enum": [1, "two", None, [3], {"four": 4}]}, "fixed": {"const": {"k": [True, None]}}},
+      "required": ["id", "nick", "mode"], "additionalProperties": False},
+     lambda v: 1 <= v["id"] <= 500 and 2 <= len(v["nick"]) <= 6 and set(v) <= {"id", "nick", "ratio", "mode", "fixed"}),
+    ({"type": "object", "additionalProperties": {"type": "integer"}, "minProperties": 1, "maxProperties": 3},
+     lambda v: 1 <= len(v) <= 3 and all(isinstance(x, int) for x in v.values())),
+    ({"type": "array", "items": {"type": "string", "maxLength": 4}, "minItems": 2, "maxItems": 3},
+     lambda v: 2 <= len(v) <= 3 and all(isinstance(x, str) and len(x) <= 4 for x in v)),
+    # alternatives: anyOf / oneOf with a discriminating const, type arrays, nullable
+    ({"type": "object", "properties": {"shape": {"oneOf": [
+        {"type": "object", "properties": {"kind": {"const": "circle"}, "r": {"type": "number", "minimum": 0}}, "required": ["kind", "r"]},
+        {"type": "object", "properties": {"kind": {"const": "rect"}, "w": {"type": "integer"}, "h": {"type": "integer"}}, "required": ["kind", "w", "h"]}]},
+        "note": {"type": ["string", "null"]}, "n": {"anyOf": [{"type": "integer", "minimum": 10}, {"type": "boolean"}]}},
+      "required": ["shape", "note", "n"]},
+     lambda v: v["shape"]["kind"] in ("circle", "rect") and (v["note"] is None or isinstance(v["note"], str))),
+    # $ref / $defs, recursive
+    (TREE, lambda v: isinstance(v["v"], int) and isinstance(v["kids"], list)),
 ]
 for sch, ok in schemas:
-    constrained({"type": "json_schema", "json_schema": {"name": "x", "schema": sch}}, ok, "json_schema %s" % sch)
-st, _, r = req("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}],
-                                        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "wat"}}}})
-check(st == 400 and r["error"]["param"] == "response_format", "bad schema: %s" % r)
+    def fits(v, sch=sch, ok=ok):
+        if jsonschema: jsonschema.validate(v, sch)
+        return ok(v)
+    constrained({"type": "json_schema", "json_schema": {"name": "x", "schema": sch}}, fits, "json_schema %s" % json.dumps(sch))
+for bad in ({"type": "wat"}, {"type": "string", "pattern": "^a"}, {"$ref": "#/$defs/nowhere"}):
+    st, _, r = req("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}],
+                                            "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": bad}}})
+    check(st == 400 and r["error"]["param"] == "response_format", "bad schema %s: %s" % (bad, r))
 print("response_format ok")
 
 # ---- tools: a schema forcing a Llama 3.1 style call ----
 tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
 call_schema = {"type": "object", "properties": {"name": {"enum": ["get_weather"]},
-                                                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
+                                                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
+               "required": ["name", "parameters"]}
 body = {"model": "tiny", "messages": [{"role": "user", "content": "Weather in Paris?"}], "temperature": 0, "max_tokens": 400,
         "logit_bias": CLOSERS,
         "tools": tools, "response_format": {"type": "json_schema", "json_schema": {"name": "call", "schema": call_schema}}}
@@ -194,6 +232,43 @@ check(len(stc) == 1 and stc[0]["index"] == 0 and stc[0]["function"]["name"] == "
 check([ch["choices"][0]["finish_reason"] for ch in chunks if ch["choices"] and ch["choices"][0]["finish_reason"]] == ["tool_calls"], "streamed finish")
 r = chat("Once upon a time", max_tokens=10, tools=tools)
 check(r["choices"][0]["finish_reason"] in ("stop", "length") and r["choices"][0]["message"]["content"], "tools given, plain answer")
+
+# ---- tool_choice forcing a call: named, or "required" (any of the tools) ----
+TOOLS2 = tools + [{"type": "function", "function": {"name": "add", "parameters": {
+    "type": "object", "properties": {"a": {"type": "integer", "minimum": 0, "maximum": 9}, "b": {"type": "integer", "minimum": 0, "maximum": 9},
+                                     "unit": {"$ref": "#/$defs/unit"}},
+    "required": ["a", "b"], "$defs": {"unit": {"enum": ["m", "s"]}}}}}]
+PARAMS = {t["function"]["name"]: t["function"]["parameters"] for t in TOOLS2}
+
+
+def forced(tc, names, **kw):
+    ended = 0
+    for temp, seed in ((0, 0), (1.0, 3), (1.0, 5)):
+        r = chat("Once upon a time", max_tokens=300, temperature=temp, seed=seed, tools=TOOLS2, tool_choice=tc, logit_bias=CLOSERS, **kw)
+        c = r["choices"][0]
+        if c["finish_reason"] == "length": continue
+        check(c["finish_reason"] == "tool_calls" and c["message"]["content"] is None, "forced %s: %s" % (tc, r))
+        call = c["message"]["tool_calls"]
+        check(len(call) == 1 and call[0]["function"]["name"] in names, "forced %s: calls %s" % (tc, call))
+        args = json.loads(call[0]["function"]["arguments"])
+        if jsonschema: jsonschema.validate(args, PARAMS[call[0]["function"]["name"]])
+        ended += 1
+    check(ended > 0, "forced %s: no answer ended" % tc)
+    return r
+forced({"type": "function", "function": {"name": "add"}}, {"add"})
+forced({"type": "function", "function": {"name": "get_weather"}}, {"get_weather"})
+forced("required", {"add", "get_weather"})
+body = {"messages": [{"role": "user", "content": "x"}], "tools": TOOLS2, "max_tokens": 100, "logit_bias": CLOSERS,
+        "tool_choice": {"type": "function", "function": {"name": "add"}}}
+chunks = stream("/v1/chat/completions", body)
+stc = [t for ch in chunks if ch["choices"] for t in ch["choices"][0]["delta"].get("tool_calls", [])]
+fins = [ch["choices"][0]["finish_reason"] for ch in chunks if ch["choices"] and ch["choices"][0]["finish_reason"]]
+check(fins == ["length"] or (len(stc) == 1 and stc[0]["function"]["name"] == "add" and fins == ["tool_calls"]), "streamed forced call %s" % chunks[-3:])
+for bad in ({"type": "function", "function": {"name": "nope"}}, "sometimes", {"type": "function"}):
+    st, _, r = req("/v1/chat/completions", dict(body, tool_choice=bad))
+    check(st == 400 and r["error"]["param"] == "tool_choice", "bad tool_choice %s: %s" % (bad, r))
+st, _, r = req("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"})
+check(st == 400 and r["error"]["param"] == "tool_choice", "required without tools: %s" % r)
 print("tools ok")
 
 # ---- tokenize / detokenize, models, metrics, page ----

@@ -3,8 +3,9 @@
 # == four at once); n choices; logprobs / top_logprobs (chat and completions); logit_bias;
 # frequency / presence penalties; response_format json_object and json_schema (several schemas:
 # the output parses and fits); tools + a schema forcing a Llama-3.1-style call -> tool_calls in
-# the response and in streamed deltas; /tokenize + /detokenize; /v1/models context length and
-# family; /metrics in Prometheus text format; the chat page at /.
+# the response and in streamed deltas; tool_choice naming a function or "required" (a forced call,
+# the json convention under ChatML, <tool_call> under the qwen template); /tokenize + /detokenize;
+# /v1/models context length and family; --parallel by default from the memory plan; /metrics in Prometheus text format; the chat page at /.
 set -u
 BIN=${RL_BIN:-build/rabbitllm}
 T=$(mktemp -d)
@@ -26,6 +27,7 @@ start() {   # start ARGS...: serve on a free loopback port, URL in $URL
   fail "server did not start"
 }
 start --parallel 4 --ctx 512
+grep -q "tool calls: json" "$T/serr" || fail "ChatML fallback: not the json tool-call convention: $(cat "$T/serr")"
 timeout 600 python3 tests/server/features.py "$URL" || fail "feature checks"
 kill -TERM "$PID"; wait "$PID" || fail "serve exit status after SIGTERM"
 PID=""
@@ -46,5 +48,27 @@ assert r["usage"]["prompt_tokens"] == want, (r["usage"], want)
 PY
 grep -q "warning: .*ChatML" "$T/serr" && fail "a template given, yet the ChatML warning"
 kill -TERM "$PID"; wait "$PID" || fail "serve exit status after SIGTERM (template file)"
+PID=""
+
+# a template whose tools use <tool_call> (qwen): a forced call comes out in that convention
+start --chat-template qwen --ctx 1024
+grep -q "tool calls: hermes" "$T/serr" || fail "qwen template: not the hermes convention: $(cat "$T/serr")"
+# no --parallel: the slots come from the memory plan (16 here, the cap), also in /metrics
+grep -q "(16 slots from the memory plan" "$T/serr" || fail "default --parallel: $(cat "$T/serr")"
+python3 -c "import sys, urllib.request; m = urllib.request.urlopen(sys.argv[1] + '/metrics').read().decode(); assert '\nrabbitllm_slots 16\n' in m, m" "$URL" ||
+  fail "rabbitllm_slots in /metrics"
+python3 - "$URL" <<'PY' || fail "forced call with the qwen template"
+import json, sys, urllib.request
+tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}}}]
+body = {"messages": [{"role": "user", "content": "hi"}], "tools": tools, "tool_choice": {"type": "function", "function": {"name": "f"}},
+        "max_tokens": 200, "logprobs": True}
+r = urllib.request.Request(sys.argv[1] + "/v1/chat/completions", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+c = json.load(urllib.request.urlopen(r, timeout=120))["choices"][0]
+text = "".join(t["token"] for t in c["logprobs"]["content"])
+assert text.startswith("<tool_call>\n") and text[12:].lstrip().startswith("{") and text.endswith("}\n</tool_call>"), text
+assert c["finish_reason"] == "tool_calls" and c["message"]["tool_calls"][0]["function"]["name"] == "f", c
+assert set(json.loads(c["message"]["tool_calls"][0]["function"]["arguments"])) == {"x"}, c
+PY
+kill -TERM "$PID"; wait "$PID" || fail "serve exit status after SIGTERM (qwen template)"
 PID=""
 echo ok

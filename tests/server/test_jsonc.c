@@ -1,5 +1,5 @@
 /* The JSON output constraint (server/jsonc.h) accepts exactly the texts of its schema, character
- * by character; and the tool-call parser (server/tools.h) finds Qwen/Hermes, Mistral and Llama 3.1
+ * by character (the basic types here, the other keywords in test_jsonc_schema.c); and the tool-call parser (server/tools.h) finds Qwen/Hermes, Mistral and Llama 3.1
  * calls, and holds back streamed text that may become one. */
 #include "test.h"
 #include "server/jsonc.h"
@@ -32,7 +32,8 @@ static void test_any_object(void) {
 
 static void test_schema(void) {
     const char *S = "{\"type\":\"object\",\"properties\":{\"color\":{\"enum\":[\"red\",\"green\"]},\"ok\":{\"type\":\"boolean\"},"
-                    "\"none\":{\"type\":\"null\"},\"n\":{\"type\":\"integer\"},\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}";
+                    "\"none\":{\"type\":\"null\"},\"n\":{\"type\":\"integer\"},\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}},"
+                    "\"required\":[\"color\",\"ok\",\"none\",\"n\",\"tags\"]}";
     int d;
     CHECK(accepts(S, "{\"color\": \"green\", \"ok\": false, \"none\": null, \"n\": -12, \"tags\": [\"a\", \"b\"]}", &d) && d, "valid");
     CHECK(accepts(S, " \n{ \"color\" :\"red\" , \"ok\":true,\"none\":null , \"n\":0,\"tags\":[] \n } ", &d) == 0, "trailing ws after the end");
@@ -42,10 +43,10 @@ static void test_schema(void) {
     CHECK(!accepts(S, "{\"color\": \"blue\"", NULL), "not in enum");
     CHECK(!accepts(S, "{\"color\": \"red\", \"ok\": 1", NULL), "boolean");
     CHECK(!accepts(S, "{\"color\": \"red\", \"ok\": true, \"none\": null, \"n\": 1.5", NULL), "integer");
-    CHECK(!accepts(S, "{\"color\": \"red\"}", NULL), "every property");
+    CHECK(!accepts(S, "{\"color\": \"red\"}", NULL), "every required property");
     CHECK(!accepts(S, "{\"color\": \"red\", \"ok\": true, \"none\": null, \"n\": 1, \"tags\": [1]", NULL), "items");
     int dd;
-    CHECK(accepts("{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"null\"}}}", "{\"a\": null  \n\n\n\n  }", &dd) && dd, "ws before }");
+    CHECK(accepts("{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"null\"}},\"required\":[\"a\"]}", "{\"a\": null  \n\n\n\n  }", &dd) && dd, "ws before }");
     char err[256];
     cJSON *bad = cJSON_Parse("{\"type\":\"wat\"}");
     CHECK(rl_jsonc_new(bad, NULL, err, sizeof err) == NULL && strstr(err, "wat"), "bad type: %s", err);

@@ -56,18 +56,25 @@ static void work(void *ctx, int64_t b, int64_t e, int tid) {
     for (int64_t it = b; it < e; it++) {
         int t = (int)(it / a->n_head), h = (int)(it % a->n_head), kvh = h / group, i = a->pos0 + t;
         int j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0, n = i - j0 + 1;
-        int rows[RL_KV_MAX_TREE_DEPTH + 1];
+        int rows[RL_KV_MAX_TREE_DEPTH + 1], na = 0;
         if (a->parent) { /* keys: the prefix, then the node's ancestors from the root down, then itself */
             int d = 0;
             for (int u = t; u >= 0 && d <= RL_KV_MAX_TREE_DEPTH; u = a->parent[u]) rows[d++] = a->pos0 + u;
             for (int x = 0; x < d / 2; x++) { int tmp = rows[x]; rows[x] = rows[d - 1 - x]; rows[d - 1 - x] = tmp; }
-            j0 = 0;
-            n = a->pos0 + d;
+            /* the node is at position pos0 + d - 1; ancestor x at pos0 + x: within the window
+             * when d - 1 - x < window, so the first d - window of them drop out */
+            i = a->pos0 + d - 1;
+            int skip = a->window > 0 && d > a->window ? d - a->window : 0;
+            j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0;
+            if (j0 > a->pos0) j0 = a->pos0;
+            na = d - skip;
+            memmove(rows, rows + skip, (size_t)na * sizeof *rows);
+            n = a->pos0 - j0 + na;
         }
         const float *qv = a->q + ((int64_t)t * a->n_head + h) * a->hd;
         float mx = -INFINITY;
         for (int x = 0; x < n; x++) {
-            int j = a->parent ? (x < a->pos0 ? x : rows[x - a->pos0]) : j0 + x;
+            int j = a->parent && x >= a->pos0 - j0 ? rows[x - (a->pos0 - j0)] : j0 + x;
             int r = kv->ring ? j % kv->ring : j;
             const float *kr = load((const uint8_t *)kv->k + (size_t)r * kb, kv->dt, kvh * a->hd, a->hd, tmp);
             float sc = a->scale * rl_dot_f32(qv, kr, a->hd);
@@ -81,7 +88,7 @@ static void work(void *ctx, int64_t b, int64_t e, int tid) {
         float *o = a->out + ((int64_t)t * a->n_head + h) * a->vd;
         memset(o, 0, sizeof(float) * (size_t)a->vd);
         for (int x = 0; x < n; x++) {
-            int j = a->parent ? (x < a->pos0 ? x : rows[x - a->pos0]) : j0 + x;
+            int j = a->parent && x >= a->pos0 - j0 ? rows[x - (a->pos0 - j0)] : j0 + x;
             int r = kv->ring ? j % kv->ring : j;
             const float *vr = load((const uint8_t *)kv->v + (size_t)r * vb, kv->dt, kvh * a->vd, a->vd, tmp);
             rl_axpy_f32(o, s[x] * inv, vr, a->vd);
@@ -104,9 +111,9 @@ void rl_attention_kv_cpu(rl_pool *p, float *out, const float *q, const rl_kv_vie
 
 void rl_attention_tree_cpu(rl_pool *p, float *out, const float *q, const rl_kv_view *kv, const int32_t *parent, int T,
                            int pos0, int n_head, int n_kv, int head_dim, int v_dim, float scale, float softcap,
-                           float *scratch, int max_ctx) {
+                           int window, float *scratch, int max_ctx) {
     if (T <= 0 || n_head <= 0 || n_kv <= 0) return;
-    job a = {out, q, kv, parent, pos0, n_head, n_kv, head_dim, v_dim, 0, scale, softcap, scratch,
+    job a = {out, q, kv, parent, pos0, n_head, n_kv, head_dim, v_dim, window, scale, softcap, scratch,
              rl_attention_scratch_floats(1, max_ctx)};
     rl_pool_for(p, (int64_t)T * n_head, 1, work, &a);
 }

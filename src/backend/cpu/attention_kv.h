@@ -15,10 +15,10 @@ void rl_attention_kv_cpu(rl_pool *p, float *out, const float *q, const rl_kv_vie
                          int n_kv, int head_dim, int v_dim, float scale, float softcap, int window, float *scratch,
                          int max_ctx);
 
-/* Tree verification (rl_backend_ops.attention_tree): node t of T sees [0, pos0) and its
- * ancestors' rows pos0 + a (parent host ints). */
+/* Tree verification (rl_backend_ops.attention_tree): node t of T, at position pos0 + its depth,
+ * sees [0, pos0) and its ancestors' rows pos0 + a (parent host ints), within window (> 0). */
 void rl_attention_tree_cpu(rl_pool *p, float *out, const float *q, const rl_kv_view *kv, const int32_t *parent, int T,
                            int pos0, int n_head, int n_kv, int head_dim, int v_dim, float scale, float softcap,
-                           float *scratch, int max_ctx);
+                           int window, float *scratch, int max_ctx);
 
 #endif

@@ -112,8 +112,9 @@ static void cpu_attention_kv(rl_backend *be, float *out, const float *q, const r
     rl_attention_kv_cpu(P(be), out, q, kv, T, pos0, nh, nkv, hd, vd, scale, softcap, window, I(be)->scratch, I(be)->max_ctx);
 }
 static void cpu_attention_tree(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, const int32_t *parent,
-                               int T, int pos0, int nh, int nkv, int hd, int vd, float scale, float softcap) {
-    rl_attention_tree_cpu(P(be), out, q, kv, parent, T, pos0, nh, nkv, hd, vd, scale, softcap, I(be)->scratch, I(be)->max_ctx);
+                               int T, int pos0, int nh, int nkv, int hd, int vd, float scale, float softcap, int window) {
+    rl_attention_tree_cpu(P(be), out, q, kv, parent, T, pos0, nh, nkv, hd, vd, scale, softcap, window, I(be)->scratch,
+                          I(be)->max_ctx);
 }
 static void cpu_dsa_attention(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T,
                               int pos0, int nh, int hd, int vd, float scale, const rl_dsa_args *a) {

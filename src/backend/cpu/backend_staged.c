@@ -105,10 +105,10 @@ static void st_attention_kv(rl_backend *be, float *o, const float *q, const rl_k
     rl_cpu_ops.attention_kv(be, RF(o), RF(q), &r, T, p0, nh, nkv, hd, vd, sc, cap, win);
 }
 static void st_attention_tree(rl_backend *be, float *o, const float *q, const rl_kv_view *kv, const int32_t *par, int T,
-                              int p0, int nh, int nkv, int hd, int vd, float sc, float cap) {
+                              int p0, int nh, int nkv, int hd, int vd, float sc, float cap, int win) {
     rl_kv_view r = *kv;
     r.k = R(kv->k); r.v = R(kv->v);
-    rl_cpu_ops.attention_tree(be, RF(o), RF(q), &r, (const int32_t *)R(par), T, p0, nh, nkv, hd, vd, sc, cap);
+    rl_cpu_ops.attention_tree(be, RF(o), RF(q), &r, (const int32_t *)R(par), T, p0, nh, nkv, hd, vd, sc, cap, win);
 }
 static void st_zero(rl_backend *be, void *d, size_t n) { rl_cpu_ops.zero(be, R(d), n); }
 static void st_copy2d(rl_backend *be, void *d, size_t ds, const void *s, size_t ss, size_t rb, int rows) {

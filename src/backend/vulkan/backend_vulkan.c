@@ -159,7 +159,7 @@ static void att_dispatch(vk_be *v, float *out, const float *q, const att_cache *
         uint32_t T, pos0, nh, nkv, hd, vd; float scale, cap; int32_t window;
         uint32_t dt, krb, vrb, ring, koff, voff, tree;
     } pc = {A(out), A(q), A(c->k) & ~3ull, A(c->v) & ~3ull, par ? A(par) : A(q), (uint32_t)T, (uint32_t)pos0, (uint32_t)nh,
-            (uint32_t)nkv, (uint32_t)hd, (uint32_t)vd, scale, cap, par ? 0 : window, code, (uint32_t)c->krb,
+            (uint32_t)nkv, (uint32_t)hd, (uint32_t)vd, scale, cap, window, code, (uint32_t)c->krb,
             (uint32_t)c->vrb, (uint32_t)(c->ring > 0 ? c->ring : 0), (uint32_t)(A(c->k) & 3), (uint32_t)(A(c->v) & 3),
             par != NULL};
     _Static_assert(sizeof pc <= VK_PUSH_BYTES, "attention push constants");
@@ -217,12 +217,11 @@ static void vk_attention_kv(rl_backend *be, float *out, const float *q, const rl
     att_dispatch(V(be), out, q, &c, NULL, T, pos0, nh, nkv, hd, vd, scale, cap, window);
 }
 static void vk_attention_tree(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, const int32_t *parent,
-                              int T, int pos0, int nh, int nkv, int hd, int vd, float scale, float cap) {
+                              int T, int pos0, int nh, int nkv, int hd, int vd, float scale, float cap, int window) {
     vk_be *v = V(be);
     if (!kv_ok(v, kv)) return;
-    if (kv->ring) { rl_vk_fail(v, "vulkan: token trees over a ring KV cache are not supported"); return; }
     att_cache c = kv_cache(kv);
-    att_dispatch(v, out, q, &c, parent, T, pos0, nh, nkv, hd, vd, scale, cap, 0);
+    att_dispatch(v, out, q, &c, parent, T, pos0, nh, nkv, hd, vd, scale, cap, window);
 }
 
 static void vk_dsa(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T, int pos0, int nh,
