@@ -1,9 +1,11 @@
 /* Micro-benchmark of rl_matmul per weight type on a matrix larger than the last-level cache:
  * decode (T=1) GB/s of weights read, against the memory read bandwidth measured in the same
- * run, and prefill (T=128) GFLOP/s.
+ * run, and prefill (T=128) GFLOP/s; also the HF formats FP8 (128x128 blocks, F32 scales) and
+ * GPTQ 4-bit (group 128).
  * Build: make bench   Run: build/bench_matmul [threads (0 = all CPUs)] [out] [in]
  * (RL_SIMD=scalar|avx2|avxvnni|avx512|avx512vnni forces a path) */
 #include "backend/cpu/matmul.h"
+#include "backend/backend.h"
 #include "backend/cpu/membw.h"
 #include "quant/quantize.h"
 #include <stdio.h>
@@ -67,6 +69,24 @@ __attribute__((target("avx512f,avx512bf16"))) static double bf16_peak(void) {
     if (s == 12345.0f) printf(" ");
     return 12.0 * 32 * 2 * iters / dt;
 }
+/* int8 dot-product peak (VPDPBUSD: 64 multiply-adds per instruction), same shape. */
+__attribute__((target("avx512f,avx512vnni"))) static double vnni_peak(void) {
+    __m512i m = _mm512_set1_epi8(1), c = _mm512_set1_epi8(-1);
+#define DECLI(i) __m512i a##i = _mm512_set1_epi32(i);
+    R12(DECLI)
+    long iters = 20000000;
+    double t0 = now();
+    for (long it = 0; it < iters; it++) {
+#define STEPI(i) a##i = _mm512_dpbusd_epi32(a##i, m, c);
+        R12(STEPI)
+    }
+    double dt = now() - t0;
+    long s = 0;
+#define SUMI(i) s += _mm512_reduce_add_epi32(a##i);
+    R12(SUMI)
+    if (s == 12345) printf(" ");
+    return 12.0 * 64 * 2 * iters / dt;
+}
 #endif
 
 int main(int argc, char **argv) {
@@ -96,6 +116,7 @@ int main(int argc, char **argv) {
 #if defined(__x86_64__)
     if (__builtin_cpu_supports("avx512f")) printf("peak (one core): f32 FMA %.1f GFLOP/s", fma_peak() / 1e9);
     if (__builtin_cpu_supports("avx512bf16")) printf(", bf16 VDPBF16PS %.1f GFLOP/s", bf16_peak() / 1e9);
+    if (__builtin_cpu_supports("avx512vnni")) printf(", int8 VPDPBUSD %.1f GOP/s", vnni_peak() / 1e9);
     printf("\n");
 #endif
     static const rl_dtype DTS[] = {RL_DT_BF16, RL_DT_F16, RL_DT_F32, RL_DT_Q8_0, RL_DT_Q4_1};
@@ -112,6 +133,40 @@ int main(int argc, char **argv) {
                    2.0 * o2 * in * tp / t128 / 1e9);
         }
     }
+    /* HF pre-quantized formats: FP8 block-scaled and GPTQ-4 (random codes, realistic scales) */
+    int sr = (out + 127) / 128, sc = (in + 127) / 128, G = (in + 127) / 128;
+    uint8_t *f8 = malloc(nw);
+    float *f8s = malloc(sizeof(float) * (size_t)sr * sc);
+    int32_t *gq = malloc(nw / 2), *gz = malloc(sizeof(int32_t) * (size_t)G * (out / 8 + 1)), *gi = malloc(sizeof(int32_t) * (size_t)in);
+    uint16_t *gs = malloc(2 * (size_t)G * out);
+    if (!f8 || !f8s || !gq || !gz || !gi || !gs) return 1;
+    for (size_t i = 0; i < nw; i++) { uint8_t v = (uint8_t)((i * 2654435761u) >> 13); f8[i] = (v & 0x7f) == 0x7f ? 0x3c : v; }
+    for (int i = 0; i < sr * sc; i++) f8s[i] = 1e-3f * (float)(1 + i % 7);
+    for (size_t i = 0; i < nw / 8; i++) gq[i] = (int32_t)(i * 2654435761u);
+    for (int i = 0; i < G * (out / 8 + 1); i++) gz[i] = 0x77777777;
+    for (int i = 0; i < G * out; i++) gs[i] = rl_f32_to_f16(1e-3f * (float)(1 + i % 5));
+    for (int i = 0; i < in; i++) gi[i] = i / 128;
+    rl_qweight qf = {.data = f8, .scales = f8s, .scale_dt = RL_DT_F32, .rows = out, .cols = in, .bits = 8, .blk_r = 128, .blk_c = 128};
+    rl_qweight qg = {.data = gq, .scales = gs, .zeros = gz, .g_idx = gi, .rows = out, .cols = in, .bits = 4, .group = 128, .ngroups = G};
+    static const char *HN[] = {"FP8", "GPTQ4"};
+    const rl_qweight *HQ[] = {&qf, &qg};
+    const rl_dtype HD[] = {RL_DT_FP8_BLK, RL_DT_GPTQ};
+    for (int d = 0; d < 2; d++) {
+        if (d == 1 && in % 8) break;
+        double bytes = d ? (double)nw / 2 : (double)nw;
+        double t1 = time_call(p, y, x, HQ[d], HD[d], 1, in, out, 1.0);
+        printf("%-5s T=1:   %9.1f us  %6.1f GB/s  (%.2f of memory bandwidth)  %.1f Gweights/s\n", HN[d], t1 * 1e6,
+               bytes / t1 / 1e9, bytes / t1 / bw, (double)nw / t1 / 1e9);
+        if (tp > 0) {
+            int o2 = out > 4864 ? 4864 : out;
+            rl_qweight qs = *HQ[d];
+            qs.rows = o2;
+            if (d == 1) qs.rows = out; /* GPTQ's packed rows are out wide: keep the descriptor whole */
+            double tt = time_call(p, y, x, &qs, HD[d], tp, in, qs.rows, 1.0);
+            printf("%-5s T=%d: %9.1f us  %6.1f GFLOP/s\n", HN[d], tp, tt * 1e6, 2.0 * qs.rows * in * tp / tt / 1e9);
+        }
+    }
+    free(f8); free(f8s); free(gq); free(gz); free(gi); free(gs);
     free(wf); free(x); free(y); free(wb); free(wh); free(q8); free(q4);
     rl_pool_free(p);
     return 0;

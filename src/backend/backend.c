@@ -16,6 +16,13 @@ const char *rl_backend_available(void) {
 #endif
 }
 
+/* A device backend that fails to open: no driver, no device, a device lacking a feature (class
+ * RL_EC_DEVICE, exit status 6), unless the failure said it was memory or I/O. */
+static inline rl_backend *device_class(rl_backend *be) {
+    if (!be && rl_errclass_get() == RL_EC_INPUT) rl_errclass_set(RL_EC_DEVICE);
+    return be;
+}
+
 rl_backend *rl_backend_open(const char *name, int n_threads) {
     if (!name || !*name) name = getenv("RL_BACKEND");
     if (!name || !*name) name = "cpu";
@@ -23,7 +30,7 @@ rl_backend *rl_backend_open(const char *name, int n_threads) {
     if (!strcmp(name, "cpu-staged")) return rl_backend_staged_open(n_threads); /* testing the device paths */
     if (!strcmp(name, "cuda")) {
 #ifdef RL_CUDA_BUILD
-        return rl_backend_cuda_open(n_threads);
+        return device_class(rl_backend_cuda_open(n_threads));
 #else
         rl_err_c(RL_EC_DEVICE, "backend cuda is not built in (this build has: %s; rebuild with make CUDA=1)", rl_backend_available());
         return NULL;
@@ -31,7 +38,7 @@ rl_backend *rl_backend_open(const char *name, int n_threads) {
     }
     if (!strcmp(name, "vulkan")) {
 #ifdef RL_VULKAN_BUILD
-        return rl_backend_vulkan_open(n_threads);
+        return device_class(rl_backend_vulkan_open(n_threads));
 #else
         rl_err_c(RL_EC_DEVICE, "backend vulkan is not built in (this build has: %s; install libvulkan-dev and glslc, then rebuild)",
                rl_backend_available());

@@ -221,9 +221,15 @@ typedef struct {
     int (*upload_join)(rl_backend *be, uint64_t ticket);
 } rl_backend_ops;
 
+/* Numeric conventions a model asks of the ops (rl_backend.numerics; a backend without them
+ * computes its own way). RL_NUMERICS_GGML: llama.cpp's CPU order for GGUF models (attention over
+ * f32 caches as ggml's graph computes it: src/backend/cpu/attention_ggml.c). */
+enum { RL_NUMERICS_DEFAULT = 0, RL_NUMERICS_GGML = 1 };
+
 struct rl_backend {
     const rl_backend_ops *ops;
     void *impl;              /* the backend's own state */
+    int numerics;            /* RL_NUMERICS_* of the model using it (set by the engine at open) */
 };
 
 /* Opens a backend by name ("cpu", "cuda", "vulkan"; NULL or "" = $RL_BACKEND, else "cpu") with

@@ -11,6 +11,7 @@
 #include "model/moe_config.h"
 #include "util/err.h"
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,17 +83,30 @@ static int info_json(const char *dir, const rl_model_desc *d, const rl_checkpoin
     return 0;
 }
 
+/* A whole number in [lo, hi] for flag; -1 after saying what was expected. */
+static int int_arg(const char *flag, const char *v, long lo, long hi, int *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi) {
+        fprintf(stderr, "error: %s needs a whole number in [%ld, %ld], got '%s'\n", flag, lo, hi, v);
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
 int cmd_info(int argc, char **argv) {
     const char *dir = NULL;
     int ctx = 0, json = 0;
     rl_model_opts mo = {.mem_budget = RL_MEM_BUDGET_AUTO};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--ctx") && i + 1 < argc) ctx = atoi(argv[++i]);
+        if (!strcmp(argv[i], "--ctx") && i + 1 < argc) { if (int_arg("--ctx", argv[++i], 1, 1 << 30, &ctx)) return RL_EXIT_USAGE; }
         else if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--backend") && i + 1 < argc) mo.backend = argv[++i];
         else if (!strcmp(argv[i], "--kv-type") && i + 1 < argc) mo.kv_type = argv[++i];
-        else if (!strcmp(argv[i], "--parallel") && i + 1 < argc) mo.n_seq = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) mo.max_batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--parallel") && i + 1 < argc) { if (int_arg("--parallel", argv[++i], 1, 4096, &mo.n_seq)) return RL_EXIT_USAGE; }
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) { if (int_arg("--batch", argv[++i], 1, 65536, &mo.max_batch)) return RL_EXIT_USAGE; }
         else if (!strcmp(argv[i], "--gpu-mem") && i + 1 < argc) {
             uint64_t b;
             if (rl_cli_parse_size(argv[++i], &b)) { fprintf(stderr, "error: --gpu-mem needs a size, got '%s'\n", argv[i]); return RL_EXIT_USAGE; }

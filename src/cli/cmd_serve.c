@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "cli/clitext.h"
 #include "cli/exitcode.h"
+#include "cli/listen_check.h"
 #include "server/server.h"
 #include "server/slots.h"
 #include <pthread.h>
@@ -66,6 +67,7 @@ int cmd_serve(int argc, char **argv) {
     }
     so.default_max_tokens = n_given ? o.n_new : 0;
     if (n_given && o.n_new < 1) { fprintf(stderr, "error: -n must be at least 1 for serve\n"); free(rest); return RL_EXIT_USAGE; }
+    if (rl_cli_check_listen(so.host, so.port)) { free(rest); return rl_cli_fail(NULL); }   /* before the model loads */
     char name[512];
     if (!so.model_name) {                /* the basename of MODEL as given */
         size_t l = strlen(o.model_ref);

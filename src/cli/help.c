@@ -38,7 +38,7 @@ typedef struct { const char *flag, *value, *def, *help; } flag_row;
     {"--draft-quant", "8|4", "off", "run the draft model from its quantized layer cache"}, \
     {"--draft-backend", "NAME", "the target's", "compute backend of the draft model"}, \
     {"--quant", "8|4", "off", "run from the quantized layer cache (built when absent or stale)"}, \
-    {"--compute", "f32|bf16", "f32", "matmul precision over BF16 weights"}, \
+    {"--compute", "f32|bf16", "f32", "prefill precision: bf16 = BF16 weights on bf16, Q8_0 on int8 activations"}, \
     {"--mem-budget", "SIZE|auto", "auto", "memory for resident layers (e.g. 4G, 0)"}, \
     {"--backend", "NAME", "cpu", "compute backend (cpu, cuda, vulkan)"}, \
     {"--gpu-mem", "SIZE", "0 (stream)", "GPU memory for layers kept on the device (e.g. 20G)"}, \
@@ -178,6 +178,18 @@ const char *rl_cli_suggest(const char *cmd, const char *flag) {
         }
     }
     return bd < 4 ? best : NULL;
+}
+
+const char *rl_cli_suggest_command(const char *name) {
+    const char *best = NULL;
+    int bd = 3;
+    size_t n = name ? strlen(name) : 0;
+    for (int i = 0; n && i < (int)(sizeof CMDS / sizeof *CMDS); i++) {
+        int d = dist(name, CMDS[i].cmd);
+        if (n >= 3 && !strncmp(CMDS[i].cmd, name, n)) d = 1;   /* a prefix: "quant", "down" */
+        if (d < bd) { bd = d; best = CMDS[i].cmd; }
+    }
+    return best;
 }
 
 void rl_cli_unknown_flag(const char *flag) {

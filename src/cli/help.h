@@ -13,4 +13,6 @@ int rl_cli_help(const char *cmd, FILE *f);
 const char *rl_cli_suggest(const char *cmd, const char *flag);
 /* Prints "error: unknown option 'flag'" (with "; did you mean 'X'?" when one is near) to stderr. */
 void rl_cli_unknown_flag(const char *flag);
+/* The command nearest to an unknown one (edit distance under 3, or a prefix of 3+ letters), or NULL. */
+const char *rl_cli_suggest_command(const char *name);
 #endif

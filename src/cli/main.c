@@ -44,8 +44,8 @@ int main(int argc, char **argv) {
             return CMDS[i].fn(argc - 1, argv + 1);
         }
     fprintf(stderr, "rabbitllm: unknown command '%s'", argv[1]);
-    for (size_t i = 0, best = 99; i < sizeof CMDS / sizeof CMDS[0]; i++)
-        if (!strncmp(argv[1], CMDS[i].name, 3) && best == 99) { fprintf(stderr, "; did you mean '%s'?", CMDS[i].name); best = i; }
+    const char *near = rl_cli_suggest_command(argv[1]);
+    if (near) fprintf(stderr, "; did you mean '%s'?", near);
     fprintf(stderr, "\n");
     usage(stderr);
     return RL_EXIT_USAGE;

@@ -132,7 +132,7 @@ static int mlp(rl_model *m, const rl_stage *s, const uint8_t *buf, int T, float 
             mm(m, m->hb, m->xb, wu.p, wu.dt, vec(m, w2, W(s, buf, W_UP_B), I), T, H, I);
     }
     if (d->act == RL_ACT_SILU && !d->mlp_gated) return rl_err("%s: plain (ungated) SiLU MLP is not supported", m->dir);
-    m->be->ops->act_mul(m->be, d->act, m->hb, d->mlp_gated ? m->hb2 : NULL, (int64_t)T * I);
+    rl_act_mul_rows(m->be, d->act, m->hb, d->mlp_gated ? m->hb2 : NULL, T, I);
     wview wd = W(s, buf, W_DOWN);
     mm(m, m->o, m->hb, wd.p, wd.dt, vec(m, w2, W(s, buf, W_DOWN_B), H), T, I, H);
     return 0;

@@ -150,7 +150,9 @@ static int plan_model(rl_model *m, size_t budget) {
     int compact = m->be->ops->attention_kv && m->be->ops->kv_store;
     /* MLA: the latent cache (normed c | rotated k_pe per token, absorbed attention) where the
      * backend can; the expanded per-head f32 cache otherwise and with the DSA indexer */
-    m->mla_latent = d->mla && compact && m->be->ops->matmul_t;
+    m->mla_latent = d->mla && compact && (m->be->ops->matmul_t || d->mla_kv_b_split);
+    if (d->mla_kv_b_split && !m->mla_latent)
+        return rl_err("%s: this MLA checkpoint (split kv_b) needs a backend with compact KV caches", m->dir);
     for (int l = 0; l < d->n_layers && m->mla_latent; l++) /* absorbed attention takes row views of kv_b: plain dtypes only */
         if (m->stages[l].q && m->stages[l].q[W_MLA_KV_B].dt) m->mla_latent = 0;
     if (d->mla && (!m->mla_latent || d->idx_heads > 0)) compact = 0; /* DSA attention reads f32 rows */
@@ -217,6 +219,7 @@ static rl_model *open_plan(const char *dir, const rl_model_opts *opts, rl_dtype 
             goto fail;
         }
     if (!(m->be = rl_backend_open(o.backend, o.n_threads))) goto fail;
+    m->be->numerics = m->d.numerics;
     m->kv_dt = kv_dt;
     m->gpu_mem = o.gpu_mem;
     for (int s = 0; s < m->n_stages; s++)

@@ -77,9 +77,10 @@ int rl_mla_open(rl_model *m) {
 
 /* The absorbed form (DeepSeek's own inference): per head, scores q_nope . k_nope_j =
  * (W_UK^T q_nope) . c_j and outputs W_UV (sum_j p_j c_j), so the cache holds only c_j and k_pe_j;
- * W_UK / W_UV are head h's rows of kv_b_proj ([k_nope | v] per head, kv_lora_rank columns). */
-static void latent_attention(rl_model *m, struct rl_mla_state *S, const void *wkvb, rl_dtype dt, int l, int T, int pos0,
-                             rl_dsa_args *dsa) {
+ * W_UK / W_UV are head h's rows of kv_b_proj ([k_nope | v] per head, kv_lora_rank columns), or
+ * (llama.cpp's GGUF form, kb / vb set) head h's row blocks of k_b (W_UK^T) and v_b. */
+static void latent_attention(rl_model *m, struct rl_mla_state *S, const void *wkvb, rl_dtype dt, rl_wref kb, rl_wref vb, int l, int T,
+                             int pos0, rl_dsa_args *dsa) {
     const rl_model_desc *d = &m->d;
     rl_backend *be = m->be;
     int nh = d->n_heads, qk = d->head_dim, nope = d->qk_nope_dim, rope = d->qk_rope_dim, vd = d->v_head_dim;
@@ -91,7 +92,11 @@ static void latent_attention(rl_model *m, struct rl_mla_state *S, const void *wk
     be->ops->copy2d(be, S->qabs + kvl, (size_t)W * F, m->q + nope, (size_t)qk * F, (size_t)rope * F, T * nh);
     for (int h = 0; h < nh; h++) {
         be->ops->copy2d(be, S->ta, (size_t)nope * F, m->q + (size_t)h * qk, (size_t)nh * qk * F, (size_t)nope * F, T);
-        be->ops->matmul_t(be, S->tb, S->ta, (const uint8_t *)wkvb + (size_t)h * kvbw * rb, dt, T, nope, kvl);
+        if (kb.p) /* split form: head h's kv_lora_rank rows of qk_nope each */
+            be->ops->matmul(be, S->tb, S->ta, (const uint8_t *)kb.p + (size_t)h * kvl * rl_dtype_row_bytes(kb.dt, nope), kb.dt,
+                            NULL, T, nope, kvl);
+        else
+            be->ops->matmul_t(be, S->tb, S->ta, (const uint8_t *)wkvb + (size_t)h * kvbw * rb, dt, T, nope, kvl);
         be->ops->copy2d(be, S->qabs + (size_t)h * W, (size_t)nh * W * F, S->tb, (size_t)kvl * F, (size_t)kvl * F, T);
     }
     /* one shared key/value head over the latent rows (MQA): outputs in the latent */
@@ -103,7 +108,11 @@ static void latent_attention(rl_model *m, struct rl_mla_state *S, const void *wk
     /* values: W_UV_h (sum_j p_j c_j) per head into the attention output (T, heads, v_head) */
     for (int h = 0; h < nh; h++) {
         be->ops->copy2d(be, S->ta, (size_t)kvl * F, S->olat + (size_t)h * kvl, (size_t)nh * kvl * F, (size_t)kvl * F, T);
-        be->ops->matmul(be, S->tb, S->ta, (const uint8_t *)wkvb + ((size_t)h * kvbw + nope) * rb, dt, NULL, T, kvl, vd);
+        if (vb.p) /* split form: head h's v_head rows of kv_lora_rank each */
+            be->ops->matmul(be, S->tb, S->ta, (const uint8_t *)vb.p + (size_t)h * vd * rl_dtype_row_bytes(vb.dt, kvl), vb.dt,
+                            NULL, T, kvl, vd);
+        else
+            be->ops->matmul(be, S->tb, S->ta, (const uint8_t *)wkvb + ((size_t)h * kvbw + nope) * rb, dt, NULL, T, kvl, vd);
         be->ops->copy2d(be, m->att + (size_t)h * vd, (size_t)nh * vd * F, S->tb, (size_t)vd * F, (size_t)vd * F, T);
     }
 }
@@ -171,7 +180,12 @@ int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
         be->ops->copy2d(be, S->lat + kvl, (size_t)kw * F, S->kva + kvl, (size_t)kw * F, (size_t)rope * F, T);
         rl_dsa_args a, *dsa = NULL;
         if (d->idx_heads > 0) { a = indexer(m, S, s, buf, l, T, pos0); dsa = &a; }
-        latent_attention(m, S, WT(W_MLA_KV_B), l, T, pos0, dsa);
+        rl_wref kvb = {0}, kb = {0}, vb = {0};
+        if (d->mla_kv_b_split) {
+            kb = rl_stage_weight(m, s, buf, W_MLA_K_B);
+            vb = rl_stage_weight(m, s, buf, W_MLA_V_B);
+        } else kvb = rl_stage_weight(m, s, buf, W_MLA_KV_B);
+        latent_attention(m, S, kvb.p, kvb.dt, kb, vb, l, T, pos0, dsa);
         RL_TRACE(m, l, "attn_out", m->att, T, nh * vd);
         be->ops->matmul(be, m->o, m->att, WT(W_O), NULL, T, nh * vd, H);
         return 0;

@@ -114,6 +114,12 @@ const uint8_t *rl_weights_on_device(rl_model *m, const uint8_t *host, size_t byt
  * the role has no tensor). The one place where a stage tensor becomes an operand: formats whose
  * weights are several tensors (scales, zeros) hook in here. */
 typedef struct { const void *p; rl_dtype dt; } rl_wref;
+/* act_mul over rows of `width`: ggml applies its runs of 16 per row (GGUF numerics), so rows whose
+ * width is not a multiple of 16 are handed over one at a time there. */
+static inline void rl_act_mul_rows(rl_backend *be, rl_act_kind k, float *g, const float *u, int rows, int width) {
+    if (be->numerics != RL_NUMERICS_GGML || width % 16 == 0) { be->ops->act_mul(be, k, g, u, (int64_t)rows * width); return; }
+    for (int r = 0; r < rows; r++) be->ops->act_mul(be, k, g + (size_t)r * width, u ? u + (size_t)r * width : NULL, width);
+}
 rl_wref rl_stage_weight(rl_model *m, const rl_stage *s, const uint8_t *buf, int role);
 
 /* Trace of an intermediate (rows x cols floats of device memory) when a hook is set. */

@@ -201,7 +201,7 @@ static void expert_mlp(rl_model *m, struct rl_moe_state *S, const void *wg, rl_d
     int H = S->H;
     be->ops->matmul(be, S->g, x, wg, dg, NULL, n, H, I);
     be->ops->matmul(be, S->u, x, wu, du, NULL, n, H, I);
-    be->ops->act_mul(be, m->d.act, S->g, S->u, (int64_t)n * I);
+    rl_act_mul_rows(be, m->d.act, S->g, S->u, n, I);
     be->ops->matmul(be, y, S->g, wd, dd, NULL, n, I, H);
 }
 

@@ -220,7 +220,9 @@ static int is_expert_stack(const rl_gguf_tensor *t) {
 
 /* Indexes every tensor of a GGUF model (all parts of a split set). A 3-D expert stack
  * "blk.L.ffn_X_exps.weight" [E][rows][cols] also gets one 2-D view per expert,
- * "blk.L.ffn_X_exps.E.weight", a byte range of the stack. */
+ * "blk.L.ffn_X_exps.E.weight", a byte range of the stack. Any other 3-D tensor (per-head
+ * matrices: deepseek2's attn_k_b / attn_v_b [heads][rows][cols]) is indexed as 2-D
+ * [heads * rows][cols], its heads' row blocks one after another. */
 static int load_gguf(rl_checkpoint *ck, const char *first) {
     char path[PATH_CAP];
     int n_parts = rl_gguf_split_part(first, 1, path, sizeof path);
@@ -256,6 +258,11 @@ static int load_gguf(rl_checkpoint *ck, const char *first) {
             ti->dtype = (rl_dtype)dt;
             ti->ndim = t->n_dims;
             for (int d = 0; d < t->n_dims; d++) ti->shape[d] = t->ne[t->n_dims - 1 - d];
+            if (t->n_dims == 3 && !is_expert_stack(t)) {
+                ti->ndim = 2;
+                ti->shape[0] = t->ne[2] * t->ne[1]; /* the reader bounds ne[] so that the product fits */
+                ti->shape[1] = t->ne[0];
+            }
             ti->file = i;
             ti->offset = t->offset;
             ti->nbytes = t->nbytes;

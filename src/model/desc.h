@@ -35,7 +35,8 @@ typedef struct {
     double max_pos;          /* max_position_embeddings (longrope, dynamic) */
     int ggml_angles;         /* angles as ggml computes them (GGUF models): theta_i = pos * s^i by repeated
                                 f32 multiplication, s = base^(-2/rot_dims), divided by short_factor[i]
-                                (RL_RS_FACTORS); no other scaling */
+                                (RL_RS_FACTORS), or ggml's YaRN mix (RL_RS_YARN: cos / sin times
+                                attn_factor (1 if 0) * (1 + 0.1 ln factor)); no other scaling */
 } rl_rope;
 
 /* Pre-quantized HF checkpoints (quantization_config; model/quant_config.c). */
@@ -94,8 +95,12 @@ typedef enum {
     W_IDX_K,                 /* indexer.wk [idx_head_dim, hidden] */
     W_IDX_K_NORM, W_IDX_K_NORM_B, /* indexer.k_norm LayerNorm weight, bias [idx_head_dim] */
     W_IDX_W,                 /* indexer.weights_proj [idx_heads, hidden] */
+    W_MLA_K_B,               /* kv_b split (GGUF deepseek2, mla_kv_b_split): per head h, rows
+                                [h*kv_lora_rank, (h+1)*kv_lora_rank) = W_UK_h^T [kv_lora_rank, qk_nope] */
+    W_MLA_V_B,               /* per head h, rows [h*v_head, (h+1)*v_head) = W_UV_h [v_head, kv_lora_rank] */
     W_COUNT
 } rl_weight_role;
+_Static_assert(W_COUNT <= 64, "w_optional holds one bit per weight role");
 
 /* Whole-model tensors. */
 typedef enum { G_EMBED, G_FINAL_NORM, G_FINAL_NORM_B, G_LM_HEAD, G_LM_HEAD_B, G_COUNT } rl_global_role;
@@ -139,6 +144,8 @@ typedef struct {
     int n_eos;
     int eos_ids[RL_MAX_EOS];
     char dtype[16];          /* declared weight dtype (torch_dtype / dtype), informational */
+    int numerics;            /* RL_NUMERICS_* (backend/backend.h) the backend is asked for: GGUF models
+                                RL_NUMERICS_GGML (llama.cpp's CPU op order) */
 
     /* tensor names: printf formats with one %d for the layer index ("" = role unused) */
     const char *wname[W_COUNT];
@@ -186,6 +193,8 @@ typedef struct {
                                 n_kv_heads = n_heads, ropes[].rot_dims = qk_rope (the last dims of a head) */
     int q_lora_rank;         /* 0 = plain q_proj */
     int kv_lora_rank, qk_nope_dim, qk_rope_dim, v_head_dim;
+    int mla_kv_b_split;      /* kv_b stored as W_MLA_K_B / W_MLA_V_B (llama.cpp's GGUF form) instead of
+                                W_MLA_KV_B: always the absorbed (latent cache) attention */
     int idx_heads, idx_head_dim, idx_topk; /* DSA lightning indexer (GLM-5); idx_heads 0 = none */
     rl_rope_pairing idx_pairing;           /* indexer rope pairing ([rope | nope] layout) */
     rl_quant_desc quant;     /* pre-quantized checkpoint format (method RL_QM_NONE = plain weights) */

@@ -7,6 +7,7 @@
 #include "util/err.h"
 #include "util/fileio.h"
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"gemma", "GemmaForCausalLM", NULL, 0},
     {"gemma2", "Gemma2ForCausalLM", NULL, 0},
     {"phi3", "Phi3ForCausalLM", NULL, 0},
+    {"deepseek2", "DeepseekV2ForCausalLM", NULL, 1},
 };
 
 /* Weight role -> GGUF tensor name (format with %d = layer). */
@@ -44,6 +46,10 @@ static const char *const ROLE_NAMES[W_COUNT] = {
     [W_MOE_ROUTER] = "blk.%d.ffn_gate_inp.weight", [W_MOE_ROUTER_BIAS] = "blk.%d.exp_probs_b.bias",
     [W_SHX_GATE] = "blk.%d.ffn_gate_shexp.weight", [W_SHX_UP] = "blk.%d.ffn_up_shexp.weight",
     [W_SHX_DOWN] = "blk.%d.ffn_down_shexp.weight", [W_SHX_GATE_W] = "blk.%d.ffn_gate_inp_shexp.weight",
+    [W_MLA_Q_A] = "blk.%d.attn_q_a.weight", [W_MLA_Q_A_NORM] = "blk.%d.attn_q_a_norm.weight",
+    [W_MLA_Q_B] = "blk.%d.attn_q_b.weight", [W_MLA_KV_A] = "blk.%d.attn_kv_a_mqa.weight",
+    [W_MLA_KV_A_NORM] = "blk.%d.attn_kv_a_norm.weight", [W_MLA_KV_B] = "blk.%d.attn_kv_b.weight",
+    [W_MLA_K_B] = "blk.%d.attn_k_b.weight", [W_MLA_V_B] = "blk.%d.attn_v_b.weight",
 };
 static const char *const GLOBAL_NAMES[G_COUNT] = {
     [G_EMBED] = "token_embd.weight", [G_FINAL_NORM] = "output_norm.weight", [G_FINAL_NORM_B] = "output_norm.bias",
@@ -87,6 +93,50 @@ static int64_t get_int(const rl_gguf *g, const char *arch, const char *suffix, i
     int64_t v;
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
     return rl_gguf_int(g, key, &v) == 1 ? v : def;
+}
+
+/* DeepSeek-V2/V3 (deepseek2): MLA dims, MoE routing and YaRN mscale keys of config.json. The
+ * absorbed-MLA form (attn_k_b / attn_v_b) stores key_length = kv_lora + rope and the per-head
+ * dims in key_length_mla / value_length_mla; the older form (attn_kv_b) the per-head dims. */
+static int deepseek2_config(cJSON *c, const rl_gguf *g, const char *arch) {
+    int64_t rope = get_int(g, arch, "rope.dimension_count", 0);
+    int64_t kl = get_int(g, arch, "attention.key_length_mla", get_int(g, arch, "attention.key_length", 0));
+    int64_t vl = get_int(g, arch, "attention.value_length_mla", get_int(g, arch, "attention.value_length", 0));
+    if (rope <= 0 || kl <= rope || vl <= 0)
+        return rl_err("%s: deepseek2: rope.dimension_count %lld, key length %lld, value length %lld are inconsistent", g->path,
+                      (long long)rope, (long long)kl, (long long)vl);
+    cJSON_AddNumberToObject(c, "qk_rope_head_dim", (double)rope);
+    cJSON_AddNumberToObject(c, "qk_nope_head_dim", (double)(kl - rope));
+    cJSON_AddNumberToObject(c, "v_head_dim", (double)vl);
+    if (put_int(c, g, arch, "attention.kv_lora_rank", "kv_lora_rank") || put_int(c, g, arch, "attention.q_lora_rank", "q_lora_rank") ||
+        put_int(c, g, arch, "expert_count", "n_routed_experts") || put_int(c, g, arch, "expert_shared_count", "n_shared_experts") ||
+        put_int(c, g, arch, "leading_dense_block_count", "first_k_dense_replace") ||
+        put_num(c, g, arch, "expert_weights_scale", "routed_scaling_factor") ||
+        put_int(c, g, arch, "expert_group_count", "n_group") || put_int(c, g, arch, "expert_group_used_count", "topk_group"))
+        return -1;
+    char key[160];
+    snprintf(key, sizeof key, "%s.expert_weights_norm", arch);
+    const rl_gguf_kv *kv = rl_gguf_get(g, key);
+    if (kv && kv->type == RL_GGUF_BOOL) cJSON_AddBoolToObject(c, "norm_topk_prob", kv->v.u != 0);
+    int64_t gating = get_int(g, arch, "expert_gating_func", 1); /* llama.cpp: 1 softmax, 2 sigmoid */
+    if (gating != 1 && gating != 2) return rl_err("%s: %s.expert_gating_func %lld is not supported (1 softmax, 2 sigmoid)", g->path,
+                                                  arch, (long long)gating);
+    cJSON_AddStringToObject(c, "scoring_func", gating == 2 ? "sigmoid" : "softmax");
+    int noaux = 0;
+    static const char bias[] = ".exp_probs_b.bias";
+    for (int64_t i = 0; i < g->n_tensors && !noaux; i++) {
+        size_t n = strlen(g->tensors[i].name), m = sizeof bias - 1;
+        noaux = n >= m && !strcmp(g->tensors[i].name + n - m, bias);
+    }
+    double lm; /* yarn_log_multiplier = 0.1 * mscale_all_dim */
+    cJSON *rs = cJSON_GetObjectItem(c, "rope_scaling");
+    snprintf(key, sizeof key, "%s.rope.scaling.yarn_log_multiplier", arch);
+    if (rs && rl_gguf_num(g, key, &lm) == 1) {
+        cJSON_AddNumberToObject(rs, "mscale", lm / 0.1);
+        cJSON_AddNumberToObject(rs, "mscale_all_dim", lm / 0.1);
+    }
+    cJSON_AddStringToObject(c, "topk_method", noaux ? "noaux_tc" : get_int(g, arch, "expert_group_count", 1) > 1 ? "group_limited_greedy" : "greedy");
+    return 0;
 }
 
 /* The config.json equivalent of the metadata. */
@@ -136,6 +186,7 @@ static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
             put_num(rs, g, arch, "rope.scaling.yarn_beta_fast", "beta_fast") ||
             put_num(rs, g, arch, "rope.scaling.yarn_beta_slow", "beta_slow")) { cJSON_Delete(c); return NULL; }
     }
+    if (!strcmp(arch, "deepseek2") && deepseek2_config(c, g, arch)) { cJSON_Delete(c); return NULL; }
     if (!strcmp(arch, "gemma2") || !strcmp(arch, "gemma")) {
         /* llama.cpp scales queries by 1/sqrt(head_dim), except Gemma 2 27B (46 layers): hidden/heads */
         int64_t layers = get_int(g, arch, "block_count", 0);
@@ -163,6 +214,32 @@ static int read_rope_freqs(const rl_gguf *g, const rl_gguf_tensor *t, rl_rope *r
     }
     r->n_short = half;
     r->scaling = RL_RS_FACTORS;
+    return 0;
+}
+
+/* deepseek2 after the shared reader: llama.cpp's split kv_b (absorbed MLA) and its YaRN numerics:
+ * rope cos / sin times attn_factor = 1 / (1 + 0.1 ln factor) (which ggml's own YaRN factor
+ * cancels), softmax scale mscale^2 / sqrt(qk head dim), mscale = 1 + yarn_log_multiplier ln factor. */
+static int deepseek2_finish(const rl_gguf *g, const char *arch, rl_model_desc *d) {
+    char name[96];
+    snprintf(name, sizeof name, "blk.%d.attn_k_b.weight", 0);
+    if (find_tensor(g, name)) {
+        d->mla_kv_b_split = 1;
+        d->wname[W_MLA_K_B] = ROLE_NAMES[W_MLA_K_B];
+        d->wname[W_MLA_V_B] = ROLE_NAMES[W_MLA_V_B];
+    }
+    float freq_scale = 1.0f, log_mul = 0.0f;
+    rl_rope *r = &d->ropes[0];
+    if (r->scaling == RL_RS_YARN && r->factor > 0) {
+        double v;
+        char key[160];
+        snprintf(key, sizeof key, "%s.rope.scaling.yarn_log_multiplier", arch);
+        if (rl_gguf_num(g, key, &v) == 1) log_mul = (float)v;
+        freq_scale = 1.0f / (float)r->factor;
+        r->attn_factor = 1.0f / (1.0f + 0.1f * logf(1.0f / freq_scale));
+    }
+    float mscale = 1.0f * (1.0f + log_mul * logf(1.0f / freq_scale));
+    d->attn_scale = 1.0f * mscale * mscale / sqrtf((float)(d->qk_nope_dim + d->qk_rope_dim));
     return 0;
 }
 
@@ -204,6 +281,8 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
     const rl_gguf_tensor *rf = find_tensor(g, "rope_freqs.weight");
     if (rf && read_rope_freqs(g, rf, &d->ropes[0])) goto out;
     for (int i = 0; i < d->n_ropes; i++) d->ropes[i].ggml_angles = 1;
+    d->numerics = 1; /* RL_NUMERICS_GGML */
+    if (!strcmp(arch, "deepseek2") && deepseek2_finish(g, arch, d)) goto out;
     rc = 0;
 out:
     cJSON_Delete(cfg);

@@ -152,24 +152,48 @@ void rl_rope_inv_freq(const rl_rope *r, int seq_len, float *inv, float *mult) {
     }
 }
 
-/* ggml's rope cache: the angle of pair i is (pos * s^i) / ff[i], s^i by repeated f32 products. */
+/* ggml's YaRN correction dimension for n_rot rotations over the original context, in f32. */
+static float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) {
+    return (float)n_dims * logf((float)n_ctx_orig / (n_rot * 2 * (float)M_PI)) / (2 * logf(base));
+}
+
+/* ggml's rope cache: the angle of pair i is (pos * s^i) / ff[i], s^i by repeated f32 products;
+ * under YaRN (freq_scale = 1/factor, ext_factor 1) the angle mixes interpolated and extrapolated
+ * angles by ggml's ramp over [corr_lo, corr_hi] and cos / sin are multiplied by
+ * attn_factor * (1 + 0.1 ln(1/freq_scale)), all in f32 as ggml computes them. */
 static void table_ggml(const rl_rope *r, const int *pos, int T, float *cos_out, float *sin_out) {
-    int half = r->rot_dims / 2;
-    float s = powf((float)r->theta, -2.0f / (float)r->rot_dims);
+    int half = r->rot_dims / 2, n_dims = r->rot_dims;
+    float s = powf((float)r->theta, -2.0f / (float)n_dims);
+    int yarn = r->scaling == RL_RS_YARN && r->factor > 0;
+    float freq_scale = yarn ? 1.0f / (float)r->factor : 1.0f, mscale = 1.0f, lo = 0, hi = 0;
+    if (yarn) {
+        int octx = (int)r->orig_max_pos;
+        float start = floorf(yarn_corr_dim(n_dims, octx, (float)r->beta_fast, (float)r->theta));
+        float end = ceilf(yarn_corr_dim(n_dims, octx, (float)r->beta_slow, (float)r->theta));
+        lo = start > 0 ? start : 0;
+        hi = end < (float)(n_dims - 1) ? end : (float)(n_dims - 1);
+        mscale = (r->attn_factor > 0 ? (float)r->attn_factor : 1.0f) * (1.0f + 0.1f * logf(1.0f / freq_scale));
+    }
     for (int t = 0; t < T; t++) {
         float theta = (float)pos[t];
         for (int i = 0; i < half; i++) {
             float ff = r->scaling == RL_RS_FACTORS && i < r->n_short ? (float)r->short_factor[i] : 1.0f;
             float a = theta / ff;
-            cos_out[t * half + i] = cosf(a);
-            sin_out[t * half + i] = sinf(a);
+            if (yarn) {
+                float ext = a, interp = freq_scale * ext;
+                float span = hi - lo > 0.001f ? hi - lo : 0.001f, y = ((float)i - lo) / span;
+                float mix = 1 - (y < 0 ? 0 : y > 1 ? 1 : y);
+                a = interp * (1 - mix) + ext * mix;
+            }
+            cos_out[t * half + i] = cosf(a) * mscale;
+            sin_out[t * half + i] = sinf(a) * mscale;
             theta *= s;
         }
     }
 }
 
 void rl_rope_table(const rl_rope *r, const int *pos, int T, int seq_len, float *cos_out, float *sin_out) {
-    if (r->ggml_angles && (r->scaling == RL_RS_NONE || r->scaling == RL_RS_FACTORS)) {
+    if (r->ggml_angles && (r->scaling == RL_RS_NONE || r->scaling == RL_RS_FACTORS || r->scaling == RL_RS_YARN)) {
         table_ggml(r, pos, T, cos_out, sin_out);
         return;
     }
@@ -184,9 +208,28 @@ void rl_rope_table(const rl_rope *r, const int *pos, int T, int seq_len, float *
         }
 }
 
+/* ggml's rotation (GGUF models): x0 cos - x1 sin and x0 sin + x1 cos with the first product fused,
+ * as ggml-cpu's compiled rope computes them. */
+static void apply_ggml(const rl_rope *r, float *x, int T, int n_heads, int head_dim, const float *cos_t, const float *sin_t) {
+    int half = r->rot_dims / 2, neox = r->pairing == RL_ROPE_NEOX;
+    for (int t = 0; t < T; t++) {
+        const float *c = cos_t + t * half, *s = sin_t + t * half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((size_t)t * n_heads + h) * head_dim;
+            for (int i = 0; i < half; i++) {
+                float *p0 = neox ? v + i : v + 2 * i, *p1 = neox ? v + i + half : v + 2 * i + 1;
+                float a = *p0, b = *p1;
+                *p0 = fmaf(a, c[i], -(b * s[i]));
+                *p1 = fmaf(a, s[i], b * c[i]);
+            }
+        }
+    }
+}
+
 void rl_rope_apply(const rl_rope *r, float *x, int T, int n_heads, int head_dim, const float *cos_t, const float *sin_t) {
     int half = r->rot_dims / 2;
     if (r->pairing == RL_ROPE_NONE || half == 0) return;
+    if (r->ggml_angles) { apply_ggml(r, x, T, n_heads, head_dim, cos_t, sin_t); return; }
     for (int t = 0; t < T; t++) {
         const float *c = cos_t + t * half, *s = sin_t + t * half;
         for (int h = 0; h < n_heads; h++) {

@@ -12,7 +12,9 @@ int rl_moe_role_needed(const rl_model_desc *d, int l, int r) {
     case W_GATE: case W_UP: case W_DOWN: case W_GATE_UP: case W_UP_B: case W_DOWN_B:
         return moe ? 0 : -1;
     case W_MLA_Q_A: case W_MLA_Q_A_NORM: case W_MLA_Q_B: return d->mla && d->q_lora_rank > 0;
-    case W_MLA_KV_A: case W_MLA_KV_A_NORM: case W_MLA_KV_B: return d->mla;
+    case W_MLA_KV_A: case W_MLA_KV_A_NORM: return d->mla;
+    case W_MLA_KV_B: return d->mla && !d->mla_kv_b_split;
+    case W_MLA_K_B: case W_MLA_V_B: return d->mla && d->mla_kv_b_split;
     case W_IDX_Q_B: case W_IDX_K: case W_IDX_K_NORM: case W_IDX_K_NORM_B: case W_IDX_W:
         return d->mla && d->idx_heads > 0;
     case W_Q: return d->mla ? d->q_lora_rank == 0 : -1;
@@ -38,6 +40,8 @@ void rl_moe_role_shape(const rl_model_desc *d, int r, int64_t *rows, int64_t *co
     case W_MLA_KV_A: *rows = (int64_t)d->kv_lora_rank + d->qk_rope_dim; *cols = H; break;
     case W_MLA_KV_A_NORM: *rows = d->kv_lora_rank; *cols = 0; break;
     case W_MLA_KV_B: *rows = nh * ((int64_t)d->qk_nope_dim + d->v_head_dim); *cols = d->kv_lora_rank; break;
+    case W_MLA_K_B: *rows = nh * (int64_t)d->kv_lora_rank; *cols = d->qk_nope_dim; break;
+    case W_MLA_V_B: *rows = nh * (int64_t)d->v_head_dim; *cols = d->kv_lora_rank; break;
     case W_IDX_Q_B: *rows = (int64_t)d->idx_heads * d->idx_head_dim; *cols = d->q_lora_rank; break;
     case W_IDX_K: *rows = d->idx_head_dim; *cols = H; break;
     case W_IDX_K_NORM: case W_IDX_K_NORM_B: *rows = d->idx_head_dim; *cols = 0; break;

@@ -84,7 +84,7 @@ static int limits(ctx *c, const cJSON *s, js_node *n, const char *kmin, const ch
     if (lo == -2 || hi == -2) return -1;
     n->min = lo > 0 ? lo : 0;
     n->max = hi;
-    if (hi >= 0 && n->min > hi) { fail(c, "'%s' is above '%s'", kmin); return -1; }
+    if (hi >= 0 && n->min > hi) { snprintf(c->err, c->errsz, "'%s' is above '%s'", kmin, kmax); return -1; }
     return 0;
 }
 

@@ -72,7 +72,7 @@ static void test_fp8(void) {
         }
         rl_qweight q = {.data = w, .scales = sdt[c] == RL_DT_F32 ? (void *)sf : (void *)sh, .scale_dt = sdt[c], .rows = out,
                         .cols = in, .bits = 8, .blk_r = br, .blk_c = bc};
-        for (int T = 1; T <= 6; T += 5) {
+        for (int T = 1; T <= 6; T += T < 4 ? 1 : 2) {
             double e = run_cmp(&q, RL_DT_FP8_BLK, fp8_w, T);
             CHECK(e < 1e-5, "fp8 %dx%d block %dx%d scales %s T=%d: rel err %g", out, in, br, bc, RL_DTYPES[sdt[c]].st_name, T, e);
         }
@@ -89,6 +89,15 @@ static void test_fp8(void) {
     double want = 0;
     for (int i = 0; i < 15; i++) want += e4m3_ref(codes[i]);
     CHECK(fabs(y[0] - want) < 1e-6, "subnormal, signed and extreme codes: %g vs %g", y[0], want);
+    uint8_t small[5] = {0x01, 0x08, 0x38, 0xb0, 0x02}; /* 256 * scale overflows f32, e4m3 * s does not */
+    float big = 0x1p120f;
+    q.data = small;
+    q.scales = &big;
+    q.cols = 5;
+    rl_matmul(pool, y, x, &q, RL_DT_FP8_BLK, NULL, 1, 5, 1);
+    want = 0;
+    for (int i = 0; i < 5; i++) want += e4m3_ref(small[i]) * 0x1p120;
+    CHECK(fabs(y[0] - want) < 1e-6 * fabs(want), "huge scale: %g vs %g", y[0], want);
 }
 
 static double gptq_w(const rl_qweight *q, int o, int i) {
@@ -100,8 +109,9 @@ static double gptq_w(const rl_qweight *q, int o, int i) {
 }
 
 static void test_gptq(void) {
-    int cases[][4] = {{40, 72, 32, 4}, {24, 88, 32, 8}, {16, 64, 16, 4}}; /* out, in, group, bits */
-    for (int c = 0; c < 3; c++) {
+    /* out, in, group, bits; from 64 outputs the AVX-512 decode kernel takes 64 at a time */
+    int cases[][4] = {{40, 72, 32, 4}, {24, 88, 32, 8}, {16, 64, 16, 4}, {136, 72, 32, 4}, {72, 88, 32, 8}, {328, 40, 16, 4}};
+    for (int c = 0; c < 6; c++) {
         int out = cases[c][0], in = cases[c][1], group = cases[c][2], bits = cases[c][3], pf = 32 / bits;
         int G = (in + group - 1) / group;
         int32_t *qw = malloc(4 * (size_t)(in / pf) * out), *qz = malloc(4 * (size_t)G * (out / pf)), *gi = malloc(4 * (size_t)in);
@@ -116,7 +126,7 @@ static void test_gptq(void) {
         for (int i = 0; i < in; i++) gi[i] = i / group;
         for (int i = in - 1; i > 0 && c != 1; i--) { int j = (int)(urand() % (uint32_t)(i + 1)), t = gi[i]; gi[i] = gi[j]; gi[j] = t; } /* act-order */
         rl_qweight q = {.data = qw, .scales = sc, .zeros = qz, .g_idx = gi, .rows = out, .cols = in, .bits = bits, .group = group, .ngroups = G};
-        for (int T = 1; T <= 5; T += 4) {
+        for (int T = 1; T <= 5; T += T < 4 ? 2 : 1) {
             double e = run_cmp(&q, RL_DT_GPTQ, gptq_w, T);
             CHECK(e < 1e-5, "gptq %d-bit %dx%d group %d T=%d: rel err %g", bits, out, in, group, T, e);
         }
@@ -128,7 +138,7 @@ static void test_gptq(void) {
         CHECK(nbad == 0, "rl_hfq_dequant gptq: %d weights differ", nbad);
         free(dq);
         gi[3] = G; /* corrupt: NaN, not a read past the scales */
-        float x[128] = {0}, y[64];
+        float x[128] = {0}, y[512];
         rl_matmul(pool, y, x, &q, RL_DT_GPTQ, NULL, 1, in, out);
         CHECK(isnan(y[0]) && isnan(y[out - 1]), "g_idx out of range gives NaN");
         rl_qweight bad = q;
@@ -150,7 +160,8 @@ static double awq_w(const rl_qweight *q, int o, int i) {
 }
 
 static void test_awq(void) {
-    int out = 24, in = 96, group = 32, G = in / group;
+    for (int c = 0; c < 2; c++) {
+    int out = c ? 136 : 24, in = 96, group = 32, G = in / group;
     int32_t *qw = malloc(4 * (size_t)in * (out / 8)), *qz = malloc(4 * (size_t)G * (out / 8));
     uint16_t *sc = malloc(2 * (size_t)G * out);
     for (int k = 0; k < in * (out / 8); k++) qw[k] = (int32_t)urand();
@@ -164,11 +175,12 @@ static void test_awq(void) {
         for (int i = 0; i < in; i++) bad += (double)dq[(size_t)o * in + i] != awq_w(&q, o, i);
     CHECK(bad == 0, "rl_hfq_dequant awq: %d weights differ", bad);
     free(dq);
-    for (int T = 1; T <= 7; T += 6) {
+    for (int T = 1; T <= 7; T += T < 4 ? 1 : 3) {
         double e = run_cmp(&q, RL_DT_AWQ, awq_w, T);
         CHECK(e < 1e-5, "awq %dx%d T=%d: rel err %g", out, in, T, e);
     }
     free(qw); free(qz); free(sc);
+    }
 }
 
 static double bnb_w(const rl_qweight *q, int o, int i) {
@@ -185,8 +197,9 @@ static double bnb_w(const rl_qweight *q, int o, int i) {
 }
 
 static void test_bnb4(void) {
-    for (int dq = 0; dq < 2; dq++) {
-        int out = 37, in = 50, bs = 64, n = out * in, nb = (n + bs - 1) / bs, nest = 8, nn = (nb + nest - 1) / nest;
+    for (int c4 = 0; c4 < 4; c4++) { /* blocks across rows; blocks aligned with rows (the AVX-512 decode kernel) */
+        int dq = c4 % 2;
+        int out = c4 < 2 ? 37 : 21, in = c4 < 2 ? 50 : 192, bs = c4 < 2 ? 64 : (dq ? 64 : 32), n = out * in, nb = (n + bs - 1) / bs, nest = 8, nn = (nb + nest - 1) / nest;
         uint8_t *c = malloc((size_t)n / 2 + 1), *a8 = malloc((size_t)nb);
         float *af = malloc(sizeof(float) * nb), map[16], nmap[256], *na = malloc(sizeof(float) * nn);
         for (int k = 0; k < n / 2 + 1; k++) c[k] = (uint8_t)urand();
@@ -196,7 +209,7 @@ static void test_bnb4(void) {
         for (int k = 0; k < nn; k++) na[k] = 0.05f * (float)(1 + urand() % 9);
         rl_qweight q = {.data = c, .scales = dq ? (void *)a8 : (void *)af, .scale_dt = dq ? RL_DT_U8 : RL_DT_F32, .zeros = na, .g_idx = map,
                         .map2 = nmap, .rows = out, .cols = in, .bits = 4, .group = bs, .nested_block = nest, .nested_offset = 0.0371f};
-        for (int T = 1; T <= 4; T += 3) {
+        for (int T = 1; T <= 5; T += T < 4 ? 2 : 1) {
             double e = run_cmp(&q, RL_DT_BNB4, bnb_w, T);
             CHECK(e < 1e-5, "bnb4 %s %dx%d T=%d: rel err %g", dq ? "double quant" : "f32 absmax", out, in, T, e);
         }
@@ -219,8 +232,9 @@ int main(void) {
     pool = rl_pool_new(3);
     RUN(test_e4m3);
     const char *def = rl_simd()->name;
-    for (int k = 0; k < 2; k++) { /* the dispatched (AVX2) paths, then the scalar ones */
-        if (k && rl_simd_force("scalar")) break;
+    static const char *const paths[] = {NULL, "avx2", "scalar"};
+    for (int k = 0; k < 3; k++) { /* the dispatched (AVX-512 or AVX2) paths, AVX2's, then the scalar ones */
+        if (k && rl_simd_force(paths[k])) continue;
         fprintf(stderr, "  path %s\n", rl_simd()->name);
         RUN(test_fp8);
         RUN(test_gptq);

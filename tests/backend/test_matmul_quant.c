@@ -25,12 +25,13 @@ static const char *PATHS[] = {"scalar", "avx2", "avxvnni", "avx512", "avx512vnni
 
 /* |min| of the block holding item i of a Q4_1 row (0 for Q8_0): the kernels add min * sum(x)
  * separately, so rounding scales with |x| * |min| too. */
-static double block_min_abs(rl_dtype dt, const uint8_t *row, int i) {
+static double block_min(rl_dtype dt, const uint8_t *row, int i) {
     if (dt != RL_DT_Q4_1) return 0;
     uint16_t h;
     memcpy(&h, row + (size_t)(i / RL_QBLOCK) * RL_DTYPES[dt].block_bytes + 2, 2);
-    return fabs(rl_f16_to_f32(h));
+    return rl_f16_to_f32(h);
 }
+static double block_min_abs(rl_dtype dt, const uint8_t *row, int i) { return fabs(block_min(dt, row, i)); }
 
 static int check_case(rl_pool *p, rl_dtype dt, int T, int in, int out, int with_bias) {
     size_t rb = rl_dtype_row_bytes(dt, in);
@@ -49,9 +50,9 @@ static int check_case(rl_pool *p, rl_dtype dt, int T, int in, int out, int with_
     for (int64_t i = 0; i < (int64_t)T * out; i++) y[i] = 1e30f; /* must be overwritten */
     rl_matmul(p, y, x, w, dt, with_bias ? b : NULL, T, in, out);
     int bad = 0;
-    /* decode (T < 4) runs on int8-quantised activations: compare with the exact integer
+    /* decode (T < 4) and integer-GEMM sweeps (Q4_1; Q8_0 with RL_COMPUTE_BF16) run on int8-quantised activations: compare with the exact integer
      * reference, and with the f32 result within the bound that rounding allows */
-    int qint = T < 4 && in < QACT_FALLBACK_IN;
+    int qint = T >= 4 ? dt == RL_DT_Q4_1 || rl_matmul_get_compute() == RL_COMPUTE_BF16 : in < QACT_FALLBACK_IN;
     void *qbuf = malloc(rl_qrow_bytes(in));
     for (int t = 0; t < T && !bad; t++) {
         rl_qrow xq = rl_qrow_quantize(qbuf, x + (size_t)t * in, in);
@@ -61,7 +62,8 @@ static int check_case(rl_pool *p, rl_dtype dt, int T, int in, int out, int with_
                 double xv = x[(size_t)t * in + i], pr = xv * wf[(size_t)o * in + i];
                 s += pr;
                 mag += fabs(pr) + fabs(xv) * block_min_abs(dt, w + (size_t)o * rb, i);
-                qbound += xq.ds[2 * (i / RL_QBLOCK)] * 0.5 * fabs(wf[(size_t)o * in + i]);
+                /* the min term of Q4_1 multiplies the exact block sum of x: only d * code sees x's rounding */
+                qbound += xq.ds[2 * (i / RL_QBLOCK)] * 0.5 * fabs(wf[(size_t)o * in + i] - block_min(dt, w + (size_t)o * rb, i));
             }
             double got = y[(size_t)t * out + o];
             if (qint) {
@@ -100,10 +102,11 @@ static void test_matmul_quant(void) {
     rl_pool *p = rl_pool_new(3);
     CHECK(p != NULL, "pool");
     static const int INS[] = {32, 96, 1056}, TS[] = {1, 2, 3, 4, 17, 64}, OUTS[] = {1, 13, 100};
-    static const rl_dtype DTS[] = {RL_DT_Q8_0, RL_DT_Q4_1};
+    static const rl_dtype DTS[] = {RL_DT_Q8_0, RL_DT_Q4_1, RL_DT_Q8_0};
     for (int pi = 0; pi < N_PATHS; pi++) {
         if (rl_simd_force(PATHS[pi]) != 0) { fprintf(stderr, "  (skip %s: not supported)\n", PATHS[pi]); continue; }
-        for (int di = 0; di < 2; di++) {
+        for (int di = 0; di < 3; di++) { /* Q8_0, Q4_1, Q8_0 with RL_COMPUTE_BF16 (the integer GEMM) */
+            rl_matmul_set_compute(di == 2 ? RL_COMPUTE_BF16 : RL_COMPUTE_F32);
             for (int ii = 0; ii < 3; ii++)
                 for (int ti = 0; ti < 6; ti++)
                     for (int oi = 0; oi < 3; oi++)
@@ -113,6 +116,7 @@ static void test_matmul_quant(void) {
             check_case(p, DTS[di], 1, 4864, 37, 1);
             check_case(NULL, DTS[di], 3, QACT_FALLBACK_IN, 3, 1); /* too big for the stack: f32 path */
         }
+        rl_matmul_set_compute(RL_COMPUTE_F32);
         fprintf(stderr, "  %s ok\n", PATHS[pi]);
     }
     rl_simd_force(NULL);
@@ -163,7 +167,22 @@ static void test_qrow_quantize(void) {
     static unsigned char buf[N * 2];
     for (int i = 0; i < N; i++) x[i] = (i % 96 < 32 ? 0.001f : 5.0f) * frand();
     for (int i = 64; i < 96; i++) x[i] = 0; /* an all-zero block */
+    static const float TIES[] = {127.0f, 2.5f, -3.5f, 0.5f, -0.5f, 1.5f, 126.5f, -126.5f}; /* id = 1: halves tie to even */
+    for (int i = 0; i < 8; i++) x[96 + i] = TIES[i];
+    for (int i = 104; i < 128; i++) x[i] = 0.25f * (float)(i - 116);
     rl_qrow q = rl_qrow_quantize(buf, x, N);
+    for (int b = 0; b < N / RL_QBLOCK; b++) { /* the codes are those of nearbyintf in the default mode */
+        float amax = 0;
+        for (int i = b * 32; i < b * 32 + 32; i++) amax = fabsf(x[i]) > amax ? fabsf(x[i]) : amax;
+        float id = amax > 0 ? 127.0f / amax : 0.0f;
+        for (int i = b * 32; i < b * 32 + 32; i++) {
+            float v = x[i] * id;
+            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+            CHECK(q.q[i] == (int8_t)nearbyintf(v), "item %d: code %d, nearbyintf %g", i, q.q[i], nearbyintf(v));
+        }
+    }
+    CHECK(q.q[97] == 2 && q.q[98] == -4 && q.q[99] == 0 && q.q[100] == 0 && q.q[101] == 2 && q.q[102] == 126 && q.q[103] == -126,
+          "ties to even: %d %d %d %d %d %d %d", q.q[97], q.q[98], q.q[99], q.q[100], q.q[101], q.q[102], q.q[103]);
     CHECK(rl_qrow_bytes(N) == N + 2 * 4 * (N / 32), "qrow bytes");
     for (int b = 0; b < N / RL_QBLOCK; b++) {
         double amax = 0, sum = 0;
@@ -195,8 +214,76 @@ static void test_quant_edge(void) {
     CHECK(rl_dtype_from_name("Q8_0") == RL_DT_Q8_0 && rl_dtype_from_name("Q4_1") == RL_DT_Q4_1, "names");
 }
 
+/* The integer kernels (GEMV and the packed GEMM of sweeps) on data where every f32 operation is
+ * exact (power-of-two scales, activations that quantise without rounding, small codes): each path
+ * must then give exactly the scalar reference, on odd out / T, tails of the token and row tiles. */
+static void put_half(uint8_t *p, float v) { uint16_t h = rl_f32_to_f16(v); memcpy(p, &h, 2); }
+
+static void check_exact(rl_pool *p, rl_dtype dt, int T, int in, int out) {
+    size_t rb = rl_dtype_row_bytes(dt, in);
+    int nb = in / RL_QBLOCK;
+    uint8_t *w = malloc(rb * (size_t)out);
+    float *x = malloc(sizeof(float) * (size_t)T * in), *y = malloc(sizeof(float) * (size_t)T * out);
+    float *bias = malloc(sizeof(float) * (size_t)out);
+    for (int o = 0; o < out; o++) {
+        bias[o] = (float)(o % 5) - 2.0f;
+        for (int b = 0; b < nb; b++) {
+            uint8_t *blk = w + (size_t)o * rb + (size_t)b * RL_DTYPES[dt].block_bytes;
+            put_half(blk, frand() < 0 ? 1.0f : 2.0f);
+            if (dt == RL_DT_Q8_0) {
+                for (int i = 0; i < 32; i++) blk[2 + i] = (uint8_t)(int8_t)((int)(frand() * 7.99f));
+            } else {
+                put_half(blk + 2, -(float)(int)((frand() + 1) * 4.0f));
+                for (int i = 0; i < 16; i++) blk[4 + i] = (uint8_t)(rng >> (8 + i) & 0xff);
+            }
+        }
+    }
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < nb; b++) {
+            float dx = frand() < 0 ? 0.5f : 1.0f;
+            float *xb = x + (size_t)t * in + (size_t)b * 32;
+            for (int i = 0; i < 32; i++) xb[i] = dx * (float)(int)(frand() * 126.99f);
+            xb[(t + b) % 32] = (b % 2 ? -127.0f : 127.0f) * dx; /* block max: scale dx exactly */
+        }
+    rl_matmul(p, y, x, w, dt, bias, T, in, out);
+    void *qbuf = malloc(rl_qrow_bytes(in));
+    int bad = 0;
+    for (int t = 0; t < T && !bad; t++) {
+        rl_qrow xq = rl_qrow_quantize(qbuf, x + (size_t)t * in, in);
+        for (int o = 0; o < out && !bad; o++) {
+            float ref = rl_qdot_ref(dt, w + (size_t)o * rb, xq, in) + bias[o];
+            if (y[(size_t)t * out + o] != ref) {
+                CHECK(0, "%s %s T=%d in=%d out=%d: y[%d][%d]=%.9g, exact reference %.9g", rl_simd_name(),
+                      RL_DTYPES[dt].st_name, T, in, out, t, o, y[(size_t)t * out + o], ref);
+                bad = 1;
+            }
+        }
+    }
+    free(qbuf); free(w); free(x); free(y); free(bias);
+}
+
+static void test_qint_exact(void) {
+    rl_matmul_set_compute(RL_COMPUTE_BF16); /* Q8_0 sweeps on the integer GEMM too */
+    rl_pool *p = rl_pool_new(3);
+    CHECK(p != NULL, "pool");
+    static const int INS[] = {32, 96, 800, 1024}, TS[] = {1, 3, 4, 5, 7, 13, 67}, OUTS[] = {1, 17, 33, 100};
+    static const rl_dtype DTS[] = {RL_DT_Q8_0, RL_DT_Q4_1};
+    for (int pi = 0; pi < N_PATHS; pi++) {
+        if (rl_simd_force(PATHS[pi]) != 0) continue;
+        for (int di = 0; di < 2; di++)
+            for (int ii = 0; ii < 4; ii++)
+                for (int ti = 0; ti < 7; ti++)
+                    for (int oi = 0; oi < 4; oi++) check_exact((ii + ti + oi) % 2 ? p : NULL, DTS[di], TS[ti], INS[ii], OUTS[oi]);
+        fprintf(stderr, "  %s exact\n", PATHS[pi]);
+    }
+    rl_matmul_set_compute(RL_COMPUTE_F32);
+    rl_simd_force(NULL);
+    rl_pool_free(p);
+}
+
 int main(void) {
     RUN(test_quant_edge);
+    RUN(test_qint_exact);
     RUN(test_quantize_roundtrip);
     RUN(test_qrow_quantize);
     RUN(test_matmul_quant);

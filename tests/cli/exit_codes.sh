@@ -21,9 +21,12 @@ unset HF_HUB_CACHE XDG_CACHE_HOME 2>/dev/null || true
 "$B" run "$M" --ids 1,2,3 -n 2 >/dev/null 2>&1 || fail "a good run exited $?"
 # 1: usage
 want 1 "usage: rabbitllm" "$B"
-want 1 "unknown command 'rnu'" "$B" rnu
+want 1 "unknown command 'rnu'; did you mean 'run'" "$B" rnu
+want 1 "did you mean 'quantize'" "$B" quant
+want 1 "did you mean 'tokenize'" "$B" tokenise
 want 1 "did you mean '--temp'" "$B" run "$M" --tmep 1
 want 1 "needs a number" "$B" run "$M" --top-p 7
+want 1 "--ctx needs a whole number" "$B" info "$M" --ctx abc
 want 1 "missing MODEL_DIR" "$B" chat
 want 1 "did you mean '--bits'" "$B" quantize "$M" --bit 4
 want 1 "did you mean '--jsonl'" "$B" tokenize "$M" --jsonll
@@ -56,9 +59,21 @@ want 4 "does not fit" "$B" info "$M" --ctx 1000000000
 want 5 "not in the Hugging Face cache" "$B" run org/name -p hi
 want 5 "not in the Hugging Face cache" "$B" tokenize org/name hi
 want 5 "cannot resolve host" "$B" serve "$M" --host 256.0.0.1 --port 8080
+# a port another process listens on: refused before the model is loaded
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); print(s.getsockname()[1], flush=True); time.sleep(30)' >"$T/port" &
+LP=$!
+i=0; while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+want 5 "cannot listen on 127.0.0.1:$(cat "$T/port"): Address already in use" "$B" serve "$M" --port "$(cat "$T/port")"
+kill "$LP"; wait "$LP" 2>/dev/null
 want 5 "cannot fetch" env -u HF_HUB_OFFLINE HF_ENDPOINT=http://127.0.0.1:9 "$B" download org/name --quiet
 # 6: a backend not built into this binary
 if ! "$B" info "$M" --backend cuda >/dev/null 2>&1; then
   want 6 "backend cuda is not built in" "$B" run "$M" --ids 1 -n 1 --backend cuda
+fi
+# a device backend that is built in but cannot open its device (an out-of-range device index);
+# not under the sanitizers: the Vulkan driver's own allocations show up as leaks there
+if [ -z "${RL_SANITIZED:-}" ] && "$B" run "$M" --ids 1 -n 1 --backend nosuch 2>&1 | grep -q "this build has:.*vulkan"; then
+  want 6 "RL_VULKAN_DEVICE=99" env RL_VULKAN_DEVICE=99 "$B" run "$M" --ids 1 -n 1 --backend vulkan
 fi
 echo ok

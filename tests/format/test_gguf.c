@@ -104,6 +104,19 @@ static void test_expert_views(void) {
     rl_ckpt_close(ck);
 }
 
+/* Other 3-D tensors (deepseek2's per-head attn_k_b [heads][kv_lora][nope]) are indexed as 2-D. */
+static void test_head_stacks(void) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/gguf/deepseek_v2_f32/model.gguf", t_shared());
+    rl_checkpoint *ck = rl_ckpt_open(path);
+    CHECK(ck != NULL, "%s", rl_errmsg());
+    if (!ck) return;
+    const rl_tensor_info *k = rl_ckpt_find(ck, "blk.0.attn_k_b.weight"), *v = rl_ckpt_find(ck, "blk.0.attn_v_b.weight");
+    CHECK(k && k->ndim == 2 && k->shape[0] == 4 * 32 && k->shape[1] == 16 && k->nbytes == 4 * 32 * 16 * 4, "attn_k_b view");
+    CHECK(v && v->ndim == 2 && v->shape[0] == 4 * 16 && v->shape[1] == 32, "attn_v_b view");
+    rl_ckpt_close(ck);
+}
+
 static void test_split_names(void) {
     int i, n;
     char out[256];
@@ -188,6 +201,7 @@ static void test_malformed(void) {
 int main(void) {
     RUN_SHARED(test_fixture_infos);
     RUN_SHARED(test_expert_views);
+    RUN_SHARED(test_head_stacks);
     RUN(test_split_names);
     RUN_SHARED(test_malformed);
     TEST_END();

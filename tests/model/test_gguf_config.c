@@ -1,11 +1,17 @@
 /* Model description from GGUF metadata (gguf_config.c) for the fixture families: dimensions,
  * GGUF tensor names, llama.cpp's conventions (interleaved rope for llama-arch files, rope_freqs
  * factors, Gemma norms stored as 1 + w, tied output when output.weight is absent, softcaps,
- * sliding windows, experts), and clear errors for unsupported architectures. */
+ * sliding windows, experts; deepseek2's MLA with split kv_b and YaRN), and clear errors for
+ * unsupported architectures. */
 #include "test.h"
+#include "../format/fmt_util.h"
 #include "model/config.h"
 #include "util/err.h"
+#include "util/fileio.h"
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static int load(const char *name, rl_model_desc *d) {
     char p[512];
@@ -45,16 +51,47 @@ static void test_families(void) {
               !strcmp(d.ename[0], "blk.%d.ffn_gate_exps.%d.weight") && d.ropes[0].pairing == RL_ROPE_GPTJ, "mixtral");
 }
 
-static void test_unsupported(void) {
+/* deepseek2: MLA dims from the *_mla keys, llama.cpp's split kv_b, MoE routing, YaRN. */
+static void test_deepseek2(void) {
     rl_model_desc d;
-    char p[512];
-    snprintf(p, sizeof p, "%s/gguf/deepseek_v2_f32/model.gguf", t_shared());
-    CHECK(rl_config_load(p, &d) != 0 && strstr(rl_errmsg(), "deepseek2") && strstr(rl_errmsg(), p), "deepseek2: %s", rl_errmsg());
+    if (!load("deepseek_v2_q8_0", &d)) {
+        CHECK(!strcmp(d.family, "deepseek_v2") && d.mla && d.kv_lora_rank == 32 && d.q_lora_rank == 0 && d.qk_nope_dim == 16 &&
+              d.qk_rope_dim == 8 && d.v_head_dim == 16 && d.head_dim == 24 && d.n_kv_heads == 4, "deepseek2 MLA dims");
+        CHECK(d.mla_kv_b_split && !strcmp(d.wname[W_MLA_K_B], "blk.%d.attn_k_b.weight") &&
+              !strcmp(d.wname[W_MLA_V_B], "blk.%d.attn_v_b.weight") && !strcmp(d.wname[W_MLA_KV_A], "blk.%d.attn_kv_a_mqa.weight") &&
+              !strcmp(d.wname[W_Q], "blk.%d.attn_q.weight"), "deepseek2 names");
+        CHECK(d.n_experts == 8 && d.n_experts_used == 2 && d.moe_inter == 32 && d.moe_shared_inter == 64 && !d.layer_moe[0] &&
+              d.layer_moe[1] && d.layer_moe[2] && !d.moe_sigmoid && !d.moe_norm_topk, "deepseek2 MoE");
+        CHECK(d.ropes[0].scaling == RL_RS_YARN && d.ropes[0].factor == 40 && d.ropes[0].orig_max_pos == 4096 &&
+              d.ropes[0].pairing == RL_ROPE_GPTJ && d.ropes[0].rot_dims == 8 && d.ropes[0].ggml_angles, "deepseek2 rope");
+        /* 1 / sqrt(24) times (1 + 0.0707 ln 40)^2 */
+        CHECK(fabsf(d.attn_scale - 0.3244810f) < 1e-6f, "deepseek2 attention scale %.7f", (double)d.attn_scale);
+    }
+}
+
+/* An architecture nobody maps is an error naming it and the file. */
+static void test_unsupported(void) {
+    char src[512], dir[32], p[4096];
+    snprintf(src, sizeof src, "%s/gguf/llama_q8_0/model.gguf", t_shared());
+    size_t len = 0;
+    unsigned char *buf = (unsigned char *)rl_read_file(src, &len);
+    CHECK(buf != NULL, "read %s", src);
+    if (!buf) return;
+    static const char key[] = "general.architecture";
+    unsigned char *k = memmem(buf, len, key, sizeof key - 1);
+    CHECK(k && (size_t)(k - buf) + sizeof key + 16 < len, "no general.architecture in %s", src);
+    if (k) memcpy(k + sizeof key - 1 + 4 + 8, "lla_a", 5); /* value after type u32 and length u64: "llama" */
+    CHECK(t_mkdtemp(dir) != NULL && t_write(p, dir, "m.gguf", buf, len) == 0, "write");
+    rl_model_desc d;
+    CHECK(rl_config_load(p, &d) != 0 && strstr(rl_errmsg(), "\"lla_a\"") && strstr(rl_errmsg(), p), "unsupported: %s", rl_errmsg());
+    t_rmrf(dir);
+    free(buf);
 }
 
 int main(void) {
     RUN_SHARED(test_llama);
     RUN_SHARED(test_families);
+    RUN_SHARED(test_deepseek2);
     RUN_SHARED(test_unsupported);
     TEST_END();
 }

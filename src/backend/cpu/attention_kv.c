@@ -20,8 +20,9 @@ static const float *load(const uint8_t *row, rl_dtype dt, int at, int n, float *
 static void store_row(void *dst, rl_dtype dt, const float *src, int n) {
     switch (dt) {
     case RL_DT_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
-    case RL_DT_F16: for (int i = 0; i < n; i++) ((uint16_t *)dst)[i] = rl_f32_to_f16(src[i]); break;
-    case RL_DT_BF16: for (int i = 0; i < n; i++) ((uint16_t *)dst)[i] = rl_f32_to_bf16(src[i]); break;
+    /* rows need not be 2-byte aligned (a cache view may start at any byte): stores by memcpy */
+    case RL_DT_F16: for (int i = 0; i < n; i++) { uint16_t h = rl_f32_to_f16(src[i]); memcpy((uint8_t *)dst + 2 * i, &h, 2); } break;
+    case RL_DT_BF16: for (int i = 0; i < n; i++) { uint16_t h = rl_f32_to_bf16(src[i]); memcpy((uint8_t *)dst + 2 * i, &h, 2); } break;
     default: rl_quantize_row(dt, src, dst, n); break;
     }
 }

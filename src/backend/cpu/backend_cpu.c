@@ -4,6 +4,8 @@
 #include "backend/backend.h"
 #include "backend/cpu/attention.h"
 #include "backend/cpu/attention_kv.h"
+#include "backend/cpu/attention_ggml.h"
+#include "backend/cpu/ggml_ops.h"
 #include "backend/cpu/deltanet.h"
 #include "backend/cpu/dsa.h"
 #include "backend/cpu/matmul.h"
@@ -99,8 +101,18 @@ static void cpu_rope(rl_backend *be, const rl_rope *r, float *x, int T, int nh, 
     (void)be;
     rl_rope_apply(r, x, T, nh, hd, c, s);
 }
+/* llama.cpp's order (GGUF models) where the cache suits it; 1 if it ran. */
+static int ggml_attention(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, int T, int pos0, int nh, int nkv,
+                          int hd, int vd, float scale, float softcap, int window) {
+    int64_t row = rl_attention_scratch_floats(1, I(be)->max_ctx);
+    if (be->numerics != RL_NUMERICS_GGML || !rl_attention_ggml_ok(kv, pos0, T, hd, vd, row)) return 0;
+    rl_attention_ggml(P(be), out, q, kv, T, pos0, nh, nkv, hd, vd, scale, softcap, window, I(be)->scratch, row);
+    return 1;
+}
 static void cpu_attention(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T,
                           int pos0, int nh, int nkv, int hd, int vd, float scale, float softcap, int window) {
+    rl_kv_view kv = {(void *)kc, (void *)vc, RL_DT_F32, 0, nkv * hd, nkv * vd};
+    if (ggml_attention(be, out, q, &kv, T, pos0, nh, nkv, hd, vd, scale, softcap, window)) return;
     rl_attention(P(be), out, q, kc, vc, T, pos0, nh, nkv, hd, vd, scale, softcap, window, I(be)->scratch);
 }
 static void cpu_kv_store(rl_backend *be, const rl_kv_view *kv, int pos0, const float *k, const float *v, int n) {
@@ -109,6 +121,7 @@ static void cpu_kv_store(rl_backend *be, const rl_kv_view *kv, int pos0, const f
 }
 static void cpu_attention_kv(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, int T, int pos0, int nh,
                              int nkv, int hd, int vd, float scale, float softcap, int window) {
+    if (ggml_attention(be, out, q, kv, T, pos0, nh, nkv, hd, vd, scale, softcap, window)) return;
     rl_attention_kv_cpu(P(be), out, q, kv, T, pos0, nh, nkv, hd, vd, scale, softcap, window, I(be)->scratch, I(be)->max_ctx);
 }
 static void cpu_attention_tree(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, const int32_t *parent,
@@ -130,9 +143,8 @@ static void cpu_scale(rl_backend *be, float *y, float s, int64_t n) { (void)be; 
 static void cpu_softcap(rl_backend *be, float *x, float c, int64_t n) { (void)be; rl_softcap(x, c, n); }
 static void cpu_sigmoid_mul(rl_backend *be, float *y, const float *g, int64_t n) { (void)be; rl_sigmoid_mul(y, g, n); }
 static void cpu_act_mul(rl_backend *be, rl_act_kind k, float *g, const float *u, int64_t n) {
-    (void)be;
     switch (k) {
-    case RL_ACT_SILU: rl_silu_mul(g, u, n); break;
+    case RL_ACT_SILU: if (be->numerics == RL_NUMERICS_GGML) rl_ggml_silu_mul(g, u, n); else rl_silu_mul(g, u, n); break;
     case RL_ACT_GELU_TANH: rl_gelu_tanh_mul(g, u, n); break;
     case RL_ACT_GELU_ERF: rl_gelu_erf_mul(g, u, n); break;
     }
@@ -146,8 +158,7 @@ static void cpu_row_gate(rl_backend *be, float *out, const float *x, const float
 }
 static void cpu_moe_route(rl_backend *be, float *logits, const float *bias, int T, const rl_route_params *p,
                           int32_t *idx, float *w) {
-    (void)be;
-    rl_moe_route(logits, bias, T, p, idx, w);
+    rl_moe_route(logits, bias, T, p, idx, w, be->numerics == RL_NUMERICS_GGML);
 }
 static void cpu_gather_rows(rl_backend *be, float *dst, const float *src, const int32_t *rows, int nr, int n) {
     (void)be;
@@ -155,8 +166,8 @@ static void cpu_gather_rows(rl_backend *be, float *dst, const float *src, const 
 }
 static void cpu_scatter_add_rows(rl_backend *be, float *dst, const float *src, const int32_t *rows, const float *w,
                                  int nr, int n) {
-    (void)be;
-    rl_scatter_add_rows(dst, src, rows, w, nr, n);
+    if (be->numerics == RL_NUMERICS_GGML) rl_ggml_scatter_add_rows(dst, src, rows, w, nr, n);
+    else rl_scatter_add_rows(dst, src, rows, w, nr, n);
 }
 static void cpu_dn_conv(rl_backend *be, float *out, const float *in, const float *w, int T, int C, int K) {
     (void)be;

@@ -276,8 +276,135 @@ static TGT void rows_q80(const gq_job *j, int64_t o0, int64_t o1) {
     }
 }
 
+/* K-quants in ggml_vec_dot_qN_K_q8_K's x86 order (AVX2, also what its AVX-512 builds run): per
+ * block 8 int32 lanes, lane l holding items 4l..4l+3 of each of the 8 runs of 32 items times their
+ * group scale, folded into 8 f32 lanes as fma(dy * dw, lane, acc) block after block and reduced
+ * by hsum8; the mins (dmin_w x -dy times the mins-weighted block sums) per type:
+ * Q2_K into the same 8 lanes first (pairs of 16-item groups), Q4_K into 4 lanes (pairs of 32-item
+ * groups) reduced as (0+2)+(1+3) and added after, Q5_K into one running f32 sum (fused). Q6_K's
+ * lanes hold the unsigned 6-bit items, 32 x (scale-weighted block sums of lane pairs) taken off
+ * each lane after (ggml's AVX2 q6_K since 2026-04). */
+#ifndef GQ_REPACK_Q2K
+#define GQ_REPACK_Q2K 1
+#endif
+/* integer dot of n (16 or 32) items */
+static TGT inline int32_t GQ_IDOT16X2_SUM(const int8_t *a, const int8_t *q, int n) {
+    if (n == 32) return GQ_IDOT32(a, q);
+    int32_t s = 0;
+    for (int i = 0; i < 16; i++) s += a[i] * q[i];
+    return s;
+}
+
+static TGT inline void k_lanes(const gq_blk *b, int gsz, const int8_t *q, int32_t lane[8]) {
+    for (int l = 0; l < 8; l++) lane[l] = 0;
+    for (int v = 0; v < 8; v++) {
+        int32_t p[8];
+        GQ_LANES8(b->a + 32 * v, q + 32 * v, p);
+        if (gsz == 16) for (int l = 0; l < 8; l++) lane[l] += b->sc[2 * v + (l >> 2)] * p[l];
+        else for (int l = 0; l < 8; l++) lane[l] += b->sc[v] * p[l];
+    }
+}
+
+/* Q4_K (and Q2_K on AVX-512) whose output rows are a multiple of 8, which ggml repacks 8x8 and
+ * multiplies in its gemv / gemm kernels: per block the exact integer sums of the scaled items and of
+ * the mins-weighted group sums, s = fma(isum, dw * dy, s), m = fma(imin, dmin_w * dy, m), y = s - m. */
+static TGT void rows_k_repacked(const gq_job *j, int64_t o0, int64_t o1) {
+    const int nb = j->in / GQ_QKK, gsz = j->ti.gsz;
+    float acc[TCHUNK], accm[TCHUNK];
+    gq_blk b;
+    for (int64_t o = o0; o < o1; o++) {
+        const uint8_t *wr = j->w + (size_t)o * j->w_rb;
+        for (int t0 = 0; t0 < j->T; t0 += TCHUNK) {
+            int t1 = t0 + TCHUNK < j->T ? t0 + TCHUNK : j->T;
+            for (int t = t0; t < t1; t++) acc[t - t0] = accm[t - t0] = 0.0f;
+            for (int k = 0; k < nb; k++) {
+                SFX(rl_gq_decode)(j->t, wr + (size_t)k * j->bb, &b);
+                for (int t = t0; t < t1; t++) {
+                    const uint8_t *a = j->act + (size_t)t * j->a_rb + (size_t)k * j->ab;
+                    float yd;
+                    int16_t bs[16];
+                    memcpy(&yd, a, 4);
+                    memcpy(bs, a + 4 + GQ_QKK, sizeof bs);
+                    int32_t isum = 0, imin = 0;
+                    for (int g = 0; g < GQ_QKK / gsz; g++) {
+                        isum += b.sc[g] * GQ_IDOT16X2_SUM(b.a + g * gsz, (const int8_t *)(a + 4) + g * gsz, gsz);
+                        imin += b.mn[g] * (gsz == 16 ? bs[g] : bs[2 * g] + bs[2 * g + 1]);
+                    }
+                    acc[t - t0] = fmaf((float)isum, b.d * yd, acc[t - t0]);
+                    accm[t - t0] = fmaf((float)imin, b.dmin * yd, accm[t - t0]);
+                }
+            }
+            for (int t = t0; t < t1; t++)
+                j->y[(size_t)t * j->out + o] = (acc[t - t0] - accm[t - t0]) + (j->bias ? j->bias[o] : 0.0f);
+        }
+    }
+}
+
+static TGT void rows_k(const gq_job *j, int64_t o0, int64_t o1) {
+    const int nb = j->in / GQ_QKK, gsz = j->ti.gsz;
+    if ((j->t == RL_DT_Q4_K || (j->t == RL_DT_Q2_K && GQ_REPACK_Q2K)) && j->out % 8 == 0) { rows_k_repacked(j, o0, o1); return; }
+    float acc[TCHUNK][8], accm[TCHUNK][4], summs[TCHUNK];
+    gq_blk b;
+    for (int64_t o = o0; o < o1; o++) {
+        const uint8_t *wr = j->w + (size_t)o * j->w_rb;
+        for (int t0 = 0; t0 < j->T; t0 += TCHUNK) {
+            int t1 = t0 + TCHUNK < j->T ? t0 + TCHUNK : j->T;
+            memset(acc, 0, sizeof acc);
+            memset(accm, 0, sizeof accm);
+            memset(summs, 0, sizeof summs);
+            for (int k = 0; k < nb; k++) {
+                SFX(rl_gq_decode)(j->t, wr + (size_t)k * j->bb, &b);
+                for (int t = t0; t < t1; t++) {
+                    const uint8_t *a = j->act + (size_t)t * j->a_rb + (size_t)k * j->ab;
+                    float yd, *c = acc[t - t0];
+                    int16_t bs[16];
+                    memcpy(&yd, a, 4);
+                    memcpy(bs, a + 4 + GQ_QKK, sizeof bs);
+                    float d = yd * b.d, dmin = -yd * b.dmin;
+                    if (j->t == RL_DT_Q2_K)
+                        for (int l = 0; l < 8; l++)
+                            c[l] = fmaf(dmin, (float)(b.mn[2 * l] * bs[2 * l] + b.mn[2 * l + 1] * bs[2 * l + 1]), c[l]);
+                    else if (j->t == RL_DT_Q4_K || j->t == RL_DT_Q5_K) {
+                        int32_t m[4], tot = 0;
+                        for (int g = 0; g < 4; g++) {
+                            m[g] = b.mn[2 * g] * (bs[4 * g] + bs[4 * g + 1]) + b.mn[2 * g + 1] * (bs[4 * g + 2] + bs[4 * g + 3]);
+                            tot += m[g];
+                        }
+                        if (j->t == RL_DT_Q4_K) for (int g = 0; g < 4; g++) accm[t - t0][g] = fmaf(dmin, (float)m[g], accm[t - t0][g]);
+                        else summs[t - t0] = fmaf(dmin, (float)tot, summs[t - t0]);
+                    }
+                    int32_t lane[8];
+                    k_lanes(&b, gsz, (const int8_t *)(a + 4), lane);
+                    if (j->t == RL_DT_Q6_K) { /* unsigned 6-bit items in the lanes, 32 x the scaled block sums taken off after */
+                        static const _Alignas(32) int8_t ones[32] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                                                     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+                        const int8_t *q = (const int8_t *)(a + 4);
+                        int32_t off[8] = {0};
+                        for (int v = 0; v < 8; v++) {
+                            int32_t p4[8]; /* sums of 4 activation items per lane */
+                            GQ_LANES8(ones, q + 32 * v, p4);
+                            for (int l = 0; l < 8; l++) off[l] += b.sc[2 * v + (l >> 2)] * p4[l];
+                        }
+                        for (int l = 0; l < 8; l++)
+                            lane[l] += 32 * off[l] - 32 * (b.sc[2 * l] * bs[2 * l] + b.sc[2 * l + 1] * bs[2 * l + 1]);
+                    }
+                    for (int l = 0; l < 8; l++) c[l] = fmaf(d, (float)lane[l], c[l]);
+                }
+            }
+            for (int t = t0; t < t1; t++) {
+                const float *m = accm[t - t0];
+                float y = hsum8(acc[t - t0]);
+                if (j->t == RL_DT_Q4_K) y = y + ((m[0] + m[2]) + (m[1] + m[3]));
+                else if (j->t == RL_DT_Q5_K) y = y + summs[t - t0];
+                j->y[(size_t)t * j->out + o] = y + (j->bias ? j->bias[o] : 0.0f);
+            }
+        }
+    }
+}
+
 TGT void SFX(rl_gq_rows)(const gq_job *j, int64_t o0, int64_t o1) {
     if (j->ti.act == GQ_ACT_Q8_0) { rows_q80(j, o0, o1); return; }
+    if (j->ti.act == GQ_ACT_Q8_K) { rows_k(j, o0, o1); return; }
     int nb = j->in / j->ti.n;
     float acc[TCHUNK];
     gq_blk b;

@@ -9,6 +9,7 @@
 #include "backend/cpu/hfq_simd.h"
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,7 +196,7 @@ static void hfq_work(void *ctx, int64_t b, int64_t e, int tid) {
         for (int i0 = 0; i0 < j->in; i0 += HFQ_K) {
             int ni = j->in - i0 < HFQ_K ? j->in - i0 : HFQ_K;
             if (tab && i0 == 0) int_tables(j->q, j->dt, o0, no, sf, zi);
-            if (tab && simd && no == HFQ_ROWS) { /* column-major tile, FMA accumulation */
+            if (tab && simd && no == HFQ_ROWS && j->T < 16) { /* column-major tile, FMA accumulation */
                 rl_hfq_int_cols_avx2(j->q, j->dt == RL_DT_AWQ, o0, i0, ni, sf, zi, tile);
                 int t = 0;
                 for (; t + 4 <= j->T; t += 4)
@@ -205,6 +206,10 @@ static void hfq_work(void *ctx, int64_t b, int64_t e, int tid) {
             }
             if (tab) deq_int_tab(j->q, j->dt, o0, no, i0, ni, tile, sf, zi);
             else rl_hfq_dequant(j->q, j->dt, o0, no, i0, ni, tile);
+            if (j->T >= 4) { /* a sweep: the register-tiled f32 micro-kernels on the tile */
+                j->s->gemm_nt(j->x + i0, j->in, tile, ni, j->y + o0, j->out, j->T, no, ni, 1);
+                continue;
+            }
             for (int t = 0; t < j->T; t++) {
                 const float *xt = j->x + (size_t)t * j->in + i0;
                 float *yt = j->y + (size_t)t * j->out + o0;
@@ -216,10 +221,95 @@ static void hfq_work(void *ctx, int64_t b, int64_t e, int tid) {
     free(zi);
 }
 
+/* Decode (T <= 4) on AVX-512 F+BW: FP8 or bitsandbytes 4-bit rows (absmax blocks aligned with
+ * the rows), or GPTQ / AWQ 256 outputs at a time, dequantised in registers (hfq_avx512.c). Items:
+ * HFQ_ROWS FP8 / BNB4 rows, or up to INT_NSB blocks of 64 GPTQ / AWQ outputs (the tail of out
+ * below a multiple of 64 runs on the tile path). */
+typedef struct {
+    hfq_job j;
+    int n_fused; /* GPTQ / AWQ: outputs covered by 64-wide items */
+} hfq_fused_job;
+
+static void hfq_fused_work(void *ctx, int64_t b, int64_t e, int tid) {
+    (void)tid;
+    const hfq_fused_job *f = ctx;
+    const hfq_job *j = &f->j;
+    if (j->dt == RL_DT_FP8_BLK) {
+        int o0 = (int)b * HFQ_ROWS, o1 = (int)e * HFQ_ROWS < j->out ? (int)e * HFQ_ROWS : j->out;
+        rl_hfq_fp8_gemv_avx512(j->q, j->x, j->T, o0, o1, j->y, j->bias);
+        return;
+    }
+    if (j->dt == RL_DT_BNB4) { /* rows whose absmax blocks start at the row (hfq_fused_ok) */
+        int o0 = (int)b * HFQ_ROWS, o1 = (int)e * HFQ_ROWS < j->out ? (int)e * HFQ_ROWS : j->out;
+        int nbr = j->in / j->q->group;
+        float *amax = malloc(sizeof(float) * (size_t)nbr);
+        for (int o = o0; o < o1; o++) {
+            if (!amax) { /* out of memory: NaN rather than a wrong result */
+                for (int t = 0; t < j->T; t++) j->y[(size_t)t * j->out + o] = NAN;
+                continue;
+            }
+            for (int k = 0; k < nbr; k++) amax[k] = bnb_absmax(j->q, (size_t)o * nbr + (size_t)k);
+            rl_hfq_bnb4_row_avx512((const uint8_t *)j->q->data + (size_t)o * j->in / 2, j->q->g_idx, amax, j->q->group,
+                                   j->in, j->x, j->T, j->y + o, (size_t)j->out, j->bias ? j->bias[o] : 0.0f);
+        }
+        free(amax);
+        return;
+    }
+    size_t ng = (size_t)j->q->ngroups, tab = ng * 64 * INT_NSB;
+    float *sf = malloc(sizeof(float) * tab * 2);
+    int *zi = malloc(sizeof(int) * ng * 64);
+    int nblk = f->n_fused / 64;
+    for (int64_t it = b; it < e; it++) {
+        int sb0 = (int)it * INT_NSB, nsb = nblk - sb0 < INT_NSB ? nblk - sb0 : INT_NSB, o0 = sb0 * 64;
+        if (!sf || !zi) { /* out of memory: NaN rather than a wrong result */
+            for (int t = 0; t < j->T; t++)
+                for (int r = 0; r < 64 * nsb; r++) j->y[(size_t)t * j->out + o0 + r] = NAN;
+            continue;
+        }
+        float *nsz = sf + tab;
+        for (int sb = 0; sb < nsb; sb++) {
+            float *s = sf + (size_t)sb * ng * 64, *z = nsz + (size_t)sb * ng * 64;
+            int_tables(j->q, j->dt, o0 + 64 * sb, 64, s, zi);
+            for (size_t k = 0; k < ng * 64; k++) z[k] = -s[k] * (float)zi[k];
+        }
+        rl_hfq_int_gemv_avx512(j->q, j->dt == RL_DT_AWQ, o0, nsb, sf, nsz, j->x, j->T, j->y, j->bias);
+    }
+    free(sf);
+    free(zi);
+}
+
+static int use_avx512bw(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    static atomic_int ok = -1;
+    int v = atomic_load_explicit(&ok, memory_order_relaxed);
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+        atomic_store_explicit(&ok, v, memory_order_relaxed);
+    }
+    return v && !strncmp(rl_simd()->name, "avx512", 6);
+#else
+    return 0;
+#endif
+}
+
 void rl_hfq_matmul(rl_pool *p, float *y, const float *x, const rl_qweight *q, rl_dtype dt, const float *bias,
                    int T, int in, int out) {
     if (!q || q->rows != out || q->cols != in) { /* a descriptor for another shape: never read it */
         for (int64_t i = 0; i < (int64_t)T * out; i++) y[i] = NAN;
+        return;
+    }
+    int bnb_ok = dt == RL_DT_BNB4 && q->group > 0 && q->group % 32 == 0 && in % q->group == 0;
+    if (T <= 4 && use_avx512bw() && (dt == RL_DT_FP8_BLK || bnb_ok || ((dt == RL_DT_GPTQ || dt == RL_DT_AWQ) && out >= 64))) {
+        hfq_fused_job f = {{y, x, bias, q, dt, T, in, out, rl_simd()}, 0};
+        int64_t n_items;
+        if (dt == RL_DT_FP8_BLK || dt == RL_DT_BNB4) n_items = (out + HFQ_ROWS - 1) / HFQ_ROWS;
+        else { f.n_fused = out / 64 * 64; n_items = (out / 64 + INT_NSB - 1) / INT_NSB; }
+        rl_pool_for_work(p, n_items, 1, (int64_t)T * in * out + (int64_t)in * out, hfq_fused_work, &f);
+        if (f.n_fused == 0 || f.n_fused == out) return;
+        /* GPTQ / AWQ outputs past the last multiple of 64: the tile path on that slice */
+        hfq_job j = {y, x, bias, q, dt, T, in, out, rl_simd()};
+        hfq_work(&j, f.n_fused / HFQ_ROWS, (out + HFQ_ROWS - 1) / HFQ_ROWS, 0);
         return;
     }
     hfq_job j = {y, x, bias, q, dt, T, in, out, rl_simd()};

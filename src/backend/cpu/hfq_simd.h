@@ -1,4 +1,4 @@
-/* SIMD pieces of the HF quant matmul (hfq_avx2.c); hfq.c calls them when rl_simd() is not the
+/* SIMD pieces of the HF quant matmul (hfq_avx2.c, hfq_avx512.c); hfq.c calls them when rl_simd() is not the
  * scalar path (every x86-64 path above scalar has AVX2 + FMA). */
 #ifndef RL_HFQ_SIMD_H
 #define RL_HFQ_SIMD_H
@@ -14,5 +14,19 @@ void rl_hfq_int_cols_avx2(const rl_qweight *q, int awq, int o0, int i0, int ni, 
 void rl_hfq_cols_acc_avx2(const float *x, const float *colt, int ni, float *y16);
 /* The same for 4 tokens at once: rows x + t xs, outputs y + t ys (t < 4); same sums, same order. */
 void rl_hfq_cols_acc4_avx2(const float *x, size_t xs, const float *colt, int ni, float *y, size_t ys);
+
+/* AVX-512 F+BW decode kernels (hfq_avx512.c; hfq.c calls them where the CPU has them), T <= 4:
+ * y[t*rows + o] = bias[o] + sum_i x[t*cols + i] W[o][i] for o in [o0, o1) (FP8) ... */
+void rl_hfq_fp8_gemv_avx512(const rl_qweight *q, const float *x, int T, int o0, int o1, float *y, const float *bias);
+/* ... one bitsandbytes 4-bit row: y[t*ys] = bias + sum_j x[t*cols + j] map[code j] amax[j / group]
+ * (codes from an even index, group a multiple of 32 dividing cols) ... */
+void rl_hfq_bnb4_row_avx512(const uint8_t *codes, const float *map, const float *amax, int group, int cols,
+                            const float *x, int T, float *y, size_t ys, float bias);
+/* ... and for o in [o0, o0 + 64 nsb), nsb <= INT_NSB (GPTQ / AWQ; awq: AWQ layout), from the
+ * per-group tables sf (scales) and nsz (-scale * zero): per block of 64 outputs ngroups x 64
+ * floats, the blocks one after the other. */
+#define INT_NSB 4
+void rl_hfq_int_gemv_avx512(const rl_qweight *q, int awq, int o0, int nsb, const float *sf, const float *nsz,
+                            const float *x, int T, float *y, const float *bias);
 
 #endif

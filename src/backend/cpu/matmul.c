@@ -15,6 +15,7 @@
 #define GEMV_ROWS 16   /* output rows per work item in GEMV mode */
 #define GEMM_TB 64     /* tokens per work item in GEMM mode */
 #define GEMM_ROWS 96   /* output rows per work item in GEMM mode (multiple of both tile heights) */
+#define QGEMM_ROWS 64  /* output rows per work item of the integer GEMM (multiple of its panel pairs) */
 
 #define QACT_MAX_BYTES (96 * 1024) /* stack buffer for the quantised activation rows of a GEMV */
 
@@ -24,6 +25,9 @@ typedef struct {
     int gemm, tb, rows, n_rb;
     const rl_qrow *xq; /* non-NULL: integer GEMV on these quantised rows (Q8_0 / Q4_1 weights) */
     const uint16_t *xb; /* non-NULL: bf16-compute GEMM on these bf16 activation rows */
+    const rl_qacts *xa; /* non-NULL: integer GEMM on these quantised rows (Q8_0 / Q4_1 weights) */
+    unsigned char *pack; /* its per-thread packing scratch, pack_bytes each */
+    size_t pack_bytes;
 } mm_job;
 
 static atomic_int g_compute = -1; /* rl_compute, -1 until set or read from RL_COMPUTE */
@@ -41,17 +45,69 @@ rl_compute rl_matmul_get_compute(void) {
 }
 
 static void mm_work(void *ctx, int64_t b, int64_t e, int tid) {
-    (void)tid;
     const mm_job *j = ctx;
     for (int64_t it = b; it < e; it++) {
         int tb = (int)(it / j->n_rb), rb = (int)(it % j->n_rb);
         int t0 = tb * j->tb, t1 = t0 + j->tb < j->a.T ? t0 + j->tb : j->a.T;
         int o0 = rb * j->rows, o1 = o0 + j->rows < j->a.out ? o0 + j->rows : j->a.out;
-        if (j->xb) rl_gemm_bf16(&j->a, j->xb, t0, t1, o0, o1);
+        if (j->xa) j->s->qgemm(j->a.wtype, j->a.w, j->a.in, j->a.out, j->xa, j->a.y, j->a.bias, t0, t1, o0, o1,
+                               j->pack + (size_t)tid * j->pack_bytes);
+        else if (j->xb) rl_gemm_bf16(&j->a, j->xb, t0, t1, o0, o1);
         else if (j->xq) j->s->qgemv(j->a.wtype, j->a.w, j->a.in, j->a.out, j->xq, j->a.y, j->a.bias, t0, t1, o0, o1);
         else if (j->gemm) j->s->gemm(&j->a, t0, t1, o0, o1);
         else j->s->gemv(&j->a, t0, t1, o0, o1);
     }
+}
+
+/* Quantises activation rows [b, e) of a sweep (and their per-block code sums) on the pool. */
+typedef struct {
+    unsigned char *buf;
+    size_t qb;
+    const float *x;
+    int in;
+    rl_qrow *rows;
+    int32_t *sums;
+} qquant_job;
+
+static void qquant_work(void *ctx, int64_t b, int64_t e, int tid) {
+    (void)tid;
+    const qquant_job *j = ctx;
+    const int nb = j->in / RL_QBLOCK;
+    for (int64_t t = b; t < e; t++) {
+        j->rows[t] = rl_qrow_quantize(j->buf + (size_t)t * j->qb, j->x + (size_t)t * j->in, j->in);
+        for (int k = 0; k < nb; k++) {
+            int32_t s = 0;
+            for (int i = 0; i < RL_QBLOCK; i++) s += j->rows[t].q[k * RL_QBLOCK + i];
+            j->sums[(size_t)t * nb + k] = s;
+        }
+    }
+}
+
+/* Sweep over 8/4-bit weights: quantises the activation rows once, then the integer GEMM on the
+ * pool. Returns 0 (nothing done: the f32 GEMM runs instead) if the scratch cannot be allocated. */
+static int qgemm_run(rl_pool *p, mm_job *j, const float *x) {
+    const int T = j->a.T, in = j->a.in, out = j->a.out, nb = in / RL_QBLOCK, nth = rl_pool_size(p);
+    size_t qb = (rl_qrow_bytes(in) + 63) & ~(size_t)63, pb = (rl_qgemm_pack_bytes(in) + 63) & ~(size_t)63;
+    size_t rows_off = (size_t)T * qb, sums_off = rows_off + (((size_t)T * sizeof(rl_qrow) + 63) & ~(size_t)63);
+    size_t pack_off = sums_off + (((size_t)T * nb * sizeof(int32_t) + 63) & ~(size_t)63);
+    unsigned char *buf = aligned_alloc(64, pack_off + (size_t)nth * pb);
+    if (!buf) return 0;
+    rl_qrow *rows = (rl_qrow *)(void *)(buf + rows_off);
+    int32_t *sums = (int32_t *)(void *)(buf + sums_off);
+    qquant_job qj = {buf, qb, x, in, rows, sums};
+    rl_pool_for_work(p, T, 1, (int64_t)T * in * 8, qquant_work, &qj);
+    rl_qacts xa = {rows, sums, nb};
+    j->xa = &xa;
+    j->pack = buf + pack_off;
+    j->pack_bytes = pb;
+    j->tb = GEMM_TB;
+    j->rows = QGEMM_ROWS;
+    int n_tb = (T + j->tb - 1) / j->tb;
+    if ((int64_t)n_tb * ((out + j->rows - 1) / j->rows) < 2 * nth) j->rows /= 2;
+    j->n_rb = (out + j->rows - 1) / j->rows;
+    rl_pool_for_work(p, (int64_t)n_tb * j->n_rb, 1, (int64_t)T * in * out, mm_work, j);
+    free(buf);
+    return 1;
 }
 
 void rl_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtype wtype, const float *bias,
@@ -91,6 +147,10 @@ void rl_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtype wty
         rl_pool_for_work(p, n_items, 1, (int64_t)T * in * out, mm_work, &j);
         return;
     }
+    /* sweeps: Q4_1 always on the integer GEMM; Q8_0 there with --compute bf16 (else f32 activations) */
+    if (j.gemm && (wtype == RL_DT_Q4_1 || (wtype == RL_DT_Q8_0 && rl_matmul_get_compute() == RL_COMPUTE_BF16)) &&
+        qgemm_run(p, &j, x))
+        return;
     if (j.gemm && wtype == RL_DT_BF16 && rl_matmul_get_compute() == RL_COMPUTE_BF16 &&
         !strncmp(j.s->name, "avx512", 6) && rl_simd_supported("avx512bf16")) {
         uint16_t *xb = malloc((size_t)T * in * sizeof(uint16_t)); /* once per op; NULL: f32 path */

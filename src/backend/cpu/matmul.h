@@ -12,17 +12,21 @@
  * in) bytes), read in place (only cache-sized tiles are converted to f32). x [T][in], y [T][out], bias [out] are f32; bias may be
  * NULL; y must not alias x. Accumulates in f32. Threads over output rows (and token blocks) on p
  * (NULL: single-threaded). All buffers are owned by the caller. An unsupported wtype fills y
- * with NaN. With Q8_0 / Q4_1 weights and T < 4 (decode) the rows of x are first quantised per
- * block of 32 to int8 (scale max|x|/127) and the dot products run on integers (qact.h): the
- * result differs from the f32-activation one by that rounding (about 0.3 % of the dot product's
- * magnitude at worst); F32 / F16 / BF16 weights always use f32 activations. */
+ * with NaN. With Q8_0 / Q4_1 weights the rows of x are first quantised per block of 32 to int8
+ * (scale max|x|/127) and the dot products run on integers (qact.h) for decode (T < 4: the GEMV)
+ * and, for Q4_1 always and for Q8_0 with RL_COMPUTE_BF16, for sweeps (T >= 4: the packed
+ * integer GEMM of qgemm.h): the result differs from the f32-activation one by that rounding
+ * (about 0.3 % of the dot product's magnitude at worst; if the scratch cannot be allocated a
+ * sweep falls back to f32 activations). Q8_0 sweeps in the default RL_COMPUTE_F32 and F32 / F16
+ * / BF16 weights use f32 activations. */
 void rl_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtype wtype, const float *bias,
                int T, int in, int out);
 
-/* Precision of multi-token matmuls over BF16 weights. RL_COMPUTE_F32 (default): f32 activations,
- * f32 products. RL_COMPUTE_BF16: from 4 tokens on, the activations are rounded to bf16 and the
- * products run on VDPBF16PS (f32 sums) where the CPU has AVX512-BF16 (else f32, unchanged) -- what
- * a model run in bfloat16 does; about twice the f32 throughput. Process-wide; the environment
+/* Precision of multi-token matmuls over BF16 and Q8_0 weights. RL_COMPUTE_F32 (default): f32
+ * activations, f32 products. RL_COMPUTE_BF16: from 4 tokens on, the activations are rounded to
+ * bf16 and the products run on VDPBF16PS (f32 sums) where the CPU has AVX512-BF16 (else f32,
+ * unchanged) -- what a model run in bfloat16 does; about twice the f32 throughput; and Q8_0
+ * weights run on the integer GEMM over int8-quantised activations (what llama.cpp does). Process-wide; the environment
  * variable RL_COMPUTE=bf16 sets the initial value. Decode (T < 4) always stays f32. */
 typedef enum { RL_COMPUTE_F32 = 0, RL_COMPUTE_BF16 = 1 } rl_compute;
 void rl_matmul_set_compute(rl_compute c);

@@ -7,6 +7,7 @@
 
 #define SFX(n) n##_avx2
 #define QGEMV rl_qgemv_avx2
+#define QGEMM rl_qgemm_avx2
 #define SFX_NAME "avx2"
 #define TGT __attribute__((target("avx2,fma,f16c")))
 #define V __m256

@@ -7,6 +7,7 @@
 
 #define SFX(n) n##_avx512
 #define QGEMV rl_qgemv_avx2
+#define QGEMM rl_qgemm_avx2
 #define SFX_NAME "avx512"
 #define TGT __attribute__((target("avx512f,avx2,fma,f16c")))
 #define V __m512

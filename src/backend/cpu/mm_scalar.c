@@ -4,6 +4,7 @@
 
 #define SFX(n) n##_scalar
 #define QGEMV rl_qgemv_scalar
+#define QGEMM rl_qgemm_scalar
 #define SFX_NAME "scalar"
 #define TGT
 #define V float

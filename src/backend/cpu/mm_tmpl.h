@@ -328,5 +328,6 @@ const rl_simd_impl SFX(rl_simd) = {
     .axpy = SFX(axpy),
     .cvt = SFX(cvt),
     .qgemv = QGEMV,
+    .qgemm = QGEMM,
     .gemm_nt = SFX(gemm_nt),
 };

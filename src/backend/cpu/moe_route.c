@@ -1,14 +1,16 @@
 /* MoE routing on the CPU (see moe_route.h). */
 #include "backend/cpu/moe_route.h"
 #include "backend/cpu/ops.h"
+#include "backend/cpu/ggml_ops.h"
 #include <math.h>
 
-void rl_moe_route(float *logits, const float *bias, int T, const rl_route_params *rp, int32_t *idx_out, float *w_out) {
+void rl_moe_route(float *logits, const float *bias, int T, const rl_route_params *rp, int32_t *idx_out, float *w_out, int ggml) {
     int E = rp->n_experts, K = rp->top_k, G = rp->n_group > 1 ? rp->n_group : 1, per = E / G;
     float choice[RL_MOE_MAX_EXPERTS], gscore[RL_MOE_MAX_EXPERTS];
     for (int t = 0; t < T; t++) {
         float *p = logits + (size_t)t * E;
         if (rp->sigmoid) for (int e = 0; e < E; e++) p[e] = 1.0f / (1.0f + expf(-p[e]));
+        else if (ggml) rl_ggml_softmax(p, E);
         else rl_softmax(p, E);
         for (int e = 0; e < E; e++) choice[e] = p[e] + (bias ? bias[e] : 0.0f);
         if (G > 1 && rp->topk_group < G) {
@@ -41,6 +43,11 @@ void rl_moe_route(float *logits, const float *bias, int T, const rl_route_params
             sum += p[best];
             choice[best] = -INFINITY;
         }
-        for (int j = 0; j < K; j++) w[j] = (rp->norm_topk ? (float)(w[j] / (sum + 1e-20)) : w[j]) * rp->scale;
+        if (ggml && rp->norm_topk) {
+            float s = (float)sum;
+            if (!(s >= 6.103515625e-5f)) s = 6.103515625e-5f;
+            for (int j = 0; j < K; j++) w[j] = (w[j] / s) * rp->scale;
+        } else
+            for (int j = 0; j < K; j++) w[j] = (rp->norm_topk ? (float)(w[j] / (sum + 1e-20)) : w[j]) * rp->scale;
     }
 }

@@ -20,7 +20,10 @@ rl_qrow rl_qrow_quantize(void *buf, const float *x, int64_t n) {
         for (int i = 0; i < RL_QBLOCK; i++) {
             float v = xb[i] * id; /* |v| <= 127 up to rounding; NaN/inf input gives garbage, not UB */
             v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
-            q[b * RL_QBLOCK + i] = (int8_t)nearbyintf(v == v ? v : 0.0f);
+            /* round to nearest even, as nearbyintf in the default mode (exact for |v| < 2^22),
+             * without a libm call per item */
+            v = ((v == v ? v : 0.0f) + 0x1.8p23f) - 0x1.8p23f;
+            q[b * RL_QBLOCK + i] = (int8_t)v;
         }
         ds[2 * b] = db;
         ds[2 * b + 1] = sum;

@@ -19,9 +19,11 @@ static void init_vnni(void) {
     g_avxvnni = rl_simd_avx2;
     g_avxvnni.name = "avxvnni";
     g_avxvnni.qgemv = rl_qgemv_avxvnni;
+    g_avxvnni.qgemm = rl_qgemm_avxvnni;
     g_avx512vnni = rl_simd_avx512;
     g_avx512vnni.name = "avx512vnni";
     g_avx512vnni.qgemv = rl_qgemv_avx512vnni;
+    g_avx512vnni.qgemm = rl_qgemm_avx512vnni;
 }
 
 static const rl_simd_impl *by_name(const char *name) {

@@ -4,6 +4,7 @@
 #define RL_SIMD_H
 #include "format/dtype.h"
 #include "backend/cpu/qact.h"
+#include "backend/cpu/qgemm.h"
 #include <stdint.h>
 
 /* Arguments of one matmul call (see rl_matmul in matmul.h). */
@@ -28,6 +29,8 @@ typedef struct {
     void (*cvt)(float *dst, const void *src, rl_dtype t, int64_t n);
     /* Integer GEMV of Q8_0 / Q4_1 W against int8-quantised activation rows (qact.h). */
     rl_qgemv_fn qgemv;
+    /* Integer GEMM of Q8_0 / Q4_1 W against quantised activation rows, for sweeps (qgemm.h). */
+    rl_qgemm_fn qgemm;
     /* y[i][j] (= or, if accumulate, +=) sum_k x[i][k] * w[j][k], i < M, j < N (small f32 tiles). */
     void (*gemm_nt)(const float *x, int64_t ldx, const float *w, int64_t ldw, float *y, int64_t ldy, int M, int N,
                     int K, int accumulate);

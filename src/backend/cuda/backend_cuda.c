@@ -122,10 +122,10 @@ static void cu_attention_kv(rl_backend *be, float *out, const float *q, const rl
     rlcu_attention(out, q, &kv, NULL, T, pos0, nh, nkv, hd, vd, scale, softcap, window);
 }
 static void cu_attention_tree(rl_backend *be, float *out, const float *q, const rl_kv_view *v, const int32_t *parent,
-                              int T, int pos0, int nh, int nkv, int hd, int vd, float scale, float softcap) {
+                              int T, int pos0, int nh, int nkv, int hd, int vd, float scale, float softcap, int window) {
     (void)be;
     rlcu_kv kv = kv_of(v);
-    rlcu_attention(out, q, &kv, parent, T, pos0, nh, nkv, hd, vd, scale, softcap, 0);
+    rlcu_attention(out, q, &kv, parent, T, pos0, nh, nkv, hd, vd, scale, softcap, window);
 }
 static void cu_dsa(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T, int pos0, int nh,
                    int hd, int vd, float scale, const rl_dsa_args *a) {

@@ -43,7 +43,7 @@ void rlcu_layernorm(float *out, const float *x, const float *w, const float *b, 
 void rlcu_rope(int pairing, int rot_dims, float *x, int T, int n_heads, int head_dim, const float *cos_t,
                const float *sin_t);
 /* Attention over a cache view (kdt F32/F16/BF16/Q8_0 rows of k_width / v_width values, ring 0 =
- * linear); parent non-NULL: token-tree mode (see backend.h attention_tree). */
+ * linear); parent non-NULL: token-tree mode (see backend.h attention_tree; window as there). */
 typedef struct {
     const void *k, *v;
     int dt, ring, k_width, v_width;

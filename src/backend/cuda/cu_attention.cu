@@ -20,7 +20,7 @@ __global__ void attention_kernel(float *out, const float *q, const uint8_t *kbas
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarp = blockDim.x >> 5;
     const float *qv = q + ((size_t)t * n_head + h) * hd;
     for (int e = threadIdx.x; e < hd; e += blockDim.x) qs[e] = qv[e];
-    int j0 = 0, n;
+    int j0 = 0, n, np = 0, skip = 0;  // tree: np prefix keys j0.., then rows[skip..depth)
     if (parent) {  // the prefix, then the node's ancestors from the root down, then the node
         if (threadIdx.x == 0) {
             int d = 0;
@@ -29,7 +29,14 @@ __global__ void attention_kernel(float *out, const float *q, const uint8_t *kbas
             depth = d;
         }
         __syncthreads();
-        n = pos0 + depth;
+        int d = depth, ii = pos0 + d - 1;  // the node's position
+        if (window > 0) {  // keys within the window: the first d - window ancestors drop out
+            skip = d > window ? d - window : 0;
+            j0 = ii - window + 1 > 0 ? ii - window + 1 : 0;
+            if (j0 > pos0) j0 = pos0;
+        }
+        np = pos0 - j0;
+        n = np + d - skip;
     } else {
         j0 = window > 0 && i - window + 1 > 0 ? i - window + 1 : 0;
         n = i - j0 + 1;
@@ -41,7 +48,7 @@ __global__ void attention_kernel(float *out, const float *q, const uint8_t *kbas
     for (int c0 = 0; c0 < n; c0 += CH) {
         const int nc = n - c0 < CH ? n - c0 : CH;
         for (int xx = warp; xx < nc; xx += nwarp) {
-            int x = c0 + xx, j = parent ? (x < pos0 ? x : rows[x - pos0]) : j0 + x;
+            int x = c0 + xx, j = parent && x >= np ? rows[skip + x - np] : j0 + x;
             const uint8_t *kr = kbase + (size_t)(ring ? j % ring : j) * kb;
             float s = 0.0f;
             for (int e = lane; e < hd; e += 32) s += qs[e] * rlcu_item(kr, dt, (int64_t)kvh * hd + e);
@@ -66,7 +73,7 @@ __global__ void attention_kernel(float *out, const float *q, const uint8_t *kbas
         for (int d = threadIdx.x, u = 0; d < vd; d += blockDim.x, u++) {
             float a = acc[u] * alpha;
             for (int xx = 0; xx < nc; xx++) {
-                int x = c0 + xx, j = parent ? (x < pos0 ? x : rows[x - pos0]) : j0 + x;
+                int x = c0 + xx, j = parent && x >= np ? rows[skip + x - np] : j0 + x;
                 a += sc[xx] * rlcu_item(vbase + (size_t)(ring ? j % ring : j) * vb, dt, (int64_t)kvh * vd + d);
             }
             acc[u] = a;
@@ -84,8 +91,7 @@ void rlcu_attention(float *out, const float *q, const rlcu_kv *kv, const int32_t
     if (head_dim > MAX_DIM || v_dim > MAX_DIM) { rlcu_fail("attention: head dim above 1024", cudaErrorInvalidValue); return; }
     attention_kernel<<<dim3(T, n_head), AT, 0, rlcu_stream>>>(
         out, q, (const uint8_t *)kv->k, (const uint8_t *)kv->v, kv->dt, kv->ring, rlcu_row_bytes(kv->dt, kv->k_width),
-        rlcu_row_bytes(kv->dt, kv->v_width), parent, pos0, n_head, n_kv, head_dim, v_dim, scale, softcap,
-        parent ? 0 : window);
+        rlcu_row_bytes(kv->dt, kv->v_width), parent, pos0, n_head, n_kv, head_dim, v_dim, scale, softcap, window);
     RLCU_LAUNCHED("attention");
 }
 

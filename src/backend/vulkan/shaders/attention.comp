@@ -4,9 +4,8 @@
 // The cache: rows of dtype dt (F32, F16, BF16, Q8_0) krb / vrb bytes apart from byte koff / voff
 // past the word-aligned k / v, position j in row j (ring 0) or j % ring; kv head g's keys start at
 // item g hd of a row (values g vd). tree 1: token t is node t of a token tree at rows pos0..
-// (parents par, -1 for a root) at position pos0 + its depth - 1 and sees the keys [0, pos0) then
-// its ancestors' rows from the root down and its own; window > 0 keeps the prefix keys and the
-// ancestors whose positions are within window of the node's.
+// (parents par, -1 for a root) and sees the keys [0, pos0) then its ancestors' rows from the
+// root down and its own; window > 0: only the keys within window of its position pos0 + depth - 1.
 #include "common.glsl"
 layout(push_constant) uniform P {
     F32 o; F32 q; U32 k; U32 v; I32 par;
@@ -18,13 +17,13 @@ layout(push_constant) uniform P {
 shared float pj_[WG];
 shared uint jr_[WG];
 shared int path_[MAXD];
-shared int depth_, skip_;
+shared int depth_;
 uint item_bytes(uint n) { // bytes of n items of a row (a whole number of blocks for Q8_0)
     return p.dt == DT_F32 ? 4u * n : p.dt == DT_Q8_0 ? (n >> 5) * 34u : 2u * n;
 }
 void main() {
     uint h = gl_WorkGroupID.x, t = gl_WorkGroupID.y, kvh = h / (p.nh / p.nkv);
-    int i = int(p.pos0 + t), x0 = 0, x1 = i;
+    int i = int(p.pos0 + t), x0 = 0, x1 = i, skip = 0;
     if (p.tree != 0u) {
         if (lid() == 0u) { // the node's ancestors, root first
             int d = 0;
@@ -32,12 +31,15 @@ void main() {
             int k = d;
             for (int u = int(t); u >= 0 && u < int(p.T) && k > 0; u = p.par.v[u]) path_[--k] = u;
             depth_ = d;
-            skip_ = p.window > 0 && d > p.window ? d - p.window : 0; // ancestors beyond the window
         }
         barrier();
-        int at = int(p.pos0) + depth_ - 1; // the node's position
-        x0 = p.window > 0 && at - p.window + 1 > 0 ? min(at - p.window + 1, int(p.pos0)) : 0;
-        x1 = int(p.pos0) + depth_ - skip_ - 1;
+        int d = depth_, ii = int(p.pos0) + d - 1;
+        if (p.window > 0) { // the first d - window ancestors and the prefix before ii - window + 1 drop out
+            skip = d > p.window ? d - p.window : 0;
+            x0 = ii - p.window + 1 > 0 ? ii - p.window + 1 : 0;
+            if (x0 > int(p.pos0)) x0 = int(p.pos0);
+        }
+        x1 = int(p.pos0) + d - skip - 1;
     } else if (p.window > 0 && i - p.window + 1 > 0) x0 = i - p.window + 1;
     uint qb = (t * p.nh + h) * p.hd, kg = p.koff + item_bytes(kvh * p.hd), vg = p.voff + item_bytes(kvh * p.vd);
     float m = NEG_BIG, l = 0.0, acc[MAXK];
@@ -46,7 +48,7 @@ void main() {
         int x = c0 + int(lid());
         float s = NEG_BIG;
         if (x <= x1) {
-            int j = p.tree != 0u && x >= int(p.pos0) ? int(p.pos0) + path_[skip_ + x - int(p.pos0)] : x;
+            int j = p.tree != 0u && x >= int(p.pos0) ? int(p.pos0) + path_[x - int(p.pos0) + skip] : x;
             uint r = p.ring > 0u ? uint(j) % p.ring : uint(j);
             jr_[lid()] = r;
             uint kb = kg + r * p.krb;

@@ -1,0 +1,43 @@
+/* Elementwise ops in ggml-cpu's numerics (see ggml_ops.h). */
+#include "backend/cpu/ggml_ops.h"
+#include "backend/cpu/ggml_math.h"
+#include <stddef.h>
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF /* the weighted expert output is rounded before it is added, as ggml_mul then ggml_add */
+#endif
+
+void rl_ggml_silu_mul(float *gate, const float *up, int64_t n) {
+    int64_t i = 0;
+    for (; i + 15 < n; i += 16)
+        for (int64_t l = i; l < i + 16; l++) {
+            float g = rl_ggml_v_silu(gate[l]);
+            gate[l] = up ? g * up[l] : g;
+        }
+    for (; i < n; i++) {
+        float x = gate[i], g = x / (1.0f + expf(-x));
+        gate[i] = up ? g * up[i] : g;
+    }
+}
+
+void rl_ggml_softmax(float *x, int n) {
+    if (n <= 0) return;
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++) if (x[i] > mx) mx = x[i];
+    double sum = 0;
+    int i = 0;
+    for (; i + 15 < n; i += 16) {
+        for (int l = 0; l < 16; l++) x[i + l] = rl_ggml_v_expf(x[i + l] - mx);
+        sum += (double)rl_ggml_hsum16(x + i);
+    }
+    for (; i < n; i++) { x[i] = expf(x[i] - mx); sum += (double)x[i]; }
+    float inv = (float)(1.0 / sum);
+    for (i = 0; i < n; i++) x[i] *= inv;
+}
+
+void rl_ggml_scatter_add_rows(float *dst, const float *src, const int32_t *rows, const float *w, int n_rows, int n) {
+    for (int r = 0; r < n_rows; r++) {
+        float *d = dst + (size_t)rows[r] * n;
+        const float *x = src + (size_t)r * n;
+        for (int i = 0; i < n; i++) d[i] = d[i] + x[i] * w[r];
+    }
+}
