@@ -38,29 +38,42 @@ int rl_devres_plan(rl_model *m, rl_plan *p) {
     }
     for (int s = m->s0; s < m->s1; s++)
         if ((!m->dev_off || m->dev_off[s] == SIZE_MAX) && m->stages[s].bytes > slot) slot = m->stages[s].bytes;
-    m->dev_res_bytes = res;
-    rl_plan_add(p, "layers resident on device", RL_MEM_DEVICE, res, NULL);
     rl_plan_add(p, "layer slots on device (2)", RL_MEM_DEVICE, 2 * slot, NULL);
+    /* the last entry, outside the arena: one arena per stage (drivers cap single allocations,
+     * e.g. at 2 GiB, well below a model's size) */
+    m->dev_res_bytes = res;
+    rl_plan_add(p, RL_DEVRES_ENTRY, RL_MEM_DEVICE, res, NULL);
     return 0;
+}
+
+size_t rl_devres_outside(const rl_model *m) { return m->dev_res_bytes; }
+
+void rl_devres_free(rl_model *m) {
+    for (int s = 0; m->dev_stage && s < m->n_stages; s++)
+        if (m->dev_stage[s]) m->be->ops->arena_free(m->be, m->dev_stage[s], m->stages[s].bytes);
+    free(m->dev_stage);
+    m->dev_stage = NULL;
 }
 
 int rl_devres_open(rl_model *m) {
     if (!m->n_dev_res) return 0;
-    uint8_t *base = NULL;
-    for (int i = 0; i < m->plan.n; i++)
-        if (!strcmp(m->plan.e[i].name, "layers resident on device")) base = (uint8_t *)m->arena + m->plan.e[i].off;
-    if (!base || !(m->dev_stage = calloc((size_t)m->n_stages, sizeof *m->dev_stage))) return rl_err("out of memory");
+    if (!(m->dev_stage = calloc((size_t)m->n_stages, sizeof *m->dev_stage))) return rl_err("out of memory");
     rl_backend *be = m->be;
     for (int s = m->s0; s < m->s1; s++) {
         if (m->dev_off[s] == SIZE_MAX) continue;
+        uint8_t *d = be->ops->arena_new(be, m->stages[s].bytes);
+        if (!d)
+            return rl_err_prefix("%s: --gpu-mem %.0f MiB: keeping stage %d (%.1f MiB) on the device failed (%.1f MiB of "
+                                 "layers there so far; a smaller --gpu-mem keeps fewer): ", m->dir, MIB(m->gpu_mem), s,
+                                 MIB(m->stages[s].bytes), MIB(m->dev_off[s]));
+        m->dev_stage[s] = d;
         const uint8_t *h = rl_loader_acquire(m->ld, s - m->s0);
         if (!h) return -1;
-        int rc = be->ops->upload(be, base + m->dev_off[s], h, m->stages[s].bytes);
+        int rc = be->ops->upload(be, d, h, m->stages[s].bytes);
         if (!rc) rc = be->ops->wait(be, be->ops->fence(be)); /* the loader's slot goes back next */
         rl_loader_release(m->ld, s - m->s0);
         if (rc) return rl_err_prefix("%s: uploading the resident stage %d: ", m->dir, s);
         rl_loader_skip(m->ld, s - m->s0);
-        m->dev_stage[s] = base + m->dev_off[s];
     }
     return 0;
 }

@@ -8,15 +8,21 @@
 #define RL_ENGINE_DEVRES_H
 #include "engine/model.h"
 
-/* Adds "layers resident on device" and "layer slots on device (2)" to the plan (the last device
- * entries): everything resident when the plan's device bytes so far plus every stage fit
+#define RL_DEVRES_ENTRY "layers resident on device (own arenas)"
+/* Adds "layer slots on device (2)" and then, the plan's last entry, RL_DEVRES_ENTRY (sized in
+ * the plan's device total but not placed in the arena: each resident stage gets an arena of its
+ * own at open, rl_devres_outside bytes in all): everything resident when the plan's device bytes so far plus every stage fit
  * m->gpu_mem, else the longest prefix of stages that leaves room for two slots of the largest
  * streamed stage; gpu_mem 0: none resident. -1 + rl_err (plan_fits cleared) when the budget
  * cannot even hold the activations, KV cache and two slots. */
 int rl_devres_plan(rl_model *m, rl_plan *p);
-/* After the arena is placed and the loader started: uploads every resident stage (read through
- * the loader once) and tells the loader to skip them from then on. */
+/* Bytes of the plan's device total that are not in the arena (the resident stages). */
+size_t rl_devres_outside(const rl_model *m);
+/* After the arena is placed and the loader started: gives every resident stage its arena,
+ * uploads it (read through the loader once) and tells the loader to skip it from then on. */
 int rl_devres_open(rl_model *m);
+/* Frees the resident stages' arenas (before the backend closes). */
+void rl_devres_free(rl_model *m);
 /* A streamed stage uploaded ahead (stage -1: none). */
 typedef struct { int stage; uint64_t ticket; } rl_prefetch;
 /* Stage s's weights on the device: its resident copy (*held 0), the copy pf uploaded ahead

@@ -142,9 +142,27 @@ static void check_sliding(const char *name, const char *be, int batch) {
     g_batch = 0;
 }
 
+/* The backends to check: cpu, cpu-staged, and vulkan where it is built in and a device opens
+ * (not under the sanitizers, where lavapipe is slow). */
+static const char *const BE[] = {"cpu", "cpu-staged", "vulkan"};
+static int n_backends(void) {
+    static int n = 0;
+    if (n) return n;
+    n = 2;
+#ifdef RL_VULKAN_BUILD
+    if (!getenv("RL_SANITIZED")) {
+        rl_backend *vk = rl_backend_open("vulkan", 1);
+        if (vk) n = 3;
+        else fprintf(stderr, "  vulkan skipped: %s\n", rl_last_error());
+        rl_backend_close(vk);
+    }
+#endif
+    return n;
+}
+
 static void test_sliding(void) {
-    const char *be[] = {"cpu", "cpu-staged"};
-    for (int b = 0; b < 2; b++) {
+    const char *const *be = BE;
+    for (int b = 0; b < n_backends(); b++) {
         check_sliding("gemma2", be[b], 16);  /* ring caches of 8 + 16 - 1 rows */
         check_sliding("gemma2", be[b], 0);
         check_sliding("gemma3", be[b], 16);
@@ -223,25 +241,16 @@ static void check_batch(const char *name, const char *be, int batch) {
 }
 
 static void test_batch(void) {
-    const char *be[] = {"cpu", "cpu-staged"};
-    for (int b = 0; b < 2; b++) {
+    const char *const *be = BE;
+    for (int b = 0; b < n_backends(); b++) {
         check_batch("llama", be[b], 0);
         check_batch("gemma2", be[b], 32); /* ring caches */
     }
 }
 
 static void test_tree(void) {
-    const char *be[] = {"cpu", "cpu-staged", "vulkan"};
-    int nb = 2;
-#ifdef RL_VULKAN_BUILD
-    if (!getenv("RL_SANITIZED")) {
-        rl_backend *vk = rl_backend_open("vulkan", 1);
-        if (vk) nb = 3;
-        else fprintf(stderr, "  vulkan skipped: %s\n", rl_last_error());
-        rl_backend_close(vk);
-    }
-#endif
-    for (int b = 0; b < nb; b++) {
+    const char *const *be = BE;
+    for (int b = 0; b < n_backends(); b++) {
         check_model("stories260K", be[b]);
         check_model("llama", be[b]);
         check_model("qwen3_moe", be[b]);

@@ -191,7 +191,7 @@ static att_cache kv_cache(const rl_kv_view *kv) {
 static void store_rows(vk_be *v, void *cache, const rl_kv_view *kv, int width, int r0, const float *src, int n) {
     size_t rb = rl_dtype_row_bytes(kv->dt, width);
     uint64_t a = A(cache) + (uint64_t)r0 * rb, nbytes = (uint64_t)n * rb;
-    if (nbytes + 4 > UINT32_MAX) { rl_vk_fail(v, "vulkan: KV store of %llu bytes is too large", (unsigned long long)nbytes); return; }
+    if (nbytes + 4 > INT32_MAX) { rl_vk_fail(v, "vulkan: KV store of %llu bytes is too large", (unsigned long long)nbytes); return; }
     struct { uint64_t d, s; uint32_t off0, rb, width, dt, nbytes; } pc = {
         a & ~3ull, A(src), (uint32_t)(a & 3), (uint32_t)rb, (uint32_t)width, (uint32_t)dt_code(kv->dt), (uint32_t)nbytes};
     DISPATCH_N(v, VKP_KV_STORE, pc, GROUPS((pc.off0 + nbytes + 3) / 4), 1);
