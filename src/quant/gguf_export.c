@@ -363,7 +363,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     long fail_after = fail_env && *fail_env ? strtol(fail_env, NULL, 10) : -1;
     for (int i = 0; i < p.n; i++) {
         if (fail_after >= 0 && i >= fail_after) {
-            rl_err("%s: simulated failure after %ld tensors (RL_QUANT_FAIL_AFTER)", out_path, fail_after);
+            rl_err_c(RL_EC_IO, "%s: simulated failure after %ld tensors (RL_QUANT_FAIL_AFTER)", out_path, fail_after);
             goto out;
         }
         if (write_tensor(w, ck, &p.t[i], f, raw, q, &S.src_bytes)) goto out;

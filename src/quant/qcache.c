@@ -357,7 +357,7 @@ int rl_qcache_build(const char *model_dir, int bits, const char *out_dir, rl_qca
         for (int j = 0; j < k; j++) {
             const rl_tensor_info *t = order[j];
             if (fail_after >= 0 && done >= fail_after) {
-                rl_err("%s: simulated failure after %ld tensors (RL_QUANT_FAIL_AFTER)", out_dir, done);
+                rl_err_c(RL_EC_IO, "%s: simulated failure after %ld tensors (RL_QUANT_FAIL_AFTER)", out_dir, done);
                 rl_st_writer_abort(w);
                 goto out;
             }

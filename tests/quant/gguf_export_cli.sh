@@ -1,7 +1,7 @@
 #!/bin/sh
 # CLI contract of `quantize MODEL --gguf OUT.gguf`: stories260K written as Q8_0 / Q4_0 / F32 GGUF
 # runs with no other file and gives the text of the safetensors model; the chat template and special ids travel in the file; an interrupted write
-# leaves neither OUT.gguf nor its temp file; usage errors exit 2, unsupported models exit 1.
+# leaves neither OUT.gguf nor its temp file (exit 3, I/O); usage errors exit 1, unsupported models exit 2.
 # (The checks that need ../shared: gguf_export_shared.sh.)
 set -u
 BIN=${RL_BIN:-build/rabbitllm}
@@ -36,13 +36,13 @@ grep -q '<<hi>>' "$T/tpl" || fail "template from the GGUF: $(cat "$T/tpl")"
 
 # interrupted: nothing installed, no temp left
 RL_QUANT_FAIL_AFTER=5 "$BIN" quantize "$T/m" --gguf "$T/x.gguf" >/dev/null 2>"$T/err"; rc=$?
-[ $rc -eq 1 ] || fail "simulated failure exit $rc"
+[ $rc -eq 3 ] || fail "simulated failure exit $rc"
 [ -e "$T/x.gguf" ] || [ -e "$T/x.gguf.tmp" ] && fail "partial file left: $(ls "$T")"
 grep -q "simulated failure" "$T/err" || fail "message: $(cat "$T/err")"
 
-# usage errors (2) and refusals (1)
-"$BIN" quantize "$T/m" --gguf "$T/y.gguf" --type q9 >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad --type not a usage error"
-"$BIN" quantize "$T/m" --type q8_0 >/dev/null 2>&1; [ $? -eq 2 ] || fail "--type without --gguf not a usage error"
-"$BIN" quantize "$T/s-q8_0.gguf" --gguf "$T/y.gguf" >/dev/null 2>"$T/err"; [ $? -eq 1 ] || fail "GGUF source accepted"
+# usage errors (1) and refusals (2)
+"$BIN" quantize "$T/m" --gguf "$T/y.gguf" --type q9 >/dev/null 2>&1; [ $? -eq 1 ] || fail "bad --type not a usage error"
+"$BIN" quantize "$T/m" --type q8_0 >/dev/null 2>&1; [ $? -eq 1 ] || fail "--type without --gguf not a usage error"
+"$BIN" quantize "$T/s-q8_0.gguf" --gguf "$T/y.gguf" >/dev/null 2>"$T/err"; [ $? -eq 2 ] || fail "GGUF source accepted"
 [ -e "$T/y.gguf" ] && fail "file written for a refused source"
 exit 0
