@@ -32,7 +32,7 @@ ll() { "$LB" -m "$1" -t "$THREADS" -p "$PPS" -n "$NGEN" -r 1 -o csv ${LL_ARGS:-}
 
 for cfg in "$@"; do
   name=$(basename "$cfg"); dir=$WORK/$name
-  [ -f "$dir/model.safetensors" ] || "$RL_BIN" synth "$cfg/config.json" "$dir" --dtype bf16 >&2
+  [ -f "$dir/model.safetensors" ] || [ -f "$dir/model.safetensors.index.json" ] || "$RL_BIN" synth "$cfg/config.json" "$dir" --dtype bf16 >&2
   [ -f "$WORK/$name-bf16.gguf" ] || "$ST2GGUF" "$dir" "$WORK/$name-bf16.gguf"
   for t in f16 q8_0 q4_0; do
     [ -f "$WORK/$name-$t.gguf" ] || "$LQ" "$WORK/$name-bf16.gguf" "$WORK/$name-$t.gguf" "$(echo $t | tr a-z A-Z)" "$THREADS" >/dev/null 2>&1

@@ -53,9 +53,12 @@ typedef struct {
     size_t gpu_mem;      /* device-memory budget of a GPU backend (cuda, vulkan): the first layers
                           that fit beside the activations and KV cache stay on the device
                           (uploaded once at open), the rest stream through two device slots;
-                          0 = stream every layer. Ignored by the cpu backend. */
+                          0 = stream every layer; RL_GPU_MEM_AUTO = the device's free memory
+                          less a margin (5 % of the device, at least 512 MiB). Ignored by the
+                          cpu backend. */
 } rl_model_opts;
 #define RL_MEM_BUDGET_AUTO ((size_t)-1)
+#define RL_GPU_MEM_AUTO ((size_t)-1)
 
 /* The last error message of this thread ("" if none). Any thread (each has its own). */
 RL_API const char *rl_last_error(void);

@@ -153,7 +153,8 @@ class Model:
         "auto" (what the process may use) or 0 (stream everything); backend: "cpu", "cuda", ...
         (None: $RL_BACKEND, else cpu); raw: ignore the chat template; kv_type: KV cache storage
         "f32", "f16", "bf16", "q8_0" (None: auto); gpu_mem: device-memory budget in bytes of a GPU
-        backend (layers kept on the device up to it; 0: stream every layer). draft_model: speculative
+        backend (layers kept on the device up to it; 0: stream every layer; "auto": free device
+        memory less a margin). draft_model: speculative
         decoding with this resident draft model of the same vocabulary (token trees of up to
         draft_tokens nodes, 0 = 64; on draft_backend, None = the model's backend); output ids are
         those of plain decoding."""
@@ -163,7 +164,7 @@ class Model:
         self._draft = os.fsencode(draft_model) if draft_model else None
         self._draft_backend = draft_backend.encode() if draft_backend else None
         opts = _SessionOpts(_ModelOpts(int(threads), int(ctx), int(max_batch), 1, budget, self._kv_type, self._backend,
-                                      int(gpu_mem)),
+                                      _MEM_BUDGET_AUTO if gpu_mem == "auto" else int(gpu_mem)),
                             1 if raw else 0, self._draft, int(draft_tokens), self._draft_backend)
         self._s = _session_open(os.fsencode(path), ctypes.byref(opts))
         if not self._s:

@@ -219,6 +219,11 @@ typedef struct {
     int (*upload_async)(rl_backend *be, void *dst, const void *src, size_t n, uint64_t *ticket);
     /* Every later op sees the copy of ticket (the device waits for it; the host does not). */
     int (*upload_join)(rl_backend *be, uint64_t ticket);
+
+    /* --- optional: device memory (NULL: unknown; --gpu-mem auto then streams every layer) --- */
+    /* Bytes of device memory free now for this process's allocations and the device's total;
+     * 0, or -1 + rl_err when the device cannot tell. */
+    int (*mem_info)(rl_backend *be, size_t *free_bytes, size_t *total_bytes);
 } rl_backend_ops;
 
 /* Numeric conventions a model asks of the ops (rl_backend.numerics; a backend without them

@@ -1,4 +1,4 @@
-/* `rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--gpu-mem SIZE] [--kv-type T]`: the normalized model description and the memory plan. */
+/* `rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--gpu-mem SIZE|auto] [--kv-type T]`: the normalized model description and the memory plan. */
 #include "cli/help.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
@@ -109,8 +109,9 @@ int cmd_info(int argc, char **argv) {
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) { if (int_arg("--batch", argv[++i], 1, 65536, &mo.max_batch)) return RL_EXIT_USAGE; }
         else if (!strcmp(argv[i], "--gpu-mem") && i + 1 < argc) {
             uint64_t b;
-            if (rl_cli_parse_size(argv[++i], &b)) { fprintf(stderr, "error: --gpu-mem needs a size, got '%s'\n", argv[i]); return RL_EXIT_USAGE; }
-            mo.gpu_mem = (size_t)b;
+            if (!strcmp(argv[++i], "auto")) mo.gpu_mem = RL_GPU_MEM_AUTO;
+            else if (rl_cli_parse_size(argv[i], &b)) { fprintf(stderr, "error: --gpu-mem needs a size or auto, got '%s'\n", argv[i]); return RL_EXIT_USAGE; }
+            else mo.gpu_mem = (size_t)b;
         }
         else if (!strcmp(argv[i], "--mem-budget") && i + 1 < argc) {
             uint64_t b;
@@ -122,7 +123,7 @@ int cmd_info(int argc, char **argv) {
         else if (argv[i][0] == '-') { rl_cli_unknown_flag(argv[i]); return RL_EXIT_USAGE; }
         else dir = argv[i];
     }
-    if (!dir) { fprintf(stderr, "usage: rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--gpu-mem SIZE] [--kv-type T]\n"); return RL_EXIT_USAGE; }
+    if (!dir) { fprintf(stderr, "usage: rabbitllm info MODEL_DIR [--ctx N] [--backend B] [--parallel N] [--batch N] [--mem-budget SIZE|auto] [--gpu-mem SIZE|auto] [--kv-type T]\n"); return RL_EXIT_USAGE; }
     if (!(dir = rl_hub_model_dir(dir))) return rl_cli_fail(NULL); /* or org/name[@rev] */
     rl_model_desc *d = malloc(sizeof *d);
     rl_checkpoint *ck = NULL;

@@ -41,7 +41,7 @@ typedef struct { const char *flag, *value, *def, *help; } flag_row;
     {"--compute", "f32|bf16", "f32", "prefill precision: bf16 = BF16 weights on bf16, Q8_0 on int8 activations"}, \
     {"--mem-budget", "SIZE|auto", "auto", "memory for resident layers (e.g. 4G, 0)"}, \
     {"--backend", "NAME", "cpu", "compute backend (cpu, cuda, vulkan)"}, \
-    {"--gpu-mem", "SIZE", "0 (stream)", "GPU memory for layers kept on the device (e.g. 20G)"}, \
+    {"--gpu-mem", "SIZE|auto", "0 (stream)", "GPU memory for layers kept on the device (e.g. 20G; auto: free memory less a margin)"}, \
     {"--pp-split", "A,B,...", "by bytes", "layers per rank under mpirun (make MPI=1)"}, \
     {"--gpu", "", "off", "short for --backend cuda"}, \
     {"--kv-type", "TYPE", "f32", "KV cache element type"}, \
@@ -86,7 +86,7 @@ static const flag_row INFO[] = {{"--ctx", "N", "model maximum", "context length 
                                 {"--parallel", "N", "1", "sequences of the plan"},
                                 {"--batch", "N", "engine default", "prefill batch of the plan"},
                                 {"--mem-budget", "SIZE|auto", "auto", "memory for resident layers"},
-                                {"--gpu-mem", "SIZE", "0 (stream)", "GPU memory for layers kept on the device"},
+                                {"--gpu-mem", "SIZE|auto", "0 (stream)", "GPU memory for layers kept on the device (auto: free memory less a margin)"},
                                 {"--json", "", "off", "description, memory plan and files as JSON"},
                                 {0}};
 static const flag_row TOKENIZE[] = {{"--jsonl", "", "off", "read {\"text\":...} lines from stdin"},

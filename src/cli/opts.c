@@ -133,8 +133,9 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
         else if (!strcmp(a, "--gpu-mem") && v) {
             uint64_t b;
             i++;
-            if (rl_cli_parse_size(v, &b)) { fprintf(stderr, "error: --gpu-mem needs a size (e.g. 20G, 0), got '%s'\n", v); return -1; }
-            o->model.gpu_mem = (size_t)b;
+            if (!strcmp(v, "auto")) o->model.gpu_mem = RL_GPU_MEM_AUTO;
+            else if (rl_cli_parse_size(v, &b)) { fprintf(stderr, "error: --gpu-mem needs a size (e.g. 20G, 0) or auto, got '%s'\n", v); return -1; }
+            else o->model.gpu_mem = (size_t)b;
         }
         else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = 1;
         else if (!strcmp(a, "--profile")) o->profile = 1;

@@ -55,6 +55,7 @@ void rl_profile_print(const rl_model *m, FILE *f) {
     for (int s = m->s0; s < m->s1; s++) wt += m->stages[s].bytes;
     rl_budget_describe(&m->budget, wt, bd, sizeof bd);
     fprintf(f, "memory budget: %s\n", bd);
+    if (m->gpu_line[0]) fprintf(f, "device budget: %s\n", m->gpu_line);
     if (rl_loader_drops_page_cache(m->ld))
         fprintf(f, "page cache: kept out; %.1f MB read with O_DIRECT since open, the rest read and dropped\n",
                 rl_loader_direct_bytes(m->ld) / 1e6);

@@ -273,7 +273,9 @@ int rl_model_print_plan(const char *dir, const rl_model_opts *opts, FILE *f) {
     rl_plan_print(&m->plan, m->be->ops->describe(m->be), f);
     char line[1400];
     rl_budget_describe(&m->budget, m->budget.resident, line, sizeof line);
-    fprintf(f, "  memory budget   %s\n  plan fits       %s\n", line, m->plan_fits ? "yes" : "no");
+    fprintf(f, "  memory budget   %s\n", line);
+    if (m->gpu_line[0]) fprintf(f, "  device budget   %s\n", m->gpu_line);
+    fprintf(f, "  plan fits       %s\n", m->plan_fits ? "yes" : "no");
     int fits = m->plan_fits;
     rl_model_close(m);
     if (!fits) return rl_err_c(cls, "%s", msg);
@@ -286,7 +288,11 @@ cJSON *rl_model_plan_json(const char *dir, const rl_model_opts *opts) {
     cJSON *o = rl_plan_json(&m->plan, m->be->ops->describe(m->be));
     char line[1400];
     rl_budget_describe(&m->budget, m->budget.resident, line, sizeof line);
-    if (o) { cJSON_AddStringToObject(o, "budget", line); cJSON_AddBoolToObject(o, "fits", m->plan_fits); }
+    if (o) {
+        cJSON_AddStringToObject(o, "budget", line);
+        if (m->gpu_line[0]) cJSON_AddStringToObject(o, "device_budget", m->gpu_line);
+        cJSON_AddBoolToObject(o, "fits", m->plan_fits);
+    }
     else rl_err("out of memory");
     rl_model_close(m);
     return o;

@@ -67,6 +67,8 @@ struct rl_model {
     float *scratch;           /* the backend's own scratch (attention) */
     uint8_t *wslot[2];        /* device copies of streamed stages (NULL if host_shared) */
     size_t gpu_mem;           /* device-memory budget (rl_model_opts.gpu_mem; engine/devres.h) */
+    size_t gpu_budget;        /* that budget resolved (auto: free device memory less a margin) */
+    char gpu_line[256];       /* how it was decided ("" for a host backend), for info / --profile */
     size_t *dev_off;          /* (n_stages) offsets of the device-resident stages, SIZE_MAX = streamed */
     uint8_t **dev_stage;      /* (n_stages) their device copies once uploaded, NULL = streamed */
     int n_dev_res;            /* device-resident stages */

@@ -2,7 +2,8 @@
  * cpu-staged always, vulkan where it is built in and a device opens (release build only). On the
  * stories260K and gemma3 fixtures (5 and 6 layers, one head stage): no stage resident (0), a
  * prefix of the stages resident (a budget of the plan's fixed part, two slots of the largest
- * stage and the first two stages), every stage resident (no slots);
+ * stage and the first two stages), every stage resident (no slots), and auto (the backend's free
+ * memory less a margin: the whole fixture);
  * the logits of a prefill and two decode steps are identical to the streamed run's (the same
  * kernels over the same bytes) and the resident stages are not read again after open; a budget below the activations and two slots is a clear error. */
 #include "test.h"
@@ -50,6 +51,11 @@ static void check(const char *name, const char *be) {
     float *all = run(dir, be, (size_t)1 << 40, &V, &nr, &ns, &all_bytes);
     CHECK(all && nr == ns, "a budget above the model keeps every stage (%d of %d)", nr, ns);
     if (all) CHECK(!memcmp(all, ref, sizeof(float) * 3 * (size_t)V), "%s [%s]: all resident: logits differ", name, be);
+    /* auto: the backend's free memory less a margin; these fixtures (< 10 MB) fit whole */
+    float *au = run(dir, be, RL_GPU_MEM_AUTO, &V, &nr, &ns, NULL);
+    CHECK(au && nr == ns, "--gpu-mem auto keeps every stage of a small model (%d of %d)", nr, ns);
+    if (au) CHECK(!memcmp(au, ref, sizeof(float) * 3 * (size_t)V), "%s [%s]: auto: logits differ", name, be);
+    free(au);
     /* the plan's fixed part = the all-resident total less the stages; then two slots and half */
     rl_model_opts o = {.backend = be, .ctx = 64};
     rl_model *m = rl_model_open(dir, &o);

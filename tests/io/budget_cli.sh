@@ -26,4 +26,16 @@ grep -q "does not fit.*--ctx" "$T/err" || fail "run error: $(cat "$T/err")"
 grep -q "^memory budget: auto: may use" "$T/err" || fail "--profile has no budget line: $(cat "$T/err")"
 "$BIN" run "$M" --ids 1,2,3 -n 2 --temp 0 --profile --mem-budget 0 >/dev/null 2>"$T/err" || fail "run --mem-budget 0: $(cat "$T/err")"
 grep -q "^memory budget: explicit: .*resident 0.0 MB" "$T/err" || fail "--mem-budget 0 line: $(grep budget "$T/err")"
+
+# --gpu-mem on a backend with its own memory (cpu-staged stands in for a GPU): auto = free
+# memory less a margin, shown by info and --profile; a bad value is a usage error
+"$BIN" info "$M" --backend cpu-staged --gpu-mem auto >"$T/out" 2>"$T/err" || fail "info --gpu-mem auto: $(cat "$T/err")"
+grep -Eq "device budget +--gpu-mem auto: [0-9]+ MiB free of [0-9]+ MiB less a margin of [0-9]+ MiB = [0-9]+ MiB; ([0-9]+) of \1 stages on the device" "$T/out" \
+    || fail "info --gpu-mem auto: $(grep -i budget "$T/out")"
+"$BIN" run "$M" --ids 1,2,3 -n 2 --temp 0 --backend cpu-staged --gpu-mem auto --profile >"$T/a" 2>"$T/err" || fail "run --gpu-mem auto: $(cat "$T/err")"
+grep -q "^device budget: --gpu-mem auto:" "$T/err" || fail "--profile has no device budget line: $(grep budget "$T/err")"
+"$BIN" run "$M" --ids 1,2,3 -n 2 --temp 0 --backend cpu-staged >"$T/b" 2>/dev/null || fail "run cpu-staged"
+cmp -s "$T/a" "$T/b" || fail "--gpu-mem auto changed the output"
+"$BIN" info "$M" --backend cpu-staged --gpu-mem lots >/dev/null 2>"$T/err"; [ $? -eq 1 ] || fail "--gpu-mem lots is not a usage error"
+grep -q "size or auto" "$T/err" || fail "--gpu-mem message: $(cat "$T/err")"
 echo ok

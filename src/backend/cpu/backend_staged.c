@@ -6,6 +6,7 @@
  * would fault at once. Each op turns its pointer arguments back before calling the CPU op. */
 #include "backend/backend.h"
 #include "util/err.h"
+#include "util/memlimit.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,15 @@ static void *st_arena_new(rl_backend *be, size_t n) {
     return p ? R(p) : NULL;
 }
 static void st_arena_free(rl_backend *be, void *a, size_t n) { rl_cpu_ops.arena_free(be, R(a), n); }
+/* Its "device" is host memory: what the process may still use (MemAvailable, cgroup limit). */
+static int st_mem_info(rl_backend *be, size_t *free_b, size_t *total_b) {
+    (void)be;
+    rl_memlimit ml;
+    rl_memlimit_probe(&ml);
+    if (!ml.avail) return rl_err("cpu-staged: cannot tell the available memory (no MemAvailable, no cgroup limit)");
+    *free_b = *total_b = (size_t)ml.avail;
+    return 0;
+}
 static int st_upload(rl_backend *be, void *dst, const void *src, size_t n) { (void)be; memcpy(R(dst), src, n); return 0; }
 static int st_download(rl_backend *be, void *dst, const void *src, size_t n) { (void)be; memcpy(dst, R(src), n); return 0; }
 /* upload_async: the copy is deferred to upload_join, so an engine that used the bytes before
@@ -149,7 +159,7 @@ rl_backend *rl_backend_staged_open(int n_threads) {
     staged_ops.name = "cpu-staged";
     staged_ops.host_shared = 0;
     staged_ops.describe = st_describe;
-    staged_ops.arena_new = st_arena_new; staged_ops.arena_free = st_arena_free;
+    staged_ops.arena_new = st_arena_new; staged_ops.arena_free = st_arena_free; staged_ops.mem_info = st_mem_info;
     staged_ops.close = st_close;
     staged_ops.upload_async = st_upload_async; staged_ops.upload_join = st_upload_join;
     staged_ops.upload = st_upload; staged_ops.download = st_download; staged_ops.set_scratch = st_set_scratch;

@@ -43,6 +43,11 @@ static void *cu_arena_new(rl_backend *be, size_t bytes) {
     return p;
 }
 static void cu_arena_free(rl_backend *be, void *a, size_t bytes) { (void)be; (void)bytes; rlcu_free(a); }
+static int cu_mem_info(rl_backend *be, size_t *free_b, size_t *total_b) {
+    (void)be;
+    if (rlcu_mem_info(free_b, total_b)) return rl_err("cuda: cannot query the free device memory (cudaMemGetInfo)");
+    return 0;
+}
 static void *cu_host_alloc(rl_backend *be, size_t n) {
     (void)be;
     void *p = rlcu_host_alloc(n);
@@ -184,7 +189,7 @@ static void cu_dn_recur(rl_backend *be, const rl_dn_dims *d, float *state, const
 static const rl_backend_ops cuda_ops = {
     .name = "cuda", .host_shared = 0, .close = cu_close,
     .describe = cu_describe, .supports = cu_supports,
-    .arena_new = cu_arena_new, .arena_free = cu_arena_free,
+    .arena_new = cu_arena_new, .arena_free = cu_arena_free, .mem_info = cu_mem_info,
     .host_alloc = cu_host_alloc, .host_free = cu_host_free, .host_invalidate = cu_host_invalidate,
     .upload = cu_upload, .download = cu_download, .fence = cu_fence, .wait = cu_wait, .status = cu_status,
     .scratch_bytes = cu_scratch_bytes, .set_scratch = cu_set_scratch,

@@ -20,6 +20,7 @@ int rlcu_supports(int dtype);
 
 void *rlcu_malloc(size_t n);            /* device memory; NULL on failure (rlcu_error says why) */
 void rlcu_free(void *p);
+int rlcu_mem_info(size_t *free_b, size_t *total_b); /* cudaMemGetInfo of the current device; -1 on failure */
 void *rlcu_host_alloc(size_t n);        /* pinned host memory */
 void rlcu_host_free(void *p);
 int rlcu_upload(void *dst, const void *src, size_t n);

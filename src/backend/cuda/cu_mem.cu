@@ -84,6 +84,11 @@ void *rlcu_malloc(size_t n) {
 }
 void rlcu_free(void *p) { if (p) { cudaStreamSynchronize(rlcu_stream); cudaFree(p); } }
 
+int rlcu_mem_info(size_t *free_b, size_t *total_b) {
+    if (cudaMemGetInfo(free_b, total_b) != cudaSuccess) { cudaGetLastError(); return -1; }
+    return 0;
+}
+
 void *rlcu_host_alloc(size_t n) {
     void *p = NULL;
     cudaError_t e = cudaMallocHost(&p, n ? n : 64);

@@ -386,7 +386,7 @@ static void vk_close(rl_backend *be);
 static const rl_backend_ops vk_ops = {
     .name = "vulkan", .host_shared = 0, .close = vk_close,
     .describe = vk_describe, .supports = vk_supports,
-    .arena_new = rl_vk_arena_new, .arena_free = rl_vk_arena_free,
+    .arena_new = rl_vk_arena_new, .arena_free = rl_vk_arena_free, .mem_info = rl_vk_mem_info,
     .host_alloc = rl_vk_host_alloc, .host_free = rl_vk_host_free, .host_invalidate = rl_vk_host_invalidate,
     .upload = rl_vk_upload, .download = rl_vk_download, .fence = vk_fence, .wait = vk_wait, .status = vk_status,
     .scratch_bytes = vk_scratch_bytes, .set_scratch = vk_set_scratch,

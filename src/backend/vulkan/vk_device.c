@@ -85,6 +85,13 @@ static int dev_create(vk_dev *d) {
     vkGetPhysicalDeviceProperties2(d->phys, &p2);
     d->props = p2.properties;
     vkGetPhysicalDeviceMemoryProperties(d->phys, &d->mem);
+    uint32_t n_ext = 0; /* VK_EXT_memory_budget: free device memory for --gpu-mem auto (vk_mem.c) */
+    if (vkEnumerateDeviceExtensionProperties(d->phys, NULL, &n_ext, NULL) == VK_SUCCESS && n_ext) {
+        VkExtensionProperties *ext = calloc(n_ext, sizeof *ext);
+        if (ext && vkEnumerateDeviceExtensionProperties(d->phys, NULL, &n_ext, ext) == VK_SUCCESS)
+            for (uint32_t i = 0; i < n_ext; i++) d->mem_budget_ext |= !strcmp(ext[i].extensionName, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+        free(ext);
+    }
     uint32_t need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
     const char *no_sg = getenv("RL_VULKAN_NO_SUBGROUP");
     d->subgroup = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) && (sg.supportedOperations & need) == need &&

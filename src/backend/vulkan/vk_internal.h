@@ -32,6 +32,7 @@ typedef struct {
     pthread_mutex_t tqlock;     /* its lock when it is another queue */
     pthread_mutex_t plock;      /* lazy pipeline creation */
     VkPhysicalDeviceMemoryProperties mem;
+    int mem_budget_ext;         /* 1: VK_EXT_memory_budget (heap budget and usage) */
     VkPhysicalDeviceProperties props;
     int subgroup;               /* 1: shaders with subgroup reductions */
     int f64;                    /* 1: shaderFloat64 (RMS norm summed in double, as the cpu) */
@@ -74,6 +75,8 @@ vk_dev *rl_vk_device(void);     /* NULL + rl_err where no device */
 VkPipeline rl_vk_pipeline(vk_dev *d, vk_pipe_id id);
 int rl_vk_buf_new(vk_dev *d, vk_buf *b, size_t bytes, int host);
 void rl_vk_buf_free(vk_dev *d, vk_buf *b);
+/* mem_info op: free and total bytes of the heap device buffers come from. */
+int rl_vk_mem_info(rl_backend *be, size_t *free_b, size_t *total_b);
 
 /* Records an error (first one kept) for status(). */
 void rl_vk_fail(vk_be *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -46,6 +46,29 @@ void rl_vk_arena_free(rl_backend *be, void *a, size_t bytes) {
     *b = v->arenas[--v->n_arenas];
 }
 
+/* The budget less the usage of that heap where the driver has VK_EXT_memory_budget (it counts
+ * every process); else the heap's size less this backend's own arenas. */
+int rl_vk_mem_info(rl_backend *be, size_t *free_b, size_t *total_b) {
+    vk_be *v = be->impl;
+    vk_dev *d = v->d;
+    int heap = -1;
+    for (uint32_t i = 0; i < d->mem.memoryTypeCount && heap < 0; i++)
+        if (d->mem.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT) heap = (int)d->mem.memoryTypes[i].heapIndex;
+    if (heap < 0) return rl_err("vulkan: the device has no device-local memory heap");
+    *total_b = (size_t)d->mem.memoryHeaps[heap].size;
+    if (d->mem_budget_ext) {
+        VkPhysicalDeviceMemoryBudgetPropertiesEXT b = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
+        VkPhysicalDeviceMemoryProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2, .pNext = &b};
+        vkGetPhysicalDeviceMemoryProperties2(d->phys, &p2);
+        *free_b = b.heapBudget[heap] > b.heapUsage[heap] ? (size_t)(b.heapBudget[heap] - b.heapUsage[heap]) : 0;
+        return 0;
+    }
+    size_t used = 0;
+    for (int i = 0; i < v->n_arenas; i++) used += v->arenas[i].bytes;
+    *free_b = *total_b > used ? *total_b - used : 0;
+    return 0;
+}
+
 void *rl_vk_host_alloc(rl_backend *be, size_t n) {
     vk_be *v = be->impl;
     vk_buf b;
