@@ -2,10 +2,10 @@
 # `serve --draft-model`: speculative steps (a token tree per decoding slot, verified in one tree
 # sweep) give the same text as plain serving on stories260K with its own 4-bit cache as draft:
 # greedy completions and chats, 4 concurrent requests, seeded sampling, logit_bias, penalties,
-# logprobs and response_format json_object (still valid JSON); the start-up line names the
-# draft; /metrics counts draft nodes and accepted tokens (> 0 with --draft-fixed); the cost
-# model (no --draft-fixed) gives the same text; a draft with another vocabulary is refused at
-# start with a clear error.
+# logprobs, stop strings and response_format json_object (still valid JSON), with --draft-fixed
+# and with the cost model; /metrics counts draft steps, nodes and accepted tokens (> 0 with
+# --draft-fixed); the start-up line names the draft; features.py's checks pass with a draft; a
+# draft with another vocabulary is refused at start with a clear error.
 set -u
 BIN=${RL_BIN:-build/rabbitllm}
 SH=${RL_SHARED:-../shared}
@@ -128,6 +128,11 @@ start --draft-model "$S" --draft-quant 4
 grep -q "draft model .*sized by the cost model" "$T/serr" || fail "start-up line (cost model): $(cat "$T/serr")"
 timeout 600 python3 "$T/run.py" "$URL" "$T/cost.json" || fail "requests with the cost model"
 cmp -s "$T/plain.json" "$T/cost.json" || fail "texts differ with the cost model"
+stop
+
+# every feature check of features.sh (streaming, n choices, logprobs, constraints, tool calls...) with a draft
+start --ctx 512 --draft-model "$S" --draft-quant 4 --draft-tokens 8 --draft-fixed
+timeout 600 python3 tests/server/features.py "$URL" >"$T/feat" 2>&1 || { cat "$T/feat"; fail "feature checks with a draft"; }
 stop
 
 # a draft with another vocabulary is refused at start
