@@ -233,7 +233,7 @@ typedef struct {
     rl_model_opts model;   /* as for rl_model_open */
     int raw;               /* 1: ignore the chat template (rl_session_chat then fails) */
     const char *draft_model; /* speculative decoding with this resident draft model (same
-                              vocabulary: checked at open); NULL = none */
+                              vocabulary: checked at open; model.n_seq sequences); NULL = none */
     int draft_tokens;      /* most token-tree nodes per sweep with a draft model (0 = 64) */
     const char *draft_backend; /* the draft model's compute backend; NULL = the target's */
 } rl_session_opts;
@@ -249,6 +249,42 @@ RL_API const rl_tokenizer *rl_session_tokenizer(const rl_session *s);
 RL_API const rl_chat_template *rl_session_template(const rl_session *s);
 /* The token ids that end a generation (eos, end-of-turn): *ids (owned by s) and their count. */
 RL_API int rl_session_stop_ids(const rl_session *s, const int32_t **ids);
+
+/* The session's draft model (rl_session_opts.draft_model, opened with model.n_seq sequences,
+ * its vocabulary checked at open), NULL if none. Owned by s. */
+RL_API rl_model *rl_session_draft_model(rl_session *s);
+
+/* Speculative decoding for callers that batch sequences themselves (the server): a drafter grows
+ * one token tree per sequence with a draft model (SpecExec-style, as `run --draft-model`), for the
+ * caller to verify with rl_model_eval_tree_batch on the target, walk with its own sampler (a node's
+ * child is taken while the sampled id equals it) and commit with rl_model_seq_tree_commit. The
+ * draft's cache of each sequence follows the tokens given to rl_drafter_grow (prefix kept, the
+ * rest fed). The tree size follows a cost model: rl_drafter_budget before a step,
+ * rl_drafter_record after it. */
+typedef struct rl_drafter rl_drafter;
+typedef struct {
+    int seq;                  /* sequence (of the target and the draft) */
+    const int32_t *tokens;    /* the sequence's accepted tokens (the target's cache of it) */
+    int n;
+    int32_t root;             /* the pending token (sampled, not in the cache): the tree's root */
+    int budget;               /* most nodes of its tree (1: the root alone, the draft not run) */
+} rl_draft_req;
+/* A drafter for target m with draft d (both kept by the caller; d opened with at least as many
+ * sequences as the caller uses); draft_tokens: the largest tree (0 = 64); fixed: always that
+ * size (no cost model). NULL + error when either model cannot run token trees (MLA, recurrent
+ * layers, a backend without tree attention) or the vocabularies differ. */
+RL_API rl_drafter *rl_drafter_new(rl_model *m, rl_model *d, int draft_tokens, int fixed);
+RL_API void rl_drafter_free(rl_drafter *p);
+/* Most nodes of all trees of one step together (a sweep of either model, at most RL_TREE_MAX). */
+RL_API int rl_drafter_max_nodes(const rl_drafter *p);
+/* Nodes per tree for the next step (the cost model's choice; 1: drafting does not pay now). */
+RL_API int rl_drafter_budget(rl_drafter *p);
+/* The step after rl_drafter_budget yielded tokens (accepted path nodes) in seconds. */
+RL_API void rl_drafter_record(rl_drafter *p, int tokens, double seconds);
+/* Grows the trees of reqs[0..n) (distinct sequences, budgets summing to at most max_nodes) into
+ * trees[0..n) (tokens / parents owned by p, valid until its next grow). 0 / -1 + error (the
+ * draft's caches of those sequences are then dropped). */
+RL_API int rl_drafter_grow(rl_drafter *p, const rl_draft_req *reqs, int n, rl_tree_item *trees);
 
 /* Why a generation ended. */
 enum { RL_FINISH_LENGTH = 0, RL_FINISH_STOP = 1, RL_FINISH_CANCELLED = 2 };

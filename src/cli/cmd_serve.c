@@ -101,10 +101,9 @@ int cmd_serve(int argc, char **argv) {
     so.sampling = o.sampling;
     so.ignore_eos = o.ignore_eos;
     so.draft = o.draft;
-    if (o.draft_model) {                 /* not opened: serve's batched steps do not verify drafts (docs/SERVER.md) */
-        fprintf(stderr, "note: --draft-model is not used by serve (slots decode one token per step)\n");
-        o.draft_model = NULL;
-    }
+    so.draft_tokens = o.draft_tokens;    /* --draft-model: opened by the session, a sequence per slot */
+    so.draft_fixed = o.draft_fixed;
+    so.draft_model = o.draft_model;
     rl_session *g = rl_cli_session_open(&o);
     int rc = 0;
     if (!g) rc = rl_cli_exit_code();

@@ -56,6 +56,9 @@ typedef struct { const char *flag, *value, *def, *help; } flag_row;
 static const flag_row RUN[] = {{"--parallel", "N", "8", "with --ids-file / --prompts: sequences decoded together"}, GEN_FLAGS, {0}};
 static const flag_row CHAT[] = {{"-n, --n-predict", "N", "512", "most tokens per answer"}, NO_PROMPT, GEN_FLAGS, {0}};
 static const flag_row SERVE[] = {{"-n, --n-predict", "N", "the request's max_tokens, else to the context", "default max_tokens"},
+                                 {"--draft-model", "DIR", "", "speculative decoding: a token tree per decoding slot, all verified in one sweep (same vocabulary)"},
+                                 {"--draft-tokens", "N", "64", "most tree nodes per slot and step"},
+                                 {"--draft-fixed", "", "off", "always trees of --draft-tokens (no cost model)"},
                                  NO_PROMPT, NOT("--system"), NOT("--raw"), NOT("--draft"),
                                  {"--host", "H", "127.0.0.1", "address to listen on"},
                                  {"--port", "P", "8080", "port to listen on"},

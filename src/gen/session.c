@@ -23,7 +23,7 @@ rl_session *rl_session_open(const char *model, const rl_session_opts *opts) {
     atomic_init(&s->cancel, 0);
     /* speculative decoding: the draft opens first, so the target's memory plan counts it */
     char *dd = opts && opts->draft_model ? rl_hub_resolve(opts->draft_model) : NULL;
-    rl_model *d = dd ? rl_draft_open(dd, &opts->model, opts->draft_backend, 1) : NULL;
+    rl_model *d = dd ? rl_draft_open(dd, &opts->model, opts->draft_backend, opts->model.n_seq) : NULL;
     int rc = opts && opts->draft_model && !d ? -1 : rl_textgen_open(&s->g, dir, opts ? &opts->model : NULL, opts ? opts->raw : 0);
     if (rc) rl_model_close(d);
     else if (d) {
@@ -43,6 +43,7 @@ void rl_session_close(rl_session *s) {
 }
 
 rl_model *rl_session_model(rl_session *s) { return s->g.m; }
+rl_model *rl_session_draft_model(rl_session *s) { return s->g.draft; }
 const rl_tokenizer *rl_session_tokenizer(const rl_session *s) { return s->g.tok; }
 const rl_chat_template *rl_session_template(const rl_session *s) { return s->g.tmpl; }
 int rl_session_stop_ids(const rl_session *s, const int32_t **ids) { *ids = s->g.stop; return s->g.n_stop; }

@@ -59,11 +59,12 @@ int rl_generate_batch_tree(rl_model *m, const int32_t *const *prompts, const int
     seq_state *q = calloc((size_t)n, sizeof *q);
     rl_tree_item *items = malloc((size_t)n * sizeof *items);
     rl_batch_item *bi = malloc((size_t)n * sizeof *bi);
-    int *idx = malloc((size_t)n * sizeof *idx), *budget = malloc((size_t)n * sizeof *budget);
+    int *idx = malloc((size_t)n * sizeof *idx), *budget = malloc((size_t)n * sizeof *budget), *bk = malloc((size_t)n * sizeof *bk);
+    rl_spec_tree **tp = malloc((size_t)n * sizeof *tp);
     float *tl = malloc((size_t)RL_TREE_MAX * V * sizeof(float)), *dl = malloc((size_t)RL_TREE_MAX * V * sizeof(float));
     float *prob = malloc((size_t)V * sizeof(float)), *lg = malloc((size_t)n * V * sizeof(float));
     rl_spec_cand *cand = malloc((size_t)RL_TREE_MAX * RL_SPEC_CHILDREN * sizeof *cand);
-    if (!q || !items || !bi || !idx || !budget || !tl || !dl || !prob || !lg || !cand) { rl_err("out of memory"); goto done; }
+    if (!q || !items || !bi || !idx || !budget || !bk || !tp || !tl || !dl || !prob || !lg || !cand) { rl_err("out of memory"); goto done; }
     int total = 0;
     for (int i = 0; i < n; i++) {
         rl_sampling sp = o->sampling;
@@ -119,21 +120,8 @@ int rl_generate_batch_tree(rl_model *m, const int32_t *const *prompts, const int
             }
             if (nb && rl_model_eval_batch(dm, bi, nb, NULL)) goto done;
             for (int k = 0; k < nb; k++) q[bi[k].seq].ndp = 0;
-            for (;;) {
-                int ni = 0;
-                for (int k = 0; k < na; k++) { /* the trees still growing */
-                    seq_state *z = &q[idx[k]];
-                    if (z->tr.n < budget[idx[k]] && z->tr.spine >= 0) items[ni++] = (rl_tree_item){idx[k], z->tr.tok, z->tr.par, z->tr.n};
-                }
-                if (!ni) break;
-                if (rl_model_eval_tree_batch(dm, items, ni, dl)) goto done;
-                for (int k = 0, row = 0; k < ni; row += items[k].n, k++) {
-                    seq_state *z = &q[items[k].seq];
-                    if (!rl_spec_tree_expand(&z->tr, dl + (size_t)row * V, V, budget[items[k].seq], prob, cand) &&
-                        z->tr.n < budget[items[k].seq])
-                        z->tr.spine = -1; /* cannot grow further: done */
-                }
-            }
+            for (int k = 0; k < na; k++) { tp[k] = &q[idx[k]].tr; bk[k] = budget[idx[k]]; }
+            if (rl_spec_grow_trees(dm, tp, idx, bk, na, items, dl, prob, cand)) goto done;
             draft_s += rl_now_s() - s0;
         }
         double t1 = rl_now_s(), c1 = compute_total(m);
@@ -181,6 +169,6 @@ int rl_generate_batch_tree(rl_model *m, const int32_t *const *prompts, const int
     rc = 0;
 done:
     for (int i = 0; q && i < n; i++) { free(q[i].hist); free(q[i].dpend); rl_sampler_free(q[i].smp); }
-    free(q); free(items); free(bi); free(idx); free(budget); free(tl); free(dl); free(prob); free(lg); free(cand);
+    free(q); free(items); free(bi); free(idx); free(budget); free(bk); free(tp); free(tl); free(dl); free(prob); free(lg); free(cand);
     return rc;
 }

@@ -76,6 +76,26 @@ void rl_spec_tree_merge(rl_spec_tree *t, const int32_t *look, int k, int cap, in
     }
 }
 
+int rl_spec_grow_trees(rl_model *dm, rl_spec_tree *const *t, const int *seq, const int *budget, int n,
+                       rl_tree_item *items, float *dl, float *prob, rl_spec_cand *c) {
+    int V = rl_model_vocab(dm);
+    for (;;) {
+        int ni = 0, at[RL_TREE_MAX];
+        for (int k = 0; k < n && ni < RL_TREE_MAX; k++) /* the trees still growing */
+            if (t[k]->n < budget[k] && t[k]->spine >= 0) {
+                at[ni] = k;
+                items[ni++] = (rl_tree_item){seq[k], t[k]->tok, t[k]->par, t[k]->n};
+            }
+        if (!ni) return 0;
+        if (rl_model_eval_tree_batch(dm, items, ni, dl)) return -1;
+        for (int j = 0, row = 0; j < ni; row += items[j].n, j++) {
+            rl_spec_tree *z = t[at[j]];
+            if (!rl_spec_tree_expand(z, dl + (size_t)row * V, V, budget[at[j]], prob, c) && z->n < budget[at[j]])
+                z->spine = -1; /* cannot grow further: done */
+        }
+    }
+}
+
 void rl_spec_cost_init(rl_spec_cost *c, int nmax) {
     *c = (rl_spec_cost){.nmax = nmax};
     c->bi = 0; /* start without drafting; exploration grows the tree where it pays */

@@ -28,6 +28,12 @@ int rl_spec_tree_expand(rl_spec_tree *t, const float *dl, int V, int budget, flo
 /* Merges the path look[0..k) below the root (existing nodes shared, new ones appended, at most
  * cap nodes in all; chain_only: only where it extends the last node). */
 void rl_spec_tree_merge(rl_spec_tree *t, const int32_t *look, int k, int cap, int chain_only);
+/* Grows the trees t[0..n) (roots set; tree k belongs to the draft's sequence seq[k], whose
+ * cache holds the tokens before its root) up to budget[k] nodes each, in rounds of one batched
+ * tree sweep of the draft dm over the trees still growing. items: n of scratch; dl: a row of V
+ * floats per node of the budgets' sum (at most RL_TREE_MAX); prob, c: as rl_spec_tree_expand. 0 / -1 + rl_err. */
+int rl_spec_grow_trees(rl_model *dm, rl_spec_tree *const *t, const int *seq, const int *budget, int n,
+                       rl_tree_item *items, float *dl, float *prob, rl_spec_cand *c);
 
 /* The cost model: tokens per second measured per budget 2^i (an average over its recent
  * sweeps, draft time included); the best is used, neighbours tried now and then, and budget 1

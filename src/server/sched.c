@@ -1,6 +1,7 @@
 /* Continuous batching over rl_model_eval_batch (see sched.h): slots, steps, sampling with the
- * OpenAI knobs, stop strings over the streamed text. */
-#include "server/sched.h"
+ * OpenAI knobs, stop strings over the streamed text. Speculative steps (a draft model) are in
+ * sched_draft.c. */
+#include "server/sched_int.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,46 +10,11 @@
 #include <string.h>
 #include <time.h>
 
-typedef struct {
-    int busy;
-    rl_sched_task t;
-    int32_t *toks;               /* the tokens in this sequence's cache, then the prompt's rest */
-    int n_toks, cap;
-    int n_cached;                /* of toks, in the KV cache */
-    int n_prompt_end;            /* toks[0..n_prompt_end) is the prompt */
-    int n_reused, n_gen;
-    int32_t next;                /* sampled, not yet fed (decode phase) */
-    int has_next;
-    rl_sampler *smp;
-    rl_detok_stream *ds;
-    size_t complete, emitted, cut;
-    int *counts;                 /* per vocab id: times generated (penalties), zeroed after use */
-    rl_sched_lp *lp;             /* pending logprob entries */
-    int n_lp, lp_cap;
-    double t_add, ttft;
-} slot;
-
-struct rl_sched {
-    rl_session *g;
-    rl_model *m;
-    const rl_tokenizer *tok;
-    int n_slots, budget, vocab, ctx;
-    slot *slots;
-    const int32_t *stop_ids;
-    int n_stop_ids;
-    rl_batch_item *items;
-    int *item_slot, *item_last;
-    float *logits, *row;
-    unsigned char *mask;
-    rl_sched_stats st;
-};
-
 static _Thread_local char err_msg[512];
 
 const char *rl_sched_last_error(void) { return err_msg; }
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...) {
+int rl_sched_fail(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err_msg, sizeof err_msg, fmt, ap);
@@ -56,7 +22,7 @@ static int fail(const char *fmt, ...) {
     return -1;
 }
 
-static double now_s(void) {
+double rl_sched_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
@@ -64,9 +30,9 @@ static double now_s(void) {
 
 rl_sched *rl_sched_new(rl_session *g, int n_slots, int batch_tokens) {
     rl_model *m = rl_session_model(g);
-    if (n_slots < 1 || n_slots > rl_model_n_seq(m)) { fail("serve: %d slots but the model has %d sequences", n_slots, rl_model_n_seq(m)); return NULL; }
+    if (n_slots < 1 || n_slots > rl_model_n_seq(m)) { rl_sched_fail("serve: %d slots but the model has %d sequences", n_slots, rl_model_n_seq(m)); return NULL; }
     rl_sched *s = calloc(1, sizeof *s);
-    if (!s) { fail("out of memory"); return NULL; }
+    if (!s) { rl_sched_fail("out of memory"); return NULL; }
     s->g = g; s->m = m; s->tok = rl_session_tokenizer(g);
     s->n_slots = n_slots;
     s->budget = batch_tokens > 0 ? batch_tokens : 256;
@@ -83,7 +49,7 @@ rl_sched *rl_sched_new(rl_session *g, int n_slots, int batch_tokens) {
     s->mask = malloc((size_t)s->vocab);
     if (!s->slots || !s->items || !s->item_slot || !s->item_last || !s->logits || !s->row || !s->mask) {
         rl_sched_free(s);
-        fail("out of memory");
+        rl_sched_fail("out of memory");
         return NULL;
     }
     rl_session_reset(g);
@@ -105,6 +71,7 @@ void rl_sched_free(rl_sched *s) {
     for (int i = 0; s->slots && i < s->n_slots; i++) { slot_release(&s->slots[i]); free(s->slots[i].toks); }
     free(s->slots); free(s->items); free(s->item_slot); free(s->item_last);
     free(s->logits); free(s->row); free(s->mask);
+    free(s->dreq); free(s->trees); free(s->tlog); free(s->path);
     free(s);
 }
 
@@ -116,11 +83,23 @@ int rl_sched_n_busy(const rl_sched *s) {
 int rl_sched_n_free(const rl_sched *s) { return s->n_slots - rl_sched_n_busy(s); }
 void rl_sched_get_stats(const rl_sched *s, rl_sched_stats *st) { *st = s->st; }
 
-static int push_tok(slot *sl, int32_t t) {
+int rl_sched_set_draft(rl_sched *s, rl_drafter *d) {
+    int cap = rl_drafter_max_nodes(d);
+    if (cap < s->n_slots) return rl_sched_fail("serve: %d slots but a sweep holds %d tree nodes (--batch)", s->n_slots, cap);
+    s->dreq = malloc((size_t)s->n_slots * sizeof *s->dreq);
+    s->trees = malloc((size_t)s->n_slots * sizeof *s->trees);
+    s->tlog = malloc((size_t)cap * (size_t)s->vocab * sizeof *s->tlog);
+    s->path = malloc((size_t)cap * sizeof *s->path);
+    if (!s->dreq || !s->trees || !s->tlog || !s->path) return rl_sched_fail("out of memory");
+    s->draft = d;
+    return 0;
+}
+
+int rl_sched_push_tok(slot *sl, int32_t t) {
     if (sl->n_toks == sl->cap) {
         int cap = sl->cap ? sl->cap * 2 : 256;
         int32_t *n = realloc(sl->toks, (size_t)cap * sizeof *n);
-        if (!n) return fail("out of memory");
+        if (!n) return rl_sched_fail("out of memory");
         sl->toks = n; sl->cap = cap;
     }
     sl->toks[sl->n_toks++] = t;
@@ -128,7 +107,7 @@ static int push_tok(slot *sl, int32_t t) {
 }
 
 int rl_sched_add(rl_sched *s, const rl_sched_task *t) {
-    if (t->n_prompt < 1 || t->n_prompt >= s->ctx) return fail("serve: bad prompt length %d", t->n_prompt);
+    if (t->n_prompt < 1 || t->n_prompt >= s->ctx) return rl_sched_fail("serve: bad prompt length %d", t->n_prompt);
     /* the free slot sharing the longest prefix with the prompt (at most n - 1: one is evaluated) */
     int best = -1, best_common = -1;
     for (int i = 0; i < s->n_slots; i++) {
@@ -138,12 +117,12 @@ int rl_sched_add(rl_sched *s, const rl_sched_task *t) {
         while (c < sl->n_cached && c < t->n_prompt - 1 && sl->toks[c] == t->prompt[c]) c++;
         if (c > best_common) { best = i; best_common = c; }
     }
-    if (best < 0) return fail("serve: no free slot");
+    if (best < 0) return rl_sched_fail("serve: no free slot");
     slot *sl = &s->slots[best];
     if (rl_model_seq_rewind(s->m, best, best_common)) best_common = 0;
     if (rl_model_seq_pos(s->m, best) != best_common) { rl_model_seq_rewind(s->m, best, 0); best_common = 0; }
     sl->n_toks = sl->n_cached = best_common;
-    for (int i = best_common; i < t->n_prompt; i++) if (push_tok(sl, t->prompt[i])) { sl->n_toks = sl->n_cached = 0; return -1; }
+    for (int i = best_common; i < t->n_prompt; i++) if (rl_sched_push_tok(sl, t->prompt[i])) { sl->n_toks = sl->n_cached = 0; return -1; }
     sl->t = *t;
     sl->t.prompt = NULL;
     if (sl->t.top_logprobs > RL_SCHED_MAX_TOP) sl->t.top_logprobs = RL_SCHED_MAX_TOP;
@@ -153,13 +132,13 @@ int rl_sched_add(rl_sched *s, const rl_sched_task *t) {
     sl->has_next = 0;
     sl->complete = sl->emitted = 0;
     sl->cut = SIZE_MAX;
-    sl->t_add = now_s();
+    sl->t_add = rl_sched_now();
     sl->ttft = 0;
     int nctx = t->n_prompt < 8 ? t->n_prompt : 8;
     sl->smp = rl_sampler_new(s->vocab, &t->sampling);
     sl->ds = rl_detok_stream_new(s->tok, t->prompt + t->n_prompt - nctx, nctx);
     sl->counts = calloc((size_t)s->vocab, sizeof *sl->counts);
-    if (!sl->smp || !sl->ds || !sl->counts) { slot_release(sl); return fail("out of memory"); }
+    if (!sl->smp || !sl->ds || !sl->counts) { slot_release(sl); return rl_sched_fail("out of memory"); }
     sl->busy = 1;
     s->st.prompt_tokens += t->n_prompt;
     s->st.reused_tokens += best_common;
@@ -202,7 +181,7 @@ static int advance(slot *sl) {
     return 0;
 }
 
-static void finish(rl_sched *s, slot *sl, int how, const char *error) {
+void rl_sched_finish(rl_sched *s, slot *sl, int how, const char *error) {
     if (!error) {
         if (sl->cut == SIZE_MAX) {
             const char *piece;
@@ -256,7 +235,7 @@ static void logprobs(const float *row, int V, int32_t id, int n_top, rl_sched_lp
 }
 
 /* Samples slot sl's next token from its logits row; 0, or 1 when the slot finished. */
-static int sample(rl_sched *s, slot *sl, const float *logits) {
+int rl_sched_sample(rl_sched *s, slot *sl, const float *logits) {
     int V = s->vocab;
     float *row = s->row;
     memcpy(row, logits, (size_t)V * sizeof *row);
@@ -277,10 +256,10 @@ static int sample(rl_sched *s, slot *sl, const float *logits) {
     }
     if (t->filter) {
         memset(s->mask, 0, (size_t)V);
-        if (t->filter->allowed(t->filter->user, s->mask)) { finish(s, sl, RL_FINISH_STOP, "the output constraint failed"); return 1; }
+        if (t->filter->allowed(t->filter->user, s->mask)) { rl_sched_finish(s, sl, RL_FINISH_STOP, "the output constraint failed"); return 1; }
         int any = 0;
         for (int i = 0; i < V; i++) if (!s->mask[i]) row[i] = -INFINITY; else any = 1;
-        if (!any) { finish(s, sl, RL_FINISH_STOP, NULL); return 1; }   /* the constraint is complete */
+        if (!any) { rl_sched_finish(s, sl, RL_FINISH_STOP, NULL); return 1; }   /* the constraint is complete */
     }
     rl_sched_lp e;
     int want_lp = t->logprobs;
@@ -295,11 +274,11 @@ static int sample(rl_sched *s, slot *sl, const float *logits) {
         for (int i = 0; i < V; i++) if (s->mask[i] && (b < 0 || s->row[i] > s->row[b])) b = i;
         id = b;
     }
-    if (!sl->n_gen) sl->ttft = now_s() - sl->t_add;
+    if (!sl->n_gen) sl->ttft = rl_sched_now() - sl->t_add;
     if (keep) { logprobs(keep, V, id, t->top_logprobs, &e); free(keep); }
-    if (t->filter && t->filter->accept(t->filter->user, id)) { finish(s, sl, RL_FINISH_STOP, "the output constraint failed"); return 1; }
-    if (!t->ignore_eos && !t->filter && is_stop_id(s, id)) { finish(s, sl, RL_FINISH_STOP, NULL); return 1; }
-    if (t->filter && is_stop_id(s, id)) { finish(s, sl, RL_FINISH_STOP, NULL); return 1; }
+    if (t->filter && t->filter->accept(t->filter->user, id)) { rl_sched_finish(s, sl, RL_FINISH_STOP, "the output constraint failed"); return 1; }
+    if (!t->ignore_eos && !t->filter && is_stop_id(s, id)) { rl_sched_finish(s, sl, RL_FINISH_STOP, NULL); return 1; }
+    if (t->filter && is_stop_id(s, id)) { rl_sched_finish(s, sl, RL_FINISH_STOP, NULL); return 1; }
     sl->n_gen++;
     if (want_lp) {
         if (sl->n_lp == sl->lp_cap) {
@@ -311,10 +290,10 @@ static int sample(rl_sched *s, slot *sl, const float *logits) {
     }
     const char *piece;
     size_t len;
-    if (rl_detok_stream_push(sl->ds, id, &piece, &len)) { finish(s, sl, RL_FINISH_STOP, rl_last_error()); return 1; }
+    if (rl_detok_stream_push(sl->ds, id, &piece, &len)) { rl_sched_finish(s, sl, RL_FINISH_STOP, rl_last_error()); return 1; }
     sl->complete += len;
-    if (advance(sl)) { finish(s, sl, RL_FINISH_STOP, NULL); return 1; }
-    if (sl->n_gen >= t->max_tokens || sl->n_toks + 1 >= s->ctx) { finish(s, sl, RL_FINISH_LENGTH, NULL); return 1; }
+    if (advance(sl)) { rl_sched_finish(s, sl, RL_FINISH_STOP, NULL); return 1; }
+    if (sl->n_gen >= t->max_tokens || sl->n_toks + 1 >= s->ctx) { rl_sched_finish(s, sl, RL_FINISH_LENGTH, NULL); return 1; }
     sl->next = id;
     sl->has_next = 1;
     return 0;
@@ -322,20 +301,32 @@ static int sample(rl_sched *s, slot *sl, const float *logits) {
 
 void rl_sched_cancel_all(rl_sched *s) {
     for (int i = 0; i < s->n_slots; i++)
-        if (s->slots[i].busy) finish(s, &s->slots[i], RL_FINISH_CANCELLED, NULL);
+        if (s->slots[i].busy) rl_sched_finish(s, &s->slots[i], RL_FINISH_CANCELLED, NULL);
 }
 
 int rl_sched_step(rl_sched *s) {
-    double t0 = now_s();
+    double t0 = rl_sched_now();
     int n = 0, budget = s->budget;
     for (int i = 0; i < s->n_slots; i++) {      /* cancelled tasks leave before the sweep */
         slot *sl = &s->slots[i];
-        if (sl->busy && sl->t.cancel && *sl->t.cancel) finish(s, sl, RL_FINISH_CANCELLED, NULL);
+        if (sl->busy && sl->t.cancel && *sl->t.cancel) rl_sched_finish(s, sl, RL_FINISH_CANCELLED, NULL);
+    }
+    int dec = 0, pre = 0;                       /* slots decoding / being prefilled */
+    for (int i = 0; i < s->n_slots; i++) {
+        const slot *sl = &s->slots[i];
+        if (sl->busy && sl->has_next) dec++;
+        else if (sl->busy && sl->n_cached < sl->n_toks) pre++;
+    }
+    int dbudget = s->draft && dec && !pre ? rl_drafter_budget(s->draft) : 0;
+    if (dbudget > 1) {                          /* only decoding: a speculative step */
+        rl_sched_draft_step(s, dbudget);
+        s->st.busy_s += rl_sched_now() - t0;
+        return rl_sched_n_busy(s);
     }
     for (int i = 0; i < s->n_slots; i++) {      /* decode rows first: one token each */
         slot *sl = &s->slots[i];
         if (!sl->busy || !sl->has_next) continue;
-        if (push_tok(sl, sl->next)) { finish(s, sl, RL_FINISH_STOP, err_msg); continue; }
+        if (rl_sched_push_tok(sl, sl->next)) { rl_sched_finish(s, sl, RL_FINISH_STOP, err_msg); continue; }
         sl->has_next = 0;
         s->items[n] = (rl_batch_item){i, sl->toks + sl->n_cached, 1};
         s->item_slot[n] = i;
@@ -364,12 +355,13 @@ int rl_sched_step(rl_sched *s) {
         if (rc) {
             rl_model_seq_rewind(s->m, s->item_slot[k], 0);
             sl->n_cached = 0;
-            finish(s, sl, RL_FINISH_STOP, rl_last_error());
+            rl_sched_finish(s, sl, RL_FINISH_STOP, rl_last_error());
             continue;
         }
         sl->n_cached += s->items[k].n;
-        if (s->item_last[k]) sample(s, sl, s->logits + (size_t)k * s->vocab);
+        if (s->item_last[k]) rl_sched_sample(s, sl, s->logits + (size_t)k * s->vocab);
     }
-    s->st.busy_s += now_s() - t0;
+    if (dbudget == 1) rl_drafter_record(s->draft, n, rl_sched_now() - t0);   /* the cost model's no-draft rate */
+    s->st.busy_s += rl_sched_now() - t0;
     return rl_sched_n_busy(s);
 }

@@ -80,7 +80,17 @@ int rl_sched_step(rl_sched *s);
 /* Ends every busy task now (cancelled), e.g. at shutdown. */
 void rl_sched_cancel_all(rl_sched *s);
 
-typedef struct { long steps, prompt_tokens, reused_tokens, gen_tokens; double busy_s; } rl_sched_stats;
+/* Speculative decoding (serve --draft-model): steps where every busy slot is decoding grow a token
+ * tree per slot with drafter d (a sequence per slot) and verify them all in one tree sweep of the
+ * model; each slot walks its tree with its own sampling (the same tokens as plain steps). d
+ * stays the caller's (free it after s). 0 / -1 + rl_sched_last_error. */
+int rl_sched_set_draft(rl_sched *s, rl_drafter *d);
+
+typedef struct {
+    long steps, prompt_tokens, reused_tokens, gen_tokens;
+    double busy_s;
+    long draft_steps, draft_nodes, draft_accepted;   /* speculative steps, tree nodes past the roots, of them accepted */
+} rl_sched_stats;
 void rl_sched_get_stats(const rl_sched *s, rl_sched_stats *st);
 
 #endif

@@ -643,10 +643,10 @@ static void io_bytes(long long *rchar, long long *disk) {
 static enum MHD_Result handle_metrics(server *s, struct MHD_Connection *c) {
     long long rchar, disk;
     io_bytes(&rchar, &disk);
-    char *buf = malloc(6144);
+    char *buf = malloc(8192);
     if (!buf) return reply_error(s, c, 500, "out of memory", NULL, NULL);
     pthread_mutex_lock(&s->lock);
-    snprintf(buf, 6144,
+    snprintf(buf, 8192,
              "# HELP rabbitllm_requests_total Generation requests accepted or rejected, by endpoint.\n"
              "# TYPE rabbitllm_requests_total counter\n"
              "rabbitllm_requests_total{endpoint=\"chat\"} %ld\n"
@@ -675,10 +675,16 @@ static enum MHD_Result handle_metrics(server *s, struct MHD_Connection *c) {
              "# HELP rabbitllm_read_bytes_total Bytes the process read (weights streamed from the page cache or disk, requests); per token: divide by rabbitllm_steps_total or generated tokens.\n"
              "# TYPE rabbitllm_read_bytes_total counter\nrabbitllm_read_bytes_total %lld\n"
              "# HELP rabbitllm_disk_read_bytes_total Bytes read from the disk itself (/proc/self/io read_bytes).\n"
-             "# TYPE rabbitllm_disk_read_bytes_total counter\nrabbitllm_disk_read_bytes_total %lld\n",
+             "# TYPE rabbitllm_disk_read_bytes_total counter\nrabbitllm_disk_read_bytes_total %lld\n"
+             "# HELP rabbitllm_draft_steps_total Speculative steps (--draft-model): token trees verified in one sweep.\n"
+             "# TYPE rabbitllm_draft_steps_total counter\nrabbitllm_draft_steps_total %ld\n"
+             "# HELP rabbitllm_draft_nodes_total Draft tokens proposed (tree nodes past the roots).\n"
+             "# TYPE rabbitllm_draft_nodes_total counter\nrabbitllm_draft_nodes_total %ld\n"
+             "# HELP rabbitllm_draft_accepted_total Draft tokens accepted (on the paths the sampling took).\n"
+             "# TYPE rabbitllm_draft_accepted_total counter\nrabbitllm_draft_accepted_total %ld\n",
              s->n_req[R_CHAT], s->n_req[R_COMPLETIONS], s->n_rejected, s->n_cancelled, s->n_errors, s->st.prompt_tokens,
              s->st.reused_tokens, s->st.gen_tokens, s->st.steps, s->st.busy_s, s->parallel, s->busy, s->queued, s->queue_cap,
-             rss_bytes(), rchar, disk);
+             rss_bytes(), rchar, disk, s->st.draft_steps, s->st.draft_nodes, s->st.draft_accepted);
     pthread_mutex_unlock(&s->lock);
     return reply_raw(s, c, 200, buf, "text/plain; version=0.0.4", NULL, NULL);
 }
@@ -892,7 +898,7 @@ int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop)
     s.queue_cap = so->queue > 0 ? so->queue : 64;
     s.keepalive_s = so->keepalive_s > 0 ? so->keepalive_s : 15;
     s.ctx = rl_model_ctx(rl_session_model(g));
-    if (so->draft > 0) fprintf(stderr, "note: --draft is not used by serve (slots decode one token per step)\n");
+    if (so->draft > 0) fprintf(stderr, "note: --draft (prompt lookup) is not used by serve (--draft-model is)\n");
     if (s.parallel > 1 && !rl_model_rewind_is_cheap(rl_session_model(g))) {
         fprintf(stderr, "note: this model has recurrent layers, which cannot be batched: serving one sequence at a time\n");
         s.parallel = 1;
@@ -907,6 +913,17 @@ int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop)
         rl_chat_template_close(s.tmpl);
         return -1;
     }
+    rl_drafter *drafter = NULL;          /* --draft-model: speculative steps, or a start-up error */
+    if (rl_session_draft_model(g)) {
+        drafter = rl_drafter_new(rl_session_model(g), rl_session_draft_model(g), so->draft_tokens, so->draft_fixed);
+        if (!drafter || rl_sched_set_draft(s.sched, drafter)) {
+            fprintf(stderr, "error: %s\n", drafter ? rl_sched_last_error() : rl_last_error());
+            rl_drafter_free(drafter);
+            rl_sched_free(s.sched);
+            rl_chat_template_close(s.tmpl);
+            return -1;
+        }
+    }
     char port[16];
     snprintf(port, sizeof port, "%d", so->port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai = NULL;
@@ -914,6 +931,7 @@ int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop)
     if (gr) {
         fprintf(stderr, "error: cannot resolve host '%s': %s\n", so->host, gai_strerror(gr));
         rl_sched_free(s.sched);
+        rl_drafter_free(drafter);
         rl_chat_template_close(s.tmpl);
         return -2;
     }
@@ -948,9 +966,13 @@ int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop)
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
         int bound = info ? info->port : so->port;
         int v6 = strchr(so->host, ':') != NULL;
-        fprintf(stderr, "serving %s as '%s' (%d slot%s%s, context %d, tool calls: %s), listening on http://%s%s%s:%d (chat page at /, OpenAI API under /v1; Ctrl-C stops)\n",
+        char dnote[600] = "";
+        if (drafter)
+            snprintf(dnote, sizeof dnote, ", draft model %s (token trees of up to %d nodes%s)", so->draft_model ? so->draft_model : "",
+                     so->draft_tokens > 0 ? so->draft_tokens : 64, so->draft_fixed ? ", fixed" : ", sized by the cost model");
+        fprintf(stderr, "serving %s as '%s' (%d slot%s%s, context %d, tool calls: %s%s), listening on http://%s%s%s:%d (chat page at /, OpenAI API under /v1; Ctrl-C stops)\n",
                 so->model_dir, so->model_name, s.parallel, s.parallel == 1 ? "" : "s", so->parallel_why ? so->parallel_why : "", s.ctx,
-                rl_tools_style_name(s.tool_style), v6 ? "[" : "", so->host, v6 ? "]" : "", bound);
+                rl_tools_style_name(s.tool_style), dnote, v6 ? "[" : "", so->host, v6 ? "]" : "", bound);
         int sig = 0;
         while (sigwait(stop, &sig)) {}
         fprintf(stderr, "serve: signal %d, shutting down\n", sig);
@@ -980,6 +1002,7 @@ out:
     pthread_mutex_destroy(&s.vt_lock);
     pthread_mutex_destroy(&s.lock);
     rl_sched_free(s.sched);
+    rl_drafter_free(drafter);
     rl_vocab_text_free(s.vt);
     rl_chat_template_close(s.tmpl);
     return rc;

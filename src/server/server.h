@@ -20,7 +20,10 @@ typedef struct {
     size_t max_body;           /* request body cap in bytes (413 above) */
     const char *model_dir;     /* shown when it starts */
     rl_sampling sampling;      /* request defaults */
-    int ignore_eos, draft;     /* for every request (draft: unused by the batched worker) */
+    int ignore_eos, draft;     /* for every request (draft, prompt lookup: unused by the batched worker) */
+    int draft_tokens;          /* with the session's draft model: the largest tree per slot (0 = 64) */
+    int draft_fixed;           /* 1: always trees of draft_tokens (no cost model) */
+    const char *draft_model;   /* the draft's directory, shown when it starts (the session opened it) */
     const char *chat_template; /* a built-in name (chatml, llama3, ...) or a Jinja file; NULL: the
                                   model's own, ChatML (with a warning) if it has none */
     int parallel;              /* slots (sequences decoded together); the model has n_seq >= this */
