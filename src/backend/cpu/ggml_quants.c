@@ -148,9 +148,17 @@ static void gwork(void *ctx, int64_t o0, int64_t o1, int tid) {
     k->rows(k->j, o0, o1);
 }
 
-static rows_fn pick_rows(void) {
+/* The instantiation for the SIMD path in use: its VNNI variants ("avx512vnni", "avxvnni") differ
+ * only in the 8/4-bit kernels of matmul.c, so they take the AVX-512 / AVX2 one (bit-identical
+ * results on every path: tests/backend/test_ggml_quants.c). */
+static int simd_level(void) {
     const char *s = rl_simd_name();
-    return !strcmp(s, "avx512") ? rl_gq_rows_avx512 : !strcmp(s, "avx2") ? rl_gq_rows_avx2 : rl_gq_rows_scalar;
+    return !strncmp(s, "avx512", 6) ? 2 : !strcmp(s, "avx2") || !strcmp(s, "avxvnni") ? 1 : 0;
+}
+
+static rows_fn pick_rows(void) {
+    int l = simd_level();
+    return l == 2 ? rl_gq_rows_avx512 : l == 1 ? rl_gq_rows_avx2 : rl_gq_rows_scalar;
 }
 
 
@@ -165,8 +173,8 @@ void rl_ggml_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtyp
         if (T >= 2 && in % 16 == 0) /* ggml: llamafile tinyBLAS, 16 f32 lanes of FMAs (what rl_matmul does) */
             rl_matmul(p, y, xr, w, t == RL_DT_GF16 ? RL_DT_F16 : RL_DT_BF16, bias, T, in, out);
         else
-            (!strcmp(rl_simd_name(), "avx512") ? rl_gq_half_rows_avx512 : !strcmp(rl_simd_name(), "avx2") ? rl_gq_half_rows_avx2
-                                                                                                   : rl_gq_half_rows_scalar)(y, xr, w, t, bias, T, in, out);
+            (simd_level() == 2 ? rl_gq_half_rows_avx512 : simd_level() == 1 ? rl_gq_half_rows_avx2
+                                                                            : rl_gq_half_rows_scalar)(y, xr, w, t, bias, T, in, out);
         free(xr);
         return;
     }

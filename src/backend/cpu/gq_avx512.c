@@ -33,6 +33,9 @@ static TGT inline void gq_idot16x2(const int8_t *a, const int8_t *q, int *s0, in
 }
 #define GQ_IDOT32(a, q) gq_idot32((a), (q))
 #define GQ_LANES8(a, q, p) _mm256_storeu_si256((__m256i *)(p), gq_dot8x4((a), (q)))
+#define GQ_VEC_LANES(a, q) gq_dot8x4((a), (q))
+#define GQ_LANE_FMA(c, d, wa, xa) \
+    _mm256_storeu_ps((c), _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(gq_dot8x4((wa), (xa))), _mm256_loadu_ps(c)))
 #define GQ_H2F(h) _cvtsh_ss(h)
 
 static TGT inline void gq_nib16(const uint8_t *p, int8_t *a, int off) {

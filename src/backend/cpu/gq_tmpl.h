@@ -236,6 +236,16 @@ static TGT inline void dec1_iq4_nl(const uint8_t *p, gq_blk *o) { dec_iq4_nl(p, 
  *   ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)) (llamafile tinyBLAS / ggml_vec_dot_*_q8_0);
  * - single (Q4_0 / IQ4_NL when the output rows are a multiple of 8, which ggml repacks 8x8):
  *   acc = fma(block int sum, dw * dx, acc). */
+/* c[l] = fma(d, lane l of the block's int sums, c[l]) for the 8 lanes (vector paths: one
+ * vfmadd over 8 lanes, the same roundings). */
+#ifndef GQ_LANE_FMA
+#define GQ_LANE_FMA(c, d, wa, xa)                                          \
+    do {                                                                   \
+        int32_t p_[8];                                                     \
+        GQ_LANES8((wa), (xa), p_);                                         \
+        for (int l_ = 0; l_ < 8; l_++) (c)[l_] = fmaf((d), (float)p_[l_], (c)[l_]); \
+    } while (0)
+#endif
 static TGT inline float hsum8(const float a[8]) { return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7])); }
 
 #define ROWS_Q80(DEC)                                                                                      \
@@ -252,9 +262,7 @@ static TGT inline float hsum8(const float a[8]) { return ((a[0] + a[4]) + (a[2] 
                     if (single) {                                                                          \
                         c[0] = fmaf((float)GQ_IDOT32(b.a, (const int8_t *)(a + 2)), d, c[0]);              \
                     } else {                                                                               \
-                        int32_t p[8];                                                                      \
-                        GQ_LANES8(b.a, (const int8_t *)(a + 2), p);                                        \
-                        for (int l = 0; l < 8; l++) c[l] = fmaf(d, (float)p[l], c[l]);                     \
+                        GQ_LANE_FMA(c, d, b.a, (const int8_t *)(a + 2));                                   \
                     }                                                                                      \
                 }                                                                                          \
             }                                                                                              \
@@ -263,11 +271,48 @@ static TGT inline float hsum8(const float a[8]) { return ((a[0] + a[4]) + (a[2] 
         }                                                                                                  \
     }
 
+#ifdef GQ_VEC_LANES
+/* One token (decode), lanes layout: the same fmas as ROWS_Q80 with the 8 lanes in a register and
+ * two output rows interleaved (two independent chains), so the weight stream is not held up by
+ * the accumulator's latency. */
+#define ROWS_Q80_T1(DEC)                                                                                   \
+    for (int64_t o = o0; o < o1; o += 2) {                                                                 \
+        const int two = o + 1 < o1;                                                                        \
+        const uint8_t *w0 = j->w + (size_t)o * j->w_rb, *w1 = two ? w0 + j->w_rb : w0;                     \
+        __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();                                         \
+        gq_blk b1;                                                                                         \
+        for (int k = 0; k < nb; k++) {                                                                     \
+            const uint8_t *a = j->act + (size_t)k * j->ab;                                                 \
+            const float dx = h2f(a);                                                                       \
+            DEC(w0 + (size_t)k * j->bb, &b);                                                               \
+            DEC(w1 + (size_t)k * j->bb, &b1);                                                              \
+            c0 = _mm256_fmadd_ps(_mm256_set1_ps(b.d * dx), _mm256_cvtepi32_ps(GQ_VEC_LANES(b.a, (const int8_t *)(a + 2))), c0); \
+            c1 = _mm256_fmadd_ps(_mm256_set1_ps(b1.d * dx), _mm256_cvtepi32_ps(GQ_VEC_LANES(b1.a, (const int8_t *)(a + 2))), c1); \
+        }                                                                                                  \
+        float l0[8], l1[8];                                                                                \
+        _mm256_storeu_ps(l0, c0);                                                                          \
+        _mm256_storeu_ps(l1, c1);                                                                          \
+        j->y[o] = hsum8(l0) + (j->bias ? j->bias[o] : 0.0f);                                               \
+        if (two) j->y[o + 1] = hsum8(l1) + (j->bias ? j->bias[o + 1] : 0.0f);                              \
+    }
+#endif
+
 static TGT void rows_q80(const gq_job *j, int64_t o0, int64_t o1) {
     int nb = j->in / GQ_QK;
     int single = (j->t == RL_DT_Q4_0 || j->t == RL_DT_IQ4_NL) && j->out % 8 == 0;
     float acc[TCHUNK][8];
     gq_blk b;
+#ifdef GQ_VEC_LANES
+    if (j->T == 1 && !single) {
+        switch (j->t) {
+        case RL_DT_GQ8_0: ROWS_Q80_T1(dec_q8_0) break;
+        case RL_DT_Q4_0: ROWS_Q80_T1(dec_q4_0) break;
+        case RL_DT_Q5_0: ROWS_Q80_T1(dec_q5_0) break;
+        default: ROWS_Q80_T1(dec_iq4_nl) break;
+        }
+        return;
+    }
+#endif
     switch (j->t) {
     case RL_DT_GQ8_0: ROWS_Q80(dec_q8_0) break;
     case RL_DT_Q4_0: ROWS_Q80(dec_q4_0) break;
