@@ -70,7 +70,7 @@ static void att_tile_item(const att_job *a, int g, int qb) {
     const int i_first = a->pos0 + t0, i_last = i_first + nq - 1;
     const int jlo = a->window > 0 && i_first - a->window + 1 > 0 ? i_first - a->window + 1 : 0;
     const int64_t ldq = (int64_t)a->n_head * hd, ldk = (int64_t)a->n_kv * hd, ldv = (int64_t)a->n_kv * vd;
-    float S[QB * KB], Vt[TILE_DMAX * KB], O[QB * TILE_DMAX], m[QB], l[QB];
+    float S[QB * KB], O[QB * TILE_DMAX], m[QB], l[QB];
     for (int hh = 0; hh < group; hh++) {
         const int h = g * group + hh;
         const float *q = a->q + (int64_t)t0 * ldq + (int64_t)h * hd;
@@ -92,21 +92,12 @@ static void att_tile_item(const att_job *a, int g, int qb) {
                 }
                 if (mx == -INFINITY) { memset(sr, 0, sizeof(float) * (size_t)nk); continue; } /* nothing visible yet */
                 const float alpha = expf(m[r] - mx); /* 0 on the first visible block */
-                float sum = 0;
-                for (int c = 0; c < nk; c++) {
-                    float e = sr[c] == -INFINITY ? 0.0f : expf(sr[c] - mx);
-                    sr[c] = e;
-                    sum += e;
-                }
-                l[r] = l[r] * alpha + sum;
+                l[r] = l[r] * alpha + sd->exp_shift(sr, nk, mx);
                 m[r] = mx;
                 if (alpha != 1.0f)
                     for (int c = 0; c < vd; c++) O[r * vd + c] *= alpha;
             }
-            const float *v = a->vc + (int64_t)j0 * ldv + (int64_t)g * vd;
-            for (int c = 0; c < nk; c++)
-                for (int d = 0; d < vd; d++) Vt[d * KB + c] = v[(int64_t)c * ldv + d];
-            sd->gemm_nt(S, KB, Vt, KB, O, vd, nq, vd, nk, 1);
+            sd->gemm_nn_acc(S, KB, a->vc + (int64_t)j0 * ldv + (int64_t)g * vd, ldv, O, vd, nq, vd, nk); /* O += P V */
         }
         for (int r = 0; r < nq; r++) {
             float *o = a->out + ((int64_t)(t0 + r) * a->n_head + h) * vd;

@@ -36,6 +36,49 @@ TGT static inline float hsum_avx2(__m256 v) {
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
+#include <math.h>
+#define EXP_LOG2E 1.44269504088896341f
+#define EXP_C1 0.693359375f
+#define EXP_C2 -2.12194440e-4f
+#define EXP_P0 1.9875691500E-4f
+#define EXP_P1 1.3981999507E-3f
+#define EXP_P2 8.3334519073E-3f
+#define EXP_P3 4.1665795894E-2f
+#define EXP_P4 1.6666665459E-1f
+#define EXP_P5 5.0000001201E-1f
+
+/* exp_shift (simd.h): Cephes' expf on 8 lanes, 2^n through the exponent bits; the tail scalar. */
+TGT static float exp_shift_avx2(float *s, int n, float mx) {
+    const __m256 vmx = _mm256_set1_ps(mx), ninf = _mm256_set1_ps(-INFINITY), lo = _mm256_set1_ps(-87.0f);
+    __m256 acc = _mm256_setzero_ps();
+    int c = 0;
+    for (; c + 8 <= n; c += 8) {
+        __m256 x0 = _mm256_loadu_ps(s + c);
+        __m256 live = _mm256_cmp_ps(x0, ninf, _CMP_NEQ_OQ);
+        __m256 x = _mm256_max_ps(_mm256_sub_ps(x0, vmx), lo);
+        __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(EXP_C1), x);
+        x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(EXP_C2), x);
+        __m256 p = _mm256_set1_ps(EXP_P0);
+        p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P1));
+        p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P2));
+        p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P3));
+        p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P4));
+        p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P5));
+        __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+        __m256i e2 = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+        __m256 e = _mm256_and_ps(live, _mm256_mul_ps(y, _mm256_castsi256_ps(e2)));
+        _mm256_storeu_ps(s + c, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float sum = hsum_avx2(acc);
+    for (; c < n; c++) {
+        float e = s[c] == -INFINITY ? 0.0f : expf(s[c] - mx);
+        s[c] = e;
+        sum += e;
+    }
+    return sum;
+}
 #include "backend/cpu/mm_tmpl.h"
 #else
 /* Not x86: never selected (rl_simd_supported says no). */

@@ -29,6 +29,42 @@
 #define V_LOAD_U4LO(p) _mm512_cvtepi32_ps(_mm512_and_si512(V_LOAD_U8_(p), _mm512_set1_epi32(15)))
 #define V_LOAD_U4HI(p) _mm512_cvtepi32_ps(_mm512_srli_epi32(V_LOAD_U8_(p), 4))
 #define H2F(h) _cvtsh_ss(h)
+#include <math.h>
+#define EXP_LOG2E 1.44269504088896341f
+#define EXP_C1 0.693359375f
+#define EXP_C2 -2.12194440e-4f
+#define EXP_P0 1.9875691500E-4f
+#define EXP_P1 1.3981999507E-3f
+#define EXP_P2 8.3334519073E-3f
+#define EXP_P3 4.1665795894E-2f
+#define EXP_P4 1.6666665459E-1f
+#define EXP_P5 5.0000001201E-1f
+
+/* exp_shift (simd.h): Cephes' expf on 16 lanes, 2^n by VSCALEFPS, masked tail. */
+TGT static float exp_shift_avx512(float *s, int n, float mx) {
+    const __m512 vmx = _mm512_set1_ps(mx), ninf = _mm512_set1_ps(-INFINITY), lo = _mm512_set1_ps(-88.0f);
+    __m512 acc = _mm512_setzero_ps();
+    for (int c = 0; c < n; c += 16) {
+        __mmask16 m = n - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - c)) - 1);
+        __m512 x0 = _mm512_maskz_loadu_ps(m, s + c);
+        __mmask16 live = m & _mm512_cmp_ps_mask(x0, ninf, _CMP_NEQ_OQ);
+        __m512 x = _mm512_max_ps(_mm512_sub_ps(x0, vmx), lo);
+        __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(EXP_C1), x);
+        x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(EXP_C2), x);
+        __m512 p = _mm512_set1_ps(EXP_P0);
+        p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P1));
+        p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P2));
+        p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P3));
+        p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P4));
+        p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P5));
+        __m512 y = _mm512_fmadd_ps(p, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+        __m512 e = _mm512_maskz_mov_ps(live, _mm512_scalef_ps(y, fx));
+        _mm512_mask_storeu_ps(s + c, m, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
 #include "backend/cpu/mm_tmpl.h"
 #else
 const rl_simd_impl rl_simd_avx512 = {0};

@@ -24,4 +24,15 @@
 #define V_LOAD_U4LO(p) ((float)(*(p) & 15))
 #define V_LOAD_U4HI(p) ((float)(*(p) >> 4))
 #define H2F(h) rl_f16_to_f32(h)
+#include <math.h>
+
+static float exp_shift_scalar(float *s, int n, float mx) {
+    float sum = 0;
+    for (int c = 0; c < n; c++) {
+        float e = s[c] == -INFINITY ? 0.0f : expf(s[c] - mx);
+        s[c] = e;
+        sum += e;
+    }
+    return sum;
+}
 #include "backend/cpu/mm_tmpl.h"

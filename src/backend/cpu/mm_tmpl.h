@@ -320,6 +320,65 @@ TGT static void SFX(gemm_nt)(const float *x, int64_t ldx, const float *w, int64_
     }
 }
 
+/* y[i][:N] += sum_k x[i][k] * b[k][:N] for i < M (b row-major: the value rows of the tiled
+ * attention, read in place): 4 rows x 4 vectors of y in registers, each b row loaded once per 4
+ * rows; column tails by single vectors, then scalars. */
+TGT static void SFX(gemm_nn_acc)(const float *x, int64_t ldx, const float *b, int64_t ldb, float *y, int64_t ldy,
+                                 int M, int N, int K) {
+    int i = 0;
+    for (; i + 4 <= M; i += 4) {
+        int j = 0;
+        for (; j + 4 * VW <= N; j += 4 * VW) {
+            V a[4][4];
+            for (int r = 0; r < 4; r++)
+                for (int v = 0; v < 4; v++) a[r][v] = V_LOAD(y + (i + r) * ldy + j + v * VW);
+            for (int k = 0; k < K; k++) {
+                const float *br = b + k * ldb + j;
+                V b0 = V_LOAD(br), b1 = V_LOAD(br + VW), b2 = V_LOAD(br + 2 * VW), b3 = V_LOAD(br + 3 * VW);
+                for (int r = 0; r < 4; r++) {
+                    V xs = V_SET1(x[(i + r) * ldx + k]);
+                    a[r][0] = V_FMA(xs, b0, a[r][0]); a[r][1] = V_FMA(xs, b1, a[r][1]);
+                    a[r][2] = V_FMA(xs, b2, a[r][2]); a[r][3] = V_FMA(xs, b3, a[r][3]);
+                }
+            }
+            for (int r = 0; r < 4; r++)
+                for (int v = 0; v < 4; v++) V_STORE(y + (i + r) * ldy + j + v * VW, a[r][v]);
+        }
+        for (; j + VW <= N; j += VW) {
+            V a0 = V_LOAD(y + i * ldy + j), a1 = V_LOAD(y + (i + 1) * ldy + j), a2 = V_LOAD(y + (i + 2) * ldy + j),
+              a3 = V_LOAD(y + (i + 3) * ldy + j);
+            for (int k = 0; k < K; k++) {
+                V bv = V_LOAD(b + k * ldb + j);
+                a0 = V_FMA(V_SET1(x[i * ldx + k]), bv, a0);
+                a1 = V_FMA(V_SET1(x[(i + 1) * ldx + k]), bv, a1);
+                a2 = V_FMA(V_SET1(x[(i + 2) * ldx + k]), bv, a2);
+                a3 = V_FMA(V_SET1(x[(i + 3) * ldx + k]), bv, a3);
+            }
+            V_STORE(y + i * ldy + j, a0); V_STORE(y + (i + 1) * ldy + j, a1);
+            V_STORE(y + (i + 2) * ldy + j, a2); V_STORE(y + (i + 3) * ldy + j, a3);
+        }
+        for (; j < N; j++)
+            for (int r = 0; r < 4; r++) {
+                float acc = y[(i + r) * ldy + j];
+                for (int k = 0; k < K; k++) acc += x[(i + r) * ldx + k] * b[k * ldb + j];
+                y[(i + r) * ldy + j] = acc;
+            }
+    }
+    for (; i < M; i++) {
+        int j = 0;
+        for (; j + VW <= N; j += VW) {
+            V a0 = V_LOAD(y + i * ldy + j);
+            for (int k = 0; k < K; k++) a0 = V_FMA(V_SET1(x[i * ldx + k]), V_LOAD(b + k * ldb + j), a0);
+            V_STORE(y + i * ldy + j, a0);
+        }
+        for (; j < N; j++) {
+            float acc = y[i * ldy + j];
+            for (int k = 0; k < K; k++) acc += x[i * ldx + k] * b[k * ldb + j];
+            y[i * ldy + j] = acc;
+        }
+    }
+}
+
 const rl_simd_impl SFX(rl_simd) = {
     .name = SFX_NAME,
     .gemv = SFX(gemv),
@@ -330,4 +389,6 @@ const rl_simd_impl SFX(rl_simd) = {
     .qgemv = QGEMV,
     .qgemm = QGEMM,
     .gemm_nt = SFX(gemm_nt),
+    .exp_shift = SFX(exp_shift),
+    .gemm_nn_acc = SFX(gemm_nn_acc),
 };

@@ -34,6 +34,13 @@ typedef struct {
     /* y[i][j] (= or, if accumulate, +=) sum_k x[i][k] * w[j][k], i < M, j < N (small f32 tiles). */
     void (*gemm_nt)(const float *x, int64_t ldx, const float *w, int64_t ldw, float *y, int64_t ldy, int M, int N,
                     int K, int accumulate);
+    /* s[c] = exp(s[c] - mx) for c < n (0 where s[c] is -inf); returns their sum (the online
+     * softmax of the tiled attention). mx >= every finite s[c]. Vector paths: Cephes' expf
+     * (range reduction by ln 2, degree-6 polynomial, ~1 ulp); scalar: libm's expf. */
+    float (*exp_shift)(float *s, int n, float mx);
+    /* y[i][j] += sum_k x[i][k] * b[k][j], i < M, j < N, b row-major (no transposed copy). */
+    void (*gemm_nn_acc)(const float *x, int64_t ldx, const float *b, int64_t ldb, float *y, int64_t ldy, int M, int N,
+                        int K);
 } rl_simd_impl;
 
 extern const rl_simd_impl rl_simd_scalar, rl_simd_avx2, rl_simd_avx512;
