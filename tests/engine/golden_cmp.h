@@ -1,5 +1,6 @@
-/* The comparison the fixture tests share (tests/engine/test_fixtures.c, test_quant_fixtures.c,
- * test_gguf_fixtures.c): a model against a golden of logits rows (prompt rows, then one per fed
+/* What the fixture tests share (tests/engine/test_fixtures.c, test_quant_fixtures.c,
+ * test_gguf_fixtures.c, tests/dist/test_dist_fixtures.c): the folders of a fixture root, listed
+ * (never named in a test); and the comparison of a model against a golden of logits rows (prompt rows, then one per fed
  * greedy token): prefill of the prompt with every row compared, then the engine's own greedy choice
  * at each step must equal the golden id while the golden's ids are fed back and each decode row
  * compared. Every row within 1e-3 absolute; greedy ids identical. Returns the largest difference. */
@@ -7,7 +8,32 @@
 #define RL_TEST_GOLDEN_CMP_H
 #include "test.h"
 #include "rabbitllm.h"
+#include <dirent.h>
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int fixture_name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The sub-folders of root (those holding the file `need`, when not NULL), sorted, as strdup'ed
+ * names in names[0..max); returns how many, or -1 (a failed check) when root cannot be listed. */
+static int fixture_dirs(const char *root, const char *need, char **names, int max) {
+    DIR *dp = opendir(root);
+    CHECK(dp != NULL, "cannot list %s", root);
+    if (!dp) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dp)) && n < max) {
+        char p[1024];
+        struct stat sb;
+        snprintf(p, sizeof p, "%s/%s%s%s", root, e->d_name, need ? "/" : "", need ? need : "");
+        if (e->d_name[0] != '.' && !stat(p, &sb) && (need ? S_ISREG(sb.st_mode) : S_ISDIR(sb.st_mode))) names[n++] = strdup(e->d_name);
+    }
+    closedir(dp);
+    qsort(names, (size_t)n, sizeof *names, fixture_name_cmp);
+    return n;
+}
 
 static double golden_compare(rl_model *m, const char *name, const int32_t *prompt, int P, const int32_t *greedy, int G,
                              const float *gold, int rows, int V) {

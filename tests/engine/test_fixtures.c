@@ -7,9 +7,7 @@
 #include "backend/backend.h"
 #include "util/json.h"
 #include "util/fileio.h"
-#include <dirent.h>
 #include <math.h>
-#include <sys/stat.h>
 
 static const char *BACKENDS[] = {"cpu", "cpu-staged",
 #ifdef RL_VULKAN_BUILD
@@ -57,19 +55,9 @@ static void check_fixture(const char *name, const char *backend, size_t budget) 
 static void test_fixtures(void) {
     char root[512];
     snprintf(root, sizeof root, "%s/fixtures", t_shared());
-    DIR *dp = opendir(root);
-    CHECK(dp != NULL, "cannot list %s", root);
-    if (!dp) return;
     char *names[256];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(dp)) && n < 256) {
-        char p[1024];
-        struct stat sb;
-        snprintf(p, sizeof p, "%s/%s", root, e->d_name);
-        if (e->d_name[0] != '.' && !stat(p, &sb) && S_ISDIR(sb.st_mode)) names[n++] = strdup(e->d_name);
-    }
-    closedir(dp);
+    int n = fixture_dirs(root, NULL, names, 256);
+    if (n < 0) return;
     CHECK(n >= 30, "only %d fixtures under %s", n, root);
     /* device backends built in but without a device (no ICD, no GPU): named and left out;
      * lavapipe is slow under ASan: release build only */

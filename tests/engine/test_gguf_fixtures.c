@@ -9,7 +9,6 @@
 #include "backend/backend.h"
 #include "util/json.h"
 #include "util/fileio.h"
-#include <dirent.h>
 #include <math.h>
 
 static int ids_of(const cJSON *g, const char *key, int32_t *out, int cap) {
@@ -80,24 +79,12 @@ static int check_fixture(const char *root, const char *name, const char *backend
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 static void test_gguf_fixtures(void) {
     char root[512];
     snprintf(root, sizeof root, "%s/gguf", t_shared());
-    DIR *d = opendir(root);
-    CHECK(d != NULL, "cannot list %s", root);
-    if (!d) return;
     char *names[256];
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) && n < 256) {
-        char p[800];
-        snprintf(p, sizeof p, "%s/%s/model.gguf", root, de->d_name);
-        if (de->d_name[0] != '.' && rl_file_exists(p)) names[n++] = strdup(de->d_name);
-    }
-    closedir(d);
-    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    int n = fixture_dirs(root, "model.gguf", names, 256);
+    if (n < 0) return;
     CHECK(n > 0, "no GGUF fixtures under %s", root);
     const char *backends[2] = {NULL, NULL}; /* the default (cpu), then vulkan where it opens */
 #ifdef RL_VULKAN_BUILD

@@ -7,9 +7,7 @@
 #include "rabbitllm.h"
 #include "util/json.h"
 #include "util/fileio.h"
-#include <dirent.h>
 #include <math.h>
-#include <sys/stat.h>
 
 static const char *BACKENDS[] = {"cpu", "cpu-staged", NULL};
 
@@ -51,19 +49,9 @@ static void check_fixture(const char *name, const char *backend) {
 static void test_quant_fixtures(void) {
     char root[512];
     snprintf(root, sizeof root, "%s/fixtures-quant", t_shared());
-    DIR *dp = opendir(root);
-    CHECK(dp != NULL, "cannot list %s", root);
-    if (!dp) return;
     char *names[256];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(dp)) && n < 256) {
-        char p[1024];
-        struct stat sb;
-        snprintf(p, sizeof p, "%s/%s", root, e->d_name);
-        if (e->d_name[0] != '.' && !stat(p, &sb) && S_ISDIR(sb.st_mode)) names[n++] = strdup(e->d_name);
-    }
-    closedir(dp);
+    int n = fixture_dirs(root, NULL, names, 256);
+    if (n < 0) return;
     CHECK(n >= 8, "only %d fixtures under %s", n, root);
     const char *only = getenv("RL_QFIX"); /* debugging: one fixture */
     for (int i = 0; i < n; i++) {
