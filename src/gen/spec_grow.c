@@ -103,12 +103,13 @@ void rl_spec_cost_init(rl_spec_cost *c, int nmax) {
 }
 
 /* the best measured budget; neighbours of the best are tried every 4th sweep while drafting
- * pays, at sweeps 2^k - 1 only while it is off, so a draft that never pays costs less and less */
+ * pays, at sweeps 4^k - 1 (3, 15, 63, ...) only while it is off, so a draft that never pays
+ * costs less and less (a sweep with a tree costs the draft's catch-up and the extra rows) */
 int rl_spec_cost_choose(rl_spec_cost *c, int sweeps) {
     int best = c->bi;
     for (int i = 0; i < RL_SPEC_BUDGETS && (1 << i) <= c->nmax; i++)
         if (c->uses[i] && c->rate[i] > c->rate[best]) best = i;
-    int explore = best ? sweeps % 4 == 3 : ((sweeps + 1) & sweeps) == 0;
+    int explore = best ? sweeps % 4 == 3 : sweeps > 0 && ((sweeps + 1) & sweeps) == 0 && (sweeps + 1) % 3 == 1;
     if (explore) {
         int up = best + 1, down = best - 1;
         if (up < RL_SPEC_BUDGETS && (1 << up) <= c->nmax && (!c->uses[up] || down < 0)) best = up;

@@ -110,6 +110,8 @@ static void test_types(void) {
         check_type(TYPES[k], 1, 3 * blk, 13);
         check_type(TYPES[k], 5, 2 * blk, 7);
         check_type(TYPES[k], 67, blk, 3); /* more tokens than one accumulator chunk */
+        check_type(TYPES[k], 1, 2 * blk, 40); /* rows a multiple of 8: ggml's repacked layouts */
+        check_type(TYPES[k], 3, 2 * blk, 16);
     }
 }
 

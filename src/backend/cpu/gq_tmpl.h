@@ -295,6 +295,38 @@ static TGT inline float hsum8(const float a[8]) { return ((a[0] + a[4]) + (a[2] 
         j->y[o] = hsum8(l0) + (j->bias ? j->bias[o] : 0.0f);                                               \
         if (two) j->y[o + 1] = hsum8(l1) + (j->bias ? j->bias[o + 1] : 0.0f);                              \
     }
+/* The same for the single-sum layout (Q4_0 / IQ4_NL rows ggml repacks 8x8): per row acc =
+ * fma(block int sum, dw * dx, acc); here 8 rows at once, lane r holding row r's accumulator
+ * (the 8 block sums reduced together by a tree of hadds: integers, exact), so each row gets
+ * the same fmas in the same order as the scalar path. */
+static TGT inline __m256i gq_hsum8x8(const __m256i s[8]) {
+    __m256i b0 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
+    __m256i b1 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[4], s[5]), _mm256_hadd_epi32(s[6], s[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(b0, b1, 0x20), _mm256_permute2x128_si256(b0, b1, 0x31));
+}
+#define ROWS_Q80_T1_SINGLE(DEC)                                                                            \
+    for (int64_t o = o0; o < o1; o += 8) {                                                                 \
+        const int nr = o1 - o < 8 ? (int)(o1 - o) : 8;                                                     \
+        const uint8_t *wr[8];                                                                              \
+        for (int r = 0; r < 8; r++) wr[r] = j->w + (size_t)(o + (r < nr ? r : 0)) * j->w_rb;              \
+        __m256 acc = _mm256_setzero_ps();                                                                  \
+        for (int k = 0; k < nb; k++) {                                                                     \
+            const uint8_t *a = j->act + (size_t)k * j->ab;                                                 \
+            const int8_t *xa = (const int8_t *)(a + 2);                                                    \
+            const float dx = h2f(a);                                                                       \
+            __m256i sr[8];                                                                                 \
+            float dw[8];                                                                                   \
+            for (int r = 0; r < 8; r++) {                                                                  \
+                DEC(wr[r] + (size_t)k * j->bb, &b);                                                        \
+                sr[r] = GQ_VEC_LANES(b.a, xa);                                                             \
+                dw[r] = b.d * dx;                                                                          \
+            }                                                                                              \
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(gq_hsum8x8(sr)), _mm256_loadu_ps(dw), acc);           \
+        }                                                                                                  \
+        float cs[8];                                                                                       \
+        _mm256_storeu_ps(cs, acc);                                                                         \
+        for (int r = 0; r < nr; r++) j->y[o + r] = cs[r] + (j->bias ? j->bias[o + r] : 0.0f);              \
+    }
 #endif
 
 static TGT void rows_q80(const gq_job *j, int64_t o0, int64_t o1) {
@@ -303,6 +335,11 @@ static TGT void rows_q80(const gq_job *j, int64_t o0, int64_t o1) {
     float acc[TCHUNK][8];
     gq_blk b;
 #ifdef GQ_VEC_LANES
+    if (j->T == 1 && single) {
+        if (j->t == RL_DT_Q4_0) { ROWS_Q80_T1_SINGLE(dec_q4_0) }
+        else { ROWS_Q80_T1_SINGLE(dec_iq4_nl) }
+        return;
+    }
     if (j->T == 1 && !single) {
         switch (j->t) {
         case RL_DT_GQ8_0: ROWS_Q80_T1(dec_q8_0) break;
