@@ -102,7 +102,7 @@ $(BUILD)/rabbitllm: $(CLI_OBJ) $(BUILD)/librabbitllm.a
 
 $(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/librabbitllm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/librabbitllm.a $(LDLIBS)
+	$(CC) $(CFLAGS) -MMD -MP -MF $@.d -Itests -o $@ $< $(BUILD)/librabbitllm.a $(LDLIBS)
 
 # Server unit tests also link the server's objects (they are not in the library).
 SERVER_OBJ := $(filter $(BUILD)/obj/src/server/%,$(CLI_OBJ))
@@ -189,3 +189,4 @@ clean:
 
 .PHONY: all deps check demo clean install uninstall fuzz fuzz-build tsan
 -include $(DEPS)
+-include $(wildcard $(BUILD)/tests/*/*.d)   # the headers each test includes (e.g. tests/engine/golden_cmp.h)

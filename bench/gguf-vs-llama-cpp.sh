@@ -29,7 +29,7 @@ rl() { "$RL_BIN" bench "$1" --resident -n "$NGEN" --pp 128 --threads "$THREADS" 
 ll() { "$LB" -m "$1" -t "$THREADS" -p 0 -n "$NGEN" -r 1 -o csv ${LL_ARGS:-} 2>/dev/null |
        awk -F, 'NR==1 {for (i=1;i<=NF;i++) {gsub(/"/,"",$i); if ($i=="avg_ts") c=i}} NR>1 {gsub(/"/,"",$c); d=$c} END {print d}'; }
 # streaming: "(a) cold decode X s/token disk limit ... Y s ratio R"
-st() { "$RL_BIN" bench "$1" -n 3 --threads "$THREADS" 2>/dev/null | awk '/^\(a\)/ {for (i=1;i<=NF;i++) if ($i=="ratio") print $3, $(i+1)}'; }
+st() { "$RL_BIN" bench "$1" -n 3 --threads "$THREADS" 2>/dev/null | awk '/^\(a\)/ {for (i=1;i<=NF;i++) if ($i=="ratio") print $4, $(i+1)}'; }
 out=$WORK/$name-gguf.runs; : > "$out"
 for r in $(seq "$REPS"); do
   for t in $TYPES; do

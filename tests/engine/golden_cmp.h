@@ -14,11 +14,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int fixture_name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static inline int fixture_name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* The sub-folders of root (those holding the file `need`, when not NULL), sorted, as strdup'ed
  * names in names[0..max); returns how many, or -1 (a failed check) when root cannot be listed. */
-static int fixture_dirs(const char *root, const char *need, char **names, int max) {
+static inline int fixture_dirs(const char *root, const char *need, char **names, int max) {
     DIR *dp = opendir(root);
     CHECK(dp != NULL, "cannot list %s", root);
     if (!dp) return -1;
