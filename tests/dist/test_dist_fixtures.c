@@ -12,38 +12,22 @@
 #include "util/fileio.h"
 #include <math.h>
 
-static int ids_of(const cJSON *g, const char *key, int32_t *out, int cap) {
-    const cJSON *a = cJSON_GetObjectItem(g, key), *v;
-    int n = 0;
-    cJSON_ArrayForEach(v, a) if (n < cap) out[n++] = (int32_t)v->valuedouble;
-    return n;
-}
-
 static rl_model_opts opts1(void) { return (rl_model_opts){.n_threads = 1}; }
 
 static void check_fixture(const char *name) {
-    char dir[512], path[600];
+    char dir[512];
     snprintf(dir, sizeof dir, "%s/fixtures/%s", t_shared(), name);
-    snprintf(path, sizeof path, "%s/golden.json", dir);
-    cJSON *g = rl_json_load(path);
-    CHECK(g != NULL, "%s: %s", name, rl_last_error());
-    if (!g) return;
-    int32_t prompt[512], greedy[512];
-    int P = ids_of(g, "prompt_ids", prompt, 512), G = ids_of(g, "greedy_ids", greedy, 512);
-    int V = (int)cJSON_GetObjectItem(g, "n_vocab")->valuedouble;
-    snprintf(path, sizeof path, "%s/logits.f32", dir);
-    size_t len;
-    float *gold = (float *)rl_read_file(path, &len);
-    CHECK(gold != NULL, "%s: %s", name, rl_last_error());
-    int rows = gold ? (int)(len / sizeof(float) / (size_t)V) : 0;
+    fixture_golden gg;
+    if (golden_load(dir, name, &gg)) return;
+    const int P = gg.P, V = gg.V;
     rl_model_opts mo = opts1();
     rl_model *m = rl_model_open(dir, &mo);
     CHECK(m != NULL, "%s: open: %s", name, rl_last_error());
     if (m) CHECK(m->dist != NULL && m->l0 == 0 && m->l1 <= m->d.n_layers, "%s: not a pipeline (layers %d..%d)", name, m->l0, m->l1);
-    if (!m || !gold) { cJSON_Delete(g); free(gold); rl_model_close(m); return; }
-    double worst = golden_compare(m, name, prompt, P, greedy, G, gold, rows, V);
+    if (!m) { free(gg.logits); return; }
+    double worst = golden_compare(m, name, gg.prompt, P, gg.greedy, gg.G, gg.logits, gg.rows, V);
     fprintf(stderr, "  %s [%d ranks, rank 0 layers 0..%d of %d]: max abs diff %.2g over %d rows\n", name, rl_dist_size(), m->l1,
-            m->d.n_layers, worst, rows);
+            m->d.n_layers, worst, gg.rows);
     /* the same prompt in three sequences of one batch (micro-batches over the ranks): each
      * item's logits are the golden's last prompt row */
     rl_model_close(m);
@@ -51,17 +35,17 @@ static void check_fixture(const char *name) {
     bo.n_seq = 3;
     m = rl_model_open(dir, &bo);
     if (m) { /* models that cannot batch (recurrent, MLA) say so at open */
-        rl_batch_item it[3] = {{0, prompt, P}, {1, prompt, P}, {2, prompt, P}};
+        rl_batch_item it[3] = {{0, gg.prompt, P}, {1, gg.prompt, P}, {2, gg.prompt, P}};
         float *lg = malloc((size_t)3 * V * sizeof(float));
         CHECK(rl_model_eval_batch(m, it, 3, lg) == 0, "%s: batch: %s", name, rl_last_error());
         double w = 0;
         for (int s = 0; s < 3; s++)
-            for (int i = 0; i < V; i++) w = fmax(w, fabs(lg[(size_t)s * V + i] - gold[(size_t)(P - 1) * V + i]));
+            for (int i = 0; i < V; i++) w = fmax(w, fabs(lg[(size_t)s * V + i] - gg.logits[(size_t)(P - 1) * V + i]));
         CHECK(w <= 1e-3, "%s: batched max abs diff %g", name, w);
         free(lg);
     }
     rl_model_close(m);
-    free(gold); cJSON_Delete(g);
+    free(gg.logits);
 }
 
 /* Every folder of ../shared/fixtures (listed, not named here). */

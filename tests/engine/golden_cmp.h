@@ -1,6 +1,6 @@
 /* What the fixture tests share (tests/engine/test_fixtures.c, test_quant_fixtures.c,
  * test_gguf_fixtures.c, tests/dist/test_dist_fixtures.c): the folders of a fixture root, listed
- * (never named in a test); and the comparison of a model against a golden of logits rows (prompt rows, then one per fed
+ * (never named in a test); a folder's golden (golden.json and logits.f32) loaded; and the comparison of a model against a golden of logits rows (prompt rows, then one per fed
  * greedy token): prefill of the prompt with every row compared, then the engine's own greedy choice
  * at each step must equal the golden id while the golden's ids are fed back and each decode row
  * compared. Every row within 1e-3 absolute; greedy ids identical. Returns the largest difference. */
@@ -8,6 +8,8 @@
 #define RL_TEST_GOLDEN_CMP_H
 #include "test.h"
 #include "rabbitllm.h"
+#include "util/fileio.h"
+#include "util/json.h"
 #include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
@@ -33,6 +35,44 @@ static inline int fixture_dirs(const char *root, const char *need, char **names,
     closedir(dp);
     qsort(names, (size_t)n, sizeof *names, fixture_name_cmp);
     return n;
+}
+
+/* A fixture's golden: golden.json's prompt and greedy ids and vocabulary size, logits.f32's rows
+ * (prompt rows, then one per greedy token fed back). */
+typedef struct {
+    int32_t prompt[512], greedy[512];
+    int P, G, V, rows;
+    float *logits; /* free() it */
+} fixture_golden;
+
+static inline int golden_ids(const cJSON *g, const char *key, int32_t *out, int cap) {
+    const cJSON *a = cJSON_GetObjectItem(g, key), *v;
+    int n = 0;
+    cJSON_ArrayForEach(v, a) if (n < cap) out[n++] = (int32_t)v->valuedouble;
+    return n;
+}
+
+/* Loads dir's golden; a missing or empty one is a failed check naming `name`. 0, or -1 (nothing
+ * left to free). */
+static inline int golden_load(const char *dir, const char *name, fixture_golden *gg) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/golden.json", dir);
+    gg->logits = NULL;
+    cJSON *g = rl_json_load(path);
+    CHECK(g != NULL, "%s: golden missing: %s", name, rl_last_error());
+    if (!g) return -1;
+    gg->P = golden_ids(g, "prompt_ids", gg->prompt, 512);
+    gg->G = golden_ids(g, "greedy_ids", gg->greedy, 512);
+    const cJSON *nv = cJSON_GetObjectItem(g, "n_vocab");
+    gg->V = cJSON_IsNumber(nv) ? (int)nv->valuedouble : 0;
+    cJSON_Delete(g);
+    snprintf(path, sizeof path, "%s/logits.f32", dir);
+    size_t len = 0;
+    gg->logits = (float *)rl_read_file(path, &len);
+    CHECK(gg->logits && gg->V > 0 && gg->P > 0, "%s: golden logits / ids missing: %s", name, rl_last_error());
+    if (!gg->logits || gg->V <= 0 || gg->P <= 0) { free(gg->logits); gg->logits = NULL; return -1; }
+    gg->rows = (int)(len / sizeof(float) / (size_t)gg->V);
+    return 0;
 }
 
 static double golden_compare(rl_model *m, const char *name, const int32_t *prompt, int P, const int32_t *greedy, int G,

@@ -11,13 +11,6 @@
 #include "util/fileio.h"
 #include <math.h>
 
-static int ids_of(const cJSON *g, const char *key, int32_t *out, int cap) {
-    const cJSON *a = cJSON_GetObjectItem(g, key), *v;
-    int n = 0;
-    cJSON_ArrayForEach(v, a) if (n < cap) out[n++] = (int32_t)v->valuedouble;
-    return n;
-}
-
 /* Fixtures not matched yet (see the report): their numbers are printed, and the test fails if one
  * starts matching, so this list only shrinks. Every other fixture must match. */
 static const char *const KNOWN_GAPS[] = {
@@ -45,36 +38,26 @@ static int is_kquant(const char *name) {
 
 /* Returns 1 if the fixture was left out (a k-quant on a backend without those types). */
 static int check_fixture(const char *root, const char *name, const char *backend) {
-    char dir[600], path[700], model[700];
+    char dir[600], model[700];
     snprintf(dir, sizeof dir, "%s/%s", root, name);
     snprintf(model, sizeof model, "%s/model.gguf", dir);
-    snprintf(path, sizeof path, "%s/golden.json", dir);
-    cJSON *g = rl_json_load(path);
-    CHECK(g != NULL, "%s: golden missing: %s", name, rl_last_error());
-    if (!g) return 0;
-    int32_t prompt[512], greedy[512];
-    int P = ids_of(g, "prompt_ids", prompt, 512), G = ids_of(g, "greedy_ids", greedy, 512);
-    const cJSON *nv = cJSON_GetObjectItem(g, "n_vocab");
-    int V = cJSON_IsNumber(nv) ? (int)nv->valuedouble : 0;
-    snprintf(path, sizeof path, "%s/logits.f32", dir);
-    size_t len = 0;
-    float *gold = (float *)rl_read_file(path, &len);
-    CHECK(gold && V > 0 && P > 0 && G > 0, "%s: golden logits / ids missing", name);
-    int rows = V > 0 ? (int)(len / sizeof(float) / (size_t)V) : 0;
-    CHECK(rows >= P + G - 1, "%s: %d golden rows for %d prompt + %d greedy", name, rows, P, G);
+    fixture_golden gg;
+    if (golden_load(dir, name, &gg)) return 0;
+    CHECK(gg.G > 0, "%s: golden greedy ids missing", name);
+    CHECK(gg.rows >= gg.P + gg.G - 1, "%s: %d golden rows for %d prompt + %d greedy", name, gg.rows, gg.P, gg.G);
     rl_model_opts mo = {.backend = backend};
-    rl_model *m = gold && V > 0 && P > 0 ? rl_model_open(model, &mo) : NULL;
+    rl_model *m = rl_model_open(model, &mo);
     if (!m && backend && is_kquant(name) && strstr(rl_last_error(), "not supported by backend")) {
         fprintf(stderr, "  %s [%s]: skipped: %s\n", name, backend, rl_last_error()); /* not a missing device: not counted */
-        cJSON_Delete(g); free(gold);
+        free(gg.logits);
         return 1;
     }
     CHECK(m != NULL, "%s: open: %s", name, rl_last_error());
-    if (!m) { cJSON_Delete(g); free(gold); return 0; }
-    CHECK(rl_model_vocab(m) == V, "%s: vocab %d, golden %d", name, rl_model_vocab(m), V);
-    double worst = golden_compare(m, name, prompt, P, greedy, G, gold, rows, V);
+    if (!m) { free(gg.logits); return 0; }
+    CHECK(rl_model_vocab(m) == gg.V, "%s: vocab %d, golden %d", name, rl_model_vocab(m), gg.V);
+    double worst = golden_compare(m, name, gg.prompt, gg.P, gg.greedy, gg.G, gg.logits, gg.rows, gg.V);
     fprintf(stderr, "  %s%s%s%s: max abs diff %.2g\n", name, backend ? " [" : "", backend ? backend : "", backend ? "]" : "", worst);
-    free(gold); cJSON_Delete(g);
+    free(gg.logits);
     rl_model_close(m);
     return 0;
 }

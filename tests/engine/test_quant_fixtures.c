@@ -11,37 +11,20 @@
 
 static const char *BACKENDS[] = {"cpu", "cpu-staged", NULL};
 
-static int ids_of(const cJSON *g, const char *key, int32_t *out, int cap) {
-    const cJSON *a = cJSON_GetObjectItem(g, key), *v;
-    int n = 0;
-    cJSON_ArrayForEach(v, a) if (n < cap) out[n++] = (int32_t)v->valuedouble;
-    return n;
-}
-
 static void check_fixture(const char *name, const char *backend) {
-    char dir[512], path[600];
+    char dir[512];
     snprintf(dir, sizeof dir, "%s/fixtures-quant/%s", t_shared(), name);
-    snprintf(path, sizeof path, "%s/golden.json", dir);
-    cJSON *g = rl_json_load(path);
-    CHECK(g != NULL, "%s: %s", name, rl_last_error());
-    if (!g) return;
-    int32_t prompt[512], greedy[512];
-    int P = ids_of(g, "prompt_ids", prompt, 512), G = ids_of(g, "greedy_ids", greedy, 512);
-    int V = (int)cJSON_GetObjectItem(g, "n_vocab")->valuedouble;
-    snprintf(path, sizeof path, "%s/logits.f32", dir);
-    size_t len;
-    float *gold = (float *)rl_read_file(path, &len);
-    CHECK(gold != NULL, "%s: %s", name, rl_last_error());
-    int rows = gold ? (int)(len / sizeof(float) / (size_t)V) : 0;
-    CHECK(rows >= P + G, "%s: golden has %d rows, expected %d", name, rows, P + G);
+    fixture_golden gg;
+    if (golden_load(dir, name, &gg)) return;
+    CHECK(gg.rows >= gg.P + gg.G, "%s: golden has %d rows, expected %d", name, gg.rows, gg.P + gg.G);
     rl_model_opts mo = {.backend = backend};
     rl_model *m = rl_model_open(dir, &mo);
     CHECK(m != NULL, "%s: open: %s", name, rl_last_error());
-    if (!m || !gold) { cJSON_Delete(g); free(gold); rl_model_close(m); return; }
-    CHECK(rl_model_vocab(m) == V, "%s: vocab", name);
-    double worst = golden_compare(m, name, prompt, P, greedy, G, gold, rows, V);
-    fprintf(stderr, "  %s [%s]: max abs diff %.2g over %d rows\n", name, backend, worst, rows);
-    free(gold); cJSON_Delete(g);
+    if (!m) { free(gg.logits); return; }
+    CHECK(rl_model_vocab(m) == gg.V, "%s: vocab", name);
+    double worst = golden_compare(m, name, gg.prompt, gg.P, gg.greedy, gg.G, gg.logits, gg.rows, gg.V);
+    fprintf(stderr, "  %s [%s]: max abs diff %.2g over %d rows\n", name, backend, worst, gg.rows);
+    free(gg.logits);
     rl_model_close(m);
 }
 

@@ -20,7 +20,6 @@
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/json.h"
-#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <unistd.h>
@@ -179,44 +178,18 @@ static float *prefill(const char *path, const int32_t *ids, int P, int *V) {
 
 /* The model at path against the HF golden of fixture dir src. */
 static double golden_compare_dir(const char *path, const char *src, const char *name) {
-    char gp[800];
-    snprintf(gp, sizeof gp, "%s/golden.json", src);
-    cJSON *g = rl_json_load(gp);
-    CHECK(g != NULL, "%s: golden missing: %s", name, rl_last_error());
-    if (!g) return INFINITY;
-    int32_t prompt[512], greedy[512];
-    int P = 0, G = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, cJSON_GetObjectItem(g, "prompt_ids")) if (P < 512) prompt[P++] = (int32_t)e->valuedouble;
-    cJSON_ArrayForEach(e, cJSON_GetObjectItem(g, "greedy_ids")) if (G < 512) greedy[G++] = (int32_t)e->valuedouble;
-    const cJSON *nv = cJSON_GetObjectItem(g, "n_vocab");
-    int V = cJSON_IsNumber(nv) ? (int)nv->valuedouble : 0;
-    snprintf(gp, sizeof gp, "%s/logits.f32", src);
-    size_t len = 0;
-    float *gold = (float *)rl_read_file(gp, &len);
+    fixture_golden gg;
+    if (golden_load(src, name, &gg)) return INFINITY;
     double worst = INFINITY;
-    rl_model *m = gold && V > 0 ? rl_model_open(path, NULL) : NULL;
+    rl_model *m = rl_model_open(path, NULL);
     CHECK(m != NULL, "%s: open: %s", name, rl_last_error());
     if (m) {
-        CHECK(rl_model_vocab(m) == V, "%s: vocab %d, golden %d", name, rl_model_vocab(m), V);
-        if (rl_model_vocab(m) == V) worst = golden_compare(m, name, prompt, P, greedy, G, gold, (int)(len / 4 / (size_t)V), V);
+        CHECK(rl_model_vocab(m) == gg.V, "%s: vocab %d, golden %d", name, rl_model_vocab(m), gg.V);
+        if (rl_model_vocab(m) == gg.V) worst = golden_compare(m, name, gg.prompt, gg.P, gg.greedy, gg.G, gg.logits, gg.rows, gg.V);
         rl_model_close(m);
     }
-    free(gold);
-    cJSON_Delete(g);
+    free(gg.logits);
     return worst;
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static int list_dir(const char *root, char **names, int cap) {
-    DIR *d = opendir(root);
-    int n = 0;
-    struct dirent *de;
-    while (d && (de = readdir(d)) && n < cap) if (de->d_name[0] != '.') names[n++] = strdup(de->d_name);
-    if (d) closedir(d);
-    qsort(names, (size_t)n, sizeof *names, cmp_str);
-    return n;
 }
 
 /* Families whose GGUF form our writer does not produce (MLA, other architectures). */
@@ -231,7 +204,7 @@ static int not_exportable(const char *n) {
 static void test_vs_llama_cpp(void) {
     char root[512], *names[256];
     snprintf(root, sizeof root, "%s/gguf", t_shared());
-    int n = list_dir(root, names, 256), checked = 0;
+    int n = fixture_dirs(root, NULL, names, 256), checked = 0;
     for (int i = 0; i < n; i++) {
         static const struct { const char *sfx; rl_gguf_xtype t; } SFX[] = {
             {"_q8_0", RL_GX_Q8_0}, {"_q4_0", RL_GX_Q4_0}, {"_f32", RL_GX_F32}, {"_f16", RL_GX_F16}, {"_bf16", RL_GX_BF16}};
@@ -258,9 +231,7 @@ static void test_vs_llama_cpp(void) {
                     snprintf(gpath, sizeof gpath, "%s/%s/golden.json", root, names[i]);
                     cJSON *g = rl_json_load(gpath);
                     int32_t ids[64];
-                    int P = 0, Va = 0, Vb = 0;
-                    const cJSON *e;
-                    cJSON_ArrayForEach(e, cJSON_GetObjectItem(g, "prompt_ids")) if (P < 64) ids[P++] = (int32_t)e->valuedouble;
+                    int P = golden_ids(g, "prompt_ids", ids, 64), Va = 0, Vb = 0;
                     float *la = prefill(out, ids, P, &Va), *lb = prefill(ref, ids, P, &Vb);
                     CHECK(la && lb && Va == Vb && !memcmp(la, lb, (size_t)P * Va * sizeof(float)),
                           "%s: logits differ from those of llama.cpp's file (%s)", names[i], rl_last_error());
@@ -281,7 +252,7 @@ static void test_vs_llama_cpp(void) {
 static void test_f32_vs_hf_golden(void) {
     char root[512], *names[256];
     snprintf(root, sizeof root, "%s/fixtures", t_shared());
-    int n = list_dir(root, names, 256), checked = 0;
+    int n = fixture_dirs(root, NULL, names, 256), checked = 0;
     for (int i = 0; i < n; i++) {
         char src[700], out[700];
         snprintf(src, sizeof src, "%s/%s", root, names[i]);

@@ -37,15 +37,7 @@ TGT static inline float hsum_avx2(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 #include <math.h>
-#define EXP_LOG2E 1.44269504088896341f
-#define EXP_C1 0.693359375f
-#define EXP_C2 -2.12194440e-4f
-#define EXP_P0 1.9875691500E-4f
-#define EXP_P1 1.3981999507E-3f
-#define EXP_P2 8.3334519073E-3f
-#define EXP_P3 4.1665795894E-2f
-#define EXP_P4 1.6666665459E-1f
-#define EXP_P5 5.0000001201E-1f
+#include "backend/cpu/exp_cephes.h"
 
 /* exp_shift (simd.h): Cephes' expf on 8 lanes, 2^n through the exponent bits; the tail scalar. */
 TGT static float exp_shift_avx2(float *s, int n, float mx) {

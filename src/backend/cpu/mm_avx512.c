@@ -30,15 +30,7 @@
 #define V_LOAD_U4HI(p) _mm512_cvtepi32_ps(_mm512_srli_epi32(V_LOAD_U8_(p), 4))
 #define H2F(h) _cvtsh_ss(h)
 #include <math.h>
-#define EXP_LOG2E 1.44269504088896341f
-#define EXP_C1 0.693359375f
-#define EXP_C2 -2.12194440e-4f
-#define EXP_P0 1.9875691500E-4f
-#define EXP_P1 1.3981999507E-3f
-#define EXP_P2 8.3334519073E-3f
-#define EXP_P3 4.1665795894E-2f
-#define EXP_P4 1.6666665459E-1f
-#define EXP_P5 5.0000001201E-1f
+#include "backend/cpu/exp_cephes.h"
 
 /* exp_shift (simd.h): Cephes' expf on 16 lanes, 2^n by VSCALEFPS, masked tail. */
 TGT static float exp_shift_avx512(float *s, int n, float mx) {
