@@ -4,7 +4,7 @@
  *                                                 (0+2, 1+3, 0+1), reduced, the tail added in order
  *   (q pre-scaled by `scale` and kq soft-capped x (1/cap) -> tanh -> x cap when softcap > 0, as
  *    Gemma 2's graph does; else kq x scale inside soft_max)
- *   softmax over the cache's n_kv cells (used cells padded to 32, masked -inf): ggml_v_expf on runs
+ *   softmax over the cache's n_kv cells (used cells padded to 256, masked -inf): ggml_v_expf on runs
  *   of 16, each run's sum reduced into a double, p = e x (float)(1 / sum)
  *   out    = V^T p: llamafile tinyBLAS (16 lanes of FMAs over the cells, reduced) for a batch of
  *            queries, ggml_vec_dot_f32 over the n_kv cells for one query.
@@ -17,7 +17,10 @@
 #endif
 #include <string.h>
 
-#define KV_PAD 32 /* llama.cpp pads the used cells of a cache to 32 without flash attention */
+/* llama.cpp's n_kv: the used cells padded to 256 (max(n_pad, 256) in llama_kv_cache::get_n_kv), or
+ * the whole cache where that is smaller; either way a multiple of 64 that holds every used cell,
+ * so one query's value sums run wholly in ggml_vec_dot_f32's 4 x 16 lanes, never its serial tail. */
+#define KV_PAD 256
 
 #define hsum16 rl_ggml_hsum16
 

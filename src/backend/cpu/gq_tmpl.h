@@ -388,8 +388,10 @@ static TGT inline void k_lanes(const gq_blk *b, int gsz, const int8_t *q, int32_
 }
 
 /* Q4_K (and Q2_K on AVX-512) whose output rows are a multiple of 8, which ggml repacks 8x8 and
- * multiplies in its gemv / gemm kernels: per block the exact integer sums of the scaled items and of
- * the mins-weighted group sums, s = fma(isum, dw * dy, s), m = fma(imin, dmin_w * dy, m), y = s - m. */
+ * multiplies in its gemv / gemm kernels: exact integer sums of the scaled items and of the
+ * mins-weighted group sums, s = fma(isum, dw * dy, s), m = fma(imin, dmin_w * dy, m), y = s - m,
+ * one fma per block in the gemv (the last T % 4 rows of an op) and per 64 (Q4_K) / 128 (Q2_K) items
+ * in the gemm (the rows before them, in groups of 4). */
 static TGT void rows_k_repacked(const gq_job *j, int64_t o0, int64_t o1) {
     const int nb = j->in / GQ_QKK, gsz = j->ti.gsz;
     float acc[TCHUNK], accm[TCHUNK];
@@ -407,13 +409,17 @@ static TGT void rows_k_repacked(const gq_job *j, int64_t o0, int64_t o1) {
                     int16_t bs[16];
                     memcpy(&yd, a, 4);
                     memcpy(bs, a + 4 + GQ_QKK, sizeof bs);
-                    int32_t isum = 0, imin = 0;
-                    for (int g = 0; g < GQ_QKK / gsz; g++) {
-                        isum += b.sc[g] * GQ_IDOT16X2_SUM(b.a + g * gsz, (const int8_t *)(a + 4) + g * gsz, gsz);
-                        imin += b.mn[g] * (gsz == 16 ? bs[g] : bs[2 * g] + bs[2 * g + 1]);
+                    /* gemm rows (all but the last T % 4): one fma per 64 items (Q4_K) / 128 (Q2_K); gemv rows: per block */
+                    int ng = GQ_QKK / gsz, step = t < j->T - j->T % 4 ? (gsz == 32 ? 2 : 8) : ng;
+                    for (int g0 = 0; g0 < ng; g0 += step) {
+                        int32_t isum = 0, imin = 0;
+                        for (int g = g0; g < g0 + step; g++) {
+                            isum += b.sc[g] * GQ_IDOT16X2_SUM(b.a + g * gsz, (const int8_t *)(a + 4) + g * gsz, gsz);
+                            imin += b.mn[g] * (gsz == 16 ? bs[g] : bs[2 * g] + bs[2 * g + 1]);
+                        }
+                        acc[t - t0] = fmaf((float)isum, b.d * yd, acc[t - t0]);
+                        accm[t - t0] = fmaf((float)imin, b.dmin * yd, accm[t - t0]);
                     }
-                    acc[t - t0] = fmaf((float)isum, b.d * yd, acc[t - t0]);
-                    accm[t - t0] = fmaf((float)imin, b.dmin * yd, accm[t - t0]);
                 }
             }
             for (int t = t0; t < t1; t++)
