@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <string.h>
 
 static double now(void) {
     struct timespec ts;
@@ -165,6 +166,29 @@ int main(int argc, char **argv) {
             double tt = time_call(p, y, x, &qs, HD[d], tp, in, qs.rows, 1.0);
             printf("%-5s T=%d: %9.1f us  %6.1f GFLOP/s\n", HN[d], tp, tt * 1e6, 2.0 * qs.rows * in * tp / tt / 1e9);
         }
+    }
+    /* GGUF types (llama.cpp's numerics): random codes, realistic f16 scales (in a multiple of 256) */
+    static const rl_dtype GD[] = {RL_DT_GQ8_0, RL_DT_Q4_0, RL_DT_Q4_K, RL_DT_Q6_K};
+    for (int d = 0; d < 4 && in % 256 == 0; d++) {
+        size_t rb = rl_dtype_row_bytes(GD[d], in), bb = RL_DTYPES[GD[d]].block_bytes, nbk = rb / bb * (size_t)out;
+        uint8_t *g = malloc(rb * (size_t)out);
+        if (!g) break;
+        for (size_t i = 0; i < rb * (size_t)out; i++) g[i] = (uint8_t)((i * 2654435761u) >> 11);
+        uint16_t h = rl_f32_to_f16(1e-3f);
+        for (size_t k = 0; k < nbk; k++) { /* the f16 super scales: d (and dmin) */
+            uint8_t *b = g + k * bb;
+            if (GD[d] == RL_DT_Q6_K) memcpy(b + 208, &h, 2);
+            else { memcpy(b, &h, 2); if (GD[d] == RL_DT_Q4_K) memcpy(b + 2, &h, 2); }
+        }
+        double bytes = (double)rb * out, t1 = time_call(p, y, x, g, GD[d], 1, in, out, 1.0);
+        printf("gguf %-6s T=1: %9.1f us  %6.1f GB/s  (%.2f of memory bandwidth)\n", RL_DTYPES[GD[d]].st_name, t1 * 1e6,
+               bytes / t1 / 1e9, bytes / t1 / bw);
+        if (tp > 0) {
+            int o2 = out > 4864 ? 4864 : out;
+            double tt = time_call(p, y, x, g, GD[d], tp, in, o2, 1.0);
+            printf("gguf %-6s T=%d: %9.1f us  %6.1f GFLOP/s\n", RL_DTYPES[GD[d]].st_name, tp, tt * 1e6, 2.0 * o2 * in * tp / tt / 1e9);
+        }
+        free(g);
     }
     free(f8); free(f8s); free(gq); free(gz); free(gi); free(gs);
     free(wf); free(x); free(y); free(wb); free(wh); free(q8); free(q4);

@@ -112,6 +112,7 @@ static void test_types(void) {
         check_type(TYPES[k], 67, blk, 3); /* more tokens than one accumulator chunk */
         check_type(TYPES[k], 1, 2 * blk, 40); /* rows a multiple of 8: ggml's repacked layouts */
         check_type(TYPES[k], 3, 2 * blk, 16);
+        check_type(TYPES[k], 6, 2 * blk, 24); /* repacked: 4 gemm rows, then 2 gemv rows */
     }
 }
 

@@ -284,6 +284,7 @@ static TGT inline float hsum8(const float a[8]) { return ((a[0] + a[4]) + (a[2] 
         for (int k = 0; k < nb; k++) {                                                                     \
             const uint8_t *a = j->act + (size_t)k * j->ab;                                                 \
             const float dx = h2f(a);                                                                       \
+            GQ_PREFETCH(w0 + 2 * j->w_rb + (size_t)k * 2 * j->bb, 2 * j->bb);                              \
             DEC(w0 + (size_t)k * j->bb, &b);                                                               \
             DEC(w1 + (size_t)k * j->bb, &b1);                                                              \
             c0 = _mm256_fmadd_ps(_mm256_set1_ps(b.d * dx), _mm256_cvtepi32_ps(GQ_VEC_LANES(b.a, (const int8_t *)(a + 2))), c0); \
@@ -304,6 +305,149 @@ static TGT inline __m256i gq_hsum8x8(const __m256i s[8]) {
     __m256i b1 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[4], s[5]), _mm256_hadd_epi32(s[6], s[7]));
     return _mm256_add_epi32(_mm256_permute2x128_si256(b0, b1, 0x20), _mm256_permute2x128_si256(b0, b1, 0x31));
 }
+/* Rows read together are short interleaved streams the hardware prefetcher does not get ahead of
+ * (each row a few KB): each block step prefetches its share (n bytes) of the next group of rows,
+ * so the group after this one is in cache when it starts (a prefetch past the end never faults). */
+#define GQ_PREFETCH(p, n)                                                                        \
+    do {                                                                                         \
+        const char *pf_ = (const char *)(p);                                                     \
+        for (size_t o_ = 0; o_ < (size_t)(n); o_ += 64) _mm_prefetch(pf_ + o_, _MM_HINT_T0);     \
+    } while (0)
+
+/* K-quants from the raw block bytes (no decode to memory): Q6_K's 8 int32 lanes of one block
+ * (lane l: the group scale times items 4l..4l+3 of each run of 32, over the unsigned 6-bit items,
+ * minus 32 x (sc[2l] bs[2l] + sc[2l+1] bs[2l+1])) and Q4_K's per-64-item integer sums (sc x items,
+ * 8 lanes each); exact integers, so the same values as k_lanes / the scalar sums. */
+static TGT inline __m256i gq_q6k_lanes(const uint8_t *b, const uint8_t *act) {
+    const int8_t *q = (const int8_t *)(act + 4);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03), m30 = _mm256_set1_epi8(0x30);
+    __m256i acc = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(b + 64 * h)), ql1 = _mm256_loadu_si256((const __m256i *)(b + 64 * h + 32));
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * h));
+        __m256i u[4];
+        u[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
+        u[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+        u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, m30));
+        u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+        for (int r = 0; r < 4; r++) {
+            int v = 4 * h + r;
+            const __m256i sc = _mm256_set_m128i(_mm_set1_epi16((int8_t)b[192 + 2 * v + 1]), _mm_set1_epi16((int8_t)b[192 + 2 * v]));
+            __m256i p = _mm256_maddubs_epi16(u[r], _mm256_loadu_si256((const __m256i *)(q + 32 * v)));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, sc));
+        }
+    }
+    const __m256i bs = _mm256_loadu_si256((const __m256i *)(act + 4 + GQ_QKK));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 192)));
+    return _mm256_sub_epi32(acc, _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5));
+}
+/* Q4_K: the integer sum of chunk c (items 64c..64c+63: groups 2c, 2c+1) in 8 lanes. */
+static TGT inline __m256i gq_q4k_chunk(const uint8_t *qs, const int8_t *q, const int16_t *sc, int c) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+    __m256i lo = _mm256_maddubs_epi16(_mm256_and_si256(v, m4), _mm256_loadu_si256((const __m256i *)(q + 64 * c)));
+    __m256i hi = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), _mm256_loadu_si256((const __m256i *)(q + 64 * c + 32)));
+    return _mm256_add_epi32(_mm256_madd_epi16(lo, _mm256_set1_epi16(sc[2 * c])), _mm256_madd_epi16(hi, _mm256_set1_epi16(sc[2 * c + 1])));
+}
+static TGT inline int32_t gq_hsum_i32x8(__m256i v) {
+    __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4e));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xb1));
+    return _mm_cvtsi128_si32(x);
+}
+/* Q6_K rows: c = fma(dw * dy, lanes, c) block after block, reduced by hsum8 (as rows_k). */
+static TGT void rows_q6k_vec(const gq_job *j, int64_t o0, int64_t o1) {
+    const int nb = j->in / GQ_QKK;
+    for (int64_t o = o0; o < o1; o++) {
+        const uint8_t *wr = j->w + (size_t)o * j->w_rb;
+        for (int t = 0; t < j->T; t++) {
+            const uint8_t *ar = j->act + (size_t)t * j->a_rb;
+            __m256 c = _mm256_setzero_ps();
+            for (int k = 0; k < nb; k++) {
+                const uint8_t *b = wr + (size_t)k * j->bb, *a = ar + (size_t)k * j->ab;
+                float yd;
+                memcpy(&yd, a, 4);
+                if (t == 0) GQ_PREFETCH(b + 4 * j->bb, j->bb);
+                c = _mm256_fmadd_ps(_mm256_set1_ps(yd * h2f(b + 208)), _mm256_cvtepi32_ps(gq_q6k_lanes(b, a)), c);
+            }
+            float l[8];
+            _mm256_storeu_ps(l, c);
+            j->y[(size_t)t * j->out + o] = hsum8(l) + (j->bias ? j->bias[o] : 0.0f);
+        }
+    }
+}
+/* Q4_K rows ggml repacks 8x8 (see rows_k_repacked): the same fmas, the integer sums from the raw
+ * bytes; one token: 8 rows at once, lane r holding row r's accumulators. */
+static TGT void rows_q4k_repacked_vec(const gq_job *j, int64_t o0, int64_t o1) {
+    const int nb = j->in / GQ_QKK, tg = j->T - j->T % 4; /* rows before tg: ggml's gemm */
+    gq_blk b;
+    if (j->T == 1) {
+        for (int64_t o = o0; o < o1; o += 8) {
+            const int nr = o1 - o < 8 ? (int)(o1 - o) : 8;
+            __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+            for (int k = 0; k < nb; k++) {
+                const uint8_t *a = j->act + (size_t)k * j->ab;
+                const int8_t *q = (const int8_t *)(a + 4);
+                GQ_PREFETCH(j->w + (size_t)(o + 8) * j->w_rb + (size_t)k * 8 * j->bb, 8 * j->bb);
+                float yd, dw[8], dm[8];
+                int16_t bs[16];
+                memcpy(&yd, a, 4);
+                memcpy(bs, a + 4 + GQ_QKK, sizeof bs);
+                __m256i sr[8];
+                int32_t im[8];
+                for (int r = 0; r < 8; r++) {
+                    const uint8_t *bb = j->w + (size_t)(o + (r < nr ? r : 0)) * j->w_rb + (size_t)k * j->bb;
+                    k4_scales(bb + 4, &b);
+                    __m256i s4 = _mm256_add_epi32(_mm256_add_epi32(gq_q4k_chunk(bb + 16, q, b.sc, 0), gq_q4k_chunk(bb + 16, q, b.sc, 1)),
+                                                  _mm256_add_epi32(gq_q4k_chunk(bb + 16, q, b.sc, 2), gq_q4k_chunk(bb + 16, q, b.sc, 3)));
+                    sr[r] = s4;
+                    int32_t m = 0;
+                    for (int g = 0; g < 8; g++) m += b.mn[g] * (bs[2 * g] + bs[2 * g + 1]);
+                    im[r] = m;
+                    dw[r] = h2f(bb) * yd;
+                    dm[r] = h2f(bb + 2) * yd;
+                }
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(gq_hsum8x8(sr)), _mm256_loadu_ps(dw), acc);
+                accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)im)), _mm256_loadu_ps(dm), accm);
+            }
+            float cs[8], cm[8];
+            _mm256_storeu_ps(cs, acc);
+            _mm256_storeu_ps(cm, accm);
+            for (int r = 0; r < nr; r++) j->y[o + r] = (cs[r] - cm[r]) + (j->bias ? j->bias[o + r] : 0.0f);
+        }
+        return;
+    }
+    for (int64_t o = o0; o < o1; o++) {
+        const uint8_t *wr = j->w + (size_t)o * j->w_rb;
+        for (int t = 0; t < j->T; t++) {
+            const uint8_t *ar = j->act + (size_t)t * j->a_rb;
+            float acc = 0.0f, accm = 0.0f;
+            for (int k = 0; k < nb; k++) {
+                const uint8_t *bb = wr + (size_t)k * j->bb, *a = ar + (size_t)k * j->ab;
+                const int8_t *q = (const int8_t *)(a + 4);
+                float yd;
+                int16_t bs[16];
+                memcpy(&yd, a, 4);
+                memcpy(bs, a + 4 + GQ_QKK, sizeof bs);
+                k4_scales(bb + 4, &b);
+                const float dw = h2f(bb) * yd, dm = h2f(bb + 2) * yd;
+                if (t < tg) { /* gemm: one fma per 64 items */
+                    for (int c = 0; c < 4; c++) {
+                        acc = fmaf((float)gq_hsum_i32x8(gq_q4k_chunk(bb + 16, q, b.sc, c)), dw, acc);
+                        accm = fmaf((float)(b.mn[2 * c] * (bs[4 * c] + bs[4 * c + 1]) + b.mn[2 * c + 1] * (bs[4 * c + 2] + bs[4 * c + 3])), dm, accm);
+                    }
+                } else { /* gemv: one per block */
+                    __m256i s4 = _mm256_add_epi32(_mm256_add_epi32(gq_q4k_chunk(bb + 16, q, b.sc, 0), gq_q4k_chunk(bb + 16, q, b.sc, 1)),
+                                                  _mm256_add_epi32(gq_q4k_chunk(bb + 16, q, b.sc, 2), gq_q4k_chunk(bb + 16, q, b.sc, 3)));
+                    int32_t m = 0;
+                    for (int g = 0; g < 8; g++) m += b.mn[g] * (bs[2 * g] + bs[2 * g + 1]);
+                    acc = fmaf((float)gq_hsum_i32x8(s4), dw, acc);
+                    accm = fmaf((float)m, dm, accm);
+                }
+            }
+            j->y[(size_t)t * j->out + o] = (acc - accm) + (j->bias ? j->bias[o] : 0.0f);
+        }
+    }
+}
 #define ROWS_Q80_T1_SINGLE(DEC)                                                                            \
     for (int64_t o = o0; o < o1; o += 8) {                                                                 \
         const int nr = o1 - o < 8 ? (int)(o1 - o) : 8;                                                     \
@@ -314,6 +458,7 @@ static TGT inline __m256i gq_hsum8x8(const __m256i s[8]) {
             const uint8_t *a = j->act + (size_t)k * j->ab;                                                 \
             const int8_t *xa = (const int8_t *)(a + 2);                                                    \
             const float dx = h2f(a);                                                                       \
+            GQ_PREFETCH(wr[0] + 8 * j->w_rb + (size_t)k * 8 * j->bb, 8 * j->bb);                           \
             __m256i sr[8];                                                                                 \
             float dw[8];                                                                                   \
             for (int r = 0; r < 8; r++) {                                                                  \
@@ -430,6 +575,10 @@ static TGT void rows_k_repacked(const gq_job *j, int64_t o0, int64_t o1) {
 
 static TGT void rows_k(const gq_job *j, int64_t o0, int64_t o1) {
     const int nb = j->in / GQ_QKK, gsz = j->ti.gsz;
+#ifdef GQ_VEC_LANES
+    if (j->t == RL_DT_Q6_K) { rows_q6k_vec(j, o0, o1); return; }
+    if (j->t == RL_DT_Q4_K && j->out % 8 == 0) { rows_q4k_repacked_vec(j, o0, o1); return; }
+#endif
     if ((j->t == RL_DT_Q4_K || (j->t == RL_DT_Q2_K && GQ_REPACK_Q2K)) && j->out % 8 == 0) { rows_k_repacked(j, o0, o1); return; }
     float acc[TCHUNK][8], accm[TCHUNK][4], summs[TCHUNK];
     gq_blk b;
