@@ -142,10 +142,13 @@ float rl_ggml_vec_dot(rl_dtype t, const void *wrow, const void *act, int n) {
 typedef void (*rows_fn)(const gq_job *, int64_t, int64_t);
 typedef struct { const gq_job *j; rows_fn rows; } gq_task;
 
-static void gwork(void *ctx, int64_t o0, int64_t o1, int tid) {
+/* Groups of 8 output rows (ggml's repacked kernels sum 8 rows together; only the last group of
+ * the matrix is short). */
+static void gwork(void *ctx, int64_t g0, int64_t g1, int tid) {
     (void)tid;
     const gq_task *k = ctx;
-    k->rows(k->j, o0, o1);
+    int64_t o1 = g1 * 8 < k->j->out ? g1 * 8 : k->j->out;
+    k->rows(k->j, g0 * 8, o1);
 }
 
 /* The instantiation for the SIMD path in use: its VNNI variants ("avx512vnni", "avxvnni") differ
@@ -190,6 +193,6 @@ void rl_ggml_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtyp
     for (int k = 0; k < T; k++) quantize_act(ti.act, x + (size_t)k * in, act + (size_t)k * j.a_rb, in);
     j.act = act;
     gq_task task = {&j, pick_rows()};
-    rl_pool_for(p, out, 4, gwork, &task);
+    rl_pool_for(p, (out + 7) / 8, 1, gwork, &task);
     free(act);
 }

@@ -314,6 +314,8 @@ static TGT inline __m256i gq_hsum8x8(const __m256i s[8]) {
         for (size_t o_ = 0; o_ < (size_t)(n); o_ += 64) _mm_prefetch(pf_ + o_, _MM_HINT_T0);     \
     } while (0)
 
+#define GQ_U16(p) (short)((p)[0] | (p)[1] << 8) /* an f16 from two bytes, into a vector lane */
+
 /* K-quants from the raw block bytes (no decode to memory): Q6_K's 8 int32 lanes of one block
  * (lane l: the group scale times items 4l..4l+3 of each run of 32, over the unsigned 6-bit items,
  * minus 32 x (sc[2l] bs[2l] + sc[2l+1] bs[2l+1])) and Q4_K's per-64-item integer sums (sc x items,
@@ -388,26 +390,26 @@ static TGT void rows_q4k_repacked_vec(const gq_job *j, int64_t o0, int64_t o1) {
                 const uint8_t *a = j->act + (size_t)k * j->ab;
                 const int8_t *q = (const int8_t *)(a + 4);
                 GQ_PREFETCH(j->w + (size_t)(o + 8) * j->w_rb + (size_t)k * 8 * j->bb, 8 * j->bb);
-                float yd, dw[8], dm[8];
-                int16_t bs[16];
+                float yd;
                 memcpy(&yd, a, 4);
-                memcpy(bs, a + 4 + GQ_QKK, sizeof bs);
-                __m256i sr[8];
-                int32_t im[8];
+                /* the 8 pair sums of the activation's 16-item sums, for the mins */
+                const __m256i bsp = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(a + 4 + GQ_QKK)), _mm256_set1_epi16(1));
+                __m256i sr[8], mr[8];
+                const uint8_t *bb[8];
                 for (int r = 0; r < 8; r++) {
-                    const uint8_t *bb = j->w + (size_t)(o + (r < nr ? r : 0)) * j->w_rb + (size_t)k * j->bb;
-                    k4_scales(bb + 4, &b);
-                    __m256i s4 = _mm256_add_epi32(_mm256_add_epi32(gq_q4k_chunk(bb + 16, q, b.sc, 0), gq_q4k_chunk(bb + 16, q, b.sc, 1)),
-                                                  _mm256_add_epi32(gq_q4k_chunk(bb + 16, q, b.sc, 2), gq_q4k_chunk(bb + 16, q, b.sc, 3)));
-                    sr[r] = s4;
-                    int32_t m = 0;
-                    for (int g = 0; g < 8; g++) m += b.mn[g] * (bs[2 * g] + bs[2 * g + 1]);
-                    im[r] = m;
-                    dw[r] = h2f(bb) * yd;
-                    dm[r] = h2f(bb + 2) * yd;
+                    bb[r] = j->w + (size_t)(o + (r < nr ? r : 0)) * j->w_rb + (size_t)k * j->bb;
+                    k4_scales(bb[r] + 4, &b);
+                    sr[r] = _mm256_add_epi32(_mm256_add_epi32(gq_q4k_chunk(bb[r] + 16, q, b.sc, 0), gq_q4k_chunk(bb[r] + 16, q, b.sc, 1)),
+                                             _mm256_add_epi32(gq_q4k_chunk(bb[r] + 16, q, b.sc, 2), gq_q4k_chunk(bb[r] + 16, q, b.sc, 3)));
+                    mr[r] = _mm256_mullo_epi32(_mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)b.mn)), bsp);
                 }
-                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(gq_hsum8x8(sr)), _mm256_loadu_ps(dw), acc);
-                accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)im)), _mm256_loadu_ps(dm), accm);
+                const __m128i hd = _mm_setr_epi16(GQ_U16(bb[0]), GQ_U16(bb[1]), GQ_U16(bb[2]), GQ_U16(bb[3]),
+                                                  GQ_U16(bb[4]), GQ_U16(bb[5]), GQ_U16(bb[6]), GQ_U16(bb[7]));
+                const __m128i hm = _mm_setr_epi16(GQ_U16(bb[0] + 2), GQ_U16(bb[1] + 2), GQ_U16(bb[2] + 2), GQ_U16(bb[3] + 2),
+                                                  GQ_U16(bb[4] + 2), GQ_U16(bb[5] + 2), GQ_U16(bb[6] + 2), GQ_U16(bb[7] + 2));
+                const __m256 vy = _mm256_set1_ps(yd);
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(gq_hsum8x8(sr)), _mm256_mul_ps(_mm256_cvtph_ps(hd), vy), acc);
+                accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(gq_hsum8x8(mr)), _mm256_mul_ps(_mm256_cvtph_ps(hm), vy), accm);
             }
             float cs[8], cm[8];
             _mm256_storeu_ps(cs, acc);
@@ -448,30 +450,54 @@ static TGT void rows_q4k_repacked_vec(const gq_job *j, int64_t o0, int64_t o1) {
         }
     }
 }
-#define ROWS_Q80_T1_SINGLE(DEC)                                                                            \
+/* Q4_0 / IQ4_NL rows ggml repacks 8x8, one token: per row acc = fma(block int sum, dw * dx, acc),
+ * here 8 rows at once, lane r holding row r's accumulator; the items unpacked in registers (Q4_0:
+ * the unsigned nibbles, 8 x the block's activation sum taken off after; IQ4_NL: its table through
+ * a byte shuffle), the 8 rows' lane sums reduced by a tree of hadds (integers: exact). */
+#define Q4_SINGLE_T1(IQ4)                                                                                  \
     for (int64_t o = o0; o < o1; o += 8) {                                                                 \
         const int nr = o1 - o < 8 ? (int)(o1 - o) : 8;                                                     \
-        const uint8_t *wr[8];                                                                              \
-        for (int r = 0; r < 8; r++) wr[r] = j->w + (size_t)(o + (r < nr ? r : 0)) * j->w_rb;              \
+        const size_t rs = nr == 8 ? j->w_rb : 0; /* a short last group reads row o for the missing ones */ \
+        const uint8_t *w0 = j->w + (size_t)o * j->w_rb;                                                    \
         __m256 acc = _mm256_setzero_ps();                                                                  \
         for (int k = 0; k < nb; k++) {                                                                     \
-            const uint8_t *a = j->act + (size_t)k * j->ab;                                                 \
-            const int8_t *xa = (const int8_t *)(a + 2);                                                    \
-            const float dx = h2f(a);                                                                       \
-            GQ_PREFETCH(wr[0] + 8 * j->w_rb + (size_t)k * 8 * j->bb, 8 * j->bb);                           \
+            const uint8_t *a = j->act + (size_t)k * j->ab, *wk = w0 + (size_t)k * j->bb;                   \
+            const __m256i xv = _mm256_loadu_si256((const __m256i *)(a + 2));                               \
+            GQ_PREFETCH(w0 + 8 * j->w_rb + (size_t)k * 8 * j->bb, 8 * j->bb);                              \
             __m256i sr[8];                                                                                 \
-            float dw[8];                                                                                   \
-            for (int r = 0; r < 8; r++) {                                                                  \
-                DEC(wr[r] + (size_t)k * j->bb, &b);                                                        \
-                sr[r] = GQ_VEC_LANES(b.a, xa);                                                             \
-                dw[r] = b.d * dx;                                                                          \
+            uint16_t h[8];                                                                                 \
+            _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) {                                          \
+                const uint8_t *br = wk + (size_t)r * rs;                                                   \
+                memcpy(&h[r], br, 2);                                                                      \
+                const __m128i v = _mm_loadu_si128((const __m128i *)(br + 2));                              \
+                __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), m4);             \
+                if (IQ4) {                                                                                 \
+                    __m256i q = _mm256_shuffle_epi8(lut, nib);                                             \
+                    sr[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q)), ones16); \
+                } else {                                                                                   \
+                    sr[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(nib, xv), ones16);                      \
+                }                                                                                          \
             }                                                                                              \
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(gq_hsum8x8(sr)), _mm256_loadu_ps(dw), acc);           \
+            __m256i is = gq_hsum8x8(sr);                                                                   \
+            if (!IQ4) { /* items are nibble - 8 */                                                         \
+                int32_t xs = gq_hsum_i32x8(_mm256_madd_epi16(_mm256_maddubs_epi16(ones8, xv), ones16));    \
+                is = _mm256_sub_epi32(is, _mm256_set1_epi32(8 * xs));                                      \
+            }                                                                                              \
+            const __m128i hd = _mm_setr_epi16((short)h[0], (short)h[1], (short)h[2], (short)h[3],          \
+                                              (short)h[4], (short)h[5], (short)h[6], (short)h[7]);         \
+            const __m256 dw = _mm256_mul_ps(_mm256_cvtph_ps(hd), _mm256_set1_ps(h2f(a)));                  \
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), dw, acc);                                        \
         }                                                                                                  \
         float cs[8];                                                                                       \
         _mm256_storeu_ps(cs, acc);                                                                         \
         for (int r = 0; r < nr; r++) j->y[o + r] = cs[r] + (j->bias ? j->bias[o + r] : 0.0f);              \
     }
+static TGT void rows_q4_single_t1(const gq_job *j, int64_t o0, int64_t o1, int iq4) {
+    const int nb = j->in / GQ_QK;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones16 = _mm256_set1_epi16(1), ones8 = _mm256_set1_epi8(1);
+    const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)IQ4NL_VALUES));
+    if (iq4) { Q4_SINGLE_T1(1) } else { Q4_SINGLE_T1(0) }
+}
 #endif
 
 static TGT void rows_q80(const gq_job *j, int64_t o0, int64_t o1) {
@@ -481,8 +507,7 @@ static TGT void rows_q80(const gq_job *j, int64_t o0, int64_t o1) {
     gq_blk b;
 #ifdef GQ_VEC_LANES
     if (j->T == 1 && single) {
-        if (j->t == RL_DT_Q4_0) { ROWS_Q80_T1_SINGLE(dec_q4_0) }
-        else { ROWS_Q80_T1_SINGLE(dec_iq4_nl) }
+        rows_q4_single_t1(j, o0, o1, j->t == RL_DT_IQ4_NL);
         return;
     }
     if (j->T == 1 && !single) {
