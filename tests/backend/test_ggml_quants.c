@@ -13,7 +13,7 @@ static uint64_t rng = 0x2545f4914f6cdd1dull;
 static uint32_t urand(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return (uint32_t)(rng >> 16); }
 static float frand(void) { return (float)((urand() & 0xffffff) * (1.0 / (1 << 23)) - 1.0); }
 
-static const char *PATHS[] = {"scalar", "avx2", "avx512"};
+static const char *PATHS[] = {"scalar", "avx2", "avx512", "avx512vnni"};
 
 /* Random block bytes with sane f16 scales at the type's scale offsets. */
 static void random_row(rl_dtype t, uint8_t *row, int in) {
@@ -91,7 +91,7 @@ static void check_type(rl_dtype t, int T, int in, int out) {
         }
     }
     CHECK(worst < 1e-5, "%s T=%d in=%d: relative error %g vs the dequantised reference", RL_DTYPES[t].st_name, T, in, worst);
-    for (int pi = 1; pi < 3; pi++) {
+    for (int pi = 1; pi < 4; pi++) {
         if (rl_simd_force(PATHS[pi]) != 0) continue;
         rl_pool *p = rl_pool_new(2);
         rl_matmul(p, y, x, w, t, bias, T, in, out);
@@ -113,6 +113,8 @@ static void test_types(void) {
         check_type(TYPES[k], 1, 2 * blk, 40); /* rows a multiple of 8: ggml's repacked layouts */
         check_type(TYPES[k], 3, 2 * blk, 16);
         check_type(TYPES[k], 6, 2 * blk, 24); /* repacked: 4 gemm rows, then 2 gemv rows */
+        check_type(TYPES[k], 1, 7 * blk, 24); /* one token: whole groups of 4 blocks, then 3 */
+        check_type(TYPES[k], 1, 9 * blk, 16);
     }
 }
 

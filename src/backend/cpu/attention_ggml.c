@@ -11,6 +11,7 @@
  * Position j is cell j (one sequence, cells filled in order); masked cells hold 0 and change no sum. */
 #include "backend/cpu/attention_ggml.h"
 #include "backend/cpu/ggml_math.h"
+#include "backend/cpu/matmul.h"
 #include <math.h>
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF /* ggml's rounding steps: every fused step below is an explicit fmaf */
@@ -49,6 +50,11 @@ static float vdot(int n, const float *x, int64_t sx, int ring, const float *y, i
 
 #define v_expf rl_ggml_v_expf
 
+/* attention_ggml_avx512.c: the same sums in AVX-512 registers (bit-identical), used on the avx512
+ * SIMD paths. */
+float rl_attg_vdot_avx512(int n, const float *x, const float *y);
+void rl_attg_vcols_avx512(float *o, int vd16, const float *v, int64_t vw, int ring, const float *p, int k0, int k1, int L);
+
 typedef struct {
     float *out;
     const float *q;
@@ -57,6 +63,7 @@ typedef struct {
     float scale, softcap;
     float *scratch;
     int64_t row;
+    int vec; /* the AVX-512 sums */
 } gjob;
 
 static void gwork(void *ctx, int64_t b, int64_t e, int tid) {
@@ -65,6 +72,7 @@ static void gwork(void *ctx, int64_t b, int64_t e, int tid) {
     float *s = a->scratch + (int64_t)tid * a->row, qs[RL_GGML_ATT_MAX_DIM];
     const float *kc = kv->k, *vc = kv->v;
     int group = a->n_head / a->n_kv, n_cells = (a->pos0 + a->T + KV_PAD - 1) / KV_PAD * KV_PAD;
+    const int vec = a->vec, vd16 = vec ? a->vd / 16 * 16 : 0;
     for (int64_t it = b; it < e; it++) {
         int t = (int)(it / a->n_head), h = (int)(it % a->n_head), kvh = h / group, i = a->pos0 + t;
         int j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0;
@@ -80,7 +88,8 @@ static void gwork(void *ctx, int64_t b, int64_t e, int tid) {
         for (int j = 0; j < live; j++) {
             if (j < j0 || j > i) { s[j] = -INFINITY; continue; }
             int r = kv->ring ? j % kv->ring : j;
-            float x = vdot(a->hd, kc + (int64_t)r * kv->k_width + (int64_t)kvh * a->hd, 1, 0, qv, a->hd);
+            const float *kr = kc + (int64_t)r * kv->k_width + (int64_t)kvh * a->hd;
+            float x = vec ? rl_attg_vdot_avx512(a->hd, kr, qv) : vdot(a->hd, kr, 1, 0, qv, a->hd);
             if (a->softcap > 0) x = tanhf(x * (1.0f / a->softcap)) * a->softcap;
             s[j] = x * sc_mul;
             if (s[j] > mx) mx = s[j];
@@ -94,7 +103,11 @@ static void gwork(void *ctx, int64_t b, int64_t e, int tid) {
         float inv = (float)(1.0 / sum);
         for (int j = 0; j < live; j++) s[j] *= inv;
         float *o = a->out + ((int64_t)t * a->n_head + h) * a->vd;
-        for (int c = 0; c < a->vd; c++) {
+        if (vd16) {
+            if (a->T >= 2) rl_attg_vcols_avx512(o, vd16, vc + (int64_t)kvh * a->vd, kv->v_width, kv->ring, s, j0, i + 1, 16);
+            else rl_attg_vcols_avx512(o, vd16, vc + (int64_t)kvh * a->vd, kv->v_width, kv->ring, s, 0, i + 1, 64);
+        }
+        for (int c = vd16; c < a->vd; c++) {
             if (a->T >= 2) { /* tinyBLAS: 16 lanes over the cells */
                 float acc[16] = {0};
                 for (int j = 0; j < live; j += 16)
@@ -120,6 +133,7 @@ int rl_attention_ggml_ok(const rl_kv_view *kv, int pos0, int T, int head_dim, in
 void rl_attention_ggml(rl_pool *p, float *out, const float *q, const rl_kv_view *kv, int T, int pos0, int n_head, int n_kv,
                        int head_dim, int v_dim, float scale, float softcap, int window, float *scratch, int64_t row) {
     if (T <= 0 || n_head <= 0 || n_kv <= 0) return;
-    gjob a = {out, q, kv, pos0, T, n_head, n_kv, head_dim, v_dim, window, scale, softcap, scratch, row};
+    gjob a = {out, q, kv, pos0, T, n_head, n_kv, head_dim, v_dim, window, scale, softcap, scratch, row,
+              !strncmp(rl_simd_name(), "avx512", 6)};
     rl_pool_for(p, (int64_t)T * n_head, 1, gwork, &a);
 }

@@ -151,6 +151,7 @@ static void gwork(void *ctx, int64_t g0, int64_t g1, int tid) {
     k->rows(k->j, g0 * 8, o1);
 }
 
+static void rows_vnni(const gq_job *j, int64_t o0, int64_t o1) { rl_gq_vnni_rows(j, j->aux, o0, o1); }
 /* The instantiation for the SIMD path in use: its VNNI variants ("avx512vnni", "avxvnni") differ
  * only in the 8/4-bit kernels of matmul.c, so they take the AVX-512 / AVX2 one (bit-identical
  * results on every path: tests/backend/test_ggml_quants.c). */
@@ -193,6 +194,12 @@ void rl_ggml_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtyp
     for (int k = 0; k < T; k++) quantize_act(ti.act, x + (size_t)k * in, act + (size_t)k * j.a_rb, in);
     j.act = act;
     gq_task task = {&j, pick_rows()};
+    void *aux = NULL;
+    if (!strcmp(rl_simd_name(), "avx512vnni") && rl_gq_vnni_usable(t, T, out) && (aux = rl_gq_vnni_prep(&j))) {
+        j.aux = aux;
+        task.rows = rows_vnni;
+    }
     rl_pool_for(p, (out + 7) / 8, 1, gwork, &task);
+    free(aux);
     free(act);
 }

@@ -10,6 +10,7 @@
 #endif
 
 #define SFX(n) n##_avx512
+#define GQ_ZMM 1 /* 512-bit forms of some one-token kernels */
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 
 static TGT inline __m256i gq_dot8x4(const int8_t *a, const int8_t *q) { /* 8 lanes of 4-item sums */

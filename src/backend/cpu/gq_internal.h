@@ -38,6 +38,7 @@ typedef struct {
     float *y;
     const float *bias;
     int T, in, out;
+    const void *aux; /* gq_vnni.c's activation layout, where that kernel runs */
 } gq_job;
 
 /* Per instruction set (gq_tmpl.h): decode one block, dot a decoded block with one activation
@@ -52,5 +53,10 @@ GQ_DECL(scalar)
 GQ_DECL(avx2)
 GQ_DECL(avx512)
 
+/* gq_vnni.c: one-token Q4_0 / IQ4_NL rows (out a multiple of 8) with AVX512-VNNI + VBMI, where the
+ * CPU has them; prep lays the activation row out once per op (free() it), rows computes [o0, o1). */
+int rl_gq_vnni_usable(rl_dtype t, int T, int out);
+void *rl_gq_vnni_prep(const gq_job *j);
+void rl_gq_vnni_rows(const gq_job *j, const void *prep, int64_t o0, int64_t o1);
 
 #endif

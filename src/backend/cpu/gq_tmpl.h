@@ -320,6 +320,38 @@ static TGT inline __m256i gq_hsum8x8(const __m256i s[8]) {
  * (lane l: the group scale times items 4l..4l+3 of each run of 32, over the unsigned 6-bit items,
  * minus 32 x (sc[2l] bs[2l] + sc[2l+1] bs[2l+1])) and Q4_K's per-64-item integer sums (sc x items,
  * 8 lanes each); exact integers, so the same values as k_lanes / the scalar sums. */
+#ifdef GQ_ZMM
+/* AVX-512: a 128-item half of the block per two registers (runs 4h, 4h+1 and 4h+2, 4h+3), the
+ * high bits shifted per 16-bit lane (0 / 2, 4 / 6), each pair of products times its 16-item
+ * group's scale (word e of a run pair: group 8h + e / 8, + 4 for the second pair); the two
+ * 256-bit halves added: the same integer lanes. */
+static TGT inline __m256i gq_q6k_lanes(const uint8_t *b, const uint8_t *act) {
+    const int8_t *q = (const int8_t *)(act + 4);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(0x03);
+    const __m512i sh01 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+    const __m512i sh23 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);
+    const __m512i sc = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 192))));
+    const __m512i e8 = _mm512_srli_epi16(_mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16,
+                                                          15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 3);
+    __m512i acc = _mm512_setzero_si512();
+    for (int h = 0; h < 2; h++) {
+        const __m512i ql = _mm512_loadu_si512((const void *)(b + 64 * h));
+        const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b + 128 + 32 * h)));
+        const __m512i u01 = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, sh01), m3), 4));
+        const __m512i u23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                            _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, sh23), m3), 4));
+        const __m512i s01 = _mm512_permutexvar_epi16(_mm512_add_epi16(e8, _mm512_set1_epi16((short)(8 * h))), sc);
+        const __m512i s23 = _mm512_permutexvar_epi16(_mm512_add_epi16(e8, _mm512_set1_epi16((short)(8 * h + 4))), sc);
+        const __m512i p01 = _mm512_madd_epi16(_mm512_maddubs_epi16(u01, _mm512_loadu_si512((const void *)(q + 128 * h))), s01);
+        const __m512i p23 = _mm512_madd_epi16(_mm512_maddubs_epi16(u23, _mm512_loadu_si512((const void *)(q + 128 * h + 64))), s23);
+        acc = _mm512_add_epi32(acc, _mm512_add_epi32(p01, p23));
+    }
+    const __m256i lanes = _mm256_add_epi32(_mm512_castsi512_si256(acc), _mm512_extracti64x4_epi64(acc, 1));
+    const __m256i bs = _mm256_loadu_si256((const __m256i *)(act + 4 + GQ_QKK));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 192)));
+    return _mm256_sub_epi32(lanes, _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5));
+}
+#else
 static TGT inline __m256i gq_q6k_lanes(const uint8_t *b, const uint8_t *act) {
     const int8_t *q = (const int8_t *)(act + 4);
     const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03), m30 = _mm256_set1_epi8(0x30);
@@ -343,6 +375,7 @@ static TGT inline __m256i gq_q6k_lanes(const uint8_t *b, const uint8_t *act) {
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 192)));
     return _mm256_sub_epi32(acc, _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5));
 }
+#endif
 /* Q4_K: the integer sum of chunk c (items 64c..64c+63: groups 2c, 2c+1) in 8 lanes. */
 static TGT inline __m256i gq_q4k_chunk(const uint8_t *qs, const int8_t *q, const int16_t *sc, int c) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
