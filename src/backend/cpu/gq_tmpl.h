@@ -410,6 +410,24 @@ static TGT void rows_q6k_vec(const gq_job *j, int64_t o0, int64_t o1) {
         }
     }
 }
+#ifdef GQ_ZMM
+/* k4_scales in a register: bytes [sc0..7, mn0..7] of the Q4_K block at bb (its 12 scale bytes at 4). */
+static TGT inline __m128i k4_scales_v(const uint8_t *bb) {
+    const __m128i h = _mm_loadu_si128((const __m128i *)bb);
+    const __m128i t1 = _mm_shuffle_epi8(h, _mm_setr_epi8(4, 5, 6, 7, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15));
+    const __m128i t2 = _mm_shuffle_epi8(h, _mm_setr_epi8(-1, -1, -1, -1, 4, 5, 6, 7, -1, -1, -1, -1, 8, 9, 10, 11));
+    const __m128i lo = _mm_and_si128(t1, _mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0));
+    const __m128i hn = _mm_and_si128(_mm_srli_epi16(t1, 4), _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15));
+    const __m128i hb = _mm_and_si128(_mm_srli_epi16(t2, 2), _mm_set1_epi8(0x30)); /* (s >> 6) << 4 */
+    return _mm_or_si128(_mm_or_si128(lo, hn), hb);
+}
+/* Word index vector: the first 16 words take scale g0, the next 16 g1. */
+static TGT inline __m512i gq_k4_idx(int g0, int g1) {
+    return _mm512_inserti64x4(_mm512_set1_epi16((short)g0), _mm256_set1_epi16((short)g1), 1);
+}
+#define GQ_CAT256(p0, p1) \
+    _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(p0))), _mm256_loadu_si256((const __m256i *)(p1)), 1)
+#endif
 /* Q4_K rows ggml repacks 8x8 (see rows_k_repacked): the same fmas, the integer sums from the raw
  * bytes; one token: 8 rows at once, lane r holding row r's accumulators. */
 static TGT void rows_q4k_repacked_vec(const gq_job *j, int64_t o0, int64_t o1) {
@@ -429,6 +447,25 @@ static TGT void rows_q4k_repacked_vec(const gq_job *j, int64_t o0, int64_t o1) {
                 const __m256i bsp = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(a + 4 + GQ_QKK)), _mm256_set1_epi16(1));
                 __m256i sr[8], mr[8];
                 const uint8_t *bb[8];
+#ifdef GQ_ZMM /* a row's 256 items in four 512-bit products, its scales unpacked in a register */
+                const __m512i m4 = _mm512_set1_epi8(0x0F);
+                const __m512i xal = GQ_CAT256(q, q + 64), xah = GQ_CAT256(q + 32, q + 96);
+                const __m512i xbl = GQ_CAT256(q + 128, q + 192), xbh = GQ_CAT256(q + 160, q + 224);
+                for (int r = 0; r < 8; r++) {
+                    bb[r] = j->w + (size_t)(o + (r < nr ? r : 0)) * j->w_rb + (size_t)k * j->bb;
+                    const __m128i sm = k4_scales_v(bb[r]);
+                    const __m512i sc = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(sm));
+                    const __m512i qa = _mm512_loadu_si512((const void *)(bb[r] + 16)), qb = _mm512_loadu_si512((const void *)(bb[r] + 80));
+                    __m512i p = _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_and_si512(qa, m4), xal), _mm512_permutexvar_epi16(gq_k4_idx(0, 2), sc));
+                    p = _mm512_add_epi32(p, _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(qa, 4), m4), xah),
+                                                              _mm512_permutexvar_epi16(gq_k4_idx(1, 3), sc)));
+                    p = _mm512_add_epi32(p, _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_and_si512(qb, m4), xbl), _mm512_permutexvar_epi16(gq_k4_idx(4, 6), sc)));
+                    p = _mm512_add_epi32(p, _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(qb, 4), m4), xbh),
+                                                              _mm512_permutexvar_epi16(gq_k4_idx(5, 7), sc)));
+                    sr[r] = _mm256_add_epi32(_mm512_castsi512_si256(p), _mm512_extracti64x4_epi64(p, 1));
+                    mr[r] = _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(sm, 8)), bsp);
+                }
+#else
                 for (int r = 0; r < 8; r++) {
                     bb[r] = j->w + (size_t)(o + (r < nr ? r : 0)) * j->w_rb + (size_t)k * j->bb;
                     k4_scales(bb[r] + 4, &b);
@@ -436,6 +473,7 @@ static TGT void rows_q4k_repacked_vec(const gq_job *j, int64_t o0, int64_t o1) {
                                              _mm256_add_epi32(gq_q4k_chunk(bb[r] + 16, q, b.sc, 2), gq_q4k_chunk(bb[r] + 16, q, b.sc, 3)));
                     mr[r] = _mm256_mullo_epi32(_mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)b.mn)), bsp);
                 }
+#endif
                 const __m128i hd = _mm_setr_epi16(GQ_U16(bb[0]), GQ_U16(bb[1]), GQ_U16(bb[2]), GQ_U16(bb[3]),
                                                   GQ_U16(bb[4]), GQ_U16(bb[5]), GQ_U16(bb[6]), GQ_U16(bb[7]));
                 const __m128i hm = _mm_setr_epi16(GQ_U16(bb[0] + 2), GQ_U16(bb[1] + 2), GQ_U16(bb[2] + 2), GQ_U16(bb[3] + 2),
