@@ -21,10 +21,8 @@ typedef struct {
 
 int rl_gq_vnni_usable(rl_dtype t, int T, int out) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    static int have = -1;
-    if (have < 0)
-        have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
+    const int have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                     __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
     return have && T == 1 && out % 8 == 0 && (t == RL_DT_Q4_0 || t == RL_DT_IQ4_NL);
 #else
     (void)t, (void)T, (void)out;
@@ -62,9 +60,9 @@ void *rl_gq_vnni_prep(const gq_job *j) {
 
 static const int8_t IQ4NL_U[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
+static TGT inline __m256 hi256(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
 /* Four rows' 16 lanes (4 per block, 4 blocks) to one register: 128-bit lane b holds the four
  * rows' sums of block b. */
-static TGT inline __m256 hi256(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
 static TGT inline __m512i red4(__m512i s0, __m512i s1, __m512i s2, __m512i s3) {
     __m512i a = _mm512_add_epi32(_mm512_unpacklo_epi32(s0, s1), _mm512_unpackhi_epi32(s0, s1));
     __m512i b = _mm512_add_epi32(_mm512_unpacklo_epi32(s2, s3), _mm512_unpackhi_epi32(s2, s3));
