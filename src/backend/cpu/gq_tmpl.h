@@ -451,7 +451,7 @@ static TGT void rows_q4k_repacked_vec(const gq_job *j, int64_t o0, int64_t o1) {
                 const __m512i m4 = _mm512_set1_epi8(0x0F);
                 const __m512i xal = GQ_CAT256(q, q + 64), xah = GQ_CAT256(q + 32, q + 96);
                 const __m512i xbl = GQ_CAT256(q + 128, q + 192), xbh = GQ_CAT256(q + 160, q + 224);
-                for (int r = 0; r < 8; r++) {
+                _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) {
                     bb[r] = j->w + (size_t)(o + (r < nr ? r : 0)) * j->w_rb + (size_t)k * j->bb;
                     const __m128i sm = k4_scales_v(bb[r]);
                     const __m512i sc = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(sm));

@@ -110,6 +110,7 @@ TGT void rl_gq_vnni_rows(const gq_job *j, const void *prep, int64_t o0, int64_t 
             const char *pf = (const char *)(w0 + 8 * j->w_rb + (size_t)g * 576);
             for (int p = 0; p < 576; p += 64) _mm_prefetch(pf + p, _MM_HINT_T0);
             __m512i s[8], l0[8];
+#pragma GCC unroll 8
             for (int r = 0; r < 8; r++) {
                 const uint8_t *p = w0 + (size_t)r * j->w_rb + (size_t)g * 72;
                 l0[r] = _mm512_maskz_loadu_epi8(m0, p);
