@@ -401,7 +401,7 @@ static TGT void rows_q6k_vec(const gq_job *j, int64_t o0, int64_t o1) {
                 const uint8_t *b = wr + (size_t)k * j->bb, *a = ar + (size_t)k * j->ab;
                 float yd;
                 memcpy(&yd, a, 4);
-                if (t == 0) GQ_PREFETCH(b + 4 * j->bb, j->bb);
+                if (t == 0) GQ_PREFETCH(b + 16 * j->bb, j->bb);
                 c = _mm256_fmadd_ps(_mm256_set1_ps(yd * h2f(b + 208)), _mm256_cvtepi32_ps(gq_q6k_lanes(b, a)), c);
             }
             float l[8];
