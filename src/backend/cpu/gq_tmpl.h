@@ -425,6 +425,12 @@ static TGT inline __m128i k4_scales_v(const uint8_t *bb) {
 static TGT inline __m512i gq_k4_idx(int g0, int g1) {
     return _mm512_inserti64x4(_mm512_set1_epi16((short)g0), _mm256_set1_epi16((short)g1), 1);
 }
+/* Four rows' 16 lanes to one register: 128-bit part s holds the four rows' sums of their part s. */
+static TGT inline __m512i gq_red4(__m512i s0, __m512i s1, __m512i s2, __m512i s3) {
+    __m512i a = _mm512_add_epi32(_mm512_unpacklo_epi32(s0, s1), _mm512_unpackhi_epi32(s0, s1));
+    __m512i b = _mm512_add_epi32(_mm512_unpacklo_epi32(s2, s3), _mm512_unpackhi_epi32(s2, s3));
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
+}
 #define GQ_CAT256(p0, p1) \
     _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(p0))), _mm256_loadu_si256((const __m256i *)(p1)), 1)
 #endif
@@ -445,16 +451,19 @@ static TGT void rows_q4k_repacked_vec(const gq_job *j, int64_t o0, int64_t o1) {
                 memcpy(&yd, a, 4);
                 /* the 8 pair sums of the activation's 16-item sums, for the mins */
                 const __m256i bsp = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(a + 4 + GQ_QKK)), _mm256_set1_epi16(1));
-                __m256i sr[8], mr[8];
                 const uint8_t *bb[8];
-#ifdef GQ_ZMM /* a row's 256 items in four 512-bit products, its scales unpacked in a register */
+#ifdef GQ_ZMM /* a row's 256 items in four 512-bit products, its scales unpacked in a register; per row one
+                * register [item sums folded to 8 lanes | mins products], the 8 rows' folded by unpacks */
                 const __m512i m4 = _mm512_set1_epi8(0x0F);
                 const __m512i xal = GQ_CAT256(q, q + 64), xah = GQ_CAT256(q + 32, q + 96);
                 const __m512i xbl = GQ_CAT256(q + 128, q + 192), xbh = GQ_CAT256(q + 160, q + 224);
+                /* words 8..15: the pair sums, against the mins in words 8..15 of the scales */
+                const __m256i bspw = _mm256_permute4x64_epi64(_mm256_packs_epi32(_mm256_setzero_si256(), bsp), _MM_SHUFFLE(3, 1, 2, 0));
+                __m512i pr[8];
                 _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) {
                     bb[r] = j->w + (size_t)(o + (r < nr ? r : 0)) * j->w_rb + (size_t)k * j->bb;
-                    const __m128i sm = k4_scales_v(bb[r]);
-                    const __m512i sc = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(sm));
+                    const __m256i sc16 = _mm256_cvtepu8_epi16(k4_scales_v(bb[r]));
+                    const __m512i sc = _mm512_castsi256_si512(sc16);
                     const __m512i qa = _mm512_loadu_si512((const void *)(bb[r] + 16)), qb = _mm512_loadu_si512((const void *)(bb[r] + 80));
                     __m512i p = _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_and_si512(qa, m4), xal), _mm512_permutexvar_epi16(gq_k4_idx(0, 2), sc));
                     p = _mm512_add_epi32(p, _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(qa, 4), m4), xah),
@@ -462,10 +471,17 @@ static TGT void rows_q4k_repacked_vec(const gq_job *j, int64_t o0, int64_t o1) {
                     p = _mm512_add_epi32(p, _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_and_si512(qb, m4), xbl), _mm512_permutexvar_epi16(gq_k4_idx(4, 6), sc)));
                     p = _mm512_add_epi32(p, _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(qb, 4), m4), xbh),
                                                               _mm512_permutexvar_epi16(gq_k4_idx(5, 7), sc)));
-                    sr[r] = _mm256_add_epi32(_mm512_castsi512_si256(p), _mm512_extracti64x4_epi64(p, 1));
-                    mr[r] = _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(sm, 8)), bsp);
+                    pr[r] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_add_epi32(_mm512_castsi512_si256(p), _mm512_extracti64x4_epi64(p, 1))),
+                                               _mm256_madd_epi16(sc16, bspw), 1);
                 }
+                __m512i ra = gq_red4(pr[0], pr[1], pr[2], pr[3]), rb = gq_red4(pr[4], pr[5], pr[6], pr[7]);
+                ra = _mm512_add_epi32(ra, _mm512_shuffle_i32x4(ra, ra, _MM_SHUFFLE(2, 3, 0, 1))); /* 128-bit parts 0: sums, 2: mins */
+                rb = _mm512_add_epi32(rb, _mm512_shuffle_i32x4(rb, rb, _MM_SHUFFLE(2, 3, 0, 1)));
+                __m512i qq = _mm512_shuffle_i32x4(ra, rb, _MM_SHUFFLE(2, 0, 2, 0));
+                qq = _mm512_shuffle_i32x4(qq, qq, _MM_SHUFFLE(3, 1, 2, 0)); /* [sums rows 0..7 | mins rows 0..7] */
+                const __m256i is8 = _mm512_castsi512_si256(qq), im8 = _mm512_extracti64x4_epi64(qq, 1);
 #else
+                __m256i sr[8], mr[8];
                 for (int r = 0; r < 8; r++) {
                     bb[r] = j->w + (size_t)(o + (r < nr ? r : 0)) * j->w_rb + (size_t)k * j->bb;
                     k4_scales(bb[r] + 4, &b);
@@ -479,8 +495,13 @@ static TGT void rows_q4k_repacked_vec(const gq_job *j, int64_t o0, int64_t o1) {
                 const __m128i hm = _mm_setr_epi16(GQ_U16(bb[0] + 2), GQ_U16(bb[1] + 2), GQ_U16(bb[2] + 2), GQ_U16(bb[3] + 2),
                                                   GQ_U16(bb[4] + 2), GQ_U16(bb[5] + 2), GQ_U16(bb[6] + 2), GQ_U16(bb[7] + 2));
                 const __m256 vy = _mm256_set1_ps(yd);
+#ifdef GQ_ZMM
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is8), _mm256_mul_ps(_mm256_cvtph_ps(hd), vy), acc);
+                accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(im8), _mm256_mul_ps(_mm256_cvtph_ps(hm), vy), accm);
+#else
                 acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(gq_hsum8x8(sr)), _mm256_mul_ps(_mm256_cvtph_ps(hd), vy), acc);
                 accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(gq_hsum8x8(mr)), _mm256_mul_ps(_mm256_cvtph_ps(hm), vy), accm);
+#endif
             }
             float cs[8], cm[8];
             _mm256_storeu_ps(cs, acc);
