@@ -503,10 +503,15 @@ static TGT void rows_q4k_repacked_vec(const gq_job *j, int64_t o0, int64_t o1) {
                 accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(gq_hsum8x8(mr)), _mm256_mul_ps(_mm256_cvtph_ps(hm), vy), accm);
 #endif
             }
-            float cs[8], cm[8];
-            _mm256_storeu_ps(cs, acc);
-            _mm256_storeu_ps(cm, accm);
-            for (int r = 0; r < nr; r++) j->y[o + r] = (cs[r] - cm[r]) + (j->bias ? j->bias[o + r] : 0.0f);
+            __m256 res = _mm256_sub_ps(acc, accm);
+            if (nr == 8) { /* straight from the register (a store and reload stalls store forwarding) */
+                if (j->bias) res = _mm256_add_ps(res, _mm256_loadu_ps(j->bias + o));
+                _mm256_storeu_ps(j->y + o, res);
+            } else {
+                float cs[8];
+                _mm256_storeu_ps(cs, res);
+                for (int r = 0; r < nr; r++) j->y[o + r] = cs[r] + (j->bias ? j->bias[o + r] : 0.0f);
+            }
         }
         return;
     }
@@ -580,9 +585,14 @@ static TGT void rows_q4k_repacked_vec(const gq_job *j, int64_t o0, int64_t o1) {
             const __m256 dw = _mm256_mul_ps(_mm256_cvtph_ps(hd), _mm256_set1_ps(h2f(a)));                  \
             acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), dw, acc);                                        \
         }                                                                                                  \
-        float cs[8];                                                                                       \
-        _mm256_storeu_ps(cs, acc);                                                                         \
-        for (int r = 0; r < nr; r++) j->y[o + r] = cs[r] + (j->bias ? j->bias[o + r] : 0.0f);              \
+        if (nr == 8) { /* from the register: a store and masked reload stalls store forwarding */         \
+            if (j->bias) acc = _mm256_add_ps(acc, _mm256_loadu_ps(j->bias + o));                           \
+            _mm256_storeu_ps(j->y + o, acc);                                                               \
+        } else {                                                                                           \
+            float cs[8];                                                                                   \
+            _mm256_storeu_ps(cs, acc);                                                                     \
+            for (int r = 0; r < nr; r++) j->y[o + r] = cs[r] + (j->bias ? j->bias[o + r] : 0.0f);          \
+        }                                                                                                  \
     }
 static TGT void rows_q4_single_t1(const gq_job *j, int64_t o0, int64_t o1, int iq4) {
     const int nb = j->in / GQ_QK;

@@ -138,9 +138,8 @@ TGT void rl_gq_vnni_rows(const gq_job *j, const void *prep, int64_t o0, int64_t 
             if (nbk > 2) acc = _mm256_fmadd_ps(_mm512_castps512_ps256(f23), _mm512_castps512_ps256(d23), acc);
             if (nbk > 3) acc = _mm256_fmadd_ps(hi256(f23), hi256(d23), acc);
         }
-        float cs[8];
-        _mm256_storeu_ps(cs, acc);
-        for (int r = 0; r < 8; r++) j->y[o + r] = cs[r] + (j->bias ? j->bias[o + r] : 0.0f);
+        if (j->bias) acc = _mm256_add_ps(acc, _mm256_loadu_ps(j->bias + o));
+        _mm256_storeu_ps(j->y + o, acc);
     }
 }
 #else
