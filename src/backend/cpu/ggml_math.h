@@ -3,6 +3,8 @@
 #ifndef RL_CPU_GGML_MATH_H
 #define RL_CPU_GGML_MATH_H
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 static inline float rl_ggml_hsum16(const float c[16]) { /* _mm512_reduce_add_ps */
     return (((c[0] + c[8]) + (c[4] + c[12])) + ((c[2] + c[10]) + (c[6] + c[14]))) +
@@ -17,7 +19,14 @@ static inline float rl_ggml_v_expf(float x) {
     float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x)), u = b * b;
     float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
                    fmaf(0x1.ffffecp-1f, b, 1.0f));
-    return ldexpf(j, (int)n);
+    int e = (int)n;
+    if (e >= -125 && e <= 126) { /* j * 2^e is a normal float: the product by the power of two is exact (= ldexpf) */
+        uint32_t bits = (uint32_t)(e + 127) << 23;
+        float p2;
+        memcpy(&p2, &bits, 4);
+        return j * p2;
+    }
+    return ldexpf(j, e);
 }
 
 /* ggml_v_silu: x / (1 + v_expf(-x)). */
