@@ -11,15 +11,24 @@ static inline float rl_ggml_hsum16(const float c[16]) { /* _mm512_reduce_add_ps 
            (((c[1] + c[9]) + (c[5] + c[13])) + ((c[3] + c[11]) + (c[7] + c[15])));
 }
 
-/* ggml_v_expf, AVX-512 form (scalef): ~1 ulp, not libm's expf. */
-static inline float rl_ggml_v_expf(float x) {
+/* ggml_v_expf's first two steps: e = x / ln 2 rounded, j = its polynomial for exp(x - e ln 2).
+ * Returns 0 where |e| > 192 (then the result is 0 for e <= 0, else inf; e is set to -1 or 1). */
+static inline int rl_ggml_v_expf_poly(float x, float *j, int *e) {
     const float r = 0x1.8p23f;
     float z = fmaf(x, 0x1.715476p+0f, r), n = z - r;
-    if (!(fabsf(n) <= 192)) return n <= 0 ? 0.0f : INFINITY;
+    if (!(fabsf(n) <= 192)) { *e = n <= 0 ? -1 : 1; return 0; }
     float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x)), u = b * b;
-    float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
-                   fmaf(0x1.ffffecp-1f, b, 1.0f));
-    int e = (int)n;
+    *j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
+              fmaf(0x1.ffffecp-1f, b, 1.0f));
+    *e = (int)n;
+    return 1;
+}
+
+/* ggml_v_expf, AVX-512 form (scalef: j x 2^e): ~1 ulp, not libm's expf. */
+static inline float rl_ggml_v_expf(float x) {
+    float j;
+    int e;
+    if (!rl_ggml_v_expf_poly(x, &j, &e)) return e <= 0 ? 0.0f : INFINITY;
     if (e >= -125 && e <= 126) { /* j * 2^e is a normal float: the product by the power of two is exact (= ldexpf) */
         uint32_t bits = (uint32_t)(e + 127) << 23;
         float p2;
