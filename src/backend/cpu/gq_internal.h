@@ -14,6 +14,9 @@
 
 typedef enum { GQ_ACT_Q8_0, GQ_ACT_Q8_1, GQ_ACT_Q8_K } gq_act;
 
+/* IQ4_NL's 16 item values (ggml's kvalues_iq4nl). */
+static const int8_t GQ_IQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
 /* A decoded weight block: value i = (d * sc[g]) * a[i] - (dmin * mn[g]), g = i / gsz. */
 typedef struct {
     _Alignas(32) int8_t a[GQ_QKK];

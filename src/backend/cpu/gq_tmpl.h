@@ -10,9 +10,6 @@
 #endif
 #include <string.h>
 
-static const int8_t SFX(IQ4NL)[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
-#define IQ4NL_VALUES SFX(IQ4NL)
-
 /* Nibble unpacking: 16 bytes -> low nibbles to a[0..16), high to a[16..32), minus off; through a
  * 16-entry table; 32 bytes -> low nibbles to a[0..32), high to a[32..64). */
 #ifndef GQ_NIB16
@@ -55,7 +52,7 @@ static TGT inline void dec_q5_0(const uint8_t *b, gq_blk *o) { o->d = h2f(b); o-
 static TGT inline void dec_q5_1(const uint8_t *b, gq_blk *o) { o->d = h2f(b); o->dmin = -h2f(b + 2); dec_q5(b + 4, b + 8, 0, o); }
 static TGT inline void dec_iq4_nl(const uint8_t *b, gq_blk *o) {
     o->d = h2f(b); o->dmin = 0;
-    GQ_NIB16_LUT(b + 2, o->a, IQ4NL_VALUES);
+    GQ_NIB16_LUT(b + 2, o->a, GQ_IQ4NL);
 }
 
 static TGT inline void dec_q2_K(const uint8_t *b, gq_blk *o) { /* scales[16] qs[64] d dmin */
@@ -315,6 +312,18 @@ static TGT inline __m256i gq_hsum8x8(const __m256i s[8]) {
     } while (0)
 
 #define GQ_U16(p) (short)((p)[0] | (p)[1] << 8) /* an f16 from two bytes, into a vector lane */
+/* Output rows [o, o + nr) of an 8-row group from lane r of v, plus the bias: a whole group straight
+ * from the register (a store and masked reload of the 8 sums stalls store forwarding). */
+static TGT inline void gq_store_rows(const gq_job *j, int64_t o, int nr, __m256 v) {
+    if (nr == 8) {
+        if (j->bias) v = _mm256_add_ps(v, _mm256_loadu_ps(j->bias + o));
+        _mm256_storeu_ps(j->y + o, v);
+        return;
+    }
+    float cs[8];
+    _mm256_storeu_ps(cs, v);
+    for (int r = 0; r < nr; r++) j->y[o + r] = cs[r] + (j->bias ? j->bias[o + r] : 0.0f);
+}
 
 /* K-quants from the raw block bytes (no decode to memory): Q6_K's 8 int32 lanes of one block
  * (lane l: the group scale times items 4l..4l+3 of each run of 32, over the unsigned 6-bit items,
@@ -411,6 +420,7 @@ static TGT void rows_q6k_vec(const gq_job *j, int64_t o0, int64_t o1) {
     }
 }
 #ifdef GQ_ZMM
+#include "backend/cpu/gq_zmm.h"
 /* k4_scales in a register: bytes [sc0..7, mn0..7] of the Q4_K block at bb (its 12 scale bytes at 4). */
 static TGT inline __m128i k4_scales_v(const uint8_t *bb) {
     const __m128i h = _mm_loadu_si128((const __m128i *)bb);
@@ -424,12 +434,6 @@ static TGT inline __m128i k4_scales_v(const uint8_t *bb) {
 /* Word index vector: the first 16 words take scale g0, the next 16 g1. */
 static TGT inline __m512i gq_k4_idx(int g0, int g1) {
     return _mm512_inserti64x4(_mm512_set1_epi16((short)g0), _mm256_set1_epi16((short)g1), 1);
-}
-/* Four rows' 16 lanes to one register: 128-bit part s holds the four rows' sums of their part s. */
-static TGT inline __m512i gq_red4(__m512i s0, __m512i s1, __m512i s2, __m512i s3) {
-    __m512i a = _mm512_add_epi32(_mm512_unpacklo_epi32(s0, s1), _mm512_unpackhi_epi32(s0, s1));
-    __m512i b = _mm512_add_epi32(_mm512_unpacklo_epi32(s2, s3), _mm512_unpackhi_epi32(s2, s3));
-    return _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
 }
 #define GQ_CAT256(p0, p1) \
     _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(p0))), _mm256_loadu_si256((const __m256i *)(p1)), 1)
@@ -503,15 +507,7 @@ static TGT void rows_q4k_repacked_vec(const gq_job *j, int64_t o0, int64_t o1) {
                 accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(gq_hsum8x8(mr)), _mm256_mul_ps(_mm256_cvtph_ps(hm), vy), accm);
 #endif
             }
-            __m256 res = _mm256_sub_ps(acc, accm);
-            if (nr == 8) { /* straight from the register (a store and reload stalls store forwarding) */
-                if (j->bias) res = _mm256_add_ps(res, _mm256_loadu_ps(j->bias + o));
-                _mm256_storeu_ps(j->y + o, res);
-            } else {
-                float cs[8];
-                _mm256_storeu_ps(cs, res);
-                for (int r = 0; r < nr; r++) j->y[o + r] = cs[r] + (j->bias ? j->bias[o + r] : 0.0f);
-            }
+            gq_store_rows(j, o, nr, _mm256_sub_ps(acc, accm));
         }
         return;
     }
@@ -585,19 +581,12 @@ static TGT void rows_q4k_repacked_vec(const gq_job *j, int64_t o0, int64_t o1) {
             const __m256 dw = _mm256_mul_ps(_mm256_cvtph_ps(hd), _mm256_set1_ps(h2f(a)));                  \
             acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), dw, acc);                                        \
         }                                                                                                  \
-        if (nr == 8) { /* from the register: a store and masked reload stalls store forwarding */         \
-            if (j->bias) acc = _mm256_add_ps(acc, _mm256_loadu_ps(j->bias + o));                           \
-            _mm256_storeu_ps(j->y + o, acc);                                                               \
-        } else {                                                                                           \
-            float cs[8];                                                                                   \
-            _mm256_storeu_ps(cs, acc);                                                                     \
-            for (int r = 0; r < nr; r++) j->y[o + r] = cs[r] + (j->bias ? j->bias[o + r] : 0.0f);          \
-        }                                                                                                  \
+        gq_store_rows(j, o, nr, acc);                                                                      \
     }
 static TGT void rows_q4_single_t1(const gq_job *j, int64_t o0, int64_t o1, int iq4) {
     const int nb = j->in / GQ_QK;
     const __m256i m4 = _mm256_set1_epi8(0x0F), ones16 = _mm256_set1_epi16(1), ones8 = _mm256_set1_epi8(1);
-    const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)IQ4NL_VALUES));
+    const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)GQ_IQ4NL));
     if (iq4) { Q4_SINGLE_T1(1) } else { Q4_SINGLE_T1(0) }
 }
 #endif

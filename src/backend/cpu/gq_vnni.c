@@ -56,25 +56,17 @@ void *rl_gq_vnni_prep(const gq_job *j) {
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
+#include "backend/cpu/gq_zmm.h"
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx2,fma,f16c")))
 
-static const int8_t IQ4NL_U[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
-
 static TGT inline __m256 hi256(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
-/* Four rows' 16 lanes (4 per block, 4 blocks) to one register: 128-bit lane b holds the four
- * rows' sums of block b. */
-static TGT inline __m512i red4(__m512i s0, __m512i s1, __m512i s2, __m512i s3) {
-    __m512i a = _mm512_add_epi32(_mm512_unpacklo_epi32(s0, s1), _mm512_unpackhi_epi32(s0, s1));
-    __m512i b = _mm512_add_epi32(_mm512_unpacklo_epi32(s2, s3), _mm512_unpackhi_epi32(s2, s3));
-    return _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
-}
 
 TGT void rl_gq_vnni_rows(const gq_job *j, const void *prep, int64_t o0, int64_t o1) {
     const int nb = j->in / GQ_QK, ng = (nb + 3) / 4, iq4 = j->t == RL_DT_IQ4_NL;
     const vq_grp *G = prep;
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     uint8_t lu[16];
-    for (int i = 0; i < 16; i++) lu[i] = (uint8_t)(IQ4NL_U[i] + 128);
+    for (int i = 0; i < 16; i++) lu[i] = (uint8_t)(GQ_IQ4NL[i] + 128);
     const __m512i lut = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)lu));
     uint8_t qi[64];
     uint16_t si[32], fi[32];
@@ -123,7 +115,8 @@ TGT void rl_gq_vnni_rows(const gq_job *j, const void *prep, int64_t o0, int64_t 
                 }
                 s[r] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, xl), hi, xh);
             }
-            const __m512i ra = red4(s[0], s[1], s[2], s[3]), rb = red4(s[4], s[5], s[6], s[7]);
+            /* gq_red4: 128-bit part b of ra holds rows 0..3's sums of block b */
+            const __m512i ra = gq_red4(s[0], s[1], s[2], s[3]), rb = gq_red4(s[4], s[5], s[6], s[7]);
             const __m512i is01 = _mm512_sub_epi32(_mm512_permutex2var_epi32(ra, i01, rb), _mm512_load_si512(G[g].off));
             const __m512i is23 = _mm512_sub_epi32(_mm512_permutex2var_epi32(ra, i23, rb), _mm512_load_si512(G[g].off + 16));
             const __m512i p01 = _mm512_permutex2var_epi16(l0[0], sidx, l0[1]), p23 = _mm512_permutex2var_epi16(l0[2], sidx, l0[3]);
