@@ -161,7 +161,41 @@ static void test_quantize_roundtrip(void) {
 }
 
 /* The activation quantiser: d = max|x|/127 per block, |x - d*q| <= d/2, s the block sum. */
+static void qrow_quantize_on_path(void);
 static void test_qrow_quantize(void) {
+    for (int pi = 0; pi < N_PATHS; pi++) {
+        if (rl_simd_force(PATHS[pi]) != 0) continue;
+        qrow_quantize_on_path();
+        fprintf(stderr, "  %s quantiser\n", PATHS[pi]);
+    }
+    rl_simd_force(NULL);
+}
+
+/* NaN and inf items on every path: a NaN item codes 0 and is no block maximum; an infinite item
+ * makes the block's d infinite and every code 0 (as the scalar loop does). */
+static void test_qrow_special(void) {
+    static float x[96];
+    static unsigned char buf[96 * 2];
+    for (int i = 0; i < 96; i++) x[i] = 0.5f * (float)(i % 11) - 2.0f;
+    x[2] = NAN;
+    x[22] = NAN; /* second half of block 0 */
+    x[40] = INFINITY;
+    x[70] = 3.0f;
+    for (int pi = 0; pi < N_PATHS; pi++) {
+        if (rl_simd_force(PATHS[pi]) != 0) continue;
+        rl_qrow q = rl_qrow_quantize(buf, x, 96);
+        CHECK(q.ds[0] == 3.0f / 127.0f, "%s: NaN block d %g", PATHS[pi], q.ds[0]);
+        CHECK(q.q[2] == 0 && q.q[22] == 0 && q.q[3] != 0, "%s: NaN codes %d %d %d", PATHS[pi], q.q[2], q.q[22], q.q[3]);
+        CHECK(isinf(q.ds[2]), "%s: inf block d %g", PATHS[pi], q.ds[2]);
+        int nz = 0;
+        for (int i = 32; i < 64; i++) nz += q.q[i] != 0;
+        CHECK(nz == 0, "%s: inf block has %d nonzero codes", PATHS[pi], nz);
+        CHECK(q.ds[4] == 3.0f / 127.0f && q.q[70] == 127, "%s: finite block d %g code %d", PATHS[pi], q.ds[4], q.q[70]);
+    }
+    rl_simd_force(NULL);
+}
+
+static void qrow_quantize_on_path(void) {
     enum { N = 1024 };
     static float x[N];
     static unsigned char buf[N * 2];
@@ -286,6 +320,7 @@ int main(void) {
     RUN(test_qint_exact);
     RUN(test_quantize_roundtrip);
     RUN(test_qrow_quantize);
+    RUN(test_qrow_special);
     RUN(test_matmul_quant);
     TEST_END();
 }

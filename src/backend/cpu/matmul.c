@@ -100,12 +100,12 @@ static int qgemm_run(rl_pool *p, mm_job *j, const float *x) {
     j->xa = &xa;
     j->pack = buf + pack_off;
     j->pack_bytes = pb;
-    j->tb = GEMM_TB;
+    /* one item = a row block against every token: each weight panel is packed once per op */
+    j->tb = T;
     j->rows = QGEMM_ROWS;
-    int n_tb = (T + j->tb - 1) / j->tb;
-    if ((int64_t)n_tb * ((out + j->rows - 1) / j->rows) < 2 * nth) j->rows /= 2;
+    if ((out + j->rows - 1) / j->rows < 4 * nth) j->rows /= 2;
     j->n_rb = (out + j->rows - 1) / j->rows;
-    rl_pool_for_work(p, (int64_t)n_tb * j->n_rb, 1, (int64_t)T * in * out, mm_work, j);
+    rl_pool_for_work(p, j->n_rb, 1, (int64_t)T * in * out, mm_work, j);
     free(buf);
     return 1;
 }

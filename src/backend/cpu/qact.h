@@ -8,7 +8,8 @@
 
 /* One activation row of n items (n a multiple of RL_QBLOCK), quantised per block b:
  * x[i] ~ d * q[i] with d = ds[2b] = max|x| / 127 over the block, q = round-to-nearest-even of
- * x / d (so |q| <= 127); s = ds[2b+1] is the f32 sum of the block's x (for Q4_1's min term).
+ * x / d (so |q| <= 127); s = ds[2b+1] is the f32 sum of the block's x (for Q4_1's min term: in
+ * item order on the scalar path, as a tree on the avx512* paths; the codes are the same on all).
  * d and s sit side by side so one 8-byte load brings both. */
 typedef struct {
     const int8_t *q;
@@ -41,5 +42,10 @@ void rl_qgemv_avxvnni(rl_dtype wt, const uint8_t *w, int in, int out, const rl_q
                       const float *bias, int t0, int t1, int o0, int o1);
 void rl_qgemv_avx512vnni(rl_dtype wt, const uint8_t *w, int in, int out, const rl_qrow *xq, float *y,
                          const float *bias, int t0, int t1, int o0, int o1);
+/* mm_qzmm.c: Q8_0 / Q4_1 rows 8 at a time in 512-bit registers (AVX512-VNNI + VBMI), the rest through
+ * rl_qgemv_avx512vnni; the avx512vnni path's GEMV where rl_qzmm_usable(). */
+void rl_qgemv_avx512vbmi(rl_dtype wt, const uint8_t *w, int in, int out, const rl_qrow *xq, float *y,
+                         const float *bias, int t0, int t1, int o0, int o1);
+int rl_qzmm_usable(void);
 
 #endif

@@ -81,6 +81,40 @@ void rl_qgemm_scalar(rl_dtype wt, const uint8_t *w, int in, int out, const rl_qa
 #define VF_CVT(v) _mm512_cvtepi32_ps(v)
 #define QG(n) n##_avx512vnni
 #define QGTGT __attribute__((target("avx512f,avx512vnni,avx2,fma,f16c")))
+#define SB_ZMM (80 * 16) /* packed bytes per block of the 16-lane panel pair (qgemm_tmpl.h's SB) */
+/* The panel pair (32 rows) packed with gathers: per block and panel one gather of the 16 rows'
+ * headers (f16 d, Q4_1's f16 m) and one per 4 code bytes; rows past nrows masked off (zero). */
+QGTGT static void pack_zmm(rl_dtype wt, const uint8_t *w, size_t rb, int nb, int nrows, uint8_t *pk) {
+    const size_t bb = RL_DTYPES[wt].block_bytes;
+    const int q4 = wt == RL_DT_Q4_1;
+    const __m512i ro = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32((int)rb));
+    const __m512i z = _mm512_setzero_si512(), m4 = _mm512_set1_epi32(0x0F0F0F0F), flip = _mm512_set1_epi32((int)0x80808080);
+    for (int v = 0; v < 2; v++) {
+        const int n = nrows - 16 * v;
+        const __mmask16 m = n >= 16 ? (__mmask16)0xFFFF : n > 0 ? (__mmask16)((1u << n) - 1) : 0;
+        const uint8_t *base = w + (size_t)16 * v * rb;
+        for (int b = 0; b < nb; b++) {
+            const uint8_t *bp = base + (size_t)b * bb;
+            uint8_t *cb = pk + (size_t)b * SB_ZMM + (size_t)v * 64;
+            const __m512i hdr = _mm512_mask_i32gather_epi32(z, m, ro, bp, 1);
+            _mm512_storeu_ps((float *)(void *)(cb + 1024), _mm512_cvtph_ps(_mm512_cvtepi32_epi16(hdr)));
+            _mm512_storeu_ps((float *)(void *)(cb + 1152), q4 ? _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(hdr, 16))) : _mm512_setzero_ps());
+            if (q4) {
+                for (int k = 0; k < 4; k++) {
+                    const __m512i raw = _mm512_mask_i32gather_epi32(z, m, ro, bp + 4 + 4 * k, 1);
+                    _mm512_storeu_si512(cb + (size_t)k * 128, _mm512_and_si512(raw, m4));
+                    _mm512_storeu_si512(cb + (size_t)(k + 4) * 128, _mm512_and_si512(_mm512_srli_epi32(raw, 4), m4));
+                }
+            } else {
+                for (int g = 0; g < 8; g++) /* codes + 128 (Q8_BIAS); masked rows stay 0, scale 0 */
+                    _mm512_storeu_si512(cb + (size_t)g * 128,
+                                        _mm512_mask_xor_epi32(z, m, _mm512_mask_i32gather_epi32(z, m, ro, bp + 2 + 4 * g, 1), flip));
+            }
+        }
+    }
+}
+#define QG_PACK(wt, w, rb, nb, nrows, pk) pack_zmm((wt), (w), (rb), (nb), (nrows), (pk))
 #define Q8_BIAS 1
 #define DOT_U(a, u, s) _mm512_dpbusd_epi32((a), (u), (s))
 #define DOT_S(a, w, x) (a)

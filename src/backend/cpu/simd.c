@@ -22,7 +22,7 @@ static void init_vnni(void) {
     g_avxvnni.qgemm = rl_qgemm_avxvnni;
     g_avx512vnni = rl_simd_avx512;
     g_avx512vnni.name = "avx512vnni";
-    g_avx512vnni.qgemv = rl_qgemv_avx512vnni;
+    g_avx512vnni.qgemv = rl_qzmm_usable() ? rl_qgemv_avx512vbmi : rl_qgemv_avx512vnni;
     g_avx512vnni.qgemm = rl_qgemm_avx512vnni;
 }
 
