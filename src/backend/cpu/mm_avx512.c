@@ -29,6 +29,8 @@
 #define V_LOAD_U4LO(p) _mm512_cvtepi32_ps(_mm512_and_si512(V_LOAD_U8_(p), _mm512_set1_epi32(15)))
 #define V_LOAD_U4HI(p) _mm512_cvtepi32_ps(_mm512_srli_epi32(V_LOAD_U8_(p), 4))
 #define H2F(h) _cvtsh_ss(h)
+#include "backend/cpu/zmm_red.h"
+#define V_STORE_TILE(acc, y, ldy, first, bias) zmm_store4x4((acc), (y), (ldy), (first), (bias))
 #include <math.h>
 #include "backend/cpu/exp_cephes.h"
 

@@ -7,6 +7,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <string.h>
+#include "backend/cpu/zmm_red.h"
 
 #define TGT __attribute__((target("avx512f,avx512bw,avx512bf16,avx2,fma")))
 #define KC 1024 /* reduction slice (bf16 items): 16 rows x 2 KiB stay in L1 */
@@ -41,6 +42,7 @@ mk(int MR_, int NR_, const uint16_t *x, int64_t ldx, const uint16_t *w, int64_t 
 #define F(i) if ((i) < MR_) { __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(m, x + (i) * ldx + k); REP4_2(F2, i) }
         REP4(F)
     }
+    if (MR_ == 4 && NR_ == 4) { zmm_store4x4(acc, y, ldy, first, bias); return; }
 #define S2(i, j) if ((i) < MR_ && (j) < NR_) { \
         float s = _mm512_reduce_add_ps(acc[i][j]); \
         float *d = y + (i) * ldy + (j); \

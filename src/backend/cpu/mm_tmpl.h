@@ -4,7 +4,8 @@
  * V_LOAD_BF16(p), V_LOAD_F16(p) (VW halves -> f32), V_LOAD_I8(p) (VW int8 -> f32),
  * V_LOAD_U4LO(p) / V_LOAD_U4HI(p) (low / high nibbles of VW bytes -> f32), H2F(h) (one f16 bits
  * -> float), MR (tokens) and NR (rows) of the register-blocked micro-kernel, QGEMV (the integer
- * Q8_0 / Q4_1 GEMV of this instruction set, qact.h). Block-quantized
+ * Q8_0 / Q4_1 GEMV of this instruction set, qact.h), optionally V_STORE_TILE(acc, y, ldy, first, bias)
+ * (the full MR x NR tile's sums stored at once, when MR = NR = 4). Block-quantized
  * weights (Q8_0, Q4_1; dtype.h): GEMV dequantizes in registers (per block: sum x*q, times the
  * scale, plus min * sum x), GEMM dequantizes tiles to f32 in cvt. Not a public header. */
 #include "backend/cpu/simd.h"
@@ -223,6 +224,9 @@ SFX(mk)(int MR_, int NR_, const float *x, int64_t ldx, const float *w, int64_t l
 #define MK_F(i) if ((i) < MR_) { V xv = V_LOAD(x + (i) * ldx + k); REP4_2(MK_F2, i) }
         REP4(MK_F)
     }
+#ifdef V_STORE_TILE
+    if (MR_ == 4 && NR_ == 4 && k == kc) { V_STORE_TILE(acc, y, ldy, first, bias); return; }
+#endif
 #define MK_S2(i, j) if ((i) < MR_ && (j) < NR_) { \
         float s = V_HSUM(acc[i][j]); \
         for (int kk = k; kk < kc; kk++) s += x[(i) * ldx + kk] * w[(j) * ldw + kk]; \
