@@ -1,6 +1,7 @@
 /* Tests the elementwise/per-row ops (ops.h) against double-precision references. */
 #include "test.h"
 #include "backend/cpu/ops.h"
+#include "backend/cpu/simd.h"
 #include <math.h>
 #include <stdint.h>
 
@@ -84,6 +85,37 @@ static void test_activations(void) {
         }
 }
 
+/* SiLU on every SIMD path (odd lengths: vector bodies and tails), against double precision,
+ * with arguments past exp's range and NaN. */
+static void test_silu_paths(void) {
+    static const char *PATHS[] = {"scalar", "avx2", "avx512"};
+    static const int NS[] = {1, 7, 8, 15, 16, 17, 33, 1003};
+    enum { N = 1003 };
+    static float g[N], u[N], r[N];
+    for (int pi = 0; pi < 3; pi++) {
+        if (rl_simd_force(PATHS[pi]) != 0) continue;
+        for (int ni = 0; ni < 8; ni++) {
+            int n = NS[ni];
+            for (int i = 0; i < n; i++) { r[i] = 40 * frand(); u[i] = frand(); }
+            static const float EXT[] = {0.0f, -87.5f, 88.5f, -100.0f, 100.0f, -1e30f, 1e30f, 1e-30f};
+            for (int i = 0; i < 8 && i < n; i++) r[(i * 5) % n] = EXT[i];
+            for (int up = 0; up < 2; up++) {
+                for (int i = 0; i < n; i++) g[i] = r[i];
+                rl_silu_mul(g, up ? u : NULL, n);
+                for (int i = 0; i < n; i++) {
+                    double x = r[i], a = x / (1 + exp(-x));
+                    if (up) a *= u[i];
+                    CHECK(NEAR(g[i], a, 2e-6), "%s n=%d up=%d x=%g: %.9g vs %.9g", PATHS[pi], n, up, x, g[i], a);
+                }
+            }
+        }
+        g[0] = NAN;
+        rl_silu_mul(g, NULL, 17);
+        CHECK(isnan(g[0]), "%s: silu(NaN) = %g", PATHS[pi], g[0]);
+    }
+    rl_simd_force(NULL);
+}
+
 static void test_softmax_add_scale(void) {
     static const int NS[] = {1, 2, 17, 1000};
     for (int k = 0; k < 4; k++) {
@@ -115,6 +147,7 @@ int main(void) {
     RUN(test_rmsnorm);
     RUN(test_layernorm);
     RUN(test_activations);
+    RUN(test_silu_paths);
     RUN(test_softmax_add_scale);
     TEST_END();
 }

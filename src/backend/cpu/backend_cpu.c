@@ -142,9 +142,21 @@ static void cpu_add(rl_backend *be, float *y, const float *x, int64_t n) { (void
 static void cpu_scale(rl_backend *be, float *y, float s, int64_t n) { (void)be; rl_scale(y, s, n); }
 static void cpu_softcap(rl_backend *be, float *x, float c, int64_t n) { (void)be; rl_softcap(x, c, n); }
 static void cpu_sigmoid_mul(rl_backend *be, float *y, const float *g, int64_t n) { (void)be; rl_sigmoid_mul(y, g, n); }
+/* SiLU over blocks of ACT_BLOCK items on the pool (a multiple of every vector width: the lanes and
+ * the scalar tail fall where one call puts them). */
+#define ACT_BLOCK 4096
+typedef struct { float *g; const float *u; int64_t n; int ggml; } act_job;
+static void silu_work(void *ctx, int64_t b, int64_t e, int tid) {
+    (void)tid;
+    const act_job *j = ctx;
+    const int64_t i0 = b * ACT_BLOCK, i1 = e * ACT_BLOCK < j->n ? e * ACT_BLOCK : j->n;
+    if (j->ggml) rl_ggml_silu_mul(j->g + i0, j->u ? j->u + i0 : NULL, i1 - i0);
+    else rl_silu_mul(j->g + i0, j->u ? j->u + i0 : NULL, i1 - i0);
+}
 static void cpu_act_mul(rl_backend *be, rl_act_kind k, float *g, const float *u, int64_t n) {
+    act_job j = {g, u, n, be->numerics == RL_NUMERICS_GGML};
     switch (k) {
-    case RL_ACT_SILU: if (be->numerics == RL_NUMERICS_GGML) rl_ggml_silu_mul(g, u, n); else rl_silu_mul(g, u, n); break;
+    case RL_ACT_SILU: rl_pool_for_work(P(be), (n + ACT_BLOCK - 1) / ACT_BLOCK, 1, n * 4, silu_work, &j); break;
     case RL_ACT_GELU_TANH: rl_gelu_tanh_mul(g, u, n); break;
     case RL_ACT_GELU_ERF: rl_gelu_erf_mul(g, u, n); break;
     }

@@ -39,7 +39,23 @@ TGT static inline float hsum_avx2(__m256 v) {
 #include <math.h>
 #include "backend/cpu/exp_cephes.h"
 
-/* exp_shift (simd.h): Cephes' expf on 8 lanes, 2^n through the exponent bits; the tail scalar. */
+/* Cephes' expf on 8 lanes (x already clamped to [-87, 87]), 2^n through the exponent bits. */
+TGT static inline __m256 exp_avx2(__m256 x) {
+    const __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(EXP_C1), x);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(EXP_C2), x);
+    __m256 p = _mm256_set1_ps(EXP_P0);
+    p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P1));
+    p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P2));
+    p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P3));
+    p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P4));
+    p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P5));
+    const __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+    const __m256i e2 = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e2));
+}
+
+/* exp_shift (simd.h): exp_avx2 of s - mx (below -87: exp(-87)); the tail scalar. */
 TGT static float exp_shift_avx2(float *s, int n, float mx) {
     const __m256 vmx = _mm256_set1_ps(mx), ninf = _mm256_set1_ps(-INFINITY), lo = _mm256_set1_ps(-87.0f);
     __m256 acc = _mm256_setzero_ps();
@@ -47,19 +63,7 @@ TGT static float exp_shift_avx2(float *s, int n, float mx) {
     for (; c + 8 <= n; c += 8) {
         __m256 x0 = _mm256_loadu_ps(s + c);
         __m256 live = _mm256_cmp_ps(x0, ninf, _CMP_NEQ_OQ);
-        __m256 x = _mm256_max_ps(_mm256_sub_ps(x0, vmx), lo);
-        __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(EXP_C1), x);
-        x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(EXP_C2), x);
-        __m256 p = _mm256_set1_ps(EXP_P0);
-        p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P1));
-        p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P2));
-        p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P3));
-        p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P4));
-        p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P5));
-        __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
-        __m256i e2 = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
-        __m256 e = _mm256_and_ps(live, _mm256_mul_ps(y, _mm256_castsi256_ps(e2)));
+        __m256 e = _mm256_and_ps(live, exp_avx2(_mm256_max_ps(_mm256_sub_ps(x0, vmx), lo)));
         _mm256_storeu_ps(s + c, e);
         acc = _mm256_add_ps(acc, e);
     }
@@ -70,6 +74,24 @@ TGT static float exp_shift_avx2(float *s, int n, float mx) {
         sum += e;
     }
     return sum;
+}
+
+/* silu_mul (simd.h): g / (1 + exp(-g)) (times up), exp's argument clamped to [-87, 87]; the
+ * tail scalar. */
+TGT static void silu_mul_avx2(float *gate, const float *up, int64_t n) {
+    const __m256 lo = _mm256_set1_ps(-87.0f), hi = _mm256_set1_ps(87.0f), one = _mm256_set1_ps(1.0f);
+    int64_t c = 0;
+    for (; c + 8 <= n; c += 8) {
+        const __m256 g = _mm256_loadu_ps(gate + c);
+        const __m256 e = exp_avx2(_mm256_min_ps(_mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), g), lo), hi));
+        __m256 r = _mm256_div_ps(g, _mm256_add_ps(one, e));
+        if (up) r = _mm256_mul_ps(r, _mm256_loadu_ps(up + c));
+        _mm256_storeu_ps(gate + c, r);
+    }
+    for (; c < n; c++) {
+        float g = gate[c] / (1.0f + expf(-gate[c]));
+        gate[c] = up ? g * up[c] : g;
+    }
 }
 #include "backend/cpu/mm_tmpl.h"
 #else

@@ -34,7 +34,21 @@
 #include <math.h>
 #include "backend/cpu/exp_cephes.h"
 
-/* exp_shift (simd.h): Cephes' expf on 16 lanes, 2^n by VSCALEFPS, masked tail. */
+/* Cephes' expf on 16 lanes (x already clamped to [-88, 88]), 2^n by VSCALEFPS. */
+TGT static inline __m512 exp_avx512(__m512 x) {
+    const __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(EXP_C1), x);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(EXP_C2), x);
+    __m512 p = _mm512_set1_ps(EXP_P0);
+    p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P1));
+    p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P2));
+    p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P3));
+    p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P4));
+    p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P5));
+    return _mm512_scalef_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f))), fx);
+}
+
+/* exp_shift (simd.h): exp_avx512 of s - mx (below -88: exp(-88)), masked tail. */
 TGT static float exp_shift_avx512(float *s, int n, float mx) {
     const __m512 vmx = _mm512_set1_ps(mx), ninf = _mm512_set1_ps(-INFINITY), lo = _mm512_set1_ps(-88.0f);
     __m512 acc = _mm512_setzero_ps();
@@ -42,22 +56,24 @@ TGT static float exp_shift_avx512(float *s, int n, float mx) {
         __mmask16 m = n - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - c)) - 1);
         __m512 x0 = _mm512_maskz_loadu_ps(m, s + c);
         __mmask16 live = m & _mm512_cmp_ps_mask(x0, ninf, _CMP_NEQ_OQ);
-        __m512 x = _mm512_max_ps(_mm512_sub_ps(x0, vmx), lo);
-        __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(EXP_C1), x);
-        x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(EXP_C2), x);
-        __m512 p = _mm512_set1_ps(EXP_P0);
-        p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P1));
-        p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P2));
-        p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P3));
-        p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P4));
-        p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P5));
-        __m512 y = _mm512_fmadd_ps(p, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
-        __m512 e = _mm512_maskz_mov_ps(live, _mm512_scalef_ps(y, fx));
+        __m512 e = _mm512_maskz_mov_ps(live, exp_avx512(_mm512_max_ps(_mm512_sub_ps(x0, vmx), lo)));
         _mm512_mask_storeu_ps(s + c, m, e);
         acc = _mm512_add_ps(acc, e);
     }
     return _mm512_reduce_add_ps(acc);
+}
+
+/* silu_mul (simd.h): g / (1 + exp(-g)) (times up), exp's argument clamped to [-88, 88]. */
+TGT static void silu_mul_avx512(float *gate, const float *up, int64_t n) {
+    const __m512 lo = _mm512_set1_ps(-88.0f), hi = _mm512_set1_ps(88.0f), one = _mm512_set1_ps(1.0f);
+    for (int64_t c = 0; c < n; c += 16) {
+        __mmask16 m = n - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - c)) - 1);
+        const __m512 g = _mm512_maskz_loadu_ps(m, gate + c);
+        const __m512 e = exp_avx512(_mm512_min_ps(_mm512_max_ps(_mm512_sub_ps(_mm512_setzero_ps(), g), lo), hi));
+        __m512 r = _mm512_div_ps(g, _mm512_add_ps(one, e));
+        if (up) r = _mm512_mul_ps(r, _mm512_maskz_loadu_ps(m, up + c));
+        _mm512_mask_storeu_ps(gate + c, m, r);
+    }
 }
 #include "backend/cpu/mm_tmpl.h"
 #else

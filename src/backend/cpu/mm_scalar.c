@@ -35,4 +35,11 @@ static float exp_shift_scalar(float *s, int n, float mx) {
     }
     return sum;
 }
+/* silu_mul (simd.h): libm's expf. */
+static void silu_mul_scalar(float *gate, const float *up, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float g = gate[i] / (1.0f + expf(-gate[i]));
+        gate[i] = up ? g * up[i] : g;
+    }
+}
 #include "backend/cpu/mm_tmpl.h"

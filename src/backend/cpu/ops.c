@@ -1,5 +1,7 @@
-/* Elementwise and per-row f32 operations (see ops.h); plain C the compiler vectorises. */
+/* Elementwise and per-row f32 operations (see ops.h); plain C the compiler vectorises, SiLU through
+ * the dispatched SIMD kernel (simd.h). */
 #include "backend/cpu/ops.h"
+#include "backend/cpu/simd.h"
 #include <math.h>
 
 void rl_rmsnorm(float *out, const float *x, const float *w, int T, int n, float eps, int one_plus) {
@@ -35,12 +37,7 @@ void rl_layernorm(float *out, const float *x, const float *w, const float *b, in
     }
 }
 
-void rl_silu_mul(float *gate, const float *up, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        float g = gate[i] / (1.0f + expf(-gate[i]));
-        gate[i] = up ? g * up[i] : g;
-    }
-}
+void rl_silu_mul(float *gate, const float *up, int64_t n) { rl_simd()->silu_mul(gate, up, n); }
 
 void rl_gelu_tanh_mul(float *gate, const float *up, int64_t n) {
     const float c = 0.7978845608028654f; /* sqrt(2/pi) */

@@ -38,6 +38,9 @@ typedef struct {
      * softmax of the tiled attention). mx >= every finite s[c]. Vector paths: Cephes' expf
      * (range reduction by ln 2, degree-6 polynomial, ~1 ulp); scalar: libm's expf. */
     float (*exp_shift)(float *s, int n, float mx);
+    /* gate[i] = silu(gate[i]) * up[i] (up may be NULL: silu alone), silu(g) = g / (1 + exp(-g));
+     * vector paths: the same Cephes expf, its argument clamped to +-88 (AVX2: +-87). */
+    void (*silu_mul)(float *gate, const float *up, int64_t n);
     /* y[i][j] += sum_k x[i][k] * b[k][j], i < M, j < N, b row-major (no transposed copy). */
     void (*gemm_nn_acc)(const float *x, int64_t ldx, const float *b, int64_t ldb, float *y, int64_t ldy, int M, int N,
                         int K);
