@@ -2,6 +2,9 @@
  * bits everywhere (its fast form covers only the exponents whose result is a normal float). */
 #include "test.h"
 #include "backend/cpu/ggml_math.h"
+#include "backend/cpu/ggml_ops.h"
+#include "backend/cpu/simd.h"
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -33,7 +36,34 @@ static void test_v_expf(void) {
     CHECK(rl_ggml_v_expf(-200.0f) == 0.0f && rl_ggml_v_expf(100.0f) == INFINITY, "the ends");
 }
 
+/* rl_ggml_silu_mul's AVX-512 runs give the scalar form's bits (x from -120 to 120 finely, the
+ * ends of v_expf's range, a tail of 7 items, with and without up). */
+static void test_silu_zmm(void) {
+    enum { N = 61447 };
+    float *x = malloc(N * sizeof(float)), *u = malloc(N * sizeof(float)), *a = malloc(N * sizeof(float)),
+          *b = malloc(N * sizeof(float));
+    CHECK(x && u && a && b, "memory");
+    if (!x || !u || !a || !b) { free(x); free(u); free(a); free(b); return; }
+    for (int i = 0; i < N; i++) { x[i] = -120.0f + 240.0f * (float)i / N; u[i] = 0.5f + (float)(i % 13) / 7.0f; }
+    x[3] = -1e30f; x[5] = 1e30f; x[7] = 0.0f; x[9] = -0.0f; x[11] = 133.0f; x[13] = -133.0f;
+    if (rl_simd_force("avx512") != 0) { fprintf(stderr, "  (skip: no avx512)\n"); free(x); free(u); free(a); free(b); return; }
+    for (int up = 0; up < 2; up++) {
+        memcpy(a, x, N * sizeof(float));
+        memcpy(b, x, N * sizeof(float));
+        rl_ggml_silu_mul(a, up ? u : NULL, N);
+        rl_simd_force("scalar");
+        rl_ggml_silu_mul(b, up ? u : NULL, N);
+        rl_simd_force("avx512");
+        long bad = 0;
+        for (int i = 0; i < N; i++) bad += memcmp(&a[i], &b[i], 4) != 0;
+        CHECK(bad == 0, "up=%d: %ld items differ from the scalar form", up, bad);
+    }
+    rl_simd_force(NULL);
+    free(x); free(u); free(a); free(b);
+}
+
 int main(void) {
     RUN(test_v_expf);
+    RUN(test_silu_zmm);
     TEST_END();
 }
