@@ -16,6 +16,7 @@
 #define GEMM_TB 64     /* tokens per work item in GEMM mode */
 #define GEMM_ROWS 96   /* output rows per work item in GEMM mode (multiple of both tile heights) */
 #define QGEMM_ROWS 64  /* output rows per work item of the integer GEMM (multiple of its panel pairs) */
+#define QGEMM_TB 512   /* tokens per work item of the integer GEMM */
 
 #define QACT_MAX_BYTES (96 * 1024) /* stack buffer for the quantised activation rows of a GEMV */
 
@@ -100,12 +101,14 @@ static int qgemm_run(rl_pool *p, mm_job *j, const float *x) {
     j->xa = &xa;
     j->pack = buf + pack_off;
     j->pack_bytes = pb;
-    /* one item = a row block against every token: each weight panel is packed once per op */
-    j->tb = T;
+    /* one item = a row block against up to QGEMM_TB tokens: each weight panel is packed once per
+     * QGEMM_TB tokens (once per op at the default sweep sizes) */
+    j->tb = T < QGEMM_TB ? T : QGEMM_TB;
     j->rows = QGEMM_ROWS;
-    if ((out + j->rows - 1) / j->rows < 4 * nth) j->rows /= 2;
+    const int n_tb = (T + j->tb - 1) / j->tb;
+    if ((int64_t)n_tb * ((out + j->rows - 1) / j->rows) < 4 * nth) j->rows /= 2;
     j->n_rb = (out + j->rows - 1) / j->rows;
-    rl_pool_for_work(p, j->n_rb, 1, (int64_t)T * in * out, mm_work, j);
+    rl_pool_for_work(p, (int64_t)n_tb * j->n_rb, 1, (int64_t)T * in * out, mm_work, j);
     free(buf);
     return 1;
 }

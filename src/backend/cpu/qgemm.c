@@ -2,6 +2,7 @@
  * vectors, 16-row panels), AVX-VNNI (dpbusd on 256-bit vectors), AVX2 (maddubs + madd; Q8_0
  * through |w| and sign(x, w)), and the scalar reference; selected at run time (simd.c). */
 #include "backend/cpu/qgemm.h"
+#include <stdint.h>
 
 void rl_qgemm_scalar(rl_dtype wt, const uint8_t *w, int in, int out, const rl_qacts *xa, float *y,
                      const float *bias, int t0, int t1, int o0, int o1, void *pack) {
@@ -83,8 +84,10 @@ void rl_qgemm_scalar(rl_dtype wt, const uint8_t *w, int in, int out, const rl_qa
 #define QGTGT __attribute__((target("avx512f,avx512vnni,avx2,fma,f16c")))
 #define SB_ZMM (80 * 16) /* packed bytes per block of the 16-lane panel pair (qgemm_tmpl.h's SB) */
 /* The panel pair (32 rows) packed with gathers: per block and panel one gather of the 16 rows'
- * headers (f16 d, Q4_1's f16 m) and one per 4 code bytes; rows past nrows masked off (zero). */
-QGTGT static void pack_zmm(rl_dtype wt, const uint8_t *w, size_t rb, int nb, int nrows, uint8_t *pk) {
+ * headers (f16 d, Q4_1's f16 m) and one per 4 code bytes; rows past nrows masked off (zero).
+ * Returns 0 (nothing done) where 16 rows' offsets do not fit the gathers' int32 indices. */
+QGTGT static int pack_zmm(rl_dtype wt, const uint8_t *w, size_t rb, int nb, int nrows, uint8_t *pk) {
+    if (rb > (size_t)INT32_MAX / 16) return 0;
     const size_t bb = RL_DTYPES[wt].block_bytes;
     const int q4 = wt == RL_DT_Q4_1;
     const __m512i ro = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -113,6 +116,7 @@ QGTGT static void pack_zmm(rl_dtype wt, const uint8_t *w, size_t rb, int nb, int
             }
         }
     }
+    return 1;
 }
 #define QG_PACK(wt, w, rb, nb, nrows, pk) pack_zmm((wt), (w), (rb), (nb), (nrows), (pk))
 #define Q8_BIAS 1

@@ -5,7 +5,7 @@
  * DOT_U(acc, u8, s8) (acc + per-lane sum of 4 u8 x s8 products), Q8_BIAS (1: Q8_0 codes packed
  * as w+128 and run through DOT_U with the activation-sum correction; 0: signed codes through
  * DOT_S(acc, w8, x8)), MR (tokens per micro-tile); optionally QG_PACK(wt, w, rb, nb, nrows, pk), a
- * faster QG(pack). Not a public header.
+ * faster QG(pack) that returns 0 where it does not apply. Not a public header.
  *
  * Packed panel pair (2P weight rows), per block b of 32 items (SB bytes): for g < 8 and panel
  * v < 2 one vector of P lanes holding items 4g..4g+3 of row v*P + lane; then the 2P f32 scales
@@ -16,7 +16,6 @@
 
 #define SB (80 * P) /* packed bytes per block of the panel pair */
 
-#ifndef QG_PACK
 static void QG(pack)(rl_dtype wt, const uint8_t *w, size_t rb, int nb, int nrows, uint8_t *pk) {
     const size_t bb = RL_DTYPES[wt].block_bytes;
     for (int r = 0; r < 2 * P; r++) {
@@ -48,8 +47,6 @@ static void QG(pack)(rl_dtype wt, const uint8_t *w, size_t rb, int nb, int nrows
         }
     }
 }
-
-#endif
 
 /* MR_ tokens (t .. t+MR_) against the packed panel pair; writes y rows o .. o+nvalid. */
 QGTGT static inline __attribute__((always_inline)) void
@@ -144,10 +141,9 @@ QGTGT void QG(rl_qgemm)(rl_dtype wt, const uint8_t *w, int in, int out, const rl
     for (int o = o0; o < o1; o += 2 * P) {
         int nv = o1 - o < 2 * P ? o1 - o : 2 * P;
 #ifdef QG_PACK
-        QG_PACK(wt, w + (size_t)o * rb, rb, nb, nv, pk);
-#else
-        QG(pack)(wt, w + (size_t)o * rb, rb, nb, nv, pk);
+        if (!QG_PACK(wt, w + (size_t)o * rb, rb, nb, nv, pk))
 #endif
+            QG(pack)(wt, w + (size_t)o * rb, rb, nb, nv, pk);
         if (wt == RL_DT_Q4_1) QG(tiles)(1, pk, nb, xa, t0, t1, y, out, o, nv, bias);
         else QG(tiles)(0, pk, nb, xa, t0, t1, y, out, o, nv, bias);
     }
