@@ -308,6 +308,7 @@ static void test_qint_exact(void) {
             for (int ii = 0; ii < 4; ii++)
                 for (int ti = 0; ti < 7; ti++)
                     for (int oi = 0; oi < 4; oi++) check_exact((ii + ti + oi) % 2 ? p : NULL, DTS[di], TS[ti], INS[ii], OUTS[oi]);
+        for (int di = 0; di < 2; di++) check_exact(p, DTS[di], 1100, 96, 37); /* sweeps over several token blocks */
         fprintf(stderr, "  %s exact\n", PATHS[pi]);
     }
     rl_matmul_set_compute(RL_COMPUTE_F32);
