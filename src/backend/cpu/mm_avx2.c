@@ -42,15 +42,8 @@ TGT static inline float hsum_avx2(__m256 v) {
 /* Cephes' expf on 8 lanes (x already clamped to [-87, 87]), 2^n through the exponent bits. */
 TGT static inline __m256 exp_avx2(__m256 x) {
     const __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(EXP_C1), x);
-    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(EXP_C2), x);
-    __m256 p = _mm256_set1_ps(EXP_P0);
-    p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P1));
-    p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P2));
-    p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P3));
-    p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P4));
-    p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(EXP_P5));
-    const __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+    const __m256 r = EXP_CEPHES_REDUCE(x, fx, _mm256_fnmadd_ps, _mm256_set1_ps);
+    const __m256 y = EXP_CEPHES_POLY(r, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps, _mm256_set1_ps);
     const __m256i e2 = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e2));
 }

@@ -37,15 +37,8 @@
 /* Cephes' expf on 16 lanes (x already clamped to [-88, 88]), 2^n by VSCALEFPS. */
 TGT static inline __m512 exp_avx512(__m512 x) {
     const __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(EXP_C1), x);
-    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(EXP_C2), x);
-    __m512 p = _mm512_set1_ps(EXP_P0);
-    p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P1));
-    p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P2));
-    p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P3));
-    p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P4));
-    p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(EXP_P5));
-    return _mm512_scalef_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f))), fx);
+    const __m512 r = EXP_CEPHES_REDUCE(x, fx, _mm512_fnmadd_ps, _mm512_set1_ps);
+    return _mm512_scalef_ps(EXP_CEPHES_POLY(r, _mm512_fmadd_ps, _mm512_mul_ps, _mm512_add_ps, _mm512_set1_ps), fx);
 }
 
 /* exp_shift (simd.h): exp_avx512 of s - mx (below -88: exp(-88)), masked tail. */
