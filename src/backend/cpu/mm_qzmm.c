@@ -86,33 +86,33 @@ static TGT void q8_tables(q8_idx *t) {
     }
 }
 
-static TGT inline __mmask64 bytes_mask(unsigned n) { return n >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1); }
+static TGT inline __attribute__((always_inline)) __mmask64 bytes_mask(unsigned n) { return n >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1); }
 
 /* Masks of the first 64 and the next bytes of an n-byte span (n <= 128). */
-static TGT inline void span_masks(unsigned n, __mmask64 *m0, __mmask64 *m1) {
+static TGT inline __attribute__((always_inline)) void span_masks(unsigned n, __mmask64 *m0, __mmask64 *m1) {
     *m0 = bytes_mask(n);
     *m1 = bytes_mask(n > 64 ? n - 64 : 0);
 }
 
 /* One row's group bytes at p (span masks m0, m1) gathered by qidx; its first 64 bytes kept in *l0
  * (the headers). */
-static TGT inline __m512i row_gather(const uint8_t *p, __mmask64 m0, __mmask64 m1, __m512i qidx, __m512i *l0) {
+static TGT inline __attribute__((always_inline)) __m512i row_gather(const uint8_t *p, __mmask64 m0, __mmask64 m1, __m512i qidx, __m512i *l0) {
     *l0 = _mm512_maskz_loadu_epi8(m0, p);
     return _mm512_permutex2var_epi8(*l0, qidx, _mm512_maskz_loadu_epi8(m1, p + 64));
 }
 
 /* The activation's (d, s) pairs of blocks b0 .. b0 + n - 1 (n <= 4; the rest 0). */
-static TGT inline __m512 act_ds(rl_qrow x, int b0, unsigned n) {
+static TGT inline __attribute__((always_inline)) __m512 act_ds(rl_qrow x, int b0, unsigned n) {
     return _mm512_maskz_loadu_ps((__mmask16)((1u << (2 * n)) - 1), x.ds + (size_t)2 * b0);
 }
 
-static TGT inline void prefetch_span(const char *p, int n) {
+static TGT inline __attribute__((always_inline)) void prefetch_span(const char *p, int n) {
     for (int o = 0; o < n; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
 }
 
 /* The 8 rows' header words: sidx picks words from two rows' first 64 bytes (l0), pidx joins two
  * such picks; q[0] holds rows 0..3's, q[1] rows 4..7's (the final word order is the caller's). */
-static TGT inline void rows8_words(const __m512i l0[8], __m512i sidx, __m512i pidx, __m512i q[2]) {
+static TGT inline __attribute__((always_inline)) void rows8_words(const __m512i l0[8], __m512i sidx, __m512i pidx, __m512i q[2]) {
     const __m512i p01 = _mm512_permutex2var_epi16(l0[0], sidx, l0[1]), p23 = _mm512_permutex2var_epi16(l0[2], sidx, l0[3]);
     const __m512i p45 = _mm512_permutex2var_epi16(l0[4], sidx, l0[5]), p67 = _mm512_permutex2var_epi16(l0[6], sidx, l0[7]);
     q[0] = _mm512_permutex2var_epi16(p01, pidx, p23);

@@ -284,13 +284,24 @@ TGT static void SFX(gemm)(const rl_mm_args *a, int t0, int t1, int o0, int o1) {
                 ldw = KC;
             }
             const float *bias = first && a->bias ? a->bias + ob : NULL;
+            /* the next tile's weight rows, a few cache lines per micro-kernel call, so that its
+             * conversion finds them in cache (rows of the next row block, or of the next slice) */
+            const int nob = ob + OB < o1 ? ob + OB : o0, nk0 = ob + OB < o1 ? k0 : k0 + KC;
+            const int nnb = nob + OB < o1 ? OB : o1 - nob;
+            const size_t seg = nk0 < in ? rl_dtype_row_bytes(a->wtype, (in - nk0 < KC ? in - nk0 : KC)) : 0;
+            const size_t lpr = (seg + 63) / 64, nlines = lpr * (size_t)nnb;
+            const char *nw = (const char *)a->w + (size_t)nob * rb + (nk0 < in ? rl_dtype_row_bytes(a->wtype, nk0) : 0);
+            size_t pl = 0;
             int t = t0;
             for (; t + MR <= t1; t += MR) {
                 const float *x = a->x + (size_t)t * in + k0;
                 float *y = a->y + (size_t)t * out + ob;
                 int j = 0;
-                for (; j + NR <= nb; j += NR)
+                for (; j + NR <= nb; j += NR) {
+                    for (int q = 0; q < 8 && pl < nlines; q++, pl++)
+                        __builtin_prefetch(nw + (pl / lpr) * rb + (pl % lpr) * 64, 0, 3);
                     SFX(mk_full)(x, in, wp + j * ldw, ldw, y + j, out, kc, first, bias ? bias + j : NULL);
+                }
                 for (; j < nb; j++)
                     SFX(mk_m1)(x, in, wp + j * ldw, ldw, y + j, out, kc, first, bias ? bias + j : NULL);
             }
