@@ -1,7 +1,7 @@
 /* The end of a 4 x 4 register tile of 512-bit f32 accumulators (the dot-product micro-kernels of
  * mm_tmpl.h's AVX-512 instance and mm_bf16.c): the 16 horizontal sums taken together by 128-bit
- * shuffles and in-lane shuffles (16 instructions a level, 4 levels) instead of 16 separate
- * reductions, stored as 4 rows of 4. Each sum is bit for bit _mm512_reduce_add_ps's (lanes i + i+8,
+ * shuffles and in-lane shuffles (4 levels, about 46 instructions for all 16) instead of 16
+ * separate reductions, stored as 4 rows of 4. Each sum is bit for bit _mm512_reduce_add_ps's (lanes i + i+8,
  * then i + i+4, i + i+2, i + i+1; the order ggml's tinyBLAS sums in, which the GGUF F16 / BF16
  * fixtures need). x86 only; include after <immintrin.h>. */
 #ifndef RL_ZMM_RED_H
