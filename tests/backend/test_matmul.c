@@ -79,18 +79,22 @@ static void test_matmul_all(void) {
 }
 
 /* --compute bf16: BF16 weights from 4 tokens on use VDPBF16PS on bf16-rounded activations (exact
- * products of bf16 values, f32 sums); fewer tokens and other dtypes keep f32 activations. */
+ * products of bf16 values, f32 sums): 4..15 tokens on the dot-product kernel, from 16 on the
+ * outer-product one (token lanes, 64-token groups, 512-token items, 512-item slices, odd
+ * lengths); fewer tokens and other dtypes keep f32 activations. */
 static void test_matmul_compute_bf16(void) {
     CHECK(rl_matmul_get_compute() == RL_COMPUTE_F32, "default compute is f32");
     if (!rl_simd_supported("avx512bf16")) { fprintf(stderr, "  (skip: no AVX512-BF16)\n"); return; }
     rl_pool *p = rl_pool_new(2);
     rl_matmul_set_compute(RL_COMPUTE_BF16);
-    static const int INS[] = {1, 31, 33, 1000, 2100}, TS[] = {4, 5, 17, 70}, OUTS[] = {1, 7, 100};
+    static const int INS[] = {1, 31, 33, 1000, 2100}, TS[] = {4, 5, 15, 16, 17, 70, 130}, OUTS[] = {1, 7, 100};
     g_xbf16 = 1;
     for (int ii = 0; ii < 5; ii++)
-        for (int ti = 0; ti < 4; ti++)
+        for (int ti = 0; ti < 7; ti++)
             for (int oi = 0; oi < 3; oi++)
                 check_case((ti + oi) % 2 ? p : NULL, RL_DT_BF16, TS[ti], INS[ii], OUTS[oi], (ii + oi) % 2);
+    check_case(p, RL_DT_BF16, 600, 1025, 61, 1); /* two token items (512 + 88), the odd item in a later slice */
+    check_case(NULL, RL_DT_BF16, 64, 513, 97, 0);
     g_xbf16 = 0;
     check_case(p, RL_DT_BF16, 3, 1000, 13, 1); /* decode: f32 */
     check_case(p, RL_DT_F16, 17, 1000, 13, 1);

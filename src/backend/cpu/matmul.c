@@ -17,6 +17,9 @@
 #define GEMM_ROWS 96   /* output rows per work item in GEMM mode (multiple of both tile heights) */
 #define QGEMM_ROWS 64  /* output rows per work item of the integer GEMM (multiple of its panel pairs) */
 #define QGEMM_TB 512   /* tokens per work item of the integer GEMM */
+#define BGEMM_ROWS 48  /* output rows per work item of the bf16-compute GEMM (a multiple of its tile heights 6, 8, 12) */
+#define BGEMM_TB 512   /* tokens per work item of the bf16-compute GEMM */
+#define BGEMM_MIN_T 16 /* from this many tokens (one register of lanes) the outer-product bf16 GEMM */
 
 #define QACT_MAX_BYTES (96 * 1024) /* stack buffer for the quantised activation rows of a GEMV */
 
@@ -25,9 +28,10 @@ typedef struct {
     rl_mm_args a;
     int gemm, tb, rows, n_rb;
     const rl_qrow *xq; /* non-NULL: integer GEMV on these quantised rows (Q8_0 / Q4_1 weights) */
-    const uint16_t *xb; /* non-NULL: bf16-compute GEMM on these bf16 activation rows */
+    const uint32_t *xb; /* non-NULL: bf16-compute GEMM on these packed bf16 activations */
+    const uint16_t *xr; /* non-NULL: few-token bf16-compute GEMM on these bf16 activation rows */
     const rl_qacts *xa; /* non-NULL: integer GEMM on these quantised rows (Q8_0 / Q4_1 weights) */
-    unsigned char *pack; /* its per-thread packing scratch, pack_bytes each */
+    unsigned char *pack; /* its per-thread packing (or bf16 GEMM) scratch, pack_bytes each */
     size_t pack_bytes;
 } mm_job;
 
@@ -53,7 +57,8 @@ static void mm_work(void *ctx, int64_t b, int64_t e, int tid) {
         int o0 = rb * j->rows, o1 = o0 + j->rows < j->a.out ? o0 + j->rows : j->a.out;
         if (j->xa) j->s->qgemm(j->a.wtype, j->a.w, j->a.in, j->a.out, j->xa, j->a.y, j->a.bias, t0, t1, o0, o1,
                                j->pack + (size_t)tid * j->pack_bytes);
-        else if (j->xb) rl_gemm_bf16(&j->a, j->xb, t0, t1, o0, o1);
+        else if (j->xr) rl_gemm_bf16_dot(&j->a, j->xr, t0, t1, o0, o1);
+        else if (j->xb) rl_gemm_bf16(&j->a, j->xb, (float *)(void *)(j->pack + (size_t)tid * j->pack_bytes), t0, t1, o0, o1);
         else if (j->xq) j->s->qgemv(j->a.wtype, j->a.w, j->a.in, j->a.out, j->xq, j->a.y, j->a.bias, t0, t1, o0, o1);
         else if (j->gemm) j->s->gemm(&j->a, t0, t1, o0, o1);
         else j->s->gemv(&j->a, t0, t1, o0, o1);
@@ -113,6 +118,41 @@ static int qgemm_run(rl_pool *p, mm_job *j, const float *x) {
     return 1;
 }
 
+/* Rounds and packs activation tokens [b, e) (multiples of 16 but the last) for the bf16 GEMM. */
+typedef struct {
+    uint32_t *xp;
+    const float *x;
+    int T, in;
+} bpack_job;
+
+static void bpack_work(void *ctx, int64_t b, int64_t e, int tid) {
+    (void)tid;
+    const bpack_job *j = ctx;
+    rl_bf16_pack_acts(j->xp, j->x, j->T, j->in, (int)b * 16, (int)(e * 16 < j->T ? e * 16 : j->T));
+}
+
+/* Sweep over BF16 weights with --compute bf16: packs the activations once (bf16, tokens across
+ * the lanes), then the outer-product GEMM on the pool. Returns 0 (nothing done: the f32 GEMM runs
+ * instead) if the scratch cannot be allocated. */
+static int bgemm_run(rl_pool *p, mm_job *j, const float *x) {
+    const int T = j->a.T, in = j->a.in, out = j->a.out, nth = rl_pool_size(p);
+    /* one item = BGEMM_ROWS rows against up to BGEMM_TB tokens */
+    j->tb = T < BGEMM_TB ? T : BGEMM_TB;
+    j->rows = BGEMM_ROWS;
+    j->n_rb = (out + j->rows - 1) / j->rows;
+    size_t xb = (rl_bf16_acts_bytes(T, in) + 63) & ~(size_t)63, sb = (rl_bf16_scratch_bytes(j->rows, j->tb) + 63) & ~(size_t)63;
+    unsigned char *buf = aligned_alloc(64, xb + (size_t)nth * sb);
+    if (!buf) return 0;
+    bpack_job pj = {(uint32_t *)(void *)buf, x, T, in};
+    rl_pool_for_work(p, (T + 15) / 16, 1, (int64_t)T * in * 4, bpack_work, &pj);
+    j->xb = pj.xp;
+    j->pack = buf + xb;
+    j->pack_bytes = sb;
+    rl_pool_for_work(p, (int64_t)((T + j->tb - 1) / j->tb) * j->n_rb, 1, (int64_t)T * in * out, mm_work, j);
+    free(buf);
+    return 1;
+}
+
 void rl_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtype wtype, const float *bias,
                int T, int in, int out) {
     if (T <= 0 || out <= 0) return;
@@ -156,12 +196,13 @@ void rl_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtype wty
         return;
     if (j.gemm && wtype == RL_DT_BF16 && rl_matmul_get_compute() == RL_COMPUTE_BF16 &&
         !strncmp(j.s->name, "avx512", 6) && rl_simd_supported("avx512bf16")) {
-        uint16_t *xb = malloc((size_t)T * in * sizeof(uint16_t)); /* once per op; NULL: f32 path */
-        if (xb) {
-            rl_bf16_round_row(xb, x, (int64_t)T * in);
-            j.xb = xb;
+        if (T >= BGEMM_MIN_T && bgemm_run(p, &j, x)) return;
+        uint16_t *xr = T < BGEMM_MIN_T ? malloc((size_t)T * in * sizeof(uint16_t)) : NULL; /* NULL: f32 path */
+        if (xr) {
+            rl_bf16_round_row(xr, x, (int64_t)T * in);
+            j.xr = xr;
             rl_pool_for_work(p, n_items, 1, (int64_t)T * in * out, mm_work, &j);
-            free(xb);
+            free(xr);
             return;
         }
     }
