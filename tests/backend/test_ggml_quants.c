@@ -1,4 +1,4 @@
-/* GGUF weight-type kernels (ggml_quants.c, gq_*.c): on every SIMD path this CPU has, rl_matmul of
+/* GGUF weight-type kernels (ggml_quants.c, gq_*.c, gq_gemm.c): on every SIMD path this CPU has, rl_matmul of
  * random blocks of each type equals the scalar path bit for bit (the block dots are integer) and
  * equals a double reference over the dequantised weights and dequantised activation blocks; odd
  * out and T, several blocks, bias. Also the activation quantisers' rounding (ggml's x86 rules). */
@@ -94,6 +94,7 @@ static void check_type(rl_dtype t, int T, int in, int out) {
     for (int pi = 1; pi < 4; pi++) {
         if (rl_simd_force(PATHS[pi]) != 0) continue;
         rl_pool *p = rl_pool_new(2);
+        for (int64_t i = 0; i < (int64_t)T * out; i++) y[i] = NAN; /* every path writes every output */
         rl_matmul(p, y, x, w, t, bias, T, in, out);
         rl_pool_free(p);
         CHECK(!memcmp(y, y0, sizeof(float) * (size_t)T * out), "%s %s T=%d: differs from scalar", RL_DTYPES[t].st_name, PATHS[pi], T);
@@ -115,6 +116,11 @@ static void test_types(void) {
         check_type(TYPES[k], 6, 2 * blk, 24); /* repacked: 4 gemm rows, then 2 gemv rows */
         check_type(TYPES[k], 1, 7 * blk, 24); /* one token: whole groups of 4 blocks, then 3 */
         check_type(TYPES[k], 1, 9 * blk, 16);
+        /* sweeps (gq_gemm.c on avx512vnni for Q4_0 / Q8_0): two 64-row items, a short 16-row panel, 8-token and
+         * 2-token tiles with tails; rows a multiple of 8 but not of 16 */
+        check_type(TYPES[k], 13, 2 * blk, 100);
+        check_type(TYPES[k], 9, 3 * blk, 72);
+        check_type(TYPES[k], 4, 1 * blk, 136);
     }
 }
 
