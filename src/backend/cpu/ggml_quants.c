@@ -193,7 +193,7 @@ void rl_ggml_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtyp
     if (!act) { for (size_t i = 0; i < (size_t)T * out; i++) y[i] = NAN; return; }
     for (int k = 0; k < T; k++) quantize_act(ti.act, x + (size_t)k * in, act + (size_t)k * j.a_rb, in);
     j.act = act;
-    if (rl_gq_gemm_usable(t, T) && !rl_gq_gemm(p, &j)) { free(act); return; }
+    if (rl_gq_gemm_usable(t, T, out) && !rl_gq_gemm(p, &j)) { free(act); return; }
     gq_task task = {&j, pick_rows()};
     void *aux = NULL;
     if (!strcmp(rl_simd_name(), "avx512vnni") && rl_gq_vnni_usable(t, T, out) && (aux = rl_gq_vnni_prep(&j))) {

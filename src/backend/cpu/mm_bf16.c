@@ -10,6 +10,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <string.h>
+#include "backend/cpu/zmm_tr.h"
 
 #define TGT __attribute__((target("avx512f,avx512bw,avx512bf16,avx2,fma")))
 #define INL __attribute__((always_inline)) inline
@@ -21,29 +22,6 @@ static int64_t npairs(int in) { return (in + 1) / 2; }
 size_t rl_bf16_acts_bytes(int T, int in) { return (size_t)((T + 15) & ~15) * (size_t)npairs(in) * 4; }
 
 size_t rl_bf16_scratch_bytes(int rows, int T) { return (size_t)rows * (size_t)((T + 15) & ~15) * 4; }
-
-/* In place: r[j] lane i <- r[i] lane j (16 x 16 dwords). */
-TGT static INL void tr16(__m512i r[16]) {
-    __m512i t[16], u[16];
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; i++) { /* u[4i+j], 128-bit lane L: rows 4i..4i+3, dword 4L+j */
-        u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-        u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-        u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-        u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-    }
-    for (int j = 0; j < 4; j++) {
-        __m512i a0 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x88), a1 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xdd);
-        __m512i b0 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x88), b1 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xdd);
-        r[j] = _mm512_shuffle_i32x4(a0, b0, 0x88);
-        r[8 + j] = _mm512_shuffle_i32x4(a0, b0, 0xdd);
-        r[4 + j] = _mm512_shuffle_i32x4(a1, b1, 0x88);
-        r[12 + j] = _mm512_shuffle_i32x4(a1, b1, 0xdd);
-    }
-}
 
 /* Packed pair p of tokens [g*TG, g*TG + width) starts at xp + g*TG*np + p*width (dwords). */
 static INL uint32_t *group_base(uint32_t *xp, int64_t np, int g) { return xp + (size_t)g * TG * np; }
@@ -62,7 +40,7 @@ TGT static void pack16(uint32_t *xp, const float *x, int T, int in, int Tp, int 
         const float *s = x + (size_t)(t + i) * in + c;
         r[i] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, s + 16), _mm512_maskz_loadu_ps(m0, s));
     }
-    tr16(r);
+    zmm_tr16(r);
     int n = (int)(np - c / 2) < 16 ? (int)(np - c / 2) : 16;
     uint32_t *d = group_base(xp, np, g) + (size_t)(c / 2) * w + (t - g * TG);
     for (int p = 0; p < n; p++) _mm512_storeu_si512((void *)(d + (size_t)p * w), r[p]);
@@ -151,7 +129,7 @@ TGT static void untranspose(const rl_mm_args *a, const float *yt, int64_t ldt, i
         for (; t + 16 <= t1; t += 16) {
             __m512i r[16];
             for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512((const void *)(yt + (size_t)(o - o0 + i) * ldt + (t - t0)));
-            tr16(r);
+            zmm_tr16(r);
             for (int i = 0; i < 16; i++) _mm512_storeu_ps(a->y + (size_t)(t + i) * a->out + o, _mm512_add_ps((__m512)r[i], bv));
         }
         for (; t < t1; t++)
