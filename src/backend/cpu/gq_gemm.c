@@ -8,6 +8,10 @@
  *   for the rest): per 64-item chunk c, acc = fma(sum of the chunk's scales x items, d * dy, acc)
  *   and accm = fma(its mins x the activation's 32-item sums, dmin * dy, accm) (gemv: one fma each
  *   per 256-item block, on the four chunks' sums); y = acc - accm.
+ * - Q6_K (lanes): 8 accumulators per row and token, lane l = fma(dy * d, sum over the block's
+ *   32-item runs v of sc[2v + (l >= 4)] x items 32v + 4l..4l+3, less 32 x (sc[2l] bs[2l] +
+ *   sc[2l+1] bs[2l+1]), lane) block after block, then the 8 lanes as above; here the items times
+ *   their scales packed as int16 pairs and vpdpwssd against the activation's int16 pairs.
  * 16 weight rows share a register (one int32 lane each): a panel of 16 rows is packed once per op
  * by gathers (per block registers of 4 codes a row, unsigned: Q4_0's / Q4_K's nibbles, Q8_0's
  * codes + 128; the 16 f32 scales; Q4_K's 6-bit scales and mins unpacked), then vpdpbusd against
@@ -27,10 +31,15 @@
 #define K_SC (64 * 64)
 #define K_MN (K_SC + 8 * 64)
 #define K_D (K_MN + 4 * 64)
+/* Q6_K, per block of a panel: 128 registers of int16 pairs (items 2p, 2p+1 times their scales),
+ * 8 of scale pairs (sc[2l], sc[2l+1]), 16 f32 d */
+#define SPB (128 * 64 + 8 * 64 + 64)
+#define S_SC (128 * 64)
+#define S_D (S_SC + 8 * 64)
 
 int rl_gq_gemm_usable(rl_dtype t, int T, int out) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    return T >= GQ_GEMM_MIN_T && (t == RL_DT_Q4_0 || t == RL_DT_GQ8_0 || (t == RL_DT_Q4_K && out % 8 == 0)) && !strcmp(rl_simd_name(), "avx512vnni") &&
+    return T >= GQ_GEMM_MIN_T && (t == RL_DT_Q4_0 || t == RL_DT_GQ8_0 || t == RL_DT_Q6_K || (t == RL_DT_Q4_K && out % 8 == 0)) && !strcmp(rl_simd_name(), "avx512vnni") &&
            __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
 #else
     (void)t, (void)T, (void)out;
@@ -51,6 +60,7 @@ typedef struct {
     int32_t *sg;         /* (T, nb, 8) -c x the activation's item-quad sums */
     int32_t *bsum;       /* (T, nb) -c x the activation's block sums */
     int32_t *mp;         /* Q4_K: (T, nb, 4) the activation's 32-item sums in int16 pairs (2c, 2c+1) */
+    int16_t *x16;        /* Q6_K: (T, in) the activation's items as int16 */
     uint8_t *pack;       /* per thread: one packed panel */
     size_t pack_bytes;
 } gg_job;
@@ -317,6 +327,116 @@ TGT static void q4k_gemv(const gg_job *G, const uint8_t *pk, int t, int n, int64
     }
 }
 
+/* Q6_K panel of rows [o, o + n): per row the 256 items (6-bit, unsigned) times their 16-item
+ * group's scale as int16, then 16 x 16 transposes of the rows' dword pairs. */
+TGT static void pack_panel_q6k(const gq_job *j, int64_t o, int n, uint8_t *pk) {
+    const int nb = j->in / GQ_QKK;
+    const __m512i z = _mm512_setzero_si512();
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03);
+    const uint8_t *base = j->w + (size_t)o * j->w_rb;
+    _Alignas(64) int16_t rows[16][GQ_QKK];
+    for (int b = 0; b < nb; b++) {
+        uint8_t *cb = pk + (size_t)b * SPB;
+        _Alignas(64) float dr[16];
+        _Alignas(64) int32_t sp[8][16];
+        for (int i = 0; i < 16; i++) {
+            if (i >= n) {
+                memset(rows[i], 0, sizeof rows[i]);
+                dr[i] = 0;
+                for (int l = 0; l < 8; l++) sp[l][i] = 0;
+                continue;
+            }
+            const uint8_t *bp = base + (size_t)i * j->w_rb + (size_t)b * j->bb;
+            uint16_t h;
+            memcpy(&h, bp + 208, 2);
+            dr[i] = _cvtsh_ss(h);
+            const int8_t *sc = (const int8_t *)(bp + 192);
+            for (int l = 0; l < 8; l++) sp[l][i] = (int32_t)(((uint32_t)(uint16_t)(int16_t)sc[2 * l + 1] << 16) | (uint16_t)(int16_t)sc[2 * l]);
+            const __m512i sc16 = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)sc)));
+            for (int hh = 0; hh < 2; hh++) {
+                const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(const void *)(bp + 64 * hh));
+                const __m256i ql1 = _mm256_loadu_si256((const __m256i *)(const void *)(bp + 64 * hh + 32));
+                const __m256i qh = _mm256_loadu_si256((const __m256i *)(const void *)(bp + 128 + 32 * hh));
+                __m256i u[4];
+                u[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
+                u[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
+                u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
+                u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
+                for (int k = 0; k < 4; k++) { /* items 128hh + 32k..: groups 8hh + 2k (first 16), 8hh + 2k + 1 */
+                    const int g = 8 * hh + 2 * k;
+                    const __m512i idx = _mm512_inserti64x4(_mm512_set1_epi16((short)g), _mm256_set1_epi16((short)(g + 1)), 1);
+                    _mm512_store_si512((void *)(rows[i] + 128 * hh + 32 * k),
+                                       _mm512_mullo_epi16(_mm512_cvtepu8_epi16(u[k]), _mm512_permutexvar_epi16(idx, sc16)));
+                }
+            }
+        }
+        for (int v = 0; v < 8; v++) { /* pairs 16v..16v+15 */
+            __m512i r[16];
+            for (int i = 0; i < 16; i++) r[i] = _mm512_load_si512((const void *)(rows[i] + 32 * v));
+            zmm_tr16(r);
+            for (int d = 0; d < 16; d++) _mm512_storeu_si512(cb + 64 * (16 * v + d), r[d]);
+        }
+        for (int l = 0; l < 8; l++) _mm512_storeu_si512(cb + S_SC + 64 * l, _mm512_load_si512((const void *)sp[l]));
+        _mm512_storeu_ps((float *)(void *)(cb + S_D), _mm512_load_ps(dr));
+        (void)z;
+    }
+}
+
+/* Q6_K, MT_ (1 or 2) tokens from t. */
+TGT static INL void tile_q6k(int MT_, const gg_job *G, const uint8_t *pk, int t, int64_t o, int nv) {
+    const gq_job *j = G->j;
+    const int nb = j->in / GQ_QKK;
+    __m512 c0[8], c1[8];
+    for (int l = 0; l < 8; l++) c0[l] = c1[l] = _mm512_setzero_ps();
+    const uint8_t *a0 = j->act + (size_t)t * j->a_rb, *a1 = MT_ > 1 ? a0 + j->a_rb : a0;
+    const int16_t *x0 = G->x16 + (size_t)t * j->in, *x1 = MT_ > 1 ? x0 + j->in : x0;
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *pb = pk + (size_t)b * SPB;
+        const int16_t *xb0 = x0 + (size_t)b * GQ_QKK, *xb1 = x1 + (size_t)b * GQ_QKK;
+#define R8(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7)
+#define Z(l) __m512i p##l = _mm512_setzero_si512(), q##l = _mm512_setzero_si512();
+        R8(Z)
+#pragma GCC unroll 8
+        for (int v = 0; v < 8; v++) {
+#define LANE(l) { \
+                const __m512i wa = _mm512_load_si512((const void *)(pb + 64 * (16 * v + 2 * (l)))); \
+                const __m512i wb = _mm512_load_si512((const void *)(pb + 64 * (16 * v + 2 * (l) + 1))); \
+                int32_t xa, xb; \
+                memcpy(&xa, xb0 + 32 * v + 4 * (l), 4); memcpy(&xb, xb0 + 32 * v + 4 * (l) + 2, 4); \
+                p##l = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(p##l, wa, _mm512_set1_epi32(xa)), wb, _mm512_set1_epi32(xb)); \
+                if (MT_ > 1) { \
+                    memcpy(&xa, xb1 + 32 * v + 4 * (l), 4); memcpy(&xb, xb1 + 32 * v + 4 * (l) + 2, 4); \
+                    q##l = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(q##l, wa, _mm512_set1_epi32(xa)), wb, _mm512_set1_epi32(xb)); } }
+            R8(LANE)
+        }
+        const __m512 dw = _mm512_load_ps((const float *)(const void *)(pb + S_D));
+        float yd0, yd1;
+        memcpy(&yd0, a0 + (size_t)b * j->ab, 4);
+        memcpy(&yd1, a1 + (size_t)b * j->ab, 4);
+        const __m512 d0 = _mm512_mul_ps(_mm512_set1_ps(yd0), dw), d1 = _mm512_mul_ps(_mm512_set1_ps(yd1), dw);
+        const uint8_t *bs0 = a0 + (size_t)b * j->ab + 4 + GQ_QKK, *bs1 = a1 + (size_t)b * j->ab + 4 + GQ_QKK;
+#define FIN(l) { \
+            const __m512i sp = _mm512_load_si512((const void *)(pb + S_SC + 64 * (l))); \
+            c0[l] = _mm512_fmadd_ps(d0, _mm512_cvtepi32_ps(_mm512_sub_epi32(p##l, _mm512_slli_epi32(_mm512_madd_epi16(sp, _mm512_set1_epi32(quad(bs0 - 2, l))), 5))), c0[l]); \
+            if (MT_ > 1) \
+                c1[l] = _mm512_fmadd_ps(d1, _mm512_cvtepi32_ps(_mm512_sub_epi32(q##l, _mm512_slli_epi32(_mm512_madd_epi16(sp, _mm512_set1_epi32(quad(bs1 - 2, l))), 5))), c1[l]); }
+        R8(FIN)
+#undef R8
+#undef Z
+#undef LANE
+#undef FIN
+    }
+    const __mmask16 m = nv >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nv) - 1);
+    const __m512 bv = j->bias ? _mm512_maskz_loadu_ps(m, j->bias + o) : _mm512_setzero_ps();
+#define HSUM8(c) _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c[0], c[4]), _mm512_add_ps(c[2], c[6])), \
+                               _mm512_add_ps(_mm512_add_ps(c[1], c[5]), _mm512_add_ps(c[3], c[7])))
+    _mm512_mask_storeu_ps(j->y + (size_t)t * j->out + o, m, _mm512_add_ps(HSUM8(c0), bv));
+    if (MT_ > 1) _mm512_mask_storeu_ps(j->y + (size_t)(t + 1) * j->out + o, m, _mm512_add_ps(HSUM8(c1), bv));
+#undef HSUM8
+}
+TGT static void q6k2(const gg_job *G, const uint8_t *pk, int t, int64_t o, int nv) { tile_q6k(2, G, pk, t, o, nv); }
+TGT static void q6k1(const gg_job *G, const uint8_t *pk, int t, int64_t o, int nv) { tile_q6k(1, G, pk, t, o, nv); }
+
 static void work(void *ctx, int64_t i0, int64_t i1, int tid) {
     const gg_job *G = ctx;
     const gq_job *j = G->j;
@@ -328,6 +448,13 @@ static void work(void *ctx, int64_t i0, int64_t i1, int tid) {
             if (o == it * ROWS) { /* an item's first panel: not prefetched by a previous one */
                 pf_cursor pf = pf_start(j, o, 1);
                 pf_step(&pf);
+            }
+            if (j->t == RL_DT_Q6_K) {
+                pack_panel_q6k(j, o, nv, pk);
+                pf_cursor pf = pf_start(j, o + 16, (j->T + 1) / 2);
+                for (; t + 2 <= j->T; t += 2) { pf_step(&pf); q6k2(G, pk, t, o, nv); }
+                if (t < j->T) { pf_step(&pf); q6k1(G, pk, t, o, nv); }
+                continue;
             }
             if (j->t == RL_DT_Q4_K) {
                 pack_panel_q4k(j, o, nv, pk);
@@ -385,17 +512,24 @@ static void prep_q8k(const gq_job *j, int32_t *mp) {
 }
 
 int rl_gq_gemm(rl_pool *p, const gq_job *j) {
-    const int nth = rl_pool_size(p), q4k = j->t == RL_DT_Q4_K;
+    const int nth = rl_pool_size(p), q4k = j->t == RL_DT_Q4_K, q6k = j->t == RL_DT_Q6_K;
     if (j->w_rb > (size_t)INT32_MAX / 16) return -1; /* the gathers' int32 offsets */
     gg_job G = {.j = j, .single = j->t == RL_DT_Q4_0 && j->out % 8 == 0, .c = j->t == RL_DT_GQ8_0 ? 128 : 8};
-    const int nb = j->in / (q4k ? GQ_QKK : GQ_QK);
-    size_t nd = q4k ? 0 : ((size_t)j->T * nb * sizeof(float) + 63) & ~(size_t)63;
-    size_t ns = ((size_t)j->T * nb * (q4k ? 16 : 36) + 63) & ~(size_t)63;
-    G.pack_bytes = (size_t)nb * (q4k ? KPB : PB);
+    const int nb = j->in / (q4k || q6k ? GQ_QKK : GQ_QK);
+    size_t nd = q4k || q6k ? 0 : ((size_t)j->T * nb * sizeof(float) + 63) & ~(size_t)63;
+    size_t ns = ((size_t)j->T * (q6k ? (size_t)j->in * 2 : (size_t)nb * (q4k ? 16 : 36)) + 63) & ~(size_t)63;
+    G.pack_bytes = (size_t)nb * (q6k ? SPB : q4k ? KPB : PB);
     uint8_t *buf = aligned_alloc(64, nd + ns + (size_t)nth * G.pack_bytes);
     if (!buf) return -1;
     G.pack = buf + nd + ns;
-    if (q4k) {
+    if (q6k) {
+        G.x16 = (int16_t *)(void *)buf;
+        for (int t = 0; t < j->T; t++)
+            for (int b = 0; b < nb; b++) {
+                const int8_t *q = (const int8_t *)(j->act + (size_t)t * j->a_rb + (size_t)b * j->ab + 4);
+                for (int i = 0; i < GQ_QKK; i++) G.x16[(size_t)t * j->in + (size_t)b * GQ_QKK + i] = q[i];
+            }
+    } else if (q4k) {
         G.mp = (int32_t *)(void *)buf;
         prep_q8k(j, G.mp);
     } else {
