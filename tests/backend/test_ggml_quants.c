@@ -121,6 +121,7 @@ static void test_types(void) {
         check_type(TYPES[k], 13, 2 * blk, 100);
         check_type(TYPES[k], 9, 3 * blk, 72);
         check_type(TYPES[k], 4, 1 * blk, 136);
+        check_type(TYPES[k], 35, 1 * blk, 24); /* Q6_K's sweeps from 32 tokens; a 2-token tile's tail */
     }
 }
 

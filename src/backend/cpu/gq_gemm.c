@@ -39,7 +39,9 @@
 
 int rl_gq_gemm_usable(rl_dtype t, int T, int out) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    return T >= GQ_GEMM_MIN_T && (t == RL_DT_Q4_0 || t == RL_DT_GQ8_0 || t == RL_DT_Q6_K || (t == RL_DT_Q4_K && out % 8 == 0)) && !strcmp(rl_simd_name(), "avx512vnni") &&
+    /* Q6_K's packing (a per-row decode, eight transposes a block) pays from about 32 tokens:
+     * `build/bench_matmul 2 4864 1024 T`, T = 16 / 32 / 128 against RL_SIMD=avx512's rows */
+    return T >= GQ_GEMM_MIN_T && (t == RL_DT_Q4_0 || t == RL_DT_GQ8_0 || (t == RL_DT_Q6_K && T >= 32) || (t == RL_DT_Q4_K && out % 8 == 0)) && !strcmp(rl_simd_name(), "avx512vnni") &&
            __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
 #else
     (void)t, (void)T, (void)out;

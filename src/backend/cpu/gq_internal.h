@@ -63,7 +63,7 @@ void *rl_gq_vnni_prep(const gq_job *j);
 void rl_gq_vnni_rows(const gq_job *j, const void *prep, int64_t o0, int64_t o1);
 
 /* gq_gemm.c: sweeps of GQ_GEMM_MIN_T tokens or more over Q4_0 / Q8_0 / Q4_K (out a multiple of 8)
- * weights with AVX512-VNNI (the "avx512vnni" path), in ggml's orders; usable says whether it runs
+ * / Q6_K (32 tokens or more) weights with AVX512-VNNI (the "avx512vnni" path), in ggml's orders; usable says whether it runs
  * for (t, T, out); gemm
  * computes the whole job on the pool: 0, or -1 (nothing done) where its scratch cannot be had. */
 #define GQ_GEMM_MIN_T 4
