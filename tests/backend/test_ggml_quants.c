@@ -167,6 +167,20 @@ static void test_quantizers(void) {
     rl_ggml_quantize_q8_K(x, b, 256);
     memcpy(&d, b, 4);
     CHECK(d == 0.0f, "zero block");
+    /* the AVX-512 block quantiser gives the scalar one's bytes (scales, codes, Q8_1 sums) */
+    static float xr[32 * 64];
+    static uint8_t a0[36 * 64], a1[36 * 64];
+    for (int i = 0; i < 32 * 64; i++) xr[i] = (i % 97 == 0) ? 0.0f : 5.0f * frand() * (float)(1 + i % 5);
+    for (int i = 32 * 7; i < 32 * 8; i++) xr[i] = 0.0f; /* an all-zero block */
+    for (int v = 0; v < 2; v++) {
+        CHECK(rl_simd_force("scalar") == 0, "scalar");
+        if (v) rl_ggml_quantize_q8_1(xr, a0, 32 * 64); else rl_ggml_quantize_q8_0(xr, a0, 32 * 64);
+        if (rl_simd_force("avx512") == 0) {
+            if (v) rl_ggml_quantize_q8_1(xr, a1, 32 * 64); else rl_ggml_quantize_q8_0(xr, a1, 32 * 64);
+            CHECK(!memcmp(a0, a1, (size_t)(v ? 36 : 34) * 64), "q8_%d: avx512 quantiser differs from scalar", v);
+        }
+    }
+    rl_simd_force(NULL);
 }
 
 int main(void) {

@@ -28,7 +28,28 @@ static float amax_of(const float *x, int n) {
     return m;
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+/* q8_block in AVX-512 registers: the same max, the same product x * id, rounded by vcvtps2dq in
+ * the default mode (nearest even, as lrintf): the same codes. */
+__attribute__((target("avx512f,avx512bw"))) static int q8_block_zmm(const float *x, int8_t *q, float *d) {
+    const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+    float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
+    *d = amax / 127.0f;
+    const __m512 id = _mm512_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, id)), q1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, id));
+    _mm_storeu_si128((__m128i *)(void *)q, _mm512_cvtepi32_epi8(q0));
+    _mm_storeu_si128((__m128i *)(void *)(q + 16), _mm512_cvtepi32_epi8(q1));
+    return _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+}
+#endif
+
 static int q8_block(const float *x, int8_t *q, float *d) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    static int zmm = -1;
+    if (zmm < 0) zmm = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    if (zmm && strncmp(rl_simd_name(), "avx512", 6) == 0) return q8_block_zmm(x, q, d);
+#endif
     float amax = amax_of(x, QK);
     *d = amax / 127.0f;
     float id = amax != 0.0f ? 127.0f / amax : 0.0f;
@@ -122,6 +143,21 @@ static void quantize_act(gq_act k, const float *x, void *dst, int64_t n) {
     else rl_ggml_quantize_q8_K(x, dst, n);
 }
 
+/* Activation rows [b, e) quantised on the pool. */
+typedef struct {
+    gq_act k;
+    const float *x;
+    uint8_t *act;
+    size_t a_rb;
+    int in;
+} qa_job;
+
+static void qa_work(void *ctx, int64_t b, int64_t e, int tid) {
+    (void)tid;
+    const qa_job *q = ctx;
+    for (int64_t t = b; t < e; t++) quantize_act(q->k, q->x + (size_t)t * q->in, q->act + (size_t)t * q->a_rb, q->in);
+}
+
 float rl_ggml_vec_dot(rl_dtype t, const void *wrow, const void *act, int n) {
     gq_info ti = rl_gq_info(t);
     if (!ti.n) return NAN;
@@ -191,7 +227,8 @@ void rl_ggml_matmul(rl_pool *p, float *y, const float *x, const void *w, rl_dtyp
     j.a_rb = (size_t)(in / ti.n) * j.ab;
     uint8_t *act = malloc((size_t)T * j.a_rb);
     if (!act) { for (size_t i = 0; i < (size_t)T * out; i++) y[i] = NAN; return; }
-    for (int k = 0; k < T; k++) quantize_act(ti.act, x + (size_t)k * in, act + (size_t)k * j.a_rb, in);
+    qa_job qj = {ti.act, x, act, j.a_rb, in};
+    rl_pool_for_work(p, T, 1, (int64_t)T * in * 4, qa_work, &qj); /* rows apart: the same codes */
     j.act = act;
     if (rl_gq_gemm_usable(t, T, out) && !rl_gq_gemm(p, &j)) { free(act); return; }
     gq_task task = {&j, pick_rows()};
