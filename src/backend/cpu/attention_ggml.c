@@ -54,6 +54,7 @@ static float vdot(int n, const float *x, int64_t sx, int ring, const float *y, i
  * SIMD paths. */
 float rl_attg_vdot_avx512(int n, const float *x, const float *y);
 void rl_attg_vcols_avx512(float *o, int vd16, const float *v, int64_t vw, int ring, const float *p, int k0, int k1, int L);
+double rl_attg_exp_runs_avx512(float *s, int n, float mx);
 
 typedef struct {
     float *out;
@@ -95,11 +96,13 @@ static void gwork(void *ctx, int64_t b, int64_t e, int tid) {
             if (s[j] > mx) mx = s[j];
         }
         double sum = 0;
-        for (int j = 0; j < live; j += 16) {
-            float e16[16];
-            for (int l = 0; l < 16; l++) e16[l] = s[j + l] = v_expf(s[j + l] - mx);
-            sum += (double)hsum16(e16);
-        }
+        if (vec) sum = rl_attg_exp_runs_avx512(s, live, mx);
+        else
+            for (int j = 0; j < live; j += 16) {
+                float e16[16];
+                for (int l = 0; l < 16; l++) e16[l] = s[j + l] = v_expf(s[j + l] - mx);
+                sum += (double)hsum16(e16);
+            }
         float inv = (float)(1.0 / sum);
         for (int j = 0; j < live; j++) s[j] *= inv;
         float *o = a->out + ((int64_t)t * a->n_head + h) * a->vd;

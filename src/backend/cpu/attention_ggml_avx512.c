@@ -13,6 +13,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
+#include "backend/cpu/ggml_math_zmm.h"
 #define TGT __attribute__((target("avx512f,avx2,fma")))
 
 static TGT inline float reduce16(__m512 v) { /* _mm512_reduce_add_ps: halves, then quarters, ... */
@@ -21,6 +22,18 @@ static TGT inline float reduce16(__m512 v) { /* _mm512_reduce_add_ps: halves, th
     q = _mm_add_ps(q, _mm_movehl_ps(q, q));
     q = _mm_add_ss(q, _mm_movehdup_ps(q));
     return _mm_cvtss_f32(q);
+}
+
+/* Softmax numerators, runs of 16: s[j] = v_expf(s[j] - mx) for j < n (a multiple of 16); returns
+ * the runs' sums (each reduced as _mm512_reduce_add_ps) added in double, as attention_ggml.c does. */
+TGT double rl_attg_exp_runs_avx512(float *s, int n, float mx) {
+    double sum = 0;
+    for (int j = 0; j < n; j += 16) {
+        const __m512 e = rl_ggml_v_expf_zmm(_mm512_sub_ps(_mm512_loadu_ps(s + j), _mm512_set1_ps(mx)));
+        _mm512_storeu_ps(s + j, e);
+        sum += (double)reduce16(e);
+    }
+    return sum;
 }
 
 /* ggml_vec_dot_f32 of two contiguous rows of n floats. */
@@ -72,6 +85,7 @@ TGT void rl_attg_vcols_avx512(float *o, int vd16, const float *v, int64_t vw, in
 }
 #else
 float rl_attg_vdot_avx512(int n, const float *x, const float *y) { (void)n, (void)x, (void)y; return 0.0f; }
+double rl_attg_exp_runs_avx512(float *s, int n, float mx) { (void)s, (void)n, (void)mx; return 0.0; }
 void rl_attg_vcols_avx512(float *o, int vd16, const float *v, int64_t vw, int ring, const float *p, int k0, int k1, int L) {
     (void)o, (void)vd16, (void)v, (void)vw, (void)ring, (void)p, (void)k0, (void)k1, (void)L;
 }
