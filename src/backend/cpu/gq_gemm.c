@@ -42,29 +42,34 @@ int rl_gq_gemm_usable(rl_dtype t, int T, int out) {
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include "backend/cpu/gq_gemm.h"
+#include "backend/cpu/zmm_tr.h"
 
 /* Panel of rows [o, o + n) (n <= 16; missing rows zero, scale 0) packed: per block b at pk + b*PB,
- * register g = items 4g..4g+3 of each row (one int32 lane a row), then the 16 scales. */
+ * register g = items 4g..4g+3 of each row (one int32 lane a row), then the 16 scales. The rows'
+ * code bytes go through a 16 x 16 dword transpose (gathers, one dword a lane, ran at a fraction of
+ * that here); the scales come by one gather. */
 TGT static void pack_panel(const gq_job *j, int64_t o, int n, uint8_t *pk) {
     const int nb = j->in / GQ_QK, q8 = j->t == RL_DT_GQ8_0;
     const __mmask16 m = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
     const __m512i ro = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                           _mm512_set1_epi32((int)j->w_rb));
     const __m512i z = _mm512_setzero_si512(), m4 = _mm512_set1_epi8(0x0F), flip = _mm512_set1_epi8((char)0x80);
+    const __mmask16 cm = q8 ? 0x00FF : 0x000F; /* code dwords of a block: 8 (Q8_0), 4 (Q4_0) */
     const uint8_t *base = j->w + (size_t)o * j->w_rb;
     for (int b = 0; b < nb; b++) {
         const uint8_t *bp = base + (size_t)b * j->bb;
         uint8_t *cb = pk + (size_t)b * PB;
         const __m512i hdr = _mm512_mask_i32gather_epi32(z, m, ro, bp, 1);
         _mm512_storeu_ps((float *)(void *)(cb + 512), _mm512_cvtph_ps(_mm512_cvtepi32_epi16(hdr)));
+        __m512i r[16];
+        for (int i = 0; i < 16; i++) r[i] = i < n ? _mm512_maskz_loadu_epi32(cm, bp + (size_t)i * j->w_rb + 2) : z;
+        zmm_tr16(r);
         if (q8) {
-            for (int g = 0; g < 8; g++)
-                _mm512_storeu_si512(cb + 64 * g, _mm512_maskz_xor_epi32(m, _mm512_mask_i32gather_epi32(z, m, ro, bp + 2 + 4 * g, 1), flip));
+            for (int g = 0; g < 8; g++) _mm512_storeu_si512(cb + 64 * g, _mm512_maskz_xor_epi32(m, r[g], flip));
         } else { /* byte i: item i (low nibble), item i + 16 (high) */
             for (int k = 0; k < 4; k++) {
-                const __m512i raw = _mm512_mask_i32gather_epi32(z, m, ro, bp + 2 + 4 * k, 1);
-                _mm512_storeu_si512(cb + 64 * k, _mm512_and_si512(raw, m4));
-                _mm512_storeu_si512(cb + 64 * (k + 4), _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4));
+                _mm512_storeu_si512(cb + 64 * k, _mm512_and_si512(r[k], m4));
+                _mm512_storeu_si512(cb + 64 * (k + 4), _mm512_and_si512(_mm512_srli_epi16(r[k], 4), m4));
             }
         }
     }
