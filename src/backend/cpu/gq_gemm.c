@@ -14,7 +14,7 @@
  *   sc[2l+1] bs[2l+1]), lane) block after block, then the 8 lanes as above; here the items times
  *   their scales packed as int16 pairs and vpdpwssd against the activation's int16 pairs.
  * 16 weight rows share a register (one int32 lane each): a panel of 16 rows is packed once per op
- * (Q4_0 / Q8_0 by gathers, the k-quants by 16 x 16 transposes; per block registers of 4 codes a
+ * (16 x 16 dword transposes of the rows' bytes; per block registers of 4 codes a
  * row, unsigned: Q4_0's / Q4_K's nibbles, Q8_0's codes + 128; the 16 f32 scales; Q4_K's 6-bit
  * scales and mins unpacked), then vpdpbusd against each token's broadcast item quads, the
  * constant times the activation's item sums taken off (integers: exact), and the f32 steps for
@@ -209,7 +209,7 @@ TGT static void prep_acts(const gq_job *j, int c, float *dx, int32_t *sg, int32_
 
 int rl_gq_gemm(rl_pool *p, const gq_job *j) {
     const int nth = rl_pool_size(p), q4k = j->t == RL_DT_Q4_K, q6k = j->t == RL_DT_Q6_K;
-    if (j->w_rb > (size_t)INT32_MAX / 16) return -1; /* the gathers' int32 offsets */
+    if (j->w_rb > (size_t)INT32_MAX / 16) return -1; /* Q4_0 / Q8_0: the scale gather's int32 offsets */
     gg_job G = {.j = j, .single = j->t == RL_DT_Q4_0 && j->out % 8 == 0, .c = j->t == RL_DT_GQ8_0 ? 128 : 8};
     const int nb = j->in / (q4k || q6k ? GQ_QKK : GQ_QK);
     size_t nd = q4k || q6k ? 0 : ((size_t)j->T * nb * sizeof(float) + 63) & ~(size_t)63;

@@ -35,7 +35,7 @@ typedef struct {
 } gg_job;
 
 /* The next panel's rows go into the cache a share per tile while this panel computes: a panel is
- * 16 row streams, too many for the hardware prefetchers, and a gather waits on all its lines. */
+ * 16 row streams, too many for the hardware prefetchers, and the packing waits on all their lines. */
 typedef struct {
     const uint8_t *p;
     size_t rb;
