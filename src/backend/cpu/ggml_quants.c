@@ -20,6 +20,14 @@
 #define Q8_1_BYTES GQ_Q8_1_BYTES
 #define Q8_K_BYTES GQ_Q8_K_BYTES
 
+/* The instantiation for the SIMD path in use: its VNNI variants ("avx512vnni", "avxvnni") differ
+ * only in the 8/4-bit kernels of matmul.c, so they take the AVX-512 / AVX2 one (bit-identical
+ * results on every path: tests/backend/test_ggml_quants.c). */
+static int simd_level(void) {
+    const char *s = rl_simd_name();
+    return !strncmp(s, "avx512", 6) ? 2 : !strcmp(s, "avx2") || !strcmp(s, "avxvnni") ? 1 : 0;
+}
+
 /* ---- activation quantisation (ggml's x86 rounding: scale 127 / amax, round half to even) ---- */
 
 static float amax_of(const float *x, int n) {
@@ -32,7 +40,7 @@ static float amax_of(const float *x, int n) {
 #include <immintrin.h>
 /* q8_block in AVX-512 registers: the same max, the same product x * id, rounded by vcvtps2dq in
  * the default mode (nearest even, as lrintf): the same codes. */
-__attribute__((target("avx512f,avx512bw"))) static int q8_block_zmm(const float *x, int8_t *q, float *d) {
+__attribute__((target("avx512f"))) static int q8_block_zmm(const float *x, int8_t *q, float *d) {
     const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
     float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
     *d = amax / 127.0f;
@@ -46,9 +54,7 @@ __attribute__((target("avx512f,avx512bw"))) static int q8_block_zmm(const float 
 
 static int q8_block(const float *x, int8_t *q, float *d) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    static int zmm = -1;
-    if (zmm < 0) zmm = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-    if (zmm && strncmp(rl_simd_name(), "avx512", 6) == 0) return q8_block_zmm(x, q, d);
+    if (simd_level() == 2) return q8_block_zmm(x, q, d);
 #endif
     float amax = amax_of(x, QK);
     *d = amax / 127.0f;
@@ -188,14 +194,6 @@ static void gwork(void *ctx, int64_t g0, int64_t g1, int tid) {
 }
 
 static void rows_vnni(const gq_job *j, int64_t o0, int64_t o1) { rl_gq_vnni_rows(j, j->aux, o0, o1); }
-/* The instantiation for the SIMD path in use: its VNNI variants ("avx512vnni", "avxvnni") differ
- * only in the 8/4-bit kernels of matmul.c, so they take the AVX-512 / AVX2 one (bit-identical
- * results on every path: tests/backend/test_ggml_quants.c). */
-static int simd_level(void) {
-    const char *s = rl_simd_name();
-    return !strncmp(s, "avx512", 6) ? 2 : !strcmp(s, "avx2") || !strcmp(s, "avxvnni") ? 1 : 0;
-}
-
 static rows_fn pick_rows(void) {
     int l = simd_level();
     return l == 2 ? rl_gq_rows_avx512 : l == 1 ? rl_gq_rows_avx2 : rl_gq_rows_scalar;
