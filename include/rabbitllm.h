@@ -56,9 +56,20 @@ typedef struct {
                           0 = stream every layer; RL_GPU_MEM_AUTO = the device's free memory
                           less a margin (5 % of the device, at least 512 MiB). Ignored by the
                           cpu backend. */
+    size_t expert_cache; /* MoE models: bytes of routed experts kept in the compute backend's
+                          memory (device memory for a GPU backend, RAM for the cpu), the most
+                          used of each layer over recent sweeps; 0 = what the budgets leave
+                          (a GPU: gpu_mem after the resident layers; the cpu: mem_budget after
+                          every stage is resident); less than one expert (RL_EXPERT_CACHE_OFF) =
+                          none. */
+    int moe_cpu_rows;    /* GPU backends, MoE models: a routed expert not in the device's expert
+                          cache runs on the CPU (its rows go down, the result up) when at most
+                          this many rows of a sweep route to it, else it is uploaded and runs on
+                          the device; 0 = 8; < 0 = never (every expert on the device). */
 } rl_model_opts;
 #define RL_MEM_BUDGET_AUTO ((size_t)-1)
 #define RL_GPU_MEM_AUTO ((size_t)-1)
+#define RL_EXPERT_CACHE_OFF ((size_t)1)
 
 /* The last error message of this thread ("" if none). Any thread (each has its own). */
 RL_API const char *rl_last_error(void);

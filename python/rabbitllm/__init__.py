@@ -66,7 +66,8 @@ _ON_TEXT = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes
 class _ModelOpts(ctypes.Structure):
     _fields_ = [("n_threads", ctypes.c_int), ("ctx", ctypes.c_int), ("max_batch", ctypes.c_int),
                 ("n_seq", ctypes.c_int), ("mem_budget", ctypes.c_size_t), ("kv_type", ctypes.c_char_p),
-                ("backend", ctypes.c_char_p), ("gpu_mem", ctypes.c_size_t)]
+                ("backend", ctypes.c_char_p), ("gpu_mem", ctypes.c_size_t),
+                ("expert_cache", ctypes.c_size_t), ("moe_cpu_rows", ctypes.c_int)]
 
 
 class _SessionOpts(ctypes.Structure):

@@ -98,7 +98,7 @@ static int int_arg(const char *flag, const char *v, long lo, long hi, int *out) 
 
 int cmd_info(int argc, char **argv) {
     const char *dir = NULL;
-    int ctx = 0, json = 0;
+    int ctx = 0, json = 0, rc;
     rl_model_opts mo = {.mem_budget = RL_MEM_BUDGET_AUTO};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--ctx") && i + 1 < argc) { if (int_arg("--ctx", argv[++i], 1, 1 << 30, &ctx)) return RL_EXIT_USAGE; }
@@ -107,6 +107,10 @@ int cmd_info(int argc, char **argv) {
         else if (!strcmp(argv[i], "--kv-type") && i + 1 < argc) mo.kv_type = argv[++i];
         else if (!strcmp(argv[i], "--parallel") && i + 1 < argc) { if (int_arg("--parallel", argv[++i], 1, 4096, &mo.n_seq)) return RL_EXIT_USAGE; }
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) { if (int_arg("--batch", argv[++i], 1, 65536, &mo.max_batch)) return RL_EXIT_USAGE; }
+        else if ((rc = rl_cli_moe_flag(argv[i], i + 1 < argc ? argv[i + 1] : NULL, &mo)) != 0) {
+            if (rc < 0) return RL_EXIT_USAGE;
+            i++;
+        }
         else if (!strcmp(argv[i], "--gpu-mem") && i + 1 < argc) {
             uint64_t b;
             if (!strcmp(argv[++i], "auto")) mo.gpu_mem = RL_GPU_MEM_AUTO;
@@ -217,7 +221,7 @@ int cmd_info(int argc, char **argv) {
            a, rl_ckpt_n_files(ck), b, c, n - d->n_layers);
     printf("  resident        final norm (%d floats); embedding rows gathered per token\n", d->hidden);
     if (d->n_experts > 0)
-        printf("  experts         not in the stages: per sweep only the routed experts (top-%d of %d per token) are read\n",
+        printf("  experts         not in the stages: per sweep only the routed experts (top-%d of %d per token) are read, unless cached (routed experts below)\n",
                d->n_experts_used, d->n_experts);
     if (nlin) {
         char ls[32];

@@ -42,6 +42,8 @@ typedef struct { const char *flag, *value, *def, *help; } flag_row;
     {"--mem-budget", "SIZE|auto", "auto", "memory for resident layers (e.g. 4G, 0)"}, \
     {"--backend", "NAME", "cpu", "compute backend (cpu, cuda, vulkan)"}, \
     {"--gpu-mem", "SIZE|auto", "0 (stream)", "GPU memory for layers kept on the device (e.g. 20G; auto: free memory less a margin)"}, \
+    {"--expert-cache", "SIZE|auto|off", "auto", "MoE: most-used routed experts kept in the backend's memory (auto: what --gpu-mem / --mem-budget leave)"}, \
+    {"--moe-cpu-rows", "N|off", "8", "MoE on a GPU: an uncached expert with at most N rows runs on the CPU"}, \
     {"--pp-split", "A,B,...", "by bytes", "layers per rank under mpirun (make MPI=1)"}, \
     {"--gpu", "", "off", "short for --backend cuda"}, \
     {"--kv-type", "TYPE", "f32", "KV cache element type"}, \
@@ -90,6 +92,8 @@ static const flag_row INFO[] = {{"--ctx", "N", "model maximum", "context length 
                                 {"--batch", "N", "engine default", "prefill batch of the plan"},
                                 {"--mem-budget", "SIZE|auto", "auto", "memory for resident layers"},
                                 {"--gpu-mem", "SIZE|auto", "0 (stream)", "GPU memory for layers kept on the device (auto: free memory less a margin)"},
+                                {"--expert-cache", "SIZE|auto|off", "auto", "MoE: routed experts kept in the backend's memory"},
+                                {"--moe-cpu-rows", "N|off", "8", "MoE on a GPU: uncached experts with at most N rows run on the CPU"},
                                 {"--json", "", "off", "description, memory plan and files as JSON"},
                                 {0}};
 static const flag_row TOKENIZE[] = {{"--jsonl", "", "off", "read {\"text\":...} lines from stdin"},

@@ -85,6 +85,26 @@ static int use_quant_cache(const char **model_dir, int bits, char *dir, size_t c
     return 0;
 }
 
+int rl_cli_moe_flag(const char *a, const char *v, rl_model_opts *mo) {
+    int ec = !strcmp(a, "--expert-cache"), cr = !strcmp(a, "--moe-cpu-rows");
+    if (!ec && !cr) return 0;
+    if (!v) { fprintf(stderr, "error: %s needs a value\n", a); return -1; }
+    if (ec) {
+        uint64_t b;
+        if (!strcmp(v, "auto")) mo->expert_cache = 0;
+        else if (!strcmp(v, "off")) mo->expert_cache = RL_EXPERT_CACHE_OFF;
+        else if (rl_cli_parse_size(v, &b)) { fprintf(stderr, "error: --expert-cache needs a size (e.g. 6G), auto or off, got '%s'\n", v); return -1; }
+        else mo->expert_cache = b ? (size_t)b : RL_EXPERT_CACHE_OFF;
+        return 1;
+    }
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!strcmp(v, "off")) mo->moe_cpu_rows = -1;
+    else if (end == v || *end || n < 1 || n > 1 << 20) { fprintf(stderr, "error: --moe-cpu-rows needs a count of rows (1 or more) or off, got '%s'\n", v); return -1; }
+    else mo->moe_cpu_rows = (int)n;
+    return 1;
+}
+
 int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
     memset(o, 0, sizeof *o);
     o->sampling = rl_sampling_default();
@@ -93,6 +113,7 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double x;
+        int rc;
 #define NUM(lo, hi) do { if (num(a, v, lo, hi, &x)) return RL_EXIT_USAGE; i++; } while (0)
         if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { NUM(0, 1e9); o->n_new = (int)x; }
         else if (!strcmp(a, "--temp") || !strcmp(a, "--temperature")) { NUM(0, 100); o->sampling.temperature = (float)x; }
@@ -128,6 +149,10 @@ int rl_cli_parse(int argc, char **argv, rl_cli_opts *o) {
         }
         else if (!strcmp(a, "--pp-split") && v) { /* layers per MPI rank (src/dist) */
             if (rl_dist_set_split(v)) { fprintf(stderr, "error: %s\n", rl_last_error()); return -1; }
+            i++;
+        }
+        else if ((rc = rl_cli_moe_flag(a, v, &o->model)) != 0) {
+            if (rc < 0) return RL_EXIT_USAGE;
             i++;
         }
         else if (!strcmp(a, "--gpu-mem") && v) {

@@ -32,6 +32,11 @@ typedef struct {
 /* Parses a size such as 4G, 500M, 64K or 1234 (decimal units). 0 / -1. */
 int rl_cli_parse_size(const char *s, uint64_t *out);
 
+/* The MoE placement flags shared by every command that opens a model: --expert-cache
+ * SIZE|auto|off and --moe-cpu-rows N|off (flag a with value v). Returns 1 when a was one of
+ * them (consumed with its value), 0 when not, -1 after printing a bad value to stderr. */
+int rl_cli_moe_flag(const char *a, const char *v, rl_model_opts *mo);
+
 /* Parses "1,2,3" into a malloc'd array (caller frees). 0 / -1 on a bad list. */
 int rl_cli_parse_ids(const char *s, int32_t **out, int *n);
 /* `run --ids-file` / `run --prompts`: many prompts, batched (cmd_run_batch.c). Exit status. */

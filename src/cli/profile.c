@@ -56,6 +56,13 @@ void rl_profile_print(const rl_model *m, FILE *f) {
     rl_budget_describe(&m->budget, wt, bd, sizeof bd);
     fprintf(f, "memory budget: %s\n", bd);
     if (m->gpu_line[0]) fprintf(f, "device budget: %s\n", m->gpu_line);
+    if (m->moe) {
+        uint64_t hits, admits, cpu, dev;
+        rl_moe_place_stats(m, &hits, &admits, &cpu, &dev);
+        fprintf(f, "routed experts: %s; since open: %llu uses from the cache, %llu taken in, %llu run on the CPU, %llu uploaded\n",
+                rl_moe_placement(m), (unsigned long long)hits, (unsigned long long)admits, (unsigned long long)cpu,
+                (unsigned long long)dev);
+    }
     if (rl_loader_drops_page_cache(m->ld))
         fprintf(f, "page cache: kept out; %.1f MB read with O_DIRECT since open, the rest read and dropped\n",
                 rl_loader_direct_bytes(m->ld) / 1e6);

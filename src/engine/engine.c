@@ -97,7 +97,7 @@ void rl_model_close(rl_model *m) {
     rl_loader_free(m->ld);
     rl_moe_close(m); rl_mla_close(m); rl_dn_close(m);
     if (m->be) rl_devres_free(m);
-    if (m->be && m->arena) m->be->ops->arena_free(m->be, m->arena, m->plan.device_bytes - rl_devres_outside(m));
+    if (m->be && m->arena) m->be->ops->arena_free(m->be, m->arena, m->plan.device_bytes - rl_devres_outside(m) - rl_moe_cache_outside(m));
     if (m->be && m->emb_raw) m->be->ops->host_free(m->be, m->emb_raw);
     rl_backend_close(m->be);
     rl_ckpt_close(m->ck);
@@ -107,6 +107,22 @@ void rl_model_close(rl_model *m) {
     free(m->dev_off);
     free(m->posv); free(m->rope_host); free(m->compute_s); free(m->trace_buf); free(m->tree_tok); free(m->tree_par); free(m->tree_seq);
     free(m);
+}
+
+/* Bytes the budgets leave for the MoE expert cache (engine/moe.h): on a GPU backend the device
+ * budget less the device plan (activations, slots, resident layers); on the cpu, with everything
+ * resident, what the memory budget leaves beside the weights and the rest of the plan (auto: the
+ * usable memory less the margin; an explicit --mem-budget: its bytes beyond the weights). */
+static size_t expert_cache_avail(const rl_model *m, const rl_plan *p, size_t weights, size_t request) {
+    if (!m->be->ops->host_shared) return m->gpu_budget > p->device_bytes ? m->gpu_budget - p->device_bytes : 0;
+    const rl_budget *b = &m->budget;
+    if (!request || !b->all_resident || !b->lim.avail) return 0;
+    uint64_t room = b->lim.avail > b->margin + b->need + weights ? b->lim.avail - b->margin - b->need - weights : 0;
+    if (!b->is_auto) {
+        uint64_t ask = request > weights ? request - weights : 0;
+        if (ask < room) room = ask;
+    }
+    return (size_t)room;
 }
 
 /* Adds the engine's own buffers to the plan (the KV cache, MoE, MLA and DeltaNet parts add
@@ -185,6 +201,7 @@ static int plan_model(rl_model *m, size_t budget) {
     if (!shared && rl_devres_plan(m, p)) return -1; /* --gpu-mem: resident stages, then the two slots */
     rl_plan_add(p, "layer slots (2)", RL_MEM_HOST, n_res == m->s1 - m->s0 ? 0 : 2 * slot, NULL);
     rl_plan_add(p, "resident stages", RL_MEM_HOST, res, NULL);
+    if (m->moe && rl_moe_plan_cache(m, p, expert_cache_avail(m, p, weights, budget))) return -1;
     if (p->overflow) return rl_err("memory plan: too many entries");
     return m->plan_fits ? 0 : rl_err_prefix("%s: ", m->dir);
 }
@@ -228,6 +245,9 @@ static rl_model *open_plan(const char *dir, const rl_model_opts *opts, rl_dtype 
     m->be->numerics = m->d.numerics;
     m->kv_dt = kv_dt;
     m->gpu_mem = o.gpu_mem;
+    m->n_threads = o.n_threads;
+    m->expert_cache = o.expert_cache;
+    m->moe_cpu_rows = o.moe_cpu_rows;
     for (int s = m->s0; s < m->s1; s++)
         for (int r = 0; r < W_COUNT; r++) {
             const rl_tensor_info *t = m->stages[s].t[r];
@@ -275,6 +295,7 @@ int rl_model_print_plan(const char *dir, const rl_model_opts *opts, FILE *f) {
     rl_budget_describe(&m->budget, m->budget.resident, line, sizeof line);
     fprintf(f, "  memory budget   %s\n", line);
     if (m->gpu_line[0]) fprintf(f, "  device budget   %s\n", m->gpu_line);
+    if (m->moe) fprintf(f, "  routed experts  %s\n", rl_moe_placement(m));
     fprintf(f, "  plan fits       %s\n", m->plan_fits ? "yes" : "no");
     int fits = m->plan_fits;
     rl_model_close(m);
@@ -291,6 +312,7 @@ cJSON *rl_model_plan_json(const char *dir, const rl_model_opts *opts) {
     if (o) {
         cJSON_AddStringToObject(o, "budget", line);
         if (m->gpu_line[0]) cJSON_AddStringToObject(o, "device_budget", m->gpu_line);
+        if (m->moe) cJSON_AddStringToObject(o, "experts", rl_moe_placement(m));
         cJSON_AddBoolToObject(o, "fits", m->plan_fits);
     }
     else rl_err("out of memory");
@@ -310,7 +332,7 @@ rl_model *rl_model_open_range(const char *dir, const rl_model_opts *opts, int l0
     rl_model_desc *d = &m->d;
     rl_backend *be = m->be;
     size_t T = (size_t)m->max_T;
-    if (!(m->arena = be->ops->arena_new(be, m->plan.device_bytes - rl_devres_outside(m)))) goto fail;
+    if (!(m->arena = be->ops->arena_new(be, m->plan.device_bytes - rl_devres_outside(m) - rl_moe_cache_outside(m)))) goto fail;
     rl_plan_place(&m->plan, m->arena);
     be->ops->set_scratch(be, m->scratch, m->ctx, m->max_T);
     if (!be->ops->host_shared) { /* device copies of the streamed stages after the arena's last entry */

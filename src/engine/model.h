@@ -66,6 +66,9 @@ struct rl_model {
     float *gate;              /* its gates (T, qd) */
     float *scratch;           /* the backend's own scratch (attention) */
     uint8_t *wslot[2];        /* device copies of streamed stages (NULL if host_shared) */
+    int n_threads;            /* rl_model_opts.n_threads (the MoE's CPU side opens a CPU backend with it) */
+    size_t expert_cache;      /* rl_model_opts.expert_cache (engine/moe.h) */
+    int moe_cpu_rows;         /* rl_model_opts.moe_cpu_rows */
     size_t gpu_mem;           /* device-memory budget (rl_model_opts.gpu_mem; engine/devres.h) */
     size_t gpu_budget;        /* that budget resolved (auto: free device memory less a margin) */
     char gpu_line[256];       /* how it was decided ("" for a host backend), for info / --profile */

@@ -1,11 +1,13 @@
 /* Mixture-of-experts MLP with expert streaming (see moe.h). Per layer: the router runs on the
- * normed input (backend ops), the chosen experts come back to the host, their byte ranges are
- * handed to the expert reader in batches (two buffers), the shared expert computes while the
- * first batch is read, then each batch's experts run on the rows routed to them (gathered and
- * scattered on the backend). No allocation per call: everything is in the memory plan. */
+ * normed input (backend ops), the chosen experts come back to the host and are placed
+ * (moe_place.c: cached, or read from disk and then cached, uploaded or run on the CPU); the
+ * byte ranges of those not cached are handed to the expert reader in batches (two buffers),
+ * the shared expert and the cached experts compute while the first batch is read, then each
+ * batch's experts run on the rows routed to them; every expert's outputs are added into the sum
+ * at the end in ascending expert order. No allocation per call: everything is in the plan. */
 #include "engine/moe.h"
+#include "engine/moe_state.h"
 #include "io/coalesce.h"
-#include "io/expert_reader.h"
 #include "model/weights_moe.h"
 #include "util/err.h"
 #include <math.h>
@@ -14,47 +16,6 @@
 #include <string.h>
 
 #define ALIGN64(x) (((x) + 63) & ~(size_t)63)
-
-/* Pieces of one expert: tensor k (0 gate (fused: gate_up), 1 up (fused: unused), 2 down) is
- * piece k * XA, and a composite (pre-quantized) tensor's extra tensors are pieces k * XA + 1 + a. */
-#define XA (1 + RL_QAUX)
-#define XP (3 * XA)
-typedef struct {
-    int file[XP];
-    uint64_t off[XP], len[XP];
-    rl_dtype dt[3];           /* composite dtype where the checkpoint is pre-quantized */
-} expert_loc;
-
-struct rl_moe_state {
-    int E, k, I, Is, H, max_T, n_layers;
-    expert_loc *loc;          /* (n_layers, E); only MoE layers filled */
-    rl_stage_qrole *qt;       /* (n_layers, 3): composite expert tensors' format (aux presence, params) */
-    size_t ex_bytes;          /* buffer bytes of one expert (aligned pieces) */
-    int per_batch;            /* experts per reader buffer */
-    rl_expert_reader *xr;
-    rl_route_params rp;
-    /* host */
-    int32_t *top_idx;         /* (max_T, k) chosen experts */
-    float *top_w;             /* (max_T, k) their weights */
-    int *cnt, *start;         /* (E), (E+1) tokens per expert, prefix sums */
-    int32_t *tok_of;          /* (max_T*k) token of each assignment, grouped by expert */
-    float *w_of;              /* (max_T*k) its weight */
-    int *needed;              /* (E) experts used this call, ascending */
-    rl_xr_range *ranges;      /* (E*XP) */
-    rl_xr_batch *batches;     /* (E) */
-    size_t *t_off;            /* (E*XP) piece k of needed[j] at t_off[j*XP+k] in its batch buffer */
-    /* device */
-    float *logits;            /* (max_T, E) router logits, then scores */
-    int32_t *d_idx;           /* (max_T, k) */
-    float *d_w;               /* (max_T, k) */
-    int32_t *d_tok;           /* (max_T*k) tok_of */
-    float *d_wof;             /* (max_T*k) w_of */
-    float *xe, *g, *u, *y;    /* (max_T, H), (max_T, max(I, Is)) x2, (max_T, H) */
-    float *vb;                /* f32 vectors: correction bias (E), shared gate weights (H) */
-    uint8_t *xdev[2];         /* device copies of the two expert batches (NULL if host_shared) */
-    uint64_t *bytes, *total;  /* per layer: expert bytes read, expert bytes on disk */
-    double *wait;             /* per layer: time waited for experts */
-};
 
 static void *zalloc(size_t n) { return calloc(n ? n : 1, 1); }
 
@@ -138,7 +99,10 @@ int rl_moe_plan(rl_model *m) {
     S->wait = zalloc((size_t)d->n_layers * sizeof *S->wait);
     if (!S->loc || !S->qt || !S->bytes || !S->total || !S->wait) return rl_err("out of memory");
     for (int l = 0; l < d->n_layers; l++)
-        if (d->layer_moe[l] && resolve_layer(m, l)) return -1;
+        if (d->layer_moe[l]) {
+            if (resolve_layer(m, l)) return -1;
+            S->n_moe += l >= m->l0 && l < m->l1; /* this process's MoE layers (an MPI pipeline rank's) */
+        }
     /* experts per buffer: the top-k of one token at least, and ~64 MiB worth when experts are small */
     size_t pb = (64u << 20) / S->ex_bytes;
     if (pb < K) pb = K;
@@ -151,11 +115,14 @@ int rl_moe_plan(rl_model *m) {
     S->tok_of = zalloc(T * K * sizeof(int32_t));
     S->w_of = zalloc(T * K * sizeof(float));
     S->needed = zalloc(E * sizeof(int));
+    S->kind = zalloc(E);
+    S->slot = zalloc(E * sizeof(int));
+    S->rd = zalloc(E * sizeof(int));
     S->ranges = zalloc(E * XP * sizeof *S->ranges);
     S->batches = zalloc(E * sizeof *S->batches);
     S->t_off = zalloc(E * XP * sizeof(size_t));
     if (!S->top_idx || !S->top_w || !S->cnt || !S->start || !S->tok_of || !S->w_of || !S->needed || !S->ranges ||
-        !S->batches || !S->t_off)
+        !S->batches || !S->t_off || !S->kind || !S->slot || !S->rd)
         return rl_err("%s: out of memory for the MoE scratch", m->dir);
     rl_plan *p = &m->plan;
     rl_plan_add(p, "moe router logits", RL_MEM_DEVICE, T * E * F, (void **)&S->logits);
@@ -166,46 +133,71 @@ int rl_moe_plan(rl_model *m) {
     rl_plan_add(p, "moe gathered rows", RL_MEM_DEVICE, T * H * F, (void **)&S->xe);
     rl_plan_add(p, "moe expert gate", RL_MEM_DEVICE, T * Imax * F, (void **)&S->g);
     rl_plan_add(p, "moe expert up", RL_MEM_DEVICE, T * Imax * F, (void **)&S->u);
-    rl_plan_add(p, "moe expert output", RL_MEM_DEVICE, T * H * F, (void **)&S->y);
+    rl_plan_add(p, "moe expert outputs", RL_MEM_DEVICE, T * K * H * F, (void **)&S->y);
     rl_plan_add(p, "moe small weights", RL_MEM_DEVICE, (E + H) * F, (void **)&S->vb);
     if (!m->be->ops->host_shared) {
         rl_plan_add(p, "moe expert batches on device (2)", RL_MEM_DEVICE, pb * S->ex_bytes, (void **)&S->xdev[0]);
         rl_plan_add(p, "", RL_MEM_DEVICE, pb * S->ex_bytes, (void **)&S->xdev[1]);
     }
     rl_plan_add(p, "moe expert batches (2)", RL_MEM_HOST, 2 * pb * S->ex_bytes, NULL);
-    return 0;
+    return rl_moe_place_plan(m, p);
 }
 
 int rl_moe_open(rl_model *m) {
     struct rl_moe_state *S = m->moe;
     if (!S) return 0;
     if (!(S->xr = rl_xr_new(m->ck, (size_t)S->per_batch * S->ex_bytes, &m->hm))) return -1;
-    return 0;
+    return rl_moe_place_open(m);
 }
 
 void rl_moe_close(rl_model *m) {
     struct rl_moe_state *S = m ? m->moe : NULL;
     if (!S) return;
     rl_xr_free(S->xr);
+    rl_moe_place_close(m);
     free(S->loc); free(S->qt); free(S->bytes); free(S->total); free(S->wait);
     free(S->top_idx); free(S->top_w); free(S->cnt); free(S->start);
-    free(S->tok_of); free(S->w_of); free(S->needed); free(S->ranges); free(S->batches); free(S->t_off);
+    free(S->tok_of); free(S->w_of); free(S->needed); free(S->kind); free(S->slot); free(S->rd); free(S->ranges); free(S->batches); free(S->t_off);
     free(S);
     m->moe = NULL;
 }
 
 /* One expert's gated MLP on its gathered rows: y = down(act(gate x) * up x). */
-static void expert_mlp(rl_model *m, struct rl_moe_state *S, const void *wg, rl_dtype dg, const void *wu, rl_dtype du,
-                       const void *wd, rl_dtype dd, const float *x, int n, int I, float *y) {
-    rl_backend *be = m->be;
-    int H = S->H;
-    be->ops->matmul(be, S->g, x, wg, dg, NULL, n, H, I);
-    be->ops->matmul(be, S->u, x, wu, du, NULL, n, H, I);
-    rl_act_mul_rows(be, m->d.act, S->g, S->u, n, I);
-    be->ops->matmul(be, y, S->g, wd, dd, NULL, n, I, H);
+static void expert_mlp(rl_backend *be, rl_act_kind act, const void *wg, rl_dtype dg, const void *wu, rl_dtype du,
+                       const void *wd, rl_dtype dd, const float *x, int n, int H, int I, float *g, float *u, float *y) {
+    be->ops->matmul(be, g, x, wg, dg, NULL, n, H, I);
+    be->ops->matmul(be, u, x, wu, du, NULL, n, H, I);
+    rl_act_mul_rows(be, act, g, u, n, I);
+    be->ops->matmul(be, y, g, wd, dd, NULL, n, I, H);
 }
 
-/* Groups the T*K choices by expert (host): cnt/start/needed/tok_of/w_of; returns experts used. */
+/* Expert e on its rows (see moe_state.h): gathered from r->xn, the MLP into y. r says where it
+ * runs: the model's backend, or the CPU backend on host copies of the rows (moe_place.c). */
+void rl_moe_run_expert(rl_model *m, const rl_moe_run *r, int l, int e, const uint8_t *base, const size_t *off,
+                       const int32_t *rows, int n, float *y) {
+    const rl_model_desc *d = &m->d;
+    struct rl_moe_state *S = m->moe;
+    const expert_loc *x = &S->loc[(size_t)l * S->E + e];
+    int H = S->H, I = S->I;
+    const void *pg = base + off[0], *pd = base + off[2 * XA];
+    const void *pu = d->moe_fused ? (const uint8_t *)pg + (size_t)I * rl_dtype_row_bytes(x->dt[0], H) : base + off[XA];
+    rl_dtype du = d->moe_fused ? x->dt[0] : x->dt[1];
+    rl_qweight qw[3]; /* composite experts: host descriptors of the pieces' backend pointers */
+    const void **pp[3] = {&pg, &pu, &pd};
+    for (int k = 0; k < 3; k++)
+        if (rl_dtype_is_composite(x->dt[k])) {
+            rl_stage_qrole q = S->qt[(size_t)l * 3 + k];
+            for (int a = 0; a < RL_QAUX; a++) q.aux_off[a] = off[k * XA + 1 + a];
+            rl_stage_qweight(&q, base + off[k * XA], base, &qw[k]);
+            *pp[k] = &qw[k];
+        }
+    rl_backend *be = r->be;
+    be->ops->gather_rows(be, r->xe, r->xn, rows, n, H);
+    expert_mlp(be, d->act, pg, x->dt[0], pu, du, pd, x->dt[2], r->xe, n, H, I, r->g, r->u, y);
+}
+
+/* Groups the T*K choices by expert (host): cnt/start/needed/tok_of/w_of; returns experts used
+ * (cnt[e] is then the rows routed to e). */
 static int group_by_expert(struct rl_moe_state *S, int T) {
     int E = S->E, K = S->k, n_need = 0;
     memset(S->cnt, 0, (size_t)E * sizeof(int));
@@ -225,25 +217,27 @@ static int group_by_expert(struct rl_moe_state *S, int T) {
     return n_need;
 }
 
-/* Lays the needed experts out in nb batches of `per`, each expert at its own slot of the batch
- * buffer with its tensors coalesced into as few reads as possible (io/coalesce.h); returns the
- * bytes to read. */
-static uint64_t plan_batches(struct rl_moe_state *S, int l, int n_need, int nb, int per) {
+/* Lays the experts to read (needed[rd[i]], i < n_rd) out in nb batches of `per`, each expert at
+ * its own ex_bytes region of the batch buffer with its tensors coalesced into as few reads as
+ * possible (io/coalesce.h); returns the bytes to read. */
+static uint64_t plan_batches(struct rl_moe_state *S, int l, int n_rd, int nb, int per) {
     int nr = 0;
     uint64_t bytes = 0;
     for (int b = 0; b < nb; b++) {
         S->batches[b].ranges = S->ranges + nr;
         int r0 = nr;
         uint64_t bb = 0;
-        for (int j = b * per; j < n_need && j < (b + 1) * per; j++) {
-            const expert_loc *x = &S->loc[(size_t)l * S->E + S->needed[j]];
+        for (int i = b * per; i < n_rd && i < (b + 1) * per; i++) {
+            const expert_loc *x = &S->loc[(size_t)l * S->E + S->needed[S->rd[i]]];
             rl_span sp[XP];
             size_t so[XP], end;
             int kk[XP], n = 0;
-            for (int k = 0; k < XP; k++)
+            for (int k = 0; k < XP; k++) {
+                S->t_off[i * XP + k] = (size_t)(i - b * per) * S->ex_bytes; /* absent pieces: the region's start */
                 if (x->len[k]) { sp[n] = (rl_span){x->file[k], x->off[k], x->len[k]}; kk[n++] = k; bb += x->len[k]; }
-            nr += rl_coalesce(sp, n, (size_t)(j - b * per) * S->ex_bytes, S->ranges + nr, so, &end, 0);
-            for (int i = 0; i < n; i++) S->t_off[j * XP + kk[i]] = so[i];
+            }
+            nr += rl_coalesce(sp, n, (size_t)(i - b * per) * S->ex_bytes, S->ranges + nr, so, &end, 0);
+            for (int q = 0; q < n; q++) S->t_off[i * XP + kk[q]] = so[q];
         }
         S->batches[b].n_ranges = nr - r0;
         S->batches[b].bytes = bb;
@@ -259,7 +253,7 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
     rl_backend *be = m->be;
     if (!S || !d->layer_moe[l]) return rl_err("%s: layer %d is not a MoE layer", m->dir, l);
     if (T > S->max_T) return rl_err("moe: %d tokens exceed the %d sized at open", T, S->max_T);
-    int E = S->E, K = S->k, H = S->H, I = S->I;
+    int E = S->E, K = S->k, H = S->H;
 
     /* router on the backend; the choices come back to pick the experts to read */
     rl_wref wr = rl_stage_weight(m, s, buf, W_MOE_ROUTER), wb = rl_stage_weight(m, s, buf, W_MOE_ROUTER_BIAS);
@@ -275,56 +269,80 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
         be->ops->upload(be, S->d_wof, S->w_of, (size_t)T * K * sizeof(float)))
         return -1;
 
-    /* batches of needed experts: at least two when possible, so reading overlaps computing */
-    int nb = (n_need + S->per_batch - 1) / S->per_batch;
-    if (nb < 2 && n_need >= 2) nb = 2;
-    int per = (n_need + nb - 1) / nb;
-    nb = (n_need + per - 1) / per;
-    uint64_t bytes = plan_batches(S, l, n_need, nb, per);
-    rl_xr_start(S->xr, S->batches, nb);
+    /* where each expert runs (moe_place.c): from the cache, or read from disk and then taken into
+     * the cache, run from the batch buffer (uploaded into a device slot), or run on the CPU */
+    int n_rd = rl_moe_place(m, l, n_need);
+    if (rl_moe_cpu_begin(m, xn, n_need, T)) return -1; /* the CPU experts' rows come down first */
 
-    /* shared expert while the first batch is read */
+    /* batches of experts to read: at least two when possible, so reading overlaps computing */
+    int nb = n_rd ? (n_rd + S->per_batch - 1) / S->per_batch : 0;
+    if (nb < 2 && n_rd >= 2) nb = 2;
+    int per = nb ? (n_rd + nb - 1) / nb : 1;
+    nb = (n_rd + per - 1) / per;
+    uint64_t bytes = plan_batches(S, l, n_rd, nb, per);
+    if (nb) rl_xr_start(S->xr, S->batches, nb);
+
+    /* the shared expert and the cached experts while the first batch is read */
+    rl_moe_run dev = {be, xn, S->xe, S->g, S->u};
     if (s->t[W_SHX_DOWN]) {
         rl_wref g = rl_stage_weight(m, s, buf, W_SHX_GATE), u = rl_stage_weight(m, s, buf, W_SHX_UP);
         rl_wref dn = rl_stage_weight(m, s, buf, W_SHX_DOWN), gw = rl_stage_weight(m, s, buf, W_SHX_GATE_W);
-        expert_mlp(m, S, g.p, g.dt, u.p, u.dt, dn.p, dn.dt, xn, T, S->Is, out);
+        expert_mlp(be, d->act, g.p, g.dt, u.p, u.dt, dn.p, dn.dt, xn, T, H, S->Is, S->g, S->u, out);
         if (gw.p) be->ops->row_gate(be, out, xn, rl_vec_f32(m, S->vb + E, gw.p, gw.dt, H), T, H);
     } else
         be->ops->zero(be, out, (size_t)T * H * sizeof(float));
+    for (int j = 0; j < n_need; j++)
+        if (S->kind[j] == XK_HIT) {
+            int e = S->needed[j];
+            rl_moe_run_expert(m, &dev, l, e, rl_moe_slot_mem(m, l, S->slot[j]), rl_moe_slot_off(m, l, S->slot[j]),
+                              S->d_tok + S->start[e], S->start[e + 1] - S->start[e], S->y + (size_t)S->start[e] * H);
+        }
+    if (S->n_ct) be->ops->fence(be); /* submits the device's work: it runs while the CPU computes */
 
-    /* routed experts, batch by batch */
+    /* the experts read from disk, batch by batch */
     for (int b = 0; b < nb; b++) {
         const uint8_t *hb = rl_xr_wait(S->xr, b, &S->wait[l]);
-        const uint8_t *xb = hb;
-        if (hb && !be->ops->host_shared) {
-            xb = S->xdev[b & 1];
-            if (be->ops->upload(be, (void *)xb, hb, (size_t)per * S->ex_bytes)) xb = NULL;
-        }
-        if (!xb) { rl_xr_finish(S->xr); return -1; }
-        for (int j = b * per; j < n_need && j < (b + 1) * per; j++) {
-            int e = S->needed[j], n = S->start[e + 1] - S->start[e];
-            const expert_loc *x = &S->loc[(size_t)l * E + e];
-            be->ops->gather_rows(be, S->xe, xn, S->d_tok + S->start[e], n, H);
-            const void *pg = xb + S->t_off[j * XP + 0], *pd = xb + S->t_off[j * XP + 2 * XA];
-            const void *pu = d->moe_fused ? (const uint8_t *)pg + (size_t)I * rl_dtype_row_bytes(x->dt[0], H) : xb + S->t_off[j * XP + XA];
-            rl_dtype du = d->moe_fused ? x->dt[0] : x->dt[1];
-            rl_qweight qw[3]; /* composite experts: host descriptors of the batch's device pointers */
-            const void **pp[3] = {&pg, &pu, &pd};
-            for (int k = 0; k < 3; k++)
-                if (rl_dtype_is_composite(x->dt[k])) {
-                    rl_stage_qrole q = S->qt[(size_t)l * 3 + k];
-                    for (int a = 0; a < RL_QAUX; a++) q.aux_off[a] = S->t_off[j * XP + k * XA + 1 + a];
-                    rl_stage_qweight(&q, xb + S->t_off[j * XP + k * XA], xb, &qw[k]);
-                    *pp[k] = &qw[k];
-                }
-            expert_mlp(m, S, pg, x->dt[0], pu, du, pd, x->dt[2], S->xe, n, I, S->y);
-            be->ops->scatter_add_rows(be, out, S->y, S->d_tok + S->start[e], S->d_wof + S->start[e], n, H);
+        if (!hb) { rl_xr_finish(S->xr); return -1; }
+        int uploaded = 0;
+        for (int i = b * per; i < n_rd && i < (b + 1) * per; i++) {
+            int j = S->rd[i], e = S->needed[j], n = S->start[e + 1] - S->start[e];
+            size_t reg = (size_t)(i - b * per) * S->ex_bytes, *off = &S->t_off[i * XP];
+            if (S->kind[j] == XK_CPU) {
+                rl_moe_cpu_expert(m, l, e, hb, off);
+                continue;
+            }
+            const uint8_t *base = hb;
+            size_t rel[XP];
+            if (S->kind[j] == XK_ADMIT) { /* into its cache slot, run from there */
+                uint8_t *slot = rl_moe_slot_mem(m, l, S->slot[j]);
+                rl_moe_slot_fill(m, l, S->slot[j]);
+                if (be->ops->upload(be, slot, hb + reg, S->ex_bytes)) { rl_xr_finish(S->xr); return -1; }
+                size_t *so = rl_moe_slot_off(m, l, S->slot[j]);
+                for (int p = 0; p < XP; p++) so[p] = off[p] - reg;
+                base = slot; off = so;
+                uploaded = 1;
+            } else if (!be->ops->host_shared) { /* this expert's region into the device batch */
+                uint8_t *dst = S->xdev[b & 1] + reg;
+                if (be->ops->upload(be, dst, hb + reg, S->ex_bytes)) { rl_xr_finish(S->xr); return -1; }
+                for (int p = 0; p < XP; p++) rel[p] = off[p] - reg;
+                base = dst; off = rel;
+                uploaded = 1;
+                S->n_dev++;
+            }
+            rl_moe_run_expert(m, &dev, l, e, base, off, S->d_tok + S->start[e], n, S->y + (size_t)S->start[e] * H);
         }
         /* the host buffer goes back to the reader: a device copy must have been consumed */
-        if (!be->ops->host_shared && be->ops->wait(be, be->ops->fence(be))) { rl_xr_finish(S->xr); return -1; }
+        if (uploaded && !be->ops->host_shared && be->ops->wait(be, be->ops->fence(be))) { rl_xr_finish(S->xr); return -1; }
         rl_xr_release(S->xr, b);
     }
-    rl_xr_finish(S->xr);
+    if (nb) rl_xr_finish(S->xr);
+    if (rl_moe_cpu_end(m, n_need)) return -1;
+    /* the weighted outputs into the sum in ascending expert order, wherever each expert ran */
+    for (int j = 0; j < n_need; j++) {
+        int e = S->needed[j];
+        be->ops->scatter_add_rows(be, out, S->y + (size_t)S->start[e] * H, S->d_tok + S->start[e], S->d_wof + S->start[e],
+                                  S->start[e + 1] - S->start[e], H);
+    }
     S->bytes[l] += bytes;
     return 0;
 }

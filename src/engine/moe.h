@@ -1,6 +1,7 @@
 /* Mixture-of-experts MLP: router (softmax or sigmoid scoring, top-k, renormalisation, group-
- * limited routing with the correction bias, scaling) on the backend, routed experts streamed
- * from disk (only those the tokens route to, see io/expert_reader.h) and the shared expert. */
+ * limited routing with the correction bias, scaling) on the backend, routed experts from the
+ * expert cache or streamed from disk (only those the tokens route to, see io/expert_reader.h;
+ * where each runs: moe_place.c) and the shared expert. */
 #ifndef RL_ENGINE_MOE_H
 #define RL_ENGINE_MOE_H
 #include "engine/model.h"
@@ -25,5 +26,18 @@ double rl_moe_layer_wait_s(const rl_model *m, int l);
 /* Total bytes of layer l's experts on disk (0 for dense layers). */
 uint64_t rl_moe_layer_total_bytes(const rl_model *m, int l);
 void rl_moe_reset_stats(rl_model *m);
+
+/* The expert cache (engine/moe_cache.h), sized once the budgets are decided: `avail` bytes (the
+ * device budget's rest for a GPU backend, the RAM budget's rest for the cpu), or
+ * rl_model_opts.expert_cache where set; the same number of slots per MoE layer, each layer's
+ * slots one arena of the backend's memory (outside the plan's arena: rl_moe_cache_outside).
+ * Adds its plan entry and the placement line. 0 / -1 + rl_err. */
+int rl_moe_plan_cache(rl_model *m, rl_plan *p, size_t avail);
+size_t rl_moe_cache_outside(const rl_model *m);
+/* Where the routed experts live and run, one line ("" for a dense model). */
+const char *rl_moe_placement(const rl_model *m);
+/* Counters since open: expert uses served by the cache, experts taken into it, experts run on
+ * the CPU (GPU backends), experts uploaded for one sweep. Any pointer may be NULL. */
+void rl_moe_place_stats(const rl_model *m, uint64_t *hits, uint64_t *admits, uint64_t *cpu, uint64_t *dev);
 
 #endif

@@ -5,6 +5,7 @@
  * the backend's host memory (io/hostmem.h: pinned for a GPU) and are invalidated before they are
  * read into. */
 #include "io/loader.h"
+#include "io/pages.h"
 #include "io/residency.h"
 #include "util/err.h"
 #include "util/fileio.h"
@@ -107,20 +108,12 @@ static int read_stage(rl_loader *L, int s, uint8_t *buf, int direct, char *msg, 
     return 0;
 }
 
-/* Commits the pages of a fresh buffer (page-aligned p): one call, else a write per page. */
-static void populate(void *p, size_t n) {
-#ifdef MADV_POPULATE_WRITE
-    if (!madvise(p, (n + 4095) & ~(size_t)4095, MADV_POPULATE_WRITE)) return;
-#endif
-    for (size_t i = 0; i < n; i += 4096) ((volatile uint8_t *)p)[i] = 0;
-}
-
 /* Helper thread of read_resident: commits the resident buffers in sweep order, publishing how
  * many stages are done in L->populated. */
 static void *populate_main(void *arg) {
     rl_loader *L = arg;
     for (int s = 0; s < L->n; s++) {
-        if (L->res[s].buf) populate(L->res[s].buf, L->st[s].bytes);
+        if (L->res[s].buf) rl_pages_commit(L->res[s].buf, L->st[s].bytes);
         __atomic_store_n(&L->populated, s + 1, __ATOMIC_RELEASE);
     }
     return NULL;

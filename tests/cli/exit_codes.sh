@@ -27,6 +27,8 @@ want 1 "did you mean 'tokenize'" "$B" tokenise
 want 1 "did you mean '--temp'" "$B" run "$M" --tmep 1
 want 1 "needs a number" "$B" run "$M" --top-p 7
 want 1 "--ctx needs a whole number" "$B" info "$M" --ctx abc
+want 1 "--expert-cache needs a size" "$B" run "$M" --expert-cache lots
+want 1 "--moe-cpu-rows needs a count" "$B" info "$M" --moe-cpu-rows 0
 want 1 "missing MODEL_DIR" "$B" chat
 want 1 "did you mean '--bits'" "$B" quantize "$M" --bit 4
 want 1 "did you mean '--jsonl'" "$B" tokenize "$M" --jsonll

@@ -6,7 +6,10 @@
 # fixture test — every folder of ../shared/fixtures within 1e-3 of its golden on cpu, cpu-staged
 # and cuda; (3) figures: H2D bandwidth from pinned memory, then a synthetic Qwen2.5-1.5B (bf16):
 # streamed decode s/token (--mem-budget 0) on cpu and cuda with bytes per token, layers kept on
-# the device (--gpu-mem), resident decode and prefill-512 on cuda (bench --resident). Env: RL_GPU_BUILD (default build-gpu), RL_SHARED.
+# the device (--gpu-mem), resident decode and prefill-512 on cuda (bench --resident); then the
+# MoE placement (test_moe's hybrid cases on cuda; decode of a 12-layer Qwen3-30B-A3B shape with
+# --gpu-mem 2G: expert cache + misses on the CPU, every expert uploaded, CPU only).
+# Env: RL_GPU_BUILD (default build-gpu), RL_SHARED.
 cd "$(dirname "$0")/../.." || exit 1
 NVCC=$(command -v nvcc 2>/dev/null || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; })
 if [ -z "$NVCC" ]; then echo "skipped: no nvcc"; exit 77; fi
@@ -18,7 +21,7 @@ nvidia-smi -L; "$NVCC" --version | tail -n 1
 export PATH="$(dirname "$NVCC"):$PATH"
 J=$(nproc 2>/dev/null || echo 4)
 echo "== build: make CUDA=1 BUILD=$B"
-if ! make -j"$J" CUDA=1 BUILD="$B" "$B/rabbitllm" "$B/tests/backend/test_conformance" "$B/tests/engine/test_fixtures" \
+if ! make -j"$J" CUDA=1 BUILD="$B" "$B/rabbitllm" "$B/tests/backend/test_conformance" "$B/tests/engine/test_fixtures" "$B/tests/engine/test_moe" \
      >/tmp/rl_gpu_build.log 2>&1; then
   echo "build failed:"; grep -E "error" /tmp/rl_gpu_build.log | head -n 20; exit 1
 fi
@@ -34,6 +37,12 @@ if [ -d "$SH/fixtures" ]; then
   RL_SHARED="$SH" timeout 300 "$B/tests/engine/test_fixtures" >/tmp/rl_fix.log 2>&1 || fail=1
   grep -E "\[cuda|FAIL|skipped|RESULT" /tmp/rl_fix.log | head -n 80
 else echo "fixtures skipped: $SH/fixtures missing"; fi
+
+echo "== MoE placement (cache, CPU misses, uploads on cuda)"
+if [ -d "$SH/fixtures" ]; then
+  RL_SHARED="$SH" timeout 120 "$B/tests/engine/test_moe" >/tmp/rl_moe.log 2>&1 || fail=1
+  grep -E "cuda|FAIL|RESULT" /tmp/rl_moe.log | head -n 40
+fi
 
 echo "== figures"
 "$NVCC" -O2 bench/cuda_h2d.cu -o "$B/cuda_h2d" && "$B/cuda_h2d"
@@ -53,5 +62,22 @@ if [ -f "$CFG" ]; then
   echo "-- cuda resident (bench --resident --pp 128,512):"
   timeout 180 "$BIN" bench "$M" --backend cuda --resident --pp 128,512 2>&1 | tail -n 12
 else echo "figures skipped: $CFG missing"; fi
+CFG="$SH/configs/qwen3-30b-a3b/config.json"
+if [ -f "$CFG" ]; then
+  M=/tmp/rl_q30_12
+  if [ ! -f "$M/config.json" ]; then
+    mkdir -p /tmp/rl_q30cfg
+    sed 's/"num_hidden_layers": *[0-9]*/"num_hidden_layers": 12/' "$CFG" >/tmp/rl_q30cfg/config.json
+    "$BIN" synth /tmp/rl_q30cfg/config.json "$M" --dtype bf16 >/dev/null 2>/tmp/rl_synth.err || { cat /tmp/rl_synth.err; fail=1; }
+  fi
+  IDS=$(awk 'BEGIN {for (i = 0; i < 16; i++) printf "%s%d", (i ? "," : ""), (i * 7919 + 13) % 151936}')
+  echo "-- Qwen3-30B-A3B shape, 12 layers (15 GB bf16), 32 new tokens; --gpu-mem 2G is 8G's share of the 48-layer model:"
+  for v in "--backend cuda --gpu-mem 2G" "--backend cuda --gpu-mem 2G --expert-cache off --moe-cpu-rows off" \
+           "--backend cuda --gpu-mem 2G --moe-cpu-rows off" "--backend cpu"; do
+    echo "   $v:"
+    timeout 150 "$BIN" run "$M" $v --ids "$IDS" -n 32 --temp 0 --ignore-eos --profile 2>&1 >/dev/null |
+      grep -E "tok/s|routed experts|error" | head -n 4
+  done
+fi
 [ "$fail" -eq 0 ] && echo "device check: ok" || echo "device check: FAILED"
 exit "$fail"

@@ -9,8 +9,8 @@
 #include <string.h>
 
 typedef struct {
-    int32_t n_threads, ctx, max_batch, n_seq, has_kv, has_backend;
-    uint64_t mem_budget, gpu_mem;
+    int32_t n_threads, ctx, max_batch, n_seq, has_kv, has_backend, moe_cpu_rows, pad;
+    uint64_t mem_budget, gpu_mem, expert_cache;
     char dir[4096], kv[64], backend[64];
     int32_t first[]; /* size + 1 layer boundaries */
 } dist_open;
@@ -51,6 +51,7 @@ rl_model *rl_dist_model_open(const char *dir, const rl_model_opts *opts) {
     p->n_threads = o.n_threads; p->ctx = o.ctx; p->max_batch = o.max_batch; p->n_seq = o.n_seq;
     p->has_kv = o.kv_type != NULL; p->has_backend = o.backend != NULL;
     p->mem_budget = o.mem_budget; p->gpu_mem = o.gpu_mem;
+    p->expert_cache = o.expert_cache; p->moe_cpu_rows = o.moe_cpu_rows;
     snprintf(p->dir, sizeof p->dir, "%s", dir);
     snprintf(p->kv, sizeof p->kv, "%s", o.kv_type ? o.kv_type : "");
     snprintf(p->backend, sizeof p->backend, "%s", o.backend ? o.backend : "");
@@ -119,7 +120,8 @@ rl_model *dist_worker_open(const dist_cmd *h, const uint8_t *payload, size_t byt
             p->dir[sizeof p->dir - 1] = p->kv[sizeof p->kv - 1] = p->backend[sizeof p->backend - 1] = 0;
             rl_model_opts o = {.n_threads = p->n_threads, .ctx = p->ctx, .max_batch = p->max_batch, .n_seq = p->n_seq,
                                .mem_budget = (size_t)p->mem_budget, .kv_type = p->has_kv ? p->kv : NULL,
-                               .backend = p->has_backend ? p->backend : NULL, .gpu_mem = (size_t)p->gpu_mem};
+                               .backend = p->has_backend ? p->backend : NULL, .gpu_mem = (size_t)p->gpu_mem,
+                               .expert_cache = (size_t)p->expert_cache, .moe_cpu_rows = p->moe_cpu_rows};
             m = rl_model_open_range(p->dir, &o, p->first[r], p->first[r + 1], RL_PP_RECV | (r < n - 1 ? RL_PP_SEND : 0));
             if (m && !(m->dist = dist_state_new(h->id))) { rl_model_close(m); m = NULL; }
             free(p);

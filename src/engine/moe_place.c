@@ -1,0 +1,185 @@
+/* Where the routed experts of a MoE layer live and run (see moe_state.h, moe.h): the expert
+ * cache in the compute backend's memory (VRAM for a GPU backend, RAM for the cpu) holding each
+ * layer's most used experts; the rest read from disk per sweep and, on a GPU backend, either run
+ * by the CPU backend on host copies of their rows (few rows: KTransformers' hybrid placement;
+ * only the rows cross the bus) or uploaded and run on the device (many rows). */
+#include "engine/moe.h"
+#include "engine/moe_state.h"
+#include "io/pages.h"
+#include "util/err.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MIB(n) ((double)(n) / (1 << 20))
+#define RL_MOE_CPU_ROWS_DEFAULT 8
+
+int rl_moe_place_plan(rl_model *m, rl_plan *p) {
+    struct rl_moe_state *S = m->moe;
+    S->xc_req = m->expert_cache;
+    S->cpu_rows = m->be->ops->host_shared || m->moe_cpu_rows < 0 ? -1
+                : m->moe_cpu_rows ? m->moe_cpu_rows : RL_MOE_CPU_ROWS_DEFAULT;
+    if (S->cpu_rows < 0) return 0;
+    size_t T = (size_t)S->max_T, H = (size_t)S->H, F = sizeof(float), Imax = (size_t)(S->I > S->Is ? S->I : S->Is);
+    rl_plan_add(p, "moe rows for the CPU", RL_MEM_DEVICE, T * sizeof(int32_t), (void **)&S->d_ct);
+    rl_plan_add(p, "moe CPU experts' rows and scratch", RL_MEM_HOST, (2 * T * H + (size_t)S->k * T * H + 2 * T * Imax) * F, NULL);
+    return 0;
+}
+
+int rl_moe_plan_cache(rl_model *m, rl_plan *p, size_t avail) {
+    struct rl_moe_state *S = m->moe;
+    if (!S) return 0;
+    size_t want = S->xc_req ? S->xc_req : avail, per_layer = (size_t)S->n_moe * S->ex_bytes;
+    size_t slots = per_layer ? want / per_layer : 0;
+    if (slots > (size_t)S->E) slots = (size_t)S->E;
+    rl_xc_free(&S->xc);
+    if (rl_xc_init(&S->xc, S->n_layers, S->E, (int)slots)) return -1;
+    S->xc_bytes = slots * per_layer;
+    int shared = m->be->ops->host_shared;
+    rl_plan_add(p, "expert cache (own arenas)", shared ? RL_MEM_HOST : RL_MEM_DEVICE, S->xc_bytes, NULL);
+    const char *rest = S->cpu_rows >= 0 ? "the rest read from disk, run on the CPU (at most %d rows) or uploaded"
+                                         : shared ? "the rest read from disk per sweep" : "the rest read from disk and uploaded per sweep";
+    char tail[128];
+    snprintf(tail, sizeof tail, rest, S->cpu_rows);
+    snprintf(S->xc_line, sizeof S->xc_line, "%zu of %d experts per layer cached in %s (%.1f MiB, %s), %s", slots, S->E,
+             shared ? "RAM" : "device memory", MIB(S->xc_bytes),
+             S->xc_req ? "--expert-cache" : shared ? "what the memory budget leaves" : "what --gpu-mem leaves", tail);
+    return 0;
+}
+
+size_t rl_moe_cache_outside(const rl_model *m) {
+    return m->moe && !m->be->ops->host_shared ? m->moe->xc_bytes : 0;
+}
+
+const char *rl_moe_placement(const rl_model *m) { return m->moe ? m->moe->xc_line : ""; }
+
+void rl_moe_place_stats(const rl_model *m, uint64_t *hits, uint64_t *admits, uint64_t *cpu, uint64_t *dev) {
+    const struct rl_moe_state *S = m->moe;
+    if (hits) *hits = S ? S->xc.hits : 0;
+    if (admits) *admits = S ? S->xc.admits : 0;
+    if (cpu) *cpu = S ? S->n_cpu : 0;
+    if (dev) *dev = S ? S->n_dev : 0;
+}
+
+int rl_moe_place_open(rl_model *m) {
+    struct rl_moe_state *S = m->moe;
+    rl_backend *be = m->be;
+    const rl_model_desc *d = &m->d;
+    if (S->xc.slots) {
+        size_t lb = (size_t)S->xc.slots * S->ex_bytes;
+        S->xc_mem = calloc((size_t)S->n_layers, sizeof *S->xc_mem);
+        S->xc_off = calloc((size_t)S->n_layers * (size_t)S->xc.slots * XP, sizeof *S->xc_off);
+        S->xc_used = calloc((size_t)S->n_layers * (size_t)S->xc.slots, 1);
+        if (!S->xc_mem || !S->xc_off || !S->xc_used) return rl_err("%s: out of memory for the expert cache", m->dir);
+        for (int l = 0; l < S->n_layers; l++)
+            if (d->layer_moe[l] && l >= m->l0 && l < m->l1 && !(S->xc_mem[l] = be->ops->arena_new(be, lb)))
+                return rl_err_prefix("%s: expert cache (%zu experts per layer, %.1f MiB): ", m->dir, (size_t)S->xc.slots, MIB(S->xc_bytes));
+    }
+    if (S->cpu_rows < 0) return 0;
+    size_t T = (size_t)S->max_T, H = (size_t)S->H, F = sizeof(float), Imax = (size_t)(S->I > S->Is ? S->I : S->Is);
+    if (!(S->cpu = rl_backend_cpu_open(m->n_threads))) return -1;
+    S->cpu->numerics = be->numerics;
+    S->xc_h = be->ops->host_alloc(be, T * H * F);
+    S->y_h = be->ops->host_alloc(be, T * (size_t)S->k * H * F);
+    S->xe_h = malloc(T * H * F);
+    S->g_h = malloc(T * Imax * F);
+    S->u_h = malloc(T * Imax * F);
+    S->ct = malloc(T * sizeof(int32_t));
+    S->crow = malloc(T * sizeof(int32_t));
+    S->c_rows = malloc(T * (size_t)S->k * sizeof(int32_t));
+    if (!S->xc_h || !S->y_h || !S->xe_h || !S->g_h || !S->u_h || !S->ct || !S->crow || !S->c_rows)
+        return rl_err("%s: out of memory for the CPU experts' buffers", m->dir);
+    return 0;
+}
+
+void rl_moe_place_close(rl_model *m) {
+    struct rl_moe_state *S = m->moe;
+    rl_backend *be = m->be;
+    for (int l = 0; S->xc_mem && l < S->n_layers; l++)
+        if (S->xc_mem[l]) be->ops->arena_free(be, S->xc_mem[l], (size_t)S->xc.slots * S->ex_bytes);
+    free(S->xc_mem); free(S->xc_off); free(S->xc_used);
+    rl_xc_free(&S->xc);
+    if (S->xc_h) be->ops->host_free(be, S->xc_h);
+    if (S->y_h) be->ops->host_free(be, S->y_h);
+    free(S->xe_h); free(S->g_h); free(S->u_h);
+    free(S->ct); free(S->crow); free(S->c_rows);
+    rl_backend_close(S->cpu);
+}
+
+int rl_moe_place(rl_model *m, int l, int n_need) {
+    struct rl_moe_state *S = m->moe;
+    rl_xcache *c = &S->xc;
+    if (c->slots) rl_xc_touch(c, l, S->cnt);
+    int n_rd = 0, room = S->k; /* admissions per sweep: at most one token's worth (a long prompt
+                                   does not stall on filling the cache; decode keeps filling it) */
+    for (int j = 0; j < n_need; j++) {
+        int e = S->needed[j], s = c->slots ? rl_xc_lookup(c, l, e) : -1;
+        if (s >= 0) { S->kind[j] = XK_HIT; S->slot[j] = s; continue; }
+        s = c->slots && room > 0 ? rl_xc_admit(c, l, e) : -1;
+        room -= s >= 0;
+        S->kind[j] = s >= 0 ? XK_ADMIT : S->cpu && S->cnt[e] <= S->cpu_rows ? XK_CPU : XK_DEV;
+        S->slot[j] = s;
+        S->rd[n_rd++] = j;
+    }
+    return n_rd;
+}
+
+uint8_t *rl_moe_slot_mem(rl_model *m, int l, int slot) { return m->moe->xc_mem[l] + (size_t)slot * m->moe->ex_bytes; }
+void rl_moe_slot_fill(rl_model *m, int l, int slot) {
+    uint8_t *u = &m->moe->xc_used[(size_t)l * (size_t)m->moe->xc.slots + (size_t)slot];
+    if (!*u && m->be->ops->host_shared) rl_pages_commit(rl_moe_slot_mem(m, l, slot), m->moe->ex_bytes);
+    *u = 1;
+}
+
+size_t *rl_moe_slot_off(rl_model *m, int l, int slot) {
+    return m->moe->xc_off + ((size_t)l * (size_t)m->moe->xc.slots + (size_t)slot) * XP;
+}
+
+int rl_moe_cpu_begin(rl_model *m, const float *xn, int n_need, int T) {
+    struct rl_moe_state *S = m->moe;
+    rl_backend *be = m->be;
+    S->n_ct = 0;
+    if (!S->cpu) return 0;
+    int any = 0;
+    for (int j = 0; j < n_need && !any; j++) any = S->kind[j] == XK_CPU;
+    if (!any) return 0;
+    for (int t = 0; t < T; t++) S->crow[t] = -1;
+    for (int j = 0; j < n_need; j++) {
+        if (S->kind[j] != XK_CPU) continue;
+        int e = S->needed[j];
+        for (int a = S->start[e]; a < S->start[e + 1]; a++) {
+            int t = S->tok_of[a];
+            if (S->crow[t] < 0) { S->crow[t] = S->n_ct; S->ct[S->n_ct++] = t; }
+            S->c_rows[a] = S->crow[t];
+        }
+    }
+    size_t rows = (size_t)S->n_ct * (size_t)S->H * sizeof(float);
+    /* only the rows some CPU expert reads cross the bus: gathered on the device, one download */
+    if (be->ops->upload(be, S->d_ct, S->ct, (size_t)S->n_ct * sizeof(int32_t))) return -1;
+    be->ops->gather_rows(be, S->xe, xn, S->d_ct, S->n_ct, S->H);
+    return be->ops->download(be, S->xc_h, S->xe, rows);
+}
+
+void rl_moe_cpu_expert(rl_model *m, int l, int e, const uint8_t *hb, const size_t *off) {
+    struct rl_moe_state *S = m->moe;
+    rl_moe_run r = {S->cpu, S->xc_h, S->xe_h, S->g_h, S->u_h};
+    rl_moe_run_expert(m, &r, l, e, hb, off, S->c_rows + S->start[e], S->start[e + 1] - S->start[e],
+                      S->y_h + (size_t)S->start[e] * S->H);
+    S->n_cpu++;
+}
+
+/* y_h is uploaded from host memory that the next sweep rewrites only after its first download
+ * (which waits for every earlier op, these uploads included). */
+int rl_moe_cpu_end(rl_model *m, int n_need) {
+    struct rl_moe_state *S = m->moe;
+    rl_backend *be = m->be;
+    if (!S->n_ct) return 0;
+    size_t H = (size_t)S->H;
+    for (int j = 0; j < n_need; j++)
+        if (S->kind[j] == XK_CPU) {
+            int e = S->needed[j];
+            size_t at = (size_t)S->start[e] * H;
+            if (be->ops->upload(be, S->y + at, S->y_h + at, (size_t)(S->start[e + 1] - S->start[e]) * H * sizeof(float))) return -1;
+        }
+    return 0;
+}

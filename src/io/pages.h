@@ -1,0 +1,11 @@
+/* Committing fresh anonymous memory before it is filled: one madvise(MADV_POPULATE_WRITE) where
+ * the kernel has it (much cheaper than a fault per 4 KiB page, above all in VMs whose host backs
+ * guest memory on first touch), else a write per page. */
+#ifndef RL_IO_PAGES_H
+#define RL_IO_PAGES_H
+#include <stddef.h>
+
+/* The pages holding bytes [p, p + n) (whole pages around them); their contents are kept. */
+void rl_pages_commit(void *p, size_t n);
+
+#endif
