@@ -112,10 +112,18 @@ void rl_model_close(rl_model *m) {
 /* Bytes the budgets leave for the MoE expert cache (engine/moe.h): on a GPU backend the device
  * budget less the device plan (activations, slots, resident layers); on the cpu, with everything
  * resident, what the memory budget leaves beside the weights and the rest of the plan (auto: the
- * usable memory less the margin; an explicit --mem-budget: its bytes beyond the weights). */
-static size_t expert_cache_avail(const rl_model *m, const rl_plan *p, size_t weights, size_t request) {
-    if (!m->be->ops->host_shared) return m->gpu_budget > p->device_bytes ? m->gpu_budget - p->device_bytes : 0;
+ * usable memory less the margin; an explicit --mem-budget: its bytes beyond the weights).
+ * *room: the most any cache may take (an explicit --expert-cache is checked against it; SIZE_MAX
+ * where nothing is known: no --gpu-mem, no memory limit found). */
+static size_t expert_cache_avail(const rl_model *m, const rl_plan *p, size_t weights, size_t request, size_t *room_out) {
+    if (!m->be->ops->host_shared) {
+        size_t left = m->gpu_budget > p->device_bytes ? m->gpu_budget - p->device_bytes : 0;
+        *room_out = m->gpu_budget ? left : SIZE_MAX;
+        return left;
+    }
     const rl_budget *b = &m->budget;
+    uint64_t used = b->margin + b->need + b->resident;
+    *room_out = !b->lim.avail ? SIZE_MAX : b->lim.avail > used ? (size_t)(b->lim.avail - used) : 0;
     if (!request || !b->all_resident || !b->lim.avail) return 0;
     uint64_t room = b->lim.avail > b->margin + b->need + weights ? b->lim.avail - b->margin - b->need - weights : 0;
     if (!b->is_auto) {
@@ -201,7 +209,10 @@ static int plan_model(rl_model *m, size_t budget) {
     if (!shared && rl_devres_plan(m, p)) return -1; /* --gpu-mem: resident stages, then the two slots */
     rl_plan_add(p, "layer slots (2)", RL_MEM_HOST, n_res == m->s1 - m->s0 ? 0 : 2 * slot, NULL);
     rl_plan_add(p, "resident stages", RL_MEM_HOST, res, NULL);
-    if (m->moe && rl_moe_plan_cache(m, p, expert_cache_avail(m, p, weights, budget))) return -1;
+    if (m->moe) {
+        size_t room, avail = expert_cache_avail(m, p, weights, budget, &room);
+        if (rl_moe_plan_cache(m, p, avail, room)) return -1;
+    }
     if (p->overflow) return rl_err("memory plan: too many entries");
     return m->plan_fits ? 0 : rl_err_prefix("%s: ", m->dir);
 }

@@ -299,15 +299,19 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
         }
     if (S->n_ct) be->ops->fence(be); /* submits the device's work: it runs while the CPU computes */
 
-    /* the experts read from disk, batch by batch */
+    /* the experts read from disk, batch by batch: the device's first (queued and submitted),
+     * then the CPU's while the device runs them */
     for (int b = 0; b < nb; b++) {
         const uint8_t *hb = rl_xr_wait(S->xr, b, &S->wait[l]);
         if (!hb) { rl_xr_finish(S->xr); return -1; }
-        int uploaded = 0;
+        int uploaded = 0, submitted = 0;
+        for (int pass = 0; pass < 2; pass++)
         for (int i = b * per; i < n_rd && i < (b + 1) * per; i++) {
             int j = S->rd[i], e = S->needed[j], n = S->start[e + 1] - S->start[e];
             size_t reg = (size_t)(i - b * per) * S->ex_bytes, *off = &S->t_off[i * XP];
-            if (S->kind[j] == XK_CPU) {
+            if ((S->kind[j] == XK_CPU) != pass) continue;
+            if (pass) {
+                if (uploaded && !submitted++) be->ops->fence(be); /* submits the device's share */
                 rl_moe_cpu_expert(m, l, e, hb, off);
                 continue;
             }

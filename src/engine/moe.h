@@ -31,8 +31,9 @@ void rl_moe_reset_stats(rl_model *m);
  * device budget's rest for a GPU backend, the RAM budget's rest for the cpu), or
  * rl_model_opts.expert_cache where set; the same number of slots per MoE layer, each layer's
  * slots one arena of the backend's memory (outside the plan's arena: rl_moe_cache_outside).
- * Adds its plan entry and the placement line. 0 / -1 + rl_err. */
-int rl_moe_plan_cache(rl_model *m, rl_plan *p, size_t avail);
+ * Adds its plan entry and the placement line. An explicit cache larger than `room` (what the
+ * budgets leave at most) does not fit: plan_fits cleared, -1 + rl_err naming the sizes. */
+int rl_moe_plan_cache(rl_model *m, rl_plan *p, size_t avail, size_t room);
 size_t rl_moe_cache_outside(const rl_model *m);
 /* Where the routed experts live and run, one line ("" for a dense model). */
 const char *rl_moe_placement(const rl_model *m);

@@ -26,7 +26,7 @@ int rl_moe_place_plan(rl_model *m, rl_plan *p) {
     return 0;
 }
 
-int rl_moe_plan_cache(rl_model *m, rl_plan *p, size_t avail) {
+int rl_moe_plan_cache(rl_model *m, rl_plan *p, size_t avail, size_t room) {
     struct rl_moe_state *S = m->moe;
     if (!S) return 0;
     size_t want = S->xc_req ? S->xc_req : avail, per_layer = (size_t)S->n_moe * S->ex_bytes;
@@ -36,6 +36,12 @@ int rl_moe_plan_cache(rl_model *m, rl_plan *p, size_t avail) {
     if (rl_xc_init(&S->xc, S->n_layers, S->E, (int)slots)) return -1;
     S->xc_bytes = slots * per_layer;
     int shared = m->be->ops->host_shared;
+    if (S->xc_req && S->xc_bytes > room) {
+        m->plan_fits = 0;
+        return rl_err_c(RL_EC_NOMEM, "%s: --expert-cache: %zu experts per layer (%.2f MiB) do not fit beside the rest of the "
+                        "memory plan: %.2f MiB of %s are left; use a smaller --expert-cache, or auto", m->dir, slots,
+                        MIB(S->xc_bytes), MIB(room), shared ? "what the process may use" : "--gpu-mem");
+    }
     rl_plan_add(p, "expert cache (own arenas)", shared ? RL_MEM_HOST : RL_MEM_DEVICE, S->xc_bytes, NULL);
     const char *rest = S->cpu_rows >= 0 ? "the rest read from disk, run on the CPU (at most %d rows) or uploaded"
                                          : shared ? "the rest read from disk per sweep" : "the rest read from disk and uploaded per sweep";
@@ -72,8 +78,12 @@ int rl_moe_place_open(rl_model *m) {
         S->xc_used = calloc((size_t)S->n_layers * (size_t)S->xc.slots, 1);
         if (!S->xc_mem || !S->xc_off || !S->xc_used) return rl_err("%s: out of memory for the expert cache", m->dir);
         for (int l = 0; l < S->n_layers; l++)
-            if (d->layer_moe[l] && l >= m->l0 && l < m->l1 && !(S->xc_mem[l] = be->ops->arena_new(be, lb)))
-                return rl_err_prefix("%s: expert cache (%zu experts per layer, %.1f MiB): ", m->dir, (size_t)S->xc.slots, MIB(S->xc_bytes));
+            if (d->layer_moe[l] && l >= m->l0 && l < m->l1 && !(S->xc_mem[l] = be->ops->arena_new(be, lb))) {
+                char why[512];
+                snprintf(why, sizeof why, "%s", rl_errmsg());
+                return rl_err_c(RL_EC_NOMEM, "%s: the expert cache (%d experts per layer, %.1f MiB in all) does not fit: %s; "
+                                "use a smaller --expert-cache (or --expert-cache off)", m->dir, S->xc.slots, MIB(S->xc_bytes), why);
+            }
     }
     if (S->cpu_rows < 0) return 0;
     size_t T = (size_t)S->max_T, H = (size_t)S->H, F = sizeof(float), Imax = (size_t)(S->I > S->Is ? S->I : S->Is);

@@ -21,7 +21,7 @@ nvidia-smi -L; "$NVCC" --version | tail -n 1
 export PATH="$(dirname "$NVCC"):$PATH"
 J=$(nproc 2>/dev/null || echo 4)
 echo "== build: make CUDA=1 BUILD=$B"
-if ! make -j"$J" CUDA=1 BUILD="$B" "$B/rabbitllm" "$B/tests/backend/test_conformance" "$B/tests/engine/test_fixtures" "$B/tests/engine/test_moe" \
+if ! make -j"$J" CUDA=1 BUILD="$B" "$B/rabbitllm" "$B/tests/backend/test_conformance" "$B/tests/engine/test_fixtures" "$B/tests/engine/test_moe" "$B/tests/backend/test_compute_bf16" \
      >/tmp/rl_gpu_build.log 2>&1; then
   echo "build failed:"; grep -E "error" /tmp/rl_gpu_build.log | head -n 20; exit 1
 fi
@@ -31,6 +31,11 @@ echo "== conformance (every op on cuda)"
 "$B/tests/backend/test_conformance" >/tmp/rl_conf.log 2>&1 || fail=1
 grep -E "FAIL|cuda|RESULT" /tmp/rl_conf.log | head -n 60
 grep -q "skipped: cuda" /tmp/rl_conf.log && { echo "FAIL: cuda skipped"; fail=1; }
+
+echo "== --compute bf16 (tensor cores) against bf16-rounded activations"
+"$B/tests/backend/test_compute_bf16" >/tmp/rl_bf16.log 2>&1 || fail=1
+grep -E "cuda|FAIL|RESULT" /tmp/rl_bf16.log
+grep -q "  cuda: T" /tmp/rl_bf16.log || { echo "FAIL: cuda not checked"; fail=1; }
 
 echo "== fixtures (cpu, cpu-staged, cuda)"
 if [ -d "$SH/fixtures" ]; then
@@ -61,6 +66,8 @@ if [ -f "$CFG" ]; then
     grep -E "tok/s|s/token|backend|gpu|error" | head -n 8
   echo "-- cuda resident (bench --resident --pp 128,512):"
   timeout 180 "$BIN" bench "$M" --backend cuda --resident --pp 128,512 2>&1 | tail -n 12
+  echo "-- cuda resident, --compute bf16 (tensor cores), prefill 512:"
+  timeout 120 "$BIN" bench "$M" --backend cuda --resident --pp 512 --compute bf16 -n 1 2>&1 | grep -E "prefill|error" | head -n 4
 else echo "figures skipped: $CFG missing"; fi
 CFG="$SH/configs/qwen3-30b-a3b/config.json"
 if [ -f "$CFG" ]; then

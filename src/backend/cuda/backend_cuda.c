@@ -5,6 +5,7 @@
  * rl_backend_ops table. Weights F32 / F16 / BF16 / Q8_0 / Q4_1; the GGUF and HF quantized types
  * are refused at open by supports() (the engine names the tensor). */
 #include "backend/backend.h"
+#include "backend/cpu/matmul.h"
 #include "backend/cuda/cu_api.h"
 #include "util/err.h"
 #include <stdio.h>
@@ -84,6 +85,7 @@ static void cu_set_scratch(rl_backend *be, void *s, int max_ctx, int max_T) {
 static void cu_matmul(rl_backend *be, float *y, const float *x, const void *w, rl_dtype dt, const float *bias, int T,
                       int in, int out) {
     use_scratch(be);
+    rlcu_set_compute(rl_matmul_get_compute() == RL_COMPUTE_BF16); /* the process's --compute (backend/cpu/matmul.h) */
     rlcu_matmul(y, x, w, (int)dt, bias, T, in, out);
 }
 static void cu_matmul_t(rl_backend *be, float *y, const float *x, const void *w, rl_dtype dt, int T, int in, int out) {

@@ -36,6 +36,9 @@ size_t rlcu_scratch_bytes(int max_ctx, int max_T);
 void rlcu_set_scratch(void *p, int max_ctx, int max_T);
 
 void rlcu_matmul(float *y, const float *x, const void *w, int dt, const float *bias, int T, int in, int out);
+/* 1: sweeps over F16 / BF16 weights on the tensor cores (activations rounded to 16 bits, f32
+ * accumulation: --compute bf16); 0: f32 SGEMM (the default, the goldens' numerics). */
+void rlcu_set_compute(int half);
 void rlcu_matmul_t(float *y, const float *x, const void *w, int dt, int T, int in, int out);
 void rlcu_convert(float *dst, const void *src, int dt, int64_t n);
 void rlcu_rmsnorm(float *out, const float *x, const float *w, int T, int n, float eps, int one_plus);

@@ -2,9 +2,14 @@
 // per output, lanes striding over the input (a 32-item block each for Q8_0 / Q4_1), up to 4
 // activation rows per pass, f32 accumulation. More rows: the weight is dequantised to f32 in
 // chunks of rows (scratch) and multiplied by cuBLAS SGEMM in pedantic f32 math (no TF32), so
-// results keep the f32 numerics of the goldens. matmul_t and convert read items directly.
+// results keep the f32 numerics of the goldens. With --compute bf16 (rlcu_set_compute), F16 / BF16
+// weights take the tensor cores instead: the activations rounded to the weight's 16-bit type, the
+// weights used where they are, cublasGemmEx with f32 accumulation (the CPU's --compute bf16
+// numerics). matmul_t and convert read items directly.
 #include "backend/cuda/cu_common.cuh"
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 
 enum { GEMM_MIN_T = 8, GEMV_WARPS = 4, GEMV_ROWS = 4 };
 static const size_t DEQ_BYTES = (size_t)64 << 20;
@@ -32,6 +37,43 @@ static int blas(void) {
     return 0;
 }
 void rlcu_blas_shutdown(void) { if (g_blas) cublasDestroy(g_blas), g_blas = NULL; }
+
+static int g_half_compute; // --compute bf16
+void rlcu_set_compute(int half) { g_half_compute = half; }
+
+__global__ void to_bf16_kernel(__nv_bfloat16 *__restrict__ d, const float *__restrict__ s, int64_t n) {
+    int64_t stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) d[i] = __float2bfloat16_rn(s[i]);
+}
+__global__ void to_f16_kernel(__half *__restrict__ d, const float *__restrict__ s, int64_t n) {
+    int64_t stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) d[i] = __float2half_rn(s[i]);
+}
+
+// y (T, out) = x (T, in) W^T for F16 / BF16 W on the tensor cores: the tokens in passes of what
+// the scratch holds as 16-bit activations. 0 when the scratch cannot hold one token's row.
+static int gemm_half(float *y, const float *x, const void *w, int dt, int T, int in, int out) {
+    int per = (int)(DEQ_BYTES / ((size_t)in * 2));
+    if (per < 1) return 0;
+    cudaDataType ty = dt == DT_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+    const float one = 1.0f, zero = 0.0f;
+    cublasSetMathMode(g_blas, CUBLAS_DEFAULT_MATH);
+    for (int t0 = 0; t0 < T; t0 += per) {
+        int n = T - t0 < per ? T - t0 : per;
+        int64_t items = (int64_t)n * in;
+        if (dt == DT_BF16) to_bf16_kernel<<<rlcu_blocks(items, 256), 256, 0, rlcu_stream>>>((__nv_bfloat16 *)g_deq, x + (size_t)t0 * in, items);
+        else to_f16_kernel<<<rlcu_blocks(items, 256), 256, 0, rlcu_stream>>>((__half *)g_deq, x + (size_t)t0 * in, items);
+        RLCU_LAUNCHED("matmul (activations to 16 bits)");
+        // column-major, as the SGEMM below: Y^T (out x n, ld out) = W^T (W stored in x out, ld in) * X^T (in x n, ld in)
+        if (cublasGemmEx(g_blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, w, ty, in, g_deq, ty, in, &zero,
+                         y + (size_t)t0 * out, CUDA_R_32F, out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT) != CUBLAS_STATUS_SUCCESS) {
+            rlcu_fail("matmul (cublasGemmEx, --compute bf16)", cudaErrorUnknown);
+            break;
+        }
+    }
+    cublasSetMathMode(g_blas, CUBLAS_PEDANTIC_MATH);
+    return 1;
+}
 
 template <int DT>
 __global__ void gemv_kernel(float *__restrict__ y, const float *__restrict__ x, const uint8_t *__restrict__ w,
@@ -105,6 +147,13 @@ void rlcu_matmul(float *y, const float *x, const void *w, int dt, const float *b
         return;
     }
     if (blas()) return;
+    if (g_half_compute && (dt == DT_BF16 || dt == DT_F16) && gemm_half(y, x, w, dt, T, in, out)) {
+        if (bias) {
+            add_bias_kernel<<<rlcu_blocks((int64_t)T * out, 256), 256, 0, rlcu_stream>>>(y, bias, T, out);
+            RLCU_LAUNCHED("matmul (bias)");
+        }
+        return;
+    }
     const float one = 1.0f, zero = 0.0f;
     int chunk = dt == DT_F32 ? out : (int)(DEQ_BYTES / sizeof(float) / (size_t)in);
     if (chunk < 1) { rlcu_fail("matmul: input too wide for the dequantisation scratch", cudaErrorInvalidValue); return; }
