@@ -148,14 +148,16 @@ class Model:
     threads at once, except that a stream() may be abandoned or cancel() called from anywhere."""
 
     def __init__(self, path, threads=0, ctx=0, max_batch=0, mem_budget="auto", backend=None, raw=False, kv_type=None,
-                 gpu_mem=0, draft_model=None, draft_tokens=0, draft_backend=None):
+                 gpu_mem=0, draft_model=None, draft_tokens=0, draft_backend=None, expert_cache="auto", moe_cpu_rows=0):
         """path: a model directory or a cached hub id org/name[@revision]. threads 0: all CPUs;
         ctx 0: min(max_position_embeddings, 4096); mem_budget: bytes of weights kept resident,
         "auto" (what the process may use) or 0 (stream everything); backend: "cpu", "cuda", ...
         (None: $RL_BACKEND, else cpu); raw: ignore the chat template; kv_type: KV cache storage
         "f32", "f16", "bf16", "q8_0" (None: auto); gpu_mem: device-memory budget in bytes of a GPU
         backend (layers kept on the device up to it; 0: stream every layer; "auto": free device
-        memory less a margin). draft_model: speculative
+        memory less a margin). expert_cache (MoE): bytes of routed experts kept in the backend's
+        memory, "auto" (what gpu_mem / mem_budget leave) or "off"; moe_cpu_rows (MoE on a GPU):
+        uncached experts with at most this many rows run on the CPU (0: 8, -1: never). draft_model: speculative
         decoding with this resident draft model of the same vocabulary (token trees of up to
         draft_tokens nodes, 0 = 64; on draft_backend, None = the model's backend); output ids are
         those of plain decoding."""
@@ -164,8 +166,9 @@ class Model:
         self._backend = backend.encode() if backend else None
         self._draft = os.fsencode(draft_model) if draft_model else None
         self._draft_backend = draft_backend.encode() if draft_backend else None
+        xc = 0 if expert_cache == "auto" else 1 if expert_cache == "off" else max(1, int(expert_cache))
         opts = _SessionOpts(_ModelOpts(int(threads), int(ctx), int(max_batch), 1, budget, self._kv_type, self._backend,
-                                      _MEM_BUDGET_AUTO if gpu_mem == "auto" else int(gpu_mem)),
+                                      _MEM_BUDGET_AUTO if gpu_mem == "auto" else int(gpu_mem), xc, int(moe_cpu_rows)),
                             1 if raw else 0, self._draft, int(draft_tokens), self._draft_backend)
         self._s = _session_open(os.fsencode(path), ctypes.byref(opts))
         if not self._s:

@@ -44,8 +44,8 @@ int rl_xc_lookup(rl_xcache *c, int l, int e) {
 }
 
 int rl_xc_admit(rl_xcache *c, int l, int e) {
-    if (!c->slots || c->slot_of[(size_t)l * c->E + e] >= 0) return -1;
     const float *sc = c->score + (size_t)l * c->E;
+    if (!c->slots || c->slot_of[(size_t)l * c->E + e] >= 0 || !(sc[e] >= RL_XC_MIN)) return -1;
     const uint32_t *u = c->used + (size_t)l * c->E;
     int32_t *in = c->expert_in + (size_t)l * c->slots;
     int victim = -1;
