@@ -89,7 +89,11 @@ static int dev_create(vk_dev *d) {
     if (vkEnumerateDeviceExtensionProperties(d->phys, NULL, &n_ext, NULL) == VK_SUCCESS && n_ext) {
         VkExtensionProperties *ext = calloc(n_ext, sizeof *ext);
         if (ext && vkEnumerateDeviceExtensionProperties(d->phys, NULL, &n_ext, ext) == VK_SUCCESS)
-            for (uint32_t i = 0; i < n_ext; i++) d->mem_budget_ext |= !strcmp(ext[i].extensionName, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+            for (uint32_t i = 0; i < n_ext; i++) {
+                d->mem_budget_ext |= !strcmp(ext[i].extensionName, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+                if (!strcmp(ext[i].extensionName, "VK_KHR_cooperative_matrix")) d->coopmat = "VK_KHR_cooperative_matrix";
+                else if (!d->coopmat && !strcmp(ext[i].extensionName, "VK_NV_cooperative_matrix")) d->coopmat = "VK_NV_cooperative_matrix";
+            }
         free(ext);
     }
     uint32_t need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
@@ -103,6 +107,9 @@ static int dev_create(vk_dev *d) {
         size_t l = strlen(d->desc);
         snprintf(d->desc + l - 1, sizeof d->desc - l + 1, ", subgroup size %u)", d->sg_size);
     }
+    size_t dl = strlen(d->desc); /* what a cooperative-matrix GEMM could use, for the device findings */
+    snprintf(d->desc + dl - 1, sizeof d->desc - dl + 1, "; cooperative matrices: %s)",
+             d->coopmat ? d->coopmat : "none");
 
     /* uploads made ahead (upload_async): a transfer-only queue family (a copy engine) where there
      * is one, else a second queue of the compute family, else the compute queue itself;

@@ -33,13 +33,15 @@ typedef struct {
     pthread_mutex_t plock;      /* lazy pipeline creation */
     VkPhysicalDeviceMemoryProperties mem;
     int mem_budget_ext;         /* 1: VK_EXT_memory_budget (heap budget and usage) */
+    const char *coopmat;        /* the cooperative-matrix extension the device offers (reported, not
+                                   used yet: the shaders are the portable ones), or NULL */
     VkPhysicalDeviceProperties props;
     int subgroup;               /* 1: shaders with subgroup reductions */
     int f64;                    /* 1: shaderFloat64 (RMS norm summed in double, as the cpu) */
     uint32_t sg_size;
     VkPipelineLayout layout;
     VkPipeline pipe[VKP_COUNT];
-    char desc[256];
+    char desc[384];
 } vk_dev;
 
 typedef struct { VkBuffer buf; VkDeviceMemory mem; VkDeviceAddress addr; size_t bytes; void *map; } vk_buf;
