@@ -27,6 +27,16 @@ rl_backend *rl_backend_open(const char *name, int n_threads) {
     if (!name || !*name) name = getenv("RL_BACKEND");
     if (!name || !*name) name = "cpu";
     if (!strcmp(name, "cpu")) return rl_backend_cpu_open(n_threads);
+    if (!strcmp(name, "auto")) { /* a GPU where one answers, else the cpu; what failed is not an error */
+        static const char *gpus[] = {"cuda", "vulkan"};
+        for (int i = 0; i < 2; i++) {
+            if (!strstr(rl_backend_available(), gpus[i])) continue;
+            rl_backend *be = rl_backend_open(gpus[i], n_threads);
+            if (be && !be->soft) return be;
+            rl_backend_close(be);
+        }
+        return rl_backend_cpu_open(n_threads);
+    }
     if (!strcmp(name, "cpu-staged")) return rl_backend_staged_open(n_threads); /* testing the device paths */
     if (!strcmp(name, "cuda")) {
 #ifdef RL_CUDA_BUILD

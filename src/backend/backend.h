@@ -235,11 +235,14 @@ struct rl_backend {
     const rl_backend_ops *ops;
     void *impl;              /* the backend's own state */
     int numerics;            /* RL_NUMERICS_* of the model using it (set by the engine at open) */
+    int soft;                /* 1: a device API over the host's own CPU (a software driver such as
+                                lavapipe): correct, but slower than the cpu backend */
 };
 
 /* Opens a backend by name ("cpu", "cuda", "vulkan"; NULL or "" = $RL_BACKEND, else "cpu") with
- * n_threads host threads (<= 0: all CPUs). An unknown or unavailable name is an error naming
- * the backends this build has. NULL + rl_err. */
+ * n_threads host threads (<= 0: all CPUs). "auto": the first of cuda, vulkan that this build has
+ * and that opens on a real device (not a software driver), else cpu. An unknown or unavailable
+ * name is an error naming the backends this build has. NULL + rl_err. */
 rl_backend *rl_backend_open(const char *name, int n_threads);
 void rl_backend_close(rl_backend *be);
 /* The names built in, comma-separated ("cpu" or "cpu, cuda"). */

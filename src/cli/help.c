@@ -40,7 +40,7 @@ typedef struct { const char *flag, *value, *def, *help; } flag_row;
     {"--quant", "8|4", "off", "run from the quantized layer cache (built when absent or stale)"}, \
     {"--compute", "f32|bf16", "f32", "prefill precision: bf16 = BF16 weights on bf16, Q8_0 on int8 activations"}, \
     {"--mem-budget", "SIZE|auto", "auto", "memory for resident layers (e.g. 4G, 0)"}, \
-    {"--backend", "NAME", "cpu", "compute backend (cpu, cuda, vulkan)"}, \
+    {"--backend", "NAME", "cpu", "compute backend (cpu, cuda, vulkan; auto: a GPU that opens, else cpu)"}, \
     {"--gpu-mem", "SIZE|auto", "0 (stream)", "GPU memory for layers kept on the device (e.g. 20G; auto: free memory less a margin)"}, \
     {"--expert-cache", "SIZE|auto|off", "auto", "MoE: most-used routed experts kept in the backend's memory (auto: what --gpu-mem / --mem-budget leave)"}, \
     {"--moe-cpu-rows", "N|off", "8", "MoE on a GPU: an uncached expert with at most N rows runs on the CPU"}, \

@@ -409,6 +409,7 @@ rl_backend *rl_backend_vulkan_open(int n_threads) {
     if (!be || !v) { free(be); free(v); rl_err("out of memory"); return NULL; }
     be->ops = &vk_ops;
     be->impl = v;
+    be->soft = d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU; /* lavapipe and the like */
     v->d = d;
     VkCommandPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                    .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT, .queueFamilyIndex = d->qfam};
