@@ -57,11 +57,11 @@ void rl_profile_print(const rl_model *m, FILE *f) {
     fprintf(f, "memory budget: %s\n", bd);
     if (m->gpu_line[0]) fprintf(f, "device budget: %s\n", m->gpu_line);
     if (m->moe) {
-        uint64_t hits, admits, cpu, dev;
-        rl_moe_place_stats(m, &hits, &admits, &cpu, &dev);
-        fprintf(f, "routed experts: %s; since open: %llu uses from the cache, %llu taken in, %llu run on the CPU, %llu uploaded\n",
-                rl_moe_placement(m), (unsigned long long)hits, (unsigned long long)admits, (unsigned long long)cpu,
-                (unsigned long long)dev);
+        uint64_t hits, admits, cpu, dev, ram;
+        rl_moe_place_stats(m, &hits, &admits, &cpu, &dev, &ram);
+        fprintf(f, "routed experts: %s; since open: %llu uses from the cache, %llu taken in, %llu run on the CPU, %llu uploaded, "
+                "%llu read from RAM instead of disk\n", rl_moe_placement(m), (unsigned long long)hits, (unsigned long long)admits,
+                (unsigned long long)cpu, (unsigned long long)dev, (unsigned long long)ram);
     }
     if (rl_loader_drops_page_cache(m->ld))
         fprintf(f, "page cache: kept out; %.1f MB read with O_DIRECT since open, the rest read and dropped\n",

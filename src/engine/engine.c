@@ -115,12 +115,18 @@ void rl_model_close(rl_model *m) {
  * usable memory less the margin; an explicit --mem-budget: its bytes beyond the weights).
  * *room: the most any cache may take (an explicit --expert-cache is checked against it; SIZE_MAX
  * where nothing is known: no --gpu-mem, no memory limit found). */
+static size_t ram_avail(const rl_model *m, size_t weights, size_t request, size_t *room_out);
 static size_t expert_cache_avail(const rl_model *m, const rl_plan *p, size_t weights, size_t request, size_t *room_out) {
     if (!m->be->ops->host_shared) {
         size_t left = m->gpu_budget > p->device_bytes ? m->gpu_budget - p->device_bytes : 0;
         *room_out = m->gpu_budget ? left : SIZE_MAX;
         return left;
     }
+    return ram_avail(m, weights, request, room_out);
+}
+
+/* The host side of expert_cache_avail (also a GPU backend's RAM tier). */
+static size_t ram_avail(const rl_model *m, size_t weights, size_t request, size_t *room_out) {
     const rl_budget *b = &m->budget;
     uint64_t used = b->margin + b->need + b->resident;
     *room_out = !b->lim.avail ? SIZE_MAX : b->lim.avail > used ? (size_t)(b->lim.avail - used) : 0;
@@ -210,8 +216,9 @@ static int plan_model(rl_model *m, size_t budget) {
     rl_plan_add(p, "layer slots (2)", RL_MEM_HOST, n_res == m->s1 - m->s0 ? 0 : 2 * slot, NULL);
     rl_plan_add(p, "resident stages", RL_MEM_HOST, res, NULL);
     if (m->moe) {
-        size_t room, avail = expert_cache_avail(m, p, weights, budget, &room);
-        if (rl_moe_plan_cache(m, p, avail, room)) return -1;
+        size_t room, hroom, avail = expert_cache_avail(m, p, weights, budget, &room);
+        size_t ram = shared ? 0 : ram_avail(m, weights, budget, &hroom);
+        if (rl_moe_plan_cache(m, p, avail, room, ram)) return -1;
     }
     if (p->overflow) return rl_err("memory plan: too many entries");
     return m->plan_fits ? 0 : rl_err_prefix("%s: ", m->dir);

@@ -291,13 +291,21 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
         if (gw.p) be->ops->row_gate(be, out, xn, rl_vec_f32(m, S->vb + E, gw.p, gw.dt, H), T, H);
     } else
         be->ops->zero(be, out, (size_t)T * H * sizeof(float));
-    for (int j = 0; j < n_need; j++)
-        if (S->kind[j] == XK_HIT) {
-            int e = S->needed[j];
-            rl_moe_run_expert(m, &dev, l, e, rl_moe_slot_mem(m, l, S->slot[j]), rl_moe_slot_off(m, l, S->slot[j]),
-                              S->d_tok + S->start[e], S->start[e + 1] - S->start[e], S->y + (size_t)S->start[e] * H);
-        }
+    for (int j = 0; j < n_need; j++) {
+        int e = S->needed[j];
+        if (S->kind[j] == XK_ADMIT && S->hslot[j] >= 0) { /* from the RAM tier into its device slot */
+            uint8_t *slot = rl_moe_slot_mem(m, l, S->slot[j]);
+            size_t *so = rl_moe_slot_off(m, l, S->slot[j]);
+            if (be->ops->upload(be, slot, rl_moe_ram_mem(m, l, S->hslot[j]), S->ex_bytes)) return -1;
+            memcpy(so, rl_moe_ram_off(m, l, S->hslot[j]), XP * sizeof *so);
+        } else if (S->kind[j] != XK_HIT) continue;
+        rl_moe_run_expert(m, &dev, l, e, rl_moe_slot_mem(m, l, S->slot[j]), rl_moe_slot_off(m, l, S->slot[j]),
+                          S->d_tok + S->start[e], S->start[e + 1] - S->start[e], S->y + (size_t)S->start[e] * H);
+    }
     if (S->n_ct) be->ops->fence(be); /* submits the device's work: it runs while the CPU computes */
+    for (int j = 0; j < n_need; j++) /* the CPU's experts that the RAM tier holds */
+        if (S->kind[j] == XK_CPU && S->hslot[j] >= 0)
+            rl_moe_cpu_expert(m, l, S->needed[j], rl_moe_ram_mem(m, l, S->hslot[j]), rl_moe_ram_off(m, l, S->hslot[j]));
 
     /* the experts read from disk, batch by batch: the device's first (queued and submitted),
      * then the CPU's while the device runs them */
@@ -310,6 +318,7 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
             int j = S->rd[i], e = S->needed[j], n = S->start[e + 1] - S->start[e];
             size_t reg = (size_t)(i - b * per) * S->ex_bytes, *off = &S->t_off[i * XP];
             if ((S->kind[j] == XK_CPU) != pass) continue;
+            if (S->hfill[j] >= 0) rl_moe_ram_fill(m, l, S->hfill[j], hb, reg, off); /* into the RAM tier too */
             if (pass) {
                 if (uploaded && !submitted++) be->ops->fence(be); /* submits the device's share */
                 rl_moe_cpu_expert(m, l, e, hb, off);

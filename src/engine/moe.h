@@ -32,13 +32,16 @@ void rl_moe_reset_stats(rl_model *m);
  * rl_model_opts.expert_cache where set; the same number of slots per MoE layer, each layer's
  * slots one arena of the backend's memory (outside the plan's arena: rl_moe_cache_outside).
  * Adds its plan entry and the placement line. An explicit cache larger than `room` (what the
- * budgets leave at most) does not fit: plan_fits cleared, -1 + rl_err naming the sizes. */
-int rl_moe_plan_cache(rl_model *m, rl_plan *p, size_t avail, size_t room);
+ * budgets leave at most) does not fit: plan_fits cleared, -1 + rl_err naming the sizes. A GPU
+ * backend also gets a RAM tier of ram_avail bytes (what the memory budget leaves; 0: none), the
+ * CPU's experts and the device cache's fills taken from RAM instead of disk. */
+int rl_moe_plan_cache(rl_model *m, rl_plan *p, size_t avail, size_t room, size_t ram_avail);
 size_t rl_moe_cache_outside(const rl_model *m);
 /* Where the routed experts live and run, one line ("" for a dense model). */
 const char *rl_moe_placement(const rl_model *m);
 /* Counters since open: expert uses served by the cache, experts taken into it, experts run on
- * the CPU (GPU backends), experts uploaded for one sweep. Any pointer may be NULL. */
-void rl_moe_place_stats(const rl_model *m, uint64_t *hits, uint64_t *admits, uint64_t *cpu, uint64_t *dev);
+ * the CPU (GPU backends), experts uploaded for one sweep, expert uses served by a GPU backend's
+ * RAM tier. Any pointer may be NULL. */
+void rl_moe_place_stats(const rl_model *m, uint64_t *hits, uint64_t *admits, uint64_t *cpu, uint64_t *dev, uint64_t *ram);
 
 #endif

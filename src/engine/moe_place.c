@@ -26,7 +26,7 @@ int rl_moe_place_plan(rl_model *m, rl_plan *p) {
     return 0;
 }
 
-int rl_moe_plan_cache(rl_model *m, rl_plan *p, size_t avail, size_t room) {
+int rl_moe_plan_cache(rl_model *m, rl_plan *p, size_t avail, size_t room, size_t ram_avail) {
     struct rl_moe_state *S = m->moe;
     if (!S) return 0;
     size_t want = S->xc_req ? S->xc_req : avail, per_layer = (size_t)S->n_moe * S->ex_bytes;
@@ -43,13 +43,21 @@ int rl_moe_plan_cache(rl_model *m, rl_plan *p, size_t avail, size_t room) {
                         MIB(S->xc_bytes), MIB(room), shared ? "what the process may use" : "--gpu-mem");
     }
     rl_plan_add(p, "expert cache (own arenas)", shared ? RL_MEM_HOST : RL_MEM_DEVICE, S->xc_bytes, NULL);
+    size_t hslots = shared || !per_layer ? 0 : ram_avail / per_layer; /* the RAM tier of a GPU backend */
+    if (hslots > (size_t)S->E) hslots = (size_t)S->E;
+    rl_xc_free(&S->hx);
+    if (rl_xc_init(&S->hx, S->n_layers, S->E, (int)hslots)) return -1;
+    S->hx_bytes = hslots * per_layer;
+    if (!shared) rl_plan_add(p, "expert cache in RAM (GPU's host tier)", RL_MEM_HOST, S->hx_bytes, NULL);
     const char *rest = S->cpu_rows >= 0 ? "the rest read from disk, run on the CPU (at most %d rows) or uploaded"
                                          : shared ? "the rest read from disk per sweep" : "the rest read from disk and uploaded per sweep";
     char tail[128];
     snprintf(tail, sizeof tail, rest, S->cpu_rows);
-    snprintf(S->xc_line, sizeof S->xc_line, "%zu of %d experts per layer cached in %s (%.1f MiB, %s), %s", slots, S->E,
+    char ram[128] = "";
+    if (!shared) snprintf(ram, sizeof ram, "; %zu per layer in RAM (%.1f MiB, what the memory budget leaves)", hslots, MIB(S->hx_bytes));
+    snprintf(S->xc_line, sizeof S->xc_line, "%zu of %d experts per layer cached in %s (%.1f MiB, %s)%s, %s", slots, S->E,
              shared ? "RAM" : "device memory", MIB(S->xc_bytes),
-             S->xc_req ? "--expert-cache" : shared ? "what the memory budget leaves" : "what --gpu-mem leaves", tail);
+             S->xc_req ? "--expert-cache" : shared ? "what the memory budget leaves" : "what --gpu-mem leaves", ram, tail);
     return 0;
 }
 
@@ -59,12 +67,13 @@ size_t rl_moe_cache_outside(const rl_model *m) {
 
 const char *rl_moe_placement(const rl_model *m) { return m->moe ? m->moe->xc_line : ""; }
 
-void rl_moe_place_stats(const rl_model *m, uint64_t *hits, uint64_t *admits, uint64_t *cpu, uint64_t *dev) {
+void rl_moe_place_stats(const rl_model *m, uint64_t *hits, uint64_t *admits, uint64_t *cpu, uint64_t *dev, uint64_t *ram) {
     const struct rl_moe_state *S = m->moe;
     if (hits) *hits = S ? S->xc.hits : 0;
     if (admits) *admits = S ? S->xc.admits : 0;
     if (cpu) *cpu = S ? S->n_cpu : 0;
     if (dev) *dev = S ? S->n_dev : 0;
+    if (ram) *ram = S ? S->hx.hits : 0;
 }
 
 int rl_moe_place_open(rl_model *m) {
@@ -84,6 +93,19 @@ int rl_moe_place_open(rl_model *m) {
                 return rl_err_c(RL_EC_NOMEM, "%s: the expert cache (%d experts per layer, %.1f MiB in all) does not fit: %s; "
                                 "use a smaller --expert-cache (or --expert-cache off)", m->dir, S->xc.slots, MIB(S->xc_bytes), why);
             }
+    }
+    S->hslot = malloc((size_t)S->E * sizeof(int));
+    S->hfill = malloc((size_t)S->E * sizeof(int));
+    if (!S->hslot || !S->hfill) return rl_err("%s: out of memory for the MoE placement", m->dir);
+    if (S->hx.slots) {
+        size_t lb = (size_t)S->hx.slots * S->ex_bytes;
+        S->hx_mem = calloc((size_t)S->n_layers, sizeof *S->hx_mem);
+        S->hx_off = calloc((size_t)S->n_layers * (size_t)S->hx.slots * XP, sizeof *S->hx_off);
+        S->hx_used = calloc((size_t)S->n_layers * (size_t)S->hx.slots, 1);
+        if (!S->hx_mem || !S->hx_off || !S->hx_used) return rl_err("%s: out of memory for the expert cache", m->dir);
+        for (int l = 0; l < S->n_layers; l++)
+            if (d->layer_moe[l] && l >= m->l0 && l < m->l1 && !(S->hx_mem[l] = rl_pages_map(lb)))
+                return rl_err_prefix("%s: the experts' RAM tier: ", m->dir);
     }
     if (S->cpu_rows < 0) return 0;
     size_t T = (size_t)S->max_T, H = (size_t)S->H, F = sizeof(float), Imax = (size_t)(S->I > S->Is ? S->I : S->Is);
@@ -109,6 +131,9 @@ void rl_moe_place_close(rl_model *m) {
         if (S->xc_mem[l]) be->ops->arena_free(be, S->xc_mem[l], (size_t)S->xc.slots * S->ex_bytes);
     free(S->xc_mem); free(S->xc_off); free(S->xc_used);
     rl_xc_free(&S->xc);
+    for (int l = 0; S->hx_mem && l < S->n_layers; l++) rl_pages_unmap(S->hx_mem[l], (size_t)S->hx.slots * S->ex_bytes);
+    free(S->hx_mem); free(S->hx_off); free(S->hx_used); free(S->hslot); free(S->hfill);
+    rl_xc_free(&S->hx);
     if (S->xc_h) be->ops->host_free(be, S->xc_h);
     if (S->y_h) be->ops->host_free(be, S->y_h);
     free(S->xe_h); free(S->g_h); free(S->u_h);
@@ -118,8 +143,9 @@ void rl_moe_place_close(rl_model *m) {
 
 int rl_moe_place(rl_model *m, int l, int n_need) {
     struct rl_moe_state *S = m->moe;
-    rl_xcache *c = &S->xc;
+    rl_xcache *c = &S->xc, *h = &S->hx;
     if (c->slots) rl_xc_touch(c, l, S->cnt);
+    if (h->slots) rl_xc_touch(h, l, S->cnt);
     int n_rd = 0, room = S->k; /* admissions per sweep: at most one token's worth (a long prompt
                                    does not stall on filling the cache; decode keeps filling it) */
     for (int j = 0; j < n_need; j++) {
@@ -129,6 +155,10 @@ int rl_moe_place(rl_model *m, int l, int n_need) {
         room -= s >= 0;
         S->kind[j] = s >= 0 ? XK_ADMIT : S->cpu && S->cnt[e] <= S->cpu_rows ? XK_CPU : XK_DEV;
         S->slot[j] = s;
+        /* the RAM tier serves the CPU and the device cache's fills (many-row uploads read from disk) */
+        S->hslot[j] = S->hfill[j] = -1;
+        if (h->slots && S->kind[j] != XK_DEV && (S->hslot[j] = rl_xc_lookup(h, l, e)) >= 0) continue;
+        if (h->slots && S->kind[j] != XK_DEV) S->hfill[j] = rl_xc_admit(h, l, e);
         S->rd[n_rd++] = j;
     }
     return n_rd;
@@ -139,6 +169,21 @@ void rl_moe_slot_fill(rl_model *m, int l, int slot) {
     uint8_t *u = &m->moe->xc_used[(size_t)l * (size_t)m->moe->xc.slots + (size_t)slot];
     if (!*u && m->be->ops->host_shared) rl_pages_commit(rl_moe_slot_mem(m, l, slot), m->moe->ex_bytes);
     *u = 1;
+}
+
+uint8_t *rl_moe_ram_mem(rl_model *m, int l, int slot) { return m->moe->hx_mem[l] + (size_t)slot * m->moe->ex_bytes; }
+size_t *rl_moe_ram_off(rl_model *m, int l, int slot) {
+    return m->moe->hx_off + ((size_t)l * (size_t)m->moe->hx.slots + (size_t)slot) * XP;
+}
+
+void rl_moe_ram_fill(rl_model *m, int l, int slot, const uint8_t *buf, size_t reg, const size_t *off) {
+    struct rl_moe_state *S = m->moe;
+    uint8_t *dst = rl_moe_ram_mem(m, l, slot), *u = &S->hx_used[(size_t)l * (size_t)S->hx.slots + (size_t)slot];
+    if (!*u) rl_pages_commit(dst, S->ex_bytes);
+    *u = 1;
+    memcpy(dst, buf + reg, S->ex_bytes);
+    size_t *o = rl_moe_ram_off(m, l, slot);
+    for (int p = 0; p < XP; p++) o[p] = off[p] - reg;
 }
 
 size_t *rl_moe_slot_off(rl_model *m, int l, int slot) {

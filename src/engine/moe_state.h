@@ -64,7 +64,18 @@ struct rl_moe_state {
     uint8_t **xc_mem;         /* (n_layers) a MoE layer's slots (NULL for dense layers) */
     size_t *xc_off;           /* (n_layers, slots, XP) piece offsets inside a slot */
     uint8_t *xc_used;         /* (n_layers, slots) 1 once a slot was filled (its pages committed) */
-    char xc_line[320];        /* the placement, for info / --profile */
+    char xc_line[400];        /* the placement, for info / --profile */
+
+    /* the RAM tier of a GPU backend (host_shared 0): experts kept in host memory within what the
+     * memory budget leaves, the source of the CPU's experts and of the device cache's fills
+     * instead of a read from disk; same bookkeeping, plain host memory, one block per layer */
+    rl_xcache hx;
+    size_t hx_bytes;
+    uint8_t **hx_mem;         /* (n_layers) */
+    size_t *hx_off;           /* (n_layers, slots, XP) */
+    uint8_t *hx_used;         /* (n_layers, slots) */
+    int *hslot;               /* (E) per needed j: its RAM slot holding it now (-1: read from disk) */
+    int *hfill;               /* (E) per needed j: the RAM slot to copy it into once read (-1: none) */
 
     /* misses on the CPU (backends with their own memory; moe_place.c) */
     rl_backend *cpu;          /* the CPU backend computing them (NULL: every expert on the device) */
@@ -90,8 +101,8 @@ void rl_moe_run_expert(rl_model *m, const rl_moe_run *r, int l, int e, const uin
 int rl_moe_place_plan(rl_model *m, rl_plan *p);
 int rl_moe_place_open(rl_model *m);
 void rl_moe_place_close(rl_model *m);
-/* Sets kind / slot of the n_need experts of this sweep of layer l and the reading order rd;
- * returns how many are read from disk. */
+/* Sets kind / slot / hslot / hfill of the n_need experts of this sweep of layer l and the
+ * reading order rd; returns how many are read from disk. */
 int rl_moe_place(rl_model *m, int l, int n_need);
 /* Slot `slot` of layer l's cache: its bytes (backend memory) and its pieces' offsets.
  * rl_moe_slot_fill: the slot is about to be filled (commits its pages on first use where the
@@ -99,6 +110,11 @@ int rl_moe_place(rl_model *m, int l, int n_need);
 uint8_t *rl_moe_slot_mem(rl_model *m, int l, int slot);
 void rl_moe_slot_fill(rl_model *m, int l, int slot);
 size_t *rl_moe_slot_off(rl_model *m, int l, int slot);
+/* The RAM tier's slot: its bytes and offsets; rl_moe_ram_fill copies an expert read into region
+ * src (pieces at off[p], absolute in src's buffer, region starting at reg) into it. */
+uint8_t *rl_moe_ram_mem(rl_model *m, int l, int slot);
+size_t *rl_moe_ram_off(rl_model *m, int l, int slot);
+void rl_moe_ram_fill(rl_model *m, int l, int slot, const uint8_t *buf, size_t reg, const size_t *off);
 /* The CPU experts of a sweep: begin brings their rows down (device gather, one download), each
  * expert then runs on the CPU from its batch buffer hb (pieces at hb + off[p]), end uploads
  * their outputs into y. Nothing where no expert runs on the CPU. 0 / -1. */

@@ -7,5 +7,8 @@
 
 /* The pages holding bytes [p, p + n) (whole pages around them); their contents are kept. */
 void rl_pages_commit(void *p, size_t n);
+/* n bytes of anonymous memory, committed on first touch (NULL + rl_err), and its release. */
+void *rl_pages_map(size_t n);
+void rl_pages_unmap(void *p, size_t n);
 
 #endif

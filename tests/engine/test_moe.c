@@ -114,7 +114,7 @@ static void check_cache_cpu(const char *rel) {
         double w = max_diff(lr, lc, (size_t)V * SEQ_N);
         CHECK(w == 0, "%s: %d cached experts per layer change the logits by %g", rel, slots, w);
         uint64_t hits, admits;
-        rl_moe_place_stats(m, &hits, &admits, NULL, NULL);
+        rl_moe_place_stats(m, &hits, &admits, NULL, NULL, NULL);
         CHECK(hits > 0 && admits > 0, "%s: %d slots: %llu hits, %llu admitted", rel, slots, (unsigned long long)hits, (unsigned long long)admits);
         if (v) CHECK(admits > (uint64_t)(slots * n_moe), "%s: 2 slots per layer but no eviction (%llu admitted)", rel, (unsigned long long)admits);
         else {
@@ -159,24 +159,28 @@ static void check_hybrid(const char *rel, const char *be) {
     float *lr = malloc((size_t)V * SEQ_N * sizeof(float)), *lc = malloc((size_t)V * SEQ_N * sizeof(float));
     CHECK(run_seq(r, lr) == 0, "%s: reference: %s", rel, rl_last_error());
     uint64_t cpu, dev;
-    rl_moe_place_stats(r, NULL, NULL, &cpu, &dev);
+    rl_moe_place_stats(r, NULL, NULL, &cpu, &dev, NULL);
     CHECK(cpu == 0 && dev > 0 && r->moe->cpu == NULL, "%s: --moe-cpu-rows off: %llu experts on the CPU", rel, (unsigned long long)cpu);
-    struct { const char *what; rl_model_opts o; int hits, cpu, dev; } v[] = {
-        {"misses on the CPU (default)", {.max_batch = 3, .backend = be}, 0, 1, -1},
-        {"device cache from --gpu-mem", {.max_batch = 3, .backend = be, .gpu_mem = (size_t)1 << 30}, 1, -1, -1},
-        {"2 cached, 1-row misses on the CPU", {.max_batch = 3, .backend = be, .moe_cpu_rows = 1}, 1, 1, 1},
+    struct { const char *what; rl_model_opts o; int hits, cpu, dev, ram; } v[] = {
+        {"misses on the CPU (default)", {.max_batch = 3, .backend = be}, 0, 1, -1, 0},
+        {"device cache from --gpu-mem", {.max_batch = 3, .backend = be, .gpu_mem = (size_t)1 << 30}, 1, -1, -1, 0},
+        {"2 cached, 1-row misses on the CPU", {.max_batch = 3, .backend = be, .moe_cpu_rows = 1}, 1, 1, 1, 0},
+        {"CPU misses from the RAM tier", {.max_batch = 3, .backend = be, .mem_budget = RL_MEM_BUDGET_AUTO}, 0, 1, -1, 1},
+        {"2 cached, fills and 1-row misses from RAM", {.max_batch = 3, .backend = be, .moe_cpu_rows = 1, .mem_budget = RL_MEM_BUDGET_AUTO}, 1, 1, 1, 1},
     };
-    for (int i = 0; i < 3; i++) {
-        if (i == 2) v[i].o.expert_cache = slot_bytes(r, 2);
+    for (int i = 0; i < 5; i++) {
+        if (i == 2 || i == 4) v[i].o.expert_cache = slot_bytes(r, 2);
         rl_model *m = open_opts(rel, v[i].o);
         if (!m) continue;
         CHECK(run_seq(m, lc) == 0, "%s: %s: %s", rel, v[i].what, rl_last_error());
         double w = max_diff(lr, lc, (size_t)V * SEQ_N);
         CHECK(w < 1e-4, "%s: %s: logits differ from every expert on the device by %g", rel, v[i].what, w);
-        uint64_t hits, admits;
-        rl_moe_place_stats(m, &hits, &admits, &cpu, &dev);
-        fprintf(stderr, "  %s [%s, %s]: %llu hits, %llu admitted, %llu on the CPU, %llu uploaded; max diff %.2g\n", rel, be, v[i].what,
-                (unsigned long long)hits, (unsigned long long)admits, (unsigned long long)cpu, (unsigned long long)dev, w);
+        uint64_t hits, admits, ram;
+        rl_moe_place_stats(m, &hits, &admits, &cpu, &dev, &ram);
+        fprintf(stderr, "  %s [%s, %s]: %llu hits, %llu admitted, %llu on the CPU, %llu uploaded, %llu from RAM; max diff %.2g\n", rel, be,
+                v[i].what, (unsigned long long)hits, (unsigned long long)admits, (unsigned long long)cpu, (unsigned long long)dev,
+                (unsigned long long)ram, w);
+        CHECK((ram > 0) == v[i].ram, "%s: %s: %llu uses from the RAM tier", rel, v[i].what, (unsigned long long)ram);
         CHECK(v[i].hits < 0 || (hits > 0) == v[i].hits, "%s: %s: %llu hits", rel, v[i].what, (unsigned long long)hits);
         CHECK(v[i].cpu < 0 || (cpu > 0) == v[i].cpu, "%s: %s: %llu on the CPU", rel, v[i].what, (unsigned long long)cpu);
         CHECK(v[i].dev < 0 || (dev > 0) == v[i].dev, "%s: %s: %llu uploaded", rel, v[i].what, (unsigned long long)dev);
