@@ -296,7 +296,11 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
         if (S->kind[j] == XK_ADMIT && S->hslot[j] >= 0) { /* from the RAM tier into its device slot */
             uint8_t *slot = rl_moe_slot_mem(m, l, S->slot[j]);
             size_t *so = rl_moe_slot_off(m, l, S->slot[j]);
-            if (be->ops->upload(be, slot, rl_moe_ram_mem(m, l, S->hslot[j]), S->ex_bytes)) return -1;
+            rl_moe_slot_fill(m, l, S->slot[j]);
+            if (be->ops->upload(be, slot, rl_moe_ram_mem(m, l, S->hslot[j]), S->ex_bytes)) {
+                if (nb) rl_xr_finish(S->xr); /* the reader is already reading this sweep's batches */
+                return -1;
+            }
             memcpy(so, rl_moe_ram_off(m, l, S->hslot[j]), XP * sizeof *so);
         } else if (S->kind[j] != XK_HIT) continue;
         rl_moe_run_expert(m, &dev, l, e, rl_moe_slot_mem(m, l, S->slot[j]), rl_moe_slot_off(m, l, S->slot[j]),
