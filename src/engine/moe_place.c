@@ -76,18 +76,27 @@ void rl_moe_place_stats(const rl_model *m, uint64_t *hits, uint64_t *admits, uin
     if (ram) *ram = S ? S->hx.hits : 0;
 }
 
+/* A tier's tables for `slots` per layer: the layers' memory pointers, the slots' piece offsets
+ * and filled flags. 0 / -1 + rl_err. */
+static int tier_tables(rl_model *m, int slots, uint8_t ***mem, size_t **off, uint8_t **used) {
+    size_t L = (size_t)m->moe->n_layers;
+    *mem = calloc(L, sizeof **mem);
+    *off = calloc(L * (size_t)slots * XP, sizeof **off);
+    *used = calloc(L * (size_t)slots, 1);
+    return *mem && *off && *used ? 0 : rl_err("%s: out of memory for the expert cache", m->dir);
+}
+
+/* Layer l is a MoE layer this process runs. */
+static int own_moe_layer(const rl_model *m, int l) { return m->d.layer_moe[l] && l >= m->l0 && l < m->l1; }
+
 int rl_moe_place_open(rl_model *m) {
     struct rl_moe_state *S = m->moe;
     rl_backend *be = m->be;
-    const rl_model_desc *d = &m->d;
     if (S->xc.slots) {
         size_t lb = (size_t)S->xc.slots * S->ex_bytes;
-        S->xc_mem = calloc((size_t)S->n_layers, sizeof *S->xc_mem);
-        S->xc_off = calloc((size_t)S->n_layers * (size_t)S->xc.slots * XP, sizeof *S->xc_off);
-        S->xc_used = calloc((size_t)S->n_layers * (size_t)S->xc.slots, 1);
-        if (!S->xc_mem || !S->xc_off || !S->xc_used) return rl_err("%s: out of memory for the expert cache", m->dir);
+        if (tier_tables(m, S->xc.slots, &S->xc_mem, &S->xc_off, &S->xc_used)) return -1;
         for (int l = 0; l < S->n_layers; l++)
-            if (d->layer_moe[l] && l >= m->l0 && l < m->l1 && !(S->xc_mem[l] = be->ops->arena_new(be, lb))) {
+            if (own_moe_layer(m, l) && !(S->xc_mem[l] = be->ops->arena_new(be, lb))) {
                 char why[512];
                 snprintf(why, sizeof why, "%s", rl_errmsg());
                 return rl_err_c(RL_EC_NOMEM, "%s: the expert cache (%d experts per layer, %.1f MiB in all) does not fit: %s; "
@@ -99,12 +108,9 @@ int rl_moe_place_open(rl_model *m) {
     if (!S->hslot || !S->hfill) return rl_err("%s: out of memory for the MoE placement", m->dir);
     if (S->hx.slots) {
         size_t lb = (size_t)S->hx.slots * S->ex_bytes;
-        S->hx_mem = calloc((size_t)S->n_layers, sizeof *S->hx_mem);
-        S->hx_off = calloc((size_t)S->n_layers * (size_t)S->hx.slots * XP, sizeof *S->hx_off);
-        S->hx_used = calloc((size_t)S->n_layers * (size_t)S->hx.slots, 1);
-        if (!S->hx_mem || !S->hx_off || !S->hx_used) return rl_err("%s: out of memory for the expert cache", m->dir);
+        if (tier_tables(m, S->hx.slots, &S->hx_mem, &S->hx_off, &S->hx_used)) return -1;
         for (int l = 0; l < S->n_layers; l++)
-            if (d->layer_moe[l] && l >= m->l0 && l < m->l1 && !(S->hx_mem[l] = rl_pages_map(lb)))
+            if (own_moe_layer(m, l) && !(S->hx_mem[l] = rl_pages_map(lb)))
                 return rl_err_prefix("%s: the experts' RAM tier: ", m->dir);
     }
     if (S->cpu_rows < 0) return 0;
