@@ -9,7 +9,8 @@
 #include "engine/model.h"
 
 #define RL_DEVRES_ENTRY "layers resident on device (own arenas)"
-/* Adds "layer slots on device (2)" and then, the plan's last entry, RL_DEVRES_ENTRY (sized in
+/* Adds "layer slots on device (2)" and then, the plan's last device entry but the MoE expert
+ * cache's (engine/moe.h, also outside the arena), RL_DEVRES_ENTRY (sized in
  * the plan's device total but not placed in the arena: each resident stage gets an arena of its
  * own at open, rl_devres_outside bytes in all): everything resident when the plan's device bytes so far plus every stage fit
  * m->gpu_mem, else the longest prefix of stages that leaves room for two slots of the largest
