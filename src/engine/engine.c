@@ -125,11 +125,11 @@ static size_t expert_cache_avail(const rl_model *m, const rl_plan *p, size_t wei
     return ram_avail(m, weights, request, room_out);
 }
 
-/* The host side of expert_cache_avail (also a GPU backend's RAM tier). */
+/* The host side of expert_cache_avail (also a GPU backend's RAM tier; room_out may be NULL). */
 static size_t ram_avail(const rl_model *m, size_t weights, size_t request, size_t *room_out) {
     const rl_budget *b = &m->budget;
     uint64_t used = b->margin + b->need + b->resident;
-    *room_out = !b->lim.avail ? SIZE_MAX : b->lim.avail > used ? (size_t)(b->lim.avail - used) : 0;
+    if (room_out) *room_out = !b->lim.avail ? SIZE_MAX : b->lim.avail > used ? (size_t)(b->lim.avail - used) : 0;
     if (!request || !b->all_resident || !b->lim.avail) return 0;
     uint64_t room = b->lim.avail > b->margin + b->need + weights ? b->lim.avail - b->margin - b->need - weights : 0;
     if (!b->is_auto) {
@@ -216,8 +216,8 @@ static int plan_model(rl_model *m, size_t budget) {
     rl_plan_add(p, "layer slots (2)", RL_MEM_HOST, n_res == m->s1 - m->s0 ? 0 : 2 * slot, NULL);
     rl_plan_add(p, "resident stages", RL_MEM_HOST, res, NULL);
     if (m->moe) {
-        size_t room, hroom, avail = expert_cache_avail(m, p, weights, budget, &room);
-        size_t ram = shared ? 0 : ram_avail(m, weights, budget, &hroom);
+        size_t room, avail = expert_cache_avail(m, p, weights, budget, &room);
+        size_t ram = shared ? 0 : ram_avail(m, weights, budget, NULL);
         if (rl_moe_plan_cache(m, p, avail, room, ram)) return -1;
     }
     if (p->overflow) return rl_err("memory plan: too many entries");

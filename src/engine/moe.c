@@ -294,14 +294,10 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
     for (int j = 0; j < n_need; j++) {
         int e = S->needed[j];
         if (S->kind[j] == XK_ADMIT && S->hslot[j] >= 0) { /* from the RAM tier into its device slot */
-            uint8_t *slot = rl_moe_slot_mem(m, l, S->slot[j]);
-            size_t *so = rl_moe_slot_off(m, l, S->slot[j]);
-            rl_moe_slot_fill(m, l, S->slot[j]);
-            if (be->ops->upload(be, slot, rl_moe_ram_mem(m, l, S->hslot[j]), S->ex_bytes)) {
+            if (rl_moe_slot_fill(m, l, S->slot[j], rl_moe_ram_mem(m, l, S->hslot[j]), 0, rl_moe_ram_off(m, l, S->hslot[j]))) {
                 if (nb) rl_xr_finish(S->xr); /* the reader is already reading this sweep's batches */
                 return -1;
             }
-            memcpy(so, rl_moe_ram_off(m, l, S->hslot[j]), XP * sizeof *so);
         } else if (S->kind[j] != XK_HIT) continue;
         rl_moe_run_expert(m, &dev, l, e, rl_moe_slot_mem(m, l, S->slot[j]), rl_moe_slot_off(m, l, S->slot[j]),
                           S->d_tok + S->start[e], S->start[e + 1] - S->start[e], S->y + (size_t)S->start[e] * H);
@@ -331,12 +327,9 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
             const uint8_t *base = hb;
             size_t rel[XP];
             if (S->kind[j] == XK_ADMIT) { /* into its cache slot, run from there */
-                uint8_t *slot = rl_moe_slot_mem(m, l, S->slot[j]);
-                rl_moe_slot_fill(m, l, S->slot[j]);
-                if (be->ops->upload(be, slot, hb + reg, S->ex_bytes)) { rl_xr_finish(S->xr); return -1; }
-                size_t *so = rl_moe_slot_off(m, l, S->slot[j]);
-                for (int p = 0; p < XP; p++) so[p] = off[p] - reg;
-                base = slot; off = so;
+                if (rl_moe_slot_fill(m, l, S->slot[j], hb, reg, off)) { rl_xr_finish(S->xr); return -1; }
+                base = rl_moe_slot_mem(m, l, S->slot[j]);
+                off = rl_moe_slot_off(m, l, S->slot[j]);
                 uploaded = 1;
             } else if (!be->ops->host_shared) { /* this expert's region into the device batch */
                 uint8_t *dst = S->xdev[b & 1] + reg;

@@ -37,6 +37,9 @@ void rl_moe_reset_stats(rl_model *m);
  * CPU's experts and the device cache's fills taken from RAM instead of disk. */
 int rl_moe_plan_cache(rl_model *m, rl_plan *p, size_t avail, size_t room, size_t ram_avail);
 size_t rl_moe_cache_outside(const rl_model *m);
+/* Bytes of one cache slot in every MoE layer this process runs: --expert-cache k x this holds k
+ * experts per layer (0 for a dense model). */
+size_t rl_moe_slot_bytes(const rl_model *m);
 /* Where the routed experts live and run, one line ("" for a dense model). */
 const char *rl_moe_placement(const rl_model *m);
 /* Counters since open: expert uses served by the cache, experts taken into it, experts run on

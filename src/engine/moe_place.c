@@ -29,7 +29,7 @@ int rl_moe_place_plan(rl_model *m, rl_plan *p) {
 int rl_moe_plan_cache(rl_model *m, rl_plan *p, size_t avail, size_t room, size_t ram_avail) {
     struct rl_moe_state *S = m->moe;
     if (!S) return 0;
-    size_t want = S->xc_req ? S->xc_req : avail, per_layer = (size_t)S->n_moe * S->ex_bytes;
+    size_t want = S->xc_req ? S->xc_req : avail, per_layer = rl_moe_slot_bytes(m);
     size_t slots = per_layer ? want / per_layer : 0;
     if (slots > (size_t)S->E) slots = (size_t)S->E;
     rl_xc_free(&S->xc);
@@ -66,6 +66,8 @@ size_t rl_moe_cache_outside(const rl_model *m) {
 }
 
 const char *rl_moe_placement(const rl_model *m) { return m->moe ? m->moe->xc_line : ""; }
+
+size_t rl_moe_slot_bytes(const rl_model *m) { return m->moe ? (size_t)m->moe->n_moe * m->moe->ex_bytes : 0; }
 
 void rl_moe_place_stats(const rl_model *m, uint64_t *hits, uint64_t *admits, uint64_t *cpu, uint64_t *dev, uint64_t *ram) {
     const struct rl_moe_state *S = m->moe;
@@ -163,18 +165,25 @@ int rl_moe_place(rl_model *m, int l, int n_need) {
         S->slot[j] = s;
         /* the RAM tier serves the CPU and the device cache's fills (many-row uploads read from disk) */
         S->hslot[j] = S->hfill[j] = -1;
-        if (h->slots && S->kind[j] != XK_DEV && (S->hslot[j] = rl_xc_lookup(h, l, e)) >= 0) continue;
-        if (h->slots && S->kind[j] != XK_DEV) S->hfill[j] = rl_xc_admit(h, l, e);
+        if (h->slots && S->kind[j] != XK_DEV) {
+            if ((S->hslot[j] = rl_xc_lookup(h, l, e)) >= 0) continue;
+            S->hfill[j] = rl_xc_admit(h, l, e);
+        }
         S->rd[n_rd++] = j;
     }
     return n_rd;
 }
 
 uint8_t *rl_moe_slot_mem(rl_model *m, int l, int slot) { return m->moe->xc_mem[l] + (size_t)slot * m->moe->ex_bytes; }
-void rl_moe_slot_fill(rl_model *m, int l, int slot) {
-    uint8_t *u = &m->moe->xc_used[(size_t)l * (size_t)m->moe->xc.slots + (size_t)slot];
-    if (!*u && m->be->ops->host_shared) rl_pages_commit(rl_moe_slot_mem(m, l, slot), m->moe->ex_bytes);
+int rl_moe_slot_fill(rl_model *m, int l, int slot, const uint8_t *src, size_t reg, const size_t *off) {
+    struct rl_moe_state *S = m->moe;
+    uint8_t *dst = rl_moe_slot_mem(m, l, slot), *u = &S->xc_used[(size_t)l * (size_t)S->xc.slots + (size_t)slot];
+    if (!*u && m->be->ops->host_shared) rl_pages_commit(dst, S->ex_bytes);
     *u = 1;
+    if (m->be->ops->upload(m->be, dst, src + reg, S->ex_bytes)) return -1;
+    size_t *o = rl_moe_slot_off(m, l, slot);
+    for (int p = 0; p < XP; p++) o[p] = off[p] - reg;
+    return 0;
 }
 
 uint8_t *rl_moe_ram_mem(rl_model *m, int l, int slot) { return m->moe->hx_mem[l] + (size_t)slot * m->moe->ex_bytes; }
@@ -201,9 +210,6 @@ int rl_moe_cpu_begin(rl_model *m, const float *xn, int n_need, int T) {
     rl_backend *be = m->be;
     S->n_ct = 0;
     if (!S->cpu) return 0;
-    int any = 0;
-    for (int j = 0; j < n_need && !any; j++) any = S->kind[j] == XK_CPU;
-    if (!any) return 0;
     for (int t = 0; t < T; t++) S->crow[t] = -1;
     for (int j = 0; j < n_need; j++) {
         if (S->kind[j] != XK_CPU) continue;
@@ -214,6 +220,7 @@ int rl_moe_cpu_begin(rl_model *m, const float *xn, int n_need, int T) {
             S->c_rows[a] = S->crow[t];
         }
     }
+    if (!S->n_ct) return 0;
     size_t rows = (size_t)S->n_ct * (size_t)S->H * sizeof(float);
     /* only the rows some CPU expert reads cross the bus: gathered on the device, one download */
     if (be->ops->upload(be, S->d_ct, S->ct, (size_t)S->n_ct * sizeof(int32_t))) return -1;

@@ -105,10 +105,11 @@ void rl_moe_place_close(rl_model *m);
  * reading order rd; returns how many are read from disk. */
 int rl_moe_place(rl_model *m, int l, int n_need);
 /* Slot `slot` of layer l's cache: its bytes (backend memory) and its pieces' offsets.
- * rl_moe_slot_fill: the slot is about to be filled (commits its pages on first use where the
- * cache is host memory: io/pages.h). */
+ * rl_moe_slot_fill uploads into it the expert whose ex_bytes region starts at src + reg, its
+ * pieces at src + off[p] (committing the slot's pages on first use where the cache is host
+ * memory: io/pages.h). 0 / -1 + rl_err. */
 uint8_t *rl_moe_slot_mem(rl_model *m, int l, int slot);
-void rl_moe_slot_fill(rl_model *m, int l, int slot);
+int rl_moe_slot_fill(rl_model *m, int l, int slot, const uint8_t *src, size_t reg, const size_t *off);
 size_t *rl_moe_slot_off(rl_model *m, int l, int slot);
 /* The RAM tier's slot: its bytes and offsets; rl_moe_ram_fill copies an expert read into region
  * src (pieces at off[p], absolute in src's buffer, region starting at reg) into it. */

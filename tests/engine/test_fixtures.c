@@ -5,7 +5,7 @@
 #include "rabbitllm.h"
 #include "engine/model.h"
 #include "backend/backend.h"
-#include "engine/moe_state.h"
+#include "engine/moe.h"
 #include "util/json.h"
 #include "util/fileio.h"
 #include <math.h>
@@ -32,7 +32,7 @@ static size_t check_fixture_opts(const char *name, rl_model_opts mo, const char 
     CHECK(rl_model_vocab(m) == gg.V, "%s: vocab", name);
     double worst = golden_compare(m, name, gg.prompt, gg.P, gg.greedy, gg.G, gg.logits, gg.rows, gg.V);
     fprintf(stderr, "  %s [%s%s]: max abs diff %.2g over %d rows\n", name, mo.backend, what, worst, gg.rows);
-    size_t two = m->moe ? 2 * (size_t)m->moe->n_moe * m->moe->ex_bytes : 0;
+    size_t two = 2 * rl_moe_slot_bytes(m);
     free(gg.logits);
     rl_model_close(m);
     return two;

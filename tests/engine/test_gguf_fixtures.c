@@ -7,7 +7,7 @@
 #include "golden_cmp.h"
 #include "rabbitllm.h"
 #include "backend/backend.h"
-#include "engine/moe_state.h"
+#include "engine/moe.h"
 #include "util/json.h"
 #include "util/fileio.h"
 #include <math.h>
@@ -59,7 +59,7 @@ static int check_fixture_xc(const char *root, const char *name, const char *back
     CHECK(rl_model_vocab(m) == gg.V, "%s: vocab %d, golden %d", name, rl_model_vocab(m), gg.V);
     double worst = golden_compare(m, name, gg.prompt, gg.P, gg.greedy, gg.G, gg.logits, gg.rows, gg.V);
     fprintf(stderr, "  %s [%s%s]: max abs diff %.2g\n", name, backend ? backend : "cpu", xc ? ", 2 experts cached per layer" : "", worst);
-    size_t two = m->moe && !xc ? 2 * (size_t)m->moe->n_moe * m->moe->ex_bytes : 0;
+    size_t two = xc ? 0 : 2 * rl_moe_slot_bytes(m);
     free(gg.logits);
     rl_model_close(m);
     return two ? check_fixture_xc(root, name, backend, two) : 0;

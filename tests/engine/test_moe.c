@@ -92,7 +92,7 @@ static double max_diff(const float *a, const float *b, size_t n) {
 }
 
 /* Bytes of `slots` experts in every MoE layer of m. */
-static size_t slot_bytes(const rl_model *m, int slots) { return (size_t)slots * (size_t)m->moe->n_moe * m->moe->ex_bytes; }
+static size_t slot_bytes(const rl_model *m, int slots) { return (size_t)slots * rl_moe_slot_bytes(m); }
 
 /* cpu: an expert cache holding every expert, and one of 2 per layer (evictions), give the
  * uncached logits bit for bit; a decode repeated a third time (its experts taken in on reuse)

@@ -13,12 +13,12 @@
 #include "backend/cpu/ops.h"
 #include "backend/cpu/rowops.h"
 #include "backend/cpu/threadpool.h"
+#include "io/pages.h"
 #include "model/rope.h"
 #include "util/err.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 typedef struct {
     rl_pool *pool;
@@ -40,11 +40,11 @@ static int cpu_supports(rl_backend *be, rl_dtype dt) { (void)be; return rl_dtype
 
 static void *cpu_arena_new(rl_backend *be, size_t bytes) {
     (void)be;
-    void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) { rl_err("cpu backend: cannot map %zu bytes for the memory plan", bytes); return NULL; }
+    void *p = rl_pages_map(bytes);
+    if (!p) rl_err_prefix("cpu backend: ");
     return p;
 }
-static void cpu_arena_free(rl_backend *be, void *a, size_t bytes) { (void)be; if (a) munmap(a, bytes ? bytes : 1); }
+static void cpu_arena_free(rl_backend *be, void *a, size_t bytes) { (void)be; rl_pages_unmap(a, bytes); }
 
 /* Host buffers for layer images: 2 MiB aligned for large ones (4 KiB otherwise: O_DIRECT
  * reads land in them). Transparent huge pages are not asked for: with defrag on madvise,
