@@ -291,16 +291,40 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
         if (gw.p) be->ops->row_gate(be, out, xn, rl_vec_f32(m, S->vb + E, gw.p, gw.dt, H), T, H);
     } else
         be->ops->zero(be, out, (size_t)T * H * sizeof(float));
+    int n_up = 0; /* RAM-tier experts uploaded for this sweep: into the batch buffers' regions in
+                     turn (the device's queue orders each upload after the ops reading it before) */
     for (int j = 0; j < n_need; j++) {
         int e = S->needed[j];
-        if (S->kind[j] == XK_ADMIT && S->hslot[j] >= 0) { /* from the RAM tier into its device slot */
+        const uint8_t *base;
+        const size_t *off;
+        if (S->kind[j] == XK_HIT) {
+            base = rl_moe_slot_mem(m, l, S->slot[j]);
+            off = rl_moe_slot_off(m, l, S->slot[j]);
+        } else if (S->hslot[j] < 0 || S->kind[j] == XK_CPU) {
+            continue;
+        } else if (S->kind[j] == XK_ADMIT) { /* from the RAM tier into its device slot */
             if (rl_moe_slot_fill(m, l, S->slot[j], rl_moe_ram_mem(m, l, S->hslot[j]), 0, rl_moe_ram_off(m, l, S->hslot[j]))) {
                 if (nb) rl_xr_finish(S->xr); /* the reader is already reading this sweep's batches */
                 return -1;
             }
-        } else if (S->kind[j] != XK_HIT) continue;
-        rl_moe_run_expert(m, &dev, l, e, rl_moe_slot_mem(m, l, S->slot[j]), rl_moe_slot_off(m, l, S->slot[j]),
-                          S->d_tok + S->start[e], S->start[e + 1] - S->start[e], S->y + (size_t)S->start[e] * H);
+            base = rl_moe_slot_mem(m, l, S->slot[j]);
+            off = rl_moe_slot_off(m, l, S->slot[j]);
+        } else { /* XK_DEV from the RAM tier, for this sweep */
+            base = rl_moe_ram_mem(m, l, S->hslot[j]);
+            off = rl_moe_ram_off(m, l, S->hslot[j]);
+            if (!be->ops->host_shared) {
+                uint8_t *dst = S->xdev[(n_up / S->per_batch) & 1] + (size_t)(n_up % S->per_batch) * S->ex_bytes;
+                n_up++;
+                if (be->ops->upload(be, dst, base, S->ex_bytes)) {
+                    if (nb) rl_xr_finish(S->xr);
+                    return -1;
+                }
+                base = dst;
+                S->n_dev++;
+            }
+        }
+        rl_moe_run_expert(m, &dev, l, e, base, off, S->d_tok + S->start[e], S->start[e + 1] - S->start[e],
+                          S->y + (size_t)S->start[e] * H);
     }
     if (S->n_ct) be->ops->fence(be); /* submits the device's work: it runs while the CPU computes */
     for (int j = 0; j < n_need; j++) /* the CPU's experts that the RAM tier holds */

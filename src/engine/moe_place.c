@@ -163,9 +163,10 @@ int rl_moe_place(rl_model *m, int l, int n_need) {
         room -= s >= 0;
         S->kind[j] = s >= 0 ? XK_ADMIT : S->cpu && S->cnt[e] <= S->cpu_rows ? XK_CPU : XK_DEV;
         S->slot[j] = s;
-        /* the RAM tier serves the CPU and the device cache's fills (many-row uploads read from disk) */
+        /* the RAM tier serves every expert not in the device cache: the CPU's, the cache's fills
+           and the many-row uploads (a prefill of a second prompt reads no disk) */
         S->hslot[j] = S->hfill[j] = -1;
-        if (h->slots && S->kind[j] != XK_DEV) {
+        if (h->slots) {
             if ((S->hslot[j] = rl_xc_lookup(h, l, e)) >= 0) continue;
             S->hfill[j] = rl_xc_admit(h, l, e);
         }

@@ -151,7 +151,8 @@ static void test_cache_cpu(void) {
 }
 
 /* A GPU backend (vulkan on lavapipe in CI; cuda in tests/cuda/device_check.sh): misses on the
- * CPU, uploaded, or cached on the device, each giving the logits of every expert on the device. */
+ * CPU, uploaded (from disk or the RAM tier), or cached on the device, each giving the logits of
+ * every expert on the device. */
 static void check_hybrid(const char *rel, const char *be) {
     rl_model *r = open_opts(rel, (rl_model_opts){.max_batch = 3, .backend = be, .moe_cpu_rows = -1});
     if (!r) return;
@@ -167,8 +168,10 @@ static void check_hybrid(const char *rel, const char *be) {
         {"2 cached, 1-row misses on the CPU", {.max_batch = 3, .backend = be, .moe_cpu_rows = 1}, 1, 1, 1, 0},
         {"CPU misses from the RAM tier", {.max_batch = 3, .backend = be, .mem_budget = RL_MEM_BUDGET_AUTO}, 0, 1, -1, 1},
         {"2 cached, fills and 1-row misses from RAM", {.max_batch = 3, .backend = be, .moe_cpu_rows = 1, .mem_budget = RL_MEM_BUDGET_AUTO}, 1, 1, 1, 1},
+        {"every expert uploaded, from the RAM tier", {.max_batch = 3, .backend = be, .moe_cpu_rows = -1, .mem_budget = RL_MEM_BUDGET_AUTO,
+                                                      .expert_cache = RL_EXPERT_CACHE_OFF}, 0, 0, 1, 1},
     };
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         if (i == 2 || i == 4) v[i].o.expert_cache = slot_bytes(r, 2);
         rl_model *m = open_opts(rel, v[i].o);
         if (!m) continue;
@@ -184,6 +187,19 @@ static void check_hybrid(const char *rel, const char *be) {
         CHECK(v[i].hits < 0 || (hits > 0) == v[i].hits, "%s: %s: %llu hits", rel, v[i].what, (unsigned long long)hits);
         CHECK(v[i].cpu < 0 || (cpu > 0) == v[i].cpu, "%s: %s: %llu on the CPU", rel, v[i].what, (unsigned long long)cpu);
         CHECK(v[i].dev < 0 || (dev > 0) == v[i].dev, "%s: %s: %llu uploaded", rel, v[i].what, (unsigned long long)dev);
+        if (i == 5) { /* a decode repeated a third time: every expert from the RAM tier, none from disk */
+            int32_t t = 5;
+            int pos = rl_model_pos(m);
+            for (int k = 0; k < 2; k++) {
+                CHECK(rl_model_eval(m, &t, 1, NULL, 0) == 0, "%s: decode", rel);
+                CHECK(rl_model_rewind(m, pos) == 0, "%s: rewind", rel);
+            }
+            rl_moe_reset_stats(m);
+            CHECK(rl_model_eval(m, &t, 1, NULL, 0) == 0, "%s: decode again", rel);
+            uint64_t rd = 0;
+            for (int l = 0; l < m->d.n_layers; l++) rd += rl_moe_layer_bytes(m, l);
+            CHECK(rd == 0, "%s: %s: a repeated decode read %llu expert bytes from disk", rel, v[i].what, (unsigned long long)rd);
+        }
         rl_model_close(m);
     }
     free(lr); free(lc);
