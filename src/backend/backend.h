@@ -220,6 +220,14 @@ typedef struct {
     /* Every later op sees the copy of ticket (the device waits for it; the host does not). */
     int (*upload_join)(rl_backend *be, uint64_t ticket);
 
+    /* --- optional: page-locking (NULL: uploads read plain host memory through a staging path) --- */
+    /* Page-locks the n committed bytes at p (host memory the caller owns) so that uploads from
+     * them are DMA; 0, or -1 when it cannot (nothing is left pending: the caller goes on with
+     * the memory unlocked). host_unregister(p) undoes it, after every upload from it has ended,
+     * before the caller frees or unmaps the memory. */
+    int (*host_register)(rl_backend *be, void *p, size_t n);
+    void (*host_unregister)(rl_backend *be, void *p);
+
     /* --- optional: device memory (NULL: unknown; --gpu-mem auto then streams every layer) --- */
     /* Bytes of device memory free now for this process's allocations and the device's total;
      * 0, or -1 + rl_err when the device cannot tell. */
@@ -254,6 +262,9 @@ rl_backend *rl_backend_cpu_open(int n_threads);
 /* "cpu-staged": CPU kernels behind device-style memory (host_shared 0, device addresses that
  * fault if the caller dereferences them): tests the engine's device paths without a GPU. */
 rl_backend *rl_backend_staged_open(int n_threads);
+/* Host ranges cpu-staged holds registered now (its host_register only counts them: the tests
+ * check that the engine unregisters what it registered). */
+long rl_backend_staged_registered(void);
 /* The CUDA backend (make CUDA=1); NULL + rl_err where there is no usable device. */
 rl_backend *rl_backend_cuda_open(int n_threads);
 /* The vulkan backend (built where libvulkan-dev and glslc are present; RL_VULKAN_DEVICE=N picks

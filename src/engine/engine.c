@@ -97,7 +97,7 @@ void rl_model_close(rl_model *m) {
     rl_loader_free(m->ld);
     rl_moe_close(m); rl_mla_close(m); rl_dn_close(m);
     if (m->be) rl_devres_free(m);
-    if (m->be && m->arena) m->be->ops->arena_free(m->be, m->arena, m->plan.device_bytes - rl_devres_outside(m) - rl_moe_cache_outside(m));
+    if (m->be && m->arena) m->be->ops->arena_free(m->be, m->arena, m->arena_bytes);
     if (m->be && m->emb_raw) m->be->ops->host_free(m->be, m->emb_raw);
     rl_backend_close(m->be);
     rl_ckpt_close(m->ck);
@@ -350,7 +350,8 @@ rl_model *rl_model_open_range(const char *dir, const rl_model_opts *opts, int l0
     rl_model_desc *d = &m->d;
     rl_backend *be = m->be;
     size_t T = (size_t)m->max_T;
-    if (!(m->arena = be->ops->arena_new(be, m->plan.device_bytes - rl_devres_outside(m) - rl_moe_cache_outside(m)))) goto fail;
+    m->arena_bytes = m->plan.device_bytes - rl_devres_outside(m) - rl_moe_cache_outside(m);
+    if (!(m->arena = be->ops->arena_new(be, m->arena_bytes))) goto fail;
     rl_plan_place(&m->plan, m->arena);
     be->ops->set_scratch(be, m->scratch, m->ctx, m->max_T);
     if (!be->ops->host_shared) { /* device copies of the streamed stages after the arena's last entry */

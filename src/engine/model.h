@@ -31,6 +31,7 @@ struct rl_model {
     rl_budget budget;         /* the memory budget decision (limit found, where from, resident bytes) */
     int plan_fits;            /* 0: the plan does not fit what the process may use (rl_errmsg then) */
     void *arena;              /* the backend arena holding every device entry of the plan */
+    size_t arena_bytes;       /* its size (freed with it: the entries outside it may be gone by then) */
     const rl_tensor_info *embed;
     float *final_norm, *final_norm_b; /* (device) f32 (hidden) */
     float *lm_head_b;         /* (device) lm_head bias (vocab) (head_bias) */

@@ -139,7 +139,11 @@ void rl_moe_place_close(rl_model *m) {
         if (S->xc_mem[l]) be->ops->arena_free(be, S->xc_mem[l], (size_t)S->xc.slots * S->ex_bytes);
     free(S->xc_mem); free(S->xc_off); free(S->xc_used);
     rl_xc_free(&S->xc);
-    for (int l = 0; S->hx_mem && l < S->n_layers; l++) rl_pages_unmap(S->hx_mem[l], (size_t)S->hx.slots * S->ex_bytes);
+    for (int l = 0; S->hx_mem && l < S->n_layers; l++) {
+        for (int s = 0; S->hx_mem[l] && s < S->hx.slots; s++)
+            if (S->hx_used[(size_t)l * (size_t)S->hx.slots + (size_t)s] == 2) be->ops->host_unregister(be, rl_moe_ram_mem(m, l, s));
+        rl_pages_unmap(S->hx_mem[l], (size_t)S->hx.slots * S->ex_bytes);
+    }
     free(S->hx_mem); free(S->hx_off); free(S->hx_used); free(S->hslot); free(S->hfill);
     rl_xc_free(&S->hx);
     if (S->xc_h) be->ops->host_free(be, S->xc_h);
@@ -195,8 +199,11 @@ size_t *rl_moe_ram_off(rl_model *m, int l, int slot) {
 void rl_moe_ram_fill(rl_model *m, int l, int slot, const uint8_t *buf, size_t reg, const size_t *off) {
     struct rl_moe_state *S = m->moe;
     uint8_t *dst = rl_moe_ram_mem(m, l, slot), *u = &S->hx_used[(size_t)l * (size_t)S->hx.slots + (size_t)slot];
-    if (!*u) rl_pages_commit(dst, S->ex_bytes);
-    *u = 1;
+    if (!*u) { /* first use: its pages committed, and page-locked where the backend can (DMA uploads) */
+        rl_pages_commit(dst, S->ex_bytes);
+        rl_backend *be = m->be;
+        *u = be->ops->host_register && be->ops->host_register(be, dst, S->ex_bytes) == 0 ? 2 : 1;
+    }
     memcpy(dst, buf + reg, S->ex_bytes);
     size_t *o = rl_moe_ram_off(m, l, slot);
     for (int p = 0; p < XP; p++) o[p] = off[p] - reg;

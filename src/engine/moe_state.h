@@ -73,7 +73,8 @@ struct rl_moe_state {
     size_t hx_bytes;
     uint8_t **hx_mem;         /* (n_layers) */
     size_t *hx_off;           /* (n_layers, slots, XP) */
-    uint8_t *hx_used;         /* (n_layers, slots) */
+    uint8_t *hx_used;         /* (n_layers, slots) 1 once filled (committed), 2: and page-locked
+                                 by the backend (host_register; unregistered at close) */
     int *hslot;               /* (E) per needed j: its RAM slot holding it now (-1: read from disk) */
     int *hfill;               /* (E) per needed j: the RAM slot to copy it into once read (-1: none) */
 

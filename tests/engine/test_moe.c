@@ -150,7 +150,7 @@ static void test_cache_cpu(void) {
     if (m) { CHECK(m->moe->xc.slots == 0, "--expert-cache off: %d slots", m->moe->xc.slots); rl_model_close(m); }
 }
 
-/* A GPU backend (vulkan on lavapipe in CI; cuda in tests/cuda/device_check.sh): misses on the
+/* A GPU-style backend (cpu-staged; vulkan on lavapipe in CI; cuda in tests/cuda/device_check.sh): misses on the
  * CPU, uploaded (from disk or the RAM tier), or cached on the device, each giving the logits of
  * every expert on the device. */
 static void check_hybrid(const char *rel, const char *be) {
@@ -187,6 +187,9 @@ static void check_hybrid(const char *rel, const char *be) {
         CHECK(v[i].hits < 0 || (hits > 0) == v[i].hits, "%s: %s: %llu hits", rel, v[i].what, (unsigned long long)hits);
         CHECK(v[i].cpu < 0 || (cpu > 0) == v[i].cpu, "%s: %s: %llu on the CPU", rel, v[i].what, (unsigned long long)cpu);
         CHECK(v[i].dev < 0 || (dev > 0) == v[i].dev, "%s: %s: %llu uploaded", rel, v[i].what, (unsigned long long)dev);
+        if (!strcmp(be, "cpu-staged")) /* the RAM tier's slots page-locked where the backend can */
+            CHECK((rl_backend_staged_registered() > 0) == v[i].ram, "%s: %s: %ld host ranges registered", rel, v[i].what,
+                  rl_backend_staged_registered());
         if (i == 5) { /* a decode repeated a third time: every expert from the RAM tier, none from disk */
             int32_t t = 5;
             int pos = rl_model_pos(m);
@@ -201,16 +204,19 @@ static void check_hybrid(const char *rel, const char *be) {
             CHECK(rd == 0, "%s: %s: a repeated decode read %llu expert bytes from disk", rel, v[i].what, (unsigned long long)rd);
         }
         rl_model_close(m);
+        if (!strcmp(be, "cpu-staged"))
+            CHECK(rl_backend_staged_registered() == 0, "%s: %s: %ld host ranges left registered after close", rel, v[i].what,
+                  rl_backend_staged_registered());
     }
     free(lr); free(lc);
     rl_model_close(r);
 }
 
 static void test_hybrid_gpu(void) {
-    const char *gpus[] = {"vulkan", "cuda"};
-    for (int g = 0; g < 2; g++) {
-        if (!strstr(rl_backend_available(), gpus[g])) continue; /* not built in */
-        rl_backend *be = getenv("RL_SANITIZED") ? NULL : rl_backend_open(gpus[g], 1);
+    const char *gpus[] = {"cpu-staged", "vulkan", "cuda"}; /* cpu-staged: the same paths, under ASan too */
+    for (int g = 0; g < 3; g++) {
+        if (g && !strstr(rl_backend_available(), gpus[g])) continue; /* not built in */
+        rl_backend *be = g && getenv("RL_SANITIZED") ? NULL : rl_backend_open(gpus[g], 1);
         if (!be) { /* no device, or under ASan (lavapipe is slow there) */
             t_skipped++;
             fprintf(stderr, "  %s skipped: %s\n", gpus[g], getenv("RL_SANITIZED") ? "sanitized build" : rl_last_error());

@@ -63,6 +63,20 @@ static int st_upload_join(rl_backend *be, uint64_t ticket) {
     pthread_mutex_unlock(&pend_lock);
     return 0;
 }
+/* host_register: counted only (the tests check the engine unregisters what it registered) */
+static long n_registered;
+static int st_host_register(rl_backend *be, void *p, size_t n) {
+    (void)be;
+    if (!p || !n) return -1;
+    __atomic_add_fetch(&n_registered, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+static void st_host_unregister(rl_backend *be, void *p) {
+    (void)be;
+    if (p) __atomic_sub_fetch(&n_registered, 1, __ATOMIC_RELAXED);
+}
+long rl_backend_staged_registered(void) { return __atomic_load_n(&n_registered, __ATOMIC_RELAXED); }
+
 static void st_close(rl_backend *be) {
     pthread_mutex_lock(&pend_lock);
     for (int i = 0; i < MAX_PENDING; i++) if (pending[i].be == be) pending[i].be = NULL;
@@ -162,6 +176,7 @@ rl_backend *rl_backend_staged_open(int n_threads) {
     staged_ops.arena_new = st_arena_new; staged_ops.arena_free = st_arena_free; staged_ops.mem_info = st_mem_info;
     staged_ops.close = st_close;
     staged_ops.upload_async = st_upload_async; staged_ops.upload_join = st_upload_join;
+    staged_ops.host_register = st_host_register; staged_ops.host_unregister = st_host_unregister;
     staged_ops.upload = st_upload; staged_ops.download = st_download; staged_ops.set_scratch = st_set_scratch;
     staged_ops.matmul = st_matmul; staged_ops.matmul_t = st_matmul_t; staged_ops.convert = st_convert; staged_ops.rmsnorm = st_rmsnorm;
     staged_ops.layernorm = st_layernorm; staged_ops.rope = st_rope; staged_ops.attention = st_attention;

@@ -56,6 +56,8 @@ static void *cu_host_alloc(rl_backend *be, size_t n) {
     return p;
 }
 static void cu_host_free(rl_backend *be, void *p) { (void)be; rlcu_host_free(p); }
+static int cu_host_register(rl_backend *be, void *p, size_t n) { (void)be; return rlcu_host_register(p, n); }
+static void cu_host_unregister(rl_backend *be, void *p) { (void)be; rlcu_host_unregister(p); }
 static void cu_host_invalidate(rl_backend *be, const void *p) { (void)be; (void)p; }
 static int cu_status(rl_backend *be) {
     (void)be;
@@ -203,6 +205,7 @@ static const rl_backend_ops cuda_ops = {
     .row_gate = cu_row_gate, .moe_route = cu_moe_route, .gather_rows = cu_gather_rows,
     .scatter_add_rows = cu_scatter_add_rows, .dn_conv = cu_dn_conv, .dn_recur = cu_dn_recur,
     .upload_async = cu_upload_async, .upload_join = cu_upload_join,
+    .host_register = cu_host_register, .host_unregister = cu_host_unregister,
 };
 
 rl_backend *rl_backend_cuda_open(int n_threads) {

@@ -23,6 +23,8 @@ void rlcu_free(void *p);
 int rlcu_mem_info(size_t *free_b, size_t *total_b); /* cudaMemGetInfo of the current device; -1 on failure */
 void *rlcu_host_alloc(size_t n);        /* pinned host memory */
 void rlcu_host_free(void *p);
+int rlcu_host_register(void *p, size_t n); /* cudaHostRegister; -1 (no error left pending) if not */
+void rlcu_host_unregister(void *p);
 int rlcu_upload(void *dst, const void *src, size_t n);
 int rlcu_download(void *dst, const void *src, size_t n);
 /* Upload on the copy stream (overlapping the ops queued before it); later ops see it once

@@ -100,6 +100,18 @@ void *rlcu_host_alloc(size_t n) {
     return p;
 }
 void rlcu_host_free(void *p) { if (p) { cudaStreamSynchronize(rlcu_stream); cudaFreeHost(p); } }
+/* Page-locks memory the caller owns (the MoE RAM tier): uploads from it become DMA. A failure
+ * (e.g. a locked-memory limit) is not an error of the backend: the caller keeps it pageable. */
+int rlcu_host_register(void *p, size_t n) {
+    if (g_failed || !p || !n) return -1;
+    if (cudaHostRegister(p, n, cudaHostRegisterDefault) != cudaSuccess) { cudaGetLastError(); return -1; }
+    return 0;
+}
+void rlcu_host_unregister(void *p) {
+    if (!p) return;
+    cudaStreamSynchronize(rlcu_stream); /* no upload from it may still run */
+    if (cudaHostUnregister(p) != cudaSuccess) cudaGetLastError();
+}
 
 int rlcu_upload(void *dst, const void *src, size_t n) {
     if (g_failed) return -1;
