@@ -1,6 +1,7 @@
 /* Attention in llama.cpp's CPU order (attention_ggml.c): every SIMD path gives the scalar path's
- * bits, for one query and for a batch, head sizes with and without a tail past 64 / 16, grouped
- * heads, a sliding window, a ring cache and a soft-cap. */
+ * bits, for one query and for a batch (one query per work item on the scalar path, blocks of
+ * queries on the SIMD paths), head sizes with and without a tail past 64 / 16, grouped heads, a
+ * sliding window, a ring cache and a soft-cap. */
 #include "test.h"
 #include "backend/cpu/attention_ggml.h"
 #include "backend/cpu/simd.h"
@@ -24,18 +25,19 @@ static void run_case(int hd, int vd, int n_head, int n_kv, int pos0, int T, int 
     kv.k = k;
     kv.v = v;
     int64_t row = (pos0 + T + 255) / 256 * 256;
-    float *scratch = malloc(sizeof(float) * (size_t)row * 2);
+    int n_rows = 2 * RL_GGML_ATT_QB; /* two threads' blocks */
+    float *scratch = malloc(sizeof(float) * (size_t)row * n_rows);
     float *y0 = malloc(sizeof(float) * (size_t)T * n_head * vd), *y = malloc(sizeof(float) * (size_t)T * n_head * vd);
     CHECK(rl_attention_ggml_ok(&kv, pos0, T, hd, vd, row), "ok");
     CHECK(rl_simd_force("scalar") == 0, "scalar");
-    rl_attention_ggml(NULL, y0, q, &kv, T, pos0, n_head, n_kv, hd, vd, 0.125f, softcap, window, scratch, row);
+    rl_attention_ggml(NULL, y0, q, &kv, T, pos0, n_head, n_kv, hd, vd, 0.125f, softcap, window, scratch, row, 1); /* one query per item */
     static const char *const PATHS[] = {"avx2", "avx512", "avx512vnni"};
     int ran = 0;
     for (int pi = 0; pi < 3; pi++) {
         if (rl_simd_force(PATHS[pi]) != 0) continue;
         ran++;
         rl_pool *p = rl_pool_new(2);
-        rl_attention_ggml(p, y, q, &kv, T, pos0, n_head, n_kv, hd, vd, 0.125f, softcap, window, scratch, row);
+        rl_attention_ggml(p, y, q, &kv, T, pos0, n_head, n_kv, hd, vd, 0.125f, softcap, window, scratch, row, n_rows);
         rl_pool_free(p);
         CHECK(!memcmp(y, y0, sizeof(float) * (size_t)T * n_head * vd), "%s hd=%d vd=%d T=%d pos0=%d window=%d ring=%d: differs from scalar",
               PATHS[pi], hd, vd, T, pos0, window, ring);
@@ -55,6 +57,9 @@ static void test_paths(void) {
     run_case(96, 96, 2, 1, 40, 5, 0, 0, 50.0f);     /* soft-cap */
     run_case(64, 64, 2, 2, 100, 1, 32, 40, 0.0f);   /* sliding window on a ring */
     run_case(64, 64, 2, 2, 100, 3, 32, 42, 0.0f);
+    run_case(128, 128, 4, 2, 5, 61, 0, 0, 0.0f);    /* blocks of queries, a partial last block */
+    run_case(64, 72, 4, 1, 0, 70, 24, 0, 30.0f);    /* blocks with a window, soft-cap, a column tail */
+    run_case(64, 64, 2, 2, 90, 40, 32, 64, 0.0f);   /* blocks on a ring */
 }
 
 int main(void) {

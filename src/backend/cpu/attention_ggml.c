@@ -10,6 +10,7 @@
  *            queries, ggml_vec_dot_f32 over the n_kv cells for one query.
  * Position j is cell j (one sequence, cells filled in order); masked cells hold 0 and change no sum. */
 #include "backend/cpu/attention_ggml.h"
+#include "backend/cpu/attention.h"
 #include "backend/cpu/ggml_math.h"
 #include "backend/cpu/matmul.h"
 #include <math.h>
@@ -64,52 +65,76 @@ typedef struct {
     float scale, softcap;
     float *scratch;
     int64_t row;
+    int qb;  /* queries per work item (each its own score row of the thread's scratch) */
+    int nqb; /* work items per head */
     int vec; /* the AVX-512 sums */
 } gjob;
 
-static void gwork(void *ctx, int64_t b, int64_t e, int tid) {
-    const gjob *a = ctx;
+/* One work item: head h, queries [t0, t0 + nq). Each query's sums are those of ggml's kernels
+ * (above) whatever the blocking; the block only orders the loops so that a key row, and a value
+ * column block over the cells, is fetched once for all the block's queries (a long prompt's K / V
+ * of a head no longer streams from memory once per query). */
+static void gblock(const gjob *a, int h, int t0, int nq, float *sc) {
     const rl_kv_view *kv = a->kv;
-    float *s = a->scratch + (int64_t)tid * a->row, qs[RL_GGML_ATT_MAX_DIM];
     const float *kc = kv->k, *vc = kv->v;
-    int group = a->n_head / a->n_kv, n_cells = (a->pos0 + a->T + KV_PAD - 1) / KV_PAD * KV_PAD;
+    int group = a->n_head / a->n_kv, kvh = h / group, n_cells = (a->pos0 + a->T + KV_PAD - 1) / KV_PAD * KV_PAD;
     const int vec = a->vec, vd16 = vec ? a->vd / 16 * 16 : 0;
-    for (int64_t it = b; it < e; it++) {
-        int t = (int)(it / a->n_head), h = (int)(it % a->n_head), kvh = h / group, i = a->pos0 + t;
-        int j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0;
-        int live = (i + 16) / 16 * 16; /* the runs of 16 cells that hold a visible one */
-        const float *qv = a->q + ((int64_t)t * a->n_head + h) * a->hd;
-        float sc_mul = a->scale;
-        if (a->softcap > 0) { /* Gemma 2: Qcur x scale, kq x (1/cap), tanh, x cap, softmax scale 1 */
-            for (int c = 0; c < a->hd; c++) qs[c] = qv[c] * a->scale;
-            qv = qs;
-            sc_mul = 1.0f;
+    const float *qv[RL_GGML_ATT_QB];
+    float qs[RL_GGML_ATT_QB][RL_GGML_ATT_MAX_DIM], mx[RL_GGML_ATT_QB];
+    int live_max = 0;
+    float sc_mul = a->softcap > 0 ? 1.0f : a->scale; /* Gemma 2: Qcur x scale, kq x (1/cap), tanh, x cap, softmax scale 1 */
+    for (int u = 0; u < nq; u++) {
+        int t = t0 + u, i = a->pos0 + t, live = (i + 16) / 16 * 16; /* the runs of 16 cells that hold a visible one */
+        qv[u] = a->q + ((int64_t)t * a->n_head + h) * a->hd;
+        if (a->softcap > 0) {
+            for (int c = 0; c < a->hd; c++) qs[u][c] = qv[u][c] * a->scale;
+            qv[u] = qs[u];
         }
-        float mx = -INFINITY;
-        for (int j = 0; j < live; j++) {
+        mx[u] = -INFINITY;
+        if (live > live_max) live_max = live;
+    }
+    /* scores: key row j against every query of the block that sees its run */
+    for (int j = 0; j < live_max; j++) {
+        int r = kv->ring ? j % kv->ring : j;
+        const float *kr = kc + (int64_t)r * kv->k_width + (int64_t)kvh * a->hd;
+        for (int u = 0; u < nq; u++) {
+            int i = a->pos0 + t0 + u, j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0;
+            float *s = sc + (int64_t)u * a->row;
+            if (j >= (i + 16) / 16 * 16) continue;
             if (j < j0 || j > i) { s[j] = -INFINITY; continue; }
-            int r = kv->ring ? j % kv->ring : j;
-            const float *kr = kc + (int64_t)r * kv->k_width + (int64_t)kvh * a->hd;
-            float x = vec ? rl_attg_vdot_avx512(a->hd, kr, qv) : vdot(a->hd, kr, 1, 0, qv, a->hd);
+            float x = vec ? rl_attg_vdot_avx512(a->hd, kr, qv[u]) : vdot(a->hd, kr, 1, 0, qv[u], a->hd);
             if (a->softcap > 0) x = tanhf(x * (1.0f / a->softcap)) * a->softcap;
             s[j] = x * sc_mul;
-            if (s[j] > mx) mx = s[j];
+            if (s[j] > mx[u]) mx[u] = s[j];
         }
+    }
+    for (int u = 0; u < nq; u++) { /* softmax, per query */
+        int i = a->pos0 + t0 + u, live = (i + 16) / 16 * 16;
+        float *s = sc + (int64_t)u * a->row;
         double sum = 0;
-        if (vec) sum = rl_attg_exp_runs_avx512(s, live, mx);
+        if (vec) sum = rl_attg_exp_runs_avx512(s, live, mx[u]);
         else
             for (int j = 0; j < live; j += 16) {
                 float e16[16];
-                for (int l = 0; l < 16; l++) e16[l] = s[j + l] = v_expf(s[j + l] - mx);
+                for (int l = 0; l < 16; l++) e16[l] = s[j + l] = v_expf(s[j + l] - mx[u]);
                 sum += (double)hsum16(e16);
             }
         float inv = (float)(1.0 / sum);
         for (int j = 0; j < live; j++) s[j] *= inv;
-        float *o = a->out + ((int64_t)t * a->n_head + h) * a->vd;
-        if (vd16) {
-            if (a->T >= 2) rl_attg_vcols_avx512(o, vd16, vc + (int64_t)kvh * a->vd, kv->v_width, kv->ring, s, j0, i + 1, 16);
-            else rl_attg_vcols_avx512(o, vd16, vc + (int64_t)kvh * a->vd, kv->v_width, kv->ring, s, 0, i + 1, 64);
+    }
+    /* value sums: a block of 16 columns over the cells for every query, then the next block */
+    for (int c = 0; c < vd16; c += 16)
+        for (int u = 0; u < nq; u++) {
+            int i = a->pos0 + t0 + u, j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0;
+            float *o = a->out + ((int64_t)(t0 + u) * a->n_head + h) * a->vd + c;
+            const float *s = sc + (int64_t)u * a->row, *v = vc + (int64_t)kvh * a->vd + c;
+            if (a->T >= 2) rl_attg_vcols_avx512(o, 16, v, kv->v_width, kv->ring, s, j0, i + 1, 16);
+            else rl_attg_vcols_avx512(o, 16, v, kv->v_width, kv->ring, s, 0, i + 1, 64);
         }
+    for (int u = 0; u < nq; u++) {
+        int i = a->pos0 + t0 + u, j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0, live = (i + 16) / 16 * 16;
+        float *o = a->out + ((int64_t)(t0 + u) * a->n_head + h) * a->vd;
+        const float *s = sc + (int64_t)u * a->row;
         for (int c = vd16; c < a->vd; c++) {
             if (a->T >= 2) { /* tinyBLAS: 16 lanes over the cells */
                 float acc[16] = {0};
@@ -128,15 +153,35 @@ static void gwork(void *ctx, int64_t b, int64_t e, int tid) {
     }
 }
 
+/* Work items head-major (a head's blocks, then the next head's: heads sharing a KV head follow
+ * each other), so a thread's items reuse the K / V it has just read. */
+static void gwork(void *ctx, int64_t b, int64_t e, int tid) {
+    const gjob *a = ctx;
+    float *sc = a->scratch + (int64_t)tid * a->qb * a->row;
+    for (int64_t it = b; it < e; it++) {
+        int h = (int)(it / a->nqb), t0 = (int)(it % a->nqb) * a->qb;
+        gblock(a, h, t0, a->T - t0 < a->qb ? a->T - t0 : a->qb, sc);
+    }
+}
+
+int64_t rl_attention_ggml_scratch_floats(int n_threads, int max_ctx) {
+    return rl_attention_scratch_floats((n_threads < 1 ? 1 : n_threads) * RL_GGML_ATT_QB, max_ctx);
+}
+
 int rl_attention_ggml_ok(const rl_kv_view *kv, int pos0, int T, int head_dim, int v_dim, int64_t row) {
     return kv->dt == RL_DT_F32 && head_dim <= RL_GGML_ATT_MAX_DIM && v_dim <= RL_GGML_ATT_MAX_DIM &&
            (int64_t)(pos0 + T + 15) / 16 * 16 <= row;
 }
 
 void rl_attention_ggml(rl_pool *p, float *out, const float *q, const rl_kv_view *kv, int T, int pos0, int n_head, int n_kv,
-                       int head_dim, int v_dim, float scale, float softcap, int window, float *scratch, int64_t row) {
+                       int head_dim, int v_dim, float scale, float softcap, int window, float *scratch, int64_t row, int n_rows) {
     if (T <= 0 || n_head <= 0 || n_kv <= 0) return;
-    gjob a = {out, q, kv, pos0, T, n_head, n_kv, head_dim, v_dim, window, scale, softcap, scratch, row,
+    int qb = n_rows / rl_pool_size(p);
+    if (qb > RL_GGML_ATT_QB) qb = RL_GGML_ATT_QB;
+    if (qb < 1) qb = 1;
+    /* enough items for every thread: smaller blocks where the prompt has few per thread */
+    while (qb > 1 && (int64_t)((T + qb - 1) / qb) * n_head < 4 * (int64_t)rl_pool_size(p)) qb /= 2;
+    gjob a = {out, q, kv, pos0, T, n_head, n_kv, head_dim, v_dim, window, scale, softcap, scratch, row, qb, (T + qb - 1) / qb,
               !strncmp(rl_simd_name(), "avx512", 6)};
-    rl_pool_for(p, (int64_t)T * n_head, 1, gwork, &a);
+    rl_pool_for(p, (int64_t)a.nqb * n_head, 1, gwork, &a);
 }

@@ -67,7 +67,7 @@ static int cpu_status(rl_backend *be) { (void)be; return 0; }
 
 static size_t cpu_scratch_bytes(rl_backend *be, int max_ctx, int max_T) {
     (void)max_T;
-    int64_t a = rl_attention_scratch_floats(rl_pool_size(P(be)), max_ctx);
+    int64_t a = rl_attention_ggml_scratch_floats(rl_pool_size(P(be)), max_ctx); /* >= rl_attention_scratch_floats */
     int64_t d = rl_dsa_scratch_floats(max_ctx) * rl_pool_size(P(be));
     return (size_t)(a > d ? a : d) * sizeof(float);
 }
@@ -106,7 +106,8 @@ static int ggml_attention(rl_backend *be, float *out, const float *q, const rl_k
                           int hd, int vd, float scale, float softcap, int window) {
     int64_t row = rl_attention_scratch_floats(1, I(be)->max_ctx);
     if (be->numerics != RL_NUMERICS_GGML || !rl_attention_ggml_ok(kv, pos0, T, hd, vd, row)) return 0;
-    rl_attention_ggml(P(be), out, q, kv, T, pos0, nh, nkv, hd, vd, scale, softcap, window, I(be)->scratch, row);
+    rl_attention_ggml(P(be), out, q, kv, T, pos0, nh, nkv, hd, vd, scale, softcap, window, I(be)->scratch, row,
+                      rl_pool_size(P(be)) * RL_GGML_ATT_QB);
     return 1;
 }
 static void cpu_attention(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T,
