@@ -23,6 +23,7 @@
  * the whole cache where that is smaller; either way a multiple of 64 that holds every used cell,
  * so one query's value sums run wholly in ggml_vec_dot_f32's 4 x 16 lanes, never its serial tail. */
 #define KV_PAD 256
+#define GG_KCHUNK 64 /* keys scored for every query of a block before the next keys */
 
 #define hsum16 rl_ggml_hsum16
 
@@ -54,6 +55,9 @@ static float vdot(int n, const float *x, int64_t sx, int ring, const float *y, i
 /* attention_ggml_avx512.c: the same sums in AVX-512 registers (bit-identical), used on the avx512
  * SIMD paths. */
 float rl_attg_vdot_avx512(int n, const float *x, const float *y);
+void rl_attg_scores_avx512(int n, const float *k, int64_t ks, int ring, const float *q, int j0, int j1, float mul, float *s);
+void rl_attg_vcols_batch_avx512(float *const *o, const float *v, int64_t vw, int ring, const float *const *p,
+                                const int *k0, const int *k1, int nq, float *acc);
 void rl_attg_vcols_avx512(float *o, int vd16, const float *v, int64_t vw, int ring, const float *p, int k0, int k1, int L);
 double rl_attg_exp_runs_avx512(float *s, int n, float mx);
 
@@ -93,7 +97,24 @@ static void gblock(const gjob *a, int h, int t0, int nq, float *sc) {
         mx[u] = -INFINITY;
         if (live > live_max) live_max = live;
     }
-    /* scores: key row j against every query of the block that sees its run */
+    if (vec && !(a->softcap > 0) && a->hd % 64 == 0) { /* scores 16 keys at a time, in chunks of keys
+                                                          that stay in L1 for the block's queries */
+        const float *kb = kc + (int64_t)kvh * a->hd;
+        for (int jc = 0; jc < live_max; jc += GG_KCHUNK)
+            for (int u = 0; u < nq; u++) {
+                int i = a->pos0 + t0 + u, j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0;
+                int lo = j0 > jc ? j0 : jc, hi = i + 1 < jc + GG_KCHUNK ? i + 1 : jc + GG_KCHUNK;
+                if (lo < hi) rl_attg_scores_avx512(a->hd, kb, kv->k_width, kv->ring, qv[u], lo, hi, sc_mul, sc + (int64_t)u * a->row);
+            }
+        for (int u = 0; u < nq; u++) { /* the masked cells of the query's runs, and its maximum */
+            int i = a->pos0 + t0 + u, j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0, live = (i + 16) / 16 * 16;
+            float *s = sc + (int64_t)u * a->row;
+            for (int j = 0; j < j0; j++) s[j] = -INFINITY;
+            for (int j = i + 1; j < live; j++) s[j] = -INFINITY;
+            for (int j = j0; j <= i; j++)
+                if (s[j] > mx[u]) mx[u] = s[j];
+        }
+    } else /* scores: key row j against every query of the block that sees its run */
     for (int j = 0; j < live_max; j++) {
         int r = kv->ring ? j % kv->ring : j;
         const float *kr = kc + (int64_t)r * kv->k_width + (int64_t)kvh * a->hd;
@@ -123,6 +144,21 @@ static void gblock(const gjob *a, int h, int t0, int nq, float *sc) {
         for (int j = 0; j < live; j++) s[j] *= inv;
     }
     /* value sums: a block of 16 columns over the cells for every query, then the next block */
+    if (vd16 && a->T >= 2) {
+        float *ob[RL_GGML_ATT_QB], acc[RL_GGML_ATT_QB * 256];
+        const float *pb[RL_GGML_ATT_QB];
+        int k0[RL_GGML_ATT_QB], k1[RL_GGML_ATT_QB];
+        for (int u = 0; u < nq; u++) {
+            int i = a->pos0 + t0 + u;
+            k0[u] = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0;
+            k1[u] = i + 1;
+            pb[u] = sc + (int64_t)u * a->row;
+        }
+        for (int c = 0; c < vd16; c += 16) {
+            for (int u = 0; u < nq; u++) ob[u] = a->out + ((int64_t)(t0 + u) * a->n_head + h) * a->vd + c;
+            rl_attg_vcols_batch_avx512(ob, vc + (int64_t)kvh * a->vd + c, kv->v_width, kv->ring, pb, k0, k1, nq, acc);
+        }
+    } else
     for (int c = 0; c < vd16; c += 16)
         for (int u = 0; u < nq; u++) {
             int i = a->pos0 + t0 + u, j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0;
