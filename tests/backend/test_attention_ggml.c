@@ -60,6 +60,9 @@ static void test_paths(void) {
     run_case(128, 128, 4, 2, 5, 61, 0, 0, 0.0f);    /* blocks of queries, a partial last block */
     run_case(64, 72, 4, 1, 0, 70, 24, 0, 30.0f);    /* blocks with a window, soft-cap, a column tail */
     run_case(64, 64, 2, 2, 90, 40, 32, 64, 0.0f);   /* blocks on a ring */
+    run_case(128, 128, 12, 2, 700, 1, 0, 0, 0.0f);  /* one query, the 6 heads of a group in one item */
+    run_case(64, 80, 10, 1, 1100, 1, 0, 0, 0.0f);   /* one query, blocks of 8 and 2 heads, a column tail */
+    run_case(64, 64, 8, 2, 300, 1, 100, 128, 0.0f); /* one query, grouped heads, window on a ring */
 }
 
 int main(void) {

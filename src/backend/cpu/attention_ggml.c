@@ -70,26 +70,29 @@ typedef struct {
     float *scratch;
     int64_t row;
     int qb;  /* queries per work item (each its own score row of the thread's scratch) */
-    int nqb; /* work items per head */
+    int nqb; /* work items per head (T >= 2) */
+    int hb;  /* T == 1: heads per work item (0: blocks of queries) */
     int vec; /* the AVX-512 sums */
 } gjob;
 
-/* One work item: head h, queries [t0, t0 + nq). Each query's sums are those of ggml's kernels
- * (above) whatever the blocking; the block only orders the loops so that a key row, and a value
- * column block over the cells, is fetched once for all the block's queries (a long prompt's K / V
- * of a head no longer streams from memory once per query). */
-static void gblock(const gjob *a, int h, int t0, int nq, float *sc) {
+/* One work item: nq (query, head) pairs (tt[u], hh[u]) of one KV head kvh -- a block of a
+ * prompt's queries of one head, or the heads of a group for one query (decode). Each pair's sums
+ * are those of ggml's kernels (above) whatever the blocking; the block only orders the loops so
+ * that a key row, and a value column block over the cells, is fetched once for all the block
+ * (a long prompt's K / V of a head, or a decode's K / V of a KV head, no longer streams from
+ * memory once per query or per head). */
+static void gblock(const gjob *a, int kvh, const int *tt, const int *hh, int nq, float *sc) {
     const rl_kv_view *kv = a->kv;
     const float *kc = kv->k, *vc = kv->v;
-    int group = a->n_head / a->n_kv, kvh = h / group, n_cells = (a->pos0 + a->T + KV_PAD - 1) / KV_PAD * KV_PAD;
+    int n_cells = (a->pos0 + a->T + KV_PAD - 1) / KV_PAD * KV_PAD;
     const int vec = a->vec, vd16 = vec ? a->vd / 16 * 16 : 0;
     const float *qv[RL_GGML_ATT_QB];
     float qs[RL_GGML_ATT_QB][RL_GGML_ATT_MAX_DIM], mx[RL_GGML_ATT_QB];
     int live_max = 0;
     float sc_mul = a->softcap > 0 ? 1.0f : a->scale; /* Gemma 2: Qcur x scale, kq x (1/cap), tanh, x cap, softmax scale 1 */
     for (int u = 0; u < nq; u++) {
-        int t = t0 + u, i = a->pos0 + t, live = (i + 16) / 16 * 16; /* the runs of 16 cells that hold a visible one */
-        qv[u] = a->q + ((int64_t)t * a->n_head + h) * a->hd;
+        int i = a->pos0 + tt[u], live = (i + 16) / 16 * 16; /* the runs of 16 cells that hold a visible one */
+        qv[u] = a->q + ((int64_t)tt[u] * a->n_head + hh[u]) * a->hd;
         if (a->softcap > 0) {
             for (int c = 0; c < a->hd; c++) qs[u][c] = qv[u][c] * a->scale;
             qv[u] = qs[u];
@@ -102,12 +105,12 @@ static void gblock(const gjob *a, int h, int t0, int nq, float *sc) {
         const float *kb = kc + (int64_t)kvh * a->hd;
         for (int jc = 0; jc < live_max; jc += GG_KCHUNK)
             for (int u = 0; u < nq; u++) {
-                int i = a->pos0 + t0 + u, j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0;
+                int i = a->pos0 + tt[u], j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0;
                 int lo = j0 > jc ? j0 : jc, hi = i + 1 < jc + GG_KCHUNK ? i + 1 : jc + GG_KCHUNK;
                 if (lo < hi) rl_attg_scores_avx512(a->hd, kb, kv->k_width, kv->ring, qv[u], lo, hi, sc_mul, sc + (int64_t)u * a->row);
             }
         for (int u = 0; u < nq; u++) { /* the masked cells of the query's runs, and its maximum */
-            int i = a->pos0 + t0 + u, j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0, live = (i + 16) / 16 * 16;
+            int i = a->pos0 + tt[u], j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0, live = (i + 16) / 16 * 16;
             float *s = sc + (int64_t)u * a->row;
             for (int j = 0; j < j0; j++) s[j] = -INFINITY;
             for (int j = i + 1; j < live; j++) s[j] = -INFINITY;
@@ -119,7 +122,7 @@ static void gblock(const gjob *a, int h, int t0, int nq, float *sc) {
         int r = kv->ring ? j % kv->ring : j;
         const float *kr = kc + (int64_t)r * kv->k_width + (int64_t)kvh * a->hd;
         for (int u = 0; u < nq; u++) {
-            int i = a->pos0 + t0 + u, j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0;
+            int i = a->pos0 + tt[u], j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0;
             float *s = sc + (int64_t)u * a->row;
             if (j >= (i + 16) / 16 * 16) continue;
             if (j < j0 || j > i) { s[j] = -INFINITY; continue; }
@@ -130,7 +133,7 @@ static void gblock(const gjob *a, int h, int t0, int nq, float *sc) {
         }
     }
     for (int u = 0; u < nq; u++) { /* softmax, per query */
-        int i = a->pos0 + t0 + u, live = (i + 16) / 16 * 16;
+        int i = a->pos0 + tt[u], live = (i + 16) / 16 * 16;
         float *s = sc + (int64_t)u * a->row;
         double sum = 0;
         if (vec) sum = rl_attg_exp_runs_avx512(s, live, mx[u]);
@@ -149,27 +152,27 @@ static void gblock(const gjob *a, int h, int t0, int nq, float *sc) {
         const float *pb[RL_GGML_ATT_QB];
         int k0[RL_GGML_ATT_QB], k1[RL_GGML_ATT_QB];
         for (int u = 0; u < nq; u++) {
-            int i = a->pos0 + t0 + u;
+            int i = a->pos0 + tt[u];
             k0[u] = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0;
             k1[u] = i + 1;
             pb[u] = sc + (int64_t)u * a->row;
         }
         for (int c = 0; c < vd16; c += 16) {
-            for (int u = 0; u < nq; u++) ob[u] = a->out + ((int64_t)(t0 + u) * a->n_head + h) * a->vd + c;
+            for (int u = 0; u < nq; u++) ob[u] = a->out + ((int64_t)tt[u] * a->n_head + hh[u]) * a->vd + c;
             rl_attg_vcols_batch_avx512(ob, vc + (int64_t)kvh * a->vd + c, kv->v_width, kv->ring, pb, k0, k1, nq, acc);
         }
     } else
     for (int c = 0; c < vd16; c += 16)
         for (int u = 0; u < nq; u++) {
-            int i = a->pos0 + t0 + u, j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0;
-            float *o = a->out + ((int64_t)(t0 + u) * a->n_head + h) * a->vd + c;
+            int i = a->pos0 + tt[u], j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0;
+            float *o = a->out + ((int64_t)tt[u] * a->n_head + hh[u]) * a->vd + c;
             const float *s = sc + (int64_t)u * a->row, *v = vc + (int64_t)kvh * a->vd + c;
             if (a->T >= 2) rl_attg_vcols_avx512(o, 16, v, kv->v_width, kv->ring, s, j0, i + 1, 16);
             else rl_attg_vcols_avx512(o, 16, v, kv->v_width, kv->ring, s, 0, i + 1, 64);
         }
     for (int u = 0; u < nq; u++) {
-        int i = a->pos0 + t0 + u, j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0, live = (i + 16) / 16 * 16;
-        float *o = a->out + ((int64_t)(t0 + u) * a->n_head + h) * a->vd;
+        int i = a->pos0 + tt[u], j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0, live = (i + 16) / 16 * 16;
+        float *o = a->out + ((int64_t)tt[u] * a->n_head + hh[u]) * a->vd;
         const float *s = sc + (int64_t)u * a->row;
         for (int c = vd16; c < a->vd; c++) {
             if (a->T >= 2) { /* tinyBLAS: 16 lanes over the cells */
@@ -189,14 +192,23 @@ static void gblock(const gjob *a, int h, int t0, int nq, float *sc) {
     }
 }
 
-/* Work items head-major (a head's blocks, then the next head's: heads sharing a KV head follow
- * each other), so a thread's items reuse the K / V it has just read. */
+/* Work items: for a prompt (T >= 2) head-major blocks of qb queries of one head (a head's
+ * blocks, then the next head's: heads sharing a KV head follow each other); for one query, blocks
+ * of hb heads of one KV head. Either way a thread's item reuses the K / V it has just read. */
 static void gwork(void *ctx, int64_t b, int64_t e, int tid) {
     const gjob *a = ctx;
     float *sc = a->scratch + (int64_t)tid * a->qb * a->row;
+    int group = a->n_head / a->n_kv, tt[RL_GGML_ATT_QB], hh[RL_GGML_ATT_QB];
     for (int64_t it = b; it < e; it++) {
-        int h = (int)(it / a->nqb), t0 = (int)(it % a->nqb) * a->qb;
-        gblock(a, h, t0, a->T - t0 < a->qb ? a->T - t0 : a->qb, sc);
+        int nq = 0;
+        if (a->hb) { /* T == 1: heads [h0, h0 + hb) of KV head kvh */
+            int nhb = (group + a->hb - 1) / a->hb, kvh = (int)(it / nhb), h0 = kvh * group + (int)(it % nhb) * a->hb;
+            for (int h = h0; h < h0 + a->hb && h < (kvh + 1) * group; h++) { tt[nq] = 0; hh[nq++] = h; }
+        } else {
+            int h = (int)(it / a->nqb), t0 = (int)(it % a->nqb) * a->qb;
+            for (int t = t0; t < t0 + a->qb && t < a->T; t++) { tt[nq] = t; hh[nq++] = h; }
+        }
+        gblock(a, hh[0] / group, tt, hh, nq, sc);
     }
 }
 
@@ -212,12 +224,19 @@ int rl_attention_ggml_ok(const rl_kv_view *kv, int pos0, int T, int head_dim, in
 void rl_attention_ggml(rl_pool *p, float *out, const float *q, const rl_kv_view *kv, int T, int pos0, int n_head, int n_kv,
                        int head_dim, int v_dim, float scale, float softcap, int window, float *scratch, int64_t row, int n_rows) {
     if (T <= 0 || n_head <= 0 || n_kv <= 0) return;
-    int qb = n_rows / rl_pool_size(p);
+    int nt = rl_pool_size(p), qb = n_rows / nt, group = n_head / n_kv, hb = 0;
     if (qb > RL_GGML_ATT_QB) qb = RL_GGML_ATT_QB;
     if (qb < 1) qb = 1;
-    /* enough items for every thread: smaller blocks where the prompt has few per thread */
-    while (qb > 1 && (int64_t)((T + qb - 1) / qb) * n_head < 4 * (int64_t)rl_pool_size(p)) qb /= 2;
-    gjob a = {out, q, kv, pos0, T, n_head, n_kv, head_dim, v_dim, window, scale, softcap, scratch, row, qb, (T + qb - 1) / qb,
+    int64_t items;
+    if (T == 1) { /* the heads of a group together, as many as leave an item for every thread */
+        hb = group < qb ? group : qb;
+        while (hb > 1 && (int64_t)n_kv * ((group + hb - 1) / hb) < nt) hb = (hb + 1) / 2;
+        items = (int64_t)n_kv * ((group + hb - 1) / hb);
+    } else { /* enough items for every thread: smaller blocks where the prompt has few per thread */
+        while (qb > 1 && (int64_t)((T + qb - 1) / qb) * n_head < 4 * (int64_t)nt) qb /= 2;
+        items = (int64_t)((T + qb - 1) / qb) * n_head;
+    }
+    gjob a = {out, q, kv, pos0, T, n_head, n_kv, head_dim, v_dim, window, scale, softcap, scratch, row, qb, (T + qb - 1) / qb, hb,
               !strncmp(rl_simd_name(), "avx512", 6)};
-    rl_pool_for(p, (int64_t)a.nqb * n_head, 1, gwork, &a);
+    rl_pool_for(p, items, 1, gwork, &a);
 }
