@@ -63,6 +63,7 @@ static void test_paths(void) {
     run_case(128, 128, 12, 2, 700, 1, 0, 0, 0.0f);  /* one query, the 6 heads of a group in one item */
     run_case(64, 80, 10, 1, 1100, 1, 0, 0, 0.0f);   /* one query, blocks of 8 and 2 heads, a column tail */
     run_case(64, 64, 8, 2, 300, 1, 100, 128, 0.0f); /* one query, grouped heads, window on a ring */
+    run_case(64, 64, 4, 2, 334, 1, 0, 0, 0.0f);     /* one query: 15 cells past the last full 16 */
 }
 
 int main(void) {

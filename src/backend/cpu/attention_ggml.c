@@ -58,7 +58,8 @@ float rl_attg_vdot_avx512(int n, const float *x, const float *y);
 void rl_attg_scores_avx512(int n, const float *k, int64_t ks, int ring, const float *q, int j0, int j1, float mul, float *s);
 void rl_attg_vcols_batch_avx512(float *const *o, const float *v, int64_t vw, int ring, const float *const *p,
                                 const int *k0, const int *k1, int nq, float *acc);
-void rl_attg_vcols_avx512(float *o, int vd16, const float *v, int64_t vw, int ring, const float *p, int k0, int k1, int L);
+void rl_attg_vcols64_batch_avx512(float *const *o, const float *v, int64_t vw, int ring, const float *const *p,
+                                  const int *k1, int nq, float *acc);
 double rl_attg_exp_runs_avx512(float *s, int n, float mx);
 
 typedef struct {
@@ -161,15 +162,19 @@ static void gblock(const gjob *a, int kvh, const int *tt, const int *hh, int nq,
             for (int u = 0; u < nq; u++) ob[u] = a->out + ((int64_t)tt[u] * a->n_head + hh[u]) * a->vd + c;
             rl_attg_vcols_batch_avx512(ob, vc + (int64_t)kvh * a->vd + c, kv->v_width, kv->ring, pb, k0, k1, nq, acc);
         }
-    } else
-    for (int c = 0; c < vd16; c += 16)
+    } else if (vd16) { /* one query: the heads' value sums in chunks of cells, as above */
+        float *ob[RL_GGML_ATT_QB], acc[RL_GGML_ATT_QB * 1024];
+        const float *pb[RL_GGML_ATT_QB];
+        int k1[RL_GGML_ATT_QB];
         for (int u = 0; u < nq; u++) {
-            int i = a->pos0 + tt[u], j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0;
-            float *o = a->out + ((int64_t)tt[u] * a->n_head + hh[u]) * a->vd + c;
-            const float *s = sc + (int64_t)u * a->row, *v = vc + (int64_t)kvh * a->vd + c;
-            if (a->T >= 2) rl_attg_vcols_avx512(o, 16, v, kv->v_width, kv->ring, s, j0, i + 1, 16);
-            else rl_attg_vcols_avx512(o, 16, v, kv->v_width, kv->ring, s, 0, i + 1, 64);
+            k1[u] = a->pos0 + tt[u] + 1;
+            pb[u] = sc + (int64_t)u * a->row;
         }
+        for (int c = 0; c < vd16; c += 16) {
+            for (int u = 0; u < nq; u++) ob[u] = a->out + ((int64_t)tt[u] * a->n_head + hh[u]) * a->vd + c;
+            rl_attg_vcols64_batch_avx512(ob, vc + (int64_t)kvh * a->vd + c, kv->v_width, kv->ring, pb, k1, nq, acc);
+        }
+    }
     for (int u = 0; u < nq; u++) {
         int i = a->pos0 + tt[u], j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0, live = (i + 16) / 16 * 16;
         float *o = a->out + ((int64_t)tt[u] * a->n_head + hh[u]) * a->vd;

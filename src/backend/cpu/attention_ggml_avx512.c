@@ -121,32 +121,11 @@ TGT void rl_attg_scores_avx512(int n, const float *k, int64_t ks, int ring, cons
     for (; j < j1; j++) s[j] = rl_attg_vdot_avx512(n, k + (int64_t)(ring ? j % ring : j) * ks, q) * mul;
 }
 
-/* Columns [c, c + 16) of the value sums: slot s's register holds the cells k = s mod L (k in
- * [k0, k1), L = 64 for one query, 16 for a batch), folded as ggml folds its accumulators. */
-static TGT void cols16(float *o, const float *v, int64_t vw, int ring, const float *p, int k0, int k1, int L) {
-    __m512 S[64];
-    for (int s = 0; s < L; s++) S[s] = _mm512_setzero_ps();
-    for (int base = k0 - k0 % L; base < k1; base += L) {
-        int s0 = base < k0 ? k0 - base : 0, s1 = k1 - base < L ? k1 - base : L;
-        for (int s = s0; s < s1; s++) {
-            int k = base + s, r = ring ? k % ring : k;
-            S[s] = _mm512_fmadd_ps(_mm512_loadu_ps(v + (int64_t)r * vw), _mm512_set1_ps(p[k]), S[s]);
-        }
-    }
-    if (L == 64)
-        for (int l = 0; l < 16; l++) S[l] = _mm512_add_ps(_mm512_add_ps(S[l], S[32 + l]), _mm512_add_ps(S[16 + l], S[48 + l]));
-    /* rl_ggml_hsum16 over the 16 lanes l, per column */
-    __m512 e0 = _mm512_add_ps(_mm512_add_ps(S[0], S[8]), _mm512_add_ps(S[4], S[12]));
-    __m512 e2 = _mm512_add_ps(_mm512_add_ps(S[2], S[10]), _mm512_add_ps(S[6], S[14]));
-    __m512 e1 = _mm512_add_ps(_mm512_add_ps(S[1], S[9]), _mm512_add_ps(S[5], S[13]));
-    __m512 e3 = _mm512_add_ps(_mm512_add_ps(S[3], S[11]), _mm512_add_ps(S[7], S[15]));
-    _mm512_storeu_ps(o, _mm512_add_ps(_mm512_add_ps(e0, e2), _mm512_add_ps(e1, e3)));
-}
-
 /* The batch value sums (L = 16) of nq queries, columns [0, 16) of v: o[u][0..16) from p[u] over
  * cells [k0[u], k1[u]). The cells go in chunks of VC so that a chunk of V is read into L1 once for
  * all the queries; each query's 16 slot registers are kept in acc (nq x 256 floats) between
- * chunks. The fmas per slot run in cell order as in cols16, so the sums are its sums. */
+ * chunks. The fmas per slot run in cell order (slot s: the cells k = s mod 16, tinyBLAS's lanes),
+ * then the slots are reduced as rl_ggml_hsum16. */
 #define VC 128
 TGT void rl_attg_vcols_batch_avx512(float *const *o, const float *v, int64_t vw, int ring, const float *const *p,
                                     const int *k0, const int *k1, int nq, float *acc) {
@@ -191,7 +170,7 @@ TGT void rl_attg_vcols_batch_avx512(float *const *o, const float *v, int64_t vw,
             _mm512_storeu_ps(A + 192, S12); _mm512_storeu_ps(A + 208, S13); _mm512_storeu_ps(A + 224, S14); _mm512_storeu_ps(A + 240, S15);
         }
 #undef ROW
-    for (int u = 0; u < nq; u++) { /* rl_ggml_hsum16 over the slots, as cols16 */
+    for (int u = 0; u < nq; u++) { /* rl_ggml_hsum16 over the slots */
         const float *A = acc + u * 256;
 #define SL(i) _mm512_loadu_ps(A + (i) * 16)
         __m512 e0 = _mm512_add_ps(_mm512_add_ps(SL(0), SL(8)), _mm512_add_ps(SL(4), SL(12)));
@@ -204,11 +183,68 @@ TGT void rl_attg_vcols_batch_avx512(float *const *o, const float *v, int64_t vw,
 }
 #undef VC
 
-/* o[c] for c < vd16 (a multiple of 16): one query (L = 64: cells [0, live)) or a batch row
- * (L = 16: cells [j0, i]); v points at this head's first column. */
-TGT void rl_attg_vcols_avx512(float *o, int vd16, const float *v, int64_t vw, int ring, const float *p, int k0, int k1, int L) {
-    for (int c = 0; c < vd16; c += 16) cols16(o + c, v + c, vw, ring, p, k0, k1, L);
+/* The one-query value sums (L = 64) of nq heads sharing a KV head, columns [0, 16) of v: o[u]
+ * from p[u] over cells [0, k1[u]): slot s's register holds the cells k = s mod 64 in order, then
+ * the slots are folded as ggml_vec_dot_f32 folds its 4 x 16 lanes and reduced. Cells in chunks of
+ * 512 (32 KiB of V, read into L1 once for all the heads), each chunk in four groups of 16 slots
+ * whose registers are carried in acc (nq x 1024 floats) between chunks. */
+#define VC64 512
+TGT void rl_attg_vcols64_batch_avx512(float *const *o, const float *v, int64_t vw, int ring, const float *const *p,
+                                      const int *k1, int nq, float *acc) {
+    int kmax = 0;
+    for (int u = 0; u < nq; u++) {
+        if (k1[u] > kmax) kmax = k1[u];
+        for (int sl = 0; sl < 64; sl++) _mm512_storeu_ps(acc + u * 1024 + sl * 16, _mm512_setzero_ps());
+    }
+#define ROW(k) _mm512_loadu_ps(v + (int64_t)(ring ? (k) % ring : (k)) * vw)
+#define STEP(r, K) r = _mm512_fmadd_ps(ROW(K), _mm512_set1_ps(pu[K]), r)
+    for (int cs = 0; cs < kmax; cs += VC64)
+        for (int u = 0; u < nq; u++) {
+            int hi = k1[u] < cs + VC64 ? k1[u] : cs + VC64;
+            if (cs >= hi) continue;
+            const float *pu = p[u];
+            for (int g = 0; g < 4; g++) {
+                float *A = acc + u * 1024 + g * 256;
+                __m512 S0 = _mm512_loadu_ps(A), S1 = _mm512_loadu_ps(A + 16), S2 = _mm512_loadu_ps(A + 32), S3 = _mm512_loadu_ps(A + 48);
+                __m512 S4 = _mm512_loadu_ps(A + 64), S5 = _mm512_loadu_ps(A + 80), S6 = _mm512_loadu_ps(A + 96), S7 = _mm512_loadu_ps(A + 112);
+                __m512 S8 = _mm512_loadu_ps(A + 128), S9 = _mm512_loadu_ps(A + 144), S10 = _mm512_loadu_ps(A + 160), S11 = _mm512_loadu_ps(A + 176);
+                __m512 S12 = _mm512_loadu_ps(A + 192), S13 = _mm512_loadu_ps(A + 208), S14 = _mm512_loadu_ps(A + 224), S15 = _mm512_loadu_ps(A + 240);
+                for (int b = cs + 16 * g; b < hi; b += 64) { /* slots 16g .. 16g+15: cells b .. b+15 */
+                    if (b + 16 <= hi) {
+                        STEP(S0, b); STEP(S1, b + 1); STEP(S2, b + 2); STEP(S3, b + 3); STEP(S4, b + 4); STEP(S5, b + 5);
+                        STEP(S6, b + 6); STEP(S7, b + 7); STEP(S8, b + 8); STEP(S9, b + 9); STEP(S10, b + 10); STEP(S11, b + 11);
+                        STEP(S12, b + 12); STEP(S13, b + 13); STEP(S14, b + 14); STEP(S15, b + 15);
+                        continue;
+                    }
+                    for (int k = b; k < hi; k++) switch (k - b) { /* the last cells: fewer than 16 */
+                        case 0: STEP(S0, k); break; case 1: STEP(S1, k); break; case 2: STEP(S2, k); break; case 3: STEP(S3, k); break;
+                        case 4: STEP(S4, k); break; case 5: STEP(S5, k); break; case 6: STEP(S6, k); break; case 7: STEP(S7, k); break;
+                        case 8: STEP(S8, k); break; case 9: STEP(S9, k); break; case 10: STEP(S10, k); break; case 11: STEP(S11, k); break;
+                        case 12: STEP(S12, k); break; case 13: STEP(S13, k); break; default: STEP(S14, k); break;
+                        }
+                }
+                _mm512_storeu_ps(A, S0); _mm512_storeu_ps(A + 16, S1); _mm512_storeu_ps(A + 32, S2); _mm512_storeu_ps(A + 48, S3);
+                _mm512_storeu_ps(A + 64, S4); _mm512_storeu_ps(A + 80, S5); _mm512_storeu_ps(A + 96, S6); _mm512_storeu_ps(A + 112, S7);
+                _mm512_storeu_ps(A + 128, S8); _mm512_storeu_ps(A + 144, S9); _mm512_storeu_ps(A + 160, S10); _mm512_storeu_ps(A + 176, S11);
+                _mm512_storeu_ps(A + 192, S12); _mm512_storeu_ps(A + 208, S13); _mm512_storeu_ps(A + 224, S14); _mm512_storeu_ps(A + 240, S15);
+            }
+        }
+#undef STEP
+#undef ROW
+    for (int u = 0; u < nq; u++) { /* the 4 x 16 lanes folded (0+2, 1+3, 0+1), then rl_ggml_hsum16 */
+        const float *A = acc + u * 1024;
+        __m512 S[16];
+        for (int l = 0; l < 16; l++)
+            S[l] = _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(A + l * 16), _mm512_loadu_ps(A + (32 + l) * 16)),
+                                 _mm512_add_ps(_mm512_loadu_ps(A + (16 + l) * 16), _mm512_loadu_ps(A + (48 + l) * 16)));
+        __m512 e0 = _mm512_add_ps(_mm512_add_ps(S[0], S[8]), _mm512_add_ps(S[4], S[12]));
+        __m512 e2 = _mm512_add_ps(_mm512_add_ps(S[2], S[10]), _mm512_add_ps(S[6], S[14]));
+        __m512 e1 = _mm512_add_ps(_mm512_add_ps(S[1], S[9]), _mm512_add_ps(S[5], S[13]));
+        __m512 e3 = _mm512_add_ps(_mm512_add_ps(S[3], S[11]), _mm512_add_ps(S[7], S[15]));
+        _mm512_storeu_ps(o[u], _mm512_add_ps(_mm512_add_ps(e0, e2), _mm512_add_ps(e1, e3)));
+    }
 }
+#undef VC64
 #else
 void rl_attg_vcols_batch_avx512(float *const *o, const float *v, int64_t vw, int ring, const float *const *p,
                                 const int *k0, const int *k1, int nq, float *acc) {
@@ -219,7 +255,8 @@ void rl_attg_scores_avx512(int n, const float *k, int64_t ks, int ring, const fl
 }
 float rl_attg_vdot_avx512(int n, const float *x, const float *y) { (void)n, (void)x, (void)y; return 0.0f; }
 double rl_attg_exp_runs_avx512(float *s, int n, float mx) { (void)s, (void)n, (void)mx; return 0.0; }
-void rl_attg_vcols_avx512(float *o, int vd16, const float *v, int64_t vw, int ring, const float *p, int k0, int k1, int L) {
-    (void)o, (void)vd16, (void)v, (void)vw, (void)ring, (void)p, (void)k0, (void)k1, (void)L;
+void rl_attg_vcols64_batch_avx512(float *const *o, const float *v, int64_t vw, int ring, const float *const *p,
+                                  const int *k1, int nq, float *acc) {
+    (void)o, (void)v, (void)vw, (void)ring, (void)p, (void)k1, (void)nq, (void)acc;
 }
 #endif
