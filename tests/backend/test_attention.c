@@ -1,6 +1,7 @@
 /* Tests rl_attention against a double-precision reference: MHA and GQA, sliding window,
  * softcap, T > 1 with pos0 > 0, v_dim != head_dim, with and without threads, every SIMD path;
- * decode rows and the tiled (flash-style) prefill path with its block edges. */
+ * decode rows (plain, and grouped heads in one flash pass) and the tiled (flash-style) prefill
+ * path with its block edges. */
 #include "test.h"
 #include "backend/cpu/attention.h"
 #include "backend/cpu/matmul.h"
@@ -89,6 +90,10 @@ static void test_attention(void) {
             one(pp, 33, 0, 3, 3, 33, 17, 0, 5);       /* odd dims, small window: empty key blocks */
             one(pp, 20, 200, 4, 2, 256, 256, 0, 70);  /* largest tiled dims, window inside the cache */
             one(pp, 10, 5, 2, 1, 300, 40, 0, 0);      /* head_dim above the tile limit: plain path */
+            /* decode rows of grouped heads as the rows of one flash pass */
+            one(pp, 1, 300, 12, 2, 128, 128, 0, 0);   /* 6 heads per KV head, several key blocks */
+            one(pp, 2, 150, 32, 1, 64, 64, 0, 100);   /* a group of 32 > QB: blocks of heads; window */
+            one(pp, 1, 90, 14, 2, 64, 80, 20.0f, 0);  /* a group of 7, soft-cap, v_dim != head_dim */
         }
     }
     rl_simd_force(NULL);
