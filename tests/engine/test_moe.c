@@ -94,6 +94,22 @@ static double max_diff(const float *a, const float *b, size_t n) {
 /* Bytes of `slots` experts in every MoE layer of m. */
 static size_t slot_bytes(const rl_model *m, int slots) { return (size_t)slots * rl_moe_slot_bytes(m); }
 
+/* A decode of one token repeated (rewound) twice, then a third time: the expert bytes that third
+ * decode read from disk. */
+static uint64_t repeated_decode_reads(rl_model *m, const char *rel) {
+    int32_t t = 5;
+    int pos = rl_model_pos(m);
+    for (int k = 0; k < 2; k++) {
+        CHECK(rl_model_eval(m, &t, 1, NULL, 0) == 0, "%s: decode", rel);
+        CHECK(rl_model_rewind(m, pos) == 0, "%s: rewind", rel);
+    }
+    rl_moe_reset_stats(m);
+    CHECK(rl_model_eval(m, &t, 1, NULL, 0) == 0, "%s: decode again", rel);
+    uint64_t rd = 0;
+    for (int l = 0; l < m->d.n_layers; l++) rd += rl_moe_layer_bytes(m, l);
+    return rd;
+}
+
 /* cpu: an expert cache holding every expert, and one of 2 per layer (evictions), give the
  * uncached logits bit for bit; a decode repeated a third time (its experts taken in on reuse)
  * reads nothing from disk with a cache of every expert */
@@ -118,16 +134,7 @@ static void check_cache_cpu(const char *rel) {
         CHECK(hits > 0 && admits > 0, "%s: %d slots: %llu hits, %llu admitted", rel, slots, (unsigned long long)hits, (unsigned long long)admits);
         if (v) CHECK(admits > (uint64_t)(slots * n_moe), "%s: 2 slots per layer but no eviction (%llu admitted)", rel, (unsigned long long)admits);
         else {
-            int32_t t = 5;
-            int pos = rl_model_pos(m);
-            for (int k = 0; k < 2; k++) {
-                CHECK(rl_model_eval(m, &t, 1, NULL, 0) == 0, "%s: decode", rel);
-                CHECK(rl_model_rewind(m, pos) == 0, "%s: rewind", rel);
-            }
-            rl_moe_reset_stats(m);
-            CHECK(rl_model_eval(m, &t, 1, NULL, 0) == 0, "%s: decode again", rel);
-            uint64_t rd = 0;
-            for (int l = 0; l < m->d.n_layers; l++) rd += rl_moe_layer_bytes(m, l);
+            uint64_t rd = repeated_decode_reads(m, rel);
             CHECK(rd == 0, "%s: a repeated decode with every expert cached read %llu expert bytes", rel, (unsigned long long)rd);
         }
         rl_model_close(m);
@@ -190,17 +197,8 @@ static void check_hybrid(const char *rel, const char *be) {
         if (!strcmp(be, "cpu-staged")) /* the RAM tier's slots page-locked where the backend can */
             CHECK((rl_backend_staged_registered() > 0) == v[i].ram, "%s: %s: %ld host ranges registered", rel, v[i].what,
                   rl_backend_staged_registered());
-        if (i == 5) { /* a decode repeated a third time: every expert from the RAM tier, none from disk */
-            int32_t t = 5;
-            int pos = rl_model_pos(m);
-            for (int k = 0; k < 2; k++) {
-                CHECK(rl_model_eval(m, &t, 1, NULL, 0) == 0, "%s: decode", rel);
-                CHECK(rl_model_rewind(m, pos) == 0, "%s: rewind", rel);
-            }
-            rl_moe_reset_stats(m);
-            CHECK(rl_model_eval(m, &t, 1, NULL, 0) == 0, "%s: decode again", rel);
-            uint64_t rd = 0;
-            for (int l = 0; l < m->d.n_layers; l++) rd += rl_moe_layer_bytes(m, l);
+        if (i == 5) { /* every expert from the RAM tier, none from disk */
+            uint64_t rd = repeated_decode_reads(m, rel);
             CHECK(rd == 0, "%s: %s: a repeated decode read %llu expert bytes from disk", rel, v[i].what, (unsigned long long)rd);
         }
         rl_model_close(m);
