@@ -1,6 +1,7 @@
 /* Attention over compact / ring KV caches on the CPU (see attention_kv.h). One work item per
- * (query, head): scores over its keys in per-thread scratch, f32 softmax with max subtraction,
- * then the weighted sum of value rows, each row converted from the cache's dtype as it is read. */
+ * (query, block of heads of one KV head): scores over its keys in per-thread scratch rows, f32
+ * softmax with max subtraction, then the weighted sum of value rows, each key and value row
+ * converted from the cache's dtype once for the item's heads. */
 #include "backend/cpu/attention_kv.h"
 #include "backend/cpu/attention.h"
 #include "backend/cpu/matmul.h"
@@ -45,56 +46,84 @@ typedef struct {
     float scale, softcap;
     float *scratch;
     int64_t row;
+    int hb;                  /* heads of one KV head per work item (score rows per thread) */
 } job;
+
+/* One work item: query t, heads [h0, h0 + nh) of KV head kvh. Each key and value row is
+ * converted once for the item and used by every head of it (each head's sums as before). */
+static void item(const job *a, int t, int kvh, int h0, int nh, float *S) {
+    const rl_kv_view *kv = a->kv;
+    float tmp[RL_KV_MAX_HEAD_DIM];
+    size_t kb = row_bytes(kv->dt, kv->k_width), vb = row_bytes(kv->dt, kv->v_width);
+    int i = a->pos0 + t;
+    int j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0, n = i - j0 + 1;
+    int rows[RL_KV_MAX_TREE_DEPTH + 1], na = 0;
+    if (a->parent) { /* keys: the prefix, then the node's ancestors from the root down, then itself */
+        int d = 0;
+        for (int u = t; u >= 0 && d <= RL_KV_MAX_TREE_DEPTH; u = a->parent[u]) rows[d++] = a->pos0 + u;
+        for (int x = 0; x < d / 2; x++) { int tmp = rows[x]; rows[x] = rows[d - 1 - x]; rows[d - 1 - x] = tmp; }
+        /* the node is at position pos0 + d - 1; ancestor x at pos0 + x: within the window
+         * when d - 1 - x < window, so the first d - window of them drop out */
+        i = a->pos0 + d - 1;
+        int skip = a->window > 0 && d > a->window ? d - a->window : 0;
+        j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0;
+        if (j0 > a->pos0) j0 = a->pos0;
+        na = d - skip;
+        memmove(rows, rows + skip, (size_t)na * sizeof *rows);
+        n = a->pos0 - j0 + na;
+    }
+    float mx[RL_KV_HEAD_BLOCK], inv[RL_KV_HEAD_BLOCK];
+    for (int u = 0; u < nh; u++) mx[u] = -INFINITY;
+    for (int x = 0; x < n; x++) {
+        int j = a->parent && x >= a->pos0 - j0 ? rows[x - (a->pos0 - j0)] : j0 + x;
+        int r = kv->ring ? j % kv->ring : j;
+        const float *kr = load((const uint8_t *)kv->k + (size_t)r * kb, kv->dt, kvh * a->hd, a->hd, tmp);
+        for (int u = 0; u < nh; u++) {
+            const float *qv = a->q + ((int64_t)t * a->n_head + h0 + u) * a->hd;
+            float sc = a->scale * rl_dot_f32(qv, kr, a->hd);
+            if (a->softcap > 0) sc = a->softcap * tanhf(sc / a->softcap);
+            S[(int64_t)u * a->row + x] = sc;
+            if (sc > mx[u]) mx[u] = sc;
+        }
+    }
+    for (int u = 0; u < nh; u++) {
+        float *s = S + (int64_t)u * a->row;
+        double sum = 0;
+        for (int x = 0; x < n; x++) { s[x] = expf(s[x] - mx[u]); sum += s[x]; }
+        inv[u] = (float)(1.0 / sum);
+        memset(a->out + ((int64_t)t * a->n_head + h0 + u) * a->vd, 0, sizeof(float) * (size_t)a->vd);
+    }
+    for (int x = 0; x < n; x++) {
+        int j = a->parent && x >= a->pos0 - j0 ? rows[x - (a->pos0 - j0)] : j0 + x;
+        int r = kv->ring ? j % kv->ring : j;
+        const float *vr = load((const uint8_t *)kv->v + (size_t)r * vb, kv->dt, kvh * a->vd, a->vd, tmp);
+        for (int u = 0; u < nh; u++)
+            rl_axpy_f32(a->out + ((int64_t)t * a->n_head + h0 + u) * a->vd, S[(int64_t)u * a->row + x] * inv[u], vr, a->vd);
+    }
+}
 
 static void work(void *ctx, int64_t b, int64_t e, int tid) {
     const job *a = ctx;
-    const rl_kv_view *kv = a->kv;
-    float *s = a->scratch + (int64_t)tid * a->row;
-    float tmp[RL_KV_MAX_HEAD_DIM];
-    size_t kb = row_bytes(kv->dt, kv->k_width), vb = row_bytes(kv->dt, kv->v_width);
-    int group = a->n_head / a->n_kv;
+    float *S = a->scratch + (int64_t)tid * a->hb * a->row;
+    int group = a->n_head / a->n_kv, nhb = (group + a->hb - 1) / a->hb;
     for (int64_t it = b; it < e; it++) {
-        int t = (int)(it / a->n_head), h = (int)(it % a->n_head), kvh = h / group, i = a->pos0 + t;
-        int j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0, n = i - j0 + 1;
-        int rows[RL_KV_MAX_TREE_DEPTH + 1], na = 0;
-        if (a->parent) { /* keys: the prefix, then the node's ancestors from the root down, then itself */
-            int d = 0;
-            for (int u = t; u >= 0 && d <= RL_KV_MAX_TREE_DEPTH; u = a->parent[u]) rows[d++] = a->pos0 + u;
-            for (int x = 0; x < d / 2; x++) { int tmp = rows[x]; rows[x] = rows[d - 1 - x]; rows[d - 1 - x] = tmp; }
-            /* the node is at position pos0 + d - 1; ancestor x at pos0 + x: within the window
-             * when d - 1 - x < window, so the first d - window of them drop out */
-            i = a->pos0 + d - 1;
-            int skip = a->window > 0 && d > a->window ? d - a->window : 0;
-            j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0;
-            if (j0 > a->pos0) j0 = a->pos0;
-            na = d - skip;
-            memmove(rows, rows + skip, (size_t)na * sizeof *rows);
-            n = a->pos0 - j0 + na;
-        }
-        const float *qv = a->q + ((int64_t)t * a->n_head + h) * a->hd;
-        float mx = -INFINITY;
-        for (int x = 0; x < n; x++) {
-            int j = a->parent && x >= a->pos0 - j0 ? rows[x - (a->pos0 - j0)] : j0 + x;
-            int r = kv->ring ? j % kv->ring : j;
-            const float *kr = load((const uint8_t *)kv->k + (size_t)r * kb, kv->dt, kvh * a->hd, a->hd, tmp);
-            float sc = a->scale * rl_dot_f32(qv, kr, a->hd);
-            if (a->softcap > 0) sc = a->softcap * tanhf(sc / a->softcap);
-            s[x] = sc;
-            if (sc > mx) mx = sc;
-        }
-        double sum = 0;
-        for (int x = 0; x < n; x++) { s[x] = expf(s[x] - mx); sum += s[x]; }
-        float inv = (float)(1.0 / sum);
-        float *o = a->out + ((int64_t)t * a->n_head + h) * a->vd;
-        memset(o, 0, sizeof(float) * (size_t)a->vd);
-        for (int x = 0; x < n; x++) {
-            int j = a->parent && x >= a->pos0 - j0 ? rows[x - (a->pos0 - j0)] : j0 + x;
-            int r = kv->ring ? j % kv->ring : j;
-            const float *vr = load((const uint8_t *)kv->v + (size_t)r * vb, kv->dt, kvh * a->vd, a->vd, tmp);
-            rl_axpy_f32(o, s[x] * inv, vr, a->vd);
-        }
+        int t = (int)(it / ((int64_t)a->n_kv * nhb)), rest = (int)(it % ((int64_t)a->n_kv * nhb));
+        int kvh = rest / nhb, h0 = kvh * group + (rest % nhb) * a->hb;
+        item(a, t, kvh, h0, kvh * group + group - h0 < a->hb ? kvh * group + group - h0 : a->hb, S);
     }
+}
+
+/* Runs the items: heads of a KV head in blocks of up to RL_KV_HEAD_BLOCK, as many as leave an
+ * item for every thread. */
+static void run(rl_pool *p, job *a, int T) {
+    int group = a->n_head / a->n_kv, nt = rl_pool_size(p), hb = group < RL_KV_HEAD_BLOCK ? group : RL_KV_HEAD_BLOCK;
+    while (hb > 1 && (int64_t)T * a->n_kv * ((group + hb - 1) / hb) < nt) hb = (hb + 1) / 2;
+    a->hb = hb;
+    rl_pool_for(p, (int64_t)T * a->n_kv * ((group + hb - 1) / hb), 1, work, a);
+}
+
+int64_t rl_attention_kv_scratch_floats(int n_threads, int max_ctx) {
+    return rl_attention_scratch_floats((n_threads < 1 ? 1 : n_threads) * RL_KV_HEAD_BLOCK, max_ctx);
 }
 
 void rl_attention_kv_cpu(rl_pool *p, float *out, const float *q, const rl_kv_view *kv, int T, int pos0, int n_head,
@@ -106,8 +135,8 @@ void rl_attention_kv_cpu(rl_pool *p, float *out, const float *q, const rl_kv_vie
         return;
     }
     job a = {out, q, kv, NULL, pos0, n_head, n_kv, head_dim, v_dim, window, scale, softcap, scratch,
-             rl_attention_scratch_floats(1, max_ctx)};
-    rl_pool_for(p, (int64_t)T * n_head, 1, work, &a);
+             rl_attention_scratch_floats(1, max_ctx), 1};
+    run(p, &a, T);
 }
 
 void rl_attention_tree_cpu(rl_pool *p, float *out, const float *q, const rl_kv_view *kv, const int32_t *parent, int T,
@@ -115,6 +144,6 @@ void rl_attention_tree_cpu(rl_pool *p, float *out, const float *q, const rl_kv_v
                            int window, float *scratch, int max_ctx) {
     if (T <= 0 || n_head <= 0 || n_kv <= 0) return;
     job a = {out, q, kv, parent, pos0, n_head, n_kv, head_dim, v_dim, window, scale, softcap, scratch,
-             rl_attention_scratch_floats(1, max_ctx)};
-    rl_pool_for(p, (int64_t)T * n_head, 1, work, &a);
+             rl_attention_scratch_floats(1, max_ctx), 1};
+    run(p, &a, T);
 }

@@ -10,7 +10,11 @@
 #define RL_KV_MAX_HEAD_DIM 1024
 #define RL_KV_MAX_TREE_DEPTH 256 /* a tree node's ancestors (the engine's sweeps are at most this deep) */
 
+#define RL_KV_HEAD_BLOCK 8 /* heads of one KV head per work item (a score row each) */
+
 void rl_kv_store_cpu(const rl_kv_view *kv, int pos0, const float *k, const float *v, int n);
+/* scratch: rl_attention_kv_scratch_floats(rl_pool_size(p), max_ctx) floats. */
+int64_t rl_attention_kv_scratch_floats(int n_threads, int max_ctx);
 void rl_attention_kv_cpu(rl_pool *p, float *out, const float *q, const rl_kv_view *kv, int T, int pos0, int n_head,
                          int n_kv, int head_dim, int v_dim, float scale, float softcap, int window, float *scratch,
                          int max_ctx);

@@ -68,6 +68,8 @@ static int cpu_status(rl_backend *be) { (void)be; return 0; }
 static size_t cpu_scratch_bytes(rl_backend *be, int max_ctx, int max_T) {
     (void)max_T;
     int64_t a = rl_attention_ggml_scratch_floats(rl_pool_size(P(be)), max_ctx); /* >= rl_attention_scratch_floats */
+    int64_t k = rl_attention_kv_scratch_floats(rl_pool_size(P(be)), max_ctx);
+    if (k > a) a = k;
     int64_t d = rl_dsa_scratch_floats(max_ctx) * rl_pool_size(P(be));
     return (size_t)(a > d ? a : d) * sizeof(float);
 }
