@@ -1,9 +1,10 @@
 /* Tests rl_attention against a double-precision reference: MHA and GQA, sliding window,
  * softcap, T > 1 with pos0 > 0, v_dim != head_dim, with and without threads, every SIMD path;
- * decode rows (plain, and grouped heads in one flash pass) and the tiled (flash-style) prefill
+ * decode rows (grouped heads of a KV head per work item) and the tiled (flash-style) prefill
  * path with its block edges. */
 #include "test.h"
 #include "backend/cpu/attention.h"
+#include "backend/cpu/attention_kv.h"
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/simd.h"
 #include <math.h>
@@ -53,7 +54,7 @@ static void one(rl_pool *p, int T, int pos0, int nh, int nkv, int hd, int vd, fl
     for (size_t i = 0; i < (size_t)T * nh * hd; i++) q[i] = 2 * frand();
     for (size_t i = 0; i < (size_t)ctx * nkv * hd; i++) kc[i] = 2 * frand();
     for (size_t i = 0; i < (size_t)ctx * nkv * vd; i++) vc[i] = frand();
-    int64_t ns = rl_attention_scratch_floats(rl_pool_size(p), ctx);
+    int64_t ns = rl_attention_kv_scratch_floats(rl_pool_size(p), ctx);
     float *scratch = malloc(sizeof(float) * (size_t)ns);
     float scale = 1.0f / sqrtf((float)hd);
     rl_attention(p, out, q, kc, vc, T, pos0, nh, nkv, hd, vd, scale, softcap, window, scratch);
@@ -90,7 +91,7 @@ static void test_attention(void) {
             one(pp, 33, 0, 3, 3, 33, 17, 0, 5);       /* odd dims, small window: empty key blocks */
             one(pp, 20, 200, 4, 2, 256, 256, 0, 70);  /* largest tiled dims, window inside the cache */
             one(pp, 10, 5, 2, 1, 300, 40, 0, 0);      /* head_dim above the tile limit: plain path */
-            /* decode rows of grouped heads as the rows of one flash pass */
+            /* decode rows of grouped heads (blocks of heads of a KV head per work item) */
             one(pp, 1, 300, 12, 2, 128, 128, 0, 0);   /* 6 heads per KV head, several key blocks */
             one(pp, 2, 150, 32, 1, 64, 64, 0, 100);   /* a group of 32 > QB: blocks of heads; window */
             one(pp, 1, 90, 14, 2, 64, 80, 20.0f, 0);  /* a group of 7, soft-cap, v_dim != head_dim */

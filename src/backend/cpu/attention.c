@@ -1,12 +1,13 @@
-/* Causal attention. Few query rows (decode): grouped heads (GQA) as the rows of one flash pass
- * per (query, KV head) (below), else one work item per (query token, head); scores in
- * per-thread scratch, softmax in f32 with max subtraction, then a weighted sum of value rows.
+/* Causal attention. Few query rows (decode): attention_kv.c's rows -- one work item per (query
+ * token, block of heads of a KV head); scores in per-thread scratch, softmax in f32 with max
+ * subtraction, then a weighted sum of value rows.
  * Many rows (prefill): tiled, flash-style -- one work item per (KV head, block of QB queries); per
  * head of the group and block of KB keys, the score tile Q K^T and the update O += P V run on
  * the register-blocked f32 micro-kernels (V transposed per tile), with an online softmax (running
  * max and sum per query row, O rescaled when the max grows), so each key and value row is read
  * once per query block instead of once per query. Windows and soft-caps as in the plain path. */
 #include "backend/cpu/attention.h"
+#include "backend/cpu/attention_kv.h"
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/simd.h"
 #include <math.h>
@@ -33,102 +34,51 @@ typedef struct {
     float scale, softcap;
     float *scratch;
     int64_t row;
-    int T;  /* query rows (tiled path) */
-    int hb; /* heads per item of the grouped decode path */
+    int T; /* query rows (tiled path) */
 } att_job;
-
-static void att_work(void *ctx, int64_t b, int64_t e, int tid) {
-    const att_job *a = ctx;
-    float *s = a->scratch + (int64_t)tid * a->row;
-    int group = a->n_head / a->n_kv;
-    for (int64_t it = b; it < e; it++) {
-        int t = (int)(it / a->n_head), h = (int)(it % a->n_head), kvh = h / group;
-        int i = a->pos0 + t;
-        int j0 = a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0;
-        int n = i - j0 + 1;
-        const float *qv = a->q + ((int64_t)t * a->n_head + h) * a->head_dim;
-        float mx = -INFINITY;
-        for (int j = j0; j <= i; j++) {
-            float sc = a->scale * rl_dot_f32(qv, a->kc + ((int64_t)j * a->n_kv + kvh) * a->head_dim, a->head_dim);
-            if (a->softcap > 0) sc = a->softcap * tanhf(sc / a->softcap);
-            s[j - j0] = sc;
-            if (sc > mx) mx = sc;
-        }
-        double sum = 0;
-        for (int k = 0; k < n; k++) { s[k] = expf(s[k] - mx); sum += s[k]; }
-        float inv = (float)(1.0 / sum);
-        float *o = a->out + ((int64_t)t * a->n_head + h) * a->v_dim;
-        memset(o, 0, sizeof(float) * (size_t)a->v_dim);
-        for (int j = j0; j <= i; j++)
-            rl_axpy_f32(o, s[j - j0] * inv, a->vc + ((int64_t)j * a->n_kv + kvh) * a->v_dim, a->v_dim);
-    }
-}
-
-/* Flash attention of nq rows against the keys of KV head g: row r's query at q + r * ldq, its
- * position i_first + r * di (di 1: a block of a prompt's queries; 0: heads of one query), its
- * output at out + r * ldo. */
-static void flash_rows(const att_job *a, int g, const float *q, int64_t ldq, int nq, int i_first, int di, float *out,
-                       int64_t ldo) {
-    const rl_simd_impl *sd = rl_simd();
-    const int hd = a->head_dim, vd = a->v_dim, i_last = i_first + (nq - 1) * di;
-    const int jlo = a->window > 0 && i_first - a->window + 1 > 0 ? i_first - a->window + 1 : 0;
-    const int64_t ldk = (int64_t)a->n_kv * hd, ldv = (int64_t)a->n_kv * vd;
-    float S[QB * KB], O[QB * TILE_DMAX], m[QB], l[QB];
-    for (int r = 0; r < nq; r++) m[r] = -INFINITY, l[r] = 0;
-    memset(O, 0, sizeof(float) * (size_t)nq * vd);
-    for (int j0 = jlo; j0 <= i_last; j0 += KB) {
-        const int nk = i_last + 1 - j0 < KB ? i_last + 1 - j0 : KB;
-        sd->gemm_nt(q, ldq, a->kc + (int64_t)j0 * ldk + (int64_t)g * hd, ldk, S, KB, nq, nk, hd, 0);
-        for (int r = 0; r < nq; r++) {
-            const int i = i_first + r * di;
-            float *sr = S + r * KB, mx = m[r];
-            for (int c = 0; c < nk; c++) {
-                const int j = j0 + c;
-                if (j > i || (a->window > 0 && i - j >= a->window)) { sr[c] = -INFINITY; continue; }
-                float sc = a->scale * sr[c];
-                if (a->softcap > 0) sc = a->softcap * tanhf(sc / a->softcap);
-                sr[c] = sc;
-                if (sc > mx) mx = sc;
-            }
-            if (mx == -INFINITY) { memset(sr, 0, sizeof(float) * (size_t)nk); continue; } /* nothing visible yet */
-            const float alpha = expf(m[r] - mx); /* 0 on the first visible block */
-            l[r] = l[r] * alpha + sd->exp_shift(sr, nk, mx);
-            m[r] = mx;
-            if (alpha != 1.0f)
-                for (int c = 0; c < vd; c++) O[r * vd + c] *= alpha;
-        }
-        sd->gemm_nn_acc(S, KB, a->vc + (int64_t)j0 * ldv + (int64_t)g * vd, ldv, O, vd, nq, vd, nk); /* O += P V */
-    }
-    for (int r = 0; r < nq; r++) {
-        float *o = out + (int64_t)r * ldo;
-        const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
-        for (int c = 0; c < vd; c++) o[c] = O[r * vd + c] * inv;
-    }
-}
 
 /* One (KV head, query block) item of the tiled path: every head of the group in turn. */
 static void att_tile_item(const att_job *a, int g, int qb) {
+    const rl_simd_impl *sd = rl_simd();
     const int group = a->n_head / a->n_kv, hd = a->head_dim, vd = a->v_dim, T = a->T;
     const int t0 = qb * QB, nq = T - t0 < QB ? T - t0 : QB;
-    const int64_t ldq = (int64_t)a->n_head * hd;
+    const int i_first = a->pos0 + t0, i_last = i_first + nq - 1;
+    const int jlo = a->window > 0 && i_first - a->window + 1 > 0 ? i_first - a->window + 1 : 0;
+    const int64_t ldq = (int64_t)a->n_head * hd, ldk = (int64_t)a->n_kv * hd, ldv = (int64_t)a->n_kv * vd;
+    float S[QB * KB], O[QB * TILE_DMAX], m[QB], l[QB];
     for (int hh = 0; hh < group; hh++) {
         const int h = g * group + hh;
-        flash_rows(a, g, a->q + (int64_t)t0 * ldq + (int64_t)h * hd, ldq, nq, a->pos0 + t0, 1,
-                   a->out + ((int64_t)t0 * a->n_head + h) * vd, (int64_t)a->n_head * vd);
-    }
-}
-
-/* Few query rows (decode) of grouped heads: one item per (query, block of hb heads of a KV head),
- * the heads as the rows of one flash pass, so the group's keys and values are read once. */
-static void att_group_work(void *ctx, int64_t b, int64_t e, int tid) {
-    (void)tid;
-    const att_job *a = ctx;
-    const int group = a->n_head / a->n_kv, nhb = (group + a->hb - 1) / a->hb;
-    for (int64_t it = b; it < e; it++) {
-        int t = (int)(it / ((int64_t)a->n_kv * nhb)), rest = (int)(it % ((int64_t)a->n_kv * nhb));
-        int g = rest / nhb, h0 = g * group + (rest % nhb) * a->hb, nh = g * group + group - h0 < a->hb ? g * group + group - h0 : a->hb;
-        flash_rows(a, g, a->q + ((int64_t)t * a->n_head + h0) * a->head_dim, a->head_dim, nh, a->pos0 + t, 0,
-                   a->out + ((int64_t)t * a->n_head + h0) * a->v_dim, a->v_dim);
+        const float *q = a->q + (int64_t)t0 * ldq + (int64_t)h * hd;
+        for (int r = 0; r < nq; r++) m[r] = -INFINITY, l[r] = 0;
+        memset(O, 0, sizeof(float) * (size_t)nq * vd);
+        for (int j0 = jlo; j0 <= i_last; j0 += KB) {
+            const int nk = i_last + 1 - j0 < KB ? i_last + 1 - j0 : KB;
+            sd->gemm_nt(q, ldq, a->kc + (int64_t)j0 * ldk + (int64_t)g * hd, ldk, S, KB, nq, nk, hd, 0);
+            for (int r = 0; r < nq; r++) {
+                const int i = i_first + r;
+                float *sr = S + r * KB, mx = m[r];
+                for (int c = 0; c < nk; c++) {
+                    const int j = j0 + c;
+                    if (j > i || (a->window > 0 && i - j >= a->window)) { sr[c] = -INFINITY; continue; }
+                    float sc = a->scale * sr[c];
+                    if (a->softcap > 0) sc = a->softcap * tanhf(sc / a->softcap);
+                    sr[c] = sc;
+                    if (sc > mx) mx = sc;
+                }
+                if (mx == -INFINITY) { memset(sr, 0, sizeof(float) * (size_t)nk); continue; } /* nothing visible yet */
+                const float alpha = expf(m[r] - mx); /* 0 on the first visible block */
+                l[r] = l[r] * alpha + sd->exp_shift(sr, nk, mx);
+                m[r] = mx;
+                if (alpha != 1.0f)
+                    for (int c = 0; c < vd; c++) O[r * vd + c] *= alpha;
+            }
+            sd->gemm_nn_acc(S, KB, a->vc + (int64_t)j0 * ldv + (int64_t)g * vd, ldv, O, vd, nq, vd, nk); /* O += P V */
+        }
+        for (int r = 0; r < nq; r++) {
+            float *o = a->out + ((int64_t)(t0 + r) * a->n_head + h) * vd;
+            const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
+            for (int c = 0; c < vd; c++) o[c] = O[r * vd + c] * inv;
+        }
     }
 }
 
@@ -144,7 +94,7 @@ void rl_attention(rl_pool *p, float *out, const float *q, const float *kc, const
                   float scale, float softcap, int window, float *scratch) {
     if (T <= 0 || n_head <= 0 || n_kv <= 0) return;
     att_job a = {out, q, kc, vc, pos0, n_head, n_kv, head_dim, v_dim, window, scale, softcap, scratch,
-                 rl_attention_scratch_floats(1, pos0 + T), T, 0};
+                 rl_attention_scratch_floats(1, pos0 + T), T};
     int64_t ctx = window > 0 && window < pos0 + T ? window : pos0 + T;
     if (T >= TILE_MIN_T && head_dim <= TILE_DMAX && v_dim <= TILE_DMAX && n_head % n_kv == 0) {
         /* the tiled path needs no scratch: its tiles live on the stack */
@@ -152,14 +102,9 @@ void rl_attention(rl_pool *p, float *out, const float *q, const float *kc, const
         rl_pool_for_work(p, n_kv * n_qb, 1, (int64_t)T * n_head * ctx * (head_dim + v_dim), att_tile_work, &a);
         return;
     }
-    int group = n_kv > 0 && n_head % n_kv == 0 ? n_head / n_kv : 1;
-    if (group >= 2 && head_dim <= TILE_DMAX && v_dim <= TILE_DMAX) { /* grouped heads: their K / V read once */
-        int nt = rl_pool_size(p), hb = group < QB ? group : QB;
-        while (hb > 1 && (int64_t)T * n_kv * ((group + hb - 1) / hb) < nt) hb = (hb + 1) / 2;
-        a.hb = hb;
-        rl_pool_for_work(p, (int64_t)T * n_kv * ((group + hb - 1) / hb), 1, (int64_t)T * n_head * ctx * (head_dim + v_dim),
-                         att_group_work, &a);
-        return;
-    }
-    rl_pool_for_work(p, (int64_t)T * n_head, 1, (int64_t)T * n_head * ctx * (head_dim + v_dim), att_work, &a);
+    /* few rows: the plain two-pass rows of attention_kv.c (grouped heads read each row once) --
+       the same sums as its compact caches and token trees, so decode, trees and speculative
+       verification agree to the bit */
+    rl_kv_view kv = {(void *)kc, (void *)vc, RL_DT_F32, 0, n_kv * head_dim, n_kv * v_dim};
+    rl_attention_rows_cpu(p, out, q, &kv, NULL, T, pos0, n_head, n_kv, head_dim, v_dim, scale, softcap, window, scratch, pos0 + T);
 }

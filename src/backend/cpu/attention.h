@@ -4,8 +4,8 @@
 #include "backend/cpu/threadpool.h"
 #include <stdint.h>
 
-/* Floats of scratch rl_attention needs for a pool of n_threads (rl_pool_size(p); 1 for NULL)
- * and a context of up to max_ctx positions. */
+/* Floats of n_threads score rows (rl_pool_size(p); 1 for NULL) for a context of up to max_ctx
+ * positions (each row padded to its own cache lines). */
 int64_t rl_attention_scratch_floats(int n_threads, int max_ctx);
 
 /* out[t][h][:] = sum_j softmax_j(s_j) vc[j][h/g][:] for the query at position i = pos0 + t,
@@ -13,7 +13,9 @@ int64_t rl_attention_scratch_floats(int n_threads, int max_ctx);
  * j <= i with (window <= 0 or i - j < window); g = n_head / n_kv (GQA).
  * Shapes: q [T][n_head][head_dim], kc [>= pos0+T][n_kv][head_dim], vc [>= pos0+T][n_kv][v_dim],
  * out [T][n_head][v_dim] (must not alias q/kc/vc). scratch: caller-owned, at least
- * rl_attention_scratch_floats(rl_pool_size(p), pos0 + T) floats. Threads over T*n_head items. */
+ * rl_attention_kv_scratch_floats(rl_pool_size(p), pos0 + T) floats (attention_kv.h: a few rows
+ * per thread for the few-row path). A prompt (T >= 8) runs tiled, flash-style; fewer rows run
+ * attention_kv.c's rows. */
 void rl_attention(rl_pool *p, float *out, const float *q, const float *kc, const float *vc,
                   int T, int pos0, int n_head, int n_kv, int head_dim, int v_dim,
                   float scale, float softcap, int window, float *scratch);

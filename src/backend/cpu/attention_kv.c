@@ -113,13 +113,18 @@ static void work(void *ctx, int64_t b, int64_t e, int tid) {
     }
 }
 
-/* Runs the items: heads of a KV head in blocks of up to RL_KV_HEAD_BLOCK, as many as leave an
- * item for every thread. */
-static void run(rl_pool *p, job *a, int T) {
-    int group = a->n_head / a->n_kv, nt = rl_pool_size(p), hb = group < RL_KV_HEAD_BLOCK ? group : RL_KV_HEAD_BLOCK;
-    while (hb > 1 && (int64_t)T * a->n_kv * ((group + hb - 1) / hb) < nt) hb = (hb + 1) / 2;
-    a->hb = hb;
-    rl_pool_for(p, (int64_t)T * a->n_kv * ((group + hb - 1) / hb), 1, work, a);
+void rl_attention_rows_cpu(rl_pool *p, float *out, const float *q, const rl_kv_view *kv, const int32_t *parent, int T,
+                           int pos0, int n_head, int n_kv, int head_dim, int v_dim, float scale, float softcap,
+                           int window, float *scratch, int max_ctx) {
+    if (T <= 0 || n_head <= 0 || n_kv <= 0) return;
+    job a = {out, q, kv, parent, pos0, n_head, n_kv, head_dim, v_dim, window, scale, softcap, scratch,
+             rl_attention_scratch_floats(1, max_ctx), 1};
+    /* heads of a KV head in blocks of up to RL_KV_HEAD_BLOCK, as many as leave an item per thread */
+    int group = n_head / n_kv, nt = rl_pool_size(p), hb = group < RL_KV_HEAD_BLOCK ? group : RL_KV_HEAD_BLOCK;
+    while (hb > 1 && (int64_t)T * n_kv * ((group + hb - 1) / hb) < nt) hb = (hb + 1) / 2;
+    a.hb = hb;
+    int64_t ctx = window > 0 && window < pos0 + T ? window : pos0 + T;
+    rl_pool_for_work(p, (int64_t)T * n_kv * ((group + hb - 1) / hb), 1, (int64_t)T * n_head * ctx * (head_dim + v_dim), work, &a);
 }
 
 int64_t rl_attention_kv_scratch_floats(int n_threads, int max_ctx) {
@@ -132,18 +137,14 @@ void rl_attention_kv_cpu(rl_pool *p, float *out, const float *q, const rl_kv_vie
     if (T <= 0 || n_head <= 0 || n_kv <= 0) return;
     if (kv->dt == RL_DT_F32 && !kv->ring && kv->k_width == n_kv * head_dim && kv->v_width == n_kv * v_dim) {
         rl_attention(p, out, q, kv->k, kv->v, T, pos0, n_head, n_kv, head_dim, v_dim, scale, softcap, window, scratch);
-        return;
+        return; /* tiled for a prompt, else these rows */
     }
-    job a = {out, q, kv, NULL, pos0, n_head, n_kv, head_dim, v_dim, window, scale, softcap, scratch,
-             rl_attention_scratch_floats(1, max_ctx), 1};
-    run(p, &a, T);
+    rl_attention_rows_cpu(p, out, q, kv, NULL, T, pos0, n_head, n_kv, head_dim, v_dim, scale, softcap, window, scratch, max_ctx);
 }
 
 void rl_attention_tree_cpu(rl_pool *p, float *out, const float *q, const rl_kv_view *kv, const int32_t *parent, int T,
                            int pos0, int n_head, int n_kv, int head_dim, int v_dim, float scale, float softcap,
                            int window, float *scratch, int max_ctx) {
-    if (T <= 0 || n_head <= 0 || n_kv <= 0) return;
-    job a = {out, q, kv, parent, pos0, n_head, n_kv, head_dim, v_dim, window, scale, softcap, scratch,
-             rl_attention_scratch_floats(1, max_ctx), 1};
-    run(p, &a, T);
+    rl_attention_rows_cpu(p, out, q, kv, parent, T, pos0, n_head, n_kv, head_dim, v_dim, scale, softcap, window, scratch,
+                          max_ctx);
 }

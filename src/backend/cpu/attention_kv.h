@@ -19,6 +19,13 @@ void rl_attention_kv_cpu(rl_pool *p, float *out, const float *q, const rl_kv_vie
                          int n_kv, int head_dim, int v_dim, float scale, float softcap, int window, float *scratch,
                          int max_ctx);
 
+/* The rows themselves (decode, compact caches, trees; parent NULL: causal): one work item per
+ * (query, block of heads of a KV head), two passes per head (scores and an f32 softmax, then the
+ * weighted value rows), the same sums whichever entry point calls them. */
+void rl_attention_rows_cpu(rl_pool *p, float *out, const float *q, const rl_kv_view *kv, const int32_t *parent, int T,
+                           int pos0, int n_head, int n_kv, int head_dim, int v_dim, float scale, float softcap,
+                           int window, float *scratch, int max_ctx);
+
 /* Tree verification (rl_backend_ops.attention_tree): node t of T, at position pos0 + its depth,
  * sees [0, pos0) and its ancestors' rows pos0 + a (parent host ints), within window (> 0). */
 void rl_attention_tree_cpu(rl_pool *p, float *out, const float *q, const rl_kv_view *kv, const int32_t *parent, int T,
