@@ -166,9 +166,10 @@ static void st_dn_recur(rl_backend *be, const rl_dn_dims *dd, float *st, const f
     rl_cpu_ops.dn_recur(be, dd, RF(st), RF(cv), RF(b), RF(a), RF(z), RF(al), RF(dt), RF(nw), RF(core), T);
 }
 
-rl_backend *rl_backend_staged_open(int n_threads) {
-    rl_backend *be = rl_backend_cpu_open(n_threads);
-    if (!be) return NULL;
+/* The ops table, filled once (models open and close backends from several threads: a table
+ * rewritten at each open would race with the loader threads of a model already open). */
+static pthread_once_t ops_once = PTHREAD_ONCE_INIT;
+static void init_ops(void) {
     staged_ops = rl_cpu_ops;
     staged_ops.name = "cpu-staged";
     staged_ops.host_shared = 0;
@@ -185,6 +186,12 @@ rl_backend *rl_backend_staged_open(int n_threads) {
     staged_ops.sigmoid_mul = st_sigmoid_mul; staged_ops.act_mul = st_act_mul; staged_ops.row_norm_div = st_row_norm_div;
     staged_ops.row_gate = st_row_gate; staged_ops.moe_route = st_moe_route; staged_ops.gather_rows = st_gather;
     staged_ops.scatter_add_rows = st_scatter; staged_ops.dn_conv = st_dn_conv; staged_ops.dn_recur = st_dn_recur;
+}
+
+rl_backend *rl_backend_staged_open(int n_threads) {
+    rl_backend *be = rl_backend_cpu_open(n_threads);
+    if (!be) return NULL;
+    pthread_once(&ops_once, init_ops);
     be->ops = &staged_ops;
     return be;
 }
