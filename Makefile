@@ -130,7 +130,8 @@ fuzz: fuzz-build
 
 # ThreadSanitizer build of the threaded tests (thread pool, the matmul kernels on it, loader prefetch, expert reader in
 # the MoE tests, server), called from .ci/run.
-TSAN_TESTS = tests/backend/test_threadpool tests/io/test_loader tests/engine/test_moe tests/backend/test_matmul tests/backend/test_ggml_quants
+TSAN_TESTS = tests/backend/test_threadpool tests/io/test_loader tests/engine/test_moe tests/backend/test_matmul tests/backend/test_ggml_quants \
+             tests/backend/test_attention tests/backend/test_attention_ggml
 tsan:
 	$(MAKE) BUILD=build-tsan OPT=-O1 VULKAN=0 EXTRA_CFLAGS="-fsanitize=thread -fno-omit-frame-pointer" $(TSAN_TESTS:%=build-tsan/%) build-tsan/rabbitllm
 	@for t in $(TSAN_TESTS); do echo "tsan: $$t"; TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build-tsan/$$t >build-tsan/$$(basename $$t).log 2>&1 \
