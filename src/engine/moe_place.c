@@ -43,11 +43,13 @@ int rl_moe_plan_cache(rl_model *m, rl_plan *p, size_t avail, size_t room, size_t
                         MIB(S->xc_bytes), MIB(room), shared ? "what the process may use" : "--gpu-mem");
     }
     rl_plan_add(p, "expert cache (own arenas)", shared ? RL_MEM_HOST : RL_MEM_DEVICE, S->xc_bytes, NULL);
-    size_t hslots = shared || !per_layer ? 0 : ram_avail / per_layer; /* the RAM tier of a GPU backend */
+    /* the RAM tier of a GPU backend: slots on their own pages (each is page-locked on its own) */
+    S->hx_stride = (S->ex_bytes + 4095) / 4096 * 4096;
+    size_t ram_layer = (size_t)S->n_moe * S->hx_stride, hslots = shared || !ram_layer ? 0 : ram_avail / ram_layer;
     if (hslots > (size_t)S->E) hslots = (size_t)S->E;
     rl_xc_free(&S->hx);
     if (rl_xc_init(&S->hx, S->n_layers, S->E, (int)hslots)) return -1;
-    S->hx_bytes = hslots * per_layer;
+    S->hx_bytes = hslots * ram_layer;
     if (!shared) rl_plan_add(p, "expert cache in RAM (GPU's host tier)", RL_MEM_HOST, S->hx_bytes, NULL);
     const char *rest = S->cpu_rows >= 0 ? "the rest read from disk, run on the CPU (at most %d rows) or uploaded"
                                          : shared ? "the rest read from disk per sweep" : "the rest read from disk and uploaded per sweep";
@@ -109,7 +111,7 @@ int rl_moe_place_open(rl_model *m) {
     S->hfill = malloc((size_t)S->E * sizeof(int));
     if (!S->hslot || !S->hfill) return rl_err("%s: out of memory for the MoE placement", m->dir);
     if (S->hx.slots) {
-        size_t lb = (size_t)S->hx.slots * S->ex_bytes;
+        size_t lb = (size_t)S->hx.slots * S->hx_stride;
         if (tier_tables(m, S->hx.slots, &S->hx_mem, &S->hx_off, &S->hx_used)) return -1;
         for (int l = 0; l < S->n_layers; l++)
             if (own_moe_layer(m, l) && !(S->hx_mem[l] = rl_pages_map(lb)))
@@ -142,7 +144,7 @@ void rl_moe_place_close(rl_model *m) {
     for (int l = 0; S->hx_mem && l < S->n_layers; l++) {
         for (int s = 0; S->hx_mem[l] && s < S->hx.slots; s++)
             if (S->hx_used[(size_t)l * (size_t)S->hx.slots + (size_t)s] == 2) be->ops->host_unregister(be, rl_moe_ram_mem(m, l, s));
-        rl_pages_unmap(S->hx_mem[l], (size_t)S->hx.slots * S->ex_bytes);
+        rl_pages_unmap(S->hx_mem[l], (size_t)S->hx.slots * S->hx_stride);
     }
     free(S->hx_mem); free(S->hx_off); free(S->hx_used); free(S->hslot); free(S->hfill);
     rl_xc_free(&S->hx);
@@ -191,7 +193,7 @@ int rl_moe_slot_fill(rl_model *m, int l, int slot, const uint8_t *src, size_t re
     return 0;
 }
 
-uint8_t *rl_moe_ram_mem(rl_model *m, int l, int slot) { return m->moe->hx_mem[l] + (size_t)slot * m->moe->ex_bytes; }
+uint8_t *rl_moe_ram_mem(rl_model *m, int l, int slot) { return m->moe->hx_mem[l] + (size_t)slot * m->moe->hx_stride; }
 size_t *rl_moe_ram_off(rl_model *m, int l, int slot) {
     return m->moe->hx_off + ((size_t)l * (size_t)m->moe->hx.slots + (size_t)slot) * XP;
 }

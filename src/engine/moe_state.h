@@ -70,6 +70,7 @@ struct rl_moe_state {
      * memory budget leaves, the source of the CPU's experts and of the device cache's fills
      * instead of a read from disk; same bookkeeping, plain host memory, one block per layer */
     rl_xcache hx;
+    size_t hx_stride;         /* bytes between its slots: ex_bytes rounded up to whole pages */
     size_t hx_bytes;
     uint8_t **hx_mem;         /* (n_layers) */
     size_t *hx_off;           /* (n_layers, slots, XP) */
