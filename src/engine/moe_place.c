@@ -44,7 +44,7 @@ int rl_moe_plan_cache(rl_model *m, rl_plan *p, size_t avail, size_t room, size_t
     }
     rl_plan_add(p, "expert cache (own arenas)", shared ? RL_MEM_HOST : RL_MEM_DEVICE, S->xc_bytes, NULL);
     /* the RAM tier of a GPU backend: slots on their own pages (each is page-locked on its own) */
-    S->hx_stride = (S->ex_bytes + 4095) / 4096 * 4096;
+    S->hx_stride = rl_pages_round(S->ex_bytes);
     size_t ram_layer = (size_t)S->n_moe * S->hx_stride, hslots = shared || !ram_layer ? 0 : ram_avail / ram_layer;
     if (hslots > (size_t)S->E) hslots = (size_t)S->E;
     rl_xc_free(&S->hx);

@@ -7,6 +7,8 @@
 
 /* The pages holding bytes [p, p + n) (whole pages around them); their contents are kept. */
 void rl_pages_commit(void *p, size_t n);
+/* n rounded up to whole pages (4 KiB, the unit rl_pages_commit works in). */
+static inline size_t rl_pages_round(size_t n) { return (n + 4095) / 4096 * 4096; }
 /* n bytes of anonymous memory, committed on first touch (NULL + rl_err), and its release. */
 void *rl_pages_map(size_t n);
 void rl_pages_unmap(void *p, size_t n);

@@ -36,23 +36,24 @@ TGT double rl_attg_exp_runs_avx512(float *s, int n, float mx) {
     return sum;
 }
 
+/* ggml_vec_dot_f32's 4 x 16 lanes over the first np floats (np a multiple of 64), folded
+ * (0+2, 1+3, 0+1): the register that is then reduced. */
+static TGT inline __m512 folded_dot(int np, const float *x, const float *y) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int i = 0; i < np; i += 64) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16), a1);
+        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 32), _mm512_loadu_ps(y + i + 32), a2);
+        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 48), _mm512_loadu_ps(y + i + 48), a3);
+    }
+    return _mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3));
+}
+
 /* ggml_vec_dot_f32 of two contiguous rows of n floats. */
 TGT float rl_attg_vdot_avx512(int n, const float *x, const float *y) {
-    int np = n & ~63, i;
-    float sumf = 0.0f;
-    if (np) {
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (i = 0; i < np; i += 64) {
-            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), a0);
-            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16), a1);
-            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 32), _mm512_loadu_ps(y + i + 32), a2);
-            a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 48), _mm512_loadu_ps(y + i + 48), a3);
-        }
-        a0 = _mm512_add_ps(a0, a2);
-        a1 = _mm512_add_ps(a1, a3);
-        sumf = reduce16(_mm512_add_ps(a0, a1));
-    }
-    for (i = np; i < n; i++) sumf += x[i] * y[i];
+    int np = n & ~63;
+    float sumf = np ? reduce16(folded_dot(np, x, y)) : 0.0f;
+    for (int i = np; i < n; i++) sumf += x[i] * y[i];
     return sumf;
 }
 
@@ -79,43 +80,9 @@ static TGT inline __m512 reduce16x16(const __m512 *V) {
 TGT void rl_attg_scores_avx512(int n, const float *k, int64_t ks, int ring, const float *q, int j0, int j1, float mul, float *s) {
     int j = j0;
     const __m512 vm = _mm512_set1_ps(mul);
-    if (n == 64 || n == 128) { /* the query in registers */
-        const __m512 q0 = _mm512_loadu_ps(q), q1 = _mm512_loadu_ps(q + 16), q2 = _mm512_loadu_ps(q + 32), q3 = _mm512_loadu_ps(q + 48);
-        const __m512 q4 = n == 128 ? _mm512_loadu_ps(q + 64) : q0, q5 = n == 128 ? _mm512_loadu_ps(q + 80) : q0;
-        const __m512 q6 = n == 128 ? _mm512_loadu_ps(q + 96) : q0, q7 = n == 128 ? _mm512_loadu_ps(q + 112) : q0;
-        for (; j + 16 <= j1; j += 16) {
-            __m512 F[16];
-            for (int m = 0; m < 16; m++) {
-                int jj = j + m;
-                const float *x = k + (int64_t)(ring ? jj % ring : jj) * ks;
-                __m512 z = _mm512_setzero_ps();
-                __m512 a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x), q0, z), a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + 16), q1, z);
-                __m512 a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + 32), q2, z), a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + 48), q3, z);
-                if (n == 128) {
-                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + 64), q4, a0);
-                    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + 80), q5, a1);
-                    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + 96), q6, a2);
-                    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + 112), q7, a3);
-                }
-                F[m] = _mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3));
-            }
-            _mm512_storeu_ps(s + j, _mm512_mul_ps(reduce16x16(F), vm));
-        }
-    }
     for (; j + 16 <= j1; j += 16) {
         __m512 F[16];
-        for (int m = 0; m < 16; m++) {
-            int jj = j + m;
-            const float *x = k + (int64_t)(ring ? jj % ring : jj) * ks;
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (int i = 0; i < n; i += 64) {
-                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(q + i), a0);
-                a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(q + i + 16), a1);
-                a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 32), _mm512_loadu_ps(q + i + 32), a2);
-                a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 48), _mm512_loadu_ps(q + i + 48), a3);
-            }
-            F[m] = _mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3));
-        }
+        for (int m = 0; m < 16; m++) F[m] = folded_dot(n, k + (int64_t)(ring ? (j + m) % ring : j + m) * ks, q);
         _mm512_storeu_ps(s + j, _mm512_mul_ps(reduce16x16(F), vm));
     }
     for (; j < j1; j++) s[j] = rl_attg_vdot_avx512(n, k + (int64_t)(ring ? j % ring : j) * ks, q) * mul;
