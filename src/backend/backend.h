@@ -118,10 +118,11 @@ typedef struct {
     int (*wait)(rl_backend *be, uint64_t fence);
     /* Returns a status: 0, or -1 + rl_err if an earlier asynchronous op failed. */
     int (*status)(rl_backend *be);
-    /* Scratch the ops need for contexts up to max_ctx and sweeps of up to max_T rows (bytes),
-     * and where the memory plan placed it (called once at open, before any op). */
-    size_t (*scratch_bytes)(rl_backend *be, int max_ctx, int max_T);
-    void (*set_scratch)(rl_backend *be, void *scratch, int max_ctx, int max_T);
+    /* Scratch the ops need for contexts up to max_ctx, sweeps of up to max_T rows and matmul
+     * inputs of up to max_in values per row (bytes), and where the memory plan placed it (called
+     * once at open, before any op). */
+    size_t (*scratch_bytes)(rl_backend *be, int max_ctx, int max_T, int max_in);
+    void (*set_scratch)(rl_backend *be, void *scratch, int max_ctx, int max_T, int max_in);
 
     /* --- ops --- */
     /* y[t][o] = bias[o] + sum_i x[t][i] W[o][i]; W (out, in) of dtype wdt; bias may be NULL.

@@ -139,11 +139,29 @@ static size_t ram_avail(const rl_model *m, size_t weights, size_t request, size_
     return (size_t)room;
 }
 
+/* The widest matmul input row of the model (values): every stage tensor's row length (its
+ * innermost dimension) and the widths the description names (routed experts are not in the
+ * stages). A backend sizes the scratch of its activation conversions by it. */
+static int max_matmul_in(const rl_model *m) {
+    const rl_model_desc *d = &m->d;
+    int64_t w[] = {d->hidden, d->intermediate, d->moe_inter, d->moe_shared_inter, (int64_t)d->n_heads * d->head_dim,
+                   (int64_t)d->n_heads * (d->mla ? d->v_head_dim : d->head_dim), d->q_lora_rank, d->kv_lora_rank,
+                   (int64_t)d->lin_v_heads * d->lin_v_dim}, mx = 1;
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) if (w[i] > mx) mx = w[i];
+    for (int s = 0; s < m->n_stages; s++)
+        for (int r = 0; r < W_COUNT; r++) {
+            const rl_tensor_info *t = m->stages[s].t[r];
+            if (t && t->ndim >= 2 && t->shape[t->ndim - 1] > mx) mx = t->shape[t->ndim - 1];
+        }
+    return mx > INT32_MAX ? INT32_MAX : (int)mx;
+}
+
 /* Adds the engine's own buffers to the plan (the KV cache, MoE, MLA and DeltaNet parts add
  * theirs), with the host staging the loader will allocate for `budget`. */
 static int plan_model(rl_model *m, size_t budget) {
     const rl_model_desc *d = &m->d;
     rl_plan *p = &m->plan;
+    m->max_in = max_matmul_in(m);
     size_t T = (size_t)m->max_T, H = (size_t)d->hidden, hd = (size_t)d->head_dim;
     size_t qd = (size_t)d->n_heads * hd, kvd = (size_t)d->n_kv_heads * hd, I = (size_t)d->intermediate;
     size_t vd = d->mla ? (size_t)d->v_head_dim : hd, attw = (size_t)d->n_heads * (vd > hd ? vd : hd);
@@ -196,7 +214,7 @@ static int plan_model(rl_model *m, size_t budget) {
            : rl_kv_plan(&m->kv, p, n_kvl, win, m->n_seq, m->ctx, m->max_T, (int)kvd, (int)kvd, m->kv_dt, compact);
     if (rc) return rl_err_prefix("%s: ", m->dir);
     if (m->be->ops->attention_tree) rl_plan_add(p, "tree parents", RL_MEM_DEVICE, T * sizeof(int32_t), (void **)&m->tree_parent_dev);
-    rl_plan_add(p, "backend scratch", RL_MEM_DEVICE, m->be->ops->scratch_bytes(m->be, m->ctx, m->max_T), (void **)&m->scratch);
+    rl_plan_add(p, "backend scratch", RL_MEM_DEVICE, m->be->ops->scratch_bytes(m->be, m->ctx, m->max_T, m->max_in), (void **)&m->scratch);
     if (rl_moe_plan(m) || rl_mla_plan(m) || rl_dn_plan(m)) return -1;
 
     /* host staging besides the weights: embedding rows, logits */
@@ -353,7 +371,7 @@ rl_model *rl_model_open_range(const char *dir, const rl_model_opts *opts, int l0
     m->arena_bytes = m->plan.device_bytes - rl_devres_outside(m) - rl_moe_cache_outside(m);
     if (!(m->arena = be->ops->arena_new(be, m->arena_bytes))) goto fail;
     rl_plan_place(&m->plan, m->arena);
-    be->ops->set_scratch(be, m->scratch, m->ctx, m->max_T);
+    be->ops->set_scratch(be, m->scratch, m->ctx, m->max_T, m->max_in);
     if (!be->ops->host_shared) { /* device copies of the streamed stages after the arena's last entry */
         for (int i = 0; i < m->plan.n; i++)
             if (!strcmp(m->plan.e[i].name, "layer slots on device (2)")) {

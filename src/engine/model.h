@@ -37,6 +37,7 @@ struct rl_model {
     float *lm_head_b;         /* (device) lm_head bias (vocab) (head_bias) */
 
     int ctx, max_T;
+    int max_in;               /* widest matmul input row (values): sizes the backend's scratch */
     int n_seq;                /* sequences sharing the model, each with its own KV cache region */
     rl_kvcache kv;
     rl_dtype kv_dt;           /* KV cache storage type (--kv-type) */

@@ -93,6 +93,7 @@ typedef struct {
 #define ARENA_BYTES ((size_t)48 << 20)
 #define MAX_CTX 128
 #define MAX_T 80
+#define MAX_IN 8192 /* widest matmul input row the tests use */
 
 static dev *D, *C; /* the backend under test; the cpu backend (NULL when D is the cpu) */
 
@@ -1315,8 +1316,8 @@ static int open_dev(dev *d, const char *name) {
     d->o = d->be->ops;
     d->cap = ARENA_BYTES;
     if (!(d->arena = d->o->arena_new(d->be, d->cap))) { rl_backend_close(d->be); return -1; }
-    size_t sb = d->o->scratch_bytes(d->be, MAX_CTX, MAX_T);
-    d->o->set_scratch(d->be, dalloc(d, sb), MAX_CTX, MAX_T);
+    size_t sb = d->o->scratch_bytes(d->be, MAX_CTX, MAX_T, MAX_IN);
+    d->o->set_scratch(d->be, dalloc(d, sb), MAX_CTX, MAX_T, MAX_IN);
     return 0;
 }
 static void close_dev(dev *d) {

@@ -83,6 +83,23 @@ static uint8_t *weights(rl_dtype dt, int rows, int cols) {
     return w;
 }
 
+/* Random blocks of a GGUF block type (Q5_0 / Q5_1 and the k-quants): random bytes with the f16
+ * super scales (and mins) set to small finite values. */
+static uint8_t *gguf_blocks(rl_dtype dt, int rows, int cols) {
+    size_t bb = RL_DTYPES[dt].block_bytes, nb = (size_t)rows * (size_t)(cols / RL_DTYPES[dt].block);
+    uint8_t *w = malloc(nb * bb + 4);
+    int d_at = dt == RL_DT_Q2_K ? 80 : dt == RL_DT_Q3_K ? 108 : dt == RL_DT_Q6_K ? 208 : 0;
+    int m_at = dt == RL_DT_Q2_K ? 82 : dt == RL_DT_Q5_1 || dt == RL_DT_Q4_K || dt == RL_DT_Q5_K ? 2 : -1;
+    for (size_t b = 0; b < nb; b++) {
+        uint8_t *blk = w + b * bb;
+        for (size_t j = 0; j < bb; j++) blk[j] = (uint8_t)(frand() * 127.0f + 128.0f);
+        uint16_t d = rl_f32_to_f16(0.001f + 0.02f * fabsf(frand())), m = rl_f32_to_f16(frand() * 0.05f);
+        memcpy(blk + d_at, &d, 2);
+        if (m_at >= 0) memcpy(blk + m_at, &m, 2);
+    }
+    return w;
+}
+
 static void test_matmul_convert(void) {
     const rl_dtype dts[] = {RL_DT_F32, RL_DT_F16, RL_DT_BF16, RL_DT_Q8_0, RL_DT_Q4_1};
     const int Ts[] = {1, 3, 9, 17};
@@ -141,16 +158,19 @@ static void test_matmul_convert(void) {
 /* GGUF weight types against the cpu's ggml numerics (activations rounded to f16 / bf16 or
  * quantised to Q8_0 / Q8_1 blocks, integer block dots): 1e-5 of sum |x w| */
 static void test_matmul_gguf(void) {
-    const rl_dtype dts[] = {RL_DT_GF16, RL_DT_GBF16, RL_DT_GQ8_0, RL_DT_GQ4_1, RL_DT_Q4_0, RL_DT_IQ4_NL};
+    const rl_dtype dts[] = {RL_DT_GF16, RL_DT_GBF16, RL_DT_GQ8_0, RL_DT_GQ4_1, RL_DT_Q4_0, RL_DT_IQ4_NL, RL_DT_Q5_0,
+                            RL_DT_Q5_1, RL_DT_Q2_K, RL_DT_Q3_K, RL_DT_Q4_K, RL_DT_Q5_K, RL_DT_Q6_K};
     const rl_dtype lay[] = {RL_DT_F16, RL_DT_BF16, RL_DT_Q8_0, RL_DT_Q4_1, RL_DT_Q8_0, RL_DT_Q8_0};
-    for (int di = 0; di < 6; di++)
-        for (int T = 1; T <= 21; T += 4 + 10 * (T > 1)) {
+    for (size_t di = 0; di < sizeof dts / sizeof dts[0]; di++)
+        for (int T = 1; T <= (RL_DTYPES[dts[di]].block == 256 ? 47 : 21); T += 4 + 10 * (T > 1)) {
+            /* 47 k-quant rows of 768: two passes through the activation scratch */
             reset();
             rl_dtype dt = dts[di];
-            int in = T > 1 ? 416 : 160, out = 3001;
+            int kq = RL_DTYPES[dt].block == 256; /* k-quants: rows of whole 256-blocks (256: one thread per row) */
+            int in = kq ? (T > 1 ? 768 : 256) : T > 1 ? 416 : 160, out = kq ? 1001 : 3001;
             size_t rb = rl_dtype_row_bytes(dt, in);
             /* random blocks: the Q8_0 generator's bytes make valid Q4_0 / IQ4_NL blocks of 18 bytes */
-            uint8_t *w = weights(lay[di], out, in);
+            uint8_t *w = di < 6 ? weights(lay[di], out, in) : gguf_blocks(dt, out, in);
             if (dt == RL_DT_Q4_0 || dt == RL_DT_IQ4_NL)
                 for (int b = 0; b < out * in / 32; b++) memmove(w + (size_t)b * 18, w + (size_t)b * 34, 18);
             float *x = rnd((size_t)T * in, 2), *y = malloc((size_t)T * out * 4), *wf = malloc((size_t)out * in * 4);
@@ -356,17 +376,21 @@ static void test_deltanet(void) {
 
 /* An op the backend cannot do turns into a status error, not a silent wrong answer. */
 static void test_status(void) {
-    rl_backend *be = rl_backend_open("vulkan", 1);
-    CHECK(be != NULL, "open: %s", rl_last_error());
-    if (!be) return;
-    CHECK(!be->ops->supports(be, RL_DT_Q4_K), "Q4_K is not supported");
-    float *ar = be->ops->arena_new(be, 1 << 16);
-    CHECK(ar != NULL, "arena: %s", rl_last_error());
-    be->ops->matmul(be, ar, ar + 1024, ar + 4096, RL_DT_Q4_K, NULL, 1, 256, 4);
-    CHECK(be->ops->status(be) == -1 && strstr(rl_last_error(), "Q4_K"), "status after an unsupported matmul: %s", rl_last_error());
-    CHECK(be->ops->upload(be, (char *)ar - 4096, ar, 4) == -1, "upload outside the arena is refused");
-    be->ops->arena_free(be, ar, 1 << 16);
-    rl_backend_close(be);
+    for (int k = 0; k < 2; k++) { /* an unsupported dtype; a GGUF matmul wider than the activation scratch (none here) */
+        rl_backend *be = rl_backend_open("vulkan", 1);
+        CHECK(be != NULL, "open: %s", rl_last_error());
+        if (!be) return;
+        rl_dtype dt = k ? RL_DT_Q4_K : RL_DT_F8_E4M3;
+        CHECK(!be->ops->supports(be, dt) == !k, "%s supported: %d", RL_DTYPES[dt].st_name, be->ops->supports(be, dt));
+        float *ar = be->ops->arena_new(be, 1 << 16);
+        CHECK(ar != NULL, "arena: %s", rl_last_error());
+        be->ops->matmul(be, ar, ar + 1024, ar + 4096, dt, NULL, 1, 256, 4);
+        CHECK(be->ops->status(be) == -1 && strstr(rl_last_error(), k ? "activation scratch" : "F8_E4M3"),
+              "status after the matmul: %s", rl_last_error());
+        CHECK(be->ops->upload(be, (char *)ar - 4096, ar, 4) == -1, "upload outside the arena is refused");
+        be->ops->arena_free(be, ar, 1 << 16);
+        rl_backend_close(be);
+    }
 }
 
 int main(void) {
@@ -383,12 +407,12 @@ int main(void) {
     }
     fprintf(stderr, "%s\n", VK->ops->describe(VK));
     CPU = rl_backend_open("cpu", 1);
-    cpu_scratch = malloc(CPU->ops->scratch_bytes(CPU, 256, 32));
-    CPU->ops->set_scratch(CPU, cpu_scratch, 256, 32);
-    size_t sb = VK->ops->scratch_bytes(VK, 256, 32);
+    cpu_scratch = malloc(CPU->ops->scratch_bytes(CPU, 256, 32, 1024));
+    CPU->ops->set_scratch(CPU, cpu_scratch, 256, 32, 1024);
+    size_t sb = VK->ops->scratch_bytes(VK, 256, 32, 1024);
     arena = arena_next = VK->ops->arena_new(VK, arena_bytes + sb);
     if (!arena) { fprintf(stderr, "arena: %s\n", rl_last_error()); return 1; }
-    VK->ops->set_scratch(VK, arena + arena_bytes, 256, 32);
+    VK->ops->set_scratch(VK, arena + arena_bytes, 256, 32, 1024);
     RUN(test_matmul_convert);
     RUN(test_matmul_gguf);
     RUN(test_norms_rope);

@@ -65,16 +65,16 @@ static uint64_t cpu_fence(rl_backend *be) { (void)be; return 0; }
 static int cpu_wait(rl_backend *be, uint64_t f) { (void)be; (void)f; return 0; }
 static int cpu_status(rl_backend *be) { (void)be; return 0; }
 
-static size_t cpu_scratch_bytes(rl_backend *be, int max_ctx, int max_T) {
-    (void)max_T;
+static size_t cpu_scratch_bytes(rl_backend *be, int max_ctx, int max_T, int max_in) {
+    (void)max_T; (void)max_in;
     int64_t a = rl_attention_ggml_scratch_floats(rl_pool_size(P(be)), max_ctx); /* >= rl_attention_scratch_floats */
     int64_t k = rl_attention_kv_scratch_floats(rl_pool_size(P(be)), max_ctx);
     if (k > a) a = k;
     int64_t d = rl_dsa_scratch_floats(max_ctx) * rl_pool_size(P(be));
     return (size_t)(a > d ? a : d) * sizeof(float);
 }
-static void cpu_set_scratch(rl_backend *be, void *s, int max_ctx, int max_T) {
-    (void)max_T;
+static void cpu_set_scratch(rl_backend *be, void *s, int max_ctx, int max_T, int max_in) {
+    (void)max_T; (void)max_in;
     I(be)->scratch = s;
     I(be)->max_ctx = max_ctx;
 }

@@ -83,7 +83,7 @@ static void st_close(rl_backend *be) {
     pthread_mutex_unlock(&pend_lock);
     rl_cpu_ops.close(be);
 }
-static void st_set_scratch(rl_backend *be, void *s, int c, int t) { rl_cpu_ops.set_scratch(be, R(s), c, t); }
+static void st_set_scratch(rl_backend *be, void *s, int c, int t, int in) { rl_cpu_ops.set_scratch(be, R(s), c, t, in); }
 
 static void st_matmul(rl_backend *be, float *y, const float *x, const void *w, rl_dtype dt, const float *b, int T, int in, int out) {
     if (rl_dtype_is_composite(dt)) { /* a host descriptor of device pointers (backend.h) */

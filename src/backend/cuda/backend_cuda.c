@@ -76,8 +76,12 @@ static int cu_upload_async(rl_backend *be, void *dst, const void *src, size_t n,
 static int cu_upload_join(rl_backend *be, uint64_t ticket) { return rlcu_upload_join(ticket) ? cu_status(be) : 0; }
 static uint64_t cu_fence(rl_backend *be) { (void)be; return rlcu_fence(); }
 static int cu_wait(rl_backend *be, uint64_t f) { return rlcu_wait(f) ? cu_status(be) : 0; }
-static size_t cu_scratch_bytes(rl_backend *be, int max_ctx, int max_T) { (void)be; return rlcu_scratch_bytes(max_ctx, max_T); }
-static void cu_set_scratch(rl_backend *be, void *s, int max_ctx, int max_T) {
+static size_t cu_scratch_bytes(rl_backend *be, int max_ctx, int max_T, int max_in) {
+    (void)be; (void)max_in;
+    return rlcu_scratch_bytes(max_ctx, max_T);
+}
+static void cu_set_scratch(rl_backend *be, void *s, int max_ctx, int max_T, int max_in) {
+    (void)max_in;
     cuda_impl *c = be->impl;
     c->scratch = s;
     c->max_ctx = max_ctx;

@@ -1,8 +1,9 @@
 /* The vulkan backend: every op of rl_backend_ops as a compute shader (shaders/NAME.comp, SPIR-V
  * embedded at build time) on device-local memory; push constants carry device addresses and
  * sizes. Weights F32 / F16 / BF16 / Q8_0 / Q4_1 are decoded inside the shaders (f32 accumulation);
- * of the GGUF types (ggml-cpu numerics) F16, BF16, Q8_0, Q4_1, Q4_0 and IQ4_NL too, the k-quants
- * not (rl_model_open then refuses such a model with a message naming the tensor). */
+ * every GGUF type too (F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K..Q6_K) in ggml-cpu's
+ * numerics: activations rounded to f16 / bf16, or quantised to Q8_0 / Q8_1 / Q8_K rows in the
+ * scratch by quant_act.comp first, then integer block dots. */
 #include "backend/vulkan/vk_internal.h"
 #include "util/err.h"
 #include <stdlib.h>
@@ -38,8 +39,8 @@ static int dt_code(rl_dtype dt) {
     case RL_DT_BF16: case RL_DT_GBF16: return 2;
     case RL_DT_Q8_0: case RL_DT_GQ8_0: return 10;
     case RL_DT_Q4_1: case RL_DT_GQ4_1: return 11;
-    case RL_DT_Q4_0: return 16;
-    case RL_DT_IQ4_NL: return 24;
+    case RL_DT_Q4_0: case RL_DT_Q5_0: case RL_DT_Q5_1: case RL_DT_Q2_K: case RL_DT_Q3_K: case RL_DT_Q4_K:
+    case RL_DT_Q5_K: case RL_DT_Q6_K: case RL_DT_IQ4_NL: return (int)dt; /* shaders/common.glsl DT_* */
     default: return -1;
     }
 }
@@ -49,25 +50,39 @@ static int vk_supports(rl_backend *be, rl_dtype dt) {
     (void)be;
     return dt_code(dt) >= 0;
 }
-/* matmul activation mode of the GGUF types (see shaders/matmul.comp) */
+/* matmul activation mode of the GGUF types (see shaders/matmul.comp): 1 / 2 rounded to f16 /
+ * bf16, 3 / 4 / 5 quantised to Q8_0 / Q8_1 / Q8_K (quant_act.comp), ggml's vec_dot_type */
 static uint32_t gguf_mode(rl_dtype dt) {
     switch (dt) {
     case RL_DT_GF16: return 1;
     case RL_DT_GBF16: return 2;
-    case RL_DT_GQ8_0: case RL_DT_Q4_0: case RL_DT_IQ4_NL: return 3;
-    case RL_DT_GQ4_1: return 4;
+    case RL_DT_GQ8_0: case RL_DT_Q4_0: case RL_DT_Q5_0: case RL_DT_IQ4_NL: return 3;
+    case RL_DT_GQ4_1: case RL_DT_Q5_1: return 4;
+    case RL_DT_Q2_K: case RL_DT_Q3_K: case RL_DT_Q4_K: case RL_DT_Q5_K: case RL_DT_Q6_K: return 5;
     default: return 0;
     }
+}
+/* uint words of one quantised activation row of `in` values (quant_act.comp): 10 per 32-block
+ * (Q8_0 / Q8_1), 81 per 256-block (Q8_K); the most any mode takes where in is not given exactly */
+static size_t qact_words(uint32_t mode, size_t in) {
+    return mode == 5 ? in / 256 * 81 : mode >= 3 ? in / 32 * 10 : (in + 255) / 256 * 81;
 }
 static uint64_t vk_fence(rl_backend *be) { return rl_vk_flush(V(be)); }
 static int vk_wait(rl_backend *be, uint64_t f) { return rl_vk_wait(V(be), f); }
 static int vk_status(rl_backend *be) { return V(be)->failed ? rl_err("%s", V(be)->err) : 0; }
-static size_t vk_scratch_bytes(rl_backend *be, int max_ctx, int max_T) {
-    (void)be; (void)max_T;
-    return (size_t)DSA_ROWS * 2 * (size_t)(max_ctx > 0 ? max_ctx : 1) * sizeof(float) + 64;
+/* scratch: the DSA rows, then the quantised activations of a GGUF matmul (max_T rows of max_in) */
+static size_t dsa_scratch_bytes(int max_ctx) {
+    return ((size_t)DSA_ROWS * 2 * (size_t)(max_ctx > 0 ? max_ctx : 1) * sizeof(float) + 255) & ~(size_t)255;
 }
-static void vk_set_scratch(rl_backend *be, void *s, int max_ctx, int max_T) {
-    V(be)->scratch = s; V(be)->max_ctx = max_ctx; V(be)->max_T = max_T;
+static size_t vk_scratch_bytes(rl_backend *be, int max_ctx, int max_T, int max_in) {
+    (void)be;
+    return dsa_scratch_bytes(max_ctx) + (size_t)(max_T > 0 ? max_T : 1) * qact_words(0, (size_t)(max_in > 0 ? max_in : 1)) * 4;
+}
+static void vk_set_scratch(rl_backend *be, void *s, int max_ctx, int max_T, int max_in) {
+    vk_be *v = V(be);
+    v->scratch = s; v->max_ctx = max_ctx; v->max_T = max_T;
+    v->qact = (uint32_t *)((uint8_t *)s + dsa_scratch_bytes(max_ctx));
+    v->qact_words = (size_t)(max_T > 0 ? max_T : 1) * qact_words(0, (size_t)(max_in > 0 ? max_in : 1));
 }
 
 static void vk_matmul(rl_backend *be, float *y, const float *x, const void *w, rl_dtype dt, const float *bias, int T,
@@ -79,13 +94,32 @@ static void vk_matmul(rl_backend *be, float *y, const float *x, const void *w, r
     size_t rb = rl_dtype_row_bytes(dt, in);
     int per = (int)(((size_t)1 << 31) / (rb ? rb : 1));
     if (per < 1) { rl_vk_fail(v, "vulkan: matmul row of %zu bytes is too large", rb); return; }
-    for (int o0 = 0; o0 < out; o0 += per) {
-        int n = out - o0 < per ? out - o0 : per;
-        uint64_t wa = A(w) + (uint64_t)o0 * rb;
-        struct { uint64_t y, x, w, b; uint32_t woff, dt, T, in, out, ld, rb, has_b, gm, small; } pc = {
-            A(y) + 4ull * o0, A(x), wa & ~3ull, bias ? A(bias) + 4ull * o0 : A(x), (uint32_t)(wa & 3), (uint32_t)code,
-            (uint32_t)T, (uint32_t)in, (uint32_t)n, (uint32_t)out, (uint32_t)rb, bias != NULL, gguf_mode(dt), in <= SMALL_IN};
-        DISPATCH_N(v, VKP_MATMUL, pc, pc.small ? GROUPS(n) : (uint64_t)n, (uint32_t)((T + 7) / 8));
+    uint32_t gm = gguf_mode(dt);
+    size_t qrow = gm >= 3 ? qact_words(gm, (size_t)in) : 0;
+    int tc = T; /* tokens per pass: as many activation rows as the scratch holds */
+    if (gm >= 3) {
+        int bn = gm == 5 ? 256 : 32;
+        if (in % bn) { rl_vk_fail(v, "vulkan: matmul of %s weights with rows of %d values (not whole blocks of %d)", RL_DTYPES[dt].st_name, in, bn); return; }
+        size_t fit = v->qact && qrow ? v->qact_words / qrow : 0;
+        if (!fit) { rl_vk_fail(v, "vulkan: matmul rows of %d values exceed the activation scratch planned (%zu words)", in, v->qact_words); return; }
+        if ((size_t)tc > fit) tc = (int)fit;
+    }
+    for (int t0 = 0; t0 < T; t0 += tc) {
+        int nt = T - t0 < tc ? T - t0 : tc;
+        uint64_t xa = A(x) + 4ull * (uint64_t)t0 * (uint64_t)in, ya = A(y) + 4ull * (uint64_t)t0 * (uint64_t)out;
+        if (gm >= 3) {
+            struct { uint64_t x, qa; uint32_t T, in, kind, row_words; } qp = {xa, A(v->qact), (uint32_t)nt, (uint32_t)in, gm, (uint32_t)qrow};
+            DISPATCH_N(v, VKP_QUANT_ACT, qp, GROUPS((uint64_t)nt * (uint64_t)(in / (gm == 5 ? 256 : 32))), 1);
+        }
+        for (int o0 = 0; o0 < out; o0 += per) {
+            int n = out - o0 < per ? out - o0 : per;
+            uint64_t wa = A(w) + (uint64_t)o0 * rb;
+            struct { uint64_t y, x, w, b, qa; uint32_t woff, dt, T, in, out, ld, rb, has_b, gm, small, qrow; } pc = {
+                ya + 4ull * o0, xa, wa & ~3ull, bias ? A(bias) + 4ull * o0 : xa, v->qact ? A(v->qact) : xa, (uint32_t)(wa & 3),
+                (uint32_t)code, (uint32_t)nt, (uint32_t)in, (uint32_t)n, (uint32_t)out, (uint32_t)rb, bias != NULL, gm,
+                in <= SMALL_IN, (uint32_t)qrow};
+            DISPATCH_N(v, VKP_MATMUL, pc, pc.small ? GROUPS(n) : (uint64_t)n, (uint32_t)((nt + 7) / 8));
+        }
     }
 }
 

@@ -101,6 +101,12 @@ static const uint32_t matmul_t_0[] =
 static const uint32_t matmul_t_1[] =
 #include "matmul_t_1.h"
     ;
+static const uint32_t quant_act_0[] =
+#include "quant_act_0.h"
+    ;
+static const uint32_t quant_act_1[] =
+#include "quant_act_1.h"
+    ;
 
 typedef struct { const uint32_t *code[2]; size_t bytes[2]; } spv;
 #define E(n) {{n##_0, n##_1}, {sizeof n##_0, sizeof n##_1}}
@@ -121,6 +127,7 @@ static const spv SPVS[VKP_COUNT] = {
     E(norm64),
     E(kv_store),
     E(matmul_t),
+    E(quant_act),
 };
 
 const uint32_t *rl_vk_spv(vk_pipe_id id, int sg, size_t *bytes) {

@@ -19,6 +19,13 @@ layout(buffer_reference, std430, buffer_reference_align = 4) buffer I32 { int v[
 #define DT_Q8_0 10u
 #define DT_Q4_1 11u
 #define DT_Q4_0 16u
+#define DT_Q5_0 17u
+#define DT_Q5_1 18u
+#define DT_Q2_K 19u
+#define DT_Q3_K 20u
+#define DT_Q4_K 21u
+#define DT_Q5_K 22u
+#define DT_Q6_K 23u
 #define DT_IQ4_NL 24u
 #define NEG_BIG -3.0e38
 
@@ -84,10 +91,18 @@ uint rd_u32(U32 w, uint b) {
 float f16v(uint h) { return unpackHalf2x16(h).x; }
 float bf16v(uint h) { return uintBitsToFloat(h << 16); }
 const int IQ4NL[16] = int[16](-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
-uint blk_bytes(uint dt) { return dt == DT_Q8_0 ? 34u : dt == DT_Q4_1 ? 20u : 18u; }
-// integer item j (0..31) of a 32-block at byte bb: Q8_0 q, Q4_1 nibble, Q4_0 nibble - 8, IQ4_NL table
+uint blk_bytes(uint dt) { return dt == DT_Q8_0 ? 34u : dt == DT_Q4_1 ? 20u : dt == DT_Q5_0 ? 22u : dt == DT_Q5_1 ? 24u : 18u; }
+// 1 for the 32-blocks with a second f16 (the min m: value d q + m)
+bool blk_has_m(uint dt) { return dt == DT_Q4_1 || dt == DT_Q5_1; }
+// integer item j (0..31) of a 32-block at byte bb: Q8_0 q, Q4_1 nibble, Q4_0 nibble - 8, IQ4_NL
+// table, Q5_1 nibble + 16 x its bit of qh, Q5_0 that - 16
 int blk_q(U32 w, uint bb, uint dt, uint j) {
     if (dt == DT_Q8_0) return int(rd_byte(w, bb + 2u + j) << 24) >> 24;
+    if (dt == DT_Q5_0 || dt == DT_Q5_1) {
+        uint o = dt == DT_Q5_0 ? 2u : 4u, by = rd_byte(w, bb + o + 4u + (j & 15u));
+        uint q = (j < 16u ? (by & 15u) : (by >> 4)) | (((rd_u32(w, bb + o) >> j) & 1u) << 4);
+        return dt == DT_Q5_0 ? int(q) - 16 : int(q);
+    }
     uint by = rd_byte(w, bb + (dt == DT_Q4_1 ? 4u : 2u) + (j & 15u));
     uint q = j < 16u ? (by & 15u) : (by >> 4);
     if (dt == DT_Q4_1) return int(q);
@@ -101,7 +116,7 @@ float wval(U32 w, uint b, uint dt, uint i) {
     if (dt == DT_BF16) return bf16v(rd_u16(w, b + 2u * i));
     uint bb = b + (i >> 5) * blk_bytes(dt);
     float q = float(blk_q(w, bb, dt, i & 31u)), d = f16v(rd_u16(w, bb));
-    return dt == DT_Q4_1 ? d * q + f16v(rd_u16(w, bb + 2u)) : d * q;
+    return blk_has_m(dt) ? d * q + f16v(rd_u16(w, bb + 2u)) : d * q;
 }
 
 // f32 -> f16 bits, round to nearest even (as rl_f32_to_f16)

@@ -1,14 +1,16 @@
 #version 450
 // y[t][o] = bias[o] + sum_i x[t][i] W[o][i]: one workgroup per output row o and tile of TT
-// tokens (z); threads split the row (whole 32-blocks for quantised weights), f32 accumulation.
+// tokens (z); threads split the row (whole blocks for quantised weights), f32 accumulation.
 // small = 1 (short rows): one thread per output row instead, no reduction.
-// gm (GGUF weights, ggml-cpu numerics): 1 / 2 activations rounded to f16 / bf16; 3 / 4 each
-// activation block quantised to Q8_0 / Q8_1 (scale 127 / amax, round half to even, f16 scale)
-// and multiplied in integers: (dw dx) sum q qx (+ m sx for Q8_1).
+// gm (GGUF weights, ggml-cpu numerics): 1 / 2 activations rounded to f16 / bf16; 3 / 4 / 5 the
+// activation rows already quantised to Q8_0 / Q8_1 / Q8_K blocks in qa (quant_act.comp, qrow
+// words per token row) and multiplied in integers as ggml does: (dw dx) sum q qx (+ m sx for
+// Q8_1); k-quants (dw dx) sum_g sc[g] sum q qx - (dmin dx) sum_g mn[g] bsums.
 #include "common.glsl"
+#include "kquants.glsl"
 layout(push_constant) uniform P {
-    F32 y; F32 x; U32 w; F32 bias;
-    uint woff, dt, T, in_, out_, ld, rb, has_bias, gm, small;
+    F32 y; F32 x; U32 w; F32 bias; U32 qa;
+    uint woff, dt, T, in_, out_, ld, rb, has_bias, gm, small, qrow;
 } p;
 #define TT 8
 float acc[TT];
@@ -16,28 +18,56 @@ float acc[TT];
 // (or item) i0 and steps by st
 void row_dot(uint o, uint t0, uint nt, uint i0, uint st) {
     uint rowb = p.woff + o * p.rb;
-    if (p.gm >= 3u) {
-        uint bbytes = blk_bytes(p.dt);
-        for (uint blk = i0; blk < p.in_ / 32u; blk += st) {
+    if (p.gm == 5u) { // k-quants: super-blocks of 256, groups of 16 or 32
+        uint bbytes = k_bytes(p.dt), gsz = k_gsz(p.dt);
+        for (uint blk = i0; blk < p.in_ / 256u; blk += st) {
             uint bb = rowb + blk * bbytes;
-            float dw = f16v(rd_u16(p.w, bb));
-            for (uint k = 0; k < nt; k++) {
-                uint xb = (t0 + k) * p.in_ + blk * 32u;
-                float amax = 0.0;
-                for (uint j = 0; j < 32u; j++) amax = max(amax, abs(p.x.v[xb + j]));
-                float d = div_rn(amax, 127.0), id = amax != 0.0 ? div_rn(127.0, amax) : 0.0;
-                int isum = 0, qsum = 0;
-                for (uint j = 0; j < 32u; j++) {
-                    int qx = int(roundEven(p.x.v[xb + j] * id));
-                    isum += qx * blk_q(p.w, bb, p.dt, j);
-                    qsum += qx;
+            int isum[TT], summ[TT];
+            for (uint k = 0; k < TT; k++) { isum[k] = 0; summ[k] = 0; }
+            for (uint g = 0; g < 256u / gsz; g++) {
+                ivec2 sm = k_scmn(p.w, bb, p.dt, g);
+                int wq[32];
+                for (uint j = 0; j < gsz; j++) wq[j] = k_item(p.w, bb, p.dt, g * gsz + j);
+                for (uint k = 0; k < nt; k++) {
+                    uint qb = (t0 + k) * p.qrow + blk * 81u;
+                    int s = 0;
+                    for (uint j = 0; j < gsz; j += 4u) {
+                        uint wd = p.qa.v[qb + 1u + (g * gsz + j) / 4u];
+                        for (uint e = 0; e < 4u; e++) s += wq[j + e] * bitfieldExtract(int(wd), int(8u * e), 8);
+                    }
+                    isum[k] += sm.x * s;
+                    int bs = int(p.qa.v[qb + 65u + g * gsz / 16u]);
+                    if (gsz == 32u) bs += int(p.qa.v[qb + 66u + g * 2u]);
+                    summ[k] += sm.y * bs;
                 }
-                float v = (dw * round_f16(d)) * float(isum);
-                if (p.gm == 4u) v += f16v(rd_u16(p.w, bb + 2u)) * round_f16(d * float(qsum));
+            }
+            float dw = k_d(p.w, bb, p.dt), dm = k_dmin(p.w, bb, p.dt);
+            for (uint k = 0; k < nt; k++) {
+                float yd = uintBitsToFloat(p.qa.v[(t0 + k) * p.qrow + blk * 81u]);
+                precise float v = (dw * yd) * float(isum[k]) - (dm * yd) * float(summ[k]);
                 acc[k] += v;
             }
         }
-    } else if (p.dt == DT_Q8_0 || p.dt == DT_Q4_1 || p.dt == DT_Q4_0 || p.dt == DT_IQ4_NL) {
+    } else if (p.gm >= 3u) { // 32-blocks with Q8_0 / Q8_1 activations
+        uint bbytes = blk_bytes(p.dt);
+        for (uint blk = i0; blk < p.in_ / 32u; blk += st) {
+            uint bb = rowb + blk * bbytes;
+            float dw = f16v(rd_u16(p.w, bb)), mw = blk_has_m(p.dt) ? f16v(rd_u16(p.w, bb + 2u)) : 0.0;
+            int wq[32];
+            for (uint j = 0; j < 32u; j++) wq[j] = blk_q(p.w, bb, p.dt, j);
+            for (uint k = 0; k < nt; k++) {
+                uint qb = (t0 + k) * p.qrow + blk * 10u;
+                int isum = 0;
+                for (uint j = 0; j < 32u; j += 4u) {
+                    uint wd = p.qa.v[qb + 2u + j / 4u];
+                    for (uint e = 0; e < 4u; e++) isum += wq[j + e] * bitfieldExtract(int(wd), int(8u * e), 8);
+                }
+                precise float v = (dw * uintBitsToFloat(p.qa.v[qb])) * float(isum);
+                if (p.gm == 4u) v += mw * uintBitsToFloat(p.qa.v[qb + 1u]);
+                acc[k] += v;
+            }
+        }
+    } else if (p.dt == DT_Q8_0 || p.dt == DT_Q4_1) {
         uint bbytes = blk_bytes(p.dt);
         for (uint blk = i0; blk < p.in_ / 32u; blk += st) {
             uint bb = rowb + blk * bbytes;
