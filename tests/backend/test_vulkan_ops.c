@@ -13,6 +13,7 @@
 #include "test.h"
 #include "rabbitllm.h"
 #include "backend/backend.h"
+#include "backend/cpu/hfq.h"
 #include "model/rope.h"
 #include "util/err.h"
 #include <math.h>
@@ -196,6 +197,130 @@ static void test_matmul_gguf(void) {
             cmp("convert (gguf)", cv, wf, (size_t)out * in, 0);
             free(w); free(x); free(y); free(wf); free(g); free(cv);
         }
+}
+
+/* A composite weight's pieces on the device (each at an odd byte offset: the shader reads any
+ * alignment) and the device descriptor beside the host one. */
+typedef struct { const void *p; size_t n; } piece;
+static rl_qweight dev_q(const rl_qweight *h, const piece pc[5]) {
+    rl_qweight d = *h;
+    const void **f[5] = {&d.data, &d.scales, &d.zeros, &d.g_idx, &d.map2};
+    for (int k = 0; k < 5; k++) {
+        if (!pc[k].p) { *f[k] = NULL; continue; }
+        uint8_t *a = (uint8_t *)dev(NULL, pc[k].n + 8) + 1 + 2 * (k & 1);
+        CHECK(VK->ops->upload(VK, a, pc[k].p, pc[k].n) == 0, "upload: %s", rl_last_error());
+        *f[k] = a;
+    }
+    return d;
+}
+static uint32_t urand32(void) {
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (uint32_t)(rng >> 32);
+}
+
+/* The HF pre-quantized formats (FP8 block with F32 / BF16 / F16 scales and partial blocks, GPTQ 4 / 8
+ * bits with act-order g_idx and a partial last group, AWQ, bitsandbytes NF4 with and without
+ * double quantisation) against the cpu's matmul on the same pieces: 1e-5 of sum |x w|; a corrupt
+ * g_idx gives NaN in its outputs. */
+static void test_matmul_hfq(void) {
+    for (int c = 0; c < 8; c++)
+        for (int T = 1; T <= 11; T += 10) {
+            reset();
+            rl_dtype dt = c < 3 ? RL_DT_FP8_BLK : c < 5 ? RL_DT_GPTQ : c == 5 ? RL_DT_AWQ : RL_DT_BNB4;
+            int out = c == 0 ? 130 : c == 1 ? 37 : c == 2 ? 20 : c == 3 ? 72 : c == 4 ? 48 : c == 5 ? 64 : 37;
+            int in = c == 0 ? 257 : c == 1 ? 300 : c == 2 ? 70 : c == 3 ? 88 : c == 4 ? 72 : c == 5 ? 256 : 50;
+            rl_qweight q = {.rows = out, .cols = in};
+            piece pc[5] = {{0}};
+            void *own[5] = {0};
+            if (dt == RL_DT_FP8_BLK) {
+                q.blk_r = c == 2 ? 16 : 128; q.blk_c = c == 2 ? 32 : 128;
+                q.scale_dt = c == 0 ? RL_DT_F32 : c == 1 ? RL_DT_BF16 : RL_DT_F16;
+                size_t ns = (size_t)((out + q.blk_r - 1) / q.blk_r) * ((in + q.blk_c - 1) / q.blk_c), sb = q.scale_dt == RL_DT_F32 ? 4 : 2;
+                uint8_t *w = malloc((size_t)out * in), *sc = malloc(ns * 4);
+                for (int k = 0; k < out * in; k++) { w[k] = (uint8_t)urand32(); if ((w[k] & 0x7f) == 0x7f) w[k] ^= 1; }
+                for (size_t k = 0; k < ns; k++) {
+                    float v = 0.01f + 0.02f * fabsf(frand());
+                    uint16_t h = q.scale_dt == RL_DT_BF16 ? rl_f32_to_bf16(v) : rl_f32_to_f16(v);
+                    if (sb == 4) memcpy(sc + 4 * k, &v, 4); else memcpy(sc + 2 * k, &h, 2);
+                }
+                pc[0] = (piece){w, (size_t)out * in}; pc[1] = (piece){sc, ns * sb};
+                own[0] = w; own[1] = sc;
+            } else if (dt == RL_DT_GPTQ || dt == RL_DT_AWQ) {
+                int bits = c == 4 ? 8 : 4, pf = 32 / bits, group = c == 5 ? 64 : 32, G = (in + group - 1) / group;
+                size_t nw = dt == RL_DT_AWQ ? (size_t)in * (out / 8) : (size_t)(in / pf) * out, nz = (size_t)G * (out / pf);
+                uint32_t *qw = malloc(4 * nw), *qz = malloc(4 * nz);
+                uint16_t *sc = malloc(2 * (size_t)G * out);
+                int32_t *gi = malloc(4 * (size_t)in);
+                for (size_t k = 0; k < nw; k++) qw[k] = urand32();
+                for (size_t k = 0; k < nz; k++) qz[k] = urand32() & (dt == RL_DT_AWQ ? 0xffffffffu : bits == 8 ? 0x7e7e7e7eu : 0x66666666u);
+                for (int k = 0; k < G * out; k++) sc[k] = rl_f32_to_f16(0.001f + 0.01f * fabsf(frand()));
+                for (int i = 0; i < in; i++) gi[i] = i / group;
+                for (int i = in - 1; i > 0 && c == 3; i--) { int j = (int)(urand32() % (uint32_t)(i + 1)), t = gi[i]; gi[i] = gi[j]; gi[j] = t; }
+                q.bits = bits; q.group = group; q.ngroups = G;
+                pc[0] = (piece){qw, 4 * nw}; pc[1] = (piece){sc, 2 * (size_t)G * out}; pc[2] = (piece){qz, 4 * nz};
+                if (dt == RL_DT_GPTQ) pc[3] = (piece){gi, 4 * (size_t)in};
+                own[0] = qw; own[1] = sc; own[2] = qz; own[3] = gi;
+            } else {
+                int dbl = c == 7, n = out * in, bs = 64, nb = (n + bs - 1) / bs, nest = 8, nn = (nb + nest - 1) / nest;
+                uint8_t *cd = malloc((size_t)n / 2 + 1), *a8 = malloc((size_t)nb);
+                float *af = malloc(4 * (size_t)nb), *map = malloc(64), *nmap = malloc(1024), *na = malloc(4 * (size_t)nn);
+                for (int k = 0; k < n / 2 + 1; k++) cd[k] = (uint8_t)urand32();
+                for (int k = 0; k < 16; k++) map[k] = frand();
+                for (int k = 0; k < 256; k++) nmap[k] = frand();
+                for (int k = 0; k < nb; k++) { af[k] = 0.01f + 0.1f * fabsf(frand()); a8[k] = (uint8_t)urand32(); }
+                for (int k = 0; k < nn; k++) na[k] = 0.05f * (float)(1 + k % 9);
+                q.bits = 4; q.group = bs; q.nested_block = nest; q.nested_offset = 0.0371f; q.scale_dt = dbl ? RL_DT_U8 : RL_DT_F32;
+                pc[0] = (piece){cd, (size_t)n / 2 + 1};
+                pc[1] = dbl ? (piece){a8, (size_t)nb} : (piece){af, 4 * (size_t)nb};
+                pc[3] = (piece){map, 64};
+                if (dbl) { pc[2] = (piece){na, 4 * (size_t)nn}; pc[4] = (piece){nmap, 1024}; }
+                own[0] = cd; own[1] = a8; own[2] = af; own[3] = map; own[4] = nmap;
+                free(na);
+                na = NULL;
+                if (dbl) { /* pieces must outlive the descriptor: na is owned through own[2] instead of af */
+                    na = malloc(4 * (size_t)nn);
+                    for (int k = 0; k < nn; k++) na[k] = 0.05f * (float)(1 + k % 9);
+                    pc[2] = (piece){na, 4 * (size_t)nn};
+                    free(af);
+                    own[2] = na;
+                }
+            }
+            q.data = pc[0].p; q.scales = pc[1].p; q.zeros = pc[2].p; q.g_idx = pc[3].p; q.map2 = pc[4].p;
+            float *x = rnd((size_t)T * in, 2), *b = rnd((size_t)out, 1), *y = malloc((size_t)T * out * 4);
+            rl_cpu_ops.matmul(CPU, y, x, &q, dt, b, T, in, out);
+            rl_qweight dq = dev_q(&q, pc);
+            float *xd = dev(x, (size_t)T * in * 4), *bd = dev(b, (size_t)out * 4), *yd = dev(NULL, (size_t)T * out * 4);
+            CHECK(VK->ops->supports(VK, dt), "%s supported", RL_DTYPES[dt].st_name);
+            VK->ops->matmul(VK, yd, xd, &dq, dt, bd, T, in, out);
+            float *g = down(yd, (size_t)T * out);
+            float *wf = malloc((size_t)out * in * 4);
+            rl_hfq_dequant(&q, dt, 0, out, 0, in, wf);
+            double worst = 0;
+            for (int t = 0; t < T; t++)
+                for (int o = 0; o < out; o++) {
+                    double mag = 1e-6 + fabs(b[o]);
+                    for (int i = 0; i < in; i++) mag += fabs((double)x[t * in + i] * wf[(size_t)o * in + i]);
+                    double e = fabs((double)g[t * out + o] - y[t * out + o]) / mag;
+                    if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+                }
+            char what[64];
+            snprintf(what, sizeof what, "matmul %s%s", RL_DTYPES[dt].st_name, c == 7 ? " (double quant)" : c == 3 ? " (act-order)" : "");
+            CHECK(worst <= 1e-5, "%s %dx%d T=%d: err %.3g of sum |x w|", what, out, in, T, worst);
+            fprintf(stderr, "  %-28s max err %.3g of sum|xw| (tol 1e-05)\n", what, worst);
+            if (dt == RL_DT_GPTQ && T == 1) { /* a g_idx out of range: NaN for that input's outputs, no read outside */
+                int32_t bad = q.ngroups + 5;
+                CHECK(VK->ops->upload(VK, (uint8_t *)dq.g_idx + 4 * 3, &bad, 4) == 0, "upload");
+                VK->ops->matmul(VK, yd, xd, &dq, dt, bd, T, in, out);
+                float *gn = down(yd, (size_t)out);
+                int nan = 0;
+                for (int o = 0; o < out; o++) nan += isnan(gn[o]) != 0;
+                CHECK(nan == out, "corrupt g_idx: %d of %d outputs NaN", nan, out);
+                free(gn);
+            }
+            free(x); free(b); free(y); free(g); free(wf);
+            for (int k = 0; k < 5; k++) free(own[k]);
+        }
+    CHECK(VK->ops->status(VK) == 0, "status: %s", rl_last_error());
 }
 
 static void test_norms_rope(void) {
@@ -415,6 +540,7 @@ int main(void) {
     VK->ops->set_scratch(VK, arena + arena_bytes, 256, 32, 1024);
     RUN(test_matmul_convert);
     RUN(test_matmul_gguf);
+    RUN(test_matmul_hfq);
     RUN(test_norms_rope);
     RUN(test_attention);
     RUN(test_elementwise_copies);

@@ -48,7 +48,7 @@ static int dt_code(rl_dtype dt) {
 static const char *vk_describe(rl_backend *be) { (void)be; return rl_vk_describe(); }
 static int vk_supports(rl_backend *be, rl_dtype dt) {
     (void)be;
-    return dt_code(dt) >= 0;
+    return dt_code(dt) >= 0 || rl_dtype_is_composite(dt);
 }
 /* matmul activation mode of the GGUF types (see shaders/matmul.comp): 1 / 2 rounded to f16 /
  * bf16, 3 / 4 / 5 quantised to Q8_0 / Q8_1 / Q8_K (quant_act.comp), ggml's vec_dot_type */
@@ -85,9 +85,44 @@ static void vk_set_scratch(rl_backend *be, void *s, int max_ctx, int max_T, int 
     v->qact_words = (size_t)(max_T > 0 ? max_T : 1) * qact_words(0, (size_t)(max_in > 0 ? max_in : 1));
 }
 
+/* The HF pre-quantized formats (shaders/matmul_hfq.comp): w is the host descriptor of device
+ * pointers (backend.h's rl_qweight), read here; its pieces are dequantised in the shader. */
+static void vk_matmul_hfq(vk_be *v, float *y, const float *x, const rl_qweight *q, rl_dtype dt, const float *bias, int T,
+                          int in, int out) {
+    uint32_t kind = dt == RL_DT_FP8_BLK ? 0 : dt == RL_DT_GPTQ ? 1 : dt == RL_DT_AWQ ? 2 : 3, sdt;
+    if (!q || q->rows != out || q->cols != in) { rl_vk_fail(v, "vulkan: %s weight descriptor of another shape than %d x %d", RL_DTYPES[dt].st_name, out, in); return; }
+    if (kind == 3) sdt = q->scale_dt == RL_DT_F32 ? 0 : 3;
+    else sdt = q->scale_dt == RL_DT_F16 ? 1 : q->scale_dt == RL_DT_BF16 ? 2 : 0;
+    int bad = kind == 0 ? q->blk_r <= 0 || q->blk_c <= 0
+            : kind == 1 ? (q->bits != 4 && q->bits != 8) || out % (32 / q->bits) || q->ngroups <= 0
+            : kind == 2 ? q->bits != 4 || out % 8 || q->group <= 0
+            : q->group <= 0 || (sdt == 3 && q->nested_block <= 0);
+    if (bad || (uint64_t)in * (uint64_t)out > UINT32_MAX) { rl_vk_fail(v, "vulkan: %s weight of %d x %d (bits %d, group %d) is not supported", RL_DTYPES[dt].st_name, out, in, q->bits, q->group); return; }
+    if (T <= 0 || out <= 0 || in <= 0) return;
+    const void *pp[5] = {q->data, q->scales, q->zeros, q->g_idx, q->map2};
+    uint64_t pa[5];
+    uint32_t offs = 0;
+    for (int k = 0; k < 5; k++) {
+        uint64_t a = pp[k] ? A(pp[k]) : A(x);
+        pa[k] = a & ~3ull;
+        offs |= (uint32_t)(a & 3) << (2 * k);
+    }
+    struct {
+        uint64_t y, x, b, data, scales, zeros, gidx, map2;
+        uint32_t offs, flags, T, in, out, group, ngroups, blk_r, blk_c, nested_block;
+        float nested_offset;
+    } pc = {A(y), A(x), bias ? A(bias) : A(x), pa[0], pa[1], pa[2], pa[3], pa[4], offs,
+            kind | sdt << 4 | (uint32_t)(q->bits & 255) << 8 | (uint32_t)(bias != NULL) << 16, (uint32_t)T, (uint32_t)in,
+            (uint32_t)out, (uint32_t)q->group, (uint32_t)q->ngroups, (uint32_t)q->blk_r, (uint32_t)q->blk_c,
+            (uint32_t)q->nested_block, q->nested_offset};
+    int col = kind == 1 || kind == 2; /* packed columns: a thread per output row */
+    DISPATCH_N(v, VKP_MATMUL_HFQ, pc, col ? GROUPS(out) : (uint64_t)out, (uint32_t)((T + 7) / 8));
+}
+
 static void vk_matmul(rl_backend *be, float *y, const float *x, const void *w, rl_dtype dt, const float *bias, int T,
                       int in, int out) {
     vk_be *v = V(be);
+    if (rl_dtype_is_composite(dt)) { vk_matmul_hfq(v, y, x, w, dt, bias, T, in, out); return; }
     int code = dt_code(dt);
     if (!vk_supports(be, dt) || code < 0) { rl_vk_fail(v, "vulkan: matmul weights of dtype %s are not supported", RL_DTYPES[dt].st_name); return; }
     if (T <= 0 || out <= 0 || in <= 0) return;

@@ -107,6 +107,12 @@ static const uint32_t quant_act_0[] =
 static const uint32_t quant_act_1[] =
 #include "quant_act_1.h"
     ;
+static const uint32_t matmul_hfq_0[] =
+#include "matmul_hfq_0.h"
+    ;
+static const uint32_t matmul_hfq_1[] =
+#include "matmul_hfq_1.h"
+    ;
 
 typedef struct { const uint32_t *code[2]; size_t bytes[2]; } spv;
 #define E(n) {{n##_0, n##_1}, {sizeof n##_0, sizeof n##_1}}
@@ -128,6 +134,7 @@ static const spv SPVS[VKP_COUNT] = {
     E(kv_store),
     E(matmul_t),
     E(quant_act),
+    E(matmul_hfq),
 };
 
 const uint32_t *rl_vk_spv(vk_pipe_id id, int sg, size_t *bytes) {
