@@ -66,7 +66,7 @@ LIB_OBJ   += $(CU_SRC:%.cu=$(BUILD)/obj/%.cu.o)
 CFLAGS    += -DRL_CUDA_BUILD
 CUDA_LDLIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
 
-$(BUILD)/obj/%.cu.o: %.cu src/backend/cuda/cu_api.h src/backend/cuda/cu_common.cuh
+$(BUILD)/obj/%.cu.o: %.cu src/backend/cuda/cu_api.h src/backend/cuda/cu_common.cuh src/backend/cuda/cu_gguf.cuh
 	@mkdir -p $(dir $@)
 	$(NVCC) -O3 -std=c++17 $(CUDA_ARCH) -Iinclude -Isrc -Xcompiler -Wall,-fPIC -c $< -o $@
 endif

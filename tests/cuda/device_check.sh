@@ -4,7 +4,8 @@
 # anywhere. Builds with CUDA=1 into build-gpu, then: (1) the conformance suite — every op of the
 # interface on cuda against the CPU and the scalar references (cuda must not be skipped); (2) the
 # fixture test — every folder of ../shared/fixtures within 1e-3 of its golden on cpu, cpu-staged
-# and cuda; (3) figures: H2D bandwidth from pinned memory, then a synthetic Qwen2.5-1.5B (bf16):
+# and cuda, the GGUF files (../shared/gguf) and the pre-quantized checkpoints (fixtures-quant,
+# synthetic FP8 / GPTQ) on cuda; (3) figures: H2D bandwidth from pinned memory, then a synthetic Qwen2.5-1.5B (bf16):
 # streamed decode s/token (--mem-budget 0) on cpu and cuda with bytes per token, layers kept on
 # the device (--gpu-mem), resident decode and prefill-512 on cuda (bench --resident); then the
 # MoE placement (test_moe's hybrid cases on cuda; decode of a 12-layer Qwen3-30B-A3B shape with
@@ -22,6 +23,7 @@ export PATH="$(dirname "$NVCC"):$PATH"
 J=$(nproc 2>/dev/null || echo 4)
 echo "== build: make CUDA=1 BUILD=$B"
 if ! make -j"$J" CUDA=1 BUILD="$B" "$B/rabbitllm" "$B/tests/backend/test_conformance" "$B/tests/engine/test_fixtures" "$B/tests/engine/test_moe" "$B/tests/backend/test_compute_bf16" \
+     "$B/tests/engine/test_gguf_fixtures" "$B/tests/engine/test_quant_fixtures" "$B/tests/engine/test_quant_synth" \
      >/tmp/rl_gpu_build.log 2>&1; then
   echo "build failed:"; grep -E "error" /tmp/rl_gpu_build.log | head -n 20; exit 1
 fi
@@ -42,6 +44,19 @@ if [ -d "$SH/fixtures" ]; then
   RL_SHARED="$SH" timeout 300 "$B/tests/engine/test_fixtures" >/tmp/rl_fix.log 2>&1 || fail=1
   grep -E "\[cuda|FAIL|skipped|RESULT" /tmp/rl_fix.log | head -n 80
 else echo "fixtures skipped: $SH/fixtures missing"; fi
+
+echo "== GGUF files (every type, ggml numerics) and HF pre-quantized checkpoints on cuda"
+if [ -d "$SH/gguf" ]; then
+  RL_SHARED="$SH" timeout 300 "$B/tests/engine/test_gguf_fixtures" >/tmp/rl_gguf.log 2>&1 || fail=1
+  grep -E "\[cuda|FAIL|RESULT" /tmp/rl_gguf.log | head -n 70
+  grep -q "\[cuda" /tmp/rl_gguf.log || { echo "FAIL: cuda not run on the GGUF fixtures"; fail=1; }
+fi
+if [ -d "$SH/fixtures-quant" ]; then
+  RL_SHARED="$SH" timeout 120 "$B/tests/engine/test_quant_fixtures" >/tmp/rl_qfix.log 2>&1 || fail=1
+  grep -E "\[cuda|FAIL|RESULT" /tmp/rl_qfix.log | head -n 20
+  RL_SHARED="$SH" timeout 120 "$B/tests/engine/test_quant_synth" >/tmp/rl_qsyn.log 2>&1 || fail=1
+  grep -E "\[cuda|FAIL|RESULT" /tmp/rl_qsyn.log | head -n 20
+fi
 
 echo "== MoE placement (cache, CPU misses, uploads on cuda)"
 if [ -d "$SH/fixtures" ]; then

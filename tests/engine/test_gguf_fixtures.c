@@ -1,7 +1,7 @@
 /* Engine on the GGUF files of ../shared/gguf against llama.cpp's own goldens: every folder there
  * is discovered by listing it, each must have its golden, every prefill and decode logits row
- * within 1e-3 absolute, greedy ids identical. Where vulkan is built in and a device opens (release
- * build only: RL_SANITIZED unset), every fixture runs on it too (every GGUF type included). */
+ * within 1e-3 absolute, greedy ids identical. Where vulkan or cuda is built in and a device opens
+ * (release build only: RL_SANITIZED unset), every fixture runs on it too (every GGUF type included). */
 #include "test.h"
 #include "golden_cmp.h"
 #include "rabbitllm.h"
@@ -14,19 +14,20 @@
 /* Fixtures not matched yet on the cpu: their numbers are printed, and the test fails if one starts
  * matching, so this list only shrinks. Empty: every fixture must match. */
 static const char *const KNOWN_GAPS[] = {NULL};
-/* Fixtures the cpu meets but vulkan does not. Its dots quantise the activations as ggml does and
+/* Fixtures the cpu meets but the GPU backends do not (found on vulkan; cuda computes the same
+ * steps in another summation order, so it gets the same allowance). Vulkan's dots quantise the activations as ggml does and
  * match the cpu's to ~1e-7 (tests/backend/test_vulkan_ops.c), but its block sums, F16 / BF16 rows,
  * attention and SiLU are not in ggml-cpu's order (attention_ggml.c, ggml_ops.c): the logits agree
  * to ~1e-6 until a value lands the other side of a rounding step of an activation's quantisation
  * (e.g. llama_wide_q6_k: rows 0..26 within 1e-6, then 0.045 from decode step 12 on), which then
  * shows as a gap. */
-static const char *const VULKAN_GAPS[] = {"gemma2_q4_0", "gemma2_q8_0", "llama_bf16", "llama_f16", "qwen3_q4_0", "stories260K_q4_0",
+static const char *const GPU_GAPS[] = {"gemma2_q4_0", "gemma2_q8_0", "llama_bf16", "llama_f16", "qwen3_q4_0", "stories260K_q4_0",
     "deepseek_v2_q8_0", "deepseek_v2_wide_q4_k_m", "deepseek_v2_wide_q6_k", "gemma2_wide_q6_k", "llama_wide_q6_k",
     "mixtral_wide_q4_k_m", "phi3_wide_q4_k_m", "qwen2_wide_q4_k_m", "qwen3_wide_q6_k", NULL};
 
-static int known_gap(const char *name, int vulkan) {
+static int known_gap(const char *name, int gpu) {
     for (int i = 0; KNOWN_GAPS[i]; i++) if (!strcmp(KNOWN_GAPS[i], name)) return 1;
-    for (int i = 0; vulkan && VULKAN_GAPS[i]; i++) if (!strcmp(VULKAN_GAPS[i], name)) return 1;
+    for (int i = 0; gpu && GPU_GAPS[i]; i++) if (!strcmp(GPU_GAPS[i], name)) return 1;
     return 0;
 }
 
@@ -60,17 +61,16 @@ static void test_gguf_fixtures(void) {
     int n = fixture_dirs(root, "model.gguf", names, 256);
     if (n < 0) return;
     CHECK(n > 0, "no GGUF fixtures under %s", root);
-    const char *backends[2] = {NULL, NULL}; /* the default (cpu), then vulkan where it opens */
-#ifdef RL_VULKAN_BUILD
-    if (!getenv("RL_SANITIZED")) {
-        rl_backend *vk = rl_backend_open("vulkan", 1);
-        if (vk) backends[1] = "vulkan";
-        else fprintf(stderr, "  vulkan skipped: %s\n", rl_last_error());
-        rl_backend_close(vk);
+    const char *backends[3] = {NULL, NULL, NULL}; /* the default (cpu), then vulkan and cuda where they open */
+    const char *gpus[2] = {"vulkan", "cuda"};
+    for (int g = 0; g < 2 && !getenv("RL_SANITIZED"); g++) {
+        rl_backend *be = rl_backend_open(gpus[g], 1);
+        if (be) backends[1 + g] = gpus[g];
+        else fprintf(stderr, "  %s skipped: %s\n", gpus[g], rl_last_error());
+        rl_backend_close(be);
     }
-#endif
     for (int i = 0; i < n; i++) {
-        for (int b = 0; b < 2; b++) {
+        for (int b = 0; b < 3; b++) {
             if (b && !backends[b]) continue;
             int gap = known_gap(names[i], b), before = t_case_failed;
             t_case_failed = 0;

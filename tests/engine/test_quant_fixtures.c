@@ -1,7 +1,7 @@
 /* Pre-quantized HF checkpoints (../shared/fixtures-quant: FP8 block, GPTQ, AWQ, bitsandbytes
  * NF4) against their goldens (the exactly dequantised model in f32): every prefill and decode
  * logits row within 1e-3 absolute and identical greedy ids, on the cpu and cpu-staged backends,
- * and on vulkan where it is built in and a device opens (release build only: RL_SANITIZED unset).
+ * and on vulkan and cuda where built in and a device opens (release build only: RL_SANITIZED unset).
  * The fixtures are discovered by listing the folder; one without a golden fails. */
 #include "backend/backend.h"
 #include "test.h"
@@ -11,7 +11,7 @@
 #include "util/fileio.h"
 #include <math.h>
 
-static const char *BACKENDS[] = {"cpu", "cpu-staged", NULL, NULL};
+static const char *BACKENDS[] = {"cpu", "cpu-staged", NULL, NULL, NULL};
 
 static void check_fixture(const char *name, const char *backend) {
     char dir[512];
@@ -39,14 +39,13 @@ static void test_quant_fixtures(void) {
     if (n < 0) return;
     CHECK(n >= 8, "only %d fixtures under %s", n, root);
     const char *only = getenv("RL_QFIX"); /* debugging: one fixture */
-#ifdef RL_VULKAN_BUILD
-    if (!getenv("RL_SANITIZED")) {
-        rl_backend *vk = rl_backend_open("vulkan", 1);
-        if (vk) BACKENDS[2] = "vulkan";
-        else fprintf(stderr, "  vulkan skipped: %s\n", rl_last_error());
-        rl_backend_close(vk);
+    const char *gpus[2] = {"vulkan", "cuda"};
+    for (int g = 0, nb = 2; g < 2 && !getenv("RL_SANITIZED"); g++) {
+        rl_backend *be = rl_backend_open(gpus[g], 1);
+        if (be) BACKENDS[nb++] = gpus[g];
+        else fprintf(stderr, "  %s skipped: %s\n", gpus[g], rl_last_error());
+        rl_backend_close(be);
     }
-#endif
     for (int i = 0; i < n; i++) {
         for (int b = 0; BACKENDS[b] && (!only || !strcmp(only, names[i])); b++) check_fixture(names[i], BACKENDS[b]);
         free(names[i]);

@@ -4,7 +4,7 @@
  * must equal those of the F32 copy (every row, 1e-4) with the same argmax. Shapes chosen for
  * partial FP8 blocks in both directions, a partial last GPTQ group, biases beside quantized
  * q/k/v (Qwen2), and MLA + MoE (DeepSeek-V3: quantized routed and shared experts). On the cpu,
- * cpu-staged and, where it opens (release build), vulkan backends. */
+ * cpu-staged and, where they open (release build), vulkan and cuda backends. */
 #include "test.h"
 #include "rabbitllm.h"
 #include "backend/backend.h"
@@ -42,15 +42,13 @@ static void check_pair(const char *cfg, const char *tag, int quant, uint64_t see
     CHECK(rl_synth_write(cfg, qa, &o) == 0, "%s: synth: %s", qa, rl_errmsg());
     o.dequant_f32 = 1;
     CHECK(rl_synth_write(cfg, fb, &o) == 0, "%s: synth f32: %s", fb, rl_errmsg());
-    const char *backends[3] = {"cpu", "cpu-staged", NULL};
-#ifdef RL_VULKAN_BUILD
-    if (!getenv("RL_SANITIZED")) { /* vulkan where it opens (release build only: lavapipe is slow under ASan) */
-        rl_backend *vk = rl_backend_open("vulkan", 1);
-        if (vk) backends[2] = "vulkan";
-        rl_backend_close(vk);
+    const char *backends[4] = {"cpu", "cpu-staged", NULL, NULL}, *gpus[2] = {"vulkan", "cuda"};
+    for (int g = 0, nb = 2; g < 2 && !getenv("RL_SANITIZED"); g++) { /* where they open (release build only) */
+        rl_backend *be = rl_backend_open(gpus[g], 1);
+        if (be) backends[nb++] = gpus[g];
+        rl_backend_close(be);
     }
-#endif
-    for (int b = 0; b < 3 && backends[b]; b++) {
+    for (int b = 0; b < 4 && backends[b]; b++) {
         rl_model_opts mo = {.backend = backends[b]};
         rl_model *a = rl_model_open(qa, &mo), *f = rl_model_open(fb, &mo);
         CHECK(a && f, "%s: open: %s", qa, rl_last_error());

@@ -2,8 +2,8 @@
  * (host_shared 0: layer images are uploaded into device slots, activations, KV caches and
  * recurrent state stay on the device; only token rows go up and logits rows come down). The
  * kernels are the .cu files of this folder behind cu_api.h; this file turns them into the
- * rl_backend_ops table. Weights F32 / F16 / BF16 / Q8_0 / Q4_1; the GGUF and HF quantized types
- * are refused at open by supports() (the engine names the tensor). */
+ * rl_backend_ops table. Weights F32 / F16 / BF16 / Q8_0 / Q4_1, every GGUF type (ggml-cpu
+ * numerics) and the HF pre-quantized formats (an rl_qweight descriptor copied into rlcu_qw). */
 #include "backend/backend.h"
 #include "backend/cpu/matmul.h"
 #include "backend/cuda/cu_api.h"
@@ -15,12 +15,15 @@
 #ifdef RL_CUDA_BUILD
 _Static_assert(RL_DT_F32 == 0 && RL_DT_F16 == 1 && RL_DT_BF16 == 2 && RL_DT_Q8_0 == 10 && RL_DT_Q4_1 == 11,
                "cu_common.cuh's dtype values");
+_Static_assert(RL_DT_GF16 == 12 && RL_DT_GBF16 == 13 && RL_DT_GQ8_0 == 14 && RL_DT_GQ4_1 == 15 && RL_DT_Q4_0 == 16 &&
+               RL_DT_Q5_0 == 17 && RL_DT_Q5_1 == 18 && RL_DT_Q2_K == 19 && RL_DT_Q6_K == 23 && RL_DT_IQ4_NL == 24 &&
+               RL_DT_FP8_BLK == 26 && RL_DT_GPTQ == 27 && RL_DT_AWQ == 28 && RL_DT_BNB4 == 29, "cu_gguf.cuh's dtype values");
 _Static_assert(RL_ROPE_NEOX == 0 && RL_ROPE_GPTJ == 1, "cu_api.h's rope pairing values");
 
 typedef struct {
     char desc[160];
     void *scratch;           /* this backend's scratch (placed by its model's memory plan) */
-    int max_ctx, max_T;
+    int max_ctx, max_T, max_in;
 } cuda_impl;
 static int g_open; /* backends open on the one device context of the process (draft + target) */
 
@@ -33,7 +36,7 @@ static void cu_close(rl_backend *be) {
 /* the scratch globals of the kernels point at this backend's scratch before an op that uses it */
 static void use_scratch(rl_backend *be) {
     cuda_impl *c = be->impl;
-    rlcu_set_scratch(c->scratch, c->max_ctx, c->max_T);
+    rlcu_set_scratch(c->scratch, c->max_ctx, c->max_T, c->max_in);
 }
 static const char *cu_describe(rl_backend *be) { return ((cuda_impl *)be->impl)->desc; }
 static int cu_supports(rl_backend *be, rl_dtype dt) { (void)be; return rlcu_supports((int)dt); }
@@ -77,20 +80,32 @@ static int cu_upload_join(rl_backend *be, uint64_t ticket) { return rlcu_upload_
 static uint64_t cu_fence(rl_backend *be) { (void)be; return rlcu_fence(); }
 static int cu_wait(rl_backend *be, uint64_t f) { return rlcu_wait(f) ? cu_status(be) : 0; }
 static size_t cu_scratch_bytes(rl_backend *be, int max_ctx, int max_T, int max_in) {
-    (void)be; (void)max_in;
-    return rlcu_scratch_bytes(max_ctx, max_T);
+    (void)be;
+    return rlcu_scratch_bytes(max_ctx, max_T, max_in);
 }
 static void cu_set_scratch(rl_backend *be, void *s, int max_ctx, int max_T, int max_in) {
-    (void)max_in;
     cuda_impl *c = be->impl;
     c->scratch = s;
     c->max_ctx = max_ctx;
     c->max_T = max_T;
+    c->max_in = max_in;
 }
 
 static void cu_matmul(rl_backend *be, float *y, const float *x, const void *w, rl_dtype dt, const float *bias, int T,
                       int in, int out) {
     use_scratch(be);
+    if (rl_dtype_is_composite(dt)) {
+        const rl_qweight *q = w;
+        rlcu_qw c = {0};
+        c.rows = -1; /* no descriptor: refused by rlcu_matmul_hfq */
+        if (q) {
+            c = (rlcu_qw){q->data, q->scales, q->zeros, q->g_idx, q->map2, 0, q->rows, q->cols, q->bits, q->group, q->ngroups,
+                          q->blk_r, q->blk_c, q->nested_block, q->nested_offset};
+            c.scale_kind = dt == RL_DT_BNB4 ? (q->scale_dt == RL_DT_F32 ? 0 : 3) : q->scale_dt == RL_DT_F16 ? 1 : q->scale_dt == RL_DT_BF16 ? 2 : 0;
+        }
+        rlcu_matmul_hfq(y, x, &c, (int)dt, bias, T, in, out);
+        return;
+    }
     rlcu_set_compute(rl_matmul_get_compute() == RL_COMPUTE_BF16); /* the process's --compute (backend/cpu/matmul.h) */
     rlcu_matmul(y, x, w, (int)dt, bias, T, in, out);
 }

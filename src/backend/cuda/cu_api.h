@@ -2,7 +2,8 @@
  * .cu files of this folder (compiled only with `make CUDA=1`) and called by backend_cuda.c, which
  * turns them into the rl_backend_ops table. Every op is queued on one in-order stream, so it runs
  * after every earlier op and upload; an error is kept (sticky) and reported by rlcu_status.
- * Weight dtypes are rl_dtype values: F32, F16, BF16, Q8_0, Q4_1 (rlcu_supports). */
+ * Weight dtypes are rl_dtype values: F32, F16, BF16, Q8_0, Q4_1, every GGUF type and the HF
+ * pre-quantized formats (rlcu_supports; cu_quant.cu). */
 #ifndef RL_CU_API_H
 #define RL_CU_API_H
 #include <stddef.h>
@@ -33,11 +34,21 @@ int rlcu_upload_async(void *dst, const void *src, size_t n, uint64_t *ticket);
 int rlcu_upload_join(uint64_t ticket);
 uint64_t rlcu_fence(void);
 int rlcu_wait(uint64_t fence);
-/* Scratch the ops need (dequantised weight chunks for the GEMM, DSA scores), placed by the caller. */
-size_t rlcu_scratch_bytes(int max_ctx, int max_T);
-void rlcu_set_scratch(void *p, int max_ctx, int max_T);
+/* Scratch the ops need (dequantised weight chunks for the GEMM, DSA scores, the quantised
+ * activations of GGUF matmuls: max_T rows of max_in), placed by the caller. */
+size_t rlcu_scratch_bytes(int max_ctx, int max_T, int max_in);
+void rlcu_set_scratch(void *p, int max_ctx, int max_T, int max_in);
 
+/* GGUF types go to cu_quant.cu's kernels (ggml-cpu numerics). */
 void rlcu_matmul(float *y, const float *x, const void *w, int dt, const float *bias, int T, int in, int out);
+/* A composite HF weight (backend.h's rl_qweight, copied by backend_cuda.c): device pointers. */
+typedef struct {
+    const void *data, *scales, *zeros, *g_idx, *map2;
+    int scale_kind;          /* FP8: 0 F32, 1 F16, 2 BF16 scales; BNB4: 0 F32 absmax, 3 U8 (double quant) */
+    int rows, cols, bits, group, ngroups, blk_r, blk_c, nested_block;
+    float nested_offset;
+} rlcu_qw;
+void rlcu_matmul_hfq(float *y, const float *x, const rlcu_qw *q, int dt, const float *bias, int T, int in, int out);
 /* 1: sweeps over F16 / BF16 weights on the tensor cores (activations rounded to 16 bits, f32
  * accumulation: --compute bf16); 0: f32 SGEMM (the default, the goldens' numerics). */
 void rlcu_set_compute(int half);

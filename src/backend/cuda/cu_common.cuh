@@ -1,8 +1,9 @@
 // Shared by the .cu files of the CUDA backend: the stream, the sticky error, rl_dtype values and
-// device-side element decoding of the weight and cache types.
+// device-side element decoding of the weight and cache types (the GGUF ones in cu_gguf.cuh).
 #ifndef RL_CU_COMMON_CUH
 #define RL_CU_COMMON_CUH
 #include "backend/cuda/cu_api.h"
+#include "backend/cuda/cu_gguf.cuh"
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -30,7 +31,8 @@ static inline __host__ __device__ size_t rlcu_row_bytes(int dt, int64_t n) {
     case DT_F32: return (size_t)n * 4;
     case DT_F16: case DT_BF16: return (size_t)n * 2;
     case DT_Q8_0: return (size_t)(n / QB) * Q8_BYTES;
-    default: return (size_t)(n / QB) * Q4_BYTES;
+    case DT_Q4_1: return (size_t)(n / QB) * Q4_BYTES;
+    default: return (size_t)(n / gg_items(dt)) * (size_t)gg_bytes(dt); // GGUF types
     }
 }
 
@@ -48,12 +50,13 @@ __device__ __forceinline__ float rlcu_item(const void *row, int dt, int64_t i) {
         const uint8_t *b = (const uint8_t *)row + (i / QB) * Q8_BYTES;
         return rlcu_half(b) * (float)(int8_t)b[2 + i % QB];
     }
-    default: {
+    case DT_Q4_1: {
         const uint8_t *b = (const uint8_t *)row + (i / QB) * Q4_BYTES;
         int k = (int)(i % QB);
         int q = k < QB / 2 ? (b[4 + k] & 15) : (b[4 + k - QB / 2] >> 4);
         return rlcu_half(b) * (float)q + rlcu_half(b + 2);
     }
+    default: return gg_item((const uint8_t *)row, dt, i); // GGUF types
     }
 }
 

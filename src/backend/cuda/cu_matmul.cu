@@ -19,15 +19,28 @@ static float *g_deq;  // DEQ_BYTES of scratch for dequantised weight rows
 float *rlcu_dsa_scr;  // DSA scores (see cu_attention.cu)
 size_t rlcu_dsa_floats;
 
-size_t rlcu_scratch_bytes(int max_ctx, int max_T) {
+extern uint32_t *rlcu_qact; // cu_quant.cu
+extern size_t rlcu_qact_words;
+size_t rlcu_qact_row_words(int act, size_t in);
+
+static size_t dsa_bytes(int max_ctx, int max_T) {
     size_t dsa = (size_t)(max_T > 0 ? max_T : 1) * (size_t)(max_ctx > 0 ? max_ctx : 1) * 3 * sizeof(float);
-    return DEQ_BYTES + (dsa + 255) / 256 * 256;
+    return (dsa + 255) / 256 * 256;
 }
-void rlcu_set_scratch(void *p, int max_ctx, int max_T) {
+static size_t qact_words(int max_T, int max_in) {
+    return (size_t)(max_T > 0 ? max_T : 1) * rlcu_qact_row_words(0, (size_t)(max_in > 0 ? max_in : 1));
+}
+size_t rlcu_scratch_bytes(int max_ctx, int max_T, int max_in) {
+    return DEQ_BYTES + dsa_bytes(max_ctx, max_T) + qact_words(max_T, max_in) * 4;
+}
+void rlcu_set_scratch(void *p, int max_ctx, int max_T, int max_in) {
     g_deq = (float *)p;
     rlcu_dsa_scr = (float *)((char *)p + DEQ_BYTES);
-    rlcu_dsa_floats = (rlcu_scratch_bytes(max_ctx, max_T) - DEQ_BYTES) / sizeof(float);
+    rlcu_dsa_floats = dsa_bytes(max_ctx, max_T) / sizeof(float);
+    rlcu_qact = (uint32_t *)((char *)p + DEQ_BYTES + dsa_bytes(max_ctx, max_T));
+    rlcu_qact_words = qact_words(max_T, max_in);
 }
+void rlcu_matmul_gguf(float *y, const float *x, const void *w, int dt, const float *bias, int T, int in, int out);
 
 static int blas(void) {
     if (g_blas) return 0;
@@ -132,6 +145,7 @@ __global__ void add_bias_kernel(float *y, const float *bias, int T, int out) {
 
 void rlcu_matmul(float *y, const float *x, const void *w, int dt, const float *bias, int T, int in, int out) {
     if (T <= 0 || out <= 0) return;
+    if (dt >= DT_GF16 && dt <= DT_IQ4_NL) { rlcu_matmul_gguf(y, x, w, dt, bias, T, in, out); return; }
     size_t rb = rlcu_row_bytes(dt, in);
     if (T < GEMM_MIN_T || in <= 0) {
         dim3 g((out + GEMV_WARPS - 1) / GEMV_WARPS), b(32 * GEMV_WARPS);
