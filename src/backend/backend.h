@@ -118,9 +118,9 @@ typedef struct {
     int (*wait)(rl_backend *be, uint64_t fence);
     /* Returns a status: 0, or -1 + rl_err if an earlier asynchronous op failed. */
     int (*status)(rl_backend *be);
-    /* Scratch the ops need for contexts up to max_ctx, sweeps of up to max_T rows and matmul
-     * inputs of up to max_in values per row (bytes), and where the memory plan placed it (called
-     * once at open, before any op). */
+    /* Scratch the ops need for contexts up to max_ctx, sweeps of up to max_T rows and GGUF
+     * matmuls (RL_NUMERICS_GGML) with inputs of up to max_in values per row (0: the model has
+     * none) (bytes), and where the memory plan placed it (called once at open, before any op). */
     size_t (*scratch_bytes)(rl_backend *be, int max_ctx, int max_T, int max_in);
     void (*set_scratch)(rl_backend *be, void *scratch, int max_ctx, int max_T, int max_in);
 

@@ -139,11 +139,13 @@ static size_t ram_avail(const rl_model *m, size_t weights, size_t request, size_
     return (size_t)room;
 }
 
-/* The widest matmul input row of the model (values): every stage tensor's row length (its
- * innermost dimension) and the widths the description names (routed experts are not in the
- * stages). A backend sizes the scratch of its activation conversions by it. */
+/* The widest matmul input row of a GGUF model (values; 0 for any other, whose matmuls convert no
+ * activations): every stage tensor's row length (its innermost dimension) and the widths the
+ * description names (routed experts are not in the stages). A backend sizes the scratch of its
+ * activation quantisation by it. */
 static int max_matmul_in(const rl_model *m) {
     const rl_model_desc *d = &m->d;
+    if (d->numerics != RL_NUMERICS_GGML) return 0;
     int64_t w[] = {d->hidden, d->intermediate, d->moe_inter, d->moe_shared_inter, (int64_t)d->n_heads * d->head_dim,
                    (int64_t)d->n_heads * (d->mla ? d->v_head_dim : d->head_dim), d->q_lora_rank, d->kv_lora_rank,
                    (int64_t)d->lin_v_heads * d->lin_v_dim}, mx = 1;

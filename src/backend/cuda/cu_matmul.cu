@@ -27,8 +27,8 @@ static size_t dsa_bytes(int max_ctx, int max_T) {
     size_t dsa = (size_t)(max_T > 0 ? max_T : 1) * (size_t)(max_ctx > 0 ? max_ctx : 1) * 3 * sizeof(float);
     return (dsa + 255) / 256 * 256;
 }
-static size_t qact_words(int max_T, int max_in) {
-    return (size_t)(max_T > 0 ? max_T : 1) * rlcu_qact_row_words(0, (size_t)(max_in > 0 ? max_in : 1));
+static size_t qact_words(int max_T, int max_in) { // none for a model without GGUF matmuls (max_in 0)
+    return max_in > 0 ? (size_t)(max_T > 0 ? max_T : 1) * rlcu_qact_row_words(0, (size_t)max_in) : 0;
 }
 size_t rlcu_scratch_bytes(int max_ctx, int max_T, int max_in) {
     return DEQ_BYTES + dsa_bytes(max_ctx, max_T) + qact_words(max_T, max_in) * 4;
@@ -37,8 +37,8 @@ void rlcu_set_scratch(void *p, int max_ctx, int max_T, int max_in) {
     g_deq = (float *)p;
     rlcu_dsa_scr = (float *)((char *)p + DEQ_BYTES);
     rlcu_dsa_floats = dsa_bytes(max_ctx, max_T) / sizeof(float);
-    rlcu_qact = (uint32_t *)((char *)p + DEQ_BYTES + dsa_bytes(max_ctx, max_T));
     rlcu_qact_words = qact_words(max_T, max_in);
+    rlcu_qact = rlcu_qact_words ? (uint32_t *)((char *)p + DEQ_BYTES + dsa_bytes(max_ctx, max_T)) : NULL;
 }
 void rlcu_matmul_gguf(float *y, const float *x, const void *w, int dt, const float *bias, int T, int in, int out);
 

@@ -74,15 +74,18 @@ static int vk_status(rl_backend *be) { return V(be)->failed ? rl_err("%s", V(be)
 static size_t dsa_scratch_bytes(int max_ctx) {
     return ((size_t)DSA_ROWS * 2 * (size_t)(max_ctx > 0 ? max_ctx : 1) * sizeof(float) + 255) & ~(size_t)255;
 }
+static size_t qact_scratch_words(int max_T, int max_in) {
+    return max_in > 0 ? (size_t)(max_T > 0 ? max_T : 1) * qact_words(0, (size_t)max_in) : 0;
+}
 static size_t vk_scratch_bytes(rl_backend *be, int max_ctx, int max_T, int max_in) {
     (void)be;
-    return dsa_scratch_bytes(max_ctx) + (size_t)(max_T > 0 ? max_T : 1) * qact_words(0, (size_t)(max_in > 0 ? max_in : 1)) * 4;
+    return dsa_scratch_bytes(max_ctx) + qact_scratch_words(max_T, max_in) * 4;
 }
 static void vk_set_scratch(rl_backend *be, void *s, int max_ctx, int max_T, int max_in) {
     vk_be *v = V(be);
     v->scratch = s; v->max_ctx = max_ctx; v->max_T = max_T;
-    v->qact = (uint32_t *)((uint8_t *)s + dsa_scratch_bytes(max_ctx));
-    v->qact_words = (size_t)(max_T > 0 ? max_T : 1) * qact_words(0, (size_t)(max_in > 0 ? max_in : 1));
+    v->qact_words = qact_scratch_words(max_T, max_in);
+    v->qact = v->qact_words ? (uint32_t *)((uint8_t *)s + dsa_scratch_bytes(max_ctx)) : NULL;
 }
 
 /* The HF pre-quantized formats (shaders/matmul_hfq.comp): w is the host descriptor of device
