@@ -247,6 +247,7 @@ typedef struct {
                               vocabulary: checked at open; model.n_seq sequences); NULL = none */
     int draft_tokens;      /* most token-tree nodes per sweep with a draft model (0 = 64) */
     const char *draft_backend; /* the draft model's compute backend; NULL = the target's */
+    int draft_fixed;       /* 1: always trees of draft_tokens nodes (no cost model; tests, benchmarks) */
 } rl_session_opts;
 
 /* Opens MODEL (opts may be NULL: defaults). NULL + error naming the file and the problem. */

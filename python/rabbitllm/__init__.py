@@ -72,7 +72,8 @@ class _ModelOpts(ctypes.Structure):
 
 class _SessionOpts(ctypes.Structure):
     _fields_ = [("model", _ModelOpts), ("raw", ctypes.c_int), ("draft_model", ctypes.c_char_p),
-                ("draft_tokens", ctypes.c_int), ("draft_backend", ctypes.c_char_p)]  # must mirror rl_session_opts in include/rabbitllm.h
+                ("draft_tokens", ctypes.c_int), ("draft_backend", ctypes.c_char_p),
+                ("draft_fixed", ctypes.c_int)]  # must mirror rl_session_opts in include/rabbitllm.h
 
 
 class _Sampling(ctypes.Structure):
@@ -148,7 +149,8 @@ class Model:
     threads at once, except that a stream() may be abandoned or cancel() called from anywhere."""
 
     def __init__(self, path, threads=0, ctx=0, max_batch=0, mem_budget="auto", backend=None, raw=False, kv_type=None,
-                 gpu_mem=0, draft_model=None, draft_tokens=0, draft_backend=None, expert_cache="auto", moe_cpu_rows=0):
+                 gpu_mem=0, draft_model=None, draft_tokens=0, draft_backend=None, expert_cache="auto", moe_cpu_rows=0,
+                 draft_fixed=False):
         """path: a model directory or a cached hub id org/name[@revision]. threads 0: all CPUs;
         ctx 0: min(max_position_embeddings, 4096); mem_budget: bytes of weights kept resident,
         "auto" (what the process may use) or 0 (stream everything); backend: "cpu", "cuda", ...
@@ -159,8 +161,8 @@ class Model:
         memory, "auto" (what gpu_mem / mem_budget leave) or "off"; moe_cpu_rows (MoE on a GPU):
         uncached experts with at most this many rows run on the CPU (0: 8, -1: never). draft_model: speculative
         decoding with this resident draft model of the same vocabulary (token trees of up to
-        draft_tokens nodes, 0 = 64; on draft_backend, None = the model's backend); output ids are
-        those of plain decoding."""
+        draft_tokens nodes, 0 = 64, sized by a cost model unless draft_fixed; on draft_backend,
+        None = the model's backend); output ids are those of plain decoding."""
         budget = _MEM_BUDGET_AUTO if mem_budget == "auto" else int(mem_budget)
         self._kv_type = kv_type.encode() if kv_type else None  # kept alive while the struct points at them
         self._backend = backend.encode() if backend else None
@@ -169,7 +171,7 @@ class Model:
         xc = 0 if expert_cache == "auto" else 1 if expert_cache == "off" else max(1, int(expert_cache))
         opts = _SessionOpts(_ModelOpts(int(threads), int(ctx), int(max_batch), 1, budget, self._kv_type, self._backend,
                                       _MEM_BUDGET_AUTO if gpu_mem == "auto" else int(gpu_mem), xc, int(moe_cpu_rows)),
-                            1 if raw else 0, self._draft, int(draft_tokens), self._draft_backend)
+                            1 if raw else 0, self._draft, int(draft_tokens), self._draft_backend, 1 if draft_fixed else 0)
         self._s = _session_open(os.fsencode(path), ctypes.byref(opts))
         if not self._s:
             raise _error("cannot open %s" % path)

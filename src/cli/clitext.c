@@ -5,7 +5,7 @@
 
 rl_session *rl_cli_session_open(const rl_cli_opts *o) {
     rl_session_opts so = {.model = o->model, .raw = o->raw, .draft_model = o->draft_model, .draft_tokens = o->draft_tokens,
-                          .draft_backend = o->draft_backend};
+                          .draft_backend = o->draft_backend, .draft_fixed = o->draft_fixed};
     rl_session *s = rl_session_open(o->model_dir, &so);
     if (!s) { rl_cli_fail(NULL); return NULL; }   /* the caller exits with rl_cli_exit_code() */
     if (!o->raw && !rl_session_template(s))

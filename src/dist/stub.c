@@ -32,5 +32,5 @@ int rl_dist_send_x(rl_model *m, int T, int n_out, float *logits) {
 int rl_dist_result(rl_model *m, int rc, int n_out, const float *logits) { (void)m; (void)n_out; (void)logits; return rc; }
 int rl_dist_flush(rl_model *m) { (void)m; return 0; }
 int rl_dist_rewind(rl_model *m, int seq, int pos) { (void)m; (void)seq; (void)pos; return 0; }
-int rl_dist_tree_commit(rl_model *m, const int32_t *nodes, int k) { (void)m; (void)nodes; (void)k; return 0; }
+int rl_dist_tree_commit(rl_model *m, int seq, const int32_t *nodes, int k) { (void)m; (void)seq; (void)nodes; (void)k; return 0; }
 int rl_dist_microbatch(const rl_model *m, int n_items) { (void)m; return n_items; }

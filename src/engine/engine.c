@@ -676,7 +676,7 @@ int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, fl
 
 int rl_model_tree_ok(const rl_model *m) {
     /* sliding-window layers (linear or ring caches) are fine: attention_tree takes the window */
-    return !m->dist && m->be->ops->attention_tree && !m->d.mla && !m->n_lin; /* (not through an MPI pipeline yet) */
+    return m->be->ops->attention_tree && !m->d.mla && !m->n_lin; /* through an MPI pipeline too (every rank's layers) */
 }
 
 int rl_model_eval_tree_batch(rl_model *m, const rl_tree_item *items, int n_items, float *logits) {
@@ -713,6 +713,7 @@ int rl_model_eval_tree_batch(rl_model *m, const rl_tree_item *items, int n_items
     m->tree_parent = m->tree_par; /* read by rope_tables (positions) during this sweep only */
     for (int r = 0; r < T; r++) m->out_rows[r] = r;
     int rc = rl_model_sweep(m, m->tree_tok, T, m->out_rows, logits ? T : 0, logits);
+    if (!rc && m->dist) rc = rl_dist_flush(m); /* rank 0: the last rank's logits of the tree */
     m->tree_parent = NULL;
     for (int g = 0; g < m->n_seg; g++) { /* nothing is kept until rl_model_seq_tree_commit */
         const rl_segment *sg = &m->seg[g];
@@ -756,6 +757,7 @@ int rl_model_seq_tree_commit(rl_model *m, int seq, const int32_t *nodes, int k) 
     for (int i = 0; i < k; i++) hist[P + i] = tok[nodes[i]];
     m->kv.pos[seq] = P + k;
     ts->n = 0;
+    if (m->dist && rl_dist_tree_commit(m, seq, nodes, k)) return -1; /* rank 0: the other stages' caches too */
     return be->ops->status(be);
 }
 

@@ -27,7 +27,7 @@ rl_session *rl_session_open(const char *model, const rl_session_opts *opts) {
     int rc = opts && opts->draft_model && !d ? -1 : rl_textgen_open(&s->g, dir, opts ? &opts->model : NULL, opts ? opts->raw : 0);
     if (rc) rl_model_close(d);
     else if (d) {
-        rc = rl_textgen_set_draft(&s->g, dir, dd, d, opts->draft_tokens);
+        rc = rl_textgen_set_draft(&s->g, dir, dd, d, opts->draft_tokens, opts->draft_fixed);
         if (rc) rl_textgen_close(&s->g);
     }
     free(dd);

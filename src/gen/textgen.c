@@ -32,11 +32,12 @@ int rl_textgen_open(rl_textgen *g, const char *model_dir, const rl_model_opts *m
     return 0;
 }
 
-int rl_textgen_set_draft(rl_textgen *g, const char *target_dir, const char *draft_dir, rl_model *d, int draft_tokens) {
+int rl_textgen_set_draft(rl_textgen *g, const char *target_dir, const char *draft_dir, rl_model *d, int draft_tokens, int fixed) {
     if (rl_draft_check(target_dir, g->m, draft_dir, d)) { rl_model_close(d); return -1; }
     rl_model_close(g->draft);
     g->draft = d;
     g->draft_tokens = draft_tokens;
+    g->draft_fixed = fixed;
     return 0;
 }
 
@@ -161,7 +162,7 @@ int rl_textgen_run(rl_textgen *g, const int32_t *context, int n_context, const i
     if (!out || !sc.ds) { free(out); rl_detok_stream_free(sc.ds); return rl_err("out of memory"); }
     rl_gen_opts go = {.max_new = max_new, .sampling = p->sampling, .ignore_eos = p->ignore_eos, .draft = p->draft,
                       .stop_ids = g->stop, .n_stop = g->n_stop, .on_token = on_token, .ctx = &sc,
-                      .draft_model = g->draft, .draft_tokens = g->draft_tokens};
+                      .draft_model = g->draft, .draft_tokens = g->draft_tokens, .draft_fixed = g->draft_fixed};
     int n_out = 0;
     int rc = rl_generate(g->m, new_ids, n_new, &go, out, &n_out, &r->st);
     if (!rc && sc.failed) rc = -1;

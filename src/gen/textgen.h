@@ -19,6 +19,7 @@ typedef struct {
     int n_cache;
     rl_model *draft;          /* speculative decoding's draft model (NULL: none) */
     int draft_tokens;         /* its tree budget (0 = 64) */
+    int draft_fixed;          /* 1: always that budget (no cost model) */
 } rl_textgen;
 
 /* Opens the model of model_dir (mo may be NULL), its tokenizer and, unless raw, its chat
@@ -28,7 +29,7 @@ void rl_textgen_close(rl_textgen *g);
 /* Sets d (opened by rl_draft_open from draft_dir; owned by g from now on, closed on failure)
  * as the draft model of speculative decoding for every later run, after checking it has the
  * target's vocabulary (size and token strings). 0 / -1 + rl_err. */
-int rl_textgen_set_draft(rl_textgen *g, const char *target_dir, const char *draft_dir, rl_model *d, int draft_tokens);
+int rl_textgen_set_draft(rl_textgen *g, const char *target_dir, const char *draft_dir, rl_model *d, int draft_tokens, int fixed);
 /* Builds prompt ids: the template rendered over messages with a generation prompt (encoded
  * without adding special tokens again; extra: template variables such as tools, may be NULL),
  * or raw text encoded with the tokenizer's special tokens. *ids malloc'd. 0 / -1 + rl_err. */

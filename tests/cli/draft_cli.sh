@@ -30,6 +30,13 @@ ls "$T/cache/rabbitllm" | grep -q -- '-q4$' || fail "no 4-bit draft cache under 
 # the cost model (no --draft-fixed): still the same ids
 out=$("$BIN" run "$S" --ids $IDS -n 40 --ignore-eos --draft-model "$S" --draft-quant 4 2>"$T/err") || fail "cost model: $(cat "$T/err")"
 [ "$out" = "$plain" ] || fail "cost model changed the greedy ids"
+# text prompts (-p, the session path) honour --draft-fixed too: trees of --draft-tokens nodes, same text
+ptext=$("$BIN" run "$S" -p "Once upon a time" -n 40 --ignore-eos 2>"$T/err") || fail "plain -p: $(cat "$T/err")"
+out=$("$BIN" run "$S" -p "Once upon a time" -n 40 --ignore-eos --draft-model "$S" --draft-tokens 8 --draft-fixed 2>"$T/err") ||
+  fail "-p --draft-fixed: $(cat "$T/err")"
+[ "$out" = "$ptext" ] || fail "-p with a draft changed the text"
+nps=$(grep -Eo 'nodes/sweep [0-9.]+' "$T/err" | awk '{print $2}')
+awk -v n="$nps" 'BEGIN { exit !(n >= 4) }' || fail "-p --draft-fixed --draft-tokens 8: nodes/sweep $nps (the fixed trees were not used)"
 # --draft-backend
 out=$("$BIN" run "$S" --ids $IDS -n 40 --ignore-eos --draft-model "$S" --draft-backend cpu --draft-fixed 2>"$T/err") ||
   fail "--draft-backend cpu: $(cat "$T/err")"

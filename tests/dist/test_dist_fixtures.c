@@ -100,21 +100,66 @@ static void test_rewind_replay(void) {
     rl_model_close(a); rl_model_close(b);
 }
 
-/* Token trees are not run through the pipeline yet: the model says so (speculative decoding
- * then verifies chains or refuses --draft-model with that message). */
+/* Last-row logits of prefix + path (a chain on c, sequence 0 from empty). */
+static void chain_logits(rl_model *c, const int32_t *prefix, int np, const int32_t *path, int n, float *out) {
+    int32_t all[64];
+    memcpy(all, prefix, (size_t)np * sizeof(int32_t));
+    memcpy(all + np, path, (size_t)n * sizeof(int32_t));
+    CHECK(rl_model_rewind(c, 0) == 0 && rl_model_eval(c, all, np + n, out, 0) == 0, "chain: %s", rl_last_error());
+}
+
+/* Token trees through the pipeline, two sequences in one sweep (batched trees): each node's
+ * logits equal a chain of its path; committed paths leave every rank's caches as if the paths
+ * had been evaluated (the next token's logits equal the chain's). A dense model and one with
+ * sliding-window layers. */
 static void test_tree(void) {
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s/fixtures/llama", t_shared());
-    rl_model_opts o = opts1();
-    rl_model *m = rl_model_open(dir, &o);
-    CHECK(m != NULL, "open: %s", rl_last_error());
-    if (!m) return;
-    CHECK(!rl_model_tree_ok(m), "trees refused through the pipeline");
-    int32_t tok[2] = {5, 9}, par[2] = {-1, 0};
-    CHECK(rl_model_eval_tree(m, tok, par, 2, NULL) == -1, "eval_tree refused");
-    int32_t t = 3;
-    CHECK(rl_model_eval(m, &t, 1, NULL, 0) == 0, "eval after: %s", rl_last_error());
-    rl_model_close(m);
+    const char *names[2] = {"llama", "gemma3"};
+    for (int f = 0; f < 2; f++) {
+        char dir[512];
+        snprintf(dir, sizeof dir, "%s/fixtures/%s", t_shared(), names[f]);
+        rl_model_opts o = opts1(), o2 = opts1();
+        o2.n_seq = 2;
+        rl_model *m = rl_model_open(dir, &o2), *c = rl_model_open(dir, &o);
+        CHECK(m && c, "open: %s", rl_last_error());
+        if (!m || !c) { rl_model_close(m); rl_model_close(c); return; }
+        CHECK(rl_model_tree_ok(m), "%s: trees through the pipeline", names[f]);
+        int V = rl_model_vocab(m);
+        int32_t pre[2][5] = {{1, 17, 99, 7, 250 % V}, {1, 33, 8, 61, 0}};
+        int np[2] = {5, 4};
+        int32_t tok0[6] = {5, 9, 11, 13, 21, 30}, par0[6] = {-1, 0, 0, 1, 2, 3};
+        int32_t tok1[4] = {40, 41, 42, 43}, par1[4] = {-1, -1, 0, 2};
+        rl_batch_item bi[2] = {{0, pre[0], np[0]}, {1, pre[1], np[1]}};
+        CHECK(rl_model_eval_batch(m, bi, 2, NULL) == 0, "prefixes: %s", rl_last_error());
+        rl_tree_item ti[2] = {{0, tok0, par0, 6}, {1, tok1, par1, 4}};
+        float *tl = malloc((size_t)10 * V * sizeof(float)), *cl = malloc((size_t)V * sizeof(float));
+        CHECK(rl_model_eval_tree_batch(m, ti, 2, tl) == 0, "trees: %s", rl_last_error());
+        double w = 0;
+        for (int s = 0, row = 0; s < 2; s++)
+            for (int i = 0; i < ti[s].n; i++, row++) { /* node i's path from its root, as a chain */
+                int32_t rev[8], path[8], n = 0;
+                for (int j = i; j >= 0; j = ti[s].parent[j]) rev[n++] = ti[s].tokens[j];
+                for (int j = 0; j < n; j++) path[j] = rev[n - 1 - j];
+                chain_logits(c, pre[s], np[s], path, n, cl);
+                for (int v = 0; v < V; v++) w = fmax(w, fabs(tl[(size_t)row * V + v] - cl[v]));
+            }
+        CHECK(w < 1e-4, "%s: tree nodes differ from chains by %g", names[f], w);
+        int32_t p0[3] = {0, 1, 3}, p1[2] = {1}; /* sequence 1: the second root alone */
+        CHECK(rl_model_seq_tree_commit(m, 0, p0, 3) == 0 && rl_model_seq_tree_commit(m, 1, p1, 1) == 0, "commit: %s", rl_last_error());
+        CHECK(rl_model_seq_pos(m, 0) == 8 && rl_model_seq_pos(m, 1) == 5, "positions after commit");
+        int32_t nx[2] = {42, 77};
+        rl_batch_item nb[2] = {{0, &nx[0], 1}, {1, &nx[1], 1}};
+        CHECK(rl_model_eval_batch(m, nb, 2, tl) == 0, "after commit: %s", rl_last_error());
+        int32_t c0[4] = {5, 9, 13, 42}, c1[2] = {41, 77};
+        w = 0;
+        chain_logits(c, pre[0], np[0], c0, 4, cl);
+        for (int v = 0; v < V; v++) w = fmax(w, fabs(tl[v] - cl[v]));
+        chain_logits(c, pre[1], np[1], c1, 2, cl);
+        for (int v = 0; v < V; v++) w = fmax(w, fabs(tl[(size_t)V + v] - cl[v]));
+        CHECK(w < 1e-4, "%s: committed paths differ from the chains by %g", names[f], w);
+        fprintf(stderr, "  %s: trees through %d ranks: max diff %.2g\n", names[f], rl_dist_size(), w);
+        free(tl); free(cl);
+        rl_model_close(m); rl_model_close(c);
+    }
 }
 
 /* --pp-split puts the layers where it says, with the same logits; bad splits and errors on

@@ -16,7 +16,7 @@ int main(void) {
     printf("rl_model_opts %zu", sizeof(rl_model_opts)); F(rl_model_opts, n_threads); F(rl_model_opts, ctx);
     F(rl_model_opts, max_batch); F(rl_model_opts, n_seq); F(rl_model_opts, mem_budget); F(rl_model_opts, kv_type);
     F(rl_model_opts, backend); F(rl_model_opts, gpu_mem); F(rl_model_opts, expert_cache); F(rl_model_opts, moe_cpu_rows);
-    printf("\nrl_session_opts %zu", sizeof(rl_session_opts)); F(rl_session_opts, model); F(rl_session_opts, raw); F(rl_session_opts, draft_model); F(rl_session_opts, draft_tokens); F(rl_session_opts, draft_backend);
+    printf("\nrl_session_opts %zu", sizeof(rl_session_opts)); F(rl_session_opts, model); F(rl_session_opts, raw); F(rl_session_opts, draft_model); F(rl_session_opts, draft_tokens); F(rl_session_opts, draft_backend); F(rl_session_opts, draft_fixed);
     printf("\nrl_sampling %zu", sizeof(rl_sampling)); F(rl_sampling, temperature); F(rl_sampling, top_k);
     F(rl_sampling, top_p); F(rl_sampling, min_p); F(rl_sampling, repetition_penalty); F(rl_sampling, seed);
     printf("\nrl_gen_params %zu", sizeof(rl_gen_params)); F(rl_gen_params, max_tokens); F(rl_gen_params, sampling);

@@ -91,6 +91,7 @@ int rl_dist_recv_x(rl_model *m, int T) {
     int rc = MPI_Probe(dm->rank - 1, MPI_ANY_TAG, MPI_COMM_WORLD, &st), cnt = 0;
     if (rc != MPI_SUCCESS) return dist_mpi_err(rc, "waiting for rows");
     MPI_Get_count(&st, MPI_BYTE, &cnt);
+    dm->got_rows = 1;
     if (st.MPI_TAG == TAG_XERR) { /* a rank before failed: its message */
         char msg[DIST_MSG] = "";
         MPI_Recv(msg, cnt < DIST_MSG ? cnt : DIST_MSG, MPI_BYTE, dm->rank - 1, TAG_XERR, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
@@ -160,6 +161,18 @@ void dist_fail_down(int rank, int size, int want, const char *msg) {
     if (want) MPI_Send(NULL, 0, MPI_BYTE, 0, TAG_LOGITS, MPI_COMM_WORLD);
 }
 
+void dist_drain_rows(int rank) {
+    MPI_Status st;
+    int cnt = 0;
+    if (MPI_Probe(rank - 1, MPI_ANY_TAG, MPI_COMM_WORLD, &st) != MPI_SUCCESS) return;
+    if (st.MPI_TAG != TAG_X && st.MPI_TAG != TAG_XERR) return; /* (the rows always come before the next command) */
+    MPI_Get_count(&st, MPI_BYTE, &cnt);
+    void *tmp = malloc((size_t)cnt + 1);
+    if (!tmp) return;
+    MPI_Recv(tmp, cnt, MPI_BYTE, rank - 1, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    free(tmp);
+}
+
 void dist_pass_failure(rl_model *m, int want) {
     struct rl_dist_model *dm = m->dist;
     if (dm->rank != 0) {
@@ -193,10 +206,10 @@ int rl_dist_rewind(rl_model *m, int seq, int pos) {
     return dist_send_cmd(dm, &h, NULL, 0);
 }
 
-int rl_dist_tree_commit(rl_model *m, const int32_t *nodes, int k) {
+int rl_dist_tree_commit(rl_model *m, int seq, const int32_t *nodes, int k) {
     struct rl_dist_model *dm = m->dist;
     if (dm->rank != 0) return 0;
-    dist_cmd h = {.kind = CMD_COMMIT, .id = dm->id, .a = k};
+    dist_cmd h = {.kind = CMD_COMMIT, .id = dm->id, .a = k, .b = seq};
     return dist_send_cmd(dm, &h, nodes, (size_t)k * sizeof(int32_t));
 }
 

@@ -19,7 +19,7 @@ enum { CMD_OPEN = 1, CMD_CLOSE, CMD_SWEEP, CMD_REWIND, CMD_COMMIT, CMD_PING, CMD
 typedef struct {
     int32_t kind, id;
     int32_t a, b, c, d, e; /* per kind: SWEEP T, n_seg, n_out, want logits, a token tree (parents follow);
-                             REWIND seq, pos; COMMIT k (nodes follow); PING bytes, reps */
+                             REWIND seq, pos; COMMIT k, seq (nodes follow); PING bytes, reps */
 } dist_cmd;
 
 typedef struct { int32_t rc; char msg[DIST_MSG]; } dist_status;
@@ -34,6 +34,7 @@ struct rl_dist_model {
     int p_head, p_n;
     int open_sweep, open_want;      /* rank 0: a sweep begun and not sent on (its stage failed) */
     int passed;                     /* workers: this sweep's rows (or answer) went on */
+    int got_rows;                   /* workers: this sweep's rows (or error) from the rank before were taken */
     int broken;                     /* rank 0: a rank failed; the stages are out of step */
     char why[DIST_MSG];
     /* statistics (RL_PP_STATS=1 prints them at close) */
@@ -56,6 +57,9 @@ int dist_worker_sweep(rl_model *m, const dist_cmd *h, const uint8_t *payload, si
 void dist_pass_failure(rl_model *m, int want);
 /* The same from rank `rank` of `size` with a message (no model needed). */
 void dist_fail_down(int rank, int size, int want, const char *msg);
+/* Workers: a sweep that failed before taking its rows from the rank before takes them now (they
+ * would otherwise be read as the next sweep's, or block the sender). */
+void dist_drain_rows(int rank);
 /* Rank 0: per-hop time of rows between ranks 0 and 1 (RL_PP_STATS). */
 void dist_ping(rl_model *m);
 

@@ -47,7 +47,15 @@ int dist_worker_sweep(rl_model *m, const dist_cmd *h, const uint8_t *payload, si
         lg = dm->lg;
     }
     m->dist->sweeps++;
-    if (tree) return rl_model_eval_tree(m, tok, tok + T, T, lg); /* its checks, positions and cache rules */
+    if (tree) { /* one tree per segment, parents relative to it: eval_tree_batch's checks, positions and cache rules */
+        rl_tree_item items[RL_TREE_MAX];
+        if (n_seg > RL_TREE_MAX) return rl_err("pipeline rank %d: %d trees in one sweep", m->dist->rank, n_seg);
+        for (int g = 0; g < n_seg; g++) {
+            const rl_segment *sg = &m->seg[g];
+            items[g] = (rl_tree_item){sg->seq, tok + sg->row0, tok + T + sg->row0, sg->n};
+        }
+        return rl_model_eval_tree_batch(m, items, n_seg, lg);
+    }
     return rl_model_sweep(m, tok, T, m->out_rows, n_out, lg);
 }
 
@@ -101,17 +109,22 @@ int rl_dist_worker(void) {
             if (slot >= 0 && rl_model_seq_rewind(models[slot], h.a, h.b))
                 fprintf(stderr, "rabbitllm rank %d: rewind: %s\n", rank, rl_last_error());
         } else if (h.kind == CMD_COMMIT) {
-            if (slot >= 0 && (pn != (size_t)h.a * sizeof(int32_t) || rl_model_tree_commit(models[slot], (const int32_t *)pay, h.a)))
+            if (slot >= 0 && (pn != (size_t)h.a * sizeof(int32_t) || rl_model_seq_tree_commit(models[slot], h.b, (const int32_t *)pay, h.a)))
                 fprintf(stderr, "rabbitllm rank %d: tree commit: %s\n", rank, pn != (size_t)h.a * sizeof(int32_t) ? "malformed" : rl_last_error());
         } else if (h.kind == CMD_SWEEP) {
             if (slot < 0) { /* a model this rank failed to open: the sweep fails down the line */
                 char msg[96];
                 snprintf(msg, sizeof msg, "pipeline rank %d: no model %d (its open failed)", rank, h.id);
+                dist_drain_rows(rank);
                 dist_fail_down(rank, size, h.d, msg);
                 continue;
             }
-            models[slot]->dist->passed = 0;
-            if (dist_worker_sweep(models[slot], &h, pay, pn) && !models[slot]->dist->passed) dist_pass_failure(models[slot], h.d);
+            struct rl_dist_model *dm = models[slot]->dist;
+            dm->passed = dm->got_rows = 0;
+            if (dist_worker_sweep(models[slot], &h, pay, pn) && !dm->passed) {
+                if (!dm->got_rows) dist_drain_rows(rank); /* failed before taking its rows */
+                dist_pass_failure(models[slot], h.d);
+            }
         }
     }
     for (int i = 0; i < MAX_MODELS; i++) rl_model_close(models[i]);
