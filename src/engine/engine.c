@@ -275,7 +275,7 @@ static rl_model *open_plan(const char *dir, const rl_model_opts *opts, rl_dtype 
     }
     m->n_seq = o.n_seq > 0 ? o.n_seq : 1;
     for (int l = 0; l < d->n_layers; l++)
-        if (m->n_seq > 1 && (d->mla || d->layers[l].kind == RL_LAYER_LINEAR)) {
+        if (m->n_seq > 1 && ((d->mla && d->idx_heads > 0) || d->layers[l].kind == RL_LAYER_LINEAR)) {
             rl_err("%s: several sequences at once (batching) are not supported for %s yet", dir, d->family);
             goto fail;
         }
@@ -676,13 +676,15 @@ int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, fl
 
 int rl_model_tree_ok(const rl_model *m) {
     /* sliding-window layers (linear or ring caches) are fine: attention_tree takes the window */
-    return m->be->ops->attention_tree && !m->d.mla && !m->n_lin; /* through an MPI pipeline too (every rank's layers) */
+    /* MLA too (latent or expanded cache), not with GLM-5's DSA indexer (one key cache per layer);
+     * through an MPI pipeline too (every rank's layers) */
+    return m->be->ops->attention_tree && !(m->d.mla && m->d.idx_heads > 0) && !m->n_lin;
 }
 
 int rl_model_eval_tree_batch(rl_model *m, const rl_tree_item *items, int n_items, float *logits) {
     if (!rl_model_tree_ok(m))
-        return rl_err("%s: token trees need a backend with tree attention and a model without MLA or recurrent "
-                      "layers (use a chain: rl_model_eval)", m->dir);
+        return rl_err("%s: token trees need a backend with tree attention and a model without a DSA indexer or "
+                      "recurrent layers (use a chain: rl_model_eval)", m->dir);
     if (n_items <= 0) return rl_err("eval_tree: no trees");
     int cap = m->max_T < RL_TREE_MAX ? m->max_T : RL_TREE_MAX, T = 0;
     for (int i = 0; i < n_items; i++) {

@@ -80,14 +80,12 @@ int rl_mla_open(rl_model *m) {
  * W_UK / W_UV are head h's rows of kv_b_proj ([k_nope | v] per head, kv_lora_rank columns), or
  * (llama.cpp's GGUF form, kb / vb set) head h's row blocks of k_b (W_UK^T) and v_b. */
 static void latent_attention(rl_model *m, struct rl_mla_state *S, const void *wkvb, rl_dtype dt, rl_wref kb, rl_wref vb, int l, int T,
-                             int pos0, rl_dsa_args *dsa) {
+                             rl_dsa_args *dsa) {
     const rl_model_desc *d = &m->d;
     rl_backend *be = m->be;
     int nh = d->n_heads, qk = d->head_dim, nope = d->qk_nope_dim, rope = d->qk_rope_dim, vd = d->v_head_dim;
     int kvl = d->kv_lora_rank, W = kvl + rope, kvbw = nope + vd;
     size_t F = sizeof(float), rb = rl_dtype_row_bytes(dt, kvl);
-    rl_kv_view kv = rl_kv_layer(&m->kv, m->kv_slot[l], 0);
-    be->ops->kv_store(be, &kv, pos0, S->lat, S->lat, T);
     /* queries: [q_nope_h W_UK_h | q_pe_h] per head */
     be->ops->copy2d(be, S->qabs + kvl, (size_t)W * F, m->q + nope, (size_t)qk * F, (size_t)rope * F, T * nh);
     for (int h = 0; h < nh; h++) {
@@ -99,12 +97,23 @@ static void latent_attention(rl_model *m, struct rl_mla_state *S, const void *wk
             be->ops->matmul_t(be, S->tb, S->ta, (const uint8_t *)wkvb + (size_t)h * kvbw * rb, dt, T, nope, kvl);
         be->ops->copy2d(be, S->qabs + (size_t)h * W, (size_t)nh * W * F, S->tb, (size_t)kvl * F, (size_t)kvl * F, T);
     }
-    /* one shared key/value head over the latent rows (MQA): outputs in the latent */
-    if (dsa) { /* the indexer's top-k keys (an f32 cache: kv.dt is F32 with DSA) */
-        dsa->n_kv = 1; dsa->k_stride = W; dsa->v_stride = W;
-        be->ops->dsa_attention(be, S->olat, S->qabs, kv.k, kv.v, T, pos0, nh, W, kvl, d->attn_scale, dsa);
-    } else
-        be->ops->attention_kv(be, S->olat, S->qabs, &kv, T, pos0, nh, 1, W, kvl, d->attn_scale, 0.0f, 0);
+    /* one shared key/value head over the latent rows (MQA): outputs in the latent; each sequence's
+     * rows appended to its own cache (a token tree's nodes see the prefix and their ancestors) */
+    for (int g = 0; g < m->n_seg; g++) {
+        const rl_segment *sg = &m->seg[g];
+        rl_kv_view kv = rl_kv_layer(&m->kv, m->kv_slot[l], sg->seq);
+        const float *lat = S->lat + (size_t)sg->row0 * W, *q = S->qabs + (size_t)sg->row0 * nh * W;
+        float *out = S->olat + (size_t)sg->row0 * nh * kvl;
+        be->ops->kv_store(be, &kv, sg->pos0, lat, lat, sg->n);
+        if (dsa) { /* the indexer's top-k keys (an f32 cache: kv.dt is F32 with DSA; one sequence, no trees) */
+            dsa->n_kv = 1; dsa->k_stride = W; dsa->v_stride = W;
+            be->ops->dsa_attention(be, out, q, kv.k, kv.v, sg->n, sg->pos0, nh, W, kvl, d->attn_scale, dsa);
+        } else if (m->tree_parent)
+            be->ops->attention_tree(be, out, q, &kv, m->tree_parent_dev + sg->row0, sg->n, sg->pos0, nh, 1, W, kvl,
+                                    d->attn_scale, 0.0f, 0);
+        else
+            be->ops->attention_kv(be, out, q, &kv, sg->n, sg->pos0, nh, 1, W, kvl, d->attn_scale, 0.0f, 0);
+    }
     /* values: W_UV_h (sum_j p_j c_j) per head into the attention output (T, heads, v_head) */
     for (int h = 0; h < nh; h++) {
         be->ops->copy2d(be, S->ta, (size_t)kvl * F, S->olat + (size_t)h * kvl, (size_t)nh * kvl * F, (size_t)kvl * F, T);
@@ -185,26 +194,34 @@ int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
             kb = rl_stage_weight(m, s, buf, W_MLA_K_B);
             vb = rl_stage_weight(m, s, buf, W_MLA_V_B);
         } else kvb = rl_stage_weight(m, s, buf, W_MLA_KV_B);
-        latent_attention(m, S, kvb.p, kvb.dt, kb, vb, l, T, pos0, dsa);
+        latent_attention(m, S, kvb.p, kvb.dt, kb, vb, l, T, dsa);
         RL_TRACE(m, l, "attn_out", m->att, T, nh * vd);
         be->ops->matmul(be, m->o, m->att, WT(W_O), NULL, T, nh * vd, H);
         return 0;
     }
     be->ops->matmul(be, S->kvb, S->ckv, WT(W_MLA_KV_B), NULL, T, kvl, nh * kvbw);
-    /* expanded per-head keys [k_nope | k_pe] and values appended to the cache */
-    float *kc = rl_kv_k(&m->kv, m->kv_slot[l], 0), *vc = rl_kv_v(&m->kv, m->kv_slot[l], 0);
-    float *krow = kc + (size_t)pos0 * nh * qk, *vrow = vc + (size_t)pos0 * nh * vd;
-    be->ops->copy2d(be, krow, (size_t)qk * F, S->kvb, (size_t)kvbw * F, (size_t)nope * F, T * nh);
-    for (int t = 0; t < T; t++) /* the rotary part is shared by every head */
-        be->ops->copy2d(be, krow + (size_t)t * nh * qk + nope, (size_t)qk * F, S->kva + (size_t)t * kw + kvl, 0,
-                        (size_t)rope * F, nh);
-    be->ops->copy2d(be, vrow, (size_t)vd * F, S->kvb + nope, (size_t)kvbw * F, (size_t)vd * F, T * nh);
-
-    if (d->idx_heads <= 0) {
-        be->ops->attention(be, m->att, m->q, kc, vc, T, pos0, nh, nh, qk, vd, d->attn_scale, 0.0f, 0);
-    } else {
-        rl_dsa_args a = indexer(m, S, s, buf, l, T, pos0);
-        be->ops->dsa_attention(be, m->att, m->q, kc, vc, T, pos0, nh, qk, vd, d->attn_scale, &a);
+    rl_dsa_args a = {0};
+    if (d->idx_heads > 0) a = indexer(m, S, s, buf, l, T, pos0);
+    /* expanded per-head keys [k_nope | k_pe] and values appended to each sequence's cache */
+    for (int g = 0; g < m->n_seg; g++) {
+        const rl_segment *sg = &m->seg[g];
+        float *kc = rl_kv_k(&m->kv, m->kv_slot[l], sg->seq), *vc = rl_kv_v(&m->kv, m->kv_slot[l], sg->seq);
+        float *krow = kc + (size_t)sg->pos0 * nh * qk, *vrow = vc + (size_t)sg->pos0 * nh * vd;
+        const float *kvb = S->kvb + (size_t)sg->row0 * nh * kvbw, *q = m->q + (size_t)sg->row0 * nh * qk;
+        float *out = m->att + (size_t)sg->row0 * nh * vd;
+        be->ops->copy2d(be, krow, (size_t)qk * F, kvb, (size_t)kvbw * F, (size_t)nope * F, sg->n * nh);
+        for (int t = 0; t < sg->n; t++) /* the rotary part is shared by every head */
+            be->ops->copy2d(be, krow + (size_t)t * nh * qk + nope, (size_t)qk * F, S->kva + (size_t)(sg->row0 + t) * kw + kvl, 0,
+                            (size_t)rope * F, nh);
+        be->ops->copy2d(be, vrow, (size_t)vd * F, kvb + nope, (size_t)kvbw * F, (size_t)vd * F, sg->n * nh);
+        if (d->idx_heads > 0) { /* (one sequence, no trees: rl_model_open / rl_model_tree_ok) */
+            be->ops->dsa_attention(be, out, q, kc, vc, sg->n, sg->pos0, nh, qk, vd, d->attn_scale, &a);
+        } else if (m->tree_parent) {
+            rl_kv_view kv = rl_kv_layer(&m->kv, m->kv_slot[l], sg->seq);
+            be->ops->attention_tree(be, out, q, &kv, m->tree_parent_dev + sg->row0, sg->n, sg->pos0, nh, nh, qk, vd,
+                                    d->attn_scale, 0.0f, 0);
+        } else
+            be->ops->attention(be, out, q, kc, vc, sg->n, sg->pos0, nh, nh, qk, vd, d->attn_scale, 0.0f, 0);
     }
     RL_TRACE(m, l, "attn_out", m->att, T, nh * vd);
     be->ops->matmul(be, m->o, m->att, WT(W_O), NULL, T, nh * vd, H);

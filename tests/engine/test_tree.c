@@ -7,7 +7,9 @@
  * caches otherwise): a long prefix and a path deeper than the window, so both the prefix and
  * the ancestors are cut by the window; the same checks, then a rewind after the tree.
  * Batched sequences (rl_model_eval_tree_batch): three sequences with their own prefixes and
- * trees in one sweep, each node vs its chain; commits per sequence, then a batched eval. */
+ * trees in one sweep, each node vs its chain; commits per sequence, then a batched eval.
+ * MLA models (DeepSeek V2 / V3) on their latent cache and, with a quantized kv_b, on the
+ * expanded cache; GLM-5's DSA indexer refuses trees. */
 #include "test.h"
 #include "rabbitllm.h"
 #include "backend/backend.h"
@@ -245,6 +247,8 @@ static void test_batch(void) {
     for (int b = 0; b < n_backends(); b++) {
         check_batch("llama", be[b], 0);
         check_batch("gemma2", be[b], 32); /* ring caches */
+        check_batch("deepseek_v2", be[b], 0); /* MLA: a latent cache per sequence */
+        check_batch("../fixtures-quant/deepseek_v3_fp8", be[b], 0); /* MLA: expanded caches per sequence */
     }
 }
 
@@ -254,6 +258,9 @@ static void test_tree(void) {
         check_model("stories260K", be[b]);
         check_model("llama", be[b]);
         check_model("qwen3_moe", be[b]);
+        check_model("deepseek_v2", be[b]); /* MLA, latent cache */
+        check_model("deepseek_v3", be[b]); /* MLA with q LoRA */
+        check_model("../fixtures-quant/deepseek_v3_fp8", be[b]); /* MLA, quantized kv_b: the expanded f32 cache */
     }
     char dir[512];
     snprintf(dir, sizeof dir, "%s/fixtures/qwen3_5", t_shared());
@@ -263,6 +270,15 @@ static void test_tree(void) {
         int32_t t = 1, p = -1;
         CHECK(!rl_model_tree_ok(m) && rl_model_eval_tree(m, &t, &p, 1, NULL) == -1 && strstr(rl_last_error(), "chain"),
               "recurrent layers: trees refused clearly: %s", rl_last_error());
+        rl_model_close(m);
+    }
+    snprintf(dir, sizeof dir, "%s/fixtures/glm_moe_dsa", t_shared());
+    m = rl_model_open(dir, NULL);
+    CHECK(m != NULL, "open: %s", rl_last_error());
+    if (m) {
+        int32_t t = 1, p = -1;
+        CHECK(!rl_model_tree_ok(m) && rl_model_eval_tree(m, &t, &p, 1, NULL) == -1 && strstr(rl_last_error(), "DSA"),
+              "DSA indexer: trees refused clearly: %s", rl_last_error());
         rl_model_close(m);
     }
 }

@@ -59,13 +59,15 @@ static void test_batch_equals_single(void) {
     check_model("llama");
     check_model("gemma2");      /* sliding window 8 < prompt + generation */
     check_model("qwen3_moe");   /* routed experts per token */
+    check_model("deepseek_v2"); /* MLA: each sequence's latent cache */
+    check_model("deepseek_v3"); /* MLA with q LoRA, sigmoid routing */
 }
 
 static void test_unsupported(void) {
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/fixtures/deepseek_v2", t_shared());
+    snprintf(dir, sizeof dir, "%s/fixtures/glm_moe_dsa", t_shared());
     rl_model_opts o = {.n_seq = 2};
-    CHECK(rl_model_open(dir, &o) == NULL && strstr(rl_last_error(), "not supported"), "MLA batching: %s", rl_last_error());
+    CHECK(rl_model_open(dir, &o) == NULL && strstr(rl_last_error(), "not supported"), "DSA batching: %s", rl_last_error());
 }
 
 int main(void) {

@@ -89,7 +89,7 @@ static void test_sampling(void) {
 
 static void test_refused(void) {
     rl_model *m = open_dir("stories260K", NP, 0, 0), *d1 = open_dir("stories260K", 1, 0, 0);
-    rl_model *mla = open_dir("deepseek_v2", 1, 0, 0); /* MLA models run one sequence */
+    rl_model *mla = open_dir("glm_moe_dsa", 1, 0, 0); /* DSA models (GLM-5) run one sequence, no trees */
     int32_t o0[4], o1[4], o2[4], *outs[NP] = {o0, o1, o2};
     int n_outs[NP];
     rl_batch_opts o = {.max_new = 4, .sampling = rl_sampling_default(), .draft_model = d1};
@@ -97,7 +97,7 @@ static void test_refused(void) {
                        "a draft of 1 sequence for 3: %s", rl_last_error());
     o.draft_model = mla;
     if (mla) CHECK(rl_generate_batch(mla, PROMPTS, NPROMPT, 1, &o, outs, n_outs, NULL) == -1 && strstr(rl_last_error(), "token trees"),
-                   "MLA: %s", rl_last_error());
+                   "DSA: %s", rl_last_error());
     rl_model_close(m); rl_model_close(d1); rl_model_close(mla);
 }
 
