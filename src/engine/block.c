@@ -153,7 +153,7 @@ int rl_block_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     if (d->layers[l].kind == RL_LAYER_LINEAR) { /* Gated DeltaNet instead of attention (deltanet.c) */
         if (rl_deltanet_forward(m, l, buf, T)) return -1;
     } else if (d->mla) { /* multi-head latent attention (mla.c) */
-        if (rl_mla_forward(m, l, buf, T, m->seg[0].pos0)) return -1;
+        if (rl_mla_forward(m, l, buf, T)) return -1;
     } else
         attention(m, l, s, buf, T, w0, w2);
     if (d->post_norms) be->ops->rmsnorm(be, m->o, m->o, vec(m, w0, W(s, buf, W_POST_ATTN_NORM), H), T, H, d->norm_eps, d->norm_one_plus);

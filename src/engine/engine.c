@@ -275,7 +275,7 @@ static rl_model *open_plan(const char *dir, const rl_model_opts *opts, rl_dtype 
     }
     m->n_seq = o.n_seq > 0 ? o.n_seq : 1;
     for (int l = 0; l < d->n_layers; l++)
-        if (m->n_seq > 1 && ((d->mla && d->idx_heads > 0) || d->layers[l].kind == RL_LAYER_LINEAR)) {
+        if (m->n_seq > 1 && d->layers[l].kind == RL_LAYER_LINEAR) {
             rl_err("%s: several sequences at once (batching) are not supported for %s yet", dir, d->family);
             goto fail;
         }

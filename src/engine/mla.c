@@ -19,7 +19,8 @@ struct rl_mla_state {      /* all device memory */
     float *ckv;    /* (T, kv_lora_rank) normed latent */
     float *kvb;    /* (T, heads * (qk_nope + v_head)) */
     float *vw;     /* f32 vectors (norm weights, biases): 2 * max(q_lora, kv_lora, idx_head_dim) */
-    float *ikc;    /* DSA: (n_layers, ctx, idx_head_dim) indexer key cache */
+    float *ikc;    /* DSA: (n_layers, n_seq, ctx, idx_head_dim) indexer key cache */
+    float *ik;     /* DSA: (T, idx_head_dim) the sweep's indexer keys */
     float *iq;     /* (T, idx_heads * idx_head_dim) */
     float *iw;     /* (T, idx_heads) head weights */
     /* latent cache / absorbed attention (m->mla_latent) */
@@ -55,7 +56,9 @@ int rl_mla_plan(rl_model *m) {
         rl_plan_add(p, "mla per-head staging", RL_MEM_DEVICE, 2 * T * tw * F, (void **)&S->ta);
     }
     if (d->idx_heads > 0) {
-        rl_plan_add(p, "dsa indexer key cache", RL_MEM_DEVICE, (size_t)d->n_layers * m->ctx * (size_t)d->idx_head_dim * F, (void **)&S->ikc);
+        rl_plan_add(p, "dsa indexer key cache", RL_MEM_DEVICE, (size_t)d->n_layers * m->n_seq * m->ctx * (size_t)d->idx_head_dim * F,
+                    (void **)&S->ikc);
+        rl_plan_add(p, "dsa indexer keys", RL_MEM_DEVICE, T * (size_t)d->idx_head_dim * F, (void **)&S->ik);
         rl_plan_add(p, "dsa indexer queries", RL_MEM_DEVICE, T * (size_t)d->idx_heads * d->idx_head_dim * F, (void **)&S->iq);
         rl_plan_add(p, "dsa indexer weights", RL_MEM_DEVICE, T * (size_t)d->idx_heads * F, (void **)&S->iw);
         S->irope = d->ropes[0];
@@ -73,6 +76,19 @@ int rl_mla_open(rl_model *m) {
         S->tb = S->ta + (size_t)m->max_T * tw;
     }
     return 0;
+}
+
+/* Layer l's indexer key cache of sequence seq. */
+static float *ik_cache(rl_model *m, int l, int seq) {
+    return m->mla->ikc + ((size_t)l * m->n_seq + (size_t)seq) * m->ctx * (size_t)m->d.idx_head_dim;
+}
+
+/* The indexer arguments of one segment: its rows' queries and weights, its sequence's keys. */
+static rl_dsa_args per_segment(rl_model *m, rl_dsa_args a, int l, const rl_segment *sg) {
+    a.iq += (size_t)sg->row0 * a.idx_heads * a.idx_dim;
+    a.iw += (size_t)sg->row0 * a.idx_heads;
+    a.ik = ik_cache(m, l, sg->seq);
+    return a;
 }
 
 /* The absorbed form (DeepSeek's own inference): per head, scores q_nope . k_nope_j =
@@ -105,9 +121,10 @@ static void latent_attention(rl_model *m, struct rl_mla_state *S, const void *wk
         const float *lat = S->lat + (size_t)sg->row0 * W, *q = S->qabs + (size_t)sg->row0 * nh * W;
         float *out = S->olat + (size_t)sg->row0 * nh * kvl;
         be->ops->kv_store(be, &kv, sg->pos0, lat, lat, sg->n);
-        if (dsa) { /* the indexer's top-k keys (an f32 cache: kv.dt is F32 with DSA; one sequence, no trees) */
-            dsa->n_kv = 1; dsa->k_stride = W; dsa->v_stride = W;
-            be->ops->dsa_attention(be, out, q, kv.k, kv.v, sg->n, sg->pos0, nh, W, kvl, d->attn_scale, dsa);
+        if (dsa) { /* the indexer's top-k keys (an f32 cache: kv.dt is F32 with DSA; no trees) */
+            rl_dsa_args a = per_segment(m, *dsa, l, sg);
+            a.n_kv = 1; a.k_stride = W; a.v_stride = W;
+            be->ops->dsa_attention(be, out, q, kv.k, kv.v, sg->n, sg->pos0, nh, W, kvl, d->attn_scale, &a);
         } else if (m->tree_parent)
             be->ops->attention_tree(be, out, q, &kv, m->tree_parent_dev + sg->row0, sg->n, sg->pos0, nh, 1, W, kvl,
                                     d->attn_scale, 0.0f, 0);
@@ -134,28 +151,33 @@ void rl_mla_close(rl_model *m) {
 
 #define WT(r) rl_stage_weight(m, s, buf, r).p, rl_stage_weight(m, s, buf, r).dt
 
-/* The DSA indexer of layer l: its queries, keys (appended to its own compact cache) and head
- * weights for T tokens at pos0; returns the arguments of dsa_attention. */
-static rl_dsa_args indexer(rl_model *m, struct rl_mla_state *S, const rl_stage *s, const uint8_t *buf, int l, int T, int pos0) {
+/* The DSA indexer of layer l: its queries, keys (each sequence's rows appended to its own
+ * compact cache) and head weights for the sweep's T tokens; returns the arguments of
+ * dsa_attention for the whole sweep (per_segment narrows them to one segment). */
+static rl_dsa_args indexer(rl_model *m, struct rl_mla_state *S, const rl_stage *s, const uint8_t *buf, int l, int T) {
     const rl_model_desc *d = &m->d;
     rl_backend *be = m->be;
     int H = d->hidden, ql = d->q_lora_rank, ih = d->idx_heads, ihd = d->idx_head_dim;
-    size_t rt = (size_t)m->max_T * (RL_MAX_ROPE_FACTORS / 2) * (size_t)d->layers[l].rope;
+    size_t rt = (size_t)m->max_T * (RL_MAX_ROPE_FACTORS / 2) * (size_t)d->layers[l].rope, F = sizeof(float);
     const float *cs = m->rope_cos + rt, *sn = m->rope_sin + rt;
-    float *ikc = S->ikc + (size_t)l * m->ctx * ihd, *ik = ikc + (size_t)pos0 * ihd;
     be->ops->matmul(be, S->iq, S->qa, WT(W_IDX_Q_B), NULL, T, ql, ih * ihd);
     be->ops->rope(be, &S->irope, S->iq, T, ih, ihd, cs, sn);
-    be->ops->matmul(be, ik, m->xb, WT(W_IDX_K), NULL, T, H, ihd);
+    be->ops->matmul(be, S->ik, m->xb, WT(W_IDX_K), NULL, T, H, ihd);
     const float *nw = rl_vec_f32(m, S->vw, WT(W_IDX_K_NORM), ihd);
     const float *nb = rl_vec_f32(m, S->vw + ihd, WT(W_IDX_K_NORM_B), ihd);
-    be->ops->layernorm(be, ik, ik, nw, nb, T, ihd, 1e-6f);
-    be->ops->rope(be, &S->irope, ik, T, 1, ihd, cs, sn);
+    be->ops->layernorm(be, S->ik, S->ik, nw, nb, T, ihd, 1e-6f);
+    be->ops->rope(be, &S->irope, S->ik, T, 1, ihd, cs, sn);
+    for (int g = 0; g < m->n_seg; g++) {
+        const rl_segment *sg = &m->seg[g];
+        be->ops->copy2d(be, ik_cache(m, l, sg->seq) + (size_t)sg->pos0 * ihd, (size_t)ihd * F, S->ik + (size_t)sg->row0 * ihd,
+                        (size_t)ihd * F, (size_t)ihd * F, sg->n);
+    }
     be->ops->matmul(be, S->iw, m->xb, WT(W_IDX_W), NULL, T, H, ih);
     be->ops->scale(be, S->iw, 1.0f / sqrtf((float)ih), (int64_t)T * ih);
-    return (rl_dsa_args){ih, ihd, d->idx_topk, S->iq, S->iw, ikc, 0, 0, 0};
+    return (rl_dsa_args){ih, ihd, d->idx_topk, S->iq, S->iw, NULL, 0, 0, 0};
 }
 
-int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
+int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     const rl_model_desc *d = &m->d;
     struct rl_mla_state *S = m->mla;
     const rl_stage *s = &m->stages[l];
@@ -188,7 +210,7 @@ int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
         be->ops->copy2d(be, S->lat, (size_t)kw * F, S->ckv, (size_t)kvl * F, (size_t)kvl * F, T);
         be->ops->copy2d(be, S->lat + kvl, (size_t)kw * F, S->kva + kvl, (size_t)kw * F, (size_t)rope * F, T);
         rl_dsa_args a, *dsa = NULL;
-        if (d->idx_heads > 0) { a = indexer(m, S, s, buf, l, T, pos0); dsa = &a; }
+        if (d->idx_heads > 0) { a = indexer(m, S, s, buf, l, T); dsa = &a; }
         rl_wref kvb = {0}, kb = {0}, vb = {0};
         if (d->mla_kv_b_split) {
             kb = rl_stage_weight(m, s, buf, W_MLA_K_B);
@@ -201,7 +223,7 @@ int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
     }
     be->ops->matmul(be, S->kvb, S->ckv, WT(W_MLA_KV_B), NULL, T, kvl, nh * kvbw);
     rl_dsa_args a = {0};
-    if (d->idx_heads > 0) a = indexer(m, S, s, buf, l, T, pos0);
+    if (d->idx_heads > 0) a = indexer(m, S, s, buf, l, T);
     /* expanded per-head keys [k_nope | k_pe] and values appended to each sequence's cache */
     for (int g = 0; g < m->n_seg; g++) {
         const rl_segment *sg = &m->seg[g];
@@ -214,8 +236,9 @@ int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0) {
             be->ops->copy2d(be, krow + (size_t)t * nh * qk + nope, (size_t)qk * F, S->kva + (size_t)(sg->row0 + t) * kw + kvl, 0,
                             (size_t)rope * F, nh);
         be->ops->copy2d(be, vrow, (size_t)vd * F, kvb + nope, (size_t)kvbw * F, (size_t)vd * F, sg->n * nh);
-        if (d->idx_heads > 0) { /* (one sequence, no trees: rl_model_open / rl_model_tree_ok) */
-            be->ops->dsa_attention(be, out, q, kc, vc, sg->n, sg->pos0, nh, qk, vd, d->attn_scale, &a);
+        if (d->idx_heads > 0) { /* (no trees: rl_model_tree_ok) */
+            rl_dsa_args sa = per_segment(m, a, l, sg);
+            be->ops->dsa_attention(be, out, q, kc, vc, sg->n, sg->pos0, nh, qk, vd, d->attn_scale, &sa);
         } else if (m->tree_parent) {
             rl_kv_view kv = rl_kv_layer(&m->kv, m->kv_slot[l], sg->seq);
             be->ops->attention_tree(be, out, q, &kv, m->tree_parent_dev + sg->row0, sg->n, sg->pos0, nh, nh, qk, vd,

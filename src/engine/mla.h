@@ -12,8 +12,9 @@ int rl_mla_plan(rl_model *m);
 int rl_mla_open(rl_model *m);
 void rl_mla_close(rl_model *m);
 
-/* MLA of layer l on the normed input m->xb (T tokens of sequence 0 at pos0): appends to the
- * cache and writes the o_proj output (T, hidden) to m->o. 0 / -1 + rl_err. */
-int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T, int pos0);
+/* MLA of layer l on the normed input m->xb (the sweep's T rows: each segment's rows appended to
+ * its sequence's cache at its position, a token tree's nodes where m->tree_parent is set) and
+ * writes the o_proj output (T, hidden) to m->o. 0 / -1 + rl_err. */
+int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T);
 
 #endif

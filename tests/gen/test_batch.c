@@ -1,5 +1,6 @@
 /* Batching: several sequences in one sweep give the same logits and greedy ids as each run
- * alone (dense, sliding-window and MoE models), with fewer sweeps; bad batches are errors. */
+ * alone (dense, sliding-window, MoE and MLA models, GLM-5's DSA indexer too), with fewer sweeps; bad
+ * batches are errors; models with recurrent layers refuse several sequences. */
 #include "test.h"
 #include "gen/batch.h"
 #include <math.h>
@@ -61,13 +62,14 @@ static void test_batch_equals_single(void) {
     check_model("qwen3_moe");   /* routed experts per token */
     check_model("deepseek_v2"); /* MLA: each sequence's latent cache */
     check_model("deepseek_v3"); /* MLA with q LoRA, sigmoid routing */
+    check_model("glm_moe_dsa"); /* MLA + DSA indexer: an indexer key cache per sequence */
 }
 
 static void test_unsupported(void) {
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/fixtures/glm_moe_dsa", t_shared());
+    snprintf(dir, sizeof dir, "%s/fixtures/qwen3_5", t_shared());
     rl_model_opts o = {.n_seq = 2};
-    CHECK(rl_model_open(dir, &o) == NULL && strstr(rl_last_error(), "not supported"), "DSA batching: %s", rl_last_error());
+    CHECK(rl_model_open(dir, &o) == NULL && strstr(rl_last_error(), "not supported"), "recurrent layers batching: %s", rl_last_error());
 }
 
 int main(void) {

@@ -89,7 +89,7 @@ static void test_sampling(void) {
 
 static void test_refused(void) {
     rl_model *m = open_dir("stories260K", NP, 0, 0), *d1 = open_dir("stories260K", 1, 0, 0);
-    rl_model *mla = open_dir("glm_moe_dsa", 1, 0, 0); /* DSA models (GLM-5) run one sequence, no trees */
+    rl_model *mla = open_dir("glm_moe_dsa", 1, 0, 0); /* DSA models (GLM-5): no token trees */
     int32_t o0[4], o1[4], o2[4], *outs[NP] = {o0, o1, o2};
     int n_outs[NP];
     rl_batch_opts o = {.max_new = 4, .sampling = rl_sampling_default(), .draft_model = d1};
