@@ -9,15 +9,16 @@
 #define DN_MAX_HD 1024
 
 struct rl_dn_state {
-    float *state;            /* (n_lin, v_heads, k_dim, v_dim) recurrent state */
-    float *conv_state;       /* (n_lin, conv_k-1, conv_dim) last conv inputs */
-    float *in;               /* conv input: state rows then in_proj_qkv rows (conv_k-1+T, conv_dim) */
+    float *state;            /* (n_seq, n_lin, v_heads, k_dim, v_dim) recurrent state */
+    float *conv_state;       /* (n_seq, n_lin, conv_k-1, conv_dim) last conv inputs */
+    float *qkv;              /* in_proj_qkv rows of the sweep (T, conv_dim) */
+    float *in;               /* one segment's conv input: state rows then its qkv rows (conv_k-1+T, conv_dim) */
     float *conv;             /* conv + SiLU output (T, conv_dim) */
     float *z;                /* (T, v_heads*v_dim) output gate */
     float *b, *a;            /* (T, v_heads) */
     float *core;             /* (T, v_heads*v_dim) */
     float *w;                /* f32: conv weight (conv_dim*k), A_log, dt_bias (v heads), norm (v dim) */
-    size_t state_bytes, conv_bytes;
+    size_t state_bytes, conv_bytes; /* of one sequence (every linear layer) */
 };
 
 static int conv_dim(const rl_model_desc *d) { return 2 * d->lin_k_heads * d->lin_k_dim + d->lin_v_heads * d->lin_v_dim; }
@@ -54,8 +55,9 @@ int rl_dn_plan(rl_model *m) {
     rl_plan *p = &m->plan;
     S->state_bytes = (size_t)nlin * nv * dk * dv * F;
     S->conv_bytes = (size_t)nlin * (K - 1) * C * F;
-    rl_plan_add(p, "deltanet recurrent state", RL_MEM_DEVICE, S->state_bytes, (void **)&S->state);
-    rl_plan_add(p, "deltanet conv state", RL_MEM_DEVICE, S->conv_bytes, (void **)&S->conv_state);
+    rl_plan_add(p, "deltanet recurrent state", RL_MEM_DEVICE, (size_t)m->n_seq * S->state_bytes, (void **)&S->state);
+    rl_plan_add(p, "deltanet conv state", RL_MEM_DEVICE, (size_t)m->n_seq * S->conv_bytes, (void **)&S->conv_state);
+    rl_plan_add(p, "deltanet qkv", RL_MEM_DEVICE, T * C * F, (void **)&S->qkv);
     rl_plan_add(p, "deltanet conv input", RL_MEM_DEVICE, (T + K - 1) * C * F, (void **)&S->in);
     rl_plan_add(p, "deltanet conv output", RL_MEM_DEVICE, T * C * F, (void **)&S->conv);
     rl_plan_add(p, "deltanet z", RL_MEM_DEVICE, T * nv * dv * F, (void **)&S->z);
@@ -78,10 +80,14 @@ void rl_dn_close(rl_model *m) {
 }
 
 void rl_dn_reset(rl_model *m) {
+    for (int s = 0; s < m->n_seq; s++) rl_dn_reset_seq(m, s);
+}
+
+void rl_dn_reset_seq(rl_model *m, int seq) {
     struct rl_dn_state *S = m->dn;
-    if (!S) return;
-    m->be->ops->zero(m->be, S->state, S->state_bytes);
-    m->be->ops->zero(m->be, S->conv_state, S->conv_bytes);
+    if (!S || seq < 0 || seq >= m->n_seq) return;
+    m->be->ops->zero(m->be, (uint8_t *)S->state + (size_t)seq * S->state_bytes, S->state_bytes);
+    m->be->ops->zero(m->be, (uint8_t *)S->conv_state + (size_t)seq * S->conv_bytes, S->conv_bytes);
 }
 
 void rl_qgate_split(rl_model *m, int T) {
@@ -112,20 +118,27 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     be->ops->convert(be, dt_bias, DN_T(W_LIN_DT_BIAS), nv);
     be->ops->convert(be, norm_w, DN_T(W_LIN_NORM), dv);
 
-    /* projections; qkv rows land after the K-1 rows of conv state */
-    float *cst = S->conv_state + (size_t)slot * (size_t)(K - 1) * C;
-    be->ops->copy2d(be, S->in, CB, cst, CB, CB, K - 1);
-    be->ops->matmul(be, S->in + (size_t)(K - 1) * C, m->xb, DN_T(W_LIN_QKV), NULL, T, H, C);
+    /* projections of the whole sweep */
+    be->ops->matmul(be, S->qkv, m->xb, DN_T(W_LIN_QKV), NULL, T, H, C);
     be->ops->matmul(be, S->z, m->xb, DN_T(W_LIN_Z), NULL, T, H, VD);
     be->ops->matmul(be, S->b, m->xb, DN_T(W_LIN_B), NULL, T, H, nv);
     be->ops->matmul(be, S->a, m->xb, DN_T(W_LIN_A), NULL, T, H, nv);
-    be->ops->dn_conv(be, S->conv, S->in, wconv, T, C, K);
-    be->ops->copy2d(be, cst, CB, S->in + (size_t)T * C, CB, CB, K - 1);
-    RL_TRACE(m, l, "dn_conv", S->conv, T, C);
-
+    /* each sequence's rows through its own conv and recurrent state: the conv input is its K-1
+     * rows of conv state, then its qkv rows; the last K-1 input rows become the conv state */
     rl_dn_dims dd = {d->lin_k_heads, nv, dk, dv, K, d->norm_eps};
-    be->ops->dn_recur(be, &dd, S->state + (size_t)slot * nv * dk * dv, S->conv, S->b, S->a, S->z, a_log, dt_bias,
-                      norm_w, S->core, T);
+    for (int g = 0; g < m->n_seg; g++) {
+        const rl_segment *sg = &m->seg[g];
+        float *cst = (float *)((uint8_t *)S->conv_state + (size_t)sg->seq * S->conv_bytes) + (size_t)slot * (size_t)(K - 1) * C;
+        float *st = (float *)((uint8_t *)S->state + (size_t)sg->seq * S->state_bytes) + (size_t)slot * nv * dk * dv;
+        size_t r0 = (size_t)sg->row0;
+        be->ops->copy2d(be, S->in, CB, cst, CB, CB, K - 1);
+        be->ops->copy2d(be, S->in + (size_t)(K - 1) * C, CB, S->qkv + r0 * C, CB, CB, sg->n);
+        be->ops->dn_conv(be, S->conv + r0 * C, S->in, wconv, sg->n, C, K);
+        be->ops->copy2d(be, cst, CB, S->in + (size_t)sg->n * C, CB, CB, K - 1);
+        be->ops->dn_recur(be, &dd, st, S->conv + r0 * C, S->b + r0 * nv, S->a + r0 * nv, S->z + r0 * VD, a_log, dt_bias,
+                          norm_w, S->core + r0 * VD, sg->n);
+    }
+    RL_TRACE(m, l, "dn_conv", S->conv, T, C);
     RL_TRACE(m, l, "dn_core", S->core, T, VD);
     be->ops->matmul(be, m->o, S->core, DN_T(W_LIN_OUT), NULL, T, VD, H);
 #undef DN_T

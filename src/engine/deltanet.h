@@ -12,11 +12,13 @@ int rl_dn_plan(rl_model *m);
 int rl_dn_open(rl_model *m);
 /* Frees the host side (safe on a partly opened model). */
 void rl_dn_close(rl_model *m);
-/* Zeroes every recurrent and conv state. */
+/* Zeroes every sequence's recurrent and conv state; _seq: one sequence's. */
 void rl_dn_reset(rl_model *m);
+void rl_dn_reset_seq(rl_model *m, int seq);
 
-/* Gated DeltaNet token mixer of linear layer l: reads the normed input m->xb (T rows, one
- * sequence), updates the layer's state, writes the mixer output (T, hidden) to m->o. 0 / -1. */
+/* Gated DeltaNet token mixer of linear layer l: reads the normed input m->xb (the sweep's T rows;
+ * each segment's rows through its sequence's state), updates the states, writes the mixer
+ * output (T, hidden) to m->o. 0 / -1. */
 int rl_deltanet_forward(rl_model *m, int l, const uint8_t *w, int T);
 
 /* Gated attention (attn_out_gate): m->qgate holds q_proj's output, per head [query, gate];

@@ -105,7 +105,7 @@ void rl_model_close(rl_model *m) {
     free(m->stages);
     free(m->seg); free(m->out_rows); free(m->out_item); free(m->batch_tok); free(m->batch_logits);
     free(m->dev_off);
-    free(m->posv); free(m->rope_host); free(m->compute_s); free(m->trace_buf); free(m->tree_tok); free(m->tree_par); free(m->tree_seq);
+    free(m->posv); free(m->rope_host); free(m->compute_s); free(m->trace_buf); free(m->tree_tok); free(m->tree_par); free(m->tree_seq); free(m->replay_seq);
     free(m);
 }
 
@@ -274,11 +274,6 @@ static rl_model *open_plan(const char *dir, const rl_model_opts *opts, rl_dtype 
         goto fail;
     }
     m->n_seq = o.n_seq > 0 ? o.n_seq : 1;
-    for (int l = 0; l < d->n_layers; l++)
-        if (m->n_seq > 1 && d->layers[l].kind == RL_LAYER_LINEAR) {
-            rl_err("%s: several sequences at once (batching) are not supported for %s yet", dir, d->family);
-            goto fail;
-        }
     if (!(m->be = rl_backend_open(o.backend, o.n_threads))) goto fail;
     m->be->numerics = m->d.numerics;
     m->kv_dt = kv_dt;
@@ -391,10 +386,11 @@ rl_model *rl_model_open_range(const char *dir, const rl_model_opts *opts, int l0
     m->tree_tok = malloc(T * sizeof(int32_t));
     m->tree_par = malloc(T * sizeof(int32_t));
     m->tree_seq = calloc((size_t)m->n_seq, sizeof *m->tree_seq);
+    m->replay_seq = calloc((size_t)m->n_seq, 1);
     m->rope_host = malloc(2 * (size_t)d->n_ropes * T * ROPE_ROW * sizeof(float) + 1);
     m->emb_raw = be->ops->host_alloc(be, T * emb_rb);
     m->compute_s = calloc((size_t)m->n_stages, sizeof(double));
-    if (!m->seg || !m->out_rows || !m->out_item || !m->batch_tok || !m->batch_logits || !m->posv || !m->rope_host || !m->tree_tok || !m->tree_par || !m->tree_seq ||
+    if (!m->seg || !m->out_rows || !m->out_item || !m->batch_tok || !m->batch_logits || !m->posv || !m->rope_host || !m->tree_tok || !m->tree_par || !m->tree_seq || !m->replay_seq ||
         !m->emb_raw || !m->compute_s || rl_kv_init_host(&m->kv)) {
         rl_err("%s: out of memory for the sweep buffers", dir);
         goto fail;
@@ -437,11 +433,7 @@ int rl_model_seq_rewind(rl_model *m, int seq, int pos) {
     if (pos == 0) m->tree_seq[seq].top = 0;
     if (m->dist && rl_dist_rewind(m, seq, pos)) return -1; /* the other stages' caches too */
     if ((m->n_lin && pos < cur) || rc == 1) { /* recurrent state, or ring rows the prefix still needs */
-        if (seq != 0) {
-            m->kv.pos[seq] = 0;
-            return rl_err("%s: sequence %d: rewinding more than %d tokens of a sliding-window cache needs a replay, "
-                          "which only sequence 0 has; the sequence was reset", m->dir, seq, m->max_T);
-        }
+        m->replay_seq[seq] = 1;
         m->replay = 1;
     }
     return 0;
@@ -593,7 +585,7 @@ static int check_tokens(const rl_model *m, int seq, const int32_t *tok, int n) {
     return 0;
 }
 
-static int eval_seq0(rl_model *m, const int32_t *tok, int n, float *logits, int all_rows) {
+static int eval_seq(rl_model *m, int seq, const int32_t *tok, int n, float *logits, int all_rows) {
     for (int i = 0; i < n; i += m->max_T) {
         int T = n - i < m->max_T ? n - i : m->max_T;
         int last = i + T == n, n_out = 0;
@@ -602,23 +594,30 @@ static int eval_seq0(rl_model *m, const int32_t *tok, int n, float *logits, int 
         else if (logits && last) { lg = logits; n_out = 1; }
         for (int r = 0; r < n_out; r++) m->out_rows[r] = all_rows ? r : T - 1;
         m->n_seg = 1;
-        m->seg[0] = (rl_segment){0, 0, T, m->kv.pos[0]};
+        m->seg[0] = (rl_segment){seq, 0, T, m->kv.pos[seq]};
         if (rl_model_sweep(m, tok + i, T, m->out_rows, n_out, lg)) return -1;
     }
     return m->dist ? rl_dist_flush(m) : 0;
 }
 
-/* A pending rewind of a model with recurrent layers: zero the state, re-prefill the kept
- * prefix from the token history (its KV rows are rewritten with the same values). */
+/* Pending rewinds (recurrent state, or ring rows the prefix still needs): each such sequence's
+ * state is zeroed and its kept prefix re-prefilled from its token history (its KV rows are
+ * rewritten with the same values). A later pipeline stage does not replay by itself: rank 0's
+ * replay arrives as sweeps (dist/mpi/worker.c resets the sequence's state then). */
 static int replay(rl_model *m) {
-    int keep = m->kv.pos[0];
     m->replay = 0;
-    m->kv.pos[0] = 0;
-    rl_dn_reset(m);
-    if (keep > 0 && eval_seq0(m, m->kv.hist, keep, NULL, 0)) {
-        rl_dn_reset(m);
-        m->kv.pos[0] = 0;
-        return -1;
+    if (m->pp_recv) return 0;
+    for (int s = 0; s < m->n_seq; s++) {
+        if (!m->replay_seq[s]) continue;
+        m->replay_seq[s] = 0;
+        int keep = m->kv.pos[s];
+        m->kv.pos[s] = 0;
+        rl_dn_reset_seq(m, s);
+        if (keep > 0 && eval_seq(m, s, m->kv.hist + (size_t)s * m->ctx, keep, NULL, 0)) {
+            rl_dn_reset_seq(m, s);
+            m->kv.pos[s] = 0;
+            return -1;
+        }
     }
     return 0;
 }
@@ -626,7 +625,7 @@ static int replay(rl_model *m) {
 int rl_model_eval(rl_model *m, const int32_t *tok, int n, float *logits, int all_rows) {
     if (check_tokens(m, 0, tok, n)) return -1;
     if (m->replay && replay(m)) return -1;
-    return eval_seq0(m, tok, n, logits, all_rows);
+    return eval_seq(m, 0, tok, n, logits, all_rows);
 }
 
 int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, float *logits) {
@@ -638,7 +637,6 @@ int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, fl
             if (items[j].seq == items[i].seq) return rl_err("eval: sequence %d appears twice in one batch", items[i].seq);
         if (check_tokens(m, items[i].seq, items[i].tokens, items[i].n)) return -1;
     }
-    if (m->n_lin && !(n_items == 1 && items[0].seq == 0)) return rl_err("%s: batches of sequences are not supported for this model (recurrent layers)", m->dir);
     if (m->replay && replay(m)) return -1;
     /* fill sweeps of up to max_T rows; an item's tokens may continue into the next sweep */
     int it = 0, done = 0; /* current item and tokens of it already run */

@@ -102,7 +102,9 @@ struct rl_model {
     int *lin_slot;            /* (n_layers) index into the state arrays, -1 for attention layers */
     int *kv_slot;             /* (n_layers) index into the KV cache, -1 for linear layers */
     struct rl_dn_state *dn;   /* state and scratch */
-    int replay;               /* 1: a rewind is pending; the next eval re-prefills the kept prefix first */
+    int replay;               /* 1: a rewind is pending (replay_seq says whose); the next eval re-prefills
+                                 those sequences' kept prefixes first */
+    uint8_t *replay_seq;      /* (n_seq) 1: this sequence's rewind is pending */
 
     /* --- MoE and MLA (moe.c, mla.c; NULL for models without MoE layers / MLA) --- */
     struct rl_moe_state *moe;

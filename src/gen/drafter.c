@@ -29,8 +29,8 @@ rl_drafter *rl_drafter_new(rl_model *m, rl_model *d, int draft_tokens, int fixed
         return NULL;
     }
     if (!rl_model_tree_ok(m) || !rl_model_tree_ok(d)) {
-        rl_err("draft model: speculative decoding here needs token trees in both models (no MLA or recurrent layers, "
-               "a backend with tree attention)");
+        rl_err("draft model: speculative decoding here needs token trees in both models (no recurrent layers or DSA "
+               "indexer, a backend with tree attention)");
         return NULL;
     }
     rl_drafter *p = calloc(1, sizeof *p);

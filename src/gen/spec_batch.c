@@ -48,8 +48,8 @@ int rl_generate_batch_tree(rl_model *m, const int32_t *const *prompts, const int
     int V = rl_model_vocab(m), rc = -1;
     if (rl_model_vocab(dm) != V) return rl_err("draft model: vocabulary of %d tokens, the target has %d", rl_model_vocab(dm), V);
     if (!rl_model_tree_ok(m) || !rl_model_tree_ok(dm))
-        return rl_err("draft model: batched speculative decoding needs token trees in both models (no MLA or recurrent "
-                      "layers, a backend with tree attention)");
+        return rl_err("draft model: batched speculative decoding needs token trees in both models (no recurrent layers "
+                      "or DSA indexer, a backend with tree attention)");
     if (rl_model_n_seq(dm) < n) return rl_err("draft model: opened for %d sequences, the batch has %d", rl_model_n_seq(dm), n);
     int cap = m->max_T < dm->max_T ? m->max_T : dm->max_T; /* rows of one sweep, shared by the sequences */
     if (cap > RL_TREE_MAX) cap = RL_TREE_MAX;

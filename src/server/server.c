@@ -899,10 +899,6 @@ int rl_server_run(rl_session *g, const rl_server_opts *so, const sigset_t *stop)
     s.keepalive_s = so->keepalive_s > 0 ? so->keepalive_s : 15;
     s.ctx = rl_model_ctx(rl_session_model(g));
     if (so->draft > 0) fprintf(stderr, "note: --draft (prompt lookup) is not used by serve (--draft-model is)\n");
-    if (s.parallel > 1 && !rl_model_rewind_is_cheap(rl_session_model(g))) {
-        fprintf(stderr, "note: this model has recurrent layers, which cannot be batched: serving one sequence at a time\n");
-        s.parallel = 1;
-    }
     read_family(&s);
     const char *dl = getenv("RABBITLLM_TEST_STEP_DELAY_MS");
     if (dl && atol(dl) > 0) s.step_delay_us = atol(dl) * 1000;

@@ -19,12 +19,13 @@ int dist_worker_sweep(rl_model *m, const dist_cmd *h, const uint8_t *payload, si
         bytes != ((size_t)n_seg * 4 + (size_t)n_out + (size_t)T * (tree ? 2 : 1)) * sizeof(int32_t))
         return rl_err("pipeline rank %d: malformed sweep (%d rows, %d segments)", m->dist->rank, T, n_seg);
     const int32_t *p = (const int32_t *)payload;
-    if (m->replay) { /* rank 0 replays the kept prefix of a recurrent model: start from zero too */
-        m->replay = 0;
-        m->kv.pos[0] = 0;
-        rl_dn_reset(m);
-    }
     for (int g = 0; g < n_seg; g++, p += 4) {
+        if (p[0] >= 0 && p[0] < m->n_seq && m->replay_seq[p[0]] && p[3] == 0) {
+            /* rank 0 replays this sequence's kept prefix (a rewind of a recurrent model): from zero too */
+            m->replay_seq[p[0]] = 0;
+            m->kv.pos[p[0]] = 0;
+            rl_dn_reset_seq(m, p[0]);
+        }
         m->seg[g] = (rl_segment){p[0], p[1], p[2], p[3]};
         if (p[0] < 0 || p[0] >= m->n_seq || p[1] < 0 || p[2] < 1 || p[1] + p[2] > T || m->kv.pos[p[0]] != p[3] || p[3] + p[2] > m->ctx)
             return rl_err("pipeline rank %d: sweep segment %d (sequence %d at %d) does not match this rank's cache", m->dist->rank, g, p[0], p[3]);
