@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "cli/help.h"
 #include "cli/exitcode.h"
+#include "cli/profile.h"
 #include "cli/progress.h"
 #include "io/loader.h"
 #include "rabbitllm.h"
@@ -34,6 +35,7 @@ static int run_main(int argc, char **argv);
 /* Under mpirun (make MPI=1) rank 0 runs the command; the other ranks serve its pipeline. */
 int main(int argc, char **argv) {
     if (rl_dist_init(&argc, &argv)) { fprintf(stderr, "rabbitllm: %s\n", rl_last_error()); return 1; }
+    rl_profile_install_hooks();
     if (rl_dist_rank() > 0) return rl_dist_worker();
     int rc = run_main(argc, argv);
     rl_dist_finalize();

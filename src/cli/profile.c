@@ -1,16 +1,32 @@
 /* Prints the streaming profile collected by the loader and the engine (see profile.h). */
 #include "cli/profile.h"
+#include "dist/dist.h"
 #include "engine/model.h"
 #include "engine/moe.h"
 #include <string.h>
 
-void rl_profile_reset(rl_model *m) {
+static void reset_local(rl_model *m) {
     if (m->ld) rl_loader_reset_stats(m->ld);
     memset(m->compute_s, 0, (size_t)m->n_stages * sizeof(double));
     rl_moe_reset_stats(m);
 }
 
+static void print_local(const rl_model *m, FILE *f);
+
+void rl_profile_install_hooks(void) { rl_dist_set_profile_hooks(print_local, reset_local); }
+
+void rl_profile_reset(rl_model *m) {
+    reset_local(m);
+    if (m->dist) rl_dist_profile(m, 1, NULL); /* the other pipeline ranks' layers too */
+}
+
 void rl_profile_print(const rl_model *m, FILE *f) {
+    if (m->dist) fprintf(f, "pipeline rank 0 (layers %d..%d):\n", m->l0, m->l1 - 1);
+    print_local(m, f);
+    if (m->dist) rl_dist_profile((rl_model *)m, 0, f); /* the other pipeline ranks' parts, in rank order */
+}
+
+static void print_local(const rl_model *m, FILE *f) {
     if (!m->ld) { fprintf(f, "no stages in this process (pipeline rank without layers)\n"); return; }
     /* this process's stages [s0, s1): all of them, or a pipeline rank's (src/dist) */
     const rl_load_stats *ls0 = rl_loader_stats(m->ld);

@@ -9,6 +9,7 @@
 #include "rabbitllm.h"
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct rl_model_desc;
 struct rl_stage;
@@ -53,5 +54,14 @@ int rl_dist_rewind(rl_model *m, int seq, int pos);
 int rl_dist_tree_commit(rl_model *m, int seq, const int32_t *nodes, int k);
 /* Rank 0: batch items per sweep so that the stages work on micro-batches at once. */
 int rl_dist_microbatch(const rl_model *m, int n_items);
+
+/* --profile over the pipeline: the command layer installs how a rank prints and resets its own
+ * layers' profile (every rank, before rl_dist_worker); rank 0's rl_dist_profile then has every
+ * other rank reset (reset 1) or print its part, which comes back to rank 0 and is written to f
+ * in rank order. */
+typedef void (*rl_dist_profile_print_fn)(const rl_model *m, FILE *f);
+typedef void (*rl_dist_profile_reset_fn)(rl_model *m);
+void rl_dist_set_profile_hooks(rl_dist_profile_print_fn print, rl_dist_profile_reset_fn reset);
+int rl_dist_profile(rl_model *m, int reset, FILE *f);
 
 #endif

@@ -19,3 +19,13 @@ for np in 2 3; do
   case "$res" in "RESULT "*" 0 0") ;; *) echo "FAIL: -np $np: $res"; exit 1 ;; esac
   echo "ok: -np $np: $res"
 done
+# --profile through the pipeline: every rank's layers, in rank order, on rank 0's stderr
+BIN="$B/rabbitllm"
+if [ -x "$BIN" ]; then
+  err=$(timeout 120 mpirun --oversubscribe -np 3 "$BIN" run "${RL_SHARED:-../shared}/fixtures/llama" --ids 1,2,3 -n 4 --profile 2>&1 >/dev/null)
+  order=$(echo "$err" | grep -o 'pipeline rank [0-9] (layers [0-9]*\.\.[0-9]*)' | tr '\n' ';')
+  [ "$order" = "pipeline rank 0 (layers 0..0);pipeline rank 1 (layers 1..1);pipeline rank 2 (layers 2..2);" ] ||
+    { echo "$err" | tail -n 30; echo "FAIL: --profile through 3 ranks: $order"; exit 1; }
+  echo "$err" | grep -q "^head 0" || { echo "FAIL: --profile: the last rank's head chunk missing"; exit 1; }
+  echo "ok: --profile through 3 ranks"
+fi

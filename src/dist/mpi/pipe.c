@@ -213,6 +213,55 @@ int rl_dist_tree_commit(rl_model *m, int seq, const int32_t *nodes, int k) {
     return dist_send_cmd(dm, &h, nodes, (size_t)k * sizeof(int32_t));
 }
 
+static rl_dist_profile_print_fn g_prof_print;
+static rl_dist_profile_reset_fn g_prof_reset;
+
+void rl_dist_set_profile_hooks(rl_dist_profile_print_fn print, rl_dist_profile_reset_fn reset) {
+    g_prof_print = print;
+    g_prof_reset = reset;
+}
+
+int rl_dist_profile(rl_model *m, int reset, FILE *f) {
+    struct rl_dist_model *dm = m->dist;
+    if (!dm || dm->rank != 0) return 0;
+    dist_cmd h = {.kind = CMD_PROFILE, .id = dm->id, .a = reset};
+    if (dist_send_cmd(dm, &h, NULL, 0)) return -1;
+    int rc = 0;
+    for (int r = 1; r < dm->size; r++) { /* every rank answers, in rank order here */
+        MPI_Status st;
+        int cnt = 0;
+        if (MPI_Probe(r, TAG_PROFILED, MPI_COMM_WORLD, &st) != MPI_SUCCESS) return rl_err("pipeline: no profile from rank %d", r);
+        MPI_Get_count(&st, MPI_BYTE, &cnt);
+        char *txt = malloc((size_t)cnt + 1);
+        if (!txt) return rl_err("out of memory");
+        rc |= MPI_Recv(txt, cnt, MPI_BYTE, r, TAG_PROFILED, MPI_COMM_WORLD, MPI_STATUS_IGNORE) != MPI_SUCCESS;
+        txt[cnt] = 0;
+        if (f && cnt) fputs(txt, f);
+        free(txt);
+    }
+    return rc ? rl_err("pipeline: receiving the ranks' profiles failed") : 0;
+}
+
+void dist_worker_profile(rl_model *m, int reset, int rank) {
+    char *txt = NULL;
+    size_t n = 0;
+    if (reset) {
+        if (m && g_prof_reset) g_prof_reset(m);
+    } else {
+        FILE *f = open_memstream(&txt, &n);
+        if (f) {
+            if (!m) fprintf(f, "pipeline rank %d: no model (its open failed)\n", rank);
+            else if (g_prof_print) {
+                fprintf(f, "pipeline rank %d (layers %d..%d):\n", rank, m->l0, m->l1 - 1);
+                g_prof_print(m, f);
+            }
+            fclose(f);
+        }
+    }
+    MPI_Send(txt ? txt : "", txt ? (int)n : 0, MPI_BYTE, 0, TAG_PROFILED, MPI_COMM_WORLD); /* an answer in every case */
+    free(txt);
+}
+
 int rl_dist_microbatch(const rl_model *m, int n_items) {
     int n = m->dist ? m->dist->size : 1;
     return n_items > 1 && n > 1 ? (n_items + n - 1) / n : n_items;

@@ -9,8 +9,8 @@
 #include "engine/model.h"
 #include <mpi.h>
 
-enum { TAG_CMD = 11, TAG_X, TAG_XERR, TAG_STATUS, TAG_LOGITS, TAG_OPENED, TAG_PING };
-enum { CMD_OPEN = 1, CMD_CLOSE, CMD_SWEEP, CMD_REWIND, CMD_COMMIT, CMD_PING, CMD_EXIT };
+enum { TAG_CMD = 11, TAG_X, TAG_XERR, TAG_STATUS, TAG_LOGITS, TAG_OPENED, TAG_PING, TAG_PROFILED };
+enum { CMD_OPEN = 1, CMD_CLOSE, CMD_SWEEP, CMD_REWIND, CMD_COMMIT, CMD_PING, CMD_EXIT, CMD_PROFILE };
 
 #define DIST_MSG 512   /* bytes of an error message on the wire */
 #define DIST_PEND 32   /* sweeps rank 0 may have in flight */
@@ -19,7 +19,8 @@ enum { CMD_OPEN = 1, CMD_CLOSE, CMD_SWEEP, CMD_REWIND, CMD_COMMIT, CMD_PING, CMD
 typedef struct {
     int32_t kind, id;
     int32_t a, b, c, d, e; /* per kind: SWEEP T, n_seg, n_out, want logits, a token tree (parents follow);
-                             REWIND seq, pos; COMMIT k, seq (nodes follow); PING bytes, reps */
+                             REWIND seq, pos; COMMIT k, seq (nodes follow); PING bytes, reps;
+                             PROFILE reset (each rank answers rank 0 with its text, TAG_PROFILED) */
 } dist_cmd;
 
 typedef struct { int32_t rc; char msg[DIST_MSG]; } dist_status;
@@ -62,5 +63,8 @@ void dist_fail_down(int rank, int size, int want, const char *msg);
 void dist_drain_rows(int rank);
 /* Rank 0: per-hop time of rows between ranks 0 and 1 (RL_PP_STATS). */
 void dist_ping(rl_model *m);
+/* Workers: CMD_PROFILE for model m (NULL: this rank has none): reset its part, or send rank 0
+ * its printed part. */
+void dist_worker_profile(rl_model *m, int reset, int rank);
 
 #endif

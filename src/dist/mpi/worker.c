@@ -100,7 +100,9 @@ int rl_dist_worker(void) {
             if (models[i] && ids[i] == h.id) slot = i;
             if (!models[i] && free_slot < 0) free_slot = i;
         }
-        if (h.kind == CMD_OPEN) {
+        if (h.kind == CMD_PROFILE) {
+            dist_worker_profile(slot >= 0 ? models[slot] : NULL, h.a, rank);
+        } else if (h.kind == CMD_OPEN) {
             rl_model *m = dist_worker_open(&h, pay, pn);
             if (m && free_slot < 0) { rl_model_close(m); m = NULL; } /* (rank 0 opens far fewer at once) */
             if (m) { models[free_slot] = m; ids[free_slot] = h.id; }
