@@ -102,6 +102,11 @@ RL_API int rl_model_rewind(rl_model *m, int pos);  /* 0, or -1 + error if pos is
 /* 1 if rewinding is free (a KV cache is truncated); 0 for models with recurrent layers, where a
  * rewind replays the kept prefix on the next eval. */
 RL_API int rl_model_rewind_is_cheap(const rl_model *m);
+/* Hybrid models: saves sequence seq's recurrent state at its current position, so that a later
+ * rewind to this position or after it (until the next checkpoint or a rewind below it) restores
+ * it and replays only the tokens after it, inside the next eval's sweep where they fit
+ * (speculative decoding's rejected drafts). A no-op for models whose rewinds are cheap. 0 / -1. */
+RL_API int rl_model_seq_checkpoint(rl_model *m, int seq);
 
 /* Batching: several sequences (0 .. n_seq-1, opts.n_seq at open) share each sweep, so one read
  * of the weights serves them all. Each item's tokens are appended to its own sequence's cache

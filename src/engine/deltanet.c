@@ -11,6 +11,7 @@
 struct rl_dn_state {
     float *state;            /* (n_seq, n_lin, v_heads, k_dim, v_dim) recurrent state */
     float *conv_state;       /* (n_seq, n_lin, conv_k-1, conv_dim) last conv inputs */
+    float *ckpt_state, *ckpt_conv; /* (n_seq, ...) the states saved by rl_dn_checkpoint */
     float *qkv;              /* in_proj_qkv rows of the sweep (T, conv_dim) */
     float *in;               /* one segment's conv input: state rows then its qkv rows (conv_k-1+T, conv_dim) */
     float *conv;             /* conv + SiLU output (T, conv_dim) */
@@ -57,6 +58,8 @@ int rl_dn_plan(rl_model *m) {
     S->conv_bytes = (size_t)nlin * (K - 1) * C * F;
     rl_plan_add(p, "deltanet recurrent state", RL_MEM_DEVICE, (size_t)m->n_seq * S->state_bytes, (void **)&S->state);
     rl_plan_add(p, "deltanet conv state", RL_MEM_DEVICE, (size_t)m->n_seq * S->conv_bytes, (void **)&S->conv_state);
+    rl_plan_add(p, "deltanet checkpoint state", RL_MEM_DEVICE, (size_t)m->n_seq * S->state_bytes, (void **)&S->ckpt_state);
+    rl_plan_add(p, "deltanet checkpoint conv state", RL_MEM_DEVICE, (size_t)m->n_seq * S->conv_bytes, (void **)&S->ckpt_conv);
     rl_plan_add(p, "deltanet qkv", RL_MEM_DEVICE, T * C * F, (void **)&S->qkv);
     rl_plan_add(p, "deltanet conv input", RL_MEM_DEVICE, (T + K - 1) * C * F, (void **)&S->in);
     rl_plan_add(p, "deltanet conv output", RL_MEM_DEVICE, T * C * F, (void **)&S->conv);
@@ -89,6 +92,19 @@ void rl_dn_reset_seq(rl_model *m, int seq) {
     m->be->ops->zero(m->be, (uint8_t *)S->state + (size_t)seq * S->state_bytes, S->state_bytes);
     m->be->ops->zero(m->be, (uint8_t *)S->conv_state + (size_t)seq * S->conv_bytes, S->conv_bytes);
 }
+
+/* Saves (dir 0) or restores (dir 1) sequence seq's recurrent and conv state. */
+static void ckpt_copy(rl_model *m, int seq, int restore) {
+    struct rl_dn_state *S = m->dn;
+    if (!S || seq < 0 || seq >= m->n_seq) return;
+    size_t so = (size_t)seq * S->state_bytes, co = (size_t)seq * S->conv_bytes;
+    uint8_t *st = (uint8_t *)S->state + so, *cs = (uint8_t *)S->conv_state + co;
+    uint8_t *ks = (uint8_t *)S->ckpt_state + so, *kc = (uint8_t *)S->ckpt_conv + co;
+    m->be->ops->copy2d(m->be, restore ? st : ks, S->state_bytes, restore ? ks : st, S->state_bytes, S->state_bytes, 1);
+    m->be->ops->copy2d(m->be, restore ? cs : kc, S->conv_bytes, restore ? kc : cs, S->conv_bytes, S->conv_bytes, 1);
+}
+void rl_dn_checkpoint(rl_model *m, int seq) { ckpt_copy(m, seq, 0); }
+void rl_dn_restore(rl_model *m, int seq) { ckpt_copy(m, seq, 1); }
 
 void rl_qgate_split(rl_model *m, int T) {
     size_t hd = (size_t)m->d.head_dim * sizeof(float);

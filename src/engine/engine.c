@@ -105,7 +105,7 @@ void rl_model_close(rl_model *m) {
     free(m->stages);
     free(m->seg); free(m->out_rows); free(m->out_item); free(m->batch_tok); free(m->batch_logits);
     free(m->dev_off);
-    free(m->posv); free(m->rope_host); free(m->compute_s); free(m->trace_buf); free(m->tree_tok); free(m->tree_par); free(m->tree_seq); free(m->replay_seq);
+    free(m->posv); free(m->rope_host); free(m->compute_s); free(m->trace_buf); free(m->tree_tok); free(m->tree_par); free(m->tree_seq); free(m->replay_seq); free(m->ckpt_pos);
     free(m);
 }
 
@@ -387,10 +387,12 @@ rl_model *rl_model_open_range(const char *dir, const rl_model_opts *opts, int l0
     m->tree_par = malloc(T * sizeof(int32_t));
     m->tree_seq = calloc((size_t)m->n_seq, sizeof *m->tree_seq);
     m->replay_seq = calloc((size_t)m->n_seq, 1);
+    m->ckpt_pos = malloc((size_t)m->n_seq * sizeof(int));
+    for (int s = 0; m->ckpt_pos && s < m->n_seq; s++) m->ckpt_pos[s] = -1;
     m->rope_host = malloc(2 * (size_t)d->n_ropes * T * ROPE_ROW * sizeof(float) + 1);
     m->emb_raw = be->ops->host_alloc(be, T * emb_rb);
     m->compute_s = calloc((size_t)m->n_stages, sizeof(double));
-    if (!m->seg || !m->out_rows || !m->out_item || !m->batch_tok || !m->batch_logits || !m->posv || !m->rope_host || !m->tree_tok || !m->tree_par || !m->tree_seq || !m->replay_seq ||
+    if (!m->seg || !m->out_rows || !m->out_item || !m->batch_tok || !m->batch_logits || !m->posv || !m->rope_host || !m->tree_tok || !m->tree_par || !m->tree_seq || !m->replay_seq || !m->ckpt_pos ||
         !m->emb_raw || !m->compute_s || rl_kv_init_host(&m->kv)) {
         rl_err("%s: out of memory for the sweep buffers", dir);
         goto fail;
@@ -433,12 +435,26 @@ int rl_model_seq_rewind(rl_model *m, int seq, int pos) {
     if (pos == 0) m->tree_seq[seq].top = 0;
     if (m->dist && rl_dist_rewind(m, seq, pos)) return -1; /* the other stages' caches too */
     if ((m->n_lin && pos < cur) || rc == 1) { /* recurrent state, or ring rows the prefix still needs */
-        m->replay_seq[seq] = 1;
+        int from_ckpt = rc != 1 && m->ckpt_pos[seq] >= 0 && pos >= m->ckpt_pos[seq];
+        if (!from_ckpt) m->ckpt_pos[seq] = -1; /* below it: the checkpoint is of no use any more */
+        m->replay_seq[seq] = from_ckpt ? 2 : 1;
         m->replay = 1;
     }
     return 0;
 }
 int rl_model_rewind(rl_model *m, int pos) { return rl_model_seq_rewind(m, 0, pos); }
+
+static int replay(rl_model *m);
+
+int rl_model_seq_checkpoint(rl_model *m, int seq) {
+    if (seq < 0 || seq >= m->n_seq) return rl_err("checkpoint: sequence %d out of range (0..%d)", seq, m->n_seq - 1);
+    if (!m->n_lin) return 0;
+    if (m->replay && replay(m)) return -1; /* the state must be the one at the position */
+    rl_dn_checkpoint(m, seq);
+    m->ckpt_pos[seq] = m->kv.pos[seq];
+    if (m->dist && rl_dist_checkpoint(m, seq)) return -1; /* rank 0: the other stages' layers too */
+    return m->be->ops->status(m->be);
+}
 int rl_model_rewind_is_cheap(const rl_model *m) { return m->n_lin == 0; }
 int rl_model_tokens(const rl_model *m, const int32_t **ids) {
     *ids = m->kv.hist;
@@ -609,21 +625,49 @@ static int replay(rl_model *m) {
     if (m->pp_recv) return 0;
     for (int s = 0; s < m->n_seq; s++) {
         if (!m->replay_seq[s]) continue;
+        int keep = m->kv.pos[s], from = m->replay_seq[s] == 2 ? m->ckpt_pos[s] : 0;
         m->replay_seq[s] = 0;
-        int keep = m->kv.pos[s];
-        m->kv.pos[s] = 0;
-        rl_dn_reset_seq(m, s);
-        if (keep > 0 && eval_seq(m, s, m->kv.hist + (size_t)s * m->ctx, keep, NULL, 0)) {
+        m->kv.pos[s] = from;
+        if (from) rl_dn_restore(m, s);
+        else rl_dn_reset_seq(m, s);
+        if (keep > from && eval_seq(m, s, m->kv.hist + (size_t)s * m->ctx + from, keep - from, NULL, 0)) {
             rl_dn_reset_seq(m, s);
             m->kv.pos[s] = 0;
+            m->ckpt_pos[s] = -1;
             return -1;
         }
     }
     return 0;
 }
 
+/* Sequence 0's pending rewind to its checkpoint, when it is the only one pending: the tokens
+ * after the checkpoint go in front of tok in one sweep (the restored state continues from there)
+ * instead of a replay sweep of their own. 1 if done (rc in *rc), 0 if not applicable. */
+static int eval_after_checkpoint(rl_model *m, const int32_t *tok, int n, float *logits, int all_rows, int *rc) {
+    if (m->replay_seq[0] != 2 || m->pp_recv) return 0;
+    for (int s = 1; s < m->n_seq; s++) if (m->replay_seq[s]) return 0;
+    int from = m->ckpt_pos[0], keep = m->kv.pos[0], r = keep - from;
+    if (from < 0 || r < 0 || r + n > m->max_T) return 0;
+    m->replay_seq[0] = 0;
+    m->replay = 0;
+    rl_dn_restore(m, 0);
+    m->kv.pos[0] = from;
+    memcpy(m->batch_tok, m->kv.hist + from, (size_t)r * sizeof(int32_t));
+    memcpy(m->batch_tok + r, tok, (size_t)n * sizeof(int32_t));
+    int n_out = logits ? (all_rows ? n : 1) : 0;
+    for (int i = 0; i < n_out; i++) m->out_rows[i] = all_rows ? r + i : r + n - 1;
+    m->n_seg = 1;
+    m->seg[0] = (rl_segment){0, 0, r + n, from};
+    *rc = rl_model_sweep(m, m->batch_tok, r + n, m->out_rows, n_out, logits);
+    if (!*rc && m->dist) *rc = rl_dist_flush(m);
+    if (*rc) { rl_dn_reset_seq(m, 0); m->kv.pos[0] = 0; m->ckpt_pos[0] = -1; }
+    return 1;
+}
+
 int rl_model_eval(rl_model *m, const int32_t *tok, int n, float *logits, int all_rows) {
     if (check_tokens(m, 0, tok, n)) return -1;
+    int rc;
+    if (m->replay && eval_after_checkpoint(m, tok, n, logits, all_rows, &rc)) return rc;
     if (m->replay && replay(m)) return -1;
     return eval_seq(m, 0, tok, n, logits, all_rows);
 }

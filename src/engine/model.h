@@ -104,7 +104,8 @@ struct rl_model {
     struct rl_dn_state *dn;   /* state and scratch */
     int replay;               /* 1: a rewind is pending (replay_seq says whose); the next eval re-prefills
                                  those sequences' kept prefixes first */
-    uint8_t *replay_seq;      /* (n_seq) 1: this sequence's rewind is pending */
+    uint8_t *replay_seq;      /* (n_seq) 1: this sequence's rewind is pending (2: from its checkpoint) */
+    int *ckpt_pos;            /* (n_seq) hybrid models: position of the sequence's state checkpoint, -1 none */
 
     /* --- MoE and MLA (moe.c, mla.c; NULL for models without MoE layers / MLA) --- */
     struct rl_moe_state *moe;

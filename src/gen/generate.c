@@ -47,7 +47,9 @@ int rl_generate(rl_model *m, const int32_t *prompt, int n, const rl_gen_opts *o,
     if (o->max_new <= 0) return 0;
     if (o->draft_model) return rl_generate_tree(m, prompt, n, o, out, n_out, st, emit);
     int all = o->on_logits != NULL;
-    int K = o->draft > 0 && rl_model_rewind_is_cheap(m) ? (o->draft < 32 ? o->draft : 32) : 0;
+    /* hybrid models: each verification starts at a state checkpoint, so a rejected draft replays
+     * only the sweep's accepted tokens (inside the next sweep) */
+    int cheap = rl_model_rewind_is_cheap(m), K = o->draft > 0 ? (o->draft < 32 ? o->draft : 32) : 0;
     size_t rows = (size_t)(all && n > K + 1 ? n : K + 1);
     float *lg = malloc(rows * V * sizeof(float)), *row = malloc((size_t)V * sizeof(float));
     int32_t *hist = malloc((size_t)(n + o->max_new + K + 2) * sizeof(int32_t)), feed[33];
@@ -71,6 +73,7 @@ int rl_generate(rl_model *m, const int32_t *prompt, int n, const rl_gen_opts *o,
         int k = kmax > 0 ? rl_prompt_lookup(hist, nh, kmax, feed + 1) : 0;
         feed[0] = tok;
         int pos0 = rl_model_pos(m);
+        if (k > 0 && !cheap && rl_model_seq_checkpoint(m, 0)) goto done;
         if (rl_model_eval(m, feed, k + 1, lg, k > 0)) goto done;
         st->sweeps++;
         st->drafted += k;

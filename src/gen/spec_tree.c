@@ -11,10 +11,12 @@
  * sweep yields 1 + the accepted path. The accepted path is committed to the target's cache
  * without recomputation (rl_model_tree_commit); the draft reads it before it drafts again.
  *
- * Models without token trees (MLA, a backend without tree attention) speculate with chains:
- * the draft proposes its greedy path one token at a time (then rewinds), the target verifies
- * it as a plain run of all its rows and rewinds to the accepted length (the same exact walk).
- * Recurrent (hybrid) models cannot rewind cheaply: refused.
+ * Models without token trees (recurrent layers, GLM-5's DSA indexer, a backend without tree
+ * attention) speculate with chains: the draft proposes its greedy path one token at a time (then
+ * rewinds), the target verifies it as a plain run of all its rows and rewinds to the accepted
+ * length (the same exact walk). A recurrent (hybrid) model checkpoints its state before such a
+ * run (rl_model_seq_checkpoint), so its rewind restores it and feeds the kept tokens again in
+ * front of the next sweep instead of replaying the whole prefix.
  *
  * Prompt-lookup candidates (rl_gen_opts.draft > 0: the continuation of the last n-gram's
  * latest earlier occurrence) join the same tree as a path from the root, sharing the nodes the
@@ -51,6 +53,8 @@ static int grow_chain(tree_ctx *T, int budget) {
     rl_spec_tree *t = &T->tr;
     int V = T->V, P = rl_model_pos(T->dm);
     double t0 = rl_now_s();
+    /* a hybrid draft: the rewind below restores this state (no replay of the whole prefix) */
+    if (budget > 1 && !rl_model_rewind_is_cheap(T->dm) && rl_model_seq_checkpoint(T->dm, 0)) return -1;
     while (t->n < budget) {
         if (rl_model_eval(T->dm, &t->tok[t->n - 1], 1, T->dl, 0)) return -1;
         int best = 0;
@@ -93,11 +97,11 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
     rl_model *dm = o->draft_model;
     int V = rl_model_vocab(m), rc = -1;
     if (rl_model_vocab(dm) != V) return rl_err("draft model: vocabulary of %d tokens, the target has %d", rl_model_vocab(dm), V);
-    if (!rl_model_rewind_is_cheap(m) || !rl_model_rewind_is_cheap(dm))
-        return rl_err("draft model: speculative decoding needs %s without recurrent (linear-attention) layers",
-                      !rl_model_rewind_is_cheap(m) ? "a target" : "a draft model");
     tree_ctx T = {.m = m, .dm = dm, .V = V};
-    T.chain_t = !rl_model_tree_ok(m);              /* MLA, no tree attention: verify chains */
+    /* recurrent (hybrid) models, GLM-5's DSA, no tree attention: verify chains; a hybrid target
+     * checkpoints its state before each, so the rejected tail costs no replay of the prefix */
+    T.chain_t = !rl_model_tree_ok(m);
+    int cheap = rl_model_rewind_is_cheap(m);
     T.chain_d = T.chain_t || !rl_model_tree_ok(dm); /* the draft proposes what the target can verify */
     T.nmax = o->draft_tokens > 0 ? o->draft_tokens : 64;
     if (T.nmax > RL_TREE_MAX) T.nmax = RL_TREE_MAX;
@@ -162,6 +166,7 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
         }
         double t1 = rl_now_s(), c1 = compute_total(m);
         int P = rl_model_pos(m);
+        if (nn > 1 && !cheap && rl_model_seq_checkpoint(m, 0)) goto done;
         if (nn == 1 ? rl_model_eval(m, T.tr.tok, 1, T.tl, 0)
                     : T.chain_t ? rl_model_eval(m, T.tr.tok, nn, T.tl, 1) : rl_model_eval_tree(m, T.tr.tok, T.tr.par, nn, T.tl))
             goto done;

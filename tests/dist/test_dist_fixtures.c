@@ -65,7 +65,8 @@ static void test_fixtures(void) {
 }
 
 /* Hybrid (recurrent) state across the ranks: prefill in sweeps of 5 (overlapping over the
- * ranks), decode, rewind with replay, rewind to 0 — each equal to one full prefill. */
+ * ranks), decode, rewind with replay, rewind to 0, rewinds to a state checkpoint (replayed as
+ * sweeps of their own, and inside the next sweep) — each equal to one full prefill. */
 static void test_rewind_replay(void) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/fixtures/qwen3_5", t_shared());
@@ -97,6 +98,22 @@ static void test_rewind_replay(void) {
     w = 0;
     for (size_t i = 0; i < (size_t)V * 3; i++) w = fmax(w, fabs(la[i] - lb[i]));
     CHECK(w < 1e-4, "rewind to 0 differs by %g", w);
+    /* a state checkpoint on every rank: eval 3 + 6, rewind to 3 + 2, the rest of seq[5..24) */
+    CHECK(rl_model_seq_checkpoint(a, 0) == 0, "checkpoint: %s", rl_last_error());
+    int32_t junk[6] = {1, 2, 3, 4, 5, 6};
+    CHECK(rl_model_eval(a, seq + 3, 2, NULL, 0) == 0 && rl_model_eval(a, junk, 6, NULL, 0) == 0, "draft: %s", rl_last_error());
+    CHECK(rl_model_rewind(a, 5) == 0, "rewind after the checkpoint");
+    CHECK(rl_model_eval(a, seq + 5, 19, la, 1) == 0, "after the checkpoint: %s", rl_last_error());
+    w = 0;
+    for (size_t i = 0; i < (size_t)V * 19; i++) w = fmax(w, fabs(la[i] - lb[(size_t)5 * V + i]));
+    CHECK(w < 1e-4, "rewind to a checkpoint differs by %g", w);
+    /* the kept tokens replayed inside the next sweep: checkpoint at 24, 3 drafts, keep 1, one more */
+    CHECK(rl_model_seq_checkpoint(a, 0) == 0 && rl_model_eval(a, junk, 3, NULL, 0) == 0 && rl_model_rewind(a, 25) == 0, "draft 2");
+    int32_t two[2] = {junk[0], 9};
+    CHECK(rl_model_eval(a, &two[1], 1, la, 0) == 0 && rl_model_eval(b, two, 2, lb, 0) == 0, "after: %s", rl_last_error());
+    w = 0;
+    for (int i = 0; i < V; i++) w = fmax(w, fabs(la[i] - lb[i]));
+    CHECK(w < 1e-4, "replay inside the sweep differs by %g", w);
     free(la); free(lb);
     rl_model_close(a); rl_model_close(b);
 }

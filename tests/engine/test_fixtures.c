@@ -166,6 +166,70 @@ static void test_hybrid_state(void) {
     rl_model_close(a); rl_model_close(b);
 }
 
+/* Hybrid state checkpoints (speculative decoding's rejected drafts): a rewind to the checkpoint
+ * or after it restores the saved state and replays only the tokens after it, inside the next
+ * eval's sweep or, for another sequence of a batch, as a replay of its own; a rewind below the
+ * checkpoint replays the whole kept prefix. Every case equals the chain's logits (one fresh
+ * prefill of prefix + kept tokens + the new ones). */
+static void test_hybrid_checkpoint(void) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/qwen3_5", t_shared());
+    rl_model_opts o2 = {.n_seq = 2};
+    rl_model *a = rl_model_open(dir, &o2), *b = rl_model_open(dir, NULL);
+    CHECK(a && b, "open: %s", rl_last_error());
+    if (!a || !b) { rl_model_close(a); rl_model_close(b); return; }
+    int V = rl_model_vocab(a);
+    int32_t seq[40], alt[8];
+    for (int i = 0; i < 40; i++) seq[i] = (int32_t)((i * 37 + 11) % V);
+    for (int i = 0; i < 8; i++) alt[i] = (int32_t)((i * 53 + 5) % V);
+    float *la = malloc((size_t)V * 8 * sizeof(float)), *lb = malloc((size_t)V * 40 * sizeof(float));
+    /* chain: seq[0..12) + seq[12..14) + alt[0..3): the logits of its last 3 rows */
+    int32_t ch[40];
+    memcpy(ch, seq, 14 * sizeof(int32_t));
+    memcpy(ch + 14, alt, 3 * sizeof(int32_t));
+    CHECK(rl_model_eval(b, ch, 17, lb, 1) == 0, "chain: %s", rl_last_error());
+    CHECK(rl_model_eval(a, seq, 12, NULL, 0) == 0, "prefix: %s", rl_last_error());
+    CHECK(rl_model_seq_checkpoint(a, 0) == 0, "checkpoint: %s", rl_last_error());
+    CHECK(rl_model_eval(a, seq + 12, 5, la, 1) == 0, "draft: %s", rl_last_error());
+    CHECK(rl_model_rewind(a, 14) == 0 && rl_model_pos(a) == 14, "rewind after the checkpoint");
+    CHECK(rl_model_eval(a, alt, 3, la, 1) == 0, "after the rewind: %s", rl_last_error());
+    double w = 0;
+    for (size_t i = 0; i < (size_t)V * 3; i++) w = fmax(w, fabs(la[i] - lb[(size_t)14 * V + i]));
+    CHECK(w < 1e-4, "rewind to after the checkpoint differs from the chain by %g", w);
+    /* exactly to the checkpoint, then again (the checkpoint stays valid) */
+    CHECK(rl_model_rewind(a, 12) == 0, "rewind to the checkpoint");
+    CHECK(rl_model_eval(a, seq + 12, 2, NULL, 0) == 0 && rl_model_rewind(a, 14) == 0, "again");
+    CHECK(rl_model_eval(a, alt, 3, la, 1) == 0, "after the second rewind: %s", rl_last_error());
+    w = 0;
+    for (size_t i = 0; i < (size_t)V * 3; i++) w = fmax(w, fabs(la[i] - lb[(size_t)14 * V + i]));
+    CHECK(w < 1e-4, "second rewind differs from the chain by %g", w);
+    /* below the checkpoint: the whole prefix replays */
+    memcpy(ch, seq, 6 * sizeof(int32_t));
+    memcpy(ch + 6, alt, 2 * sizeof(int32_t));
+    CHECK(rl_model_rewind(b, 0) == 0 && rl_model_eval(b, ch, 8, lb, 1) == 0, "chain 2: %s", rl_last_error());
+    CHECK(rl_model_rewind(a, 6) == 0 && rl_model_eval(a, alt, 2, la, 1) == 0, "below: %s", rl_last_error());
+    w = 0;
+    for (size_t i = 0; i < (size_t)V * 2; i++) w = fmax(w, fabs(la[i] - lb[(size_t)6 * V + i]));
+    CHECK(w < 1e-4, "rewind below the checkpoint differs from the chain by %g", w);
+    /* sequence 1 of a batch: checkpoint, two tokens, rewind by one, a batched step */
+    rl_batch_item it = {1, seq, 10};
+    CHECK(rl_model_eval_batch(a, &it, 1, NULL) == 0 && rl_model_seq_checkpoint(a, 1) == 0, "seq 1: %s", rl_last_error());
+    rl_batch_item two = {1, alt, 2};
+    CHECK(rl_model_eval_batch(a, &two, 1, NULL) == 0 && rl_model_seq_rewind(a, 1, 11) == 0, "seq 1 rewind: %s", rl_last_error());
+    rl_batch_item step[2] = {{0, seq + 20, 1}, {1, alt + 5, 1}};
+    CHECK(rl_model_eval_batch(a, step, 2, la) == 0, "batched step: %s", rl_last_error());
+    memcpy(ch, seq, 10 * sizeof(int32_t));
+    ch[10] = alt[0];
+    ch[11] = alt[5];
+    rl_model_rewind(b, 0);
+    CHECK(rl_model_eval(b, ch, 12, lb, 0) == 0, "chain 3");
+    w = 0;
+    for (int i = 0; i < V; i++) w = fmax(w, fabs(la[(size_t)V + i] - lb[i]));
+    CHECK(w < 1e-4, "sequence 1 after its checkpoint rewind differs from the chain by %g", w);
+    free(la); free(lb);
+    rl_model_close(a); rl_model_close(b);
+}
+
 /* Keeping some or all stages resident (memory budget) gives the same logits as streaming. */
 static void test_resident_budget(void) {
     char dir[512];
@@ -225,6 +289,7 @@ int main(void) {
     RUN_SHARED(test_cache_equals_recompute);
     RUN_SHARED(test_chunked_prefill);
     RUN_SHARED(test_hybrid_state);
+    RUN_SHARED(test_hybrid_checkpoint);
     RUN_SHARED(test_resident_budget);
     RUN_SHARED(test_errors);
     TEST_END();

@@ -206,6 +206,13 @@ int rl_dist_rewind(rl_model *m, int seq, int pos) {
     return dist_send_cmd(dm, &h, NULL, 0);
 }
 
+int rl_dist_checkpoint(rl_model *m, int seq) {
+    struct rl_dist_model *dm = m->dist;
+    if (dm->rank != 0) return 0;
+    dist_cmd h = {.kind = CMD_CKPT, .id = dm->id, .a = seq};
+    return dist_send_cmd(dm, &h, NULL, 0);
+}
+
 int rl_dist_tree_commit(rl_model *m, int seq, const int32_t *nodes, int k) {
     struct rl_dist_model *dm = m->dist;
     if (dm->rank != 0) return 0;

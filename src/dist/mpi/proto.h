@@ -10,7 +10,7 @@
 #include <mpi.h>
 
 enum { TAG_CMD = 11, TAG_X, TAG_XERR, TAG_STATUS, TAG_LOGITS, TAG_OPENED, TAG_PING, TAG_PROFILED };
-enum { CMD_OPEN = 1, CMD_CLOSE, CMD_SWEEP, CMD_REWIND, CMD_COMMIT, CMD_PING, CMD_EXIT, CMD_PROFILE };
+enum { CMD_OPEN = 1, CMD_CLOSE, CMD_SWEEP, CMD_REWIND, CMD_COMMIT, CMD_PING, CMD_EXIT, CMD_PROFILE, CMD_CKPT };
 
 #define DIST_MSG 512   /* bytes of an error message on the wire */
 #define DIST_PEND 32   /* sweeps rank 0 may have in flight */
@@ -20,7 +20,8 @@ typedef struct {
     int32_t kind, id;
     int32_t a, b, c, d, e; /* per kind: SWEEP T, n_seg, n_out, want logits, a token tree (parents follow);
                              REWIND seq, pos; COMMIT k, seq (nodes follow); PING bytes, reps;
-                             PROFILE reset (each rank answers rank 0 with its text, TAG_PROFILED) */
+                             PROFILE reset (each rank answers rank 0 with its text, TAG_PROFILED);
+                             CKPT seq */
 } dist_cmd;
 
 typedef struct { int32_t rc; char msg[DIST_MSG]; } dist_status;

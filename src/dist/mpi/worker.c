@@ -20,11 +20,20 @@ int dist_worker_sweep(rl_model *m, const dist_cmd *h, const uint8_t *payload, si
         return rl_err("pipeline rank %d: malformed sweep (%d rows, %d segments)", m->dist->rank, T, n_seg);
     const int32_t *p = (const int32_t *)payload;
     for (int g = 0; g < n_seg; g++, p += 4) {
-        if (p[0] >= 0 && p[0] < m->n_seq && m->replay_seq[p[0]] && p[3] == 0) {
-            /* rank 0 replays this sequence's kept prefix (a rewind of a recurrent model): from zero too */
-            m->replay_seq[p[0]] = 0;
-            m->kv.pos[p[0]] = 0;
-            rl_dn_reset_seq(m, p[0]);
+        if (p[0] >= 0 && p[0] < m->n_seq && m->replay_seq[p[0]]) {
+            /* rank 0 replays this sequence's kept prefix (a rewind of a recurrent model): from zero,
+             * or from its checkpoint, too */
+            int s = p[0];
+            if (m->replay_seq[s] == 2 && m->ckpt_pos[s] >= 0 && p[3] == m->ckpt_pos[s]) {
+                rl_dn_restore(m, s);
+                m->kv.pos[s] = p[3];
+                m->replay_seq[s] = 0;
+            } else if (p[3] == 0) {
+                rl_dn_reset_seq(m, s);
+                m->kv.pos[s] = 0;
+                m->replay_seq[s] = 0;
+                m->ckpt_pos[s] = -1;
+            }
         }
         m->seg[g] = (rl_segment){p[0], p[1], p[2], p[3]};
         if (p[0] < 0 || p[0] >= m->n_seq || p[1] < 0 || p[2] < 1 || p[1] + p[2] > T || m->kv.pos[p[0]] != p[3] || p[3] + p[2] > m->ctx)
@@ -111,6 +120,9 @@ int rl_dist_worker(void) {
         } else if (h.kind == CMD_REWIND) {
             if (slot >= 0 && rl_model_seq_rewind(models[slot], h.a, h.b))
                 fprintf(stderr, "rabbitllm rank %d: rewind: %s\n", rank, rl_last_error());
+        } else if (h.kind == CMD_CKPT) {
+            if (slot >= 0 && rl_model_seq_checkpoint(models[slot], h.a))
+                fprintf(stderr, "rabbitllm rank %d: checkpoint: %s\n", rank, rl_last_error());
         } else if (h.kind == CMD_COMMIT) {
             if (slot >= 0 && (pn != (size_t)h.a * sizeof(int32_t) || rl_model_seq_tree_commit(models[slot], h.b, (const int32_t *)pay, h.a)))
                 fprintf(stderr, "rabbitllm rank %d: tree commit: %s\n", rank, pn != (size_t)h.a * sizeof(int32_t) ? "malformed" : rl_last_error());
