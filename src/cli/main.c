@@ -3,6 +3,7 @@
 #include "cli/help.h"
 #include "cli/exitcode.h"
 #include "cli/profile.h"
+#include "cli/trace.h"
 #include "cli/progress.h"
 #include "io/loader.h"
 #include "rabbitllm.h"
@@ -36,6 +37,7 @@ static int run_main(int argc, char **argv);
 int main(int argc, char **argv) {
     if (rl_dist_init(&argc, &argv)) { fprintf(stderr, "rabbitllm: %s\n", rl_last_error()); return 1; }
     rl_profile_install_hooks();
+    rl_cli_trace_install_hook();
     if (rl_dist_rank() > 0) return rl_dist_worker();
     int rc = run_main(argc, argv);
     rl_dist_finalize();

@@ -66,4 +66,12 @@ typedef void (*rl_dist_profile_reset_fn)(rl_model *m);
 void rl_dist_set_profile_hooks(rl_dist_profile_print_fn print, rl_dist_profile_reset_fn reset);
 int rl_dist_profile(rl_model *m, int reset, FILE *f);
 
+/* --trace over the pipeline: the command layer installs how a traced intermediate becomes a line
+ * (every rank, before rl_dist_worker; sweep counts the model's sweeps from 1). Rank 0:
+ * rl_dist_trace(m, 1, NULL) has the other ranks record their layers' lines in memory,
+ * rl_dist_trace(m, 0, f) has them stop and writes their lines to f (rank order). */
+typedef void (*rl_dist_trace_line_fn)(FILE *f, int sweep, int layer, const char *name, const float *x, int rows, int cols);
+void rl_dist_set_trace_hook(rl_dist_trace_line_fn line);
+int rl_dist_trace(rl_model *m, int on, FILE *f);
+
 #endif

@@ -37,3 +37,5 @@ int rl_dist_microbatch(const rl_model *m, int n_items) { (void)m; return n_items
 int rl_dist_checkpoint(rl_model *m, int seq) { (void)m; (void)seq; return 0; }
 void rl_dist_set_profile_hooks(rl_dist_profile_print_fn print, rl_dist_profile_reset_fn reset) { (void)print; (void)reset; }
 int rl_dist_profile(rl_model *m, int reset, FILE *f) { (void)m; (void)reset; (void)f; return 0; }
+void rl_dist_set_trace_hook(rl_dist_trace_line_fn line) { (void)line; }
+int rl_dist_trace(rl_model *m, int on, FILE *f) { (void)m; (void)on; (void)f; return 0; }

@@ -28,4 +28,13 @@ if [ -x "$BIN" ]; then
     { echo "$err" | tail -n 30; echo "FAIL: --profile through 3 ranks: $order"; exit 1; }
   echo "$err" | grep -q "^head 0" || { echo "FAIL: --profile: the last rank's head chunk missing"; exit 1; }
   echo "ok: --profile through 3 ranks"
+  # --trace through the pipeline: the same file as one process writes
+  T1=$(mktemp) T3=$(mktemp)
+  "$BIN" run "${RL_SHARED:-../shared}/fixtures/llama" --ids 1,2,3 -n 3 --trace "$T1" >/dev/null 2>&1 &&
+    timeout 120 mpirun --oversubscribe -np 3 "$BIN" run "${RL_SHARED:-../shared}/fixtures/llama" --ids 1,2,3 -n 3 --trace "$T3" >/dev/null 2>&1 ||
+    { rm -f "$T1" "$T3"; echo "FAIL: --trace runs"; exit 1; }
+  cmp -s "$T1" "$T3" || { diff "$T1" "$T3" | head -n 10; rm -f "$T1" "$T3"; echo "FAIL: --trace through 3 ranks differs from one process"; exit 1; }
+  [ -s "$T1" ] || { rm -f "$T1" "$T3"; echo "FAIL: empty trace"; exit 1; }
+  rm -f "$T1" "$T3"
+  echo "ok: --trace through 3 ranks equals one process"
 fi

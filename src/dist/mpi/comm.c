@@ -70,6 +70,8 @@ struct rl_dist_model *dist_state_new(int id) {
 void dist_state_free(struct rl_dist_model *dm) {
     if (!dm) return;
     free(dm->cmd); free(dm->xh); free(dm->lg);
+    if (dm->trace) fclose(dm->trace);
+    free(dm->trace_txt);
     free(dm);
 }
 

@@ -10,7 +10,7 @@
 #include <mpi.h>
 
 enum { TAG_CMD = 11, TAG_X, TAG_XERR, TAG_STATUS, TAG_LOGITS, TAG_OPENED, TAG_PING, TAG_PROFILED };
-enum { CMD_OPEN = 1, CMD_CLOSE, CMD_SWEEP, CMD_REWIND, CMD_COMMIT, CMD_PING, CMD_EXIT, CMD_PROFILE, CMD_CKPT };
+enum { CMD_OPEN = 1, CMD_CLOSE, CMD_SWEEP, CMD_REWIND, CMD_COMMIT, CMD_PING, CMD_EXIT, CMD_PROFILE, CMD_CKPT, CMD_TRACE };
 
 #define DIST_MSG 512   /* bytes of an error message on the wire */
 #define DIST_PEND 32   /* sweeps rank 0 may have in flight */
@@ -21,7 +21,8 @@ typedef struct {
     int32_t a, b, c, d, e; /* per kind: SWEEP T, n_seg, n_out, want logits, a token tree (parents follow);
                              REWIND seq, pos; COMMIT k, seq (nodes follow); PING bytes, reps;
                              PROFILE reset (each rank answers rank 0 with its text, TAG_PROFILED);
-                             CKPT seq */
+                             CKPT seq; TRACE on (off: each rank answers rank 0 with its
+                             lines, TAG_PROFILED) */
 } dist_cmd;
 
 typedef struct { int32_t rc; char msg[DIST_MSG]; } dist_status;
@@ -41,6 +42,7 @@ struct rl_dist_model {
     char why[DIST_MSG];
     /* statistics (RL_PP_STATS=1 prints them at close) */
     long sweeps;
+    FILE *trace; char *trace_txt; size_t trace_n; /* workers: --trace lines recorded (open_memstream) */
     double send_s, recv_s, wait_s;  /* in MPI_Send of rows, MPI_Recv of rows, waiting for results */
     double bytes;
 };
@@ -67,5 +69,8 @@ void dist_ping(rl_model *m);
 /* Workers: CMD_PROFILE for model m (NULL: this rank has none): reset its part, or send rank 0
  * its printed part. */
 void dist_worker_profile(rl_model *m, int reset, int rank);
+/* Workers: CMD_TRACE for model m (NULL: none): start recording (on), or stop and send rank 0 the
+ * lines (an answer in every case). */
+void dist_worker_trace(rl_model *m, int on);
 
 #endif

@@ -111,6 +111,8 @@ int rl_dist_worker(void) {
         }
         if (h.kind == CMD_PROFILE) {
             dist_worker_profile(slot >= 0 ? models[slot] : NULL, h.a, rank);
+        } else if (h.kind == CMD_TRACE) {
+            dist_worker_trace(slot >= 0 ? models[slot] : NULL, h.a);
         } else if (h.kind == CMD_OPEN) {
             rl_model *m = dist_worker_open(&h, pay, pn);
             if (m && free_slot < 0) { rl_model_close(m); m = NULL; } /* (rank 0 opens far fewer at once) */
