@@ -166,6 +166,21 @@ static void test_hybrid_state(void) {
     rl_model_close(a); rl_model_close(b);
 }
 
+/* Largest |a - b| over n values. */
+static double maxdiff(const float *a, const float *b, size_t n) {
+    double w = 0;
+    for (size_t i = 0; i < n; i++) w = fmax(w, fabs(a[i] - b[i]));
+    return w;
+}
+
+/* The chain's rows: b rewound to 0, then n0 tokens of p0 and n1 of p1 (all rows into lb). */
+static int chain(rl_model *b, const int32_t *p0, int n0, const int32_t *p1, int n1, float *lb) {
+    int32_t ch[64];
+    memcpy(ch, p0, (size_t)n0 * sizeof(int32_t));
+    memcpy(ch + n0, p1, (size_t)n1 * sizeof(int32_t));
+    return rl_model_rewind(b, 0) || rl_model_eval(b, ch, n0 + n1, lb, 1);
+}
+
 /* Hybrid state checkpoints (speculative decoding's rejected drafts): a rewind to the checkpoint
  * or after it restores the saved state and replays only the tokens after it, inside the next
  * eval's sweep or, for another sequence of a batch, as a replay of its own; a rewind below the
@@ -183,48 +198,31 @@ static void test_hybrid_checkpoint(void) {
     for (int i = 0; i < 40; i++) seq[i] = (int32_t)((i * 37 + 11) % V);
     for (int i = 0; i < 8; i++) alt[i] = (int32_t)((i * 53 + 5) % V);
     float *la = malloc((size_t)V * 8 * sizeof(float)), *lb = malloc((size_t)V * 40 * sizeof(float));
-    /* chain: seq[0..12) + seq[12..14) + alt[0..3): the logits of its last 3 rows */
-    int32_t ch[40];
-    memcpy(ch, seq, 14 * sizeof(int32_t));
-    memcpy(ch + 14, alt, 3 * sizeof(int32_t));
-    CHECK(rl_model_eval(b, ch, 17, lb, 1) == 0, "chain: %s", rl_last_error());
-    CHECK(rl_model_eval(a, seq, 12, NULL, 0) == 0, "prefix: %s", rl_last_error());
-    CHECK(rl_model_seq_checkpoint(a, 0) == 0, "checkpoint: %s", rl_last_error());
-    CHECK(rl_model_eval(a, seq + 12, 5, la, 1) == 0, "draft: %s", rl_last_error());
-    CHECK(rl_model_rewind(a, 14) == 0 && rl_model_pos(a) == 14, "rewind after the checkpoint");
+    /* after the checkpoint: seq[0..12) checkpoint, 5 drafts, keep 2, then alt[0..3) */
+    CHECK(chain(b, seq, 14, alt, 3, lb) == 0, "chain: %s", rl_last_error());
+    CHECK(rl_model_eval(a, seq, 12, NULL, 0) == 0 && rl_model_seq_checkpoint(a, 0) == 0, "checkpoint: %s", rl_last_error());
+    CHECK(rl_model_eval(a, seq + 12, 5, la, 1) == 0 && rl_model_rewind(a, 14) == 0 && rl_model_pos(a) == 14, "draft, rewind");
     CHECK(rl_model_eval(a, alt, 3, la, 1) == 0, "after the rewind: %s", rl_last_error());
-    double w = 0;
-    for (size_t i = 0; i < (size_t)V * 3; i++) w = fmax(w, fabs(la[i] - lb[(size_t)14 * V + i]));
+    double w = maxdiff(la, lb + (size_t)14 * V, (size_t)V * 3);
     CHECK(w < 1e-4, "rewind to after the checkpoint differs from the chain by %g", w);
     /* exactly to the checkpoint, then again (the checkpoint stays valid) */
-    CHECK(rl_model_rewind(a, 12) == 0, "rewind to the checkpoint");
-    CHECK(rl_model_eval(a, seq + 12, 2, NULL, 0) == 0 && rl_model_rewind(a, 14) == 0, "again");
+    CHECK(rl_model_rewind(a, 12) == 0 && rl_model_eval(a, seq + 12, 2, NULL, 0) == 0 && rl_model_rewind(a, 14) == 0, "again");
     CHECK(rl_model_eval(a, alt, 3, la, 1) == 0, "after the second rewind: %s", rl_last_error());
-    w = 0;
-    for (size_t i = 0; i < (size_t)V * 3; i++) w = fmax(w, fabs(la[i] - lb[(size_t)14 * V + i]));
+    w = maxdiff(la, lb + (size_t)14 * V, (size_t)V * 3);
     CHECK(w < 1e-4, "second rewind differs from the chain by %g", w);
     /* below the checkpoint: the whole prefix replays */
-    memcpy(ch, seq, 6 * sizeof(int32_t));
-    memcpy(ch + 6, alt, 2 * sizeof(int32_t));
-    CHECK(rl_model_rewind(b, 0) == 0 && rl_model_eval(b, ch, 8, lb, 1) == 0, "chain 2: %s", rl_last_error());
+    CHECK(chain(b, seq, 6, alt, 2, lb) == 0, "chain 2: %s", rl_last_error());
     CHECK(rl_model_rewind(a, 6) == 0 && rl_model_eval(a, alt, 2, la, 1) == 0, "below: %s", rl_last_error());
-    w = 0;
-    for (size_t i = 0; i < (size_t)V * 2; i++) w = fmax(w, fabs(la[i] - lb[(size_t)6 * V + i]));
+    w = maxdiff(la, lb + (size_t)6 * V, (size_t)V * 2);
     CHECK(w < 1e-4, "rewind below the checkpoint differs from the chain by %g", w);
     /* sequence 1 of a batch: checkpoint, two tokens, rewind by one, a batched step */
-    rl_batch_item it = {1, seq, 10};
+    rl_batch_item it = {1, seq, 10}, two = {1, alt, 2}, step[2] = {{0, seq + 20, 1}, {1, alt + 5, 1}};
     CHECK(rl_model_eval_batch(a, &it, 1, NULL) == 0 && rl_model_seq_checkpoint(a, 1) == 0, "seq 1: %s", rl_last_error());
-    rl_batch_item two = {1, alt, 2};
     CHECK(rl_model_eval_batch(a, &two, 1, NULL) == 0 && rl_model_seq_rewind(a, 1, 11) == 0, "seq 1 rewind: %s", rl_last_error());
-    rl_batch_item step[2] = {{0, seq + 20, 1}, {1, alt + 5, 1}};
     CHECK(rl_model_eval_batch(a, step, 2, la) == 0, "batched step: %s", rl_last_error());
-    memcpy(ch, seq, 10 * sizeof(int32_t));
-    ch[10] = alt[0];
-    ch[11] = alt[5];
-    rl_model_rewind(b, 0);
-    CHECK(rl_model_eval(b, ch, 12, lb, 0) == 0, "chain 3");
-    w = 0;
-    for (int i = 0; i < V; i++) w = fmax(w, fabs(la[(size_t)V + i] - lb[i]));
+    int32_t tail[2] = {alt[0], alt[5]};
+    CHECK(chain(b, seq, 10, tail, 2, lb) == 0, "chain 3");
+    w = maxdiff(la + V, lb + (size_t)11 * V, (size_t)V);
     CHECK(w < 1e-4, "sequence 1 after its checkpoint rewind differs from the chain by %g", w);
     free(la); free(lb);
     rl_model_close(a); rl_model_close(b);

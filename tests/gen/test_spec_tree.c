@@ -81,45 +81,35 @@ static void check_greedy(const char *dir, const char *draft, int budget) {
 
 static char g_s4[64];
 
+/* Greedy cases: target and draft fixtures ("s4": the 4-bit stories260K copy), budget, --batch
+ * (32: ring caches of 8 + 32 - 1 rows for the window-8 models), whether the draft must save
+ * sweeps (not for another model as draft). */
 static void test_greedy(void) {
-    char s[512], l[512], q[512];
-    snprintf(s, sizeof s, "%s/fixtures/stories260K", t_shared());
-    snprintf(l, sizeof l, "%s/fixtures/llama", t_shared());
-    snprintf(q, sizeof q, "%s/fixtures/qwen3_moe", t_shared());
-    check_greedy(s, s, 8);
-    check_greedy(s, s, 32);
-    check_greedy(s, s, 128);
-    check_greedy(s, g_s4, 16);
-    check_greedy(l, l, 16);
-    check_greedy(q, q, 16);
-    /* sliding-window models (window 8): trees deeper than the window, linear and ring caches */
-    char g2[512], g3[512];
-    snprintf(g2, sizeof g2, "%s/fixtures/gemma2", t_shared());
-    snprintf(g3, sizeof g3, "%s/fixtures/gemma3", t_shared());
-    check_greedy(g2, g2, 32);
-    check_greedy(g3, g3, 16);
-    g_batch = 32; /* ring caches of 8 + 32 - 1 rows */
-    check_greedy(g2, g2, 32);
-    check_greedy(g3, g3, 8);
+    static const struct { const char *t, *d; int budget, batch, fewer; } C[] = {
+        {"stories260K", "stories260K", 8, 0, 1}, {"stories260K", "stories260K", 32, 0, 1},
+        {"stories260K", "stories260K", 128, 0, 1}, {"stories260K", "s4", 16, 0, 1},
+        {"llama", "llama", 16, 0, 1}, {"qwen3_moe", "qwen3_moe", 16, 0, 1},
+        /* sliding-window models (window 8): trees deeper than the window, linear and ring caches */
+        {"gemma2", "gemma2", 32, 0, 1}, {"gemma3", "gemma3", 16, 0, 1}, {"gemma2", "gemma2", 32, 32, 1},
+        {"gemma3", "gemma3", 8, 32, 1},
+        /* MLA: trees on its latent cache */
+        {"deepseek_v2", "deepseek_v2", 8, 0, 1}, {"deepseek_v2", "deepseek_v2", 32, 0, 1},
+        /* no token trees: chains proposed and verified (recurrent state checkpointed; DSA) */
+        {"qwen3_5", "qwen3_5", 8, 0, 1}, {"qwen3_5_moe", "qwen3_5_moe", 32, 0, 1}, {"glm_moe_dsa", "glm_moe_dsa", 8, 0, 1},
+        /* another model of the same vocabulary size (256) as draft: tree / chain pairs */
+        {"gemma2", "deepseek_v2", 8, 0, 0}, {"deepseek_v2", "gemma2", 8, 0, 0}, {"gemma2", "qwen3_5", 8, 0, 0},
+        {"qwen3_5", "deepseek_v2", 8, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
+        char t[512], d[512];
+        snprintf(t, sizeof t, "%s/fixtures/%s", t_shared(), C[i].t);
+        if (!strcmp(C[i].d, "s4")) snprintf(d, sizeof d, "%s", g_s4);
+        else snprintf(d, sizeof d, "%s/fixtures/%s", t_shared(), C[i].d);
+        g_batch = C[i].batch;
+        g_fewer = C[i].fewer;
+        check_greedy(t, d, C[i].budget);
+    }
     g_batch = 0;
-    /* MLA: trees on its latent cache */
-    char d2[512], h[512], hm[512], ds[512];
-    snprintf(d2, sizeof d2, "%s/fixtures/deepseek_v2", t_shared());
-    check_greedy(d2, d2, 8);
-    check_greedy(d2, d2, 32);
-    /* no token trees: chains proposed and verified (recurrent state checkpointed; DSA); a chain
-     * draft for a tree target and a tree draft for a chain target */
-    snprintf(h, sizeof h, "%s/fixtures/qwen3_5", t_shared());
-    snprintf(hm, sizeof hm, "%s/fixtures/qwen3_5_moe", t_shared());
-    snprintf(ds, sizeof ds, "%s/fixtures/glm_moe_dsa", t_shared());
-    check_greedy(h, h, 8);
-    check_greedy(hm, hm, 32);
-    check_greedy(ds, ds, 8);
-    g_fewer = 0;
-    check_greedy(g2, d2, 8); /* same vocabulary size (256) */
-    check_greedy(d2, g2, 8);
-    check_greedy(g2, h, 8);
-    check_greedy(h, d2, 8);
     g_fewer = 1;
 }
 
