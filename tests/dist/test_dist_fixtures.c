@@ -180,6 +180,41 @@ static void test_tree(void) {
     }
 }
 
+/* Sliding-window ring caches across the ranks: sequence 1 of a batch rewound below what its
+ * rings still hold (a replay from zero on every rank, whichever ranks' rings lost rows), then a
+ * batched step: each sequence equals its chain. */
+static void test_ring_rewind(void) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/gemma2", t_shared());
+    rl_model_opts o = opts1(), c1 = opts1();
+    o.n_seq = 2; o.max_batch = 8; c1.max_batch = 8;
+    rl_model *m = rl_model_open(dir, &o), *c = rl_model_open(dir, &c1);
+    CHECK(m && c, "open: %s", rl_last_error());
+    if (!m || !c) { rl_model_close(m); rl_model_close(c); return; }
+    int V = rl_model_vocab(m);
+    int32_t a[32], b[32];
+    for (int i = 0; i < 32; i++) { a[i] = (int32_t)((i * 37 + 5) % V); b[i] = (int32_t)((i * 53 + 11) % V); }
+    rl_batch_item it[2] = {{0, a, 30}, {1, b, 30}};
+    CHECK(rl_model_eval_batch(m, it, 2, NULL) == 0, "prefixes: %s", rl_last_error());
+    CHECK(rl_model_seq_rewind(m, 1, 5) == 0, "rewind: %s", rl_last_error());
+    int32_t nx[2] = {7, 9};
+    rl_batch_item st[2] = {{0, &nx[0], 1}, {1, &nx[1], 1}};
+    float *lb = malloc((size_t)2 * V * sizeof(float)), *l1 = malloc((size_t)V * sizeof(float));
+    CHECK(rl_model_eval_batch(m, st, 2, lb) == 0, "step: %s", rl_last_error());
+    double w = 0;
+    for (int s = 0; s < 2; s++) {
+        int32_t ch[32];
+        int n = s ? 5 : 30;
+        memcpy(ch, s ? b : a, (size_t)n * sizeof(int32_t));
+        ch[n] = nx[s];
+        CHECK(rl_model_rewind(c, 0) == 0 && rl_model_eval(c, ch, n + 1, l1, 0) == 0, "chain: %s", rl_last_error());
+        for (int i = 0; i < V; i++) w = fmax(w, fabs(l1[i] - lb[(size_t)s * V + i]));
+    }
+    CHECK(w < 1e-4, "ring rewind through the pipeline differs from the chains by %g", w);
+    free(lb); free(l1);
+    rl_model_close(m); rl_model_close(c);
+}
+
 /* --pp-split puts the layers where it says, with the same logits; bad splits and errors on
  * the other ranks come back as errors, and the next model works again. */
 static void test_split_and_errors(void) {
@@ -241,6 +276,7 @@ int main(int argc, char **argv) {
     if (!getenv("RL_DIST_ONLY")) {
         RUN_SHARED(test_rewind_replay);
         RUN_SHARED(test_tree);
+        RUN_SHARED(test_ring_rewind);
         RUN_SHARED(test_split_and_errors);
     }
     rl_dist_finalize();

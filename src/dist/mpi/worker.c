@@ -20,17 +20,19 @@ int dist_worker_sweep(rl_model *m, const dist_cmd *h, const uint8_t *payload, si
         return rl_err("pipeline rank %d: malformed sweep (%d rows, %d segments)", m->dist->rank, T, n_seg);
     const int32_t *p = (const int32_t *)payload;
     for (int g = 0; g < n_seg; g++, p += 4) {
-        if (p[0] >= 0 && p[0] < m->n_seq && m->replay_seq[p[0]]) {
-            /* rank 0 replays this sequence's kept prefix (a rewind of a recurrent model): from zero,
-             * or from its checkpoint, too */
+        if (p[0] >= 0 && p[0] < m->n_seq && (m->replay_seq[p[0]] || (p[3] == 0 && m->kv.pos[p[0]] > 0))) {
+            /* rank 0 replays this sequence's kept prefix (a rewind of a recurrent model, or one
+             * that dropped ring rows on some rank: maybe not this one): from its checkpoint, or
+             * from zero, here too */
             int s = p[0];
             if (m->replay_seq[s] == 2 && m->ckpt_pos[s] >= 0 && p[3] == m->ckpt_pos[s]) {
                 rl_dn_restore(m, s);
                 m->kv.pos[s] = p[3];
                 m->replay_seq[s] = 0;
             } else if (p[3] == 0) {
+                rl_kv_truncate(&m->kv, s, 0);
+                m->tree_seq[s].top = 0;
                 rl_dn_reset_seq(m, s);
-                m->kv.pos[s] = 0;
                 m->replay_seq[s] = 0;
                 m->ckpt_pos[s] = -1;
             }
