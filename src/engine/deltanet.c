@@ -93,7 +93,7 @@ void rl_dn_reset_seq(rl_model *m, int seq) {
     m->be->ops->zero(m->be, (uint8_t *)S->conv_state + (size_t)seq * S->conv_bytes, S->conv_bytes);
 }
 
-/* Saves (dir 0) or restores (dir 1) sequence seq's recurrent and conv state. */
+/* Saves (restore 0) or restores (restore 1) sequence seq's recurrent and conv state. */
 static void ckpt_copy(rl_model *m, int seq, int restore) {
     struct rl_dn_state *S = m->dn;
     if (!S || seq < 0 || seq >= m->n_seq) return;
