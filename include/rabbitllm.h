@@ -97,7 +97,8 @@ RL_API int rl_model_eval(rl_model *m, const int32_t *tokens, int n, float *logit
 /* Drops the KV cache after position pos (0 = empty), e.g. to reuse a shared prompt prefix.
  * Hybrid models (Qwen3.5 linear-attention layers) cannot rewind their recurrent state: the next
  * rl_model_eval re-prefills tokens 0..pos from the model's token history first (exact, one extra
- * prefill of the kept prefix; pos 0 is just a reset). */
+ * prefill of the kept prefix; pos 0 is just a reset), or only the tokens after a state checkpoint
+ * at or before pos (rl_model_seq_checkpoint; generation sets one at each prompt's end). */
 RL_API int rl_model_rewind(rl_model *m, int pos);  /* 0, or -1 + error if pos is outside 0..current */
 /* 1 if rewinding is free (a KV cache is truncated); 0 for models with recurrent layers, where a
  * rewind replays the kept prefix on the next eval. */

@@ -59,6 +59,10 @@ int rl_generate(rl_model *m, const int32_t *prompt, int n, const rl_gen_opts *o,
     int nh = n;
     double t0 = rl_now_s();
     if (rl_model_eval(m, prompt, n, lg, all)) goto done;
+    /* a hybrid model's state at the prompt's end: the next turn of a chat, which keeps this
+     * prompt but not the answer as generated (templates drop a reply's reasoning), rewinds to
+     * about here and then replays only what follows instead of the whole conversation */
+    if (!cheap && rl_model_seq_checkpoint(m, 0)) goto done;
     st->n_prompt = n;
     st->prefill_s = rl_now_s() - t0;
     if (all && o->on_logits(o->ctx, lg, n, V)) { rl_err("cannot write logits"); goto done; }

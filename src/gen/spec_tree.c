@@ -130,6 +130,7 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
         if (rl_model_rewind(dm, keep) || (keep < P0 && rl_model_eval(dm, th + keep, P0 - keep, NULL, 0))) goto done;
     }
     if (rl_model_eval(m, prompt, n, all ? pl : row, all) || rl_model_eval(dm, prompt, n, NULL, 0)) goto done;
+    if (!cheap && rl_model_seq_checkpoint(m, 0)) goto done; /* the prompt's end (see generate.c) */
     st->n_prompt = n;
     st->prefill_s = rl_now_s() - t0;
     if (all && o->on_logits(o->ctx, pl, n, V)) { rl_err("cannot write logits"); goto done; }

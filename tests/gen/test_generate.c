@@ -2,6 +2,7 @@
  * the same logits rows as one token per sweep, with fewer sweeps; row counts; budgets; stops. */
 #include "test.h"
 #include "gen/generate.h"
+#include "engine/model.h"
 #include <math.h>
 
 typedef struct { float *rows; int n, cap, vocab; } rows_t;
@@ -60,6 +61,50 @@ static void test_speculative_greedy_exact(void) {
     check_same("qwen3_moe", p2, 14, 24);
 }
 
+/* A hybrid model (qwen3_5) after rl_generate keeps a state checkpoint at the prompt's end, so
+ * the next turn of a chat rewinding into the answer replays only what follows the prompt; its
+ * logits equal the chain's. Prompt lookup on it (checkpoints before each verification) keeps
+ * the greedy ids. */
+static void test_hybrid_turns(void) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/qwen3_5", t_shared());
+    rl_model *m = rl_model_open(dir, NULL), *c = rl_model_open(dir, NULL);
+    CHECK(m && c, "open: %s", rl_last_error());
+    if (!m || !c) { rl_model_close(m); rl_model_close(c); return; }
+    int V = rl_model_vocab(m);
+    int32_t prompt[12], out[8], nx[3] = {3, 4, 5};
+    for (int i = 0; i < 12; i++) prompt[i] = (int32_t)((i * 29 + 7) % V);
+    int n = 0;
+    rl_gen_opts o = {.max_new = 6, .sampling = rl_sampling_default(), .ignore_eos = 1};
+    o.sampling.temperature = 0;
+    CHECK(rl_generate(m, prompt, 12, &o, out, &n, NULL) == 0 && n == 6, "generate: %s", rl_last_error());
+    CHECK(m->ckpt_pos[0] == 12, "checkpoint at the prompt's end: %d", m->ckpt_pos[0]);
+    CHECK(rl_model_rewind(m, 14) == 0 && m->replay_seq[0] == 2, "a rewind into the answer replays from the checkpoint");
+    float *lm = malloc((size_t)3 * V * sizeof(float)), *lc = malloc((size_t)3 * V * sizeof(float));
+    CHECK(rl_model_eval(m, nx, 3, lm, 1) == 0, "next turn: %s", rl_last_error());
+    int32_t ch[17];
+    memcpy(ch, prompt, sizeof prompt);
+    ch[12] = out[0]; ch[13] = out[1];
+    memcpy(ch + 14, nx, sizeof nx);
+    CHECK(rl_model_eval(c, ch, 14, NULL, 0) == 0 && rl_model_eval(c, ch + 14, 3, lc, 1) == 0, "chain: %s", rl_last_error());
+    double w = 0;
+    for (size_t i = 0; i < (size_t)3 * V; i++) w = fmax(w, fabs(lm[i] - lc[i]));
+    CHECK(w < 1e-4, "the next turn differs from the chain by %g", w);
+    free(lm); free(lc);
+    rl_model_close(m); rl_model_close(c);
+    int32_t p2[] = {5, 6, 7, 8, 5, 6, 7, 8, 5, 6, 7, 8, 5, 6};
+    int32_t a[24], b[24];
+    int na = 0, nb = 0;
+    rows_t ra = {0}, rb = {0};
+    run("qwen3_5", 0, p2, 14, 20, a, &na, &ra, NULL);
+    run("qwen3_5", 6, p2, 14, 20, b, &nb, &rb, NULL);
+    CHECK(na == 20 && nb == 20 && !memcmp(a, b, sizeof a[0] * 20), "qwen3_5: prompt lookup changed the greedy ids");
+    w = 0;
+    for (size_t i = 0; ra.rows && rb.rows && ra.n == rb.n && i < (size_t)ra.n * ra.vocab; i++) w = fmax(w, fabs(ra.rows[i] - rb.rows[i]));
+    CHECK(ra.n == rb.n && w < 1e-4, "qwen3_5: prompt lookup logits rows differ by %g", w);
+    free(ra.rows); free(rb.rows);
+}
+
 static void test_budget_and_stop(void) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/fixtures/stories260K", t_shared());
@@ -93,5 +138,6 @@ static void test_budget_and_stop(void) {
 int main(void) {
     RUN_SHARED(test_speculative_greedy_exact);
     RUN_SHARED(test_budget_and_stop);
+    RUN_SHARED(test_hybrid_turns);
     TEST_END();
 }
