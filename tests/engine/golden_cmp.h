@@ -3,11 +3,13 @@
  * (never named in a test); a folder's golden (golden.json and logits.f32) loaded; and the comparison of a model against a golden of logits rows (prompt rows, then one per fed
  * greedy token): prefill of the prompt with every row compared, then the engine's own greedy choice
  * at each step must equal the golden id while the golden's ids are fed back and each decode row
- * compared. Every row within 1e-3 absolute; greedy ids identical. Returns the largest difference. */
+ * compared. Every row within 1e-3 absolute; greedy ids identical. Returns the largest difference.
+ * Also the GPU backends a fixture test runs besides the cpu (gpu_backends). */
 #ifndef RL_TEST_GOLDEN_CMP_H
 #define RL_TEST_GOLDEN_CMP_H
 #include "test.h"
 #include "rabbitllm.h"
+#include "backend/backend.h"
 #include "util/fileio.h"
 #include "util/json.h"
 #include <dirent.h>
@@ -15,6 +17,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+/* Appends to list (from index n; room for two more) the GPU backends, vulkan then cuda, that are
+ * built in and open a device, in the release build only (RL_SANITIZED unset: lavapipe is slow
+ * under the sanitizers); one that does not open is printed with the reason. Returns the count. */
+static inline int gpu_backends(const char **list, int n) {
+    static const char *const G[2] = {"vulkan", "cuda"};
+    for (int g = 0; g < 2 && !getenv("RL_SANITIZED"); g++) {
+        rl_backend *be = rl_backend_open(G[g], 1);
+        if (be) list[n++] = G[g];
+        else fprintf(stderr, "  %s skipped: %s\n", G[g], rl_last_error());
+        rl_backend_close(be);
+    }
+    return n;
+}
 
 static inline int fixture_name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -75,7 +91,7 @@ static inline int golden_load(const char *dir, const char *name, fixture_golden 
     return 0;
 }
 
-static double golden_compare(rl_model *m, const char *name, const int32_t *prompt, int P, const int32_t *greedy, int G,
+static inline double golden_compare(rl_model *m, const char *name, const int32_t *prompt, int P, const int32_t *greedy, int G,
                              const float *gold, int rows, int V) {
     float *lg = malloc((size_t)P * V * sizeof(float));
     CHECK(lg != NULL, "%s: out of memory", name);

@@ -61,17 +61,10 @@ static void test_gguf_fixtures(void) {
     int n = fixture_dirs(root, "model.gguf", names, 256);
     if (n < 0) return;
     CHECK(n > 0, "no GGUF fixtures under %s", root);
-    const char *backends[3] = {NULL, NULL, NULL}; /* the default (cpu), then vulkan and cuda where they open */
-    const char *gpus[2] = {"vulkan", "cuda"};
-    for (int g = 0; g < 2 && !getenv("RL_SANITIZED"); g++) {
-        rl_backend *be = rl_backend_open(gpus[g], 1);
-        if (be) backends[1 + g] = gpus[g];
-        else fprintf(stderr, "  %s skipped: %s\n", gpus[g], rl_last_error());
-        rl_backend_close(be);
-    }
+    const char *backends[3] = {NULL}; /* the default (cpu), then vulkan and cuda where they open */
+    int nb = gpu_backends(backends, 1);
     for (int i = 0; i < n; i++) {
-        for (int b = 0; b < 3; b++) {
-            if (b && !backends[b]) continue;
+        for (int b = 0; b < nb; b++) {
             int gap = known_gap(names[i], b), before = t_case_failed;
             t_case_failed = 0;
             check_fixture_xc(root, names[i], backends[b], 0);

@@ -3,7 +3,6 @@
  * logits row within 1e-3 absolute and identical greedy ids, on the cpu and cpu-staged backends,
  * and on vulkan and cuda where built in and a device opens (release build only: RL_SANITIZED unset).
  * The fixtures are discovered by listing the folder; one without a golden fails. */
-#include "backend/backend.h"
 #include "test.h"
 #include "golden_cmp.h"
 #include "rabbitllm.h"
@@ -39,13 +38,7 @@ static void test_quant_fixtures(void) {
     if (n < 0) return;
     CHECK(n >= 8, "only %d fixtures under %s", n, root);
     const char *only = getenv("RL_QFIX"); /* debugging: one fixture */
-    const char *gpus[2] = {"vulkan", "cuda"};
-    for (int g = 0, nb = 2; g < 2 && !getenv("RL_SANITIZED"); g++) {
-        rl_backend *be = rl_backend_open(gpus[g], 1);
-        if (be) BACKENDS[nb++] = gpus[g];
-        else fprintf(stderr, "  %s skipped: %s\n", gpus[g], rl_last_error());
-        rl_backend_close(be);
-    }
+    gpu_backends(BACKENDS, 2);
     for (int i = 0; i < n; i++) {
         for (int b = 0; BACKENDS[b] && (!only || !strcmp(only, names[i])); b++) check_fixture(names[i], BACKENDS[b]);
         free(names[i]);

@@ -7,7 +7,7 @@
  * cpu-staged and, where they open (release build), vulkan and cuda backends. */
 #include "test.h"
 #include "rabbitllm.h"
-#include "backend/backend.h"
+#include "engine/golden_cmp.h"
 #include "model/desc.h"
 #include "model/synth.h"
 #include "util/json.h"
@@ -42,13 +42,10 @@ static void check_pair(const char *cfg, const char *tag, int quant, uint64_t see
     CHECK(rl_synth_write(cfg, qa, &o) == 0, "%s: synth: %s", qa, rl_errmsg());
     o.dequant_f32 = 1;
     CHECK(rl_synth_write(cfg, fb, &o) == 0, "%s: synth f32: %s", fb, rl_errmsg());
-    const char *backends[4] = {"cpu", "cpu-staged", NULL, NULL}, *gpus[2] = {"vulkan", "cuda"};
-    for (int g = 0, nb = 2; g < 2 && !getenv("RL_SANITIZED"); g++) { /* where they open (release build only) */
-        rl_backend *be = rl_backend_open(gpus[g], 1);
-        if (be) backends[nb++] = gpus[g];
-        rl_backend_close(be);
-    }
-    for (int b = 0; b < 4 && backends[b]; b++) {
+    static const char *backends[5] = {"cpu", "cpu-staged", NULL, NULL, NULL};
+    static int nb = 0;
+    if (!nb) nb = gpu_backends(backends, 2); /* once: the GPUs that open */
+    for (int b = 0; b < nb; b++) {
         rl_model_opts mo = {.backend = backends[b]};
         rl_model *a = rl_model_open(qa, &mo), *f = rl_model_open(fb, &mo);
         CHECK(a && f, "%s: open: %s", qa, rl_last_error());
