@@ -161,17 +161,21 @@ void dist_fail_down(int rank, int size, int want, const char *msg) {
     if (want) MPI_Send(NULL, 0, MPI_BYTE, 0, TAG_LOGITS, MPI_COMM_WORLD);
 }
 
-void dist_drain_rows(int rank) {
+/* Takes the next message from src with tag (MPI_ANY_TAG: the rows or their error only) and
+ * drops it. */
+static void discard(int src, int tag) {
     MPI_Status st;
     int cnt = 0;
-    if (MPI_Probe(rank - 1, MPI_ANY_TAG, MPI_COMM_WORLD, &st) != MPI_SUCCESS) return;
-    if (st.MPI_TAG != TAG_X && st.MPI_TAG != TAG_XERR) return; /* (the rows always come before the next command) */
+    if (MPI_Probe(src, tag, MPI_COMM_WORLD, &st) != MPI_SUCCESS) return;
+    if (tag == MPI_ANY_TAG && st.MPI_TAG != TAG_X && st.MPI_TAG != TAG_XERR) return; /* (the rows always come before the next command) */
     MPI_Get_count(&st, MPI_BYTE, &cnt);
     void *tmp = malloc((size_t)cnt + 1);
     if (!tmp) return;
-    MPI_Recv(tmp, cnt, MPI_BYTE, rank - 1, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    MPI_Recv(tmp, cnt, MPI_BYTE, src, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     free(tmp);
 }
+
+void dist_drain_rows(int rank) { discard(rank - 1, MPI_ANY_TAG); }
 
 void dist_pass_failure(rl_model *m, int want) {
     struct rl_dist_model *dm = m->dist;
@@ -188,15 +192,7 @@ void dist_pass_failure(rl_model *m, int want) {
     dist_fail_down(0, dm->size, want, "rank 0 failed a sweep");
     dist_status s;
     MPI_Recv(&s, (int)sizeof s, MPI_BYTE, dm->size - 1, TAG_STATUS, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-    if (want) {
-        MPI_Status st;
-        int cnt = 0;
-        MPI_Probe(dm->size - 1, TAG_LOGITS, MPI_COMM_WORLD, &st);
-        MPI_Get_count(&st, MPI_BYTE, &cnt);
-        void *tmp = malloc((size_t)cnt + 1);
-        MPI_Recv(tmp, cnt, MPI_BYTE, dm->size - 1, TAG_LOGITS, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        free(tmp);
-    }
+    if (want) discard(dm->size - 1, TAG_LOGITS);
 }
 
 int rl_dist_rewind(rl_model *m, int seq, int pos) {
