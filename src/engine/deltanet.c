@@ -12,7 +12,7 @@ struct rl_dn_state {
     float *state;            /* (n_seq, n_lin, v_heads, k_dim, v_dim) recurrent state */
     float *conv_state;       /* (n_seq, n_lin, conv_k-1, conv_dim) last conv inputs */
     float *ckpt_state, *ckpt_conv; /* (n_seq, ...) the states saved by rl_dn_checkpoint */
-    float *qkv;              /* in_proj_qkv rows of the sweep (T, conv_dim) */
+    float *qkv;              /* in_proj_qkv rows of a sweep of several sequences (T, conv_dim) */
     float *in;               /* one segment's conv input: state rows then its qkv rows (conv_k-1+T, conv_dim) */
     float *conv;             /* conv + SiLU output (T, conv_dim) */
     float *z;                /* (T, v_heads*v_dim) output gate */
@@ -134,8 +134,10 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     be->ops->convert(be, dt_bias, DN_T(W_LIN_DT_BIAS), nv);
     be->ops->convert(be, norm_w, DN_T(W_LIN_NORM), dv);
 
-    /* projections of the whole sweep */
-    be->ops->matmul(be, S->qkv, m->xb, DN_T(W_LIN_QKV), NULL, T, H, C);
+    /* projections of the whole sweep; one sequence's qkv rows go straight behind its conv state
+     * rows in the conv input, several sequences' into qkv and then, in turn, into the input */
+    float *qkv = m->n_seg == 1 ? S->in + (size_t)(K - 1) * C : S->qkv;
+    be->ops->matmul(be, qkv, m->xb, DN_T(W_LIN_QKV), NULL, T, H, C);
     be->ops->matmul(be, S->z, m->xb, DN_T(W_LIN_Z), NULL, T, H, VD);
     be->ops->matmul(be, S->b, m->xb, DN_T(W_LIN_B), NULL, T, H, nv);
     be->ops->matmul(be, S->a, m->xb, DN_T(W_LIN_A), NULL, T, H, nv);
@@ -148,7 +150,7 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
         float *st = (float *)((uint8_t *)S->state + (size_t)sg->seq * S->state_bytes) + (size_t)slot * nv * dk * dv;
         size_t r0 = (size_t)sg->row0;
         be->ops->copy2d(be, S->in, CB, cst, CB, CB, K - 1);
-        be->ops->copy2d(be, S->in + (size_t)(K - 1) * C, CB, S->qkv + r0 * C, CB, CB, sg->n);
+        if (qkv == S->qkv) be->ops->copy2d(be, S->in + (size_t)(K - 1) * C, CB, S->qkv + r0 * C, CB, CB, sg->n);
         be->ops->dn_conv(be, S->conv + r0 * C, S->in, wconv, sg->n, C, K);
         be->ops->copy2d(be, cst, CB, S->in + (size_t)sg->n * C, CB, CB, K - 1);
         be->ops->dn_recur(be, &dd, st, S->conv + r0 * C, S->b + r0 * nv, S->a + r0 * nv, S->z + r0 * VD, a_log, dt_bias,
