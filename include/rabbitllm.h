@@ -135,8 +135,12 @@ RL_API int rl_model_common_prefix(const rl_model *m, const int32_t *tok, int n);
  * recomputing it; a later tree sweep drops trees not committed. At most 256 nodes (and --batch)
  * per sweep. rl_model_eval_tree_batch runs one tree per item (distinct sequences) in one sweep,
  * logits in item order (sum of n rows); rl_model_seq_tree_commit commits sequence seq's.
- * rl_model_tree_ok says whether the model and backend can (no MLA or recurrent layers, a
- * backend with tree attention); else verify chains with rl_model_eval. */
+ * rl_model_tree_ok says whether the model and backend can branch (no recurrent layers or DSA
+ * indexer, a backend with tree attention); where not, the same calls take chains only (parent[i]
+ * = i - 1): the chain's rows run as plain rows (a hybrid model checkpoints its state before them
+ * in the same sweep) and stay in the cache until the commit keeps nodes 0..k-1 (a rejected tail
+ * of a hybrid model is fed again, from the checkpoint, in front of the next sweep); anything else
+ * done with the model first drops a chain not committed, as for trees. */
 #define RL_TREE_MAX 256
 typedef struct {
     int seq;                  /* sequence index */
@@ -273,7 +277,8 @@ RL_API int rl_session_stop_ids(const rl_session *s, const int32_t **ids);
 RL_API rl_model *rl_session_draft_model(rl_session *s);
 
 /* Speculative decoding for callers that batch sequences themselves (the server): a drafter grows
- * one token tree per sequence with a draft model (SpecExec-style, as `run --draft-model`), for the
+ * one token tree per sequence with a draft model (SpecExec-style, as `run --draft-model`; the
+ * draft's greedy chain where either model cannot branch: rl_model_tree_ok), for the
  * caller to verify with rl_model_eval_tree_batch on the target, walk with its own sampler (a node's
  * child is taken while the sampled id equals it) and commit with rl_model_seq_tree_commit. The
  * draft's cache of each sequence follows the tokens given to rl_drafter_grow (prefix kept, the
@@ -289,8 +294,7 @@ typedef struct {
 } rl_draft_req;
 /* A drafter for target m with draft d (both kept by the caller; d opened with at least as many
  * sequences as the caller uses); draft_tokens: the largest tree (0 = 64); fixed: always that
- * size (no cost model). NULL + error when either model cannot run token trees (MLA, recurrent
- * layers, a backend without tree attention) or the vocabularies differ. */
+ * size (no cost model). NULL + error when the vocabularies differ. */
 RL_API rl_drafter *rl_drafter_new(rl_model *m, rl_model *d, int draft_tokens, int fixed);
 RL_API void rl_drafter_free(rl_drafter *p);
 /* Most nodes of all trees of one step together (a sweep of either model, at most RL_TREE_MAX). */

@@ -117,6 +117,13 @@ void rl_qgate_apply(rl_model *m, int T) {
     m->be->ops->sigmoid_mul(m->be, m->att, m->gate, (int64_t)T * m->d.n_heads * m->d.head_dim);
 }
 
+/* Rows [r0, r0 + n) of the sweep through one sequence's recurrent state st. */
+static void recur_rows(rl_backend *be, const rl_dn_dims *dd, struct rl_dn_state *S, float *st, size_t r0, int n,
+                       const float *a_log, const float *dt_bias, const float *norm_w, int nv, int VD, int C) {
+    be->ops->dn_recur(be, dd, st, S->conv + r0 * C, S->b + r0 * nv, S->a + r0 * nv, S->z + r0 * VD, a_log, dt_bias, norm_w,
+                      S->core + r0 * VD, n);
+}
+
 int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     const rl_model_desc *d = &m->d;
     const rl_stage *s = &m->stages[l];
@@ -152,9 +159,19 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
         be->ops->copy2d(be, S->in, CB, cst, CB, CB, K - 1);
         if (qkv == S->qkv) be->ops->copy2d(be, S->in + (size_t)(K - 1) * C, CB, S->qkv + r0 * C, CB, CB, sg->n);
         be->ops->dn_conv(be, S->conv + r0 * C, S->in, wconv, sg->n, C, K);
+        /* a deferred checkpoint (rl_model_seq_checkpoint) after row r of this segment: the conv
+         * state then is input rows r..r+K-2, the recurrent state the one after row r */
+        int cp = m->ckpt_pend[sg->seq], r = cp - sg->pos0, done = 0;
+        if (cp >= 0 && r >= 0 && r <= sg->n) {
+            size_t sb = (size_t)nv * dk * dv * sizeof(float);
+            size_t so = (size_t)sg->seq * S->state_bytes + (size_t)slot * sb, co = (size_t)sg->seq * S->conv_bytes + (size_t)slot * (K - 1) * CB;
+            if (r) recur_rows(be, &dd, S, st, r0, r, a_log, dt_bias, norm_w, nv, VD, C);
+            be->ops->copy2d(be, (uint8_t *)S->ckpt_conv + co, CB, S->in + (size_t)r * C, CB, CB, K - 1);
+            be->ops->copy2d(be, (uint8_t *)S->ckpt_state + so, sb, st, sb, sb, 1);
+            done = r;
+        }
         be->ops->copy2d(be, cst, CB, S->in + (size_t)sg->n * C, CB, CB, K - 1);
-        be->ops->dn_recur(be, &dd, st, S->conv + r0 * C, S->b + r0 * nv, S->a + r0 * nv, S->z + r0 * VD, a_log, dt_bias,
-                          norm_w, S->core + r0 * VD, sg->n);
+        if (sg->n > done) recur_rows(be, &dd, S, st, r0 + done, sg->n - done, a_log, dt_bias, norm_w, nv, VD, C);
     }
     RL_TRACE(m, l, "dn_conv", S->conv, T, C);
     RL_TRACE(m, l, "dn_core", S->core, T, VD);

@@ -103,9 +103,9 @@ void rl_model_close(rl_model *m) {
     rl_ckpt_close(m->ck);
     rl_kv_free(&m->kv);
     free(m->stages);
-    free(m->seg); free(m->out_rows); free(m->out_item); free(m->batch_tok); free(m->batch_logits);
+    free(m->seg); free(m->out_rows); free(m->batch_tok);
     free(m->dev_off);
-    free(m->posv); free(m->rope_host); free(m->compute_s); free(m->trace_buf); free(m->tree_tok); free(m->tree_par); free(m->tree_seq); free(m->replay_seq); free(m->ckpt_pos);
+    free(m->posv); free(m->rope_host); free(m->compute_s); free(m->trace_buf); free(m->tree_tok); free(m->tree_par); free(m->tree_seq); free(m->replay_seq); free(m->ckpt_pos); free(m->ckpt_pend);
     free(m);
 }
 
@@ -379,20 +379,19 @@ rl_model *rl_model_open_range(const char *dir, const rl_model_opts *opts, int l0
     size_t emb_rb = m->embed->nbytes / (size_t)d->vocab;
     m->seg = malloc(T * sizeof *m->seg);
     m->out_rows = malloc(T * sizeof(int));
-    m->out_item = malloc(T * sizeof(int));
     m->batch_tok = malloc(T * sizeof(int32_t));
-    m->batch_logits = malloc((size_t)(m->n_seq < m->max_T ? m->n_seq : m->max_T) * d->vocab * sizeof(float));
     m->posv = malloc(T * sizeof(int));
     m->tree_tok = malloc(T * sizeof(int32_t));
     m->tree_par = malloc(T * sizeof(int32_t));
     m->tree_seq = calloc((size_t)m->n_seq, sizeof *m->tree_seq);
     m->replay_seq = calloc((size_t)m->n_seq, 1);
     m->ckpt_pos = malloc((size_t)m->n_seq * sizeof(int));
-    for (int s = 0; m->ckpt_pos && s < m->n_seq; s++) m->ckpt_pos[s] = -1;
+    m->ckpt_pend = malloc((size_t)m->n_seq * sizeof(int));
+    for (int s = 0; m->ckpt_pos && m->ckpt_pend && s < m->n_seq; s++) m->ckpt_pos[s] = m->ckpt_pend[s] = -1;
     m->rope_host = malloc(2 * (size_t)d->n_ropes * T * ROPE_ROW * sizeof(float) + 1);
     m->emb_raw = be->ops->host_alloc(be, T * emb_rb);
     m->compute_s = calloc((size_t)m->n_stages, sizeof(double));
-    if (!m->seg || !m->out_rows || !m->out_item || !m->batch_tok || !m->batch_logits || !m->posv || !m->rope_host || !m->tree_tok || !m->tree_par || !m->tree_seq || !m->replay_seq || !m->ckpt_pos ||
+    if (!m->seg || !m->out_rows || !m->batch_tok || !m->posv || !m->rope_host || !m->tree_tok || !m->tree_par || !m->tree_seq || !m->replay_seq || !m->ckpt_pos || !m->ckpt_pend ||
         !m->emb_raw || !m->compute_s || rl_kv_init_host(&m->kv)) {
         rl_err("%s: out of memory for the sweep buffers", dir);
         goto fail;
@@ -418,13 +417,20 @@ fail:
 
 int rl_model_vocab(const rl_model *m) { return m->d.vocab; }
 int rl_model_ctx(const rl_model *m) { return m->ctx; }
-int rl_model_pos(const rl_model *m) { return m->kv.pos[0]; }
 int rl_model_n_seq(const rl_model *m) { return m->n_seq; }
-int rl_model_seq_pos(const rl_model *m, int seq) { return seq >= 0 && seq < m->n_seq ? m->kv.pos[seq] : -1; }
+
+/* A chain verified on a model without token trees (rl_model_eval_tree_batch) stays in the
+ * sequence's cache until its commit: 1 if one is pending for seq. */
+static int chain_pending(const rl_model *m, int seq) { return m->tree_seq[seq].chain && m->tree_seq[seq].n > 0; }
+/* The sequence's position as callers see it (a pending chain is not kept). */
+static int seq_pos(const rl_model *m, int seq) { return chain_pending(m, seq) ? m->tree_seq[seq].pos : m->kv.pos[seq]; }
+int rl_model_pos(const rl_model *m) { return seq_pos(m, 0); }
+int rl_model_seq_pos(const rl_model *m, int seq) { return seq >= 0 && seq < m->n_seq ? seq_pos(m, seq) : -1; }
 
 /* Models with recurrent layers cannot rewind their state: the rewind is recorded and the next
- * eval rebuilds the state by replaying the kept prefix from the token history. */
-int rl_model_seq_rewind(rl_model *m, int seq, int pos) {
+ * eval rebuilds the state by replaying the kept prefix from the token history (from the
+ * sequence's checkpoint, when the rewind is not below it). */
+static int rewind_seq(rl_model *m, int seq, int pos) {
     int cur = seq >= 0 && seq < m->n_seq ? m->kv.pos[seq] : 0;
     int rc = rl_kv_truncate(&m->kv, seq, pos);
     if (rc < 0) return -1;
@@ -433,6 +439,7 @@ int rl_model_seq_rewind(rl_model *m, int seq, int pos) {
     if (top > cur && pos > 0 && top - pos > m->max_T)
         for (int l = 0; l < m->kv.n_layers && rc != 1; l++) rc = m->kv.ring[l] ? 1 : rc;
     if (pos == 0) m->tree_seq[seq].top = 0;
+    if (pos < cur) m->ckpt_pend[seq] = -1; /* a deferred checkpoint (see below) of a position dropped */
     if (m->dist && rl_dist_rewind(m, seq, pos)) return -1; /* the other stages' caches too */
     if ((m->n_lin && pos < cur) || rc == 1) { /* recurrent state, or ring rows the prefix still needs */
         int from_ckpt = rc != 1 && m->ckpt_pos[seq] >= 0 && pos >= m->ckpt_pos[seq];
@@ -442,25 +449,59 @@ int rl_model_seq_rewind(rl_model *m, int seq, int pos) {
     }
     return 0;
 }
+
+/* Drops every pending chain (each sequence back to the chain's start), before anything else
+ * touches the caches. */
+static int drop_chains(rl_model *m) {
+    for (int s = 0; s < m->n_seq; s++)
+        if (chain_pending(m, s)) {
+            m->tree_seq[s].n = 0;
+            if (rewind_seq(m, s, m->tree_seq[s].pos)) return -1;
+        }
+    return 0;
+}
+
+int rl_model_seq_rewind(rl_model *m, int seq, int pos) {
+    if (seq < 0 || seq >= m->n_seq) return rl_err("rewind: sequence %d out of range (0..%d)", seq, m->n_seq - 1);
+    if (chain_pending(m, seq)) {
+        m->tree_seq[seq].n = 0;
+        if (rewind_seq(m, seq, m->tree_seq[seq].pos)) return -1;
+    }
+    return rewind_seq(m, seq, pos);
+}
 int rl_model_rewind(rl_model *m, int pos) { return rl_model_seq_rewind(m, 0, pos); }
 
 static int replay(rl_model *m);
 
+/* A hybrid sequence whose rewind is still pending has not got the state of its position yet:
+ * the checkpoint is deferred to the sweep that reaches the position again (rl_deltanet_forward takes
+ * it there, rl_model_sweep records it), so the kept tokens are fed once, in front of the next
+ * eval, instead of in a replay sweep of their own. An MPI pipeline checkpoints at once (every
+ * rank's layers, after the replay). */
 int rl_model_seq_checkpoint(rl_model *m, int seq) {
     if (seq < 0 || seq >= m->n_seq) return rl_err("checkpoint: sequence %d out of range (0..%d)", seq, m->n_seq - 1);
     if (!m->n_lin) return 0;
+    if (drop_chains(m)) return -1;
+    if (m->replay_seq[seq] && !m->dist && !m->pp_recv) {
+        if (!(m->replay_seq[seq] == 2 && m->ckpt_pos[seq] == m->kv.pos[seq])) m->ckpt_pend[seq] = m->kv.pos[seq];
+        return 0;
+    }
     if (m->replay && replay(m)) return -1; /* the state must be the one at the position */
     rl_dn_checkpoint(m, seq);
     m->ckpt_pos[seq] = m->kv.pos[seq];
+    m->ckpt_pend[seq] = -1;
     if (m->dist && rl_dist_checkpoint(m, seq)) return -1; /* rank 0: the other stages' layers too */
     return m->be->ops->status(m->be);
 }
 int rl_model_rewind_is_cheap(const rl_model *m) { return m->n_lin == 0; }
 int rl_model_tokens(const rl_model *m, const int32_t **ids) {
     *ids = m->kv.hist;
-    return m->kv.pos[0];
+    return seq_pos(m, 0);
 }
-int rl_model_common_prefix(const rl_model *m, const int32_t *tok, int n) { return rl_kv_common_prefix(&m->kv, 0, tok, n); }
+int rl_model_common_prefix(const rl_model *m, const int32_t *tok, int n) {
+    int c = rl_kv_common_prefix(&m->kv, 0, tok, n), p = seq_pos(m, 0);
+    return c < p ? c : p;
+}
 int rl_model_is_eos(const rl_model *m, int32_t id) {
     for (int i = 0; i < m->d.n_eos; i++) if (m->d.eos_ids[i] == id) return 1;
     return 0;
@@ -553,11 +594,24 @@ static int head(rl_model *m, const int *out_rows, int nr, float *logits) {
 
 /* One sweep over T <= max_T rows (grouped by sequence in m->seg, set by the caller). Logits
  * for the rows out_rows[0..n_out) go to logits (n_out rows of vocab, host). */
+/* Deferred checkpoints (rl_model_seq_checkpoint) within the sweep's segments: every linear layer
+ * saved its state there (ok), or some may not have (a failed sweep: the checkpoint is dropped). */
+static void ckpt_taken(rl_model *m, int ok) {
+    for (int g = 0; m->n_lin && g < m->n_seg; g++) {
+        const rl_segment *sg = &m->seg[g];
+        int cp = m->ckpt_pend[sg->seq];
+        if (cp < 0 || cp < sg->pos0 || cp > sg->pos0 + sg->n) continue;
+        m->ckpt_pos[sg->seq] = ok ? cp : -1;
+        m->ckpt_pend[sg->seq] = -1;
+    }
+}
+
 int rl_model_sweep(rl_model *m, const int32_t *tok, int T, const int *out_rows, int n_out, float *logits) {
     const rl_model_desc *d = &m->d;
     /* a pipeline stage (src/dist): the first sends the sweep's rows on, the others take their
      * input rows from the stage before and send theirs to the next; the last returns the logits */
     if (m->dist && rl_dist_sweep_begin(m, tok, T, out_rows, n_out, logits)) return -1;
+    m->n_sweeps++;
     if (!m->tree_parent)
         for (int g = 0; g < m->n_seg; g++) rl_kv_record(&m->kv, m->seg[g].seq, tok + m->seg[g].row0, m->seg[g].n);
     if ((m->pp_recv ? rl_dist_recv_x(m, T) : embed(m, tok, T)) || rope_tables(m)) return -1;
@@ -581,9 +635,10 @@ int rl_model_sweep(rl_model *m, const int32_t *tok, int T, const int *out_rows, 
         if (!rc) rc = m->be->ops->status(m->be);
         m->compute_s[l] += rl_now_s() - t0;
         if (held) rl_loader_release(m->ld, l - m->s0);
-        if (rc) { rl_devres_cancel(m, &pf); return -1; }
+        if (rc) { rl_devres_cancel(m, &pf); ckpt_taken(m, 0); return -1; }
     }
     for (int g = 0; g < m->n_seg; g++) rl_kv_advance(&m->kv, m->seg[g].seq, m->seg[g].n);
+    ckpt_taken(m, 1);
     if (m->pp_send) return rl_dist_send_x(m, T, n_out, logits);
     int rc = logits && n_out ? head(m, out_rows, n_out, logits) : 0;
     return m->dist ? rl_dist_result(m, rc, n_out, logits) : rc;
@@ -601,17 +656,31 @@ static int check_tokens(const rl_model *m, int seq, const int32_t *tok, int n) {
     return 0;
 }
 
-static int eval_seq(rl_model *m, int seq, const int32_t *tok, int n, float *logits, int all_rows) {
-    for (int i = 0; i < n; i += m->max_T) {
-        int T = n - i < m->max_T ? n - i : m->max_T;
-        int last = i + T == n, n_out = 0;
-        float *lg = NULL;
-        if (logits && all_rows) { lg = logits + (size_t)i * m->d.vocab; n_out = T; }
-        else if (logits && last) { lg = logits; n_out = 1; }
-        for (int r = 0; r < n_out; r++) m->out_rows[r] = all_rows ? r : T - 1;
-        m->n_seg = 1;
-        m->seg[0] = (rl_segment){seq, 0, T, m->kv.pos[seq]};
-        if (rl_model_sweep(m, tok + i, T, m->out_rows, n_out, lg)) return -1;
+/* Runs the items' tokens through sweeps of up to max_T rows (an item may continue into the next
+ * sweep; an MPI pipeline takes micro-batches of items). Rows j >= from[i] of item i get logits
+ * (from NULL: the last row of each item; j >= n: none), stored in item order, each item's after
+ * the rows of the items before it. */
+static int sweep_items(rl_model *m, const rl_batch_item *items, int n_items, const int *from, float *logits) {
+    int it = 0, done = 0, row = 0; /* current item, its tokens already run, logits rows so far */
+    int per = m->dist ? rl_dist_microbatch(m, n_items) : n_items; /* items per sweep (pipeline micro-batches) */
+    size_t V = (size_t)m->d.vocab;
+    while (it < n_items) {
+        int T = 0, n_out = 0, it0 = it;
+        m->n_seg = 0;
+        while (it < n_items && T < m->max_T && it - it0 < per) {
+            const rl_batch_item *b = &items[it];
+            int take = b->n - done < m->max_T - T ? b->n - done : m->max_T - T;
+            int f = from ? from[it] : b->n - 1;
+            memcpy(m->batch_tok + T, b->tokens + done, (size_t)take * sizeof(int32_t));
+            m->seg[m->n_seg++] = (rl_segment){b->seq, T, take, m->kv.pos[b->seq]};
+            for (int j = done > f ? done : f; logits && j < done + take; j++) m->out_rows[n_out++] = T + j - done;
+            T += take;
+            done += take;
+            if (done == b->n) { it++; done = 0; }
+        }
+        /* the rows land in item order (an MPI pipeline's last stage sends them in place) */
+        if (rl_model_sweep(m, m->batch_tok, T, m->out_rows, n_out, n_out ? logits + (size_t)row * V : NULL)) return -1;
+        row += n_out;
     }
     return m->dist ? rl_dist_flush(m) : 0;
 }
@@ -630,49 +699,71 @@ static int replay(rl_model *m) {
         m->kv.pos[s] = from;
         if (from) rl_dn_restore(m, s);
         else rl_dn_reset_seq(m, s);
-        if (keep > from && eval_seq(m, s, m->kv.hist + (size_t)s * m->ctx + from, keep - from, NULL, 0)) {
+        rl_batch_item it = {s, m->kv.hist + (size_t)s * m->ctx + from, keep - from};
+        if (keep > from && sweep_items(m, &it, 1, &it.n, NULL)) {
             rl_dn_reset_seq(m, s);
             m->kv.pos[s] = 0;
-            m->ckpt_pos[s] = -1;
+            m->ckpt_pos[s] = m->ckpt_pend[s] = -1;
             return -1;
         }
     }
     return 0;
 }
 
-/* Sequence 0's pending rewind to its checkpoint, when it is the only one pending: the tokens
- * after the checkpoint go in front of tok in one sweep (the restored state continues from there)
- * instead of a replay sweep of their own. 1 if done (rc in *rc), 0 if not applicable. */
-static int eval_after_checkpoint(rl_model *m, const int32_t *tok, int n, float *logits, int all_rows, int *rc) {
-    if (m->replay_seq[0] != 2 || m->pp_recv) return 0;
-    for (int s = 1; s < m->n_seq; s++) if (m->replay_seq[s]) return 0;
-    int from = m->ckpt_pos[0], keep = m->kv.pos[0], r = keep - from;
-    if (from < 0 || r < 0 || r + n > m->max_T) return 0;
-    m->replay_seq[0] = 0;
-    m->replay = 0;
-    rl_dn_restore(m, 0);
-    m->kv.pos[0] = from;
-    memcpy(m->batch_tok, m->kv.hist + from, (size_t)r * sizeof(int32_t));
-    memcpy(m->batch_tok + r, tok, (size_t)n * sizeof(int32_t));
-    int n_out = logits ? (all_rows ? n : 1) : 0;
-    for (int i = 0; i < n_out; i++) m->out_rows[i] = all_rows ? r + i : r + n - 1;
-    m->n_seg = 1;
-    m->seg[0] = (rl_segment){0, 0, r + n, from};
-    *rc = rl_model_sweep(m, m->batch_tok, r + n, m->out_rows, n_out, logits);
-    if (!*rc && m->dist) *rc = rl_dist_flush(m);
-    if (*rc) { rl_dn_reset_seq(m, 0); m->kv.pos[0] = 0; m->ckpt_pos[0] = -1; }
-    return 1;
+/* Runs items as sweep_items, after the pending rewinds: a sequence that items feed and whose
+ * rewind is to its checkpoint (or after it) gets its state restored and the tokens between the
+ * checkpoint and its position put in front of its item, in the same sweeps (no replay sweep of
+ * its own: speculative decoding's rejected drafts cost no extra read of the weights); the other
+ * pending rewinds replay first. */
+static int eval_items(rl_model *m, const rl_batch_item *items, int n_items, const int *from, float *logits) {
+    int merge = 0;
+    for (int i = 0; m->replay && !m->pp_recv && i < n_items; i++)
+        merge += m->replay_seq[items[i].seq] == 2 && m->ckpt_pos[items[i].seq] >= 0;
+    if (!merge) {
+        if (m->replay && replay(m)) return -1;
+        return sweep_items(m, items, n_items, from, logits);
+    }
+    size_t ntok = 0;
+    for (int i = 0; i < n_items; i++) ntok += (size_t)items[i].n + (size_t)m->kv.pos[items[i].seq];
+    rl_batch_item *mi = malloc((size_t)n_items * sizeof *mi);
+    int *mf = malloc((size_t)n_items * sizeof *mf);
+    int32_t *buf = malloc(ntok * sizeof *buf);
+    if (!mi || !mf || !buf) { free(mi); free(mf); free(buf); return rl_err("out of memory"); }
+    int32_t *p = buf;
+    for (int i = 0; i < n_items; i++) {
+        const rl_batch_item *b = &items[i];
+        int s = b->seq, r = 0, f = from ? from[i] : b->n - 1;
+        if (m->replay_seq[s] == 2 && m->ckpt_pos[s] >= 0) { /* restored, its kept tokens go first */
+            r = m->kv.pos[s] - m->ckpt_pos[s];
+            memcpy(p, m->kv.hist + (size_t)s * m->ctx + m->ckpt_pos[s], (size_t)r * sizeof(int32_t));
+            m->replay_seq[s] = 0;
+            rl_dn_restore(m, s);
+            m->kv.pos[s] = m->ckpt_pos[s];
+        }
+        memcpy(p + r, b->tokens, (size_t)b->n * sizeof(int32_t));
+        mi[i] = (rl_batch_item){s, p, r + b->n};
+        mf[i] = r + f;
+        p += r + b->n;
+    }
+    int rc = (m->replay && replay(m)) || sweep_items(m, mi, n_items, mf, logits) ? -1 : 0;
+    for (int i = 0; rc && i < n_items; i++) { /* a failed sweep leaves no state to trust */
+        rl_dn_reset_seq(m, mi[i].seq);
+        m->kv.pos[mi[i].seq] = 0;
+        m->ckpt_pos[mi[i].seq] = m->ckpt_pend[mi[i].seq] = -1;
+    }
+    free(mi); free(mf); free(buf);
+    return rc;
 }
 
 int rl_model_eval(rl_model *m, const int32_t *tok, int n, float *logits, int all_rows) {
-    if (check_tokens(m, 0, tok, n)) return -1;
-    int rc;
-    if (m->replay && eval_after_checkpoint(m, tok, n, logits, all_rows, &rc)) return rc;
-    if (m->replay && replay(m)) return -1;
-    return eval_seq(m, 0, tok, n, logits, all_rows);
+    if (drop_chains(m) || check_tokens(m, 0, tok, n)) return -1;
+    rl_batch_item it = {0, tok, n};
+    int f = all_rows ? 0 : n - 1;
+    return eval_items(m, &it, 1, &f, logits);
 }
 
-int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, float *logits) {
+/* Checks a batch: sequences in range, each at most once, tokens that fit. */
+static int check_items(rl_model *m, const rl_batch_item *items, int n_items) {
     if (n_items <= 0) return rl_err("eval: empty batch");
     for (int i = 0; i < n_items; i++) {
         if (items[i].seq < 0 || items[i].seq >= m->n_seq)
@@ -681,37 +772,12 @@ int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, fl
             if (items[j].seq == items[i].seq) return rl_err("eval: sequence %d appears twice in one batch", items[i].seq);
         if (check_tokens(m, items[i].seq, items[i].tokens, items[i].n)) return -1;
     }
-    if (m->replay && replay(m)) return -1;
-    /* fill sweeps of up to max_T rows; an item's tokens may continue into the next sweep */
-    int it = 0, done = 0; /* current item and tokens of it already run */
-    int per = m->dist ? rl_dist_microbatch(m, n_items) : n_items; /* items per sweep (pipeline micro-batches) */
-    while (it < n_items) {
-        int T = 0, n_out = 0, it0 = it;
-        m->n_seg = 0;
-        while (it < n_items && T < m->max_T && it - it0 < per) {
-            const rl_batch_item *b = &items[it];
-            int take = b->n - done < m->max_T - T ? b->n - done : m->max_T - T;
-            memcpy(m->batch_tok + T, b->tokens + done, (size_t)take * sizeof(int32_t));
-            m->seg[m->n_seg++] = (rl_segment){b->seq, T, take, m->kv.pos[b->seq]};
-            T += take;
-            done += take;
-            if (done == b->n) {
-                m->out_rows[n_out] = T - 1;
-                m->out_item[n_out++] = it;
-                it++;
-                done = 0;
-            }
-        }
-        if (m->dist) { /* the rows land in place when the last stage sends them: items complete in order */
-            if (rl_model_sweep(m, m->batch_tok, T, m->out_rows, logits ? n_out : 0, logits && n_out ? logits + (size_t)m->out_item[0] * m->d.vocab : NULL))
-                return -1;
-            continue;
-        }
-        if (rl_model_sweep(m, m->batch_tok, T, m->out_rows, logits ? n_out : 0, m->batch_logits)) return -1;
-        for (int r = 0; logits && r < n_out; r++)
-            memcpy(logits + (size_t)m->out_item[r] * m->d.vocab, m->batch_logits + (size_t)r * m->d.vocab, (size_t)m->d.vocab * sizeof(float));
-    }
-    return m->dist ? rl_dist_flush(m) : 0;
+    return 0;
+}
+
+int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, float *logits) {
+    if (drop_chains(m) || check_items(m, items, n_items)) return -1;
+    return eval_items(m, items, n_items, NULL, logits);
 }
 
 /* --- token trees (speculative decoding) --- */
@@ -723,11 +789,37 @@ int rl_model_tree_ok(const rl_model *m) {
     return m->be->ops->attention_tree && !(m->d.mla && m->d.idx_heads > 0) && !m->n_lin;
 }
 
+/* A model without token trees (recurrent layers, GLM-5's DSA indexer) verifies chains: each
+ * item's nodes run as plain rows after its position (a hybrid sequence checkpoints its state
+ * there, in the same sweep) and stay in the cache until the commit, which keeps the accepted
+ * prefix: nothing to redo when all of it is, else a rewind to it (from the checkpoint: its rows
+ * go in front of the next sweep). Anything else that touches the caches first drops a chain
+ * that was not committed (drop_chains). */
+static int eval_chains(rl_model *m, const rl_tree_item *items, int n_items, float *logits) {
+    rl_batch_item bi[RL_TREE_MAX];
+    int from[RL_TREE_MAX];
+    for (int i = 0; i < n_items; i++) {
+        int s = items[i].seq;
+        if (m->n_lin && (m->dist ? rl_model_seq_checkpoint(m, s) : (m->ckpt_pend[s] = m->kv.pos[s], 0))) return -1;
+        bi[i] = (rl_batch_item){s, items[i].tokens, items[i].n};
+        from[i] = 0;
+    }
+    int pos[RL_TREE_MAX];
+    for (int i = 0; i < n_items; i++) pos[i] = m->kv.pos[items[i].seq];
+    for (int s = 0; s < m->n_seq; s++) m->tree_seq[s].n = 0;
+    if (eval_items(m, bi, n_items, from, logits)) return -1;
+    for (int i = 0; i < n_items; i++) {
+        struct rl_tree_seq *ts = &m->tree_seq[items[i].seq];
+        int top = pos[i] + items[i].n > ts->top ? pos[i] + items[i].n : ts->top;
+        *ts = (struct rl_tree_seq){items[i].n, pos[i], 0, top, 1};
+    }
+    return 0;
+}
+
 int rl_model_eval_tree_batch(rl_model *m, const rl_tree_item *items, int n_items, float *logits) {
-    if (!rl_model_tree_ok(m))
-        return rl_err("%s: token trees need a backend with tree attention and a model without a DSA indexer or "
-                      "recurrent layers (use a chain: rl_model_eval)", m->dir);
+    int chain = !rl_model_tree_ok(m);
     if (n_items <= 0) return rl_err("eval_tree: no trees");
+    if (drop_chains(m)) return -1;
     int cap = m->max_T < RL_TREE_MAX ? m->max_T : RL_TREE_MAX, T = 0;
     for (int i = 0; i < n_items; i++) {
         const rl_tree_item *it = &items[i];
@@ -737,11 +829,16 @@ int rl_model_eval_tree_batch(rl_model *m, const rl_tree_item *items, int n_items
             if (items[j].seq == it->seq) return rl_err("eval_tree: sequence %d appears twice in one sweep", it->seq);
         if (it->n <= 0 || it->n > cap - T) return rl_err("eval_tree: %d nodes in all exceed the %d a sweep can hold", T + it->n, cap);
         if (check_tokens(m, it->seq, it->tokens, it->n)) return -1;
-        for (int t = 0; t < it->n; t++)
+        for (int t = 0; t < it->n; t++) {
             if (it->parent[t] < -1 || it->parent[t] >= t)
                 return rl_err("eval_tree: node %d has parent %d (must be -1 or an earlier node)", t, it->parent[t]);
+            if (chain && it->parent[t] != t - 1)
+                return rl_err("%s: this model verifies chains only (recurrent layers or a DSA indexer: node %d's parent must "
+                              "be node %d)", m->dir, t, t - 1);
+        }
         T += it->n;
     }
+    if (chain) return eval_chains(m, items, n_items, logits);
     if (m->replay && replay(m)) return -1;
     for (int s = 0; s < m->n_seq; s++) m->tree_seq[s].n = 0; /* a new tree sweep drops pending trees */
     m->n_seg = 0;
@@ -763,7 +860,7 @@ int rl_model_eval_tree_batch(rl_model *m, const rl_tree_item *items, int n_items
         const rl_segment *sg = &m->seg[g];
         struct rl_tree_seq *ts = &m->tree_seq[sg->seq];
         m->kv.pos[sg->seq] = sg->pos0;
-        *ts = (struct rl_tree_seq){rc ? 0 : sg->n, sg->pos0, sg->row0, ts->top};
+        *ts = (struct rl_tree_seq){rc ? 0 : sg->n, sg->pos0, sg->row0, ts->top, 0};
         if (sg->pos0 + sg->n > ts->top) ts->top = sg->pos0 + sg->n; /* ring rows written up to here */
     }
     return rc;
@@ -777,6 +874,14 @@ int rl_model_eval_tree(rl_model *m, const int32_t *tok, const int32_t *parent, i
 int rl_model_seq_tree_commit(rl_model *m, int seq, const int32_t *nodes, int k) {
     if (seq < 0 || seq >= m->n_seq) return rl_err("tree_commit: sequence %d out of range (0..%d)", seq, m->n_seq - 1);
     struct rl_tree_seq *ts = &m->tree_seq[seq];
+    if (ts->chain && ts->n) { /* a chain (eval_chains): keep its first k nodes */
+        for (int i = 0; i < k; i++)
+            if (nodes[i] != i) return rl_err("tree_commit: node %d is not the child of the path's previous node in the last chain", nodes[i]);
+        if (k < 0 || k > ts->n) return rl_err("tree_commit: %d nodes of a chain of %d", k, ts->n);
+        int n = ts->n;
+        ts->n = 0;
+        return k < n ? rewind_seq(m, seq, ts->pos + k) : 0;
+    }
     if (!ts->n || m->kv.pos[seq] != ts->pos) return rl_err("tree_commit: no tree evaluated at this position");
     const int32_t *par = m->tree_par + ts->row0, *tok = m->tree_tok + ts->row0;
     for (int i = 0; i < k; i++)

@@ -45,9 +45,7 @@ struct rl_model {
     int n_seg;                /* the current sweep's rows, grouped by sequence */
     rl_segment *seg;          /* (max_T) */
     int *out_rows;            /* (max_T) rows of the sweep that need logits */
-    int *out_item;            /* (max_T) batch item of each of those rows */
     int32_t *batch_tok;       /* (max_T) tokens of a batched sweep */
-    float *batch_logits;      /* host (min(n_seq, max_T), vocab) logits of a batched sweep */
     int *posv;                /* host (max_T) positions of the current sweep */
     float *rope_host;         /* host staging of the rope tables (2 * n_ropes * max_T * RL_MAX_ROPE_FACTORS/2) */
     uint8_t *emb_raw;         /* host (max_T, embedding row bytes) raw embedding rows */
@@ -84,10 +82,12 @@ struct rl_model {
     int32_t *tree_parent_dev; /* device (max_T) */
     int32_t *tree_tok;        /* host (max_T) the last tree sweep's tokens, for rl_model_seq_tree_commit */
     int32_t *tree_par;        /* host (max_T) their parents (relative to each sequence's first row) */
-    struct rl_tree_seq { int n, pos, row0, top; } *tree_seq; /* (n_seq) a sequence's pending tree: nodes
-                                 (0: none), position, first row in tree_tok; top: the highest position + 1
-                                 a tree wrote (ring rows; see rl_model_seq_rewind) */
+    struct rl_tree_seq { int n, pos, row0, top, chain; } *tree_seq; /* (n_seq) a sequence's pending tree:
+                                 nodes (0: none), position, first row in tree_tok; top: the highest
+                                 position + 1 a tree wrote (ring rows; see rl_model_seq_rewind); chain 1:
+                                 a chain of a model without trees, in the cache (pos + n) until the commit */
 
+    unsigned long long n_sweeps; /* sweeps run (tests count the reads of the weights) */
     int profile;              /* collect per-stage compute time */
     double *compute_s;        /* per stage */
 
@@ -106,6 +106,8 @@ struct rl_model {
                                  those sequences' kept prefixes first */
     uint8_t *replay_seq;      /* (n_seq) 1: this sequence's rewind is pending (2: from its checkpoint) */
     int *ckpt_pos;            /* (n_seq) hybrid models: position of the sequence's state checkpoint, -1 none */
+    int *ckpt_pend;           /* (n_seq) a checkpoint to take where the next sweep of the sequence reaches
+                                 this position (its state is still being replayed), -1 none */
 
     /* --- MoE and MLA (moe.c, mla.c; NULL for models without MoE layers / MLA) --- */
     struct rl_moe_state *moe;

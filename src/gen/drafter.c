@@ -1,7 +1,8 @@
 /* The public drafter of include/rabbitllm.h (rl_drafter_*): token trees for callers that batch
  * sequences themselves (the server). Each sequence's draft cache follows the accepted tokens it
  * is given (common prefix kept, the rest fed in one batched eval); the trees grow with the
- * shared pieces of spec_grow.c (rl_spec_grow_trees, the cost model). */
+ * shared pieces of spec_grow.c (rl_spec_grow_trees, or rl_spec_grow_chains where either model
+ * has no token trees; the cost model). */
 #include "gen/spec_grow.h"
 #include "engine/model.h"
 #include "util/err.h"
@@ -11,6 +12,7 @@
 struct rl_drafter {
     rl_model *m, *dm;
     int V, cap, n_seq, dctx, fixed, sweeps;
+    int chains;               /* either model without token trees: the trees are the draft's greedy chains */
     rl_spec_cost cost;
     rl_spec_tree *tr;         /* per sequence */
     int32_t *seen;            /* per sequence: dctx tokens, the draft's cache of it */
@@ -28,11 +30,6 @@ rl_drafter *rl_drafter_new(rl_model *m, rl_model *d, int draft_tokens, int fixed
         rl_err("draft model: vocabulary of %d tokens, the target has %d", rl_model_vocab(d), rl_model_vocab(m));
         return NULL;
     }
-    if (!rl_model_tree_ok(m) || !rl_model_tree_ok(d)) {
-        rl_err("draft model: speculative decoding here needs token trees in both models (no recurrent layers or DSA "
-               "indexer, a backend with tree attention)");
-        return NULL;
-    }
     rl_drafter *p = calloc(1, sizeof *p);
     if (!p) { rl_err("out of memory"); return NULL; }
     p->m = m; p->dm = d;
@@ -42,6 +39,7 @@ rl_drafter *rl_drafter_new(rl_model *m, rl_model *d, int draft_tokens, int fixed
     p->cap = m->max_T < d->max_T ? m->max_T : d->max_T;
     if (p->cap > RL_TREE_MAX) p->cap = RL_TREE_MAX;
     p->fixed = fixed;
+    p->chains = !rl_model_tree_ok(m) || !rl_model_tree_ok(d);
     int nmax = draft_tokens > 0 ? draft_tokens : 64;
     rl_spec_cost_init(&p->cost, nmax < p->cap ? nmax : p->cap);
     size_t n = (size_t)p->n_seq;
@@ -115,7 +113,8 @@ int rl_drafter_grow(rl_drafter *p, const rl_draft_req *reqs, int n, rl_tree_item
         }
     }
     if ((nb && rl_model_eval_batch(p->dm, p->bi, nb, NULL)) ||
-        (ng && rl_spec_grow_trees(p->dm, p->tp, p->seq, p->bud, ng, p->items, p->dl, p->prob, p->cand))) {
+        (ng && (p->chains ? rl_spec_grow_chains(p->dm, p->tp, p->seq, p->bud, ng, p->bi, p->dl)
+                          : rl_spec_grow_trees(p->dm, p->tp, p->seq, p->bud, ng, p->items, p->dl, p->prob, p->cand)))) {
         for (int k = 0; k < ng; k++) rl_model_seq_rewind(p->dm, p->seq[k], 0);
         return -1;
     }

@@ -5,7 +5,9 @@
  * sequence), then each sequence walks its tree with its own sampler (seed + i, as plain batched
  * decoding: greedy and seeded ids are the same) and commits its accepted path. The tree budget
  * per sequence follows the cost model on the tokens per second of all sequences together, within
- * the rows a sweep holds (--batch) shared by the active sequences. */
+ * the rows a sweep holds (--batch) shared by the active sequences. Where either model has no
+ * token trees (recurrent layers, GLM-5's DSA indexer) the trees are the draft's greedy chains
+ * (rl_spec_grow_chains), verified and committed the same way. */
 #include "gen/spec_batch.h"
 #include "gen/sampler.h"
 #include "gen/spec_grow.h"
@@ -47,9 +49,7 @@ int rl_generate_batch_tree(rl_model *m, const int32_t *const *prompts, const int
     rl_model *dm = o->draft_model;
     int V = rl_model_vocab(m), rc = -1;
     if (rl_model_vocab(dm) != V) return rl_err("draft model: vocabulary of %d tokens, the target has %d", rl_model_vocab(dm), V);
-    if (!rl_model_tree_ok(m) || !rl_model_tree_ok(dm))
-        return rl_err("draft model: batched speculative decoding needs token trees in both models (no recurrent layers "
-                      "or DSA indexer, a backend with tree attention)");
+    int chains = !rl_model_tree_ok(m) || !rl_model_tree_ok(dm); /* the draft proposes what the target can verify */
     if (rl_model_n_seq(dm) < n) return rl_err("draft model: opened for %d sequences, the batch has %d", rl_model_n_seq(dm), n);
     int cap = m->max_T < dm->max_T ? m->max_T : dm->max_T; /* rows of one sweep, shared by the sequences */
     if (cap > RL_TREE_MAX) cap = RL_TREE_MAX;
@@ -121,7 +121,8 @@ int rl_generate_batch_tree(rl_model *m, const int32_t *const *prompts, const int
             if (nb && rl_model_eval_batch(dm, bi, nb, NULL)) goto done;
             for (int k = 0; k < nb; k++) q[bi[k].seq].ndp = 0;
             for (int k = 0; k < na; k++) { tp[k] = &q[idx[k]].tr; bk[k] = budget[idx[k]]; }
-            if (rl_spec_grow_trees(dm, tp, idx, bk, na, items, dl, prob, cand)) goto done;
+            if (chains ? rl_spec_grow_chains(dm, tp, idx, bk, na, bi, dl) : rl_spec_grow_trees(dm, tp, idx, bk, na, items, dl, prob, cand))
+                goto done;
             draft_s += rl_now_s() - s0;
         }
         double t1 = rl_now_s(), c1 = compute_total(m);

@@ -1,6 +1,8 @@
 /* Token-tree growth, prompt-lookup merging and the budget cost model (see spec_grow.h). */
 #include "gen/spec_grow.h"
+#include "util/err.h"
 #include <math.h>
+#include <stdlib.h>
 
 void rl_spec_tree_root(rl_spec_tree *t, int32_t root) {
     t->tok[0] = root; t->par[0] = -1; t->cum[0] = 1.0;
@@ -94,6 +96,38 @@ int rl_spec_grow_trees(rl_model *dm, rl_spec_tree *const *t, const int *seq, con
                 z->spine = -1; /* cannot grow further: done */
         }
     }
+}
+
+int rl_spec_grow_chains(rl_model *dm, rl_spec_tree *const *t, const int *seq, const int *budget, int n,
+                        rl_batch_item *bi, float *dl) {
+    int V = rl_model_vocab(dm), rc = 0, *pos = malloc((size_t)n * 2 * sizeof(int)), *at = pos + n;
+    if (!pos) return rl_err("out of memory");
+    for (int k = 0; k < n; k++) pos[k] = rl_model_seq_pos(dm, seq[k]);
+    /* a hybrid draft: the rewinds below restore this state (no replay of the prefix) */
+    for (int k = 0; k < n && !rl_model_rewind_is_cheap(dm); k++)
+        if (budget[k] > 1 && rl_model_seq_checkpoint(dm, seq[k])) { free(pos); return -1; }
+    for (;;) {
+        int ni = 0;
+        for (int k = 0; k < n; k++) /* every chain still growing feeds its last node */
+            if (t[k]->n < budget[k]) {
+                at[ni] = k;
+                bi[ni++] = (rl_batch_item){seq[k], &t[k]->tok[t[k]->n - 1], 1};
+            }
+        if (!ni) break;
+        if ((rc = rl_model_eval_batch(dm, bi, ni, dl))) break;
+        for (int j = 0; j < ni; j++) {
+            rl_spec_tree *z = t[at[j]];
+            const float *r = dl + (size_t)j * V;
+            int best = 0;
+            for (int i = 1; i < V; i++) if (r[i] > r[best]) best = i;
+            z->tok[z->n] = best; z->par[z->n] = z->n - 1; z->cum[z->n] = 0;
+            z->spine = z->n++;
+        }
+    }
+    for (int k = 0; k < n; k++) /* the draft's caches back to the roots */
+        if (rl_model_seq_rewind(dm, seq[k], pos[k])) rc = -1;
+    free(pos);
+    return rc;
 }
 
 void rl_spec_cost_init(rl_spec_cost *c, int nmax) {

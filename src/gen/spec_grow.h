@@ -1,7 +1,8 @@
 /* Token trees of speculative decoding, shared by one sequence (spec_tree.c) and batches of
  * sequences (spec_batch.c): growing a tree from the draft model's logits (SpecExec-style,
  * best-first by cumulative draft probability, with a spine along the draft's greedy path),
- * merging a prompt-lookup path into it, and the cost model that picks the tree budget. */
+ * merging a prompt-lookup path into it, chains for models without trees, and the cost model
+ * that picks the tree budget. */
 #ifndef RL_GEN_SPEC_GROW_H
 #define RL_GEN_SPEC_GROW_H
 #include "rabbitllm.h"
@@ -34,6 +35,13 @@ void rl_spec_tree_merge(rl_spec_tree *t, const int32_t *look, int k, int cap, in
  * floats per node of the budgets' sum (at most RL_TREE_MAX); prob, c: as rl_spec_tree_expand. 0 / -1 + rl_err. */
 int rl_spec_grow_trees(rl_model *dm, rl_spec_tree *const *t, const int *seq, const int *budget, int n,
                        rl_tree_item *items, float *dl, float *prob, rl_spec_cand *c);
+
+/* Chains instead (either model without token trees: recurrent layers, a DSA indexer): each of
+ * t[0..n) grows along the draft's greedy path, one batched eval of the draft per node (every
+ * chain's last node), then the draft's caches go back to the roots (a hybrid draft checkpoints
+ * there first, so that costs no replay). bi: n of scratch; dl: n rows of V floats. */
+int rl_spec_grow_chains(rl_model *dm, rl_spec_tree *const *t, const int *seq, const int *budget, int n,
+                        rl_batch_item *bi, float *dl);
 
 /* The cost model: tokens per second measured per budget 2^i (an average over its recent
  * sweeps, draft time included); the best is used, neighbours tried now and then, and budget 1

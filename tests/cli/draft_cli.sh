@@ -5,7 +5,8 @@
 # (run --ids, run -p); --profile adds the draft's memory plan and the split; prompt lookup
 # (--draft K) merged into the tree cuts the sweeps on a repeating prompt with unchanged ids;
 # `bench --draft-model` reports both runs and identical greedy ids; bad combinations are refused;
-# a vulkan target (no tree attention: chains) with a cpu draft, where vulkan runs here; batches.
+# a vulkan target (no tree attention: chains) with a cpu draft, where vulkan runs here; batches,
+# also of models without token trees (chains).
 set -u
 BIN=${RL_BIN:-build/rabbitllm}
 SH=${RL_SHARED:-../shared}
@@ -86,6 +87,20 @@ out=$("$BIN" run "$S" --ids-file "$T/ids" -n 30 --ignore-eos --parallel 3 --draf
   fail "batch with a draft: $(cat "$T/err")"
 [ "$out" = "$plain" ] || fail "batch with a draft changed the greedy ids"
 grep -Eq "decode sweeps, $SUM" "$T/err" || fail "batch summary: $(cat "$T/err")"
+# models without token trees (Qwen3.5's recurrent layers, GLM-5's DSA): batches verify the draft's
+# chains, committed in part (a 4-bit draft) or whole (the model as its own draft); the same ids
+printf '1,40,47,61,9\n1,30,31\n1,61,7,12,99,3\n' >"$T/ids2"
+for fx in qwen3_5 glm_moe_dsa; do
+  F="$SH/fixtures/$fx"
+  plain=$("$BIN" run "$F" --ids-file "$T/ids2" -n 12 --ignore-eos --parallel 3 2>/dev/null) || fail "$fx: plain batch"
+  for dq in "" "--draft-quant 4"; do
+    # shellcheck disable=SC2086
+    out=$("$BIN" run "$F" --ids-file "$T/ids2" -n 12 --ignore-eos --parallel 3 --draft-model "$F" $dq --draft-tokens 12 --draft-fixed 2>"$T/err") ||
+      fail "$fx: batch with a draft $dq: $(cat "$T/err")"
+    [ "$out" = "$plain" ] || fail "$fx: batch with a draft $dq changed the greedy ids: $out vs $plain"
+    grep -Eq "decode sweeps, $SUM" "$T/err" || fail "$fx batch summary: $(cat "$T/err")"
+  done
+done
 # bench --draft-model
 "$BIN" bench "$S" --draft-model "$S" --draft-quant 4 -n 24 --draft-fixed --draft-tokens 8 >"$T/out" 2>"$T/err" ||
   fail "bench --draft-model: $(cat "$T/err")"

@@ -180,6 +180,54 @@ static void test_tree(void) {
     }
 }
 
+/* Chains of models without token trees (recurrent layers, the DSA indexer) through the
+ * pipeline, two sequences in one sweep: each node's logits equal a chain's; sequence 0 keeps 2
+ * of its 4 nodes (a hybrid rewinds every rank to its checkpoint), sequence 1 all 3; the next
+ * batched step equals the chains. */
+static void test_chains(void) {
+    const char *names[2] = {"qwen3_5", "glm_moe_dsa"};
+    for (int f = 0; f < 2; f++) {
+        char dir[512];
+        snprintf(dir, sizeof dir, "%s/fixtures/%s", t_shared(), names[f]);
+        rl_model_opts o = opts1(), o2 = opts1();
+        o2.n_seq = 2;
+        rl_model *m = rl_model_open(dir, &o2), *c = rl_model_open(dir, &o);
+        CHECK(m && c, "open: %s", rl_last_error());
+        if (!m || !c) { rl_model_close(m); rl_model_close(c); return; }
+        int V = rl_model_vocab(m);
+        int32_t pre[2][5] = {{1, 17, 99, 7, 25}, {1, 33, 8, 61, 0}}, np[2] = {5, 4};
+        int32_t tok0[4] = {5, 9, 11, 13}, tok1[3] = {40, 41, 42}, par[4] = {-1, 0, 1, 2};
+        rl_batch_item bi[2] = {{0, pre[0], np[0]}, {1, pre[1], np[1]}};
+        rl_tree_item ti[2] = {{0, tok0, par, 4}, {1, tok1, par, 3}};
+        float *tl = malloc((size_t)7 * V * sizeof(float)), *cl = malloc((size_t)V * sizeof(float));
+        CHECK(rl_model_eval_batch(m, bi, 2, NULL) == 0 && rl_model_eval_tree_batch(m, ti, 2, tl) == 0, "%s chains: %s", names[f],
+              rl_last_error());
+        double w = 0;
+        for (int s = 0, row = 0; s < 2; s++)
+            for (int i = 0; i < ti[s].n; i++, row++) {
+                chain_logits(c, pre[s], np[s], ti[s].tokens, i + 1, cl);
+                for (int v = 0; v < V; v++) w = fmax(w, fabs(tl[(size_t)row * V + v] - cl[v]));
+            }
+        CHECK(w < 1e-4, "%s: chain rows differ from a prefill by %g", names[f], w);
+        int32_t path[4] = {0, 1, 2, 3};
+        CHECK(rl_model_seq_tree_commit(m, 0, path, 2) == 0 && rl_model_seq_tree_commit(m, 1, path, 3) == 0, "commit: %s",
+              rl_last_error());
+        int32_t nx[2] = {42, 77};
+        rl_batch_item nb[2] = {{0, &nx[0], 1}, {1, &nx[1], 1}};
+        CHECK(rl_model_eval_batch(m, nb, 2, tl) == 0, "after commit: %s", rl_last_error());
+        int32_t c0[3] = {5, 9, 42}, c1[4] = {40, 41, 42, 77};
+        w = 0;
+        chain_logits(c, pre[0], np[0], c0, 3, cl);
+        for (int v = 0; v < V; v++) w = fmax(w, fabs(tl[v] - cl[v]));
+        chain_logits(c, pre[1], np[1], c1, 4, cl);
+        for (int v = 0; v < V; v++) w = fmax(w, fabs(tl[(size_t)V + v] - cl[v]));
+        CHECK(w < 1e-4, "%s: committed chains differ from a prefill by %g", names[f], w);
+        fprintf(stderr, "  %s: chains through %d ranks: max diff %.2g\n", names[f], rl_dist_size(), w);
+        free(tl); free(cl);
+        rl_model_close(m); rl_model_close(c);
+    }
+}
+
 /* Sliding-window ring caches across the ranks: sequence 1 of a batch rewound below what its
  * rings still hold (a replay from zero on every rank, whichever ranks' rings lost rows), then a
  * batched step: each sequence equals its chain. */
@@ -276,6 +324,7 @@ int main(int argc, char **argv) {
     if (!getenv("RL_DIST_ONLY")) {
         RUN_SHARED(test_rewind_replay);
         RUN_SHARED(test_tree);
+        RUN_SHARED(test_chains);
         RUN_SHARED(test_ring_rewind);
         RUN_SHARED(test_split_and_errors);
     }
