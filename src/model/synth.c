@@ -17,6 +17,8 @@
 typedef struct {
     char name[160];
     int64_t rows, cols;   /* cols 0 = vector */
+    int conv;             /* 1: a depthwise conv1d weight, written as HF does: [rows, 1, cols] */
+    int64_t lead;         /* > 0: that many matrices in one 3-D tensor [lead, rows, cols] (fused experts) */
     int kind;             /* 0 linear, 1 norm, 2 bias, 3 embedding */
     int quant;            /* 1: written in the pre-quantized form (rl_synth_opts.quant) */
     int s0, ns;           /* its safetensors specs [s0, s0 + ns) */
@@ -43,7 +45,7 @@ static void put(void *dst, size_t i, float v, rl_dtype dt) {
 /* Writes tensor t: values mean + sd N(0,1) rounded through the base dtype; quantized weights
  * through the quantizer (or, dequant_f32, their exact dequantised values as F32). */
 static int write_tensor(rl_st_writer *w, const tspec *t, const rl_synth_opts *o, uint64_t *rng, void *buf, size_t buf_elems) {
-    int64_t n = t->rows * (t->cols ? t->cols : 1);
+    int64_t n = t->rows * (t->cols ? t->cols : 1) * (t->lead ? t->lead : 1);
     float sd = t->kind == 0 ? 1.0f / sqrtf((float)t->cols) : t->kind == 3 ? 0.05f : 0.02f;
     float mean = t->kind == 1 ? 1.0f : 0.0f;
     rl_dtype dt = o->dtype, out_dt = o->dequant_f32 ? RL_DT_F32 : dt;
@@ -93,8 +95,7 @@ int rl_synth_write(const char *config_path, const char *out_dir, const rl_synth_
     if (rl_config_load(out_dir, d)) { free(d); return -1; }
 
     /* tensor list in file order: embedding, layers, final norm, head */
-    int cap = 8 + d->n_layers * W_COUNT + d->n_layers * d->n_experts * 3, n = 0; /* + routed experts */
-    if (d->n_experts > 0 && d->moe_fused) { free(d); return rl_err("synth: fused expert tensors (3-D) are not supported"); }
+    int cap = 10 + d->n_layers * W_COUNT + d->n_layers * d->n_experts * 3, n = 0; /* + routed experts */
     tspec *ts = calloc((size_t)cap, sizeof *ts);
     if (!ts) { free(d); return rl_err("out of memory"); }
     snprintf(ts[n].name, sizeof ts[n].name, "%s", d->gname[G_EMBED]); ts[n].rows = d->vocab; ts[n].cols = d->hidden; ts[n++].kind = 3;
@@ -104,21 +105,33 @@ int rl_synth_write(const char *config_path, const char *out_dir, const rl_synth_
             tspec *t = &ts[n++];
             snprintf(t->name, sizeof t->name, d->wname[r], l);
             rl_role_shape(d, r, &t->rows, &t->cols);
+            if (r == W_LIN_CONV) { /* Gated DeltaNet: [conv_dim, 1, kernel] */
+                t->rows = 2 * (int64_t)d->lin_k_heads * d->lin_k_dim + (int64_t)d->lin_v_heads * d->lin_v_dim;
+                t->cols = d->lin_conv_k;
+                t->conv = 1;
+            }
             int is_norm = r == W_ATTN_NORM || r == W_MLP_NORM || r == W_Q_NORM || r == W_K_NORM || r == W_POST_ATTN_NORM || r == W_POST_MLP_NORM ||
                           r == W_MLA_Q_A_NORM || r == W_MLA_KV_A_NORM || r == W_IDX_K_NORM;
             t->kind = t->cols ? 0 : is_norm ? 1 : 2;
-            t->quant = o->quant && t->cols && r != W_MOE_ROUTER && r != W_SHX_GATE_W;
+            t->quant = o->quant && t->cols && !t->conv && r != W_MOE_ROUTER && r != W_SHX_GATE_W;
         }
         if (d->n_experts > 0 && d->layer_moe[l]) /* routed experts (weights_moe.c) */
             for (int e = 0; e < d->n_experts; e++)
                 for (int k = 0; k < 3; k++) {
-                    tspec *x = &ts[n];
-                    if (rl_moe_expert_name(d, l, e, k, x->name, sizeof x->name, &x->rows, &x->cols)) { free(ts); free(d); return rl_err("synth: expert name too long"); }
-                    if (x->name[0]) { x->kind = 0; x->quant = o->quant != 0; n++; }
+                    tspec x = {0};
+                    if (rl_moe_expert_name(d, l, e, k, x.name, sizeof x.name, &x.rows, &x.cols)) { free(ts); free(d); return rl_err("synth: expert name too long"); }
+                    if (!x.name[0] || (d->moe_fused && e)) continue; /* fused: one 3-D tensor of every expert, plain */
+                    x.quant = o->quant != 0 && !d->moe_fused;
+                    x.lead = d->moe_fused ? d->n_experts : 0;
+                    ts[n++] = x;
                 }
     }
     snprintf(ts[n].name, sizeof ts[n].name, "%s", d->gname[G_FINAL_NORM]); ts[n].rows = d->hidden; ts[n++].kind = 1;
+    if (d->norm == RL_NORM_LAYER && d->gname[G_FINAL_NORM_B]) {
+        snprintf(ts[n].name, sizeof ts[n].name, "%s", d->gname[G_FINAL_NORM_B]); ts[n].rows = d->hidden; ts[n++].kind = 2;
+    }
     if (!d->tied) { snprintf(ts[n].name, sizeof ts[n].name, "%s", d->gname[G_LM_HEAD]); ts[n].rows = d->vocab; ts[n].cols = d->hidden; ts[n++].kind = 0; }
+    if (d->head_bias) { snprintf(ts[n].name, sizeof ts[n].name, "%s", d->gname[G_LM_HEAD_B]); ts[n].rows = d->vocab; ts[n++].kind = 2; }
 
     rl_dtype out_dt = o->dequant_f32 ? RL_DT_F32 : o->dtype;
     size_t esz = RL_DTYPES[out_dt].size, buf_elems = 1 << 20;
@@ -143,7 +156,9 @@ int rl_synth_write(const char *config_path, const char *out_dir, const rl_synth_
                 char tn[RL_SYNTH_QPIECES][192];
                 t->quant = rl_synth_qspecs((rl_quant_method)o->quant, t->name, t->rows, t->cols, tmp, tn) > 0;
             }
-            specs[n_specs] = (rl_st_spec){.name = t->name, .dtype = out_dt, .ndim = t->cols ? 2 : 1, .shape = {t->rows, t->cols}};
+            specs[n_specs] = t->conv   ? (rl_st_spec){.name = t->name, .dtype = out_dt, .ndim = 3, .shape = {t->rows, 1, t->cols}}
+                             : t->lead ? (rl_st_spec){.name = t->name, .dtype = out_dt, .ndim = 3, .shape = {t->lead, t->rows, t->cols}}
+                                       : (rl_st_spec){.name = t->name, .dtype = out_dt, .ndim = t->cols ? 2 : 1, .shape = {t->rows, t->cols}};
             t->ns = 1;
         }
         n_specs += t->ns;

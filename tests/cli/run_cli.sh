@@ -1,5 +1,6 @@
 #!/bin/sh
-# CLI contract of `run`, `info`, `synth`: ids on stdout, --dump-logits row layout, clear errors.
+# CLI contract of `run`, `info`, `synth`: ids on stdout, --dump-logits row layout, clear errors;
+# synth of every fixture's config runs.
 set -u
 BIN=${RL_BIN:-build/rabbitllm}
 SH=${RL_SHARED:-../shared}
@@ -49,6 +50,15 @@ fi
 "$BIN" info "$SH/fixtures/qwen3" >"$T/info" || fail "info"
 grep -q "KV cache" "$T/info" && grep -q "head_dim 32" "$T/info" || fail "info output"
 
+# synth writes a loadable checkpoint of every family's config (3-D conv1d and fused expert
+# tensors, LayerNorm and lm_head biases included), found by listing the fixtures
+for cfg in "$SH"/fixtures/*/config.json; do
+  fx=$(basename "$(dirname "$cfg")")
+  rm -rf "$T/synf"
+  "$BIN" synth "$cfg" "$T/synf" --seed 5 >/dev/null 2>"$T/err" || fail "synth $fx: $(cat "$T/err")"
+  "$BIN" run "$T/synf" --ids 1,2 -n 2 --ignore-eos >/dev/null 2>"$T/err" || fail "synth $fx: the checkpoint does not run: $(cat "$T/err")"
+done
+rm -rf "$T/synf"
 # synth writes a loadable sharded checkpoint
 "$BIN" synth "$SH/fixtures/qwen2/config.json" "$T/syn" --dtype bf16 --shard-size 100K --seed 3 2>/dev/null || fail "synth"
 [ -f "$T/syn/model.safetensors.index.json" ] || fail "synth did not shard"
