@@ -685,6 +685,9 @@ static int sweep_items(rl_model *m, const rl_batch_item *items, int n_items, con
     return m->dist ? rl_dist_flush(m) : 0;
 }
 
+/* Where a pending rewind replays sequence s from: its checkpoint, or 0. */
+static int replay_from(const rl_model *m, int s) { return m->replay_seq[s] == 2 && m->ckpt_pos[s] >= 0 ? m->ckpt_pos[s] : 0; }
+
 /* Pending rewinds (recurrent state, or ring rows the prefix still needs): each such sequence's
  * state is zeroed and its kept prefix re-prefilled from its token history (its KV rows are
  * rewritten with the same values). A later pipeline stage does not replay by itself: rank 0's
@@ -694,7 +697,7 @@ static int replay(rl_model *m) {
     if (m->pp_recv) return 0;
     for (int s = 0; s < m->n_seq; s++) {
         if (!m->replay_seq[s]) continue;
-        int keep = m->kv.pos[s], from = m->replay_seq[s] == 2 ? m->ckpt_pos[s] : 0;
+        int keep = m->kv.pos[s], from = replay_from(m, s);
         m->replay_seq[s] = 0;
         m->kv.pos[s] = from;
         if (from) rl_dn_restore(m, s);
@@ -710,15 +713,14 @@ static int replay(rl_model *m) {
     return 0;
 }
 
-/* Runs items as sweep_items, after the pending rewinds: a sequence that items feed and whose
- * rewind is to its checkpoint (or after it) gets its state restored and the tokens between the
- * checkpoint and its position put in front of its item, in the same sweeps (no replay sweep of
- * its own: speculative decoding's rejected drafts cost no extra read of the weights); the other
- * pending rewinds replay first. */
+/* Runs items as sweep_items, after the pending rewinds: a sequence that items feed gets its state
+ * restored from its checkpoint (or zeroed) and its kept tokens from there put in front of its
+ * item, in the same sweeps (no replay sweep of its own: speculative decoding's rejected drafts
+ * and a server slot's reused prefix cost no extra read of the weights); the other pending
+ * rewinds replay first. */
 static int eval_items(rl_model *m, const rl_batch_item *items, int n_items, const int *from, float *logits) {
     int merge = 0;
-    for (int i = 0; m->replay && !m->pp_recv && i < n_items; i++)
-        merge += m->replay_seq[items[i].seq] == 2 && m->ckpt_pos[items[i].seq] >= 0;
+    for (int i = 0; m->replay && !m->pp_recv && i < n_items; i++) merge += m->replay_seq[items[i].seq] != 0;
     if (!merge) {
         if (m->replay && replay(m)) return -1;
         return sweep_items(m, items, n_items, from, logits);
@@ -733,12 +735,14 @@ static int eval_items(rl_model *m, const rl_batch_item *items, int n_items, cons
     for (int i = 0; i < n_items; i++) {
         const rl_batch_item *b = &items[i];
         int s = b->seq, r = 0, f = from ? from[i] : b->n - 1;
-        if (m->replay_seq[s] == 2 && m->ckpt_pos[s] >= 0) { /* restored, its kept tokens go first */
-            r = m->kv.pos[s] - m->ckpt_pos[s];
-            memcpy(p, m->kv.hist + (size_t)s * m->ctx + m->ckpt_pos[s], (size_t)r * sizeof(int32_t));
+        if (m->replay_seq[s]) { /* restored (or zeroed), its kept tokens go first */
+            int at = replay_from(m, s);
+            r = m->kv.pos[s] - at;
+            memcpy(p, m->kv.hist + (size_t)s * m->ctx + at, (size_t)r * sizeof(int32_t));
+            if (at) rl_dn_restore(m, s);
+            else rl_dn_reset_seq(m, s);
             m->replay_seq[s] = 0;
-            rl_dn_restore(m, s);
-            m->kv.pos[s] = m->ckpt_pos[s];
+            m->kv.pos[s] = at;
         }
         memcpy(p + r, b->tokens, (size_t)b->n * sizeof(int32_t));
         mi[i] = (rl_batch_item){s, p, r + b->n};

@@ -359,6 +359,16 @@ int rl_sched_step(rl_sched *s) {
             continue;
         }
         sl->n_cached += s->items[k].n;
+        /* a hybrid (recurrent) model's state at the prompt's end: the next turn of a chat keeps
+         * the prompt, so its slot restores this and feeds only what follows instead of the whole
+         * conversation (inside that step's sweep) */
+        if (s->item_last[k] && sl->n_cached == sl->n_prompt_end && !rl_model_rewind_is_cheap(s->m) &&
+            rl_model_seq_checkpoint(s->m, s->item_slot[k])) {
+            rl_model_seq_rewind(s->m, s->item_slot[k], 0);
+            sl->n_cached = 0;
+            rl_sched_finish(s, sl, RL_FINISH_STOP, rl_last_error());
+            continue;
+        }
         if (s->item_last[k]) rl_sched_sample(s, sl, s->logits + (size_t)k * s->vocab);
     }
     if (dbudget == 1) rl_drafter_record(s->draft, n, rl_sched_now() - t0);   /* the cost model's no-draft rate */

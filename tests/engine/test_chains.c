@@ -46,7 +46,8 @@ static rl_model *open_fixture(const char *name, int n_seq, int max_batch) {
 
 /* A checkpoint asked for while a rewind to the last one is pending is taken inside the next
  * sweep: rewind, checkpoint and the next eval cost one sweep; a later rewind to the new
- * checkpoint restores the state it saved. Also with sweeps shorter than the kept tokens. */
+ * checkpoint restores the state it saved; a rewind below it feeds the kept prefix in front of the
+ * next eval. Also with sweeps shorter than the kept tokens. */
 static void deferred_checkpoint(void) {
     for (int mb = 0; mb <= 4; mb += 4) {
         rl_model *a = open_fixture("qwen3_5", 1, mb), *b = open_fixture("qwen3_5", 1, 0);
@@ -81,6 +82,14 @@ static void deferred_checkpoint(void) {
         CHECK(ref_rows(b, seq, 16, alt, 1, alt + 6, 1, 1, lb) == 0, "reference 3: %s", rl_last_error());
         w = diff(la, lb, (size_t)V);
         CHECK(w < 1e-4, "%s, max_batch %d: after a dropped deferred checkpoint: %g from the reference", backend, mb, w);
+        /* below the checkpoint: the kept prefix is fed again from zero, in front of the next eval */
+        s0 = a->n_sweeps;
+        CHECK(rl_model_rewind(a, 5) == 0 && rl_model_eval(a, alt + 7, 1, la, 0) == 0, "rewind 5: %s", rl_last_error());
+        want = mb ? (5 + 1 + 3) / 4 : 1;
+        CHECK(a->n_sweeps - s0 == want, "max_batch %d: %llu sweeps for 5 kept and 1 new token, want %llu", mb, a->n_sweeps - s0, want);
+        CHECK(ref_rows(b, seq, 5, alt + 7, 1, NULL, 0, 1, lb) == 0, "reference 4: %s", rl_last_error());
+        w = diff(la, lb, (size_t)V);
+        CHECK(w < 1e-4, "%s, max_batch %d: replayed from zero in front: %g from the reference", backend, mb, w);
         free(la); free(lb);
         rl_model_close(a); rl_model_close(b);
     }

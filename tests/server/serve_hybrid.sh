@@ -1,9 +1,11 @@
 #!/bin/sh
-# `serve --draft-model` on models without token trees (Qwen3.5's recurrent layers, GLM-5's DSA
-# indexer: the fixtures, given a byte-level tokenizer here): each decoding slot verifies the
-# draft's greedy chain; greedy and seeded completions, 3 at once, are the same text as plain
-# serving, with the model as its own draft (every node accepted) and with its 4-bit cache
-# (tails rejected); /metrics counts accepted draft tokens.
+# `serve` on models without token trees (Qwen3.5's recurrent layers, GLM-5's DSA indexer: the
+# fixtures, given a byte-level tokenizer here). A second turn that extends the first (its prompt,
+# its answer, more) reuses the slot's cache (a hybrid model restores the state it checkpointed
+# at the first prompt's end) and answers as a fresh server does. With --draft-model each decoding
+# slot verifies the draft's greedy chain; greedy and seeded completions, 3 at once, are the same
+# text as plain serving, with the model as its own draft (every node accepted) and with its 4-bit
+# cache (tails rejected); /metrics counts accepted draft tokens.
 set -u
 BIN=${RL_BIN:-build/rabbitllm}
 SH=${RL_SHARED:-../shared}
@@ -75,11 +77,39 @@ for name, kw in (("concurrent", {}), ("seeded", {"temperature": 0.9, "top_p": 0.
 json.dump(res, open(out, "w"), indent=1)
 PY
 
+cat >"$T/turns.py" <<'PY'
+import json, sys, urllib.request
+base, out, which = sys.argv[1], sys.argv[2], sys.argv[3]
+
+def cmpl(prompt):
+    b = {"model": "tiny", "prompt": prompt, "max_tokens": 12, "temperature": 0, "ignore_eos": True}
+    r = urllib.request.Request(base + "/v1/completions", data=json.dumps(b).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(r, timeout=120) as f:
+        return json.loads(f.read().decode("utf-8"))["choices"][0]["text"]
+
+FIRST = "A long first turn of a conversation, " * 2
+if which == "both":                   # the second turn extends the first prompt and its answer
+    a = cmpl(FIRST)
+    json.dump([a, cmpl(FIRST + a + " and then?")], open(out, "w"))
+else:                                 # a fresh server: the same second prompt alone
+    a = json.load(open(which))[0]
+    json.dump([a, cmpl(FIRST + a + " and then?")], open(out, "w"))
+PY
+
 for fx in qwen3_5 glm_moe_dsa; do
   M="$T/$fx"
   mkdir -p "$M"
   for f in "$SH/fixtures/$fx"/*.json "$SH/fixtures/$fx"/*.safetensors; do ln -s "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")" "$M/"; done
   tokenizer "$M"
+  start "$M" --parallel 1
+  timeout 600 python3 "$T/turns.py" "$URL" "$T/turns.json" both || fail "$fx: two turns"
+  grep -Eq 'prompt tokens \(([1-9][0-9]*) reused\)' "$T/serr" || fail "$fx: the second turn reused no cached tokens"
+  stop
+  start "$M" --parallel 1
+  timeout 600 python3 "$T/run.py" "$URL" "$T/junk.json" >/dev/null || fail "$fx: other requests"
+  timeout 600 python3 "$T/turns.py" "$URL" "$T/fresh.json" "$T/turns.json" || fail "$fx: the second turn alone"
+  stop
+  cmp -s "$T/turns.json" "$T/fresh.json" || { cat "$T/turns.json" "$T/fresh.json"; fail "$fx: the second turn differs after reuse"; }
   start "$M"
   timeout 600 python3 "$T/run.py" "$URL" "$T/plain.json" || fail "$fx: requests without a draft"
   stop
