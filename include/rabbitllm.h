@@ -135,8 +135,9 @@ RL_API int rl_model_common_prefix(const rl_model *m, const int32_t *tok, int n);
  * recomputing it; a later tree sweep drops trees not committed. At most 256 nodes (and --batch)
  * per sweep. rl_model_eval_tree_batch runs one tree per item (distinct sequences) in one sweep,
  * logits in item order (sum of n rows); rl_model_seq_tree_commit commits sequence seq's.
- * rl_model_tree_ok says whether the model and backend can branch (no recurrent layers or DSA
- * indexer, a backend with tree attention); where not, the same calls take chains only (parent[i]
+ * rl_model_tree_ok says whether the model and backend can branch (no recurrent layers, a
+ * backend with tree attention; GLM-5's DSA indexer selects over the prefix and the node's
+ * ancestors); where not, the same calls take chains only (parent[i]
  * = i - 1): the chain's rows run as plain rows (a hybrid model checkpoints its state before them
  * in the same sweep) and stay in the cache until the commit keeps nodes 0..k-1 (a rejected tail
  * of a hybrid model is fed again, from the checkpoint, in front of the next sweep); anything else

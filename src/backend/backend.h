@@ -68,7 +68,10 @@ typedef struct {
 
 /* DSA (GLM-5 indexer) attention: each query attends to the `topk` keys of the highest index
  * score s_j = sum_h w[t][h] relu(iq[t][h] . ik[j] / sqrt(idx_dim)) (all keys j <= i while
- * i + 1 <= topk), then plain softmax attention of its heads over those keys. */
+ * i + 1 <= topk), then plain softmax attention of its heads over those keys. With parent set
+ * (a token tree, as attention_tree) query t is node t at rows pos0.. and its keys are the rows
+ * [0, pos0) and then its ancestors' rows root first and its own, in that order (ties of the
+ * selection go to the earlier of them, as positions do in a chain). */
 typedef struct {
     int idx_heads, idx_dim, topk;
     const float *iq;         /* (T, idx_heads, idx_dim) indexer queries */
@@ -77,6 +80,7 @@ typedef struct {
     int n_kv;                /* key/value heads (0: one per query head); query head h reads kv head h / (n_head / n_kv) */
     int k_stride, v_stride;  /* floats from one position's keys / values to the next (0: n_kv * head_dim / v_dim);
                                 MLA's latent rows: n_kv 1, both strides the row width, values = the rows' first v_dim */
+    const int32_t *parent;   /* backend memory, T parents (-1 or an earlier node), or NULL: a chain */
 } rl_dsa_args;
 
 /* One layer's KV cache for one sequence, in backend memory: keys (k_width floats of every KV

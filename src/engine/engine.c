@@ -788,12 +788,12 @@ int rl_model_eval_batch(rl_model *m, const rl_batch_item *items, int n_items, fl
 
 int rl_model_tree_ok(const rl_model *m) {
     /* sliding-window layers (linear or ring caches) are fine: attention_tree takes the window */
-    /* MLA too (latent or expanded cache), not with GLM-5's DSA indexer (one key cache per layer);
-     * through an MPI pipeline too (every rank's layers) */
-    return m->be->ops->attention_tree && !(m->d.mla && m->d.idx_heads > 0) && !m->n_lin;
+    /* MLA too (latent or expanded cache), GLM-5's DSA indexer too (its top-k over the prefix and
+     * the node's ancestors); through an MPI pipeline too (every rank's layers) */
+    return m->be->ops->attention_tree && !m->n_lin;
 }
 
-/* A model without token trees (recurrent layers, GLM-5's DSA indexer) verifies chains: each
+/* A model without token trees (recurrent layers: Qwen3.5) verifies chains: each
  * item's nodes run as plain rows after its position (a hybrid sequence checkpoints its state
  * there, in the same sweep) and stay in the cache until the commit, which keeps the accepted
  * prefix: nothing to redo when all of it is, else a rewind to it (from the checkpoint: its rows
@@ -837,7 +837,7 @@ int rl_model_eval_tree_batch(rl_model *m, const rl_tree_item *items, int n_items
             if (it->parent[t] < -1 || it->parent[t] >= t)
                 return rl_err("eval_tree: node %d has parent %d (must be -1 or an earlier node)", t, it->parent[t]);
             if (chain && it->parent[t] != t - 1)
-                return rl_err("%s: this model verifies chains only (recurrent layers or a DSA indexer: node %d's parent must "
+                return rl_err("%s: this model verifies chains only (recurrent layers: node %d's parent must "
                               "be node %d)", m->dir, t, t - 1);
         }
         T += it->n;
@@ -906,6 +906,7 @@ int rl_model_seq_tree_commit(rl_model *m, int seq, const int32_t *nodes, int k) 
             if (kv.v != kv.k) be->ops->copy2d(be, (uint8_t *)kv.v + dst * vb, vb, (uint8_t *)kv.v + src * vb, vb, vb, 1);
         }
     }
+    rl_mla_tree_commit(m, seq, P, nodes, k); /* GLM-5's indexer keys the same way */
     int32_t *hist = m->kv.hist + (size_t)seq * m->ctx;
     for (int i = 0; i < k; i++) hist[P + i] = tok[nodes[i]];
     m->kv.pos[seq] = P + k;

@@ -83,12 +83,25 @@ static float *ik_cache(rl_model *m, int l, int seq) {
     return m->mla->ikc + ((size_t)l * m->n_seq + (size_t)seq) * m->ctx * (size_t)m->d.idx_head_dim;
 }
 
-/* The indexer arguments of one segment: its rows' queries and weights, its sequence's keys. */
+/* The indexer arguments of one segment: its rows' queries and weights, its sequence's keys,
+ * its token tree's parents in a tree sweep. */
 static rl_dsa_args per_segment(rl_model *m, rl_dsa_args a, int l, const rl_segment *sg) {
     a.iq += (size_t)sg->row0 * a.idx_heads * a.idx_dim;
     a.iw += (size_t)sg->row0 * a.idx_heads;
     a.ik = ik_cache(m, l, sg->seq);
+    a.parent = m->tree_parent ? m->tree_parent_dev + sg->row0 : NULL;
     return a;
+}
+
+void rl_mla_tree_commit(rl_model *m, int seq, int P, const int32_t *nodes, int k) {
+    if (!m->mla || m->d.idx_heads <= 0) return;
+    size_t rb = (size_t)m->d.idx_head_dim * sizeof(float);
+    for (int l = m->l0; l < m->l1; l++) /* ascending: a source is never an earlier destination */
+        for (int i = 0; i < k; i++)
+            if (nodes[i] != i) {
+                float *c = ik_cache(m, l, seq);
+                m->be->ops->copy2d(m->be, (uint8_t *)c + (size_t)(P + i) * rb, rb, (uint8_t *)c + (size_t)(P + nodes[i]) * rb, rb, rb, 1);
+            }
 }
 
 /* The absorbed form (DeepSeek's own inference): per head, scores q_nope . k_nope_j =
@@ -121,7 +134,7 @@ static void latent_attention(rl_model *m, struct rl_mla_state *S, const void *wk
         const float *lat = S->lat + (size_t)sg->row0 * W, *q = S->qabs + (size_t)sg->row0 * nh * W;
         float *out = S->olat + (size_t)sg->row0 * nh * kvl;
         be->ops->kv_store(be, &kv, sg->pos0, lat, lat, sg->n);
-        if (dsa) { /* the indexer's top-k keys (an f32 cache: kv.dt is F32 with DSA; no trees) */
+        if (dsa) { /* the indexer's top-k keys (an f32 cache: kv.dt is F32 with DSA; trees too) */
             rl_dsa_args a = per_segment(m, *dsa, l, sg);
             a.n_kv = 1; a.k_stride = W; a.v_stride = W;
             be->ops->dsa_attention(be, out, q, kv.k, kv.v, sg->n, sg->pos0, nh, W, kvl, d->attn_scale, &a);
@@ -174,7 +187,7 @@ static rl_dsa_args indexer(rl_model *m, struct rl_mla_state *S, const rl_stage *
     }
     be->ops->matmul(be, S->iw, m->xb, WT(W_IDX_W), NULL, T, H, ih);
     be->ops->scale(be, S->iw, 1.0f / sqrtf((float)ih), (int64_t)T * ih);
-    return (rl_dsa_args){ih, ihd, d->idx_topk, S->iq, S->iw, NULL, 0, 0, 0};
+    return (rl_dsa_args){ih, ihd, d->idx_topk, S->iq, S->iw, NULL, 0, 0, 0, NULL};
 }
 
 int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T) {
@@ -236,7 +249,7 @@ int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T) {
             be->ops->copy2d(be, krow + (size_t)t * nh * qk + nope, (size_t)qk * F, S->kva + (size_t)(sg->row0 + t) * kw + kvl, 0,
                             (size_t)rope * F, nh);
         be->ops->copy2d(be, vrow, (size_t)vd * F, kvb + nope, (size_t)kvbw * F, (size_t)vd * F, sg->n * nh);
-        if (d->idx_heads > 0) { /* (no trees: rl_model_tree_ok) */
+        if (d->idx_heads > 0) { /* (a tree's nodes: per_segment passes the parents) */
             rl_dsa_args sa = per_segment(m, a, l, sg);
             be->ops->dsa_attention(be, out, q, kc, vc, sg->n, sg->pos0, nh, qk, vd, d->attn_scale, &sa);
         } else if (m->tree_parent) {

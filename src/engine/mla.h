@@ -17,4 +17,9 @@ void rl_mla_close(rl_model *m);
  * writes the o_proj output (T, hidden) to m->o. 0 / -1 + rl_err. */
 int rl_mla_forward(rl_model *m, int l, const uint8_t *buf, int T);
 
+/* A committed token-tree path of sequence seq (rl_model_seq_tree_commit): the indexer keys of
+ * node nodes[i] (row P + nodes[i]) move to row P + i in every layer's cache. Nothing without
+ * the DSA indexer. */
+void rl_mla_tree_commit(rl_model *m, int seq, int P, const int32_t *nodes, int k);
+
 #endif

@@ -6,7 +6,7 @@
  * decoding: greedy and seeded ids are the same) and commits its accepted path. The tree budget
  * per sequence follows the cost model on the tokens per second of all sequences together, within
  * the rows a sweep holds (--batch) shared by the active sequences. Where either model has no
- * token trees (recurrent layers, GLM-5's DSA indexer) the trees are the draft's greedy chains
+ * token trees (recurrent layers: Qwen3.5) the trees are the draft's greedy chains
  * (rl_spec_grow_chains), verified and committed the same way. */
 #include "gen/spec_batch.h"
 #include "gen/sampler.h"

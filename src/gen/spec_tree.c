@@ -11,7 +11,7 @@
  * sweep yields 1 + the accepted path. The accepted path is committed to the target's cache
  * without recomputation (rl_model_tree_commit); the draft reads it before it drafts again.
  *
- * Models without token trees (recurrent layers, GLM-5's DSA indexer, a backend without tree
+ * Models without token trees (recurrent layers, a backend without tree
  * attention) speculate with chains: the draft proposes its greedy path one token at a time (then
  * rewinds), the target verifies it as a plain run of all its rows and rewinds to the accepted
  * length (the same exact walk). A recurrent (hybrid) model checkpoints its state before such a
@@ -98,7 +98,7 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
     int V = rl_model_vocab(m), rc = -1;
     if (rl_model_vocab(dm) != V) return rl_err("draft model: vocabulary of %d tokens, the target has %d", rl_model_vocab(dm), V);
     tree_ctx T = {.m = m, .dm = dm, .V = V};
-    /* recurrent (hybrid) models, GLM-5's DSA, no tree attention: verify chains; a hybrid target
+    /* recurrent (hybrid) models, no tree attention: verify chains; a hybrid target
      * checkpoints its state before each, so the rejected tail costs no replay of the prefix */
     T.chain_t = !rl_model_tree_ok(m);
     int cheap = rl_model_rewind_is_cheap(m);

@@ -855,23 +855,37 @@ static void test_attention_tree(void) {
 }
 
 /* DSA attention: queries whose key count is below, equal to and above topk; one case with exact
- * ties of the index score (tie rule: lowest positions). The test data keeps distinct index
- * scores >= 1e-4 from the top-k boundary (regenerated otherwise), so the selection cannot
- * depend on rounding. */
-typedef struct { int T, pos0, nh, hd, vd, ih, ihd, topk; } dsa_shape;
+ * ties of the index score (tie rule: lowest positions); token trees (parents TREE_PAR: node t
+ * sees the rows before pos0, then its ancestors root first and itself). The test data keeps
+ * distinct index scores >= 1e-4 from the top-k boundary (regenerated otherwise), so the
+ * selection cannot depend on rounding. */
+typedef struct { int T, pos0, nh, hd, vd, ih, ihd, topk, tree; } dsa_shape;
+static const int32_t TREE_PAR[9] = {-1, 0, 0, 1, 2, 3, -1, 5, 4};
+
+/* Node t's keys: rows[x] for x < the count returned (the prefix, then its path root first). */
+static int dsa_rows(const dsa_shape *S, int t, int *rows) {
+    int n = S->pos0 + t + 1;
+    for (int j = 0; j < n; j++) rows[j] = j;
+    if (!S->tree) return n;
+    int d = 0;
+    for (int u = t; u >= 0; u = TREE_PAR[u]) d++;
+    n = S->pos0 + d;
+    for (int u = t, x = n - 1; u >= 0; u = TREE_PAR[u]) rows[x--] = S->pos0 + u;
+    return n;
+}
 
 static double dsa_ref(double *out, const float *q, const float *kc, const float *vc, const float *iq, const float *iw,
                       const float *ik, const dsa_shape *S, float scale) {
     int ctx = S->pos0 + S->T;
     double *sc = Hd((size_t)ctx), *p = Hd((size_t)ctx), min_gap = INFINITY;
-    int *sel = H(sizeof(int) * (size_t)ctx);
+    int *sel = H(sizeof(int) * (size_t)ctx), *rows = H(sizeof(int) * (size_t)ctx);
     for (int t = 0; t < S->T; t++) {
-        int n = S->pos0 + t + 1, ns = 0;
+        int n = dsa_rows(S, t, rows), ns = 0;
         for (int j = 0; j < n; j++) {
             double v = 0;
             for (int h = 0; h < S->ih; h++) {
                 double d = 0;
-                for (int e = 0; e < S->ihd; e++) d += (double)iq[((size_t)t * S->ih + h) * S->ihd + e] * ik[(size_t)j * S->ihd + e];
+                for (int e = 0; e < S->ihd; e++) d += (double)iq[((size_t)t * S->ih + h) * S->ihd + e] * ik[(size_t)rows[j] * S->ihd + e];
                 d /= sqrt((double)S->ihd);
                 v += iw[(size_t)t * S->ih + h] * (d > 0 ? d : 0);
             }
@@ -883,6 +897,7 @@ static double dsa_ref(double *out, const float *q, const float *kc, const float 
             ns = S->topk;
         } else
             for (int j = 0; j < n; j++) sel[ns++] = j;
+        for (int x = 0; x < ns; x++) sel[x] = rows[sel[x]]; /* the keys' cache rows */
         for (int h = 0; h < S->nh; h++) {
             double mx = -INFINITY, sum = 0;
             for (int x = 0; x < ns; x++) {
@@ -905,15 +920,17 @@ static void run_dsa(dev *d, float *res, const float *q, const float *kc, const f
                     const float *iw, const float *ik, const dsa_shape *S, float scale) {
     int ctx = S->pos0 + S->T;
     rl_dsa_args a = {S->ih, S->ihd, S->topk, upf(d, iq, (size_t)S->T * S->ih * S->ihd), upf(d, iw, (size_t)S->T * S->ih),
-                     upf(d, ik, (size_t)ctx * S->ihd), 0, 0, 0};
+                     upf(d, ik, (size_t)ctx * S->ihd), 0, 0, 0, NULL};
+    if (S->tree) a.parent = (const int32_t *)up(d, TREE_PAR, sizeof(int32_t) * (size_t)S->T);
     float *dq = upf(d, q, (size_t)S->T * S->nh * S->hd), *dk = upf(d, kc, (size_t)ctx * S->nh * S->hd);
     float *dv = upf(d, vc, (size_t)ctx * S->nh * S->vd), *o = dout(d, (size_t)S->T * S->nh * S->vd);
     d->o->dsa_attention(d->be, o, dq, dk, dv, S->T, S->pos0, S->nh, S->hd, S->vd, scale, &a);
     down(d, res, o, (size_t)S->T * S->nh * S->vd * sizeof(float));
 }
 static void test_dsa(void) {
-    static const dsa_shape SH[] = {{6, 0, 3, 24, 16, 2, 16, 8}, {9, 4, 3, 24, 16, 2, 16, 8}, {1, 127, 2, 32, 32, 3, 16, 16},
-                                   {5, 30, 4, 20, 12, 2, 8, 31}, {4, 10, 2, 16, 16, 2, 16, 5}};
+    static const dsa_shape SH[] = {{6, 0, 3, 24, 16, 2, 16, 8, 0}, {9, 4, 3, 24, 16, 2, 16, 8, 0}, {1, 127, 2, 32, 32, 3, 16, 16, 0},
+                                   {5, 30, 4, 20, 12, 2, 8, 31, 0}, {4, 10, 2, 16, 16, 2, 16, 5, 0},
+                                   {9, 4, 3, 24, 16, 2, 16, 7, 1}, {9, 40, 2, 16, 16, 2, 16, 20, 1}};
     for (size_t c = 0; c < sizeof SH / sizeof SH[0]; c++) {
         const dsa_shape *S = &SH[c];
         int ctx = S->pos0 + S->T;
@@ -936,7 +953,7 @@ static void test_dsa(void) {
         run_dsa(D, got, q, kc, vc, iq, iw, ik, S, scale);
         if (C) run_dsa(C, cpu, q, kc, vc, iq, iw, ik, S, scale);
         char what[64];
-        snprintf(what, sizeof what, "T=%d pos0=%d heads=%d topk=%d", S->T, S->pos0, S->nh, S->topk);
+        snprintf(what, sizeof what, "T=%d pos0=%d heads=%d topk=%d%s", S->T, S->pos0, S->nh, S->topk, S->tree ? " tree" : "");
         cmp("dsa_attention", what, got, cpu, ref, NULL, n);
     }
 }

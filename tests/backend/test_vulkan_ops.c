@@ -379,8 +379,8 @@ static void test_attention(void) {
     float *q = rnd((size_t)T * nh * hd, 1), *kc = rnd((size_t)L * nh * hd, 1), *vc = rnd((size_t)L * nh * vd, 1);
     float *iq = rnd((size_t)T * ih * ihd, 1), *iw = rnd((size_t)T * ih, 1), *ik = rnd((size_t)L * ihd, 1);
     float *o = malloc((size_t)T * nh * vd * 4);
-    rl_dsa_args a = {ih, ihd, 5, iq, iw, ik, 0, 0, 0}, ad = {ih, ihd, 5, dev(iq, (size_t)T * ih * ihd * 4), dev(iw, (size_t)T * ih * 4),
-                                                   dev(ik, (size_t)L * ihd * 4), 0, 0, 0};
+    rl_dsa_args a = {ih, ihd, 5, iq, iw, ik, 0, 0, 0, NULL}, ad = {ih, ihd, 5, dev(iq, (size_t)T * ih * ihd * 4), dev(iw, (size_t)T * ih * 4),
+                                                   dev(ik, (size_t)L * ihd * 4), 0, 0, 0, NULL};
     float *qd = dev(q, (size_t)T * nh * hd * 4), *kd = dev(kc, (size_t)L * nh * hd * 4), *vdd = dev(vc, (size_t)L * nh * vd * 4);
     float *od = dev(NULL, (size_t)T * nh * vd * 4);
     VK->ops->dsa_attention(VK, od, qd, kd, vdd, T, pos0, nh, hd, vd, 0.2f, &ad);

@@ -6,7 +6,7 @@
 # (--draft K) merged into the tree cuts the sweeps on a repeating prompt with unchanged ids;
 # `bench --draft-model` reports both runs and identical greedy ids; bad combinations are refused;
 # a vulkan target (no tree attention: chains) with a cpu draft, where vulkan runs here; batches,
-# also of models without token trees (chains).
+# also of models without token trees (chains) and of GLM-5's DSA.
 set -u
 BIN=${RL_BIN:-build/rabbitllm}
 SH=${RL_SHARED:-../shared}
@@ -87,8 +87,8 @@ out=$("$BIN" run "$S" --ids-file "$T/ids" -n 30 --ignore-eos --parallel 3 --draf
   fail "batch with a draft: $(cat "$T/err")"
 [ "$out" = "$plain" ] || fail "batch with a draft changed the greedy ids"
 grep -Eq "decode sweeps, $SUM" "$T/err" || fail "batch summary: $(cat "$T/err")"
-# models without token trees (Qwen3.5's recurrent layers, GLM-5's DSA): batches verify the draft's
-# chains, committed in part (a 4-bit draft) or whole (the model as its own draft); the same ids
+# models without token trees (Qwen3.5's recurrent layers: the draft's chains) and GLM-5's DSA
+# (trees), committed in part (a 4-bit draft) or whole (the model as its own draft): the same ids
 printf '1,40,47,61,9\n1,30,31\n1,61,7,12,99,3\n' >"$T/ids2"
 for fx in qwen3_5 glm_moe_dsa; do
   F="$SH/fixtures/$fx"

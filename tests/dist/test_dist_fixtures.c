@@ -128,11 +128,11 @@ static void chain_logits(rl_model *c, const int32_t *prefix, int np, const int32
 
 /* Token trees through the pipeline, two sequences in one sweep (batched trees): each node's
  * logits equal a chain of its path; committed paths leave every rank's caches as if the paths
- * had been evaluated (the next token's logits equal the chain's). A dense model and one with
- * sliding-window layers. */
+ * had been evaluated (the next token's logits equal the chain's). A dense model, one with
+ * sliding-window layers and GLM-5's DSA (its indexer keys committed on every rank). */
 static void test_tree(void) {
-    const char *names[2] = {"llama", "gemma3"};
-    for (int f = 0; f < 2; f++) {
+    const char *names[3] = {"llama", "gemma3", "glm_moe_dsa"};
+    for (int f = 0; f < 3; f++) {
         char dir[512];
         snprintf(dir, sizeof dir, "%s/fixtures/%s", t_shared(), names[f]);
         rl_model_opts o = opts1(), o2 = opts1();
@@ -180,12 +180,12 @@ static void test_tree(void) {
     }
 }
 
-/* Chains of models without token trees (recurrent layers, the DSA indexer) through the
- * pipeline, two sequences in one sweep: each node's logits equal a chain's; sequence 0 keeps 2
- * of its 4 nodes (a hybrid rewinds every rank to its checkpoint), sequence 1 all 3; the next
- * batched step equals the chains. */
+/* Chains of models without token trees (recurrent layers: Qwen3.5 and its MoE form) through
+ * the pipeline, two sequences in one sweep: each node's logits equal a chain's; sequence 0 keeps
+ * 2 of its 4 nodes (every rank rewinds to its checkpoint), sequence 1 all 3; the next batched
+ * step equals the chains. */
 static void test_chains(void) {
-    const char *names[2] = {"qwen3_5", "glm_moe_dsa"};
+    const char *names[2] = {"qwen3_5", "qwen3_5_moe"};
     for (int f = 0; f < 2; f++) {
         char dir[512];
         snprintf(dir, sizeof dir, "%s/fixtures/%s", t_shared(), names[f]);

@@ -1,4 +1,4 @@
-/* Models without token trees (Qwen3.5's recurrent layers, GLM-5's DSA indexer) in speculative
+/* Models without token trees (Qwen3.5's recurrent layers) in speculative
  * decoding: chains verified through rl_model_eval_tree_batch for several sequences at once and
  * committed in part or whole, and hybrid checkpoints deferred while the state is still being
  * replayed. Every logits row is compared with a fresh prefill of the same tokens, and the sweeps
@@ -208,7 +208,7 @@ static void test_chains(void) {
     for (int b = 0; b < NBE; b++) {
         backend = BE[b];
         chains_of("qwen3_5");
-        chains_of("glm_moe_dsa");
+        chains_of("qwen3_5_moe");
     }
     backend = "cpu";
 }

@@ -9,7 +9,9 @@
  * Batched sequences (rl_model_eval_tree_batch): three sequences with their own prefixes and
  * trees in one sweep, each node vs its chain; commits per sequence, then a batched eval.
  * MLA models (DeepSeek V2 / V3) on their latent cache and, with a quantized kv_b, on the
- * expanded cache; GLM-5's DSA indexer refuses trees. */
+ * expanded cache; GLM-5's DSA indexer (its top-k selection over the prefix and the node's
+ * ancestors: the deep tree of the sliding-window check, whose paths pass the top-k); Qwen3.5's
+ * recurrent layers refuse branching trees. */
 #include "test.h"
 #include "rabbitllm.h"
 #include "backend/backend.h"
@@ -87,7 +89,8 @@ static void check_model(const char *name, const char *be) {
 
 /* A sliding-window model: prefix of 20, a chain of 12 nodes (deeper than the window of 8) with
  * a branch at depth 3 and a second root; every node vs its chain, a commit of the chain's
- * first 10 nodes then one token, and a rewind of 3 after another tree. */
+ * first 10 nodes then one token, and a rewind of 3 after another tree. (Also GLM-5's DSA: its
+ * top-k of 8 binds along every path.) */
 static void check_sliding(const char *name, const char *be, int batch) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/fixtures/%s", t_shared(), name);
@@ -168,6 +171,8 @@ static void test_sliding(void) {
         check_sliding("gemma2", be[b], 16);  /* ring caches of 8 + 16 - 1 rows */
         check_sliding("gemma2", be[b], 0);
         check_sliding("gemma3", be[b], 16);
+        check_sliding("glm_moe_dsa", be[b], 16); /* DSA: the indexer's top-k over prefix and ancestors */
+        check_sliding("glm_moe_dsa", be[b], 0);
     }
 }
 
@@ -249,6 +254,7 @@ static void test_batch(void) {
         check_batch("gemma2", be[b], 32); /* ring caches */
         check_batch("deepseek_v2", be[b], 0); /* MLA: a latent cache per sequence */
         check_batch("../fixtures-quant/deepseek_v3_fp8", be[b], 0); /* MLA: expanded caches per sequence */
+        check_batch("glm_moe_dsa", be[b], 0); /* DSA: indexer keys per sequence */
     }
 }
 
@@ -275,9 +281,9 @@ static void test_tree(void) {
         check_model("deepseek_v2", be[b]); /* MLA, latent cache */
         check_model("deepseek_v3", be[b]); /* MLA with q LoRA */
         check_model("../fixtures-quant/deepseek_v3_fp8", be[b]); /* MLA, quantized kv_b: the expanded f32 cache */
+        check_model("glm_moe_dsa", be[b]); /* MLA with the DSA indexer */
     }
     check_refused("qwen3_5", "chain");   /* recurrent layers */
-    check_refused("glm_moe_dsa", "DSA indexer"); /* the DSA indexer */
 }
 
 int main(void) {

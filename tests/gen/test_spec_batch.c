@@ -3,8 +3,8 @@
  * (several budgets, fixed and by the cost model, the draft the model itself or another model of
  * the vocabulary) and seeded sampling, in fewer sweeps when the draft agrees; sequences that stop
  * early (eos, a small -n) and a full context stop like plain batches; on stories260K, llama and
- * gemma2 (sliding window, ring caches); chains where either model has no token trees (Qwen3.5,
- * GLM-5's DSA). Refused: a draft with fewer sequences. */
+ * gemma2 (sliding window, ring caches); chains where either model has no token trees (Qwen3.5),
+ * trees on GLM-5's DSA. Refused: a draft with fewer sequences. */
 #include "test.h"
 #include "gen/batch.h"
 
@@ -76,21 +76,21 @@ static void test_greedy(void) {
     compare("gemma2", "gemma3", 16, 1, g, 20, 1, 0, 0, &ps);          /* another model of the vocabulary */
 }
 
-/* Models without token trees (recurrent layers, the DSA indexer) on either side: chains, the
- * same ids; fewer sweeps where the draft is the model itself. */
+/* Models without token trees (recurrent layers) on either side: chains, the same ids; fewer
+ * sweeps where the draft is the model itself; GLM-5's DSA with trees. */
 static void test_chains(void) {
     rl_sampling g = rl_sampling_default(), sp = g;
     sp.temperature = 0.9f;
     sp.seed = 3;
     int ps;
-    const char *const self[2] = {"qwen3_5", "glm_moe_dsa"};
+    const char *const self[2] = {"qwen3_5", "glm_moe_dsa"}; /* chains; trees (DSA) */
     for (int k = 0; k < 2; k++) {
         int s = compare(self[k], self[k], 8, 1, g, 24, 1, 0, 0, &ps);
         CHECK(s > 0 && s < ps, "%s as its own draft: %d sweeps vs %d", self[k], s, ps);
     }
     compare("qwen3_5", "qwen3_5_moe", 8, 1, g, 24, 1, 0, 0, &ps);     /* a hybrid draft that disagrees */
     compare("qwen3_5", "qwen3_5", 16, 0, sp, 24, 1, 0, 0, &ps);       /* seeded, the cost model */
-    compare("glm_moe_dsa", "deepseek_v3", 8, 1, g, 24, 1, 0, 0, &ps); /* a draft with trees, a target without */
+    compare("glm_moe_dsa", "qwen3_5", 8, 1, g, 24, 1, 0, 0, &ps);     /* a DSA target, a chain draft */
     compare("deepseek_v3", "qwen3_5", 8, 1, g, 24, 1, 0, 0, &ps);     /* a target with trees, a draft without */
 }
 

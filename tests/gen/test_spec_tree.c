@@ -10,9 +10,9 @@
  *   first three generated tokens of draft runs follow plain sampling's distribution: a
  *   chi-square homogeneity test at the 0.1 % level on the joint (first, second) token counts
  *   (bins with fewer than 5 expected merged);
- * - MLA models (deepseek_v2) run trees; models without token trees (recurrent: qwen3_5,
- *   qwen3_5_moe, whose state is checkpointed before each verification; GLM-5's DSA:
- *   glm_moe_dsa) speculate with chains, as target, as draft, and a chain draft for a tree
+ * - MLA models (deepseek_v2) and GLM-5's DSA (glm_moe_dsa) run trees; models without token
+ *   trees (recurrent: qwen3_5, qwen3_5_moe, whose state is checkpointed before each
+ *   verification) speculate with chains, as target, as draft, and a chain draft for a tree
  *   target: greedy ids and logits rows unchanged, seeded sampling too;
  * - a draft of another vocabulary size is refused. */
 #include "test.h"
@@ -94,8 +94,10 @@ static void test_greedy(void) {
         {"gemma3", "gemma3", 8, 32, 1},
         /* MLA: trees on its latent cache */
         {"deepseek_v2", "deepseek_v2", 8, 0, 1}, {"deepseek_v2", "deepseek_v2", 32, 0, 1},
-        /* no token trees: chains proposed and verified (recurrent state checkpointed; DSA) */
-        {"qwen3_5", "qwen3_5", 8, 0, 1}, {"qwen3_5_moe", "qwen3_5_moe", 32, 0, 1}, {"glm_moe_dsa", "glm_moe_dsa", 8, 0, 1},
+        /* GLM-5's DSA: trees (the indexer's top-k over the prefix and each node's ancestors) */
+        {"glm_moe_dsa", "glm_moe_dsa", 8, 0, 1}, {"glm_moe_dsa", "glm_moe_dsa", 32, 0, 1},
+        /* no token trees: chains proposed and verified (recurrent state checkpointed) */
+        {"qwen3_5", "qwen3_5", 8, 0, 1}, {"qwen3_5_moe", "qwen3_5_moe", 32, 0, 1},
         /* another model of the same vocabulary size (256) as draft: tree / chain pairs */
         {"gemma2", "deepseek_v2", 8, 0, 0}, {"deepseek_v2", "gemma2", 8, 0, 0}, {"gemma2", "qwen3_5", 8, 0, 0},
         {"qwen3_5", "deepseek_v2", 8, 0, 0},

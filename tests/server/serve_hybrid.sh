@@ -1,9 +1,9 @@
 #!/bin/sh
-# `serve` on models without token trees (Qwen3.5's recurrent layers, GLM-5's DSA indexer: the
-# fixtures, given a byte-level tokenizer here). A second turn that extends the first (its prompt,
+# `serve` on Qwen3.5 (recurrent layers: no token trees) and GLM-5 (the DSA indexer): the
+# fixtures, given a byte-level tokenizer here. A second turn that extends the first (its prompt,
 # its answer, more) reuses the slot's cache (a hybrid model restores the state it checkpointed
 # at the first prompt's end) and answers as a fresh server does. With --draft-model each decoding
-# slot verifies the draft's greedy chain; greedy and seeded completions, 3 at once, are the same
+# slot verifies the draft's greedy chain (Qwen3.5) or tree (GLM-5); greedy and seeded completions, 3 at once, are the same
 # text as plain serving, with the model as its own draft (every node accepted) and with its 4-bit
 # cache (tails rejected); /metrics counts accepted draft tokens.
 set -u

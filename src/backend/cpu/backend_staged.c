@@ -115,6 +115,7 @@ static void st_dsa(rl_backend *be, float *o, const float *q, const float *k, con
                    int vd, float sc, const rl_dsa_args *a) {
     rl_dsa_args b = *a;
     b.iq = RF(a->iq); b.iw = RF(a->iw); b.ik = RF(a->ik);
+    if (a->parent) b.parent = (const int32_t *)R(a->parent);
     rl_cpu_ops.dsa_attention(be, RF(o), RF(q), RF(k), RF(v), T, p0, nh, hd, vd, sc, &b);
 }
 static void st_kv_store(rl_backend *be, const rl_kv_view *kv, int p0, const float *k, const float *v, int n) {

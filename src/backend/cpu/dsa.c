@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-int64_t rl_dsa_scratch_floats(int max_ctx) { return 4 * (((int64_t)max_ctx + 15) / 16 * 16); }
+int64_t rl_dsa_scratch_floats(int max_ctx) { return 5 * (((int64_t)max_ctx + 15) / 16 * 16); }
 
 typedef struct {
     float *out;
@@ -37,16 +37,23 @@ static void dsa_work(void *ctx, int64_t b, int64_t e, int tid) {
     const dsa_job *J = ctx;
     const rl_dsa_args *A = J->a;
     int ih = A->idx_heads, ihd = A->idx_dim, K = A->topk;
-    int64_t row = rl_dsa_scratch_floats(J->ctx) / 4;
-    float *sc = J->scratch + (int64_t)tid * 4 * row, *cp = sc + row, *s = cp + row;
-    int *sel = (int *)(s + row);
+    int64_t row = rl_dsa_scratch_floats(J->ctx) / 5;
+    float *sc = J->scratch + (int64_t)tid * 5 * row, *cp = sc + row, *s = cp + row;
+    int *sel = (int *)(s + row), *rows = sel + row;
     float qs = 1.0f / sqrtf((float)ihd);
     for (int64_t t = b; t < e; t++) {
         int i = J->pos0 + (int)t, n = i + 1, ns = 0;
+        if (A->parent) { /* a tree node: the prefix, then its ancestors root first and itself */
+            int d = 0;
+            for (int u = (int)t; u >= 0; u = A->parent[u]) d++;
+            n = J->pos0 + d;
+            for (int u = (int)t, x = n - 1; u >= 0; u = A->parent[u]) rows[x--] = J->pos0 + u;
+        }
+#define ROW(x) (A->parent && (x) >= J->pos0 ? rows[x] : (x)) /* the cache row of the x-th key */
         if (n > K) { /* index scores, then the top K keys in ascending position order */
             const float *q = A->iq + (size_t)t * ih * ihd, *w = A->iw + (size_t)t * ih;
             for (int j = 0; j < n; j++) {
-                const float *k = A->ik + (size_t)j * ihd;
+                const float *k = A->ik + (size_t)ROW(j) * ihd;
                 float v = 0;
                 for (int h = 0; h < ih; h++) {
                     float d = rl_dot_f32(q + (size_t)h * ihd, k, ihd) * qs;
@@ -69,7 +76,7 @@ static void dsa_work(void *ctx, int64_t b, int64_t e, int tid) {
             const float *qv = J->q + ((size_t)t * J->nh + h) * J->qk;
             float mx = -INFINITY;
             for (int x = 0; x < cnt; x++) {
-                int j = ns ? sel[x] : x;
+                int j = ROW(ns ? sel[x] : x);
                 float v = J->scale * rl_dot_f32(qv, J->kc + (size_t)j * ks + (size_t)kvh * J->qk, J->qk);
                 s[x] = v;
                 if (v > mx) mx = v;
@@ -80,10 +87,11 @@ static void dsa_work(void *ctx, int64_t b, int64_t e, int tid) {
             float *o = J->out + ((size_t)t * J->nh + h) * J->vd;
             memset(o, 0, (size_t)J->vd * sizeof(float));
             for (int x = 0; x < cnt; x++) {
-                int j = ns ? sel[x] : x;
+                int j = ROW(ns ? sel[x] : x);
                 rl_axpy_f32(o, s[x] * inv, J->vc + (size_t)j * vs + (size_t)kvh * J->vd, J->vd);
             }
         }
+#undef ROW
     }
 }
 

@@ -159,7 +159,7 @@ static void cu_dsa(rl_backend *be, float *out, const float *q, const float *kc, 
                    int hd, int vd, float scale, const rl_dsa_args *a) {
     use_scratch(be);
     rlcu_dsa(out, q, kc, vc, T, pos0, nh, hd, vd, scale, a->idx_heads, a->idx_dim, a->topk, a->iq, a->iw, a->ik,
-             a->n_kv, a->k_stride, a->v_stride);
+             a->n_kv, a->k_stride, a->v_stride, a->parent);
 }
 static void cu_zero(rl_backend *be, void *dst, size_t n) { (void)be; rlcu_zero(dst, n); }
 static void cu_copy2d(rl_backend *be, void *dst, size_t ds, const void *src, size_t ss, size_t rb, int rows) {

@@ -70,7 +70,7 @@ void rlcu_attention(float *out, const float *q, const rlcu_kv *kv, const int32_t
 void rlcu_kv_store(const rlcu_kv *kv, int pos0, const float *k, const float *v, int n);
 void rlcu_dsa(float *out, const float *q, const float *kc, const float *vc, int T, int pos0, int n_head, int head_dim,
               int v_dim, float scale, int idx_heads, int idx_dim, int topk, const float *iq, const float *iw,
-              const float *ik, int n_kv, int k_stride, int v_stride);
+              const float *ik, int n_kv, int k_stride, int v_stride, const int32_t *parent);
 void rlcu_zero(void *dst, size_t n);
 void rlcu_copy2d(void *dst, size_t dst_stride, const void *src, size_t src_stride, size_t row_bytes, int rows);
 /* kind: 0 add (y += x), 1 scale (y *= s), 2 softcap (y = s tanh(y / s)), 3 sigmoid_mul (y *= sigmoid(x)) */

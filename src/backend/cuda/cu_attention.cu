@@ -142,19 +142,33 @@ __device__ __forceinline__ unsigned okey(float f) {
 
 // One block per query token: index scores, the top-K keys (ties: lowest positions) in ascending
 // order, then plain softmax attention of every head over them. Scratch per token: 3 * ctx.
+// par (a token tree, as attention_tree): token t is node t, its keys the rows [0, pos0) then its
+// ancestors' rows root first and its own (their rows kept in s until the attention needs it).
 __global__ void dsa_kernel(float *out, const float *q, const float *kc, const float *vc, int pos0, int nh, int qk,
                            int vd, float scale, int ih, int ihd, int K, const float *iq, const float *iw,
-                           const float *ik, int nkv, size_t ks, size_t vs, float *scr, int ctx) {
-    __shared__ int ns_sh;
-    const int t = blockIdx.x, i = pos0 + t, n = i + 1;
+                           const float *ik, int nkv, size_t ks, size_t vs, float *scr, int ctx, const int *par) {
+    __shared__ int ns_sh, n_sh;
+    const int t = blockIdx.x, i = pos0 + t;
+    int n = i + 1;
     float *sc = scr + (size_t)t * 3 * ctx, *s = sc + ctx;
-    int *sel = (int *)(s + ctx);
+    int *sel = (int *)(s + ctx), *rows = (int *)s;
+    if (par) {
+        if (threadIdx.x == 0) {
+            int d = 0;
+            for (int u = t; u >= 0; u = par[u]) d++;
+            for (int u = t, x = pos0 + d - 1; u >= 0; u = par[u]) rows[x--] = pos0 + u;
+            n_sh = pos0 + d;
+        }
+        for (int j = threadIdx.x; j < pos0; j += blockDim.x) rows[j] = j;
+        __syncthreads();
+        n = n_sh;
+    }
     const float qs = 1.0f / sqrtf((float)ihd);
     int cnt = n;
     if (n > K) {
         const float *qq = iq + (size_t)t * ih * ihd, *w = iw + (size_t)t * ih;
         for (int j = threadIdx.x; j < n; j += blockDim.x) {
-            const float *k = ik + (size_t)j * ihd;
+            const float *k = ik + (size_t)(par ? rows[j] : j) * ihd;
             float v = 0;
             for (int hh = 0; hh < ih; hh++) {
                 float d = 0;
@@ -188,6 +202,10 @@ __global__ void dsa_kernel(float *out, const float *q, const float *kc, const fl
         for (int j = threadIdx.x; j < n; j += blockDim.x) sel[j] = j;
         __syncthreads();
     }
+    if (par) {  // the selected keys' rows (s is free for the scores after this)
+        for (int x = threadIdx.x; x < cnt; x += blockDim.x) sel[x] = rows[sel[x]];
+        __syncthreads();
+    }
     const int grp = nh / nkv;
     for (int h = 0; h < nh; h++) {
         const int kvh = h / grp;
@@ -217,13 +235,13 @@ __global__ void dsa_kernel(float *out, const float *q, const float *kc, const fl
 
 void rlcu_dsa(float *out, const float *q, const float *kc, const float *vc, int T, int pos0, int n_head, int head_dim,
               int v_dim, float scale, int idx_heads, int idx_dim, int topk, const float *iq, const float *iw,
-              const float *ik, int n_kv, int k_stride, int v_stride) {
+              const float *ik, int n_kv, int k_stride, int v_stride, const int32_t *parent) {
     if (T <= 0) return;
     int ctx = pos0 + T, nkv = n_kv > 0 ? n_kv : n_head;
     if ((size_t)T * 3 * ctx > rlcu_dsa_floats) { rlcu_fail("dsa: scratch too small for this sweep", cudaErrorInvalidValue); return; }
     size_t ks = k_stride > 0 ? (size_t)k_stride : (size_t)nkv * head_dim;
     size_t vs = v_stride > 0 ? (size_t)v_stride : (size_t)nkv * v_dim;
     dsa_kernel<<<T, 256, 0, rlcu_stream>>>(out, q, kc, vc, pos0, n_head, head_dim, v_dim, scale, idx_heads, idx_dim,
-                                           topk, iq, iw, ik, nkv, ks, vs, rlcu_dsa_scr, ctx);
+                                           topk, iq, iw, ik, nkv, ks, vs, rlcu_dsa_scr, ctx, (const int *)parent);
     RLCU_LAUNCHED("dsa_attention");
 }

@@ -311,11 +311,13 @@ static void vk_dsa(rl_backend *be, float *out, const float *q, const float *kc, 
     for (int t0 = 0; t0 < T; t0 += DSA_ROWS) {
         int n = T - t0 < DSA_ROWS ? T - t0 : DSA_ROWS;
         struct {
-            uint64_t o, q, k, v, iq, iw, ik, scr;
-            uint32_t t0, pos0, nh, hd, vd, ih, ihd, topk, ctx; float scale; uint32_t nkv, ks, vs;
-        } pc = {A(out), A(q), A(kc), A(vc), A(a->iq), A(a->iw), A(a->ik), A(v->scratch), (uint32_t)t0, (uint32_t)pos0,
-                (uint32_t)nh, (uint32_t)hd, (uint32_t)vd, (uint32_t)a->idx_heads, (uint32_t)a->idx_dim, (uint32_t)a->topk,
-                (uint32_t)v->max_ctx, scale, (uint32_t)nkv, ks, vs};
+            uint64_t o, q, k, v, iq, iw, ik, scr, par;
+            uint32_t t0, pos0, nh, hd, vd, ih, ihd, topk, ctx; float scale; uint32_t nkv, ks, vs, tree;
+        } pc = {A(out), A(q), A(kc), A(vc), A(a->iq), A(a->iw), A(a->ik), A(v->scratch), a->parent ? A(a->parent) : 0,
+                (uint32_t)t0, (uint32_t)pos0, (uint32_t)nh, (uint32_t)hd, (uint32_t)vd, (uint32_t)a->idx_heads,
+                (uint32_t)a->idx_dim, (uint32_t)a->topk, (uint32_t)v->max_ctx, scale, (uint32_t)nkv, ks, vs,
+                a->parent ? (uint32_t)T : 0u};
+        _Static_assert(sizeof pc <= VK_PUSH_BYTES, "DSA push constants");
         rl_vk_dispatch(v, VKP_DSA, &pc, sizeof pc, (uint32_t)n, 1, 1);
     }
 }

@@ -97,6 +97,7 @@ uint64_t rl_vk_flush(vk_be *v) {
 
 void rl_vk_dispatch(vk_be *v, vk_pipe_id id, const void *pc, uint32_t bytes, uint32_t x, uint32_t y, uint32_t z) {
     if (!x || !y || !z) return;
+    if (bytes > VK_PUSH_BYTES) { rl_vk_fail(v, "vulkan: %u bytes of push constants (at most %d)", bytes, VK_PUSH_BYTES); return; }
     VkCommandBuffer cb = rl_vk_cmd(v);
     if (!cb) return;
     VkPipeline p = rl_vk_pipeline(v->d, id);
