@@ -186,8 +186,9 @@ int cmd_info(int argc, char **argv) {
         printf("linear attn     Gated DeltaNet on layers ");
         for (int l = 0, first = 1; l < d->n_layers; l++)
             if (d->layers[l].kind == RL_LAYER_LINEAR) { printf("%s%d", first ? "" : ",", l); first = 0; }
-        printf(" (%d key heads x %d, %d value heads x %d, conv %d)%s\n", d->lin_k_heads, d->lin_k_dim, d->lin_v_heads,
-               d->lin_v_dim, d->lin_conv_k, d->attn_out_gate ? "; full attention output gated" : "");
+        printf(" (%d key heads x %d, %d value heads x %d, conv %d%s)%s\n", d->lin_k_heads, d->lin_k_dim, d->lin_v_heads,
+               d->lin_v_dim, d->lin_conv_k, d->lin_fused ? ", fused qkvz / ba projections" : "",
+               d->attn_out_gate ? "; full attention output gated" : "");
     }
     printf("mlp             %s %s%s\n", d->mlp_gated ? "gated" : "plain",
            d->act == RL_ACT_SILU ? "SiLU" : d->act == RL_ACT_GELU_TANH ? "GELU(tanh)" : "GELU", d->mlp_bias ? ", bias" : "");

@@ -20,6 +20,13 @@ struct rl_dn_state {
     float *core;             /* (T, v_heads*v_dim) */
     float *w;                /* f32: conv weight (conv_dim*k), A_log, dt_bias (v heads), norm (v dim) */
     size_t state_bytes, conv_bytes; /* of one sequence (every linear layer) */
+    /* Qwen3-Next (d->lin_fused): the fused projections' rows of a sweep, and where each unit of
+     * the split rows comes from (gather_rows; built for max_T tokens at open) */
+    float *mix;              /* (T, conv_dim + v_heads*v_dim) in_proj_qkvz output, per key-head group */
+    float *mba;              /* (T, 2*v_heads) in_proj_ba output */
+    int32_t *g_qkv, *g_z;    /* (max_T * conv_dim / W), (max_T * v_heads*v_dim / W): rows of W floats of mix */
+    int32_t *g_b, *g_a;      /* (max_T * v_heads): single floats of mba */
+    int unit;                /* W = gcd(k_dim, v_dim) */
 };
 
 static int conv_dim(const rl_model_desc *d) { return 2 * d->lin_k_heads * d->lin_k_dim + d->lin_v_heads * d->lin_v_dim; }
@@ -68,11 +75,60 @@ int rl_dn_plan(rl_model *m) {
     rl_plan_add(p, "deltanet a", RL_MEM_DEVICE, T * nv * F, (void **)&S->a);
     rl_plan_add(p, "deltanet core", RL_MEM_DEVICE, T * nv * dv * F, (void **)&S->core);
     rl_plan_add(p, "deltanet small weights", RL_MEM_DEVICE, ((size_t)C * K + 2 * nv + dv) * F, (void **)&S->w);
+    if (d->lin_fused) { /* Qwen3-Next: the split of in_proj_qkvz / in_proj_ba */
+        int W = dk;
+        for (int b = dv; b;) { int t = W % b; W = b; b = t; }
+        S->unit = W;
+        size_t VD = (size_t)nv * dv, I = sizeof(int32_t);
+        rl_plan_add(p, "deltanet qkvz", RL_MEM_DEVICE, T * (C + VD) * F, (void **)&S->mix);
+        rl_plan_add(p, "deltanet ba", RL_MEM_DEVICE, T * 2 * nv * F, (void **)&S->mba);
+        rl_plan_add(p, "deltanet qkv split", RL_MEM_DEVICE, T * (C / W) * I, (void **)&S->g_qkv);
+        rl_plan_add(p, "deltanet z split", RL_MEM_DEVICE, T * (VD / W) * I, (void **)&S->g_z);
+        rl_plan_add(p, "deltanet b split", RL_MEM_DEVICE, T * nv * I, (void **)&S->g_b);
+        rl_plan_add(p, "deltanet a split", RL_MEM_DEVICE, T * nv * I, (void **)&S->g_a);
+    }
     return 0;
+}
+
+/* The split of Qwen3-Next's fused projections (HF's fix_query_key_value_ordering): per key-head
+ * group g of G = 2 k_dim + 2 r v_dim values (r = v_heads / k_heads value heads each): q_g, k_g,
+ * then the group's value heads' v rows and z rows; in_proj_ba per group: r b values, r a values.
+ * The split rows are q of every head, k of every head, v of every value head (the conv input),
+ * z of every value head; b and a per value head. Units of W floats (W divides every piece). */
+static int fused_split_tables(rl_model *m) {
+    const rl_model_desc *d = &m->d;
+    struct rl_dn_state *S = m->dn;
+    int nk = d->lin_k_heads, nv = d->lin_v_heads, dk = d->lin_k_dim, dv = d->lin_v_dim, r = nv / nk, W = S->unit;
+    int C = conv_dim(d), VD = nv * dv, G = 2 * dk + 2 * r * dv, T = m->max_T;
+    size_t nq = (size_t)T * (C / W), nz = (size_t)T * (VD / W), nb = (size_t)T * nv;
+    int32_t *h = malloc((nq + nz + 2 * nb) * sizeof *h);
+    if (!h) return rl_err("out of memory");
+    int32_t *hq = h, *hz = hq + nq, *hb = hz + nz, *ha = hb + nb;
+    for (int t = 0; t < T; t++) {
+        int32_t row0 = (int32_t)((int64_t)t * (C + VD) / W), *q = hq + (size_t)t * (C / W), *z = hz + (size_t)t * (VD / W);
+        for (int e = 0; e < C; e += W) { /* e: offset in the token's [q | k | v] row */
+            int f;
+            if (e < 2 * nk * dk) { int x = e % (nk * dk); f = x / dk * G + (e >= nk * dk ? dk : 0) + x % dk; }
+            else { int x = e - 2 * nk * dk, vh = x / dv; f = vh / r * G + 2 * dk + vh % r * dv + x % dv; }
+            q[e / W] = row0 + f / W;
+        }
+        for (int e = 0; e < VD; e += W) { int vh = e / dv; z[e / W] = row0 + (vh / r * G + 2 * dk + r * dv + vh % r * dv + e % dv) / W; }
+        for (int vh = 0; vh < nv; vh++) {
+            hb[(size_t)t * nv + vh] = t * 2 * nv + vh / r * 2 * r + vh % r;
+            ha[(size_t)t * nv + vh] = t * 2 * nv + vh / r * 2 * r + r + vh % r;
+        }
+    }
+    rl_backend *be = m->be;
+    int rc = be->ops->upload(be, S->g_qkv, hq, nq * sizeof *h) || be->ops->upload(be, S->g_z, hz, nz * sizeof *h) ||
+             be->ops->upload(be, S->g_b, hb, nb * sizeof *h) || be->ops->upload(be, S->g_a, ha, nb * sizeof *h) ||
+             be->ops->wait(be, be->ops->fence(be));
+    free(h);
+    return rc ? -1 : 0;
 }
 
 int rl_dn_open(rl_model *m) {
     if (m->dn) rl_dn_reset(m);
+    if (m->dn && m->d.lin_fused && fused_split_tables(m)) return -1;
     return 0;
 }
 
@@ -144,10 +200,20 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     /* projections of the whole sweep; one sequence's qkv rows go straight behind its conv state
      * rows in the conv input, several sequences' into qkv and then, in turn, into the input */
     float *qkv = m->n_seg == 1 ? S->in + (size_t)(K - 1) * C : S->qkv;
-    be->ops->matmul(be, qkv, m->xb, DN_T(W_LIN_QKV), NULL, T, H, C);
-    be->ops->matmul(be, S->z, m->xb, DN_T(W_LIN_Z), NULL, T, H, VD);
-    be->ops->matmul(be, S->b, m->xb, DN_T(W_LIN_B), NULL, T, H, nv);
-    be->ops->matmul(be, S->a, m->xb, DN_T(W_LIN_A), NULL, T, H, nv);
+    if (d->lin_fused) { /* Qwen3-Next: one projection each, split per key-head group (fused_split_tables) */
+        int W = S->unit;
+        be->ops->matmul(be, S->mix, m->xb, DN_T(W_LIN_QKV), NULL, T, H, C + VD);
+        be->ops->matmul(be, S->mba, m->xb, DN_T(W_LIN_B), NULL, T, H, 2 * nv);
+        be->ops->gather_rows(be, qkv, S->mix, S->g_qkv, T * (C / W), W);
+        be->ops->gather_rows(be, S->z, S->mix, S->g_z, T * (VD / W), W);
+        be->ops->gather_rows(be, S->b, S->mba, S->g_b, T * nv, 1);
+        be->ops->gather_rows(be, S->a, S->mba, S->g_a, T * nv, 1);
+    } else {
+        be->ops->matmul(be, qkv, m->xb, DN_T(W_LIN_QKV), NULL, T, H, C);
+        be->ops->matmul(be, S->z, m->xb, DN_T(W_LIN_Z), NULL, T, H, VD);
+        be->ops->matmul(be, S->b, m->xb, DN_T(W_LIN_B), NULL, T, H, nv);
+        be->ops->matmul(be, S->a, m->xb, DN_T(W_LIN_A), NULL, T, H, nv);
+    }
     /* each sequence's rows through its own conv and recurrent state: the conv input is its K-1
      * rows of conv state, then its qkv rows; the last K-1 input rows become the conv state */
     rl_dn_dims dd = {d->lin_k_heads, nv, dk, dv, K, d->norm_eps};

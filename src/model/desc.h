@@ -165,6 +165,9 @@ typedef struct {
                                        key head j / (lin_v_heads / lin_k_heads)) */
     int lin_k_dim, lin_v_dim;       /* their head dims */
     int lin_conv_k;                 /* depthwise causal conv kernel size (linear_conv_kernel_dim) */
+    int lin_fused;                  /* Qwen3-Next: W_LIN_QKV holds in_proj_qkvz (per key-head group: q, k,
+                                       then its value heads' v rows and z rows) and W_LIN_B in_proj_ba (per
+                                       group: its value heads' b rows, then a rows); no W_LIN_Z / W_LIN_A */
 
     /* --- dense families (Gemma, Phi, GLM, InternLM2, Baichuan, Qwen v1, ChatGLM; fam_*.c; the block reads them) --- */
     int parallel_block;      /* attention and MLP both read the one normed input (no W_MLP_NORM);

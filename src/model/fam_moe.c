@@ -125,3 +125,12 @@ int rl_norm_qwen35_moe(rl_model_desc *d, const cJSON *cfg, const char *file) {
     if (rl_norm_qwen35(d, cfg, file)) return -1;
     return rl_moe_setup_qwen(d, cfg, file, 1, 1);
 }
+
+/* Qwen3-Next: the same hybrid stack with in_proj_qkvz / in_proj_ba fused per key-head group
+ * (split by the Gated DeltaNet, deltanet.c) and the Qwen2-MoE block of per-expert tensors
+ * (decoder_sparse_step, mlp_only_layers; top-k renormalised by default). */
+int rl_norm_qwen3_next(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    if (rl_norm_qwen35(d, cfg, file)) return -1;
+    rl_qwen3_next_names(d);
+    return rl_moe_setup_qwen(d, cfg, file, 0, 1);
+}

@@ -3,7 +3,8 @@
  * full_attention_interval), (1+w) RMSNorms including q/k norm, partial rotary (NeoX pairs), and
  * the tensor-name map. The interleaved MRoPE sections of the config reduce to plain RoPE for text
  * (all three position components equal), so one rope config serves every full-attention layer.
- * mtp.* tensors (multi-token prediction) are never named, hence never loaded. */
+ * mtp.* tensors (multi-token prediction) are never named, hence never loaded. Qwen3-Next (the
+ * generation before, fam_moe.c) is the same stack with fused linear-attention projections. */
 #include "model/fam_qwen35.h"
 #include "model/family.h"
 #include "util/err.h"
@@ -24,6 +25,13 @@ static void qwen35_names(rl_model_desc *d) {
     d->gname[G_EMBED] = "model.embed_tokens.weight";
     d->gname[G_FINAL_NORM] = "model.norm.weight";
     d->gname[G_LM_HEAD] = "lm_head.weight";
+}
+
+void rl_qwen3_next_names(rl_model_desc *d) {
+    d->wname[W_LIN_QKV] = "model.layers.%d.linear_attn.in_proj_qkvz.weight";
+    d->wname[W_LIN_B] = "model.layers.%d.linear_attn.in_proj_ba.weight";
+    d->wname[W_LIN_Z] = d->wname[W_LIN_A] = NULL;
+    d->lin_fused = 1;
 }
 
 static int req_pos(const cJSON *cfg, const char *key, long long def, int *out, const char *file) {
