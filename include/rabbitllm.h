@@ -96,17 +96,19 @@ RL_API int rl_model_eval(rl_model *m, const int32_t *tokens, int n, float *logit
 
 /* Drops the KV cache after position pos (0 = empty), e.g. to reuse a shared prompt prefix.
  * Hybrid models (Qwen3.5 linear-attention layers) cannot rewind their recurrent state: the next
- * rl_model_eval re-prefills tokens 0..pos from the model's token history first (exact, one extra
- * prefill of the kept prefix; pos 0 is just a reset), or only the tokens after a state checkpoint
- * at or before pos (rl_model_seq_checkpoint; generation sets one at each prompt's end). */
+ * rl_model_eval feeds tokens 0..pos from the model's token history again in front of its own
+ * (exact; pos 0 is just a reset), or only the tokens after a state checkpoint at or before pos
+ * (rl_model_seq_checkpoint; generation sets one at each prompt's end). */
 RL_API int rl_model_rewind(rl_model *m, int pos);  /* 0, or -1 + error if pos is outside 0..current */
 /* 1 if rewinding is free (a KV cache is truncated); 0 for models with recurrent layers, where a
  * rewind replays the kept prefix on the next eval. */
 RL_API int rl_model_rewind_is_cheap(const rl_model *m);
 /* Hybrid models: saves sequence seq's recurrent state at its current position, so that a later
  * rewind to this position or after it (until the next checkpoint or a rewind below it) restores
- * it and replays only the tokens after it, inside the next eval's sweep where they fit
- * (speculative decoding's rejected drafts). A no-op for models whose rewinds are cheap. 0 / -1. */
+ * it and feeds only the tokens after it, in front of the next eval's own (a chat's next turn).
+ * Speculative decoding keeps a checkpoint of its own per sequence, so drafting does not lose this
+ * one; a rewind restores the latest at or before its position. While a rewind is pending the
+ * checkpoint is taken inside the next sweep. A no-op for models whose rewinds are cheap. 0 / -1. */
 RL_API int rl_model_seq_checkpoint(rl_model *m, int seq);
 
 /* Batching: several sequences (0 .. n_seq-1, opts.n_seq at open) share each sweep, so one read

@@ -50,8 +50,8 @@ int rl_dist_result(rl_model *m, int rc, int n_out, const float *logits);
 int rl_dist_flush(rl_model *m);
 /* Rank 0: rl_model_seq_rewind on the other stages. */
 int rl_dist_rewind(rl_model *m, int seq, int pos);
-/* Rank 0: rl_model_seq_checkpoint on the other stages. */
-int rl_dist_checkpoint(rl_model *m, int seq);
+/* Rank 0: rl_model_seq_checkpoint_slot on the other stages. */
+int rl_dist_checkpoint(rl_model *m, int seq, int slot);
 /* Rank 0: rl_model_seq_tree_commit on the other stages. */
 int rl_dist_tree_commit(rl_model *m, int seq, const int32_t *nodes, int k);
 /* Rank 0: batch items per sweep so that the stages work on micro-batches at once. */

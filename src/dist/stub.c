@@ -34,7 +34,7 @@ int rl_dist_flush(rl_model *m) { (void)m; return 0; }
 int rl_dist_rewind(rl_model *m, int seq, int pos) { (void)m; (void)seq; (void)pos; return 0; }
 int rl_dist_tree_commit(rl_model *m, int seq, const int32_t *nodes, int k) { (void)m; (void)seq; (void)nodes; (void)k; return 0; }
 int rl_dist_microbatch(const rl_model *m, int n_items) { (void)m; return n_items; }
-int rl_dist_checkpoint(rl_model *m, int seq) { (void)m; (void)seq; return 0; }
+int rl_dist_checkpoint(rl_model *m, int seq, int slot) { (void)m; (void)seq; (void)slot; return 0; }
 void rl_dist_set_profile_hooks(rl_dist_profile_print_fn print, rl_dist_profile_reset_fn reset) { (void)print; (void)reset; }
 int rl_dist_profile(rl_model *m, int reset, FILE *f) { (void)m; (void)reset; (void)f; return 0; }
 void rl_dist_set_trace_hook(rl_dist_trace_line_fn line) { (void)line; }

@@ -11,7 +11,7 @@
 struct rl_dn_state {
     float *state;            /* (n_seq, n_lin, v_heads, k_dim, v_dim) recurrent state */
     float *conv_state;       /* (n_seq, n_lin, conv_k-1, conv_dim) last conv inputs */
-    float *ckpt_state, *ckpt_conv; /* (n_seq, ...) the states saved by rl_dn_checkpoint */
+    float *ckpt_state, *ckpt_conv; /* (n_seq, RL_CKPT_SLOTS, ...) the states saved by rl_dn_checkpoint */
     float *qkv;              /* in_proj_qkv rows of a sweep of several sequences (T, conv_dim) */
     float *in;               /* one segment's conv input: state rows then its qkv rows (conv_k-1+T, conv_dim) */
     float *conv;             /* conv + SiLU output (T, conv_dim) */
@@ -65,8 +65,9 @@ int rl_dn_plan(rl_model *m) {
     S->conv_bytes = (size_t)nlin * (K - 1) * C * F;
     rl_plan_add(p, "deltanet recurrent state", RL_MEM_DEVICE, (size_t)m->n_seq * S->state_bytes, (void **)&S->state);
     rl_plan_add(p, "deltanet conv state", RL_MEM_DEVICE, (size_t)m->n_seq * S->conv_bytes, (void **)&S->conv_state);
-    rl_plan_add(p, "deltanet checkpoint state", RL_MEM_DEVICE, (size_t)m->n_seq * S->state_bytes, (void **)&S->ckpt_state);
-    rl_plan_add(p, "deltanet checkpoint conv state", RL_MEM_DEVICE, (size_t)m->n_seq * S->conv_bytes, (void **)&S->ckpt_conv);
+    size_t nck = (size_t)m->n_seq * RL_CKPT_SLOTS; /* a turn's and speculation's checkpoint per sequence */
+    rl_plan_add(p, "deltanet checkpoint state", RL_MEM_DEVICE, nck * S->state_bytes, (void **)&S->ckpt_state);
+    rl_plan_add(p, "deltanet checkpoint conv state", RL_MEM_DEVICE, nck * S->conv_bytes, (void **)&S->ckpt_conv);
     rl_plan_add(p, "deltanet qkv", RL_MEM_DEVICE, T * C * F, (void **)&S->qkv);
     rl_plan_add(p, "deltanet conv input", RL_MEM_DEVICE, (T + K - 1) * C * F, (void **)&S->in);
     rl_plan_add(p, "deltanet conv output", RL_MEM_DEVICE, T * C * F, (void **)&S->conv);
@@ -149,18 +150,19 @@ void rl_dn_reset_seq(rl_model *m, int seq) {
     m->be->ops->zero(m->be, (uint8_t *)S->conv_state + (size_t)seq * S->conv_bytes, S->conv_bytes);
 }
 
-/* Saves (restore 0) or restores (restore 1) sequence seq's recurrent and conv state. */
-static void ckpt_copy(rl_model *m, int seq, int restore) {
+/* Saves (restore 0) or restores (restore 1) sequence seq's recurrent and conv state in / from
+ * its checkpoint slot. */
+static void ckpt_copy(rl_model *m, int seq, int slot, int restore) {
     struct rl_dn_state *S = m->dn;
-    if (!S || seq < 0 || seq >= m->n_seq) return;
-    size_t so = (size_t)seq * S->state_bytes, co = (size_t)seq * S->conv_bytes;
+    if (!S || seq < 0 || seq >= m->n_seq || slot < 0 || slot >= RL_CKPT_SLOTS) return;
+    size_t so = (size_t)seq * S->state_bytes, co = (size_t)seq * S->conv_bytes, k = (size_t)seq * RL_CKPT_SLOTS + (size_t)slot;
     uint8_t *st = (uint8_t *)S->state + so, *cs = (uint8_t *)S->conv_state + co;
-    uint8_t *ks = (uint8_t *)S->ckpt_state + so, *kc = (uint8_t *)S->ckpt_conv + co;
+    uint8_t *ks = (uint8_t *)S->ckpt_state + k * S->state_bytes, *kc = (uint8_t *)S->ckpt_conv + k * S->conv_bytes;
     m->be->ops->copy2d(m->be, restore ? st : ks, S->state_bytes, restore ? ks : st, S->state_bytes, S->state_bytes, 1);
     m->be->ops->copy2d(m->be, restore ? cs : kc, S->conv_bytes, restore ? kc : cs, S->conv_bytes, S->conv_bytes, 1);
 }
-void rl_dn_checkpoint(rl_model *m, int seq) { ckpt_copy(m, seq, 0); }
-void rl_dn_restore(rl_model *m, int seq) { ckpt_copy(m, seq, 1); }
+void rl_dn_checkpoint(rl_model *m, int seq, int slot) { ckpt_copy(m, seq, slot, 0); }
+void rl_dn_restore(rl_model *m, int seq, int slot) { ckpt_copy(m, seq, slot, 1); }
 
 void rl_qgate_split(rl_model *m, int T) {
     size_t hd = (size_t)m->d.head_dim * sizeof(float);
@@ -225,16 +227,24 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
         be->ops->copy2d(be, S->in, CB, cst, CB, CB, K - 1);
         if (qkv == S->qkv) be->ops->copy2d(be, S->in + (size_t)(K - 1) * C, CB, S->qkv + r0 * C, CB, CB, sg->n);
         be->ops->dn_conv(be, S->conv + r0 * C, S->in, wconv, sg->n, C, K);
-        /* a deferred checkpoint (rl_model_seq_checkpoint) after row r of this segment: the conv
-         * state then is input rows r..r+K-2, the recurrent state the one after row r */
-        int cp = m->ckpt_pend[sg->seq], r = cp - sg->pos0, done = 0;
-        if (cp >= 0 && r >= 0 && r <= sg->n) {
-            size_t sb = (size_t)nv * dk * dv * sizeof(float);
-            size_t so = (size_t)sg->seq * S->state_bytes + (size_t)slot * sb, co = (size_t)sg->seq * S->conv_bytes + (size_t)slot * (K - 1) * CB;
-            if (r) recur_rows(be, &dd, S, st, r0, r, a_log, dt_bias, norm_w, nv, VD, C);
-            be->ops->copy2d(be, (uint8_t *)S->ckpt_conv + co, CB, S->in + (size_t)r * C, CB, CB, K - 1);
+        /* deferred checkpoints (rl_model_seq_checkpoint_slot) after row r of this segment, in
+         * ascending r: the conv state then is input rows r..r+K-2, the recurrent state the one
+         * after row r */
+        int done = 0, ck[RL_CKPT_SLOTS], cr[RL_CKPT_SLOTS], nc = 0;
+        for (int k = 0; k < RL_CKPT_SLOTS; k++) {
+            int cp = m->ckpt_pend[sg->seq * RL_CKPT_SLOTS + k], r = cp - sg->pos0;
+            if (cp < 0 || r < 0 || r > sg->n) continue;
+            int j = nc++;
+            for (; j > 0 && cr[j - 1] > r; j--) { ck[j] = ck[j - 1]; cr[j] = cr[j - 1]; }
+            ck[j] = k; cr[j] = r;
+        }
+        for (int j = 0; j < nc; j++) {
+            size_t sb = (size_t)nv * dk * dv * sizeof(float), kk = (size_t)sg->seq * RL_CKPT_SLOTS + (size_t)ck[j];
+            size_t so = kk * S->state_bytes + (size_t)slot * sb, co = kk * S->conv_bytes + (size_t)slot * (K - 1) * CB;
+            if (cr[j] > done) recur_rows(be, &dd, S, st, r0 + done, cr[j] - done, a_log, dt_bias, norm_w, nv, VD, C);
+            be->ops->copy2d(be, (uint8_t *)S->ckpt_conv + co, CB, S->in + (size_t)cr[j] * C, CB, CB, K - 1);
             be->ops->copy2d(be, (uint8_t *)S->ckpt_state + so, sb, st, sb, sb, 1);
-            done = r;
+            done = cr[j];
         }
         be->ops->copy2d(be, cst, CB, S->in + (size_t)sg->n * C, CB, CB, K - 1);
         if (sg->n > done) recur_rows(be, &dd, S, st, r0 + done, sg->n - done, a_log, dt_bias, norm_w, nv, VD, C);

@@ -16,8 +16,8 @@ void rl_dn_close(rl_model *m);
 void rl_dn_reset(rl_model *m);
 void rl_dn_reset_seq(rl_model *m, int seq);
 /* Saves sequence seq's states into its checkpoint / puts the checkpoint back. */
-void rl_dn_checkpoint(rl_model *m, int seq);
-void rl_dn_restore(rl_model *m, int seq);
+void rl_dn_checkpoint(rl_model *m, int seq, int slot);
+void rl_dn_restore(rl_model *m, int seq, int slot);
 
 /* Gated DeltaNet token mixer of linear layer l: reads the normed input m->xb (the sweep's T rows;
  * each segment's rows through its sequence's state), updates the states, writes the mixer

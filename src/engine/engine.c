@@ -105,7 +105,7 @@ void rl_model_close(rl_model *m) {
     free(m->stages);
     free(m->seg); free(m->out_rows); free(m->batch_tok);
     free(m->dev_off);
-    free(m->posv); free(m->rope_host); free(m->compute_s); free(m->trace_buf); free(m->tree_tok); free(m->tree_par); free(m->tree_seq); free(m->replay_seq); free(m->ckpt_pos); free(m->ckpt_pend);
+    free(m->posv); free(m->rope_host); free(m->compute_s); free(m->trace_buf); free(m->tree_tok); free(m->tree_par); free(m->tree_seq); free(m->replay_seq); free(m->replay_ckpt); free(m->ckpt_pos); free(m->ckpt_pend);
     free(m);
 }
 
@@ -385,13 +385,14 @@ rl_model *rl_model_open_range(const char *dir, const rl_model_opts *opts, int l0
     m->tree_par = malloc(T * sizeof(int32_t));
     m->tree_seq = calloc((size_t)m->n_seq, sizeof *m->tree_seq);
     m->replay_seq = calloc((size_t)m->n_seq, 1);
-    m->ckpt_pos = malloc((size_t)m->n_seq * sizeof(int));
-    m->ckpt_pend = malloc((size_t)m->n_seq * sizeof(int));
-    for (int s = 0; m->ckpt_pos && m->ckpt_pend && s < m->n_seq; s++) m->ckpt_pos[s] = m->ckpt_pend[s] = -1;
+    m->replay_ckpt = calloc((size_t)m->n_seq, 1);
+    m->ckpt_pos = malloc((size_t)m->n_seq * RL_CKPT_SLOTS * sizeof(int));
+    m->ckpt_pend = malloc((size_t)m->n_seq * RL_CKPT_SLOTS * sizeof(int));
+    for (int s = 0; m->ckpt_pos && m->ckpt_pend && s < m->n_seq * RL_CKPT_SLOTS; s++) m->ckpt_pos[s] = m->ckpt_pend[s] = -1;
     m->rope_host = malloc(2 * (size_t)d->n_ropes * T * ROPE_ROW * sizeof(float) + 1);
     m->emb_raw = be->ops->host_alloc(be, T * emb_rb);
     m->compute_s = calloc((size_t)m->n_stages, sizeof(double));
-    if (!m->seg || !m->out_rows || !m->batch_tok || !m->posv || !m->rope_host || !m->tree_tok || !m->tree_par || !m->tree_seq || !m->replay_seq || !m->ckpt_pos || !m->ckpt_pend ||
+    if (!m->seg || !m->out_rows || !m->batch_tok || !m->posv || !m->rope_host || !m->tree_tok || !m->tree_par || !m->tree_seq || !m->replay_seq || !m->replay_ckpt || !m->ckpt_pos || !m->ckpt_pend ||
         !m->emb_raw || !m->compute_s || rl_kv_init_host(&m->kv)) {
         rl_err("%s: out of memory for the sweep buffers", dir);
         goto fail;
@@ -439,12 +440,19 @@ static int rewind_seq(rl_model *m, int seq, int pos) {
     if (top > cur && pos > 0 && top - pos > m->max_T)
         for (int l = 0; l < m->kv.n_layers && rc != 1; l++) rc = m->kv.ring[l] ? 1 : rc;
     if (pos == 0) m->tree_seq[seq].top = 0;
-    if (pos < cur) m->ckpt_pend[seq] = -1; /* a deferred checkpoint (see below) of a position dropped */
+    int *cp = m->ckpt_pos + (size_t)seq * RL_CKPT_SLOTS, *pend = m->ckpt_pend + (size_t)seq * RL_CKPT_SLOTS;
+    for (int k = 0; pos < cur && k < RL_CKPT_SLOTS; k++) {
+        pend[k] = -1;                  /* a deferred checkpoint (see below) of a position dropped */
+        if (cp[k] > pos) cp[k] = -1;   /* a checkpoint past the rewind: of no use any more */
+    }
     if (m->dist && rl_dist_rewind(m, seq, pos)) return -1; /* the other stages' caches too */
     if ((m->n_lin && pos < cur) || rc == 1) { /* recurrent state, or ring rows the prefix still needs */
-        int from_ckpt = rc != 1 && m->ckpt_pos[seq] >= 0 && pos >= m->ckpt_pos[seq];
-        if (!from_ckpt) m->ckpt_pos[seq] = -1; /* below it: the checkpoint is of no use any more */
-        m->replay_seq[seq] = from_ckpt ? 2 : 1;
+        int best = -1; /* the latest checkpoint at or before pos */
+        for (int k = 0; rc != 1 && k < RL_CKPT_SLOTS; k++)
+            if (cp[k] >= 0 && (best < 0 || cp[k] > cp[best])) best = k;
+        if (rc == 1) for (int k = 0; k < RL_CKPT_SLOTS; k++) cp[k] = -1;
+        m->replay_seq[seq] = best >= 0 ? 2 : 1;
+        m->replay_ckpt[seq] = (uint8_t)(best >= 0 ? best : 0);
         m->replay = 1;
     }
     return 0;
@@ -478,21 +486,27 @@ static int replay(rl_model *m);
  * it there, rl_model_sweep records it), so the kept tokens are fed once, in front of the next
  * eval, instead of in a replay sweep of their own. An MPI pipeline checkpoints at once (every
  * rank's layers, after the replay). */
-int rl_model_seq_checkpoint(rl_model *m, int seq) {
+int rl_model_seq_checkpoint_slot(rl_model *m, int seq, int slot) {
     if (seq < 0 || seq >= m->n_seq) return rl_err("checkpoint: sequence %d out of range (0..%d)", seq, m->n_seq - 1);
+    if (slot < 0 || slot >= RL_CKPT_SLOTS) return rl_err("checkpoint: slot %d out of range", slot);
     if (!m->n_lin) return 0;
     if (drop_chains(m)) return -1;
-    if (m->replay_seq[seq] && !m->dist && !m->pp_recv) {
-        if (!(m->replay_seq[seq] == 2 && m->ckpt_pos[seq] == m->kv.pos[seq])) m->ckpt_pend[seq] = m->kv.pos[seq];
-        return 0;
-    }
-    if (m->replay && replay(m)) return -1; /* the state must be the one at the position */
-    rl_dn_checkpoint(m, seq);
-    m->ckpt_pos[seq] = m->kv.pos[seq];
-    m->ckpt_pend[seq] = -1;
-    if (m->dist && rl_dist_checkpoint(m, seq)) return -1; /* rank 0: the other stages' layers too */
+    int i = seq * RL_CKPT_SLOTS + slot;
+    if (!m->dist && !m->pp_recv) {
+        if (m->replay_seq[seq]) { /* (other sequences' pending rewinds do not touch this one's state) */
+            if (!(m->replay_seq[seq] == 2 && m->replay_ckpt[seq] == slot && m->ckpt_pos[i] == m->kv.pos[seq]))
+                m->ckpt_pend[i] = m->kv.pos[seq];
+            return 0;
+        }
+    } else if (m->replay && replay(m))
+        return -1; /* the state must be the one at the position, on every rank */
+    rl_dn_checkpoint(m, seq, slot);
+    m->ckpt_pos[i] = m->kv.pos[seq];
+    m->ckpt_pend[i] = -1;
+    if (m->dist && rl_dist_checkpoint(m, seq, slot)) return -1; /* rank 0: the other stages' layers too */
     return m->be->ops->status(m->be);
 }
+int rl_model_seq_checkpoint(rl_model *m, int seq) { return rl_model_seq_checkpoint_slot(m, seq, RL_CKPT_TURN); }
 int rl_model_rewind_is_cheap(const rl_model *m) { return m->n_lin == 0; }
 int rl_model_tokens(const rl_model *m, const int32_t **ids) {
     *ids = m->kv.hist;
@@ -599,10 +613,12 @@ static int head(rl_model *m, const int *out_rows, int nr, float *logits) {
 static void ckpt_taken(rl_model *m, int ok) {
     for (int g = 0; m->n_lin && g < m->n_seg; g++) {
         const rl_segment *sg = &m->seg[g];
-        int cp = m->ckpt_pend[sg->seq];
-        if (cp < 0 || cp < sg->pos0 || cp > sg->pos0 + sg->n) continue;
-        m->ckpt_pos[sg->seq] = ok ? cp : -1;
-        m->ckpt_pend[sg->seq] = -1;
+        for (int i = sg->seq * RL_CKPT_SLOTS; i < (sg->seq + 1) * RL_CKPT_SLOTS; i++) {
+            int cp = m->ckpt_pend[i];
+            if (cp < 0 || cp < sg->pos0 || cp > sg->pos0 + sg->n) continue;
+            m->ckpt_pos[i] = ok ? cp : -1;
+            m->ckpt_pend[i] = -1;
+        }
     }
 }
 
@@ -686,7 +702,17 @@ static int sweep_items(rl_model *m, const rl_batch_item *items, int n_items, con
 }
 
 /* Where a pending rewind replays sequence s from: its checkpoint, or 0. */
-static int replay_from(const rl_model *m, int s) { return m->replay_seq[s] == 2 && m->ckpt_pos[s] >= 0 ? m->ckpt_pos[s] : 0; }
+static int replay_from(const rl_model *m, int s) {
+    int cp = m->ckpt_pos[s * RL_CKPT_SLOTS + m->replay_ckpt[s]];
+    return m->replay_seq[s] == 2 && cp >= 0 ? cp : 0;
+}
+
+/* A sequence's state and checkpoints after a failed sweep: nothing to trust. */
+static void drop_seq_state(rl_model *m, int s) {
+    rl_dn_reset_seq(m, s);
+    m->kv.pos[s] = 0;
+    for (int i = s * RL_CKPT_SLOTS; i < (s + 1) * RL_CKPT_SLOTS; i++) m->ckpt_pos[i] = m->ckpt_pend[i] = -1;
+}
 
 /* Pending rewinds (recurrent state, or ring rows the prefix still needs): each such sequence's
  * state is zeroed and its kept prefix re-prefilled from its token history (its KV rows are
@@ -700,13 +726,11 @@ static int replay(rl_model *m) {
         int keep = m->kv.pos[s], from = replay_from(m, s);
         m->replay_seq[s] = 0;
         m->kv.pos[s] = from;
-        if (from) rl_dn_restore(m, s);
+        if (from) rl_dn_restore(m, s, m->replay_ckpt[s]);
         else rl_dn_reset_seq(m, s);
         rl_batch_item it = {s, m->kv.hist + (size_t)s * m->ctx + from, keep - from};
         if (keep > from && sweep_items(m, &it, 1, &it.n, NULL)) {
-            rl_dn_reset_seq(m, s);
-            m->kv.pos[s] = 0;
-            m->ckpt_pos[s] = m->ckpt_pend[s] = -1;
+            drop_seq_state(m, s);
             return -1;
         }
     }
@@ -739,7 +763,7 @@ static int eval_items(rl_model *m, const rl_batch_item *items, int n_items, cons
             int at = replay_from(m, s);
             r = m->kv.pos[s] - at;
             memcpy(p, m->kv.hist + (size_t)s * m->ctx + at, (size_t)r * sizeof(int32_t));
-            if (at) rl_dn_restore(m, s);
+            if (at) rl_dn_restore(m, s, m->replay_ckpt[s]);
             else rl_dn_reset_seq(m, s);
             m->replay_seq[s] = 0;
             m->kv.pos[s] = at;
@@ -750,11 +774,7 @@ static int eval_items(rl_model *m, const rl_batch_item *items, int n_items, cons
         p += r + b->n;
     }
     int rc = (m->replay && replay(m)) || sweep_items(m, mi, n_items, mf, logits) ? -1 : 0;
-    for (int i = 0; rc && i < n_items; i++) { /* a failed sweep leaves no state to trust */
-        rl_dn_reset_seq(m, mi[i].seq);
-        m->kv.pos[mi[i].seq] = 0;
-        m->ckpt_pos[mi[i].seq] = m->ckpt_pend[mi[i].seq] = -1;
-    }
+    for (int i = 0; rc && i < n_items; i++) drop_seq_state(m, mi[i].seq); /* a failed sweep leaves no state to trust */
     free(mi); free(mf); free(buf);
     return rc;
 }
@@ -804,7 +824,7 @@ static int eval_chains(rl_model *m, const rl_tree_item *items, int n_items, floa
     int from[RL_TREE_MAX];
     for (int i = 0; i < n_items; i++) {
         int s = items[i].seq;
-        if (m->n_lin && (m->dist ? rl_model_seq_checkpoint(m, s) : (m->ckpt_pend[s] = m->kv.pos[s], 0))) return -1;
+        if (m->n_lin && rl_model_seq_checkpoint_slot(m, s, RL_CKPT_SPEC)) return -1;
         bi[i] = (rl_batch_item){s, items[i].tokens, items[i].n};
         from[i] = 0;
     }

@@ -104,10 +104,13 @@ struct rl_model {
     struct rl_dn_state *dn;   /* state and scratch */
     int replay;               /* 1: a rewind is pending (replay_seq says whose); the next eval re-prefills
                                  those sequences' kept prefixes first */
-    uint8_t *replay_seq;      /* (n_seq) 1: this sequence's rewind is pending (2: from its checkpoint) */
-    int *ckpt_pos;            /* (n_seq) hybrid models: position of the sequence's state checkpoint, -1 none */
-    int *ckpt_pend;           /* (n_seq) a checkpoint to take where the next sweep of the sequence reaches
-                                 this position (its state is still being replayed), -1 none */
+    uint8_t *replay_seq;      /* (n_seq) 1: this sequence's rewind is pending (2: from its checkpoint
+                                 replay_ckpt) */
+    uint8_t *replay_ckpt;     /* (n_seq) the checkpoint slot a pending rewind restores */
+    int *ckpt_pos;            /* (n_seq, RL_CKPT_SLOTS) hybrid models: positions of the sequence's state
+                                 checkpoints (a conversation turn's, speculation's), -1 none */
+    int *ckpt_pend;           /* (n_seq, RL_CKPT_SLOTS) a checkpoint to take where the next sweep of the
+                                 sequence reaches this position (its state is still being replayed), -1 none */
 
     /* --- MoE and MLA (moe.c, mla.c; NULL for models without MoE layers / MLA) --- */
     struct rl_moe_state *moe;
@@ -161,5 +164,11 @@ struct cJSON *rl_model_plan_json(const char *dir, const rl_model_opts *opts);
 
 /* Small vector weight of `n` values (any dtype) as f32 in dst (device); NULL if w is NULL. */
 const float *rl_vec_f32(rl_model *m, float *dst, const void *w, rl_dtype dt, int64_t n);
+
+/* Hybrid state checkpoint slots: a conversation turn's (rl_model_seq_checkpoint: each prompt's
+ * end, which the next turn restores) and speculation's (each verification), so verifying drafts
+ * does not lose the turn's. A rewind restores the latest one at or before its position. */
+enum { RL_CKPT_TURN = 0, RL_CKPT_SPEC = 1, RL_CKPT_SLOTS = 2 };
+int rl_model_seq_checkpoint_slot(rl_model *m, int seq, int slot);
 
 #endif

@@ -2,6 +2,7 @@
 #include "gen/generate.h"
 #include "gen/sampler.h"
 #include "gen/spec_tree.h"
+#include "engine/model.h"
 #include "util/err.h"
 #include "util/timer.h"
 #include <stdlib.h>
@@ -77,7 +78,7 @@ int rl_generate(rl_model *m, const int32_t *prompt, int n, const rl_gen_opts *o,
         int k = kmax > 0 ? rl_prompt_lookup(hist, nh, kmax, feed + 1) : 0;
         feed[0] = tok;
         int pos0 = rl_model_pos(m);
-        if (k > 0 && !cheap && rl_model_seq_checkpoint(m, 0)) goto done;
+        if (k > 0 && !cheap && rl_model_seq_checkpoint_slot(m, 0, RL_CKPT_SPEC)) goto done;
         if (rl_model_eval(m, feed, k + 1, lg, k > 0)) goto done;
         st->sweeps++;
         st->drafted += k;

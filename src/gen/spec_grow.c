@@ -1,5 +1,6 @@
 /* Token-tree growth, prompt-lookup merging and the budget cost model (see spec_grow.h). */
 #include "gen/spec_grow.h"
+#include "engine/model.h"
 #include "util/err.h"
 #include <math.h>
 #include <stdlib.h>
@@ -105,7 +106,7 @@ int rl_spec_grow_chains(rl_model *dm, rl_spec_tree *const *t, const int *seq, co
     for (int k = 0; k < n; k++) pos[k] = rl_model_seq_pos(dm, seq[k]);
     /* a hybrid draft: the rewinds below restore this state (no replay of the prefix) */
     for (int k = 0; k < n && !rl_model_rewind_is_cheap(dm); k++)
-        if (budget[k] > 1 && rl_model_seq_checkpoint(dm, seq[k])) { free(pos); return -1; }
+        if (budget[k] > 1 && rl_model_seq_checkpoint_slot(dm, seq[k], RL_CKPT_SPEC)) { free(pos); return -1; }
     for (;;) {
         int ni = 0;
         for (int k = 0; k < n; k++) /* every chain still growing feeds its last node */

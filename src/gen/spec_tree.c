@@ -54,7 +54,7 @@ static int grow_chain(tree_ctx *T, int budget) {
     int V = T->V, P = rl_model_pos(T->dm);
     double t0 = rl_now_s();
     /* a hybrid draft: the rewind below restores this state (no replay of the whole prefix) */
-    if (budget > 1 && !rl_model_rewind_is_cheap(T->dm) && rl_model_seq_checkpoint(T->dm, 0)) return -1;
+    if (budget > 1 && !rl_model_rewind_is_cheap(T->dm) && rl_model_seq_checkpoint_slot(T->dm, 0, RL_CKPT_SPEC)) return -1;
     while (t->n < budget) {
         if (rl_model_eval(T->dm, &t->tok[t->n - 1], 1, T->dl, 0)) return -1;
         int best = 0;
@@ -167,7 +167,7 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
         }
         double t1 = rl_now_s(), c1 = compute_total(m);
         int P = rl_model_pos(m);
-        if (nn > 1 && !cheap && rl_model_seq_checkpoint(m, 0)) goto done;
+        if (nn > 1 && !cheap && rl_model_seq_checkpoint_slot(m, 0, RL_CKPT_SPEC)) goto done;
         if (nn == 1 ? rl_model_eval(m, T.tr.tok, 1, T.tl, 0)
                     : T.chain_t ? rl_model_eval(m, T.tr.tok, nn, T.tl, 1) : rl_model_eval_tree(m, T.tr.tok, T.tr.par, nn, T.tl))
             goto done;

@@ -6,6 +6,7 @@
  * open here (lavapipe's vulkan in CI). */
 #include "golden_cmp.h"
 #include "engine/model.h"
+#include "gen/generate.h"
 #include <stdio.h>
 
 static const char *BE[3] = {"cpu"};   /* and the GPU backends that open here (main) */
@@ -74,11 +75,11 @@ static void deferred_checkpoint(void) {
         CHECK(ref_rows(b, seq, 16, alt, 1, alt + 4, 2, 2, lb) == 0, "reference 2: %s", rl_last_error());
         w = diff(la, lb, (size_t)V * 2);
         CHECK(w < 1e-4, "%s, max_batch %d: restored from the deferred checkpoint: %g from the reference", backend, mb, w);
-        CHECK(a->ckpt_pos[0] == 16, "checkpoint at %d, want 16", a->ckpt_pos[0]);
+        CHECK(a->ckpt_pos[RL_CKPT_TURN] == 16, "checkpoint at %d, want 16", a->ckpt_pos[RL_CKPT_TURN]);
         /* a rewind below a deferred checkpoint drops it: the old one (16) still serves */
         CHECK(rl_model_rewind(a, 18) == 0 && rl_model_seq_checkpoint(a, 0) == 0 && rl_model_rewind(a, 17) == 0,
               "drop: %s", rl_last_error());
-        CHECK(a->ckpt_pend[0] == -1 && rl_model_eval(a, alt + 6, 1, la, 0) == 0, "eval after drop: %s", rl_last_error());
+        CHECK(a->ckpt_pend[RL_CKPT_TURN] == -1 && rl_model_eval(a, alt + 6, 1, la, 0) == 0, "eval after drop: %s", rl_last_error());
         CHECK(ref_rows(b, seq, 16, alt, 1, alt + 6, 1, 1, lb) == 0, "reference 3: %s", rl_last_error());
         w = diff(la, lb, (size_t)V);
         CHECK(w < 1e-4, "%s, max_batch %d: after a dropped deferred checkpoint: %g from the reference", backend, mb, w);
@@ -101,6 +102,49 @@ static void test_deferred_checkpoint(void) {
         deferred_checkpoint();
     }
     backend = "cpu";
+}
+
+/* Two checkpoints per sequence, a turn's (rl_model_seq_checkpoint) and speculation's: a rewind
+ * restores the latest one at or before its position (speculation's when past it, the turn's
+ * below it) and costs no sweep of its own either way. */
+static void test_two_slots(void) {
+    rl_model *a = open_fixture("qwen3_5", 1, 0), *b = open_fixture("qwen3_5", 1, 0);
+    if (!a || !b) { rl_model_close(a); rl_model_close(b); return; }
+    int V = rl_model_vocab(a);
+    int32_t seq[24], alt[2] = {7 % V, 61 % V};
+    for (int i = 0; i < 24; i++) seq[i] = (int32_t)((i * 29 + 13) % V);
+    float *la = malloc((size_t)V * 2 * sizeof(float)), *lb = malloc((size_t)V * 2 * sizeof(float));
+    CHECK(rl_model_eval(a, seq, 10, NULL, 0) == 0 && rl_model_seq_checkpoint(a, 0) == 0, "turn: %s", rl_last_error());
+    CHECK(rl_model_eval(a, seq + 10, 6, NULL, 0) == 0 && rl_model_seq_checkpoint_slot(a, 0, RL_CKPT_SPEC) == 0 &&
+          rl_model_eval(a, seq + 16, 4, NULL, 0) == 0, "spec: %s", rl_last_error());
+    const int at[2] = {18, 12}, slot[2] = {RL_CKPT_SPEC, RL_CKPT_TURN};
+    for (int c = 0; c < 2; c++) {
+        unsigned long long s0 = a->n_sweeps;
+        CHECK(rl_model_rewind(a, at[c]) == 0 && a->replay_seq[0] == 2 && a->replay_ckpt[0] == slot[c],
+              "rewind to %d: restores slot %d (pending %d, slot %d)", at[c], slot[c], a->replay_seq[0], a->replay_ckpt[0]);
+        CHECK(rl_model_eval(a, alt, 2, la, 1) == 0 && a->n_sweeps - s0 == 1, "eval after the rewind to %d: %s (%llu sweeps)",
+              at[c], rl_last_error(), a->n_sweeps - s0);
+        double w = 1;
+        if (!ref_rows(b, seq, at[c], alt, 2, NULL, 0, 2, lb)) w = diff(la, lb, (size_t)V * 2);
+        CHECK(w < 1e-4, "rewind to %d: %g from the reference", at[c], w);
+        if (c == 0) CHECK(rl_model_rewind(a, 16) == 0 && rl_model_eval(a, seq + 16, 4, NULL, 0) == 0, "back: %s", rl_last_error());
+    }
+    CHECK(a->ckpt_pos[RL_CKPT_SPEC] == -1 && a->ckpt_pos[RL_CKPT_TURN] == 10, "checkpoints after a rewind below one: %d, %d",
+          a->ckpt_pos[RL_CKPT_TURN], a->ckpt_pos[RL_CKPT_SPEC]);
+    /* generation with prompt lookup (verifications on speculation's slot) keeps the turn's
+     * checkpoint at the prompt's end: the next turn restores it */
+    int32_t rep[24], out[16];
+    for (int i = 0; i < 24; i++) rep[i] = seq[i % 6];
+    rl_gen_opts go = {.max_new = 16, .sampling = rl_sampling_default(), .ignore_eos = 1, .draft = 4};
+    rl_gen_stats gs;
+    int n_out = 0;
+    CHECK(rl_model_rewind(a, 0) == 0 && rl_generate(a, rep, 24, &go, out, &n_out, &gs) == 0, "generate: %s", rl_last_error());
+    CHECK(gs.drafted > 0 && a->ckpt_pos[RL_CKPT_TURN] == 24, "after generation with %d drafted: the turn's checkpoint at %d, want 24",
+          gs.drafted, a->ckpt_pos[RL_CKPT_TURN]);
+    CHECK(rl_model_rewind(a, 25) == 0 && a->replay_seq[0] == 2 && a->replay_ckpt[0] == RL_CKPT_TURN,
+          "the next turn restores the turn's checkpoint (pending %d, slot %d)", a->replay_seq[0], a->replay_ckpt[0]);
+    free(la); free(lb);
+    rl_model_close(a); rl_model_close(b);
 }
 
 /* Chains of two sequences in one tree sweep: every row as a fresh prefill; sequence 0 keeps
@@ -217,6 +261,7 @@ int main(void) {
     NBE = gpu_backends(BE, 1);
     for (int b = 0; b < NBE; b++) fprintf(stderr, "  backend %s\n", BE[b]);
     RUN_SHARED(test_deferred_checkpoint);
+    RUN_SHARED(test_two_slots);
     RUN_SHARED(test_chains);
     RUN_SHARED(test_drafter_chains);
     TEST_END();

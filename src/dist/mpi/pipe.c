@@ -202,10 +202,10 @@ int rl_dist_rewind(rl_model *m, int seq, int pos) {
     return dist_send_cmd(dm, &h, NULL, 0);
 }
 
-int rl_dist_checkpoint(rl_model *m, int seq) {
+int rl_dist_checkpoint(rl_model *m, int seq, int slot) {
     struct rl_dist_model *dm = m->dist;
     if (dm->rank != 0) return 0;
-    dist_cmd h = {.kind = CMD_CKPT, .id = dm->id, .a = seq};
+    dist_cmd h = {.kind = CMD_CKPT, .id = dm->id, .a = seq, .b = slot};
     return dist_send_cmd(dm, &h, NULL, 0);
 }
 

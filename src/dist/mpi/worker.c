@@ -25,8 +25,9 @@ int dist_worker_sweep(rl_model *m, const dist_cmd *h, const uint8_t *payload, si
              * that dropped ring rows on some rank: maybe not this one): from its checkpoint, or
              * from zero, here too */
             int s = p[0];
-            if (m->replay_seq[s] == 2 && m->ckpt_pos[s] >= 0 && p[3] == m->ckpt_pos[s]) {
-                rl_dn_restore(m, s);
+            int ck = m->replay_ckpt[s], cp = m->ckpt_pos[s * RL_CKPT_SLOTS + ck];
+            if (m->replay_seq[s] == 2 && cp >= 0 && p[3] == cp) {
+                rl_dn_restore(m, s, ck);
                 m->kv.pos[s] = p[3];
                 m->replay_seq[s] = 0;
             } else if (p[3] == 0) {
@@ -34,7 +35,7 @@ int dist_worker_sweep(rl_model *m, const dist_cmd *h, const uint8_t *payload, si
                 m->tree_seq[s].top = 0;
                 rl_dn_reset_seq(m, s);
                 m->replay_seq[s] = 0;
-                m->ckpt_pos[s] = -1;
+                for (int k = 0; k < RL_CKPT_SLOTS; k++) m->ckpt_pos[s * RL_CKPT_SLOTS + k] = -1;
             }
         }
         m->seg[g] = (rl_segment){p[0], p[1], p[2], p[3]};
@@ -125,7 +126,7 @@ int rl_dist_worker(void) {
             if (slot >= 0 && rl_model_seq_rewind(models[slot], h.a, h.b))
                 fprintf(stderr, "rabbitllm rank %d: rewind: %s\n", rank, rl_last_error());
         } else if (h.kind == CMD_CKPT) {
-            if (slot >= 0 && rl_model_seq_checkpoint(models[slot], h.a))
+            if (slot >= 0 && rl_model_seq_checkpoint_slot(models[slot], h.a, h.b))
                 fprintf(stderr, "rabbitllm rank %d: checkpoint: %s\n", rank, rl_last_error());
         } else if (h.kind == CMD_COMMIT) {
             if (slot >= 0 && (pn != (size_t)h.a * sizeof(int32_t) || rl_model_seq_tree_commit(models[slot], h.b, (const int32_t *)pay, h.a)))
