@@ -2,15 +2,15 @@
  * decoding: chains verified through rl_model_eval_tree_batch for several sequences at once and
  * committed in part or whole, and hybrid checkpoints deferred while the state is still being
  * replayed. Every logits row is compared with a fresh prefill of the same tokens, and the sweeps
- * are counted: a rejected tail costs no sweep of its own. On the cpu and the GPU backends that
- * open here (lavapipe's vulkan in CI). */
+ * are counted: a rejected tail costs no sweep of its own. On the cpu, cpu-staged (device memory
+ * apart from the host's) and the GPU backends that open here (lavapipe's vulkan in CI). */
 #include "golden_cmp.h"
 #include "engine/model.h"
 #include "gen/generate.h"
 #include <stdio.h>
 
-static const char *BE[3] = {"cpu"};   /* and the GPU backends that open here (main) */
-static int NBE = 1;
+static const char *BE[4] = {"cpu", "cpu-staged"};   /* and the GPU backends that open here (main) */
+static int NBE = 2;
 static const char *backend = "cpu";   /* the one under test */
 
 /* Largest |a - b| over n values. */
@@ -258,7 +258,7 @@ static void test_chains(void) {
 }
 
 int main(void) {
-    NBE = gpu_backends(BE, 1);
+    NBE = gpu_backends(BE, 2);
     for (int b = 0; b < NBE; b++) fprintf(stderr, "  backend %s\n", BE[b]);
     RUN_SHARED(test_deferred_checkpoint);
     RUN_SHARED(test_two_slots);

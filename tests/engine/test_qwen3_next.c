@@ -4,7 +4,8 @@
  * reads them; the fused experts split into per-expert gate / up / down tensors (Qwen2-MoE
  * names); the config in Qwen3-Next's form (rope_theta and partial_rotary_factor at the top,
  * decoder_sparse_step, norm_topk_prob) — must reproduce the qwen3_5_moe golden (llama.cpp's
- * logits) within 1e-3 with the same greedy ids, on the cpu and the GPU backends that open here;
+ * logits) within 1e-3 with the same greedy ids, on the cpu, cpu-staged and the GPU backends that
+ * open here;
  * batched and chunked runs too (the split tables cover every row of a sweep). */
 #include "golden_cmp.h"
 #include "format/checkpoint.h"
@@ -156,8 +157,8 @@ static void test_golden(void) {
     CHECK(repack(src, g_dir) == 0, "repack: %s", rl_last_error());
     fixture_golden gg;
     if (golden_load(src, "qwen3_5_moe", &gg)) return;
-    const char *be[3] = {"cpu"};
-    int nb = gpu_backends(be, 1);
+    const char *be[4] = {"cpu", "cpu-staged"};
+    int nb = gpu_backends(be, 2);
     for (int b = 0; b < nb; b++)
         for (int mb = 0; mb <= 5; mb += 5) { /* whole prompt in one sweep, and sweeps of 5 rows */
             rl_model_opts o = {.backend = be[b], .max_batch = mb};
