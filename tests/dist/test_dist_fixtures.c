@@ -126,105 +126,80 @@ static void chain_logits(rl_model *c, const int32_t *prefix, int np, const int32
     CHECK(rl_model_rewind(c, 0) == 0 && rl_model_eval(c, all, np + n, out, 0) == 0, "chain: %s", rl_last_error());
 }
 
-/* Token trees through the pipeline, two sequences in one sweep (batched trees): each node's
- * logits equal a chain of its path; committed paths leave every rank's caches as if the paths
- * had been evaluated (the next token's logits equal the chain's). A dense model, one with
- * sliding-window layers and GLM-5's DSA (its indexer keys committed on every rank). */
-static void test_tree(void) {
-    const char *names[3] = {"llama", "gemma3", "glm_moe_dsa"};
-    for (int f = 0; f < 3; f++) {
-        char dir[512];
-        snprintf(dir, sizeof dir, "%s/fixtures/%s", t_shared(), names[f]);
-        rl_model_opts o = opts1(), o2 = opts1();
-        o2.n_seq = 2;
-        rl_model *m = rl_model_open(dir, &o2), *c = rl_model_open(dir, &o);
-        CHECK(m && c, "open: %s", rl_last_error());
-        if (!m || !c) { rl_model_close(m); rl_model_close(c); return; }
-        CHECK(rl_model_tree_ok(m), "%s: trees through the pipeline", names[f]);
-        int V = rl_model_vocab(m);
-        int32_t pre[2][5] = {{1, 17, 99, 7, 250 % V}, {1, 33, 8, 61, 0}};
-        int np[2] = {5, 4};
-        int32_t tok0[6] = {5, 9, 11, 13, 21, 30}, par0[6] = {-1, 0, 0, 1, 2, 3};
-        int32_t tok1[4] = {40, 41, 42, 43}, par1[4] = {-1, -1, 0, 2};
-        rl_batch_item bi[2] = {{0, pre[0], np[0]}, {1, pre[1], np[1]}};
-        CHECK(rl_model_eval_batch(m, bi, 2, NULL) == 0, "prefixes: %s", rl_last_error());
-        rl_tree_item ti[2] = {{0, tok0, par0, 6}, {1, tok1, par1, 4}};
-        float *tl = malloc((size_t)10 * V * sizeof(float)), *cl = malloc((size_t)V * sizeof(float));
-        CHECK(rl_model_eval_tree_batch(m, ti, 2, tl) == 0, "trees: %s", rl_last_error());
-        double w = 0;
-        for (int s = 0, row = 0; s < 2; s++)
-            for (int i = 0; i < ti[s].n; i++, row++) { /* node i's path from its root, as a chain */
-                int32_t rev[8], path[8], n = 0;
-                for (int j = i; j >= 0; j = ti[s].parent[j]) rev[n++] = ti[s].tokens[j];
-                for (int j = 0; j < n; j++) path[j] = rev[n - 1 - j];
-                chain_logits(c, pre[s], np[s], path, n, cl);
-                for (int v = 0; v < V; v++) w = fmax(w, fabs(tl[(size_t)row * V + v] - cl[v]));
-            }
-        CHECK(w < 1e-4, "%s: tree nodes differ from chains by %g", names[f], w);
-        int32_t p0[3] = {0, 1, 3}, p1[2] = {1}; /* sequence 1: the second root alone */
-        CHECK(rl_model_seq_tree_commit(m, 0, p0, 3) == 0 && rl_model_seq_tree_commit(m, 1, p1, 1) == 0, "commit: %s", rl_last_error());
-        CHECK(rl_model_seq_pos(m, 0) == 8 && rl_model_seq_pos(m, 1) == 5, "positions after commit");
-        int32_t nx[2] = {42, 77};
-        rl_batch_item nb[2] = {{0, &nx[0], 1}, {1, &nx[1], 1}};
-        CHECK(rl_model_eval_batch(m, nb, 2, tl) == 0, "after commit: %s", rl_last_error());
-        int32_t c0[4] = {5, 9, 13, 42}, c1[2] = {41, 77};
-        w = 0;
-        chain_logits(c, pre[0], np[0], c0, 4, cl);
-        for (int v = 0; v < V; v++) w = fmax(w, fabs(tl[v] - cl[v]));
-        chain_logits(c, pre[1], np[1], c1, 2, cl);
-        for (int v = 0; v < V; v++) w = fmax(w, fabs(tl[(size_t)V + v] - cl[v]));
-        CHECK(w < 1e-4, "%s: committed paths differ from the chains by %g", names[f], w);
-        fprintf(stderr, "  %s: trees through %d ranks: max diff %.2g\n", names[f], rl_dist_size(), w);
-        free(tl); free(cl);
-        rl_model_close(m); rl_model_close(c);
+/* One case of trees through the pipeline: two sequences (prefixes of 5 and 4 tokens) evaluate
+ * their trees in one sweep, each node's logits equal a chain of its path; then each commits a
+ * path and feeds one token in a batched step, whose logits equal the chain of prefix, path and
+ * token (every rank's caches as if the paths had been evaluated). */
+typedef struct {
+    const char *name;
+    int32_t tok[2][6], par[2][6];
+    int n[2];
+    int32_t path[2][4];   /* the committed nodes */
+    int k[2];
+} tree_case;
+
+static void check_trees(const tree_case *tc) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/%s", t_shared(), tc->name);
+    rl_model_opts o = opts1(), o2 = opts1();
+    o2.n_seq = 2;
+    rl_model *m = rl_model_open(dir, &o2), *c = rl_model_open(dir, &o);
+    CHECK(m && c, "open: %s", rl_last_error());
+    if (!m || !c) { rl_model_close(m); rl_model_close(c); return; }
+    int V = rl_model_vocab(m);
+    int32_t pre[2][5] = {{1, 17, 99, 7, 250 % V}, {1, 33, 8, 61, 0}};
+    int np[2] = {5, 4};
+    rl_batch_item bi[2] = {{0, pre[0], np[0]}, {1, pre[1], np[1]}};
+    rl_tree_item ti[2] = {{0, tc->tok[0], tc->par[0], tc->n[0]}, {1, tc->tok[1], tc->par[1], tc->n[1]}};
+    float *tl = malloc((size_t)(tc->n[0] + tc->n[1]) * V * sizeof(float)), *cl = malloc((size_t)V * sizeof(float));
+    CHECK(rl_model_eval_batch(m, bi, 2, NULL) == 0 && rl_model_eval_tree_batch(m, ti, 2, tl) == 0, "%s: trees: %s", tc->name,
+          rl_last_error());
+    double w = 0;
+    for (int s = 0, row = 0; s < 2; s++)
+        for (int i = 0; i < ti[s].n; i++, row++) { /* node i's path from its root, as a chain */
+            int32_t rev[8], path[8], n = 0;
+            for (int j = i; j >= 0; j = ti[s].parent[j]) rev[n++] = ti[s].tokens[j];
+            for (int j = 0; j < n; j++) path[j] = rev[n - 1 - j];
+            chain_logits(c, pre[s], np[s], path, n, cl);
+            for (int v = 0; v < V; v++) w = fmax(w, fabs(tl[(size_t)row * V + v] - cl[v]));
+        }
+    CHECK(w < 1e-4, "%s: tree nodes differ from chains by %g", tc->name, w);
+    CHECK(rl_model_seq_tree_commit(m, 0, tc->path[0], tc->k[0]) == 0 && rl_model_seq_tree_commit(m, 1, tc->path[1], tc->k[1]) == 0,
+          "%s: commit: %s", tc->name, rl_last_error());
+    CHECK(rl_model_seq_pos(m, 0) == np[0] + tc->k[0] && rl_model_seq_pos(m, 1) == np[1] + tc->k[1], "%s: positions after commit",
+          tc->name);
+    int32_t nx[2] = {42, 77};
+    rl_batch_item nb[2] = {{0, &nx[0], 1}, {1, &nx[1], 1}};
+    CHECK(rl_model_eval_batch(m, nb, 2, tl) == 0, "%s: after commit: %s", tc->name, rl_last_error());
+    double w2 = 0;
+    for (int s = 0; s < 2; s++) {
+        int32_t path[8];
+        for (int j = 0; j < tc->k[s]; j++) path[j] = tc->tok[s][tc->path[s][j]];
+        path[tc->k[s]] = nx[s];
+        chain_logits(c, pre[s], np[s], path, tc->k[s] + 1, cl);
+        for (int v = 0; v < V; v++) w2 = fmax(w2, fabs(tl[(size_t)s * V + v] - cl[v]));
     }
+    CHECK(w2 < 1e-4, "%s: committed paths differ from the chains by %g", tc->name, w2);
+    fprintf(stderr, "  %s: %s through %d ranks: max diff %.2g, after commits %.2g\n", tc->name,
+            rl_model_tree_ok(m) ? "trees" : "chains", rl_dist_size(), w, w2);
+    free(tl); free(cl);
+    rl_model_close(m); rl_model_close(c);
 }
 
-/* Chains of models without token trees (recurrent layers: Qwen3.5 and its MoE form) through
- * the pipeline, two sequences in one sweep: each node's logits equal a chain's; sequence 0 keeps
- * 2 of its 4 nodes (every rank rewinds to its checkpoint), sequence 1 all 3; the next batched
- * step equals the chains. */
-static void test_chains(void) {
-    const char *names[2] = {"qwen3_5", "qwen3_5_moe"};
-    for (int f = 0; f < 2; f++) {
-        char dir[512];
-        snprintf(dir, sizeof dir, "%s/fixtures/%s", t_shared(), names[f]);
-        rl_model_opts o = opts1(), o2 = opts1();
-        o2.n_seq = 2;
-        rl_model *m = rl_model_open(dir, &o2), *c = rl_model_open(dir, &o);
-        CHECK(m && c, "open: %s", rl_last_error());
-        if (!m || !c) { rl_model_close(m); rl_model_close(c); return; }
-        int V = rl_model_vocab(m);
-        int32_t pre[2][5] = {{1, 17, 99, 7, 25}, {1, 33, 8, 61, 0}}, np[2] = {5, 4};
-        int32_t tok0[4] = {5, 9, 11, 13}, tok1[3] = {40, 41, 42}, par[4] = {-1, 0, 1, 2};
-        rl_batch_item bi[2] = {{0, pre[0], np[0]}, {1, pre[1], np[1]}};
-        rl_tree_item ti[2] = {{0, tok0, par, 4}, {1, tok1, par, 3}};
-        float *tl = malloc((size_t)7 * V * sizeof(float)), *cl = malloc((size_t)V * sizeof(float));
-        CHECK(rl_model_eval_batch(m, bi, 2, NULL) == 0 && rl_model_eval_tree_batch(m, ti, 2, tl) == 0, "%s chains: %s", names[f],
-              rl_last_error());
-        double w = 0;
-        for (int s = 0, row = 0; s < 2; s++)
-            for (int i = 0; i < ti[s].n; i++, row++) {
-                chain_logits(c, pre[s], np[s], ti[s].tokens, i + 1, cl);
-                for (int v = 0; v < V; v++) w = fmax(w, fabs(tl[(size_t)row * V + v] - cl[v]));
-            }
-        CHECK(w < 1e-4, "%s: chain rows differ from a prefill by %g", names[f], w);
-        int32_t path[4] = {0, 1, 2, 3};
-        CHECK(rl_model_seq_tree_commit(m, 0, path, 2) == 0 && rl_model_seq_tree_commit(m, 1, path, 3) == 0, "commit: %s",
-              rl_last_error());
-        int32_t nx[2] = {42, 77};
-        rl_batch_item nb[2] = {{0, &nx[0], 1}, {1, &nx[1], 1}};
-        CHECK(rl_model_eval_batch(m, nb, 2, tl) == 0, "after commit: %s", rl_last_error());
-        int32_t c0[3] = {5, 9, 42}, c1[4] = {40, 41, 42, 77};
-        w = 0;
-        chain_logits(c, pre[0], np[0], c0, 3, cl);
-        for (int v = 0; v < V; v++) w = fmax(w, fabs(tl[v] - cl[v]));
-        chain_logits(c, pre[1], np[1], c1, 4, cl);
-        for (int v = 0; v < V; v++) w = fmax(w, fabs(tl[(size_t)V + v] - cl[v]));
-        CHECK(w < 1e-4, "%s: committed chains differ from a prefill by %g", names[f], w);
-        fprintf(stderr, "  %s: chains through %d ranks: max diff %.2g\n", names[f], rl_dist_size(), w);
-        free(tl); free(cl);
-        rl_model_close(m); rl_model_close(c);
+/* Token trees through the pipeline: a dense model, one with sliding-window layers and GLM-5's
+ * DSA (its indexer keys committed on every rank); chains of the models without token trees
+ * (recurrent layers: Qwen3.5 and its MoE form; sequence 0 keeps 2 of its 4 nodes, so every rank
+ * rewinds to its checkpoint, sequence 1 all 3). */
+static void test_tree(void) {
+    static const tree_case TREE = {NULL, {{5, 9, 11, 13, 21, 30}, {40, 41, 42, 43}}, {{-1, 0, 0, 1, 2, 3}, {-1, -1, 0, 2}},
+                                   {6, 4}, {{0, 1, 3}, {1}}, {3, 1}}; /* sequence 1: the second root alone */
+    static const tree_case CHAIN = {NULL, {{5, 9, 11, 13}, {40, 41, 42}}, {{-1, 0, 1, 2}, {-1, 0, 1}}, {4, 3},
+                                    {{0, 1}, {0, 1, 2}}, {2, 3}};
+    const char *names[5] = {"llama", "gemma3", "glm_moe_dsa", "qwen3_5", "qwen3_5_moe"};
+    for (int f = 0; f < 5; f++) {
+        tree_case tc = f < 3 ? TREE : CHAIN;
+        tc.name = names[f];
+        check_trees(&tc);
     }
 }
 
@@ -324,7 +299,6 @@ int main(int argc, char **argv) {
     if (!getenv("RL_DIST_ONLY")) {
         RUN_SHARED(test_rewind_replay);
         RUN_SHARED(test_tree);
-        RUN_SHARED(test_chains);
         RUN_SHARED(test_ring_rewind);
         RUN_SHARED(test_split_and_errors);
     }

@@ -17,21 +17,9 @@ cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 export XDG_CACHE_HOME="$T/cache"   # the draft's quantized cache goes here
 fail() { echo "FAIL: $*"; [ -f "$T/serr" ] && tail -n 20 "$T/serr"; exit 1; }
-start() {   # start ARGS...: serve S on a free loopback port, URL in $URL
-  rm -f "$T/serr"                  # not the last server's line (the child opens it anew)
-  "$BIN" serve "$S" --host 127.0.0.1 --port 0 --model-name tiny --parallel 4 --ctx 256 "$@" >"$T/sout" 2>"$T/serr" &
-  PID=$!
-  URL=""
-  i=0
-  while [ $i -lt 600 ]; do
-    URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$T/serr" 2>/dev/null | head -n 1)
-    [ -n "$URL" ] && return 0
-    kill -0 "$PID" 2>/dev/null || fail "server exited early"
-    sleep 0.1; i=$((i + 1))
-  done
-  fail "server did not start"
-}
-stop() { kill -TERM "$PID"; wait "$PID" || fail "serve exit status after SIGTERM"; PID=""; }
+. tests/server/serve_start.inc
+start() { serve_start "$S" --parallel 4 --ctx 256 "$@"; }   # start ARGS...: serve S, URL in $URL
+stop() { serve_stop; }
 
 # the same requests against a server; their texts go to a JSON file
 cat >"$T/run.py" <<'PY'

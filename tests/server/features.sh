@@ -13,19 +13,8 @@ PID=""
 cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; [ -f "$T/serr" ] && tail -n 20 "$T/serr"; exit 1; }
-start() {   # start ARGS...: serve on a free loopback port, URL in $URL
-  "$BIN" serve models/stories260K --host 127.0.0.1 --port 0 --model-name tiny "$@" >"$T/sout" 2>"$T/serr" &
-  PID=$!
-  URL=""
-  i=0
-  while [ $i -lt 600 ]; do
-    URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$T/serr" 2>/dev/null | head -n 1)
-    [ -n "$URL" ] && return 0
-    kill -0 "$PID" 2>/dev/null || fail "server exited early"
-    sleep 0.1; i=$((i + 1))
-  done
-  fail "server did not start"
-}
+. tests/server/serve_start.inc
+start() { serve_start models/stories260K "$@"; }   # start ARGS...: serve stories260K, URL in $URL
 start --parallel 4 --ctx 512
 grep -q "tool calls: json" "$T/serr" || fail "ChatML fallback: not the json tool-call convention: $(cat "$T/serr")"
 timeout 600 python3 tests/server/features.py "$URL" || fail "feature checks"

@@ -35,22 +35,9 @@ json.dump({"tokenizer_class": "PreTrainedTokenizerFast"}, open(sys.argv[1] + "/t
 PY
 }
 
-start() {   # start DIR ARGS...: serve DIR on a free loopback port, URL in $URL
-  d=$1; shift
-  rm -f "$T/serr"
-  "$BIN" serve "$d" --host 127.0.0.1 --port 0 --model-name tiny --parallel 3 --ctx 128 "$@" >"$T/sout" 2>"$T/serr" &
-  PID=$!
-  URL=""
-  i=0
-  while [ $i -lt 600 ]; do
-    URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$T/serr" 2>/dev/null | head -n 1)
-    [ -n "$URL" ] && return 0
-    kill -0 "$PID" 2>/dev/null || fail "server exited early"
-    sleep 0.1; i=$((i + 1))
-  done
-  fail "server did not start"
-}
-stop() { kill -TERM "$PID"; wait "$PID" || fail "serve exit status after SIGTERM"; PID=""; }
+. tests/server/serve_start.inc
+start() { d=$1; shift; serve_start "$d" --parallel 3 --ctx 128 "$@"; }   # start DIR ARGS...: serve DIR, URL in $URL
+stop() { serve_stop; }
 
 cat >"$T/run.py" <<'PY'
 import json, sys, threading, urllib.request
