@@ -7,7 +7,7 @@
 # Independent tests run RL_TEST_JOBS at a time (default: the number of CPUs); the ones that
 # measure memory or time or run make (SERIAL below) run alone afterwards. RL_TEST_JOBS=1: one at a time.
 BUILD=${1:-build}
-SERIAL='test_streaming_memory test_long_context test_memlimit cgroup_budget.sh budget_cli.sh bench_cli.sh crash_safe.sh install.sh examples.sh device_check.sh'
+SERIAL='test_streaming_memory test_long_context test_memlimit cgroup_budget.sh budget_cli.sh bench_cli.sh crash_safe.sh install.sh examples.sh device_check.sh load.sh'
 
 # One test: "t BIN" or "s SCRIPT"; writes "pass fail skip" to RES/<n>, messages to RES/<n>.out.
 if [ "$2" = "--one" ]; then
