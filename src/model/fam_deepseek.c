@@ -1,6 +1,6 @@
 /* MLA families: DeepSeek-V2 / V3 (multi-head latent attention, yarn with mscale on the softmax
- * scale, MoE with shared experts and dense first layers) and GLM-5 (glm_moe_dsa: MLA with the
- * DSA lightning indexer). The attention itself is src/engine/mla.c. */
+ * scale, MoE with shared experts and dense first layers), DeepSeek-V3.2 and GLM-5 (glm_moe_dsa):
+ * MLA with the DSA lightning indexer. The attention itself is src/engine/mla.c. */
 #include "model/fam_moe.h"
 #include "model/moe_config.h"
 #include "util/err.h"
@@ -62,24 +62,39 @@ int rl_norm_deepseek(rl_model_desc *d, const cJSON *cfg, const char *file) {
     return mla_common(d, cfg, file);
 }
 
-/* GLM-5: MLA + DSA indexer (index_n_heads x index_head_dim, top index_topk keys per query). */
-int rl_norm_glm_moe_dsa(rl_model_desc *d, const cJSON *cfg, const char *file) {
-    if (mla_common(d, cfg, file)) return -1;
+/* The DSA lightning indexer (index_n_heads x index_head_dim, top index_topk keys per query) of
+ * DeepSeek-V3.2 and GLM-5: its rotary pairs half-split (inter 0: DeepSeek-V3.2, whose main
+ * attention is interleaved) or interleaved (GLM-5's indexer_rope_interleave, by default as its
+ * main attention). */
+static int dsa_indexer(rl_model_desc *d, const cJSON *cfg, const char *file, int inter) {
     if (d->q_lora_rank <= 0) return rl_err("%s: the DSA indexer needs q_lora_rank", file);
     if (req_pos(cfg, "index_n_heads", 0, &d->idx_heads, file) || req_pos(cfg, "index_head_dim", 0, &d->idx_head_dim, file) ||
         req_pos(cfg, "index_topk", 0, &d->idx_topk, file)) return -1;
     if (d->idx_head_dim < d->qk_rope_dim) return rl_err("%s: index_head_dim < qk_rope_head_dim", file);
-    int inter;
-    if (rl_json_bool(cfg, "indexer_rope_interleave", d->ropes[0].pairing == RL_ROPE_GPTJ, &inter, file)) return -1;
     d->idx_pairing = inter ? RL_ROPE_GPTJ : RL_ROPE_NEOX;
-    const cJSON *it = rl_json_get(cfg, "indexer_types"), *v;
-    cJSON_ArrayForEach(v, it)
-        if (cJSON_IsString(v) && strcmp(v->valuestring, "full"))
-            return rl_err("%s: indexer_types \"%s\" is not supported (only \"full\")", file, v->valuestring);
     d->wname[W_IDX_Q_B] = "model.layers.%d.self_attn.indexer.wq_b.weight";
     d->wname[W_IDX_K] = "model.layers.%d.self_attn.indexer.wk.weight";
     d->wname[W_IDX_K_NORM] = "model.layers.%d.self_attn.indexer.k_norm.weight";
     d->wname[W_IDX_K_NORM_B] = "model.layers.%d.self_attn.indexer.k_norm.bias";
     d->wname[W_IDX_W] = "model.layers.%d.self_attn.indexer.weights_proj.weight";
     return 0;
+}
+
+/* GLM-5: MLA + the DSA indexer (indexer_types "full" only: shared top-k is refused). */
+int rl_norm_glm_moe_dsa(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    if (mla_common(d, cfg, file)) return -1;
+    int inter;
+    if (rl_json_bool(cfg, "indexer_rope_interleave", d->ropes[0].pairing == RL_ROPE_GPTJ, &inter, file)) return -1;
+    const cJSON *it = rl_json_get(cfg, "indexer_types"), *v;
+    cJSON_ArrayForEach(v, it)
+        if (cJSON_IsString(v) && strcmp(v->valuestring, "full"))
+            return rl_err("%s: indexer_types \"%s\" is not supported (only \"full\")", file, v->valuestring);
+    return dsa_indexer(d, cfg, file, inter);
+}
+
+/* DeepSeek-V3.2 (DeepseekV32ForCausalLM): DeepSeek-V3 plus the DSA indexer, whose rotary part is
+ * half-split (transformers' DeepseekV32Indexer) while the main attention is interleaved. */
+int rl_norm_deepseek_v32(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    if (mla_common(d, cfg, file)) return -1;
+    return dsa_indexer(d, cfg, file, 0);
 }

@@ -11,6 +11,7 @@ int rl_norm_glm4_moe(rl_model_desc *d, const cJSON *cfg, const char *file);
 int rl_norm_exaone_moe(rl_model_desc *d, const cJSON *cfg, const char *file);
 int rl_norm_deepseek(rl_model_desc *d, const cJSON *cfg, const char *file);   /* V2, V3 */
 int rl_norm_glm_moe_dsa(rl_model_desc *d, const cJSON *cfg, const char *file); /* GLM-5 */
+int rl_norm_deepseek_v32(rl_model_desc *d, const cJSON *cfg, const char *file); /* DeepSeek-V3.2: V3 + DSA */
 int rl_norm_qwen35_moe(rl_model_desc *d, const cJSON *cfg, const char *file); /* Qwen3.5-MoE: qwen3_5 + MoE */
 int rl_norm_qwen3_next(rl_model_desc *d, const cJSON *cfg, const char *file); /* Qwen3-Next: fused projections */
 

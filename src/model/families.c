@@ -104,6 +104,7 @@ static const rl_family FAMILIES[] = {
     {"deepseek_v2", {"DeepseekV2ForCausalLM", NULL}, 0, rl_norm_deepseek}, /* fam_deepseek.c */
     {"deepseek_v3", {"DeepseekV3ForCausalLM", NULL}, 0, rl_norm_deepseek}, /* fam_deepseek.c */
     {"glm_moe_dsa", {"GlmMoeDsaForCausalLM", NULL}, 0, rl_norm_glm_moe_dsa}, /* fam_deepseek.c */
+    {"deepseek_v32", {"DeepseekV32ForCausalLM", NULL}, 0, rl_norm_deepseek_v32}, /* fam_deepseek.c: V3 + DSA */
 };
 #define N_FAMILIES (sizeof FAMILIES / sizeof FAMILIES[0])
 

@@ -7,24 +7,9 @@
  * logits) within 1e-3 with the same greedy ids, on the cpu, cpu-staged and the GPU backends that
  * open here;
  * batched and chunked runs too (the split tables cover every row of a sweep). */
-#include "golden_cmp.h"
-#include "format/checkpoint.h"
-#include "format/st_writer.h"
-#include <unistd.h>
+#include "repack.h"
 
 #define SRC "fixtures/qwen3_5_moe"
-
-/* Reads tensor `name` of ck into a new buffer (*t its info). */
-static uint8_t *load(rl_checkpoint *ck, const char *name, const rl_tensor_info **t) {
-    *t = rl_ckpt_find(ck, name);
-    CHECK(*t != NULL, "fixture tensor %s missing", name);
-    if (!*t) return NULL;
-    uint8_t *b = malloc((*t)->nbytes);
-    if (b && rl_ckpt_read(ck, *t, b)) { free(b); b = NULL; }
-    return b;
-}
-
-typedef struct { char name[128]; rl_dtype dt; int ndim; int64_t shape[3]; uint8_t *data; size_t bytes; } out_t;
 
 /* Writes the Qwen3-Next form of the fixture into dir (config.json, model.safetensors). 0 / -1. */
 static int repack(const char *src, const char *dir) {
@@ -48,16 +33,9 @@ static int repack(const char *src, const char *dir) {
     cJSON_AddItemToObject(cfg, "mlp_only_layers", cJSON_CreateArray());
     cJSON_AddTrueToObject(cfg, "norm_topk_prob");
     cJSON_AddNumberToObject(cfg, "intermediate_size", 96); /* the dense MLP's (no dense layer here) */
-    char *txt = cJSON_Print(cfg);
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "w");
-    int rc = !txt || !f || fputs(txt, f) < 0;
-    if (f && fclose(f)) rc = 1;
-    free(txt);
-    cJSON_Delete(cfg);
     /* the tensors */
-    int n_in = rl_ckpt_n_tensors(ck), n = 0, cap = n_in + L * E * 3 + 8;
-    out_t *o = calloc((size_t)cap, sizeof *o);
+    int n_in = rl_ckpt_n_tensors(ck), n = 0, cap = n_in + L * E * 3 + 8, rc = 0;
+    repack_t *o = calloc((size_t)cap, sizeof *o);
     for (int i = 0; !rc && o && i < n_in; i++) {
         const rl_tensor_info *t = rl_ckpt_tensor(ck, i), *u;
         const char *nm = t->name;
@@ -68,10 +46,10 @@ static int repack(const char *src, const char *dir) {
         if (!strcmp(rest, "linear_attn.in_proj_qkv.weight")) { /* + in_proj_z -> in_proj_qkvz */
             char zn[128];
             snprintf(zn, sizeof zn, "model.layers.%d.linear_attn.in_proj_z.weight", l);
-            uint8_t *a = load(ck, nm, &t), *z = load(ck, zn, &u);
+            uint8_t *a = repack_load(ck, nm, &t), *z = repack_load(ck, zn, &u);
             int64_t H = t->shape[1];
             size_t rb = (size_t)H * es;
-            out_t *x = &o[n++];
+            repack_t *x = &o[n++];
             snprintf(x->name, sizeof x->name, "model.layers.%d.linear_attn.in_proj_qkvz.weight", l);
             x->dt = t->dtype; x->ndim = 2; x->shape[0] = (int64_t)nk * G; x->shape[1] = H;
             x->bytes = (size_t)nk * G * rb;
@@ -88,9 +66,9 @@ static int repack(const char *src, const char *dir) {
         } else if (!strcmp(rest, "linear_attn.in_proj_b.weight")) { /* + in_proj_a -> in_proj_ba */
             char an[128];
             snprintf(an, sizeof an, "model.layers.%d.linear_attn.in_proj_a.weight", l);
-            uint8_t *b = load(ck, nm, &t), *a = load(ck, an, &u);
+            uint8_t *b = repack_load(ck, nm, &t), *a = repack_load(ck, an, &u);
             size_t rb = (size_t)t->shape[1] * es;
-            out_t *x = &o[n++];
+            repack_t *x = &o[n++];
             snprintf(x->name, sizeof x->name, "model.layers.%d.linear_attn.in_proj_ba.weight", l);
             x->dt = t->dtype; x->ndim = 2; x->shape[0] = 2 * nv; x->shape[1] = t->shape[1];
             x->bytes = (size_t)2 * nv * rb;
@@ -103,12 +81,12 @@ static int repack(const char *src, const char *dir) {
             free(a); free(b);
         } else if (!strcmp(rest, "mlp.experts.gate_up_proj") || !strcmp(rest, "mlp.experts.down_proj")) {
             int down = !strcmp(rest, "mlp.experts.down_proj");
-            uint8_t *w = load(ck, nm, &t);
+            uint8_t *w = repack_load(ck, nm, &t);
             int64_t rows = t->shape[1], cols = t->shape[2];
             size_t mb = (size_t)rows * cols * es;
             for (int e = 0; !rc && w && e < E; e++)
                 for (int k = 0; k < (down ? 1 : 2); k++) { /* gate_up: the gate rows, then the up rows */
-                    out_t *x = &o[n++];
+                    repack_t *x = &o[n++];
                     snprintf(x->name, sizeof x->name, "model.layers.%d.mlp.experts.%d.%s_proj.weight", l, e,
                              down ? "down" : k ? "up" : "gate");
                     x->dt = t->dtype; x->ndim = 2; x->shape[0] = down ? rows : rows / 2; x->shape[1] = cols;
@@ -120,31 +98,16 @@ static int repack(const char *src, const char *dir) {
             if (!w) rc = 1;
             free(w);
         } else if (strcmp(rest, "linear_attn.in_proj_z.weight") && strcmp(rest, "linear_attn.in_proj_a.weight")) {
-            out_t *x = &o[n++]; /* as it is */
-            snprintf(x->name, sizeof x->name, "%s", nm);
-            x->dt = t->dtype; x->ndim = t->ndim;
-            for (int d = 0; d < t->ndim && d < 3; d++) x->shape[d] = t->shape[d];
-            x->bytes = t->nbytes;
-            if (!(x->data = load(ck, nm, &t))) rc = 1;
+            if (repack_copy(ck, t, &o[n++])) rc = 1; /* as it is */
         }
     }
-    rl_st_spec *sp = calloc((size_t)cap, sizeof *sp);
-    rl_st_writer *w = NULL;
-    if (!rc && o && sp) {
-        for (int i = 0; i < n; i++) {
-            sp[i] = (rl_st_spec){.name = o[i].name, .dtype = o[i].dt, .ndim = o[i].ndim};
-            for (int d = 0; d < o[i].ndim; d++) sp[i].shape[d] = o[i].shape[d];
-        }
-        snprintf(path, sizeof path, "%s/model.safetensors", dir);
-        w = rl_st_writer_open(path, n, sp, NULL);
-        for (int i = 0; w && i < n && !rc; i++) rc = rl_st_writer_write(w, o[i].data, o[i].bytes) != 0;
-        if (w) rc |= rc ? (rl_st_writer_abort(w), 1) : rl_st_writer_close(w) != 0;
-        else rc = 1;
-    }
-    for (int i = 0; o && i < n; i++) free(o[i].data);
-    free(o); free(sp);
+    if (!o) rc = 1;
+    else if (rc) for (int i = 0; i < n; i++) free(o[i].data);
+    else rc = repack_write(dir, cfg, o, n);
+    free(o);
+    cJSON_Delete(cfg);
     rl_ckpt_close(ck);
-    return rc || !o || !sp ? -1 : 0;
+    return rc ? -1 : 0;
 }
 
 static char g_dir[512];
@@ -155,22 +118,9 @@ static void test_golden(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/rl_qwen3_next_XXXXXX");
     CHECK(mkdtemp(g_dir) != NULL, "mkdtemp");
     CHECK(repack(src, g_dir) == 0, "repack: %s", rl_last_error());
+    repack_check(g_dir, src, "qwen3_next");
     fixture_golden gg;
     if (golden_load(src, "qwen3_5_moe", &gg)) return;
-    const char *be[4] = {"cpu", "cpu-staged"};
-    int nb = gpu_backends(be, 2);
-    for (int b = 0; b < nb; b++)
-        for (int mb = 0; mb <= 5; mb += 5) { /* whole prompt in one sweep, and sweeps of 5 rows */
-            rl_model_opts o = {.backend = be[b], .max_batch = mb};
-            rl_model *m = rl_model_open(g_dir, &o);
-            CHECK(m != NULL, "open the Qwen3-Next form on %s: %s", be[b], rl_last_error());
-            if (!m) continue;
-            char name[96];
-            snprintf(name, sizeof name, "qwen3_next [%s, batch %d]", be[b], mb);
-            double w = golden_compare(m, name, gg.prompt, gg.P, gg.greedy, gg.G, gg.logits, gg.rows, gg.V);
-            fprintf(stderr, "  %s: max abs diff %.2g vs the qwen3_5_moe golden\n", name, w);
-            rl_model_close(m);
-        }
     /* two sequences in one batch: the split tables index every row of the sweep */
     rl_model_opts o2 = {.n_seq = 2};
     rl_model *m = rl_model_open(g_dir, &o2);

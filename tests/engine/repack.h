@@ -1,0 +1,81 @@
+/* What the family tests that rewrite a fixture into another family's checkpoint form share
+ * (test_qwen3_next.c, test_deepseek_v32.c): reading a fixture tensor, a list of output tensors,
+ * writing them as one safetensors file and the edited config.json, and checking the rewritten
+ * model against the fixture's own golden on the cpu, cpu-staged and the GPU backends that open. */
+#ifndef RL_TEST_REPACK_H
+#define RL_TEST_REPACK_H
+#include "golden_cmp.h"
+#include "format/checkpoint.h"
+#include "format/st_writer.h"
+#include <unistd.h>
+
+/* Reads tensor `name` of ck into a new buffer (*t its info); NULL + a failed check. */
+static inline uint8_t *repack_load(rl_checkpoint *ck, const char *name, const rl_tensor_info **t) {
+    *t = rl_ckpt_find(ck, name);
+    CHECK(*t != NULL, "fixture tensor %s missing", name);
+    if (!*t) return NULL;
+    uint8_t *b = malloc((*t)->nbytes);
+    if (b && rl_ckpt_read(ck, *t, b)) { free(b); b = NULL; }
+    return b;
+}
+
+typedef struct { char name[128]; rl_dtype dt; int ndim; int64_t shape[3]; uint8_t *data; size_t bytes; } repack_t;
+
+/* Tensor t of ck as it is, into o (0 / -1). */
+static inline int repack_copy(rl_checkpoint *ck, const rl_tensor_info *t, repack_t *o) {
+    snprintf(o->name, sizeof o->name, "%s", t->name);
+    o->dt = t->dtype; o->ndim = t->ndim;
+    for (int d = 0; d < t->ndim && d < 3; d++) o->shape[d] = t->shape[d];
+    o->bytes = t->nbytes;
+    return (o->data = repack_load(ck, t->name, &t)) ? 0 : -1;
+}
+
+/* Writes cfg as dir/config.json and o[0..n) as dir/model.safetensors; frees the data. 0 / -1. */
+static inline int repack_write(const char *dir, cJSON *cfg, repack_t *o, int n) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    char *txt = cJSON_Print(cfg);
+    FILE *f = fopen(path, "w");
+    int rc = !txt || !f || fputs(txt, f) < 0;
+    if (f && fclose(f)) rc = 1;
+    free(txt);
+    rl_st_spec *sp = calloc((size_t)n + 1, sizeof *sp);
+    if (!rc && sp) {
+        for (int i = 0; i < n; i++) {
+            sp[i] = (rl_st_spec){.name = o[i].name, .dtype = o[i].dt, .ndim = o[i].ndim};
+            for (int d = 0; d < o[i].ndim; d++) sp[i].shape[d] = o[i].shape[d];
+        }
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        rl_st_writer *w = rl_st_writer_open(path, n, sp, NULL);
+        for (int i = 0; w && i < n && !rc; i++) rc = !o[i].data || rl_st_writer_write(w, o[i].data, o[i].bytes) != 0;
+        if (w) rc |= rc ? (rl_st_writer_abort(w), 1) : rl_st_writer_close(w) != 0;
+        else rc = 1;
+    }
+    for (int i = 0; i < n; i++) free(o[i].data);
+    free(sp);
+    return rc || !sp ? -1 : 0;
+}
+
+/* The rewritten model in dir against the golden of fixture src (named `name` in messages): on
+ * every backend, the prompt in one sweep and in sweeps of 5. */
+static inline void repack_check(const char *dir, const char *src, const char *name) {
+    fixture_golden gg;
+    if (golden_load(src, name, &gg)) return;
+    const char *be[4] = {"cpu", "cpu-staged"};
+    int nb = gpu_backends(be, 2);
+    for (int b = 0; b < nb; b++)
+        for (int mb = 0; mb <= 5; mb += 5) {
+            rl_model_opts o = {.backend = be[b], .max_batch = mb};
+            rl_model *m = rl_model_open(dir, &o);
+            CHECK(m != NULL, "open %s on %s: %s", name, be[b], rl_last_error());
+            if (!m) continue;
+            char what[96];
+            snprintf(what, sizeof what, "%s [%s, batch %d]", name, be[b], mb);
+            double w = golden_compare(m, what, gg.prompt, gg.P, gg.greedy, gg.G, gg.logits, gg.rows, gg.V);
+            fprintf(stderr, "  %s: max abs diff %.2g vs the fixture's golden\n", what, w);
+            rl_model_close(m);
+        }
+    free(gg.logits);
+}
+
+#endif
