@@ -83,6 +83,19 @@ int rl_hub_wanted(const char *name, const char *const *include, int n_include) {
     return 0;
 }
 
+int rl_hub_wanted_in(const char *name, const char *const *names, int n, const char *const *include, int n_include) {
+    for (int i = 0; i < n_include; i++)
+        if (!fnmatch(include[i], name, 0)) return 1; /* asked for by name: always */
+    if (!rl_hub_wanted(name, NULL, 0)) return 0;
+    /* Mistral's repos ship the weights twice: consolidated*.safetensors (their own format, which
+     * the model's config.json does not describe) beside the HF shards or model.safetensors */
+    if (!fnmatch("consolidated*.safetensors", name, FNM_PATHNAME))
+        for (int i = 0; i < n; i++)
+            if (!fnmatch("model*.safetensors", names[i], FNM_PATHNAME) || !fnmatch("*.safetensors.index.json", names[i], FNM_PATHNAME))
+                return 0;
+    return 1;
+}
+
 /* ---- curl plumbing ---- */
 
 
@@ -394,10 +407,11 @@ int rl_hub_download(const rl_hub_download_opts *o, char **snapshot_dir) {
     }
     if (list_files(&c, &l)) goto out;
     int n_want = 0;
-    for (int i = 0; i < l.n; i++) n_want += rl_hub_wanted(l.names[i], o->include, o->n_include);
+    const char *const *names = (const char *const *)l.names;
+    for (int i = 0; i < l.n; i++) n_want += rl_hub_wanted_in(l.names[i], names, l.n, o->include, o->n_include);
     if (!n_want) { rl_err("%s at %s (commit %s) has no files to download (no config.json / safetensors / tokenizer; see --include)", repo, rev, l.commit); goto out; }
     for (int i = 0; i < l.n; i++)
-        if (rl_hub_wanted(l.names[i], o->include, o->n_include) && download_one(&c, l.commit, l.names[i])) goto out;
+        if (rl_hub_wanted_in(l.names[i], names, l.n, o->include, o->n_include) && download_one(&c, l.commit, l.names[i])) goto out;
     char snap[PATH_CAP + 128], ref[PATH_CAP + 300];
     if (snprintf(snap, sizeof snap, "%s/snapshots/%s", c.repo_dir, l.commit) >= (int)sizeof snap) { rl_err("snapshot path too long"); goto out; }
     if (strcmp(rev, l.commit)) {                      /* refs/<rev> last: the id resolves only once all is there */

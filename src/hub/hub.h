@@ -60,6 +60,10 @@ typedef struct {
  * added_tokens.json, vocab.json, merges.txt, chat_template*, *.safetensors and
  * *.safetensors.index.json at the top of the repo. 1 if name is in it or matches include. */
 int rl_hub_wanted(const char *name, const char *const *include, int n_include);
+/* rl_hub_wanted within the repo's listing names[0..n): also drops weights the listing holds
+ * twice (Mistral's consolidated*.safetensors beside the HF model*.safetensors / index), unless
+ * an include pattern names them. */
+int rl_hub_wanted_in(const char *name, const char *const *names, int n, const char *const *include, int n_include);
 
 /* Downloads the repo's wanted files at the revision into the cache: lists them through
  * {endpoint}/api/models/{repo}/revision/{rev}, fetches each into blobs/<etag> through a

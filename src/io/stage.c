@@ -6,14 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Tensor by name, trying the description's alternative name prefix (name_alt) when missing. */
+/* Tensor by name, trying the description's alternative name prefixes (name_alt) when missing. */
 static const rl_tensor_info *find_named(const rl_model_desc *d, const rl_checkpoint *ck, const char *name) {
     const rl_tensor_info *t = rl_ckpt_find(ck, name);
-    size_t k = d->name_alt[0] ? strlen(d->name_alt[0]) : 0;
-    if (t || !k || strncmp(name, d->name_alt[0], k)) return t;
-    char alt[320];
-    if (snprintf(alt, sizeof alt, "%s%s", d->name_alt[1], name + k) >= (int)sizeof alt) return NULL;
-    return rl_ckpt_find(ck, alt);
+    for (int i = 0; !t && i + 1 < (int)(sizeof d->name_alt / sizeof d->name_alt[0]) && d->name_alt[i]; i += 2) {
+        size_t k = strlen(d->name_alt[i]);
+        char alt[320];
+        if (strncmp(name, d->name_alt[i], k) || snprintf(alt, sizeof alt, "%s%s", d->name_alt[i + 1], name + k) >= (int)sizeof alt)
+            continue;
+        t = rl_ckpt_find(ck, alt);
+    }
+    return t;
 }
 
 const rl_tensor_info *rl_global_tensor(const rl_model_desc *d, const rl_checkpoint *ck, rl_global_role r) {

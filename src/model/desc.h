@@ -179,8 +179,9 @@ typedef struct {
     int ctx_exact_max;       /* > 0: positions beyond this need math we do not implement (Qwen v1
                                 dynamic NTK / logn attention); opening a longer context is an error */
     char ctx_exact_why[96];  /* names that math, for the error */
-    const char *name_alt[2]; /* tensor-name fallback: a missing name starting with name_alt[0] is
-                                looked up with that prefix replaced by name_alt[1] (Gemma 3 multimodal) */
+    const char *name_alt[6]; /* tensor-name fallbacks, pairs (prefix, replacement): a missing name starting
+                                with name_alt[2i] is looked up with that prefix replaced by name_alt[2i+1],
+                                pair by pair (multimodal checkpoints' text stacks) */
 
     /* --- MoE and MLA (moe_config.c, fam_moe*.c, src/engine/moe.c, mla.c) --- */
     int n_experts;           /* routed experts of a MoE layer (0 = no MoE) */

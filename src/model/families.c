@@ -52,6 +52,18 @@ static int norm_mistral(rl_model_desc *d, const cJSON *cfg, const char *file) {
     return 0;
 }
 
+/* Mistral 3 (Mistral3ForConditionalGeneration: Mistral Small 3.1 / 3.2 and kin): the text stack
+ * of text_config (a Mistral / Llama decoder; the vision tower and projector are never read),
+ * named model.language_model.* (transformers v5) or language_model.model.* with
+ * language_model.lm_head (the original upload). */
+static int norm_mistral3(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    if (norm_mistral(d, cfg, file)) return -1;
+    d->name_alt[0] = "model."; d->name_alt[1] = "model.language_model.";
+    d->name_alt[2] = "model."; d->name_alt[3] = "language_model.model.";
+    d->name_alt[4] = "lm_head."; d->name_alt[5] = "language_model.lm_head.";
+    return 0;
+}
+
 /* Qwen2/2.5: q/k/v biases; the sliding window applies only with use_sliding_window, from
  * layer max_window_layers on (as transformers' Qwen2 does). */
 static int norm_qwen2(rl_model_desc *d, const cJSON *cfg, const char *file) {
@@ -96,6 +108,7 @@ static const rl_family FAMILIES[] = {
     {"qwen3_5", {"Qwen3_5ForCausalLM", "Qwen3_5ForConditionalGeneration", NULL}, 0, rl_norm_qwen35}, /* fam_qwen35.c */
     {"qwen3_5_moe", {"Qwen3_5MoeForCausalLM", NULL}, 0, rl_norm_qwen35_moe}, /* fam_moe.c: qwen3_5 + MoE */
     {"qwen3_next", {"Qwen3NextForCausalLM", NULL}, 0, rl_norm_qwen3_next}, /* fam_moe.c: fused qkvz / ba */
+    {"mistral3", {"Mistral3ForConditionalGeneration", NULL}, 0, norm_mistral3}, /* the text stack */
     {"mixtral", {"MixtralForCausalLM", NULL}, 0, rl_norm_mixtral}, /* fam_moe.c */
     {"qwen2_moe", {"Qwen2MoeForCausalLM", NULL}, 0, rl_norm_qwen2_moe}, /* fam_moe.c */
     {"qwen3_moe", {"Qwen3MoeForCausalLM", NULL}, 0, rl_norm_qwen3_moe}, /* fam_moe.c */

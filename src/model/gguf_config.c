@@ -276,7 +276,7 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
     }
     for (int r = 0; r < G_COUNT; r++) if (d->gname[r]) d->gname[r] = GLOBAL_NAMES[r];
     if (d->n_experts) for (int e = 0; e < 3; e++) d->ename[e] = EXPERT_NAMES[e];
-    d->name_alt[0] = d->name_alt[1] = NULL;
+    memset(d->name_alt, 0, sizeof d->name_alt);
 
     /* conventions of llama.cpp's converter */
     if (ARCHS[k].rope_interleaved)

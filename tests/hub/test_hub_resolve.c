@@ -188,6 +188,15 @@ static void test_wanted(void) {
     for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) CHECK(!rl_hub_wanted(no[i], NULL, 0), "%s", no[i]);
     const char *inc[] = {"*.bin", "onnx/*"};
     CHECK(rl_hub_wanted("pytorch_model.bin", inc, 2) && rl_hub_wanted("onnx/model.onnx", inc, 2) && !rl_hub_wanted("x.gguf", inc, 2), "include");
+    /* a Mistral repo: the consolidated copy of the weights is skipped beside the HF shards */
+    const char *repo[] = {"config.json", "params.json", "consolidated.safetensors", "model-00001-of-00002.safetensors",
+                          "model-00002-of-00002.safetensors", "model.safetensors.index.json"};
+    CHECK(!rl_hub_wanted_in("consolidated.safetensors", repo, 6, NULL, 0) && rl_hub_wanted_in(repo[3], repo, 6, NULL, 0) &&
+          rl_hub_wanted_in("config.json", repo, 6, NULL, 0), "consolidated beside the shards");
+    const char *only[] = {"config.json", "consolidated.safetensors"}, *incc[] = {"consolidated.safetensors"};
+    CHECK(rl_hub_wanted_in("consolidated.safetensors", only, 2, NULL, 0), "consolidated alone is the model");
+    CHECK(rl_hub_wanted_in("consolidated.safetensors", repo, 6, incc, 1), "consolidated asked for by --include");
+    CHECK(!rl_hub_wanted_in("README.md", repo, 6, NULL, 0), "README");
 }
 
 static void test_sha256(void) {
