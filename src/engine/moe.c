@@ -8,6 +8,7 @@
 #include "engine/moe.h"
 #include "engine/moe_state.h"
 #include "io/coalesce.h"
+#include "io/stage.h"
 #include "model/weights_moe.h"
 #include "util/err.h"
 #include <math.h>
@@ -52,7 +53,7 @@ static int resolve_layer(rl_model *m, int l) {
                 x->len[k * XA] = t->nbytes;
                 continue;
             }
-            if (!(t = rl_ckpt_find(m->ck, name))) return rl_err("%s: missing tensor %s", dir, name);
+            if (!(t = rl_find_tensor(d, m->ck, name))) return rl_err("%s: missing tensor %s", dir, name);
             if (!rl_dtype_is_weight(t->dtype))
                 return rl_err("%s: tensor %s has dtype %s; experts must be F32, F16, BF16, Q8_0 or Q4_1", dir, t->name, RL_DTYPES[t->dtype].st_name);
             uint64_t slice = (uint64_t)rows * rl_dtype_row_bytes(t->dtype, cols);

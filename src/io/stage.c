@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Tensor by name, trying the description's alternative name prefixes (name_alt) when missing. */
-static const rl_tensor_info *find_named(const rl_model_desc *d, const rl_checkpoint *ck, const char *name) {
+const rl_tensor_info *rl_find_tensor(const rl_model_desc *d, const rl_checkpoint *ck, const char *name) {
     const rl_tensor_info *t = rl_ckpt_find(ck, name);
     for (int i = 0; !t && i + 1 < (int)(sizeof d->name_alt / sizeof d->name_alt[0]) && d->name_alt[i]; i += 2) {
         size_t k = strlen(d->name_alt[i]);
@@ -22,7 +21,7 @@ static const rl_tensor_info *find_named(const rl_model_desc *d, const rl_checkpo
 const rl_tensor_info *rl_global_tensor(const rl_model_desc *d, const rl_checkpoint *ck, rl_global_role r) {
     if (r == G_LM_HEAD && d->tied) r = G_EMBED;
     const char *n = d->gname[r];
-    return (n && *n) ? find_named(d, ck, n) : NULL;
+    return (n && *n) ? rl_find_tensor(d, ck, n) : NULL;
 }
 
 static int check_shape(const rl_tensor_info *t, int64_t rows, int64_t cols, const char *dir) {
@@ -91,7 +90,7 @@ int rl_stages_build(const rl_model_desc *d, const rl_checkpoint *ck, size_t head
             int qr = nq && cols ? rl_stage_quant_role(d, ck, name, rows, cols, dir, &t, &s->q[r]) : 0;
             if (qr > 0 && (r == W_QKV || r == W_GATE_UP)) qr = rl_err("%s: tensor %s: fused quantized projections are not supported yet", dir, t->name);
             if (qr < 0) { free(st); return -1; }
-            if (!qr) t = find_named(d, ck, name);
+            if (!qr) t = rl_find_tensor(d, ck, name);
             if (!t) {
                 if (d->w_optional & (1ull << r)) continue;
                 free(st);

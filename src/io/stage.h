@@ -37,6 +37,8 @@ int rl_stages_build(const rl_model_desc *d, const rl_checkpoint *ck, size_t head
                     rl_stage **stages, int *n);
 
 /* Tensor info of a whole-model role (embedding, final norm, head), or NULL if absent. */
+/* Tensor by name, trying the description's alternative name prefixes (name_alt) when missing. */
+const rl_tensor_info *rl_find_tensor(const rl_model_desc *d, const rl_checkpoint *ck, const char *name);
 const rl_tensor_info *rl_global_tensor(const rl_model_desc *d, const rl_checkpoint *ck, rl_global_role r);
 
 #endif

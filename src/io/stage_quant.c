@@ -1,6 +1,7 @@
 /* Composite weight resolution for pre-quantized HF checkpoints (see stage_quant.h). Tensor
  * layouts: ../shared/fixtures-quant/README.md (from the producers' code). */
 #include "io/stage_quant.h"
+#include "io/stage.h"
 #include "util/err.h"
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -155,7 +156,8 @@ int rl_stage_quant_role(const rl_model_desc *d, const rl_checkpoint *ck, const c
     const rl_quant_desc *qd = &d->quant;
     memset(q, 0, sizeof *q);
     if (qd->method == RL_QM_NONE || rows <= 0 || cols <= 0 || rows > (1 << 30) || cols > (1 << 30)) return 0;
-    const rl_tensor_info *w = rl_ckpt_find(ck, name);
+    const rl_tensor_info *w = rl_find_tensor(d, ck, name);
+    if (w) name = w->name; /* (found under a name_alt prefix: its extra tensors are there too) */
     int rc = 0;
     q->p.rows = (int)rows;
     q->p.cols = (int)cols;
@@ -172,7 +174,8 @@ int rl_stage_quant_role(const rl_model_desc *d, const rl_checkpoint *ck, const c
         if (k < 7 || strcmp(name + k - 7, ".weight") || k - 7 >= sizeof base) return 0;
         memcpy(base, name, k - 7);
         base[k - 7] = 0;
-        if (!(w = find_sfx(ck, base, ".qweight", n2, sizeof n2))) return 0;
+        if (snprintf(n2, sizeof n2, "%s.qweight", base) >= (int)sizeof n2 || !(w = rl_find_tensor(d, ck, n2))) return 0;
+        snprintf(base, sizeof base, "%.*s", (int)(strlen(w->name) - 8), w->name); /* (under a name_alt prefix) */
         rc = int_role(ck, base, rows, cols, dir, qd, w, q);
     }
     if (rc == 1) *main = w;

@@ -106,7 +106,7 @@ static const rl_family FAMILIES[] = {
     {"baichuan", {"BaichuanForCausalLM", "BaiChuanForCausalLM", NULL}, 0, rl_norm_baichuan}, /* fam_baichuan.c */
     {"qwen", {"QWenLMHeadModel", NULL}, 0, rl_norm_qwen1}, /* fam_qwen1.c */
     {"qwen3_5", {"Qwen3_5ForCausalLM", "Qwen3_5ForConditionalGeneration", NULL}, 0, rl_norm_qwen35}, /* fam_qwen35.c */
-    {"qwen3_5_moe", {"Qwen3_5MoeForCausalLM", NULL}, 0, rl_norm_qwen35_moe}, /* fam_moe.c: qwen3_5 + MoE */
+    {"qwen3_5_moe", {"Qwen3_5MoeForCausalLM", "Qwen3_5MoeForConditionalGeneration", NULL}, 0, rl_norm_qwen35_moe}, /* fam_moe.c: qwen3_5 + MoE */
     {"qwen3_next", {"Qwen3NextForCausalLM", NULL}, 0, rl_norm_qwen3_next}, /* fam_moe.c: fused qkvz / ba */
     {"mistral3", {"Mistral3ForConditionalGeneration", NULL}, 0, norm_mistral3}, /* the text stack */
     {"mixtral", {"MixtralForCausalLM", NULL}, 0, rl_norm_mixtral}, /* fam_moe.c */

@@ -1,5 +1,5 @@
 /* What the family tests that rewrite a fixture into another family's checkpoint form share
- * (test_qwen3_next.c, test_deepseek_v32.c): reading a fixture tensor, a list of output tensors,
+ * (test_qwen3_next.c, test_deepseek_v32.c, test_mm_text.c): reading a fixture tensor, a list of output tensors,
  * writing them as one safetensors file and the edited config.json, and checking the rewritten
  * model against the fixture's own golden on the cpu, cpu-staged and the GPU backends that open. */
 #ifndef RL_TEST_REPACK_H
@@ -69,7 +69,7 @@ static inline void repack_check(const char *dir, const char *src, const char *na
             rl_model *m = rl_model_open(dir, &o);
             CHECK(m != NULL, "open %s on %s: %s", name, be[b], rl_last_error());
             if (!m) continue;
-            char what[96];
+            char what[256];
             snprintf(what, sizeof what, "%s [%s, batch %d]", name, be[b], mb);
             double w = golden_compare(m, what, gg.prompt, gg.P, gg.greedy, gg.G, gg.logits, gg.rows, gg.V);
             fprintf(stderr, "  %s: max abs diff %.2g vs the fixture's golden\n", what, w);
