@@ -52,15 +52,37 @@ static int norm_mistral(rl_model_desc *d, const cJSON *cfg, const char *file) {
     return 0;
 }
 
-/* Mistral 3 (Mistral3ForConditionalGeneration: Mistral Small 3.1 / 3.2 and kin): the text stack
- * of text_config (a Mistral / Llama decoder; the vision tower and projector are never read),
- * named model.language_model.* (transformers v5) or language_model.model.* with
- * language_model.lm_head (the original upload). */
-static int norm_mistral3(rl_model_desc *d, const cJSON *cfg, const char *file) {
-    if (norm_mistral(d, cfg, file)) return -1;
+/* The text stack of a multimodal checkpoint (a ...ForConditionalGeneration wrapper; the vision
+ * tower and projector are never read): the decoder of text_config (config.c reads it; or of the
+ * config itself) normalized by its own family — found by its model_type, else the wrapper's
+ * usual one — under the language model's name prefix: model.language_model.* (transformers v5)
+ * or, for Llava-style uploads, language_model.model.* with language_model.lm_head. */
+typedef struct { const char *arch, *text; int llava; } mm_wrap;
+static const mm_wrap MM_WRAPS[] = {
+    {"Mistral3ForConditionalGeneration", "mistral", 1}, /* Mistral Small 3.1 / 3.2 */
+    {"LlavaForConditionalGeneration", "llama", 1},      /* Llava, Pixtral (text_config: llama / mistral / qwen2) */
+    {"Qwen2VLForConditionalGeneration", "qwen2", 0},
+    {"Qwen2_5_VLForConditionalGeneration", "qwen2", 0},
+    {"Qwen3VLForConditionalGeneration", "qwen3", 0},
+};
+
+static int norm_mm_text(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    const mm_wrap *w = NULL;
+    for (size_t i = 0; i < sizeof MM_WRAPS / sizeof MM_WRAPS[0]; i++)
+        if (!strcmp(d->arch, MM_WRAPS[i].arch)) w = &MM_WRAPS[i];
+    if (!w) return rl_err("%s: no text model known for \"%s\"", file, d->arch);
+    const char *mt;
+    if (rl_json_str(cfg, "model_type", w->text, &mt, file)) return -1;
+    const rl_family *f = rl_family_find(NULL, mt);
+    if (!f || f->normalize == norm_mm_text) f = rl_family_find(NULL, w->text);
+    if (!f || f->normalize == norm_mm_text) return rl_err("%s: the text model \"%s\" of %s is not supported", file, mt, d->arch);
+    if (f->normalize(d, cfg, file)) return -1;
+    snprintf(d->family, sizeof d->family, "%s", f->name); /* (info: the family that runs it) */
     d->name_alt[0] = "model."; d->name_alt[1] = "model.language_model.";
-    d->name_alt[2] = "model."; d->name_alt[3] = "language_model.model.";
-    d->name_alt[4] = "lm_head."; d->name_alt[5] = "language_model.lm_head.";
+    if (w->llava) {
+        d->name_alt[2] = "model."; d->name_alt[3] = "language_model.model.";
+        d->name_alt[4] = "lm_head."; d->name_alt[5] = "language_model.lm_head.";
+    }
     return 0;
 }
 
@@ -108,7 +130,8 @@ static const rl_family FAMILIES[] = {
     {"qwen3_5", {"Qwen3_5ForCausalLM", "Qwen3_5ForConditionalGeneration", NULL}, 0, rl_norm_qwen35}, /* fam_qwen35.c */
     {"qwen3_5_moe", {"Qwen3_5MoeForCausalLM", "Qwen3_5MoeForConditionalGeneration", NULL}, 0, rl_norm_qwen35_moe}, /* fam_moe.c: qwen3_5 + MoE */
     {"qwen3_next", {"Qwen3NextForCausalLM", NULL}, 0, rl_norm_qwen3_next}, /* fam_moe.c: fused qkvz / ba */
-    {"mistral3", {"Mistral3ForConditionalGeneration", NULL}, 0, norm_mistral3}, /* the text stack */
+    {"mm_text", {"Mistral3ForConditionalGeneration", "LlavaForConditionalGeneration", "Qwen2VLForConditionalGeneration",
+                 "Qwen2_5_VLForConditionalGeneration", "Qwen3VLForConditionalGeneration", NULL}, 0, norm_mm_text}, /* their text stacks */
     {"mixtral", {"MixtralForCausalLM", NULL}, 0, rl_norm_mixtral}, /* fam_moe.c */
     {"qwen2_moe", {"Qwen2MoeForCausalLM", NULL}, 0, rl_norm_qwen2_moe}, /* fam_moe.c */
     {"qwen3_moe", {"Qwen3MoeForCausalLM", NULL}, 0, rl_norm_qwen3_moe}, /* fam_moe.c */

@@ -42,7 +42,8 @@ int rl_rope_parse(const cJSON *cfg, const cJSON *params, rl_rope *r, double max_
     const char *type = NULL;
     if (rl_json_str(sc, "rope_type", NULL, &type, file)) return -1;
     if (!type && rl_json_str(sc, "type", NULL, &type, file)) return -1;
-    if (!type || !strcmp(type, "default")) return 0;
+    /* Qwen2-VL's "mrope" (rotary sections per image axis): text positions make it the default */
+    if (!type || !strcmp(type, "default") || !strcmp(type, "mrope")) return 0;
     if (rl_json_num(sc, "factor", 1.0, &r->factor, file)) return -1;
     if (rl_json_num(sc, "original_max_position_embeddings", 0, &r->orig_max_pos, file)) return -1;
     if (r->orig_max_pos == 0 && rl_json_num(cfg, "original_max_position_embeddings", 0, &r->orig_max_pos, file)) return -1;
