@@ -57,7 +57,7 @@ static inline int repack_write(const char *dir, cJSON *cfg, repack_t *o, int n) 
 }
 
 /* The rewritten model in dir against the golden of fixture src (named `name` in messages): on
- * every backend, the prompt in one sweep and in sweeps of 5. */
+ * every backend, the prompt in one sweep and in sweeps of 5; then two sequences batched. */
 static inline void repack_check(const char *dir, const char *src, const char *name) {
     fixture_golden gg;
     if (golden_load(src, name, &gg)) return;
@@ -75,7 +75,49 @@ static inline void repack_check(const char *dir, const char *src, const char *na
             fprintf(stderr, "  %s: max abs diff %.2g vs the fixture's golden\n", what, w);
             rl_model_close(m);
         }
+    /* two sequences in one batch (the whole prompt, its first half): their last rows */
+    rl_model_opts o2 = {.n_seq = 2};
+    rl_model *m = rl_model_open(dir, &o2);
+    CHECK(m != NULL, "%s: open n_seq 2: %s", name, rl_last_error());
+    if (m) {
+        int V = gg.V, h = gg.P / 2 > 0 ? gg.P / 2 : 1;
+        float *lg = malloc((size_t)2 * V * sizeof(float));
+        rl_batch_item it[2] = {{0, gg.prompt, gg.P}, {1, gg.prompt, h}};
+        CHECK(lg && rl_model_eval_batch(m, it, 2, lg) == 0, "%s: batch: %s", name, rl_last_error());
+        double w = 0;
+        for (int i = 0; lg && i < V; i++) {
+            w = fmax(w, fabs(lg[i] - gg.logits[(size_t)(gg.P - 1) * V + i]));
+            w = fmax(w, fabs(lg[V + i] - gg.logits[(size_t)(h - 1) * V + i]));
+        }
+        CHECK(w <= 1e-3, "%s batched: max abs diff %g", name, w);
+        free(lg);
+        rl_model_close(m);
+    }
     free(gg.logits);
+}
+
+/* The end of a rewrite: o[0..n) and cfg written into dir unless rc (or o missing), then every
+ * buffer, the config and the checkpoint freed. 0 / -1. */
+static inline int repack_finish(const char *dir, cJSON *cfg, rl_checkpoint *ck, repack_t *o, int n, int rc) {
+    if (!o) rc = 1;
+    else if (rc) for (int i = 0; i < n; i++) free(o[i].data);
+    else rc = repack_write(dir, cfg, o, n);
+    free(o);
+    cJSON_Delete(cfg);
+    rl_ckpt_close(ck);
+    return rc ? -1 : 0;
+}
+
+/* Rewrites fixture src (a path) with fn(src, dir, arg) into a fresh temporary folder, checks it
+ * against the fixture's golden (repack_check, named name) and removes the folder. */
+static inline void repack_and_check(const char *src, const char *name, int (*fn)(const char *, const char *, const void *),
+                                    const void *arg) {
+    char dir[64] = "/tmp/rl_repack_XXXXXX", cmd[200];
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    CHECK(fn(src, dir, arg) == 0, "%s: rewriting %s: %s", name, src, rl_last_error());
+    repack_check(dir, src, name);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "cleanup");
 }
 
 #endif

@@ -23,7 +23,8 @@ static void halves(uint8_t *w, int64_t rows, int B, int R, size_t rb) {
     free(tmp);
 }
 
-static int repack(const char *src, const char *dir) {
+static int repack(const char *src, const char *dir, const void *arg) {
+    (void)arg;
     char path[1200];
     snprintf(path, sizeof path, "%s/config.json", src);
     cJSON *cfg = rl_json_load(path);
@@ -45,24 +46,13 @@ static int repack(const char *src, const char *dir) {
         if (strstr(idx, ".wq_b.") || strstr(idx, ".wk.") || strstr(idx, ".k_norm.")) /* the rotary dims of each head */
             halves(o[i].data, t->shape[0], D, R, rb);
     }
-    if (!o) rc = 1;
-    else if (rc) for (int i = 0; i < n; i++) free(o[i].data);
-    else rc = repack_write(dir, cfg, o, n);
-    free(o);
-    cJSON_Delete(cfg);
-    rl_ckpt_close(ck);
-    return rc ? -1 : 0;
+    return repack_finish(dir, cfg, ck, o, n, rc);
 }
 
 static void test_golden(void) {
-    char src[512], dir[64] = "/tmp/rl_deepseek_v32_XXXXXX";
+    char src[512];
     snprintf(src, sizeof src, "%s/" SRC, t_shared());
-    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
-    CHECK(repack(src, dir) == 0, "repack: %s", rl_last_error());
-    repack_check(dir, src, "deepseek_v32");
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    CHECK(system(cmd) == 0, "cleanup");
+    repack_and_check(src, "deepseek_v32", repack, NULL);
 }
 
 int main(void) {

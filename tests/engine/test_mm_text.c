@@ -34,7 +34,8 @@ static void add_mrope(cJSON *text, const char *kind) {
     cJSON_AddItemToObject(text, "rope_scaling", r);
 }
 
-static int repack(const char *src, const char *dir, const mm_case *c) {
+static int repack(const char *src, const char *dir, const void *arg) {
+    const mm_case *c = arg;
     char path[1200];
     snprintf(path, sizeof path, "%s/config.json", src);
     cJSON *text = rl_json_load(path), *cfg = cJSON_CreateObject();
@@ -69,13 +70,7 @@ static int repack(const char *src, const char *dir, const mm_case *c) {
         x->data = malloc(x->bytes);
         for (int j = 0; x->data && j < 64; j++) ((float *)x->data)[j] = NAN;
     }
-    if (!o) rc = 1;
-    else if (rc) for (int i = 0; i < n + 2; i++) free(o[i].data);
-    else rc = repack_write(dir, cfg, o, n + 2);
-    free(o);
-    cJSON_Delete(cfg);
-    rl_ckpt_close(ck);
-    return rc ? -1 : 0;
+    return repack_finish(dir, cfg, ck, o, n + 2, rc);
 }
 
 static void test_golden(void) {
@@ -104,14 +99,10 @@ static void test_golden(void) {
         {"fixtures/qwen3", "Qwen3VLForConditionalGeneration", "qwen3_vl", QWEN_VL, 0, "interleaved"},
     };
     for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
-        char src[512], dir[64] = "/tmp/rl_mm_text_XXXXXX", cmd[200], name[96];
+        char src[512], name[160];
         snprintf(src, sizeof src, "%s/%s", t_shared(), C[i].fixture);
         snprintf(name, sizeof name, "%s (%s*)", C[i].arch, C[i].layers);
-        CHECK(mkdtemp(dir) != NULL, "mkdtemp");
-        CHECK(repack(src, dir, &C[i]) == 0, "repack %s: %s", name, rl_last_error());
-        repack_check(dir, src, name);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        CHECK(system(cmd) == 0, "cleanup");
+        repack_and_check(src, name, repack, &C[i]);
     }
 }
 

@@ -12,7 +12,8 @@
 #define SRC "fixtures/qwen3_5_moe"
 
 /* Writes the Qwen3-Next form of the fixture into dir (config.json, model.safetensors). 0 / -1. */
-static int repack(const char *src, const char *dir) {
+static int repack(const char *src, const char *dir, const void *arg) {
+    (void)arg;
     char path[1200];
     snprintf(path, sizeof path, "%s/config.json", src);
     cJSON *cfg = rl_json_load(path);
@@ -101,48 +102,13 @@ static int repack(const char *src, const char *dir) {
             if (repack_copy(ck, t, &o[n++])) rc = 1; /* as it is */
         }
     }
-    if (!o) rc = 1;
-    else if (rc) for (int i = 0; i < n; i++) free(o[i].data);
-    else rc = repack_write(dir, cfg, o, n);
-    free(o);
-    cJSON_Delete(cfg);
-    rl_ckpt_close(ck);
-    return rc ? -1 : 0;
+    return repack_finish(dir, cfg, ck, o, n, rc);
 }
-
-static char g_dir[512];
 
 static void test_golden(void) {
     char src[512];
     snprintf(src, sizeof src, "%s/" SRC, t_shared());
-    snprintf(g_dir, sizeof g_dir, "/tmp/rl_qwen3_next_XXXXXX");
-    CHECK(mkdtemp(g_dir) != NULL, "mkdtemp");
-    CHECK(repack(src, g_dir) == 0, "repack: %s", rl_last_error());
-    repack_check(g_dir, src, "qwen3_next");
-    fixture_golden gg;
-    if (golden_load(src, "qwen3_5_moe", &gg)) return;
-    /* two sequences in one batch: the split tables index every row of the sweep */
-    rl_model_opts o2 = {.n_seq = 2};
-    rl_model *m = rl_model_open(g_dir, &o2);
-    CHECK(m != NULL, "open n_seq 2: %s", rl_last_error());
-    if (m) {
-        int V = gg.V, h = gg.P / 2;
-        float *lg = malloc((size_t)2 * V * sizeof(float));
-        rl_batch_item it[2] = {{0, gg.prompt, gg.P}, {1, gg.prompt, h}};
-        CHECK(lg && rl_model_eval_batch(m, it, 2, lg) == 0, "batch: %s", rl_last_error());
-        double w = 0;
-        for (int i = 0; lg && i < V; i++) {
-            w = fmax(w, fabs(lg[i] - gg.logits[(size_t)(gg.P - 1) * V + i]));
-            w = fmax(w, fabs(lg[V + i] - gg.logits[(size_t)(h - 1) * V + i]));
-        }
-        CHECK(w <= 1e-3, "qwen3_next batched: max abs diff %g", w);
-        free(lg);
-        rl_model_close(m);
-    }
-    free(gg.logits);
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    CHECK(system(cmd) == 0, "cleanup");
+    repack_and_check(src, "qwen3_next", repack, NULL);
 }
 
 int main(void) {
