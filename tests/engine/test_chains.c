@@ -196,6 +196,17 @@ static void chains_of(const char *name) {
     tr[0] = (rl_tree_item){0, c0, branch, 3};
     CHECK(rl_model_eval_tree_batch(a, tr, 1, la) != 0 && strstr(rl_last_error(), "chains only"), "%s: a branching tree: %s",
           name, rl_last_error());
+    /* bad commits are errors that keep the chain's sequence usable */
+    tr[0] = (rl_tree_item){0, c0, par, 3};
+    int32_t skip[2] = {0, 2}, six[5] = {0, 1, 2, 3, 4};
+    int pos0 = rl_model_seq_pos(a, 0);
+    CHECK(rl_model_eval_tree_batch(a, tr, 1, la) == 0, "%s: chain again: %s", name, rl_last_error());
+    CHECK(rl_model_seq_tree_commit(a, 0, skip, 2) != 0, "%s: a path skipping a node was committed", name);
+    CHECK(rl_model_seq_tree_commit(a, 0, six, 5) != 0, "%s: 5 nodes of a chain of 3 were committed", name);
+    CHECK(rl_model_seq_tree_commit(a, 1, six, 1) != 0, "%s: a commit of a sequence without a chain", name);
+    CHECK(rl_model_seq_tree_commit(a, 0, six, 3) == 0 && rl_model_seq_pos(a, 0) == pos0 + 3, "%s: the good commit after them: %s",
+          name, rl_last_error());
+    CHECK(rl_model_seq_tree_commit(a, 0, six, 1) != 0, "%s: a second commit of the same chain", name);
     free(la); free(lb);
     rl_model_close(a); rl_model_close(b);
 }
