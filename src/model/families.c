@@ -43,6 +43,16 @@ static int norm_llama(rl_model_desc *d, const cJSON *cfg, const char *file) {
     return 0;
 }
 
+/* Seed-OSS (ByteDance): Llama with q/k/v biases (attention_bias) and the output projection's
+ * own flag (attention_out_bias). */
+static int norm_seed_oss(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    if (norm_llama(d, cfg, file)) return -1;
+    int ob;
+    if (rl_json_bool(cfg, "attention_out_bias", 0, &ob, file)) return -1;
+    d->o_bias = ob;
+    return 0;
+}
+
 static int norm_mistral(rl_model_desc *d, const cJSON *cfg, const char *file) {
     if (norm_llama(d, cfg, file)) return -1;
     long long w;
@@ -114,6 +124,7 @@ static int norm_qwen3(rl_model_desc *d, const cJSON *cfg, const char *file) {
 static const rl_family FAMILIES[] = {
     {"llama", {"LlamaForCausalLM", NULL}, 0, norm_llama},
     {"mistral", {"MistralForCausalLM", NULL}, 0, norm_mistral},
+    {"seed_oss", {"SeedOssForCausalLM", NULL}, 0, norm_seed_oss},
     {"qwen2", {"Qwen2ForCausalLM", NULL}, 0, norm_qwen2},
     {"qwen3", {"Qwen3ForCausalLM", NULL}, 0, norm_qwen3},
     {"gemma", {"GemmaForCausalLM", NULL}, 1, rl_norm_gemma}, /* fam_gemma.c */
