@@ -458,24 +458,23 @@ static int rewind_seq(rl_model *m, int seq, int pos) {
     return 0;
 }
 
-/* Drops every pending chain (each sequence back to the chain's start), before anything else
- * touches the caches. */
+/* Drops sequence s's pending chain, if any (back to the chain's start). */
+static int drop_chain(rl_model *m, int s) {
+    if (!chain_pending(m, s)) return 0;
+    m->tree_seq[s].n = 0;
+    return rewind_seq(m, s, m->tree_seq[s].pos);
+}
+
+/* Drops every pending chain, before anything else touches the caches. */
 static int drop_chains(rl_model *m) {
     for (int s = 0; s < m->n_seq; s++)
-        if (chain_pending(m, s)) {
-            m->tree_seq[s].n = 0;
-            if (rewind_seq(m, s, m->tree_seq[s].pos)) return -1;
-        }
+        if (drop_chain(m, s)) return -1;
     return 0;
 }
 
 int rl_model_seq_rewind(rl_model *m, int seq, int pos) {
     if (seq < 0 || seq >= m->n_seq) return rl_err("rewind: sequence %d out of range (0..%d)", seq, m->n_seq - 1);
-    if (chain_pending(m, seq)) {
-        m->tree_seq[seq].n = 0;
-        if (rewind_seq(m, seq, m->tree_seq[seq].pos)) return -1;
-    }
-    return rewind_seq(m, seq, pos);
+    return drop_chain(m, seq) || rewind_seq(m, seq, pos) ? -1 : 0;
 }
 int rl_model_rewind(rl_model *m, int pos) { return rl_model_seq_rewind(m, 0, pos); }
 
@@ -828,14 +827,12 @@ static int eval_chains(rl_model *m, const rl_tree_item *items, int n_items, floa
         bi[i] = (rl_batch_item){s, items[i].tokens, items[i].n};
         from[i] = 0;
     }
-    int pos[RL_TREE_MAX];
-    for (int i = 0; i < n_items; i++) pos[i] = m->kv.pos[items[i].seq];
     for (int s = 0; s < m->n_seq; s++) m->tree_seq[s].n = 0;
     if (eval_items(m, bi, n_items, from, logits)) return -1;
-    for (int i = 0; i < n_items; i++) {
+    for (int i = 0; i < n_items; i++) { /* the chain ends the sequence's rows */
         struct rl_tree_seq *ts = &m->tree_seq[items[i].seq];
-        int top = pos[i] + items[i].n > ts->top ? pos[i] + items[i].n : ts->top;
-        *ts = (struct rl_tree_seq){items[i].n, pos[i], 0, top, 1};
+        int end = m->kv.pos[items[i].seq];
+        *ts = (struct rl_tree_seq){items[i].n, end - items[i].n, 0, end > ts->top ? end : ts->top, 1};
     }
     return 0;
 }

@@ -13,10 +13,10 @@
  *
  * Models without token trees (recurrent layers, a backend without tree
  * attention) speculate with chains: the draft proposes its greedy path one token at a time (then
- * rewinds), the target verifies it as a plain run of all its rows and rewinds to the accepted
- * length (the same exact walk). A recurrent (hybrid) model checkpoints its state before such a
- * run (rl_model_seq_checkpoint), so its rewind restores it and feeds the kept tokens again in
- * front of the next sweep instead of replaying the whole prefix.
+ * rewinds), the target verifies it through the same tree calls, which run a chain as plain rows
+ * and keep its accepted prefix at the commit (the same exact walk). A recurrent (hybrid) target
+ * checkpoints its state inside that sweep, so a rejected tail is fed again in front of the next
+ * sweep instead of replaying the whole prefix.
  *
  * Prompt-lookup candidates (rl_gen_opts.draft > 0: the continuation of the last n-gram's
  * latest earlier occurrence) join the same tree as a path from the root, sharing the nodes the
@@ -98,8 +98,8 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
     int V = rl_model_vocab(m), rc = -1;
     if (rl_model_vocab(dm) != V) return rl_err("draft model: vocabulary of %d tokens, the target has %d", rl_model_vocab(dm), V);
     tree_ctx T = {.m = m, .dm = dm, .V = V};
-    /* recurrent (hybrid) models, no tree attention: verify chains; a hybrid target
-     * checkpoints its state before each, so the rejected tail costs no replay of the prefix */
+    /* recurrent (hybrid) models, no tree attention: the tree API verifies chains (a hybrid target
+     * checkpoints its state inside each, so the rejected tail costs no replay of the prefix) */
     T.chain_t = !rl_model_tree_ok(m);
     int cheap = rl_model_rewind_is_cheap(m);
     T.chain_d = T.chain_t || !rl_model_tree_ok(dm); /* the draft proposes what the target can verify */
@@ -166,10 +166,8 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
             nn = T.tr.n;
         }
         double t1 = rl_now_s(), c1 = compute_total(m);
-        int P = rl_model_pos(m);
-        if (nn > 1 && !cheap && rl_model_seq_checkpoint_slot(m, 0, RL_CKPT_SPEC)) goto done;
         if (nn == 1 ? rl_model_eval(m, T.tr.tok, 1, T.tl, 0)
-                    : T.chain_t ? rl_model_eval(m, T.tr.tok, nn, T.tl, 1) : rl_model_eval_tree(m, T.tr.tok, T.tr.par, nn, T.tl))
+                    : rl_model_eval_tree(m, T.tr.tok, T.tr.par, nn, T.tl))
             goto done;
         T.target_s += rl_now_s() - t1;
         T.target_compute_s += compute_total(m) - c1;
@@ -195,7 +193,7 @@ int rl_generate_tree(rl_model *m, const int32_t *prompt, int n, const rl_gen_opt
                 if (o->on_logits(o->ctx, T.tl + (size_t)path[i] * V, 1, V)) { rl_err("cannot write logits"); goto done; }
         int32_t ptok[RL_TREE_MAX];
         for (int i = 0; i < np; i++) ptok[i] = T.tr.tok[path[i]];
-        if (nn > 1 && (T.chain_t ? rl_model_rewind(m, P + np) : rl_model_tree_commit(m, path, np)))
+        if (nn > 1 && rl_model_tree_commit(m, path, np))
             goto done; /* a lone root went in as a plain eval */
         memcpy(dpend + ndp, ptok, (size_t)np * sizeof(int32_t));
         ndp += np;
