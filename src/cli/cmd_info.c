@@ -201,6 +201,8 @@ int cmd_info(int argc, char **argv) {
     if (d->head_bias) printf(", lm_head bias");
     if (d->head_norm_rows) printf(", NormHead (lm_head rows L2-normalised)");
     if (d->final_softcap > 0) printf(", final softcap %g", d->final_softcap);
+    if (d->logit_div && d->logit_div != 1) printf(", logits / %g", d->logit_div);
+    if (d->resid_mult && d->resid_mult != 1) printf("\nresidual        each sublayer's output x %g before its add", d->resid_mult);
     printf("\neos ids         ");
     for (int i = 0; i < d->n_eos; i++) printf("%s%d", i ? "," : "", d->eos_ids[i]);
     printf("%s\n", d->n_eos ? "" : "(none)");

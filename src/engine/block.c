@@ -157,6 +157,7 @@ int rl_block_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     } else
         attention(m, l, s, buf, T, w0, w2);
     if (d->post_norms) be->ops->rmsnorm(be, m->o, m->o, vec(m, w0, W(s, buf, W_POST_ATTN_NORM), H), T, H, d->norm_eps, d->norm_one_plus);
+    if (d->resid_mult && d->resid_mult != 1.0f) be->ops->scale(be, m->o, d->resid_mult, (int64_t)T * H);
     RL_TRACE(m, l, "mixer_out", m->o, T, H);
     be->ops->add(be, m->x, m->o, (int64_t)T * H);
 
@@ -169,6 +170,7 @@ int rl_block_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     } else if (mlp(m, s, buf, T, w2))
         return -1;
     if (d->post_norms) be->ops->rmsnorm(be, m->o, m->o, vec(m, w0, W(s, buf, W_POST_MLP_NORM), H), T, H, d->norm_eps, d->norm_one_plus);
+    if (d->resid_mult && d->resid_mult != 1.0f) be->ops->scale(be, m->o, d->resid_mult, (int64_t)T * H);
     RL_TRACE(m, l, "ffn_out", m->o, T, H);
     be->ops->add(be, m->x, m->o, (int64_t)T * H);
     RL_TRACE(m, l, "layer_out", m->x, T, H);

@@ -594,6 +594,7 @@ static int head(rl_model *m, const int *out_rows, int nr, float *logits) {
                 for (int t = 0; t < nr; t++) be->ops->add(be, m->head_tmp + (size_t)t * rows, m->lm_head_b + st->row0, rows);
         } else
             be->ops->matmul(be, m->head_tmp, xn, w, dt, m->lm_head_b ? m->lm_head_b + st->row0 : NULL, nr, d->hidden, rows);
+        if (d->logit_div && d->logit_div != 1.0f) be->ops->scale(be, m->head_tmp, 1.0f / d->logit_div, (int64_t)nr * rows);
         if (d->final_softcap > 0) be->ops->softcap(be, m->head_tmp, d->final_softcap, (int64_t)nr * rows);
         int rc = 0;
         for (int t = 0; t < nr && !rc; t++)

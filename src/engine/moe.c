@@ -288,6 +288,7 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
     if (s->t[W_SHX_DOWN]) {
         rl_wref g = rl_stage_weight(m, s, buf, W_SHX_GATE), u = rl_stage_weight(m, s, buf, W_SHX_UP);
         rl_wref dn = rl_stage_weight(m, s, buf, W_SHX_DOWN), gw = rl_stage_weight(m, s, buf, W_SHX_GATE_W);
+        if (d->moe_shared_fused) u = (rl_wref){(const uint8_t *)g.p + (size_t)S->Is * rl_dtype_row_bytes(g.dt, H), g.dt}; /* up rows after gate's */
         expert_mlp(be, d->act, g.p, g.dt, u.p, u.dt, dn.p, dn.dt, xn, T, H, S->Is, S->g, S->u, out);
         if (gw.p) be->ops->row_gate(be, out, xn, rl_vec_f32(m, S->vb + E, gw.p, gw.dt, H), T, H);
     } else

@@ -88,7 +88,7 @@ int rl_stages_build(const rl_model_desc *d, const rl_checkpoint *ck, size_t head
             const rl_tensor_info *t = NULL;
             if (nq && !s->q) s->q = (rl_stage_qrole *)(st + n_alloc) + (size_t)l * W_COUNT;
             int qr = nq && cols ? rl_stage_quant_role(d, ck, name, rows, cols, dir, &t, &s->q[r]) : 0;
-            if (qr > 0 && (r == W_QKV || r == W_GATE_UP)) qr = rl_err("%s: tensor %s: fused quantized projections are not supported yet", dir, t->name);
+            if (qr > 0 && (r == W_QKV || r == W_GATE_UP || (r == W_SHX_GATE && d->moe_shared_fused))) qr = rl_err("%s: tensor %s: fused quantized projections are not supported yet", dir, t->name);
             if (qr < 0) { free(st); return -1; }
             if (!qr) t = rl_find_tensor(d, ck, name);
             if (!t) {

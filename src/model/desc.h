@@ -144,6 +144,8 @@ typedef struct {
     float emb_scale;         /* 1 = none */
     int tied;                /* lm_head is the embedding */
     float final_softcap;     /* 0 = none */
+    float resid_mult;        /* 0 / 1 = none: each sublayer's output times this before its residual add (Granite) */
+    float logit_div;         /* 0 = none: logits divided by this (Granite logits_scaling) */
 
     /* generation */
     int bos_id;              /* -1 if none */
@@ -195,6 +197,8 @@ typedef struct {
     int moe_n_group, moe_topk_group; /* group-limited routing: keep experts of the best topk_group of n_group groups */
     int moe_group_top2;      /* group score = sum of its top-2 scores (noaux_tc), else its max */
     int moe_bias;            /* e_score_correction_bias added to scores for the choice only (noaux_tc) */
+    int moe_shared_fused;    /* shared expert's gate and up in one W_SHX_GATE tensor [2*moe_shared_inter, hidden]
+                                (gate rows, then up rows; no W_SHX_UP) (Granite shared_mlp) */
     int moe_fused;           /* experts stored as [E, 2*moe_inter, hidden] gate_up and [E, hidden, moe_inter] down */
     const char *ename[3];    /* expert tensors gate, up, down: formats with %d layer, %d expert;
                                 fused: ename[0] gate_up and ename[2] down with %d layer only */

@@ -3,6 +3,7 @@
 #include "model/fam_dense.h"
 #include "model/fam_qwen35.h"
 #include "model/fam_moe.h"
+#include "model/fam_granite.h"
 #include "util/err.h"
 #include "util/json.h"
 #include <stdio.h>
@@ -144,6 +145,10 @@ static const rl_family FAMILIES[] = {
     {"mm_text", {"Mistral3ForConditionalGeneration", "LlavaForConditionalGeneration", "Qwen2VLForConditionalGeneration",
                  "Qwen2_5_VLForConditionalGeneration", "Qwen3VLForConditionalGeneration", NULL}, 0, norm_mm_text}, /* their text stacks */
     {"mixtral", {"MixtralForCausalLM", NULL}, 0, rl_norm_mixtral}, /* fam_moe.c */
+    {"granite", {"GraniteForCausalLM", NULL}, 0, rl_norm_granite}, /* fam_granite.c: Llama + multipliers */
+    {"granitemoe", {"GraniteMoeForCausalLM", NULL}, 0, rl_norm_granitemoe}, /* fam_granite.c */
+    {"granitemoeshared", {"GraniteMoeSharedForCausalLM", NULL}, 0, rl_norm_granitemoeshared}, /* fam_granite.c */
+    {"granitemoehybrid", {"GraniteMoeHybridForCausalLM", NULL}, 0, rl_norm_granitemoehybrid}, /* fam_granite.c: attention layers */
     {"qwen2_moe", {"Qwen2MoeForCausalLM", NULL}, 0, rl_norm_qwen2_moe}, /* fam_moe.c */
     {"qwen3_moe", {"Qwen3MoeForCausalLM", NULL}, 0, rl_norm_qwen3_moe}, /* fam_moe.c */
     {"glm4_moe", {"Glm4MoeForCausalLM", NULL}, 0, rl_norm_glm4_moe}, /* fam_moe.c */

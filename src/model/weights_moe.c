@@ -7,7 +7,8 @@ int rl_moe_role_needed(const rl_model_desc *d, int l, int r) {
     switch (r) {
     case W_MOE_ROUTER: return moe;
     case W_MOE_ROUTER_BIAS: return moe && d->moe_bias;
-    case W_SHX_GATE: case W_SHX_UP: case W_SHX_DOWN: return moe && d->moe_shared_inter > 0;
+    case W_SHX_GATE: case W_SHX_DOWN: return moe && d->moe_shared_inter > 0;
+    case W_SHX_UP: return moe && d->moe_shared_inter > 0 && !d->moe_shared_fused;
     case W_SHX_GATE_W: return moe && d->moe_shared_inter > 0 && d->moe_shared_gate;
     case W_GATE: case W_UP: case W_DOWN: case W_GATE_UP: case W_UP_B: case W_DOWN_B:
         return moe ? 0 : -1;
@@ -30,7 +31,8 @@ void rl_moe_role_shape(const rl_model_desc *d, int r, int64_t *rows, int64_t *co
     switch (r) {
     case W_MOE_ROUTER: *rows = E; *cols = H; break;
     case W_MOE_ROUTER_BIAS: *rows = E; *cols = 0; break;
-    case W_SHX_GATE: case W_SHX_UP: *rows = Is; *cols = H; break;
+    case W_SHX_GATE: *rows = d->moe_shared_fused ? 2 * Is : Is; *cols = H; break;
+    case W_SHX_UP: *rows = Is; *cols = H; break;
     case W_SHX_DOWN: *rows = H; *cols = Is; break;
     case W_SHX_GATE_W: *rows = 1; *cols = H; break;
     case W_O: if (d->mla) { *rows = H; *cols = nh * d->v_head_dim; } break;
