@@ -21,6 +21,7 @@ const rl_dtype_info RL_DTYPES[RL_DT_COUNT] = {
     /* composite HF types: names no safetensors header uses; size 0, never laid out by the table */
     [RL_DT_FP8_BLK] = {"hf:fp8-block", 0, 1, 0},  [RL_DT_GPTQ] = {"hf:gptq", 0, 1, 0},
     [RL_DT_AWQ] = {"hf:awq", 0, 1, 0},            [RL_DT_BNB4] = {"hf:bnb-4bit", 0, 1, 0},
+    [RL_DT_MXFP4] = {"hf:mxfp4", 0, 1, 0},
 };
 
 int rl_dtype_nbytes(rl_dtype t, int ndim, const int64_t *shape, uint64_t *out) {

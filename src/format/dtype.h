@@ -46,6 +46,9 @@ typedef enum {
     RL_DT_GPTQ,    /* qweight I32 [in/pf, out], qzeros I32 [G, out/pf] (v1: +1), scales F16 [G, out], g_idx I32 [in] */
     RL_DT_AWQ,     /* qweight I32 [in, out/8] (AWQ nibble order), qzeros I32 [in/g, out/8], scales F16 [in/g, out] */
     RL_DT_BNB4,    /* bitsandbytes 4-bit (NF4 / FP4): codes U8 [n/2], absmax per 64 (F32, or U8 double-quantised) */
+    RL_DT_MXFP4,   /* OCP MXFP4 (gpt-oss experts): blocks U8 [out, in/2], item 2j the low nibble of byte j and
+                      2j+1 the high one, each an e2m1 code (0, .5, 1, 1.5, 2, 3, 4, 6, sign in bit 3); scales U8
+                      [out, in/32], e8m0: w = e2m1 * 2^(scale - 127) */
     RL_DT_COUNT
 } rl_dtype;
 
@@ -65,7 +68,7 @@ static inline int rl_dtype_is_block(rl_dtype t) { return (unsigned)t < RL_DT_COU
 /* 1 for the GGUF types (ggml-cpu numerics, see above). */
 static inline int rl_dtype_is_ggml(rl_dtype t) { return t >= RL_DT_GF16 && t <= RL_DT_IQ4_NL; }
 /* 1 for the composite HF quantized types (the operand is an rl_qweight descriptor). */
-static inline int rl_dtype_is_composite(rl_dtype t) { return t >= RL_DT_FP8_BLK && t <= RL_DT_BNB4; }
+static inline int rl_dtype_is_composite(rl_dtype t) { return t >= RL_DT_FP8_BLK && t <= RL_DT_MXFP4; }
 /* 1 for the types the matmul kernels take as weights: F32, F16, BF16, Q8_0, Q4_1 and the GGUF types. */
 static inline int rl_dtype_is_weight(rl_dtype t) {
     return t == RL_DT_F32 || t == RL_DT_F16 || t == RL_DT_BF16 || t == RL_DT_Q8_0 || t == RL_DT_Q4_1 ||

@@ -192,6 +192,7 @@ void rl_stage_qweight(const rl_stage_qrole *q, const uint8_t *data, const uint8_
     case RL_DT_GPTQ: out->scales = a[0]; out->zeros = a[1]; out->g_idx = a[2]; break;
     case RL_DT_AWQ: out->scales = a[0]; out->zeros = a[1]; break;
     case RL_DT_BNB4: out->scales = a[0]; out->g_idx = a[1]; out->zeros = a[2]; out->map2 = a[3]; break;
+    case RL_DT_MXFP4: out->scales = a[0]; break;
     default: break;
     }
 }

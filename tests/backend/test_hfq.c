@@ -3,7 +3,7 @@
  * weight element by element straight from the format description (../shared/fixtures-quant
  * README), on odd shapes: partial FP8 blocks in both directions, BF16 / F16 / F32 scales, a
  * partial last GPTQ group with a permuted (act-order) g_idx, 8-bit GPTQ, partial absmax and
- * nested blocks; GEMV and GEMM token counts; the dispatched SIMD paths and the scalar ones. Also: a corrupt g_idx gives NaN, never a read out
+ * nested blocks, MXFP4 (gpt-oss) decoded from the OCP MX definition; GEMV and GEMM token counts; the dispatched SIMD paths and the scalar ones. Also: a corrupt g_idx gives NaN, never a read out
  * of bounds, and a descriptor of another shape is refused. */
 #include "test.h"
 #include "backend/cpu/matmul.h"
@@ -217,6 +217,36 @@ static void test_bnb4(void) {
     }
 }
 
+/* OCP MX spec: e2m1 = (-1)^s 2^(e-1) (1 + m/2), subnormal (e 0) m/2; e8m0 scale 2^(x-127);
+ * gpt-oss stores element 2j in the low nibble of byte j. */
+static double mxfp4_w(const rl_qweight *q, int o, int i) {
+    uint8_t byte = ((const uint8_t *)q->data)[(size_t)o * (q->cols / 2) + i / 2];
+    int nib = i % 2 ? byte >> 4 : byte & 15, s = nib >> 3, e = (nib >> 1) & 3, m = nib & 1;
+    double v = e ? ldexp(1.0 + m / 2.0, e - 1) : m / 2.0;
+    return (s ? -v : v) * ldexp(1.0, (int)((const uint8_t *)q->scales)[(size_t)o * (q->cols / 32) + i / 32] - 127);
+}
+
+static void test_mxfp4(void) {
+    int shapes[][2] = {{37, 64}, {16, 320}, {5, 2880}};
+    for (int c = 0; c < 3; c++) {
+        int out = shapes[c][0], in = shapes[c][1];
+        uint8_t *b = malloc((size_t)out * in / 2), *s = malloc((size_t)out * in / 32);
+        for (int k = 0; k < out * in / 2; k++) b[k] = (uint8_t)urand();
+        for (int k = 0; k < out * in / 32; k++) s[k] = (uint8_t)(118 + urand() % 12); /* 2^-9 .. 2^2 */
+        rl_qweight q = {.data = b, .scales = s, .scale_dt = RL_DT_U8, .rows = out, .cols = in, .bits = 4, .group = 32};
+        for (int T = 1; T <= 9; T += 4) {
+            double e = run_cmp(&q, RL_DT_MXFP4, mxfp4_w, T);
+            CHECK(e < 1e-5, "mxfp4 %dx%d T=%d: rel err %g", out, in, T, e);
+        }
+        free(b); free(s);
+    }
+    float y = 0, x[32] = {0};
+    uint8_t b[16] = {0}, s[1] = {127};
+    rl_qweight q = {.data = b, .scales = s, .rows = 1, .cols = 31};
+    rl_matmul(pool, &y, x, &q, RL_DT_MXFP4, NULL, 1, 31, 1);
+    CHECK(isnan(y), "an MXFP4 row not a whole number of blocks is refused (NaN), got %g", y);
+}
+
 static void test_e4m3(void) {
     int bad = 0;
     for (int b = 0; b < 256; b++) {
@@ -240,6 +270,7 @@ int main(void) {
         RUN(test_gptq);
         RUN(test_awq);
         RUN(test_bnb4);
+        RUN(test_mxfp4);
     }
     rl_simd_force(def);
     rl_pool_free(pool);

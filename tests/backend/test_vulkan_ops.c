@@ -220,15 +220,15 @@ static uint32_t urand32(void) {
 
 /* The HF pre-quantized formats (FP8 block with F32 / BF16 / F16 scales and partial blocks, GPTQ 4 / 8
  * bits with act-order g_idx and a partial last group, AWQ, bitsandbytes NF4 with and without
- * double quantisation) against the cpu's matmul on the same pieces: 1e-5 of sum |x w|; a corrupt
+ * double quantisation, MXFP4) against the cpu's matmul on the same pieces: 1e-5 of sum |x w|; a corrupt
  * g_idx gives NaN in its outputs. */
 static void test_matmul_hfq(void) {
-    for (int c = 0; c < 8; c++)
+    for (int c = 0; c < 9; c++)
         for (int T = 1; T <= 11; T += 10) {
             reset();
-            rl_dtype dt = c < 3 ? RL_DT_FP8_BLK : c < 5 ? RL_DT_GPTQ : c == 5 ? RL_DT_AWQ : RL_DT_BNB4;
+            rl_dtype dt = c < 3 ? RL_DT_FP8_BLK : c < 5 ? RL_DT_GPTQ : c == 5 ? RL_DT_AWQ : c < 8 ? RL_DT_BNB4 : RL_DT_MXFP4;
             int out = c == 0 ? 130 : c == 1 ? 37 : c == 2 ? 20 : c == 3 ? 72 : c == 4 ? 48 : c == 5 ? 64 : 37;
-            int in = c == 0 ? 257 : c == 1 ? 300 : c == 2 ? 70 : c == 3 ? 88 : c == 4 ? 72 : c == 5 ? 256 : 50;
+            int in = c == 0 ? 257 : c == 1 ? 300 : c == 2 ? 70 : c == 3 ? 88 : c == 4 ? 72 : c == 5 ? 256 : c == 8 ? 320 : 50;
             rl_qweight q = {.rows = out, .cols = in};
             piece pc[5] = {{0}};
             void *own[5] = {0};
@@ -260,6 +260,13 @@ static void test_matmul_hfq(void) {
                 pc[0] = (piece){qw, 4 * nw}; pc[1] = (piece){sc, 2 * (size_t)G * out}; pc[2] = (piece){qz, 4 * nz};
                 if (dt == RL_DT_GPTQ) pc[3] = (piece){gi, 4 * (size_t)in};
                 own[0] = qw; own[1] = sc; own[2] = qz; own[3] = gi;
+            } else if (dt == RL_DT_MXFP4) {
+                uint8_t *bl = malloc((size_t)out * in / 2), *sc = malloc((size_t)out * in / 32);
+                for (int k = 0; k < out * in / 2; k++) bl[k] = (uint8_t)urand32();
+                for (int k = 0; k < out * in / 32; k++) sc[k] = (uint8_t)(118 + urand32() % 12);
+                q.scale_dt = RL_DT_U8;
+                pc[0] = (piece){bl, (size_t)out * in / 2}; pc[1] = (piece){sc, (size_t)out * in / 32};
+                own[0] = bl; own[1] = sc;
             } else {
                 int dbl = c == 7, n = out * in, bs = 64, nb = (n + bs - 1) / bs, nest = 8, nn = (nb + nest - 1) / nest;
                 uint8_t *cd = malloc((size_t)n / 2 + 1), *a8 = malloc((size_t)nb);

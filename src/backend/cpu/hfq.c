@@ -3,7 +3,8 @@
  *   FP8:  w[o][i] = e4m3(q[o][i]) * s[o / b0][i / b1]
  *   GPTQ: w[o][i] = scales[g][o] * (q[i][o] - (qzeros[g][o] + 1)), g = g_idx[i] (v1 zeros)
  *   AWQ:  w[o][i] = scales[i / G][o] * (q[i][o] - qzeros[i / G][o]), nibbles in AWQ order
- *   BNB4: w[k] = quant_map[nibble k] * absmax[k / 64], absmax optionally double-quantised. */
+ *   BNB4: w[k] = quant_map[nibble k] * absmax[k / 64], absmax optionally double-quantised.
+ *   MXFP4: w[o][i] = e2m1(nibble i of row o, low nibble first) * 2^(scales[o][i / 32] - 127). */
 #include "backend/cpu/hfq.h"
 #include "backend/cpu/simd.h"
 #include "backend/cpu/hfq_simd.h"
@@ -112,12 +113,28 @@ static void deq_bnb4(const rl_qweight *q, int o0, int no, int i0, int ni, float 
     }
 }
 
+static void deq_mxfp4(const rl_qweight *q, int o0, int no, int i0, int ni, float *dst) {
+    static const float e2m1[16] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6, -0.0f, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+    const uint8_t *c = q->data, *sc = q->scales;
+    size_t rb = (size_t)q->cols / 2, sb = (size_t)q->cols / 32;
+    for (int r = 0; r < no; r++) {
+        const uint8_t *row = c + (size_t)(o0 + r) * rb, *srow = sc + (size_t)(o0 + r) * sb;
+        float *d = dst + (size_t)r * ni;
+        for (int j = 0; j < ni; j++) {
+            int i = i0 + j;
+            uint8_t b = row[i >> 1];
+            d[j] = ldexpf(e2m1[(i & 1) ? b >> 4 : b & 15], (int)srow[i >> 5] - 127);
+        }
+    }
+}
+
 void rl_hfq_dequant(const rl_qweight *q, rl_dtype dt, int o0, int no, int i0, int ni, float *dst) {
     switch (dt) {
     case RL_DT_FP8_BLK: deq_fp8(q, o0, no, i0, ni, dst); break;
     case RL_DT_GPTQ: deq_gptq(q, o0, no, i0, ni, dst); break;
     case RL_DT_AWQ: deq_awq(q, o0, no, i0, ni, dst); break;
     case RL_DT_BNB4: deq_bnb4(q, o0, no, i0, ni, dst); break;
+    case RL_DT_MXFP4: deq_mxfp4(q, o0, no, i0, ni, dst); break;
     default: for (size_t k = 0; k < (size_t)no * ni; k++) dst[k] = NAN; break;
     }
 }
@@ -295,7 +312,7 @@ static int use_avx512bw(void) {
 
 void rl_hfq_matmul(rl_pool *p, float *y, const float *x, const rl_qweight *q, rl_dtype dt, const float *bias,
                    int T, int in, int out) {
-    if (!q || q->rows != out || q->cols != in) { /* a descriptor for another shape: never read it */
+    if (!q || q->rows != out || q->cols != in || (dt == RL_DT_MXFP4 && in % 32)) { /* a descriptor for another shape: never read it */
         for (int64_t i = 0; i < (int64_t)T * out; i++) y[i] = NAN;
         return;
     }

@@ -12,7 +12,7 @@
 enum {
     DT_GF16 = 12, DT_GBF16 = 13, DT_GQ8_0 = 14, DT_GQ4_1 = 15, DT_Q4_0 = 16, DT_Q5_0 = 17, DT_Q5_1 = 18,
     DT_Q2_K = 19, DT_Q3_K = 20, DT_Q4_K = 21, DT_Q5_K = 22, DT_Q6_K = 23, DT_IQ4_NL = 24,
-    DT_FP8_BLK = 26, DT_GPTQ = 27, DT_AWQ = 28, DT_BNB4 = 29
+    DT_FP8_BLK = 26, DT_GPTQ = 27, DT_AWQ = 28, DT_BNB4 = 29, DT_MXFP4 = 30
 };
 
 static inline __host__ __device__ int gg_is_k(int dt) { return dt >= DT_Q2_K && dt <= DT_Q6_K; }

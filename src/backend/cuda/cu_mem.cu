@@ -27,7 +27,7 @@ const char *rlcu_error(void) { return g_failed ? g_err : NULL; }
 
 int rlcu_supports(int dt) {
     return dt == DT_F32 || dt == DT_F16 || dt == DT_BF16 || dt == DT_Q8_0 || dt == DT_Q4_1 || (dt >= DT_GF16 && dt <= DT_IQ4_NL) ||
-           (dt >= DT_FP8_BLK && dt <= DT_BNB4);
+           (dt >= DT_FP8_BLK && dt <= DT_MXFP4);
 }
 
 int rlcu_init(char *desc, size_t desc_n, char *err, size_t err_n) {

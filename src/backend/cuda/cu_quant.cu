@@ -208,6 +208,12 @@ __device__ __forceinline__ float hfq_w(const rlcu_qw &q, int dt, int o, int i) {
         size_t sc = (size_t)(q.cols + q.blk_c - 1) / q.blk_c;
         return __fmul_rn(f8v(d[(size_t)o * q.cols + i]), hfq_scale(q, (size_t)(o / q.blk_r) * sc + i / q.blk_c));
     }
+    if (dt == DT_MXFP4) { // e2m1 (low nibble first) * 2^(e8m0 - 127)
+        const float e2m1[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+        int byte = d[(size_t)o * (q.cols / 2) + i / 2], nib = (i & 1) ? byte >> 4 : byte & 15;
+        float v = ldexpf(e2m1[nib & 7], (int)((const uint8_t *)q.scales)[(size_t)o * (q.cols / 32) + i / 32] - 127);
+        return (nib & 8) ? -v : v;
+    }
     if (dt == DT_BNB4) {
         size_t k = (size_t)o * q.cols + i;
         int byte = d[k >> 1], nib = (k & 1) ? byte & 15 : byte >> 4;
@@ -270,6 +276,7 @@ void rlcu_matmul_hfq(float *y, const float *x, const rlcu_qw *q, int dt, const f
     if (dt == DT_FP8_BLK) bad |= q->blk_r <= 0 || q->blk_c <= 0;
     else if (dt == DT_GPTQ) bad |= (q->bits != 4 && q->bits != 8) || out % (32 / (q->bits == 8 ? 8 : 4)) || q->ngroups <= 0;
     else if (dt == DT_AWQ) bad |= q->bits != 4 || out % 8 || q->group <= 0;
+    else if (dt == DT_MXFP4) bad |= in % 32 != 0;
     else bad |= q->group <= 0 || (q->scale_kind == 3 && q->nested_block <= 0);
     if (bad) { rlcu_fail("matmul: a pre-quantized weight descriptor of another shape or unsupported parameters", cudaErrorInvalidValue); return; }
     if (T <= 0 || out <= 0 || in <= 0) return;

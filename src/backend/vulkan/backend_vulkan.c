@@ -92,13 +92,14 @@ static void vk_set_scratch(rl_backend *be, void *s, int max_ctx, int max_T, int 
  * pointers (backend.h's rl_qweight), read here; its pieces are dequantised in the shader. */
 static void vk_matmul_hfq(vk_be *v, float *y, const float *x, const rl_qweight *q, rl_dtype dt, const float *bias, int T,
                           int in, int out) {
-    uint32_t kind = dt == RL_DT_FP8_BLK ? 0 : dt == RL_DT_GPTQ ? 1 : dt == RL_DT_AWQ ? 2 : 3, sdt;
+    uint32_t kind = dt == RL_DT_FP8_BLK ? 0 : dt == RL_DT_GPTQ ? 1 : dt == RL_DT_AWQ ? 2 : dt == RL_DT_BNB4 ? 3 : 4, sdt;
     if (!q || q->rows != out || q->cols != in) { rl_vk_fail(v, "vulkan: %s weight descriptor of another shape than %d x %d", RL_DTYPES[dt].st_name, out, in); return; }
     if (kind == 3) sdt = q->scale_dt == RL_DT_F32 ? 0 : 3;
     else sdt = q->scale_dt == RL_DT_F16 ? 1 : q->scale_dt == RL_DT_BF16 ? 2 : 0;
     int bad = kind == 0 ? q->blk_r <= 0 || q->blk_c <= 0
             : kind == 1 ? (q->bits != 4 && q->bits != 8) || out % (32 / q->bits) || q->ngroups <= 0
             : kind == 2 ? q->bits != 4 || out % 8 || q->group <= 0
+            : kind == 4 ? in % 32 != 0
             : q->group <= 0 || (sdt == 3 && q->nested_block <= 0);
     if (bad || (uint64_t)in * (uint64_t)out > UINT32_MAX) { rl_vk_fail(v, "vulkan: %s weight of %d x %d (bits %d, group %d) is not supported", RL_DTYPES[dt].st_name, out, in, q->bits, q->group); return; }
     if (T <= 0 || out <= 0 || in <= 0) return;

@@ -6,6 +6,7 @@
 //   kind 2 AWQ:       W = f16(sc[i / group][o]) * (q[i][o] - qz[i / group][o]), AWQ nibble order
 //   kind 3 BNB4:      W = map[nibble k] * absmax[k / group], k = o * in + i; absmax F32, or
 //                     nested_map[u8] * nested_absmax[b / nested_block] + nested_offset
+//   kind 4 MXFP4:     W = e2m1(nibble i of row o, low nibble first) * 2^(scales[o][i / 32] - 127)
 // Row-major kinds (FP8, BNB4): one workgroup per output row, threads split the row (as matmul.comp).
 // Packed-column kinds (GPTQ, AWQ: words of [in / pf, out]): one thread per output row, so a
 // workgroup's threads read adjacent words. TT tokens per z tile; f32 accumulation.
@@ -66,6 +67,12 @@ float wrow(uint o, uint i) {
         return f8v(rd_byte(p.data, off(0) + o * p.in_ + i)) * scale_at((o / p.blk_r) * sc + i / p.blk_c);
     }
     uint k = o * p.in_ + i, byte = rd_byte(p.data, off(0) + (k >> 1));
+    if (kind() == 4u) {
+        const float e2m1[8] = float[8](0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0);
+        uint nb = (i & 1u) != 0u ? byte >> 4 : byte & 15u;
+        float v = e2m1[nb & 7u] * exp2(float(int(rd_byte(p.scales, off(1) + o * (p.in_ >> 5) + (i >> 5))) - 127));
+        return (nb & 8u) != 0u ? -v : v;
+    }
     uint nib = (k & 1u) != 0u ? byte & 15u : byte >> 4;
     return uintBitsToFloat(rd_u32(p.gidx, off(3) + 4u * nib)) * bnb_absmax(k / p.group);
 }
