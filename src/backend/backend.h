@@ -92,6 +92,8 @@ typedef struct {
     rl_dtype dt;
     int ring;                /* 0: linear */
     int k_width, v_width;
+    const float *sinks;      /* NULL, or attention sinks (gpt-oss): n_head f32 logits in backend memory; each
+                                head's softmax also counts exp(sinks[h]), a key whose value is zero */
 } rl_kv_view;
 
 typedef struct {
@@ -161,7 +163,8 @@ typedef struct {
     /* Optional (NULL where a backend keeps only f32 linear caches; the engine then uses those):
      * kv_store writes n positions pos0.. of f32 keys k (n, k_width) and values v (n, v_width)
      * into the cache, converted to its dtype, wrapping in a ring; attention_kv is `attention`
-     * over such a cache (reading the compact rows directly, no conversion of the whole cache). */
+     * over such a cache (reading the compact rows directly, no conversion of the whole cache), with
+ * the view's attention sinks if it has them. */
     void (*kv_store)(rl_backend *be, const rl_kv_view *kv, int pos0, const float *k, const float *v, int n);
     void (*attention_kv)(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, int T, int pos0,
                          int n_head, int n_kv, int head_dim, int v_dim, float scale, float softcap, int window);

@@ -88,8 +88,8 @@ rl_kv_view rl_kv_layer(const rl_kvcache *kv, int l, int seq) {
     size_t ko = kv->off[l] + (size_t)seq * rows * kb;
     size_t vo = kv->off[l] / kb * vb + (size_t)seq * rows * vb; /* off counts key rows of earlier layers */
     uint8_t *K = kv->ring[l] ? kv->ks : kv->kf, *V = kv->ring[l] ? kv->vs : kv->vf;
-    if (kv->v_shared) return (rl_kv_view){K + ko, K + ko, kv->dt, kv->ring[l], kv->k_width, kv->k_width};
-    return (rl_kv_view){K + ko, V + vo, kv->dt, kv->ring[l], kv->k_width, kv->v_width};
+    if (kv->v_shared) return (rl_kv_view){K + ko, K + ko, kv->dt, kv->ring[l], kv->k_width, kv->k_width, NULL};
+    return (rl_kv_view){K + ko, V + vo, kv->dt, kv->ring[l], kv->k_width, kv->v_width, NULL};
 }
 
 float *rl_kv_k(const rl_kvcache *kv, int l, int seq) { return (float *)rl_kv_layer(kv, l, seq).k; }

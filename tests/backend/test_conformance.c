@@ -624,7 +624,7 @@ static double top_k(const double *v, const int *ok, int n, int k, int *out) {
 /* ---------- attention ---------- */
 
 typedef struct { int T, pos0; } seq_shape;
-typedef struct { int nh, nkv, hd, vd, window; float softcap, scale; } att_shape;
+typedef struct { int nh, nkv, hd, vd, window; float softcap, scale; const float *sinks; /* host, nh: attention sinks */ } att_shape;
 
 static void att_ref(double *o, const float *q, const float *kc, const float *vc, int T, int pos0, const att_shape *a) {
     double *s = Hd((size_t)(pos0 + T));
@@ -642,6 +642,8 @@ static void att_ref(double *o, const float *q, const float *kc, const float *vc,
                 s[j] = d;
                 if (d > mx) mx = d;
             }
+            if (a->sinks) mx = fmax(mx, a->sinks[h]);
+            if (a->sinks) sum = exp(a->sinks[h] - mx); /* a key of value zero */
             for (int j = j0; j <= i; j++) { s[j] = exp(s[j] - mx); sum += s[j]; }
             double *ov = o + ((size_t)t * a->nh + h) * a->vd;
             for (int e = 0; e < a->vd; e++) {
@@ -672,7 +674,7 @@ static void test_attention(void) {
         for (int win = 0; win < 2; win++)
             for (int cap = 0; cap < 2; cap++) {
                 int sh = (g + win + cap) % 3;
-                att_shape a = {GQA[g][0], GQA[g][1], g & 1 ? 40 : 64, g & 1 ? 24 : 64, win ? 7 : 0, cap ? 1.5f : 0.0f, 0};
+                att_shape a = {GQA[g][0], GQA[g][1], g & 1 ? 40 : 64, g & 1 ? 24 : 64, win ? 7 : 0, cap ? 1.5f : 0.0f, 0, NULL};
                 a.scale = 1.0f / sqrtf((float)a.hd);
                 float *q[3], *kc[3], *vc[3], *got[3], *cpu[3];
                 for (int s = 0; s < 3; s++) {
@@ -710,7 +712,7 @@ static void run_att_kv(dev *d, float *res, const float *q, const float *kc, cons
                        int pos0, const att_shape *a) {
     int kw = a->nkv * a->hd, vw = a->nkv * a->vd, rows = ring ? ring : pos0 + T;
     rl_kv_view kv = {dalloc(d, rl_dtype_row_bytes(t, kw) * (size_t)rows), dalloc(d, rl_dtype_row_bytes(t, vw) * (size_t)rows),
-                     t, ring, kw, vw};
+                     t, ring, kw, vw, a->sinks ? upf(d, a->sinks, (size_t)a->nh) : NULL};
     for (int p = 0; p < pos0 + T; p += T) { /* sweeps of up to T positions */
         int n = pos0 + T - p < T ? pos0 + T - p : T;
         d->o->kv_store(d->be, &kv, p, upf(d, kc + (size_t)p * kw, (size_t)n * kw), upf(d, vc + (size_t)p * vw, (size_t)n * vw), n);
@@ -725,9 +727,10 @@ static void test_attention_kv(void) {
     static const rl_dtype KT[] = {RL_DT_F32, RL_DT_F16, RL_DT_BF16, RL_DT_Q8_0};
     for (int k = 0; k < 4; k++)
         for (int ring = 0; ring < 2; ring++)
-            for (int cap = 0; cap < 2; cap++) {
-                att_shape a = {8, 2, 64, 32, ring || k == 3 ? 7 : 0, cap ? 1.5f : 0.0f, 0.125f};
-                int T = 5, pos0 = 23 + k, ctx = pos0 + T, R = ring ? a.window + T - 1 : 0;
+            for (int cap = 0; cap < 3; cap++) { /* cap 2: attention sinks (one above every score, one below) */
+                static const float SINKS[8] = {0.3f, -1.0f, 2.5f, 9.0f, -20.0f, 0.0f, 1.0f, -0.5f};
+                att_shape a = {8, 2, 64, 32, ring || k == 3 ? 7 : 0, cap == 1 ? 1.5f : 0.0f, 0.125f, cap == 2 ? SINKS : NULL};
+                int T = cap == 2 ? 13 : 5, pos0 = 23 + k, ctx = pos0 + T, R = ring ? a.window + T - 1 : 0;
                 float *q = rand_f((size_t)T * a.nh * a.hd, 2.5f);
                 float *kc = rand_f((size_t)ctx * a.nkv * a.hd, 1), *vc = rand_f((size_t)ctx * a.nkv * a.vd, 1);
                 float *got = Hf((size_t)T * a.nh * a.vd), *cpu = C ? Hf((size_t)T * a.nh * a.vd) : NULL;
@@ -741,7 +744,8 @@ static void test_attention_kv(void) {
                 double *ref = Hd(n);
                 att_ref(ref, q, kc, vc, T, pos0, &a);
                 char what[96];
-                snprintf(what, sizeof what, "%s ring %d window %d softcap %g", dt_name(KT[k]), R, a.window, (double)a.softcap);
+                snprintf(what, sizeof what, "%s ring %d window %d softcap %g%s", dt_name(KT[k]), R, a.window, (double)a.softcap,
+                         a.sinks ? " sinks" : "");
                 cmp("attention_kv", what, got, cpu, ref, NULL, n);
             }
 }
@@ -767,7 +771,7 @@ static void test_kv_store(void) {
             for (size_t i = 0; i < vb * rows + 3; i++) hv[i] = (uint8_t)(i * 11 + 3);
             /* caches at odd byte offsets (1 and 3) past an aligned allocation */
             uint8_t *dk = up(D, hk, kb * rows + 3), *dv = up(D, hv, vb * rows + 3);
-            rl_kv_view kv = {dk + 1, dv + 3, KT[k], ring ? rows : 0, kw, vw};
+            rl_kv_view kv = {dk + 1, dv + 3, KT[k], ring ? rows : 0, kw, vw, NULL};
             static const int SW[][2] = {{0, 3}, {3, 8}, {11, 1}, {12, 13}}; /* (pos0, n) */
             for (int s = 0; s < 4; s++) {
                 int p0 = SW[s][0], n = SW[s][1];
@@ -816,7 +820,7 @@ static void run_att_tree(dev *d, float *res, const float *q, const float *kc, co
                          rl_dtype t, int T, int pos0, const att_shape *a, int ring) {
     int kw = a->nkv * a->hd, vw = a->nkv * a->vd, n = pos0 + T, rows = ring ? ring : n;
     rl_kv_view kv = {dalloc(d, rl_dtype_row_bytes(t, kw) * (size_t)rows), dalloc(d, rl_dtype_row_bytes(t, vw) * (size_t)rows),
-                     t, ring, kw, vw};
+                     t, ring, kw, vw, a->sinks ? upf(d, a->sinks, (size_t)a->nh) : NULL};
     d->o->kv_store(d->be, &kv, 0, upf(d, kc, (size_t)n * kw), upf(d, vc, (size_t)n * vw), n);
     float *o = dout(d, (size_t)T * a->nh * a->vd);
     d->o->attention_tree(d->be, o, upf(d, q, (size_t)T * a->nh * a->hd), &kv, up(d, par, sizeof(int32_t) * (size_t)T), T,
@@ -828,7 +832,8 @@ static void test_attention_tree(void) {
     static const rl_dtype KT[] = {RL_DT_F32, RL_DT_F16, RL_DT_BF16, RL_DT_Q8_0};
     for (int k = 0; k < 4; k++)
         for (int c = 0; c < 4; c++) { /* c 2: a window of 6 (cuts prefix keys and deep ancestors); 3: the same in a ring */
-            att_shape a = {8, 2, 64, 32, c >= 2 ? 6 : 0, k == 1 && c == 0 ? 1.5f : 0.0f, 0.125f};
+            static const float SINKS[8] = {1.5f, -2.0f, 0.0f, 6.0f, -0.25f, 3.0f, -9.0f, 0.5f};
+            att_shape a = {8, 2, 64, 32, c >= 2 ? 6 : 0, k == 1 && c == 0 ? 1.5f : 0.0f, 0.125f, c == 1 || c == 3 ? SINKS : NULL};
             int T = c ? 40 : 7, pos0 = c ? 70 : 23, ctx = pos0 + T, ring = c == 3 ? a.window + T - 1 : 0;
             int32_t par[40] = {-1, 0, 0, 1, 2, 3, -1};
             for (int t = 0; c && t < T; t++) { /* a root now and then, else one of the 3 nodes before */
@@ -848,8 +853,8 @@ static void test_attention_tree(void) {
             double *ref = Hd(n);
             tree_ref(ref, q, kc, vc, par, T, pos0, &a);
             char what[96];
-            snprintf(what, sizeof what, "%s %d nodes after %d softcap %g window %d ring %d", dt_name(KT[k]), T, pos0,
-                     (double)a.softcap, a.window, ring);
+            snprintf(what, sizeof what, "%s %d nodes after %d softcap %g window %d ring %d%s", dt_name(KT[k]), T, pos0,
+                     (double)a.softcap, a.window, ring, a.sinks ? " sinks" : "");
             cmp("attention_tree", what, got, cpu, ref, NULL, n);
         }
 }

@@ -35,6 +35,7 @@ typedef struct {
     float *scratch;
     int64_t row;
     int T; /* query rows (tiled path) */
+    const float *sinks; /* NULL or n_head sink logits */
 } att_job;
 
 /* One (KV head, query block) item of the tiled path: every head of the group in turn. */
@@ -75,8 +76,13 @@ static void att_tile_item(const att_job *a, int g, int qb) {
             sd->gemm_nn_acc(S, KB, a->vc + (int64_t)j0 * ldv + (int64_t)g * vd, ldv, O, vd, nq, vd, nk); /* O += P V */
         }
         for (int r = 0; r < nq; r++) {
-            float *o = a->out + ((int64_t)(t0 + r) * a->n_head + h) * vd;
-            const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
+            float *o = a->out + ((int64_t)(t0 + r) * a->n_head + h) * vd, f = 1.0f;
+            if (a->sinks) { /* the sink's exp(s) joins the sum: a key of value zero */
+                float sk = a->sinks[h], mx = sk > m[r] ? sk : m[r];
+                f = m[r] == -INFINITY ? 0.0f : expf(m[r] - mx);
+                l[r] = l[r] * f + expf(sk - mx);
+            }
+            const float inv = l[r] > 0 ? f / l[r] : 0.0f;
             for (int c = 0; c < vd; c++) o[c] = O[r * vd + c] * inv;
         }
     }
@@ -92,9 +98,15 @@ static void att_tile_work(void *ctx, int64_t b, int64_t e, int tid) {
 void rl_attention(rl_pool *p, float *out, const float *q, const float *kc, const float *vc,
                   int T, int pos0, int n_head, int n_kv, int head_dim, int v_dim,
                   float scale, float softcap, int window, float *scratch) {
+    rl_attention_sinks(p, out, q, kc, vc, NULL, T, pos0, n_head, n_kv, head_dim, v_dim, scale, softcap, window, scratch);
+}
+
+void rl_attention_sinks(rl_pool *p, float *out, const float *q, const float *kc, const float *vc, const float *sinks,
+                        int T, int pos0, int n_head, int n_kv, int head_dim, int v_dim,
+                        float scale, float softcap, int window, float *scratch) {
     if (T <= 0 || n_head <= 0 || n_kv <= 0) return;
     att_job a = {out, q, kc, vc, pos0, n_head, n_kv, head_dim, v_dim, window, scale, softcap, scratch,
-                 rl_attention_scratch_floats(1, pos0 + T), T};
+                 rl_attention_scratch_floats(1, pos0 + T), T, sinks};
     int64_t ctx = window > 0 && window < pos0 + T ? window : pos0 + T;
     if (T >= TILE_MIN_T && head_dim <= TILE_DMAX && v_dim <= TILE_DMAX && n_head % n_kv == 0) {
         /* the tiled path needs no scratch: its tiles live on the stack */
@@ -105,6 +117,6 @@ void rl_attention(rl_pool *p, float *out, const float *q, const float *kc, const
     /* few rows: the plain two-pass rows of attention_kv.c (grouped heads read each row once) --
        the same sums as its compact caches and token trees, so decode, trees and speculative
        verification agree to the bit */
-    rl_kv_view kv = {(void *)kc, (void *)vc, RL_DT_F32, 0, n_kv * head_dim, n_kv * v_dim};
+    rl_kv_view kv = {(void *)kc, (void *)vc, RL_DT_F32, 0, n_kv * head_dim, n_kv * v_dim, sinks};
     rl_attention_rows_cpu(p, out, q, &kv, NULL, T, pos0, n_head, n_kv, head_dim, v_dim, scale, softcap, window, scratch, pos0 + T);
 }

@@ -19,5 +19,10 @@ int64_t rl_attention_scratch_floats(int n_threads, int max_ctx);
 void rl_attention(rl_pool *p, float *out, const float *q, const float *kc, const float *vc,
                   int T, int pos0, int n_head, int n_kv, int head_dim, int v_dim,
                   float scale, float softcap, int window, float *scratch);
+/* The same with attention sinks (NULL: none): head h's softmax also counts exp(sinks[h]), a key
+ * of value zero (gpt-oss). */
+void rl_attention_sinks(rl_pool *p, float *out, const float *q, const float *kc, const float *vc, const float *sinks,
+                        int T, int pos0, int n_head, int n_kv, int head_dim, int v_dim,
+                        float scale, float softcap, int window, float *scratch);
 
 #endif

@@ -89,6 +89,11 @@ static void item(const job *a, int t, int kvh, int h0, int nh, float *S) {
     for (int u = 0; u < nh; u++) {
         float *s = S + (int64_t)u * a->row;
         double sum = 0;
+        if (kv->sinks) { /* the sink: a key of value zero whose score is sinks[h] */
+            float sk = kv->sinks[h0 + u];
+            if (sk > mx[u]) mx[u] = sk;
+            sum = expf(sk - mx[u]);
+        }
         for (int x = 0; x < n; x++) { s[x] = expf(s[x] - mx[u]); sum += s[x]; }
         inv[u] = (float)(1.0 / sum);
         memset(a->out + ((int64_t)t * a->n_head + h0 + u) * a->vd, 0, sizeof(float) * (size_t)a->vd);
@@ -136,7 +141,7 @@ void rl_attention_kv_cpu(rl_pool *p, float *out, const float *q, const rl_kv_vie
                          int max_ctx) {
     if (T <= 0 || n_head <= 0 || n_kv <= 0) return;
     if (kv->dt == RL_DT_F32 && !kv->ring && kv->k_width == n_kv * head_dim && kv->v_width == n_kv * v_dim) {
-        rl_attention(p, out, q, kv->k, kv->v, T, pos0, n_head, n_kv, head_dim, v_dim, scale, softcap, window, scratch);
+        rl_attention_sinks(p, out, q, kv->k, kv->v, kv->sinks, T, pos0, n_head, n_kv, head_dim, v_dim, scale, softcap, window, scratch);
         return; /* tiled for a prompt, else these rows */
     }
     rl_attention_rows_cpu(p, out, q, kv, NULL, T, pos0, n_head, n_kv, head_dim, v_dim, scale, softcap, window, scratch, max_ctx);

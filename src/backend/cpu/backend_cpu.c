@@ -107,14 +107,14 @@ static void cpu_rope(rl_backend *be, const rl_rope *r, float *x, int T, int nh, 
 static int ggml_attention(rl_backend *be, float *out, const float *q, const rl_kv_view *kv, int T, int pos0, int nh, int nkv,
                           int hd, int vd, float scale, float softcap, int window) {
     int64_t row = rl_attention_scratch_floats(1, I(be)->max_ctx);
-    if (be->numerics != RL_NUMERICS_GGML || !rl_attention_ggml_ok(kv, pos0, T, hd, vd, row)) return 0;
+    if (be->numerics != RL_NUMERICS_GGML || kv->sinks || !rl_attention_ggml_ok(kv, pos0, T, hd, vd, row)) return 0;
     rl_attention_ggml(P(be), out, q, kv, T, pos0, nh, nkv, hd, vd, scale, softcap, window, I(be)->scratch, row,
                       rl_pool_size(P(be)) * RL_GGML_ATT_QB);
     return 1;
 }
 static void cpu_attention(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T,
                           int pos0, int nh, int nkv, int hd, int vd, float scale, float softcap, int window) {
-    rl_kv_view kv = {(void *)kc, (void *)vc, RL_DT_F32, 0, nkv * hd, nkv * vd};
+    rl_kv_view kv = {(void *)kc, (void *)vc, RL_DT_F32, 0, nkv * hd, nkv * vd, NULL};
     if (ggml_attention(be, out, q, &kv, T, pos0, nh, nkv, hd, vd, scale, softcap, window)) return;
     rl_attention(P(be), out, q, kc, vc, T, pos0, nh, nkv, hd, vd, scale, softcap, window, I(be)->scratch);
 }

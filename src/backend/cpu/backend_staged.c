@@ -120,19 +120,19 @@ static void st_dsa(rl_backend *be, float *o, const float *q, const float *k, con
 }
 static void st_kv_store(rl_backend *be, const rl_kv_view *kv, int p0, const float *k, const float *v, int n) {
     rl_kv_view r = *kv;
-    r.k = R(kv->k); r.v = R(kv->v);
+    r.k = R(kv->k); r.v = R(kv->v); r.sinks = RF(kv->sinks);
     rl_cpu_ops.kv_store(be, &r, p0, RF(k), RF(v), n);
 }
 static void st_attention_kv(rl_backend *be, float *o, const float *q, const rl_kv_view *kv, int T, int p0, int nh, int nkv,
                             int hd, int vd, float sc, float cap, int win) {
     rl_kv_view r = *kv;
-    r.k = R(kv->k); r.v = R(kv->v);
+    r.k = R(kv->k); r.v = R(kv->v); r.sinks = RF(kv->sinks);
     rl_cpu_ops.attention_kv(be, RF(o), RF(q), &r, T, p0, nh, nkv, hd, vd, sc, cap, win);
 }
 static void st_attention_tree(rl_backend *be, float *o, const float *q, const rl_kv_view *kv, const int32_t *par, int T,
                               int p0, int nh, int nkv, int hd, int vd, float sc, float cap, int win) {
     rl_kv_view r = *kv;
-    r.k = R(kv->k); r.v = R(kv->v);
+    r.k = R(kv->k); r.v = R(kv->v); r.sinks = RF(kv->sinks);
     rl_cpu_ops.attention_tree(be, RF(o), RF(q), &r, (const int32_t *)R(par), T, p0, nh, nkv, hd, vd, sc, cap, win);
 }
 static void st_zero(rl_backend *be, void *d, size_t n) { rl_cpu_ops.zero(be, R(d), n); }

@@ -131,11 +131,11 @@ static void cu_rope(rl_backend *be, const rl_rope *r, float *x, int T, int nh, i
     if (r->pairing == RL_ROPE_NONE) return;
     rlcu_rope((int)r->pairing, r->rot_dims, x, T, nh, hd, c, s);
 }
-static rlcu_kv kv_of(const rl_kv_view *v) { return (rlcu_kv){v->k, v->v, (int)v->dt, v->ring, v->k_width, v->v_width}; }
+static rlcu_kv kv_of(const rl_kv_view *v) { return (rlcu_kv){v->k, v->v, (int)v->dt, v->ring, v->k_width, v->v_width, v->sinks}; }
 static void cu_attention(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T, int pos0,
                          int nh, int nkv, int hd, int vd, float scale, float softcap, int window) {
     (void)be;
-    rlcu_kv kv = {kc, vc, (int)RL_DT_F32, 0, nkv * hd, nkv * vd};
+    rlcu_kv kv = {kc, vc, (int)RL_DT_F32, 0, nkv * hd, nkv * vd, NULL};
     rlcu_attention(out, q, &kv, NULL, T, pos0, nh, nkv, hd, vd, scale, softcap, window);
 }
 static void cu_kv_store(rl_backend *be, const rl_kv_view *v, int pos0, const float *k, const float *vv, int n) {

@@ -64,6 +64,7 @@ void rlcu_rope(int pairing, int rot_dims, float *x, int T, int n_heads, int head
 typedef struct {
     const void *k, *v;
     int dt, ring, k_width, v_width;
+    const float *sinks; /* NULL or n_head attention-sink logits (a key of value zero per head) */
 } rlcu_kv;
 void rlcu_attention(float *out, const float *q, const rlcu_kv *kv, const int32_t *parent, int T, int pos0, int n_head,
                     int n_kv, int head_dim, int v_dim, float scale, float softcap, int window);

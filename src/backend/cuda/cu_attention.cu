@@ -11,8 +11,8 @@ extern float *rlcu_dsa_scr;
 extern size_t rlcu_dsa_floats;
 
 __global__ void attention_kernel(float *out, const float *q, const uint8_t *kbase, const uint8_t *vbase, int dt,
-                                 int ring, size_t kb, size_t vb, const int32_t *parent, int pos0, int n_head, int n_kv,
-                                 int hd, int vd, float scale, float softcap, int window) {
+                                 int ring, size_t kb, size_t vb, const int32_t *parent, const float *sinks, int pos0,
+                                 int n_head, int n_kv, int hd, int vd, float scale, float softcap, int window) {
     __shared__ float qs[MAX_DIM], sc[CH];
     __shared__ int rows[MAX_DEPTH + 1];
     __shared__ int depth;
@@ -80,8 +80,13 @@ __global__ void attention_kernel(float *out, const float *q, const uint8_t *kbas
         }
         __syncthreads();  // sc is rewritten by the next chunk
     }
-    float *o = out + ((size_t)t * n_head + h) * vd;
-    const float inv = l > 0 ? 1.0f / l : 0.0f;
+    float *o = out + ((size_t)t * n_head + h) * vd, f = 1.0f;
+    if (sinks) {  // the sink's exp(s) joins the sum: a key of value zero
+        const float sk = sinks[h], mx = fmaxf(m, sk);
+        f = m == -INFINITY ? 0.0f : expf(m - mx);
+        l = l * f + expf(sk - mx);
+    }
+    const float inv = l > 0 ? f / l : 0.0f;
     for (int d = threadIdx.x, u = 0; d < vd; d += blockDim.x, u++) o[d] = acc[u] * inv;
 }
 
@@ -91,7 +96,7 @@ void rlcu_attention(float *out, const float *q, const rlcu_kv *kv, const int32_t
     if (head_dim > MAX_DIM || v_dim > MAX_DIM) { rlcu_fail("attention: head dim above 1024", cudaErrorInvalidValue); return; }
     attention_kernel<<<dim3(T, n_head), AT, 0, rlcu_stream>>>(
         out, q, (const uint8_t *)kv->k, (const uint8_t *)kv->v, kv->dt, kv->ring, rlcu_row_bytes(kv->dt, kv->k_width),
-        rlcu_row_bytes(kv->dt, kv->v_width), parent, pos0, n_head, n_kv, head_dim, v_dim, scale, softcap, window);
+        rlcu_row_bytes(kv->dt, kv->v_width), parent, kv->sinks, pos0, n_head, n_kv, head_dim, v_dim, scale, softcap, window);
     RLCU_LAUNCHED("attention");
 }
 

@@ -211,7 +211,7 @@ static void vk_rope(rl_backend *be, const rl_rope *r, float *x, int T, int nh, i
 }
 
 /* one attention dispatch over a cache of dtype dt (see shaders/attention.comp); par: tree parents */
-typedef struct { const void *k, *v; rl_dtype dt; int ring; size_t krb, vrb; } att_cache;
+typedef struct { const void *k, *v; rl_dtype dt; int ring; size_t krb, vrb; const float *sinks; } att_cache;
 static void att_dispatch(vk_be *v, float *out, const float *q, const att_cache *c, const int32_t *par, int T, int pos0,
                          int nh, int nkv, int hd, int vd, float scale, float cap, int window) {
     if (T <= 0 || nh <= 0 || nkv <= 0) return;
@@ -228,20 +228,20 @@ static void att_dispatch(vk_be *v, float *out, const float *q, const att_cache *
         return;
     }
     struct {
-        uint64_t o, q, k, v, par;
+        uint64_t o, q, k, v, par, sink;
         uint32_t T, pos0, nh, nkv, hd, vd; float scale, cap; int32_t window;
         uint32_t dt, krb, vrb, ring, koff, voff, tree;
-    } pc = {A(out), A(q), A(c->k) & ~3ull, A(c->v) & ~3ull, par ? A(par) : A(q), (uint32_t)T, (uint32_t)pos0, (uint32_t)nh,
-            (uint32_t)nkv, (uint32_t)hd, (uint32_t)vd, scale, cap, window, code, (uint32_t)c->krb,
+    } pc = {A(out), A(q), A(c->k) & ~3ull, A(c->v) & ~3ull, par ? A(par) : A(q), c->sinks ? A(c->sinks) : A(q), (uint32_t)T,
+            (uint32_t)pos0, (uint32_t)nh, (uint32_t)nkv, (uint32_t)hd, (uint32_t)vd, scale, cap, window, code, (uint32_t)c->krb,
             (uint32_t)c->vrb, (uint32_t)(c->ring > 0 ? c->ring : 0), (uint32_t)(A(c->k) & 3), (uint32_t)(A(c->v) & 3),
-            par != NULL};
+            (uint32_t)(par != NULL) | (uint32_t)(c->sinks != NULL) << 1};
     _Static_assert(sizeof pc <= VK_PUSH_BYTES, "attention push constants");
     rl_vk_dispatch(v, VKP_ATTENTION, &pc, sizeof pc, (uint32_t)nh, (uint32_t)T, 1);
 }
 
 static void vk_attention(rl_backend *be, float *out, const float *q, const float *kc, const float *vc, int T, int pos0,
                          int nh, int nkv, int hd, int vd, float scale, float cap, int window) {
-    att_cache c = {kc, vc, RL_DT_F32, 0, (size_t)nkv * hd * sizeof(float), (size_t)nkv * vd * sizeof(float)};
+    att_cache c = {kc, vc, RL_DT_F32, 0, (size_t)nkv * hd * sizeof(float), (size_t)nkv * vd * sizeof(float), NULL};
     att_dispatch(V(be), out, q, &c, NULL, T, pos0, nh, nkv, hd, vd, scale, cap, window);
 }
 
@@ -256,7 +256,7 @@ static int kv_ok(vk_be *v, const rl_kv_view *kv) {
 }
 static att_cache kv_cache(const rl_kv_view *kv) {
     att_cache c = {kv->k, kv->v, kv->dt, kv->ring, rl_dtype_row_bytes(kv->dt, kv->k_width),
-                   rl_dtype_row_bytes(kv->dt, kv->v_width)};
+                   rl_dtype_row_bytes(kv->dt, kv->v_width), kv->sinks};
     return c;
 }
 

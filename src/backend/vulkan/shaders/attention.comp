@@ -6,9 +6,10 @@
 // item g hd of a row (values g vd). tree 1: token t is node t of a token tree at rows pos0..
 // (parents par, -1 for a root) and sees the keys [0, pos0) then its ancestors' rows from the
 // root down and its own; window > 0: only the keys within window of its position pos0 + depth - 1.
+// tree bit 1: attention sinks (sink[h] joins head h's softmax as a key of value zero).
 #include "common.glsl"
 layout(push_constant) uniform P {
-    F32 o; F32 q; U32 k; U32 v; I32 par;
+    F32 o; F32 q; U32 k; U32 v; I32 par; F32 sink;
     uint T, pos0, nh, nkv, hd, vd; float scale, cap; int window;
     uint dt, krb, vrb, ring, koff, voff, tree;
 } p;
@@ -24,7 +25,8 @@ uint item_bytes(uint n) { // bytes of n items of a row (a whole number of blocks
 void main() {
     uint h = gl_WorkGroupID.x, t = gl_WorkGroupID.y, kvh = h / (p.nh / p.nkv);
     int i = int(p.pos0 + t), x0 = 0, x1 = i, skip = 0;
-    if (p.tree != 0u) {
+    bool tree = (p.tree & 1u) != 0u;
+    if (tree) {
         if (lid() == 0u) { // the node's ancestors, root first
             int d = 0;
             for (int u = int(t); u >= 0 && u < int(p.T) && d < MAXD; u = p.par.v[u]) d++;
@@ -48,7 +50,7 @@ void main() {
         int x = c0 + int(lid());
         float s = NEG_BIG;
         if (x <= x1) {
-            int j = p.tree != 0u && x >= int(p.pos0) ? int(p.pos0) + path_[x - int(p.pos0) + skip] : x;
+            int j = tree && x >= int(p.pos0) ? int(p.pos0) + path_[x - int(p.pos0) + skip] : x;
             uint r = p.ring > 0u ? uint(j) % p.ring : uint(j);
             jr_[lid()] = r;
             uint kb = kg + r * p.krb;
@@ -81,8 +83,14 @@ void main() {
         m = mn;
     }
     uint ob = (t * p.nh + h) * p.vd;
+    float f = 1.0;
+    if ((p.tree & 2u) != 0u) { // the sink's exp(s) joins the sum
+        float sk = p.sink.v[h], mx = max(m, sk);
+        f = exp(m - mx);
+        l = l * f + exp(sk - mx);
+    }
     for (uint k = 0; k < MAXK; k++) {
         uint d = lid() + WG * k;
-        if (d < p.vd) p.o.v[ob + d] = acc[k] / l;
+        if (d < p.vd) p.o.v[ob + d] = acc[k] * f / l;
     }
 }
