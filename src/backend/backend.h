@@ -191,7 +191,8 @@ typedef struct {
     void (*scale)(rl_backend *be, float *y, float s, int64_t n);
     void (*softcap)(rl_backend *be, float *x, float c, int64_t n);
     void (*sigmoid_mul)(rl_backend *be, float *y, const float *g, int64_t n);
-    /* gate[i] = act(gate[i]) * up[i] (up NULL: act(gate[i])). */
+    /* gate[i] = act(gate[i]) * up[i] (up NULL: act(gate[i])). RL_ACT_SWIGLU_OAI clamps both first and
+     * multiplies by (up + 1) (desc.h; up NULL: by 1). */
     void (*act_mul)(rl_backend *be, rl_act_kind k, float *gate, const float *up, int64_t n);
     /* out[t][r] /= max(||W[r]||, 1e-12) for T rows of `rows` (W (rows, cols) of dtype dt). */
     void (*row_norm_div)(rl_backend *be, float *out, int T, int rows, const void *w, rl_dtype dt, int cols);

@@ -191,7 +191,7 @@ int cmd_info(int argc, char **argv) {
                d->attn_out_gate ? "; full attention output gated" : "");
     }
     printf("mlp             %s %s%s\n", d->mlp_gated ? "gated" : "plain",
-           d->act == RL_ACT_SILU ? "SiLU" : d->act == RL_ACT_GELU_TANH ? "GELU(tanh)" : "GELU", d->mlp_bias ? ", bias" : "");
+           d->act == RL_ACT_SILU ? "SiLU" : d->act == RL_ACT_GELU_TANH ? "GELU(tanh)" : d->act == RL_ACT_GELU_ERF ? "GELU" : "clamped SwiGLU (gpt-oss)", d->mlp_bias ? ", bias" : "");
     print_block_features(d);
     char moe_line[512]; /* MoE routing and MLA dimensions (moe_config.c) */
     rl_moe_describe(d, moe_line, sizeof moe_line);

@@ -10,7 +10,8 @@
 #define RL_MAX_ROPE_FACTORS 512
 
 typedef enum { RL_NORM_RMS = 0, RL_NORM_LAYER } rl_norm_kind;
-typedef enum { RL_ACT_SILU = 0, RL_ACT_GELU_TANH, RL_ACT_GELU_ERF } rl_act_kind;
+typedef enum { RL_ACT_SILU = 0, RL_ACT_GELU_TANH, RL_ACT_GELU_ERF,
+               RL_ACT_SWIGLU_OAI /* gpt-oss: g = min(gate, 7), u = clamp(up, -7, 7): g sigmoid(1.702 g) (u + 1) */ } rl_act_kind;
 typedef enum { RL_LAYER_FULL = 0, RL_LAYER_SLIDING,
                RL_LAYER_LINEAR /* Gated DeltaNet (Qwen3.5): fixed-size recurrent state, no KV cache */ } rl_layer_kind;
 typedef enum { RL_ROPE_NEOX = 0, /* rotate_half: pairs (i, i + rot/2) */

@@ -162,6 +162,7 @@ static void cpu_act_mul(rl_backend *be, rl_act_kind k, float *g, const float *u,
     case RL_ACT_SILU: rl_pool_for_work(P(be), (n + ACT_BLOCK - 1) / ACT_BLOCK, 1, n * 4, silu_work, &j); break;
     case RL_ACT_GELU_TANH: rl_gelu_tanh_mul(g, u, n); break;
     case RL_ACT_GELU_ERF: rl_gelu_erf_mul(g, u, n); break;
+    case RL_ACT_SWIGLU_OAI: rl_swiglu_oai_mul(g, u, n); break;
     }
 }
 static void cpu_row_norm_div(rl_backend *be, float *out, int T, int rows, const void *w, rl_dtype dt, int cols) {

@@ -113,6 +113,11 @@ __global__ void act_mul_kernel(int act, float *gate, const float *up, int64_t n)
     int64_t stride = (int64_t)gridDim.x * blockDim.x;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
         float x = gate[i], g;
+        if (act == 3) {  // gpt-oss's clamped SwiGLU
+            const float c = fminf(x, 7.0f), u = up ? fminf(fmaxf(up[i], -7.0f), 7.0f) : 0.0f;
+            gate[i] = c / (1.0f + expf(-1.702f * c)) * (u + 1.0f);
+            continue;
+        }
         if (act == 0) g = x / (1.0f + expf(-x));
         else if (act == 1) g = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
         else g = 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
