@@ -170,6 +170,7 @@ int cmd_info(int argc, char **argv) {
     }
     printf("attention       scale %g%s%s", d->attn_scale, d->qkv_bias ? ", qkv bias" : "", d->o_bias ? ", o bias" : "");
     if (d->attn_softcap > 0) printf(", softcap %g", d->attn_softcap);
+    if (d->attn_sinks) printf(", attention sinks");
     printf("\n");
     int nsl = 0;
     for (int l = 0; l < d->n_layers; l++) nsl += d->layers[l].kind == RL_LAYER_SLIDING;

@@ -71,7 +71,7 @@ static void qkv(rl_model *m, const rl_stage *s, const uint8_t *buf, int T, float
 
 /* Softmax attention (GQA, windows, soft-cap) of layer l: q/k/v of the normed input, rope, each
  * sequence's rows appended to its cache and attending over its own past; output to m->o. */
-static void attention(rl_model *m, int l, const rl_stage *s, const uint8_t *buf, int T, float *w0, float *w2) {
+static int attention(rl_model *m, int l, const rl_stage *s, const uint8_t *buf, int T, float *w0, float *w1, float *w2) {
     const rl_model_desc *d = &m->d;
     const rl_layer_desc *ld = &d->layers[l];
     rl_backend *be = m->be;
@@ -88,9 +88,12 @@ static void attention(rl_model *m, int l, const rl_stage *s, const uint8_t *buf,
     RL_TRACE(m, l, "k", m->k, T, kvd);
     RL_TRACE(m, l, "v", m->v, T, kvd);
     int slot = m->kv_slot[l], window = ld->kind == RL_LAYER_SLIDING ? ld->window : 0;
+    const float *sinks = d->attn_sinks ? vec(m, w1, W(s, buf, W_SINKS), nh) : NULL; /* (w1: free after the norm) */
+    if (sinks && !be->ops->attention_kv) return rl_err("%s: backend %s has no attention over compact caches, which attention sinks need", m->dir, be->ops->name);
     for (int g = 0; g < m->n_seg; g++) {
         const rl_segment *sg = &m->seg[g];
         rl_kv_view kv = rl_kv_layer(&m->kv, slot, sg->seq);
+        kv.sinks = sinks;
         const float *k = m->k + (size_t)sg->row0 * kvd, *v = m->v + (size_t)sg->row0 * kvd;
         float *out = m->att + (size_t)sg->row0 * qd;
         const float *q = m->q + (size_t)sg->row0 * qd;
@@ -112,6 +115,7 @@ static void attention(rl_model *m, int l, const rl_stage *s, const uint8_t *buf,
     RL_TRACE(m, l, "attn_out", m->att, T, qd);
     wview wo = W(s, buf, W_O);
     mm(m, m->o, m->att, wo.p, wo.dt, vec(m, w2, W(s, buf, W_O_B), d->hidden), T, qd, d->hidden);
+    return 0;
 }
 
 /* The dense MLP of layer l on m->xb, output to m->o. */
@@ -154,8 +158,8 @@ int rl_block_forward(rl_model *m, int l, const uint8_t *buf, int T) {
         if (rl_deltanet_forward(m, l, buf, T)) return -1;
     } else if (d->mla) { /* multi-head latent attention (mla.c) */
         if (rl_mla_forward(m, l, buf, T)) return -1;
-    } else
-        attention(m, l, s, buf, T, w0, w2);
+    } else if (attention(m, l, s, buf, T, w0, w1, w2))
+        return -1;
     if (d->post_norms) be->ops->rmsnorm(be, m->o, m->o, vec(m, w0, W(s, buf, W_POST_ATTN_NORM), H), T, H, d->norm_eps, d->norm_one_plus);
     if (d->resid_mult && d->resid_mult != 1.0f) be->ops->scale(be, m->o, d->resid_mult, (int64_t)T * H);
     RL_TRACE(m, l, "mixer_out", m->o, T, H);

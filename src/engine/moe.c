@@ -20,6 +20,63 @@
 
 static void *zalloc(size_t n) { return calloc(n ? n : 1, 1); }
 
+/* Fused MXFP4 experts (gpt-oss): piece k of expert e from <name>_blocks [E, rows, cols/32, 16] and
+ * <name>_scales [E, rows, cols/32] (U8). 0 / -1 + rl_err. */
+static int mxfp4_piece(rl_model *m, int l, int e, int k, const char *name, int64_t rows, int64_t cols, expert_loc *x) {
+    struct rl_moe_state *S = m->moe;
+    char bn[340], sn[340];
+    snprintf(bn, sizeof bn, "%s_blocks", name);
+    snprintf(sn, sizeof sn, "%s_scales", name);
+    const rl_tensor_info *tb = rl_find_tensor(&m->d, m->ck, bn), *ts = rl_find_tensor(&m->d, m->ck, sn);
+    if (!tb && rl_find_tensor(&m->d, m->ck, name))
+        return rl_err("%s: tensor %s is plain, but quantization_config says MXFP4 (%s_blocks / _scales): dequantised "
+                      "re-uploads of gpt-oss store the experts transposed, which is not supported; use the MXFP4 release", m->dir, name, name);
+    if (!tb || !ts) return rl_err("%s: missing tensor %s", m->dir, tb ? sn : bn);
+    int64_t E = S->E, G = cols / 32;
+    if (cols % 32) return rl_err("%s: tensor %s: %lld inputs are not whole MXFP4 blocks of 32", m->dir, bn, (long long)cols);
+    if (tb->dtype != RL_DT_U8 || tb->ndim != 4 || tb->shape[0] != E || tb->shape[1] != rows || tb->shape[2] != G || tb->shape[3] != 16)
+        return rl_err("%s: tensor %s: expected U8 [%lld, %lld, %lld, 16] (MXFP4 blocks)", m->dir, bn, (long long)E, (long long)rows, (long long)G);
+    if (ts->dtype != RL_DT_U8 || ts->ndim != 3 || ts->shape[0] != E || ts->shape[1] != rows || ts->shape[2] != G)
+        return rl_err("%s: tensor %s: expected U8 [%lld, %lld, %lld] (MXFP4 scales)", m->dir, sn, (long long)E, (long long)rows, (long long)G);
+    if (!m->be->ops->supports(m->be, RL_DT_MXFP4))
+        return rl_err("%s: tensor %s: MXFP4 weights are not supported by backend %s", m->dir, bn, m->be->ops->name);
+    rl_stage_qrole *qt = &S->qt[(size_t)l * 3 + k];
+    if (e == 0) {
+        memset(qt, 0, sizeof *qt);
+        qt->dt = RL_DT_MXFP4;
+        qt->aux[0] = ts;
+        qt->p = (rl_qweight){.scale_dt = RL_DT_U8, .rows = (int)rows, .cols = (int)cols, .bits = 4, .group = 32};
+    }
+    uint64_t nb = (uint64_t)rows * (uint64_t)cols / 2, ns = (uint64_t)rows * (uint64_t)G;
+    x->dt[k] = RL_DT_MXFP4;
+    x->file[k * XA] = tb->file;
+    x->off[k * XA] = tb->offset + nb * (uint64_t)e;
+    x->len[k * XA] = nb;
+    x->file[k * XA + 1] = ts->file;
+    x->off[k * XA + 1] = ts->offset + ns * (uint64_t)e;
+    x->len[k * XA + 1] = ns;
+    return 0;
+}
+
+/* The bias of fused expert tensor k (ename_b[k]: [E, rows]) as piece XB(k) of expert e. */
+static int bias_piece(rl_model *m, int l, int e, int k, int64_t rows, expert_loc *x) {
+    const rl_model_desc *d = &m->d;
+    char name[320];
+    if (!d->ename_b[k]) return 0;
+    snprintf(name, sizeof name, d->ename_b[k], l);
+    const rl_tensor_info *t = rl_find_tensor(d, m->ck, name);
+    if (!t) return rl_err("%s: missing tensor %s", m->dir, name);
+    if ((t->dtype != RL_DT_F32 && t->dtype != RL_DT_BF16 && t->dtype != RL_DT_F16) || t->ndim != 2 || t->shape[0] != m->moe->E ||
+        t->shape[1] != rows)
+        return rl_err("%s: tensor %s: expected F32 / BF16 / F16 [%d, %lld] (expert biases)", m->dir, name, m->moe->E, (long long)rows);
+    uint64_t n = (uint64_t)rows * RL_DTYPES[t->dtype].size;
+    x->bdt[k] = t->dtype;
+    x->file[XB(k)] = t->file;
+    x->off[XB(k)] = t->offset + n * (uint64_t)e;
+    x->len[XB(k)] = n;
+    return 0;
+}
+
 static int resolve_layer(rl_model *m, int l) {
     const rl_model_desc *d = &m->d;
     struct rl_moe_state *S = m->moe;
@@ -32,6 +89,11 @@ static int resolve_layer(rl_model *m, int l) {
             x->len[k * XA] = 0;
             if (rl_moe_expert_name(d, l, e, k, name, sizeof name, &rows, &cols)) return rl_err("%s: expert tensor name too long", dir);
             if (!name[0]) continue;
+            if (d->moe_fused && bias_piece(m, l, e, k, rows, x)) return -1;
+            if (d->moe_fused && d->quant.method == RL_QM_MXFP4) {
+                if (mxfp4_piece(m, l, e, k, name, rows, cols, x)) return -1;
+                continue;
+            }
             const rl_tensor_info *t = NULL;
             rl_stage_qrole q;
             int qr = d->moe_fused ? 0 : rl_stage_quant_role(d, m->ck, name, rows, cols, dir, &t, &q);
@@ -58,6 +120,9 @@ static int resolve_layer(rl_model *m, int l) {
                 return rl_err("%s: tensor %s has dtype %s; experts must be F32, F16, BF16, Q8_0 or Q4_1", dir, t->name, RL_DTYPES[t->dtype].st_name);
             uint64_t slice = (uint64_t)rows * rl_dtype_row_bytes(t->dtype, cols);
             if (d->moe_fused) {
+                if (d->moe_interleaved && t->ndim == 3 && t->shape[1] == cols && t->shape[2] == rows && rows != cols)
+                    return rl_err("%s: tensor %s: experts stored transposed [E, in, out] (a dequantised re-upload) are not "
+                                  "supported; use the MXFP4 release", dir, t->name);
                 if (t->ndim != 3 || t->shape[0] != S->E || t->shape[1] != rows || t->shape[2] != cols)
                     return rl_err("%s: tensor %s: expected shape [%d, %lld, %lld] from config.json", dir, t->name, S->E, (long long)rows, (long long)cols);
                 x->off[k * XA] = t->offset + slice * (uint64_t)e;
@@ -135,7 +200,9 @@ int rl_moe_plan(rl_model *m) {
     rl_plan_add(p, "moe expert gate", RL_MEM_DEVICE, T * Imax * F, (void **)&S->g);
     rl_plan_add(p, "moe expert up", RL_MEM_DEVICE, T * Imax * F, (void **)&S->u);
     rl_plan_add(p, "moe expert outputs", RL_MEM_DEVICE, T * K * H * F, (void **)&S->y);
-    rl_plan_add(p, "moe small weights", RL_MEM_DEVICE, (E + H) * F, (void **)&S->vb);
+    rl_plan_add(p, "moe small weights", RL_MEM_DEVICE, (2 * E + H) * F, (void **)&S->vb);
+    if (d->moe_interleaved) rl_plan_add(p, "moe expert gate_up (interleaved)", RL_MEM_DEVICE, 2 * T * Imax * F, (void **)&S->gu);
+    if (d->ename_b[0] || d->ename_b[2]) rl_plan_add(p, "moe expert biases", RL_MEM_DEVICE, (2 * Imax + H) * F, (void **)&S->xbias);
     if (!m->be->ops->host_shared) {
         rl_plan_add(p, "moe expert batches on device (2)", RL_MEM_DEVICE, pb * S->ex_bytes, (void **)&S->xdev[0]);
         rl_plan_add(p, "", RL_MEM_DEVICE, pb * S->ex_bytes, (void **)&S->xdev[1]);
@@ -163,13 +230,27 @@ void rl_moe_close(rl_model *m) {
     m->moe = NULL;
 }
 
-/* One expert's gated MLP on its gathered rows: y = down(act(gate x) * up x). */
-static void expert_mlp(rl_backend *be, rl_act_kind act, const void *wg, rl_dtype dg, const void *wu, rl_dtype du,
-                       const void *wd, rl_dtype dd, const float *x, int n, int H, int I, float *g, float *u, float *y) {
-    be->ops->matmul(be, g, x, wg, dg, NULL, n, H, I);
-    be->ops->matmul(be, u, x, wu, du, NULL, n, H, I);
-    rl_act_mul_rows(be, act, g, u, n, I);
-    be->ops->matmul(be, y, g, wd, dd, NULL, n, I, H);
+/* One expert's weights: gate (fused: gate_up), up, down, and the fused ones' biases (or NULL). */
+typedef struct { const void *w[3]; rl_dtype dt[3]; const void *b[3]; rl_dtype bdt[3]; } expert_w;
+
+/* One expert's gated MLP on its gathered rows x: y = down(act(gate x) * up x) (+ biases). With
+ * interleaved gate_up rows (gpt-oss) one matmul into r->gu, split into r->g / r->u by copies. */
+static void expert_mlp(rl_backend *be, rl_act_kind act, int interleaved, const expert_w *w, const rl_moe_run *r,
+                       const float *x, int n, int H, int I, float *y) {
+    const size_t F = sizeof(float);
+    const float *bgu = NULL, *bd = NULL;
+    if (w->b[0]) { be->ops->convert(be, r->bias, w->b[0], w->bdt[0], 2 * (int64_t)I); bgu = r->bias; }
+    if (w->b[2]) { be->ops->convert(be, r->bias + 2 * (size_t)I, w->b[2], w->bdt[2], H); bd = r->bias + 2 * (size_t)I; }
+    if (interleaved) { /* rows 2j gate j, 2j+1 up j */
+        be->ops->matmul(be, r->gu, x, w->w[0], w->dt[0], bgu, n, H, 2 * I);
+        be->ops->copy2d(be, r->g, F, r->gu, 2 * F, F, n * I);
+        be->ops->copy2d(be, r->u, F, r->gu + 1, 2 * F, F, n * I);
+    } else {
+        be->ops->matmul(be, r->g, x, w->w[0], w->dt[0], bgu, n, H, I);
+        be->ops->matmul(be, r->u, x, w->w[1], w->dt[1], bgu ? bgu + I : NULL, n, H, I);
+    }
+    rl_act_mul_rows(be, act, r->g, r->u, n, I);
+    be->ops->matmul(be, y, r->g, w->w[2], w->dt[2], bd, n, I, H);
 }
 
 /* Expert e on its rows (see moe_state.h): gathered from r->xn, the MLP into y. r says where it
@@ -192,9 +273,12 @@ void rl_moe_run_expert(rl_model *m, const rl_moe_run *r, int l, int e, const uin
             rl_stage_qweight(&q, base + off[k * XA], base, &qw[k]);
             *pp[k] = &qw[k];
         }
+    expert_w w = {{pg, pu, pd}, {x->dt[0], du, x->dt[2]}, {NULL, NULL, NULL}, {x->bdt[0], x->bdt[1], x->bdt[2]}};
+    for (int k = 0; k < 3; k += 2)
+        if (x->len[XB(k)]) w.b[k] = base + off[XB(k)];
     rl_backend *be = r->be;
     be->ops->gather_rows(be, r->xe, r->xn, rows, n, H);
-    expert_mlp(be, d->act, pg, x->dt[0], pu, du, pd, x->dt[2], r->xe, n, H, I, r->g, r->u, y);
+    expert_mlp(be, d->act, d->moe_interleaved, &w, r, r->xe, n, H, I, y);
 }
 
 /* Groups the T*K choices by expert (host): cnt/start/needed/tok_of/w_of; returns experts used
@@ -258,7 +342,8 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
 
     /* router on the backend; the choices come back to pick the experts to read */
     rl_wref wr = rl_stage_weight(m, s, buf, W_MOE_ROUTER), wb = rl_stage_weight(m, s, buf, W_MOE_ROUTER_BIAS);
-    be->ops->matmul(be, S->logits, xn, wr.p, wr.dt, NULL, T, H, E);
+    rl_wref wlb = rl_stage_weight(m, s, buf, W_MOE_ROUTER_B); /* the router Linear's own bias (gpt-oss) */
+    be->ops->matmul(be, S->logits, xn, wr.p, wr.dt, wlb.p ? rl_vec_f32(m, S->vb + E + H, wlb.p, wlb.dt, E) : NULL, T, H, E);
     const float *bias = wb.p ? rl_vec_f32(m, S->vb, wb.p, wb.dt, E) : NULL;
     be->ops->moe_route(be, S->logits, bias, T, &S->rp, S->d_idx, S->d_w);
     RL_TRACE(m, l, "moe_scores", S->logits, T, E);
@@ -284,12 +369,13 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
     if (nb) rl_xr_start(S->xr, S->batches, nb);
 
     /* the shared expert and the cached experts while the first batch is read */
-    rl_moe_run dev = {be, xn, S->xe, S->g, S->u};
+    rl_moe_run dev = {be, xn, S->xe, S->g, S->u, S->gu, S->xbias};
     if (s->t[W_SHX_DOWN]) {
         rl_wref g = rl_stage_weight(m, s, buf, W_SHX_GATE), u = rl_stage_weight(m, s, buf, W_SHX_UP);
         rl_wref dn = rl_stage_weight(m, s, buf, W_SHX_DOWN), gw = rl_stage_weight(m, s, buf, W_SHX_GATE_W);
         if (d->moe_shared_fused) u = (rl_wref){(const uint8_t *)g.p + (size_t)S->Is * rl_dtype_row_bytes(g.dt, H), g.dt}; /* up rows after gate's */
-        expert_mlp(be, d->act, g.p, g.dt, u.p, u.dt, dn.p, dn.dt, xn, T, H, S->Is, S->g, S->u, out);
+        expert_w sw = {{g.p, u.p, dn.p}, {g.dt, u.dt, dn.dt}, {NULL, NULL, NULL}, {RL_DT_F32, RL_DT_F32, RL_DT_F32}};
+        expert_mlp(be, d->act, 0, &sw, &dev, xn, T, H, S->Is, out);
         if (gw.p) be->ops->row_gate(be, out, xn, rl_vec_f32(m, S->vb + E, gw.p, gw.dt, H), T, H);
     } else
         be->ops->zero(be, out, (size_t)T * H * sizeof(float));

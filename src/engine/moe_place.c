@@ -126,10 +126,13 @@ int rl_moe_place_open(rl_model *m) {
     S->xe_h = malloc(T * H * F);
     S->g_h = malloc(T * Imax * F);
     S->u_h = malloc(T * Imax * F);
+    S->gu_h = m->d.moe_interleaved ? malloc(2 * T * Imax * F) : NULL;
+    S->xbias_h = malloc((2 * Imax + H) * F);
     S->ct = malloc(T * sizeof(int32_t));
     S->crow = malloc(T * sizeof(int32_t));
     S->c_rows = malloc(T * (size_t)S->k * sizeof(int32_t));
-    if (!S->xc_h || !S->y_h || !S->xe_h || !S->g_h || !S->u_h || !S->ct || !S->crow || !S->c_rows)
+    if (!S->xc_h || !S->y_h || !S->xe_h || !S->g_h || !S->u_h || !S->ct || !S->crow || !S->c_rows || !S->xbias_h ||
+        (m->d.moe_interleaved && !S->gu_h))
         return rl_err("%s: out of memory for the CPU experts' buffers", m->dir);
     return 0;
 }
@@ -150,7 +153,7 @@ void rl_moe_place_close(rl_model *m) {
     rl_xc_free(&S->hx);
     if (S->xc_h) be->ops->host_free(be, S->xc_h);
     if (S->y_h) be->ops->host_free(be, S->y_h);
-    free(S->xe_h); free(S->g_h); free(S->u_h);
+    free(S->xe_h); free(S->g_h); free(S->u_h); free(S->gu_h); free(S->xbias_h);
     free(S->ct); free(S->crow); free(S->c_rows);
     rl_backend_close(S->cpu);
 }
@@ -240,7 +243,7 @@ int rl_moe_cpu_begin(rl_model *m, const float *xn, int n_need, int T) {
 
 void rl_moe_cpu_expert(rl_model *m, int l, int e, const uint8_t *hb, const size_t *off) {
     struct rl_moe_state *S = m->moe;
-    rl_moe_run r = {S->cpu, S->xc_h, S->xe_h, S->g_h, S->u_h};
+    rl_moe_run r = {S->cpu, S->xc_h, S->xe_h, S->g_h, S->u_h, S->gu_h, S->xbias_h};
     rl_moe_run_expert(m, &r, l, e, hb, off, S->c_rows + S->start[e], S->start[e + 1] - S->start[e],
                       S->y_h + (size_t)S->start[e] * S->H);
     S->n_cpu++;

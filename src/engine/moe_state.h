@@ -8,13 +8,16 @@
 #include "io/expert_reader.h"
 
 /* Pieces of one expert: tensor k (0 gate (fused: gate_up), 1 up (fused: unused), 2 down) is
- * piece k * XA, and a composite (pre-quantized) tensor's extra tensors are pieces k * XA + 1 + a. */
-#define XA (1 + RL_QAUX)
+ * piece k * XA, a composite (pre-quantized) tensor's extra tensors are pieces k * XA + 1 + a,
+ * and its bias (fused experts with ename_b: gpt-oss) piece XB(k). */
+#define XA (2 + RL_QAUX)
 #define XP (3 * XA)
+#define XB(k) ((k) * XA + 1 + RL_QAUX)
 typedef struct {
     int file[XP];
     uint64_t off[XP], len[XP];
     rl_dtype dt[3];           /* composite dtype where the checkpoint is pre-quantized */
+    rl_dtype bdt[3];          /* the biases' dtypes (len[XB(k)] > 0) */
 } expert_loc;
 
 /* Where a routed expert of a sweep runs (moe_place.c decides). */
@@ -52,7 +55,9 @@ struct rl_moe_state {
     float *y;                 /* (max_T*k, H) every assignment's expert output, rows grouped by
                                  expert as tok_of; added into the sum in ascending expert order at
                                  the end, so the sum is the same wherever and whenever each expert ran */
-    float *vb;                /* f32 vectors: correction bias (E), shared gate weights (H) */
+    float *vb;                /* f32 vectors: correction bias (E), shared gate weights (H), router bias (E) */
+    float *gu;                /* (max_T, 2 I) interleaved gate_up outputs (moe_interleaved), else NULL */
+    float *xbias;             /* (2 I + H) an expert's biases as f32 (ename_b), else NULL */
     uint8_t *xdev[2];         /* device copies of the two expert batches (NULL if host_shared) */
     uint64_t *bytes, *total;  /* per layer: expert bytes read, expert bytes on disk */
     double *wait;             /* per layer: time waited for experts */
@@ -88,12 +93,13 @@ struct rl_moe_state {
     float *xc_h;              /* host (max_T, H): the rows' inputs */
     float *y_h;               /* host (max_T*k, H): the CPU experts' outputs, rows as y's */
     float *xe_h, *g_h, *u_h;  /* host scratch of one CPU expert, as xe, g, u */
+    float *gu_h, *xbias_h;    /* as gu, xbias */
     int32_t *d_ct;            /* (max_T) device copy of ct */
     uint64_t n_cpu, n_dev;    /* experts computed on the CPU, uploaded for one sweep */
 };
 
 /* Where an expert computes: a backend, its input rows xn, and scratch (moe.c). */
-typedef struct { rl_backend *be; const float *xn; float *xe, *g, *u; } rl_moe_run;
+typedef struct { rl_backend *be; const float *xn; float *xe, *g, *u, *gu, *bias; } rl_moe_run;
 /* Expert e of layer l, its pieces at base + off[p], on the n rows `rows` of r->xn: y (n, H). */
 void rl_moe_run_expert(rl_model *m, const rl_moe_run *r, int l, int e, const uint8_t *base, const size_t *off,
                        const int32_t *rows, int n, float *y);

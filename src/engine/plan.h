@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define RL_PLAN_MAX 64
+#define RL_PLAN_MAX 96
 
 typedef enum { RL_MEM_DEVICE = 0, RL_MEM_HOST } rl_mem_where;
 

@@ -155,7 +155,7 @@ int rl_stage_quant_role(const rl_model_desc *d, const rl_checkpoint *ck, const c
                         const char *dir, const rl_tensor_info **main, rl_stage_qrole *q) {
     const rl_quant_desc *qd = &d->quant;
     memset(q, 0, sizeof *q);
-    if (qd->method == RL_QM_NONE || rows <= 0 || cols <= 0 || rows > (1 << 30) || cols > (1 << 30)) return 0;
+    if (qd->method == RL_QM_NONE || qd->method == RL_QM_MXFP4 /* (experts only: moe.c) */ || rows <= 0 || cols <= 0 || rows > (1 << 30) || cols > (1 << 30)) return 0;
     const rl_tensor_info *w = rl_find_tensor(d, ck, name);
     if (w) name = w->name; /* (found under a name_alt prefix: its extra tensors are there too) */
     int rc = 0;

@@ -31,6 +31,7 @@ typedef struct {
     double orig_max_pos;     /* original_max_position_embeddings (llama3, yarn, longrope, dynamic) */
     double beta_fast, beta_slow, mscale, mscale_all_dim; /* yarn */
     double attn_factor;      /* explicit attention_factor (yarn/longrope), 0 = derive */
+    int yarn_exact_range;    /* yarn "truncate": false (gpt-oss): the correction range's ends are not rounded */
     int n_short, n_long;     /* longrope factor counts (= rot_dims/2) */
     double short_factor[RL_MAX_ROPE_FACTORS / 2], long_factor[RL_MAX_ROPE_FACTORS / 2];
     double max_pos;          /* max_position_embeddings (longrope, dynamic) */
@@ -42,6 +43,7 @@ typedef struct {
 
 /* Pre-quantized HF checkpoints (quantization_config; model/quant_config.c). */
 typedef enum { RL_QM_NONE = 0, RL_QM_FP8, RL_QM_GPTQ, RL_QM_AWQ, RL_QM_BNB4,
+               RL_QM_MXFP4, /* gpt-oss: routed experts in MXFP4 (<name>_blocks, <name>_scales), the rest plain */
                /* forms `synth` writes (a loaded model says RL_QM_FP8 with fp8_ct set): compressed-tensors
                   FP8 with per-channel / per-tensor weight_scale */
                RL_QM_CT_FP8_CHANNEL, RL_QM_CT_FP8_TENSOR } rl_quant_method;
@@ -105,6 +107,8 @@ typedef enum {
     W_MLA_K_B,               /* kv_b split (GGUF deepseek2, mla_kv_b_split): per head h, rows
                                 [h*kv_lora_rank, (h+1)*kv_lora_rank) = W_UK_h^T [kv_lora_rank, qk_nope] */
     W_MLA_V_B,               /* per head h, rows [h*v_head, (h+1)*v_head) = W_UV_h [v_head, kv_lora_rank] */
+    W_SINKS,                 /* attention sinks [n_heads] (gpt-oss): one logit per head joining its softmax */
+    W_MOE_ROUTER_B,          /* router Linear bias [n_experts] (gpt-oss): added to the logits (unlike W_MOE_ROUTER_BIAS) */
     W_COUNT
 } rl_weight_role;
 _Static_assert(W_COUNT <= 64, "w_optional holds one bit per weight role");
@@ -162,6 +166,7 @@ typedef struct {
     uint64_t w_optional;     /* bit per rl_weight_role (1ull << role): missing tensor allowed */
 
     /* --- hybrid linear attention (Qwen3.5 Gated DeltaNet; fam_qwen35.c, deltanet.c) --- */
+    int attn_sinks;          /* W_SINKS per layer: attention sinks (gpt-oss) */
     int attn_out_gate;       /* full attention: q_proj rows per head are [query(hd), gate(hd)];
                                 the attention output is multiplied by sigmoid(gate) before o_proj */
     int lin_k_heads, lin_v_heads;   /* linear-attention key / value heads (value head j reads
@@ -203,6 +208,9 @@ typedef struct {
     int moe_fused;           /* experts stored as [E, 2*moe_inter, hidden] gate_up and [E, hidden, moe_inter] down */
     const char *ename[3];    /* expert tensors gate, up, down: formats with %d layer, %d expert;
                                 fused: ename[0] gate_up and ename[2] down with %d layer only */
+    const char *ename_b[3];  /* fused experts' biases ([E, 2*moe_inter], -, [E, hidden]; NULL = none) (gpt-oss) */
+    int moe_interleaved;     /* fused gate_up rows interleaved: row 2j gate j, row 2j+1 up j (gpt-oss) */
+    int moe_router_b;        /* W_MOE_ROUTER_B: the router Linear's bias */
     unsigned char layer_moe[RL_MAX_LAYERS]; /* 1 = layer l's MLP is the MoE (else the dense MLP) */
     int mla;                 /* DeepSeek multi-head latent attention: head_dim = qk_nope + qk_rope,
                                 n_kv_heads = n_heads, ropes[].rot_dims = qk_rope (the last dims of a head) */

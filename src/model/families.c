@@ -4,6 +4,7 @@
 #include "model/fam_qwen35.h"
 #include "model/fam_moe.h"
 #include "model/fam_granite.h"
+#include "model/fam_gpt_oss.h"
 #include "util/err.h"
 #include "util/json.h"
 #include <stdio.h>
@@ -145,6 +146,7 @@ static const rl_family FAMILIES[] = {
     {"mm_text", {"Mistral3ForConditionalGeneration", "LlavaForConditionalGeneration", "Qwen2VLForConditionalGeneration",
                  "Qwen2_5_VLForConditionalGeneration", "Qwen3VLForConditionalGeneration", NULL}, 0, norm_mm_text}, /* their text stacks */
     {"mixtral", {"MixtralForCausalLM", NULL}, 0, rl_norm_mixtral}, /* fam_moe.c */
+    {"gpt_oss", {"GptOssForCausalLM", NULL}, 0, rl_norm_gpt_oss}, /* fam_gpt_oss.c: sinks, MXFP4 experts */
     {"granite", {"GraniteForCausalLM", NULL}, 0, rl_norm_granite}, /* fam_granite.c: Llama + multipliers */
     {"granitemoe", {"GraniteMoeForCausalLM", NULL}, 0, rl_norm_granitemoe}, /* fam_granite.c */
     {"granitemoeshared", {"GraniteMoeSharedForCausalLM", NULL}, 0, rl_norm_granitemoeshared}, /* fam_granite.c */

@@ -126,7 +126,13 @@ static int parse_block(const cJSON *qc, rl_quant_desc *q, const char *file) {
         return rl_json_bool(qc, "bnb_4bit_use_double_quant", 0, &q->double_quant, file);
     }
     if (!strcmp(m, "compressed-tensors")) return parse_ct(qc, q, file);
-    return rl_err("%s: quantization_config quant_method \"%s\" is not supported (fp8, gptq, awq, bitsandbytes, compressed-tensors)", file, m);
+    if (!strcmp(m, "mxfp4")) { /* gpt-oss: the routed experts (<name>_blocks / _scales), the rest plain */
+        q->method = RL_QM_MXFP4;
+        q->bits = 4;
+        q->group = 32;
+        return 0;
+    }
+    return rl_err("%s: quantization_config quant_method \"%s\" is not supported (fp8, gptq, awq, bitsandbytes, compressed-tensors, mxfp4)", file, m);
 }
 
 int rl_quant_config_load(const char *model_dir, const cJSON *root, const char *file, rl_quant_desc *q) {

@@ -65,6 +65,9 @@ int rl_rope_parse(const cJSON *cfg, const cJSON *params, rl_rope *r, double max_
             rl_json_num(sc, "beta_slow", 1, &r->beta_slow, file) ||
             rl_json_num(sc, "mscale", 0, &r->mscale, file) ||
             rl_json_num(sc, "mscale_all_dim", 0, &r->mscale_all_dim, file)) return -1;
+        int trunc;
+        if (rl_json_bool(sc, "truncate", 1, &trunc, file)) return -1;
+        r->yarn_exact_range = !trunc;
         if (r->orig_max_pos <= 0) r->orig_max_pos = max_pos;
     } else if (!strcmp(type, "longrope") || !strcmp(type, "su")) {
         r->scaling = RL_RS_LONGROPE;
@@ -119,8 +122,9 @@ void rl_rope_inv_freq(const rl_rope *r, int seq_len, float *inv, float *mult) {
         else if (r->mscale != 0 && r->mscale_all_dim != 0)
             att = yarn_get_mscale(f, r->mscale) / yarn_get_mscale(f, r->mscale_all_dim);
         else att = yarn_get_mscale(f, 1.0);
-        double lo = floor(dim * log(om / (r->beta_fast * 2 * M_PI)) / (2 * log(r->theta)));
-        double hi = ceil(dim * log(om / (r->beta_slow * 2 * M_PI)) / (2 * log(r->theta)));
+        double lo = dim * log(om / (r->beta_fast * 2 * M_PI)) / (2 * log(r->theta));
+        double hi = dim * log(om / (r->beta_slow * 2 * M_PI)) / (2 * log(r->theta));
+        if (!r->yarn_exact_range) { lo = floor(lo); hi = ceil(hi); } /* transformers' truncate (default true) */
         if (lo < 0) lo = 0;
         if (hi > dim - 1) hi = dim - 1;
         if (lo == hi) hi += 0.001;

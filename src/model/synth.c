@@ -19,8 +19,9 @@ typedef struct {
     int64_t rows, cols;   /* cols 0 = vector */
     int conv;             /* 1: a depthwise conv1d weight, written as HF does: [rows, 1, cols] */
     int64_t lead;         /* > 0: that many matrices in one 3-D tensor [lead, rows, cols] (fused experts) */
-    int kind;             /* 0 linear, 1 norm, 2 bias, 3 embedding */
+    int kind;             /* 0 linear, 1 norm, 2 bias, 3 embedding, 4 attention sinks (N(0, 1)) */
     int quant;            /* 1: written in the pre-quantized form (rl_synth_opts.quant) */
+    int mxfp4;            /* fused experts in MXFP4 (gpt-oss): <name>_blocks, <name>_scales (random codes) */
     int s0, ns;           /* its safetensors specs [s0, s0 + ns) */
 } tspec;
 
@@ -46,7 +47,25 @@ static void put(void *dst, size_t i, float v, rl_dtype dt) {
  * through the quantizer (or, dequant_f32, their exact dequantised values as F32). */
 static int write_tensor(rl_st_writer *w, const tspec *t, const rl_synth_opts *o, uint64_t *rng, void *buf, size_t buf_elems) {
     int64_t n = t->rows * (t->cols ? t->cols : 1) * (t->lead ? t->lead : 1);
-    float sd = t->kind == 0 ? 1.0f / sqrtf((float)t->cols) : t->kind == 3 ? 0.05f : 0.02f;
+    if (t->mxfp4) { /* random e2m1 codes, then one e8m0 scale per 32 putting the weights' spread near 1/sqrt(cols) */
+        uint8_t *b = buf;
+        size_t cap = buf_elems * 4;
+        for (int64_t i = 0; i < n / 2;) {
+            size_t k = (size_t)(n / 2 - i) < cap ? (size_t)(n / 2 - i) : cap;
+            for (size_t j = 0; j < k; j++) b[j] = (uint8_t)(rng_next(rng) >> 56);
+            if (rl_st_writer_write(w, b, k)) return -1;
+            i += (int64_t)k;
+        }
+        int sc = 127 + (int)lround(log2(1.0 / (2.9 * sqrt((double)t->cols)))); /* (e2m1 codes: rms ~2.9) */
+        for (int64_t i = 0; i < n / 32;) {
+            size_t k = (size_t)(n / 32 - i) < cap ? (size_t)(n / 32 - i) : cap;
+            for (size_t j = 0; j < k; j++) b[j] = (uint8_t)(sc - (int)(rng_next(rng) >> 63));
+            if (rl_st_writer_write(w, b, k)) return -1;
+            i += (int64_t)k;
+        }
+        return 0;
+    }
+    float sd = t->kind == 0 ? 1.0f / sqrtf((float)t->cols) : t->kind == 3 ? 0.05f : t->kind == 4 ? 1.0f : 0.02f;
     float mean = t->kind == 1 ? 1.0f : 0.0f;
     rl_dtype dt = o->dtype, out_dt = o->dequant_f32 ? RL_DT_F32 : dt;
     if (t->quant) { /* whole matrix: quantize per block / group */
@@ -95,7 +114,7 @@ int rl_synth_write(const char *config_path, const char *out_dir, const rl_synth_
     if (rl_config_load(out_dir, d)) { free(d); return -1; }
 
     /* tensor list in file order: embedding, layers, final norm, head */
-    int cap = 10 + d->n_layers * W_COUNT + d->n_layers * d->n_experts * 3, n = 0; /* + routed experts */
+    int cap = 10 + d->n_layers * W_COUNT + d->n_layers * d->n_experts * 3 + d->n_layers * 3, n = 0; /* + routed experts (and biases) */
     tspec *ts = calloc((size_t)cap, sizeof *ts);
     if (!ts) { free(d); return rl_err("out of memory"); }
     snprintf(ts[n].name, sizeof ts[n].name, "%s", d->gname[G_EMBED]); ts[n].rows = d->vocab; ts[n].cols = d->hidden; ts[n++].kind = 3;
@@ -112,7 +131,7 @@ int rl_synth_write(const char *config_path, const char *out_dir, const rl_synth_
             }
             int is_norm = r == W_ATTN_NORM || r == W_MLP_NORM || r == W_Q_NORM || r == W_K_NORM || r == W_POST_ATTN_NORM || r == W_POST_MLP_NORM ||
                           r == W_MLA_Q_A_NORM || r == W_MLA_KV_A_NORM || r == W_IDX_K_NORM;
-            t->kind = t->cols ? 0 : is_norm ? 1 : 2;
+            t->kind = t->cols ? 0 : is_norm ? 1 : r == W_SINKS ? 4 : 2;
             t->quant = o->quant && t->cols && !t->conv && r != W_MOE_ROUTER && r != W_SHX_GATE_W;
         }
         if (d->n_experts > 0 && d->layer_moe[l]) /* routed experts (weights_moe.c) */
@@ -123,7 +142,13 @@ int rl_synth_write(const char *config_path, const char *out_dir, const rl_synth_
                     if (!x.name[0] || (d->moe_fused && e)) continue; /* fused: one 3-D tensor of every expert, plain */
                     x.quant = o->quant != 0 && !d->moe_fused;
                     x.lead = d->moe_fused ? d->n_experts : 0;
+                    x.mxfp4 = d->moe_fused && d->quant.method == RL_QM_MXFP4;
                     ts[n++] = x;
+                    if (d->moe_fused && d->ename_b[k]) { /* its biases [E, rows] */
+                        tspec b = {.rows = d->n_experts, .cols = x.rows, .kind = 2};
+                        snprintf(b.name, sizeof b.name, d->ename_b[k], l);
+                        ts[n++] = b;
+                    }
                 }
     }
     snprintf(ts[n].name, sizeof ts[n].name, "%s", d->gname[G_FINAL_NORM]); ts[n].rows = d->hidden; ts[n++].kind = 1;
@@ -148,6 +173,15 @@ int rl_synth_write(const char *config_path, const char *out_dir, const rl_synth_
     for (int i = 0; i < n; i++) {
         tspec *t = &ts[i];
         t->s0 = n_specs;
+        if (t->mxfp4) { /* blocks [E, rows, cols/32, 16], scales [E, rows, cols/32] */
+            snprintf(pnames[n_specs], 192, "%s_blocks", t->name);
+            snprintf(pnames[n_specs + 1], 192, "%s_scales", t->name);
+            specs[n_specs] = (rl_st_spec){.name = pnames[n_specs], .dtype = RL_DT_U8, .ndim = 4, .shape = {t->lead, t->rows, t->cols / 32, 16}};
+            specs[n_specs + 1] = (rl_st_spec){.name = pnames[n_specs + 1], .dtype = RL_DT_U8, .ndim = 3, .shape = {t->lead, t->rows, t->cols / 32}};
+            t->ns = 2;
+            n_specs += 2;
+            continue;
+        }
         t->ns = t->quant && !o->dequant_f32 ? rl_synth_qspecs((rl_quant_method)o->quant, t->name, t->rows, t->cols, specs + n_specs, pnames + n_specs) : 0;
         if (!t->ns) {
             if (t->quant && !o->dequant_f32) t->quant = 0; /* not packable: stays plain */

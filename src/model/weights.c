@@ -18,6 +18,7 @@ void rl_role_shape(const rl_model_desc *d, int r, int64_t *rows, int64_t *cols) 
     case W_QKV: *rows = q + 2 * kv; *cols = H; break;
     case W_QKV_B: *rows = q + 2 * kv; break;
     case W_Q_NORM: case W_K_NORM: *rows = d->head_dim; break;
+    case W_SINKS: *rows = d->n_heads; break;
     case W_GATE: case W_UP: *rows = I; *cols = H; break;
     case W_UP_B: *rows = I; break;
     case W_DOWN: *rows = H; *cols = I; break;
@@ -52,6 +53,7 @@ int rl_role_needed(const rl_model_desc *d, int r) {
     case W_QKV_B: return fused_qkv && d->qkv_bias;
     case W_O_B: return d->o_bias;
     case W_Q_NORM: case W_K_NORM: return d->qk_norm;
+    case W_SINKS: return d->attn_sinks;
     case W_POST_ATTN_NORM: case W_POST_MLP_NORM: return d->post_norms;
     case W_GATE: return d->mlp_gated && !fused_gu;
     case W_UP: return !fused_gu;
@@ -70,7 +72,7 @@ int rl_role_needed_layer(const rl_model_desc *d, int l, int r) {
     if (lin)
         switch (r) {
         case W_Q: case W_Q_B: case W_K: case W_K_B: case W_V: case W_V_B: case W_O: case W_O_B:
-        case W_QKV: case W_QKV_B: case W_Q_NORM: case W_K_NORM: return 0;
+        case W_QKV: case W_QKV_B: case W_Q_NORM: case W_K_NORM: case W_SINKS: return 0;
         default: break;
         }
     int moe = rl_moe_role_needed(d, l, r); /* MoE vs dense MLP layers, MLA attention: -1 = no opinion */

@@ -7,6 +7,7 @@ int rl_moe_role_needed(const rl_model_desc *d, int l, int r) {
     switch (r) {
     case W_MOE_ROUTER: return moe;
     case W_MOE_ROUTER_BIAS: return moe && d->moe_bias;
+    case W_MOE_ROUTER_B: return moe && d->moe_router_b;
     case W_SHX_GATE: case W_SHX_DOWN: return moe && d->moe_shared_inter > 0;
     case W_SHX_UP: return moe && d->moe_shared_inter > 0 && !d->moe_shared_fused;
     case W_SHX_GATE_W: return moe && d->moe_shared_inter > 0 && d->moe_shared_gate;
@@ -30,7 +31,7 @@ void rl_moe_role_shape(const rl_model_desc *d, int r, int64_t *rows, int64_t *co
     int64_t qk = (int64_t)d->qk_nope_dim + d->qk_rope_dim;
     switch (r) {
     case W_MOE_ROUTER: *rows = E; *cols = H; break;
-    case W_MOE_ROUTER_BIAS: *rows = E; *cols = 0; break;
+    case W_MOE_ROUTER_BIAS: case W_MOE_ROUTER_B: *rows = E; *cols = 0; break;
     case W_SHX_GATE: *rows = d->moe_shared_fused ? 2 * Is : Is; *cols = H; break;
     case W_SHX_UP: *rows = Is; *cols = H; break;
     case W_SHX_DOWN: *rows = H; *cols = Is; break;
