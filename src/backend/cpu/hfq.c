@@ -14,9 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static float fp8_lut[256];
+static float fp8_lut[256], e8m0_lut[256];
 static pthread_once_t fp8_once = PTHREAD_ONCE_INIT;
-static void fp8_init(void) { for (int i = 0; i < 256; i++) fp8_lut[i] = rl_f8e4m3_to_f32((uint8_t)i); }
+static void fp8_init(void) {
+    for (int i = 0; i < 256; i++) fp8_lut[i] = rl_f8e4m3_to_f32((uint8_t)i);
+    for (int i = 0; i < 256; i++) e8m0_lut[i] = ldexpf(1.0f, i - 127); /* MXFP4 scales (255: inf, as ldexp gives) */
+}
 
 static inline float scale_at(const void *s, rl_dtype dt, size_t k) {
     switch (dt) {
@@ -256,6 +259,13 @@ static void hfq_fused_work(void *ctx, int64_t b, int64_t e, int tid) {
         rl_hfq_fp8_gemv_avx512(j->q, j->x, j->T, o0, o1, j->y, j->bias);
         return;
     }
+    if (j->dt == RL_DT_MXFP4) {
+        int o0 = (int)b * HFQ_ROWS, o1 = (int)e * HFQ_ROWS < j->out ? (int)e * HFQ_ROWS : j->out;
+        for (int o = o0; o < o1; o++)
+            rl_hfq_mxfp4_row_avx512((const uint8_t *)j->q->data + (size_t)o * j->in / 2, (const uint8_t *)j->q->scales + (size_t)o * j->in / 32,
+                                    e8m0_lut, j->in, j->x, j->T, j->y + o, (size_t)j->out, j->bias ? j->bias[o] : 0.0f);
+        return;
+    }
     if (j->dt == RL_DT_BNB4) { /* rows whose absmax blocks start at the row (hfq_fused_ok) */
         int o0 = (int)b * HFQ_ROWS, o1 = (int)e * HFQ_ROWS < j->out ? (int)e * HFQ_ROWS : j->out;
         int nbr = j->in / j->q->group;
@@ -317,10 +327,11 @@ void rl_hfq_matmul(rl_pool *p, float *y, const float *x, const rl_qweight *q, rl
         return;
     }
     int bnb_ok = dt == RL_DT_BNB4 && q->group > 0 && q->group % 32 == 0 && in % q->group == 0;
-    if (T <= 4 && use_avx512bw() && (dt == RL_DT_FP8_BLK || bnb_ok || ((dt == RL_DT_GPTQ || dt == RL_DT_AWQ) && out >= 64))) {
+    if (T <= 4 && use_avx512bw() && (dt == RL_DT_FP8_BLK || bnb_ok || dt == RL_DT_MXFP4 || ((dt == RL_DT_GPTQ || dt == RL_DT_AWQ) && out >= 64))) {
         hfq_fused_job f = {{y, x, bias, q, dt, T, in, out, rl_simd()}, 0};
         int64_t n_items;
-        if (dt == RL_DT_FP8_BLK || dt == RL_DT_BNB4) n_items = (out + HFQ_ROWS - 1) / HFQ_ROWS;
+        if (dt == RL_DT_MXFP4) pthread_once(&fp8_once, fp8_init);
+        if (dt == RL_DT_FP8_BLK || dt == RL_DT_BNB4 || dt == RL_DT_MXFP4) n_items = (out + HFQ_ROWS - 1) / HFQ_ROWS;
         else { f.n_fused = out / 64 * 64; n_items = (out / 64 + INT_NSB - 1) / INT_NSB; }
         rl_pool_for_work(p, n_items, 1, (int64_t)T * in * out + (int64_t)in * out, hfq_fused_work, &f);
         if (f.n_fused == 0 || f.n_fused == out) return;

@@ -8,7 +8,9 @@
  * - GPTQ / AWQ: 64 outputs of one input per step (4 vectors of 16), the code field shifted out of
  *   the packed words, w = s * q - s * z by one FMA (both products and their difference are exact:
  *   an f16 scale times a code below 256).
- * - bitsandbytes 4-bit: the quant map in one register, looked up by VPERMPS, times the absmax. */
+ * - bitsandbytes 4-bit: the quant map in one register, looked up by VPERMPS, times the absmax.
+ * - MXFP4: the e2m1 values in one register, looked up by VPERMPS (low nibble first), times the
+ *   block's power of two (exact). */
 #include "backend/cpu/hfq_simd.h"
 #include <math.h>
 #include <string.h>
@@ -108,6 +110,43 @@ bnb4_row(int NT, const uint8_t *c, const float *map, const float *amax, int grou
     }
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) y[t * ys] = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1])) + b;
+}
+
+/* One MXFP4 row (cols a multiple of 32) against NT tokens: e2m1 codes looked up by VPERMPS,
+ * elements 2j / 2j+1 from the low / high nibble of byte j, times e8[scale] = 2^(scale - 127). */
+TGT static inline __attribute__((always_inline)) void
+mxfp4_row(int NT, const uint8_t *c, const uint8_t *sc, const float *e8, int cols, const float *x, size_t xs, float *y,
+          size_t ys, float b) {
+    static const float E2M1[16] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6, -0.0f, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+    const __m512 vmap = _mm512_loadu_ps(E2M1);
+    const __m128i m4 = _mm_set1_epi8(15);
+    __m512 acc[4][2];
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+    for (int j = 0; j < cols; j += 32) {
+        const __m512 va = _mm512_set1_ps(e8[sc[j / 32]]);
+        __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)(c + j / 2));
+        __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), m4), lo = _mm_and_si128(raw, m4);
+        __m512 w0 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi)), vmap), va);
+        __m512 w1 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_unpackhi_epi8(lo, hi)), vmap), va);
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) {
+            acc[t][0] = _mm512_fmadd_ps(_mm512_loadu_ps(x + t * xs + j), w0, acc[t][0]);
+            acc[t][1] = _mm512_fmadd_ps(_mm512_loadu_ps(x + t * xs + j + 16), w1, acc[t][1]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) y[t * ys] = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1])) + b;
+}
+
+TGT void rl_hfq_mxfp4_row_avx512(const uint8_t *codes, const uint8_t *scales, const float *e8, int cols, const float *x,
+                                 int T, float *y, size_t ys, float bias) {
+    switch (T) {
+    case 1: mxfp4_row(1, codes, scales, e8, cols, x, (size_t)cols, y, ys, bias); break;
+    case 2: mxfp4_row(2, codes, scales, e8, cols, x, (size_t)cols, y, ys, bias); break;
+    case 3: mxfp4_row(3, codes, scales, e8, cols, x, (size_t)cols, y, ys, bias); break;
+    default: mxfp4_row(4, codes, scales, e8, cols, x, (size_t)cols, y, ys, bias); break;
+    }
 }
 
 TGT void rl_hfq_bnb4_row_avx512(const uint8_t *codes, const float *map, const float *amax, int group, int cols,
@@ -213,5 +252,9 @@ void rl_hfq_bnb4_row_avx512(const uint8_t *codes, const float *map, const float 
 void rl_hfq_int_gemv_avx512(const rl_qweight *q, int awq, int o0, int nsb, const float *sf, const float *nsz,
                             const float *x, int T, float *y, const float *bias) {
     (void)q; (void)awq; (void)o0; (void)nsb; (void)sf; (void)nsz; (void)x; (void)T; (void)y; (void)bias;
+}
+void rl_hfq_mxfp4_row_avx512(const uint8_t *codes, const uint8_t *scales, const float *e8, int cols, const float *x,
+                             int T, float *y, size_t ys, float bias) {
+    (void)codes; (void)scales; (void)e8; (void)cols; (void)x; (void)T; (void)y; (void)ys; (void)bias;
 }
 #endif

@@ -22,6 +22,10 @@ void rl_hfq_fp8_gemv_avx512(const rl_qweight *q, const float *x, int T, int o0, 
  * (codes from an even index, group a multiple of 32 dividing cols) ... */
 void rl_hfq_bnb4_row_avx512(const uint8_t *codes, const float *map, const float *amax, int group, int cols,
                             const float *x, int T, float *y, size_t ys, float bias);
+/* ... one MXFP4 row (cols a multiple of 32): y[t*ys] = bias + sum_j x[t*cols + j] e2m1(code j) e8[scales[j / 32]]
+ * (e8: the 256 powers 2^(s - 127)) ... */
+void rl_hfq_mxfp4_row_avx512(const uint8_t *codes, const uint8_t *scales, const float *e8, int cols, const float *x,
+                             int T, float *y, size_t ys, float bias);
 /* ... and for o in [o0, o0 + 64 nsb), nsb <= INT_NSB (GPTQ / AWQ; awq: AWQ layout), from the
  * per-group tables sf (scales) and nsz (-scale * zero): per block of 64 outputs ngroups x 64
  * floats, the blocks one after the other. */
