@@ -29,8 +29,7 @@ static int mxfp4_piece(rl_model *m, int l, int e, int k, const char *name, int64
     snprintf(sn, sizeof sn, "%s_scales", name);
     const rl_tensor_info *tb = rl_find_tensor(&m->d, m->ck, bn), *ts = rl_find_tensor(&m->d, m->ck, sn);
     if (!tb && rl_find_tensor(&m->d, m->ck, name))
-        return rl_err("%s: tensor %s is plain, but quantization_config says MXFP4 (%s_blocks / _scales): dequantised "
-                      "re-uploads of gpt-oss store the experts transposed, which is not supported; use the MXFP4 release", m->dir, name, name);
+        return rl_err("%s: tensor %s is plain, but quantization_config says MXFP4 (%s_blocks / _scales)", m->dir, name, name);
     if (!tb || !ts) return rl_err("%s: missing tensor %s", m->dir, tb ? sn : bn);
     int64_t E = S->E, G = cols / 32;
     if (cols % 32) return rl_err("%s: tensor %s: %lld inputs are not whole MXFP4 blocks of 32", m->dir, bn, (long long)cols);
@@ -120,11 +119,11 @@ static int resolve_layer(rl_model *m, int l) {
                 return rl_err("%s: tensor %s has dtype %s; experts must be F32, F16, BF16, Q8_0 or Q4_1", dir, t->name, RL_DTYPES[t->dtype].st_name);
             uint64_t slice = (uint64_t)rows * rl_dtype_row_bytes(t->dtype, cols);
             if (d->moe_fused) {
-                if (d->moe_interleaved && t->ndim == 3 && t->shape[1] == cols && t->shape[2] == rows && rows != cols)
-                    return rl_err("%s: tensor %s: experts stored transposed [E, in, out] (a dequantised re-upload) are not "
-                                  "supported; use the MXFP4 release", dir, t->name);
-                if (t->ndim != 3 || t->shape[0] != S->E || t->shape[1] != rows || t->shape[2] != cols)
-                    return rl_err("%s: tensor %s: expected shape [%d, %lld, %lld] from config.json", dir, t->name, S->E, (long long)rows, (long long)cols);
+                int64_t r0 = d->moe_transposed ? cols : rows, c0 = d->moe_transposed ? rows : cols; /* [E, in, out] when transposed */
+                if (t->ndim != 3 || t->shape[0] != S->E || t->shape[1] != r0 || t->shape[2] != c0)
+                    return rl_err("%s: tensor %s: expected shape [%d, %lld, %lld] from config.json%s", dir, t->name, S->E, (long long)r0,
+                                  (long long)c0, d->moe_transposed ? " (experts stored [E, in, out])" : "");
+                if (d->moe_transposed) slice = (uint64_t)cols * rl_dtype_row_bytes(t->dtype, rows);
                 x->off[k * XA] = t->offset + slice * (uint64_t)e;
             } else {
                 if (t->ndim != 2 || t->shape[0] != rows || t->shape[1] != cols)
@@ -148,6 +147,7 @@ int rl_moe_plan(rl_model *m) {
     for (int l = 0; l < d->n_layers; l++) any |= d->n_experts > 0 && d->layer_moe[l];
     if (!any) return 0;
     if (d->moe_fused && d->ename[1]) return rl_err("%s: fused experts take gate_up and down only", m->dir);
+    if (d->moe_transposed && !m->be->ops->matmul_t) return rl_err("%s: experts stored [E, in, out] need matmul_t, which backend %s lacks", m->dir, m->be->ops->name);
     if (d->n_experts > RL_MOE_MAX_EXPERTS) return rl_err("%s: %d experts exceed the supported %d", m->dir, d->n_experts, RL_MOE_MAX_EXPERTS);
     struct rl_moe_state *S = zalloc(sizeof *S);
     if (!S) return rl_err("out of memory");
@@ -201,7 +201,7 @@ int rl_moe_plan(rl_model *m) {
     rl_plan_add(p, "moe expert up", RL_MEM_DEVICE, T * Imax * F, (void **)&S->u);
     rl_plan_add(p, "moe expert outputs", RL_MEM_DEVICE, T * K * H * F, (void **)&S->y);
     rl_plan_add(p, "moe small weights", RL_MEM_DEVICE, (2 * E + H) * F, (void **)&S->vb);
-    if (d->moe_interleaved) rl_plan_add(p, "moe expert gate_up (interleaved)", RL_MEM_DEVICE, 2 * T * Imax * F, (void **)&S->gu);
+    if (d->moe_interleaved || d->moe_transposed) rl_plan_add(p, "moe expert gate_up", RL_MEM_DEVICE, 2 * T * Imax * F, (void **)&S->gu);
     if (d->ename_b[0] || d->ename_b[2]) rl_plan_add(p, "moe expert biases", RL_MEM_DEVICE, (2 * Imax + H) * F, (void **)&S->xbias);
     if (!m->be->ops->host_shared) {
         rl_plan_add(p, "moe expert batches on device (2)", RL_MEM_DEVICE, pb * S->ex_bytes, (void **)&S->xdev[0]);
@@ -233,14 +233,34 @@ void rl_moe_close(rl_model *m) {
 /* One expert's weights: gate (fused: gate_up), up, down, and the fused ones' biases (or NULL). */
 typedef struct { const void *w[3]; rl_dtype dt[3]; const void *b[3]; rl_dtype bdt[3]; } expert_w;
 
+/* How an expert's fused tensors are laid out: gate_up rows interleaved; stored [in, out]. */
+typedef struct { int interleaved, transposed; } expert_form;
+
 /* One expert's gated MLP on its gathered rows x: y = down(act(gate x) * up x) (+ biases). With
- * interleaved gate_up rows (gpt-oss) one matmul into r->gu, split into r->g / r->u by copies. */
-static void expert_mlp(rl_backend *be, rl_act_kind act, int interleaved, const expert_w *w, const rl_moe_run *r,
+ * interleaved gate_up rows (gpt-oss) one matmul into r->gu, split into r->g / r->u by copies;
+ * transposed tensors ([in, out]) by matmul_t, gate_up into r->gu and split (gate, then up). */
+static void expert_mlp(rl_backend *be, rl_act_kind act, expert_form f, const expert_w *w, const rl_moe_run *r,
                        const float *x, int n, int H, int I, float *y) {
     const size_t F = sizeof(float);
     const float *bgu = NULL, *bd = NULL;
+    int interleaved = f.interleaved;
     if (w->b[0]) { be->ops->convert(be, r->bias, w->b[0], w->bdt[0], 2 * (int64_t)I); bgu = r->bias; }
     if (w->b[2]) { be->ops->convert(be, r->bias + 2 * (size_t)I, w->b[2], w->bdt[2], H); bd = r->bias + 2 * (size_t)I; }
+    if (f.transposed) { /* matmul_t has no bias: added row by row */
+        be->ops->matmul_t(be, r->gu, x, w->w[0], w->dt[0], n, H, 2 * I);
+        for (int t = 0; bgu && t < n; t++) be->ops->add(be, r->gu + (size_t)t * 2 * I, bgu, 2 * (int64_t)I);
+        if (interleaved) {
+            be->ops->copy2d(be, r->g, F, r->gu, 2 * F, F, n * I);
+            be->ops->copy2d(be, r->u, F, r->gu + 1, 2 * F, F, n * I);
+        } else {
+            be->ops->copy2d(be, r->g, I * F, r->gu, 2 * I * F, I * F, n);
+            be->ops->copy2d(be, r->u, I * F, r->gu + I, 2 * I * F, I * F, n);
+        }
+        rl_act_mul_rows(be, act, r->g, r->u, n, I);
+        be->ops->matmul_t(be, y, r->g, w->w[2], w->dt[2], n, I, H);
+        for (int t = 0; bd && t < n; t++) be->ops->add(be, y + (size_t)t * H, bd, H);
+        return;
+    }
     if (interleaved) { /* rows 2j gate j, 2j+1 up j */
         be->ops->matmul(be, r->gu, x, w->w[0], w->dt[0], bgu, n, H, 2 * I);
         be->ops->copy2d(be, r->g, F, r->gu, 2 * F, F, n * I);
@@ -278,7 +298,8 @@ void rl_moe_run_expert(rl_model *m, const rl_moe_run *r, int l, int e, const uin
         if (x->len[XB(k)]) w.b[k] = base + off[XB(k)];
     rl_backend *be = r->be;
     be->ops->gather_rows(be, r->xe, r->xn, rows, n, H);
-    expert_mlp(be, d->act, d->moe_interleaved, &w, r, r->xe, n, H, I, y);
+    expert_form f = {d->moe_interleaved, d->moe_transposed && !rl_dtype_is_composite(x->dt[0])};
+    expert_mlp(be, d->act, f, &w, r, r->xe, n, H, I, y);
 }
 
 /* Groups the T*K choices by expert (host): cnt/start/needed/tok_of/w_of; returns experts used
@@ -375,7 +396,7 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
         rl_wref dn = rl_stage_weight(m, s, buf, W_SHX_DOWN), gw = rl_stage_weight(m, s, buf, W_SHX_GATE_W);
         if (d->moe_shared_fused) u = (rl_wref){(const uint8_t *)g.p + (size_t)S->Is * rl_dtype_row_bytes(g.dt, H), g.dt}; /* up rows after gate's */
         expert_w sw = {{g.p, u.p, dn.p}, {g.dt, u.dt, dn.dt}, {NULL, NULL, NULL}, {RL_DT_F32, RL_DT_F32, RL_DT_F32}};
-        expert_mlp(be, d->act, 0, &sw, &dev, xn, T, H, S->Is, out);
+        expert_mlp(be, d->act, (expert_form){0, 0}, &sw, &dev, xn, T, H, S->Is, out);
         if (gw.p) be->ops->row_gate(be, out, xn, rl_vec_f32(m, S->vb + E, gw.p, gw.dt, H), T, H);
     } else
         be->ops->zero(be, out, (size_t)T * H * sizeof(float));

@@ -126,13 +126,13 @@ int rl_moe_place_open(rl_model *m) {
     S->xe_h = malloc(T * H * F);
     S->g_h = malloc(T * Imax * F);
     S->u_h = malloc(T * Imax * F);
-    S->gu_h = m->d.moe_interleaved ? malloc(2 * T * Imax * F) : NULL;
+    S->gu_h = m->d.moe_interleaved || m->d.moe_transposed ? malloc(2 * T * Imax * F) : NULL;
     S->xbias_h = malloc((2 * Imax + H) * F);
     S->ct = malloc(T * sizeof(int32_t));
     S->crow = malloc(T * sizeof(int32_t));
     S->c_rows = malloc(T * (size_t)S->k * sizeof(int32_t));
     if (!S->xc_h || !S->y_h || !S->xe_h || !S->g_h || !S->u_h || !S->ct || !S->crow || !S->c_rows || !S->xbias_h ||
-        (m->d.moe_interleaved && !S->gu_h))
+        ((m->d.moe_interleaved || m->d.moe_transposed) && !S->gu_h))
         return rl_err("%s: out of memory for the CPU experts' buffers", m->dir);
     return 0;
 }

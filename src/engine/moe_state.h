@@ -56,7 +56,7 @@ struct rl_moe_state {
                                  expert as tok_of; added into the sum in ascending expert order at
                                  the end, so the sum is the same wherever and whenever each expert ran */
     float *vb;                /* f32 vectors: correction bias (E), shared gate weights (H), router bias (E) */
-    float *gu;                /* (max_T, 2 I) interleaved gate_up outputs (moe_interleaved), else NULL */
+    float *gu;                /* (max_T, 2 I) gate_up outputs to split (moe_interleaved, moe_transposed), else NULL */
     float *xbias;             /* (2 I + H) an expert's biases as f32 (ename_b), else NULL */
     uint8_t *xdev[2];         /* device copies of the two expert batches (NULL if host_shared) */
     uint64_t *bytes, *total;  /* per layer: expert bytes read, expert bytes on disk */

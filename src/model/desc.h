@@ -210,6 +210,8 @@ typedef struct {
                                 fused: ename[0] gate_up and ename[2] down with %d layer only */
     const char *ename_b[3];  /* fused experts' biases ([E, 2*moe_inter], -, [E, hidden]; NULL = none) (gpt-oss) */
     int moe_interleaved;     /* fused gate_up rows interleaved: row 2j gate j, row 2j+1 up j (gpt-oss) */
+    int moe_transposed;      /* plain fused experts stored [E, in, out] (transformers' experts_are_transposed:
+                                Qwen3-VL-MoE, dequantised gpt-oss), run by matmul_t */
     int moe_router_b;        /* W_MOE_ROUTER_B: the router Linear's bias */
     unsigned char layer_moe[RL_MAX_LAYERS]; /* 1 = layer l's MLP is the MoE (else the dense MLP) */
     int mla;                 /* DeepSeek multi-head latent attention: head_dim = qk_nope + qk_rope,

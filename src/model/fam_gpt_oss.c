@@ -4,7 +4,8 @@
  * correction range ("truncate": false), and a MoE MLP in every layer: router Linear with bias
  * (softmax over the top-k logits), fused experts with biases whose gate_up rows interleave gate
  * and up (row 2j gate j, 2j+1 up j), the clamped SwiGLU (alpha 1.702, limit 7), stored as MXFP4
- * (<name>_blocks [E, rows, cols/32, 16] + <name>_scales [E, rows, cols/32]) in OpenAI's release. */
+ * (<name>_blocks [E, rows, cols/32, 16] + <name>_scales [E, rows, cols/32]) in OpenAI's release,
+ * or plain and transposed ([E, in, out]) in the dequantised BF16 re-uploads. */
 #include "model/fam_gpt_oss.h"
 #include "model/family.h"
 #include "model/moe_config.h"
@@ -25,6 +26,7 @@ int rl_norm_gpt_oss(rl_model_desc *d, const cJSON *cfg, const char *file) {
     d->moe_norm_topk = 1; /* softmax over the top-k logits = softmax, then the top-k renormalised */
     d->moe_shared_inter = 0;
     d->moe_router_b = d->moe_interleaved = 1;
+    d->moe_transposed = 1; /* plain (dequantised) experts are stored [E, in, out]; the MXFP4 ones [E, out, in] */
     for (int l = 0; l < d->n_layers; l++) d->layer_moe[l] = 1;
     int ab;
     double alpha, limit;

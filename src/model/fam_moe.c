@@ -56,6 +56,20 @@ int rl_norm_qwen3_moe(rl_model_desc *d, const cJSON *cfg, const char *file) {
     return 0;
 }
 
+/* Qwen3-VL-MoE's text model (the mm_text family runs it): Qwen3-MoE attention (q/k norm) with
+ * fused experts stored as transformers' grouped-GEMM layout, gate_up_proj [E, hidden, 2I] (gate
+ * columns, then up) and down_proj [E, I, hidden]; top-k always renormalised. */
+int rl_norm_qwen3_vl_moe(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    rl_moe_names_llama(d, 1);
+    if (rl_moe_setup_qwen(d, cfg, file, 1, 1)) return -1;
+    int ab;
+    if (rl_json_bool(cfg, "attention_bias", 0, &ab, file)) return -1;
+    d->qkv_bias = d->o_bias = ab;
+    d->qk_norm = 1;
+    d->moe_transposed = 1;
+    return 0;
+}
+
 /* GLM-4.5 / 4.6 (glm4_moe): q/k/v bias (attention_bias), optional q/k norm, partial NeoX rope
  * (config.c), sigmoid noaux_tc routing, first_k_dense_replace dense layers. */
 int rl_norm_glm4_moe(rl_model_desc *d, const cJSON *cfg, const char *file) {

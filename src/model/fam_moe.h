@@ -7,6 +7,7 @@
 int rl_norm_mixtral(rl_model_desc *d, const cJSON *cfg, const char *file);
 int rl_norm_qwen2_moe(rl_model_desc *d, const cJSON *cfg, const char *file);
 int rl_norm_qwen3_moe(rl_model_desc *d, const cJSON *cfg, const char *file);
+int rl_norm_qwen3_vl_moe(rl_model_desc *d, const cJSON *cfg, const char *file); /* Qwen3-VL-MoE's text model: transposed experts */
 int rl_norm_glm4_moe(rl_model_desc *d, const cJSON *cfg, const char *file);
 int rl_norm_exaone_moe(rl_model_desc *d, const cJSON *cfg, const char *file);
 int rl_norm_deepseek(rl_model_desc *d, const cJSON *cfg, const char *file);   /* V2, V3 */

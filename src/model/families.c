@@ -76,6 +76,7 @@ static const mm_wrap MM_WRAPS[] = {
     {"Qwen2VLForConditionalGeneration", "qwen2", 0},
     {"Qwen2_5_VLForConditionalGeneration", "qwen2", 0},
     {"Qwen3VLForConditionalGeneration", "qwen3", 0},
+    {"Qwen3VLMoeForConditionalGeneration", "qwen3_vl_moe", 0},
 };
 
 static int norm_mm_text(rl_model_desc *d, const cJSON *cfg, const char *file) {
@@ -144,7 +145,8 @@ static const rl_family FAMILIES[] = {
     {"qwen3_5_moe", {"Qwen3_5MoeForCausalLM", "Qwen3_5MoeForConditionalGeneration", NULL}, 0, rl_norm_qwen35_moe}, /* fam_moe.c: qwen3_5 + MoE */
     {"qwen3_next", {"Qwen3NextForCausalLM", NULL}, 0, rl_norm_qwen3_next}, /* fam_moe.c: fused qkvz / ba */
     {"mm_text", {"Mistral3ForConditionalGeneration", "LlavaForConditionalGeneration", "Qwen2VLForConditionalGeneration",
-                 "Qwen2_5_VLForConditionalGeneration", "Qwen3VLForConditionalGeneration", NULL}, 0, norm_mm_text}, /* their text stacks */
+                 "Qwen2_5_VLForConditionalGeneration", "Qwen3VLForConditionalGeneration", "Qwen3VLMoeForConditionalGeneration", NULL}, 0,
+     norm_mm_text}, /* their text stacks */
     {"mixtral", {"MixtralForCausalLM", NULL}, 0, rl_norm_mixtral}, /* fam_moe.c */
     {"gpt_oss", {"GptOssForCausalLM", NULL}, 0, rl_norm_gpt_oss}, /* fam_gpt_oss.c: sinks, MXFP4 experts */
     {"granite", {"GraniteForCausalLM", NULL}, 0, rl_norm_granite}, /* fam_granite.c: Llama + multipliers */
@@ -153,6 +155,7 @@ static const rl_family FAMILIES[] = {
     {"granitemoehybrid", {"GraniteMoeHybridForCausalLM", NULL}, 0, rl_norm_granitemoehybrid}, /* fam_granite.c: attention layers */
     {"qwen2_moe", {"Qwen2MoeForCausalLM", NULL}, 0, rl_norm_qwen2_moe}, /* fam_moe.c */
     {"qwen3_moe", {"Qwen3MoeForCausalLM", NULL}, 0, rl_norm_qwen3_moe}, /* fam_moe.c */
+    {"qwen3_vl_moe", {NULL}, 0, rl_norm_qwen3_vl_moe}, /* fam_moe.c: the text model of Qwen3-VL-MoE (mm_text) */
     {"glm4_moe", {"Glm4MoeForCausalLM", NULL}, 0, rl_norm_glm4_moe}, /* fam_moe.c */
     {"exaone_moe", {"ExaoneMoeForCausalLM", NULL}, 0, rl_norm_exaone_moe}, /* fam_moe.c */
     {"deepseek_v2", {"DeepseekV2ForCausalLM", NULL}, 0, rl_norm_deepseek}, /* fam_deepseek.c */

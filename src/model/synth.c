@@ -18,7 +18,9 @@ typedef struct {
     char name[160];
     int64_t rows, cols;   /* cols 0 = vector */
     int conv;             /* 1: a depthwise conv1d weight, written as HF does: [rows, 1, cols] */
-    int64_t lead;         /* > 0: that many matrices in one 3-D tensor [lead, rows, cols] (fused experts) */
+    int64_t lead;         /* > 0: that many matrices in one 3-D tensor [lead, rows, cols] (fused experts;
+                             transposed: [lead, cols, rows]) */
+    int transposed;
     int kind;             /* 0 linear, 1 norm, 2 bias, 3 embedding, 4 attention sinks (N(0, 1)) */
     int quant;            /* 1: written in the pre-quantized form (rl_synth_opts.quant) */
     int mxfp4;            /* fused experts in MXFP4 (gpt-oss): <name>_blocks, <name>_scales (random codes) */
@@ -143,6 +145,7 @@ int rl_synth_write(const char *config_path, const char *out_dir, const rl_synth_
                     x.quant = o->quant != 0 && !d->moe_fused;
                     x.lead = d->moe_fused ? d->n_experts : 0;
                     x.mxfp4 = d->moe_fused && d->quant.method == RL_QM_MXFP4;
+                    x.transposed = d->moe_fused && d->moe_transposed && !x.mxfp4;
                     ts[n++] = x;
                     if (d->moe_fused && d->ename_b[k]) { /* its biases [E, rows] */
                         tspec b = {.rows = d->n_experts, .cols = x.rows, .kind = 2};
@@ -191,7 +194,8 @@ int rl_synth_write(const char *config_path, const char *out_dir, const rl_synth_
                 t->quant = rl_synth_qspecs((rl_quant_method)o->quant, t->name, t->rows, t->cols, tmp, tn) > 0;
             }
             specs[n_specs] = t->conv   ? (rl_st_spec){.name = t->name, .dtype = out_dt, .ndim = 3, .shape = {t->rows, 1, t->cols}}
-                             : t->lead ? (rl_st_spec){.name = t->name, .dtype = out_dt, .ndim = 3, .shape = {t->lead, t->rows, t->cols}}
+                             : t->lead ? (rl_st_spec){.name = t->name, .dtype = out_dt, .ndim = 3,
+                                                      .shape = {t->lead, t->transposed ? t->cols : t->rows, t->transposed ? t->rows : t->cols}}
                                        : (rl_st_spec){.name = t->name, .dtype = out_dt, .ndim = t->cols ? 2 : 1, .shape = {t->rows, t->cols}};
             t->ns = 1;
         }

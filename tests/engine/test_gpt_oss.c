@@ -4,12 +4,12 @@
  * "truncate": false) is checked against a reference written here from transformers'
  * modeling_gpt_oss.py and the OCP MX definition, in double precision, with none of the engine's
  * code: every prefill and decode row within 1e-3 and the same greedy ids, on cpu, cpu-staged and
- * the GPU backends that open, batched too. Also: a plain (transposed, dequantised re-upload)
- * expert tensor, a missing scales tensor and another swiglu_limit are errors naming the problem. */
-#include "golden_cmp.h"
-#include "format/checkpoint.h"
+ * the GPU backends that open, batched too; the same model rewritten as the dequantised BF16
+ * re-uploads store it (experts [E, in, out], exact in bf16, no quantization_config) gives the same.
+ * Also: experts plain where quantization_config says MXFP4, a missing scales tensor, another
+ * swiglu_limit and an unknown layer type are errors naming the problem. */
+#include "repack.h"
 #include "model/synth.h"
-#include <unistd.h>
 
 enum { L = 3, H = 128, NH = 4, NKV = 2, HD = 32, I = 96, V = 300, E = 4, K = 2, WIN = 4, P = 11, G = 6 };
 static const char *CFG =
@@ -211,6 +211,47 @@ static int make_model(const char *dir, const char *limit) {
     return rl_synth_write(path, out, &o);
 }
 
+/* The checkpoint in src rewritten into dir as a dequantised BF16 re-upload: every expert tensor
+ * decoded and stored transposed [E, in, out] (e2m1 times a power of two is exact in bf16). */
+static int dequant_rewrite(const char *src, const char *dir) {
+    char path[300];
+    snprintf(path, sizeof path, "%s/config.json", src);
+    cJSON *cfg = rl_json_load(path);
+    rl_checkpoint *ck = rl_ckpt_open(src), *keep = CK;
+    if (!cfg || !ck) { cJSON_Delete(cfg); rl_ckpt_close(ck); return -1; }
+    cJSON_DeleteItemFromObject(cfg, "quantization_config");
+    int n = rl_ckpt_n_tensors(ck), k = 0, rc = 0;
+    repack_t *o = calloc((size_t)n, sizeof *o);
+    CK = ck;
+    for (int i = 0; o && i < n && !rc; i++) {
+        const rl_tensor_info *t = rl_ckpt_tensor(ck, i);
+        size_t len = strlen(t->name);
+        int l;
+        if (len > 7 && !strcmp(t->name + len - 7, "_scales")) continue;
+        if (len > 7 && !strcmp(t->name + len - 7, "_blocks") && sscanf(t->name, "model.layers.%d.", &l) == 1) {
+            int gu = strstr(t->name, "gate_up") != NULL, rows = gu ? 2 * I : H, cols = gu ? H : I;
+            repack_t *x = &o[k++];
+            snprintf(x->name, sizeof x->name, "%.*s", (int)(len - 7), t->name);
+            x->dt = RL_DT_BF16; x->ndim = 3; x->shape[0] = E; x->shape[1] = cols; x->shape[2] = rows;
+            x->bytes = (size_t)E * rows * cols * 2;
+            uint16_t *d = malloc(x->bytes);
+            x->data = (uint8_t *)d;
+            char fmt[160];
+            snprintf(fmt, sizeof fmt, "model.layers.%%d.mlp.experts.%s", gu ? "gate_up_proj" : "down_proj");
+            for (int e = 0; d && e < E; e++) {
+                double *w = mxfp4(fmt, l, e, rows, cols);
+                for (int r = 0; r < rows; r++)
+                    for (int c = 0; c < cols; c++) d[((size_t)e * cols + c) * rows + r] = rl_f32_to_bf16((float)w[(size_t)r * cols + c]);
+                free(w);
+            }
+            continue;
+        }
+        rc = repack_copy(ck, t, &o[k++]);
+    }
+    CK = keep;
+    return repack_finish(dir, cfg, ck, o, k, rc);
+}
+
 static void test_reference(void) {
     char dir[64] = "/tmp/rl_gpt_oss_XXXXXX", m_dir[128], cmd[200];
     CHECK(mkdtemp(dir) != NULL && make_model(dir, "7.0") == 0, "synth: %s", rl_last_error());
@@ -218,6 +259,9 @@ static void test_reference(void) {
     CHECK((CK = rl_ckpt_open(m_dir)) != NULL, "open checkpoint: %s", rl_last_error());
     int32_t ids[P + G] = {5, 17, 200, 3, 99, 42, 7, 250, 128, 64, 11};
     double *lg = malloc(sizeof *lg * (size_t)(P + G) * V);
+    char bf_dir[160];
+    snprintf(bf_dir, sizeof bf_dir, "%s/bf16", dir);
+    CHECK(mkdir(bf_dir, 0755) == 0 && dequant_rewrite(m_dir, bf_dir) == 0, "dequantised rewrite: %s", rl_last_error());
     reference(ids, P, lg);
     for (int g = 0; g < G; g++) { /* greedy continuation by the reference, fed back */
         int b = 0;
@@ -230,13 +274,13 @@ static void test_reference(void) {
     const char *be[4] = {"cpu", "cpu-staged"};
     int nb = gpu_backends(be, 2);
     for (int b = 0; b < nb; b++)
-        for (int mb = 0; mb <= 5; mb += 5) {
-            rl_model_opts o = {.backend = be[b], .max_batch = mb};
-            rl_model *m = rl_model_open(m_dir, &o);
+        for (int mb = 0; mb <= 10; mb += 5) { /* 10: the bf16 re-upload, batch 0 */
+            rl_model_opts o = {.backend = be[b], .max_batch = mb == 10 ? 0 : mb};
+            rl_model *m = rl_model_open(mb == 10 ? bf_dir : m_dir, &o);
             CHECK(m != NULL, "open on %s: %s", be[b], rl_last_error());
             if (!m) continue;
             char what[96];
-            snprintf(what, sizeof what, "gpt_oss [%s, batch %d]", be[b], mb);
+            snprintf(what, sizeof what, "gpt_oss %s[%s, batch %d]", mb == 10 ? "bf16 re-upload " : "", be[b], mb == 10 ? 0 : mb);
             double w = golden_compare(m, what, ids, P, ids + P, G, gl, P + G, V);
             fprintf(stderr, "  %s: max abs diff %.2g vs the reference\n", what, w);
             rl_model_close(m);
