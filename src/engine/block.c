@@ -26,7 +26,10 @@ static const void *rows(wview w, int64_t r0, int64_t cols) {
 }
 
 static void norm(rl_model *m, float *out, const float *x, const float *w, const float *b, int T, int n) {
-    if (m->d.norm == RL_NORM_LAYER) m->be->ops->layernorm(m->be, out, x, w, b, T, n, m->d.norm_eps);
+    if (m->d.no_pre_norms) { /* the sublayer reads the residual stream itself */
+        size_t rb = (size_t)n * sizeof(float);
+        m->be->ops->copy2d(m->be, out, rb, x, rb, rb, T);
+    } else if (m->d.norm == RL_NORM_LAYER) m->be->ops->layernorm(m->be, out, x, w, b, T, n, m->d.norm_eps);
     else m->be->ops->rmsnorm(m->be, out, x, w, T, n, m->d.norm_eps, m->d.norm_one_plus);
 }
 
@@ -77,7 +80,10 @@ static int attention(rl_model *m, int l, const rl_stage *s, const uint8_t *buf, 
     rl_backend *be = m->be;
     int hd = d->head_dim, nh = d->n_heads, nkv = d->n_kv_heads, qd = nh * hd, kvd = nkv * hd;
     qkv(m, s, buf, T, w2);
-    if (d->qk_norm) {
+    if (d->qk_norm && d->qk_norm_full) { /* over the whole projection (OLMo 2/3) */
+        be->ops->rmsnorm(be, m->q, m->q, vec(m, w0, W(s, buf, W_Q_NORM), qd), T, qd, d->norm_eps, d->norm_one_plus);
+        be->ops->rmsnorm(be, m->k, m->k, vec(m, w0, W(s, buf, W_K_NORM), kvd), T, kvd, d->norm_eps, d->norm_one_plus);
+    } else if (d->qk_norm) {
         be->ops->rmsnorm(be, m->q, m->q, vec(m, w0, W(s, buf, W_Q_NORM), hd), T * nh, hd, d->norm_eps, d->norm_one_plus);
         be->ops->rmsnorm(be, m->k, m->k, vec(m, w0, W(s, buf, W_K_NORM), hd), T * nkv, hd, d->norm_eps, d->norm_one_plus);
     }

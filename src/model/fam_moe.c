@@ -83,54 +83,14 @@ int rl_norm_glm4_moe(rl_model_desc *d, const cJSON *cfg, const char *file) {
 }
 
 /* EXAONE-MoE (K-EXAONE): q/k RMSNorm, sliding layers with RoPE and global layers without
- * (NoPE) when a sliding window is set, DeepSeek-V3 style routing with the correction bias at
- * mlp.e_score_correction_bias. */
+ * (NoPE) when a sliding window is set (fam_exaone.c), DeepSeek-V3 style routing with the
+ * correction bias at mlp.e_score_correction_bias. */
 int rl_norm_exaone_moe(rl_model_desc *d, const cJSON *cfg, const char *file) {
     rl_moe_names_llama(d, 0);
     d->wname[W_MOE_ROUTER_BIAS] = "model.layers.%d.mlp.e_score_correction_bias";
     if (rl_moe_parse(d, cfg, file, 1, 1) || rl_moe_mark_layers(d, cfg, file)) return -1;
     d->qk_norm = 1;
-    long long w;
-    if (rl_json_int(cfg, "sliding_window", 0, &w, file)) return -1;
-    if (w <= 0) return 0;
-    const cJSON *lt = rl_json_get(cfg, "layer_types"), *sp = rl_json_get(cfg, "sliding_window_pattern");
-    const char *pat = sp && cJSON_IsString(sp) ? sp->valuestring : NULL;
-    if (!lt && !pat) {
-        /* an integer pattern (default 4): every pat-th layer is global */
-        long long every;
-        if (rl_json_int(cfg, "sliding_window_pattern", 4, &every, file)) return -1;
-        if (every <= 0) return rl_err("%s: sliding_window_pattern must be positive", file);
-        for (int l = 0; l < d->n_layers; l++) d->layers[l].kind = (l + 1) % every ? RL_LAYER_SLIDING : RL_LAYER_FULL;
-        d->layers[d->n_layers - 1].kind = RL_LAYER_FULL;
-    } else if (lt) {
-        if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != d->n_layers)
-            return rl_err("%s: \"layer_types\" must be a list of %d entries", file, d->n_layers);
-        for (int l = 0; l < d->n_layers; l++) {
-            const cJSON *v = cJSON_GetArrayItem(lt, l);
-            if (!cJSON_IsString(v)) return rl_err("%s: \"layer_types\"[%d] is not a string", file, l);
-            if (!strcmp(v->valuestring, "sliding_attention")) d->layers[l].kind = RL_LAYER_SLIDING;
-            else if (!strcmp(v->valuestring, "full_attention")) d->layers[l].kind = RL_LAYER_FULL;
-            else return rl_err("%s: unsupported layer type \"%s\"", file, v->valuestring);
-        }
-    } else {
-        size_t n = pat ? strlen(pat) : 0;
-        if (!n) return rl_err("%s: sliding_window_pattern is empty", file);
-        for (int l = 0; l < d->n_layers; l++) {
-            char c = pat[l % n];
-            if (c != 'L' && c != 'G') return rl_err("%s: sliding_window_pattern \"%s\" must hold only L and G", file, pat);
-            d->layers[l].kind = c == 'L' ? RL_LAYER_SLIDING : RL_LAYER_FULL;
-        }
-        d->layers[d->n_layers - 1].kind = RL_LAYER_FULL; /* the last layer is always global */
-    }
-    /* global layers: no RoPE (a second rope config with no rotation) */
-    d->n_ropes = 2;
-    d->ropes[1] = d->ropes[0];
-    d->ropes[1].pairing = RL_ROPE_NONE;
-    for (int l = 0; l < d->n_layers; l++) {
-        if (d->layers[l].kind == RL_LAYER_SLIDING) { d->layers[l].window = (int)w; d->layers[l].rope = 0; }
-        else d->layers[l].rope = 1;
-    }
-    return 0;
+    return rl_exaone_layers(d, cfg, file, 1);
 }
 
 /* Qwen3.5-MoE (text): the Qwen3.5 hybrid stack (fam_qwen35.c) with the Qwen MoE block in every

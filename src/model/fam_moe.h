@@ -10,6 +10,10 @@ int rl_norm_qwen3_moe(rl_model_desc *d, const cJSON *cfg, const char *file);
 int rl_norm_qwen3_vl_moe(rl_model_desc *d, const cJSON *cfg, const char *file); /* Qwen3-VL-MoE's text model: transposed experts */
 int rl_norm_glm4_moe(rl_model_desc *d, const cJSON *cfg, const char *file);
 int rl_norm_exaone_moe(rl_model_desc *d, const cJSON *cfg, const char *file);
+/* EXAONE's local / global layers (fam_exaone.c): layer_types, or sliding_window_pattern (an
+ * integer: every pattern-th layer global; or "LLLG"-style); with a sliding window the global
+ * layers have no rotary embedding. last_global: the last layer is global under a pattern. */
+int rl_exaone_layers(rl_model_desc *d, const cJSON *cfg, const char *file, int last_global);
 int rl_norm_deepseek(rl_model_desc *d, const cJSON *cfg, const char *file);   /* V2, V3 */
 int rl_norm_glm_moe_dsa(rl_model_desc *d, const cJSON *cfg, const char *file); /* GLM-5 */
 int rl_norm_deepseek_v32(rl_model_desc *d, const cJSON *cfg, const char *file); /* DeepSeek-V3.2: V3 + DSA */

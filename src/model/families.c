@@ -141,6 +141,9 @@ static const rl_family FAMILIES[] = {
     {"internlm2", {"InternLM2ForCausalLM", NULL}, 0, rl_norm_internlm2}, /* fam_internlm.c */
     {"baichuan", {"BaichuanForCausalLM", "BaiChuanForCausalLM", NULL}, 0, rl_norm_baichuan}, /* fam_baichuan.c */
     {"qwen", {"QWenLMHeadModel", NULL}, 0, rl_norm_qwen1}, /* fam_qwen1.c */
+    {"olmo2", {"Olmo2ForCausalLM", NULL}, 0, rl_norm_olmo2}, /* fam_olmo.c: norms after the sublayers */
+    {"olmo3", {"Olmo3ForCausalLM", NULL}, 0, rl_norm_olmo3}, /* fam_olmo.c: + sliding layers */
+    {"exaone4", {"Exaone4ForCausalLM", NULL}, 0, rl_norm_exaone4}, /* fam_exaone.c */
     {"qwen3_5", {"Qwen3_5ForCausalLM", "Qwen3_5ForConditionalGeneration", NULL}, 0, rl_norm_qwen35}, /* fam_qwen35.c */
     {"qwen3_5_moe", {"Qwen3_5MoeForCausalLM", "Qwen3_5MoeForConditionalGeneration", NULL}, 0, rl_norm_qwen35_moe}, /* fam_moe.c: qwen3_5 + MoE */
     {"qwen3_next", {"Qwen3NextForCausalLM", NULL}, 0, rl_norm_qwen3_next}, /* fam_moe.c: fused qkvz / ba */

@@ -17,7 +17,8 @@ void rl_role_shape(const rl_model_desc *d, int r, int64_t *rows, int64_t *cols) 
     case W_K_B: case W_V_B: *rows = kv; break;
     case W_QKV: *rows = q + 2 * kv; *cols = H; break;
     case W_QKV_B: *rows = q + 2 * kv; break;
-    case W_Q_NORM: case W_K_NORM: *rows = d->head_dim; break;
+    case W_Q_NORM: *rows = d->qk_norm_full ? q : d->head_dim; break;
+    case W_K_NORM: *rows = d->qk_norm_full ? kv : d->head_dim; break;
     case W_SINKS: *rows = d->n_heads; break;
     case W_GATE: case W_UP: *rows = I; *cols = H; break;
     case W_UP_B: *rows = I; break;
@@ -43,8 +44,9 @@ void rl_role_shape(const rl_model_desc *d, int r, int64_t *rows, int64_t *cols) 
 int rl_role_needed(const rl_model_desc *d, int r) {
     int fused_qkv = d->wname[W_QKV] != NULL, fused_gu = d->wname[W_GATE_UP] != NULL;
     switch (r) {
-    case W_ATTN_NORM: case W_O: case W_DOWN: return 1;
-    case W_MLP_NORM: return !d->parallel_block; /* parallel block: one norm feeds both */
+    case W_O: case W_DOWN: return 1;
+    case W_ATTN_NORM: return !d->no_pre_norms;
+    case W_MLP_NORM: return !d->parallel_block && !d->no_pre_norms; /* parallel block: one norm feeds both */
     case W_ATTN_NORM_B: return d->norm == RL_NORM_LAYER;
     case W_MLP_NORM_B: return d->norm == RL_NORM_LAYER && !d->parallel_block;
     case W_Q: case W_K: case W_V: return !fused_qkv;

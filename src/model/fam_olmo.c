@@ -1,0 +1,48 @@
+/* OLMo 2 (Olmo2ForCausalLM) and OLMo 3 (Olmo3ForCausalLM), AllenAI: a Llama decoder whose norms
+ * come after the sublayers only (post_attention_layernorm, post_feedforward_layernorm on their
+ * outputs, before the residual add) and whose q/k RMSNorm spans the whole projection
+ * (n_heads * head_dim). OLMo 3 adds sliding-window layers (layer_types, default three of four;
+ * sliding_window default 4096) that take the rotary embedding without rope scaling, the full
+ * layers with it. */
+#include "model/fam_dense.h"
+#include "model/family.h"
+#include "util/err.h"
+#include "util/json.h"
+#include <string.h>
+
+int rl_norm_olmo2(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    rl_family_llama_names(d);
+    d->wname[W_POST_ATTN_NORM] = "model.layers.%d.post_attention_layernorm.weight";
+    d->wname[W_POST_MLP_NORM] = "model.layers.%d.post_feedforward_layernorm.weight";
+    d->no_pre_norms = d->post_norms = 1;
+    d->qk_norm = d->qk_norm_full = 1;
+    int ab;
+    if (rl_json_bool(cfg, "attention_bias", 0, &ab, file)) return -1;
+    d->qkv_bias = d->o_bias = ab;
+    return 0;
+}
+
+int rl_norm_olmo3(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    if (rl_norm_olmo2(d, cfg, file)) return -1;
+    long long w;
+    if (rl_json_int(cfg, "sliding_window", 4096, &w, file)) return -1;
+    const cJSON *lt = rl_json_get(cfg, "layer_types");
+    if (lt && (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != d->n_layers))
+        return rl_err("%s: \"layer_types\" must be a list of %d entries", file, d->n_layers);
+    /* sliding layers: the same rotary embedding without its scaling */
+    d->n_ropes = 2;
+    d->ropes[1] = d->ropes[0];
+    d->ropes[1].scaling = RL_RS_NONE;
+    d->ropes[1].factor = 0;
+    d->ropes[1].attn_factor = 0;
+    for (int l = 0; l < d->n_layers; l++) {
+        const cJSON *v = lt ? cJSON_GetArrayItem(lt, l) : NULL;
+        const char *k = !lt ? ((l + 1) % 4 ? "sliding_attention" : "full_attention") : cJSON_IsString(v) ? v->valuestring : "?";
+        if (!strcmp(k, "sliding_attention")) {
+            if (w <= 0) return rl_err("%s: layer %d is a sliding_attention layer but sliding_window is %lld", file, l, w);
+            d->layers[l] = (rl_layer_desc){RL_LAYER_SLIDING, (int)w, 1};
+        } else if (strcmp(k, "full_attention"))
+            return rl_err("%s: \"layer_types\"[%d] must be \"sliding_attention\" or \"full_attention\"", file, l);
+    }
+    return 0;
+}
