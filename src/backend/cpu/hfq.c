@@ -118,15 +118,16 @@ static void deq_bnb4(const rl_qweight *q, int o0, int no, int i0, int ni, float 
 
 static void deq_mxfp4(const rl_qweight *q, int o0, int no, int i0, int ni, float *dst) {
     static const float e2m1[16] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6, -0.0f, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+    pthread_once(&fp8_once, fp8_init);
     const uint8_t *c = q->data, *sc = q->scales;
     size_t rb = (size_t)q->cols / 2, sb = (size_t)q->cols / 32;
     for (int r = 0; r < no; r++) {
         const uint8_t *row = c + (size_t)(o0 + r) * rb, *srow = sc + (size_t)(o0 + r) * sb;
         float *d = dst + (size_t)r * ni;
-        for (int j = 0; j < ni; j++) {
+        for (int j = 0; j < ni; j++) { /* e2m1 times a power of two: the exact product */
             int i = i0 + j;
             uint8_t b = row[i >> 1];
-            d[j] = ldexpf(e2m1[(i & 1) ? b >> 4 : b & 15], (int)srow[i >> 5] - 127);
+            d[j] = e2m1[(i & 1) ? b >> 4 : b & 15] * e8m0_lut[srow[i >> 5]];
         }
     }
 }
