@@ -239,13 +239,15 @@ RL_API int32_t rl_sampler_pick(rl_sampler *s, float *logits, const int32_t *hist
 
 /* Streaming detokenization: generated ids in, text pieces out (complete characters only, word
  * boundaries as a whole decode gives them; context: the last prompt ids). Pieces and text are
- * owned by s. 0 / -1 + error. */
+ * owned by s. 0 / -1 + error. With a harmony tokenizer (gpt-oss) the pieces and text are the
+ * answer only (the final channel) and rl_detok_stream_reasoning the rest (analysis, tool calls). */
 typedef struct rl_detok_stream rl_detok_stream;
 RL_API rl_detok_stream *rl_detok_stream_new(const rl_tokenizer *t, const int32_t *context, int n_context);
 RL_API void rl_detok_stream_free(rl_detok_stream *s);
 RL_API int rl_detok_stream_push(rl_detok_stream *s, int32_t tok, const char **piece, size_t *len);
 RL_API int rl_detok_stream_finish(rl_detok_stream *s, const char **piece, size_t *len);
 RL_API const char *rl_detok_stream_text(const rl_detok_stream *s, size_t *len);
+RL_API const char *rl_detok_stream_reasoning(const rl_detok_stream *s, size_t *len);
 
 /* A session: a model with its tokenizer and chat template, generating text. It keeps the token
  * ids of its KV cache, so a prompt that extends the previous one (the next turn of a chat, the

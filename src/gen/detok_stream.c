@@ -1,5 +1,6 @@
 /* Streaming detokenizer (see detok_stream.h). */
 #include "gen/detok_stream.h"
+#include "gen/harmony.h"
 #include "util/err.h"
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +14,25 @@ struct rl_detok_stream {
     size_t ctx_len;      /* bytes of decode(context) */
     char *text;          /* decode(context + generated) minus the context part */
     size_t text_len, printed;
+    rl_harmony *hm;      /* harmony tokenizers (gpt-oss): the answer is the final channel's text */
+    rl_detok_stream *rs; /* ... and the reasoning goes here */
 };
 
+static rl_detok_stream *stream_new(const rl_tokenizer *t, const int32_t *context, int n_context, int harmony);
+
 rl_detok_stream *rl_detok_stream_new(const rl_tokenizer *t, const int32_t *context, int n_context) {
+    return stream_new(t, context, n_context, 1);
+}
+
+static rl_detok_stream *stream_new(const rl_tokenizer *t, const int32_t *context, int n_context, int harmony) {
     rl_detok_stream *s = calloc(1, sizeof *s);
     if (!s) { rl_err("out of memory"); return NULL; }
     s->t = t;
+    if (harmony && (s->hm = rl_harmony_new(t))) { /* the prompt sets the router's state; no text context */
+        for (int i = 0; i < n_context; i++) rl_harmony_route(s->hm, context[i]);
+        n_context = 0;
+        if (!(s->rs = stream_new(t, NULL, 0, 0))) { rl_detok_stream_free(s); return NULL; }
+    }
     if (n_context > CTX_KEEP) { context += n_context - CTX_KEEP; n_context = CTX_KEEP; }
     s->cap = 64 + n_context;
     s->ids = malloc((size_t)s->cap * sizeof *s->ids);
@@ -35,6 +49,8 @@ rl_detok_stream *rl_detok_stream_new(const rl_tokenizer *t, const int32_t *conte
 
 void rl_detok_stream_free(rl_detok_stream *s) {
     if (!s) return;
+    rl_harmony_free(s->hm);
+    rl_detok_stream_free(s->rs);
     free(s->ids); free(s->text); free(s);
 }
 
@@ -56,6 +72,16 @@ static size_t complete_prefix(const char *t, size_t n) {
 }
 
 int rl_detok_stream_push(rl_detok_stream *s, int32_t tok, const char **piece, size_t *len) {
+    if (s->hm) {
+        rl_hm_route r = rl_harmony_route(s->hm, tok);
+        if (r != RL_HM_CONTENT) {
+            *piece = "";
+            *len = 0;
+            const char *rp;
+            size_t rl;
+            return r == RL_HM_REASONING ? rl_detok_stream_push(s->rs, tok, &rp, &rl) : 0;
+        }
+    }
     if (s->n == s->cap) {
         int32_t *n = realloc(s->ids, (size_t)(s->cap *= 2) * sizeof *n);
         if (!n) return rl_err("out of memory");
@@ -86,6 +112,11 @@ int rl_detok_stream_finish(rl_detok_stream *s, const char **piece, size_t *len) 
     *len = s->text && s->text_len > s->printed ? s->text_len - s->printed : 0;
     s->printed += *len;
     return 0;
+}
+
+const char *rl_detok_stream_reasoning(const rl_detok_stream *s, size_t *len) {
+    if (!s->rs) { if (len) *len = 0; return ""; }
+    return rl_detok_stream_text(s->rs, len);
 }
 
 const char *rl_detok_stream_text(const rl_detok_stream *s, size_t *len) {

@@ -1,7 +1,8 @@
 /* Streaming detokenizer: turns generated ids into text pieces as they come, printing a
  * character only once it is complete (multi-byte UTF-8, byte-fallback pieces) and computing
  * each piece as decode(context + generated) minus decode(context), so word boundaries come out
- * as a whole decode would give them. The pieces concatenate to decode(generated in context). */
+ * as a whole decode would give them. The pieces concatenate to decode(generated in context).
+ * Harmony tokenizers (gpt-oss) route each token first: only the final channel's text is answer. */
 #ifndef RL_DETOK_STREAM_H
 #define RL_DETOK_STREAM_H
 #include "rabbitllm.h"
@@ -19,5 +20,8 @@ int rl_detok_stream_push(rl_detok_stream *s, int32_t tok, const char **piece, si
 int rl_detok_stream_finish(rl_detok_stream *s, const char **piece, size_t *len);
 /* All text so far (complete or not), owned by s. */
 const char *rl_detok_stream_text(const rl_detok_stream *s, size_t *len);
+/* With a harmony tokenizer (gpt-oss; gen/harmony.h) the pieces and text above are the answer
+ * only (the final channel); this is the reasoning so far (analysis, tool calls); else "". */
+const char *rl_detok_stream_reasoning(const rl_detok_stream *s, size_t *len);
 
 #endif

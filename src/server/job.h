@@ -20,6 +20,7 @@ typedef struct {
     int finish, done, n_gen, n_reused;
     double ttft_s;
     char *error;
+    char *reasoning;                 /* the reasoning beside the answer (gpt-oss's analysis channel), or NULL */
     rl_jsonc *jc;                    /* response_format constraint */
     rl_sched_filter filt;
 } job_choice;

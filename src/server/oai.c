@@ -323,6 +323,7 @@ char *rl_oai_response_json(rl_oai_kind kind, const char *id, const char *model, 
             cJSON *m = cJSON_AddObjectToObject(c, "message");
             cJSON_AddStringToObject(m, "role", "assistant");
             add_str_or_null(m, "content", ch[i].text);
+            if (ch[i].reasoning && *ch[i].reasoning) cJSON_AddStringToObject(m, "reasoning_content", ch[i].reasoning);
             if (ch[i].tool_calls) cJSON_AddItemToObject(m, "tool_calls", ch[i].tool_calls);
         } else {
             cJSON_AddStringToObject(c, "text", ch[i].text ? ch[i].text : "");

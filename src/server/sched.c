@@ -199,11 +199,16 @@ void rl_sched_finish(rl_sched *s, slot *sl, int how, const char *error) {
     }
     rl_sched_event e = {.text = "", .done = 1, .finish = how, .error = error, .n_prompt = sl->n_prompt_end,
                         .n_reused = sl->n_reused, .n_gen = sl->n_gen, .ttft_s = sl->ttft};
+    size_t rl = 0;
+    const char *r = sl->ds ? rl_detok_stream_reasoning(sl->ds, &rl) : "";
+    char *reasoning = rl ? strndup(r, rl) : NULL; /* (the stream goes with the slot) */
+    e.reasoning = reasoning;
     s->st.gen_tokens += sl->n_gen;
     slot_release(sl);                       /* toks[0..n_cached) stay for prefix reuse */
     sl->n_toks = sl->n_cached;
     e.text = "";
     sl->t.on_event(sl->t.user, &e);
+    free(reasoning);
 }
 
 static int is_stop_id(const rl_sched *s, int32_t id) {

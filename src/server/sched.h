@@ -31,6 +31,7 @@ typedef struct {
     const char *error;           /* done with an error (the step failed), else NULL */
     int n_prompt, n_reused, n_gen;
     double ttft_s;               /* seconds from add to the first token */
+    const char *reasoning;       /* done: the reasoning apart from the answer (harmony's analysis), or NULL */
 } rl_sched_event;
 
 /* Token filter for constrained output: allowed(user, text so far) fills mask[0..vocab) with 1 for

@@ -70,7 +70,7 @@ static void job_unref(job *j) {          /* under srv->lock */
     if (--j->refs > 0) return;
     rl_oai_request_free(&j->req);
     for (int i = 0; i < RL_OAI_MAX_N; i++) {
-        free(j->ch[i].text); free(j->ch[i].error);
+        free(j->ch[i].text); free(j->ch[i].error); free(j->ch[i].reasoning);
         cJSON_Delete(j->ch[i].lp);
         rl_jsonc_free(j->ch[i].jc);
     }
@@ -223,7 +223,7 @@ static void job_complete(server *s, job *j) {
             cJSON *calls = q->has_tools ? rl_tools_parse(h->text ? h->text : "", h->len, &keep, next_rand(s)) : NULL;
             texts[i] = strndup(h->text ? h->text : "", keep);
             c[i] = (rl_oai_choice){.text = calls && !keep ? NULL : texts[i], .finish = calls ? "tool_calls" : finish_name(h->finish),
-                                   .logprobs = h->lp, .tool_calls = calls};
+                                   .logprobs = h->lp, .tool_calls = calls, .reasoning = h->reasoning};
             h->lp = NULL;
         }
         j->status = 200;
@@ -278,6 +278,7 @@ static void on_event(void *user, const rl_sched_event *e) {
         h->n_reused = e->n_reused;
         h->ttft_s = e->ttft_s;
         if (e->error) { h->error = strdup(e->error); s->n_errors++; }
+        if (e->reasoning) h->reasoning = strdup(e->reasoning);
         if (e->finish == RL_FINISH_CANCELLED) s->n_cancelled++;
         if (q->stream) {
             const char *fin = finish_name(e->finish);

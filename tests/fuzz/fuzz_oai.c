@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *param = NULL;
         if (rl_oai_parse(kind ? RL_OAI_COMPLETION : RL_OAI_CHAT, (const char *)data, size, &def, &r, err, sizeof err,
                          &param) == 0) {
-            rl_oai_choice c = {r.prompt ? r.prompt : "", "stop", NULL, NULL};
+            rl_oai_choice c = {r.prompt ? r.prompt : "", "stop", NULL, NULL, NULL};
             char *s = rl_oai_response_json(kind ? RL_OAI_COMPLETION : RL_OAI_CHAT, "id", "m", 0, &c, 1, 1, 1);
             free(s);
         } else {

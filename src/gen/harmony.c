@@ -1,0 +1,58 @@
+/* The harmony token router (see harmony.h): a small state machine over the control tokens; a
+ * message's route is fixed at its <|message|> from the header and channel text before it. */
+#include "gen/harmony.h"
+#include <stdlib.h>
+#include <string.h>
+
+enum { OUT, HEADER, CHANNEL, MESSAGE };
+#define HDR_MAX 64
+
+struct rl_harmony {
+    const rl_tokenizer *t;
+    int32_t start, channel, message, end, ret, call;
+    int state;
+    rl_hm_route route;                       /* of the current message */
+    int32_t hdr[HDR_MAX], chan[HDR_MAX];     /* header / channel tokens of the message being opened */
+    int n_hdr, n_chan;
+};
+
+rl_harmony *rl_harmony_new(const rl_tokenizer *t) {
+    int32_t s = rl_tok_token_id(t, "<|start|>"), c = rl_tok_token_id(t, "<|channel|>"), m = rl_tok_token_id(t, "<|message|>"),
+            e = rl_tok_token_id(t, "<|end|>");
+    if (s < 0 || c < 0 || m < 0 || e < 0) return NULL;
+    rl_harmony *h = calloc(1, sizeof *h);
+    if (!h) return NULL;
+    *h = (rl_harmony){.t = t, .start = s, .channel = c, .message = m, .end = e, .ret = rl_tok_token_id(t, "<|return|>"),
+                      .call = rl_tok_token_id(t, "<|call|>"), .state = OUT, .route = RL_HM_CONTENT};
+    return h;
+}
+
+void rl_harmony_free(rl_harmony *h) { free(h); }
+
+/* The decoded text of ids[0..n) contains `what` (a failed decode counts as not). */
+static int has(const rl_harmony *h, const int32_t *ids, int n, const char *what) {
+    char *txt = NULL;
+    size_t len = 0;
+    if (!n || rl_tok_decode(h->t, ids, (size_t)n, 1, &txt, &len)) { free(txt); return 0; }
+    int r = strstr(txt, what) != NULL;
+    free(txt);
+    return r;
+}
+
+rl_hm_route rl_harmony_route(rl_harmony *h, int32_t tok) {
+    if (tok == h->start) { h->state = HEADER; h->n_hdr = h->n_chan = 0; return RL_HM_SKIP; }
+    if (tok == h->channel) { h->state = CHANNEL; return RL_HM_SKIP; }
+    if (tok == h->message) { /* analysis, or addressed to a recipient (a tool call): reasoning */
+        int to = has(h, h->hdr, h->n_hdr, "to=") || has(h, h->chan, h->n_chan, "to=");
+        h->route = to || has(h, h->chan, h->n_chan, "analysis") ? RL_HM_REASONING : RL_HM_CONTENT;
+        h->state = MESSAGE;
+        return RL_HM_SKIP;
+    }
+    if (tok == h->end || (h->ret >= 0 && tok == h->ret) || (h->call >= 0 && tok == h->call)) { h->state = OUT; return RL_HM_SKIP; }
+    switch (h->state) {
+    case HEADER: if (h->n_hdr < HDR_MAX) h->hdr[h->n_hdr++] = tok; return RL_HM_SKIP;
+    case CHANNEL: if (h->n_chan < HDR_MAX) h->chan[h->n_chan++] = tok; return RL_HM_SKIP;
+    case MESSAGE: return h->route;
+    default: return RL_HM_CONTENT; /* text outside any message */
+    }
+}

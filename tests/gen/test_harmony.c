@@ -1,0 +1,110 @@
+/* Harmony output (gpt-oss): the stories260K tokenizer with harmony's control tokens added as
+ * special tokens; generated messages go through the streaming detokenizer, which must give the
+ * final channel's text as the answer (pieces and text) and the analysis channel and tool calls
+ * (messages to a recipient) as reasoning, whatever the prompt's tail; a tokenizer without those
+ * tokens streams everything as before. */
+#include "test.h"
+#include "gen/detok_stream.h"
+#include "tokenizer/tokenizer.h"
+#include "util/json.h"
+#include <stdlib.h>
+#include <string.h>
+
+static const char *CTRL[] = {"<|start|>", "<|channel|>", "<|message|>", "<|end|>", "<|return|>", "<|call|>"};
+
+/* dir: stories260K's tokenizer with the control tokens (harmony) or as it is. */
+static int make_tokenizer(const char *dir, int harmony) {
+    char src[512], dst[600];
+    snprintf(src, sizeof src, "%s/fixtures/stories260K/tokenizer.json", t_shared());
+    cJSON *t = rl_json_load(src);
+    if (!t) return -1;
+    cJSON *added = cJSON_GetObjectItem(t, "added_tokens");
+    int V = cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "model"), "vocab"));
+    for (int i = 0; harmony && i < 6; i++) {
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddNumberToObject(a, "id", V + i);
+        cJSON_AddStringToObject(a, "content", CTRL[i]);
+        cJSON_AddFalseToObject(a, "single_word"); cJSON_AddFalseToObject(a, "lstrip"); cJSON_AddFalseToObject(a, "rstrip");
+        cJSON_AddFalseToObject(a, "normalized"); cJSON_AddTrueToObject(a, "special");
+        cJSON_AddItemToArray(added, a);
+    }
+    snprintf(dst, sizeof dst, "%s/tokenizer.json", dir);
+    char *txt = cJSON_PrintUnformatted(t);
+    FILE *f = fopen(dst, "w");
+    int rc = !txt || !f || fputs(txt, f) < 0;
+    if (f && fclose(f)) rc = 1;
+    free(txt);
+    cJSON_Delete(t);
+    return rc ? -1 : 0;
+}
+
+/* Streams the ids of `gen` after the prompt `prompt`; the pieces joined into pieces[]. */
+static rl_detok_stream *stream(const rl_tokenizer *tok, const char *prompt, const char *gen, char *pieces, size_t cap) {
+    int32_t *p = NULL, *g = NULL;
+    size_t np = 0, ng = 0, at = 0;
+    CHECK(!rl_tok_encode(tok, prompt, strlen(prompt), 0, &p, &np) && !rl_tok_encode(tok, gen, strlen(gen), 0, &g, &ng), "encode");
+    rl_detok_stream *s = rl_detok_stream_new(tok, p, (int)np);
+    CHECK(s != NULL, "stream: %s", rl_last_error());
+    for (size_t i = 0; s && i < ng; i++) {
+        const char *piece;
+        size_t len;
+        CHECK(rl_detok_stream_push(s, g[i], &piece, &len) == 0, "push");
+        if (at + len < cap) { memcpy(pieces + at, piece, len); at += len; }
+    }
+    const char *piece;
+    size_t len;
+    if (s && !rl_detok_stream_finish(s, &piece, &len) && at + len < cap) { memcpy(pieces + at, piece, len); at += len; }
+    pieces[at] = 0;
+    free(p); free(g);
+    return s;
+}
+
+static void expect(const rl_tokenizer *tok, const char *prompt, const char *gen, const char *answer, const char *reasoning) {
+    char pieces[1024];
+    rl_detok_stream *s = stream(tok, prompt, gen, pieces, sizeof pieces);
+    if (!s) return;
+    size_t tl, rl;
+    const char *t = rl_detok_stream_text(s, &tl), *r = rl_detok_stream_reasoning(s, &rl);
+    CHECK(!strcmp(pieces, answer), "%s: pieces \"%s\", expected \"%s\"", gen, pieces, answer);
+    CHECK(tl == strlen(answer) && !strcmp(t, answer), "%s: text \"%s\", expected \"%s\"", gen, t, answer);
+    CHECK(rl == strlen(reasoning) && !strcmp(r, reasoning), "%s: reasoning \"%s\", expected \"%s\"", gen, r, reasoning);
+    rl_detok_stream_free(s);
+}
+
+static void test_harmony(void) {
+    char dir[64] = "/tmp/rl_harmony_XXXXXX", cmd[128];
+    CHECK(mkdtemp(dir) && make_tokenizer(dir, 1) == 0, "tokenizer");
+    rl_tokenizer *tok = rl_tok_load(dir);
+    CHECK(tok != NULL, "load: %s", rl_last_error());
+    if (tok) {
+        /* the usual turn: analysis, then the final answer (the prompt ends with the generation prompt) */
+        expect(tok, "<|start|>user<|message|>Hi<|end|><|start|>assistant",
+               "<|channel|>analysis<|message|>The cat sat.<|end|><|start|>assistant<|channel|>final<|message|>Once upon a time.<|return|>",
+               "Once upon a time.", "The cat sat.");
+        /* a tool call: a commentary message to a recipient is not the answer (the reasoning is the
+           decode of both messages' tokens: this SentencePiece-style tokenizer starts the second
+           segment with a word-start space) */
+        expect(tok, "<|start|>assistant",
+               "<|channel|>analysis<|message|>Look it up.<|end|><|start|>assistant to=functions.find<|channel|>commentary json<|message|>{\"a\": 1}<|call|>",
+               "", "Look it up. {\"a\": 1}");
+        /* a commentary preamble to nobody is shown; the prompt already opened the final channel */
+        expect(tok, "<|start|>assistant<|channel|>commentary<|message|>", "I will look.<|end|>", "I will look.", "");
+        expect(tok, "<|start|>assistant<|channel|>final<|message|>", "The end.<|return|>", "The end.", "");
+        rl_tok_free(tok);
+    }
+    /* without the control tokens: everything is the answer, as before */
+    CHECK(make_tokenizer(dir, 0) == 0, "tokenizer");
+    tok = rl_tok_load(dir);
+    CHECK(tok != NULL, "load: %s", rl_last_error());
+    if (tok) {
+        expect(tok, "Once", "upon a time.", " upon a time.", ""); /* (a word-start space at the segment's start) */
+        rl_tok_free(tok);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
+int main(void) {
+    RUN_SHARED(test_harmony);
+    TEST_END();
+}

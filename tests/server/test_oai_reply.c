@@ -1,0 +1,40 @@
+/* The OpenAI reply bodies of serve (server/oai.c): a chat choice carries "reasoning_content"
+ * beside its content when the model's output had reasoning apart from the answer (harmony's
+ * analysis channel), and not otherwise; completions never do. */
+#include "test.h"
+#include "server/oai.h"
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+static cJSON *reply(rl_oai_kind kind, const char *text, const char *reasoning) {
+    rl_oai_choice c = {.text = text, .finish = "stop", .reasoning = reasoning};
+    char *s = rl_oai_response_json(kind, "id", "m", 0, &c, 1, 3, 4);
+    cJSON *j = s ? cJSON_Parse(s) : NULL;
+    free(s);
+    CHECK(j != NULL, "reply parses");
+    return j;
+}
+
+static void test_reasoning_content(void) {
+    cJSON *j = reply(RL_OAI_CHAT, "Hello.", "The user greets me.");
+    const cJSON *m = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "message");
+    CHECK(m && !strcmp(cJSON_GetObjectItem(m, "content")->valuestring, "Hello.") &&
+              !strcmp(cJSON_GetObjectItem(m, "reasoning_content")->valuestring, "The user greets me."), "content and reasoning");
+    cJSON_Delete(j);
+    for (int k = 0; k < 2; k++) {
+        j = reply(RL_OAI_CHAT, "Hello.", k ? "" : NULL);
+        m = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "message");
+        CHECK(m && !cJSON_GetObjectItem(m, "reasoning_content"), "no reasoning: no reasoning_content (%s)", k ? "empty" : "NULL");
+        cJSON_Delete(j);
+    }
+    j = reply(RL_OAI_COMPLETION, "Hello.", "The user greets me.");
+    const cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0);
+    CHECK(c && !cJSON_GetObjectItem(c, "reasoning_content") && !strcmp(cJSON_GetObjectItem(c, "text")->valuestring, "Hello."), "completion text only");
+    cJSON_Delete(j);
+}
+
+int main(void) {
+    RUN(test_reasoning_content);
+    TEST_END();
+}
