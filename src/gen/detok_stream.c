@@ -108,6 +108,7 @@ int rl_detok_stream_push(rl_detok_stream *s, int32_t tok, const char **piece, si
 }
 
 int rl_detok_stream_finish(rl_detok_stream *s, const char **piece, size_t *len) {
+    if (s->rs) { const char *rp; size_t rl; rl_detok_stream_finish(s->rs, &rp, &rl); }
     *piece = s->text ? s->text + s->printed : "";
     *len = s->text && s->text_len > s->printed ? s->text_len - s->printed : 0;
     s->printed += *len;
@@ -115,8 +116,9 @@ int rl_detok_stream_finish(rl_detok_stream *s, const char **piece, size_t *len) 
 }
 
 const char *rl_detok_stream_reasoning(const rl_detok_stream *s, size_t *len) {
-    if (!s->rs) { if (len) *len = 0; return ""; }
-    return rl_detok_stream_text(s->rs, len);
+    if (!s->rs || !s->rs->text) { if (len) *len = 0; return ""; }
+    if (len) *len = s->rs->printed; /* complete characters (all of it after finish) */
+    return s->rs->text;
 }
 
 const char *rl_detok_stream_text(const rl_detok_stream *s, size_t *len) {

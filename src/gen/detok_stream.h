@@ -21,7 +21,8 @@ int rl_detok_stream_finish(rl_detok_stream *s, const char **piece, size_t *len);
 /* All text so far (complete or not), owned by s. */
 const char *rl_detok_stream_text(const rl_detok_stream *s, size_t *len);
 /* With a harmony tokenizer (gpt-oss; gen/harmony.h) the pieces and text above are the answer
- * only (the final channel); this is the reasoning so far (analysis, tool calls); else "". */
+ * only (the final channel); this is the reasoning so far (analysis, tool calls) in complete
+ * characters (all of it after finish; it only grows); else "". */
 const char *rl_detok_stream_reasoning(const rl_detok_stream *s, size_t *len);
 
 #endif

@@ -341,6 +341,20 @@ char *rl_oai_response_json(rl_oai_kind kind, const char *id, const char *model, 
     return print_free(o);
 }
 
+char *rl_oai_reasoning_chunk_json(const char *id, const char *model, long created, int index, const char *text, size_t len) {
+    cJSON *o = head(RL_OAI_CHAT, id, model, created, 1), *choices = cJSON_AddArrayToObject(o, "choices");
+    cJSON *c = cJSON_CreateObject(), *d = cJSON_AddObjectToObject(c, "delta");
+    char *t = strndup(text, len);
+    if (!t) { cJSON_Delete(o); cJSON_Delete(c); return NULL; }
+    cJSON_AddNumberToObject(c, "index", index);
+    cJSON_AddStringToObject(d, "reasoning_content", t);
+    cJSON_AddNullToObject(c, "logprobs");
+    cJSON_AddNullToObject(c, "finish_reason");
+    cJSON_AddItemToArray(choices, c);
+    free(t);
+    return print_free(o);
+}
+
 char *rl_oai_chunk_json(rl_oai_kind kind, const char *id, const char *model, long created, int index, const char *role,
                         const char *text, size_t len, cJSON *logprobs, cJSON *tool_calls, const char *finish,
                         int n_prompt, int n_gen, int usage) {

@@ -68,6 +68,8 @@ char *rl_oai_response_json(rl_oai_kind kind, const char *id, const char *model, 
 char *rl_oai_chunk_json(rl_oai_kind kind, const char *id, const char *model, long created, int index, const char *role,
                         const char *text, size_t len, cJSON *logprobs, cJSON *tool_calls, const char *finish,
                         int n_prompt, int n_gen, int usage);
+/* A chat stream chunk for choice index whose delta is {"reasoning_content": text[0..len)}. */
+char *rl_oai_reasoning_chunk_json(const char *id, const char *model, long created, int index, const char *text, size_t len);
 /* The model object of /v1/models with extra fields (context length, family). */
 char *rl_oai_models_json_ex(const char *model, long created, int single, int ctx, const char *family);
 

@@ -130,7 +130,7 @@ int rl_sched_add(rl_sched *s, const rl_sched_task *t) {
     sl->n_reused = best_common;
     sl->n_gen = 0;
     sl->has_next = 0;
-    sl->complete = sl->emitted = 0;
+    sl->complete = sl->emitted = sl->reasoned = 0;
     sl->cut = SIZE_MAX;
     sl->t_add = rl_sched_now();
     sl->ttft = 0;
@@ -152,6 +152,16 @@ static void emit(slot *sl, const char *text, size_t end, int force) {
     sl->t.on_event(sl->t.user, &e);
     if (end > sl->emitted) sl->emitted = end;
     sl->n_lp = 0;
+}
+
+/* Sends the reasoning that grew since the last call (harmony's analysis channel) in an event of its own. */
+static void emit_reasoning(slot *sl) {
+    size_t rl;
+    const char *r = rl_detok_stream_reasoning(sl->ds, &rl);
+    if (rl <= sl->reasoned) return;
+    rl_sched_event e = {.text = "", .reasoning_delta = r + sl->reasoned, .reasoning_len = rl - sl->reasoned};
+    sl->reasoned = rl;
+    sl->t.on_event(sl->t.user, &e);
 }
 
 /* Stop-string search over the complete text, emitting what can no longer start one; 1 = found. */
@@ -188,6 +198,7 @@ void rl_sched_finish(rl_sched *s, slot *sl, int how, const char *error) {
             size_t len;
             rl_detok_stream_finish(sl->ds, &piece, &len);
             sl->complete += len;
+            emit_reasoning(sl); /* the reasoning's held-back end */
             if (!advance(sl) && sl->cut == SIZE_MAX) {
                 size_t tl;
                 const char *t = rl_detok_stream_text(sl->ds, &tl);
@@ -296,6 +307,7 @@ int rl_sched_sample(rl_sched *s, slot *sl, const float *logits) {
     const char *piece;
     size_t len;
     if (rl_detok_stream_push(sl->ds, id, &piece, &len)) { rl_sched_finish(s, sl, RL_FINISH_STOP, rl_last_error()); return 1; }
+    emit_reasoning(sl);
     sl->complete += len;
     if (advance(sl)) { rl_sched_finish(s, sl, RL_FINISH_STOP, NULL); return 1; }
     if (sl->n_gen >= t->max_tokens || sl->n_toks + 1 >= s->ctx) { rl_sched_finish(s, sl, RL_FINISH_LENGTH, NULL); return 1; }

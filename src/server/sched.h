@@ -32,6 +32,8 @@ typedef struct {
     int n_prompt, n_reused, n_gen;
     double ttft_s;               /* seconds from add to the first token */
     const char *reasoning;       /* done: the reasoning apart from the answer (harmony's analysis), or NULL */
+    const char *reasoning_delta; /* not done: new reasoning text (complete characters), reasoning_len bytes */
+    size_t reasoning_len;
 } rl_sched_event;
 
 /* Token filter for constrained output: allowed(user, text so far) fills mask[0..vocab) with 1 for

@@ -18,6 +18,7 @@ typedef struct {
     rl_sampler *smp;
     rl_detok_stream *ds;
     size_t complete, emitted, cut;
+    size_t reasoned;             /* bytes of the reasoning (rl_detok_stream_reasoning) sent in events */
     int *counts;                 /* per vocab id: times generated (penalties), zeroed after use */
     rl_sched_lp *lp;             /* pending logprob entries */
     int n_lp, lp_cap;

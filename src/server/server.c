@@ -254,6 +254,8 @@ static void on_event(void *user, const rl_sched_event *e) {
         h->len += e->len;
         h->text[h->len] = 0;
     }
+    if (q->stream && e->reasoning_len && q->kind == RL_OAI_CHAT)
+        sse_push_locked(j, rl_oai_reasoning_chunk_json(j->id, model, j->created, h->index, e->reasoning_delta, e->reasoning_len));
     if (q->stream) {
         size_t safe = q->has_tools ? rl_tools_safe_prefix(h->text ? h->text : "", h->len) : h->len;
         if (e->done && !q->has_tools) safe = h->len;
