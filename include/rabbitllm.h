@@ -240,7 +240,8 @@ RL_API int32_t rl_sampler_pick(rl_sampler *s, float *logits, const int32_t *hist
 /* Streaming detokenization: generated ids in, text pieces out (complete characters only, word
  * boundaries as a whole decode gives them; context: the last prompt ids). Pieces and text are
  * owned by s. 0 / -1 + error. With a harmony tokenizer (gpt-oss) the pieces and text are the
- * answer only (the final channel) and rl_detok_stream_reasoning the rest (analysis, tool calls). */
+ * answer only (the final channel), rl_detok_stream_reasoning the analysis channel, and the tool
+ * calls (messages to a recipient) are kept apart. */
 typedef struct rl_detok_stream rl_detok_stream;
 RL_API rl_detok_stream *rl_detok_stream_new(const rl_tokenizer *t, const int32_t *context, int n_context);
 RL_API void rl_detok_stream_free(rl_detok_stream *s);
@@ -248,6 +249,10 @@ RL_API int rl_detok_stream_push(rl_detok_stream *s, int32_t tok, const char **pi
 RL_API int rl_detok_stream_finish(rl_detok_stream *s, const char **piece, size_t *len);
 RL_API const char *rl_detok_stream_text(const rl_detok_stream *s, size_t *len);
 RL_API const char *rl_detok_stream_reasoning(const rl_detok_stream *s, size_t *len);
+/* Harmony tool calls (messages to a recipient), in order: the recipient ("functions.NAME"; NULL
+ * past the last) and its message text *args (the arguments, JSON as the model wrote them). */
+RL_API int rl_detok_stream_n_calls(const rl_detok_stream *s);
+RL_API const char *rl_detok_stream_call(const rl_detok_stream *s, int i, const char **args, size_t *args_len);
 
 /* A session: a model with its tokenizer and chat template, generating text. It keeps the token
  * ids of its KV cache, so a prompt that extends the previous one (the next turn of a chat, the

@@ -2,6 +2,7 @@
 #include "gen/detok_stream.h"
 #include "gen/harmony.h"
 #include "util/err.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,8 @@ struct rl_detok_stream {
     size_t text_len, printed;
     rl_harmony *hm;      /* harmony tokenizers (gpt-oss): the answer is the final channel's text */
     rl_detok_stream *rs; /* ... and the reasoning goes here */
+    struct { char name[96]; int seq; rl_detok_stream *args; } calls[RL_DETOK_MAX_CALLS]; /* ... and tool calls */
+    int n_calls;
 };
 
 static rl_detok_stream *stream_new(const rl_tokenizer *t, const int32_t *context, int n_context, int harmony);
@@ -51,6 +54,7 @@ void rl_detok_stream_free(rl_detok_stream *s) {
     if (!s) return;
     rl_harmony_free(s->hm);
     rl_detok_stream_free(s->rs);
+    for (int i = 0; i < s->n_calls; i++) rl_detok_stream_free(s->calls[i].args);
     free(s->ids); free(s->text); free(s);
 }
 
@@ -79,6 +83,16 @@ int rl_detok_stream_push(rl_detok_stream *s, int32_t tok, const char **piece, si
             *len = 0;
             const char *rp;
             size_t rl;
+            if (r == RL_HM_CALL) { /* a message to a recipient: a tool call of its own */
+                int seq = rl_harmony_message_seq(s->hm);
+                if (!s->n_calls || s->calls[s->n_calls - 1].seq != seq) {
+                    if (s->n_calls == RL_DETOK_MAX_CALLS) return 0; /* (more calls than kept: dropped) */
+                    if (!(s->calls[s->n_calls].args = stream_new(s->t, NULL, 0, 0))) return -1;
+                    snprintf(s->calls[s->n_calls].name, sizeof s->calls[0].name, "%s", rl_harmony_recipient(s->hm));
+                    s->calls[s->n_calls++].seq = seq;
+                }
+                return rl_detok_stream_push(s->calls[s->n_calls - 1].args, tok, &rp, &rl);
+            }
             return r == RL_HM_REASONING ? rl_detok_stream_push(s->rs, tok, &rp, &rl) : 0;
         }
     }
@@ -113,6 +127,14 @@ int rl_detok_stream_finish(rl_detok_stream *s, const char **piece, size_t *len) 
     *len = s->text && s->text_len > s->printed ? s->text_len - s->printed : 0;
     s->printed += *len;
     return 0;
+}
+
+int rl_detok_stream_n_calls(const rl_detok_stream *s) { return s->n_calls; }
+
+const char *rl_detok_stream_call(const rl_detok_stream *s, int i, const char **args, size_t *args_len) {
+    if (i < 0 || i >= s->n_calls) return NULL;
+    *args = rl_detok_stream_text(s->calls[i].args, args_len);
+    return s->calls[i].name;
 }
 
 const char *rl_detok_stream_reasoning(const rl_detok_stream *s, size_t *len) {

@@ -24,5 +24,10 @@ const char *rl_detok_stream_text(const rl_detok_stream *s, size_t *len);
  * only (the final channel); this is the reasoning so far (analysis, tool calls) in complete
  * characters (all of it after finish; it only grows); else "". */
 const char *rl_detok_stream_reasoning(const rl_detok_stream *s, size_t *len);
+/* ... and its tool calls (messages to a recipient), in order: the recipient ("functions.NAME")
+ * and *args the message's text so far; NULL past the last. */
+#define RL_DETOK_MAX_CALLS 16
+int rl_detok_stream_n_calls(const rl_detok_stream *s);
+const char *rl_detok_stream_call(const rl_detok_stream *s, int i, const char **args, size_t *args_len);
 
 #endif

@@ -1,6 +1,7 @@
 /* The harmony token router (see harmony.h): a small state machine over the control tokens; a
  * message's route is fixed at its <|message|> from the header and channel text before it. */
 #include "gen/harmony.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,8 @@ struct rl_harmony {
     rl_hm_route route;                       /* of the current message */
     int32_t hdr[HDR_MAX], chan[HDR_MAX];     /* header / channel tokens of the message being opened */
     int n_hdr, n_chan;
+    char to[96];                             /* the current message's recipient, or "" */
+    int seq;
 };
 
 rl_harmony *rl_harmony_new(const rl_tokenizer *t) {
@@ -29,23 +32,34 @@ rl_harmony *rl_harmony_new(const rl_tokenizer *t) {
 
 void rl_harmony_free(rl_harmony *h) { free(h); }
 
-/* The decoded text of ids[0..n) contains `what` (a failed decode counts as not). */
-static int has(const rl_harmony *h, const int32_t *ids, int n, const char *what) {
+/* The decoded text of ids[0..n) contains `what` (a failed decode counts as not); with to, the
+ * word after "to=" is copied there. */
+static int has(const rl_harmony *h, const int32_t *ids, int n, const char *what, char *to, size_t cap) {
     char *txt = NULL;
     size_t len = 0;
     if (!n || rl_tok_decode(h->t, ids, (size_t)n, 1, &txt, &len)) { free(txt); return 0; }
-    int r = strstr(txt, what) != NULL;
+    const char *f = strstr(txt, what);
+    if (f && to) {
+        const char *b = f + strlen(what), *e = b;
+        while (*e && *e != ' ' && *e != '\n' && *e != '<') e++;
+        snprintf(to, cap, "%.*s", (int)(e - b), b);
+    }
     free(txt);
-    return r;
+    return f != NULL;
 }
+
+const char *rl_harmony_recipient(const rl_harmony *h) { return h->to; }
+int rl_harmony_message_seq(const rl_harmony *h) { return h->seq; }
 
 rl_hm_route rl_harmony_route(rl_harmony *h, int32_t tok) {
     if (tok == h->start) { h->state = HEADER; h->n_hdr = h->n_chan = 0; return RL_HM_SKIP; }
     if (tok == h->channel) { h->state = CHANNEL; return RL_HM_SKIP; }
-    if (tok == h->message) { /* analysis, or addressed to a recipient (a tool call): reasoning */
-        int to = has(h, h->hdr, h->n_hdr, "to=") || has(h, h->chan, h->n_chan, "to=");
-        h->route = to || has(h, h->chan, h->n_chan, "analysis") ? RL_HM_REASONING : RL_HM_CONTENT;
+    if (tok == h->message) { /* addressed to a recipient: a tool call; analysis: reasoning */
+        h->to[0] = 0;
+        int to = has(h, h->hdr, h->n_hdr, "to=", h->to, sizeof h->to) || has(h, h->chan, h->n_chan, "to=", h->to, sizeof h->to);
+        h->route = to && h->to[0] ? RL_HM_CALL : has(h, h->chan, h->n_chan, "analysis", NULL, 0) ? RL_HM_REASONING : RL_HM_CONTENT;
         h->state = MESSAGE;
+        h->seq++;
         return RL_HM_SKIP;
     }
     if (tok == h->end || (h->ret >= 0 && tok == h->ret) || (h->call >= 0 && tok == h->call)) { h->state = OUT; return RL_HM_SKIP; }

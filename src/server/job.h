@@ -21,6 +21,7 @@ typedef struct {
     double ttft_s;
     char *error;
     char *reasoning;                 /* the reasoning beside the answer (gpt-oss's analysis channel), or NULL */
+    cJSON *hcalls;                   /* tool calls kept apart from the answer (gpt-oss's harmony), or NULL */
     rl_jsonc *jc;                    /* response_format constraint */
     rl_sched_filter filt;
 } job_choice;

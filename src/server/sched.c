@@ -2,6 +2,7 @@
  * OpenAI knobs, stop strings over the streamed text. Speculative steps (a draft model) are in
  * sched_draft.c. */
 #include "server/sched_int.h"
+#include "server/tools.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -214,12 +215,14 @@ void rl_sched_finish(rl_sched *s, slot *sl, int how, const char *error) {
     const char *r = sl->ds ? rl_detok_stream_reasoning(sl->ds, &rl) : "";
     char *reasoning = rl ? strndup(r, rl) : NULL; /* (the stream goes with the slot) */
     e.reasoning = reasoning;
+    e.calls = sl->ds ? rl_tools_from_stream(sl->ds, s->st.gen_tokens + (uint64_t)sl->n_gen + 1) : NULL;
     s->st.gen_tokens += sl->n_gen;
     slot_release(sl);                       /* toks[0..n_cached) stay for prefix reuse */
     sl->n_toks = sl->n_cached;
     e.text = "";
     sl->t.on_event(sl->t.user, &e);
     free(reasoning);
+    cJSON_Delete(e.calls);
 }
 
 static int is_stop_id(const rl_sched *s, int32_t id) {

@@ -8,6 +8,7 @@
 #ifndef RL_SERVER_SCHED_H
 #define RL_SERVER_SCHED_H
 #include "rabbitllm.h"
+#include <cjson/cJSON.h>
 #include <signal.h>
 #include <stddef.h>
 
@@ -32,6 +33,7 @@ typedef struct {
     int n_prompt, n_reused, n_gen;
     double ttft_s;               /* seconds from add to the first token */
     const char *reasoning;       /* done: the reasoning apart from the answer (harmony's analysis), or NULL */
+    cJSON *calls;                /* done: harmony tool calls kept apart from the answer (OpenAI tool_calls), or NULL */
     const char *reasoning_delta; /* not done: new reasoning text (complete characters), reasoning_len bytes */
     size_t reasoning_len;
 } rl_sched_event;

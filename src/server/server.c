@@ -70,7 +70,7 @@ static void job_unref(job *j) {          /* under srv->lock */
     if (--j->refs > 0) return;
     rl_oai_request_free(&j->req);
     for (int i = 0; i < RL_OAI_MAX_N; i++) {
-        free(j->ch[i].text); free(j->ch[i].error); free(j->ch[i].reasoning);
+        free(j->ch[i].text); free(j->ch[i].error); free(j->ch[i].reasoning); cJSON_Delete(j->ch[i].hcalls);
         cJSON_Delete(j->ch[i].lp);
         rl_jsonc_free(j->ch[i].jc);
     }
@@ -220,7 +220,8 @@ static void job_complete(server *s, job *j) {
         for (int i = 0; i < q->n; i++) {
             job_choice *h = &j->ch[i];
             size_t keep = h->len;
-            cJSON *calls = q->has_tools ? rl_tools_parse(h->text ? h->text : "", h->len, &keep, next_rand(s)) : NULL;
+            cJSON *calls = !q->has_tools ? NULL : h->hcalls ? h->hcalls : rl_tools_parse(h->text ? h->text : "", h->len, &keep, next_rand(s));
+            h->hcalls = calls == h->hcalls ? NULL : h->hcalls; /* (taken: harmony's calls, the answer kept whole) */
             texts[i] = strndup(h->text ? h->text : "", keep);
             c[i] = (rl_oai_choice){.text = calls && !keep ? NULL : texts[i], .finish = calls ? "tool_calls" : finish_name(h->finish),
                                    .logprobs = h->lp, .tool_calls = calls, .reasoning = h->reasoning};
@@ -281,13 +282,15 @@ static void on_event(void *user, const rl_sched_event *e) {
         h->ttft_s = e->ttft_s;
         if (e->error) { h->error = strdup(e->error); s->n_errors++; }
         if (e->reasoning) h->reasoning = strdup(e->reasoning);
+        if (e->calls) h->hcalls = cJSON_Duplicate(e->calls, 1);
         if (e->finish == RL_FINISH_CANCELLED) s->n_cancelled++;
         if (q->stream) {
             const char *fin = finish_name(e->finish);
             if (e->error) sse_push_locked(j, rl_oai_error_json(e->error, "server_error", NULL, NULL));
             else if (q->has_tools) {          /* the held-back text: content, or tool calls */
                 size_t keep = h->len;
-                cJSON *calls = rl_tools_parse(h->text ? h->text : "", h->len, &keep, next_rand(s));
+                cJSON *calls = h->hcalls ? h->hcalls : rl_tools_parse(h->text ? h->text : "", h->len, &keep, next_rand(s));
+                h->hcalls = NULL;
                 if (keep > h->sent)
                     sse_push_locked(j, rl_oai_chunk_json(q->kind, j->id, model, j->created, h->index, NULL, h->text + h->sent,
                                                          keep - h->sent, NULL, NULL, NULL, 0, 0, 0));

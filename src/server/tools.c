@@ -93,6 +93,30 @@ cJSON *rl_tools_parse(const char *t, size_t len, size_t *content_len, uint64_t s
     return calls;
 }
 
+cJSON *rl_tools_from_stream(const rl_detok_stream *ds, uint64_t seed) {
+    int n = ds ? rl_detok_stream_n_calls(ds) : 0;
+    cJSON *calls = n ? cJSON_CreateArray() : NULL;
+    for (int i = 0; calls && i < n; i++) {
+        const char *args;
+        size_t al;
+        const char *name = rl_detok_stream_call(ds, i, &args, &al);
+        if (!strncmp(name, "functions.", 10)) name += 10;
+        size_t a0 = skip_ws(args, 0, al);
+        while (al > a0 && (args[al - 1] == ' ' || args[al - 1] == '\n' || args[al - 1] == '\r' || args[al - 1] == '\t')) al--;
+        char *a = strndup(args + a0, al - a0), id[40];
+        cJSON *c = cJSON_CreateObject(), *f = c ? cJSON_AddObjectToObject(c, "function") : NULL;
+        if (!a || !f) { free(a); cJSON_Delete(c); break; }
+        snprintf(id, sizeof id, "call_%016llx", (unsigned long long)(seed * 0x9E3779B97F4A7C15ull + (uint64_t)i + 1));
+        cJSON_AddStringToObject(c, "id", id);
+        cJSON_AddStringToObject(c, "type", "function");
+        cJSON_AddStringToObject(f, "name", name);
+        cJSON_AddStringToObject(f, "arguments", *a ? a : "{}");
+        cJSON_AddItemToArray(calls, c);
+        free(a);
+    }
+    return calls;
+}
+
 size_t rl_tools_safe_prefix(const char *t, size_t len) {
     size_t start = skip_ws(t, 0, len);
     if (start < len && t[start] == '{') return 0;      /* may be a Llama 3.1 call: wait for the end */

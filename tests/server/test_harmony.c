@@ -1,10 +1,12 @@
 /* Harmony output (gpt-oss): the stories260K tokenizer with harmony's control tokens added as
  * special tokens; generated messages go through the streaming detokenizer, which must give the
- * final channel's text as the answer (pieces and text) and the analysis channel and tool calls
- * (messages to a recipient) as reasoning, whatever the prompt's tail; a tokenizer without those
- * tokens streams everything as before. */
+ * final channel's text as the answer (pieces and text), the analysis channel as reasoning and
+ * each message to a recipient as a tool call (its name and arguments), whatever the prompt's
+ * tail; serve turns those calls into OpenAI tool_calls (rl_tools_from_stream); a tokenizer
+ * without those tokens streams everything as before. */
 #include "test.h"
 #include "gen/detok_stream.h"
+#include "server/tools.h"
 #include "tokenizer/tokenizer.h"
 #include "util/json.h"
 #include <stdlib.h>
@@ -59,7 +61,9 @@ static rl_detok_stream *stream(const rl_tokenizer *tok, const char *prompt, cons
     return s;
 }
 
-static void expect(const rl_tokenizer *tok, const char *prompt, const char *gen, const char *answer, const char *reasoning) {
+/* calls: "name=args|name=args" of the tool calls expected ("" none) */
+static void expect_calls(const rl_tokenizer *tok, const char *prompt, const char *gen, const char *answer, const char *reasoning,
+                         const char *calls) {
     char pieces[1024];
     rl_detok_stream *s = stream(tok, prompt, gen, pieces, sizeof pieces);
     if (!s) return;
@@ -68,7 +72,31 @@ static void expect(const rl_tokenizer *tok, const char *prompt, const char *gen,
     CHECK(!strcmp(pieces, answer), "%s: pieces \"%s\", expected \"%s\"", gen, pieces, answer);
     CHECK(tl == strlen(answer) && !strcmp(t, answer), "%s: text \"%s\", expected \"%s\"", gen, t, answer);
     CHECK(rl == strlen(reasoning) && !strcmp(r, reasoning), "%s: reasoning \"%s\", expected \"%s\"", gen, r, reasoning);
+    char got[512] = "";
+    for (int i = 0; i < rl_detok_stream_n_calls(s); i++) {
+        const char *args;
+        size_t al;
+        const char *name = rl_detok_stream_call(s, i, &args, &al);
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s=%.*s", i ? "|" : "", name, (int)al, args);
+    }
+    CHECK(!strcmp(got, calls), "%s: calls \"%s\", expected \"%s\"", gen, got, calls);
+    CHECK(rl_detok_stream_call(s, rl_detok_stream_n_calls(s), &r, &rl) == NULL, "no call past the last");
+    cJSON *tc = rl_tools_from_stream(s, 7); /* serve's tool_calls: the name without "functions.", the text as arguments */
+    CHECK(!tc == !rl_detok_stream_n_calls(s), "%s: tool_calls iff calls", gen);
+    for (int i = 0; tc && i < rl_detok_stream_n_calls(s); i++) {
+        const char *args, *name = rl_detok_stream_call(s, i, &args, &rl);
+        const cJSON *f = cJSON_GetObjectItem(cJSON_GetArrayItem(tc, i), "function");
+        CHECK(f && !strcmp(cJSON_GetObjectItem(f, "name")->valuestring, name + 10) &&
+                  !strncmp(cJSON_GetObjectItem(f, "arguments")->valuestring, args, rl) &&
+                  !strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(tc, i), "type")->valuestring, "function"),
+              "%s: tool call %d", gen, i);
+    }
+    cJSON_Delete(tc);
     rl_detok_stream_free(s);
+}
+
+static void expect(const rl_tokenizer *tok, const char *prompt, const char *gen, const char *answer, const char *reasoning) {
+    expect_calls(tok, prompt, gen, answer, reasoning, "");
 }
 
 static void test_harmony(void) {
@@ -81,12 +109,14 @@ static void test_harmony(void) {
         expect(tok, "<|start|>user<|message|>Hi<|end|><|start|>assistant",
                "<|channel|>analysis<|message|>The cat sat.<|end|><|start|>assistant<|channel|>final<|message|>Once upon a time.<|return|>",
                "Once upon a time.", "The cat sat.");
-        /* a tool call: a commentary message to a recipient is not the answer (the reasoning is the
-           decode of both messages' tokens: this SentencePiece-style tokenizer starts the second
-           segment with a word-start space) */
-        expect(tok, "<|start|>assistant",
-               "<|channel|>analysis<|message|>Look it up.<|end|><|start|>assistant to=functions.find<|channel|>commentary json<|message|>{\"a\": 1}<|call|>",
-               "", "Look it up. {\"a\": 1}");
+        /* tool calls: commentary messages to a recipient (named in the header or after the
+           channel) are neither answer nor reasoning, each a call of its own */
+        expect_calls(tok, "<|start|>assistant",
+                     "<|channel|>analysis<|message|>Look it up.<|end|><|start|>assistant to=functions.find<|channel|>commentary json<|message|>{\"a\": 1}<|call|>",
+                     "", "Look it up.", "functions.find={\"a\": 1}");
+        expect_calls(tok, "<|start|>assistant",
+                     "<|channel|>commentary to=functions.get json<|message|>{}<|call|><|start|>assistant to=functions.put<|channel|>commentary<|message|>{\"b\": 2}<|call|>",
+                     "", "", "functions.get={}|functions.put={\"b\": 2}");
         /* a commentary preamble to nobody is shown; the prompt already opened the final channel */
         expect(tok, "<|start|>assistant<|channel|>commentary<|message|>", "I will look.<|end|>", "I will look.", "");
         expect(tok, "<|start|>assistant<|channel|>final<|message|>", "The end.<|return|>", "The end.", "");
