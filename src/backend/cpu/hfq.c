@@ -251,6 +251,8 @@ typedef struct {
     int n_fused; /* GPTQ / AWQ: outputs covered by 64-wide items */
 } hfq_fused_job;
 
+static int use_avx512bw(void);
+
 static void hfq_fused_work(void *ctx, int64_t b, int64_t e, int tid) {
     (void)tid;
     const hfq_fused_job *f = ctx;
@@ -260,11 +262,14 @@ static void hfq_fused_work(void *ctx, int64_t b, int64_t e, int tid) {
         rl_hfq_fp8_gemv_avx512(j->q, j->x, j->T, o0, o1, j->y, j->bias);
         return;
     }
-    if (j->dt == RL_DT_MXFP4) {
-        int o0 = (int)b * HFQ_ROWS, o1 = (int)e * HFQ_ROWS < j->out ? (int)e * HFQ_ROWS : j->out;
-        for (int o = o0; o < o1; o++)
-            rl_hfq_mxfp4_row_avx512((const uint8_t *)j->q->data + (size_t)o * j->in / 2, (const uint8_t *)j->q->scales + (size_t)o * j->in / 32,
-                                    e8m0_lut, j->in, j->x, j->T, j->y + o, (size_t)j->out, j->bias ? j->bias[o] : 0.0f);
+    if (j->dt == RL_DT_MXFP4) { /* AVX-512, else AVX2 (hfq_fused_ok) */
+        int o0 = (int)b * HFQ_ROWS, o1 = (int)e * HFQ_ROWS < j->out ? (int)e * HFQ_ROWS : j->out, z = use_avx512bw();
+        for (int o = o0; o < o1; o++) {
+            const uint8_t *c = (const uint8_t *)j->q->data + (size_t)o * j->in / 2, *s = (const uint8_t *)j->q->scales + (size_t)o * j->in / 32;
+            float bo = j->bias ? j->bias[o] : 0.0f;
+            if (z) rl_hfq_mxfp4_row_avx512(c, s, e8m0_lut, j->in, j->x, j->T, j->y + o, (size_t)j->out, bo);
+            else rl_hfq_mxfp4_row_avx2(c, s, e8m0_lut, j->in, j->x, j->T, j->y + o, (size_t)j->out, bo);
+        }
         return;
     }
     if (j->dt == RL_DT_BNB4) { /* rows whose absmax blocks start at the row (hfq_fused_ok) */
@@ -328,7 +333,8 @@ void rl_hfq_matmul(rl_pool *p, float *y, const float *x, const rl_qweight *q, rl
         return;
     }
     int bnb_ok = dt == RL_DT_BNB4 && q->group > 0 && q->group % 32 == 0 && in % q->group == 0;
-    if (T <= 4 && use_avx512bw() && (dt == RL_DT_FP8_BLK || bnb_ok || dt == RL_DT_MXFP4 || ((dt == RL_DT_GPTQ || dt == RL_DT_AWQ) && out >= 64))) {
+    int mx_ok = dt == RL_DT_MXFP4 && use_simd(); /* (AVX2 is enough for the MXFP4 decode kernel) */
+    if (T <= 4 && (use_avx512bw() || mx_ok) && (dt == RL_DT_FP8_BLK || bnb_ok || mx_ok || ((dt == RL_DT_GPTQ || dt == RL_DT_AWQ) && out >= 64))) {
         hfq_fused_job f = {{y, x, bias, q, dt, T, in, out, rl_simd()}, 0};
         int64_t n_items;
         if (dt == RL_DT_MXFP4) pthread_once(&fp8_once, fp8_init);

@@ -3,7 +3,9 @@
  *   0x7f / 0xff give NaN), times the block scale.
  * - GPTQ / AWQ: a block of 16 output rows decoded column by column into a column-major tile
  *   (16 consecutive outputs of one input are 16 fields of 2 words, or of 2 AWQ words in their
- *   interleaved nibble order), then y[o0..o0+16) += x[i] * column i with FMAs. */
+ *   interleaved nibble order), then y[o0..o0+16) += x[i] * column i with FMAs.
+ * - MXFP4 decode (1-4 tokens): the e2m1 magnitudes looked up by VPERMPS over 8 entries, the sign
+ *   bit moved into place, times the block's power of two (exact), FMAs into the tokens' sums. */
 #include "backend/cpu/hfq_simd.h"
 #include <immintrin.h>
 #include <math.h>
@@ -86,4 +88,55 @@ TGT void rl_hfq_cols_acc4_avx2(const float *x, size_t xs, const float *colt, int
         }
     }
     for (int t = 0; t < 4; t++) { _mm256_storeu_ps(y + t * ys, a[2 * t]); _mm256_storeu_ps(y + t * ys + 8, a[2 * t + 1]); }
+}
+
+/* One MXFP4 row against NT tokens (see rl_hfq_mxfp4_row_avx512). */
+TGT static inline __attribute__((always_inline)) void
+mxfp4_row(int NT, const uint8_t *c, const uint8_t *sc, const float *e8, int cols, const float *x, size_t xs, float *y,
+          size_t ys, float b) {
+    const __m256 lut = _mm256_setr_ps(0, 0.5f, 1, 1.5f, 2, 3, 4, 6);
+    const __m128i m4 = _mm_set1_epi8(15);
+    const __m256i m7 = _mm256_set1_epi32(7), m8 = _mm256_set1_epi32(8);
+    __m256 acc[4][2];
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+    for (int j = 0; j < cols; j += 32) {
+        const __m256 va = _mm256_set1_ps(e8[sc[j / 32]]);
+        __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)(c + j / 2));
+        __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), m4), lo = _mm_and_si128(raw, m4);
+        __m128i e[2] = {_mm_unpacklo_epi8(lo, hi), _mm_unpackhi_epi8(lo, hi)}; /* codes in element order */
+        __m256 w[4];
+        for (int q = 0; q < 4; q++) {
+            __m256i n = _mm256_cvtepu8_epi32(q & 1 ? _mm_srli_si128(e[q >> 1], 8) : e[q >> 1]);
+            __m256 v = _mm256_permutevar8x32_ps(lut, _mm256_and_si256(n, m7));
+            v = _mm256_xor_ps(v, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(n, m8), 28))); /* sign */
+            w[q] = _mm256_mul_ps(v, va);
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) {
+            const float *xt = x + t * xs + j;
+            acc[t][0] = _mm256_fmadd_ps(_mm256_loadu_ps(xt), w[0], acc[t][0]);
+            acc[t][1] = _mm256_fmadd_ps(_mm256_loadu_ps(xt + 8), w[1], acc[t][1]);
+            acc[t][0] = _mm256_fmadd_ps(_mm256_loadu_ps(xt + 16), w[2], acc[t][0]);
+            acc[t][1] = _mm256_fmadd_ps(_mm256_loadu_ps(xt + 24), w[3], acc[t][1]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        __m256 s = _mm256_add_ps(acc[t][0], acc[t][1]);
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        y[t * ys] = _mm_cvtss_f32(h) + b;
+    }
+}
+
+TGT void rl_hfq_mxfp4_row_avx2(const uint8_t *codes, const uint8_t *scales, const float *e8, int cols, const float *x,
+                               int T, float *y, size_t ys, float bias) {
+    switch (T) {
+    case 1: mxfp4_row(1, codes, scales, e8, cols, x, (size_t)cols, y, ys, bias); break;
+    case 2: mxfp4_row(2, codes, scales, e8, cols, x, (size_t)cols, y, ys, bias); break;
+    case 3: mxfp4_row(3, codes, scales, e8, cols, x, (size_t)cols, y, ys, bias); break;
+    default: mxfp4_row(4, codes, scales, e8, cols, x, (size_t)cols, y, ys, bias); break;
+    }
 }

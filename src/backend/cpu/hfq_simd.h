@@ -14,6 +14,9 @@ void rl_hfq_int_cols_avx2(const rl_qweight *q, int awq, int o0, int i0, int ni, 
 void rl_hfq_cols_acc_avx2(const float *x, const float *colt, int ni, float *y16);
 /* The same for 4 tokens at once: rows x + t xs, outputs y + t ys (t < 4); same sums, same order. */
 void rl_hfq_cols_acc4_avx2(const float *x, size_t xs, const float *colt, int ni, float *y, size_t ys);
+/* One MXFP4 row against T <= 4 tokens, as rl_hfq_mxfp4_row_avx512 below. */
+void rl_hfq_mxfp4_row_avx2(const uint8_t *codes, const uint8_t *scales, const float *e8, int cols, const float *x,
+                           int T, float *y, size_t ys, float bias);
 
 /* AVX-512 F+BW decode kernels (hfq_avx512.c; hfq.c calls them where the CPU has them), T <= 4:
  * y[t*rows + o] = bias[o] + sum_i x[t*cols + i] W[o][i] for o in [o0, o1) (FP8) ... */
