@@ -9,6 +9,7 @@
  * Also: experts plain where quantization_config says MXFP4, a missing scales tensor, another
  * swiglu_limit and an unknown layer type are errors naming the problem. */
 #include "repack.h"
+#include "refcheck.h"
 #include "model/synth.h"
 
 enum { L = 3, H = 128, NH = 4, NKV = 2, HD = 32, I = 96, V = 300, E = 4, K = 2, WIN = 4, P = 11, G = 6 };
@@ -22,25 +23,6 @@ static const char *CFG =
     "\"swiglu_limit\":%s,\"tie_word_embeddings\":false,\"quantization_config\":{\"quant_method\":\"mxfp4\"},"
     "\"bos_token_id\":0,\"eos_token_id\":1,\"hidden_act\":\"silu\"}";
 
-static rl_checkpoint *CK;
-
-/* Tensor `name` (layer l substituted) as doubles (BF16 / F32), n values; a failed check if absent. */
-static double *tensor(const char *fmt, int l, size_t n) {
-    char name[160];
-    snprintf(name, sizeof name, fmt, l);
-    const rl_tensor_info *t = rl_ckpt_find(CK, name);
-    CHECK(t != NULL, "tensor %s", name);
-    double *o = calloc(n, sizeof *o);
-    if (!t) return o;
-    uint8_t *b = malloc(t->nbytes);
-    CHECK(rl_ckpt_read(CK, t, b) == 0, "read %s", name);
-    size_t es = RL_DTYPES[t->dtype].size, m = t->nbytes / es < n ? t->nbytes / es : n;
-    for (size_t i = 0; i < m; i++)
-        o[i] = t->dtype == RL_DT_BF16 ? rl_bf16_to_f32(((uint16_t *)b)[i]) : t->dtype == RL_DT_F32 ? ((float *)b)[i] : NAN;
-    free(b);
-    return o;
-}
-
 /* Expert e's weight [rows, cols] of MXFP4 tensor `fmt` of layer l, decoded from the OCP MX
  * definition: e2m1 (-1)^s 2^(e-1) (1 + m/2), subnormal m/2; element 2j in the low nibble; e8m0 2^(x-127). */
 static double *mxfp4(const char *fmt, int l, int e, int rows, int cols) {
@@ -49,12 +31,12 @@ static double *mxfp4(const char *fmt, int l, int e, int rows, int cols) {
     snprintf(sn, sizeof sn, "%s", bn);
     strcat(bn, "_blocks");
     strcat(sn, "_scales");
-    const rl_tensor_info *tb = rl_ckpt_find(CK, bn), *ts = rl_ckpt_find(CK, sn);
+    const rl_tensor_info *tb = rl_ckpt_find(REF_CK, bn), *ts = rl_ckpt_find(REF_CK, sn);
     double *w = calloc((size_t)rows * cols, sizeof *w);
     CHECK(tb && ts, "MXFP4 tensors %s", bn);
     if (!tb || !ts) return w;
     uint8_t *b = malloc(tb->nbytes), *s = malloc(ts->nbytes);
-    CHECK(!rl_ckpt_read(CK, tb, b) && !rl_ckpt_read(CK, ts, s), "read %s", bn);
+    CHECK(!rl_ckpt_read(REF_CK, tb, b) && !rl_ckpt_read(REF_CK, ts, s), "read %s", bn);
     const uint8_t *be = b + (size_t)e * rows * cols / 2, *se = s + (size_t)e * rows * cols / 32;
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
@@ -97,22 +79,23 @@ static void yarn(double *inv, double *att) {
 }
 
 /* The whole model over ids[0..n): logits of every position into lg (n, V). */
-static void reference(const int32_t *ids, int n, double *lg) {
+static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
+    (void)arg;
     double inv[HD / 2], att;
     yarn(inv, &att);
-    double *emb = tensor("model.embed_tokens.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
+    double *emb = ref_tensor("model.embed_tokens.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
     for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
     double *xn = malloc(sizeof *xn * H), *q = malloc(sizeof *q * (size_t)n * NH * HD), *k = malloc(sizeof *k * (size_t)n * NKV * HD);
     double *v = malloc(sizeof *v * (size_t)n * NKV * HD), *o = malloc(sizeof *o * NH * HD), *y = malloc(sizeof *y * H), *s = malloc(sizeof *s * (size_t)n);
     for (int l = 0; l < L; l++) {
-        double *an = tensor("model.layers.%d.input_layernorm.weight", l, H), *mn = tensor("model.layers.%d.post_attention_layernorm.weight", l, H);
-        double *wq = tensor("model.layers.%d.self_attn.q_proj.weight", l, (size_t)NH * HD * H), *bq = tensor("model.layers.%d.self_attn.q_proj.bias", l, NH * HD);
-        double *wk = tensor("model.layers.%d.self_attn.k_proj.weight", l, (size_t)NKV * HD * H), *bk = tensor("model.layers.%d.self_attn.k_proj.bias", l, NKV * HD);
-        double *wv = tensor("model.layers.%d.self_attn.v_proj.weight", l, (size_t)NKV * HD * H), *bv = tensor("model.layers.%d.self_attn.v_proj.bias", l, NKV * HD);
-        double *wo = tensor("model.layers.%d.self_attn.o_proj.weight", l, (size_t)H * NH * HD), *bo = tensor("model.layers.%d.self_attn.o_proj.bias", l, H);
-        double *sk = tensor("model.layers.%d.self_attn.sinks", l, NH);
-        double *wr = tensor("model.layers.%d.mlp.router.weight", l, (size_t)E * H), *br = tensor("model.layers.%d.mlp.router.bias", l, E);
-        double *bgu = tensor("model.layers.%d.mlp.experts.gate_up_proj_bias", l, (size_t)E * 2 * I), *bd = tensor("model.layers.%d.mlp.experts.down_proj_bias", l, (size_t)E * H);
+        double *an = ref_tensor("model.layers.%d.input_layernorm.weight", l, H), *mn = ref_tensor("model.layers.%d.post_attention_layernorm.weight", l, H);
+        double *wq = ref_tensor("model.layers.%d.self_attn.q_proj.weight", l, (size_t)NH * HD * H), *bq = ref_tensor("model.layers.%d.self_attn.q_proj.bias", l, NH * HD);
+        double *wk = ref_tensor("model.layers.%d.self_attn.k_proj.weight", l, (size_t)NKV * HD * H), *bk = ref_tensor("model.layers.%d.self_attn.k_proj.bias", l, NKV * HD);
+        double *wv = ref_tensor("model.layers.%d.self_attn.v_proj.weight", l, (size_t)NKV * HD * H), *bv = ref_tensor("model.layers.%d.self_attn.v_proj.bias", l, NKV * HD);
+        double *wo = ref_tensor("model.layers.%d.self_attn.o_proj.weight", l, (size_t)H * NH * HD), *bo = ref_tensor("model.layers.%d.self_attn.o_proj.bias", l, H);
+        double *sk = ref_tensor("model.layers.%d.self_attn.sinks", l, NH);
+        double *wr = ref_tensor("model.layers.%d.mlp.router.weight", l, (size_t)E * H), *br = ref_tensor("model.layers.%d.mlp.router.bias", l, E);
+        double *bgu = ref_tensor("model.layers.%d.mlp.experts.gate_up_proj_bias", l, (size_t)E * 2 * I), *bd = ref_tensor("model.layers.%d.mlp.experts.down_proj_bias", l, (size_t)E * H);
         double *wgu[E], *wd[E];
         for (int e = 0; e < E; e++) {
             wgu[e] = mxfp4("model.layers.%d.mlp.experts.gate_up_proj", l, e, 2 * I, H);
@@ -188,7 +171,7 @@ static void reference(const int32_t *ids, int n, double *lg) {
         free(wr); free(br); free(bgu); free(bd);
         for (int e = 0; e < E; e++) { free(wgu[e]); free(wd[e]); }
     }
-    double *fn = tensor("model.norm.weight", 0, H), *head = tensor("lm_head.weight", 0, (size_t)V * H);
+    double *fn = ref_tensor("model.norm.weight", 0, H), *head = ref_tensor("lm_head.weight", 0, (size_t)V * H);
     for (int t = 0; t < n; t++) {
         rmsnorm(xn, x + (size_t)t * H, fn, H);
         linear(lg + (size_t)t * V, head, NULL, xn, V, H);
@@ -217,12 +200,12 @@ static int dequant_rewrite(const char *src, const char *dir) {
     char path[300];
     snprintf(path, sizeof path, "%s/config.json", src);
     cJSON *cfg = rl_json_load(path);
-    rl_checkpoint *ck = rl_ckpt_open(src), *keep = CK;
+    rl_checkpoint *ck = rl_ckpt_open(src), *keep = REF_CK;
     if (!cfg || !ck) { cJSON_Delete(cfg); rl_ckpt_close(ck); return -1; }
     cJSON_DeleteItemFromObject(cfg, "quantization_config");
     int n = rl_ckpt_n_tensors(ck), k = 0, rc = 0;
     repack_t *o = calloc((size_t)n, sizeof *o);
-    CK = ck;
+    REF_CK = ck;
     for (int i = 0; o && i < n && !rc; i++) {
         const rl_tensor_info *t = rl_ckpt_tensor(ck, i);
         size_t len = strlen(t->name);
@@ -248,7 +231,7 @@ static int dequant_rewrite(const char *src, const char *dir) {
         }
         rc = repack_copy(ck, t, &o[k++]);
     }
-    CK = keep;
+    REF_CK = keep;
     return repack_finish(dir, cfg, ck, o, k, rc);
 }
 
@@ -256,35 +239,16 @@ static void test_reference(void) {
     char dir[64] = "/tmp/rl_gpt_oss_XXXXXX", m_dir[128], cmd[200];
     CHECK(mkdtemp(dir) != NULL && make_model(dir, "7.0") == 0, "synth: %s", rl_last_error());
     snprintf(m_dir, sizeof m_dir, "%s/m", dir);
-    CHECK((CK = rl_ckpt_open(m_dir)) != NULL, "open checkpoint: %s", rl_last_error());
+    CHECK((REF_CK = rl_ckpt_open(m_dir)) != NULL, "open checkpoint: %s", rl_last_error());
     int32_t ids[P + G] = {5, 17, 200, 3, 99, 42, 7, 250, 128, 64, 11};
-    double *lg = malloc(sizeof *lg * (size_t)(P + G) * V);
     char bf_dir[160];
     snprintf(bf_dir, sizeof bf_dir, "%s/bf16", dir);
     CHECK(mkdir(bf_dir, 0755) == 0 && dequant_rewrite(m_dir, bf_dir) == 0, "dequantised rewrite: %s", rl_last_error());
-    reference(ids, P, lg);
-    for (int g = 0; g < G; g++) { /* greedy continuation by the reference, fed back */
-        int b = 0;
-        for (int i = 1; i < V; i++) if (lg[(size_t)(P + g - 1) * V + i] > lg[(size_t)(P + g - 1) * V + b]) b = i;
-        ids[P + g] = b;
-        reference(ids, P + g + 1, lg);
+    float *gl = REF_CK ? ref_logits(reference, NULL, ids, P, G, V) : NULL;
+    if (gl) {
+        ref_compare(m_dir, "gpt_oss", ids, P, G, gl, V, 5);
+        ref_compare(bf_dir, "gpt_oss bf16 re-upload", ids, P, G, gl, V, 0);
     }
-    float *gl = malloc(sizeof *gl * (size_t)(P + G) * V);
-    for (size_t i = 0; i < (size_t)(P + G) * V; i++) gl[i] = (float)lg[i];
-    const char *be[4] = {"cpu", "cpu-staged"};
-    int nb = gpu_backends(be, 2);
-    for (int b = 0; b < nb; b++)
-        for (int mb = 0; mb <= 10; mb += 5) { /* 10: the bf16 re-upload, batch 0 */
-            rl_model_opts o = {.backend = be[b], .max_batch = mb == 10 ? 0 : mb};
-            rl_model *m = rl_model_open(mb == 10 ? bf_dir : m_dir, &o);
-            CHECK(m != NULL, "open on %s: %s", be[b], rl_last_error());
-            if (!m) continue;
-            char what[96];
-            snprintf(what, sizeof what, "gpt_oss %s[%s, batch %d]", mb == 10 ? "bf16 re-upload " : "", be[b], mb == 10 ? 0 : mb);
-            double w = golden_compare(m, what, ids, P, ids + P, G, gl, P + G, V);
-            fprintf(stderr, "  %s: max abs diff %.2g vs the reference\n", what, w);
-            rl_model_close(m);
-        }
     /* two sequences in one batch: the prompt and its first 6 tokens */
     rl_model_opts o2 = {.n_seq = 2};
     rl_model *m = rl_model_open(m_dir, &o2);
@@ -294,13 +258,13 @@ static void test_reference(void) {
         rl_batch_item it[2] = {{0, ids, P}, {1, ids, 6}};
         CHECK(rl_model_eval_batch(m, it, 2, out) == 0, "batch: %s", rl_last_error());
         double w = 0;
-        for (int i = 0; i < V; i++) w = fmax(w, fmax(fabs(out[i] - lg[(size_t)(P - 1) * V + i]), fabs(out[V + i] - lg[(size_t)5 * V + i])));
+        for (int i = 0; gl && i < V; i++) w = fmax(w, fmax(fabs(out[i] - gl[(size_t)(P - 1) * V + i]), fabs(out[V + i] - gl[(size_t)5 * V + i])));
         CHECK(w <= 1e-3, "batched: max abs diff %g", w);
         free(out);
         rl_model_close(m);
     }
-    rl_ckpt_close(CK);
-    free(lg); free(gl);
+    rl_ckpt_close(REF_CK);
+    free(gl);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0, "cleanup");
 }

@@ -6,7 +6,7 @@
  * modular_exaone4.py in double precision, sharing no code with the engine: every prefill and
  * decode row within 1e-3 and the same greedy ids, on cpu, cpu-staged and the GPU backends that
  * open; windows of 3 under a 9-token prompt. */
-#include "repack.h"
+#include "refcheck.h"
 #include "model/synth.h"
 
 enum { H = 64, NH = 4, NKV = 2, HD = 16, I = 96, V = 256, P = 9, G = 5, MAXL = 4 };
@@ -31,22 +31,6 @@ static const char *COMMON = "\"hidden_size\":64,\"intermediate_size\":96,\"num_a
     "\"head_dim\":16,\"vocab_size\":256,\"max_position_embeddings\":4096,\"rms_norm_eps\":1e-6,\"rope_theta\":10000,"
     "\"tie_word_embeddings\":false,\"bos_token_id\":0,\"eos_token_id\":1,\"hidden_act\":\"silu\",\"num_hidden_layers\":%d";
 
-static rl_checkpoint *CK;
-
-static double *tensor(const char *fmt, int l, size_t n) {
-    char name[160];
-    snprintf(name, sizeof name, fmt, l);
-    const rl_tensor_info *t = rl_ckpt_find(CK, name);
-    CHECK(t != NULL, "tensor %s", name);
-    double *o = calloc(n, sizeof *o);
-    if (!t) return o;
-    uint8_t *b = malloc(t->nbytes);
-    CHECK(rl_ckpt_read(CK, t, b) == 0 && t->nbytes == n * 2 && t->dtype == RL_DT_BF16, "read %s", name);
-    for (size_t i = 0; i < n && i < t->nbytes / 2; i++) o[i] = rl_bf16_to_f32(((uint16_t *)b)[i]);
-    free(b);
-    return o;
-}
-
 static void rmsnorm(double *x, const double *w, int n) { /* in place */
     double ss = 0;
     for (int i = 0; i < n; i++) ss += x[i] * x[i];
@@ -62,22 +46,23 @@ static void linear(double *y, const double *W, const double *x, int out, int in)
 }
 
 /* transformers' decoder over ids[0..n) with norms after the sublayers; logits into lg (n, V) */
-static void reference(const fam_case *c, const int32_t *ids, int n, double *lg) {
-    double *emb = tensor("model.embed_tokens.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
+static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
+    const fam_case *c = arg;
+    double *emb = ref_tensor("model.embed_tokens.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
     for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
     double *q = malloc(sizeof *q * (size_t)n * NH * HD), *k = malloc(sizeof *k * (size_t)n * NKV * HD);
     double *v = malloc(sizeof *v * (size_t)n * NKV * HD), *o = malloc(sizeof *o * (size_t)n * H), *a = malloc(sizeof *a * NH * HD);
     double *s = malloc(sizeof *s * (size_t)n), gt[I], up[I];
     for (int l = 0; l < c->L; l++) {
-        double *wq = tensor("model.layers.%d.self_attn.q_proj.weight", l, (size_t)NH * HD * H);
-        double *wk = tensor("model.layers.%d.self_attn.k_proj.weight", l, (size_t)NKV * HD * H);
-        double *wv = tensor("model.layers.%d.self_attn.v_proj.weight", l, (size_t)NKV * HD * H);
-        double *wo = tensor("model.layers.%d.self_attn.o_proj.weight", l, (size_t)H * NH * HD);
-        double *qn = tensor("model.layers.%d.self_attn.q_norm.weight", l, c->qk_full ? NH * HD : HD);
-        double *kn = tensor("model.layers.%d.self_attn.k_norm.weight", l, c->qk_full ? NKV * HD : HD);
-        double *pa = tensor("model.layers.%d.post_attention_layernorm.weight", l, H), *pf = tensor("model.layers.%d.post_feedforward_layernorm.weight", l, H);
-        double *wg = tensor("model.layers.%d.mlp.gate_proj.weight", l, (size_t)I * H), *wu = tensor("model.layers.%d.mlp.up_proj.weight", l, (size_t)I * H);
-        double *wd = tensor("model.layers.%d.mlp.down_proj.weight", l, (size_t)H * I);
+        double *wq = ref_tensor("model.layers.%d.self_attn.q_proj.weight", l, (size_t)NH * HD * H);
+        double *wk = ref_tensor("model.layers.%d.self_attn.k_proj.weight", l, (size_t)NKV * HD * H);
+        double *wv = ref_tensor("model.layers.%d.self_attn.v_proj.weight", l, (size_t)NKV * HD * H);
+        double *wo = ref_tensor("model.layers.%d.self_attn.o_proj.weight", l, (size_t)H * NH * HD);
+        double *qn = ref_tensor("model.layers.%d.self_attn.q_norm.weight", l, c->qk_full ? NH * HD : HD);
+        double *kn = ref_tensor("model.layers.%d.self_attn.k_norm.weight", l, c->qk_full ? NKV * HD : HD);
+        double *pa = ref_tensor("model.layers.%d.post_attention_layernorm.weight", l, H), *pf = ref_tensor("model.layers.%d.post_feedforward_layernorm.weight", l, H);
+        double *wg = ref_tensor("model.layers.%d.mlp.gate_proj.weight", l, (size_t)I * H), *wu = ref_tensor("model.layers.%d.mlp.up_proj.weight", l, (size_t)I * H);
+        double *wd = ref_tensor("model.layers.%d.mlp.down_proj.weight", l, (size_t)H * I);
         for (int t = 0; t < n; t++) { /* q, k normed (whole projection or per head), v; rotate_half rope */
             double *qt = q + (size_t)t * NH * HD, *kt = k + (size_t)t * NKV * HD;
             linear(qt, wq, x + (size_t)t * H, NH * HD, H);
@@ -130,7 +115,7 @@ static void reference(const fam_case *c, const int32_t *ids, int n, double *lg) 
         for (int i = 0; i < n * H; i++) x[i] += o[i];
         free(wq); free(wk); free(wv); free(wo); free(qn); free(kn); free(pa); free(pf); free(wg); free(wu); free(wd);
     }
-    double *fn = tensor("model.norm.weight", 0, H), *head = tensor("lm_head.weight", 0, (size_t)V * H);
+    double *fn = ref_tensor("model.norm.weight", 0, H), *head = ref_tensor("lm_head.weight", 0, (size_t)V * H);
     for (int t = 0; t < n; t++) {
         rmsnorm(x + (size_t)t * H, fn, H);
         linear(lg + (size_t)t * V, head, x + (size_t)t * H, V, H);
@@ -149,34 +134,12 @@ static void check_family(const fam_case *c) {
     CHECK(f && fputs(cfg, f) >= 0 && fclose(f) == 0, "write %s", path);
     rl_synth_opts so = {.dtype = RL_DT_BF16, .seed = 11};
     CHECK(rl_synth_write(path, m_dir, &so) == 0, "%s: synth: %s", c->name, rl_last_error());
-    CHECK((CK = rl_ckpt_open(m_dir)) != NULL, "open checkpoint: %s", rl_last_error());
+    CHECK((REF_CK = rl_ckpt_open(m_dir)) != NULL, "open checkpoint: %s", rl_last_error());
     int32_t ids[P + G] = {5, 17, 200, 3, 99, 42, 7, 250, 128};
-    double *lg = malloc(sizeof *lg * (size_t)(P + G) * V);
-    reference(c, ids, P, lg);
-    for (int g = 0; g < G; g++) { /* the reference's greedy continuation, fed back */
-        int b = 0;
-        for (int i = 1; i < V; i++) if (lg[(size_t)(P + g - 1) * V + i] > lg[(size_t)(P + g - 1) * V + b]) b = i;
-        ids[P + g] = b;
-        reference(c, ids, P + g + 1, lg);
-    }
-    float *gl = malloc(sizeof *gl * (size_t)(P + G) * V);
-    for (size_t i = 0; i < (size_t)(P + G) * V; i++) gl[i] = (float)lg[i];
-    const char *be[4] = {"cpu", "cpu-staged"};
-    int nb = gpu_backends(be, 2);
-    for (int b = 0; b < nb; b++)
-        for (int mb = 0; mb <= 4; mb += 4) {
-            rl_model_opts o = {.backend = be[b], .max_batch = mb};
-            rl_model *m = rl_model_open(m_dir, &o);
-            CHECK(m != NULL, "%s: open on %s: %s", c->name, be[b], rl_last_error());
-            if (!m) continue;
-            char what[96];
-            snprintf(what, sizeof what, "%s [%s, batch %d]", c->name, be[b], mb);
-            double w = golden_compare(m, what, ids, P, ids + P, G, gl, P + G, V);
-            fprintf(stderr, "  %s: max abs diff %.2g vs the reference\n", what, w);
-            rl_model_close(m);
-        }
-    rl_ckpt_close(CK);
-    free(lg); free(gl);
+    float *gl = REF_CK ? ref_logits(reference, c, ids, P, G, V) : NULL;
+    if (gl) ref_compare(m_dir, c->name, ids, P, G, gl, V, 4);
+    rl_ckpt_close(REF_CK);
+    free(gl);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0, "cleanup");
 }

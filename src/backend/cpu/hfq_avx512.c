@@ -83,6 +83,22 @@ TGT void rl_hfq_fp8_gemv_avx512(const rl_qweight *q, const float *x, int T, int 
     }
 }
 
+/* 32 4-bit codes in 16 bytes (hi_first: the high nibble of each byte first, else the low),
+ * looked up in the 16 values of vmap, times va, accumulated against NT token rows x + t xs. */
+TGT static inline __attribute__((always_inline)) void
+nib32_fma(int NT, const uint8_t *c, int hi_first, __m128i m4, __m512 vmap, __m512 va, const float *x, size_t xs, __m512 acc[4][2]) {
+    __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)c);
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), m4), lo = _mm_and_si128(raw, m4);
+    __m128i a = hi_first ? hi : lo, b = hi_first ? lo : hi;
+    __m512 w0 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(a, b)), vmap), va);
+    __m512 w1 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_unpackhi_epi8(a, b)), vmap), va);
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        acc[t][0] = _mm512_fmadd_ps(_mm512_loadu_ps(x + t * xs), w0, acc[t][0]);
+        acc[t][1] = _mm512_fmadd_ps(_mm512_loadu_ps(x + t * xs + 16), w1, acc[t][1]);
+    }
+}
+
 /* One bitsandbytes 4-bit row (codes from an even index, blocks of `group` (a multiple of 32)
  * codes starting at the row) against NT tokens: nibble pairs unpacked in weight order (high
  * nibble first), the 16-entry quant map looked up by VPERMPS, times the block's absmax. */
@@ -96,17 +112,7 @@ bnb4_row(int NT, const uint8_t *c, const float *map, const float *amax, int grou
     for (int t = 0; t < NT; t++) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
     for (int j0 = 0, blk = 0; j0 < cols; j0 += group, blk++) {
         const __m512 va = _mm512_set1_ps(amax[blk]);
-        for (int j = j0; j < j0 + group; j += 32) {
-            __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)(c + j / 2));
-            __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), m4), lo = _mm_and_si128(raw, m4);
-            __m512 w0 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(hi, lo)), vmap), va);
-            __m512 w1 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_unpackhi_epi8(hi, lo)), vmap), va);
-#pragma GCC unroll 4
-            for (int t = 0; t < NT; t++) {
-                acc[t][0] = _mm512_fmadd_ps(_mm512_loadu_ps(x + t * xs + j), w0, acc[t][0]);
-                acc[t][1] = _mm512_fmadd_ps(_mm512_loadu_ps(x + t * xs + j + 16), w1, acc[t][1]);
-            }
-        }
+        for (int j = j0; j < j0 + group; j += 32) nib32_fma(NT, c + j / 2, 1, m4, vmap, va, x + j, xs, acc);
     }
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) y[t * ys] = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1])) + b;
@@ -123,18 +129,7 @@ mxfp4_row(int NT, const uint8_t *c, const uint8_t *sc, const float *e8, int cols
     __m512 acc[4][2];
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
-    for (int j = 0; j < cols; j += 32) {
-        const __m512 va = _mm512_set1_ps(e8[sc[j / 32]]);
-        __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)(c + j / 2));
-        __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), m4), lo = _mm_and_si128(raw, m4);
-        __m512 w0 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi)), vmap), va);
-        __m512 w1 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_unpackhi_epi8(lo, hi)), vmap), va);
-#pragma GCC unroll 4
-        for (int t = 0; t < NT; t++) {
-            acc[t][0] = _mm512_fmadd_ps(_mm512_loadu_ps(x + t * xs + j), w0, acc[t][0]);
-            acc[t][1] = _mm512_fmadd_ps(_mm512_loadu_ps(x + t * xs + j + 16), w1, acc[t][1]);
-        }
-    }
+    for (int j = 0; j < cols; j += 32) nib32_fma(NT, c + j / 2, 0, m4, vmap, _mm512_set1_ps(e8[sc[j / 32]]), x + j, xs, acc);
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) y[t * ys] = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1])) + b;
 }

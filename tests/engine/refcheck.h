@@ -1,0 +1,70 @@
+/* What the tests that check a family against a reference written in the test share — families
+ * with no llama.cpp golden in ../shared (test_gpt_oss.c, test_post_norm.c): a checkpoint's
+ * tensors as doubles for the reference, the reference's logits of a prompt and of its own greedy
+ * continuation, and the engine against them on the cpu, cpu-staged and the GPU backends that
+ * open (golden_compare: every row within 1e-3, the same greedy ids). */
+#ifndef RL_TEST_REFCHECK_H
+#define RL_TEST_REFCHECK_H
+#include "golden_cmp.h"
+#include "format/checkpoint.h"
+
+static rl_checkpoint *REF_CK; /* the checkpoint the reference reads */
+
+/* Tensor fmt (%d: layer l) of REF_CK as n doubles (F32 / F16 / BF16); a failed check if absent. */
+static inline double *ref_tensor(const char *fmt, int l, size_t n) {
+    char name[160];
+    snprintf(name, sizeof name, fmt, l);
+    const rl_tensor_info *t = rl_ckpt_find(REF_CK, name);
+    CHECK(t != NULL, "tensor %s", name);
+    double *o = calloc(n, sizeof *o);
+    if (!t || !o) return o;
+    uint8_t *b = malloc(t->nbytes);
+    CHECK(b && rl_ckpt_read(REF_CK, t, b) == 0 && t->nbytes == n * RL_DTYPES[t->dtype].size, "read %s", name);
+    for (size_t i = 0; b && i < n && i < t->nbytes / RL_DTYPES[t->dtype].size; i++)
+        o[i] = t->dtype == RL_DT_BF16 ? rl_bf16_to_f32(((uint16_t *)b)[i]) : t->dtype == RL_DT_F16 ? rl_f16_to_f32(((uint16_t *)b)[i])
+             : t->dtype == RL_DT_F32 ? ((float *)b)[i] : NAN;
+    free(b);
+    return o;
+}
+
+/* The reference: logits of every position of ids[0..n) into lg (n, V). */
+typedef void (*ref_fn)(const void *arg, const int32_t *ids, int n, double *lg);
+
+/* ids[0..P) the prompt; ids[P..P+G) become the reference's greedy continuation (each fed back);
+ * returns the reference's P + G rows of V logits as f32 (malloc'd). */
+static inline float *ref_logits(ref_fn f, const void *arg, int32_t *ids, int P, int G, int V) {
+    double *lg = malloc(sizeof *lg * (size_t)(P + G) * V);
+    float *gl = malloc(sizeof *gl * (size_t)(P + G) * V);
+    if (!lg || !gl) { free(lg); free(gl); return NULL; }
+    f(arg, ids, P, lg);
+    for (int g = 0; g < G; g++) {
+        int b = 0;
+        for (int i = 1; i < V; i++) if (lg[(size_t)(P + g - 1) * V + i] > lg[(size_t)(P + g - 1) * V + b]) b = i;
+        ids[P + g] = b;
+        f(arg, ids, P + g + 1, lg);
+    }
+    for (size_t i = 0; i < (size_t)(P + G) * V; i++) gl[i] = (float)lg[i];
+    free(lg);
+    return gl;
+}
+
+/* The model in dir against those rows on every backend, the prompt in one sweep and (mb > 0) in
+ * sweeps of mb. */
+static inline void ref_compare(const char *dir, const char *name, const int32_t *ids, int P, int G, const float *gl, int V, int mb) {
+    const char *be[4] = {"cpu", "cpu-staged"};
+    int nb = gpu_backends(be, 2);
+    for (int b = 0; b < nb; b++)
+        for (int k = 0; k < (mb ? 2 : 1); k++) {
+            rl_model_opts o = {.backend = be[b], .max_batch = k ? mb : 0};
+            rl_model *m = rl_model_open(dir, &o);
+            CHECK(m != NULL, "%s: open on %s: %s", name, be[b], rl_last_error());
+            if (!m) continue;
+            char what[128];
+            snprintf(what, sizeof what, "%s [%s, batch %d]", name, be[b], k ? mb : 0);
+            double w = golden_compare(m, what, ids, P, ids + P, G, gl, P + G, V);
+            fprintf(stderr, "  %s: max abs diff %.2g vs the reference\n", what, w);
+            rl_model_close(m);
+        }
+}
+
+#endif
