@@ -334,6 +334,9 @@ typedef struct {
     int (*on_text)(void *user, const char *piece, size_t len);
     void *user;
     const volatile int *cancel;   /* generation stops once *cancel is nonzero (e.g. set by a signal handler); may be NULL */
+    /* Called with each new piece of the reasoning a model writes apart from its answer (gpt-oss's
+     * analysis channel; not part of the text), with `user`. Nonzero = stop. May be NULL. */
+    int (*on_reasoning)(void *user, const char *piece, size_t len);
 } rl_gen_params;
 
 /* max_tokens 0, greedy, no stop strings, no callback. Any thread. */

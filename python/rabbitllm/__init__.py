@@ -84,7 +84,8 @@ class _Sampling(ctypes.Structure):
 class _GenParams(ctypes.Structure):
     _fields_ = [("max_tokens", ctypes.c_int), ("sampling", _Sampling), ("ignore_eos", ctypes.c_int),
                 ("draft", ctypes.c_int), ("stop", ctypes.POINTER(ctypes.c_char_p)), ("n_stop", ctypes.c_int),
-                ("on_text", _ON_TEXT), ("user", ctypes.c_void_p), ("cancel", ctypes.POINTER(ctypes.c_int))]
+                ("on_text", _ON_TEXT), ("user", ctypes.c_void_p), ("cancel", ctypes.POINTER(ctypes.c_int)),
+                ("on_reasoning", _ON_TEXT)]
 
 
 class _GenInfo(ctypes.Structure):

@@ -2,6 +2,7 @@
 #include "cli/clitext.h"
 #include "cli/draft.h"
 #include "cli/exitcode.h"
+#include <unistd.h>
 
 rl_session *rl_cli_session_open(const rl_cli_opts *o) {
     rl_session_opts so = {.model = o->model, .raw = o->raw, .draft_model = o->draft_model, .draft_tokens = o->draft_tokens,
@@ -26,6 +27,14 @@ int rl_cli_to_stdout(void *user, const char *piece, size_t len) {
     (void)user;
     fwrite(piece, 1, len, stdout);
     fflush(stdout);
+    return 0;
+}
+
+int rl_cli_reasoning_to_stderr(void *user, const char *piece, size_t len) {
+    (void)user;
+    int tty = isatty(fileno(stderr));
+    fprintf(stderr, "%s%.*s%s", tty ? "\033[2m" : "", (int)len, piece, tty ? "\033[0m" : "");
+    fflush(stderr);
     return 0;
 }
 

@@ -74,6 +74,7 @@ int cmd_chat(int argc, char **argv) {
     if (o.system && tmpl) { if (add_msg(&msgs, "system", o.system)) { fprintf(stderr, "error: out of memory\n"); rl_session_close(s); return RL_EXIT_NOMEM; } n_sys = 1; }
     rl_gen_params p = rl_cli_gen_params(&o);
     p.on_text = rl_cli_to_stdout;
+    p.on_reasoning = rl_cli_reasoning_to_stderr;
     p.cancel = &g_interrupt;
     if (tty) fprintf(stderr, "chat with %s — /reset to start over, /exit to quit, Ctrl-C stops an answer\n", o.model_dir);
     for (;;) {

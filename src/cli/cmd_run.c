@@ -26,6 +26,7 @@ static int run_text(const rl_cli_opts *o) {
     msgs[n++] = (rl_chat_message){"user", o->prompt};
     rl_gen_params p = rl_cli_gen_params(o);
     p.on_text = rl_cli_to_stdout;
+    p.on_reasoning = rl_cli_reasoning_to_stderr;
     rl_gen_info in;
     int rc = rl_session_template(s) ? rl_session_chat(s, msgs, n, &p, NULL, &in)
                                     : rl_session_generate(s, o->prompt, &p, NULL, &in);

@@ -104,7 +104,7 @@ int rl_session_generate_ids(rl_session *s, const int32_t *ids, int n, const rl_g
     else {
         rl_textgen_params tp = {.max_new = p->max_tokens > 0 && p->max_tokens < ctx - n ? p->max_tokens : ctx - n,
                                 .sampling = p->sampling, .ignore_eos = p->ignore_eos, .draft = p->draft,
-                                .stop_strings = p->stop, .n_stop_strings = p->n_stop, .on_text = p->on_text,
+                                .stop_strings = p->stop, .n_stop_strings = p->n_stop, .on_text = p->on_text, .on_reasoning = p->on_reasoning,
                                 .ctx = p->user, .interrupt = p->cancel, .cancel = &s->cancel};
         int reused = rl_textgen_reuse_prefix(&s->g, ids, n);
         rl_textgen_result r;

@@ -100,8 +100,19 @@ typedef struct {
     size_t complete;   /* bytes of the text known complete (whole characters) */
     size_t emitted;    /* bytes handed to on_text */
     size_t cut;        /* where a stop string starts, or SIZE_MAX */
+    size_t reasoned;   /* bytes of the reasoning handed to on_reasoning */
     int failed, cancelled;
 } stream_ctx;
+
+/* Hands the reasoning that grew since the last call to on_reasoning; 1 if it asks to stop. */
+static int emit_reasoning(stream_ctx *c) {
+    size_t rl;
+    const char *r = rl_detok_stream_reasoning(c->ds, &rl);
+    if (rl <= c->reasoned || !c->p->on_reasoning) return 0;
+    int stop = c->p->on_reasoning(c->p->ctx, r + c->reasoned, rl - c->reasoned);
+    c->reasoned = rl;
+    return stop;
+}
 
 /* Hands text[emitted..end) to on_text; 1 if it asks to stop. */
 static int emit(stream_ctx *c, const char *text, size_t end) {
@@ -148,7 +159,7 @@ static int on_token(void *arg, int32_t tok) {
     size_t len;
     if (rl_detok_stream_push(c->ds, tok, &piece, &len)) { c->failed = 1; return 1; }
     c->complete += len;
-    if (advance(c)) return 1;
+    if (emit_reasoning(c) || advance(c)) return 1;
     if ((c->p->interrupt && *c->p->interrupt) || (c->p->cancel && atomic_load(c->p->cancel))) { c->cancelled = 1; return 1; }
     return 0;
 }
@@ -172,6 +183,7 @@ int rl_textgen_run(rl_textgen *g, const int32_t *context, int n_context, const i
             size_t len;
             rl_detok_stream_finish(sc.ds, &piece, &len);
             sc.complete += len;
+            emit_reasoning(&sc);
             if (!advance(&sc) && sc.cut == SIZE_MAX) {   /* the end: nothing more can complete a stop string */
                 size_t tl;
                 const char *t = rl_detok_stream_text(sc.ds, &tl);

@@ -21,7 +21,7 @@ int main(void) {
     F(rl_sampling, top_p); F(rl_sampling, min_p); F(rl_sampling, repetition_penalty); F(rl_sampling, seed);
     printf("\nrl_gen_params %zu", sizeof(rl_gen_params)); F(rl_gen_params, max_tokens); F(rl_gen_params, sampling);
     F(rl_gen_params, ignore_eos); F(rl_gen_params, draft); F(rl_gen_params, stop); F(rl_gen_params, n_stop);
-    F(rl_gen_params, on_text); F(rl_gen_params, user); F(rl_gen_params, cancel);
+    F(rl_gen_params, on_text); F(rl_gen_params, user); F(rl_gen_params, cancel); F(rl_gen_params, on_reasoning);
     printf("\nrl_gen_info %zu", sizeof(rl_gen_info)); F(rl_gen_info, finish); F(rl_gen_info, ctx_full);
     F(rl_gen_info, n_prompt); F(rl_gen_info, n_reused); F(rl_gen_info, n_gen); F(rl_gen_info, prefill_s);
     F(rl_gen_info, decode_s); F(rl_gen_info, drafted); F(rl_gen_info, accepted);
