@@ -239,9 +239,10 @@ RL_API int32_t rl_sampler_pick(rl_sampler *s, float *logits, const int32_t *hist
 
 /* Streaming detokenization: generated ids in, text pieces out (complete characters only, word
  * boundaries as a whole decode gives them; context: the last prompt ids). Pieces and text are
- * owned by s. 0 / -1 + error. With a harmony tokenizer (gpt-oss) the pieces and text are the
- * answer only (the final channel), rl_detok_stream_reasoning the analysis channel, and the tool
- * calls (messages to a recipient) are kept apart. */
+ * owned by s. 0 / -1 + error. With a tokenizer whose models write reasoning apart — harmony
+ * (gpt-oss), or <think> / </think> tokens (Qwen3, DeepSeek-R1) — the pieces and text are the
+ * answer only, rl_detok_stream_reasoning the reasoning (the analysis channel, inside <think>),
+ * and harmony's tool calls (messages to a recipient) are kept apart. */
 typedef struct rl_detok_stream rl_detok_stream;
 RL_API rl_detok_stream *rl_detok_stream_new(const rl_tokenizer *t, const int32_t *context, int n_context);
 RL_API void rl_detok_stream_free(rl_detok_stream *s);
@@ -335,7 +336,7 @@ typedef struct {
     void *user;
     const volatile int *cancel;   /* generation stops once *cancel is nonzero (e.g. set by a signal handler); may be NULL */
     /* Called with each new piece of the reasoning a model writes apart from its answer (gpt-oss's
-     * analysis channel; not part of the text), with `user`. Nonzero = stop. May be NULL. */
+     * analysis channel, Qwen3's <think>; not part of the text), with `user`. Nonzero = stop. May be NULL. */
     int (*on_reasoning)(void *user, const char *piece, size_t len);
 } rl_gen_params;
 

@@ -1,6 +1,6 @@
 /* Streaming detokenizer (see detok_stream.h). */
 #include "gen/detok_stream.h"
-#include "gen/harmony.h"
+#include "gen/out_router.h"
 #include "util/err.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,24 +15,24 @@ struct rl_detok_stream {
     size_t ctx_len;      /* bytes of decode(context) */
     char *text;          /* decode(context + generated) minus the context part */
     size_t text_len, printed;
-    rl_harmony *hm;      /* harmony tokenizers (gpt-oss): the answer is the final channel's text */
+    rl_out_router *hm;   /* harmony / <think> tokenizers: the answer apart from reasoning and tool calls */
     rl_detok_stream *rs; /* ... and the reasoning goes here */
     struct { char name[96]; int seq; rl_detok_stream *args; } calls[RL_DETOK_MAX_CALLS]; /* ... and tool calls */
     int n_calls;
 };
 
-static rl_detok_stream *stream_new(const rl_tokenizer *t, const int32_t *context, int n_context, int harmony);
+static rl_detok_stream *stream_new(const rl_tokenizer *t, const int32_t *context, int n_context, int route);
 
 rl_detok_stream *rl_detok_stream_new(const rl_tokenizer *t, const int32_t *context, int n_context) {
     return stream_new(t, context, n_context, 1);
 }
 
-static rl_detok_stream *stream_new(const rl_tokenizer *t, const int32_t *context, int n_context, int harmony) {
+static rl_detok_stream *stream_new(const rl_tokenizer *t, const int32_t *context, int n_context, int route) {
     rl_detok_stream *s = calloc(1, sizeof *s);
     if (!s) { rl_err("out of memory"); return NULL; }
     s->t = t;
-    if (harmony && (s->hm = rl_harmony_new(t))) { /* the prompt sets the router's state; no text context */
-        for (int i = 0; i < n_context; i++) rl_harmony_route(s->hm, context[i]);
+    if (route && (s->hm = rl_out_router_new(t))) { /* the prompt sets the router's state; no text context */
+        for (int i = 0; i < n_context; i++) rl_out_router_route(s->hm, context[i]);
         n_context = 0;
         if (!(s->rs = stream_new(t, NULL, 0, 0))) { rl_detok_stream_free(s); return NULL; }
     }
@@ -52,7 +52,7 @@ static rl_detok_stream *stream_new(const rl_tokenizer *t, const int32_t *context
 
 void rl_detok_stream_free(rl_detok_stream *s) {
     if (!s) return;
-    rl_harmony_free(s->hm);
+    rl_out_router_free(s->hm);
     rl_detok_stream_free(s->rs);
     for (int i = 0; i < s->n_calls; i++) rl_detok_stream_free(s->calls[i].args);
     free(s->ids); free(s->text); free(s);
@@ -77,18 +77,18 @@ static size_t complete_prefix(const char *t, size_t n) {
 
 int rl_detok_stream_push(rl_detok_stream *s, int32_t tok, const char **piece, size_t *len) {
     if (s->hm) {
-        rl_hm_route r = rl_harmony_route(s->hm, tok);
+        rl_hm_route r = rl_out_router_route(s->hm, tok);
         if (r != RL_HM_CONTENT) {
             *piece = "";
             *len = 0;
             const char *rp;
             size_t rl;
             if (r == RL_HM_CALL) { /* a message to a recipient: a tool call of its own */
-                int seq = rl_harmony_message_seq(s->hm);
+                int seq = rl_out_router_message_seq(s->hm);
                 if (!s->n_calls || s->calls[s->n_calls - 1].seq != seq) {
                     if (s->n_calls == RL_DETOK_MAX_CALLS) return 0; /* (more calls than kept: dropped) */
                     if (!(s->calls[s->n_calls].args = stream_new(s->t, NULL, 0, 0))) return -1;
-                    snprintf(s->calls[s->n_calls].name, sizeof s->calls[0].name, "%s", rl_harmony_recipient(s->hm));
+                    snprintf(s->calls[s->n_calls].name, sizeof s->calls[0].name, "%s", rl_out_router_recipient(s->hm));
                     s->calls[s->n_calls++].seq = seq;
                 }
                 return rl_detok_stream_push(s->calls[s->n_calls - 1].args, tok, &rp, &rl);

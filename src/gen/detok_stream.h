@@ -2,7 +2,8 @@
  * character only once it is complete (multi-byte UTF-8, byte-fallback pieces) and computing
  * each piece as decode(context + generated) minus decode(context), so word boundaries come out
  * as a whole decode would give them. The pieces concatenate to decode(generated in context).
- * Harmony tokenizers (gpt-oss) route each token first: only the final channel's text is answer. */
+ * Tokenizers whose models write reasoning apart (harmony: gpt-oss; <think> tags: Qwen3, DeepSeek-R1)
+ * route each token first (gen/out_router.h): the pieces and text are the answer only. */
 #ifndef RL_DETOK_STREAM_H
 #define RL_DETOK_STREAM_H
 #include "rabbitllm.h"
@@ -20,8 +21,8 @@ int rl_detok_stream_push(rl_detok_stream *s, int32_t tok, const char **piece, si
 int rl_detok_stream_finish(rl_detok_stream *s, const char **piece, size_t *len);
 /* All text so far (complete or not), owned by s. */
 const char *rl_detok_stream_text(const rl_detok_stream *s, size_t *len);
-/* With a harmony tokenizer (gpt-oss; gen/harmony.h) the pieces and text above are the answer
- * only (the final channel); this is the reasoning so far (analysis, tool calls) in complete
+/* With such a tokenizer (gen/out_router.h) the pieces and text above are the answer only; this is
+ * the reasoning so far (harmony's analysis channel, what is inside <think>) in complete
  * characters (all of it after finish; it only grows); else "". */
 const char *rl_detok_stream_reasoning(const rl_detok_stream *s, size_t *len);
 /* ... and its tool calls (messages to a recipient), in order: the recipient ("functions.NAME")

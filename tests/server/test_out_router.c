@@ -1,9 +1,12 @@
-/* Harmony output (gpt-oss): the stories260K tokenizer with harmony's control tokens added as
- * special tokens; generated messages go through the streaming detokenizer, which must give the
- * final channel's text as the answer (pieces and text), the analysis channel as reasoning and
- * each message to a recipient as a tool call (its name and arguments), whatever the prompt's
- * tail; serve turns those calls into OpenAI tool_calls (rl_tools_from_stream); a tokenizer
- * without those tokens streams everything as before. */
+/* Answer, reasoning and tool calls kept apart while streaming (gen/out_router.h):
+ * - harmony (gpt-oss): the stories260K tokenizer with harmony's control tokens added as special
+ *   tokens; the final channel's text is the answer (pieces and text), the analysis channel
+ *   reasoning, each message to a recipient a tool call (its name and arguments), whatever the
+ *   prompt's tail; serve turns those calls into OpenAI tool_calls (rl_tools_from_stream);
+ * - <think> tags (Qwen3's tokenizer from ../shared/tokenizers): inside is reasoning, the
+ *   whitespace after </think> is dropped, a prompt ending inside <think> starts in reasoning, a
+ *   prompt that closed it (thinking off) streams the answer;
+ * a tokenizer with neither streams everything as before. */
 #include "test.h"
 #include "gen/detok_stream.h"
 #include "server/tools.h"
@@ -99,7 +102,7 @@ static void expect(const rl_tokenizer *tok, const char *prompt, const char *gen,
     expect_calls(tok, prompt, gen, answer, reasoning, "");
 }
 
-static void test_harmony(void) {
+static void test_routes(void) {
     char dir[64] = "/tmp/rl_harmony_XXXXXX", cmd[128];
     CHECK(mkdtemp(dir) && make_tokenizer(dir, 1) == 0, "tokenizer");
     rl_tokenizer *tok = rl_tok_load(dir);
@@ -122,6 +125,18 @@ static void test_harmony(void) {
         expect(tok, "<|start|>assistant<|channel|>final<|message|>", "The end.<|return|>", "The end.", "");
         rl_tok_free(tok);
     }
+    /* <think> tags (Qwen3): the tokenizer as shipped */
+    char qdir[600];
+    snprintf(qdir, sizeof qdir, "%s/tokenizers/qwen3", t_shared());
+    tok = rl_tok_load(qdir);
+    CHECK(tok != NULL, "load: %s", rl_last_error());
+    if (tok) {
+        expect(tok, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", "<think>\nThe user greets me.\n</think>\n\nHello there!<|im_end|>",
+               "Hello there!", "\nThe user greets me.\n");
+        expect(tok, "<|im_start|>assistant\n<think>\n", "Hmm, two plus two.\n</think>\n\nFour.", "Four.", "Hmm, two plus two.\n");
+        expect(tok, "<|im_start|>assistant\n<think>\n\n</think>\n\n", "Four.", "Four.", "");
+        rl_tok_free(tok);
+    }
     /* without the control tokens: everything is the answer, as before */
     CHECK(make_tokenizer(dir, 0) == 0, "tokenizer");
     tok = rl_tok_load(dir);
@@ -135,6 +150,6 @@ static void test_harmony(void) {
 }
 
 int main(void) {
-    RUN_SHARED(test_harmony);
+    RUN_SHARED(test_routes);
     TEST_END();
 }
