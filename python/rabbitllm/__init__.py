@@ -268,6 +268,13 @@ class Model:
                     return 1
             cb = _ON_TEXT(cb_py)
             p.on_text = cb
+        thoughts = []  # the reasoning a model writes apart from its answer (<think>, gpt-oss's analysis)
+
+        def rcb_py(_user, piece, length):
+            thoughts.append(ctypes.string_at(piece, length))
+            return 0
+        rcb = _ON_TEXT(rcb_py)
+        p.on_reasoning = rcb
         text, info = ctypes.c_void_p(), _GenInfo()
         with self._lock:
             if self._dirty:
@@ -278,7 +285,7 @@ class Model:
                                         ctypes.byref(p), ctypes.byref(text), ctypes.byref(info))
             else:
                 rc = _session_generate(s, prompt.encode("utf-8"), ctypes.byref(p), ctypes.byref(text), ctypes.byref(info))
-        del keep, cb
+        del keep, cb, rcb
         if rc:
             raise _error("generation")
         self.last_info = {"finish": ("length", "stop", "cancelled")[info.finish], "ctx_full": bool(info.ctx_full),
@@ -286,7 +293,8 @@ class Model:
                           "generated_tokens": info.n_gen, "prefill_s": info.prefill_s, "decode_s": info.decode_s,
                           "sweeps": info.sweeps, "drafted": info.drafted, "accepted": info.accepted,
                           "draft_s": info.draft_s, "target_read_s": info.target_read_s,
-                          "target_compute_s": info.target_compute_s}
+                          "target_compute_s": info.target_compute_s,
+                          "reasoning": b"".join(thoughts).decode("utf-8", "replace")}
         return _take_text(text)
 
     def generate(self, prompt, max_tokens=0, temperature=0.0, top_k=0, top_p=1.0, min_p=0.0, repetition_penalty=1.0,

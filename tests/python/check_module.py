@@ -26,6 +26,7 @@ def golden(path):
         streamed = "".join(m.stream(g["prompt_text"], max_tokens=g["max_new_tokens"]))
         check(g["prompt_text"] + streamed == g["expected_text"], "streamed text differs: %r" % streamed)
         check(m.last_info["generated_tokens"] == g["max_new_tokens"] and m.last_info["finish"] == "length", str(m.last_info))
+        check(m.last_info["reasoning"] == "", "no reasoning apart from the answer: %r" % m.last_info["reasoning"])
 
 
 def layout(path):
