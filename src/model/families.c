@@ -144,6 +144,8 @@ static const rl_family FAMILIES[] = {
     {"olmo2", {"Olmo2ForCausalLM", NULL}, 0, rl_norm_olmo2}, /* fam_olmo.c: norms after the sublayers */
     {"olmo3", {"Olmo3ForCausalLM", NULL}, 0, rl_norm_olmo3}, /* fam_olmo.c: + sliding layers */
     {"exaone4", {"Exaone4ForCausalLM", NULL}, 0, rl_norm_exaone4}, /* fam_exaone.c */
+    {"cohere", {"CohereForCausalLM", NULL}, 1, rl_norm_cohere}, /* fam_cohere.c: parallel block, interleaved rope */
+    {"cohere2", {"Cohere2ForCausalLM", NULL}, 1, rl_norm_cohere2}, /* fam_cohere.c: + sliding / NoPE layers */
     {"qwen3_5", {"Qwen3_5ForCausalLM", "Qwen3_5ForConditionalGeneration", NULL}, 0, rl_norm_qwen35}, /* fam_qwen35.c */
     {"qwen3_5_moe", {"Qwen3_5MoeForCausalLM", "Qwen3_5MoeForConditionalGeneration", NULL}, 0, rl_norm_qwen35_moe}, /* fam_moe.c: qwen3_5 + MoE */
     {"qwen3_next", {"Qwen3NextForCausalLM", NULL}, 0, rl_norm_qwen3_next}, /* fam_moe.c: fused qkvz / ba */

@@ -1,0 +1,156 @@
+/* Cohere Command R (CohereForCausalLM) and Command R7B / A (Cohere2ForCausalLM). No llama.cpp
+ * golden exists for them in ../shared, so a synthetic checkpoint of each is checked against a
+ * reference written here from transformers' modeling_cohere.py / modular_cohere2.py in double
+ * precision, sharing no code with the engine (tests/engine/refcheck.h): one bias-free LayerNorm
+ * feeding attention and the MLP side by side, interleaved rotary pairs, tied embeddings, logits
+ * times logit_scale; Cohere 2 with sliding layers (window 3 under a 9-token prompt) on rotary
+ * embeddings and a full layer without. Also: use_qk_norm is refused naming it. */
+#include "refcheck.h"
+#include "model/synth.h"
+
+enum { H = 64, NH = 4, NKV = 2, HD = 16, I = 96, V = 256, P = 9, G = 5, MAXL = 4 };
+
+typedef struct {
+    const char *name, *cfg;
+    int L;
+    int window[MAXL];  /* per layer (0: full) */
+    int rope[MAXL];    /* 1: rotary embedding */
+    double scale;      /* logit_scale */
+} cohere_case;
+
+static const cohere_case CASES[] = {
+    {"cohere", "{\"architectures\":[\"CohereForCausalLM\"],\"model_type\":\"cohere\",\"logit_scale\":4.0,%s}", 2, {0, 0}, {1, 1}, 4.0},
+    {"cohere2", "{\"architectures\":[\"Cohere2ForCausalLM\"],\"model_type\":\"cohere2\",\"logit_scale\":8.0,\"sliding_window\":3,"
+                "\"sliding_window_pattern\":4,%s}", 4, {3, 3, 3, 0}, {1, 1, 1, 0}, 8.0},
+};
+static const char *COMMON = "\"hidden_size\":64,\"intermediate_size\":96,\"num_attention_heads\":4,\"num_key_value_heads\":2,"
+    "\"vocab_size\":256,\"max_position_embeddings\":4096,\"layer_norm_eps\":1e-5,\"rope_theta\":10000,"
+    "\"tie_word_embeddings\":true,\"bos_token_id\":0,\"eos_token_id\":1,\"hidden_act\":\"silu\",\"num_hidden_layers\":%d%s";
+
+/* Cohere's LayerNorm: mean-centred, no bias */
+static void layernorm(double *o, const double *x, const double *w) {
+    double mean = 0, var = 0;
+    for (int i = 0; i < H; i++) mean += x[i];
+    mean /= H;
+    for (int i = 0; i < H; i++) var += (x[i] - mean) * (x[i] - mean);
+    var /= H;
+    for (int i = 0; i < H; i++) o[i] = (x[i] - mean) / sqrt(var + 1e-5) * w[i];
+}
+static void linear(double *y, const double *W, const double *x, int out, int in) {
+    for (int o = 0; o < out; o++) {
+        double a = 0;
+        for (int i = 0; i < in; i++) a += W[(size_t)o * in + i] * x[i];
+        y[o] = a;
+    }
+}
+
+static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
+    const cohere_case *c = arg;
+    double *emb = ref_tensor("model.embed_tokens.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
+    for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
+    double *hn = malloc(sizeof *hn * (size_t)n * H), *q = malloc(sizeof *q * (size_t)n * NH * HD);
+    double *k = malloc(sizeof *k * (size_t)n * NKV * HD), *v = malloc(sizeof *v * (size_t)n * NKV * HD), *s = malloc(sizeof *s * (size_t)n);
+    double a[NH * HD], o[H], gt[I], up[I], dn[H];
+    for (int l = 0; l < c->L; l++) {
+        double *ln = ref_tensor("model.layers.%d.input_layernorm.weight", l, H);
+        double *wq = ref_tensor("model.layers.%d.self_attn.q_proj.weight", l, (size_t)NH * HD * H);
+        double *wk = ref_tensor("model.layers.%d.self_attn.k_proj.weight", l, (size_t)NKV * HD * H);
+        double *wv = ref_tensor("model.layers.%d.self_attn.v_proj.weight", l, (size_t)NKV * HD * H);
+        double *wo = ref_tensor("model.layers.%d.self_attn.o_proj.weight", l, (size_t)H * NH * HD);
+        double *wg = ref_tensor("model.layers.%d.mlp.gate_proj.weight", l, (size_t)I * H), *wu = ref_tensor("model.layers.%d.mlp.up_proj.weight", l, (size_t)I * H);
+        double *wd = ref_tensor("model.layers.%d.mlp.down_proj.weight", l, (size_t)H * I);
+        for (int t = 0; t < n; t++) { /* one norm for both branches; interleaved rotary pairs (2i, 2i+1) */
+            double *h = hn + (size_t)t * H;
+            layernorm(h, x + (size_t)t * H, ln);
+            linear(q + (size_t)t * NH * HD, wq, h, NH * HD, H);
+            linear(k + (size_t)t * NKV * HD, wk, h, NKV * HD, H);
+            linear(v + (size_t)t * NKV * HD, wv, h, NKV * HD, H);
+            for (int r = 0; c->rope[l] && r < NH + NKV; r++) {
+                double *z = r < NH ? q + ((size_t)t * NH + r) * HD : k + ((size_t)t * NKV + r - NH) * HD;
+                for (int i = 0; i < HD / 2; i++) {
+                    double f = pow(10000.0, -2.0 * i / HD), cs = cos(t * f), sn = sin(t * f), e = z[2 * i], od = z[2 * i + 1];
+                    z[2 * i] = e * cs - od * sn;
+                    z[2 * i + 1] = od * cs + e * sn;
+                }
+            }
+        }
+        for (int t = 0; t < n; t++) {
+            int w = c->window[l], j0 = w && t - w + 1 > 0 ? t - w + 1 : 0;
+            for (int hh = 0; hh < NH; hh++) {
+                int g = hh / (NH / NKV);
+                double mx = -INFINITY, sum = 0;
+                for (int j = j0; j <= t; j++) {
+                    double d = 0;
+                    for (int e = 0; e < HD; e++) d += q[((size_t)t * NH + hh) * HD + e] * k[((size_t)j * NKV + g) * HD + e];
+                    s[j] = d / sqrt((double)HD);
+                    mx = fmax(mx, s[j]);
+                }
+                for (int j = j0; j <= t; j++) { s[j] = exp(s[j] - mx); sum += s[j]; }
+                for (int e = 0; e < HD; e++) {
+                    double acc = 0;
+                    for (int j = j0; j <= t; j++) acc += s[j] * v[((size_t)j * NKV + g) * HD + e];
+                    a[hh * HD + e] = acc / sum;
+                }
+            }
+            linear(o, wo, a, H, NH * HD);
+            linear(gt, wg, hn + (size_t)t * H, I, H);
+            linear(up, wu, hn + (size_t)t * H, I, H);
+            for (int i = 0; i < I; i++) gt[i] = gt[i] / (1 + exp(-gt[i])) * up[i];
+            linear(dn, wd, gt, H, I);
+            for (int i = 0; i < H; i++) x[(size_t)t * H + i] += o[i] + dn[i]; /* side by side */
+        }
+        free(ln); free(wq); free(wk); free(wv); free(wo); free(wg); free(wu); free(wd);
+    }
+    double *fn = ref_tensor("model.norm.weight", 0, H);
+    for (int t = 0; t < n; t++) { /* the tied head, times logit_scale */
+        layernorm(hn, x + (size_t)t * H, fn);
+        linear(lg + (size_t)t * V, emb, hn, V, H);
+        for (int i = 0; i < V; i++) lg[(size_t)t * V + i] *= c->scale;
+    }
+    free(fn); free(emb); free(x); free(hn); free(q); free(k); free(v); free(s);
+}
+
+/* Writes the config of case c (extra keys appended) and a synthetic checkpoint into dir/m. */
+static int make_model(const cohere_case *c, const char *dir, const char *extra) {
+    char path[200], m_dir[200], cfg[1024], common[512];
+    snprintf(common, sizeof common, COMMON, c->L, extra);
+    snprintf(cfg, sizeof cfg, c->cfg, common);
+    snprintf(path, sizeof path, "%s/in.json", dir);
+    snprintf(m_dir, sizeof m_dir, "%s/m", dir);
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(cfg, f) < 0 || fclose(f)) return -1;
+    rl_synth_opts so = {.dtype = RL_DT_BF16, .seed = 5};
+    return rl_synth_write(path, m_dir, &so);
+}
+
+static void check_case(const cohere_case *c) {
+    char dir[64] = "/tmp/rl_cohere_XXXXXX", m_dir[128], cmd[200];
+    CHECK(mkdtemp(dir) != NULL && make_model(c, dir, "") == 0, "%s: synth: %s", c->name, rl_last_error());
+    snprintf(m_dir, sizeof m_dir, "%s/m", dir);
+    CHECK((REF_CK = rl_ckpt_open(m_dir)) != NULL, "open checkpoint: %s", rl_last_error());
+    int32_t ids[P + G] = {5, 17, 200, 3, 99, 42, 7, 250, 128};
+    float *gl = REF_CK ? ref_logits(reference, c, ids, P, G, V) : NULL;
+    if (gl) ref_compare(m_dir, c->name, ids, P, G, gl, V, 4);
+    rl_ckpt_close(REF_CK);
+    free(gl);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
+static void test_cohere(void) { check_case(&CASES[0]); }
+static void test_cohere2(void) { check_case(&CASES[1]); }
+
+static void test_qk_norm_refused(void) {
+    char dir[64] = "/tmp/rl_cohere_XXXXXX", cmd[200];
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    CHECK(make_model(&CASES[0], dir, ",\"use_qk_norm\":true") != 0 && strstr(rl_last_error(), "use_qk_norm"), "use_qk_norm: %s", rl_last_error());
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
+int main(void) {
+    RUN(test_cohere);
+    RUN(test_cohere2);
+    RUN(test_qk_norm_refused);
+    TEST_END();
+}
