@@ -1,6 +1,7 @@
 /* What the tests that check a family against a reference written in the test share — families
- * with no llama.cpp golden in ../shared (test_gpt_oss.c, test_post_norm.c): a checkpoint's
- * tensors as doubles for the reference, the reference's logits of a prompt and of its own greedy
+ * with no llama.cpp golden in ../shared (test_gpt_oss.c, test_post_norm.c, test_cohere.c): a
+ * checkpoint's tensors as doubles for the reference, its plain pieces (a linear map, windowed
+ * GQA attention with optional sinks), the reference's logits of a prompt and of its own greedy
  * continuation, and the engine against them on the cpu, cpu-staged and the GPU backends that
  * open (golden_compare: every row within 1e-3, the same greedy ids). */
 #ifndef RL_TEST_REFCHECK_H
@@ -25,6 +26,43 @@ static inline double *ref_tensor(const char *fmt, int l, size_t n) {
              : t->dtype == RL_DT_F32 ? ((float *)b)[i] : NAN;
     free(b);
     return o;
+}
+
+/* y = W x + b (b may be NULL), W [out, in]. */
+static inline void ref_linear(double *y, const double *W, const double *b, const double *x, int out, int in) {
+    for (int o = 0; o < out; o++) {
+        double a = b ? b[o] : 0;
+        for (int i = 0; i < in; i++) a += W[(size_t)o * in + i] * x[i];
+        y[o] = a;
+    }
+}
+
+/* Softmax attention of position t's nh query heads (q: rows of nh * hd per position) over the
+ * keys / values of positions j0..t (nkv heads each, head h reading h / (nh / nkv)), j0 = t -
+ * window + 1 when window > 0; scale 1/sqrt(hd); sinks (may be NULL): one more logit per head
+ * whose value is zero (gpt-oss). out: nh * hd. */
+static inline void ref_attend(double *out, const double *q, const double *k, const double *v, int t, int nh, int nkv, int hd,
+                              int window, const double *sinks) {
+    int j0 = window > 0 && t - window + 1 > 0 ? t - window + 1 : 0;
+    double *s = malloc(sizeof *s * (size_t)(t + 1));
+    for (int h = 0; s && h < nh; h++) {
+        int g = h / (nh / nkv);
+        double mx = sinks ? sinks[h] : -INFINITY, sum = 0;
+        for (int j = j0; j <= t; j++) {
+            double d = 0;
+            for (int e = 0; e < hd; e++) d += q[((size_t)t * nh + h) * hd + e] * k[((size_t)j * nkv + g) * hd + e];
+            s[j] = d / sqrt((double)hd);
+            mx = fmax(mx, s[j]);
+        }
+        if (sinks) sum = exp(sinks[h] - mx);
+        for (int j = j0; j <= t; j++) { s[j] = exp(s[j] - mx); sum += s[j]; }
+        for (int e = 0; e < hd; e++) {
+            double a = 0;
+            for (int j = j0; j <= t; j++) a += s[j] * v[((size_t)j * nkv + g) * hd + e];
+            out[h * hd + e] = a / sum;
+        }
+    }
+    free(s);
 }
 
 /* The reference: logits of every position of ids[0..n) into lg (n, V). */
@@ -65,6 +103,17 @@ static inline void ref_compare(const char *dir, const char *name, const int32_t 
             fprintf(stderr, "  %s: max abs diff %.2g vs the reference\n", what, w);
             rl_model_close(m);
         }
+}
+
+/* The model in dir against the reference f reading dir's checkpoint: the prompt ids[0..P), G
+ * greedy steps (ids has room for them), every backend, sweeps of mb too. */
+static inline void ref_check(const char *dir, const char *name, ref_fn f, const void *arg, int32_t *ids, int P, int G, int V, int mb) {
+    CHECK((REF_CK = rl_ckpt_open(dir)) != NULL, "%s: open checkpoint: %s", name, rl_last_error());
+    float *gl = REF_CK ? ref_logits(f, arg, ids, P, G, V) : NULL;
+    if (gl) ref_compare(dir, name, ids, P, G, gl, V, mb);
+    rl_ckpt_close(REF_CK);
+    REF_CK = NULL;
+    free(gl);
 }
 
 #endif

@@ -36,20 +36,13 @@ static void layernorm(double *o, const double *x, const double *w) {
     var /= H;
     for (int i = 0; i < H; i++) o[i] = (x[i] - mean) / sqrt(var + 1e-5) * w[i];
 }
-static void linear(double *y, const double *W, const double *x, int out, int in) {
-    for (int o = 0; o < out; o++) {
-        double a = 0;
-        for (int i = 0; i < in; i++) a += W[(size_t)o * in + i] * x[i];
-        y[o] = a;
-    }
-}
 
 static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
     const cohere_case *c = arg;
     double *emb = ref_tensor("model.embed_tokens.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
     for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
     double *hn = malloc(sizeof *hn * (size_t)n * H), *q = malloc(sizeof *q * (size_t)n * NH * HD);
-    double *k = malloc(sizeof *k * (size_t)n * NKV * HD), *v = malloc(sizeof *v * (size_t)n * NKV * HD), *s = malloc(sizeof *s * (size_t)n);
+    double *k = malloc(sizeof *k * (size_t)n * NKV * HD), *v = malloc(sizeof *v * (size_t)n * NKV * HD);
     double a[NH * HD], o[H], gt[I], up[I], dn[H];
     for (int l = 0; l < c->L; l++) {
         double *ln = ref_tensor("model.layers.%d.input_layernorm.weight", l, H);
@@ -62,9 +55,9 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
         for (int t = 0; t < n; t++) { /* one norm for both branches; interleaved rotary pairs (2i, 2i+1) */
             double *h = hn + (size_t)t * H;
             layernorm(h, x + (size_t)t * H, ln);
-            linear(q + (size_t)t * NH * HD, wq, h, NH * HD, H);
-            linear(k + (size_t)t * NKV * HD, wk, h, NKV * HD, H);
-            linear(v + (size_t)t * NKV * HD, wv, h, NKV * HD, H);
+            ref_linear(q + (size_t)t * NH * HD, wq, NULL, h, NH * HD, H);
+            ref_linear(k + (size_t)t * NKV * HD, wk, NULL, h, NKV * HD, H);
+            ref_linear(v + (size_t)t * NKV * HD, wv, NULL, h, NKV * HD, H);
             for (int r = 0; c->rope[l] && r < NH + NKV; r++) {
                 double *z = r < NH ? q + ((size_t)t * NH + r) * HD : k + ((size_t)t * NKV + r - NH) * HD;
                 for (int i = 0; i < HD / 2; i++) {
@@ -75,28 +68,12 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
             }
         }
         for (int t = 0; t < n; t++) {
-            int w = c->window[l], j0 = w && t - w + 1 > 0 ? t - w + 1 : 0;
-            for (int hh = 0; hh < NH; hh++) {
-                int g = hh / (NH / NKV);
-                double mx = -INFINITY, sum = 0;
-                for (int j = j0; j <= t; j++) {
-                    double d = 0;
-                    for (int e = 0; e < HD; e++) d += q[((size_t)t * NH + hh) * HD + e] * k[((size_t)j * NKV + g) * HD + e];
-                    s[j] = d / sqrt((double)HD);
-                    mx = fmax(mx, s[j]);
-                }
-                for (int j = j0; j <= t; j++) { s[j] = exp(s[j] - mx); sum += s[j]; }
-                for (int e = 0; e < HD; e++) {
-                    double acc = 0;
-                    for (int j = j0; j <= t; j++) acc += s[j] * v[((size_t)j * NKV + g) * HD + e];
-                    a[hh * HD + e] = acc / sum;
-                }
-            }
-            linear(o, wo, a, H, NH * HD);
-            linear(gt, wg, hn + (size_t)t * H, I, H);
-            linear(up, wu, hn + (size_t)t * H, I, H);
+            ref_attend(a, q, k, v, t, NH, NKV, HD, c->window[l], NULL);
+            ref_linear(o, wo, NULL, a, H, NH * HD);
+            ref_linear(gt, wg, NULL, hn + (size_t)t * H, I, H);
+            ref_linear(up, wu, NULL, hn + (size_t)t * H, I, H);
             for (int i = 0; i < I; i++) gt[i] = gt[i] / (1 + exp(-gt[i])) * up[i];
-            linear(dn, wd, gt, H, I);
+            ref_linear(dn, wd, NULL, gt, H, I);
             for (int i = 0; i < H; i++) x[(size_t)t * H + i] += o[i] + dn[i]; /* side by side */
         }
         free(ln); free(wq); free(wk); free(wv); free(wo); free(wg); free(wu); free(wd);
@@ -104,10 +81,10 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
     double *fn = ref_tensor("model.norm.weight", 0, H);
     for (int t = 0; t < n; t++) { /* the tied head, times logit_scale */
         layernorm(hn, x + (size_t)t * H, fn);
-        linear(lg + (size_t)t * V, emb, hn, V, H);
+        ref_linear(lg + (size_t)t * V, emb, NULL, hn, V, H);
         for (int i = 0; i < V; i++) lg[(size_t)t * V + i] *= c->scale;
     }
-    free(fn); free(emb); free(x); free(hn); free(q); free(k); free(v); free(s);
+    free(fn); free(emb); free(x); free(hn); free(q); free(k); free(v);
 }
 
 /* Writes the config of case c (extra keys appended) and a synthetic checkpoint into dir/m. */
@@ -127,12 +104,8 @@ static void check_case(const cohere_case *c) {
     char dir[64] = "/tmp/rl_cohere_XXXXXX", m_dir[128], cmd[200];
     CHECK(mkdtemp(dir) != NULL && make_model(c, dir, "") == 0, "%s: synth: %s", c->name, rl_last_error());
     snprintf(m_dir, sizeof m_dir, "%s/m", dir);
-    CHECK((REF_CK = rl_ckpt_open(m_dir)) != NULL, "open checkpoint: %s", rl_last_error());
     int32_t ids[P + G] = {5, 17, 200, 3, 99, 42, 7, 250, 128};
-    float *gl = REF_CK ? ref_logits(reference, c, ids, P, G, V) : NULL;
-    if (gl) ref_compare(m_dir, c->name, ids, P, G, gl, V, 4);
-    rl_ckpt_close(REF_CK);
-    free(gl);
+    ref_check(m_dir, c->name, reference, c, ids, P, G, V, 4);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0, "cleanup");
 }

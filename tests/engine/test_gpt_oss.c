@@ -55,15 +55,6 @@ static void rmsnorm(double *o, const double *x, const double *w, int n) {
     double r = 1.0 / sqrt(ss / n + 1e-5);
     for (int i = 0; i < n; i++) o[i] = x[i] * r * w[i];
 }
-/* y = W x + b, W [out, in] */
-static void linear(double *y, const double *W, const double *b, const double *x, int out, int in) {
-    for (int o = 0; o < out; o++) {
-        double a = b ? b[o] : 0;
-        for (int i = 0; i < in; i++) a += W[(size_t)o * in + i] * x[i];
-        y[o] = a;
-    }
-}
-
 /* transformers' YaRN inv_freq (truncate false: the correction range unrounded) and attention factor */
 static void yarn(double *inv, double *att) {
     const double base = 150000, f = 32, om = 4096, dim = HD;
@@ -86,7 +77,7 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
     double *emb = ref_tensor("model.embed_tokens.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
     for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
     double *xn = malloc(sizeof *xn * H), *q = malloc(sizeof *q * (size_t)n * NH * HD), *k = malloc(sizeof *k * (size_t)n * NKV * HD);
-    double *v = malloc(sizeof *v * (size_t)n * NKV * HD), *o = malloc(sizeof *o * NH * HD), *y = malloc(sizeof *y * H), *s = malloc(sizeof *s * (size_t)n);
+    double *v = malloc(sizeof *v * (size_t)n * NKV * HD), *o = malloc(sizeof *o * NH * HD), *y = malloc(sizeof *y * H);
     for (int l = 0; l < L; l++) {
         double *an = ref_tensor("model.layers.%d.input_layernorm.weight", l, H), *mn = ref_tensor("model.layers.%d.post_attention_layernorm.weight", l, H);
         double *wq = ref_tensor("model.layers.%d.self_attn.q_proj.weight", l, (size_t)NH * HD * H), *bq = ref_tensor("model.layers.%d.self_attn.q_proj.bias", l, NH * HD);
@@ -104,9 +95,9 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
         int win = l % 2 == 0 ? WIN : 0; /* layer_types: sliding, full, sliding */
         for (int t = 0; t < n; t++) {
             rmsnorm(xn, x + (size_t)t * H, an, H);
-            linear(q + (size_t)t * NH * HD, wq, bq, xn, NH * HD, H);
-            linear(k + (size_t)t * NKV * HD, wk, bk, xn, NKV * HD, H);
-            linear(v + (size_t)t * NKV * HD, wv, bv, xn, NKV * HD, H);
+            ref_linear(q + (size_t)t * NH * HD, wq, bq, xn, NH * HD, H);
+            ref_linear(k + (size_t)t * NKV * HD, wk, bk, xn, NKV * HD, H);
+            ref_linear(v + (size_t)t * NKV * HD, wv, bv, xn, NKV * HD, H);
             for (int hh = 0; hh < NH + NKV; hh++) { /* rotate_half pairs (i, i + 16), cos / sin times the attention factor */
                 double *r = hh < NH ? q + ((size_t)t * NH + hh) * HD : k + ((size_t)t * NKV + hh - NH) * HD;
                 for (int i = 0; i < HD / 2; i++) {
@@ -117,31 +108,15 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
             }
         }
         for (int t = 0; t < n; t++) {
-            for (int h = 0; h < NH; h++) { /* causal, window, the sink as one more logit */
-                int g = h / (NH / NKV), j0 = win && t - win + 1 > 0 ? t - win + 1 : 0;
-                double mx = sk[h], sum = 0;
-                for (int j = j0; j <= t; j++) {
-                    double d = 0;
-                    for (int e = 0; e < HD; e++) d += q[((size_t)t * NH + h) * HD + e] * k[((size_t)j * NKV + g) * HD + e];
-                    s[j] = d / sqrt((double)HD);
-                    mx = fmax(mx, s[j]);
-                }
-                sum = exp(sk[h] - mx);
-                for (int j = j0; j <= t; j++) { s[j] = exp(s[j] - mx); sum += s[j]; }
-                for (int e = 0; e < HD; e++) {
-                    double a = 0;
-                    for (int j = j0; j <= t; j++) a += s[j] * v[((size_t)j * NKV + g) * HD + e];
-                    o[h * HD + e] = a / sum;
-                }
-            }
-            linear(y, wo, bo, o, H, NH * HD);
+            ref_attend(o, q, k, v, t, NH, NKV, HD, win, sk); /* causal, window, the sink as one more logit */
+            ref_linear(y, wo, bo, o, H, NH * HD);
             for (int i = 0; i < H; i++) x[(size_t)t * H + i] += y[i];
         }
         for (int t = 0; t < n; t++) { /* the MoE: top-k of the biased router logits, softmax over them */
             double lgt[E], w[K], acc[H];
             int sel[K];
             rmsnorm(xn, x + (size_t)t * H, mn, H);
-            linear(lgt, wr, br, xn, E, H);
+            ref_linear(lgt, wr, br, xn, E, H);
             for (int j = 0; j < K; j++) {
                 int b = -1;
                 for (int e = 0; e < E; e++) {
@@ -157,12 +132,12 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
             for (int j = 0; j < K; j++) {
                 int e = sel[j];
                 double gu[2 * I], hcur[I], dn[H];
-                linear(gu, wgu[e], bgu + (size_t)e * 2 * I, xn, 2 * I, H);
+                ref_linear(gu, wgu[e], bgu + (size_t)e * 2 * I, xn, 2 * I, H);
                 for (int i = 0; i < I; i++) { /* gate = gate_up[::2], up = gate_up[1::2] */
                     double gt = fmin(gu[2 * i], 7.0), up = fmax(fmin(gu[2 * i + 1], 7.0), -7.0);
                     hcur[i] = (up + 1) * gt / (1 + exp(-1.702 * gt));
                 }
-                linear(dn, wd[e], bd + (size_t)e * H, hcur, H, I);
+                ref_linear(dn, wd[e], bd + (size_t)e * H, hcur, H, I);
                 for (int i = 0; i < H; i++) acc[i] += w[j] / z * dn[i];
             }
             for (int i = 0; i < H; i++) x[(size_t)t * H + i] += acc[i];
@@ -174,9 +149,9 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
     double *fn = ref_tensor("model.norm.weight", 0, H), *head = ref_tensor("lm_head.weight", 0, (size_t)V * H);
     for (int t = 0; t < n; t++) {
         rmsnorm(xn, x + (size_t)t * H, fn, H);
-        linear(lg + (size_t)t * V, head, NULL, xn, V, H);
+        ref_linear(lg + (size_t)t * V, head, NULL, xn, V, H);
     }
-    free(fn); free(head); free(emb); free(x); free(xn); free(q); free(k); free(v); free(o); free(y); free(s);
+    free(fn); free(head); free(emb); free(x); free(xn); free(q); free(k); free(v); free(o); free(y);
 }
 
 /* Writes the config (swiglu_limit `limit`) and a synthetic checkpoint into dir. */

@@ -37,13 +37,6 @@ static void rmsnorm(double *x, const double *w, int n) { /* in place */
     double r = 1.0 / sqrt(ss / n + 1e-6);
     for (int i = 0; i < n; i++) x[i] = x[i] * r * w[i];
 }
-static void linear(double *y, const double *W, const double *x, int out, int in) {
-    for (int o = 0; o < out; o++) {
-        double a = 0;
-        for (int i = 0; i < in; i++) a += W[(size_t)o * in + i] * x[i];
-        y[o] = a;
-    }
-}
 
 /* transformers' decoder over ids[0..n) with norms after the sublayers; logits into lg (n, V) */
 static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
@@ -52,7 +45,7 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
     for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
     double *q = malloc(sizeof *q * (size_t)n * NH * HD), *k = malloc(sizeof *k * (size_t)n * NKV * HD);
     double *v = malloc(sizeof *v * (size_t)n * NKV * HD), *o = malloc(sizeof *o * (size_t)n * H), *a = malloc(sizeof *a * NH * HD);
-    double *s = malloc(sizeof *s * (size_t)n), gt[I], up[I];
+    double gt[I], up[I];
     for (int l = 0; l < c->L; l++) {
         double *wq = ref_tensor("model.layers.%d.self_attn.q_proj.weight", l, (size_t)NH * HD * H);
         double *wk = ref_tensor("model.layers.%d.self_attn.k_proj.weight", l, (size_t)NKV * HD * H);
@@ -65,9 +58,9 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
         double *wd = ref_tensor("model.layers.%d.mlp.down_proj.weight", l, (size_t)H * I);
         for (int t = 0; t < n; t++) { /* q, k normed (whole projection or per head), v; rotate_half rope */
             double *qt = q + (size_t)t * NH * HD, *kt = k + (size_t)t * NKV * HD;
-            linear(qt, wq, x + (size_t)t * H, NH * HD, H);
-            linear(kt, wk, x + (size_t)t * H, NKV * HD, H);
-            linear(v + (size_t)t * NKV * HD, wv, x + (size_t)t * H, NKV * HD, H);
+            ref_linear(qt, wq, NULL, x + (size_t)t * H, NH * HD, H);
+            ref_linear(kt, wk, NULL, x + (size_t)t * H, NKV * HD, H);
+            ref_linear(v + (size_t)t * NKV * HD, wv, NULL, x + (size_t)t * H, NKV * HD, H);
             if (c->qk_full) { rmsnorm(qt, qn, NH * HD); rmsnorm(kt, kn, NKV * HD); }
             else {
                 for (int h = 0; h < NH; h++) rmsnorm(qt + h * HD, qn, HD);
@@ -84,32 +77,16 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
             }
         }
         for (int t = 0; t < n; t++) {
-            int w = c->window[l], j0 = w && t - w + 1 > 0 ? t - w + 1 : 0;
-            for (int h = 0; h < NH; h++) {
-                int g = h / (NH / NKV);
-                double mx = -INFINITY, sum = 0;
-                for (int j = j0; j <= t; j++) {
-                    double d = 0;
-                    for (int e = 0; e < HD; e++) d += q[((size_t)t * NH + h) * HD + e] * k[((size_t)j * NKV + g) * HD + e];
-                    s[j] = d / sqrt((double)HD);
-                    mx = fmax(mx, s[j]);
-                }
-                for (int j = j0; j <= t; j++) { s[j] = exp(s[j] - mx); sum += s[j]; }
-                for (int e = 0; e < HD; e++) {
-                    double acc = 0;
-                    for (int j = j0; j <= t; j++) acc += s[j] * v[((size_t)j * NKV + g) * HD + e];
-                    a[h * HD + e] = acc / sum;
-                }
-            }
-            linear(o + (size_t)t * H, wo, a, H, NH * HD);
+            ref_attend(a, q, k, v, t, NH, NKV, HD, c->window[l], NULL);
+            ref_linear(o + (size_t)t * H, wo, NULL, a, H, NH * HD);
             rmsnorm(o + (size_t)t * H, pa, H); /* the post-attention norm, then the residual */
         }
         for (int i = 0; i < n * H; i++) x[i] += o[i];
         for (int t = 0; t < n; t++) { /* the MLP on the residual stream itself, then its post norm */
-            linear(gt, wg, x + (size_t)t * H, I, H);
-            linear(up, wu, x + (size_t)t * H, I, H);
+            ref_linear(gt, wg, NULL, x + (size_t)t * H, I, H);
+            ref_linear(up, wu, NULL, x + (size_t)t * H, I, H);
             for (int i = 0; i < I; i++) gt[i] = gt[i] / (1 + exp(-gt[i])) * up[i];
-            linear(o + (size_t)t * H, wd, gt, H, I);
+            ref_linear(o + (size_t)t * H, wd, NULL, gt, H, I);
             rmsnorm(o + (size_t)t * H, pf, H);
         }
         for (int i = 0; i < n * H; i++) x[i] += o[i];
@@ -118,9 +95,9 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
     double *fn = ref_tensor("model.norm.weight", 0, H), *head = ref_tensor("lm_head.weight", 0, (size_t)V * H);
     for (int t = 0; t < n; t++) {
         rmsnorm(x + (size_t)t * H, fn, H);
-        linear(lg + (size_t)t * V, head, x + (size_t)t * H, V, H);
+        ref_linear(lg + (size_t)t * V, head, NULL, x + (size_t)t * H, V, H);
     }
-    free(fn); free(head); free(emb); free(x); free(q); free(k); free(v); free(o); free(a); free(s);
+    free(fn); free(head); free(emb); free(x); free(q); free(k); free(v); free(o); free(a);
 }
 
 static void check_family(const fam_case *c) {
@@ -134,12 +111,8 @@ static void check_family(const fam_case *c) {
     CHECK(f && fputs(cfg, f) >= 0 && fclose(f) == 0, "write %s", path);
     rl_synth_opts so = {.dtype = RL_DT_BF16, .seed = 11};
     CHECK(rl_synth_write(path, m_dir, &so) == 0, "%s: synth: %s", c->name, rl_last_error());
-    CHECK((REF_CK = rl_ckpt_open(m_dir)) != NULL, "open checkpoint: %s", rl_last_error());
     int32_t ids[P + G] = {5, 17, 200, 3, 99, 42, 7, 250, 128};
-    float *gl = REF_CK ? ref_logits(reference, c, ids, P, G, V) : NULL;
-    if (gl) ref_compare(m_dir, c->name, ids, P, G, gl, V, 4);
-    rl_ckpt_close(REF_CK);
-    free(gl);
+    ref_check(m_dir, c->name, reference, c, ids, P, G, V, 4);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0, "cleanup");
 }
