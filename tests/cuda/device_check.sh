@@ -24,7 +24,7 @@ J=$(nproc 2>/dev/null || echo 4)
 echo "== build: make CUDA=1 BUILD=$B"
 if ! make -j"$J" CUDA=1 BUILD="$B" "$B/rabbitllm" "$B/tests/backend/test_conformance" "$B/tests/engine/test_fixtures" "$B/tests/engine/test_moe" "$B/tests/backend/test_compute_bf16" \
      "$B/tests/engine/test_gguf_fixtures" "$B/tests/engine/test_quant_fixtures" "$B/tests/engine/test_quant_synth" \
-     "$B/tests/engine/test_gpt_oss" "$B/tests/engine/test_post_norm" "$B/tests/engine/test_granite" "$B/tests/engine/test_mm_text" \
+     "$B/tests/engine/test_gpt_oss" "$B/tests/engine/test_post_norm" "$B/tests/engine/test_granite" "$B/tests/engine/test_mm_text" "$B/tests/engine/test_cohere" \
      >/tmp/rl_gpu_build.log 2>&1; then
   echo "build failed:"; grep -E "error" /tmp/rl_gpu_build.log | head -n 20; exit 1
 fi
@@ -65,8 +65,8 @@ if [ -d "$SH/fixtures" ]; then
   grep -E "cuda|FAIL|RESULT" /tmp/rl_moe.log | head -n 40
 fi
 
-echo "== families with their own kernels' paths on cuda (gpt-oss: sinks, MXFP4, clamped SwiGLU, transposed experts; post-norm; Granite; mm_text)"
-for t in test_gpt_oss test_post_norm test_granite test_mm_text; do
+echo "== families with their own kernels' paths on cuda (gpt-oss: sinks, MXFP4, clamped SwiGLU, transposed experts; post-norm; Granite; mm_text; Cohere)"
+for t in test_gpt_oss test_post_norm test_granite test_mm_text test_cohere; do
   RL_SHARED="$SH" timeout 120 "$B/tests/engine/$t" >/tmp/rl_$t.log 2>&1 || fail=1
   grep -E "\[cuda|FAIL|RESULT" /tmp/rl_$t.log | head -n 30
   grep -q "\[cuda" /tmp/rl_$t.log || { echo "FAIL: cuda not run by $t"; fail=1; }
