@@ -33,21 +33,11 @@ int rl_norm_cohere2(rl_model_desc *d, const cJSON *cfg, const char *file) {
     if (rl_norm_cohere(d, cfg, file)) return -1;
     long long w, every;
     if (rl_json_int(cfg, "sliding_window", 4096, &w, file) || rl_json_int(cfg, "sliding_window_pattern", 4, &every, file)) return -1;
-    const cJSON *lt = rl_json_get(cfg, "layer_types");
-    if (lt && (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != d->n_layers))
-        return rl_err("%s: \"layer_types\" must be a list of %d entries", file, d->n_layers);
-    if (!lt && every <= 0) return rl_err("%s: sliding_window_pattern must be positive", file);
+    if (!rl_json_get(cfg, "layer_types") && every <= 0) return rl_err("%s: sliding_window_pattern must be positive", file);
+    if (rl_family_sliding_layers(d, cfg, file, w, every)) return -1;
     d->n_ropes = 2; /* full layers: no rotary embedding */
     d->ropes[1] = d->ropes[0];
     d->ropes[1].pairing = RL_ROPE_NONE;
-    for (int l = 0; l < d->n_layers; l++) {
-        const cJSON *v = lt ? cJSON_GetArrayItem(lt, l) : NULL;
-        const char *k = !lt ? ((l + 1) % every ? "sliding_attention" : "full_attention") : cJSON_IsString(v) ? v->valuestring : "?";
-        if (!strcmp(k, "sliding_attention")) {
-            if (w <= 0) return rl_err("%s: layer %d is a sliding_attention layer but sliding_window is %lld", file, l, w);
-            d->layers[l] = (rl_layer_desc){RL_LAYER_SLIDING, (int)w, 0};
-        } else if (!strcmp(k, "full_attention")) d->layers[l] = (rl_layer_desc){RL_LAYER_FULL, 0, 1};
-        else return rl_err("%s: \"layer_types\"[%d] must be \"sliding_attention\" or \"full_attention\"", file, l);
-    }
+    for (int l = 0; l < d->n_layers; l++) d->layers[l].rope = d->layers[l].kind == RL_LAYER_SLIDING ? 0 : 1;
     return 0;
 }

@@ -15,23 +15,13 @@ int rl_exaone_layers(rl_model_desc *d, const cJSON *cfg, const char *file, int l
     if (w <= 0) return 0;
     const cJSON *lt = rl_json_get(cfg, "layer_types"), *sp = rl_json_get(cfg, "sliding_window_pattern");
     const char *pat = sp && cJSON_IsString(sp) ? sp->valuestring : NULL;
-    if (!lt && !pat) {
-        /* an integer pattern (default 4): every pat-th layer is global */
-        long long every;
-        if (rl_json_int(cfg, "sliding_window_pattern", 4, &every, file)) return -1;
-        if (every <= 0) return rl_err("%s: sliding_window_pattern must be positive", file);
-        for (int l = 0; l < d->n_layers; l++) d->layers[l].kind = (l + 1) % every ? RL_LAYER_SLIDING : RL_LAYER_FULL;
-        if (last_global) d->layers[d->n_layers - 1].kind = RL_LAYER_FULL;
-    } else if (lt) {
-        if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != d->n_layers)
-            return rl_err("%s: \"layer_types\" must be a list of %d entries", file, d->n_layers);
-        for (int l = 0; l < d->n_layers; l++) {
-            const cJSON *v = cJSON_GetArrayItem(lt, l);
-            if (!cJSON_IsString(v)) return rl_err("%s: \"layer_types\"[%d] is not a string", file, l);
-            if (!strcmp(v->valuestring, "sliding_attention")) d->layers[l].kind = RL_LAYER_SLIDING;
-            else if (!strcmp(v->valuestring, "full_attention")) d->layers[l].kind = RL_LAYER_FULL;
-            else return rl_err("%s: unsupported layer type \"%s\"", file, v->valuestring);
-        }
+    if (lt || !pat) {
+        /* layer_types, else an integer pattern (default 4): every pat-th layer is global */
+        long long every = 0;
+        if (!lt && rl_json_int(cfg, "sliding_window_pattern", 4, &every, file)) return -1;
+        if (!lt && every <= 0) return rl_err("%s: sliding_window_pattern must be positive", file);
+        if (rl_family_sliding_layers(d, cfg, file, w, every)) return -1;
+        if (!lt && last_global) d->layers[d->n_layers - 1].kind = RL_LAYER_FULL;
     } else {
         size_t n = pat ? strlen(pat) : 0;
         if (!n) return rl_err("%s: sliding_window_pattern is empty", file);

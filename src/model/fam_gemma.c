@@ -5,6 +5,7 @@
  * Gemma 3's two rotary configs (global: rope_theta + rope_scaling; local: rope_local_base_freq,
  * unscaled), also in the transformers v5 per-layer-type rope_parameters form. */
 #include "model/fam_dense.h"
+#include "model/family.h"
 #include "model/rope.h"
 #include "util/err.h"
 #include "util/json.h"
@@ -79,24 +80,7 @@ static int gemma23(rl_model_desc *d, const cJSON *cfg, const char *file, int pat
     long long w, pat;
     if (rl_json_int(cfg, "sliding_window", 0, &w, file) ||
         rl_json_int(cfg, "sliding_window_pattern", pattern_default, &pat, file)) return -1;
-    const cJSON *lt = rl_json_get(cfg, "layer_types");
-    if (lt && (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != d->n_layers))
-        return rl_err("%s: \"layer_types\" must be a list of %d strings", file, d->n_layers);
-    for (int l = 0; l < d->n_layers; l++) {
-        int sliding;
-        if (lt) {
-            const cJSON *e = cJSON_GetArrayItem(lt, l);
-            if (!cJSON_IsString(e)) return rl_err("%s: \"layer_types\"[%d] is not a string", file, l);
-            if (!strcmp(e->valuestring, "sliding_attention")) sliding = 1;
-            else if (!strcmp(e->valuestring, "full_attention")) sliding = 0;
-            else return rl_err("%s: unsupported layer type \"%s\" (supported: sliding_attention, full_attention)", file, e->valuestring);
-        } else {
-            sliding = pat > 0 ? (l + 1) % pat != 0 : 0;
-        }
-        if (sliding && w <= 0) return rl_err("%s: sliding layers need a positive \"sliding_window\"", file);
-        d->layers[l] = (rl_layer_desc){sliding ? RL_LAYER_SLIDING : RL_LAYER_FULL, sliding ? (int)w : 0, 0};
-    }
-    return 0;
+    return rl_family_sliding_layers(d, cfg, file, w, pat);
 }
 
 /* Gemma 2: sliding window on even layers unless layer_types says otherwise (pattern 2). */

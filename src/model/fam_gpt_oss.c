@@ -39,18 +39,5 @@ int rl_norm_gpt_oss(rl_model_desc *d, const cJSON *cfg, const char *file) {
     d->act = RL_ACT_SWIGLU_OAI;
     long long w;
     if (rl_json_int(cfg, "sliding_window", 128, &w, file)) return -1;
-    const cJSON *lt = rl_json_get(cfg, "layer_types");
-    if (lt && (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != d->n_layers))
-        return rl_err("%s: \"layer_types\" must be a list of %d entries", file, d->n_layers);
-    for (int l = 0; l < d->n_layers; l++) { /* transformers' default: even layers sliding */
-        const cJSON *v = lt ? cJSON_GetArrayItem(lt, l) : NULL;
-        const char *k = !lt ? (l % 2 ? "full_attention" : "sliding_attention") : cJSON_IsString(v) ? v->valuestring : "?";
-        if (!strcmp(k, "sliding_attention")) {
-            if (w <= 0) return rl_err("%s: layer %d is a sliding_attention layer but sliding_window is %lld", file, l, w);
-            d->layers[l].kind = RL_LAYER_SLIDING;
-            d->layers[l].window = (int)w;
-        } else if (strcmp(k, "full_attention"))
-            return rl_err("%s: \"layer_types\"[%d] must be \"sliding_attention\" or \"full_attention\"", file, l);
-    }
-    return 0;
+    return rl_family_sliding_layers(d, cfg, file, w, 2); /* transformers' default: even layers sliding */
 }

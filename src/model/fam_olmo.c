@@ -26,23 +26,13 @@ int rl_norm_olmo3(rl_model_desc *d, const cJSON *cfg, const char *file) {
     if (rl_norm_olmo2(d, cfg, file)) return -1;
     long long w;
     if (rl_json_int(cfg, "sliding_window", 4096, &w, file)) return -1;
-    const cJSON *lt = rl_json_get(cfg, "layer_types");
-    if (lt && (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != d->n_layers))
-        return rl_err("%s: \"layer_types\" must be a list of %d entries", file, d->n_layers);
+    if (rl_family_sliding_layers(d, cfg, file, w, 4)) return -1; /* default: every 4th layer full */
     /* sliding layers: the same rotary embedding without its scaling */
     d->n_ropes = 2;
     d->ropes[1] = d->ropes[0];
     d->ropes[1].scaling = RL_RS_NONE;
     d->ropes[1].factor = 0;
     d->ropes[1].attn_factor = 0;
-    for (int l = 0; l < d->n_layers; l++) {
-        const cJSON *v = lt ? cJSON_GetArrayItem(lt, l) : NULL;
-        const char *k = !lt ? ((l + 1) % 4 ? "sliding_attention" : "full_attention") : cJSON_IsString(v) ? v->valuestring : "?";
-        if (!strcmp(k, "sliding_attention")) {
-            if (w <= 0) return rl_err("%s: layer %d is a sliding_attention layer but sliding_window is %lld", file, l, w);
-            d->layers[l] = (rl_layer_desc){RL_LAYER_SLIDING, (int)w, 1};
-        } else if (strcmp(k, "full_attention"))
-            return rl_err("%s: \"layer_types\"[%d] must be \"sliding_attention\" or \"full_attention\"", file, l);
-    }
+    for (int l = 0; l < d->n_layers; l++) d->layers[l].rope = d->layers[l].kind == RL_LAYER_SLIDING ? 1 : 0;
     return 0;
 }

@@ -11,6 +11,25 @@
 #include <string.h>
 
 
+int rl_family_sliding_layers(rl_model_desc *d, const cJSON *cfg, const char *file, long long window, long long every) {
+    const cJSON *lt = rl_json_get(cfg, "layer_types");
+    if (lt && (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != d->n_layers))
+        return rl_err("%s: \"layer_types\" must be a list of %d entries", file, d->n_layers);
+    for (int l = 0; l < d->n_layers; l++) {
+        const cJSON *v = lt ? cJSON_GetArrayItem(lt, l) : NULL;
+        int sliding;
+        if (!lt) sliding = every > 0 && (l + 1) % every != 0;
+        else if (cJSON_IsString(v) && !strcmp(v->valuestring, "sliding_attention")) sliding = 1;
+        else if (cJSON_IsString(v) && !strcmp(v->valuestring, "full_attention")) sliding = 0;
+        else return rl_err("%s: \"layer_types\"[%d] must be \"sliding_attention\" or \"full_attention\"", file, l);
+        if (sliding && window <= 0)
+            return rl_err("%s: layer %d is a sliding_attention layer but sliding_window is %lld", file, l, window);
+        d->layers[l].kind = sliding ? RL_LAYER_SLIDING : RL_LAYER_FULL;
+        d->layers[l].window = sliding ? (int)window : 0;
+    }
+    return 0;
+}
+
 /* HF Llama-style names shared by most families. */
 void rl_family_llama_names(rl_model_desc *d) {
     d->wname[W_ATTN_NORM] = "model.layers.%d.input_layernorm.weight";

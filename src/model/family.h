@@ -18,6 +18,12 @@ typedef struct rl_family {
  * most families share; a family's normalizer then overrides what differs. */
 void rl_family_llama_names(rl_model_desc *d);
 
+/* Sets layers[].kind and .window from the config's "layer_types" (a list of n_layers strings,
+ * "sliding_attention" or "full_attention") or, without it, from a pattern: every `every`-th
+ * layer full, the others sliding (every <= 0: all full). Sliding layers get `window`, which must
+ * then be positive. Leaves .rope to the caller. 0 / -1 + rl_err naming `file`. */
+int rl_family_sliding_layers(rl_model_desc *d, const cJSON *cfg, const char *file, long long window, long long every);
+
 /* Family for an architecture name (or model_type when arch is NULL/unknown); NULL if none. */
 const rl_family *rl_family_find(const char *arch, const char *model_type);
 /* Comma-separated list of supported architectures, for error messages. */
