@@ -12,7 +12,7 @@ rl_session *rl_cli_session_open(const rl_cli_opts *o);
 rl_gen_params rl_cli_gen_params(const rl_cli_opts *o);
 /* on_text callback writing each piece to stdout at once. */
 int rl_cli_to_stdout(void *user, const char *piece, size_t len);
-/* The reasoning kept apart from the answer (gpt-oss's analysis channel) on stderr, dim on a terminal. */
+/* The reasoning kept apart from the answer (harmony's analysis channel, <think>) on stderr, dim on a terminal. */
 int rl_cli_reasoning_to_stderr(void *user, const char *piece, size_t len);
 /* "[N prompt tokens, X tok/s prefill; M generated, Y tok/s decode...]" on f. */
 void rl_cli_print_summary(FILE *f, const rl_gen_info *in);

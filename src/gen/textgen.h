@@ -54,8 +54,8 @@ typedef struct {
     int n_stop_strings;
     /* each new piece of text (stop-string prefixes held back until decided); nonzero = stop */
     int (*on_text)(void *ctx, const char *piece, size_t len);
-    /* each new piece of reasoning kept apart from the answer (harmony's analysis channel: gpt-oss);
-     * may be NULL; nonzero = stop */
+    /* each new piece of reasoning kept apart from the answer (harmony's analysis channel,
+     * <think>); may be NULL; nonzero = stop */
     int (*on_reasoning)(void *ctx, const char *piece, size_t len);
     void *ctx;
     const volatile int *interrupt;     /* stop when nonzero, checked after each token; may be NULL */

@@ -20,7 +20,7 @@ typedef struct {
     int finish, done, n_gen, n_reused;
     double ttft_s;
     char *error;
-    char *reasoning;                 /* the reasoning beside the answer (gpt-oss's analysis channel), or NULL */
+    char *reasoning;                 /* the reasoning beside the answer (harmony's analysis channel, <think>), or NULL */
     cJSON *hcalls;                   /* tool calls kept apart from the answer (gpt-oss's harmony), or NULL */
     rl_jsonc *jc;                    /* response_format constraint */
     rl_sched_filter filt;

@@ -45,7 +45,7 @@ typedef struct {              /* one finished choice */
     const char *finish;
     cJSON *logprobs;          /* chat: array of content entries; completion: the logprobs object; NULL: null */
     cJSON *tool_calls;        /* chat: OpenAI tool_calls array, or NULL */
-    const char *reasoning;    /* chat: "reasoning_content" beside the content (harmony's analysis), or NULL */
+    const char *reasoning;    /* chat: "reasoning_content" beside the content (harmony's analysis channel, <think>), or NULL */
 } rl_oai_choice;
 
 /* Parses body[0..len) as a request of kind, starting from the sampling defaults def. Returns 0,

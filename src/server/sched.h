@@ -32,7 +32,7 @@ typedef struct {
     const char *error;           /* done with an error (the step failed), else NULL */
     int n_prompt, n_reused, n_gen;
     double ttft_s;               /* seconds from add to the first token */
-    const char *reasoning;       /* done: the reasoning apart from the answer (harmony's analysis), or NULL */
+    const char *reasoning;       /* done: the reasoning apart from the answer (harmony's analysis channel, <think>), or NULL */
     cJSON *calls;                /* done: harmony tool calls kept apart from the answer (OpenAI tool_calls), or NULL */
     const char *reasoning_delta; /* not done: new reasoning text (complete characters), reasoning_len bytes */
     size_t reasoning_len;
