@@ -24,6 +24,8 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"qwen3moe", "Qwen3MoeForCausalLM", NULL, 0},
     {"gemma", "GemmaForCausalLM", NULL, 0},
     {"gemma2", "Gemma2ForCausalLM", NULL, 0},
+    {"gemma3", "Gemma3ForCausalLM", NULL, 0},
+    {"glm4", "Glm4ForCausalLM", NULL, 1}, /* HF's interleaved rotary pairs, stored as they are */
     {"phi3", "Phi3ForCausalLM", NULL, 0},
     {"deepseek2", "DeepseekV2ForCausalLM", NULL, 1},
 };
@@ -139,6 +141,32 @@ static int deepseek2_config(cJSON *c, const rl_gguf *g, const char *arch) {
     return 0;
 }
 
+/* Gemma 3: layer l slides when l % pattern < pattern - 1 (llama.cpp's set_swa_pattern; pattern
+ * default 6, 0: every layer; no window: none), local layers on rope.freq_base_swa (default 10000),
+ * unscaled. */
+static int gemma3_config(cJSON *c, const rl_gguf *g, const char *arch) {
+    char key[160];
+    snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", arch);
+    const rl_gguf_kv *kv = rl_gguf_get(g, key);
+    if (kv && kv->type == RL_GGUF_ARRAY) return rl_err("%s: metadata '%s' as a per-layer list is not supported", g->path, key);
+    int64_t pat = 6, w = get_int(g, arch, "attention.sliding_window", 0);
+    if (kv && rl_gguf_int(g, key, &pat) < 0) return -1;
+    if (pat < 0) return rl_err("%s: metadata '%s' = %lld is negative", g->path, key, (long long)pat);
+    double base = 10000.0;
+    snprintf(key, sizeof key, "%s.rope.freq_base_swa", arch);
+    if (rl_gguf_num(g, key, &base) < 0) return -1;
+    int64_t layers = get_int(g, arch, "block_count", 0);
+    cJSON *lt = cJSON_AddArrayToObject(c, "layer_types");
+    if (!lt || !cJSON_AddNumberToObject(c, "rope_local_base_freq", base)) return rl_err("out of memory");
+    for (int64_t l = 0; l < layers && l < 100000; l++) {
+        int sliding = w > 0 && (pat == 0 || l % pat < pat - 1);
+        cJSON *v = cJSON_CreateString(sliding ? "sliding_attention" : "full_attention");
+        if (!v) return rl_err("out of memory");
+        cJSON_AddItemToArray(lt, v);
+    }
+    return 0;
+}
+
 /* The config.json equivalent of the metadata. */
 static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
     cJSON *c = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(c, "architectures");
@@ -191,10 +219,13 @@ static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
         int64_t nw = get_int(g, arch, "expert_weights_norm", 1);
         cJSON_AddBoolToObject(c, "norm_topk_prob", nw != 0);
     }
-    if (!strcmp(arch, "gemma2") || !strcmp(arch, "gemma")) {
-        /* llama.cpp scales queries by 1/sqrt(head_dim), except Gemma 2 27B (46 layers): hidden/heads */
+    if (!strcmp(arch, "gemma3") && gemma3_config(c, g, arch)) { cJSON_Delete(c); return NULL; }
+    if (!strcmp(arch, "glm4")) cJSON_AddBoolToObject(c, "attention_bias", find_tensor(g, "blk.0.attn_q.bias") != NULL);
+    if (!strncmp(arch, "gemma", 5)) {
+        /* llama.cpp scales queries by 1/sqrt(head_dim), except the 27B models (Gemma 2: 46 layers,
+         * Gemma 3: 62): hidden/heads in integers */
         int64_t layers = get_int(g, arch, "block_count", 0);
-        if (!strcmp(arch, "gemma2") && layers == 46 && heads > 0)
+        if (((!strcmp(arch, "gemma2") && layers == 46) || (!strcmp(arch, "gemma3") && layers == 62)) && heads > 0)
             cJSON_AddNumberToObject(c, "query_pre_attn_scalar", (double)(hidden / heads));
         else if (hd > 0) cJSON_AddNumberToObject(c, "query_pre_attn_scalar", (double)hd);
     }

@@ -27,7 +27,8 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"LlamaForCausalLM", "llama", 1}, {"MistralForCausalLM", "llama", 1}, {"MixtralForCausalLM", "llama", 1},
     {"Qwen2ForCausalLM", "qwen2", 0}, {"Qwen3ForCausalLM", "qwen3", 0}, {"Qwen2MoeForCausalLM", "qwen2moe", 0},
     {"Qwen3MoeForCausalLM", "qwen3moe", 0}, {"GemmaForCausalLM", "gemma", 0}, {"Gemma2ForCausalLM", "gemma2", 0},
-    {"Phi3ForCausalLM", "phi3", 0},
+    {"Phi3ForCausalLM", "phi3", 0}, {"Gemma3ForCausalLM", "gemma3", 0}, {"Gemma3ForConditionalGeneration", "gemma3", 0},
+    {"Glm4ForCausalLM", "glm4", 0},
 };
 
 /* Layer roles written in the file's matrix type (the rest: F32). */
@@ -195,8 +196,32 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
     return 0;
 }
 
+/* Gemma 2 / 3 as llama.cpp rebuilds them: the query scale from the layer count (27B: hidden /
+ * heads, else head_dim); Gemma 3's local layers every layer but each 6th, on their own
+ * unscaled rope, written as rope.freq_base_swa. */
+static int check_gemma(const rl_model_desc *d, const char *arch, const char *path) {
+    int big = (!strcmp(arch, "gemma2") && d->n_layers == 46) || (!strcmp(arch, "gemma3") && d->n_layers == 62);
+    int qpas = big ? d->hidden / d->n_heads : d->head_dim;
+    if (fabsf(d->attn_scale * sqrtf((float)qpas) - 1.0f) > 1e-6f)
+        return rl_err("%s: query_pre_attn_scalar %g: llama.cpp's %s scales queries by 1/sqrt(%d) for this shape", path,
+                      1.0 / ((double)d->attn_scale * d->attn_scale), arch, qpas);
+    if (strcmp(arch, "gemma3")) return 0;
+    int any = 0;
+    for (int l = 0; l < d->n_layers; l++) any |= d->layers[l].kind == RL_LAYER_SLIDING;
+    for (int l = 0; l < d->n_layers; l++) {
+        int sliding = d->layers[l].kind == RL_LAYER_SLIDING;
+        if (any && sliding != (l % 6 < 5))
+            return rl_err("%s: layer %d is %s: llama.cpp's gemma3 makes every 6th layer global, the others sliding", path, l,
+                          sliding ? "sliding" : "global");
+        if (d->layers[l].rope != sliding) return rl_err("%s: layer %d: rope settings do not follow its layer kind", path, l);
+    }
+    if (d->n_ropes != 2 || d->ropes[1].scaling != RL_RS_NONE)
+        return rl_err("%s: Gemma 3's local layers must use an unscaled rope", path);
+    return 0;
+}
+
 /* The family's description, checked against what GGUF (and llama.cpp's architecture) can say. */
-static int check_desc(const rl_model_desc *d, const char *path) {
+static int check_desc(const rl_model_desc *d, const char *arch, const char *path) {
     if (d->quant.method != RL_QM_NONE) return rl_err("%s: already a quantized checkpoint: only F32 / F16 / BF16 checkpoints can be written as GGUF", path);
     if (d->moe_fused || d->mla || d->lin_k_heads || d->idx_heads) return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
     if (d->n_experts > MAX_EXPERTS) return rl_err("%s: %d experts (at most %d)", path, d->n_experts, MAX_EXPERTS);
@@ -205,7 +230,8 @@ static int check_desc(const rl_model_desc *d, const char *path) {
         if (s != RL_RS_NONE && s != RL_RS_LINEAR && s != RL_RS_YARN && s != RL_RS_LLAMA3)
             return rl_err("%s: this rope scaling (dynamic / longrope) has no GGUF form that our reader maps", path);
     }
-    if (d->n_ropes > 1 && (d->ropes[1].theta != d->ropes[0].theta || d->ropes[1].scaling != d->ropes[0].scaling))
+    if (!strncmp(arch, "gemma", 5) && check_gemma(d, arch, path)) return -1;
+    if (strcmp(arch, "gemma3") && d->n_ropes > 1 && (d->ropes[1].theta != d->ropes[0].theta || d->ropes[1].scaling != d->ropes[0].scaling))
         return rl_err("%s: per-layer rope settings (local / global) cannot be written as GGUF", path);
     return 0;
 }
@@ -251,6 +277,7 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
     if (d->attn_softcap > 0 && rl_gguf_w_f32(w, KEY("attn_logit_softcapping"), d->attn_softcap)) return -1;
     if (d->final_softcap > 0 && rl_gguf_w_f32(w, KEY("final_logit_softcapping"), d->final_softcap)) return -1;
     if (window > 0 && strcmp(arch, "llama") && strcmp(arch, "qwen2") && rl_gguf_w_u32(w, KEY("attention.sliding_window"), (uint32_t)window)) return -1;
+    if (!strcmp(arch, "gemma3") && rl_gguf_w_f32(w, KEY("rope.freq_base_swa"), (float)d->ropes[1].theta)) return -1;
     return 0;
 }
 
@@ -322,13 +349,15 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     uint8_t *raw = NULL, *q = NULL;
     int rc = -1;
     if (!d) return rl_err("out of memory");
-    if (rl_config_load(model_dir, d) || check_desc(d, model_dir)) goto out;
+    if (rl_config_load(model_dir, d)) goto out;
     size_t a = 0;
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
-        rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Phi-3)", model_dir, d->arch);
+        rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
+               "Phi-3, GLM-4)", model_dir, d->arch);
         goto out;
     }
+    if (check_desc(d, ARCHS[a].arch, model_dir)) goto out;
     if ((!strcmp(ARCHS[a].arch, "qwen3moe") && !d->moe_norm_topk) || (!strcmp(ARCHS[a].arch, "qwen2moe") && d->moe_norm_topk)) {
         rl_err("%s: norm_topk_prob %s: llama.cpp's %s always %s the top-k weights", model_dir, d->moe_norm_topk ? "true" : "false",
                ARCHS[a].arch, d->moe_norm_topk ? "keeps" : "renormalises");
