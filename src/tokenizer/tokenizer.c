@@ -5,6 +5,7 @@
 #include "tokenizer/tok_hf.h"
 #include "tokenizer/tok_cleanup.h"
 #include "tokenizer/spm.h"
+#include "tokenizer/spm_special.h"
 #include "tokenizer/tok_gguf.h"
 #include "format/gguf_find.h"
 #include "util/err.h"
@@ -16,6 +17,7 @@
 struct rl_tokenizer {
     rl_hf *hf;
     rl_spm *spm;
+    rl_spm_specials *specials; /* GGUF SentencePiece vocabularies: control-token text splits the input */
     cJSON *config;          /* tokenizer_config.json or NULL */
     int add_bos, add_eos;   /* SentencePiece path */
     int cleanup;            /* clean_up_tokenization_spaces, applied for non-BPE models only */
@@ -24,6 +26,7 @@ struct rl_tokenizer {
 void rl_tok_free(rl_tokenizer *t) {
     if (!t) return;
     rl_hf_free(t->hf);
+    rl_spm_specials_free(t->specials);
     rl_spm_free(t->spm);
     cJSON_Delete(t->config);
     free(t);
@@ -95,6 +98,7 @@ rl_tokenizer *rl_tok_load(const char *dir) {
         const char *model = rl_gguf_strv(g, "tokenizer.ggml.model");
         if (model && !strcmp(model, "llama")) {
             t->spm = rl_spm_from_gguf(g);
+            if (t->spm && !(t->specials = rl_spm_specials_new(t->spm))) { rl_gguf_free(g); goto fail; }
             t->add_bos = rl_gguf_tok_flag(g, "add_bos_token", 1);
             t->add_eos = rl_gguf_tok_flag(g, "add_eos_token", 0);
         } else if (model && !strcmp(model, "gpt2")) {
@@ -119,7 +123,8 @@ int rl_tok_encode(const rl_tokenizer *t, const char *text, size_t len, int add_s
     if (!rl_tku8_valid(text, len, &bad)) return rl_err("encode: input is not valid UTF-8 (byte %zu)", bad);
     if (t->spm) {
         int32_t *v; size_t k;
-        if (rl_spm_encode(t->spm, text, len, add_special && t->add_bos, &v, &k)) return -1;
+        if (t->specials ? rl_spm_encode_specials(t->specials, text, len, add_special && t->add_bos, &v, &k)
+                        : rl_spm_encode(t->spm, text, len, add_special && t->add_bos, &v, &k)) return -1;
         if (add_special && t->add_eos && rl_spm_eos_id(t->spm) >= 0) {
             int32_t *w = realloc(v, (k + 1) * sizeof *w);
             if (!w) { free(v); return rl_err("tokenizer: out of memory"); }
