@@ -57,7 +57,7 @@ static int mxfp4_piece(rl_model *m, int l, int e, int k, const char *name, int64
     return 0;
 }
 
-/* The bias of fused expert tensor k (ename_b[k]: [E, rows]) as piece XB(k) of expert e. */
+/* The bias of expert tensor k (ename_b[k]: [E, rows]; fused: gate_up's 2I rows) as piece XB(k) of expert e. */
 static int bias_piece(rl_model *m, int l, int e, int k, int64_t rows, expert_loc *x) {
     const rl_model_desc *d = &m->d;
     char name[320];
@@ -88,7 +88,7 @@ static int resolve_layer(rl_model *m, int l) {
             x->len[k * XA] = 0;
             if (rl_moe_expert_name(d, l, e, k, name, sizeof name, &rows, &cols)) return rl_err("%s: expert tensor name too long", dir);
             if (!name[0]) continue;
-            if (d->moe_fused && bias_piece(m, l, e, k, rows, x)) return -1;
+            if (bias_piece(m, l, e, k, rows, x)) return -1;
             if (d->moe_fused && d->quant.method == RL_QM_MXFP4) {
                 if (mxfp4_piece(m, l, e, k, name, rows, cols, x)) return -1;
                 continue;
@@ -202,7 +202,7 @@ int rl_moe_plan(rl_model *m) {
     rl_plan_add(p, "moe expert outputs", RL_MEM_DEVICE, T * K * H * F, (void **)&S->y);
     rl_plan_add(p, "moe small weights", RL_MEM_DEVICE, (2 * E + H) * F, (void **)&S->vb);
     if (d->moe_interleaved || d->moe_transposed) rl_plan_add(p, "moe expert gate_up", RL_MEM_DEVICE, 2 * T * Imax * F, (void **)&S->gu);
-    if (d->ename_b[0] || d->ename_b[2]) rl_plan_add(p, "moe expert biases", RL_MEM_DEVICE, (2 * Imax + H) * F, (void **)&S->xbias);
+    if (d->ename_b[0] || d->ename_b[1] || d->ename_b[2]) rl_plan_add(p, "moe expert biases", RL_MEM_DEVICE, (2 * Imax + H) * F, (void **)&S->xbias);
     if (!m->be->ops->host_shared) {
         rl_plan_add(p, "moe expert batches on device (2)", RL_MEM_DEVICE, pb * S->ex_bytes, (void **)&S->xdev[0]);
         rl_plan_add(p, "", RL_MEM_DEVICE, pb * S->ex_bytes, (void **)&S->xdev[1]);
@@ -230,7 +230,7 @@ void rl_moe_close(rl_model *m) {
     m->moe = NULL;
 }
 
-/* One expert's weights: gate (fused: gate_up), up, down, and the fused ones' biases (or NULL). */
+/* One expert's weights: gate (fused: gate_up), up, down, and their biases (or NULL; fused: b[0] holds gate_up's). */
 typedef struct { const void *w[3]; rl_dtype dt[3]; const void *b[3]; rl_dtype bdt[3]; } expert_w;
 
 /* How an expert's fused tensors are laid out: gate_up rows interleaved; stored [in, out]. */
@@ -244,7 +244,8 @@ static void expert_mlp(rl_backend *be, rl_act_kind act, expert_form f, const exp
     const size_t F = sizeof(float);
     const float *bgu = NULL, *bd = NULL;
     int interleaved = f.interleaved;
-    if (w->b[0]) { be->ops->convert(be, r->bias, w->b[0], w->bdt[0], 2 * (int64_t)I); bgu = r->bias; }
+    if (w->b[0]) { be->ops->convert(be, r->bias, w->b[0], w->bdt[0], (w->b[1] ? 1 : 2) * (int64_t)I); bgu = r->bias; }
+    if (w->b[1]) be->ops->convert(be, r->bias + I, w->b[1], w->bdt[1], I); /* separate up biases (GGUF gpt-oss) */
     if (w->b[2]) { be->ops->convert(be, r->bias + 2 * (size_t)I, w->b[2], w->bdt[2], H); bd = r->bias + 2 * (size_t)I; }
     if (f.transposed) { /* matmul_t has no bias: added row by row */
         be->ops->matmul_t(be, r->gu, x, w->w[0], w->dt[0], n, H, 2 * I);
@@ -267,7 +268,7 @@ static void expert_mlp(rl_backend *be, rl_act_kind act, expert_form f, const exp
         be->ops->copy2d(be, r->u, F, r->gu + 1, 2 * F, F, n * I);
     } else {
         be->ops->matmul(be, r->g, x, w->w[0], w->dt[0], bgu, n, H, I);
-        be->ops->matmul(be, r->u, x, w->w[1], w->dt[1], bgu ? bgu + I : NULL, n, H, I);
+        be->ops->matmul(be, r->u, x, w->w[1], w->dt[1], w->b[1] || bgu ? r->bias + I : NULL, n, H, I);
     }
     rl_act_mul_rows(be, act, r->g, r->u, n, I);
     be->ops->matmul(be, y, r->g, w->w[2], w->dt[2], bd, n, I, H);
@@ -294,7 +295,7 @@ void rl_moe_run_expert(rl_model *m, const rl_moe_run *r, int l, int e, const uin
             *pp[k] = &qw[k];
         }
     expert_w w = {{pg, pu, pd}, {x->dt[0], du, x->dt[2]}, {NULL, NULL, NULL}, {x->bdt[0], x->bdt[1], x->bdt[2]}};
-    for (int k = 0; k < 3; k += 2)
+    for (int k = 0; k < 3; k++)
         if (x->len[XB(k)]) w.b[k] = base + off[XB(k)];
     rl_backend *be = r->be;
     be->ops->gather_rows(be, r->xe, r->xn, rows, n, H);

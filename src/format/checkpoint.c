@@ -208,7 +208,7 @@ static int dtype_of_ggml(uint32_t t) {
     case RL_GGML_Q6_K: return RL_DT_Q6_K;   case RL_GGML_IQ4_NL: return RL_DT_IQ4_NL;
     case RL_GGML_I8: return RL_DT_I8;       case RL_GGML_I16: return RL_DT_I16;
     case RL_GGML_I32: return RL_DT_I32;     case RL_GGML_I64: return RL_DT_I64;
-    case RL_GGML_F64: return RL_DT_F64;
+    case RL_GGML_F64: return RL_DT_F64;     case RL_GGML_MXFP4: return RL_DT_GMXFP4;
     default: return -1;
     }
 }

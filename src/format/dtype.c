@@ -17,6 +17,7 @@ const rl_dtype_info RL_DTYPES[RL_DT_COUNT] = {
     [RL_DT_Q3_K] = {"gguf:Q3_K", 0, 256, 110},   [RL_DT_Q4_K] = {"gguf:Q4_K", 0, 256, 144},
     [RL_DT_Q5_K] = {"gguf:Q5_K", 0, 256, 176},   [RL_DT_Q6_K] = {"gguf:Q6_K", 0, 256, 210},
     [RL_DT_IQ4_NL] = {"gguf:IQ4_NL", 0, 32, 18},
+    [RL_DT_GMXFP4] = {"gguf:MXFP4", 0, 32, 17},
     [RL_DT_F8_E4M3] = {"F8_E4M3", 1, 1, 1},
     /* composite HF types: names no safetensors header uses; size 0, never laid out by the table */
     [RL_DT_FP8_BLK] = {"hf:fp8-block", 0, 1, 0},  [RL_DT_GPTQ] = {"hf:gptq", 0, 1, 0},

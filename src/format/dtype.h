@@ -49,6 +49,9 @@ typedef enum {
     RL_DT_MXFP4,   /* OCP MXFP4 (gpt-oss experts): blocks U8 [out, in/2], item 2j the low nibble of byte j and
                       2j+1 the high one, each an e2m1 code (0, .5, 1, 1.5, 2, 3, 4, 6, sign in bit 3); scales U8
                       [out, in/32], e8m0: w = e2m1 * 2^(scale - 127) */
+    RL_DT_GMXFP4,  /* GGUF (ggml) MXFP4: blocks of 32, e8m0 byte e then 16 bytes of e2m1 codes (item j low
+                      nibble of byte j, item j + 16 high), w = kvalues_mxfp4[q] * 2^(e - 128) with the
+                      doubled table 0 1 2 3 4 6 8 12 (sign bit 3); activations as Q8_0 (ggml-cpu) */
     RL_DT_COUNT
 } rl_dtype;
 
@@ -66,7 +69,7 @@ extern const rl_dtype_info RL_DTYPES[RL_DT_COUNT];
 /* 1 for block-quantized types (Q8_0, Q4_1 and the GGUF block types). */
 static inline int rl_dtype_is_block(rl_dtype t) { return (unsigned)t < RL_DT_COUNT && RL_DTYPES[t].block > 1; }
 /* 1 for the GGUF types (ggml-cpu numerics, see above). */
-static inline int rl_dtype_is_ggml(rl_dtype t) { return t >= RL_DT_GF16 && t <= RL_DT_IQ4_NL; }
+static inline int rl_dtype_is_ggml(rl_dtype t) { return (t >= RL_DT_GF16 && t <= RL_DT_IQ4_NL) || t == RL_DT_GMXFP4; }
 /* 1 for the composite HF quantized types (the operand is an rl_qweight descriptor). */
 static inline int rl_dtype_is_composite(rl_dtype t) { return t >= RL_DT_FP8_BLK && t <= RL_DT_MXFP4; }
 /* 1 for the types the matmul kernels take as weights: F32, F16, BF16, Q8_0, Q4_1 and the GGUF types. */

@@ -162,7 +162,7 @@ static const ggml_type_info GGML_TYPES[] = {
     [RL_GGML_IQ4_NL] = {"IQ4_NL", 32, 18}, [RL_GGML_I8] = {"I8", 1, 1},
     [RL_GGML_I16] = {"I16", 1, 2},        [RL_GGML_I32] = {"I32", 1, 4},
     [RL_GGML_I64] = {"I64", 1, 8},        [RL_GGML_F64] = {"F64", 1, 8},
-    [RL_GGML_BF16] = {"BF16", 1, 2},
+    [RL_GGML_BF16] = {"BF16", 1, 2},      [RL_GGML_MXFP4] = {"MXFP4", 32, 17},
 };
 #define N_GGML_TYPES (sizeof GGML_TYPES / sizeof *GGML_TYPES)
 

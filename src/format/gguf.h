@@ -20,7 +20,7 @@ enum {
     RL_GGML_Q5_1 = 7, RL_GGML_Q8_0 = 8, RL_GGML_Q8_1 = 9, RL_GGML_Q2_K = 10, RL_GGML_Q3_K = 11,
     RL_GGML_Q4_K = 12, RL_GGML_Q5_K = 13, RL_GGML_Q6_K = 14, RL_GGML_Q8_K = 15,
     RL_GGML_IQ4_NL = 20, RL_GGML_I8 = 24, RL_GGML_I16 = 25, RL_GGML_I32 = 26, RL_GGML_I64 = 27,
-    RL_GGML_F64 = 28, RL_GGML_BF16 = 30
+    RL_GGML_F64 = 28, RL_GGML_BF16 = 30, RL_GGML_MXFP4 = 39
 };
 
 /* A string inside the parsed header (not NUL-terminated in the file; `s` is NUL-terminated here). */

@@ -211,7 +211,8 @@ typedef struct {
     int moe_fused;           /* experts stored as [E, 2*moe_inter, hidden] gate_up and [E, hidden, moe_inter] down */
     const char *ename[3];    /* expert tensors gate, up, down: formats with %d layer, %d expert;
                                 fused: ename[0] gate_up and ename[2] down with %d layer only */
-    const char *ename_b[3];  /* fused experts' biases ([E, 2*moe_inter], -, [E, hidden]; NULL = none) (gpt-oss) */
+    const char *ename_b[3];  /* experts' biases, [E, rows] per tensor (fused: [E, 2*moe_inter], -, [E, hidden]; GGUF:
+                                gate, up and down each); NULL = none (gpt-oss) */
     int moe_interleaved;     /* fused gate_up rows interleaved: row 2j gate j, row 2j+1 up j (gpt-oss) */
     int moe_transposed;      /* plain fused experts stored [E, in, out] (transformers' experts_are_transposed:
                                 Qwen3-VL-MoE, dequantised gpt-oss), run by matmul_t */

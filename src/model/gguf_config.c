@@ -26,6 +26,7 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"gemma2", "Gemma2ForCausalLM", NULL, 0},
     {"gemma3", "Gemma3ForCausalLM", NULL, 0},
     {"glm4", "Glm4ForCausalLM", NULL, 1}, /* HF's interleaved rotary pairs, stored as they are */
+    {"gpt-oss", "GptOssForCausalLM", NULL, 0},
     {"phi3", "Phi3ForCausalLM", NULL, 0},
     {"deepseek2", "DeepseekV2ForCausalLM", NULL, 1},
 };
@@ -46,6 +47,7 @@ static const char *const ROLE_NAMES[W_COUNT] = {
     [W_GATE_UP] = "blk.%d.ffn_up.weight", /* Phi-3: gate rows then up rows in ffn_up */
     [W_POST_MLP_NORM] = "blk.%d.post_ffw_norm.weight",
     [W_MOE_ROUTER] = "blk.%d.ffn_gate_inp.weight", [W_MOE_ROUTER_BIAS] = "blk.%d.exp_probs_b.bias",
+    [W_MOE_ROUTER_B] = "blk.%d.ffn_gate_inp.bias", [W_SINKS] = "blk.%d.attn_sinks.weight",
     [W_SHX_GATE] = "blk.%d.ffn_gate_shexp.weight", [W_SHX_UP] = "blk.%d.ffn_up_shexp.weight",
     [W_SHX_DOWN] = "blk.%d.ffn_down_shexp.weight", [W_SHX_GATE_W] = "blk.%d.ffn_gate_inp_shexp.weight",
     [W_MLA_Q_A] = "blk.%d.attn_q_a.weight", [W_MLA_Q_A_NORM] = "blk.%d.attn_q_a_norm.weight",
@@ -59,6 +61,8 @@ static const char *const GLOBAL_NAMES[G_COUNT] = {
 };
 static const char *const EXPERT_NAMES[3] = {
     "blk.%d.ffn_gate_exps.%d.weight", "blk.%d.ffn_up_exps.%d.weight", "blk.%d.ffn_down_exps.%d.weight"};
+/* Expert biases [E][rows] (gpt-oss). */
+static const char *const EXPERT_BIAS_NAMES[3] = {"blk.%d.ffn_gate_exps.bias", "blk.%d.ffn_up_exps.bias", "blk.%d.ffn_down_exps.bias"};
 
 static const rl_gguf_tensor *find_tensor(const rl_gguf *g, const char *name) {
     for (int64_t i = 0; i < g->n_tensors; i++)
@@ -141,23 +145,21 @@ static int deepseek2_config(cJSON *c, const rl_gguf *g, const char *arch) {
     return 0;
 }
 
-/* Gemma 3: layer l slides when l % pattern < pattern - 1 (llama.cpp's set_swa_pattern; pattern
- * default 6, 0: every layer; no window: none), local layers on rope.freq_base_swa (default 10000),
- * unscaled. */
-static int gemma3_config(cJSON *c, const rl_gguf *g, const char *arch) {
+/* layer_types as llama.cpp's set_swa_pattern lays them out: layer l slides when l % pattern <
+ * pattern - 1 (0: every layer; no sliding_window: none), the pattern from
+ * <arch>.attention.sliding_window_pattern where a file has it as a number, else the
+ * architecture's own. */
+static int swa_layer_types(cJSON *c, const rl_gguf *g, const char *arch, int64_t pat) {
     char key[160];
     snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", arch);
     const rl_gguf_kv *kv = rl_gguf_get(g, key);
     if (kv && kv->type == RL_GGUF_ARRAY) return rl_err("%s: metadata '%s' as a per-layer list is not supported", g->path, key);
-    int64_t pat = 6, w = get_int(g, arch, "attention.sliding_window", 0);
+    int64_t w = get_int(g, arch, "attention.sliding_window", 0);
     if (kv && rl_gguf_int(g, key, &pat) < 0) return -1;
     if (pat < 0) return rl_err("%s: metadata '%s' = %lld is negative", g->path, key, (long long)pat);
-    double base = 10000.0;
-    snprintf(key, sizeof key, "%s.rope.freq_base_swa", arch);
-    if (rl_gguf_num(g, key, &base) < 0) return -1;
     int64_t layers = get_int(g, arch, "block_count", 0);
     cJSON *lt = cJSON_AddArrayToObject(c, "layer_types");
-    if (!lt || !cJSON_AddNumberToObject(c, "rope_local_base_freq", base)) return rl_err("out of memory");
+    if (!lt) return rl_err("out of memory");
     for (int64_t l = 0; l < layers && l < 100000; l++) {
         int sliding = w > 0 && (pat == 0 || l % pat < pat - 1);
         cJSON *v = cJSON_CreateString(sliding ? "sliding_attention" : "full_attention");
@@ -165,6 +167,25 @@ static int gemma3_config(cJSON *c, const rl_gguf *g, const char *arch) {
         cJSON_AddItemToArray(lt, v);
     }
     return 0;
+}
+
+/* Gemma 3: every 6th layer global, local layers on rope.freq_base_swa (default 10000), unscaled. */
+static int gemma3_config(cJSON *c, const rl_gguf *g, const char *arch) {
+    char key[160];
+    double base = 10000.0;
+    snprintf(key, sizeof key, "%s.rope.freq_base_swa", arch);
+    if (rl_gguf_num(g, key, &base) < 0 || swa_layer_types(c, g, arch, 6)) return -1;
+    if (!cJSON_AddNumberToObject(c, "rope_local_base_freq", base)) return rl_err("out of memory");
+    return 0;
+}
+
+/* gpt-oss: even layers sliding (pattern 2), the experts' size in expert_feed_forward_length. */
+static int gpt_oss_config(cJSON *c, const rl_gguf *g, const char *arch) {
+    int64_t ff = get_int(g, arch, "expert_feed_forward_length", 0);
+    cJSON_DeleteItemFromObject(c, "intermediate_size");
+    if (ff > 0 && !cJSON_AddNumberToObject(c, "intermediate_size", (double)ff)) return rl_err("out of memory");
+    cJSON_AddBoolToObject(c, "attention_bias", find_tensor(g, "blk.0.attn_q.bias") != NULL);
+    return swa_layer_types(c, g, arch, 2);
 }
 
 /* The config.json equivalent of the metadata. */
@@ -220,6 +241,7 @@ static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
         cJSON_AddBoolToObject(c, "norm_topk_prob", nw != 0);
     }
     if (!strcmp(arch, "gemma3") && gemma3_config(c, g, arch)) { cJSON_Delete(c); return NULL; }
+    if (!strcmp(arch, "gpt-oss") && gpt_oss_config(c, g, arch)) { cJSON_Delete(c); return NULL; }
     if (!strcmp(arch, "glm4")) cJSON_AddBoolToObject(c, "attention_bias", find_tensor(g, "blk.0.attn_q.bias") != NULL);
     if (!strncmp(arch, "gemma", 5)) {
         /* llama.cpp scales queries by 1/sqrt(head_dim), except the 27B models (Gemma 2: 46 layers,
@@ -308,6 +330,11 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
     for (int r = 0; r < G_COUNT; r++) if (d->gname[r]) d->gname[r] = GLOBAL_NAMES[r];
     if (d->n_experts) for (int e = 0; e < 3; e++) d->ename[e] = EXPERT_NAMES[e];
     memset(d->name_alt, 0, sizeof d->name_alt);
+    if (!strcmp(arch, "gpt-oss")) { /* experts as three stacks with bias stacks; the pre-MLP norm is post_attention_norm */
+        d->moe_fused = d->moe_interleaved = d->moe_transposed = 0;
+        for (int e = 0; e < 3; e++) d->ename_b[e] = EXPERT_BIAS_NAMES[e];
+        d->wname[W_MLP_NORM] = "blk.%d.post_attention_norm.weight";
+    }
 
     /* conventions of llama.cpp's converter */
     if (ARCHS[k].rope_interleaved)

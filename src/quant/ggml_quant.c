@@ -18,6 +18,7 @@ size_t rl_ggml_row_bytes(uint32_t t, int64_t n) {
     case RL_GGML_Q8_0: return n % QK ? 0 : (size_t)(n / QK) * 34;
     case RL_GGML_Q4_0: return n % QK ? 0 : (size_t)(n / QK) * 18;
     case RL_GGML_Q4_1: return n % QK ? 0 : (size_t)(n / QK) * 20;
+    case RL_GGML_MXFP4: return n % QK ? 0 : (size_t)(n / QK) * 17; /* repacked as it is, never quantized here */
     default: return 0;
     }
 }

@@ -28,7 +28,7 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"Qwen2ForCausalLM", "qwen2", 0}, {"Qwen3ForCausalLM", "qwen3", 0}, {"Qwen2MoeForCausalLM", "qwen2moe", 0},
     {"Qwen3MoeForCausalLM", "qwen3moe", 0}, {"GemmaForCausalLM", "gemma", 0}, {"Gemma2ForCausalLM", "gemma2", 0},
     {"Phi3ForCausalLM", "phi3", 0}, {"Gemma3ForCausalLM", "gemma3", 0}, {"Gemma3ForConditionalGeneration", "gemma3", 0},
-    {"Glm4ForCausalLM", "glm4", 0},
+    {"Glm4ForCausalLM", "glm4", 0}, {"GptOssForCausalLM", "gpt-oss", 0},
 };
 
 /* Layer roles written in the file's matrix type (the rest: F32). */
@@ -46,7 +46,10 @@ typedef struct {
     int perm_heads;             /* > 0: rows (1-D: items) permuted per head, this many heads */
     int plus_one;               /* Gemma norm: 1 + w */
     float *gen;                 /* generated F32 data (rope_freqs), owned */
+    int kind;                   /* T_PLAIN, or gpt-oss's T_MXFP4 (src[0] blocks, src[1] scales) / T_BIAS_SEL */
+    int sel;                    /* rows (T_MXFP4) / items (T_BIAS_SEL) of the source taken: 0 all, 1 even, 2 odd */
 } otensor;
+enum { T_PLAIN, T_MXFP4, T_BIAS_SEL };
 
 typedef struct {
     otensor *t;
@@ -145,6 +148,57 @@ static int add_experts(plan *p, const rl_checkpoint *ck, const rl_model_desc *d,
     return 0;
 }
 
+/* gpt-oss's MXFP4 experts as llama.cpp's converter repacks them (one 3-D MXFP4 tensor per role:
+ * gate = gate_up's even rows, up = its odd rows, down whole), or their biases ([E, rows], F32,
+ * the same rows). */
+static int add_gpt_oss_experts(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, int l) {
+    static const char *const OUT[3] = {"blk.%d.ffn_gate_exps.%s", "blk.%d.ffn_up_exps.%s", "blk.%d.ffn_down_exps.%s"};
+    int64_t E = d->n_experts, H = d->hidden, I = d->moe_inter;
+    for (int r = 0; r < 3; r++) {
+        int k = r == 2 ? 2 : 0, sel = r == 2 ? 0 : r + 1;
+        int64_t rows = r == 2 ? H : I, srows = r == 2 ? H : 2 * I, cols = r == 2 ? I : H;
+        char base[160], bn[180], sn[180];
+        snprintf(base, sizeof base, d->ename[k], l);
+        snprintf(bn, sizeof bn, "%s_blocks", base);
+        snprintf(sn, sizeof sn, "%s_scales", base);
+        const rl_tensor_info *tb = rl_ckpt_find(ck, bn), *ts = rl_ckpt_find(ck, sn);
+        if (!tb || !ts) return rl_err("%s: tensor '%s' is missing", path, tb ? sn : bn);
+        if (tb->dtype != RL_DT_U8 || tb->ndim != 4 || tb->shape[0] != E || tb->shape[1] != srows || tb->shape[2] != cols / 32 ||
+            tb->shape[3] != 16 || ts->dtype != RL_DT_U8 || ts->ndim != 3 || ts->shape[0] != E || ts->shape[1] != srows ||
+            ts->shape[2] != cols / 32)
+            return rl_err("%s: tensors '%s' / '%s': not MXFP4 blocks [%lld, %lld, %lld, 16] and scales", path, bn, sn, (long long)E,
+                          (long long)srows, (long long)(cols / 32));
+        otensor *t = plan_add(p, path);
+        if (!t || !(t->src = calloc(2, sizeof *t->src))) return rl_err("%s: out of memory", path);
+        snprintf(t->name, sizeof t->name, OUT[r], l, "weight");
+        t->src[0] = tb;
+        t->src[1] = ts;
+        t->n_src = 2;
+        t->kind = T_MXFP4;
+        t->sel = sel;
+        t->type = RL_GGML_MXFP4;
+        t->n_dims = 3;
+        t->ne[0] = cols; t->ne[1] = rows; t->ne[2] = E; t->ne[3] = 1;
+        if (!d->ename_b[k]) continue;
+        char hb[160];
+        snprintf(hb, sizeof hb, d->ename_b[k], l);
+        const rl_tensor_info *s = rl_ckpt_find(ck, hb);
+        if (!s) return rl_err("%s: tensor '%s' is missing", path, hb);
+        if ((s->dtype != RL_DT_F32 && s->dtype != RL_DT_F16 && s->dtype != RL_DT_BF16) || s->ndim != 2 || s->shape[0] != E || s->shape[1] != srows)
+            return rl_err("%s: tensor '%s': expected F32 / F16 / BF16 [%lld, %lld]", path, hb, (long long)E, (long long)srows);
+        if (!(t = plan_add(p, path)) || !(t->src = malloc(sizeof *t->src))) return rl_err("%s: out of memory", path);
+        snprintf(t->name, sizeof t->name, OUT[r], l, "bias");
+        t->src[0] = s;
+        t->n_src = 1;
+        t->kind = T_BIAS_SEL;
+        t->sel = sel;
+        t->type = RL_GGML_F32;
+        t->n_dims = 2;
+        t->ne[0] = rows; t->ne[1] = E; t->ne[2] = t->ne[3] = 1;
+    }
+    return 0;
+}
+
 /* Llama 3 rope scaling as llama.cpp's converter writes it: per-pair divisors, in f32. */
 static int add_rope_freqs(plan *p, const rl_rope *r, int head_dim, const char *path) {
     int half = head_dim / 2;
@@ -170,14 +224,16 @@ static int add_rope_freqs(plan *p, const rl_rope *r, int head_dim, const char *p
     return 0;
 }
 
-static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, rl_gguf_xtype x, int permute) {
+static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, rl_gguf_xtype x, int permute,
+                      const char *arch) {
     char gname[96], hf[160];
+    int gpt_oss = !strcmp(arch, "gpt-oss");
     if (d->gname[G_EMBED] && add_src(p, ck, path, "token_embd.weight", d->gname[G_EMBED], 1, d->tied, x, 0, 0)) return -1;
     if (d->ropes[0].scaling == RL_RS_LLAMA3 && add_rope_freqs(p, &d->ropes[0], d->head_dim, path)) return -1;
     for (int l = 0; l < d->n_layers; l++) {
         for (int r = 0; r < W_COUNT; r++) {
             if (!d->wname[r] || !*d->wname[r] || !rl_role_needed_layer(d, l, r)) continue;
-            const char *gn = rl_gguf_role_name(r);
+            const char *gn = gpt_oss && r == W_MLP_NORM ? "blk.%d.post_attention_norm.weight" : rl_gguf_role_name(r);
             if (!gn) return rl_err("%s: %s models cannot be written as GGUF yet (a weight with no GGUF name)", path, d->arch);
             snprintf(hf, sizeof hf, d->wname[r], l);
             if (!rl_ckpt_find(ck, hf) && (d->w_optional >> r & 1)) continue;
@@ -186,7 +242,8 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             int plus = d->norm_one_plus && in_list(r, NORM_ROLES, sizeof NORM_ROLES / sizeof *NORM_ROLES);
             if (add_src(p, ck, path, gname, hf, in_list(r, MATRIX_ROLES, sizeof MATRIX_ROLES / sizeof *MATRIX_ROLES), 0, x, heads, plus)) return -1;
         }
-        if (d->n_experts && d->layer_moe[l])
+        if (gpt_oss && add_gpt_oss_experts(p, ck, d, path, l)) return -1;
+        else if (!gpt_oss && d->n_experts && d->layer_moe[l])
             for (int e = 0; e < 3; e++) if (add_experts(p, ck, d, path, l, e, x)) return -1;
     }
     if (d->gname[G_FINAL_NORM] && add_src(p, ck, path, "output_norm.weight", d->gname[G_FINAL_NORM], 0, 0, x, 0, d->norm_one_plus)) return -1;
@@ -222,8 +279,18 @@ static int check_gemma(const rl_model_desc *d, const char *arch, const char *pat
 
 /* The family's description, checked against what GGUF (and llama.cpp's architecture) can say. */
 static int check_desc(const rl_model_desc *d, const char *arch, const char *path) {
-    if (d->quant.method != RL_QM_NONE) return rl_err("%s: already a quantized checkpoint: only F32 / F16 / BF16 checkpoints can be written as GGUF", path);
-    if (d->moe_fused || d->mla || d->lin_k_heads || d->idx_heads) return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
+    if (!strcmp(arch, "gpt-oss")) { /* the MXFP4 release, as llama.cpp's converter takes it */
+        if (d->quant.method != RL_QM_MXFP4)
+            return rl_err("%s: gpt-oss with plain (dequantised) experts cannot be written as GGUF yet: use the MXFP4 checkpoint", path);
+        for (int l = 0; l < d->n_layers; l++)
+            if ((d->layers[l].kind == RL_LAYER_SLIDING) != (l % 2 == 0))
+                return rl_err("%s: layer %d: llama.cpp's gpt-oss makes the even layers sliding and the odd ones full", path, l);
+        if (d->act != RL_ACT_SWIGLU_OAI || !d->moe_interleaved || !d->moe_router_b) return rl_err("%s: not gpt-oss's MoE", path);
+    } else {
+        if (d->quant.method != RL_QM_NONE) return rl_err("%s: already a quantized checkpoint: only F32 / F16 / BF16 checkpoints can be written as GGUF", path);
+        if (d->moe_fused) return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
+    }
+    if (d->mla || d->lin_k_heads || d->idx_heads) return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
     if (d->n_experts > MAX_EXPERTS) return rl_err("%s: %d experts (at most %d)", path, d->n_experts, MAX_EXPERTS);
     for (int i = 0; i < d->n_ropes; i++) {
         rl_rope_scaling s = d->ropes[i].scaling;
@@ -269,7 +336,7 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
     if (d->n_experts &&
         (rl_gguf_w_u32(w, KEY("expert_count"), (uint32_t)d->n_experts) ||
          rl_gguf_w_u32(w, KEY("expert_used_count"), (uint32_t)d->n_experts_used))) return -1;
-    if (d->n_experts && strcmp(arch, "llama") &&
+    if (d->n_experts && strcmp(arch, "llama") && strcmp(arch, "gpt-oss") &&
         (rl_gguf_w_u32(w, KEY("expert_feed_forward_length"), (uint32_t)d->moe_inter) ||
          (d->moe_shared_inter && rl_gguf_w_u32(w, KEY("expert_shared_feed_forward_length"), (uint32_t)d->moe_shared_inter))))
         return -1;
@@ -278,6 +345,7 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
     if (d->final_softcap > 0 && rl_gguf_w_f32(w, KEY("final_logit_softcapping"), d->final_softcap)) return -1;
     if (window > 0 && strcmp(arch, "llama") && strcmp(arch, "qwen2") && rl_gguf_w_u32(w, KEY("attention.sliding_window"), (uint32_t)window)) return -1;
     if (!strcmp(arch, "gemma3") && rl_gguf_w_f32(w, KEY("rope.freq_base_swa"), (float)d->ropes[1].theta)) return -1;
+    if (!strcmp(arch, "gpt-oss") && rl_gguf_w_u32(w, KEY("expert_feed_forward_length"), (uint32_t)d->moe_inter)) return -1;
     return 0;
 }
 
@@ -293,11 +361,59 @@ static void src_row(const otensor *t, int64_t row, int *si, int64_t *srow) {
     *srow = r;
 }
 
+/* Source row of output row r (of rows per expert) for a selection: all, even, odd. */
+static int64_t sel_row(int sel, int64_t r) { return sel ? 2 * r + (sel - 1) : r; }
+
+/* gpt-oss experts: each output row of 32-blocks is the e8m0 scale byte then the block's 16 code
+ * bytes, item j in the low nibble of byte j and item j + 16 in the high one (the HF blocks hold
+ * items 2j and 2j + 1 in byte j). */
+static int write_mxfp4(rl_gguf_writer *w, const rl_checkpoint *ck, const otensor *t, uint8_t *raw, uint8_t *q, uint64_t *src_bytes) {
+    const rl_tensor_info *tb = t->src[0], *ts = t->src[1];
+    int64_t cols = t->ne[0], rows = t->ne[1], E = t->ne[2], G = cols / 32, srows = tb->shape[1];
+    for (int64_t e = 0; e < E; e++)
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t sr = e * srows + sel_row(t->sel, r);
+            uint8_t *cb = raw, *sc = raw + (size_t)G * 16;
+            if (rl_pread_full(rl_ckpt_fd(ck, tb->file), cb, (size_t)G * 16, tb->offset + (uint64_t)sr * (uint64_t)G * 16, rl_ckpt_path(ck, tb->file)) ||
+                rl_pread_full(rl_ckpt_fd(ck, ts->file), sc, (size_t)G, ts->offset + (uint64_t)sr * (uint64_t)G, rl_ckpt_path(ck, ts->file)))
+                return -1;
+            for (int64_t g = 0; g < G; g++) {
+                uint8_t *o = q + g * 17;
+                const uint8_t *in = cb + g * 16;
+                o[0] = sc[g];
+                for (int j = 0; j < 16; j++) {
+                    int lo = (in[j / 2] >> (4 * (j & 1))) & 15, hi = (in[(j + 16) / 2] >> (4 * (j & 1))) & 15;
+                    o[1 + j] = (uint8_t)(lo | hi << 4);
+                }
+            }
+            *src_bytes += (uint64_t)G * 17;
+            if (rl_gguf_w_data(w, q, (size_t)G * 17)) return -1;
+        }
+    return 0;
+}
+
+/* gpt-oss expert biases: row e of the source [E, srows], the selected items, as F32. */
+static int write_bias_sel(rl_gguf_writer *w, const rl_checkpoint *ck, const otensor *t, float *f, uint8_t *raw, uint64_t *src_bytes) {
+    const rl_tensor_info *s = t->src[0];
+    int64_t n = t->ne[0], E = t->ne[1], sn = s->shape[1];
+    size_t es = RL_DTYPES[s->dtype].size;
+    for (int64_t e = 0; e < E; e++) {
+        if (rl_pread_full(rl_ckpt_fd(ck, s->file), raw, (size_t)sn * es, s->offset + (uint64_t)e * sn * es, rl_ckpt_path(ck, s->file))) return -1;
+        rl_convert_to_f32(f + n, raw, s->dtype, sn);
+        for (int64_t i = 0; i < n; i++) f[i] = f[n + sel_row(t->sel, i)];
+        *src_bytes += (uint64_t)sn * es;
+        if (rl_gguf_w_data(w, f, (size_t)n * 4)) return -1;
+    }
+    return 0;
+}
+
 /* Writes tensor t's data: source rows converted to f32, adjusted, quantized, in chunks. */
 static int write_tensor(rl_gguf_writer *w, const rl_checkpoint *ck, const otensor *t, float *f, uint8_t *raw, uint8_t *q,
                         uint64_t *src_bytes) {
     int64_t cols = t->ne[0], rows = t->ne[1] * t->ne[2] * t->ne[3];
     if (t->gen) return rl_gguf_w_data(w, t->gen, (size_t)cols * 4);
+    if (t->kind == T_MXFP4) return write_mxfp4(w, ck, t, raw, q, src_bytes);
+    if (t->kind == T_BIAS_SEL) return write_bias_sel(w, ck, t, f, raw, src_bytes);
     size_t rb = rl_ggml_row_bytes(t->type, cols);
     int64_t chunk = (int64_t)(CHUNK_FLOATS / (size_t)cols);
     if (chunk < 1) chunk = 1;
@@ -365,7 +481,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     }
     if (!(ck = rl_ckpt_open(model_dir))) goto out;
     if (rl_ckpt_gguf(ck, 0)) { rl_err("%s: already a GGUF model", model_dir); goto out; }
-    if (build_plan(&p, ck, d, model_dir, x, ARCHS[a].permute)) goto out;
+    if (build_plan(&p, ck, d, model_dir, x, ARCHS[a].permute, ARCHS[a].arch)) goto out;
     if (!(w = rl_gguf_writer_new(out_path))) goto out;
     const char *base = strrchr(model_dir, '/');
     char name[128];
@@ -378,7 +494,10 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     size_t max_row = 0;
     for (int i = 0; i < p.n; i++) {
         if (rl_gguf_w_tensor(w, p.t[i].name, p.t[i].type, p.t[i].n_dims, p.t[i].ne)) goto out;
-        for (int k = 0; k < p.t[i].n_src; k++) total += p.t[i].src[k]->nbytes;
+        const otensor *t = &p.t[i];
+        if (t->kind == T_MXFP4) total += (uint64_t)(t->ne[1] * t->ne[2] * (t->ne[0] / 32)) * 17; /* what write_mxfp4 counts */
+        else if (t->kind == T_BIAS_SEL) total += (uint64_t)(t->ne[1] * t->src[0]->shape[1]) * RL_DTYPES[t->src[0]->dtype].size;
+        else for (int k = 0; k < t->n_src; k++) total += t->src[k]->nbytes;
         size_t rb = (size_t)p.t[i].ne[0] * 4;
         if (rb > max_row) max_row = rb;
     }

@@ -29,6 +29,7 @@ static void random_row(rl_dtype t, uint8_t *row, int in) {
         case RL_DT_Q2_K: offs[0] = 80; offs[1] = 82; break;
         case RL_DT_Q3_K: offs[0] = 108; break;
         case RL_DT_Q6_K: offs[0] = 208; break;
+        case RL_DT_GMXFP4: b[0] = (uint8_t)(118 + urand() % 14); break; /* e8m0 scales 2^-10 .. 2^3 */
         default: break;
         }
         for (int s = 0; s < 2; s++)
@@ -61,6 +62,69 @@ static void act_dequant(rl_dtype t, const float *x, float *out, float *corr, int
     free(a);
 }
 
+/* ggml's MXFP4 by its definition (ggml-common.h / ggml-quants.c): per block of 17 bytes the e8m0
+ * byte e, then item j in the low nibble of byte 1 + j and item j + 16 in the high one, each
+ * kvalues_mxfp4[q] (e2m1 doubled) times 2^(e - 128). */
+static void mxfp4_ref_row(float *out, const uint8_t *row, int in) {
+    static const double KV[16] = {0, 1, 2, 3, 4, 6, 8, 12, -0.0, -1, -2, -3, -4, -6, -8, -12};
+    for (int k = 0; k < in / 32; k++) {
+        const uint8_t *b = row + (size_t)k * 17;
+        double d = ldexp(1.0, (int)b[0] - 128);
+        for (int j = 0; j < 16; j++) {
+            out[32 * k + j] = (float)(KV[b[1 + j] & 15] * d);
+            out[32 * k + j + 16] = (float)(KV[b[1 + j] >> 4] * d);
+        }
+    }
+}
+
+/* MXFP4 rows summed as ggml-cpu's x86 ggml_vec_dot_mxfp4_q8_0 sums them: the activation row as
+ * Q8_0 blocks (rl_ggml_quantize_q8_0: ggml's x86 quantize_row_q8_0), 8 int lanes per block (lane
+ * l: items 4l..4l+3), two f32 accumulators of 8 lanes (even / odd blocks) updated with
+ * fmaf(dy * dw, lane, acc), added lane by lane, reduced ((0+4)+(2+6))+((1+5)+(3+7)), a last odd
+ * block added as dy * dw * its int sum; then the bias. Bit for bit. */
+static void mxfp4_ggml_order(const uint8_t *w, const float *x, const float *bias, const float *y, int T, int in, int out) {
+    static const int KV[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+    int nb = in / 32, bad = 0;
+    uint8_t *a = malloc((size_t)nb * 34);
+    for (int t = 0; t < T; t++) {
+        rl_ggml_quantize_q8_0(x + (size_t)t * in, a, in);
+        for (int o = 0; o < out; o++) {
+            const uint8_t *wr = w + (size_t)o * nb * 17;
+            float acc[2][8] = {{0}};
+            int ib = 0;
+            float sum = 0;
+            for (; ib + 1 < nb; ib += 2)
+                for (int h = 0; h < 2; h++) {
+                    const uint8_t *b = wr + (size_t)(ib + h) * 17, *q = a + (size_t)(ib + h) * 34;
+                    uint16_t dh;
+                    memcpy(&dh, q, 2);
+                    float d = rl_f16_to_f32(dh) * (float)ldexp(1.0, (int)b[0] - 128);
+                    for (int l = 0; l < 8; l++) {
+                        int s = 0;
+                        for (int i = 4 * l; i < 4 * l + 4; i++) s += (int8_t)q[2 + i] * KV[i < 16 ? b[1 + i] & 15 : b[1 + i - 16] >> 4];
+                        acc[h][l] = fmaf(d, (float)s, acc[h][l]);
+                    }
+                }
+            float v[8];
+            for (int l = 0; l < 8; l++) v[l] = acc[0][l] + acc[1][l];
+            sum = ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+            for (; ib < nb; ib++) {
+                const uint8_t *b = wr + (size_t)ib * 17, *q = a + (size_t)ib * 34;
+                uint16_t dh;
+                memcpy(&dh, q, 2);
+                float d = rl_f16_to_f32(dh) * (float)ldexp(1.0, (int)b[0] - 128);
+                int s1 = 0, s2 = 0;
+                for (int j = 0; j < 16; j++) { s1 += (int8_t)q[2 + j] * KV[b[1 + j] & 15]; s2 += (int8_t)q[2 + 16 + j] * KV[b[1 + j] >> 4]; }
+                sum += d * (float)(s1 + s2);
+            }
+            sum += bias[o];
+            if (memcmp(&sum, &y[(size_t)t * out + o], 4)) bad++;
+        }
+    }
+    CHECK(!bad, "MXFP4 T=%d in=%d out=%d: %d outputs differ from ggml's x86 summation order", T, in, out, bad);
+    free(a);
+}
+
 static void check_type(rl_dtype t, int T, int in, int out) {
     size_t rb = rl_dtype_row_bytes(t, in);
     uint8_t *w = malloc(rb * (size_t)out);
@@ -77,7 +141,8 @@ static void check_type(rl_dtype t, int T, int in, int out) {
         float corr[64] = {0};
         act_dequant(t, x + (size_t)tt * in, xq, corr, in);
         for (int o = 0; o < out; o++) {
-            rl_convert_to_f32(wf, w + (size_t)o * rb, t, in);
+            if (t == RL_DT_GMXFP4) mxfp4_ref_row(wf, w + (size_t)o * rb, in);
+            else rl_convert_to_f32(wf, w + (size_t)o * rb, t, in);
             double s = bias[o], mag = fabs(bias[o]);
             for (int i = 0; i < in; i++) { s += (double)wf[i] * xq[i]; mag += fabs((double)wf[i] * xq[i]); }
             if (t == RL_DT_GQ4_1 || t == RL_DT_Q5_1)
@@ -91,6 +156,7 @@ static void check_type(rl_dtype t, int T, int in, int out) {
         }
     }
     CHECK(worst < 1e-5, "%s T=%d in=%d: relative error %g vs the dequantised reference", RL_DTYPES[t].st_name, T, in, worst);
+    if (t == RL_DT_GMXFP4) mxfp4_ggml_order(w, x, bias, y0, T, in, out);
     for (int pi = 1; pi < 4; pi++) {
         if (rl_simd_force(PATHS[pi]) != 0) continue;
         rl_pool *p = rl_pool_new(2);
@@ -105,7 +171,7 @@ static void check_type(rl_dtype t, int T, int in, int out) {
 
 static void test_types(void) {
     static const rl_dtype TYPES[] = {RL_DT_GQ8_0, RL_DT_GQ4_1, RL_DT_Q4_0, RL_DT_Q5_0, RL_DT_Q5_1, RL_DT_IQ4_NL,
-                                     RL_DT_Q2_K, RL_DT_Q3_K, RL_DT_Q4_K, RL_DT_Q5_K, RL_DT_Q6_K};
+                                     RL_DT_Q2_K, RL_DT_Q3_K, RL_DT_Q4_K, RL_DT_Q5_K, RL_DT_Q6_K, RL_DT_GMXFP4};
     for (size_t k = 0; k < sizeof TYPES / sizeof *TYPES; k++) {
         int blk = RL_DTYPES[TYPES[k]].block;
         check_type(TYPES[k], 1, 3 * blk, 13);

@@ -95,7 +95,8 @@ static uint8_t *gguf_blocks(rl_dtype dt, int rows, int cols) {
         uint8_t *blk = w + b * bb;
         for (size_t j = 0; j < bb; j++) blk[j] = (uint8_t)(frand() * 127.0f + 128.0f);
         uint16_t d = rl_f32_to_f16(0.001f + 0.02f * fabsf(frand())), m = rl_f32_to_f16(frand() * 0.05f);
-        memcpy(blk + d_at, &d, 2);
+        if (dt == RL_DT_GMXFP4) blk[0] = (uint8_t)(118 + (b * 7) % 14); /* e8m0: 2^-10 .. 2^3 */
+        else memcpy(blk + d_at, &d, 2);
         if (m_at >= 0) memcpy(blk + m_at, &m, 2);
     }
     return w;
@@ -160,7 +161,7 @@ static void test_matmul_convert(void) {
  * quantised to Q8_0 / Q8_1 blocks, integer block dots): 1e-5 of sum |x w| */
 static void test_matmul_gguf(void) {
     const rl_dtype dts[] = {RL_DT_GF16, RL_DT_GBF16, RL_DT_GQ8_0, RL_DT_GQ4_1, RL_DT_Q4_0, RL_DT_IQ4_NL, RL_DT_Q5_0,
-                            RL_DT_Q5_1, RL_DT_Q2_K, RL_DT_Q3_K, RL_DT_Q4_K, RL_DT_Q5_K, RL_DT_Q6_K};
+                            RL_DT_Q5_1, RL_DT_Q2_K, RL_DT_Q3_K, RL_DT_Q4_K, RL_DT_Q5_K, RL_DT_Q6_K, RL_DT_GMXFP4};
     const rl_dtype lay[] = {RL_DT_F16, RL_DT_BF16, RL_DT_Q8_0, RL_DT_Q4_1, RL_DT_Q8_0, RL_DT_Q8_0};
     for (size_t di = 0; di < sizeof dts / sizeof dts[0]; di++)
         for (int T = 1; T <= (RL_DTYPES[dts[di]].block == 256 ? 47 : 21); T += 4 + 10 * (T > 1)) {

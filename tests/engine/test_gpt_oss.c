@@ -5,12 +5,17 @@
  * modeling_gpt_oss.py and the OCP MX definition, in double precision, with none of the engine's
  * code: every prefill and decode row within 1e-3 and the same greedy ids, on cpu, cpu-staged and
  * the GPU backends that open, batched too; the same model rewritten as the dequantised BF16
- * re-uploads store it (experts [E, in, out], exact in bf16, no quantization_config) gives the same.
+ * re-uploads store it (experts [E, in, out], exact in bf16, no quantization_config) gives the same;
+ * and the same model written as GGUF by `quantize --gguf` (F32 matrices, the MXFP4 experts
+ * repacked into ggml's MXFP4 blocks as llama.cpp's converter does, expert biases split) against
+ * the reference in llama.cpp's numerics: YaRN's correction range rounded (ggml_rope_yarn_corr_dims)
+ * and the MXFP4 experts' input rows quantised to Q8_0 blocks (ggml-cpu's vec_dot_type for MXFP4).
  * Also: experts plain where quantization_config says MXFP4, a missing scales tensor, another
  * swiglu_limit and an unknown layer type are errors naming the problem. */
 #include "repack.h"
 #include "refcheck.h"
 #include "model/synth.h"
+#include "quant/gguf_export.h"
 
 enum { L = 3, H = 128, NH = 4, NKV = 2, HD = 32, I = 96, V = 300, E = 4, K = 2, WIN = 4, P = 11, G = 6 };
 static const char *CFG =
@@ -55,12 +60,28 @@ static void rmsnorm(double *o, const double *x, const double *w, int n) {
     double r = 1.0 / sqrt(ss / n + 1e-5);
     for (int i = 0; i < n; i++) o[i] = x[i] * r * w[i];
 }
-/* transformers' YaRN inv_freq (truncate false: the correction range unrounded) and attention factor */
-static void yarn(double *inv, double *att) {
+/* The reference in llama.cpp's numerics (arg of reference()): see the top. */
+typedef struct { int ggml; } ref_mode;
+
+/* An activation row as ggml-cpu's x86 quantize_row_q8_0 leaves it, dequantised: per block of 32
+ * d = amax / 127 (stored as f16), q = round-half-even(x * 127 / amax). */
+static void q8_0_round(double *v, int n) {
+    for (int b = 0; b < n; b += 32) {
+        float xf[32], amax = 0;
+        for (int i = 0; i < 32; i++) { xf[i] = (float)v[b + i]; amax = fmaxf(amax, fabsf(xf[i])); }
+        float d = amax / 127.f, id = amax != 0 ? 127.f / amax : 0, dh = rl_f16_to_f32(rl_f32_to_f16(d));
+        for (int i = 0; i < 32; i++) v[b + i] = (double)dh * nearbyintf(xf[i] * id);
+    }
+}
+
+/* transformers' YaRN inv_freq (truncate false: the correction range unrounded; ggml: rounded out)
+ * and attention factor */
+static void yarn(double *inv, double *att, int ggml) {
     const double base = 150000, f = 32, om = 4096, dim = HD;
     double lo = dim * log(om / (32 * 2 * M_PI)) / (2 * log(base)), hi = dim * log(om / (1 * 2 * M_PI)) / (2 * log(base));
     lo = fmax(lo, 0);
     hi = fmin(hi, dim - 1);
+    if (ggml) { lo = fmax(floor(lo), 0); hi = fmin(ceil(hi), dim - 1); }
     if (lo == hi) hi += 0.001;
     for (int i = 0; i < HD / 2; i++) {
         double pf = pow(base, 2.0 * i / dim), ramp = fmin(fmax((i - lo) / (hi - lo), 0), 1), ext = 1 - ramp;
@@ -71,9 +92,9 @@ static void yarn(double *inv, double *att) {
 
 /* The whole model over ids[0..n): logits of every position into lg (n, V). */
 static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
-    (void)arg;
+    int ggml = arg && ((const ref_mode *)arg)->ggml;
     double inv[HD / 2], att;
-    yarn(inv, &att);
+    yarn(inv, &att, ggml);
     double *emb = ref_tensor("model.embed_tokens.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
     for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
     double *xn = malloc(sizeof *xn * H), *q = malloc(sizeof *q * (size_t)n * NH * HD), *k = malloc(sizeof *k * (size_t)n * NKV * HD);
@@ -131,12 +152,15 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
             memset(acc, 0, sizeof acc);
             for (int j = 0; j < K; j++) {
                 int e = sel[j];
-                double gu[2 * I], hcur[I], dn[H];
-                ref_linear(gu, wgu[e], bgu + (size_t)e * 2 * I, xn, 2 * I, H);
+                double gu[2 * I], hcur[I], dn[H], xq[H];
+                memcpy(xq, xn, sizeof xq);
+                if (ggml) q8_0_round(xq, H);
+                ref_linear(gu, wgu[e], bgu + (size_t)e * 2 * I, xq, 2 * I, H);
                 for (int i = 0; i < I; i++) { /* gate = gate_up[::2], up = gate_up[1::2] */
                     double gt = fmin(gu[2 * i], 7.0), up = fmax(fmin(gu[2 * i + 1], 7.0), -7.0);
                     hcur[i] = (up + 1) * gt / (1 + exp(-1.702 * gt));
                 }
+                if (ggml) q8_0_round(hcur, I);
                 ref_linear(dn, wd[e], bd + (size_t)e * H, hcur, H, I);
                 for (int i = 0; i < H; i++) acc[i] += w[j] / z * dn[i];
             }
@@ -224,6 +248,18 @@ static void test_reference(void) {
         ref_compare(m_dir, "gpt_oss", ids, P, G, gl, V, 5);
         ref_compare(bf_dir, "gpt_oss bf16 re-upload", ids, P, G, gl, V, 0);
     }
+    /* GGUF: written from the MXFP4 checkpoint, checked against the reference in ggml's numerics */
+    char gguf[160];
+    snprintf(gguf, sizeof gguf, "%s/m.gguf", dir);
+    CHECK(rl_gguf_export(m_dir, gguf, RL_GX_F32, NULL, NULL, NULL) == 0, "quantize --gguf: %s", rl_last_error());
+    ref_mode gm = {1};
+    int32_t gids[P + G];
+    memcpy(gids, ids, sizeof gids);
+    float *gg = REF_CK ? ref_logits(reference, &gm, gids, P, G, V) : NULL;
+    if (gg) ref_compare(gguf, "gpt_oss GGUF", gids, P, G, gg, V, 5);
+    free(gg);
+    CHECK(rl_gguf_export(bf_dir, gguf, RL_GX_F32, NULL, NULL, NULL) != 0 && strstr(rl_last_error(), "MXFP4 checkpoint"),
+          "plain experts refused: %s", rl_last_error());
     /* two sequences in one batch: the prompt and its first 6 tokens */
     rl_model_opts o2 = {.n_seq = 2};
     rl_model *m = rl_model_open(m_dir, &o2);

@@ -118,7 +118,7 @@ void rl_ggml_quantize_q8_K(const float *x, void *dst, int64_t n) {
 
 gq_info rl_gq_info(rl_dtype t) {
     switch (t) {
-    case RL_DT_GQ8_0: case RL_DT_Q4_0: case RL_DT_Q5_0: case RL_DT_IQ4_NL: return (gq_info){QK, QK, GQ_ACT_Q8_0};
+    case RL_DT_GQ8_0: case RL_DT_Q4_0: case RL_DT_Q5_0: case RL_DT_IQ4_NL: case RL_DT_GMXFP4: return (gq_info){QK, QK, GQ_ACT_Q8_0};
     case RL_DT_GQ4_1: case RL_DT_Q5_1: return (gq_info){QK, QK, GQ_ACT_Q8_1};
     case RL_DT_Q2_K: case RL_DT_Q3_K: case RL_DT_Q6_K: return (gq_info){QKK, 16, GQ_ACT_Q8_K};
     case RL_DT_Q4_K: case RL_DT_Q5_K: return (gq_info){QKK, 32, GQ_ACT_Q8_K};

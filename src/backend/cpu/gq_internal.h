@@ -16,6 +16,15 @@ typedef enum { GQ_ACT_Q8_0, GQ_ACT_Q8_1, GQ_ACT_Q8_K } gq_act;
 
 /* IQ4_NL's 16 item values (ggml's kvalues_iq4nl). */
 static const int8_t GQ_IQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+/* MXFP4's 16 item values, e2m1 doubled (ggml's kvalues_mxfp4); the scale is then 2^(e - 128). */
+static const int8_t GQ_MXFP4[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+/* ggml's GGML_E8M0_TO_FP32_HALF: 2^(e - 128) as f32 (e 0 and 1: subnormal). */
+static inline float gq_e8m0_half(uint8_t e) {
+    uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+    float f;
+    __builtin_memcpy(&f, &bits, 4);
+    return f;
+}
 
 /* A decoded weight block: value i = (d * sc[g]) * a[i] - (dmin * mn[g]), g = i / gsz. */
 typedef struct {

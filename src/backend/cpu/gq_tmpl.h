@@ -54,6 +54,10 @@ static TGT inline void dec_iq4_nl(const uint8_t *b, gq_blk *o) {
     o->d = h2f(b); o->dmin = 0;
     GQ_NIB16_LUT(b + 2, o->a, GQ_IQ4NL);
 }
+static TGT inline void dec_mxfp4(const uint8_t *b, gq_blk *o) {
+    o->d = gq_e8m0_half(b[0]); o->dmin = 0;
+    GQ_NIB16_LUT(b + 1, o->a, GQ_MXFP4);
+}
 
 static TGT inline void dec_q2_K(const uint8_t *b, gq_blk *o) { /* scales[16] qs[64] d dmin */
     const uint8_t *sc = b, *qs = b + 16;
@@ -144,6 +148,7 @@ TGT void SFX(rl_gq_decode)(rl_dtype t, const uint8_t *b, gq_blk *o) {
     case RL_DT_Q5_0: dec_q5_0(b, o); break;
     case RL_DT_Q5_1: dec_q5_1(b, o); break;
     case RL_DT_IQ4_NL: dec_iq4_nl(b, o); break;
+    case RL_DT_GMXFP4: dec_mxfp4(b, o); break;
     case RL_DT_Q2_K: dec_q2_K(b, o); break;
     case RL_DT_Q3_K: dec_q3_K(b, o); break;
     case RL_DT_Q4_K: dec_q4_K(b, o); break;
@@ -591,7 +596,38 @@ static TGT void rows_q4_single_t1(const gq_job *j, int64_t o0, int64_t o1, int i
 }
 #endif
 
+/* MXFP4 as ggml_vec_dot_mxfp4_q8_0's x86 (AVX2) code sums it, for every row and token (ggml runs
+ * no tinyBLAS or repacked kernel for it): two sets of 8 f32 lanes, even blocks into the first
+ * and odd ones into the second (lane l: items 4l..4l+3, fma(dx * dw, lane int sum, lane)), added
+ * lane by lane and reduced by hsum8, then a last odd block added as d * (its int sum). */
+static TGT void rows_mxfp4(const gq_job *j, int64_t o0, int64_t o1) {
+    const int nb = j->in / GQ_QK, np = nb & ~1;
+    gq_blk b;
+    for (int64_t o = o0; o < o1; o++) {
+        const uint8_t *wr = j->w + (size_t)o * j->w_rb;
+        for (int t = 0; t < j->T; t++) {
+            const uint8_t *ar = j->act + (size_t)t * j->a_rb;
+            float c[2][8] = {{0}};
+            for (int k = 0; k < np; k++) {
+                const uint8_t *a = ar + (size_t)k * j->ab;
+                dec_mxfp4(wr + (size_t)k * j->bb, &b);
+                GQ_LANE_FMA(c[k & 1], h2f(a) * b.d, b.a, (const int8_t *)(a + 2));
+            }
+            float s[8];
+            for (int l = 0; l < 8; l++) s[l] = c[0][l] + c[1][l];
+            float y = hsum8(s);
+            if (np < nb) {
+                const uint8_t *a = ar + (size_t)np * j->ab;
+                dec_mxfp4(wr + (size_t)np * j->bb, &b);
+                y += (h2f(a) * b.d) * (float)GQ_IDOT32(b.a, (const int8_t *)(a + 2));
+            }
+            j->y[(size_t)t * j->out + o] = y + (j->bias ? j->bias[o] : 0.0f);
+        }
+    }
+}
+
 static TGT void rows_q80(const gq_job *j, int64_t o0, int64_t o1) {
+    if (j->t == RL_DT_GMXFP4) { rows_mxfp4(j, o0, o1); return; }
     int nb = j->in / GQ_QK;
     int single = (j->t == RL_DT_Q4_0 || j->t == RL_DT_IQ4_NL) && j->out % 8 == 0;
     float acc[TCHUNK][8];

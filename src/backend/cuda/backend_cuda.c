@@ -17,7 +17,7 @@ _Static_assert(RL_DT_F32 == 0 && RL_DT_F16 == 1 && RL_DT_BF16 == 2 && RL_DT_Q8_0
                "cu_common.cuh's dtype values");
 _Static_assert(RL_DT_GF16 == 12 && RL_DT_GBF16 == 13 && RL_DT_GQ8_0 == 14 && RL_DT_GQ4_1 == 15 && RL_DT_Q4_0 == 16 &&
                RL_DT_Q5_0 == 17 && RL_DT_Q5_1 == 18 && RL_DT_Q2_K == 19 && RL_DT_Q6_K == 23 && RL_DT_IQ4_NL == 24 &&
-               RL_DT_FP8_BLK == 26 && RL_DT_GPTQ == 27 && RL_DT_AWQ == 28 && RL_DT_BNB4 == 29 && RL_DT_MXFP4 == 30, "cu_gguf.cuh's dtype values");
+               RL_DT_FP8_BLK == 26 && RL_DT_GPTQ == 27 && RL_DT_AWQ == 28 && RL_DT_BNB4 == 29 && RL_DT_MXFP4 == 30 && RL_DT_GMXFP4 == 31, "cu_gguf.cuh's dtype values");
 _Static_assert(RL_ROPE_NEOX == 0 && RL_ROPE_GPTJ == 1, "cu_api.h's rope pairing values");
 
 typedef struct {

@@ -12,13 +12,15 @@
 enum {
     DT_GF16 = 12, DT_GBF16 = 13, DT_GQ8_0 = 14, DT_GQ4_1 = 15, DT_Q4_0 = 16, DT_Q5_0 = 17, DT_Q5_1 = 18,
     DT_Q2_K = 19, DT_Q3_K = 20, DT_Q4_K = 21, DT_Q5_K = 22, DT_Q6_K = 23, DT_IQ4_NL = 24,
-    DT_FP8_BLK = 26, DT_GPTQ = 27, DT_AWQ = 28, DT_BNB4 = 29, DT_MXFP4 = 30
+    DT_FP8_BLK = 26, DT_GPTQ = 27, DT_AWQ = 28, DT_BNB4 = 29, DT_MXFP4 = 30, DT_GMXFP4 = 31
 };
 
 static inline __host__ __device__ int gg_is_k(int dt) { return dt >= DT_Q2_K && dt <= DT_Q6_K; }
 static inline __host__ __device__ int gg_is_b32(int dt) {
-    return dt == DT_GQ8_0 || dt == DT_GQ4_1 || dt == DT_Q4_0 || dt == DT_Q5_0 || dt == DT_Q5_1 || dt == DT_IQ4_NL;
+    return dt == DT_GQ8_0 || dt == DT_GQ4_1 || dt == DT_Q4_0 || dt == DT_Q5_0 || dt == DT_Q5_1 || dt == DT_IQ4_NL || dt == DT_GMXFP4;
 }
+// a GGUF type (ggml-cpu numerics)
+static inline __host__ __device__ int gg_is_gguf(int dt) { return (dt >= DT_GF16 && dt <= DT_IQ4_NL) || dt == DT_GMXFP4; }
 // items and bytes per block (1 and the item size for F16 / BF16)
 static inline __host__ __device__ int gg_items(int dt) { return gg_is_k(dt) ? 256 : gg_is_b32(dt) ? 32 : 1; }
 static inline __host__ __device__ int gg_bytes(int dt) {
@@ -26,6 +28,7 @@ static inline __host__ __device__ int gg_bytes(int dt) {
     case DT_GQ8_0: return 34;
     case DT_GQ4_1: return 20;
     case DT_Q4_0: case DT_IQ4_NL: return 18;
+    case DT_GMXFP4: return 17;
     case DT_Q5_0: return 22;
     case DT_Q5_1: return 24;
     case DT_Q2_K: return 84;
@@ -46,11 +49,19 @@ __device__ __forceinline__ uint32_t gg_u32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 __device__ __forceinline__ int gg_has_m(int dt) { return dt == DT_GQ4_1 || dt == DT_Q5_1; }
+// the scale of a 32-block: its f16, or MXFP4's e8m0 byte as 2^(e - 128) (ggml's GGML_E8M0_TO_FP32_HALF)
+__device__ __forceinline__ float gg_d32(const uint8_t *b, int dt) {
+    if (dt != DT_GMXFP4) return gg_h(b);
+    uint32_t e = b[0];
+    return __uint_as_float(e < 2 ? 0x00200000u << e : (e - 1) << 23);
+}
 
 // integer item j (0..31) of a 32-block
 __device__ __forceinline__ int gg_q32(const uint8_t *b, int dt, int j) {
     const int8_t IQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+    const int8_t MXFP4V[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
     if (dt == DT_GQ8_0) return (int8_t)b[2 + j];
+    if (dt == DT_GMXFP4) { int by = b[1 + (j & 15)]; return MXFP4V[j < 16 ? by & 15 : by >> 4]; }
     if (dt == DT_Q5_0 || dt == DT_Q5_1) {
         int o = dt == DT_Q5_0 ? 2 : 4, by = b[o + 4 + (j & 15)];
         int q = (j < 16 ? (by & 15) : (by >> 4)) | (int)((gg_u32(b + o) >> j) & 1u) << 4;
@@ -109,7 +120,7 @@ __device__ __forceinline__ float gg_item(const uint8_t *row, int dt, int64_t i) 
         return __fsub_rn(__fmul_rn(dl, (float)gg_kitem(b, dt, j)), ml);
     }
     const uint8_t *b = row + (i >> 5) * gg_bytes(dt);
-    float v = __fmul_rn(gg_h(b), (float)gg_q32(b, dt, (int)(i & 31)));
+    float v = __fmul_rn(gg_d32(b, dt), (float)gg_q32(b, dt, (int)(i & 31)));
     return gg_has_m(dt) ? __fadd_rn(v, gg_h(b + 2)) : v;
 }
 #endif

@@ -145,7 +145,7 @@ __global__ void add_bias_kernel(float *y, const float *bias, int T, int out) {
 
 void rlcu_matmul(float *y, const float *x, const void *w, int dt, const float *bias, int T, int in, int out) {
     if (T <= 0 || out <= 0) return;
-    if (dt >= DT_GF16 && dt <= DT_IQ4_NL) { rlcu_matmul_gguf(y, x, w, dt, bias, T, in, out); return; }
+    if (gg_is_gguf(dt)) { rlcu_matmul_gguf(y, x, w, dt, bias, T, in, out); return; }
     size_t rb = rlcu_row_bytes(dt, in);
     if (T < GEMM_MIN_T || in <= 0) {
         dim3 g((out + GEMV_WARPS - 1) / GEMV_WARPS), b(32 * GEMV_WARPS);

@@ -26,7 +26,7 @@ void rlcu_fail(const char *what, cudaError_t e) {
 const char *rlcu_error(void) { return g_failed ? g_err : NULL; }
 
 int rlcu_supports(int dt) {
-    return dt == DT_F32 || dt == DT_F16 || dt == DT_BF16 || dt == DT_Q8_0 || dt == DT_Q4_1 || (dt >= DT_GF16 && dt <= DT_IQ4_NL) ||
+    return dt == DT_F32 || dt == DT_F16 || dt == DT_BF16 || dt == DT_Q8_0 || dt == DT_Q4_1 || gg_is_gguf(dt) ||
            (dt >= DT_FP8_BLK && dt <= DT_MXFP4);
 }
 

@@ -126,7 +126,7 @@ __global__ void gguf_kernel(float *__restrict__ y, const float *__restrict__ x, 
         } else if (act >= 3) {
             for (int blk = lane; blk < in / 32; blk += 32) {
                 const uint8_t *b = row + (size_t)blk * bbytes;
-                float dw = gg_h(b), mw = gg_has_m(dt) ? gg_h(b + 2) : 0.0f;
+                float dw = gg_d32(b, dt), mw = gg_has_m(dt) ? gg_h(b + 2) : 0.0f;
                 int wq[32];
                 for (int j = 0; j < 32; j++) wq[j] = gg_q32(b, dt, j);
                 for (int k = 0; k < nt; k++) {

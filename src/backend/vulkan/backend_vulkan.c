@@ -40,7 +40,7 @@ static int dt_code(rl_dtype dt) {
     case RL_DT_Q8_0: case RL_DT_GQ8_0: return 10;
     case RL_DT_Q4_1: case RL_DT_GQ4_1: return 11;
     case RL_DT_Q4_0: case RL_DT_Q5_0: case RL_DT_Q5_1: case RL_DT_Q2_K: case RL_DT_Q3_K: case RL_DT_Q4_K:
-    case RL_DT_Q5_K: case RL_DT_Q6_K: case RL_DT_IQ4_NL: return (int)dt; /* shaders/common.glsl DT_* */
+    case RL_DT_Q5_K: case RL_DT_Q6_K: case RL_DT_IQ4_NL: case RL_DT_GMXFP4: return (int)dt; /* shaders/common.glsl DT_* */
     default: return -1;
     }
 }
@@ -56,7 +56,7 @@ static uint32_t gguf_mode(rl_dtype dt) {
     switch (dt) {
     case RL_DT_GF16: return 1;
     case RL_DT_GBF16: return 2;
-    case RL_DT_GQ8_0: case RL_DT_Q4_0: case RL_DT_Q5_0: case RL_DT_IQ4_NL: return 3;
+    case RL_DT_GQ8_0: case RL_DT_Q4_0: case RL_DT_Q5_0: case RL_DT_IQ4_NL: case RL_DT_GMXFP4: return 3;
     case RL_DT_GQ4_1: case RL_DT_Q5_1: return 4;
     case RL_DT_Q2_K: case RL_DT_Q3_K: case RL_DT_Q4_K: case RL_DT_Q5_K: case RL_DT_Q6_K: return 5;
     default: return 0;

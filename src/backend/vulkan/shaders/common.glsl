@@ -27,6 +27,7 @@ layout(buffer_reference, std430, buffer_reference_align = 4) buffer I32 { int v[
 #define DT_Q5_K 22u
 #define DT_Q6_K 23u
 #define DT_IQ4_NL 24u
+#define DT_GMXFP4 31u
 #define NEG_BIG -3.0e38
 
 uint lid() { return gl_LocalInvocationID.x; }
@@ -91,7 +92,16 @@ uint rd_u32(U32 w, uint b) {
 float f16v(uint h) { return unpackHalf2x16(h).x; }
 float bf16v(uint h) { return uintBitsToFloat(h << 16); }
 const int IQ4NL[16] = int[16](-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
-uint blk_bytes(uint dt) { return dt == DT_Q8_0 ? 34u : dt == DT_Q4_1 ? 20u : dt == DT_Q5_0 ? 22u : dt == DT_Q5_1 ? 24u : 18u; }
+const int MXFP4V[16] = int[16](0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+uint blk_bytes(uint dt) {
+    return dt == DT_Q8_0 ? 34u : dt == DT_Q4_1 ? 20u : dt == DT_Q5_0 ? 22u : dt == DT_Q5_1 ? 24u : dt == DT_GMXFP4 ? 17u : 18u;
+}
+// the scale d of a 32-block: its f16, or MXFP4's e8m0 byte as 2^(e - 128) (ggml's kvalues are doubled)
+float blk_d(U32 w, uint bb, uint dt) {
+    if (dt != DT_GMXFP4) return f16v(rd_u16(w, bb));
+    uint e = rd_byte(w, bb);
+    return uintBitsToFloat(e < 2u ? 0x00200000u << e : (e - 1u) << 23);
+}
 // 1 for the 32-blocks with a second f16 (the min m: value d q + m)
 bool blk_has_m(uint dt) { return dt == DT_Q4_1 || dt == DT_Q5_1; }
 // integer item j (0..31) of a 32-block at byte bb: Q8_0 q, Q4_1 nibble, Q4_0 nibble - 8, IQ4_NL
@@ -103,8 +113,9 @@ int blk_q(U32 w, uint bb, uint dt, uint j) {
         uint q = (j < 16u ? (by & 15u) : (by >> 4)) | (((rd_u32(w, bb + o) >> j) & 1u) << 4);
         return dt == DT_Q5_0 ? int(q) - 16 : int(q);
     }
-    uint by = rd_byte(w, bb + (dt == DT_Q4_1 ? 4u : 2u) + (j & 15u));
+    uint by = rd_byte(w, bb + (dt == DT_Q4_1 ? 4u : dt == DT_GMXFP4 ? 1u : 2u) + (j & 15u));
     uint q = j < 16u ? (by & 15u) : (by >> 4);
+    if (dt == DT_GMXFP4) return MXFP4V[q];
     if (dt == DT_Q4_1) return int(q);
     if (dt == DT_Q4_0) return int(q) - 8;
     return IQ4NL[q];
@@ -115,7 +126,7 @@ float wval(U32 w, uint b, uint dt, uint i) {
     if (dt == DT_F16) return f16v(rd_u16(w, b + 2u * i));
     if (dt == DT_BF16) return bf16v(rd_u16(w, b + 2u * i));
     uint bb = b + (i >> 5) * blk_bytes(dt);
-    float q = float(blk_q(w, bb, dt, i & 31u)), d = f16v(rd_u16(w, bb));
+    float q = float(blk_q(w, bb, dt, i & 31u)), d = blk_d(w, bb, dt);
     return blk_has_m(dt) ? d * q + f16v(rd_u16(w, bb + 2u)) : d * q;
 }
 

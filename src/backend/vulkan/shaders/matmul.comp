@@ -52,7 +52,7 @@ void row_dot(uint o, uint t0, uint nt, uint i0, uint st) {
         uint bbytes = blk_bytes(p.dt);
         for (uint blk = i0; blk < p.in_ / 32u; blk += st) {
             uint bb = rowb + blk * bbytes;
-            float dw = f16v(rd_u16(p.w, bb)), mw = blk_has_m(p.dt) ? f16v(rd_u16(p.w, bb + 2u)) : 0.0;
+            float dw = blk_d(p.w, bb, p.dt), mw = blk_has_m(p.dt) ? f16v(rd_u16(p.w, bb + 2u)) : 0.0;
             int wq[32];
             for (uint j = 0; j < 32u; j++) wq[j] = blk_q(p.w, bb, p.dt, j);
             for (uint k = 0; k < nt; k++) {
