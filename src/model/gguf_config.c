@@ -27,6 +27,12 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"gemma3", "Gemma3ForCausalLM", NULL, 0},
     {"glm4", "Glm4ForCausalLM", NULL, 1}, /* HF's interleaved rotary pairs, stored as they are */
     {"gpt-oss", "GptOssForCausalLM", NULL, 0},
+    {"olmo2", "Olmo2ForCausalLM", NULL, 0},          /* with a sliding window: OLMo 3 */
+    {"granite", "GraniteForCausalLM", NULL, 1},      /* Q/K rows permuted as for llama */
+    {"granitemoe", "GraniteMoeForCausalLM", NULL, 1}, /* with a shared expert: GraniteMoeShared */
+    {"command-r", "CohereForCausalLM", NULL, 1},
+    {"cohere2", "Cohere2ForCausalLM", NULL, 1},
+    {"exaone4", "Exaone4ForCausalLM", NULL, 0},
     {"phi3", "Phi3ForCausalLM", NULL, 0},
     {"deepseek2", "DeepseekV2ForCausalLM", NULL, 1},
 };
@@ -153,15 +159,18 @@ static int swa_layer_types(cJSON *c, const rl_gguf *g, const char *arch, int64_t
     char key[160];
     snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", arch);
     const rl_gguf_kv *kv = rl_gguf_get(g, key);
-    if (kv && kv->type == RL_GGUF_ARRAY) return rl_err("%s: metadata '%s' as a per-layer list is not supported", g->path, key);
-    int64_t w = get_int(g, arch, "attention.sliding_window", 0);
-    if (kv && rl_gguf_int(g, key, &pat) < 0) return -1;
+    int64_t w = get_int(g, arch, "attention.sliding_window", 0), layers = get_int(g, arch, "block_count", 0);
+    const uint8_t *flags = NULL; /* the converter's per-layer list (OLMo 3, EXAONE 4): the model's own layer_types */
+    if (kv && kv->type == RL_GGUF_ARRAY) {
+        if (kv->arr_type != RL_GGUF_BOOL || (int64_t)kv->arr_n != layers)
+            return rl_err("%s: metadata '%s' must be a number or a list of %lld booleans", g->path, key, (long long)layers);
+        flags = kv->arr;
+    } else if (kv && rl_gguf_int(g, key, &pat) < 0) return -1;
     if (pat < 0) return rl_err("%s: metadata '%s' = %lld is negative", g->path, key, (long long)pat);
-    int64_t layers = get_int(g, arch, "block_count", 0);
     cJSON *lt = cJSON_AddArrayToObject(c, "layer_types");
     if (!lt) return rl_err("out of memory");
     for (int64_t l = 0; l < layers && l < 100000; l++) {
-        int sliding = w > 0 && (pat == 0 || l % pat < pat - 1);
+        int sliding = w > 0 && (flags ? flags[l] != 0 : pat == 0 || l % pat < pat - 1);
         cJSON *v = cJSON_CreateString(sliding ? "sliding_attention" : "full_attention");
         if (!v) return rl_err("out of memory");
         cJSON_AddItemToArray(lt, v);
@@ -188,6 +197,36 @@ static int gpt_oss_config(cJSON *c, const rl_gguf *g, const char *arch) {
     return swa_layer_types(c, g, arch, 2);
 }
 
+/* OLMo 2 / 3, Granite, Command R / R7B, EXAONE 4: their keys of config.json. */
+static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
+    if (!strcmp(arch, "olmo2")) {
+        cJSON_AddBoolToObject(c, "attention_bias", find_tensor(g, "blk.0.attn_q.bias") != NULL);
+        if (get_int(g, arch, "attention.sliding_window", 0) > 0 && swa_layer_types(c, g, arch, 4)) return -1;
+    } else if (!strncmp(arch, "granite", 7)) {
+        cJSON_AddBoolToObject(c, "attention_bias", find_tensor(g, "blk.0.attn_q.bias") != NULL);
+        cJSON_AddBoolToObject(c, "mlp_bias", find_tensor(g, "blk.0.ffn_down.bias") != NULL);
+        if (put_num(c, g, arch, "attention.scale", "attention_multiplier") || put_num(c, g, arch, "embedding_scale", "embedding_multiplier") ||
+            put_num(c, g, arch, "residual_scale", "residual_multiplier") || put_num(c, g, arch, "logit_scale", "logits_scaling") ||
+            put_int(c, g, arch, "expert_shared_feed_forward_length", "shared_intermediate_size")) return -1;
+        cJSON_DeleteItemFromObject(c, "shared_expert_intermediate_size"); /* Qwen2-MoE's key: a gated shared expert */
+    } else if (!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) {
+        if (put_num(c, g, arch, "logit_scale", "logit_scale")) return -1;
+        if (!strcmp(arch, "cohere2") && swa_layer_types(c, g, arch, 4)) return -1;
+    } else if (!strcmp(arch, "exaone4")) {
+        /* llama.cpp slides only the 64-layer model's layers (window 4096 unless given), 3 of every 4 */
+        cJSON_DeleteItemFromObject(c, "sliding_window");
+        if (get_int(g, arch, "block_count", 0) == 64) {
+            int64_t w = get_int(g, arch, "attention.sliding_window", 4096);
+            cJSON_AddNumberToObject(c, "sliding_window", (double)w);
+            char key[160];
+            snprintf(key, sizeof key, "%s.attention.sliding_window", arch);
+            if (!rl_gguf_get(g, key)) { cJSON_AddNumberToObject(c, "sliding_window_pattern", 4); return 0; }
+            if (swa_layer_types(c, g, arch, 4)) return -1;
+        }
+    }
+    return 0;
+}
+
 /* The config.json equivalent of the metadata. */
 static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
     cJSON *c = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(c, "architectures");
@@ -200,6 +239,7 @@ static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
         put_int(c, g, arch, "attention.key_length", "head_dim") ||
         put_int(c, g, arch, "context_length", "max_position_embeddings") ||
         put_num(c, g, arch, "attention.layer_norm_rms_epsilon", "rms_norm_eps") ||
+        put_num(c, g, arch, "attention.layer_norm_epsilon", "layer_norm_eps") ||
         put_num(c, g, arch, "rope.freq_base", "rope_theta") ||
         put_int(c, g, arch, "expert_count", "num_local_experts") ||
         put_int(c, g, arch, "expert_used_count", "num_experts_per_tok") ||
@@ -242,6 +282,7 @@ static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
     }
     if (!strcmp(arch, "gemma3") && gemma3_config(c, g, arch)) { cJSON_Delete(c); return NULL; }
     if (!strcmp(arch, "gpt-oss") && gpt_oss_config(c, g, arch)) { cJSON_Delete(c); return NULL; }
+    if (other_config(c, g, arch)) { cJSON_Delete(c); return NULL; }
     if (!strcmp(arch, "glm4")) cJSON_AddBoolToObject(c, "attention_bias", find_tensor(g, "blk.0.attn_q.bias") != NULL);
     if (!strncmp(arch, "gemma", 5)) {
         /* llama.cpp scales queries by 1/sqrt(head_dim), except the 27B models (Gemma 2: 46 layers,
@@ -317,6 +358,8 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
         goto out;
     }
     const char *hf = ARCHS[k].hf_moe && get_int(g, arch, "expert_count", 0) > 0 ? ARCHS[k].hf_moe : ARCHS[k].hf;
+    if (!strcmp(arch, "olmo2") && get_int(g, arch, "attention.sliding_window", 0) > 0) hf = "Olmo3ForCausalLM";
+    if (!strcmp(arch, "granitemoe") && get_int(g, arch, "expert_shared_feed_forward_length", 0) > 0) hf = "GraniteMoeSharedForCausalLM";
     if (!(cfg = build_config(g, arch, hf))) goto out;
     if (rl_config_from_json(d, cfg, path)) goto out;
     snprintf(d->dtype, sizeof d->dtype, "gguf");
@@ -330,6 +373,10 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
     for (int r = 0; r < G_COUNT; r++) if (d->gname[r]) d->gname[r] = GLOBAL_NAMES[r];
     if (d->n_experts) for (int e = 0; e < 3; e++) d->ename[e] = EXPERT_NAMES[e];
     memset(d->name_alt, 0, sizeof d->name_alt);
+    if (!strcmp(arch, "granitemoe")) { /* experts and the shared MLP as separate gate / up / down */
+        d->moe_fused = 0;
+        if (d->moe_shared_fused) { d->moe_shared_fused = 0; d->wname[W_SHX_UP] = ROLE_NAMES[W_SHX_UP]; }
+    }
     if (!strcmp(arch, "gpt-oss")) { /* experts as three stacks with bias stacks; the pre-MLP norm is post_attention_norm */
         d->moe_fused = d->moe_interleaved = d->moe_transposed = 0;
         for (int e = 0; e < 3; e++) d->ename_b[e] = EXPERT_BIAS_NAMES[e];
@@ -338,7 +385,8 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
 
     /* conventions of llama.cpp's converter */
     if (ARCHS[k].rope_interleaved)
-        for (int i = 0; i < d->n_ropes; i++) d->ropes[i].pairing = RL_ROPE_GPTJ;
+        for (int i = 0; i < d->n_ropes; i++)
+            if (d->ropes[i].pairing != RL_ROPE_NONE) d->ropes[i].pairing = RL_ROPE_GPTJ; /* NoPE layers stay without */
     if (d->norm_one_plus) d->norm_one_plus = 0; /* Gemma: the file stores 1 + w */
     const rl_gguf_tensor *rf = find_tensor(g, "rope_freqs.weight");
     if (rf && read_rope_freqs(g, rf, &d->ropes[0])) goto out;

@@ -28,7 +28,10 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"Qwen2ForCausalLM", "qwen2", 0}, {"Qwen3ForCausalLM", "qwen3", 0}, {"Qwen2MoeForCausalLM", "qwen2moe", 0},
     {"Qwen3MoeForCausalLM", "qwen3moe", 0}, {"GemmaForCausalLM", "gemma", 0}, {"Gemma2ForCausalLM", "gemma2", 0},
     {"Phi3ForCausalLM", "phi3", 0}, {"Gemma3ForCausalLM", "gemma3", 0}, {"Gemma3ForConditionalGeneration", "gemma3", 0},
-    {"Glm4ForCausalLM", "glm4", 0}, {"GptOssForCausalLM", "gpt-oss", 0},
+    {"Glm4ForCausalLM", "glm4", 0}, {"GptOssForCausalLM", "gpt-oss", 0}, {"Olmo2ForCausalLM", "olmo2", 0},
+    {"Olmo3ForCausalLM", "olmo2", 0}, {"GraniteForCausalLM", "granite", 1}, {"GraniteMoeForCausalLM", "granitemoe", 1},
+    {"GraniteMoeSharedForCausalLM", "granitemoe", 1}, {"CohereForCausalLM", "command-r", 0}, {"Cohere2ForCausalLM", "cohere2", 0},
+    {"Exaone4ForCausalLM", "exaone4", 0},
 };
 
 /* Layer roles written in the file's matrix type (the rest: F32). */
@@ -46,10 +49,11 @@ typedef struct {
     int perm_heads;             /* > 0: rows (1-D: items) permuted per head, this many heads */
     int plus_one;               /* Gemma norm: 1 + w */
     float *gen;                 /* generated F32 data (rope_freqs), owned */
-    int kind;                   /* T_PLAIN, or gpt-oss's T_MXFP4 (src[0] blocks, src[1] scales) / T_BIAS_SEL */
+    int kind;                   /* T_PLAIN, T_SLICE, or gpt-oss's T_MXFP4 (src[0] blocks, src[1] scales) / T_BIAS_SEL */
     int sel;                    /* rows (T_MXFP4) / items (T_BIAS_SEL) of the source taken: 0 all, 1 even, 2 odd */
+    int64_t s_rows, s_off;      /* T_SLICE: per expert (or the one matrix) of s_rows source rows, rows s_off.. */
 } otensor;
-enum { T_PLAIN, T_MXFP4, T_BIAS_SEL };
+enum { T_PLAIN, T_SLICE, T_MXFP4, T_BIAS_SEL };
 
 typedef struct {
     otensor *t;
@@ -199,6 +203,54 @@ static int add_gpt_oss_experts(plan *p, const rl_checkpoint *ck, const rl_model_
     return 0;
 }
 
+/* Rows [off, off + rows) of each of the n_exp matrices of s_rows rows in HF tensor hf ([n_exp,
+ * s_rows, cols], or [s_rows, cols] with n_exp 1) as GGUF tensor gname: Granite's fused
+ * input_linear (gate rows, then up rows) split as llama.cpp's converter splits it. */
+static int add_slice(plan *p, const rl_checkpoint *ck, const char *path, const char *gname, const char *hf, int64_t n_exp,
+                     int64_t s_rows, int64_t off, int64_t rows, rl_gguf_xtype x) {
+    const rl_tensor_info *s = rl_ckpt_find(ck, hf);
+    if (!s) return rl_err("%s: tensor '%s' is missing", path, hf);
+    int nd = n_exp > 1 ? 3 : 2;
+    if ((s->dtype != RL_DT_F32 && s->dtype != RL_DT_F16 && s->dtype != RL_DT_BF16) || s->ndim != nd ||
+        (nd == 3 && s->shape[0] != n_exp) || s->shape[nd - 2] != s_rows)
+        return rl_err("%s: tensor '%s': expected an F32 / F16 / BF16 [%s%lld, cols] tensor", path, hf, nd == 3 ? "E, " : "", (long long)s_rows);
+    otensor *t = plan_add(p, path);
+    if (!t || !(t->src = malloc(sizeof *t->src))) return rl_err("%s: out of memory", path);
+    snprintf(t->name, sizeof t->name, "%s", gname);
+    t->src[0] = s;
+    t->n_src = 1;
+    t->kind = T_SLICE;
+    t->s_rows = s_rows;
+    t->s_off = off;
+    t->n_dims = nd;
+    t->ne[0] = s->shape[nd - 1];
+    t->ne[1] = rows;
+    t->ne[2] = nd == 3 ? n_exp : 1;
+    t->ne[3] = 1;
+    t->type = matrix_type(x, t->ne[0], 0);
+    return 0;
+}
+
+/* Granite MoE: experts (and the shared MLP) from their fused input_linear, gate rows first. */
+static int add_granite_moe(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, int l, rl_gguf_xtype x) {
+    char hf[160], gn[96];
+    int64_t I = d->moe_inter, Is = d->moe_shared_inter;
+    snprintf(hf, sizeof hf, d->ename[0], l);
+    snprintf(gn, sizeof gn, "blk.%d.ffn_gate_exps.weight", l);
+    if (add_slice(p, ck, path, gn, hf, d->n_experts, 2 * I, 0, I, x)) return -1;
+    snprintf(gn, sizeof gn, "blk.%d.ffn_up_exps.weight", l);
+    if (add_slice(p, ck, path, gn, hf, d->n_experts, 2 * I, I, I, x)) return -1;
+    snprintf(hf, sizeof hf, d->ename[2], l);
+    snprintf(gn, sizeof gn, "blk.%d.ffn_down_exps.weight", l);
+    if (add_slice(p, ck, path, gn, hf, d->n_experts, d->hidden, 0, d->hidden, x)) return -1;
+    if (Is <= 0) return 0;
+    snprintf(hf, sizeof hf, d->wname[W_SHX_GATE], l);
+    snprintf(gn, sizeof gn, "blk.%d.ffn_gate_shexp.weight", l);
+    if (add_slice(p, ck, path, gn, hf, 1, 2 * Is, 0, Is, x)) return -1;
+    snprintf(gn, sizeof gn, "blk.%d.ffn_up_shexp.weight", l);
+    return add_slice(p, ck, path, gn, hf, 1, 2 * Is, Is, Is, x);
+}
+
 /* Llama 3 rope scaling as llama.cpp's converter writes it: per-pair divisors, in f32. */
 static int add_rope_freqs(plan *p, const rl_rope *r, int head_dim, const char *path) {
     int half = head_dim / 2;
@@ -227,12 +279,13 @@ static int add_rope_freqs(plan *p, const rl_rope *r, int head_dim, const char *p
 static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, rl_gguf_xtype x, int permute,
                       const char *arch) {
     char gname[96], hf[160];
-    int gpt_oss = !strcmp(arch, "gpt-oss");
+    int gpt_oss = !strcmp(arch, "gpt-oss"), granite_moe = !strcmp(arch, "granitemoe");
     if (d->gname[G_EMBED] && add_src(p, ck, path, "token_embd.weight", d->gname[G_EMBED], 1, d->tied, x, 0, 0)) return -1;
     if (d->ropes[0].scaling == RL_RS_LLAMA3 && add_rope_freqs(p, &d->ropes[0], d->head_dim, path)) return -1;
     for (int l = 0; l < d->n_layers; l++) {
         for (int r = 0; r < W_COUNT; r++) {
             if (!d->wname[r] || !*d->wname[r] || !rl_role_needed_layer(d, l, r)) continue;
+            if (granite_moe && (r == W_SHX_GATE || r == W_SHX_UP)) continue; /* split from the fused tensor below */
             const char *gn = gpt_oss && r == W_MLP_NORM ? "blk.%d.post_attention_norm.weight" : rl_gguf_role_name(r);
             if (!gn) return rl_err("%s: %s models cannot be written as GGUF yet (a weight with no GGUF name)", path, d->arch);
             snprintf(hf, sizeof hf, d->wname[r], l);
@@ -243,7 +296,8 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             if (add_src(p, ck, path, gname, hf, in_list(r, MATRIX_ROLES, sizeof MATRIX_ROLES / sizeof *MATRIX_ROLES), 0, x, heads, plus)) return -1;
         }
         if (gpt_oss && add_gpt_oss_experts(p, ck, d, path, l)) return -1;
-        else if (!gpt_oss && d->n_experts && d->layer_moe[l])
+        else if (granite_moe && add_granite_moe(p, ck, d, path, l, x)) return -1;
+        else if (!gpt_oss && !granite_moe && d->n_experts && d->layer_moe[l])
             for (int e = 0; e < 3; e++) if (add_experts(p, ck, d, path, l, e, x)) return -1;
     }
     if (d->gname[G_FINAL_NORM] && add_src(p, ck, path, "output_norm.weight", d->gname[G_FINAL_NORM], 0, 0, x, 0, d->norm_one_plus)) return -1;
@@ -288,8 +342,22 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
         if (d->act != RL_ACT_SWIGLU_OAI || !d->moe_interleaved || !d->moe_router_b) return rl_err("%s: not gpt-oss's MoE", path);
     } else {
         if (d->quant.method != RL_QM_NONE) return rl_err("%s: already a quantized checkpoint: only F32 / F16 / BF16 checkpoints can be written as GGUF", path);
-        if (d->moe_fused) return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
+        if (d->moe_fused && strcmp(arch, "granitemoe")) return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
     }
+    /* llama.cpp's olmo2 (OLMo 3), cohere2 and exaone4 slide 3 layers of every 4 (exaone4: the 64-layer model only) */
+    int sliding = 0;
+    for (int l = 0; l < d->n_layers; l++) sliding |= d->layers[l].kind == RL_LAYER_SLIDING;
+    if (sliding && (!strcmp(arch, "olmo2") || !strcmp(arch, "cohere2") || !strcmp(arch, "exaone4"))) {
+        if (!strcmp(arch, "exaone4") && d->n_layers != 64)
+            return rl_err("%s: %d layers with sliding ones: llama.cpp's exaone4 slides only the 64-layer model's layers", path, d->n_layers);
+        for (int l = 0; l < d->n_layers; l++)
+            if ((d->layers[l].kind == RL_LAYER_SLIDING) != (l % 4 < 3))
+                return rl_err("%s: layer %d: llama.cpp's %s makes every 4th layer full and the others sliding", path, l, arch);
+    }
+    if ((!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) && (d->qkv_bias || d->o_bias))
+        return rl_err("%s: attention biases: llama.cpp's %s has none", path, arch);
+    if (!strncmp(arch, "granite", 7) && d->ropes[0].pairing == RL_ROPE_NONE)
+        return rl_err("%s: Granite without rotary embeddings cannot be written as GGUF yet", path);
     if (d->mla || d->lin_k_heads || d->idx_heads) return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
     if (d->n_experts > MAX_EXPERTS) return rl_err("%s: %d experts (at most %d)", path, d->n_experts, MAX_EXPERTS);
     for (int i = 0; i < d->n_ropes; i++) {
@@ -298,7 +366,8 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
             return rl_err("%s: this rope scaling (dynamic / longrope) has no GGUF form that our reader maps", path);
     }
     if (!strncmp(arch, "gemma", 5) && check_gemma(d, arch, path)) return -1;
-    if (strcmp(arch, "gemma3") && d->n_ropes > 1 && (d->ropes[1].theta != d->ropes[0].theta || d->ropes[1].scaling != d->ropes[0].scaling))
+    int olmo3 = !strcmp(arch, "olmo2") && d->n_ropes > 1 && d->ropes[1].theta == d->ropes[0].theta && d->ropes[1].scaling == RL_RS_NONE;
+    if (strcmp(arch, "gemma3") && !olmo3 && d->n_ropes > 1 && (d->ropes[1].theta != d->ropes[0].theta || d->ropes[1].scaling != d->ropes[0].scaling))
         return rl_err("%s: per-layer rope settings (local / global) cannot be written as GGUF", path);
     return 0;
 }
@@ -321,7 +390,7 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
         rl_gguf_w_u32(w, KEY("attention.head_count_kv"), (uint32_t)d->n_kv_heads) ||
         rl_gguf_w_u32(w, KEY("attention.key_length"), (uint32_t)d->head_dim) ||
         rl_gguf_w_u32(w, KEY("attention.value_length"), (uint32_t)d->head_dim) ||
-        rl_gguf_w_f32(w, KEY("attention.layer_norm_rms_epsilon"), d->norm_eps) ||
+        rl_gguf_w_f32(w, d->norm == RL_NORM_LAYER ? KEY("attention.layer_norm_epsilon") : KEY("attention.layer_norm_rms_epsilon"), d->norm_eps) ||
         rl_gguf_w_f32(w, KEY("rope.freq_base"), (float)r->theta) ||
         rl_gguf_w_u32(w, KEY("rope.dimension_count"), (uint32_t)r->rot_dims) ||
         rl_gguf_w_u32(w, KEY("vocab_size"), (uint32_t)d->vocab)) return -1;
@@ -346,11 +415,17 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
     if (window > 0 && strcmp(arch, "llama") && strcmp(arch, "qwen2") && rl_gguf_w_u32(w, KEY("attention.sliding_window"), (uint32_t)window)) return -1;
     if (!strcmp(arch, "gemma3") && rl_gguf_w_f32(w, KEY("rope.freq_base_swa"), (float)d->ropes[1].theta)) return -1;
     if (!strcmp(arch, "gpt-oss") && rl_gguf_w_u32(w, KEY("expert_feed_forward_length"), (uint32_t)d->moe_inter)) return -1;
+    if (!strncmp(arch, "granite", 7) &&
+        (rl_gguf_w_f32(w, KEY("attention.scale"), d->attn_scale) || rl_gguf_w_f32(w, KEY("embedding_scale"), d->emb_scale) ||
+         rl_gguf_w_f32(w, KEY("residual_scale"), d->resid_mult) || rl_gguf_w_f32(w, KEY("logit_scale"), d->logit_div)))
+        return -1;
+    if ((!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) && rl_gguf_w_f32(w, KEY("logit_scale"), 1.0f / d->logit_div)) return -1;
     return 0;
 }
 
 /* Source row `row` of output tensor t (permutation and expert stacking applied). */
 static void src_row(const otensor *t, int64_t row, int *si, int64_t *srow) {
+    if (t->kind == T_SLICE) { *si = 0; *srow = row / t->ne[1] * t->s_rows + t->s_off + row % t->ne[1]; return; }
     int64_t per = t->src[0]->ndim == 2 ? t->src[0]->shape[0] : 1;
     *si = (int)(row / per);
     int64_t r = row % per;

@@ -4,7 +4,8 @@
  * precision, sharing no code with the engine (tests/engine/refcheck.h): one bias-free LayerNorm
  * feeding attention and the MLP side by side, interleaved rotary pairs, tied embeddings, logits
  * times logit_scale; Cohere 2 with sliding layers (window 3 under a 9-token prompt) on rotary
- * embeddings and a full layer without. Also: use_qk_norm is refused naming it. */
+ * embeddings and a full layer without; each also written as F32 GGUF (llama.cpp's command-r /
+ * cohere2 layout) against the same rows. Also: use_qk_norm is refused naming it. */
 #include "refcheck.h"
 #include "model/synth.h"
 
@@ -105,7 +106,7 @@ static void check_case(const cohere_case *c) {
     CHECK(mkdtemp(dir) != NULL && make_model(c, dir, "") == 0, "%s: synth: %s", c->name, rl_last_error());
     snprintf(m_dir, sizeof m_dir, "%s/m", dir);
     int32_t ids[P + G] = {5, 17, 200, 3, 99, 42, 7, 250, 128};
-    ref_check(m_dir, c->name, reference, c, ids, P, G, V, 4);
+    ref_check(m_dir, c->name, reference, c, ids, P, G, V, 4, 1);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0, "cleanup");
 }

@@ -10,7 +10,10 @@
  *   fixture's MLP cut along its intermediate channels (an MLP is a sum over them): the first half
  *   is both of two experts (top-2 of 2: weights summing to 1), the second half the shared MLP;
  * - GraniteMoeHybridForCausalLM without experts: the shared MLP is the whole MLP.
- * A Mamba-2 layer (Granite 4.0-H) is an error naming it. */
+ * Granite, GraniteMoe and GraniteMoeShared written as F32 GGUF (`quantize --gguf`: llama.cpp's
+ * granite / granitemoe layout, Q/K rows permuted, input_linear split into gate and up) match the
+ * same golden. A Mamba-2 layer (Granite 4.0-H) is an error naming it. */
+#include "quant/gguf_export.h"
 #include "repack.h"
 
 typedef enum { K_DENSE, K_MOE, K_SHARED, K_HYBRID, K_HYBRID_DENSE, K_HYBRID_MAMBA } kind;
@@ -173,7 +176,19 @@ static void check(const char *fixture, kind k) {
     snprintf(src, sizeof src, "%s/fixtures/%s", t_shared(), fixture);
     char name[96];
     snprintf(name, sizeof name, "%s (%s%s)", MTYPE[k], fixture, k == K_HYBRID_DENSE ? ", no experts" : "");
-    repack_and_check(src, name, repack, &k);
+    char dir[64] = "/tmp/rl_granite_XXXXXX", cmd[200], gguf[96];
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    CHECK(repack(src, dir, &k) == 0, "%s: rewriting %s: %s", name, src, rl_last_error());
+    repack_check(dir, src, name);
+    if (k == K_DENSE || k == K_MOE || k == K_SHARED) {
+        snprintf(gguf, sizeof gguf, "%s.gguf", dir);
+        CHECK(rl_gguf_export(dir, gguf, RL_GX_F32, NULL, NULL, NULL) == 0, "%s: quantize --gguf: %s", name, rl_last_error());
+        strcat(name, " as GGUF");
+        repack_check(gguf, src, name);
+        unlink(gguf);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "cleanup");
 }
 
 static void test_granite(void) { check("llama", K_DENSE); }

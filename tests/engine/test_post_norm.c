@@ -5,7 +5,9 @@
  * against a reference written here from transformers' modeling_olmo2.py / modular_olmo3.py /
  * modular_exaone4.py in double precision, sharing no code with the engine: every prefill and
  * decode row within 1e-3 and the same greedy ids, on cpu, cpu-staged and the GPU backends that
- * open; windows of 3 under a 9-token prompt. */
+ * open; windows of 3 under a 9-token prompt. Each written as F32 GGUF (llama.cpp's olmo2 /
+ * exaone4 layout) gives the same rows; EXAONE 4 with sliding layers is refused there (llama.cpp
+ * slides only the 64-layer model's layers), so a second EXAONE 4 case has none. */
 #include "refcheck.h"
 #include "model/synth.h"
 
@@ -18,14 +20,16 @@ typedef struct {
     int window[MAXL];       /* per layer (0: full) */
     int rope[MAXL];         /* 0 none, 1 plain, 2 with the linear scaling factor */
     double factor;          /* linear rope scaling */
+    int gguf;               /* written as F32 GGUF too: 1 against the same reference, -1 refused (see ref_check) */
 } fam_case;
 
 static const fam_case CASES[] = {
-    {"olmo2", "{\"architectures\":[\"Olmo2ForCausalLM\"],\"model_type\":\"olmo2\",%s}", 2, 1, {0, 0}, {1, 1}, 1},
+    {"olmo2", "{\"architectures\":[\"Olmo2ForCausalLM\"],\"model_type\":\"olmo2\",%s}", 2, 1, {0, 0}, {1, 1}, 1, 1},
     {"olmo3", "{\"architectures\":[\"Olmo3ForCausalLM\"],\"model_type\":\"olmo3\",\"sliding_window\":3,"
-              "\"rope_scaling\":{\"rope_type\":\"linear\",\"factor\":4.0},%s}", 4, 1, {3, 3, 3, 0}, {1, 1, 1, 2}, 4},
+              "\"rope_scaling\":{\"rope_type\":\"linear\",\"factor\":4.0},%s}", 4, 1, {3, 3, 3, 0}, {1, 1, 1, 2}, 4, 1},
     {"exaone4", "{\"architectures\":[\"Exaone4ForCausalLM\"],\"model_type\":\"exaone4\",\"sliding_window\":3,"
-                "\"sliding_window_pattern\":4,%s}", 4, 0, {3, 3, 3, 0}, {1, 1, 1, 0}, 1},
+                "\"sliding_window_pattern\":4,%s}", 4, 0, {3, 3, 3, 0}, {1, 1, 1, 0}, 1, -1},
+    {"exaone4 (no sliding layers)", "{\"architectures\":[\"Exaone4ForCausalLM\"],\"model_type\":\"exaone4\",%s}", 2, 0, {0, 0}, {1, 1}, 1, 1},
 };
 static const char *COMMON = "\"hidden_size\":64,\"intermediate_size\":96,\"num_attention_heads\":4,\"num_key_value_heads\":2,"
     "\"head_dim\":16,\"vocab_size\":256,\"max_position_embeddings\":4096,\"rms_norm_eps\":1e-6,\"rope_theta\":10000,"
@@ -112,14 +116,17 @@ static void check_family(const fam_case *c) {
     rl_synth_opts so = {.dtype = RL_DT_BF16, .seed = 11};
     CHECK(rl_synth_write(path, m_dir, &so) == 0, "%s: synth: %s", c->name, rl_last_error());
     int32_t ids[P + G] = {5, 17, 200, 3, 99, 42, 7, 250, 128};
-    ref_check(m_dir, c->name, reference, c, ids, P, G, V, 4);
+    ref_check(m_dir, c->name, reference, c, ids, P, G, V, 4, c->gguf);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0, "cleanup");
 }
 
 static void test_olmo2(void) { check_family(&CASES[0]); }
 static void test_olmo3(void) { check_family(&CASES[1]); }
-static void test_exaone4(void) { check_family(&CASES[2]); }
+static void test_exaone4(void) {
+    check_family(&CASES[2]); /* sliding layers: llama.cpp's exaone4 slides only the 64-layer model's, so no GGUF */
+    check_family(&CASES[3]);
+}
 
 int main(void) {
     RUN(test_olmo2);
