@@ -153,29 +153,22 @@ static int merge_str(const cJSON *m, char **out, const char *file) {
 
 /* The split regex of a byte-level pre-tokenizer (Sequence[Split, ByteLevel] or ByteLevel with its
  * own regex = GPT-2's); NULL + *gpt2 = 1 for the latter. */
-static const char *split_regex(const cJSON *pt, int *gpt2) {
-    *gpt2 = 0;
+/* The Split regexes of a pre-tokenizer, in order (at most 3 kept; *n may exceed 3: no GGUF name
+ * then), and whether a ByteLevel step splits with GPT-2's own regex. */
+static void split_regexes(const cJSON *pt, const char **rx, int *n, int *gpt2) {
     const cJSON *ty = cJSON_GetObjectItemCaseSensitive(pt, "type");
-    if (!cJSON_IsString(ty)) return NULL;
+    if (!cJSON_IsString(ty)) return;
     if (!strcmp(ty->valuestring, "ByteLevel")) {
         const cJSON *ur = cJSON_GetObjectItemCaseSensitive(pt, "use_regex");
-        *gpt2 = !cJSON_IsFalse(ur);
-        return NULL;
-    }
-    if (!strcmp(ty->valuestring, "Split")) {
+        if (!cJSON_IsFalse(ur)) *gpt2 = 1;
+    } else if (!strcmp(ty->valuestring, "Split")) {
         const cJSON *r = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(pt, "pattern"), "Regex");
-        return cJSON_IsString(r) ? r->valuestring : NULL;
-    }
-    if (!strcmp(ty->valuestring, "Sequence")) {
+        if (cJSON_IsString(r) && *n < 3) rx[*n] = r->valuestring;
+        (*n)++;
+    } else if (!strcmp(ty->valuestring, "Sequence")) {
         const cJSON *e;
-        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(pt, "pretokenizers")) {
-            int g;
-            const char *r = split_regex(e, &g);
-            if (r) return r;
-            if (g) *gpt2 = 1;
-        }
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(pt, "pretokenizers")) split_regexes(e, rx, n, gpt2);
     }
-    return NULL;
 }
 
 /* Whether the post-processor puts a special token first (adds bos). */
@@ -255,10 +248,13 @@ static int from_tokenizer_json(const cJSON *j, const char *file, vocab *v, char 
         free(ns);
         free(ps);
     } else {
-        int gpt2;
-        const char *rx = split_regex(cJSON_GetObjectItemCaseSensitive(j, "pre_tokenizer"), &gpt2);
-        *pre = rx ? rl_gguf_pre_for_regex(rx) : gpt2 ? "gpt-2" : NULL;
-        if (!*pre) return rl_err("%s: byte-level BPE pre-tokenizer %s has no GGUF name (known: gpt-2, llama-bpe, qwen2)", file, rx ? rx : "(none)");
+        int gpt2 = 0, nrx = 0;
+        const char *rx[3] = {NULL, NULL, NULL};
+        split_regexes(cJSON_GetObjectItemCaseSensitive(j, "pre_tokenizer"), rx, &nrx, &gpt2);
+        *pre = nrx ? (nrx <= 3 && rx[nrx - 1] ? rl_gguf_pre_for_regex(rx, nrx) : NULL) : gpt2 ? "gpt-2" : NULL;
+        if (!*pre)
+            return rl_err("%s: byte-level BPE pre-tokenizer %s has no GGUF name (known: gpt-2, llama-bpe, qwen2, gpt-4o, deepseek-v3)", file,
+                          nrx ? rx[0] ? rx[0] : "(a non-regex split)" : "(none)");
         if (!(*merges = calloc((size_t)nm + 1, sizeof **merges))) return rl_err("%s: out of memory", file);
         *n_merges = 0;
         cJSON_ArrayForEach(e, mg) {

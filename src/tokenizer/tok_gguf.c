@@ -99,21 +99,28 @@ cJSON *rl_gguf_tokenizer_config(const char *path) {
 
 /* tokenizer.ggml.pre -> the pre-tokenizer split regex and normalizer of the HF tokenizer it was
  * converted from. */
-static const struct { const char *pre, *regex, *norm; int ignore_merges; } PRES[] = {
-    {"gpt-2", "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+", NULL, 0},
-    {"default", "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+", NULL, 0},
-    {"llama-bpe", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", NULL, 1},
-    {"llama3", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", NULL, 1},
-    {"qwen2", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", "NFC", 0},
+static const struct { const char *pre, *regex[3], *norm; int ignore_merges; } PRES[] = {
+    {"gpt-2", {"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"}, NULL, 0},
+    {"default", {"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"}, NULL, 0},
+    {"llama-bpe", {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}, NULL, 1},
+    {"llama3", {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}, NULL, 1},
+    {"qwen2", {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}, "NFC", 0},
     /* o200k (gpt-oss, GPT-4o): tokenizer.json's split regex, which llama.cpp rewrites without \p{Lu} classes */
-    {"gpt-4o", "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
+    {"gpt-4o", {"[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
                "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
-               "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", NULL, 0},
+               "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}, NULL, 0},
+    /* DeepSeek V3 / R1: three splits in turn (digits, CJK runs, the rest), as their tokenizer.json */
+    {"deepseek-v3", {"\\p{N}{1,3}", "[\xe4\xb8\x80" "-\xe9\xbe\xa5" "\xe3\x81\x80" "-\xe3\x82\x9f" "\xe3\x82\xa0" "-\xe3\x83\xbf" "]+",
+                     "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|"
+                     "\\s*[\r\n]+|\\s+(?!\\S)|\\s+"}, NULL, 0},
 };
 
-const char *rl_gguf_pre_for_regex(const char *regex) {
-    for (size_t k = 0; regex && k < sizeof PRES / sizeof *PRES; k++)
-        if (!strcmp(PRES[k].regex, regex)) return PRES[k].pre;
+const char *rl_gguf_pre_for_regex(const char *const *regex, int n) {
+    for (size_t k = 0; n > 0 && n <= 3 && k < sizeof PRES / sizeof *PRES; k++) {
+        int i = 0;
+        while (i < n && PRES[k].regex[i] && !strcmp(PRES[k].regex[i], regex[i])) i++;
+        if (i == n && (n == 3 || !PRES[k].regex[n])) return PRES[k].pre;
+    }
     return NULL;
 }
 
@@ -140,7 +147,7 @@ static cJSON *bpe_json(const rl_gguf *g) {
     while (k < sizeof PRES / sizeof *PRES && (!pre || strcmp(PRES[k].pre, pre))) k++;
     if (!pre) k = 0; /* no pre-tokenizer named: GPT-2's */
     if (k == sizeof PRES / sizeof *PRES) {
-        rl_err("%s: BPE pre-tokenizer \"%s\" is not supported (supported: gpt-2, default, llama-bpe, llama3, qwen2, gpt-4o)", g->path, pre);
+        rl_err("%s: BPE pre-tokenizer \"%s\" is not supported (supported: gpt-2, default, llama-bpe, llama3, qwen2, gpt-4o, deepseek-v3)", g->path, pre);
         return NULL;
     }
     cJSON *j = cJSON_CreateObject(), *model = cJSON_AddObjectToObject(j, "model");
@@ -173,12 +180,14 @@ static cJSON *bpe_json(const rl_gguf *g) {
     } else cJSON_AddNullToObject(j, "normalizer");
     cJSON *pt = cJSON_AddObjectToObject(j, "pre_tokenizer"), *seq = cJSON_AddArrayToObject(pt, "pretokenizers");
     cJSON_AddStringToObject(pt, "type", "Sequence");
-    cJSON *split = cJSON_CreateObject(), *pat = cJSON_AddObjectToObject(split, "pattern");
-    cJSON_AddStringToObject(split, "type", "Split");
-    cJSON_AddStringToObject(pat, "Regex", PRES[k].regex);
-    cJSON_AddStringToObject(split, "behavior", "Isolated");
-    cJSON_AddBoolToObject(split, "invert", 0);
-    cJSON_AddItemToArray(seq, split);
+    for (int r = 0; r < 3 && PRES[k].regex[r]; r++) {
+        cJSON *split = cJSON_CreateObject(), *pat = cJSON_AddObjectToObject(split, "pattern");
+        cJSON_AddStringToObject(split, "type", "Split");
+        cJSON_AddStringToObject(pat, "Regex", PRES[k].regex[r]);
+        cJSON_AddStringToObject(split, "behavior", "Isolated");
+        cJSON_AddBoolToObject(split, "invert", 0);
+        cJSON_AddItemToArray(seq, split);
+    }
     cJSON_AddItemToArray(seq, bytelevel());
     cJSON_AddNullToObject(j, "post_processor");
     cJSON_AddItemToObject(j, "decoder", bytelevel());

@@ -10,8 +10,8 @@
 rl_spm *rl_spm_from_gguf(const rl_gguf *g);
 
 /* The BPE tokenizer of a GGUF file whose tokenizer.ggml.model is "gpt2": vocabulary and merges,
- * the pre-tokenizer regex named by tokenizer.ggml.pre (gpt-2 / default, llama-bpe / llama3, qwen2;
- * another name is an error), byte-level decoding, added tokens from the CONTROL / USER_DEFINED
+ * the pre-tokenizer splits named by tokenizer.ggml.pre (gpt-2 / default, llama-bpe / llama3, qwen2,
+ * gpt-4o, deepseek-v3; another name is an error), byte-level decoding, added tokens from the CONTROL / USER_DEFINED
  * types, BOS prepended when tokenizer.ggml.add_bos_token says so. NULL + rl_err. */
 #include "tokenizer/tok_hf.h"
 rl_hf *rl_hf_from_gguf(const rl_gguf *g);
@@ -24,8 +24,8 @@ int rl_gguf_tok_flag(const rl_gguf *g, const char *key, int def);
 #include <cjson/cJSON.h>
 cJSON *rl_gguf_tokenizer_config(const char *path);
 
-/* The tokenizer.ggml.pre name whose pre-tokenizer split regex is `regex` (the GGUF writer's
- * inverse of the table above), or NULL when none is. */
-const char *rl_gguf_pre_for_regex(const char *regex);
+/* The tokenizer.ggml.pre name whose pre-tokenizer splits are the n regexes in turn (the GGUF
+ * writer's inverse of the reader's table), or NULL when none is. */
+const char *rl_gguf_pre_for_regex(const char *const *regex, int n);
 
 #endif

@@ -20,7 +20,7 @@ import json, sys
 g = json.load(open(sys.argv[1], encoding="utf-8"))
 sys.exit(0 if g["expected_text"] == g["prompt_text"] + sys.argv[2] else 1)
 PY
-for tk in qwen3 llama3_1 mistral_v01 llama2_spm gemma3; do
+for tk in qwen3 llama3_1 mistral_v01 llama2_spm gemma3 deepseek_v3; do
     d="$T/tok-$tk"; mkdir -p "$d-src"
     for f in tokenizer.json tokenizer_config.json tokenizer.model; do
         [ -f "$SH/tokenizers/$tk/$f" ] && cp "$SH/tokenizers/$tk/$f" "$d-src/"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Tokenizers stored in GGUF: the qwen3 and llama3_1 tokenizer.json vocabularies written as
+# Tokenizers stored in GGUF: the qwen3, llama3_1 and deepseek_v3 tokenizer.json vocabularies written as
 # llama.cpp's converter writes them (tokenizer.ggml.model "gpt2", tokens, token types, merges,
 # tokenizer.ggml.pre, bos / eos ids, add_bos_token, tokenizer.chat_template) into a GGUF with no
 # tensors; every encode / decode / chat golden of ../shared/tokenizers must match through it.
@@ -40,11 +40,12 @@ if isinstance(c.get("chat_template"), str): kvs.append(kv("tokenizer.chat_templa
 h = b"GGUF" + struct.pack("<IQQ", 3, 0, len(kvs)) + b"".join(kvs)
 open(out, "wb").write(h + b"\0" * ((len(h) + 31) // 32 * 32 - len(h)))
 PY
-mkdir "$tmp/g" "$tmp/g/qwen3" "$tmp/g/llama3_1"
+mkdir "$tmp/g" "$tmp/g/qwen3" "$tmp/g/llama3_1" "$tmp/g/deepseek_v3"
 python3 "$tmp/mk.py" "$SH/tokenizers/qwen3" "$tmp/g/qwen3/tok.gguf" qwen2 0 || fail "qwen3 gguf"
 python3 "$tmp/mk.py" "$SH/tokenizers/llama3_1" "$tmp/g/llama3_1/tok.gguf" llama-bpe 1 || fail "llama3_1 gguf"
+python3 "$tmp/mk.py" "$SH/tokenizers/deepseek_v3" "$tmp/g/deepseek_v3/tok.gguf" deepseek-v3 1 || fail "deepseek_v3 gguf"
 mkdir "$tmp/gold"
-for n in qwen3 llama3_1; do ln -s "$(cd "$SH/tokenizers/$n" && pwd)" "$tmp/gold/$n"; done
+for n in qwen3 llama3_1 deepseek_v3; do ln -s "$(cd "$SH/tokenizers/$n" && pwd)" "$tmp/gold/$n"; done
 python3 "$SH/hooks/check_text.py" "$BIN" encode "$tmp/gold" "$tmp/g" || fail "encode goldens through GGUF"
 python3 "$SH/hooks/check_text.py" "$BIN" decode "$tmp/gold" "$tmp/g" || fail "decode goldens through GGUF"
 python3 "$SH/hooks/check_text.py" "$BIN" chat "$tmp/gold" "$tmp/g" || fail "chat goldens through GGUF"
