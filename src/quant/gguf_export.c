@@ -31,11 +31,12 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"Glm4ForCausalLM", "glm4", 0}, {"GptOssForCausalLM", "gpt-oss", 0}, {"Olmo2ForCausalLM", "olmo2", 0},
     {"Olmo3ForCausalLM", "olmo2", 0}, {"GraniteForCausalLM", "granite", 1}, {"GraniteMoeForCausalLM", "granitemoe", 1},
     {"GraniteMoeSharedForCausalLM", "granitemoe", 1}, {"CohereForCausalLM", "command-r", 0}, {"Cohere2ForCausalLM", "cohere2", 0},
-    {"Exaone4ForCausalLM", "exaone4", 0},
+    {"Exaone4ForCausalLM", "exaone4", 0}, {"DeepseekV2ForCausalLM", "deepseek2", 0}, {"DeepseekV3ForCausalLM", "deepseek2", 0},
 };
 
 /* Layer roles written in the file's matrix type (the rest: F32). */
-static const int MATRIX_ROLES[] = {W_Q, W_K, W_V, W_O, W_QKV, W_GATE, W_UP, W_DOWN, W_GATE_UP, W_SHX_GATE, W_SHX_UP, W_SHX_DOWN};
+static const int MATRIX_ROLES[] = {W_Q, W_K, W_V, W_O, W_QKV, W_GATE, W_UP, W_DOWN, W_GATE_UP, W_SHX_GATE, W_SHX_UP, W_SHX_DOWN,
+                                   W_MLA_Q_A, W_MLA_Q_B, W_MLA_KV_A};
 static const int NORM_ROLES[] = {W_ATTN_NORM, W_Q_NORM, W_K_NORM, W_POST_ATTN_NORM, W_MLP_NORM, W_POST_MLP_NORM};
 static const char *const EXPS[3] = {"blk.%d.ffn_gate_exps.weight", "blk.%d.ffn_up_exps.weight", "blk.%d.ffn_down_exps.weight"};
 
@@ -49,11 +50,11 @@ typedef struct {
     int perm_heads;             /* > 0: rows (1-D: items) permuted per head, this many heads */
     int plus_one;               /* Gemma norm: 1 + w */
     float *gen;                 /* generated F32 data (rope_freqs), owned */
-    int kind;                   /* T_PLAIN, T_SLICE, or gpt-oss's T_MXFP4 (src[0] blocks, src[1] scales) / T_BIAS_SEL */
+    int kind;                   /* T_PLAIN, T_SLICE, MLA's T_KB, or gpt-oss's T_MXFP4 (src[0] blocks, src[1] scales) / T_BIAS_SEL */
     int sel;                    /* rows (T_MXFP4) / items (T_BIAS_SEL) of the source taken: 0 all, 1 even, 2 odd */
     int64_t s_rows, s_off;      /* T_SLICE: per expert (or the one matrix) of s_rows source rows, rows s_off.. */
 } otensor;
-enum { T_PLAIN, T_SLICE, T_MXFP4, T_BIAS_SEL };
+enum { T_PLAIN, T_SLICE, T_KB, T_MXFP4, T_BIAS_SEL };
 
 typedef struct {
     otensor *t;
@@ -204,16 +205,17 @@ static int add_gpt_oss_experts(plan *p, const rl_checkpoint *ck, const rl_model_
 }
 
 /* Rows [off, off + rows) of each of the n_exp matrices of s_rows rows in HF tensor hf ([n_exp,
- * s_rows, cols], or [s_rows, cols] with n_exp 1) as GGUF tensor gname: Granite's fused
- * input_linear (gate rows, then up rows) split as llama.cpp's converter splits it. */
+ * s_rows, cols], or [n_exp * s_rows, cols]) as GGUF tensor gname: Granite's fused input_linear
+ * (gate rows, then up rows) and MLA's kv_b (per head: k rows, then v rows) split as llama.cpp's
+ * converter splits them. */
 static int add_slice(plan *p, const rl_checkpoint *ck, const char *path, const char *gname, const char *hf, int64_t n_exp,
                      int64_t s_rows, int64_t off, int64_t rows, rl_gguf_xtype x) {
     const rl_tensor_info *s = rl_ckpt_find(ck, hf);
     if (!s) return rl_err("%s: tensor '%s' is missing", path, hf);
     int nd = n_exp > 1 ? 3 : 2;
-    if ((s->dtype != RL_DT_F32 && s->dtype != RL_DT_F16 && s->dtype != RL_DT_BF16) || s->ndim != nd ||
-        (nd == 3 && s->shape[0] != n_exp) || s->shape[nd - 2] != s_rows)
-        return rl_err("%s: tensor '%s': expected an F32 / F16 / BF16 [%s%lld, cols] tensor", path, hf, nd == 3 ? "E, " : "", (long long)s_rows);
+    int ok3 = s->ndim == 3 && s->shape[0] == n_exp && s->shape[1] == s_rows, ok2 = s->ndim == 2 && s->shape[0] == n_exp * s_rows;
+    if ((s->dtype != RL_DT_F32 && s->dtype != RL_DT_F16 && s->dtype != RL_DT_BF16) || !(ok2 || ok3))
+        return rl_err("%s: tensor '%s': expected an F32 / F16 / BF16 [%lld x %lld, cols] tensor", path, hf, (long long)n_exp, (long long)s_rows);
     otensor *t = plan_add(p, path);
     if (!t || !(t->src = malloc(sizeof *t->src))) return rl_err("%s: out of memory", path);
     snprintf(t->name, sizeof t->name, "%s", gname);
@@ -223,11 +225,35 @@ static int add_slice(plan *p, const rl_checkpoint *ck, const char *path, const c
     t->s_rows = s_rows;
     t->s_off = off;
     t->n_dims = nd;
-    t->ne[0] = s->shape[nd - 1];
+    t->ne[0] = s->shape[s->ndim - 1];
     t->ne[1] = rows;
     t->ne[2] = nd == 3 ? n_exp : 1;
     t->ne[3] = 1;
     t->type = matrix_type(x, t->ne[0], 0);
+    return 0;
+}
+
+/* MLA (deepseek2) as llama.cpp's converter writes it: kv_b_proj [heads * (nope + v), kv_lora] split
+ * per head into attn_k_b = W_UK_h transposed (ne [nope, kv_lora, heads]) and attn_v_b = W_UV_h
+ * (ne [kv_lora, v, heads]). */
+static int add_mla_kv_b(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, int l, rl_gguf_xtype x) {
+    char hf[160], gn[96];
+    int64_t nh = d->n_heads, nope = d->qk_nope_dim, v = d->v_head_dim, r = d->kv_lora_rank;
+    snprintf(hf, sizeof hf, d->wname[W_MLA_KV_B], l);
+    snprintf(gn, sizeof gn, "blk.%d.attn_v_b.weight", l);
+    if (add_slice(p, ck, path, gn, hf, nh, nope + v, nope, v, x)) return -1;
+    const rl_tensor_info *s = p->t[p->n - 1].src[0];
+    if (s->ndim != 2 || s->shape[1] != r) return rl_err("%s: tensor '%s': expected [%lld, %lld]", path, hf, (long long)(nh * (nope + v)), (long long)r);
+    otensor *t = plan_add(p, path);
+    if (!t || !(t->src = malloc(sizeof *t->src))) return rl_err("%s: out of memory", path);
+    snprintf(t->name, sizeof t->name, "blk.%d.attn_k_b.weight", l);
+    t->src[0] = s;
+    t->n_src = 1;
+    t->kind = T_KB;
+    t->s_rows = nope + v;
+    t->n_dims = 3;
+    t->ne[0] = nope; t->ne[1] = r; t->ne[2] = nh; t->ne[3] = 1;
+    t->type = matrix_type(x, nope, 0);
     return 0;
 }
 
@@ -279,13 +305,14 @@ static int add_rope_freqs(plan *p, const rl_rope *r, int head_dim, const char *p
 static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, rl_gguf_xtype x, int permute,
                       const char *arch) {
     char gname[96], hf[160];
-    int gpt_oss = !strcmp(arch, "gpt-oss"), granite_moe = !strcmp(arch, "granitemoe");
+    int gpt_oss = !strcmp(arch, "gpt-oss"), granite_moe = !strcmp(arch, "granitemoe"), mla = !strcmp(arch, "deepseek2");
     if (d->gname[G_EMBED] && add_src(p, ck, path, "token_embd.weight", d->gname[G_EMBED], 1, d->tied, x, 0, 0)) return -1;
     if (d->ropes[0].scaling == RL_RS_LLAMA3 && add_rope_freqs(p, &d->ropes[0], d->head_dim, path)) return -1;
     for (int l = 0; l < d->n_layers; l++) {
         for (int r = 0; r < W_COUNT; r++) {
             if (!d->wname[r] || !*d->wname[r] || !rl_role_needed_layer(d, l, r)) continue;
             if (granite_moe && (r == W_SHX_GATE || r == W_SHX_UP)) continue; /* split from the fused tensor below */
+            if (mla && r == W_MLA_KV_B) { if (add_mla_kv_b(p, ck, d, path, l, x)) return -1; continue; }
             const char *gn = gpt_oss && r == W_MLP_NORM ? "blk.%d.post_attention_norm.weight" : rl_gguf_role_name(r);
             if (!gn) return rl_err("%s: %s models cannot be written as GGUF yet (a weight with no GGUF name)", path, d->arch);
             snprintf(hf, sizeof hf, d->wname[r], l);
@@ -358,7 +385,8 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
         return rl_err("%s: attention biases: llama.cpp's %s has none", path, arch);
     if (!strncmp(arch, "granite", 7) && d->ropes[0].pairing == RL_ROPE_NONE)
         return rl_err("%s: Granite without rotary embeddings cannot be written as GGUF yet", path);
-    if (d->mla || d->lin_k_heads || d->idx_heads) return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
+    if ((d->mla && strcmp(arch, "deepseek2")) || d->lin_k_heads || d->idx_heads) return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
+    if (!strcmp(arch, "deepseek2") && (!d->mla || d->mla_kv_b_split)) return rl_err("%s: not a DeepSeek MLA checkpoint", path);
     if (d->n_experts > MAX_EXPERTS) return rl_err("%s: %d experts (at most %d)", path, d->n_experts, MAX_EXPERTS);
     for (int i = 0; i < d->n_ropes; i++) {
         rl_rope_scaling s = d->ropes[i].scaling;
@@ -374,9 +402,36 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
 
 #define KEY(s) (snprintf(k, sizeof k, "%s.%s", arch, s), k)
 
+/* DeepSeek's MLA and routing keys as llama.cpp's converter writes them (the absorbed form: key
+ * length kv_lora + rope, value length kv_lora, one kv head; the per-head dims as *_mla). */
+static int write_deepseek2(rl_gguf_writer *w, const rl_model_desc *d, const char *arch) {
+    char k[160];
+    int dense = 0;
+    while (dense < d->n_layers && !d->layer_moe[dense]) dense++;
+    const rl_rope *r = &d->ropes[0];
+    if (rl_gguf_w_u32(w, KEY("attention.key_length_mla"), (uint32_t)(d->qk_nope_dim + d->qk_rope_dim)) ||
+        rl_gguf_w_u32(w, KEY("attention.value_length_mla"), (uint32_t)d->v_head_dim) ||
+        rl_gguf_w_u32(w, KEY("attention.kv_lora_rank"), (uint32_t)d->kv_lora_rank) ||
+        (d->q_lora_rank > 0 && rl_gguf_w_u32(w, KEY("attention.q_lora_rank"), (uint32_t)d->q_lora_rank)) ||
+        rl_gguf_w_u32(w, KEY("leading_dense_block_count"), (uint32_t)dense) ||
+        rl_gguf_w_u32(w, KEY("expert_shared_count"), (uint32_t)(d->moe_inter > 0 ? d->moe_shared_inter / d->moe_inter : 0)) ||
+        rl_gguf_w_f32(w, KEY("expert_weights_scale"), d->moe_scale) ||
+        (d->moe_norm_topk && rl_gguf_w_bool(w, KEY("expert_weights_norm"), 1)) ||
+        rl_gguf_w_u32(w, KEY("expert_gating_func"), d->moe_sigmoid ? 2 : 1) ||
+        rl_gguf_w_u32(w, KEY("expert_group_count"), (uint32_t)(d->moe_n_group > 0 ? d->moe_n_group : 1)) ||
+        rl_gguf_w_u32(w, KEY("expert_group_used_count"), (uint32_t)(d->moe_topk_group > 0 ? d->moe_topk_group : 1)))
+        return -1;
+    if (r->scaling == RL_RS_YARN && r->mscale_all_dim != 0 &&
+        rl_gguf_w_f32(w, KEY("rope.scaling.yarn_log_multiplier"), (float)(0.1 * r->mscale_all_dim))) return -1;
+    return 0;
+}
+
 static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arch, const char *name, rl_gguf_xtype x) {
     char k[160];
     const rl_rope *r = &d->ropes[0];
+    int mla = !strcmp(arch, "deepseek2");
+    uint32_t kvh = mla ? 1 : (uint32_t)d->n_kv_heads, kl = mla ? (uint32_t)(d->kv_lora_rank + d->qk_rope_dim) : (uint32_t)d->head_dim;
+    uint32_t vl = mla ? (uint32_t)d->kv_lora_rank : (uint32_t)d->head_dim, rot = mla ? (uint32_t)d->qk_rope_dim : (uint32_t)r->rot_dims;
     int window = 0;
     for (int l = 0; l < d->n_layers; l++) if (d->layers[l].window > window) window = d->layers[l].window;
     if (rl_gguf_w_str(w, "general.architecture", arch) || rl_gguf_w_str(w, "general.name", name) ||
@@ -387,12 +442,12 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
         rl_gguf_w_u32(w, KEY("block_count"), (uint32_t)d->n_layers) ||
         rl_gguf_w_u32(w, KEY("feed_forward_length"), (uint32_t)d->intermediate) ||
         rl_gguf_w_u32(w, KEY("attention.head_count"), (uint32_t)d->n_heads) ||
-        rl_gguf_w_u32(w, KEY("attention.head_count_kv"), (uint32_t)d->n_kv_heads) ||
-        rl_gguf_w_u32(w, KEY("attention.key_length"), (uint32_t)d->head_dim) ||
-        rl_gguf_w_u32(w, KEY("attention.value_length"), (uint32_t)d->head_dim) ||
+        rl_gguf_w_u32(w, KEY("attention.head_count_kv"), kvh) ||
+        rl_gguf_w_u32(w, KEY("attention.key_length"), kl) ||
+        rl_gguf_w_u32(w, KEY("attention.value_length"), vl) ||
         rl_gguf_w_f32(w, d->norm == RL_NORM_LAYER ? KEY("attention.layer_norm_epsilon") : KEY("attention.layer_norm_rms_epsilon"), d->norm_eps) ||
         rl_gguf_w_f32(w, KEY("rope.freq_base"), (float)r->theta) ||
-        rl_gguf_w_u32(w, KEY("rope.dimension_count"), (uint32_t)r->rot_dims) ||
+        rl_gguf_w_u32(w, KEY("rope.dimension_count"), rot) ||
         rl_gguf_w_u32(w, KEY("vocab_size"), (uint32_t)d->vocab)) return -1;
     if (r->scaling == RL_RS_LINEAR || r->scaling == RL_RS_YARN) {
         if (rl_gguf_w_str(w, KEY("rope.scaling.type"), r->scaling == RL_RS_LINEAR ? "linear" : "yarn") ||
@@ -407,8 +462,9 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
          rl_gguf_w_u32(w, KEY("expert_used_count"), (uint32_t)d->n_experts_used))) return -1;
     if (d->n_experts && strcmp(arch, "llama") && strcmp(arch, "gpt-oss") &&
         (rl_gguf_w_u32(w, KEY("expert_feed_forward_length"), (uint32_t)d->moe_inter) ||
-         (d->moe_shared_inter && rl_gguf_w_u32(w, KEY("expert_shared_feed_forward_length"), (uint32_t)d->moe_shared_inter))))
+         (d->moe_shared_inter && !mla && rl_gguf_w_u32(w, KEY("expert_shared_feed_forward_length"), (uint32_t)d->moe_shared_inter))))
         return -1;
+    if (mla && write_deepseek2(w, d, arch)) return -1;
     if (!strcmp(arch, "qwen3moe") && rl_gguf_w_bool(w, KEY("expert_weights_norm"), d->moe_norm_topk)) return -1;
     if (d->attn_softcap > 0 && rl_gguf_w_f32(w, KEY("attn_logit_softcapping"), d->attn_softcap)) return -1;
     if (d->final_softcap > 0 && rl_gguf_w_f32(w, KEY("final_logit_softcapping"), d->final_softcap)) return -1;
@@ -482,12 +538,39 @@ static int write_bias_sel(rl_gguf_writer *w, const rl_checkpoint *ck, const oten
     return 0;
 }
 
+/* MLA's attn_k_b: per head h and latent channel c, the row of W_UK_h's column c (nope items). */
+static int write_kb(rl_gguf_writer *w, const rl_checkpoint *ck, const otensor *t, uint8_t *q, uint64_t *src_bytes) {
+    const rl_tensor_info *s = t->src[0];
+    int64_t nope = t->ne[0], r = t->ne[1], nh = t->ne[2], n = s->shape[0] * s->shape[1];
+    size_t rb = rl_ggml_row_bytes(t->type, nope);
+    float *all = malloc((size_t)n * sizeof *all), *row = malloc((size_t)nope * sizeof *row);
+    uint8_t *raw = malloc(s->nbytes ? s->nbytes : 1);
+    int rc = -1;
+    if (!all || !row || !raw) { rl_err("%s: out of memory", t->name); goto out; }
+    if (rl_ckpt_read(ck, s, raw)) goto out;
+    rl_convert_to_f32(all, raw, s->dtype, n);
+    *src_bytes += s->nbytes;
+    for (int64_t h = 0; h < nh; h++)
+        for (int64_t c = 0; c < r; c++) {
+            for (int64_t i = 0; i < nope; i++) row[i] = all[(size_t)(h * t->s_rows + i) * (size_t)r + (size_t)c];
+            if (rl_ggml_quantize_row(t->type, row, q, nope)) { rl_err_prefix("%s: ", t->name); goto out; }
+            if (rl_gguf_w_data(w, q, rb)) goto out;
+        }
+    rc = 0;
+out:
+    free(all);
+    free(row);
+    free(raw);
+    return rc;
+}
+
 /* Writes tensor t's data: source rows converted to f32, adjusted, quantized, in chunks. */
 static int write_tensor(rl_gguf_writer *w, const rl_checkpoint *ck, const otensor *t, float *f, uint8_t *raw, uint8_t *q,
                         uint64_t *src_bytes) {
     int64_t cols = t->ne[0], rows = t->ne[1] * t->ne[2] * t->ne[3];
     if (t->gen) return rl_gguf_w_data(w, t->gen, (size_t)cols * 4);
     if (t->kind == T_MXFP4) return write_mxfp4(w, ck, t, raw, q, src_bytes);
+    if (t->kind == T_KB) return write_kb(w, ck, t, q, src_bytes);
     if (t->kind == T_BIAS_SEL) return write_bias_sel(w, ck, t, f, raw, src_bytes);
     size_t rb = rl_ggml_row_bytes(t->type, cols);
     int64_t chunk = (int64_t)(CHUNK_FLOATS / (size_t)cols);
@@ -572,6 +655,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
         const otensor *t = &p.t[i];
         if (t->kind == T_MXFP4) total += (uint64_t)(t->ne[1] * t->ne[2] * (t->ne[0] / 32)) * 17; /* what write_mxfp4 counts */
         else if (t->kind == T_BIAS_SEL) total += (uint64_t)(t->ne[1] * t->src[0]->shape[1]) * RL_DTYPES[t->src[0]->dtype].size;
+        else if (t->kind == T_SLICE) total += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2]) * RL_DTYPES[t->src[0]->dtype].size;
         else for (int k = 0; k < t->n_src; k++) total += t->src[k]->nbytes;
         size_t rb = (size_t)p.t[i].ne[0] * 4;
         if (rb > max_row) max_row = rb;

@@ -193,7 +193,7 @@ static double golden_compare_dir(const char *path, const char *src, const char *
 }
 
 /* Families whose GGUF form our writer does not produce (MLA, other architectures). */
-static const char *const NOT_EXPORTABLE[] = {"baichuan", "chatglm", "deepseek_v2", "deepseek_v3", "exaone_moe",
+static const char *const NOT_EXPORTABLE[] = {"baichuan", "chatglm", "exaone_moe",
     "glm4_moe", "glm_moe_dsa", "internlm2", "phi", "qwen", "qwen3_5", "qwen3_5_moe",
     "phi3_longrope", NULL};
 static int not_exportable(const char *n) {
