@@ -33,6 +33,7 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"command-r", "CohereForCausalLM", NULL, 1},
     {"cohere2", "Cohere2ForCausalLM", NULL, 1},
     {"exaone4", "Exaone4ForCausalLM", NULL, 0},
+    {"glm4moe", "Glm4MoeForCausalLM", NULL, 0},
     {"phi3", "Phi3ForCausalLM", NULL, 0},
     {"deepseek2", "DeepseekV2ForCausalLM", NULL, 1},
 };
@@ -107,6 +108,33 @@ static int64_t get_int(const rl_gguf *g, const char *arch, const char *suffix, i
     return rl_gguf_int(g, key, &v) == 1 ? v : def;
 }
 
+/* DeepSeek-style routing (deepseek2, glm4moe): experts, shared experts, leading dense layers,
+ * scale, renormalisation, gating (llama.cpp: 1 softmax, 2 sigmoid; def when absent), groups, and
+ * noaux_tc where the file has exp_probs_b. */
+static int moe_routing_config(cJSON *c, const rl_gguf *g, const char *arch, int64_t def_gating) {
+    if (put_int(c, g, arch, "expert_count", "n_routed_experts") || put_int(c, g, arch, "expert_shared_count", "n_shared_experts") ||
+        put_int(c, g, arch, "leading_dense_block_count", "first_k_dense_replace") ||
+        put_num(c, g, arch, "expert_weights_scale", "routed_scaling_factor") ||
+        put_int(c, g, arch, "expert_group_count", "n_group") || put_int(c, g, arch, "expert_group_used_count", "topk_group"))
+        return -1;
+    char key[160];
+    snprintf(key, sizeof key, "%s.expert_weights_norm", arch);
+    const rl_gguf_kv *kv = rl_gguf_get(g, key);
+    if (kv && kv->type == RL_GGUF_BOOL) cJSON_AddBoolToObject(c, "norm_topk_prob", kv->v.u != 0);
+    int64_t gating = get_int(g, arch, "expert_gating_func", def_gating); /* llama.cpp: 1 softmax, 2 sigmoid */
+    if (gating != 1 && gating != 2) return rl_err("%s: %s.expert_gating_func %lld is not supported (1 softmax, 2 sigmoid)", g->path,
+                                                  arch, (long long)gating);
+    cJSON_AddStringToObject(c, "scoring_func", gating == 2 ? "sigmoid" : "softmax");
+    int noaux = 0;
+    static const char bias[] = ".exp_probs_b.bias";
+    for (int64_t i = 0; i < g->n_tensors && !noaux; i++) {
+        size_t n = strlen(g->tensors[i].name), m = sizeof bias - 1;
+        noaux = n >= m && !strcmp(g->tensors[i].name + n - m, bias);
+    }
+    cJSON_AddStringToObject(c, "topk_method", noaux ? "noaux_tc" : get_int(g, arch, "expert_group_count", 1) > 1 ? "group_limited_greedy" : "greedy");
+    return 0;
+}
+
 /* DeepSeek-V2/V3 (deepseek2): MLA dims, MoE routing and YaRN mscale keys of config.json. The
  * absorbed-MLA form (attn_k_b / attn_v_b) stores key_length = kv_lora + rope and the per-head
  * dims in key_length_mla / value_length_mla; the older form (attn_kv_b) the per-head dims. */
@@ -121,33 +149,15 @@ static int deepseek2_config(cJSON *c, const rl_gguf *g, const char *arch) {
     cJSON_AddNumberToObject(c, "qk_nope_head_dim", (double)(kl - rope));
     cJSON_AddNumberToObject(c, "v_head_dim", (double)vl);
     if (put_int(c, g, arch, "attention.kv_lora_rank", "kv_lora_rank") || put_int(c, g, arch, "attention.q_lora_rank", "q_lora_rank") ||
-        put_int(c, g, arch, "expert_count", "n_routed_experts") || put_int(c, g, arch, "expert_shared_count", "n_shared_experts") ||
-        put_int(c, g, arch, "leading_dense_block_count", "first_k_dense_replace") ||
-        put_num(c, g, arch, "expert_weights_scale", "routed_scaling_factor") ||
-        put_int(c, g, arch, "expert_group_count", "n_group") || put_int(c, g, arch, "expert_group_used_count", "topk_group"))
-        return -1;
-    char key[160];
-    snprintf(key, sizeof key, "%s.expert_weights_norm", arch);
-    const rl_gguf_kv *kv = rl_gguf_get(g, key);
-    if (kv && kv->type == RL_GGUF_BOOL) cJSON_AddBoolToObject(c, "norm_topk_prob", kv->v.u != 0);
-    int64_t gating = get_int(g, arch, "expert_gating_func", 1); /* llama.cpp: 1 softmax, 2 sigmoid */
-    if (gating != 1 && gating != 2) return rl_err("%s: %s.expert_gating_func %lld is not supported (1 softmax, 2 sigmoid)", g->path,
-                                                  arch, (long long)gating);
-    cJSON_AddStringToObject(c, "scoring_func", gating == 2 ? "sigmoid" : "softmax");
-    int noaux = 0;
-    static const char bias[] = ".exp_probs_b.bias";
-    for (int64_t i = 0; i < g->n_tensors && !noaux; i++) {
-        size_t n = strlen(g->tensors[i].name), m = sizeof bias - 1;
-        noaux = n >= m && !strcmp(g->tensors[i].name + n - m, bias);
-    }
+        moe_routing_config(c, g, arch, 1)) return -1;
     double lm; /* yarn_log_multiplier = 0.1 * mscale_all_dim */
+    char key[160];
     cJSON *rs = cJSON_GetObjectItem(c, "rope_scaling");
     snprintf(key, sizeof key, "%s.rope.scaling.yarn_log_multiplier", arch);
     if (rs && rl_gguf_num(g, key, &lm) == 1) {
         cJSON_AddNumberToObject(rs, "mscale", lm / 0.1);
         cJSON_AddNumberToObject(rs, "mscale_all_dim", lm / 0.1);
     }
-    cJSON_AddStringToObject(c, "topk_method", noaux ? "noaux_tc" : get_int(g, arch, "expert_group_count", 1) > 1 ? "group_limited_greedy" : "greedy");
     return 0;
 }
 
@@ -212,6 +222,14 @@ static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
     } else if (!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) {
         if (put_num(c, g, arch, "logit_scale", "logit_scale")) return -1;
         if (!strcmp(arch, "cohere2") && swa_layer_types(c, g, arch, 4)) return -1;
+    } else if (!strcmp(arch, "glm4moe")) {
+        /* block_count counts the NextN (MTP) layers after the decoder's; they are not run */
+        int64_t n = get_int(g, arch, "block_count", 0) - get_int(g, arch, "nextn_predict_layers", 0);
+        cJSON_DeleteItemFromObject(c, "num_hidden_layers");
+        cJSON_AddNumberToObject(c, "num_hidden_layers", (double)n);
+        cJSON_AddBoolToObject(c, "attention_bias", find_tensor(g, "blk.0.attn_q.bias") != NULL);
+        cJSON_AddBoolToObject(c, "use_qk_norm", find_tensor(g, "blk.0.attn_q_norm.weight") != NULL);
+        if (moe_routing_config(c, g, arch, 2)) return -1;
     } else if (!strcmp(arch, "exaone4")) {
         /* llama.cpp slides only the 64-layer model's layers (window 4096 unless given), 3 of every 4 */
         cJSON_DeleteItemFromObject(c, "sliding_window");
@@ -377,6 +395,7 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
         d->moe_fused = 0;
         if (d->moe_shared_fused) { d->moe_shared_fused = 0; d->wname[W_SHX_UP] = ROLE_NAMES[W_SHX_UP]; }
     }
+    if (!strcmp(arch, "glm4moe")) d->wname[W_MLP_NORM] = "blk.%d.post_attention_norm.weight";
     if (!strcmp(arch, "gpt-oss")) { /* experts as three stacks with bias stacks; the pre-MLP norm is post_attention_norm */
         d->moe_fused = d->moe_interleaved = d->moe_transposed = 0;
         for (int e = 0; e < 3; e++) d->ename_b[e] = EXPERT_BIAS_NAMES[e];

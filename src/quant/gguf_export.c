@@ -32,6 +32,7 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"Olmo3ForCausalLM", "olmo2", 0}, {"GraniteForCausalLM", "granite", 1}, {"GraniteMoeForCausalLM", "granitemoe", 1},
     {"GraniteMoeSharedForCausalLM", "granitemoe", 1}, {"CohereForCausalLM", "command-r", 0}, {"Cohere2ForCausalLM", "cohere2", 0},
     {"Exaone4ForCausalLM", "exaone4", 0}, {"DeepseekV2ForCausalLM", "deepseek2", 0}, {"DeepseekV3ForCausalLM", "deepseek2", 0},
+    {"Glm4MoeForCausalLM", "glm4moe", 0},
 };
 
 /* Layer roles written in the file's matrix type (the rest: F32). */
@@ -313,7 +314,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             if (!d->wname[r] || !*d->wname[r] || !rl_role_needed_layer(d, l, r)) continue;
             if (granite_moe && (r == W_SHX_GATE || r == W_SHX_UP)) continue; /* split from the fused tensor below */
             if (mla && r == W_MLA_KV_B) { if (add_mla_kv_b(p, ck, d, path, l, x)) return -1; continue; }
-            const char *gn = gpt_oss && r == W_MLP_NORM ? "blk.%d.post_attention_norm.weight" : rl_gguf_role_name(r);
+            const char *gn = (gpt_oss || !strcmp(arch, "glm4moe")) && r == W_MLP_NORM ? "blk.%d.post_attention_norm.weight" : rl_gguf_role_name(r);
             if (!gn) return rl_err("%s: %s models cannot be written as GGUF yet (a weight with no GGUF name)", path, d->arch);
             snprintf(hf, sizeof hf, d->wname[r], l);
             if (!rl_ckpt_find(ck, hf) && (d->w_optional >> r & 1)) continue;
@@ -402,18 +403,12 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
 
 #define KEY(s) (snprintf(k, sizeof k, "%s.%s", arch, s), k)
 
-/* DeepSeek's MLA and routing keys as llama.cpp's converter writes them (the absorbed form: key
- * length kv_lora + rope, value length kv_lora, one kv head; the per-head dims as *_mla). */
-static int write_deepseek2(rl_gguf_writer *w, const rl_model_desc *d, const char *arch) {
+/* DeepSeek-style routing keys (deepseek2, glm4moe) as llama.cpp's converter writes them. */
+static int write_moe_routing(rl_gguf_writer *w, const rl_model_desc *d, const char *arch) {
     char k[160];
     int dense = 0;
     while (dense < d->n_layers && !d->layer_moe[dense]) dense++;
-    const rl_rope *r = &d->ropes[0];
-    if (rl_gguf_w_u32(w, KEY("attention.key_length_mla"), (uint32_t)(d->qk_nope_dim + d->qk_rope_dim)) ||
-        rl_gguf_w_u32(w, KEY("attention.value_length_mla"), (uint32_t)d->v_head_dim) ||
-        rl_gguf_w_u32(w, KEY("attention.kv_lora_rank"), (uint32_t)d->kv_lora_rank) ||
-        (d->q_lora_rank > 0 && rl_gguf_w_u32(w, KEY("attention.q_lora_rank"), (uint32_t)d->q_lora_rank)) ||
-        rl_gguf_w_u32(w, KEY("leading_dense_block_count"), (uint32_t)dense) ||
+    if (rl_gguf_w_u32(w, KEY("leading_dense_block_count"), (uint32_t)dense) ||
         rl_gguf_w_u32(w, KEY("expert_shared_count"), (uint32_t)(d->moe_inter > 0 ? d->moe_shared_inter / d->moe_inter : 0)) ||
         rl_gguf_w_f32(w, KEY("expert_weights_scale"), d->moe_scale) ||
         (d->moe_norm_topk && rl_gguf_w_bool(w, KEY("expert_weights_norm"), 1)) ||
@@ -421,6 +416,21 @@ static int write_deepseek2(rl_gguf_writer *w, const rl_model_desc *d, const char
         rl_gguf_w_u32(w, KEY("expert_group_count"), (uint32_t)(d->moe_n_group > 0 ? d->moe_n_group : 1)) ||
         rl_gguf_w_u32(w, KEY("expert_group_used_count"), (uint32_t)(d->moe_topk_group > 0 ? d->moe_topk_group : 1)))
         return -1;
+    for (int l = dense; l < d->n_layers; l++)
+        if (!d->layer_moe[l]) return rl_err("layer %d is dense after MoE layers: llama.cpp's %s has leading dense layers only", l, arch);
+    return 0;
+}
+
+/* DeepSeek's MLA keys (the absorbed form: key length kv_lora + rope, value length kv_lora, one kv
+ * head; the per-head dims as *_mla) and routing. */
+static int write_deepseek2(rl_gguf_writer *w, const rl_model_desc *d, const char *arch) {
+    char k[160];
+    const rl_rope *r = &d->ropes[0];
+    if (rl_gguf_w_u32(w, KEY("attention.key_length_mla"), (uint32_t)(d->qk_nope_dim + d->qk_rope_dim)) ||
+        rl_gguf_w_u32(w, KEY("attention.value_length_mla"), (uint32_t)d->v_head_dim) ||
+        rl_gguf_w_u32(w, KEY("attention.kv_lora_rank"), (uint32_t)d->kv_lora_rank) ||
+        (d->q_lora_rank > 0 && rl_gguf_w_u32(w, KEY("attention.q_lora_rank"), (uint32_t)d->q_lora_rank)) ||
+        write_moe_routing(w, d, arch)) return -1;
     if (r->scaling == RL_RS_YARN && r->mscale_all_dim != 0 &&
         rl_gguf_w_f32(w, KEY("rope.scaling.yarn_log_multiplier"), (float)(0.1 * r->mscale_all_dim))) return -1;
     return 0;
@@ -462,9 +472,11 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
          rl_gguf_w_u32(w, KEY("expert_used_count"), (uint32_t)d->n_experts_used))) return -1;
     if (d->n_experts && strcmp(arch, "llama") && strcmp(arch, "gpt-oss") &&
         (rl_gguf_w_u32(w, KEY("expert_feed_forward_length"), (uint32_t)d->moe_inter) ||
-         (d->moe_shared_inter && !mla && rl_gguf_w_u32(w, KEY("expert_shared_feed_forward_length"), (uint32_t)d->moe_shared_inter))))
+         (d->moe_shared_inter && !mla && strcmp(arch, "glm4moe") &&
+          rl_gguf_w_u32(w, KEY("expert_shared_feed_forward_length"), (uint32_t)d->moe_shared_inter))))
         return -1;
     if (mla && write_deepseek2(w, d, arch)) return -1;
+    if (!strcmp(arch, "glm4moe") && write_moe_routing(w, d, arch)) return -1;
     if (!strcmp(arch, "qwen3moe") && rl_gguf_w_bool(w, KEY("expert_weights_norm"), d->moe_norm_topk)) return -1;
     if (d->attn_softcap > 0 && rl_gguf_w_f32(w, KEY("attn_logit_softcapping"), d->attn_softcap)) return -1;
     if (d->final_softcap > 0 && rl_gguf_w_f32(w, KEY("final_logit_softcapping"), d->final_softcap)) return -1;
@@ -628,7 +640,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6)", model_dir, d->arch);
         goto out;
     }
     if (check_desc(d, ARCHS[a].arch, model_dir)) goto out;
