@@ -153,22 +153,36 @@ static int merge_str(const cJSON *m, char **out, const char *file) {
 
 /* The split regex of a byte-level pre-tokenizer (Sequence[Split, ByteLevel] or ByteLevel with its
  * own regex = GPT-2's); NULL + *gpt2 = 1 for the latter. */
-/* The Split regexes of a pre-tokenizer, in order (at most 3 kept; *n may exceed 3: no GGUF name
- * then), and whether a ByteLevel step splits with GPT-2's own regex. */
-static void split_regexes(const cJSON *pt, const char **rx, int *n, int *gpt2) {
+/* The splits of a pre-tokenizer as regexes, in order (at most 3 kept; *n may exceed 3: no GGUF
+ * name then): Split patterns, Digits (individual: \p{N}), and a ByteLevel that splits with GPT-2's
+ * own regex. Any other step: *n = 99 (a form GGUF's pre names do not describe). */
+static void split_regexes(const cJSON *pt, const char **rx, int *n) {
+    static const char GPT2[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
     const cJSON *ty = cJSON_GetObjectItemCaseSensitive(pt, "type");
-    if (!cJSON_IsString(ty)) return;
+    const char *r = NULL;
+    if (!cJSON_IsString(ty)) { *n = 99; return; }
     if (!strcmp(ty->valuestring, "ByteLevel")) {
-        const cJSON *ur = cJSON_GetObjectItemCaseSensitive(pt, "use_regex");
-        if (!cJSON_IsFalse(ur)) *gpt2 = 1;
+        if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(pt, "use_regex"))) return;
+        r = GPT2;
     } else if (!strcmp(ty->valuestring, "Split")) {
-        const cJSON *r = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(pt, "pattern"), "Regex");
-        if (cJSON_IsString(r) && *n < 3) rx[*n] = r->valuestring;
-        (*n)++;
+        const cJSON *re = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(pt, "pattern"), "Regex");
+        const cJSON *bh = cJSON_GetObjectItemCaseSensitive(pt, "behavior");
+        if (!cJSON_IsString(re) || (cJSON_IsString(bh) && strcmp(bh->valuestring, "Isolated")) ||
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pt, "invert"))) { *n = 99; return; }
+        r = re->valuestring;
+    } else if (!strcmp(ty->valuestring, "Digits")) {
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pt, "individual_digits"))) { *n = 99; return; }
+        r = "\\p{N}";
     } else if (!strcmp(ty->valuestring, "Sequence")) {
         const cJSON *e;
-        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(pt, "pretokenizers")) split_regexes(e, rx, n, gpt2);
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(pt, "pretokenizers")) split_regexes(e, rx, n);
+        return;
+    } else {
+        *n = 99;
+        return;
     }
+    if (*n < 3) rx[*n] = r;
+    if (*n < 99) (*n)++;
 }
 
 /* Whether the post-processor puts a special token first (adds bos). */
@@ -248,13 +262,16 @@ static int from_tokenizer_json(const cJSON *j, const char *file, vocab *v, char 
         free(ns);
         free(ps);
     } else {
-        int gpt2 = 0, nrx = 0;
+        int nrx = 0;
         const char *rx[3] = {NULL, NULL, NULL};
-        split_regexes(cJSON_GetObjectItemCaseSensitive(j, "pre_tokenizer"), rx, &nrx, &gpt2);
-        *pre = nrx ? (nrx <= 3 && rx[nrx - 1] ? rl_gguf_pre_for_regex(rx, nrx) : NULL) : gpt2 ? "gpt-2" : NULL;
+        split_regexes(cJSON_GetObjectItemCaseSensitive(j, "pre_tokenizer"), rx, &nrx);
+        const cJSON *nrm = cJSON_GetObjectItemCaseSensitive(j, "normalizer"), *nt = cJSON_GetObjectItemCaseSensitive(nrm, "type");
+        int im = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "model"), "ignore_merges"));
+        const char *nf = cJSON_IsString(nt) && !strcmp(nt->valuestring, "NFC") ? "NFC" : NULL;
+        *pre = nrx >= 1 && nrx <= 3 ? rl_gguf_pre_for_regex(rx, nrx, im, nf) : NULL;
         if (!*pre)
-            return rl_err("%s: byte-level BPE pre-tokenizer %s has no GGUF name (known: gpt-2, llama-bpe, qwen2, gpt-4o, deepseek-v3)", file,
-                          nrx ? rx[0] ? rx[0] : "(a non-regex split)" : "(none)");
+            return rl_err("%s: byte-level BPE pre-tokenizer %s has no GGUF name (known splits: those of gpt-2, llama-bpe, qwen2, "
+                          "gpt-4o, starcoder, tekken, deepseek-v3)", file, nrx >= 1 && nrx <= 3 ? rx[0] : nrx ? "(a step GGUF cannot name)" : "(none)");
         if (!(*merges = calloc((size_t)nm + 1, sizeof **merges))) return rl_err("%s: out of memory", file);
         *n_merges = 0;
         cJSON_ArrayForEach(e, mg) {

@@ -99,6 +99,8 @@ cJSON *rl_gguf_tokenizer_config(const char *path) {
 
 /* tokenizer.ggml.pre -> the pre-tokenizer split regex and normalizer of the HF tokenizer it was
  * converted from. */
+#define RX_GPT2 "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+#define RX_LLAMA3 "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 static const struct { const char *pre, *regex[3], *norm; int ignore_merges; } PRES[] = {
     {"gpt-2", {"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"}, NULL, 0},
     {"default", {"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"}, NULL, 0},
@@ -110,18 +112,35 @@ static const struct { const char *pre, *regex[3], *norm; int ignore_merges; } PR
                "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
                "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}, NULL, 0},
     /* DeepSeek V3 / R1: three splits in turn (digits, CJK runs, the rest), as their tokenizer.json */
+    /* llama.cpp's other names for the same splits (its own copies of the HF regexes, equivalent) */
+    {"mpt", {RX_GPT2}, NULL, 0}, {"olmo", {RX_GPT2}, NULL, 0}, {"jais", {RX_GPT2}, NULL, 0},
+    {"glm4", {RX_LLAMA3}, NULL, 0}, {"chatglm-bpe", {RX_LLAMA3}, NULL, 0}, {"dbrx", {RX_LLAMA3}, NULL, 0},
+    {"smaug-bpe", {RX_LLAMA3}, NULL, 0},
+    /* digits one by one, then GPT-2's (HF: Digits individual_digits + ByteLevel use_regex) */
+    {"starcoder", {"\\p{N}", RX_GPT2}, NULL, 0}, {"command-r", {"\\p{N}", RX_GPT2}, NULL, 0},
+    {"refact", {"\\p{N}", RX_GPT2}, NULL, 0}, {"smollm", {"\\p{N}", RX_GPT2}, NULL, 0},
+    {"codeshell", {"\\p{N}", RX_GPT2}, NULL, 0}, {"exaone", {"\\p{N}", RX_GPT2}, NULL, 0},
+    {"minerva", {"\\p{N}", RX_GPT2}, NULL, 0},
+    /* Mistral's tekken (Nemo, Small 3, Pixtral): tokenizer.json's regex; llama.cpp ignores merges for it */
+    {"tekken", {"[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|"
+                "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|"
+                "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}, NULL, 1},
     {"deepseek-v3", {"\\p{N}{1,3}", "[\xe4\xb8\x80" "-\xe9\xbe\xa5" "\xe3\x81\x80" "-\xe3\x82\x9f" "\xe3\x82\xa0" "-\xe3\x83\xbf" "]+",
                      "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|"
                      "\\s*[\r\n]+|\\s+(?!\\S)|\\s+"}, NULL, 0},
 };
 
-const char *rl_gguf_pre_for_regex(const char *const *regex, int n) {
+const char *rl_gguf_pre_for_regex(const char *const *regex, int n, int ignore_merges, const char *norm) {
+    const char *loose = NULL; /* the same splits, another merge rule or normalizer */
     for (size_t k = 0; n > 0 && n <= 3 && k < sizeof PRES / sizeof *PRES; k++) {
         int i = 0;
         while (i < n && PRES[k].regex[i] && !strcmp(PRES[k].regex[i], regex[i])) i++;
-        if (i == n && (n == 3 || !PRES[k].regex[n])) return PRES[k].pre;
+        if (i != n || (n < 3 && PRES[k].regex[n])) continue;
+        int same_norm = !PRES[k].norm == !norm && (!norm || !strcmp(PRES[k].norm, norm));
+        if (same_norm && PRES[k].ignore_merges == ignore_merges) return PRES[k].pre;
+        if (!loose) loose = PRES[k].pre;
     }
-    return NULL;
+    return loose;
 }
 
 static cJSON *bytelevel(void) {
@@ -147,7 +166,7 @@ static cJSON *bpe_json(const rl_gguf *g) {
     while (k < sizeof PRES / sizeof *PRES && (!pre || strcmp(PRES[k].pre, pre))) k++;
     if (!pre) k = 0; /* no pre-tokenizer named: GPT-2's */
     if (k == sizeof PRES / sizeof *PRES) {
-        rl_err("%s: BPE pre-tokenizer \"%s\" is not supported (supported: gpt-2, default, llama-bpe, llama3, qwen2, gpt-4o, deepseek-v3)", g->path, pre);
+        rl_err("%s: BPE pre-tokenizer \"%s\" is not supported (supported: gpt-2, default, mpt, olmo, jais, llama-bpe, llama3, glm4, chatglm-bpe, dbrx, smaug-bpe, qwen2, gpt-4o, starcoder, command-r, refact, smollm, codeshell, exaone, minerva, tekken, deepseek-v3)", g->path, pre);
         return NULL;
     }
     cJSON *j = cJSON_CreateObject(), *model = cJSON_AddObjectToObject(j, "model");

@@ -25,7 +25,8 @@ int rl_gguf_tok_flag(const rl_gguf *g, const char *key, int def);
 cJSON *rl_gguf_tokenizer_config(const char *path);
 
 /* The tokenizer.ggml.pre name whose pre-tokenizer splits are the n regexes in turn (the GGUF
- * writer's inverse of the reader's table), or NULL when none is. */
-const char *rl_gguf_pre_for_regex(const char *const *regex, int n);
+ * writer's inverse of the reader's table), preferring the one with the same merge rule
+ * (ignore_merges) and normalizer ("NFC" or NULL), or NULL when no name has those splits. */
+const char *rl_gguf_pre_for_regex(const char *const *regex, int n, int ignore_merges, const char *norm);
 
 #endif
