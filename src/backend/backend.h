@@ -64,6 +64,9 @@ typedef struct {
 typedef struct {
     int k_heads, v_heads, k_dim, v_dim, conv_k;
     float norm_eps;
+    int v_tiled;             /* value head h reads key head h % k_heads (GGUF qwen35's reordered heads); else
+                                h / (v_heads / k_heads) (HF's grouped order) */
+    int a_direct;            /* a_log holds A = -exp(A_log) itself (GGUF ssm_a); else A_log */
 } rl_dn_dims;
 
 /* DSA (GLM-5 indexer) attention: each query attends to the `topk` keys of the highest index

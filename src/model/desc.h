@@ -176,6 +176,9 @@ typedef struct {
                                        key head j / (lin_v_heads / lin_k_heads)) */
     int lin_k_dim, lin_v_dim;       /* their head dims */
     int lin_conv_k;                 /* depthwise causal conv kernel size (linear_conv_kernel_dim) */
+    int lin_v_tiled;                /* GGUF qwen35: value heads reordered so that head h reads key head
+                                       h % lin_k_heads (rl_dn_dims.v_tiled) */
+    int lin_a_direct;               /* GGUF: W_LIN_A_LOG holds A = -exp(A_log) (ssm_a) */
     int lin_fused;                  /* Qwen3-Next: W_LIN_QKV holds in_proj_qkvz (per key-head group: q, k,
                                        then its value heads' v rows and z rows) and W_LIN_B in_proj_ba (per
                                        group: its value heads' b rows, then a rows); no W_LIN_Z / W_LIN_A */

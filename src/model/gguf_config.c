@@ -34,6 +34,8 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"cohere2", "Cohere2ForCausalLM", NULL, 1},
     {"exaone4", "Exaone4ForCausalLM", NULL, 0},
     {"glm4moe", "Glm4MoeForCausalLM", NULL, 0},
+    {"qwen35", "Qwen3_5ForCausalLM", NULL, 0},       /* Gated DeltaNet hybrids (Qwen3.5) */
+    {"qwen35moe", "Qwen3_5MoeForCausalLM", NULL, 0},
     {"phi3", "Phi3ForCausalLM", NULL, 0},
     {"deepseek2", "DeepseekV2ForCausalLM", NULL, 1},
 };
@@ -55,6 +57,9 @@ static const char *const ROLE_NAMES[W_COUNT] = {
     [W_POST_MLP_NORM] = "blk.%d.post_ffw_norm.weight",
     [W_MOE_ROUTER] = "blk.%d.ffn_gate_inp.weight", [W_MOE_ROUTER_BIAS] = "blk.%d.exp_probs_b.bias",
     [W_MOE_ROUTER_B] = "blk.%d.ffn_gate_inp.bias", [W_SINKS] = "blk.%d.attn_sinks.weight",
+    [W_LIN_QKV] = "blk.%d.attn_qkv.weight", [W_LIN_Z] = "blk.%d.attn_gate.weight", [W_LIN_B] = "blk.%d.ssm_beta.weight",
+    [W_LIN_A] = "blk.%d.ssm_alpha.weight", [W_LIN_CONV] = "blk.%d.ssm_conv1d.weight", [W_LIN_A_LOG] = "blk.%d.ssm_a",
+    [W_LIN_DT_BIAS] = "blk.%d.ssm_dt.bias", [W_LIN_NORM] = "blk.%d.ssm_norm.weight", [W_LIN_OUT] = "blk.%d.ssm_out.weight",
     [W_SHX_GATE] = "blk.%d.ffn_gate_shexp.weight", [W_SHX_UP] = "blk.%d.ffn_up_shexp.weight",
     [W_SHX_DOWN] = "blk.%d.ffn_down_shexp.weight", [W_SHX_GATE_W] = "blk.%d.ffn_gate_inp_shexp.weight",
     [W_MLA_Q_A] = "blk.%d.attn_q_a.weight", [W_MLA_Q_A_NORM] = "blk.%d.attn_q_a_norm.weight",
@@ -230,6 +235,20 @@ static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
         cJSON_AddBoolToObject(c, "attention_bias", find_tensor(g, "blk.0.attn_q.bias") != NULL);
         cJSON_AddBoolToObject(c, "use_qk_norm", find_tensor(g, "blk.0.attn_q_norm.weight") != NULL);
         if (moe_routing_config(c, g, arch, 2)) return -1;
+    } else if (!strncmp(arch, "qwen35", 6)) {
+        /* Gated DeltaNet dims from the ssm.* keys; block_count counts the MTP layers after the decoder's */
+        int64_t nv = get_int(g, arch, "ssm.time_step_rank", 0), inner = get_int(g, arch, "ssm.inner_size", 0);
+        int64_t n = get_int(g, arch, "block_count", 0) - get_int(g, arch, "nextn_predict_layers", 0);
+        if (nv <= 0 || inner % nv) return rl_err("%s: %s.ssm.inner_size %lld is not a multiple of ssm.time_step_rank %lld", g->path, arch,
+                                                 (long long)inner, (long long)nv);
+        cJSON_DeleteItemFromObject(c, "num_hidden_layers");
+        cJSON_AddNumberToObject(c, "num_hidden_layers", (double)n);
+        cJSON_AddNumberToObject(c, "linear_value_head_dim", (double)(inner / nv));
+        cJSON_AddBoolToObject(c, "norm_topk_prob", 1); /* llama.cpp renormalises the top-k weights */
+        if (put_int(c, g, arch, "ssm.conv_kernel", "linear_conv_kernel_dim") || put_int(c, g, arch, "ssm.state_size", "linear_key_head_dim") ||
+            put_int(c, g, arch, "ssm.group_count", "linear_num_key_heads") || put_int(c, g, arch, "ssm.time_step_rank", "linear_num_value_heads") ||
+            put_int(c, g, arch, "full_attention_interval", "full_attention_interval") || put_int(c, g, arch, "expert_count", "num_experts"))
+            return -1;
     } else if (!strcmp(arch, "exaone4")) {
         /* llama.cpp slides only the 64-layer model's layers (window 4096 unless given), 3 of every 4 */
         cJSON_DeleteItemFromObject(c, "sliding_window");
@@ -395,7 +414,12 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
         d->moe_fused = 0;
         if (d->moe_shared_fused) { d->moe_shared_fused = 0; d->wname[W_SHX_UP] = ROLE_NAMES[W_SHX_UP]; }
     }
-    if (!strcmp(arch, "glm4moe")) d->wname[W_MLP_NORM] = "blk.%d.post_attention_norm.weight";
+    if (!strcmp(arch, "glm4moe") || !strncmp(arch, "qwen35", 6)) d->wname[W_MLP_NORM] = "blk.%d.post_attention_norm.weight";
+    if (!strncmp(arch, "qwen35", 6)) { /* ssm_a = -exp(A_log); value heads tiled (head h reads key head h % k_heads) */
+        d->lin_a_direct = 1;
+        d->lin_v_tiled = d->lin_v_heads != d->lin_k_heads;
+        d->moe_fused = 0;
+    }
     if (!strcmp(arch, "gpt-oss")) { /* experts as three stacks with bias stacks; the pre-MLP norm is post_attention_norm */
         d->moe_fused = d->moe_interleaved = d->moe_transposed = 0;
         for (int e = 0; e < 3; e++) d->ename_b[e] = EXPERT_BIAS_NAMES[e];

@@ -32,12 +32,12 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"Olmo3ForCausalLM", "olmo2", 0}, {"GraniteForCausalLM", "granite", 1}, {"GraniteMoeForCausalLM", "granitemoe", 1},
     {"GraniteMoeSharedForCausalLM", "granitemoe", 1}, {"CohereForCausalLM", "command-r", 0}, {"Cohere2ForCausalLM", "cohere2", 0},
     {"Exaone4ForCausalLM", "exaone4", 0}, {"DeepseekV2ForCausalLM", "deepseek2", 0}, {"DeepseekV3ForCausalLM", "deepseek2", 0},
-    {"Glm4MoeForCausalLM", "glm4moe", 0},
+    {"Glm4MoeForCausalLM", "glm4moe", 0}, {"Qwen3_5ForCausalLM", "qwen35", 0}, {"Qwen3_5MoeForCausalLM", "qwen35moe", 0},
 };
 
 /* Layer roles written in the file's matrix type (the rest: F32). */
 static const int MATRIX_ROLES[] = {W_Q, W_K, W_V, W_O, W_QKV, W_GATE, W_UP, W_DOWN, W_GATE_UP, W_SHX_GATE, W_SHX_UP, W_SHX_DOWN,
-                                   W_MLA_Q_A, W_MLA_Q_B, W_MLA_KV_A};
+                                   W_MLA_Q_A, W_MLA_Q_B, W_MLA_KV_A, W_LIN_QKV, W_LIN_Z, W_LIN_B, W_LIN_A, W_LIN_OUT};
 static const int NORM_ROLES[] = {W_ATTN_NORM, W_Q_NORM, W_K_NORM, W_POST_ATTN_NORM, W_MLP_NORM, W_POST_MLP_NORM};
 static const char *const EXPS[3] = {"blk.%d.ffn_gate_exps.weight", "blk.%d.ffn_up_exps.weight", "blk.%d.ffn_down_exps.weight"};
 
@@ -54,6 +54,11 @@ typedef struct {
     int kind;                   /* T_PLAIN, T_SLICE, MLA's T_KB, or gpt-oss's T_MXFP4 (src[0] blocks, src[1] scales) / T_BIAS_SEL */
     int sel;                    /* rows (T_MXFP4) / items (T_BIAS_SEL) of the source taken: 0 all, 1 even, 2 odd */
     int64_t s_rows, s_off;      /* T_SLICE: per expert (or the one matrix) of s_rows source rows, rows s_off.. */
+    /* Qwen3.5's value heads reordered as llama.cpp's converter does (grouped -> tiled): from row (or,
+     * vt_cols, column) vt_r0 on, blocks of vt_hd; block p = j * vt_nk + g holds source block g * vt_r + j */
+    int64_t vt_r0, vt_hd, vt_nk, vt_r;
+    int vt_cols;
+    int neg_exp;                /* Qwen3.5's A_log written as A = -exp(A_log) (ssm_a) */
 } otensor;
 enum { T_PLAIN, T_SLICE, T_KB, T_MXFP4, T_BIAS_SEL };
 
@@ -109,15 +114,17 @@ static int add_src(plan *p, const rl_checkpoint *ck, const char *path, const cha
     if (!s) return rl_err("%s: tensor '%s' is missing", path, hf);
     if (s->dtype != RL_DT_F32 && s->dtype != RL_DT_F16 && s->dtype != RL_DT_BF16)
         return rl_err("%s: tensor '%s' is %s: only F32 / F16 / BF16 checkpoints can be written as GGUF", path, hf, RL_DTYPES[s->dtype].st_name);
-    if (s->ndim < 1 || s->ndim > 2) return rl_err("%s: tensor '%s' has %d dims (1 or 2 expected)", path, hf, s->ndim);
+    int squeeze = s->ndim == 3 && s->shape[1] == 1; /* a depthwise conv1d [C, 1, K], written [C, K] as llama.cpp does */
+    if ((s->ndim < 1 || s->ndim > 2) && !squeeze) return rl_err("%s: tensor '%s' has %d dims (1 or 2 expected)", path, hf, s->ndim);
     otensor *t = plan_add(p, path);
     if (!t || !(t->src = malloc(sizeof *t->src))) return rl_err("%s: out of memory", path);
     snprintf(t->name, sizeof t->name, "%s", gname);
     t->n_src = 1;
     t->src[0] = s;
-    t->n_dims = s->ndim;
+    t->n_dims = squeeze ? 2 : s->ndim;
     for (int d = 0; d < 4; d++) t->ne[d] = d < s->ndim ? s->shape[s->ndim - 1 - d] : 1;
-    t->type = matrix && s->ndim == 2 ? matrix_type(x, t->ne[0], is_output) : RL_GGML_F32;
+    if (squeeze) { t->ne[1] = s->shape[0]; t->ne[2] = 1; }
+    t->type = matrix && t->n_dims == 2 ? matrix_type(x, t->ne[0], is_output) : RL_GGML_F32;
     if (perm_heads > 0) {
         int64_t rows = s->ndim == 2 ? s->shape[0] : s->shape[0];
         if (rows % perm_heads || (rows / perm_heads) % 2)
@@ -258,10 +265,10 @@ static int add_mla_kv_b(plan *p, const rl_checkpoint *ck, const rl_model_desc *d
     return 0;
 }
 
-/* Granite MoE: experts (and the shared MLP) from their fused input_linear, gate rows first. */
-static int add_granite_moe(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, int l, rl_gguf_xtype x) {
+/* Fused experts (gate_up [E, 2I, H], gate rows first; down [E, H, I]) as llama.cpp's three stacks. */
+static int add_fused_experts(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, int l, rl_gguf_xtype x) {
     char hf[160], gn[96];
-    int64_t I = d->moe_inter, Is = d->moe_shared_inter;
+    int64_t I = d->moe_inter;
     snprintf(hf, sizeof hf, d->ename[0], l);
     snprintf(gn, sizeof gn, "blk.%d.ffn_gate_exps.weight", l);
     if (add_slice(p, ck, path, gn, hf, d->n_experts, 2 * I, 0, I, x)) return -1;
@@ -269,7 +276,37 @@ static int add_granite_moe(plan *p, const rl_checkpoint *ck, const rl_model_desc
     if (add_slice(p, ck, path, gn, hf, d->n_experts, 2 * I, I, I, x)) return -1;
     snprintf(hf, sizeof hf, d->ename[2], l);
     snprintf(gn, sizeof gn, "blk.%d.ffn_down_exps.weight", l);
-    if (add_slice(p, ck, path, gn, hf, d->n_experts, d->hidden, 0, d->hidden, x)) return -1;
+    return add_slice(p, ck, path, gn, hf, d->n_experts, d->hidden, 0, d->hidden, x);
+}
+
+/* Qwen3.5's linear-attention tensors as llama.cpp's converter writes them: value heads from the
+ * grouped order (head g * r + j) to the tiled one (j * k_heads + g) where k_heads < v_heads, in
+ * the v rows of in_proj_qkv and of the conv, the rows of in_proj_z / b / a, A_log and dt_bias, and
+ * the columns of out_proj; A_log as ssm_a = -exp(A_log). */
+static int qwen35_linear(otensor *t, const rl_model_desc *d, int r) {
+    int64_t nk = d->lin_k_heads, nv = d->lin_v_heads, qk = 2 * nk * d->lin_k_dim, dv = d->lin_v_dim;
+    if (r == W_LIN_A_LOG) t->neg_exp = 1;
+    if (nk == nv) return 0;
+    int64_t r0 = -1, hd = 0;
+    switch (r) {
+    case W_LIN_QKV: case W_LIN_CONV: r0 = qk; hd = dv; break;
+    case W_LIN_Z: case W_LIN_OUT: r0 = 0; hd = dv; break;
+    case W_LIN_B: case W_LIN_A: case W_LIN_A_LOG: case W_LIN_DT_BIAS: r0 = 0; hd = 1; break;
+    default: return 0;
+    }
+    t->vt_r0 = r0;
+    t->vt_hd = hd;
+    t->vt_nk = nk;
+    t->vt_r = nv / nk;
+    t->vt_cols = r == W_LIN_OUT;
+    return 0;
+}
+
+/* Granite MoE: experts (and the shared MLP) from their fused input_linear, gate rows first. */
+static int add_granite_moe(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, int l, rl_gguf_xtype x) {
+    char hf[160], gn[96];
+    int64_t Is = d->moe_shared_inter;
+    if (add_fused_experts(p, ck, d, path, l, x)) return -1;
     if (Is <= 0) return 0;
     snprintf(hf, sizeof hf, d->wname[W_SHX_GATE], l);
     snprintf(gn, sizeof gn, "blk.%d.ffn_gate_shexp.weight", l);
@@ -307,6 +344,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
                       const char *arch) {
     char gname[96], hf[160];
     int gpt_oss = !strcmp(arch, "gpt-oss"), granite_moe = !strcmp(arch, "granitemoe"), mla = !strcmp(arch, "deepseek2");
+    int qwen35 = !strncmp(arch, "qwen35", 6);
     if (d->gname[G_EMBED] && add_src(p, ck, path, "token_embd.weight", d->gname[G_EMBED], 1, d->tied, x, 0, 0)) return -1;
     if (d->ropes[0].scaling == RL_RS_LLAMA3 && add_rope_freqs(p, &d->ropes[0], d->head_dim, path)) return -1;
     for (int l = 0; l < d->n_layers; l++) {
@@ -314,7 +352,8 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             if (!d->wname[r] || !*d->wname[r] || !rl_role_needed_layer(d, l, r)) continue;
             if (granite_moe && (r == W_SHX_GATE || r == W_SHX_UP)) continue; /* split from the fused tensor below */
             if (mla && r == W_MLA_KV_B) { if (add_mla_kv_b(p, ck, d, path, l, x)) return -1; continue; }
-            const char *gn = (gpt_oss || !strcmp(arch, "glm4moe")) && r == W_MLP_NORM ? "blk.%d.post_attention_norm.weight" : rl_gguf_role_name(r);
+            const char *gn = (gpt_oss || qwen35 || !strcmp(arch, "glm4moe")) && r == W_MLP_NORM ? "blk.%d.post_attention_norm.weight"
+                                                                                          : rl_gguf_role_name(r);
             if (!gn) return rl_err("%s: %s models cannot be written as GGUF yet (a weight with no GGUF name)", path, d->arch);
             snprintf(hf, sizeof hf, d->wname[r], l);
             if (!rl_ckpt_find(ck, hf) && (d->w_optional >> r & 1)) continue;
@@ -322,10 +361,12 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             int heads = !permute ? 0 : r == W_Q || r == W_Q_B ? d->n_heads : r == W_K || r == W_K_B ? d->n_kv_heads : 0;
             int plus = d->norm_one_plus && in_list(r, NORM_ROLES, sizeof NORM_ROLES / sizeof *NORM_ROLES);
             if (add_src(p, ck, path, gname, hf, in_list(r, MATRIX_ROLES, sizeof MATRIX_ROLES / sizeof *MATRIX_ROLES), 0, x, heads, plus)) return -1;
+            if (qwen35 && qwen35_linear(&p->t[p->n - 1], d, r)) return -1;
         }
         if (gpt_oss && add_gpt_oss_experts(p, ck, d, path, l)) return -1;
         else if (granite_moe && add_granite_moe(p, ck, d, path, l, x)) return -1;
-        else if (!gpt_oss && !granite_moe && d->n_experts && d->layer_moe[l])
+        else if (qwen35 && d->moe_fused && d->n_experts && d->layer_moe[l] && add_fused_experts(p, ck, d, path, l, x)) return -1;
+        else if (!gpt_oss && !granite_moe && !(qwen35 && d->moe_fused) && d->n_experts && d->layer_moe[l])
             for (int e = 0; e < 3; e++) if (add_experts(p, ck, d, path, l, e, x)) return -1;
     }
     if (d->gname[G_FINAL_NORM] && add_src(p, ck, path, "output_norm.weight", d->gname[G_FINAL_NORM], 0, 0, x, 0, d->norm_one_plus)) return -1;
@@ -370,7 +411,8 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
         if (d->act != RL_ACT_SWIGLU_OAI || !d->moe_interleaved || !d->moe_router_b) return rl_err("%s: not gpt-oss's MoE", path);
     } else {
         if (d->quant.method != RL_QM_NONE) return rl_err("%s: already a quantized checkpoint: only F32 / F16 / BF16 checkpoints can be written as GGUF", path);
-        if (d->moe_fused && strcmp(arch, "granitemoe")) return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
+        if (d->moe_fused && strcmp(arch, "granitemoe") && strcmp(arch, "qwen35moe"))
+            return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
     }
     /* llama.cpp's olmo2 (OLMo 3), cohere2 and exaone4 slide 3 layers of every 4 (exaone4: the 64-layer model only) */
     int sliding = 0;
@@ -386,7 +428,18 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
         return rl_err("%s: attention biases: llama.cpp's %s has none", path, arch);
     if (!strncmp(arch, "granite", 7) && d->ropes[0].pairing == RL_ROPE_NONE)
         return rl_err("%s: Granite without rotary embeddings cannot be written as GGUF yet", path);
-    if ((d->mla && strcmp(arch, "deepseek2")) || d->lin_k_heads || d->idx_heads) return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
+    if ((d->mla && strcmp(arch, "deepseek2")) || (d->lin_k_heads && strncmp(arch, "qwen35", 6)) || d->idx_heads || d->lin_fused)
+        return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
+    if (!strncmp(arch, "qwen35", 6)) { /* llama.cpp's qwen35: gated full attention every N-th layer, top-k renormalised */
+        int every = 0;
+        while (every < d->n_layers && d->layers[every].kind == RL_LAYER_LINEAR) every++;
+        every++;
+        for (int l = 0; l < d->n_layers; l++)
+            if ((d->layers[l].kind == RL_LAYER_LINEAR) != ((l + 1) % every != 0))
+                return rl_err("%s: layer %d: llama.cpp's %s makes every %d-th layer full attention and the others linear", path, l, arch, every);
+        if (!d->attn_out_gate) return rl_err("%s: attention without the output gate: llama.cpp's %s always gates it", path, arch);
+        if (d->n_experts && !d->moe_norm_topk) return rl_err("%s: norm_topk_prob false: llama.cpp's %s always renormalises", path, arch);
+    }
     if (!strcmp(arch, "deepseek2") && (!d->mla || d->mla_kv_b_split)) return rl_err("%s: not a DeepSeek MLA checkpoint", path);
     if (d->n_experts > MAX_EXPERTS) return rl_err("%s: %d experts (at most %d)", path, d->n_experts, MAX_EXPERTS);
     for (int i = 0; i < d->n_ropes; i++) {
@@ -477,6 +530,17 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
         return -1;
     if (mla && write_deepseek2(w, d, arch)) return -1;
     if (!strcmp(arch, "glm4moe") && write_moe_routing(w, d, arch)) return -1;
+    if (!strncmp(arch, "qwen35", 6)) {
+        int every = 1;
+        while (every <= d->n_layers && d->layers[every - 1].kind == RL_LAYER_LINEAR) every++;
+        int32_t a = (int32_t)rot / 2, sec[4] = {(a + 2) / 3, (a + 1) / 3, a / 3, 0}; /* text positions: any split of n_rot / 2 */
+        if (rl_gguf_w_u32(w, KEY("ssm.conv_kernel"), (uint32_t)d->lin_conv_k) || rl_gguf_w_u32(w, KEY("ssm.state_size"), (uint32_t)d->lin_k_dim) ||
+            rl_gguf_w_u32(w, KEY("ssm.group_count"), (uint32_t)d->lin_k_heads) ||
+            rl_gguf_w_u32(w, KEY("ssm.time_step_rank"), (uint32_t)d->lin_v_heads) ||
+            rl_gguf_w_u32(w, KEY("ssm.inner_size"), (uint32_t)(d->lin_v_heads * d->lin_v_dim)) ||
+            rl_gguf_w_u32(w, KEY("full_attention_interval"), (uint32_t)every) ||
+            rl_gguf_w_arr_i32(w, KEY("rope.dimension_sections"), 4, sec)) return -1;
+    }
     if (!strcmp(arch, "qwen3moe") && rl_gguf_w_bool(w, KEY("expert_weights_norm"), d->moe_norm_topk)) return -1;
     if (d->attn_softcap > 0 && rl_gguf_w_f32(w, KEY("attn_logit_softcapping"), d->attn_softcap)) return -1;
     if (d->final_softcap > 0 && rl_gguf_w_f32(w, KEY("final_logit_softcapping"), d->final_softcap)) return -1;
@@ -491,9 +555,17 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
     return 0;
 }
 
+/* Source index of item / row x under the value-head reordering of t (identity when none). */
+static int64_t vt_map(const otensor *t, int64_t x) {
+    if (t->vt_hd <= 0 || x < t->vt_r0) return x;
+    int64_t y = x - t->vt_r0, p = y / t->vt_hd, j = p / t->vt_nk, g = p % t->vt_nk;
+    return t->vt_r0 + (g * t->vt_r + j) * t->vt_hd + y % t->vt_hd;
+}
+
 /* Source row `row` of output tensor t (permutation and expert stacking applied). */
 static void src_row(const otensor *t, int64_t row, int *si, int64_t *srow) {
     if (t->kind == T_SLICE) { *si = 0; *srow = row / t->ne[1] * t->s_rows + t->s_off + row % t->ne[1]; return; }
+    if (!t->vt_cols && t->vt_hd > 0) { *si = 0; *srow = vt_map(t, row); return; }
     int64_t per = t->src[0]->ndim == 2 ? t->src[0]->shape[0] : 1;
     *si = (int)(row / per);
     int64_t r = row % per;
@@ -599,6 +671,11 @@ static int write_tensor(rl_gguf_writer *w, const rl_checkpoint *ck, const otenso
             for (int64_t o = 0; o < cols; o++) g[o] = f[(o / hd) * hd + (o % hd % 2) * (hd / 2) + o % hd / 2];
             memcpy(f, g, (size_t)cols * 4);
         }
+        if (t->vt_hd > 0) {
+            for (int64_t o = 0; o < cols; o++) g[o] = f[vt_map(t, o)];
+            memcpy(f, g, (size_t)cols * 4);
+        }
+        if (t->neg_exp) for (int64_t i = 0; i < cols; i++) f[i] = -expf(f[i]);
         if (t->plus_one) for (int64_t i = 0; i < cols; i++) f[i] += 1.0f;
         if (rl_ggml_quantize_row(t->type, f, q, cols)) return rl_err_prefix("%s: ", t->name);
         return rl_gguf_w_data(w, q, rb);
@@ -616,6 +693,12 @@ static int write_tensor(rl_gguf_writer *w, const rl_checkpoint *ck, const otenso
             *src_bytes += srb;
         }
         if (t->plus_one) for (int64_t i = 0; i < nr * cols; i++) f[i] += 1.0f;
+        if (t->vt_cols) /* columns reordered row by row, through the scratch after the chunk */
+            for (int64_t i = 0; i < nr; i++) {
+                float *r = f + i * cols, *g = f + (size_t)CHUNK_FLOATS;
+                for (int64_t o = 0; o < cols; o++) g[o] = r[vt_map(t, o)];
+                memcpy(r, g, (size_t)cols * 4);
+            }
         for (int64_t i = 0; i < nr; i++)
             if (rl_ggml_quantize_row(t->type, f + i * cols, q + (size_t)i * rb, cols)) return rl_err_prefix("%s: ", t->name);
         if (rl_gguf_w_data(w, q, (size_t)nr * rb)) return -1;
@@ -640,7 +723,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5)", model_dir, d->arch);
         goto out;
     }
     if (check_desc(d, ARCHS[a].arch, model_dir)) goto out;

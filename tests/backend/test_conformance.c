@@ -1270,7 +1270,7 @@ static void dn_ref(const rl_dn_dims *dd, double *S, const dn_in *x, double *core
     int nk = dd->k_heads, nv = dd->v_heads, dk = dd->k_dim, dv = dd->v_dim, Cn = 2 * nk * dk + nv * dv;
     double q[64], k[64], kv[64], o[64];
     for (int h = 0; h < nv; h++) {
-        int kh = h / (nv / nk);
+        int kh = dd->v_tiled ? h % nk : h / (nv / nk); /* GGUF qwen35's tiled value heads, or HF's grouped ones */
         double *Sh = S + (size_t)h * dk * dv;
         for (int t = 0; t < T; t++) {
             const float *row = x->conv + (size_t)t * Cn;
@@ -1278,7 +1278,8 @@ static void dn_ref(const rl_dn_dims *dd, double *S, const dn_in *x, double *core
             for (int i = 0; i < dk; i++) { q[i] = row[kh * dk + i]; k[i] = row[nk * dk + kh * dk + i]; qs += q[i] * q[i]; ks += k[i] * k[i]; }
             for (int i = 0; i < dk; i++) { q[i] /= sqrt(qs + 1e-6) * sqrt((double)dk); k[i] /= sqrt(ks + 1e-6); }
             double beta = 1 / (1 + exp(-(double)x->b[t * nv + h])), sp = log1p(exp((double)x->a[t * nv + h] + x->dt_bias[h]));
-            double decay = exp(-exp((double)x->a_log[h]) * sp);
+            double A = dd->a_direct ? (double)x->a_log[h] : -exp((double)x->a_log[h]); /* GGUF ssm_a is A itself */
+            double decay = exp(A * sp);
             for (int c = 0; c < dv; c++) kv[c] = 0;
             for (int i = 0; i < dk; i++)
                 for (int c = 0; c < dv; c++) { Sh[i * dv + c] *= decay; kv[c] += k[i] * Sh[i * dv + c]; }
@@ -1311,13 +1312,15 @@ static void run_recur(dev *d, float *core, float *state, const rl_dn_dims *dd, c
     down(d, state, dS, ns * sizeof(float));
 }
 static void test_dn_recur(void) {
-    static const rl_dn_dims DD[] = {{2, 4, 16, 24, 4, 1e-6f}, {1, 1, 32, 16, 4, 1e-6f}, {2, 6, 8, 40, 4, 1e-5f}};
-    for (int c = 0; c < 3; c++) {
+    static const rl_dn_dims DD[] = {{2, 4, 16, 24, 4, 1e-6f, 0, 0}, {1, 1, 32, 16, 4, 1e-6f, 0, 0}, {2, 6, 8, 40, 4, 1e-5f, 0, 0},
+                                    {2, 6, 8, 40, 4, 1e-5f, 1, 1}};
+    for (int c = 0; c < 4; c++) {
         const rl_dn_dims *dd = &DD[c];
         int T = 8, nv = dd->v_heads, dv = dd->v_dim, Cn = 2 * dd->k_heads * dd->k_dim + nv * dv;
         size_t ns = (size_t)nv * dd->k_dim * dv, nc = (size_t)T * nv * dv;
         dn_in x = {rand_f((size_t)T * Cn, 1.5f), rand_f((size_t)T * nv, 2), rand_f((size_t)T * nv, 2), rand_f(nc, 2),
                    rand_f((size_t)nv, 1), rand_f((size_t)nv, 1), rand_f((size_t)dv, 1)};
+        if (dd->a_direct) for (int h = 0; h < nv; h++) ((float *)x.a_log)[h] = -expf(x.a_log[h]); /* ssm_a: A = -exp(A_log) < 0 */
         float *S0 = rand_f(ns, 0.5f);
         double *S = to_d(S0, ns), *ref = Hd(nc);
         dn_ref(dd, S, &x, ref, T);
@@ -1326,7 +1329,7 @@ static void test_dn_recur(void) {
         run_recur(D, core1, st1, dd, S0, &x, T, T); /* one call over the concatenation */
         if (C) run_recur(C, cc, sc, dd, S0, &x, T, T);
         char what[64];
-        snprintf(what, sizeof what, "heads %d/%d dk=%d dv=%d", dd->k_heads, nv, dd->k_dim, dv);
+        snprintf(what, sizeof what, "heads %d/%d dk=%d dv=%d%s", dd->k_heads, nv, dd->k_dim, dv, dd->v_tiled ? " tiled, A direct" : "");
         cmp("dn_recur/core", what, core, cc, ref, NULL, nc);
         cmp("dn_recur/state", what, st, sc, S, NULL, ns);
         cmp("dn_recur/split", what, core, NULL, to_d(core1, nc), NULL, nc);

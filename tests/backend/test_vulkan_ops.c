@@ -485,7 +485,7 @@ static void test_moe_route(void) {
 
 static void test_deltanet(void) {
     reset();
-    rl_dn_dims dd = {2, 4, 16, 24, 4, 1e-6f};
+    rl_dn_dims dd = {2, 4, 16, 24, 4, 1e-6f, 0, 0};
     int T = 6, C = 2 * dd.k_heads * dd.k_dim + dd.v_heads * dd.v_dim, K = dd.conv_k, nv = dd.v_heads;
     float *in = rnd((size_t)(T + K - 1) * C, 1), *cw = rnd((size_t)C * K, 1), *conv = malloc((size_t)T * C * 4);
     float *ind = dev(in, (size_t)(T + K - 1) * C * 4), *cwd = dev(cw, (size_t)C * K * 4), *convd = dev(NULL, (size_t)T * C * 4);

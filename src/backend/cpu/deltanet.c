@@ -45,9 +45,9 @@ static void dn_heads(void *ctx, int64_t h0, int64_t h1, int tid) {
     float qn[RL_DN_MAX_HD], kn[RL_DN_MAX_HD], kvm[RL_DN_MAX_HD], o[RL_DN_MAX_HD];
     float qscale = 1.0f / sqrtf((float)dk);
     for (int h = (int)h0; h < (int)h1; h++) {
-        int kh = h / grp;
+        int kh = d->v_tiled ? h % nk : h / grp;
         float *S = j->state + (size_t)h * dk * dv;
-        float A = -expf(j->a_log[h]);
+        float A = d->a_direct ? j->a_log[h] : -expf(j->a_log[h]);
         for (int t = 0; t < j->T; t++) {
             const float *row = j->conv + (size_t)t * C;
             l2n(qn, row + (size_t)kh * dk, dk, qscale);

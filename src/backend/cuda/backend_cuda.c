@@ -205,7 +205,7 @@ static void cu_dn_recur(rl_backend *be, const rl_dn_dims *d, float *state, const
                         const float *a, const float *z, const float *a_log, const float *dt_bias, const float *norm_w,
                         float *core, int T) {
     (void)be;
-    rlcu_dn_recur(d->k_heads, d->v_heads, d->k_dim, d->v_dim, d->norm_eps, state, conv, b, a, z, a_log, dt_bias, norm_w,
+    rlcu_dn_recur(d->k_heads, d->v_heads, d->k_dim, d->v_dim, d->norm_eps, d->v_tiled, d->a_direct, state, conv, b, a, z, a_log, dt_bias, norm_w,
                   core, T);
 }
 

@@ -87,13 +87,13 @@ enum { DN_MAX = 512 };  // largest key / value head dim here (shared arrays)
 
 // One block per value head; thread c owns column c of the state S (k_dim x v_dim), so the
 // updates need no atomics; the l2 norms and the output RMSNorm are block reductions.
-__global__ void dn_recur_kernel(int nk, int nv, int dk, int dv, float eps, float *state, const float *conv,
+__global__ void dn_recur_kernel(int nk, int nv, int dk, int dv, float eps, int vt, int ad, float *state, const float *conv,
                                 const float *bb, const float *aa, const float *z, const float *a_log,
                                 const float *dt_bias, const float *norm_w, float *core, int T) {
     __shared__ float qn[DN_MAX], kn[DN_MAX];
-    int h = blockIdx.x, grp = nv / nk, kh = h / grp, C = 2 * nk * dk + nv * dv;
+    int h = blockIdx.x, grp = nv / nk, kh = vt ? h % nk : h / grp, C = 2 * nk * dk + nv * dv;
     float *S = state + (size_t)h * dk * dv;
-    float A = -expf(a_log[h]), qscale = 1.0f / sqrtf((float)dk);
+    float A = ad ? a_log[h] : -expf(a_log[h]), qscale = 1.0f / sqrtf((float)dk);
     for (int t = 0; t < T; t++) {
         const float *row = conv + (size_t)t * C;
         const float *q = row + (size_t)kh * dk, *k = row + (size_t)nk * dk + (size_t)kh * dk;
@@ -138,12 +138,12 @@ __global__ void dn_recur_kernel(int nk, int nv, int dk, int dv, float eps, float
     }
 }
 
-void rlcu_dn_recur(int k_heads, int v_heads, int k_dim, int v_dim, float norm_eps, float *state, const float *conv,
+void rlcu_dn_recur(int k_heads, int v_heads, int k_dim, int v_dim, float norm_eps, int v_tiled, int a_direct, float *state, const float *conv,
                    const float *b, const float *a, const float *z, const float *a_log, const float *dt_bias,
                    const float *norm_w, float *core, int T) {
     if (T <= 0 || v_heads <= 0) return;
     if (k_dim > DN_MAX || v_dim > DN_MAX) { rlcu_fail("dn_recur: head dim above 512", cudaErrorInvalidValue); return; }
-    dn_recur_kernel<<<v_heads, 128, 0, rlcu_stream>>>(k_heads, v_heads, k_dim, v_dim, norm_eps, state, conv, b, a, z,
+    dn_recur_kernel<<<v_heads, 128, 0, rlcu_stream>>>(k_heads, v_heads, k_dim, v_dim, norm_eps, v_tiled, a_direct, state, conv, b, a, z,
                                                       a_log, dt_bias, norm_w, core, T);
     RLCU_LAUNCHED("dn_recur");
 }

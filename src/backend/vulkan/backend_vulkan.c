@@ -450,9 +450,10 @@ static void vk_dn_recur(rl_backend *be, const rl_dn_dims *dd, float *state, cons
     }
     struct {
         uint64_t S, conv, b, a, z, alog, dtb, nw, core;
-        uint32_t nk, nv, dk, dv, T; float eps;
+        uint32_t nk, nv, dk, dv, T; float eps; uint32_t vt, ad;
     } pc = {A(state), A(conv), A(b), A(a), A(z), A(a_log), A(dt_bias), A(norm_w), A(core), (uint32_t)dd->k_heads,
-            (uint32_t)dd->v_heads, (uint32_t)dd->k_dim, (uint32_t)dd->v_dim, (uint32_t)T, dd->norm_eps};
+            (uint32_t)dd->v_heads, (uint32_t)dd->k_dim, (uint32_t)dd->v_dim, (uint32_t)T, dd->norm_eps, (uint32_t)dd->v_tiled,
+            (uint32_t)dd->a_direct};
     rl_vk_dispatch(v, VKP_DN_RECUR, &pc, sizeof pc, (uint32_t)dd->v_heads, 1, 1);
 }
 

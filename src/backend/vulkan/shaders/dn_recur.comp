@@ -4,16 +4,16 @@
 #include "common.glsl"
 layout(push_constant) uniform P {
     F32 S; F32 conv; F32 b; F32 a; F32 z; F32 alog; F32 dtb; F32 nw; F32 core;
-    uint nk, nv, dk, dv, T; float eps;
+    uint nk, nv, dk, dv, T; float eps; uint vt, ad;
 } p;
 #define MAXHD 1024
 #define MAXC (MAXHD / WG)
 shared float qn[MAXHD], kn[MAXHD];
 float softplus(float x) { return x > 20.0 ? x : log(1.0 + exp(x)); }
 void main() {
-    uint h = gl_WorkGroupID.x, kh = h / (p.nv / p.nk);
+    uint h = gl_WorkGroupID.x, kh = p.vt != 0u ? h % p.nk : h / (p.nv / p.nk);
     uint C = 2u * p.nk * p.dk + p.nv * p.dv, sb = h * p.dk * p.dv;
-    float A = -exp(p.alog.v[h]), qscale = 1.0 / sqrt(float(p.dk));
+    float A = p.ad != 0u ? p.alog.v[h] : -exp(p.alog.v[h]), qscale = 1.0 / sqrt(float(p.dk));
     for (uint t = 0; t < p.T; t++) {
         uint row = t * C, qo = row + kh * p.dk, ko = row + p.nk * p.dk + kh * p.dk;
         float sq = 0.0, sk = 0.0;
