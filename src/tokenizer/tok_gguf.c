@@ -107,6 +107,9 @@ static const struct { const char *pre, *regex[3], *norm; int ignore_merges; } PR
     {"llama-bpe", {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}, NULL, 1},
     {"llama3", {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}, NULL, 1},
     {"qwen2", {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}, "NFC", 0},
+    /* Qwen3.5: letters with their combining marks (\\p{M}) in one piece; llama.cpp's regex (no golden here) */
+    {"qwen35", {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|"
+                "\\s+(?!\\S)|\\s+"}, "NFC", 0},
     /* o200k (gpt-oss, GPT-4o): tokenizer.json's split regex, which llama.cpp rewrites without \p{Lu} classes */
     {"gpt-4o", {"[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
                "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
@@ -166,7 +169,7 @@ static cJSON *bpe_json(const rl_gguf *g) {
     while (k < sizeof PRES / sizeof *PRES && (!pre || strcmp(PRES[k].pre, pre))) k++;
     if (!pre) k = 0; /* no pre-tokenizer named: GPT-2's */
     if (k == sizeof PRES / sizeof *PRES) {
-        rl_err("%s: BPE pre-tokenizer \"%s\" is not supported (supported: gpt-2, default, mpt, olmo, jais, llama-bpe, llama3, glm4, chatglm-bpe, dbrx, smaug-bpe, qwen2, gpt-4o, starcoder, command-r, refact, smollm, codeshell, exaone, minerva, tekken, deepseek-v3)", g->path, pre);
+        rl_err("%s: BPE pre-tokenizer \"%s\" is not supported (supported: gpt-2, default, mpt, olmo, jais, llama-bpe, llama3, glm4, chatglm-bpe, dbrx, smaug-bpe, qwen2, qwen35, gpt-4o, starcoder, command-r, refact, smollm, codeshell, exaone, minerva, tekken, deepseek-v3)", g->path, pre);
         return NULL;
     }
     cJSON *j = cJSON_CreateObject(), *model = cJSON_AddObjectToObject(j, "model");

@@ -52,7 +52,7 @@ python3 "$SH/hooks/check_text.py" "$BIN" chat "$tmp/gold" "$tmp/g" || fail "chat
 # every other tokenizer.ggml.pre name loads (its regexes compile) and tokenizes; the starcoder
 # family splits digits one by one, the llama3 family in threes (the llama3_1 vocabulary under each name)
 printf '%s\n' '{"text":"Hello world 12345 x","add_special_tokens":false}' >"$tmp/in.jsonl"
-for pre in gpt-2 default mpt olmo jais llama-bpe llama3 glm4 chatglm-bpe dbrx smaug-bpe qwen2 gpt-4o starcoder command-r \
+for pre in gpt-2 default mpt olmo jais llama-bpe llama3 glm4 chatglm-bpe dbrx smaug-bpe qwen2 qwen35 gpt-4o starcoder command-r \
            refact smollm codeshell exaone minerva tekken deepseek-v3; do
     mkdir -p "$tmp/p/$pre"
     python3 "$tmp/mk.py" "$SH/tokenizers/llama3_1" "$tmp/p/$pre/tok.gguf" "$pre" 0 || fail "$pre gguf"
@@ -60,7 +60,7 @@ for pre in gpt-2 default mpt olmo jais llama-bpe llama3 glm4 chatglm-bpe dbrx sm
     n=$(python3 -c 'import json,sys; print(len(json.loads(open(sys.argv[1]).read())["ids"]))' "$tmp/p/$pre/out") || fail "$pre: output"
     case $pre in
     starcoder|command-r|refact|smollm|codeshell|exaone|minerva) want=9 ;;  # Hello, " world", " ", 1 2 3 4 5, " x"
-    gpt-2|default|mpt|olmo|jais|gpt-4o|deepseek-v3|tekken|qwen2) want=$n ;;  # loads and runs (pieces depend on the vocabulary)
+    gpt-2|default|mpt|olmo|jais|gpt-4o|deepseek-v3|tekken|qwen2|qwen35) want=$n ;;  # loads and runs (pieces depend on the vocabulary)
     *) want=6 ;;  # Hello, " world", " ", 123, 45, " x"
     esac
     [ "$n" = "$want" ] || fail "$pre: $n tokens for 'Hello world 12345 x', $want expected"
