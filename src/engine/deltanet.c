@@ -76,15 +76,17 @@ int rl_dn_plan(rl_model *m) {
     rl_plan_add(p, "deltanet a", RL_MEM_DEVICE, T * nv * F, (void **)&S->a);
     rl_plan_add(p, "deltanet core", RL_MEM_DEVICE, T * nv * dv * F, (void **)&S->core);
     rl_plan_add(p, "deltanet small weights", RL_MEM_DEVICE, ((size_t)C * K + 2 * nv + dv) * F, (void **)&S->w);
-    if (d->lin_fused) { /* Qwen3-Next: the split of in_proj_qkvz / in_proj_ba */
+    if (d->lin_fused) { /* Qwen3-Next: the split of in_proj_qkvz (lin_fused 1) / in_proj_ba */
         int W = dk;
         for (int b = dv; b;) { int t = W % b; W = b; b = t; }
         S->unit = W;
         size_t VD = (size_t)nv * dv, I = sizeof(int32_t);
-        rl_plan_add(p, "deltanet qkvz", RL_MEM_DEVICE, T * (C + VD) * F, (void **)&S->mix);
+        if (d->lin_fused == 1) {
+            rl_plan_add(p, "deltanet qkvz", RL_MEM_DEVICE, T * (C + VD) * F, (void **)&S->mix);
+            rl_plan_add(p, "deltanet qkv split", RL_MEM_DEVICE, T * (C / W) * I, (void **)&S->g_qkv);
+            rl_plan_add(p, "deltanet z split", RL_MEM_DEVICE, T * (VD / W) * I, (void **)&S->g_z);
+        }
         rl_plan_add(p, "deltanet ba", RL_MEM_DEVICE, T * 2 * nv * F, (void **)&S->mba);
-        rl_plan_add(p, "deltanet qkv split", RL_MEM_DEVICE, T * (C / W) * I, (void **)&S->g_qkv);
-        rl_plan_add(p, "deltanet z split", RL_MEM_DEVICE, T * (VD / W) * I, (void **)&S->g_z);
         rl_plan_add(p, "deltanet b split", RL_MEM_DEVICE, T * nv * I, (void **)&S->g_b);
         rl_plan_add(p, "deltanet a split", RL_MEM_DEVICE, T * nv * I, (void **)&S->g_a);
     }
@@ -120,7 +122,8 @@ static int fused_split_tables(rl_model *m) {
         }
     }
     rl_backend *be = m->be;
-    int rc = be->ops->upload(be, S->g_qkv, hq, nq * sizeof *h) || be->ops->upload(be, S->g_z, hz, nz * sizeof *h) ||
+    int qkvz = d->lin_fused == 1;
+    int rc = (qkvz && be->ops->upload(be, S->g_qkv, hq, nq * sizeof *h)) || (qkvz && be->ops->upload(be, S->g_z, hz, nz * sizeof *h)) ||
              be->ops->upload(be, S->g_b, hb, nb * sizeof *h) || be->ops->upload(be, S->g_a, ha, nb * sizeof *h) ||
              be->ops->wait(be, be->ops->fence(be));
     free(h);
@@ -202,12 +205,18 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     /* projections of the whole sweep; one sequence's qkv rows go straight behind its conv state
      * rows in the conv input, several sequences' into qkv and then, in turn, into the input */
     float *qkv = m->n_seg == 1 ? S->in + (size_t)(K - 1) * C : S->qkv;
-    if (d->lin_fused) { /* Qwen3-Next: one projection each, split per key-head group (fused_split_tables) */
+    if (d->lin_fused == 1) { /* Qwen3-Next: one projection each, split per key-head group (fused_split_tables) */
         int W = S->unit;
         be->ops->matmul(be, S->mix, m->xb, DN_T(W_LIN_QKV), NULL, T, H, C + VD);
         be->ops->matmul(be, S->mba, m->xb, DN_T(W_LIN_B), NULL, T, H, 2 * nv);
         be->ops->gather_rows(be, qkv, S->mix, S->g_qkv, T * (C / W), W);
         be->ops->gather_rows(be, S->z, S->mix, S->g_z, T * (VD / W), W);
+        be->ops->gather_rows(be, S->b, S->mba, S->g_b, T * nv, 1);
+        be->ops->gather_rows(be, S->a, S->mba, S->g_a, T * nv, 1);
+    } else if (d->lin_fused == 2) { /* GGUF qwen3next: q / k / v and z plain, b and a fused per group (ssm_ba) */
+        be->ops->matmul(be, qkv, m->xb, DN_T(W_LIN_QKV), NULL, T, H, C);
+        be->ops->matmul(be, S->z, m->xb, DN_T(W_LIN_Z), NULL, T, H, VD);
+        be->ops->matmul(be, S->mba, m->xb, DN_T(W_LIN_B), NULL, T, H, 2 * nv);
         be->ops->gather_rows(be, S->b, S->mba, S->g_b, T * nv, 1);
         be->ops->gather_rows(be, S->a, S->mba, S->g_a, T * nv, 1);
     } else {

@@ -179,9 +179,10 @@ typedef struct {
     int lin_v_tiled;                /* GGUF qwen35: value heads reordered so that head h reads key head
                                        h % lin_k_heads (rl_dn_dims.v_tiled) */
     int lin_a_direct;               /* GGUF: W_LIN_A_LOG holds A = -exp(A_log) (ssm_a) */
-    int lin_fused;                  /* Qwen3-Next: W_LIN_QKV holds in_proj_qkvz (per key-head group: q, k,
+    int lin_fused;                  /* 1, Qwen3-Next: W_LIN_QKV holds in_proj_qkvz (per key-head group: q, k,
                                        then its value heads' v rows and z rows) and W_LIN_B in_proj_ba (per
-                                       group: its value heads' b rows, then a rows); no W_LIN_Z / W_LIN_A */
+                                       group: its value heads' b rows, then a rows); no W_LIN_Z / W_LIN_A.
+                                       2, GGUF qwen3next: only W_LIN_B fused (ssm_ba); W_LIN_QKV / W_LIN_Z plain */
 
     /* --- dense families (Gemma, Phi, GLM, InternLM2, Baichuan, Qwen v1, ChatGLM; fam_*.c; the block reads them) --- */
     int parallel_block;      /* attention and MLP both read the one normed input (no W_MLP_NORM);

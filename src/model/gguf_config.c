@@ -36,6 +36,7 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"glm4moe", "Glm4MoeForCausalLM", NULL, 0},
     {"qwen35", "Qwen3_5ForCausalLM", NULL, 0},       /* Gated DeltaNet hybrids (Qwen3.5) */
     {"qwen35moe", "Qwen3_5MoeForCausalLM", NULL, 0},
+    {"qwen3next", "Qwen3NextForCausalLM", NULL, 0},
     {"phi3", "Phi3ForCausalLM", NULL, 0},
     {"deepseek2", "DeepseekV2ForCausalLM", NULL, 1},
 };
@@ -235,7 +236,7 @@ static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
         cJSON_AddBoolToObject(c, "attention_bias", find_tensor(g, "blk.0.attn_q.bias") != NULL);
         cJSON_AddBoolToObject(c, "use_qk_norm", find_tensor(g, "blk.0.attn_q_norm.weight") != NULL);
         if (moe_routing_config(c, g, arch, 2)) return -1;
-    } else if (!strncmp(arch, "qwen35", 6)) {
+    } else if (!strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next")) {
         /* Gated DeltaNet dims from the ssm.* keys; block_count counts the MTP layers after the decoder's */
         int64_t nv = get_int(g, arch, "ssm.time_step_rank", 0), inner = get_int(g, arch, "ssm.inner_size", 0);
         int64_t n = get_int(g, arch, "block_count", 0) - get_int(g, arch, "nextn_predict_layers", 0);
@@ -414,7 +415,17 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
         d->moe_fused = 0;
         if (d->moe_shared_fused) { d->moe_shared_fused = 0; d->wname[W_SHX_UP] = ROLE_NAMES[W_SHX_UP]; }
     }
-    if (!strcmp(arch, "glm4moe") || !strncmp(arch, "qwen35", 6)) d->wname[W_MLP_NORM] = "blk.%d.post_attention_norm.weight";
+    int dn = !strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next");
+    if (!strcmp(arch, "glm4moe") || dn) d->wname[W_MLP_NORM] = "blk.%d.post_attention_norm.weight";
+    if (!strcmp(arch, "qwen3next")) { /* q / k / v and z split by the converter; b and a still fused per group */
+        d->lin_fused = 2;
+        d->wname[W_LIN_QKV] = ROLE_NAMES[W_LIN_QKV];
+        d->wname[W_LIN_Z] = ROLE_NAMES[W_LIN_Z];
+        d->wname[W_LIN_B] = "blk.%d.ssm_ba.weight";
+        d->wname[W_LIN_A] = NULL;
+        d->lin_a_direct = 1;
+        d->moe_fused = 0;
+    }
     if (!strncmp(arch, "qwen35", 6)) { /* ssm_a = -exp(A_log); value heads tiled (head h reads key head h % k_heads) */
         d->lin_a_direct = 1;
         d->lin_v_tiled = d->lin_v_heads != d->lin_k_heads;

@@ -26,7 +26,7 @@ void rl_role_shape(const rl_model_desc *d, int r, int64_t *rows, int64_t *cols) 
     case W_GATE_UP: *rows = 2 * I; *cols = H; break;
     /* Gated DeltaNet (conv1d.weight is 3-D [conv_dim, 1, k]: checked by rl_deltanet_check) */
     case W_LIN_QKV: /* (lin_fused: with the z rows) */
-        *rows = 2 * (int64_t)d->lin_k_heads * d->lin_k_dim + (int64_t)d->lin_v_heads * d->lin_v_dim * (d->lin_fused ? 2 : 1);
+        *rows = 2 * (int64_t)d->lin_k_heads * d->lin_k_dim + (int64_t)d->lin_v_heads * d->lin_v_dim * (d->lin_fused == 1 ? 2 : 1);
         *cols = H;
         break;
     case W_LIN_Z: *rows = (int64_t)d->lin_v_heads * d->lin_v_dim; *cols = H; break;
@@ -69,7 +69,8 @@ int rl_role_needed(const rl_model_desc *d, int r) {
  * the attention projections; every other layer has no W_LIN_* role. */
 int rl_role_needed_layer(const rl_model_desc *d, int l, int r) {
     int lin = d->layers[l].kind == RL_LAYER_LINEAR;
-    if (r == W_LIN_Z || r == W_LIN_A) return lin && !d->lin_fused; /* in W_LIN_QKV / W_LIN_B when fused */
+    if (r == W_LIN_Z) return lin && d->lin_fused != 1; /* in W_LIN_QKV when fused */
+    if (r == W_LIN_A) return lin && !d->lin_fused;      /* in W_LIN_B when fused */
     if (r >= W_LIN_QKV && r <= W_LIN_OUT) return lin;
     if (lin)
         switch (r) {

@@ -33,6 +33,7 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"GraniteMoeSharedForCausalLM", "granitemoe", 1}, {"CohereForCausalLM", "command-r", 0}, {"Cohere2ForCausalLM", "cohere2", 0},
     {"Exaone4ForCausalLM", "exaone4", 0}, {"DeepseekV2ForCausalLM", "deepseek2", 0}, {"DeepseekV3ForCausalLM", "deepseek2", 0},
     {"Glm4MoeForCausalLM", "glm4moe", 0}, {"Qwen3_5ForCausalLM", "qwen35", 0}, {"Qwen3_5MoeForCausalLM", "qwen35moe", 0},
+    {"Qwen3NextForCausalLM", "qwen3next", 0},
 };
 
 /* Layer roles written in the file's matrix type (the rest: F32). */
@@ -59,8 +60,9 @@ typedef struct {
     int64_t vt_r0, vt_hd, vt_nk, vt_r;
     int vt_cols;
     int neg_exp;                /* Qwen3.5's A_log written as A = -exp(A_log) (ssm_a) */
+    int64_t qz_nk, qz_dk, qz_dv, qz_r; /* T_QKVZ: Qwen3-Next's in_proj_qkvz split (sel 0: q, k, v rows; 1: z rows) */
 } otensor;
-enum { T_PLAIN, T_SLICE, T_KB, T_MXFP4, T_BIAS_SEL };
+enum { T_PLAIN, T_SLICE, T_KB, T_QKVZ, T_MXFP4, T_BIAS_SEL };
 
 typedef struct {
     otensor *t;
@@ -283,10 +285,10 @@ static int add_fused_experts(plan *p, const rl_checkpoint *ck, const rl_model_de
  * grouped order (head g * r + j) to the tiled one (j * k_heads + g) where k_heads < v_heads, in
  * the v rows of in_proj_qkv and of the conv, the rows of in_proj_z / b / a, A_log and dt_bias, and
  * the columns of out_proj; A_log as ssm_a = -exp(A_log). */
-static int qwen35_linear(otensor *t, const rl_model_desc *d, int r) {
+static int qwen35_linear(otensor *t, const rl_model_desc *d, int r, int tiled) {
     int64_t nk = d->lin_k_heads, nv = d->lin_v_heads, qk = 2 * nk * d->lin_k_dim, dv = d->lin_v_dim;
     if (r == W_LIN_A_LOG) t->neg_exp = 1;
-    if (nk == nv) return 0;
+    if (nk == nv || !tiled) return 0;
     int64_t r0 = -1, hd = 0;
     switch (r) {
     case W_LIN_QKV: case W_LIN_CONV: r0 = qk; hd = dv; break;
@@ -299,6 +301,26 @@ static int qwen35_linear(otensor *t, const rl_model_desc *d, int r) {
     t->vt_nk = nk;
     t->vt_r = nv / nk;
     t->vt_cols = r == W_LIN_OUT;
+    return 0;
+}
+
+/* Qwen3-Next's in_proj_qkvz as llama.cpp's converter splits it: attn_qkv = q of every key head,
+ * k of every key head, v of every value head (grouped order kept), attn_gate = the z rows. */
+static int add_qkvz(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, int l, rl_gguf_xtype x) {
+    char hf[160], gn[96];
+    int64_t nk = d->lin_k_heads, nv = d->lin_v_heads, dk = d->lin_k_dim, dv = d->lin_v_dim;
+    snprintf(hf, sizeof hf, d->wname[W_LIN_QKV], l);
+    for (int sel = 0; sel < 2; sel++) {
+        snprintf(gn, sizeof gn, sel ? "blk.%d.attn_gate.weight" : "blk.%d.attn_qkv.weight", l);
+        if (add_src(p, ck, path, gn, hf, 1, 0, x, 0, 0)) return -1;
+        otensor *t = &p->t[p->n - 1];
+        if (t->src[0]->ndim != 2 || t->src[0]->shape[0] != 2 * nk * dk + 2 * nv * dv)
+            return rl_err("%s: tensor '%s': expected %lld rows (in_proj_qkvz)", path, hf, (long long)(2 * nk * dk + 2 * nv * dv));
+        t->kind = T_QKVZ;
+        t->sel = sel;
+        t->qz_nk = nk; t->qz_dk = dk; t->qz_dv = dv; t->qz_r = nv / nk;
+        t->ne[1] = sel ? nv * dv : 2 * nk * dk + nv * dv;
+    }
     return 0;
 }
 
@@ -344,7 +366,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
                       const char *arch) {
     char gname[96], hf[160];
     int gpt_oss = !strcmp(arch, "gpt-oss"), granite_moe = !strcmp(arch, "granitemoe"), mla = !strcmp(arch, "deepseek2");
-    int qwen35 = !strncmp(arch, "qwen35", 6);
+    int qwen35 = !strncmp(arch, "qwen35", 6), next = !strcmp(arch, "qwen3next");
     if (d->gname[G_EMBED] && add_src(p, ck, path, "token_embd.weight", d->gname[G_EMBED], 1, d->tied, x, 0, 0)) return -1;
     if (d->ropes[0].scaling == RL_RS_LLAMA3 && add_rope_freqs(p, &d->ropes[0], d->head_dim, path)) return -1;
     for (int l = 0; l < d->n_layers; l++) {
@@ -352,8 +374,10 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             if (!d->wname[r] || !*d->wname[r] || !rl_role_needed_layer(d, l, r)) continue;
             if (granite_moe && (r == W_SHX_GATE || r == W_SHX_UP)) continue; /* split from the fused tensor below */
             if (mla && r == W_MLA_KV_B) { if (add_mla_kv_b(p, ck, d, path, l, x)) return -1; continue; }
-            const char *gn = (gpt_oss || qwen35 || !strcmp(arch, "glm4moe")) && r == W_MLP_NORM ? "blk.%d.post_attention_norm.weight"
-                                                                                          : rl_gguf_role_name(r);
+            if (next && r == W_LIN_QKV) { if (add_qkvz(p, ck, d, path, l, x)) return -1; continue; }
+            const char *gn = (gpt_oss || qwen35 || next || !strcmp(arch, "glm4moe")) && r == W_MLP_NORM ? "blk.%d.post_attention_norm.weight"
+                             : next && r == W_LIN_B ? "blk.%d.ssm_ba.weight" /* in_proj_ba as it is */
+                                                    : rl_gguf_role_name(r);
             if (!gn) return rl_err("%s: %s models cannot be written as GGUF yet (a weight with no GGUF name)", path, d->arch);
             snprintf(hf, sizeof hf, d->wname[r], l);
             if (!rl_ckpt_find(ck, hf) && (d->w_optional >> r & 1)) continue;
@@ -361,7 +385,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             int heads = !permute ? 0 : r == W_Q || r == W_Q_B ? d->n_heads : r == W_K || r == W_K_B ? d->n_kv_heads : 0;
             int plus = d->norm_one_plus && in_list(r, NORM_ROLES, sizeof NORM_ROLES / sizeof *NORM_ROLES);
             if (add_src(p, ck, path, gname, hf, in_list(r, MATRIX_ROLES, sizeof MATRIX_ROLES / sizeof *MATRIX_ROLES), 0, x, heads, plus)) return -1;
-            if (qwen35 && qwen35_linear(&p->t[p->n - 1], d, r)) return -1;
+            if ((qwen35 || next) && qwen35_linear(&p->t[p->n - 1], d, r, qwen35)) return -1;
         }
         if (gpt_oss && add_gpt_oss_experts(p, ck, d, path, l)) return -1;
         else if (granite_moe && add_granite_moe(p, ck, d, path, l, x)) return -1;
@@ -428,9 +452,10 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
         return rl_err("%s: attention biases: llama.cpp's %s has none", path, arch);
     if (!strncmp(arch, "granite", 7) && d->ropes[0].pairing == RL_ROPE_NONE)
         return rl_err("%s: Granite without rotary embeddings cannot be written as GGUF yet", path);
-    if ((d->mla && strcmp(arch, "deepseek2")) || (d->lin_k_heads && strncmp(arch, "qwen35", 6)) || d->idx_heads || d->lin_fused)
+    int dn = !strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next");
+    if ((d->mla && strcmp(arch, "deepseek2")) || (d->lin_k_heads && !dn) || d->idx_heads || (d->lin_fused && strcmp(arch, "qwen3next")))
         return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
-    if (!strncmp(arch, "qwen35", 6)) { /* llama.cpp's qwen35: gated full attention every N-th layer, top-k renormalised */
+    if (dn) { /* llama.cpp's qwen35: gated full attention every N-th layer, top-k renormalised */
         int every = 0;
         while (every < d->n_layers && d->layers[every].kind == RL_LAYER_LINEAR) every++;
         every++;
@@ -530,7 +555,7 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
         return -1;
     if (mla && write_deepseek2(w, d, arch)) return -1;
     if (!strcmp(arch, "glm4moe") && write_moe_routing(w, d, arch)) return -1;
-    if (!strncmp(arch, "qwen35", 6)) {
+    if (!strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next")) {
         int every = 1;
         while (every <= d->n_layers && d->layers[every - 1].kind == RL_LAYER_LINEAR) every++;
         int32_t a = (int32_t)rot / 2, sec[4] = {(a + 2) / 3, (a + 1) / 3, a / 3, 0}; /* text positions: any split of n_rot / 2 */
@@ -566,7 +591,17 @@ static int64_t vt_map(const otensor *t, int64_t x) {
 static void src_row(const otensor *t, int64_t row, int *si, int64_t *srow) {
     if (t->kind == T_SLICE) { *si = 0; *srow = row / t->ne[1] * t->s_rows + t->s_off + row % t->ne[1]; return; }
     if (!t->vt_cols && t->vt_hd > 0) { *si = 0; *srow = vt_map(t, row); return; }
-    int64_t per = t->src[0]->ndim == 2 ? t->src[0]->shape[0] : 1;
+    if (t->kind == T_QKVZ) { /* per key-head group g of G rows: q_g, k_g, its value heads' v rows, then their z rows */
+        int64_t nk = t->qz_nk, dk = t->qz_dk, dv = t->qz_dv, r = t->qz_r, G = 2 * dk + 2 * r * dv, e = row, x, vh;
+        *si = 0;
+        if (t->sel) { vh = e / dv; *srow = vh / r * G + 2 * dk + r * dv + vh % r * dv + e % dv; return; }
+        if (e < 2 * nk * dk) { x = e % (nk * dk); *srow = x / dk * G + (e >= nk * dk ? dk : 0) + x % dk; return; }
+        x = e - 2 * nk * dk;
+        vh = x / dv;
+        *srow = vh / r * G + 2 * dk + vh % r * dv + x % dv;
+        return;
+    }
+    int64_t per = t->src[0]->ndim >= 2 ? t->src[0]->shape[0] : 1; /* rows of each source (a squeezed conv [C, 1, K]: C) */
     *si = (int)(row / per);
     int64_t r = row % per;
     if (t->perm_heads > 0 && t->src[0]->ndim == 2) {
@@ -723,7 +758,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next)", model_dir, d->arch);
         goto out;
     }
     if (check_desc(d, ARCHS[a].arch, model_dir)) goto out;

@@ -6,8 +6,11 @@
  * decoder_sparse_step, norm_topk_prob) — must reproduce the qwen3_5_moe golden (llama.cpp's
  * logits) within 1e-3 with the same greedy ids, on the cpu, cpu-staged and the GPU backends that
  * open here;
- * batched and chunked runs too (the split tables cover every row of a sweep). */
+ * batched and chunked runs too (the split tables cover every row of a sweep). The same checkpoint
+ * written as F32 GGUF (`quantize --gguf`: llama.cpp's qwen3next layout, in_proj_qkvz split into
+ * attn_qkv and attn_gate, in_proj_ba kept as ssm_ba, ssm_a = -exp(A_log)) matches the golden too. */
 #include "repack.h"
+#include "quant/gguf_export.h"
 
 #define SRC "fixtures/qwen3_5_moe"
 
@@ -108,7 +111,16 @@ static int repack(const char *src, const char *dir, const void *arg) {
 static void test_golden(void) {
     char src[512];
     snprintf(src, sizeof src, "%s/" SRC, t_shared());
-    repack_and_check(src, "qwen3_next", repack, NULL);
+    char dir[64] = "/tmp/rl_qwen3_next_XXXXXX", gguf[96], cmd[200];
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    CHECK(repack(src, dir, NULL) == 0, "rewriting %s: %s", src, rl_last_error());
+    repack_check(dir, src, "qwen3_next");
+    snprintf(gguf, sizeof gguf, "%s.gguf", dir);
+    CHECK(rl_gguf_export(dir, gguf, RL_GX_F32, NULL, NULL, NULL) == 0, "quantize --gguf: %s", rl_last_error());
+    repack_check(gguf, src, "qwen3_next as GGUF");
+    unlink(gguf);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "cleanup");
 }
 
 int main(void) {
