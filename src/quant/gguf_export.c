@@ -87,6 +87,21 @@ static otensor *plan_add(plan *p, const char *path) {
     return t;
 }
 
+/* A new output tensor of a special kind: n_src sources (set by the caller), the given type and
+ * shape (n_dims, ne0..ne2). NULL + rl_err on out of memory. */
+static otensor *plan_kind(plan *p, const char *path, int n_src, int kind, int sel, uint32_t type, int n_dims, int64_t ne0,
+                          int64_t ne1, int64_t ne2) {
+    otensor *t = plan_add(p, path);
+    if (!t || !(t->src = calloc((size_t)n_src, sizeof *t->src))) { rl_err("%s: out of memory", path); return NULL; }
+    t->n_src = n_src;
+    t->kind = kind;
+    t->sel = sel;
+    t->type = type;
+    t->n_dims = n_dims;
+    t->ne[0] = ne0; t->ne[1] = ne1; t->ne[2] = ne2; t->ne[3] = 1;
+    return t;
+}
+
 int rl_gguf_xtype_parse(const char *s, rl_gguf_xtype *out) {
     static const struct { const char *n; rl_gguf_xtype t; } T[] = {
         {"f32", RL_GX_F32}, {"f16", RL_GX_F16}, {"bf16", RL_GX_BF16}, {"q8_0", RL_GX_Q8_0}, {"q4_0", RL_GX_Q4_0}, {"q4_1", RL_GX_Q4_1}};
@@ -183,17 +198,11 @@ static int add_gpt_oss_experts(plan *p, const rl_checkpoint *ck, const rl_model_
             ts->shape[2] != cols / 32)
             return rl_err("%s: tensors '%s' / '%s': not MXFP4 blocks [%lld, %lld, %lld, 16] and scales", path, bn, sn, (long long)E,
                           (long long)srows, (long long)(cols / 32));
-        otensor *t = plan_add(p, path);
-        if (!t || !(t->src = calloc(2, sizeof *t->src))) return rl_err("%s: out of memory", path);
+        otensor *t = plan_kind(p, path, 2, T_MXFP4, sel, RL_GGML_MXFP4, 3, cols, rows, E);
+        if (!t) return -1;
         snprintf(t->name, sizeof t->name, OUT[r], l, "weight");
         t->src[0] = tb;
         t->src[1] = ts;
-        t->n_src = 2;
-        t->kind = T_MXFP4;
-        t->sel = sel;
-        t->type = RL_GGML_MXFP4;
-        t->n_dims = 3;
-        t->ne[0] = cols; t->ne[1] = rows; t->ne[2] = E; t->ne[3] = 1;
         if (!d->ename_b[k]) continue;
         char hb[160];
         snprintf(hb, sizeof hb, d->ename_b[k], l);
@@ -201,15 +210,9 @@ static int add_gpt_oss_experts(plan *p, const rl_checkpoint *ck, const rl_model_
         if (!s) return rl_err("%s: tensor '%s' is missing", path, hb);
         if ((s->dtype != RL_DT_F32 && s->dtype != RL_DT_F16 && s->dtype != RL_DT_BF16) || s->ndim != 2 || s->shape[0] != E || s->shape[1] != srows)
             return rl_err("%s: tensor '%s': expected F32 / F16 / BF16 [%lld, %lld]", path, hb, (long long)E, (long long)srows);
-        if (!(t = plan_add(p, path)) || !(t->src = malloc(sizeof *t->src))) return rl_err("%s: out of memory", path);
+        if (!(t = plan_kind(p, path, 1, T_BIAS_SEL, sel, RL_GGML_F32, 2, rows, E, 1))) return -1;
         snprintf(t->name, sizeof t->name, OUT[r], l, "bias");
         t->src[0] = s;
-        t->n_src = 1;
-        t->kind = T_BIAS_SEL;
-        t->sel = sel;
-        t->type = RL_GGML_F32;
-        t->n_dims = 2;
-        t->ne[0] = rows; t->ne[1] = E; t->ne[2] = t->ne[3] = 1;
     }
     return 0;
 }
@@ -254,16 +257,11 @@ static int add_mla_kv_b(plan *p, const rl_checkpoint *ck, const rl_model_desc *d
     if (add_slice(p, ck, path, gn, hf, nh, nope + v, nope, v, x)) return -1;
     const rl_tensor_info *s = p->t[p->n - 1].src[0];
     if (s->ndim != 2 || s->shape[1] != r) return rl_err("%s: tensor '%s': expected [%lld, %lld]", path, hf, (long long)(nh * (nope + v)), (long long)r);
-    otensor *t = plan_add(p, path);
-    if (!t || !(t->src = malloc(sizeof *t->src))) return rl_err("%s: out of memory", path);
+    otensor *t = plan_kind(p, path, 1, T_KB, 0, matrix_type(x, nope, 0), 3, nope, r, nh);
+    if (!t) return -1;
     snprintf(t->name, sizeof t->name, "blk.%d.attn_k_b.weight", l);
     t->src[0] = s;
-    t->n_src = 1;
-    t->kind = T_KB;
     t->s_rows = nope + v;
-    t->n_dims = 3;
-    t->ne[0] = nope; t->ne[1] = r; t->ne[2] = nh; t->ne[3] = 1;
-    t->type = matrix_type(x, nope, 0);
     return 0;
 }
 
