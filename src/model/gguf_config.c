@@ -37,6 +37,9 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"qwen35", "Qwen3_5ForCausalLM", NULL, 0},       /* Gated DeltaNet hybrids (Qwen3.5) */
     {"qwen35moe", "Qwen3_5MoeForCausalLM", NULL, 0},
     {"qwen3next", "Qwen3NextForCausalLM", NULL, 0},
+    {"phi2", "PhiForCausalLM", NULL, 0},
+    {"internlm2", "InternLM2ForCausalLM", NULL, 1},  /* wqkv split into q / k / v, Q/K rows permuted */
+    {"qwen", "QWenLMHeadModel", NULL, 0},
     {"phi3", "Phi3ForCausalLM", NULL, 0},
     {"deepseek2", "DeepseekV2ForCausalLM", NULL, 1},
 };
@@ -250,6 +253,16 @@ static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
             put_int(c, g, arch, "ssm.group_count", "linear_num_key_heads") || put_int(c, g, arch, "ssm.time_step_rank", "linear_num_value_heads") ||
             put_int(c, g, arch, "full_attention_interval", "full_attention_interval") || put_int(c, g, arch, "expert_count", "num_experts"))
             return -1;
+    } else if (!strcmp(arch, "qwen")) { /* Qwen v1's own config keys */
+        int64_t heads = get_int(g, arch, "attention.head_count", 0), hidden = get_int(g, arch, "embedding_length", 0);
+        int64_t hd = get_int(g, arch, "attention.key_length", heads > 0 ? hidden / heads : 0), rot = get_int(g, arch, "rope.dimension_count", hd);
+        if (put_num(c, g, arch, "attention.layer_norm_rms_epsilon", "layer_norm_epsilon") || put_num(c, g, arch, "rope.freq_base", "rotary_emb_base") ||
+            put_int(c, g, arch, "context_length", "seq_length")) return -1;
+        if (hd > 0) { cJSON_AddNumberToObject(c, "kv_channels", (double)hd); cJSON_AddNumberToObject(c, "rotary_pct", (double)rot / (double)hd); }
+    } else if (!strcmp(arch, "phi2")) {
+        cJSON_AddStringToObject(c, "hidden_act", "gelu_new"); /* llama.cpp's phi2: GELU (tanh) */
+    } else if (!strcmp(arch, "internlm2")) {
+        cJSON_AddBoolToObject(c, "bias", find_tensor(g, "blk.0.attn_output.bias") != NULL);
     } else if (!strcmp(arch, "exaone4")) {
         /* llama.cpp slides only the 64-layer model's layers (window 4096 unless given), 3 of every 4 */
         cJSON_DeleteItemFromObject(c, "sliding_window");
@@ -417,6 +430,14 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
     }
     int dn = !strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next");
     if (!strcmp(arch, "glm4moe") || dn) d->wname[W_MLP_NORM] = "blk.%d.post_attention_norm.weight";
+    if (!strcmp(arch, "internlm2")) { /* wqkv split into attn_q / attn_k / attn_v by the converter */
+        d->qkv_grouped = 0;
+        d->wname[W_QKV] = d->wname[W_QKV_B] = NULL;
+        d->wname[W_Q] = ROLE_NAMES[W_Q];
+        d->wname[W_K] = ROLE_NAMES[W_K];
+        d->wname[W_V] = ROLE_NAMES[W_V];
+        if (d->qkv_bias) { d->wname[W_Q_B] = ROLE_NAMES[W_Q_B]; d->wname[W_K_B] = ROLE_NAMES[W_K_B]; d->wname[W_V_B] = ROLE_NAMES[W_V_B]; }
+    }
     if (!strcmp(arch, "qwen3next")) { /* q / k / v and z split by the converter; b and a still fused per group */
         d->lin_fused = 2;
         d->wname[W_LIN_QKV] = ROLE_NAMES[W_LIN_QKV];

@@ -33,7 +33,8 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"GraniteMoeSharedForCausalLM", "granitemoe", 1}, {"CohereForCausalLM", "command-r", 0}, {"Cohere2ForCausalLM", "cohere2", 0},
     {"Exaone4ForCausalLM", "exaone4", 0}, {"DeepseekV2ForCausalLM", "deepseek2", 0}, {"DeepseekV3ForCausalLM", "deepseek2", 0},
     {"Glm4MoeForCausalLM", "glm4moe", 0}, {"Qwen3_5ForCausalLM", "qwen35", 0}, {"Qwen3_5MoeForCausalLM", "qwen35moe", 0},
-    {"Qwen3NextForCausalLM", "qwen3next", 0},
+    {"Qwen3NextForCausalLM", "qwen3next", 0}, {"PhiForCausalLM", "phi2", 0}, {"InternLM2ForCausalLM", "internlm2", 1},
+    {"QWenLMHeadModel", "qwen", 0},
 };
 
 /* Layer roles written in the file's matrix type (the rest: F32). */
@@ -62,7 +63,7 @@ typedef struct {
     int neg_exp;                /* Qwen3.5's A_log written as A = -exp(A_log) (ssm_a) */
     int64_t qz_nk, qz_dk, qz_dv, qz_r; /* T_QKVZ: Qwen3-Next's in_proj_qkvz split (sel 0: q, k, v rows; 1: z rows) */
 } otensor;
-enum { T_PLAIN, T_SLICE, T_KB, T_QKVZ, T_MXFP4, T_BIAS_SEL };
+enum { T_PLAIN, T_SLICE, T_KB, T_QKVZ, T_IL2QKV, T_MXFP4, T_BIAS_SEL };
 
 typedef struct {
     otensor *t;
@@ -322,6 +323,28 @@ static int add_qkvz(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, co
     return 0;
 }
 
+/* InternLM2's grouped wqkv as llama.cpp's converter splits it: attn_q / attn_k / attn_v, the q and k
+ * rows permuted to interleaved rope pairs as for llama. */
+static int add_internlm2_qkv(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, int l, rl_gguf_xtype x) {
+    static const char *const OUT[3] = {"blk.%d.attn_q.weight", "blk.%d.attn_k.weight", "blk.%d.attn_v.weight"};
+    char hf[160], gn[96];
+    int64_t hd = d->head_dim, nh = d->n_heads, nkv = d->n_kv_heads;
+    snprintf(hf, sizeof hf, d->wname[W_QKV], l);
+    for (int sel = 0; sel < 3; sel++) {
+        snprintf(gn, sizeof gn, OUT[sel], l);
+        if (add_src(p, ck, path, gn, hf, 1, 0, x, 0, 0)) return -1;
+        otensor *t = &p->t[p->n - 1];
+        if (t->src[0]->ndim != 2 || t->src[0]->shape[0] != (nh + 2 * nkv) * hd || nh % nkv || hd % 2)
+            return rl_err("%s: tensor '%s': expected %lld rows (wqkv)", path, hf, (long long)((nh + 2 * nkv) * hd));
+        t->kind = T_IL2QKV;
+        t->sel = sel;
+        t->qz_dk = hd;
+        t->qz_r = nh / nkv;
+        t->ne[1] = (sel ? nkv : nh) * hd;
+    }
+    return 0;
+}
+
 /* Granite MoE: experts (and the shared MLP) from their fused input_linear, gate rows first. */
 static int add_granite_moe(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, int l, rl_gguf_xtype x) {
     char hf[160], gn[96];
@@ -364,7 +387,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
                       const char *arch) {
     char gname[96], hf[160];
     int gpt_oss = !strcmp(arch, "gpt-oss"), granite_moe = !strcmp(arch, "granitemoe"), mla = !strcmp(arch, "deepseek2");
-    int qwen35 = !strncmp(arch, "qwen35", 6), next = !strcmp(arch, "qwen3next");
+    int qwen35 = !strncmp(arch, "qwen35", 6), next = !strcmp(arch, "qwen3next"), il2 = !strcmp(arch, "internlm2");
     if (d->gname[G_EMBED] && add_src(p, ck, path, "token_embd.weight", d->gname[G_EMBED], 1, d->tied, x, 0, 0)) return -1;
     if (d->ropes[0].scaling == RL_RS_LLAMA3 && add_rope_freqs(p, &d->ropes[0], d->head_dim, path)) return -1;
     for (int l = 0; l < d->n_layers; l++) {
@@ -373,6 +396,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             if (granite_moe && (r == W_SHX_GATE || r == W_SHX_UP)) continue; /* split from the fused tensor below */
             if (mla && r == W_MLA_KV_B) { if (add_mla_kv_b(p, ck, d, path, l, x)) return -1; continue; }
             if (next && r == W_LIN_QKV) { if (add_qkvz(p, ck, d, path, l, x)) return -1; continue; }
+            if (il2 && r == W_QKV) { if (add_internlm2_qkv(p, ck, d, path, l, x)) return -1; continue; }
             const char *gn = (gpt_oss || qwen35 || next || !strcmp(arch, "glm4moe")) && r == W_MLP_NORM ? "blk.%d.post_attention_norm.weight"
                              : next && r == W_LIN_B ? "blk.%d.ssm_ba.weight" /* in_proj_ba as it is */
                                                     : rl_gguf_role_name(r);
@@ -467,7 +491,7 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
     if (d->n_experts > MAX_EXPERTS) return rl_err("%s: %d experts (at most %d)", path, d->n_experts, MAX_EXPERTS);
     for (int i = 0; i < d->n_ropes; i++) {
         rl_rope_scaling s = d->ropes[i].scaling;
-        if (s != RL_RS_NONE && s != RL_RS_LINEAR && s != RL_RS_YARN && s != RL_RS_LLAMA3)
+        if (s != RL_RS_NONE && s != RL_RS_LINEAR && s != RL_RS_YARN && s != RL_RS_LLAMA3 && !(s == RL_RS_DYNAMIC && !strcmp(arch, "internlm2")))
             return rl_err("%s: this rope scaling (dynamic / longrope) has no GGUF form that our reader maps", path);
     }
     if (!strncmp(arch, "gemma", 5) && check_gemma(d, arch, path)) return -1;
@@ -526,7 +550,7 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
         rl_gguf_w_u32(w, KEY("context_length"), (uint32_t)d->max_pos) ||
         rl_gguf_w_u32(w, KEY("embedding_length"), (uint32_t)d->hidden) ||
         rl_gguf_w_u32(w, KEY("block_count"), (uint32_t)d->n_layers) ||
-        rl_gguf_w_u32(w, KEY("feed_forward_length"), (uint32_t)d->intermediate) ||
+        rl_gguf_w_u32(w, KEY("feed_forward_length"), (uint32_t)d->intermediate * (strcmp(arch, "qwen") ? 1 : 2)) || /* Qwen v1: 2x */
         rl_gguf_w_u32(w, KEY("attention.head_count"), (uint32_t)d->n_heads) ||
         rl_gguf_w_u32(w, KEY("attention.head_count_kv"), kvh) ||
         rl_gguf_w_u32(w, KEY("attention.key_length"), kl) ||
@@ -589,6 +613,13 @@ static int64_t vt_map(const otensor *t, int64_t x) {
 static void src_row(const otensor *t, int64_t row, int *si, int64_t *srow) {
     if (t->kind == T_SLICE) { *si = 0; *srow = row / t->ne[1] * t->s_rows + t->s_off + row % t->ne[1]; return; }
     if (!t->vt_cols && t->vt_hd > 0) { *si = 0; *srow = vt_map(t, row); return; }
+    if (t->kind == T_IL2QKV) { /* InternLM2's wqkv: per kv group [q x qpk, k, v] heads of hd rows; q / k rows llama-permuted */
+        int64_t hd = t->qz_dk, qpk = t->qz_r, G = (qpk + 2) * hd, h = row / hd, o = row % hd;
+        int64_t op = t->sel == 2 ? o : (o % 2) * (hd / 2) + o / 2;
+        *si = 0;
+        *srow = t->sel == 0 ? h / qpk * G + h % qpk * hd + op : h * G + (qpk + t->sel - 1) * hd + op;
+        return;
+    }
     if (t->kind == T_QKVZ) { /* per key-head group g of G rows: q_g, k_g, its value heads' v rows, then their z rows */
         int64_t nk = t->qz_nk, dk = t->qz_dk, dv = t->qz_dv, r = t->qz_r, G = 2 * dk + 2 * r * dv, e = row, x, vh;
         *si = 0;
@@ -756,7 +787,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1)", model_dir, d->arch);
         goto out;
     }
     if (check_desc(d, ARCHS[a].arch, model_dir)) goto out;
