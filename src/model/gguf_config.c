@@ -40,6 +40,8 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"phi2", "PhiForCausalLM", NULL, 0},
     {"internlm2", "InternLM2ForCausalLM", NULL, 1},  /* wqkv split into q / k / v, Q/K rows permuted */
     {"qwen", "QWenLMHeadModel", NULL, 0},
+    {"chatglm", "ChatGLMModel", NULL, 1},             /* THUDM's ChatGLM 2 / 3, GLM-4-9B original form */
+    {"baichuan", "BaichuanForCausalLM", NULL, 1},     /* W_pack split into q / k / v, Q/K rows permuted */
     {"phi3", "Phi3ForCausalLM", NULL, 0},
     {"deepseek2", "DeepseekV2ForCausalLM", NULL, 1},
 };
@@ -259,6 +261,28 @@ static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
         if (put_num(c, g, arch, "attention.layer_norm_rms_epsilon", "layer_norm_epsilon") || put_num(c, g, arch, "rope.freq_base", "rotary_emb_base") ||
             put_int(c, g, arch, "context_length", "seq_length")) return -1;
         if (hd > 0) { cJSON_AddNumberToObject(c, "kv_channels", (double)hd); cJSON_AddNumberToObject(c, "rotary_pct", (double)rot / (double)hd); }
+    } else if (!strcmp(arch, "chatglm")) { /* ChatGLM's own config keys; rotary over half of each head */
+        int64_t heads = get_int(g, arch, "attention.head_count", 0), kv = get_int(g, arch, "attention.head_count_kv", heads);
+        int64_t hidden = get_int(g, arch, "embedding_length", 0), hd = get_int(g, arch, "attention.key_length", heads > 0 ? hidden / heads : 0);
+        if (get_int(g, arch, "rope.dimension_count", hd / 2) != hd / 2)
+            return rl_err("%s: chatglm rope.dimension_count %lld: only half of the head (%lld) is supported", g->path,
+                          (long long)get_int(g, arch, "rope.dimension_count", 0), (long long)(hd / 2));
+        double base = 10000.0;
+        char key[160];
+        snprintf(key, sizeof key, "%s.rope.freq_base", arch);
+        if (rl_gguf_num(g, key, &base) < 0 || put_int(c, g, arch, "block_count", "num_layers") ||
+            put_int(c, g, arch, "feed_forward_length", "ffn_hidden_size") || put_num(c, g, arch, "attention.layer_norm_rms_epsilon", "layernorm_epsilon") ||
+            put_int(c, g, arch, "context_length", "seq_length")) return -1;
+        cJSON_AddNumberToObject(c, "rope_ratio", base / 10000.0);
+        cJSON_AddNumberToObject(c, "kv_channels", (double)hd);
+        cJSON_AddBoolToObject(c, "multi_query_attention", kv < heads);
+        cJSON_AddNumberToObject(c, "multi_query_group_num", (double)kv);
+        cJSON_AddBoolToObject(c, "add_qkv_bias", find_tensor(g, "blk.0.attn_qkv.bias") != NULL);
+        const cJSON *v = cJSON_GetObjectItem(c, "vocab_size");
+        if (v) cJSON_AddNumberToObject(c, "padded_vocab_size", v->valuedouble);
+    } else if (!strcmp(arch, "baichuan")) {
+        /* llama.cpp runs 40-layer files (13B) with ALiBi, which is not supported here */
+        if (get_int(g, arch, "block_count", 0) == 40) return rl_err("%s: a 40-layer Baichuan (13B) uses ALiBi position biases, not supported", g->path);
     } else if (!strcmp(arch, "phi2")) {
         cJSON_AddStringToObject(c, "hidden_act", "gelu_new"); /* llama.cpp's phi2: GELU (tanh) */
     } else if (!strcmp(arch, "internlm2")) {
@@ -430,6 +454,13 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
     }
     int dn = !strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next");
     if (!strcmp(arch, "glm4moe") || dn) d->wname[W_MLP_NORM] = "blk.%d.post_attention_norm.weight";
+    if (!strcmp(arch, "baichuan")) { /* W_pack split; lm_head as the file has it (llama.cpp does not normalise) */
+        d->wname[W_QKV] = NULL;
+        d->wname[W_Q] = ROLE_NAMES[W_Q];
+        d->wname[W_K] = ROLE_NAMES[W_K];
+        d->wname[W_V] = ROLE_NAMES[W_V];
+        d->head_norm_rows = 0;
+    }
     if (!strcmp(arch, "internlm2")) { /* wqkv split into attn_q / attn_k / attn_v by the converter */
         d->qkv_grouped = 0;
         d->wname[W_QKV] = d->wname[W_QKV_B] = NULL;

@@ -34,7 +34,8 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"Exaone4ForCausalLM", "exaone4", 0}, {"DeepseekV2ForCausalLM", "deepseek2", 0}, {"DeepseekV3ForCausalLM", "deepseek2", 0},
     {"Glm4MoeForCausalLM", "glm4moe", 0}, {"Qwen3_5ForCausalLM", "qwen35", 0}, {"Qwen3_5MoeForCausalLM", "qwen35moe", 0},
     {"Qwen3NextForCausalLM", "qwen3next", 0}, {"PhiForCausalLM", "phi2", 0}, {"InternLM2ForCausalLM", "internlm2", 1},
-    {"QWenLMHeadModel", "qwen", 0},
+    {"QWenLMHeadModel", "qwen", 0}, {"ChatGLMModel", "chatglm", 0}, {"ChatGLMForConditionalGeneration", "chatglm", 0},
+    {"BaichuanForCausalLM", "baichuan", 1},
 };
 
 /* Layer roles written in the file's matrix type (the rest: F32). */
@@ -62,8 +63,9 @@ typedef struct {
     int vt_cols;
     int neg_exp;                /* Qwen3.5's A_log written as A = -exp(A_log) (ssm_a) */
     int64_t qz_nk, qz_dk, qz_dv, qz_r; /* T_QKVZ: Qwen3-Next's in_proj_qkvz split (sel 0: q, k, v rows; 1: z rows) */
+    int norm_rows;              /* Baichuan 2's NormHead: rows written L2-normalised (llama.cpp never normalises) */
 } otensor;
-enum { T_PLAIN, T_SLICE, T_KB, T_QKVZ, T_IL2QKV, T_MXFP4, T_BIAS_SEL };
+enum { T_PLAIN, T_SLICE, T_KB, T_QKVZ, T_IL2QKV, T_PACKQKV, T_MXFP4, T_BIAS_SEL };
 
 typedef struct {
     otensor *t;
@@ -345,6 +347,26 @@ static int add_internlm2_qkv(plan *p, const rl_checkpoint *ck, const rl_model_de
     return 0;
 }
 
+/* Baichuan's W_pack as llama.cpp's converter splits it: attn_q / attn_k / attn_v, q and k permuted. */
+static int add_baichuan_qkv(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, int l, rl_gguf_xtype x) {
+    static const char *const OUT[3] = {"blk.%d.attn_q.weight", "blk.%d.attn_k.weight", "blk.%d.attn_v.weight"};
+    char hf[160], gn[96];
+    int64_t hd = d->head_dim, nh = d->n_heads;
+    snprintf(hf, sizeof hf, d->wname[W_QKV], l);
+    for (int sel = 0; sel < 3; sel++) {
+        snprintf(gn, sizeof gn, OUT[sel], l);
+        if (add_src(p, ck, path, gn, hf, 1, 0, x, 0, 0)) return -1;
+        otensor *t = &p->t[p->n - 1];
+        if (t->src[0]->ndim != 2 || t->src[0]->shape[0] != 3 * nh * hd || d->n_kv_heads != nh || hd % 2)
+            return rl_err("%s: tensor '%s': expected %lld rows (W_pack, one kv head per head)", path, hf, (long long)(3 * nh * hd));
+        t->kind = T_PACKQKV;
+        t->sel = sel;
+        t->qz_dk = hd;
+        t->ne[1] = nh * hd;
+    }
+    return 0;
+}
+
 /* Granite MoE: experts (and the shared MLP) from their fused input_linear, gate rows first. */
 static int add_granite_moe(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, int l, rl_gguf_xtype x) {
     char hf[160], gn[96];
@@ -397,6 +419,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             if (mla && r == W_MLA_KV_B) { if (add_mla_kv_b(p, ck, d, path, l, x)) return -1; continue; }
             if (next && r == W_LIN_QKV) { if (add_qkvz(p, ck, d, path, l, x)) return -1; continue; }
             if (il2 && r == W_QKV) { if (add_internlm2_qkv(p, ck, d, path, l, x)) return -1; continue; }
+            if (!strcmp(arch, "baichuan") && r == W_QKV) { if (add_baichuan_qkv(p, ck, d, path, l, x)) return -1; continue; }
             const char *gn = (gpt_oss || qwen35 || next || !strcmp(arch, "glm4moe")) && r == W_MLP_NORM ? "blk.%d.post_attention_norm.weight"
                              : next && r == W_LIN_B ? "blk.%d.ssm_ba.weight" /* in_proj_ba as it is */
                                                     : rl_gguf_role_name(r);
@@ -418,6 +441,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
     if (d->gname[G_FINAL_NORM] && add_src(p, ck, path, "output_norm.weight", d->gname[G_FINAL_NORM], 0, 0, x, 0, d->norm_one_plus)) return -1;
     if (d->gname[G_FINAL_NORM_B] && add_src(p, ck, path, "output_norm.bias", d->gname[G_FINAL_NORM_B], 0, 0, x, 0, 0)) return -1;
     if (!d->tied && d->gname[G_LM_HEAD] && add_src(p, ck, path, "output.weight", d->gname[G_LM_HEAD], 1, 1, x, 0, 0)) return -1;
+    if (!d->tied && d->gname[G_LM_HEAD] && d->head_norm_rows) p->t[p->n - 1].norm_rows = 1;
     if (d->gname[G_LM_HEAD_B] && *d->gname[G_LM_HEAD_B] && add_src(p, ck, path, "output.bias", d->gname[G_LM_HEAD_B], 0, 0, x, 0, 0)) return -1;
     return 0;
 }
@@ -620,6 +644,12 @@ static void src_row(const otensor *t, int64_t row, int *si, int64_t *srow) {
         *srow = t->sel == 0 ? h / qpk * G + h % qpk * hd + op : h * G + (qpk + t->sel - 1) * hd + op;
         return;
     }
+    if (t->kind == T_PACKQKV) { /* Baichuan's W_pack: [all q, all k, all v] heads of hd rows; q / k rows llama-permuted */
+        int64_t hd = t->qz_dk, h = row / hd, o = row % hd;
+        *si = 0;
+        *srow = t->sel * t->ne[1] + h * hd + (t->sel == 2 ? o : (o % 2) * (hd / 2) + o / 2);
+        return;
+    }
     if (t->kind == T_QKVZ) { /* per key-head group g of G rows: q_g, k_g, its value heads' v rows, then their z rows */
         int64_t nk = t->qz_nk, dk = t->qz_dk, dv = t->qz_dv, r = t->qz_r, G = 2 * dk + 2 * r * dv, e = row, x, vh;
         *si = 0;
@@ -757,6 +787,12 @@ static int write_tensor(rl_gguf_writer *w, const rl_checkpoint *ck, const otenso
             *src_bytes += srb;
         }
         if (t->plus_one) for (int64_t i = 0; i < nr * cols; i++) f[i] += 1.0f;
+        for (int64_t i = 0; t->norm_rows && i < nr; i++) { /* F.normalize: w / max(|w|, 1e-12) */
+            double ss = 0;
+            for (int64_t c = 0; c < cols; c++) ss += (double)f[i * cols + c] * f[i * cols + c];
+            double n = sqrt(ss) > 1e-12 ? sqrt(ss) : 1e-12;
+            for (int64_t c = 0; c < cols; c++) f[i * cols + c] = (float)(f[i * cols + c] / n);
+        }
         if (t->vt_cols) /* columns reordered row by row, through the scratch after the chunk */
             for (int64_t i = 0; i < nr; i++) {
                 float *r = f + i * cols, *g = f + (size_t)CHUNK_FLOATS;
@@ -787,7 +823,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan)", model_dir, d->arch);
         goto out;
     }
     if (check_desc(d, ARCHS[a].arch, model_dir)) goto out;
