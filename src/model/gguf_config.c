@@ -302,6 +302,31 @@ static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
     return 0;
 }
 
+/* The end-of-generation tokens llama.cpp recognises by their text in the vocabulary (a turn's end
+ * in the chat templates: <|im_end|>, <|eot_id|>, <end_of_turn>, harmony's <|return|> / <|call|>,
+ * ...), CONTROL or USER_DEFINED ones only; added to the ids the metadata names. */
+static void add_eog_tokens(const rl_gguf *g, cJSON *eos) {
+    static const char *const EOG[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>",
+                                      "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>"};
+    const rl_gguf_kv *toks = rl_gguf_get(g, "tokenizer.ggml.tokens"), *ty = rl_gguf_get(g, "tokenizer.ggml.token_type");
+    if (!toks || toks->type != RL_GGUF_ARRAY || toks->arr_type != RL_GGUF_STRING) return;
+    if (ty && (ty->type != RL_GGUF_ARRAY || ty->arr_type != RL_GGUF_I32 || ty->arr_n != toks->arr_n)) ty = NULL;
+    for (uint64_t i = 0; i < toks->arr_n && i < INT32_MAX; i++) {
+        const rl_gguf_str *t = &((const rl_gguf_str *)toks->arr)[i];
+        if (t->len < 5 || (t->s[0] != '<' && t->s[0] != '_')) continue;
+        int32_t type = 3;
+        if (ty) memcpy(&type, (const char *)ty->arr + 4 * i, 4);
+        if (type != 3 && type != 4) continue; /* CONTROL, USER_DEFINED */
+        size_t k = 0;
+        while (k < sizeof EOG / sizeof *EOG && (strlen(EOG[k]) != t->len || memcmp(EOG[k], t->s, t->len))) k++;
+        if (k == sizeof EOG / sizeof *EOG) continue;
+        const cJSON *e;
+        int dup = 0;
+        cJSON_ArrayForEach(e, eos) dup |= e->valuedouble == (double)i;
+        if (!dup) cJSON_AddItemToArray(eos, cJSON_CreateNumber((double)i));
+    }
+}
+
 /* The config.json equivalent of the metadata. */
 static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
     cJSON *c = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(c, "architectures");
@@ -338,6 +363,8 @@ static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
     cJSON *eos = cJSON_AddArrayToObject(c, "eos_token_id");
     if (rl_gguf_int(g, "tokenizer.ggml.eos_token_id", &v) == 1) cJSON_AddItemToArray(eos, cJSON_CreateNumber((double)v));
     if (rl_gguf_int(g, "tokenizer.ggml.eot_token_id", &v) == 1) cJSON_AddItemToArray(eos, cJSON_CreateNumber((double)v));
+    if (rl_gguf_int(g, "tokenizer.ggml.eom_token_id", &v) == 1) cJSON_AddItemToArray(eos, cJSON_CreateNumber((double)v));
+    add_eog_tokens(g, eos);
     /* rope scaling */
     char key[160];
     snprintf(key, sizeof key, "%s.rope.scaling.type", arch);

@@ -57,6 +57,18 @@ hard = [c for c in bad if c not in known]
 print("  %s: %d cases, %d differ%s" % (sys.argv[3], len(exp), len(hard), " (+%d control-token text read as the token, as llama.cpp does; HF's tokenizer.model-only reference keeps it as text)" % len(known) if known else ""))
 sys.exit(1 if hard or len(got) != len(exp) else 0)
 PY
+    # the turn-ending tokens llama.cpp recognises by their text end generation too (eos_ids of info)
+    "$BIN" info "$d.gguf" --json >"$d.info" 2>"$T/err" || fail "$tk: info: $(cat "$T/err")"
+    python3 - "$d-src/tokenizer.json" "$d.info" "$tk" <<'PY' || fail "$tk: turn-ending tokens are not eos ids"
+import json, os, sys
+if not os.path.exists(sys.argv[1]): sys.exit(0)
+EOG = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<|end_of_text|>"}
+want = {a["id"] for a in json.load(open(sys.argv[1], encoding="utf-8"))["added_tokens"] if a["content"] in EOG and a["special"]}
+info = json.load(open(sys.argv[2]))
+have = set(info.get("description", {}).get("eos_ids", []))
+print("  %s: eos ids %s (turn ends %s)" % (sys.argv[3], sorted(have), sorted(want)))
+sys.exit(0 if want <= have else 1)
+PY
     rm -rf "$d-src" "$d.gguf"
 done
 exit 0
