@@ -83,6 +83,30 @@ static int norm_mistral(rl_model_desc *d, const cJSON *cfg, const char *file) {
     return 0;
 }
 
+/* SmolLM3: Llama whose no_rope_layers[l] = 0 layers (by default every no_rope_layer_interval-th,
+ * 4) run without rotary embeddings (NoPE); its sliding-window option is refused. */
+static int norm_smollm3(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    if (norm_llama(d, cfg, file)) return -1;
+    const cJSON *nr = rl_json_get(cfg, "no_rope_layers");
+    long long every;
+    int sw;
+    if (rl_json_int(cfg, "no_rope_layer_interval", 4, &every, file) || rl_json_bool(cfg, "use_sliding_window", 0, &sw, file)) return -1;
+    if (sw) return rl_err("%s: SmolLM3 with \"use_sliding_window\": true is not supported", file);
+    if (nr && (!cJSON_IsArray(nr) || cJSON_GetArraySize(nr) != d->n_layers))
+        return rl_err("%s: \"no_rope_layers\" must be a list of %d entries", file, d->n_layers);
+    if (!nr && every <= 0) return rl_err("%s: no_rope_layer_interval %lld must be positive", file, every);
+    d->n_ropes = 2; /* rope 1: no rotary embedding */
+    d->ropes[1] = d->ropes[0];
+    d->ropes[1].pairing = RL_ROPE_NONE;
+    for (int l = 0; l < d->n_layers; l++) {
+        const cJSON *v = nr ? cJSON_GetArrayItem(nr, l) : NULL;
+        if (nr && !cJSON_IsNumber(v) && !cJSON_IsBool(v)) return rl_err("%s: \"no_rope_layers\"[%d] must be 0 or 1", file, l);
+        int use = nr ? (cJSON_IsBool(v) ? cJSON_IsTrue(v) : v->valuedouble != 0) : (l + 1) % every != 0;
+        d->layers[l].rope = use ? 0 : 1;
+    }
+    return 0;
+}
+
 /* The text stack of a multimodal checkpoint (a ...ForConditionalGeneration wrapper; the vision
  * tower and projector are never read): the decoder of text_config (config.c reads it; or of the
  * config itself) normalized by its own family — found by its model_type, else the wrapper's
@@ -147,6 +171,7 @@ static const rl_family FAMILIES[] = {
     {"llama", {"LlamaForCausalLM", NULL}, 0, norm_llama},
     {"mistral", {"MistralForCausalLM", NULL}, 0, norm_mistral},
     {"seed_oss", {"SeedOssForCausalLM", NULL}, 0, norm_seed_oss},
+    {"smollm3", {"SmolLM3ForCausalLM", NULL}, 0, norm_smollm3},
     {"qwen2", {"Qwen2ForCausalLM", NULL}, 0, norm_qwen2},
     {"qwen3", {"Qwen3ForCausalLM", NULL}, 0, norm_qwen3},
     {"gemma", {"GemmaForCausalLM", NULL}, 1, rl_norm_gemma}, /* fam_gemma.c */

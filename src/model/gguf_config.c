@@ -42,6 +42,7 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"qwen", "QWenLMHeadModel", NULL, 0},
     {"chatglm", "ChatGLMModel", NULL, 1},             /* THUDM's ChatGLM 2 / 3, GLM-4-9B original form */
     {"baichuan", "BaichuanForCausalLM", NULL, 1},     /* W_pack split into q / k / v, Q/K rows permuted */
+    {"smollm3", "SmolLM3ForCausalLM", NULL, 1},      /* every 4th layer NoPE (llama.cpp's fixed step) */
     {"phi3", "Phi3ForCausalLM", NULL, 0},
     {"deepseek2", "DeepseekV2ForCausalLM", NULL, 1},
 };

@@ -35,7 +35,7 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"Glm4MoeForCausalLM", "glm4moe", 0}, {"Qwen3_5ForCausalLM", "qwen35", 0}, {"Qwen3_5MoeForCausalLM", "qwen35moe", 0},
     {"Qwen3NextForCausalLM", "qwen3next", 0}, {"PhiForCausalLM", "phi2", 0}, {"InternLM2ForCausalLM", "internlm2", 1},
     {"QWenLMHeadModel", "qwen", 0}, {"ChatGLMModel", "chatglm", 0}, {"ChatGLMForConditionalGeneration", "chatglm", 0},
-    {"BaichuanForCausalLM", "baichuan", 1},
+    {"BaichuanForCausalLM", "baichuan", 1}, {"SmolLM3ForCausalLM", "smollm3", 1},
 };
 
 /* Layer roles written in the file's matrix type (the rest: F32). */
@@ -494,6 +494,10 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
             if ((d->layers[l].kind == RL_LAYER_SLIDING) != (l % 4 < 3))
                 return rl_err("%s: layer %d: llama.cpp's %s makes every 4th layer full and the others sliding", path, l, arch);
     }
+    if (!strcmp(arch, "smollm3"))
+        for (int l = 0; l < d->n_layers; l++)
+            if ((d->layers[l].rope == 1) != ((l + 1) % 4 == 0))
+                return rl_err("%s: layer %d: llama.cpp's smollm3 runs every 4th layer without rotary embeddings, the others with", path, l);
     if ((!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) && (d->qkv_bias || d->o_bias))
         return rl_err("%s: attention biases: llama.cpp's %s has none", path, arch);
     if (!strncmp(arch, "granite", 7) && d->ropes[0].pairing == RL_ROPE_NONE)
@@ -823,7 +827,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3)", model_dir, d->arch);
         goto out;
     }
     if (check_desc(d, ARCHS[a].arch, model_dir)) goto out;

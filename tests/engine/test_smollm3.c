@@ -1,0 +1,111 @@
+/* SmolLM3 (SmolLM3ForCausalLM): Llama whose every 4th layer runs without rotary embeddings
+ * (no_rope_layers / no_rope_layer_interval). No llama.cpp golden exists for it in ../shared, so a
+ * synthetic checkpoint is checked against a reference written here from transformers'
+ * modeling_smollm3.py in double precision, sharing no code with the engine (refcheck.h): every
+ * prefill and decode row within 1e-3 and the same greedy ids on every backend, batched too; the
+ * checkpoint written as F32 GGUF (llama.cpp's smollm3: the same fixed every-4th NoPE step) gives
+ * the same rows. An explicit no_rope_layers list is read as given (a case with NoPE on layer 1),
+ * and its GGUF export is refused, llama.cpp's step being fixed. */
+#include "refcheck.h"
+#include "model/synth.h"
+
+enum { H = 64, NH = 4, NKV = 2, HD = 16, I = 96, V = 256, L = 4, P = 9, G = 5 };
+
+typedef struct {
+    const char *name, *extra;
+    int rope[L]; /* 1: the layer applies rotary embeddings */
+    int gguf;    /* see ref_check */
+} smol_case;
+
+static const smol_case CASES[] = {
+    {"smollm3", "", {1, 1, 1, 0}, 1},
+    {"smollm3 (no_rope_layers)", ",\"no_rope_layers\":[1,0,1,1]", {1, 0, 1, 1}, -1},
+};
+
+static void rmsnorm(double *o, const double *x, const double *w) {
+    double ss = 0;
+    for (int i = 0; i < H; i++) ss += x[i] * x[i];
+    double r = 1.0 / sqrt(ss / H + 1e-6);
+    for (int i = 0; i < H; i++) o[i] = x[i] * r * w[i];
+}
+
+static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
+    const smol_case *c = arg;
+    double *emb = ref_tensor("model.embed_tokens.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
+    for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
+    double *hn = malloc(sizeof *hn * (size_t)n * H), *q = malloc(sizeof *q * (size_t)n * NH * HD);
+    double *k = malloc(sizeof *k * (size_t)n * NKV * HD), *v = malloc(sizeof *v * (size_t)n * NKV * HD);
+    double a[NH * HD], o[H], gt[I], up[I], dn[H], m[H];
+    for (int l = 0; l < L; l++) {
+        double *an = ref_tensor("model.layers.%d.input_layernorm.weight", l, H), *mn = ref_tensor("model.layers.%d.post_attention_layernorm.weight", l, H);
+        double *wq = ref_tensor("model.layers.%d.self_attn.q_proj.weight", l, (size_t)NH * HD * H);
+        double *wk = ref_tensor("model.layers.%d.self_attn.k_proj.weight", l, (size_t)NKV * HD * H);
+        double *wv = ref_tensor("model.layers.%d.self_attn.v_proj.weight", l, (size_t)NKV * HD * H);
+        double *wo = ref_tensor("model.layers.%d.self_attn.o_proj.weight", l, (size_t)H * NH * HD);
+        double *wg = ref_tensor("model.layers.%d.mlp.gate_proj.weight", l, (size_t)I * H), *wu = ref_tensor("model.layers.%d.mlp.up_proj.weight", l, (size_t)I * H);
+        double *wd = ref_tensor("model.layers.%d.mlp.down_proj.weight", l, (size_t)H * I);
+        for (int t = 0; t < n; t++) { /* rotate_half pairs (i, i + HD/2), only where the layer uses rope */
+            double *h = hn + (size_t)t * H;
+            rmsnorm(h, x + (size_t)t * H, an);
+            ref_linear(q + (size_t)t * NH * HD, wq, NULL, h, NH * HD, H);
+            ref_linear(k + (size_t)t * NKV * HD, wk, NULL, h, NKV * HD, H);
+            ref_linear(v + (size_t)t * NKV * HD, wv, NULL, h, NKV * HD, H);
+            for (int r = 0; c->rope[l] && r < NH + NKV; r++) {
+                double *z = r < NH ? q + ((size_t)t * NH + r) * HD : k + ((size_t)t * NKV + r - NH) * HD;
+                for (int i = 0; i < HD / 2; i++) {
+                    double f = pow(10000.0, -2.0 * i / HD), cs = cos(t * f), sn = sin(t * f), e = z[i], od = z[i + HD / 2];
+                    z[i] = e * cs - od * sn;
+                    z[i + HD / 2] = od * cs + e * sn;
+                }
+            }
+        }
+        for (int t = 0; t < n; t++) {
+            ref_attend(a, q, k, v, t, NH, NKV, HD, 0, NULL);
+            ref_linear(o, wo, NULL, a, H, NH * HD);
+            for (int i = 0; i < H; i++) x[(size_t)t * H + i] += o[i];
+            rmsnorm(m, x + (size_t)t * H, mn);
+            ref_linear(gt, wg, NULL, m, I, H);
+            ref_linear(up, wu, NULL, m, I, H);
+            for (int i = 0; i < I; i++) gt[i] = gt[i] / (1 + exp(-gt[i])) * up[i];
+            ref_linear(dn, wd, NULL, gt, H, I);
+            for (int i = 0; i < H; i++) x[(size_t)t * H + i] += dn[i];
+        }
+        free(an); free(mn); free(wq); free(wk); free(wv); free(wo); free(wg); free(wu); free(wd);
+    }
+    double *fn = ref_tensor("model.norm.weight", 0, H);
+    for (int t = 0; t < n; t++) { /* the tied head */
+        rmsnorm(hn, x + (size_t)t * H, fn);
+        ref_linear(lg + (size_t)t * V, emb, NULL, hn, V, H);
+    }
+    free(fn); free(emb); free(x); free(hn); free(q); free(k); free(v);
+}
+
+static void check_case(const smol_case *c) {
+    char dir[64] = "/tmp/rl_smollm3_XXXXXX", path[160], m_dir[160], cfg[1024], cmd[200];
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(cfg, sizeof cfg,
+             "{\"architectures\":[\"SmolLM3ForCausalLM\"],\"model_type\":\"smollm3\",\"hidden_size\":64,\"intermediate_size\":96,"
+             "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"vocab_size\":256,\"max_position_embeddings\":4096,"
+             "\"rms_norm_eps\":1e-6,\"rope_theta\":10000,\"tie_word_embeddings\":true,\"bos_token_id\":0,\"eos_token_id\":1,"
+             "\"hidden_act\":\"silu\",\"num_hidden_layers\":4,\"no_rope_layer_interval\":4%s}",
+             c->extra);
+    snprintf(path, sizeof path, "%s/in.json", dir);
+    snprintf(m_dir, sizeof m_dir, "%s/m", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f && fputs(cfg, f) >= 0 && fclose(f) == 0, "write %s", path);
+    rl_synth_opts so = {.dtype = RL_DT_BF16, .seed = 13};
+    CHECK(rl_synth_write(path, m_dir, &so) == 0, "%s: synth: %s", c->name, rl_last_error());
+    int32_t ids[P + G] = {5, 17, 200, 3, 99, 42, 7, 250, 128};
+    ref_check(m_dir, c->name, reference, c, ids, P, G, V, 4, c->gguf);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
+static void test_smollm3(void) { check_case(&CASES[0]); }
+static void test_no_rope_layers(void) { check_case(&CASES[1]); }
+
+int main(void) {
+    RUN(test_smollm3);
+    RUN(test_no_rope_layers);
+    TEST_END();
+}
