@@ -11,7 +11,7 @@ static const char *const types[] = {
     "glm", "glm4", "chatglm", "internlm2", "baichuan", "mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe",
     "exaone_moe", "deepseek_v2", "deepseek_v3", "glm_moe_dsa", "qwen3_5", "qwen3_5_moe", "qwen3_5_text",
     "gpt_oss", "granite", "granitemoe", "granitemoeshared", "granitemoehybrid", "olmo2", "olmo3", "exaone4", "qwen3_vl_moe",
-    "seed_oss", "qwen3_next", "deepseek_v32", "cohere", "cohere2"};
+    "seed_oss", "qwen3_next", "deepseek_v32", "cohere", "cohere2", "smollm3"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
