@@ -9,6 +9,7 @@
 #include "golden_cmp.h"
 #include "format/checkpoint.h"
 #include "quant/gguf_export.h"
+#include "model/synth.h"
 #include <unistd.h>
 
 static rl_checkpoint *REF_CK; /* the checkpoint the reference reads */
@@ -36,6 +37,18 @@ static inline void ref_linear(double *y, const double *W, const double *b, const
         double a = b ? b[o] : 0;
         for (int i = 0; i < in; i++) a += W[(size_t)o * in + i] * x[i];
         y[o] = a;
+    }
+}
+
+/* The rotary embedding of one head z (hd values) at position t: angle t * theta^(-2i/hd) / div for
+ * pair i, pairs (i, i + hd/2) (rotate_half) or, interleaved, (2i, 2i + 1). */
+static inline void ref_rope(double *z, int hd, int t, double theta, double div, int interleaved) {
+    for (int i = 0; i < hd / 2; i++) {
+        double f = pow(theta, -2.0 * i / hd) / div, cs = cos(t * f), sn = sin(t * f);
+        int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + hd / 2;
+        double u = z[a], w = z[b];
+        z[a] = u * cs - w * sn;
+        z[b] = w * cs + u * sn;
     }
 }
 
@@ -132,6 +145,22 @@ static inline void ref_check(const char *dir, const char *name, ref_fn f, const 
     rl_ckpt_close(REF_CK);
     REF_CK = NULL;
     free(gl);
+}
+
+/* A synthetic BF16 checkpoint of config cfg (seed) checked as ref_check does; its directory removed after. */
+static inline void ref_synth_check(const char *cfg, uint64_t seed, const char *name, ref_fn f, const void *arg, int32_t *ids, int P, int G,
+                                   int V, int mb, int gguf) {
+    char dir[64] = "/tmp/rl_refcheck_XXXXXX", path[160], m_dir[160], cmd[200];
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(path, sizeof path, "%s/in.json", dir);
+    snprintf(m_dir, sizeof m_dir, "%s/m", dir);
+    FILE *fp = fopen(path, "w");
+    CHECK(fp && fputs(cfg, fp) >= 0 && fclose(fp) == 0, "write %s", path);
+    rl_synth_opts so = {.dtype = RL_DT_BF16, .seed = seed};
+    CHECK(rl_synth_write(path, m_dir, &so) == 0, "%s: synth: %s", name, rl_last_error());
+    ref_check(m_dir, name, f, arg, ids, P, G, V, mb, gguf);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "cleanup");
 }
 
 #endif

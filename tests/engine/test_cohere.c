@@ -59,14 +59,8 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
             ref_linear(q + (size_t)t * NH * HD, wq, NULL, h, NH * HD, H);
             ref_linear(k + (size_t)t * NKV * HD, wk, NULL, h, NKV * HD, H);
             ref_linear(v + (size_t)t * NKV * HD, wv, NULL, h, NKV * HD, H);
-            for (int r = 0; c->rope[l] && r < NH + NKV; r++) {
-                double *z = r < NH ? q + ((size_t)t * NH + r) * HD : k + ((size_t)t * NKV + r - NH) * HD;
-                for (int i = 0; i < HD / 2; i++) {
-                    double f = pow(10000.0, -2.0 * i / HD), cs = cos(t * f), sn = sin(t * f), e = z[2 * i], od = z[2 * i + 1];
-                    z[2 * i] = e * cs - od * sn;
-                    z[2 * i + 1] = od * cs + e * sn;
-                }
-            }
+            for (int r = 0; c->rope[l] && r < NH + NKV; r++)
+                ref_rope(r < NH ? q + ((size_t)t * NH + r) * HD : k + ((size_t)t * NKV + r - NH) * HD, HD, t, 10000.0, 1, 1);
         }
         for (int t = 0; t < n; t++) {
             ref_attend(a, q, k, v, t, NH, NKV, HD, c->window[l], NULL);
