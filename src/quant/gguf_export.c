@@ -305,66 +305,64 @@ static int qwen35_linear(otensor *t, const rl_model_desc *d, int r, int tiled) {
     return 0;
 }
 
+/* n output tensors split from the rows of one HF tensor hf (src_rows rows, `what` in errors):
+ * names[i] (%d: layer l) of rows[i] rows, of kind `kind` with selector i, whose row maps src_row
+ * computes from the kind's fields (the caller sets them). The first of the n, or NULL + rl_err. */
+static otensor *add_split(plan *p, const rl_checkpoint *ck, const char *path, const char *hf, int l, int n, const char *const *names,
+                          int kind, const int64_t *rows, int64_t src_rows, const char *what, rl_gguf_xtype x) {
+    for (int sel = 0; sel < n; sel++) {
+        char gn[96];
+        snprintf(gn, sizeof gn, names[sel], l);
+        if (add_src(p, ck, path, gn, hf, 1, 0, x, 0, 0)) return NULL;
+        otensor *t = &p->t[p->n - 1];
+        if (t->src[0]->ndim != 2 || t->src[0]->shape[0] != src_rows) {
+            rl_err("%s: tensor '%s': expected %lld rows (%s)", path, hf, (long long)src_rows, what);
+            return NULL;
+        }
+        t->kind = kind;
+        t->sel = sel;
+        t->ne[1] = rows[sel];
+    }
+    return &p->t[p->n - n];
+}
+
 /* Qwen3-Next's in_proj_qkvz as llama.cpp's converter splits it: attn_qkv = q of every key head,
  * k of every key head, v of every value head (grouped order kept), attn_gate = the z rows. */
 static int add_qkvz(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, int l, rl_gguf_xtype x) {
-    char hf[160], gn[96];
+    static const char *const OUT[2] = {"blk.%d.attn_qkv.weight", "blk.%d.attn_gate.weight"};
+    char hf[160];
     int64_t nk = d->lin_k_heads, nv = d->lin_v_heads, dk = d->lin_k_dim, dv = d->lin_v_dim;
+    int64_t rows[2] = {2 * nk * dk + nv * dv, nv * dv};
     snprintf(hf, sizeof hf, d->wname[W_LIN_QKV], l);
-    for (int sel = 0; sel < 2; sel++) {
-        snprintf(gn, sizeof gn, sel ? "blk.%d.attn_gate.weight" : "blk.%d.attn_qkv.weight", l);
-        if (add_src(p, ck, path, gn, hf, 1, 0, x, 0, 0)) return -1;
-        otensor *t = &p->t[p->n - 1];
-        if (t->src[0]->ndim != 2 || t->src[0]->shape[0] != 2 * nk * dk + 2 * nv * dv)
-            return rl_err("%s: tensor '%s': expected %lld rows (in_proj_qkvz)", path, hf, (long long)(2 * nk * dk + 2 * nv * dv));
-        t->kind = T_QKVZ;
-        t->sel = sel;
-        t->qz_nk = nk; t->qz_dk = dk; t->qz_dv = dv; t->qz_r = nv / nk;
-        t->ne[1] = sel ? nv * dv : 2 * nk * dk + nv * dv;
-    }
-    return 0;
+    otensor *t = add_split(p, ck, path, hf, l, 2, OUT, T_QKVZ, rows, 2 * nk * dk + 2 * nv * dv, "in_proj_qkvz", x);
+    for (int i = 0; t && i < 2; i++) { t[i].qz_nk = nk; t[i].qz_dk = dk; t[i].qz_dv = dv; t[i].qz_r = nv / nk; }
+    return t ? 0 : -1;
 }
+
+static const char *const QKV_OUT[3] = {"blk.%d.attn_q.weight", "blk.%d.attn_k.weight", "blk.%d.attn_v.weight"};
 
 /* InternLM2's grouped wqkv as llama.cpp's converter splits it: attn_q / attn_k / attn_v, the q and k
  * rows permuted to interleaved rope pairs as for llama. */
 static int add_internlm2_qkv(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, int l, rl_gguf_xtype x) {
-    static const char *const OUT[3] = {"blk.%d.attn_q.weight", "blk.%d.attn_k.weight", "blk.%d.attn_v.weight"};
-    char hf[160], gn[96];
-    int64_t hd = d->head_dim, nh = d->n_heads, nkv = d->n_kv_heads;
+    char hf[160];
+    int64_t hd = d->head_dim, nh = d->n_heads, nkv = d->n_kv_heads, rows[3] = {nh * hd, nkv * hd, nkv * hd};
     snprintf(hf, sizeof hf, d->wname[W_QKV], l);
-    for (int sel = 0; sel < 3; sel++) {
-        snprintf(gn, sizeof gn, OUT[sel], l);
-        if (add_src(p, ck, path, gn, hf, 1, 0, x, 0, 0)) return -1;
-        otensor *t = &p->t[p->n - 1];
-        if (t->src[0]->ndim != 2 || t->src[0]->shape[0] != (nh + 2 * nkv) * hd || nh % nkv || hd % 2)
-            return rl_err("%s: tensor '%s': expected %lld rows (wqkv)", path, hf, (long long)((nh + 2 * nkv) * hd));
-        t->kind = T_IL2QKV;
-        t->sel = sel;
-        t->qz_dk = hd;
-        t->qz_r = nh / nkv;
-        t->ne[1] = (sel ? nkv : nh) * hd;
-    }
-    return 0;
+    if (nh % nkv || hd % 2) return rl_err("%s: tensor '%s': expected %lld rows (wqkv)", path, hf, (long long)((nh + 2 * nkv) * hd));
+    otensor *t = add_split(p, ck, path, hf, l, 3, QKV_OUT, T_IL2QKV, rows, (nh + 2 * nkv) * hd, "wqkv", x);
+    for (int i = 0; t && i < 3; i++) { t[i].qz_dk = hd; t[i].qz_r = nh / nkv; }
+    return t ? 0 : -1;
 }
 
 /* Baichuan's W_pack as llama.cpp's converter splits it: attn_q / attn_k / attn_v, q and k permuted. */
 static int add_baichuan_qkv(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, int l, rl_gguf_xtype x) {
-    static const char *const OUT[3] = {"blk.%d.attn_q.weight", "blk.%d.attn_k.weight", "blk.%d.attn_v.weight"};
-    char hf[160], gn[96];
-    int64_t hd = d->head_dim, nh = d->n_heads;
+    char hf[160];
+    int64_t hd = d->head_dim, nh = d->n_heads, rows[3] = {nh * hd, nh * hd, nh * hd};
     snprintf(hf, sizeof hf, d->wname[W_QKV], l);
-    for (int sel = 0; sel < 3; sel++) {
-        snprintf(gn, sizeof gn, OUT[sel], l);
-        if (add_src(p, ck, path, gn, hf, 1, 0, x, 0, 0)) return -1;
-        otensor *t = &p->t[p->n - 1];
-        if (t->src[0]->ndim != 2 || t->src[0]->shape[0] != 3 * nh * hd || d->n_kv_heads != nh || hd % 2)
-            return rl_err("%s: tensor '%s': expected %lld rows (W_pack, one kv head per head)", path, hf, (long long)(3 * nh * hd));
-        t->kind = T_PACKQKV;
-        t->sel = sel;
-        t->qz_dk = hd;
-        t->ne[1] = nh * hd;
-    }
-    return 0;
+    if (d->n_kv_heads != nh || hd % 2)
+        return rl_err("%s: tensor '%s': expected %lld rows (W_pack, one kv head per head)", path, hf, (long long)(3 * nh * hd));
+    otensor *t = add_split(p, ck, path, hf, l, 3, QKV_OUT, T_PACKQKV, rows, 3 * nh * hd, "W_pack, one kv head per head", x);
+    for (int i = 0; t && i < 3; i++) t[i].qz_dk = hd;
+    return t ? 0 : -1;
 }
 
 /* Granite MoE: experts (and the shared MLP) from their fused input_linear, gate rows first. */
@@ -446,6 +444,14 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
     return 0;
 }
 
+/* The first layer whose sliding / full kind is not llama.cpp's set_swa_pattern(n) (layer l slides
+ * when l % n < n - 1), or -1. */
+static int off_swa_pattern(const rl_model_desc *d, int n) {
+    for (int l = 0; l < d->n_layers; l++)
+        if ((d->layers[l].kind == RL_LAYER_SLIDING) != (l % n < n - 1)) return l;
+    return -1;
+}
+
 /* Gemma 2 / 3 as llama.cpp rebuilds them: the query scale from the layer count (27B: hidden /
  * heads, else head_dim); Gemma 3's local layers every layer but each 6th, on their own
  * unscaled rope, written as rope.freq_base_swa. */
@@ -456,15 +462,13 @@ static int check_gemma(const rl_model_desc *d, const char *arch, const char *pat
         return rl_err("%s: query_pre_attn_scalar %g: llama.cpp's %s scales queries by 1/sqrt(%d) for this shape", path,
                       1.0 / ((double)d->attn_scale * d->attn_scale), arch, qpas);
     if (strcmp(arch, "gemma3")) return 0;
-    int any = 0;
+    int any = 0, off;
     for (int l = 0; l < d->n_layers; l++) any |= d->layers[l].kind == RL_LAYER_SLIDING;
-    for (int l = 0; l < d->n_layers; l++) {
-        int sliding = d->layers[l].kind == RL_LAYER_SLIDING;
-        if (any && sliding != (l % 6 < 5))
-            return rl_err("%s: layer %d is %s: llama.cpp's gemma3 makes every 6th layer global, the others sliding", path, l,
-                          sliding ? "sliding" : "global");
-        if (d->layers[l].rope != sliding) return rl_err("%s: layer %d: rope settings do not follow its layer kind", path, l);
-    }
+    if (any && (off = off_swa_pattern(d, 6)) >= 0)
+        return rl_err("%s: layer %d is %s: llama.cpp's gemma3 makes every 6th layer global, the others sliding", path, off,
+                      d->layers[off].kind == RL_LAYER_SLIDING ? "sliding" : "global");
+    for (int l = 0; l < d->n_layers; l++)
+        if (d->layers[l].rope != (d->layers[l].kind == RL_LAYER_SLIDING)) return rl_err("%s: layer %d: rope settings do not follow its layer kind", path, l);
     if (d->n_ropes != 2 || d->ropes[1].scaling != RL_RS_NONE)
         return rl_err("%s: Gemma 3's local layers must use an unscaled rope", path);
     return 0;
@@ -475,9 +479,8 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
     if (!strcmp(arch, "gpt-oss")) { /* the MXFP4 release, as llama.cpp's converter takes it */
         if (d->quant.method != RL_QM_MXFP4)
             return rl_err("%s: gpt-oss with plain (dequantised) experts cannot be written as GGUF yet: use the MXFP4 checkpoint", path);
-        for (int l = 0; l < d->n_layers; l++)
-            if ((d->layers[l].kind == RL_LAYER_SLIDING) != (l % 2 == 0))
-                return rl_err("%s: layer %d: llama.cpp's gpt-oss makes the even layers sliding and the odd ones full", path, l);
+        int off = off_swa_pattern(d, 2);
+        if (off >= 0) return rl_err("%s: layer %d: llama.cpp's gpt-oss makes the even layers sliding and the odd ones full", path, off);
         if (d->act != RL_ACT_SWIGLU_OAI || !d->moe_interleaved || !d->moe_router_b) return rl_err("%s: not gpt-oss's MoE", path);
     } else {
         if (d->quant.method != RL_QM_NONE) return rl_err("%s: already a quantized checkpoint: only F32 / F16 / BF16 checkpoints can be written as GGUF", path);
@@ -490,9 +493,8 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
     if (sliding && (!strcmp(arch, "olmo2") || !strcmp(arch, "cohere2") || !strcmp(arch, "exaone4"))) {
         if (!strcmp(arch, "exaone4") && d->n_layers != 64)
             return rl_err("%s: %d layers with sliding ones: llama.cpp's exaone4 slides only the 64-layer model's layers", path, d->n_layers);
-        for (int l = 0; l < d->n_layers; l++)
-            if ((d->layers[l].kind == RL_LAYER_SLIDING) != (l % 4 < 3))
-                return rl_err("%s: layer %d: llama.cpp's %s makes every 4th layer full and the others sliding", path, l, arch);
+        int off = off_swa_pattern(d, 4);
+        if (off >= 0) return rl_err("%s: layer %d: llama.cpp's %s makes every 4th layer full and the others sliding", path, off, arch);
     }
     if (!strcmp(arch, "smollm3"))
         for (int l = 0; l < d->n_layers; l++)
