@@ -40,6 +40,38 @@ static inline void ref_linear(double *y, const double *W, const double *b, const
     }
 }
 
+/* A layer's attention and gated-MLP projections under transformers' Llama names, as doubles:
+ * q [nq, h], k / v [nkv, h], o [h, nq], gate / up [inter, h], down [h, inter]. */
+typedef struct { double *wq, *wk, *wv, *wo, *wg, *wu, *wd; int h, nq, nkv, inter; } ref_proj;
+
+static inline ref_proj ref_proj_load(int l, int h, int nq, int nkv, int inter) {
+    ref_proj w = {ref_tensor("model.layers.%d.self_attn.q_proj.weight", l, (size_t)nq * h),
+                  ref_tensor("model.layers.%d.self_attn.k_proj.weight", l, (size_t)nkv * h),
+                  ref_tensor("model.layers.%d.self_attn.v_proj.weight", l, (size_t)nkv * h),
+                  ref_tensor("model.layers.%d.self_attn.o_proj.weight", l, (size_t)h * nq),
+                  ref_tensor("model.layers.%d.mlp.gate_proj.weight", l, (size_t)inter * h),
+                  ref_tensor("model.layers.%d.mlp.up_proj.weight", l, (size_t)inter * h),
+                  ref_tensor("model.layers.%d.mlp.down_proj.weight", l, (size_t)h * inter), h, nq, nkv, inter};
+    return w;
+}
+static inline void ref_proj_free(ref_proj *w) { free(w->wq); free(w->wk); free(w->wv); free(w->wo); free(w->wg); free(w->wu); free(w->wd); }
+/* q, k, v of one token's (normed) input x */
+static inline void ref_proj_qkv(const ref_proj *w, const double *x, double *q, double *k, double *v) {
+    ref_linear(q, w->wq, NULL, x, w->nq, w->h);
+    ref_linear(k, w->wk, NULL, x, w->nkv, w->h);
+    ref_linear(v, w->wv, NULL, x, w->nkv, w->h);
+}
+/* y = down(silu(gate x) * up x) */
+static inline void ref_proj_mlp(const ref_proj *w, const double *x, double *y) {
+    double *gt = malloc(sizeof *gt * (size_t)w->inter), *up = malloc(sizeof *up * (size_t)w->inter);
+    ref_linear(gt, w->wg, NULL, x, w->inter, w->h);
+    ref_linear(up, w->wu, NULL, x, w->inter, w->h);
+    for (int i = 0; i < w->inter; i++) gt[i] = gt[i] / (1 + exp(-gt[i])) * up[i];
+    ref_linear(y, w->wd, NULL, gt, w->h, w->inter);
+    free(gt);
+    free(up);
+}
+
 /* The rotary embedding of one head z (hd values) at position t: angle t * theta^(-2i/hd) / div for
  * pair i, pairs (i, i + hd/2) (rotate_half) or, interleaved, (2i, 2i + 1). */
 static inline void ref_rope(double *z, int hd, int t, double theta, double div, int interleaved) {

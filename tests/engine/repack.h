@@ -7,6 +7,7 @@
 #include "golden_cmp.h"
 #include "format/checkpoint.h"
 #include "format/st_writer.h"
+#include "util/fileio.h"
 #include <unistd.h>
 
 /* Reads tensor `name` of ck into a new buffer (*t its info); NULL + a failed check. */
@@ -35,9 +36,7 @@ static inline int repack_write(const char *dir, cJSON *cfg, repack_t *o, int n) 
     char path[1200];
     snprintf(path, sizeof path, "%s/config.json", dir);
     char *txt = cJSON_Print(cfg);
-    FILE *f = fopen(path, "w");
-    int rc = !txt || !f || fputs(txt, f) < 0;
-    if (f && fclose(f)) rc = 1;
+    int rc = !txt || rl_write_file_atomic(path, txt, strlen(txt));
     free(txt);
     rl_st_spec *sp = calloc((size_t)n + 1, sizeof *sp);
     if (!rc && sp) {

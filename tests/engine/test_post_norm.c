@@ -48,22 +48,14 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
     for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
     double *q = malloc(sizeof *q * (size_t)n * NH * HD), *k = malloc(sizeof *k * (size_t)n * NKV * HD);
     double *v = malloc(sizeof *v * (size_t)n * NKV * HD), *o = malloc(sizeof *o * (size_t)n * H), *a = malloc(sizeof *a * NH * HD);
-    double gt[I], up[I];
     for (int l = 0; l < c->L; l++) {
-        double *wq = ref_tensor("model.layers.%d.self_attn.q_proj.weight", l, (size_t)NH * HD * H);
-        double *wk = ref_tensor("model.layers.%d.self_attn.k_proj.weight", l, (size_t)NKV * HD * H);
-        double *wv = ref_tensor("model.layers.%d.self_attn.v_proj.weight", l, (size_t)NKV * HD * H);
-        double *wo = ref_tensor("model.layers.%d.self_attn.o_proj.weight", l, (size_t)H * NH * HD);
+        ref_proj w = ref_proj_load(l, H, NH * HD, NKV * HD, I);
         double *qn = ref_tensor("model.layers.%d.self_attn.q_norm.weight", l, c->qk_full ? NH * HD : HD);
         double *kn = ref_tensor("model.layers.%d.self_attn.k_norm.weight", l, c->qk_full ? NKV * HD : HD);
         double *pa = ref_tensor("model.layers.%d.post_attention_layernorm.weight", l, H), *pf = ref_tensor("model.layers.%d.post_feedforward_layernorm.weight", l, H);
-        double *wg = ref_tensor("model.layers.%d.mlp.gate_proj.weight", l, (size_t)I * H), *wu = ref_tensor("model.layers.%d.mlp.up_proj.weight", l, (size_t)I * H);
-        double *wd = ref_tensor("model.layers.%d.mlp.down_proj.weight", l, (size_t)H * I);
         for (int t = 0; t < n; t++) { /* q, k normed (whole projection or per head), v; rotate_half rope */
             double *qt = q + (size_t)t * NH * HD, *kt = k + (size_t)t * NKV * HD;
-            ref_linear(qt, wq, NULL, x + (size_t)t * H, NH * HD, H);
-            ref_linear(kt, wk, NULL, x + (size_t)t * H, NKV * HD, H);
-            ref_linear(v + (size_t)t * NKV * HD, wv, NULL, x + (size_t)t * H, NKV * HD, H);
+            ref_proj_qkv(&w, x + (size_t)t * H, qt, kt, v + (size_t)t * NKV * HD);
             if (c->qk_full) { rmsnorm(qt, qn, NH * HD); rmsnorm(kt, kn, NKV * HD); }
             else {
                 for (int h = 0; h < NH; h++) rmsnorm(qt + h * HD, qn, HD);
@@ -74,19 +66,17 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
         }
         for (int t = 0; t < n; t++) {
             ref_attend(a, q, k, v, t, NH, NKV, HD, c->window[l], NULL);
-            ref_linear(o + (size_t)t * H, wo, NULL, a, H, NH * HD);
+            ref_linear(o + (size_t)t * H, w.wo, NULL, a, H, NH * HD);
             rmsnorm(o + (size_t)t * H, pa, H); /* the post-attention norm, then the residual */
         }
         for (int i = 0; i < n * H; i++) x[i] += o[i];
         for (int t = 0; t < n; t++) { /* the MLP on the residual stream itself, then its post norm */
-            ref_linear(gt, wg, NULL, x + (size_t)t * H, I, H);
-            ref_linear(up, wu, NULL, x + (size_t)t * H, I, H);
-            for (int i = 0; i < I; i++) gt[i] = gt[i] / (1 + exp(-gt[i])) * up[i];
-            ref_linear(o + (size_t)t * H, wd, NULL, gt, H, I);
+            ref_proj_mlp(&w, x + (size_t)t * H, o + (size_t)t * H);
             rmsnorm(o + (size_t)t * H, pf, H);
         }
         for (int i = 0; i < n * H; i++) x[i] += o[i];
-        free(wq); free(wk); free(wv); free(wo); free(qn); free(kn); free(pa); free(pf); free(wg); free(wu); free(wd);
+        free(qn); free(kn); free(pa); free(pf);
+        ref_proj_free(&w);
     }
     double *fn = ref_tensor("model.norm.weight", 0, H), *head = ref_tensor("lm_head.weight", 0, (size_t)V * H);
     for (int t = 0; t < n; t++) {

@@ -34,36 +34,27 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
     for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
     double *hn = malloc(sizeof *hn * (size_t)n * H), *q = malloc(sizeof *q * (size_t)n * NH * HD);
     double *k = malloc(sizeof *k * (size_t)n * NKV * HD), *v = malloc(sizeof *v * (size_t)n * NKV * HD);
-    double a[NH * HD], o[H], gt[I], up[I], dn[H], m[H];
+    double a[NH * HD], o[H], dn[H], m[H];
     for (int l = 0; l < L; l++) {
         double *an = ref_tensor("model.layers.%d.input_layernorm.weight", l, H), *mn = ref_tensor("model.layers.%d.post_attention_layernorm.weight", l, H);
-        double *wq = ref_tensor("model.layers.%d.self_attn.q_proj.weight", l, (size_t)NH * HD * H);
-        double *wk = ref_tensor("model.layers.%d.self_attn.k_proj.weight", l, (size_t)NKV * HD * H);
-        double *wv = ref_tensor("model.layers.%d.self_attn.v_proj.weight", l, (size_t)NKV * HD * H);
-        double *wo = ref_tensor("model.layers.%d.self_attn.o_proj.weight", l, (size_t)H * NH * HD);
-        double *wg = ref_tensor("model.layers.%d.mlp.gate_proj.weight", l, (size_t)I * H), *wu = ref_tensor("model.layers.%d.mlp.up_proj.weight", l, (size_t)I * H);
-        double *wd = ref_tensor("model.layers.%d.mlp.down_proj.weight", l, (size_t)H * I);
+        ref_proj w = ref_proj_load(l, H, NH * HD, NKV * HD, I);
         for (int t = 0; t < n; t++) { /* rotate_half pairs (i, i + HD/2), only where the layer uses rope */
             double *h = hn + (size_t)t * H;
             rmsnorm(h, x + (size_t)t * H, an);
-            ref_linear(q + (size_t)t * NH * HD, wq, NULL, h, NH * HD, H);
-            ref_linear(k + (size_t)t * NKV * HD, wk, NULL, h, NKV * HD, H);
-            ref_linear(v + (size_t)t * NKV * HD, wv, NULL, h, NKV * HD, H);
+            ref_proj_qkv(&w, h, q + (size_t)t * NH * HD, k + (size_t)t * NKV * HD, v + (size_t)t * NKV * HD);
             for (int r = 0; c->rope[l] && r < NH + NKV; r++)
                 ref_rope(r < NH ? q + ((size_t)t * NH + r) * HD : k + ((size_t)t * NKV + r - NH) * HD, HD, t, 10000.0, 1, 0);
         }
         for (int t = 0; t < n; t++) {
             ref_attend(a, q, k, v, t, NH, NKV, HD, 0, NULL);
-            ref_linear(o, wo, NULL, a, H, NH * HD);
+            ref_linear(o, w.wo, NULL, a, H, NH * HD);
             for (int i = 0; i < H; i++) x[(size_t)t * H + i] += o[i];
             rmsnorm(m, x + (size_t)t * H, mn);
-            ref_linear(gt, wg, NULL, m, I, H);
-            ref_linear(up, wu, NULL, m, I, H);
-            for (int i = 0; i < I; i++) gt[i] = gt[i] / (1 + exp(-gt[i])) * up[i];
-            ref_linear(dn, wd, NULL, gt, H, I);
+            ref_proj_mlp(&w, m, dn);
             for (int i = 0; i < H; i++) x[(size_t)t * H + i] += dn[i];
         }
-        free(an); free(mn); free(wq); free(wk); free(wv); free(wo); free(wg); free(wu); free(wd);
+        free(an); free(mn);
+        ref_proj_free(&w);
     }
     double *fn = ref_tensor("model.norm.weight", 0, H);
     for (int t = 0; t < n; t++) { /* the tied head */

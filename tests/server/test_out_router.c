@@ -12,6 +12,7 @@
 #include "server/tools.h"
 #include "tokenizer/tokenizer.h"
 #include "util/json.h"
+#include "util/fileio.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,9 +36,7 @@ static int make_tokenizer(const char *dir, int harmony) {
     }
     snprintf(dst, sizeof dst, "%s/tokenizer.json", dir);
     char *txt = cJSON_PrintUnformatted(t);
-    FILE *f = fopen(dst, "w");
-    int rc = !txt || !f || fputs(txt, f) < 0;
-    if (f && fclose(f)) rc = 1;
+    int rc = !txt || rl_write_file_atomic(dst, txt, strlen(txt));
     free(txt);
     cJSON_Delete(t);
     return rc ? -1 : 0;
