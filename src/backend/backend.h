@@ -69,6 +69,14 @@ typedef struct {
     int a_direct;            /* a_log holds A = -exp(A_log) itself (GGUF ssm_a); else A_log */
 } rl_dn_dims;
 
+/* Mamba-2 (SSD) dimensions (one Mamba-2 layer): heads x head_dim channels of x, groups of B / C
+ * rows of d_state (head h reads group h / (heads / groups)); dt = clamp(softplus(dt + dt_bias),
+ * dt_min, dt_max). */
+typedef struct {
+    int groups, heads, d_state, head_dim;
+    float dt_min, dt_max;
+} rl_ssm_dims;
+
 /* DSA (GLM-5 indexer) attention: each query attends to the `topk` keys of the highest index
  * score s_j = sum_h w[t][h] relu(iq[t][h] . ik[j] / sqrt(idx_dim)) (all keys j <= i while
  * i + 1 <= topk), then plain softmax attention of its heads over those keys. With parent set
@@ -216,11 +224,19 @@ typedef struct {
      * state rows then this sweep's), SiLU, to out (T, C); then the recurrence over T tokens per
      * value head (state (v_heads, k_dim, v_dim) updated in place) and the gated RMSNorm:
      * core (T, v_heads*v_dim) = RMSNorm_w(o) * SiLU(z). conv_w (C, conv_k), a_log, dt_bias
-     * (v_heads), norm_w (v_dim), b/a (T, v_heads), z (T, v_heads*v_dim). */
-    void (*dn_conv)(rl_backend *be, float *out, const float *in, const float *conv_w, int T, int C, int K);
+     * (v_heads), norm_w (v_dim), b/a (T, v_heads), z (T, v_heads*v_dim). conv_b (C) may be NULL:
+     * added to the conv's sums before the SiLU (Mamba-2). */
+    void (*dn_conv)(rl_backend *be, float *out, const float *in, const float *conv_w, const float *conv_b, int T, int C, int K);
     void (*dn_recur)(rl_backend *be, const rl_dn_dims *dd, float *state, const float *conv, const float *b,
                      const float *a, const float *z, const float *a_log, const float *dt_bias, const float *norm_w,
                      float *core, int T);
+    /* Mamba-2's selective state update over T tokens, per head h (group g = h / (heads / groups)):
+     * xbc (T, heads*head_dim + 2*groups*d_state) rows [x | B | C] (the conv output), dt_raw
+     * (T, heads); dt = clamp(softplus(dt_raw + dt_bias[h])), state (heads, head_dim, d_state)
+     * in place: S = exp(dt A) S + dt x B^T with A = -exp(a_log[h]); y (T, heads*head_dim) =
+     * S C + d_skip[h] x. */
+    void (*ssm_scan)(rl_backend *be, const rl_ssm_dims *sd, float *state, const float *xbc, const float *dt_raw,
+                     const float *a_log, const float *dt_bias, const float *d_skip, float *y, int T);
 
     /* --- optional: upload / compute overlap (NULL: the engine uses upload) --- */
     /* Starts copying n bytes of host_alloc memory src to dst (device) without holding back later

@@ -182,15 +182,20 @@ int cmd_info(int argc, char **argv) {
             if (d->layers[l].kind == RL_LAYER_SLIDING) { printf("%s%d", first ? "" : ",", l); first = 0; }
         printf(" (window %d)\n", d->layers[0].kind == RL_LAYER_SLIDING ? d->layers[0].window : d->layers[d->n_layers - 1].window);
     }
-    int nlin = 0; /* hybrid models: Gated DeltaNet layers (deltanet.c) keep a fixed state, no KV cache */
+    int nlin = 0; /* hybrid models: Gated DeltaNet / Mamba-2 layers (deltanet.c) keep a fixed state, no KV cache */
     for (int l = 0; l < d->n_layers; l++) nlin += d->layers[l].kind == RL_LAYER_LINEAR;
     if (nlin) {
-        printf("linear attn     Gated DeltaNet on layers ");
+        int mamba = d->lin_kind == RL_LIN_MAMBA2;
+        printf("linear attn     %s on layers ", mamba ? "Mamba-2" : "Gated DeltaNet");
         for (int l = 0, first = 1; l < d->n_layers; l++)
             if (d->layers[l].kind == RL_LAYER_LINEAR) { printf("%s%d", first ? "" : ",", l); first = 0; }
-        printf(" (%d key heads x %d, %d value heads x %d, conv %d%s)%s\n", d->lin_k_heads, d->lin_k_dim, d->lin_v_heads,
-               d->lin_v_dim, d->lin_conv_k, d->lin_fused ? ", fused qkvz / ba projections" : "",
-               d->attn_out_gate ? "; full attention output gated" : "");
+        if (mamba)
+            printf(" (%d heads x %d, state %d in %d group%s, conv %d%s)\n", d->lin_v_heads, d->lin_v_dim, d->lin_k_dim,
+                   d->lin_k_heads, d->lin_k_heads == 1 ? "" : "s", d->lin_conv_k, d->lin_conv_bias ? " with bias" : "");
+        else
+            printf(" (%d key heads x %d, %d value heads x %d, conv %d%s)%s\n", d->lin_k_heads, d->lin_k_dim, d->lin_v_heads,
+                   d->lin_v_dim, d->lin_conv_k, d->lin_fused ? ", fused qkvz / ba projections" : "",
+                   d->attn_out_gate ? "; full attention output gated" : "");
     }
     printf("mlp             %s %s%s\n", d->mlp_gated ? "gated" : "plain",
            d->act == RL_ACT_SILU ? "SiLU" : d->act == RL_ACT_GELU_TANH ? "GELU(tanh)" : d->act == RL_ACT_GELU_ERF ? "GELU" : "clamped SwiGLU (gpt-oss)", d->mlp_bias ? ", bias" : "");

@@ -1,7 +1,13 @@
-/* Gated DeltaNet token mixer and gated attention (see deltanet.h), through the backend:
+/* Gated DeltaNet and Mamba-2 token mixers and gated attention (see deltanet.h), through the
+ * backend. Gated DeltaNet:
  *   [q|k|v] = SiLU(causal depthwise conv_k(in_proj_qkv x)),  z = in_proj_z x,
  *   b = in_proj_b x, a = in_proj_a x, then the gated delta rule per value head (dn_recur),
- *   out = out_proj(RMSNorm_w(o) * SiLU(z)). */
+ *   out = out_proj(RMSNorm_w(o) * SiLU(z)).
+ * Mamba-2 (lin_kind RL_LIN_MAMBA2; transformers' GraniteMoeHybridMambaLayer):
+ *   [z | xBC | dt] = in_proj x,  [x|B|C] = SiLU(conv_k(xBC) + conv_b), the selective state
+ *   update per head (ssm_scan: y = S C + D x), out = out_proj(RMSNorm_w(y * SiLU(z))).
+ * The two share the conv and state machinery: Mamba-2's groups / d_state / heads / head_dim sit
+ * in the key heads / key dim / value heads / value dim of the description (desc.h). */
 #include "engine/deltanet.h"
 #include "util/err.h"
 #include <stdlib.h>
@@ -16,13 +22,15 @@ struct rl_dn_state {
     float *in;               /* one segment's conv input: state rows then its qkv rows (conv_k-1+T, conv_dim) */
     float *conv;             /* conv + SiLU output (T, conv_dim) */
     float *z;                /* (T, v_heads*v_dim) output gate */
-    float *b, *a;            /* (T, v_heads) */
+    float *b, *a;            /* (T, v_heads); Mamba-2: a holds dt before softplus */
     float *core;             /* (T, v_heads*v_dim) */
-    float *w;                /* f32: conv weight (conv_dim*k), A_log, dt_bias (v heads), norm (v dim) */
+    float *w;                /* f32: conv weight (conv_dim*k), A_log, dt_bias (v heads), norm (v dim);
+                                Mamba-2: then D (heads), conv bias (conv_dim), norm over all v heads */
     size_t state_bytes, conv_bytes; /* of one sequence (every linear layer) */
     /* Qwen3-Next (d->lin_fused): the fused projections' rows of a sweep, and where each unit of
      * the split rows comes from (gather_rows; built for max_T tokens at open) */
-    float *mix;              /* (T, conv_dim + v_heads*v_dim) in_proj_qkvz output, per key-head group */
+    float *mix;              /* (T, conv_dim + v_heads*v_dim) in_proj_qkvz output, per key-head group;
+                                Mamba-2: (T, I + conv_dim + heads) in_proj output */
     float *mba;              /* (T, 2*v_heads) in_proj_ba output */
     int32_t *g_qkv, *g_z;    /* (max_T * conv_dim / W), (max_T * v_heads*v_dim / W): rows of W floats of mix */
     int32_t *g_b, *g_a;      /* (max_T * v_heads): single floats of mba */
@@ -49,6 +57,10 @@ int rl_dn_plan(rl_model *m) {
     if (dk > DN_MAX_HD || dv > DN_MAX_HD)
         return rl_err("%s: linear attention head dims %d/%d exceed the supported %d", m->dir, dk, dv, DN_MAX_HD);
     if (d->act != RL_ACT_SILU) return rl_err("%s: the Gated DeltaNet needs hidden_act silu", m->dir);
+    int mamba = d->lin_kind == RL_LIN_MAMBA2;
+    if (mamba && (d->lin_norm_groups != 1 || d->lin_k_heads <= 0 || nv % d->lin_k_heads))
+        return rl_err("%s: Mamba-2 with %d norm groups / %d B,C groups of %d heads is not supported (one norm group, heads a "
+                      "multiple of groups)", m->dir, d->lin_norm_groups, d->lin_k_heads, nv);
     for (int l = 0; l < d->n_layers; l++) {
         if (m->lin_slot[l] < 0) continue;
         const rl_tensor_info *t = m->stages[l].t[W_LIN_CONV];
@@ -75,7 +87,9 @@ int rl_dn_plan(rl_model *m) {
     rl_plan_add(p, "deltanet b", RL_MEM_DEVICE, T * nv * F, (void **)&S->b);
     rl_plan_add(p, "deltanet a", RL_MEM_DEVICE, T * nv * F, (void **)&S->a);
     rl_plan_add(p, "deltanet core", RL_MEM_DEVICE, T * nv * dv * F, (void **)&S->core);
-    rl_plan_add(p, "deltanet small weights", RL_MEM_DEVICE, ((size_t)C * K + 2 * nv + dv) * F, (void **)&S->w);
+    rl_plan_add(p, "deltanet small weights", RL_MEM_DEVICE, ((size_t)C * K + 2 * nv + dv + (mamba ? (size_t)nv * (1 + dv) + C : 0)) * F,
+                (void **)&S->w);
+    if (mamba) rl_plan_add(p, "mamba in_proj output", RL_MEM_DEVICE, T * ((size_t)nv * dv + C + nv) * F, (void **)&S->mix);
     if (d->lin_fused) { /* Qwen3-Next: the split of in_proj_qkvz (lin_fused 1) / in_proj_ba */
         int W = dk;
         for (int b = dv; b;) { int t = W % b; W = b; b = t; }
@@ -178,11 +192,15 @@ void rl_qgate_apply(rl_model *m, int T) {
     m->be->ops->sigmoid_mul(m->be, m->att, m->gate, (int64_t)T * m->d.n_heads * m->d.head_dim);
 }
 
-/* Rows [r0, r0 + n) of the sweep through one sequence's recurrent state st. */
-static void recur_rows(rl_backend *be, const rl_dn_dims *dd, struct rl_dn_state *S, float *st, size_t r0, int n,
-                       const float *a_log, const float *dt_bias, const float *norm_w, int nv, int VD, int C) {
-    be->ops->dn_recur(be, dd, st, S->conv + r0 * C, S->b + r0 * nv, S->a + r0 * nv, S->z + r0 * VD, a_log, dt_bias, norm_w,
-                      S->core + r0 * VD, n);
+/* The small per-layer weights as f32 (rl_dn_state.w). */
+typedef struct { const float *a_log, *dt_bias, *norm_w, *d_skip, *conv_b; } dn_small;
+
+/* Rows [r0, r0 + n) of the sweep through one sequence's recurrent state st (sd: Mamba-2). */
+static void recur_rows(rl_backend *be, const rl_dn_dims *dd, const rl_ssm_dims *sd, struct rl_dn_state *S, float *st, size_t r0,
+                       int n, const dn_small *w, int nv, int VD, int C) {
+    if (sd) be->ops->ssm_scan(be, sd, st, S->conv + r0 * C, S->a + r0 * nv, w->a_log, w->dt_bias, w->d_skip, S->core + r0 * VD, n);
+    else be->ops->dn_recur(be, dd, st, S->conv + r0 * C, S->b + r0 * nv, S->a + r0 * nv, S->z + r0 * VD, w->a_log, w->dt_bias,
+                           w->norm_w, S->core + r0 * VD, n);
 }
 
 int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
@@ -196,16 +214,31 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     int VD = nv * dv;
     size_t CB = (size_t)C * sizeof(float);
 #define DN_T(role) rl_stage_weight(m, s, buf, role).p, rl_stage_weight(m, s, buf, role).dt
+    int mamba = d->lin_kind == RL_LIN_MAMBA2;
     float *wconv = S->w, *a_log = wconv + (size_t)C * K, *dt_bias = a_log + nv, *norm_w = dt_bias + nv;
+    dn_small sw = {a_log, dt_bias, norm_w, NULL, NULL};
     be->ops->convert(be, wconv, DN_T(W_LIN_CONV), (int64_t)C * K);
     be->ops->convert(be, a_log, DN_T(W_LIN_A_LOG), nv);
     be->ops->convert(be, dt_bias, DN_T(W_LIN_DT_BIAS), nv);
-    be->ops->convert(be, norm_w, DN_T(W_LIN_NORM), dv);
+    be->ops->convert(be, norm_w, DN_T(W_LIN_NORM), mamba ? VD : dv);
+    if (mamba) { /* D, then the conv bias */
+        float *ds = norm_w + VD, *cb = ds + nv;
+        be->ops->convert(be, ds, DN_T(W_LIN_D), nv);
+        if (d->lin_conv_bias) be->ops->convert(be, cb, DN_T(W_LIN_CONV_B), C);
+        sw.d_skip = ds;
+        sw.conv_b = d->lin_conv_bias ? cb : NULL;
+    }
 
     /* projections of the whole sweep; one sequence's qkv rows go straight behind its conv state
      * rows in the conv input, several sequences' into qkv and then, in turn, into the input */
     float *qkv = m->n_seg == 1 ? S->in + (size_t)(K - 1) * C : S->qkv;
-    if (d->lin_fused == 1) { /* Qwen3-Next: one projection each, split per key-head group (fused_split_tables) */
+    if (mamba) { /* in_proj rows [z | xBC | dt] */
+        size_t W = (size_t)VD + C + nv, FS = sizeof(float);
+        be->ops->matmul(be, S->mix, m->xb, DN_T(W_LIN_QKV), NULL, T, H, (int)W);
+        be->ops->copy2d(be, S->z, VD * FS, S->mix, W * FS, VD * FS, T);
+        be->ops->copy2d(be, qkv, CB, S->mix + VD, W * FS, CB, T);
+        be->ops->copy2d(be, S->a, nv * FS, S->mix + VD + C, W * FS, nv * FS, T);
+    } else if (d->lin_fused == 1) { /* Qwen3-Next: one projection each, split per key-head group (fused_split_tables) */
         int W = S->unit;
         be->ops->matmul(be, S->mix, m->xb, DN_T(W_LIN_QKV), NULL, T, H, C + VD);
         be->ops->matmul(be, S->mba, m->xb, DN_T(W_LIN_B), NULL, T, H, 2 * nv);
@@ -228,6 +261,8 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     /* each sequence's rows through its own conv and recurrent state: the conv input is its K-1
      * rows of conv state, then its qkv rows; the last K-1 input rows become the conv state */
     rl_dn_dims dd = {d->lin_k_heads, nv, dk, dv, K, d->norm_eps, d->lin_v_tiled, d->lin_a_direct};
+    rl_ssm_dims sd = {d->lin_k_heads, nv, dk, dv, d->lin_dt_min, d->lin_dt_max};
+    const rl_ssm_dims *sdp = mamba ? &sd : NULL;
     for (int g = 0; g < m->n_seg; g++) {
         const rl_segment *sg = &m->seg[g];
         float *cst = (float *)((uint8_t *)S->conv_state + (size_t)sg->seq * S->conv_bytes) + (size_t)slot * (size_t)(K - 1) * C;
@@ -235,7 +270,7 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
         size_t r0 = (size_t)sg->row0;
         be->ops->copy2d(be, S->in, CB, cst, CB, CB, K - 1);
         if (qkv == S->qkv) be->ops->copy2d(be, S->in + (size_t)(K - 1) * C, CB, S->qkv + r0 * C, CB, CB, sg->n);
-        be->ops->dn_conv(be, S->conv + r0 * C, S->in, wconv, sg->n, C, K);
+        be->ops->dn_conv(be, S->conv + r0 * C, S->in, wconv, sw.conv_b, sg->n, C, K);
         /* deferred checkpoints (rl_model_seq_checkpoint_slot) after row r of this segment, in
          * ascending r: the conv state then is input rows r..r+K-2, the recurrent state the one
          * after row r */
@@ -250,13 +285,17 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
         for (int j = 0; j < nc; j++) {
             size_t sb = (size_t)nv * dk * dv * sizeof(float), kk = (size_t)sg->seq * RL_CKPT_SLOTS + (size_t)ck[j];
             size_t so = kk * S->state_bytes + (size_t)slot * sb, co = kk * S->conv_bytes + (size_t)slot * (K - 1) * CB;
-            if (cr[j] > done) recur_rows(be, &dd, S, st, r0 + done, cr[j] - done, a_log, dt_bias, norm_w, nv, VD, C);
+            if (cr[j] > done) recur_rows(be, &dd, sdp, S, st, r0 + done, cr[j] - done, &sw, nv, VD, C);
             be->ops->copy2d(be, (uint8_t *)S->ckpt_conv + co, CB, S->in + (size_t)cr[j] * C, CB, CB, K - 1);
             be->ops->copy2d(be, (uint8_t *)S->ckpt_state + so, sb, st, sb, sb, 1);
             done = cr[j];
         }
         be->ops->copy2d(be, cst, CB, S->in + (size_t)sg->n * C, CB, CB, K - 1);
-        if (sg->n > done) recur_rows(be, &dd, S, st, r0 + done, sg->n - done, a_log, dt_bias, norm_w, nv, VD, C);
+        if (sg->n > done) recur_rows(be, &dd, sdp, S, st, r0 + done, sg->n - done, &sw, nv, VD, C);
+    }
+    if (mamba) { /* the gated RMSNorm: RMSNorm_w(y * SiLU(z)) over all of y */
+        be->ops->act_mul(be, RL_ACT_SILU, S->z, S->core, (int64_t)T * VD);
+        be->ops->rmsnorm(be, S->core, S->z, norm_w, T, VD, d->norm_eps, 0);
     }
     RL_TRACE(m, l, "dn_conv", S->conv, T, C);
     RL_TRACE(m, l, "dn_core", S->core, T, VD);

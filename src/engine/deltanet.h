@@ -1,6 +1,7 @@
-/* Hybrid linear attention (Qwen3.5): the Gated DeltaNet token mixer with its per-layer
- * recurrent and conv state, and the gated full attention of the same models. The state's
- * replay after a rewind is the engine's (engine.c); this module owns the state only. */
+/* Hybrid linear attention: the Gated DeltaNet (Qwen3.5, Qwen3-Next) and Mamba-2 (Granite 4.0-H)
+ * token mixers with their per-layer recurrent and conv state, and the gated full attention of
+ * the Qwen models. The state's replay after a rewind is the engine's (engine.c); this module
+ * owns the state only. */
 #ifndef RL_ENGINE_DELTANET_H
 #define RL_ENGINE_DELTANET_H
 #include "engine/model.h"
@@ -19,7 +20,7 @@ void rl_dn_reset_seq(rl_model *m, int seq);
 void rl_dn_checkpoint(rl_model *m, int seq, int slot);
 void rl_dn_restore(rl_model *m, int seq, int slot);
 
-/* Gated DeltaNet token mixer of linear layer l: reads the normed input m->xb (the sweep's T rows;
+/* Gated DeltaNet or Mamba-2 token mixer of linear layer l: reads the normed input m->xb (the sweep's T rows;
  * each segment's rows through its sequence's state), updates the states, writes the mixer
  * output (T, hidden) to m->o. 0 / -1. */
 int rl_deltanet_forward(rl_model *m, int l, const uint8_t *w, int T);

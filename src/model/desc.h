@@ -13,7 +13,12 @@ typedef enum { RL_NORM_RMS = 0, RL_NORM_LAYER } rl_norm_kind;
 typedef enum { RL_ACT_SILU = 0, RL_ACT_GELU_TANH, RL_ACT_GELU_ERF,
                RL_ACT_SWIGLU_OAI /* gpt-oss: g = min(gate, 7), u = clamp(up, -7, 7): g sigmoid(1.702 g) (u + 1) */ } rl_act_kind;
 typedef enum { RL_LAYER_FULL = 0, RL_LAYER_SLIDING,
-               RL_LAYER_LINEAR /* Gated DeltaNet (Qwen3.5): fixed-size recurrent state, no KV cache */ } rl_layer_kind;
+               RL_LAYER_LINEAR /* Gated DeltaNet (Qwen3.5) or Mamba-2 (lin_kind): fixed-size recurrent state, no KV cache */ } rl_layer_kind;
+
+/* What an RL_LAYER_LINEAR layer computes. */
+typedef enum { RL_LIN_GDN, /* Gated DeltaNet (Qwen3.5, Qwen3-Next) */
+               RL_LIN_MAMBA2 /* Mamba-2 (Granite 4.0-H): lin_k_heads = n_groups, lin_k_dim = d_state,
+                                lin_v_heads = heads, lin_v_dim = head_dim */ } rl_lin_kind;
 typedef enum { RL_ROPE_NEOX = 0, /* rotate_half: pairs (i, i + rot/2) */
                RL_ROPE_GPTJ,     /* interleaved pairs (2i, 2i+1) */
                RL_ROPE_NONE } rl_rope_pairing;
@@ -109,6 +114,11 @@ typedef enum {
     W_MLA_V_B,               /* per head h, rows [h*v_head, (h+1)*v_head) = W_UV_h [v_head, kv_lora_rank] */
     W_SINKS,                 /* attention sinks [n_heads] (gpt-oss): one logit per head joining its softmax */
     W_MOE_ROUTER_B,          /* router Linear bias [n_experts] (gpt-oss): added to the logits (unlike W_MOE_ROUTER_BIAS) */
+    /* Mamba-2 (RL_LAYER_LINEAR layers of lin_kind RL_LIN_MAMBA2): W_LIN_QKV is in_proj [I + conv_dim +
+       heads, hidden] (z, then x|B|C, then dt rows; I = heads*head_dim), W_LIN_CONV conv1d.weight,
+       W_LIN_A_LOG / W_LIN_DT_BIAS per head, W_LIN_NORM the gated RMSNorm [I], W_LIN_OUT out_proj */
+    W_LIN_CONV_B,            /* conv1d.bias [conv_dim] (lin_conv_bias) */
+    W_LIN_D,                 /* D [heads]: the skip x D */
     W_COUNT
 } rl_weight_role;
 _Static_assert(W_COUNT <= 64, "w_optional holds one bit per weight role");
@@ -183,6 +193,10 @@ typedef struct {
                                        then its value heads' v rows and z rows) and W_LIN_B in_proj_ba (per
                                        group: its value heads' b rows, then a rows); no W_LIN_Z / W_LIN_A.
                                        2, GGUF qwen3next: only W_LIN_B fused (ssm_ba); W_LIN_QKV / W_LIN_Z plain */
+    rl_lin_kind lin_kind;           /* Gated DeltaNet or Mamba-2 */
+    int lin_conv_bias;              /* Mamba-2: W_LIN_CONV_B present (mamba_conv_bias) */
+    int lin_norm_groups;            /* Mamba-2: the gated RMSNorm normalises groups of I / lin_norm_groups */
+    float lin_dt_min, lin_dt_max;   /* Mamba-2: time_step_limit (dt clamped; 0, inf: none) */
 
     /* --- dense families (Gemma, Phi, GLM, InternLM2, Baichuan, Qwen v1, ChatGLM; fam_*.c; the block reads them) --- */
     int parallel_block;      /* attention and MLP both read the one normed input (no W_MLP_NORM);

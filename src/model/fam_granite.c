@@ -1,6 +1,7 @@
 /* IBM Granite: Granite 3.x dense (GraniteForCausalLM), Granite 3.x MoE (GraniteMoeForCausalLM),
  * with a shared MLP (GraniteMoeSharedForCausalLM) and Granite 4.0 (GraniteMoeHybridForCausalLM)
- * whose layers are all attention. A Llama decoder with four multipliers from config.json:
+ * whose layers are attention or Mamba-2 (the 4.0-H models; deltanet.c runs them as RL_LIN_MAMBA2
+ * linear layers). A Llama decoder with four multipliers from config.json:
  * embeddings x embedding_multiplier, softmax scale attention_multiplier, each sublayer's output
  * x residual_multiplier before its residual add, logits / logits_scaling. Experts are fused:
  * block_sparse_moe.input_linear [E, 2*I, H] (gate rows, then up rows) and output_linear
@@ -12,6 +13,7 @@
 #include "model/moe_config.h"
 #include "util/err.h"
 #include "util/json.h"
+#include <math.h>
 #include <string.h>
 
 /* The four multipliers (transformers' defaults 1) and Llama's attention_bias. */
@@ -73,22 +75,84 @@ int rl_norm_granitemoeshared(rl_model_desc *d, const cJSON *cfg, const char *fil
     return rl_norm_granitemoe(d, cfg, file) || shared_mlp(d, cfg, file) ? -1 : 0;
 }
 
-/* Granite 4.0: layer_types (default: every layer "mamba"); only attention layers are supported.
- * Experts when num_local_experts > 0 (default 8), else the shared MLP is the dense MLP. Rotary
+/* An integer key in [1, max] (default def). */
+static int pos_int(const cJSON *cfg, const char *key, long long def, long long max, int *out, const char *file) {
+    long long v;
+    if (rl_json_int(cfg, key, def, &v, file)) return -1;
+    if (v < 1 || v > max) return rl_err("%s: \"%s\" = %lld is out of range (1..%lld)", file, key, v, max);
+    *out = (int)v;
+    return 0;
+}
+
+/* The Mamba-2 mixer of Granite 4.0-H (transformers' GraniteMoeHybridMambaLayer): intermediate I =
+ * mamba_expand * hidden in mamba_n_heads heads of mamba_d_head ("auto": I / heads), B / C in
+ * mamba_n_groups groups of mamba_d_state, a depthwise conv of mamba_d_conv with a bias
+ * (mamba_conv_bias) and the model's hidden_act (SiLU), the gated RMSNorm over all of I. */
+static int mamba_mixer(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    int heads = 0, groups = 0, state = 0, conv = 0, expand = 0, head_dim = 0, cb = 0, pb = 0;
+    if (pos_int(cfg, "mamba_n_heads", 128, 1 << 16, &heads, file) || pos_int(cfg, "mamba_n_groups", 1, 1 << 16, &groups, file) ||
+        pos_int(cfg, "mamba_d_state", 256, 1024, &state, file) || pos_int(cfg, "mamba_d_conv", 4, 64, &conv, file) ||
+        pos_int(cfg, "mamba_expand", 2, 64, &expand, file) || rl_json_bool(cfg, "mamba_conv_bias", 1, &cb, file) ||
+        rl_json_bool(cfg, "mamba_proj_bias", 0, &pb, file)) return -1;
+    long long I = (long long)expand * d->hidden;
+    const cJSON *dh = rl_json_get(cfg, "mamba_d_head");
+    if (!dh || (cJSON_IsString(dh) && !strcmp(dh->valuestring, "auto"))) {
+        if (I % heads) return rl_err("%s: mamba_n_heads %d must divide mamba_expand * hidden_size = %lld", file, heads, I);
+        head_dim = (int)(I / heads);
+    } else if (pos_int(cfg, "mamba_d_head", 0, 1 << 16, &head_dim, file)) return -1;
+    if ((long long)head_dim * heads != I)
+        return rl_err("%s: mamba_n_heads %d x mamba_d_head %d must equal mamba_expand * hidden_size = %lld", file, heads, head_dim, I);
+    if (heads % groups) return rl_err("%s: mamba_n_heads %d must be a multiple of mamba_n_groups %d", file, heads, groups);
+    if (pb) return rl_err("%s: \"mamba_proj_bias\" true (biases on in_proj / out_proj) is not supported", file);
+    if (d->act != RL_ACT_SILU) return rl_err("%s: the Mamba-2 layers need hidden_act silu (their conv activation)", file);
+    double lo = 0, hi = INFINITY;
+    const cJSON *tl = rl_json_get(cfg, "time_step_limit");
+    if (tl && !cJSON_IsNull(tl)) {
+        const cJSON *a = cJSON_IsArray(tl) && cJSON_GetArraySize(tl) == 2 ? cJSON_GetArrayItem(tl, 0) : NULL;
+        const cJSON *b = a ? cJSON_GetArrayItem(tl, 1) : NULL;
+        if (!a || !cJSON_IsNumber(a) || !b || !(cJSON_IsNumber(b) || cJSON_IsString(b)))
+            return rl_err("%s: \"time_step_limit\" must be a list of two numbers", file);
+        lo = a->valuedouble;
+        hi = cJSON_IsNumber(b) ? b->valuedouble : !strcmp(b->valuestring, "inf") || !strcmp(b->valuestring, "Infinity") ? INFINITY : NAN;
+        if (!(lo >= 0) || !(hi >= lo)) return rl_err("%s: \"time_step_limit\" must be [min, max] with 0 <= min <= max", file);
+    }
+    d->lin_kind = RL_LIN_MAMBA2;
+    d->lin_k_heads = groups;
+    d->lin_k_dim = state;
+    d->lin_v_heads = heads;
+    d->lin_v_dim = head_dim;
+    d->lin_conv_k = conv;
+    d->lin_conv_bias = cb;
+    d->lin_norm_groups = 1; /* GraniteMoeHybridRMSNormGated: one norm over I */
+    d->lin_dt_min = (float)lo;
+    d->lin_dt_max = (float)hi;
+    d->wname[W_LIN_QKV] = "model.layers.%d.mamba.in_proj.weight";
+    d->wname[W_LIN_CONV] = "model.layers.%d.mamba.conv1d.weight";
+    d->wname[W_LIN_CONV_B] = "model.layers.%d.mamba.conv1d.bias";
+    d->wname[W_LIN_A_LOG] = "model.layers.%d.mamba.A_log";
+    d->wname[W_LIN_DT_BIAS] = "model.layers.%d.mamba.dt_bias";
+    d->wname[W_LIN_D] = "model.layers.%d.mamba.D";
+    d->wname[W_LIN_NORM] = "model.layers.%d.mamba.norm.weight";
+    d->wname[W_LIN_OUT] = "model.layers.%d.mamba.out_proj.weight";
+    return 0;
+}
+
+/* Granite 4.0: layer_types (default: every layer "mamba"): attention or Mamba-2 layers. Experts
+ * when num_local_experts > 0 (default 8), else the shared MLP is the dense MLP. Rotary
  * embeddings only with position_embedding_type "rope" (else none: NoPE). */
 int rl_norm_granitemoehybrid(rl_model_desc *d, const cJSON *cfg, const char *file) {
     const cJSON *lt = rl_json_get(cfg, "layer_types");
     if (!lt) lt = rl_json_get(cfg, "layers_block_type");
     if (lt && (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != d->n_layers))
         return rl_err("%s: \"layer_types\" must be a list of %d entries", file, d->n_layers);
+    int n_mamba = 0;
     for (int l = 0; l < d->n_layers; l++) {
         const cJSON *v = lt ? cJSON_GetArrayItem(lt, l) : NULL;
         const char *k = v && cJSON_IsString(v) ? v->valuestring : lt ? "?" : "mamba";
-        if (!strcmp(k, "mamba"))
-            return rl_err("%s: layer %d is a Mamba-2 layer (Granite 4.0-H hybrid): not supported yet; Granite 4.0 models whose "
-                          "layers are all \"attention\" are", file, l);
-        if (strcmp(k, "attention")) return rl_err("%s: \"layer_types\"[%d] must be \"mamba\" or \"attention\"", file, l);
+        if (!strcmp(k, "mamba")) { d->layers[l].kind = RL_LAYER_LINEAR; n_mamba++; }
+        else if (strcmp(k, "attention")) return rl_err("%s: \"layer_types\"[%d] must be \"mamba\" or \"attention\"", file, l);
     }
+    if (n_mamba && mamba_mixer(d, cfg, file)) return -1;
     long long E;
     if (rl_json_int(cfg, "num_local_experts", 8, &E, file)) return -1;
     if (E > 0) {

@@ -132,7 +132,7 @@ int rl_synth_write(const char *config_path, const char *out_dir, const rl_synth_
                 t->conv = 1;
             }
             int is_norm = r == W_ATTN_NORM || r == W_MLP_NORM || r == W_Q_NORM || r == W_K_NORM || r == W_POST_ATTN_NORM || r == W_POST_MLP_NORM ||
-                          r == W_MLA_Q_A_NORM || r == W_MLA_KV_A_NORM || r == W_IDX_K_NORM;
+                          r == W_MLA_Q_A_NORM || r == W_MLA_KV_A_NORM || r == W_IDX_K_NORM || r == W_LIN_NORM;
             t->kind = t->cols ? 0 : is_norm ? 1 : r == W_SINKS ? 4 : 2;
             t->quant = o->quant && t->cols && !t->conv && r != W_MOE_ROUTER && r != W_SHX_GATE_W;
         }

@@ -25,15 +25,18 @@ void rl_role_shape(const rl_model_desc *d, int r, int64_t *rows, int64_t *cols) 
     case W_DOWN: *rows = H; *cols = I; break;
     case W_GATE_UP: *rows = 2 * I; *cols = H; break;
     /* Gated DeltaNet (conv1d.weight is 3-D [conv_dim, 1, k]: checked by rl_deltanet_check) */
-    case W_LIN_QKV: /* (lin_fused: with the z rows) */
+    case W_LIN_QKV: /* (lin_fused: with the z rows; Mamba-2: z, x|B|C, dt) */
         *rows = 2 * (int64_t)d->lin_k_heads * d->lin_k_dim + (int64_t)d->lin_v_heads * d->lin_v_dim * (d->lin_fused == 1 ? 2 : 1);
+        if (d->lin_kind == RL_LIN_MAMBA2) *rows += (int64_t)d->lin_v_heads * d->lin_v_dim + d->lin_v_heads;
         *cols = H;
         break;
+    case W_LIN_CONV_B: *rows = 2 * (int64_t)d->lin_k_heads * d->lin_k_dim + (int64_t)d->lin_v_heads * d->lin_v_dim; break;
+    case W_LIN_D: *rows = d->lin_v_heads; break;
     case W_LIN_Z: *rows = (int64_t)d->lin_v_heads * d->lin_v_dim; *cols = H; break;
     case W_LIN_B: *rows = d->lin_v_heads * (d->lin_fused ? 2 : 1); *cols = H; break; /* (lin_fused: with the a rows) */
     case W_LIN_A: *rows = d->lin_v_heads; *cols = H; break;
     case W_LIN_A_LOG: case W_LIN_DT_BIAS: *rows = d->lin_v_heads; break;
-    case W_LIN_NORM: *rows = d->lin_v_dim; break;
+    case W_LIN_NORM: *rows = d->lin_kind == RL_LIN_MAMBA2 ? (int64_t)d->lin_v_heads * d->lin_v_dim : d->lin_v_dim; break;
     case W_LIN_OUT: *rows = H; *cols = (int64_t)d->lin_v_heads * d->lin_v_dim; break;
     default: break;
     }
@@ -65,10 +68,13 @@ int rl_role_needed(const rl_model_desc *d, int r) {
     }
 }
 
-/* Per-layer view: linear-attention (Gated DeltaNet) layers have the W_LIN_* roles instead of
- * the attention projections; every other layer has no W_LIN_* role. */
+/* Per-layer view: linear-attention (Gated DeltaNet, Mamba-2) layers have the W_LIN_* roles
+ * instead of the attention projections; every other layer has no W_LIN_* role. */
 int rl_role_needed_layer(const rl_model_desc *d, int l, int r) {
-    int lin = d->layers[l].kind == RL_LAYER_LINEAR;
+    int lin = d->layers[l].kind == RL_LAYER_LINEAR, mamba = lin && d->lin_kind == RL_LIN_MAMBA2;
+    if (r == W_LIN_CONV_B) return mamba && d->lin_conv_bias;
+    if (r == W_LIN_D) return mamba;
+    if (mamba && (r == W_LIN_Z || r == W_LIN_B || r == W_LIN_A)) return 0; /* in in_proj (W_LIN_QKV) */
     if (r == W_LIN_Z) return lin && d->lin_fused != 1; /* in W_LIN_QKV when fused */
     if (r == W_LIN_A) return lin && !d->lin_fused;      /* in W_LIN_B when fused */
     if (r >= W_LIN_QKV && r <= W_LIN_OUT) return lin;

@@ -502,6 +502,8 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
                 return rl_err("%s: layer %d: llama.cpp's smollm3 runs every 4th layer without rotary embeddings, the others with", path, l);
     if ((!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) && (d->qkv_bias || d->o_bias))
         return rl_err("%s: attention biases: llama.cpp's %s has none", path, arch);
+    if (d->lin_kind == RL_LIN_MAMBA2)
+        return rl_err("%s: Mamba-2 layers: writing them as llama.cpp's granitehybrid GGUF is not supported yet", path);
     if (!strncmp(arch, "granite", 7) && d->ropes[0].pairing == RL_ROPE_NONE)
         return rl_err("%s: Granite without rotary embeddings cannot be written as GGUF yet", path);
     int dn = !strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next");

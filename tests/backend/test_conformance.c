@@ -44,10 +44,13 @@
  *   kv_store           0      the cache's bytes exactly as the host's conversion / quantizer writes
  *                             them (odd row sizes, a wrapping ring, untouched rows kept)
  *   attention_tree     1e-5   as attention_kv, each tree node over the prefix and its ancestors
- *   dn_conv            1e-5   f32 sum of conv_k products, SiLU
+ *   dn_conv            1e-5   f32 sum of conv_k products (+ bias), SiLU
  *   dn_recur           1e-5   f32 recurrence (decay < 1, l2-normalised q / k keep it contractive)
  *                             over up to 8 tokens, gated RMSNorm; also two calls (state carried)
- *                             against one call over the concatenation, same tolerance */
+ *                             against one call over the concatenation, same tolerance
+ *   ssm_scan           1e-5   Mamba-2: f32 state update (exp(dt A) < 1 keeps it contractive) and
+ *                             d_state-long f32 dots over up to 8 tokens, dt clamped or not; mag =
+ *                             1 + |D x| + sum_n |S_n C_n|; also split in two calls as dn_recur */
 #include "test.h"
 #include "backend/backend.h"
 #include "model/rope.h"
@@ -129,7 +132,7 @@ static const tol_row TOLS[] = {
     {"softcap", 1e-6}, {"sigmoid_mul", 1e-6}, {"act_mul", 1e-6}, {"row_norm_div", 1e-6}, {"row_gate", 1e-5},
     {"moe_route.w", 1e-5}, {"moe_route.scores", 1e-5}, {"scatter_add_rows", 1e-6}, {"attention", 1e-5}, {"attention_kv", 1e-5}, {"matmul_t", 1e-5},
     {"kv_store", 0}, {"attention_tree", 1e-5},
-    {"dsa_attention", 1e-5}, {"dn_conv", 1e-5}, {"dn_recur", 1e-5},
+    {"dsa_attention", 1e-5}, {"dn_conv", 1e-5}, {"dn_recur", 1e-5}, {"ssm_scan", 1e-5},
 };
 
 typedef struct { char op[32]; double tol, ref_max, cpu_max; long n; } op_stat;
@@ -1237,28 +1240,28 @@ static void test_moe_route(void) {
 
 /* ---------- Gated DeltaNet ---------- */
 
-static void run_conv(dev *d, float *res, const float *in, const float *w, int T, int Cn, int K) {
+static void run_conv(dev *d, float *res, const float *in, const float *w, const float *b, int T, int Cn, int K) {
     float *di = upf(d, in, (size_t)(K - 1 + T) * Cn), *dw = upf(d, w, (size_t)Cn * K), *o = dout(d, (size_t)T * Cn);
-    d->o->dn_conv(d->be, o, di, dw, T, Cn, K);
+    d->o->dn_conv(d->be, o, di, dw, b ? upf(d, b, (size_t)Cn) : NULL, T, Cn, K);
     down(d, res, o, (size_t)T * Cn * sizeof(float));
 }
 static void test_dn_conv(void) {
     static const int TS[] = {1, 5, 17}, KS[] = {4, 2, 3};
     for (int c = 0; c < 3; c++) {
         int T = TS[c], K = KS[c], Cn = 37 + 30 * c;
-        float *in = rand_f((size_t)(K - 1 + T) * Cn, 2), *w = rand_f((size_t)Cn * K, 1);
+        float *in = rand_f((size_t)(K - 1 + T) * Cn, 2), *w = rand_f((size_t)Cn * K, 1), *b = c ? rand_f((size_t)Cn, 1) : NULL;
         float *got = Hf((size_t)T * Cn), *cpu = C ? Hf((size_t)T * Cn) : NULL;
-        run_conv(D, got, in, w, T, Cn, K);
-        if (C) run_conv(C, cpu, in, w, T, Cn, K);
+        run_conv(D, got, in, w, b, T, Cn, K);
+        if (C) run_conv(C, cpu, in, w, b, T, Cn, K);
         double *ref = Hd((size_t)T * Cn);
         for (int t = 0; t < T; t++)
             for (int ch = 0; ch < Cn; ch++) {
-                double a = 0;
+                double a = b ? b[ch] : 0;
                 for (int k = 0; k < K; k++) a += (double)w[(size_t)ch * K + k] * in[(size_t)(t + k) * Cn + ch];
                 ref[(size_t)t * Cn + ch] = a / (1 + exp(-a));
             }
         char what[32];
-        snprintf(what, sizeof what, "T=%d C=%d K=%d", T, Cn, K);
+        snprintf(what, sizeof what, "T=%d C=%d K=%d%s", T, Cn, K, b ? " bias" : "");
         cmp("dn_conv", what, got, cpu, ref, NULL, (size_t)T * Cn);
     }
 }
@@ -1334,6 +1337,71 @@ static void test_dn_recur(void) {
         cmp("dn_recur/state", what, st, sc, S, NULL, ns);
         cmp("dn_recur/split", what, core, NULL, to_d(core1, nc), NULL, nc);
         cmp("dn_recur/split", what, st, NULL, to_d(st1, ns), NULL, ns);
+    }
+}
+
+/* ---------- Mamba-2 ---------- */
+
+typedef struct { const float *xbc, *dt, *a_log, *dt_bias, *d_skip; } ssm_in;
+
+/* transformers' Mamba-2 mixer, recurrent form, in double; mag: 1 + |D x| + sum_n |S_n C_n|. */
+static void ssm_ref(const rl_ssm_dims *sd, double *S, const ssm_in *x, double *y, double *mag, int T) {
+    int nh = sd->heads, P = sd->head_dim, N = sd->d_state, G = sd->groups, I = nh * P, Cn = I + 2 * G * N;
+    for (int h = 0; h < nh; h++) {
+        int g = h / (nh / G);
+        double A = -exp((double)x->a_log[h]);
+        for (int t = 0; t < T; t++) {
+            const float *row = x->xbc + (size_t)t * Cn;
+            double dt = log1p(exp((double)x->dt[t * nh + h] + x->dt_bias[h]));
+            dt = fmin(fmax(dt, sd->dt_min), sd->dt_max);
+            for (int p = 0; p < P; p++) {
+                double xv = row[h * P + p], acc = 0, m = 1 + fabs(x->d_skip[h] * xv);
+                for (int n = 0; n < N; n++) {
+                    double *s = &S[((size_t)h * P + p) * N + n];
+                    *s = *s * exp(dt * A) + dt * row[I + g * N + n] * xv;
+                    acc += *s * row[I + G * N + g * N + n];
+                    m += fabs(*s * row[I + G * N + g * N + n]);
+                }
+                y[(size_t)t * I + h * P + p] = acc + x->d_skip[h] * xv;
+                mag[(size_t)t * I + h * P + p] = m;
+            }
+        }
+    }
+}
+static void run_ssm(dev *d, float *y, float *state, const rl_ssm_dims *sd, const float *S0, const ssm_in *x, int T, int T1) {
+    int nh = sd->heads, I = nh * sd->head_dim, Cn = I + 2 * sd->groups * sd->d_state;
+    size_t ns = (size_t)I * sd->d_state;
+    float *dS = upf(d, S0, ns), *dx = upf(d, x->xbc, (size_t)T * Cn), *ddt = upf(d, x->dt, (size_t)T * nh);
+    float *al = upf(d, x->a_log, (size_t)nh), *db = upf(d, x->dt_bias, (size_t)nh), *ds = upf(d, x->d_skip, (size_t)nh);
+    float *o = dout(d, (size_t)T * I);
+    d->o->ssm_scan(d->be, sd, dS, dx, ddt, al, db, ds, o, T1);
+    if (T1 < T)
+        d->o->ssm_scan(d->be, sd, dS, dx + (size_t)T1 * Cn, ddt + (size_t)T1 * nh, al, db, ds, o + (size_t)T1 * I, T - T1);
+    down(d, y, o, (size_t)T * I * sizeof(float));
+    down(d, state, dS, ns * sizeof(float));
+}
+static void test_ssm_scan(void) {
+    static const rl_ssm_dims SD[] = {{1, 4, 16, 8, 0.0f, INFINITY}, {2, 6, 32, 12, 0.0f, INFINITY}, {3, 3, 24, 70, 0.05f, 0.5f}};
+    for (int c = 0; c < 3; c++) {
+        const rl_ssm_dims *sd = &SD[c];
+        int T = 8, nh = sd->heads, I = nh * sd->head_dim, Cn = I + 2 * sd->groups * sd->d_state;
+        size_t ns = (size_t)I * sd->d_state, ny = (size_t)T * I;
+        ssm_in x = {rand_f((size_t)T * Cn, 1.5f), rand_f((size_t)T * nh, 2), rand_f((size_t)nh, 1), rand_f((size_t)nh, 1),
+                    rand_f((size_t)nh, 1)};
+        float *S0 = rand_f(ns, 0.5f);
+        double *S = to_d(S0, ns), *ref = Hd(ny), *mag = Hd(ny);
+        ssm_ref(sd, S, &x, ref, mag, T);
+        float *y = Hf(ny), *st = Hf(ns), *y1 = Hf(ny), *st1 = Hf(ns), *yc = C ? Hf(ny) : NULL, *sc = C ? Hf(ns) : NULL;
+        run_ssm(D, y, st, sd, S0, &x, T, 3);   /* state carried: 3 + 5 tokens */
+        run_ssm(D, y1, st1, sd, S0, &x, T, T); /* one call */
+        if (C) run_ssm(C, yc, sc, sd, S0, &x, T, T);
+        char what[80];
+        snprintf(what, sizeof what, "groups %d heads %d N=%d P=%d%s", sd->groups, nh, sd->d_state, sd->head_dim,
+                 isinf(sd->dt_max) ? "" : " dt clamped");
+        cmp("ssm_scan/y", what, y, yc, ref, mag, ny);
+        cmp("ssm_scan/state", what, st, sc, S, NULL, ns);
+        cmp("ssm_scan/split", what, y, NULL, to_d(y1, ny), NULL, ny);
+        cmp("ssm_scan/split", what, st, NULL, to_d(st1, ns), NULL, ns);
     }
 }
 
@@ -1427,6 +1495,7 @@ int main(void) {
         RUN_ON(test_moe_route);
         RUN_ON(test_dn_conv);
         RUN_ON(test_dn_recur);
+        RUN_ON(test_ssm_scan);
         RUN_ON(test_status);
         fprintf(stderr, "  %-22s %8s %12s %12s\n", "op", "tol", "max vs ref", C ? "max vs cpu" : "");
         for (int i = 0; i < n_stats; i++) {

@@ -7,6 +7,7 @@
 #include "backend/cpu/attention_ggml.h"
 #include "backend/cpu/ggml_ops.h"
 #include "backend/cpu/deltanet.h"
+#include "backend/cpu/ssm.h"
 #include "backend/cpu/dsa.h"
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/moe_route.h"
@@ -185,14 +186,18 @@ static void cpu_scatter_add_rows(rl_backend *be, float *dst, const float *src, c
     if (be->numerics == RL_NUMERICS_GGML) rl_ggml_scatter_add_rows(dst, src, rows, w, nr, n);
     else rl_scatter_add_rows(dst, src, rows, w, nr, n);
 }
-static void cpu_dn_conv(rl_backend *be, float *out, const float *in, const float *w, int T, int C, int K) {
+static void cpu_dn_conv(rl_backend *be, float *out, const float *in, const float *w, const float *bias, int T, int C, int K) {
     (void)be;
-    rl_dn_conv(out, in, w, T, C, K);
+    rl_dn_conv(out, in, w, bias, T, C, K);
 }
 static void cpu_dn_recur(rl_backend *be, const rl_dn_dims *dd, float *state, const float *conv, const float *b,
                          const float *a, const float *z, const float *a_log, const float *dt_bias, const float *norm_w,
                          float *core, int T) {
     rl_dn_recur(P(be), dd, state, conv, b, a, z, a_log, dt_bias, norm_w, core, T);
+}
+static void cpu_ssm_scan(rl_backend *be, const rl_ssm_dims *sd, float *state, const float *xbc, const float *dt_raw,
+                         const float *a_log, const float *dt_bias, const float *d_skip, float *y, int T) {
+    rl_ssm_scan(P(be), sd, state, xbc, dt_raw, a_log, dt_bias, d_skip, y, T);
 }
 
 const rl_backend_ops rl_cpu_ops = {
@@ -207,7 +212,7 @@ const rl_backend_ops rl_cpu_ops = {
     .add = cpu_add, .scale = cpu_scale, .softcap = cpu_softcap, .sigmoid_mul = cpu_sigmoid_mul,
     .act_mul = cpu_act_mul, .row_norm_div = cpu_row_norm_div, .row_gate = cpu_row_gate,
     .moe_route = cpu_moe_route, .gather_rows = cpu_gather_rows, .scatter_add_rows = cpu_scatter_add_rows,
-    .dn_conv = cpu_dn_conv, .dn_recur = cpu_dn_recur,
+    .dn_conv = cpu_dn_conv, .dn_recur = cpu_dn_recur, .ssm_scan = cpu_ssm_scan,
 };
 
 rl_backend *rl_backend_cpu_open(int n_threads) {

@@ -159,12 +159,16 @@ static void st_gather(rl_backend *be, float *d, const float *s, const int32_t *r
 static void st_scatter(rl_backend *be, float *d, const float *s, const int32_t *rows, const float *w, int nr, int n) {
     rl_cpu_ops.scatter_add_rows(be, RF(d), RF(s), (const int32_t *)R(rows), RF(w), nr, n);
 }
-static void st_dn_conv(rl_backend *be, float *o, const float *in, const float *w, int T, int C, int K) {
-    rl_cpu_ops.dn_conv(be, RF(o), RF(in), RF(w), T, C, K);
+static void st_dn_conv(rl_backend *be, float *o, const float *in, const float *w, const float *b, int T, int C, int K) {
+    rl_cpu_ops.dn_conv(be, RF(o), RF(in), RF(w), RF(b), T, C, K);
 }
 static void st_dn_recur(rl_backend *be, const rl_dn_dims *dd, float *st, const float *cv, const float *b, const float *a,
                         const float *z, const float *al, const float *dt, const float *nw, float *core, int T) {
     rl_cpu_ops.dn_recur(be, dd, RF(st), RF(cv), RF(b), RF(a), RF(z), RF(al), RF(dt), RF(nw), RF(core), T);
+}
+static void st_ssm_scan(rl_backend *be, const rl_ssm_dims *sd, float *st, const float *xbc, const float *dt, const float *al,
+                        const float *dtb, const float *ds, float *y, int T) {
+    rl_cpu_ops.ssm_scan(be, sd, RF(st), RF(xbc), RF(dt), RF(al), RF(dtb), RF(ds), RF(y), T);
 }
 
 /* The ops table, filled once (models open and close backends from several threads: a table
@@ -187,6 +191,7 @@ static void init_ops(void) {
     staged_ops.sigmoid_mul = st_sigmoid_mul; staged_ops.act_mul = st_act_mul; staged_ops.row_norm_div = st_row_norm_div;
     staged_ops.row_gate = st_row_gate; staged_ops.moe_route = st_moe_route; staged_ops.gather_rows = st_gather;
     staged_ops.scatter_add_rows = st_scatter; staged_ops.dn_conv = st_dn_conv; staged_ops.dn_recur = st_dn_recur;
+    staged_ops.ssm_scan = st_ssm_scan;
 }
 
 rl_backend *rl_backend_staged_open(int n_threads) {

@@ -197,9 +197,15 @@ static void cu_scatter_add_rows(rl_backend *be, float *dst, const float *src, co
     (void)be;
     rlcu_scatter_add_rows(dst, src, rows, w, nr, n);
 }
-static void cu_dn_conv(rl_backend *be, float *out, const float *in, const float *w, int T, int C, int K) {
+static void cu_dn_conv(rl_backend *be, float *out, const float *in, const float *w, const float *b, int T, int C, int K) {
     (void)be;
-    rlcu_dn_conv(out, in, w, T, C, K);
+    rlcu_dn_conv(out, in, w, b, T, C, K);
+}
+static void cu_ssm_scan(rl_backend *be, const rl_ssm_dims *sd, float *state, const float *xbc, const float *dt_raw,
+                        const float *a_log, const float *dt_bias, const float *d_skip, float *y, int T) {
+    (void)be;
+    rlcu_ssm_scan(sd->groups, sd->heads, sd->d_state, sd->head_dim, sd->dt_min, sd->dt_max, state, xbc, dt_raw, a_log, dt_bias, d_skip,
+                  y, T);
 }
 static void cu_dn_recur(rl_backend *be, const rl_dn_dims *d, float *state, const float *conv, const float *b,
                         const float *a, const float *z, const float *a_log, const float *dt_bias, const float *norm_w,
@@ -222,7 +228,7 @@ static const rl_backend_ops cuda_ops = {
     .zero = cu_zero, .copy2d = cu_copy2d, .add = cu_add, .scale = cu_scale, .softcap = cu_softcap,
     .sigmoid_mul = cu_sigmoid_mul, .act_mul = cu_act_mul, .row_norm_div = cu_row_norm_div,
     .row_gate = cu_row_gate, .moe_route = cu_moe_route, .gather_rows = cu_gather_rows,
-    .scatter_add_rows = cu_scatter_add_rows, .dn_conv = cu_dn_conv, .dn_recur = cu_dn_recur,
+    .scatter_add_rows = cu_scatter_add_rows, .dn_conv = cu_dn_conv, .dn_recur = cu_dn_recur, .ssm_scan = cu_ssm_scan,
     .upload_async = cu_upload_async, .upload_join = cu_upload_join,
     .host_register = cu_host_register, .host_unregister = cu_host_unregister,
 };

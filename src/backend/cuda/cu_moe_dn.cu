@@ -1,5 +1,6 @@
-// CUDA backend: MoE routing and the Gated DeltaNet kernels (see cu_api.h; the CPU versions in
-// src/backend/cpu/moe_route.c and deltanet.c define the math, followed here step by step).
+// CUDA backend: MoE routing, the Gated DeltaNet and Mamba-2 kernels (see cu_api.h; the CPU
+// versions in src/backend/cpu/moe_route.c, deltanet.c and ssm.c define the math, followed here
+// step by step).
 #include "backend/cuda/cu_common.cuh"
 #include <math.h>
 
@@ -68,18 +69,18 @@ void rlcu_moe_route(float *logits, const float *bias, int T, int E, int K, int s
     RLCU_LAUNCHED("moe_route");
 }
 
-__global__ void dn_conv_kernel(float *out, const float *in, const float *w, int T, int C, int K) {
+__global__ void dn_conv_kernel(float *out, const float *in, const float *w, const float *bias, int T, int C, int K) {
     int64_t n = (int64_t)T * C, stride = (int64_t)gridDim.x * blockDim.x;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
         int t = (int)(i / C), c = (int)(i % C);
-        float acc = 0.0f;
+        float acc = bias ? bias[c] : 0.0f;
         for (int k = 0; k < K; k++) acc += w[(size_t)c * K + k] * in[(size_t)(t + k) * C + c];
         out[i] = acc / (1.0f + expf(-acc));
     }
 }
-void rlcu_dn_conv(float *out, const float *in, const float *w, int T, int C, int K) {
+void rlcu_dn_conv(float *out, const float *in, const float *w, const float *bias, int T, int C, int K) {
     if (T <= 0 || C <= 0) return;
-    dn_conv_kernel<<<rlcu_blocks((int64_t)T * C, 256), 256, 0, rlcu_stream>>>(out, in, w, T, C, K);
+    dn_conv_kernel<<<rlcu_blocks((int64_t)T * C, 256), 256, 0, rlcu_stream>>>(out, in, w, bias, T, C, K);
     RLCU_LAUNCHED("dn_conv");
 }
 
@@ -146,4 +147,49 @@ void rlcu_dn_recur(int k_heads, int v_heads, int k_dim, int v_dim, float norm_ep
     dn_recur_kernel<<<v_heads, 128, 0, rlcu_stream>>>(k_heads, v_heads, k_dim, v_dim, norm_eps, v_tiled, a_direct, state, conv, b, a, z,
                                                       a_log, dt_bias, norm_w, core, T);
     RLCU_LAUNCHED("dn_recur");
+}
+
+enum { SSM_MAXN = 1024 };  // largest Mamba-2 state size here (shared B / C rows)
+
+// Mamba-2 selective state update (backend.h ssm_scan): one block per head, the token's B and C
+// rows of the head's group in shared memory, thread q owns row q of the head's (head_dim,
+// d_state) state.
+__global__ void ssm_scan_kernel(int G, int nh, int N, int hp, float dtmin, float dtmax, float *state, const float *xbc,
+                                const float *dt_raw, const float *a_log, const float *dt_bias, const float *d_skip,
+                                float *y, int T) {
+    __shared__ float Bs[SSM_MAXN], Cs[SSM_MAXN];
+    int h = blockIdx.x, g = h / (nh / G);
+    size_t I = (size_t)nh * hp, C = I + 2 * (size_t)G * N;
+    float A = -expf(a_log[h]), D = d_skip[h];
+    for (int t = 0; t < T; t++) {
+        const float *row = xbc + (size_t)t * C;
+        for (int n = threadIdx.x; n < N; n += blockDim.x) {
+            Bs[n] = row[I + (size_t)g * N + n];
+            Cs[n] = row[I + (size_t)G * N + (size_t)g * N + n];
+        }
+        __syncthreads();
+        float v = dt_raw[(size_t)t * nh + h] + dt_bias[h];
+        float dt = fminf(fmaxf(v > 20.0f ? v : log1pf(expf(v)), dtmin), dtmax);
+        float dA = expf(dt * A);
+        for (int q = threadIdx.x; q < hp; q += blockDim.x) {
+            float x = row[(size_t)h * hp + q], dx = dt * x, acc = 0.0f;
+            float *s = state + ((size_t)h * hp + q) * N;
+            for (int n = 0; n < N; n++) {
+                float sn = s[n] * dA + dx * Bs[n];
+                s[n] = sn;
+                acc += sn * Cs[n];
+            }
+            y[(size_t)t * I + (size_t)h * hp + q] = acc + D * x;
+        }
+        __syncthreads();  // Bs / Cs are rewritten by the next token
+    }
+}
+
+void rlcu_ssm_scan(int groups, int heads, int d_state, int head_dim, float dt_min, float dt_max, float *state, const float *xbc,
+                   const float *dt_raw, const float *a_log, const float *dt_bias, const float *d_skip, float *y, int T) {
+    if (T <= 0 || heads <= 0) return;
+    if (d_state > SSM_MAXN || groups <= 0 || heads % groups) { rlcu_fail("ssm_scan: state size above 1024 or heads not a multiple of groups", cudaErrorInvalidValue); return; }
+    ssm_scan_kernel<<<heads, 64, 0, rlcu_stream>>>(groups, heads, d_state, head_dim, dt_min, dt_max, state, xbc, dt_raw, a_log, dt_bias,
+                                                   d_skip, y, T);
+    RLCU_LAUNCHED("ssm_scan");
 }

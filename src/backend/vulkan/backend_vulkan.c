@@ -434,9 +434,10 @@ static void vk_scatter_add_rows(rl_backend *be, float *dst, const float *src, co
     DISPATCH_N(V(be), VKP_GATHER, pc, GROUPS(n), 1);
 }
 
-static void vk_dn_conv(rl_backend *be, float *out, const float *in, const float *w, int T, int C, int K) {
+static void vk_dn_conv(rl_backend *be, float *out, const float *in, const float *w, const float *b, int T, int C, int K) {
     if (T <= 0 || C <= 0) return;
-    struct { uint64_t o, x, w; uint32_t T, C, K; } pc = {A(out), A(in), A(w), (uint32_t)T, (uint32_t)C, (uint32_t)K};
+    struct { uint64_t o, x, w, b; uint32_t T, C, K, hb; } pc = {A(out), A(in), A(w), b ? A(b) : A(w), (uint32_t)T, (uint32_t)C,
+                                                             (uint32_t)K, b != NULL};
     DISPATCH_N(V(be), VKP_DN_CONV, pc, GROUPS((uint64_t)T * C), 1);
 }
 static void vk_dn_recur(rl_backend *be, const rl_dn_dims *dd, float *state, const float *conv, const float *b,
@@ -456,6 +457,21 @@ static void vk_dn_recur(rl_backend *be, const rl_dn_dims *dd, float *state, cons
             (uint32_t)dd->a_direct};
     rl_vk_dispatch(v, VKP_DN_RECUR, &pc, sizeof pc, (uint32_t)dd->v_heads, 1, 1);
 }
+static void vk_ssm_scan(rl_backend *be, const rl_ssm_dims *sd, float *state, const float *xbc, const float *dt_raw,
+                        const float *a_log, const float *dt_bias, const float *d_skip, float *y, int T) {
+    vk_be *v = V(be);
+    if (T <= 0 || sd->heads <= 0) return;
+    if (sd->d_state > MAX_DN_HD || sd->groups <= 0 || sd->heads % sd->groups) {
+        rl_vk_fail(v, "vulkan: Mamba-2 state size %d / %d groups of %d heads is not supported", sd->d_state, sd->groups, sd->heads);
+        return;
+    }
+    struct {
+        uint64_t S, xbc, dt, alog, dtb, ds, y;
+        uint32_t G, NH, N, HP, T; float dtmin, dtmax;
+    } pc = {A(state), A(xbc), A(dt_raw), A(a_log), A(dt_bias), A(d_skip), A(y), (uint32_t)sd->groups, (uint32_t)sd->heads,
+            (uint32_t)sd->d_state, (uint32_t)sd->head_dim, (uint32_t)T, sd->dt_min, sd->dt_max};
+    rl_vk_dispatch(v, VKP_SSM_SCAN, &pc, sizeof pc, (uint32_t)sd->heads, 1, 1);
+}
 
 static void vk_close(rl_backend *be);
 
@@ -472,7 +488,7 @@ static const rl_backend_ops vk_ops = {
     .add = vk_add, .scale = vk_scale, .softcap = vk_softcap, .sigmoid_mul = vk_sigmoid_mul,
     .act_mul = vk_act_mul, .row_norm_div = vk_row_norm_div, .row_gate = vk_row_gate,
     .moe_route = vk_moe_route, .gather_rows = vk_gather_rows, .scatter_add_rows = vk_scatter_add_rows,
-    .dn_conv = vk_dn_conv, .dn_recur = vk_dn_recur,
+    .dn_conv = vk_dn_conv, .dn_recur = vk_dn_recur, .ssm_scan = vk_ssm_scan,
     .upload_async = rl_vk_upload_async, .upload_join = rl_vk_upload_join,
 };
 

@@ -14,7 +14,7 @@
 /* Compute pipelines, one per shader (src/backend/vulkan/shaders/NAME.comp). */
 typedef enum {
     VKP_MATMUL, VKP_CONVERT, VKP_NORM, VKP_ROPE, VKP_ATTENTION, VKP_DSA, VKP_EW, VKP_COPY, VKP_ROWS,
-    VKP_MOE_ROUTE, VKP_GATHER, VKP_DN_CONV, VKP_DN_RECUR, VKP_NORM64, VKP_KV_STORE, VKP_MATMUL_T, VKP_QUANT_ACT, VKP_MATMUL_HFQ, VKP_COUNT
+    VKP_MOE_ROUTE, VKP_GATHER, VKP_DN_CONV, VKP_DN_RECUR, VKP_NORM64, VKP_KV_STORE, VKP_MATMUL_T, VKP_QUANT_ACT, VKP_MATMUL_HFQ, VKP_SSM_SCAN, VKP_COUNT
 } vk_pipe_id;
 
 #define VK_WG 64          /* local_size_x of every shader (shaders/common.glsl) */

@@ -113,6 +113,12 @@ static const uint32_t matmul_hfq_0[] =
 static const uint32_t matmul_hfq_1[] =
 #include "matmul_hfq_1.h"
     ;
+static const uint32_t ssm_scan_0[] =
+#include "ssm_scan_0.h"
+    ;
+static const uint32_t ssm_scan_1[] =
+#include "ssm_scan_1.h"
+    ;
 
 typedef struct { const uint32_t *code[2]; size_t bytes[2]; } spv;
 #define E(n) {{n##_0, n##_1}, {sizeof n##_0, sizeof n##_1}}
@@ -135,6 +141,7 @@ static const spv SPVS[VKP_COUNT] = {
     E(matmul_t),
     E(quant_act),
     E(matmul_hfq),
+    E(ssm_scan),
 };
 
 const uint32_t *rl_vk_spv(vk_pipe_id id, int sg, size_t *bytes) {

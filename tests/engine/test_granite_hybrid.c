@@ -1,0 +1,198 @@
+/* Granite 4.0-H (GraniteMoeHybridForCausalLM with Mamba-2 layers). No llama.cpp golden exists for
+ * it in ../shared, so synthetic checkpoints are checked against a reference written here from
+ * transformers' modeling_granitemoehybrid.py in double precision, sharing no code with the engine
+ * (refcheck.h): the Mamba-2 mixer in its recurrent form (in_proj split into z / xBC / dt, the
+ * causal depthwise conv with bias and SiLU, dt = softplus(dt + dt_bias) clamped to
+ * time_step_limit, S = exp(dt A) S + dt B x, y = S C + D x, RMSNorm_w(y * SiLU(z)) over all
+ * channels, out_proj), Granite's attention (attention_multiplier as the softmax scale, rotary or
+ * none), its top-k-softmax experts plus the shared MLP, and the four multipliers. Every prefill
+ * and decode row within 1e-3 and the same greedy ids on every backend, the prompt in one sweep
+ * and in sweeps of 4 (the state carried between them). Cases: MoE with rotary embeddings and two
+ * B / C groups; dense (num_local_experts 0) without rotary embeddings, mamba_d_head given,
+ * time_step_limit clamping dt. Writing either as GGUF is refused, naming llama.cpp. */
+#include "refcheck.h"
+
+enum { H = 64, NH = 4, NKV = 2, HD = 16, V = 256, L = 4, P = 9, G = 5, MH = 8, MP = 16, MI = MH * MP, MK = 4, E = 4, TOPK = 2 };
+
+typedef struct {
+    const char *name, *extra;
+    int moe, rope, groups, state;
+    const char *types[L];
+    double dt_min, dt_max;
+    double em, am, rm, ls; /* embedding / attention / residual multipliers, logits_scaling */
+} hyb_case;
+
+static const hyb_case CASES[] = {
+    {"granite 4.0-h (moe, rope)", ",\"num_local_experts\":4,\"num_experts_per_tok\":2,\"position_embedding_type\":\"rope\","
+                                  "\"mamba_n_groups\":2,\"mamba_d_state\":16",
+     1, 1, 2, 16, {"mamba", "attention", "mamba", "mamba"}, 0, INFINITY, 2.0, 0.125, 0.5, 4.0},
+    {"granite 4.0-h (dense, nope, dt limit)", ",\"num_local_experts\":0,\"mamba_n_groups\":1,\"mamba_d_state\":24,"
+                                              "\"mamba_d_head\":16,\"time_step_limit\":[0.3,0.9]",
+     0, 0, 1, 24, {"mamba", "mamba", "attention", "mamba"}, 0.3, 0.9, 1.0, 0.25, 1.0, 1.0},
+};
+
+static void rmsnorm(double *o, const double *x, const double *w, int n) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    double r = 1.0 / sqrt(ss / n + 1e-5);
+    for (int i = 0; i < n; i++) o[i] = x[i] * r * w[i];
+}
+static double silu(double v) { return v / (1 + exp(-v)); }
+
+/* The Mamba-2 mixer of layer l over the n normed rows hn into out (n, H), from zero state. */
+static void mamba(const hyb_case *c, int l, const double *hn, int n, double *out) {
+    int Gr = c->groups, N = c->state, C = MI + 2 * Gr * N, W = MI + C + MH;
+    double *win = ref_tensor("model.layers.%d.mamba.in_proj.weight", l, (size_t)W * H);
+    double *cw = ref_tensor("model.layers.%d.mamba.conv1d.weight", l, (size_t)C * MK);
+    double *cb = ref_tensor("model.layers.%d.mamba.conv1d.bias", l, (size_t)C);
+    double *alog = ref_tensor("model.layers.%d.mamba.A_log", l, MH), *dtb = ref_tensor("model.layers.%d.mamba.dt_bias", l, MH);
+    double *D = ref_tensor("model.layers.%d.mamba.D", l, MH), *nw = ref_tensor("model.layers.%d.mamba.norm.weight", l, MI);
+    double *wo = ref_tensor("model.layers.%d.mamba.out_proj.weight", l, (size_t)H * MI);
+    double *proj = malloc(sizeof *proj * (size_t)n * W), *S = calloc((size_t)MI * N, sizeof *S), xc[MI + 2 * 2 * 24], y[MI];
+    for (int t = 0; t < n; t++) ref_linear(proj + (size_t)t * W, win, NULL, hn + (size_t)t * H, W, H);
+    for (int t = 0; t < n; t++) {
+        const double *z = proj + (size_t)t * W, *dtr = z + MI + C;
+        for (int ch = 0; ch < C; ch++) { /* causal conv: taps k over rows t - (K-1) + k */
+            double a = cb[ch];
+            for (int k = 0; k < MK; k++) {
+                int s = t - (MK - 1) + k;
+                if (s >= 0) a += cw[ch * MK + k] * proj[(size_t)s * W + MI + ch];
+            }
+            xc[ch] = silu(a);
+        }
+        for (int h = 0; h < MH; h++) {
+            int g = h / (MH / Gr);
+            double dt = log1p(exp(dtr[h] + dtb[h]));
+            dt = fmin(fmax(dt, c->dt_min), c->dt_max);
+            double dA = exp(dt * -exp(alog[h]));
+            for (int p = 0; p < MP; p++) {
+                double xv = xc[h * MP + p], acc = 0;
+                for (int s = 0; s < N; s++) {
+                    double *st = &S[((size_t)h * MP + p) * N + s];
+                    *st = *st * dA + dt * xc[MI + g * N + s] * xv;
+                    acc += *st * xc[MI + Gr * N + g * N + s];
+                }
+                y[h * MP + p] = (acc + D[h] * xv) * silu(z[h * MP + p]);
+            }
+        }
+        double ss = 0;
+        for (int i = 0; i < MI; i++) ss += y[i] * y[i];
+        double r = 1.0 / sqrt(ss / MI + 1e-5);
+        for (int i = 0; i < MI; i++) y[i] *= r * nw[i];
+        ref_linear(out + (size_t)t * H, wo, NULL, y, H, MI);
+    }
+    free(win); free(cw); free(cb); free(alog); free(dtb); free(D); free(nw); free(wo); free(proj); free(S);
+}
+
+/* Granite attention of layer l over the n normed rows hn into out (n, H). */
+static void attention(const hyb_case *c, int l, const double *hn, int n, double *out) {
+    double *q = malloc(sizeof *q * (size_t)n * NH * HD), *k = malloc(sizeof *k * (size_t)n * NKV * HD);
+    double *v = malloc(sizeof *v * (size_t)n * NKV * HD), a[NH * HD];
+    double *wq = ref_tensor("model.layers.%d.self_attn.q_proj.weight", l, (size_t)NH * HD * H);
+    double *wk = ref_tensor("model.layers.%d.self_attn.k_proj.weight", l, (size_t)NKV * HD * H);
+    double *wv = ref_tensor("model.layers.%d.self_attn.v_proj.weight", l, (size_t)NKV * HD * H);
+    double *wo = ref_tensor("model.layers.%d.self_attn.o_proj.weight", l, (size_t)H * NH * HD);
+    for (int t = 0; t < n; t++) {
+        ref_linear(q + (size_t)t * NH * HD, wq, NULL, hn + (size_t)t * H, NH * HD, H);
+        ref_linear(k + (size_t)t * NKV * HD, wk, NULL, hn + (size_t)t * H, NKV * HD, H);
+        ref_linear(v + (size_t)t * NKV * HD, wv, NULL, hn + (size_t)t * H, NKV * HD, H);
+        for (int r = 0; c->rope && r < NH + NKV; r++)
+            ref_rope(r < NH ? q + ((size_t)t * NH + r) * HD : k + ((size_t)t * NKV + r - NH) * HD, HD, t, 10000.0, 1, 0);
+        for (int i = 0; i < NH * HD; i++) q[(size_t)t * NH * HD + i] *= c->am * sqrt((double)HD); /* ref_attend divides by sqrt(hd) */
+    }
+    for (int t = 0; t < n; t++) {
+        ref_attend(a, q, k, v, t, NH, NKV, HD, 0, NULL);
+        ref_linear(out + (size_t)t * H, wo, NULL, a, H, NH * HD);
+    }
+    free(wq); free(wk); free(wv); free(wo); free(q); free(k); free(v);
+}
+
+/* act(gate rows) * up rows of a fused [2 * inter, H] input_linear, through output_linear [H, inter], times s, added to y. */
+static void glu(double *y, const double *win, const double *wout, const double *x, int inter, double s) {
+    double *gu = malloc(sizeof *gu * 2 * (size_t)inter), *o = malloc(sizeof *o * H);
+    ref_linear(gu, win, NULL, x, 2 * inter, H);
+    for (int i = 0; i < inter; i++) gu[i] = silu(gu[i]) * gu[inter + i];
+    ref_linear(o, wout, NULL, gu, H, inter);
+    for (int i = 0; i < H; i++) y[i] += s * o[i];
+    free(gu); free(o);
+}
+
+/* The shared MLP (intermediate 48) and, with experts (intermediate 32), the top-2 of 4 by
+ * softmax over the chosen logits, of one normed row x, added to y. */
+static void ffn(const hyb_case *c, int l, const double *x, double *y) {
+    int S = 48, EI = 32;
+    double *si = ref_tensor("model.layers.%d.shared_mlp.input_linear.weight", l, (size_t)2 * S * H);
+    double *so = ref_tensor("model.layers.%d.shared_mlp.output_linear.weight", l, (size_t)H * S);
+    glu(y, si, so, x, S, 1.0);
+    if (c->moe) {
+        double *rw = ref_tensor("model.layers.%d.block_sparse_moe.router.layer.weight", l, (size_t)E * H), lg[E];
+        double *ei = ref_tensor("model.layers.%d.block_sparse_moe.input_linear.weight", l, (size_t)E * 2 * EI * H);
+        double *eo = ref_tensor("model.layers.%d.block_sparse_moe.output_linear.weight", l, (size_t)E * H * EI);
+        ref_linear(lg, rw, NULL, x, E, H);
+        int top[TOPK];
+        for (int j = 0; j < TOPK; j++) {
+            int b = -1;
+            for (int e = 0; e < E; e++) if ((j == 0 || e != top[0]) && (b < 0 || lg[e] > lg[b])) b = e;
+            top[j] = b;
+        }
+        double mx = lg[top[0]], z = 0;
+        for (int j = 0; j < TOPK; j++) z += exp(lg[top[j]] - mx);
+        for (int j = 0; j < TOPK; j++)
+            glu(y, ei + (size_t)top[j] * 2 * EI * H, eo + (size_t)top[j] * H * EI, x, EI, exp(lg[top[j]] - mx) / z);
+        free(rw); free(ei); free(eo);
+    }
+    free(si); free(so);
+}
+
+static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
+    const hyb_case *c = arg;
+    double *emb = ref_tensor("model.embed_tokens.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < H; i++) x[(size_t)t * H + i] = emb[(size_t)ids[t] * H + i] * c->em;
+    double *hn = malloc(sizeof *hn * (size_t)n * H), *o = malloc(sizeof *o * (size_t)n * H), m[H], f[H];
+    for (int l = 0; l < L; l++) {
+        double *an = ref_tensor("model.layers.%d.input_layernorm.weight", l, H), *mn = ref_tensor("model.layers.%d.post_attention_layernorm.weight", l, H);
+        for (int t = 0; t < n; t++) rmsnorm(hn + (size_t)t * H, x + (size_t)t * H, an, H);
+        if (!strcmp(c->types[l], "mamba")) mamba(c, l, hn, n, o);
+        else attention(c, l, hn, n, o);
+        for (int t = 0; t < n; t++) {
+            for (int i = 0; i < H; i++) x[(size_t)t * H + i] += o[(size_t)t * H + i] * c->rm;
+            rmsnorm(m, x + (size_t)t * H, mn, H);
+            memset(f, 0, sizeof f);
+            ffn(c, l, m, f);
+            for (int i = 0; i < H; i++) x[(size_t)t * H + i] += f[i] * c->rm;
+        }
+        free(an); free(mn);
+    }
+    double *fn = ref_tensor("model.norm.weight", 0, H), *head = ref_tensor("lm_head.weight", 0, (size_t)V * H);
+    for (int t = 0; t < n; t++) {
+        rmsnorm(hn, x + (size_t)t * H, fn, H);
+        ref_linear(lg + (size_t)t * V, head, NULL, hn, V, H);
+        for (int i = 0; i < V; i++) lg[(size_t)t * V + i] /= c->ls;
+    }
+    free(fn); free(head); free(emb); free(x); free(hn); free(o);
+}
+
+static void check_case(const hyb_case *c) {
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg,
+             "{\"architectures\":[\"GraniteMoeHybridForCausalLM\"],\"model_type\":\"granitemoehybrid\",\"hidden_size\":64,"
+             "\"intermediate_size\":32,\"shared_intermediate_size\":48,\"num_attention_heads\":4,\"num_key_value_heads\":2,"
+             "\"vocab_size\":256,\"max_position_embeddings\":4096,\"rms_norm_eps\":1e-5,\"rope_theta\":10000,"
+             "\"tie_word_embeddings\":false,\"bos_token_id\":0,\"eos_token_id\":1,\"hidden_act\":\"silu\",\"num_hidden_layers\":4,"
+             "\"layer_types\":[\"%s\",\"%s\",\"%s\",\"%s\"],\"mamba_n_heads\":8,\"mamba_expand\":2,\"mamba_d_conv\":4,"
+             "\"mamba_conv_bias\":true,\"mamba_proj_bias\":false,\"embedding_multiplier\":%g,\"attention_multiplier\":%g,"
+             "\"residual_multiplier\":%g,\"logits_scaling\":%g%s}",
+             c->types[0], c->types[1], c->types[2], c->types[3], c->em, c->am, c->rm, c->ls, c->extra);
+    int32_t ids[P + G] = {5, 17, 200, 3, 99, 42, 7, 250, 128};
+    ref_synth_check(cfg, 29, c->name, reference, c, ids, P, G, V, 4, 0);
+}
+
+static void test_moe_rope(void) { check_case(&CASES[0]); }
+static void test_dense_nope(void) { check_case(&CASES[1]); }
+
+int main(void) {
+    RUN(test_moe_rope);
+    RUN(test_dense_nope);
+    TEST_END();
+}
