@@ -93,6 +93,28 @@ TGT static void SFX(axpy)(float *y, float a, const float *x, int n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+/* s[i] = s[i] * a + b * x[i], then returns sum s[i] * c[i] (one Mamba-2 state row, ssm.c). */
+TGT static float SFX(decay_axpy_dot)(float *s, float a, float b, const float *x, const float *c, int n) {
+    V av = V_SET1(a), bv = V_SET1(b), s0 = V_ZERO(), s1 = V_ZERO();
+    int i = 0;
+    for (; i + 2 * VW <= n; i += 2 * VW) {
+        V u0 = V_FMA(bv, V_LOAD(x + i), V_FMA(av, V_LOAD(s + i), V_ZERO()));
+        V u1 = V_FMA(bv, V_LOAD(x + i + VW), V_FMA(av, V_LOAD(s + i + VW), V_ZERO()));
+        V_STORE(s + i, u0);
+        V_STORE(s + i + VW, u1);
+        s0 = V_FMA(u0, V_LOAD(c + i), s0);
+        s1 = V_FMA(u1, V_LOAD(c + i + VW), s1);
+    }
+    for (; i + VW <= n; i += VW) {
+        V u = V_FMA(bv, V_LOAD(x + i), V_FMA(av, V_LOAD(s + i), V_ZERO()));
+        V_STORE(s + i, u);
+        s0 = V_FMA(u, V_LOAD(c + i), s0);
+    }
+    float r = V_HSUM(V_ADD(s0, s1));
+    for (; i < n; i++) { s[i] = s[i] * a + b * x[i]; r += s[i] * c[i]; }
+    return r;
+}
+
 /* GEMV-style: NR_ (<= 4) rows of W (type dt, read in place) against one token x; writes bias+dot. */
 TGT static inline __attribute__((always_inline)) void
 SFX(gemv_rows)(int NR_, rl_dtype dt, const float *x, const void *w, int64_t ldw, int in,
@@ -400,6 +422,7 @@ const rl_simd_impl SFX(rl_simd) = {
     .gemm = SFX(gemm),
     .dot = SFX(dot),
     .axpy = SFX(axpy),
+    .decay_axpy_dot = SFX(decay_axpy_dot),
     .cvt = SFX(cvt),
     .qgemv = QGEMV,
     .qgemm = QGEMM,

@@ -26,6 +26,8 @@ typedef struct {
     void (*gemm)(const rl_mm_args *a, int t0, int t1, int o0, int o1);
     float (*dot)(const float *a, const float *b, int n);
     void (*axpy)(float *y, float a, const float *x, int n);
+    /* s[i] = s[i] * a + b * x[i]; returns sum s[i] * c[i] (a Mamba-2 state row). */
+    float (*decay_axpy_dot)(float *s, float a, float b, const float *x, const float *c, int n);
     void (*cvt)(float *dst, const void *src, rl_dtype t, int64_t n);
     /* Integer GEMV of Q8_0 / Q4_1 W against int8-quantised activation rows (qact.h). */
     rl_qgemv_fn qgemv;

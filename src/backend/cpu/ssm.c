@@ -4,7 +4,7 @@
  * y[p] = sum_n S[p][n] C[n] + D x[p]. Heads run in parallel; each owns its (head_dim, d_state)
  * state block. */
 #include "backend/cpu/ssm.h"
-#include "backend/cpu/matmul.h"
+#include "backend/cpu/simd.h"
 #include <math.h>
 
 typedef struct {
@@ -17,6 +17,7 @@ typedef struct {
 static void ssm_heads(void *ctx, int64_t h0, int64_t h1, int tid) {
     (void)tid;
     const ssm_job *j = ctx;
+    const rl_simd_impl *k = rl_simd();
     const rl_ssm_dims *d = j->sd;
     int nh = d->heads, P = d->head_dim, N = d->d_state, per = nh / d->groups;
     size_t I = (size_t)nh * P, C = I + 2 * (size_t)d->groups * N;
@@ -31,11 +32,7 @@ static void ssm_heads(void *ctx, int64_t h0, int64_t h1, int tid) {
             dt = fminf(fmaxf(dt, d->dt_min), d->dt_max);
             float dA = expf(dt * A);
             float *out = j->y + (size_t)t * I + (size_t)h * P;
-            for (int p = 0; p < P; p++) {
-                float *s = S + (size_t)p * N, dx = dt * x[p];
-                for (int n = 0; n < N; n++) s[n] = s[n] * dA + dx * B[n];
-                out[p] = rl_dot_f32(s, Cm, N) + D * x[p];
-            }
+            for (int p = 0; p < P; p++) out[p] = k->decay_axpy_dot(S + (size_t)p * N, dA, dt * x[p], B, Cm, N) + D * x[p];
         }
     }
 }
