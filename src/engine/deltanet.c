@@ -261,7 +261,7 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     /* each sequence's rows through its own conv and recurrent state: the conv input is its K-1
      * rows of conv state, then its qkv rows; the last K-1 input rows become the conv state */
     rl_dn_dims dd = {d->lin_k_heads, nv, dk, dv, K, d->norm_eps, d->lin_v_tiled, d->lin_a_direct};
-    rl_ssm_dims sd = {d->lin_k_heads, nv, dk, dv, d->lin_dt_min, d->lin_dt_max};
+    rl_ssm_dims sd = {d->lin_k_heads, nv, dk, dv, d->lin_dt_min, d->lin_dt_max, d->lin_a_direct};
     const rl_ssm_dims *sdp = mamba ? &sd : NULL;
     for (int g = 0; g < m->n_seg; g++) {
         const rl_segment *sg = &m->seg[g];

@@ -30,6 +30,7 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"olmo2", "Olmo2ForCausalLM", NULL, 0},          /* with a sliding window: OLMo 3 */
     {"granite", "GraniteForCausalLM", NULL, 1},      /* Q/K rows permuted as for llama */
     {"granitemoe", "GraniteMoeForCausalLM", NULL, 1}, /* with a shared expert: GraniteMoeShared */
+    {"granitehybrid", "GraniteMoeHybridForCausalLM", NULL, 1}, /* Granite 4.0-H: Mamba-2 layers where head_count_kv is 0 */
     {"command-r", "CohereForCausalLM", NULL, 1},
     {"cohere2", "Cohere2ForCausalLM", NULL, 1},
     {"exaone4", "Exaone4ForCausalLM", NULL, 0},
@@ -67,6 +68,7 @@ static const char *const ROLE_NAMES[W_COUNT] = {
     [W_LIN_QKV] = "blk.%d.attn_qkv.weight", [W_LIN_Z] = "blk.%d.attn_gate.weight", [W_LIN_B] = "blk.%d.ssm_beta.weight",
     [W_LIN_A] = "blk.%d.ssm_alpha.weight", [W_LIN_CONV] = "blk.%d.ssm_conv1d.weight", [W_LIN_A_LOG] = "blk.%d.ssm_a",
     [W_LIN_DT_BIAS] = "blk.%d.ssm_dt.bias", [W_LIN_NORM] = "blk.%d.ssm_norm.weight", [W_LIN_OUT] = "blk.%d.ssm_out.weight",
+    [W_LIN_CONV_B] = "blk.%d.ssm_conv1d.bias", [W_LIN_D] = "blk.%d.ssm_d",
     [W_SHX_GATE] = "blk.%d.ffn_gate_shexp.weight", [W_SHX_UP] = "blk.%d.ffn_up_shexp.weight",
     [W_SHX_DOWN] = "blk.%d.ffn_down_shexp.weight", [W_SHX_GATE_W] = "blk.%d.ffn_gate_inp_shexp.weight",
     [W_MLA_Q_A] = "blk.%d.attn_q_a.weight", [W_MLA_Q_A_NORM] = "blk.%d.attn_q_a_norm.weight",
@@ -219,6 +221,73 @@ static int gpt_oss_config(cJSON *c, const rl_gguf *g, const char *arch) {
     return swa_layer_types(c, g, arch, 2);
 }
 
+/* Element i of an integer array (any integer element type); 0 / -1 + rl_err. */
+static int arr_int(const rl_gguf *g, const rl_gguf_kv *kv, const char *key, uint64_t i, int64_t *v) {
+    const uint8_t *p = kv->arr;
+    switch (kv->arr_type) {
+    case RL_GGUF_U8: *v = p[i]; return 0;
+    case RL_GGUF_I8: *v = (int8_t)p[i]; return 0;
+    case RL_GGUF_U16: { uint16_t x; memcpy(&x, p + 2 * i, 2); *v = x; return 0; }
+    case RL_GGUF_I16: { int16_t x; memcpy(&x, p + 2 * i, 2); *v = x; return 0; }
+    case RL_GGUF_U32: { uint32_t x; memcpy(&x, p + 4 * i, 4); *v = x; return 0; }
+    case RL_GGUF_I32: { int32_t x; memcpy(&x, p + 4 * i, 4); *v = x; return 0; }
+    case RL_GGUF_I64: case RL_GGUF_U64: { int64_t x; memcpy(&x, p + 8 * i, 8); *v = x; return 0; }
+    default: return rl_err("%s: metadata '%s' must be a list of integers", g->path, key);
+    }
+}
+
+/* Granite 4.0-H (granitehybrid): a layer is Mamba-2 where attention.head_count_kv (one entry per
+ * layer) is 0; the Mamba dims from the ssm.* keys (time_step_rank = heads, inner_size = heads x
+ * head_dim = 2 x hidden), A stored as ssm_a = -exp(A_log); one B / C group only (llama.cpp
+ * normalises per group, which HF's models with one group do not tell apart); rotary embeddings
+ * unless rope.scaling.finetuned is false; a dense model's MLP is the shared one. */
+static int granitehybrid_config(cJSON *c, const rl_gguf *g, const char *arch) {
+    char key[160];
+    snprintf(key, sizeof key, "%s.attention.head_count_kv", arch);
+    const rl_gguf_kv *kv = rl_gguf_get(g, key);
+    int64_t layers = get_int(g, arch, "block_count", 0), hidden = get_int(g, arch, "embedding_length", 0), nkv = 0, n_mamba = 0;
+    if (!kv || kv->type != RL_GGUF_ARRAY || (int64_t)kv->arr_n != layers)
+        return rl_err("%s: granitehybrid needs '%s' as a list of %lld per-layer values (0: a Mamba-2 layer)", g->path, key, (long long)layers);
+    cJSON *lt = cJSON_AddArrayToObject(c, "layer_types");
+    if (!lt) return rl_err("out of memory");
+    for (int64_t l = 0; l < layers; l++) {
+        int64_t v;
+        if (arr_int(g, kv, key, (uint64_t)l, &v)) return -1;
+        if (v < 0 || (v && nkv && v != nkv)) return rl_err("%s: '%s'[%lld] = %lld: attention layers must share one kv head count", g->path, key, (long long)l, (long long)v);
+        if (v) nkv = v; else n_mamba++;
+        cJSON_AddItemToArray(lt, cJSON_CreateString(v ? "attention" : "mamba"));
+    }
+    if (nkv) cJSON_AddNumberToObject(c, "num_key_value_heads", (double)nkv);
+    int64_t heads = get_int(g, arch, "ssm.time_step_rank", 0), inner = get_int(g, arch, "ssm.inner_size", 0);
+    int64_t groups = get_int(g, arch, "ssm.group_count", 1);
+    if (n_mamba) {
+        if (heads <= 0 || inner % heads || hidden <= 0 || inner % hidden)
+            return rl_err("%s: %s.ssm.inner_size %lld must be a multiple of ssm.time_step_rank %lld and of embedding_length %lld", g->path, arch,
+                          (long long)inner, (long long)heads, (long long)hidden);
+        if (groups != 1) return rl_err("%s: %s.ssm.group_count %lld: llama.cpp normalises the Mamba-2 output per group; only 1 group is supported",
+                                       g->path, arch, (long long)groups);
+        cJSON_AddNumberToObject(c, "mamba_n_heads", (double)heads);
+        cJSON_AddNumberToObject(c, "mamba_d_head", (double)(inner / heads));
+        cJSON_AddNumberToObject(c, "mamba_expand", (double)(inner / hidden));
+        if (put_int(c, g, arch, "ssm.group_count", "mamba_n_groups") || put_int(c, g, arch, "ssm.state_size", "mamba_d_state") ||
+            put_int(c, g, arch, "ssm.conv_kernel", "mamba_d_conv")) return -1;
+        int64_t l0 = 0;
+        while (l0 < layers) { int64_t v; arr_int(g, kv, key, (uint64_t)l0, &v); if (!v) break; l0++; }
+        snprintf(key, sizeof key, "blk.%lld.ssm_conv1d.bias", (long long)l0);
+        cJSON_AddBoolToObject(c, "mamba_conv_bias", find_tensor(g, key) != NULL);
+    }
+    snprintf(key, sizeof key, "%s.rope.scaling.finetuned", arch); /* llama.cpp's switch for rotary embeddings (default on) */
+    const rl_gguf_kv *rf = rl_gguf_get(g, key);
+    if (!rf || rf->type != RL_GGUF_BOOL || rf->v.u) cJSON_AddStringToObject(c, "position_embedding_type", "rope");
+    if (get_int(g, arch, "expert_count", 0) == 0) { /* dense: the shared MLP is the whole MLP, feed_forward_length wide */
+        cJSON_DeleteItemFromObject(c, "num_local_experts");
+        cJSON_AddNumberToObject(c, "num_local_experts", 0);
+        cJSON_DeleteItemFromObject(c, "shared_intermediate_size");
+        if (put_int(c, g, arch, "feed_forward_length", "shared_intermediate_size")) return -1;
+    }
+    return 0;
+}
+
 /* OLMo 2 / 3, Granite, Command R / R7B, EXAONE 4: their keys of config.json. */
 static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
     if (!strcmp(arch, "olmo2")) {
@@ -231,6 +300,7 @@ static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
             put_num(c, g, arch, "residual_scale", "residual_multiplier") || put_num(c, g, arch, "logit_scale", "logits_scaling") ||
             put_int(c, g, arch, "expert_shared_feed_forward_length", "shared_intermediate_size")) return -1;
         cJSON_DeleteItemFromObject(c, "shared_expert_intermediate_size"); /* Qwen2-MoE's key: a gated shared expert */
+        if (!strcmp(arch, "granitehybrid") && granitehybrid_config(c, g, arch)) return -1;
     } else if (!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) {
         if (put_num(c, g, arch, "logit_scale", "logit_scale")) return -1;
         if (!strcmp(arch, "cohere2") && swa_layer_types(c, g, arch, 4)) return -1;
@@ -335,7 +405,7 @@ static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
     cJSON_AddItemToArray(a, cJSON_CreateString(hf));
     if (put_int(c, g, arch, "embedding_length", "hidden_size") || put_int(c, g, arch, "block_count", "num_hidden_layers") ||
         put_int(c, g, arch, "attention.head_count", "num_attention_heads") ||
-        put_int(c, g, arch, "attention.head_count_kv", "num_key_value_heads") ||
+        (strcmp(arch, "granitehybrid") && put_int(c, g, arch, "attention.head_count_kv", "num_key_value_heads")) ||
         put_int(c, g, arch, "feed_forward_length", "intermediate_size") ||
         put_int(c, g, arch, "attention.key_length", "head_dim") ||
         put_int(c, g, arch, "context_length", "max_position_embeddings") ||
@@ -476,9 +546,14 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
     for (int r = 0; r < G_COUNT; r++) if (d->gname[r]) d->gname[r] = GLOBAL_NAMES[r];
     if (d->n_experts) for (int e = 0; e < 3; e++) d->ename[e] = EXPERT_NAMES[e];
     memset(d->name_alt, 0, sizeof d->name_alt);
-    if (!strcmp(arch, "granitemoe")) { /* experts and the shared MLP as separate gate / up / down */
+    if (!strcmp(arch, "granitemoe") || !strcmp(arch, "granitehybrid")) { /* experts and the shared MLP as separate gate / up / down */
         d->moe_fused = 0;
         if (d->moe_shared_fused) { d->moe_shared_fused = 0; d->wname[W_SHX_UP] = ROLE_NAMES[W_SHX_UP]; }
+        if (d->wname[W_GATE_UP]) { d->wname[W_GATE_UP] = NULL; d->wname[W_GATE] = ROLE_NAMES[W_GATE]; d->wname[W_UP] = ROLE_NAMES[W_UP]; }
+    }
+    if (!strcmp(arch, "granitehybrid") && d->lin_kind == RL_LIN_MAMBA2) { /* in_proj as ssm_in; ssm_a = -exp(A_log) */
+        d->wname[W_LIN_QKV] = "blk.%d.ssm_in.weight";
+        d->lin_a_direct = 1;
     }
     int dn = !strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next");
     if (!strcmp(arch, "glm4moe") || dn) d->wname[W_MLP_NORM] = "blk.%d.post_attention_norm.weight";

@@ -36,6 +36,7 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"Qwen3NextForCausalLM", "qwen3next", 0}, {"PhiForCausalLM", "phi2", 0}, {"InternLM2ForCausalLM", "internlm2", 1},
     {"QWenLMHeadModel", "qwen", 0}, {"ChatGLMModel", "chatglm", 0}, {"ChatGLMForConditionalGeneration", "chatglm", 0},
     {"BaichuanForCausalLM", "baichuan", 1}, {"SmolLM3ForCausalLM", "smollm3", 1},
+    {"GraniteMoeHybridForCausalLM", "granitehybrid", 1}, /* all-attention with experts: granitemoe (rl_gguf_export) */
 };
 
 /* Layer roles written in the file's matrix type (the rest: F32). */
@@ -378,6 +379,25 @@ static int add_granite_moe(plan *p, const rl_checkpoint *ck, const rl_model_desc
     return add_slice(p, ck, path, gn, hf, 1, 2 * Is, Is, Is, x);
 }
 
+/* A dense Granite 4.0-H MLP: the shared MLP's fused input_linear split into ffn_gate / ffn_up. */
+static int add_gate_up(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, int l, rl_gguf_xtype x) {
+    char hf[160], gn[96];
+    int64_t I = d->intermediate;
+    snprintf(hf, sizeof hf, d->wname[W_GATE_UP], l);
+    snprintf(gn, sizeof gn, "blk.%d.ffn_gate.weight", l);
+    if (add_slice(p, ck, path, gn, hf, 1, 2 * I, 0, I, x)) return -1;
+    snprintf(gn, sizeof gn, "blk.%d.ffn_up.weight", l);
+    return add_slice(p, ck, path, gn, hf, 1, 2 * I, I, I, x);
+}
+
+/* Mamba-2 tensors as llama.cpp's converter writes them (granitehybrid): A_log as ssm_a =
+ * -exp(A_log) and D as ssm_d, both {1, heads}; the gated norm's weight {I / groups, groups}. */
+static void mamba2_tensor(otensor *t, const rl_model_desc *d, int r) {
+    if (r == W_LIN_A_LOG) t->neg_exp = 1;
+    if (r == W_LIN_A_LOG || r == W_LIN_D) { t->n_dims = 2; t->ne[0] = 1; t->ne[1] = d->lin_v_heads; }
+    if (r == W_LIN_NORM) { t->n_dims = 2; t->ne[1] = d->lin_k_heads; t->ne[0] = (int64_t)d->lin_v_heads * d->lin_v_dim / d->lin_k_heads; }
+}
+
 /* Llama 3 rope scaling as llama.cpp's converter writes it: per-pair divisors, in f32. */
 static int add_rope_freqs(plan *p, const rl_rope *r, int head_dim, const char *path) {
     int half = head_dim / 2;
@@ -406,7 +426,8 @@ static int add_rope_freqs(plan *p, const rl_rope *r, int head_dim, const char *p
 static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, rl_gguf_xtype x, int permute,
                       const char *arch) {
     char gname[96], hf[160];
-    int gpt_oss = !strcmp(arch, "gpt-oss"), granite_moe = !strcmp(arch, "granitemoe"), mla = !strcmp(arch, "deepseek2");
+    int gh = !strcmp(arch, "granitehybrid"), granite_moe = !strcmp(arch, "granitemoe") || (gh && d->n_experts);
+    int gpt_oss = !strcmp(arch, "gpt-oss"), mla = !strcmp(arch, "deepseek2");
     int qwen35 = !strncmp(arch, "qwen35", 6), next = !strcmp(arch, "qwen3next"), il2 = !strcmp(arch, "internlm2");
     if (d->gname[G_EMBED] && add_src(p, ck, path, "token_embd.weight", d->gname[G_EMBED], 1, d->tied, x, 0, 0)) return -1;
     if (d->ropes[0].scaling == RL_RS_LLAMA3 && add_rope_freqs(p, &d->ropes[0], d->head_dim, path)) return -1;
@@ -418,8 +439,10 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             if (next && r == W_LIN_QKV) { if (add_qkvz(p, ck, d, path, l, x)) return -1; continue; }
             if (il2 && r == W_QKV) { if (add_internlm2_qkv(p, ck, d, path, l, x)) return -1; continue; }
             if (!strcmp(arch, "baichuan") && r == W_QKV) { if (add_baichuan_qkv(p, ck, d, path, l, x)) return -1; continue; }
+            if (gh && r == W_GATE_UP) { if (add_gate_up(p, ck, d, path, l, x)) return -1; continue; }
             const char *gn = (gpt_oss || qwen35 || next || !strcmp(arch, "glm4moe")) && r == W_MLP_NORM ? "blk.%d.post_attention_norm.weight"
                              : next && r == W_LIN_B ? "blk.%d.ssm_ba.weight" /* in_proj_ba as it is */
+                             : gh && r == W_LIN_QKV ? "blk.%d.ssm_in.weight" /* Mamba-2 in_proj as it is: z, xBC, dt */
                                                     : rl_gguf_role_name(r);
             if (!gn) return rl_err("%s: %s models cannot be written as GGUF yet (a weight with no GGUF name)", path, d->arch);
             snprintf(hf, sizeof hf, d->wname[r], l);
@@ -429,6 +452,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             int plus = d->norm_one_plus && in_list(r, NORM_ROLES, sizeof NORM_ROLES / sizeof *NORM_ROLES);
             if (add_src(p, ck, path, gname, hf, in_list(r, MATRIX_ROLES, sizeof MATRIX_ROLES / sizeof *MATRIX_ROLES), 0, x, heads, plus)) return -1;
             if ((qwen35 || next) && qwen35_linear(&p->t[p->n - 1], d, r, qwen35)) return -1;
+            if (gh) mamba2_tensor(&p->t[p->n - 1], d, r);
         }
         if (gpt_oss && add_gpt_oss_experts(p, ck, d, path, l)) return -1;
         else if (granite_moe && add_granite_moe(p, ck, d, path, l, x)) return -1;
@@ -484,7 +508,7 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
         if (d->act != RL_ACT_SWIGLU_OAI || !d->moe_interleaved || !d->moe_router_b) return rl_err("%s: not gpt-oss's MoE", path);
     } else {
         if (d->quant.method != RL_QM_NONE) return rl_err("%s: already a quantized checkpoint: only F32 / F16 / BF16 checkpoints can be written as GGUF", path);
-        if (d->moe_fused && strcmp(arch, "granitemoe") && strcmp(arch, "qwen35moe"))
+        if (d->moe_fused && strcmp(arch, "granitemoe") && strcmp(arch, "qwen35moe") && strcmp(arch, "granitehybrid"))
             return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
     }
     /* llama.cpp's olmo2 (OLMo 3), cohere2 and exaone4 slide 3 layers of every 4 (exaone4: the 64-layer model only) */
@@ -502,12 +526,20 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
                 return rl_err("%s: layer %d: llama.cpp's smollm3 runs every 4th layer without rotary embeddings, the others with", path, l);
     if ((!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) && (d->qkv_bias || d->o_bias))
         return rl_err("%s: attention biases: llama.cpp's %s has none", path, arch);
-    if (d->lin_kind == RL_LIN_MAMBA2)
-        return rl_err("%s: Mamba-2 layers: writing them as llama.cpp's granitehybrid GGUF is not supported yet", path);
-    if (!strncmp(arch, "granite", 7) && d->ropes[0].pairing == RL_ROPE_NONE)
+    int gh = !strcmp(arch, "granitehybrid");
+    if (gh) { /* llama.cpp's granite-hybrid graph: no dt clamp, the norm per B / C group, expansion 2 */
+        if (d->lin_kind != RL_LIN_MAMBA2) return rl_err("%s: Granite 4.0 without Mamba-2 layers or experts cannot be written as GGUF yet", path);
+        if (d->lin_dt_min != 0.0f || !isinf(d->lin_dt_max)) return rl_err("%s: time_step_limit: llama.cpp's granitehybrid does not clamp dt", path);
+        if (d->lin_k_heads != d->lin_norm_groups)
+            return rl_err("%s: %d B / C groups: llama.cpp's granitehybrid normalises the Mamba-2 output per group, this model over all channels",
+                          path, d->lin_k_heads);
+        if ((int64_t)d->lin_v_heads * d->lin_v_dim != 2 * (int64_t)d->hidden)
+            return rl_err("%s: mamba_expand other than 2: llama.cpp's granitehybrid supports only 2", path);
+        if (!d->n_experts && d->moe_shared_inter) return rl_err("%s: not a Granite 4.0-H MLP", path);
+    } else if (!strncmp(arch, "granite", 7) && d->ropes[0].pairing == RL_ROPE_NONE)
         return rl_err("%s: Granite without rotary embeddings cannot be written as GGUF yet", path);
     int dn = !strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next");
-    if ((d->mla && strcmp(arch, "deepseek2")) || (d->lin_k_heads && !dn) || d->idx_heads || (d->lin_fused && strcmp(arch, "qwen3next")))
+    if ((d->mla && strcmp(arch, "deepseek2")) || (d->lin_k_heads && !dn && !gh) || d->idx_heads || (d->lin_fused && strcmp(arch, "qwen3next")))
         return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
     if (dn) { /* llama.cpp's qwen35: gated full attention every N-th layer, top-k renormalised */
         int every = 0;
@@ -568,6 +600,23 @@ static int write_deepseek2(rl_gguf_writer *w, const rl_model_desc *d, const char
     return 0;
 }
 
+/* Granite 4.0-H: per-layer kv heads (0: a Mamba-2 layer), the ssm.* dims, rotary embeddings on
+ * or off (rope.scaling.finetuned, llama.cpp's switch for this architecture). */
+static int write_granitehybrid(rl_gguf_writer *w, const rl_model_desc *d, const char *arch) {
+    char k[160];
+    int32_t *kv = malloc((size_t)d->n_layers * sizeof *kv);
+    if (!kv) return rl_err("out of memory");
+    for (int l = 0; l < d->n_layers; l++) kv[l] = d->layers[l].kind == RL_LAYER_LINEAR ? 0 : d->n_kv_heads;
+    int rc = rl_gguf_w_arr_i32(w, KEY("attention.head_count_kv"), (uint64_t)d->n_layers, kv) ||
+             rl_gguf_w_u32(w, KEY("ssm.conv_kernel"), (uint32_t)d->lin_conv_k) || rl_gguf_w_u32(w, KEY("ssm.state_size"), (uint32_t)d->lin_k_dim) ||
+             rl_gguf_w_u32(w, KEY("ssm.group_count"), (uint32_t)d->lin_k_heads) ||
+             rl_gguf_w_u32(w, KEY("ssm.time_step_rank"), (uint32_t)d->lin_v_heads) ||
+             rl_gguf_w_u32(w, KEY("ssm.inner_size"), (uint32_t)(d->lin_v_heads * d->lin_v_dim)) ||
+             rl_gguf_w_bool(w, KEY("rope.scaling.finetuned"), d->ropes[0].pairing != RL_ROPE_NONE);
+    free(kv);
+    return rc ? -1 : 0;
+}
+
 static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arch, const char *name, rl_gguf_xtype x) {
     char k[160];
     const rl_rope *r = &d->ropes[0];
@@ -584,7 +633,7 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
         rl_gguf_w_u32(w, KEY("block_count"), (uint32_t)d->n_layers) ||
         rl_gguf_w_u32(w, KEY("feed_forward_length"), (uint32_t)d->intermediate * (strcmp(arch, "qwen") ? 1 : 2)) || /* Qwen v1: 2x */
         rl_gguf_w_u32(w, KEY("attention.head_count"), (uint32_t)d->n_heads) ||
-        rl_gguf_w_u32(w, KEY("attention.head_count_kv"), kvh) ||
+        (strcmp(arch, "granitehybrid") && rl_gguf_w_u32(w, KEY("attention.head_count_kv"), kvh)) ||
         rl_gguf_w_u32(w, KEY("attention.key_length"), kl) ||
         rl_gguf_w_u32(w, KEY("attention.value_length"), vl) ||
         rl_gguf_w_f32(w, d->norm == RL_NORM_LAYER ? KEY("attention.layer_norm_epsilon") : KEY("attention.layer_norm_rms_epsilon"), d->norm_eps) ||
@@ -620,6 +669,7 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
             rl_gguf_w_u32(w, KEY("full_attention_interval"), (uint32_t)every) ||
             rl_gguf_w_arr_i32(w, KEY("rope.dimension_sections"), 4, sec)) return -1;
     }
+    if (!strcmp(arch, "granitehybrid") && write_granitehybrid(w, d, arch)) return -1;
     if (!strcmp(arch, "qwen3moe") && rl_gguf_w_bool(w, KEY("expert_weights_norm"), d->moe_norm_topk)) return -1;
     if (d->attn_softcap > 0 && rl_gguf_w_f32(w, KEY("attn_logit_softcapping"), d->attn_softcap)) return -1;
     if (d->final_softcap > 0 && rl_gguf_w_f32(w, KEY("final_logit_softcapping"), d->final_softcap)) return -1;
@@ -761,8 +811,10 @@ static int write_tensor(rl_gguf_writer *w, const rl_checkpoint *ck, const otenso
     size_t rb = rl_ggml_row_bytes(t->type, cols);
     int64_t chunk = (int64_t)(CHUNK_FLOATS / (size_t)cols);
     if (chunk < 1) chunk = 1;
-    if (t->src[0]->ndim == 1) { /* a vector: one row, items permuted per head */
+    if (t->src[0]->ndim == 1) { /* a vector: one row (or, Mamba-2's ssm_a / ssm_d {1, n}, rows of one), items permuted per head */
         const rl_tensor_info *s = t->src[0];
+        cols *= rows;
+        rb = rl_ggml_row_bytes(t->type, cols);
         float *g = f + cols;
         if ((size_t)cols * 2 > CHUNK_FLOATS) return rl_err("%s: vector too long", s->name);
         if (rl_ckpt_read(ck, s, raw)) return -1;
@@ -831,25 +883,28 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3)", model_dir, d->arch);
         goto out;
     }
-    if (check_desc(d, ARCHS[a].arch, model_dir)) goto out;
-    if ((!strcmp(ARCHS[a].arch, "qwen3moe") && !d->moe_norm_topk) || (!strcmp(ARCHS[a].arch, "qwen2moe") && d->moe_norm_topk)) {
+    int n_lin = 0;
+    for (int l = 0; l < d->n_layers; l++) n_lin += d->layers[l].kind == RL_LAYER_LINEAR;
+    const char *arch = !strcmp(ARCHS[a].arch, "granitehybrid") && !n_lin && d->n_experts ? "granitemoe" : ARCHS[a].arch; /* as llama.cpp's converter */
+    if (check_desc(d, arch, model_dir)) goto out;
+    if ((!strcmp(arch, "qwen3moe") && !d->moe_norm_topk) || (!strcmp(arch, "qwen2moe") && d->moe_norm_topk)) {
         rl_err("%s: norm_topk_prob %s: llama.cpp's %s always %s the top-k weights", model_dir, d->moe_norm_topk ? "true" : "false",
-               ARCHS[a].arch, d->moe_norm_topk ? "keeps" : "renormalises");
+               arch, d->moe_norm_topk ? "keeps" : "renormalises");
         goto out;
     }
     if (!(ck = rl_ckpt_open(model_dir))) goto out;
     if (rl_ckpt_gguf(ck, 0)) { rl_err("%s: already a GGUF model", model_dir); goto out; }
-    if (build_plan(&p, ck, d, model_dir, x, ARCHS[a].permute, ARCHS[a].arch)) goto out;
+    if (build_plan(&p, ck, d, model_dir, x, ARCHS[a].permute, arch)) goto out;
     if (!(w = rl_gguf_writer_new(out_path))) goto out;
     const char *base = strrchr(model_dir, '/');
     char name[128];
     snprintf(name, sizeof name, "%s", base && base[1] ? base + 1 : model_dir);
     const char *vk = "none";
-    if (write_meta(w, d, ARCHS[a].arch, name, x) || rl_gguf_export_vocab(w, model_dir, d, &vk)) goto out;
-    snprintf(S.arch, sizeof S.arch, "%s", ARCHS[a].arch);
+    if (write_meta(w, d, arch, name, x) || rl_gguf_export_vocab(w, model_dir, d, &vk)) goto out;
+    snprintf(S.arch, sizeof S.arch, "%s", arch);
     snprintf(S.vocab, sizeof S.vocab, "%s", vk);
     uint64_t total = 0;
     size_t max_row = 0;

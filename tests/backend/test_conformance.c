@@ -1349,7 +1349,7 @@ static void ssm_ref(const rl_ssm_dims *sd, double *S, const ssm_in *x, double *y
     int nh = sd->heads, P = sd->head_dim, N = sd->d_state, G = sd->groups, I = nh * P, Cn = I + 2 * G * N;
     for (int h = 0; h < nh; h++) {
         int g = h / (nh / G);
-        double A = -exp((double)x->a_log[h]);
+        double A = sd->a_direct ? (double)x->a_log[h] : -exp((double)x->a_log[h]); /* GGUF ssm_a is A itself */
         for (int t = 0; t < T; t++) {
             const float *row = x->xbc + (size_t)t * Cn;
             double dt = log1p(exp((double)x->dt[t * nh + h] + x->dt_bias[h]));
@@ -1381,13 +1381,14 @@ static void run_ssm(dev *d, float *y, float *state, const rl_ssm_dims *sd, const
     down(d, state, dS, ns * sizeof(float));
 }
 static void test_ssm_scan(void) {
-    static const rl_ssm_dims SD[] = {{1, 4, 16, 8, 0.0f, INFINITY}, {2, 6, 32, 12, 0.0f, INFINITY}, {3, 3, 24, 70, 0.05f, 0.5f}};
+    static const rl_ssm_dims SD[] = {{1, 4, 16, 8, 0.0f, INFINITY, 0}, {2, 6, 32, 12, 0.0f, INFINITY, 1}, {3, 3, 24, 70, 0.05f, 0.5f, 0}};
     for (int c = 0; c < 3; c++) {
         const rl_ssm_dims *sd = &SD[c];
         int T = 8, nh = sd->heads, I = nh * sd->head_dim, Cn = I + 2 * sd->groups * sd->d_state;
         size_t ns = (size_t)I * sd->d_state, ny = (size_t)T * I;
         ssm_in x = {rand_f((size_t)T * Cn, 1.5f), rand_f((size_t)T * nh, 2), rand_f((size_t)nh, 1), rand_f((size_t)nh, 1),
                     rand_f((size_t)nh, 1)};
+        if (sd->a_direct) for (int h = 0; h < nh; h++) ((float *)x.a_log)[h] = -expf(x.a_log[h]);
         float *S0 = rand_f(ns, 0.5f);
         double *S = to_d(S0, ns), *ref = Hd(ny), *mag = Hd(ny);
         ssm_ref(sd, S, &x, ref, mag, T);
@@ -1396,8 +1397,8 @@ static void test_ssm_scan(void) {
         run_ssm(D, y1, st1, sd, S0, &x, T, T); /* one call */
         if (C) run_ssm(C, yc, sc, sd, S0, &x, T, T);
         char what[80];
-        snprintf(what, sizeof what, "groups %d heads %d N=%d P=%d%s", sd->groups, nh, sd->d_state, sd->head_dim,
-                 isinf(sd->dt_max) ? "" : " dt clamped");
+        snprintf(what, sizeof what, "groups %d heads %d N=%d P=%d%s%s", sd->groups, nh, sd->d_state, sd->head_dim,
+                 isinf(sd->dt_max) ? "" : " dt clamped", sd->a_direct ? " A direct" : "");
         cmp("ssm_scan/y", what, y, yc, ref, mag, ny);
         cmp("ssm_scan/state", what, st, sc, S, NULL, ns);
         cmp("ssm_scan/split", what, y, NULL, to_d(y1, ny), NULL, ny);

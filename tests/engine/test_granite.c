@@ -10,9 +10,9 @@
  *   fixture's MLP cut along its intermediate channels (an MLP is a sum over them): the first half
  *   is both of two experts (top-2 of 2: weights summing to 1), the second half the shared MLP;
  * - GraniteMoeHybridForCausalLM without experts: the shared MLP is the whole MLP.
- * Granite, GraniteMoe and GraniteMoeShared written as F32 GGUF (`quantize --gguf`: llama.cpp's
- * granite / granitemoe layout, Q/K rows permuted, input_linear split into gate and up) match the
- * same golden. A Mamba-2 layer (Granite 4.0-H; test_granite_hybrid.c) whose tensors are absent is an
+ * Granite, GraniteMoe, GraniteMoeShared and an all-attention GraniteMoeHybrid with experts written
+ * as F32 GGUF (`quantize --gguf`: llama.cpp's granite / granitemoe layout, Q/K rows permuted,
+ * input_linear split into gate and up) match the same golden. A Mamba-2 layer (Granite 4.0-H; test_granite_hybrid.c) whose tensors are absent is an
  * error naming the missing tensor. */
 #include "quant/gguf_export.h"
 #include "repack.h"
@@ -181,7 +181,7 @@ static void check(const char *fixture, kind k) {
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
     CHECK(repack(src, dir, &k) == 0, "%s: rewriting %s: %s", name, src, rl_last_error());
     repack_check(dir, src, name);
-    if (k == K_DENSE || k == K_MOE || k == K_SHARED) {
+    if (k == K_DENSE || k == K_MOE || k == K_SHARED || k == K_HYBRID) { /* an all-attention 4.0 with experts: llama.cpp's granitemoe */
         snprintf(gguf, sizeof gguf, "%s.gguf", dir);
         CHECK(rl_gguf_export(dir, gguf, RL_GX_F32, NULL, NULL, NULL) == 0, "%s: quantize --gguf: %s", name, rl_last_error());
         strcat(name, " as GGUF");

@@ -7,9 +7,12 @@
  * channels, out_proj), Granite's attention (attention_multiplier as the softmax scale, rotary or
  * none), its top-k-softmax experts plus the shared MLP, and the four multipliers. Every prefill
  * and decode row within 1e-3 and the same greedy ids on every backend, the prompt in one sweep
- * and in sweeps of 4 (the state carried between them). Cases: MoE with rotary embeddings and two
- * B / C groups; dense (num_local_experts 0) without rotary embeddings, mamba_d_head given,
- * time_step_limit clamping dt. Writing either as GGUF is refused, naming llama.cpp. */
+ * and in sweeps of 4 (the state carried between them). Cases: MoE with rotary embeddings, two B / C
+ * groups and time_step_limit clamping dt (its GGUF export refused, naming llama.cpp, whose
+ * granitehybrid normalises per group and never clamps); dense (num_local_experts 0) with rotary
+ * embeddings and mamba_d_head given; MoE without rotary embeddings (the released 4.0-H form). The
+ * last two also written as F32 GGUF (`quantize --gguf`: llama.cpp's granitehybrid, Mamba layers
+ * where head_count_kv is 0, ssm_a = -exp(A_log)) and read back against the same rows. */
 #include "refcheck.h"
 
 enum { H = 64, NH = 4, NKV = 2, HD = 16, V = 256, L = 4, P = 9, G = 5, MH = 8, MP = 16, MI = MH * MP, MK = 4, E = 4, TOPK = 2 };
@@ -20,15 +23,19 @@ typedef struct {
     const char *types[L];
     double dt_min, dt_max;
     double em, am, rm, ls; /* embedding / attention / residual multipliers, logits_scaling */
+    int gguf;              /* see ref_check */
 } hyb_case;
 
 static const hyb_case CASES[] = {
-    {"granite 4.0-h (moe, rope)", ",\"num_local_experts\":4,\"num_experts_per_tok\":2,\"position_embedding_type\":\"rope\","
-                                  "\"mamba_n_groups\":2,\"mamba_d_state\":16",
-     1, 1, 2, 16, {"mamba", "attention", "mamba", "mamba"}, 0, INFINITY, 2.0, 0.125, 0.5, 4.0},
-    {"granite 4.0-h (dense, nope, dt limit)", ",\"num_local_experts\":0,\"mamba_n_groups\":1,\"mamba_d_state\":24,"
-                                              "\"mamba_d_head\":16,\"time_step_limit\":[0.3,0.9]",
-     0, 0, 1, 24, {"mamba", "mamba", "attention", "mamba"}, 0.3, 0.9, 1.0, 0.25, 1.0, 1.0},
+    {"granite 4.0-h (moe, rope, 2 groups, dt limit)", ",\"num_local_experts\":4,\"num_experts_per_tok\":2,"
+                                                      "\"position_embedding_type\":\"rope\",\"mamba_n_groups\":2,\"mamba_d_state\":16,"
+                                                      "\"time_step_limit\":[0.3,0.9]",
+     1, 1, 2, 16, {"mamba", "attention", "mamba", "mamba"}, 0.3, 0.9, 2.0, 0.125, 0.5, 4.0, -1},
+    {"granite 4.0-h (dense, rope)", ",\"num_local_experts\":0,\"mamba_n_groups\":1,\"mamba_d_state\":24,"
+                                    "\"mamba_d_head\":16,\"position_embedding_type\":\"rope\"",
+     0, 1, 1, 24, {"mamba", "mamba", "attention", "mamba"}, 0, INFINITY, 1.0, 0.25, 1.0, 1.0, 1},
+    {"granite 4.0-h (moe, nope)", ",\"num_local_experts\":4,\"num_experts_per_tok\":2,\"mamba_n_groups\":1,\"mamba_d_state\":32",
+     1, 0, 1, 32, {"mamba", "attention", "mamba", "mamba"}, 0, INFINITY, 12.0, 0.0625, 0.22, 6.0, 1},
 };
 
 static void rmsnorm(double *o, const double *x, const double *w, int n) {
@@ -48,7 +55,7 @@ static void mamba(const hyb_case *c, int l, const double *hn, int n, double *out
     double *alog = ref_tensor("model.layers.%d.mamba.A_log", l, MH), *dtb = ref_tensor("model.layers.%d.mamba.dt_bias", l, MH);
     double *D = ref_tensor("model.layers.%d.mamba.D", l, MH), *nw = ref_tensor("model.layers.%d.mamba.norm.weight", l, MI);
     double *wo = ref_tensor("model.layers.%d.mamba.out_proj.weight", l, (size_t)H * MI);
-    double *proj = malloc(sizeof *proj * (size_t)n * W), *S = calloc((size_t)MI * N, sizeof *S), xc[MI + 2 * 2 * 24], y[MI];
+    double *proj = malloc(sizeof *proj * (size_t)n * W), *S = calloc((size_t)MI * N, sizeof *S), xc[MI + 2 * 64], y[MI];
     for (int t = 0; t < n; t++) ref_linear(proj + (size_t)t * W, win, NULL, hn + (size_t)t * H, W, H);
     for (int t = 0; t < n; t++) {
         const double *z = proj + (size_t)t * W, *dtr = z + MI + C;
@@ -185,14 +192,16 @@ static void check_case(const hyb_case *c) {
              "\"residual_multiplier\":%g,\"logits_scaling\":%g%s}",
              c->types[0], c->types[1], c->types[2], c->types[3], c->em, c->am, c->rm, c->ls, c->extra);
     int32_t ids[P + G] = {5, 17, 200, 3, 99, 42, 7, 250, 128};
-    ref_synth_check(cfg, 29, c->name, reference, c, ids, P, G, V, 4, 0);
+    ref_synth_check(cfg, 29, c->name, reference, c, ids, P, G, V, 4, c->gguf);
 }
 
-static void test_moe_rope(void) { check_case(&CASES[0]); }
-static void test_dense_nope(void) { check_case(&CASES[1]); }
+static void test_moe_rope_groups(void) { check_case(&CASES[0]); }
+static void test_dense_rope(void) { check_case(&CASES[1]); }
+static void test_moe_nope(void) { check_case(&CASES[2]); }
 
 int main(void) {
-    RUN(test_moe_rope);
-    RUN(test_dense_nope);
+    RUN(test_moe_rope_groups);
+    RUN(test_dense_rope);
+    RUN(test_moe_nope);
     TEST_END();
 }

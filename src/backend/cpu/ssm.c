@@ -22,7 +22,7 @@ static void ssm_heads(void *ctx, int64_t h0, int64_t h1, int tid) {
     int nh = d->heads, P = d->head_dim, N = d->d_state, per = nh / d->groups;
     size_t I = (size_t)nh * P, C = I + 2 * (size_t)d->groups * N;
     for (int h = (int)h0; h < (int)h1; h++) {
-        float *S = j->state + (size_t)h * P * N, A = -expf(j->a_log[h]), D = j->d_skip[h];
+        float *S = j->state + (size_t)h * P * N, A = d->a_direct ? j->a_log[h] : -expf(j->a_log[h]), D = j->d_skip[h];
         size_t g = (size_t)(h / per);
         for (int t = 0; t < j->T; t++) {
             const float *row = j->xbc + (size_t)t * C, *x = row + (size_t)h * P;

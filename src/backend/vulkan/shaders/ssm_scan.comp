@@ -5,14 +5,14 @@
 #include "common.glsl"
 layout(push_constant) uniform P {
     F32 S; F32 xbc; F32 dt; F32 alog; F32 dtb; F32 ds; F32 y;
-    uint G, NH, N, HP, T; float dtmin, dtmax;
+    uint G, NH, N, HP, T; float dtmin, dtmax; uint ad;
 } p;
 #define MAXN 1024
 shared float Bs[MAXN], Cs[MAXN];
 void main() {
     uint h = gl_WorkGroupID.x, g = h / (p.NH / p.G);
     uint I = p.NH * p.HP, C = I + 2u * p.G * p.N;
-    float A = -exp(p.alog.v[h]), D = p.ds.v[h];
+    float A = p.ad != 0u ? p.alog.v[h] : -exp(p.alog.v[h]), D = p.ds.v[h];
     for (uint t = 0; t < p.T; t++) {
         uint row = t * C;
         for (uint n = lid(); n < p.N; n += WG) {
