@@ -182,23 +182,36 @@ int cmd_info(int argc, char **argv) {
             if (d->layers[l].kind == RL_LAYER_SLIDING) { printf("%s%d", first ? "" : ",", l); first = 0; }
         printf(" (window %d)\n", d->layers[0].kind == RL_LAYER_SLIDING ? d->layers[0].window : d->layers[d->n_layers - 1].window);
     }
-    int nlin = 0; /* hybrid models: Gated DeltaNet / Mamba-2 layers (deltanet.c) keep a fixed state, no KV cache */
-    for (int l = 0; l < d->n_layers; l++) nlin += d->layers[l].kind == RL_LAYER_LINEAR;
+    int nlin = 0, nmlp = 0; /* hybrid models: Gated DeltaNet / Mamba-2 layers (deltanet.c) keep a fixed state, no KV cache;
+                               Nemotron-H's MLP-only layers none */
+    int n_one = 0; /* layers of one sublayer */
+    for (int l = 0; l < d->n_layers; l++) {
+        nlin += d->layers[l].kind == RL_LAYER_LINEAR;
+        nmlp += d->layers[l].no_mixer;
+        n_one += d->layers[l].no_mixer || d->layers[l].no_mlp;
+    }
+    if (n_one) { /* Nemotron-H: M Mamba-2, * attention, - MLP (hybrid_override_pattern's letters) */
+        printf("sublayers       one per layer: ");
+        for (int l = 0; l < d->n_layers; l++)
+            putchar(d->layers[l].no_mixer ? '-' : !d->layers[l].no_mlp ? '+' : d->layers[l].kind == RL_LAYER_LINEAR ? 'M' : '*');
+        printf(" (M Mamba-2, * attention, - MLP)\n");
+    }
     if (nlin) {
         int mamba = d->lin_kind == RL_LIN_MAMBA2;
         printf("linear attn     %s on layers ", mamba ? "Mamba-2" : "Gated DeltaNet");
         for (int l = 0, first = 1; l < d->n_layers; l++)
             if (d->layers[l].kind == RL_LAYER_LINEAR) { printf("%s%d", first ? "" : ",", l); first = 0; }
         if (mamba)
-            printf(" (%d heads x %d, state %d in %d group%s, conv %d%s)\n", d->lin_v_heads, d->lin_v_dim, d->lin_k_dim,
-                   d->lin_k_heads, d->lin_k_heads == 1 ? "" : "s", d->lin_conv_k, d->lin_conv_bias ? " with bias" : "");
+            printf(" (%d heads x %d, state %d in %d group%s, conv %d%s%s)\n", d->lin_v_heads, d->lin_v_dim, d->lin_k_dim,
+                   d->lin_k_heads, d->lin_k_heads == 1 ? "" : "s", d->lin_conv_k, d->lin_conv_bias ? " with bias" : "",
+                   d->lin_norm_groups > 1 ? ", output norm per group" : "");
         else
             printf(" (%d key heads x %d, %d value heads x %d, conv %d%s)%s\n", d->lin_k_heads, d->lin_k_dim, d->lin_v_heads,
                    d->lin_v_dim, d->lin_conv_k, d->lin_fused ? ", fused qkvz / ba projections" : "",
                    d->attn_out_gate ? "; full attention output gated" : "");
     }
     printf("mlp             %s %s%s\n", d->mlp_gated ? "gated" : "plain",
-           d->act == RL_ACT_SILU ? "SiLU" : d->act == RL_ACT_GELU_TANH ? "GELU(tanh)" : d->act == RL_ACT_GELU_ERF ? "GELU" : "clamped SwiGLU (gpt-oss)", d->mlp_bias ? ", bias" : "");
+           d->act == RL_ACT_SILU ? "SiLU" : d->act == RL_ACT_GELU_TANH ? "GELU(tanh)" : d->act == RL_ACT_GELU_ERF ? "GELU" : d->act == RL_ACT_RELU2 ? "squared ReLU" : "clamped SwiGLU (gpt-oss)", d->mlp_bias ? ", bias" : "");
     print_block_features(d);
     char moe_line[512]; /* MoE routing and MLA dimensions (moe_config.c) */
     rl_moe_describe(d, moe_line, sizeof moe_line);
@@ -220,7 +233,7 @@ int cmd_info(int argc, char **argv) {
         if (st[i].bytes > largest) largest = st[i].bytes;
         if (st[i].kind == RL_STAGE_LAYER) layers += st[i].bytes;
     }
-    double kv = 2.0 * (d->n_layers - nlin) * (double)ctx * d->n_kv_heads * d->head_dim * 4;
+    double kv = 2.0 * (d->n_layers - nlin - nmlp) * (double)ctx * d->n_kv_heads * d->head_dim * 4;
     double lin_state = nlin * 4.0 * ((double)d->lin_v_heads * d->lin_k_dim * d->lin_v_dim +
                                      (d->lin_conv_k - 1.0) * (2.0 * d->lin_k_heads * d->lin_k_dim + (double)d->lin_v_heads * d->lin_v_dim));
     kv += lin_state;

@@ -1,4 +1,5 @@
-/* The one decoder block: reads the model description and runs attention + MLP for T tokens,
+/* The one decoder block: reads the model description and runs the token mixer + MLP (or, in a
+ * Nemotron-H layer, one of them) for T tokens,
  * whatever the family, through the backend ops. Weights are views into the layer image. */
 #include "engine/model.h"
 #include "engine/deltanet.h"
@@ -148,19 +149,15 @@ static int mlp(rl_model *m, const rl_stage *s, const uint8_t *buf, int T, float 
     return 0;
 }
 
-int rl_block_forward(rl_model *m, int l, const uint8_t *buf, int T) {
+/* The token-mixer sublayer of layer l: its norm, attention / linear attention / MLA, the post
+ * norm and residual multiplier, the residual add. */
+static int mixer_sublayer(rl_model *m, int l, const rl_stage *s, const uint8_t *buf, int T, float *w0, float *w1, float *w2) {
     const rl_model_desc *d = &m->d;
-    const rl_stage *s = &m->stages[l];
     rl_backend *be = m->be;
-    int H = d->hidden, hd = d->head_dim, I = d->intermediate;
-    int wstride = H > I ? H : I;
-    if (d->n_heads * hd + 2 * d->n_kv_heads * hd > wstride) wstride = d->n_heads * hd + 2 * d->n_kv_heads * hd;
-    float *w0 = m->wv, *w1 = m->wv + wstride, *w2 = m->wv + 2 * wstride;
-
-    /* --- token mixer --- */
+    int H = d->hidden;
     norm(m, m->xb, m->x, vec(m, w0, W(s, buf, W_ATTN_NORM), H), vec(m, w1, W(s, buf, W_ATTN_NORM_B), H), T, H);
     RL_TRACE(m, l, "attn_norm", m->xb, T, H);
-    if (d->layers[l].kind == RL_LAYER_LINEAR) { /* Gated DeltaNet instead of attention (deltanet.c) */
+    if (d->layers[l].kind == RL_LAYER_LINEAR) { /* Gated DeltaNet / Mamba-2 instead of attention (deltanet.c) */
         if (rl_deltanet_forward(m, l, buf, T)) return -1;
     } else if (d->mla) { /* multi-head latent attention (mla.c) */
         if (rl_mla_forward(m, l, buf, T)) return -1;
@@ -170,8 +167,15 @@ int rl_block_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     if (d->resid_mult && d->resid_mult != 1.0f) be->ops->scale(be, m->o, d->resid_mult, (int64_t)T * H);
     RL_TRACE(m, l, "mixer_out", m->o, T, H);
     be->ops->add(be, m->x, m->o, (int64_t)T * H);
+    return 0;
+}
 
-    /* --- MLP --- (parallel block: on the same normed input xb, still intact) */
+/* The MLP sublayer of layer l (parallel block: on the mixer's normed input xb, still intact):
+ * its norm, the dense MLP or the experts, the post norm and residual multiplier, the residual add. */
+static int mlp_sublayer(rl_model *m, int l, const rl_stage *s, const uint8_t *buf, int T, float *w0, float *w1, float *w2) {
+    const rl_model_desc *d = &m->d;
+    rl_backend *be = m->be;
+    int H = d->hidden;
     if (!d->parallel_block)
         norm(m, m->xb, m->x, vec(m, w0, W(s, buf, W_MLP_NORM), H), vec(m, w1, W(s, buf, W_MLP_NORM_B), H), T, H);
     RL_TRACE(m, l, "ffn_norm", m->xb, T, H);
@@ -183,6 +187,19 @@ int rl_block_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     if (d->resid_mult && d->resid_mult != 1.0f) be->ops->scale(be, m->o, d->resid_mult, (int64_t)T * H);
     RL_TRACE(m, l, "ffn_out", m->o, T, H);
     be->ops->add(be, m->x, m->o, (int64_t)T * H);
+    return 0;
+}
+
+int rl_block_forward(rl_model *m, int l, const uint8_t *buf, int T) {
+    const rl_model_desc *d = &m->d;
+    const rl_stage *s = &m->stages[l];
+    int H = d->hidden, hd = d->head_dim, I = d->intermediate;
+    int wstride = H > I ? H : I;
+    if (d->n_heads * hd + 2 * d->n_kv_heads * hd > wstride) wstride = d->n_heads * hd + 2 * d->n_kv_heads * hd;
+    float *w0 = m->wv, *w1 = m->wv + wstride, *w2 = m->wv + 2 * wstride;
+    /* a Nemotron-H layer has only one of the two */
+    if (!d->layers[l].no_mixer && mixer_sublayer(m, l, s, buf, T, w0, w1, w2)) return -1;
+    if (!d->layers[l].no_mlp && mlp_sublayer(m, l, s, buf, T, w0, w1, w2)) return -1;
     RL_TRACE(m, l, "layer_out", m->x, T, H);
     return 0;
 }

@@ -48,7 +48,7 @@ int rl_dn_plan(rl_model *m) {
     int nkv = 0, nlin = 0;
     for (int l = 0; l < d->n_layers; l++) {
         int lin = d->layers[l].kind == RL_LAYER_LINEAR;
-        m->kv_slot[l] = lin || l < m->l0 || l >= m->l1 ? -1 : nkv++; /* this stage's layers only */
+        m->kv_slot[l] = lin || d->layers[l].no_mixer || l < m->l0 || l >= m->l1 ? -1 : nkv++; /* this stage's attention layers only */
         m->lin_slot[l] = lin ? nlin++ : -1;
     }
     m->n_lin = nlin;
@@ -56,11 +56,11 @@ int rl_dn_plan(rl_model *m) {
     int dk = d->lin_k_dim, dv = d->lin_v_dim, nv = d->lin_v_heads, K = d->lin_conv_k, C = conv_dim(d);
     if (dk > DN_MAX_HD || dv > DN_MAX_HD)
         return rl_err("%s: linear attention head dims %d/%d exceed the supported %d", m->dir, dk, dv, DN_MAX_HD);
-    if (d->act != RL_ACT_SILU) return rl_err("%s: the Gated DeltaNet needs hidden_act silu", m->dir);
-    int mamba = d->lin_kind == RL_LIN_MAMBA2;
-    if (mamba && (d->lin_norm_groups != 1 || d->lin_k_heads <= 0 || nv % d->lin_k_heads))
-        return rl_err("%s: Mamba-2 with %d norm groups / %d B,C groups of %d heads is not supported (one norm group, heads a "
-                      "multiple of groups)", m->dir, d->lin_norm_groups, d->lin_k_heads, nv);
+    int mamba = d->lin_kind == RL_LIN_MAMBA2; /* (its families check the conv's activation: SiLU) */
+    if (!mamba && d->act != RL_ACT_SILU) return rl_err("%s: the Gated DeltaNet needs hidden_act silu", m->dir);
+    if (mamba && (d->lin_norm_groups <= 0 || (nv * dv) % d->lin_norm_groups || d->lin_k_heads <= 0 || nv % d->lin_k_heads))
+        return rl_err("%s: Mamba-2 with %d norm groups / %d B,C groups of %d heads x %d is not supported (heads a multiple of the "
+                      "B,C groups, channels of the norm groups)", m->dir, d->lin_norm_groups, d->lin_k_heads, nv, dv);
     for (int l = 0; l < d->n_layers; l++) {
         if (m->lin_slot[l] < 0) continue;
         const rl_tensor_info *t = m->stages[l].t[W_LIN_CONV];
@@ -293,9 +293,17 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
         be->ops->copy2d(be, cst, CB, S->in + (size_t)sg->n * C, CB, CB, K - 1);
         if (sg->n > done) recur_rows(be, &dd, sdp, S, st, r0 + done, sg->n - done, &sw, nv, VD, C);
     }
-    if (mamba) { /* the gated RMSNorm: RMSNorm_w(y * SiLU(z)) over all of y */
+    if (mamba) { /* the gated RMSNorm: RMSNorm_w(y * SiLU(z)) over all of y, or over each of lin_norm_groups groups */
         be->ops->act_mul(be, RL_ACT_SILU, S->z, S->core, (int64_t)T * VD);
-        be->ops->rmsnorm(be, S->core, S->z, norm_w, T, VD, d->norm_eps, 0);
+        int ng = d->lin_norm_groups, gw = VD / ng;
+        if (ng == 1) be->ops->rmsnorm(be, S->core, S->z, norm_w, T, VD, d->norm_eps, 0);
+        else /* group g's columns of every row into the free qkv scratch, normed there, back into core */
+            for (int g = 0; g < ng; g++) {
+                size_t GB = (size_t)gw * sizeof(float), RB = (size_t)VD * sizeof(float);
+                be->ops->copy2d(be, S->qkv, GB, S->z + (size_t)g * gw, RB, GB, T);
+                be->ops->rmsnorm(be, S->qkv, S->qkv, norm_w + (size_t)g * gw, T, gw, d->norm_eps, 0);
+                be->ops->copy2d(be, S->core + (size_t)g * gw, RB, S->qkv, GB, GB, T);
+            }
     }
     RL_TRACE(m, l, "dn_conv", S->conv, T, C);
     RL_TRACE(m, l, "dn_core", S->core, T, VD);

@@ -198,7 +198,7 @@ static int plan_model(rl_model *m, size_t budget) {
     }
     int n_kvl = 0, win[RL_MAX_LAYERS];
     for (int l = m->l0; l < m->l1; l++) /* this stage's layers (deltanet.c numbers kv_slot alike) */
-        if (d->layers[l].kind != RL_LAYER_LINEAR) win[n_kvl++] = d->layers[l].kind == RL_LAYER_SLIDING ? d->layers[l].window : 0;
+        if (d->layers[l].kind != RL_LAYER_LINEAR && !d->layers[l].no_mixer) win[n_kvl++] = d->layers[l].kind == RL_LAYER_SLIDING ? d->layers[l].window : 0;
     int compact = m->be->ops->attention_kv && m->be->ops->kv_store;
     /* MLA: the latent cache (normed c | rotated k_pe per token, absorbed attention) where the
      * backend can; the expanded per-head f32 cache otherwise and with the DSA indexer */

@@ -97,14 +97,17 @@ void rl_budget_sizes(const rl_model_desc *d, const rl_stage *st, int n, int ctx,
         if (st[i].bytes > in->largest) in->largest = st[i].bytes;
         if (st[i].kind == RL_STAGE_HEAD && st[i].row1 - st[i].row0 > head_rows) head_rows = st[i].row1 - st[i].row0;
     }
-    int nlin = 0;
-    for (int l = 0; l < d->n_layers; l++) nlin += d->layers[l].kind == RL_LAYER_LINEAR;
+    int nlin = 0, natt = 0; /* linear (fixed state) and attention (KV cache) layers */
+    for (int l = 0; l < d->n_layers; l++) {
+        nlin += d->layers[l].kind == RL_LAYER_LINEAR;
+        natt += d->layers[l].kind != RL_LAYER_LINEAR && !d->layers[l].no_mixer;
+    }
     if (n_seq < 1) n_seq = 1;
     if (n_threads < 1) n_threads = 1;
     uint64_t T = (uint64_t)(max_T > 0 ? max_T : 256), H = (uint64_t)d->hidden, I = (uint64_t)d->intermediate;
     if (T > (uint64_t)ctx) T = (uint64_t)ctx;
     uint64_t qd = (uint64_t)d->n_heads * (uint64_t)d->head_dim, kvd = (uint64_t)d->n_kv_heads * (uint64_t)d->head_dim;
-    in->kv = 2 * 4 * (uint64_t)(d->n_layers - nlin) * (uint64_t)n_seq * (uint64_t)ctx * kvd;
+    in->kv = 2 * 4 * (uint64_t)natt * (uint64_t)n_seq * (uint64_t)ctx * kvd;
     in->kv += (uint64_t)(4.0 * nlin * ((double)d->lin_v_heads * d->lin_k_dim * d->lin_v_dim +
                                        (d->lin_conv_k - 1.0) * (2.0 * d->lin_k_heads * d->lin_k_dim + (double)d->lin_v_heads * d->lin_v_dim)));
     uint64_t rows = T * (4 * H + 3 * qd + 3 * kvd + 2 * I) + T * (uint64_t)head_rows;

@@ -143,7 +143,7 @@ int rl_config_from_json(rl_model_desc *d, const cJSON *root, const char *file) {
     if (rl_json_str(root, "dtype", NULL, &dt, file)) return -1;
     if (!dt && rl_json_str(root, "torch_dtype", "", &dt, file)) return -1;
     snprintf(d->dtype, sizeof d->dtype, "%s", dt);
-    for (int l = 0; l < d->n_layers; l++) d->layers[l] = (rl_layer_desc){RL_LAYER_FULL, 0, 0};
+    for (int l = 0; l < d->n_layers; l++) d->layers[l] = (rl_layer_desc){.kind = RL_LAYER_FULL};
 
     return fam->normalize(d, cfg, file);
 }

@@ -11,7 +11,8 @@
 
 typedef enum { RL_NORM_RMS = 0, RL_NORM_LAYER } rl_norm_kind;
 typedef enum { RL_ACT_SILU = 0, RL_ACT_GELU_TANH, RL_ACT_GELU_ERF,
-               RL_ACT_SWIGLU_OAI /* gpt-oss: g = min(gate, 7), u = clamp(up, -7, 7): g sigmoid(1.702 g) (u + 1) */ } rl_act_kind;
+               RL_ACT_SWIGLU_OAI, /* gpt-oss: g = min(gate, 7), u = clamp(up, -7, 7): g sigmoid(1.702 g) (u + 1) */
+               RL_ACT_RELU2 /* squared ReLU max(x, 0)^2 (Nemotron-H's relu2) */ } rl_act_kind;
 typedef enum { RL_LAYER_FULL = 0, RL_LAYER_SLIDING,
                RL_LAYER_LINEAR /* Gated DeltaNet (Qwen3.5) or Mamba-2 (lin_kind): fixed-size recurrent state, no KV cache */ } rl_layer_kind;
 
@@ -70,6 +71,8 @@ typedef struct {
     rl_layer_kind kind;
     int window;              /* sliding window in tokens (0 = full attention) */
     int rope;                /* index into rl_model_desc.ropes */
+    int no_mixer, no_mlp;    /* Nemotron-H: a layer of one sublayer only, its norm then the MLP (no_mixer:
+                                no attention / linear roles, no KV cache) or the token mixer (no_mlp) */
 } rl_layer_desc;
 
 /* Weight roles of one decoder layer; families map each to a tensor name. */

@@ -53,6 +53,6 @@ int rl_norm_phi3(rl_model_desc *d, const cJSON *cfg, const char *file) {
     d->gname[G_LM_HEAD] = "lm_head.weight";
     long long w;
     if (rl_json_int(cfg, "sliding_window", 0, &w, file)) return -1;
-    for (int l = 0; l < d->n_layers && w > 0; l++) d->layers[l] = (rl_layer_desc){RL_LAYER_SLIDING, (int)w, 0};
+    for (int l = 0; l < d->n_layers && w > 0; l++) d->layers[l] = (rl_layer_desc){.kind = RL_LAYER_SLIDING, .window = (int)w};
     return 0;
 }

@@ -5,6 +5,7 @@
 #include "model/fam_moe.h"
 #include "model/fam_granite.h"
 #include "model/fam_gpt_oss.h"
+#include "model/fam_nemotron_h.h"
 #include "util/err.h"
 #include "util/json.h"
 #include <stdio.h>
@@ -201,7 +202,8 @@ static const rl_family FAMILIES[] = {
     {"granite", {"GraniteForCausalLM", NULL}, 0, rl_norm_granite}, /* fam_granite.c: Llama + multipliers */
     {"granitemoe", {"GraniteMoeForCausalLM", NULL}, 0, rl_norm_granitemoe}, /* fam_granite.c */
     {"granitemoeshared", {"GraniteMoeSharedForCausalLM", NULL}, 0, rl_norm_granitemoeshared}, /* fam_granite.c */
-    {"granitemoehybrid", {"GraniteMoeHybridForCausalLM", NULL}, 0, rl_norm_granitemoehybrid}, /* fam_granite.c: attention layers */
+    {"granitemoehybrid", {"GraniteMoeHybridForCausalLM", NULL}, 0, rl_norm_granitemoehybrid}, /* fam_granite.c: attention / Mamba-2 layers */
+    {"nemotron_h", {"NemotronHForCausalLM", NULL}, 0, rl_norm_nemotron_h}, /* fam_nemotron_h.c: one sublayer per layer */
     {"qwen2_moe", {"Qwen2MoeForCausalLM", NULL}, 0, rl_norm_qwen2_moe}, /* fam_moe.c */
     {"qwen3_moe", {"Qwen3MoeForCausalLM", NULL}, 0, rl_norm_qwen3_moe}, /* fam_moe.c */
     {"qwen3_vl_moe", {NULL}, 0, rl_norm_qwen3_vl_moe}, /* fam_moe.c: the text model of Qwen3-VL-MoE (mm_text) */

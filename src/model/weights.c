@@ -70,7 +70,19 @@ int rl_role_needed(const rl_model_desc *d, int r) {
 
 /* Per-layer view: linear-attention (Gated DeltaNet, Mamba-2) layers have the W_LIN_* roles
  * instead of the attention projections; every other layer has no W_LIN_* role. */
+/* The MLP sublayer's roles (norm, dense MLP, experts' router and shared expert); the rest belong
+ * to the token mixer. */
+static int mlp_role(int r) {
+    switch (r) {
+    case W_MLP_NORM: case W_MLP_NORM_B: case W_GATE: case W_UP: case W_DOWN: case W_UP_B: case W_DOWN_B: case W_GATE_UP:
+    case W_POST_MLP_NORM: case W_MOE_ROUTER: case W_MOE_ROUTER_BIAS: case W_MOE_ROUTER_B: case W_SHX_GATE: case W_SHX_UP:
+    case W_SHX_DOWN: case W_SHX_GATE_W: return 1;
+    default: return 0;
+    }
+}
+
 int rl_role_needed_layer(const rl_model_desc *d, int l, int r) {
+    if (mlp_role(r) ? d->layers[l].no_mlp : d->layers[l].no_mixer) return 0; /* a Nemotron-H layer has one of the two */
     int lin = d->layers[l].kind == RL_LAYER_LINEAR, mamba = lin && d->lin_kind == RL_LIN_MAMBA2;
     if (r == W_LIN_CONV_B) return mamba && d->lin_conv_bias;
     if (r == W_LIN_D) return mamba;

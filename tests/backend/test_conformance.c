@@ -989,13 +989,13 @@ static void run_ew(dev *d, float *res, int op, const float *y, const float *x, i
 }
 static void test_elementwise(void) {
     static const int64_t NS[] = {1, 1001};
-    static const char *ACT[] = {"silu", "gelu_tanh", "gelu_erf", "swiglu_oai"};
+    static const char *ACT[] = {"silu", "gelu_tanh", "gelu_erf", "swiglu_oai", "relu2"};
     for (int ni = 0; ni < 2; ni++) {
         int64_t n = NS[ni];
-        for (int op = 0; op <= EW_ACT + 7; op++) {
+        for (int op = 0; op <= EW_ACT + 9; op++) {
             int kind = op - EW_ACT, is_act = op >= EW_ACT;
-            rl_act_kind k = is_act ? (rl_act_kind)(kind % 4) : RL_ACT_SILU;
-            int no_up = is_act && kind >= 4, oai = is_act && k == RL_ACT_SWIGLU_OAI; /* (oai: past both clamps too) */
+            rl_act_kind k = is_act ? (rl_act_kind)(kind % 5) : RL_ACT_SILU;
+            int no_up = is_act && kind >= 5, oai = is_act && k == RL_ACT_SWIGLU_OAI; /* (oai: past both clamps too) */
             float s = op == EW_SCALE ? -1.37f : op == EW_SOFTCAP ? 30.0f : 0;
             float *y = ew_input((size_t)n, op == EW_SOFTCAP ? 60 : oai ? 12 : 4);
             float *x = no_up || op == EW_SCALE || op == EW_SOFTCAP ? NULL : op == EW_SIGMUL ? ew_input((size_t)n, 6) : rand_f((size_t)n, oai ? 10 : 3);
@@ -1014,6 +1014,7 @@ static void test_elementwise(void) {
                     if (k == RL_ACT_SILU) g = g / (1 + exp(-g));
                     else if (k == RL_ACT_GELU_TANH) g = 0.5 * g * (1 + tanh(sqrt(2 / M_PI) * (g + 0.044715 * g * g * g)));
                     else if (k == RL_ACT_GELU_ERF) g = 0.5 * g * (1 + erf(g / sqrt(2.0)));
+                    else if (k == RL_ACT_RELU2) g = g > 0 ? g * g : 0;
                     else { /* gpt-oss (transformers' GptOssExperts): gate clamped above, up both ways, alpha 1.702 */
                         g = fmin(g, 7.0);
                         ref[i] = g / (1 + exp(-1.702 * g)) * ((x ? fmax(fmin((double)x[i], 7.0), -7.0) : 0.0) + 1);

@@ -1,4 +1,5 @@
-/* Models without token trees (Qwen3.5's recurrent layers) in speculative
+/* Models without token trees (Qwen3.5's recurrent layers; Mamba-2's, on a synthetic Nemotron-H
+ * checkpoint written at the start) in speculative
  * decoding: chains verified through rl_model_eval_tree_batch for several sequences at once and
  * committed in part or whole, and hybrid checkpoints deferred while the state is still being
  * replayed. Every logits row is compared with a fresh prefill of the same tokens, and the sweeps
@@ -7,7 +8,10 @@
 #include "golden_cmp.h"
 #include "engine/model.h"
 #include "gen/generate.h"
+#include "model/synth.h"
+#include "util/fileio.h"
 #include <stdio.h>
+#include <stdlib.h>
 
 static const char *BE[4] = {"cpu", "cpu-staged"};   /* and the GPU backends that open here (main) */
 static int NBE = 2;
@@ -36,9 +40,11 @@ static int ref_rows(rl_model *ref, const int32_t *p0, int n0, const int32_t *p1,
     return rc;
 }
 
+/* A fixture of ../shared by name, or a model directory by its absolute path. */
 static rl_model *open_fixture(const char *name, int n_seq, int max_batch) {
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/fixtures/%s", t_shared(), name);
+    if (name[0] == '/') snprintf(dir, sizeof dir, "%s", name);
+    else snprintf(dir, sizeof dir, "%s/fixtures/%s", t_shared(), name);
     rl_model_opts o = {.n_seq = n_seq, .max_batch = max_batch, .backend = backend};
     rl_model *m = rl_model_open(dir, &o);
     CHECK(m != NULL, "open %s on %s: %s", name, backend, rl_last_error());
@@ -268,12 +274,35 @@ static void test_chains(void) {
     backend = "cpu";
 }
 
+/* Mamba-2 state (Nemotron-H: Mamba-2, attention and MLP layers) through the same chains. */
+static void test_chains_mamba(void) {
+    static const char CFG[] =
+        "{\"architectures\":[\"NemotronHForCausalLM\"],\"model_type\":\"nemotron_h\",\"hidden_size\":64,\"intermediate_size\":96,"
+        "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"head_dim\":24,\"vocab_size\":256,\"layer_norm_epsilon\":1e-5,"
+        "\"tie_word_embeddings\":false,\"eos_token_id\":1,\"num_hidden_layers\":4,\"mamba_num_heads\":8,\"mamba_head_dim\":16,"
+        "\"ssm_state_size\":16,\"n_groups\":2,\"conv_kernel\":4,\"hybrid_override_pattern\":\"M*-M\"}";
+    char dir[64] = "/tmp/rl_chains_XXXXXX", cfg[128], m_dir[128], cmd[160];
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(cfg, sizeof cfg, "%s/in.json", dir);
+    snprintf(m_dir, sizeof m_dir, "%s/m", dir);
+    rl_synth_opts so = {.dtype = RL_DT_BF16, .seed = 7};
+    CHECK(rl_write_file_atomic(cfg, CFG, strlen(CFG)) == 0 && rl_synth_write(cfg, m_dir, &so) == 0, "synth: %s", rl_last_error());
+    for (int b = 0; b < NBE; b++) {
+        backend = BE[b];
+        chains_of(m_dir);
+    }
+    backend = "cpu";
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
 int main(void) {
     NBE = gpu_backends(BE, 2);
     for (int b = 0; b < NBE; b++) fprintf(stderr, "  backend %s\n", BE[b]);
     RUN_SHARED(test_deferred_checkpoint);
     RUN_SHARED(test_two_slots);
     RUN_SHARED(test_chains);
+    RUN(test_chains_mamba);
     RUN_SHARED(test_drafter_chains);
     TEST_END();
 }

@@ -164,6 +164,7 @@ static void cpu_act_mul(rl_backend *be, rl_act_kind k, float *g, const float *u,
     case RL_ACT_GELU_TANH: rl_gelu_tanh_mul(g, u, n); break;
     case RL_ACT_GELU_ERF: rl_gelu_erf_mul(g, u, n); break;
     case RL_ACT_SWIGLU_OAI: rl_swiglu_oai_mul(g, u, n); break;
+    case RL_ACT_RELU2: rl_relu2_mul(g, u, n); break;
     }
 }
 static void cpu_row_norm_div(rl_backend *be, float *out, int T, int rows, const void *w, rl_dtype dt, int cols) {

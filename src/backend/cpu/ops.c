@@ -56,6 +56,13 @@ void rl_gelu_erf_mul(float *gate, const float *up, int64_t n) {
     }
 }
 
+void rl_relu2_mul(float *gate, const float *up, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float r = gate[i] > 0.0f ? gate[i] : 0.0f, g = r * r;
+        gate[i] = up ? g * up[i] : g;
+    }
+}
+
 void rl_swiglu_oai_mul(float *gate, const float *up, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         float g = fminf(gate[i], 7.0f), u = up ? fminf(fmaxf(up[i], -7.0f), 7.0f) : 0.0f;

@@ -21,6 +21,8 @@ void rl_gelu_tanh_mul(float *gate, const float *up, int64_t n);
 
 /* gate[i] = gelu_erf(gate[i]) * up[i] (exact: 0.5 x (1 + erf(x / sqrt 2))); up may be NULL. */
 void rl_gelu_erf_mul(float *gate, const float *up, int64_t n);
+/* gate = max(gate, 0)^2 (* up when up is not NULL). */
+void rl_relu2_mul(float *gate, const float *up, int64_t n);
 /* gpt-oss's clamped SwiGLU: g = min(gate, 7), u = clamp(up, -7, 7), gate = g sigmoid(1.702 g) (u + 1). */
 void rl_swiglu_oai_mul(float *gate, const float *up, int64_t n);
 

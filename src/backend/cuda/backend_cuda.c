@@ -172,7 +172,7 @@ static void cu_softcap(rl_backend *be, float *x, float c, int64_t n) { (void)be;
 static void cu_sigmoid_mul(rl_backend *be, float *y, const float *g, int64_t n) { (void)be; rlcu_elementwise(3, y, g, 0, n); }
 static void cu_act_mul(rl_backend *be, rl_act_kind k, float *g, const float *u, int64_t n) {
     (void)be;
-    rlcu_act_mul(k == RL_ACT_SILU ? 0 : k == RL_ACT_GELU_TANH ? 1 : k == RL_ACT_GELU_ERF ? 2 : 3, g, u, n);
+    rlcu_act_mul(k == RL_ACT_SILU ? 0 : k == RL_ACT_GELU_TANH ? 1 : k == RL_ACT_GELU_ERF ? 2 : k == RL_ACT_RELU2 ? 4 : 3, g, u, n);
 }
 static void cu_row_norm_div(rl_backend *be, float *out, int T, int rows, const void *w, rl_dtype dt, int cols) {
     (void)be;

@@ -376,7 +376,7 @@ static void vk_scale(rl_backend *be, float *y, float s, int64_t n) { ew(be, y, N
 static void vk_softcap(rl_backend *be, float *x, float c, int64_t n) { ew(be, x, NULL, n, 2, c); }
 static void vk_sigmoid_mul(rl_backend *be, float *y, const float *g, int64_t n) { ew(be, y, g, n, 3, 0); }
 static void vk_act_mul(rl_backend *be, rl_act_kind k, float *g, const float *u, int64_t n) {
-    ew(be, g, u, n, k == RL_ACT_SILU ? 4 : k == RL_ACT_GELU_TANH ? 5 : k == RL_ACT_GELU_ERF ? 6 : 7, 0);
+    ew(be, g, u, n, k == RL_ACT_SILU ? 4 : k == RL_ACT_GELU_TANH ? 5 : k == RL_ACT_GELU_ERF ? 6 : k == RL_ACT_RELU2 ? 8 : 7, 0);
 }
 
 typedef struct { uint64_t o, x, g, w; uint32_t woff, dt, rb, T, rows, cols, mode, ld; } rows_pc;

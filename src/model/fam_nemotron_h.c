@@ -1,0 +1,147 @@
+/* NVIDIA Nemotron-H (NemotronHForCausalLM: Nemotron-H 8B / 47B / 56B, Nemotron Nano 9B / 12B v2):
+ * each layer is one RMSNorm then one sublayer, as hybrid_override_pattern spells them (or
+ * layers_block_type lists them): "M" a Mamba-2 mixer, "*" attention without positional
+ * embeddings, "-" an ungated squared-ReLU MLP, "E" experts (not supported yet). The Mamba-2
+ * mixer is Granite 4.0-H's (deltanet.c) with mamba_num_heads x mamba_head_dim channels and its
+ * gated RMSNorm taken per group of channels (n_groups, the B / C groups); dt is not clamped
+ * (time_step_limit, default (0, inf)), as in transformers' CUDA path that NVIDIA's models were
+ * made with. Tensors under backbone.*, the head in lm_head.weight. */
+#include "model/fam_nemotron_h.h"
+#include "util/err.h"
+#include "util/json.h"
+#include <math.h>
+#include <string.h>
+
+static int pos_key(const cJSON *cfg, const char *key, const char *alt, long long def, long long max, int *out, const char *file) {
+    long long v;
+    if (alt && !rl_json_get(cfg, key) && rl_json_get(cfg, alt)) key = alt;
+    if (rl_json_int(cfg, key, def, &v, file)) return -1;
+    if (v < 1 || v > max) return rl_err("%s: \"%s\" = %lld is out of range (1..%lld)", file, key, v, max);
+    *out = (int)v;
+    return 0;
+}
+
+/* Layer l's sublayer from the pattern character c (or a layers_block_type name). */
+static int set_layer(rl_model_desc *d, int l, const char *k, const char *file) {
+    rl_layer_desc *ld = &d->layers[l];
+    if (!strcmp(k, "M") || !strcmp(k, "mamba") || !strcmp(k, "linear_attention")) { ld->kind = RL_LAYER_LINEAR; ld->no_mlp = 1; }
+    else if (!strcmp(k, "*") || !strcmp(k, "attention") || !strcmp(k, "full_attention")) ld->no_mlp = 1;
+    else if (!strcmp(k, "-") || !strcmp(k, "mlp")) ld->no_mixer = 1;
+    else if (!strcmp(k, "E") || !strcmp(k, "moe"))
+        return rl_err("%s: layer %d is a mixture-of-experts layer (Nemotron 3): not supported yet", file, l);
+    else return rl_err("%s: layer %d has the unknown Nemotron-H block type \"%s\" (M, *, -)", file, l, k);
+    return 0;
+}
+
+static int layer_types(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    const cJSON *lt = rl_json_get(cfg, "layers_block_type");
+    if (lt) {
+        if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != d->n_layers)
+            return rl_err("%s: \"layers_block_type\" must be a list of %d names", file, d->n_layers);
+        for (int l = 0; l < d->n_layers; l++) {
+            const cJSON *v = cJSON_GetArrayItem(lt, l);
+            if (!cJSON_IsString(v)) return rl_err("%s: \"layers_block_type\"[%d] is not a string", file, l);
+            if (set_layer(d, l, v->valuestring, file)) return -1;
+        }
+        return 0;
+    }
+    const char *p;
+    if (rl_json_str(cfg, "hybrid_override_pattern", NULL, &p, file)) return -1;
+    if (!p) return rl_err("%s: Nemotron-H needs \"hybrid_override_pattern\" (or \"layers_block_type\")", file);
+    if ((int)strlen(p) != d->n_layers)
+        return rl_err("%s: \"hybrid_override_pattern\" has %zu layers, num_hidden_layers says %d", file, strlen(p), d->n_layers);
+    for (int l = 0; l < d->n_layers; l++) {
+        char k[2] = {p[l], 0};
+        if (set_layer(d, l, k, file)) return -1;
+    }
+    return 0;
+}
+
+/* The Mamba-2 mixer's dims: heads x head_dim channels, B / C in n_groups groups of
+ * ssm_state_size, a depthwise conv of conv_kernel (bias use_conv_bias), its norm per group. */
+static int mamba(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    int heads = 0, hd = 0, state = 0, groups = 0, conv = 0, cb = 0, pb = 0;
+    if (pos_key(cfg, "mamba_num_heads", NULL, 128, 1 << 16, &heads, file) || pos_key(cfg, "mamba_head_dim", NULL, 64, 1 << 16, &hd, file) ||
+        pos_key(cfg, "ssm_state_size", NULL, 128, 1024, &state, file) || pos_key(cfg, "n_groups", "mamba_n_groups", 8, 1 << 16, &groups, file) ||
+        pos_key(cfg, "conv_kernel", "mamba_d_conv", 4, 64, &conv, file) ||
+        rl_json_bool(cfg, rl_json_get(cfg, "use_conv_bias") || !rl_json_get(cfg, "mamba_conv_bias") ? "use_conv_bias" : "mamba_conv_bias", 1, &cb,
+                     file) ||
+        rl_json_bool(cfg, "use_bias", 0, &pb, file)) return -1;
+    if (heads % groups) return rl_err("%s: mamba_num_heads %d must be a multiple of n_groups %d", file, heads, groups);
+    if (pb) return rl_err("%s: \"use_bias\" true (biases on the Mamba in_proj / out_proj) is not supported", file);
+    const char *act;
+    if (rl_json_str(cfg, "mamba_hidden_act", "silu", &act, file)) return -1;
+    if (strcmp(act, "silu") && strcmp(act, "swish")) return rl_err("%s: mamba_hidden_act \"%s\" is not supported (silu)", file, act);
+    double lo = 0, hi = INFINITY;
+    const cJSON *tl = rl_json_get(cfg, "time_step_limit");
+    if (!tl) tl = rl_json_get(cfg, "mamba_dt_limit");
+    if (tl && !cJSON_IsNull(tl)) {
+        const cJSON *a = cJSON_IsArray(tl) && cJSON_GetArraySize(tl) == 2 ? cJSON_GetArrayItem(tl, 0) : NULL;
+        const cJSON *b = a ? cJSON_GetArrayItem(tl, 1) : NULL;
+        if (!a || !cJSON_IsNumber(a) || !b || !(cJSON_IsNumber(b) || cJSON_IsString(b)))
+            return rl_err("%s: \"time_step_limit\" must be a list of two numbers", file);
+        lo = a->valuedouble;
+        hi = cJSON_IsNumber(b) ? b->valuedouble : !strcmp(b->valuestring, "inf") || !strcmp(b->valuestring, "Infinity") ? INFINITY : NAN;
+        if (!(lo >= 0) || !(hi >= lo)) return rl_err("%s: \"time_step_limit\" must be [min, max] with 0 <= min <= max", file);
+    }
+    d->lin_kind = RL_LIN_MAMBA2;
+    d->lin_k_heads = groups;
+    d->lin_k_dim = state;
+    d->lin_v_heads = heads;
+    d->lin_v_dim = hd;
+    d->lin_conv_k = conv;
+    d->lin_conv_bias = cb;
+    d->lin_norm_groups = groups; /* Zamba2RMSNormGated with group_size = I / n_groups */
+    d->lin_dt_min = (float)lo;
+    d->lin_dt_max = (float)hi;
+    return 0;
+}
+
+static void names(rl_model_desc *d) {
+    d->wname[W_ATTN_NORM] = d->wname[W_MLP_NORM] = "backbone.layers.%d.norm.weight"; /* one norm per layer: the sublayer's */
+    d->wname[W_Q] = "backbone.layers.%d.mixer.q_proj.weight";
+    d->wname[W_K] = "backbone.layers.%d.mixer.k_proj.weight";
+    d->wname[W_V] = "backbone.layers.%d.mixer.v_proj.weight";
+    d->wname[W_O] = "backbone.layers.%d.mixer.o_proj.weight";
+    d->wname[W_UP] = "backbone.layers.%d.mixer.up_proj.weight";
+    d->wname[W_DOWN] = "backbone.layers.%d.mixer.down_proj.weight";
+    d->wname[W_LIN_QKV] = "backbone.layers.%d.mixer.in_proj.weight";
+    d->wname[W_LIN_CONV] = "backbone.layers.%d.mixer.conv1d.weight";
+    d->wname[W_LIN_CONV_B] = "backbone.layers.%d.mixer.conv1d.bias";
+    d->wname[W_LIN_A_LOG] = "backbone.layers.%d.mixer.A_log";
+    d->wname[W_LIN_DT_BIAS] = "backbone.layers.%d.mixer.dt_bias";
+    d->wname[W_LIN_D] = "backbone.layers.%d.mixer.D";
+    d->wname[W_LIN_NORM] = "backbone.layers.%d.mixer.norm.weight";
+    d->wname[W_LIN_OUT] = "backbone.layers.%d.mixer.out_proj.weight";
+    d->gname[G_EMBED] = "backbone.embeddings.weight";
+    d->gname[G_FINAL_NORM] = "backbone.norm_f.weight";
+    d->gname[G_LM_HEAD] = "lm_head.weight";
+    d->name_alt[0] = "backbone.embeddings."; /* a few early checkpoints: backbone.embedding.weight */
+    d->name_alt[1] = "backbone.embedding.";
+}
+
+int rl_norm_nemotron_h(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    names(d);
+    long long hd;
+    double eps;
+    if (rl_json_int(cfg, "head_dim", 0, &hd, file) || (!hd && rl_json_int(cfg, "attention_head_dim", 0, &hd, file)) ||
+        rl_json_num(cfg, "layer_norm_epsilon", 1e-5, &eps, file)) return -1;
+    if (hd) { /* explicit (not hidden / heads: 40 x 128 against 4480 in Nano 9B v2) */
+        if (hd <= 0 || hd > 4096 || hd % 2) return rl_err("%s: head_dim %lld is invalid", file, hd);
+        d->head_dim = (int)hd;
+        d->attn_scale = 1.0f / sqrtf((float)hd);
+    }
+    d->norm_eps = (float)eps;
+    const char *act;
+    int mb;
+    if (rl_json_str(cfg, "mlp_hidden_act", "relu2", &act, file) || rl_json_bool(cfg, "mlp_bias", 0, &mb, file)) return -1;
+    if (strcmp(act, "relu2")) return rl_err("%s: mlp_hidden_act \"%s\" is not supported (relu2)", file, act);
+    if (mb) return rl_err("%s: \"mlp_bias\" true is not supported", file);
+    d->act = RL_ACT_RELU2;
+    d->mlp_gated = 0;
+    d->ropes[0].pairing = RL_ROPE_NONE; /* no positional embeddings: the Mamba layers carry position */
+    if (layer_types(d, cfg, file)) return -1;
+    for (int l = 0; l < d->n_layers; l++)
+        if (d->layers[l].kind == RL_LAYER_LINEAR) return mamba(d, cfg, file);
+    return 0;
+}

@@ -1,0 +1,186 @@
+/* NVIDIA Nemotron-H (NemotronHForCausalLM). No llama.cpp golden exists for it in ../shared, so
+ * synthetic checkpoints are checked against a reference written here from transformers'
+ * modeling_nemotron_h.py in double precision, sharing no code with the engine (refcheck.h): one
+ * RMSNorm and one sublayer per layer as hybrid_override_pattern spells it — "M" the Mamba-2 mixer
+ * (in_proj split into z / xBC / dt, causal depthwise conv with bias and SiLU, dt = softplus(dt +
+ * dt_bias) unclamped, S = exp(dt A) S + dt B x, y = S C + D x, the gated RMSNorm per group of
+ * I / n_groups channels, out_proj), "*" attention without positional embeddings (head_dim given,
+ * not hidden / heads), "-" down(relu(up x)^2) — then norm_f and the untied lm_head. Every prefill
+ * and decode row within 1e-3 and the same greedy ids on every backend, the prompt in one sweep and
+ * in sweeps of 4. Cases: 2 B / C (and norm) groups; 1 group with layers_block_type names. A
+ * pattern of the wrong length and an "E" (experts) layer are errors naming the file. */
+#include "refcheck.h"
+#include "model/config.h"
+
+enum { H = 64, NH = 4, NKV = 2, HD = 24, V = 256, L = 6, P = 9, G = 5, MH = 8, MP = 16, MI = MH * MP, MK = 4, FF = 96 };
+
+typedef struct {
+    const char *name, *layers; /* the pattern: M * - */
+    int groups, state;
+    const char *extra;
+} nh_case;
+
+static const nh_case CASES[] = {
+    {"nemotron-h (2 groups)", "M-*M-M", 2, 16, ",\"hybrid_override_pattern\":\"M-*M-M\""},
+    {"nemotron-h (1 group, layers_block_type)", "M*-MM-", 1, 24,
+     ",\"layers_block_type\":[\"mamba\",\"attention\",\"mlp\",\"mamba\",\"mamba\",\"mlp\"]"},
+};
+
+static void rmsnorm(double *o, const double *x, const double *w, int n) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    double r = 1.0 / sqrt(ss / n + 1e-5);
+    for (int i = 0; i < n; i++) o[i] = x[i] * r * w[i];
+}
+static double silu(double v) { return v / (1 + exp(-v)); }
+
+/* The Mamba-2 mixer of layer l over the n normed rows hn into out (n, H), from zero state. */
+static void mamba(const nh_case *c, int l, const double *hn, int n, double *out) {
+    int Gr = c->groups, N = c->state, C = MI + 2 * Gr * N, W = MI + C + MH, gw = MI / Gr;
+    double *win = ref_tensor("backbone.layers.%d.mixer.in_proj.weight", l, (size_t)W * H);
+    double *cw = ref_tensor("backbone.layers.%d.mixer.conv1d.weight", l, (size_t)C * MK);
+    double *cb = ref_tensor("backbone.layers.%d.mixer.conv1d.bias", l, (size_t)C);
+    double *alog = ref_tensor("backbone.layers.%d.mixer.A_log", l, MH), *dtb = ref_tensor("backbone.layers.%d.mixer.dt_bias", l, MH);
+    double *D = ref_tensor("backbone.layers.%d.mixer.D", l, MH), *nw = ref_tensor("backbone.layers.%d.mixer.norm.weight", l, MI);
+    double *wo = ref_tensor("backbone.layers.%d.mixer.out_proj.weight", l, (size_t)H * MI);
+    double *proj = malloc(sizeof *proj * (size_t)n * W), *S = calloc((size_t)MI * N, sizeof *S), xc[MI + 2 * 2 * 24], y[MI];
+    for (int t = 0; t < n; t++) ref_linear(proj + (size_t)t * W, win, NULL, hn + (size_t)t * H, W, H);
+    for (int t = 0; t < n; t++) {
+        const double *z = proj + (size_t)t * W, *dtr = z + MI + C;
+        for (int ch = 0; ch < C; ch++) { /* causal conv: taps k over rows t - (K-1) + k */
+            double a = cb[ch];
+            for (int k = 0; k < MK; k++) {
+                int s = t - (MK - 1) + k;
+                if (s >= 0) a += cw[ch * MK + k] * proj[(size_t)s * W + MI + ch];
+            }
+            xc[ch] = silu(a);
+        }
+        for (int h = 0; h < MH; h++) {
+            int g = h / (MH / Gr);
+            double dt = log1p(exp(dtr[h] + dtb[h])), dA = exp(dt * -exp(alog[h]));
+            for (int p = 0; p < MP; p++) {
+                double xv = xc[h * MP + p], acc = 0;
+                for (int s = 0; s < N; s++) {
+                    double *st = &S[((size_t)h * MP + p) * N + s];
+                    *st = *st * dA + dt * xc[MI + g * N + s] * xv;
+                    acc += *st * xc[MI + Gr * N + g * N + s];
+                }
+                y[h * MP + p] = (acc + D[h] * xv) * silu(z[h * MP + p]);
+            }
+        }
+        for (int g = 0; g < Gr; g++) { /* Zamba2RMSNormGated: RMS per group of I / n_groups */
+            double ss = 0;
+            for (int i = g * gw; i < (g + 1) * gw; i++) ss += y[i] * y[i];
+            double r = 1.0 / sqrt(ss / gw + 1e-5);
+            for (int i = g * gw; i < (g + 1) * gw; i++) y[i] *= r * nw[i];
+        }
+        ref_linear(out + (size_t)t * H, wo, NULL, y, H, MI);
+    }
+    free(win); free(cw); free(cb); free(alog); free(dtb); free(D); free(nw); free(wo); free(proj); free(S);
+}
+
+/* Attention of layer l (no positional embeddings, scale 1/sqrt(head_dim)) into out (n, H). */
+static void attention(int l, const double *hn, int n, double *out) {
+    double *q = malloc(sizeof *q * (size_t)n * NH * HD), *k = malloc(sizeof *k * (size_t)n * NKV * HD);
+    double *v = malloc(sizeof *v * (size_t)n * NKV * HD), a[NH * HD];
+    double *wq = ref_tensor("backbone.layers.%d.mixer.q_proj.weight", l, (size_t)NH * HD * H);
+    double *wk = ref_tensor("backbone.layers.%d.mixer.k_proj.weight", l, (size_t)NKV * HD * H);
+    double *wv = ref_tensor("backbone.layers.%d.mixer.v_proj.weight", l, (size_t)NKV * HD * H);
+    double *wo = ref_tensor("backbone.layers.%d.mixer.o_proj.weight", l, (size_t)H * NH * HD);
+    for (int t = 0; t < n; t++) {
+        ref_linear(q + (size_t)t * NH * HD, wq, NULL, hn + (size_t)t * H, NH * HD, H);
+        ref_linear(k + (size_t)t * NKV * HD, wk, NULL, hn + (size_t)t * H, NKV * HD, H);
+        ref_linear(v + (size_t)t * NKV * HD, wv, NULL, hn + (size_t)t * H, NKV * HD, H);
+    }
+    for (int t = 0; t < n; t++) {
+        ref_attend(a, q, k, v, t, NH, NKV, HD, 0, NULL);
+        ref_linear(out + (size_t)t * H, wo, NULL, a, H, NH * HD);
+    }
+    free(wq); free(wk); free(wv); free(wo); free(q); free(k); free(v);
+}
+
+/* down(relu(up x)^2) of layer l into out (n, H). */
+static void mlp(int l, const double *hn, int n, double *out) {
+    double *wu = ref_tensor("backbone.layers.%d.mixer.up_proj.weight", l, (size_t)FF * H);
+    double *wd = ref_tensor("backbone.layers.%d.mixer.down_proj.weight", l, (size_t)H * FF), u[FF];
+    for (int t = 0; t < n; t++) {
+        ref_linear(u, wu, NULL, hn + (size_t)t * H, FF, H);
+        for (int i = 0; i < FF; i++) u[i] = u[i] > 0 ? u[i] * u[i] : 0;
+        ref_linear(out + (size_t)t * H, wd, NULL, u, H, FF);
+    }
+    free(wu); free(wd);
+}
+
+static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
+    const nh_case *c = arg;
+    double *emb = ref_tensor("backbone.embeddings.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
+    for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
+    double *hn = malloc(sizeof *hn * (size_t)n * H), *o = malloc(sizeof *o * (size_t)n * H);
+    for (int l = 0; l < L; l++) {
+        double *nw = ref_tensor("backbone.layers.%d.norm.weight", l, H);
+        for (int t = 0; t < n; t++) rmsnorm(hn + (size_t)t * H, x + (size_t)t * H, nw, H);
+        if (c->layers[l] == 'M') mamba(c, l, hn, n, o);
+        else if (c->layers[l] == '*') attention(l, hn, n, o);
+        else mlp(l, hn, n, o);
+        for (size_t i = 0; i < (size_t)n * H; i++) x[i] += o[i];
+        free(nw);
+    }
+    double *fn = ref_tensor("backbone.norm_f.weight", 0, H), *head = ref_tensor("lm_head.weight", 0, (size_t)V * H);
+    for (int t = 0; t < n; t++) {
+        rmsnorm(hn, x + (size_t)t * H, fn, H);
+        ref_linear(lg + (size_t)t * V, head, NULL, hn, V, H);
+    }
+    free(fn); free(head); free(emb); free(x); free(hn); free(o);
+}
+
+static void config(char *cfg, size_t cap, const nh_case *c, const char *extra) {
+    snprintf(cfg, cap,
+             "{\"architectures\":[\"NemotronHForCausalLM\"],\"model_type\":\"nemotron_h\",\"hidden_size\":64,\"intermediate_size\":96,"
+             "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"head_dim\":24,\"vocab_size\":256,\"max_position_embeddings\":4096,"
+             "\"layer_norm_epsilon\":1e-5,\"tie_word_embeddings\":false,\"bos_token_id\":0,\"eos_token_id\":1,\"num_hidden_layers\":6,"
+             "\"mamba_num_heads\":8,\"mamba_head_dim\":16,\"ssm_state_size\":%d,\"n_groups\":%d,\"conv_kernel\":4,\"use_conv_bias\":true,"
+             "\"use_bias\":false,\"mamba_hidden_act\":\"silu\",\"mlp_hidden_act\":\"relu2\",\"mlp_bias\":false,\"attention_bias\":false,"
+             "\"time_step_limit\":[0.0,\"inf\"],\"residual_in_fp32\":false%s}",
+             c->state, c->groups, extra);
+}
+
+static void check_case(const nh_case *c) {
+    char cfg[2048];
+    config(cfg, sizeof cfg, c, c->extra);
+    int32_t ids[P + G] = {5, 17, 200, 3, 99, 42, 7, 250, 128};
+    ref_synth_check(cfg, 31, c->name, reference, c, ids, P, G, V, 4, 0);
+}
+
+static void test_two_groups(void) { check_case(&CASES[0]); }
+static void test_block_type_names(void) { check_case(&CASES[1]); }
+
+/* Bad patterns: an error naming the config file and the problem. */
+static void test_bad_patterns(void) {
+    static const struct { const char *extra, *want; } BAD[] = {
+        {",\"hybrid_override_pattern\":\"M-*M-\"", "has 5 layers, num_hidden_layers says 6"},
+        {",\"hybrid_override_pattern\":\"M-*E-M\"", "layer 3 is a mixture-of-experts layer"},
+        {",\"hybrid_override_pattern\":\"M-*X-M\"", "unknown Nemotron-H block type \"X\""},
+        {"", "needs \"hybrid_override_pattern\""},
+    };
+    for (size_t i = 0; i < sizeof BAD / sizeof *BAD; i++) {
+        char dir[64] = "/tmp/rl_nemh_XXXXXX", path[128], cfg[2048], cmd[128];
+        CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+        config(cfg, sizeof cfg, &CASES[0], BAD[i].extra);
+        snprintf(path, sizeof path, "%s/config.json", dir);
+        CHECK(rl_write_file_atomic(path, cfg, strlen(cfg)) == 0, "write %s", path);
+        rl_model_desc *d = calloc(1, sizeof *d);
+        int rc = rl_config_load(dir, d);
+        CHECK(rc != 0 && strstr(rl_last_error(), BAD[i].want) && strstr(rl_last_error(), "config.json"), "case %zu: %s", i,
+              rc ? rl_last_error() : "accepted");
+        free(d);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        CHECK(system(cmd) == 0, "cleanup");
+    }
+}
+
+int main(void) {
+    RUN(test_two_groups);
+    RUN(test_block_type_names);
+    RUN(test_bad_patterns);
+    TEST_END();
+}
