@@ -193,8 +193,9 @@ int cmd_info(int argc, char **argv) {
     if (n_one) { /* Nemotron-H: M Mamba-2, * attention, - MLP (hybrid_override_pattern's letters) */
         printf("sublayers       one per layer: ");
         for (int l = 0; l < d->n_layers; l++)
-            putchar(d->layers[l].no_mixer ? '-' : !d->layers[l].no_mlp ? '+' : d->layers[l].kind == RL_LAYER_LINEAR ? 'M' : '*');
-        printf(" (M Mamba-2, * attention, - MLP)\n");
+            putchar(d->layers[l].no_mixer ? (d->n_experts > 0 && d->layer_moe[l] ? 'E' : '-') : !d->layers[l].no_mlp ? '+'
+                    : d->layers[l].kind == RL_LAYER_LINEAR ? 'M' : '*');
+        printf(" (M Mamba-2, * attention, - MLP, E experts)\n");
     }
     if (nlin) {
         int mamba = d->lin_kind == RL_LIN_MAMBA2;

@@ -147,6 +147,8 @@ int rl_moe_plan(rl_model *m) {
     for (int l = 0; l < d->n_layers; l++) any |= d->n_experts > 0 && d->layer_moe[l];
     if (!any) return 0;
     if (d->moe_fused && d->ename[1]) return rl_err("%s: fused experts take gate_up and down only", m->dir);
+    if (d->moe_ungated && (d->moe_fused || d->moe_interleaved || d->moe_transposed || d->ename[0] || !d->ename[1]))
+        return rl_err("%s: ungated experts take up and down tensors only", m->dir);
     if (d->moe_transposed && !m->be->ops->matmul_t) return rl_err("%s: experts stored [E, in, out] need matmul_t, which backend %s lacks", m->dir, m->be->ops->name);
     if (d->n_experts > RL_MOE_MAX_EXPERTS) return rl_err("%s: %d experts exceed the supported %d", m->dir, d->n_experts, RL_MOE_MAX_EXPERTS);
     struct rl_moe_state *S = zalloc(sizeof *S);
@@ -244,6 +246,14 @@ static void expert_mlp(rl_backend *be, rl_act_kind act, expert_form f, const exp
     const size_t F = sizeof(float);
     const float *bgu = NULL, *bd = NULL;
     int interleaved = f.interleaved;
+    if (!w->w[0]) { /* ungated (Nemotron-H): down(act(up x)) */
+        if (w->b[1]) be->ops->convert(be, r->bias + I, w->b[1], w->bdt[1], I);
+        if (w->b[2]) { be->ops->convert(be, r->bias + 2 * (size_t)I, w->b[2], w->bdt[2], H); bd = r->bias + 2 * (size_t)I; }
+        be->ops->matmul(be, r->g, x, w->w[1], w->dt[1], w->b[1] ? r->bias + I : NULL, n, H, I);
+        rl_act_mul_rows(be, act, r->g, NULL, n, I);
+        be->ops->matmul(be, y, r->g, w->w[2], w->dt[2], bd, n, I, H);
+        return;
+    }
     if (w->b[0]) { be->ops->convert(be, r->bias, w->b[0], w->bdt[0], (w->b[1] ? 1 : 2) * (int64_t)I); bgu = r->bias; }
     if (w->b[1]) be->ops->convert(be, r->bias + I, w->b[1], w->bdt[1], I); /* separate up biases (GGUF gpt-oss) */
     if (w->b[2]) { be->ops->convert(be, r->bias + 2 * (size_t)I, w->b[2], w->bdt[2], H); bd = r->bias + 2 * (size_t)I; }
@@ -282,7 +292,7 @@ void rl_moe_run_expert(rl_model *m, const rl_moe_run *r, int l, int e, const uin
     struct rl_moe_state *S = m->moe;
     const expert_loc *x = &S->loc[(size_t)l * S->E + e];
     int H = S->H, I = S->I;
-    const void *pg = base + off[0], *pd = base + off[2 * XA];
+    const void *pg = d->moe_ungated ? NULL : base + off[0], *pd = base + off[2 * XA];
     const void *pu = d->moe_fused ? (const uint8_t *)pg + (size_t)I * rl_dtype_row_bytes(x->dt[0], H) : base + off[XA];
     rl_dtype du = d->moe_fused ? x->dt[0] : x->dt[1];
     rl_qweight qw[3]; /* composite experts: host descriptors of the pieces' backend pointers */

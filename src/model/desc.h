@@ -235,6 +235,8 @@ typedef struct {
     const char *ename_b[3];  /* experts' biases, [E, rows] per tensor (fused: [E, 2*moe_inter], -, [E, hidden]; GGUF:
                                 gate, up and down each); NULL = none (gpt-oss) */
     int moe_interleaved;     /* fused gate_up rows interleaved: row 2j gate j, row 2j+1 up j (gpt-oss) */
+    int moe_ungated;         /* experts and the shared expert are down(act(up x)): no gate tensor, ename[0] NULL
+                                (Nemotron-H's squared-ReLU experts) */
     int moe_transposed;      /* plain fused experts stored [E, in, out] (transformers' experts_are_transposed:
                                 Qwen3-VL-MoE, dequantised gpt-oss), run by matmul_t */
     int moe_router_b;        /* W_MOE_ROUTER_B: the router Linear's bias */

@@ -1,12 +1,14 @@
 /* NVIDIA Nemotron-H (NemotronHForCausalLM: Nemotron-H 8B / 47B / 56B, Nemotron Nano 9B / 12B v2):
  * each layer is one RMSNorm then one sublayer, as hybrid_override_pattern spells them (or
  * layers_block_type lists them): "M" a Mamba-2 mixer, "*" attention without positional
- * embeddings, "-" an ungated squared-ReLU MLP, "E" experts (not supported yet). The Mamba-2
+ * embeddings, "-" an ungated squared-ReLU MLP, "E" experts (Nemotron 3: sigmoid router with a
+ * correction bias, ungated squared-ReLU experts plus one shared expert). The Mamba-2
  * mixer is Granite 4.0-H's (deltanet.c) with mamba_num_heads x mamba_head_dim channels and its
  * gated RMSNorm taken per group of channels (n_groups, the B / C groups); dt is not clamped
  * (time_step_limit, default (0, inf)), as in transformers' CUDA path that NVIDIA's models were
  * made with. Tensors under backbone.*, the head in lm_head.weight. */
 #include "model/fam_nemotron_h.h"
+#include "model/moe_config.h"
 #include "util/err.h"
 #include "util/json.h"
 #include <math.h>
@@ -27,8 +29,7 @@ static int set_layer(rl_model_desc *d, int l, const char *k, const char *file) {
     if (!strcmp(k, "M") || !strcmp(k, "mamba") || !strcmp(k, "linear_attention")) { ld->kind = RL_LAYER_LINEAR; ld->no_mlp = 1; }
     else if (!strcmp(k, "*") || !strcmp(k, "attention") || !strcmp(k, "full_attention")) ld->no_mlp = 1;
     else if (!strcmp(k, "-") || !strcmp(k, "mlp")) ld->no_mixer = 1;
-    else if (!strcmp(k, "E") || !strcmp(k, "moe"))
-        return rl_err("%s: layer %d is a mixture-of-experts layer (Nemotron 3): not supported yet", file, l);
+    else if (!strcmp(k, "E") || !strcmp(k, "moe")) { ld->no_mixer = 1; d->layer_moe[l] = 1; }
     else return rl_err("%s: layer %d has the unknown Nemotron-H block type \"%s\" (M, *, -)", file, l, k);
     return 0;
 }
@@ -97,6 +98,30 @@ static int mamba(rl_model_desc *d, const cJSON *cfg, const char *file) {
     return 0;
 }
 
+/* The "E" layers (Nemotron 3 Nano): DeepSeek-V3's routing (sigmoid scores, e_score_correction_bias
+ * choosing, n_group / topk_group, norm_topk_prob, routed_scaling_factor), ungated squared-ReLU
+ * experts of moe_intermediate_size, one shared expert of moe_shared_expert_intermediate_size. */
+static int experts(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    long long shi;
+    if (rl_moe_parse(d, cfg, file, 1, 1)) return -1;
+    const cJSON *ls = rl_json_get(cfg, "moe_latent_size");
+    if (ls && !cJSON_IsNull(ls)) return rl_err("%s: \"moe_latent_size\" (latent expert projections, Nemotron 3 Super) is not supported", file);
+    if (rl_json_int(cfg, "moe_shared_expert_intermediate_size", d->moe_inter, &shi, file)) return -1;
+    if (shi < 0 || shi > (1ll << 24)) return rl_err("%s: moe_shared_expert_intermediate_size %lld is invalid", file, shi);
+    d->moe_shared_inter = (int)shi;
+    d->moe_shared_gate = 0;
+    d->moe_ungated = 1;
+    d->moe_fused = 0;
+    d->wname[W_MOE_ROUTER] = "backbone.layers.%d.mixer.gate.weight";
+    d->wname[W_MOE_ROUTER_BIAS] = "backbone.layers.%d.mixer.gate.e_score_correction_bias";
+    d->wname[W_SHX_UP] = "backbone.layers.%d.mixer.shared_experts.up_proj.weight";
+    d->wname[W_SHX_DOWN] = "backbone.layers.%d.mixer.shared_experts.down_proj.weight";
+    d->ename[0] = NULL;
+    d->ename[1] = "backbone.layers.%d.mixer.experts.%d.up_proj.weight";
+    d->ename[2] = "backbone.layers.%d.mixer.experts.%d.down_proj.weight";
+    return 0;
+}
+
 static void names(rl_model_desc *d) {
     d->wname[W_ATTN_NORM] = d->wname[W_MLP_NORM] = "backbone.layers.%d.norm.weight"; /* one norm per layer: the sublayer's */
     d->wname[W_Q] = "backbone.layers.%d.mixer.q_proj.weight";
@@ -141,6 +166,9 @@ int rl_norm_nemotron_h(rl_model_desc *d, const cJSON *cfg, const char *file) {
     d->mlp_gated = 0;
     d->ropes[0].pairing = RL_ROPE_NONE; /* no positional embeddings: the Mamba layers carry position */
     if (layer_types(d, cfg, file)) return -1;
+    int any_moe = 0;
+    for (int l = 0; l < d->n_layers; l++) any_moe |= d->layer_moe[l];
+    if (any_moe && experts(d, cfg, file)) return -1;
     for (int l = 0; l < d->n_layers; l++)
         if (d->layers[l].kind == RL_LAYER_LINEAR) return mamba(d, cfg, file);
     return 0;

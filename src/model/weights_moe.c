@@ -8,8 +8,9 @@ int rl_moe_role_needed(const rl_model_desc *d, int l, int r) {
     case W_MOE_ROUTER: return moe;
     case W_MOE_ROUTER_BIAS: return moe && d->moe_bias;
     case W_MOE_ROUTER_B: return moe && d->moe_router_b;
-    case W_SHX_GATE: case W_SHX_DOWN: return moe && d->moe_shared_inter > 0;
-    case W_SHX_UP: return moe && d->moe_shared_inter > 0 && !d->moe_shared_fused;
+    case W_SHX_GATE: return moe && d->moe_shared_inter > 0 && !d->moe_ungated;
+    case W_SHX_DOWN: return moe && d->moe_shared_inter > 0;
+    case W_SHX_UP: return moe && d->moe_shared_inter > 0 && (!d->moe_shared_fused || d->moe_ungated);
     case W_SHX_GATE_W: return moe && d->moe_shared_inter > 0 && d->moe_shared_gate;
     case W_GATE: case W_UP: case W_DOWN: case W_GATE_UP: case W_UP_B: case W_DOWN_B:
         return moe ? 0 : -1;

@@ -7,12 +7,15 @@
  * I / n_groups channels, out_proj), "*" attention without positional embeddings (head_dim given,
  * not hidden / heads), "-" down(relu(up x)^2) — then norm_f and the untied lm_head. Every prefill
  * and decode row within 1e-3 and the same greedy ids on every backend, the prompt in one sweep and
- * in sweeps of 4. Cases: 2 B / C (and norm) groups; 1 group with layers_block_type names. A
- * pattern of the wrong length and an "E" (experts) layer are errors naming the file. */
+ * in sweeps of 4. Cases: 2 B / C (and norm) groups; 1 group with layers_block_type names; "E"
+ * layers (Nemotron 3): sigmoid scores, the correction bias choosing the top 2 of 4, the chosen
+ * scores renormalised and scaled by routed_scaling_factor, ungated squared-ReLU experts plus the
+ * shared expert. A pattern of the wrong length or an unknown letter is an error naming the file. */
 #include "refcheck.h"
 #include "model/config.h"
 
-enum { H = 64, NH = 4, NKV = 2, HD = 24, V = 256, L = 6, P = 9, G = 5, MH = 8, MP = 16, MI = MH * MP, MK = 4, FF = 96 };
+enum { H = 64, NH = 4, NKV = 2, HD = 24, V = 256, L = 6, P = 9, G = 5, MH = 8, MP = 16, MI = MH * MP, MK = 4, FF = 96,
+       E = 4, TOPK = 2, EI = 32, SI = 48 };
 
 typedef struct {
     const char *name, *layers; /* the pattern: M * - */
@@ -24,6 +27,10 @@ static const nh_case CASES[] = {
     {"nemotron-h (2 groups)", "M-*M-M", 2, 16, ",\"hybrid_override_pattern\":\"M-*M-M\""},
     {"nemotron-h (1 group, layers_block_type)", "M*-MM-", 1, 24,
      ",\"layers_block_type\":[\"mamba\",\"attention\",\"mlp\",\"mamba\",\"mamba\",\"mlp\"]"},
+    {"nemotron-h (experts)", "ME*E-M", 2, 16,
+     ",\"hybrid_override_pattern\":\"ME*E-M\",\"n_routed_experts\":4,\"num_experts_per_tok\":2,\"moe_intermediate_size\":32,"
+     "\"moe_shared_expert_intermediate_size\":48,\"n_shared_experts\":1,\"routed_scaling_factor\":2.5,\"n_group\":1,"
+     "\"topk_group\":1,\"norm_topk_prob\":true,\"moe_latent_size\":null"},
 };
 
 static void rmsnorm(double *o, const double *x, const double *w, int n) {
@@ -99,16 +106,57 @@ static void attention(int l, const double *hn, int n, double *out) {
     free(wq); free(wk); free(wv); free(wo); free(q); free(k); free(v);
 }
 
-/* down(relu(up x)^2) of layer l into out (n, H). */
+/* y += s down(relu(up x)^2) for one row x, up [ff, H], down [H, ff]. */
+static void relu2_mlp(double *y, const double *wu, const double *wd, const double *x, int ff, double s) {
+    double u[FF > SI ? FF : SI], o[H];
+    ref_linear(u, wu, NULL, x, ff, H);
+    for (int i = 0; i < ff; i++) u[i] = u[i] > 0 ? u[i] * u[i] : 0;
+    ref_linear(o, wd, NULL, u, H, ff);
+    for (int i = 0; i < H; i++) y[i] += s * o[i];
+}
+
+/* The dense MLP of layer l into out (n, H). */
 static void mlp(int l, const double *hn, int n, double *out) {
     double *wu = ref_tensor("backbone.layers.%d.mixer.up_proj.weight", l, (size_t)FF * H);
-    double *wd = ref_tensor("backbone.layers.%d.mixer.down_proj.weight", l, (size_t)H * FF), u[FF];
-    for (int t = 0; t < n; t++) {
-        ref_linear(u, wu, NULL, hn + (size_t)t * H, FF, H);
-        for (int i = 0; i < FF; i++) u[i] = u[i] > 0 ? u[i] * u[i] : 0;
-        ref_linear(out + (size_t)t * H, wd, NULL, u, H, FF);
-    }
+    double *wd = ref_tensor("backbone.layers.%d.mixer.down_proj.weight", l, (size_t)H * FF);
+    memset(out, 0, sizeof *out * (size_t)n * H);
+    for (int t = 0; t < n; t++) relu2_mlp(out + (size_t)t * H, wu, wd, hn + (size_t)t * H, FF, 1.0);
     free(wu); free(wd);
+}
+
+/* The experts of layer l (transformers' NemotronHMoE) into out (n, H). */
+static void moe(int l, const double *hn, int n, double *out) {
+    double *rw = ref_tensor("backbone.layers.%d.mixer.gate.weight", l, (size_t)E * H);
+    double *rb = ref_tensor("backbone.layers.%d.mixer.gate.e_score_correction_bias", l, E);
+    double *su = ref_tensor("backbone.layers.%d.mixer.shared_experts.up_proj.weight", l, (size_t)SI * H);
+    double *sd = ref_tensor("backbone.layers.%d.mixer.shared_experts.down_proj.weight", l, (size_t)H * SI);
+    double *eu[E], *ed[E], lg[E];
+    char name[128];
+    for (int e = 0; e < E; e++) {
+        snprintf(name, sizeof name, "backbone.layers.%%d.mixer.experts.%d.up_proj.weight", e);
+        eu[e] = ref_tensor(name, l, (size_t)EI * H);
+        snprintf(name, sizeof name, "backbone.layers.%%d.mixer.experts.%d.down_proj.weight", e);
+        ed[e] = ref_tensor(name, l, (size_t)H * EI);
+    }
+    memset(out, 0, sizeof *out * (size_t)n * H);
+    for (int t = 0; t < n; t++) {
+        const double *x = hn + (size_t)t * H;
+        double *y = out + (size_t)t * H;
+        ref_linear(lg, rw, NULL, x, E, H);
+        for (int e = 0; e < E; e++) lg[e] = 1 / (1 + exp(-lg[e])); /* sigmoid scores */
+        int top[TOPK];
+        for (int j = 0; j < TOPK; j++) { /* chosen by score + bias */
+            int b = -1;
+            for (int e = 0; e < E; e++) if ((j == 0 || e != top[0]) && (b < 0 || lg[e] + rb[e] > lg[b] + rb[b])) b = e;
+            top[j] = b;
+        }
+        double sum = 0;
+        for (int j = 0; j < TOPK; j++) sum += lg[top[j]];
+        for (int j = 0; j < TOPK; j++) relu2_mlp(y, eu[top[j]], ed[top[j]], x, EI, lg[top[j]] / (sum + 1e-20) * 2.5);
+        relu2_mlp(y, su, sd, x, SI, 1.0);
+    }
+    for (int e = 0; e < E; e++) { free(eu[e]); free(ed[e]); }
+    free(rw); free(rb); free(su); free(sd);
 }
 
 static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
@@ -121,6 +169,7 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
         for (int t = 0; t < n; t++) rmsnorm(hn + (size_t)t * H, x + (size_t)t * H, nw, H);
         if (c->layers[l] == 'M') mamba(c, l, hn, n, o);
         else if (c->layers[l] == '*') attention(l, hn, n, o);
+        else if (c->layers[l] == 'E') moe(l, hn, n, o);
         else mlp(l, hn, n, o);
         for (size_t i = 0; i < (size_t)n * H; i++) x[i] += o[i];
         free(nw);
@@ -153,12 +202,12 @@ static void check_case(const nh_case *c) {
 
 static void test_two_groups(void) { check_case(&CASES[0]); }
 static void test_block_type_names(void) { check_case(&CASES[1]); }
+static void test_experts(void) { check_case(&CASES[2]); }
 
 /* Bad patterns: an error naming the config file and the problem. */
 static void test_bad_patterns(void) {
     static const struct { const char *extra, *want; } BAD[] = {
         {",\"hybrid_override_pattern\":\"M-*M-\"", "has 5 layers, num_hidden_layers says 6"},
-        {",\"hybrid_override_pattern\":\"M-*E-M\"", "layer 3 is a mixture-of-experts layer"},
         {",\"hybrid_override_pattern\":\"M-*X-M\"", "unknown Nemotron-H block type \"X\""},
         {"", "needs \"hybrid_override_pattern\""},
     };
@@ -181,6 +230,7 @@ static void test_bad_patterns(void) {
 int main(void) {
     RUN(test_two_groups);
     RUN(test_block_type_names);
+    RUN(test_experts);
     RUN(test_bad_patterns);
     TEST_END();
 }
