@@ -26,10 +26,10 @@ const rl_tensor_info *rl_global_tensor(const rl_model_desc *d, const rl_checkpoi
 
 static int check_shape(const rl_tensor_info *t, int64_t rows, int64_t cols, const char *dir) {
     if (!rows) return 0;
-    int ones = 0; /* a vector may come with extra dims of 1 (GGUF ssm_a / ssm_d {1, n}) */
-    for (int i = 0; i < t->ndim; i++) ones += t->shape[i] == 1;
+    /* a vector may come reshaped (GGUF ssm_a / ssm_d {1, n}, a grouped norm's {n / g, g}): its items in order */
     int ok = cols ? (t->ndim == 2 && t->shape[0] == rows && t->shape[1] == cols)
-                  : (t->ndim == 1 && t->shape[0] == rows) || (t->ndim > 1 && ones >= t->ndim - 1 && (int64_t)(t->nbytes / RL_DTYPES[t->dtype].size) == rows);
+                  : (t->ndim == 1 && t->shape[0] == rows) ||
+                        (t->ndim > 1 && !rl_dtype_is_block(t->dtype) && (int64_t)(t->nbytes / RL_DTYPES[t->dtype].size) == rows);
     if (!rl_dtype_is_weight(t->dtype) || (!cols && rl_dtype_is_block(t->dtype)))
         return rl_err("%s: tensor %s has dtype %s; weights must be F32, F16 or BF16%s", dir, t->name, RL_DTYPES[t->dtype].st_name,
                       cols ? " (or Q8_0 / Q4_1)" : "");

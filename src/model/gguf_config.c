@@ -31,6 +31,8 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"granite", "GraniteForCausalLM", NULL, 1},      /* Q/K rows permuted as for llama */
     {"granitemoe", "GraniteMoeForCausalLM", NULL, 1}, /* with a shared expert: GraniteMoeShared */
     {"granitehybrid", "GraniteMoeHybridForCausalLM", NULL, 1}, /* Granite 4.0-H: Mamba-2 layers where head_count_kv is 0 */
+    {"nemotron_h", "NemotronHForCausalLM", NULL, 1},     /* Mamba-2 / attention (NoPE) / MLP layers by the per-layer keys */
+    {"nemotron_h_moe", "NemotronHForCausalLM", NULL, 1}, /* + expert layers (Nemotron 3) */
     {"command-r", "CohereForCausalLM", NULL, 1},
     {"cohere2", "Cohere2ForCausalLM", NULL, 1},
     {"exaone4", "Exaone4ForCausalLM", NULL, 0},
@@ -288,6 +290,62 @@ static int granitehybrid_config(cJSON *c, const rl_gguf *g, const char *arch) {
     return 0;
 }
 
+/* Nemotron-H (nemotron_h, nemotron_h_moe): each layer's one sublayer from the per-layer lists
+ * head_count_kv and feed_forward_length, as llama.cpp's loader reads them — both 0: Mamba-2;
+ * feed_forward_length 0: attention; else the MLP (or, with experts, the expert layer, whose
+ * width is the list's entry) — and the ssm.* dims (time_step_rank = heads). */
+static int nemotron_h_config(cJSON *c, const rl_gguf *g, const char *arch) {
+    char kk[160], fk[160];
+    snprintf(kk, sizeof kk, "%s.attention.head_count_kv", arch);
+    snprintf(fk, sizeof fk, "%s.feed_forward_length", arch);
+    const rl_gguf_kv *kv = rl_gguf_get(g, kk), *ff = rl_gguf_get(g, fk);
+    int64_t layers = get_int(g, arch, "block_count", 0), nkv = 0, nff = 0, n_mamba = 0, experts = get_int(g, arch, "expert_count", 0);
+    if (!kv || kv->type != RL_GGUF_ARRAY || (int64_t)kv->arr_n != layers || !ff || ff->type != RL_GGUF_ARRAY || (int64_t)ff->arr_n != layers)
+        return rl_err("%s: %s needs '%s' and '%s' as lists of %lld per-layer values", g->path, arch, kk, fk, (long long)layers);
+    cJSON *lt = cJSON_AddArrayToObject(c, "layers_block_type");
+    if (!lt) return rl_err("out of memory");
+    for (int64_t l = 0; l < layers; l++) {
+        int64_t a, f;
+        if (arr_int(g, kv, kk, (uint64_t)l, &a) || arr_int(g, ff, fk, (uint64_t)l, &f)) return -1;
+        if (a < 0 || f < 0 || (a && nkv && a != nkv) || (f && nff && f != nff) || (a && f))
+            return rl_err("%s: layer %lld: kv heads %lld and feed-forward length %lld do not name one Nemotron-H sublayer", g->path, (long long)l,
+                          (long long)a, (long long)f);
+        if (a) nkv = a;
+        if (f) nff = f;
+        n_mamba += !a && !f;
+        cJSON_AddItemToArray(lt, cJSON_CreateString(!a && !f ? "mamba" : !f ? "attention" : experts > 0 ? "moe" : "mlp"));
+    }
+    if (nkv) cJSON_AddNumberToObject(c, "num_key_value_heads", (double)nkv);
+    cJSON_DeleteItemFromObject(c, "num_hidden_layers");
+    cJSON_AddNumberToObject(c, "num_hidden_layers", (double)layers);
+    cJSON_DeleteItemFromObject(c, "intermediate_size");
+    cJSON_AddNumberToObject(c, "intermediate_size", (double)(nff ? nff : 1));
+    double eps = 1e-5;
+    snprintf(kk, sizeof kk, "%s.attention.layer_norm_rms_epsilon", arch);
+    if (rl_gguf_num(g, kk, &eps) < 0) return -1;
+    cJSON_AddNumberToObject(c, "layer_norm_epsilon", eps);
+    if (n_mamba) {
+        int64_t heads = get_int(g, arch, "ssm.time_step_rank", 0), inner = get_int(g, arch, "ssm.inner_size", 0);
+        if (heads <= 0 || inner % heads)
+            return rl_err("%s: %s.ssm.inner_size %lld is not a multiple of ssm.time_step_rank %lld", g->path, arch, (long long)inner, (long long)heads);
+        cJSON_AddNumberToObject(c, "mamba_num_heads", (double)heads);
+        cJSON_AddNumberToObject(c, "mamba_head_dim", (double)(inner / heads));
+        if (put_int(c, g, arch, "ssm.group_count", "n_groups") || put_int(c, g, arch, "ssm.state_size", "ssm_state_size") ||
+            put_int(c, g, arch, "ssm.conv_kernel", "conv_kernel")) return -1;
+        int64_t l0 = 0, a = 1, f = 1;
+        for (; l0 < layers; l0++) { arr_int(g, kv, kk, (uint64_t)l0, &a); arr_int(g, ff, fk, (uint64_t)l0, &f); if (!a && !f) break; }
+        snprintf(kk, sizeof kk, "blk.%lld.ssm_conv1d.bias", (long long)l0);
+        cJSON_AddBoolToObject(c, "use_conv_bias", find_tensor(g, kk) != NULL);
+    }
+    if (experts > 0) { /* sigmoid scores, exp_probs_b choosing (noaux_tc), llama.cpp's expert_weights_norm / _scale */
+        cJSON_DeleteItemFromObject(c, "shared_expert_intermediate_size");
+        if (put_int(c, g, arch, "expert_shared_feed_forward_length", "moe_shared_expert_intermediate_size") ||
+            put_int(c, g, arch, "expert_feed_forward_length", "moe_intermediate_size") || moe_routing_config(c, g, arch, 2)) return -1;
+        if (!cJSON_GetObjectItem(c, "moe_intermediate_size")) cJSON_AddNumberToObject(c, "moe_intermediate_size", (double)(nff ? nff : 1));
+    }
+    return 0;
+}
+
 /* OLMo 2 / 3, Granite, Command R / R7B, EXAONE 4: their keys of config.json. */
 static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
     if (!strcmp(arch, "olmo2")) {
@@ -301,6 +359,8 @@ static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
             put_int(c, g, arch, "expert_shared_feed_forward_length", "shared_intermediate_size")) return -1;
         cJSON_DeleteItemFromObject(c, "shared_expert_intermediate_size"); /* Qwen2-MoE's key: a gated shared expert */
         if (!strcmp(arch, "granitehybrid") && granitehybrid_config(c, g, arch)) return -1;
+    } else if (!strncmp(arch, "nemotron_h", 10)) {
+        if (nemotron_h_config(c, g, arch)) return -1;
     } else if (!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) {
         if (put_num(c, g, arch, "logit_scale", "logit_scale")) return -1;
         if (!strcmp(arch, "cohere2") && swa_layer_types(c, g, arch, 4)) return -1;
@@ -405,8 +465,8 @@ static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
     cJSON_AddItemToArray(a, cJSON_CreateString(hf));
     if (put_int(c, g, arch, "embedding_length", "hidden_size") || put_int(c, g, arch, "block_count", "num_hidden_layers") ||
         put_int(c, g, arch, "attention.head_count", "num_attention_heads") ||
-        (strcmp(arch, "granitehybrid") && put_int(c, g, arch, "attention.head_count_kv", "num_key_value_heads")) ||
-        put_int(c, g, arch, "feed_forward_length", "intermediate_size") ||
+        (strcmp(arch, "granitehybrid") && strncmp(arch, "nemotron_h", 10) && put_int(c, g, arch, "attention.head_count_kv", "num_key_value_heads")) ||
+        (strncmp(arch, "nemotron_h", 10) && put_int(c, g, arch, "feed_forward_length", "intermediate_size")) ||
         put_int(c, g, arch, "attention.key_length", "head_dim") ||
         put_int(c, g, arch, "context_length", "max_position_embeddings") ||
         put_num(c, g, arch, "attention.layer_norm_rms_epsilon", "rms_norm_eps") ||
@@ -544,17 +604,18 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
         d->wname[r] = ROLE_NAMES[r];
     }
     for (int r = 0; r < G_COUNT; r++) if (d->gname[r]) d->gname[r] = GLOBAL_NAMES[r];
-    if (d->n_experts) for (int e = 0; e < 3; e++) d->ename[e] = EXPERT_NAMES[e];
+    if (d->n_experts) for (int e = 0; e < 3; e++) if (d->ename[e] || !d->moe_ungated) d->ename[e] = EXPERT_NAMES[e];
     memset(d->name_alt, 0, sizeof d->name_alt);
     if (!strcmp(arch, "granitemoe") || !strcmp(arch, "granitehybrid")) { /* experts and the shared MLP as separate gate / up / down */
         d->moe_fused = 0;
         if (d->moe_shared_fused) { d->moe_shared_fused = 0; d->wname[W_SHX_UP] = ROLE_NAMES[W_SHX_UP]; }
         if (d->wname[W_GATE_UP]) { d->wname[W_GATE_UP] = NULL; d->wname[W_GATE] = ROLE_NAMES[W_GATE]; d->wname[W_UP] = ROLE_NAMES[W_UP]; }
     }
-    if (!strcmp(arch, "granitehybrid") && d->lin_kind == RL_LIN_MAMBA2) { /* in_proj as ssm_in; ssm_a = -exp(A_log) */
+    if ((!strcmp(arch, "granitehybrid") || !strncmp(arch, "nemotron_h", 10)) && d->lin_kind == RL_LIN_MAMBA2) { /* in_proj as ssm_in; ssm_a = -exp(A_log) */
         d->wname[W_LIN_QKV] = "blk.%d.ssm_in.weight";
         d->lin_a_direct = 1;
     }
+    if (!strncmp(arch, "nemotron_h", 10)) d->wname[W_MLP_NORM] = ROLE_NAMES[W_ATTN_NORM]; /* the one norm of each layer */
     int dn = !strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next");
     if (!strcmp(arch, "glm4moe") || dn) d->wname[W_MLP_NORM] = "blk.%d.post_attention_norm.weight";
     if (!strcmp(arch, "baichuan")) { /* W_pack split; lm_head as the file has it (llama.cpp does not normalise) */

@@ -37,6 +37,7 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"QWenLMHeadModel", "qwen", 0}, {"ChatGLMModel", "chatglm", 0}, {"ChatGLMForConditionalGeneration", "chatglm", 0},
     {"BaichuanForCausalLM", "baichuan", 1}, {"SmolLM3ForCausalLM", "smollm3", 1},
     {"GraniteMoeHybridForCausalLM", "granitehybrid", 1}, /* all-attention with experts: granitemoe (rl_gguf_export) */
+    {"NemotronHForCausalLM", "nemotron_h", 1},          /* with experts: nemotron_h_moe (rl_gguf_export) */
 };
 
 /* Layer roles written in the file's matrix type (the rest: F32). */
@@ -427,6 +428,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
                       const char *arch) {
     char gname[96], hf[160];
     int gh = !strcmp(arch, "granitehybrid"), granite_moe = !strcmp(arch, "granitemoe") || (gh && d->n_experts);
+    int nem = !strncmp(arch, "nemotron_h", 10);
     int gpt_oss = !strcmp(arch, "gpt-oss"), mla = !strcmp(arch, "deepseek2");
     int qwen35 = !strncmp(arch, "qwen35", 6), next = !strcmp(arch, "qwen3next"), il2 = !strcmp(arch, "internlm2");
     if (d->gname[G_EMBED] && add_src(p, ck, path, "token_embd.weight", d->gname[G_EMBED], 1, d->tied, x, 0, 0)) return -1;
@@ -442,7 +444,8 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             if (gh && r == W_GATE_UP) { if (add_gate_up(p, ck, d, path, l, x)) return -1; continue; }
             const char *gn = (gpt_oss || qwen35 || next || !strcmp(arch, "glm4moe")) && r == W_MLP_NORM ? "blk.%d.post_attention_norm.weight"
                              : next && r == W_LIN_B ? "blk.%d.ssm_ba.weight" /* in_proj_ba as it is */
-                             : gh && r == W_LIN_QKV ? "blk.%d.ssm_in.weight" /* Mamba-2 in_proj as it is: z, xBC, dt */
+                             : (gh || nem) && r == W_LIN_QKV ? "blk.%d.ssm_in.weight" /* Mamba-2 in_proj as it is: z, xBC, dt */
+                             : nem && r == W_MLP_NORM ? "blk.%d.attn_norm.weight" /* the one norm of each layer */
                                                     : rl_gguf_role_name(r);
             if (!gn) return rl_err("%s: %s models cannot be written as GGUF yet (a weight with no GGUF name)", path, d->arch);
             snprintf(hf, sizeof hf, d->wname[r], l);
@@ -452,13 +455,13 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             int plus = d->norm_one_plus && in_list(r, NORM_ROLES, sizeof NORM_ROLES / sizeof *NORM_ROLES);
             if (add_src(p, ck, path, gname, hf, in_list(r, MATRIX_ROLES, sizeof MATRIX_ROLES / sizeof *MATRIX_ROLES), 0, x, heads, plus)) return -1;
             if ((qwen35 || next) && qwen35_linear(&p->t[p->n - 1], d, r, qwen35)) return -1;
-            if (gh) mamba2_tensor(&p->t[p->n - 1], d, r);
+            if (gh || nem) mamba2_tensor(&p->t[p->n - 1], d, r);
         }
         if (gpt_oss && add_gpt_oss_experts(p, ck, d, path, l)) return -1;
         else if (granite_moe && add_granite_moe(p, ck, d, path, l, x)) return -1;
         else if (qwen35 && d->moe_fused && d->n_experts && d->layer_moe[l] && add_fused_experts(p, ck, d, path, l, x)) return -1;
         else if (!gpt_oss && !granite_moe && !(qwen35 && d->moe_fused) && d->n_experts && d->layer_moe[l])
-            for (int e = 0; e < 3; e++) if (add_experts(p, ck, d, path, l, e, x)) return -1;
+            for (int e = 0; e < 3; e++) if (d->ename[e] && add_experts(p, ck, d, path, l, e, x)) return -1; /* (ungated: no gate) */
     }
     if (d->gname[G_FINAL_NORM] && add_src(p, ck, path, "output_norm.weight", d->gname[G_FINAL_NORM], 0, 0, x, 0, d->norm_one_plus)) return -1;
     if (d->gname[G_FINAL_NORM_B] && add_src(p, ck, path, "output_norm.bias", d->gname[G_FINAL_NORM_B], 0, 0, x, 0, 0)) return -1;
@@ -536,10 +539,19 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
         if ((int64_t)d->lin_v_heads * d->lin_v_dim != 2 * (int64_t)d->hidden)
             return rl_err("%s: mamba_expand other than 2: llama.cpp's granitehybrid supports only 2", path);
         if (!d->n_experts && d->moe_shared_inter) return rl_err("%s: not a Granite 4.0-H MLP", path);
+    } else if (!strncmp(arch, "nemotron_h", 10)) { /* llama.cpp's nemotron_h graph: no dt clamp, plain top-k routing */
+        if (d->lin_kind == RL_LIN_MAMBA2 && (d->lin_dt_min != 0.0f || !isinf(d->lin_dt_max)))
+            return rl_err("%s: time_step_limit: llama.cpp's %s does not clamp dt", path, arch);
+        if (d->n_experts && (d->moe_n_group > 1 || !d->moe_sigmoid || !d->moe_bias))
+            return rl_err("%s: expert routing other than sigmoid top-k with a correction bias in one group: not llama.cpp's %s", path, arch);
+        for (int l = 0; d->n_experts && l < d->n_layers; l++)
+            if (d->layers[l].no_mixer && !d->layer_moe[l])
+                return rl_err("%s: layer %d: a dense MLP beside expert layers: llama.cpp's %s makes every feed-forward layer an expert layer",
+                              path, l, arch);
     } else if (!strncmp(arch, "granite", 7) && d->ropes[0].pairing == RL_ROPE_NONE)
         return rl_err("%s: Granite without rotary embeddings cannot be written as GGUF yet", path);
     int dn = !strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next");
-    if ((d->mla && strcmp(arch, "deepseek2")) || (d->lin_k_heads && !dn && !gh) || d->idx_heads || (d->lin_fused && strcmp(arch, "qwen3next")))
+    if ((d->mla && strcmp(arch, "deepseek2")) || (d->lin_k_heads && !dn && !gh && strncmp(arch, "nemotron_h", 10)) || d->idx_heads || (d->lin_fused && strcmp(arch, "qwen3next")))
         return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
     if (dn) { /* llama.cpp's qwen35: gated full attention every N-th layer, top-k renormalised */
         int every = 0;
@@ -617,6 +629,34 @@ static int write_granitehybrid(rl_gguf_writer *w, const rl_model_desc *d, const 
     return rc ? -1 : 0;
 }
 
+/* Nemotron-H: per-layer kv heads (attention layers) and feed-forward lengths (MLP / expert
+ * layers), both 0 on a Mamba-2 layer; the ssm.* dims; the experts' routing keys. */
+static int write_nemotron_h(rl_gguf_writer *w, const rl_model_desc *d, const char *arch) {
+    char k[160];
+    int32_t *kv = malloc(2 * (size_t)d->n_layers * sizeof *kv), *ff = kv + d->n_layers;
+    if (!kv) return rl_err("out of memory");
+    for (int l = 0; l < d->n_layers; l++) {
+        const rl_layer_desc *ld = &d->layers[l];
+        kv[l] = ld->kind != RL_LAYER_LINEAR && !ld->no_mixer ? d->n_kv_heads : 0;
+        ff[l] = ld->no_mlp ? 0 : d->n_experts && d->layer_moe[l] ? d->moe_inter : d->intermediate;
+    }
+    int rc = rl_gguf_w_arr_i32(w, KEY("attention.head_count_kv"), (uint64_t)d->n_layers, kv) ||
+             rl_gguf_w_arr_i32(w, KEY("feed_forward_length"), (uint64_t)d->n_layers, ff) ||
+             (d->lin_kind == RL_LIN_MAMBA2 &&
+              (rl_gguf_w_u32(w, KEY("ssm.conv_kernel"), (uint32_t)d->lin_conv_k) || rl_gguf_w_u32(w, KEY("ssm.state_size"), (uint32_t)d->lin_k_dim) ||
+               rl_gguf_w_u32(w, KEY("ssm.group_count"), (uint32_t)d->lin_k_heads) ||
+               rl_gguf_w_u32(w, KEY("ssm.time_step_rank"), (uint32_t)d->lin_v_heads) ||
+               rl_gguf_w_u32(w, KEY("ssm.inner_size"), (uint32_t)(d->lin_v_heads * d->lin_v_dim)))) ||
+             rl_gguf_w_bool(w, KEY("rope.scaling.finetuned"), 0) ||
+             (d->n_experts && (rl_gguf_w_u32(w, KEY("expert_shared_count"), d->moe_shared_inter > 0) ||
+                               rl_gguf_w_bool(w, KEY("expert_weights_norm"), d->moe_norm_topk) ||
+                               rl_gguf_w_f32(w, KEY("expert_weights_scale"), d->moe_scale) ||
+                               rl_gguf_w_u32(w, KEY("expert_group_count"), (uint32_t)d->moe_n_group) ||
+                               rl_gguf_w_u32(w, KEY("expert_gating_func"), 2))); /* sigmoid, as the graph has it */
+    free(kv);
+    return rc ? -1 : 0;
+}
+
 static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arch, const char *name, rl_gguf_xtype x) {
     char k[160];
     const rl_rope *r = &d->ropes[0];
@@ -631,9 +671,10 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
         rl_gguf_w_u32(w, KEY("context_length"), (uint32_t)d->max_pos) ||
         rl_gguf_w_u32(w, KEY("embedding_length"), (uint32_t)d->hidden) ||
         rl_gguf_w_u32(w, KEY("block_count"), (uint32_t)d->n_layers) ||
-        rl_gguf_w_u32(w, KEY("feed_forward_length"), (uint32_t)d->intermediate * (strcmp(arch, "qwen") ? 1 : 2)) || /* Qwen v1: 2x */
+        (strncmp(arch, "nemotron_h", 10) &&
+         rl_gguf_w_u32(w, KEY("feed_forward_length"), (uint32_t)d->intermediate * (strcmp(arch, "qwen") ? 1 : 2))) || /* Qwen v1: 2x */
         rl_gguf_w_u32(w, KEY("attention.head_count"), (uint32_t)d->n_heads) ||
-        (strcmp(arch, "granitehybrid") && rl_gguf_w_u32(w, KEY("attention.head_count_kv"), kvh)) ||
+        (strcmp(arch, "granitehybrid") && strncmp(arch, "nemotron_h", 10) && rl_gguf_w_u32(w, KEY("attention.head_count_kv"), kvh)) ||
         rl_gguf_w_u32(w, KEY("attention.key_length"), kl) ||
         rl_gguf_w_u32(w, KEY("attention.value_length"), vl) ||
         rl_gguf_w_f32(w, d->norm == RL_NORM_LAYER ? KEY("attention.layer_norm_epsilon") : KEY("attention.layer_norm_rms_epsilon"), d->norm_eps) ||
@@ -670,6 +711,7 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
             rl_gguf_w_arr_i32(w, KEY("rope.dimension_sections"), 4, sec)) return -1;
     }
     if (!strcmp(arch, "granitehybrid") && write_granitehybrid(w, d, arch)) return -1;
+    if (!strncmp(arch, "nemotron_h", 10) && write_nemotron_h(w, d, arch)) return -1;
     if (!strcmp(arch, "qwen3moe") && rl_gguf_w_bool(w, KEY("expert_weights_norm"), d->moe_norm_topk)) return -1;
     if (d->attn_softcap > 0 && rl_gguf_w_f32(w, KEY("attn_logit_softcapping"), d->attn_softcap)) return -1;
     if (d->final_softcap > 0 && rl_gguf_w_f32(w, KEY("final_logit_softcapping"), d->final_softcap)) return -1;
@@ -883,12 +925,13 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3)", model_dir, d->arch);
         goto out;
     }
     int n_lin = 0;
     for (int l = 0; l < d->n_layers; l++) n_lin += d->layers[l].kind == RL_LAYER_LINEAR;
-    const char *arch = !strcmp(ARCHS[a].arch, "granitehybrid") && !n_lin && d->n_experts ? "granitemoe" : ARCHS[a].arch; /* as llama.cpp's converter */
+    const char *arch = !strcmp(ARCHS[a].arch, "granitehybrid") && !n_lin && d->n_experts ? "granitemoe" /* as llama.cpp's converter */
+                     : !strcmp(ARCHS[a].arch, "nemotron_h") && d->n_experts ? "nemotron_h_moe" : ARCHS[a].arch;
     if (check_desc(d, arch, model_dir)) goto out;
     if ((!strcmp(arch, "qwen3moe") && !d->moe_norm_topk) || (!strcmp(arch, "qwen2moe") && d->moe_norm_topk)) {
         rl_err("%s: norm_topk_prob %s: llama.cpp's %s always %s the top-k weights", model_dir, d->moe_norm_topk ? "true" : "false",

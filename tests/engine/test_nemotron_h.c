@@ -10,7 +10,11 @@
  * in sweeps of 4. Cases: 2 B / C (and norm) groups; 1 group with layers_block_type names; "E"
  * layers (Nemotron 3): sigmoid scores, the correction bias choosing the top 2 of 4, the chosen
  * scores renormalised and scaled by routed_scaling_factor, ungated squared-ReLU experts plus the
- * shared expert. A pattern of the wrong length or an unknown letter is an error naming the file. */
+ * shared expert, with and without a dense MLP layer beside them. Each also written as F32 GGUF
+ * (`quantize --gguf`: llama.cpp's nemotron_h / nemotron_h_moe, the sublayers in the per-layer
+ * head_count_kv / feed_forward_length lists) and read back against the same rows, but for the
+ * dense MLP beside experts, which nemotron_h_moe cannot say (refused naming llama.cpp). A pattern of the wrong length or an unknown letter is an
+ * error naming the file. */
 #include "refcheck.h"
 #include "model/config.h"
 
@@ -18,19 +22,23 @@ enum { H = 64, NH = 4, NKV = 2, HD = 24, V = 256, L = 6, P = 9, G = 5, MH = 8, M
        E = 4, TOPK = 2, EI = 32, SI = 48 };
 
 typedef struct {
-    const char *name, *layers; /* the pattern: M * - */
+    const char *name, *layers; /* the pattern: M * - E */
     int groups, state;
     const char *extra;
+    int gguf; /* see ref_check */
 } nh_case;
 
 static const nh_case CASES[] = {
-    {"nemotron-h (2 groups)", "M-*M-M", 2, 16, ",\"hybrid_override_pattern\":\"M-*M-M\""},
+    {"nemotron-h (2 groups)", "M-*M-M", 2, 16, ",\"hybrid_override_pattern\":\"M-*M-M\"", 1},
     {"nemotron-h (1 group, layers_block_type)", "M*-MM-", 1, 24,
-     ",\"layers_block_type\":[\"mamba\",\"attention\",\"mlp\",\"mamba\",\"mamba\",\"mlp\"]"},
-    {"nemotron-h (experts)", "ME*E-M", 2, 16,
-     ",\"hybrid_override_pattern\":\"ME*E-M\",\"n_routed_experts\":4,\"num_experts_per_tok\":2,\"moe_intermediate_size\":32,"
+     ",\"layers_block_type\":[\"mamba\",\"attention\",\"mlp\",\"mamba\",\"mamba\",\"mlp\"]", 1},
+    {"nemotron-h (experts)", "ME*EEM", 2, 16,
+     ",\"hybrid_override_pattern\":\"ME*EEM\",\"n_routed_experts\":4,\"num_experts_per_tok\":2,\"moe_intermediate_size\":32,"
      "\"moe_shared_expert_intermediate_size\":48,\"n_shared_experts\":1,\"routed_scaling_factor\":2.5,\"n_group\":1,"
-     "\"topk_group\":1,\"norm_topk_prob\":true,\"moe_latent_size\":null"},
+     "\"topk_group\":1,\"norm_topk_prob\":true,\"moe_latent_size\":null", 1},
+    {"nemotron-h (experts and an MLP)", "ME*E-M",  2, 16,
+     ",\"hybrid_override_pattern\":\"ME*E-M\",\"n_routed_experts\":4,\"num_experts_per_tok\":2,\"moe_intermediate_size\":32,"
+     "\"moe_shared_expert_intermediate_size\":48,\"routed_scaling_factor\":2.5,\"norm_topk_prob\":true", -1},
 };
 
 static void rmsnorm(double *o, const double *x, const double *w, int n) {
@@ -197,12 +205,15 @@ static void check_case(const nh_case *c) {
     char cfg[2048];
     config(cfg, sizeof cfg, c, c->extra);
     int32_t ids[P + G] = {5, 17, 200, 3, 99, 42, 7, 250, 128};
-    ref_synth_check(cfg, 31, c->name, reference, c, ids, P, G, V, 4, 0);
+    ref_synth_check(cfg, 31, c->name, reference, c, ids, P, G, V, 4, c->gguf);
 }
 
 static void test_two_groups(void) { check_case(&CASES[0]); }
 static void test_block_type_names(void) { check_case(&CASES[1]); }
-static void test_experts(void) { check_case(&CASES[2]); }
+static void test_experts(void) {
+    check_case(&CASES[2]);
+    check_case(&CASES[3]);
+}
 
 /* Bad patterns: an error naming the config file and the problem. */
 static void test_bad_patterns(void) {
