@@ -169,10 +169,18 @@ int cmd_info(int argc, char **argv) {
         }
         printf("\n");
     }
-    printf("attention       scale %g%s%s", d->attn_scale, d->qkv_bias ? ", qkv bias" : "", d->o_bias ? ", o bias" : "");
-    if (d->attn_softcap > 0) printf(", softcap %g", d->attn_softcap);
-    if (d->attn_sinks) printf(", attention sinks");
-    printf("\n");
+    int n_att = 0, n_ffn = 0; /* layers with attention / with an MLP (none in a Mamba-2 model) */
+    for (int l = 0; l < d->n_layers; l++) {
+        n_att += d->layers[l].kind != RL_LAYER_LINEAR && !d->layers[l].no_mixer;
+        n_ffn += !d->layers[l].no_mlp;
+    }
+    if (n_att) {
+        printf("attention       scale %g%s%s", d->attn_scale, d->qkv_bias ? ", qkv bias" : "", d->o_bias ? ", o bias" : "");
+        if (d->attn_softcap > 0) printf(", softcap %g", d->attn_softcap);
+        if (d->attn_sinks) printf(", attention sinks");
+        printf("\n");
+    } else
+        printf("attention       none (no attention layers: heads and rope above are unused)\n");
     int nsl = 0;
     for (int l = 0; l < d->n_layers; l++) nsl += d->layers[l].kind == RL_LAYER_SLIDING;
     if (nsl) {
@@ -211,7 +219,8 @@ int cmd_info(int argc, char **argv) {
                    d->lin_v_dim, d->lin_conv_k, d->lin_fused ? ", fused qkvz / ba projections" : "",
                    d->attn_out_gate ? "; full attention output gated" : "");
     }
-    printf("mlp             %s %s%s\n", d->mlp_gated ? "gated" : "plain",
+    if (!n_ffn) printf("mlp             none\n");
+    else printf("mlp             %s %s%s\n", d->mlp_gated ? "gated" : "plain",
            d->act == RL_ACT_SILU ? "SiLU" : d->act == RL_ACT_GELU_TANH ? "GELU(tanh)" : d->act == RL_ACT_GELU_ERF ? "GELU" : d->act == RL_ACT_RELU2 ? "squared ReLU" : "clamped SwiGLU (gpt-oss)", d->mlp_bias ? ", bias" : "");
     print_block_features(d);
     char moe_line[512]; /* MoE routing and MLA dimensions (moe_config.c) */

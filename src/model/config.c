@@ -83,7 +83,7 @@ int rl_config_from_json(rl_model_desc *d, const cJSON *root, const char *file) {
     snprintf(d->model_type, sizeof d->model_type, "%s", mt ? mt : "");
 
     if (req_int(cfg, "hidden_size", &d->hidden, file) || req_int(cfg, key_of(fam, cfg, "num_hidden_layers"), &d->n_layers, file) ||
-        req_int(cfg, "num_attention_heads", &d->n_heads, file) || req_int(cfg, key_of(fam, cfg, "intermediate_size"), &d->intermediate, file) ||
+        req_int(cfg, key_of(fam, cfg, "num_attention_heads"), &d->n_heads, file) || req_int(cfg, key_of(fam, cfg, "intermediate_size"), &d->intermediate, file) ||
         req_int(cfg, key_of(fam, cfg, "vocab_size"), &d->vocab, file)) return -1;
     if (d->n_layers > RL_MAX_LAYERS) return rl_err("%s: %d layers exceed the supported %d", file, d->n_layers, RL_MAX_LAYERS);
     long long v;

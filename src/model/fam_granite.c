@@ -10,10 +10,10 @@
  * output (or the whole MLP when a Granite 4.0 model has no experts). */
 #include "model/fam_granite.h"
 #include "model/family.h"
+#include "model/mamba2_config.h"
 #include "model/moe_config.h"
 #include "util/err.h"
 #include "util/json.h"
-#include <math.h>
 #include <string.h>
 
 /* The four multipliers (transformers' defaults 1) and Llama's attention_bias. */
@@ -105,27 +105,8 @@ static int mamba_mixer(rl_model_desc *d, const cJSON *cfg, const char *file) {
     if (heads % groups) return rl_err("%s: mamba_n_heads %d must be a multiple of mamba_n_groups %d", file, heads, groups);
     if (pb) return rl_err("%s: \"mamba_proj_bias\" true (biases on in_proj / out_proj) is not supported", file);
     if (d->act != RL_ACT_SILU) return rl_err("%s: the Mamba-2 layers need hidden_act silu (their conv activation)", file);
-    double lo = 0, hi = INFINITY;
-    const cJSON *tl = rl_json_get(cfg, "time_step_limit");
-    if (tl && !cJSON_IsNull(tl)) {
-        const cJSON *a = cJSON_IsArray(tl) && cJSON_GetArraySize(tl) == 2 ? cJSON_GetArrayItem(tl, 0) : NULL;
-        const cJSON *b = a ? cJSON_GetArrayItem(tl, 1) : NULL;
-        if (!a || !cJSON_IsNumber(a) || !b || !(cJSON_IsNumber(b) || cJSON_IsString(b)))
-            return rl_err("%s: \"time_step_limit\" must be a list of two numbers", file);
-        lo = a->valuedouble;
-        hi = cJSON_IsNumber(b) ? b->valuedouble : !strcmp(b->valuestring, "inf") || !strcmp(b->valuestring, "Infinity") ? INFINITY : NAN;
-        if (!(lo >= 0) || !(hi >= lo)) return rl_err("%s: \"time_step_limit\" must be [min, max] with 0 <= min <= max", file);
-    }
-    d->lin_kind = RL_LIN_MAMBA2;
-    d->lin_k_heads = groups;
-    d->lin_k_dim = state;
-    d->lin_v_heads = heads;
-    d->lin_v_dim = head_dim;
-    d->lin_conv_k = conv;
-    d->lin_conv_bias = cb;
-    d->lin_norm_groups = 1; /* GraniteMoeHybridRMSNormGated: one norm over I */
-    d->lin_dt_min = (float)lo;
-    d->lin_dt_max = (float)hi;
+    /* GraniteMoeHybridRMSNormGated: one norm over all channels */
+    if (rl_mamba2_setup(d, cfg, file, heads, head_dim, state, groups, conv, cb, 1, NULL)) return -1;
     d->wname[W_LIN_QKV] = "model.layers.%d.mamba.in_proj.weight";
     d->wname[W_LIN_CONV] = "model.layers.%d.mamba.conv1d.weight";
     d->wname[W_LIN_CONV_B] = "model.layers.%d.mamba.conv1d.bias";

@@ -6,8 +6,10 @@
  * mixer is Granite 4.0-H's (deltanet.c) with mamba_num_heads x mamba_head_dim channels and its
  * gated RMSNorm taken per group of channels (n_groups, the B / C groups); dt is not clamped
  * (time_step_limit, default (0, inf)), as in transformers' CUDA path that NVIDIA's models were
- * made with. Tensors under backbone.*, the head in lm_head.weight. */
+ * made with. Tensors under backbone.*, the head in lm_head.weight. Mamba2ForCausalLM (Mamba-2
+ * language models, e.g. Mamba-Codestral) has the same layout with every layer "M". */
 #include "model/fam_nemotron_h.h"
+#include "model/mamba2_config.h"
 #include "model/moe_config.h"
 #include "util/err.h"
 #include "util/json.h"
@@ -73,29 +75,8 @@ static int mamba(rl_model_desc *d, const cJSON *cfg, const char *file) {
     const char *act;
     if (rl_json_str(cfg, "mamba_hidden_act", "silu", &act, file)) return -1;
     if (strcmp(act, "silu") && strcmp(act, "swish")) return rl_err("%s: mamba_hidden_act \"%s\" is not supported (silu)", file, act);
-    double lo = 0, hi = INFINITY;
-    const cJSON *tl = rl_json_get(cfg, "time_step_limit");
-    if (!tl) tl = rl_json_get(cfg, "mamba_dt_limit");
-    if (tl && !cJSON_IsNull(tl)) {
-        const cJSON *a = cJSON_IsArray(tl) && cJSON_GetArraySize(tl) == 2 ? cJSON_GetArrayItem(tl, 0) : NULL;
-        const cJSON *b = a ? cJSON_GetArrayItem(tl, 1) : NULL;
-        if (!a || !cJSON_IsNumber(a) || !b || !(cJSON_IsNumber(b) || cJSON_IsString(b)))
-            return rl_err("%s: \"time_step_limit\" must be a list of two numbers", file);
-        lo = a->valuedouble;
-        hi = cJSON_IsNumber(b) ? b->valuedouble : !strcmp(b->valuestring, "inf") || !strcmp(b->valuestring, "Infinity") ? INFINITY : NAN;
-        if (!(lo >= 0) || !(hi >= lo)) return rl_err("%s: \"time_step_limit\" must be [min, max] with 0 <= min <= max", file);
-    }
-    d->lin_kind = RL_LIN_MAMBA2;
-    d->lin_k_heads = groups;
-    d->lin_k_dim = state;
-    d->lin_v_heads = heads;
-    d->lin_v_dim = hd;
-    d->lin_conv_k = conv;
-    d->lin_conv_bias = cb;
-    d->lin_norm_groups = groups; /* Zamba2RMSNormGated with group_size = I / n_groups */
-    d->lin_dt_min = (float)lo;
-    d->lin_dt_max = (float)hi;
-    return 0;
+    /* the gated RMSNorm per group of I / n_groups channels (transformers' Zamba2RMSNormGated) */
+    return rl_mamba2_setup(d, cfg, file, heads, hd, state, groups, conv, cb, groups, "mamba_dt_limit");
 }
 
 /* The "E" layers (Nemotron 3 Nano): DeepSeek-V3's routing (sigmoid scores, e_score_correction_bias
@@ -172,4 +153,32 @@ int rl_norm_nemotron_h(rl_model_desc *d, const cJSON *cfg, const char *file) {
     for (int l = 0; l < d->n_layers; l++)
         if (d->layers[l].kind == RL_LAYER_LINEAR) return mamba(d, cfg, file);
     return 0;
+}
+
+/* Mamba2ForCausalLM: every layer a norm and a Mamba-2 mixer of num_heads x head_dim (= expand x
+ * hidden) channels, state_size, n_groups, conv_kernel; the gated RMSNorm over all channels as
+ * transformers' MambaRMSNormGated takes it. */
+int rl_norm_mamba2(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    names(d);
+    int heads = 0, hd = 0, state = 0, groups = 0, conv = 0, cb = 0, pb = 0, rn = 0;
+    double eps, expand;
+    const char *act;
+    if (pos_key(cfg, "num_heads", NULL, 128, 1 << 16, &heads, file) || pos_key(cfg, "head_dim", NULL, 64, 1 << 16, &hd, file) ||
+        pos_key(cfg, "state_size", NULL, 128, 1024, &state, file) || pos_key(cfg, "n_groups", NULL, 8, 1 << 16, &groups, file) ||
+        pos_key(cfg, "conv_kernel", NULL, 4, 64, &conv, file) || rl_json_bool(cfg, "use_conv_bias", 1, &cb, file) ||
+        rl_json_bool(cfg, "use_bias", 0, &pb, file) || rl_json_bool(cfg, "rms_norm", 1, &rn, file) ||
+        rl_json_num(cfg, "expand", 2, &expand, file) || rl_json_num(cfg, "layer_norm_epsilon", 1e-5, &eps, file) ||
+        rl_json_str(cfg, "hidden_act", "silu", &act, file)) return -1;
+    if ((long long)heads * hd != (long long)(expand * d->hidden))
+        return rl_err("%s: num_heads %d x head_dim %d must equal expand x hidden_size = %g", file, heads, hd, expand * d->hidden);
+    if (pb) return rl_err("%s: \"use_bias\" true (biases on in_proj / out_proj) is not supported", file);
+    if (!rn) return rl_err("%s: \"rms_norm\" false (no gated norm) is not supported", file);
+    if (strcmp(act, "silu") && strcmp(act, "swish")) return rl_err("%s: hidden_act \"%s\" is not supported (silu)", file, act);
+    d->norm_eps = (float)eps;
+    d->ropes[0].pairing = RL_ROPE_NONE;
+    for (int l = 0; l < d->n_layers; l++) {
+        d->layers[l].kind = RL_LAYER_LINEAR;
+        d->layers[l].no_mlp = 1;
+    }
+    return rl_mamba2_setup(d, cfg, file, heads, hd, state, groups, conv, cb, 1, NULL);
 }

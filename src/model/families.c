@@ -204,6 +204,7 @@ static const rl_family FAMILIES[] = {
     {"granitemoeshared", {"GraniteMoeSharedForCausalLM", NULL}, 0, rl_norm_granitemoeshared}, /* fam_granite.c */
     {"granitemoehybrid", {"GraniteMoeHybridForCausalLM", NULL}, 0, rl_norm_granitemoehybrid}, /* fam_granite.c: attention / Mamba-2 layers */
     {"nemotron_h", {"NemotronHForCausalLM", NULL}, 0, rl_norm_nemotron_h}, /* fam_nemotron_h.c: one sublayer per layer */
+    {"mamba2", {"Mamba2ForCausalLM", NULL}, 0, rl_norm_mamba2}, /* fam_nemotron_h.c: Mamba-2 layers only */
     {"qwen2_moe", {"Qwen2MoeForCausalLM", NULL}, 0, rl_norm_qwen2_moe}, /* fam_moe.c */
     {"qwen3_moe", {"Qwen3MoeForCausalLM", NULL}, 0, rl_norm_qwen3_moe}, /* fam_moe.c */
     {"qwen3_vl_moe", {NULL}, 0, rl_norm_qwen3_vl_moe}, /* fam_moe.c: the text model of Qwen3-VL-MoE (mm_text) */

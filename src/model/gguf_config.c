@@ -33,6 +33,7 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"granitehybrid", "GraniteMoeHybridForCausalLM", NULL, 1}, /* Granite 4.0-H: Mamba-2 layers where head_count_kv is 0 */
     {"nemotron_h", "NemotronHForCausalLM", NULL, 1},     /* Mamba-2 / attention (NoPE) / MLP layers by the per-layer keys */
     {"nemotron_h_moe", "NemotronHForCausalLM", NULL, 1}, /* + expert layers (Nemotron 3) */
+    {"mamba2", "Mamba2ForCausalLM", NULL, 0},           /* Mamba-2 layers only; the norm per group as llama.cpp's */
     {"command-r", "CohereForCausalLM", NULL, 1},
     {"cohere2", "Cohere2ForCausalLM", NULL, 1},
     {"exaone4", "Exaone4ForCausalLM", NULL, 0},
@@ -346,6 +347,25 @@ static int nemotron_h_config(cJSON *c, const rl_gguf *g, const char *arch) {
     return 0;
 }
 
+/* Mamba-2 language models (mamba2): the mixer's dims from the ssm.* keys. */
+static int mamba2_config(cJSON *c, const rl_gguf *g, const char *arch) {
+    int64_t heads = get_int(g, arch, "ssm.time_step_rank", 0), inner = get_int(g, arch, "ssm.inner_size", 0);
+    int64_t hidden = get_int(g, arch, "embedding_length", 0);
+    if (heads <= 0 || inner % heads || hidden <= 0)
+        return rl_err("%s: %s.ssm.inner_size %lld is not a multiple of ssm.time_step_rank %lld", g->path, arch, (long long)inner, (long long)heads);
+    cJSON_AddNumberToObject(c, "num_heads", (double)heads);
+    cJSON_AddNumberToObject(c, "head_dim", (double)(inner / heads));
+    cJSON_AddNumberToObject(c, "expand", (double)inner / (double)hidden);
+    cJSON_AddBoolToObject(c, "use_conv_bias", find_tensor(g, "blk.0.ssm_conv1d.bias") != NULL);
+    char key[160];
+    double eps = 1e-5;
+    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", arch);
+    if (rl_gguf_num(g, key, &eps) < 0 || put_int(c, g, arch, "ssm.group_count", "n_groups") || put_int(c, g, arch, "ssm.state_size", "state_size") ||
+        put_int(c, g, arch, "ssm.conv_kernel", "conv_kernel")) return -1;
+    cJSON_AddNumberToObject(c, "layer_norm_epsilon", eps);
+    return 0;
+}
+
 /* OLMo 2 / 3, Granite, Command R / R7B, EXAONE 4: their keys of config.json. */
 static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
     if (!strcmp(arch, "olmo2")) {
@@ -361,6 +381,8 @@ static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
         if (!strcmp(arch, "granitehybrid") && granitehybrid_config(c, g, arch)) return -1;
     } else if (!strncmp(arch, "nemotron_h", 10)) {
         if (nemotron_h_config(c, g, arch)) return -1;
+    } else if (!strcmp(arch, "mamba2")) {
+        if (mamba2_config(c, g, arch)) return -1;
     } else if (!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) {
         if (put_num(c, g, arch, "logit_scale", "logit_scale")) return -1;
         if (!strcmp(arch, "cohere2") && swa_layer_types(c, g, arch, 4)) return -1;
@@ -611,10 +633,11 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
         if (d->moe_shared_fused) { d->moe_shared_fused = 0; d->wname[W_SHX_UP] = ROLE_NAMES[W_SHX_UP]; }
         if (d->wname[W_GATE_UP]) { d->wname[W_GATE_UP] = NULL; d->wname[W_GATE] = ROLE_NAMES[W_GATE]; d->wname[W_UP] = ROLE_NAMES[W_UP]; }
     }
-    if ((!strcmp(arch, "granitehybrid") || !strncmp(arch, "nemotron_h", 10)) && d->lin_kind == RL_LIN_MAMBA2) { /* in_proj as ssm_in; ssm_a = -exp(A_log) */
-        d->wname[W_LIN_QKV] = "blk.%d.ssm_in.weight";
+    if ((!strcmp(arch, "granitehybrid") || !strncmp(arch, "nemotron_h", 10) || !strcmp(arch, "mamba2")) && d->lin_kind == RL_LIN_MAMBA2) {
+        d->wname[W_LIN_QKV] = "blk.%d.ssm_in.weight"; /* in_proj as it is; ssm_a = -exp(A_log) */
         d->lin_a_direct = 1;
     }
+    if (!strcmp(arch, "mamba2")) d->lin_norm_groups = d->lin_k_heads; /* llama.cpp normalises per group (HF's Mamba2: over all) */
     if (!strncmp(arch, "nemotron_h", 10)) d->wname[W_MLP_NORM] = ROLE_NAMES[W_ATTN_NORM]; /* the one norm of each layer */
     int dn = !strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next");
     if (!strcmp(arch, "glm4moe") || dn) d->wname[W_MLP_NORM] = "blk.%d.post_attention_norm.weight";

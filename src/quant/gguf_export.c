@@ -38,6 +38,7 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"BaichuanForCausalLM", "baichuan", 1}, {"SmolLM3ForCausalLM", "smollm3", 1},
     {"GraniteMoeHybridForCausalLM", "granitehybrid", 1}, /* all-attention with experts: granitemoe (rl_gguf_export) */
     {"NemotronHForCausalLM", "nemotron_h", 1},          /* with experts: nemotron_h_moe (rl_gguf_export) */
+    {"Mamba2ForCausalLM", "mamba2", 0},
 };
 
 /* Layer roles written in the file's matrix type (the rest: F32). */
@@ -428,7 +429,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
                       const char *arch) {
     char gname[96], hf[160];
     int gh = !strcmp(arch, "granitehybrid"), granite_moe = !strcmp(arch, "granitemoe") || (gh && d->n_experts);
-    int nem = !strncmp(arch, "nemotron_h", 10);
+    int nem = !strncmp(arch, "nemotron_h", 10) || !strcmp(arch, "mamba2"); /* (the Mamba-2 tensors as Nemotron-H's) */
     int gpt_oss = !strcmp(arch, "gpt-oss"), mla = !strcmp(arch, "deepseek2");
     int qwen35 = !strncmp(arch, "qwen35", 6), next = !strcmp(arch, "qwen3next"), il2 = !strcmp(arch, "internlm2");
     if (d->gname[G_EMBED] && add_src(p, ck, path, "token_embd.weight", d->gname[G_EMBED], 1, d->tied, x, 0, 0)) return -1;
@@ -539,6 +540,11 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
         if ((int64_t)d->lin_v_heads * d->lin_v_dim != 2 * (int64_t)d->hidden)
             return rl_err("%s: mamba_expand other than 2: llama.cpp's granitehybrid supports only 2", path);
         if (!d->n_experts && d->moe_shared_inter) return rl_err("%s: not a Granite 4.0-H MLP", path);
+    } else if (!strcmp(arch, "mamba2")) { /* llama.cpp's mamba2 graph: no dt clamp, the norm per group */
+        if (d->lin_dt_min != 0.0f || !isinf(d->lin_dt_max)) return rl_err("%s: time_step_limit: llama.cpp's mamba2 does not clamp dt", path);
+        if (d->lin_k_heads != d->lin_norm_groups)
+            return rl_err("%s: %d B / C groups: llama.cpp's mamba2 normalises the output per group, transformers' Mamba2 over all channels",
+                          path, d->lin_k_heads);
     } else if (!strncmp(arch, "nemotron_h", 10)) { /* llama.cpp's nemotron_h graph: no dt clamp, plain top-k routing */
         if (d->lin_kind == RL_LIN_MAMBA2 && (d->lin_dt_min != 0.0f || !isinf(d->lin_dt_max)))
             return rl_err("%s: time_step_limit: llama.cpp's %s does not clamp dt", path, arch);
@@ -551,7 +557,7 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
     } else if (!strncmp(arch, "granite", 7) && d->ropes[0].pairing == RL_ROPE_NONE)
         return rl_err("%s: Granite without rotary embeddings cannot be written as GGUF yet", path);
     int dn = !strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next");
-    if ((d->mla && strcmp(arch, "deepseek2")) || (d->lin_k_heads && !dn && !gh && strncmp(arch, "nemotron_h", 10)) || d->idx_heads || (d->lin_fused && strcmp(arch, "qwen3next")))
+    if ((d->mla && strcmp(arch, "deepseek2")) || (d->lin_k_heads && !dn && !gh && strncmp(arch, "nemotron_h", 10) && strcmp(arch, "mamba2")) || d->idx_heads || (d->lin_fused && strcmp(arch, "qwen3next")))
         return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
     if (dn) { /* llama.cpp's qwen35: gated full attention every N-th layer, top-k renormalised */
         int every = 0;
@@ -612,6 +618,16 @@ static int write_deepseek2(rl_gguf_writer *w, const rl_model_desc *d, const char
     return 0;
 }
 
+/* The Mamba-2 mixer's ssm.* keys (time_step_rank = heads, as llama.cpp's converter writes it). */
+static int write_ssm(rl_gguf_writer *w, const rl_model_desc *d, const char *arch) {
+    char k[160];
+    return rl_gguf_w_u32(w, KEY("ssm.conv_kernel"), (uint32_t)d->lin_conv_k) || rl_gguf_w_u32(w, KEY("ssm.state_size"), (uint32_t)d->lin_k_dim) ||
+                   rl_gguf_w_u32(w, KEY("ssm.group_count"), (uint32_t)d->lin_k_heads) ||
+                   rl_gguf_w_u32(w, KEY("ssm.time_step_rank"), (uint32_t)d->lin_v_heads) ||
+                   rl_gguf_w_u32(w, KEY("ssm.inner_size"), (uint32_t)(d->lin_v_heads * d->lin_v_dim))
+               ? -1 : 0;
+}
+
 /* Granite 4.0-H: per-layer kv heads (0: a Mamba-2 layer), the ssm.* dims, rotary embeddings on
  * or off (rope.scaling.finetuned, llama.cpp's switch for this architecture). */
 static int write_granitehybrid(rl_gguf_writer *w, const rl_model_desc *d, const char *arch) {
@@ -619,11 +635,7 @@ static int write_granitehybrid(rl_gguf_writer *w, const rl_model_desc *d, const 
     int32_t *kv = malloc((size_t)d->n_layers * sizeof *kv);
     if (!kv) return rl_err("out of memory");
     for (int l = 0; l < d->n_layers; l++) kv[l] = d->layers[l].kind == RL_LAYER_LINEAR ? 0 : d->n_kv_heads;
-    int rc = rl_gguf_w_arr_i32(w, KEY("attention.head_count_kv"), (uint64_t)d->n_layers, kv) ||
-             rl_gguf_w_u32(w, KEY("ssm.conv_kernel"), (uint32_t)d->lin_conv_k) || rl_gguf_w_u32(w, KEY("ssm.state_size"), (uint32_t)d->lin_k_dim) ||
-             rl_gguf_w_u32(w, KEY("ssm.group_count"), (uint32_t)d->lin_k_heads) ||
-             rl_gguf_w_u32(w, KEY("ssm.time_step_rank"), (uint32_t)d->lin_v_heads) ||
-             rl_gguf_w_u32(w, KEY("ssm.inner_size"), (uint32_t)(d->lin_v_heads * d->lin_v_dim)) ||
+    int rc = rl_gguf_w_arr_i32(w, KEY("attention.head_count_kv"), (uint64_t)d->n_layers, kv) || write_ssm(w, d, arch) ||
              rl_gguf_w_bool(w, KEY("rope.scaling.finetuned"), d->ropes[0].pairing != RL_ROPE_NONE);
     free(kv);
     return rc ? -1 : 0;
@@ -642,11 +654,7 @@ static int write_nemotron_h(rl_gguf_writer *w, const rl_model_desc *d, const cha
     }
     int rc = rl_gguf_w_arr_i32(w, KEY("attention.head_count_kv"), (uint64_t)d->n_layers, kv) ||
              rl_gguf_w_arr_i32(w, KEY("feed_forward_length"), (uint64_t)d->n_layers, ff) ||
-             (d->lin_kind == RL_LIN_MAMBA2 &&
-              (rl_gguf_w_u32(w, KEY("ssm.conv_kernel"), (uint32_t)d->lin_conv_k) || rl_gguf_w_u32(w, KEY("ssm.state_size"), (uint32_t)d->lin_k_dim) ||
-               rl_gguf_w_u32(w, KEY("ssm.group_count"), (uint32_t)d->lin_k_heads) ||
-               rl_gguf_w_u32(w, KEY("ssm.time_step_rank"), (uint32_t)d->lin_v_heads) ||
-               rl_gguf_w_u32(w, KEY("ssm.inner_size"), (uint32_t)(d->lin_v_heads * d->lin_v_dim)))) ||
+             (d->lin_kind == RL_LIN_MAMBA2 && write_ssm(w, d, arch)) ||
              rl_gguf_w_bool(w, KEY("rope.scaling.finetuned"), 0) ||
              (d->n_experts && (rl_gguf_w_u32(w, KEY("expert_shared_count"), d->moe_shared_inter > 0) ||
                                rl_gguf_w_bool(w, KEY("expert_weights_norm"), d->moe_norm_topk) ||
@@ -712,6 +720,7 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
     }
     if (!strcmp(arch, "granitehybrid") && write_granitehybrid(w, d, arch)) return -1;
     if (!strncmp(arch, "nemotron_h", 10) && write_nemotron_h(w, d, arch)) return -1;
+    if (!strcmp(arch, "mamba2") && write_ssm(w, d, arch)) return -1;
     if (!strcmp(arch, "qwen3moe") && rl_gguf_w_bool(w, KEY("expert_weights_norm"), d->moe_norm_topk)) return -1;
     if (d->attn_softcap > 0 && rl_gguf_w_f32(w, KEY("attn_logit_softcapping"), d->attn_softcap)) return -1;
     if (d->final_softcap > 0 && rl_gguf_w_f32(w, KEY("final_logit_softcapping"), d->final_softcap)) return -1;
@@ -925,7 +934,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3)", model_dir, d->arch);
         goto out;
     }
     int n_lin = 0;

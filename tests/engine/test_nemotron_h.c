@@ -14,7 +14,10 @@
  * (`quantize --gguf`: llama.cpp's nemotron_h / nemotron_h_moe, the sublayers in the per-layer
  * head_count_kv / feed_forward_length lists) and read back against the same rows, but for the
  * dense MLP beside experts, which nemotron_h_moe cannot say (refused naming llama.cpp). A pattern of the wrong length or an unknown letter is an
- * error naming the file. */
+ * error naming the file. Mamba2ForCausalLM (every layer "M", its gated norm over all channels as
+ * transformers' MambaRMSNormGated takes it) against the same reference: with 2 B / C groups (its
+ * GGUF export refused: llama.cpp's mamba2 normalises per group) and with one (written as
+ * llama.cpp's mamba2 and read back). */
 #include "refcheck.h"
 #include "model/config.h"
 
@@ -25,20 +28,23 @@ typedef struct {
     const char *name, *layers; /* the pattern: M * - E */
     int groups, state;
     const char *extra;
-    int gguf; /* see ref_check */
+    int gguf;        /* see ref_check */
+    int mamba2;      /* Mamba2ForCausalLM: its own config keys, the norm over all channels */
 } nh_case;
 
 static const nh_case CASES[] = {
-    {"nemotron-h (2 groups)", "M-*M-M", 2, 16, ",\"hybrid_override_pattern\":\"M-*M-M\"", 1},
+    {"nemotron-h (2 groups)", "M-*M-M", 2, 16, ",\"hybrid_override_pattern\":\"M-*M-M\"", 1, 0},
     {"nemotron-h (1 group, layers_block_type)", "M*-MM-", 1, 24,
-     ",\"layers_block_type\":[\"mamba\",\"attention\",\"mlp\",\"mamba\",\"mamba\",\"mlp\"]", 1},
+     ",\"layers_block_type\":[\"mamba\",\"attention\",\"mlp\",\"mamba\",\"mamba\",\"mlp\"]", 1, 0},
     {"nemotron-h (experts)", "ME*EEM", 2, 16,
      ",\"hybrid_override_pattern\":\"ME*EEM\",\"n_routed_experts\":4,\"num_experts_per_tok\":2,\"moe_intermediate_size\":32,"
      "\"moe_shared_expert_intermediate_size\":48,\"n_shared_experts\":1,\"routed_scaling_factor\":2.5,\"n_group\":1,"
-     "\"topk_group\":1,\"norm_topk_prob\":true,\"moe_latent_size\":null", 1},
-    {"nemotron-h (experts and an MLP)", "ME*E-M",  2, 16,
+     "\"topk_group\":1,\"norm_topk_prob\":true,\"moe_latent_size\":null", 1, 0},
+    {"nemotron-h (experts and an MLP)", "ME*E-M", 2, 16,
      ",\"hybrid_override_pattern\":\"ME*E-M\",\"n_routed_experts\":4,\"num_experts_per_tok\":2,\"moe_intermediate_size\":32,"
-     "\"moe_shared_expert_intermediate_size\":48,\"routed_scaling_factor\":2.5,\"norm_topk_prob\":true", -1},
+     "\"moe_shared_expert_intermediate_size\":48,\"routed_scaling_factor\":2.5,\"norm_topk_prob\":true", -1, 0},
+    {"mamba2", "MMMMMM", 2, 16, "", -1, 1},
+    {"mamba2 (1 group)", "MMMMMM", 1, 24, "", 1, 1},
 };
 
 static void rmsnorm(double *o, const double *x, const double *w, int n) {
@@ -51,7 +57,7 @@ static double silu(double v) { return v / (1 + exp(-v)); }
 
 /* The Mamba-2 mixer of layer l over the n normed rows hn into out (n, H), from zero state. */
 static void mamba(const nh_case *c, int l, const double *hn, int n, double *out) {
-    int Gr = c->groups, N = c->state, C = MI + 2 * Gr * N, W = MI + C + MH, gw = MI / Gr;
+    int Gr = c->groups, N = c->state, C = MI + 2 * Gr * N, W = MI + C + MH, ng = c->mamba2 ? 1 : Gr, gw = MI / ng;
     double *win = ref_tensor("backbone.layers.%d.mixer.in_proj.weight", l, (size_t)W * H);
     double *cw = ref_tensor("backbone.layers.%d.mixer.conv1d.weight", l, (size_t)C * MK);
     double *cb = ref_tensor("backbone.layers.%d.mixer.conv1d.bias", l, (size_t)C);
@@ -83,7 +89,7 @@ static void mamba(const nh_case *c, int l, const double *hn, int n, double *out)
                 y[h * MP + p] = (acc + D[h] * xv) * silu(z[h * MP + p]);
             }
         }
-        for (int g = 0; g < Gr; g++) { /* Zamba2RMSNormGated: RMS per group of I / n_groups */
+        for (int g = 0; g < ng; g++) { /* Zamba2RMSNormGated: RMS per group of I / n_groups (Mamba2: one group) */
             double ss = 0;
             for (int i = g * gw; i < (g + 1) * gw; i++) ss += y[i] * y[i];
             double r = 1.0 / sqrt(ss / gw + 1e-5);
@@ -191,6 +197,16 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
 }
 
 static void config(char *cfg, size_t cap, const nh_case *c, const char *extra) {
+    if (c->mamba2) {
+        snprintf(cfg, cap,
+                 "{\"architectures\":[\"Mamba2ForCausalLM\"],\"model_type\":\"mamba2\",\"hidden_size\":64,\"num_heads\":8,"
+                 "\"head_dim\":16,\"expand\":2,\"vocab_size\":256,\"layer_norm_epsilon\":1e-5,\"tie_word_embeddings\":false,"
+                 "\"bos_token_id\":0,\"eos_token_id\":1,\"num_hidden_layers\":6,\"state_size\":%d,\"n_groups\":%d,\"conv_kernel\":4,"
+                 "\"use_conv_bias\":true,\"use_bias\":false,\"hidden_act\":\"silu\",\"rms_norm\":true,\"residual_in_fp32\":true,"
+                 "\"time_step_limit\":[0.0,\"inf\"]%s}",
+                 c->state, c->groups, extra);
+        return;
+    }
     snprintf(cfg, cap,
              "{\"architectures\":[\"NemotronHForCausalLM\"],\"model_type\":\"nemotron_h\",\"hidden_size\":64,\"intermediate_size\":96,"
              "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"head_dim\":24,\"vocab_size\":256,\"max_position_embeddings\":4096,"
@@ -210,6 +226,10 @@ static void check_case(const nh_case *c) {
 
 static void test_two_groups(void) { check_case(&CASES[0]); }
 static void test_block_type_names(void) { check_case(&CASES[1]); }
+static void test_mamba2(void) {
+    check_case(&CASES[4]);
+    check_case(&CASES[5]);
+}
 static void test_experts(void) {
     check_case(&CASES[2]);
     check_case(&CASES[3]);
@@ -242,6 +262,7 @@ int main(void) {
     RUN(test_two_groups);
     RUN(test_block_type_names);
     RUN(test_experts);
+    RUN(test_mamba2);
     RUN(test_bad_patterns);
     TEST_END();
 }
