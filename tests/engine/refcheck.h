@@ -112,6 +112,91 @@ static inline void ref_attend(double *out, const double *q, const double *k, con
     free(s);
 }
 
+/* A whole attention sublayer of layer l over the n normed rows hn (n, hidden) into out (n,
+ * hidden): q / k / v / o projections named prefix + "q_proj.weight" ... (%d: the layer), rotate-
+ * half rope of theta at each row's position when rope, causal GQA attention with softmax scale
+ * `scale`, o_proj. */
+static inline void ref_attention_layer(const char *prefix, int l, const double *hn, int n, double *out, int hidden, int nh, int nkv, int hd,
+                                       int rope, double theta, double scale) {
+    char f[4][160];
+    static const char *const T[4] = {"q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weight"};
+    for (int i = 0; i < 4; i++) snprintf(f[i], sizeof f[i], "%s%s", prefix, T[i]);
+    size_t qd = (size_t)nh * hd, kd = (size_t)nkv * hd, H = (size_t)hidden;
+    double *q = malloc(sizeof *q * (size_t)n * qd), *k = malloc(sizeof *k * (size_t)n * kd), *v = malloc(sizeof *v * (size_t)n * kd);
+    double *a = malloc(sizeof *a * qd), *wq = ref_tensor(f[0], l, qd * H), *wk = ref_tensor(f[1], l, kd * H);
+    double *wv = ref_tensor(f[2], l, kd * H), *wo = ref_tensor(f[3], l, H * qd);
+    for (int t = 0; t < n; t++) {
+        ref_linear(q + t * qd, wq, NULL, hn + t * H, (int)qd, hidden);
+        ref_linear(k + t * kd, wk, NULL, hn + t * H, (int)kd, hidden);
+        ref_linear(v + t * kd, wv, NULL, hn + t * H, (int)kd, hidden);
+        for (int r = 0; rope && r < nh + nkv; r++) ref_rope(r < nh ? q + t * qd + (size_t)r * hd : k + t * kd + (size_t)(r - nh) * hd, hd, t, theta, 1, 0);
+        for (size_t i = 0; i < qd; i++) q[t * qd + i] *= scale * sqrt((double)hd); /* ref_attend divides by sqrt(hd) */
+    }
+    for (int t = 0; t < n; t++) {
+        ref_attend(a, q, k, v, t, nh, nkv, hd, 0, NULL);
+        ref_linear(out + (size_t)t * H, wo, NULL, a, hidden, (int)qd);
+    }
+    free(q); free(k); free(v); free(a); free(wq); free(wk); free(wv); free(wo);
+}
+
+/* A Mamba-2 mixer (transformers' Mamba2Mixer family, recurrent form) as doubles. */
+typedef struct {
+    const char *prefix;       /* tensor names, %d: the layer ("model.layers.%d.mamba.") */
+    int hidden, heads, head_dim, groups, state, conv, norm_groups;
+    double dt_min, dt_max, eps;
+} ref_mamba2_dims;
+
+/* The mixer of layer l over the n normed rows hn (n, hidden) into out (n, hidden), from zero
+ * state: in_proj into z / xBC / dt; xBC through the causal depthwise conv with bias and SiLU into
+ * x / B / C; per head h (group h / (heads / groups)) dt = clamp(softplus(dt + dt_bias)), S =
+ * exp(dt A) S + dt x B^T with A = -exp(A_log), y = S C + D x; RMSNorm_w(y SiLU(z)) over each of
+ * norm_groups groups of channels; out_proj. */
+static inline void ref_mamba2(const ref_mamba2_dims *m, int l, const double *hn, int n, double *out) {
+    int H = m->hidden, NH = m->heads, P = m->head_dim, Gr = m->groups, N = m->state, K = m->conv, I = NH * P;
+    int C = I + 2 * Gr * N, W = I + C + NH, gw = I / m->norm_groups;
+    char f[8][160];
+    static const char *const T[8] = {"in_proj.weight", "conv1d.weight", "conv1d.bias", "A_log", "dt_bias", "D", "norm.weight", "out_proj.weight"};
+    for (int i = 0; i < 8; i++) snprintf(f[i], sizeof f[i], "%s%s", m->prefix, T[i]);
+    double *win = ref_tensor(f[0], l, (size_t)W * H), *cw = ref_tensor(f[1], l, (size_t)C * K), *cb = ref_tensor(f[2], l, (size_t)C);
+    double *alog = ref_tensor(f[3], l, (size_t)NH), *dtb = ref_tensor(f[4], l, (size_t)NH), *D = ref_tensor(f[5], l, (size_t)NH);
+    double *nw = ref_tensor(f[6], l, (size_t)I), *wo = ref_tensor(f[7], l, (size_t)H * I);
+    double *proj = malloc(sizeof *proj * (size_t)n * W), *S = calloc((size_t)I * N, sizeof *S);
+    double *xc = malloc(sizeof *xc * (size_t)C), *y = malloc(sizeof *y * (size_t)I);
+    for (int t = 0; t < n; t++) ref_linear(proj + (size_t)t * W, win, NULL, hn + (size_t)t * H, W, H);
+    for (int t = 0; t < n; t++) {
+        const double *z = proj + (size_t)t * W, *dtr = z + I + C;
+        for (int ch = 0; ch < C; ch++) { /* causal conv: taps k over rows t - (K-1) + k */
+            double a = cb[ch];
+            for (int k = 0; k < K; k++) {
+                int s = t - (K - 1) + k;
+                if (s >= 0) a += cw[ch * K + k] * proj[(size_t)s * W + I + ch];
+            }
+            xc[ch] = a / (1 + exp(-a));
+        }
+        for (int h = 0; h < NH; h++) {
+            int g = h / (NH / Gr);
+            double dt = fmin(fmax(log1p(exp(dtr[h] + dtb[h])), m->dt_min), m->dt_max), dA = exp(dt * -exp(alog[h]));
+            for (int p = 0; p < P; p++) {
+                double xv = xc[h * P + p], acc = 0, zv = z[h * P + p];
+                for (int s = 0; s < N; s++) {
+                    double *st = &S[((size_t)h * P + p) * N + s];
+                    *st = *st * dA + dt * xc[I + g * N + s] * xv;
+                    acc += *st * xc[I + Gr * N + g * N + s];
+                }
+                y[h * P + p] = (acc + D[h] * xv) * zv / (1 + exp(-zv));
+            }
+        }
+        for (int g = 0; g < m->norm_groups; g++) {
+            double ss = 0;
+            for (int i = g * gw; i < (g + 1) * gw; i++) ss += y[i] * y[i];
+            double r = 1.0 / sqrt(ss / gw + m->eps);
+            for (int i = g * gw; i < (g + 1) * gw; i++) y[i] *= r * nw[i];
+        }
+        ref_linear(out + (size_t)t * H, wo, NULL, y, H, I);
+    }
+    free(win); free(cw); free(cb); free(alog); free(dtb); free(D); free(nw); free(wo); free(proj); free(S); free(xc); free(y);
+}
+
 /* The reference: logits of every position of ids[0..n) into lg (n, V). */
 typedef void (*ref_fn)(const void *arg, const int32_t *ids, int n, double *lg);
 

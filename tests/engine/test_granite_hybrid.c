@@ -46,72 +46,15 @@ static void rmsnorm(double *o, const double *x, const double *w, int n) {
 }
 static double silu(double v) { return v / (1 + exp(-v)); }
 
-/* The Mamba-2 mixer of layer l over the n normed rows hn into out (n, H), from zero state. */
+/* The Mamba-2 mixer of layer l (refcheck.h): its norm over all channels. */
 static void mamba(const hyb_case *c, int l, const double *hn, int n, double *out) {
-    int Gr = c->groups, N = c->state, C = MI + 2 * Gr * N, W = MI + C + MH;
-    double *win = ref_tensor("model.layers.%d.mamba.in_proj.weight", l, (size_t)W * H);
-    double *cw = ref_tensor("model.layers.%d.mamba.conv1d.weight", l, (size_t)C * MK);
-    double *cb = ref_tensor("model.layers.%d.mamba.conv1d.bias", l, (size_t)C);
-    double *alog = ref_tensor("model.layers.%d.mamba.A_log", l, MH), *dtb = ref_tensor("model.layers.%d.mamba.dt_bias", l, MH);
-    double *D = ref_tensor("model.layers.%d.mamba.D", l, MH), *nw = ref_tensor("model.layers.%d.mamba.norm.weight", l, MI);
-    double *wo = ref_tensor("model.layers.%d.mamba.out_proj.weight", l, (size_t)H * MI);
-    double *proj = malloc(sizeof *proj * (size_t)n * W), *S = calloc((size_t)MI * N, sizeof *S), xc[MI + 2 * 64], y[MI];
-    for (int t = 0; t < n; t++) ref_linear(proj + (size_t)t * W, win, NULL, hn + (size_t)t * H, W, H);
-    for (int t = 0; t < n; t++) {
-        const double *z = proj + (size_t)t * W, *dtr = z + MI + C;
-        for (int ch = 0; ch < C; ch++) { /* causal conv: taps k over rows t - (K-1) + k */
-            double a = cb[ch];
-            for (int k = 0; k < MK; k++) {
-                int s = t - (MK - 1) + k;
-                if (s >= 0) a += cw[ch * MK + k] * proj[(size_t)s * W + MI + ch];
-            }
-            xc[ch] = silu(a);
-        }
-        for (int h = 0; h < MH; h++) {
-            int g = h / (MH / Gr);
-            double dt = log1p(exp(dtr[h] + dtb[h]));
-            dt = fmin(fmax(dt, c->dt_min), c->dt_max);
-            double dA = exp(dt * -exp(alog[h]));
-            for (int p = 0; p < MP; p++) {
-                double xv = xc[h * MP + p], acc = 0;
-                for (int s = 0; s < N; s++) {
-                    double *st = &S[((size_t)h * MP + p) * N + s];
-                    *st = *st * dA + dt * xc[MI + g * N + s] * xv;
-                    acc += *st * xc[MI + Gr * N + g * N + s];
-                }
-                y[h * MP + p] = (acc + D[h] * xv) * silu(z[h * MP + p]);
-            }
-        }
-        double ss = 0;
-        for (int i = 0; i < MI; i++) ss += y[i] * y[i];
-        double r = 1.0 / sqrt(ss / MI + 1e-5);
-        for (int i = 0; i < MI; i++) y[i] *= r * nw[i];
-        ref_linear(out + (size_t)t * H, wo, NULL, y, H, MI);
-    }
-    free(win); free(cw); free(cb); free(alog); free(dtb); free(D); free(nw); free(wo); free(proj); free(S);
+    ref_mamba2_dims m = {"model.layers.%d.mamba.", H, MH, MP, c->groups, c->state, MK, 1, c->dt_min, c->dt_max, 1e-5};
+    ref_mamba2(&m, l, hn, n, out);
 }
 
-/* Granite attention of layer l over the n normed rows hn into out (n, H). */
+/* Granite attention of layer l (refcheck.h): softmax scale attention_multiplier, rope or none. */
 static void attention(const hyb_case *c, int l, const double *hn, int n, double *out) {
-    double *q = malloc(sizeof *q * (size_t)n * NH * HD), *k = malloc(sizeof *k * (size_t)n * NKV * HD);
-    double *v = malloc(sizeof *v * (size_t)n * NKV * HD), a[NH * HD];
-    double *wq = ref_tensor("model.layers.%d.self_attn.q_proj.weight", l, (size_t)NH * HD * H);
-    double *wk = ref_tensor("model.layers.%d.self_attn.k_proj.weight", l, (size_t)NKV * HD * H);
-    double *wv = ref_tensor("model.layers.%d.self_attn.v_proj.weight", l, (size_t)NKV * HD * H);
-    double *wo = ref_tensor("model.layers.%d.self_attn.o_proj.weight", l, (size_t)H * NH * HD);
-    for (int t = 0; t < n; t++) {
-        ref_linear(q + (size_t)t * NH * HD, wq, NULL, hn + (size_t)t * H, NH * HD, H);
-        ref_linear(k + (size_t)t * NKV * HD, wk, NULL, hn + (size_t)t * H, NKV * HD, H);
-        ref_linear(v + (size_t)t * NKV * HD, wv, NULL, hn + (size_t)t * H, NKV * HD, H);
-        for (int r = 0; c->rope && r < NH + NKV; r++)
-            ref_rope(r < NH ? q + ((size_t)t * NH + r) * HD : k + ((size_t)t * NKV + r - NH) * HD, HD, t, 10000.0, 1, 0);
-        for (int i = 0; i < NH * HD; i++) q[(size_t)t * NH * HD + i] *= c->am * sqrt((double)HD); /* ref_attend divides by sqrt(hd) */
-    }
-    for (int t = 0; t < n; t++) {
-        ref_attend(a, q, k, v, t, NH, NKV, HD, 0, NULL);
-        ref_linear(out + (size_t)t * H, wo, NULL, a, H, NH * HD);
-    }
-    free(wq); free(wk); free(wv); free(wo); free(q); free(k); free(v);
+    ref_attention_layer("model.layers.%d.self_attn.", l, hn, n, out, H, NH, NKV, HD, c->rope, 10000.0, c->am);
 }
 
 /* act(gate rows) * up rows of a fused [2 * inter, H] input_linear, through output_linear [H, inter], times s, added to y. */

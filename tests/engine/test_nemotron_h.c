@@ -53,71 +53,17 @@ static void rmsnorm(double *o, const double *x, const double *w, int n) {
     double r = 1.0 / sqrt(ss / n + 1e-5);
     for (int i = 0; i < n; i++) o[i] = x[i] * r * w[i];
 }
-static double silu(double v) { return v / (1 + exp(-v)); }
 
-/* The Mamba-2 mixer of layer l over the n normed rows hn into out (n, H), from zero state. */
+/* The Mamba-2 mixer of layer l (refcheck.h): dt unclamped, the norm per B / C group
+ * (Zamba2RMSNormGated; Mamba2ForCausalLM: over all channels). */
 static void mamba(const nh_case *c, int l, const double *hn, int n, double *out) {
-    int Gr = c->groups, N = c->state, C = MI + 2 * Gr * N, W = MI + C + MH, ng = c->mamba2 ? 1 : Gr, gw = MI / ng;
-    double *win = ref_tensor("backbone.layers.%d.mixer.in_proj.weight", l, (size_t)W * H);
-    double *cw = ref_tensor("backbone.layers.%d.mixer.conv1d.weight", l, (size_t)C * MK);
-    double *cb = ref_tensor("backbone.layers.%d.mixer.conv1d.bias", l, (size_t)C);
-    double *alog = ref_tensor("backbone.layers.%d.mixer.A_log", l, MH), *dtb = ref_tensor("backbone.layers.%d.mixer.dt_bias", l, MH);
-    double *D = ref_tensor("backbone.layers.%d.mixer.D", l, MH), *nw = ref_tensor("backbone.layers.%d.mixer.norm.weight", l, MI);
-    double *wo = ref_tensor("backbone.layers.%d.mixer.out_proj.weight", l, (size_t)H * MI);
-    double *proj = malloc(sizeof *proj * (size_t)n * W), *S = calloc((size_t)MI * N, sizeof *S), xc[MI + 2 * 2 * 24], y[MI];
-    for (int t = 0; t < n; t++) ref_linear(proj + (size_t)t * W, win, NULL, hn + (size_t)t * H, W, H);
-    for (int t = 0; t < n; t++) {
-        const double *z = proj + (size_t)t * W, *dtr = z + MI + C;
-        for (int ch = 0; ch < C; ch++) { /* causal conv: taps k over rows t - (K-1) + k */
-            double a = cb[ch];
-            for (int k = 0; k < MK; k++) {
-                int s = t - (MK - 1) + k;
-                if (s >= 0) a += cw[ch * MK + k] * proj[(size_t)s * W + MI + ch];
-            }
-            xc[ch] = silu(a);
-        }
-        for (int h = 0; h < MH; h++) {
-            int g = h / (MH / Gr);
-            double dt = log1p(exp(dtr[h] + dtb[h])), dA = exp(dt * -exp(alog[h]));
-            for (int p = 0; p < MP; p++) {
-                double xv = xc[h * MP + p], acc = 0;
-                for (int s = 0; s < N; s++) {
-                    double *st = &S[((size_t)h * MP + p) * N + s];
-                    *st = *st * dA + dt * xc[MI + g * N + s] * xv;
-                    acc += *st * xc[MI + Gr * N + g * N + s];
-                }
-                y[h * MP + p] = (acc + D[h] * xv) * silu(z[h * MP + p]);
-            }
-        }
-        for (int g = 0; g < ng; g++) { /* Zamba2RMSNormGated: RMS per group of I / n_groups (Mamba2: one group) */
-            double ss = 0;
-            for (int i = g * gw; i < (g + 1) * gw; i++) ss += y[i] * y[i];
-            double r = 1.0 / sqrt(ss / gw + 1e-5);
-            for (int i = g * gw; i < (g + 1) * gw; i++) y[i] *= r * nw[i];
-        }
-        ref_linear(out + (size_t)t * H, wo, NULL, y, H, MI);
-    }
-    free(win); free(cw); free(cb); free(alog); free(dtb); free(D); free(nw); free(wo); free(proj); free(S);
+    ref_mamba2_dims m = {"backbone.layers.%d.mixer.", H, MH, MP, c->groups, c->state, MK, c->mamba2 ? 1 : c->groups, 0, INFINITY, 1e-5};
+    ref_mamba2(&m, l, hn, n, out);
 }
 
-/* Attention of layer l (no positional embeddings, scale 1/sqrt(head_dim)) into out (n, H). */
+/* Attention of layer l (refcheck.h): no positional embeddings, scale 1/sqrt(head_dim). */
 static void attention(int l, const double *hn, int n, double *out) {
-    double *q = malloc(sizeof *q * (size_t)n * NH * HD), *k = malloc(sizeof *k * (size_t)n * NKV * HD);
-    double *v = malloc(sizeof *v * (size_t)n * NKV * HD), a[NH * HD];
-    double *wq = ref_tensor("backbone.layers.%d.mixer.q_proj.weight", l, (size_t)NH * HD * H);
-    double *wk = ref_tensor("backbone.layers.%d.mixer.k_proj.weight", l, (size_t)NKV * HD * H);
-    double *wv = ref_tensor("backbone.layers.%d.mixer.v_proj.weight", l, (size_t)NKV * HD * H);
-    double *wo = ref_tensor("backbone.layers.%d.mixer.o_proj.weight", l, (size_t)H * NH * HD);
-    for (int t = 0; t < n; t++) {
-        ref_linear(q + (size_t)t * NH * HD, wq, NULL, hn + (size_t)t * H, NH * HD, H);
-        ref_linear(k + (size_t)t * NKV * HD, wk, NULL, hn + (size_t)t * H, NKV * HD, H);
-        ref_linear(v + (size_t)t * NKV * HD, wv, NULL, hn + (size_t)t * H, NKV * HD, H);
-    }
-    for (int t = 0; t < n; t++) {
-        ref_attend(a, q, k, v, t, NH, NKV, HD, 0, NULL);
-        ref_linear(out + (size_t)t * H, wo, NULL, a, H, NH * HD);
-    }
-    free(wq); free(wk); free(wv); free(wo); free(q); free(k); free(v);
+    ref_attention_layer("backbone.layers.%d.mixer.", l, hn, n, out, H, NH, NKV, HD, 0, 0, 1.0 / sqrt((double)HD));
 }
 
 /* y += s down(relu(up x)^2) for one row x, up [ff, H], down [H, ff]. */
