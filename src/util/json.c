@@ -6,10 +6,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Python's json writes float('inf') / float('nan') as the bare words Infinity, -Infinity and NaN
+ * (transformers' config.json: Mamba-2's "time_step_limit": [0.0, Infinity]); JSON has no such
+ * literal. Outside strings they become 1e999 (strtod: an infinity) and null; NULL when the text
+ * has none (or out of memory: the parser then reports the word). */
+static char *python_literals(const char *t, size_t len, size_t *out_len) {
+    if (!memmem(t, len, "Infinity", 8) && !memmem(t, len, "NaN", 3)) return NULL;
+    char *o = malloc(len + len / 3 + 1);
+    if (!o) return NULL;
+    size_t n = 0;
+    int in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = t[i];
+        if (in_str) {
+            o[n++] = c;
+            if (c == '\\' && i + 1 < len) o[n++] = t[++i];
+            else if (c == '"') in_str = 0;
+            continue;
+        }
+        if (c == '"') in_str = 1;
+        if (c == 'I' && len - i >= 8 && !memcmp(t + i, "Infinity", 8)) { memcpy(o + n, "1e999", 5); n += 5; i += 7; continue; }
+        if (c == 'N' && len - i >= 3 && !memcmp(t + i, "NaN", 3)) { memcpy(o + n, "null", 4); n += 4; i += 2; continue; }
+        o[n++] = c;
+    }
+    o[n] = 0;
+    *out_len = n;
+    return o;
+}
+
 cJSON *rl_json_load(const char *path) {
     size_t len;
     char *text = rl_read_file(path, &len);
     if (!text) return NULL;
+    size_t plen;
+    char *p = python_literals(text, len, &plen);
+    if (p) { free(text); text = p; len = plen; }
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!j) {

@@ -149,7 +149,7 @@ static void config(char *cfg, size_t cap, const nh_case *c, const char *extra) {
                  "\"head_dim\":16,\"expand\":2,\"vocab_size\":256,\"layer_norm_epsilon\":1e-5,\"tie_word_embeddings\":false,"
                  "\"bos_token_id\":0,\"eos_token_id\":1,\"num_hidden_layers\":6,\"state_size\":%d,\"n_groups\":%d,\"conv_kernel\":4,"
                  "\"use_conv_bias\":true,\"use_bias\":false,\"hidden_act\":\"silu\",\"rms_norm\":true,\"residual_in_fp32\":true,"
-                 "\"time_step_limit\":[0.0,\"inf\"]%s}",
+                 "\"time_step_limit\":[0.0,Infinity]%s}", /* as Python's json writes float('inf') */
                  c->state, c->groups, extra);
         return;
     }
