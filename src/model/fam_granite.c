@@ -1,7 +1,9 @@
 /* IBM Granite: Granite 3.x dense (GraniteForCausalLM), Granite 3.x MoE (GraniteMoeForCausalLM),
  * with a shared MLP (GraniteMoeSharedForCausalLM) and Granite 4.0 (GraniteMoeHybridForCausalLM)
  * whose layers are attention or Mamba-2 (the 4.0-H models; deltanet.c runs them as RL_LIN_MAMBA2
- * linear layers). A Llama decoder with four multipliers from config.json:
+ * linear layers), and IBM's Bamba (BambaForCausalLM: Llama attention on attn_layer_indices with
+ * rotary embeddings on half of each head, Mamba-2 elsewhere, a gated MLP after every layer).
+ * Granite is a Llama decoder with four multipliers from config.json:
  * embeddings x embedding_multiplier, softmax scale attention_multiplier, each sublayer's output
  * x residual_multiplier before its residual add, logits / logits_scaling. Experts are fused:
  * block_sparse_moe.input_linear [E, 2*I, H] (gate rows, then up rows) and output_linear
@@ -14,6 +16,7 @@
 #include "model/moe_config.h"
 #include "util/err.h"
 #include "util/json.h"
+#include <math.h>
 #include <string.h>
 
 /* The four multipliers (transformers' defaults 1) and Llama's attention_bias. */
@@ -151,5 +154,39 @@ int rl_norm_granitemoehybrid(rl_model_desc *d, const cJSON *cfg, const char *fil
     const char *pe;
     if (rl_json_str(cfg, "position_embedding_type", "", &pe, file)) return -1;
     if (strcmp(pe, "rope")) d->ropes[0].pairing = RL_ROPE_NONE;
+    return 0;
+}
+
+/* Bamba (transformers' BambaForCausalLM): attention on the layers of attn_layer_indices, Mamba-2
+ * (Granite 4.0-H's mixer; dt never clamped) on the others, then pre_ff_layernorm and the gated
+ * MLP feed_forward.{gate,up,down}_proj after every layer; model.final_layernorm. BambaConfig
+ * fixes rotary embeddings on half of each head (partial_rotary_factor 0.5, theta 10000 unless
+ * config.json says otherwise), no attention or MLP biases. */
+int rl_norm_bamba(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    rl_family_llama_names(d);
+    d->wname[W_MLP_NORM] = "model.layers.%d.pre_ff_layernorm.weight";
+    d->wname[W_GATE] = "model.layers.%d.feed_forward.gate_proj.weight";
+    d->wname[W_UP] = "model.layers.%d.feed_forward.up_proj.weight";
+    d->wname[W_DOWN] = "model.layers.%d.feed_forward.down_proj.weight";
+    d->gname[G_FINAL_NORM] = "model.final_layernorm.weight";
+    const cJSON *ai = rl_json_get(cfg, "attn_layer_indices"), *v;
+    if (ai && !cJSON_IsNull(ai) && !cJSON_IsArray(ai)) return rl_err("%s: \"attn_layer_indices\" must be a list of layer numbers", file);
+    for (int l = 0; l < d->n_layers; l++) d->layers[l].kind = RL_LAYER_LINEAR;
+    const cJSON *list = cJSON_IsArray(ai) ? ai : NULL;
+    cJSON_ArrayForEach(v, list) {
+        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble >= d->n_layers || v->valuedouble != (int)v->valuedouble)
+            return rl_err("%s: \"attn_layer_indices\" holds %g, not a layer of %d", file, cJSON_IsNumber(v) ? v->valuedouble : -1.0, d->n_layers);
+        d->layers[(int)v->valuedouble].kind = RL_LAYER_FULL;
+    }
+    if (!rl_json_get(cfg, "partial_rotary_factor")) { /* BambaConfig's 0.5 */
+        d->ropes[0].rot_dims = d->head_dim / 2;
+        d->ropes[0].rot_dims -= d->ropes[0].rot_dims % 2;
+    }
+    int ab, mb;
+    if (rl_json_bool(cfg, "attention_bias", 0, &ab, file) || rl_json_bool(cfg, "mlp_bias", 0, &mb, file)) return -1;
+    if (ab || mb) return rl_err("%s: Bamba with attention / MLP biases is not supported", file);
+    if (mamba_mixer(d, cfg, file)) return -1;
+    d->lin_dt_min = 0.0f; /* BambaMixer's time_step_limit is fixed (0, inf) */
+    d->lin_dt_max = INFINITY;
     return 0;
 }

@@ -203,6 +203,7 @@ static const rl_family FAMILIES[] = {
     {"granitemoe", {"GraniteMoeForCausalLM", NULL}, 0, rl_norm_granitemoe}, /* fam_granite.c */
     {"granitemoeshared", {"GraniteMoeSharedForCausalLM", NULL}, 0, rl_norm_granitemoeshared}, /* fam_granite.c */
     {"granitemoehybrid", {"GraniteMoeHybridForCausalLM", NULL}, 0, rl_norm_granitemoehybrid}, /* fam_granite.c: attention / Mamba-2 layers */
+    {"bamba", {"BambaForCausalLM", NULL}, 0, rl_norm_bamba}, /* fam_granite.c: Mamba-2 + attention, gated MLP */
     {"nemotron_h", {"NemotronHForCausalLM", NULL}, 0, rl_norm_nemotron_h}, /* fam_nemotron_h.c: one sublayer per layer */
     {"mamba2", {"Mamba2ForCausalLM", NULL}, 0, rl_norm_mamba2}, /* fam_nemotron_h.c: Mamba-2 layers only */
     {"qwen2_moe", {"Qwen2MoeForCausalLM", NULL}, 0, rl_norm_qwen2_moe}, /* fam_moe.c */

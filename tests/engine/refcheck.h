@@ -114,10 +114,10 @@ static inline void ref_attend(double *out, const double *q, const double *k, con
 
 /* A whole attention sublayer of layer l over the n normed rows hn (n, hidden) into out (n,
  * hidden): q / k / v / o projections named prefix + "q_proj.weight" ... (%d: the layer), rotate-
- * half rope of theta at each row's position when rope, causal GQA attention with softmax scale
- * `scale`, o_proj. */
+ * half rope of theta at each row's position on the first rot dims of each head (0: none), causal
+ * GQA attention with softmax scale `scale`, o_proj. */
 static inline void ref_attention_layer(const char *prefix, int l, const double *hn, int n, double *out, int hidden, int nh, int nkv, int hd,
-                                       int rope, double theta, double scale) {
+                                       int rot, double theta, double scale) {
     char f[4][160];
     static const char *const T[4] = {"q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weight"};
     for (int i = 0; i < 4; i++) snprintf(f[i], sizeof f[i], "%s%s", prefix, T[i]);
@@ -129,7 +129,7 @@ static inline void ref_attention_layer(const char *prefix, int l, const double *
         ref_linear(q + t * qd, wq, NULL, hn + t * H, (int)qd, hidden);
         ref_linear(k + t * kd, wk, NULL, hn + t * H, (int)kd, hidden);
         ref_linear(v + t * kd, wv, NULL, hn + t * H, (int)kd, hidden);
-        for (int r = 0; rope && r < nh + nkv; r++) ref_rope(r < nh ? q + t * qd + (size_t)r * hd : k + t * kd + (size_t)(r - nh) * hd, hd, t, theta, 1, 0);
+        for (int r = 0; rot && r < nh + nkv; r++) ref_rope(r < nh ? q + t * qd + (size_t)r * hd : k + t * kd + (size_t)(r - nh) * hd, rot, t, theta, 1, 0);
         for (size_t i = 0; i < qd; i++) q[t * qd + i] *= scale * sqrt((double)hd); /* ref_attend divides by sqrt(hd) */
     }
     for (int t = 0; t < n; t++) {

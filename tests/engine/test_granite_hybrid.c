@@ -12,7 +12,11 @@
  * granitehybrid normalises per group and never clamps); dense (num_local_experts 0) with rotary
  * embeddings and mamba_d_head given; MoE without rotary embeddings (the released 4.0-H form). The
  * last two also written as F32 GGUF (`quantize --gguf`: llama.cpp's granitehybrid, Mamba layers
- * where head_count_kv is 0, ssm_a = -exp(A_log)) and read back against the same rows. */
+ * where head_count_kv is 0, ssm_a = -exp(A_log)) and read back against the same rows.
+ * IBM's Bamba (BambaForCausalLM) against a reference from modeling_bamba.py: attention on
+ * attn_layer_indices with rotary embeddings on half of each head, the same Mamba-2 mixer elsewhere
+ * (dt never clamped, even with time_step_limit in config.json), pre_ff_layernorm and the gated
+ * SiLU MLP after every layer, model.final_layernorm. */
 #include "refcheck.h"
 
 enum { H = 64, NH = 4, NKV = 2, HD = 16, V = 256, L = 4, P = 9, G = 5, MH = 8, MP = 16, MI = MH * MP, MK = 4, E = 4, TOPK = 2 };
@@ -54,7 +58,7 @@ static void mamba(const hyb_case *c, int l, const double *hn, int n, double *out
 
 /* Granite attention of layer l (refcheck.h): softmax scale attention_multiplier, rope or none. */
 static void attention(const hyb_case *c, int l, const double *hn, int n, double *out) {
-    ref_attention_layer("model.layers.%d.self_attn.", l, hn, n, out, H, NH, NKV, HD, c->rope, 10000.0, c->am);
+    ref_attention_layer("model.layers.%d.self_attn.", l, hn, n, out, H, NH, NKV, HD, c->rope ? HD : 0, 10000.0, c->am);
 }
 
 /* act(gate rows) * up rows of a fused [2 * inter, H] input_linear, through output_linear [H, inter], times s, added to y. */
@@ -138,6 +142,54 @@ static void check_case(const hyb_case *c) {
     ref_synth_check(cfg, 29, c->name, reference, c, ids, P, G, V, 4, c->gguf);
 }
 
+/* ---- Bamba ---- */
+enum { BI = 80 }; /* its MLP width */
+static const hyb_case BAMBA = {"bamba", "", 0, 1, 2, 16, {"mamba", "attention", "mamba", "mamba"}, 0, INFINITY, 1, 0.25, 1, 1, 0};
+
+static void bamba_reference(const void *arg, const int32_t *ids, int n, double *lg) {
+    const hyb_case *c = arg;
+    double *emb = ref_tensor("model.embed_tokens.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
+    for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
+    double *hn = malloc(sizeof *hn * (size_t)n * H), *o = malloc(sizeof *o * (size_t)n * H), m[H], g[BI], u[BI], f[H];
+    for (int l = 0; l < L; l++) {
+        double *an = ref_tensor("model.layers.%d.input_layernorm.weight", l, H), *fn = ref_tensor("model.layers.%d.pre_ff_layernorm.weight", l, H);
+        double *wg = ref_tensor("model.layers.%d.feed_forward.gate_proj.weight", l, (size_t)BI * H);
+        double *wu = ref_tensor("model.layers.%d.feed_forward.up_proj.weight", l, (size_t)BI * H);
+        double *wd = ref_tensor("model.layers.%d.feed_forward.down_proj.weight", l, (size_t)H * BI);
+        for (int t = 0; t < n; t++) rmsnorm(hn + (size_t)t * H, x + (size_t)t * H, an, H);
+        if (!strcmp(c->types[l], "mamba")) mamba(c, l, hn, n, o);
+        else ref_attention_layer("model.layers.%d.self_attn.", l, hn, n, o, H, NH, NKV, HD, HD / 2, 10000.0, 1.0 / sqrt((double)HD));
+        for (int t = 0; t < n; t++) {
+            double *xt = x + (size_t)t * H;
+            for (int i = 0; i < H; i++) xt[i] += o[(size_t)t * H + i];
+            rmsnorm(m, xt, fn, H);
+            ref_linear(g, wg, NULL, m, BI, H);
+            ref_linear(u, wu, NULL, m, BI, H);
+            for (int i = 0; i < BI; i++) g[i] = g[i] / (1 + exp(-g[i])) * u[i];
+            ref_linear(f, wd, NULL, g, H, BI);
+            for (int i = 0; i < H; i++) xt[i] += f[i];
+        }
+        free(an); free(fn); free(wg); free(wu); free(wd);
+    }
+    double *nf = ref_tensor("model.final_layernorm.weight", 0, H), *head = ref_tensor("lm_head.weight", 0, (size_t)V * H);
+    for (int t = 0; t < n; t++) {
+        rmsnorm(hn, x + (size_t)t * H, nf, H);
+        ref_linear(lg + (size_t)t * V, head, NULL, hn, V, H);
+    }
+    free(nf); free(head); free(emb); free(x); free(hn); free(o);
+}
+
+static void test_bamba(void) {
+    const char *cfg = "{\"architectures\":[\"BambaForCausalLM\"],\"model_type\":\"bamba\",\"hidden_size\":64,\"intermediate_size\":80,"
+                      "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"vocab_size\":256,\"max_position_embeddings\":4096,"
+                      "\"rms_norm_eps\":1e-5,\"tie_word_embeddings\":false,\"bos_token_id\":0,\"eos_token_id\":1,\"hidden_act\":\"silu\","
+                      "\"num_hidden_layers\":4,\"attn_layer_indices\":[1],\"mamba_n_heads\":8,\"mamba_d_head\":\"auto\",\"mamba_n_groups\":2,"
+                      "\"mamba_d_state\":16,\"mamba_d_conv\":4,\"mamba_expand\":2,\"mamba_conv_bias\":true,\"mamba_proj_bias\":false,"
+                      "\"time_step_limit\":[0.3,0.9],\"z_loss_coefficient\":0.0}";
+    int32_t ids[P + G] = {5, 17, 200, 3, 99, 42, 7, 250, 128};
+    ref_synth_check(cfg, 37, "bamba", bamba_reference, &BAMBA, ids, P, G, V, 4, 0);
+}
+
 static void test_moe_rope_groups(void) { check_case(&CASES[0]); }
 static void test_dense_rope(void) { check_case(&CASES[1]); }
 static void test_moe_nope(void) { check_case(&CASES[2]); }
@@ -146,5 +198,6 @@ int main(void) {
     RUN(test_moe_rope_groups);
     RUN(test_dense_rope);
     RUN(test_moe_nope);
+    RUN(test_bamba);
     TEST_END();
 }
