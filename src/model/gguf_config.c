@@ -378,6 +378,13 @@ static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
             put_num(c, g, arch, "residual_scale", "residual_multiplier") || put_num(c, g, arch, "logit_scale", "logits_scaling") ||
             put_int(c, g, arch, "expert_shared_feed_forward_length", "shared_intermediate_size")) return -1;
         cJSON_DeleteItemFromObject(c, "shared_expert_intermediate_size"); /* Qwen2-MoE's key: a gated shared expert */
+        const cJSON *am = cJSON_GetObjectItem(c, "attention_multiplier");
+        if (!am || am->valuedouble == 0) { /* llama.cpp: no attention.scale (or 0) is 1/sqrt(head_dim), not transformers' 1 */
+            int64_t heads = get_int(g, arch, "attention.head_count", 0), hidden = get_int(g, arch, "embedding_length", 0);
+            int64_t hd = get_int(g, arch, "attention.key_length", heads > 0 ? hidden / heads : 0);
+            cJSON_DeleteItemFromObject(c, "attention_multiplier");
+            if (hd > 0) cJSON_AddNumberToObject(c, "attention_multiplier", 1.0 / sqrt((double)hd));
+        }
         if (!strcmp(arch, "granitehybrid") && granitehybrid_config(c, g, arch)) return -1;
     } else if (!strncmp(arch, "nemotron_h", 10)) {
         if (nemotron_h_config(c, g, arch)) return -1;

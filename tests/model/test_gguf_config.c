@@ -2,10 +2,13 @@
  * GGUF tensor names, llama.cpp's conventions (interleaved rope for llama-arch files, rope_freqs
  * factors, Gemma norms stored as 1 + w, tied output when output.weight is absent, softcaps,
  * sliding windows, experts; deepseek2's MLA with split kv_b and YaRN), and clear errors for
- * unsupported architectures. */
+ * unsupported architectures. A metadata-only granitehybrid file (written here) checks the keys
+ * llama.cpp leaves out: no attention.scale is 1/sqrt(head_dim), rotary on unless
+ * rope.scaling.finetuned is false, Mamba-2 layers where head_count_kv is 0. */
 #include "test.h"
 #include "../format/fmt_util.h"
 #include "model/config.h"
+#include "format/gguf_write.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include <math.h>
@@ -88,7 +91,42 @@ static void test_unsupported(void) {
     free(buf);
 }
 
+/* granitehybrid metadata as a Bamba GGUF carries it (no Granite multipliers, rope on, half rotary). */
+static void test_granitehybrid_defaults(void) {
+    char dir[32], p[4096];
+    CHECK(t_mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(p, sizeof p, "%s/m.gguf", dir);
+    rl_gguf_writer *w = rl_gguf_writer_new(p);
+    int32_t kv[4] = {0, 2, 0, 0};
+    int64_t ne[2] = {64, 256};
+    int rc = !w || rl_gguf_w_str(w, "general.architecture", "granitehybrid") || rl_gguf_w_u32(w, "granitehybrid.block_count", 4) ||
+             rl_gguf_w_u32(w, "granitehybrid.embedding_length", 64) || rl_gguf_w_u32(w, "granitehybrid.feed_forward_length", 80) ||
+             rl_gguf_w_u32(w, "granitehybrid.attention.head_count", 4) || rl_gguf_w_arr_i32(w, "granitehybrid.attention.head_count_kv", 4, kv) ||
+             rl_gguf_w_u32(w, "granitehybrid.rope.dimension_count", 8) || rl_gguf_w_u32(w, "granitehybrid.ssm.conv_kernel", 4) ||
+             rl_gguf_w_u32(w, "granitehybrid.ssm.state_size", 16) || rl_gguf_w_u32(w, "granitehybrid.ssm.group_count", 1) ||
+             rl_gguf_w_u32(w, "granitehybrid.ssm.time_step_rank", 8) || rl_gguf_w_u32(w, "granitehybrid.ssm.inner_size", 128) ||
+             rl_gguf_w_u32(w, "granitehybrid.expert_count", 0) || rl_gguf_w_tensor(w, "token_embd.weight", 0, 2, ne) ||
+             rl_gguf_w_begin(w);
+    float *z = calloc(64 * 256, sizeof *z);
+    if (rc || !z || rl_gguf_w_data(w, z, 64 * 256 * sizeof *z)) { rl_gguf_w_abort(w); rc = -1; } /* (abort / close free w) */
+    else rc = rl_gguf_w_close(w);
+    free(z);
+    CHECK(rc == 0, "write %s: %s", p, rl_errmsg());
+    rl_model_desc d;
+    if (!rc && rl_config_load(p, &d) == 0) {
+        CHECK(!strcmp(d.family, "granitemoehybrid") && fabsf(d.attn_scale - 0.25f) < 1e-7f, "attention scale %g, not 1/sqrt(16)",
+              (double)d.attn_scale);
+        CHECK(d.ropes[0].pairing == RL_ROPE_GPTJ && d.ropes[0].rot_dims == 8, "rope on half of each head: pairing %d, %d dims",
+              (int)d.ropes[0].pairing, d.ropes[0].rot_dims);
+        CHECK(d.layers[0].kind == RL_LAYER_LINEAR && d.layers[1].kind == RL_LAYER_FULL && d.n_kv_heads == 2 && d.lin_v_heads == 8 &&
+              d.lin_v_dim == 16 && d.lin_a_direct && !d.lin_conv_bias && d.intermediate == 80 && !d.n_experts, "layers / Mamba dims");
+    } else
+        CHECK(0, "config: %s", rl_errmsg());
+    t_rmrf(dir);
+}
+
 int main(void) {
+    RUN(test_granitehybrid_defaults);
     RUN_SHARED(test_llama);
     RUN_SHARED(test_families);
     RUN_SHARED(test_deepseek2);
