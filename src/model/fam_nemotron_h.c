@@ -25,14 +25,14 @@ static int pos_key(const cJSON *cfg, const char *key, const char *alt, long long
     return 0;
 }
 
-/* Layer l's sublayer from the pattern character c (or a layers_block_type name). */
+/* Layer l's sublayer from its pattern letter k (or its layers_block_type name). */
 static int set_layer(rl_model_desc *d, int l, const char *k, const char *file) {
     rl_layer_desc *ld = &d->layers[l];
     if (!strcmp(k, "M") || !strcmp(k, "mamba") || !strcmp(k, "linear_attention")) { ld->kind = RL_LAYER_LINEAR; ld->no_mlp = 1; }
     else if (!strcmp(k, "*") || !strcmp(k, "attention") || !strcmp(k, "full_attention")) ld->no_mlp = 1;
     else if (!strcmp(k, "-") || !strcmp(k, "mlp")) ld->no_mixer = 1;
     else if (!strcmp(k, "E") || !strcmp(k, "moe")) { ld->no_mixer = 1; d->layer_moe[l] = 1; }
-    else return rl_err("%s: layer %d has the unknown Nemotron-H block type \"%s\" (M, *, -)", file, l, k);
+    else return rl_err("%s: layer %d has the unknown Nemotron-H block type \"%s\" (M, *, -, E)", file, l, k);
     return 0;
 }
 

@@ -68,8 +68,6 @@ int rl_role_needed(const rl_model_desc *d, int r) {
     }
 }
 
-/* Per-layer view: linear-attention (Gated DeltaNet, Mamba-2) layers have the W_LIN_* roles
- * instead of the attention projections; every other layer has no W_LIN_* role. */
 /* The MLP sublayer's roles (norm, dense MLP, experts' router and shared expert); the rest belong
  * to the token mixer. */
 static int mlp_role(int r) {
@@ -81,6 +79,9 @@ static int mlp_role(int r) {
     }
 }
 
+/* Per-layer view: linear-attention (Gated DeltaNet, Mamba-2) layers have the W_LIN_* roles
+ * instead of the attention projections; every other layer has no W_LIN_* role. A layer of one
+ * sublayer (no_mixer / no_mlp, Nemotron-H) has none of the other's roles. */
 int rl_role_needed_layer(const rl_model_desc *d, int l, int r) {
     if (mlp_role(r) ? d->layers[l].no_mlp : d->layers[l].no_mixer) return 0; /* a Nemotron-H layer has one of the two */
     int lin = d->layers[l].kind == RL_LAYER_LINEAR, mamba = lin && d->lin_kind == RL_LIN_MAMBA2;
