@@ -63,6 +63,26 @@ static int info_json(const char *dir, const rl_model_desc *d, const rl_checkpoin
         cJSON_AddNumberToObject(x, "factor", d->ropes[r].factor);
         cJSON_AddItemToArray(ropes, x);
     }
+    /* per layer: its token mixer and its feed-forward sublayer ("none" in a one-sublayer layer) */
+    cJSON *mix = cJSON_AddArrayToObject(desc, "mixers"), *ffn = cJSON_AddArrayToObject(desc, "ffns");
+    const char *lin = d->lin_kind == RL_LIN_MAMBA2 ? "mamba2" : "gated_deltanet";
+    for (int l = 0; mix && ffn && l < d->n_layers; l++) {
+        const rl_layer_desc *ld = &d->layers[l];
+        cJSON_AddItemToArray(mix, cJSON_CreateString(ld->no_mixer ? "none" : ld->kind == RL_LAYER_LINEAR ? lin : d->mla ? "mla"
+                                                      : ld->kind == RL_LAYER_SLIDING ? "sliding_attention" : "attention"));
+        cJSON_AddItemToArray(ffn, cJSON_CreateString(ld->no_mlp ? "none" : d->n_experts > 0 && d->layer_moe[l] ? "experts" : "mlp"));
+    }
+    if (d->lin_v_heads > 0) { /* the linear layers' dims: Mamba-2 heads x head_dim, state, B / C groups */
+        int mamba = d->lin_kind == RL_LIN_MAMBA2;
+        cJSON *la = cJSON_AddObjectToObject(desc, "linear_attention");
+        cJSON_AddStringToObject(la, "kind", lin);
+        cJSON_AddNumberToObject(la, mamba ? "heads" : "value_heads", d->lin_v_heads);
+        cJSON_AddNumberToObject(la, mamba ? "head_dim" : "value_dim", d->lin_v_dim);
+        cJSON_AddNumberToObject(la, mamba ? "groups" : "key_heads", d->lin_k_heads);
+        cJSON_AddNumberToObject(la, mamba ? "state" : "key_dim", d->lin_k_dim);
+        cJSON_AddNumberToObject(la, "conv_kernel", d->lin_conv_k);
+        if (mamba) cJSON_AddNumberToObject(la, "norm_groups", d->lin_norm_groups);
+    }
     cJSON *eos = cJSON_AddArrayToObject(desc, "eos_ids");
     for (int i = 0; eos && i < d->n_eos; i++) cJSON_AddItemToArray(eos, cJSON_CreateNumber(d->eos_ids[i]));
     for (int i = 0; i < rl_ckpt_n_files(ck); i++) {

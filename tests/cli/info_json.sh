@@ -1,6 +1,7 @@
 #!/bin/sh
 # `rabbitllm info MODEL --json`: valid JSON with the description, the files and the memory plan
-# (buffers whose bytes add up to the totals).
+# (buffers whose bytes add up to the totals); each layer's token mixer and feed-forward sublayer
+# (a synthetic Nemotron-H: Mamba-2, MLP, attention, experts) and the linear layers' dims.
 set -e
 B=${RL_BIN:-build/rabbitllm}
 "$B" info models/stories260K --json --ctx 256 | python3 -c '
@@ -14,6 +15,24 @@ assert p["buffers"] and isinstance(p["fits"], bool) and p["budget"], p
 for w in ("device", "host"):
     assert sum(b["bytes"] for b in p["buffers"] if b["where"] == w) <= p[w + "_bytes"], (w, p)
 assert j["ctx"] == 256 and j["rabbitllm_version"]
+'
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+cat > "$T/in.json" <<'EOF'
+{"architectures":["NemotronHForCausalLM"],"model_type":"nemotron_h","hidden_size":64,"intermediate_size":96,"num_attention_heads":4,
+ "num_key_value_heads":2,"head_dim":24,"vocab_size":256,"layer_norm_epsilon":1e-5,"tie_word_embeddings":false,"eos_token_id":1,
+ "num_hidden_layers":4,"mamba_num_heads":8,"mamba_head_dim":16,"ssm_state_size":16,"n_groups":2,"conv_kernel":4,
+ "hybrid_override_pattern":"M-*E","n_routed_experts":4,"num_experts_per_tok":2,"moe_intermediate_size":32,
+ "moe_shared_expert_intermediate_size":48}
+EOF
+"$B" synth "$T/in.json" "$T/m" > /dev/null 2>&1
+"$B" info "$T/m" --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)["description"]
+assert d["mixers"] == ["mamba2", "none", "attention", "none"], d["mixers"]
+assert d["ffns"] == ["none", "mlp", "none", "experts"], d["ffns"]
+la = d["linear_attention"]
+assert la["kind"] == "mamba2" and la["heads"] == 8 and la["head_dim"] == 16 and la["state"] == 16 and la["groups"] == 2 and la["norm_groups"] == 2, la
 '
 "$B" info models/stories260K | grep -Eq "^rabbitllm +[0-9]+\.[0-9]+" || { echo "FAIL: no version line in info"; exit 1; }
 echo ok
