@@ -44,14 +44,21 @@ static inline void ref_linear(double *y, const double *W, const double *b, const
  * q [nq, h], k / v [nkv, h], o [h, nq], gate / up [inter, h], down [h, inter]. */
 typedef struct { double *wq, *wk, *wv, *wo, *wg, *wu, *wd; int h, nq, nkv, inter; } ref_proj;
 
-static inline ref_proj ref_proj_load(int l, int h, int nq, int nkv, int inter) {
-    ref_proj w = {ref_tensor("model.layers.%d.self_attn.q_proj.weight", l, (size_t)nq * h),
-                  ref_tensor("model.layers.%d.self_attn.k_proj.weight", l, (size_t)nkv * h),
-                  ref_tensor("model.layers.%d.self_attn.v_proj.weight", l, (size_t)nkv * h),
-                  ref_tensor("model.layers.%d.self_attn.o_proj.weight", l, (size_t)h * nq),
-                  ref_tensor("model.layers.%d.mlp.gate_proj.weight", l, (size_t)inter * h),
+/* The gated MLP only (q / k / v / o NULL: ref_attention_layer reads the attention). */
+static inline ref_proj ref_mlp_load(int l, int h, int inter) {
+    ref_proj w = {NULL, NULL, NULL, NULL, ref_tensor("model.layers.%d.mlp.gate_proj.weight", l, (size_t)inter * h),
                   ref_tensor("model.layers.%d.mlp.up_proj.weight", l, (size_t)inter * h),
-                  ref_tensor("model.layers.%d.mlp.down_proj.weight", l, (size_t)h * inter), h, nq, nkv, inter};
+                  ref_tensor("model.layers.%d.mlp.down_proj.weight", l, (size_t)h * inter), h, 0, 0, inter};
+    return w;
+}
+static inline ref_proj ref_proj_load(int l, int h, int nq, int nkv, int inter) {
+    ref_proj w = ref_mlp_load(l, h, inter);
+    w.wq = ref_tensor("model.layers.%d.self_attn.q_proj.weight", l, (size_t)nq * h);
+    w.wk = ref_tensor("model.layers.%d.self_attn.k_proj.weight", l, (size_t)nkv * h);
+    w.wv = ref_tensor("model.layers.%d.self_attn.v_proj.weight", l, (size_t)nkv * h);
+    w.wo = ref_tensor("model.layers.%d.self_attn.o_proj.weight", l, (size_t)h * nq);
+    w.nq = nq;
+    w.nkv = nkv;
     return w;
 }
 static inline void ref_proj_free(ref_proj *w) { free(w->wq); free(w->wk); free(w->wv); free(w->wo); free(w->wg); free(w->wu); free(w->wd); }
@@ -112,15 +119,23 @@ static inline void ref_attend(double *out, const double *q, const double *k, con
     free(s);
 }
 
-/* A whole attention sublayer of layer l over the n normed rows hn (n, hidden) into out (n,
- * hidden): q / k / v / o projections named prefix + "q_proj.weight" ... (%d: the layer), rotate-
- * half rope of theta at each row's position on the first rot dims of each head (0: none), causal
- * GQA attention with softmax scale `scale`, o_proj. */
-static inline void ref_attention_layer(const char *prefix, int l, const double *hn, int n, double *out, int hidden, int nh, int nkv, int hd,
-                                       int rot, double theta, double scale) {
+/* An attention sublayer: q / k / v / o projections named prefix + "q_proj.weight" ... (%d: the
+ * layer), rotary embeddings of theta on the first rot dims of each head (0: none; pairs (i, i +
+ * rot/2), or interleaved (2i, 2i + 1)), causal GQA attention over the last `window` positions (0:
+ * all) with softmax scale `scale`. */
+typedef struct {
+    const char *prefix;
+    int hidden, heads, kv_heads, head_dim, rot;
+    double theta, scale;
+    int interleaved, window;
+} ref_attn;
+
+/* The sublayer a of layer l over the n normed rows hn (n, hidden) into out (n, hidden). */
+static inline void ref_attention_layer(const ref_attn *at, int l, const double *hn, int n, double *out) {
     char f[4][160];
     static const char *const T[4] = {"q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weight"};
-    for (int i = 0; i < 4; i++) snprintf(f[i], sizeof f[i], "%s%s", prefix, T[i]);
+    for (int i = 0; i < 4; i++) snprintf(f[i], sizeof f[i], "%s%s", at->prefix, T[i]);
+    int nh = at->heads, nkv = at->kv_heads, hd = at->head_dim, hidden = at->hidden;
     size_t qd = (size_t)nh * hd, kd = (size_t)nkv * hd, H = (size_t)hidden;
     double *q = malloc(sizeof *q * (size_t)n * qd), *k = malloc(sizeof *k * (size_t)n * kd), *v = malloc(sizeof *v * (size_t)n * kd);
     double *a = malloc(sizeof *a * qd), *wq = ref_tensor(f[0], l, qd * H), *wk = ref_tensor(f[1], l, kd * H);
@@ -129,11 +144,12 @@ static inline void ref_attention_layer(const char *prefix, int l, const double *
         ref_linear(q + t * qd, wq, NULL, hn + t * H, (int)qd, hidden);
         ref_linear(k + t * kd, wk, NULL, hn + t * H, (int)kd, hidden);
         ref_linear(v + t * kd, wv, NULL, hn + t * H, (int)kd, hidden);
-        for (int r = 0; rot && r < nh + nkv; r++) ref_rope(r < nh ? q + t * qd + (size_t)r * hd : k + t * kd + (size_t)(r - nh) * hd, rot, t, theta, 1, 0);
-        for (size_t i = 0; i < qd; i++) q[t * qd + i] *= scale * sqrt((double)hd); /* ref_attend divides by sqrt(hd) */
+        for (int r = 0; at->rot && r < nh + nkv; r++)
+            ref_rope(r < nh ? q + t * qd + (size_t)r * hd : k + t * kd + (size_t)(r - nh) * hd, at->rot, t, at->theta, 1, at->interleaved);
+        for (size_t i = 0; i < qd; i++) q[t * qd + i] *= at->scale * sqrt((double)hd); /* ref_attend divides by sqrt(hd) */
     }
     for (int t = 0; t < n; t++) {
-        ref_attend(a, q, k, v, t, nh, nkv, hd, 0, NULL);
+        ref_attend(a, q, k, v, t, nh, nkv, hd, at->window, NULL);
         ref_linear(out + (size_t)t * H, wo, NULL, a, hidden, (int)qd);
     }
     free(q); free(k); free(v); free(a); free(wq); free(wk); free(wv); free(wo);

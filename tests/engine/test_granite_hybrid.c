@@ -58,7 +58,8 @@ static void mamba(const hyb_case *c, int l, const double *hn, int n, double *out
 
 /* Granite attention of layer l (refcheck.h): softmax scale attention_multiplier, rope or none. */
 static void attention(const hyb_case *c, int l, const double *hn, int n, double *out) {
-    ref_attention_layer("model.layers.%d.self_attn.", l, hn, n, out, H, NH, NKV, HD, c->rope ? HD : 0, 10000.0, c->am);
+    ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, c->rope ? HD : 0, 10000.0, c->am, 0, 0};
+    ref_attention_layer(&at, l, hn, n, out);
 }
 
 /* act(gate rows) * up rows of a fused [2 * inter, H] input_linear, through output_linear [H, inter], times s, added to y. */
@@ -158,7 +159,10 @@ static void bamba_reference(const void *arg, const int32_t *ids, int n, double *
         double *wd = ref_tensor("model.layers.%d.feed_forward.down_proj.weight", l, (size_t)H * BI);
         for (int t = 0; t < n; t++) rmsnorm(hn + (size_t)t * H, x + (size_t)t * H, an, H);
         if (!strcmp(c->types[l], "mamba")) mamba(c, l, hn, n, o);
-        else ref_attention_layer("model.layers.%d.self_attn.", l, hn, n, o, H, NH, NKV, HD, HD / 2, 10000.0, 1.0 / sqrt((double)HD));
+        else {
+            ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD / 2, 10000.0, 1.0 / sqrt((double)HD), 0, 0};
+            ref_attention_layer(&at, l, hn, n, o);
+        }
         for (int t = 0; t < n; t++) {
             double *xt = x + (size_t)t * H;
             for (int i = 0; i < H; i++) xt[i] += o[(size_t)t * H + i];

@@ -32,23 +32,17 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
     const smol_case *c = arg;
     double *emb = ref_tensor("model.embed_tokens.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
     for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
-    double *hn = malloc(sizeof *hn * (size_t)n * H), *q = malloc(sizeof *q * (size_t)n * NH * HD);
-    double *k = malloc(sizeof *k * (size_t)n * NKV * HD), *v = malloc(sizeof *v * (size_t)n * NKV * HD);
-    double a[NH * HD], o[H], dn[H], m[H];
+    double *hn = malloc(sizeof *hn * (size_t)n * H), *o = malloc(sizeof *o * (size_t)n * H);
+    double dn[H], m[H];
     for (int l = 0; l < L; l++) {
         double *an = ref_tensor("model.layers.%d.input_layernorm.weight", l, H), *mn = ref_tensor("model.layers.%d.post_attention_layernorm.weight", l, H);
-        ref_proj w = ref_proj_load(l, H, NH * HD, NKV * HD, I);
-        for (int t = 0; t < n; t++) { /* rotate_half pairs (i, i + HD/2), only where the layer uses rope */
-            double *h = hn + (size_t)t * H;
-            rmsnorm(h, x + (size_t)t * H, an);
-            ref_proj_qkv(&w, h, q + (size_t)t * NH * HD, k + (size_t)t * NKV * HD, v + (size_t)t * NKV * HD);
-            for (int r = 0; c->rope[l] && r < NH + NKV; r++)
-                ref_rope(r < NH ? q + ((size_t)t * NH + r) * HD : k + ((size_t)t * NKV + r - NH) * HD, HD, t, 10000.0, 1, 0);
-        }
+        ref_proj w = ref_mlp_load(l, H, I);
+        for (int t = 0; t < n; t++) rmsnorm(hn + (size_t)t * H, x + (size_t)t * H, an);
+        /* rotate_half pairs (i, i + HD/2), only where the layer uses rope */
+        ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, c->rope[l] ? HD : 0, 10000.0, 1.0 / sqrt((double)HD), 0, 0};
+        ref_attention_layer(&at, l, hn, n, o);
         for (int t = 0; t < n; t++) {
-            ref_attend(a, q, k, v, t, NH, NKV, HD, 0, NULL);
-            ref_linear(o, w.wo, NULL, a, H, NH * HD);
-            for (int i = 0; i < H; i++) x[(size_t)t * H + i] += o[i];
+            for (int i = 0; i < H; i++) x[(size_t)t * H + i] += o[(size_t)t * H + i];
             rmsnorm(m, x + (size_t)t * H, mn);
             ref_proj_mlp(&w, m, dn);
             for (int i = 0; i < H; i++) x[(size_t)t * H + i] += dn[i];
@@ -61,7 +55,7 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
         rmsnorm(hn, x + (size_t)t * H, fn);
         ref_linear(lg + (size_t)t * V, emb, NULL, hn, V, H);
     }
-    free(fn); free(emb); free(x); free(hn); free(q); free(k); free(v);
+    free(fn); free(emb); free(x); free(hn); free(o);
 }
 
 static void check_case(const smol_case *c) {
