@@ -210,6 +210,9 @@ typedef struct {
     void (*row_norm_div)(rl_backend *be, float *out, int T, int rows, const void *w, rl_dtype dt, int cols);
     /* out[t] *= sigmoid(x[t] . g) for T rows of n (shared-expert gate; g f32 (n)). */
     void (*row_gate)(rl_backend *be, float *out, const float *x, const float *g, int T, int n);
+    /* y[t][i] *= w[t] for T rows of n; w device memory (T) (Llama 4: the routed weight on an
+     * expert's input rows, the attention temperature of each query row). */
+    void (*scale_rows)(rl_backend *be, float *y, const float *w, int T, int n);
     /* MoE router: logits (T, E) become scores; idx/w (T, top_k) the chosen experts and weights
      * (ties: the lower expert id; the order of the k choices of a token is free — the engine
      * treats them as a set); bias (E) only steers the choice. idx and w are device memory. */

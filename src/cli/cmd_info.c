@@ -69,7 +69,8 @@ static int info_json(const char *dir, const rl_model_desc *d, const rl_checkpoin
     for (int l = 0; mix && ffn && l < d->n_layers; l++) {
         const rl_layer_desc *ld = &d->layers[l];
         cJSON_AddItemToArray(mix, cJSON_CreateString(ld->no_mixer ? "none" : ld->kind == RL_LAYER_LINEAR ? lin : d->mla ? "mla"
-                                                      : ld->kind == RL_LAYER_SLIDING ? "sliding_attention" : "attention"));
+                                                      : ld->kind == RL_LAYER_SLIDING ? "sliding_attention"
+                                                      : ld->chunked && d->attn_chunk > 0 ? "chunked_attention" : "attention"));
         cJSON_AddItemToArray(ffn, cJSON_CreateString(ld->no_mlp ? "none" : d->n_experts > 0 && d->layer_moe[l] ? "experts" : "mlp"));
     }
     if (d->lin_v_heads > 0) { /* the linear layers' dims: Mamba-2 heads x head_dim, state, B / C groups */
@@ -210,6 +211,17 @@ int cmd_info(int argc, char **argv) {
             if (d->layers[l].kind == RL_LAYER_SLIDING) { printf("%s%d", first ? "" : ",", l); first = 0; }
         printf(" (window %d)\n", d->layers[0].kind == RL_LAYER_SLIDING ? d->layers[0].window : d->layers[d->n_layers - 1].window);
     }
+    int nch = 0, nl2 = 0, ntemp = 0; /* Llama 4 */
+    for (int l = 0; l < d->n_layers; l++) {
+        nch += d->layers[l].chunked && d->attn_chunk > 0;
+        nl2 += d->layers[l].qk_l2;
+        ntemp += d->layers[l].temp_tuned && d->attn_temp_scale > 0;
+    }
+    if (nch) printf("chunked         %d of %d layers attend within chunks of %d positions\n", nch, d->n_layers, d->attn_chunk);
+    if (nl2) printf("q/k L2 norm     %d of %d layers (per head, no weight)\n", nl2, d->n_layers);
+    if (ntemp)
+        printf("temperature     %d of %d layers: queries x (1 + %g ln(1 + floor((pos + 1) / %d)))\n", ntemp, d->n_layers,
+               (double)d->attn_temp_scale, d->attn_temp_floor);
     int nlin = 0, nmlp = 0; /* hybrid models: Gated DeltaNet / Mamba-2 layers (deltanet.c) keep a fixed state, no KV cache;
                                Nemotron-H's MLP-only layers none */
     int n_one = 0; /* layers of one sublayer */

@@ -73,6 +73,33 @@ static void qkv(rl_model *m, const rl_stage *s, const uint8_t *buf, int T, float
     }
 }
 
+/* One sequence's n query rows at positions pos0.. attending over its cache view kv (the rows just
+ * stored): compact / ring caches through attention_kv, f32 linear caches through attention. */
+static void attend(rl_model *m, float *out, const float *q, const rl_kv_view *kv, int n, int pos0, int window) {
+    const rl_model_desc *d = &m->d;
+    rl_backend *be = m->be;
+    int hd = d->head_dim, nh = d->n_heads, nkv = d->n_kv_heads;
+    if (be->ops->attention_kv) be->ops->attention_kv(be, out, q, kv, n, pos0, nh, nkv, hd, hd, d->attn_scale, d->attn_softcap, window);
+    else be->ops->attention(be, out, q, kv->k, kv->v, n, pos0, nh, nkv, hd, hd, d->attn_scale, d->attn_softcap, window);
+}
+
+/* Chunked attention (Llama 4): the rows of each chunk of attn_chunk positions attend over the
+ * keys of their own chunk only — the cache view moved to the chunk's first row, so that the
+ * backend's causal attention sees exactly [chunk start, p] (linear caches). */
+static void attend_chunked(rl_model *m, float *out, const float *q, const rl_kv_view *kv, int n, int pos0) {
+    const rl_model_desc *d = &m->d;
+    int C = d->attn_chunk, qd = d->n_heads * d->head_dim;
+    size_t kb = rl_dtype_row_bytes(kv->dt, kv->k_width), vb = rl_dtype_row_bytes(kv->dt, kv->v_width);
+    for (int r = 0; r < n;) {
+        int p = pos0 + r, cs = p - p % C, run = cs + C - p < n - r ? cs + C - p : n - r;
+        rl_kv_view c = *kv;
+        c.k = (uint8_t *)kv->k + (size_t)cs * kb;
+        c.v = (uint8_t *)kv->v + (size_t)cs * vb;
+        attend(m, out + (size_t)r * qd, q + (size_t)r * qd, &c, run, p - cs, 0);
+        r += run;
+    }
+}
+
 /* Softmax attention (GQA, windows, soft-cap) of layer l: q/k/v of the normed input, rope, each
  * sequence's rows appended to its cache and attending over its own past; output to m->o. */
 static int attention(rl_model *m, int l, const rl_stage *s, const uint8_t *buf, int T, float *w0, float *w1, float *w2) {
@@ -91,10 +118,17 @@ static int attention(rl_model *m, int l, const rl_stage *s, const uint8_t *buf, 
     size_t rt = (size_t)m->max_T * (RL_MAX_ROPE_FACTORS / 2) * (size_t)ld->rope;
     be->ops->rope(be, &d->ropes[ld->rope], m->q, T, nh, hd, m->rope_cos + rt, m->rope_sin + rt);
     be->ops->rope(be, &d->ropes[ld->rope], m->k, T, nkv, hd, m->rope_cos + rt, m->rope_sin + rt);
+    if (ld->qk_l2) { /* Llama 4: per head, no weight (rotations keep the norm: before or after rope alike) */
+        be->ops->rmsnorm(be, m->q, m->q, NULL, T * nh, hd, d->norm_eps, 0);
+        be->ops->rmsnorm(be, m->k, m->k, NULL, T * nkv, hd, d->norm_eps, 0);
+    }
+    if (ld->temp_tuned && m->attn_temp) be->ops->scale_rows(be, m->q, m->attn_temp, T, qd); /* Llama 4's NoPE layers */
     RL_TRACE(m, l, "q", m->q, T, qd);
     RL_TRACE(m, l, "k", m->k, T, kvd);
     RL_TRACE(m, l, "v", m->v, T, kvd);
     int slot = m->kv_slot[l], window = ld->kind == RL_LAYER_SLIDING ? ld->window : 0;
+    int chunked = ld->chunked && d->attn_chunk > 0 && m->ctx > d->attn_chunk; /* (a context within one chunk: plain) */
+    if (chunked && m->tree_parent) return rl_err("%s: chunked attention verifies chains only", m->dir);
     const float *sinks = d->attn_sinks ? vec(m, w1, W(s, buf, W_SINKS), nh) : NULL; /* (w1: free after the norm) */
     if (sinks && !be->ops->attention_kv) return rl_err("%s: backend %s has no attention over compact caches, which attention sinks need", m->dir, be->ops->name);
     for (int g = 0; g < m->n_seg; g++) {
@@ -108,14 +142,16 @@ static int attention(rl_model *m, int l, const rl_stage *s, const uint8_t *buf, 
             be->ops->kv_store(be, &kv, sg->pos0, k, v, sg->n);
             be->ops->attention_tree(be, out, q, &kv, m->tree_parent_dev + sg->row0, sg->n, sg->pos0, nh, nkv, hd, hd, d->attn_scale,
                                     d->attn_softcap, window);
-        } else if (be->ops->attention_kv) { /* compact / ring caches */
-            be->ops->kv_store(be, &kv, sg->pos0, k, v, sg->n);
-            be->ops->attention_kv(be, out, q, &kv, sg->n, sg->pos0, nh, nkv, hd, hd, d->attn_scale, d->attn_softcap, window);
-        } else { /* f32 linear caches */
-            size_t rb = (size_t)kvd * sizeof(float);
-            be->ops->copy2d(be, (float *)kv.k + (size_t)sg->pos0 * kvd, rb, k, rb, rb, sg->n);
-            be->ops->copy2d(be, (float *)kv.v + (size_t)sg->pos0 * kvd, rb, v, rb, rb, sg->n);
-            be->ops->attention(be, out, q, kv.k, kv.v, sg->n, sg->pos0, nh, nkv, hd, hd, d->attn_scale, d->attn_softcap, window);
+        } else {
+            if (be->ops->attention_kv) /* compact / ring caches */
+                be->ops->kv_store(be, &kv, sg->pos0, k, v, sg->n);
+            else { /* f32 linear caches */
+                size_t rb = (size_t)kvd * sizeof(float);
+                be->ops->copy2d(be, (float *)kv.k + (size_t)sg->pos0 * kvd, rb, k, rb, rb, sg->n);
+                be->ops->copy2d(be, (float *)kv.v + (size_t)sg->pos0 * kvd, rb, v, rb, rb, sg->n);
+            }
+            if (chunked) attend_chunked(m, out, q, &kv, sg->n, sg->pos0);
+            else attend(m, out, q, &kv, sg->n, sg->pos0, window);
         }
     }
     if (d->attn_out_gate) rl_qgate_apply(m, T); /* output * sigmoid(gate) */

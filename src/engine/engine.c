@@ -14,6 +14,7 @@
 #include "util/fileio.h"
 #include "util/timer.h"
 #include "io/residency.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,7 @@ void rl_model_close(rl_model *m) {
     free(m->stages);
     free(m->seg); free(m->out_rows); free(m->batch_tok);
     free(m->dev_off);
-    free(m->posv); free(m->rope_host); free(m->compute_s); free(m->trace_buf); free(m->tree_tok); free(m->tree_par); free(m->tree_seq); free(m->replay_seq); free(m->replay_ckpt); free(m->ckpt_pos); free(m->ckpt_pend);
+    free(m->posv); free(m->rope_host); free(m->temp_host); free(m->compute_s); free(m->trace_buf); free(m->tree_tok); free(m->tree_par); free(m->tree_seq); free(m->replay_seq); free(m->replay_ckpt); free(m->ckpt_pos); free(m->ckpt_pend);
     free(m);
 }
 
@@ -187,6 +188,7 @@ static int plan_model(rl_model *m, size_t budget) {
     rl_plan_add(p, "small weights f32", RL_MEM_DEVICE, 3 * wstride * F, (void **)&m->wv);
     rl_plan_add(p, "rope cos", RL_MEM_DEVICE, (size_t)d->n_ropes * T * ROPE_ROW * F, (void **)&m->rope_cos);
     rl_plan_add(p, "rope sin", RL_MEM_DEVICE, (size_t)d->n_ropes * T * ROPE_ROW * F, (void **)&m->rope_sin);
+    if (d->attn_temp_scale > 0) rl_plan_add(p, "attention temperatures", RL_MEM_DEVICE, T * F, (void **)&m->attn_temp);
     rl_plan_add(p, "head chunk logits", RL_MEM_DEVICE, T * (size_t)head_rows * F, (void **)&m->head_tmp);
     rl_plan_add(p, "final norm", RL_MEM_DEVICE, 2 * H * F, (void **)&m->final_norm);
     rl_plan_add(p, "lm_head bias", RL_MEM_DEVICE, d->head_bias ? (size_t)d->vocab * F : 0, (void **)&m->lm_head_b);
@@ -390,9 +392,10 @@ rl_model *rl_model_open_range(const char *dir, const rl_model_opts *opts, int l0
     m->ckpt_pend = malloc((size_t)m->n_seq * RL_CKPT_SLOTS * sizeof(int));
     for (int s = 0; m->ckpt_pos && m->ckpt_pend && s < m->n_seq * RL_CKPT_SLOTS; s++) m->ckpt_pos[s] = m->ckpt_pend[s] = -1;
     m->rope_host = malloc(2 * (size_t)d->n_ropes * T * ROPE_ROW * sizeof(float) + 1);
+    m->temp_host = malloc(T * sizeof(float));
     m->emb_raw = be->ops->host_alloc(be, T * emb_rb);
     m->compute_s = calloc((size_t)m->n_stages, sizeof(double));
-    if (!m->seg || !m->out_rows || !m->batch_tok || !m->posv || !m->rope_host || !m->tree_tok || !m->tree_par || !m->tree_seq || !m->replay_seq || !m->replay_ckpt || !m->ckpt_pos || !m->ckpt_pend ||
+    if (!m->seg || !m->out_rows || !m->batch_tok || !m->posv || !m->rope_host || !m->temp_host || !m->tree_tok || !m->tree_par || !m->tree_seq || !m->replay_seq || !m->replay_ckpt || !m->ckpt_pos || !m->ckpt_pend ||
         !m->emb_raw || !m->compute_s || rl_kv_init_host(&m->kv)) {
         rl_err("%s: out of memory for the sweep buffers", dir);
         goto fail;
@@ -563,6 +566,14 @@ static int rope_tables(rl_model *m) {
     rl_backend *be = m->be;
     if (be->ops->upload(be, m->rope_cos, hc, nf * sizeof(float)) || be->ops->upload(be, m->rope_sin, hs, nf * sizeof(float)))
         return -1;
+    if (m->attn_temp) { /* Llama 4: 1 + s ln(1 + floor((p + 1) / floor_scale)) per row */
+        int T = 0;
+        for (int g = 0; g < m->n_seg; g++)
+            if (m->seg[g].row0 + m->seg[g].n > T) T = m->seg[g].row0 + m->seg[g].n;
+        for (int r = 0; r < T; r++)
+            m->temp_host[r] = (float)(1.0 + d->attn_temp_scale * log(1.0 + floor((m->posv[r] + 1.0) / d->attn_temp_floor)));
+        if (T && be->ops->upload(be, m->attn_temp, m->temp_host, (size_t)T * sizeof(float))) return -1;
+    }
     return be->ops->wait(be, be->ops->fence(be));
 }
 
@@ -810,7 +821,10 @@ int rl_model_tree_ok(const rl_model *m) {
     /* sliding-window layers (linear or ring caches) are fine: attention_tree takes the window */
     /* MLA too (latent or expanded cache), GLM-5's DSA indexer too (its top-k over the prefix and
      * the node's ancestors); through an MPI pipeline too (every rank's layers) */
-    return m->be->ops->attention_tree && !m->n_lin;
+    /* chunked attention (Llama 4) where the context spans several chunks: chains */
+    int chunked = 0;
+    for (int l = 0; m->d.attn_chunk > 0 && m->ctx > m->d.attn_chunk && l < m->d.n_layers; l++) chunked |= m->d.layers[l].chunked;
+    return m->be->ops->attention_tree && !m->n_lin && !chunked;
 }
 
 /* A model without token trees (recurrent layers: Qwen3.5) verifies chains: each

@@ -59,6 +59,8 @@ struct rl_model {
     float *hb, *hb2;          /* MLP hidden (T, intermediate) x2 */
     float *wv;                /* small weights as f32 (norms, biases): 3 * max(q+2kv, inter, hidden) */
     float *rope_cos, *rope_sin; /* per rope r at r * max_T * RL_MAX_ROPE_FACTORS/2: (T, rot/2) */
+    float *attn_temp;         /* (T) the attention temperature of each row (attn_temp_scale > 0), else NULL */
+    float *temp_host;         /* host (max_T) its staging */
     float *head_tmp;          /* (T, rows of the largest head chunk) */
     uint8_t *emb_dev;         /* raw embedding rows on the device (max_T rows; = emb_raw if host_shared) */
     float *qkv_tmp;           /* grouped fused qkv output before the split (T, q+2kv) (qkv_grouped) */

@@ -182,6 +182,7 @@ int rl_moe_plan(rl_model *m) {
     S->start = zalloc((E + 1) * sizeof(int));
     S->tok_of = zalloc(T * K * sizeof(int32_t));
     S->w_of = zalloc(T * K * sizeof(float));
+    if (d->moe_input_scaled && !(S->w_in = zalloc(T * K * sizeof(float)))) return rl_err("%s: out of memory for the MoE scratch", m->dir);
     S->needed = zalloc(E * sizeof(int));
     S->kind = zalloc(E);
     S->slot = zalloc(E * sizeof(int));
@@ -198,6 +199,7 @@ int rl_moe_plan(rl_model *m) {
     rl_plan_add(p, "moe choice weights", RL_MEM_DEVICE, T * K * F, (void **)&S->d_w);
     rl_plan_add(p, "moe rows by expert", RL_MEM_DEVICE, T * K * 4, (void **)&S->d_tok);
     rl_plan_add(p, "moe row weights", RL_MEM_DEVICE, T * K * F, (void **)&S->d_wof);
+    if (d->moe_input_scaled) rl_plan_add(p, "moe input row weights", RL_MEM_DEVICE, T * K * F, (void **)&S->d_win);
     rl_plan_add(p, "moe gathered rows", RL_MEM_DEVICE, T * H * F, (void **)&S->xe);
     rl_plan_add(p, "moe expert gate", RL_MEM_DEVICE, T * Imax * F, (void **)&S->g);
     rl_plan_add(p, "moe expert up", RL_MEM_DEVICE, T * Imax * F, (void **)&S->u);
@@ -227,7 +229,7 @@ void rl_moe_close(rl_model *m) {
     rl_moe_place_close(m);
     free(S->loc); free(S->qt); free(S->bytes); free(S->total); free(S->wait);
     free(S->top_idx); free(S->top_w); free(S->cnt); free(S->start);
-    free(S->tok_of); free(S->w_of); free(S->needed); free(S->kind); free(S->slot); free(S->rd); free(S->ranges); free(S->batches); free(S->t_off);
+    free(S->tok_of); free(S->w_of); free(S->w_in); free(S->needed); free(S->kind); free(S->slot); free(S->rd); free(S->ranges); free(S->batches); free(S->t_off);
     free(S);
     m->moe = NULL;
 }
@@ -309,6 +311,7 @@ void rl_moe_run_expert(rl_model *m, const rl_moe_run *r, int l, int e, const uin
         if (x->len[XB(k)]) w.b[k] = base + off[XB(k)];
     rl_backend *be = r->be;
     be->ops->gather_rows(be, r->xe, r->xn, rows, n, H);
+    if (r->w_in) be->ops->scale_rows(be, r->xe, r->w_in + S->start[e], n, H); /* Llama 4: the weight on the input */
     expert_form f = {d->moe_interleaved, d->moe_transposed && !rl_dtype_is_composite(x->dt[0])};
     expert_mlp(be, d->act, f, &w, r, r->xe, n, H, I, y);
 }
@@ -329,7 +332,8 @@ static int group_by_expert(struct rl_moe_state *S, int T) {
         for (int j = 0; j < K; j++) {
             int e = S->top_idx[t * K + j], at = S->start[e] + S->cnt[e]++;
             S->tok_of[at] = t;
-            S->w_of[at] = S->top_w[t * K + j];
+            S->w_of[at] = S->w_in ? 1.0f : S->top_w[t * K + j];
+            if (S->w_in) S->w_in[at] = S->top_w[t * K + j];
         }
     return n_need;
 }
@@ -384,7 +388,8 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
         return -1;
     int n_need = group_by_expert(S, T);
     if (be->ops->upload(be, S->d_tok, S->tok_of, (size_t)T * K * sizeof(int32_t)) ||
-        be->ops->upload(be, S->d_wof, S->w_of, (size_t)T * K * sizeof(float)))
+        be->ops->upload(be, S->d_wof, S->w_of, (size_t)T * K * sizeof(float)) ||
+        (S->w_in && be->ops->upload(be, S->d_win, S->w_in, (size_t)T * K * sizeof(float))))
         return -1;
 
     /* where each expert runs (moe_place.c): from the cache, or read from disk and then taken into
@@ -401,7 +406,7 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
     if (nb) rl_xr_start(S->xr, S->batches, nb);
 
     /* the shared expert and the cached experts while the first batch is read */
-    rl_moe_run dev = {be, xn, S->xe, S->g, S->u, S->gu, S->xbias};
+    rl_moe_run dev = {be, xn, S->xe, S->g, S->u, S->gu, S->xbias, S->d_win};
     if (s->t[W_SHX_DOWN]) {
         rl_wref g = rl_stage_weight(m, s, buf, W_SHX_GATE), u = rl_stage_weight(m, s, buf, W_SHX_UP);
         rl_wref dn = rl_stage_weight(m, s, buf, W_SHX_DOWN), gw = rl_stage_weight(m, s, buf, W_SHX_GATE_W);

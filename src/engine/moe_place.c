@@ -243,7 +243,7 @@ int rl_moe_cpu_begin(rl_model *m, const float *xn, int n_need, int T) {
 
 void rl_moe_cpu_expert(rl_model *m, int l, int e, const uint8_t *hb, const size_t *off) {
     struct rl_moe_state *S = m->moe;
-    rl_moe_run r = {S->cpu, S->xc_h, S->xe_h, S->g_h, S->u_h, S->gu_h, S->xbias_h};
+    rl_moe_run r = {S->cpu, S->xc_h, S->xe_h, S->g_h, S->u_h, S->gu_h, S->xbias_h, S->w_in};
     rl_moe_run_expert(m, &r, l, e, hb, off, S->c_rows + S->start[e], S->start[e + 1] - S->start[e],
                       S->y_h + (size_t)S->start[e] * S->H);
     S->n_cpu++;

@@ -37,7 +37,8 @@ struct rl_moe_state {
     float *top_w;             /* (max_T, k) their weights */
     int *cnt, *start;         /* (E), (E+1) tokens per expert, prefix sums */
     int32_t *tok_of;          /* (max_T*k) token of each assignment, grouped by expert */
-    float *w_of;              /* (max_T*k) its weight */
+    float *w_of;              /* (max_T*k) its weight (moe_input_scaled: 1) */
+    float *w_in;              /* (max_T*k) moe_input_scaled: its weight, on the expert's input row; else NULL */
     int *needed;              /* (E) experts used this call, ascending */
     uint8_t *kind;            /* (E) XK_* of needed[j] */
     int *slot;                /* (E) its cache slot (XK_HIT, XK_ADMIT) */
@@ -51,6 +52,7 @@ struct rl_moe_state {
     float *d_w;               /* (max_T, k) */
     int32_t *d_tok;           /* (max_T*k) tok_of */
     float *d_wof;             /* (max_T*k) w_of */
+    float *d_win;             /* (max_T*k) w_in (moe_input_scaled), else NULL */
     float *xe, *g, *u;        /* (max_T, H), (max_T, max(I, Is)) x2 */
     float *y;                 /* (max_T*k, H) every assignment's expert output, rows grouped by
                                  expert as tok_of; added into the sum in ascending expert order at
@@ -99,7 +101,8 @@ struct rl_moe_state {
 };
 
 /* Where an expert computes: a backend, its input rows xn, and scratch (moe.c). */
-typedef struct { rl_backend *be; const float *xn; float *xe, *g, *u, *gu, *bias; } rl_moe_run;
+typedef struct { rl_backend *be; const float *xn; float *xe, *g, *u, *gu, *bias; const float *w_in; } rl_moe_run;
+/* (w_in: the assignments' input weights in that backend's memory, grouped as tok_of; NULL unless moe_input_scaled) */
 /* Expert e of layer l, its pieces at base + off[p], on the n rows `rows` of r->xn: y (n, H). */
 void rl_moe_run_expert(rl_model *m, const rl_moe_run *r, int l, int e, const uint8_t *base, const size_t *off,
                        const int32_t *rows, int n, float *y);

@@ -73,6 +73,9 @@ typedef struct {
     int rope;                /* index into rl_model_desc.ropes */
     int no_mixer, no_mlp;    /* Nemotron-H: a layer of one sublayer only, its norm then the MLP (no_mixer:
                                 no attention / linear roles, no KV cache) or the token mixer (no_mlp) */
+    int chunked;             /* Llama 4: attention within chunks of attn_chunk positions only */
+    int qk_l2;               /* Llama 4: q / k RMS-normalised per head without a weight (its L2Norm) */
+    int temp_tuned;          /* Llama 4's NoPE layers: queries times the attention temperature (attn_temp_scale) */
 } rl_layer_desc;
 
 /* Weight roles of one decoder layer; families map each to a tensor name. */
@@ -152,6 +155,11 @@ typedef struct {
     int qkv_bias, o_bias;
     float attn_scale;        /* softmax scale (1/sqrt(head_dim) unless the family says otherwise) */
     float attn_softcap;      /* 0 = none */
+    int attn_chunk;          /* > 0: a layer with .chunked lets the query at position p see only the keys
+                                [p - p % attn_chunk, p] (Llama 4's chunked attention) */
+    float attn_temp_scale;   /* > 0: a layer with .temp_tuned multiplies the query at position p by
+                                1 + attn_temp_scale * ln(1 + floor((p + 1) / attn_temp_floor)) (Llama 4) */
+    int attn_temp_floor;
     int n_ropes;
     rl_rope ropes[2];
     rl_layer_desc layers[RL_MAX_LAYERS];
@@ -240,6 +248,8 @@ typedef struct {
     int moe_transposed;      /* plain fused experts stored [E, in, out] (transformers' experts_are_transposed:
                                 Qwen3-VL-MoE, dequantised gpt-oss), run by matmul_t */
     int moe_router_b;        /* W_MOE_ROUTER_B: the router Linear's bias */
+    int moe_input_scaled;    /* the routed weight multiplies the expert's input rows, not its output:
+                                out = shared(x) + sum_e expert_e(w_e x) (Llama 4) */
     unsigned char layer_moe[RL_MAX_LAYERS]; /* 1 = layer l's MLP is the MoE (else the dense MLP) */
     int mla;                 /* DeepSeek multi-head latent attention: head_dim = qk_nope + qk_rope,
                                 n_kv_heads = n_heads, ropes[].rot_dims = qk_rope (the last dims of a head) */

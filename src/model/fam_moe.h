@@ -19,5 +19,6 @@ int rl_norm_glm_moe_dsa(rl_model_desc *d, const cJSON *cfg, const char *file); /
 int rl_norm_deepseek_v32(rl_model_desc *d, const cJSON *cfg, const char *file); /* DeepSeek-V3.2: V3 + DSA */
 int rl_norm_qwen35_moe(rl_model_desc *d, const cJSON *cfg, const char *file); /* Qwen3.5-MoE: qwen3_5 + MoE */
 int rl_norm_qwen3_next(rl_model_desc *d, const cJSON *cfg, const char *file); /* Qwen3-Next: fused projections */
+int rl_norm_llama4(rl_model_desc *d, const cJSON *cfg, const char *file); /* fam_llama4.c: Llama 4's text model */
 
 #endif

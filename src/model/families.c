@@ -84,15 +84,11 @@ static int norm_mistral(rl_model_desc *d, const cJSON *cfg, const char *file) {
     return 0;
 }
 
-/* SmolLM3: Llama whose no_rope_layers[l] = 0 layers (by default every no_rope_layer_interval-th,
- * 4) run without rotary embeddings (NoPE); its sliding-window option is refused. */
-static int norm_smollm3(rl_model_desc *d, const cJSON *cfg, const char *file) {
-    if (norm_llama(d, cfg, file)) return -1;
+int rl_family_nope_layers(rl_model_desc *d, const cJSON *cfg, const char *file) {
     const cJSON *nr = rl_json_get(cfg, "no_rope_layers");
     long long every;
-    int sw;
-    if (rl_json_int(cfg, "no_rope_layer_interval", 4, &every, file) || rl_json_bool(cfg, "use_sliding_window", 0, &sw, file)) return -1;
-    if (sw) return rl_err("%s: SmolLM3 with \"use_sliding_window\": true is not supported", file);
+    if (rl_json_int(cfg, "no_rope_layer_interval", 4, &every, file)) return -1;
+    if (nr && cJSON_IsArray(nr) && cJSON_GetArraySize(nr) == 0) nr = NULL; /* [] : the default (Llama 4) */
     if (nr && (!cJSON_IsArray(nr) || cJSON_GetArraySize(nr) != d->n_layers))
         return rl_err("%s: \"no_rope_layers\" must be a list of %d entries", file, d->n_layers);
     if (!nr && every <= 0) return rl_err("%s: no_rope_layer_interval %lld must be positive", file, every);
@@ -108,6 +104,15 @@ static int norm_smollm3(rl_model_desc *d, const cJSON *cfg, const char *file) {
     return 0;
 }
 
+/* SmolLM3: Llama with NoPE layers (rl_family_nope_layers); its sliding-window option is refused. */
+static int norm_smollm3(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    if (norm_llama(d, cfg, file)) return -1;
+    int sw;
+    if (rl_json_bool(cfg, "use_sliding_window", 0, &sw, file)) return -1;
+    if (sw) return rl_err("%s: SmolLM3 with \"use_sliding_window\": true is not supported", file);
+    return rl_family_nope_layers(d, cfg, file);
+}
+
 /* The text stack of a multimodal checkpoint (a ...ForConditionalGeneration wrapper; the vision
  * tower and projector are never read): the decoder of text_config (config.c reads it; or of the
  * config itself) normalized by its own family — found by its model_type, else the wrapper's
@@ -121,6 +126,7 @@ static const mm_wrap MM_WRAPS[] = {
     {"Qwen2_5_VLForConditionalGeneration", "qwen2", 0},
     {"Qwen3VLForConditionalGeneration", "qwen3", 0},
     {"Qwen3VLMoeForConditionalGeneration", "qwen3_vl_moe", 0},
+    {"Llama4ForConditionalGeneration", "llama4_text", 1}, /* Llama 4 Scout / Maverick */
 };
 
 static int norm_mm_text(rl_model_desc *d, const cJSON *cfg, const char *file) {
@@ -195,9 +201,11 @@ static const rl_family FAMILIES[] = {
     {"qwen3_5_moe", {"Qwen3_5MoeForCausalLM", "Qwen3_5MoeForConditionalGeneration", NULL}, 0, rl_norm_qwen35_moe}, /* fam_moe.c: qwen3_5 + MoE */
     {"qwen3_next", {"Qwen3NextForCausalLM", NULL}, 0, rl_norm_qwen3_next}, /* fam_moe.c: fused qkvz / ba */
     {"mm_text", {"Mistral3ForConditionalGeneration", "LlavaForConditionalGeneration", "Qwen2VLForConditionalGeneration",
-                 "Qwen2_5_VLForConditionalGeneration", "Qwen3VLForConditionalGeneration", "Qwen3VLMoeForConditionalGeneration", NULL}, 0,
+                 "Qwen2_5_VLForConditionalGeneration", "Qwen3VLForConditionalGeneration", "Qwen3VLMoeForConditionalGeneration",
+                 "Llama4ForConditionalGeneration", NULL}, 0,
      norm_mm_text}, /* their text stacks */
     {"mixtral", {"MixtralForCausalLM", NULL}, 0, rl_norm_mixtral}, /* fam_moe.c */
+    {"llama4_text", {"Llama4ForCausalLM", NULL}, 0, rl_norm_llama4}, /* fam_llama4.c: chunked / NoPE layers, experts on the input */
     {"gpt_oss", {"GptOssForCausalLM", NULL}, 0, rl_norm_gpt_oss}, /* fam_gpt_oss.c: sinks, MXFP4 experts */
     {"granite", {"GraniteForCausalLM", NULL}, 0, rl_norm_granite}, /* fam_granite.c: Llama + multipliers */
     {"granitemoe", {"GraniteMoeForCausalLM", NULL}, 0, rl_norm_granitemoe}, /* fam_granite.c */

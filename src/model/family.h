@@ -24,6 +24,11 @@ void rl_family_llama_names(rl_model_desc *d);
  * then be positive. Leaves .rope to the caller. 0 / -1 + rl_err naming `file`. */
 int rl_family_sliding_layers(rl_model_desc *d, const cJSON *cfg, const char *file, long long window, long long every);
 
+/* NoPE layers (SmolLM3, Llama 4): no_rope_layers[l] = 0 (default: every no_rope_layer_interval-th
+ * layer, 4) runs without rotary embeddings — ropes[1], a copy of ropes[0] without rotation, and
+ * layers[l].rope = 1; the others keep rope 0. 0 / -1 + rl_err naming `file`. */
+int rl_family_nope_layers(rl_model_desc *d, const cJSON *cfg, const char *file);
+
 /* Family for an architecture name (or model_type when arch is NULL/unknown); NULL if none. */
 const rl_family *rl_family_find(const char *arch, const char *model_type);
 /* Comma-separated list of supported architectures, for error messages. */

@@ -58,7 +58,7 @@ int rl_rope_parse(const cJSON *cfg, const cJSON *params, rl_rope *r, double max_
         if (rl_json_num(sc, "low_freq_factor", 1.0, &r->low_freq_factor, file) ||
             rl_json_num(sc, "high_freq_factor", 4.0, &r->high_freq_factor, file)) return -1;
         if (r->orig_max_pos <= 0) return rl_err("%s: llama3 rope scaling needs original_max_position_embeddings", file);
-        if (r->high_freq_factor <= r->low_freq_factor) return rl_err("%s: llama3 rope scaling: high_freq_factor must exceed low_freq_factor", file);
+        if (r->high_freq_factor < r->low_freq_factor) return rl_err("%s: llama3 rope scaling: high_freq_factor is below low_freq_factor", file);
     } else if (!strcmp(type, "yarn")) {
         r->scaling = RL_RS_YARN;
         if (rl_json_num(sc, "beta_fast", 32, &r->beta_fast, file) ||
@@ -110,6 +110,7 @@ void rl_rope_inv_freq(const rl_rope *r, int seq_len, float *inv, float *mult) {
             double f = inv[i], wl = 2 * M_PI / f;
             if (wl < hi_wl) continue;
             if (wl > lo_wl) { inv[i] = (float)(f / r->factor); continue; }
+            if (r->high_freq_factor == r->low_freq_factor) continue; /* (Llama 4 Scout: 1, 1) no band between */
             double s = (r->orig_max_pos / wl - r->low_freq_factor) / (r->high_freq_factor - r->low_freq_factor);
             inv[i] = (float)((1 - s) * f / r->factor + s * f);
         }

@@ -35,6 +35,7 @@
  *   act_mul                   tiny (gelu_tanh at x << 0 cancels in 1 + tanh)
  *   row_norm_div       1e-6   the norm is one double sum; then a division / multiply in f32
  *   row_gate           1e-5   f32 dot product of n (accumulation order) through a sigmoid
+ *   scale_rows         1e-6   one f32 multiply per value
  *   moe_route w/scores 1e-5   softmax with expf and a double sum; renormalise, scale
  *   scatter_add_rows   1e-6   mag = 1 + |dst| + sum |w src|: one multiply-add per row
  *   attention, dsa     1e-5   f32 dots of head_dim, expf, f32 weighted sum of v rows
@@ -129,7 +130,7 @@ typedef struct { const char *op; double tol; } tol_row;
 static const tol_row TOLS[] = {
     {"updown", 0}, {"zero", 0}, {"copy2d", 0}, {"gather_rows", 0}, {"convert", 0}, {"add", 0}, {"scale", 0},
     {"moe_route.idx", 0}, {"matmul", 1e-5}, {"matmul.mixed", 1}, {"rmsnorm", 1e-5}, {"layernorm", 1e-5}, {"rope", 1e-6},
-    {"softcap", 1e-6}, {"sigmoid_mul", 1e-6}, {"act_mul", 1e-6}, {"row_norm_div", 1e-6}, {"row_gate", 1e-5},
+    {"softcap", 1e-6}, {"sigmoid_mul", 1e-6}, {"act_mul", 1e-6}, {"row_norm_div", 1e-6}, {"row_gate", 1e-5}, {"scale_rows", 1e-6},
     {"moe_route.w", 1e-5}, {"moe_route.scores", 1e-5}, {"scatter_add_rows", 1e-6}, {"attention", 1e-5}, {"attention_kv", 1e-5}, {"matmul_t", 1e-5},
     {"kv_store", 0}, {"attention_tree", 1e-5},
     {"dsa_attention", 1e-5}, {"dn_conv", 1e-5}, {"dn_recur", 1e-5}, {"ssm_scan", 1e-5},
@@ -1092,6 +1093,30 @@ static void test_row_gate(void) {
     }
 }
 
+/* scale_rows: each row times its own weight (negative, zero, 1). */
+static void run_scale_rows(dev *d, float *res, const float *y, const float *w, int T, int n) {
+    float *dy = upf(d, y, (size_t)T * n), *dw = upf(d, w, (size_t)T);
+    d->o->scale_rows(d->be, dy, dw, T, n);
+    down(d, res, dy, (size_t)T * n * sizeof(float));
+}
+static void test_scale_rows(void) {
+    static const int NS[] = {1, 67, 1003}, TS[] = {1, 3, 17};
+    for (int c = 0; c < 3; c++) {
+        int n = NS[c], T = TS[c];
+        float *y = rand_f((size_t)T * n, 2), *w = rand_f((size_t)T, 3);
+        if (T > 2) { w[1] = 0; w[2] = 1; }
+        float *got = Hf((size_t)T * n), *cpu = C ? Hf((size_t)T * n) : NULL;
+        run_scale_rows(D, got, y, w, T, n);
+        if (C) run_scale_rows(C, cpu, y, w, T, n);
+        double *ref = Hd((size_t)T * n);
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < n; i++) ref[(size_t)t * n + i] = (double)y[(size_t)t * n + i] * w[t];
+        char what[32];
+        snprintf(what, sizeof what, "T=%d n=%d", T, n);
+        cmp("scale_rows", what, got, cpu, ref, NULL, (size_t)T * n);
+    }
+}
+
 /* gather_rows (repeated source rows) and scatter_add_rows (distinct rows per call, two calls
  * into overlapping row sets accumulate). */
 static void run_gs(dev *d, float *g_res, float *s_res, const float *src, const float *dst0, const int32_t *rows,
@@ -1493,6 +1518,7 @@ int main(void) {
         RUN_ON(test_elementwise);
         RUN_ON(test_row_norm_div);
         RUN_ON(test_row_gate);
+        RUN_ON(test_scale_rows);
         RUN_ON(test_gather_scatter);
         RUN_ON(test_moe_route);
         RUN_ON(test_dn_conv);

@@ -92,12 +92,11 @@ static inline void ref_rope(double *z, int hd, int t, double theta, double div, 
 }
 
 /* Softmax attention of position t's nh query heads (q: rows of nh * hd per position) over the
- * keys / values of positions j0..t (nkv heads each, head h reading h / (nh / nkv)), j0 = t -
- * window + 1 when window > 0; scale 1/sqrt(hd); sinks (may be NULL): one more logit per head
- * whose value is zero (gpt-oss). out: nh * hd. */
-static inline void ref_attend(double *out, const double *q, const double *k, const double *v, int t, int nh, int nkv, int hd,
-                              int window, const double *sinks) {
-    int j0 = window > 0 && t - window + 1 > 0 ? t - window + 1 : 0;
+ * keys / values of positions j0..t (nkv heads each, head h reading h / (nh / nkv)); ref_attend:
+ * j0 = t - window + 1 when window > 0; scale 1/sqrt(hd); sinks (may be NULL): one more logit per
+ * head whose value is zero (gpt-oss). out: nh * hd. */
+static inline void ref_attend_from(double *out, const double *q, const double *k, const double *v, int t, int j0, int nh, int nkv,
+                                   int hd, const double *sinks) {
     double *s = malloc(sizeof *s * (size_t)(t + 1));
     for (int h = 0; s && h < nh; h++) {
         int g = h / (nh / nkv);
@@ -117,6 +116,10 @@ static inline void ref_attend(double *out, const double *q, const double *k, con
         }
     }
     free(s);
+}
+static inline void ref_attend(double *out, const double *q, const double *k, const double *v, int t, int nh, int nkv, int hd,
+                              int window, const double *sinks) {
+    ref_attend_from(out, q, k, v, t, window > 0 && t - window + 1 > 0 ? t - window + 1 : 0, nh, nkv, hd, sinks);
 }
 
 /* An attention sublayer: q / k / v / o projections named prefix + "q_proj.weight" ... (%d: the

@@ -1,5 +1,5 @@
 /* Models without token trees (Qwen3.5's recurrent layers; Mamba-2's, on a synthetic Nemotron-H
- * checkpoint written at the start) in speculative
+ * checkpoint written at the start; Llama 4's chunked attention over a context of several chunks) in speculative
  * decoding: chains verified through rl_model_eval_tree_batch for several sequences at once and
  * committed in part or whole, and hybrid checkpoints deferred while the state is still being
  * replayed. Every logits row is compared with a fresh prefill of the same tokens, and the sweeps
@@ -274,13 +274,8 @@ static void test_chains(void) {
     backend = "cpu";
 }
 
-/* Mamba-2 state (Nemotron-H: Mamba-2, attention and MLP layers) through the same chains. */
-static void test_chains_mamba(void) {
-    static const char CFG[] =
-        "{\"architectures\":[\"NemotronHForCausalLM\"],\"model_type\":\"nemotron_h\",\"hidden_size\":64,\"intermediate_size\":96,"
-        "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"head_dim\":24,\"vocab_size\":256,\"layer_norm_epsilon\":1e-5,"
-        "\"tie_word_embeddings\":false,\"eos_token_id\":1,\"num_hidden_layers\":4,\"mamba_num_heads\":8,\"mamba_head_dim\":16,"
-        "\"ssm_state_size\":16,\"n_groups\":2,\"conv_kernel\":4,\"hybrid_override_pattern\":\"M*-M\"}";
+/* A synthetic checkpoint of config cfg (seed 7) through the same chains on every backend. */
+static void chains_synth(const char *CFG) {
     char dir[64] = "/tmp/rl_chains_XXXXXX", cfg[128], m_dir[128], cmd[160];
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
     snprintf(cfg, sizeof cfg, "%s/in.json", dir);
@@ -296,6 +291,22 @@ static void test_chains_mamba(void) {
     CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* Mamba-2 state (Nemotron-H: Mamba-2, attention and MLP layers) through the same chains. */
+static void test_chains_mamba(void) {
+    chains_synth("{\"architectures\":[\"NemotronHForCausalLM\"],\"model_type\":\"nemotron_h\",\"hidden_size\":64,\"intermediate_size\":96,"
+                 "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"head_dim\":24,\"vocab_size\":256,\"layer_norm_epsilon\":1e-5,"
+                 "\"tie_word_embeddings\":false,\"eos_token_id\":1,\"num_hidden_layers\":4,\"mamba_num_heads\":8,\"mamba_head_dim\":16,"
+                 "\"ssm_state_size\":16,\"n_groups\":2,\"conv_kernel\":4,\"hybrid_override_pattern\":\"M*-M\"}");
+}
+
+/* Llama 4's chunked attention (chunks of 4 positions: the chains cross chunks) verifies chains. */
+static void test_chains_chunked(void) {
+    chains_synth("{\"architectures\":[\"Llama4ForCausalLM\"],\"model_type\":\"llama4_text\",\"hidden_size\":64,\"intermediate_size\":32,"
+                 "\"intermediate_size_mlp\":96,\"num_attention_heads\":4,\"num_key_value_heads\":2,\"head_dim\":16,\"vocab_size\":256,"
+                 "\"num_hidden_layers\":4,\"rms_norm_eps\":1e-5,\"tie_word_embeddings\":false,\"eos_token_id\":1,\"num_local_experts\":4,"
+                 "\"num_experts_per_tok\":1,\"interleave_moe_layer_step\":2,\"attention_chunk_size\":4,\"floor_scale\":3}");
+}
+
 int main(void) {
     NBE = gpu_backends(BE, 2);
     for (int b = 0; b < NBE; b++) fprintf(stderr, "  backend %s\n", BE[b]);
@@ -303,6 +314,7 @@ int main(void) {
     RUN_SHARED(test_two_slots);
     RUN_SHARED(test_chains);
     RUN(test_chains_mamba);
+    RUN(test_chains_chunked);
     RUN_SHARED(test_drafter_chains);
     TEST_END();
 }

@@ -174,6 +174,10 @@ static void cpu_row_gate(rl_backend *be, float *out, const float *x, const float
     (void)be;
     rl_row_gate(out, x, g, T, n);
 }
+static void cpu_scale_rows(rl_backend *be, float *y, const float *w, int T, int n) {
+    (void)be;
+    rl_scale_rows(y, w, T, n);
+}
 static void cpu_moe_route(rl_backend *be, float *logits, const float *bias, int T, const rl_route_params *p,
                           int32_t *idx, float *w) {
     rl_moe_route(logits, bias, T, p, idx, w, be->numerics == RL_NUMERICS_GGML);
@@ -211,7 +215,7 @@ const rl_backend_ops rl_cpu_ops = {
     .matmul = cpu_matmul, .matmul_t = cpu_matmul_t, .convert = cpu_convert, .rmsnorm = cpu_rmsnorm, .layernorm = cpu_layernorm,
     .rope = cpu_rope, .attention = cpu_attention, .kv_store = cpu_kv_store, .attention_kv = cpu_attention_kv, .attention_tree = cpu_attention_tree, .dsa_attention = cpu_dsa_attention, .zero = cpu_zero, .copy2d = cpu_copy2d,
     .add = cpu_add, .scale = cpu_scale, .softcap = cpu_softcap, .sigmoid_mul = cpu_sigmoid_mul,
-    .act_mul = cpu_act_mul, .row_norm_div = cpu_row_norm_div, .row_gate = cpu_row_gate,
+    .act_mul = cpu_act_mul, .row_norm_div = cpu_row_norm_div, .row_gate = cpu_row_gate, .scale_rows = cpu_scale_rows,
     .moe_route = cpu_moe_route, .gather_rows = cpu_gather_rows, .scatter_add_rows = cpu_scatter_add_rows,
     .dn_conv = cpu_dn_conv, .dn_recur = cpu_dn_recur, .ssm_scan = cpu_ssm_scan,
 };

@@ -150,6 +150,9 @@ static void st_row_norm_div(rl_backend *be, float *o, int T, int rows, const voi
 static void st_row_gate(rl_backend *be, float *o, const float *x, const float *g, int T, int n) {
     rl_cpu_ops.row_gate(be, RF(o), RF(x), RF(g), T, n);
 }
+static void st_scale_rows(rl_backend *be, float *y, const float *w, int T, int n) {
+    rl_cpu_ops.scale_rows(be, RF(y), RF(w), T, n);
+}
 static void st_moe_route(rl_backend *be, float *l, const float *b, int T, const rl_route_params *p, int32_t *idx, float *w) {
     rl_cpu_ops.moe_route(be, RF(l), RF(b), T, p, (int32_t *)R(idx), RF(w));
 }
@@ -189,7 +192,7 @@ static void init_ops(void) {
     staged_ops.dsa_attention = st_dsa; staged_ops.kv_store = st_kv_store; staged_ops.attention_kv = st_attention_kv; staged_ops.attention_tree = st_attention_tree; staged_ops.zero = st_zero; staged_ops.copy2d = st_copy2d;
     staged_ops.add = st_add; staged_ops.scale = st_scale; staged_ops.softcap = st_softcap;
     staged_ops.sigmoid_mul = st_sigmoid_mul; staged_ops.act_mul = st_act_mul; staged_ops.row_norm_div = st_row_norm_div;
-    staged_ops.row_gate = st_row_gate; staged_ops.moe_route = st_moe_route; staged_ops.gather_rows = st_gather;
+    staged_ops.row_gate = st_row_gate; staged_ops.scale_rows = st_scale_rows; staged_ops.moe_route = st_moe_route; staged_ops.gather_rows = st_gather;
     staged_ops.scatter_add_rows = st_scatter; staged_ops.dn_conv = st_dn_conv; staged_ops.dn_recur = st_dn_recur;
     staged_ops.ssm_scan = st_ssm_scan;
 }

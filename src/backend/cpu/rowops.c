@@ -60,6 +60,13 @@ void rl_row_gate(float *out, const float *x, const float *g, int T, int n) {
     }
 }
 
+void rl_scale_rows(float *y, const float *w, int T, int n) {
+    for (int t = 0; t < T; t++) {
+        float *o = y + (size_t)t * n, s = w[t];
+        for (int i = 0; i < n; i++) o[i] *= s;
+    }
+}
+
 void rl_gather_rows(float *dst, const float *src, const int32_t *rows, int n_rows, int n) {
     for (int r = 0; r < n_rows; r++) memcpy(dst + (size_t)r * n, src + (size_t)rows[r] * n, (size_t)n * sizeof(float));
 }

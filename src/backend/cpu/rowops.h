@@ -17,6 +17,8 @@ void rl_sigmoid_mul(float *y, const float *g, int64_t n);
 void rl_row_norm_div(rl_pool *p, float *out, int T, int rows, const void *w, rl_dtype dt, int cols);
 /* out[t] *= sigmoid(x[t] . g) for T rows of n. */
 void rl_row_gate(float *out, const float *x, const float *g, int T, int n);
+/* y[t][i] *= w[t] for T rows of n. */
+void rl_scale_rows(float *y, const float *w, int T, int n);
 /* dst[r] = src[rows[r]]; dst[rows[r]] += w[r] * src[r] (rows of n floats). */
 void rl_gather_rows(float *dst, const float *src, const int32_t *rows, int n_rows, int n);
 void rl_scatter_add_rows(float *dst, const float *src, const int32_t *rows, const float *w, int n_rows, int n);

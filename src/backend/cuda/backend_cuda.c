@@ -182,6 +182,10 @@ static void cu_row_gate(rl_backend *be, float *out, const float *x, const float 
     (void)be;
     rlcu_row_gate(out, x, g, T, n);
 }
+static void cu_scale_rows(rl_backend *be, float *y, const float *w, int T, int n) {
+    (void)be;
+    rlcu_scale_rows(y, w, T, n);
+}
 static void cu_moe_route(rl_backend *be, float *logits, const float *bias, int T, const rl_route_params *p, int32_t *idx,
                          float *w) {
     (void)be;
@@ -227,7 +231,7 @@ static const rl_backend_ops cuda_ops = {
     .attention_kv = cu_attention_kv, .attention_tree = cu_attention_tree, .dsa_attention = cu_dsa,
     .zero = cu_zero, .copy2d = cu_copy2d, .add = cu_add, .scale = cu_scale, .softcap = cu_softcap,
     .sigmoid_mul = cu_sigmoid_mul, .act_mul = cu_act_mul, .row_norm_div = cu_row_norm_div,
-    .row_gate = cu_row_gate, .moe_route = cu_moe_route, .gather_rows = cu_gather_rows,
+    .row_gate = cu_row_gate, .scale_rows = cu_scale_rows, .moe_route = cu_moe_route, .gather_rows = cu_gather_rows,
     .scatter_add_rows = cu_scatter_add_rows, .dn_conv = cu_dn_conv, .dn_recur = cu_dn_recur, .ssm_scan = cu_ssm_scan,
     .upload_async = cu_upload_async, .upload_join = cu_upload_join,
     .host_register = cu_host_register, .host_unregister = cu_host_unregister,

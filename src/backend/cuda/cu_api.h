@@ -80,6 +80,7 @@ void rlcu_elementwise(int kind, float *y, const float *x, float s, int64_t n);
 void rlcu_act_mul(int act, float *gate, const float *up, int64_t n);
 void rlcu_row_norm_div(float *out, int T, int rows, const void *w, int dt, int cols);
 void rlcu_row_gate(float *out, const float *x, const float *g, int T, int n);
+void rlcu_scale_rows(float *y, const float *w, int T, int n);
 void rlcu_moe_route(float *logits, const float *bias, int T, int n_experts, int top_k, int sigmoid, int n_group,
                     int topk_group, int group_top2, int norm_topk, float scale, int32_t *idx, float *w);
 void rlcu_gather_rows(float *dst, const float *src, const int32_t *rows, int n_rows, int n);

@@ -162,6 +162,16 @@ void rlcu_row_gate(float *out, const float *x, const float *g, int T, int n) {
     RLCU_LAUNCHED("row_gate");
 }
 
+__global__ void scale_rows_kernel(float *y, const float *w, int T, int n) {
+    int64_t tot = (int64_t)T * n, stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < tot; i += stride) y[i] *= w[i / n];
+}
+void rlcu_scale_rows(float *y, const float *w, int T, int n) {
+    if (T <= 0 || n <= 0) return;
+    scale_rows_kernel<<<rlcu_blocks((int64_t)T * n, 256), 256, 0, rlcu_stream>>>(y, w, T, n);
+    RLCU_LAUNCHED("scale_rows");
+}
+
 __global__ void gather_kernel(float *dst, const float *src, const int32_t *rows, int n_rows, int n) {
     int64_t tot = (int64_t)n_rows * n, stride = (int64_t)gridDim.x * blockDim.x;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < tot; i += stride)

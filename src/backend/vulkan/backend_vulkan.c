@@ -401,6 +401,11 @@ static void vk_row_gate(rl_backend *be, float *out, const float *x, const float 
     rows_pc pc = {A(out), A(x), A(g), A(x), 0, 0, 0, (uint32_t)T, 0, (uint32_t)n, 1, 0};
     DISPATCH_N(V(be), VKP_ROWS, pc, (uint64_t)T, 1);
 }
+static void vk_scale_rows(rl_backend *be, float *y, const float *w, int T, int n) {
+    if (T <= 0 || n <= 0) return;
+    rows_pc pc = {A(y), A(y), A(w), A(y), 0, 0, 0, (uint32_t)T, 0, (uint32_t)n, 2, 0};
+    DISPATCH_N(V(be), VKP_ROWS, pc, (uint64_t)T, 1);
+}
 
 static void vk_moe_route(rl_backend *be, float *logits, const float *bias, int T, const rl_route_params *p, int32_t *idx,
                          float *w) {
@@ -486,7 +491,7 @@ static const rl_backend_ops vk_ops = {
     .rope = vk_rope, .attention = vk_attention, .matmul_t = vk_matmul_t,
     .kv_store = vk_kv_store, .attention_kv = vk_attention_kv, .attention_tree = vk_attention_tree, .dsa_attention = vk_dsa, .zero = vk_zero, .copy2d = vk_copy2d,
     .add = vk_add, .scale = vk_scale, .softcap = vk_softcap, .sigmoid_mul = vk_sigmoid_mul,
-    .act_mul = vk_act_mul, .row_norm_div = vk_row_norm_div, .row_gate = vk_row_gate,
+    .act_mul = vk_act_mul, .row_norm_div = vk_row_norm_div, .row_gate = vk_row_gate, .scale_rows = vk_scale_rows,
     .moe_route = vk_moe_route, .gather_rows = vk_gather_rows, .scatter_add_rows = vk_scatter_add_rows,
     .dn_conv = vk_dn_conv, .dn_recur = vk_dn_recur, .ssm_scan = vk_ssm_scan,
     .upload_async = rl_vk_upload_async, .upload_join = rl_vk_upload_join,
