@@ -49,6 +49,7 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"smollm3", "SmolLM3ForCausalLM", NULL, 1},      /* every 4th layer NoPE (llama.cpp's fixed step) */
     {"phi3", "Phi3ForCausalLM", NULL, 0},
     {"deepseek2", "DeepseekV2ForCausalLM", NULL, 1},
+    {"llama4", "Llama4ForCausalLM", NULL, 1},          /* chunked / NoPE layers and temperatures as llama.cpp fixes them */
 };
 
 /* Weight role -> GGUF tensor name (format with %d = layer). */
@@ -366,6 +367,42 @@ static int mamba2_config(cJSON *c, const rl_gguf *g, const char *arch) {
     return 0;
 }
 
+/* Llama 4 as llama.cpp's llama4 rebuilds it: experts of expert_feed_forward_length, dense layers of
+ * feed_forward_length, MoE where (l + 1) % interleave_moe_layer_step == 0; unless
+ * attention.sliding_window is 0 (then no chunks, no temperature, and llama.cpp's NoPE step of
+ * block_count: the last layer NoPE), chunks of 8192 on the layers l % pattern < pattern - 1
+ * (attention.sliding_window_pattern, default 4), every 4th layer NoPE with the temperature 0.1 /
+ * 8192; the q / k norm on rotary layers unless the model has 128 experts (Maverick). */
+static int llama4_config(cJSON *c, const rl_gguf *g, const char *arch) {
+    int64_t layers = get_int(g, arch, "block_count", 0), E = get_int(g, arch, "expert_count", 0);
+    int64_t step = get_int(g, arch, "interleave_moe_layer_step", 0), ff = get_int(g, arch, "feed_forward_length", 0);
+    int64_t ffe = get_int(g, arch, "expert_feed_forward_length", 0), pat = 4;
+    if (E <= 0 || step <= 0 || ffe <= 0)
+        return rl_err("%s: llama4 needs %s.expert_count, .interleave_moe_layer_step and .expert_feed_forward_length", g->path, arch);
+    char key[160];
+    snprintf(key, sizeof key, "%s.attention.sliding_window", arch);
+    int chunks = !rl_gguf_get(g, key) || get_int(g, arch, "attention.sliding_window", 0) != 0;
+    snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", arch);
+    if (rl_gguf_get(g, key) && rl_gguf_int(g, key, &pat) != 1) return rl_err("%s: metadata '%s' must be a number", g->path, key);
+    if (pat <= 0) return rl_err("%s: metadata '%s' = %lld must be positive", g->path, key, (long long)pat);
+    cJSON_DeleteItemFromObject(c, "intermediate_size");
+    cJSON_DeleteItemFromObject(c, "sliding_window");
+    cJSON_AddNumberToObject(c, "intermediate_size", (double)ffe);
+    cJSON_AddNumberToObject(c, "intermediate_size_mlp", (double)(ff > 0 ? ff : ffe));
+    cJSON_AddNumberToObject(c, "interleave_moe_layer_step", (double)step);
+    cJSON_AddNumberToObject(c, "no_rope_layer_interval", (double)(chunks ? 4 : layers));
+    cJSON_AddBoolToObject(c, "use_qk_norm", E != 128);
+    cJSON_AddBoolToObject(c, "attn_temperature_tuning", chunks);
+    cJSON_AddNumberToObject(c, "floor_scale", 8192);
+    cJSON_AddNumberToObject(c, "attn_scale", 0.1);
+    if (!chunks) { cJSON_AddNullToObject(c, "attention_chunk_size"); return 0; }
+    cJSON_AddNumberToObject(c, "attention_chunk_size", 8192);
+    cJSON *lt = cJSON_AddArrayToObject(c, "layer_types");
+    for (int64_t l = 0; lt && l < layers && l < 100000; l++)
+        cJSON_AddItemToArray(lt, cJSON_CreateString(l % pat < pat - 1 ? "chunked_attention" : "full_attention"));
+    return lt ? 0 : rl_err("out of memory");
+}
+
 /* OLMo 2 / 3, Granite, Command R / R7B, EXAONE 4: their keys of config.json. */
 static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
     if (!strcmp(arch, "olmo2")) {
@@ -390,6 +427,8 @@ static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
         if (nemotron_h_config(c, g, arch)) return -1;
     } else if (!strcmp(arch, "mamba2")) {
         if (mamba2_config(c, g, arch)) return -1;
+    } else if (!strcmp(arch, "llama4")) {
+        if (llama4_config(c, g, arch)) return -1;
     } else if (!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) {
         if (put_num(c, g, arch, "logit_scale", "logit_scale")) return -1;
         if (!strcmp(arch, "cohere2") && swa_layer_types(c, g, arch, 4)) return -1;
@@ -677,6 +716,7 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
         d->lin_v_tiled = d->lin_v_heads != d->lin_k_heads;
         d->moe_fused = 0;
     }
+    if (!strcmp(arch, "llama4")) d->moe_fused = d->moe_transposed = 0; /* experts as three stacks [E, out, in] */
     if (!strcmp(arch, "gpt-oss")) { /* experts as three stacks with bias stacks; the pre-MLP norm is post_attention_norm */
         d->moe_fused = d->moe_interleaved = d->moe_transposed = 0;
         for (int e = 0; e < 3; e++) d->ename_b[e] = EXPERT_BIAS_NAMES[e];

@@ -8,6 +8,7 @@
 #include "model/config.h"
 #include "model/gguf_config.h"
 #include "model/weights.h"
+#include "io/stage.h"
 #include "quant/ggml_quant.h"
 #include "quant/gguf_vocab.h"
 #include "util/err.h"
@@ -39,6 +40,7 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"GraniteMoeHybridForCausalLM", "granitehybrid", 1}, /* all-attention with experts: granitemoe (rl_gguf_export) */
     {"NemotronHForCausalLM", "nemotron_h", 1},          /* with experts: nemotron_h_moe (rl_gguf_export) */
     {"Mamba2ForCausalLM", "mamba2", 0},
+    {"Llama4ForCausalLM", "llama4", 0}, {"Llama4ForConditionalGeneration", "llama4", 0}, /* interleaved pairs already */
 };
 
 /* Layer roles written in the file's matrix type (the rest: F32). */
@@ -57,7 +59,8 @@ typedef struct {
     int perm_heads;             /* > 0: rows (1-D: items) permuted per head, this many heads */
     int plus_one;               /* Gemma norm: 1 + w */
     float *gen;                 /* generated F32 data (rope_freqs), owned */
-    int kind;                   /* T_PLAIN, T_SLICE, MLA's T_KB, or gpt-oss's T_MXFP4 (src[0] blocks, src[1] scales) / T_BIAS_SEL */
+    int kind;                   /* T_PLAIN, T_SLICE, MLA's T_KB, gpt-oss's T_MXFP4 (src[0] blocks, src[1] scales) / T_BIAS_SEL,
+                                   or T_TRANS: per expert, output row i = column s_off + i of the source's [in, out] matrix */
     int sel;                    /* rows (T_MXFP4) / items (T_BIAS_SEL) of the source taken: 0 all, 1 even, 2 odd */
     int64_t s_rows, s_off;      /* T_SLICE: per expert (or the one matrix) of s_rows source rows, rows s_off.. */
     /* Qwen3.5's value heads reordered as llama.cpp's converter does (grouped -> tiled): from row (or,
@@ -68,12 +71,16 @@ typedef struct {
     int64_t qz_nk, qz_dk, qz_dv, qz_r; /* T_QKVZ: Qwen3-Next's in_proj_qkvz split (sel 0: q, k, v rows; 1: z rows) */
     int norm_rows;              /* Baichuan 2's NormHead: rows written L2-normalised (llama.cpp never normalises) */
 } otensor;
-enum { T_PLAIN, T_SLICE, T_KB, T_QKVZ, T_IL2QKV, T_PACKQKV, T_MXFP4, T_BIAS_SEL };
+enum { T_PLAIN, T_SLICE, T_KB, T_QKVZ, T_IL2QKV, T_PACKQKV, T_MXFP4, T_BIAS_SEL, T_TRANS };
 
 typedef struct {
     otensor *t;
     int n, cap;
+    const rl_model_desc *d;     /* the model: its tensors found under its name_alt prefixes too (multimodal wrappers) */
 } plan;
+
+/* HF tensor `name` of the model (under a multimodal wrapper's prefix too), or NULL. */
+static const rl_tensor_info *find(const plan *p, const rl_checkpoint *ck, const char *name) { return rl_find_tensor(p->d, ck, name); }
 
 static void plan_free(plan *p) {
     for (int i = 0; i < p->n; i++) { free(p->t[i].src); free(p->t[i].gen); }
@@ -133,7 +140,7 @@ static uint32_t matrix_type(rl_gguf_xtype x, int64_t cols, int is_output) {
 /* Adds tensor `gname` from HF tensor `hf` (checked dtype); type by role. */
 static int add_src(plan *p, const rl_checkpoint *ck, const char *path, const char *gname, const char *hf, int matrix,
                    int is_output, rl_gguf_xtype x, int perm_heads, int plus_one) {
-    const rl_tensor_info *s = rl_ckpt_find(ck, hf);
+    const rl_tensor_info *s = find(p, ck, hf);
     if (!s) return rl_err("%s: tensor '%s' is missing", path, hf);
     if (s->dtype != RL_DT_F32 && s->dtype != RL_DT_F16 && s->dtype != RL_DT_BF16)
         return rl_err("%s: tensor '%s' is %s: only F32 / F16 / BF16 checkpoints can be written as GGUF", path, hf, RL_DTYPES[s->dtype].st_name);
@@ -166,7 +173,7 @@ static int add_experts(plan *p, const rl_checkpoint *ck, const rl_model_desc *d,
     for (int k = 0; k < d->n_experts; k++) {
         char hf[160];
         snprintf(hf, sizeof hf, d->ename[e], l, k);
-        const rl_tensor_info *s = rl_ckpt_find(ck, hf);
+        const rl_tensor_info *s = find(p, ck, hf);
         if (!s) return rl_err("%s: tensor '%s' is missing", path, hf);
         if ((s->dtype != RL_DT_F32 && s->dtype != RL_DT_F16 && s->dtype != RL_DT_BF16) || s->ndim != 2)
             return rl_err("%s: tensor '%s' must be a F32 / F16 / BF16 matrix", path, hf);
@@ -197,7 +204,7 @@ static int add_gpt_oss_experts(plan *p, const rl_checkpoint *ck, const rl_model_
         snprintf(base, sizeof base, d->ename[k], l);
         snprintf(bn, sizeof bn, "%s_blocks", base);
         snprintf(sn, sizeof sn, "%s_scales", base);
-        const rl_tensor_info *tb = rl_ckpt_find(ck, bn), *ts = rl_ckpt_find(ck, sn);
+        const rl_tensor_info *tb = find(p, ck, bn), *ts = find(p, ck, sn);
         if (!tb || !ts) return rl_err("%s: tensor '%s' is missing", path, tb ? sn : bn);
         if (tb->dtype != RL_DT_U8 || tb->ndim != 4 || tb->shape[0] != E || tb->shape[1] != srows || tb->shape[2] != cols / 32 ||
             tb->shape[3] != 16 || ts->dtype != RL_DT_U8 || ts->ndim != 3 || ts->shape[0] != E || ts->shape[1] != srows ||
@@ -212,7 +219,7 @@ static int add_gpt_oss_experts(plan *p, const rl_checkpoint *ck, const rl_model_
         if (!d->ename_b[k]) continue;
         char hb[160];
         snprintf(hb, sizeof hb, d->ename_b[k], l);
-        const rl_tensor_info *s = rl_ckpt_find(ck, hb);
+        const rl_tensor_info *s = find(p, ck, hb);
         if (!s) return rl_err("%s: tensor '%s' is missing", path, hb);
         if ((s->dtype != RL_DT_F32 && s->dtype != RL_DT_F16 && s->dtype != RL_DT_BF16) || s->ndim != 2 || s->shape[0] != E || s->shape[1] != srows)
             return rl_err("%s: tensor '%s': expected F32 / F16 / BF16 [%lld, %lld]", path, hb, (long long)E, (long long)srows);
@@ -229,7 +236,7 @@ static int add_gpt_oss_experts(plan *p, const rl_checkpoint *ck, const rl_model_
  * converter splits them. */
 static int add_slice(plan *p, const rl_checkpoint *ck, const char *path, const char *gname, const char *hf, int64_t n_exp,
                      int64_t s_rows, int64_t off, int64_t rows, rl_gguf_xtype x) {
-    const rl_tensor_info *s = rl_ckpt_find(ck, hf);
+    const rl_tensor_info *s = find(p, ck, hf);
     if (!s) return rl_err("%s: tensor '%s' is missing", path, hf);
     int nd = n_exp > 1 ? 3 : 2;
     int ok3 = s->ndim == 3 && s->shape[0] == n_exp && s->shape[1] == s_rows, ok2 = s->ndim == 2 && s->shape[0] == n_exp * s_rows;
@@ -283,6 +290,30 @@ static int add_fused_experts(plan *p, const rl_checkpoint *ck, const rl_model_de
     snprintf(hf, sizeof hf, d->ename[2], l);
     snprintf(gn, sizeof gn, "blk.%d.ffn_down_exps.weight", l);
     return add_slice(p, ck, path, gn, hf, d->n_experts, d->hidden, 0, d->hidden, x);
+}
+
+/* Fused experts stored [E, in, out] (Llama 4: gate_up [E, H, 2I], gate columns first; down [E, I, H])
+ * as llama.cpp's converter writes them: transposed and split into the three stacks [E, out, in]. */
+static int add_transposed_experts(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, const char *path, int l, rl_gguf_xtype x) {
+    int64_t E = d->n_experts, H = d->hidden, I = d->moe_inter;
+    for (int r = 0; r < 3; r++) {
+        char hf[160];
+        int k = r == 2 ? 2 : 0;
+        int64_t in = r == 2 ? I : H, w = r == 2 ? H : 2 * I, out = r == 2 ? H : I;
+        snprintf(hf, sizeof hf, d->ename[k], l);
+        const rl_tensor_info *s = find(p, ck, hf);
+        if (!s) return rl_err("%s: tensor '%s' is missing", path, hf);
+        if ((s->dtype != RL_DT_F32 && s->dtype != RL_DT_F16 && s->dtype != RL_DT_BF16) || s->ndim != 3 || s->shape[0] != E ||
+            s->shape[1] != in || s->shape[2] != w)
+            return rl_err("%s: tensor '%s': expected an F32 / F16 / BF16 [%lld, %lld, %lld] tensor", path, hf, (long long)E, (long long)in,
+                          (long long)w);
+        otensor *t = plan_kind(p, path, 1, T_TRANS, 0, matrix_type(x, in, 0), 3, in, out, E);
+        if (!t) return -1;
+        snprintf(t->name, sizeof t->name, EXPS[r], l);
+        t->src[0] = s;
+        t->s_off = r == 1 ? I : 0;
+    }
+    return 0;
 }
 
 /* Qwen3.5's linear-attention tensors as llama.cpp's converter writes them: value heads from the
@@ -432,6 +463,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
     int nem = !strncmp(arch, "nemotron_h", 10) || !strcmp(arch, "mamba2"); /* (the Mamba-2 tensors as Nemotron-H's) */
     int gpt_oss = !strcmp(arch, "gpt-oss"), mla = !strcmp(arch, "deepseek2");
     int qwen35 = !strncmp(arch, "qwen35", 6), next = !strcmp(arch, "qwen3next"), il2 = !strcmp(arch, "internlm2");
+    int l4 = !strcmp(arch, "llama4");
     if (d->gname[G_EMBED] && add_src(p, ck, path, "token_embd.weight", d->gname[G_EMBED], 1, d->tied, x, 0, 0)) return -1;
     if (d->ropes[0].scaling == RL_RS_LLAMA3 && add_rope_freqs(p, &d->ropes[0], d->head_dim, path)) return -1;
     for (int l = 0; l < d->n_layers; l++) {
@@ -450,7 +482,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
                                                     : rl_gguf_role_name(r);
             if (!gn) return rl_err("%s: %s models cannot be written as GGUF yet (a weight with no GGUF name)", path, d->arch);
             snprintf(hf, sizeof hf, d->wname[r], l);
-            if (!rl_ckpt_find(ck, hf) && (d->w_optional >> r & 1)) continue;
+            if (!find(p, ck, hf) && (d->w_optional >> r & 1)) continue;
             snprintf(gname, sizeof gname, gn, l);
             int heads = !permute ? 0 : r == W_Q || r == W_Q_B ? d->n_heads : r == W_K || r == W_K_B ? d->n_kv_heads : 0;
             int plus = d->norm_one_plus && in_list(r, NORM_ROLES, sizeof NORM_ROLES / sizeof *NORM_ROLES);
@@ -461,7 +493,8 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
         if (gpt_oss && add_gpt_oss_experts(p, ck, d, path, l)) return -1;
         else if (granite_moe && add_granite_moe(p, ck, d, path, l, x)) return -1;
         else if (qwen35 && d->moe_fused && d->n_experts && d->layer_moe[l] && add_fused_experts(p, ck, d, path, l, x)) return -1;
-        else if (!gpt_oss && !granite_moe && !(qwen35 && d->moe_fused) && d->n_experts && d->layer_moe[l])
+        else if (l4 && d->n_experts && d->layer_moe[l] && add_transposed_experts(p, ck, d, path, l, x)) return -1;
+        else if (!gpt_oss && !granite_moe && !(qwen35 && d->moe_fused) && !l4 && d->n_experts && d->layer_moe[l])
             for (int e = 0; e < 3; e++) if (d->ename[e] && add_experts(p, ck, d, path, l, e, x)) return -1; /* (ungated: no gate) */
     }
     if (d->gname[G_FINAL_NORM] && add_src(p, ck, path, "output_norm.weight", d->gname[G_FINAL_NORM], 0, 0, x, 0, d->norm_one_plus)) return -1;
@@ -502,6 +535,34 @@ static int check_gemma(const rl_model_desc *d, const char *arch, const char *pat
     return 0;
 }
 
+/* Llama 4 as llama.cpp's llama4 rebuilds it from the file (the converter writes no chunk size, NoPE
+ * layers, q / k norm or temperature): chunks of 8192 on 3 layers of every 4, every 4th layer NoPE
+ * with the temperature 0.1 / 8192, the q / k norm on the rotary layers unless there are 128
+ * experts, MoE layers every interleave_moe_layer_step-th. */
+static int check_llama4(const rl_model_desc *d, const char *path) {
+    int step = 0;
+    while (step < d->n_layers && !d->layer_moe[step]) step++;
+    step++;
+    for (int l = 0; l < d->n_layers; l++) {
+        const rl_layer_desc *ld = &d->layers[l];
+        int rope = d->ropes[ld->rope].pairing != RL_ROPE_NONE;
+        if (rope != ((l + 1) % 4 != 0))
+            return rl_err("%s: layer %d: llama.cpp's llama4 runs every 4th layer without rotary embeddings, the others with", path, l);
+        if ((ld->chunked && d->attn_chunk > 0) != rope)
+            return rl_err("%s: layer %d: llama.cpp's llama4 runs chunked attention on its rotary layers only", path, l);
+        if (ld->qk_l2 != (rope && d->n_experts != 128))
+            return rl_err("%s: use_qk_norm %s with %d experts: llama.cpp's llama4 normalises q / k unless the model has 128 experts", path,
+                          ld->qk_l2 || !rope ? "true" : "false", d->n_experts);
+        if (ld->temp_tuned != !rope || (!rope && (d->attn_temp_scale != 0.1f || d->attn_temp_floor != 8192)))
+            return rl_err("%s: attention temperature: llama.cpp's llama4 always tunes its NoPE layers with attn_scale 0.1, floor_scale 8192", path);
+        if (d->layer_moe[l] != ((l + 1) % step == 0))
+            return rl_err("%s: layer %d: llama.cpp's llama4 puts experts on every interleave_moe_layer_step-th layer only", path, l);
+    }
+    if (d->attn_chunk != 8192) return rl_err("%s: attention_chunk_size %d: llama.cpp's llama4 always uses 8192", path, d->attn_chunk);
+    if (d->moe_shared_inter != d->moe_inter) return rl_err("%s: llama.cpp's llama4 sizes the shared expert as the routed ones", path);
+    return 0;
+}
+
 /* The family's description, checked against what GGUF (and llama.cpp's architecture) can say. */
 static int check_desc(const rl_model_desc *d, const char *arch, const char *path) {
     if (!strcmp(arch, "gpt-oss")) { /* the MXFP4 release, as llama.cpp's converter takes it */
@@ -512,7 +573,7 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
         if (d->act != RL_ACT_SWIGLU_OAI || !d->moe_interleaved || !d->moe_router_b) return rl_err("%s: not gpt-oss's MoE", path);
     } else {
         if (d->quant.method != RL_QM_NONE) return rl_err("%s: already a quantized checkpoint: only F32 / F16 / BF16 checkpoints can be written as GGUF", path);
-        if (d->moe_fused && strcmp(arch, "granitemoe") && strcmp(arch, "qwen35moe") && strcmp(arch, "granitehybrid"))
+        if (d->moe_fused && strcmp(arch, "granitemoe") && strcmp(arch, "qwen35moe") && strcmp(arch, "granitehybrid") && strcmp(arch, "llama4"))
             return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
     }
     /* llama.cpp's olmo2 (OLMo 3), cohere2 and exaone4 slide 3 layers of every 4 (exaone4: the 64-layer model only) */
@@ -524,6 +585,7 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
         int off = off_swa_pattern(d, 4);
         if (off >= 0) return rl_err("%s: layer %d: llama.cpp's %s makes every 4th layer full and the others sliding", path, off, arch);
     }
+    if (!strcmp(arch, "llama4") && check_llama4(d, path)) return -1;
     if (!strcmp(arch, "smollm3"))
         for (int l = 0; l < d->n_layers; l++)
             if ((d->layers[l].rope == 1) != ((l + 1) % 4 == 0))
@@ -702,7 +764,7 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
          rl_gguf_w_u32(w, KEY("expert_used_count"), (uint32_t)d->n_experts_used))) return -1;
     if (d->n_experts && strcmp(arch, "llama") && strcmp(arch, "gpt-oss") &&
         (rl_gguf_w_u32(w, KEY("expert_feed_forward_length"), (uint32_t)d->moe_inter) ||
-         (d->moe_shared_inter && !mla && strcmp(arch, "glm4moe") &&
+         (d->moe_shared_inter && !mla && strcmp(arch, "glm4moe") && strcmp(arch, "llama4") &&
           rl_gguf_w_u32(w, KEY("expert_shared_feed_forward_length"), (uint32_t)d->moe_shared_inter))))
         return -1;
     if (mla && write_deepseek2(w, d, arch)) return -1;
@@ -722,6 +784,11 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
     if (!strncmp(arch, "nemotron_h", 10) && write_nemotron_h(w, d, arch)) return -1;
     if (!strcmp(arch, "mamba2") && write_ssm(w, d, arch)) return -1;
     if (!strcmp(arch, "qwen3moe") && rl_gguf_w_bool(w, KEY("expert_weights_norm"), d->moe_norm_topk)) return -1;
+    if (!strcmp(arch, "llama4")) { /* MoE on every step-th layer (check_llama4) */
+        int step = 0;
+        while (step < d->n_layers && !d->layer_moe[step]) step++;
+        if (rl_gguf_w_u32(w, KEY("interleave_moe_layer_step"), (uint32_t)step + 1)) return -1;
+    }
     if (d->attn_softcap > 0 && rl_gguf_w_f32(w, KEY("attn_logit_softcapping"), d->attn_softcap)) return -1;
     if (d->final_softcap > 0 && rl_gguf_w_f32(w, KEY("final_logit_softcapping"), d->final_softcap)) return -1;
     if (window > 0 && strcmp(arch, "llama") && strcmp(arch, "qwen2") && rl_gguf_w_u32(w, KEY("attention.sliding_window"), (uint32_t)window)) return -1;
@@ -851,6 +918,36 @@ out:
     return rc;
 }
 
+/* T_TRANS: per expert e, output rows i0.. (as many as a chunk holds) = columns s_off + i0.. of the
+ * source matrix e [in, w]: the in source rows' pieces read, transposed, quantized. */
+static int write_trans(rl_gguf_writer *w, const rl_checkpoint *ck, const otensor *t, float *f, uint8_t *raw, uint8_t *q,
+                       uint64_t *src_bytes) {
+    const rl_tensor_info *s = t->src[0];
+    int64_t in = t->ne[0], out = t->ne[1], E = t->ne[2], wd = s->shape[2];
+    size_t es = RL_DTYPES[s->dtype].size, rb = rl_ggml_row_bytes(t->type, in);
+    int64_t nb = (int64_t)(CHUNK_FLOATS / 2 / (size_t)in); /* f holds the pieces (in x nb) and the rows (nb x in) */
+    if (nb < 1) return rl_err("%s: rows of %lld values are too long", t->name, (long long)in);
+    if (nb > out) nb = out;
+    int fd = rl_ckpt_fd(ck, s->file);
+    for (int64_t e = 0; e < E; e++)
+        for (int64_t i0 = 0; i0 < out; i0 += nb) {
+            int64_t n = out - i0 < nb ? out - i0 : nb;
+            float *pc = f, *rows = f + (size_t)in * nb;
+            for (int64_t h = 0; h < in; h++) {
+                uint64_t at = s->offset + ((uint64_t)(e * in + h) * (uint64_t)wd + (uint64_t)(t->s_off + i0)) * es;
+                if (rl_pread_full(fd, raw, (size_t)n * es, at, rl_ckpt_path(ck, s->file))) return -1;
+                rl_convert_to_f32(pc + (size_t)h * n, raw, s->dtype, n);
+            }
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t h = 0; h < in; h++) rows[(size_t)i * in + h] = pc[(size_t)h * n + i];
+            for (int64_t i = 0; i < n; i++)
+                if (rl_ggml_quantize_row(t->type, rows + (size_t)i * in, q + (size_t)i * rb, in)) return rl_err_prefix("%s: ", t->name);
+            *src_bytes += (uint64_t)n * in * es;
+            if (rl_gguf_w_data(w, q, (size_t)n * rb)) return -1;
+        }
+    return 0;
+}
+
 /* Writes tensor t's data: source rows converted to f32, adjusted, quantized, in chunks. */
 static int write_tensor(rl_gguf_writer *w, const rl_checkpoint *ck, const otensor *t, float *f, uint8_t *raw, uint8_t *q,
                         uint64_t *src_bytes) {
@@ -859,6 +956,7 @@ static int write_tensor(rl_gguf_writer *w, const rl_checkpoint *ck, const otenso
     if (t->kind == T_MXFP4) return write_mxfp4(w, ck, t, raw, q, src_bytes);
     if (t->kind == T_KB) return write_kb(w, ck, t, q, src_bytes);
     if (t->kind == T_BIAS_SEL) return write_bias_sel(w, ck, t, f, raw, src_bytes);
+    if (t->kind == T_TRANS) return write_trans(w, ck, t, f, raw, q, src_bytes);
     size_t rb = rl_ggml_row_bytes(t->type, cols);
     int64_t chunk = (int64_t)(CHUNK_FLOATS / (size_t)cols);
     if (chunk < 1) chunk = 1;
@@ -923,6 +1021,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     memset(&S, 0, sizeof S);
     rl_model_desc *d = calloc(1, sizeof *d);
     plan p = {0};
+    p.d = d;
     rl_checkpoint *ck = NULL;
     rl_gguf_writer *w = NULL;
     float *f = NULL;
@@ -934,7 +1033,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4)", model_dir, d->arch);
         goto out;
     }
     int n_lin = 0;
@@ -965,7 +1064,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
         const otensor *t = &p.t[i];
         if (t->kind == T_MXFP4) total += (uint64_t)(t->ne[1] * t->ne[2] * (t->ne[0] / 32)) * 17; /* what write_mxfp4 counts */
         else if (t->kind == T_BIAS_SEL) total += (uint64_t)(t->ne[1] * t->src[0]->shape[1]) * RL_DTYPES[t->src[0]->dtype].size;
-        else if (t->kind == T_SLICE) total += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2]) * RL_DTYPES[t->src[0]->dtype].size;
+        else if (t->kind == T_SLICE || t->kind == T_TRANS) total += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2]) * RL_DTYPES[t->src[0]->dtype].size;
         else for (int k = 0; k < t->n_src; k++) total += t->src[k]->nbytes;
         size_t rb = (size_t)p.t[i].ne[0] * 4;
         if (rb > max_row) max_row = rb;

@@ -256,28 +256,34 @@ static inline void ref_compare(const char *dir, const char *name, const int32_t 
         }
 }
 
+/* gguf 1: the checkpoint in dir written as F32 GGUF (`quantize --gguf`, llama.cpp's layout) against
+ * the reference's rows gl as ref_compare; -1: its export refused with an error naming llama.cpp
+ * (what GGUF cannot say); 0: nothing. */
+static inline void ref_gguf_check(const char *dir, const char *name, const int32_t *ids, int P, int G, const float *gl, int V, int mb,
+                                  int gguf) {
+    if (!gguf) return;
+    char path[512], what[128];
+    snprintf(path, sizeof path, "%s.gguf", dir);
+    snprintf(what, sizeof what, "%s as GGUF", name);
+    int rc = rl_gguf_export(dir, path, RL_GX_F32, NULL, NULL, NULL);
+    if (gguf > 0) {
+        CHECK(rc == 0, "%s: quantize --gguf: %s", name, rl_last_error());
+        if (!rc) ref_compare(path, what, ids, P, G, gl, V, mb);
+    } else {
+        CHECK(rc != 0 && strstr(rl_last_error(), "llama.cpp"), "%s: export refused: %s", name, rc ? rl_last_error() : "written");
+    }
+    unlink(path);
+}
+
 /* The model in dir against the reference f reading dir's checkpoint: the prompt ids[0..P), G
- * greedy steps (ids has room for them), every backend, sweeps of mb too. gguf: 1, the same
- * checkpoint written as F32 GGUF (`quantize --gguf`, llama.cpp's layout) against the same rows
- * too; -1, its export refused with an error naming llama.cpp (what GGUF cannot say). */
+ * greedy steps (ids has room for them), every backend, sweeps of mb too; as GGUF too
+ * (ref_gguf_check). */
 static inline void ref_check(const char *dir, const char *name, ref_fn f, const void *arg, int32_t *ids, int P, int G, int V, int mb,
                              int gguf) {
     CHECK((REF_CK = rl_ckpt_open(dir)) != NULL, "%s: open checkpoint: %s", name, rl_last_error());
     float *gl = REF_CK ? ref_logits(f, arg, ids, P, G, V) : NULL;
     if (gl) ref_compare(dir, name, ids, P, G, gl, V, mb);
-    if (gl && gguf) {
-        char path[512], what[128];
-        snprintf(path, sizeof path, "%s.gguf", dir);
-        snprintf(what, sizeof what, "%s as GGUF", name);
-        int rc = rl_gguf_export(dir, path, RL_GX_F32, NULL, NULL, NULL);
-        if (gguf > 0) {
-            CHECK(rc == 0, "%s: quantize --gguf: %s", name, rl_last_error());
-            if (!rc) ref_compare(path, what, ids, P, G, gl, V, mb);
-        } else {
-            CHECK(rc != 0 && strstr(rl_last_error(), "llama.cpp"), "%s: export refused: %s", name, rc ? rl_last_error() : "written");
-        }
-        unlink(path);
-    }
+    if (gl) ref_gguf_check(dir, name, ids, P, G, gl, V, mb, gguf);
     rl_ckpt_close(REF_CK);
     REF_CK = NULL;
     free(gl);

@@ -13,12 +13,17 @@
  * intermediate_size_mlp; the final norm and lm_head. Small chunks (4) and floor_scale (3) make
  * the prompt and its continuation cross several chunks and temperatures. Every prefill and decode
  * row within 1e-3 and the same greedy ids on every backend, the prompt in one sweep and in sweeps
- * of 4; the wrapped multimodal form (vision tensors of NaNs never read) against the same rows. */
+ * of 4; with every routed expert on the CPU beside a GPU backend, or uploaded; the wrapped
+ * multimodal form (vision tensors of NaNs never read) against the same rows. Written as F32 GGUF
+ * (`quantize --gguf`: llama.cpp's llama4, the experts transposed and split as its converter does,
+ * from the wrapped checkpoint too) and read back against the same rows where llama.cpp's fixed
+ * chunk of 8192, NoPE step 4 and temperature 0.1 / 8192 say the same; refused, naming llama.cpp,
+ * where they do not. */
 #include "refcheck.h"
 #include "repack.h"
 #include "model/config.h"
 
-enum { H = 64, NH = 4, NKV = 2, HD = 16, V = 256, L = 4, P = 9, G = 6, E = 4, I = 32, IM = 96, CHUNK = 4, FLOOR = 3 };
+enum { H = 64, NH = 4, NKV = 2, HD = 16, V = 256, L = 4, P = 9, G = 6, E = 4, I = 32, IM = 96 };
 
 typedef struct {
     const char *name;
@@ -26,18 +31,25 @@ typedef struct {
     int rope[L];     /* 1: rotary layer (no_rope_layers) */
     int moe[L];      /* 1: MoE layer */
     int qk_norm, temp;
+    int chunk, floor_scale;
     const char *extra;
     int wrap;        /* 1: as Llama4ForConditionalGeneration */
+    int gguf;        /* 1: also written as F32 GGUF and read back; -1: that export refused, naming llama.cpp */
 } l4_case;
 
+/* Chunks of 4 and floor_scale 3 let the 15 positions cross chunks and temperatures; llama.cpp's
+ * llama4 fixes them at 8192 (its GGUF cases) */
 static const l4_case CASES[] = {
-    {"llama4 (Scout-like: experts everywhere, top-1, qk norm)", 1, {1, 1, 1, 0}, {1, 1, 1, 1}, 1, 1,
-     ",\"no_rope_layers\":[],\"interleave_moe_layer_step\":1", 0},
-    {"llama4 (Maverick-like: dense and MoE layers, top-2, no qk norm)", 2, {1, 0, 1, 0}, {0, 1, 0, 1}, 0, 1,
-     ",\"no_rope_layers\":[1,0,1,0],\"interleave_moe_layer_step\":2,\"use_qk_norm\":false", 0},
-    {"llama4 (moe_layers, no temperature tuning)", 1, {0, 1, 1, 1}, {1, 0, 0, 1}, 1, 0,
-     ",\"no_rope_layers\":[0,1,1,1],\"moe_layers\":[0,3],\"attn_temperature_tuning\":false", 0},
-    {"llama4 (Llama4ForConditionalGeneration)", 1, {1, 1, 1, 0}, {1, 1, 1, 1}, 1, 1, ",\"no_rope_layers\":[]", 1},
+    {"llama4 (Scout-like: experts everywhere, top-1, qk norm)", 1, {1, 1, 1, 0}, {1, 1, 1, 1}, 1, 1, 4, 3,
+     ",\"no_rope_layers\":[],\"interleave_moe_layer_step\":1", 0, -1},
+    {"llama4 (Maverick-like: dense and MoE layers, top-2, no qk norm)", 2, {1, 0, 1, 0}, {0, 1, 0, 1}, 0, 1, 4, 3,
+     ",\"no_rope_layers\":[1,0,1,0],\"interleave_moe_layer_step\":2,\"use_qk_norm\":false", 0, -1},
+    {"llama4 (moe_layers, no temperature tuning)", 1, {0, 1, 1, 1}, {1, 0, 0, 1}, 1, 0, 4, 3,
+     ",\"no_rope_layers\":[0,1,1,1],\"moe_layers\":[0,3],\"attn_temperature_tuning\":false", 0, -1},
+    {"llama4 (Llama4ForConditionalGeneration)", 1, {1, 1, 1, 0}, {1, 1, 1, 1}, 1, 1, 4, 3, ",\"no_rope_layers\":[]", 1, 0},
+    {"llama4 (llama.cpp's constants, dense and MoE layers)", 2, {1, 1, 1, 0}, {0, 1, 0, 1}, 1, 1, 8192, 8192,
+     ",\"interleave_moe_layer_step\":2", 0, 1},
+    {"llama4 (Llama4ForConditionalGeneration, llama.cpp's constants)", 1, {1, 1, 1, 0}, {1, 1, 1, 1}, 1, 1, 8192, 8192, "", 1, 1},
 };
 
 static void rmsnorm(double *o, const double *x, const double *w, int n) {
@@ -81,10 +93,10 @@ static void attention(const l4_case *c, int l, const double *hn, int n, double *
             if (c->qk_norm) rmsnorm(z, z, NULL, HD);
         }
         if (!c->rope[l] && c->temp)
-            for (int i = 0; i < qd; i++) q[(size_t)t * qd + i] *= log1p(floor((t + 1.0) / FLOOR)) * 0.1 + 1.0;
+            for (int i = 0; i < qd; i++) q[(size_t)t * qd + i] *= log1p(floor((t + 1.0) / c->floor_scale)) * 0.1 + 1.0;
     }
     for (int t = 0; t < n; t++) {
-        ref_attend_from(a, q, k, v, t, c->rope[l] ? t - t % CHUNK : 0, NH, NKV, HD, NULL); /* rotary layers: chunked */
+        ref_attend_from(a, q, k, v, t, c->rope[l] ? t - t % c->chunk : 0, NH, NKV, HD, NULL); /* rotary layers: chunked */
         ref_linear(out + (size_t)t * H, wo, NULL, a, H, qd);
     }
     free(wq); free(wk); free(wv); free(wo); free(q); free(k); free(v);
@@ -178,8 +190,8 @@ static void config(char *cfg, size_t cap, const l4_case *c) {
              "\"bos_token_id\":0,\"eos_token_id\":1,\"hidden_act\":\"silu\",\"rope_theta\":500000.0,"
              "\"rope_scaling\":{\"factor\":16.0,\"high_freq_factor\":1.0,\"low_freq_factor\":1.0,"
              "\"original_max_position_embeddings\":8192,\"rope_type\":\"llama3\"},\"num_local_experts\":4,\"num_experts_per_tok\":%d,"
-             "\"attention_chunk_size\":4,\"floor_scale\":3,\"attn_scale\":0.1,\"attention_bias\":false,\"no_rope_layer_interval\":4%s}",
-             c->topk, c->extra);
+             "\"attention_chunk_size\":%d,\"floor_scale\":%d,\"attn_scale\":0.1,\"attention_bias\":false,\"no_rope_layer_interval\":4%s}",
+             c->topk, c->chunk, c->floor_scale, c->extra);
 }
 
 /* The synthetic checkpoint of ../ as Llama4ForConditionalGeneration: the text config under
@@ -249,7 +261,8 @@ static void check_case(const l4_case *c) {
     CHECK((REF_CK = rl_ckpt_open(src)) != NULL, "open %s", src);
     float *gl = REF_CK ? ref_logits(reference, c, ids, P, G, V) : NULL;
     if (gl) ref_compare(c->wrap ? dst : src, c->name, ids, P, G, gl, V, 4);
-    if (gl && !c->wrap) check_placements(src, c, ids, gl);
+    if (gl && !c->wrap && c->chunk < 8192) check_placements(src, c, ids, gl);
+    if (gl) ref_gguf_check(c->wrap ? dst : src, c->name, ids, P, G, gl, V, 4, c->gguf);
     rl_ckpt_close(REF_CK);
     REF_CK = NULL;
     free(gl);
@@ -261,6 +274,10 @@ static void test_scout_like(void) { check_case(&CASES[0]); }
 static void test_maverick_like(void) { check_case(&CASES[1]); }
 static void test_moe_layers(void) { check_case(&CASES[2]); }
 static void test_wrapped(void) { check_case(&CASES[3]); }
+static void test_gguf(void) {
+    check_case(&CASES[4]);
+    check_case(&CASES[5]);
+}
 
 /* The description: which layers are chunked / NoPE / MoE, and what a bad list says. */
 static void test_config(void) {
@@ -308,5 +325,6 @@ int main(void) {
     RUN(test_maverick_like);
     RUN(test_moe_layers);
     RUN(test_wrapped);
+    RUN(test_gguf);
     TEST_END();
 }
