@@ -76,6 +76,8 @@ typedef struct {
     int groups, heads, d_state, head_dim;
     float dt_min, dt_max;
     int a_direct;            /* a_log holds A = -exp(A_log) itself (GGUF ssm_a); else A_log */
+    int a_state;             /* a_log holds one A per head and state (heads, d_state) (Mamba-1: a head per
+                                channel, head_dim 1); else one per head */
 } rl_ssm_dims;
 
 /* DSA (GLM-5 indexer) attention: each query attends to the `topk` keys of the highest index
@@ -237,8 +239,8 @@ typedef struct {
     /* Mamba-2's selective state update over T tokens, per head h (group g = h / (heads / groups)):
      * xbc (T, heads*head_dim + 2*groups*d_state) rows [x | B | C] (the conv output), dt_raw
      * (T, heads); dt = clamp(softplus(dt_raw + dt_bias[h])), state (heads, head_dim, d_state)
-     * in place: S = exp(dt A) S + dt x B^T with A = -exp(a_log[h]) (a_direct: a_log[h]); y (T, heads*head_dim) =
-     * S C + d_skip[h] x. */
+     * in place: S = exp(dt A) S + dt x B^T with A = -exp(a_log[h]) (a_direct: a_log[h]; a_state: A varies along
+     * the state, a_log[h * d_state + n]); y (T, heads*head_dim) = S C + d_skip[h] x. */
     void (*ssm_scan)(rl_backend *be, const rl_ssm_dims *sd, float *state, const float *xbc, const float *dt_raw,
                      const float *a_log, const float *dt_bias, const float *d_skip, float *y, int T);
 

@@ -5,6 +5,7 @@
 #include "cli/exitcode.h"
 #include "engine/model.h"
 #include "format/checkpoint.h"
+#include "model/weights.h"
 #include "hub/hub.h"
 #include "io/stage.h"
 #include "model/config.h"
@@ -65,7 +66,7 @@ static int info_json(const char *dir, const rl_model_desc *d, const rl_checkpoin
     }
     /* per layer: its token mixer and its feed-forward sublayer ("none" in a one-sublayer layer) */
     cJSON *mix = cJSON_AddArrayToObject(desc, "mixers"), *ffn = cJSON_AddArrayToObject(desc, "ffns");
-    const char *lin = d->lin_kind == RL_LIN_MAMBA2 ? "mamba2" : "gated_deltanet";
+    const char *lin = d->lin_kind == RL_LIN_MAMBA2 ? "mamba2" : d->lin_kind == RL_LIN_MAMBA1 ? "mamba" : "gated_deltanet";
     for (int l = 0; mix && ffn && l < d->n_layers; l++) {
         const rl_layer_desc *ld = &d->layers[l];
         cJSON_AddItemToArray(mix, cJSON_CreateString(ld->no_mixer ? "none" : ld->kind == RL_LAYER_LINEAR ? lin : d->mla ? "mla"
@@ -73,8 +74,8 @@ static int info_json(const char *dir, const rl_model_desc *d, const rl_checkpoin
                                                       : ld->chunked && d->attn_chunk > 0 ? "chunked_attention" : "attention"));
         cJSON_AddItemToArray(ffn, cJSON_CreateString(ld->no_mlp ? "none" : d->n_experts > 0 && d->layer_moe[l] ? "experts" : "mlp"));
     }
-    if (d->lin_v_heads > 0) { /* the linear layers' dims: Mamba-2 heads x head_dim, state, B / C groups */
-        int mamba = d->lin_kind == RL_LIN_MAMBA2;
+    if (d->lin_v_heads > 0) { /* the linear layers' dims: Mamba-2 heads x head_dim, state, B / C groups (Mamba-1: channels x 1) */
+        int mamba = d->lin_kind != RL_LIN_GDN;
         cJSON *la = cJSON_AddObjectToObject(desc, "linear_attention");
         cJSON_AddStringToObject(la, "kind", lin);
         cJSON_AddNumberToObject(la, mamba ? "heads" : "value_heads", d->lin_v_heads);
@@ -82,7 +83,8 @@ static int info_json(const char *dir, const rl_model_desc *d, const rl_checkpoin
         cJSON_AddNumberToObject(la, mamba ? "groups" : "key_heads", d->lin_k_heads);
         cJSON_AddNumberToObject(la, mamba ? "state" : "key_dim", d->lin_k_dim);
         cJSON_AddNumberToObject(la, "conv_kernel", d->lin_conv_k);
-        if (mamba) cJSON_AddNumberToObject(la, "norm_groups", d->lin_norm_groups);
+        if (d->lin_kind == RL_LIN_MAMBA2) cJSON_AddNumberToObject(la, "norm_groups", d->lin_norm_groups);
+        if (d->lin_kind == RL_LIN_MAMBA1) cJSON_AddNumberToObject(la, "dt_rank", d->lin_dt_rank);
     }
     cJSON *eos = cJSON_AddArrayToObject(desc, "eos_ids");
     for (int i = 0; eos && i < d->n_eos; i++) cJSON_AddItemToArray(eos, cJSON_CreateNumber(d->eos_ids[i]));
@@ -235,14 +237,17 @@ int cmd_info(int argc, char **argv) {
         for (int l = 0; l < d->n_layers; l++)
             putchar(d->layers[l].no_mixer ? (d->n_experts > 0 && d->layer_moe[l] ? 'E' : '-') : !d->layers[l].no_mlp ? '+'
                     : d->layers[l].kind == RL_LAYER_LINEAR ? 'M' : '*');
-        printf(" (M Mamba-2, * attention, - MLP, E experts)\n");
+        printf(" (M Mamba, * attention, - MLP, E experts)\n");
     }
     if (nlin) {
         int mamba = d->lin_kind == RL_LIN_MAMBA2;
-        printf("linear attn     %s on layers ", mamba ? "Mamba-2" : "Gated DeltaNet");
+        printf("linear attn     %s on layers ", mamba ? "Mamba-2" : d->lin_kind == RL_LIN_MAMBA1 ? "Mamba" : "Gated DeltaNet");
         for (int l = 0, first = 1; l < d->n_layers; l++)
             if (d->layers[l].kind == RL_LAYER_LINEAR) { printf("%s%d", first ? "" : ",", l); first = 0; }
-        if (mamba)
+        if (d->lin_kind == RL_LIN_MAMBA1)
+            printf(" (%d channels, state %d, dt rank %d, conv %d%s%s)\n", d->lin_v_heads, d->lin_k_dim, d->lin_dt_rank, d->lin_conv_k,
+                   d->lin_conv_bias ? " with bias" : "", d->lin_dtbc_norm == 1 ? ", dt / B / C RMSNorms" : d->lin_dtbc_norm == 2 ? ", dt / B / C RMS-normalised" : "");
+        else if (mamba)
             printf(" (%d heads x %d, state %d in %d group%s, conv %d%s%s)\n", d->lin_v_heads, d->lin_v_dim, d->lin_k_dim,
                    d->lin_k_heads, d->lin_k_heads == 1 ? "" : "s", d->lin_conv_k, d->lin_conv_bias ? " with bias" : "",
                    d->lin_norm_groups > 1 ? ", output norm per group" : "");
@@ -277,7 +282,7 @@ int cmd_info(int argc, char **argv) {
     }
     double kv = 2.0 * (d->n_layers - nlin - nmlp) * (double)ctx * d->n_kv_heads * d->head_dim * 4;
     double lin_state = nlin * 4.0 * ((double)d->lin_v_heads * d->lin_k_dim * d->lin_v_dim +
-                                     (d->lin_conv_k - 1.0) * (2.0 * d->lin_k_heads * d->lin_k_dim + (double)d->lin_v_heads * d->lin_v_dim));
+                                     (d->lin_conv_k - 1.0) * (double)rl_lin_conv_dim(d));
     kv += lin_state;
     char a[32], b[32], c[32], e[32], f[32];
     mb(a, sizeof a, (double)total); mb(b, sizeof b, (double)layers / d->n_layers); mb(c, sizeof c, (double)largest);

@@ -6,9 +6,16 @@
  * Mamba-2 (lin_kind RL_LIN_MAMBA2; transformers' GraniteMoeHybridMambaLayer):
  *   [z | xBC | dt] = in_proj x,  [x|B|C] = SiLU(conv_k(xBC) + conv_b), the selective state
  *   update per head (ssm_scan: y = S C + D x), out = out_proj(RMSNorm_w(y * SiLU(z))).
- * The two share the conv and state machinery: Mamba-2's groups / d_state / heads / head_dim sit
- * in the key heads / key dim / value heads / value dim of the description (desc.h). */
+ * Mamba-1 (RL_LIN_MAMBA1; transformers' MambaMixer, FalconMamba's, Jamba's):
+ *   [x | z] = in_proj h,  x = SiLU(conv_k(x) + conv_b),  [dt | B | C] = x_proj x (RMS-normalised:
+ *   Jamba with weights, FalconMamba without), dt = dt_proj.weight dt, the selective state update per
+ *   channel and state (ssm_scan, a_state: dt = softplus(dt + dt_proj.bias), y = S C + D x),
+ *   out = out_proj(y * SiLU(z)).
+ * They share the conv and state machinery: Mamba's groups / d_state / heads / head_dim sit in the
+ * key heads / key dim / value heads / value dim of the description (desc.h; Mamba-1: one group, a
+ * head of dim 1 per channel). */
 #include "engine/deltanet.h"
+#include "model/weights.h"
 #include "util/err.h"
 #include <stdlib.h>
 
@@ -24,8 +31,12 @@ struct rl_dn_state {
     float *z;                /* (T, v_heads*v_dim) output gate */
     float *b, *a;            /* (T, v_heads); Mamba-2: a holds dt before softplus */
     float *core;             /* (T, v_heads*v_dim) */
-    float *w;                /* f32: conv weight (conv_dim*k), A_log, dt_bias (v heads), norm (v dim);
-                                Mamba-2: then D (heads), conv bias (conv_dim), norm over all v heads */
+    float *w;                /* f32: conv weight (conv_dim*k), A_log (v heads; Mamba-1 x d_state), dt_bias (v heads),
+                                norm (v dim; Mamba-2: over all v heads), then (Mamba) D (heads), conv bias (conv_dim),
+                                then (Mamba-1) the dt / B / C norms (dt_rank + 2 d_state) */
+    float *dbc;              /* Mamba-1: x_proj output (T, dt_rank + 2 d_state) */
+    float *dtl;              /* Mamba-1: one of its pieces made contiguous (T, max(dt_rank, d_state)) */
+    float *xbc;              /* Mamba-1: ssm_scan's rows [x | B | C] (T, I + 2 d_state) */
     size_t state_bytes, conv_bytes; /* of one sequence (every linear layer) */
     /* Qwen3-Next (d->lin_fused): the fused projections' rows of a sweep, and where each unit of
      * the split rows comes from (gather_rows; built for max_T tokens at open) */
@@ -37,7 +48,7 @@ struct rl_dn_state {
     int unit;                /* W = gcd(k_dim, v_dim) */
 };
 
-static int conv_dim(const rl_model_desc *d) { return 2 * d->lin_k_heads * d->lin_k_dim + d->lin_v_heads * d->lin_v_dim; }
+static int conv_dim(const rl_model_desc *d) { return rl_lin_conv_dim(d); }
 
 int rl_dn_plan(rl_model *m) {
     const rl_model_desc *d = &m->d;
@@ -56,8 +67,10 @@ int rl_dn_plan(rl_model *m) {
     int dk = d->lin_k_dim, dv = d->lin_v_dim, nv = d->lin_v_heads, K = d->lin_conv_k, C = conv_dim(d);
     if (dk > DN_MAX_HD || dv > DN_MAX_HD)
         return rl_err("%s: linear attention head dims %d/%d exceed the supported %d", m->dir, dk, dv, DN_MAX_HD);
-    int mamba = d->lin_kind == RL_LIN_MAMBA2; /* (its families check the conv's activation: SiLU) */
-    if (!mamba && d->act != RL_ACT_SILU) return rl_err("%s: the Gated DeltaNet needs hidden_act silu", m->dir);
+    int mamba = d->lin_kind == RL_LIN_MAMBA2, mamba1 = d->lin_kind == RL_LIN_MAMBA1; /* (their families check the conv's activation: SiLU) */
+    if (!mamba && !mamba1 && d->act != RL_ACT_SILU) return rl_err("%s: the Gated DeltaNet needs hidden_act silu", m->dir);
+    if (mamba1 && (d->lin_k_heads != 1 || dv != 1 || d->lin_dt_rank <= 0))
+        return rl_err("%s: Mamba-1 needs one B / C group, a channel per head and a positive dt_rank", m->dir);
     if (mamba && (d->lin_norm_groups <= 0 || (nv * dv) % d->lin_norm_groups || d->lin_k_heads <= 0 || nv % d->lin_k_heads))
         return rl_err("%s: Mamba-2 with %d norm groups / %d B,C groups of %d heads x %d is not supported (heads a multiple of the "
                       "B,C groups, channels of the norm groups)", m->dir, d->lin_norm_groups, d->lin_k_heads, nv, dv);
@@ -87,9 +100,18 @@ int rl_dn_plan(rl_model *m) {
     rl_plan_add(p, "deltanet b", RL_MEM_DEVICE, T * nv * F, (void **)&S->b);
     rl_plan_add(p, "deltanet a", RL_MEM_DEVICE, T * nv * F, (void **)&S->a);
     rl_plan_add(p, "deltanet core", RL_MEM_DEVICE, T * nv * dv * F, (void **)&S->core);
-    rl_plan_add(p, "deltanet small weights", RL_MEM_DEVICE, ((size_t)C * K + 2 * nv + dv + (mamba ? (size_t)nv * (1 + dv) + C : 0)) * F,
-                (void **)&S->w);
-    if (mamba) rl_plan_add(p, "mamba in_proj output", RL_MEM_DEVICE, T * ((size_t)nv * dv + C + nv) * F, (void **)&S->mix);
+    size_t R = (size_t)d->lin_dt_rank, N = (size_t)dk, VD = (size_t)nv * dv;
+    size_t small = (size_t)C * K + (size_t)nv * (mamba1 ? N : 1) + nv + (mamba ? VD : (size_t)dv);
+    if (mamba || mamba1) small += nv + (size_t)C; /* D, conv bias */
+    if (mamba1) small += R + 2 * N;
+    rl_plan_add(p, "deltanet small weights", RL_MEM_DEVICE, small * F, (void **)&S->w);
+    if (mamba) rl_plan_add(p, "mamba in_proj output", RL_MEM_DEVICE, T * (VD + C + nv) * F, (void **)&S->mix);
+    if (mamba1) {
+        rl_plan_add(p, "mamba in_proj output", RL_MEM_DEVICE, T * 2 * VD * F, (void **)&S->mix);
+        rl_plan_add(p, "mamba x_proj output", RL_MEM_DEVICE, T * (R + 2 * N) * F, (void **)&S->dbc);
+        rl_plan_add(p, "mamba dt / B / C piece", RL_MEM_DEVICE, T * (R > N ? R : N) * F, (void **)&S->dtl);
+        rl_plan_add(p, "mamba scan rows", RL_MEM_DEVICE, T * (VD + 2 * N) * F, (void **)&S->xbc);
+    }
     if (d->lin_fused) { /* Qwen3-Next: the split of in_proj_qkvz (lin_fused 1) / in_proj_ba */
         int W = dk;
         for (int b = dv; b;) { int t = W % b; W = b; b = t; }
@@ -195,12 +217,48 @@ void rl_qgate_apply(rl_model *m, int T) {
 /* The small per-layer weights as f32 (rl_dn_state.w). */
 typedef struct { const float *a_log, *dt_bias, *norm_w, *d_skip, *conv_b; } dn_small;
 
-/* Rows [r0, r0 + n) of the sweep through one sequence's recurrent state st (sd: Mamba-2). */
+/* Rows [r0, r0 + n) of the sweep through one sequence's recurrent state st (sd: Mamba, its scan
+ * rows xbc of xw floats each). */
 static void recur_rows(rl_backend *be, const rl_dn_dims *dd, const rl_ssm_dims *sd, struct rl_dn_state *S, float *st, size_t r0,
-                       int n, const dn_small *w, int nv, int VD, int C) {
-    if (sd) be->ops->ssm_scan(be, sd, st, S->conv + r0 * C, S->a + r0 * nv, w->a_log, w->dt_bias, w->d_skip, S->core + r0 * VD, n);
-    else be->ops->dn_recur(be, dd, st, S->conv + r0 * C, S->b + r0 * nv, S->a + r0 * nv, S->z + r0 * VD, w->a_log, w->dt_bias,
+                       int n, const dn_small *w, int nv, int VD, const float *xbc, size_t xw) {
+    if (sd) be->ops->ssm_scan(be, sd, st, xbc + r0 * xw, S->a + r0 * nv, w->a_log, w->dt_bias, w->d_skip, S->core + r0 * VD, n);
+    else be->ops->dn_recur(be, dd, st, S->conv + r0 * xw, S->b + r0 * nv, S->a + r0 * nv, S->z + r0 * VD, w->a_log, w->dt_bias,
                            w->norm_w, S->core + r0 * VD, n);
+}
+
+/* The deferred checkpoints (rl_model_seq_checkpoint_slot) that fall inside segment sg, after its
+ * row cr[j] (ascending) into slot ck[j]; returns how many. */
+static int seg_checkpoints(const rl_model *m, const rl_segment *sg, int *ck, int *cr) {
+    int nc = 0;
+    for (int k = 0; k < RL_CKPT_SLOTS; k++) {
+        int cp = m->ckpt_pend[sg->seq * RL_CKPT_SLOTS + k], r = cp - sg->pos0;
+        if (cp < 0 || r < 0 || r > sg->n) continue;
+        int j = nc++;
+        for (; j > 0 && cr[j - 1] > r; j--) { ck[j] = ck[j - 1]; cr[j] = cr[j - 1]; }
+        ck[j] = k; cr[j] = r;
+    }
+    return nc;
+}
+
+/* Mamba-1 between the conv and the scan: x_proj of the conv output into dt | B | C, their RMS
+ * norms (Jamba: weights nw (dt_rank + 2 d_state); FalconMamba: none), dt_proj's matmul into S->a,
+ * and the scan rows [x | B | C] into S->xbc. */
+static void mamba1_params(rl_model *m, const rl_stage *s, const uint8_t *buf, int T, const float *nw) {
+    const rl_model_desc *d = &m->d;
+    struct rl_dn_state *S = m->dn;
+    rl_backend *be = m->be;
+    size_t I = (size_t)d->lin_v_heads, N = (size_t)d->lin_k_dim, R = (size_t)d->lin_dt_rank, W = R + 2 * N, X = I + 2 * N, F = sizeof(float);
+    rl_wref xp = rl_stage_weight(m, s, buf, W_LIN_B), dp = rl_stage_weight(m, s, buf, W_LIN_A);
+    be->ops->matmul(be, S->dbc, S->conv, xp.p, xp.dt, NULL, T, (int)I, (int)W);
+    be->ops->copy2d(be, S->xbc, X * F, S->conv, I * F, I * F, T);
+    /* the pieces: dt (R at 0) into dtl, then B (N at R) and C (N at R + N) through dtl into the scan rows */
+    for (int k = 2; k >= 0; k--) {
+        size_t off = k ? R + (size_t)(k - 1) * N : 0, n = k ? N : R;
+        be->ops->copy2d(be, S->dtl, n * F, S->dbc + off, W * F, n * F, T);
+        if (d->lin_dtbc_norm) be->ops->rmsnorm(be, S->dtl, S->dtl, nw ? nw + off : NULL, T, (int)n, d->lin_dtbc_eps, 0);
+        if (k) be->ops->copy2d(be, S->xbc + I + (size_t)(k - 1) * N, X * F, S->dtl, n * F, n * F, T);
+    }
+    be->ops->matmul(be, S->a, S->dtl, dp.p, dp.dt, NULL, T, (int)R, (int)I); /* (dt_proj.bias: inside ssm_scan's softplus) */
 }
 
 int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
@@ -214,30 +272,36 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     int VD = nv * dv;
     size_t CB = (size_t)C * sizeof(float);
 #define DN_T(role) rl_stage_weight(m, s, buf, role).p, rl_stage_weight(m, s, buf, role).dt
-    int mamba = d->lin_kind == RL_LIN_MAMBA2;
-    float *wconv = S->w, *a_log = wconv + (size_t)C * K, *dt_bias = a_log + nv, *norm_w = dt_bias + nv;
+    int mamba = d->lin_kind == RL_LIN_MAMBA2, mamba1 = d->lin_kind == RL_LIN_MAMBA1;
+    int na = nv * (mamba1 ? dk : 1); /* Mamba-1: A per channel and state */
+    float *wconv = S->w, *a_log = wconv + (size_t)C * K, *dt_bias = a_log + na, *norm_w = dt_bias + nv;
+    float *ds = norm_w + (mamba ? VD : dv), *cb = ds + nv, *dtbc = cb + C;
     dn_small sw = {a_log, dt_bias, norm_w, NULL, NULL};
     be->ops->convert(be, wconv, DN_T(W_LIN_CONV), (int64_t)C * K);
-    be->ops->convert(be, a_log, DN_T(W_LIN_A_LOG), nv);
+    be->ops->convert(be, a_log, DN_T(W_LIN_A_LOG), na);
     be->ops->convert(be, dt_bias, DN_T(W_LIN_DT_BIAS), nv);
-    be->ops->convert(be, norm_w, DN_T(W_LIN_NORM), mamba ? VD : dv);
-    if (mamba) { /* D, then the conv bias */
-        float *ds = norm_w + VD, *cb = ds + nv;
+    if (!mamba1) be->ops->convert(be, norm_w, DN_T(W_LIN_NORM), mamba ? VD : dv);
+    if (mamba || mamba1) { /* D, then the conv bias */
         be->ops->convert(be, ds, DN_T(W_LIN_D), nv);
         if (d->lin_conv_bias) be->ops->convert(be, cb, DN_T(W_LIN_CONV_B), C);
         sw.d_skip = ds;
         sw.conv_b = d->lin_conv_bias ? cb : NULL;
     }
+    if (mamba1 && d->lin_dtbc_norm == 1) { /* Jamba's dt / B / C norm weights, in x_proj's order */
+        be->ops->convert(be, dtbc, DN_T(W_LIN_DT_NORM), d->lin_dt_rank);
+        be->ops->convert(be, dtbc + d->lin_dt_rank, DN_T(W_LIN_B_NORM), dk);
+        be->ops->convert(be, dtbc + d->lin_dt_rank + dk, DN_T(W_LIN_C_NORM), dk);
+    }
 
     /* projections of the whole sweep; one sequence's qkv rows go straight behind its conv state
      * rows in the conv input, several sequences' into qkv and then, in turn, into the input */
     float *qkv = m->n_seg == 1 ? S->in + (size_t)(K - 1) * C : S->qkv;
-    if (mamba) { /* in_proj rows [z | xBC | dt] */
-        size_t W = (size_t)VD + C + nv, FS = sizeof(float);
+    if (mamba || mamba1) { /* in_proj rows [z | xBC | dt] (Mamba-1: [x | z]) */
+        size_t W = mamba ? (size_t)VD + C + nv : 2 * (size_t)VD, FS = sizeof(float), zo = mamba ? 0 : (size_t)VD;
         be->ops->matmul(be, S->mix, m->xb, DN_T(W_LIN_QKV), NULL, T, H, (int)W);
-        be->ops->copy2d(be, S->z, VD * FS, S->mix, W * FS, VD * FS, T);
-        be->ops->copy2d(be, qkv, CB, S->mix + VD, W * FS, CB, T);
-        be->ops->copy2d(be, S->a, nv * FS, S->mix + VD + C, W * FS, nv * FS, T);
+        be->ops->copy2d(be, S->z, VD * FS, S->mix + zo, W * FS, VD * FS, T);
+        be->ops->copy2d(be, qkv, CB, S->mix + (mamba ? VD : 0), W * FS, CB, T);
+        if (mamba) be->ops->copy2d(be, S->a, nv * FS, S->mix + VD + C, W * FS, nv * FS, T);
     } else if (d->lin_fused == 1) { /* Qwen3-Next: one projection each, split per key-head group (fused_split_tables) */
         int W = S->unit;
         be->ops->matmul(be, S->mix, m->xb, DN_T(W_LIN_QKV), NULL, T, H, C + VD);
@@ -258,41 +322,47 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
         be->ops->matmul(be, S->b, m->xb, DN_T(W_LIN_B), NULL, T, H, nv);
         be->ops->matmul(be, S->a, m->xb, DN_T(W_LIN_A), NULL, T, H, nv);
     }
-    /* each sequence's rows through its own conv and recurrent state: the conv input is its K-1
-     * rows of conv state, then its qkv rows; the last K-1 input rows become the conv state */
-    rl_dn_dims dd = {d->lin_k_heads, nv, dk, dv, K, d->norm_eps, d->lin_v_tiled, d->lin_a_direct};
-    rl_ssm_dims sd = {d->lin_k_heads, nv, dk, dv, d->lin_dt_min, d->lin_dt_max, d->lin_a_direct};
-    const rl_ssm_dims *sdp = mamba ? &sd : NULL;
+    /* each sequence's rows through its own conv: the conv input is its K-1 rows of conv state,
+     * then its qkv rows; the last K-1 input rows become the conv state. A deferred checkpoint
+     * after row r saves input rows r..r+K-2 as the conv state (and, below, the recurrent state
+     * after row r). */
+    int ck[RL_CKPT_SLOTS], cr[RL_CKPT_SLOTS];
     for (int g = 0; g < m->n_seg; g++) {
         const rl_segment *sg = &m->seg[g];
         float *cst = (float *)((uint8_t *)S->conv_state + (size_t)sg->seq * S->conv_bytes) + (size_t)slot * (size_t)(K - 1) * C;
-        float *st = (float *)((uint8_t *)S->state + (size_t)sg->seq * S->state_bytes) + (size_t)slot * nv * dk * dv;
         size_t r0 = (size_t)sg->row0;
         be->ops->copy2d(be, S->in, CB, cst, CB, CB, K - 1);
         if (qkv == S->qkv) be->ops->copy2d(be, S->in + (size_t)(K - 1) * C, CB, S->qkv + r0 * C, CB, CB, sg->n);
         be->ops->dn_conv(be, S->conv + r0 * C, S->in, wconv, sw.conv_b, sg->n, C, K);
-        /* deferred checkpoints (rl_model_seq_checkpoint_slot) after row r of this segment, in
-         * ascending r: the conv state then is input rows r..r+K-2, the recurrent state the one
-         * after row r */
-        int done = 0, ck[RL_CKPT_SLOTS], cr[RL_CKPT_SLOTS], nc = 0;
-        for (int k = 0; k < RL_CKPT_SLOTS; k++) {
-            int cp = m->ckpt_pend[sg->seq * RL_CKPT_SLOTS + k], r = cp - sg->pos0;
-            if (cp < 0 || r < 0 || r > sg->n) continue;
-            int j = nc++;
-            for (; j > 0 && cr[j - 1] > r; j--) { ck[j] = ck[j - 1]; cr[j] = cr[j - 1]; }
-            ck[j] = k; cr[j] = r;
+        int nc = seg_checkpoints(m, sg, ck, cr);
+        for (int j = 0; j < nc; j++) {
+            size_t kk = (size_t)sg->seq * RL_CKPT_SLOTS + (size_t)ck[j], co = kk * S->conv_bytes + (size_t)slot * (K - 1) * CB;
+            be->ops->copy2d(be, (uint8_t *)S->ckpt_conv + co, CB, S->in + (size_t)cr[j] * C, CB, CB, K - 1);
         }
+        be->ops->copy2d(be, cst, CB, S->in + (size_t)sg->n * C, CB, CB, K - 1);
+    }
+    if (mamba1) mamba1_params(m, s, buf, T, d->lin_dtbc_norm == 1 ? dtbc : NULL);
+    /* then through its recurrent state, saved at the deferred checkpoints */
+    rl_dn_dims dd = {d->lin_k_heads, nv, dk, dv, K, d->norm_eps, d->lin_v_tiled, d->lin_a_direct};
+    rl_ssm_dims sd = {d->lin_k_heads, nv, dk, dv, d->lin_dt_min, d->lin_dt_max, d->lin_a_direct, mamba1};
+    const rl_ssm_dims *sdp = mamba || mamba1 ? &sd : NULL;
+    const float *xbc = mamba1 ? S->xbc : S->conv;
+    size_t xw = mamba1 ? (size_t)VD + 2 * (size_t)dk : (size_t)C;
+    for (int g = 0; g < m->n_seg; g++) {
+        const rl_segment *sg = &m->seg[g];
+        float *st = (float *)((uint8_t *)S->state + (size_t)sg->seq * S->state_bytes) + (size_t)slot * nv * dk * dv;
+        size_t r0 = (size_t)sg->row0;
+        int done = 0, nc = seg_checkpoints(m, sg, ck, cr);
         for (int j = 0; j < nc; j++) {
             size_t sb = (size_t)nv * dk * dv * sizeof(float), kk = (size_t)sg->seq * RL_CKPT_SLOTS + (size_t)ck[j];
-            size_t so = kk * S->state_bytes + (size_t)slot * sb, co = kk * S->conv_bytes + (size_t)slot * (K - 1) * CB;
-            if (cr[j] > done) recur_rows(be, &dd, sdp, S, st, r0 + done, cr[j] - done, &sw, nv, VD, C);
-            be->ops->copy2d(be, (uint8_t *)S->ckpt_conv + co, CB, S->in + (size_t)cr[j] * C, CB, CB, K - 1);
+            size_t so = kk * S->state_bytes + (size_t)slot * sb;
+            if (cr[j] > done) recur_rows(be, &dd, sdp, S, st, r0 + done, cr[j] - done, &sw, nv, VD, xbc, xw);
             be->ops->copy2d(be, (uint8_t *)S->ckpt_state + so, sb, st, sb, sb, 1);
             done = cr[j];
         }
-        be->ops->copy2d(be, cst, CB, S->in + (size_t)sg->n * C, CB, CB, K - 1);
-        if (sg->n > done) recur_rows(be, &dd, sdp, S, st, r0 + done, sg->n - done, &sw, nv, VD, C);
+        if (sg->n > done) recur_rows(be, &dd, sdp, S, st, r0 + done, sg->n - done, &sw, nv, VD, xbc, xw);
     }
+    const float *out_in = S->core;
     if (mamba) { /* the gated RMSNorm: RMSNorm_w(y * SiLU(z)) over all of y, or over each of lin_norm_groups groups */
         be->ops->act_mul(be, RL_ACT_SILU, S->z, S->core, (int64_t)T * VD);
         int ng = d->lin_norm_groups, gw = VD / ng;
@@ -304,10 +374,13 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
                 be->ops->rmsnorm(be, S->qkv, S->qkv, norm_w + (size_t)g * gw, T, gw, d->norm_eps, 0);
                 be->ops->copy2d(be, S->core + (size_t)g * gw, RB, S->qkv, GB, GB, T);
             }
+    } else if (mamba1) { /* y * SiLU(z) */
+        be->ops->act_mul(be, RL_ACT_SILU, S->z, S->core, (int64_t)T * VD);
+        out_in = S->z;
     }
     RL_TRACE(m, l, "dn_conv", S->conv, T, C);
     RL_TRACE(m, l, "dn_core", S->core, T, VD);
-    be->ops->matmul(be, m->o, S->core, DN_T(W_LIN_OUT), NULL, T, VD, H);
+    be->ops->matmul(be, m->o, out_in, DN_T(W_LIN_OUT), NULL, T, VD, H);
 #undef DN_T
     return 0;
 }

@@ -6,6 +6,7 @@
  *              resident = usable - need; streamed stages drop their pages after each read,
  *              since page cache is charged to the cgroup like anonymous memory. */
 #include "io/budget.h"
+#include "model/weights.h"
 #include "util/err.h"
 #include <stdio.h>
 #include <string.h>
@@ -109,7 +110,7 @@ void rl_budget_sizes(const rl_model_desc *d, const rl_stage *st, int n, int ctx,
     uint64_t qd = (uint64_t)d->n_heads * (uint64_t)d->head_dim, kvd = (uint64_t)d->n_kv_heads * (uint64_t)d->head_dim;
     in->kv = 2 * 4 * (uint64_t)natt * (uint64_t)n_seq * (uint64_t)ctx * kvd;
     in->kv += (uint64_t)(4.0 * nlin * ((double)d->lin_v_heads * d->lin_k_dim * d->lin_v_dim +
-                                       (d->lin_conv_k - 1.0) * (2.0 * d->lin_k_heads * d->lin_k_dim + (double)d->lin_v_heads * d->lin_v_dim)));
+                                       (d->lin_conv_k - 1.0) * (double)rl_lin_conv_dim(d)));
     uint64_t rows = T * (4 * H + 3 * qd + 3 * kvd + 2 * I) + T * (uint64_t)head_rows;
     uint64_t logits = 2 * (uint64_t)d->vocab * (T < (uint64_t)n_seq ? T : (uint64_t)n_seq);
     uint64_t scratch = (uint64_t)n_threads * ((uint64_t)ctx + 64);

@@ -82,8 +82,11 @@ int rl_config_from_json(rl_model_desc *d, const cJSON *root, const char *file) {
     snprintf(d->arch, sizeof d->arch, "%s", arch ? arch : "");
     snprintf(d->model_type, sizeof d->model_type, "%s", mt ? mt : "");
 
+    const char *hk = key_of(fam, cfg, "num_attention_heads");
+    int no_heads = rl_family_no_attention(fam) && !rl_json_get(cfg, hk); /* (placeholders: no attention layer reads them) */
+    if (no_heads) d->n_heads = 1;
     if (req_int(cfg, "hidden_size", &d->hidden, file) || req_int(cfg, key_of(fam, cfg, "num_hidden_layers"), &d->n_layers, file) ||
-        req_int(cfg, key_of(fam, cfg, "num_attention_heads"), &d->n_heads, file) || req_int(cfg, key_of(fam, cfg, "intermediate_size"), &d->intermediate, file) ||
+        (!no_heads && req_int(cfg, hk, &d->n_heads, file)) || req_int(cfg, key_of(fam, cfg, "intermediate_size"), &d->intermediate, file) ||
         req_int(cfg, key_of(fam, cfg, "vocab_size"), &d->vocab, file)) return -1;
     if (d->n_layers > RL_MAX_LAYERS) return rl_err("%s: %d layers exceed the supported %d", file, d->n_layers, RL_MAX_LAYERS);
     long long v;
@@ -91,7 +94,7 @@ int rl_config_from_json(rl_model_desc *d, const cJSON *root, const char *file) {
     if (v <= 0 || v > d->n_heads || d->n_heads % v) return rl_err("%s: num_key_value_heads %lld must divide num_attention_heads %d", file, v, d->n_heads);
     d->n_kv_heads = (int)v;
     /* explicit head_dim wins; else hidden / heads — never the head count */
-    if (rl_json_int(cfg, "head_dim", 0, &v, file)) return -1;
+    if (rl_json_int(cfg, "head_dim", no_heads ? 2 : 0, &v, file)) return -1;
     if (v == 0) {
         if (d->hidden % d->n_heads) return rl_err("%s: hidden_size %d is not divisible by num_attention_heads %d and no head_dim is given", file, d->hidden, d->n_heads);
         v = d->hidden / d->n_heads;

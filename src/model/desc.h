@@ -18,8 +18,11 @@ typedef enum { RL_LAYER_FULL = 0, RL_LAYER_SLIDING,
 
 /* What an RL_LAYER_LINEAR layer computes. */
 typedef enum { RL_LIN_GDN, /* Gated DeltaNet (Qwen3.5, Qwen3-Next) */
-               RL_LIN_MAMBA2 /* Mamba-2 (Granite 4.0-H): lin_k_heads = n_groups, lin_k_dim = d_state,
-                                lin_v_heads = heads, lin_v_dim = head_dim */ } rl_lin_kind;
+               RL_LIN_MAMBA2, /* Mamba-2 (Granite 4.0-H): lin_k_heads = n_groups, lin_k_dim = d_state,
+                                lin_v_heads = heads, lin_v_dim = head_dim */
+               RL_LIN_MAMBA1 /* Mamba-1 (Mamba, FalconMamba, Jamba): lin_k_heads = 1, lin_k_dim = d_state,
+                                lin_v_heads = channels (d_inner), lin_v_dim = 1: a decay per channel and state */
+} rl_lin_kind;
 typedef enum { RL_ROPE_NEOX = 0, /* rotate_half: pairs (i, i + rot/2) */
                RL_ROPE_GPTJ,     /* interleaved pairs (2i, 2i+1) */
                RL_ROPE_NONE } rl_rope_pairing;
@@ -125,6 +128,10 @@ typedef enum {
        W_LIN_A_LOG / W_LIN_DT_BIAS per head, W_LIN_NORM the gated RMSNorm [I], W_LIN_OUT out_proj */
     W_LIN_CONV_B,            /* conv1d.bias [conv_dim] (lin_conv_bias) */
     W_LIN_D,                 /* D [heads]: the skip x D */
+    /* Mamba-1 (lin_kind RL_LIN_MAMBA1): W_LIN_QKV in_proj [2I, hidden] (x rows, then z), W_LIN_CONV / _CONV_B over
+       the x channels, W_LIN_B x_proj [dt_rank + 2 d_state, I] (dt, B, C), W_LIN_A dt_proj.weight [I, dt_rank],
+       W_LIN_DT_BIAS dt_proj.bias [I], W_LIN_A_LOG A_log [I, d_state], W_LIN_D [I], W_LIN_OUT; Jamba's norms: */
+    W_LIN_DT_NORM, W_LIN_B_NORM, W_LIN_C_NORM, /* dt_layernorm [dt_rank], b_layernorm / c_layernorm [d_state] */
     W_COUNT
 } rl_weight_role;
 _Static_assert(W_COUNT <= 64, "w_optional holds one bit per weight role");
@@ -208,6 +215,10 @@ typedef struct {
     int lin_conv_bias;              /* Mamba-2: W_LIN_CONV_B present (mamba_conv_bias) */
     int lin_norm_groups;            /* Mamba-2: the gated RMSNorm normalises groups of I / lin_norm_groups */
     float lin_dt_min, lin_dt_max;   /* Mamba-2: time_step_limit (dt clamped; 0, inf: none) */
+    int lin_dt_rank;                /* Mamba-1: dt_rank (time_step_rank) */
+    int lin_dtbc_norm;              /* Mamba-1: dt, B and C RMS-normalised after x_proj: 1 with weights (Jamba's
+                                       W_LIN_DT_NORM ...), 2 without (FalconMamba); eps lin_dtbc_eps */
+    float lin_dtbc_eps;
 
     /* --- dense families (Gemma, Phi, GLM, InternLM2, Baichuan, Qwen v1, ChatGLM; fam_*.c; the block reads them) --- */
     int parallel_block;      /* attention and MLP both read the one normed input (no W_MLP_NORM);

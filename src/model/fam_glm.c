@@ -20,6 +20,8 @@ const char *rl_family_key_alias(const char *family, const char *key) {
         {"qwen3_5_moe", "intermediate_size", "moe_intermediate_size"}, /* every layer MoE (fam_moe.c) */
         {"mamba2", "num_attention_heads", "num_heads"}, /* no attention, no MLP (fam_nemotron_h.c): placeholders */
         {"mamba2", "intermediate_size", "hidden_size"},
+        {"mamba", "intermediate_size", "hidden_size"}, /* Mamba-1: no MLP (fam_mamba.c): a placeholder */
+        {"falcon_mamba", "intermediate_size", "hidden_size"},
     };
     for (size_t i = 0; i < sizeof T / sizeof T[0]; i++)
         if (!strcmp(T[i][0], family) && !strcmp(T[i][1], key)) return T[i][2];

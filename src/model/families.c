@@ -6,6 +6,7 @@
 #include "model/fam_granite.h"
 #include "model/fam_gpt_oss.h"
 #include "model/fam_nemotron_h.h"
+#include "model/fam_mamba.h"
 #include "util/err.h"
 #include "util/json.h"
 #include <stdio.h>
@@ -214,6 +215,9 @@ static const rl_family FAMILIES[] = {
     {"bamba", {"BambaForCausalLM", NULL}, 0, rl_norm_bamba}, /* fam_granite.c: Mamba-2 + attention, gated MLP */
     {"nemotron_h", {"NemotronHForCausalLM", NULL}, 0, rl_norm_nemotron_h}, /* fam_nemotron_h.c: one sublayer per layer */
     {"mamba2", {"Mamba2ForCausalLM", NULL}, 0, rl_norm_mamba2}, /* fam_nemotron_h.c: Mamba-2 layers only */
+    {"mamba", {"MambaForCausalLM", NULL}, 1, rl_norm_mamba},   /* fam_mamba.c: Mamba-1 layers only */
+    {"falcon_mamba", {"FalconMambaForCausalLM", NULL}, 1, rl_norm_mamba}, /* fam_mamba.c: + weightless dt / B / C norms */
+    {"jamba", {"JambaForCausalLM", NULL}, 0, rl_norm_jamba},   /* fam_mamba.c: Mamba-1 / attention layers, experts */
     {"qwen2_moe", {"Qwen2MoeForCausalLM", NULL}, 0, rl_norm_qwen2_moe}, /* fam_moe.c */
     {"qwen3_moe", {"Qwen3MoeForCausalLM", NULL}, 0, rl_norm_qwen3_moe}, /* fam_moe.c */
     {"qwen3_vl_moe", {NULL}, 0, rl_norm_qwen3_vl_moe}, /* fam_moe.c: the text model of Qwen3-VL-MoE (mm_text) */
@@ -225,6 +229,8 @@ static const rl_family FAMILIES[] = {
     {"deepseek_v32", {"DeepseekV32ForCausalLM", NULL}, 0, rl_norm_deepseek_v32}, /* fam_deepseek.c: V3 + DSA */
 };
 #define N_FAMILIES (sizeof FAMILIES / sizeof FAMILIES[0])
+
+int rl_family_no_attention(const rl_family *f) { return f->normalize == rl_norm_mamba; }
 
 const rl_family *rl_family_find(const char *arch, const char *model_type) {
     for (size_t i = 0; i < N_FAMILIES; i++)

@@ -14,6 +14,10 @@ typedef struct rl_family {
     int (*normalize)(rl_model_desc *d, const cJSON *cfg, const char *file);
 } rl_family;
 
+/* 1 for a family without attention layers (Mamba-1): a config without num_attention_heads gets
+ * placeholder heads (1 of head_dim 2), which no layer reads. */
+int rl_family_no_attention(const rl_family *f);
+
 /* Sets the HF Llama-style tensor names (model.layers.%d.self_attn.q_proj.weight, ...), which
  * most families share; a family's normalizer then overrides what differs. */
 void rl_family_llama_names(rl_model_desc *d);

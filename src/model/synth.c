@@ -127,12 +127,13 @@ int rl_synth_write(const char *config_path, const char *out_dir, const rl_synth_
             snprintf(t->name, sizeof t->name, d->wname[r], l);
             rl_role_shape(d, r, &t->rows, &t->cols);
             if (r == W_LIN_CONV) { /* Gated DeltaNet: [conv_dim, 1, kernel] */
-                t->rows = 2 * (int64_t)d->lin_k_heads * d->lin_k_dim + (int64_t)d->lin_v_heads * d->lin_v_dim;
+                t->rows = rl_lin_conv_dim(d);
                 t->cols = d->lin_conv_k;
                 t->conv = 1;
             }
             int is_norm = r == W_ATTN_NORM || r == W_MLP_NORM || r == W_Q_NORM || r == W_K_NORM || r == W_POST_ATTN_NORM || r == W_POST_MLP_NORM ||
-                          r == W_MLA_Q_A_NORM || r == W_MLA_KV_A_NORM || r == W_IDX_K_NORM || r == W_LIN_NORM;
+                          r == W_MLA_Q_A_NORM || r == W_MLA_KV_A_NORM || r == W_IDX_K_NORM || r == W_LIN_NORM || r == W_LIN_DT_NORM ||
+                          r == W_LIN_B_NORM || r == W_LIN_C_NORM;
             t->kind = t->cols ? 0 : is_norm ? 1 : r == W_SINKS ? 4 : 2;
             t->quant = o->quant && t->cols && !t->conv && r != W_MOE_ROUTER && r != W_SHX_GATE_W;
         }

@@ -3,10 +3,30 @@
 #include "model/weights_moe.h"
 #include <stddef.h>
 
+int rl_lin_conv_dim(const rl_model_desc *d) {
+    int x = d->lin_v_heads * d->lin_v_dim;
+    return d->lin_kind == RL_LIN_MAMBA1 ? x : 2 * d->lin_k_heads * d->lin_k_dim + x;
+}
+
+/* Mamba-1's roles (lin_kind RL_LIN_MAMBA1; desc.h). 1 if handled. */
+static int mamba1_shape(const rl_model_desc *d, int r, int64_t *rows, int64_t *cols) {
+    int64_t I = d->lin_v_heads, N = d->lin_k_dim, R = d->lin_dt_rank;
+    switch (r) {
+    case W_LIN_QKV: *rows = 2 * I; *cols = d->hidden; return 1;
+    case W_LIN_B: *rows = R + 2 * N; *cols = I; return 1;
+    case W_LIN_A: *rows = I; *cols = R; return 1;
+    case W_LIN_A_LOG: *rows = I; *cols = N; return 1;
+    case W_LIN_DT_NORM: *rows = R; return 1;
+    case W_LIN_B_NORM: case W_LIN_C_NORM: *rows = N; return 1;
+    default: return 0;
+    }
+}
+
 /* Expected shape of a layer role (rows, cols); cols 0 = 1-D tensor of `rows`. rows 0 = unchecked. */
 void rl_role_shape(const rl_model_desc *d, int r, int64_t *rows, int64_t *cols) {
     int64_t H = d->hidden, q = (int64_t)d->n_heads * d->head_dim, kv = (int64_t)d->n_kv_heads * d->head_dim, I = d->intermediate;
     *rows = 0; *cols = 0;
+    if (d->lin_kind == RL_LIN_MAMBA1 && mamba1_shape(d, r, rows, cols)) return;
     switch (r) {
     case W_ATTN_NORM: case W_ATTN_NORM_B: case W_MLP_NORM: case W_MLP_NORM_B:
     case W_POST_ATTN_NORM: case W_POST_MLP_NORM: case W_O_B: case W_DOWN_B: *rows = H; break;
@@ -30,7 +50,7 @@ void rl_role_shape(const rl_model_desc *d, int r, int64_t *rows, int64_t *cols) 
         if (d->lin_kind == RL_LIN_MAMBA2) *rows += (int64_t)d->lin_v_heads * d->lin_v_dim + d->lin_v_heads;
         *cols = H;
         break;
-    case W_LIN_CONV_B: *rows = 2 * (int64_t)d->lin_k_heads * d->lin_k_dim + (int64_t)d->lin_v_heads * d->lin_v_dim; break;
+    case W_LIN_CONV_B: *rows = rl_lin_conv_dim(d); break;
     case W_LIN_D: *rows = d->lin_v_heads; break;
     case W_LIN_Z: *rows = (int64_t)d->lin_v_heads * d->lin_v_dim; *cols = H; break;
     case W_LIN_B: *rows = d->lin_v_heads * (d->lin_fused ? 2 : 1); *cols = H; break; /* (lin_fused: with the a rows) */
@@ -85,6 +105,16 @@ static int mlp_role(int r) {
 int rl_role_needed_layer(const rl_model_desc *d, int l, int r) {
     if (mlp_role(r) ? d->layers[l].no_mlp : d->layers[l].no_mixer) return 0; /* a Nemotron-H layer has one of the two */
     int lin = d->layers[l].kind == RL_LAYER_LINEAR, mamba = lin && d->lin_kind == RL_LIN_MAMBA2;
+    int mamba1 = lin && d->lin_kind == RL_LIN_MAMBA1;
+    if (r == W_LIN_DT_NORM || r == W_LIN_B_NORM || r == W_LIN_C_NORM) return mamba1 && d->lin_dtbc_norm == 1;
+    if (mamba1) /* in_proj (x, z), x_proj (W_LIN_B), dt_proj (W_LIN_A), no gated norm */
+        switch (r) {
+        case W_LIN_CONV_B: return d->lin_conv_bias;
+        case W_LIN_Z: case W_LIN_NORM: return 0;
+        case W_LIN_QKV: case W_LIN_CONV: case W_LIN_B: case W_LIN_A: case W_LIN_A_LOG: case W_LIN_DT_BIAS: case W_LIN_OUT:
+        case W_LIN_D: return 1;
+        default: break;
+        }
     if (r == W_LIN_CONV_B) return mamba && d->lin_conv_bias;
     if (r == W_LIN_D) return mamba;
     if (mamba && (r == W_LIN_Z || r == W_LIN_B || r == W_LIN_A)) return 0; /* in in_proj (W_LIN_QKV) */

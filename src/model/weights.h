@@ -11,5 +11,8 @@ void rl_role_shape(const rl_model_desc *d, int r, int64_t *rows, int64_t *cols);
 int rl_role_needed(const rl_model_desc *d, int r);
 /* 1 if layer l has role r (rl_role_needed refined by the layer's kind: linear-attention layers). */
 int rl_role_needed_layer(const rl_model_desc *d, int l, int r);
+/* Channels of a linear-attention layer's causal conv: q, k, v (Gated DeltaNet), x, B, C (Mamba-2) or
+ * x (Mamba-1). */
+int rl_lin_conv_dim(const rl_model_desc *d);
 
 #endif

@@ -1375,7 +1375,7 @@ static void ssm_ref(const rl_ssm_dims *sd, double *S, const ssm_in *x, double *y
     int nh = sd->heads, P = sd->head_dim, N = sd->d_state, G = sd->groups, I = nh * P, Cn = I + 2 * G * N;
     for (int h = 0; h < nh; h++) {
         int g = h / (nh / G);
-        double A = sd->a_direct ? (double)x->a_log[h] : -exp((double)x->a_log[h]); /* GGUF ssm_a is A itself */
+        const float *al = x->a_log + (sd->a_state ? (size_t)h * N : (size_t)h);
         for (int t = 0; t < T; t++) {
             const float *row = x->xbc + (size_t)t * Cn;
             double dt = log1p(exp((double)x->dt[t * nh + h] + x->dt_bias[h]));
@@ -1383,7 +1383,8 @@ static void ssm_ref(const rl_ssm_dims *sd, double *S, const ssm_in *x, double *y
             for (int p = 0; p < P; p++) {
                 double xv = row[h * P + p], acc = 0, m = 1 + fabs(x->d_skip[h] * xv);
                 for (int n = 0; n < N; n++) {
-                    double *s = &S[((size_t)h * P + p) * N + n];
+                    double *s = &S[((size_t)h * P + p) * N + n], a = al[sd->a_state ? n : 0];
+                    double A = sd->a_direct ? a : -exp(a); /* GGUF ssm_a is A itself; Mamba-1: one per state */
                     *s = *s * exp(dt * A) + dt * row[I + g * N + n] * xv;
                     acc += *s * row[I + G * N + g * N + n];
                     m += fabs(*s * row[I + G * N + g * N + n]);
@@ -1398,7 +1399,7 @@ static void run_ssm(dev *d, float *y, float *state, const rl_ssm_dims *sd, const
     int nh = sd->heads, I = nh * sd->head_dim, Cn = I + 2 * sd->groups * sd->d_state;
     size_t ns = (size_t)I * sd->d_state;
     float *dS = upf(d, S0, ns), *dx = upf(d, x->xbc, (size_t)T * Cn), *ddt = upf(d, x->dt, (size_t)T * nh);
-    float *al = upf(d, x->a_log, (size_t)nh), *db = upf(d, x->dt_bias, (size_t)nh), *ds = upf(d, x->d_skip, (size_t)nh);
+    float *al = upf(d, x->a_log, (size_t)nh * (sd->a_state ? sd->d_state : 1)), *db = upf(d, x->dt_bias, (size_t)nh), *ds = upf(d, x->d_skip, (size_t)nh);
     float *o = dout(d, (size_t)T * I);
     d->o->ssm_scan(d->be, sd, dS, dx, ddt, al, db, ds, o, T1);
     if (T1 < T)
@@ -1407,14 +1408,17 @@ static void run_ssm(dev *d, float *y, float *state, const rl_ssm_dims *sd, const
     down(d, state, dS, ns * sizeof(float));
 }
 static void test_ssm_scan(void) {
-    static const rl_ssm_dims SD[] = {{1, 4, 16, 8, 0.0f, INFINITY, 0}, {2, 6, 32, 12, 0.0f, INFINITY, 1}, {3, 3, 24, 70, 0.05f, 0.5f, 0}};
-    for (int c = 0; c < 3; c++) {
+    static const rl_ssm_dims SD[] = {{1, 4, 16, 8, 0.0f, INFINITY, 0, 0}, {2, 6, 32, 12, 0.0f, INFINITY, 1, 0},
+                                     {3, 3, 24, 70, 0.05f, 0.5f, 0, 0},
+                                     {1, 97, 16, 1, 0.0f, INFINITY, 0, 1}, /* Mamba-1: a channel per head, A per state */
+                                     {1, 5, 40, 3, 0.0f, INFINITY, 1, 1}};
+    for (int c = 0; c < 5; c++) {
         const rl_ssm_dims *sd = &SD[c];
         int T = 8, nh = sd->heads, I = nh * sd->head_dim, Cn = I + 2 * sd->groups * sd->d_state;
         size_t ns = (size_t)I * sd->d_state, ny = (size_t)T * I;
-        ssm_in x = {rand_f((size_t)T * Cn, 1.5f), rand_f((size_t)T * nh, 2), rand_f((size_t)nh, 1), rand_f((size_t)nh, 1),
-                    rand_f((size_t)nh, 1)};
-        if (sd->a_direct) for (int h = 0; h < nh; h++) ((float *)x.a_log)[h] = -expf(x.a_log[h]);
+        size_t na = (size_t)nh * (sd->a_state ? sd->d_state : 1);
+        ssm_in x = {rand_f((size_t)T * Cn, 1.5f), rand_f((size_t)T * nh, 2), rand_f(na, 1), rand_f((size_t)nh, 1), rand_f((size_t)nh, 1)};
+        if (sd->a_direct) for (size_t h = 0; h < na; h++) ((float *)x.a_log)[h] = -expf(x.a_log[h]);
         float *S0 = rand_f(ns, 0.5f);
         double *S = to_d(S0, ns), *ref = Hd(ny), *mag = Hd(ny);
         ssm_ref(sd, S, &x, ref, mag, T);
@@ -1423,8 +1427,8 @@ static void test_ssm_scan(void) {
         run_ssm(D, y1, st1, sd, S0, &x, T, T); /* one call */
         if (C) run_ssm(C, yc, sc, sd, S0, &x, T, T);
         char what[80];
-        snprintf(what, sizeof what, "groups %d heads %d N=%d P=%d%s%s", sd->groups, nh, sd->d_state, sd->head_dim,
-                 isinf(sd->dt_max) ? "" : " dt clamped", sd->a_direct ? " A direct" : "");
+        snprintf(what, sizeof what, "groups %d heads %d N=%d P=%d%s%s%s", sd->groups, nh, sd->d_state, sd->head_dim,
+                 isinf(sd->dt_max) ? "" : " dt clamped", sd->a_direct ? " A direct" : "", sd->a_state ? " A per state" : "");
         cmp("ssm_scan/y", what, y, yc, ref, mag, ny);
         cmp("ssm_scan/state", what, st, sc, S, NULL, ns);
         cmp("ssm_scan/split", what, y, NULL, to_d(y1, ny), NULL, ny);

@@ -1,5 +1,5 @@
 /* Models without token trees (Qwen3.5's recurrent layers; Mamba-2's, on a synthetic Nemotron-H
- * checkpoint written at the start; Llama 4's chunked attention over a context of several chunks) in speculative
+ * checkpoint written at the start; Mamba-1's, on a synthetic Jamba; Llama 4's chunked attention over a context of several chunks) in speculative
  * decoding: chains verified through rl_model_eval_tree_batch for several sequences at once and
  * committed in part or whole, and hybrid checkpoints deferred while the state is still being
  * replayed. Every logits row is compared with a fresh prefill of the same tokens, and the sweeps
@@ -299,6 +299,14 @@ static void test_chains_mamba(void) {
                  "\"ssm_state_size\":16,\"n_groups\":2,\"conv_kernel\":4,\"hybrid_override_pattern\":\"M*-M\"}");
 }
 
+/* Mamba-1 state (Jamba: Mamba-1 and attention layers, experts) through the same chains. */
+static void test_chains_mamba1(void) {
+    chains_synth("{\"architectures\":[\"JambaForCausalLM\"],\"model_type\":\"jamba\",\"hidden_size\":64,\"intermediate_size\":96,"
+                 "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"vocab_size\":256,\"num_hidden_layers\":4,\"rms_norm_eps\":1e-5,"
+                 "\"eos_token_id\":2,\"attn_layer_period\":2,\"attn_layer_offset\":1,\"mamba_d_state\":8,\"mamba_d_conv\":4,"
+                 "\"mamba_expand\":2,\"num_experts\":4,\"num_experts_per_tok\":2,\"expert_layer_period\":2,\"expert_layer_offset\":0}");
+}
+
 /* Llama 4's chunked attention (chunks of 4 positions: the chains cross chunks) verifies chains. */
 static void test_chains_chunked(void) {
     chains_synth("{\"architectures\":[\"Llama4ForCausalLM\"],\"model_type\":\"llama4_text\",\"hidden_size\":64,\"intermediate_size\":32,"
@@ -314,6 +322,7 @@ int main(void) {
     RUN_SHARED(test_two_slots);
     RUN_SHARED(test_chains);
     RUN(test_chains_mamba);
+    RUN(test_chains_mamba1);
     RUN(test_chains_chunked);
     RUN_SHARED(test_drafter_chains);
     TEST_END();

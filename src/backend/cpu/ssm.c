@@ -1,8 +1,8 @@
 /* Mamba-2 selective state update on the CPU (see backend.h ssm_scan), the recurrent form of
  * transformers' Mamba-2 mixer (its chunked SSD scan computes the same sums): per head h and
  * token t, dt = clamp(softplus(dt_raw + dt_bias)), S[p][n] = exp(dt A) S[p][n] + dt B[n] x[p],
- * y[p] = sum_n S[p][n] C[n] + D x[p]. Heads run in parallel; each owns its (head_dim, d_state)
- * state block. */
+ * y[p] = sum_n S[p][n] C[n] + D x[p] (Mamba-1, a_state: A per head and state, the decay per
+ * state). Heads run in parallel; each owns its (head_dim, d_state) state block. */
 #include "backend/cpu/ssm.h"
 #include "backend/cpu/simd.h"
 #include <math.h>
@@ -22,7 +22,9 @@ static void ssm_heads(void *ctx, int64_t h0, int64_t h1, int tid) {
     int nh = d->heads, P = d->head_dim, N = d->d_state, per = nh / d->groups;
     size_t I = (size_t)nh * P, C = I + 2 * (size_t)d->groups * N;
     for (int h = (int)h0; h < (int)h1; h++) {
-        float *S = j->state + (size_t)h * P * N, A = d->a_direct ? j->a_log[h] : -expf(j->a_log[h]), D = j->d_skip[h];
+        float *S = j->state + (size_t)h * P * N, D = j->d_skip[h];
+        float A = d->a_state ? 0.0f : d->a_direct ? j->a_log[h] : -expf(j->a_log[h]);
+        const float *As = d->a_state ? j->a_log + (size_t)h * N : NULL;
         size_t g = (size_t)(h / per);
         for (int t = 0; t < j->T; t++) {
             const float *row = j->xbc + (size_t)t * C, *x = row + (size_t)h * P;
@@ -30,8 +32,20 @@ static void ssm_heads(void *ctx, int64_t h0, int64_t h1, int tid) {
             float v = j->dt_raw[(size_t)t * nh + h] + j->dt_bias[h];
             float dt = v > 20.0f ? v : log1pf(expf(v));
             dt = fminf(fmaxf(dt, d->dt_min), d->dt_max);
-            float dA = expf(dt * A);
             float *out = j->y + (size_t)t * I + (size_t)h * P;
+            if (As) { /* Mamba-1: a decay per state */
+                for (int p = 0; p < P; p++) {
+                    float *s = S + (size_t)p * N, dx = dt * x[p], acc = 0.0f;
+                    for (int n = 0; n < N; n++) {
+                        float a = d->a_direct ? As[n] : -expf(As[n]);
+                        s[n] = s[n] * expf(dt * a) + dx * B[n];
+                        acc += s[n] * Cm[n];
+                    }
+                    out[p] = acc + D * x[p];
+                }
+                continue;
+            }
+            float dA = expf(dt * A);
             for (int p = 0; p < P; p++) out[p] = k->decay_axpy_dot(S + (size_t)p * N, dA, dt * x[p], B, Cm, N) + D * x[p];
         }
     }

@@ -208,7 +208,7 @@ static void cu_dn_conv(rl_backend *be, float *out, const float *in, const float 
 static void cu_ssm_scan(rl_backend *be, const rl_ssm_dims *sd, float *state, const float *xbc, const float *dt_raw,
                         const float *a_log, const float *dt_bias, const float *d_skip, float *y, int T) {
     (void)be;
-    rlcu_ssm_scan(sd->groups, sd->heads, sd->d_state, sd->head_dim, sd->dt_min, sd->dt_max, sd->a_direct, state, xbc, dt_raw, a_log, dt_bias, d_skip,
+    rlcu_ssm_scan(sd->groups, sd->heads, sd->d_state, sd->head_dim, sd->dt_min, sd->dt_max, sd->a_direct, sd->a_state, state, xbc, dt_raw, a_log, dt_bias, d_skip,
                   y, T);
 }
 static void cu_dn_recur(rl_backend *be, const rl_dn_dims *d, float *state, const float *conv, const float *b,

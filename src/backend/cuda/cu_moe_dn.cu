@@ -154,13 +154,13 @@ enum { SSM_MAXN = 1024 };  // largest Mamba-2 state size here (shared B / C rows
 // Mamba-2 selective state update (backend.h ssm_scan): one block per head, the token's B and C
 // rows of the head's group in shared memory, thread q owns row q of the head's (head_dim,
 // d_state) state.
-__global__ void ssm_scan_kernel(int G, int nh, int N, int hp, float dtmin, float dtmax, int ad, float *state, const float *xbc,
+__global__ void ssm_scan_kernel(int G, int nh, int N, int hp, float dtmin, float dtmax, int ad, int as, float *state, const float *xbc,
                                 const float *dt_raw, const float *a_log, const float *dt_bias, const float *d_skip,
                                 float *y, int T) {
-    __shared__ float Bs[SSM_MAXN], Cs[SSM_MAXN];
+    __shared__ float Bs[SSM_MAXN], Cs[SSM_MAXN], Ds[SSM_MAXN];
     int h = blockIdx.x, g = h / (nh / G);
     size_t I = (size_t)nh * hp, C = I + 2 * (size_t)G * N;
-    float A = ad ? a_log[h] : -expf(a_log[h]), D = d_skip[h];
+    float A = as ? 0.0f : ad ? a_log[h] : -expf(a_log[h]), D = d_skip[h];
     for (int t = 0; t < T; t++) {
         const float *row = xbc + (size_t)t * C;
         for (int n = threadIdx.x; n < N; n += blockDim.x) {
@@ -171,11 +171,18 @@ __global__ void ssm_scan_kernel(int G, int nh, int N, int hp, float dtmin, float
         float v = dt_raw[(size_t)t * nh + h] + dt_bias[h];
         float dt = fminf(fmaxf(v > 20.0f ? v : log1pf(expf(v)), dtmin), dtmax);
         float dA = expf(dt * A);
+        if (as) { // Mamba-1: a decay per state
+            for (int n = threadIdx.x; n < N; n += blockDim.x) {
+                float a = a_log[(size_t)h * N + n];
+                Ds[n] = expf(dt * (ad ? a : -expf(a)));
+            }
+            __syncthreads();
+        }
         for (int q = threadIdx.x; q < hp; q += blockDim.x) {
             float x = row[(size_t)h * hp + q], dx = dt * x, acc = 0.0f;
             float *s = state + ((size_t)h * hp + q) * N;
             for (int n = 0; n < N; n++) {
-                float sn = s[n] * dA + dx * Bs[n];
+                float sn = s[n] * (as ? Ds[n] : dA) + dx * Bs[n];
                 s[n] = sn;
                 acc += sn * Cs[n];
             }
@@ -185,11 +192,11 @@ __global__ void ssm_scan_kernel(int G, int nh, int N, int hp, float dtmin, float
     }
 }
 
-void rlcu_ssm_scan(int groups, int heads, int d_state, int head_dim, float dt_min, float dt_max, int a_direct, float *state, const float *xbc,
+void rlcu_ssm_scan(int groups, int heads, int d_state, int head_dim, float dt_min, float dt_max, int a_direct, int a_state, float *state, const float *xbc,
                    const float *dt_raw, const float *a_log, const float *dt_bias, const float *d_skip, float *y, int T) {
     if (T <= 0 || heads <= 0) return;
     if (d_state > SSM_MAXN || groups <= 0 || heads % groups) { rlcu_fail("ssm_scan: state size above 1024 or heads not a multiple of groups", cudaErrorInvalidValue); return; }
-    ssm_scan_kernel<<<heads, 64, 0, rlcu_stream>>>(groups, heads, d_state, head_dim, dt_min, dt_max, a_direct, state, xbc, dt_raw, a_log, dt_bias,
+    ssm_scan_kernel<<<heads, 64, 0, rlcu_stream>>>(groups, heads, d_state, head_dim, dt_min, dt_max, a_direct, a_state, state, xbc, dt_raw, a_log, dt_bias,
                                                    d_skip, y, T);
     RLCU_LAUNCHED("ssm_scan");
 }

@@ -472,9 +472,10 @@ static void vk_ssm_scan(rl_backend *be, const rl_ssm_dims *sd, float *state, con
     }
     struct {
         uint64_t S, xbc, dt, alog, dtb, ds, y;
-        uint32_t G, NH, N, HP, T; float dtmin, dtmax; uint32_t ad;
+        uint32_t G, NH, N, HP, T; float dtmin, dtmax; uint32_t ad, as;
     } pc = {A(state), A(xbc), A(dt_raw), A(a_log), A(dt_bias), A(d_skip), A(y), (uint32_t)sd->groups, (uint32_t)sd->heads,
-            (uint32_t)sd->d_state, (uint32_t)sd->head_dim, (uint32_t)T, sd->dt_min, sd->dt_max, (uint32_t)sd->a_direct};
+            (uint32_t)sd->d_state, (uint32_t)sd->head_dim, (uint32_t)T, sd->dt_min, sd->dt_max, (uint32_t)sd->a_direct,
+            (uint32_t)sd->a_state};
     rl_vk_dispatch(v, VKP_SSM_SCAN, &pc, sizeof pc, (uint32_t)sd->heads, 1, 1);
 }
 
