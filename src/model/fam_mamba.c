@@ -4,7 +4,8 @@
  * weight, eps mixer_rms_eps) — and JambaForCausalLM (AI21's Jamba): attention without positional
  * embeddings on the layers l % attn_layer_period == attn_layer_offset, the Mamba mixer (its dt / B
  * / C RMSNorms with weights) elsewhere, then pre_ff_layernorm and a gated MLP or, on the layers
- * l % expert_layer_period == expert_layer_offset, softmax top-k experts without renormalisation. */
+ * l % expert_layer_period == expert_layer_offset, softmax top-k experts without renormalisation
+ * (or as the lists layers_block_type / layers_num_experts, JambaConfig's properties, say). */
 #include "model/fam_mamba.h"
 #include "model/family.h"
 #include "model/moe_config.h"
@@ -89,8 +90,20 @@ int rl_norm_mamba(rl_model_desc *d, const cJSON *cfg, const char *file) {
     return 0;
 }
 
-/* l % period == offset (offset < period). */
-static int periodic(const cJSON *cfg, const char *pk, const char *ok, long long dp, long long dof, int n, unsigned char *out, const char *file) {
+/* Per layer: the list `lk` (its entry equal to `on`, a string, or above 1, a number) when the
+ * config has it, else l % period == offset (offset < period). */
+static int periodic(const cJSON *cfg, const char *lk, const char *on, const char *pk, const char *ok, long long dp, long long dof, int n,
+                    unsigned char *out, const char *file) {
+    const cJSON *lt = rl_json_get(cfg, lk);
+    if (lt) {
+        if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != n) return rl_err("%s: \"%s\" must be a list of %d entries", file, lk, n);
+        for (int l = 0; l < n; l++) {
+            const cJSON *v = cJSON_GetArrayItem(lt, l);
+            if (on ? !cJSON_IsString(v) : !cJSON_IsNumber(v)) return rl_err("%s: \"%s\"[%d] is not a %s", file, lk, l, on ? "string" : "number");
+            out[l] = on ? !strcmp(v->valuestring, on) : v->valuedouble > 1;
+        }
+        return 0;
+    }
     long long p, o;
     if (rl_json_int(cfg, pk, dp, &p, file) || rl_json_int(cfg, ok, dof, &o, file)) return -1;
     if (p < 1 || o < 0 || o >= p) return rl_err("%s: \"%s\" %lld must be below \"%s\" %lld (positive)", file, ok, o, pk, p);
@@ -122,8 +135,9 @@ int rl_norm_jamba(rl_model_desc *d, const cJSON *cfg, const char *file) {
     unsigned char attn[RL_MAX_LAYERS];
     long long E;
     if (mamba1_setup(d, cfg, file, &K) || rl_json_int(cfg, "num_experts", 16, &E, file) ||
-        periodic(cfg, "attn_layer_period", "attn_layer_offset", 8, 4, d->n_layers, attn, file) ||
-        periodic(cfg, "expert_layer_period", "expert_layer_offset", 2, 1, d->n_layers, d->layer_moe, file)) return -1;
+        periodic(cfg, "layers_block_type", "attention", "attn_layer_period", "attn_layer_offset", 8, 4, d->n_layers, attn, file) ||
+        periodic(cfg, "layers_num_experts", NULL, "expert_layer_period", "expert_layer_offset", 2, 1, d->n_layers, d->layer_moe, file))
+        return -1;
     if (E > 1 && rl_moe_parse(d, cfg, file, 0, 0)) return -1; /* softmax over all experts, top-k kept as they are */
     if (E <= 1) memset(d->layer_moe, 0, sizeof d->layer_moe); /* one "expert": the dense MLP */
     d->moe_shared_inter = 0;

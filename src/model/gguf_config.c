@@ -50,6 +50,8 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"phi3", "Phi3ForCausalLM", NULL, 0},
     {"deepseek2", "DeepseekV2ForCausalLM", NULL, 1},
     {"llama4", "Llama4ForCausalLM", NULL, 1},          /* chunked / NoPE layers and temperatures as llama.cpp fixes them */
+    {"mamba", "MambaForCausalLM", NULL, 0},            /* Mamba-1 layers only; with ssm.dt_b_c_rms: FalconMamba */
+    {"jamba", "JambaForCausalLM", NULL, 0},            /* Mamba-1 layers where the per-layer head_count_kv is 0 */
 };
 
 /* Weight role -> GGUF tensor name (format with %d = layer). */
@@ -73,6 +75,7 @@ static const char *const ROLE_NAMES[W_COUNT] = {
     [W_LIN_A] = "blk.%d.ssm_alpha.weight", [W_LIN_CONV] = "blk.%d.ssm_conv1d.weight", [W_LIN_A_LOG] = "blk.%d.ssm_a",
     [W_LIN_DT_BIAS] = "blk.%d.ssm_dt.bias", [W_LIN_NORM] = "blk.%d.ssm_norm.weight", [W_LIN_OUT] = "blk.%d.ssm_out.weight",
     [W_LIN_CONV_B] = "blk.%d.ssm_conv1d.bias", [W_LIN_D] = "blk.%d.ssm_d",
+    [W_LIN_DT_NORM] = "blk.%d.ssm_dt_norm.weight", [W_LIN_B_NORM] = "blk.%d.ssm_b_norm.weight", [W_LIN_C_NORM] = "blk.%d.ssm_c_norm.weight",
     [W_SHX_GATE] = "blk.%d.ffn_gate_shexp.weight", [W_SHX_UP] = "blk.%d.ffn_up_shexp.weight",
     [W_SHX_DOWN] = "blk.%d.ffn_down_shexp.weight", [W_SHX_GATE_W] = "blk.%d.ffn_gate_inp_shexp.weight",
     [W_MLA_Q_A] = "blk.%d.attn_q_a.weight", [W_MLA_Q_A_NORM] = "blk.%d.attn_q_a_norm.weight",
@@ -403,6 +406,63 @@ static int llama4_config(cJSON *c, const rl_gguf *g, const char *arch) {
     return lt ? 0 : rl_err("out of memory");
 }
 
+/* Mamba-1 (mamba, jamba) as llama.cpp's converter writes it: ssm.inner_size (= expand x hidden),
+ * ssm.state_size, ssm.conv_kernel, ssm.time_step_rank (dt rank), the conv bias where the tensor is;
+ * mamba: every layer a mixer, ssm.dt_b_c_rms (FalconMamba) normalising dt / B / C with the model's
+ * RMS eps as llama.cpp does; jamba: a layer is Mamba where the per-layer attention.head_count_kv is
+ * 0, MoE where it has ffn_gate_inp. */
+static int mamba1_config(cJSON *c, const rl_gguf *g, const char *arch) {
+    int jamba = !strcmp(arch, "jamba");
+    int64_t layers = get_int(g, arch, "block_count", 0), hidden = get_int(g, arch, "embedding_length", 0);
+    int64_t inner = get_int(g, arch, "ssm.inner_size", 0);
+    if (hidden <= 0 || inner <= 0 || inner % hidden) return rl_err("%s: %s.ssm.inner_size %lld is not a multiple of embedding_length %lld", g->path,
+                                                                    arch, (long long)inner, (long long)hidden);
+    char key[160];
+    double eps = 1e-5;
+    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", arch);
+    if (rl_gguf_num(g, key, &eps) < 0) return -1;
+    int64_t l0 = 0; /* a Mamba layer: its conv bias */
+    const rl_gguf_kv *kv = NULL;
+    if (jamba) {
+        snprintf(key, sizeof key, "%s.attention.head_count_kv", arch);
+        kv = rl_gguf_get(g, key);
+        if (!kv || kv->type != RL_GGUF_ARRAY || (int64_t)kv->arr_n != layers)
+            return rl_err("%s: jamba needs '%s' as a list of %lld per-layer values (0: a Mamba layer)", g->path, key, (long long)layers);
+        cJSON *lt = cJSON_AddArrayToObject(c, "layers_block_type"), *ne = cJSON_AddArrayToObject(c, "layers_num_experts");
+        int64_t nkv = 0, E = get_int(g, arch, "expert_count", 0), l_mamba = -1;
+        for (int64_t l = 0; lt && ne && l < layers; l++) {
+            int64_t a;
+            char tn[96];
+            if (arr_int(g, kv, key, (uint64_t)l, &a)) return -1;
+            if (a < 0 || (a && nkv && a != nkv)) return rl_err("%s: layer %lld: %lld kv heads (the others have %lld)", g->path, (long long)l, (long long)a, (long long)nkv);
+            if (a) nkv = a;
+            else if (l_mamba < 0) l_mamba = l;
+            snprintf(tn, sizeof tn, "blk.%lld.ffn_gate_inp.weight", (long long)l);
+            cJSON_AddItemToArray(lt, cJSON_CreateString(a ? "attention" : "mamba"));
+            cJSON_AddItemToArray(ne, cJSON_CreateNumber(E > 1 && find_tensor(g, tn) ? (double)E : 1));
+        }
+        if (nkv) cJSON_AddNumberToObject(c, "num_key_value_heads", (double)nkv);
+        cJSON_AddNumberToObject(c, "num_experts", (double)(E > 1 ? E : 1));
+        cJSON_AddNumberToObject(c, "mamba_expand", (double)(inner / hidden));
+        if (put_int(c, g, arch, "ssm.state_size", "mamba_d_state") || put_int(c, g, arch, "ssm.conv_kernel", "mamba_d_conv") ||
+            put_int(c, g, arch, "ssm.time_step_rank", "mamba_dt_rank")) return -1;
+        l0 = l_mamba < 0 ? 0 : l_mamba;
+    } else {
+        cJSON_DeleteItemFromObject(c, "num_attention_heads"); /* the converter's 0: no attention */
+        cJSON_DeleteItemFromObject(c, "num_key_value_heads");
+        cJSON_DeleteItemFromObject(c, "intermediate_size");
+        cJSON_AddNumberToObject(c, "expand", (double)(inner / hidden));
+        cJSON_AddNumberToObject(c, "layer_norm_epsilon", eps);
+        cJSON_AddNumberToObject(c, "mixer_rms_eps", eps); /* llama.cpp normalises dt / B / C with it (transformers: mixer_rms_eps) */
+        cJSON_AddBoolToObject(c, "use_bias", 0);
+        if (put_int(c, g, arch, "ssm.state_size", "state_size") || put_int(c, g, arch, "ssm.conv_kernel", "conv_kernel") ||
+            put_int(c, g, arch, "ssm.time_step_rank", "time_step_rank")) return -1;
+    }
+    snprintf(key, sizeof key, "blk.%lld.ssm_conv1d.bias", (long long)l0);
+    cJSON_AddBoolToObject(c, jamba ? "mamba_conv_bias" : "use_conv_bias", find_tensor(g, key) != NULL);
+    return 0;
+}
+
 /* OLMo 2 / 3, Granite, Command R / R7B, EXAONE 4: their keys of config.json. */
 static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
     if (!strcmp(arch, "olmo2")) {
@@ -429,6 +489,8 @@ static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
         if (mamba2_config(c, g, arch)) return -1;
     } else if (!strcmp(arch, "llama4")) {
         if (llama4_config(c, g, arch)) return -1;
+    } else if (!strcmp(arch, "mamba") || !strcmp(arch, "jamba")) {
+        if (mamba1_config(c, g, arch)) return -1;
     } else if (!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) {
         if (put_num(c, g, arch, "logit_scale", "logit_scale")) return -1;
         if (!strcmp(arch, "cohere2") && swa_layer_types(c, g, arch, 4)) return -1;
@@ -533,7 +595,8 @@ static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
     cJSON_AddItemToArray(a, cJSON_CreateString(hf));
     if (put_int(c, g, arch, "embedding_length", "hidden_size") || put_int(c, g, arch, "block_count", "num_hidden_layers") ||
         put_int(c, g, arch, "attention.head_count", "num_attention_heads") ||
-        (strcmp(arch, "granitehybrid") && strncmp(arch, "nemotron_h", 10) && put_int(c, g, arch, "attention.head_count_kv", "num_key_value_heads")) ||
+        (strcmp(arch, "granitehybrid") && strncmp(arch, "nemotron_h", 10) && strcmp(arch, "jamba") &&
+         put_int(c, g, arch, "attention.head_count_kv", "num_key_value_heads")) ||
         (strncmp(arch, "nemotron_h", 10) && put_int(c, g, arch, "feed_forward_length", "intermediate_size")) ||
         put_int(c, g, arch, "attention.key_length", "head_dim") ||
         put_int(c, g, arch, "context_length", "max_position_embeddings") ||
@@ -661,6 +724,12 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
     const char *hf = ARCHS[k].hf_moe && get_int(g, arch, "expert_count", 0) > 0 ? ARCHS[k].hf_moe : ARCHS[k].hf;
     if (!strcmp(arch, "olmo2") && get_int(g, arch, "attention.sliding_window", 0) > 0) hf = "Olmo3ForCausalLM";
     if (!strcmp(arch, "granitemoe") && get_int(g, arch, "expert_shared_feed_forward_length", 0) > 0) hf = "GraniteMoeSharedForCausalLM";
+    if (!strcmp(arch, "mamba")) { /* FalconMamba: dt / B / C RMS-normalised */
+        char k2[96];
+        snprintf(k2, sizeof k2, "%s.ssm.dt_b_c_rms", arch);
+        const rl_gguf_kv *kv = rl_gguf_get(g, k2);
+        if (kv && kv->type == RL_GGUF_BOOL && kv->v.u) hf = "FalconMambaForCausalLM";
+    }
     if (!(cfg = build_config(g, arch, hf))) goto out;
     if (rl_config_from_json(d, cfg, path)) goto out;
     snprintf(d->dtype, sizeof d->dtype, "gguf");
@@ -684,6 +753,12 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
         d->lin_a_direct = 1;
     }
     if (!strcmp(arch, "mamba2")) d->lin_norm_groups = d->lin_k_heads; /* llama.cpp normalises per group (HF's Mamba2: over all) */
+    if (d->lin_kind == RL_LIN_MAMBA1) { /* in_proj, x_proj, dt_proj; ssm_a = -exp(A_log) */
+        d->wname[W_LIN_QKV] = "blk.%d.ssm_in.weight";
+        d->wname[W_LIN_B] = "blk.%d.ssm_x.weight";
+        d->wname[W_LIN_A] = "blk.%d.ssm_dt.weight";
+        d->lin_a_direct = 1;
+    }
     if (!strncmp(arch, "nemotron_h", 10)) d->wname[W_MLP_NORM] = ROLE_NAMES[W_ATTN_NORM]; /* the one norm of each layer */
     int dn = !strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next");
     if (!strcmp(arch, "glm4moe") || dn) d->wname[W_MLP_NORM] = "blk.%d.post_attention_norm.weight";

@@ -41,11 +41,16 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"NemotronHForCausalLM", "nemotron_h", 1},          /* with experts: nemotron_h_moe (rl_gguf_export) */
     {"Mamba2ForCausalLM", "mamba2", 0},
     {"Llama4ForCausalLM", "llama4", 0}, {"Llama4ForConditionalGeneration", "llama4", 0}, /* interleaved pairs already */
+    {"MambaForCausalLM", "mamba", 0}, {"FalconMambaForCausalLM", "mamba", 0}, {"JambaForCausalLM", "jamba", 0},
 };
 
 /* Layer roles written in the file's matrix type (the rest: F32). */
 static const int MATRIX_ROLES[] = {W_Q, W_K, W_V, W_O, W_QKV, W_GATE, W_UP, W_DOWN, W_GATE_UP, W_SHX_GATE, W_SHX_UP, W_SHX_DOWN,
                                    W_MLA_Q_A, W_MLA_Q_B, W_MLA_KV_A, W_LIN_QKV, W_LIN_Z, W_LIN_B, W_LIN_A, W_LIN_OUT};
+/* Mamba-1's in_proj, x_proj and dt_proj as llama.cpp names them (the other W_LIN_* roles: rl_gguf_role_name). */
+static const char *mamba1_name(int r) {
+    return r == W_LIN_QKV ? "blk.%d.ssm_in.weight" : r == W_LIN_B ? "blk.%d.ssm_x.weight" : r == W_LIN_A ? "blk.%d.ssm_dt.weight" : NULL;
+}
 static const int NORM_ROLES[] = {W_ATTN_NORM, W_Q_NORM, W_K_NORM, W_POST_ATTN_NORM, W_MLP_NORM, W_POST_MLP_NORM};
 static const char *const EXPS[3] = {"blk.%d.ffn_gate_exps.weight", "blk.%d.ffn_up_exps.weight", "blk.%d.ffn_down_exps.weight"};
 
@@ -463,7 +468,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
     int nem = !strncmp(arch, "nemotron_h", 10) || !strcmp(arch, "mamba2"); /* (the Mamba-2 tensors as Nemotron-H's) */
     int gpt_oss = !strcmp(arch, "gpt-oss"), mla = !strcmp(arch, "deepseek2");
     int qwen35 = !strncmp(arch, "qwen35", 6), next = !strcmp(arch, "qwen3next"), il2 = !strcmp(arch, "internlm2");
-    int l4 = !strcmp(arch, "llama4");
+    int l4 = !strcmp(arch, "llama4"), m1 = d->lin_kind == RL_LIN_MAMBA1;
     if (d->gname[G_EMBED] && add_src(p, ck, path, "token_embd.weight", d->gname[G_EMBED], 1, d->tied, x, 0, 0)) return -1;
     if (d->ropes[0].scaling == RL_RS_LLAMA3 && add_rope_freqs(p, &d->ropes[0], d->head_dim, path)) return -1;
     for (int l = 0; l < d->n_layers; l++) {
@@ -475,7 +480,8 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             if (il2 && r == W_QKV) { if (add_internlm2_qkv(p, ck, d, path, l, x)) return -1; continue; }
             if (!strcmp(arch, "baichuan") && r == W_QKV) { if (add_baichuan_qkv(p, ck, d, path, l, x)) return -1; continue; }
             if (gh && r == W_GATE_UP) { if (add_gate_up(p, ck, d, path, l, x)) return -1; continue; }
-            const char *gn = (gpt_oss || qwen35 || next || !strcmp(arch, "glm4moe")) && r == W_MLP_NORM ? "blk.%d.post_attention_norm.weight"
+            const char *gn = m1 && mamba1_name(r) ? mamba1_name(r)
+                             : (gpt_oss || qwen35 || next || !strcmp(arch, "glm4moe")) && r == W_MLP_NORM ? "blk.%d.post_attention_norm.weight"
                              : next && r == W_LIN_B ? "blk.%d.ssm_ba.weight" /* in_proj_ba as it is */
                              : (gh || nem) && r == W_LIN_QKV ? "blk.%d.ssm_in.weight" /* Mamba-2 in_proj as it is: z, xBC, dt */
                              : nem && r == W_MLP_NORM ? "blk.%d.attn_norm.weight" /* the one norm of each layer */
@@ -489,6 +495,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             if (add_src(p, ck, path, gname, hf, in_list(r, MATRIX_ROLES, sizeof MATRIX_ROLES / sizeof *MATRIX_ROLES), 0, x, heads, plus)) return -1;
             if ((qwen35 || next) && qwen35_linear(&p->t[p->n - 1], d, r, qwen35)) return -1;
             if (gh || nem) mamba2_tensor(&p->t[p->n - 1], d, r);
+            if (m1 && r == W_LIN_A_LOG) p->t[p->n - 1].neg_exp = 1; /* ssm_a = -exp(A_log) [I, N] */
         }
         if (gpt_oss && add_gpt_oss_experts(p, ck, d, path, l)) return -1;
         else if (granite_moe && add_granite_moe(p, ck, d, path, l, x)) return -1;
@@ -586,6 +593,9 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
         if (off >= 0) return rl_err("%s: layer %d: llama.cpp's %s makes every 4th layer full and the others sliding", path, off, arch);
     }
     if (!strcmp(arch, "llama4") && check_llama4(d, path)) return -1;
+    if ((!strcmp(arch, "mamba") || !strcmp(arch, "jamba")) && (int64_t)d->lin_v_heads != 2 * (int64_t)d->hidden)
+        return rl_err("%s: a Mamba expansion other than 2 (%d channels for hidden %d): llama.cpp's %s supports only 2", path, d->lin_v_heads,
+                      d->hidden, arch);
     if (!strcmp(arch, "smollm3"))
         for (int l = 0; l < d->n_layers; l++)
             if ((d->layers[l].rope == 1) != ((l + 1) % 4 == 0))
@@ -619,7 +629,8 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
     } else if (!strncmp(arch, "granite", 7) && d->ropes[0].pairing == RL_ROPE_NONE)
         return rl_err("%s: Granite without rotary embeddings cannot be written as GGUF yet", path);
     int dn = !strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next");
-    if ((d->mla && strcmp(arch, "deepseek2")) || (d->lin_k_heads && !dn && !gh && strncmp(arch, "nemotron_h", 10) && strcmp(arch, "mamba2")) || d->idx_heads || (d->lin_fused && strcmp(arch, "qwen3next")))
+    if ((d->mla && strcmp(arch, "deepseek2")) || (d->lin_k_heads && !dn && !gh && strncmp(arch, "nemotron_h", 10) && strcmp(arch, "mamba2") && strcmp(arch, "mamba") &&
+                                             strcmp(arch, "jamba")) || d->idx_heads || (d->lin_fused && strcmp(arch, "qwen3next")))
         return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
     if (dn) { /* llama.cpp's qwen35: gated full attention every N-th layer, top-k renormalised */
         int every = 0;
@@ -727,10 +738,28 @@ static int write_nemotron_h(rl_gguf_writer *w, const rl_model_desc *d, const cha
     return rc ? -1 : 0;
 }
 
+/* Mamba-1 (mamba, jamba): the ssm.* dims (time_step_rank: the dt rank), FalconMamba's dt / B / C
+ * norm switch; jamba: per-layer kv heads (0: a Mamba layer). */
+static int write_mamba1(rl_gguf_writer *w, const rl_model_desc *d, const char *arch) {
+    char k[160];
+    int rc = rl_gguf_w_u32(w, KEY("ssm.conv_kernel"), (uint32_t)d->lin_conv_k) || rl_gguf_w_u32(w, KEY("ssm.state_size"), (uint32_t)d->lin_k_dim) ||
+             rl_gguf_w_u32(w, KEY("ssm.time_step_rank"), (uint32_t)d->lin_dt_rank) ||
+             rl_gguf_w_u32(w, KEY("ssm.inner_size"), (uint32_t)d->lin_v_heads);
+    if (!rc && !strcmp(arch, "mamba")) rc = rl_gguf_w_bool(w, KEY("ssm.dt_b_c_rms"), d->lin_dtbc_norm == 2);
+    if (!rc && !strcmp(arch, "jamba")) {
+        int32_t *kv = malloc((size_t)d->n_layers * sizeof *kv);
+        if (!kv) return rl_err("out of memory");
+        for (int l = 0; l < d->n_layers; l++) kv[l] = d->layers[l].kind == RL_LAYER_LINEAR ? 0 : d->n_kv_heads;
+        rc = rl_gguf_w_arr_i32(w, KEY("attention.head_count_kv"), (uint64_t)d->n_layers, kv);
+        free(kv);
+    }
+    return rc ? -1 : 0;
+}
+
 static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arch, const char *name, rl_gguf_xtype x) {
     char k[160];
     const rl_rope *r = &d->ropes[0];
-    int mla = !strcmp(arch, "deepseek2");
+    int mla = !strcmp(arch, "deepseek2"), mamba1 = !strcmp(arch, "mamba");
     uint32_t kvh = mla ? 1 : (uint32_t)d->n_kv_heads, kl = mla ? (uint32_t)(d->kv_lora_rank + d->qk_rope_dim) : (uint32_t)d->head_dim;
     uint32_t vl = mla ? (uint32_t)d->kv_lora_rank : (uint32_t)d->head_dim, rot = mla ? (uint32_t)d->qk_rope_dim : (uint32_t)r->rot_dims;
     int window = 0;
@@ -741,10 +770,11 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
         rl_gguf_w_u32(w, KEY("context_length"), (uint32_t)d->max_pos) ||
         rl_gguf_w_u32(w, KEY("embedding_length"), (uint32_t)d->hidden) ||
         rl_gguf_w_u32(w, KEY("block_count"), (uint32_t)d->n_layers) ||
-        (strncmp(arch, "nemotron_h", 10) &&
-         rl_gguf_w_u32(w, KEY("feed_forward_length"), (uint32_t)d->intermediate * (strcmp(arch, "qwen") ? 1 : 2))) || /* Qwen v1: 2x */
-        rl_gguf_w_u32(w, KEY("attention.head_count"), (uint32_t)d->n_heads) ||
-        (strcmp(arch, "granitehybrid") && strncmp(arch, "nemotron_h", 10) && rl_gguf_w_u32(w, KEY("attention.head_count_kv"), kvh)) ||
+        (strncmp(arch, "nemotron_h", 10) && /* (mamba: 0 and no heads, as llama.cpp's converter writes them) */
+         rl_gguf_w_u32(w, KEY("feed_forward_length"), mamba1 ? 0 : (uint32_t)d->intermediate * (strcmp(arch, "qwen") ? 1 : 2))) || /* Qwen v1: 2x */
+        rl_gguf_w_u32(w, KEY("attention.head_count"), mamba1 ? 0 : (uint32_t)d->n_heads) ||
+        (strcmp(arch, "granitehybrid") && strncmp(arch, "nemotron_h", 10) && strcmp(arch, "jamba") && !mamba1 &&
+         rl_gguf_w_u32(w, KEY("attention.head_count_kv"), kvh)) ||
         rl_gguf_w_u32(w, KEY("attention.key_length"), kl) ||
         rl_gguf_w_u32(w, KEY("attention.value_length"), vl) ||
         rl_gguf_w_f32(w, d->norm == RL_NORM_LAYER ? KEY("attention.layer_norm_epsilon") : KEY("attention.layer_norm_rms_epsilon"), d->norm_eps) ||
@@ -783,6 +813,7 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
     if (!strcmp(arch, "granitehybrid") && write_granitehybrid(w, d, arch)) return -1;
     if (!strncmp(arch, "nemotron_h", 10) && write_nemotron_h(w, d, arch)) return -1;
     if (!strcmp(arch, "mamba2") && write_ssm(w, d, arch)) return -1;
+    if ((!strcmp(arch, "mamba") || !strcmp(arch, "jamba")) && write_mamba1(w, d, arch)) return -1;
     if (!strcmp(arch, "qwen3moe") && rl_gguf_w_bool(w, KEY("expert_weights_norm"), d->moe_norm_topk)) return -1;
     if (!strcmp(arch, "llama4")) { /* MoE on every step-th layer (check_llama4) */
         int step = 0;
@@ -996,6 +1027,7 @@ static int write_tensor(rl_gguf_writer *w, const rl_checkpoint *ck, const otenso
             *src_bytes += srb;
         }
         if (t->plus_one) for (int64_t i = 0; i < nr * cols; i++) f[i] += 1.0f;
+        if (t->neg_exp) for (int64_t i = 0; i < nr * cols; i++) f[i] = -expf(f[i]); /* Mamba-1's A_log [I, N] */
         for (int64_t i = 0; t->norm_rows && i < nr; i++) { /* F.normalize: w / max(|w|, 1e-12) */
             double ss = 0;
             for (int64_t c = 0; c < cols; c++) ss += (double)f[i * cols + c] * f[i * cols + c];
@@ -1033,7 +1065,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba)", model_dir, d->arch);
         goto out;
     }
     int n_lin = 0;

@@ -11,7 +11,9 @@
  * embeddings on l % attn_layer_period == attn_layer_offset, the mixer elsewhere; pre_ff_layernorm,
  * then softmax top-k experts (not renormalised) on l % expert_layer_period == expert_layer_offset,
  * the gated MLP elsewhere. Every prefill and decode row within 1e-3 and the same greedy ids on
- * every backend, the prompt in one sweep and in sweeps of 4. */
+ * every backend, the prompt in one sweep and in sweeps of 4; each also written as F32 GGUF
+ * (`quantize --gguf`: llama.cpp's mamba with ssm.dt_b_c_rms for FalconMamba, jamba with the
+ * per-layer head_count_kv) and read back against the same rows. */
 #include "refcheck.h"
 #include "model/config.h"
 
@@ -192,7 +194,7 @@ static void check_case(const m1_case *c) {
     char cfg[2048];
     config(cfg, sizeof cfg, c);
     int32_t ids[P + G] = {5, 17, 200, 3, 99, 42, 7, 250, 128};
-    ref_synth_check(cfg, 53, c->name, reference, c, ids, P, G, V, 4, 0);
+    ref_synth_check(cfg, 53, c->name, reference, c, ids, P, G, V, 4, 1); /* and as llama.cpp's mamba / jamba GGUF */
 }
 
 static void test_mamba(void) {
