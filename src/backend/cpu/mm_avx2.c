@@ -69,6 +69,25 @@ TGT static float exp_shift_avx2(float *s, int n, float mx) {
     return sum;
 }
 
+/* decay_exp_axpy_dot (simd.h): exp_avx2 of dt a clamped to [-87, 87]; the tail scalar. */
+TGT static float decay_exp_axpy_dot_avx2(float *s, const float *a, float dt, float b, const float *x, const float *c, int n) {
+    const __m256 lo = _mm256_set1_ps(-87.0f), hi = _mm256_set1_ps(87.0f), vdt = _mm256_set1_ps(dt), vb = _mm256_set1_ps(b);
+    __m256 acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = exp_avx2(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(vdt, _mm256_loadu_ps(a + i)), lo), hi));
+        const __m256 u = _mm256_fmadd_ps(vb, _mm256_loadu_ps(x + i), _mm256_mul_ps(_mm256_loadu_ps(s + i), e));
+        _mm256_storeu_ps(s + i, u);
+        acc = _mm256_fmadd_ps(u, _mm256_loadu_ps(c + i), acc);
+    }
+    float r = hsum_avx2(acc);
+    for (; i < n; i++) {
+        s[i] = s[i] * expf(dt * a[i]) + b * x[i];
+        r += s[i] * c[i];
+    }
+    return r;
+}
+
 /* silu_mul (simd.h): g / (1 + exp(-g)) (times up), exp's argument clamped to [-87, 87]; the
  * tail scalar. */
 TGT static void silu_mul_avx2(float *gate, const float *up, int64_t n) {

@@ -56,6 +56,20 @@ TGT static float exp_shift_avx512(float *s, int n, float mx) {
     return _mm512_reduce_add_ps(acc);
 }
 
+/* decay_exp_axpy_dot (simd.h): exp_avx512 of dt a clamped to [-88, 88], masked tail. */
+TGT static float decay_exp_axpy_dot_avx512(float *s, const float *a, float dt, float b, const float *x, const float *c, int n) {
+    const __m512 lo = _mm512_set1_ps(-88.0f), hi = _mm512_set1_ps(88.0f), vdt = _mm512_set1_ps(dt), vb = _mm512_set1_ps(b);
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 e = exp_avx512(_mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(vdt, _mm512_maskz_loadu_ps(m, a + i)), lo), hi));
+        const __m512 u = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, x + i), _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + i), e));
+        _mm512_mask_storeu_ps(s + i, m, u);
+        acc = _mm512_fmadd_ps(u, _mm512_maskz_loadu_ps(m, c + i), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
 /* silu_mul (simd.h): g / (1 + exp(-g)) (times up), exp's argument clamped to [-88, 88]. */
 TGT static void silu_mul_avx512(float *gate, const float *up, int64_t n) {
     const __m512 lo = _mm512_set1_ps(-88.0f), hi = _mm512_set1_ps(88.0f), one = _mm512_set1_ps(1.0f);

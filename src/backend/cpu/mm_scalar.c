@@ -35,6 +35,15 @@ static float exp_shift_scalar(float *s, int n, float mx) {
     }
     return sum;
 }
+/* decay_exp_axpy_dot (simd.h): libm's expf. */
+static float decay_exp_axpy_dot_scalar(float *s, const float *a, float dt, float b, const float *x, const float *c, int n) {
+    float r = 0;
+    for (int i = 0; i < n; i++) {
+        s[i] = s[i] * expf(dt * a[i]) + b * x[i];
+        r += s[i] * c[i];
+    }
+    return r;
+}
 /* silu_mul (simd.h): libm's expf. */
 static void silu_mul_scalar(float *gate, const float *up, int64_t n) {
     for (int64_t i = 0; i < n; i++) {

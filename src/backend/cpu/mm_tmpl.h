@@ -428,6 +428,7 @@ const rl_simd_impl SFX(rl_simd) = {
     .qgemm = QGEMM,
     .gemm_nt = SFX(gemm_nt),
     .exp_shift = SFX(exp_shift),
+    .decay_exp_axpy_dot = SFX(decay_exp_axpy_dot),
     .silu_mul = SFX(silu_mul),
     .gemm_nn_acc = SFX(gemm_nn_acc),
 };

@@ -28,6 +28,9 @@ typedef struct {
     void (*axpy)(float *y, float a, const float *x, int n);
     /* s[i] = s[i] * a + b * x[i]; returns sum s[i] * c[i] (a Mamba-2 state row). */
     float (*decay_axpy_dot)(float *s, float a, float b, const float *x, const float *c, int n);
+    /* s[i] = s[i] * exp(dt a[i]) + b * x[i]; returns sum s[i] * c[i] (a Mamba-1 state row: a decay per
+     * state). Vector paths: Cephes' expf, its argument clamped to [-88, 88] (AVX2: 87); scalar: libm's. */
+    float (*decay_exp_axpy_dot)(float *s, const float *a, float dt, float b, const float *x, const float *c, int n);
     void (*cvt)(float *dst, const void *src, rl_dtype t, int64_t n);
     /* Integer GEMV of Q8_0 / Q4_1 W against int8-quantised activation rows (qact.h). */
     rl_qgemv_fn qgemv;

@@ -7,6 +7,8 @@
 #include "backend/cpu/simd.h"
 #include <math.h>
 
+#define SSM_MAX_STATE 1024 /* Mamba-1: a head's A per state on the stack up to this state size */
+
 typedef struct {
     const rl_ssm_dims *sd;
     float *state, *y;
@@ -24,7 +26,9 @@ static void ssm_heads(void *ctx, int64_t h0, int64_t h1, int tid) {
     for (int h = (int)h0; h < (int)h1; h++) {
         float *S = j->state + (size_t)h * P * N, D = j->d_skip[h];
         float A = d->a_state ? 0.0f : d->a_direct ? j->a_log[h] : -expf(j->a_log[h]);
-        const float *As = d->a_state ? j->a_log + (size_t)h * N : NULL;
+        float As[SSM_MAX_STATE]; /* Mamba-1: the head's A per state */
+        int a_state = d->a_state && N <= SSM_MAX_STATE;
+        for (int n = 0; a_state && n < N; n++) As[n] = d->a_direct ? j->a_log[(size_t)h * N + n] : -expf(j->a_log[(size_t)h * N + n]);
         size_t g = (size_t)(h / per);
         for (int t = 0; t < j->T; t++) {
             const float *row = j->xbc + (size_t)t * C, *x = row + (size_t)h * P;
@@ -33,12 +37,16 @@ static void ssm_heads(void *ctx, int64_t h0, int64_t h1, int tid) {
             float dt = v > 20.0f ? v : log1pf(expf(v));
             dt = fminf(fmaxf(dt, d->dt_min), d->dt_max);
             float *out = j->y + (size_t)t * I + (size_t)h * P;
-            if (As) { /* Mamba-1: a decay per state */
+            if (a_state) { /* Mamba-1: a decay per state */
+                for (int p = 0; p < P; p++) out[p] = k->decay_exp_axpy_dot(S + (size_t)p * N, As, dt, dt * x[p], B, Cm, N) + D * x[p];
+                continue;
+            }
+            if (d->a_state) { /* (a state beyond SSM_MAX_STATE: its A computed per token) */
                 for (int p = 0; p < P; p++) {
                     float *s = S + (size_t)p * N, dx = dt * x[p], acc = 0.0f;
                     for (int n = 0; n < N; n++) {
-                        float a = d->a_direct ? As[n] : -expf(As[n]);
-                        s[n] = s[n] * expf(dt * a) + dx * B[n];
+                        float a = j->a_log[(size_t)h * N + n];
+                        s[n] = s[n] * expf(dt * (d->a_direct ? a : -expf(a))) + dx * B[n];
                         acc += s[n] * Cm[n];
                     }
                     out[p] = acc + D * x[p];
