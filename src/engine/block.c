@@ -85,7 +85,8 @@ static void attend(rl_model *m, float *out, const float *q, const rl_kv_view *kv
 
 /* Chunked attention (Llama 4): the rows of each chunk of attn_chunk positions attend over the
  * keys of their own chunk only — the cache view moved to the chunk's first row, so that the
- * backend's causal attention sees exactly [chunk start, p] (linear caches). */
+ * backend's causal attention sees exactly [chunk start, p]. A ring (engine.c: a whole number of
+ * chunks) holds each chunk in consecutive rows: the view is a linear one from the chunk's row. */
 static void attend_chunked(rl_model *m, float *out, const float *q, const rl_kv_view *kv, int n, int pos0) {
     const rl_model_desc *d = &m->d;
     int C = d->attn_chunk, qd = d->n_heads * d->head_dim;
@@ -93,8 +94,10 @@ static void attend_chunked(rl_model *m, float *out, const float *q, const rl_kv_
     for (int r = 0; r < n;) {
         int p = pos0 + r, cs = p - p % C, run = cs + C - p < n - r ? cs + C - p : n - r;
         rl_kv_view c = *kv;
-        c.k = (uint8_t *)kv->k + (size_t)cs * kb;
-        c.v = (uint8_t *)kv->v + (size_t)cs * vb;
+        size_t row = kv->ring ? (size_t)(cs % kv->ring) : (size_t)cs;
+        c.ring = 0;
+        c.k = (uint8_t *)kv->k + row * kb;
+        c.v = (uint8_t *)kv->v + row * vb;
         attend(m, out + (size_t)r * qd, q + (size_t)r * qd, &c, run, p - cs, 0);
         r += run;
     }

@@ -199,8 +199,18 @@ static int plan_model(rl_model *m, size_t budget) {
         rl_plan_add(p, "attention gates", RL_MEM_DEVICE, T * qd * F, (void **)&m->gate);
     }
     int n_kvl = 0, win[RL_MAX_LAYERS];
-    for (int l = m->l0; l < m->l1; l++) /* this stage's layers (deltanet.c numbers kv_slot alike) */
-        if (d->layers[l].kind != RL_LAYER_LINEAR && !d->layers[l].no_mixer) win[n_kvl++] = d->layers[l].kind == RL_LAYER_SLIDING ? d->layers[l].window : 0;
+    for (int l = m->l0; l < m->l1; l++) { /* this stage's layers (deltanet.c numbers kv_slot alike) */
+        const rl_layer_desc *ld = &d->layers[l];
+        if (ld->kind == RL_LAYER_LINEAR || ld->no_mixer) continue;
+        int w = ld->kind == RL_LAYER_SLIDING ? ld->window : 0;
+        if (ld->chunked && d->attn_chunk > 0 && m->ctx > d->attn_chunk) {
+            /* Llama 4's chunked layers: a ring of whole chunks (window + max_T - 1 rows, a multiple of the
+             * chunk) holds the current chunk and a sweep's rows; block.c reads a chunk as a linear view */
+            long long C = d->attn_chunk, rows = C * ((C + m->max_T - 1 + C - 1) / C);
+            w = rows - m->max_T + 1 < (long long)m->ctx ? (int)(rows - m->max_T + 1) : 0;
+        }
+        win[n_kvl++] = w;
+    }
     int compact = m->be->ops->attention_kv && m->be->ops->kv_store;
     /* MLA: the latent cache (normed c | rotated k_pe per token, absorbed attention) where the
      * backend can; the expanded per-head f32 cache otherwise and with the DSA indexer */

@@ -41,7 +41,7 @@ int rl_kv_plan(rl_kvcache *kv, rl_plan *p, int n_layers, const int *window, int 
     /* value offsets are the key offsets scaled by the width ratio: same row counts */
     snprintf(kv->name_full, sizeof kv->name_full, "kv cache %s: %d full layers x %d rows%s", RL_DTYPES[dt].st_name, n_full, ctx,
              kv->v_shared ? " (latent)" : "");
-    snprintf(kv->name_slid, sizeof kv->name_slid, "kv cache %s: %d sliding layers x ring %d", RL_DTYPES[dt].st_name, n_slid, ring_max);
+    snprintf(kv->name_slid, sizeof kv->name_slid, "kv cache %s: %d ring layers (sliding / chunked) x %d rows", RL_DTYPES[dt].st_name, n_slid, ring_max);
     rl_plan_add(p, kv->name_full, RL_MEM_DEVICE, full + fullv, (void **)&kv->kf);
     rl_plan_add(p, kv->name_slid, RL_MEM_DEVICE, slid + slidv, (void **)&kv->ks);
     rl_plan_add(p, "kv cache: token history", RL_MEM_HOST, (size_t)n_seq * ctx * sizeof(int32_t) + (size_t)n_seq * sizeof(int), NULL);
