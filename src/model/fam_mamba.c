@@ -8,6 +8,7 @@
  * (or as the lists layers_block_type / layers_num_experts, JambaConfig's properties, say). */
 #include "model/fam_mamba.h"
 #include "model/family.h"
+#include "model/mamba2_config.h"
 #include "model/moe_config.h"
 #include "util/err.h"
 #include "util/json.h"
@@ -78,14 +79,7 @@ int rl_norm_mamba(rl_model_desc *d, const cJSON *cfg, const char *file) {
     const char *act;
     if (rl_json_num(cfg, "layer_norm_epsilon", 1e-5, &eps, file) || rl_json_num(cfg, "mixer_rms_eps", 1e-6, &meps, file) ||
         rl_json_str(cfg, "hidden_act", "silu", &act, file)) return -1;
-    if (strcmp(act, "silu") && strcmp(act, "swish")) return rl_err("%s: hidden_act \"%s\" is not supported (silu)", file, act);
-    d->norm_eps = (float)eps;
-    d->ropes[0].pairing = RL_ROPE_NONE;
-    for (int l = 0; l < d->n_layers; l++) {
-        d->layers[l].kind = RL_LAYER_LINEAR;
-        d->layers[l].no_mlp = 1;
-    }
-    if (mamba1_setup(d, cfg, file, &k)) return -1;
+    if (rl_mamba_only_layers(d, act, eps, file) || mamba1_setup(d, cfg, file, &k)) return -1;
     if (falcon) { d->lin_dtbc_norm = 2; d->lin_dtbc_eps = (float)meps; } /* rms_forward: no weight */
     return 0;
 }

@@ -173,12 +173,6 @@ int rl_norm_mamba2(rl_model_desc *d, const cJSON *cfg, const char *file) {
         return rl_err("%s: num_heads %d x head_dim %d must equal expand x hidden_size = %g", file, heads, hd, expand * d->hidden);
     if (pb) return rl_err("%s: \"use_bias\" true (biases on in_proj / out_proj) is not supported", file);
     if (!rn) return rl_err("%s: \"rms_norm\" false (no gated norm) is not supported", file);
-    if (strcmp(act, "silu") && strcmp(act, "swish")) return rl_err("%s: hidden_act \"%s\" is not supported (silu)", file, act);
-    d->norm_eps = (float)eps;
-    d->ropes[0].pairing = RL_ROPE_NONE;
-    for (int l = 0; l < d->n_layers; l++) {
-        d->layers[l].kind = RL_LAYER_LINEAR;
-        d->layers[l].no_mlp = 1;
-    }
+    if (rl_mamba_only_layers(d, act, eps, file)) return -1;
     return rl_mamba2_setup(d, cfg, file, heads, hd, state, groups, conv, cb, 1, NULL);
 }

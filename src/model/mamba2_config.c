@@ -22,6 +22,17 @@ static int dt_limit(const cJSON *cfg, const char *alt_key, double *lo, double *h
     return 0;
 }
 
+int rl_mamba_only_layers(rl_model_desc *d, const char *act, double eps, const char *file) {
+    if (strcmp(act, "silu") && strcmp(act, "swish")) return rl_err("%s: hidden_act \"%s\" is not supported (silu)", file, act);
+    d->norm_eps = (float)eps;
+    d->ropes[0].pairing = RL_ROPE_NONE;
+    for (int l = 0; l < d->n_layers; l++) {
+        d->layers[l].kind = RL_LAYER_LINEAR;
+        d->layers[l].no_mlp = 1;
+    }
+    return 0;
+}
+
 int rl_mamba2_setup(rl_model_desc *d, const cJSON *cfg, const char *file, int heads, int head_dim, int state, int groups, int conv,
                     int conv_bias, int norm_groups, const char *alt_key) {
     if (heads <= 0 || head_dim <= 0 || state <= 0 || state > 1024 || groups <= 0 || conv <= 0 || conv > 64)

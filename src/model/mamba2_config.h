@@ -1,6 +1,6 @@
-/* Mamba-2 mixer settings shared by the families that have Mamba-2 layers (Granite 4.0-H,
- * Nemotron-H, Mamba2ForCausalLM): the dims into the description's lin_* fields and the
- * time_step_limit key. */
+/* Mamba mixer settings shared by the families that have Mamba layers (Granite 4.0-H, Nemotron-H,
+ * Mamba2ForCausalLM; Mamba / FalconMamba): the Mamba-2 dims into the description's lin_* fields,
+ * the time_step_limit key, the layout of a model of Mamba layers only. */
 #ifndef RL_MAMBA2_CONFIG_H
 #define RL_MAMBA2_CONFIG_H
 #include "model/desc.h"
@@ -12,5 +12,9 @@
  * inf) when neither). Checks them; 0 / -1 + rl_err naming file. */
 int rl_mamba2_setup(rl_model_desc *d, const cJSON *cfg, const char *file, int heads, int head_dim, int state, int groups, int conv,
                     int conv_bias, int norm_groups, const char *alt_key);
+
+/* A model of Mamba layers only (Mamba2ForCausalLM, Mamba / FalconMamba): every layer a norm of eps
+ * and the mixer, no MLP, no rotary embedding; hidden_act must be silu. 0 / -1 + rl_err naming file. */
+int rl_mamba_only_layers(rl_model_desc *d, const char *act, double eps, const char *file);
 
 #endif

@@ -9,7 +9,9 @@
 #include "golden_cmp.h"
 #include "format/checkpoint.h"
 #include "quant/gguf_export.h"
+#include "model/config.h"
 #include "model/synth.h"
+#include "util/fileio.h"
 #include <unistd.h>
 
 static rl_checkpoint *REF_CK; /* the checkpoint the reference reads */
@@ -214,6 +216,28 @@ static inline void ref_mamba2(const ref_mamba2_dims *m, int l, const double *hn,
         ref_linear(out + (size_t)t * H, wo, NULL, y, H, I);
     }
     free(win); free(cw); free(cb); free(alog); free(dtb); free(D); free(nw); free(wo); free(proj); free(S); free(xc); free(y);
+}
+
+/* config.json text cfg loaded into d (calloc'd; free it) from a temporary folder, removed after;
+ * rl_config_load's return. */
+static inline int ref_config_load(const char *cfg, rl_model_desc **d) {
+    char dir[64] = "/tmp/rl_refcfg_XXXXXX", path[128], cmd[128];
+    *d = calloc(1, sizeof **d);
+    CHECK(*d && mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    CHECK(rl_write_file_atomic(path, cfg, strlen(cfg)) == 0, "write %s", path);
+    int rc = *d ? rl_config_load(dir, *d) : -1;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+    return rc;
+}
+
+/* config.json text cfg refused with an error naming config.json and holding `want` (what: the case). */
+static inline void ref_config_refused(const char *cfg, const char *want, const char *what) {
+    rl_model_desc *d;
+    int rc = ref_config_load(cfg, &d);
+    CHECK(rc != 0 && strstr(rl_last_error(), want) && strstr(rl_last_error(), "config.json"), "%s: %s", what, rc ? rl_last_error() : "accepted");
+    free(d);
 }
 
 /* The reference: logits of every position of ids[0..n) into lg (n, V). */

@@ -31,6 +31,16 @@ static inline int repack_copy(rl_checkpoint *ck, const rl_tensor_info *t, repack
     return (o->data = repack_load(ck, t->name, &t)) ? 0 : -1;
 }
 
+/* A tensor `name` of 8 x 8 F32 NaNs into o: a multimodal checkpoint's vision side, never read
+ * (any use would show). 0 / -1. */
+static inline int repack_nan(repack_t *o, const char *name) {
+    snprintf(o->name, sizeof o->name, "%s", name);
+    o->dt = RL_DT_F32; o->ndim = 2; o->shape[0] = 8; o->shape[1] = 8; o->bytes = 64 * sizeof(float);
+    o->data = malloc(o->bytes);
+    for (int j = 0; o->data && j < 64; j++) ((float *)o->data)[j] = NAN;
+    return o->data ? 0 : -1;
+}
+
 /* Writes cfg as dir/config.json and o[0..n) as dir/model.safetensors; frees the data. 0 / -1. */
 static inline int repack_write(const char *dir, cJSON *cfg, repack_t *o, int n) {
     char path[1200];

@@ -122,13 +122,7 @@ static int repack(const char *src, const char *dir, const void *arg) {
         else if (!strncmp(t->name, "lm_head.", 8)) snprintf(o[n].name, sizeof o[n].name, "%s%s", c->head, t->name + 8);
         n++;
     }
-    for (int k = 0; o && k < 2 && !rc; k++) { /* the vision side, never read (NaN: any use would show) */
-        repack_t *x = &o[n + k];
-        snprintf(x->name, sizeof x->name, "%s", c->vision[k]);
-        x->dt = RL_DT_F32; x->ndim = 2; x->shape[0] = 8; x->shape[1] = 8; x->bytes = 64 * sizeof(float);
-        x->data = malloc(x->bytes);
-        for (int j = 0; x->data && j < 64; j++) ((float *)x->data)[j] = NAN;
-    }
+    for (int k = 0; o && k < 2 && !rc; k++) rc = repack_nan(&o[n + k], c->vision[k]); /* the vision side, never read */
     return repack_finish(dir, cfg, ck, o, n + 2, rc);
 }
 
