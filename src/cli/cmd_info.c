@@ -36,6 +36,11 @@ static void print_block_features(const rl_model_desc *d) {
     if (d->wname[W_GATE_UP]) printf(", fused gate_up");
     printf("\n");
     if (d->ctx_exact_max > 0) printf("context limit   %d tokens (beyond it %s)\n", d->ctx_exact_max, d->ctx_exact_why);
+    const rl_mup *u = &d->mup;
+    if (u->attn_in || u->ssm_in) /* Falcon-H1 */
+        printf("muP             attention in %g, keys %g, out %g; mamba in %g (z %g, x %g, B %g, C %g, dt %g), out %g; mlp gate %g, down %g\n",
+               (double)u->attn_in, (double)u->key, (double)u->attn_out, (double)u->ssm_in, (double)u->ssm[0], (double)u->ssm[1],
+               (double)u->ssm[2], (double)u->ssm[3], (double)u->ssm[4], (double)u->ssm_out, (double)u->mlp_gate, (double)u->mlp_down);
 }
 
 /* info --json: description, files and memory plan as one JSON object on stdout. */
@@ -69,7 +74,8 @@ static int info_json(const char *dir, const rl_model_desc *d, const rl_checkpoin
     const char *lin = d->lin_kind == RL_LIN_MAMBA2 ? "mamba2" : d->lin_kind == RL_LIN_MAMBA1 ? "mamba" : "gated_deltanet";
     for (int l = 0; mix && ffn && l < d->n_layers; l++) {
         const rl_layer_desc *ld = &d->layers[l];
-        cJSON_AddItemToArray(mix, cJSON_CreateString(ld->no_mixer ? "none" : ld->kind == RL_LAYER_LINEAR ? lin : d->mla ? "mla"
+        cJSON_AddItemToArray(mix, cJSON_CreateString(ld->no_mixer ? "none" : ld->kind == RL_LAYER_LINEAR ? lin : ld->ssm_too ? "attention+mamba2"
+                                                      : d->mla ? "mla"
                                                       : ld->kind == RL_LAYER_SLIDING ? "sliding_attention"
                                                       : ld->chunked && d->attn_chunk > 0 ? "chunked_attention" : "attention"));
         cJSON_AddItemToArray(ffn, cJSON_CreateString(ld->no_mlp ? "none" : d->n_experts > 0 && d->layer_moe[l] ? "experts" : "mlp"));
@@ -224,12 +230,11 @@ int cmd_info(int argc, char **argv) {
     if (ntemp)
         printf("temperature     %d of %d layers: queries x (1 + %g ln(1 + floor((pos + 1) / %d)))\n", ntemp, d->n_layers,
                (double)d->attn_temp_scale, d->attn_temp_floor);
-    int nlin = 0, nmlp = 0; /* hybrid models: Gated DeltaNet / Mamba-2 layers (deltanet.c) keep a fixed state, no KV cache;
-                               Nemotron-H's MLP-only layers none */
+    int nlin = 0; /* hybrid models: Gated DeltaNet / Mamba layers (deltanet.c) keep a fixed state (Falcon-H1's beside
+                     a KV cache); Nemotron-H's MLP-only layers neither */
     int n_one = 0; /* layers of one sublayer */
     for (int l = 0; l < d->n_layers; l++) {
-        nlin += d->layers[l].kind == RL_LAYER_LINEAR;
-        nmlp += d->layers[l].no_mixer;
+        nlin += d->layers[l].kind == RL_LAYER_LINEAR || d->layers[l].ssm_too;
         n_one += d->layers[l].no_mixer || d->layers[l].no_mlp;
     }
     if (n_one) { /* Nemotron-H: M Mamba-2, * attention, - MLP (hybrid_override_pattern's letters) */
@@ -243,7 +248,8 @@ int cmd_info(int argc, char **argv) {
         int mamba = d->lin_kind == RL_LIN_MAMBA2;
         printf("linear attn     %s on layers ", mamba ? "Mamba-2" : d->lin_kind == RL_LIN_MAMBA1 ? "Mamba" : "Gated DeltaNet");
         for (int l = 0, first = 1; l < d->n_layers; l++)
-            if (d->layers[l].kind == RL_LAYER_LINEAR) { printf("%s%d", first ? "" : ",", l); first = 0; }
+            if (d->layers[l].kind == RL_LAYER_LINEAR || d->layers[l].ssm_too) { printf("%s%d", first ? "" : ",", l); first = 0; }
+        if (d->layers[0].ssm_too) printf(" (beside attention)");
         if (d->lin_kind == RL_LIN_MAMBA1)
             printf(" (%d channels, state %d, dt rank %d, conv %d%s%s)\n", d->lin_v_heads, d->lin_k_dim, d->lin_dt_rank, d->lin_conv_k,
                    d->lin_conv_bias ? " with bias" : "", d->lin_dtbc_norm == 1 ? ", dt / B / C RMSNorms" : d->lin_dtbc_norm == 2 ? ", dt / B / C RMS-normalised" : "");
@@ -280,7 +286,9 @@ int cmd_info(int argc, char **argv) {
         if (st[i].bytes > largest) largest = st[i].bytes;
         if (st[i].kind == RL_STAGE_LAYER) layers += st[i].bytes;
     }
-    double kv = 2.0 * (d->n_layers - nlin - nmlp) * (double)ctx * d->n_kv_heads * d->head_dim * 4;
+    int n_kvl = 0; /* layers with a KV cache */
+    for (int l = 0; l < d->n_layers; l++) n_kvl += d->layers[l].kind != RL_LAYER_LINEAR && !d->layers[l].no_mixer;
+    double kv = 2.0 * n_kvl * (double)ctx * d->n_kv_heads * d->head_dim * 4;
     double lin_state = nlin * 4.0 * ((double)d->lin_v_heads * d->lin_k_dim * d->lin_v_dim +
                                      (d->lin_conv_k - 1.0) * (double)rl_lin_conv_dim(d));
     kv += lin_state;

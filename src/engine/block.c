@@ -111,6 +111,11 @@ static int attention(rl_model *m, int l, const rl_stage *s, const uint8_t *buf, 
     rl_backend *be = m->be;
     int hd = d->head_dim, nh = d->n_heads, nkv = d->n_kv_heads, qd = nh * hd, kvd = nkv * hd;
     qkv(m, s, buf, T, w2);
+    if (d->mup.attn_in) { /* Falcon-H1: q, k, v of the input times attn_in (no biases), keys times key too */
+        be->ops->scale(be, m->q, d->mup.attn_in, (int64_t)T * qd);
+        be->ops->scale(be, m->k, d->mup.attn_in * d->mup.key, (int64_t)T * kvd);
+        be->ops->scale(be, m->v, d->mup.attn_in, (int64_t)T * kvd);
+    }
     if (d->qk_norm && d->qk_norm_full) { /* over the whole projection (OLMo 2/3) */
         be->ops->rmsnorm(be, m->q, m->q, vec(m, w0, W(s, buf, W_Q_NORM), qd), T, qd, d->norm_eps, d->norm_one_plus);
         be->ops->rmsnorm(be, m->k, m->k, vec(m, w0, W(s, buf, W_K_NORM), kvd), T, kvd, d->norm_eps, d->norm_one_plus);
@@ -182,9 +187,11 @@ static int mlp(rl_model *m, const rl_stage *s, const uint8_t *buf, int T, float 
             mm(m, m->hb, m->xb, wu.p, wu.dt, vec(m, w2, W(s, buf, W_UP_B), I), T, H, I);
     }
     if (d->act == RL_ACT_SILU && !d->mlp_gated) return rl_err("%s: plain (ungated) SiLU MLP is not supported", m->dir);
+    if (d->mup.mlp_gate) m->be->ops->scale(m->be, m->hb, d->mup.mlp_gate, (int64_t)T * I); /* Falcon-H1: inside the SiLU */
     rl_act_mul_rows(m->be, d->act, m->hb, d->mlp_gated ? m->hb2 : NULL, T, I);
     wview wd = W(s, buf, W_DOWN);
     mm(m, m->o, m->hb, wd.p, wd.dt, vec(m, w2, W(s, buf, W_DOWN_B), H), T, I, H);
+    if (d->mup.mlp_down) m->be->ops->scale(m->be, m->o, d->mup.mlp_down, (int64_t)T * H);
     return 0;
 }
 
@@ -198,6 +205,13 @@ static int mixer_sublayer(rl_model *m, int l, const rl_stage *s, const uint8_t *
     RL_TRACE(m, l, "attn_norm", m->xb, T, H);
     if (d->layers[l].kind == RL_LAYER_LINEAR) { /* Gated DeltaNet / Mamba-2 instead of attention (deltanet.c) */
         if (rl_deltanet_forward(m, l, buf, T)) return -1;
+    } else if (d->layers[l].ssm_too) { /* Falcon-H1: the Mamba-2 mixer, then attention, on the same normed input, summed */
+        if (rl_deltanet_forward(m, l, buf, T)) return -1;
+        if (d->mup.ssm_out) be->ops->scale(be, m->o, d->mup.ssm_out, (int64_t)T * H);
+        RL_TRACE(m, l, "ssm_out", m->o, T, H);
+        be->ops->add(be, m->x, m->o, (int64_t)T * H);
+        if (attention(m, l, s, buf, T, w0, w1, w2)) return -1;
+        if (d->mup.attn_out) be->ops->scale(be, m->o, d->mup.attn_out, (int64_t)T * H);
     } else if (d->mla) { /* multi-head latent attention (mla.c) */
         if (rl_mla_forward(m, l, buf, T)) return -1;
     } else if (attention(m, l, s, buf, T, w0, w1, w2))

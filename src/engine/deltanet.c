@@ -37,6 +37,8 @@ struct rl_dn_state {
     float *dbc;              /* Mamba-1: x_proj output (T, dt_rank + 2 d_state) */
     float *dtl;              /* Mamba-1: one of its pieces made contiguous (T, max(dt_rank, d_state)) */
     float *xbc;              /* Mamba-1: ssm_scan's rows [x | B | C] (T, I + 2 d_state) */
+    float *mup_conv;         /* Falcon-H1: per conv channel, the multiplier of its in_proj output (ssm_in x the x / B / C
+                                one), applied to the conv weights (the conv is linear per channel) */
     size_t state_bytes, conv_bytes; /* of one sequence (every linear layer) */
     /* Qwen3-Next (d->lin_fused): the fused projections' rows of a sweep, and where each unit of
      * the split rows comes from (gather_rows; built for max_T tokens at open) */
@@ -60,7 +62,7 @@ int rl_dn_plan(rl_model *m) {
     for (int l = 0; l < d->n_layers; l++) {
         int lin = d->layers[l].kind == RL_LAYER_LINEAR;
         m->kv_slot[l] = lin || d->layers[l].no_mixer || l < m->l0 || l >= m->l1 ? -1 : nkv++; /* this stage's attention layers only */
-        m->lin_slot[l] = lin ? nlin++ : -1;
+        m->lin_slot[l] = lin || d->layers[l].ssm_too ? nlin++ : -1; /* (Falcon-H1: both) */
     }
     m->n_lin = nlin;
     if (!nlin) return 0;
@@ -71,7 +73,7 @@ int rl_dn_plan(rl_model *m) {
     if (!mamba && !mamba1 && d->act != RL_ACT_SILU) return rl_err("%s: the Gated DeltaNet needs hidden_act silu", m->dir);
     if (mamba1 && (d->lin_k_heads != 1 || dv != 1 || d->lin_dt_rank <= 0))
         return rl_err("%s: Mamba-1 needs one B / C group, a channel per head and a positive dt_rank", m->dir);
-    if (mamba && (d->lin_norm_groups <= 0 || (nv * dv) % d->lin_norm_groups || d->lin_k_heads <= 0 || nv % d->lin_k_heads))
+    if (mamba && (d->lin_norm_groups < 0 || (d->lin_norm_groups && (nv * dv) % d->lin_norm_groups) || d->lin_k_heads <= 0 || nv % d->lin_k_heads))
         return rl_err("%s: Mamba-2 with %d norm groups / %d B,C groups of %d heads x %d is not supported (heads a multiple of the "
                       "B,C groups, channels of the norm groups)", m->dir, d->lin_norm_groups, d->lin_k_heads, nv, dv);
     for (int l = 0; l < d->n_layers; l++) {
@@ -106,6 +108,7 @@ int rl_dn_plan(rl_model *m) {
     if (mamba1) small += R + 2 * N;
     rl_plan_add(p, "deltanet small weights", RL_MEM_DEVICE, small * F, (void **)&S->w);
     if (mamba) rl_plan_add(p, "mamba in_proj output", RL_MEM_DEVICE, T * (VD + C + nv) * F, (void **)&S->mix);
+    if (mamba && d->mup.ssm_in) rl_plan_add(p, "mamba conv multipliers", RL_MEM_DEVICE, (size_t)C * F, (void **)&S->mup_conv);
     if (mamba1) {
         rl_plan_add(p, "mamba in_proj output", RL_MEM_DEVICE, T * 2 * VD * F, (void **)&S->mix);
         rl_plan_add(p, "mamba x_proj output", RL_MEM_DEVICE, T * (R + 2 * N) * F, (void **)&S->dbc);
@@ -166,9 +169,23 @@ static int fused_split_tables(rl_model *m) {
     return rc ? -1 : 0;
 }
 
+/* Falcon-H1: per conv channel (x, B, C) the product of ssm_in and its slice's multiplier. */
+static int mup_conv_table(rl_model *m) {
+    const rl_model_desc *d = &m->d;
+    int C = conv_dim(d), I = d->lin_v_heads * d->lin_v_dim, GN = d->lin_k_heads * d->lin_k_dim;
+    float *h = malloc((size_t)C * sizeof *h);
+    if (!h) return rl_err("out of memory");
+    for (int c = 0; c < C; c++) h[c] = d->mup.ssm_in * d->mup.ssm[c < I ? 1 : c < I + GN ? 2 : 3];
+    rl_backend *be = m->be;
+    int rc = be->ops->upload(be, m->dn->mup_conv, h, (size_t)C * sizeof *h) || be->ops->wait(be, be->ops->fence(be));
+    free(h);
+    return rc ? -1 : 0;
+}
+
 int rl_dn_open(rl_model *m) {
     if (m->dn) rl_dn_reset(m);
     if (m->dn && m->d.lin_fused && fused_split_tables(m)) return -1;
+    if (m->dn && m->dn->mup_conv && mup_conv_table(m)) return -1;
     return 0;
 }
 
@@ -278,9 +295,10 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     float *ds = norm_w + (mamba ? VD : dv), *cb = ds + nv, *dtbc = cb + C;
     dn_small sw = {a_log, dt_bias, norm_w, NULL, NULL};
     be->ops->convert(be, wconv, DN_T(W_LIN_CONV), (int64_t)C * K);
+    if (S->mup_conv) be->ops->scale_rows(be, wconv, S->mup_conv, C, K); /* Falcon-H1: x / B / C multipliers */
     be->ops->convert(be, a_log, DN_T(W_LIN_A_LOG), na);
     be->ops->convert(be, dt_bias, DN_T(W_LIN_DT_BIAS), nv);
-    if (!mamba1) be->ops->convert(be, norm_w, DN_T(W_LIN_NORM), mamba ? VD : dv);
+    if (!mamba1 && !(mamba && !d->lin_norm_groups)) be->ops->convert(be, norm_w, DN_T(W_LIN_NORM), mamba ? VD : dv);
     if (mamba || mamba1) { /* D, then the conv bias */
         be->ops->convert(be, ds, DN_T(W_LIN_D), nv);
         if (d->lin_conv_bias) be->ops->convert(be, cb, DN_T(W_LIN_CONV_B), C);
@@ -302,6 +320,10 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
         be->ops->copy2d(be, S->z, VD * FS, S->mix + zo, W * FS, VD * FS, T);
         be->ops->copy2d(be, qkv, CB, S->mix + (mamba ? VD : 0), W * FS, CB, T);
         if (mamba) be->ops->copy2d(be, S->a, nv * FS, S->mix + VD + C, W * FS, nv * FS, T);
+        if (mamba && d->mup.ssm_in) { /* Falcon-H1: z and dt slices times their multipliers (x, B, C: the conv's weights) */
+            be->ops->scale(be, S->z, d->mup.ssm_in * d->mup.ssm[0], (int64_t)T * VD);
+            be->ops->scale(be, S->a, d->mup.ssm_in * d->mup.ssm[4], (int64_t)T * nv);
+        }
     } else if (d->lin_fused == 1) { /* Qwen3-Next: one projection each, split per key-head group (fused_split_tables) */
         int W = S->unit;
         be->ops->matmul(be, S->mix, m->xb, DN_T(W_LIN_QKV), NULL, T, H, C + VD);
@@ -365,8 +387,9 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     const float *out_in = S->core;
     if (mamba) { /* the gated RMSNorm: RMSNorm_w(y * SiLU(z)) over all of y, or over each of lin_norm_groups groups */
         be->ops->act_mul(be, RL_ACT_SILU, S->z, S->core, (int64_t)T * VD);
-        int ng = d->lin_norm_groups, gw = VD / ng;
-        if (ng == 1) be->ops->rmsnorm(be, S->core, S->z, norm_w, T, VD, d->norm_eps, 0);
+        int ng = d->lin_norm_groups, gw = ng ? VD / ng : VD;
+        if (ng == 0) out_in = S->z; /* no norm: out_proj(y * SiLU(z)) */
+        else if (ng == 1) be->ops->rmsnorm(be, S->core, S->z, norm_w, T, VD, d->norm_eps, 0);
         else /* group g's columns of every row into the free qkv scratch, normed there, back into core */
             for (int g = 0; g < ng; g++) {
                 size_t GB = (size_t)gw * sizeof(float), RB = (size_t)VD * sizeof(float);

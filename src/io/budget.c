@@ -100,7 +100,7 @@ void rl_budget_sizes(const rl_model_desc *d, const rl_stage *st, int n, int ctx,
     }
     int nlin = 0, natt = 0; /* linear (fixed state) and attention (KV cache) layers */
     for (int l = 0; l < d->n_layers; l++) {
-        nlin += d->layers[l].kind == RL_LAYER_LINEAR;
+        nlin += d->layers[l].kind == RL_LAYER_LINEAR || d->layers[l].ssm_too;
         natt += d->layers[l].kind != RL_LAYER_LINEAR && !d->layers[l].no_mixer;
     }
     if (n_seq < 1) n_seq = 1;

@@ -79,7 +79,14 @@ typedef struct {
     int chunked;             /* Llama 4: attention within chunks of attn_chunk positions only */
     int qk_l2;               /* Llama 4: q / k RMS-normalised per head without a weight (its L2Norm) */
     int temp_tuned;          /* Llama 4's NoPE layers: queries times the attention temperature (attn_temp_scale) */
+    int ssm_too;             /* Falcon-H1: an attention layer with a Mamba-2 mixer beside it on the same normed
+                                input (the W_LIN_* roles too, a recurrent state as well as a KV cache) */
 } rl_layer_desc;
+
+/* Falcon-H1's muP multipliers (0 = 1: none): the attention's input (its q / k / v), keys, output;
+ * the Mamba-2 mixer's input, the slices of its in_proj output (z, x, B, C, dt), output; the MLP's
+ * gate pre-activation and down output. */
+typedef struct { float attn_in, key, attn_out, ssm_in, ssm[5], ssm_out, mlp_gate, mlp_down; } rl_mup;
 
 /* Weight roles of one decoder layer; families map each to a tensor name. */
 typedef enum {
@@ -182,6 +189,7 @@ typedef struct {
     float final_softcap;     /* 0 = none */
     float resid_mult;        /* 0 / 1 = none: each sublayer's output times this before its residual add (Granite) */
     float logit_div;         /* 0 = none: logits divided by this (Granite logits_scaling) */
+    rl_mup mup;              /* Falcon-H1's multipliers (0 = none) */
 
     /* generation */
     int bos_id;              /* -1 if none */
@@ -213,7 +221,8 @@ typedef struct {
                                        2, GGUF qwen3next: only W_LIN_B fused (ssm_ba); W_LIN_QKV / W_LIN_Z plain */
     rl_lin_kind lin_kind;           /* Gated DeltaNet or Mamba-2 */
     int lin_conv_bias;              /* Mamba-2: W_LIN_CONV_B present (mamba_conv_bias) */
-    int lin_norm_groups;            /* Mamba-2: the gated RMSNorm normalises groups of I / lin_norm_groups */
+    int lin_norm_groups;            /* Mamba-2: the gated RMSNorm normalises groups of I / lin_norm_groups (0: no norm,
+                                       out_proj(y * SiLU(z)): Falcon-H1 without mamba_rms_norm) */
     float lin_dt_min, lin_dt_max;   /* Mamba-2: time_step_limit (dt clamped; 0, inf: none) */
     int lin_dt_rank;                /* Mamba-1: dt_rank (time_step_rank) */
     int lin_dtbc_norm;              /* Mamba-1: dt, B and C RMS-normalised after x_proj: 1 with weights (Jamba's

@@ -7,6 +7,7 @@
 #include "model/fam_gpt_oss.h"
 #include "model/fam_nemotron_h.h"
 #include "model/fam_mamba.h"
+#include "model/fam_falcon_h1.h"
 #include "util/err.h"
 #include "util/json.h"
 #include <stdio.h>
@@ -218,6 +219,7 @@ static const rl_family FAMILIES[] = {
     {"mamba", {"MambaForCausalLM", NULL}, 1, rl_norm_mamba},   /* fam_mamba.c: Mamba-1 layers only */
     {"falcon_mamba", {"FalconMambaForCausalLM", NULL}, 1, rl_norm_mamba}, /* fam_mamba.c: + weightless dt / B / C norms */
     {"jamba", {"JambaForCausalLM", NULL}, 0, rl_norm_jamba},   /* fam_mamba.c: Mamba-1 / attention layers, experts */
+    {"falcon_h1", {"FalconH1ForCausalLM", NULL}, 0, rl_norm_falcon_h1}, /* fam_falcon_h1.c: attention + Mamba-2 in each layer */
     {"qwen2_moe", {"Qwen2MoeForCausalLM", NULL}, 0, rl_norm_qwen2_moe}, /* fam_moe.c */
     {"qwen3_moe", {"Qwen3MoeForCausalLM", NULL}, 0, rl_norm_qwen3_moe}, /* fam_moe.c */
     {"qwen3_vl_moe", {NULL}, 0, rl_norm_qwen3_vl_moe}, /* fam_moe.c: the text model of Qwen3-VL-MoE (mm_text) */

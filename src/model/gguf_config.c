@@ -52,6 +52,7 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"llama4", "Llama4ForCausalLM", NULL, 1},          /* chunked / NoPE layers and temperatures as llama.cpp fixes them */
     {"mamba", "MambaForCausalLM", NULL, 0},            /* Mamba-1 layers only; with ssm.dt_b_c_rms: FalconMamba */
     {"jamba", "JambaForCausalLM", NULL, 0},            /* Mamba-1 layers where the per-layer head_count_kv is 0 */
+    {"falcon-h1", "FalconH1ForCausalLM", NULL, 0},     /* attention + Mamba-2 in every layer, the muP multipliers in the weights */
 };
 
 /* Weight role -> GGUF tensor name (format with %d = layer). */
@@ -463,6 +464,23 @@ static int mamba1_config(cJSON *c, const rl_gguf *g, const char *arch) {
     return 0;
 }
 
+/* Falcon-H1 as llama.cpp's converter writes it: the Mamba-2 dims from ssm.* (time_step_rank: heads,
+ * inner_size: mamba_d_ssm), the gated norm where ssm_norm is (per group, gate first), the conv
+ * bias where its tensor is; every muP multiplier already folded into the weights (none here). */
+static int falcon_h1_config(cJSON *c, const rl_gguf *g, const char *arch) {
+    int64_t heads = get_int(g, arch, "ssm.time_step_rank", 0), inner = get_int(g, arch, "ssm.inner_size", 0);
+    if (heads <= 0 || inner % heads) return rl_err("%s: %s.ssm.inner_size %lld is not a multiple of ssm.time_step_rank %lld", g->path, arch,
+                                                   (long long)inner, (long long)heads);
+    cJSON_AddNumberToObject(c, "mamba_d_ssm", (double)inner);
+    cJSON_AddNumberToObject(c, "mamba_n_heads", (double)heads);
+    cJSON_AddNumberToObject(c, "mamba_d_head", (double)(inner / heads));
+    cJSON_AddBoolToObject(c, "mamba_rms_norm", find_tensor(g, "blk.0.ssm_norm.weight") != NULL);
+    cJSON_AddBoolToObject(c, "mamba_norm_before_gate", 0);
+    cJSON_AddBoolToObject(c, "mamba_conv_bias", find_tensor(g, "blk.0.ssm_conv1d.bias") != NULL);
+    return put_int(c, g, arch, "ssm.group_count", "mamba_n_groups") || put_int(c, g, arch, "ssm.state_size", "mamba_d_state") ||
+           put_int(c, g, arch, "ssm.conv_kernel", "mamba_d_conv") ? -1 : 0;
+}
+
 /* OLMo 2 / 3, Granite, Command R / R7B, EXAONE 4: their keys of config.json. */
 static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
     if (!strcmp(arch, "olmo2")) {
@@ -491,6 +509,8 @@ static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
         if (llama4_config(c, g, arch)) return -1;
     } else if (!strcmp(arch, "mamba") || !strcmp(arch, "jamba")) {
         if (mamba1_config(c, g, arch)) return -1;
+    } else if (!strcmp(arch, "falcon-h1")) {
+        if (falcon_h1_config(c, g, arch)) return -1;
     } else if (!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) {
         if (put_num(c, g, arch, "logit_scale", "logit_scale")) return -1;
         if (!strcmp(arch, "cohere2") && swa_layer_types(c, g, arch, 4)) return -1;
@@ -748,7 +768,9 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
         if (d->moe_shared_fused) { d->moe_shared_fused = 0; d->wname[W_SHX_UP] = ROLE_NAMES[W_SHX_UP]; }
         if (d->wname[W_GATE_UP]) { d->wname[W_GATE_UP] = NULL; d->wname[W_GATE] = ROLE_NAMES[W_GATE]; d->wname[W_UP] = ROLE_NAMES[W_UP]; }
     }
-    if ((!strcmp(arch, "granitehybrid") || !strncmp(arch, "nemotron_h", 10) || !strcmp(arch, "mamba2")) && d->lin_kind == RL_LIN_MAMBA2) {
+    if (!strcmp(arch, "falcon-h1")) d->wname[W_MLP_NORM] = "blk.%d.ffn_norm"; /* (llama.cpp's name has no .weight) */
+    if ((!strcmp(arch, "granitehybrid") || !strncmp(arch, "nemotron_h", 10) || !strcmp(arch, "mamba2") || !strcmp(arch, "falcon-h1")) &&
+        d->lin_kind == RL_LIN_MAMBA2) {
         d->wname[W_LIN_QKV] = "blk.%d.ssm_in.weight"; /* in_proj as it is; ssm_a = -exp(A_log) */
         d->lin_a_direct = 1;
     }

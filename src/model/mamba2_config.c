@@ -38,7 +38,7 @@ int rl_mamba2_setup(rl_model_desc *d, const cJSON *cfg, const char *file, int he
     if (heads <= 0 || head_dim <= 0 || state <= 0 || state > 1024 || groups <= 0 || conv <= 0 || conv > 64)
         return rl_err("%s: Mamba-2 dims out of range (heads %d x %d, state %d, groups %d, conv %d)", file, heads, head_dim, state, groups, conv);
     if (heads % groups) return rl_err("%s: %d Mamba-2 heads are not a multiple of the %d groups", file, heads, groups);
-    if (norm_groups <= 0 || ((long long)heads * head_dim) % norm_groups)
+    if (norm_groups < 0 || (norm_groups && ((long long)heads * head_dim) % norm_groups))
         return rl_err("%s: %d Mamba-2 channels do not split into %d norm groups", file, heads * head_dim, norm_groups);
     double lo, hi;
     if (dt_limit(cfg, alt_key, &lo, &hi, file)) return -1;

@@ -8,7 +8,7 @@
 
 /* The mixer's dims: heads x head_dim channels, B / C in `groups` groups of `state`, a depthwise
  * conv of `conv` (with a bias when conv_bias), its gated RMSNorm over norm_groups groups of
- * channels; dt clamped to time_step_limit (key "time_step_limit", or alt_key when absent; (0,
+ * channels (0: none, y * SiLU(z) alone); dt clamped to time_step_limit (key "time_step_limit", or alt_key when absent; (0,
  * inf) when neither). Checks them; 0 / -1 + rl_err naming file. */
 int rl_mamba2_setup(rl_model_desc *d, const cJSON *cfg, const char *file, int heads, int head_dim, int state, int groups, int conv,
                     int conv_bias, int norm_groups, const char *alt_key);

@@ -104,8 +104,9 @@ static int mlp_role(int r) {
  * sublayer (no_mixer / no_mlp, Nemotron-H) has none of the other's roles. */
 int rl_role_needed_layer(const rl_model_desc *d, int l, int r) {
     if (mlp_role(r) ? d->layers[l].no_mlp : d->layers[l].no_mixer) return 0; /* a Nemotron-H layer has one of the two */
-    int lin = d->layers[l].kind == RL_LAYER_LINEAR, mamba = lin && d->lin_kind == RL_LIN_MAMBA2;
-    int mamba1 = lin && d->lin_kind == RL_LIN_MAMBA1;
+    int lin = d->layers[l].kind == RL_LAYER_LINEAR, ssm = lin || d->layers[l].ssm_too; /* (Falcon-H1: both mixers) */
+    int mamba = ssm && d->lin_kind == RL_LIN_MAMBA2, mamba1 = ssm && d->lin_kind == RL_LIN_MAMBA1;
+    if (mamba && r == W_LIN_NORM) return d->lin_norm_groups > 0;
     if (r == W_LIN_DT_NORM || r == W_LIN_B_NORM || r == W_LIN_C_NORM) return mamba1 && d->lin_dtbc_norm == 1;
     if (mamba1) /* in_proj (x, z), x_proj (W_LIN_B), dt_proj (W_LIN_A), no gated norm */
         switch (r) {
@@ -118,9 +119,9 @@ int rl_role_needed_layer(const rl_model_desc *d, int l, int r) {
     if (r == W_LIN_CONV_B) return mamba && d->lin_conv_bias;
     if (r == W_LIN_D) return mamba;
     if (mamba && (r == W_LIN_Z || r == W_LIN_B || r == W_LIN_A)) return 0; /* in in_proj (W_LIN_QKV) */
-    if (r == W_LIN_Z) return lin && d->lin_fused != 1; /* in W_LIN_QKV when fused */
-    if (r == W_LIN_A) return lin && !d->lin_fused;      /* in W_LIN_B when fused */
-    if (r >= W_LIN_QKV && r <= W_LIN_OUT) return lin;
+    if (r == W_LIN_Z) return ssm && d->lin_fused != 1; /* in W_LIN_QKV when fused */
+    if (r == W_LIN_A) return ssm && !d->lin_fused;      /* in W_LIN_B when fused */
+    if (r >= W_LIN_QKV && r <= W_LIN_OUT) return ssm;
     if (lin)
         switch (r) {
         case W_Q: case W_Q_B: case W_K: case W_K_B: case W_V: case W_V_B: case W_O: case W_O_B:

@@ -42,6 +42,7 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"Mamba2ForCausalLM", "mamba2", 0},
     {"Llama4ForCausalLM", "llama4", 0}, {"Llama4ForConditionalGeneration", "llama4", 0}, /* interleaved pairs already */
     {"MambaForCausalLM", "mamba", 0}, {"FalconMambaForCausalLM", "mamba", 0}, {"JambaForCausalLM", "jamba", 0},
+    {"FalconH1ForCausalLM", "falcon-h1", 0},
 };
 
 /* Layer roles written in the file's matrix type (the rest: F32). */
@@ -75,6 +76,10 @@ typedef struct {
     int neg_exp;                /* Qwen3.5's A_log written as A = -exp(A_log) (ssm_a) */
     int64_t qz_nk, qz_dk, qz_dv, qz_r; /* T_QKVZ: Qwen3-Next's in_proj_qkvz split (sel 0: q, k, v rows; 1: z rows) */
     int norm_rows;              /* Baichuan 2's NormHead: rows written L2-normalised (llama.cpp never normalises) */
+    float mul;                  /* 0, or every value times this (Falcon-H1's muP multipliers folded in) */
+    float rmul[5];              /* rmul[0] != 0: row r (of a 2-D tensor) times rmul[k], k the first with r < redge[k]
+                                   (redge[4] = all rows): Falcon-H1's in_proj slices z, x, B, C, dt */
+    int64_t redge[5];
 } otensor;
 enum { T_PLAIN, T_SLICE, T_KB, T_QKVZ, T_IL2QKV, T_PACKQKV, T_MXFP4, T_BIAS_SEL, T_TRANS };
 
@@ -436,6 +441,29 @@ static void mamba2_tensor(otensor *t, const rl_model_desc *d, int r) {
     if (r == W_LIN_NORM) { t->n_dims = 2; t->ne[1] = d->lin_k_heads; t->ne[0] = (int64_t)d->lin_v_heads * d->lin_v_dim / d->lin_k_heads; }
 }
 
+/* Falcon-H1's muP multipliers folded into the weights of role r as llama.cpp's converter does:
+ * q / v times attention_in, k times key x attention_in, o times attention_out, out_proj times
+ * ssm_out, in_proj's z / x / B / C / dt rows times ssm_in x ssm_multipliers, gate and down times
+ * mlp_multipliers (the model has no biases: check_desc). */
+static void falcon_h1_fold(otensor *t, const rl_model_desc *d, int r) {
+    const rl_mup *u = &d->mup;
+    int64_t I = (int64_t)d->lin_v_heads * d->lin_v_dim, GN = (int64_t)d->lin_k_heads * d->lin_k_dim;
+    switch (r) {
+    case W_Q: case W_V: t->mul = u->attn_in; break;
+    case W_K: t->mul = u->attn_in * u->key; break;
+    case W_O: t->mul = u->attn_out; break;
+    case W_LIN_OUT: t->mul = u->ssm_out; break;
+    case W_GATE: t->mul = u->mlp_gate; break;
+    case W_DOWN: t->mul = u->mlp_down; break;
+    case W_LIN_QKV: {
+        int64_t e[5] = {I, 2 * I, 2 * I + GN, 2 * I + 2 * GN, 2 * I + 2 * GN + d->lin_v_heads};
+        for (int k = 0; k < 5; k++) { t->rmul[k] = u->ssm_in * u->ssm[k]; t->redge[k] = e[k]; }
+        break;
+    }
+    default: break;
+    }
+}
+
 /* Llama 3 rope scaling as llama.cpp's converter writes it: per-pair divisors, in f32. */
 static int add_rope_freqs(plan *p, const rl_rope *r, int head_dim, const char *path) {
     int half = head_dim / 2;
@@ -468,8 +496,9 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
     int nem = !strncmp(arch, "nemotron_h", 10) || !strcmp(arch, "mamba2"); /* (the Mamba-2 tensors as Nemotron-H's) */
     int gpt_oss = !strcmp(arch, "gpt-oss"), mla = !strcmp(arch, "deepseek2");
     int qwen35 = !strncmp(arch, "qwen35", 6), next = !strcmp(arch, "qwen3next"), il2 = !strcmp(arch, "internlm2");
-    int l4 = !strcmp(arch, "llama4"), m1 = d->lin_kind == RL_LIN_MAMBA1;
+    int l4 = !strcmp(arch, "llama4"), m1 = d->lin_kind == RL_LIN_MAMBA1, fh1 = !strcmp(arch, "falcon-h1");
     if (d->gname[G_EMBED] && add_src(p, ck, path, "token_embd.weight", d->gname[G_EMBED], 1, d->tied, x, 0, 0)) return -1;
+    if (fh1) p->t[p->n - 1].mul = d->emb_scale; /* the muP multipliers into the weights, as llama.cpp's converter */
     if (d->ropes[0].scaling == RL_RS_LLAMA3 && add_rope_freqs(p, &d->ropes[0], d->head_dim, path)) return -1;
     for (int l = 0; l < d->n_layers; l++) {
         for (int r = 0; r < W_COUNT; r++) {
@@ -481,6 +510,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             if (!strcmp(arch, "baichuan") && r == W_QKV) { if (add_baichuan_qkv(p, ck, d, path, l, x)) return -1; continue; }
             if (gh && r == W_GATE_UP) { if (add_gate_up(p, ck, d, path, l, x)) return -1; continue; }
             const char *gn = m1 && mamba1_name(r) ? mamba1_name(r)
+                             : fh1 && r == W_LIN_QKV ? "blk.%d.ssm_in.weight" : fh1 && r == W_MLP_NORM ? "blk.%d.ffn_norm"
                              : (gpt_oss || qwen35 || next || !strcmp(arch, "glm4moe")) && r == W_MLP_NORM ? "blk.%d.post_attention_norm.weight"
                              : next && r == W_LIN_B ? "blk.%d.ssm_ba.weight" /* in_proj_ba as it is */
                              : (gh || nem) && r == W_LIN_QKV ? "blk.%d.ssm_in.weight" /* Mamba-2 in_proj as it is: z, xBC, dt */
@@ -494,8 +524,9 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             int plus = d->norm_one_plus && in_list(r, NORM_ROLES, sizeof NORM_ROLES / sizeof *NORM_ROLES);
             if (add_src(p, ck, path, gname, hf, in_list(r, MATRIX_ROLES, sizeof MATRIX_ROLES / sizeof *MATRIX_ROLES), 0, x, heads, plus)) return -1;
             if ((qwen35 || next) && qwen35_linear(&p->t[p->n - 1], d, r, qwen35)) return -1;
-            if (gh || nem) mamba2_tensor(&p->t[p->n - 1], d, r);
+            if (gh || nem || fh1) mamba2_tensor(&p->t[p->n - 1], d, r);
             if (m1 && r == W_LIN_A_LOG) p->t[p->n - 1].neg_exp = 1; /* ssm_a = -exp(A_log) [I, N] */
+            if (fh1) falcon_h1_fold(&p->t[p->n - 1], d, r);
         }
         if (gpt_oss && add_gpt_oss_experts(p, ck, d, path, l)) return -1;
         else if (granite_moe && add_granite_moe(p, ck, d, path, l, x)) return -1;
@@ -508,6 +539,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
     if (d->gname[G_FINAL_NORM_B] && add_src(p, ck, path, "output_norm.bias", d->gname[G_FINAL_NORM_B], 0, 0, x, 0, 0)) return -1;
     if (!d->tied && d->gname[G_LM_HEAD] && add_src(p, ck, path, "output.weight", d->gname[G_LM_HEAD], 1, 1, x, 0, 0)) return -1;
     if (!d->tied && d->gname[G_LM_HEAD] && d->head_norm_rows) p->t[p->n - 1].norm_rows = 1;
+    if (!d->tied && d->gname[G_LM_HEAD] && fh1) p->t[p->n - 1].mul = 1.0f / d->logit_div;
     if (d->gname[G_LM_HEAD_B] && *d->gname[G_LM_HEAD_B] && add_src(p, ck, path, "output.bias", d->gname[G_LM_HEAD_B], 0, 0, x, 0, 0)) return -1;
     return 0;
 }
@@ -593,6 +625,9 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
         if (off >= 0) return rl_err("%s: layer %d: llama.cpp's %s makes every 4th layer full and the others sliding", path, off, arch);
     }
     if (!strcmp(arch, "llama4") && check_llama4(d, path)) return -1;
+    if (!strcmp(arch, "falcon-h1") && d->tied && d->emb_scale * d->logit_div != 1.0f) /* (folded into the one shared matrix) */
+        return rl_err("%s: tied embeddings with embedding_multiplier %g and lm_head_multiplier %g: llama.cpp's falcon-h1 folds both into the "
+                      "one shared matrix, its logits would be scaled by the first", path, (double)d->emb_scale, 1.0 / d->logit_div);
     if ((!strcmp(arch, "mamba") || !strcmp(arch, "jamba")) && (int64_t)d->lin_v_heads != 2 * (int64_t)d->hidden)
         return rl_err("%s: a Mamba expansion other than 2 (%d channels for hidden %d): llama.cpp's %s supports only 2", path, d->lin_v_heads,
                       d->hidden, arch);
@@ -630,7 +665,7 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
         return rl_err("%s: Granite without rotary embeddings cannot be written as GGUF yet", path);
     int dn = !strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next");
     if ((d->mla && strcmp(arch, "deepseek2")) || (d->lin_k_heads && !dn && !gh && strncmp(arch, "nemotron_h", 10) && strcmp(arch, "mamba2") && strcmp(arch, "mamba") &&
-                                             strcmp(arch, "jamba")) || d->idx_heads || (d->lin_fused && strcmp(arch, "qwen3next")))
+                                             strcmp(arch, "jamba") && strcmp(arch, "falcon-h1")) || d->idx_heads || (d->lin_fused && strcmp(arch, "qwen3next")))
         return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
     if (dn) { /* llama.cpp's qwen35: gated full attention every N-th layer, top-k renormalised */
         int every = 0;
@@ -812,7 +847,7 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
     }
     if (!strcmp(arch, "granitehybrid") && write_granitehybrid(w, d, arch)) return -1;
     if (!strncmp(arch, "nemotron_h", 10) && write_nemotron_h(w, d, arch)) return -1;
-    if (!strcmp(arch, "mamba2") && write_ssm(w, d, arch)) return -1;
+    if ((!strcmp(arch, "mamba2") || !strcmp(arch, "falcon-h1")) && write_ssm(w, d, arch)) return -1;
     if ((!strcmp(arch, "mamba") || !strcmp(arch, "jamba")) && write_mamba1(w, d, arch)) return -1;
     if (!strcmp(arch, "qwen3moe") && rl_gguf_w_bool(w, KEY("expert_weights_norm"), d->moe_norm_topk)) return -1;
     if (!strcmp(arch, "llama4")) { /* MoE on every step-th layer (check_llama4) */
@@ -1028,6 +1063,12 @@ static int write_tensor(rl_gguf_writer *w, const rl_checkpoint *ck, const otenso
         }
         if (t->plus_one) for (int64_t i = 0; i < nr * cols; i++) f[i] += 1.0f;
         if (t->neg_exp) for (int64_t i = 0; i < nr * cols; i++) f[i] = -expf(f[i]); /* Mamba-1's A_log [I, N] */
+        if (t->mul) for (int64_t i = 0; i < nr * cols; i++) f[i] *= t->mul;
+        for (int64_t i = 0; t->rmul[0] && i < nr; i++) {
+            int k = 0;
+            while (k < 4 && r0 + i >= t->redge[k]) k++;
+            for (int64_t c = 0; c < cols; c++) f[i * cols + c] *= t->rmul[k];
+        }
         for (int64_t i = 0; t->norm_rows && i < nr; i++) { /* F.normalize: w / max(|w|, 1e-12) */
             double ss = 0;
             for (int64_t c = 0; c < cols; c++) ss += (double)f[i * cols + c] * f[i * cols + c];
@@ -1065,7 +1106,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba, Falcon-H1)", model_dir, d->arch);
         goto out;
     }
     int n_lin = 0;

@@ -163,27 +163,31 @@ static inline void ref_attention_layer(const ref_attn *at, int l, const double *
 /* A Mamba-2 mixer (transformers' Mamba2Mixer family, recurrent form) as doubles. */
 typedef struct {
     const char *prefix;       /* tensor names, %d: the layer ("model.layers.%d.mamba.") */
-    int hidden, heads, head_dim, groups, state, conv, norm_groups;
+    int hidden, heads, head_dim, groups, state, conv, norm_groups; /* norm_groups 0: no norm, y * SiLU(z) */
     double dt_min, dt_max, eps;
+    const double *mup;        /* NULL, or Falcon-H1's multipliers of the in_proj slices z, x, B, C, dt */
 } ref_mamba2_dims;
 
 /* The mixer of layer l over the n normed rows hn (n, hidden) into out (n, hidden), from zero
  * state: in_proj into z / xBC / dt; xBC through the causal depthwise conv with bias and SiLU into
  * x / B / C; per head h (group h / (heads / groups)) dt = clamp(softplus(dt + dt_bias)), S =
  * exp(dt A) S + dt x B^T with A = -exp(A_log), y = S C + D x; RMSNorm_w(y SiLU(z)) over each of
- * norm_groups groups of channels; out_proj. */
+ * norm_groups groups of channels (none: y SiLU(z)); out_proj. */
 static inline void ref_mamba2(const ref_mamba2_dims *m, int l, const double *hn, int n, double *out) {
     int H = m->hidden, NH = m->heads, P = m->head_dim, Gr = m->groups, N = m->state, K = m->conv, I = NH * P;
-    int C = I + 2 * Gr * N, W = I + C + NH, gw = I / m->norm_groups;
+    int C = I + 2 * Gr * N, W = I + C + NH, gw = m->norm_groups ? I / m->norm_groups : I;
     char f[8][160];
     static const char *const T[8] = {"in_proj.weight", "conv1d.weight", "conv1d.bias", "A_log", "dt_bias", "D", "norm.weight", "out_proj.weight"};
     for (int i = 0; i < 8; i++) snprintf(f[i], sizeof f[i], "%s%s", m->prefix, T[i]);
     double *win = ref_tensor(f[0], l, (size_t)W * H), *cw = ref_tensor(f[1], l, (size_t)C * K), *cb = ref_tensor(f[2], l, (size_t)C);
     double *alog = ref_tensor(f[3], l, (size_t)NH), *dtb = ref_tensor(f[4], l, (size_t)NH), *D = ref_tensor(f[5], l, (size_t)NH);
-    double *nw = ref_tensor(f[6], l, (size_t)I), *wo = ref_tensor(f[7], l, (size_t)H * I);
+    double *nw = m->norm_groups ? ref_tensor(f[6], l, (size_t)I) : NULL, *wo = ref_tensor(f[7], l, (size_t)H * I);
     double *proj = malloc(sizeof *proj * (size_t)n * W), *S = calloc((size_t)I * N, sizeof *S);
     double *xc = malloc(sizeof *xc * (size_t)C), *y = malloc(sizeof *y * (size_t)I);
     for (int t = 0; t < n; t++) ref_linear(proj + (size_t)t * W, win, NULL, hn + (size_t)t * H, W, H);
+    for (int t = 0; m->mup && t < n; t++) /* the slices z, x, B, C, dt */
+        for (int i = 0; i < W; i++)
+            proj[(size_t)t * W + i] *= m->mup[i < I ? 0 : i < 2 * I ? 1 : i < 2 * I + Gr * N ? 2 : i < 2 * I + 2 * Gr * N ? 3 : 4];
     for (int t = 0; t < n; t++) {
         const double *z = proj + (size_t)t * W, *dtr = z + I + C;
         for (int ch = 0; ch < C; ch++) { /* causal conv: taps k over rows t - (K-1) + k */

@@ -1,5 +1,5 @@
 /* Models without token trees (Qwen3.5's recurrent layers; Mamba-2's, on a synthetic Nemotron-H
- * checkpoint written at the start; Mamba-1's, on a synthetic Jamba; Llama 4's chunked attention over a context of several chunks) in speculative
+ * checkpoint written at the start; Mamba-1's, on a synthetic Jamba; Falcon-H1's, a Mamba-2 state beside each KV cache; Llama 4's chunked attention over a context of several chunks) in speculative
  * decoding: chains verified through rl_model_eval_tree_batch for several sequences at once and
  * committed in part or whole, and hybrid checkpoints deferred while the state is still being
  * replayed. Every logits row is compared with a fresh prefill of the same tokens, and the sweeps
@@ -307,6 +307,15 @@ static void test_chains_mamba1(void) {
                  "\"mamba_expand\":2,\"num_experts\":4,\"num_experts_per_tok\":2,\"expert_layer_period\":2,\"expert_layer_offset\":0}");
 }
 
+/* Falcon-H1: a Mamba-2 state beside a KV cache in every layer. */
+static void test_chains_falcon_h1(void) {
+    chains_synth("{\"architectures\":[\"FalconH1ForCausalLM\"],\"model_type\":\"falcon_h1\",\"hidden_size\":64,\"intermediate_size\":96,"
+                 "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"head_dim\":24,\"vocab_size\":256,\"num_hidden_layers\":3,"
+                 "\"eos_token_id\":11,\"mamba_d_ssm\":96,\"mamba_n_heads\":6,\"mamba_d_head\":16,\"mamba_n_groups\":2,\"mamba_d_state\":16,"
+                 "\"mamba_rms_norm\":true,\"mamba_norm_before_gate\":false,\"key_multiplier\":0.39,\"ssm_in_multiplier\":1.25,"
+                 "\"ssm_multipliers\":[0.35,0.25,0.35,0.5,0.35]}");
+}
+
 /* Llama 4's chunked attention (chunks of 4 positions: the chains cross chunks) verifies chains. */
 static void test_chains_chunked(void) {
     chains_synth("{\"architectures\":[\"Llama4ForCausalLM\"],\"model_type\":\"llama4_text\",\"hidden_size\":64,\"intermediate_size\":32,"
@@ -324,6 +333,7 @@ int main(void) {
     RUN(test_chains_mamba);
     RUN(test_chains_mamba1);
     RUN(test_chains_chunked);
+    RUN(test_chains_falcon_h1);
     RUN_SHARED(test_drafter_chains);
     TEST_END();
 }

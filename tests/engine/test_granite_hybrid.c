@@ -52,7 +52,7 @@ static double silu(double v) { return v / (1 + exp(-v)); }
 
 /* The Mamba-2 mixer of layer l (refcheck.h): its norm over all channels. */
 static void mamba(const hyb_case *c, int l, const double *hn, int n, double *out) {
-    ref_mamba2_dims m = {"model.layers.%d.mamba.", H, MH, MP, c->groups, c->state, MK, 1, c->dt_min, c->dt_max, 1e-5};
+    ref_mamba2_dims m = {"model.layers.%d.mamba.", H, MH, MP, c->groups, c->state, MK, 1, c->dt_min, c->dt_max, 1e-5, NULL};
     ref_mamba2(&m, l, hn, n, out);
 }
 

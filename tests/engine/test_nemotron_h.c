@@ -57,7 +57,7 @@ static void rmsnorm(double *o, const double *x, const double *w, int n) {
 /* The Mamba-2 mixer of layer l (refcheck.h): dt unclamped, the norm per B / C group
  * (Zamba2RMSNormGated; Mamba2ForCausalLM: over all channels). */
 static void mamba(const nh_case *c, int l, const double *hn, int n, double *out) {
-    ref_mamba2_dims m = {"backbone.layers.%d.mixer.", H, MH, MP, c->groups, c->state, MK, c->mamba2 ? 1 : c->groups, 0, INFINITY, 1e-5};
+    ref_mamba2_dims m = {"backbone.layers.%d.mixer.", H, MH, MP, c->groups, c->state, MK, c->mamba2 ? 1 : c->groups, 0, INFINITY, 1e-5, NULL};
     ref_mamba2(&m, l, hn, n, out);
 }
 
