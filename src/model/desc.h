@@ -44,6 +44,9 @@ typedef struct {
     int n_short, n_long;     /* longrope factor counts (= rot_dims/2) */
     double short_factor[RL_MAX_ROPE_FACTORS / 2], long_factor[RL_MAX_ROPE_FACTORS / 2];
     double max_pos;          /* max_position_embeddings (longrope, dynamic) */
+    int mrope_sec[4];        /* Qwen-VL's rotary sections (mrope_section) per position axis t, h, w (0 0 0: none);
+                                text positions make them plain rope: kept for the GGUF writer */
+    int mrope_il;            /* ... laid out interleaved (Qwen3-VL's mrope_interleaved) */
     int ggml_angles;         /* angles as ggml computes them (GGUF models): theta_i = pos * s^i by repeated
                                 f32 multiplication, s = base^(-2/rot_dims), divided by short_factor[i]
                                 (RL_RS_FACTORS), or ggml's YaRN mix (RL_RS_YARN: cos / sin times

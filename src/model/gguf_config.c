@@ -53,6 +53,9 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"mamba", "MambaForCausalLM", NULL, 0},            /* Mamba-1 layers only; with ssm.dt_b_c_rms: FalconMamba */
     {"jamba", "JambaForCausalLM", NULL, 0},            /* Mamba-1 layers where the per-layer head_count_kv is 0 */
     {"falcon-h1", "FalconH1ForCausalLM", NULL, 0},     /* attention + Mamba-2 in every layer, the muP multipliers in the weights */
+    {"qwen2vl", "Qwen2ForCausalLM", NULL, 0},           /* Qwen2-VL / 2.5-VL's text model: M-RoPE, plain for text */
+    {"qwen3vl", "Qwen3ForCausalLM", NULL, 0},           /* Qwen3-VL's: interleaved M-RoPE (imrope_text) */
+    {"qwen3vlmoe", "Qwen3MoeForCausalLM", NULL, 0},
 };
 
 /* Weight role -> GGUF tensor name (format with %d = layer). */
@@ -660,6 +663,7 @@ static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
             put_num(rs, g, arch, "rope.scaling.yarn_beta_slow", "beta_slow")) { cJSON_Delete(c); return NULL; }
     }
     if (!strcmp(arch, "deepseek2") && deepseek2_config(c, g, arch)) { cJSON_Delete(c); return NULL; }
+    if (!strcmp(arch, "qwen3vlmoe")) cJSON_AddBoolToObject(c, "norm_topk_prob", 1); /* llama.cpp: always renormalised */
     if (!strcmp(arch, "qwen3moe")) { /* llama.cpp's qwen3moe renormalises the top-k weights */
         int64_t nw = get_int(g, arch, "expert_weights_norm", 1);
         cJSON_AddBoolToObject(c, "norm_topk_prob", nw != 0);
@@ -696,6 +700,30 @@ static int read_rope_freqs(const rl_gguf *g, const rl_gguf_tensor *t, rl_rope *r
     }
     r->n_short = half;
     r->scaling = RL_RS_FACTORS;
+    return 0;
+}
+
+/* Qwen3-VL (qwen3vl, qwen3vlmoe) as llama.cpp's interleaved M-RoPE turns text positions (t, h, w, e)
+ * = (p, p, p, 0): pair j reads h where j % 3 == 1 and j < 3 sections[1], w where j % 3 == 2 and j <
+ * 3 sections[2], t where j % 3 == 0 and j < 3 sections[0], else e — position 0, no rotation (the
+ * last pairs of Qwen3-VL's 24 / 20 / 20: transformers rotates them by t). Such pairs get an
+ * infinite divisor (RL_RS_FACTORS). */
+static int imrope_text(const rl_gguf *g, const char *arch, rl_rope *r) {
+    char key[160];
+    snprintf(key, sizeof key, "%s.rope.dimension_sections", arch);
+    const rl_gguf_kv *kv = rl_gguf_get(g, key);
+    int64_t s[4] = {0, 0, 0, 0};
+    if (!kv) return 0;
+    if (kv->type != RL_GGUF_ARRAY || kv->arr_n != 4) return rl_err("%s: metadata '%s' must be a list of 4 sizes", g->path, key);
+    for (int i = 0; i < 4; i++) if (arr_int(g, kv, key, (uint64_t)i, &s[i])) return -1;
+    int half = r->rot_dims / 2, any = 0, sum = (int)(s[0] + s[1] + s[2] + s[3]);
+    if (half > RL_MAX_ROPE_FACTORS / 2 || sum <= 0) return rl_err("%s: metadata '%s' does not fit %d rotary pairs", g->path, key, half);
+    for (int j = 0; j < half; j++) {
+        int sec = j % sum, e = !((sec % 3 == 1 && sec < 3 * s[1]) || (sec % 3 == 2 && sec < 3 * s[2]) || (sec % 3 == 0 && sec < 3 * s[0]));
+        r->short_factor[j] = e ? INFINITY : 1.0;
+        any |= e;
+    }
+    if (any) { r->n_short = half; r->scaling = RL_RS_FACTORS; }
     return 0;
 }
 
@@ -827,6 +855,7 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
     if (d->norm_one_plus) d->norm_one_plus = 0; /* Gemma: the file stores 1 + w */
     const rl_gguf_tensor *rf = find_tensor(g, "rope_freqs.weight");
     if (rf && read_rope_freqs(g, rf, &d->ropes[0])) goto out;
+    if (!strncmp(arch, "qwen3vl", 7) && imrope_text(g, arch, &d->ropes[0])) goto out;
     for (int i = 0; i < d->n_ropes; i++) d->ropes[i].ggml_angles = 1;
     d->numerics = 1; /* RL_NUMERICS_GGML */
     if (!strcmp(arch, "deepseek2") && deepseek2_finish(g, arch, d)) goto out;

@@ -42,7 +42,19 @@ int rl_rope_parse(const cJSON *cfg, const cJSON *params, rl_rope *r, double max_
     const char *type = NULL;
     if (rl_json_str(sc, "rope_type", NULL, &type, file)) return -1;
     if (!type && rl_json_str(sc, "type", NULL, &type, file)) return -1;
-    /* Qwen2-VL's "mrope" (rotary sections per image axis): text positions make it the default */
+    /* Qwen-VL's "mrope" / mrope_section (rotary sections per image axis): text positions make it the
+     * default; the sections kept (rl_rope.mrope_sec) */
+    const cJSON *ms = rl_json_get(sc, "mrope_section");
+    if (ms && cJSON_IsArray(ms) && cJSON_GetArraySize(ms) <= 4) {
+        for (int i = 0; i < cJSON_GetArraySize(ms); i++) {
+            const cJSON *v = cJSON_GetArrayItem(ms, i);
+            if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 4096) return rl_err("%s: \"mrope_section\" must hold sizes", file);
+            r->mrope_sec[i] = (int)v->valuedouble;
+        }
+        int il;
+        if (rl_json_bool(sc, "mrope_interleaved", 0, &il, file)) return -1;
+        r->mrope_il = il;
+    }
     if (!type || !strcmp(type, "default") || !strcmp(type, "mrope")) return 0;
     if (rl_json_num(sc, "factor", 1.0, &r->factor, file)) return -1;
     if (rl_json_num(sc, "original_max_position_embeddings", 0, &r->orig_max_pos, file)) return -1;

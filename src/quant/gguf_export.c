@@ -43,6 +43,8 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"Llama4ForCausalLM", "llama4", 0}, {"Llama4ForConditionalGeneration", "llama4", 0}, /* interleaved pairs already */
     {"MambaForCausalLM", "mamba", 0}, {"FalconMambaForCausalLM", "mamba", 0}, {"JambaForCausalLM", "jamba", 0},
     {"FalconH1ForCausalLM", "falcon-h1", 0},
+    {"Qwen2VLForConditionalGeneration", "qwen2vl", 0}, {"Qwen2_5_VLForConditionalGeneration", "qwen2vl", 0}, /* text models */
+    {"Qwen3VLForConditionalGeneration", "qwen3vl", 0}, {"Qwen3VLMoeForConditionalGeneration", "qwen3vlmoe", 0},
 };
 
 /* Layer roles written in the file's matrix type (the rest: F32). */
@@ -497,6 +499,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
     int gpt_oss = !strcmp(arch, "gpt-oss"), mla = !strcmp(arch, "deepseek2");
     int qwen35 = !strncmp(arch, "qwen35", 6), next = !strcmp(arch, "qwen3next"), il2 = !strcmp(arch, "internlm2");
     int l4 = !strcmp(arch, "llama4"), m1 = d->lin_kind == RL_LIN_MAMBA1, fh1 = !strcmp(arch, "falcon-h1");
+    int tx = l4 || !strcmp(arch, "qwen3vlmoe"); /* experts fused [E, in, out]: transposed and split */
     if (d->gname[G_EMBED] && add_src(p, ck, path, "token_embd.weight", d->gname[G_EMBED], 1, d->tied, x, 0, 0)) return -1;
     if (fh1) p->t[p->n - 1].mul = d->emb_scale; /* the muP multipliers into the weights, as llama.cpp's converter */
     if (d->ropes[0].scaling == RL_RS_LLAMA3 && add_rope_freqs(p, &d->ropes[0], d->head_dim, path)) return -1;
@@ -531,8 +534,8 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
         if (gpt_oss && add_gpt_oss_experts(p, ck, d, path, l)) return -1;
         else if (granite_moe && add_granite_moe(p, ck, d, path, l, x)) return -1;
         else if (qwen35 && d->moe_fused && d->n_experts && d->layer_moe[l] && add_fused_experts(p, ck, d, path, l, x)) return -1;
-        else if (l4 && d->n_experts && d->layer_moe[l] && add_transposed_experts(p, ck, d, path, l, x)) return -1;
-        else if (!gpt_oss && !granite_moe && !(qwen35 && d->moe_fused) && !l4 && d->n_experts && d->layer_moe[l])
+        else if (tx && d->n_experts && d->layer_moe[l] && add_transposed_experts(p, ck, d, path, l, x)) return -1;
+        else if (!gpt_oss && !granite_moe && !(qwen35 && d->moe_fused) && !tx && d->n_experts && d->layer_moe[l])
             for (int e = 0; e < 3; e++) if (d->ename[e] && add_experts(p, ck, d, path, l, e, x)) return -1; /* (ungated: no gate) */
     }
     if (d->gname[G_FINAL_NORM] && add_src(p, ck, path, "output_norm.weight", d->gname[G_FINAL_NORM], 0, 0, x, 0, d->norm_one_plus)) return -1;
@@ -612,7 +615,8 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
         if (d->act != RL_ACT_SWIGLU_OAI || !d->moe_interleaved || !d->moe_router_b) return rl_err("%s: not gpt-oss's MoE", path);
     } else {
         if (d->quant.method != RL_QM_NONE) return rl_err("%s: already a quantized checkpoint: only F32 / F16 / BF16 checkpoints can be written as GGUF", path);
-        if (d->moe_fused && strcmp(arch, "granitemoe") && strcmp(arch, "qwen35moe") && strcmp(arch, "granitehybrid") && strcmp(arch, "llama4"))
+        if (d->moe_fused && strcmp(arch, "granitemoe") && strcmp(arch, "qwen35moe") && strcmp(arch, "granitehybrid") && strcmp(arch, "llama4") &&
+            strcmp(arch, "qwen3vlmoe"))
             return rl_err("%s: %s models cannot be written as GGUF yet", path, d->arch);
     }
     /* llama.cpp's olmo2 (OLMo 3), cohere2 and exaone4 slide 3 layers of every 4 (exaone4: the 64-layer model only) */
@@ -625,6 +629,13 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
         if (off >= 0) return rl_err("%s: layer %d: llama.cpp's %s makes every 4th layer full and the others sliding", path, off, arch);
     }
     if (!strcmp(arch, "llama4") && check_llama4(d, path)) return -1;
+    if (!strncmp(arch, "qwen2vl", 7) || !strncmp(arch, "qwen3vl", 7)) {
+        const rl_rope *r = &d->ropes[0];
+        if (r->mrope_sec[0] + r->mrope_sec[1] + r->mrope_sec[2] + r->mrope_sec[3] != r->rot_dims / 2)
+            return rl_err("%s: mrope_section must cover the %d rotary pairs: llama.cpp's %s reads its sections", path, r->rot_dims / 2, arch);
+        if (!strcmp(arch, "qwen3vlmoe") && !d->moe_norm_topk)
+            return rl_err("%s: norm_topk_prob false: llama.cpp's qwen3vlmoe always renormalises the top-k weights", path);
+    }
     if (!strcmp(arch, "falcon-h1") && d->tied && d->emb_scale * d->logit_div != 1.0f) /* (folded into the one shared matrix) */
         return rl_err("%s: tied embeddings with embedding_multiplier %g and lm_head_multiplier %g: llama.cpp's falcon-h1 folds both into the "
                       "one shared matrix, its logits would be scaled by the first", path, (double)d->emb_scale, 1.0 / d->logit_div);
@@ -850,6 +861,10 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
     if ((!strcmp(arch, "mamba2") || !strcmp(arch, "falcon-h1")) && write_ssm(w, d, arch)) return -1;
     if ((!strcmp(arch, "mamba") || !strcmp(arch, "jamba")) && write_mamba1(w, d, arch)) return -1;
     if (!strcmp(arch, "qwen3moe") && rl_gguf_w_bool(w, KEY("expert_weights_norm"), d->moe_norm_topk)) return -1;
+    if (!strncmp(arch, "qwen2vl", 7) || !strncmp(arch, "qwen3vl", 7)) { /* the M-RoPE sections, 4 entries as llama.cpp reads them */
+        int32_t sec[4] = {r->mrope_sec[0], r->mrope_sec[1], r->mrope_sec[2], r->mrope_sec[3]};
+        if (rl_gguf_w_arr_i32(w, KEY("rope.dimension_sections"), 4, sec)) return -1;
+    }
     if (!strcmp(arch, "llama4")) { /* MoE on every step-th layer (check_llama4) */
         int step = 0;
         while (step < d->n_layers && !d->layer_moe[step]) step++;
@@ -1106,7 +1121,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba, Falcon-H1)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba, Falcon-H1, Qwen2-VL / Qwen2.5-VL / Qwen3-VL(-MoE) text models)", model_dir, d->arch);
         goto out;
     }
     int n_lin = 0;

@@ -7,7 +7,9 @@
 #include "golden_cmp.h"
 #include "format/checkpoint.h"
 #include "format/st_writer.h"
+#include "quant/gguf_export.h"
 #include "util/fileio.h"
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Reads tensor `name` of ck into a new buffer (*t its info); NULL + a failed check. */
@@ -118,15 +120,29 @@ static inline int repack_finish(const char *dir, cJSON *cfg, rl_checkpoint *ck, 
 }
 
 /* Rewrites fixture src (a path) with fn(src, dir, arg) into a fresh temporary folder, checks it
- * against the fixture's golden (repack_check, named name) and removes the folder. */
-static inline void repack_and_check(const char *src, const char *name, int (*fn)(const char *, const char *, const void *),
-                                    const void *arg) {
-    char dir[64] = "/tmp/rl_repack_XXXXXX", cmd[200];
+ * against the fixture's golden (repack_check, named name) — with gguf, also the rewritten model
+ * written as F32 GGUF (`quantize --gguf`, llama.cpp's layout) — and removes the folder. */
+static inline void repack_and_check_gguf(const char *src, const char *name, int (*fn)(const char *, const char *, const void *),
+                                         const void *arg, int gguf) {
+    char dir[64] = "/tmp/rl_repack_XXXXXX", cmd[200], path[128], what[200];
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
     CHECK(fn(src, dir, arg) == 0, "%s: rewriting %s: %s", name, src, rl_last_error());
     repack_check(dir, src, name);
+    if (gguf) {
+        snprintf(path, sizeof path, "%s/model.gguf.d", dir); /* (beside the checkpoint, not a file of it) */
+        snprintf(what, sizeof what, "%s as GGUF", name);
+        CHECK(mkdir(path, 0755) == 0, "mkdir %s", path);
+        snprintf(path, sizeof path, "%s/model.gguf.d/model.gguf", dir);
+        int rc = rl_gguf_export(dir, path, RL_GX_F32, NULL, NULL, NULL);
+        CHECK(rc == 0, "%s: quantize --gguf: %s", name, rl_last_error());
+        if (!rc) repack_check(path, src, what);
+    }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0, "cleanup");
+}
+static inline void repack_and_check(const char *src, const char *name, int (*fn)(const char *, const char *, const void *),
+                                    const void *arg) {
+    repack_and_check_gguf(src, name, fn, arg, 0);
 }
 
 #endif

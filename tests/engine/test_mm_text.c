@@ -9,7 +9,9 @@
  * Llava (a Llama text model), Qwen2.5-VL (its original flat config with "mrope" rope scaling and
  * model.layers.* names, and transformers v5's form), Qwen3-VL (interleaved rotary sections) and
  * Qwen3-VL-MoE (the experts fused in the grouped-GEMM layout its checkpoints store: gate_up_proj
- * [E, hidden, 2I], down_proj [E, I, hidden]). */
+ * [E, hidden, 2I], down_proj [E, I, hidden]); the Qwen-VL ones also written as llama.cpp's
+ * qwen2vl / qwen3vl / qwen3vlmoe GGUF (the M-RoPE sections, the experts transposed and split) and
+ * read back against the same golden. */
 #include "repack.h"
 
 typedef struct {
@@ -157,7 +159,8 @@ static void test_golden(void) {
         char src[512], name[160];
         snprintf(src, sizeof src, "%s/%s", t_shared(), C[i].fixture);
         snprintf(name, sizeof name, "%s (%s*)", C[i].arch, C[i].layers);
-        repack_and_check(src, name, repack, &C[i]);
+        /* Qwen2.5-VL / Qwen3-VL(-MoE): also as llama.cpp's qwen2vl / qwen3vl / qwen3vlmoe GGUF */
+        repack_and_check_gguf(src, name, repack, &C[i], C[i].mrope != NULL);
     }
 }
 

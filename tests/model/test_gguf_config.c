@@ -4,7 +4,8 @@
  * sliding windows, experts; deepseek2's MLA with split kv_b and YaRN), and clear errors for
  * unsupported architectures. A metadata-only granitehybrid file (written here) checks the keys
  * llama.cpp leaves out: no attention.scale is 1/sqrt(head_dim), rotary on unless
- * rope.scaling.finetuned is false, Mamba-2 layers where head_count_kv is 0. */
+ * rope.scaling.finetuned is false, Mamba-2 layers where head_count_kv is 0; a qwen3vl one the
+ * pairs llama.cpp's interleaved M-RoPE leaves unrotated for text. */
 #include "test.h"
 #include "../format/fmt_util.h"
 #include "model/config.h"
@@ -125,8 +126,42 @@ static void test_granitehybrid_defaults(void) {
     t_rmrf(dir);
 }
 
+/* qwen3vl metadata as llama.cpp's converter writes Qwen3-VL-8B's text model (head_dim 128, sections
+ * 24 / 20 / 20 / 0): text positions (p, p, p, 0) through its interleaved M-RoPE leave pairs 61 and 62
+ * unrotated (their sector reads the 4th position), every other pair plain NeoX. */
+static void test_qwen3vl_imrope(void) {
+    char dir[32], p[4096];
+    CHECK(t_mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(p, sizeof p, "%s/m.gguf", dir);
+    rl_gguf_writer *w = rl_gguf_writer_new(p);
+    int32_t sec[4] = {24, 20, 20, 0};
+    int64_t ne[2] = {512, 256};
+    int rc = !w || rl_gguf_w_str(w, "general.architecture", "qwen3vl") || rl_gguf_w_u32(w, "qwen3vl.block_count", 2) ||
+             rl_gguf_w_u32(w, "qwen3vl.embedding_length", 512) || rl_gguf_w_u32(w, "qwen3vl.feed_forward_length", 1024) ||
+             rl_gguf_w_u32(w, "qwen3vl.attention.head_count", 4) || rl_gguf_w_u32(w, "qwen3vl.attention.head_count_kv", 2) ||
+             rl_gguf_w_u32(w, "qwen3vl.attention.key_length", 128) || rl_gguf_w_f32(w, "qwen3vl.rope.freq_base", 5e6f) ||
+             rl_gguf_w_arr_i32(w, "qwen3vl.rope.dimension_sections", 4, sec) || rl_gguf_w_tensor(w, "token_embd.weight", 0, 2, ne) ||
+             rl_gguf_w_begin(w);
+    float *z = calloc(512 * 256, sizeof *z);
+    if (rc || !z || rl_gguf_w_data(w, z, 512 * 256 * sizeof *z)) { rl_gguf_w_abort(w); rc = -1; }
+    else rc = rl_gguf_w_close(w);
+    free(z);
+    CHECK(rc == 0, "write %s: %s", p, rl_errmsg());
+    rl_model_desc d;
+    if (!rc && rl_config_load(p, &d) == 0) {
+        const rl_rope *r = &d.ropes[0];
+        int off = 0;
+        for (int j = 0; j < 64; j++) off += (r->short_factor[j] == INFINITY) != (j == 61 || j == 62);
+        CHECK(!strcmp(d.family, "qwen3") && d.qk_norm && r->pairing == RL_ROPE_NEOX && r->rot_dims == 128 && r->scaling == RL_RS_FACTORS &&
+              r->n_short == 64 && !off, "qwen3vl: pairs 61, 62 unrotated only (%d off)", off);
+    } else
+        CHECK(0, "config: %s", rl_errmsg());
+    t_rmrf(dir);
+}
+
 int main(void) {
     RUN(test_granitehybrid_defaults);
+    RUN(test_qwen3vl_imrope);
     RUN_SHARED(test_llama);
     RUN_SHARED(test_families);
     RUN_SHARED(test_deepseek2);
