@@ -141,11 +141,26 @@ static int resolve_layer(rl_model *m, int l) {
     return 0;
 }
 
+/* Fused experts with per-expert names to fall back on (ename_split): a checkpoint without the fused
+ * tensor of its first MoE layer stores them per expert, [out, in] each. */
+static void split_experts(rl_model *m) {
+    rl_model_desc *d = &m->d;
+    int l = 0;
+    while (l < d->n_layers && !d->layer_moe[l]) l++;
+    char name[320];
+    if (!d->moe_fused || !d->ename_split[0] || l == d->n_layers || snprintf(name, sizeof name, d->ename[0], l) >= (int)sizeof name ||
+        rl_find_tensor(d, m->ck, name))
+        return;
+    for (int k = 0; k < 3; k++) d->ename[k] = d->ename_split[k];
+    d->moe_fused = d->moe_transposed = 0;
+}
+
 int rl_moe_plan(rl_model *m) {
     const rl_model_desc *d = &m->d;
     int any = 0;
     for (int l = 0; l < d->n_layers; l++) any |= d->n_experts > 0 && d->layer_moe[l];
     if (!any) return 0;
+    split_experts(m);
     if (d->moe_fused && d->ename[1]) return rl_err("%s: fused experts take gate_up and down only", m->dir);
     if (d->moe_ungated && (d->moe_fused || d->moe_interleaved || d->moe_transposed || d->ename[0] || !d->ename[1]))
         return rl_err("%s: ungated experts take up and down tensors only", m->dir);

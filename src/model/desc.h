@@ -265,6 +265,9 @@ typedef struct {
                                 fused: ename[0] gate_up and ename[2] down with %d layer only */
     const char *ename_b[3];  /* experts' biases, [E, rows] per tensor (fused: [E, 2*moe_inter], -, [E, hidden]; GGUF:
                                 gate, up and down each); NULL = none (gpt-oss) */
+    const char *ename_split[3]; /* fused experts: the per-expert names (%d layer, %d expert) a checkpoint may store
+                                instead (Llama 4's pre-quantized releases); the engine takes them where the fused
+                                tensor is absent (moe.c) */
     int moe_interleaved;     /* fused gate_up rows interleaved: row 2j gate j, row 2j+1 up j (gpt-oss) */
     int moe_ungated;         /* experts and the shared expert are down(act(up x)): no gate tensor, ename[0] NULL
                                 (Nemotron-H's squared-ReLU experts) */

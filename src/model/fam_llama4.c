@@ -6,7 +6,8 @@
  * whose MoE layers (moe_layers, or every interleave_moe_layer_step-th) route each token to its
  * top-k experts by sigmoid(logit), that weight multiplying the expert's input, plus an always-on
  * shared expert; experts fused as feed_forward.experts.gate_up_proj [E, hidden, 2I] (gate, then
- * up) and down_proj [E, I, hidden]; dense layers use intermediate_size_mlp. */
+ * up) and down_proj [E, I, hidden], or, in the pre-quantized (FP8) releases, per expert
+ * (experts.N.{gate,up,down}_proj: ename_split); dense layers use intermediate_size_mlp. */
 #include "model/fam_moe.h"
 #include "model/family.h"
 #include "util/err.h"
@@ -58,6 +59,9 @@ int rl_norm_llama4(rl_model_desc *d, const cJSON *cfg, const char *file) {
     d->wname[W_SHX_DOWN] = "model.layers.%d.feed_forward.shared_expert.down_proj.weight";
     d->ename[0] = "model.layers.%d.feed_forward.experts.gate_up_proj";
     d->ename[2] = "model.layers.%d.feed_forward.experts.down_proj";
+    d->ename_split[0] = "model.layers.%d.feed_forward.experts.%d.gate_proj.weight"; /* the FP8 releases: per expert */
+    d->ename_split[1] = "model.layers.%d.feed_forward.experts.%d.up_proj.weight";
+    d->ename_split[2] = "model.layers.%d.feed_forward.experts.%d.down_proj.weight";
 
     long long E, k, imlp, floor_scale, chunk = 0;
     int ab, qkn, temp;

@@ -14,7 +14,8 @@
  * the prompt and its continuation cross several chunks and temperatures. Every prefill and decode
  * row within 1e-3 and the same greedy ids on every backend, the prompt in one sweep and in sweeps
  * of 4; with every routed expert on the CPU beside a GPU backend, or uploaded; the wrapped
- * multimodal form (vision tensors of NaNs never read) against the same rows. Written as F32 GGUF
+ * multimodal form (vision tensors of NaNs never read) and the experts stored per expert (the FP8
+ * releases' layout) against the same rows. Written as F32 GGUF
  * (`quantize --gguf`: llama.cpp's llama4, the experts transposed and split as its converter does,
  * from the wrapped checkpoint too) and read back against the same rows where llama.cpp's fixed
  * chunk of 8192, NoPE step 4 and temperature 0.1 / 8192 say the same; refused, naming llama.cpp,
@@ -33,7 +34,7 @@ typedef struct {
     int qk_norm, temp;
     int chunk, floor_scale;
     const char *extra;
-    int wrap;        /* 1: as Llama4ForConditionalGeneration */
+    int wrap;        /* 1: as Llama4ForConditionalGeneration; 2: the experts stored per expert (the FP8 releases' layout) */
     int gguf;        /* 1: also written as F32 GGUF and read back; -1: that export refused, naming llama.cpp */
 } l4_case;
 
@@ -50,6 +51,8 @@ static const l4_case CASES[] = {
     {"llama4 (llama.cpp's constants, dense and MoE layers)", 2, {1, 1, 1, 0}, {0, 1, 0, 1}, 1, 1, 8192, 8192,
      ",\"interleave_moe_layer_step\":2", 0, 1},
     {"llama4 (Llama4ForConditionalGeneration, llama.cpp's constants)", 1, {1, 1, 1, 0}, {1, 1, 1, 1}, 1, 1, 8192, 8192, "", 1, 1},
+    {"llama4 (experts stored per expert)", 2, {1, 0, 1, 0}, {0, 1, 0, 1}, 0, 1, 4, 3,
+     ",\"no_rope_layers\":[1,0,1,0],\"interleave_moe_layer_step\":2,\"use_qk_norm\":false", 2, 0},
 };
 
 static void rmsnorm(double *o, const double *x, const double *w, int n) {
@@ -239,6 +242,47 @@ static void check_placements(const char *dir, const l4_case *c, const int32_t *i
         }
 }
 
+/* The synthetic checkpoint with its fused experts split per expert, as the pre-quantized releases
+ * store them: experts.e.gate_proj / up_proj [I, hidden] (gate_up_proj's columns, transposed) and
+ * down_proj [hidden, I]. */
+static int split(const char *src, const char *dir, const void *arg) {
+    (void)arg;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/config.json", src);
+    cJSON *cfg = rl_json_load(path);
+    rl_checkpoint *ck = rl_ckpt_open(src);
+    if (!cfg || !ck) { cJSON_Delete(cfg); rl_ckpt_close(ck); return -1; }
+    int n_in = rl_ckpt_n_tensors(ck), n = 0, rc = 0;
+    repack_t *o = calloc((size_t)n_in + 3 * E * L, sizeof *o);
+    for (int i = 0; o && i < n_in && !rc; i++) {
+        const rl_tensor_info *t = rl_ckpt_tensor(ck, i);
+        int l, down = 0;
+        char rest[64];
+        if (sscanf(t->name, "model.layers.%d.feed_forward.experts.%63s", &l, rest) != 2) { rc = repack_copy(ck, t, &o[n++]); continue; }
+        down = !strcmp(rest, "down_proj");
+        const rl_tensor_info *x;
+        uint8_t *w = repack_load(ck, t->name, &x);
+        if (!w) { rc = -1; break; }
+        size_t es = RL_DTYPES[t->dtype].size;
+        int64_t in = t->shape[1], W = t->shape[2]; /* [E, in, W] */
+        for (int e = 0; e < E; e++)
+            for (int part = 0; part < (down ? 1 : 2); part++) {
+                static const char *const NM[3] = {"gate_proj", "up_proj", "down_proj"};
+                repack_t *y = &o[n++];
+                int64_t rows = down ? W : W / 2, off = down ? 0 : part * rows; /* output rows: columns off.. of the source */
+                snprintf(y->name, sizeof y->name, "model.layers.%d.feed_forward.experts.%d.%s.weight", l, e, NM[down ? 2 : part]);
+                y->dt = t->dtype; y->ndim = 2; y->shape[0] = rows; y->shape[1] = in; y->bytes = (size_t)rows * in * es;
+                y->data = malloc(y->bytes);
+                if (!y->data) { rc = -1; break; }
+                for (int64_t r = 0; r < rows; r++)
+                    for (int64_t c = 0; c < in; c++)
+                        memcpy(y->data + ((size_t)r * in + c) * es, w + (((size_t)e * in + c) * W + off + r) * es, es);
+            }
+        free(w);
+    }
+    return repack_finish(dir, cfg, ck, o, n, rc);
+}
+
 static void check_case(const l4_case *c) {
     char cfg[2048];
     config(cfg, sizeof cfg, c);
@@ -251,7 +295,7 @@ static void check_case(const l4_case *c) {
     CHECK(rl_write_file_atomic(path, cfg, strlen(cfg)) == 0, "write %s", path);
     rl_synth_opts so = {.dtype = RL_DT_BF16, .seed = 43};
     CHECK(rl_synth_write(path, src, &so) == 0, "%s: synth: %s", c->name, rl_last_error());
-    if (c->wrap) CHECK(mkdir(dst, 0755) == 0 && wrap(src, dst, c) == 0, "%s: wrap", c->name);
+    if (c->wrap) CHECK(mkdir(dst, 0755) == 0 && (c->wrap == 2 ? split : wrap)(src, dst, c) == 0, "%s: rewrite", c->name);
     CHECK((REF_CK = rl_ckpt_open(src)) != NULL, "open %s", src);
     float *gl = REF_CK ? ref_logits(reference, c, ids, P, G, V) : NULL;
     if (gl) ref_compare(c->wrap ? dst : src, c->name, ids, P, G, gl, V, 4);
@@ -268,6 +312,7 @@ static void test_scout_like(void) { check_case(&CASES[0]); }
 static void test_maverick_like(void) { check_case(&CASES[1]); }
 static void test_moe_layers(void) { check_case(&CASES[2]); }
 static void test_wrapped(void) { check_case(&CASES[3]); }
+static void test_split_experts(void) { check_case(&CASES[6]); }
 static void test_gguf(void) {
     check_case(&CASES[4]);
     check_case(&CASES[5]);
@@ -317,6 +362,7 @@ int main(void) {
     RUN(test_maverick_like);
     RUN(test_moe_layers);
     RUN(test_wrapped);
+    RUN(test_split_experts);
     RUN(test_gguf);
     TEST_END();
 }
