@@ -170,7 +170,7 @@ int rl_moe_plan(rl_model *m) {
     if (!S) return rl_err("out of memory");
     m->moe = S;
     S->E = d->n_experts; S->k = d->n_experts_used; S->I = d->moe_inter; S->Is = d->moe_shared_inter;
-    S->H = d->hidden; S->max_T = m->max_T; S->n_layers = d->n_layers;
+    S->H = d->moe_latent > 0 ? d->moe_latent : d->hidden; S->Hm = d->hidden; S->max_T = m->max_T; S->n_layers = d->n_layers;
     S->rp = (rl_route_params){d->n_experts, d->n_experts_used, d->moe_sigmoid, d->moe_n_group, d->moe_topk_group,
                               d->moe_group_top2, d->moe_norm_topk, d->moe_scale};
     size_t E = (size_t)S->E, T = (size_t)m->max_T, H = (size_t)S->H, K = (size_t)S->k, F = sizeof(float);
@@ -219,7 +219,12 @@ int rl_moe_plan(rl_model *m) {
     rl_plan_add(p, "moe expert gate", RL_MEM_DEVICE, T * Imax * F, (void **)&S->g);
     rl_plan_add(p, "moe expert up", RL_MEM_DEVICE, T * Imax * F, (void **)&S->u);
     rl_plan_add(p, "moe expert outputs", RL_MEM_DEVICE, T * K * H * F, (void **)&S->y);
-    rl_plan_add(p, "moe small weights", RL_MEM_DEVICE, (2 * E + H) * F, (void **)&S->vb);
+    rl_plan_add(p, "moe small weights", RL_MEM_DEVICE, (2 * E + (size_t)S->Hm) * F, (void **)&S->vb);
+    if (d->moe_latent > 0) {
+        rl_plan_add(p, "moe latent input", RL_MEM_DEVICE, T * H * F, (void **)&S->xl);
+        rl_plan_add(p, "moe latent sum", RL_MEM_DEVICE, T * H * F, (void **)&S->sum_l);
+        rl_plan_add(p, "moe latent output", RL_MEM_DEVICE, T * (size_t)S->Hm * F, (void **)&S->lat_y);
+    }
     if (d->moe_interleaved || d->moe_transposed) rl_plan_add(p, "moe expert gate_up", RL_MEM_DEVICE, 2 * T * Imax * F, (void **)&S->gu);
     if (d->ename_b[0] || d->ename_b[1] || d->ename_b[2]) rl_plan_add(p, "moe expert biases", RL_MEM_DEVICE, (2 * Imax + H) * F, (void **)&S->xbias);
     if (!m->be->ops->host_shared) {
@@ -389,12 +394,12 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
     rl_backend *be = m->be;
     if (!S || !d->layer_moe[l]) return rl_err("%s: layer %d is not a MoE layer", m->dir, l);
     if (T > S->max_T) return rl_err("moe: %d tokens exceed the %d sized at open", T, S->max_T);
-    int E = S->E, K = S->k, H = S->H;
+    int E = S->E, K = S->k, H = S->H, Hm = S->Hm; /* (H: the routed experts' width; Hm: the model's) */
 
     /* router on the backend; the choices come back to pick the experts to read */
     rl_wref wr = rl_stage_weight(m, s, buf, W_MOE_ROUTER), wb = rl_stage_weight(m, s, buf, W_MOE_ROUTER_BIAS);
     rl_wref wlb = rl_stage_weight(m, s, buf, W_MOE_ROUTER_B); /* the router Linear's own bias (gpt-oss) */
-    be->ops->matmul(be, S->logits, xn, wr.p, wr.dt, wlb.p ? rl_vec_f32(m, S->vb + E + H, wlb.p, wlb.dt, E) : NULL, T, H, E);
+    be->ops->matmul(be, S->logits, xn, wr.p, wr.dt, wlb.p ? rl_vec_f32(m, S->vb + E + Hm, wlb.p, wlb.dt, E) : NULL, T, Hm, E);
     const float *bias = wb.p ? rl_vec_f32(m, S->vb, wb.p, wb.dt, E) : NULL;
     be->ops->moe_route(be, S->logits, bias, T, &S->rp, S->d_idx, S->d_w);
     RL_TRACE(m, l, "moe_scores", S->logits, T, E);
@@ -410,7 +415,14 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
     /* where each expert runs (moe_place.c): from the cache, or read from disk and then taken into
      * the cache, run from the batch buffer (uploaded into a device slot), or run on the CPU */
     int n_rd = rl_moe_place(m, l, n_need);
-    if (rl_moe_cpu_begin(m, xn, n_need, T)) return -1; /* the CPU experts' rows come down first */
+    const float *xr = xn; /* the routed experts' input rows */
+    if (S->xl) { /* latent MoE: into the experts' width */
+        rl_wref li = rl_stage_weight(m, s, buf, W_MOE_LAT_IN);
+        be->ops->matmul(be, S->xl, xn, li.p, li.dt, NULL, T, Hm, H);
+        be->ops->zero(be, S->sum_l, (size_t)T * H * sizeof(float));
+        xr = S->xl;
+    }
+    if (rl_moe_cpu_begin(m, xr, n_need, T)) return -1; /* the CPU experts' rows come down first */
 
     /* batches of experts to read: at least two when possible, so reading overlaps computing */
     int nb = n_rd ? (n_rd + S->per_batch - 1) / S->per_batch : 0;
@@ -421,16 +433,16 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
     if (nb) rl_xr_start(S->xr, S->batches, nb);
 
     /* the shared expert and the cached experts while the first batch is read */
-    rl_moe_run dev = {be, xn, S->xe, S->g, S->u, S->gu, S->xbias, S->d_win};
-    if (s->t[W_SHX_DOWN]) {
+    rl_moe_run dev = {be, xr, S->xe, S->g, S->u, S->gu, S->xbias, S->d_win};
+    if (s->t[W_SHX_DOWN]) { /* (on the model's width) */
         rl_wref g = rl_stage_weight(m, s, buf, W_SHX_GATE), u = rl_stage_weight(m, s, buf, W_SHX_UP);
         rl_wref dn = rl_stage_weight(m, s, buf, W_SHX_DOWN), gw = rl_stage_weight(m, s, buf, W_SHX_GATE_W);
-        if (d->moe_shared_fused) u = (rl_wref){(const uint8_t *)g.p + (size_t)S->Is * rl_dtype_row_bytes(g.dt, H), g.dt}; /* up rows after gate's */
+        if (d->moe_shared_fused) u = (rl_wref){(const uint8_t *)g.p + (size_t)S->Is * rl_dtype_row_bytes(g.dt, Hm), g.dt}; /* up rows after gate's */
         expert_w sw = {{g.p, u.p, dn.p}, {g.dt, u.dt, dn.dt}, {NULL, NULL, NULL}, {RL_DT_F32, RL_DT_F32, RL_DT_F32}};
-        expert_mlp(be, d->act, (expert_form){0, 0}, &sw, &dev, xn, T, H, S->Is, out);
-        if (gw.p) be->ops->row_gate(be, out, xn, rl_vec_f32(m, S->vb + E, gw.p, gw.dt, H), T, H);
+        expert_mlp(be, d->act, (expert_form){0, 0}, &sw, &dev, xn, T, Hm, S->Is, out);
+        if (gw.p) be->ops->row_gate(be, out, xn, rl_vec_f32(m, S->vb + E, gw.p, gw.dt, Hm), T, Hm);
     } else
-        be->ops->zero(be, out, (size_t)T * H * sizeof(float));
+        be->ops->zero(be, out, (size_t)T * Hm * sizeof(float));
     int n_up = 0; /* RAM-tier experts uploaded for this sweep: into the batch buffers' regions in
                      turn (the device's queue orders each upload after the ops reading it before) */
     for (int j = 0; j < n_need; j++) {
@@ -511,11 +523,17 @@ int rl_moe_forward(rl_model *m, int l, const uint8_t *buf, const float *xn, floa
     }
     if (nb) rl_xr_finish(S->xr);
     if (rl_moe_cpu_end(m, n_need)) return -1;
-    /* the weighted outputs into the sum in ascending expert order, wherever each expert ran */
+    /* the weighted outputs into the sum in ascending expert order, wherever each expert ran
+     * (latent MoE: summed in the latent width, then projected back once) */
     for (int j = 0; j < n_need; j++) {
         int e = S->needed[j];
-        be->ops->scatter_add_rows(be, out, S->y + (size_t)S->start[e] * H, S->d_tok + S->start[e], S->d_wof + S->start[e],
-                                  S->start[e + 1] - S->start[e], H);
+        be->ops->scatter_add_rows(be, S->sum_l ? S->sum_l : out, S->y + (size_t)S->start[e] * H, S->d_tok + S->start[e],
+                                  S->d_wof + S->start[e], S->start[e + 1] - S->start[e], H);
+    }
+    if (S->sum_l) {
+        rl_wref lo = rl_stage_weight(m, s, buf, W_MOE_LAT_OUT);
+        be->ops->matmul(be, S->lat_y, S->sum_l, lo.p, lo.dt, NULL, T, H, Hm);
+        be->ops->add(be, out, S->lat_y, (int64_t)T * Hm);
     }
     S->bytes[l] += bytes;
     return 0;

@@ -25,6 +25,7 @@ enum { XK_HIT, XK_ADMIT, XK_DEV, XK_CPU };
 
 struct rl_moe_state {
     int E, k, I, Is, H, max_T, n_layers;
+    int Hm;                   /* the model's width (router, shared expert); H is the routed experts' (latent MoE: less) */
     int n_moe;                /* MoE layers this process runs (layers l0..l1 of an MPI pipeline rank) */
     expert_loc *loc;          /* (n_layers, E); only MoE layers filled */
     rl_stage_qrole *qt;       /* (n_layers, 3): composite expert tensors' format (aux presence, params) */
@@ -57,7 +58,9 @@ struct rl_moe_state {
     float *y;                 /* (max_T*k, H) every assignment's expert output, rows grouped by
                                  expert as tok_of; added into the sum in ascending expert order at
                                  the end, so the sum is the same wherever and whenever each expert ran */
-    float *vb;                /* f32 vectors: correction bias (E), shared gate weights (H), router bias (E) */
+    float *vb;                /* f32 vectors: correction bias (E), shared gate weights (Hm), router bias (E) */
+    float *xl, *sum_l, *lat_y; /* latent MoE: the experts' input rows (max_T, H), their weighted sum (max_T, H), its
+                                 projection back (max_T, Hm); else NULL */
     float *gu;                /* (max_T, 2 I) gate_up outputs to split (moe_interleaved, moe_transposed), else NULL */
     float *xbias;             /* (2 I + H) an expert's biases as f32 (ename_b), else NULL */
     uint8_t *xdev[2];         /* device copies of the two expert batches (NULL if host_shared) */

@@ -142,6 +142,8 @@ typedef enum {
        the x channels, W_LIN_B x_proj [dt_rank + 2 d_state, I] (dt, B, C), W_LIN_A dt_proj.weight [I, dt_rank],
        W_LIN_DT_BIAS dt_proj.bias [I], W_LIN_A_LOG A_log [I, d_state], W_LIN_D [I], W_LIN_OUT; Jamba's norms: */
     W_LIN_DT_NORM, W_LIN_B_NORM, W_LIN_C_NORM, /* dt_layernorm [dt_rank], b_layernorm / c_layernorm [d_state] */
+    W_MOE_LAT_IN,            /* latent MoE (moe_latent): fc1_latent_proj [latent, hidden], the routed experts' input */
+    W_MOE_LAT_OUT,           /* fc2_latent_proj [hidden, latent], on their weighted sum */
     W_COUNT
 } rl_weight_role;
 _Static_assert(W_COUNT <= 64, "w_optional holds one bit per weight role");
@@ -269,6 +271,8 @@ typedef struct {
                                 instead (Llama 4's pre-quantized releases); the engine takes them where the fused
                                 tensor is absent (moe.c) */
     int moe_interleaved;     /* fused gate_up rows interleaved: row 2j gate j, row 2j+1 up j (gpt-oss) */
+    int moe_latent;          /* > 0: the routed experts run in this width (Nemotron 3 Super): in = W_MOE_LAT_IN x,
+                                out = W_MOE_LAT_OUT (their weighted sum); router and shared expert on x itself */
     int moe_ungated;         /* experts and the shared expert are down(act(up x)): no gate tensor, ename[0] NULL
                                 (Nemotron-H's squared-ReLU experts) */
     int moe_transposed;      /* plain fused experts stored [E, in, out] (transformers' experts_are_transposed:

@@ -81,12 +81,20 @@ static int mamba(rl_model_desc *d, const cJSON *cfg, const char *file) {
 
 /* The "E" layers (Nemotron 3 Nano): DeepSeek-V3's routing (sigmoid scores, e_score_correction_bias
  * choosing, n_group / topk_group, norm_topk_prob, routed_scaling_factor), ungated squared-ReLU
- * experts of moe_intermediate_size, one shared expert of moe_shared_expert_intermediate_size. */
+ * experts of moe_intermediate_size, one shared expert of moe_shared_expert_intermediate_size;
+ * Nemotron 3 Super: the routed experts in a latent width (moe_latent_size: fc1_latent_proj before
+ * them, fc2_latent_proj on their weighted sum; router and shared expert on the full width). */
 static int experts(rl_model_desc *d, const cJSON *cfg, const char *file) {
     long long shi;
     if (rl_moe_parse(d, cfg, file, 1, 1)) return -1;
-    const cJSON *ls = rl_json_get(cfg, "moe_latent_size");
-    if (ls && !cJSON_IsNull(ls)) return rl_err("%s: \"moe_latent_size\" (latent expert projections, Nemotron 3 Super) is not supported", file);
+    long long lat;
+    if (rl_json_int(cfg, "moe_latent_size", 0, &lat, file)) return -1; /* (null: none) */
+    if (lat < 0 || lat > (1ll << 20)) return rl_err("%s: moe_latent_size %lld is invalid", file, lat);
+    if (lat > 0) { /* Nemotron 3 Super: the routed experts in a latent width */
+        d->moe_latent = (int)lat;
+        d->wname[W_MOE_LAT_IN] = "backbone.layers.%d.mixer.fc1_latent_proj.weight";
+        d->wname[W_MOE_LAT_OUT] = "backbone.layers.%d.mixer.fc2_latent_proj.weight";
+    }
     if (rl_json_int(cfg, "moe_shared_expert_intermediate_size", d->moe_inter, &shi, file)) return -1;
     if (shi < 0 || shi > (1ll << 24)) return rl_err("%s: moe_shared_expert_intermediate_size %lld is invalid", file, shi);
     d->moe_shared_inter = (int)shi;

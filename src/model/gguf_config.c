@@ -79,6 +79,7 @@ static const char *const ROLE_NAMES[W_COUNT] = {
     [W_LIN_A] = "blk.%d.ssm_alpha.weight", [W_LIN_CONV] = "blk.%d.ssm_conv1d.weight", [W_LIN_A_LOG] = "blk.%d.ssm_a",
     [W_LIN_DT_BIAS] = "blk.%d.ssm_dt.bias", [W_LIN_NORM] = "blk.%d.ssm_norm.weight", [W_LIN_OUT] = "blk.%d.ssm_out.weight",
     [W_LIN_CONV_B] = "blk.%d.ssm_conv1d.bias", [W_LIN_D] = "blk.%d.ssm_d",
+    [W_MOE_LAT_IN] = "blk.%d.ffn_latent_down.weight", [W_MOE_LAT_OUT] = "blk.%d.ffn_latent_up.weight",
     [W_LIN_DT_NORM] = "blk.%d.ssm_dt_norm.weight", [W_LIN_B_NORM] = "blk.%d.ssm_b_norm.weight", [W_LIN_C_NORM] = "blk.%d.ssm_c_norm.weight",
     [W_SHX_GATE] = "blk.%d.ffn_gate_shexp.weight", [W_SHX_UP] = "blk.%d.ffn_up_shexp.weight",
     [W_SHX_DOWN] = "blk.%d.ffn_down_shexp.weight", [W_SHX_GATE_W] = "blk.%d.ffn_gate_inp_shexp.weight",
@@ -349,7 +350,8 @@ static int nemotron_h_config(cJSON *c, const rl_gguf *g, const char *arch) {
     if (experts > 0) { /* sigmoid scores, exp_probs_b choosing (noaux_tc), llama.cpp's expert_weights_norm / _scale */
         cJSON_DeleteItemFromObject(c, "shared_expert_intermediate_size");
         if (put_int(c, g, arch, "expert_shared_feed_forward_length", "moe_shared_expert_intermediate_size") ||
-            put_int(c, g, arch, "expert_feed_forward_length", "moe_intermediate_size") || moe_routing_config(c, g, arch, 2)) return -1;
+            put_int(c, g, arch, "expert_feed_forward_length", "moe_intermediate_size") || moe_routing_config(c, g, arch, 2) ||
+            put_int(c, g, arch, "moe_latent_size", "moe_latent_size")) return -1; /* (Nemotron 3 Super: ffn_latent_down / _up) */
         if (!cJSON_GetObjectItem(c, "moe_intermediate_size")) cJSON_AddNumberToObject(c, "moe_intermediate_size", (double)(nff ? nff : 1));
     }
     return 0;

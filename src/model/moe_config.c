@@ -147,10 +147,12 @@ void rl_moe_describe(const rl_model_desc *d, char *buf, size_t cap) {
     if (d->n_experts <= 0) return;
     int moe_layers = 0;
     for (int l = 0; l < d->n_layers; l++) moe_layers += d->layer_moe[l] != 0;
-    snprintf(buf + n, cap - n, "experts %d, top-%d, %s%s%s%s%s, scale %g, groups %d/%d, expert inter %d, shared inter %d%s, %d of %d layers MoE%s%s%s",
+    char lat[48] = "";
+    if (d->moe_latent > 0) snprintf(lat, sizeof lat, ", experts in a latent width %d", d->moe_latent);
+    snprintf(buf + n, cap - n, "experts %d, top-%d, %s%s%s%s%s%s, scale %g, groups %d/%d, expert inter %d, shared inter %d%s, %d of %d layers MoE%s%s%s",
              d->n_experts, d->n_experts_used, d->moe_sigmoid ? "sigmoid" : "softmax",
              d->moe_bias ? " + correction bias" : "", d->moe_norm_topk ? ", top-k renormalised" : "",
-             d->moe_router_b ? ", router bias" : "", d->moe_input_scaled ? ", weight on the expert's input" : "", (double)d->moe_scale, d->moe_topk_group, d->moe_n_group, d->moe_inter,
+             d->moe_router_b ? ", router bias" : "", d->moe_input_scaled ? ", weight on the expert's input" : "", lat, (double)d->moe_scale, d->moe_topk_group, d->moe_n_group, d->moe_inter,
              d->moe_shared_inter, d->moe_shared_gate ? " (sigmoid gate)" : d->moe_shared_fused ? " (fused gate/up)" : "", moe_layers,
              d->n_layers, d->ename_b[0] || d->ename_b[2] ? "; expert biases" : "",
              d->moe_interleaved ? "; gate/up rows interleaved" : "", d->quant.method == RL_QM_MXFP4 ? "; experts in MXFP4" : "");

@@ -94,7 +94,7 @@ static int mlp_role(int r) {
     switch (r) {
     case W_MLP_NORM: case W_MLP_NORM_B: case W_GATE: case W_UP: case W_DOWN: case W_UP_B: case W_DOWN_B: case W_GATE_UP:
     case W_POST_MLP_NORM: case W_MOE_ROUTER: case W_MOE_ROUTER_BIAS: case W_MOE_ROUTER_B: case W_SHX_GATE: case W_SHX_UP:
-    case W_SHX_DOWN: case W_SHX_GATE_W: return 1;
+    case W_SHX_DOWN: case W_SHX_GATE_W: case W_MOE_LAT_IN: case W_MOE_LAT_OUT: return 1;
     default: return 0;
     }
 }

@@ -6,6 +6,7 @@ int rl_moe_role_needed(const rl_model_desc *d, int l, int r) {
     int moe = d->n_experts > 0 && d->layer_moe[l];
     switch (r) {
     case W_MOE_ROUTER: return moe;
+    case W_MOE_LAT_IN: case W_MOE_LAT_OUT: return moe && d->moe_latent > 0;
     case W_MOE_ROUTER_BIAS: return moe && d->moe_bias;
     case W_MOE_ROUTER_B: return moe && d->moe_router_b;
     case W_SHX_GATE: return moe && d->moe_shared_inter > 0 && !d->moe_ungated;
@@ -32,6 +33,8 @@ void rl_moe_role_shape(const rl_model_desc *d, int r, int64_t *rows, int64_t *co
     int64_t qk = (int64_t)d->qk_nope_dim + d->qk_rope_dim;
     switch (r) {
     case W_MOE_ROUTER: *rows = E; *cols = H; break;
+    case W_MOE_LAT_IN: *rows = d->moe_latent; *cols = H; break;
+    case W_MOE_LAT_OUT: *rows = H; *cols = d->moe_latent; break;
     case W_MOE_ROUTER_BIAS: case W_MOE_ROUTER_B: *rows = E; *cols = 0; break;
     case W_SHX_GATE: *rows = d->moe_shared_fused ? 2 * Is : Is; *cols = H; break;
     case W_SHX_UP: *rows = Is; *cols = H; break;
@@ -56,7 +59,7 @@ void rl_moe_role_shape(const rl_model_desc *d, int r, int64_t *rows, int64_t *co
 
 int rl_moe_expert_name(const rl_model_desc *d, int l, int e, int k, char *name, size_t cap,
                        int64_t *rows, int64_t *cols) {
-    int64_t H = d->hidden, I = d->moe_inter;
+    int64_t H = d->moe_latent > 0 ? d->moe_latent : d->hidden, I = d->moe_inter; /* (latent MoE: the experts' width) */
     *rows = k == 2 ? H : (d->moe_fused && k == 0 ? 2 * I : I);
     *cols = k == 2 ? I : H;
     const char *f = d->ename[k];

@@ -49,7 +49,8 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
 
 /* Layer roles written in the file's matrix type (the rest: F32). */
 static const int MATRIX_ROLES[] = {W_Q, W_K, W_V, W_O, W_QKV, W_GATE, W_UP, W_DOWN, W_GATE_UP, W_SHX_GATE, W_SHX_UP, W_SHX_DOWN,
-                                   W_MLA_Q_A, W_MLA_Q_B, W_MLA_KV_A, W_LIN_QKV, W_LIN_Z, W_LIN_B, W_LIN_A, W_LIN_OUT};
+                                   W_MLA_Q_A, W_MLA_Q_B, W_MLA_KV_A, W_LIN_QKV, W_LIN_Z, W_LIN_B, W_LIN_A, W_LIN_OUT, W_MOE_LAT_IN,
+                                   W_MOE_LAT_OUT};
 /* Mamba-1's in_proj, x_proj and dt_proj as llama.cpp names them (the other W_LIN_* roles: rl_gguf_role_name). */
 static const char *mamba1_name(int r) {
     return r == W_LIN_QKV ? "blk.%d.ssm_in.weight" : r == W_LIN_B ? "blk.%d.ssm_x.weight" : r == W_LIN_A ? "blk.%d.ssm_dt.weight" : NULL;
@@ -776,6 +777,7 @@ static int write_nemotron_h(rl_gguf_writer *w, const rl_model_desc *d, const cha
              rl_gguf_w_arr_i32(w, KEY("feed_forward_length"), (uint64_t)d->n_layers, ff) ||
              (d->lin_kind == RL_LIN_MAMBA2 && write_ssm(w, d, arch)) ||
              rl_gguf_w_bool(w, KEY("rope.scaling.finetuned"), 0) ||
+             (d->moe_latent > 0 && rl_gguf_w_u32(w, KEY("moe_latent_size"), (uint32_t)d->moe_latent)) ||
              (d->n_experts && (rl_gguf_w_u32(w, KEY("expert_shared_count"), d->moe_shared_inter > 0) ||
                                rl_gguf_w_bool(w, KEY("expert_weights_norm"), d->moe_norm_topk) ||
                                rl_gguf_w_f32(w, KEY("expert_weights_scale"), d->moe_scale) ||

@@ -10,7 +10,8 @@
  * in sweeps of 4. Cases: 2 B / C (and norm) groups; 1 group with layers_block_type names; "E"
  * layers (Nemotron 3): sigmoid scores, the correction bias choosing the top 2 of 4, the chosen
  * scores renormalised and scaled by routed_scaling_factor, ungated squared-ReLU experts plus the
- * shared expert, with and without a dense MLP layer beside them. Each also written as F32 GGUF
+ * shared expert, with and without a dense MLP layer beside them, and with the routed experts in a
+ * latent width (Nemotron 3 Super: fc1_latent_proj before them, fc2_latent_proj on their sum). Each also written as F32 GGUF
  * (`quantize --gguf`: llama.cpp's nemotron_h / nemotron_h_moe, the sublayers in the per-layer
  * head_count_kv / feed_forward_length lists) and read back against the same rows, but for the
  * dense MLP beside experts, which nemotron_h_moe cannot say (refused naming llama.cpp). A pattern of the wrong length or an unknown letter is an
@@ -22,7 +23,7 @@
 #include "model/config.h"
 
 enum { H = 64, NH = 4, NKV = 2, HD = 24, V = 256, L = 6, P = 9, G = 5, MH = 8, MP = 16, MI = MH * MP, MK = 4, FF = 96,
-       E = 4, TOPK = 2, EI = 32, SI = 48 };
+       E = 4, TOPK = 2, EI = 32, SI = 48, LAT = 24 };
 
 typedef struct {
     const char *name, *layers; /* the pattern: M * - E */
@@ -30,21 +31,26 @@ typedef struct {
     const char *extra;
     int gguf;        /* see ref_check */
     int mamba2;      /* Mamba2ForCausalLM: its own config keys, the norm over all channels */
+    int latent;      /* Nemotron 3 Super: the routed experts in LAT dims (moe_latent_size) */
 } nh_case;
 
 static const nh_case CASES[] = {
-    {"nemotron-h (2 groups)", "M-*M-M", 2, 16, ",\"hybrid_override_pattern\":\"M-*M-M\"", 1, 0},
+    {"nemotron-h (2 groups)", "M-*M-M", 2, 16, ",\"hybrid_override_pattern\":\"M-*M-M\"", 1, 0, 0},
     {"nemotron-h (1 group, layers_block_type)", "M*-MM-", 1, 24,
-     ",\"layers_block_type\":[\"mamba\",\"attention\",\"mlp\",\"mamba\",\"mamba\",\"mlp\"]", 1, 0},
+     ",\"layers_block_type\":[\"mamba\",\"attention\",\"mlp\",\"mamba\",\"mamba\",\"mlp\"]", 1, 0, 0},
     {"nemotron-h (experts)", "ME*EEM", 2, 16,
      ",\"hybrid_override_pattern\":\"ME*EEM\",\"n_routed_experts\":4,\"num_experts_per_tok\":2,\"moe_intermediate_size\":32,"
      "\"moe_shared_expert_intermediate_size\":48,\"n_shared_experts\":1,\"routed_scaling_factor\":2.5,\"n_group\":1,"
-     "\"topk_group\":1,\"norm_topk_prob\":true,\"moe_latent_size\":null", 1, 0},
+     "\"topk_group\":1,\"norm_topk_prob\":true,\"moe_latent_size\":null", 1, 0, 0},
     {"nemotron-h (experts and an MLP)", "ME*E-M", 2, 16,
      ",\"hybrid_override_pattern\":\"ME*E-M\",\"n_routed_experts\":4,\"num_experts_per_tok\":2,\"moe_intermediate_size\":32,"
-     "\"moe_shared_expert_intermediate_size\":48,\"routed_scaling_factor\":2.5,\"norm_topk_prob\":true", -1, 0},
-    {"mamba2", "MMMMMM", 2, 16, "", -1, 1},
-    {"mamba2 (1 group)", "MMMMMM", 1, 24, "", 1, 1},
+     "\"moe_shared_expert_intermediate_size\":48,\"routed_scaling_factor\":2.5,\"norm_topk_prob\":true", -1, 0, 0},
+    {"mamba2", "MMMMMM", 2, 16, "", -1, 1, 0},
+    {"mamba2 (1 group)", "MMMMMM", 1, 24, "", 1, 1, 0},
+    {"nemotron-h (latent experts)", "ME*EEM", 2, 16,
+     ",\"hybrid_override_pattern\":\"ME*EEM\",\"n_routed_experts\":4,\"num_experts_per_tok\":2,\"moe_intermediate_size\":32,"
+     "\"moe_shared_expert_intermediate_size\":48,\"n_shared_experts\":1,\"routed_scaling_factor\":2.5,\"norm_topk_prob\":true,"
+     "\"moe_latent_size\":24", 1, 0, 1},
 };
 
 static void rmsnorm(double *o, const double *x, const double *w, int n) {
@@ -67,13 +73,13 @@ static void attention(int l, const double *hn, int n, double *out) {
     ref_attention_layer(&at, l, hn, n, out);
 }
 
-/* y += s down(relu(up x)^2) for one row x, up [ff, H], down [H, ff]. */
-static void relu2_mlp(double *y, const double *wu, const double *wd, const double *x, int ff, double s) {
+/* y += s down(relu(up x)^2) for one row x of w values (H, or LAT: latent experts), up [ff, w], down [w, ff]. */
+static void relu2_mlp(double *y, const double *wu, const double *wd, const double *x, int ff, int w, double s) {
     double u[FF > SI ? FF : SI], o[H];
-    ref_linear(u, wu, NULL, x, ff, H);
+    ref_linear(u, wu, NULL, x, ff, w);
     for (int i = 0; i < ff; i++) u[i] = u[i] > 0 ? u[i] * u[i] : 0;
-    ref_linear(o, wd, NULL, u, H, ff);
-    for (int i = 0; i < H; i++) y[i] += s * o[i];
+    ref_linear(o, wd, NULL, u, w, ff);
+    for (int i = 0; i < w; i++) y[i] += s * o[i];
 }
 
 /* The dense MLP of layer l into out (n, H). */
@@ -81,12 +87,16 @@ static void mlp(int l, const double *hn, int n, double *out) {
     double *wu = ref_tensor("backbone.layers.%d.mixer.up_proj.weight", l, (size_t)FF * H);
     double *wd = ref_tensor("backbone.layers.%d.mixer.down_proj.weight", l, (size_t)H * FF);
     memset(out, 0, sizeof *out * (size_t)n * H);
-    for (int t = 0; t < n; t++) relu2_mlp(out + (size_t)t * H, wu, wd, hn + (size_t)t * H, FF, 1.0);
+    for (int t = 0; t < n; t++) relu2_mlp(out + (size_t)t * H, wu, wd, hn + (size_t)t * H, FF, H, 1.0);
     free(wu); free(wd);
 }
 
-/* The experts of layer l (transformers' NemotronHMoE) into out (n, H). */
-static void moe(int l, const double *hn, int n, double *out) {
+/* The experts of layer l (transformers' NemotronHMoE) into out (n, H); latent (Nemotron 3 Super):
+ * the routed experts on fc1_latent_proj x, their weighted sum through fc2_latent_proj. */
+static void moe(const nh_case *c, int l, const double *hn, int n, double *out) {
+    int w = c->latent ? LAT : H;
+    double *f1 = c->latent ? ref_tensor("backbone.layers.%d.mixer.fc1_latent_proj.weight", l, (size_t)LAT * H) : NULL;
+    double *f2 = c->latent ? ref_tensor("backbone.layers.%d.mixer.fc2_latent_proj.weight", l, (size_t)H * LAT) : NULL;
     double *rw = ref_tensor("backbone.layers.%d.mixer.gate.weight", l, (size_t)E * H);
     double *rb = ref_tensor("backbone.layers.%d.mixer.gate.e_score_correction_bias", l, E);
     double *su = ref_tensor("backbone.layers.%d.mixer.shared_experts.up_proj.weight", l, (size_t)SI * H);
@@ -95,9 +105,9 @@ static void moe(int l, const double *hn, int n, double *out) {
     char name[128];
     for (int e = 0; e < E; e++) {
         snprintf(name, sizeof name, "backbone.layers.%%d.mixer.experts.%d.up_proj.weight", e);
-        eu[e] = ref_tensor(name, l, (size_t)EI * H);
+        eu[e] = ref_tensor(name, l, (size_t)EI * w);
         snprintf(name, sizeof name, "backbone.layers.%%d.mixer.experts.%d.down_proj.weight", e);
-        ed[e] = ref_tensor(name, l, (size_t)H * EI);
+        ed[e] = ref_tensor(name, l, (size_t)w * EI);
     }
     memset(out, 0, sizeof *out * (size_t)n * H);
     for (int t = 0; t < n; t++) {
@@ -111,13 +121,17 @@ static void moe(int l, const double *hn, int n, double *out) {
             for (int e = 0; e < E; e++) if ((j == 0 || e != top[0]) && (b < 0 || lg[e] + rb[e] > lg[b] + rb[b])) b = e;
             top[j] = b;
         }
-        double sum = 0;
+        double sum = 0, xl[LAT], yl[H], o2[H];
         for (int j = 0; j < TOPK; j++) sum += lg[top[j]];
-        for (int j = 0; j < TOPK; j++) relu2_mlp(y, eu[top[j]], ed[top[j]], x, EI, lg[top[j]] / (sum + 1e-20) * 2.5);
-        relu2_mlp(y, su, sd, x, SI, 1.0);
+        if (c->latent) ref_linear(xl, f1, NULL, x, LAT, H);
+        memset(yl, 0, sizeof yl);
+        for (int j = 0; j < TOPK; j++) relu2_mlp(yl, eu[top[j]], ed[top[j]], c->latent ? xl : x, EI, w, lg[top[j]] / (sum + 1e-20) * 2.5);
+        if (c->latent) ref_linear(o2, f2, NULL, yl, H, LAT);
+        for (int i = 0; i < H; i++) y[i] += c->latent ? o2[i] : yl[i];
+        relu2_mlp(y, su, sd, x, SI, H, 1.0); /* the shared expert on the full width */
     }
     for (int e = 0; e < E; e++) { free(eu[e]); free(ed[e]); }
-    free(rw); free(rb); free(su); free(sd);
+    free(rw); free(rb); free(su); free(sd); free(f1); free(f2);
 }
 
 static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
@@ -130,7 +144,7 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
         for (int t = 0; t < n; t++) rmsnorm(hn + (size_t)t * H, x + (size_t)t * H, nw, H);
         if (c->layers[l] == 'M') mamba(c, l, hn, n, o);
         else if (c->layers[l] == '*') attention(l, hn, n, o);
-        else if (c->layers[l] == 'E') moe(l, hn, n, o);
+        else if (c->layers[l] == 'E') moe(c, l, hn, n, o);
         else mlp(l, hn, n, o);
         for (size_t i = 0; i < (size_t)n * H; i++) x[i] += o[i];
         free(nw);
@@ -180,6 +194,7 @@ static void test_mamba2(void) {
 static void test_experts(void) {
     check_case(&CASES[2]);
     check_case(&CASES[3]);
+    check_case(&CASES[6]); /* Nemotron 3 Super's latent experts */
 }
 
 /* Bad patterns: an error naming the config file and the problem. */
