@@ -315,7 +315,17 @@ static int add_transposed_experts(plan *p, const rl_checkpoint *ck, const rl_mod
         int64_t in = r == 2 ? I : H, w = r == 2 ? H : 2 * I, out = r == 2 ? H : I;
         snprintf(hf, sizeof hf, d->ename[k], l);
         const rl_tensor_info *s = find(p, ck, hf);
-        if (!s && d->ename_split[0]) return rl_err("%s: tensor '%s' is missing: experts stored per expert cannot be written as GGUF yet", path, hf);
+        if (!s && d->ename_split[0] && r == 0) { /* stored per expert (ename_split): stacked as they are, [out, in] each */
+            rl_model_desc *d2 = malloc(sizeof *d2);
+            if (!d2) return rl_err("%s: out of memory", path);
+            *d2 = *d;
+            for (int k = 0; k < 3; k++) d2->ename[k] = d->ename_split[k];
+            d2->moe_fused = d2->moe_transposed = 0;
+            int rc = 0;
+            for (int k = 0; k < 3 && !rc; k++) rc = add_experts(p, ck, d2, path, l, k, x);
+            free(d2);
+            return rc;
+        }
         if (!s) return rl_err("%s: tensor '%s' is missing", path, hf);
         if ((s->dtype != RL_DT_F32 && s->dtype != RL_DT_F16 && s->dtype != RL_DT_BF16) || s->ndim != 3 || s->shape[0] != E ||
             s->shape[1] != in || s->shape[2] != w)

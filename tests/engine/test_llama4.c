@@ -53,6 +53,7 @@ static const l4_case CASES[] = {
     {"llama4 (Llama4ForConditionalGeneration, llama.cpp's constants)", 1, {1, 1, 1, 0}, {1, 1, 1, 1}, 1, 1, 8192, 8192, "", 1, 1},
     {"llama4 (experts stored per expert)", 2, {1, 0, 1, 0}, {0, 1, 0, 1}, 0, 1, 4, 3,
      ",\"no_rope_layers\":[1,0,1,0],\"interleave_moe_layer_step\":2,\"use_qk_norm\":false", 2, 0},
+    {"llama4 (experts stored per expert, llama.cpp's constants)", 1, {1, 1, 1, 0}, {1, 1, 1, 1}, 1, 1, 8192, 8192, "", 2, 1},
 };
 
 static void rmsnorm(double *o, const double *x, const double *w, int n) {
@@ -312,7 +313,10 @@ static void test_scout_like(void) { check_case(&CASES[0]); }
 static void test_maverick_like(void) { check_case(&CASES[1]); }
 static void test_moe_layers(void) { check_case(&CASES[2]); }
 static void test_wrapped(void) { check_case(&CASES[3]); }
-static void test_split_experts(void) { check_case(&CASES[6]); }
+static void test_split_experts(void) {
+    check_case(&CASES[6]);
+    check_case(&CASES[7]); /* and written as GGUF from the per-expert tensors */
+}
 static void test_gguf(void) {
     check_case(&CASES[4]);
     check_case(&CASES[5]);
