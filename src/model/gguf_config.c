@@ -56,6 +56,7 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"qwen2vl", "Qwen2ForCausalLM", NULL, 0},           /* Qwen2-VL / 2.5-VL's text model: M-RoPE, plain for text */
     {"qwen3vl", "Qwen3ForCausalLM", NULL, 0},           /* Qwen3-VL's: interleaved M-RoPE (imrope_text) */
     {"qwen3vlmoe", "Qwen3MoeForCausalLM", NULL, 0},
+    {"exaone-moe", "ExaoneMoeForCausalLM", NULL, 0},   /* K-EXAONE: every 4th layer global NoPE, MTP layers in block_count */
 };
 
 /* Weight role -> GGUF tensor name (format with %d = layer). */
@@ -486,6 +487,25 @@ static int falcon_h1_config(cJSON *c, const rl_gguf *g, const char *arch) {
            put_int(c, g, arch, "ssm.conv_kernel", "mamba_d_conv") ? -1 : 0;
 }
 
+/* EXAONE-MoE (exaone-moe) as llama.cpp rebuilds it: block_count less the MTP layers
+ * (nextn_predict_layers, not run), 3 sliding layers of every 4 (llama.cpp's fixed period: the
+ * file's per-layer list is not read) of window attention.sliding_window, the global ones NoPE
+ * (the family's rule), DeepSeek-V3 style routing from the expert_* keys. */
+static int exaone_moe_config(cJSON *c, const rl_gguf *g, const char *arch) {
+    int64_t n = get_int(g, arch, "block_count", 0) - get_int(g, arch, "nextn_predict_layers", 0);
+    if (n <= 0) return rl_err("%s: %s.block_count is not above nextn_predict_layers", g->path, arch);
+    if (get_int(g, arch, "attention.sliding_window", 0) <= 0)
+        return rl_err("%s: exaone-moe needs %s.attention.sliding_window (llama.cpp's global layers are NoPE only beside sliding ones)", g->path, arch);
+    cJSON_DeleteItemFromObject(c, "num_hidden_layers");
+    cJSON_AddNumberToObject(c, "num_hidden_layers", (double)n);
+    cJSON *lt = cJSON_AddArrayToObject(c, "layer_types");
+    for (int64_t l = 0; lt && l < n && l < 100000; l++)
+        cJSON_AddItemToArray(lt, cJSON_CreateString(l % 4 < 3 ? "sliding_attention" : "full_attention"));
+    if (!lt) return rl_err("out of memory");
+    cJSON_DeleteItemFromObject(c, "shared_expert_intermediate_size"); /* Qwen2-MoE's key (a gated shared expert): counts here */
+    return moe_routing_config(c, g, arch, 2);
+}
+
 /* OLMo 2 / 3, Granite, Command R / R7B, EXAONE 4: their keys of config.json. */
 static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
     if (!strcmp(arch, "olmo2")) {
@@ -516,6 +536,8 @@ static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
         if (mamba1_config(c, g, arch)) return -1;
     } else if (!strcmp(arch, "falcon-h1")) {
         if (falcon_h1_config(c, g, arch)) return -1;
+    } else if (!strcmp(arch, "exaone-moe")) {
+        if (exaone_moe_config(c, g, arch)) return -1;
     } else if (!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) {
         if (put_num(c, g, arch, "logit_scale", "logit_scale")) return -1;
         if (!strcmp(arch, "cohere2") && swa_layer_types(c, g, arch, 4)) return -1;

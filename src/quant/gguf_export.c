@@ -42,7 +42,7 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"Mamba2ForCausalLM", "mamba2", 0},
     {"Llama4ForCausalLM", "llama4", 0}, {"Llama4ForConditionalGeneration", "llama4", 0}, /* interleaved pairs already */
     {"MambaForCausalLM", "mamba", 0}, {"FalconMambaForCausalLM", "mamba", 0}, {"JambaForCausalLM", "jamba", 0},
-    {"FalconH1ForCausalLM", "falcon-h1", 0},
+    {"FalconH1ForCausalLM", "falcon-h1", 0}, {"ExaoneMoeForCausalLM", "exaone-moe", 0},
     {"Qwen2VLForConditionalGeneration", "qwen2vl", 0}, {"Qwen2_5_VLForConditionalGeneration", "qwen2vl", 0}, /* text models */
     {"Qwen3VLForConditionalGeneration", "qwen3vl", 0}, {"Qwen3VLMoeForConditionalGeneration", "qwen3vlmoe", 0},
 };
@@ -654,6 +654,14 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
     if ((!strcmp(arch, "mamba") || !strcmp(arch, "jamba")) && (int64_t)d->lin_v_heads != 2 * (int64_t)d->hidden)
         return rl_err("%s: a Mamba expansion other than 2 (%d channels for hidden %d): llama.cpp's %s supports only 2", path, d->lin_v_heads,
                       d->hidden, arch);
+    if (!strcmp(arch, "exaone-moe")) { /* llama.cpp: sliding layers l % 4 < 3 with rope, the 4th global without */
+        int off = off_swa_pattern(d, 4);
+        if (!sliding || off >= 0)
+            return rl_err("%s: layer %d: llama.cpp's exaone-moe makes every 4th layer global and the others sliding", path, sliding ? off : 0);
+        for (int l = 0; l < d->n_layers; l++)
+            if ((d->ropes[d->layers[l].rope].pairing == RL_ROPE_NONE) != (d->layers[l].kind != RL_LAYER_SLIDING))
+                return rl_err("%s: layer %d: llama.cpp's exaone-moe runs rope on the sliding layers only", path, l);
+    }
     if (!strcmp(arch, "smollm3"))
         for (int l = 0; l < d->n_layers; l++)
             if ((d->layers[l].rope == 1) != ((l + 1) % 4 == 0))
@@ -858,6 +866,7 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
         return -1;
     if (mla && write_deepseek2(w, d, arch)) return -1;
     if (!strcmp(arch, "glm4moe") && write_moe_routing(w, d, arch)) return -1;
+    if (!strcmp(arch, "exaone-moe") && (write_moe_routing(w, d, arch) || rl_gguf_w_u32(w, KEY("nextn_predict_layers"), 0))) return -1;
     if (!strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next")) {
         int every = 1;
         while (every <= d->n_layers && d->layers[every - 1].kind == RL_LAYER_LINEAR) every++;
@@ -1134,7 +1143,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba, Falcon-H1, Qwen2-VL / Qwen2.5-VL / Qwen3-VL(-MoE) text models)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba, Falcon-H1, Qwen2-VL / Qwen2.5-VL / Qwen3-VL(-MoE) text models, EXAONE-MoE)", model_dir, d->arch);
         goto out;
     }
     int n_lin = 0;

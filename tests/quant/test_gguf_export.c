@@ -193,7 +193,7 @@ static double golden_compare_dir(const char *path, const char *src, const char *
 }
 
 /* Families whose GGUF form our writer does not produce (MLA, other architectures). */
-static const char *const NOT_EXPORTABLE[] = {"exaone_moe",
+static const char *const NOT_EXPORTABLE[] = {
     "glm_moe_dsa",
     "phi3_longrope", NULL};
 static int not_exportable(const char *n) {
