@@ -286,6 +286,8 @@ static rl_model *open_plan(const char *dir, const rl_model_opts *opts, rl_dtype 
         goto fail;
     }
     m->n_seq = o.n_seq > 0 ? o.n_seq : 1;
+    for (int r = 0; r < m->d.n_ropes; r++) /* GGUF longrope: llama.cpp's long factors for a context above the original */
+        m->d.ropes[r].ggml_long = m->d.ropes[r].scaling == RL_RS_LONGROPE && m->ctx > m->d.ropes[r].orig_max_pos;
     if (!(m->be = rl_backend_open(o.backend, o.n_threads))) goto fail;
     m->be->numerics = m->d.numerics;
     m->kv_dt = kv_dt;

@@ -47,6 +47,8 @@ typedef struct {
     int mrope_sec[4];        /* Qwen-VL's rotary sections (mrope_section) per position axis t, h, w (0 0 0: none);
                                 text positions make them plain rope: kept for the GGUF writer */
     int mrope_il;            /* ... laid out interleaved (Qwen3-VL's mrope_interleaved) */
+    int ggml_long;           /* GGUF longrope (ggml_angles): the long factors, else the short ones — llama.cpp's choice by
+                                the context per sequence (above orig_max_pos: long), set at open */
     int ggml_angles;         /* angles as ggml computes them (GGUF models): theta_i = pos * s^i by repeated
                                 f32 multiplication, s = base^(-2/rot_dims), divided by short_factor[i]
                                 (RL_RS_FACTORS), or ggml's YaRN mix (RL_RS_YARN: cos / sin times

@@ -751,6 +751,41 @@ static int imrope_text(const rl_gguf *g, const char *arch, rl_rope *r) {
     return 0;
 }
 
+/* Phi-3's longrope in llama.cpp's form: rope_factors_long / rope_factors_short (F32 [rot/2]), the
+ * original context (rope.scaling.original_context_length) that decides between them and the
+ * attention factor (rope.scaling.attn_factor, default 1) on cos / sin; the choice is made at open
+ * from the context per sequence (rl_rope.ggml_long), as llama.cpp makes it. */
+static int read_longrope(const rl_gguf *g, const char *arch, const rl_gguf_tensor *tl, const rl_gguf_tensor *ts, rl_rope *r) {
+    int half = r->rot_dims / 2;
+    const rl_gguf_tensor *t[2] = {tl, ts};
+    double *dst[2] = {r->long_factor, r->short_factor};
+    for (int k = 0; k < 2; k++) {
+        if (!t[k] || t[k]->type != RL_GGML_F32 || t[k]->n_dims != 1 || t[k]->ne[0] != half || half > RL_MAX_ROPE_FACTORS / 2)
+            return rl_err("%s: rope_factors_long / rope_factors_short must both be F32 [%d] (rotary dims / 2)", g->path, half);
+        float f[RL_MAX_ROPE_FACTORS / 2];
+        int fd = open(g->path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return rl_err("%s: cannot open", g->path);
+        int rc = rl_pread_full(fd, f, (size_t)half * sizeof(float), t[k]->offset, g->path);
+        close(fd);
+        if (rc) return -1;
+        for (int i = 0; i < half; i++) {
+            if (!(f[i] > 0)) return rl_err("%s: %s[%d] = %g is not positive", g->path, t[k]->name, i, (double)f[i]);
+            dst[k][i] = f[i];
+        }
+    }
+    char key[160];
+    double af = 1.0;
+    int64_t orig = get_int(g, arch, "rope.scaling.original_context_length", 0);
+    snprintf(key, sizeof key, "%s.rope.scaling.attn_factor", arch);
+    if (rl_gguf_num(g, key, &af) < 0) return -1;
+    if (orig <= 0) return rl_err("%s: rope_factors_long needs %s.rope.scaling.original_context_length", g->path, arch);
+    r->n_long = r->n_short = half;
+    r->scaling = RL_RS_LONGROPE;
+    r->orig_max_pos = (double)orig;
+    r->attn_factor = af > 0 ? af : 1.0;
+    return 0;
+}
+
 /* deepseek2 after the shared reader: llama.cpp's split kv_b (absorbed MLA) and its YaRN numerics:
  * rope cos / sin times attn_factor = 1 / (1 + 0.1 ln factor) (which ggml's own YaRN factor
  * cancels), softmax scale mscale^2 / sqrt(qk head dim), mscale = 1 + yarn_log_multiplier ln factor. */
@@ -879,6 +914,8 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
     if (d->norm_one_plus) d->norm_one_plus = 0; /* Gemma: the file stores 1 + w */
     const rl_gguf_tensor *rf = find_tensor(g, "rope_freqs.weight");
     if (rf && read_rope_freqs(g, rf, &d->ropes[0])) goto out;
+    const rl_gguf_tensor *rl = find_tensor(g, "rope_factors_long.weight"), *rs = find_tensor(g, "rope_factors_short.weight");
+    if ((rl || rs) && read_longrope(g, arch, rl, rs, &d->ropes[0])) goto out;
     if (!strncmp(arch, "qwen3vl", 7) && imrope_text(g, arch, &d->ropes[0])) goto out;
     for (int i = 0; i < d->n_ropes; i++) d->ropes[i].ggml_angles = 1;
     d->numerics = 1; /* RL_NUMERICS_GGML */

@@ -175,7 +175,8 @@ static float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) 
     return (float)n_dims * logf((float)n_ctx_orig / (n_rot * 2 * (float)M_PI)) / (2 * logf(base));
 }
 
-/* ggml's rope cache: the angle of pair i is (pos * s^i) / ff[i], s^i by repeated f32 products;
+/* ggml's rope cache: the angle of pair i is (pos * s^i) / ff[i], s^i by repeated f32 products
+ * (longrope: ff the long or the short factors as ggml_long says, cos / sin times attn_factor);
  * under YaRN (freq_scale = 1/factor, ext_factor 1) the angle mixes interpolated and extrapolated
  * angles by ggml's ramp over [corr_lo, corr_hi] and cos / sin are multiplied by
  * attn_factor * (1 + 0.1 ln(1/freq_scale)), all in f32 as ggml computes them. */
@@ -192,10 +193,14 @@ static void table_ggml(const rl_rope *r, const int *pos, int T, float *cos_out, 
         hi = end < (float)(n_dims - 1) ? end : (float)(n_dims - 1);
         mscale = (r->attn_factor > 0 ? (float)r->attn_factor : 1.0f) * (1.0f + 0.1f * logf(1.0f / freq_scale));
     }
+    int lr = r->scaling == RL_RS_LONGROPE; /* llama.cpp's longrope: fixed factors, cos / sin times attn_factor */
+    const double *fac = lr && r->ggml_long ? r->long_factor : r->short_factor;
+    int nf = lr && r->ggml_long ? r->n_long : r->n_short;
+    if (lr) mscale = r->attn_factor > 0 ? (float)r->attn_factor : 1.0f;
     for (int t = 0; t < T; t++) {
         float theta = (float)pos[t];
         for (int i = 0; i < half; i++) {
-            float ff = r->scaling == RL_RS_FACTORS && i < r->n_short ? (float)r->short_factor[i] : 1.0f;
+            float ff = (r->scaling == RL_RS_FACTORS || lr) && i < nf ? (float)fac[i] : 1.0f;
             float a = theta / ff;
             if (yarn) {
                 float ext = a, interp = freq_scale * ext;
@@ -211,7 +216,7 @@ static void table_ggml(const rl_rope *r, const int *pos, int T, float *cos_out, 
 }
 
 void rl_rope_table(const rl_rope *r, const int *pos, int T, int seq_len, float *cos_out, float *sin_out) {
-    if (r->ggml_angles && (r->scaling == RL_RS_NONE || r->scaling == RL_RS_FACTORS || r->scaling == RL_RS_YARN)) {
+    if (r->ggml_angles && (r->scaling == RL_RS_NONE || r->scaling == RL_RS_FACTORS || r->scaling == RL_RS_YARN || r->scaling == RL_RS_LONGROPE)) {
         table_ggml(r, pos, T, cos_out, sin_out);
         return;
     }

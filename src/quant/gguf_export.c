@@ -712,8 +712,11 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
     if (d->n_experts > MAX_EXPERTS) return rl_err("%s: %d experts (at most %d)", path, d->n_experts, MAX_EXPERTS);
     for (int i = 0; i < d->n_ropes; i++) {
         rl_rope_scaling s = d->ropes[i].scaling;
+        if (s == RL_RS_LONGROPE)
+            return rl_err("%s: longrope: llama.cpp picks the long or the short factors by the context size, transformers by the "
+                          "sequence length, so the GGUF would compute differently up to the original context", path);
         if (s != RL_RS_NONE && s != RL_RS_LINEAR && s != RL_RS_YARN && s != RL_RS_LLAMA3 && !(s == RL_RS_DYNAMIC && !strcmp(arch, "internlm2")))
-            return rl_err("%s: this rope scaling (dynamic / longrope) has no GGUF form that our reader maps", path);
+            return rl_err("%s: this rope scaling (dynamic) has no GGUF form that our reader maps", path);
     }
     if (!strncmp(arch, "gemma", 5) && check_gemma(d, arch, path)) return -1;
     int olmo3 = !strcmp(arch, "olmo2") && d->n_ropes > 1 && d->ropes[1].theta == d->ropes[0].theta && d->ropes[1].scaling == RL_RS_NONE;

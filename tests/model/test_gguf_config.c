@@ -9,6 +9,7 @@
 #include "test.h"
 #include "../format/fmt_util.h"
 #include "model/config.h"
+#include "model/rope.h"
 #include "format/gguf_write.h"
 #include "util/err.h"
 #include "util/fileio.h"
@@ -159,8 +160,60 @@ static void test_qwen3vl_imrope(void) {
     t_rmrf(dir);
 }
 
+/* phi3 with longrope as llama.cpp's converter writes Phi-3.5 / Phi-4-mini: rope_factors_long /
+ * _short, rope.scaling.original_context_length and .attn_factor. The rope table uses the long
+ * factors when the context per sequence exceeds the original (ggml_long, set at open), the short
+ * ones otherwise, cos / sin times the attention factor: checked against the angles computed here. */
+static void test_phi3_longrope(void) {
+    char dir[32], p[4096];
+    CHECK(t_mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(p, sizeof p, "%s/m.gguf", dir);
+    rl_gguf_writer *w = rl_gguf_writer_new(p);
+    int64_t ne[2] = {64, 256}, nf[1] = {8};
+    float lf[8], sf[8];
+    for (int i = 0; i < 8; i++) { lf[i] = 1.0f + 3.0f * (float)i; sf[i] = 1.0f + 0.125f * (float)i; }
+    int rc = !w || rl_gguf_w_str(w, "general.architecture", "phi3") || rl_gguf_w_u32(w, "phi3.block_count", 2) ||
+             rl_gguf_w_u32(w, "phi3.embedding_length", 64) || rl_gguf_w_u32(w, "phi3.feed_forward_length", 128) ||
+             rl_gguf_w_u32(w, "phi3.attention.head_count", 4) || rl_gguf_w_u32(w, "phi3.attention.head_count_kv", 4) ||
+             rl_gguf_w_u32(w, "phi3.context_length", 512) || rl_gguf_w_u32(w, "phi3.rope.scaling.original_context_length", 16) ||
+             rl_gguf_w_f32(w, "phi3.rope.scaling.attn_factor", 1.25f) || rl_gguf_w_f32(w, "phi3.rope.freq_base", 10000.0f) ||
+             rl_gguf_w_tensor(w, "token_embd.weight", 0, 2, ne) || rl_gguf_w_tensor(w, "rope_factors_long.weight", 0, 1, nf) ||
+             rl_gguf_w_tensor(w, "rope_factors_short.weight", 0, 1, nf) || rl_gguf_w_begin(w);
+    float *z = calloc(64 * 256, sizeof *z);
+    if (rc || !z || rl_gguf_w_data(w, z, 64 * 256 * sizeof *z) || rl_gguf_w_data(w, lf, sizeof lf) || rl_gguf_w_data(w, sf, sizeof sf)) {
+        rl_gguf_w_abort(w);
+        rc = -1;
+    } else
+        rc = rl_gguf_w_close(w);
+    free(z);
+    CHECK(rc == 0, "write %s: %s", p, rl_errmsg());
+    rl_model_desc d;
+    if (!rc && rl_config_load(p, &d) == 0) {
+        rl_rope r = d.ropes[0];
+        CHECK(r.scaling == RL_RS_LONGROPE && r.ggml_angles && r.n_long == 8 && r.long_factor[3] == 10.0 && r.short_factor[2] == 1.25 &&
+              r.orig_max_pos == 16 && fabs(r.attn_factor - 1.25) < 1e-6, "phi3 longrope: scaling %d, factors %g / %g, orig %g, attn %g",
+              (int)r.scaling, r.long_factor[3], r.short_factor[2], r.orig_max_pos, r.attn_factor);
+        int pos[2] = {3, 40};
+        for (int lng = 0; lng < 2; lng++) {
+            float c[16], s[16];
+            r.ggml_long = lng;
+            rl_rope_table(&r, pos, 2, 41, c, s);
+            double worst = 0;
+            for (int t = 0; t < 2; t++)
+                for (int i = 0; i < 8; i++) {
+                    double a = pos[t] * pow(10000.0, -2.0 * i / 16) / (lng ? lf[i] : sf[i]);
+                    worst = fmax(worst, fabs(c[t * 8 + i] - 1.25 * cos(a)) + fabs(s[t * 8 + i] - 1.25 * sin(a)));
+                }
+            CHECK(worst < 1e-5, "phi3 longrope table (%s factors): %g off", lng ? "long" : "short", worst);
+        }
+    } else
+        CHECK(0, "config: %s", rl_errmsg());
+    t_rmrf(dir);
+}
+
 int main(void) {
     RUN(test_granitehybrid_defaults);
+    RUN(test_phi3_longrope);
     RUN(test_qwen3vl_imrope);
     RUN_SHARED(test_llama);
     RUN_SHARED(test_families);
