@@ -57,6 +57,7 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"qwen3vl", "Qwen3ForCausalLM", NULL, 0},           /* Qwen3-VL's: interleaved M-RoPE (imrope_text) */
     {"qwen3vlmoe", "Qwen3MoeForCausalLM", NULL, 0},
     {"exaone-moe", "ExaoneMoeForCausalLM", NULL, 0},   /* K-EXAONE: every 4th layer global NoPE, MTP layers in block_count */
+    {"seed_oss", "SeedOssForCausalLM", NULL, 0},       /* q/k/v biases where the file has them, no o bias */
 };
 
 /* Weight role -> GGUF tensor name (format with %d = layer). */
@@ -695,7 +696,7 @@ static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
     if (!strcmp(arch, "gemma3") && gemma3_config(c, g, arch)) { cJSON_Delete(c); return NULL; }
     if (!strcmp(arch, "gpt-oss") && gpt_oss_config(c, g, arch)) { cJSON_Delete(c); return NULL; }
     if (other_config(c, g, arch)) { cJSON_Delete(c); return NULL; }
-    if (!strcmp(arch, "glm4")) cJSON_AddBoolToObject(c, "attention_bias", find_tensor(g, "blk.0.attn_q.bias") != NULL);
+    if (!strcmp(arch, "glm4") || !strcmp(arch, "seed_oss")) cJSON_AddBoolToObject(c, "attention_bias", find_tensor(g, "blk.0.attn_q.bias") != NULL);
     if (!strncmp(arch, "gemma", 5)) {
         /* llama.cpp scales queries by 1/sqrt(head_dim), except the 27B models (Gemma 2: 46 layers,
          * Gemma 3: 62): hidden/heads in integers */
@@ -870,7 +871,7 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
     }
     if (!strncmp(arch, "nemotron_h", 10)) d->wname[W_MLP_NORM] = ROLE_NAMES[W_ATTN_NORM]; /* the one norm of each layer */
     int dn = !strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next");
-    if (!strcmp(arch, "glm4moe") || dn) d->wname[W_MLP_NORM] = "blk.%d.post_attention_norm.weight";
+    if (!strcmp(arch, "glm4moe") || dn || !strcmp(arch, "seed_oss")) d->wname[W_MLP_NORM] = "blk.%d.post_attention_norm.weight";
     if (!strcmp(arch, "baichuan")) { /* W_pack split; lm_head as the file has it (llama.cpp does not normalise) */
         d->wname[W_QKV] = NULL;
         d->wname[W_Q] = ROLE_NAMES[W_Q];

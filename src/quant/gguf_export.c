@@ -42,7 +42,7 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"Mamba2ForCausalLM", "mamba2", 0},
     {"Llama4ForCausalLM", "llama4", 0}, {"Llama4ForConditionalGeneration", "llama4", 0}, /* interleaved pairs already */
     {"MambaForCausalLM", "mamba", 0}, {"FalconMambaForCausalLM", "mamba", 0}, {"JambaForCausalLM", "jamba", 0},
-    {"FalconH1ForCausalLM", "falcon-h1", 0}, {"ExaoneMoeForCausalLM", "exaone-moe", 0},
+    {"FalconH1ForCausalLM", "falcon-h1", 0}, {"ExaoneMoeForCausalLM", "exaone-moe", 0}, {"SeedOssForCausalLM", "seed_oss", 0},
     {"Qwen2VLForConditionalGeneration", "qwen2vl", 0}, {"Qwen2_5_VLForConditionalGeneration", "qwen2vl", 0}, /* text models */
     {"Qwen3VLForConditionalGeneration", "qwen3vl", 0}, {"Qwen3VLMoeForConditionalGeneration", "qwen3vlmoe", 0},
 };
@@ -526,7 +526,8 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             if (gh && r == W_GATE_UP) { if (add_gate_up(p, ck, d, path, l, x)) return -1; continue; }
             const char *gn = m1 && mamba1_name(r) ? mamba1_name(r)
                              : fh1 && r == W_LIN_QKV ? "blk.%d.ssm_in.weight" : fh1 && r == W_MLP_NORM ? "blk.%d.ffn_norm"
-                             : (gpt_oss || qwen35 || next || !strcmp(arch, "glm4moe")) && r == W_MLP_NORM ? "blk.%d.post_attention_norm.weight"
+                             : (gpt_oss || qwen35 || next || !strcmp(arch, "glm4moe") || !strcmp(arch, "seed_oss")) && r == W_MLP_NORM
+                                 ? "blk.%d.post_attention_norm.weight"
                              : next && r == W_LIN_B ? "blk.%d.ssm_ba.weight" /* in_proj_ba as it is */
                              : (gh || nem) && r == W_LIN_QKV ? "blk.%d.ssm_in.weight" /* Mamba-2 in_proj as it is: z, xBC, dt */
                              : nem && r == W_MLP_NORM ? "blk.%d.attn_norm.weight" /* the one norm of each layer */
@@ -666,6 +667,7 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
         for (int l = 0; l < d->n_layers; l++)
             if ((d->layers[l].rope == 1) != ((l + 1) % 4 == 0))
                 return rl_err("%s: layer %d: llama.cpp's smollm3 runs every 4th layer without rotary embeddings, the others with", path, l);
+    if (!strcmp(arch, "seed_oss") && d->o_bias) return rl_err("%s: attention_out_bias: llama.cpp's seed_oss has no o_proj bias", path);
     if ((!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) && (d->qkv_bias || d->o_bias))
         return rl_err("%s: attention biases: llama.cpp's %s has none", path, arch);
     int gh = !strcmp(arch, "granitehybrid");
@@ -1146,7 +1148,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba, Falcon-H1, Qwen2-VL / Qwen2.5-VL / Qwen3-VL(-MoE) text models, EXAONE-MoE)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba, Falcon-H1, Qwen2-VL / Qwen2.5-VL / Qwen3-VL(-MoE) text models, EXAONE-MoE, Seed-OSS)", model_dir, d->arch);
         goto out;
     }
     int n_lin = 0;

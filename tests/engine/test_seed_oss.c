@@ -1,8 +1,9 @@
 /* Seed-OSS (SeedOssForCausalLM): a Llama decoder whose q/k/v biases follow attention_bias and
  * whose output projection's bias follows attention_out_bias. The qwen2 fixture (q/k/v biases, no
  * output bias) configured as Seed-OSS reproduces the qwen2 golden on the cpu, cpu-staged and the
- * GPU backends that open here; with attention_out_bias true the missing o_proj bias is an error
- * naming the tensor. */
+ * GPU backends that open here, also written as llama.cpp's seed_oss GGUF (the pre-MLP norm as
+ * post_attention_norm) and read back; with attention_out_bias true the missing o_proj bias is an
+ * error naming the tensor. */
 #include "repack.h"
 
 #define SRC "fixtures/qwen2"
@@ -27,7 +28,7 @@ static int repack(const char *src, const char *dir, const void *arg) {
 static void test_golden(void) {
     char src[512], dir[64] = "/tmp/rl_seed_oss_XXXXXX", cmd[200];
     snprintf(src, sizeof src, "%s/" SRC, t_shared());
-    repack_and_check(src, "seed_oss", repack, NULL);
+    repack_and_check_gguf(src, "seed_oss", repack, NULL, 1); /* and as llama.cpp's seed_oss GGUF */
     CHECK(mkdtemp(dir) != NULL && repack(src, dir, "out bias") == 0, "repack: %s", rl_last_error());
     rl_model *m = rl_model_open(dir, NULL);
     CHECK(m == NULL && strstr(rl_last_error(), "o_proj.bias"), "attention_out_bias without the tensor: %s", rl_last_error());
