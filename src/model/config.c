@@ -114,7 +114,8 @@ int rl_config_from_json(rl_model_desc *d, const cJSON *root, const char *file) {
     if (!strcmp(act, "silu") || !strcmp(act, "swish")) d->act = RL_ACT_SILU;
     else if (!strcmp(act, "gelu_pytorch_tanh") || !strcmp(act, "gelu_new") || !strcmp(act, "gelu_fast")) d->act = RL_ACT_GELU_TANH;
     else if (!strcmp(act, "gelu")) d->act = RL_ACT_GELU_ERF;
-    else return rl_err("%s: unsupported hidden_act \"%s\" (supported: silu, gelu, gelu_pytorch_tanh, gelu_new)", file, act);
+    else if (!strcmp(act, "relu2")) d->act = RL_ACT_RELU2; /* squared ReLU (Arcee) */
+    else return rl_err("%s: unsupported hidden_act \"%s\" (supported: silu, gelu, gelu_pytorch_tanh, gelu_new, relu2)", file, act);
     d->mlp_gated = 1;
 
     int tied;

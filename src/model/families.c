@@ -67,6 +67,15 @@ static int norm_llama(rl_model_desc *d, const cJSON *cfg, const char *file) {
     return 0;
 }
 
+/* Arcee (ArceeForCausalLM, AFM-4.5B): Llama whose MLP is ungated, down(act(up x)) with hidden_act
+ * (relu2: squared ReLU). */
+static int norm_arcee(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    if (norm_llama(d, cfg, file)) return -1;
+    d->mlp_gated = 0;
+    d->wname[W_GATE] = "";
+    return 0;
+}
+
 /* Seed-OSS (ByteDance): Llama with q/k/v biases (attention_bias) and the output projection's
  * own flag (attention_out_bias). */
 static int norm_seed_oss(rl_model_desc *d, const cJSON *cfg, const char *file) {
@@ -180,6 +189,7 @@ static const rl_family FAMILIES[] = {
     {"llama", {"LlamaForCausalLM", NULL}, 0, norm_llama},
     {"mistral", {"MistralForCausalLM", NULL}, 0, norm_mistral},
     {"seed_oss", {"SeedOssForCausalLM", NULL}, 0, norm_seed_oss},
+    {"arcee", {"ArceeForCausalLM", NULL}, 0, norm_arcee}, /* ungated squared-ReLU MLP */
     {"smollm3", {"SmolLM3ForCausalLM", NULL}, 0, norm_smollm3},
     {"qwen2", {"Qwen2ForCausalLM", NULL}, 0, norm_qwen2},
     {"qwen3", {"Qwen3ForCausalLM", NULL}, 0, norm_qwen3},

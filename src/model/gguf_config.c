@@ -58,6 +58,7 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"qwen3vlmoe", "Qwen3MoeForCausalLM", NULL, 0},
     {"exaone-moe", "ExaoneMoeForCausalLM", NULL, 0},   /* K-EXAONE: every 4th layer global NoPE, MTP layers in block_count */
     {"seed_oss", "SeedOssForCausalLM", NULL, 0},       /* q/k/v biases where the file has them, no o bias */
+    {"arcee", "ArceeForCausalLM", NULL, 1},            /* Llama (Q/K permuted) with an ungated squared-ReLU MLP */
 };
 
 /* Weight role -> GGUF tensor name (format with %d = layer). */
@@ -697,6 +698,7 @@ static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
     if (!strcmp(arch, "gpt-oss") && gpt_oss_config(c, g, arch)) { cJSON_Delete(c); return NULL; }
     if (other_config(c, g, arch)) { cJSON_Delete(c); return NULL; }
     if (!strcmp(arch, "glm4") || !strcmp(arch, "seed_oss")) cJSON_AddBoolToObject(c, "attention_bias", find_tensor(g, "blk.0.attn_q.bias") != NULL);
+    if (!strcmp(arch, "arcee")) cJSON_AddStringToObject(c, "hidden_act", "relu2"); /* llama.cpp's arcee: relu then sqr */
     if (!strncmp(arch, "gemma", 5)) {
         /* llama.cpp scales queries by 1/sqrt(head_dim), except the 27B models (Gemma 2: 46 layers,
          * Gemma 3: 62): hidden/heads in integers */

@@ -43,6 +43,7 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"Llama4ForCausalLM", "llama4", 0}, {"Llama4ForConditionalGeneration", "llama4", 0}, /* interleaved pairs already */
     {"MambaForCausalLM", "mamba", 0}, {"FalconMambaForCausalLM", "mamba", 0}, {"JambaForCausalLM", "jamba", 0},
     {"FalconH1ForCausalLM", "falcon-h1", 0}, {"ExaoneMoeForCausalLM", "exaone-moe", 0}, {"SeedOssForCausalLM", "seed_oss", 0},
+    {"ArceeForCausalLM", "arcee", 1},
     {"Qwen2VLForConditionalGeneration", "qwen2vl", 0}, {"Qwen2_5_VLForConditionalGeneration", "qwen2vl", 0}, /* text models */
     {"Qwen3VLForConditionalGeneration", "qwen3vl", 0}, {"Qwen3VLMoeForConditionalGeneration", "qwen3vlmoe", 0},
 };
@@ -668,6 +669,8 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
             if ((d->layers[l].rope == 1) != ((l + 1) % 4 == 0))
                 return rl_err("%s: layer %d: llama.cpp's smollm3 runs every 4th layer without rotary embeddings, the others with", path, l);
     if (!strcmp(arch, "seed_oss") && d->o_bias) return rl_err("%s: attention_out_bias: llama.cpp's seed_oss has no o_proj bias", path);
+    if (!strcmp(arch, "arcee") && (d->act != RL_ACT_RELU2 || d->mlp_bias))
+        return rl_err("%s: llama.cpp's arcee runs an ungated squared-ReLU MLP without biases only", path);
     if ((!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) && (d->qkv_bias || d->o_bias))
         return rl_err("%s: attention biases: llama.cpp's %s has none", path, arch);
     int gh = !strcmp(arch, "granitehybrid");
@@ -1148,7 +1151,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba, Falcon-H1, Qwen2-VL / Qwen2.5-VL / Qwen3-VL(-MoE) text models, EXAONE-MoE, Seed-OSS)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba, Falcon-H1, Qwen2-VL / Qwen2.5-VL / Qwen3-VL(-MoE) text models, EXAONE-MoE, Seed-OSS, Arcee)", model_dir, d->arch);
         goto out;
     }
     int n_lin = 0;

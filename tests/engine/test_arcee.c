@@ -1,0 +1,64 @@
+/* Arcee (ArceeForCausalLM, Arcee's AFM-4.5B): a Llama decoder whose MLP is ungated,
+ * down(relu(up x)^2). No llama.cpp golden exists for it in ../shared, so a synthetic checkpoint is
+ * checked against a reference written here from transformers' modeling_arcee.py in double
+ * precision (refcheck.h: rotate-half rotary attention, GQA): every prefill and decode row within
+ * 1e-3 and the same greedy ids on every backend, in one sweep and in sweeps of 4 (no gate_proj is
+ * written: none may be read); also written as llama.cpp's arcee GGUF (Q/K permuted as for llama,
+ * ffn_up / ffn_down) and read back against the same rows. */
+#include "refcheck.h"
+
+enum { H = 64, NH = 4, NKV = 2, HD = 16, V = 256, L = 3, P = 9, G = 6, FF = 96 };
+
+static void rmsnorm(double *o, const double *x, const double *w, int n) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    double r = 1.0 / sqrt(ss / n + 1e-5);
+    for (int i = 0; i < n; i++) o[i] = x[i] * r * w[i];
+}
+
+static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
+    (void)arg;
+    double *emb = ref_tensor("model.embed_tokens.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
+    for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
+    double *hn = malloc(sizeof *hn * (size_t)n * H), *o = malloc(sizeof *o * (size_t)n * H);
+    for (int l = 0; l < L; l++) {
+        double *n1 = ref_tensor("model.layers.%d.input_layernorm.weight", l, H);
+        double *n2 = ref_tensor("model.layers.%d.post_attention_layernorm.weight", l, H);
+        double *wu = ref_tensor("model.layers.%d.mlp.up_proj.weight", l, (size_t)FF * H);
+        double *wd = ref_tensor("model.layers.%d.mlp.down_proj.weight", l, (size_t)H * FF);
+        for (int t = 0; t < n; t++) rmsnorm(hn + (size_t)t * H, x + (size_t)t * H, n1, H);
+        ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, 10000.0, 1.0 / sqrt((double)HD), 0, 0};
+        ref_attention_layer(&at, l, hn, n, o);
+        for (size_t i = 0; i < (size_t)n * H; i++) x[i] += o[i];
+        for (int t = 0; t < n; t++) {
+            double f[H], u[FF], y[H];
+            rmsnorm(f, x + (size_t)t * H, n2, H);
+            ref_linear(u, wu, NULL, f, FF, H);
+            for (int i = 0; i < FF; i++) u[i] = u[i] > 0 ? u[i] * u[i] : 0; /* relu2 */
+            ref_linear(y, wd, NULL, u, H, FF);
+            for (int i = 0; i < H; i++) x[(size_t)t * H + i] += y[i];
+        }
+        free(n1); free(n2); free(wu); free(wd);
+    }
+    double *fn = ref_tensor("model.norm.weight", 0, H), *head = ref_tensor("lm_head.weight", 0, (size_t)V * H);
+    for (int t = 0; t < n; t++) {
+        rmsnorm(hn, x + (size_t)t * H, fn, H);
+        ref_linear(lg + (size_t)t * V, head, NULL, hn, V, H);
+    }
+    free(fn); free(head); free(emb); free(x); free(hn); free(o);
+}
+
+static void test_arcee(void) {
+    static const char CFG[] =
+        "{\"architectures\":[\"ArceeForCausalLM\"],\"model_type\":\"arcee\",\"hidden_size\":64,\"intermediate_size\":96,"
+        "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"vocab_size\":256,\"num_hidden_layers\":3,\"rms_norm_eps\":1e-5,"
+        "\"hidden_act\":\"relu2\",\"rope_theta\":10000.0,\"tie_word_embeddings\":false,\"bos_token_id\":0,\"eos_token_id\":1,"
+        "\"attention_bias\":false,\"mlp_bias\":false}";
+    int32_t ids[P + G] = {5, 17, 200, 3, 99, 42, 7, 250, 128};
+    ref_synth_check(CFG, 71, "arcee", reference, NULL, ids, P, G, V, 4, 1); /* and as llama.cpp's arcee GGUF */
+}
+
+int main(void) {
+    RUN(test_arcee);
+    TEST_END();
+}
