@@ -30,10 +30,7 @@ static int mults(const cJSON *cfg, const char *key, int n, float *out, const cha
 
 int rl_norm_falcon_h1(rl_model_desc *d, const cJSON *cfg, const char *file) {
     rl_family_llama_names(d);
-    d->wname[W_MLP_NORM] = "model.layers.%d.pre_ff_layernorm.weight";
-    d->wname[W_GATE] = "model.layers.%d.feed_forward.gate_proj.weight";
-    d->wname[W_UP] = "model.layers.%d.feed_forward.up_proj.weight";
-    d->wname[W_DOWN] = "model.layers.%d.feed_forward.down_proj.weight";
+    rl_family_ff_names(d);
     d->wname[W_LIN_QKV] = "model.layers.%d.mamba.in_proj.weight";
     d->wname[W_LIN_CONV] = "model.layers.%d.mamba.conv1d.weight";
     d->wname[W_LIN_CONV_B] = "model.layers.%d.mamba.conv1d.bias";

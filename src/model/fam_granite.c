@@ -164,10 +164,7 @@ int rl_norm_granitemoehybrid(rl_model_desc *d, const cJSON *cfg, const char *fil
  * config.json says otherwise), no attention or MLP biases. */
 int rl_norm_bamba(rl_model_desc *d, const cJSON *cfg, const char *file) {
     rl_family_llama_names(d);
-    d->wname[W_MLP_NORM] = "model.layers.%d.pre_ff_layernorm.weight";
-    d->wname[W_GATE] = "model.layers.%d.feed_forward.gate_proj.weight";
-    d->wname[W_UP] = "model.layers.%d.feed_forward.up_proj.weight";
-    d->wname[W_DOWN] = "model.layers.%d.feed_forward.down_proj.weight";
+    rl_family_ff_names(d);
     d->gname[G_FINAL_NORM] = "model.final_layernorm.weight";
     const cJSON *ai = rl_json_get(cfg, "attn_layer_indices"), *v;
     if (ai && !cJSON_IsNull(ai) && !cJSON_IsArray(ai)) return rl_err("%s: \"attn_layer_indices\" must be a list of layer numbers", file);

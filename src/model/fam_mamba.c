@@ -111,11 +111,7 @@ int rl_norm_jamba(rl_model_desc *d, const cJSON *cfg, const char *file) {
         "model.layers.%d.mamba.x_proj.weight", "model.layers.%d.mamba.dt_proj.weight", "model.layers.%d.mamba.dt_proj.bias",
         "model.layers.%d.mamba.A_log", "model.layers.%d.mamba.D", "model.layers.%d.mamba.out_proj.weight"};
     rl_moe_names_llama(d, 0);
-    d->wname[W_MLP_NORM] = "model.layers.%d.pre_ff_layernorm.weight";
-    d->wname[W_GATE] = "model.layers.%d.feed_forward.gate_proj.weight";
-    d->wname[W_UP] = "model.layers.%d.feed_forward.up_proj.weight";
-    d->wname[W_DOWN] = "model.layers.%d.feed_forward.down_proj.weight";
-    d->wname[W_UP_B] = d->wname[W_DOWN_B] = "";
+    rl_family_ff_names(d);
     d->wname[W_MOE_ROUTER] = "model.layers.%d.feed_forward.router.weight";
     d->ename[0] = "model.layers.%d.feed_forward.experts.%d.gate_proj.weight";
     d->ename[1] = "model.layers.%d.feed_forward.experts.%d.up_proj.weight";

@@ -57,6 +57,14 @@ void rl_family_llama_names(rl_model_desc *d) {
     d->gname[G_LM_HEAD] = "lm_head.weight";
 }
 
+void rl_family_ff_names(rl_model_desc *d) {
+    d->wname[W_MLP_NORM] = "model.layers.%d.pre_ff_layernorm.weight";
+    d->wname[W_GATE] = "model.layers.%d.feed_forward.gate_proj.weight";
+    d->wname[W_UP] = "model.layers.%d.feed_forward.up_proj.weight";
+    d->wname[W_DOWN] = "model.layers.%d.feed_forward.down_proj.weight";
+    d->wname[W_UP_B] = d->wname[W_DOWN_B] = "";
+}
+
 /* Llama / Mistral: attention_bias and mlp_bias flags; Mistral's sliding_window on every layer. */
 static int norm_llama(rl_model_desc *d, const cJSON *cfg, const char *file) {
     rl_family_llama_names(d);

@@ -22,6 +22,10 @@ int rl_family_no_attention(const rl_family *f);
  * most families share; a family's normalizer then overrides what differs. */
 void rl_family_llama_names(rl_model_desc *d);
 
+/* The MLP names of Bamba, Jamba and Falcon-H1: pre_ff_layernorm, feed_forward.{gate,up,down}_proj,
+ * no biases (over the Llama names). */
+void rl_family_ff_names(rl_model_desc *d);
+
 /* Sets layers[].kind and .window from the config's "layer_types" (a list of n_layers strings,
  * "sliding_attention" or "full_attention") or, without it, from a pattern: every `every`-th
  * layer full, the others sliding (every <= 0: all full). Sliding layers get `window`, which must

@@ -33,6 +33,14 @@ static inline double *ref_tensor(const char *fmt, int l, size_t n) {
     return o;
 }
 
+/* o = x / sqrt(mean(x^2) + eps) * w (w NULL: 1), n values; o may be x. */
+static inline void ref_rmsnorm(double *o, const double *x, const double *w, int n, double eps) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    double r = 1.0 / sqrt(ss / n + eps);
+    for (int i = 0; i < n; i++) o[i] = x[i] * r * (w ? w[i] : 1);
+}
+
 /* y = W x + b (b may be NULL), W [out, in]. */
 static inline void ref_linear(double *y, const double *W, const double *b, const double *x, int out, int in) {
     for (int o = 0; o < out; o++) {

@@ -9,12 +9,7 @@
 
 enum { H = 64, NH = 4, NKV = 2, HD = 16, V = 256, L = 3, P = 9, G = 6, FF = 96 };
 
-static void rmsnorm(double *o, const double *x, const double *w, int n) {
-    double ss = 0;
-    for (int i = 0; i < n; i++) ss += x[i] * x[i];
-    double r = 1.0 / sqrt(ss / n + 1e-5);
-    for (int i = 0; i < n; i++) o[i] = x[i] * r * w[i];
-}
+static void rmsnorm(double *o, const double *x, const double *w, int n) { ref_rmsnorm(o, x, w, n, 1e-5); }
 
 static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
     (void)arg;

@@ -33,12 +33,7 @@ static const fh_case CASES[] = {
     {"falcon_h1 (no mamba norm, tied, attention_in 0.8)", 0, 1, 0.8},
 };
 
-static void rmsnorm(double *o, const double *x, const double *w, int n) {
-    double ss = 0;
-    for (int i = 0; i < n; i++) ss += x[i] * x[i];
-    double r = 1.0 / sqrt(ss / n + 1e-5);
-    for (int i = 0; i < n; i++) o[i] = x[i] * r * w[i];
-}
+static void rmsnorm(double *o, const double *x, const double *w, int n) { ref_rmsnorm(o, x, w, n, 1e-5); }
 
 static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
     const fh_case *c = arg;

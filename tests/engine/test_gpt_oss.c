@@ -54,12 +54,7 @@ static double *mxfp4(const char *fmt, int l, int e, int rows, int cols) {
     return w;
 }
 
-static void rmsnorm(double *o, const double *x, const double *w, int n) {
-    double ss = 0;
-    for (int i = 0; i < n; i++) ss += x[i] * x[i];
-    double r = 1.0 / sqrt(ss / n + 1e-5);
-    for (int i = 0; i < n; i++) o[i] = x[i] * r * w[i];
-}
+static void rmsnorm(double *o, const double *x, const double *w, int n) { ref_rmsnorm(o, x, w, n, 1e-5); }
 /* The reference in llama.cpp's numerics (arg of reference()): see the top. */
 typedef struct { int ggml; } ref_mode;
 

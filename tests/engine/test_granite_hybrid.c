@@ -42,12 +42,7 @@ static const hyb_case CASES[] = {
      1, 0, 1, 32, {"mamba", "attention", "mamba", "mamba"}, 0, INFINITY, 12.0, 0.0625, 0.22, 6.0, 1},
 };
 
-static void rmsnorm(double *o, const double *x, const double *w, int n) {
-    double ss = 0;
-    for (int i = 0; i < n; i++) ss += x[i] * x[i];
-    double r = 1.0 / sqrt(ss / n + 1e-5);
-    for (int i = 0; i < n; i++) o[i] = x[i] * r * w[i];
-}
+static void rmsnorm(double *o, const double *x, const double *w, int n) { ref_rmsnorm(o, x, w, n, 1e-5); }
 static double silu(double v) { return v / (1 + exp(-v)); }
 
 /* The Mamba-2 mixer of layer l (refcheck.h): its norm over all channels. */

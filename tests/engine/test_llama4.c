@@ -56,12 +56,7 @@ static const l4_case CASES[] = {
     {"llama4 (experts stored per expert, llama.cpp's constants)", 1, {1, 1, 1, 0}, {1, 1, 1, 1}, 1, 1, 8192, 8192, "", 2, 1},
 };
 
-static void rmsnorm(double *o, const double *x, const double *w, int n) {
-    double ss = 0;
-    for (int i = 0; i < n; i++) ss += x[i] * x[i];
-    double r = 1.0 / sqrt(ss / n + 1e-5);
-    for (int i = 0; i < n; i++) o[i] = x[i] * r * (w ? w[i] : 1);
-}
+static void rmsnorm(double *o, const double *x, const double *w, int n) { ref_rmsnorm(o, x, w, n, 1e-5); }
 
 /* transformers' llama3 rope frequencies (factor 16, low = high = 1, original 8192: Scout's). */
 static void inv_freq(double *f) {

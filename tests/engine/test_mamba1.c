@@ -37,12 +37,7 @@ static const m1_case CASES[] = {
      {0, 1, 0, 1}, {0}, 0},
 };
 
-static void rmsnorm(double *o, const double *x, const double *w, int n, double eps) {
-    double ss = 0;
-    for (int i = 0; i < n; i++) ss += x[i] * x[i];
-    double r = 1.0 / sqrt(ss / n + eps);
-    for (int i = 0; i < n; i++) o[i] = x[i] * r * (w ? w[i] : 1);
-}
+static void rmsnorm(double *o, const double *x, const double *w, int n, double eps) { ref_rmsnorm(o, x, w, n, eps); }
 
 static double silu(double v) { return v / (1 + exp(-v)); }
 

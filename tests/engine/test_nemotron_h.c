@@ -53,12 +53,7 @@ static const nh_case CASES[] = {
      "\"moe_latent_size\":24", 1, 0, 1},
 };
 
-static void rmsnorm(double *o, const double *x, const double *w, int n) {
-    double ss = 0;
-    for (int i = 0; i < n; i++) ss += x[i] * x[i];
-    double r = 1.0 / sqrt(ss / n + 1e-5);
-    for (int i = 0; i < n; i++) o[i] = x[i] * r * w[i];
-}
+static void rmsnorm(double *o, const double *x, const double *w, int n) { ref_rmsnorm(o, x, w, n, 1e-5); }
 
 /* The Mamba-2 mixer of layer l (refcheck.h): dt unclamped, the norm per B / C group
  * (Zamba2RMSNormGated; Mamba2ForCausalLM: over all channels). */

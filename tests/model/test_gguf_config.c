@@ -93,6 +93,17 @@ static void test_unsupported(void) {
     free(buf);
 }
 
+/* Ends a metadata-only file whose keys and tensor infos w holds (rc: their writes' result): the data
+ * of a token_embd of n_zero zeros, then the n_extra tensors' bytes. 0 / -1 (w freed either way). */
+static int finish_gguf(rl_gguf_writer *w, int rc, size_t n_zero, const void *const *extra, const size_t *extra_bytes, int n_extra) {
+    float *z = calloc(n_zero, sizeof *z);
+    rc = rc || !z || rl_gguf_w_begin(w) || rl_gguf_w_data(w, z, n_zero * sizeof *z);
+    for (int i = 0; !rc && i < n_extra; i++) rc = rl_gguf_w_data(w, extra[i], extra_bytes[i]);
+    free(z);
+    if (rc) { rl_gguf_w_abort(w); return -1; } /* (abort / close free w) */
+    return rl_gguf_w_close(w);
+}
+
 /* granitehybrid metadata as a Bamba GGUF carries it (no Granite multipliers, rope on, half rotary). */
 static void test_granitehybrid_defaults(void) {
     char dir[32], p[4096];
@@ -107,12 +118,8 @@ static void test_granitehybrid_defaults(void) {
              rl_gguf_w_u32(w, "granitehybrid.rope.dimension_count", 8) || rl_gguf_w_u32(w, "granitehybrid.ssm.conv_kernel", 4) ||
              rl_gguf_w_u32(w, "granitehybrid.ssm.state_size", 16) || rl_gguf_w_u32(w, "granitehybrid.ssm.group_count", 1) ||
              rl_gguf_w_u32(w, "granitehybrid.ssm.time_step_rank", 8) || rl_gguf_w_u32(w, "granitehybrid.ssm.inner_size", 128) ||
-             rl_gguf_w_u32(w, "granitehybrid.expert_count", 0) || rl_gguf_w_tensor(w, "token_embd.weight", 0, 2, ne) ||
-             rl_gguf_w_begin(w);
-    float *z = calloc(64 * 256, sizeof *z);
-    if (rc || !z || rl_gguf_w_data(w, z, 64 * 256 * sizeof *z)) { rl_gguf_w_abort(w); rc = -1; } /* (abort / close free w) */
-    else rc = rl_gguf_w_close(w);
-    free(z);
+             rl_gguf_w_u32(w, "granitehybrid.expert_count", 0) || rl_gguf_w_tensor(w, "token_embd.weight", 0, 2, ne);
+    rc = w ? finish_gguf(w, rc, 64 * 256, NULL, NULL, 0) : -1;
     CHECK(rc == 0, "write %s: %s", p, rl_errmsg());
     rl_model_desc d;
     if (!rc && rl_config_load(p, &d) == 0) {
@@ -141,12 +148,8 @@ static void test_qwen3vl_imrope(void) {
              rl_gguf_w_u32(w, "qwen3vl.embedding_length", 512) || rl_gguf_w_u32(w, "qwen3vl.feed_forward_length", 1024) ||
              rl_gguf_w_u32(w, "qwen3vl.attention.head_count", 4) || rl_gguf_w_u32(w, "qwen3vl.attention.head_count_kv", 2) ||
              rl_gguf_w_u32(w, "qwen3vl.attention.key_length", 128) || rl_gguf_w_f32(w, "qwen3vl.rope.freq_base", 5e6f) ||
-             rl_gguf_w_arr_i32(w, "qwen3vl.rope.dimension_sections", 4, sec) || rl_gguf_w_tensor(w, "token_embd.weight", 0, 2, ne) ||
-             rl_gguf_w_begin(w);
-    float *z = calloc(512 * 256, sizeof *z);
-    if (rc || !z || rl_gguf_w_data(w, z, 512 * 256 * sizeof *z)) { rl_gguf_w_abort(w); rc = -1; }
-    else rc = rl_gguf_w_close(w);
-    free(z);
+             rl_gguf_w_arr_i32(w, "qwen3vl.rope.dimension_sections", 4, sec) || rl_gguf_w_tensor(w, "token_embd.weight", 0, 2, ne);
+    rc = w ? finish_gguf(w, rc, 512 * 256, NULL, NULL, 0) : -1;
     CHECK(rc == 0, "write %s: %s", p, rl_errmsg());
     rl_model_desc d;
     if (!rc && rl_config_load(p, &d) == 0) {
@@ -178,14 +181,10 @@ static void test_phi3_longrope(void) {
              rl_gguf_w_u32(w, "phi3.context_length", 512) || rl_gguf_w_u32(w, "phi3.rope.scaling.original_context_length", 16) ||
              rl_gguf_w_f32(w, "phi3.rope.scaling.attn_factor", 1.25f) || rl_gguf_w_f32(w, "phi3.rope.freq_base", 10000.0f) ||
              rl_gguf_w_tensor(w, "token_embd.weight", 0, 2, ne) || rl_gguf_w_tensor(w, "rope_factors_long.weight", 0, 1, nf) ||
-             rl_gguf_w_tensor(w, "rope_factors_short.weight", 0, 1, nf) || rl_gguf_w_begin(w);
-    float *z = calloc(64 * 256, sizeof *z);
-    if (rc || !z || rl_gguf_w_data(w, z, 64 * 256 * sizeof *z) || rl_gguf_w_data(w, lf, sizeof lf) || rl_gguf_w_data(w, sf, sizeof sf)) {
-        rl_gguf_w_abort(w);
-        rc = -1;
-    } else
-        rc = rl_gguf_w_close(w);
-    free(z);
+             rl_gguf_w_tensor(w, "rope_factors_short.weight", 0, 1, nf);
+    const void *extra[2] = {lf, sf};
+    const size_t eb[2] = {sizeof lf, sizeof sf};
+    rc = w ? finish_gguf(w, rc, 64 * 256, extra, eb, 2) : -1;
     CHECK(rc == 0, "write %s: %s", p, rl_errmsg());
     rl_model_desc d;
     if (!rc && rl_config_load(p, &d) == 0) {
