@@ -205,7 +205,7 @@ typedef struct {
     void (*scale)(rl_backend *be, float *y, float s, int64_t n);
     void (*softcap)(rl_backend *be, float *x, float c, int64_t n);
     void (*sigmoid_mul)(rl_backend *be, float *y, const float *g, int64_t n);
-    /* gate[i] = act(gate[i]) * up[i] (up NULL: act(gate[i])). RL_ACT_SWIGLU_OAI clamps both first and
+    /* gate[i] = act(gate[i]) * up[i] (up NULL: act(gate[i]); RL_ACT_IDENTITY: gate[i] * up[i]). RL_ACT_SWIGLU_OAI clamps both first and
      * multiplies by (up + 1) (desc.h; up NULL: by 1). */
     void (*act_mul)(rl_backend *be, rl_act_kind k, float *gate, const float *up, int64_t n);
     /* out[t][r] /= max(||W[r]||, 1e-12) for T rows of `rows` (W (rows, cols) of dtype dt). */
@@ -231,8 +231,9 @@ typedef struct {
      * value head (state (v_heads, k_dim, v_dim) updated in place) and the gated RMSNorm:
      * core (T, v_heads*v_dim) = RMSNorm_w(o) * SiLU(z). conv_w (C, conv_k), a_log, dt_bias
      * (v_heads), norm_w (v_dim), b/a (T, v_heads), z (T, v_heads*v_dim). conv_b (C) may be NULL:
-     * added to the conv's sums before the SiLU (Mamba-2). */
-    void (*dn_conv)(rl_backend *be, float *out, const float *in, const float *conv_w, const float *conv_b, int T, int C, int K);
+     * added to the conv's sums before the SiLU (Mamba-2); silu 0: no SiLU (LFM2's short conv). */
+    void (*dn_conv)(rl_backend *be, float *out, const float *in, const float *conv_w, const float *conv_b, int T, int C, int K,
+                    int silu);
     void (*dn_recur)(rl_backend *be, const rl_dn_dims *dd, float *state, const float *conv, const float *b,
                      const float *a, const float *z, const float *a_log, const float *dt_bias, const float *norm_w,
                      float *core, int T);

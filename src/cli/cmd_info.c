@@ -71,7 +71,8 @@ static int info_json(const char *dir, const rl_model_desc *d, const rl_checkpoin
     }
     /* per layer: its token mixer and its feed-forward sublayer ("none" in a one-sublayer layer) */
     cJSON *mix = cJSON_AddArrayToObject(desc, "mixers"), *ffn = cJSON_AddArrayToObject(desc, "ffns");
-    const char *lin = d->lin_kind == RL_LIN_MAMBA2 ? "mamba2" : d->lin_kind == RL_LIN_MAMBA1 ? "mamba" : "gated_deltanet";
+    const char *lin = d->lin_kind == RL_LIN_MAMBA2 ? "mamba2" : d->lin_kind == RL_LIN_MAMBA1 ? "mamba"
+                    : d->lin_kind == RL_LIN_SHORTCONV ? "short_conv" : "gated_deltanet";
     for (int l = 0; mix && ffn && l < d->n_layers; l++) {
         const rl_layer_desc *ld = &d->layers[l];
         cJSON_AddItemToArray(mix, cJSON_CreateString(ld->no_mixer ? "none" : ld->kind == RL_LAYER_LINEAR ? lin : ld->ssm_too ? "attention+mamba2"
@@ -246,11 +247,14 @@ int cmd_info(int argc, char **argv) {
     }
     if (nlin) {
         int mamba = d->lin_kind == RL_LIN_MAMBA2;
-        printf("linear attn     %s on layers ", mamba ? "Mamba-2" : d->lin_kind == RL_LIN_MAMBA1 ? "Mamba" : "Gated DeltaNet");
+        printf("linear attn     %s on layers ", mamba ? "Mamba-2" : d->lin_kind == RL_LIN_MAMBA1 ? "Mamba"
+                                               : d->lin_kind == RL_LIN_SHORTCONV ? "gated short conv" : "Gated DeltaNet");
         for (int l = 0, first = 1; l < d->n_layers; l++)
             if (d->layers[l].kind == RL_LAYER_LINEAR || d->layers[l].ssm_too) { printf("%s%d", first ? "" : ",", l); first = 0; }
         if (d->layers[0].ssm_too) printf(" (beside attention)");
-        if (d->lin_kind == RL_LIN_MAMBA1)
+        if (d->lin_kind == RL_LIN_SHORTCONV)
+            printf(" (%d channels, conv %d%s: C * conv(B * x))\n", d->lin_v_heads, d->lin_conv_k, d->lin_conv_bias ? " with bias" : "");
+        else if (d->lin_kind == RL_LIN_MAMBA1)
             printf(" (%d channels, state %d, dt rank %d, conv %d%s%s)\n", d->lin_v_heads, d->lin_k_dim, d->lin_dt_rank, d->lin_conv_k,
                    d->lin_conv_bias ? " with bias" : "", d->lin_dtbc_norm == 1 ? ", dt / B / C RMSNorms" : d->lin_dtbc_norm == 2 ? ", dt / B / C RMS-normalised" : "");
         else if (mamba)

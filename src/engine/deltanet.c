@@ -11,6 +11,9 @@
  *   Jamba with weights, FalconMamba without), dt = dt_proj.weight dt, the selective state update per
  *   channel and state (ssm_scan, a_state: dt = softplus(dt + dt_proj.bias), y = S C + D x),
  *   out = out_proj(y * SiLU(z)).
+ * LFM2's short conv (RL_LIN_SHORTCONV; transformers' Lfm2ShortConv):
+ *   [B | C | x] = in_proj h,  y = C * conv_k(B * x) (no activation),  out = out_proj y:
+ *   the conv state only.
  * They share the conv and state machinery: Mamba's groups / d_state / heads / head_dim sit in the
  * key heads / key dim / value heads / value dim of the description (desc.h; Mamba-1: one group, a
  * head of dim 1 per channel). */
@@ -70,7 +73,10 @@ int rl_dn_plan(rl_model *m) {
     if (dk > DN_MAX_HD || dv > DN_MAX_HD)
         return rl_err("%s: linear attention head dims %d/%d exceed the supported %d", m->dir, dk, dv, DN_MAX_HD);
     int mamba = d->lin_kind == RL_LIN_MAMBA2, mamba1 = d->lin_kind == RL_LIN_MAMBA1; /* (their families check the conv's activation: SiLU) */
-    if (!mamba && !mamba1 && d->act != RL_ACT_SILU) return rl_err("%s: the Gated DeltaNet needs hidden_act silu", m->dir);
+    int sconv = d->lin_kind == RL_LIN_SHORTCONV;
+    if (!mamba && !mamba1 && !sconv && d->act != RL_ACT_SILU) return rl_err("%s: the Gated DeltaNet needs hidden_act silu", m->dir);
+    if (sconv && (d->lin_v_dim != 1 || d->lin_v_heads != d->hidden || K < 1))
+        return rl_err("%s: the short conv needs one channel per hidden unit and a kernel of at least 1", m->dir);
     if (mamba1 && (d->lin_k_heads != 1 || dv != 1 || d->lin_dt_rank <= 0))
         return rl_err("%s: Mamba-1 needs one B / C group, a channel per head and a positive dt_rank", m->dir);
     if (mamba && (d->lin_norm_groups < 0 || (d->lin_norm_groups && (nv * dv) % d->lin_norm_groups) || d->lin_k_heads <= 0 || nv % d->lin_k_heads))
@@ -88,20 +94,29 @@ int rl_dn_plan(rl_model *m) {
     if (!S) return rl_err("out of memory");
     m->dn = S;
     rl_plan *p = &m->plan;
-    S->state_bytes = (size_t)nlin * nv * dk * dv * F;
+    S->state_bytes = sconv ? 0 : (size_t)nlin * nv * dk * dv * F; /* (the short conv: none) */
     S->conv_bytes = (size_t)nlin * (K - 1) * C * F;
-    rl_plan_add(p, "deltanet recurrent state", RL_MEM_DEVICE, (size_t)m->n_seq * S->state_bytes, (void **)&S->state);
-    rl_plan_add(p, "deltanet conv state", RL_MEM_DEVICE, (size_t)m->n_seq * S->conv_bytes, (void **)&S->conv_state);
     size_t nck = (size_t)m->n_seq * RL_CKPT_SLOTS; /* a turn's and speculation's checkpoint per sequence */
-    rl_plan_add(p, "deltanet checkpoint state", RL_MEM_DEVICE, nck * S->state_bytes, (void **)&S->ckpt_state);
-    rl_plan_add(p, "deltanet checkpoint conv state", RL_MEM_DEVICE, nck * S->conv_bytes, (void **)&S->ckpt_conv);
+    if (S->state_bytes) {
+        rl_plan_add(p, "deltanet recurrent state", RL_MEM_DEVICE, (size_t)m->n_seq * S->state_bytes, (void **)&S->state);
+        rl_plan_add(p, "deltanet checkpoint state", RL_MEM_DEVICE, nck * S->state_bytes, (void **)&S->ckpt_state);
+    }
+    if (S->conv_bytes) {
+        rl_plan_add(p, "deltanet conv state", RL_MEM_DEVICE, (size_t)m->n_seq * S->conv_bytes, (void **)&S->conv_state);
+        rl_plan_add(p, "deltanet checkpoint conv state", RL_MEM_DEVICE, nck * S->conv_bytes, (void **)&S->ckpt_conv);
+    }
     rl_plan_add(p, "deltanet qkv", RL_MEM_DEVICE, T * C * F, (void **)&S->qkv);
     rl_plan_add(p, "deltanet conv input", RL_MEM_DEVICE, (T + K - 1) * C * F, (void **)&S->in);
     rl_plan_add(p, "deltanet conv output", RL_MEM_DEVICE, T * C * F, (void **)&S->conv);
+    rl_plan_add(p, sconv ? "short conv x / C" : "deltanet core", RL_MEM_DEVICE, T * nv * dv * F, (void **)&S->core);
+    if (sconv) {
+        rl_plan_add(p, "short conv in_proj output", RL_MEM_DEVICE, T * 3 * C * F, (void **)&S->mix);
+        rl_plan_add(p, "short conv weights", RL_MEM_DEVICE, (size_t)C * (K + 1) * F, (void **)&S->w); /* conv, bias */
+        return 0;
+    }
     rl_plan_add(p, "deltanet z", RL_MEM_DEVICE, T * nv * dv * F, (void **)&S->z);
     rl_plan_add(p, "deltanet b", RL_MEM_DEVICE, T * nv * F, (void **)&S->b);
     rl_plan_add(p, "deltanet a", RL_MEM_DEVICE, T * nv * F, (void **)&S->a);
-    rl_plan_add(p, "deltanet core", RL_MEM_DEVICE, T * nv * dv * F, (void **)&S->core);
     size_t R = (size_t)d->lin_dt_rank, N = (size_t)dk, VD = (size_t)nv * dv;
     size_t small = (size_t)C * K + (size_t)nv * (mamba1 ? N : 1) + nv + (mamba ? VD : (size_t)dv);
     if (mamba || mamba1) small += nv + (size_t)C; /* D, conv bias */
@@ -202,8 +217,8 @@ void rl_dn_reset(rl_model *m) {
 void rl_dn_reset_seq(rl_model *m, int seq) {
     struct rl_dn_state *S = m->dn;
     if (!S || seq < 0 || seq >= m->n_seq) return;
-    m->be->ops->zero(m->be, (uint8_t *)S->state + (size_t)seq * S->state_bytes, S->state_bytes);
-    m->be->ops->zero(m->be, (uint8_t *)S->conv_state + (size_t)seq * S->conv_bytes, S->conv_bytes);
+    if (S->state_bytes) m->be->ops->zero(m->be, (uint8_t *)S->state + (size_t)seq * S->state_bytes, S->state_bytes);
+    if (S->conv_bytes) m->be->ops->zero(m->be, (uint8_t *)S->conv_state + (size_t)seq * S->conv_bytes, S->conv_bytes);
 }
 
 /* Saves (restore 0) or restores (restore 1) sequence seq's recurrent and conv state in / from
@@ -212,10 +227,14 @@ static void ckpt_copy(rl_model *m, int seq, int slot, int restore) {
     struct rl_dn_state *S = m->dn;
     if (!S || seq < 0 || seq >= m->n_seq || slot < 0 || slot >= RL_CKPT_SLOTS) return;
     size_t so = (size_t)seq * S->state_bytes, co = (size_t)seq * S->conv_bytes, k = (size_t)seq * RL_CKPT_SLOTS + (size_t)slot;
-    uint8_t *st = (uint8_t *)S->state + so, *cs = (uint8_t *)S->conv_state + co;
-    uint8_t *ks = (uint8_t *)S->ckpt_state + k * S->state_bytes, *kc = (uint8_t *)S->ckpt_conv + k * S->conv_bytes;
-    m->be->ops->copy2d(m->be, restore ? st : ks, S->state_bytes, restore ? ks : st, S->state_bytes, S->state_bytes, 1);
-    m->be->ops->copy2d(m->be, restore ? cs : kc, S->conv_bytes, restore ? kc : cs, S->conv_bytes, S->conv_bytes, 1);
+    if (S->state_bytes) {
+        uint8_t *st = (uint8_t *)S->state + so, *ks = (uint8_t *)S->ckpt_state + k * S->state_bytes;
+        m->be->ops->copy2d(m->be, restore ? st : ks, S->state_bytes, restore ? ks : st, S->state_bytes, S->state_bytes, 1);
+    }
+    if (S->conv_bytes) {
+        uint8_t *cs = (uint8_t *)S->conv_state + co, *kc = (uint8_t *)S->ckpt_conv + k * S->conv_bytes;
+        m->be->ops->copy2d(m->be, restore ? cs : kc, S->conv_bytes, restore ? kc : cs, S->conv_bytes, S->conv_bytes, 1);
+    }
 }
 void rl_dn_checkpoint(rl_model *m, int seq, int slot) { ckpt_copy(m, seq, slot, 0); }
 void rl_dn_restore(rl_model *m, int seq, int slot) { ckpt_copy(m, seq, slot, 1); }
@@ -278,6 +297,60 @@ static void mamba1_params(rl_model *m, const rl_stage *s, const uint8_t *buf, in
     be->ops->matmul(be, S->a, S->dtl, dp.p, dp.dt, NULL, T, (int)R, (int)I); /* (dt_proj.bias: inside ssm_scan's softplus) */
 }
 
+/* Each sequence's rows of the sweep through its own conv into S->conv: the conv input is its K-1
+ * rows of conv state, then its rows of qkv (one sequence: already in place behind them); the last
+ * K-1 input rows become the conv state. A deferred checkpoint after row r saves input rows
+ * r..r+K-2 as the conv state (the recurrent state: rl_deltanet_forward). */
+static void conv_segments(rl_model *m, int slot, const float *qkv, const float *wconv, const float *conv_b, int silu) {
+    struct rl_dn_state *S = m->dn;
+    rl_backend *be = m->be;
+    int K = m->d.lin_conv_k, C = conv_dim(&m->d);
+    size_t CB = (size_t)C * sizeof(float);
+    int ck[RL_CKPT_SLOTS], cr[RL_CKPT_SLOTS];
+    for (int g = 0; g < m->n_seg; g++) {
+        const rl_segment *sg = &m->seg[g];
+        float *cst = K > 1 ? (float *)((uint8_t *)S->conv_state + (size_t)sg->seq * S->conv_bytes) + (size_t)slot * (size_t)(K - 1) * C : NULL;
+        size_t r0 = (size_t)sg->row0;
+        if (cst) be->ops->copy2d(be, S->in, CB, cst, CB, CB, K - 1);
+        if (qkv == S->qkv) be->ops->copy2d(be, S->in + (size_t)(K - 1) * C, CB, S->qkv + r0 * C, CB, CB, sg->n);
+        be->ops->dn_conv(be, S->conv + r0 * C, S->in, wconv, conv_b, sg->n, C, K, silu);
+        int nc = cst ? seg_checkpoints(m, sg, ck, cr) : 0;
+        for (int j = 0; j < nc; j++) {
+            size_t kk = (size_t)sg->seq * RL_CKPT_SLOTS + (size_t)ck[j], co = kk * S->conv_bytes + (size_t)slot * (K - 1) * CB;
+            be->ops->copy2d(be, (uint8_t *)S->ckpt_conv + co, CB, S->in + (size_t)cr[j] * C, CB, CB, K - 1);
+        }
+        if (cst) be->ops->copy2d(be, cst, CB, S->in + (size_t)sg->n * C, CB, CB, K - 1);
+    }
+}
+
+/* LFM2's short conv over the sweep: [B | C | x] = in_proj h, the conv of B * x (with its bias, no
+ * activation), times C, out_proj into m->o. wconv holds the conv weights (f32). */
+static int short_conv(rl_model *m, int l, const uint8_t *buf, int T, float *wconv) {
+    const rl_model_desc *d = &m->d;
+    const rl_stage *s = &m->stages[l];
+    struct rl_dn_state *S = m->dn;
+    rl_backend *be = m->be;
+    int H = d->hidden, C = conv_dim(d), K = d->lin_conv_k;
+    size_t CB = (size_t)C * sizeof(float);
+    float *cb = wconv + (size_t)C * K;
+    rl_wref in = rl_stage_weight(m, s, buf, W_LIN_QKV), out = rl_stage_weight(m, s, buf, W_LIN_OUT);
+    if (d->lin_conv_bias) {
+        rl_wref b = rl_stage_weight(m, s, buf, W_LIN_CONV_B);
+        be->ops->convert(be, cb, b.p, b.dt, C);
+    }
+    float *bx = m->n_seg == 1 ? S->in + (size_t)(K - 1) * C : S->qkv; /* the conv input rows B * x (conv_segments) */
+    be->ops->matmul(be, S->mix, m->xb, in.p, in.dt, NULL, T, H, 3 * C);
+    be->ops->copy2d(be, bx, CB, S->mix, 3 * CB, CB, T);
+    be->ops->copy2d(be, S->core, CB, S->mix + 2 * (size_t)C, 3 * CB, CB, T);
+    be->ops->act_mul(be, RL_ACT_IDENTITY, bx, S->core, (int64_t)T * C);
+    conv_segments(m, m->lin_slot[l], bx, wconv, d->lin_conv_bias ? cb : NULL, 0);
+    be->ops->copy2d(be, S->core, CB, S->mix + C, 3 * CB, CB, T);
+    be->ops->act_mul(be, RL_ACT_IDENTITY, S->core, S->conv, (int64_t)T * C);
+    RL_TRACE(m, l, "dn_conv", S->conv, T, C);
+    be->ops->matmul(be, m->o, S->core, out.p, out.dt, NULL, T, C, H);
+    return 0;
+}
+
 int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     const rl_model_desc *d = &m->d;
     const rl_stage *s = &m->stages[l];
@@ -289,12 +362,14 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
     int VD = nv * dv;
     size_t CB = (size_t)C * sizeof(float);
 #define DN_T(role) rl_stage_weight(m, s, buf, role).p, rl_stage_weight(m, s, buf, role).dt
-    int mamba = d->lin_kind == RL_LIN_MAMBA2, mamba1 = d->lin_kind == RL_LIN_MAMBA1;
+    int mamba = d->lin_kind == RL_LIN_MAMBA2, mamba1 = d->lin_kind == RL_LIN_MAMBA1, sconv = d->lin_kind == RL_LIN_SHORTCONV;
+    float *wconv = S->w;
+    be->ops->convert(be, wconv, DN_T(W_LIN_CONV), (int64_t)C * K);
+    if (sconv) return short_conv(m, l, buf, T, wconv);
     int na = nv * (mamba1 ? dk : 1); /* Mamba-1: A per channel and state */
-    float *wconv = S->w, *a_log = wconv + (size_t)C * K, *dt_bias = a_log + na, *norm_w = dt_bias + nv;
+    float *a_log = wconv + (size_t)C * K, *dt_bias = a_log + na, *norm_w = dt_bias + nv;
     float *ds = norm_w + (mamba ? VD : dv), *cb = ds + nv, *dtbc = cb + C;
     dn_small sw = {a_log, dt_bias, norm_w, NULL, NULL};
-    be->ops->convert(be, wconv, DN_T(W_LIN_CONV), (int64_t)C * K);
     if (S->mup_conv) be->ops->scale_rows(be, wconv, S->mup_conv, C, K); /* Falcon-H1: x / B / C multipliers */
     be->ops->convert(be, a_log, DN_T(W_LIN_A_LOG), na);
     be->ops->convert(be, dt_bias, DN_T(W_LIN_DT_BIAS), nv);
@@ -344,25 +419,9 @@ int rl_deltanet_forward(rl_model *m, int l, const uint8_t *buf, int T) {
         be->ops->matmul(be, S->b, m->xb, DN_T(W_LIN_B), NULL, T, H, nv);
         be->ops->matmul(be, S->a, m->xb, DN_T(W_LIN_A), NULL, T, H, nv);
     }
-    /* each sequence's rows through its own conv: the conv input is its K-1 rows of conv state,
-     * then its qkv rows; the last K-1 input rows become the conv state. A deferred checkpoint
-     * after row r saves input rows r..r+K-2 as the conv state (and, below, the recurrent state
-     * after row r). */
+    /* each sequence's rows through its own conv (conv_segments) */
+    conv_segments(m, slot, qkv, wconv, sw.conv_b, 1);
     int ck[RL_CKPT_SLOTS], cr[RL_CKPT_SLOTS];
-    for (int g = 0; g < m->n_seg; g++) {
-        const rl_segment *sg = &m->seg[g];
-        float *cst = (float *)((uint8_t *)S->conv_state + (size_t)sg->seq * S->conv_bytes) + (size_t)slot * (size_t)(K - 1) * C;
-        size_t r0 = (size_t)sg->row0;
-        be->ops->copy2d(be, S->in, CB, cst, CB, CB, K - 1);
-        if (qkv == S->qkv) be->ops->copy2d(be, S->in + (size_t)(K - 1) * C, CB, S->qkv + r0 * C, CB, CB, sg->n);
-        be->ops->dn_conv(be, S->conv + r0 * C, S->in, wconv, sw.conv_b, sg->n, C, K);
-        int nc = seg_checkpoints(m, sg, ck, cr);
-        for (int j = 0; j < nc; j++) {
-            size_t kk = (size_t)sg->seq * RL_CKPT_SLOTS + (size_t)ck[j], co = kk * S->conv_bytes + (size_t)slot * (K - 1) * CB;
-            be->ops->copy2d(be, (uint8_t *)S->ckpt_conv + co, CB, S->in + (size_t)cr[j] * C, CB, CB, K - 1);
-        }
-        be->ops->copy2d(be, cst, CB, S->in + (size_t)sg->n * C, CB, CB, K - 1);
-    }
     if (mamba1) mamba1_params(m, s, buf, T, d->lin_dtbc_norm == 1 ? dtbc : NULL);
     /* then through its recurrent state, saved at the deferred checkpoints */
     rl_dn_dims dd = {d->lin_k_heads, nv, dk, dv, K, d->norm_eps, d->lin_v_tiled, d->lin_a_direct};

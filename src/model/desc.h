@@ -12,7 +12,8 @@
 typedef enum { RL_NORM_RMS = 0, RL_NORM_LAYER } rl_norm_kind;
 typedef enum { RL_ACT_SILU = 0, RL_ACT_GELU_TANH, RL_ACT_GELU_ERF,
                RL_ACT_SWIGLU_OAI, /* gpt-oss: g = min(gate, 7), u = clamp(up, -7, 7): g sigmoid(1.702 g) (u + 1) */
-               RL_ACT_RELU2 /* squared ReLU max(x, 0)^2 (Nemotron-H's relu2) */ } rl_act_kind;
+               RL_ACT_RELU2, /* squared ReLU max(x, 0)^2 (Nemotron-H's relu2) */
+               RL_ACT_IDENTITY /* x (act_mul: a plain product; LFM2's short conv gates) */ } rl_act_kind;
 typedef enum { RL_LAYER_FULL = 0, RL_LAYER_SLIDING,
                RL_LAYER_LINEAR /* Gated DeltaNet (Qwen3.5) or Mamba-2 (lin_kind): fixed-size recurrent state, no KV cache */ } rl_layer_kind;
 
@@ -20,8 +21,10 @@ typedef enum { RL_LAYER_FULL = 0, RL_LAYER_SLIDING,
 typedef enum { RL_LIN_GDN, /* Gated DeltaNet (Qwen3.5, Qwen3-Next) */
                RL_LIN_MAMBA2, /* Mamba-2 (Granite 4.0-H): lin_k_heads = n_groups, lin_k_dim = d_state,
                                 lin_v_heads = heads, lin_v_dim = head_dim */
-               RL_LIN_MAMBA1 /* Mamba-1 (Mamba, FalconMamba, Jamba): lin_k_heads = 1, lin_k_dim = d_state,
+               RL_LIN_MAMBA1, /* Mamba-1 (Mamba, FalconMamba, Jamba): lin_k_heads = 1, lin_k_dim = d_state,
                                 lin_v_heads = channels (d_inner), lin_v_dim = 1: a decay per channel and state */
+               RL_LIN_SHORTCONV /* LFM2's gated short conv: out_proj(C * conv(B * x)), [B | C | x] = in_proj h;
+                                   lin_v_heads = hidden, lin_v_dim = 1, lin_k_* = 0: a conv state, no recurrent one */
 } rl_lin_kind;
 typedef enum { RL_ROPE_NEOX = 0, /* rotate_half: pairs (i, i + rot/2) */
                RL_ROPE_GPTJ,     /* interleaved pairs (2i, 2i+1) */

@@ -8,6 +8,7 @@
 #include "model/fam_nemotron_h.h"
 #include "model/fam_mamba.h"
 #include "model/fam_falcon_h1.h"
+#include "model/fam_lfm2.h"
 #include "util/err.h"
 #include "util/json.h"
 #include <stdio.h>
@@ -238,6 +239,8 @@ static const rl_family FAMILIES[] = {
     {"falcon_mamba", {"FalconMambaForCausalLM", NULL}, 1, rl_norm_mamba}, /* fam_mamba.c: + weightless dt / B / C norms */
     {"jamba", {"JambaForCausalLM", NULL}, 0, rl_norm_jamba},   /* fam_mamba.c: Mamba-1 / attention layers, experts */
     {"falcon_h1", {"FalconH1ForCausalLM", NULL}, 0, rl_norm_falcon_h1}, /* fam_falcon_h1.c: attention + Mamba-2 in each layer */
+    {"lfm2", {"Lfm2ForCausalLM", NULL}, 1, rl_norm_lfm2}, /* fam_lfm2.c: attention / gated short-conv layers */
+    {"lfm2_moe", {"Lfm2MoeForCausalLM", NULL}, 1, rl_norm_lfm2_moe}, /* fam_lfm2.c: + sigmoid-routed experts */
     {"qwen2_moe", {"Qwen2MoeForCausalLM", NULL}, 0, rl_norm_qwen2_moe}, /* fam_moe.c */
     {"qwen3_moe", {"Qwen3MoeForCausalLM", NULL}, 0, rl_norm_qwen3_moe}, /* fam_moe.c */
     {"qwen3_vl_moe", {NULL}, 0, rl_norm_qwen3_vl_moe}, /* fam_moe.c: the text model of Qwen3-VL-MoE (mm_text) */

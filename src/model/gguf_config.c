@@ -59,6 +59,8 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"exaone-moe", "ExaoneMoeForCausalLM", NULL, 0},   /* K-EXAONE: every 4th layer global NoPE, MTP layers in block_count */
     {"seed_oss", "SeedOssForCausalLM", NULL, 0},       /* q/k/v biases where the file has them, no o bias */
     {"arcee", "ArceeForCausalLM", NULL, 1},            /* Llama (Q/K permuted) with an ungated squared-ReLU MLP */
+    {"lfm2", "Lfm2ForCausalLM", NULL, 0},              /* short-conv layers where the per-layer head_count_kv is 0 */
+    {"lfm2moe", "Lfm2MoeForCausalLM", NULL, 0},        /* + sigmoid-routed experts after the leading dense layers */
 };
 
 /* Weight role -> GGUF tensor name (format with %d = layer). */
@@ -472,6 +474,46 @@ static int mamba1_config(cJSON *c, const rl_gguf *g, const char *arch) {
     return 0;
 }
 
+/* LFM2 / LFM2-MoE as llama.cpp's converter writes them: a layer is a short conv where the per-layer
+ * attention.head_count_kv is 0 (the attention layers sliding when attention.sliding_window is
+ * set), shortconv.l_cache, the MLP width already adjusted; lfm2moe: leading_dense_block_count
+ * (default 0), sigmoid gating (expert_gating_func 2) with exp_probs_b, the top-k weights always
+ * renormalised and not scaled (llama.cpp reads no scale for it). The final norm, token_embd_norm,
+ * is named below. */
+static int lfm2_config(cJSON *c, const rl_gguf *g, const char *arch) {
+    int moe = !strcmp(arch, "lfm2moe");
+    int64_t layers = get_int(g, arch, "block_count", 0), swa = get_int(g, arch, "attention.sliding_window", 0), nkv = 0;
+    char key[160];
+    snprintf(key, sizeof key, "%s.attention.head_count_kv", arch);
+    const rl_gguf_kv *kv = rl_gguf_get(g, key);
+    if (!kv || kv->type != RL_GGUF_ARRAY || (int64_t)kv->arr_n != layers)
+        return rl_err("%s: %s needs '%s' as a list of %lld per-layer values (0: a short-conv layer)", g->path, arch, key, (long long)layers);
+    cJSON *lt = cJSON_AddArrayToObject(c, "layer_types");
+    for (int64_t l = 0; lt && l < layers; l++) {
+        int64_t a;
+        if (arr_int(g, kv, key, (uint64_t)l, &a)) return -1;
+        if (a < 0 || (a && nkv && a != nkv)) return rl_err("%s: layer %lld: %lld kv heads (the others have %lld)", g->path, (long long)l, (long long)a, (long long)nkv);
+        if (a) nkv = a;
+        cJSON_AddItemToArray(lt, cJSON_CreateString(!a ? "conv" : swa > 0 ? "sliding_attention" : "full_attention"));
+    }
+    if (nkv) cJSON_AddNumberToObject(c, "num_key_value_heads", (double)nkv);
+    double eps = 1e-5;
+    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", arch);
+    if (rl_gguf_num(g, key, &eps) < 0) return -1;
+    cJSON_AddNumberToObject(c, "norm_eps", eps);
+    cJSON_AddBoolToObject(c, "block_auto_adjust_ff_dim", 0); /* feed_forward_length is the width itself */
+    if (put_int(c, g, arch, "shortconv.l_cache", "conv_L_cache")) return -1;
+    if (moe) {
+        int64_t gate = get_int(g, arch, "expert_gating_func", 0);
+        if (gate != 2) return rl_err("%s: %s.expert_gating_func %lld: llama.cpp's lfm2moe routes with sigmoid (2)", g->path, arch, (long long)gate);
+        cJSON_AddNumberToObject(c, "num_dense_layers", (double)get_int(g, arch, "leading_dense_block_count", 0));
+        cJSON_AddBoolToObject(c, "use_expert_bias", 1); /* (exp_probs_b: a tensor llama.cpp requires) */
+        cJSON_AddBoolToObject(c, "norm_topk_prob", 1);
+        cJSON_AddNumberToObject(c, "routed_scaling_factor", 1);
+    }
+    return 0;
+}
+
 /* Falcon-H1 as llama.cpp's converter writes it: the Mamba-2 dims from ssm.* (time_step_rank: heads,
  * inner_size: mamba_d_ssm), the gated norm where ssm_norm is (per group, gate first), the conv
  * bias where its tensor is; every muP multiplier already folded into the weights (none here). */
@@ -538,6 +580,8 @@ static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
         if (mamba1_config(c, g, arch)) return -1;
     } else if (!strcmp(arch, "falcon-h1")) {
         if (falcon_h1_config(c, g, arch)) return -1;
+    } else if (!strncmp(arch, "lfm2", 4)) {
+        if (lfm2_config(c, g, arch)) return -1;
     } else if (!strcmp(arch, "exaone-moe")) {
         if (exaone_moe_config(c, g, arch)) return -1;
     } else if (!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) {
@@ -644,7 +688,7 @@ static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
     cJSON_AddItemToArray(a, cJSON_CreateString(hf));
     if (put_int(c, g, arch, "embedding_length", "hidden_size") || put_int(c, g, arch, "block_count", "num_hidden_layers") ||
         put_int(c, g, arch, "attention.head_count", "num_attention_heads") ||
-        (strcmp(arch, "granitehybrid") && strncmp(arch, "nemotron_h", 10) && strcmp(arch, "jamba") &&
+        (strcmp(arch, "granitehybrid") && strncmp(arch, "nemotron_h", 10) && strcmp(arch, "jamba") && strncmp(arch, "lfm2", 4) &&
          put_int(c, g, arch, "attention.head_count_kv", "num_key_value_heads")) ||
         (strncmp(arch, "nemotron_h", 10) && put_int(c, g, arch, "feed_forward_length", "intermediate_size")) ||
         put_int(c, g, arch, "attention.key_length", "head_dim") ||
@@ -872,6 +916,12 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
         d->lin_a_direct = 1;
     }
     if (!strncmp(arch, "nemotron_h", 10)) d->wname[W_MLP_NORM] = ROLE_NAMES[W_ATTN_NORM]; /* the one norm of each layer */
+    if (d->lin_kind == RL_LIN_SHORTCONV) { /* LFM2 */
+        d->wname[W_LIN_QKV] = "blk.%d.shortconv.in_proj.weight";
+        d->wname[W_LIN_CONV] = "blk.%d.shortconv.conv.weight";
+        d->wname[W_LIN_OUT] = "blk.%d.shortconv.out_proj.weight";
+        d->gname[G_FINAL_NORM] = "token_embd_norm.weight"; /* llama.cpp's name for LFM2's final norm */
+    }
     int dn = !strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next");
     if (!strcmp(arch, "glm4moe") || dn || !strcmp(arch, "seed_oss")) d->wname[W_MLP_NORM] = "blk.%d.post_attention_norm.weight";
     if (!strcmp(arch, "baichuan")) { /* W_pack split; lm_head as the file has it (llama.cpp does not normalise) */

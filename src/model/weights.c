@@ -5,7 +5,7 @@
 
 int rl_lin_conv_dim(const rl_model_desc *d) {
     int x = d->lin_v_heads * d->lin_v_dim;
-    return d->lin_kind == RL_LIN_MAMBA1 ? x : 2 * d->lin_k_heads * d->lin_k_dim + x;
+    return d->lin_kind == RL_LIN_MAMBA1 || d->lin_kind == RL_LIN_SHORTCONV ? x : 2 * d->lin_k_heads * d->lin_k_dim + x;
 }
 
 /* Mamba-1's roles (lin_kind RL_LIN_MAMBA1; desc.h). 1 if handled. */
@@ -27,6 +27,7 @@ void rl_role_shape(const rl_model_desc *d, int r, int64_t *rows, int64_t *cols) 
     int64_t H = d->hidden, q = (int64_t)d->n_heads * d->head_dim, kv = (int64_t)d->n_kv_heads * d->head_dim, I = d->intermediate;
     *rows = 0; *cols = 0;
     if (d->lin_kind == RL_LIN_MAMBA1 && mamba1_shape(d, r, rows, cols)) return;
+    if (d->lin_kind == RL_LIN_SHORTCONV && r == W_LIN_QKV) { *rows = 3 * (int64_t)d->lin_v_heads; *cols = H; return; } /* [B | C | x] */
     switch (r) {
     case W_ATTN_NORM: case W_ATTN_NORM_B: case W_MLP_NORM: case W_MLP_NORM_B:
     case W_POST_ATTN_NORM: case W_POST_MLP_NORM: case W_O_B: case W_DOWN_B: *rows = H; break;
@@ -106,6 +107,9 @@ int rl_role_needed_layer(const rl_model_desc *d, int l, int r) {
     if (mlp_role(r) ? d->layers[l].no_mlp : d->layers[l].no_mixer) return 0; /* a Nemotron-H layer has one of the two */
     int lin = d->layers[l].kind == RL_LAYER_LINEAR, ssm = lin || d->layers[l].ssm_too; /* (Falcon-H1: both mixers) */
     int mamba = ssm && d->lin_kind == RL_LIN_MAMBA2, mamba1 = ssm && d->lin_kind == RL_LIN_MAMBA1;
+    if (ssm && d->lin_kind == RL_LIN_SHORTCONV &&
+        ((r >= W_LIN_QKV && r <= W_LIN_OUT) || r == W_LIN_CONV_B || r == W_LIN_D || (r >= W_LIN_DT_NORM && r <= W_LIN_C_NORM)))
+        return r == W_LIN_QKV || r == W_LIN_CONV || r == W_LIN_OUT || (r == W_LIN_CONV_B && d->lin_conv_bias); /* in_proj, conv, out_proj */
     if (mamba && r == W_LIN_NORM) return d->lin_norm_groups > 0;
     if (r == W_LIN_DT_NORM || r == W_LIN_B_NORM || r == W_LIN_C_NORM) return mamba1 && d->lin_dtbc_norm == 1;
     if (mamba1) /* in_proj (x, z), x_proj (W_LIN_B), dt_proj (W_LIN_A), no gated norm */

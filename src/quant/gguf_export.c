@@ -43,7 +43,7 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"Llama4ForCausalLM", "llama4", 0}, {"Llama4ForConditionalGeneration", "llama4", 0}, /* interleaved pairs already */
     {"MambaForCausalLM", "mamba", 0}, {"FalconMambaForCausalLM", "mamba", 0}, {"JambaForCausalLM", "jamba", 0},
     {"FalconH1ForCausalLM", "falcon-h1", 0}, {"ExaoneMoeForCausalLM", "exaone-moe", 0}, {"SeedOssForCausalLM", "seed_oss", 0},
-    {"ArceeForCausalLM", "arcee", 1},
+    {"ArceeForCausalLM", "arcee", 1}, {"Lfm2ForCausalLM", "lfm2", 0}, {"Lfm2MoeForCausalLM", "lfm2moe", 0},
     {"Qwen2VLForConditionalGeneration", "qwen2vl", 0}, {"Qwen2_5_VLForConditionalGeneration", "qwen2vl", 0}, /* text models */
     {"Qwen3VLForConditionalGeneration", "qwen3vl", 0}, {"Qwen3VLMoeForConditionalGeneration", "qwen3vlmoe", 0},
 };
@@ -55,6 +55,11 @@ static const int MATRIX_ROLES[] = {W_Q, W_K, W_V, W_O, W_QKV, W_GATE, W_UP, W_DO
 /* Mamba-1's in_proj, x_proj and dt_proj as llama.cpp names them (the other W_LIN_* roles: rl_gguf_role_name). */
 static const char *mamba1_name(int r) {
     return r == W_LIN_QKV ? "blk.%d.ssm_in.weight" : r == W_LIN_B ? "blk.%d.ssm_x.weight" : r == W_LIN_A ? "blk.%d.ssm_dt.weight" : NULL;
+}
+/* LFM2's short conv as llama.cpp names it. */
+static const char *shortconv_name(int r) {
+    return r == W_LIN_QKV ? "blk.%d.shortconv.in_proj.weight" : r == W_LIN_CONV ? "blk.%d.shortconv.conv.weight"
+         : r == W_LIN_OUT ? "blk.%d.shortconv.out_proj.weight" : NULL;
 }
 static const int NORM_ROLES[] = {W_ATTN_NORM, W_Q_NORM, W_K_NORM, W_POST_ATTN_NORM, W_MLP_NORM, W_POST_MLP_NORM};
 static const char *const EXPS[3] = {"blk.%d.ffn_gate_exps.weight", "blk.%d.ffn_up_exps.weight", "blk.%d.ffn_down_exps.weight"};
@@ -512,6 +517,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
     int gpt_oss = !strcmp(arch, "gpt-oss"), mla = !strcmp(arch, "deepseek2");
     int qwen35 = !strncmp(arch, "qwen35", 6), next = !strcmp(arch, "qwen3next"), il2 = !strcmp(arch, "internlm2");
     int l4 = !strcmp(arch, "llama4"), m1 = d->lin_kind == RL_LIN_MAMBA1, fh1 = !strcmp(arch, "falcon-h1");
+    int sconv = d->lin_kind == RL_LIN_SHORTCONV;
     int tx = l4 || !strcmp(arch, "qwen3vlmoe"); /* experts fused [E, in, out]: transposed and split */
     if (d->gname[G_EMBED] && add_src(p, ck, path, "token_embd.weight", d->gname[G_EMBED], 1, d->tied, x, 0, 0)) return -1;
     if (fh1) p->t[p->n - 1].mul = d->emb_scale; /* the muP multipliers into the weights, as llama.cpp's converter */
@@ -525,7 +531,7 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             if (il2 && r == W_QKV) { if (add_internlm2_qkv(p, ck, d, path, l, x)) return -1; continue; }
             if (!strcmp(arch, "baichuan") && r == W_QKV) { if (add_baichuan_qkv(p, ck, d, path, l, x)) return -1; continue; }
             if (gh && r == W_GATE_UP) { if (add_gate_up(p, ck, d, path, l, x)) return -1; continue; }
-            const char *gn = m1 && mamba1_name(r) ? mamba1_name(r)
+            const char *gn = m1 && mamba1_name(r) ? mamba1_name(r) : sconv && shortconv_name(r) ? shortconv_name(r)
                              : fh1 && r == W_LIN_QKV ? "blk.%d.ssm_in.weight" : fh1 && r == W_MLP_NORM ? "blk.%d.ffn_norm"
                              : (gpt_oss || qwen35 || next || !strcmp(arch, "glm4moe") || !strcmp(arch, "seed_oss")) && r == W_MLP_NORM
                                  ? "blk.%d.post_attention_norm.weight"
@@ -552,7 +558,8 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
         else if (!gpt_oss && !granite_moe && !(qwen35 && d->moe_fused) && !tx && d->n_experts && d->layer_moe[l])
             for (int e = 0; e < 3; e++) if (d->ename[e] && add_experts(p, ck, d, path, l, e, x)) return -1; /* (ungated: no gate) */
     }
-    if (d->gname[G_FINAL_NORM] && add_src(p, ck, path, "output_norm.weight", d->gname[G_FINAL_NORM], 0, 0, x, 0, d->norm_one_plus)) return -1;
+    const char *fn = sconv ? "token_embd_norm.weight" : "output_norm.weight"; /* (llama.cpp's name for LFM2's final norm) */
+    if (d->gname[G_FINAL_NORM] && add_src(p, ck, path, fn, d->gname[G_FINAL_NORM], 0, 0, x, 0, d->norm_one_plus)) return -1;
     if (d->gname[G_FINAL_NORM_B] && add_src(p, ck, path, "output_norm.bias", d->gname[G_FINAL_NORM_B], 0, 0, x, 0, 0)) return -1;
     if (!d->tied && d->gname[G_LM_HEAD] && add_src(p, ck, path, "output.weight", d->gname[G_LM_HEAD], 1, 1, x, 0, 0)) return -1;
     if (!d->tied && d->gname[G_LM_HEAD] && d->head_norm_rows) p->t[p->n - 1].norm_rows = 1;
@@ -669,6 +676,10 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
             if ((d->layers[l].rope == 1) != ((l + 1) % 4 == 0))
                 return rl_err("%s: layer %d: llama.cpp's smollm3 runs every 4th layer without rotary embeddings, the others with", path, l);
     if (!strcmp(arch, "seed_oss") && d->o_bias) return rl_err("%s: attention_out_bias: llama.cpp's seed_oss has no o_proj bias", path);
+    if (!strcmp(arch, "lfm2moe") && (!d->moe_sigmoid || !d->moe_bias || !d->moe_norm_topk || d->moe_scale != 1.0f || d->moe_n_group > 1))
+        return rl_err("%s: llama.cpp's lfm2moe routes with sigmoid scores and the expert bias, renormalises the top-k weights and does not "
+                      "scale them (use_expert_bias %d, norm_topk_prob %d, routed_scaling_factor %g)", path, d->moe_bias, d->moe_norm_topk,
+                      (double)d->moe_scale);
     if (!strcmp(arch, "arcee") && (d->act != RL_ACT_RELU2 || d->mlp_bias))
         return rl_err("%s: llama.cpp's arcee runs an ungated squared-ReLU MLP without biases only", path);
     if ((!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) && (d->qkv_bias || d->o_bias))
@@ -831,6 +842,25 @@ static int write_mamba1(rl_gguf_writer *w, const rl_model_desc *d, const char *a
     return rc ? -1 : 0;
 }
 
+/* LFM2: per-layer kv heads (0: a short-conv layer), the conv's taps; lfm2moe: the leading dense
+ * layers and sigmoid gating (check_desc refused what llama.cpp's graph does not compute). */
+static int write_lfm2(rl_gguf_writer *w, const rl_model_desc *d, const char *arch) {
+    char k[160];
+    int32_t *kv = malloc((size_t)d->n_layers * sizeof *kv);
+    if (!kv) return rl_err("out of memory");
+    int dense = 0;
+    while (dense < d->n_layers && !d->layer_moe[dense]) dense++;
+    for (int l = 0; l < d->n_layers; l++) kv[l] = d->layers[l].kind == RL_LAYER_LINEAR ? 0 : d->n_kv_heads;
+    int rc = rl_gguf_w_arr_i32(w, KEY("attention.head_count_kv"), (uint64_t)d->n_layers, kv) ||
+             rl_gguf_w_u32(w, KEY("shortconv.l_cache"), (uint32_t)d->lin_conv_k) ||
+             (d->n_experts && (rl_gguf_w_u32(w, KEY("leading_dense_block_count"), (uint32_t)dense) ||
+                               rl_gguf_w_u32(w, KEY("expert_gating_func"), 2)));
+    for (int l = dense; !rc && d->n_experts && l < d->n_layers; l++)
+        if (!d->layer_moe[l]) rc = rl_err("layer %d is dense after MoE layers: llama.cpp's %s has leading dense layers only", l, arch);
+    free(kv);
+    return rc ? -1 : 0;
+}
+
 static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arch, const char *name, rl_gguf_xtype x) {
     char k[160];
     const rl_rope *r = &d->ropes[0];
@@ -848,7 +878,7 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
         (strncmp(arch, "nemotron_h", 10) && /* (mamba: 0 and no heads, as llama.cpp's converter writes them) */
          rl_gguf_w_u32(w, KEY("feed_forward_length"), mamba1 ? 0 : (uint32_t)d->intermediate * (strcmp(arch, "qwen") ? 1 : 2))) || /* Qwen v1: 2x */
         rl_gguf_w_u32(w, KEY("attention.head_count"), mamba1 ? 0 : (uint32_t)d->n_heads) ||
-        (strcmp(arch, "granitehybrid") && strncmp(arch, "nemotron_h", 10) && strcmp(arch, "jamba") && !mamba1 &&
+        (strcmp(arch, "granitehybrid") && strncmp(arch, "nemotron_h", 10) && strcmp(arch, "jamba") && strncmp(arch, "lfm2", 4) && !mamba1 &&
          rl_gguf_w_u32(w, KEY("attention.head_count_kv"), kvh)) ||
         rl_gguf_w_u32(w, KEY("attention.key_length"), kl) ||
         rl_gguf_w_u32(w, KEY("attention.value_length"), vl) ||
@@ -890,6 +920,7 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
     if (!strncmp(arch, "nemotron_h", 10) && write_nemotron_h(w, d, arch)) return -1;
     if ((!strcmp(arch, "mamba2") || !strcmp(arch, "falcon-h1")) && write_ssm(w, d, arch)) return -1;
     if ((!strcmp(arch, "mamba") || !strcmp(arch, "jamba")) && write_mamba1(w, d, arch)) return -1;
+    if (!strncmp(arch, "lfm2", 4) && write_lfm2(w, d, arch)) return -1;
     if (!strcmp(arch, "qwen3moe") && rl_gguf_w_bool(w, KEY("expert_weights_norm"), d->moe_norm_topk)) return -1;
     if (!strncmp(arch, "qwen2vl", 7) || !strncmp(arch, "qwen3vl", 7)) { /* the M-RoPE sections, 4 entries as llama.cpp reads them */
         int32_t sec[4] = {r->mrope_sec[0], r->mrope_sec[1], r->mrope_sec[2], r->mrope_sec[3]};
@@ -1151,7 +1182,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba, Falcon-H1, Qwen2-VL / Qwen2.5-VL / Qwen3-VL(-MoE) text models, EXAONE-MoE, Seed-OSS, Arcee)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba, Falcon-H1, Qwen2-VL / Qwen2.5-VL / Qwen3-VL(-MoE) text models, EXAONE-MoE, Seed-OSS, Arcee, LFM2 (+MoE))", model_dir, d->arch);
         goto out;
     }
     int n_lin = 0;

@@ -45,7 +45,7 @@
  *   kv_store           0      the cache's bytes exactly as the host's conversion / quantizer writes
  *                             them (odd row sizes, a wrapping ring, untouched rows kept)
  *   attention_tree     1e-5   as attention_kv, each tree node over the prefix and its ancestors
- *   dn_conv            1e-5   f32 sum of conv_k products (+ bias), SiLU
+ *   dn_conv            1e-5   f32 sum of conv_k products (+ bias), SiLU (or none)
  *   dn_recur           1e-5   f32 recurrence (decay < 1, l2-normalised q / k keep it contractive)
  *                             over up to 8 tokens, gated RMSNorm; also two calls (state carried)
  *                             against one call over the concatenation, same tolerance
@@ -990,13 +990,13 @@ static void run_ew(dev *d, float *res, int op, const float *y, const float *x, i
 }
 static void test_elementwise(void) {
     static const int64_t NS[] = {1, 1001};
-    static const char *ACT[] = {"silu", "gelu_tanh", "gelu_erf", "swiglu_oai", "relu2"};
+    static const char *ACT[] = {"silu", "gelu_tanh", "gelu_erf", "swiglu_oai", "relu2", "identity"};
     for (int ni = 0; ni < 2; ni++) {
         int64_t n = NS[ni];
-        for (int op = 0; op <= EW_ACT + 9; op++) {
+        for (int op = 0; op <= EW_ACT + 11; op++) {
             int kind = op - EW_ACT, is_act = op >= EW_ACT;
-            rl_act_kind k = is_act ? (rl_act_kind)(kind % 5) : RL_ACT_SILU;
-            int no_up = is_act && kind >= 5, oai = is_act && k == RL_ACT_SWIGLU_OAI; /* (oai: past both clamps too) */
+            rl_act_kind k = is_act ? (rl_act_kind)(kind % 6) : RL_ACT_SILU;
+            int no_up = is_act && kind >= 6, oai = is_act && k == RL_ACT_SWIGLU_OAI; /* (oai: past both clamps too) */
             float s = op == EW_SCALE ? -1.37f : op == EW_SOFTCAP ? 30.0f : 0;
             float *y = ew_input((size_t)n, op == EW_SOFTCAP ? 60 : oai ? 12 : 4);
             float *x = no_up || op == EW_SCALE || op == EW_SOFTCAP ? NULL : op == EW_SIGMUL ? ew_input((size_t)n, 6) : rand_f((size_t)n, oai ? 10 : 3);
@@ -1016,6 +1016,7 @@ static void test_elementwise(void) {
                     else if (k == RL_ACT_GELU_TANH) g = 0.5 * g * (1 + tanh(sqrt(2 / M_PI) * (g + 0.044715 * g * g * g)));
                     else if (k == RL_ACT_GELU_ERF) g = 0.5 * g * (1 + erf(g / sqrt(2.0)));
                     else if (k == RL_ACT_RELU2) g = g > 0 ? g * g : 0;
+                    else if (k == RL_ACT_IDENTITY) {}
                     else { /* gpt-oss (transformers' GptOssExperts): gate clamped above, up both ways, alpha 1.702 */
                         g = fmin(g, 7.0);
                         ref[i] = g / (1 + exp(-1.702 * g)) * ((x ? fmax(fmin((double)x[i], 7.0), -7.0) : 0.0) + 1);
@@ -1266,28 +1267,28 @@ static void test_moe_route(void) {
 
 /* ---------- Gated DeltaNet ---------- */
 
-static void run_conv(dev *d, float *res, const float *in, const float *w, const float *b, int T, int Cn, int K) {
+static void run_conv(dev *d, float *res, const float *in, const float *w, const float *b, int T, int Cn, int K, int silu) {
     float *di = upf(d, in, (size_t)(K - 1 + T) * Cn), *dw = upf(d, w, (size_t)Cn * K), *o = dout(d, (size_t)T * Cn);
-    d->o->dn_conv(d->be, o, di, dw, b ? upf(d, b, (size_t)Cn) : NULL, T, Cn, K);
+    d->o->dn_conv(d->be, o, di, dw, b ? upf(d, b, (size_t)Cn) : NULL, T, Cn, K, silu);
     down(d, res, o, (size_t)T * Cn * sizeof(float));
 }
 static void test_dn_conv(void) {
-    static const int TS[] = {1, 5, 17}, KS[] = {4, 2, 3};
-    for (int c = 0; c < 3; c++) {
-        int T = TS[c], K = KS[c], Cn = 37 + 30 * c;
+    static const int TS[] = {1, 5, 17, 6}, KS[] = {4, 2, 3, 3};
+    for (int c = 0; c < 4; c++) { /* the last without SiLU (LFM2's short conv) */
+        int T = TS[c], K = KS[c], Cn = 37 + 30 * c, silu = c < 3;
         float *in = rand_f((size_t)(K - 1 + T) * Cn, 2), *w = rand_f((size_t)Cn * K, 1), *b = c ? rand_f((size_t)Cn, 1) : NULL;
         float *got = Hf((size_t)T * Cn), *cpu = C ? Hf((size_t)T * Cn) : NULL;
-        run_conv(D, got, in, w, b, T, Cn, K);
-        if (C) run_conv(C, cpu, in, w, b, T, Cn, K);
+        run_conv(D, got, in, w, b, T, Cn, K, silu);
+        if (C) run_conv(C, cpu, in, w, b, T, Cn, K, silu);
         double *ref = Hd((size_t)T * Cn);
         for (int t = 0; t < T; t++)
             for (int ch = 0; ch < Cn; ch++) {
                 double a = b ? b[ch] : 0;
                 for (int k = 0; k < K; k++) a += (double)w[(size_t)ch * K + k] * in[(size_t)(t + k) * Cn + ch];
-                ref[(size_t)t * Cn + ch] = a / (1 + exp(-a));
+                ref[(size_t)t * Cn + ch] = silu ? a / (1 + exp(-a)) : a;
             }
-        char what[32];
-        snprintf(what, sizeof what, "T=%d C=%d K=%d%s", T, Cn, K, b ? " bias" : "");
+        char what[48];
+        snprintf(what, sizeof what, "T=%d C=%d K=%d%s%s", T, Cn, K, b ? " bias" : "", silu ? "" : " no SiLU");
         cmp("dn_conv", what, got, cpu, ref, NULL, (size_t)T * Cn);
     }
 }

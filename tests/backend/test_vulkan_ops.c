@@ -489,8 +489,8 @@ static void test_deltanet(void) {
     int T = 6, C = 2 * dd.k_heads * dd.k_dim + dd.v_heads * dd.v_dim, K = dd.conv_k, nv = dd.v_heads;
     float *in = rnd((size_t)(T + K - 1) * C, 1), *cw = rnd((size_t)C * K, 1), *conv = malloc((size_t)T * C * 4);
     float *ind = dev(in, (size_t)(T + K - 1) * C * 4), *cwd = dev(cw, (size_t)C * K * 4), *convd = dev(NULL, (size_t)T * C * 4);
-    VK->ops->dn_conv(VK, convd, ind, cwd, NULL, T, C, K);
-    rl_cpu_ops.dn_conv(CPU, conv, in, cw, NULL, T, C, K);
+    VK->ops->dn_conv(VK, convd, ind, cwd, NULL, T, C, K, 1);
+    rl_cpu_ops.dn_conv(CPU, conv, in, cw, NULL, T, C, K, 1);
     float *g = down(convd, (size_t)T * C);
     cmp("dn_conv", g, conv, (size_t)T * C, 1e-5);
     size_t sn = (size_t)nv * dd.k_dim * dd.v_dim, cn = (size_t)T * nv * dd.v_dim;

@@ -1,5 +1,5 @@
 /* Models without token trees (Qwen3.5's recurrent layers; Mamba-2's, on a synthetic Nemotron-H
- * checkpoint written at the start; Mamba-1's, on a synthetic Jamba; Falcon-H1's, a Mamba-2 state beside each KV cache; Llama 4's chunked attention over a context of several chunks) in speculative
+ * checkpoint written at the start; Mamba-1's, on a synthetic Jamba; Falcon-H1's, a Mamba-2 state beside each KV cache; LFM2's short-conv state alone; Llama 4's chunked attention over a context of several chunks) in speculative
  * decoding: chains verified through rl_model_eval_tree_batch for several sequences at once and
  * committed in part or whole, and hybrid checkpoints deferred while the state is still being
  * replayed. Every logits row is compared with a fresh prefill of the same tokens, and the sweeps
@@ -316,6 +316,14 @@ static void test_chains_falcon_h1(void) {
                  "\"ssm_multipliers\":[0.35,0.25,0.35,0.5,0.35]}");
 }
 
+/* LFM2: a conv state without a recurrent one (the short conv), and experts. */
+static void test_chains_lfm2(void) {
+    chains_synth("{\"architectures\":[\"Lfm2MoeForCausalLM\"],\"model_type\":\"lfm2_moe\",\"hidden_size\":64,\"intermediate_size\":96,"
+                 "\"moe_intermediate_size\":32,\"num_experts\":4,\"num_experts_per_tok\":2,\"num_dense_layers\":1,"
+                 "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"vocab_size\":256,\"num_hidden_layers\":4,\"eos_token_id\":2,"
+                 "\"conv_L_cache\":3,\"layer_types\":[\"conv\",\"full_attention\",\"conv\",\"conv\"]}");
+}
+
 /* Llama 4's chunked attention (chunks of 4 positions: the chains cross chunks) verifies chains. */
 static void test_chains_chunked(void) {
     chains_synth("{\"architectures\":[\"Llama4ForCausalLM\"],\"model_type\":\"llama4_text\",\"hidden_size\":64,\"intermediate_size\":32,"
@@ -334,6 +342,7 @@ int main(void) {
     RUN(test_chains_mamba1);
     RUN(test_chains_chunked);
     RUN(test_chains_falcon_h1);
+    RUN(test_chains_lfm2);
     RUN_SHARED(test_drafter_chains);
     TEST_END();
 }

@@ -165,6 +165,7 @@ static void cpu_act_mul(rl_backend *be, rl_act_kind k, float *g, const float *u,
     case RL_ACT_GELU_ERF: rl_gelu_erf_mul(g, u, n); break;
     case RL_ACT_SWIGLU_OAI: rl_swiglu_oai_mul(g, u, n); break;
     case RL_ACT_RELU2: rl_relu2_mul(g, u, n); break;
+    case RL_ACT_IDENTITY: rl_mul(g, u, n); break;
     }
 }
 static void cpu_row_norm_div(rl_backend *be, float *out, int T, int rows, const void *w, rl_dtype dt, int cols) {
@@ -191,9 +192,10 @@ static void cpu_scatter_add_rows(rl_backend *be, float *dst, const float *src, c
     if (be->numerics == RL_NUMERICS_GGML) rl_ggml_scatter_add_rows(dst, src, rows, w, nr, n);
     else rl_scatter_add_rows(dst, src, rows, w, nr, n);
 }
-static void cpu_dn_conv(rl_backend *be, float *out, const float *in, const float *w, const float *bias, int T, int C, int K) {
+static void cpu_dn_conv(rl_backend *be, float *out, const float *in, const float *w, const float *bias, int T, int C, int K,
+                        int silu) {
     (void)be;
-    rl_dn_conv(out, in, w, bias, T, C, K);
+    rl_dn_conv(out, in, w, bias, T, C, K, silu);
 }
 static void cpu_dn_recur(rl_backend *be, const rl_dn_dims *dd, float *state, const float *conv, const float *b,
                          const float *a, const float *z, const float *a_log, const float *dt_bias, const float *norm_w,

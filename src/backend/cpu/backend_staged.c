@@ -162,8 +162,8 @@ static void st_gather(rl_backend *be, float *d, const float *s, const int32_t *r
 static void st_scatter(rl_backend *be, float *d, const float *s, const int32_t *rows, const float *w, int nr, int n) {
     rl_cpu_ops.scatter_add_rows(be, RF(d), RF(s), (const int32_t *)R(rows), RF(w), nr, n);
 }
-static void st_dn_conv(rl_backend *be, float *o, const float *in, const float *w, const float *b, int T, int C, int K) {
-    rl_cpu_ops.dn_conv(be, RF(o), RF(in), RF(w), RF(b), T, C, K);
+static void st_dn_conv(rl_backend *be, float *o, const float *in, const float *w, const float *b, int T, int C, int K, int silu) {
+    rl_cpu_ops.dn_conv(be, RF(o), RF(in), RF(w), RF(b), T, C, K, silu);
 }
 static void st_dn_recur(rl_backend *be, const rl_dn_dims *dd, float *st, const float *cv, const float *b, const float *a,
                         const float *z, const float *al, const float *dt, const float *nw, float *core, int T) {

@@ -7,13 +7,13 @@
 #include "backend/cpu/matmul.h"
 #include <math.h>
 
-void rl_dn_conv(float *out, const float *in, const float *w, const float *bias, int T, int C, int K) {
+void rl_dn_conv(float *out, const float *in, const float *w, const float *bias, int T, int C, int K, int silu) {
     for (int t = 0; t < T; t++) {
         float *o = out + (size_t)t * C;
         for (int c = 0; c < C; c++) {
             float acc = bias ? bias[c] : 0.0f;
             for (int k = 0; k < K; k++) acc += w[(size_t)c * K + k] * in[(size_t)(t + k) * C + c];
-            o[c] = acc / (1.0f + expf(-acc));
+            o[c] = silu ? acc / (1.0f + expf(-acc)) : acc;
         }
     }
 }

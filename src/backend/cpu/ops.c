@@ -56,6 +56,10 @@ void rl_gelu_erf_mul(float *gate, const float *up, int64_t n) {
     }
 }
 
+void rl_mul(float *gate, const float *up, int64_t n) {
+    for (int64_t i = 0; up && i < n; i++) gate[i] *= up[i];
+}
+
 void rl_relu2_mul(float *gate, const float *up, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         float r = gate[i] > 0.0f ? gate[i] : 0.0f, g = r * r;

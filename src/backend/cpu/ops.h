@@ -23,6 +23,7 @@ void rl_gelu_tanh_mul(float *gate, const float *up, int64_t n);
 void rl_gelu_erf_mul(float *gate, const float *up, int64_t n);
 /* gate = max(gate, 0)^2 (* up when up is not NULL). */
 void rl_relu2_mul(float *gate, const float *up, int64_t n);
+void rl_mul(float *gate, const float *up, int64_t n); /* gate *= up */
 /* gpt-oss's clamped SwiGLU: g = min(gate, 7), u = clamp(up, -7, 7), gate = g sigmoid(1.702 g) (u + 1). */
 void rl_swiglu_oai_mul(float *gate, const float *up, int64_t n);
 

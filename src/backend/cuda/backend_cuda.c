@@ -172,7 +172,7 @@ static void cu_softcap(rl_backend *be, float *x, float c, int64_t n) { (void)be;
 static void cu_sigmoid_mul(rl_backend *be, float *y, const float *g, int64_t n) { (void)be; rlcu_elementwise(3, y, g, 0, n); }
 static void cu_act_mul(rl_backend *be, rl_act_kind k, float *g, const float *u, int64_t n) {
     (void)be;
-    rlcu_act_mul(k == RL_ACT_SILU ? 0 : k == RL_ACT_GELU_TANH ? 1 : k == RL_ACT_GELU_ERF ? 2 : k == RL_ACT_RELU2 ? 4 : 3, g, u, n);
+    rlcu_act_mul(k == RL_ACT_SILU ? 0 : k == RL_ACT_GELU_TANH ? 1 : k == RL_ACT_GELU_ERF ? 2 : k == RL_ACT_RELU2 ? 4 : k == RL_ACT_IDENTITY ? 5 : 3, g, u, n);
 }
 static void cu_row_norm_div(rl_backend *be, float *out, int T, int rows, const void *w, rl_dtype dt, int cols) {
     (void)be;
@@ -201,9 +201,9 @@ static void cu_scatter_add_rows(rl_backend *be, float *dst, const float *src, co
     (void)be;
     rlcu_scatter_add_rows(dst, src, rows, w, nr, n);
 }
-static void cu_dn_conv(rl_backend *be, float *out, const float *in, const float *w, const float *b, int T, int C, int K) {
+static void cu_dn_conv(rl_backend *be, float *out, const float *in, const float *w, const float *b, int T, int C, int K, int silu) {
     (void)be;
-    rlcu_dn_conv(out, in, w, b, T, C, K);
+    rlcu_dn_conv(out, in, w, b, T, C, K, silu);
 }
 static void cu_ssm_scan(rl_backend *be, const rl_ssm_dims *sd, float *state, const float *xbc, const float *dt_raw,
                         const float *a_log, const float *dt_bias, const float *d_skip, float *y, int T) {

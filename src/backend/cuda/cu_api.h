@@ -85,7 +85,7 @@ void rlcu_moe_route(float *logits, const float *bias, int T, int n_experts, int 
                     int topk_group, int group_top2, int norm_topk, float scale, int32_t *idx, float *w);
 void rlcu_gather_rows(float *dst, const float *src, const int32_t *rows, int n_rows, int n);
 void rlcu_scatter_add_rows(float *dst, const float *src, const int32_t *rows, const float *w, int n_rows, int n);
-void rlcu_dn_conv(float *out, const float *in, const float *w, const float *bias, int T, int C, int K);
+void rlcu_dn_conv(float *out, const float *in, const float *w, const float *bias, int T, int C, int K, int silu);
 void rlcu_ssm_scan(int groups, int heads, int d_state, int head_dim, float dt_min, float dt_max, int a_direct, int a_state, float *state, const float *xbc,
                    const float *dt_raw, const float *a_log, const float *dt_bias, const float *d_skip, float *y, int T);
 void rlcu_dn_recur(int k_heads, int v_heads, int k_dim, int v_dim, float norm_eps, int v_tiled, int a_direct, float *state, const float *conv,

@@ -69,18 +69,18 @@ void rlcu_moe_route(float *logits, const float *bias, int T, int E, int K, int s
     RLCU_LAUNCHED("moe_route");
 }
 
-__global__ void dn_conv_kernel(float *out, const float *in, const float *w, const float *bias, int T, int C, int K) {
+__global__ void dn_conv_kernel(float *out, const float *in, const float *w, const float *bias, int T, int C, int K, int silu) {
     int64_t n = (int64_t)T * C, stride = (int64_t)gridDim.x * blockDim.x;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
         int t = (int)(i / C), c = (int)(i % C);
         float acc = bias ? bias[c] : 0.0f;
         for (int k = 0; k < K; k++) acc += w[(size_t)c * K + k] * in[(size_t)(t + k) * C + c];
-        out[i] = acc / (1.0f + expf(-acc));
+        out[i] = silu ? acc / (1.0f + expf(-acc)) : acc;
     }
 }
-void rlcu_dn_conv(float *out, const float *in, const float *w, const float *bias, int T, int C, int K) {
+void rlcu_dn_conv(float *out, const float *in, const float *w, const float *bias, int T, int C, int K, int silu) {
     if (T <= 0 || C <= 0) return;
-    dn_conv_kernel<<<rlcu_blocks((int64_t)T * C, 256), 256, 0, rlcu_stream>>>(out, in, w, bias, T, C, K);
+    dn_conv_kernel<<<rlcu_blocks((int64_t)T * C, 256), 256, 0, rlcu_stream>>>(out, in, w, bias, T, C, K, silu);
     RLCU_LAUNCHED("dn_conv");
 }
 

@@ -121,6 +121,7 @@ __global__ void act_mul_kernel(int act, float *gate, const float *up, int64_t n)
         if (act == 0) g = x / (1.0f + expf(-x));
         else if (act == 1) g = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
         else if (act == 4) g = x > 0.0f ? x * x : 0.0f;  // squared ReLU
+        else if (act == 5) g = x;  // identity: a plain product
         else g = 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
         gate[i] = up ? g * up[i] : g;
     }

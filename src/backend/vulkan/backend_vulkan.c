@@ -376,7 +376,7 @@ static void vk_scale(rl_backend *be, float *y, float s, int64_t n) { ew(be, y, N
 static void vk_softcap(rl_backend *be, float *x, float c, int64_t n) { ew(be, x, NULL, n, 2, c); }
 static void vk_sigmoid_mul(rl_backend *be, float *y, const float *g, int64_t n) { ew(be, y, g, n, 3, 0); }
 static void vk_act_mul(rl_backend *be, rl_act_kind k, float *g, const float *u, int64_t n) {
-    ew(be, g, u, n, k == RL_ACT_SILU ? 4 : k == RL_ACT_GELU_TANH ? 5 : k == RL_ACT_GELU_ERF ? 6 : k == RL_ACT_RELU2 ? 8 : 7, 0);
+    ew(be, g, u, n, k == RL_ACT_SILU ? 4 : k == RL_ACT_GELU_TANH ? 5 : k == RL_ACT_GELU_ERF ? 6 : k == RL_ACT_RELU2 ? 8 : k == RL_ACT_IDENTITY ? 9 : 7, 0);
 }
 
 typedef struct { uint64_t o, x, g, w; uint32_t woff, dt, rb, T, rows, cols, mode, ld; } rows_pc;
@@ -439,10 +439,10 @@ static void vk_scatter_add_rows(rl_backend *be, float *dst, const float *src, co
     DISPATCH_N(V(be), VKP_GATHER, pc, GROUPS(n), 1);
 }
 
-static void vk_dn_conv(rl_backend *be, float *out, const float *in, const float *w, const float *b, int T, int C, int K) {
+static void vk_dn_conv(rl_backend *be, float *out, const float *in, const float *w, const float *b, int T, int C, int K, int silu) {
     if (T <= 0 || C <= 0) return;
-    struct { uint64_t o, x, w, b; uint32_t T, C, K, hb; } pc = {A(out), A(in), A(w), b ? A(b) : A(w), (uint32_t)T, (uint32_t)C,
-                                                             (uint32_t)K, b != NULL};
+    struct { uint64_t o, x, w, b; uint32_t T, C, K, hb, silu; } pc = {A(out), A(in), A(w), b ? A(b) : A(w), (uint32_t)T, (uint32_t)C,
+                                                                   (uint32_t)K, b != NULL, silu != 0};
     DISPATCH_N(V(be), VKP_DN_CONV, pc, GROUPS((uint64_t)T * C), 1);
 }
 static void vk_dn_recur(rl_backend *be, const rl_dn_dims *dd, float *state, const float *conv, const float *b,

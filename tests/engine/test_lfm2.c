@@ -1,0 +1,196 @@
+/* LFM2 (Lfm2ForCausalLM) and LFM2-MoE (Lfm2MoeForCausalLM), Liquid AI: attention layers with
+ * per-head q/k RMSNorm and gated short-conv layers (out_proj(C * conv(B * x)), [B | C | x] =
+ * in_proj h). No golden exists for them in ../shared, so synthetic checkpoints are checked against
+ * a reference written here from transformers' modeling_lfm2.py / modeling_lfm2_moe.py in double
+ * precision: every prefill and decode row within 1e-3 and the same greedy ids on every backend,
+ * in one sweep and in sweeps of 4 (a conv state carried across sweeps). The configs use LFM2's own
+ * keys (block_ff_dim with the auto-adjusted width, theta, tie_embedding, full_attn_idxs) so a
+ * wrong reading of them reads tensors of the wrong size. */
+#include "refcheck.h"
+
+enum { H = 64, NH = 4, NKV = 2, HD = 16, V = 256, P = 9, G = 6, KC = 3 };
+
+typedef struct {
+    int layers, ff, moe_ff, experts, top_k, dense; /* dense: layers before the first MoE one (experts 0: none) */
+    const char *attn;                              /* per layer: 'a' attention, 'c' short conv */
+    double theta, scale;                           /* rope theta, routed_scaling_factor */
+} lfm2_case;
+
+static void rms(double *o, const double *x, const double *w, int n) { ref_rmsnorm(o, x, w, n, 1e-5); }
+
+/* The SwiGLU of Lfm2MLP: w2(silu(w1 x) * w3 x), names fmt (%d: layer, then expert when e >= 0). */
+static void swiglu(double *y, const double *x, int l, int e, int ff) {
+    char n[3][128];
+    for (int i = 0; i < 3; i++) {
+        if (e >= 0) snprintf(n[i], sizeof n[i], "model.layers.%%d.feed_forward.experts.%d.w%d.weight", e, i + 1);
+        else snprintf(n[i], sizeof n[i], "model.layers.%%d.feed_forward.w%d.weight", i + 1);
+    }
+    double *w1 = ref_tensor(n[0], l, (size_t)ff * H), *w2 = ref_tensor(n[1], l, (size_t)H * ff), *w3 = ref_tensor(n[2], l, (size_t)ff * H);
+    double *g = malloc(sizeof *g * (size_t)ff), *u = malloc(sizeof *u * (size_t)ff);
+    ref_linear(g, w1, NULL, x, ff, H);
+    ref_linear(u, w3, NULL, x, ff, H);
+    for (int i = 0; i < ff; i++) g[i] = g[i] / (1 + exp(-g[i])) * u[i];
+    ref_linear(y, w2, NULL, g, H, ff);
+    free(w1); free(w2); free(w3); free(g); free(u);
+}
+
+/* Lfm2MoeSparseMoeBlock: sigmoid scores, the top-k of scores + expert_bias, their scores
+ * renormalised (sum + 1e-6) and times routed_scaling_factor. */
+static void moe(double *y, const double *x, int l, const lfm2_case *c) {
+    double *wg = ref_tensor("model.layers.%d.feed_forward.gate.weight", l, (size_t)c->experts * H);
+    double *eb = ref_tensor("model.layers.%d.feed_forward.expert_bias", l, (size_t)c->experts);
+    double s[16], pick[16], o[H];
+    int chosen[16] = {0};
+    ref_linear(s, wg, NULL, x, c->experts, H);
+    for (int e = 0; e < c->experts; e++) { s[e] = 1 / (1 + exp(-s[e])); pick[e] = s[e] + eb[e]; }
+    double sum = 0;
+    for (int k = 0; k < c->top_k; k++) {
+        int b = -1;
+        for (int e = 0; e < c->experts; e++) if (!chosen[e] && (b < 0 || pick[e] > pick[b])) b = e;
+        chosen[b] = 1;
+        sum += s[b];
+    }
+    memset(y, 0, sizeof *y * H);
+    for (int e = 0; e < c->experts; e++) {
+        if (!chosen[e]) continue;
+        swiglu(o, x, l, e, c->moe_ff);
+        for (int i = 0; i < H; i++) y[i] += o[i] * s[e] / (sum + 1e-6) * c->scale;
+    }
+    free(wg); free(eb);
+}
+
+/* Lfm2ShortConv over the n normed rows hn (zero conv state before row 0) into out. */
+static void short_conv(int l, const double *hn, int n, double *out) {
+    double *win = ref_tensor("model.layers.%d.conv.in_proj.weight", l, (size_t)3 * H * H);
+    double *cw = ref_tensor("model.layers.%d.conv.conv.weight", l, (size_t)H * KC);
+    double *wo = ref_tensor("model.layers.%d.conv.out_proj.weight", l, (size_t)H * H);
+    double *p = malloc(sizeof *p * (size_t)n * 3 * H), *bx = malloc(sizeof *bx * (size_t)n * H), y[H];
+    for (int t = 0; t < n; t++) {
+        ref_linear(p + (size_t)t * 3 * H, win, NULL, hn + (size_t)t * H, 3 * H, H);
+        for (int c = 0; c < H; c++) bx[(size_t)t * H + c] = p[(size_t)t * 3 * H + c] * p[(size_t)t * 3 * H + 2 * H + c]; /* B * x */
+    }
+    for (int t = 0; t < n; t++) {
+        for (int c = 0; c < H; c++) {
+            double a = 0;
+            for (int k = 0; k < KC; k++) {
+                int j = t - (KC - 1) + k; /* nn.Conv1d with padding K-1, the first n outputs */
+                if (j >= 0) a += cw[(size_t)c * KC + k] * bx[(size_t)j * H + c];
+            }
+            y[c] = p[(size_t)t * 3 * H + H + c] * a; /* C * conv */
+        }
+        ref_linear(out + (size_t)t * H, wo, NULL, y, H, H);
+    }
+    free(win); free(cw); free(wo); free(p); free(bx);
+}
+
+/* Lfm2Attention: q / k per-head RMSNorm (q_layernorm / k_layernorm) before the rotary embedding. */
+static void attention(int l, const double *hn, int n, double theta, double *out) {
+    size_t qd = NH * HD, kd = NKV * HD;
+    double *wq = ref_tensor("model.layers.%d.self_attn.q_proj.weight", l, qd * H), *wk = ref_tensor("model.layers.%d.self_attn.k_proj.weight", l, kd * H);
+    double *wv = ref_tensor("model.layers.%d.self_attn.v_proj.weight", l, kd * H), *wo = ref_tensor("model.layers.%d.self_attn.out_proj.weight", l, H * qd);
+    double *qn = ref_tensor("model.layers.%d.self_attn.q_layernorm.weight", l, HD), *kn = ref_tensor("model.layers.%d.self_attn.k_layernorm.weight", l, HD);
+    double *q = malloc(sizeof *q * (size_t)n * qd), *k = malloc(sizeof *k * (size_t)n * kd), *v = malloc(sizeof *v * (size_t)n * kd), a[NH * HD];
+    for (int t = 0; t < n; t++) {
+        ref_linear(q + t * qd, wq, NULL, hn + (size_t)t * H, (int)qd, H);
+        ref_linear(k + t * kd, wk, NULL, hn + (size_t)t * H, (int)kd, H);
+        ref_linear(v + t * kd, wv, NULL, hn + (size_t)t * H, (int)kd, H);
+        for (int h = 0; h < NH + NKV; h++) {
+            double *z = h < NH ? q + t * qd + (size_t)h * HD : k + t * kd + (size_t)(h - NH) * HD;
+            ref_rmsnorm(z, z, h < NH ? qn : kn, HD, 1e-5);
+            ref_rope(z, HD, t, theta, 1, 0);
+        }
+    }
+    for (int t = 0; t < n; t++) {
+        ref_attend(a, q, k, v, t, NH, NKV, HD, 0, NULL);
+        ref_linear(out + (size_t)t * H, wo, NULL, a, H, (int)qd);
+    }
+    free(wq); free(wk); free(wv); free(wo); free(qn); free(kn); free(q); free(k); free(v);
+}
+
+static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
+    const lfm2_case *c = arg;
+    double *emb = ref_tensor("model.embed_tokens.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
+    for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
+    double *hn = malloc(sizeof *hn * (size_t)n * H), *o = malloc(sizeof *o * (size_t)n * H);
+    for (int l = 0; l < c->layers; l++) {
+        double *n1 = ref_tensor("model.layers.%d.operator_norm.weight", l, H), *n2 = ref_tensor("model.layers.%d.ffn_norm.weight", l, H);
+        for (int t = 0; t < n; t++) rms(hn + (size_t)t * H, x + (size_t)t * H, n1, H);
+        if (c->attn[l] == 'a') attention(l, hn, n, c->theta, o);
+        else short_conv(l, hn, n, o);
+        for (size_t i = 0; i < (size_t)n * H; i++) x[i] += o[i];
+        for (int t = 0; t < n; t++) {
+            double f[H], y[H];
+            rms(f, x + (size_t)t * H, n2, H);
+            if (c->experts && l >= c->dense) moe(y, f, l, c);
+            else swiglu(y, f, l, -1, c->ff);
+            for (int i = 0; i < H; i++) x[(size_t)t * H + i] += y[i];
+        }
+        free(n1); free(n2);
+    }
+    double *fn = ref_tensor("model.embedding_norm.weight", 0, H); /* the final norm, under this name */
+    for (int t = 0; t < n; t++) {
+        rms(hn, x + (size_t)t * H, fn, H);
+        ref_linear(lg + (size_t)t * V, emb, NULL, hn, V, H); /* tied */
+    }
+    free(fn); free(emb); free(x); free(hn); free(o);
+}
+
+static void test_lfm2(void) {
+    /* block_ff_dim 200: int(2 * 200 / 3) = 133, x 1.5 = 199, up to a multiple of 32: 224 */
+    static const char CFG[] =
+        "{\"architectures\":[\"Lfm2ForCausalLM\"],\"model_type\":\"lfm2\",\"hidden_size\":64,\"block_ff_dim\":200,"
+        "\"block_auto_adjust_ff_dim\":true,\"block_ffn_dim_multiplier\":1.5,\"block_multiple_of\":32,"
+        "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"vocab_size\":256,\"num_hidden_layers\":4,\"norm_eps\":1e-5,"
+        "\"conv_L_cache\":3,\"conv_bias\":false,\"theta\":5000.0,\"tie_embedding\":true,\"full_attn_idxs\":[1,3],"
+        "\"bos_token_id\":0,\"eos_token_id\":1}";
+    lfm2_case c = {4, 224, 0, 0, 0, 0, "caca", 5000.0, 1};
+    int32_t ids[P + G] = {5, 17, 200, 3, 99, 42, 7, 250, 128};
+    ref_synth_check(CFG, 81, "lfm2", reference, &c, ids, P, G, V, 4, 1); /* and as llama.cpp's lfm2 GGUF */
+}
+
+/* routed_scaling_factor 1.5: as safetensors, its GGUF export refused (llama.cpp's lfm2moe does not
+ * scale); the released 1.0 through GGUF too. */
+static void test_lfm2_moe(void) {
+    static const char CFG[] =
+        "{\"architectures\":[\"Lfm2MoeForCausalLM\"],\"model_type\":\"lfm2_moe\",\"hidden_size\":64,\"intermediate_size\":96,"
+        "\"moe_intermediate_size\":32,\"num_experts\":6,\"num_experts_per_tok\":2,\"num_dense_layers\":1,\"use_expert_bias\":true,"
+        "\"norm_topk_prob\":true,\"routed_scaling_factor\":%s,\"num_attention_heads\":4,\"num_key_value_heads\":2,\"vocab_size\":256,"
+        "\"num_hidden_layers\":3,\"norm_eps\":1e-5,\"conv_L_cache\":3,\"rope_theta\":1000000.0,\"tie_word_embeddings\":true,"
+        "\"layer_types\":[\"conv\",\"full_attention\",\"conv\"],\"bos_token_id\":0,\"eos_token_id\":1}";
+    static const char *const SCALE[2] = {"1.5", "1.0"};
+    for (int i = 0; i < 2; i++) {
+        char cfg[1024];
+        snprintf(cfg, sizeof cfg, CFG, SCALE[i]);
+        lfm2_case c = {3, 96, 32, 6, 2, 1, "cac", 1e6, atof(SCALE[i])};
+        int32_t ids[P + G] = {9, 3, 77, 140, 2, 61, 250, 8, 33};
+        ref_synth_check(cfg, 82 + (uint64_t)i, "lfm2_moe", reference, &c, ids, P, G, V, 4, i ? 1 : -1); /* as lfm2moe GGUF, or refused */
+    }
+}
+
+static void test_lfm2_refused(void) {
+    static const char BASE[] = "{\"architectures\":[\"Lfm2ForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":96,\"num_attention_heads\":4,"
+                               "\"vocab_size\":256,\"num_hidden_layers\":2,%s}";
+    static const struct { const char *extra, *want; } BAD[] = {
+        {"\"layer_types\":[\"conv\",\"mamba\"]", "\"conv\" or \"full_attention\""},
+        {"\"layer_types\":[\"conv\"]", "list of 2 entries"},
+        {"\"full_attn_idxs\":[5]", "not a layer number"},
+        {"\"conv_bias\":true", "conv_bias"},
+        {"\"conv_L_cache\":0", "conv_L_cache"},
+        {"\"block_ffn_dim_multiplier\":\"x\"", "block_ffn_dim_multiplier"},
+    };
+    for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
+        char cfg[512];
+        snprintf(cfg, sizeof cfg, BASE, BAD[i].extra);
+        ref_config_refused(cfg, BAD[i].want, BAD[i].extra);
+    }
+    ref_config_refused("{\"architectures\":[\"Lfm2MoeForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":96,\"num_attention_heads\":4,"
+                       "\"vocab_size\":256,\"num_hidden_layers\":2,\"num_experts\":4,\"num_experts_per_tok\":2}",
+                       "layer_types", "LFM2-MoE without layer_types");
+}
+
+int main(void) {
+    RUN(test_lfm2);
+    RUN(test_lfm2_moe);
+    RUN(test_lfm2_refused);
+    TEST_END();
+}
