@@ -73,7 +73,7 @@ int rl_config_from_json(rl_model_desc *d, const cJSON *root, const char *file) {
     if (rl_json_str(root, "model_type", NULL, &mt, file)) return -1;
     const rl_family *fam = rl_family_find(arch, mt);
     if (!fam) {
-        char list[1024];
+        char list[4096];
         rl_family_list(list, sizeof list);
         return rl_err("%s: unsupported architecture \"%s\" (model_type \"%s\"); supported: %s",
                       file, arch ? arch : "?", mt ? mt : "?", list);

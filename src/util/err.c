@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static _Thread_local char g_msg[1024];
+static _Thread_local char g_msg[4096];
 static _Thread_local rl_errclass g_class = RL_EC_INPUT;
 
 static rl_errclass errno_class(int e) {

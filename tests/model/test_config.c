@@ -60,6 +60,7 @@ static void test_eos(void) {
 static void test_errors(void) {
     CHECK(load("{\"architectures\":[\"FooForCausalLM\"],\"model_type\":\"foo\"}", NULL, &D) == -1, "unknown arch");
     CHECK(strstr(rl_errmsg(), "FooForCausalLM") && strstr(rl_errmsg(), "LlamaForCausalLM"), "lists supported: %s", rl_errmsg());
+    CHECK(strstr(rl_errmsg(), "DeepseekV32ForCausalLM") != NULL, "lists every family, not the first kilobyte: %s", rl_errmsg());
     CHECK(load("{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":64}", NULL, &D) == -1 && strstr(rl_errmsg(), "missing"), "missing key: %s", rl_errmsg());
     CHECK(load("{" BASE ",\"hidden_act\":\"relu6\"}", NULL, &D) == -1 && strstr(rl_errmsg(), "relu6"), "unknown act");
     CHECK(load("{" BASE ",\"rms_norm_eps\":\"x\"}", NULL, &D) == -1 && strstr(rl_errmsg(), "rms_norm_eps"), "wrong type: %s", rl_errmsg());
