@@ -9,6 +9,7 @@
 #include "model/fam_mamba.h"
 #include "model/fam_falcon_h1.h"
 #include "model/fam_lfm2.h"
+#include "model/fam_ernie.h"
 #include "util/err.h"
 #include "util/json.h"
 #include <stdio.h>
@@ -239,6 +240,8 @@ static const rl_family FAMILIES[] = {
     {"falcon_mamba", {"FalconMambaForCausalLM", NULL}, 1, rl_norm_mamba}, /* fam_mamba.c: + weightless dt / B / C norms */
     {"jamba", {"JambaForCausalLM", NULL}, 0, rl_norm_jamba},   /* fam_mamba.c: Mamba-1 / attention layers, experts */
     {"falcon_h1", {"FalconH1ForCausalLM", NULL}, 0, rl_norm_falcon_h1}, /* fam_falcon_h1.c: attention + Mamba-2 in each layer */
+    {"ernie4_5", {"Ernie4_5ForCausalLM", NULL}, 1, rl_norm_ernie4_5}, /* fam_ernie.c: interleaved rope */
+    {"ernie4_5_moe", {"Ernie4_5_MoeForCausalLM", NULL}, 1, rl_norm_ernie4_5_moe}, /* fam_ernie.c: + softmax experts, shared */
     {"lfm2", {"Lfm2ForCausalLM", NULL}, 1, rl_norm_lfm2}, /* fam_lfm2.c: attention / gated short-conv layers */
     {"lfm2_moe", {"Lfm2MoeForCausalLM", NULL}, 1, rl_norm_lfm2_moe}, /* fam_lfm2.c: + sigmoid-routed experts */
     {"qwen2_moe", {"Qwen2MoeForCausalLM", NULL}, 0, rl_norm_qwen2_moe}, /* fam_moe.c */

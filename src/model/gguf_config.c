@@ -59,6 +59,8 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"exaone-moe", "ExaoneMoeForCausalLM", NULL, 0},   /* K-EXAONE: every 4th layer global NoPE, MTP layers in block_count */
     {"seed_oss", "SeedOssForCausalLM", NULL, 0},       /* q/k/v biases where the file has them, no o bias */
     {"arcee", "ArceeForCausalLM", NULL, 1},            /* Llama (Q/K permuted) with an ungated squared-ReLU MLP */
+    {"ernie4_5", "Ernie4_5ForCausalLM", NULL, 1},      /* ERNIE 4.5: interleaved pairs as HF has them (no permutation) */
+    {"ernie4_5-moe", "Ernie4_5_MoeForCausalLM", NULL, 1}, /* + softmax experts with exp_probs_b, shared experts */
     {"lfm2", "Lfm2ForCausalLM", NULL, 0},              /* short-conv layers where the per-layer head_count_kv is 0 */
     {"lfm2moe", "Lfm2MoeForCausalLM", NULL, 0},        /* + sigmoid-routed experts after the leading dense layers */
 };
@@ -474,6 +476,36 @@ static int mamba1_config(cJSON *c, const rl_gguf *g, const char *arch) {
     return 0;
 }
 
+/* ERNIE 4.5 MoE as llama.cpp reads it: experts on the layers l >= leading_dense_block_count with
+ * (l + 1) % interleave_moe_layer_step == 0, softmax gating with exp_probs_b, renormalised; shared
+ * experts only where expert_shared_feed_forward_length is above 0 (as llama.cpp's graph), their count
+ * from the width of ffn_up_shexp in moe experts' widths. */
+static int ernie_moe_config(cJSON *c, const rl_gguf *g, const char *arch) {
+    int64_t E = get_int(g, arch, "expert_count", 0), k = get_int(g, arch, "expert_used_count", 0), mi = get_int(g, arch, "expert_feed_forward_length", 0);
+    int64_t lead = get_int(g, arch, "leading_dense_block_count", 0), step = get_int(g, arch, "interleave_moe_layer_step", 0);
+    int64_t shw = get_int(g, arch, "expert_shared_feed_forward_length", 0), layers = get_int(g, arch, "block_count", 0), sh = 0;
+    if (step <= 0) return rl_err("%s: %s needs %s.interleave_moe_layer_step above 0", g->path, arch, arch);
+    if (mi <= 0) return rl_err("%s: %s needs %s.expert_feed_forward_length", g->path, arch, arch);
+    int64_t l0 = lead;
+    while (l0 < layers && (l0 + 1) % step) l0++; /* the first expert layer */
+    if (shw > 0 && l0 < layers) {
+        char tn[96];
+        snprintf(tn, sizeof tn, "blk.%lld.ffn_up_shexp.weight", (long long)l0);
+        const rl_gguf_tensor *t = find_tensor(g, tn);
+        if (!t || t->n_dims != 2 || t->ne[1] % mi)
+            return rl_err("%s: %s: the shared experts' %s must be [hidden, a multiple of %lld]", g->path, arch, tn, (long long)mi);
+        sh = t->ne[1] / mi;
+    }
+    cJSON_DeleteItemFromObject(c, "shared_expert_intermediate_size"); /* (not Qwen2-MoE's gated shared expert) */
+    cJSON_AddNumberToObject(c, "moe_num_experts", (double)E);
+    cJSON_AddNumberToObject(c, "moe_k", (double)k);
+    cJSON_AddNumberToObject(c, "moe_num_shared_experts", (double)sh);
+    cJSON_AddNumberToObject(c, "moe_layer_start_index", (double)lead);
+    cJSON_AddNumberToObject(c, "moe_layer_end_index", -1);
+    cJSON_AddNumberToObject(c, "moe_layer_interval", (double)step);
+    return 0;
+}
+
 /* LFM2 / LFM2-MoE as llama.cpp's converter writes them: a layer is a short conv where the per-layer
  * attention.head_count_kv is 0 (the attention layers sliding when attention.sliding_window is
  * set), shortconv.l_cache, the MLP width already adjusted; lfm2moe: leading_dense_block_count
@@ -582,6 +614,8 @@ static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
         if (falcon_h1_config(c, g, arch)) return -1;
     } else if (!strncmp(arch, "lfm2", 4)) {
         if (lfm2_config(c, g, arch)) return -1;
+    } else if (!strcmp(arch, "ernie4_5-moe")) {
+        if (ernie_moe_config(c, g, arch)) return -1;
     } else if (!strcmp(arch, "exaone-moe")) {
         if (exaone_moe_config(c, g, arch)) return -1;
     } else if (!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) {

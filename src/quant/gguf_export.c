@@ -43,7 +43,8 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"Llama4ForCausalLM", "llama4", 0}, {"Llama4ForConditionalGeneration", "llama4", 0}, /* interleaved pairs already */
     {"MambaForCausalLM", "mamba", 0}, {"FalconMambaForCausalLM", "mamba", 0}, {"JambaForCausalLM", "jamba", 0},
     {"FalconH1ForCausalLM", "falcon-h1", 0}, {"ExaoneMoeForCausalLM", "exaone-moe", 0}, {"SeedOssForCausalLM", "seed_oss", 0},
-    {"ArceeForCausalLM", "arcee", 1}, {"Lfm2ForCausalLM", "lfm2", 0}, {"Lfm2MoeForCausalLM", "lfm2moe", 0},
+    {"ArceeForCausalLM", "arcee", 1}, {"Lfm2ForCausalLM", "lfm2", 0},
+    {"Ernie4_5ForCausalLM", "ernie4_5", 0}, {"Ernie4_5_MoeForCausalLM", "ernie4_5-moe", 0}, /* interleaved pairs already */ {"Lfm2MoeForCausalLM", "lfm2moe", 0},
     {"Qwen2VLForConditionalGeneration", "qwen2vl", 0}, {"Qwen2_5_VLForConditionalGeneration", "qwen2vl", 0}, /* text models */
     {"Qwen3VLForConditionalGeneration", "qwen3vl", 0}, {"Qwen3VLMoeForConditionalGeneration", "qwen3vlmoe", 0},
 };
@@ -676,6 +677,17 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
             if ((d->layers[l].rope == 1) != ((l + 1) % 4 == 0))
                 return rl_err("%s: layer %d: llama.cpp's smollm3 runs every 4th layer without rotary embeddings, the others with", path, l);
     if (!strcmp(arch, "seed_oss") && d->o_bias) return rl_err("%s: attention_out_bias: llama.cpp's seed_oss has no o_proj bias", path);
+    if (!strcmp(arch, "ernie4_5-moe")) { /* llama.cpp: experts on l >= leading_dense_block_count with (l + 1) % step == 0, to the end */
+        int lead = 0, step = 0;
+        while (lead < d->n_layers && !d->layer_moe[lead]) lead++;
+        for (int l = lead + 1; l < d->n_layers && !step; l++) if (d->layer_moe[l]) step = l - lead;
+        if (!step) step = lead + 1;
+        for (int l = 0; l < d->n_layers; l++)
+            if (d->layer_moe[l] != (l >= lead && (l + 1) % step == 0))
+                return rl_err("%s: layer %d: llama.cpp's ernie4_5-moe puts experts on every %d-th layer from layer %d to the last", path, l, step, lead);
+        if (d->moe_sigmoid || !d->moe_bias || !d->moe_norm_topk || d->moe_scale != 1.0f)
+            return rl_err("%s: llama.cpp's ernie4_5-moe routes by softmax with the correction bias, renormalised, unscaled", path);
+    }
     if (!strcmp(arch, "lfm2moe") && (!d->moe_sigmoid || !d->moe_bias || !d->moe_norm_topk || d->moe_scale != 1.0f || d->moe_n_group > 1))
         return rl_err("%s: llama.cpp's lfm2moe routes with sigmoid scores and the expert bias, renormalises the top-k weights and does not "
                       "scale them (use_expert_bias %d, norm_topk_prob %d, routed_scaling_factor %g)", path, d->moe_bias, d->moe_norm_topk,
@@ -921,6 +933,14 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
     if ((!strcmp(arch, "mamba2") || !strcmp(arch, "falcon-h1")) && write_ssm(w, d, arch)) return -1;
     if ((!strcmp(arch, "mamba") || !strcmp(arch, "jamba")) && write_mamba1(w, d, arch)) return -1;
     if (!strncmp(arch, "lfm2", 4) && write_lfm2(w, d, arch)) return -1;
+    if (!strcmp(arch, "ernie4_5-moe")) {
+        int lead = 0, step = 0;
+        while (lead < d->n_layers && !d->layer_moe[lead]) lead++;
+        for (int l = lead + 1; l < d->n_layers && !step; l++) if (d->layer_moe[l]) step = l - lead;
+        if (!step) step = lead + 1;
+        if (rl_gguf_w_u32(w, KEY("leading_dense_block_count"), (uint32_t)lead) || rl_gguf_w_u32(w, KEY("interleave_moe_layer_step"), (uint32_t)step) ||
+            rl_gguf_w_u32(w, KEY("expert_shared_count"), (uint32_t)(d->moe_shared_inter / d->moe_inter))) return -1;
+    }
     if (!strcmp(arch, "qwen3moe") && rl_gguf_w_bool(w, KEY("expert_weights_norm"), d->moe_norm_topk)) return -1;
     if (!strncmp(arch, "qwen2vl", 7) || !strncmp(arch, "qwen3vl", 7)) { /* the M-RoPE sections, 4 entries as llama.cpp reads them */
         int32_t sec[4] = {r->mrope_sec[0], r->mrope_sec[1], r->mrope_sec[2], r->mrope_sec[3]};
@@ -1182,7 +1202,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba, Falcon-H1, Qwen2-VL / Qwen2.5-VL / Qwen3-VL(-MoE) text models, EXAONE-MoE, Seed-OSS, Arcee, LFM2 (+MoE))", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba, Falcon-H1, Qwen2-VL / Qwen2.5-VL / Qwen3-VL(-MoE) text models, EXAONE-MoE, Seed-OSS, Arcee, LFM2 (+MoE), ERNIE 4.5 (+MoE))", model_dir, d->arch);
         goto out;
     }
     int n_lin = 0;

@@ -89,6 +89,15 @@ static inline void ref_proj_mlp(const ref_proj *w, const double *x, double *y) {
     free(up);
 }
 
+/* y (h) = down(silu(gate x) * up x) with the matrices named names[0..2] (gate [ff, h], up [ff, h],
+ * down [h, ff]; %d: the layer l). */
+static inline void ref_swiglu(double *y, const double *x, const char *const names[3], int l, int h, int ff) {
+    ref_proj w = {NULL, NULL, NULL, NULL, ref_tensor(names[0], l, (size_t)ff * h), ref_tensor(names[1], l, (size_t)ff * h),
+                  ref_tensor(names[2], l, (size_t)h * ff), h, 0, 0, ff};
+    ref_proj_mlp(&w, x, y);
+    ref_proj_free(&w);
+}
+
 /* The rotary embedding of one head z (hd values) at position t: angle t * theta^(-2i/hd) / div for
  * pair i, pairs (i, i + hd/2) (rotate_half) or, interleaved, (2i, 2i + 1). */
 static inline void ref_rope(double *z, int hd, int t, double theta, double div, int interleaved) {

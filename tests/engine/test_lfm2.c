@@ -18,20 +18,16 @@ typedef struct {
 
 static void rms(double *o, const double *x, const double *w, int n) { ref_rmsnorm(o, x, w, n, 1e-5); }
 
-/* The SwiGLU of Lfm2MLP: w2(silu(w1 x) * w3 x), names fmt (%d: layer, then expert when e >= 0). */
+/* The SwiGLU of Lfm2MLP: w2(silu(w1 x) * w3 x) (e >= 0: expert e's). */
 static void swiglu(double *y, const double *x, int l, int e, int ff) {
     char n[3][128];
+    static const int W[3] = {1, 3, 2}; /* gate, up, down */
     for (int i = 0; i < 3; i++) {
-        if (e >= 0) snprintf(n[i], sizeof n[i], "model.layers.%%d.feed_forward.experts.%d.w%d.weight", e, i + 1);
-        else snprintf(n[i], sizeof n[i], "model.layers.%%d.feed_forward.w%d.weight", i + 1);
+        if (e >= 0) snprintf(n[i], sizeof n[i], "model.layers.%%d.feed_forward.experts.%d.w%d.weight", e, W[i]);
+        else snprintf(n[i], sizeof n[i], "model.layers.%%d.feed_forward.w%d.weight", W[i]);
     }
-    double *w1 = ref_tensor(n[0], l, (size_t)ff * H), *w2 = ref_tensor(n[1], l, (size_t)H * ff), *w3 = ref_tensor(n[2], l, (size_t)ff * H);
-    double *g = malloc(sizeof *g * (size_t)ff), *u = malloc(sizeof *u * (size_t)ff);
-    ref_linear(g, w1, NULL, x, ff, H);
-    ref_linear(u, w3, NULL, x, ff, H);
-    for (int i = 0; i < ff; i++) g[i] = g[i] / (1 + exp(-g[i])) * u[i];
-    ref_linear(y, w2, NULL, g, H, ff);
-    free(w1); free(w2); free(w3); free(g); free(u);
+    const char *const names[3] = {n[0], n[1], n[2]};
+    ref_swiglu(y, x, names, l, H, ff);
 }
 
 /* Lfm2MoeSparseMoeBlock: sigmoid scores, the top-k of scores + expert_bias, their scores
