@@ -144,28 +144,41 @@ static inline void ref_attend(double *out, const double *q, const double *k, con
 /* An attention sublayer: q / k / v / o projections named prefix + "q_proj.weight" ... (%d: the
  * layer), rotary embeddings of theta on the first rot dims of each head (0: none; pairs (i, i +
  * rot/2), or interleaved (2i, 2i + 1)), causal GQA attention over the last `window` positions (0:
- * all) with softmax scale `scale`. */
+ * all) with softmax scale `scale`. Optional: q / k RMSNorms (eps norm_eps) before the rotary
+ * embeddings, weights prefix + q_norm / k_norm, per head or (qk_full) over the whole projection;
+ * the output projection named o_name (NULL: "o_proj.weight"). */
 typedef struct {
     const char *prefix;
     int hidden, heads, kv_heads, head_dim, rot;
     double theta, scale;
     int interleaved, window;
+    const char *q_norm, *k_norm;
+    int qk_full;
+    double norm_eps;
+    const char *o_name;
 } ref_attn;
 
 /* The sublayer a of layer l over the n normed rows hn (n, hidden) into out (n, hidden). */
 static inline void ref_attention_layer(const ref_attn *at, int l, const double *hn, int n, double *out) {
-    char f[4][160];
-    static const char *const T[4] = {"q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weight"};
-    for (int i = 0; i < 4; i++) snprintf(f[i], sizeof f[i], "%s%s", at->prefix, T[i]);
+    char f[6][160];
+    const char *const T[6] = {"q_proj.weight", "k_proj.weight", "v_proj.weight", at->o_name ? at->o_name : "o_proj.weight",
+                              at->q_norm ? at->q_norm : "", at->k_norm ? at->k_norm : ""};
+    for (int i = 0; i < 6; i++) snprintf(f[i], sizeof f[i], "%s%s", at->prefix, T[i]);
     int nh = at->heads, nkv = at->kv_heads, hd = at->head_dim, hidden = at->hidden;
     size_t qd = (size_t)nh * hd, kd = (size_t)nkv * hd, H = (size_t)hidden;
     double *q = malloc(sizeof *q * (size_t)n * qd), *k = malloc(sizeof *k * (size_t)n * kd), *v = malloc(sizeof *v * (size_t)n * kd);
     double *a = malloc(sizeof *a * qd), *wq = ref_tensor(f[0], l, qd * H), *wk = ref_tensor(f[1], l, kd * H);
     double *wv = ref_tensor(f[2], l, kd * H), *wo = ref_tensor(f[3], l, H * qd);
+    double *qn = at->q_norm ? ref_tensor(f[4], l, at->qk_full ? qd : (size_t)hd) : NULL;
+    double *kn = at->k_norm ? ref_tensor(f[5], l, at->qk_full ? kd : (size_t)hd) : NULL;
     for (int t = 0; t < n; t++) {
         ref_linear(q + t * qd, wq, NULL, hn + t * H, (int)qd, hidden);
         ref_linear(k + t * kd, wk, NULL, hn + t * H, (int)kd, hidden);
         ref_linear(v + t * kd, wv, NULL, hn + t * H, (int)kd, hidden);
+        if (qn && at->qk_full) ref_rmsnorm(q + t * qd, q + t * qd, qn, (int)qd, at->norm_eps);
+        if (kn && at->qk_full) ref_rmsnorm(k + t * kd, k + t * kd, kn, (int)kd, at->norm_eps);
+        for (int r = 0; qn && !at->qk_full && r < nh; r++) ref_rmsnorm(q + t * qd + (size_t)r * hd, q + t * qd + (size_t)r * hd, qn, hd, at->norm_eps);
+        for (int r = 0; kn && !at->qk_full && r < nkv; r++) ref_rmsnorm(k + t * kd + (size_t)r * hd, k + t * kd + (size_t)r * hd, kn, hd, at->norm_eps);
         for (int r = 0; at->rot && r < nh + nkv; r++)
             ref_rope(r < nh ? q + t * qd + (size_t)r * hd : k + t * kd + (size_t)(r - nh) * hd, at->rot, t, at->theta, 1, at->interleaved);
         for (size_t i = 0; i < qd; i++) q[t * qd + i] *= at->scale * sqrt((double)hd); /* ref_attend divides by sqrt(hd) */
@@ -174,7 +187,7 @@ static inline void ref_attention_layer(const ref_attn *at, int l, const double *
         ref_attend(a, q, k, v, t, nh, nkv, hd, at->window, NULL);
         ref_linear(out + (size_t)t * H, wo, NULL, a, hidden, (int)qd);
     }
-    free(q); free(k); free(v); free(a); free(wq); free(wk); free(wv); free(wo);
+    free(q); free(k); free(v); free(a); free(wq); free(wk); free(wv); free(wo); free(qn); free(kn);
 }
 
 /* A Mamba-2 mixer (transformers' Mamba2Mixer family, recurrent form) as doubles. */

@@ -79,30 +79,6 @@ static void short_conv(int l, const double *hn, int n, double *out) {
     free(win); free(cw); free(wo); free(p); free(bx);
 }
 
-/* Lfm2Attention: q / k per-head RMSNorm (q_layernorm / k_layernorm) before the rotary embedding. */
-static void attention(int l, const double *hn, int n, double theta, double *out) {
-    size_t qd = NH * HD, kd = NKV * HD;
-    double *wq = ref_tensor("model.layers.%d.self_attn.q_proj.weight", l, qd * H), *wk = ref_tensor("model.layers.%d.self_attn.k_proj.weight", l, kd * H);
-    double *wv = ref_tensor("model.layers.%d.self_attn.v_proj.weight", l, kd * H), *wo = ref_tensor("model.layers.%d.self_attn.out_proj.weight", l, H * qd);
-    double *qn = ref_tensor("model.layers.%d.self_attn.q_layernorm.weight", l, HD), *kn = ref_tensor("model.layers.%d.self_attn.k_layernorm.weight", l, HD);
-    double *q = malloc(sizeof *q * (size_t)n * qd), *k = malloc(sizeof *k * (size_t)n * kd), *v = malloc(sizeof *v * (size_t)n * kd), a[NH * HD];
-    for (int t = 0; t < n; t++) {
-        ref_linear(q + t * qd, wq, NULL, hn + (size_t)t * H, (int)qd, H);
-        ref_linear(k + t * kd, wk, NULL, hn + (size_t)t * H, (int)kd, H);
-        ref_linear(v + t * kd, wv, NULL, hn + (size_t)t * H, (int)kd, H);
-        for (int h = 0; h < NH + NKV; h++) {
-            double *z = h < NH ? q + t * qd + (size_t)h * HD : k + t * kd + (size_t)(h - NH) * HD;
-            ref_rmsnorm(z, z, h < NH ? qn : kn, HD, 1e-5);
-            ref_rope(z, HD, t, theta, 1, 0);
-        }
-    }
-    for (int t = 0; t < n; t++) {
-        ref_attend(a, q, k, v, t, NH, NKV, HD, 0, NULL);
-        ref_linear(out + (size_t)t * H, wo, NULL, a, H, (int)qd);
-    }
-    free(wq); free(wk); free(wv); free(wo); free(qn); free(kn); free(q); free(k); free(v);
-}
-
 static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
     const lfm2_case *c = arg;
     double *emb = ref_tensor("model.embed_tokens.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
@@ -111,7 +87,9 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
     for (int l = 0; l < c->layers; l++) {
         double *n1 = ref_tensor("model.layers.%d.operator_norm.weight", l, H), *n2 = ref_tensor("model.layers.%d.ffn_norm.weight", l, H);
         for (int t = 0; t < n; t++) rms(hn + (size_t)t * H, x + (size_t)t * H, n1, H);
-        if (c->attn[l] == 'a') attention(l, hn, n, c->theta, o);
+        ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, c->theta, 1.0 / sqrt((double)HD), 0, 0,
+                       "q_layernorm.weight", "k_layernorm.weight", 0, 1e-5, "out_proj.weight"}; /* (Lfm2Attention: per-head q / k norms) */
+        if (c->attn[l] == 'a') ref_attention_layer(&at, l, hn, n, o);
         else short_conv(l, hn, n, o);
         for (size_t i = 0; i < (size_t)n * H; i++) x[i] += o[i];
         for (int t = 0; t < n; t++) {
