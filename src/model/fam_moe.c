@@ -3,6 +3,7 @@
 #include "model/fam_moe.h"
 #include "model/moe_config.h"
 #include "model/fam_qwen35.h"
+#include "model/rope.h"
 #include "util/err.h"
 #include "util/json.h"
 #include <string.h>
@@ -26,6 +27,47 @@ int rl_norm_mixtral(rl_model_desc *d, const cJSON *cfg, const char *file) {
     long long w;
     if (rl_json_int(cfg, "sliding_window", 0, &w, file)) return -1;
     set_window_all(d, w, 0);
+    return 0;
+}
+
+/* MiniMax-M2 (MiniMaxM2ForCausalLM, MiniMax-M2 / M2.1, 230B-A10B): Mixtral's block_sparse_moe names
+ * with sigmoid scores, e_score_correction_bias steering the choice (use_routing_bias), the top-k
+ * always renormalised and not scaled (transformers' MiniMaxM2TopKRouter); RMSNorm over the whole q
+ * and k projections before the rotary embeddings (use_qk_norm, qk_norm_type per_layer), which
+ * rotate NeoX pairs over the first rotary_dim of head_dim (or partial_rotary_factor); no sliding
+ * window; the MTP modules are not run. */
+int rl_norm_minimax_m2(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    rl_moe_names_llama(d, 0);
+    d->wname[W_MOE_ROUTER] = "model.layers.%d.block_sparse_moe.gate.weight";
+    d->wname[W_MOE_ROUTER_BIAS] = "model.layers.%d.block_sparse_moe.e_score_correction_bias";
+    d->ename[0] = "model.layers.%d.block_sparse_moe.experts.%d.w1.weight";
+    d->ename[1] = "model.layers.%d.block_sparse_moe.experts.%d.w3.weight";
+    d->ename[2] = "model.layers.%d.block_sparse_moe.experts.%d.w2.weight";
+    int qkn, rb;
+    const char *qt;
+    long long rd = 0;
+    if (rl_moe_parse(d, cfg, file, 1, 1) || rl_json_bool(cfg, "use_qk_norm", 1, &qkn, file) ||
+        rl_json_str(cfg, "qk_norm_type", "per_layer", &qt, file) || rl_json_bool(cfg, "use_routing_bias", 1, &rb, file) ||
+        rl_json_int(cfg, "rotary_dim", 0, &rd, file)) return -1;
+    if (strcmp(qt, "per_layer")) return rl_err("%s: qk_norm_type \"%s\" is not supported (per_layer: over the whole projection)", file, qt);
+    if (!d->moe_sigmoid) return rl_err("%s: MiniMax-M2 routes with sigmoid scores (scoring_func sigmoid)", file);
+    const cJSON *atl = rl_json_get(cfg, "attn_type_list"), *v; /* (MiniMax-01's lightning attention: 0) */
+    if (atl && !cJSON_IsArray(atl)) return rl_err("%s: \"attn_type_list\" must be a list", file);
+    cJSON_ArrayForEach(v, atl)
+        if (!cJSON_IsNumber(v) || v->valuedouble != 1) return rl_err("%s: \"attn_type_list\": only softmax attention layers (1) are supported", file);
+    d->qk_norm = d->qk_norm_full = qkn;
+    d->moe_bias = rb;
+    d->moe_norm_topk = 1;
+    d->moe_scale = 1.0f; /* (transformers: no routed scale) */
+    d->moe_shared_inter = 0;
+    d->moe_n_group = d->moe_topk_group = 1;
+    for (int l = 0; l < d->n_layers; l++) d->layer_moe[l] = 1;
+    const cJSON *rp = rl_json_get(cfg, "rope_parameters");
+    if (rd && !rl_json_get(cfg, "partial_rotary_factor") && !(rp && rl_json_get(rp, "partial_rotary_factor"))) { /* the original key */
+        if (rd < 2 || rd > d->head_dim || rd % 2) return rl_err("%s: rotary_dim %lld must be even and at most head_dim %d", file, rd, d->head_dim);
+        d->ropes[0].rot_dims = (int)rd;
+        if (rl_rope_parse(cfg, NULL, &d->ropes[0], d->max_pos, file)) return -1; /* (its scaling over the new dims) */
+    }
     return 0;
 }
 

@@ -61,6 +61,7 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"arcee", "ArceeForCausalLM", NULL, 1},            /* Llama (Q/K permuted) with an ungated squared-ReLU MLP */
     {"ernie4_5", "Ernie4_5ForCausalLM", NULL, 1},      /* ERNIE 4.5: interleaved pairs as HF has them (no permutation) */
     {"ernie4_5-moe", "Ernie4_5_MoeForCausalLM", NULL, 1}, /* + softmax experts with exp_probs_b, shared experts */
+    {"minimax-m2", "MiniMaxM2ForCausalLM", NULL, 0},   /* sigmoid experts with exp_probs_b, full q / k norms, NeoX over n_rot */
     {"lfm2", "Lfm2ForCausalLM", NULL, 0},              /* short-conv layers where the per-layer head_count_kv is 0 */
     {"lfm2moe", "Lfm2MoeForCausalLM", NULL, 0},        /* + sigmoid-routed experts after the leading dense layers */
 };
@@ -616,6 +617,10 @@ static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
         if (lfm2_config(c, g, arch)) return -1;
     } else if (!strcmp(arch, "ernie4_5-moe")) {
         if (ernie_moe_config(c, g, arch)) return -1;
+    } else if (!strcmp(arch, "minimax-m2")) { /* llama.cpp: gating from expert_gating_func (sigmoid: 2), exp_probs_b required, renormalised */
+        int64_t gate = get_int(g, arch, "expert_gating_func", 2);
+        if (gate != 2) return rl_err("%s: %s.expert_gating_func %lld: MiniMax-M2 routes with sigmoid (2)", g->path, arch, (long long)gate);
+        cJSON_AddStringToObject(c, "scoring_func", "sigmoid");
     } else if (!strcmp(arch, "exaone-moe")) {
         if (exaone_moe_config(c, g, arch)) return -1;
     } else if (!strcmp(arch, "command-r") || !strcmp(arch, "cohere2")) {
