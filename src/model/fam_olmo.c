@@ -3,9 +3,12 @@
  * outputs, before the residual add) and whose q/k RMSNorm spans the whole projection
  * (n_heads * head_dim). OLMo 3 adds sliding-window layers (layer_types, default three of four;
  * sliding_window default 4096) that take the rotary embedding without rope scaling, the full
- * layers with it. */
+ * layers with it. OLMoE (OlmoeForCausalLM, OLMoE-1B-7B): a Llama decoder with pre-norms, the q/k
+ * RMSNorm over the whole projection, and experts in every layer (mlp.gate, mlp.experts.%d.*,
+ * softmax top-k, renormalised only with norm_topk_prob); clip_qkv is refused. */
 #include "model/fam_dense.h"
 #include "model/family.h"
+#include "model/moe_config.h"
 #include "util/err.h"
 #include "util/json.h"
 #include <string.h>
@@ -19,6 +22,19 @@ int rl_norm_olmo2(rl_model_desc *d, const cJSON *cfg, const char *file) {
     int ab;
     if (rl_json_bool(cfg, "attention_bias", 0, &ab, file)) return -1;
     d->qkv_bias = d->o_bias = ab;
+    return 0;
+}
+
+int rl_norm_olmoe(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    rl_moe_names_llama(d, 0);
+    d->qk_norm = d->qk_norm_full = 1;
+    int ab;
+    const cJSON *clip = rl_json_get(cfg, "clip_qkv");
+    if (clip && !cJSON_IsNull(clip)) return rl_err("%s: \"clip_qkv\" (q / k / v clamped) is not supported", file);
+    if (rl_json_bool(cfg, "attention_bias", 0, &ab, file) || rl_moe_parse(d, cfg, file, 0, 0)) return -1;
+    d->qkv_bias = d->o_bias = ab;
+    d->moe_shared_inter = 0;
+    for (int l = 0; l < d->n_layers; l++) d->layer_moe[l] = 1;
     return 0;
 }
 

@@ -61,6 +61,7 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"arcee", "ArceeForCausalLM", NULL, 1},            /* Llama (Q/K permuted) with an ungated squared-ReLU MLP */
     {"ernie4_5", "Ernie4_5ForCausalLM", NULL, 1},      /* ERNIE 4.5: interleaved pairs as HF has them (no permutation) */
     {"ernie4_5-moe", "Ernie4_5_MoeForCausalLM", NULL, 1}, /* + softmax experts with exp_probs_b, shared experts */
+    {"olmoe", "OlmoeForCausalLM", NULL, 0},            /* softmax experts, not renormalised; q / k norms over the projections */
     {"minimax-m2", "MiniMaxM2ForCausalLM", NULL, 0},   /* sigmoid experts with exp_probs_b, full q / k norms, NeoX over n_rot */
     {"lfm2", "Lfm2ForCausalLM", NULL, 0},              /* short-conv layers where the per-layer head_count_kv is 0 */
     {"lfm2moe", "Lfm2MoeForCausalLM", NULL, 0},        /* + sigmoid-routed experts after the leading dense layers */
