@@ -29,7 +29,8 @@ static void mb(char *out, size_t cap, double b) {
 
 /* The block's shape: sequential or parallel, fused tensors and how they split, context limit. */
 static void print_block_features(const rl_model_desc *d) {
-    printf("block           %s", d->parallel_block ? "parallel (attention and MLP on one normed input)" : "sequential");
+    printf("block           %s", d->parallel_block == 2 ? "parallel (attention and MLP each on its own norm of the layer input)"
+                                 : d->parallel_block ? "parallel (attention and MLP on one normed input)" : "sequential");
     if (d->post_norms) printf(", post-attention and post-MLP norms%s", d->no_pre_norms ? " only (none before the sublayers)" : "");
     if (d->qk_norm) printf(", q/k RMSNorm %s", d->qk_norm_full ? "over the whole projection" : "per head");
     if (d->wname[W_QKV]) printf(", fused qkv%s", d->qkv_grouped ? " (grouped per kv head)" : "");

@@ -219,11 +219,14 @@ static int mixer_sublayer(rl_model *m, int l, const rl_stage *s, const uint8_t *
     if (d->post_norms) be->ops->rmsnorm(be, m->o, m->o, vec(m, w0, W(s, buf, W_POST_ATTN_NORM), H), T, H, d->norm_eps, d->norm_one_plus);
     if (d->resid_mult && d->resid_mult != 1.0f) be->ops->scale(be, m->o, d->resid_mult, (int64_t)T * H);
     RL_TRACE(m, l, "mixer_out", m->o, T, H);
+    if (d->parallel_block == 2) /* GPT-NeoX: the MLP's own norm of the layer input, before the attention joins it */
+        norm(m, m->xb, m->x, vec(m, w0, W(s, buf, W_MLP_NORM), H), vec(m, w1, W(s, buf, W_MLP_NORM_B), H), T, H);
     be->ops->add(be, m->x, m->o, (int64_t)T * H);
     return 0;
 }
 
-/* The MLP sublayer of layer l (parallel block: on the mixer's normed input xb, still intact):
+/* The MLP sublayer of layer l (parallel block: on xb, the mixer's normed input still intact or, 2,
+ * the MLP's own norm of the layer input written there by mixer_sublayer):
  * its norm, the dense MLP or the experts, the post norm and residual multiplier, the residual add. */
 static int mlp_sublayer(rl_model *m, int l, const rl_stage *s, const uint8_t *buf, int T, float *w0, float *w1, float *w2) {
     const rl_model_desc *d = &m->d;

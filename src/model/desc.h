@@ -240,8 +240,9 @@ typedef struct {
     float lin_dtbc_eps;
 
     /* --- dense families (Gemma, Phi, GLM, InternLM2, Baichuan, Qwen v1, ChatGLM; fam_*.c; the block reads them) --- */
-    int parallel_block;      /* attention and MLP both read the one normed input (no W_MLP_NORM);
-                                x += attn(n(x)) + mlp(n(x)) (Phi-2) */
+    int parallel_block;      /* 1: attention and MLP both read the one normed input (no W_MLP_NORM);
+                                x += attn(n(x)) + mlp(n(x)) (Phi-2); 2: each its own norm of the layer input,
+                                x += attn(n1(x)) + mlp(n2(x)) (GPT-NeoX's use_parallel_residual) */
     int qkv_grouped;         /* fused W_QKV rows grouped per kv head: [q * (heads/kv_heads), k, v]
                                 (InternLM2 wqkv) instead of [all q, all k, all v] */
     int head_norm_rows;      /* lm_head rows are L2-normalised before use (Baichuan 2 NormHead) */

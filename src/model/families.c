@@ -10,6 +10,7 @@
 #include "model/fam_falcon_h1.h"
 #include "model/fam_lfm2.h"
 #include "model/fam_ernie.h"
+#include "model/fam_neox.h"
 #include "util/err.h"
 #include "util/json.h"
 #include <stdio.h>
@@ -207,6 +208,7 @@ static const rl_family FAMILIES[] = {
     {"gemma2", {"Gemma2ForCausalLM", NULL}, 1, rl_norm_gemma2}, /* fam_gemma.c */
     {"gemma3", {"Gemma3ForCausalLM", "Gemma3ForConditionalGeneration", NULL}, 1, rl_norm_gemma3}, /* fam_gemma.c */
     {"phi", {"PhiForCausalLM", NULL}, 0, rl_norm_phi}, /* fam_phi.c */
+    {"gpt_neox", {"GPTNeoXForCausalLM", NULL}, 0, rl_norm_gpt_neox}, /* fam_neox.c: Pythia; two-norm parallel block */
     {"phi3", {"Phi3ForCausalLM", NULL}, 0, rl_norm_phi3}, /* fam_phi.c */
     {"glm", {"GlmForCausalLM", NULL}, 0, rl_norm_glm}, /* fam_glm.c */
     {"glm4", {"Glm4ForCausalLM", NULL}, 0, rl_norm_glm4}, /* fam_glm.c */

@@ -70,9 +70,9 @@ int rl_role_needed(const rl_model_desc *d, int r) {
     switch (r) {
     case W_O: case W_DOWN: return 1;
     case W_ATTN_NORM: return !d->no_pre_norms;
-    case W_MLP_NORM: return !d->parallel_block && !d->no_pre_norms; /* parallel block: one norm feeds both */
+    case W_MLP_NORM: return d->parallel_block != 1 && !d->no_pre_norms; /* parallel block 1: one norm feeds both */
     case W_ATTN_NORM_B: return d->norm == RL_NORM_LAYER && d->wname[W_ATTN_NORM_B]; /* (a family naming none: bias-free LayerNorms) */
-    case W_MLP_NORM_B: return d->norm == RL_NORM_LAYER && !d->parallel_block && d->wname[W_MLP_NORM_B];
+    case W_MLP_NORM_B: return d->norm == RL_NORM_LAYER && d->parallel_block != 1 && d->wname[W_MLP_NORM_B];
     case W_Q: case W_K: case W_V: return !fused_qkv;
     case W_Q_B: case W_K_B: case W_V_B: return !fused_qkv && d->qkv_bias;
     case W_QKV: return fused_qkv;
