@@ -62,6 +62,7 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"ernie4_5", "Ernie4_5ForCausalLM", NULL, 1},      /* ERNIE 4.5: interleaved pairs as HF has them (no permutation) */
     {"ernie4_5-moe", "Ernie4_5_MoeForCausalLM", NULL, 1}, /* + softmax experts with exp_probs_b, shared experts */
     {"olmoe", "OlmoeForCausalLM", NULL, 0},            /* softmax experts, not renormalised; q / k norms over the projections */
+    {"starcoder2", "Starcoder2ForCausalLM", NULL, 0},  /* LayerNorms, biases, GELU (tanh) MLP; no sliding window in llama.cpp's */
     {"minimax-m2", "MiniMaxM2ForCausalLM", NULL, 0},   /* sigmoid experts with exp_probs_b, full q / k norms, NeoX over n_rot */
     {"lfm2", "Lfm2ForCausalLM", NULL, 0},              /* short-conv layers where the per-layer head_count_kv is 0 */
     {"lfm2moe", "Lfm2MoeForCausalLM", NULL, 0},        /* + sigmoid-routed experts after the leading dense layers */
@@ -783,6 +784,13 @@ static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
     if (other_config(c, g, arch)) { cJSON_Delete(c); return NULL; }
     if (!strcmp(arch, "glm4") || !strcmp(arch, "seed_oss")) cJSON_AddBoolToObject(c, "attention_bias", find_tensor(g, "blk.0.attn_q.bias") != NULL);
     if (!strcmp(arch, "arcee")) cJSON_AddStringToObject(c, "hidden_act", "relu2"); /* llama.cpp's arcee: relu then sqr */
+    if (!strcmp(arch, "starcoder2")) { /* llama.cpp's starcoder2: GELU (tanh), every bias, no sliding window */
+        const cJSON *e = cJSON_GetObjectItem(c, "layer_norm_eps");
+        if (e) cJSON_AddNumberToObject(c, "norm_epsilon", e->valuedouble);
+        cJSON_AddStringToObject(c, "hidden_act", "gelu_pytorch_tanh");
+        cJSON_AddBoolToObject(c, "use_bias", 1);
+        cJSON_DeleteItemFromObject(c, "sliding_window");
+    }
     if (!strncmp(arch, "gemma", 5)) {
         /* llama.cpp scales queries by 1/sqrt(head_dim), except the 27B models (Gemma 2: 46 layers,
          * Gemma 3: 62): hidden/heads in integers */

@@ -146,7 +146,7 @@ static inline void ref_attend(double *out, const double *q, const double *k, con
  * rot/2), or interleaved (2i, 2i + 1)), causal GQA attention over the last `window` positions (0:
  * all) with softmax scale `scale`. Optional: q / k RMSNorms (eps norm_eps) before the rotary
  * embeddings, weights prefix + q_norm / k_norm, per head or (qk_full) over the whole projection;
- * the output projection named o_name (NULL: "o_proj.weight"). */
+ * the output projection named o_name (NULL: "o_proj.weight"); bias: q / k / v / o biases (".bias"). */
 typedef struct {
     const char *prefix;
     int hidden, heads, kv_heads, head_dim, rot;
@@ -156,6 +156,7 @@ typedef struct {
     int qk_full;
     double norm_eps;
     const char *o_name;
+    int bias;
 } ref_attn;
 
 /* The sublayer a of layer l over the n normed rows hn (n, hidden) into out (n, hidden). */
@@ -171,10 +172,16 @@ static inline void ref_attention_layer(const ref_attn *at, int l, const double *
     double *wv = ref_tensor(f[2], l, kd * H), *wo = ref_tensor(f[3], l, H * qd);
     double *qn = at->q_norm ? ref_tensor(f[4], l, at->qk_full ? qd : (size_t)hd) : NULL;
     double *kn = at->k_norm ? ref_tensor(f[5], l, at->qk_full ? kd : (size_t)hd) : NULL;
+    double *bq = NULL, *bk = NULL, *bv = NULL, *bo = NULL;
+    if (at->bias) { /* the weights' names with .bias */
+        char b[4][160];
+        for (int i = 0; i < 4; i++) snprintf(b[i], sizeof b[i], "%.*s.bias", (int)strlen(f[i]) - 7, f[i]);
+        bq = ref_tensor(b[0], l, qd); bk = ref_tensor(b[1], l, kd); bv = ref_tensor(b[2], l, kd); bo = ref_tensor(b[3], l, H);
+    }
     for (int t = 0; t < n; t++) {
-        ref_linear(q + t * qd, wq, NULL, hn + t * H, (int)qd, hidden);
-        ref_linear(k + t * kd, wk, NULL, hn + t * H, (int)kd, hidden);
-        ref_linear(v + t * kd, wv, NULL, hn + t * H, (int)kd, hidden);
+        ref_linear(q + t * qd, wq, bq, hn + t * H, (int)qd, hidden);
+        ref_linear(k + t * kd, wk, bk, hn + t * H, (int)kd, hidden);
+        ref_linear(v + t * kd, wv, bv, hn + t * H, (int)kd, hidden);
         if (qn && at->qk_full) ref_rmsnorm(q + t * qd, q + t * qd, qn, (int)qd, at->norm_eps);
         if (kn && at->qk_full) ref_rmsnorm(k + t * kd, k + t * kd, kn, (int)kd, at->norm_eps);
         for (int r = 0; qn && !at->qk_full && r < nh; r++) ref_rmsnorm(q + t * qd + (size_t)r * hd, q + t * qd + (size_t)r * hd, qn, hd, at->norm_eps);
@@ -185,9 +192,9 @@ static inline void ref_attention_layer(const ref_attn *at, int l, const double *
     }
     for (int t = 0; t < n; t++) {
         ref_attend(a, q, k, v, t, nh, nkv, hd, at->window, NULL);
-        ref_linear(out + (size_t)t * H, wo, NULL, a, hidden, (int)qd);
+        ref_linear(out + (size_t)t * H, wo, bo, a, hidden, (int)qd);
     }
-    free(q); free(k); free(v); free(a); free(wq); free(wk); free(wv); free(wo); free(qn); free(kn);
+    free(q); free(k); free(v); free(a); free(wq); free(wk); free(wv); free(wo); free(qn); free(kn); free(bq); free(bk); free(bv); free(bo);
 }
 
 /* A Mamba-2 mixer (transformers' Mamba2Mixer family, recurrent form) as doubles. */

@@ -22,7 +22,7 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
         double *wu = ref_tensor("model.layers.%d.mlp.up_proj.weight", l, (size_t)FF * H);
         double *wd = ref_tensor("model.layers.%d.mlp.down_proj.weight", l, (size_t)H * FF);
         for (int t = 0; t < n; t++) rmsnorm(hn + (size_t)t * H, x + (size_t)t * H, n1, H);
-        ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, 10000.0, 1.0 / sqrt((double)HD), 0, 0, NULL, NULL, 0, 0, NULL};
+        ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, 10000.0, 1.0 / sqrt((double)HD), 0, 0, NULL, NULL, 0, 0, NULL, 0};
         ref_attention_layer(&at, l, hn, n, o);
         for (size_t i = 0; i < (size_t)n * H; i++) x[i] += o[i];
         for (int t = 0; t < n; t++) {

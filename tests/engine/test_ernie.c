@@ -64,7 +64,7 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
         double *n1 = ref_tensor("model.layers.%d.input_layernorm.weight", l, H);
         double *n2 = ref_tensor("model.layers.%d.post_attention_layernorm.weight", l, H);
         for (int t = 0; t < n; t++) rms(hn + (size_t)t * H, x + (size_t)t * H, n1);
-        ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, 500000.0, 1.0 / sqrt((double)HD), 1, 0, NULL, NULL, 0, 0, NULL}; /* interleaved pairs */
+        ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, 500000.0, 1.0 / sqrt((double)HD), 1, 0, NULL, NULL, 0, 0, NULL, 0}; /* interleaved pairs */
         ref_attention_layer(&at, l, hn, n, o);
         for (size_t i = 0; i < (size_t)n * H; i++) x[i] += o[i];
         for (int t = 0; t < n; t++) {

@@ -88,7 +88,7 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
         double *n1 = ref_tensor("model.layers.%d.operator_norm.weight", l, H), *n2 = ref_tensor("model.layers.%d.ffn_norm.weight", l, H);
         for (int t = 0; t < n; t++) rms(hn + (size_t)t * H, x + (size_t)t * H, n1, H);
         ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, c->theta, 1.0 / sqrt((double)HD), 0, 0,
-                       "q_layernorm.weight", "k_layernorm.weight", 0, 1e-5, "out_proj.weight"}; /* (Lfm2Attention: per-head q / k norms) */
+                       "q_layernorm.weight", "k_layernorm.weight", 0, 1e-5, "out_proj.weight", 0}; /* (Lfm2Attention: per-head q / k norms) */
         if (c->attn[l] == 'a') ref_attention_layer(&at, l, hn, n, o);
         else short_conv(l, hn, n, o);
         for (size_t i = 0; i < (size_t)n * H; i++) x[i] += o[i];

@@ -49,7 +49,7 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
         double *n2 = ref_tensor("model.layers.%d.post_attention_layernorm.weight", l, H);
         for (int t = 0; t < n; t++) rms(hn + (size_t)t * H, x + (size_t)t * H, n1);
         ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, ROT, 5e6, 1.0 / sqrt((double)HD), 0, 0,
-                       "q_norm.weight", "k_norm.weight", 1, 1e-6, NULL}; /* q / k normed over the projection */
+                       "q_norm.weight", "k_norm.weight", 1, 1e-6, NULL, 0}; /* q / k normed over the projection */
         ref_attention_layer(&at, l, hn, n, o);
         for (size_t i = 0; i < (size_t)n * H; i++) x[i] += o[i];
         for (int t = 0; t < n; t++) {
