@@ -1,6 +1,7 @@
 /* MoE families on standard attention: Mixtral, Qwen2-MoE, Qwen3-MoE, GLM-4.5 (glm4_moe),
  * EXAONE-MoE. Each is the shared MoE parse (moe_config.c) plus its names and attention flags. */
 #include "model/fam_moe.h"
+#include "model/family.h"
 #include "model/moe_config.h"
 #include "model/fam_qwen35.h"
 #include "model/rope.h"
@@ -68,6 +69,27 @@ int rl_norm_minimax_m2(rl_model_desc *d, const cJSON *cfg, const char *file) {
         d->ropes[0].rot_dims = (int)rd;
         if (rl_rope_parse(cfg, NULL, &d->ropes[0], d->max_pos, file)) return -1; /* (its scaling over the new dims) */
     }
+    return 0;
+}
+
+/* dots.llm1 (Dots1ForCausalLM, rednote-hilab): Qwen3's attention (per-head q / k RMSNorm,
+ * attention_bias) with DeepSeek-V3's experts (sigmoid scores with mlp.gate.e_score_correction_bias
+ * for the choice, group-limited top-k, norm_topk_prob (default false), routed_scaling_factor, ungated
+ * shared experts, first_k_dense_replace dense layers); sliding layers from max_window_layers (default
+ * 62) when sliding_window (default 4096, null: none) is set, or as layer_types says. */
+int rl_norm_dots1(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    rl_moe_names_llama(d, 0);
+    int ab;
+    long long w = 4096, mwl;
+    const cJSON *sw = rl_json_get(cfg, "sliding_window");
+    if (sw && cJSON_IsNull(sw)) w = 0;
+    else if (rl_json_int(cfg, "sliding_window", 4096, &w, file)) return -1;
+    if (rl_json_bool(cfg, "attention_bias", 0, &ab, file) || rl_json_int(cfg, "max_window_layers", 62, &mwl, file) ||
+        rl_moe_parse(d, cfg, file, 0, 1) || rl_moe_mark_layers(d, cfg, file)) return -1;
+    d->qk_norm = 1;
+    d->qkv_bias = d->o_bias = ab;
+    if (rl_json_get(cfg, "layer_types")) return rl_family_sliding_layers(d, cfg, file, w, 0);
+    set_window_all(d, w, mwl < d->n_layers ? (int)mwl : d->n_layers);
     return 0;
 }
 

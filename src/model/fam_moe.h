@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 
 int rl_norm_mixtral(rl_model_desc *d, const cJSON *cfg, const char *file);
+int rl_norm_dots1(rl_model_desc *d, const cJSON *cfg, const char *file); /* Qwen3 attention, DeepSeek-V3 experts */
 int rl_norm_minimax_m2(rl_model_desc *d, const cJSON *cfg, const char *file); /* sigmoid + bias routing, q/k norms, partial rope */
 int rl_norm_qwen2_moe(rl_model_desc *d, const cJSON *cfg, const char *file);
 int rl_norm_qwen3_moe(rl_model_desc *d, const cJSON *cfg, const char *file);

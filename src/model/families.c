@@ -232,6 +232,7 @@ static const rl_family FAMILIES[] = {
      norm_mm_text}, /* their text stacks */
     {"mixtral", {"MixtralForCausalLM", NULL}, 0, rl_norm_mixtral}, /* fam_moe.c */
     {"minimax_m2", {"MiniMaxM2ForCausalLM", NULL}, 0, rl_norm_minimax_m2}, /* fam_moe.c */
+    {"dots1", {"Dots1ForCausalLM", NULL}, 0, rl_norm_dots1}, /* fam_moe.c: Qwen3 attention, DeepSeek-V3 experts */
     {"llama4_text", {"Llama4ForCausalLM", NULL}, 0, rl_norm_llama4}, /* fam_llama4.c: chunked / NoPE layers, experts on the input */
     {"gpt_oss", {"GptOssForCausalLM", NULL}, 0, rl_norm_gpt_oss}, /* fam_gpt_oss.c: sinks, MXFP4 experts */
     {"granite", {"GraniteForCausalLM", NULL}, 0, rl_norm_granite}, /* fam_granite.c: Llama + multipliers */

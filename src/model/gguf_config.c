@@ -63,6 +63,7 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"ernie4_5-moe", "Ernie4_5_MoeForCausalLM", NULL, 1}, /* + softmax experts with exp_probs_b, shared experts */
     {"olmoe", "OlmoeForCausalLM", NULL, 0},            /* softmax experts, not renormalised; q / k norms over the projections */
     {"starcoder2", "Starcoder2ForCausalLM", NULL, 0},  /* LayerNorms, biases, GELU (tanh) MLP; no sliding window in llama.cpp's */
+    {"dots1", "Dots1ForCausalLM", NULL, 0},            /* DeepSeek-style routing keys, per-head q / k norms, no window */
     {"minimax-m2", "MiniMaxM2ForCausalLM", NULL, 0},   /* sigmoid experts with exp_probs_b, full q / k norms, NeoX over n_rot */
     {"lfm2", "Lfm2ForCausalLM", NULL, 0},              /* short-conv layers where the per-layer head_count_kv is 0 */
     {"lfm2moe", "Lfm2MoeForCausalLM", NULL, 0},        /* + sigmoid-routed experts after the leading dense layers */
@@ -619,6 +620,11 @@ static int other_config(cJSON *c, const rl_gguf *g, const char *arch) {
         if (lfm2_config(c, g, arch)) return -1;
     } else if (!strcmp(arch, "ernie4_5-moe")) {
         if (ernie_moe_config(c, g, arch)) return -1;
+    } else if (!strcmp(arch, "dots1")) {
+        cJSON_AddBoolToObject(c, "attention_bias", 0); /* (llama.cpp's dots1: no q / k / v biases) */
+        cJSON_AddNullToObject(c, "sliding_window");
+        cJSON_DeleteItemFromObject(c, "shared_expert_intermediate_size"); /* (DeepSeek's ungated shared experts, by count) */
+        if (moe_routing_config(c, g, arch, 2)) return -1;
     } else if (!strcmp(arch, "minimax-m2")) { /* llama.cpp: gating from expert_gating_func (sigmoid: 2), exp_probs_b required, renormalised */
         int64_t gate = get_int(g, arch, "expert_gating_func", 2);
         if (gate != 2) return rl_err("%s: %s.expert_gating_func %lld: MiniMax-M2 routes with sigmoid (2)", g->path, arch, (long long)gate);

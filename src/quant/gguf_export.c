@@ -44,7 +44,7 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"MambaForCausalLM", "mamba", 0}, {"FalconMambaForCausalLM", "mamba", 0}, {"JambaForCausalLM", "jamba", 0},
     {"FalconH1ForCausalLM", "falcon-h1", 0}, {"ExaoneMoeForCausalLM", "exaone-moe", 0}, {"SeedOssForCausalLM", "seed_oss", 0},
     {"ArceeForCausalLM", "arcee", 1}, {"Lfm2ForCausalLM", "lfm2", 0},
-    {"MiniMaxM2ForCausalLM", "minimax-m2", 0}, {"OlmoeForCausalLM", "olmoe", 0}, {"Starcoder2ForCausalLM", "starcoder2", 0}, {"Ernie4_5ForCausalLM", "ernie4_5", 0}, {"Ernie4_5_MoeForCausalLM", "ernie4_5-moe", 0}, /* interleaved pairs already */ {"Lfm2MoeForCausalLM", "lfm2moe", 0},
+    {"MiniMaxM2ForCausalLM", "minimax-m2", 0}, {"OlmoeForCausalLM", "olmoe", 0}, {"Starcoder2ForCausalLM", "starcoder2", 0}, {"Dots1ForCausalLM", "dots1", 0}, {"Ernie4_5ForCausalLM", "ernie4_5", 0}, {"Ernie4_5_MoeForCausalLM", "ernie4_5-moe", 0}, /* interleaved pairs already */ {"Lfm2MoeForCausalLM", "lfm2moe", 0},
     {"Qwen2VLForConditionalGeneration", "qwen2vl", 0}, {"Qwen2_5_VLForConditionalGeneration", "qwen2vl", 0}, /* text models */
     {"Qwen3VLForConditionalGeneration", "qwen3vl", 0}, {"Qwen3VLMoeForConditionalGeneration", "qwen3vlmoe", 0},
 };
@@ -677,6 +677,9 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
             if ((d->layers[l].rope == 1) != ((l + 1) % 4 == 0))
                 return rl_err("%s: layer %d: llama.cpp's smollm3 runs every 4th layer without rotary embeddings, the others with", path, l);
     if (!strcmp(arch, "seed_oss") && d->o_bias) return rl_err("%s: attention_out_bias: llama.cpp's seed_oss has no o_proj bias", path);
+    if (!strcmp(arch, "dots1") && (d->qkv_bias || d->o_bias || sliding || !d->moe_shared_inter || !d->moe_sigmoid || !d->moe_bias))
+        return rl_err("%s: llama.cpp's dots1 has no attention biases, no sliding window, and sigmoid experts with the correction bias beside "
+                      "shared experts", path);
     if (!strcmp(arch, "starcoder2") && (!d->qkv_bias || !d->o_bias || !d->mlp_bias || d->act != RL_ACT_GELU_TANH))
         return rl_err("%s: llama.cpp's starcoder2 needs every bias (use_bias) and the tanh GELU", path);
     if (!strcmp(arch, "olmoe") && (d->tied || d->n_kv_heads != d->n_heads || d->moe_norm_topk || d->qkv_bias || d->o_bias))
@@ -918,11 +921,11 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
          rl_gguf_w_u32(w, KEY("expert_used_count"), (uint32_t)d->n_experts_used))) return -1;
     if (d->n_experts && strcmp(arch, "llama") && strcmp(arch, "gpt-oss") &&
         (rl_gguf_w_u32(w, KEY("expert_feed_forward_length"), (uint32_t)d->moe_inter) ||
-         (d->moe_shared_inter && !mla && strcmp(arch, "glm4moe") && strcmp(arch, "llama4") &&
+         (d->moe_shared_inter && !mla && strcmp(arch, "glm4moe") && strcmp(arch, "dots1") && strcmp(arch, "llama4") &&
           rl_gguf_w_u32(w, KEY("expert_shared_feed_forward_length"), (uint32_t)d->moe_shared_inter))))
         return -1;
     if (mla && write_deepseek2(w, d, arch)) return -1;
-    if (!strcmp(arch, "glm4moe") && write_moe_routing(w, d, arch)) return -1;
+    if ((!strcmp(arch, "glm4moe") || !strcmp(arch, "dots1")) && write_moe_routing(w, d, arch)) return -1;
     if (!strcmp(arch, "exaone-moe") && (write_moe_routing(w, d, arch) || rl_gguf_w_u32(w, KEY("nextn_predict_layers"), 0))) return -1;
     if (!strncmp(arch, "qwen35", 6) || !strcmp(arch, "qwen3next")) {
         int every = 1;
@@ -1210,7 +1213,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba, Falcon-H1, Qwen2-VL / Qwen2.5-VL / Qwen3-VL(-MoE) text models, EXAONE-MoE, Seed-OSS, Arcee, LFM2 (+MoE), ERNIE 4.5 (+MoE), MiniMax-M2, OLMoE, StarCoder2)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba, Falcon-H1, Qwen2-VL / Qwen2.5-VL / Qwen3-VL(-MoE) text models, EXAONE-MoE, Seed-OSS, Arcee, LFM2 (+MoE), ERNIE 4.5 (+MoE), MiniMax-M2, OLMoE, StarCoder2, dots.llm1)", model_dir, d->arch);
         goto out;
     }
     int n_lin = 0;
