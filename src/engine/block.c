@@ -105,6 +105,15 @@ static void attend_chunked(rl_model *m, float *out, const float *q, const rl_kv_
 
 /* Softmax attention (GQA, windows, soft-cap) of layer l: q/k/v of the normed input, rope, each
  * sequence's rows appended to its cache and attending over its own past; output to m->o. */
+/* The per-head q / k RMSNorms (Qwen3 and most: before the rotary embedding; Hunyuan: after). */
+static void qk_head_norms(rl_model *m, const rl_stage *s, const uint8_t *buf, int T, float *w0) {
+    const rl_model_desc *d = &m->d;
+    rl_backend *be = m->be;
+    int hd = d->head_dim;
+    be->ops->rmsnorm(be, m->q, m->q, vec(m, w0, W(s, buf, W_Q_NORM), hd), T * d->n_heads, hd, d->norm_eps, d->norm_one_plus);
+    be->ops->rmsnorm(be, m->k, m->k, vec(m, w0, W(s, buf, W_K_NORM), hd), T * d->n_kv_heads, hd, d->norm_eps, d->norm_one_plus);
+}
+
 static int attention(rl_model *m, int l, const rl_stage *s, const uint8_t *buf, int T, float *w0, float *w1, float *w2) {
     const rl_model_desc *d = &m->d;
     const rl_layer_desc *ld = &d->layers[l];
@@ -119,13 +128,12 @@ static int attention(rl_model *m, int l, const rl_stage *s, const uint8_t *buf, 
     if (d->qk_norm && d->qk_norm_full) { /* over the whole projection (OLMo 2/3) */
         be->ops->rmsnorm(be, m->q, m->q, vec(m, w0, W(s, buf, W_Q_NORM), qd), T, qd, d->norm_eps, d->norm_one_plus);
         be->ops->rmsnorm(be, m->k, m->k, vec(m, w0, W(s, buf, W_K_NORM), kvd), T, kvd, d->norm_eps, d->norm_one_plus);
-    } else if (d->qk_norm) {
-        be->ops->rmsnorm(be, m->q, m->q, vec(m, w0, W(s, buf, W_Q_NORM), hd), T * nh, hd, d->norm_eps, d->norm_one_plus);
-        be->ops->rmsnorm(be, m->k, m->k, vec(m, w0, W(s, buf, W_K_NORM), hd), T * nkv, hd, d->norm_eps, d->norm_one_plus);
-    }
+    } else if (d->qk_norm && !d->qk_norm_after_rope)
+        qk_head_norms(m, s, buf, T, w0);
     size_t rt = (size_t)m->max_T * (RL_MAX_ROPE_FACTORS / 2) * (size_t)ld->rope;
     be->ops->rope(be, &d->ropes[ld->rope], m->q, T, nh, hd, m->rope_cos + rt, m->rope_sin + rt);
     be->ops->rope(be, &d->ropes[ld->rope], m->k, T, nkv, hd, m->rope_cos + rt, m->rope_sin + rt);
+    if (d->qk_norm && !d->qk_norm_full && d->qk_norm_after_rope) qk_head_norms(m, s, buf, T, w0); /* Hunyuan */
     if (ld->qk_l2) { /* Llama 4: per head, no weight (rotations keep the norm: before or after rope alike) */
         be->ops->rmsnorm(be, m->q, m->q, NULL, T * nh, hd, d->norm_eps, 0);
         be->ops->rmsnorm(be, m->k, m->k, NULL, T * nkv, hd, d->norm_eps, 0);

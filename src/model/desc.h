@@ -174,6 +174,7 @@ typedef struct {
     int no_pre_norms;        /* no norm before the sublayers: they read the residual stream itself and only
                                 post_norms normalise their outputs (OLMo 2/3, EXAONE 4) */
     int qk_norm_full;        /* q/k RMSNorm over the whole projection (n_heads * head_dim), not per head (OLMo 2/3) */
+    int qk_norm_after_rope;  /* the per-head q/k RMSNorm after the rotary embedding (Hunyuan), not before */
 
     /* attention */
     int qkv_bias, o_bias;

@@ -24,6 +24,7 @@ int rl_norm_qwen1(rl_model_desc *d, const cJSON *cfg, const char *file);   /* fa
 int rl_norm_olmo2(rl_model_desc *d, const cJSON *cfg, const char *file);   /* fam_olmo.c: norms after the sublayers */
 int rl_norm_olmo3(rl_model_desc *d, const cJSON *cfg, const char *file);
 int rl_norm_starcoder2(rl_model_desc *d, const cJSON *cfg, const char *file); /* fam_starcoder2.c */
+int rl_norm_hunyuan_dense(rl_model_desc *d, const cJSON *cfg, const char *file); /* fam_hunyuan.c */
 int rl_norm_olmoe(rl_model_desc *d, const cJSON *cfg, const char *file);   /* + experts in every layer */
 int rl_norm_exaone4(rl_model_desc *d, const cJSON *cfg, const char *file); /* fam_exaone.c */
 int rl_norm_cohere(rl_model_desc *d, const cJSON *cfg, const char *file);  /* fam_cohere.c: Command R */

@@ -208,6 +208,7 @@ static const rl_family FAMILIES[] = {
     {"gemma2", {"Gemma2ForCausalLM", NULL}, 1, rl_norm_gemma2}, /* fam_gemma.c */
     {"gemma3", {"Gemma3ForCausalLM", "Gemma3ForConditionalGeneration", NULL}, 1, rl_norm_gemma3}, /* fam_gemma.c */
     {"phi", {"PhiForCausalLM", NULL}, 0, rl_norm_phi}, /* fam_phi.c */
+    {"hunyuan_v1_dense", {"HunYuanDenseV1ForCausalLM", NULL}, 1, rl_norm_hunyuan_dense}, /* fam_hunyuan.c: q/k norms after rope */
     {"starcoder2", {"Starcoder2ForCausalLM", NULL}, 1, rl_norm_starcoder2}, /* fam_starcoder2.c: LayerNorm, biases, GELU MLP */
     {"gpt_neox", {"GPTNeoXForCausalLM", NULL}, 0, rl_norm_gpt_neox}, /* fam_neox.c: Pythia; two-norm parallel block */
     {"phi3", {"Phi3ForCausalLM", NULL}, 0, rl_norm_phi3}, /* fam_phi.c */

@@ -145,7 +145,8 @@ static inline void ref_attend(double *out, const double *q, const double *k, con
  * layer), rotary embeddings of theta on the first rot dims of each head (0: none; pairs (i, i +
  * rot/2), or interleaved (2i, 2i + 1)), causal GQA attention over the last `window` positions (0:
  * all) with softmax scale `scale`. Optional: q / k RMSNorms (eps norm_eps) before the rotary
- * embeddings, weights prefix + q_norm / k_norm, per head or (qk_full) over the whole projection;
+ * embeddings, weights prefix + q_norm / k_norm, per head (qk_full 0; 2: after the rotary embeddings,
+ * Hunyuan) or (qk_full 1) over the whole projection;
  * the output projection named o_name (NULL: "o_proj.weight"); bias: q / k / v / o biases (".bias"). */
 typedef struct {
     const char *prefix;
@@ -170,8 +171,8 @@ static inline void ref_attention_layer(const ref_attn *at, int l, const double *
     double *q = malloc(sizeof *q * (size_t)n * qd), *k = malloc(sizeof *k * (size_t)n * kd), *v = malloc(sizeof *v * (size_t)n * kd);
     double *a = malloc(sizeof *a * qd), *wq = ref_tensor(f[0], l, qd * H), *wk = ref_tensor(f[1], l, kd * H);
     double *wv = ref_tensor(f[2], l, kd * H), *wo = ref_tensor(f[3], l, H * qd);
-    double *qn = at->q_norm ? ref_tensor(f[4], l, at->qk_full ? qd : (size_t)hd) : NULL;
-    double *kn = at->k_norm ? ref_tensor(f[5], l, at->qk_full ? kd : (size_t)hd) : NULL;
+    double *qn = at->q_norm ? ref_tensor(f[4], l, at->qk_full == 1 ? qd : (size_t)hd) : NULL;
+    double *kn = at->k_norm ? ref_tensor(f[5], l, at->qk_full == 1 ? kd : (size_t)hd) : NULL;
     double *bq = NULL, *bk = NULL, *bv = NULL, *bo = NULL;
     if (at->bias) { /* the weights' names with .bias */
         char b[4][160];
@@ -182,12 +183,14 @@ static inline void ref_attention_layer(const ref_attn *at, int l, const double *
         ref_linear(q + t * qd, wq, bq, hn + t * H, (int)qd, hidden);
         ref_linear(k + t * kd, wk, bk, hn + t * H, (int)kd, hidden);
         ref_linear(v + t * kd, wv, bv, hn + t * H, (int)kd, hidden);
-        if (qn && at->qk_full) ref_rmsnorm(q + t * qd, q + t * qd, qn, (int)qd, at->norm_eps);
-        if (kn && at->qk_full) ref_rmsnorm(k + t * kd, k + t * kd, kn, (int)kd, at->norm_eps);
-        for (int r = 0; qn && !at->qk_full && r < nh; r++) ref_rmsnorm(q + t * qd + (size_t)r * hd, q + t * qd + (size_t)r * hd, qn, hd, at->norm_eps);
-        for (int r = 0; kn && !at->qk_full && r < nkv; r++) ref_rmsnorm(k + t * kd + (size_t)r * hd, k + t * kd + (size_t)r * hd, kn, hd, at->norm_eps);
-        for (int r = 0; at->rot && r < nh + nkv; r++)
-            ref_rope(r < nh ? q + t * qd + (size_t)r * hd : k + t * kd + (size_t)(r - nh) * hd, at->rot, t, at->theta, 1, at->interleaved);
+        if (qn && at->qk_full == 1) ref_rmsnorm(q + t * qd, q + t * qd, qn, (int)qd, at->norm_eps);
+        if (kn && at->qk_full == 1) ref_rmsnorm(k + t * kd, k + t * kd, kn, (int)kd, at->norm_eps);
+        for (int pass = 0; pass < 2; pass++) { /* per-head norms before the rotary embeddings (qk_full 0) or after (2) */
+            for (int r = 0; qn && at->qk_full == 2 * pass && r < nh; r++) ref_rmsnorm(q + t * qd + (size_t)r * hd, q + t * qd + (size_t)r * hd, qn, hd, at->norm_eps);
+            for (int r = 0; kn && at->qk_full == 2 * pass && r < nkv; r++) ref_rmsnorm(k + t * kd + (size_t)r * hd, k + t * kd + (size_t)r * hd, kn, hd, at->norm_eps);
+            for (int r = 0; !pass && at->rot && r < nh + nkv; r++)
+                ref_rope(r < nh ? q + t * qd + (size_t)r * hd : k + t * kd + (size_t)(r - nh) * hd, at->rot, t, at->theta, 1, at->interleaved);
+        }
         for (size_t i = 0; i < qd; i++) q[t * qd + i] *= at->scale * sqrt((double)hd); /* ref_attend divides by sqrt(hd) */
     }
     for (int t = 0; t < n; t++) {
