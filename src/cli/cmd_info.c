@@ -128,6 +128,23 @@ static int int_arg(const char *flag, const char *v, long lo, long hi, int *out) 
     return 0;
 }
 
+/* The KV caches and the linear-attention state of the memory plan as the model would open with mo
+ * (its --kv-type, sliding / chunked rings, --parallel sequences, MLA's latent cache): the plan's own
+ * buffers. -1 when no plan can be made (the summary then estimates). */
+static int plan_state(const char *dir, const rl_model_opts *mo, double *kv, double *lin) {
+    cJSON *p = rl_model_plan_json(dir, mo), *b;
+    if (!p) return -1;
+    *kv = *lin = 0;
+    cJSON_ArrayForEach(b, cJSON_GetObjectItem(p, "buffers")) {
+        const cJSON *n = cJSON_GetObjectItem(b, "name"), *by = cJSON_GetObjectItem(b, "bytes");
+        if (!cJSON_IsString(n) || !cJSON_IsNumber(by)) continue;
+        if (!strncmp(n->valuestring, "kv cache ", 9)) *kv += by->valuedouble;
+        else if (!strcmp(n->valuestring, "deltanet recurrent state") || !strcmp(n->valuestring, "deltanet conv state")) *lin += by->valuedouble;
+    }
+    cJSON_Delete(p);
+    return 0;
+}
+
 int cmd_info(int argc, char **argv) {
     const char *dir = NULL;
     int ctx = 0, json = 0, rc;
@@ -293,9 +310,12 @@ int cmd_info(int argc, char **argv) {
     }
     int n_kvl = 0; /* layers with a KV cache */
     for (int l = 0; l < d->n_layers; l++) n_kvl += d->layers[l].kind != RL_LAYER_LINEAR && !d->layers[l].no_mixer;
-    double kv = 2.0 * n_kvl * (double)ctx * d->n_kv_heads * d->head_dim * 4;
+    double kv = 2.0 * n_kvl * (double)ctx * d->n_kv_heads * d->head_dim * 4; /* (an estimate, when the plan cannot be made) */
     double lin_state = nlin * 4.0 * ((double)d->lin_v_heads * d->lin_k_dim * d->lin_v_dim +
                                      (d->lin_conv_k - 1.0) * (double)rl_lin_conv_dim(d));
+    mo.ctx = ctx;
+    double pkv = 0, plin = 0;
+    if (!plan_state(dir, &mo, &pkv, &plin)) { kv = pkv; lin_state = plin; } /* as opened: --kv-type, rings, --parallel, MLA */
     kv += lin_state;
     char a[32], b[32], c[32], e[32], f[32];
     mb(a, sizeof a, (double)total); mb(b, sizeof b, (double)layers / d->n_layers); mb(c, sizeof c, (double)largest);
@@ -311,9 +331,9 @@ int cmd_info(int argc, char **argv) {
         mb(ls, sizeof ls, lin_state);
         printf("  linear state    %s (recurrent + conv state of %d layers, fixed size; counted with the KV cache below)\n", ls, nlin);
     }
-    printf("  KV cache        %s for a context of %d tokens (f32)\n  streaming peak  ~%s + activations (2 stage slots + KV cache)\n", e, ctx, f);
+    printf("  KV cache        %s for a context of %d tokens (%s)\n  streaming peak  ~%s + activations (2 stage slots + KV cache)\n", e, ctx,
+           mo.kv_type ? mo.kv_type : "f32", f);
     free(st); rl_ckpt_close(ck); free(d);
-    mo.ctx = ctx;
     printf("\n");
     if (rl_model_print_plan(dir, &mo, stdout)) return rl_cli_fail(NULL);
     return 0;

@@ -35,4 +35,10 @@ la = d["linear_attention"]
 assert la["kind"] == "mamba2" and la["heads"] == 8 and la["head_dim"] == 16 and la["state"] == 16 and la["groups"] == 2 and la["norm_groups"] == 2, la
 '
 "$B" info models/stories260K | grep -Eq "^rabbitllm +[0-9]+\.[0-9]+" || { echo "FAIL: no version line in info"; exit 1; }
+# the summary's KV cache is the plan's: its element type and size follow --kv-type (and --parallel)
+kv() { "$B" info models/stories260K --ctx 256 "$@" | sed -n 's/^  KV cache *\([0-9.]*\) \([KMG]*B\).*(\(.*\))$/\1 \2 \3/p'; }
+F=$(kv); Q=$(kv --kv-type q8_0); P2=$(kv --parallel 2)
+echo "$F" | grep -q " f32$" && echo "$Q" | grep -q " q8_0$" || { echo "FAIL: KV summary type: '$F' / '$Q'"; exit 1; }
+python3 -c 'import sys; f, q, p = (float(a.split()[0]) for a in sys.argv[1:]); assert q < f / 3 and abs(p - 2 * f) < 0.02 * f, (f, q, p)' "$F" "$Q" "$P2" \
+    || { echo "FAIL: KV summary sizes: f32 '$F', q8_0 '$Q', 2 sequences '$P2'"; exit 1; }
 echo ok
