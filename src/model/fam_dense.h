@@ -26,6 +26,7 @@ int rl_norm_olmo3(rl_model_desc *d, const cJSON *cfg, const char *file);
 int rl_norm_starcoder2(rl_model_desc *d, const cJSON *cfg, const char *file); /* fam_starcoder2.c */
 int rl_norm_hunyuan_dense(rl_model_desc *d, const cJSON *cfg, const char *file); /* fam_hunyuan.c */
 int rl_norm_olmoe(rl_model_desc *d, const cJSON *cfg, const char *file);   /* + experts in every layer */
+int rl_norm_exaone(rl_model_desc *d, const cJSON *cfg, const char *file);  /* fam_exaone.c: EXAONE 3.x */
 int rl_norm_exaone4(rl_model_desc *d, const cJSON *cfg, const char *file); /* fam_exaone.c */
 int rl_norm_cohere(rl_model_desc *d, const cJSON *cfg, const char *file);  /* fam_cohere.c: Command R */
 int rl_norm_cohere2(rl_model_desc *d, const cJSON *cfg, const char *file); /* Command R7B / A */

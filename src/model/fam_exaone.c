@@ -1,13 +1,37 @@
 /* EXAONE 4.0 (Exaone4ForCausalLM) and the local / global layer rule EXAONE models share
  * (EXAONE-MoE in fam_moe.c). EXAONE 4.0: norms after the sublayers only (post_attention_layernorm,
  * post_feedforward_layernorm: "QK-Reorder-LN"), per-head q/k RMSNorm, sliding-window layers with
- * RoPE and, when a window is set, global layers without (NoPE). */
+ * RoPE and, when a window is set, global layers without (NoPE). EXAONE 3.0 / 3.5 (ExaoneForCausalLM,
+ * LG's remote-code models): a Llama decoder under GPT-2-like names (transformer.wte, h.%d.ln_1,
+ * attn.attention.*_proj / out_proj, ln_2, mlp.c_fc_0 (gate) / c_fc_1 (up) / c_proj, ln_f),
+ * num_layers, layer_norm_epsilon, activation_function silu. */
 #include "model/fam_moe.h"
 #include "model/fam_dense.h"
 #include "model/family.h"
 #include "util/err.h"
 #include "util/json.h"
 #include <string.h>
+
+int rl_norm_exaone(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    d->wname[W_ATTN_NORM] = "transformer.h.%d.ln_1.weight";
+    d->wname[W_Q] = "transformer.h.%d.attn.attention.q_proj.weight";
+    d->wname[W_K] = "transformer.h.%d.attn.attention.k_proj.weight";
+    d->wname[W_V] = "transformer.h.%d.attn.attention.v_proj.weight";
+    d->wname[W_O] = "transformer.h.%d.attn.attention.out_proj.weight";
+    d->wname[W_MLP_NORM] = "transformer.h.%d.ln_2.weight";
+    d->wname[W_GATE] = "transformer.h.%d.mlp.c_fc_0.weight";
+    d->wname[W_UP] = "transformer.h.%d.mlp.c_fc_1.weight";
+    d->wname[W_DOWN] = "transformer.h.%d.mlp.c_proj.weight";
+    d->gname[G_EMBED] = "transformer.wte.weight";
+    d->gname[G_FINAL_NORM] = "transformer.ln_f.weight";
+    d->gname[G_LM_HEAD] = "lm_head.weight";
+    double eps;
+    const char *act;
+    if (rl_json_num(cfg, "layer_norm_epsilon", 1e-5, &eps, file) || rl_json_str(cfg, "activation_function", "silu", &act, file)) return -1;
+    if (strcmp(act, "silu")) return rl_err("%s: activation_function \"%s\" is not supported (EXAONE: silu)", file, act);
+    d->norm_eps = (float)eps;
+    return 0;
+}
 
 int rl_exaone_layers(rl_model_desc *d, const cJSON *cfg, const char *file, int last_global) {
     long long w;

@@ -23,6 +23,7 @@ const char *rl_family_key_alias(const char *family, const char *key) {
         {"mamba", "intermediate_size", "hidden_size"}, /* Mamba-1: no MLP (fam_mamba.c): a placeholder */
         {"falcon_mamba", "intermediate_size", "hidden_size"},
         {"lfm2", "intermediate_size", "block_ff_dim"}, /* LFM2's original key (fam_lfm2.c) */
+        {"exaone", "num_hidden_layers", "num_layers"}, /* EXAONE 3.x (fam_exaone.c) */
     };
     for (size_t i = 0; i < sizeof T / sizeof T[0]; i++)
         if (!strcmp(T[i][0], family) && !strcmp(T[i][1], key)) return T[i][2];

@@ -221,6 +221,7 @@ static const rl_family FAMILIES[] = {
     {"olmo2", {"Olmo2ForCausalLM", NULL}, 0, rl_norm_olmo2}, /* fam_olmo.c: norms after the sublayers */
     {"olmo3", {"Olmo3ForCausalLM", NULL}, 0, rl_norm_olmo3}, /* fam_olmo.c: + sliding layers */
     {"olmoe", {"OlmoeForCausalLM", NULL}, 0, rl_norm_olmoe}, /* fam_olmo.c: pre-norms, full q/k norms, experts */
+    {"exaone", {"ExaoneForCausalLM", NULL}, 1, rl_norm_exaone}, /* fam_exaone.c: EXAONE 3.0 / 3.5 */
     {"exaone4", {"Exaone4ForCausalLM", NULL}, 0, rl_norm_exaone4}, /* fam_exaone.c */
     {"cohere", {"CohereForCausalLM", NULL}, 1, rl_norm_cohere}, /* fam_cohere.c: parallel block, interleaved rope */
     {"cohere2", {"Cohere2ForCausalLM", NULL}, 1, rl_norm_cohere2}, /* fam_cohere.c: + sliding / NoPE layers */

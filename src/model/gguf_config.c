@@ -36,6 +36,7 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"mamba2", "Mamba2ForCausalLM", NULL, 0},           /* Mamba-2 layers only; the norm per group as llama.cpp's */
     {"command-r", "CohereForCausalLM", NULL, 1},
     {"cohere2", "Cohere2ForCausalLM", NULL, 1},
+    {"exaone", "ExaoneForCausalLM", NULL, 0},          /* EXAONE 3.x: llama names in GGUF, NeoX pairs, llama3 rope_freqs */
     {"exaone4", "Exaone4ForCausalLM", NULL, 0},
     {"glm4moe", "Glm4MoeForCausalLM", NULL, 0},
     {"qwen35", "Qwen3_5ForCausalLM", NULL, 0},       /* Gated DeltaNet hybrids (Qwen3.5) */
