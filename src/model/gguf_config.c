@@ -36,6 +36,7 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"mamba2", "Mamba2ForCausalLM", NULL, 0},           /* Mamba-2 layers only; the norm per group as llama.cpp's */
     {"command-r", "CohereForCausalLM", NULL, 1},
     {"cohere2", "Cohere2ForCausalLM", NULL, 1},
+    {"gptneox", "GPTNeoXForCausalLM", NULL, 0},        /* attn_qkv as [q; k; v], GELU (tanh), use_parallel_residual */
     {"exaone", "ExaoneForCausalLM", NULL, 0},          /* EXAONE 3.x: llama names in GGUF, NeoX pairs, llama3 rope_freqs */
     {"exaone4", "Exaone4ForCausalLM", NULL, 0},
     {"glm4moe", "Glm4MoeForCausalLM", NULL, 0},
@@ -791,6 +792,14 @@ static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
     if (other_config(c, g, arch)) { cJSON_Delete(c); return NULL; }
     if (!strcmp(arch, "glm4") || !strcmp(arch, "seed_oss")) cJSON_AddBoolToObject(c, "attention_bias", find_tensor(g, "blk.0.attn_q.bias") != NULL);
     if (!strcmp(arch, "arcee")) cJSON_AddStringToObject(c, "hidden_act", "relu2"); /* llama.cpp's arcee: relu then sqr */
+    if (!strcmp(arch, "gptneox")) { /* llama.cpp's gptneox: GELU (tanh), attention biases, [q; k; v] (qkv_grouped off below) */
+        char key[96];
+        snprintf(key, sizeof key, "%s.use_parallel_residual", arch);
+        const rl_gguf_kv *kv = rl_gguf_get(g, key);
+        cJSON_AddBoolToObject(c, "use_parallel_residual", kv && kv->type == RL_GGUF_BOOL && kv->v.u);
+        cJSON_AddStringToObject(c, "hidden_act", "gelu_pytorch_tanh");
+        cJSON_AddBoolToObject(c, "attention_bias", 1);
+    }
     if (!strcmp(arch, "starcoder2")) { /* llama.cpp's starcoder2: GELU (tanh), every bias, no sliding window */
         const cJSON *e = cJSON_GetObjectItem(c, "layer_norm_eps");
         if (e) cJSON_AddNumberToObject(c, "norm_epsilon", e->valuedouble);
@@ -971,6 +980,7 @@ int rl_gguf_config(const char *path, rl_model_desc *d) {
         d->lin_a_direct = 1;
     }
     if (!strncmp(arch, "nemotron_h", 10)) d->wname[W_MLP_NORM] = ROLE_NAMES[W_ATTN_NORM]; /* the one norm of each layer */
+    if (!strcmp(arch, "gptneox")) d->qkv_grouped = 0; /* the converter regrouped query_key_value as [q; k; v] */
     if (d->lin_kind == RL_LIN_SHORTCONV) { /* LFM2 */
         d->wname[W_LIN_QKV] = "blk.%d.shortconv.in_proj.weight";
         d->wname[W_LIN_CONV] = "blk.%d.shortconv.conv.weight";

@@ -44,7 +44,8 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"MambaForCausalLM", "mamba", 0}, {"FalconMambaForCausalLM", "mamba", 0}, {"JambaForCausalLM", "jamba", 0},
     {"FalconH1ForCausalLM", "falcon-h1", 0}, {"ExaoneMoeForCausalLM", "exaone-moe", 0}, {"SeedOssForCausalLM", "seed_oss", 0},
     {"ArceeForCausalLM", "arcee", 1}, {"Lfm2ForCausalLM", "lfm2", 0},
-    {"MiniMaxM2ForCausalLM", "minimax-m2", 0}, {"OlmoeForCausalLM", "olmoe", 0}, {"Starcoder2ForCausalLM", "starcoder2", 0}, {"Dots1ForCausalLM", "dots1", 0}, {"ExaoneForCausalLM", "exaone", 0}, {"Ernie4_5ForCausalLM", "ernie4_5", 0}, {"Ernie4_5_MoeForCausalLM", "ernie4_5-moe", 0}, /* interleaved pairs already */ {"Lfm2MoeForCausalLM", "lfm2moe", 0},
+    {"MiniMaxM2ForCausalLM", "minimax-m2", 0}, {"OlmoeForCausalLM", "olmoe", 0}, {"Starcoder2ForCausalLM", "starcoder2", 0}, {"Dots1ForCausalLM", "dots1", 0}, {"ExaoneForCausalLM", "exaone", 0},
+    {"GPTNeoXForCausalLM", "gptneox", 0}, /* query_key_value regrouped [q; k; v] */ {"Ernie4_5ForCausalLM", "ernie4_5", 0}, {"Ernie4_5_MoeForCausalLM", "ernie4_5-moe", 0}, /* interleaved pairs already */ {"Lfm2MoeForCausalLM", "lfm2moe", 0},
     {"Qwen2VLForConditionalGeneration", "qwen2vl", 0}, {"Qwen2_5_VLForConditionalGeneration", "qwen2vl", 0}, /* text models */
     {"Qwen3VLForConditionalGeneration", "qwen3vl", 0}, {"Qwen3VLMoeForConditionalGeneration", "qwen3vlmoe", 0},
 };
@@ -551,6 +552,10 @@ static int build_plan(plan *p, const rl_checkpoint *ck, const rl_model_desc *d, 
             if (gh || nem || fh1) mamba2_tensor(&p->t[p->n - 1], d, r);
             if (m1 && r == W_LIN_A_LOG) p->t[p->n - 1].neg_exp = 1; /* ssm_a = -exp(A_log) [I, N] */
             if (fh1) falcon_h1_fold(&p->t[p->n - 1], d, r);
+            if (!strcmp(arch, "gptneox") && (r == W_QKV || r == W_QKV_B)) { /* per head [q | k | v] -> [all q; all k; all v] */
+                otensor *t = &p->t[p->n - 1];
+                t->vt_r0 = 0; t->vt_hd = d->head_dim; t->vt_nk = d->n_heads; t->vt_r = 3;
+            }
         }
         if (gpt_oss && add_gpt_oss_experts(p, ck, d, path, l)) return -1;
         else if (granite_moe && add_granite_moe(p, ck, d, path, l, x)) return -1;
@@ -680,6 +685,10 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
     if (!strcmp(arch, "dots1") && (d->qkv_bias || d->o_bias || sliding || !d->moe_shared_inter || !d->moe_sigmoid || !d->moe_bias))
         return rl_err("%s: llama.cpp's dots1 has no attention biases, no sliding window, and sigmoid experts with the correction bias beside "
                       "shared experts", path);
+    if (!strcmp(arch, "gptneox") && (!d->qkv_bias || !d->o_bias || !d->qkv_grouped || d->n_kv_heads != d->n_heads ||
+                                     (d->act != RL_ACT_GELU_ERF && d->act != RL_ACT_GELU_TANH)))
+        return rl_err("%s: llama.cpp's gptneox needs the attention biases, one fused query_key_value per head and a GELU MLP (it "
+                      "computes GELU's tanh form)", path);
     if (!strcmp(arch, "starcoder2") && (!d->qkv_bias || !d->o_bias || !d->mlp_bias || d->act != RL_ACT_GELU_TANH))
         return rl_err("%s: llama.cpp's starcoder2 needs every bias (use_bias) and the tanh GELU", path);
     if (!strcmp(arch, "olmoe") && (d->tied || d->n_kv_heads != d->n_heads || d->moe_norm_topk || d->qkv_bias || d->o_bias))
@@ -944,6 +953,7 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
     if ((!strcmp(arch, "mamba") || !strcmp(arch, "jamba")) && write_mamba1(w, d, arch)) return -1;
     if (!strncmp(arch, "lfm2", 4) && write_lfm2(w, d, arch)) return -1;
     if (!strcmp(arch, "minimax-m2") && rl_gguf_w_u32(w, KEY("expert_gating_func"), 2)) return -1; /* sigmoid */
+    if (!strcmp(arch, "gptneox") && rl_gguf_w_bool(w, KEY("use_parallel_residual"), d->parallel_block == 2)) return -1;
     if (!strcmp(arch, "ernie4_5-moe")) {
         int lead = 0, step = 0;
         while (lead < d->n_layers && !d->layer_moe[lead]) lead++;
@@ -1213,7 +1223,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba, Falcon-H1, Qwen2-VL / Qwen2.5-VL / Qwen3-VL(-MoE) text models, EXAONE-MoE, Seed-OSS, Arcee, LFM2 (+MoE), ERNIE 4.5 (+MoE), MiniMax-M2, OLMoE, StarCoder2, dots.llm1, EXAONE 3.x)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba, Falcon-H1, Qwen2-VL / Qwen2.5-VL / Qwen3-VL(-MoE) text models, EXAONE-MoE, Seed-OSS, Arcee, LFM2 (+MoE), ERNIE 4.5 (+MoE), MiniMax-M2, OLMoE, StarCoder2, dots.llm1, EXAONE 3.x, GPT-NeoX)", model_dir, d->arch);
         goto out;
     }
     int n_lin = 0;

@@ -357,9 +357,11 @@ static inline void ref_check(const char *dir, const char *name, ref_fn f, const 
     free(gl);
 }
 
-/* A synthetic BF16 checkpoint of config cfg (seed) checked as ref_check does; its directory removed after. */
-static inline void ref_synth_check(const char *cfg, uint64_t seed, const char *name, ref_fn f, const void *arg, int32_t *ids, int P, int G,
-                                   int V, int mb, int gguf) {
+/* A synthetic BF16 checkpoint of config cfg (seed) checked as ref_check does; its directory removed
+ * after. fg (may be NULL): the GGUF export (gguf 1) checked against this second reference instead —
+ * what llama.cpp computes where it departs from transformers (GELU's tanh form, ...). */
+static inline void ref_synth_check_g(const char *cfg, uint64_t seed, const char *name, ref_fn f, const void *arg, ref_fn fg, const void *argg,
+                                     int32_t *ids, int P, int G, int V, int mb, int gguf) {
     char dir[64] = "/tmp/rl_refcheck_XXXXXX", path[160], m_dir[160], cmd[200];
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
     snprintf(path, sizeof path, "%s/in.json", dir);
@@ -368,9 +370,21 @@ static inline void ref_synth_check(const char *cfg, uint64_t seed, const char *n
     CHECK(fp && fputs(cfg, fp) >= 0 && fclose(fp) == 0, "write %s", path);
     rl_synth_opts so = {.dtype = RL_DT_BF16, .seed = seed};
     CHECK(rl_synth_write(path, m_dir, &so) == 0, "%s: synth: %s", name, rl_last_error());
-    ref_check(m_dir, name, f, arg, ids, P, G, V, mb, gguf);
+    ref_check(m_dir, name, f, arg, ids, P, G, V, mb, fg ? 0 : gguf);
+    if (fg && gguf) {
+        CHECK((REF_CK = rl_ckpt_open(m_dir)) != NULL, "%s: open checkpoint: %s", name, rl_last_error());
+        float *gl = REF_CK ? ref_logits(fg, argg, ids, P, G, V) : NULL;
+        if (gl) ref_gguf_check(m_dir, name, ids, P, G, gl, V, mb, gguf);
+        rl_ckpt_close(REF_CK);
+        REF_CK = NULL;
+        free(gl);
+    }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0, "cleanup");
+}
+static inline void ref_synth_check(const char *cfg, uint64_t seed, const char *name, ref_fn f, const void *arg, int32_t *ids, int P, int G,
+                                   int V, int mb, int gguf) {
+    ref_synth_check_g(cfg, seed, name, f, arg, NULL, NULL, ids, P, G, V, mb, gguf);
 }
 
 #endif

@@ -5,12 +5,14 @@
  * norm of the layer input. No golden exists for it in ../shared: synthetic checkpoints in its
  * original keys (parallel, and sequential) are checked against a reference written here from
  * transformers' modeling_gpt_neox.py in double precision (refcheck.h): every prefill and decode
- * row within 1e-3 and the same greedy ids on every backend, in one sweep and in sweeps of 4. */
+ * row within 1e-3 and the same greedy ids on every backend, in one sweep and in sweeps of 4; written as
+ * llama.cpp's gptneox GGUF (query_key_value regrouped [q; k; v]) and read back as llama.cpp computes
+ * it — GELU's tanh form — against a reference with that GELU. */
 #include "refcheck.h"
 
 enum { H = 64, NH = 4, HD = 16, ROT = 4, V = 256, L = 3, P = 9, G = 6, FF = 128 };
 
-typedef struct { int parallel; } neox_case;
+typedef struct { int parallel, tanh; } neox_case; /* tanh: GELU's tanh form (llama.cpp's gptneox) */
 
 /* LayerNorm over H with weight and bias. */
 static void layernorm(double *o, const double *x, const double *w, const double *b) {
@@ -69,7 +71,8 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
             double fi[H], u[FF], y[H];
             layernorm(fi, (c->parallel ? x0 : x) + (size_t)t * H, n2, b2); /* parallel: the layer input */
             ref_linear(u, wu, bu, fi, FF, H);
-            for (int i = 0; i < FF; i++) u[i] = 0.5 * u[i] * (1 + erf(u[i] / sqrt(2.0))); /* gelu */
+            for (int i = 0; i < FF; i++) /* gelu */
+                u[i] = c->tanh ? 0.5 * u[i] * (1 + tanh(sqrt(2 / M_PI) * (u[i] + 0.044715 * u[i] * u[i] * u[i]))) : 0.5 * u[i] * (1 + erf(u[i] / sqrt(2.0)));
             ref_linear(y, wd, bd, u, H, FF);
             for (int i = 0; i < H; i++) x[(size_t)t * H + i] += y[i];
         }
@@ -93,9 +96,11 @@ static void test_neox(void) {
     for (int par = 1; par >= 0; par--) {
         char cfg[1024];
         snprintf(cfg, sizeof cfg, CFG, par ? "true" : "false");
-        neox_case c = {par};
+        neox_case c = {par, 0}, ct = {par, 1};
         int32_t ids[P + G] = {5, 17, 200, 3, 99, 42, 7, 250, 128};
-        ref_synth_check(cfg, 121 + (uint64_t)par, par ? "gpt_neox parallel" : "gpt_neox sequential", reference, &c, ids, P, G, V, 4, 0);
+        /* as GGUF (llama.cpp's gptneox: [q; k; v], GELU's tanh form) against the tanh reference */
+        ref_synth_check_g(cfg, 121 + (uint64_t)par, par ? "gpt_neox parallel" : "gpt_neox sequential", reference, &c, reference, &ct, ids, P, G,
+                          V, 4, 1);
     }
 }
 
