@@ -41,6 +41,16 @@ static inline void ref_rmsnorm(double *o, const double *x, const double *w, int 
     for (int i = 0; i < n; i++) o[i] = x[i] * r * (w ? w[i] : 1);
 }
 
+/* o = (x - mean) / sqrt(var + eps) * w + b (LayerNorm with weight and bias), n values. */
+static inline void ref_layernorm(double *o, const double *x, const double *w, const double *b, int n, double eps) {
+    double mu = 0, var = 0;
+    for (int i = 0; i < n; i++) mu += x[i];
+    mu /= n;
+    for (int i = 0; i < n; i++) var += (x[i] - mu) * (x[i] - mu);
+    double r = 1.0 / sqrt(var / n + eps);
+    for (int i = 0; i < n; i++) o[i] = (x[i] - mu) * r * w[i] + b[i];
+}
+
 /* y = W x + b (b may be NULL), W [out, in]. */
 static inline void ref_linear(double *y, const double *W, const double *b, const double *x, int out, int in) {
     for (int o = 0; o < out; o++) {
@@ -96,6 +106,46 @@ static inline void ref_swiglu(double *y, const double *x, const char *const name
                   ref_tensor(names[2], l, (size_t)h * ff), h, 0, 0, ff};
     ref_proj_mlp(&w, x, y);
     ref_proj_free(&w);
+}
+
+/* A MoE router for one token x (h values) over E experts: scores = softmax, or sigmoid (sig), of the
+ * router matrix (name router, %d: layer l) times x; the top k by score + bias (tensor `bias`, NULL:
+ * none) — the lower expert first on ties —; w[e] (E values) = each chosen expert's score, over their
+ * sum + eps when norm, times scale; 0 for the others. */
+static inline void ref_route(double *w, const double *x, int l, const char *router, const char *bias, int E, int k, int h, int sig, int norm,
+                             double eps, double scale) {
+    double *wg = ref_tensor(router, l, (size_t)E * h), *eb = bias ? ref_tensor(bias, l, (size_t)E) : NULL;
+    double *s = malloc(sizeof *s * (size_t)E), mx = -INFINITY, z = 0, sum = 0;
+    int *chosen = calloc((size_t)E, sizeof *chosen);
+    ref_linear(s, wg, NULL, x, E, h);
+    for (int e = 0; e < E; e++) mx = fmax(mx, s[e]);
+    for (int e = 0; e < E; e++) { s[e] = sig ? 1 / (1 + exp(-s[e])) : exp(s[e] - mx); z += s[e]; }
+    for (int e = 0; !sig && e < E; e++) s[e] /= z;
+    for (int j = 0; j < k; j++) {
+        int b = -1;
+        for (int e = 0; e < E; e++)
+            if (!chosen[e] && (b < 0 || s[e] + (eb ? eb[e] : 0) > s[b] + (eb ? eb[b] : 0))) b = e;
+        chosen[b] = 1;
+        sum += s[b];
+    }
+    for (int e = 0; e < E; e++) w[e] = chosen[e] ? s[e] / (norm ? sum + eps : 1) * scale : 0;
+    free(wg); free(eb); free(s); free(chosen);
+}
+
+/* y (h) = the sum of w[e] x expert e's SwiGLU of x over the experts with w[e] != 0; fmt: the gate /
+ * up / down names with %%d (the layer, filled last) and %d (the expert). */
+static inline void ref_experts(double *y, const double *x, const double *w, const char *const fmt[3], int l, int E, int h, int ff) {
+    double *o = malloc(sizeof *o * (size_t)h);
+    memset(y, 0, sizeof *y * (size_t)h);
+    for (int e = 0; e < E; e++) {
+        if (w[e] == 0) continue;
+        char n[3][160];
+        for (int i = 0; i < 3; i++) snprintf(n[i], sizeof n[i], fmt[i], e);
+        const char *const names[3] = {n[0], n[1], n[2]};
+        ref_swiglu(o, x, names, l, h, ff);
+        for (int i = 0; i < h; i++) y[i] += w[e] * o[i];
+    }
+    free(o);
 }
 
 /* The rotary embedding of one head z (hd values) at position t: angle t * theta^(-2i/hd) / div for
@@ -198,6 +248,45 @@ static inline void ref_attention_layer(const ref_attn *at, int l, const double *
         ref_linear(out + (size_t)t * H, wo, bo, a, hidden, (int)qd);
     }
     free(q); free(k); free(v); free(a); free(wq); free(wk); free(wv); free(wo); free(qn); free(kn); free(bq); free(bk); free(bv); free(bo);
+}
+
+/* A pre-norm decoder as doubles, the shape most families keep: the embedding rows (emb), then per
+ * layer x += mixer(RMSNorm_n1(x)) over all rows and x += ffn(RMSNorm_n2(x)) row by row, the final
+ * RMSNorm (fn) and the head (NULL: tied to emb). Names with %d: the layer. */
+typedef struct {
+    int hidden, vocab, layers;
+    double eps;
+    const char *emb, *n1, *n2, *fn, *head;
+    void (*mixer)(const void *arg, int l, const double *hn, int n, double *out);
+    void (*ffn)(const void *arg, int l, const double *x, double *y);
+    const void *arg;
+} ref_decoder;
+
+/* logits (n, vocab) of the tokens ids[0..n) through decoder dc. */
+static inline void ref_decoder_logits(const ref_decoder *dc, const int32_t *ids, int n, double *lg) {
+    size_t H = (size_t)dc->hidden;
+    double *emb = ref_tensor(dc->emb, 0, (size_t)dc->vocab * H), *x = calloc((size_t)n * H, sizeof *x);
+    double *hn = malloc(sizeof *hn * (size_t)n * H), *o = malloc(sizeof *o * (size_t)n * H), *y = malloc(sizeof *y * H);
+    for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
+    for (int l = 0; l < dc->layers; l++) {
+        double *n1 = ref_tensor(dc->n1, l, H), *n2 = ref_tensor(dc->n2, l, H);
+        for (int t = 0; t < n; t++) ref_rmsnorm(hn + (size_t)t * H, x + (size_t)t * H, n1, (int)H, dc->eps);
+        dc->mixer(dc->arg, l, hn, n, o);
+        for (size_t i = 0; i < (size_t)n * H; i++) x[i] += o[i];
+        for (int t = 0; t < n; t++) {
+            ref_rmsnorm(hn, x + (size_t)t * H, n2, (int)H, dc->eps);
+            dc->ffn(dc->arg, l, hn, y);
+            for (size_t i = 0; i < H; i++) x[(size_t)t * H + i] += y[i];
+        }
+        free(n1); free(n2);
+    }
+    double *fn = ref_tensor(dc->fn, 0, H), *head = dc->head ? ref_tensor(dc->head, 0, (size_t)dc->vocab * H) : emb;
+    for (int t = 0; t < n; t++) {
+        ref_rmsnorm(hn, x + (size_t)t * H, fn, (int)H, dc->eps);
+        ref_linear(lg + (size_t)t * dc->vocab, head, NULL, hn, dc->vocab, (int)H);
+    }
+    if (head != emb) free(head);
+    free(fn); free(emb); free(x); free(hn); free(o); free(y);
 }
 
 /* A Mamba-2 mixer (transformers' Mamba2Mixer family, recurrent form) as doubles. */

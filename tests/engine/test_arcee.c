@@ -9,38 +9,27 @@
 
 enum { H = 64, NH = 4, NKV = 2, HD = 16, V = 256, L = 3, P = 9, G = 6, FF = 96 };
 
-static void rmsnorm(double *o, const double *x, const double *w, int n) { ref_rmsnorm(o, x, w, n, 1e-5); }
+static void mixer(const void *arg, int l, const double *hn, int n, double *out) {
+    (void)arg;
+    ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, 10000.0, 1.0 / sqrt((double)HD), 0, 0, NULL, NULL, 0, 0, NULL, 0};
+    ref_attention_layer(&at, l, hn, n, out);
+}
+
+/* ArceeMLP: down(relu(up x)^2) */
+static void ffn(const void *arg, int l, const double *x, double *y) {
+    (void)arg;
+    double *wu = ref_tensor("model.layers.%d.mlp.up_proj.weight", l, (size_t)FF * H), *wd = ref_tensor("model.layers.%d.mlp.down_proj.weight", l, (size_t)H * FF);
+    double u[FF];
+    ref_linear(u, wu, NULL, x, FF, H);
+    for (int i = 0; i < FF; i++) u[i] = u[i] > 0 ? u[i] * u[i] : 0; /* relu2 */
+    ref_linear(y, wd, NULL, u, H, FF);
+    free(wu); free(wd);
+}
 
 static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
-    (void)arg;
-    double *emb = ref_tensor("model.embed_tokens.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
-    for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
-    double *hn = malloc(sizeof *hn * (size_t)n * H), *o = malloc(sizeof *o * (size_t)n * H);
-    for (int l = 0; l < L; l++) {
-        double *n1 = ref_tensor("model.layers.%d.input_layernorm.weight", l, H);
-        double *n2 = ref_tensor("model.layers.%d.post_attention_layernorm.weight", l, H);
-        double *wu = ref_tensor("model.layers.%d.mlp.up_proj.weight", l, (size_t)FF * H);
-        double *wd = ref_tensor("model.layers.%d.mlp.down_proj.weight", l, (size_t)H * FF);
-        for (int t = 0; t < n; t++) rmsnorm(hn + (size_t)t * H, x + (size_t)t * H, n1, H);
-        ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, 10000.0, 1.0 / sqrt((double)HD), 0, 0, NULL, NULL, 0, 0, NULL, 0};
-        ref_attention_layer(&at, l, hn, n, o);
-        for (size_t i = 0; i < (size_t)n * H; i++) x[i] += o[i];
-        for (int t = 0; t < n; t++) {
-            double f[H], u[FF], y[H];
-            rmsnorm(f, x + (size_t)t * H, n2, H);
-            ref_linear(u, wu, NULL, f, FF, H);
-            for (int i = 0; i < FF; i++) u[i] = u[i] > 0 ? u[i] * u[i] : 0; /* relu2 */
-            ref_linear(y, wd, NULL, u, H, FF);
-            for (int i = 0; i < H; i++) x[(size_t)t * H + i] += y[i];
-        }
-        free(n1); free(n2); free(wu); free(wd);
-    }
-    double *fn = ref_tensor("model.norm.weight", 0, H), *head = ref_tensor("lm_head.weight", 0, (size_t)V * H);
-    for (int t = 0; t < n; t++) {
-        rmsnorm(hn, x + (size_t)t * H, fn, H);
-        ref_linear(lg + (size_t)t * V, head, NULL, hn, V, H);
-    }
-    free(fn); free(head); free(emb); free(x); free(hn); free(o);
+    ref_decoder dc = {H, V, L, 1e-5, "model.embed_tokens.weight", "model.layers.%d.input_layernorm.weight",
+                      "model.layers.%d.post_attention_layernorm.weight", "model.norm.weight", "lm_head.weight", mixer, ffn, arg};
+    ref_decoder_logits(&dc, ids, n, lg);
 }
 
 static void test_arcee(void) {

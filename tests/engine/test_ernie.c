@@ -16,72 +16,41 @@ typedef struct {
     const char *moe;                            /* per layer: 'e' experts, 'd' dense */
 } ernie_case;
 
-static void rms(double *o, const double *x, const double *w) { ref_rmsnorm(o, x, w, H, 1e-5); }
-
 /* Ernie4_5_MoeSparseMoeBlock: softmax over the experts, the top-k of softmax + bias, their softmax
  * weights over their sum, plus the shared experts (one MLP of shared x moe_ff). */
 static void moe(double *y, const double *x, int l, const ernie_case *c) {
-    double *wg = ref_tensor("model.layers.%d.mlp.gate.weight", l, (size_t)c->experts * H);
-    double *eb = ref_tensor("model.layers.%d.mlp.moe_statics.e_score_correction_bias", l, (size_t)c->experts);
-    double s[16], pick[16], o[H], mx = -INFINITY, z = 0, sum = 0;
-    int chosen[16] = {0};
-    ref_linear(s, wg, NULL, x, c->experts, H);
-    for (int e = 0; e < c->experts; e++) mx = fmax(mx, s[e]);
-    for (int e = 0; e < c->experts; e++) { s[e] = exp(s[e] - mx); z += s[e]; }
-    for (int e = 0; e < c->experts; e++) { s[e] /= z; pick[e] = s[e] + eb[e]; }
-    for (int k = 0; k < c->top_k; k++) {
-        int b = -1;
-        for (int e = 0; e < c->experts; e++) if (!chosen[e] && (b < 0 || pick[e] > pick[b])) b = e;
-        chosen[b] = 1;
-        sum += s[b];
-    }
-    memset(y, 0, sizeof *y * H);
-    for (int e = 0; e < c->experts; e++) {
-        if (!chosen[e]) continue;
-        char n[3][96];
-        static const char *const P3[3] = {"gate", "up", "down"};
-        for (int i = 0; i < 3; i++) snprintf(n[i], sizeof n[i], "model.layers.%%d.mlp.experts.%d.%s_proj.weight", e, P3[i]);
-        const char *const names[3] = {n[0], n[1], n[2]};
-        ref_swiglu(o, x, names, l, H, c->moe_ff);
-        for (int i = 0; i < H; i++) y[i] += o[i] * s[e] / sum;
-    }
+    static const char *const FMT[3] = {"model.layers.%%d.mlp.experts.%d.gate_proj.weight", "model.layers.%%d.mlp.experts.%d.up_proj.weight",
+                                       "model.layers.%%d.mlp.experts.%d.down_proj.weight"};
+    static const char *const SH[3] = {"model.layers.%d.mlp.shared_experts.gate_proj.weight", "model.layers.%d.mlp.shared_experts.up_proj.weight",
+                                      "model.layers.%d.mlp.shared_experts.down_proj.weight"};
+    double w[16], o[H];
+    ref_route(w, x, l, "model.layers.%d.mlp.gate.weight", "model.layers.%d.mlp.moe_statics.e_score_correction_bias", c->experts, c->top_k, H,
+              0, 1, 0, 1);
+    ref_experts(y, x, w, FMT, l, c->experts, H, c->moe_ff);
     if (c->shared) {
-        static const char *const SH[3] = {"model.layers.%d.mlp.shared_experts.gate_proj.weight", "model.layers.%d.mlp.shared_experts.up_proj.weight",
-                                          "model.layers.%d.mlp.shared_experts.down_proj.weight"};
         ref_swiglu(o, x, SH, l, H, c->shared * c->moe_ff);
         for (int i = 0; i < H; i++) y[i] += o[i];
     }
-    free(wg); free(eb);
+}
+
+static void mixer(const void *arg, int l, const double *hn, int n, double *out) {
+    (void)arg;
+    ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, 500000.0, 1.0 / sqrt((double)HD), 1, 0,
+                   NULL, NULL, 0, 0, NULL, 0}; /* interleaved pairs */
+    ref_attention_layer(&at, l, hn, n, out);
+}
+
+static void ffn(const void *arg, int l, const double *x, double *y) {
+    const ernie_case *c = arg;
+    static const char *const MLP[3] = {"model.layers.%d.mlp.gate_proj.weight", "model.layers.%d.mlp.up_proj.weight", "model.layers.%d.mlp.down_proj.weight"};
+    if (c->experts && c->moe[l] == 'e') moe(y, x, l, c);
+    else ref_swiglu(y, x, MLP, l, H, FF);
 }
 
 static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
-    const ernie_case *c = arg;
-    double *emb = ref_tensor("model.embed_tokens.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
-    for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
-    double *hn = malloc(sizeof *hn * (size_t)n * H), *o = malloc(sizeof *o * (size_t)n * H);
-    static const char *const MLP[3] = {"model.layers.%d.mlp.gate_proj.weight", "model.layers.%d.mlp.up_proj.weight", "model.layers.%d.mlp.down_proj.weight"};
-    for (int l = 0; l < c->layers; l++) {
-        double *n1 = ref_tensor("model.layers.%d.input_layernorm.weight", l, H);
-        double *n2 = ref_tensor("model.layers.%d.post_attention_layernorm.weight", l, H);
-        for (int t = 0; t < n; t++) rms(hn + (size_t)t * H, x + (size_t)t * H, n1);
-        ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, 500000.0, 1.0 / sqrt((double)HD), 1, 0, NULL, NULL, 0, 0, NULL, 0}; /* interleaved pairs */
-        ref_attention_layer(&at, l, hn, n, o);
-        for (size_t i = 0; i < (size_t)n * H; i++) x[i] += o[i];
-        for (int t = 0; t < n; t++) {
-            double f[H], y[H];
-            rms(f, x + (size_t)t * H, n2);
-            if (c->experts && c->moe[l] == 'e') moe(y, f, l, c);
-            else ref_swiglu(y, f, MLP, l, H, FF);
-            for (int i = 0; i < H; i++) x[(size_t)t * H + i] += y[i];
-        }
-        free(n1); free(n2);
-    }
-    double *fn = ref_tensor("model.norm.weight", 0, H);
-    for (int t = 0; t < n; t++) {
-        rms(hn, x + (size_t)t * H, fn);
-        ref_linear(lg + (size_t)t * V, emb, NULL, hn, V, H); /* tied */
-    }
-    free(fn); free(emb); free(x); free(hn); free(o);
+    ref_decoder dc = {H, V, ((const ernie_case *)arg)->layers, 1e-5, "model.embed_tokens.weight", "model.layers.%d.input_layernorm.weight",
+                      "model.layers.%d.post_attention_layernorm.weight", "model.norm.weight", NULL, mixer, ffn, arg}; /* tied */
+    ref_decoder_logits(&dc, ids, n, lg);
 }
 
 static void test_ernie4_5(void) {

@@ -8,37 +8,25 @@
 
 enum { H = 64, NH = 4, NKV = 2, HD = 16, V = 256, L = 3, P = 9, G = 6, FF = 96 };
 
-static void rms(double *o, const double *x, const double *w) { ref_rmsnorm(o, x, w, H, 1e-5); }
+static void mixer(const void *arg, int l, const double *hn, int n, double *out) {
+    (void)arg;
+    double theta = 10000.0 * pow(50.0, (double)HD / (HD - 2)); /* DynamicNTKAlphaRotary, alpha 50 */
+    ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, theta, 1.0 / sqrt((double)HD), 0, 0,
+                   "query_layernorm.weight", "key_layernorm.weight", 2, 1e-5, NULL, 0}; /* per head, after the rope */
+    ref_attention_layer(&at, l, hn, n, out);
+}
+
+static void ffn(const void *arg, int l, const double *x, double *y) {
+    (void)arg;
+    static const char *const MLP[3] = {"model.layers.%d.mlp.gate_proj.weight", "model.layers.%d.mlp.up_proj.weight", "model.layers.%d.mlp.down_proj.weight"};
+    ref_swiglu(y, x, MLP, l, H, FF);
+}
 
 static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
     (void)arg;
-    double *emb = ref_tensor("model.embed_tokens.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
-    for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
-    double *hn = malloc(sizeof *hn * (size_t)n * H), *o = malloc(sizeof *o * (size_t)n * H);
-    static const char *const MLP[3] = {"model.layers.%d.mlp.gate_proj.weight", "model.layers.%d.mlp.up_proj.weight", "model.layers.%d.mlp.down_proj.weight"};
-    double theta = 10000.0 * pow(50.0, (double)HD / (HD - 2)); /* DynamicNTKAlphaRotary, alpha 50 */
-    for (int l = 0; l < L; l++) {
-        double *n1 = ref_tensor("model.layers.%d.input_layernorm.weight", l, H);
-        double *n2 = ref_tensor("model.layers.%d.post_attention_layernorm.weight", l, H);
-        for (int t = 0; t < n; t++) rms(hn + (size_t)t * H, x + (size_t)t * H, n1);
-        ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, theta, 1.0 / sqrt((double)HD), 0, 0,
-                       "query_layernorm.weight", "key_layernorm.weight", 2, 1e-5, NULL, 0}; /* per head, after the rope */
-        ref_attention_layer(&at, l, hn, n, o);
-        for (size_t i = 0; i < (size_t)n * H; i++) x[i] += o[i];
-        for (int t = 0; t < n; t++) {
-            double f[H], y[H];
-            rms(f, x + (size_t)t * H, n2);
-            ref_swiglu(y, f, MLP, l, H, FF);
-            for (int i = 0; i < H; i++) x[(size_t)t * H + i] += y[i];
-        }
-        free(n1); free(n2);
-    }
-    double *fn = ref_tensor("model.norm.weight", 0, H);
-    for (int t = 0; t < n; t++) {
-        rms(hn, x + (size_t)t * H, fn);
-        ref_linear(lg + (size_t)t * V, emb, NULL, hn, V, H); /* tied */
-    }
-    free(fn); free(emb); free(x); free(hn); free(o);
+    ref_decoder dc = {H, V, L, 1e-5, "model.embed_tokens.weight", "model.layers.%d.input_layernorm.weight",
+                      "model.layers.%d.post_attention_layernorm.weight", "model.norm.weight", NULL, mixer, ffn, NULL}; /* tied */
+    ref_decoder_logits(&dc, ids, n, lg);
 }
 
 static void test_hunyuan_dense(void) {

@@ -16,43 +16,15 @@ typedef struct {
     double theta, scale;                           /* rope theta, routed_scaling_factor */
 } lfm2_case;
 
-static void rms(double *o, const double *x, const double *w, int n) { ref_rmsnorm(o, x, w, n, 1e-5); }
-
-/* The SwiGLU of Lfm2MLP: w2(silu(w1 x) * w3 x) (e >= 0: expert e's). */
-static void swiglu(double *y, const double *x, int l, int e, int ff) {
-    char n[3][128];
-    static const int W[3] = {1, 3, 2}; /* gate, up, down */
-    for (int i = 0; i < 3; i++) {
-        if (e >= 0) snprintf(n[i], sizeof n[i], "model.layers.%%d.feed_forward.experts.%d.w%d.weight", e, W[i]);
-        else snprintf(n[i], sizeof n[i], "model.layers.%%d.feed_forward.w%d.weight", W[i]);
-    }
-    const char *const names[3] = {n[0], n[1], n[2]};
-    ref_swiglu(y, x, names, l, H, ff);
-}
-
 /* Lfm2MoeSparseMoeBlock: sigmoid scores, the top-k of scores + expert_bias, their scores
  * renormalised (sum + 1e-6) and times routed_scaling_factor. */
 static void moe(double *y, const double *x, int l, const lfm2_case *c) {
-    double *wg = ref_tensor("model.layers.%d.feed_forward.gate.weight", l, (size_t)c->experts * H);
-    double *eb = ref_tensor("model.layers.%d.feed_forward.expert_bias", l, (size_t)c->experts);
-    double s[16], pick[16], o[H];
-    int chosen[16] = {0};
-    ref_linear(s, wg, NULL, x, c->experts, H);
-    for (int e = 0; e < c->experts; e++) { s[e] = 1 / (1 + exp(-s[e])); pick[e] = s[e] + eb[e]; }
-    double sum = 0;
-    for (int k = 0; k < c->top_k; k++) {
-        int b = -1;
-        for (int e = 0; e < c->experts; e++) if (!chosen[e] && (b < 0 || pick[e] > pick[b])) b = e;
-        chosen[b] = 1;
-        sum += s[b];
-    }
-    memset(y, 0, sizeof *y * H);
-    for (int e = 0; e < c->experts; e++) {
-        if (!chosen[e]) continue;
-        swiglu(o, x, l, e, c->moe_ff);
-        for (int i = 0; i < H; i++) y[i] += o[i] * s[e] / (sum + 1e-6) * c->scale;
-    }
-    free(wg); free(eb);
+    static const char *const FMT[3] = {"model.layers.%%d.feed_forward.experts.%d.w1.weight", "model.layers.%%d.feed_forward.experts.%d.w3.weight",
+                                       "model.layers.%%d.feed_forward.experts.%d.w2.weight"};
+    double w[16];
+    ref_route(w, x, l, "model.layers.%d.feed_forward.gate.weight", "model.layers.%d.feed_forward.expert_bias", c->experts, c->top_k, H, 1, 1,
+              1e-6, c->scale);
+    ref_experts(y, x, w, FMT, l, c->experts, H, c->moe_ff);
 }
 
 /* Lfm2ShortConv over the n normed rows hn (zero conv state before row 0) into out. */
@@ -79,34 +51,27 @@ static void short_conv(int l, const double *hn, int n, double *out) {
     free(win); free(cw); free(wo); free(p); free(bx);
 }
 
-static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
+static void mixer(const void *arg, int l, const double *hn, int n, double *out) {
     const lfm2_case *c = arg;
-    double *emb = ref_tensor("model.embed_tokens.weight", 0, (size_t)V * H), *x = calloc((size_t)n * H, sizeof *x);
-    for (int t = 0; t < n; t++) memcpy(x + (size_t)t * H, emb + (size_t)ids[t] * H, H * sizeof *x);
-    double *hn = malloc(sizeof *hn * (size_t)n * H), *o = malloc(sizeof *o * (size_t)n * H);
-    for (int l = 0; l < c->layers; l++) {
-        double *n1 = ref_tensor("model.layers.%d.operator_norm.weight", l, H), *n2 = ref_tensor("model.layers.%d.ffn_norm.weight", l, H);
-        for (int t = 0; t < n; t++) rms(hn + (size_t)t * H, x + (size_t)t * H, n1, H);
-        ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, c->theta, 1.0 / sqrt((double)HD), 0, 0,
-                       "q_layernorm.weight", "k_layernorm.weight", 0, 1e-5, "out_proj.weight", 0}; /* (Lfm2Attention: per-head q / k norms) */
-        if (c->attn[l] == 'a') ref_attention_layer(&at, l, hn, n, o);
-        else short_conv(l, hn, n, o);
-        for (size_t i = 0; i < (size_t)n * H; i++) x[i] += o[i];
-        for (int t = 0; t < n; t++) {
-            double f[H], y[H];
-            rms(f, x + (size_t)t * H, n2, H);
-            if (c->experts && l >= c->dense) moe(y, f, l, c);
-            else swiglu(y, f, l, -1, c->ff);
-            for (int i = 0; i < H; i++) x[(size_t)t * H + i] += y[i];
-        }
-        free(n1); free(n2);
-    }
-    double *fn = ref_tensor("model.embedding_norm.weight", 0, H); /* the final norm, under this name */
-    for (int t = 0; t < n; t++) {
-        rms(hn, x + (size_t)t * H, fn, H);
-        ref_linear(lg + (size_t)t * V, emb, NULL, hn, V, H); /* tied */
-    }
-    free(fn); free(emb); free(x); free(hn); free(o);
+    ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, c->theta, 1.0 / sqrt((double)HD), 0, 0,
+                   "q_layernorm.weight", "k_layernorm.weight", 0, 1e-5, "out_proj.weight", 0}; /* (Lfm2Attention: per-head q / k norms) */
+    if (c->attn[l] == 'a') ref_attention_layer(&at, l, hn, n, out);
+    else short_conv(l, hn, n, out);
+}
+
+static void ffn(const void *arg, int l, const double *x, double *y) {
+    const lfm2_case *c = arg;
+    static const char *const MLP[3] = {"model.layers.%d.feed_forward.w1.weight", "model.layers.%d.feed_forward.w3.weight",
+                                       "model.layers.%d.feed_forward.w2.weight"};
+    if (c->experts && l >= c->dense) moe(y, x, l, c);
+    else ref_swiglu(y, x, MLP, l, H, c->ff);
+}
+
+/* operator_norm, ffn_norm; the final norm is named embedding_norm; tied */
+static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
+    ref_decoder dc = {H, V, ((const lfm2_case *)arg)->layers, 1e-5, "model.embed_tokens.weight", "model.layers.%d.operator_norm.weight",
+                      "model.layers.%d.ffn_norm.weight", "model.embedding_norm.weight", NULL, mixer, ffn, arg};
+    ref_decoder_logits(&dc, ids, n, lg);
 }
 
 static void test_lfm2(void) {

@@ -15,14 +15,7 @@ enum { H = 64, NH = 4, HD = 16, ROT = 4, V = 256, L = 3, P = 9, G = 6, FF = 128 
 typedef struct { int parallel, tanh; } neox_case; /* tanh: GELU's tanh form (llama.cpp's gptneox) */
 
 /* LayerNorm over H with weight and bias. */
-static void layernorm(double *o, const double *x, const double *w, const double *b) {
-    double mu = 0, var = 0;
-    for (int i = 0; i < H; i++) mu += x[i];
-    mu /= H;
-    for (int i = 0; i < H; i++) var += (x[i] - mu) * (x[i] - mu);
-    double r = 1.0 / sqrt(var / H + 1e-5);
-    for (int i = 0; i < H; i++) o[i] = (x[i] - mu) * r * w[i] + b[i];
-}
+static void layernorm(double *o, const double *x, const double *w, const double *b) { ref_layernorm(o, x, w, b, H, 1e-5); }
 
 /* GPTNeoXAttention over the n rows of h (normed) into out. */
 static void attention(int l, const double *h, int n, double *out) {
