@@ -97,7 +97,7 @@ int rl_norm_lfm2(rl_model_desc *d, const cJSON *cfg, const char *file) {
     int adjust;
     if (rl_json_get(cfg, "block_ff_dim") && rl_json_int(cfg, "block_ff_dim", 0, &I, file)) return -1; /* the original key wins */
     if (rl_json_bool(cfg, "block_auto_adjust_ff_dim", 1, &adjust, file) || rl_json_int(cfg, "block_multiple_of", 256, &mo, file)) return -1;
-    const cJSON *mult = rl_json_get(cfg, "block_ffn_dim_multiplier");
+    const cJSON *mult = cJSON_GetObjectItemCaseSensitive(cfg, "block_ffn_dim_multiplier"); /* (null: no multiplier, no rounding) */
     if (mult && !cJSON_IsNull(mult) && !cJSON_IsNumber(mult)) return rl_err("%s: \"block_ffn_dim_multiplier\" must be a number or null", file);
     if (adjust) { /* Lfm2MLP */
         I = (long long)(2.0 * (double)I / 3.0);

@@ -81,7 +81,7 @@ int rl_norm_dots1(rl_model_desc *d, const cJSON *cfg, const char *file) {
     rl_moe_names_llama(d, 0);
     int ab;
     long long w = 4096, mwl;
-    const cJSON *sw = rl_json_get(cfg, "sliding_window");
+    const cJSON *sw = cJSON_GetObjectItemCaseSensitive(cfg, "sliding_window"); /* (null: none; absent: 4096) */
     if (sw && cJSON_IsNull(sw)) w = 0;
     else if (rl_json_int(cfg, "sliding_window", 4096, &w, file)) return -1;
     if (rl_json_bool(cfg, "attention_bias", 0, &ab, file) || rl_json_int(cfg, "max_window_layers", 62, &mwl, file) ||

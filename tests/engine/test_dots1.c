@@ -57,7 +57,28 @@ static void test_dots1(void) {
     ref_synth_check(CFG, 141, "dots1", reference, NULL, ids, P, G, V, 4, 1); /* and as llama.cpp's dots1 GGUF */
 }
 
+/* Dots1Config's sliding rule: sliding_window (default 4096, null: none) from max_window_layers (default 62). */
+static void test_dots1_sliding(void) {
+    static const struct { const char *keys; const char *kinds; } C[] = {
+        {"\"max_window_layers\":2", "ffss"}, {"\"sliding_window\":null,\"max_window_layers\":2", "ffff"}, {"", "ffff"},
+        {"\"sliding_window\":8,\"layer_types\":[\"sliding_attention\",\"full_attention\",\"full_attention\",\"sliding_attention\"]", "sffs"},
+    };
+    for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
+        char cfg[640];
+        snprintf(cfg, sizeof cfg, "{\"architectures\":[\"Dots1ForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":96,\"num_attention_heads\":4,"
+                 "\"vocab_size\":256,\"num_hidden_layers\":4,\"n_routed_experts\":4,\"num_experts_per_tok\":2%s%s}", *C[i].keys ? "," : "", C[i].keys);
+        rl_model_desc *d;
+        int rc = ref_config_load(cfg, &d);
+        CHECK(rc == 0, "%s: %s", C[i].keys, rl_last_error());
+        char kinds[5] = {0};
+        for (int l = 0; !rc && l < 4; l++) kinds[l] = d->layers[l].kind == RL_LAYER_SLIDING ? 's' : 'f';
+        CHECK(rc || !strcmp(kinds, C[i].kinds), "%s: layers %s, want %s", C[i].keys, kinds, C[i].kinds);
+        free(d);
+    }
+}
+
 int main(void) {
     RUN(test_dots1);
+    RUN(test_dots1_sliding);
     TEST_END();
 }

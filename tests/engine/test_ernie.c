@@ -76,6 +76,27 @@ static void test_ernie4_5_moe(void) {
     ref_synth_check(CFG, 92, "ernie4_5_moe", reference, &c, ids, P, G, V, 4, 1); /* and as ernie4_5-moe */
 }
 
+/* The expert layers: every moe_layer_interval-th from moe_layer_start_index to moe_layer_end_index. */
+static void test_ernie_layers(void) {
+    static const struct { const char *keys; const char *moe; } C[] = {
+        {"", "deeeee"}, {"\"moe_layer_start_index\":0,\"moe_layer_interval\":2", "dedede"},
+        {"\"moe_layer_start_index\":2,\"moe_layer_end_index\":4", "ddeeed"}, {"\"moe_layer_interval\":3", "ddedde"},
+    };
+    for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
+        char cfg[512];
+        snprintf(cfg, sizeof cfg, "{\"architectures\":[\"Ernie4_5_MoeForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":96,"
+                 "\"num_attention_heads\":4,\"vocab_size\":256,\"num_hidden_layers\":6,\"moe_num_experts\":4,\"moe_k\":2%s%s}",
+                 *C[i].keys ? "," : "", C[i].keys);
+        rl_model_desc *d;
+        int rc = ref_config_load(cfg, &d);
+        CHECK(rc == 0, "%s: %s", C[i].keys, rl_last_error());
+        char moe[7] = {0};
+        for (int l = 0; !rc && l < 6; l++) moe[l] = d->layer_moe[l] ? 'e' : 'd';
+        CHECK(rc || (!strcmp(moe, C[i].moe) && d->moe_shared_inter == 2 * 1536), "%s: layers %s, want %s", C[i].keys, moe, C[i].moe);
+        free(d);
+    }
+}
+
 static void test_ernie_refused(void) {
     ref_config_refused("{\"architectures\":[\"Ernie4_5ForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":96,\"num_attention_heads\":4,"
                        "\"vocab_size\":256,\"num_hidden_layers\":2,\"use_bias\":true}", "use_bias", "use_bias true");
@@ -88,6 +109,7 @@ static void test_ernie_refused(void) {
 int main(void) {
     RUN(test_ernie4_5);
     RUN(test_ernie4_5_moe);
+    RUN(test_ernie_layers);
     RUN(test_ernie_refused);
     TEST_END();
 }

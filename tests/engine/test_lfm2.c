@@ -106,6 +106,34 @@ static void test_lfm2_moe(void) {
     }
 }
 
+/* The MLP width as Lfm2MLP computes it from each form of the keys, and the layer kinds. */
+static void test_lfm2_config(void) {
+    static const struct { const char *keys; int ff; const char *kinds; } C[] = {
+        {"\"intermediate_size\":12288", 8192, "aaaa"},                                   /* 2/3, x 1.0, up to 256 */
+        {"\"intermediate_size\":999,\"block_ff_dim\":12288", 8192, "aaaa"},            /* block_ff_dim wins */
+        {"\"intermediate_size\":300,\"block_auto_adjust_ff_dim\":false", 300, "aaaa"},  /* as given */
+        {"\"intermediate_size\":300,\"block_ffn_dim_multiplier\":null", 200, "aaaa"},   /* 2/3, no rounding */
+        {"\"intermediate_size\":300,\"block_multiple_of\":64,\"full_attn_idxs\":[0,2]", 256, "acac"},
+        {"\"intermediate_size\":300,\"layer_types\":[\"conv\",\"conv\",\"full_attention\",\"conv\"]", 256, "ccac"},
+    };
+    for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
+        char cfg[512];
+        snprintf(cfg, sizeof cfg, "{\"architectures\":[\"Lfm2ForCausalLM\"],\"hidden_size\":64,\"num_attention_heads\":4,\"vocab_size\":256,"
+                 "\"num_hidden_layers\":4,%s}", C[i].keys);
+        rl_model_desc *d;
+        int rc = ref_config_load(cfg, &d);
+        CHECK(rc == 0, "%s: %s", C[i].keys, rl_last_error());
+        if (!rc) {
+            char kinds[5] = {0};
+            for (int l = 0; l < 4; l++) kinds[l] = d->layers[l].kind == RL_LAYER_LINEAR ? 'c' : 'a';
+            CHECK(d->intermediate == C[i].ff && !strcmp(kinds, C[i].kinds) && d->tied && d->ropes[0].theta == 1e6,
+                  "%s: width %d (want %d), layers %s (want %s), tied %d, theta %g", C[i].keys, d->intermediate, C[i].ff, kinds, C[i].kinds,
+                  d->tied, d->ropes[0].theta);
+        }
+        free(d);
+    }
+}
+
 static void test_lfm2_refused(void) {
     static const char BASE[] = "{\"architectures\":[\"Lfm2ForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":96,\"num_attention_heads\":4,"
                                "\"vocab_size\":256,\"num_hidden_layers\":2,%s}";
@@ -130,6 +158,7 @@ static void test_lfm2_refused(void) {
 int main(void) {
     RUN(test_lfm2);
     RUN(test_lfm2_moe);
+    RUN(test_lfm2_config);
     RUN(test_lfm2_refused);
     TEST_END();
 }
