@@ -68,6 +68,43 @@ static void test_errors(void) {
     CHECK(load("{" BASE, NULL, &D) == -1 && strstr(rl_errmsg(), "invalid JSON"), "truncated: %s", rl_errmsg());
 }
 
+#define DIMS "\"hidden_size\":64,\"intermediate_size\":128,\"num_hidden_layers\":2,\"num_attention_heads\":4,\"vocab_size\":100"
+
+/* The defaults and original keys of the families added late: what their configuration classes
+ * (or original configs) say when a key is absent, and which of two forms of a key wins. */
+static void test_family_keys(void) {
+    /* MiniMax-M2: rotary_dim (the original key) when no partial_rotary_factor; that one wins; sigmoid + bias by default */
+    CHECK(load("{\"architectures\":[\"MiniMaxM2ForCausalLM\"]," DIMS ",\"head_dim\":16,\"num_local_experts\":4,\"num_experts_per_tok\":2,"
+               "\"rotary_dim\":8}", NULL, &D) == 0 && D.ropes[0].rot_dims == 8 && D.moe_sigmoid && D.moe_bias && D.qk_norm_full && D.moe_norm_topk,
+          "minimax rotary_dim: %d %s", D.ropes[0].rot_dims, rl_errmsg());
+    CHECK(load("{\"architectures\":[\"MiniMaxM2ForCausalLM\"]," DIMS ",\"head_dim\":16,\"num_local_experts\":4,\"num_experts_per_tok\":2,"
+               "\"rotary_dim\":8,\"partial_rotary_factor\":0.25,\"use_routing_bias\":false}", NULL, &D) == 0 && D.ropes[0].rot_dims == 4 &&
+          !D.moe_bias, "minimax partial_rotary_factor wins: %d", D.ropes[0].rot_dims);
+    /* GPT-NeoX: rotary_pct 0.25 and rotary_emb_base by default, rope_theta wins; gelu; parallel */
+    CHECK(load("{\"architectures\":[\"GPTNeoXForCausalLM\"]," DIMS "}", NULL, &D) == 0 && D.ropes[0].rot_dims == 4 &&
+          D.ropes[0].theta == 10000 && D.act == RL_ACT_GELU_ERF && D.parallel_block == 2 && D.qkv_bias && !D.tied,
+          "neox defaults: rot %d theta %g act %d", D.ropes[0].rot_dims, D.ropes[0].theta, (int)D.act);
+    CHECK(load("{\"architectures\":[\"GPTNeoXForCausalLM\"]," DIMS ",\"rotary_emb_base\":7,\"rope_theta\":9,\"use_parallel_residual\":false}",
+               NULL, &D) == 0 && D.ropes[0].theta == 9 && D.parallel_block == 0, "neox rope_theta wins: %g", D.ropes[0].theta);
+    CHECK(load("{\"architectures\":[\"GPTNeoXForCausalLM\"]," DIMS ",\"rotary_emb_base\":7}", NULL, &D) == 0 && D.ropes[0].theta == 7,
+          "neox rotary_emb_base: %g", D.ropes[0].theta);
+    /* StarCoder2: gelu (tanh) and biases by default; use_bias false drops them */
+    CHECK(load("{\"architectures\":[\"Starcoder2ForCausalLM\"]," DIMS "}", NULL, &D) == 0 && D.act == RL_ACT_GELU_TANH && D.qkv_bias &&
+          D.mlp_bias && D.tied && D.norm == RL_NORM_LAYER, "starcoder2 defaults");
+    CHECK(load("{\"architectures\":[\"Starcoder2ForCausalLM\"]," DIMS ",\"use_bias\":false}", NULL, &D) == 0 && !D.qkv_bias && !D.o_bias &&
+          !D.mlp_bias, "starcoder2 use_bias false");
+    /* OLMoE: softmax, not renormalised, full-projection q/k norms; Hunyuan: norms after the rope, no alpha: theta as given */
+    CHECK(load("{\"architectures\":[\"OlmoeForCausalLM\"]," DIMS ",\"num_experts\":4,\"num_experts_per_tok\":2}", NULL, &D) == 0 &&
+          !D.moe_sigmoid && !D.moe_norm_topk && D.qk_norm_full, "olmoe defaults");
+    CHECK(load("{\"architectures\":[\"HunYuanDenseV1ForCausalLM\"]," DIMS ",\"rope_theta\":500.0}", NULL, &D) == 0 && D.qk_norm &&
+          D.qk_norm_after_rope && D.ropes[0].theta == 500, "hunyuan without alpha: theta %g", D.ropes[0].theta);
+    /* EXAONE 3: num_layers; ERNIE: interleaved pairs */
+    CHECK(load("{\"architectures\":[\"ExaoneForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":128,\"num_layers\":3,"
+               "\"num_attention_heads\":4,\"vocab_size\":100}", NULL, &D) == 0 && D.n_layers == 3 && D.tied, "exaone num_layers: %s", rl_errmsg());
+    CHECK(load("{\"architectures\":[\"Ernie4_5ForCausalLM\"]," DIMS "}", NULL, &D) == 0 && D.ropes[0].pairing == RL_ROPE_GPTJ && D.tied,
+          "ernie interleaved pairs");
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/rl_cfg_XXXXXX");
     if (!mkdtemp(g_dir)) return 1;
@@ -75,6 +112,7 @@ int main(void) {
     RUN(test_rope_forms);
     RUN(test_eos);
     RUN(test_errors);
+    RUN(test_family_keys);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     if (system(cmd)) return 1;
