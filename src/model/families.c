@@ -149,6 +149,8 @@ static const mm_wrap MM_WRAPS[] = {
     {"Qwen3VLForConditionalGeneration", "qwen3", 0},
     {"Qwen3VLMoeForConditionalGeneration", "qwen3_vl_moe", 0},
     {"Llama4ForConditionalGeneration", "llama4_text", 1}, /* Llama 4 Scout / Maverick */
+    {"Glm4vForConditionalGeneration", "glm4", 0},         /* GLM-4.1V: GLM-4's text model (M-RoPE: text positions plain) */
+    {"Glm4vMoeForConditionalGeneration", "glm4_moe", 0},  /* GLM-4.5V: GLM-4.5's */
 };
 
 static int norm_mm_text(rl_model_desc *d, const cJSON *cfg, const char *file) {
@@ -230,7 +232,7 @@ static const rl_family FAMILIES[] = {
     {"qwen3_next", {"Qwen3NextForCausalLM", NULL}, 0, rl_norm_qwen3_next}, /* fam_moe.c: fused qkvz / ba */
     {"mm_text", {"Mistral3ForConditionalGeneration", "LlavaForConditionalGeneration", "Qwen2VLForConditionalGeneration",
                  "Qwen2_5_VLForConditionalGeneration", "Qwen3VLForConditionalGeneration", "Qwen3VLMoeForConditionalGeneration",
-                 "Llama4ForConditionalGeneration", NULL}, 0,
+                 "Llama4ForConditionalGeneration", "Glm4vForConditionalGeneration", "Glm4vMoeForConditionalGeneration", NULL}, 0,
      norm_mm_text}, /* their text stacks */
     {"mixtral", {"MixtralForCausalLM", NULL}, 0, rl_norm_mixtral}, /* fam_moe.c */
     {"minimax_m2", {"MiniMaxM2ForCausalLM", NULL}, 0, rl_norm_minimax_m2}, /* fam_moe.c */

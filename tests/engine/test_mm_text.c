@@ -11,7 +11,8 @@
  * Qwen3-VL-MoE (the experts fused in the grouped-GEMM layout its checkpoints store: gate_up_proj
  * [E, hidden, 2I], down_proj [E, I, hidden]); the Qwen-VL ones also written as llama.cpp's
  * qwen2vl / qwen3vl / qwen3vlmoe GGUF (the M-RoPE sections, the experts transposed and split) and
- * read back against the same golden. */
+ * read back against the same golden; GLM-4.1V and GLM-4.5V (GLM-4's / GLM-4.5's text model with
+ * M-RoPE sections over the partial rotary dims, model.language_model.*). */
 #include "repack.h"
 
 typedef struct {
@@ -67,13 +68,16 @@ static int fuse_transposed(rl_checkpoint *ck, int l, repack_t *o, int *n) {
 }
 
 /* Multimodal rotary sections over the rotary pairs of the text config (any split: text positions
- * give every section the same position). */
+ * give every section the same position); "glm": GLM-4.1V / 4.5V's form, over the partial rotary
+ * dims with rope type "default". */
 static void add_mrope(cJSON *text, const char *kind) {
     int hd = cJSON_GetObjectItem(text, "head_dim") ? cJSON_GetObjectItem(text, "head_dim")->valueint
                                                    : cJSON_GetObjectItem(text, "hidden_size")->valueint / cJSON_GetObjectItem(text, "num_attention_heads")->valueint;
-    int p = hd / 2, sec[3] = {p - 2 * (p / 3), p / 3, p / 3};
+    const cJSON *prf = cJSON_GetObjectItem(text, "partial_rotary_factor");
+    int p = (!strcmp(kind, "glm") && prf ? (int)(hd * prf->valuedouble) : hd) / 2, sec[3] = {p - 2 * (p / 3), p / 3, p / 3};
     cJSON *r = cJSON_CreateObject();
     if (!strcmp(kind, "mrope")) cJSON_AddStringToObject(r, "type", "mrope");
+    else if (!strcmp(kind, "glm")) cJSON_AddStringToObject(r, "type", "default");
     else { cJSON_AddStringToObject(r, "rope_type", "default"); cJSON_AddTrueToObject(r, "mrope_interleaved"); }
     cJSON_AddItemToObject(r, "mrope_section", cJSON_CreateIntArray(sec, 3));
     cJSON_DeleteItemFromObject(text, "rope_scaling");
@@ -154,13 +158,18 @@ static void test_golden(void) {
         {"fixtures/qwen3", "Qwen3VLForConditionalGeneration", "qwen3_vl", QWEN_VL, 0, "interleaved", NULL, 0},
         /* Qwen3-VL-MoE: experts fused in the grouped-GEMM layout the checkpoints store */
         {"fixtures/qwen3_moe", "Qwen3VLMoeForConditionalGeneration", "qwen3_vl_moe", QWEN_VL, 0, "interleaved", "qwen3_vl_moe_text", 1},
+        /* GLM-4.1V / GLM-4.5V: GLM-4's and GLM-4.5's text models with M-RoPE sections over the partial rotary dims */
+        {"fixtures/glm4", "Glm4vForConditionalGeneration", "glm4v", "model.language_model.", "lm_head.",
+         {"model.visual.blocks.0.attn.qkv.weight", "model.visual.merger.proj.weight"}, 0, "glm", "glm4v_text", 0},
+        {"fixtures/glm4_moe", "Glm4vMoeForConditionalGeneration", "glm4v_moe", "model.language_model.", "lm_head.",
+         {"model.visual.blocks.0.attn.qkv.weight", "model.visual.merger.proj.weight"}, 0, "glm", "glm4v_moe_text", 0},
     };
     for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
         char src[512], name[160];
         snprintf(src, sizeof src, "%s/%s", t_shared(), C[i].fixture);
         snprintf(name, sizeof name, "%s (%s*)", C[i].arch, C[i].layers);
         /* Qwen2.5-VL / Qwen3-VL(-MoE): also as llama.cpp's qwen2vl / qwen3vl / qwen3vlmoe GGUF */
-        repack_and_check_gguf(src, name, repack, &C[i], C[i].mrope != NULL);
+        repack_and_check_gguf(src, name, repack, &C[i], C[i].mrope != NULL && strcmp(C[i].mrope, "glm"));
     }
 }
 
