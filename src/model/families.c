@@ -139,7 +139,8 @@ static int norm_smollm3(rl_model_desc *d, const cJSON *cfg, const char *file) {
  * tower and projector are never read): the decoder of text_config (config.c reads it; or of the
  * config itself) normalized by its own family — found by its model_type, else the wrapper's
  * usual one — under the language model's name prefix: model.language_model.* (transformers v5)
- * or, for Llava-style uploads, language_model.model.* with language_model.lm_head. */
+ * or, for Llava-style uploads (llava 1), language_model.model.* with language_model.lm_head; Idefics3 /
+ * SmolVLM (llava 2): model.text_model.*. */
 typedef struct { const char *arch, *text; int llava; } mm_wrap;
 static const mm_wrap MM_WRAPS[] = {
     {"Mistral3ForConditionalGeneration", "mistral", 1}, /* Mistral Small 3.1 / 3.2 */
@@ -151,6 +152,9 @@ static const mm_wrap MM_WRAPS[] = {
     {"Llama4ForConditionalGeneration", "llama4_text", 1}, /* Llama 4 Scout / Maverick */
     {"Glm4vForConditionalGeneration", "glm4", 0},         /* GLM-4.1V: GLM-4's text model (M-RoPE: text positions plain) */
     {"Glm4vMoeForConditionalGeneration", "glm4_moe", 0},  /* GLM-4.5V: GLM-4.5's */
+    {"InternVLForConditionalGeneration", "qwen2", 0},      /* InternVL 3 / 3.5 (transformers' form): Qwen2 / Qwen3 / Llama text */
+    {"Idefics3ForConditionalGeneration", "llama", 2},      /* Idefics3: model.text_model.* */
+    {"SmolVLMForConditionalGeneration", "llama", 2},       /* SmolVLM / SmolVLM2 */
 };
 
 static int norm_mm_text(rl_model_desc *d, const cJSON *cfg, const char *file) {
@@ -165,8 +169,8 @@ static int norm_mm_text(rl_model_desc *d, const cJSON *cfg, const char *file) {
     if (!f || f->normalize == norm_mm_text) return rl_err("%s: the text model \"%s\" of %s is not supported", file, mt, d->arch);
     if (f->normalize(d, cfg, file)) return -1;
     snprintf(d->family, sizeof d->family, "%s", f->name); /* (info: the family that runs it) */
-    d->name_alt[0] = "model."; d->name_alt[1] = "model.language_model.";
-    if (w->llava) {
+    d->name_alt[0] = "model."; d->name_alt[1] = w->llava == 2 ? "model.text_model." : "model.language_model.";
+    if (w->llava == 1) {
         d->name_alt[2] = "model."; d->name_alt[3] = "language_model.model.";
         d->name_alt[4] = "lm_head."; d->name_alt[5] = "language_model.lm_head.";
     }
@@ -232,7 +236,8 @@ static const rl_family FAMILIES[] = {
     {"qwen3_next", {"Qwen3NextForCausalLM", NULL}, 0, rl_norm_qwen3_next}, /* fam_moe.c: fused qkvz / ba */
     {"mm_text", {"Mistral3ForConditionalGeneration", "LlavaForConditionalGeneration", "Qwen2VLForConditionalGeneration",
                  "Qwen2_5_VLForConditionalGeneration", "Qwen3VLForConditionalGeneration", "Qwen3VLMoeForConditionalGeneration",
-                 "Llama4ForConditionalGeneration", "Glm4vForConditionalGeneration", "Glm4vMoeForConditionalGeneration", NULL}, 0,
+                 "Llama4ForConditionalGeneration", "Glm4vForConditionalGeneration", "Glm4vMoeForConditionalGeneration",
+                 "InternVLForConditionalGeneration", "Idefics3ForConditionalGeneration", "SmolVLMForConditionalGeneration", NULL}, 0,
      norm_mm_text}, /* their text stacks */
     {"mixtral", {"MixtralForCausalLM", NULL}, 0, rl_norm_mixtral}, /* fam_moe.c */
     {"minimax_m2", {"MiniMaxM2ForCausalLM", NULL}, 0, rl_norm_minimax_m2}, /* fam_moe.c */

@@ -12,7 +12,8 @@
  * [E, hidden, 2I], down_proj [E, I, hidden]); the Qwen-VL ones also written as llama.cpp's
  * qwen2vl / qwen3vl / qwen3vlmoe GGUF (the M-RoPE sections, the experts transposed and split) and
  * read back against the same golden; GLM-4.1V and GLM-4.5V (GLM-4's / GLM-4.5's text model with
- * M-RoPE sections over the partial rotary dims, model.language_model.*). */
+ * M-RoPE sections over the partial rotary dims, model.language_model.*), InternVL (a Qwen3 text
+ * model), SmolVLM and Idefics3 (a Llama one under model.text_model.*). */
 #include "repack.h"
 
 typedef struct {
@@ -163,6 +164,13 @@ static void test_golden(void) {
          {"model.visual.blocks.0.attn.qkv.weight", "model.visual.merger.proj.weight"}, 0, "glm", "glm4v_text", 0},
         {"fixtures/glm4_moe", "Glm4vMoeForConditionalGeneration", "glm4v_moe", "model.language_model.", "lm_head.",
          {"model.visual.blocks.0.attn.qkv.weight", "model.visual.merger.proj.weight"}, 0, "glm", "glm4v_moe_text", 0},
+        /* InternVL (a Qwen2 / Qwen3 text model), SmolVLM / Idefics3 (Llama's, under model.text_model.) */
+        {"fixtures/qwen3", "InternVLForConditionalGeneration", "internvl", "model.language_model.", "lm_head.",
+         {"model.vision_tower.encoder.layer.0.attention.q_proj.weight", "model.multi_modal_projector.linear_1.weight"}, 0, NULL, NULL, 0},
+        {"fixtures/llama", "SmolVLMForConditionalGeneration", "smolvlm", "model.text_model.", "lm_head.",
+         {"model.vision_model.encoder.layers.0.self_attn.q_proj.weight", "model.connector.modality_projection.proj.weight"}, 0, NULL, NULL, 0},
+        {"fixtures/llama", "Idefics3ForConditionalGeneration", "idefics3", "model.text_model.", "lm_head.",
+         {"model.vision_model.encoder.layers.0.self_attn.q_proj.weight", "model.connector.modality_projection.proj.weight"}, 0, NULL, NULL, 0},
     };
     for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
         char src[512], name[160];
