@@ -799,6 +799,8 @@ static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
         cJSON_AddBoolToObject(c, "use_parallel_residual", kv && kv->type == RL_GGUF_BOOL && kv->v.u);
         cJSON_AddStringToObject(c, "hidden_act", "gelu_pytorch_tanh");
         cJSON_AddBoolToObject(c, "attention_bias", 1);
+        if (!cJSON_GetObjectItem(c, "partial_rotary_factor") && hd > 0) /* the whole head (GPT-NeoX's own default is a quarter) */
+            cJSON_AddNumberToObject(c, "partial_rotary_factor", 1.0);
     }
     if (!strcmp(arch, "starcoder2")) { /* llama.cpp's starcoder2: GELU (tanh), every bias, no sliding window */
         const cJSON *e = cJSON_GetObjectItem(c, "layer_norm_eps");

@@ -138,26 +138,28 @@ static void test_granitehybrid_defaults(void) {
  * computes, not transformers' erf — a difference the logits tolerance of test_neox cannot see),
  * attn_qkv as [q; k; v] (not grouped per head), the two-norm parallel block, a quarter rotary. */
 static void test_gptneox(void) {
-    char dir[32], p[4096];
-    CHECK(t_mkdtemp(dir) != NULL, "mkdtemp");
-    snprintf(p, sizeof p, "%s/m.gguf", dir);
-    rl_gguf_writer *w = rl_gguf_writer_new(p);
-    int64_t ne[2] = {64, 256};
-    int rc = !w || rl_gguf_w_str(w, "general.architecture", "gptneox") || rl_gguf_w_u32(w, "gptneox.block_count", 2) ||
-             rl_gguf_w_u32(w, "gptneox.embedding_length", 64) || rl_gguf_w_u32(w, "gptneox.feed_forward_length", 256) ||
-             rl_gguf_w_u32(w, "gptneox.attention.head_count", 4) || rl_gguf_w_u32(w, "gptneox.rope.dimension_count", 4) ||
-             rl_gguf_w_f32(w, "gptneox.attention.layer_norm_epsilon", 1e-5f) || rl_gguf_w_bool(w, "gptneox.use_parallel_residual", 1) ||
-             rl_gguf_w_tensor(w, "token_embd.weight", 0, 2, ne);
-    rc = w ? finish_gguf(w, rc, 64 * 256, NULL, NULL, 0) : -1;
-    CHECK(rc == 0, "write %s: %s", p, rl_errmsg());
-    rl_model_desc d;
-    if (!rc && rl_config_load(p, &d) == 0)
-        CHECK(!strcmp(d.family, "gpt_neox") && d.act == RL_ACT_GELU_TANH && !d.qkv_grouped && d.parallel_block == 2 && d.qkv_bias &&
-              d.norm == RL_NORM_LAYER && d.ropes[0].rot_dims == 4 && d.ropes[0].pairing == RL_ROPE_NEOX,
-              "gptneox: act %d, grouped %d, parallel %d, rot %d", (int)d.act, d.qkv_grouped, d.parallel_block, d.ropes[0].rot_dims);
-    else
-        CHECK(0, "config: %s", rl_errmsg());
-    t_rmrf(dir);
+    for (int rot = 4; rot <= 16; rot += 12) { /* a quarter of the head, and all of it (not GPT-NeoX's own default quarter) */
+        char dir[32], p[4096];
+        CHECK(t_mkdtemp(dir) != NULL, "mkdtemp");
+        snprintf(p, sizeof p, "%s/m.gguf", dir);
+        rl_gguf_writer *w = rl_gguf_writer_new(p);
+        int64_t ne[2] = {64, 256};
+        int rc = !w || rl_gguf_w_str(w, "general.architecture", "gptneox") || rl_gguf_w_u32(w, "gptneox.block_count", 2) ||
+                 rl_gguf_w_u32(w, "gptneox.embedding_length", 64) || rl_gguf_w_u32(w, "gptneox.feed_forward_length", 256) ||
+                 rl_gguf_w_u32(w, "gptneox.attention.head_count", 4) || rl_gguf_w_u32(w, "gptneox.rope.dimension_count", (uint32_t)rot) ||
+                 rl_gguf_w_f32(w, "gptneox.attention.layer_norm_epsilon", 1e-5f) || rl_gguf_w_bool(w, "gptneox.use_parallel_residual", 1) ||
+                 rl_gguf_w_tensor(w, "token_embd.weight", 0, 2, ne);
+        rc = w ? finish_gguf(w, rc, 64 * 256, NULL, NULL, 0) : -1;
+        CHECK(rc == 0, "write %s: %s", p, rl_errmsg());
+        rl_model_desc d;
+        if (!rc && rl_config_load(p, &d) == 0)
+            CHECK(!strcmp(d.family, "gpt_neox") && d.act == RL_ACT_GELU_TANH && !d.qkv_grouped && d.parallel_block == 2 && d.qkv_bias &&
+                  d.norm == RL_NORM_LAYER && d.ropes[0].rot_dims == rot && d.ropes[0].pairing == RL_ROPE_NEOX,
+                  "gptneox: act %d, grouped %d, parallel %d, rot %d (want %d)", (int)d.act, d.qkv_grouped, d.parallel_block, d.ropes[0].rot_dims, rot);
+        else
+            CHECK(0, "config: %s", rl_errmsg());
+        t_rmrf(dir);
+    }
 }
 
 /* qwen3vl metadata as llama.cpp's converter writes Qwen3-VL-8B's text model (head_dim 128, sections
