@@ -27,7 +27,8 @@ int rl_norm_exaone(rl_model_desc *d, const cJSON *cfg, const char *file) {
     d->gname[G_LM_HEAD] = "lm_head.weight";
     double eps;
     const char *act;
-    if (rl_json_num(cfg, "layer_norm_epsilon", 1e-5, &eps, file) || rl_json_str(cfg, "activation_function", "silu", &act, file)) return -1;
+    if (rl_json_num(cfg, "layer_norm_epsilon", rl_json_get(cfg, "rms_norm_eps") ? d->norm_eps : 1e-5, &eps, file) || /* (GGUF: rms_norm_eps) */
+        rl_json_str(cfg, "activation_function", "silu", &act, file)) return -1;
     if (strcmp(act, "silu")) return rl_err("%s: activation_function \"%s\" is not supported (EXAONE: silu)", file, act);
     d->norm_eps = (float)eps;
     return 0;

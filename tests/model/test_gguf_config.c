@@ -162,6 +162,27 @@ static void test_gptneox(void) {
     }
 }
 
+/* exaone (EXAONE 3.x) metadata: its RMS epsilon comes through (the family reads layer_norm_epsilon). */
+static void test_exaone_eps(void) {
+    char dir[32], p[4096];
+    CHECK(t_mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(p, sizeof p, "%s/m.gguf", dir);
+    rl_gguf_writer *w = rl_gguf_writer_new(p);
+    int64_t ne[2] = {64, 256};
+    int rc = !w || rl_gguf_w_str(w, "general.architecture", "exaone") || rl_gguf_w_u32(w, "exaone.block_count", 2) ||
+             rl_gguf_w_u32(w, "exaone.embedding_length", 64) || rl_gguf_w_u32(w, "exaone.feed_forward_length", 96) ||
+             rl_gguf_w_u32(w, "exaone.attention.head_count", 4) || rl_gguf_w_f32(w, "exaone.attention.layer_norm_rms_epsilon", 3e-6f) ||
+             rl_gguf_w_tensor(w, "token_embd.weight", 0, 2, ne);
+    rc = w ? finish_gguf(w, rc, 64 * 256, NULL, NULL, 0) : -1;
+    CHECK(rc == 0, "write %s: %s", p, rl_errmsg());
+    rl_model_desc d;
+    if (!rc && rl_config_load(p, &d) == 0)
+        CHECK(!strcmp(d.family, "exaone") && fabsf(d.norm_eps - 3e-6f) < 1e-12f, "exaone eps %g", (double)d.norm_eps);
+    else
+        CHECK(0, "config: %s", rl_errmsg());
+    t_rmrf(dir);
+}
+
 /* qwen3vl metadata as llama.cpp's converter writes Qwen3-VL-8B's text model (head_dim 128, sections
  * 24 / 20 / 20 / 0): text positions (p, p, p, 0) through its interleaved M-RoPE leave pairs 61 and 62
  * unrotated (their sector reads the 4th position), every other pair plain NeoX. */
@@ -243,6 +264,7 @@ int main(void) {
     RUN(test_phi3_longrope);
     RUN(test_qwen3vl_imrope);
     RUN(test_gptneox);
+    RUN(test_exaone_eps);
     RUN_SHARED(test_llama);
     RUN_SHARED(test_families);
     RUN_SHARED(test_deepseek2);
