@@ -43,9 +43,11 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"Llama4ForCausalLM", "llama4", 0}, {"Llama4ForConditionalGeneration", "llama4", 0}, /* interleaved pairs already */
     {"MambaForCausalLM", "mamba", 0}, {"FalconMambaForCausalLM", "mamba", 0}, {"JambaForCausalLM", "jamba", 0},
     {"FalconH1ForCausalLM", "falcon-h1", 0}, {"ExaoneMoeForCausalLM", "exaone-moe", 0}, {"SeedOssForCausalLM", "seed_oss", 0},
-    {"ArceeForCausalLM", "arcee", 1}, {"Lfm2ForCausalLM", "lfm2", 0},
-    {"MiniMaxM2ForCausalLM", "minimax-m2", 0}, {"OlmoeForCausalLM", "olmoe", 0}, {"Starcoder2ForCausalLM", "starcoder2", 0}, {"Dots1ForCausalLM", "dots1", 0}, {"ExaoneForCausalLM", "exaone", 0},
-    {"GPTNeoXForCausalLM", "gptneox", 0}, /* query_key_value regrouped [q; k; v] */ {"Ernie4_5ForCausalLM", "ernie4_5", 0}, {"Ernie4_5_MoeForCausalLM", "ernie4_5-moe", 0}, /* interleaved pairs already */ {"Lfm2MoeForCausalLM", "lfm2moe", 0},
+    {"ArceeForCausalLM", "arcee", 1}, {"Lfm2ForCausalLM", "lfm2", 0}, {"Lfm2MoeForCausalLM", "lfm2moe", 0},
+    {"MiniMaxM2ForCausalLM", "minimax-m2", 0}, {"OlmoeForCausalLM", "olmoe", 0}, {"Starcoder2ForCausalLM", "starcoder2", 0},
+    {"Dots1ForCausalLM", "dots1", 0}, {"ExaoneForCausalLM", "exaone", 0},
+    {"GPTNeoXForCausalLM", "gptneox", 0},                                              /* query_key_value regrouped [q; k; v] */
+    {"Ernie4_5ForCausalLM", "ernie4_5", 0}, {"Ernie4_5_MoeForCausalLM", "ernie4_5-moe", 0}, /* interleaved pairs already */
     {"Qwen2VLForConditionalGeneration", "qwen2vl", 0}, {"Qwen2_5_VLForConditionalGeneration", "qwen2vl", 0}, /* text models */
     {"Qwen3VLForConditionalGeneration", "qwen3vl", 0}, {"Qwen3VLMoeForConditionalGeneration", "qwen3vlmoe", 0},
 };
@@ -58,6 +60,17 @@ static const int MATRIX_ROLES[] = {W_Q, W_K, W_V, W_O, W_QKV, W_GATE, W_UP, W_DO
 static const char *mamba1_name(int r) {
     return r == W_LIN_QKV ? "blk.%d.ssm_in.weight" : r == W_LIN_B ? "blk.%d.ssm_x.weight" : r == W_LIN_A ? "blk.%d.ssm_dt.weight" : NULL;
 }
+/* ERNIE 4.5 MoE's expert layers as llama.cpp's keys say them: the first expert layer (leading dense
+ * layers) and the distance to the next (the interleave step; one expert layer: lead + 1, so that
+ * (lead + 1) % step == 0). */
+static void ernie_moe_layout(const rl_model_desc *d, int *lead, int *step) {
+    *lead = 0;
+    *step = 0;
+    while (*lead < d->n_layers && !d->layer_moe[*lead]) (*lead)++;
+    for (int l = *lead + 1; l < d->n_layers && !*step; l++) if (d->layer_moe[l]) *step = l - *lead;
+    if (!*step) *step = *lead + 1;
+}
+
 /* LFM2's short conv as llama.cpp names it. */
 static const char *shortconv_name(int r) {
     return r == W_LIN_QKV ? "blk.%d.shortconv.in_proj.weight" : r == W_LIN_CONV ? "blk.%d.shortconv.conv.weight"
@@ -697,10 +710,8 @@ static int check_desc(const rl_model_desc *d, const char *arch, const char *path
     if (!strcmp(arch, "minimax-m2") && (d->tied || !d->moe_bias || !d->qk_norm_full))
         return rl_err("%s: llama.cpp's minimax-m2 needs an untied output, the routing bias and the q / k norms", path);
     if (!strcmp(arch, "ernie4_5-moe")) { /* llama.cpp: experts on l >= leading_dense_block_count with (l + 1) % step == 0, to the end */
-        int lead = 0, step = 0;
-        while (lead < d->n_layers && !d->layer_moe[lead]) lead++;
-        for (int l = lead + 1; l < d->n_layers && !step; l++) if (d->layer_moe[l]) step = l - lead;
-        if (!step) step = lead + 1;
+        int lead, step;
+        ernie_moe_layout(d, &lead, &step);
         for (int l = 0; l < d->n_layers; l++)
             if (d->layer_moe[l] != (l >= lead && (l + 1) % step == 0))
                 return rl_err("%s: layer %d: llama.cpp's ernie4_5-moe puts experts on every %d-th layer from layer %d to the last", path, l, step, lead);
@@ -955,10 +966,8 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
     if (!strcmp(arch, "minimax-m2") && rl_gguf_w_u32(w, KEY("expert_gating_func"), 2)) return -1; /* sigmoid */
     if (!strcmp(arch, "gptneox") && rl_gguf_w_bool(w, KEY("use_parallel_residual"), d->parallel_block == 2)) return -1;
     if (!strcmp(arch, "ernie4_5-moe")) {
-        int lead = 0, step = 0;
-        while (lead < d->n_layers && !d->layer_moe[lead]) lead++;
-        for (int l = lead + 1; l < d->n_layers && !step; l++) if (d->layer_moe[l]) step = l - lead;
-        if (!step) step = lead + 1;
+        int lead, step;
+        ernie_moe_layout(d, &lead, &step);
         if (rl_gguf_w_u32(w, KEY("leading_dense_block_count"), (uint32_t)lead) || rl_gguf_w_u32(w, KEY("interleave_moe_layer_step"), (uint32_t)step) ||
             rl_gguf_w_u32(w, KEY("expert_shared_count"), (uint32_t)(d->moe_shared_inter / d->moe_inter))) return -1;
     }
