@@ -59,8 +59,9 @@ static const char *key_of(const rl_family *fam, const cJSON *c, const char *key)
 }
 
 int rl_config_from_json(rl_model_desc *d, const cJSON *root, const char *file) {
-    const cJSON *cfg = rl_json_get(root, "text_config");
-    if (cfg && !cJSON_IsObject(cfg)) return rl_err("%s: \"text_config\" must be an object", file);
+    const char *tk = rl_json_get(root, "text_config") ? "text_config" : "llm_config"; /* (InternVL's remote-code form: llm_config) */
+    const cJSON *cfg = rl_json_get(root, tk);
+    if (cfg && !cJSON_IsObject(cfg)) return rl_err("%s: \"%s\" must be an object", file, tk);
     if (!cfg) cfg = root;
 
     const char *arch = NULL, *mt = NULL;

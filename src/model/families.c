@@ -153,6 +153,7 @@ static const mm_wrap MM_WRAPS[] = {
     {"Glm4vForConditionalGeneration", "glm4", 0},         /* GLM-4.1V: GLM-4's text model (M-RoPE: text positions plain) */
     {"Glm4vMoeForConditionalGeneration", "glm4_moe", 0},  /* GLM-4.5V: GLM-4.5's */
     {"InternVLForConditionalGeneration", "qwen2", 0},      /* InternVL 3 / 3.5 (transformers' form): Qwen2 / Qwen3 / Llama text */
+    {"InternVLChatModel", "qwen2", 1},                     /* their remote-code form: llm_config, language_model.model.* */
     {"Idefics3ForConditionalGeneration", "llama", 2},      /* Idefics3: model.text_model.* */
     {"SmolVLMForConditionalGeneration", "llama", 2},       /* SmolVLM / SmolVLM2 */
 };
@@ -237,7 +238,8 @@ static const rl_family FAMILIES[] = {
     {"mm_text", {"Mistral3ForConditionalGeneration", "LlavaForConditionalGeneration", "Qwen2VLForConditionalGeneration",
                  "Qwen2_5_VLForConditionalGeneration", "Qwen3VLForConditionalGeneration", "Qwen3VLMoeForConditionalGeneration",
                  "Llama4ForConditionalGeneration", "Glm4vForConditionalGeneration", "Glm4vMoeForConditionalGeneration",
-                 "InternVLForConditionalGeneration", "Idefics3ForConditionalGeneration", "SmolVLMForConditionalGeneration", NULL}, 0,
+                 "InternVLForConditionalGeneration", "InternVLChatModel", "Idefics3ForConditionalGeneration",
+                 "SmolVLMForConditionalGeneration", NULL}, 0,
      norm_mm_text}, /* their text stacks */
     {"mixtral", {"MixtralForCausalLM", NULL}, 0, rl_norm_mixtral}, /* fam_moe.c */
     {"minimax_m2", {"MiniMaxM2ForCausalLM", NULL}, 0, rl_norm_minimax_m2}, /* fam_moe.c */

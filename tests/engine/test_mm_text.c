@@ -13,7 +13,8 @@
  * qwen2vl / qwen3vl / qwen3vlmoe GGUF (the M-RoPE sections, the experts transposed and split) and
  * read back against the same golden; GLM-4.1V and GLM-4.5V (GLM-4's / GLM-4.5's text model with
  * M-RoPE sections over the partial rotary dims, model.language_model.*), InternVL (a Qwen3 text
- * model), SmolVLM and Idefics3 (a Llama one under model.text_model.*). */
+ * model; and its remote-code form InternVLChatModel: llm_config, language_model.model.*), SmolVLM
+ * and Idefics3 (a Llama one under model.text_model.*). */
 #include "repack.h"
 
 typedef struct {
@@ -104,7 +105,7 @@ static int repack(const char *src, const char *dir, const void *arg) {
     }
     cJSON_AddItemToObject(cfg, "architectures", cJSON_CreateStringArray(&c->arch, 1));
     cJSON_AddStringToObject(cfg, "model_type", c->model_type);
-    if (!c->flat) cJSON_AddItemToObject(cfg, "text_config", text);
+    if (!c->flat) cJSON_AddItemToObject(cfg, strcmp(c->model_type, "internvl_chat") ? "text_config" : "llm_config", text); /* (InternVL's remote code) */
     cJSON *vis = cJSON_AddObjectToObject(cfg, "vision_config");
     cJSON_AddNumberToObject(vis, "hidden_size", 8);
     int n_in = rl_ckpt_n_tensors(ck), n = 0, rc = 0;
@@ -167,6 +168,8 @@ static void test_golden(void) {
         /* InternVL (a Qwen2 / Qwen3 text model), SmolVLM / Idefics3 (Llama's, under model.text_model.) */
         {"fixtures/qwen3", "InternVLForConditionalGeneration", "internvl", "model.language_model.", "lm_head.",
          {"model.vision_tower.encoder.layer.0.attention.q_proj.weight", "model.multi_modal_projector.linear_1.weight"}, 0, NULL, NULL, 0},
+        {"fixtures/qwen2", "InternVLChatModel", "internvl_chat", "language_model.model.", "language_model.lm_head.",
+         {"vision_model.encoder.layers.0.attn.qkv.weight", "mlp1.1.weight"}, 0, NULL, NULL, 0},
         {"fixtures/llama", "SmolVLMForConditionalGeneration", "smolvlm", "model.text_model.", "lm_head.",
          {"model.vision_model.encoder.layers.0.self_attn.q_proj.weight", "model.connector.modality_projection.proj.weight"}, 0, NULL, NULL, 0},
         {"fixtures/llama", "Idefics3ForConditionalGeneration", "idefics3", "model.text_model.", "lm_head.",
