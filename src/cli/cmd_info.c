@@ -29,6 +29,7 @@ static void mb(char *out, size_t cap, double b) {
 
 /* The block's shape: sequential or parallel, fused tensors and how they split, context limit. */
 static void print_block_features(const rl_model_desc *d) {
+    if (d->norm_no_weight) printf("norm weights    none (weight and bias fixed at 1 and 0)\n");
     printf("block           %s", d->parallel_block == 2 ? "parallel (attention and MLP each on its own norm of the layer input)"
                                  : d->parallel_block ? "parallel (attention and MLP on one normed input)" : "sequential");
     if (d->post_norms) printf(", post-attention and post-MLP norms%s", d->no_pre_norms ? " only (none before the sublayers)" : "");

@@ -413,7 +413,7 @@ rl_model *rl_model_open_range(const char *dir, const rl_model_opts *opts, int l0
         goto fail;
     }
     if (be->ops->host_shared) m->emb_dev = m->emb_raw;
-    if (load_vec(m, G_FINAL_NORM, d->hidden, 1, m->final_norm) < 0) goto fail;
+    if (!d->norm_no_weight && load_vec(m, G_FINAL_NORM, d->hidden, 1, m->final_norm) < 0) goto fail;
     if (d->norm == RL_NORM_LAYER) {
         int rc = load_vec(m, G_FINAL_NORM_B, d->hidden, 0, m->final_norm + d->hidden);
         if (rc < 0) goto fail;
@@ -596,7 +596,8 @@ static int head(rl_model *m, const int *out_rows, int nr, float *logits) {
     float *xn = m->xb;
     for (int i = 0; i < nr; i++) {
         const float *xs = m->x + (size_t)out_rows[i] * d->hidden;
-        if (d->norm == RL_NORM_LAYER) be->ops->layernorm(be, xn + (size_t)i * d->hidden, xs, m->final_norm, m->final_norm_b, 1, d->hidden, d->norm_eps);
+        if (d->norm == RL_NORM_LAYER) /* (OLMo 1: without weight or bias) */
+            be->ops->layernorm(be, xn + (size_t)i * d->hidden, xs, d->norm_no_weight ? NULL : m->final_norm, m->final_norm_b, 1, d->hidden, d->norm_eps);
         else be->ops->rmsnorm(be, xn + (size_t)i * d->hidden, xs, m->final_norm, 1, d->hidden, d->norm_eps, d->norm_one_plus);
     }
     RL_TRACE(m, d->n_layers, "final_norm", xn, nr, d->hidden);

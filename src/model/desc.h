@@ -171,6 +171,7 @@ typedef struct {
     int norm_one_plus;       /* Gemma: weight applied as (1 + w) */
     int qk_norm;             /* per-head q/k RMSNorm present */
     int post_norms;          /* extra post-attention / post-MLP norms (Gemma 2/3) */
+    int norm_no_weight;      /* LayerNorms without weight or bias everywhere (OLMo 1's OlmoLayerNorm) */
     int no_pre_norms;        /* no norm before the sublayers: they read the residual stream itself and only
                                 post_norms normalise their outputs (OLMo 2/3, EXAONE 4) */
     int qk_norm_full;        /* q/k RMSNorm over the whole projection (n_heads * head_dim), not per head (OLMo 2/3) */

@@ -21,6 +21,7 @@ const char *rl_family_key_alias(const char *family, const char *key);
 int rl_norm_internlm2(rl_model_desc *d, const cJSON *cfg, const char *file); /* fam_internlm.c */
 int rl_norm_baichuan(rl_model_desc *d, const cJSON *cfg, const char *file); /* fam_baichuan.c */
 int rl_norm_qwen1(rl_model_desc *d, const cJSON *cfg, const char *file);   /* fam_qwen1.c */
+int rl_norm_olmo(rl_model_desc *d, const cJSON *cfg, const char *file);    /* fam_olmo.c: weightless LayerNorms */
 int rl_norm_olmo2(rl_model_desc *d, const cJSON *cfg, const char *file);   /* fam_olmo.c: norms after the sublayers */
 int rl_norm_olmo3(rl_model_desc *d, const cJSON *cfg, const char *file);
 int rl_norm_starcoder2(rl_model_desc *d, const cJSON *cfg, const char *file); /* fam_starcoder2.c */

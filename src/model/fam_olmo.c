@@ -1,4 +1,6 @@
-/* OLMo 2 (Olmo2ForCausalLM) and OLMo 3 (Olmo3ForCausalLM), AllenAI: a Llama decoder whose norms
+/* OLMo (OlmoForCausalLM, the first OLMo-1B / 7B in transformers' form): a Llama decoder whose
+ * LayerNorms have neither weight nor bias (OlmoLayerNorm, eps 1e-5); clip_qkv set is refused.
+ * OLMo 2 (Olmo2ForCausalLM) and OLMo 3 (Olmo3ForCausalLM), AllenAI: a Llama decoder whose norms
  * come after the sublayers only (post_attention_layernorm, post_feedforward_layernorm on their
  * outputs, before the residual add) and whose q/k RMSNorm spans the whole projection
  * (n_heads * head_dim). OLMo 3 adds sliding-window layers (layer_types, default three of four;
@@ -12,6 +14,21 @@
 #include "util/err.h"
 #include "util/json.h"
 #include <string.h>
+
+int rl_norm_olmo(rl_model_desc *d, const cJSON *cfg, const char *file) {
+    rl_family_llama_names(d);
+    d->wname[W_ATTN_NORM] = d->wname[W_MLP_NORM] = NULL; /* (no weights to read) */
+    d->gname[G_FINAL_NORM] = NULL;
+    const cJSON *clip = rl_json_get(cfg, "clip_qkv");
+    if (clip) return rl_err("%s: \"clip_qkv\" (q / k / v clamped) is not supported", file);
+    int ab;
+    if (rl_json_bool(cfg, "attention_bias", 0, &ab, file)) return -1;
+    d->qkv_bias = d->o_bias = ab;
+    d->norm = RL_NORM_LAYER;
+    d->norm_eps = 1e-5f;
+    d->norm_no_weight = 1;
+    return 0;
+}
 
 int rl_norm_olmo2(rl_model_desc *d, const cJSON *cfg, const char *file) {
     rl_family_llama_names(d);

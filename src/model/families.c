@@ -225,6 +225,7 @@ static const rl_family FAMILIES[] = {
     {"internlm2", {"InternLM2ForCausalLM", NULL}, 0, rl_norm_internlm2}, /* fam_internlm.c */
     {"baichuan", {"BaichuanForCausalLM", "BaiChuanForCausalLM", NULL}, 0, rl_norm_baichuan}, /* fam_baichuan.c */
     {"qwen", {"QWenLMHeadModel", NULL}, 0, rl_norm_qwen1}, /* fam_qwen1.c */
+    {"olmo", {"OlmoForCausalLM", NULL}, 0, rl_norm_olmo}, /* fam_olmo.c: weightless LayerNorms */
     {"olmo2", {"Olmo2ForCausalLM", NULL}, 0, rl_norm_olmo2}, /* fam_olmo.c: norms after the sublayers */
     {"olmo3", {"Olmo3ForCausalLM", NULL}, 0, rl_norm_olmo3}, /* fam_olmo.c: + sliding layers */
     {"olmoe", {"OlmoeForCausalLM", NULL}, 0, rl_norm_olmoe}, /* fam_olmo.c: pre-norms, full q/k norms, experts */

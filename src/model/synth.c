@@ -155,7 +155,9 @@ int rl_synth_write(const char *config_path, const char *out_dir, const rl_synth_
                     }
                 }
     }
-    snprintf(ts[n].name, sizeof ts[n].name, "%s", d->gname[G_FINAL_NORM]); ts[n].rows = d->hidden; ts[n++].kind = 1;
+    if (d->gname[G_FINAL_NORM]) { /* (OLMo 1: none) */
+        snprintf(ts[n].name, sizeof ts[n].name, "%s", d->gname[G_FINAL_NORM]); ts[n].rows = d->hidden; ts[n++].kind = 1;
+    }
     if (d->norm == RL_NORM_LAYER && d->gname[G_FINAL_NORM_B]) {
         snprintf(ts[n].name, sizeof ts[n].name, "%s", d->gname[G_FINAL_NORM_B]); ts[n].rows = d->hidden; ts[n++].kind = 2;
     }

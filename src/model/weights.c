@@ -69,8 +69,8 @@ int rl_role_needed(const rl_model_desc *d, int r) {
     int fused_qkv = d->wname[W_QKV] != NULL, fused_gu = d->wname[W_GATE_UP] != NULL;
     switch (r) {
     case W_O: case W_DOWN: return 1;
-    case W_ATTN_NORM: return !d->no_pre_norms;
-    case W_MLP_NORM: return d->parallel_block != 1 && !d->no_pre_norms; /* parallel block 1: one norm feeds both */
+    case W_ATTN_NORM: return !d->no_pre_norms && !d->norm_no_weight;
+    case W_MLP_NORM: return d->parallel_block != 1 && !d->no_pre_norms && !d->norm_no_weight; /* parallel block 1: one norm feeds both */
     case W_ATTN_NORM_B: return d->norm == RL_NORM_LAYER && d->wname[W_ATTN_NORM_B]; /* (a family naming none: bias-free LayerNorms) */
     case W_MLP_NORM_B: return d->norm == RL_NORM_LAYER && d->parallel_block != 1 && d->wname[W_MLP_NORM_B];
     case W_Q: case W_K: case W_V: return !fused_qkv;
