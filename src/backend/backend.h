@@ -200,10 +200,11 @@ typedef struct {
      * dst (dst_stride apart). Source and destination must not overlap. */
     void (*copy2d)(rl_backend *be, void *dst, size_t dst_stride, const void *src, size_t src_stride,
                    size_t row_bytes, int rows);
-    /* y += x; y *= s; x = c tanh(x / c); y *= sigmoid(g) (n values each). */
+    /* y += x; y *= s; x = c tanh(x / c); x = min(max(x, -c), c); y *= sigmoid(g) (n values each). */
     void (*add)(rl_backend *be, float *y, const float *x, int64_t n);
     void (*scale)(rl_backend *be, float *y, float s, int64_t n);
     void (*softcap)(rl_backend *be, float *x, float c, int64_t n);
+    void (*clamp)(rl_backend *be, float *x, float c, int64_t n);
     void (*sigmoid_mul)(rl_backend *be, float *y, const float *g, int64_t n);
     /* gate[i] = act(gate[i]) * up[i] (up NULL: act(gate[i]); RL_ACT_IDENTITY: gate[i] * up[i]). RL_ACT_SWIGLU_OAI clamps both first and
      * multiplies by (up + 1) (desc.h; up NULL: by 1). */

@@ -120,6 +120,11 @@ static int attention(rl_model *m, int l, const rl_stage *s, const uint8_t *buf, 
     rl_backend *be = m->be;
     int hd = d->head_dim, nh = d->n_heads, nkv = d->n_kv_heads, qd = nh * hd, kvd = nkv * hd;
     qkv(m, s, buf, T, w2);
+    if (d->clip_qkv > 0) { /* OLMo: clip_qkv */
+        be->ops->clamp(be, m->q, d->clip_qkv, (int64_t)T * qd);
+        be->ops->clamp(be, m->k, d->clip_qkv, (int64_t)T * kvd);
+        be->ops->clamp(be, m->v, d->clip_qkv, (int64_t)T * kvd);
+    }
     if (d->mup.attn_in) { /* Falcon-H1: q, k, v of the input times attn_in (no biases), keys times key too */
         be->ops->scale(be, m->q, d->mup.attn_in, (int64_t)T * qd);
         be->ops->scale(be, m->k, d->mup.attn_in * d->mup.key, (int64_t)T * kvd);

@@ -172,6 +172,7 @@ typedef struct {
     int qk_norm;             /* per-head q/k RMSNorm present */
     int post_norms;          /* extra post-attention / post-MLP norms (Gemma 2/3) */
     int norm_no_weight;      /* LayerNorms without weight or bias everywhere (OLMo 1's OlmoLayerNorm) */
+    float clip_qkv;          /* > 0: q, k and v clamped to [-clip_qkv, clip_qkv] after their projections (OLMo 1) */
     int no_pre_norms;        /* no norm before the sublayers: they read the residual stream itself and only
                                 post_norms normalise their outputs (OLMo 2/3, EXAONE 4) */
     int qk_norm_full;        /* q/k RMSNorm over the whole projection (n_heads * head_dim), not per head (OLMo 2/3) */

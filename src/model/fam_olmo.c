@@ -1,5 +1,6 @@
 /* OLMo (OlmoForCausalLM, the first OLMo-1B / 7B in transformers' form): a Llama decoder whose
- * LayerNorms have neither weight nor bias (OlmoLayerNorm, eps 1e-5); clip_qkv set is refused.
+ * LayerNorms have neither weight nor bias (OlmoLayerNorm, eps 1e-5), q / k / v clamped to
+ * [-clip_qkv, clip_qkv] where set (OLMo-7B-0424 / 0724, OLMo-1B-0724).
  * OLMo 2 (Olmo2ForCausalLM) and OLMo 3 (Olmo3ForCausalLM), AllenAI: a Llama decoder whose norms
  * come after the sublayers only (post_attention_layernorm, post_feedforward_layernorm on their
  * outputs, before the residual add) and whose q/k RMSNorm spans the whole projection
@@ -19,10 +20,11 @@ int rl_norm_olmo(rl_model_desc *d, const cJSON *cfg, const char *file) {
     rl_family_llama_names(d);
     d->wname[W_ATTN_NORM] = d->wname[W_MLP_NORM] = NULL; /* (no weights to read) */
     d->gname[G_FINAL_NORM] = NULL;
-    const cJSON *clip = rl_json_get(cfg, "clip_qkv");
-    if (clip) return rl_err("%s: \"clip_qkv\" (q / k / v clamped) is not supported", file);
     int ab;
-    if (rl_json_bool(cfg, "attention_bias", 0, &ab, file)) return -1;
+    double clip;
+    if (rl_json_bool(cfg, "attention_bias", 0, &ab, file) || rl_json_num(cfg, "clip_qkv", 0, &clip, file)) return -1;
+    if (clip < 0) return rl_err("%s: clip_qkv %g must be positive (or null)", file, clip);
+    d->clip_qkv = (float)clip;
     d->qkv_bias = d->o_bias = ab;
     d->norm = RL_NORM_LAYER;
     d->norm_eps = 1e-5f;

@@ -36,6 +36,7 @@
  *   row_norm_div       1e-6   the norm is one double sum; then a division / multiply in f32
  *   row_gate           1e-5   f32 dot product of n (accumulation order) through a sigmoid
  *   scale_rows         1e-6   one f32 multiply per value
+ *   clamp              0      a comparison: exact
  *   moe_route w/scores 1e-5   softmax with expf and a double sum; renormalise, scale
  *   scatter_add_rows   1e-6   mag = 1 + |dst| + sum |w src|: one multiply-add per row
  *   attention, dsa     1e-5   f32 dots of head_dim, expf, f32 weighted sum of v rows
@@ -130,7 +131,7 @@ typedef struct { const char *op; double tol; } tol_row;
 static const tol_row TOLS[] = {
     {"updown", 0}, {"zero", 0}, {"copy2d", 0}, {"gather_rows", 0}, {"convert", 0}, {"add", 0}, {"scale", 0},
     {"moe_route.idx", 0}, {"matmul", 1e-5}, {"matmul.mixed", 1}, {"rmsnorm", 1e-5}, {"layernorm", 1e-5}, {"rope", 1e-6},
-    {"softcap", 1e-6}, {"sigmoid_mul", 1e-6}, {"act_mul", 1e-6}, {"row_norm_div", 1e-6}, {"row_gate", 1e-5}, {"scale_rows", 1e-6},
+    {"softcap", 1e-6}, {"clamp", 0}, {"sigmoid_mul", 1e-6}, {"act_mul", 1e-6}, {"row_norm_div", 1e-6}, {"row_gate", 1e-5}, {"scale_rows", 1e-6},
     {"moe_route.w", 1e-5}, {"moe_route.scores", 1e-5}, {"scatter_add_rows", 1e-6}, {"attention", 1e-5}, {"attention_kv", 1e-5}, {"matmul_t", 1e-5},
     {"kv_store", 0}, {"attention_tree", 1e-5},
     {"dsa_attention", 1e-5}, {"dn_conv", 1e-5}, {"dn_recur", 1e-5}, {"ssm_scan", 1e-5},
@@ -976,7 +977,7 @@ static float *ew_input(size_t n, float amp) {
     for (size_t i = 0; i < 8 && i < n; i++) x[i] = EXT[i];
     return x;
 }
-enum { EW_ADD, EW_SCALE, EW_SOFTCAP, EW_SIGMUL, EW_ACT };
+enum { EW_ADD, EW_SCALE, EW_SOFTCAP, EW_SIGMUL, EW_CLAMP, EW_ACT };
 static void run_ew(dev *d, float *res, int op, const float *y, const float *x, int64_t n, float s, rl_act_kind k) {
     float *dy = upf(d, y, (size_t)n), *dx = upf(d, x, (size_t)n);
     switch (op) {
@@ -984,6 +985,7 @@ static void run_ew(dev *d, float *res, int op, const float *y, const float *x, i
     case EW_SCALE: d->o->scale(d->be, dy, s, n); break;
     case EW_SOFTCAP: d->o->softcap(d->be, dy, s, n); break;
     case EW_SIGMUL: d->o->sigmoid_mul(d->be, dy, dx, n); break;
+    case EW_CLAMP: d->o->clamp(d->be, dy, s, n); break;
     default: d->o->act_mul(d->be, k, dy, dx, n); break;
     }
     down(d, res, dy, (size_t)n * sizeof(float));
@@ -997,9 +999,9 @@ static void test_elementwise(void) {
             int kind = op - EW_ACT, is_act = op >= EW_ACT;
             rl_act_kind k = is_act ? (rl_act_kind)(kind % 6) : RL_ACT_SILU;
             int no_up = is_act && kind >= 6, oai = is_act && k == RL_ACT_SWIGLU_OAI; /* (oai: past both clamps too) */
-            float s = op == EW_SCALE ? -1.37f : op == EW_SOFTCAP ? 30.0f : 0;
+            float s = op == EW_SCALE ? -1.37f : op == EW_SOFTCAP ? 30.0f : op == EW_CLAMP ? 2.5f : 0;
             float *y = ew_input((size_t)n, op == EW_SOFTCAP ? 60 : oai ? 12 : 4);
-            float *x = no_up || op == EW_SCALE || op == EW_SOFTCAP ? NULL : op == EW_SIGMUL ? ew_input((size_t)n, 6) : rand_f((size_t)n, oai ? 10 : 3);
+            float *x = no_up || op == EW_SCALE || op == EW_SOFTCAP || op == EW_CLAMP ? NULL : op == EW_SIGMUL ? ew_input((size_t)n, 6) : rand_f((size_t)n, oai ? 10 : 3);
             float *got = Hf((size_t)n), *cpu = C ? Hf((size_t)n) : NULL;
             run_ew(D, got, is_act ? EW_ACT : op, y, x, n, s, k);
             if (C) run_ew(C, cpu, is_act ? EW_ACT : op, y, x, n, s, k);
@@ -1011,6 +1013,7 @@ static void test_elementwise(void) {
                 case EW_SCALE: ref[i] = (float)(y[i] * s); break;
                 case EW_SOFTCAP: ref[i] = s * tanh(g / s); break;
                 case EW_SIGMUL: ref[i] = g / (1 + exp(-(double)x[i])); break;
+                case EW_CLAMP: ref[i] = fmin(fmax(g, -s), s); break;
                 default:
                     if (k == RL_ACT_SILU) g = g / (1 + exp(-g));
                     else if (k == RL_ACT_GELU_TANH) g = 0.5 * g * (1 + tanh(sqrt(2 / M_PI) * (g + 0.044715 * g * g * g)));
@@ -1026,7 +1029,7 @@ static void test_elementwise(void) {
                 }
             }
             const char *name = op == EW_ADD ? "add" : op == EW_SCALE ? "scale" : op == EW_SOFTCAP ? "softcap"
-                             : op == EW_SIGMUL ? "sigmoid_mul" : NULL;
+                             : op == EW_SIGMUL ? "sigmoid_mul" : op == EW_CLAMP ? "clamp" : NULL;
             char nm[32], what[48];
             if (!name) { snprintf(nm, sizeof nm, "act_mul/%s", ACT[k]); name = nm; }
             snprintf(what, sizeof what, "n=%lld up=%d", (long long)n, !no_up);

@@ -197,7 +197,8 @@ static inline void ref_attend(double *out, const double *q, const double *k, con
  * all) with softmax scale `scale`. Optional: q / k RMSNorms (eps norm_eps) before the rotary
  * embeddings, weights prefix + q_norm / k_norm, per head (qk_full 0; 2: after the rotary embeddings,
  * Hunyuan) or (qk_full 1) over the whole projection;
- * the output projection named o_name (NULL: "o_proj.weight"); bias: q / k / v / o biases (".bias"). */
+ * the output projection named o_name (NULL: "o_proj.weight"); bias: q / k / v / o biases (".bias");
+ * clip > 0: q / k / v clamped to [-clip, clip] after their projections (OLMo's clip_qkv). */
 typedef struct {
     const char *prefix;
     int hidden, heads, kv_heads, head_dim, rot;
@@ -208,6 +209,7 @@ typedef struct {
     double norm_eps;
     const char *o_name;
     int bias;
+    double clip;
 } ref_attn;
 
 /* The sublayer a of layer l over the n normed rows hn (n, hidden) into out (n, hidden). */
@@ -233,6 +235,11 @@ static inline void ref_attention_layer(const ref_attn *at, int l, const double *
         ref_linear(q + t * qd, wq, bq, hn + t * H, (int)qd, hidden);
         ref_linear(k + t * kd, wk, bk, hn + t * H, (int)kd, hidden);
         ref_linear(v + t * kd, wv, bv, hn + t * H, (int)kd, hidden);
+        for (size_t i = 0; at->clip > 0 && i < qd; i++) q[t * qd + i] = fmin(fmax(q[t * qd + i], -at->clip), at->clip);
+        for (size_t i = 0; at->clip > 0 && i < kd; i++) {
+            k[t * kd + i] = fmin(fmax(k[t * kd + i], -at->clip), at->clip);
+            v[t * kd + i] = fmin(fmax(v[t * kd + i], -at->clip), at->clip);
+        }
         if (qn && at->qk_full == 1) ref_rmsnorm(q + t * qd, q + t * qd, qn, (int)qd, at->norm_eps);
         if (kn && at->qk_full == 1) ref_rmsnorm(k + t * kd, k + t * kd, kn, (int)kd, at->norm_eps);
         for (int pass = 0; pass < 2; pass++) { /* per-head norms before the rotary embeddings (qk_full 0) or after (2) */

@@ -49,7 +49,7 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
         ref_proj w = ref_mlp_load(l, H, I);
         for (int t = 0; t < n; t++) layernorm(hn + (size_t)t * H, x + (size_t)t * H, ln); /* one norm for both branches */
         /* interleaved rotary pairs (2i, 2i+1), sliding layers over their window */
-        ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, c->rope[l] ? HD : 0, 10000.0, 1.0 / sqrt((double)HD), 1, c->window[l], NULL, NULL, 0, 0, NULL, 0};
+        ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, c->rope[l] ? HD : 0, 10000.0, 1.0 / sqrt((double)HD), 1, c->window[l], NULL, NULL, 0, 0, NULL, 0, 0};
         ref_attention_layer(&at, l, hn, n, o);
         for (int t = 0; t < n; t++) {
             ref_proj_mlp(&w, hn + (size_t)t * H, dn);

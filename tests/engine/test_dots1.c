@@ -27,7 +27,7 @@ static void moe(double *y, const double *x, int l) {
 static void mixer(const void *arg, int l, const double *hn, int n, double *out) {
     (void)arg;
     ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, 10000.0, 1.0 / sqrt((double)HD), 0, 0,
-                   "q_norm.weight", "k_norm.weight", 0, 1e-6, NULL, 0}; /* per-head q / k norms */
+                   "q_norm.weight", "k_norm.weight", 0, 1e-6, NULL, 0, 0}; /* per-head q / k norms */
     ref_attention_layer(&at, l, hn, n, out);
 }
 

@@ -36,7 +36,7 @@ static void moe(double *y, const double *x, int l, const ernie_case *c) {
 static void mixer(const void *arg, int l, const double *hn, int n, double *out) {
     (void)arg;
     ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, 500000.0, 1.0 / sqrt((double)HD), 1, 0,
-                   NULL, NULL, 0, 0, NULL, 0}; /* interleaved pairs */
+                   NULL, NULL, 0, 0, NULL, 0, 0}; /* interleaved pairs */
     ref_attention_layer(&at, l, hn, n, out);
 }
 

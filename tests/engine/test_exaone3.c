@@ -11,7 +11,7 @@ enum { H = 64, NH = 4, NKV = 2, HD = 16, V = 256, L = 3, P = 9, G = 6, FF = 96 }
 static void mixer(const void *arg, int l, const double *hn, int n, double *out) {
     (void)arg;
     ref_attn at = {"transformer.h.%d.attn.attention.", H, NH, NKV, HD, HD, 1000000.0, 1.0 / sqrt((double)HD), 0, 0,
-                   NULL, NULL, 0, 0, "out_proj.weight", 0};
+                   NULL, NULL, 0, 0, "out_proj.weight", 0, 0};
     ref_attention_layer(&at, l, hn, n, out);
 }
 

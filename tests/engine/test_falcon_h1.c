@@ -52,7 +52,7 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
         for (size_t i = 0; i < (size_t)n * H; i++) x[i] += o[i] * SOUT;
         for (size_t i = 0; i < (size_t)n * H; i++) hs[i] = hn[i] * c->ain;
         /* keys times key_multiplier: the same logits as the softmax scale times it (rope is linear) */
-        ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, 1e4, KEY / sqrt((double)HD), 0, 0, NULL, NULL, 0, 0, NULL, 0};
+        ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, 1e4, KEY / sqrt((double)HD), 0, 0, NULL, NULL, 0, 0, NULL, 0, 0};
         ref_attention_layer(&at, l, hs, n, o);
         for (size_t i = 0; i < (size_t)n * H; i++) x[i] += o[i] * AOUT;
         double *wg = ref_tensor("model.layers.%d.feed_forward.gate_proj.weight", l, (size_t)FF * H);

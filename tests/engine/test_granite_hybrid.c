@@ -53,7 +53,7 @@ static void mamba(const hyb_case *c, int l, const double *hn, int n, double *out
 
 /* Granite attention of layer l (refcheck.h): softmax scale attention_multiplier, rope or none. */
 static void attention(const hyb_case *c, int l, const double *hn, int n, double *out) {
-    ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, c->rope ? HD : 0, 10000.0, c->am, 0, 0, NULL, NULL, 0, 0, NULL, 0};
+    ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, c->rope ? HD : 0, 10000.0, c->am, 0, 0, NULL, NULL, 0, 0, NULL, 0, 0};
     ref_attention_layer(&at, l, hn, n, out);
 }
 
@@ -155,7 +155,7 @@ static void bamba_reference(const void *arg, const int32_t *ids, int n, double *
         for (int t = 0; t < n; t++) rmsnorm(hn + (size_t)t * H, x + (size_t)t * H, an, H);
         if (!strcmp(c->types[l], "mamba")) mamba(c, l, hn, n, o);
         else {
-            ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD / 2, 10000.0, 1.0 / sqrt((double)HD), 0, 0, NULL, NULL, 0, 0, NULL, 0};
+            ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD / 2, 10000.0, 1.0 / sqrt((double)HD), 0, 0, NULL, NULL, 0, 0, NULL, 0, 0};
             ref_attention_layer(&at, l, hn, n, o);
         }
         for (int t = 0; t < n; t++) {

@@ -12,7 +12,7 @@ static void mixer(const void *arg, int l, const double *hn, int n, double *out) 
     (void)arg;
     double theta = 10000.0 * pow(50.0, (double)HD / (HD - 2)); /* DynamicNTKAlphaRotary, alpha 50 */
     ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, theta, 1.0 / sqrt((double)HD), 0, 0,
-                   "query_layernorm.weight", "key_layernorm.weight", 2, 1e-5, NULL, 0}; /* per head, after the rope */
+                   "query_layernorm.weight", "key_layernorm.weight", 2, 1e-5, NULL, 0, 0}; /* per head, after the rope */
     ref_attention_layer(&at, l, hn, n, out);
 }
 

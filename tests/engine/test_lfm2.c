@@ -54,7 +54,7 @@ static void short_conv(int l, const double *hn, int n, double *out) {
 static void mixer(const void *arg, int l, const double *hn, int n, double *out) {
     const lfm2_case *c = arg;
     ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, c->theta, 1.0 / sqrt((double)HD), 0, 0,
-                   "q_layernorm.weight", "k_layernorm.weight", 0, 1e-5, "out_proj.weight", 0}; /* (Lfm2Attention: per-head q / k norms) */
+                   "q_layernorm.weight", "k_layernorm.weight", 0, 1e-5, "out_proj.weight", 0, 0}; /* (Lfm2Attention: per-head q / k norms) */
     if (c->attn[l] == 'a') ref_attention_layer(&at, l, hn, n, out);
     else short_conv(l, hn, n, out);
 }

@@ -144,7 +144,7 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
         double *n1 = ref_tensor(c->jamba ? "model.layers.%d.input_layernorm.weight" : "backbone.layers.%d.norm.weight", l, H);
         for (int t = 0; t < n; t++) rmsnorm(hn + (size_t)t * H, x + (size_t)t * H, n1, H, eps);
         if (c->jamba && c->attn[l]) {
-            ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, 0, 0, 1.0 / sqrt((double)HD), 0, 0, NULL, NULL, 0, 0, NULL, 0};
+            ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, 0, 0, 1.0 / sqrt((double)HD), 0, 0, NULL, NULL, 0, 0, NULL, 0, 0};
             ref_attention_layer(&at, l, hn, n, o);
         } else
             mixer(c, c->jamba ? "model.layers.%d.mamba." : "backbone.layers.%d.mixer.", l, hn, n, o);

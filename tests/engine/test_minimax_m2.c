@@ -23,7 +23,7 @@ static void moe(double *y, const double *x, int l) {
 static void mixer(const void *arg, int l, const double *hn, int n, double *out) {
     (void)arg;
     ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, ROT, 5e6, 1.0 / sqrt((double)HD), 0, 0,
-                   "q_norm.weight", "k_norm.weight", 1, 1e-6, NULL, 0}; /* q / k normed over the projection */
+                   "q_norm.weight", "k_norm.weight", 1, 1e-6, NULL, 0, 0}; /* q / k normed over the projection */
     ref_attention_layer(&at, l, hn, n, out);
 }
 

@@ -64,7 +64,7 @@ static void mamba(const nh_case *c, int l, const double *hn, int n, double *out)
 
 /* Attention of layer l (refcheck.h): no positional embeddings, scale 1/sqrt(head_dim). */
 static void attention(int l, const double *hn, int n, double *out) {
-    ref_attn at = {"backbone.layers.%d.mixer.", H, NH, NKV, HD, 0, 0, 1.0 / sqrt((double)HD), 0, 0, NULL, NULL, 0, 0, NULL, 0};
+    ref_attn at = {"backbone.layers.%d.mixer.", H, NH, NKV, HD, 0, 0, 1.0 / sqrt((double)HD), 0, 0, NULL, NULL, 0, 0, NULL, 0, 0};
     ref_attention_layer(&at, l, hn, n, out);
 }
 

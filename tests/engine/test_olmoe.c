@@ -24,7 +24,7 @@ static void moe(double *y, const double *x, int l, int norm) {
 static void mixer(const void *arg, int l, const double *hn, int n, double *out) {
     const olmoe_case *c = arg;
     ref_attn at = {"model.layers.%d.self_attn.", H, NH, c->nkv, HD, HD, 10000.0, 1.0 / sqrt((double)HD), 0, 0,
-                   "q_norm.weight", "k_norm.weight", 1, 1e-5, NULL, 0}; /* q / k normed over the projection */
+                   "q_norm.weight", "k_norm.weight", 1, 1e-5, NULL, 0, 0}; /* q / k normed over the projection */
     ref_attention_layer(&at, l, hn, n, out);
 }
 

@@ -39,7 +39,7 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
         ref_proj w = ref_mlp_load(l, H, I);
         for (int t = 0; t < n; t++) rmsnorm(hn + (size_t)t * H, x + (size_t)t * H, an);
         /* rotate_half pairs (i, i + HD/2), only where the layer uses rope */
-        ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, c->rope[l] ? HD : 0, 10000.0, 1.0 / sqrt((double)HD), 0, 0, NULL, NULL, 0, 0, NULL, 0};
+        ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, c->rope[l] ? HD : 0, 10000.0, 1.0 / sqrt((double)HD), 0, 0, NULL, NULL, 0, 0, NULL, 0, 0};
         ref_attention_layer(&at, l, hn, n, o);
         for (int t = 0; t < n; t++) {
             for (int i = 0; i < H; i++) x[(size_t)t * H + i] += o[(size_t)t * H + i];

@@ -26,7 +26,7 @@ static void reference(const void *arg, const int32_t *ids, int n, double *lg) {
         double *wd = ref_tensor("model.layers.%d.mlp.c_proj.weight", l, (size_t)H * FF), *bd = ref_tensor("model.layers.%d.mlp.c_proj.bias", l, H);
         for (int t = 0; t < n; t++) layernorm(hn + (size_t)t * H, x + (size_t)t * H, n1, b1);
         ref_attn at = {"model.layers.%d.self_attn.", H, NH, NKV, HD, HD, 100000.0, 1.0 / sqrt((double)HD), 0, c->window,
-                       NULL, NULL, 0, 0, NULL, 1}; /* with biases */
+                       NULL, NULL, 0, 0, NULL, 1, 0}; /* with biases */
         ref_attention_layer(&at, l, hn, n, o);
         for (size_t i = 0; i < (size_t)n * H; i++) x[i] += o[i];
         for (int t = 0; t < n; t++) {

@@ -145,6 +145,7 @@ static void cpu_copy2d(rl_backend *be, void *dst, size_t ds, const void *src, si
 static void cpu_add(rl_backend *be, float *y, const float *x, int64_t n) { (void)be; rl_add(y, x, n); }
 static void cpu_scale(rl_backend *be, float *y, float s, int64_t n) { (void)be; rl_scale(y, s, n); }
 static void cpu_softcap(rl_backend *be, float *x, float c, int64_t n) { (void)be; rl_softcap(x, c, n); }
+static void cpu_clamp(rl_backend *be, float *x, float c, int64_t n) { (void)be; rl_clamp(x, c, n); }
 static void cpu_sigmoid_mul(rl_backend *be, float *y, const float *g, int64_t n) { (void)be; rl_sigmoid_mul(y, g, n); }
 /* SiLU over blocks of ACT_BLOCK items on the pool (a multiple of every vector width: the lanes and
  * the scalar tail fall where one call puts them). */
@@ -216,7 +217,7 @@ const rl_backend_ops rl_cpu_ops = {
     .scratch_bytes = cpu_scratch_bytes, .set_scratch = cpu_set_scratch,
     .matmul = cpu_matmul, .matmul_t = cpu_matmul_t, .convert = cpu_convert, .rmsnorm = cpu_rmsnorm, .layernorm = cpu_layernorm,
     .rope = cpu_rope, .attention = cpu_attention, .kv_store = cpu_kv_store, .attention_kv = cpu_attention_kv, .attention_tree = cpu_attention_tree, .dsa_attention = cpu_dsa_attention, .zero = cpu_zero, .copy2d = cpu_copy2d,
-    .add = cpu_add, .scale = cpu_scale, .softcap = cpu_softcap, .sigmoid_mul = cpu_sigmoid_mul,
+    .add = cpu_add, .scale = cpu_scale, .softcap = cpu_softcap, .clamp = cpu_clamp, .sigmoid_mul = cpu_sigmoid_mul,
     .act_mul = cpu_act_mul, .row_norm_div = cpu_row_norm_div, .row_gate = cpu_row_gate, .scale_rows = cpu_scale_rows,
     .moe_route = cpu_moe_route, .gather_rows = cpu_gather_rows, .scatter_add_rows = cpu_scatter_add_rows,
     .dn_conv = cpu_dn_conv, .dn_recur = cpu_dn_recur, .ssm_scan = cpu_ssm_scan,

@@ -142,6 +142,7 @@ static void st_copy2d(rl_backend *be, void *d, size_t ds, const void *s, size_t 
 static void st_add(rl_backend *be, float *y, const float *x, int64_t n) { rl_cpu_ops.add(be, RF(y), RF(x), n); }
 static void st_scale(rl_backend *be, float *y, float s, int64_t n) { rl_cpu_ops.scale(be, RF(y), s, n); }
 static void st_softcap(rl_backend *be, float *x, float c, int64_t n) { rl_cpu_ops.softcap(be, RF(x), c, n); }
+static void st_clamp(rl_backend *be, float *x, float c, int64_t n) { rl_cpu_ops.clamp(be, RF(x), c, n); }
 static void st_sigmoid_mul(rl_backend *be, float *y, const float *g, int64_t n) { rl_cpu_ops.sigmoid_mul(be, RF(y), RF(g), n); }
 static void st_act_mul(rl_backend *be, rl_act_kind k, float *g, const float *u, int64_t n) { rl_cpu_ops.act_mul(be, k, RF(g), RF(u), n); }
 static void st_row_norm_div(rl_backend *be, float *o, int T, int rows, const void *w, rl_dtype dt, int cols) {
@@ -190,7 +191,7 @@ static void init_ops(void) {
     staged_ops.matmul = st_matmul; staged_ops.matmul_t = st_matmul_t; staged_ops.convert = st_convert; staged_ops.rmsnorm = st_rmsnorm;
     staged_ops.layernorm = st_layernorm; staged_ops.rope = st_rope; staged_ops.attention = st_attention;
     staged_ops.dsa_attention = st_dsa; staged_ops.kv_store = st_kv_store; staged_ops.attention_kv = st_attention_kv; staged_ops.attention_tree = st_attention_tree; staged_ops.zero = st_zero; staged_ops.copy2d = st_copy2d;
-    staged_ops.add = st_add; staged_ops.scale = st_scale; staged_ops.softcap = st_softcap;
+    staged_ops.add = st_add; staged_ops.scale = st_scale; staged_ops.softcap = st_softcap; staged_ops.clamp = st_clamp;
     staged_ops.sigmoid_mul = st_sigmoid_mul; staged_ops.act_mul = st_act_mul; staged_ops.row_norm_div = st_row_norm_div;
     staged_ops.row_gate = st_row_gate; staged_ops.scale_rows = st_scale_rows; staged_ops.moe_route = st_moe_route; staged_ops.gather_rows = st_gather;
     staged_ops.scatter_add_rows = st_scatter; staged_ops.dn_conv = st_dn_conv; staged_ops.dn_recur = st_dn_recur;

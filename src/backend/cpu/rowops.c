@@ -15,6 +15,10 @@ void rl_softcap(float *x, float c, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] = c * tanhf(x[i] / c);
 }
 
+void rl_clamp(float *x, float c, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = x[i] < -c ? -c : x[i] > c ? c : x[i];
+}
+
 void rl_sigmoid_mul(float *y, const float *g, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] *= 1.0f / (1.0f + expf(-g[i]));
 }

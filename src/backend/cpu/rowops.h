@@ -11,6 +11,7 @@
 void rl_copy2d(void *dst, size_t dst_stride, const void *src, size_t src_stride, size_t row_bytes, int rows);
 /* x[i] = c * tanh(x[i] / c). */
 void rl_softcap(float *x, float c, int64_t n);
+void rl_clamp(float *x, float c, int64_t n); /* x = min(max(x, -c), c) */
 /* y[i] *= sigmoid(g[i]). */
 void rl_sigmoid_mul(float *y, const float *g, int64_t n);
 /* out[t][r] /= max(||w[r]||, 1e-12) (w: rows x cols of dtype dt); T output rows of `rows`. */

@@ -169,6 +169,7 @@ static void cu_copy2d(rl_backend *be, void *dst, size_t ds, const void *src, siz
 static void cu_add(rl_backend *be, float *y, const float *x, int64_t n) { (void)be; rlcu_elementwise(0, y, x, 0, n); }
 static void cu_scale(rl_backend *be, float *y, float s, int64_t n) { (void)be; rlcu_elementwise(1, y, NULL, s, n); }
 static void cu_softcap(rl_backend *be, float *x, float c, int64_t n) { (void)be; rlcu_elementwise(2, x, NULL, c, n); }
+static void cu_clamp(rl_backend *be, float *x, float c, int64_t n) { (void)be; rlcu_elementwise(4, x, NULL, c, n); }
 static void cu_sigmoid_mul(rl_backend *be, float *y, const float *g, int64_t n) { (void)be; rlcu_elementwise(3, y, g, 0, n); }
 static void cu_act_mul(rl_backend *be, rl_act_kind k, float *g, const float *u, int64_t n) {
     (void)be;
@@ -229,7 +230,7 @@ static const rl_backend_ops cuda_ops = {
     .matmul = cu_matmul, .matmul_t = cu_matmul_t, .convert = cu_convert, .rmsnorm = cu_rmsnorm,
     .layernorm = cu_layernorm, .rope = cu_rope, .attention = cu_attention, .kv_store = cu_kv_store,
     .attention_kv = cu_attention_kv, .attention_tree = cu_attention_tree, .dsa_attention = cu_dsa,
-    .zero = cu_zero, .copy2d = cu_copy2d, .add = cu_add, .scale = cu_scale, .softcap = cu_softcap,
+    .zero = cu_zero, .copy2d = cu_copy2d, .add = cu_add, .scale = cu_scale, .softcap = cu_softcap, .clamp = cu_clamp,
     .sigmoid_mul = cu_sigmoid_mul, .act_mul = cu_act_mul, .row_norm_div = cu_row_norm_div,
     .row_gate = cu_row_gate, .scale_rows = cu_scale_rows, .moe_route = cu_moe_route, .gather_rows = cu_gather_rows,
     .scatter_add_rows = cu_scatter_add_rows, .dn_conv = cu_dn_conv, .dn_recur = cu_dn_recur, .ssm_scan = cu_ssm_scan,

@@ -74,7 +74,7 @@ void rlcu_dsa(float *out, const float *q, const float *kc, const float *vc, int 
               const float *ik, int n_kv, int k_stride, int v_stride, const int32_t *parent);
 void rlcu_zero(void *dst, size_t n);
 void rlcu_copy2d(void *dst, size_t dst_stride, const void *src, size_t src_stride, size_t row_bytes, int rows);
-/* kind: 0 add (y += x), 1 scale (y *= s), 2 softcap (y = s tanh(y / s)), 3 sigmoid_mul (y *= sigmoid(x)) */
+/* kind: 0 add (y += x), 1 scale (y *= s), 2 softcap (y = s tanh(y / s)), 3 sigmoid_mul (y *= sigmoid(x)), 4 clamp to [-s, s] */
 void rlcu_elementwise(int kind, float *y, const float *x, float s, int64_t n);
 /* act: 0 SiLU, 1 GELU (tanh), 2 GELU (erf); up may be NULL */
 void rlcu_act_mul(int act, float *gate, const float *up, int64_t n);

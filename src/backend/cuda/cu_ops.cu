@@ -99,6 +99,7 @@ __global__ void elementwise_kernel(int kind, float *y, const float *x, float s, 
         case 0: y[i] += x[i]; break;
         case 1: y[i] *= s; break;
         case 2: y[i] = s * tanhf(y[i] / s); break;
+        case 4: y[i] = fminf(fmaxf(y[i], -s), s); break;
         default: y[i] *= 1.0f / (1.0f + expf(-x[i])); break;
         }
     }

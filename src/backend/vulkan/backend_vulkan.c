@@ -374,6 +374,7 @@ static void ew(rl_backend *be, float *y, const float *x, int64_t n, uint32_t op,
 static void vk_add(rl_backend *be, float *y, const float *x, int64_t n) { ew(be, y, x, n, 0, 0); }
 static void vk_scale(rl_backend *be, float *y, float s, int64_t n) { ew(be, y, NULL, n, 1, s); }
 static void vk_softcap(rl_backend *be, float *x, float c, int64_t n) { ew(be, x, NULL, n, 2, c); }
+static void vk_clamp(rl_backend *be, float *x, float c, int64_t n) { ew(be, x, NULL, n, 10, c); }
 static void vk_sigmoid_mul(rl_backend *be, float *y, const float *g, int64_t n) { ew(be, y, g, n, 3, 0); }
 static void vk_act_mul(rl_backend *be, rl_act_kind k, float *g, const float *u, int64_t n) {
     ew(be, g, u, n, k == RL_ACT_SILU ? 4 : k == RL_ACT_GELU_TANH ? 5 : k == RL_ACT_GELU_ERF ? 6 : k == RL_ACT_RELU2 ? 8 : k == RL_ACT_IDENTITY ? 9 : 7, 0);
@@ -491,7 +492,7 @@ static const rl_backend_ops vk_ops = {
     .matmul = vk_matmul, .convert = vk_convert, .rmsnorm = vk_rmsnorm, .layernorm = vk_layernorm,
     .rope = vk_rope, .attention = vk_attention, .matmul_t = vk_matmul_t,
     .kv_store = vk_kv_store, .attention_kv = vk_attention_kv, .attention_tree = vk_attention_tree, .dsa_attention = vk_dsa, .zero = vk_zero, .copy2d = vk_copy2d,
-    .add = vk_add, .scale = vk_scale, .softcap = vk_softcap, .sigmoid_mul = vk_sigmoid_mul,
+    .add = vk_add, .scale = vk_scale, .softcap = vk_softcap, .clamp = vk_clamp, .sigmoid_mul = vk_sigmoid_mul,
     .act_mul = vk_act_mul, .row_norm_div = vk_row_norm_div, .row_gate = vk_row_gate, .scale_rows = vk_scale_rows,
     .moe_route = vk_moe_route, .gather_rows = vk_gather_rows, .scatter_add_rows = vk_scatter_add_rows,
     .dn_conv = vk_dn_conv, .dn_recur = vk_dn_recur, .ssm_scan = vk_ssm_scan,

@@ -1,5 +1,5 @@
 #version 450
-// Elementwise ops over n values: 0 y += x; 1 y *= s; 2 y = s tanh(y / s); 3 y *= sigmoid(x);
+// Elementwise ops over n values: 0 y += x; 1 y *= s; 2 y = s tanh(y / s); 3 y *= sigmoid(x); 10 y = clamp(y, -s, s);
 // 4..6, 8, 9 y = act(y) (* x if has_x): SiLU, GELU tanh, GELU erf, squared ReLU, identity; 7 gpt-oss's clamped SwiGLU:
 // g = min(y, 7): g sigmoid(1.702 g) (clamp(x, -7, 7) + 1) (x 0 without has_x).
 #include "common.glsl"
@@ -11,6 +11,7 @@ void main() {
     if (p.op == 0u) y += p.x.v[i];
     else if (p.op == 1u) y *= p.s;
     else if (p.op == 2u) y = p.s * tanh_s(y / p.s);
+    else if (p.op == 10u) y = clamp(y, -p.s, p.s);
     else if (p.op == 3u) y *= sigm(p.x.v[i]);
     else if (p.op == 7u) {
         float g = min(y, 7.0), u = p.has_x != 0u ? clamp(p.x.v[i], -7.0, 7.0) : 0.0;
