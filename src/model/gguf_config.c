@@ -63,6 +63,7 @@ static const struct { const char *gguf, *hf, *hf_moe; int rope_interleaved; } AR
     {"arcee", "ArceeForCausalLM", NULL, 1},            /* Llama (Q/K permuted) with an ungated squared-ReLU MLP */
     {"ernie4_5", "Ernie4_5ForCausalLM", NULL, 1},      /* ERNIE 4.5: interleaved pairs as HF has them (no permutation) */
     {"ernie4_5-moe", "Ernie4_5_MoeForCausalLM", NULL, 1}, /* + softmax experts with exp_probs_b, shared experts */
+    {"olmo", "OlmoForCausalLM", NULL, 1},              /* OLMo 1: Q/K permuted as llama's, no norm weights, clamp_kqv */
     {"olmoe", "OlmoeForCausalLM", NULL, 0},            /* softmax experts, not renormalised; q / k norms over the projections */
     {"starcoder2", "Starcoder2ForCausalLM", NULL, 0},  /* LayerNorms, biases, GELU (tanh) MLP; no sliding window in llama.cpp's */
     {"dots1", "Dots1ForCausalLM", NULL, 0},            /* DeepSeek-style routing keys, per-head q / k norms, no window */
@@ -792,6 +793,7 @@ static cJSON *build_config(const rl_gguf *g, const char *arch, const char *hf) {
     if (other_config(c, g, arch)) { cJSON_Delete(c); return NULL; }
     if (!strcmp(arch, "glm4") || !strcmp(arch, "seed_oss")) cJSON_AddBoolToObject(c, "attention_bias", find_tensor(g, "blk.0.attn_q.bias") != NULL);
     if (!strcmp(arch, "arcee")) cJSON_AddStringToObject(c, "hidden_act", "relu2"); /* llama.cpp's arcee: relu then sqr */
+    if (!strcmp(arch, "olmo") && put_num(c, g, arch, "attention.clamp_kqv", "clip_qkv")) { cJSON_Delete(c); return NULL; }
     if (!strcmp(arch, "gptneox")) { /* llama.cpp's gptneox: GELU (tanh), attention biases, [q; k; v] (qkv_grouped off below) */
         char key[96];
         snprintf(key, sizeof key, "%s.use_parallel_residual", arch);

@@ -44,7 +44,7 @@ static const struct { const char *hf, *arch; int permute; } ARCHS[] = {
     {"MambaForCausalLM", "mamba", 0}, {"FalconMambaForCausalLM", "mamba", 0}, {"JambaForCausalLM", "jamba", 0},
     {"FalconH1ForCausalLM", "falcon-h1", 0}, {"ExaoneMoeForCausalLM", "exaone-moe", 0}, {"SeedOssForCausalLM", "seed_oss", 0},
     {"ArceeForCausalLM", "arcee", 1}, {"Lfm2ForCausalLM", "lfm2", 0}, {"Lfm2MoeForCausalLM", "lfm2moe", 0},
-    {"MiniMaxM2ForCausalLM", "minimax-m2", 0}, {"OlmoeForCausalLM", "olmoe", 0}, {"Starcoder2ForCausalLM", "starcoder2", 0},
+    {"MiniMaxM2ForCausalLM", "minimax-m2", 0}, {"OlmoeForCausalLM", "olmoe", 0}, {"OlmoForCausalLM", "olmo", 1}, {"Starcoder2ForCausalLM", "starcoder2", 0},
     {"Dots1ForCausalLM", "dots1", 0}, {"ExaoneForCausalLM", "exaone", 0},
     {"GPTNeoXForCausalLM", "gptneox", 0},                                              /* query_key_value regrouped [q; k; v] */
     {"Ernie4_5ForCausalLM", "ernie4_5", 0}, {"Ernie4_5_MoeForCausalLM", "ernie4_5-moe", 0}, /* interleaved pairs already */
@@ -965,6 +965,7 @@ static int write_meta(rl_gguf_writer *w, const rl_model_desc *d, const char *arc
     if (!strncmp(arch, "lfm2", 4) && write_lfm2(w, d, arch)) return -1;
     if (!strcmp(arch, "minimax-m2") && rl_gguf_w_u32(w, KEY("expert_gating_func"), 2)) return -1; /* sigmoid */
     if (!strcmp(arch, "gptneox") && rl_gguf_w_bool(w, KEY("use_parallel_residual"), d->parallel_block == 2)) return -1;
+    if (d->clip_qkv > 0 && rl_gguf_w_f32(w, KEY("attention.clamp_kqv"), d->clip_qkv)) return -1;
     if (!strcmp(arch, "ernie4_5-moe")) {
         int lead, step;
         ernie_moe_layout(d, &lead, &step);
@@ -1232,7 +1233,7 @@ int rl_gguf_export(const char *model_dir, const char *out_path, rl_gguf_xtype x,
     while (a < sizeof ARCHS / sizeof *ARCHS && strcmp(ARCHS[a].hf, d->arch)) a++;
     if (a == sizeof ARCHS / sizeof *ARCHS) {
         rl_err("%s: %s cannot be written as GGUF (supported: Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma 2, Gemma 3, "
-               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba, Falcon-H1, Qwen2-VL / Qwen2.5-VL / Qwen3-VL(-MoE) text models, EXAONE-MoE, Seed-OSS, Arcee, LFM2 (+MoE), ERNIE 4.5 (+MoE), MiniMax-M2, OLMoE, StarCoder2, dots.llm1, EXAONE 3.x, GPT-NeoX)", model_dir, d->arch);
+               "Phi-3, GLM-4, gpt-oss, OLMo 2 / 3, Granite, GraniteMoe(Shared), Granite 4.0-H, Nemotron-H, Mamba-2, Command R, Command R7B, EXAONE 4, DeepSeek V2 / V3, GLM-4.5 / 4.6, Qwen3.5, Qwen3-Next, Phi-2, InternLM2, Qwen v1, ChatGLM, Baichuan, SmolLM3, Llama 4, Mamba, FalconMamba, Jamba, Falcon-H1, Qwen2-VL / Qwen2.5-VL / Qwen3-VL(-MoE) text models, EXAONE-MoE, Seed-OSS, Arcee, LFM2 (+MoE), ERNIE 4.5 (+MoE), MiniMax-M2, OLMo, OLMoE, StarCoder2, dots.llm1, EXAONE 3.x, GPT-NeoX)", model_dir, d->arch);
         goto out;
     }
     int n_lin = 0;

@@ -4,7 +4,8 @@
  * holds no norm tensor at all — is checked against a reference written here from transformers'
  * modeling_olmo.py in double precision (refcheck.h): every prefill and decode row within 1e-3 and
  * the same greedy ids on every backend, in one sweep and in sweeps of 4; without clip_qkv and with
- * one small enough to clamp (OLMo-7B-0424's form). */
+ * one small enough to clamp (OLMo-7B-0424's form); both written as llama.cpp's olmo GGUF (Q/K
+ * permuted, attention.clamp_kqv, no norm tensor) and read back. */
 #include "refcheck.h"
 
 enum { H = 64, NH = 4, HD = 16, V = 256, L = 3, P = 9, G = 6, FF = 96 };
@@ -52,7 +53,7 @@ static void test_olmo(void) {
         snprintf(cfg, sizeof cfg, CFG, CLIP[i]);
         double clip = i ? atof(CLIP[i]) : 0;
         int32_t ids[P + G] = {5, 17, 200, 3, 99, 42, 7, 250, 128};
-        ref_synth_check(cfg, 171, i ? "olmo clip_qkv 0.05" : "olmo", reference, &clip, ids, P, G, V, 4, 0);
+        ref_synth_check(cfg, 171, i ? "olmo clip_qkv 0.05" : "olmo", reference, &clip, ids, P, G, V, 4, 1); /* and as llama.cpp's olmo GGUF */
     }
 }
 
