@@ -145,6 +145,8 @@ typedef struct { const char *arch, *text; int llava; } mm_wrap;
 static const mm_wrap MM_WRAPS[] = {
     {"Mistral3ForConditionalGeneration", "mistral", 1}, /* Mistral Small 3.1 / 3.2 */
     {"LlavaForConditionalGeneration", "llama", 1},      /* Llava, Pixtral (text_config: llama / mistral / qwen2) */
+    {"LlavaNextForConditionalGeneration", "llama", 1},  /* LLaVA-NeXT (1.6): Mistral / Vicuna / Llama 3 text */
+    {"LlavaOnevisionForConditionalGeneration", "qwen2", 1}, /* LLaVA-OneVision: Qwen2 text */
     {"Qwen2VLForConditionalGeneration", "qwen2", 0},
     {"Qwen2_5_VLForConditionalGeneration", "qwen2", 0},
     {"Qwen3VLForConditionalGeneration", "qwen3", 0},
@@ -236,7 +238,8 @@ static const rl_family FAMILIES[] = {
     {"qwen3_5", {"Qwen3_5ForCausalLM", "Qwen3_5ForConditionalGeneration", NULL}, 0, rl_norm_qwen35}, /* fam_qwen35.c */
     {"qwen3_5_moe", {"Qwen3_5MoeForCausalLM", "Qwen3_5MoeForConditionalGeneration", NULL}, 0, rl_norm_qwen35_moe}, /* fam_moe.c: qwen3_5 + MoE */
     {"qwen3_next", {"Qwen3NextForCausalLM", NULL}, 0, rl_norm_qwen3_next}, /* fam_moe.c: fused qkvz / ba */
-    {"mm_text", {"Mistral3ForConditionalGeneration", "LlavaForConditionalGeneration", "Qwen2VLForConditionalGeneration",
+    {"mm_text", {"Mistral3ForConditionalGeneration", "LlavaForConditionalGeneration", "LlavaNextForConditionalGeneration",
+                 "LlavaOnevisionForConditionalGeneration", "Qwen2VLForConditionalGeneration",
                  "Qwen2_5_VLForConditionalGeneration", "Qwen3VLForConditionalGeneration", "Qwen3VLMoeForConditionalGeneration",
                  "Llama4ForConditionalGeneration", "Glm4vForConditionalGeneration", "Glm4vMoeForConditionalGeneration",
                  "InternVLForConditionalGeneration", "InternVLChatModel", "Idefics3ForConditionalGeneration",

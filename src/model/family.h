@@ -8,7 +8,7 @@
 
 typedef struct rl_family {
     const char *name;
-    const char *archs[16];       /* HF architectures names this family covers (NULL-terminated) */
+    const char *archs[24];       /* HF architectures names this family covers (NULL-terminated) */
     int default_tied;            /* tie_word_embeddings default when the config omits it */
     /* Family-specific normalisation after the generic keys are read. 0 / -1 + rl_err. */
     int (*normalize)(rl_model_desc *d, const cJSON *cfg, const char *file);

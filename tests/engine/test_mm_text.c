@@ -168,6 +168,11 @@ static void test_golden(void) {
         /* InternVL (a Qwen2 / Qwen3 text model), SmolVLM / Idefics3 (Llama's, under model.text_model.) */
         {"fixtures/qwen3", "InternVLForConditionalGeneration", "internvl", "model.language_model.", "lm_head.",
          {"model.vision_tower.encoder.layer.0.attention.q_proj.weight", "model.multi_modal_projector.linear_1.weight"}, 0, NULL, NULL, 0},
+        /* LLaVA-NeXT (a Llama / Mistral text model) and LLaVA-OneVision (Qwen2's), transformers v5's names and the older */
+        {"fixtures/mistral", "LlavaNextForConditionalGeneration", "llava_next", "model.language_model.", "lm_head.",
+         {"model.vision_tower.vision_model.embeddings.patch_embedding.weight", "model.image_newline"}, 0, NULL, NULL, 0},
+        {"fixtures/qwen2", "LlavaOnevisionForConditionalGeneration", "llava_onevision", "language_model.model.", "language_model.lm_head.",
+         {"vision_tower.vision_model.embeddings.patch_embedding.weight", "image_newline"}, 0, NULL, NULL, 0},
         {"fixtures/qwen2", "InternVLChatModel", "internvl_chat", "language_model.model.", "language_model.lm_head.",
          {"vision_model.encoder.layers.0.attn.qkv.weight", "mlp1.1.weight"}, 0, NULL, NULL, 0},
         {"fixtures/llama", "SmolVLMForConditionalGeneration", "smolvlm", "model.text_model.", "lm_head.",
